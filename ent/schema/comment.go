@@ -1,0 +1,62 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+	"github.com/agora/agora/ent/privacy"
+	"github.com/agora/agora/internal/authz"
+)
+
+// Comment is a reply to a post.
+type Comment struct{ ent.Schema }
+
+// Mixin of the Comment.
+func (Comment) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of the Comment.
+func (Comment) Fields() []ent.Field {
+	return []ent.Field{
+		field.Text("body").
+			NotEmpty().
+			Comment("Content, in Markdown."),
+		field.Int("author_id").Immutable().Annotations(entgql.Skip(entgql.SkipAll)),
+		field.Int("post_id").Immutable().Annotations(entgql.Skip(entgql.SkipAll)),
+	}
+}
+
+// Edges of the Comment.
+func (Comment) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("author", User.Type).
+			Ref("comments").
+			Field("author_id").
+			Unique().Required().Immutable().
+			Comment("Who wrote the comment."),
+		edge.From("post", Post.Type).
+			Ref("comments").
+			Field("post_id").
+			Unique().Required().Immutable().
+			Comment("The post commented on."),
+	}
+}
+
+// Indexes of the Comment.
+func (Comment) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("post_id", "created_at")}
+}
+
+// Annotations of the Comment.
+func (Comment) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}
+
+// Policy of the Comment: other people's drafts, and what hangs off them, are filtered out of every query.
+func (Comment) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{authz.FilterDraftComments(), privacy.AlwaysAllowRule()},
+	}
+}

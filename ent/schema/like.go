@@ -1,0 +1,43 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+)
+
+// Like records that a user likes a post; a user likes a post at most once.
+type Like struct{ ent.Schema }
+
+// Fields of the Like.
+func (Like) Fields() []ent.Field {
+	return []ent.Field{
+		field.Time("created_at").Immutable().Default(timeNow),
+		field.Int("user_id"),
+		field.Int("post_id"),
+	}
+}
+
+// Edges of the Like.
+func (Like) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.To("user", User.Type).Field("user_id").Unique().Required().
+			Annotations(entsql.OnDelete(entsql.Cascade)),
+		edge.To("post", Post.Type).Field("post_id").Unique().Required().
+			Annotations(entsql.OnDelete(entsql.Cascade)),
+	}
+}
+
+// Indexes of the Like.
+func (Like) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("user_id", "post_id").Unique(), index.Fields("post_id")}
+}
+
+// Annotations of the Like.
+func (Like) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+}

@@ -1,0 +1,99 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+	"github.com/agora/agora/ent/privacy"
+	"github.com/agora/agora/internal/authz"
+)
+
+// Post is an article written by a user: a draft until it is published.
+type Post struct{ ent.Schema }
+
+// Mixin of the Post.
+func (Post) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of the Post.
+func (Post) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("slug").
+			Unique().
+			Immutable().
+			MaxLen(120).
+			Comment("URL-safe unique name derived from the title when the post is created; it never changes."),
+		field.String("title").
+			NotEmpty().
+			Comment("Title, plain text.").
+			Annotations(entgql.OrderField("TITLE")),
+		field.String("description").
+			Default("").
+			Comment("Short summary shown in lists, plain text."),
+		field.Text("body").
+			Default("").
+			Comment("Content, in Markdown."),
+		field.Enum("status").
+			Values("DRAFT", "PUBLISHED").
+			Default("DRAFT").
+			Comment("DRAFT posts are visible to their author only."),
+		field.Time("published_at").
+			Optional().
+			Nillable().
+			Comment("When the post was first published; null for drafts.").
+			Annotations(entgql.OrderField("PUBLISHED_AT")),
+		field.Int("author_id").
+			Immutable().
+			Comment("ID of the author.").
+			Annotations(entgql.Skip(entgql.SkipAll)),
+	}
+}
+
+// Edges of the Post.
+func (Post) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("author", User.Type).
+			Ref("posts").
+			Field("author_id").
+			Unique().
+			Required().
+			Immutable().
+			Comment("Who wrote the post."),
+		edge.To("tags", Tag.Type).
+			Comment("Topics of the post, in name order.").
+			Annotations(entgql.OrderField("TAGS_COUNT")),
+		edge.To("comments", Comment.Type).
+			Comment("Comments on the post, oldest first by default.").
+			Annotations(entgql.RelayConnection(), entgql.OrderField("COMMENTS_COUNT"), entsql.OnDelete(entsql.Cascade)),
+		edge.From("liked_by", User.Type).
+			Ref("liked_posts").
+			Through("likes", Like.Type).
+			Annotations(entgql.Skip(entgql.SkipAll)),
+	}
+}
+
+// Indexes of the Post.
+func (Post) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("status", "published_at"),
+		index.Fields("author_id", "status", "published_at"),
+	}
+}
+
+// Annotations of the Post.
+func (Post) Annotations() []schema.Annotation {
+	return []schema.Annotation{
+		entgql.RelayConnection(),
+		entgql.QueryField().Description("Published posts, plus the viewer's own drafts."),
+	}
+}
+
+// Policy of the Post: other people's drafts, and what hangs off them, are filtered out of every query.
+func (Post) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{authz.FilterDraftPosts(), privacy.AlwaysAllowRule()},
+	}
+}

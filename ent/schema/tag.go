@@ -1,0 +1,45 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+)
+
+// Tag is a topic posts are filed under.
+type Tag struct{ ent.Schema }
+
+// Fields of the Tag.
+func (Tag) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("name").
+			Unique().
+			MinLen(1).MaxLen(32).
+			Comment("Normalized name: lower case a-z, 0-9 and single dashes.").
+			Annotations(entgql.OrderField("NAME")),
+		field.Time("created_at").
+			Immutable().
+			Default(timeNow).
+			Comment("When the tag was first used."),
+	}
+}
+
+// Edges of the Tag.
+func (Tag) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("posts", Post.Type).
+			Ref("tags").
+			Comment("Posts filed under the tag.").
+			Annotations(entgql.RelayConnection(), entgql.OrderField("POSTS_COUNT")),
+	}
+}
+
+// Annotations of the Tag.
+func (Tag) Annotations() []schema.Annotation {
+	return []schema.Annotation{
+		entgql.RelayConnection(),
+		entgql.QueryField().Description("Tags in use."),
+	}
+}

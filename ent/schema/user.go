@@ -1,0 +1,79 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+)
+
+// User is a member of the community.
+type User struct{ ent.Schema }
+
+// Mixin of the User.
+func (User) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of the User.
+func (User) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("username").
+			Unique().
+			MinLen(3).MaxLen(32).
+			Comment("Unique handle: 3-32 of a-z, 0-9 and _, stored lower case so it is unique regardless of case.").
+			Annotations(entgql.OrderField("USERNAME")),
+		// Private: never in the generated schema or its filters; exposed to its owner by a hand-written field.
+		field.String("email").
+			Unique().
+			MaxLen(254).
+			Comment("Sign-in email address, stored lower case.").
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.String("password_hash").
+			Sensitive().
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.String("display_name").
+			Default("").
+			Comment("Name shown next to the user's content.").
+			Annotations(entgql.OrderField("DISPLAY_NAME")),
+		field.Text("bio").
+			Default("").
+			Comment("Short self-description, plain text."),
+		field.String("avatar_url").
+			Default("").
+			Comment("Absolute http(s) URL of the avatar image, or empty."),
+		field.Enum("role").
+			Values("USER", "MODERATOR", "ADMIN").
+			Default("USER").
+			Comment("What the user may do beyond their own content."),
+	}
+}
+
+// Edges of the User.
+func (User) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.To("posts", Post.Type).
+			Comment("Posts written by the user: published ones, plus drafts for their author.").
+			Annotations(entgql.RelayConnection(), entgql.OrderField("POSTS_COUNT"), entsql.OnDelete(entsql.Cascade)),
+		edge.To("comments", Comment.Type).
+			Annotations(entgql.Skip(entgql.SkipAll), entsql.OnDelete(entsql.Cascade)),
+		edge.To("followers", User.Type).
+			Comment("Users who follow this user.").
+			Annotations(entgql.RelayConnection()).
+			From("following").
+			Comment("Users this user follows.").
+			Annotations(entgql.RelayConnection()).
+			Through("follows", Follow.Type),
+		edge.To("liked_posts", Post.Type).
+			Through("likes", Like.Type).
+			Annotations(entgql.Skip(entgql.SkipAll)),
+	}
+}
+
+// Annotations of the User.
+func (User) Annotations() []schema.Annotation {
+	return []schema.Annotation{
+		entgql.RelayConnection(),
+		entgql.QueryField().Description("Members of the community."),
+	}
+}

@@ -1,0 +1,101 @@
+// Package apperr defines the error kinds the API reports. Code below the GraphQL layer returns these
+// (or wraps them); the presenter in graph turns them into extensions.code, once.
+package apperr
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Kind classifies an error by what the client should do about it.
+type Kind int
+
+// The kinds, each with its GraphQL extensions.code.
+const (
+	Internal        Kind = iota // INTERNAL_SERVER_ERROR: our fault; details only in the log
+	Invalid                     // BAD_USER_INPUT: fix the named field
+	Unauthenticated             // UNAUTHENTICATED: sign in
+	Forbidden                   // FORBIDDEN: signed in, not allowed
+	NotFound                    // NOT_FOUND: no such thing, or not visible to the viewer
+	Conflict                    // CONFLICT: clashes with existing state (e.g. username taken)
+	RateLimited                 // RATE_LIMITED: retry after RetryAfter
+	Unavailable                 // SERVICE_UNAVAILABLE: a dependency is down; retry later
+)
+
+var codes = [...]string{
+	Internal:        "INTERNAL_SERVER_ERROR",
+	Invalid:         "BAD_USER_INPUT",
+	Unauthenticated: "UNAUTHENTICATED",
+	Forbidden:       "FORBIDDEN",
+	NotFound:        "NOT_FOUND",
+	Conflict:        "CONFLICT",
+	RateLimited:     "RATE_LIMITED",
+	Unavailable:     "SERVICE_UNAVAILABLE",
+}
+
+// Code is the GraphQL extensions.code of the kind.
+func (k Kind) Code() string { return codes[k] }
+
+// Error is an error of a known kind with a message fit for the client.
+type Error struct {
+	Kind       Kind
+	Message    string        // shown to the client (except for Internal)
+	Field      string        // input field at fault, for Invalid and Conflict
+	RetryAfter time.Duration // for RateLimited
+	Err        error         // cause, for the log only
+}
+
+func (e *Error) Error() string {
+	msg := e.Message
+	if e.Field != "" {
+		msg = e.Field + ": " + msg
+	}
+	if e.Err != nil {
+		return msg + ": " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// As returns the *Error in err's chain, if any.
+func As(err error) (*Error, bool) {
+	var e *Error
+	ok := errors.As(err, &e)
+	return e, ok
+}
+
+// KindOf returns the kind of err; errors of no known kind are Internal.
+func KindOf(err error) Kind {
+	if e, ok := As(err); ok {
+		return e.Kind
+	}
+	return Internal
+}
+
+// Is reports whether err is of kind k.
+func Is(err error, k Kind) bool { return err != nil && KindOf(err) == k }
+
+// InvalidField reports bad input in one field.
+func InvalidField(field, format string, args ...any) error {
+	return &Error{Kind: Invalid, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// ConflictField reports input that clashes with existing data.
+func ConflictField(field, format string, args ...any) error {
+	return &Error{Kind: Conflict, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// NotFoundf reports that something does not exist or is not visible to the viewer.
+func NotFoundf(format string, args ...any) error {
+	return &Error{Kind: NotFound, Message: fmt.Sprintf(format, args...)}
+}
+
+// Forbiddenf reports that the viewer may not do this.
+func Forbiddenf(format string, args ...any) error {
+	return &Error{Kind: Forbidden, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrUnauthenticated is returned when an operation needs a signed-in viewer.
+var ErrUnauthenticated = &Error{Kind: Unauthenticated, Message: "sign in required"}

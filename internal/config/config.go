@@ -1,0 +1,145 @@
+// Package config reads Agora's settings from the environment (and an optional .env file).
+package config
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting Agora reads. Zero-configuration defaults run a development server on an
+// embedded SQLite file.
+type Config struct {
+	Env            string        // AGORA_ENV: development (default) or production
+	Addr           string        // PORT → ":PORT" (default 8080)
+	DatabaseURL    string        // DATABASE_URL: postgres://… ; empty → embedded SQLite
+	SQLitePath     string        // AGORA_SQLITE_PATH (default agora.db)
+	AutoMigrate    bool          // AGORA_AUTO_MIGRATE: apply pending migrations at start-up (default true)
+	JWTSecret      string        // AGORA_JWT_SECRET: at least 32 bytes; generated in development when empty
+	TokenIssuer    string        // AGORA_TOKEN_ISSUER (default agora)
+	AccessTokenTTL time.Duration // AGORA_ACCESS_TOKEN_TTL (default 15m)
+	LogLevel       string        // AGORA_LOG_LEVEL: debug, info (default), warn, error
+	DBMaxConns     int           // AGORA_DB_MAX_CONNS: PostgreSQL pool size (default 20)
+}
+
+// Production reports whether Agora runs in production mode.
+func (c Config) Production() bool { return c.Env == "production" }
+
+// Load reads the configuration from the environment. Variables already set win over a .env file in
+// the working directory.
+func Load() (Config, error) {
+	if err := loadDotEnv(".env"); err != nil {
+		return Config{}, err
+	}
+	var errs []error
+	c := Config{
+		Env:            get("AGORA_ENV", "development"),
+		Addr:           ":" + get("PORT", "8080"),
+		DatabaseURL:    os.Getenv("DATABASE_URL"),
+		SQLitePath:     get("AGORA_SQLITE_PATH", "agora.db"),
+		AutoMigrate:    parse(&errs, "AGORA_AUTO_MIGRATE", true, strconv.ParseBool),
+		JWTSecret:      os.Getenv("AGORA_JWT_SECRET"),
+		TokenIssuer:    get("AGORA_TOKEN_ISSUER", "agora"),
+		AccessTokenTTL: parse(&errs, "AGORA_ACCESS_TOKEN_TTL", 15*time.Minute, time.ParseDuration),
+		LogLevel:       get("AGORA_LOG_LEVEL", "info"),
+		DBMaxConns:     parse(&errs, "AGORA_DB_MAX_CONNS", 20, strconv.Atoi),
+	}
+	if c.Env != "development" && c.Env != "production" {
+		errs = append(errs, fmt.Errorf("AGORA_ENV: want development or production, got %q", c.Env))
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		errs = append(errs, errors.New("DATABASE_URL: want a postgres:// URL"))
+	}
+	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
+		errs = append(errs, errors.New("AGORA_JWT_SECRET: want at least 32 bytes"))
+	}
+	if c.JWTSecret == "" && c.Production() {
+		errs = append(errs, errors.New("AGORA_JWT_SECRET: required in production"))
+	}
+	if c.AccessTokenTTL <= 0 {
+		errs = append(errs, errors.New("AGORA_ACCESS_TOKEN_TTL: want a positive duration"))
+	}
+	if c.DBMaxConns < 1 {
+		errs = append(errs, errors.New("AGORA_DB_MAX_CONNS: want at least 1"))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("AGORA_LOG_LEVEL: want debug, info, warn or error, got %q", c.LogLevel))
+	}
+	return c, errors.Join(errs...)
+}
+
+// String prints the configuration with secrets masked, for the start-up log.
+func (c Config) String() string {
+	secret := "(generated)"
+	if c.JWTSecret != "" {
+		secret = "(set)"
+	}
+	return fmt.Sprintf("env=%s addr=%s database=%s auto_migrate=%t jwt_secret=%s access_token_ttl=%s log_level=%s",
+		c.Env, c.Addr, c.DatabaseName(), c.AutoMigrate, secret, c.AccessTokenTTL, c.LogLevel)
+}
+
+// DatabaseName describes the database without credentials.
+func (c Config) DatabaseName() string {
+	if c.DatabaseURL == "" {
+		return "sqlite:" + c.SQLitePath
+	}
+	u := c.DatabaseURL
+	if at := strings.LastIndex(u, "@"); at >= 0 {
+		u = "postgres://***" + u[at:]
+	}
+	return u
+}
+
+func get(key, def string) string {
+	if v, ok := os.LookupEnv(key); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func parse[T any](errs *[]error, key string, def T, fn func(string) (T, error)) T {
+	s, ok := os.LookupEnv(key)
+	if !ok || s == "" {
+		return def
+	}
+	v, err := fn(s)
+	if err != nil {
+		*errs = append(*errs, fmt.Errorf("%s: cannot parse %q", key, s))
+		return def
+	}
+	return v
+}
+
+// loadDotEnv sets variables from a KEY=VALUE file that are not set already. A missing file is fine.
+func loadDotEnv(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
+		if !ok {
+			return fmt.Errorf("%s:%d: want KEY=VALUE", path, n)
+		}
+		k, v = strings.TrimSpace(k), strings.Trim(strings.TrimSpace(v), `"'`)
+		if _, set := os.LookupEnv(k); !set {
+			os.Setenv(k, v)
+		}
+	}
+	return sc.Err()
+}

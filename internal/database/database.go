@@ -1,0 +1,98 @@
+// Package database opens the store behind ent: PostgreSQL through a pgx pool, or an embedded SQLite
+// file, and applies the versioned migrations.
+package database
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"time"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
+
+	"github.com/agora/agora/ent"
+	_ "github.com/agora/agora/ent/runtime" // registers ent hooks, interceptors and policies
+)
+
+// DB is an open database with its ent client.
+type DB struct {
+	Client  *ent.Client
+	SQL     *sql.DB
+	Dialect string // dialect.Postgres or dialect.SQLite
+	close   func()
+}
+
+// Options say which database to open.
+type Options struct {
+	PostgresURL string // when set, PostgreSQL; otherwise SQLite at SQLitePath
+	SQLitePath  string
+	MaxConns    int // PostgreSQL pool size
+}
+
+// Open connects to the database and checks that it answers.
+func Open(ctx context.Context, o Options) (*DB, error) {
+	db, err := open(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.SQL.PingContext(pingCtx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("database: connect: %w", err)
+	}
+	return db, nil
+}
+
+func open(ctx context.Context, o Options) (*DB, error) {
+	if o.PostgresURL != "" {
+		cfg, err := pgxpool.ParseConfig(o.PostgresURL)
+		if err != nil {
+			return nil, fmt.Errorf("database: DATABASE_URL: %w", err)
+		}
+		if o.MaxConns > 0 {
+			cfg.MaxConns = int32(o.MaxConns)
+		}
+		pool, err := pgxpool.NewWithConfig(ctx, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("database: %w", err)
+		}
+		sqlDB := stdlib.OpenDBFromPool(pool)
+		drv := entsql.OpenDB(dialect.Postgres, sqlDB)
+		return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: sqlDB, Dialect: dialect.Postgres,
+			close: func() { sqlDB.Close(); pool.Close() }}, nil
+	}
+	sqlDB, err := sql.Open("sqlite", SQLiteDSN(o.SQLitePath))
+	if err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	// WAL lets readers run beside the one writer; BEGIN IMMEDIATE (in the DSN) makes writers queue on
+	// busy_timeout instead of failing when two transactions upgrade to write at once.
+	sqlDB.SetMaxOpenConns(8)
+	drv := entsql.OpenDB(dialect.SQLite, sqlDB)
+	return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: sqlDB, Dialect: dialect.SQLite,
+		close: func() { sqlDB.Close() }}, nil
+}
+
+// SQLiteDSN is the modernc.org/sqlite data source for a database file: foreign keys on, WAL, a busy
+// timeout and immediate write transactions.
+func SQLiteDSN(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Set("_txlock", "immediate")
+	return "file:" + path + "?" + q.Encode()
+}
+
+// Close releases the database.
+func (db *DB) Close() {
+	db.Client.Close()
+	db.close()
+}

@@ -1,0 +1,137 @@
+package database
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"time"
+
+	"entgo.io/ent/dialect"
+
+	"github.com/agora/agora/ent/migrate/migrations"
+)
+
+// Migration is one versioned migration file.
+type Migration struct {
+	Version string // the file name's prefix, e.g. 20261122040000
+	Name    string // the file name
+	SQL     string
+}
+
+// Migrations returns the dialect's migrations in version order.
+func Migrations(dialectName string) ([]Migration, error) {
+	dir := "postgres"
+	if dialectName == dialect.SQLite {
+		dir = "sqlite"
+	}
+	fsys, err := migrations.For(dir)
+	if err != nil {
+		return nil, err
+	}
+	names, err := fs.Glob(fsys, "*.sql")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	out := make([]Migration, 0, len(names))
+	for _, n := range names {
+		b, err := fs.ReadFile(fsys, n)
+		if err != nil {
+			return nil, err
+		}
+		version, _, _ := strings.Cut(n, "_")
+		out = append(out, Migration{Version: version, Name: n, SQL: string(b)})
+	}
+	return out, nil
+}
+
+// Migrate applies the pending migrations, each in its own transaction (both dialects have
+// transactional DDL, so a failed file leaves nothing half-done). It returns the files applied.
+func (db *DB) Migrate(ctx context.Context) ([]string, error) {
+	all, err := Migrations(db.Dialect)
+	if err != nil {
+		return nil, err
+	}
+	applied, err := db.appliedVersions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var done []string
+	for _, m := range all {
+		if applied[m.Version] {
+			continue
+		}
+		if err := db.apply(ctx, m); err != nil {
+			return done, err
+		}
+		done = append(done, m.Name)
+	}
+	return done, nil
+}
+
+// Pending returns the migrations not yet applied.
+func (db *DB) Pending(ctx context.Context) ([]Migration, error) {
+	all, err := Migrations(db.Dialect)
+	if err != nil {
+		return nil, err
+	}
+	applied, err := db.appliedVersions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Migration
+	for _, m := range all {
+		if !applied[m.Version] {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+func (db *DB) appliedVersions(ctx context.Context) (map[string]bool, error) {
+	if _, err := db.SQL.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version VARCHAR(64) PRIMARY KEY, name VARCHAR(255) NOT NULL, applied_at VARCHAR(64) NOT NULL)`); err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	rows, err := db.SQL.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	defer rows.Close()
+	applied := map[string]bool{}
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		applied[v] = true
+	}
+	return applied, rows.Err()
+}
+
+func (db *DB) apply(ctx context.Context, m Migration) error {
+	tx, err := db.SQL.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate %s: %w", m.Name, err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+		return fmt.Errorf("migrate %s: %w", m.Name, err)
+	}
+	if _, err := tx.ExecContext(ctx, insertMigration(db.Dialect), m.Version, m.Name, time.Now().UTC().Format(time.RFC3339)); err != nil {
+		return fmt.Errorf("migrate %s: %w", m.Name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrate %s: %w", m.Name, err)
+	}
+	return nil
+}
+
+func insertMigration(d string) string {
+	if d == dialect.Postgres {
+		return `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`
+	}
+	return `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`
+}

@@ -1,0 +1,90 @@
+package database_test
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"ariga.io/atlas/sql/migrate"
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql/schema"
+
+	"github.com/agora/agora/internal/database"
+	"github.com/agora/agora/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// -update writes a migration for the difference between the ent schema and the migrations:
+//
+//	go test ./internal/database -run TestMigrations -update -name add_something
+var (
+	update = flag.Bool("update", false, "write a new migration when the ent schema changed")
+	name   = flag.String("name", "changes", "name of the new migration")
+)
+
+// TestMigrationsMatchSchema applies the migrations to an empty database of each dialect and asks
+// ent for the changes still needed to reach its schema: there must be none.
+func TestMigrationsMatchSchema(t *testing.T) {
+	for _, d := range []string{dialect.Postgres, dialect.SQLite} {
+		t.Run(d, func(t *testing.T) {
+			ctx := context.Background()
+			db := openEmpty(t, d)
+			applied, err := db.Migrate(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(applied) == 0 && !*update {
+				t.Fatal("no migrations applied")
+			}
+			out := t.TempDir()
+			if *update {
+				out = filepath.Join("..", "..", "ent", "migrate", "migrations", map[string]string{dialect.Postgres: "postgres", dialect.SQLite: "sqlite"}[d])
+			}
+			dir, err := migrate.NewLocalDir(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum, err := dir.Checksum(); err != nil || migrate.WriteSumFile(dir, sum) != nil {
+				t.Fatalf("checksum %s: %v", out, err)
+			}
+			// Inspect mode: compare the ent schema with the migrated database itself.
+			err = db.Client.Schema.NamedDiff(ctx, *name,
+				schema.WithDir(dir),
+				schema.WithMigrationMode(schema.ModeInspect),
+				schema.WithDialect(d),
+				schema.WithFormatter(migrate.DefaultFormatter),
+				schema.WithDropColumn(true),
+				schema.WithDropIndex(true),
+			)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if *update {
+				return
+			}
+			files, _ := filepath.Glob(filepath.Join(out, "*.sql"))
+			for _, f := range files {
+				b, _ := os.ReadFile(f)
+				t.Errorf("the ent schema and the %s migrations disagree; run `make migration NAME=...`. Missing:\n%s", d, strings.TrimSpace(string(b)))
+			}
+		})
+	}
+}
+
+func openEmpty(t *testing.T, d string) *database.DB {
+	t.Helper()
+	o := database.Options{SQLitePath: filepath.Join(t.TempDir(), "test.db")}
+	if d == dialect.Postgres {
+		o = database.Options{PostgresURL: testenv.PostgresURL(t)}
+	}
+	db, err := database.Open(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	return db
+}

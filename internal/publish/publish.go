@@ -1,0 +1,245 @@
+// Package publish writes posts, their tags and comments, and enforces who may change them.
+package publish
+
+import (
+	"context"
+	"time"
+
+	"github.com/agora/agora/ent"
+	"github.com/agora/agora/ent/comment"
+	"github.com/agora/agora/ent/post"
+	"github.com/agora/agora/ent/tag"
+	"github.com/agora/agora/internal/apperr"
+	"github.com/agora/agora/internal/auth"
+	"github.com/agora/agora/internal/database"
+)
+
+// Service writes posts and comments.
+type Service struct{ client *ent.Client }
+
+// New returns a Service.
+func New(client *ent.Client) *Service { return &Service{client: client} }
+
+// CreatePostInput is a new post (bound to the GraphQL input of the same name).
+type CreatePostInput struct {
+	Title       string
+	Description *string
+	Body        *string
+	Tags        []string
+	Publish     *bool
+}
+
+// UpdatePostInput are changes to a post; nil fields stay as they are.
+type UpdatePostInput struct {
+	ID          int
+	Title       *string
+	Description *string
+	Body        *string
+	Tags        []string
+}
+
+// AddCommentInput is a new comment (bound to the GraphQL input of the same name).
+type AddCommentInput struct {
+	PostID int `json:"postID"`
+	Body   string
+}
+
+type postFields struct {
+	title, description, body string
+	tags                     []string
+}
+
+func validatePost(title, description, body *string, tags []string) (f postFields, err error) {
+	if title != nil {
+		if f.title, err = apperr.Text("title", *title, 1, 200); err != nil {
+			return f, err
+		}
+	}
+	if description != nil {
+		if f.description, err = apperr.Text("description", *description, 0, 500); err != nil {
+			return f, err
+		}
+	}
+	if body != nil {
+		if len(*body) > 100_000 {
+			return f, apperr.InvalidField("body", "must be at most 100000 bytes")
+		}
+		f.body = *body
+	}
+	if tags != nil {
+		f.tags, err = normalizeTags(tags)
+	}
+	return f, err
+}
+
+// CreatePost writes a post by the viewer, a draft unless in.Publish.
+func (s *Service) CreatePost(ctx context.Context, in CreatePostInput) (*ent.Post, error) {
+	v := auth.FromContext(ctx)
+	if !v.Authenticated() {
+		return nil, apperr.ErrUnauthenticated
+	}
+	f, err := validatePost(&in.Title, in.Description, in.Body, in.Tags)
+	if err != nil {
+		return nil, err
+	}
+	var p *ent.Post
+	err = database.InTx(ctx, s.client, func(ctx context.Context, tx *ent.Tx) error {
+		tagIDs, err := ensureTags(ctx, tx, f.tags)
+		if err != nil {
+			return err
+		}
+		create := tx.Post.Create().
+			SetAuthorID(v.UserID).
+			SetSlug(newSlug(f.title)).
+			SetTitle(f.title).
+			SetDescription(f.description).
+			SetBody(f.body).
+			AddTagIDs(tagIDs...)
+		if in.Publish != nil && *in.Publish {
+			create.SetStatus(post.StatusPUBLISHED).SetPublishedAt(time.Now())
+		}
+		p, err = create.Save(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p.Unwrap(), nil
+}
+
+// UpdatePost changes a post of the viewer's.
+func (s *Service) UpdatePost(ctx context.Context, in UpdatePostInput) (*ent.Post, error) {
+	f, err := validatePost(in.Title, in.Description, in.Body, in.Tags)
+	if err != nil {
+		return nil, err
+	}
+	return s.changePost(ctx, in.ID, func(ctx context.Context, tx *ent.Tx, p *ent.Post) (*ent.Post, error) {
+		upd := p.Update()
+		if in.Title != nil {
+			upd.SetTitle(f.title)
+		}
+		if in.Description != nil {
+			upd.SetDescription(f.description)
+		}
+		if in.Body != nil {
+			upd.SetBody(f.body)
+		}
+		if in.Tags != nil {
+			tagIDs, err := ensureTags(ctx, tx, f.tags)
+			if err != nil {
+				return nil, err
+			}
+			upd.ClearTags().AddTagIDs(tagIDs...)
+		}
+		return upd.Save(ctx)
+	})
+}
+
+// PublishPost publishes a draft of the viewer's; a published post stays as it is.
+func (s *Service) PublishPost(ctx context.Context, id int) (*ent.Post, error) {
+	return s.changePost(ctx, id, func(ctx context.Context, _ *ent.Tx, p *ent.Post) (*ent.Post, error) {
+		if p.Status == post.StatusPUBLISHED {
+			return p, nil
+		}
+		return p.Update().SetStatus(post.StatusPUBLISHED).SetPublishedAt(time.Now()).Save(ctx)
+	})
+}
+
+// DeletePost deletes a post of the viewer's; its comments, likes and tag links go with it.
+func (s *Service) DeletePost(ctx context.Context, id int) error {
+	_, err := s.changePost(ctx, id, func(ctx context.Context, tx *ent.Tx, p *ent.Post) (*ent.Post, error) {
+		return p, tx.Post.DeleteOne(p).Exec(ctx)
+	})
+	return err
+}
+
+// changePost runs change on the viewer's post id in a transaction.
+func (s *Service) changePost(ctx context.Context, id int, change func(context.Context, *ent.Tx, *ent.Post) (*ent.Post, error)) (*ent.Post, error) {
+	v := auth.FromContext(ctx)
+	if !v.Authenticated() {
+		return nil, apperr.ErrUnauthenticated
+	}
+	var p *ent.Post
+	err := database.InTx(ctx, s.client, func(ctx context.Context, tx *ent.Tx) error {
+		cur, err := tx.Post.Get(ctx, id)
+		if ent.IsNotFound(err) {
+			return apperr.NotFoundf("post %d not found", id)
+		}
+		if err != nil {
+			return err
+		}
+		if cur.AuthorID != v.UserID {
+			return apperr.Forbiddenf("only the author may change this post")
+		}
+		p, err = change(ctx, tx, cur)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p.Unwrap(), nil
+}
+
+// ensureTags returns the IDs of the named tags, creating those that do not exist yet.
+func ensureTags(ctx context.Context, tx *ent.Tx, names []string) ([]int, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	creates := make([]*ent.TagCreate, len(names))
+	for i, n := range names {
+		creates[i] = tx.Tag.Create().SetName(n)
+	}
+	if err := tx.Tag.CreateBulk(creates...).OnConflictColumns(tag.FieldName).DoNothing().Exec(ctx); err != nil {
+		return nil, err
+	}
+	return tx.Tag.Query().Where(tag.NameIn(names...)).IDs(ctx)
+}
+
+// AddComment comments as the viewer on a post they can see.
+func (s *Service) AddComment(ctx context.Context, in AddCommentInput) (*ent.Comment, error) {
+	v := auth.FromContext(ctx)
+	if !v.Authenticated() {
+		return nil, apperr.ErrUnauthenticated
+	}
+	body, err := apperr.Text("body", in.Body, 1, 10_000)
+	if err != nil {
+		return nil, err
+	}
+	var c *ent.Comment
+	err = database.InTx(ctx, s.client, func(ctx context.Context, tx *ent.Tx) error {
+		if ok, err := tx.Post.Query().Where(post.ID(in.PostID)).Exist(ctx); err != nil {
+			return err
+		} else if !ok {
+			return &apperr.Error{Kind: apperr.NotFound, Field: "postID", Message: "post not found"}
+		}
+		c, err = tx.Comment.Create().SetAuthorID(v.UserID).SetPostID(in.PostID).SetBody(body).Save(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c.Unwrap(), nil
+}
+
+// DeleteComment deletes a comment of the viewer's and returns the ID of its post.
+func (s *Service) DeleteComment(ctx context.Context, id int) (postID int, err error) {
+	v := auth.FromContext(ctx)
+	if !v.Authenticated() {
+		return 0, apperr.ErrUnauthenticated
+	}
+	err = database.InTx(ctx, s.client, func(ctx context.Context, tx *ent.Tx) error {
+		c, err := tx.Comment.Query().Where(comment.ID(id)).Only(ctx)
+		if ent.IsNotFound(err) {
+			return apperr.NotFoundf("comment %d not found", id)
+		}
+		if err != nil {
+			return err
+		}
+		if c.AuthorID != v.UserID {
+			return apperr.Forbiddenf("only the author may delete this comment")
+		}
+		postID = c.PostID
+		return tx.Comment.DeleteOne(c).Exec(ctx)
+	})
+	return postID, err
+}

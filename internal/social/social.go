@@ -1,0 +1,86 @@
+// Package social records who likes which post and who follows whom.
+package social
+
+import (
+	"context"
+
+	"github.com/agora/agora/ent"
+	"github.com/agora/agora/ent/follow"
+	"github.com/agora/agora/ent/like"
+	"github.com/agora/agora/ent/post"
+	"github.com/agora/agora/ent/user"
+	"github.com/agora/agora/internal/apperr"
+	"github.com/agora/agora/internal/auth"
+	"github.com/agora/agora/internal/database"
+)
+
+// Service writes likes and follows. Every operation is idempotent.
+type Service struct{ client *ent.Client }
+
+// New returns a Service.
+func New(client *ent.Client) *Service { return &Service{client: client} }
+
+// LikePost records that the viewer likes a post they can see.
+func (s *Service) LikePost(ctx context.Context, postID int) error {
+	return s.withPost(ctx, postID, func(ctx context.Context, tx *ent.Tx, viewer int) error {
+		return tx.Like.Create().SetUserID(viewer).SetPostID(postID).
+			OnConflictColumns(like.FieldUserID, like.FieldPostID).DoNothing().Exec(ctx)
+	})
+}
+
+// UnlikePost takes the viewer's like of a post back.
+func (s *Service) UnlikePost(ctx context.Context, postID int) error {
+	return s.withPost(ctx, postID, func(ctx context.Context, tx *ent.Tx, viewer int) error {
+		_, err := tx.Like.Delete().Where(like.UserID(viewer), like.PostID(postID)).Exec(ctx)
+		return err
+	})
+}
+
+func (s *Service) withPost(ctx context.Context, postID int, fn func(context.Context, *ent.Tx, int) error) error {
+	v := auth.FromContext(ctx)
+	if !v.Authenticated() {
+		return apperr.ErrUnauthenticated
+	}
+	return database.InTx(ctx, s.client, func(ctx context.Context, tx *ent.Tx) error {
+		if ok, err := tx.Post.Query().Where(post.ID(postID)).Exist(ctx); err != nil {
+			return err
+		} else if !ok {
+			return &apperr.Error{Kind: apperr.NotFound, Field: "postID", Message: "post not found"}
+		}
+		return fn(ctx, tx, v.UserID)
+	})
+}
+
+// FollowUser makes the viewer follow a user.
+func (s *Service) FollowUser(ctx context.Context, userID int) error {
+	return s.withUser(ctx, userID, func(ctx context.Context, tx *ent.Tx, viewer int) error {
+		if viewer == userID {
+			return apperr.InvalidField("userID", "you cannot follow yourself")
+		}
+		return tx.Follow.Create().SetUserID(userID).SetFollowingID(viewer).
+			OnConflictColumns(follow.FieldUserID, follow.FieldFollowingID).DoNothing().Exec(ctx)
+	})
+}
+
+// UnfollowUser makes the viewer stop following a user.
+func (s *Service) UnfollowUser(ctx context.Context, userID int) error {
+	return s.withUser(ctx, userID, func(ctx context.Context, tx *ent.Tx, viewer int) error {
+		_, err := tx.Follow.Delete().Where(follow.UserID(userID), follow.FollowingID(viewer)).Exec(ctx)
+		return err
+	})
+}
+
+func (s *Service) withUser(ctx context.Context, userID int, fn func(context.Context, *ent.Tx, int) error) error {
+	v := auth.FromContext(ctx)
+	if !v.Authenticated() {
+		return apperr.ErrUnauthenticated
+	}
+	return database.InTx(ctx, s.client, func(ctx context.Context, tx *ent.Tx) error {
+		if ok, err := tx.User.Query().Where(user.ID(userID)).Exist(ctx); err != nil {
+			return err
+		} else if !ok {
+			return &apperr.Error{Kind: apperr.NotFound, Field: "userID", Message: "user not found"}
+		}
+		return fn(ctx, tx, v.UserID)
+	})
+}
