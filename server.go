@@ -1,6 +1,144 @@
+// Agora is the GraphQL backend of a community publishing app.
+//
+//	agora            serve the API (default)
+//	agora migrate    apply pending database migrations and exit
+//	agora seed       load the demo data set and exit
 package main
 
 //go:generate go run -mod=mod ./ent/entc.go
 //go:generate go tool gqlgen generate
 
-func main() {}
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/agora/agora/graph"
+	"github.com/agora/agora/internal/account"
+	"github.com/agora/agora/internal/auth"
+	"github.com/agora/agora/internal/config"
+	"github.com/agora/agora/internal/database"
+	"github.com/agora/agora/internal/httpx"
+	"github.com/agora/agora/internal/publish"
+	"github.com/agora/agora/internal/seed"
+	"github.com/agora/agora/internal/social"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "agora:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd = args[0]
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg)
+	log.Info("starting", "command", cmd, "config", cfg.String())
+
+	db, err := database.Open(ctx, database.Options{PostgresURL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath, MaxConns: cfg.DBMaxConns})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	switch cmd {
+	case "migrate":
+		return migrate(ctx, log, db)
+	case "serve", "seed":
+	default:
+		return fmt.Errorf("unknown command %q (want serve, migrate or seed)", cmd)
+	}
+	if cfg.AutoMigrate {
+		if err := migrate(ctx, log, db); err != nil {
+			return err
+		}
+	} else if pending, err := db.Pending(ctx); err != nil {
+		return err
+	} else if len(pending) > 0 {
+		return fmt.Errorf("%d migrations pending and AGORA_AUTO_MIGRATE=false: run `agora migrate`", len(pending))
+	}
+
+	secret := []byte(cfg.JWTSecret)
+	if len(secret) == 0 {
+		secret = make([]byte, 32)
+		_, _ = rand.Read(secret)
+		log.Warn("AGORA_JWT_SECRET is not set: using a random secret, so access tokens stop working at restart")
+	}
+	tokens := auth.NewTokens(secret, cfg.TokenIssuer, cfg.AccessTokenTTL)
+	accounts := account.New(db.Client, tokens)
+	pub := publish.New(db.Client)
+	soc := social.New(db.Client)
+
+	if cmd == "seed" {
+		if err := seed.Load(ctx, db.Client, accounts, pub, soc); err != nil {
+			return err
+		}
+		log.Info("demo data loaded", "password", seed.Password)
+		return nil
+	}
+
+	mux := http.NewServeMux()
+	api := graph.NewHandler(graph.Deps{Client: db.Client, Accounts: accounts, Publish: pub, Social: soc, Log: log})
+	mux.Handle("/graphql", httpx.LimitBody(1<<20, tokens.Middleware(api)))
+	mux.Handle("/", graph.NewGraphiQL("/graphql"))
+	httpx.Health(mux, db.SQL.PingContext)
+
+	srv := &http.Server{
+		Addr:              cfg.Addr,
+		Handler:           httpx.WithRequestID(httpx.AccessLog(log, mux)),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Info("listening", "addr", cfg.Addr, "graphiql", "http://localhost"+cfg.Addr+"/")
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func migrate(ctx context.Context, log *slog.Logger, db *database.DB) error {
+	applied, err := db.Migrate(ctx)
+	for _, name := range applied {
+		log.Info("migration applied", "file", name)
+	}
+	return err
+}
+
+func newLogger(cfg config.Config) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Production() {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}

@@ -7,7 +7,6 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"entgo.io/contrib/entgql"
 	"github.com/agora/agora/ent"
@@ -15,27 +14,37 @@ import (
 
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id int) (ent.Noder, error) {
-	panic(fmt.Errorf("not implemented: Node - node"))
+	n, err := r.client.Noder(ctx, id)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	return n, err
 }
 
 // Nodes is the resolver for the nodes field.
 func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, error) {
-	panic(fmt.Errorf("not implemented: Nodes - nodes"))
+	return r.client.Noders(ctx, ids)
 }
 
 // Posts is the resolver for the posts field.
 func (r *queryResolver) Posts(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PostOrder, where *ent.PostWhereInput) (*ent.PostConnection, error) {
-	panic(fmt.Errorf("not implemented: Posts - posts"))
+	if orderBy == nil {
+		orderBy = &ent.PostOrder{Field: ent.PostOrderFieldCreatedAt, Direction: entgql.OrderDirectionDesc}
+	}
+	return r.client.Post.Query().Paginate(ctx, after, first, before, last,
+		ent.WithPostOrder(orderBy), ent.WithPostFilter(where.Filter))
 }
 
 // Tags is the resolver for the tags field.
 func (r *queryResolver) Tags(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TagOrder, where *ent.TagWhereInput) (*ent.TagConnection, error) {
-	panic(fmt.Errorf("not implemented: Tags - tags"))
+	return r.client.Tag.Query().Paginate(ctx, after, first, before, last,
+		ent.WithTagOrder(orderBy), ent.WithTagFilter(where.Filter))
 }
 
 // Users is the resolver for the users field.
 func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) (*ent.UserConnection, error) {
-	panic(fmt.Errorf("not implemented: Users - users"))
+	return r.client.User.Query().Paginate(ctx, after, first, before, last,
+		ent.WithUserOrder(orderBy), ent.WithUserFilter(where.Filter))
 }
 
 // Post returns PostResolver implementation.

@@ -12,6 +12,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/graph/model"
+	"github.com/agora/agora/internal/publish"
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
@@ -235,8 +236,8 @@ func (ec *executionContext) fieldContext_UpdatePostPayload_post(_ context.Contex
 
 // region    **************************** input.gotpl *****************************
 
-func (ec *executionContext) unmarshalInputAddCommentInput(ctx context.Context, obj any) (model.AddCommentInput, error) {
-	var it model.AddCommentInput
+func (ec *executionContext) unmarshalInputAddCommentInput(ctx context.Context, obj any) (publish.AddCommentInput, error) {
+	var it publish.AddCommentInput
 	if obj == nil {
 		return it, nil
 	}
@@ -272,8 +273,8 @@ func (ec *executionContext) unmarshalInputAddCommentInput(ctx context.Context, o
 	return it, nil
 }
 
-func (ec *executionContext) unmarshalInputCreatePostInput(ctx context.Context, obj any) (model.CreatePostInput, error) {
-	var it model.CreatePostInput
+func (ec *executionContext) unmarshalInputCreatePostInput(ctx context.Context, obj any) (publish.CreatePostInput, error) {
+	var it publish.CreatePostInput
 	if obj == nil {
 		return it, nil
 	}
@@ -424,8 +425,8 @@ func (ec *executionContext) unmarshalInputPublishPostInput(ctx context.Context, 
 	return it, nil
 }
 
-func (ec *executionContext) unmarshalInputUpdatePostInput(ctx context.Context, obj any) (model.UpdatePostInput, error) {
-	var it model.UpdatePostInput
+func (ec *executionContext) unmarshalInputUpdatePostInput(ctx context.Context, obj any) (publish.UpdatePostInput, error) {
+	var it publish.UpdatePostInput
 	if obj == nil {
 		return it, nil
 	}
@@ -727,7 +728,7 @@ func (ec *executionContext) _UpdatePostPayload(ctx context.Context, sel ast.Sele
 
 // region    ***************************** type.gotpl *****************************
 
-func (ec *executionContext) unmarshalNAddCommentInput2githubᚗcomᚋagoraᚋagoraᚋgraphᚋmodelᚐAddCommentInput(ctx context.Context, v any) (model.AddCommentInput, error) {
+func (ec *executionContext) unmarshalNAddCommentInput2githubᚗcomᚋagoraᚋagoraᚋinternalᚋpublishᚐAddCommentInput(ctx context.Context, v any) (publish.AddCommentInput, error) {
 	res, err := ec.unmarshalInputAddCommentInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
@@ -742,7 +743,7 @@ func (ec *executionContext) marshalNAddCommentPayload2ᚖgithubᚗcomᚋagoraᚋ
 	return ec._AddCommentPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNCreatePostInput2githubᚗcomᚋagoraᚋagoraᚋgraphᚋmodelᚐCreatePostInput(ctx context.Context, v any) (model.CreatePostInput, error) {
+func (ec *executionContext) unmarshalNCreatePostInput2githubᚗcomᚋagoraᚋagoraᚋinternalᚋpublishᚐCreatePostInput(ctx context.Context, v any) (publish.CreatePostInput, error) {
 	res, err := ec.unmarshalInputCreatePostInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
@@ -802,7 +803,7 @@ func (ec *executionContext) marshalNPublishPostPayload2ᚖgithubᚗcomᚋagora�
 	return ec._PublishPostPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNUpdatePostInput2githubᚗcomᚋagoraᚋagoraᚋgraphᚋmodelᚐUpdatePostInput(ctx context.Context, v any) (model.UpdatePostInput, error) {
+func (ec *executionContext) unmarshalNUpdatePostInput2githubᚗcomᚋagoraᚋagoraᚋinternalᚋpublishᚐUpdatePostInput(ctx context.Context, v any) (publish.UpdatePostInput, error) {
 	res, err := ec.unmarshalInputUpdatePostInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }

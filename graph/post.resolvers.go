@@ -7,69 +7,113 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"entgo.io/contrib/entgql"
 	"github.com/agora/agora/ent"
+	"github.com/agora/agora/ent/like"
+	"github.com/agora/agora/ent/post"
+	"github.com/agora/agora/ent/user"
 	"github.com/agora/agora/graph/model"
+	"github.com/agora/agora/internal/auth"
+	"github.com/agora/agora/internal/publish"
 )
 
 // CreatePost is the resolver for the createPost field.
-func (r *mutationResolver) CreatePost(ctx context.Context, input model.CreatePostInput) (*model.CreatePostPayload, error) {
-	panic(fmt.Errorf("not implemented: CreatePost - createPost"))
+func (r *mutationResolver) CreatePost(ctx context.Context, input publish.CreatePostInput) (*model.CreatePostPayload, error) {
+	p, err := r.publish.CreatePost(ctx, input)
+	if err != nil {
+		return nil, err
+	}
+	return &model.CreatePostPayload{Post: p}, nil
 }
 
 // UpdatePost is the resolver for the updatePost field.
-func (r *mutationResolver) UpdatePost(ctx context.Context, input model.UpdatePostInput) (*model.UpdatePostPayload, error) {
-	panic(fmt.Errorf("not implemented: UpdatePost - updatePost"))
+func (r *mutationResolver) UpdatePost(ctx context.Context, input publish.UpdatePostInput) (*model.UpdatePostPayload, error) {
+	p, err := r.publish.UpdatePost(ctx, input)
+	if err != nil {
+		return nil, err
+	}
+	return &model.UpdatePostPayload{Post: p}, nil
 }
 
 // PublishPost is the resolver for the publishPost field.
 func (r *mutationResolver) PublishPost(ctx context.Context, input model.PublishPostInput) (*model.PublishPostPayload, error) {
-	panic(fmt.Errorf("not implemented: PublishPost - publishPost"))
+	p, err := r.publish.PublishPost(ctx, input.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &model.PublishPostPayload{Post: p}, nil
 }
 
 // DeletePost is the resolver for the deletePost field.
 func (r *mutationResolver) DeletePost(ctx context.Context, input model.DeletePostInput) (*model.DeletePostPayload, error) {
-	panic(fmt.Errorf("not implemented: DeletePost - deletePost"))
+	if err := r.publish.DeletePost(ctx, input.ID); err != nil {
+		return nil, err
+	}
+	return &model.DeletePostPayload{DeletedPostID: input.ID}, nil
 }
 
 // AddComment is the resolver for the addComment field.
-func (r *mutationResolver) AddComment(ctx context.Context, input model.AddCommentInput) (*model.AddCommentPayload, error) {
-	panic(fmt.Errorf("not implemented: AddComment - addComment"))
+func (r *mutationResolver) AddComment(ctx context.Context, input publish.AddCommentInput) (*model.AddCommentPayload, error) {
+	c, err := r.publish.AddComment(ctx, input)
+	if err != nil {
+		return nil, err
+	}
+	return &model.AddCommentPayload{Comment: c}, nil
 }
 
 // DeleteComment is the resolver for the deleteComment field.
 func (r *mutationResolver) DeleteComment(ctx context.Context, input model.DeleteCommentInput) (*model.DeleteCommentPayload, error) {
-	panic(fmt.Errorf("not implemented: DeleteComment - deleteComment"))
+	postID, err := r.publish.DeleteComment(ctx, input.ID)
+	if err != nil {
+		return nil, err
+	}
+	p, err := r.client.Post.Get(ctx, postID)
+	if err != nil && !ent.IsNotFound(err) {
+		return nil, err
+	}
+	return &model.DeleteCommentPayload{DeletedCommentID: input.ID, Post: p}, nil
 }
 
 // LikeCount is the resolver for the likeCount field.
 func (r *postResolver) LikeCount(ctx context.Context, obj *ent.Post) (int, error) {
-	panic(fmt.Errorf("not implemented: LikeCount - likeCount"))
+	return r.client.Like.Query().Where(like.PostID(obj.ID)).Count(ctx)
 }
 
 // CommentCount is the resolver for the commentCount field.
 func (r *postResolver) CommentCount(ctx context.Context, obj *ent.Post) (int, error) {
-	panic(fmt.Errorf("not implemented: CommentCount - commentCount"))
+	return obj.QueryComments().Count(ctx)
 }
 
 // ViewerHasLiked is the resolver for the viewerHasLiked field.
 func (r *postResolver) ViewerHasLiked(ctx context.Context, obj *ent.Post) (bool, error) {
-	panic(fmt.Errorf("not implemented: ViewerHasLiked - viewerHasLiked"))
+	v := auth.FromContext(ctx)
+	if !v.Authenticated() {
+		return false, nil
+	}
+	return r.client.Like.Query().Where(like.PostID(obj.ID), like.UserID(v.UserID)).Exist(ctx)
 }
 
 // Post is the resolver for the post field.
 func (r *queryResolver) Post(ctx context.Context, slug string) (*ent.Post, error) {
-	panic(fmt.Errorf("not implemented: Post - post"))
+	q, err := r.client.Post.Query().Where(post.Slug(slug)).CollectFields(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return orNil(q.Only(ctx))
 }
 
 // Feed is the resolver for the feed field.
 func (r *queryResolver) Feed(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) (*ent.PostConnection, error) {
-	panic(fmt.Errorf("not implemented: Feed - feed"))
+	viewer := auth.FromContext(ctx).UserID
+	return r.client.Post.Query().
+		Where(post.StatusEQ(post.StatusPUBLISHED), post.HasAuthorWith(user.HasFollowersWith(user.ID(viewer)))).
+		Paginate(ctx, after, first, before, last, ent.WithPostOrder(&ent.PostOrder{
+			Field: ent.PostOrderFieldPublishedAt, Direction: entgql.OrderDirectionDesc,
+		}))
 }
 
 // PostCount is the resolver for the postCount field.
 func (r *tagResolver) PostCount(ctx context.Context, obj *ent.Tag) (int, error) {
-	panic(fmt.Errorf("not implemented: PostCount - postCount"))
+	return obj.QueryPosts().Where(post.StatusEQ(post.StatusPUBLISHED)).Count(ctx)
 }

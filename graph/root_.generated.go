@@ -12,6 +12,8 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/graph/model"
+	"github.com/agora/agora/internal/account"
+	"github.com/agora/agora/internal/publish"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -88,19 +90,19 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		AddComment    func(childComplexity int, input model.AddCommentInput) int
-		CreatePost    func(childComplexity int, input model.CreatePostInput) int
+		AddComment    func(childComplexity int, input publish.AddCommentInput) int
+		CreatePost    func(childComplexity int, input publish.CreatePostInput) int
 		DeleteComment func(childComplexity int, input model.DeleteCommentInput) int
 		DeletePost    func(childComplexity int, input model.DeletePostInput) int
 		FollowUser    func(childComplexity int, input model.FollowUserInput) int
 		LikePost      func(childComplexity int, input model.LikePostInput) int
-		Login         func(childComplexity int, input model.LoginInput) int
+		Login         func(childComplexity int, input account.LoginInput) int
 		PublishPost   func(childComplexity int, input model.PublishPostInput) int
-		Register      func(childComplexity int, input model.RegisterInput) int
+		Register      func(childComplexity int, input account.RegisterInput) int
 		UnfollowUser  func(childComplexity int, input model.UnfollowUserInput) int
 		UnlikePost    func(childComplexity int, input model.UnlikePostInput) int
-		UpdatePost    func(childComplexity int, input model.UpdatePostInput) int
-		UpdateProfile func(childComplexity int, input model.UpdateProfileInput) int
+		UpdatePost    func(childComplexity int, input publish.UpdatePostInput) int
+		UpdateProfile func(childComplexity int, input account.UpdateProfileInput) int
 	}
 
 	PageInfo struct {
@@ -386,7 +388,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.AddComment(childComplexity, args["input"].(model.AddCommentInput)), true
+		return e.ComplexityRoot.Mutation.AddComment(childComplexity, args["input"].(publish.AddCommentInput)), true
 	case "Mutation.createPost":
 		if e.ComplexityRoot.Mutation.CreatePost == nil {
 			break
@@ -397,7 +399,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.CreatePost(childComplexity, args["input"].(model.CreatePostInput)), true
+		return e.ComplexityRoot.Mutation.CreatePost(childComplexity, args["input"].(publish.CreatePostInput)), true
 	case "Mutation.deleteComment":
 		if e.ComplexityRoot.Mutation.DeleteComment == nil {
 			break
@@ -452,7 +454,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.Login(childComplexity, args["input"].(model.LoginInput)), true
+		return e.ComplexityRoot.Mutation.Login(childComplexity, args["input"].(account.LoginInput)), true
 	case "Mutation.publishPost":
 		if e.ComplexityRoot.Mutation.PublishPost == nil {
 			break
@@ -474,7 +476,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.Register(childComplexity, args["input"].(model.RegisterInput)), true
+		return e.ComplexityRoot.Mutation.Register(childComplexity, args["input"].(account.RegisterInput)), true
 	case "Mutation.unfollowUser":
 		if e.ComplexityRoot.Mutation.UnfollowUser == nil {
 			break
@@ -507,7 +509,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.UpdatePost(childComplexity, args["input"].(model.UpdatePostInput)), true
+		return e.ComplexityRoot.Mutation.UpdatePost(childComplexity, args["input"].(publish.UpdatePostInput)), true
 	case "Mutation.updateProfile":
 		if e.ComplexityRoot.Mutation.UpdateProfile == nil {
 			break
@@ -518,7 +520,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.UpdateProfile(childComplexity, args["input"].(model.UpdateProfileInput)), true
+		return e.ComplexityRoot.Mutation.UpdateProfile(childComplexity, args["input"].(account.UpdateProfileInput)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -1933,7 +1935,7 @@ type User implements Node {
     """
     where: PostWhereInput
   ): PostConnection!
-  followers(
+  following(
     """
     Returns the elements in the list that come after the specified cursor.
     """
@@ -1964,7 +1966,7 @@ type User implements Node {
     """
     where: UserWhereInput
   ): UserConnection!
-  following(
+  followers(
     """
     Returns the elements in the list that come after the specified cursor.
     """
@@ -2175,15 +2177,15 @@ input UserWhereInput {
   hasPosts: Boolean
   hasPostsWith: [PostWhereInput!]
   """
-  followers edge predicates
-  """
-  hasFollowers: Boolean
-  hasFollowersWith: [UserWhereInput!]
-  """
   following edge predicates
   """
   hasFollowing: Boolean
   hasFollowingWith: [UserWhereInput!]
+  """
+  followers edge predicates
+  """
+  hasFollowers: Boolean
+  hasFollowersWith: [UserWhereInput!]
 }
 `, BuiltIn: false},
 	{Name: "../schema/directives.graphqls", Input: `"""
@@ -2763,10 +2765,10 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_role(ctx, field)
 	case "posts":
 		return ec.fieldContext_User_posts(ctx, field)
-	case "followers":
-		return ec.fieldContext_User_followers(ctx, field)
 	case "following":
 		return ec.fieldContext_User_following(ctx, field)
+	case "followers":
+		return ec.fieldContext_User_followers(ctx, field)
 	case "email":
 		return ec.fieldContext_User_email(ctx, field)
 	case "followerCount":

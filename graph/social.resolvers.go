@@ -7,27 +7,54 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/agora/agora/graph/model"
 )
 
 // LikePost is the resolver for the likePost field.
 func (r *mutationResolver) LikePost(ctx context.Context, input model.LikePostInput) (*model.LikePostPayload, error) {
-	panic(fmt.Errorf("not implemented: LikePost - likePost"))
+	if err := r.social.LikePost(ctx, input.PostID); err != nil {
+		return nil, err
+	}
+	p, err := r.client.Post.Get(ctx, input.PostID)
+	if err != nil {
+		return nil, err
+	}
+	return &model.LikePostPayload{Post: p}, nil
 }
 
 // UnlikePost is the resolver for the unlikePost field.
 func (r *mutationResolver) UnlikePost(ctx context.Context, input model.UnlikePostInput) (*model.UnlikePostPayload, error) {
-	panic(fmt.Errorf("not implemented: UnlikePost - unlikePost"))
+	if err := r.social.UnlikePost(ctx, input.PostID); err != nil {
+		return nil, err
+	}
+	p, err := r.client.Post.Get(ctx, input.PostID)
+	if err != nil {
+		return nil, err
+	}
+	return &model.UnlikePostPayload{Post: p}, nil
 }
 
 // FollowUser is the resolver for the followUser field.
 func (r *mutationResolver) FollowUser(ctx context.Context, input model.FollowUserInput) (*model.FollowUserPayload, error) {
-	panic(fmt.Errorf("not implemented: FollowUser - followUser"))
+	if err := r.social.FollowUser(ctx, input.UserID); err != nil {
+		return nil, err
+	}
+	u, err := r.client.User.Get(ctx, input.UserID)
+	if err != nil {
+		return nil, err
+	}
+	return &model.FollowUserPayload{User: u}, nil
 }
 
 // UnfollowUser is the resolver for the unfollowUser field.
 func (r *mutationResolver) UnfollowUser(ctx context.Context, input model.UnfollowUserInput) (*model.UnfollowUserPayload, error) {
-	panic(fmt.Errorf("not implemented: UnfollowUser - unfollowUser"))
+	if err := r.social.UnfollowUser(ctx, input.UserID); err != nil {
+		return nil, err
+	}
+	u, err := r.client.User.Get(ctx, input.UserID)
+	if err != nil {
+		return nil, err
+	}
+	return &model.UnfollowUserPayload{User: u}, nil
 }

@@ -13,20 +13,22 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/graph/model"
+	"github.com/agora/agora/internal/account"
+	"github.com/agora/agora/internal/publish"
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
 // region    ************************** generated!.gotpl **************************
 
 type MutationResolver interface {
-	Register(ctx context.Context, input model.RegisterInput) (*model.RegisterPayload, error)
-	Login(ctx context.Context, input model.LoginInput) (*model.LoginPayload, error)
-	UpdateProfile(ctx context.Context, input model.UpdateProfileInput) (*model.UpdateProfilePayload, error)
-	CreatePost(ctx context.Context, input model.CreatePostInput) (*model.CreatePostPayload, error)
-	UpdatePost(ctx context.Context, input model.UpdatePostInput) (*model.UpdatePostPayload, error)
+	Register(ctx context.Context, input account.RegisterInput) (*model.RegisterPayload, error)
+	Login(ctx context.Context, input account.LoginInput) (*model.LoginPayload, error)
+	UpdateProfile(ctx context.Context, input account.UpdateProfileInput) (*model.UpdateProfilePayload, error)
+	CreatePost(ctx context.Context, input publish.CreatePostInput) (*model.CreatePostPayload, error)
+	UpdatePost(ctx context.Context, input publish.UpdatePostInput) (*model.UpdatePostPayload, error)
 	PublishPost(ctx context.Context, input model.PublishPostInput) (*model.PublishPostPayload, error)
 	DeletePost(ctx context.Context, input model.DeletePostInput) (*model.DeletePostPayload, error)
-	AddComment(ctx context.Context, input model.AddCommentInput) (*model.AddCommentPayload, error)
+	AddComment(ctx context.Context, input publish.AddCommentInput) (*model.AddCommentPayload, error)
 	DeleteComment(ctx context.Context, input model.DeleteCommentInput) (*model.DeleteCommentPayload, error)
 	LikePost(ctx context.Context, input model.LikePostInput) (*model.LikePostPayload, error)
 	UnlikePost(ctx context.Context, input model.UnlikePostInput) (*model.UnlikePostPayload, error)
@@ -42,8 +44,8 @@ func (ec *executionContext) field_Mutation_addComment_args(ctx context.Context, 
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
-		func(ctx context.Context, v any) (model.AddCommentInput, error) {
-			return ec.unmarshalNAddCommentInput2githubᚗcomᚋagoraᚋagoraᚋgraphᚋmodelᚐAddCommentInput(ctx, v)
+		func(ctx context.Context, v any) (publish.AddCommentInput, error) {
+			return ec.unmarshalNAddCommentInput2githubᚗcomᚋagoraᚋagoraᚋinternalᚋpublishᚐAddCommentInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -56,8 +58,8 @@ func (ec *executionContext) field_Mutation_createPost_args(ctx context.Context, 
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
-		func(ctx context.Context, v any) (model.CreatePostInput, error) {
-			return ec.unmarshalNCreatePostInput2githubᚗcomᚋagoraᚋagoraᚋgraphᚋmodelᚐCreatePostInput(ctx, v)
+		func(ctx context.Context, v any) (publish.CreatePostInput, error) {
+			return ec.unmarshalNCreatePostInput2githubᚗcomᚋagoraᚋagoraᚋinternalᚋpublishᚐCreatePostInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -126,8 +128,8 @@ func (ec *executionContext) field_Mutation_login_args(ctx context.Context, rawAr
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
-		func(ctx context.Context, v any) (model.LoginInput, error) {
-			return ec.unmarshalNLoginInput2githubᚗcomᚋagoraᚋagoraᚋgraphᚋmodelᚐLoginInput(ctx, v)
+		func(ctx context.Context, v any) (account.LoginInput, error) {
+			return ec.unmarshalNLoginInput2githubᚗcomᚋagoraᚋagoraᚋinternalᚋaccountᚐLoginInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -154,8 +156,8 @@ func (ec *executionContext) field_Mutation_register_args(ctx context.Context, ra
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
-		func(ctx context.Context, v any) (model.RegisterInput, error) {
-			return ec.unmarshalNRegisterInput2githubᚗcomᚋagoraᚋagoraᚋgraphᚋmodelᚐRegisterInput(ctx, v)
+		func(ctx context.Context, v any) (account.RegisterInput, error) {
+			return ec.unmarshalNRegisterInput2githubᚗcomᚋagoraᚋagoraᚋinternalᚋaccountᚐRegisterInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -196,8 +198,8 @@ func (ec *executionContext) field_Mutation_updatePost_args(ctx context.Context, 
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
-		func(ctx context.Context, v any) (model.UpdatePostInput, error) {
-			return ec.unmarshalNUpdatePostInput2githubᚗcomᚋagoraᚋagoraᚋgraphᚋmodelᚐUpdatePostInput(ctx, v)
+		func(ctx context.Context, v any) (publish.UpdatePostInput, error) {
+			return ec.unmarshalNUpdatePostInput2githubᚗcomᚋagoraᚋagoraᚋinternalᚋpublishᚐUpdatePostInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -210,8 +212,8 @@ func (ec *executionContext) field_Mutation_updateProfile_args(ctx context.Contex
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
-		func(ctx context.Context, v any) (model.UpdateProfileInput, error) {
-			return ec.unmarshalNUpdateProfileInput2githubᚗcomᚋagoraᚋagoraᚋgraphᚋmodelᚐUpdateProfileInput(ctx, v)
+		func(ctx context.Context, v any) (account.UpdateProfileInput, error) {
+			return ec.unmarshalNUpdateProfileInput2githubᚗcomᚋagoraᚋagoraᚋinternalᚋaccountᚐUpdateProfileInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -312,7 +314,7 @@ func (ec *executionContext) _Mutation_register(ctx context.Context, field graphq
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().Register(ctx, fc.Args["input"].(model.RegisterInput))
+			return ec.Resolvers.Mutation().Register(ctx, fc.Args["input"].(account.RegisterInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.RegisterPayload) graphql.Marshaler {
@@ -356,7 +358,7 @@ func (ec *executionContext) _Mutation_login(ctx context.Context, field graphql.C
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().Login(ctx, fc.Args["input"].(model.LoginInput))
+			return ec.Resolvers.Mutation().Login(ctx, fc.Args["input"].(account.LoginInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.LoginPayload) graphql.Marshaler {
@@ -400,7 +402,7 @@ func (ec *executionContext) _Mutation_updateProfile(ctx context.Context, field g
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UpdateProfile(ctx, fc.Args["input"].(model.UpdateProfileInput))
+			return ec.Resolvers.Mutation().UpdateProfile(ctx, fc.Args["input"].(account.UpdateProfileInput))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -457,7 +459,7 @@ func (ec *executionContext) _Mutation_createPost(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().CreatePost(ctx, fc.Args["input"].(model.CreatePostInput))
+			return ec.Resolvers.Mutation().CreatePost(ctx, fc.Args["input"].(publish.CreatePostInput))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -514,7 +516,7 @@ func (ec *executionContext) _Mutation_updatePost(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UpdatePost(ctx, fc.Args["input"].(model.UpdatePostInput))
+			return ec.Resolvers.Mutation().UpdatePost(ctx, fc.Args["input"].(publish.UpdatePostInput))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -685,7 +687,7 @@ func (ec *executionContext) _Mutation_addComment(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().AddComment(ctx, fc.Args["input"].(model.AddCommentInput))
+			return ec.Resolvers.Mutation().AddComment(ctx, fc.Args["input"].(publish.AddCommentInput))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -1131,8 +1133,8 @@ func (ec *executionContext) fieldContext_UpdateProfilePayload_user(_ context.Con
 
 // region    **************************** input.gotpl *****************************
 
-func (ec *executionContext) unmarshalInputLoginInput(ctx context.Context, obj any) (model.LoginInput, error) {
-	var it model.LoginInput
+func (ec *executionContext) unmarshalInputLoginInput(ctx context.Context, obj any) (account.LoginInput, error) {
+	var it account.LoginInput
 	if obj == nil {
 		return it, nil
 	}
@@ -1168,8 +1170,8 @@ func (ec *executionContext) unmarshalInputLoginInput(ctx context.Context, obj an
 	return it, nil
 }
 
-func (ec *executionContext) unmarshalInputRegisterInput(ctx context.Context, obj any) (model.RegisterInput, error) {
-	var it model.RegisterInput
+func (ec *executionContext) unmarshalInputRegisterInput(ctx context.Context, obj any) (account.RegisterInput, error) {
+	var it account.RegisterInput
 	if obj == nil {
 		return it, nil
 	}
@@ -1219,8 +1221,8 @@ func (ec *executionContext) unmarshalInputRegisterInput(ctx context.Context, obj
 	return it, nil
 }
 
-func (ec *executionContext) unmarshalInputUpdateProfileInput(ctx context.Context, obj any) (model.UpdateProfileInput, error) {
-	var it model.UpdateProfileInput
+func (ec *executionContext) unmarshalInputUpdateProfileInput(ctx context.Context, obj any) (account.UpdateProfileInput, error) {
+	var it account.UpdateProfileInput
 	if obj == nil {
 		return it, nil
 	}
@@ -1541,7 +1543,7 @@ func (ec *executionContext) _UpdateProfilePayload(ctx context.Context, sel ast.S
 
 // region    ***************************** type.gotpl *****************************
 
-func (ec *executionContext) unmarshalNLoginInput2githubᚗcomᚋagoraᚋagoraᚋgraphᚋmodelᚐLoginInput(ctx context.Context, v any) (model.LoginInput, error) {
+func (ec *executionContext) unmarshalNLoginInput2githubᚗcomᚋagoraᚋagoraᚋinternalᚋaccountᚐLoginInput(ctx context.Context, v any) (account.LoginInput, error) {
 	res, err := ec.unmarshalInputLoginInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
@@ -1556,7 +1558,7 @@ func (ec *executionContext) marshalNLoginPayload2ᚖgithubᚗcomᚋagoraᚋagora
 	return ec._LoginPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNRegisterInput2githubᚗcomᚋagoraᚋagoraᚋgraphᚋmodelᚐRegisterInput(ctx context.Context, v any) (model.RegisterInput, error) {
+func (ec *executionContext) unmarshalNRegisterInput2githubᚗcomᚋagoraᚋagoraᚋinternalᚋaccountᚐRegisterInput(ctx context.Context, v any) (account.RegisterInput, error) {
 	res, err := ec.unmarshalInputRegisterInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
@@ -1571,7 +1573,7 @@ func (ec *executionContext) marshalNRegisterPayload2ᚖgithubᚗcomᚋagoraᚋag
 	return ec._RegisterPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNUpdateProfileInput2githubᚗcomᚋagoraᚋagoraᚋgraphᚋmodelᚐUpdateProfileInput(ctx context.Context, v any) (model.UpdateProfileInput, error) {
+func (ec *executionContext) unmarshalNUpdateProfileInput2githubᚗcomᚋagoraᚋagoraᚋinternalᚋaccountᚐUpdateProfileInput(ctx context.Context, v any) (account.UpdateProfileInput, error) {
 	res, err := ec.unmarshalInputUpdateProfileInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }

@@ -7,50 +7,89 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/agora/agora/ent"
+	"github.com/agora/agora/ent/follow"
+	"github.com/agora/agora/ent/user"
 	"github.com/agora/agora/graph/model"
+	"github.com/agora/agora/internal/account"
+	"github.com/agora/agora/internal/auth"
 )
 
 // Register is the resolver for the register field.
-func (r *mutationResolver) Register(ctx context.Context, input model.RegisterInput) (*model.RegisterPayload, error) {
-	panic(fmt.Errorf("not implemented: Register - register"))
+func (r *mutationResolver) Register(ctx context.Context, input account.RegisterInput) (*model.RegisterPayload, error) {
+	s, err := r.accounts.Register(ctx, input)
+	if err != nil {
+		return nil, err
+	}
+	return &model.RegisterPayload{User: s.User, AccessToken: s.AccessToken, ExpiresAt: s.ExpiresAt}, nil
 }
 
 // Login is the resolver for the login field.
-func (r *mutationResolver) Login(ctx context.Context, input model.LoginInput) (*model.LoginPayload, error) {
-	panic(fmt.Errorf("not implemented: Login - login"))
+func (r *mutationResolver) Login(ctx context.Context, input account.LoginInput) (*model.LoginPayload, error) {
+	s, err := r.accounts.Login(ctx, input)
+	if err != nil {
+		return nil, err
+	}
+	return &model.LoginPayload{User: s.User, AccessToken: s.AccessToken, ExpiresAt: s.ExpiresAt}, nil
 }
 
 // UpdateProfile is the resolver for the updateProfile field.
-func (r *mutationResolver) UpdateProfile(ctx context.Context, input model.UpdateProfileInput) (*model.UpdateProfilePayload, error) {
-	panic(fmt.Errorf("not implemented: UpdateProfile - updateProfile"))
+func (r *mutationResolver) UpdateProfile(ctx context.Context, input account.UpdateProfileInput) (*model.UpdateProfilePayload, error) {
+	u, err := r.accounts.UpdateProfile(ctx, input)
+	if err != nil {
+		return nil, err
+	}
+	return &model.UpdateProfilePayload{User: u}, nil
 }
 
 // Viewer is the resolver for the viewer field.
 func (r *queryResolver) Viewer(ctx context.Context) (*ent.User, error) {
-	panic(fmt.Errorf("not implemented: Viewer - viewer"))
+	v := auth.FromContext(ctx)
+	if !v.Authenticated() {
+		return nil, nil
+	}
+	q, err := r.client.User.Query().Where(user.ID(v.UserID)).CollectFields(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return orNil(q.Only(ctx))
 }
 
 // User is the resolver for the user field.
 func (r *queryResolver) User(ctx context.Context, username string) (*ent.User, error) {
-	panic(fmt.Errorf("not implemented: User - user"))
+	q, err := r.client.User.Query().Where(user.Username(account.NormalizeUsername(username))).CollectFields(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return orNil(q.Only(ctx))
+}
+
+// Email is the resolver for the email field.
+func (r *userResolver) Email(ctx context.Context, obj *ent.User) (*string, error) {
+	if auth.FromContext(ctx).UserID != obj.ID {
+		return nil, nil
+	}
+	return &obj.Email, nil
 }
 
 // FollowerCount is the resolver for the followerCount field.
 func (r *userResolver) FollowerCount(ctx context.Context, obj *ent.User) (int, error) {
-	panic(fmt.Errorf("not implemented: FollowerCount - followerCount"))
+	return obj.QueryFollowers().Count(ctx)
 }
 
 // FollowingCount is the resolver for the followingCount field.
 func (r *userResolver) FollowingCount(ctx context.Context, obj *ent.User) (int, error) {
-	panic(fmt.Errorf("not implemented: FollowingCount - followingCount"))
+	return obj.QueryFollowing().Count(ctx)
 }
 
 // ViewerIsFollowing is the resolver for the viewerIsFollowing field.
 func (r *userResolver) ViewerIsFollowing(ctx context.Context, obj *ent.User) (bool, error) {
-	panic(fmt.Errorf("not implemented: ViewerIsFollowing - viewerIsFollowing"))
+	v := auth.FromContext(ctx)
+	if !v.Authenticated() {
+		return false, nil
+	}
+	return r.client.Follow.Query().Where(follow.UserID(obj.ID), follow.FollowingID(v.UserID)).Exist(ctx)
 }
 
 // Mutation returns MutationResolver implementation.

@@ -8,32 +8,10 @@ import (
 	"github.com/agora/agora/ent"
 )
 
-// A new comment.
-type AddCommentInput struct {
-	// The post to comment on.
-	PostID int `json:"postID"`
-	// Markdown, 1-10,000 characters.
-	Body string `json:"body"`
-}
-
 // The new comment.
 type AddCommentPayload struct {
 	// The comment created.
 	Comment *ent.Comment `json:"comment"`
-}
-
-// A new post.
-type CreatePostInput struct {
-	// 1-200 characters.
-	Title string `json:"title"`
-	// Summary for lists, up to 500 characters.
-	Description *string `json:"description,omitempty"`
-	// Markdown, up to 100,000 characters.
-	Body *string `json:"body,omitempty"`
-	// Up to 10 tag names; normalized to lower case with dashes.
-	Tags []string `json:"tags,omitempty"`
-	// Publish at once instead of saving a draft.
-	Publish *bool `json:"publish,omitempty"`
 }
 
 // The new post.
@@ -92,14 +70,6 @@ type LikePostPayload struct {
 	Post *ent.Post `json:"post"`
 }
 
-// Credentials to sign in with.
-type LoginInput struct {
-	// Username or email address.
-	UsernameOrEmail string `json:"usernameOrEmail"`
-	// The account's password.
-	Password string `json:"password"`
-}
-
 // The signed-in user and an access token.
 type LoginPayload struct {
 	// The user signed in.
@@ -120,18 +90,6 @@ type PublishPostInput struct {
 type PublishPostPayload struct {
 	// The post, published.
 	Post *ent.Post `json:"post"`
-}
-
-// A new account.
-type RegisterInput struct {
-	// 3-32 characters of a-z, 0-9 and _; case-insensitive.
-	Username string `json:"username"`
-	// Where the account can be reached; never shown to others.
-	Email string `json:"email"`
-	// 8 to 256 characters.
-	Password string `json:"password"`
-	// Name shown next to the user's content; defaults to the username.
-	DisplayName *string `json:"displayName,omitempty"`
 }
 
 // The new account and an access token for it.
@@ -168,34 +126,10 @@ type UnlikePostPayload struct {
 	Post *ent.Post `json:"post"`
 }
 
-// Changes to a post; null or absent fields stay as they are. The slug never changes.
-type UpdatePostInput struct {
-	// The post to change.
-	ID int `json:"id"`
-	// 1-200 characters.
-	Title *string `json:"title,omitempty"`
-	// Up to 500 characters.
-	Description *string `json:"description,omitempty"`
-	// Markdown, up to 100,000 characters.
-	Body *string `json:"body,omitempty"`
-	// Replaces all tags: up to 10 names.
-	Tags []string `json:"tags,omitempty"`
-}
-
 // The changed post.
 type UpdatePostPayload struct {
 	// The post, updated.
 	Post *ent.Post `json:"post"`
-}
-
-// Profile fields to change; null or absent fields stay as they are.
-type UpdateProfileInput struct {
-	// Up to 64 characters.
-	DisplayName *string `json:"displayName,omitempty"`
-	// Up to 2000 characters.
-	Bio *string `json:"bio,omitempty"`
-	// An absolute http(s) URL, or an empty string to remove the avatar.
-	AvatarURL *string `json:"avatarURL,omitempty"`
 }
 
 // The updated profile.

@@ -1,0 +1,96 @@
+package graph
+
+import (
+	"log/slog"
+	"net/http"
+	"net/url"
+
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/agora/agora/ent"
+	"github.com/agora/agora/internal/account"
+	"github.com/agora/agora/internal/publish"
+	"github.com/agora/agora/internal/social"
+)
+
+// Deps are what the GraphQL layer needs.
+type Deps struct {
+	Client   *ent.Client
+	Accounts *account.Service
+	Publish  *publish.Service
+	Social   *social.Service
+	Log      *slog.Logger
+}
+
+// NewHandler returns the GraphQL-over-HTTP handler: POST (JSON) and GET (queries only).
+func NewHandler(d Deps) http.Handler {
+	schema := NewExecutableSchema(Config{
+		Resolvers: &Resolver{client: d.Client, accounts: d.Accounts, publish: d.Publish, social: d.Social},
+		Directives: DirectiveRoot{
+			Authenticated: authenticated,
+		},
+	})
+	srv := handler.New(schema)
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.Use(extension.Introspection{})
+	srv.Use(pageLimits{})
+	srv.SetErrorPresenter(errorPresenter(d.Log))
+	srv.SetRecoverFunc(recoverFunc)
+	return srv
+}
+
+// DefaultQuery is what GraphiQL shows first: something that works on an empty database and hints at
+// what else there is.
+const DefaultQuery = `# Welcome to Agora. Sign up with the mutation below, copy the accessToken into the
+# Headers tab as {"Authorization": "Bearer <accessToken>"}, then explore with the Docs panel.
+query RecentPosts {
+  posts(first: 10, orderBy: {field: CREATED_AT, direction: DESC}) {
+    totalCount
+    edges {
+      node {
+        slug
+        title
+        publishedAt
+        author { username displayName }
+        tags { name }
+        likeCount
+        commentCount
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+
+mutation SignUp {
+  register(input: {username: "ada", email: "ada@example.com", password: "correct horse battery"}) {
+    accessToken
+    user { id username }
+  }
+}
+`
+
+// NewGraphiQL serves GraphiQL for the endpoint, opening with DefaultQuery.
+func NewGraphiQL(endpoint string) http.Handler {
+	page := playground.Handler("Agora GraphiQL", endpoint, playground.WithGraphiqlPersistStateInURL(true))
+	start := "/?" + url.Values{"query": {DefaultQuery}}.Encode()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		if r.URL.RawQuery == "" {
+			http.Redirect(w, r, start, http.StatusFound)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-cache")
+		page(w, r)
+	})
+}
