@@ -81,28 +81,18 @@ func run(ctx context.Context, args []string) error {
 		_, _ = rand.Read(secret)
 		log.Warn("AGORA_JWT_SECRET is not set: using a random secret, so access tokens stop working at restart")
 	}
-	tokens := auth.NewTokens(secret, cfg.TokenIssuer, cfg.AccessTokenTTL)
-	accounts := account.New(db.Client, tokens)
-	pub := publish.New(db.Client)
-	soc := social.New(db.Client)
-
+	a := newApp(cfg, log, db, secret)
 	if cmd == "seed" {
-		if err := seed.Load(ctx, db.Client, accounts, pub, soc); err != nil {
+		if err := seed.Load(ctx, db.Client, a.accounts, a.publish, a.social); err != nil {
 			return err
 		}
 		log.Info("demo data loaded", "password", seed.Password)
 		return nil
 	}
 
-	mux := http.NewServeMux()
-	api := graph.NewHandler(graph.Deps{Client: db.Client, Accounts: accounts, Publish: pub, Social: soc, Log: log})
-	mux.Handle("/graphql", httpx.LimitBody(1<<20, tokens.Middleware(api)))
-	mux.Handle("/", graph.NewGraphiQL("/graphql"))
-	httpx.Health(mux, db.SQL.PingContext)
-
 	srv := &http.Server{
 		Addr:              cfg.Addr,
-		Handler:           httpx.WithRequestID(httpx.AccessLog(log, mux)),
+		Handler:           a.handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -123,6 +113,38 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	return nil
+}
+
+// app is Agora's dependency graph, built once from the configuration.
+type app struct {
+	log      *slog.Logger
+	db       *database.DB
+	tokens   *auth.Tokens
+	accounts *account.Service
+	publish  *publish.Service
+	social   *social.Service
+}
+
+func newApp(cfg config.Config, log *slog.Logger, db *database.DB, jwtSecret []byte) *app {
+	tokens := auth.NewTokens(jwtSecret, cfg.TokenIssuer, cfg.AccessTokenTTL)
+	return &app{
+		log:      log,
+		db:       db,
+		tokens:   tokens,
+		accounts: account.New(db.Client, tokens),
+		publish:  publish.New(db.Client),
+		social:   social.New(db.Client),
+	}
+}
+
+// handler is the whole HTTP surface: GraphQL at /graphql, GraphiQL at /, health checks.
+func (a *app) handler() http.Handler {
+	api := graph.NewHandler(graph.Deps{Client: a.db.Client, Accounts: a.accounts, Publish: a.publish, Social: a.social, Log: a.log})
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", httpx.LimitBody(1<<20, a.tokens.Middleware(api)))
+	mux.Handle("/", graph.NewGraphiQL("/graphql"))
+	httpx.Health(mux, a.db.SQL.PingContext)
+	return httpx.WithRequestID(httpx.AccessLog(a.log, mux))
 }
 
 func migrate(ctx context.Context, log *slog.Logger, db *database.DB) error {

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/agora/agora/internal/config"
+	"github.com/agora/agora/internal/database"
+	"github.com/agora/agora/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// api is a running Agora on a fresh database, reached over real HTTP.
+type api struct {
+	testenv.GraphQL
+	srv *httptest.Server
+	db  *database.DB
+}
+
+// eachDB runs fn against a fresh Agora on PostgreSQL and on SQLite.
+func eachDB(t *testing.T, fn func(t *testing.T, a *api)) {
+	for _, name := range []string{"postgres", "sqlite"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, newAPI(t, name))
+		})
+	}
+}
+
+func newAPI(t *testing.T, dialect string) *api {
+	t.Helper()
+	ctx := context.Background()
+	o := database.Options{SQLitePath: filepath.Join(t.TempDir(), "agora.db")}
+	if dialect == "postgres" {
+		o = database.Options{PostgresURL: testenv.PostgresURL(t), MaxConns: 10}
+	}
+	db, err := database.Open(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Config{TokenIssuer: "agora-test", AccessTokenTTL: time.Hour}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	a := newApp(cfg, log, db, []byte("test-secret-test-secret-test-secret!"))
+	srv := httptest.NewServer(a.handler())
+	t.Cleanup(srv.Close)
+	return &api{GraphQL: testenv.GraphQL{URL: srv.URL + "/graphql"}, srv: srv, db: db}
+}
+
+// user is a registered test user.
+type user struct {
+	ID, Username, Token string
+}
+
+const registerMutation = `mutation($in: RegisterInput!) {
+  register(input: $in) { accessToken expiresAt user { id username } }
+}`
+
+// register signs a new user up and returns it with its token.
+func (a *api) register(t *testing.T, username string) user {
+	t.Helper()
+	var out struct {
+		Register struct {
+			AccessToken string
+			User        struct{ ID, Username string }
+		}
+	}
+	a.Do(t, registerMutation, map[string]any{"in": map[string]any{
+		"username": username, "email": username + "@example.com", "password": "password-" + username,
+	}}, &out)
+	return user{ID: out.Register.User.ID, Username: out.Register.User.Username, Token: out.Register.AccessToken}
+}
+
+// as returns a client signed in as u.
+func (a *api) as(u user) testenv.GraphQL { return a.GraphQL.As(u.Token) }
+
+const createPostMutation = `mutation($in: CreatePostInput!) {
+  createPost(input: $in) { post { id slug title status publishedAt tags { name } author { username } } }
+}`
+
+type post struct {
+	ID, Slug, Title, Status string
+	PublishedAt             *string
+	Tags                    []struct{ Name string }
+	Author                  struct{ Username string }
+}
+
+// createPost writes a post as u.
+func (a *api) createPost(t *testing.T, u user, in map[string]any) post {
+	t.Helper()
+	var out struct{ CreatePost struct{ Post post } }
+	a.as(u).Do(t, createPostMutation, map[string]any{"in": in}, &out)
+	return out.CreatePost.Post
+}
+
+// count returns the number of rows of a table, to prove failed writes changed nothing.
+func (a *api) count(t *testing.T, table string) int {
+	t.Helper()
+	var n int
+	if err := a.db.SQL.QueryRow("SELECT COUNT(*) FROM " + table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

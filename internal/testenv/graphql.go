@@ -1,0 +1,101 @@
+package testenv
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// GraphQL is a client for a GraphQL-over-HTTP endpoint, signed in when Token is set.
+type GraphQL struct {
+	URL   string
+	Token string
+}
+
+// As returns a copy of the client that sends token.
+func (c GraphQL) As(token string) GraphQL { c.Token = token; return c }
+
+// Response is a GraphQL response.
+type Response struct {
+	Status int
+	Data   json.RawMessage `json:"data"`
+	Errors []Error         `json:"errors"`
+}
+
+// Error is one GraphQL error.
+type Error struct {
+	Message    string         `json:"message"`
+	Path       []any          `json:"path"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+// Code is the error's extensions.code.
+func (e Error) Code() string { s, _ := e.Extensions["code"].(string); return s }
+
+// Field is the error's extensions.field.
+func (e Error) Field() string { s, _ := e.Extensions["field"].(string); return s }
+
+// Post sends a query with variables and decodes the response, whatever it holds.
+func (c GraphQL) Post(t testing.TB, query string, vars map[string]any) Response {
+	t.Helper()
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, c.URL, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/graphql-response+json, application/json")
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	var r Response
+	if err := json.Unmarshal(raw, &r); err != nil {
+		t.Fatalf("response %d is not JSON: %v\n%s", res.StatusCode, err, raw)
+	}
+	r.Status = res.StatusCode
+	return r
+}
+
+// Do sends a query that must succeed and decodes its data into out (when not nil).
+func (c GraphQL) Do(t testing.TB, query string, vars map[string]any, out any) {
+	t.Helper()
+	r := c.Post(t, query, vars)
+	if len(r.Errors) > 0 {
+		t.Fatalf("unexpected errors: %+v\nquery: %s", r.Errors, query)
+	}
+	if out != nil {
+		if err := json.Unmarshal(r.Data, out); err != nil {
+			t.Fatalf("decode %s: %v", r.Data, err)
+		}
+	}
+}
+
+// Fail sends a query that must fail with one error of the given code (and, when field is not
+// empty, that extensions.field), and returns the error.
+func (c GraphQL) Fail(t testing.TB, code, field, query string, vars map[string]any) Error {
+	t.Helper()
+	r := c.Post(t, query, vars)
+	if len(r.Errors) != 1 {
+		t.Fatalf("want one %s error, got %+v (data %s)\nquery: %s", code, r.Errors, r.Data, query)
+	}
+	e := r.Errors[0]
+	if e.Code() != code || (field != "" && e.Field() != field) {
+		t.Fatalf("want code %s field %q, got %s %q: %s", code, field, e.Code(), e.Field(), e.Message)
+	}
+	if code != "INTERNAL_SERVER_ERROR" && strings.Contains(strings.ToLower(e.Message), "sql") {
+		t.Fatalf("error message leaks database details: %q", e.Message)
+	}
+	return e
+}
