@@ -50,7 +50,9 @@ func Load(ctx context.Context, client *ent.Client, accounts *account.Service, pu
 		return err
 	}
 	ids := map[string]int{}
-	as := func(name string) context.Context { return auth.WithViewer(ctx, auth.Viewer{UserID: ids[name], Role: "USER"}) }
+	as := func(name string) context.Context {
+		return auth.WithViewer(ctx, auth.Viewer{UserID: ids[name], Role: "USER"})
+	}
 	for _, p := range people {
 		name := p.name
 		s, err := accounts.Register(ctx, account.RegisterInput{Username: p.username, Email: p.username + "@example.com", Password: Password, DisplayName: &name})

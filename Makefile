@@ -1,0 +1,34 @@
+# Agora's everyday commands. `make test` is the one test command: CI runs it too.
+GO ?= go
+
+.PHONY: run seed build test test-deps generate check-generated audit migration
+
+run: ## serve on :8080 with an embedded SQLite database
+	$(GO) run .
+
+seed: ## load the demo data set
+	$(GO) run . seed
+
+build:
+	$(GO) build -ldflags="-s -w" -o agora .
+
+test: test-deps ## everything: vet, then all tests on real PostgreSQL and SQLite
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+
+test-deps:
+	@scripts/test-deps.sh
+
+generate: ## ent, entgql and gqlgen code generation
+	$(GO) generate ./...
+
+check-generated: generate ## fails when generated code is not committed
+	@git diff --exit-code --stat && test -z "$$(git status --porcelain)" || \
+		{ echo "generated code is out of date: run make generate and commit" >&2; git status --porcelain >&2; exit 1; }
+
+audit: ## graphql-http server audit suite against a freshly built server
+	scripts/graphql-http-audit.sh
+
+migration: ## new versioned migration from the ent schema: make migration NAME=add_something
+	@test -n "$(NAME)" || { echo "usage: make migration NAME=what_changed" >&2; exit 1; }
+	$(GO) test ./internal/database -run TestMigrationsMatchSchema -count=1 -update -name $(NAME)
