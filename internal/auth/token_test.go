@@ -1,0 +1,87 @@
+package auth
+
+import (
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+func TestTokens(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	issuer := NewTokens(secret, "agora", 15*time.Minute)
+	issuer.now = func() time.Time { return now }
+	tok, exp, err := issuer.Issue(42, "USER")
+	if err != nil || !exp.Equal(now.Add(15*time.Minute)) {
+		t.Fatalf("Issue: exp %v err %v", exp, err)
+	}
+
+	at := func(d time.Duration) *Tokens {
+		v := NewTokens(secret, "agora", time.Minute)
+		v.now = func() time.Time { return now.Add(d) }
+		return v
+	}
+	if v, err := at(0).Verify(tok); err != nil || v != (Viewer{UserID: 42, Role: "USER"}) {
+		t.Fatalf("Verify: %+v %v", v, err)
+	}
+	if _, err := at(15*time.Minute + 20*time.Second).Verify(tok); err != nil {
+		t.Fatalf("within the clock skew after expiry: %v", err)
+	}
+	if _, err := at(16 * time.Minute).Verify(tok); err == nil {
+		t.Fatal("expired token verified")
+	}
+	if _, err := at(-time.Minute).Verify(tok); err == nil {
+		t.Fatal("token verified before its nbf")
+	}
+	other := NewTokens([]byte("another-secret-another-secret-!!"), "agora", time.Minute)
+	other.now = issuer.now
+	if _, err := other.Verify(tok); err == nil {
+		t.Fatal("token verified with another key")
+	}
+	wrongIssuer := NewTokens(secret, "someone-else", time.Minute)
+	wrongIssuer.now = issuer.now
+	if _, err := wrongIssuer.Verify(tok); err == nil {
+		t.Fatal("token verified for another issuer")
+	}
+
+	// Same key, other algorithm or audience: refused.
+	forge := func(method jwt.SigningMethod, key any, aud string) string {
+		s, err := jwt.NewWithClaims(method, claims{RegisteredClaims: jwt.RegisteredClaims{
+			Issuer: "agora", Subject: "42", Audience: jwt.ClaimStrings{aud}, ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour)),
+		}}).SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	for name, s := range map[string]string{
+		"HS512":          forge(jwt.SigningMethodHS512, secret, Audience),
+		"none":           forge(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, Audience),
+		"other audience": forge(jwt.SigningMethodHS256, secret, "another-api"),
+	} {
+		if _, err := at(0).Verify(s); err == nil {
+			t.Errorf("%s token verified", name)
+		}
+	}
+}
+
+func TestPassword(t *testing.T) {
+	h, err := HashPassword("correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2, _ := HashPassword("correct horse")
+	if h == h2 {
+		t.Fatal("two hashes of one password are equal: salt missing")
+	}
+	if ok, err := CheckPassword(h, "correct horse"); !ok || err != nil {
+		t.Fatalf("right password: %v %v", ok, err)
+	}
+	if ok, _ := CheckPassword(h, "correct horsE"); ok {
+		t.Fatal("wrong password accepted")
+	}
+	if _, err := CheckPassword("$2a$10$bcrypt", "x"); err == nil {
+		t.Fatal("malformed hash accepted")
+	}
+}
