@@ -414,7 +414,7 @@ func (_q *TagQuery) collectField(ctx context.Context, oneNode bool, opCtx *graph
 				path  = append(path, alias)
 				query = (&PostClient{config: _q.config}).Query()
 			)
-			args := newPostPaginateArgs(fieldArgs(ctx, new(PostWhereInput), path...))
+			args := newPostPaginateArgs(fieldArgs(ctx, nil, path...))
 			if err := validateFirstLast(args.first, args.last); err != nil {
 				return fmt.Errorf("validate first and last in path %q: %w", path, err)
 			}
@@ -601,7 +601,7 @@ func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 				path  = append(path, alias)
 				query = (&PostClient{config: _q.config}).Query()
 			)
-			args := newPostPaginateArgs(fieldArgs(ctx, new(PostWhereInput), path...))
+			args := newPostPaginateArgs(fieldArgs(ctx, nil, path...))
 			if err := validateFirstLast(args.first, args.last); err != nil {
 				return fmt.Errorf("validate first and last in path %q: %w", path, err)
 			}

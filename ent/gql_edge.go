@@ -66,11 +66,10 @@ func (_m *Post) Comments(
 }
 
 func (_m *Tag) Posts(
-	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *PostOrder, where *PostWhereInput,
+	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *PostOrder,
 ) (*PostConnection, error) {
 	opts := []PostPaginateOption{
 		WithPostOrder(orderBy),
-		WithPostFilter(where.Filter),
 	}
 	alias := graphql.GetFieldContext(ctx).Field.Alias
 	totalCount, hasTotalCount := _m.Edges.totalCount[0][alias]
@@ -87,11 +86,10 @@ func (_m *Tag) Posts(
 }
 
 func (_m *User) Posts(
-	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *PostOrder, where *PostWhereInput,
+	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *PostOrder,
 ) (*PostConnection, error) {
 	opts := []PostPaginateOption{
 		WithPostOrder(orderBy),
-		WithPostFilter(where.Filter),
 	}
 	alias := graphql.GetFieldContext(ctx).Field.Alias
 	totalCount, hasTotalCount := _m.Edges.totalCount[0][alias]

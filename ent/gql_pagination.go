@@ -953,12 +953,8 @@ func (p *tagPager) applyOrder(query *TagQuery) *TagQuery {
 	if p.order.Field != DefaultTagOrder.Field {
 		query = query.Order(DefaultTagOrder.Field.toTerm(direction.OrderTermOption()))
 	}
-	switch p.order.Field.column {
-	case TagOrderFieldPostsCount.column:
-	default:
-		if len(query.ctx.Fields) > 0 {
-			query.ctx.AppendFieldOnce(p.order.Field.column)
-		}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
 	}
 	return query
 }
@@ -968,13 +964,8 @@ func (p *tagPager) orderExpr(query *TagQuery) sql.Querier {
 	if p.reverse {
 		direction = direction.Reverse()
 	}
-	switch p.order.Field.column {
-	case TagOrderFieldPostsCount.column:
-		query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
-	default:
-		if len(query.ctx.Fields) > 0 {
-			query.ctx.AppendFieldOnce(p.order.Field.column)
-		}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
 	}
 	return sql.ExprFunc(func(b *sql.Builder) {
 		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
@@ -1052,25 +1043,6 @@ var (
 			}
 		},
 	}
-	// TagOrderFieldPostsCount orders by POSTS_COUNT.
-	TagOrderFieldPostsCount = &TagOrderField{
-		Value: func(_m *Tag) (ent.Value, error) {
-			return _m.Value("posts_count")
-		},
-		column: "posts_count",
-		toTerm: func(opts ...sql.OrderTermOption) tag.OrderOption {
-			return tag.ByPostsCount(
-				append(opts, sql.OrderSelectAs("posts_count"))...,
-			)
-		},
-		toCursor: func(_m *Tag) Cursor {
-			cv, _ := _m.Value("posts_count")
-			return Cursor{
-				ID:    _m.ID,
-				Value: cv,
-			}
-		},
-	}
 )
 
 // String implement fmt.Stringer interface.
@@ -1079,8 +1051,6 @@ func (f TagOrderField) String() string {
 	switch f.column {
 	case TagOrderFieldName.column:
 		str = "NAME"
-	case TagOrderFieldPostsCount.column:
-		str = "POSTS_COUNT"
 	}
 	return str
 }
@@ -1099,8 +1069,6 @@ func (f *TagOrderField) UnmarshalGQL(v interface{}) error {
 	switch str {
 	case "NAME":
 		*f = *TagOrderFieldName
-	case "POSTS_COUNT":
-		*f = *TagOrderFieldPostsCount
 	default:
 		return fmt.Errorf("%s is not a valid TagOrderField", str)
 	}
@@ -1281,12 +1249,8 @@ func (p *userPager) applyOrder(query *UserQuery) *UserQuery {
 	if p.order.Field != DefaultUserOrder.Field {
 		query = query.Order(DefaultUserOrder.Field.toTerm(direction.OrderTermOption()))
 	}
-	switch p.order.Field.column {
-	case UserOrderFieldPostsCount.column:
-	default:
-		if len(query.ctx.Fields) > 0 {
-			query.ctx.AppendFieldOnce(p.order.Field.column)
-		}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
 	}
 	return query
 }
@@ -1296,13 +1260,8 @@ func (p *userPager) orderExpr(query *UserQuery) sql.Querier {
 	if p.reverse {
 		direction = direction.Reverse()
 	}
-	switch p.order.Field.column {
-	case UserOrderFieldPostsCount.column:
-		query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
-	default:
-		if len(query.ctx.Fields) > 0 {
-			query.ctx.AppendFieldOnce(p.order.Field.column)
-		}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
 	}
 	return sql.ExprFunc(func(b *sql.Builder) {
 		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
@@ -1422,25 +1381,6 @@ var (
 			}
 		},
 	}
-	// UserOrderFieldPostsCount orders by POSTS_COUNT.
-	UserOrderFieldPostsCount = &UserOrderField{
-		Value: func(_m *User) (ent.Value, error) {
-			return _m.Value("posts_count")
-		},
-		column: "posts_count",
-		toTerm: func(opts ...sql.OrderTermOption) user.OrderOption {
-			return user.ByPostsCount(
-				append(opts, sql.OrderSelectAs("posts_count"))...,
-			)
-		},
-		toCursor: func(_m *User) Cursor {
-			cv, _ := _m.Value("posts_count")
-			return Cursor{
-				ID:    _m.ID,
-				Value: cv,
-			}
-		},
-	}
 )
 
 // String implement fmt.Stringer interface.
@@ -1455,8 +1395,6 @@ func (f UserOrderField) String() string {
 		str = "USERNAME"
 	case UserOrderFieldDisplayName.column:
 		str = "DISPLAY_NAME"
-	case UserOrderFieldPostsCount.column:
-		str = "POSTS_COUNT"
 	}
 	return str
 }
@@ -1481,8 +1419,6 @@ func (f *UserOrderField) UnmarshalGQL(v interface{}) error {
 		*f = *UserOrderFieldUsername
 	case "DISPLAY_NAME":
 		*f = *UserOrderFieldDisplayName
-	case "POSTS_COUNT":
-		*f = *UserOrderFieldPostsCount
 	default:
 		return fmt.Errorf("%s is not a valid UserOrderField", str)
 	}

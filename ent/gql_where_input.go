@@ -879,10 +879,6 @@ type TagWhereInput struct {
 	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
 	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
 	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
-
-	// "posts" edge predicates.
-	HasPosts     *bool             `json:"hasPosts,omitempty"`
-	HasPostsWith []*PostWhereInput `json:"hasPostsWith,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -1044,24 +1040,6 @@ func (i *TagWhereInput) P() (predicate.Tag, error) {
 		predicates = append(predicates, tag.CreatedAtLTE(*i.CreatedAtLTE))
 	}
 
-	if i.HasPosts != nil {
-		p := tag.HasPosts()
-		if !*i.HasPosts {
-			p = tag.Not(p)
-		}
-		predicates = append(predicates, p)
-	}
-	if len(i.HasPostsWith) > 0 {
-		with := make([]predicate.Post, 0, len(i.HasPostsWith))
-		for _, w := range i.HasPostsWith {
-			p, err := w.P()
-			if err != nil {
-				return nil, fmt.Errorf("%w: field 'HasPostsWith'", err)
-			}
-			with = append(with, p)
-		}
-		predicates = append(predicates, tag.HasPostsWith(with...))
-	}
 	switch len(predicates) {
 	case 0:
 		return nil, ErrEmptyTagWhereInput
@@ -1174,10 +1152,6 @@ type UserWhereInput struct {
 	RoleNEQ   *user.Role  `json:"roleNEQ,omitempty"`
 	RoleIn    []user.Role `json:"roleIn,omitempty"`
 	RoleNotIn []user.Role `json:"roleNotIn,omitempty"`
-
-	// "posts" edge predicates.
-	HasPosts     *bool             `json:"hasPosts,omitempty"`
-	HasPostsWith []*PostWhereInput `json:"hasPostsWith,omitempty"`
 
 	// "following" edge predicates.
 	HasFollowing     *bool             `json:"hasFollowing,omitempty"`
@@ -1500,24 +1474,6 @@ func (i *UserWhereInput) P() (predicate.User, error) {
 		predicates = append(predicates, user.RoleNotIn(i.RoleNotIn...))
 	}
 
-	if i.HasPosts != nil {
-		p := user.HasPosts()
-		if !*i.HasPosts {
-			p = user.Not(p)
-		}
-		predicates = append(predicates, p)
-	}
-	if len(i.HasPostsWith) > 0 {
-		with := make([]predicate.Post, 0, len(i.HasPostsWith))
-		for _, w := range i.HasPostsWith {
-			p, err := w.P()
-			if err != nil {
-				return nil, fmt.Errorf("%w: field 'HasPostsWith'", err)
-			}
-			with = append(with, p)
-		}
-		predicates = append(predicates, user.HasPostsWith(with...))
-	}
 	if i.HasFollowing != nil {
 		p := user.HasFollowing()
 		if !*i.HasFollowing {

@@ -168,7 +168,7 @@ type ComplexityRoot struct {
 		ID        func(childComplexity int) int
 		Name      func(childComplexity int) int
 		PostCount func(childComplexity int) int
-		Posts     func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PostOrder, where *ent.PostWhereInput) int
+		Posts     func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PostOrder) int
 	}
 
 	TagConnection struct {
@@ -209,7 +209,7 @@ type ComplexityRoot struct {
 		Following         func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) int
 		FollowingCount    func(childComplexity int) int
 		ID                func(childComplexity int) int
-		Posts             func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PostOrder, where *ent.PostWhereInput) int
+		Posts             func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PostOrder) int
 		Role              func(childComplexity int) int
 		UpdatedAt         func(childComplexity int) int
 		Username          func(childComplexity int) int
@@ -831,7 +831,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Tag.Posts(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.PostOrder), args["where"].(*ent.PostWhereInput)), true
+		return e.ComplexityRoot.Tag.Posts(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.PostOrder)), true
 
 	case "TagConnection.edges":
 		if e.ComplexityRoot.TagConnection.Edges == nil {
@@ -973,7 +973,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.User.Posts(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.PostOrder), args["where"].(*ent.PostWhereInput)), true
+		return e.ComplexityRoot.User.Posts(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.PostOrder)), true
 	case "User.role":
 		if e.ComplexityRoot.User.Role == nil {
 			break
@@ -1761,11 +1761,6 @@ type Tag implements Node {
     Ordering options for Posts returned from the connection.
     """
     orderBy: PostOrder
-
-    """
-    Filtering options for Posts returned from the connection.
-    """
-    where: PostWhereInput
   ): PostConnection!
 }
 """
@@ -1816,7 +1811,6 @@ Properties by which Tag connections can be ordered.
 """
 enum TagOrderField {
   NAME
-  POSTS_COUNT
 }
 """
 TagWhereInput is used for filtering Tag objects.
@@ -1864,11 +1858,6 @@ input TagWhereInput {
   createdAtGTE: Time
   createdAtLT: Time
   createdAtLTE: Time
-  """
-  posts edge predicates
-  """
-  hasPosts: Boolean
-  hasPostsWith: [PostWhereInput!]
 }
 """
 The builtin Time type
@@ -1929,11 +1918,6 @@ type User implements Node {
     Ordering options for Posts returned from the connection.
     """
     orderBy: PostOrder
-
-    """
-    Filtering options for Posts returned from the connection.
-    """
-    where: PostWhereInput
   ): PostConnection!
   following(
     """
@@ -2049,7 +2033,6 @@ enum UserOrderField {
   UPDATED_AT
   USERNAME
   DISPLAY_NAME
-  POSTS_COUNT
 }
 """
 UserRole is enum for the field role
@@ -2171,11 +2154,6 @@ input UserWhereInput {
   roleNEQ: UserRole
   roleIn: [UserRole!]
   roleNotIn: [UserRole!]
-  """
-  posts edge predicates
-  """
-  hasPosts: Boolean
-  hasPostsWith: [PostWhereInput!]
   """
   following edge predicates
   """

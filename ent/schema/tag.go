@@ -32,7 +32,8 @@ func (Tag) Edges() []ent.Edge {
 		edge.From("posts", Post.Type).
 			Ref("tags").
 			Comment("Posts filed under the tag.").
-			Annotations(entgql.RelayConnection(), entgql.OrderField("POSTS_COUNT")),
+			// Like User.posts: no where-filter or count ordering through this edge (drafts).
+			Annotations(entgql.RelayConnection(), entgql.Skip(entgql.SkipWhereInput)),
 	}
 }
 

@@ -54,7 +54,9 @@ func (User) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.To("posts", Post.Type).
 			Comment("Posts written by the user: published ones, plus drafts for their author.").
-			Annotations(entgql.RelayConnection(), entgql.OrderField("POSTS_COUNT"), entsql.OnDelete(entsql.Cascade)),
+			// No where-filter or count ordering through this edge: predicates skip privacy rules, so
+			// they would reveal other people's drafts.
+			Annotations(entgql.RelayConnection(), entgql.Skip(entgql.SkipWhereInput), entsql.OnDelete(entsql.Cascade)),
 		edge.To("comments", Comment.Type).
 			Annotations(entgql.Skip(entgql.SkipAll), entsql.OnDelete(entsql.Cascade)),
 		edge.To("followers", User.Type).
