@@ -1,0 +1,50 @@
+package seed_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/agora/agora/internal/account"
+	"github.com/agora/agora/internal/auth"
+	"github.com/agora/agora/internal/database"
+	"github.com/agora/agora/internal/publish"
+	"github.com/agora/agora/internal/seed"
+	"github.com/agora/agora/internal/social"
+)
+
+func TestLoadIsRepeatable(t *testing.T) {
+	ctx := context.Background()
+	db, err := database.Open(ctx, database.Options{SQLitePath: filepath.Join(t.TempDir(), "seed.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	accounts := account.New(db.Client, auth.NewTokens([]byte("seed-test-secret-seed-test-secret"), "agora", time.Minute))
+	for range 2 {
+		if err := seed.Load(ctx, db.Client, accounts, publish.New(db.Client), social.New(db.Client)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	counts := map[string]int{}
+	for _, table := range []string{"users", "posts", "follows", "likes", "comments", "tags"} {
+		var n int
+		if err := db.SQL.QueryRow("SELECT COUNT(*) FROM " + table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		counts[table] = n
+	}
+	want := map[string]int{"users": 5, "posts": 8, "follows": 8, "likes": 12, "comments": 9, "tags": 8}
+	for table, n := range want {
+		if counts[table] != n {
+			t.Errorf("%s: %d rows, want %d", table, counts[table], n)
+		}
+	}
+	if _, err := accounts.Login(ctx, account.LoginInput{UsernameOrEmail: "ada", Password: seed.Password}); err != nil {
+		t.Fatalf("demo login: %v", err)
+	}
+}
