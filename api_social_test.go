@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"slices"
 	"strconv"
 	"testing"
@@ -84,7 +85,9 @@ func TestLikePost(t *testing.T) {
 					}
 				}
 			}
-			a.as(s.by).Do(t, s.mutation, map[string]any{"id": pub.ID}, &out)
+			if !doStep(t, a.as(s.by), s.name, s.mutation, pub.ID, &out) {
+				continue
+			}
 			p := out.LikePost
 			if p == nil {
 				p = out.UnlikePost
@@ -230,7 +233,9 @@ func TestFollowUser(t *testing.T) {
 						}
 					}
 				}
-				a.as(s.by).Do(t, s.mutation, map[string]any{"id": s.target.ID}, &out)
+				if !doStep(t, a.as(s.by), s.name, s.mutation, s.target.ID, &out) {
+					continue
+				}
 				pl := out.FollowUser
 				if pl == nil {
 					pl = out.UnfollowUser
@@ -313,6 +318,22 @@ func TestFollowUser(t *testing.T) {
 			t.Errorf("ada after unfollowing bob: got %+v, want %+v", got, want)
 		}
 	})
+}
+
+// doStep sends a like/follow mutation that must succeed. An error fails the test but lets the next
+// steps run (a failed idempotent repeat leaves the state as the previous step did), so one bug does
+// not hide the others.
+func doStep(t *testing.T, c testenv.GraphQL, name, mutation, id string, out any) bool {
+	t.Helper()
+	r := c.Post(t, mutation, map[string]any{"id": id})
+	if len(r.Errors) > 0 {
+		t.Errorf("%s: unexpected errors: %+v", name, r.Errors)
+		return false
+	}
+	if err := json.Unmarshal(r.Data, out); err != nil {
+		t.Fatalf("%s: decode %s: %v", name, r.Data, err)
+	}
+	return true
 }
 
 func followStateEqual(a, b followState) bool {

@@ -86,7 +86,7 @@ func SQLiteDSN(path string) string {
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "busy_timeout(5000)")
-	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "synchronous(FULL)") // an acknowledged write survives power loss, not just a crash
 	q.Set("_txlock", "immediate")
 	return "file:" + path + "?" + q.Encode()
 }
