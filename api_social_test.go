@@ -69,6 +69,8 @@ func TestLikePost(t *testing.T) {
 			wantRows  int  // rows in likes
 		}{
 			{"ada likes", ada, likeMutation, 1, true, 1},
+			// BUG: a second like is an internal error ("sql: no rows in result set", on both databases):
+			// social.LikePost's OnConflictColumns(...).DoNothing().Exec gets no row back on a conflict.
 			{"ada likes again", ada, likeMutation, 1, true, 1},
 			{"cyd likes", cyd, likeMutation, 2, true, 2},
 			{"bob unlikes a post he never liked", bob, unlikeMutation, 2, false, 2},
@@ -141,7 +143,12 @@ func TestLikePost(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				before := a.count(t, "likes")
-				e := tc.client.Fail(t, tc.code, tc.field, tc.mutation, map[string]any{"id": tc.id})
+				e := tc.client.Fail(t, tc.code, "", tc.mutation, map[string]any{"id": tc.id})
+				// BUG: NOT_FOUND errors reach the client without extensions.field: social.withPost sets
+				// Field "postID" but graph/errors.go errorPresenter copies Field for Invalid and Conflict only.
+				if e.Field() != tc.field {
+					t.Errorf("want extensions.field %q, got %q (%s %q)", tc.field, e.Field(), e.Code(), e.Message)
+				}
 				if tc.code == "UNAUTHENTICATED" && e.Message != "sign in required" {
 					t.Errorf("message: got %q", e.Message)
 				}
@@ -254,6 +261,8 @@ func TestFollowUser(t *testing.T) {
 		}
 		run([]step{
 			{"ada follows bob", ada, followMutation, bob, 1, true, 1},
+			// BUG: a second follow is an internal error ("sql: no rows in result set", on both databases):
+			// social.FollowUser's OnConflictColumns(...).DoNothing().Exec gets no row back on a conflict.
 			{"ada follows bob again", ada, followMutation, bob, 1, true, 1},
 			{"cyd follows bob", cyd, followMutation, bob, 2, true, 2},
 			{"bob follows ada", bob, followMutation, ada, 1, true, 3},
@@ -296,7 +305,12 @@ func TestFollowUser(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				before := a.count(t, "follows")
-				tc.client.Fail(t, tc.code, tc.field, tc.mutation, map[string]any{"id": tc.id})
+				e := tc.client.Fail(t, tc.code, "", tc.mutation, map[string]any{"id": tc.id})
+				// BUG: NOT_FOUND errors reach the client without extensions.field: social.withUser sets
+				// Field "userID" but graph/errors.go errorPresenter copies Field for Invalid and Conflict only.
+				if e.Field() != tc.field {
+					t.Errorf("want extensions.field %q, got %q (%s %q)", tc.field, e.Field(), e.Code(), e.Message)
+				}
 				if after := a.count(t, "follows"); after != before {
 					t.Errorf("follows went from %d to %d rows", before, after)
 				}

@@ -24,6 +24,8 @@ import (
 // region    ************************** generated!.gotpl **************************
 
 type PostResolver interface {
+	Tags(ctx context.Context, obj *ent.Post) ([]*ent.Tag, error)
+
 	LikeCount(ctx context.Context, obj *ent.Post) (int, error)
 	CommentCount(ctx context.Context, obj *ent.Post) (int, error)
 	ViewerHasLiked(ctx context.Context, obj *ent.Post) (bool, error)
@@ -1219,7 +1221,7 @@ func (ec *executionContext) _Post_tags(ctx context.Context, field graphql.Collec
 			return ec.fieldContext_Post_tags(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Tags(ctx)
+			return ec.Resolvers.Post().Tags(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Tag) graphql.Marshaler {
@@ -1234,7 +1236,7 @@ func (ec *executionContext) fieldContext_Post_tags(_ context.Context, field grap
 		Object:     "Post",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Tag(ctx, field)
 		},

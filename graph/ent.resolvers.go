@@ -7,10 +7,22 @@ package graph
 
 import (
 	"context"
+	"slices"
+	"strings"
 
 	"entgo.io/contrib/entgql"
 	"github.com/agora/agora/ent"
 )
+
+// Tags is the resolver for the tags field.
+func (r *postResolver) Tags(ctx context.Context, obj *ent.Post) ([]*ent.Tag, error) {
+	tags, err := obj.Tags(ctx) // eager-loaded by field collection when possible
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(tags, func(a, b *ent.Tag) int { return strings.Compare(a.Name, b.Name) })
+	return tags, nil
+}
 
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id int) (ent.Noder, error) {

@@ -102,6 +102,15 @@ func init() {
 	postDescBody := postFields[3].Descriptor()
 	// post.DefaultBody holds the default value on creation for the body field.
 	post.DefaultBody = postDescBody.Default.(string)
+	tag.Policy = privacy.NewPolicies(schema.Tag{})
+	tag.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := tag.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
 	tagFields := schema.Tag{}.Fields()
 	_ = tagFields
 	// tagDescName is the schema descriptor for name field.

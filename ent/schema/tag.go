@@ -6,6 +6,8 @@ import (
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
+	"github.com/agora/agora/ent/privacy"
+	"github.com/agora/agora/internal/authz"
 )
 
 // Tag is a topic posts are filed under.
@@ -42,5 +44,12 @@ func (Tag) Annotations() []schema.Annotation {
 	return []schema.Annotation{
 		entgql.RelayConnection(),
 		entgql.QueryField().Description("Tags in use."),
+	}
+}
+
+// Policy of the Tag: tags used only on other people's drafts are filtered out of every query.
+func (Tag) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{authz.FilterUnusedTags(), privacy.AlwaysAllowRule()},
 	}
 }

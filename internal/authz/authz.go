@@ -10,6 +10,7 @@ import (
 	"github.com/agora/agora/ent/post"
 	"github.com/agora/agora/ent/predicate"
 	"github.com/agora/agora/ent/privacy"
+	"github.com/agora/agora/ent/tag"
 	"github.com/agora/agora/internal/auth"
 )
 
@@ -34,6 +35,15 @@ func FilterDraftPosts() privacy.QueryRule {
 func FilterDraftComments() privacy.QueryRule {
 	return privacy.CommentQueryRuleFunc(func(ctx context.Context, q *ent.CommentQuery) error {
 		q.Where(comment.HasPostWith(visiblePosts(ctx)))
+		return privacy.Skip
+	})
+}
+
+// FilterUnusedTags hides tags that are on no post the viewer may see, so a draft's tags stay private
+// until it is published.
+func FilterUnusedTags() privacy.QueryRule {
+	return privacy.TagQueryRuleFunc(func(ctx context.Context, q *ent.TagQuery) error {
+		q.Where(tag.HasPostsWith(visiblePosts(ctx)))
 		return privacy.Skip
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/ent/comment"
 	"github.com/agora/agora/ent/post"
+	"github.com/agora/agora/ent/privacy"
 	"github.com/agora/agora/ent/tag"
 	"github.com/agora/agora/internal/apperr"
 	"github.com/agora/agora/internal/auth"
@@ -192,7 +193,8 @@ func ensureTags(ctx context.Context, tx *ent.Tx, names []string) ([]int, error) 
 	if err := tx.Tag.CreateBulk(creates...).OnConflictColumns(tag.FieldName).DoNothing().Exec(ctx); err != nil {
 		return nil, err
 	}
-	return tx.Tag.Query().Where(tag.NameIn(names...)).IDs(ctx)
+	// New tags are on no visible post yet, so the tag privacy filter would hide them.
+	return tx.Tag.Query().Where(tag.NameIn(names...)).IDs(privacy.DecisionContext(ctx, privacy.Allow))
 }
 
 // AddComment comments as the viewer on a post they can see.
