@@ -97,7 +97,9 @@ func TestUpdateProfile(t *testing.T) {
 		ada := a.register(t, "ada")
 		const update = `mutation($in: UpdateProfileInput!) { updateProfile(input: $in) { user { displayName bio avatarURL } } }`
 		var out struct {
-			UpdateProfile struct{ User struct{ DisplayName, Bio, AvatarURL string } }
+			UpdateProfile struct {
+				User struct{ DisplayName, Bio, AvatarURL string }
+			}
 		}
 		a.as(ada).Do(t, update, map[string]any{"in": map[string]any{"displayName": " Ada L. ", "bio": "Engines.", "avatarURL": "https://example.com/a.png"}}, &out)
 		if u := out.UpdateProfile.User; u.DisplayName != "Ada L." || u.Bio != "Engines." || u.AvatarURL != "https://example.com/a.png" {

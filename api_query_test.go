@@ -16,7 +16,7 @@ import (
 
 // mustData sends a query that must succeed and returns its data exactly as the server wrote it, to
 // tell null from absent.
-func mustData(t *testing.T, c testenv.GraphQL, query string, vars map[string]any) string {
+func rawData(t *testing.T, c testenv.GraphQL, query string, vars map[string]any) string {
 	t.Helper()
 	r := c.Post(t, query, vars)
 	if len(r.Errors) > 0 {
@@ -30,7 +30,7 @@ func TestViewer(t *testing.T) {
 		ada := a.register(t, "ada")
 		a.register(t, "bob")
 		const q = `{ viewer { id username email } }`
-		if got := mustData(t, a.GraphQL, q, nil); got != `{"viewer":null}` {
+		if got := rawData(t, a.GraphQL, q, nil); got != `{"viewer":null}` {
 			t.Errorf("signed out: want viewer null, got %s", got)
 		}
 		var out struct {
@@ -63,7 +63,7 @@ func TestUserByUsername(t *testing.T) {
 			}
 		}
 		for _, unknown := range []string{"nobody", "ad", ""} {
-			if got := mustData(t, a.GraphQL, q, map[string]any{"u": unknown}); got != `{"user":null}` {
+			if got := rawData(t, a.GraphQL, q, map[string]any{"u": unknown}); got != `{"user":null}` {
 				t.Errorf("user(%q): want null, got %s", unknown, got)
 			}
 		}
@@ -79,8 +79,8 @@ func TestUserEmail(t *testing.T) {
 			client testenv.GraphQL
 			want   map[string]*string // username → email seen
 		}{
-			{"ada", a.as(ada), map[string]*string{"ada": ptr("ada@example.com"), "bob": nil}},
-			{"bob", a.as(bob), map[string]*string{"ada": nil, "bob": ptr("bob@example.com")}},
+			{"ada", a.as(ada), map[string]*string{"ada": ptrTo("ada@example.com"), "bob": nil}},
+			{"bob", a.as(bob), map[string]*string{"ada": nil, "bob": ptrTo("bob@example.com")}},
 			{"anonymous", a.GraphQL, map[string]*string{"ada": nil, "bob": nil}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
@@ -88,7 +88,7 @@ func TestUserEmail(t *testing.T) {
 					var out struct{ User struct{ Email *string } }
 					tc.client.Do(t, `query($u: String!) { user(username: $u) { email } }`, map[string]any{"u": username}, &out)
 					if !equalPtr(out.User.Email, want) {
-						t.Errorf("user(%s).email: want %v, got %v", username, str(want), str(out.User.Email))
+						t.Errorf("user(%s).email: want %v, got %v", username, orNull(want), orNull(out.User.Email))
 					}
 				}
 				// The same rule through a connection.
@@ -108,7 +108,7 @@ func TestUserEmail(t *testing.T) {
 				}
 				for _, e := range list.Users.Edges {
 					if want := tc.want[e.Node.Username]; !equalPtr(e.Node.Email, want) {
-						t.Errorf("users/%s.email: want %v, got %v", e.Node.Username, str(want), str(e.Node.Email))
+						t.Errorf("users/%s.email: want %v, got %v", e.Node.Username, orNull(want), orNull(e.Node.Email))
 					}
 				}
 			})
@@ -116,11 +116,11 @@ func TestUserEmail(t *testing.T) {
 	})
 }
 
-func ptr[T any](v T) *T { return &v }
+func ptrTo[T any](v T) *T { return &v }
 
 func equalPtr[T comparable](a, b *T) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
 
-func str(s *string) string {
+func orNull(s *string) string {
 	if s == nil {
 		return "null"
 	}
@@ -186,13 +186,13 @@ func TestNode(t *testing.T) {
 			client testenv.GraphQL
 			id     string
 		}{
-			{"unused user ID", a.GraphQL, offsetID(t, bob.ID, 1000)},
-			{"unused post ID", a.GraphQL, offsetID(t, draft.ID, 1000)},
+			{"unused user ID", a.GraphQL, unusedID(t, bob.ID, 1000)},
+			{"unused post ID", a.GraphQL, unusedID(t, draft.ID, 1000)},
 			{"ID in no type's range", a.GraphQL, "999999999999999"},
 			{"another user's draft", a.as(ada), draft.ID},
 			{"a draft, signed out", a.GraphQL, draft.ID},
 		} {
-			got := mustData(t, tc.client, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": tc.id})
+			got := rawData(t, tc.client, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": tc.id})
 			if got != `{"node":null}` {
 				t.Errorf("%s: want node null, got %s", tc.name, got)
 			}
@@ -219,7 +219,7 @@ func TestNode(t *testing.T) {
 
 		// A missing ID among others: null in its place, and not an internal error.
 		r := a.Post(t, `query($ids: [ID!]!) { nodes(ids: $ids) { id } }`,
-			map[string]any{"ids": []string{ada.ID, offsetID(t, bob.ID, 1000)}})
+			map[string]any{"ids": []string{ada.ID, unusedID(t, bob.ID, 1000)}})
 		if got, want := string(r.Data), `{"nodes":[{"id":"`+ada.ID+`"},null]}`; got != want {
 			t.Errorf("nodes with a missing ID: want %s, got %s", want, got)
 		}
@@ -445,10 +445,41 @@ func TestWhereOrderBy(t *testing.T) {
 			{`where: {not: {usernameHasPrefix: "al"}}, orderBy: {field: USERNAME, direction: DESC}`, []string{"carol", "bob"}},
 			{`where: {hasFollowers: true}`, []string{"bob"}},
 			{`where: {hasFollowingWith: [{username: "bob"}]}`, []string{"alice"}},
-			{`where: {hasPosts: true}, orderBy: {field: POSTS_COUNT, direction: DESC}`, []string{"alice", "bob", "albert"}},
+			{`where: {hasFollowersWith: [{usernameHasPrefix: "al"}]}`, []string{"bob"}},
+			{`where: {usernameHasPrefix: "al"}, orderBy: {field: DISPLAY_NAME, direction: DESC}`, []string{"alice", "albert"}},
+			{`where: {and: [{usernameContains: "l"}, {usernameNEQ: "alice"}]}, orderBy: {field: CREATED_AT, direction: DESC}`, []string{"carol", "albert"}},
 		} {
 			if got := users(t, a.GraphQL, tc.args); !slices.Equal(got, tc.want) {
 				t.Errorf("users(%s): want %v, got %v", tc.args, tc.want, got)
+			}
+		}
+
+		// A time read from the API filters on itself.
+		var first struct {
+			Posts struct {
+				Edges []struct {
+					Node struct{ Title, CreatedAt string }
+				}
+			}
+		}
+		a.Do(t, `{ posts(first: 1, orderBy: {field: CREATED_AT, direction: ASC}) { edges { node { title createdAt } } } }`, nil, &first)
+		if len(first.Posts.Edges) != 1 || first.Posts.Edges[0].Node.Title != "Go generics" {
+			t.Fatalf("oldest post: got %+v", first.Posts.Edges)
+		}
+		createdAt := first.Posts.Edges[0].Node.CreatedAt
+		for _, tc := range []struct {
+			op   string
+			want []string
+		}{
+			{"createdAt", []string{"Go generics"}},
+			{"createdAtLTE", []string{"Go generics"}},
+			{"createdAtGTE", []string{"Going out", "Postgres tips", "Go generics"}},
+			{"createdAtGT", []string{"Going out", "Postgres tips"}},
+		} {
+			var out postPage
+			a.Do(t, `query($t: Time) { posts(first: 10, where: {`+tc.op+`: $t}) { edges { node { title } } } }`, map[string]any{"t": createdAt}, &out)
+			if got := out.titles(); !slices.Equal(got, tc.want) {
+				t.Errorf("posts(where: {%s: %s}): want %v, got %v", tc.op, createdAt, tc.want, got)
 			}
 		}
 
@@ -488,7 +519,7 @@ func TestWhereOrderBy(t *testing.T) {
 // noRedirect is an HTTP client that shows redirects instead of following them.
 var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
-func send(t *testing.T, req *http.Request) (*http.Response, []byte) {
+func httpSend(t *testing.T, req *http.Request) (*http.Response, []byte) {
 	t.Helper()
 	res, err := noRedirect.Do(req)
 	if err != nil {
@@ -502,16 +533,16 @@ func send(t *testing.T, req *http.Request) (*http.Response, []byte) {
 	return res, body
 }
 
-func get(t *testing.T, u string) (*http.Response, []byte) {
+func httpGet(t *testing.T, u string) (*http.Response, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, u, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return send(t, req)
+	return httpSend(t, req)
 }
 
-func postJSON(t *testing.T, u string, headers map[string]string, body any) (*http.Response, []byte) {
+func httpPostJSON(t *testing.T, u string, headers map[string]string, body any) (*http.Response, []byte) {
 	t.Helper()
 	b, err := json.Marshal(body)
 	if err != nil {
@@ -525,10 +556,10 @@ func postJSON(t *testing.T, u string, headers map[string]string, body any) (*htt
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
-	return send(t, req)
+	return httpSend(t, req)
 }
 
-func decodeResponse(t *testing.T, body []byte) testenv.Response {
+func decodeGraphQL(t *testing.T, body []byte) testenv.Response {
 	t.Helper()
 	var r testenv.Response
 	if err := json.Unmarshal(body, &r); err != nil {
@@ -537,7 +568,7 @@ func decodeResponse(t *testing.T, body []byte) testenv.Response {
 	return r
 }
 
-func mediaType(t *testing.T, res *http.Response) string {
+func contentMediaType(t *testing.T, res *http.Response) string {
 	t.Helper()
 	mt, _, err := mime.ParseMediaType(res.Header.Get("Content-Type"))
 	if err != nil {
@@ -553,16 +584,16 @@ func TestHTTP(t *testing.T) {
 	endpoint := a.srv.URL + "/graphql"
 
 	t.Run("GET query", func(t *testing.T) {
-		res, body := get(t, endpoint+"?"+url.Values{"query": {"{__typename}"}}.Encode())
-		r := decodeResponse(t, body)
+		res, body := httpGet(t, endpoint+"?"+url.Values{"query": {"{__typename}"}}.Encode())
+		r := decodeGraphQL(t, body)
 		if res.StatusCode != http.StatusOK || len(r.Errors) > 0 || string(r.Data) != `{"__typename":"Query"}` {
 			t.Fatalf("got %d %s", res.StatusCode, body)
 		}
-		res, body = get(t, endpoint+"?"+url.Values{
+		res, body = httpGet(t, endpoint+"?"+url.Values{
 			"query":     {`query($u: String!) { user(username: $u) { username } }`},
 			"variables": {`{"u": "ADA"}`},
 		}.Encode())
-		r = decodeResponse(t, body)
+		r = decodeGraphQL(t, body)
 		if res.StatusCode != http.StatusOK || len(r.Errors) > 0 || string(r.Data) != `{"user":{"username":"ada"}}` {
 			t.Fatalf("with variables: got %d %s", res.StatusCode, body)
 		}
@@ -570,7 +601,7 @@ func TestHTTP(t *testing.T) {
 
 	t.Run("GET mutation is refused", func(t *testing.T) {
 		before := a.count(t, "users")
-		res, body := get(t, endpoint+"?"+url.Values{"query": {
+		res, body := httpGet(t, endpoint+"?"+url.Values{"query": {
 			`mutation { register(input: {username: "mallory", email: "m@example.com", password: "password-mallory"}) { accessToken } }`,
 		}}.Encode())
 		if res.StatusCode >= 200 && res.StatusCode < 300 {
@@ -587,12 +618,12 @@ func TestHTTP(t *testing.T) {
 			{"application/graphql-response+json, application/json;q=0.9", "application/graphql-response+json"},
 			{"application/json", "application/json"},
 		} {
-			res, body := postJSON(t, endpoint, map[string]string{"Accept": tc.accept}, map[string]any{"query": "{ __typename }"})
-			r := decodeResponse(t, body)
+			res, body := httpPostJSON(t, endpoint, map[string]string{"Accept": tc.accept}, map[string]any{"query": "{ __typename }"})
+			r := decodeGraphQL(t, body)
 			if res.StatusCode != http.StatusOK || len(r.Errors) > 0 || string(r.Data) != `{"__typename":"Query"}` {
 				t.Errorf("Accept %s: got %d %s", tc.accept, res.StatusCode, body)
 			}
-			if got := mediaType(t, res); got != tc.want {
+			if got := contentMediaType(t, res); got != tc.want {
 				t.Errorf("Accept %s: want Content-Type %s, got %s", tc.accept, tc.want, got)
 			}
 		}
@@ -601,10 +632,10 @@ func TestHTTP(t *testing.T) {
 	t.Run("bad bearer token", func(t *testing.T) {
 		for _, auth := range []string{"Bearer not-a-token", "Bearer ", "Basic YWRhOnB3", "Bearer " + strings.Repeat("x", 50) + ".e30.sig"} {
 			before := a.count(t, "users")
-			res, body := postJSON(t, endpoint, map[string]string{"Authorization": auth}, map[string]any{
+			res, body := httpPostJSON(t, endpoint, map[string]string{"Authorization": auth}, map[string]any{
 				"query": `mutation { register(input: {username: "eve", email: "eve@example.com", password: "password-eve"}) { accessToken } }`,
 			})
-			r := decodeResponse(t, body)
+			r := decodeGraphQL(t, body)
 			if res.StatusCode != http.StatusUnauthorized {
 				t.Errorf("%q: want 401, got %d %s", auth, res.StatusCode, body)
 			}
@@ -622,7 +653,7 @@ func TestHTTP(t *testing.T) {
 
 	t.Run("health", func(t *testing.T) {
 		for _, path := range []string{"/healthz", "/readyz"} {
-			res, body := get(t, a.srv.URL+path)
+			res, body := httpGet(t, a.srv.URL+path)
 			if res.StatusCode != http.StatusOK || string(body) != "ok\n" {
 				t.Errorf("%s: got %d %q", path, res.StatusCode, body)
 			}
@@ -630,7 +661,7 @@ func TestHTTP(t *testing.T) {
 	})
 
 	t.Run("GraphiQL", func(t *testing.T) {
-		res, body := get(t, a.srv.URL+"/")
+		res, body := httpGet(t, a.srv.URL+"/")
 		loc := res.Header.Get("Location")
 		if res.StatusCode != http.StatusFound || !strings.HasPrefix(loc, "/?query=") {
 			t.Fatalf("/: want a 302 to /?query=..., got %d Location %q %s", res.StatusCode, loc, body)
@@ -642,11 +673,11 @@ func TestHTTP(t *testing.T) {
 		if q := u.Query().Get("query"); !strings.Contains(q, "posts(first: 10") {
 			t.Errorf("the default query is not a valid page: %q", q)
 		}
-		res, body = get(t, a.srv.URL+loc)
-		if res.StatusCode != http.StatusOK || mediaType(t, res) != "text/html" || !strings.Contains(string(body), "GraphiQL") {
+		res, body = httpGet(t, a.srv.URL+loc)
+		if res.StatusCode != http.StatusOK || contentMediaType(t, res) != "text/html" || !strings.Contains(string(body), "GraphiQL") {
 			t.Errorf("%s: got %d %s, %d bytes", loc, res.StatusCode, res.Header.Get("Content-Type"), len(body))
 		}
-		if res, _ := get(t, a.srv.URL+"/nope"); res.StatusCode != http.StatusNotFound {
+		if res, _ := httpGet(t, a.srv.URL+"/nope"); res.StatusCode != http.StatusNotFound {
 			t.Errorf("/nope: want 404, got %d", res.StatusCode)
 		}
 	})
@@ -675,8 +706,8 @@ func TestHTTPInternalErrorMasked(t *testing.T) {
 			if tc.requestID != "" {
 				headers["X-Request-ID"] = tc.requestID
 			}
-			res, body := postJSON(t, a.srv.URL+"/graphql", headers, map[string]any{"query": `{ users(first: 1) { totalCount } }`})
-			r := decodeResponse(t, body)
+			res, body := httpPostJSON(t, a.srv.URL+"/graphql", headers, map[string]any{"query": `{ users(first: 1) { totalCount } }`})
+			r := decodeGraphQL(t, body)
 			id := res.Header.Get("X-Request-ID")
 			if id == "" || (tc.requestID != "" && id != tc.requestID) {
 				t.Errorf("X-Request-ID: sent %q, got %q", tc.requestID, id)
@@ -700,11 +731,11 @@ func TestHTTPInternalErrorMasked(t *testing.T) {
 		})
 	}
 
-	res, body := get(t, a.srv.URL+"/readyz")
+	res, body := httpGet(t, a.srv.URL+"/readyz")
 	if res.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("/readyz with the database closed: want 503, got %d %q", res.StatusCode, body)
 	}
-	if res, _ := get(t, a.srv.URL+"/healthz"); res.StatusCode != http.StatusOK {
+	if res, _ := httpGet(t, a.srv.URL+"/healthz"); res.StatusCode != http.StatusOK {
 		t.Errorf("/healthz with the database closed: want 200, got %d", res.StatusCode)
 	}
 }

@@ -24,8 +24,8 @@ const (
 }`
 )
 
-// offsetID returns an ID of the same type as id (IDs of a type share a range) that was never used.
-func offsetID(t *testing.T, id string, by int) string {
+// unusedID returns an ID of the same type as id (IDs of a type share a range) that was never used.
+func unusedID(t *testing.T, id string, by int) string {
 	t.Helper()
 	n, err := strconv.Atoi(id)
 	if err != nil {
@@ -40,7 +40,7 @@ type likeState struct {
 	ViewerHasLiked bool
 }
 
-func (a *api) likeState(t *testing.T, c testenv.GraphQL, slug string) likeState {
+func (a *api) seeLikes(t *testing.T, c testenv.GraphQL, slug string) likeState {
 	t.Helper()
 	var out struct{ Post *likeState }
 	c.Do(t, `query($slug: String!) { post(slug: $slug) { likeCount viewerHasLiked } }`, map[string]any{"slug": slug}, &out)
@@ -69,8 +69,6 @@ func TestLikePost(t *testing.T) {
 			wantRows  int  // rows in likes
 		}{
 			{"ada likes", ada, likeMutation, 1, true, 1},
-			// BUG: a second like is an internal error ("sql: no rows in result set", on both databases):
-			// social.LikePost's OnConflictColumns(...).DoNothing().Exec gets no row back on a conflict.
 			{"ada likes again", ada, likeMutation, 1, true, 1},
 			{"cyd likes", cyd, likeMutation, 2, true, 2},
 			{"bob unlikes a post he never liked", bob, unlikeMutation, 2, false, 2},
@@ -116,12 +114,12 @@ func TestLikePost(t *testing.T) {
 			{"bob", a.as(bob), likeState{2, false}},
 			{"anonymous", a.GraphQL, likeState{2, false}},
 		} {
-			if got := a.likeState(t, v.client, pub.Slug); got != v.want {
+			if got := a.seeLikes(t, v.client, pub.Slug); got != v.want {
 				t.Errorf("%s sees %+v, want %+v", v.name, got, v.want)
 			}
 		}
 		// Likes belong to one post.
-		if got := a.likeState(t, a.as(ada), other.Slug); got != (likeState{0, false}) {
+		if got := a.seeLikes(t, a.as(ada), other.Slug); got != (likeState{0, false}) {
 			t.Errorf("the other post: want no likes, got %+v", got)
 		}
 
@@ -132,8 +130,8 @@ func TestLikePost(t *testing.T) {
 			id             string
 			code, field    string
 		}{
-			{"like an unknown post", likeMutation, a.as(ada), offsetID(t, draft.ID, 1000), "NOT_FOUND", "postID"},
-			{"unlike an unknown post", unlikeMutation, a.as(ada), offsetID(t, draft.ID, 1000), "NOT_FOUND", "postID"},
+			{"like an unknown post", likeMutation, a.as(ada), unusedID(t, draft.ID, 1000), "NOT_FOUND", "postID"},
+			{"unlike an unknown post", unlikeMutation, a.as(ada), unusedID(t, draft.ID, 1000), "NOT_FOUND", "postID"},
 			{"like a user's ID", likeMutation, a.as(ada), bob.ID, "NOT_FOUND", "postID"},
 			{"like another user's draft", likeMutation, a.as(ada), draft.ID, "NOT_FOUND", "postID"},
 			{"unlike another user's draft", unlikeMutation, a.as(ada), draft.ID, "NOT_FOUND", "postID"},
@@ -144,8 +142,6 @@ func TestLikePost(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				before := a.count(t, "likes")
 				e := tc.client.Fail(t, tc.code, "", tc.mutation, map[string]any{"id": tc.id})
-				// BUG: NOT_FOUND errors reach the client without extensions.field: social.withPost sets
-				// Field "postID" but graph/errors.go errorPresenter copies Field for Invalid and Conflict only.
 				if e.Field() != tc.field {
 					t.Errorf("want extensions.field %q, got %q (%s %q)", tc.field, e.Field(), e.Code(), e.Message)
 				}
@@ -176,7 +172,7 @@ type followState struct {
 	Following         []string
 }
 
-func (a *api) followState(t *testing.T, c testenv.GraphQL, username string) followState {
+func (a *api) seeFollows(t *testing.T, c testenv.GraphQL, username string) followState {
 	t.Helper()
 	type conn struct {
 		TotalCount int
@@ -261,8 +257,6 @@ func TestFollowUser(t *testing.T) {
 		}
 		run([]step{
 			{"ada follows bob", ada, followMutation, bob, 1, true, 1},
-			// BUG: a second follow is an internal error ("sql: no rows in result set", on both databases):
-			// social.FollowUser's OnConflictColumns(...).DoNothing().Exec gets no row back on a conflict.
 			{"ada follows bob again", ada, followMutation, bob, 1, true, 1},
 			{"cyd follows bob", cyd, followMutation, bob, 2, true, 2},
 			{"bob follows ada", bob, followMutation, ada, 1, true, 3},
@@ -283,7 +277,7 @@ func TestFollowUser(t *testing.T) {
 			{"ada as cyd", a.as(cyd), "ada", followState{1, 1, false, []string{"bob"}, []string{"bob"}}},
 			{"cyd as ada", a.as(ada), "cyd", followState{0, 1, false, none, []string{"bob"}}},
 		} {
-			if got := a.followState(t, tc.client, tc.username); !followStateEqual(got, tc.want) {
+			if got := a.seeFollows(t, tc.client, tc.username); !followStateEqual(got, tc.want) {
 				t.Errorf("%s: got %+v, want %+v", tc.name, got, tc.want)
 			}
 		}
@@ -296,18 +290,16 @@ func TestFollowUser(t *testing.T) {
 			code, field    string
 		}{
 			{"follow yourself", followMutation, a.as(ada), ada.ID, "BAD_USER_INPUT", "userID"},
-			{"follow an unknown user", followMutation, a.as(ada), offsetID(t, cyd.ID, 1000), "NOT_FOUND", "userID"},
+			{"follow an unknown user", followMutation, a.as(ada), unusedID(t, cyd.ID, 1000), "NOT_FOUND", "userID"},
 			{"follow a post's ID", followMutation, a.as(ada), p.ID, "NOT_FOUND", "userID"},
 			{"follow signed out", followMutation, a.GraphQL, cyd.ID, "UNAUTHENTICATED", ""},
 			{"follow a malformed ID", followMutation, a.as(ada), "abc", "BAD_USER_INPUT", "userID"},
-			{"unfollow an unknown user", unfollowMutation, a.as(ada), offsetID(t, cyd.ID, 1000), "NOT_FOUND", "userID"},
+			{"unfollow an unknown user", unfollowMutation, a.as(ada), unusedID(t, cyd.ID, 1000), "NOT_FOUND", "userID"},
 			{"unfollow signed out", unfollowMutation, a.GraphQL, bob.ID, "UNAUTHENTICATED", ""},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				before := a.count(t, "follows")
 				e := tc.client.Fail(t, tc.code, "", tc.mutation, map[string]any{"id": tc.id})
-				// BUG: NOT_FOUND errors reach the client without extensions.field: social.withUser sets
-				// Field "userID" but graph/errors.go errorPresenter copies Field for Invalid and Conflict only.
 				if e.Field() != tc.field {
 					t.Errorf("want extensions.field %q, got %q (%s %q)", tc.field, e.Field(), e.Code(), e.Message)
 				}
@@ -316,7 +308,7 @@ func TestFollowUser(t *testing.T) {
 				}
 			})
 		}
-		if got := a.followState(t, a.as(ada), "ada"); got.FollowerCount != 1 || got.FollowingCount != 1 || got.ViewerIsFollowing {
+		if got := a.seeFollows(t, a.as(ada), "ada"); got.FollowerCount != 1 || got.FollowingCount != 1 || got.ViewerIsFollowing {
 			t.Errorf("ada after following herself failed: %+v", got)
 		}
 
@@ -325,10 +317,10 @@ func TestFollowUser(t *testing.T) {
 			{"ada unfollows bob again", ada, unfollowMutation, bob, 1, false, 2},
 			{"ada unfollows cyd, never followed", ada, unfollowMutation, cyd, 0, false, 2},
 		})
-		if got, want := a.followState(t, a.as(ada), "bob"), (followState{1, 1, false, []string{"cyd"}, []string{"ada"}}); !followStateEqual(got, want) {
+		if got, want := a.seeFollows(t, a.as(ada), "bob"), (followState{1, 1, false, []string{"cyd"}, []string{"ada"}}); !followStateEqual(got, want) {
 			t.Errorf("bob after ada unfollowed: got %+v, want %+v", got, want)
 		}
-		if got, want := a.followState(t, a.as(cyd), "ada"), (followState{1, 0, false, []string{"bob"}, none}); !followStateEqual(got, want) {
+		if got, want := a.seeFollows(t, a.as(cyd), "ada"), (followState{1, 0, false, []string{"bob"}, none}); !followStateEqual(got, want) {
 			t.Errorf("ada after unfollowing bob: got %+v, want %+v", got, want)
 		}
 	})

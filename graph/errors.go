@@ -53,6 +53,9 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		for k, v := range gqlErr.Extensions {
 			ext[k] = v
 		}
+		if e.Field != "" {
+			ext["field"] = e.Field
+		}
 		msg := e.Message
 		switch e.Kind {
 		case apperr.Internal:
@@ -60,16 +63,12 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			log.ErrorContext(ctx, "internal error", "err", err, "path", gqlErr.Path.String(), "request_id", id)
 			msg = "internal error"
 			ext["requestId"] = id
-		case apperr.Invalid, apperr.Conflict:
-			field := e.Field
-			if field == "" && len(gqlErr.Path) > 0 {
+		case apperr.Invalid:
+			if e.Field == "" && len(gqlErr.Path) > 0 {
 				// An argument that failed to parse: the path ends in its name.
 				if name, ok := gqlErr.Path[len(gqlErr.Path)-1].(ast.PathName); ok {
-					field = string(name)
+					ext["field"] = string(name)
 				}
-			}
-			if field != "" {
-				ext["field"] = field
 			}
 		case apperr.RateLimited:
 			ext["retryAfterSeconds"] = int(e.RetryAfter.Seconds() + 0.5)

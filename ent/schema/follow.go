@@ -12,7 +12,8 @@ import (
 	"entgo.io/ent/schema/index"
 )
 
-var timeNow = time.Now
+// timeNow is the default of every time field: UTC, so SQLite's text timestamps compare correctly.
+func timeNow() time.Time { return time.Now().UTC() }
 
 // Follow records that a user follows another; never themselves, at most once.
 type Follow struct{ ent.Schema }

@@ -1,8 +1,6 @@
 package schema
 
 import (
-	"time"
-
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/schema/field"
@@ -16,13 +14,13 @@ type TimeMixin struct{ mixin.Schema }
 func (TimeMixin) Fields() []ent.Field {
 	return []ent.Field{
 		field.Time("created_at").
-			Default(time.Now).
+			Default(timeNow).
 			Immutable().
 			Comment("When it was created.").
 			Annotations(entgql.OrderField("CREATED_AT")),
 		field.Time("updated_at").
-			Default(time.Now).
-			UpdateDefault(time.Now).
+			Default(timeNow).
+			UpdateDefault(timeNow).
 			Comment("When it was last changed.").
 			Annotations(entgql.OrderField("UPDATED_AT")),
 	}

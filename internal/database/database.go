@@ -88,6 +88,9 @@ func SQLiteDSN(path string) string {
 	q.Add("_pragma", "busy_timeout(5000)")
 	q.Add("_pragma", "synchronous(FULL)") // an acknowledged write survives power loss, not just a crash
 	q.Set("_txlock", "immediate")
+	// Times as sortable text without Go's monotonic clock suffix, so ORDER BY, cursors and time
+	// filters compare them correctly (all times are stored in UTC).
+	q.Set("_time_format", "sqlite")
 	return "file:" + path + "?" + q.Encode()
 }
 

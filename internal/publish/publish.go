@@ -97,7 +97,7 @@ func (s *Service) CreatePost(ctx context.Context, in CreatePostInput) (*ent.Post
 			SetBody(f.body).
 			AddTagIDs(tagIDs...)
 		if in.Publish != nil && *in.Publish {
-			create.SetStatus(post.StatusPUBLISHED).SetPublishedAt(time.Now())
+			create.SetStatus(post.StatusPUBLISHED).SetPublishedAt(time.Now().UTC())
 		}
 		p, err = create.Save(ctx)
 		return err
@@ -142,7 +142,7 @@ func (s *Service) PublishPost(ctx context.Context, id int) (*ent.Post, error) {
 		if p.Status == post.StatusPUBLISHED {
 			return p, nil
 		}
-		return p.Update().SetStatus(post.StatusPUBLISHED).SetPublishedAt(time.Now()).Save(ctx)
+		return p.Update().SetStatus(post.StatusPUBLISHED).SetPublishedAt(time.Now().UTC()).Save(ctx)
 	})
 }
 

@@ -3,6 +3,8 @@ package social
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/ent/follow"
@@ -23,8 +25,8 @@ func New(client *ent.Client) *Service { return &Service{client: client} }
 // LikePost records that the viewer likes a post they can see.
 func (s *Service) LikePost(ctx context.Context, postID int) error {
 	return s.withPost(ctx, postID, func(ctx context.Context, tx *ent.Tx, viewer int) error {
-		return tx.Like.Create().SetUserID(viewer).SetPostID(postID).
-			OnConflictColumns(like.FieldUserID, like.FieldPostID).DoNothing().Exec(ctx)
+		return ignoreNoRows(tx.Like.Create().SetUserID(viewer).SetPostID(postID).
+			OnConflictColumns(like.FieldUserID, like.FieldPostID).DoNothing().Exec(ctx))
 	})
 }
 
@@ -57,8 +59,8 @@ func (s *Service) FollowUser(ctx context.Context, userID int) error {
 		if viewer == userID {
 			return apperr.InvalidField("userID", "you cannot follow yourself")
 		}
-		return tx.Follow.Create().SetUserID(userID).SetFollowingID(viewer).
-			OnConflictColumns(follow.FieldUserID, follow.FieldFollowingID).DoNothing().Exec(ctx)
+		return ignoreNoRows(tx.Follow.Create().SetUserID(userID).SetFollowingID(viewer).
+			OnConflictColumns(follow.FieldUserID, follow.FieldFollowingID).DoNothing().Exec(ctx))
 	})
 }
 
@@ -83,4 +85,13 @@ func (s *Service) withUser(ctx context.Context, userID int, fn func(context.Cont
 		}
 		return fn(ctx, tx, v.UserID)
 	})
+}
+
+// ignoreNoRows accepts the outcome of an insert that did nothing because the row exists: the
+// operation is idempotent, so "already there" is success.
+func ignoreNoRows(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	return err
 }
