@@ -47,9 +47,9 @@ func NewHandler(d Deps) http.Handler {
 	return srv
 }
 
-// DefaultQuery is what GraphiQL shows first: something that works on an empty database and hints at
+// defaultQuery is what GraphiQL shows first: something that works on an empty database and hints at
 // what else there is.
-const DefaultQuery = `# Welcome to Agora. Sign up with the mutation below, copy the accessToken into the
+const defaultQuery = `# Welcome to Agora. Sign up with the mutation below, copy the accessToken into the
 # Headers tab as {"Authorization": "Bearer <accessToken>"}, then explore with the Docs panel.
 query RecentPosts {
   posts(first: 10, orderBy: {field: CREATED_AT, direction: DESC}) {
@@ -77,10 +77,10 @@ mutation SignUp {
 }
 `
 
-// NewGraphiQL serves GraphiQL for the endpoint, opening with DefaultQuery.
+// NewGraphiQL serves GraphiQL for the endpoint, opening with defaultQuery.
 func NewGraphiQL(endpoint string) http.Handler {
 	page := playground.Handler("Agora GraphiQL", endpoint, playground.WithGraphiqlPersistStateInURL(true))
-	start := "/?" + url.Values{"query": {DefaultQuery}}.Encode()
+	start := "/?" + url.Values{"query": {defaultQuery}}.Encode()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
 			http.NotFound(w, r)

@@ -1,0 +1,43 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoad(t *testing.T) {
+	t.Chdir(t.TempDir()) // no .env
+	for _, k := range []string{"AGORA_ENV", "PORT", "DATABASE_URL", "AGORA_SQLITE_PATH", "AGORA_AUTO_MIGRATE",
+		"AGORA_JWT_SECRET", "AGORA_ACCESS_TOKEN_TTL", "AGORA_LOG_LEVEL", "AGORA_DB_MAX_CONNS"} {
+		t.Setenv(k, "")
+	}
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != ":8080" || c.SQLitePath != "agora.db" || !c.AutoMigrate || c.AccessTokenTTL != 15*time.Minute || c.Production() {
+		t.Fatalf("defaults: %+v", c)
+	}
+
+	t.Setenv("DATABASE_URL", "postgres://agora:hunter2@db:5432/agora")
+	t.Setenv("AGORA_JWT_SECRET", strings.Repeat("s", 32))
+	c, err = Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := c.String(); strings.Contains(s, "hunter2") || strings.Contains(s, "sssss") {
+		t.Fatalf("secrets printed: %s", s)
+	}
+
+	t.Setenv("AGORA_ENV", "production")
+	t.Setenv("AGORA_JWT_SECRET", "")
+	t.Setenv("AGORA_ACCESS_TOKEN_TTL", "soon")
+	t.Setenv("DATABASE_URL", "mysql://x")
+	_, err = Load()
+	for _, want := range []string{"AGORA_JWT_SECRET", "AGORA_ACCESS_TOKEN_TTL", "DATABASE_URL"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want an error naming %s, got %v", want, err)
+		}
+	}
+}
