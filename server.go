@@ -3,6 +3,7 @@
 //	agora            serve the API (default)
 //	agora migrate    apply pending database migrations and exit
 //	agora seed       load the demo data set and exit
+//	agora role NAME ROLE   give user NAME the role USER, MODERATOR or ADMIN (e.g. the first admin)
 package main
 
 //go:generate go run -mod=mod ./ent/entc.go
@@ -17,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -61,9 +63,9 @@ func run(ctx context.Context, args []string) error {
 	switch cmd {
 	case "migrate":
 		return migrate(ctx, log, db)
-	case "serve", "seed":
+	case "serve", "seed", "role":
 	default:
-		return fmt.Errorf("unknown command %q (want serve, migrate or seed)", cmd)
+		return fmt.Errorf("unknown command %q (want serve, migrate, seed or role)", cmd)
 	}
 	if cfg.AutoMigrate {
 		if err := migrate(ctx, log, db); err != nil {
@@ -82,6 +84,16 @@ func run(ctx context.Context, args []string) error {
 		log.Warn("AGORA_JWT_SECRET is not set: using a random secret, so access tokens stop working at restart")
 	}
 	a := newApp(cfg, log, db, secret)
+	if cmd == "role" {
+		if len(args) != 3 {
+			return errors.New("usage: agora role USERNAME USER|MODERATOR|ADMIN")
+		}
+		if err := a.accounts.SetRoleByUsername(ctx, args[1], args[2]); err != nil {
+			return err
+		}
+		log.Info("role set", "user", args[1], "role", strings.ToUpper(args[2]))
+		return nil
+	}
 	if cmd == "seed" {
 		if err := seed.Load(ctx, db.Client, a.accounts, a.publish, a.social); err != nil {
 			return err
@@ -141,7 +153,7 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, jwtSecret []by
 func (a *app) handler() http.Handler {
 	api := graph.NewHandler(graph.Deps{Client: a.db.Client, Accounts: a.accounts, Publish: a.publish, Social: a.social, Log: a.log})
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", httpx.LimitBody(1<<20, a.tokens.Middleware(api)))
+	mux.Handle("/graphql", httpx.LimitBody(1<<20, auth.Middleware(a.tokens, a.accounts.Lookup, api)))
 	mux.Handle("/", graph.NewGraphiQL("/graphql"))
 	httpx.Health(mux, a.db.SQL.PingContext)
 	return httpx.WithRequestID(httpx.AccessLog(a.log, mux))

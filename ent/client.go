@@ -555,7 +555,8 @@ func (c *FollowClient) QueryFollowing(_m *Follow) *UserQuery {
 
 // Hooks returns the client hooks.
 func (c *FollowClient) Hooks() []Hook {
-	return c.hooks.Follow
+	hooks := c.hooks.Follow
+	return append(hooks[:len(hooks):len(hooks)], follow.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -720,7 +721,8 @@ func (c *LikeClient) QueryPost(_m *Like) *PostQuery {
 
 // Hooks returns the client hooks.
 func (c *LikeClient) Hooks() []Hook {
-	return c.hooks.Like
+	hooks := c.hooks.Like
+	return append(hooks[:len(hooks):len(hooks)], like.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -1329,7 +1331,8 @@ func (c *UserClient) QueryLikes(_m *User) *LikeQuery {
 
 // Hooks returns the client hooks.
 func (c *UserClient) Hooks() []Hook {
-	return c.hooks.User
+	hooks := c.hooks.User
+	return append(hooks[:len(hooks):len(hooks)], user.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.

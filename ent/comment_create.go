@@ -58,6 +58,20 @@ func (_c *CommentCreate) SetBody(v string) *CommentCreate {
 	return _c
 }
 
+// SetHiddenAt sets the "hidden_at" field.
+func (_c *CommentCreate) SetHiddenAt(v time.Time) *CommentCreate {
+	_c.mutation.SetHiddenAt(v)
+	return _c
+}
+
+// SetNillableHiddenAt sets the "hidden_at" field if the given value is not nil.
+func (_c *CommentCreate) SetNillableHiddenAt(v *time.Time) *CommentCreate {
+	if v != nil {
+		_c.SetHiddenAt(*v)
+	}
+	return _c
+}
+
 // SetAuthorID sets the "author_id" field.
 func (_c *CommentCreate) SetAuthorID(v int) *CommentCreate {
 	_c.mutation.SetAuthorID(v)
@@ -201,6 +215,10 @@ func (_c *CommentCreate) createSpec() (*Comment, *sqlgraph.CreateSpec) {
 		_spec.SetField(comment.FieldBody, field.TypeString, value)
 		_node.Body = value
 	}
+	if value, ok := _c.mutation.HiddenAt(); ok {
+		_spec.SetField(comment.FieldHiddenAt, field.TypeTime, value)
+		_node.HiddenAt = &value
+	}
 	if nodes := _c.mutation.AuthorIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -311,6 +329,24 @@ func (u *CommentUpsert) UpdateBody() *CommentUpsert {
 	return u
 }
 
+// SetHiddenAt sets the "hidden_at" field.
+func (u *CommentUpsert) SetHiddenAt(v time.Time) *CommentUpsert {
+	u.Set(comment.FieldHiddenAt, v)
+	return u
+}
+
+// UpdateHiddenAt sets the "hidden_at" field to the value that was provided on create.
+func (u *CommentUpsert) UpdateHiddenAt() *CommentUpsert {
+	u.SetExcluded(comment.FieldHiddenAt)
+	return u
+}
+
+// ClearHiddenAt clears the value of the "hidden_at" field.
+func (u *CommentUpsert) ClearHiddenAt() *CommentUpsert {
+	u.SetNull(comment.FieldHiddenAt)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -387,6 +423,27 @@ func (u *CommentUpsertOne) SetBody(v string) *CommentUpsertOne {
 func (u *CommentUpsertOne) UpdateBody() *CommentUpsertOne {
 	return u.Update(func(s *CommentUpsert) {
 		s.UpdateBody()
+	})
+}
+
+// SetHiddenAt sets the "hidden_at" field.
+func (u *CommentUpsertOne) SetHiddenAt(v time.Time) *CommentUpsertOne {
+	return u.Update(func(s *CommentUpsert) {
+		s.SetHiddenAt(v)
+	})
+}
+
+// UpdateHiddenAt sets the "hidden_at" field to the value that was provided on create.
+func (u *CommentUpsertOne) UpdateHiddenAt() *CommentUpsertOne {
+	return u.Update(func(s *CommentUpsert) {
+		s.UpdateHiddenAt()
+	})
+}
+
+// ClearHiddenAt clears the value of the "hidden_at" field.
+func (u *CommentUpsertOne) ClearHiddenAt() *CommentUpsertOne {
+	return u.Update(func(s *CommentUpsert) {
+		s.ClearHiddenAt()
 	})
 }
 
@@ -632,6 +689,27 @@ func (u *CommentUpsertBulk) SetBody(v string) *CommentUpsertBulk {
 func (u *CommentUpsertBulk) UpdateBody() *CommentUpsertBulk {
 	return u.Update(func(s *CommentUpsert) {
 		s.UpdateBody()
+	})
+}
+
+// SetHiddenAt sets the "hidden_at" field.
+func (u *CommentUpsertBulk) SetHiddenAt(v time.Time) *CommentUpsertBulk {
+	return u.Update(func(s *CommentUpsert) {
+		s.SetHiddenAt(v)
+	})
+}
+
+// UpdateHiddenAt sets the "hidden_at" field to the value that was provided on create.
+func (u *CommentUpsertBulk) UpdateHiddenAt() *CommentUpsertBulk {
+	return u.Update(func(s *CommentUpsert) {
+		s.UpdateHiddenAt()
+	})
+}
+
+// ClearHiddenAt clears the value of the "hidden_at" field.
+func (u *CommentUpsertBulk) ClearHiddenAt() *CommentUpsertBulk {
+	return u.Update(func(s *CommentUpsert) {
+		s.ClearHiddenAt()
 	})
 }
 

@@ -48,6 +48,26 @@ func (_u *CommentUpdate) SetNillableBody(v *string) *CommentUpdate {
 	return _u
 }
 
+// SetHiddenAt sets the "hidden_at" field.
+func (_u *CommentUpdate) SetHiddenAt(v time.Time) *CommentUpdate {
+	_u.mutation.SetHiddenAt(v)
+	return _u
+}
+
+// SetNillableHiddenAt sets the "hidden_at" field if the given value is not nil.
+func (_u *CommentUpdate) SetNillableHiddenAt(v *time.Time) *CommentUpdate {
+	if v != nil {
+		_u.SetHiddenAt(*v)
+	}
+	return _u
+}
+
+// ClearHiddenAt clears the value of the "hidden_at" field.
+func (_u *CommentUpdate) ClearHiddenAt() *CommentUpdate {
+	_u.mutation.ClearHiddenAt()
+	return _u
+}
+
 // Mutation returns the CommentMutation object of the builder.
 func (_u *CommentUpdate) Mutation() *CommentMutation {
 	return _u.mutation
@@ -129,6 +149,12 @@ func (_u *CommentUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.Body(); ok {
 		_spec.SetField(comment.FieldBody, field.TypeString, value)
 	}
+	if value, ok := _u.mutation.HiddenAt(); ok {
+		_spec.SetField(comment.FieldHiddenAt, field.TypeTime, value)
+	}
+	if _u.mutation.HiddenAtCleared() {
+		_spec.ClearField(comment.FieldHiddenAt, field.TypeTime)
+	}
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{comment.Label}
@@ -166,6 +192,26 @@ func (_u *CommentUpdateOne) SetNillableBody(v *string) *CommentUpdateOne {
 	if v != nil {
 		_u.SetBody(*v)
 	}
+	return _u
+}
+
+// SetHiddenAt sets the "hidden_at" field.
+func (_u *CommentUpdateOne) SetHiddenAt(v time.Time) *CommentUpdateOne {
+	_u.mutation.SetHiddenAt(v)
+	return _u
+}
+
+// SetNillableHiddenAt sets the "hidden_at" field if the given value is not nil.
+func (_u *CommentUpdateOne) SetNillableHiddenAt(v *time.Time) *CommentUpdateOne {
+	if v != nil {
+		_u.SetHiddenAt(*v)
+	}
+	return _u
+}
+
+// ClearHiddenAt clears the value of the "hidden_at" field.
+func (_u *CommentUpdateOne) ClearHiddenAt() *CommentUpdateOne {
+	_u.mutation.ClearHiddenAt()
 	return _u
 }
 
@@ -279,6 +325,12 @@ func (_u *CommentUpdateOne) sqlSave(ctx context.Context) (_node *Comment, err er
 	}
 	if value, ok := _u.mutation.Body(); ok {
 		_spec.SetField(comment.FieldBody, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.HiddenAt(); ok {
+		_spec.SetField(comment.FieldHiddenAt, field.TypeTime, value)
+	}
+	if _u.mutation.HiddenAtCleared() {
+		_spec.ClearField(comment.FieldHiddenAt, field.TypeTime)
 	}
 	_node = &Comment{config: _u.config}
 	_spec.Assign = _node.assignValues

@@ -4,6 +4,7 @@ package ent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 
@@ -399,6 +400,12 @@ func (_q *FollowQuery) prepareQuery(ctx context.Context) error {
 			return err
 		}
 		_q.sql = prev
+	}
+	if follow.Policy == nil {
+		return errors.New("ent: uninitialized follow.Policy (forgotten import ent/runtime?)")
+	}
+	if err := follow.Policy.EvalQuery(ctx, _q); err != nil {
+		return err
 	}
 	return nil
 }

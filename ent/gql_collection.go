@@ -82,6 +82,11 @@ func (_q *CommentQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				selectedFields = append(selectedFields, comment.FieldBody)
 				fieldSeen[comment.FieldBody] = struct{}{}
 			}
+		case "hiddenAt":
+			if _, ok := fieldSeen[comment.FieldHiddenAt]; !ok {
+				selectedFields = append(selectedFields, comment.FieldHiddenAt)
+				fieldSeen[comment.FieldHiddenAt] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:
@@ -322,6 +327,11 @@ func (_q *PostQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 			if _, ok := fieldSeen[post.FieldPublishedAt]; !ok {
 				selectedFields = append(selectedFields, post.FieldPublishedAt)
 				fieldSeen[post.FieldPublishedAt] = struct{}{}
+			}
+		case "hiddenAt":
+			if _, ok := fieldSeen[post.FieldHiddenAt]; !ok {
+				selectedFields = append(selectedFields, post.FieldHiddenAt)
+				fieldSeen[post.FieldHiddenAt] = struct{}{}
 			}
 		case "id":
 		case "__typename":

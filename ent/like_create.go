@@ -67,7 +67,9 @@ func (_c *LikeCreate) Mutation() *LikeMutation {
 
 // Save creates the Like in the database.
 func (_c *LikeCreate) Save(ctx context.Context) (*Like, error) {
-	_c.defaults()
+	if err := _c.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -94,11 +96,15 @@ func (_c *LikeCreate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_c *LikeCreate) defaults() {
+func (_c *LikeCreate) defaults() error {
 	if _, ok := _c.mutation.CreatedAt(); !ok {
+		if like.DefaultCreatedAt == nil {
+			return fmt.Errorf("ent: uninitialized like.DefaultCreatedAt (forgotten import ent/runtime?)")
+		}
 		v := like.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

@@ -46,6 +46,7 @@ type CommentMutation struct {
 	created_at    *time.Time
 	updated_at    *time.Time
 	body          *string
+	hidden_at     *time.Time
 	clearedFields map[string]struct{}
 	author        *int
 	clearedauthor bool
@@ -262,6 +263,55 @@ func (m *CommentMutation) ResetBody() {
 	m.body = nil
 }
 
+// SetHiddenAt sets the "hidden_at" field.
+func (m *CommentMutation) SetHiddenAt(t time.Time) {
+	m.hidden_at = &t
+}
+
+// HiddenAt returns the value of the "hidden_at" field in the mutation.
+func (m *CommentMutation) HiddenAt() (r time.Time, exists bool) {
+	v := m.hidden_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHiddenAt returns the old "hidden_at" field's value of the Comment entity.
+// If the Comment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CommentMutation) OldHiddenAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHiddenAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHiddenAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHiddenAt: %w", err)
+	}
+	return oldValue.HiddenAt, nil
+}
+
+// ClearHiddenAt clears the value of the "hidden_at" field.
+func (m *CommentMutation) ClearHiddenAt() {
+	m.hidden_at = nil
+	m.clearedFields[comment.FieldHiddenAt] = struct{}{}
+}
+
+// HiddenAtCleared returns if the "hidden_at" field was cleared in this mutation.
+func (m *CommentMutation) HiddenAtCleared() bool {
+	_, ok := m.clearedFields[comment.FieldHiddenAt]
+	return ok
+}
+
+// ResetHiddenAt resets all changes to the "hidden_at" field.
+func (m *CommentMutation) ResetHiddenAt() {
+	m.hidden_at = nil
+	delete(m.clearedFields, comment.FieldHiddenAt)
+}
+
 // SetAuthorID sets the "author_id" field.
 func (m *CommentMutation) SetAuthorID(i int) {
 	m.author = &i
@@ -422,7 +472,7 @@ func (m *CommentMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *CommentMutation) Fields() []string {
-	fields := make([]string, 0, 5)
+	fields := make([]string, 0, 6)
 	if m.created_at != nil {
 		fields = append(fields, comment.FieldCreatedAt)
 	}
@@ -431,6 +481,9 @@ func (m *CommentMutation) Fields() []string {
 	}
 	if m.body != nil {
 		fields = append(fields, comment.FieldBody)
+	}
+	if m.hidden_at != nil {
+		fields = append(fields, comment.FieldHiddenAt)
 	}
 	if m.author != nil {
 		fields = append(fields, comment.FieldAuthorID)
@@ -452,6 +505,8 @@ func (m *CommentMutation) Field(name string) (ent.Value, bool) {
 		return m.UpdatedAt()
 	case comment.FieldBody:
 		return m.Body()
+	case comment.FieldHiddenAt:
+		return m.HiddenAt()
 	case comment.FieldAuthorID:
 		return m.AuthorID()
 	case comment.FieldPostID:
@@ -471,6 +526,8 @@ func (m *CommentMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldUpdatedAt(ctx)
 	case comment.FieldBody:
 		return m.OldBody(ctx)
+	case comment.FieldHiddenAt:
+		return m.OldHiddenAt(ctx)
 	case comment.FieldAuthorID:
 		return m.OldAuthorID(ctx)
 	case comment.FieldPostID:
@@ -504,6 +561,13 @@ func (m *CommentMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetBody(v)
+		return nil
+	case comment.FieldHiddenAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHiddenAt(v)
 		return nil
 	case comment.FieldAuthorID:
 		v, ok := value.(int)
@@ -551,7 +615,11 @@ func (m *CommentMutation) AddField(name string, value ent.Value) error {
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *CommentMutation) ClearedFields() []string {
-	return nil
+	var fields []string
+	if m.FieldCleared(comment.FieldHiddenAt) {
+		fields = append(fields, comment.FieldHiddenAt)
+	}
+	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -564,6 +632,11 @@ func (m *CommentMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *CommentMutation) ClearField(name string) error {
+	switch name {
+	case comment.FieldHiddenAt:
+		m.ClearHiddenAt()
+		return nil
+	}
 	return fmt.Errorf("unknown Comment nullable field %s", name)
 }
 
@@ -579,6 +652,9 @@ func (m *CommentMutation) ResetField(name string) error {
 		return nil
 	case comment.FieldBody:
 		m.ResetBody()
+		return nil
+	case comment.FieldHiddenAt:
+		m.ResetHiddenAt()
 		return nil
 	case comment.FieldAuthorID:
 		m.ResetAuthorID()
@@ -1770,6 +1846,7 @@ type PostMutation struct {
 	body            *string
 	status          *post.Status
 	published_at    *time.Time
+	hidden_at       *time.Time
 	clearedFields   map[string]struct{}
 	author          *int
 	clearedauthor   bool
@@ -2189,6 +2266,55 @@ func (m *PostMutation) ResetPublishedAt() {
 	delete(m.clearedFields, post.FieldPublishedAt)
 }
 
+// SetHiddenAt sets the "hidden_at" field.
+func (m *PostMutation) SetHiddenAt(t time.Time) {
+	m.hidden_at = &t
+}
+
+// HiddenAt returns the value of the "hidden_at" field in the mutation.
+func (m *PostMutation) HiddenAt() (r time.Time, exists bool) {
+	v := m.hidden_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHiddenAt returns the old "hidden_at" field's value of the Post entity.
+// If the Post object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PostMutation) OldHiddenAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHiddenAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHiddenAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHiddenAt: %w", err)
+	}
+	return oldValue.HiddenAt, nil
+}
+
+// ClearHiddenAt clears the value of the "hidden_at" field.
+func (m *PostMutation) ClearHiddenAt() {
+	m.hidden_at = nil
+	m.clearedFields[post.FieldHiddenAt] = struct{}{}
+}
+
+// HiddenAtCleared returns if the "hidden_at" field was cleared in this mutation.
+func (m *PostMutation) HiddenAtCleared() bool {
+	_, ok := m.clearedFields[post.FieldHiddenAt]
+	return ok
+}
+
+// ResetHiddenAt resets all changes to the "hidden_at" field.
+func (m *PostMutation) ResetHiddenAt() {
+	m.hidden_at = nil
+	delete(m.clearedFields, post.FieldHiddenAt)
+}
+
 // SetAuthorID sets the "author_id" field.
 func (m *PostMutation) SetAuthorID(i int) {
 	m.author = &i
@@ -2502,7 +2628,7 @@ func (m *PostMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *PostMutation) Fields() []string {
-	fields := make([]string, 0, 9)
+	fields := make([]string, 0, 10)
 	if m.created_at != nil {
 		fields = append(fields, post.FieldCreatedAt)
 	}
@@ -2526,6 +2652,9 @@ func (m *PostMutation) Fields() []string {
 	}
 	if m.published_at != nil {
 		fields = append(fields, post.FieldPublishedAt)
+	}
+	if m.hidden_at != nil {
+		fields = append(fields, post.FieldHiddenAt)
 	}
 	if m.author != nil {
 		fields = append(fields, post.FieldAuthorID)
@@ -2554,6 +2683,8 @@ func (m *PostMutation) Field(name string) (ent.Value, bool) {
 		return m.Status()
 	case post.FieldPublishedAt:
 		return m.PublishedAt()
+	case post.FieldHiddenAt:
+		return m.HiddenAt()
 	case post.FieldAuthorID:
 		return m.AuthorID()
 	}
@@ -2581,6 +2712,8 @@ func (m *PostMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldStatus(ctx)
 	case post.FieldPublishedAt:
 		return m.OldPublishedAt(ctx)
+	case post.FieldHiddenAt:
+		return m.OldHiddenAt(ctx)
 	case post.FieldAuthorID:
 		return m.OldAuthorID(ctx)
 	}
@@ -2648,6 +2781,13 @@ func (m *PostMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetPublishedAt(v)
 		return nil
+	case post.FieldHiddenAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHiddenAt(v)
+		return nil
 	case post.FieldAuthorID:
 		v, ok := value.(int)
 		if !ok {
@@ -2691,6 +2831,9 @@ func (m *PostMutation) ClearedFields() []string {
 	if m.FieldCleared(post.FieldPublishedAt) {
 		fields = append(fields, post.FieldPublishedAt)
 	}
+	if m.FieldCleared(post.FieldHiddenAt) {
+		fields = append(fields, post.FieldHiddenAt)
+	}
 	return fields
 }
 
@@ -2707,6 +2850,9 @@ func (m *PostMutation) ClearField(name string) error {
 	switch name {
 	case post.FieldPublishedAt:
 		m.ClearPublishedAt()
+		return nil
+	case post.FieldHiddenAt:
+		m.ClearHiddenAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Post nullable field %s", name)
@@ -2739,6 +2885,9 @@ func (m *PostMutation) ResetField(name string) error {
 		return nil
 	case post.FieldPublishedAt:
 		m.ResetPublishedAt()
+		return nil
+	case post.FieldHiddenAt:
+		m.ResetHiddenAt()
 		return nil
 	case post.FieldAuthorID:
 		m.ResetAuthorID()
@@ -3414,6 +3563,7 @@ type UserMutation struct {
 	display_name       *string
 	bio                *string
 	avatar_url         *string
+	banned_at          *time.Time
 	role               *user.Role
 	clearedFields      map[string]struct{}
 	posts              map[int]struct{}
@@ -3826,6 +3976,55 @@ func (m *UserMutation) OldAvatarURL(ctx context.Context) (v string, err error) {
 // ResetAvatarURL resets all changes to the "avatar_url" field.
 func (m *UserMutation) ResetAvatarURL() {
 	m.avatar_url = nil
+}
+
+// SetBannedAt sets the "banned_at" field.
+func (m *UserMutation) SetBannedAt(t time.Time) {
+	m.banned_at = &t
+}
+
+// BannedAt returns the value of the "banned_at" field in the mutation.
+func (m *UserMutation) BannedAt() (r time.Time, exists bool) {
+	v := m.banned_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBannedAt returns the old "banned_at" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldBannedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBannedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBannedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBannedAt: %w", err)
+	}
+	return oldValue.BannedAt, nil
+}
+
+// ClearBannedAt clears the value of the "banned_at" field.
+func (m *UserMutation) ClearBannedAt() {
+	m.banned_at = nil
+	m.clearedFields[user.FieldBannedAt] = struct{}{}
+}
+
+// BannedAtCleared returns if the "banned_at" field was cleared in this mutation.
+func (m *UserMutation) BannedAtCleared() bool {
+	_, ok := m.clearedFields[user.FieldBannedAt]
+	return ok
+}
+
+// ResetBannedAt resets all changes to the "banned_at" field.
+func (m *UserMutation) ResetBannedAt() {
+	m.banned_at = nil
+	delete(m.clearedFields, user.FieldBannedAt)
 }
 
 // SetRole sets the "role" field.
@@ -4276,7 +4475,7 @@ func (m *UserMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UserMutation) Fields() []string {
-	fields := make([]string, 0, 9)
+	fields := make([]string, 0, 10)
 	if m.created_at != nil {
 		fields = append(fields, user.FieldCreatedAt)
 	}
@@ -4300,6 +4499,9 @@ func (m *UserMutation) Fields() []string {
 	}
 	if m.avatar_url != nil {
 		fields = append(fields, user.FieldAvatarURL)
+	}
+	if m.banned_at != nil {
+		fields = append(fields, user.FieldBannedAt)
 	}
 	if m.role != nil {
 		fields = append(fields, user.FieldRole)
@@ -4328,6 +4530,8 @@ func (m *UserMutation) Field(name string) (ent.Value, bool) {
 		return m.Bio()
 	case user.FieldAvatarURL:
 		return m.AvatarURL()
+	case user.FieldBannedAt:
+		return m.BannedAt()
 	case user.FieldRole:
 		return m.Role()
 	}
@@ -4355,6 +4559,8 @@ func (m *UserMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldBio(ctx)
 	case user.FieldAvatarURL:
 		return m.OldAvatarURL(ctx)
+	case user.FieldBannedAt:
+		return m.OldBannedAt(ctx)
 	case user.FieldRole:
 		return m.OldRole(ctx)
 	}
@@ -4422,6 +4628,13 @@ func (m *UserMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetAvatarURL(v)
 		return nil
+	case user.FieldBannedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBannedAt(v)
+		return nil
 	case user.FieldRole:
 		v, ok := value.(user.Role)
 		if !ok {
@@ -4458,7 +4671,11 @@ func (m *UserMutation) AddField(name string, value ent.Value) error {
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *UserMutation) ClearedFields() []string {
-	return nil
+	var fields []string
+	if m.FieldCleared(user.FieldBannedAt) {
+		fields = append(fields, user.FieldBannedAt)
+	}
+	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -4471,6 +4688,11 @@ func (m *UserMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *UserMutation) ClearField(name string) error {
+	switch name {
+	case user.FieldBannedAt:
+		m.ClearBannedAt()
+		return nil
+	}
 	return fmt.Errorf("unknown User nullable field %s", name)
 }
 
@@ -4501,6 +4723,9 @@ func (m *UserMutation) ResetField(name string) error {
 		return nil
 	case user.FieldAvatarURL:
 		m.ResetAvatarURL()
+		return nil
+	case user.FieldBannedAt:
+		m.ResetBannedAt()
 		return nil
 	case user.FieldRole:
 		m.ResetRole()

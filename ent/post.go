@@ -34,6 +34,8 @@ type Post struct {
 	Status post.Status `json:"status,omitempty"`
 	// When the post was first published; null for drafts.
 	PublishedAt *time.Time `json:"published_at,omitempty"`
+	// When a moderator hid it; hidden content is visible to its author and moderators only.
+	HiddenAt *time.Time `json:"hidden_at,omitempty"`
 	// ID of the author.
 	AuthorID int `json:"author_id,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -122,7 +124,7 @@ func (*Post) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case post.FieldSlug, post.FieldTitle, post.FieldDescription, post.FieldBody, post.FieldStatus:
 			values[i] = new(sql.NullString)
-		case post.FieldCreatedAt, post.FieldUpdatedAt, post.FieldPublishedAt:
+		case post.FieldCreatedAt, post.FieldUpdatedAt, post.FieldPublishedAt, post.FieldHiddenAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -193,6 +195,13 @@ func (_m *Post) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.PublishedAt = new(time.Time)
 				*_m.PublishedAt = value.Time
+			}
+		case post.FieldHiddenAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field hidden_at", values[i])
+			} else if value.Valid {
+				_m.HiddenAt = new(time.Time)
+				*_m.HiddenAt = value.Time
 			}
 		case post.FieldAuthorID:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -284,6 +293,11 @@ func (_m *Post) String() string {
 	builder.WriteString(", ")
 	if v := _m.PublishedAt; v != nil {
 		builder.WriteString("published_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.HiddenAt; v != nil {
+		builder.WriteString("hidden_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteString(", ")

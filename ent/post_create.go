@@ -122,6 +122,20 @@ func (_c *PostCreate) SetNillablePublishedAt(v *time.Time) *PostCreate {
 	return _c
 }
 
+// SetHiddenAt sets the "hidden_at" field.
+func (_c *PostCreate) SetHiddenAt(v time.Time) *PostCreate {
+	_c.mutation.SetHiddenAt(v)
+	return _c
+}
+
+// SetNillableHiddenAt sets the "hidden_at" field if the given value is not nil.
+func (_c *PostCreate) SetNillableHiddenAt(v *time.Time) *PostCreate {
+	if v != nil {
+		_c.SetHiddenAt(*v)
+	}
+	return _c
+}
+
 // SetAuthorID sets the "author_id" field.
 func (_c *PostCreate) SetAuthorID(v int) *PostCreate {
 	_c.mutation.SetAuthorID(v)
@@ -362,6 +376,10 @@ func (_c *PostCreate) createSpec() (*Post, *sqlgraph.CreateSpec) {
 		_spec.SetField(post.FieldPublishedAt, field.TypeTime, value)
 		_node.PublishedAt = &value
 	}
+	if value, ok := _c.mutation.HiddenAt(); ok {
+		_spec.SetField(post.FieldHiddenAt, field.TypeTime, value)
+		_node.HiddenAt = &value
+	}
 	if nodes := _c.mutation.AuthorIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -426,7 +444,7 @@ func (_c *PostCreate) createSpec() (*Post, *sqlgraph.CreateSpec) {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		createE := &LikeCreate{config: _c.config, mutation: newLikeMutation(_c.config, OpCreate)}
-		createE.defaults()
+		_ = createE.defaults()
 		_, specE := createE.createSpec()
 		edge.Target.Fields = specE.Fields
 		_spec.Edges = append(_spec.Edges, edge)
@@ -577,6 +595,24 @@ func (u *PostUpsert) ClearPublishedAt() *PostUpsert {
 	return u
 }
 
+// SetHiddenAt sets the "hidden_at" field.
+func (u *PostUpsert) SetHiddenAt(v time.Time) *PostUpsert {
+	u.Set(post.FieldHiddenAt, v)
+	return u
+}
+
+// UpdateHiddenAt sets the "hidden_at" field to the value that was provided on create.
+func (u *PostUpsert) UpdateHiddenAt() *PostUpsert {
+	u.SetExcluded(post.FieldHiddenAt)
+	return u
+}
+
+// ClearHiddenAt clears the value of the "hidden_at" field.
+func (u *PostUpsert) ClearHiddenAt() *PostUpsert {
+	u.SetNull(post.FieldHiddenAt)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -716,6 +752,27 @@ func (u *PostUpsertOne) UpdatePublishedAt() *PostUpsertOne {
 func (u *PostUpsertOne) ClearPublishedAt() *PostUpsertOne {
 	return u.Update(func(s *PostUpsert) {
 		s.ClearPublishedAt()
+	})
+}
+
+// SetHiddenAt sets the "hidden_at" field.
+func (u *PostUpsertOne) SetHiddenAt(v time.Time) *PostUpsertOne {
+	return u.Update(func(s *PostUpsert) {
+		s.SetHiddenAt(v)
+	})
+}
+
+// UpdateHiddenAt sets the "hidden_at" field to the value that was provided on create.
+func (u *PostUpsertOne) UpdateHiddenAt() *PostUpsertOne {
+	return u.Update(func(s *PostUpsert) {
+		s.UpdateHiddenAt()
+	})
+}
+
+// ClearHiddenAt clears the value of the "hidden_at" field.
+func (u *PostUpsertOne) ClearHiddenAt() *PostUpsertOne {
+	return u.Update(func(s *PostUpsert) {
+		s.ClearHiddenAt()
 	})
 }
 
@@ -1024,6 +1081,27 @@ func (u *PostUpsertBulk) UpdatePublishedAt() *PostUpsertBulk {
 func (u *PostUpsertBulk) ClearPublishedAt() *PostUpsertBulk {
 	return u.Update(func(s *PostUpsert) {
 		s.ClearPublishedAt()
+	})
+}
+
+// SetHiddenAt sets the "hidden_at" field.
+func (u *PostUpsertBulk) SetHiddenAt(v time.Time) *PostUpsertBulk {
+	return u.Update(func(s *PostUpsert) {
+		s.SetHiddenAt(v)
+	})
+}
+
+// UpdateHiddenAt sets the "hidden_at" field to the value that was provided on create.
+func (u *PostUpsertBulk) UpdateHiddenAt() *PostUpsertBulk {
+	return u.Update(func(s *PostUpsert) {
+		s.UpdateHiddenAt()
+	})
+}
+
+// ClearHiddenAt clears the value of the "hidden_at" field.
+func (u *PostUpsertBulk) ClearHiddenAt() *PostUpsertBulk {
+	return u.Update(func(s *PostUpsert) {
+		s.ClearHiddenAt()
 	})
 }
 

@@ -114,6 +114,26 @@ func (_u *PostUpdate) ClearPublishedAt() *PostUpdate {
 	return _u
 }
 
+// SetHiddenAt sets the "hidden_at" field.
+func (_u *PostUpdate) SetHiddenAt(v time.Time) *PostUpdate {
+	_u.mutation.SetHiddenAt(v)
+	return _u
+}
+
+// SetNillableHiddenAt sets the "hidden_at" field if the given value is not nil.
+func (_u *PostUpdate) SetNillableHiddenAt(v *time.Time) *PostUpdate {
+	if v != nil {
+		_u.SetHiddenAt(*v)
+	}
+	return _u
+}
+
+// ClearHiddenAt clears the value of the "hidden_at" field.
+func (_u *PostUpdate) ClearHiddenAt() *PostUpdate {
+	_u.mutation.ClearHiddenAt()
+	return _u
+}
+
 // AddTagIDs adds the "tags" edge to the Tag entity by IDs.
 func (_u *PostUpdate) AddTagIDs(ids ...int) *PostUpdate {
 	_u.mutation.AddTagIDs(ids...)
@@ -356,6 +376,12 @@ func (_u *PostUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.PublishedAtCleared() {
 		_spec.ClearField(post.FieldPublishedAt, field.TypeTime)
 	}
+	if value, ok := _u.mutation.HiddenAt(); ok {
+		_spec.SetField(post.FieldHiddenAt, field.TypeTime, value)
+	}
+	if _u.mutation.HiddenAtCleared() {
+		_spec.ClearField(post.FieldHiddenAt, field.TypeTime)
+	}
 	if _u.mutation.TagsCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2M,
@@ -458,7 +484,7 @@ func (_u *PostUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			},
 		}
 		createE := &LikeCreate{config: _u.config, mutation: newLikeMutation(_u.config, OpCreate)}
-		createE.defaults()
+		_ = createE.defaults()
 		_, specE := createE.createSpec()
 		edge.Target.Fields = specE.Fields
 		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
@@ -478,7 +504,7 @@ func (_u *PostUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		createE := &LikeCreate{config: _u.config, mutation: newLikeMutation(_u.config, OpCreate)}
-		createE.defaults()
+		_ = createE.defaults()
 		_, specE := createE.createSpec()
 		edge.Target.Fields = specE.Fields
 		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
@@ -498,7 +524,7 @@ func (_u *PostUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		createE := &LikeCreate{config: _u.config, mutation: newLikeMutation(_u.config, OpCreate)}
-		createE.defaults()
+		_ = createE.defaults()
 		_, specE := createE.createSpec()
 		edge.Target.Fields = specE.Fields
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
@@ -647,6 +673,26 @@ func (_u *PostUpdateOne) SetNillablePublishedAt(v *time.Time) *PostUpdateOne {
 // ClearPublishedAt clears the value of the "published_at" field.
 func (_u *PostUpdateOne) ClearPublishedAt() *PostUpdateOne {
 	_u.mutation.ClearPublishedAt()
+	return _u
+}
+
+// SetHiddenAt sets the "hidden_at" field.
+func (_u *PostUpdateOne) SetHiddenAt(v time.Time) *PostUpdateOne {
+	_u.mutation.SetHiddenAt(v)
+	return _u
+}
+
+// SetNillableHiddenAt sets the "hidden_at" field if the given value is not nil.
+func (_u *PostUpdateOne) SetNillableHiddenAt(v *time.Time) *PostUpdateOne {
+	if v != nil {
+		_u.SetHiddenAt(*v)
+	}
+	return _u
+}
+
+// ClearHiddenAt clears the value of the "hidden_at" field.
+func (_u *PostUpdateOne) ClearHiddenAt() *PostUpdateOne {
+	_u.mutation.ClearHiddenAt()
 	return _u
 }
 
@@ -922,6 +968,12 @@ func (_u *PostUpdateOne) sqlSave(ctx context.Context) (_node *Post, err error) {
 	if _u.mutation.PublishedAtCleared() {
 		_spec.ClearField(post.FieldPublishedAt, field.TypeTime)
 	}
+	if value, ok := _u.mutation.HiddenAt(); ok {
+		_spec.SetField(post.FieldHiddenAt, field.TypeTime, value)
+	}
+	if _u.mutation.HiddenAtCleared() {
+		_spec.ClearField(post.FieldHiddenAt, field.TypeTime)
+	}
 	if _u.mutation.TagsCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2M,
@@ -1024,7 +1076,7 @@ func (_u *PostUpdateOne) sqlSave(ctx context.Context) (_node *Post, err error) {
 			},
 		}
 		createE := &LikeCreate{config: _u.config, mutation: newLikeMutation(_u.config, OpCreate)}
-		createE.defaults()
+		_ = createE.defaults()
 		_, specE := createE.createSpec()
 		edge.Target.Fields = specE.Fields
 		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
@@ -1044,7 +1096,7 @@ func (_u *PostUpdateOne) sqlSave(ctx context.Context) (_node *Post, err error) {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		createE := &LikeCreate{config: _u.config, mutation: newLikeMutation(_u.config, OpCreate)}
-		createE.defaults()
+		_ = createE.defaults()
 		_, specE := createE.createSpec()
 		edge.Target.Fields = specE.Fields
 		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
@@ -1064,7 +1116,7 @@ func (_u *PostUpdateOne) sqlSave(ctx context.Context) (_node *Post, err error) {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		createE := &LikeCreate{config: _u.config, mutation: newLikeMutation(_u.config, OpCreate)}
-		createE.defaults()
+		_ = createE.defaults()
 		_, specE := createE.createSpec()
 		edge.Target.Fields = specE.Fields
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)

@@ -114,6 +114,20 @@ func (_c *UserCreate) SetNillableAvatarURL(v *string) *UserCreate {
 	return _c
 }
 
+// SetBannedAt sets the "banned_at" field.
+func (_c *UserCreate) SetBannedAt(v time.Time) *UserCreate {
+	_c.mutation.SetBannedAt(v)
+	return _c
+}
+
+// SetNillableBannedAt sets the "banned_at" field if the given value is not nil.
+func (_c *UserCreate) SetNillableBannedAt(v *time.Time) *UserCreate {
+	if v != nil {
+		_c.SetBannedAt(*v)
+	}
+	return _c
+}
+
 // SetRole sets the "role" field.
 func (_c *UserCreate) SetRole(v user.Role) *UserCreate {
 	_c.mutation.SetRole(v)
@@ -240,7 +254,9 @@ func (_c *UserCreate) Mutation() *UserMutation {
 
 // Save creates the User in the database.
 func (_c *UserCreate) Save(ctx context.Context) (*User, error) {
-	_c.defaults()
+	if err := _c.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -267,12 +283,18 @@ func (_c *UserCreate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_c *UserCreate) defaults() {
+func (_c *UserCreate) defaults() error {
 	if _, ok := _c.mutation.CreatedAt(); !ok {
+		if user.DefaultCreatedAt == nil {
+			return fmt.Errorf("ent: uninitialized user.DefaultCreatedAt (forgotten import ent/runtime?)")
+		}
 		v := user.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
+		if user.DefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized user.DefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := user.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
@@ -292,6 +314,7 @@ func (_c *UserCreate) defaults() {
 		v := user.DefaultRole
 		_c.mutation.SetRole(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -397,6 +420,10 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 		_spec.SetField(user.FieldAvatarURL, field.TypeString, value)
 		_node.AvatarURL = value
 	}
+	if value, ok := _c.mutation.BannedAt(); ok {
+		_spec.SetField(user.FieldBannedAt, field.TypeTime, value)
+		_node.BannedAt = &value
+	}
 	if value, ok := _c.mutation.Role(); ok {
 		_spec.SetField(user.FieldRole, field.TypeEnum, value)
 		_node.Role = value
@@ -448,7 +475,7 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		createE := &FollowCreate{config: _c.config, mutation: newFollowMutation(_c.config, OpCreate)}
-		createE.defaults()
+		_ = createE.defaults()
 		_, specE := createE.createSpec()
 		edge.Target.Fields = specE.Fields
 		_spec.Edges = append(_spec.Edges, edge)
@@ -484,7 +511,7 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		createE := &LikeCreate{config: _c.config, mutation: newLikeMutation(_c.config, OpCreate)}
-		createE.defaults()
+		_ = createE.defaults()
 		_, specE := createE.createSpec()
 		edge.Target.Fields = specE.Fields
 		_spec.Edges = append(_spec.Edges, edge)
@@ -657,6 +684,24 @@ func (u *UserUpsert) UpdateAvatarURL() *UserUpsert {
 	return u
 }
 
+// SetBannedAt sets the "banned_at" field.
+func (u *UserUpsert) SetBannedAt(v time.Time) *UserUpsert {
+	u.Set(user.FieldBannedAt, v)
+	return u
+}
+
+// UpdateBannedAt sets the "banned_at" field to the value that was provided on create.
+func (u *UserUpsert) UpdateBannedAt() *UserUpsert {
+	u.SetExcluded(user.FieldBannedAt)
+	return u
+}
+
+// ClearBannedAt clears the value of the "banned_at" field.
+func (u *UserUpsert) ClearBannedAt() *UserUpsert {
+	u.SetNull(user.FieldBannedAt)
+	return u
+}
+
 // SetRole sets the "role" field.
 func (u *UserUpsert) SetRole(v user.Role) *UserUpsert {
 	u.Set(user.FieldRole, v)
@@ -809,6 +854,27 @@ func (u *UserUpsertOne) SetAvatarURL(v string) *UserUpsertOne {
 func (u *UserUpsertOne) UpdateAvatarURL() *UserUpsertOne {
 	return u.Update(func(s *UserUpsert) {
 		s.UpdateAvatarURL()
+	})
+}
+
+// SetBannedAt sets the "banned_at" field.
+func (u *UserUpsertOne) SetBannedAt(v time.Time) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetBannedAt(v)
+	})
+}
+
+// UpdateBannedAt sets the "banned_at" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateBannedAt() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateBannedAt()
+	})
+}
+
+// ClearBannedAt clears the value of the "banned_at" field.
+func (u *UserUpsertOne) ClearBannedAt() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearBannedAt()
 	})
 }
 
@@ -1132,6 +1198,27 @@ func (u *UserUpsertBulk) SetAvatarURL(v string) *UserUpsertBulk {
 func (u *UserUpsertBulk) UpdateAvatarURL() *UserUpsertBulk {
 	return u.Update(func(s *UserUpsert) {
 		s.UpdateAvatarURL()
+	})
+}
+
+// SetBannedAt sets the "banned_at" field.
+func (u *UserUpsertBulk) SetBannedAt(v time.Time) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetBannedAt(v)
+	})
+}
+
+// UpdateBannedAt sets the "banned_at" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateBannedAt() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateBannedAt()
+	})
+}
+
+// ClearBannedAt clears the value of the "banned_at" field.
+func (u *UserUpsertBulk) ClearBannedAt() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearBannedAt()
 	})
 }
 

@@ -32,7 +32,9 @@ func NewHandler(d Deps) http.Handler {
 	schema := NewExecutableSchema(Config{
 		Resolvers: &Resolver{client: d.Client, accounts: d.Accounts, publish: d.Publish, social: d.Social},
 		Directives: DirectiveRoot{
-			Authenticated: authenticated,
+			Authenticated:  authenticated,
+			RequiresScopes: requiresScopes,
+			Policy:         policy,
 		},
 	})
 	srv := handler.New(schema)

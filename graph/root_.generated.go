@@ -34,7 +34,9 @@ type ResolverRoot interface {
 }
 
 type DirectiveRoot struct {
-	Authenticated func(ctx context.Context, obj any, next graphql.Resolver) (res any, err error)
+	Authenticated  func(ctx context.Context, obj any, next graphql.Resolver) (res any, err error)
+	Policy         func(ctx context.Context, obj any, next graphql.Resolver, policies [][]string) (res any, err error)
+	RequiresScopes func(ctx context.Context, obj any, next graphql.Resolver, scopes [][]string) (res any, err error)
 }
 
 type ComplexityRoot struct {
@@ -42,10 +44,15 @@ type ComplexityRoot struct {
 		Comment func(childComplexity int) int
 	}
 
+	BanUserPayload struct {
+		User func(childComplexity int) int
+	}
+
 	Comment struct {
 		Author    func(childComplexity int) int
 		Body      func(childComplexity int) int
 		CreatedAt func(childComplexity int) int
+		HiddenAt  func(childComplexity int) int
 		ID        func(childComplexity int) int
 		Post      func(childComplexity int) int
 		UpdatedAt func(childComplexity int) int
@@ -79,6 +86,14 @@ type ComplexityRoot struct {
 		User func(childComplexity int) int
 	}
 
+	HideCommentPayload struct {
+		Comment func(childComplexity int) int
+	}
+
+	HidePostPayload struct {
+		Post func(childComplexity int) int
+	}
+
 	LikePostPayload struct {
 		Post func(childComplexity int) int
 	}
@@ -91,15 +106,22 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		AddComment    func(childComplexity int, input publish.AddCommentInput) int
+		BanUser       func(childComplexity int, input model.BanUserInput) int
 		CreatePost    func(childComplexity int, input publish.CreatePostInput) int
 		DeleteComment func(childComplexity int, input model.DeleteCommentInput) int
 		DeletePost    func(childComplexity int, input model.DeletePostInput) int
 		FollowUser    func(childComplexity int, input model.FollowUserInput) int
+		HideComment   func(childComplexity int, input model.HideCommentInput) int
+		HidePost      func(childComplexity int, input model.HidePostInput) int
 		LikePost      func(childComplexity int, input model.LikePostInput) int
 		Login         func(childComplexity int, input account.LoginInput) int
 		PublishPost   func(childComplexity int, input model.PublishPostInput) int
 		Register      func(childComplexity int, input account.RegisterInput) int
+		SetUserRole   func(childComplexity int, input account.SetRoleInput) int
+		UnbanUser     func(childComplexity int, input model.UnbanUserInput) int
 		UnfollowUser  func(childComplexity int, input model.UnfollowUserInput) int
+		UnhideComment func(childComplexity int, input model.UnhideCommentInput) int
+		UnhidePost    func(childComplexity int, input model.UnhidePostInput) int
 		UnlikePost    func(childComplexity int, input model.UnlikePostInput) int
 		UpdatePost    func(childComplexity int, input publish.UpdatePostInput) int
 		UpdateProfile func(childComplexity int, input account.UpdateProfileInput) int
@@ -119,6 +141,7 @@ type ComplexityRoot struct {
 		Comments       func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.CommentOrder, where *ent.CommentWhereInput) int
 		CreatedAt      func(childComplexity int) int
 		Description    func(childComplexity int) int
+		HiddenAt       func(childComplexity int) int
 		ID             func(childComplexity int) int
 		LikeCount      func(childComplexity int) int
 		PublishedAt    func(childComplexity int) int
@@ -163,6 +186,10 @@ type ComplexityRoot struct {
 		User        func(childComplexity int) int
 	}
 
+	SetUserRolePayload struct {
+		User func(childComplexity int) int
+	}
+
 	Tag struct {
 		CreatedAt func(childComplexity int) int
 		ID        func(childComplexity int) int
@@ -182,8 +209,20 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	UnbanUserPayload struct {
+		User func(childComplexity int) int
+	}
+
 	UnfollowUserPayload struct {
 		User func(childComplexity int) int
+	}
+
+	UnhideCommentPayload struct {
+		Comment func(childComplexity int) int
+	}
+
+	UnhidePostPayload struct {
+		Post func(childComplexity int) int
 	}
 
 	UnlikePostPayload struct {
@@ -200,6 +239,7 @@ type ComplexityRoot struct {
 
 	User struct {
 		AvatarURL         func(childComplexity int) int
+		BannedAt          func(childComplexity int) int
 		Bio               func(childComplexity int) int
 		CreatedAt         func(childComplexity int) int
 		DisplayName       func(childComplexity int) int
@@ -249,6 +289,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AddCommentPayload.Comment(childComplexity), true
 
+	case "BanUserPayload.user":
+		if e.ComplexityRoot.BanUserPayload.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BanUserPayload.User(childComplexity), true
+
 	case "Comment.author":
 		if e.ComplexityRoot.Comment.Author == nil {
 			break
@@ -267,6 +314,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Comment.CreatedAt(childComplexity), true
+	case "Comment.hiddenAt":
+		if e.ComplexityRoot.Comment.HiddenAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Comment.HiddenAt(childComplexity), true
 	case "Comment.id":
 		if e.ComplexityRoot.Comment.ID == nil {
 			break
@@ -352,6 +405,20 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.FollowUserPayload.User(childComplexity), true
 
+	case "HideCommentPayload.comment":
+		if e.ComplexityRoot.HideCommentPayload.Comment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HideCommentPayload.Comment(childComplexity), true
+
+	case "HidePostPayload.post":
+		if e.ComplexityRoot.HidePostPayload.Post == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HidePostPayload.Post(childComplexity), true
+
 	case "LikePostPayload.post":
 		if e.ComplexityRoot.LikePostPayload.Post == nil {
 			break
@@ -389,6 +456,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AddComment(childComplexity, args["input"].(publish.AddCommentInput)), true
+	case "Mutation.banUser":
+		if e.ComplexityRoot.Mutation.BanUser == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_banUser_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.BanUser(childComplexity, args["input"].(model.BanUserInput)), true
 	case "Mutation.createPost":
 		if e.ComplexityRoot.Mutation.CreatePost == nil {
 			break
@@ -433,6 +511,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.FollowUser(childComplexity, args["input"].(model.FollowUserInput)), true
+	case "Mutation.hideComment":
+		if e.ComplexityRoot.Mutation.HideComment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_hideComment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.HideComment(childComplexity, args["input"].(model.HideCommentInput)), true
+	case "Mutation.hidePost":
+		if e.ComplexityRoot.Mutation.HidePost == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_hidePost_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.HidePost(childComplexity, args["input"].(model.HidePostInput)), true
 	case "Mutation.likePost":
 		if e.ComplexityRoot.Mutation.LikePost == nil {
 			break
@@ -477,6 +577,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Register(childComplexity, args["input"].(account.RegisterInput)), true
+	case "Mutation.setUserRole":
+		if e.ComplexityRoot.Mutation.SetUserRole == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setUserRole_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetUserRole(childComplexity, args["input"].(account.SetRoleInput)), true
+	case "Mutation.unbanUser":
+		if e.ComplexityRoot.Mutation.UnbanUser == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_unbanUser_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UnbanUser(childComplexity, args["input"].(model.UnbanUserInput)), true
 	case "Mutation.unfollowUser":
 		if e.ComplexityRoot.Mutation.UnfollowUser == nil {
 			break
@@ -488,6 +610,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UnfollowUser(childComplexity, args["input"].(model.UnfollowUserInput)), true
+	case "Mutation.unhideComment":
+		if e.ComplexityRoot.Mutation.UnhideComment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_unhideComment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UnhideComment(childComplexity, args["input"].(model.UnhideCommentInput)), true
+	case "Mutation.unhidePost":
+		if e.ComplexityRoot.Mutation.UnhidePost == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_unhidePost_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UnhidePost(childComplexity, args["input"].(model.UnhidePostInput)), true
 	case "Mutation.unlikePost":
 		if e.ComplexityRoot.Mutation.UnlikePost == nil {
 			break
@@ -588,6 +732,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Post.Description(childComplexity), true
+	case "Post.hiddenAt":
+		if e.ComplexityRoot.Post.HiddenAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Post.HiddenAt(childComplexity), true
 	case "Post.id":
 		if e.ComplexityRoot.Post.ID == nil {
 			break
@@ -797,6 +947,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RegisterPayload.User(childComplexity), true
 
+	case "SetUserRolePayload.user":
+		if e.ComplexityRoot.SetUserRolePayload.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SetUserRolePayload.User(childComplexity), true
+
 	case "Tag.createdAt":
 		if e.ComplexityRoot.Tag.CreatedAt == nil {
 			break
@@ -865,12 +1022,33 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.TagEdge.Node(childComplexity), true
 
+	case "UnbanUserPayload.user":
+		if e.ComplexityRoot.UnbanUserPayload.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UnbanUserPayload.User(childComplexity), true
+
 	case "UnfollowUserPayload.user":
 		if e.ComplexityRoot.UnfollowUserPayload.User == nil {
 			break
 		}
 
 		return e.ComplexityRoot.UnfollowUserPayload.User(childComplexity), true
+
+	case "UnhideCommentPayload.comment":
+		if e.ComplexityRoot.UnhideCommentPayload.Comment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UnhideCommentPayload.Comment(childComplexity), true
+
+	case "UnhidePostPayload.post":
+		if e.ComplexityRoot.UnhidePostPayload.Post == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UnhidePostPayload.Post(childComplexity), true
 
 	case "UnlikePostPayload.post":
 		if e.ComplexityRoot.UnlikePostPayload.Post == nil {
@@ -899,6 +1077,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.AvatarURL(childComplexity), true
+	case "User.bannedAt":
+		if e.ComplexityRoot.User.BannedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.BannedAt(childComplexity), true
 	case "User.bio":
 		if e.ComplexityRoot.User.Bio == nil {
 			break
@@ -1040,21 +1224,28 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
 		ec.unmarshalInputAddCommentInput,
+		ec.unmarshalInputBanUserInput,
 		ec.unmarshalInputCommentOrder,
 		ec.unmarshalInputCommentWhereInput,
 		ec.unmarshalInputCreatePostInput,
 		ec.unmarshalInputDeleteCommentInput,
 		ec.unmarshalInputDeletePostInput,
 		ec.unmarshalInputFollowUserInput,
+		ec.unmarshalInputHideCommentInput,
+		ec.unmarshalInputHidePostInput,
 		ec.unmarshalInputLikePostInput,
 		ec.unmarshalInputLoginInput,
 		ec.unmarshalInputPostOrder,
 		ec.unmarshalInputPostWhereInput,
 		ec.unmarshalInputPublishPostInput,
 		ec.unmarshalInputRegisterInput,
+		ec.unmarshalInputSetUserRoleInput,
 		ec.unmarshalInputTagOrder,
 		ec.unmarshalInputTagWhereInput,
+		ec.unmarshalInputUnbanUserInput,
 		ec.unmarshalInputUnfollowUserInput,
+		ec.unmarshalInputUnhideCommentInput,
+		ec.unmarshalInputUnhidePostInput,
 		ec.unmarshalInputUnlikePostInput,
 		ec.unmarshalInputUpdatePostInput,
 		ec.unmarshalInputUpdateProfileInput,
@@ -1151,6 +1342,10 @@ type Comment implements Node {
   Content, in Markdown.
   """
   body: String!
+  """
+  When a moderator hid it; hidden content is visible to its author and moderators only.
+  """
+  hiddenAt: Time
   """
   Who wrote the comment.
   """
@@ -1362,6 +1557,10 @@ type Post implements Node {
   When the post was first published; null for drafts.
   """
   publishedAt: Time
+  """
+  When a moderator hid it; hidden content is visible to its author and moderators only.
+  """
+  hiddenAt: Time
   """
   Who wrote the post.
   """
@@ -2166,12 +2365,133 @@ input UserWhereInput {
   hasFollowersWith: [UserWhereInput!]
 }
 `, BuiltIn: false},
-	{Name: "../schema/directives.graphqls", Input: `"""
-The field or type needs a signed-in viewer (an ` + "`" + `Authorization: Bearer <access token>` + "`" + ` header). Shaped
-after Apollo Federation's @authenticated so a router can enforce the same rule; Agora always enforces
-it itself and answers UNAUTHENTICATED.
-"""
+	{Name: "../schema/directives.graphqls", Input: `# Authorization directives, named and shaped after Apollo Federation's so a router can enforce the same
+# rules; Agora always enforces them itself. On a root field (or a non-null one) a denial is an error:
+# UNAUTHENTICATED when signed out, FORBIDDEN otherwise. On a nullable field of an object it is a
+# silent null, so the rest of the object still comes back.
+
+"The field or type needs a signed-in viewer (an ` + "`" + `Authorization: Bearer <access token>` + "`" + ` header)."
 directive @authenticated on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
+
+"""
+The viewer needs every scope of at least one inner list. Scopes follow from the role: ` + "`" + `write` + "`" + ` (any
+signed-in user who is not banned), ` + "`" + `moderate` + "`" + ` (moderators and admins), ` + "`" + `admin` + "`" + ` (admins).
+"""
+directive @requiresScopes(scopes: [[String!]!]!) on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
+
+"""
+The viewer must satisfy every policy of at least one inner list. Policies: ` + "`" + `self` + "`" + ` (the viewer is the
+user the field belongs to), ` + "`" + `admin` + "`" + ` (the viewer is an admin).
+"""
+directive @policy(policies: [[String!]!]!) on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
+`, BuiltIn: false},
+	{Name: "../schema/moderation.graphqls", Input: `extend type User {
+  "When the user was banned (banned users can read but not write); visible to moderators, else null."
+  bannedAt: Time @requiresScopes(scopes: [["moderate"]])
+}
+
+extend type Mutation {
+  "Hide a post from everyone but its author and moderators; moderators only."
+  hidePost(input: HidePostInput!): HidePostPayload! @requiresScopes(scopes: [["moderate"]])
+  "Show a hidden post again; moderators only."
+  unhidePost(input: UnhidePostInput!): UnhidePostPayload! @requiresScopes(scopes: [["moderate"]])
+  "Hide a comment from everyone but its author and moderators; moderators only."
+  hideComment(input: HideCommentInput!): HideCommentPayload! @requiresScopes(scopes: [["moderate"]])
+  "Show a hidden comment again; moderators only."
+  unhideComment(input: UnhideCommentInput!): UnhideCommentPayload! @requiresScopes(scopes: [["moderate"]])
+  "Change a user's role; admins only, and not their own."
+  setUserRole(input: SetUserRoleInput!): SetUserRolePayload! @requiresScopes(scopes: [["admin"]])
+  "Ban a user: they can still sign in and read, but not write. Admins only."
+  banUser(input: BanUserInput!): BanUserPayload! @requiresScopes(scopes: [["admin"]])
+  "Lift a ban; admins only."
+  unbanUser(input: UnbanUserInput!): UnbanUserPayload! @requiresScopes(scopes: [["admin"]])
+}
+
+"The post to hide."
+input HidePostInput {
+  "The post to hide."
+  id: ID!
+}
+
+"The hidden post."
+type HidePostPayload {
+  "The post, hidden."
+  post: Post!
+}
+
+"The post to show again."
+input UnhidePostInput {
+  "The post to show again."
+  id: ID!
+}
+
+"The post shown again."
+type UnhidePostPayload {
+  "The post, visible again."
+  post: Post!
+}
+
+"The comment to hide."
+input HideCommentInput {
+  "The comment to hide."
+  id: ID!
+}
+
+"The hidden comment."
+type HideCommentPayload {
+  "The comment, hidden."
+  comment: Comment!
+}
+
+"The comment to show again."
+input UnhideCommentInput {
+  "The comment to show again."
+  id: ID!
+}
+
+"The comment shown again."
+type UnhideCommentPayload {
+  "The comment, visible again."
+  comment: Comment!
+}
+
+"A role change."
+input SetUserRoleInput {
+  "The user whose role changes."
+  userID: ID!
+  "The new role."
+  role: UserRole!
+}
+
+"The user with the new role."
+type SetUserRolePayload {
+  "The user, with the new role."
+  user: User!
+}
+
+"The user to ban."
+input BanUserInput {
+  "The user to ban."
+  userID: ID!
+}
+
+"The banned user."
+type BanUserPayload {
+  "The user, banned."
+  user: User!
+}
+
+"The user to unban."
+input UnbanUserInput {
+  "The user to unban."
+  userID: ID!
+}
+
+"The unbanned user."
+type UnbanUserPayload {
+  "The user, no longer banned."
+  user: User!
+}
 `, BuiltIn: false},
 	{Name: "../schema/post.graphqls", Input: `extend type Query {
   "The post with this slug, or null when there is none the viewer may see."
@@ -2205,17 +2525,17 @@ extend type Tag {
 
 extend type Mutation {
   "Write a post: a draft unless ` + "`" + `publish` + "`" + ` is true."
-  createPost(input: CreatePostInput!): CreatePostPayload! @authenticated
+  createPost(input: CreatePostInput!): CreatePostPayload! @requiresScopes(scopes: [["write"]])
   "Change a post; its author only. Fields left out stay as they are."
-  updatePost(input: UpdatePostInput!): UpdatePostPayload! @authenticated
+  updatePost(input: UpdatePostInput!): UpdatePostPayload! @requiresScopes(scopes: [["write"]])
   "Publish a draft; its author only. Publishing a published post changes nothing."
-  publishPost(input: PublishPostInput!): PublishPostPayload! @authenticated
-  "Delete a post with its comments and likes; its author only."
-  deletePost(input: DeletePostInput!): DeletePostPayload! @authenticated
+  publishPost(input: PublishPostInput!): PublishPostPayload! @requiresScopes(scopes: [["write"]])
+  "Delete a post with its comments and likes; its author or a moderator."
+  deletePost(input: DeletePostInput!): DeletePostPayload! @requiresScopes(scopes: [["write"]])
   "Comment on a post the viewer can see."
-  addComment(input: AddCommentInput!): AddCommentPayload! @authenticated
-  "Delete a comment; its author only."
-  deleteComment(input: DeleteCommentInput!): DeleteCommentPayload! @authenticated
+  addComment(input: AddCommentInput!): AddCommentPayload! @requiresScopes(scopes: [["write"]])
+  "Delete a comment; its author or a moderator."
+  deleteComment(input: DeleteCommentInput!): DeleteCommentPayload! @requiresScopes(scopes: [["write"]])
 }
 
 "A new post."
@@ -2312,13 +2632,13 @@ type DeleteCommentPayload {
 `, BuiltIn: false},
 	{Name: "../schema/social.graphqls", Input: `extend type Mutation {
   "Like a post. Liking a post twice changes nothing."
-  likePost(input: LikePostInput!): LikePostPayload! @authenticated
+  likePost(input: LikePostInput!): LikePostPayload! @requiresScopes(scopes: [["write"]])
   "Take back a like. Unliking a post not liked changes nothing."
-  unlikePost(input: UnlikePostInput!): UnlikePostPayload! @authenticated
+  unlikePost(input: UnlikePostInput!): UnlikePostPayload! @requiresScopes(scopes: [["write"]])
   "Follow a user. Following someone twice changes nothing."
-  followUser(input: FollowUserInput!): FollowUserPayload! @authenticated
+  followUser(input: FollowUserInput!): FollowUserPayload! @requiresScopes(scopes: [["write"]])
   "Stop following a user. Unfollowing someone not followed changes nothing."
-  unfollowUser(input: UnfollowUserInput!): UnfollowUserPayload! @authenticated
+  unfollowUser(input: UnfollowUserInput!): UnfollowUserPayload! @requiresScopes(scopes: [["write"]])
 }
 
 "The post to like."
@@ -2377,8 +2697,8 @@ type UnfollowUserPayload {
 }
 
 extend type User {
-  "Sign-in email address: visible to the user themselves only, null for everyone else."
-  email: String
+  "Sign-in email address: visible to the user themselves and admins, null for everyone else."
+  email: String @policy(policies: [["self"], ["admin"]])
   "How many users follow this user."
   followerCount: Int!
   "How many users this user follows."
@@ -2393,7 +2713,7 @@ type Mutation {
   "Sign in with a username or email address and a password."
   login(input: LoginInput!): LoginPayload!
   "Change the viewer's public profile. Fields left out stay as they are."
-  updateProfile(input: UpdateProfileInput!): UpdateProfilePayload! @authenticated
+  updateProfile(input: UpdateProfileInput!): UpdateProfilePayload! @requiresScopes(scopes: [["write"]])
 }
 
 "A new account."
@@ -2467,6 +2787,14 @@ func (ec *executionContext) childFields_AddCommentPayload(ctx context.Context, f
 	return nil, fmt.Errorf("no field named %q was found under type AddCommentPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_BanUserPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "user":
+		return ec.fieldContext_BanUserPayload_user(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BanUserPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Comment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2477,6 +2805,8 @@ func (ec *executionContext) childFields_Comment(ctx context.Context, field graph
 		return ec.fieldContext_Comment_updatedAt(ctx, field)
 	case "body":
 		return ec.fieldContext_Comment_body(ctx, field)
+	case "hiddenAt":
+		return ec.fieldContext_Comment_hiddenAt(ctx, field)
 	case "author":
 		return ec.fieldContext_Comment_author(ctx, field)
 	case "post":
@@ -2541,6 +2871,22 @@ func (ec *executionContext) childFields_FollowUserPayload(ctx context.Context, f
 	return nil, fmt.Errorf("no field named %q was found under type FollowUserPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_HideCommentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "comment":
+		return ec.fieldContext_HideCommentPayload_comment(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type HideCommentPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_HidePostPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "post":
+		return ec.fieldContext_HidePostPayload_post(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type HidePostPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_LikePostPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "post":
@@ -2595,6 +2941,8 @@ func (ec *executionContext) childFields_Post(ctx context.Context, field graphql.
 		return ec.fieldContext_Post_status(ctx, field)
 	case "publishedAt":
 		return ec.fieldContext_Post_publishedAt(ctx, field)
+	case "hiddenAt":
+		return ec.fieldContext_Post_hiddenAt(ctx, field)
 	case "author":
 		return ec.fieldContext_Post_author(ctx, field)
 	case "tags":
@@ -2653,6 +3001,14 @@ func (ec *executionContext) childFields_RegisterPayload(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type RegisterPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_SetUserRolePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "user":
+		return ec.fieldContext_SetUserRolePayload_user(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SetUserRolePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Tag(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2691,12 +3047,36 @@ func (ec *executionContext) childFields_TagEdge(ctx context.Context, field graph
 	return nil, fmt.Errorf("no field named %q was found under type TagEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_UnbanUserPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "user":
+		return ec.fieldContext_UnbanUserPayload_user(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UnbanUserPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_UnfollowUserPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "user":
 		return ec.fieldContext_UnfollowUserPayload_user(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UnfollowUserPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_UnhideCommentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "comment":
+		return ec.fieldContext_UnhideCommentPayload_comment(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UnhideCommentPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_UnhidePostPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "post":
+		return ec.fieldContext_UnhidePostPayload_post(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UnhidePostPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_UnlikePostPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2747,6 +3127,8 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_following(ctx, field)
 	case "followers":
 		return ec.fieldContext_User_followers(ctx, field)
+	case "bannedAt":
+		return ec.fieldContext_User_bannedAt(ctx, field)
 	case "email":
 		return ec.fieldContext_User_email(ctx, field)
 	case "followerCount":

@@ -15,6 +15,7 @@ var (
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "body", Type: field.TypeString, Size: 2147483647},
+		{Name: "hidden_at", Type: field.TypeTime, Nullable: true},
 		{Name: "post_id", Type: field.TypeInt},
 		{Name: "author_id", Type: field.TypeInt},
 	}
@@ -26,13 +27,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "comments_posts_comments",
-				Columns:    []*schema.Column{CommentsColumns[4]},
+				Columns:    []*schema.Column{CommentsColumns[5]},
 				RefColumns: []*schema.Column{PostsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
 			{
 				Symbol:     "comments_users_comments",
-				Columns:    []*schema.Column{CommentsColumns[5]},
+				Columns:    []*schema.Column{CommentsColumns[6]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -41,7 +42,7 @@ var (
 			{
 				Name:    "comment_post_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{CommentsColumns[4], CommentsColumns[1]},
+				Columns: []*schema.Column{CommentsColumns[5], CommentsColumns[1]},
 			},
 		},
 	}
@@ -134,6 +135,7 @@ var (
 		{Name: "body", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"DRAFT", "PUBLISHED"}, Default: "DRAFT"},
 		{Name: "published_at", Type: field.TypeTime, Nullable: true},
+		{Name: "hidden_at", Type: field.TypeTime, Nullable: true},
 		{Name: "author_id", Type: field.TypeInt},
 	}
 	// PostsTable holds the schema information for the "posts" table.
@@ -144,7 +146,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "posts_users_posts",
-				Columns:    []*schema.Column{PostsColumns[9]},
+				Columns:    []*schema.Column{PostsColumns[10]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -158,7 +160,7 @@ var (
 			{
 				Name:    "post_author_id_status_published_at",
 				Unique:  false,
-				Columns: []*schema.Column{PostsColumns[9], PostsColumns[7], PostsColumns[8]},
+				Columns: []*schema.Column{PostsColumns[10], PostsColumns[7], PostsColumns[8]},
 			},
 		},
 	}
@@ -185,6 +187,7 @@ var (
 		{Name: "display_name", Type: field.TypeString, Default: ""},
 		{Name: "bio", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "avatar_url", Type: field.TypeString, Default: ""},
+		{Name: "banned_at", Type: field.TypeTime, Nullable: true},
 		{Name: "role", Type: field.TypeEnum, Enums: []string{"USER", "MODERATOR", "ADMIN"}, Default: "USER"},
 	}
 	// UsersTable holds the schema information for the "users" table.

@@ -23,6 +23,11 @@ func (Comment) Fields() []ent.Field {
 		field.Text("body").
 			NotEmpty().
 			Comment("Content, in Markdown."),
+		field.Time("hidden_at").
+			Optional().
+			Nillable().
+			Comment("When a moderator hid it; hidden content is visible to its author and moderators only.").
+			Annotations(entgql.Skip(entgql.SkipWhereInput | entgql.SkipOrderField)),
 		field.Int("author_id").Immutable().Annotations(entgql.Skip(entgql.SkipAll)),
 		field.Int("post_id").Immutable().Annotations(entgql.Skip(entgql.SkipAll)),
 	}
@@ -54,9 +59,10 @@ func (Comment) Annotations() []schema.Annotation {
 	return []schema.Annotation{entgql.RelayConnection()}
 }
 
-// Policy of the Comment: other people's drafts, and what hangs off them, are filtered out of every query.
+// Policy of the Comment: reads filtered by authz, writes denied unless an authz rule allows them.
 func (Comment) Policy() ent.Policy {
 	return privacy.Policy{
-		Query: privacy.QueryPolicy{authz.FilterDraftComments(), privacy.AlwaysAllowRule()},
+		Mutation: privacy.MutationPolicy{authz.RequireWriter(), authz.OwnComments(), privacy.AlwaysDenyRule()},
+		Query:    privacy.QueryPolicy{authz.FilterComments(), privacy.AlwaysAllowRule()},
 	}
 }

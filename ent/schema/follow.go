@@ -1,6 +1,8 @@
 package schema
 
 import (
+	"github.com/agora/agora/ent/privacy"
+	"github.com/agora/agora/internal/authz"
 	"time"
 
 	"entgo.io/contrib/entgql"
@@ -48,5 +50,12 @@ func (Follow) Annotations() []schema.Annotation {
 	return []schema.Annotation{
 		entgql.Skip(entgql.SkipAll),
 		entsql.Checks(map[string]string{"follow_not_self": "user_id <> following_id"}),
+	}
+}
+
+// Policy of the Follow: reads filtered by authz, writes denied unless an authz rule allows them.
+func (Follow) Policy() ent.Policy {
+	return privacy.Policy{
+		Mutation: privacy.MutationPolicy{authz.RequireWriter(), authz.OwnFollows(), privacy.AlwaysDenyRule()},
 	}
 }

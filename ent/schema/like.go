@@ -8,6 +8,8 @@ import (
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
+	"github.com/agora/agora/ent/privacy"
+	"github.com/agora/agora/internal/authz"
 )
 
 // Like records that a user likes a post; a user likes a post at most once.
@@ -40,4 +42,11 @@ func (Like) Indexes() []ent.Index {
 // Annotations of the Like.
 func (Like) Annotations() []schema.Annotation {
 	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+}
+
+// Policy of the Like: reads filtered by authz, writes denied unless an authz rule allows them.
+func (Like) Policy() ent.Policy {
+	return privacy.Policy{
+		Mutation: privacy.MutationPolicy{authz.RequireWriter(), authz.OwnLikes(), privacy.AlwaysDenyRule()},
+	}
 }

@@ -45,6 +45,11 @@ func (Post) Fields() []ent.Field {
 			Nillable().
 			Comment("When the post was first published; null for drafts.").
 			Annotations(entgql.OrderField("PUBLISHED_AT")),
+		field.Time("hidden_at").
+			Optional().
+			Nillable().
+			Comment("When a moderator hid it; hidden content is visible to its author and moderators only.").
+			Annotations(entgql.Skip(entgql.SkipWhereInput | entgql.SkipOrderField)),
 		field.Int("author_id").
 			Immutable().
 			Comment("ID of the author.").
@@ -91,9 +96,10 @@ func (Post) Annotations() []schema.Annotation {
 	}
 }
 
-// Policy of the Post: other people's drafts, and what hangs off them, are filtered out of every query.
+// Policy of the Post: reads filtered by authz, writes denied unless an authz rule allows them.
 func (Post) Policy() ent.Policy {
 	return privacy.Policy{
-		Query: privacy.QueryPolicy{authz.FilterDraftPosts(), privacy.AlwaysAllowRule()},
+		Mutation: privacy.MutationPolicy{authz.RequireWriter(), authz.OwnPosts(), privacy.AlwaysDenyRule()},
+		Query:    privacy.QueryPolicy{authz.FilterPosts(), privacy.AlwaysAllowRule()},
 	}
 }

@@ -47,9 +47,10 @@ func (Tag) Annotations() []schema.Annotation {
 	}
 }
 
-// Policy of the Tag: tags used only on other people's drafts are filtered out of every query.
+// Policy of the Tag: reads filtered by authz, writes denied unless an authz rule allows them.
 func (Tag) Policy() ent.Policy {
 	return privacy.Policy{
-		Query: privacy.QueryPolicy{authz.FilterUnusedTags(), privacy.AlwaysAllowRule()},
+		Mutation: privacy.MutationPolicy{authz.TagWrites(), privacy.AlwaysDenyRule()},
+		Query:    privacy.QueryPolicy{authz.FilterUnusedTags(), privacy.AlwaysAllowRule()},
 	}
 }

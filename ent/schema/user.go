@@ -7,6 +7,8 @@ import (
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
+	"github.com/agora/agora/ent/privacy"
+	"github.com/agora/agora/internal/authz"
 )
 
 // User is a member of the community.
@@ -42,6 +44,11 @@ func (User) Fields() []ent.Field {
 		field.String("avatar_url").
 			Default("").
 			Comment("Absolute http(s) URL of the avatar image, or empty."),
+		field.Time("banned_at").
+			Optional().
+			Nillable().
+			Comment("When the user was banned; banned users can read but not write. Null when not banned.").
+			Annotations(entgql.Skip(entgql.SkipAll)),
 		field.Enum("role").
 			Values("USER", "MODERATOR", "ADMIN").
 			Default("USER").
@@ -77,5 +84,12 @@ func (User) Annotations() []schema.Annotation {
 	return []schema.Annotation{
 		entgql.RelayConnection(),
 		entgql.QueryField().Description("Members of the community."),
+	}
+}
+
+// Policy of the User: reads filtered by authz, writes denied unless an authz rule allows them.
+func (User) Policy() ent.Policy {
+	return privacy.Policy{
+		Mutation: privacy.MutationPolicy{authz.UserWrites(), privacy.AlwaysDenyRule()},
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 )
@@ -33,6 +34,8 @@ const (
 	FieldBio = "bio"
 	// FieldAvatarURL holds the string denoting the avatar_url field in the database.
 	FieldAvatarURL = "avatar_url"
+	// FieldBannedAt holds the string denoting the banned_at field in the database.
+	FieldBannedAt = "banned_at"
 	// FieldRole holds the string denoting the role field in the database.
 	FieldRole = "role"
 	// EdgePosts holds the string denoting the posts edge name in mutations.
@@ -101,6 +104,7 @@ var Columns = []string{
 	FieldDisplayName,
 	FieldBio,
 	FieldAvatarURL,
+	FieldBannedAt,
 	FieldRole,
 }
 
@@ -126,7 +130,14 @@ func ValidColumn(column string) bool {
 	return false
 }
 
+// Note that the variables below are initialized by the runtime
+// package on the initialization of the application. Therefore,
+// it should be imported in the main as follows:
+//
+//	import _ "github.com/agora/agora/ent/runtime"
 var (
+	Hooks  [1]ent.Hook
+	Policy ent.Policy
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
 	// DefaultUpdatedAt holds the default value on creation for the "updated_at" field.
@@ -218,6 +229,11 @@ func ByBio(opts ...sql.OrderTermOption) OrderOption {
 // ByAvatarURL orders the results by the avatar_url field.
 func ByAvatarURL(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldAvatarURL, opts...).ToFunc()
+}
+
+// ByBannedAt orders the results by the banned_at field.
+func ByBannedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldBannedAt, opts...).ToFunc()
 }
 
 // ByRole orders the results by the role field.

@@ -14,6 +14,18 @@ type AddCommentPayload struct {
 	Comment *ent.Comment `json:"comment"`
 }
 
+// The user to ban.
+type BanUserInput struct {
+	// The user to ban.
+	UserID int `json:"userID"`
+}
+
+// The banned user.
+type BanUserPayload struct {
+	// The user, banned.
+	User *ent.User `json:"user"`
+}
+
 // The new post.
 type CreatePostPayload struct {
 	// The post created.
@@ -56,6 +68,30 @@ type FollowUserInput struct {
 type FollowUserPayload struct {
 	// The user followed, with their new follower count.
 	User *ent.User `json:"user"`
+}
+
+// The comment to hide.
+type HideCommentInput struct {
+	// The comment to hide.
+	ID int `json:"id"`
+}
+
+// The hidden comment.
+type HideCommentPayload struct {
+	// The comment, hidden.
+	Comment *ent.Comment `json:"comment"`
+}
+
+// The post to hide.
+type HidePostInput struct {
+	// The post to hide.
+	ID int `json:"id"`
+}
+
+// The hidden post.
+type HidePostPayload struct {
+	// The post, hidden.
+	Post *ent.Post `json:"post"`
 }
 
 // The post to like.
@@ -102,6 +138,24 @@ type RegisterPayload struct {
 	ExpiresAt time.Time `json:"expiresAt"`
 }
 
+// The user with the new role.
+type SetUserRolePayload struct {
+	// The user, with the new role.
+	User *ent.User `json:"user"`
+}
+
+// The user to unban.
+type UnbanUserInput struct {
+	// The user to unban.
+	UserID int `json:"userID"`
+}
+
+// The unbanned user.
+type UnbanUserPayload struct {
+	// The user, no longer banned.
+	User *ent.User `json:"user"`
+}
+
 // The user to unfollow.
 type UnfollowUserInput struct {
 	// The user to unfollow.
@@ -112,6 +166,30 @@ type UnfollowUserInput struct {
 type UnfollowUserPayload struct {
 	// The user unfollowed, with their new follower count.
 	User *ent.User `json:"user"`
+}
+
+// The comment to show again.
+type UnhideCommentInput struct {
+	// The comment to show again.
+	ID int `json:"id"`
+}
+
+// The comment shown again.
+type UnhideCommentPayload struct {
+	// The comment, visible again.
+	Comment *ent.Comment `json:"comment"`
+}
+
+// The post to show again.
+type UnhidePostInput struct {
+	// The post to show again.
+	ID int `json:"id"`
+}
+
+// The post shown again.
+type UnhidePostPayload struct {
+	// The post, visible again.
+	Post *ent.Post `json:"post"`
 }
 
 // The post to unlike.

@@ -21,11 +21,12 @@ import (
 type Service struct {
 	client *ent.Client
 	tokens *auth.Tokens
+	states states
 }
 
 // New returns a Service.
 func New(client *ent.Client, tokens *auth.Tokens) *Service {
-	return &Service{client: client, tokens: tokens}
+	return &Service{client: client, tokens: tokens, states: states{m: map[int]cachedState{}}}
 }
 
 // RegisterInput is a new account (bound to the GraphQL input of the same name).
@@ -147,7 +148,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Session, error) {
 }
 
 func (s *Service) session(u *ent.User) (*Session, error) {
-	tok, exp, err := s.tokens.Issue(u.ID, u.Role.String())
+	tok, exp, err := s.tokens.Issue(u.ID)
 	if err != nil {
 		return nil, err
 	}

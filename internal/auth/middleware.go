@@ -1,14 +1,20 @@
 package auth
 
 import (
+	"context"
 	"net/http"
 	"strings"
 )
 
-// Middleware puts the request's Viewer in its context: the bearer token's user, or anonymous when no
-// Authorization header is sent. A token that does not verify is answered 401 with a GraphQL error, so
-// clients learn to sign in again instead of silently seeing anonymous data.
-func (t *Tokens) Middleware(next http.Handler) http.Handler {
+// Lookup returns the current state of a user (role, ban) as a Viewer; ok is false when the user no
+// longer exists. It is called on every signed-in request, so it should be cached briefly.
+type Lookup func(ctx context.Context, userID int) (v Viewer, ok bool, err error)
+
+// Middleware puts the request's Viewer in its context: the bearer token's user in their current
+// state, or anonymous when no Authorization header is sent. A token that does not verify, or whose
+// user is gone, is answered 401 with a GraphQL error, so clients learn to sign in again instead of
+// silently seeing anonymous data.
+func Middleware(t *Tokens, lookup Lookup, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := r.Header.Get("Authorization")
 		if h == "" {
@@ -20,9 +26,20 @@ func (t *Tokens) Middleware(next http.Handler) http.Handler {
 			unauthorized(w, "Authorization header must be: Bearer <access token>")
 			return
 		}
-		v, err := t.Verify(strings.TrimSpace(token))
+		id, err := t.Verify(strings.TrimSpace(token))
 		if err != nil {
 			unauthorized(w, err.Error())
+			return
+		}
+		v, ok, err := lookup(r.Context(), id)
+		if err != nil {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"errors":[{"message":"cannot check the access token now, retry later","extensions":{"code":"SERVICE_UNAVAILABLE"}}]}`))
+			return
+		}
+		if !ok {
+			unauthorized(w, ErrInvalidToken.Error())
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(WithViewer(r.Context(), v)))

@@ -31,17 +31,17 @@ func NewTokens(secret []byte, issuer string, ttl time.Duration) *Tokens {
 	return &Tokens{key: secret, keyID: hex.EncodeToString(sum[:4]), issuer: issuer, ttl: ttl, now: time.Now}
 }
 
+// claims are the registered claims only: the viewer's role and ban state are read live (see
+// Middleware), so a changed role or a ban applies within seconds, not at token expiry.
 type claims struct {
-	Role string `json:"role"`
 	jwt.RegisteredClaims
 }
 
 // Issue returns an access token for the user and when it expires.
-func (t *Tokens) Issue(userID int, role string) (string, time.Time, error) {
+func (t *Tokens) Issue(userID int) (string, time.Time, error) {
 	now := t.now()
 	exp := now.Add(t.ttl)
 	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims{
-		Role: role,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    t.issuer,
 			Subject:   strconv.Itoa(userID),
@@ -59,8 +59,8 @@ func (t *Tokens) Issue(userID int, role string) (string, time.Time, error) {
 // ErrInvalidToken is returned for any token that does not verify: the reason is not the client's business.
 var ErrInvalidToken = errors.New("invalid or expired access token")
 
-// Verify checks the token's signature (HS256 only), issuer, audience and lifetime, and returns its viewer.
-func (t *Tokens) Verify(token string) (Viewer, error) {
+// Verify checks the token's signature (HS256 only), issuer, audience and lifetime, and returns its user ID.
+func (t *Tokens) Verify(token string) (int, error) {
 	var c claims
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.key, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
@@ -71,11 +71,11 @@ func (t *Tokens) Verify(token string) (Viewer, error) {
 		jwt.WithTimeFunc(t.now),
 	)
 	if err != nil {
-		return Viewer{}, ErrInvalidToken
+		return 0, ErrInvalidToken
 	}
 	id, err := strconv.Atoi(c.Subject)
 	if err != nil || id <= 0 {
-		return Viewer{}, ErrInvalidToken
+		return 0, ErrInvalidToken
 	}
-	return Viewer{UserID: id, Role: c.Role}, nil
+	return id, nil
 }

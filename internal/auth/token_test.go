@@ -12,7 +12,7 @@ func TestTokens(t *testing.T) {
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	issuer := NewTokens(secret, "agora", 15*time.Minute)
 	issuer.now = func() time.Time { return now }
-	tok, exp, err := issuer.Issue(42, "USER")
+	tok, exp, err := issuer.Issue(42)
 	if err != nil || !exp.Equal(now.Add(15*time.Minute)) {
 		t.Fatalf("Issue: exp %v err %v", exp, err)
 	}
@@ -22,8 +22,8 @@ func TestTokens(t *testing.T) {
 		v.now = func() time.Time { return now.Add(d) }
 		return v
 	}
-	if v, err := at(0).Verify(tok); err != nil || v != (Viewer{UserID: 42, Role: "USER"}) {
-		t.Fatalf("Verify: %+v %v", v, err)
+	if id, err := at(0).Verify(tok); err != nil || id != 42 {
+		t.Fatalf("Verify: %d %v", id, err)
 	}
 	if _, err := at(15*time.Minute + 20*time.Second).Verify(tok); err != nil {
 		t.Fatalf("within the clock skew after expiry: %v", err)

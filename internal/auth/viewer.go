@@ -4,14 +4,51 @@ package auth
 
 import "context"
 
+// Roles, in increasing power.
+const (
+	RoleUser      = "USER"
+	RoleModerator = "MODERATOR"
+	RoleAdmin     = "ADMIN"
+)
+
+// Scopes a viewer can hold; @requiresScopes names them.
+const (
+	ScopeWrite    = "write"    // signed in and not banned: may create and change their own content
+	ScopeModerate = "moderate" // moderators and admins: may hide or delete anyone's posts and comments
+	ScopeAdmin    = "admin"    // admins: may change roles and ban users
+)
+
 // Viewer is who makes the request. The zero Viewer is anonymous.
 type Viewer struct {
 	UserID int    // 0 when anonymous
-	Role   string // USER, MODERATOR or ADMIN; empty when anonymous
+	Role   string // RoleUser, RoleModerator or RoleAdmin; empty when anonymous
+	Banned bool   // banned users can read but not write
 }
 
 // Authenticated reports whether the viewer is signed in.
 func (v Viewer) Authenticated() bool { return v.UserID != 0 }
+
+// Moderator reports whether the viewer may moderate content (moderators and admins).
+func (v Viewer) Moderator() bool { return v.Role == RoleModerator || v.Role == RoleAdmin }
+
+// Admin reports whether the viewer is an admin.
+func (v Viewer) Admin() bool { return v.Role == RoleAdmin }
+
+// HasScope reports whether the viewer holds scope. Scopes follow from the role, and a ban takes them all.
+func (v Viewer) HasScope(scope string) bool {
+	if !v.Authenticated() || v.Banned {
+		return false
+	}
+	switch scope {
+	case ScopeWrite:
+		return true
+	case ScopeModerate:
+		return v.Moderator()
+	case ScopeAdmin:
+		return v.Admin()
+	}
+	return false
+}
 
 type viewerKey struct{}
 

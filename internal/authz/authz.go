@@ -1,5 +1,6 @@
-// Package authz holds the row-level rules that ent privacy policies apply on every query, whatever
-// path reached the data (a root field, node(id), a nested edge).
+// Package authz holds the row-level rules that ent privacy policies apply to every query and
+// mutation, whatever path reached the data (a root field, node(id), a nested edge, a direct ent
+// call). Writes are denied unless a rule allows them.
 package authz
 
 import (
@@ -7,34 +8,47 @@ import (
 
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/ent/comment"
+	"github.com/agora/agora/ent/follow"
+	"github.com/agora/agora/ent/like"
 	"github.com/agora/agora/ent/post"
 	"github.com/agora/agora/ent/predicate"
 	"github.com/agora/agora/ent/privacy"
 	"github.com/agora/agora/ent/tag"
+	"github.com/agora/agora/ent/user"
 	"github.com/agora/agora/internal/auth"
 )
 
-// visiblePosts is the filter for posts the viewer may see: published ones, plus their own drafts.
+// visiblePosts is the filter for posts the viewer may see: published, unhidden ones, their own
+// posts, and for moderators hidden ones too. Drafts are their author's alone.
 func visiblePosts(ctx context.Context) predicate.Post {
 	v := auth.FromContext(ctx)
-	if !v.Authenticated() {
-		return post.StatusEQ(post.StatusPUBLISHED)
+	public := post.And(post.StatusEQ(post.StatusPUBLISHED), post.HiddenAtIsNil())
+	switch {
+	case !v.Authenticated():
+		return public
+	case v.Moderator():
+		return post.Or(post.StatusEQ(post.StatusPUBLISHED), post.AuthorID(v.UserID))
 	}
-	return post.Or(post.StatusEQ(post.StatusPUBLISHED), post.AuthorID(v.UserID))
+	return post.Or(public, post.AuthorID(v.UserID))
 }
 
-// FilterDraftPosts hides other people's drafts from every post query.
-func FilterDraftPosts() privacy.QueryRule {
+// FilterPosts hides other people's drafts and hidden posts from every post query.
+func FilterPosts() privacy.QueryRule {
 	return privacy.PostQueryRuleFunc(func(ctx context.Context, q *ent.PostQuery) error {
 		q.Where(visiblePosts(ctx))
 		return privacy.Skip
 	})
 }
 
-// FilterDraftComments hides comments on posts the viewer may not see.
-func FilterDraftComments() privacy.QueryRule {
+// FilterComments hides comments on posts the viewer may not see, and hidden comments from everyone
+// but their author and moderators.
+func FilterComments() privacy.QueryRule {
 	return privacy.CommentQueryRuleFunc(func(ctx context.Context, q *ent.CommentQuery) error {
+		v := auth.FromContext(ctx)
 		q.Where(comment.HasPostWith(visiblePosts(ctx)))
+		if !v.Moderator() {
+			q.Where(comment.Or(comment.HiddenAtIsNil(), comment.AuthorID(v.UserID)))
+		}
 		return privacy.Skip
 	})
 }
@@ -45,5 +59,115 @@ func FilterUnusedTags() privacy.QueryRule {
 	return privacy.TagQueryRuleFunc(func(ctx context.Context, q *ent.TagQuery) error {
 		q.Where(tag.HasPostsWith(visiblePosts(ctx)))
 		return privacy.Skip
+	})
+}
+
+// RequireWriter denies every write by viewers without the write scope: anonymous and banned users.
+func RequireWriter() privacy.MutationRule {
+	return privacy.MutationRuleFunc(func(ctx context.Context, _ ent.Mutation) error {
+		if !auth.FromContext(ctx).HasScope(auth.ScopeWrite) {
+			return privacy.Denyf("writing needs a signed-in, unbanned user")
+		}
+		return privacy.Skip
+	})
+}
+
+// OwnPosts lets authors create posts as themselves and change or delete their own; moderators may
+// change or delete any post.
+func OwnPosts() privacy.MutationRule {
+	return privacy.PostMutationRuleFunc(func(ctx context.Context, m *ent.PostMutation) error {
+		v := auth.FromContext(ctx)
+		if m.Op().Is(ent.OpCreate) {
+			if id, _ := m.AuthorID(); id != v.UserID {
+				return privacy.Denyf("posts are created by their author")
+			}
+			return privacy.Allow
+		}
+		if !v.Moderator() {
+			m.Where(post.AuthorID(v.UserID))
+		}
+		return privacy.Allow
+	})
+}
+
+// OwnComments is OwnPosts for comments.
+func OwnComments() privacy.MutationRule {
+	return privacy.CommentMutationRuleFunc(func(ctx context.Context, m *ent.CommentMutation) error {
+		v := auth.FromContext(ctx)
+		if m.Op().Is(ent.OpCreate) {
+			if id, _ := m.AuthorID(); id != v.UserID {
+				return privacy.Denyf("comments are created by their author")
+			}
+			return privacy.Allow
+		}
+		if !v.Moderator() {
+			m.Where(comment.AuthorID(v.UserID))
+		}
+		return privacy.Allow
+	})
+}
+
+// OwnLikes lets users like and unlike as themselves only.
+func OwnLikes() privacy.MutationRule {
+	return privacy.LikeMutationRuleFunc(func(ctx context.Context, m *ent.LikeMutation) error {
+		v := auth.FromContext(ctx)
+		if m.Op().Is(ent.OpCreate) {
+			if id, _ := m.UserID(); id != v.UserID {
+				return privacy.Denyf("likes are created by their user")
+			}
+			return privacy.Allow
+		}
+		m.Where(like.UserID(v.UserID))
+		return privacy.Allow
+	})
+}
+
+// OwnFollows lets users follow and unfollow as themselves only.
+func OwnFollows() privacy.MutationRule {
+	return privacy.FollowMutationRuleFunc(func(ctx context.Context, m *ent.FollowMutation) error {
+		v := auth.FromContext(ctx)
+		if m.Op().Is(ent.OpCreate) {
+			if id, _ := m.FollowingID(); id != v.UserID {
+				return privacy.Denyf("follows are created by the follower")
+			}
+			return privacy.Allow
+		}
+		m.Where(follow.FollowingID(v.UserID))
+		return privacy.Allow
+	})
+}
+
+// TagWrites lets writers create tags and moderators change them.
+func TagWrites() privacy.MutationRule {
+	return privacy.TagMutationRuleFunc(func(ctx context.Context, m *ent.TagMutation) error {
+		v := auth.FromContext(ctx)
+		if m.Op().Is(ent.OpCreate) && v.HasScope(auth.ScopeWrite) || v.HasScope(auth.ScopeModerate) {
+			return privacy.Allow
+		}
+		return privacy.Denyf("tags are created with posts and changed by moderators")
+	})
+}
+
+// UserWrites lets anyone sign up (as a plain user), users change their own profile, and admins
+// change roles and bans.
+func UserWrites() privacy.MutationRule {
+	return privacy.UserMutationRuleFunc(func(ctx context.Context, m *ent.UserMutation) error {
+		v := auth.FromContext(ctx)
+		role, setsRole := m.Role()
+		_, setsBan := m.BannedAt()
+		// ent fills defaults before policies run: a sign-up carries role USER.
+		privileged := setsRole && !(m.Op().Is(ent.OpCreate) && role == user.RoleUSER) || setsBan || m.BannedAtCleared()
+		switch {
+		case v.HasScope(auth.ScopeAdmin):
+			return privacy.Allow
+		case privileged:
+			return privacy.Denyf("only admins change roles and bans")
+		case m.Op().Is(ent.OpCreate):
+			return privacy.Allow // sign-up
+		case v.HasScope(auth.ScopeWrite):
+			m.Where(user.ID(v.UserID))
+			return privacy.Allow
+		}
+		return privacy.Denyf("users change their own profile only")
 	})
 }

@@ -114,7 +114,7 @@ func (s *Service) UpdatePost(ctx context.Context, in UpdatePostInput) (*ent.Post
 	if err != nil {
 		return nil, err
 	}
-	return s.changePost(ctx, in.ID, func(ctx context.Context, tx *ent.Tx, p *ent.Post) (*ent.Post, error) {
+	return s.changePost(ctx, in.ID, authorOnly, func(ctx context.Context, tx *ent.Tx, p *ent.Post) (*ent.Post, error) {
 		upd := p.Update()
 		if in.Title != nil {
 			upd.SetTitle(f.title)
@@ -138,7 +138,7 @@ func (s *Service) UpdatePost(ctx context.Context, in UpdatePostInput) (*ent.Post
 
 // PublishPost publishes a draft of the viewer's; a published post stays as it is.
 func (s *Service) PublishPost(ctx context.Context, id int) (*ent.Post, error) {
-	return s.changePost(ctx, id, func(ctx context.Context, _ *ent.Tx, p *ent.Post) (*ent.Post, error) {
+	return s.changePost(ctx, id, authorOnly, func(ctx context.Context, _ *ent.Tx, p *ent.Post) (*ent.Post, error) {
 		if p.Status == post.StatusPUBLISHED {
 			return p, nil
 		}
@@ -146,16 +146,56 @@ func (s *Service) PublishPost(ctx context.Context, id int) (*ent.Post, error) {
 	})
 }
 
-// DeletePost deletes a post of the viewer's; its comments, likes and tag links go with it.
+// DeletePost deletes a post of the viewer's, or any post for a moderator; its comments, likes and
+// tag links go with it.
 func (s *Service) DeletePost(ctx context.Context, id int) error {
-	_, err := s.changePost(ctx, id, func(ctx context.Context, tx *ent.Tx, p *ent.Post) (*ent.Post, error) {
+	_, err := s.changePost(ctx, id, authorOrModerator, func(ctx context.Context, tx *ent.Tx, p *ent.Post) (*ent.Post, error) {
 		return p, tx.Post.DeleteOne(p).Exec(ctx)
 	})
 	return err
 }
 
-// changePost runs change on the viewer's post id in a transaction.
-func (s *Service) changePost(ctx context.Context, id int, change func(context.Context, *ent.Tx, *ent.Post) (*ent.Post, error)) (*ent.Post, error) {
+// SetPostHidden hides a post from everyone but its author and moderators, or shows it again;
+// moderators only.
+func (s *Service) SetPostHidden(ctx context.Context, id int, hidden bool) (*ent.Post, error) {
+	return s.changePost(ctx, id, moderatorOnly, func(ctx context.Context, _ *ent.Tx, p *ent.Post) (*ent.Post, error) {
+		if hidden == (p.HiddenAt != nil) {
+			return p, nil
+		}
+		upd := p.Update()
+		if hidden {
+			upd.SetHiddenAt(time.Now().UTC())
+		} else {
+			upd.ClearHiddenAt()
+		}
+		return upd.Save(ctx)
+	})
+}
+
+// who may change a post or comment.
+type who int
+
+const (
+	authorOnly who = iota
+	authorOrModerator
+	moderatorOnly
+)
+
+// may reports whether viewer v may change content written by author, and the error if not.
+func (w who) may(v auth.Viewer, author int) error {
+	switch {
+	case !v.Authenticated():
+		return apperr.ErrUnauthenticated
+	case w != moderatorOnly && author == v.UserID, w != authorOnly && v.Moderator():
+		return nil
+	case w == moderatorOnly:
+		return apperr.Forbiddenf("moderators only")
+	}
+	return apperr.Forbiddenf("only the author may change this")
+}
+
+// changePost runs change on post id in a transaction, if the viewer may.
+func (s *Service) changePost(ctx context.Context, id int, w who, change func(context.Context, *ent.Tx, *ent.Post) (*ent.Post, error)) (*ent.Post, error) {
 	v := auth.FromContext(ctx)
 	if !v.Authenticated() {
 		return nil, apperr.ErrUnauthenticated
@@ -169,8 +209,8 @@ func (s *Service) changePost(ctx context.Context, id int, change func(context.Co
 		if err != nil {
 			return err
 		}
-		if cur.AuthorID != v.UserID {
-			return apperr.Forbiddenf("only the author may change this post")
+		if err := w.may(v, cur.AuthorID); err != nil {
+			return err
 		}
 		p, err = change(ctx, tx, cur)
 		return err
@@ -223,25 +263,58 @@ func (s *Service) AddComment(ctx context.Context, in AddCommentInput) (*ent.Comm
 	return c.Unwrap(), nil
 }
 
-// DeleteComment deletes a comment of the viewer's and returns the ID of its post.
+// DeleteComment deletes a comment of the viewer's, or any comment for a moderator, and returns the
+// ID of its post.
 func (s *Service) DeleteComment(ctx context.Context, id int) (postID int, err error) {
+	c, err := s.changeComment(ctx, id, authorOrModerator, func(ctx context.Context, tx *ent.Tx, c *ent.Comment) (*ent.Comment, error) {
+		return c, tx.Comment.DeleteOne(c).Exec(ctx)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return c.PostID, nil
+}
+
+// SetCommentHidden hides a comment from everyone but its author and moderators, or shows it again;
+// moderators only.
+func (s *Service) SetCommentHidden(ctx context.Context, id int, hidden bool) (*ent.Comment, error) {
+	return s.changeComment(ctx, id, moderatorOnly, func(ctx context.Context, _ *ent.Tx, c *ent.Comment) (*ent.Comment, error) {
+		if hidden == (c.HiddenAt != nil) {
+			return c, nil
+		}
+		upd := c.Update()
+		if hidden {
+			upd.SetHiddenAt(time.Now().UTC())
+		} else {
+			upd.ClearHiddenAt()
+		}
+		return upd.Save(ctx)
+	})
+}
+
+// changeComment runs change on comment id in a transaction, if the viewer may.
+func (s *Service) changeComment(ctx context.Context, id int, w who, change func(context.Context, *ent.Tx, *ent.Comment) (*ent.Comment, error)) (*ent.Comment, error) {
 	v := auth.FromContext(ctx)
 	if !v.Authenticated() {
-		return 0, apperr.ErrUnauthenticated
+		return nil, apperr.ErrUnauthenticated
 	}
-	err = database.InTx(ctx, s.client, func(ctx context.Context, tx *ent.Tx) error {
-		c, err := tx.Comment.Query().Where(comment.ID(id)).Only(ctx)
+	var c *ent.Comment
+	err := database.InTx(ctx, s.client, func(ctx context.Context, tx *ent.Tx) error {
+		cur, err := tx.Comment.Query().Where(comment.ID(id)).Only(ctx)
 		if ent.IsNotFound(err) {
 			return apperr.NotFoundf("comment %d not found", id)
 		}
 		if err != nil {
 			return err
 		}
-		if c.AuthorID != v.UserID {
-			return apperr.Forbiddenf("only the author may delete this comment")
+		if err := w.may(v, cur.AuthorID); err != nil {
+			return err
 		}
-		postID = c.PostID
-		return tx.Comment.DeleteOne(c).Exec(ctx)
+		c, err = change(ctx, tx, cur)
+		return err
 	})
-	return postID, err
+	if err != nil {
+		return nil, err
+	}
+	return c.Unwrap(), nil
 }
