@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agora/agora/internal/account"
 	"github.com/agora/agora/internal/config"
 	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/testenv"
@@ -19,8 +20,9 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // api is a running Agora on a fresh database, reached over real HTTP.
 type api struct {
 	testenv.GraphQL
-	srv *httptest.Server
-	db  *database.DB
+	srv      *httptest.Server
+	db       *database.DB
+	accounts *account.Service
 }
 
 // eachDB runs fn against a fresh Agora on PostgreSQL and on SQLite.
@@ -53,7 +55,7 @@ func newAPI(t *testing.T, dialect string) *api {
 	a := newApp(cfg, log, db, []byte("test-secret-test-secret-test-secret!"))
 	srv := httptest.NewServer(a.handler())
 	t.Cleanup(srv.Close)
-	return &api{GraphQL: testenv.GraphQL{URL: srv.URL + "/graphql"}, srv: srv, db: db}
+	return &api{GraphQL: testenv.GraphQL{URL: srv.URL + "/graphql"}, srv: srv, db: db, accounts: a.accounts}
 }
 
 // user is a registered test user.
@@ -110,4 +112,12 @@ func (a *api) count(t *testing.T, table string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// setRole gives u a role directly in the database, as an operator would with `agora role`.
+func (a *api) setRole(t *testing.T, u user, role string) {
+	t.Helper()
+	if err := a.accounts.SetRoleByUsername(context.Background(), u.Username, role); err != nil {
+		t.Fatal(err)
+	}
 }
