@@ -9,7 +9,9 @@ func TestModeration(t *testing.T) {
 		ada, bob, mod := a.register(t, "ada"), a.register(t, "bob"), a.register(t, "mona")
 		a.setRole(t, mod, "MODERATOR")
 		p := a.createPost(t, ada, map[string]any{"title": "Spam?", "publish": true})
-		var c struct{ AddComment struct{ Comment struct{ ID string } } }
+		var c struct {
+			AddComment struct{ Comment struct{ ID string } }
+		}
 		a.as(bob).Do(t, `mutation($id: ID!) { addComment(input: {postID: $id, body: "buy now"}) { comment { id } } }`,
 			map[string]any{"id": p.ID}, &c)
 		commentID := c.AddComment.Comment.ID
@@ -19,7 +21,9 @@ func TestModeration(t *testing.T) {
 		a.Fail(t, "UNAUTHENTICATED", "", hide, vars)
 		a.as(bob).Fail(t, "FORBIDDEN", "", hide, vars)
 		a.as(ada).Fail(t, "FORBIDDEN", "", hide, vars) // authors cannot hide their own posts either
-		var hidden struct{ HidePost struct{ Post struct{ HiddenAt *string } } }
+		var hidden struct {
+			HidePost struct{ Post struct{ HiddenAt *string } }
+		}
 		a.as(mod).Do(t, hide, vars, &hidden)
 		if hidden.HidePost.Post.HiddenAt == nil {
 			t.Fatal("hidePost: hiddenAt is null")
@@ -98,7 +102,9 @@ func TestAdmin(t *testing.T) {
 			as                string
 			seesBan, seesMail bool
 		}{{"anonymous", "", false, false}, {"self", bob.Token, false, true}, {"moderator", mod.Token, true, false}, {"admin", adam.Token, true, true}} {
-			var out struct{ User struct{ BannedAt, Email *string } }
+			var out struct {
+				User struct{ BannedAt, Email *string }
+			}
 			a.As(c.as).Do(t, who, map[string]any{"n": "bob"}, &out)
 			if (out.User.BannedAt != nil) != c.seesBan || (out.User.Email != nil) != c.seesMail {
 				t.Errorf("%s: bannedAt %v email %v, want visible %t %t", c.name, out.User.BannedAt, out.User.Email, c.seesBan, c.seesMail)
@@ -111,7 +117,9 @@ func TestAdmin(t *testing.T) {
 		const setRole = `mutation($id: ID!, $r: UserRole!) { setUserRole(input: {userID: $id, role: $r}) { user { role } } }`
 		a.as(mod).Fail(t, "FORBIDDEN", "", setRole, map[string]any{"id": bob.ID, "r": "ADMIN"})
 		a.as(adam).Fail(t, "BAD_USER_INPUT", "userID", setRole, map[string]any{"id": adam.ID, "r": "USER"})
-		var out struct{ SetUserRole struct{ User struct{ Role string } } }
+		var out struct {
+			SetUserRole struct{ User struct{ Role string } }
+		}
 		a.as(adam).Do(t, setRole, map[string]any{"id": bob.ID, "r": "MODERATOR"}, &out)
 		if out.SetUserRole.User.Role != "MODERATOR" {
 			t.Fatalf("setUserRole: %+v", out)
