@@ -16,6 +16,7 @@ import (
 	entpost "github.com/agora/agora/ent/post"
 	"github.com/agora/agora/ent/privacy"
 	"github.com/agora/agora/graph"
+	"github.com/agora/agora/internal/account"
 )
 
 // The authorization matrix: every Query and Mutation field, and every field carrying an auth
@@ -34,6 +35,9 @@ type matrixRow struct {
 	vars func(f *fixture) map[string]any
 	// field, for a protected nullable field: allowed means the value at this JSON path is not null.
 	field []string
+	// endsSessions: the operation may end the viewer's sessions, so the cell runs on a fresh
+	// sign-in and signs the viewer in again afterwards.
+	endsSessions bool
 }
 
 var matrix = map[string]matrixRow{
@@ -84,6 +88,18 @@ var matrix = map[string]matrixRow{
 	"Mutation.setUserRole":  {allow: "DDDDAD", query: `mutation($id: ID!) { setUserRole(input: {userID: $id, role: MODERATOR}) { user { role } } }`, vars: targetID},
 	"Mutation.banUser":      {allow: "DDDDAD", query: `mutation($id: ID!) { banUser(input: {userID: $id}) { user { id } } }`, vars: targetID},
 	"Mutation.unbanUser":    {allow: "DDDDAD", query: `mutation($id: ID!) { unbanUser(input: {userID: $id}) { user { id } } }`, vars: targetID},
+
+	"User.sessions": {allow: "DADDDA", query: `query($n: String!) { user(username: $n) { sessions { id } } }`, field: []string{"user", "sessions"},
+		vars: func(f *fixture) map[string]any { return map[string]any{"n": f.owner.Username} }},
+	"Mutation.refreshSession": {allow: "AAAAAA", query: `mutation($t: String!) { refreshSession(input: {refreshToken: $t}) { accessToken } }`,
+		vars: func(f *fixture) map[string]any { return map[string]any{"t": f.signIn(f.owner).RefreshToken} }},
+	"Mutation.revokeSession": {allow: "DADDDA", query: `mutation($id: ID!) { revokeSession(input: {id: $id}) { sessionID } }`,
+		vars: func(f *fixture) map[string]any { return map[string]any{"id": f.sessionOf(f.signIn(f.owner))} }},
+	"Mutation.logout":    {allow: "DAAAAA", query: `mutation { logout { sessionID } }`, endsSessions: true},
+	"Mutation.logoutAll": {allow: "DAAAAA", query: `mutation { logoutAll { revokedSessionCount } }`, endsSessions: true},
+	"Mutation.changePassword": {allow: "DAAAAA", endsSessions: true,
+		query: `mutation($p: String!) { changePassword(input: {currentPassword: $p, newPassword: $p}) { revokedSessionCount } }`,
+		vars:  func(f *fixture) map[string]any { return map[string]any{"p": "password-" + f.viewer.Username} }},
 }
 
 func postID(published bool) func(*fixture) map[string]any {
@@ -95,8 +111,9 @@ func targetID(f *fixture) map[string]any { return map[string]any{"id": f.target.
 // fixture makes fresh rows for one matrix cell, directly through ent (bypassing the rules under test).
 type fixture struct {
 	t              *testing.T
+	a              *api
 	client         *ent.Client
-	owner          user
+	viewer, owner  user
 	target, banned user // a bystander to follow, role and ban; a banned user
 	seq            *atomic.Int64
 }
@@ -106,6 +123,38 @@ func (f *fixture) allow(exec func(context.Context) error) {
 	if err := exec(privacy.DecisionContext(context.Background(), privacy.Allow)); err != nil {
 		f.t.Fatal(err)
 	}
+}
+
+// signIn opens a new session for u, as login does.
+func (f *fixture) signIn(u user) *account.Session {
+	f.t.Helper()
+	s, err := f.a.accounts.Login(context.Background(), account.LoginInput{UsernameOrEmail: u.Username, Password: "password-" + u.Username})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return s
+}
+
+// sessionOf returns the ID of the session an access token belongs to.
+func (f *fixture) sessionOf(s *account.Session) int {
+	f.t.Helper()
+	var out struct {
+		Viewer struct {
+			Sessions []struct {
+				ID      string
+				Current bool
+			}
+		}
+	}
+	f.a.As(s.AccessToken).Do(f.t, `{ viewer { sessions { id current } } }`, nil, &out)
+	for _, sess := range out.Viewer.Sessions {
+		if sess.Current {
+			id, _ := strconv.Atoi(sess.ID)
+			return id
+		}
+	}
+	f.t.Fatal("no current session")
+	return 0
 }
 
 func (f *fixture) unique(prefix string) string { return prefix + strconv.FormatInt(f.seq.Add(1), 10) }
@@ -185,7 +234,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 			for i, name := range matrixViewers {
 				t.Run(op+"/"+name, func(t *testing.T) {
 					v := viewers[i]
-					f := &fixture{t: t, client: a.db.Client, owner: una, target: tina, banned: bert, seq: seq}
+					if row.endsSessions && v.Token != "" {
+						v.Token = (&fixture{t: t, a: a}).signIn(v).AccessToken
+						defer func() { viewers[i].Token = (&fixture{t: t, a: a}).signIn(v).AccessToken }()
+					}
+					f := &fixture{t: t, a: a, client: a.db.Client, viewer: v, owner: una, target: tina, banned: bert, seq: seq}
 					if name == "user" || name == "banned user" {
 						f.owner = v
 					}

@@ -50,7 +50,7 @@ func newAPI(t *testing.T, dialect string) *api {
 	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Config{TokenIssuer: "agora-test", AccessTokenTTL: time.Hour}
+	cfg := config.Config{TokenIssuer: "agora-test", AccessTokenTTL: time.Hour, SessionTTL: 24 * time.Hour}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	a := newApp(cfg, log, db, []byte("test-secret-test-secret-test-secret!"))
 	srv := httptest.NewServer(a.handler())

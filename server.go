@@ -138,12 +138,16 @@ type app struct {
 }
 
 func newApp(cfg config.Config, log *slog.Logger, db *database.DB, jwtSecret []byte) *app {
-	tokens := auth.NewTokens(jwtSecret, cfg.TokenIssuer, cfg.AccessTokenTTL)
+	var previous [][]byte
+	for _, k := range cfg.JWTPrevious {
+		previous = append(previous, []byte(k))
+	}
+	tokens := auth.NewTokens(jwtSecret, previous, cfg.TokenIssuer, cfg.AccessTokenTTL)
 	return &app{
 		log:      log,
 		db:       db,
 		tokens:   tokens,
-		accounts: account.New(db.Client, tokens),
+		accounts: account.New(db.Client, tokens, cfg.SessionTTL),
 		publish:  publish.New(db.Client),
 		social:   social.New(db.Client),
 	}

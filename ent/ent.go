@@ -16,6 +16,8 @@ import (
 	"github.com/agora/agora/ent/follow"
 	"github.com/agora/agora/ent/like"
 	"github.com/agora/agora/ent/post"
+	"github.com/agora/agora/ent/refreshtoken"
+	"github.com/agora/agora/ent/session"
 	"github.com/agora/agora/ent/tag"
 	"github.com/agora/agora/ent/user"
 )
@@ -78,12 +80,14 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			comment.Table: comment.ValidColumn,
-			follow.Table:  follow.ValidColumn,
-			like.Table:    like.ValidColumn,
-			post.Table:    post.ValidColumn,
-			tag.Table:     tag.ValidColumn,
-			user.Table:    user.ValidColumn,
+			comment.Table:      comment.ValidColumn,
+			follow.Table:       follow.ValidColumn,
+			like.Table:         like.ValidColumn,
+			post.Table:         post.ValidColumn,
+			refreshtoken.Table: refreshtoken.ValidColumn,
+			session.Table:      session.ValidColumn,
+			tag.Table:          tag.ValidColumn,
+			user.Table:         user.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

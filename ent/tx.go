@@ -22,6 +22,10 @@ type Tx struct {
 	Like *LikeClient
 	// Post is the client for interacting with the Post builders.
 	Post *PostClient
+	// RefreshToken is the client for interacting with the RefreshToken builders.
+	RefreshToken *RefreshTokenClient
+	// Session is the client for interacting with the Session builders.
+	Session *SessionClient
 	// Tag is the client for interacting with the Tag builders.
 	Tag *TagClient
 	// User is the client for interacting with the User builders.
@@ -161,6 +165,8 @@ func (tx *Tx) init() {
 	tx.Follow = NewFollowClient(tx.config)
 	tx.Like = NewLikeClient(tx.config)
 	tx.Post = NewPostClient(tx.config)
+	tx.RefreshToken = NewRefreshTokenClient(tx.config)
+	tx.Session = NewSessionClient(tx.config)
 	tx.Tag = NewTagClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 }

@@ -53,6 +53,8 @@ type UserEdges struct {
 	Following []*User `json:"following,omitempty"`
 	// Users who follow this user.
 	Followers []*User `json:"followers,omitempty"`
+	// Sessions holds the value of the sessions edge.
+	Sessions []*Session `json:"sessions,omitempty"`
 	// LikedPosts holds the value of the liked_posts edge.
 	LikedPosts []*Post `json:"liked_posts,omitempty"`
 	// Follows holds the value of the follows edge.
@@ -61,7 +63,7 @@ type UserEdges struct {
 	Likes []*Like `json:"likes,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [7]bool
+	loadedTypes [8]bool
 	// totalCount holds the count of the edges above.
 	totalCount [3]map[string]int
 
@@ -69,6 +71,7 @@ type UserEdges struct {
 	namedComments   map[string][]*Comment
 	namedFollowing  map[string][]*User
 	namedFollowers  map[string][]*User
+	namedSessions   map[string][]*Session
 	namedLikedPosts map[string][]*Post
 	namedFollows    map[string][]*Follow
 	namedLikes      map[string][]*Like
@@ -110,10 +113,19 @@ func (e UserEdges) FollowersOrErr() ([]*User, error) {
 	return nil, &NotLoadedError{edge: "followers"}
 }
 
+// SessionsOrErr returns the Sessions value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) SessionsOrErr() ([]*Session, error) {
+	if e.loadedTypes[4] {
+		return e.Sessions, nil
+	}
+	return nil, &NotLoadedError{edge: "sessions"}
+}
+
 // LikedPostsOrErr returns the LikedPosts value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) LikedPostsOrErr() ([]*Post, error) {
-	if e.loadedTypes[4] {
+	if e.loadedTypes[5] {
 		return e.LikedPosts, nil
 	}
 	return nil, &NotLoadedError{edge: "liked_posts"}
@@ -122,7 +134,7 @@ func (e UserEdges) LikedPostsOrErr() ([]*Post, error) {
 // FollowsOrErr returns the Follows value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) FollowsOrErr() ([]*Follow, error) {
-	if e.loadedTypes[5] {
+	if e.loadedTypes[6] {
 		return e.Follows, nil
 	}
 	return nil, &NotLoadedError{edge: "follows"}
@@ -131,7 +143,7 @@ func (e UserEdges) FollowsOrErr() ([]*Follow, error) {
 // LikesOrErr returns the Likes value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) LikesOrErr() ([]*Like, error) {
-	if e.loadedTypes[6] {
+	if e.loadedTypes[7] {
 		return e.Likes, nil
 	}
 	return nil, &NotLoadedError{edge: "likes"}
@@ -261,6 +273,11 @@ func (_m *User) QueryFollowing() *UserQuery {
 // QueryFollowers queries the "followers" edge of the User entity.
 func (_m *User) QueryFollowers() *UserQuery {
 	return NewUserClient(_m.config).QueryFollowers(_m)
+}
+
+// QuerySessions queries the "sessions" edge of the User entity.
+func (_m *User) QuerySessions() *SessionQuery {
+	return NewUserClient(_m.config).QuerySessions(_m)
 }
 
 // QueryLikedPosts queries the "liked_posts" edge of the User entity.
@@ -428,6 +445,30 @@ func (_m *User) appendNamedFollowers(name string, edges ...*User) {
 		_m.Edges.namedFollowers[name] = []*User{}
 	} else {
 		_m.Edges.namedFollowers[name] = append(_m.Edges.namedFollowers[name], edges...)
+	}
+}
+
+// NamedSessions returns the Sessions named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedSessions(name string) ([]*Session, error) {
+	if _m.Edges.namedSessions == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedSessions[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedSessions(name string, edges ...*Session) {
+	if _m.Edges.namedSessions == nil {
+		_m.Edges.namedSessions = make(map[string][]*Session)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedSessions[name] = []*Session{}
+	} else {
+		_m.Edges.namedSessions[name] = append(_m.Edges.namedSessions[name], edges...)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/agora/agora/ent/like"
 	"github.com/agora/agora/ent/post"
 	"github.com/agora/agora/ent/predicate"
+	"github.com/agora/agora/ent/session"
 	"github.com/agora/agora/ent/user"
 )
 
@@ -32,6 +33,7 @@ type UserQuery struct {
 	withComments        *CommentQuery
 	withFollowing       *UserQuery
 	withFollowers       *UserQuery
+	withSessions        *SessionQuery
 	withLikedPosts      *PostQuery
 	withFollows         *FollowQuery
 	withLikes           *LikeQuery
@@ -41,6 +43,7 @@ type UserQuery struct {
 	withNamedComments   map[string]*CommentQuery
 	withNamedFollowing  map[string]*UserQuery
 	withNamedFollowers  map[string]*UserQuery
+	withNamedSessions   map[string]*SessionQuery
 	withNamedLikedPosts map[string]*PostQuery
 	withNamedFollows    map[string]*FollowQuery
 	withNamedLikes      map[string]*LikeQuery
@@ -161,6 +164,28 @@ func (_q *UserQuery) QueryFollowers() *UserQuery {
 			sqlgraph.From(user.Table, user.FieldID, selector),
 			sqlgraph.To(user.Table, user.FieldID),
 			sqlgraph.Edge(sqlgraph.M2M, false, user.FollowersTable, user.FollowersPrimaryKey...),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QuerySessions chains the current query on the "sessions" edge.
+func (_q *UserQuery) QuerySessions() *SessionQuery {
+	query := (&SessionClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, selector),
+			sqlgraph.To(session.Table, session.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.SessionsTable, user.SessionsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -430,6 +455,7 @@ func (_q *UserQuery) Clone() *UserQuery {
 		withComments:   _q.withComments.Clone(),
 		withFollowing:  _q.withFollowing.Clone(),
 		withFollowers:  _q.withFollowers.Clone(),
+		withSessions:   _q.withSessions.Clone(),
 		withLikedPosts: _q.withLikedPosts.Clone(),
 		withFollows:    _q.withFollows.Clone(),
 		withLikes:      _q.withLikes.Clone(),
@@ -480,6 +506,17 @@ func (_q *UserQuery) WithFollowers(opts ...func(*UserQuery)) *UserQuery {
 		opt(query)
 	}
 	_q.withFollowers = query
+	return _q
+}
+
+// WithSessions tells the query-builder to eager-load the nodes that are connected to
+// the "sessions" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithSessions(opts ...func(*SessionQuery)) *UserQuery {
+	query := (&SessionClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withSessions = query
 	return _q
 }
 
@@ -600,11 +637,12 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 	var (
 		nodes       = []*User{}
 		_spec       = _q.querySpec()
-		loadedTypes = [7]bool{
+		loadedTypes = [8]bool{
 			_q.withPosts != nil,
 			_q.withComments != nil,
 			_q.withFollowing != nil,
 			_q.withFollowers != nil,
+			_q.withSessions != nil,
 			_q.withLikedPosts != nil,
 			_q.withFollows != nil,
 			_q.withLikes != nil,
@@ -659,6 +697,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 			return nil, err
 		}
 	}
+	if query := _q.withSessions; query != nil {
+		if err := _q.loadSessions(ctx, query, nodes,
+			func(n *User) { n.Edges.Sessions = []*Session{} },
+			func(n *User, e *Session) { n.Edges.Sessions = append(n.Edges.Sessions, e) }); err != nil {
+			return nil, err
+		}
+	}
 	if query := _q.withLikedPosts; query != nil {
 		if err := _q.loadLikedPosts(ctx, query, nodes,
 			func(n *User) { n.Edges.LikedPosts = []*Post{} },
@@ -705,6 +750,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 		if err := _q.loadFollowers(ctx, query, nodes,
 			func(n *User) { n.appendNamedFollowers(name) },
 			func(n *User, e *User) { n.appendNamedFollowers(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedSessions {
+		if err := _q.loadSessions(ctx, query, nodes,
+			func(n *User) { n.appendNamedSessions(name) },
+			func(n *User, e *Session) { n.appendNamedSessions(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -916,6 +968,36 @@ func (_q *UserQuery) loadFollowers(ctx context.Context, query *UserQuery, nodes 
 		for kn := range nodes {
 			assign(kn, n)
 		}
+	}
+	return nil
+}
+func (_q *UserQuery) loadSessions(ctx context.Context, query *SessionQuery, nodes []*User, init func(*User), assign func(*User, *Session)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*User)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(session.FieldUserID)
+	}
+	query.Where(predicate.Session(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(user.SessionsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.UserID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "user_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
 	}
 	return nil
 }
@@ -1178,6 +1260,20 @@ func (_q *UserQuery) WithNamedFollowers(name string, opts ...func(*UserQuery)) *
 		_q.withNamedFollowers = make(map[string]*UserQuery)
 	}
 	_q.withNamedFollowers[name] = query
+	return _q
+}
+
+// WithNamedSessions tells the query-builder to eager-load the nodes that are connected to the "sessions"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithNamedSessions(name string, opts ...func(*SessionQuery)) *UserQuery {
+	query := (&SessionClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedSessions == nil {
+		_q.withNamedSessions = make(map[string]*SessionQuery)
+	}
+	_q.withNamedSessions[name] = query
 	return _q
 }
 

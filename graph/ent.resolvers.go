@@ -65,6 +65,9 @@ func (r *Resolver) Post() PostResolver { return &postResolver{r} }
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+// Session returns SessionResolver implementation.
+func (r *Resolver) Session() SessionResolver { return &sessionResolver{r} }
+
 // Tag returns TagResolver implementation.
 func (r *Resolver) Tag() TagResolver { return &tagResolver{r} }
 
@@ -72,8 +75,9 @@ func (r *Resolver) Tag() TagResolver { return &tagResolver{r} }
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
 type (
-	postResolver  struct{ *Resolver }
-	queryResolver struct{ *Resolver }
-	tagResolver   struct{ *Resolver }
-	userResolver  struct{ *Resolver }
+	postResolver    struct{ *Resolver }
+	queryResolver   struct{ *Resolver }
+	sessionResolver struct{ *Resolver }
+	tagResolver     struct{ *Resolver }
+	userResolver    struct{ *Resolver }
 )

@@ -29,6 +29,7 @@ type ResolverRoot interface {
 	Mutation() MutationResolver
 	Post() PostResolver
 	Query() QueryResolver
+	Session() SessionResolver
 	Tag() TagResolver
 	User() UserResolver
 }
@@ -46,6 +47,11 @@ type ComplexityRoot struct {
 
 	BanUserPayload struct {
 		User func(childComplexity int) int
+	}
+
+	ChangePasswordPayload struct {
+		RevokedSessionCount func(childComplexity int) int
+		User                func(childComplexity int) int
 	}
 
 	Comment struct {
@@ -99,32 +105,47 @@ type ComplexityRoot struct {
 	}
 
 	LoginPayload struct {
-		AccessToken func(childComplexity int) int
-		ExpiresAt   func(childComplexity int) int
-		User        func(childComplexity int) int
+		AccessToken           func(childComplexity int) int
+		ExpiresAt             func(childComplexity int) int
+		RefreshToken          func(childComplexity int) int
+		RefreshTokenExpiresAt func(childComplexity int) int
+		User                  func(childComplexity int) int
+	}
+
+	LogoutAllPayload struct {
+		RevokedSessionCount func(childComplexity int) int
+	}
+
+	LogoutPayload struct {
+		SessionID func(childComplexity int) int
 	}
 
 	Mutation struct {
-		AddComment    func(childComplexity int, input publish.AddCommentInput) int
-		BanUser       func(childComplexity int, input model.BanUserInput) int
-		CreatePost    func(childComplexity int, input publish.CreatePostInput) int
-		DeleteComment func(childComplexity int, input model.DeleteCommentInput) int
-		DeletePost    func(childComplexity int, input model.DeletePostInput) int
-		FollowUser    func(childComplexity int, input model.FollowUserInput) int
-		HideComment   func(childComplexity int, input model.HideCommentInput) int
-		HidePost      func(childComplexity int, input model.HidePostInput) int
-		LikePost      func(childComplexity int, input model.LikePostInput) int
-		Login         func(childComplexity int, input account.LoginInput) int
-		PublishPost   func(childComplexity int, input model.PublishPostInput) int
-		Register      func(childComplexity int, input account.RegisterInput) int
-		SetUserRole   func(childComplexity int, input account.SetRoleInput) int
-		UnbanUser     func(childComplexity int, input model.UnbanUserInput) int
-		UnfollowUser  func(childComplexity int, input model.UnfollowUserInput) int
-		UnhideComment func(childComplexity int, input model.UnhideCommentInput) int
-		UnhidePost    func(childComplexity int, input model.UnhidePostInput) int
-		UnlikePost    func(childComplexity int, input model.UnlikePostInput) int
-		UpdatePost    func(childComplexity int, input publish.UpdatePostInput) int
-		UpdateProfile func(childComplexity int, input account.UpdateProfileInput) int
+		AddComment     func(childComplexity int, input publish.AddCommentInput) int
+		BanUser        func(childComplexity int, input model.BanUserInput) int
+		ChangePassword func(childComplexity int, input account.ChangePasswordInput) int
+		CreatePost     func(childComplexity int, input publish.CreatePostInput) int
+		DeleteComment  func(childComplexity int, input model.DeleteCommentInput) int
+		DeletePost     func(childComplexity int, input model.DeletePostInput) int
+		FollowUser     func(childComplexity int, input model.FollowUserInput) int
+		HideComment    func(childComplexity int, input model.HideCommentInput) int
+		HidePost       func(childComplexity int, input model.HidePostInput) int
+		LikePost       func(childComplexity int, input model.LikePostInput) int
+		Login          func(childComplexity int, input account.LoginInput) int
+		Logout         func(childComplexity int) int
+		LogoutAll      func(childComplexity int) int
+		PublishPost    func(childComplexity int, input model.PublishPostInput) int
+		RefreshSession func(childComplexity int, input model.RefreshSessionInput) int
+		Register       func(childComplexity int, input account.RegisterInput) int
+		RevokeSession  func(childComplexity int, input model.RevokeSessionInput) int
+		SetUserRole    func(childComplexity int, input account.SetRoleInput) int
+		UnbanUser      func(childComplexity int, input model.UnbanUserInput) int
+		UnfollowUser   func(childComplexity int, input model.UnfollowUserInput) int
+		UnhideComment  func(childComplexity int, input model.UnhideCommentInput) int
+		UnhidePost     func(childComplexity int, input model.UnhidePostInput) int
+		UnlikePost     func(childComplexity int, input model.UnlikePostInput) int
+		UpdatePost     func(childComplexity int, input publish.UpdatePostInput) int
+		UpdateProfile  func(childComplexity int, input account.UpdateProfileInput) int
 	}
 
 	PageInfo struct {
@@ -180,10 +201,33 @@ type ComplexityRoot struct {
 		Viewer func(childComplexity int) int
 	}
 
+	RefreshSessionPayload struct {
+		AccessToken           func(childComplexity int) int
+		ExpiresAt             func(childComplexity int) int
+		RefreshToken          func(childComplexity int) int
+		RefreshTokenExpiresAt func(childComplexity int) int
+		User                  func(childComplexity int) int
+	}
+
 	RegisterPayload struct {
-		AccessToken func(childComplexity int) int
-		ExpiresAt   func(childComplexity int) int
-		User        func(childComplexity int) int
+		AccessToken           func(childComplexity int) int
+		ExpiresAt             func(childComplexity int) int
+		RefreshToken          func(childComplexity int) int
+		RefreshTokenExpiresAt func(childComplexity int) int
+		User                  func(childComplexity int) int
+	}
+
+	RevokeSessionPayload struct {
+		SessionID func(childComplexity int) int
+	}
+
+	Session struct {
+		CreatedAt  func(childComplexity int) int
+		Current    func(childComplexity int) int
+		ExpiresAt  func(childComplexity int) int
+		ID         func(childComplexity int) int
+		LastUsedAt func(childComplexity int) int
+		UserAgent  func(childComplexity int) int
 	}
 
 	SetUserRolePayload struct {
@@ -251,6 +295,7 @@ type ComplexityRoot struct {
 		ID                func(childComplexity int) int
 		Posts             func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PostOrder) int
 		Role              func(childComplexity int) int
+		Sessions          func(childComplexity int) int
 		UpdatedAt         func(childComplexity int) int
 		Username          func(childComplexity int) int
 		ViewerIsFollowing func(childComplexity int) int
@@ -295,6 +340,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BanUserPayload.User(childComplexity), true
+
+	case "ChangePasswordPayload.revokedSessionCount":
+		if e.ComplexityRoot.ChangePasswordPayload.RevokedSessionCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangePasswordPayload.RevokedSessionCount(childComplexity), true
+	case "ChangePasswordPayload.user":
+		if e.ComplexityRoot.ChangePasswordPayload.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangePasswordPayload.User(childComplexity), true
 
 	case "Comment.author":
 		if e.ComplexityRoot.Comment.Author == nil {
@@ -438,12 +496,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.LoginPayload.ExpiresAt(childComplexity), true
+	case "LoginPayload.refreshToken":
+		if e.ComplexityRoot.LoginPayload.RefreshToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoginPayload.RefreshToken(childComplexity), true
+	case "LoginPayload.refreshTokenExpiresAt":
+		if e.ComplexityRoot.LoginPayload.RefreshTokenExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoginPayload.RefreshTokenExpiresAt(childComplexity), true
 	case "LoginPayload.user":
 		if e.ComplexityRoot.LoginPayload.User == nil {
 			break
 		}
 
 		return e.ComplexityRoot.LoginPayload.User(childComplexity), true
+
+	case "LogoutAllPayload.revokedSessionCount":
+		if e.ComplexityRoot.LogoutAllPayload.RevokedSessionCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogoutAllPayload.RevokedSessionCount(childComplexity), true
+
+	case "LogoutPayload.sessionID":
+		if e.ComplexityRoot.LogoutPayload.SessionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogoutPayload.SessionID(childComplexity), true
 
 	case "Mutation.addComment":
 		if e.ComplexityRoot.Mutation.AddComment == nil {
@@ -467,6 +551,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.BanUser(childComplexity, args["input"].(model.BanUserInput)), true
+	case "Mutation.changePassword":
+		if e.ComplexityRoot.Mutation.ChangePassword == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_changePassword_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ChangePassword(childComplexity, args["input"].(account.ChangePasswordInput)), true
 	case "Mutation.createPost":
 		if e.ComplexityRoot.Mutation.CreatePost == nil {
 			break
@@ -555,6 +650,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Login(childComplexity, args["input"].(account.LoginInput)), true
+	case "Mutation.logout":
+		if e.ComplexityRoot.Mutation.Logout == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.Logout(childComplexity), true
+	case "Mutation.logoutAll":
+		if e.ComplexityRoot.Mutation.LogoutAll == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.LogoutAll(childComplexity), true
 	case "Mutation.publishPost":
 		if e.ComplexityRoot.Mutation.PublishPost == nil {
 			break
@@ -566,6 +673,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.PublishPost(childComplexity, args["input"].(model.PublishPostInput)), true
+	case "Mutation.refreshSession":
+		if e.ComplexityRoot.Mutation.RefreshSession == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_refreshSession_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RefreshSession(childComplexity, args["input"].(model.RefreshSessionInput)), true
 	case "Mutation.register":
 		if e.ComplexityRoot.Mutation.Register == nil {
 			break
@@ -577,6 +695,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Register(childComplexity, args["input"].(account.RegisterInput)), true
+	case "Mutation.revokeSession":
+		if e.ComplexityRoot.Mutation.RevokeSession == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revokeSession_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevokeSession(childComplexity, args["input"].(model.RevokeSessionInput)), true
 	case "Mutation.setUserRole":
 		if e.ComplexityRoot.Mutation.SetUserRole == nil {
 			break
@@ -928,6 +1057,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
 
+	case "RefreshSessionPayload.accessToken":
+		if e.ComplexityRoot.RefreshSessionPayload.AccessToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RefreshSessionPayload.AccessToken(childComplexity), true
+	case "RefreshSessionPayload.expiresAt":
+		if e.ComplexityRoot.RefreshSessionPayload.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RefreshSessionPayload.ExpiresAt(childComplexity), true
+	case "RefreshSessionPayload.refreshToken":
+		if e.ComplexityRoot.RefreshSessionPayload.RefreshToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RefreshSessionPayload.RefreshToken(childComplexity), true
+	case "RefreshSessionPayload.refreshTokenExpiresAt":
+		if e.ComplexityRoot.RefreshSessionPayload.RefreshTokenExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RefreshSessionPayload.RefreshTokenExpiresAt(childComplexity), true
+	case "RefreshSessionPayload.user":
+		if e.ComplexityRoot.RefreshSessionPayload.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RefreshSessionPayload.User(childComplexity), true
+
 	case "RegisterPayload.accessToken":
 		if e.ComplexityRoot.RegisterPayload.AccessToken == nil {
 			break
@@ -940,12 +1100,68 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RegisterPayload.ExpiresAt(childComplexity), true
+	case "RegisterPayload.refreshToken":
+		if e.ComplexityRoot.RegisterPayload.RefreshToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RegisterPayload.RefreshToken(childComplexity), true
+	case "RegisterPayload.refreshTokenExpiresAt":
+		if e.ComplexityRoot.RegisterPayload.RefreshTokenExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RegisterPayload.RefreshTokenExpiresAt(childComplexity), true
 	case "RegisterPayload.user":
 		if e.ComplexityRoot.RegisterPayload.User == nil {
 			break
 		}
 
 		return e.ComplexityRoot.RegisterPayload.User(childComplexity), true
+
+	case "RevokeSessionPayload.sessionID":
+		if e.ComplexityRoot.RevokeSessionPayload.SessionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RevokeSessionPayload.SessionID(childComplexity), true
+
+	case "Session.createdAt":
+		if e.ComplexityRoot.Session.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.CreatedAt(childComplexity), true
+	case "Session.current":
+		if e.ComplexityRoot.Session.Current == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.Current(childComplexity), true
+	case "Session.expiresAt":
+		if e.ComplexityRoot.Session.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.ExpiresAt(childComplexity), true
+	case "Session.id":
+		if e.ComplexityRoot.Session.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.ID(childComplexity), true
+	case "Session.lastUsedAt":
+		if e.ComplexityRoot.Session.LastUsedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.LastUsedAt(childComplexity), true
+	case "Session.userAgent":
+		if e.ComplexityRoot.Session.UserAgent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.UserAgent(childComplexity), true
 
 	case "SetUserRolePayload.user":
 		if e.ComplexityRoot.SetUserRolePayload.User == nil {
@@ -1164,6 +1380,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.Role(childComplexity), true
+	case "User.sessions":
+		if e.ComplexityRoot.User.Sessions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.Sessions(childComplexity), true
 	case "User.updatedAt":
 		if e.ComplexityRoot.User.UpdatedAt == nil {
 			break
@@ -1225,6 +1447,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
 		ec.unmarshalInputAddCommentInput,
 		ec.unmarshalInputBanUserInput,
+		ec.unmarshalInputChangePasswordInput,
 		ec.unmarshalInputCommentOrder,
 		ec.unmarshalInputCommentWhereInput,
 		ec.unmarshalInputCreatePostInput,
@@ -1238,7 +1461,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputPostOrder,
 		ec.unmarshalInputPostWhereInput,
 		ec.unmarshalInputPublishPostInput,
+		ec.unmarshalInputRefreshSessionInput,
 		ec.unmarshalInputRegisterInput,
+		ec.unmarshalInputRevokeSessionInput,
 		ec.unmarshalInputSetUserRoleInput,
 		ec.unmarshalInputTagOrder,
 		ec.unmarshalInputTagWhereInput,
@@ -1924,6 +2149,25 @@ type Query {
     """
     where: UserWhereInput
   ): UserConnection!
+}
+type Session implements Node {
+  id: ID!
+  """
+  The User-Agent of the client that signed in.
+  """
+  userAgent: String!
+  """
+  When the user signed in.
+  """
+  createdAt: Time!
+  """
+  When the session last refreshed its access token.
+  """
+  lastUsedAt: Time!
+  """
+  When the session ends unless refreshed before.
+  """
+  expiresAt: Time!
 }
 type Tag implements Node {
   id: ID!
@@ -2630,6 +2874,89 @@ type DeleteCommentPayload {
   post: Post
 }
 `, BuiltIn: false},
+	{Name: "../schema/session.graphqls", Input: `extend type User {
+  "The user's active sessions (sign-ins), most recently used first; visible to the user only."
+  sessions: [Session!] @policy(policies: [["self"]])
+}
+
+extend type Session {
+  "Whether this is the session of the access token making the request."
+  current: Boolean!
+}
+
+extend type Mutation {
+  "Trade a refresh token for a new access token and a new refresh token. Presenting a refresh token that was already used ends its session."
+  refreshSession(input: RefreshSessionInput!): RefreshSessionPayload!
+  "End the current session."
+  logout: LogoutPayload! @authenticated
+  "End every session of the viewer, this one included."
+  logoutAll: LogoutAllPayload! @authenticated
+  "End one of the viewer's sessions, e.g. a lost device."
+  revokeSession(input: RevokeSessionInput!): RevokeSessionPayload! @authenticated
+  "Change the password; every other session of the viewer ends."
+  changePassword(input: ChangePasswordInput!): ChangePasswordPayload! @authenticated
+}
+
+"The refresh token to trade."
+input RefreshSessionInput {
+  "The refresh token from login, register or the previous refreshSession."
+  refreshToken: String!
+}
+
+"New tokens for the session."
+type RefreshSessionPayload {
+  "The signed-in user."
+  user: User!
+  "Send as ` + "`" + `Authorization: Bearer <accessToken>` + "`" + `."
+  accessToken: String!
+  "When the access token stops working."
+  expiresAt: Time!
+  "The next refresh token; the one sent is now used up."
+  refreshToken: String!
+  "When the session ends unless refreshed before."
+  refreshTokenExpiresAt: Time!
+}
+
+"The ended session."
+type LogoutPayload {
+  "ID of the session ended."
+  sessionID: ID!
+}
+
+"The ended sessions."
+type LogoutAllPayload {
+  "How many sessions ended."
+  revokedSessionCount: Int!
+}
+
+"The session to end."
+input RevokeSessionInput {
+  "The session to end (from viewer.sessions)."
+  id: ID!
+}
+
+"The ended session."
+type RevokeSessionPayload {
+  "ID of the session ended."
+  sessionID: ID!
+}
+
+"A password change."
+input ChangePasswordInput {
+  "The password now."
+  currentPassword: String!
+  "8 to 256 characters."
+  newPassword: String!
+}
+
+"The changed account."
+type ChangePasswordPayload {
+  "The viewer."
+  user: User!
+  "How many other sessions ended."
+  revokedSessionCount: Int!
+}
+`, BuiltIn: false},
 	{Name: "../schema/social.graphqls", Input: `extend type Mutation {
   "Like a post. Liking a post twice changes nothing."
   likePost(input: LikePostInput!): LikePostPayload! @requiresScopes(scopes: [["write"]])
@@ -2734,8 +3061,12 @@ type RegisterPayload {
   user: User!
   "Send as ` + "`" + `Authorization: Bearer <accessToken>` + "`" + `."
   accessToken: String!
-  "When the access token stops working."
+  "When the access token stops working: get a new one with refreshSession before then."
   expiresAt: Time!
+  "Trade it for new tokens with refreshSession; each refresh token works once. Keep it secret."
+  refreshToken: String!
+  "When the session ends unless refreshed before."
+  refreshTokenExpiresAt: Time!
 }
 
 "Credentials to sign in with."
@@ -2752,8 +3083,12 @@ type LoginPayload {
   user: User!
   "Send as ` + "`" + `Authorization: Bearer <accessToken>` + "`" + `."
   accessToken: String!
-  "When the access token stops working."
+  "When the access token stops working: get a new one with refreshSession before then."
   expiresAt: Time!
+  "Trade it for new tokens with refreshSession; each refresh token works once. Keep it secret."
+  refreshToken: String!
+  "When the session ends unless refreshed before."
+  refreshTokenExpiresAt: Time!
 }
 
 "Profile fields to change; null or absent fields stay as they are."
@@ -2793,6 +3128,16 @@ func (ec *executionContext) childFields_BanUserPayload(ctx context.Context, fiel
 		return ec.fieldContext_BanUserPayload_user(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type BanUserPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ChangePasswordPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "user":
+		return ec.fieldContext_ChangePasswordPayload_user(ctx, field)
+	case "revokedSessionCount":
+		return ec.fieldContext_ChangePasswordPayload_revokedSessionCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangePasswordPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Comment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2903,8 +3248,28 @@ func (ec *executionContext) childFields_LoginPayload(ctx context.Context, field 
 		return ec.fieldContext_LoginPayload_accessToken(ctx, field)
 	case "expiresAt":
 		return ec.fieldContext_LoginPayload_expiresAt(ctx, field)
+	case "refreshToken":
+		return ec.fieldContext_LoginPayload_refreshToken(ctx, field)
+	case "refreshTokenExpiresAt":
+		return ec.fieldContext_LoginPayload_refreshTokenExpiresAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type LoginPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_LogoutAllPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "revokedSessionCount":
+		return ec.fieldContext_LogoutAllPayload_revokedSessionCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LogoutAllPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_LogoutPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "sessionID":
+		return ec.fieldContext_LogoutPayload_sessionID(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LogoutPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2989,6 +3354,22 @@ func (ec *executionContext) childFields_PublishPostPayload(ctx context.Context, 
 	return nil, fmt.Errorf("no field named %q was found under type PublishPostPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_RefreshSessionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "user":
+		return ec.fieldContext_RefreshSessionPayload_user(ctx, field)
+	case "accessToken":
+		return ec.fieldContext_RefreshSessionPayload_accessToken(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_RefreshSessionPayload_expiresAt(ctx, field)
+	case "refreshToken":
+		return ec.fieldContext_RefreshSessionPayload_refreshToken(ctx, field)
+	case "refreshTokenExpiresAt":
+		return ec.fieldContext_RefreshSessionPayload_refreshTokenExpiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RefreshSessionPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_RegisterPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "user":
@@ -2997,8 +3378,38 @@ func (ec *executionContext) childFields_RegisterPayload(ctx context.Context, fie
 		return ec.fieldContext_RegisterPayload_accessToken(ctx, field)
 	case "expiresAt":
 		return ec.fieldContext_RegisterPayload_expiresAt(ctx, field)
+	case "refreshToken":
+		return ec.fieldContext_RegisterPayload_refreshToken(ctx, field)
+	case "refreshTokenExpiresAt":
+		return ec.fieldContext_RegisterPayload_refreshTokenExpiresAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RegisterPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RevokeSessionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "sessionID":
+		return ec.fieldContext_RevokeSessionPayload_sessionID(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RevokeSessionPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Session(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Session_id(ctx, field)
+	case "userAgent":
+		return ec.fieldContext_Session_userAgent(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Session_createdAt(ctx, field)
+	case "lastUsedAt":
+		return ec.fieldContext_Session_lastUsedAt(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_Session_expiresAt(ctx, field)
+	case "current":
+		return ec.fieldContext_Session_current(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Session", field.Name)
 }
 
 func (ec *executionContext) childFields_SetUserRolePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3129,6 +3540,8 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_followers(ctx, field)
 	case "bannedAt":
 		return ec.fieldContext_User_bannedAt(ctx, field)
+	case "sessions":
+		return ec.fieldContext_User_sessions(ctx, field)
 	case "email":
 		return ec.fieldContext_User_email(ctx, field)
 	case "followerCount":

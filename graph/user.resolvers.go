@@ -22,7 +22,8 @@ func (r *mutationResolver) Register(ctx context.Context, input account.RegisterI
 	if err != nil {
 		return nil, err
 	}
-	return &model.RegisterPayload{User: s.User, AccessToken: s.AccessToken, ExpiresAt: s.ExpiresAt}, nil
+	return &model.RegisterPayload{User: s.User, AccessToken: s.AccessToken, ExpiresAt: s.ExpiresAt,
+		RefreshToken: s.RefreshToken, RefreshTokenExpiresAt: s.RefreshTokenExpiresAt}, nil
 }
 
 // Login is the resolver for the login field.
@@ -31,7 +32,8 @@ func (r *mutationResolver) Login(ctx context.Context, input account.LoginInput) 
 	if err != nil {
 		return nil, err
 	}
-	return &model.LoginPayload{User: s.User, AccessToken: s.AccessToken, ExpiresAt: s.ExpiresAt}, nil
+	return &model.LoginPayload{User: s.User, AccessToken: s.AccessToken, ExpiresAt: s.ExpiresAt,
+		RefreshToken: s.RefreshToken, RefreshTokenExpiresAt: s.RefreshTokenExpiresAt}, nil
 }
 
 // UpdateProfile is the resolver for the updateProfile field.

@@ -73,6 +73,8 @@ func (User) Edges() []ent.Edge {
 			Comment("Users this user follows.").
 			Annotations(entgql.RelayConnection()).
 			Through("follows", Follow.Type),
+		edge.To("sessions", Session.Type).
+			Annotations(entgql.Skip(entgql.SkipAll), entsql.OnDelete(entsql.Cascade)),
 		edge.To("liked_posts", Post.Type).
 			Through("likes", Like.Type).
 			Annotations(entgql.Skip(entgql.SkipAll)),

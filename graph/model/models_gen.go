@@ -26,6 +26,14 @@ type BanUserPayload struct {
 	User *ent.User `json:"user"`
 }
 
+// The changed account.
+type ChangePasswordPayload struct {
+	// The viewer.
+	User *ent.User `json:"user"`
+	// How many other sessions ended.
+	RevokedSessionCount int `json:"revokedSessionCount"`
+}
+
 // The new post.
 type CreatePostPayload struct {
 	// The post created.
@@ -112,8 +120,24 @@ type LoginPayload struct {
 	User *ent.User `json:"user"`
 	// Send as `Authorization: Bearer <accessToken>`.
 	AccessToken string `json:"accessToken"`
-	// When the access token stops working.
+	// When the access token stops working: get a new one with refreshSession before then.
 	ExpiresAt time.Time `json:"expiresAt"`
+	// Trade it for new tokens with refreshSession; each refresh token works once. Keep it secret.
+	RefreshToken string `json:"refreshToken"`
+	// When the session ends unless refreshed before.
+	RefreshTokenExpiresAt time.Time `json:"refreshTokenExpiresAt"`
+}
+
+// The ended sessions.
+type LogoutAllPayload struct {
+	// How many sessions ended.
+	RevokedSessionCount int `json:"revokedSessionCount"`
+}
+
+// The ended session.
+type LogoutPayload struct {
+	// ID of the session ended.
+	SessionID int `json:"sessionID"`
 }
 
 // The draft to publish.
@@ -128,14 +152,50 @@ type PublishPostPayload struct {
 	Post *ent.Post `json:"post"`
 }
 
+// The refresh token to trade.
+type RefreshSessionInput struct {
+	// The refresh token from login, register or the previous refreshSession.
+	RefreshToken string `json:"refreshToken"`
+}
+
+// New tokens for the session.
+type RefreshSessionPayload struct {
+	// The signed-in user.
+	User *ent.User `json:"user"`
+	// Send as `Authorization: Bearer <accessToken>`.
+	AccessToken string `json:"accessToken"`
+	// When the access token stops working.
+	ExpiresAt time.Time `json:"expiresAt"`
+	// The next refresh token; the one sent is now used up.
+	RefreshToken string `json:"refreshToken"`
+	// When the session ends unless refreshed before.
+	RefreshTokenExpiresAt time.Time `json:"refreshTokenExpiresAt"`
+}
+
 // The new account and an access token for it.
 type RegisterPayload struct {
 	// The new user.
 	User *ent.User `json:"user"`
 	// Send as `Authorization: Bearer <accessToken>`.
 	AccessToken string `json:"accessToken"`
-	// When the access token stops working.
+	// When the access token stops working: get a new one with refreshSession before then.
 	ExpiresAt time.Time `json:"expiresAt"`
+	// Trade it for new tokens with refreshSession; each refresh token works once. Keep it secret.
+	RefreshToken string `json:"refreshToken"`
+	// When the session ends unless refreshed before.
+	RefreshTokenExpiresAt time.Time `json:"refreshTokenExpiresAt"`
+}
+
+// The session to end.
+type RevokeSessionInput struct {
+	// The session to end (from viewer.sessions).
+	ID int `json:"id"`
+}
+
+// The ended session.
+type RevokeSessionPayload struct {
+	// ID of the session ended.
+	SessionID int `json:"sessionID"`
 }
 
 // The user with the new role.

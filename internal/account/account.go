@@ -19,14 +19,15 @@ import (
 
 // Service registers users, signs them in and updates profiles.
 type Service struct {
-	client *ent.Client
-	tokens *auth.Tokens
-	states states
+	client     *ent.Client
+	tokens     *auth.Tokens
+	refreshTTL time.Duration // how long a session lives without a refresh
+	states     states
 }
 
-// New returns a Service.
-func New(client *ent.Client, tokens *auth.Tokens) *Service {
-	return &Service{client: client, tokens: tokens, states: states{m: map[int]cachedState{}}}
+// New returns a Service; sessions expire after refreshTTL without a refresh.
+func New(client *ent.Client, tokens *auth.Tokens, refreshTTL time.Duration) *Service {
+	return &Service{client: client, tokens: tokens, refreshTTL: refreshTTL, states: states{m: map[int]cachedState{}}}
 }
 
 // RegisterInput is a new account (bound to the GraphQL input of the same name).
@@ -48,13 +49,6 @@ type UpdateProfileInput struct {
 	DisplayName *string
 	Bio         *string
 	AvatarURL   *string `json:"avatarURL"`
-}
-
-// Session is a signed-in user with their access token.
-type Session struct {
-	User        *ent.User
-	AccessToken string
-	ExpiresAt   time.Time
 }
 
 var usernameRE = regexp.MustCompile(`^[a-z0-9_]{3,32}$`)
@@ -88,7 +82,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*Session, err
 	if err != nil {
 		return nil, err
 	}
-	var u *ent.User
+	var out *Session
 	err = database.InTx(ctx, s.client, func(ctx context.Context, tx *ent.Tx) error {
 		// Checked first for a precise error; the unique indexes still decide under concurrency.
 		if taken, err := tx.User.Query().Where(user.Username(username)).Exist(ctx); err != nil {
@@ -101,12 +95,16 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*Session, err
 		} else if taken {
 			return apperr.ConflictField("email", "an account with this email address exists")
 		}
-		u, err = tx.User.Create().
+		u, err := tx.User.Create().
 			SetUsername(username).
 			SetEmail(email).
 			SetPasswordHash(hash).
 			SetDisplayName(displayName).
 			Save(ctx)
+		if err != nil {
+			return err
+		}
+		out, err = s.startSession(ctx, tx, u)
 		return err
 	})
 	if ent.IsConstraintError(err) {
@@ -115,7 +113,8 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*Session, err
 	if err != nil {
 		return nil, err
 	}
-	return s.session(u.Unwrap())
+	out.User = out.User.Unwrap()
+	return out, nil
 }
 
 // errBadCredentials is the one answer to a wrong username, a wrong email and a wrong password alike.
@@ -144,15 +143,12 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Session, error) {
 	if !ok {
 		return nil, errBadCredentials
 	}
-	return s.session(u)
-}
-
-func (s *Service) session(u *ent.User) (*Session, error) {
-	tok, exp, err := s.tokens.Issue(u.ID)
-	if err != nil {
-		return nil, err
-	}
-	return &Session{User: u, AccessToken: tok, ExpiresAt: exp}, nil
+	var out *Session
+	err = database.InTx(ctx, s.client, func(ctx context.Context, tx *ent.Tx) (err error) {
+		out, err = s.startSession(ctx, tx, u)
+		return err
+	})
+	return out, err
 }
 
 // UpdateProfile changes the viewer's profile.

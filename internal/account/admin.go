@@ -10,20 +10,22 @@ import (
 
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/ent/privacy"
+	"github.com/agora/agora/ent/session"
 	"github.com/agora/agora/ent/user"
 	"github.com/agora/agora/internal/apperr"
 	"github.com/agora/agora/internal/auth"
 	"github.com/agora/agora/internal/database"
 )
 
-// stateTTL bounds how long a role change or a ban takes to reach a signed-in user's requests.
+// stateTTL bounds how long a role change, a ban or a revoked session takes to reach requests served
+// by another replica (this one forgets its cached state at once).
 const stateTTL = 5 * time.Second
 
-// states caches users' current role and ban for stateTTL, so checking them costs no query on most
-// requests.
+// states caches signed-in sessions' current state for stateTTL, so checking it costs no query on
+// most requests.
 type states struct {
 	mu sync.Mutex
-	m  map[int]cachedState
+	m  map[int]cachedState // by session ID
 }
 
 type cachedState struct {
@@ -32,36 +34,58 @@ type cachedState struct {
 	expires time.Time
 }
 
-// Lookup returns the current state of a user as a Viewer (auth.Lookup).
-func (s *Service) Lookup(ctx context.Context, id int) (auth.Viewer, bool, error) {
+// Lookup returns the current state of a user's session as a Viewer (auth.Lookup): not ok when the
+// session was revoked, has expired or is not the user's.
+func (s *Service) Lookup(ctx context.Context, userID, sessionID int) (auth.Viewer, bool, error) {
 	now := time.Now()
 	s.states.mu.Lock()
-	c, hit := s.states.m[id]
+	c, hit := s.states.m[sessionID]
 	s.states.mu.Unlock()
-	if hit && now.Before(c.expires) {
-		return c.v, c.ok, nil
+	if !hit || now.After(c.expires) {
+		sess, err := s.client.Session.Query().
+			Where(session.ID(sessionID)).
+			WithUser(func(q *ent.UserQuery) { q.Select(user.FieldRole, user.FieldBannedAt) }).
+			Only(system(ctx))
+		if err != nil && !ent.IsNotFound(err) {
+			return auth.Viewer{}, false, err
+		}
+		c = cachedState{expires: now.Add(stateTTL)}
+		if sess != nil && sess.RevokedAt == nil && now.Before(sess.ExpiresAt) {
+			u := sess.Edges.User
+			c.ok = true
+			c.v = auth.Viewer{UserID: u.ID, SessionID: sess.ID, Role: u.Role.String(), Banned: u.BannedAt != nil}
+			if sess.ExpiresAt.Before(c.expires) {
+				c.expires = sess.ExpiresAt
+			}
+		}
+		s.states.mu.Lock()
+		if len(s.states.m) > 100_000 { // bound memory; entries are cheap to refill
+			clear(s.states.m)
+		}
+		s.states.m[sessionID] = c
+		s.states.mu.Unlock()
 	}
-	u, err := s.client.User.Query().Where(user.ID(id)).Select(user.FieldRole, user.FieldBannedAt).Only(ctx)
-	if err != nil && !ent.IsNotFound(err) {
-		return auth.Viewer{}, false, err
+	if !c.ok || c.v.UserID != userID {
+		return auth.Viewer{}, false, nil
 	}
-	c = cachedState{ok: u != nil, expires: now.Add(stateTTL)}
-	if u != nil {
-		c.v = auth.Viewer{UserID: id, Role: u.Role.String(), Banned: u.BannedAt != nil}
-	}
-	s.states.mu.Lock()
-	if len(s.states.m) > 100_000 { // bound memory; entries are cheap to refill
-		clear(s.states.m)
-	}
-	s.states.m[id] = c
-	s.states.mu.Unlock()
-	return c.v, c.ok, nil
+	return c.v, true, nil
 }
 
-// forget drops a user's cached state after a change, so this replica applies it at once.
-func (s *Service) forget(id int) {
+// forgetSession drops a session's cached state after it changed.
+func (s *Service) forgetSession(id int) {
 	s.states.mu.Lock()
 	delete(s.states.m, id)
+	s.states.mu.Unlock()
+}
+
+// forgetUser drops the cached state of all of a user's sessions after a role change or a ban.
+func (s *Service) forgetUser(userID int) {
+	s.states.mu.Lock()
+	for id, c := range s.states.m {
+		if c.v.UserID == userID {
+			delete(s.states.m, id)
+		}
+	}
 	s.states.mu.Unlock()
 }
 
@@ -112,7 +136,7 @@ func (s *Service) adminChange(ctx context.Context, id int, change func(*ent.User
 	if err != nil {
 		return nil, err
 	}
-	s.forget(id)
+	s.forgetUser(id)
 	return u.Unwrap(), nil
 }
 

@@ -6,9 +6,10 @@ import (
 	"strings"
 )
 
-// Lookup returns the current state of a user (role, ban) as a Viewer; ok is false when the user no
-// longer exists. It is called on every signed-in request, so it should be cached briefly.
-type Lookup func(ctx context.Context, userID int) (v Viewer, ok bool, err error)
+// Lookup returns the current state of a signed-in session as a Viewer (role, ban); ok is false when
+// the session was revoked or has expired, or the user is gone. It is called on every signed-in
+// request, so it should be cached briefly.
+type Lookup func(ctx context.Context, userID, sessionID int) (v Viewer, ok bool, err error)
 
 // Middleware puts the request's Viewer in its context: the bearer token's user in their current
 // state, or anonymous when no Authorization header is sent. A token that does not verify, or whose
@@ -16,6 +17,7 @@ type Lookup func(ctx context.Context, userID int) (v Viewer, ok bool, err error)
 // silently seeing anonymous data.
 func Middleware(t *Tokens, lookup Lookup, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = r.WithContext(context.WithValue(r.Context(), userAgentKey{}, r.UserAgent()))
 		h := r.Header.Get("Authorization")
 		if h == "" {
 			next.ServeHTTP(w, r)
@@ -26,12 +28,12 @@ func Middleware(t *Tokens, lookup Lookup, next http.Handler) http.Handler {
 			unauthorized(w, "Authorization header must be: Bearer <access token>")
 			return
 		}
-		id, err := t.Verify(strings.TrimSpace(token))
+		userID, sessionID, err := t.Verify(strings.TrimSpace(token))
 		if err != nil {
 			unauthorized(w, err.Error())
 			return
 		}
-		v, ok, err := lookup(r.Context(), id)
+		v, ok, err := lookup(r.Context(), userID, sessionID)
 		if err != nil {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -51,4 +53,12 @@ func unauthorized(w http.ResponseWriter, msg string) {
 	w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 	w.WriteHeader(http.StatusUnauthorized)
 	_, _ = w.Write([]byte(`{"errors":[{"message":"` + msg + `","extensions":{"code":"UNAUTHENTICATED"}}]}`))
+}
+
+type userAgentKey struct{}
+
+// UserAgent returns the User-Agent of the request, recorded on the sessions it signs in.
+func UserAgent(ctx context.Context) string {
+	ua, _ := ctx.Value(userAgentKey{}).(string)
+	return ua
 }

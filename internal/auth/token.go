@@ -10,10 +10,11 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// Tokens issues and verifies signed access tokens (JWT, HS256).
+// Tokens issues and verifies signed access tokens (JWT, HS256). Tokens are signed with the current
+// key; previous keys still verify, so a key can be rotated without signing everyone out.
 type Tokens struct {
-	key    []byte
-	keyID  string
+	keyID  string            // of the current key
+	keys   map[string][]byte // key ID → key: the current one and the previous ones
 	issuer string
 	ttl    time.Duration
 	now    func() time.Time
@@ -25,23 +26,36 @@ const Audience = "agora-api"
 // clockSkew tolerated when checking exp and nbf.
 const clockSkew = 30 * time.Second
 
-// NewTokens returns a Tokens signing with secret; tokens live for ttl.
-func NewTokens(secret []byte, issuer string, ttl time.Duration) *Tokens {
-	sum := sha256.Sum256(secret)
-	return &Tokens{key: secret, keyID: hex.EncodeToString(sum[:4]), issuer: issuer, ttl: ttl, now: time.Now}
+// NewTokens returns a Tokens signing with secret and still accepting tokens signed with any of
+// previous; tokens live for ttl.
+func NewTokens(secret []byte, previous [][]byte, issuer string, ttl time.Duration) *Tokens {
+	t := &Tokens{keyID: keyID(secret), keys: map[string][]byte{}, issuer: issuer, ttl: ttl, now: time.Now}
+	for _, k := range append(previous, secret) {
+		t.keys[keyID(k)] = k
+	}
+	return t
 }
 
-// claims are the registered claims only: the viewer's role and ban state are read live (see
-// Middleware), so a changed role or a ban applies within seconds, not at token expiry.
+// keyID names a key without revealing it: the kid header of the tokens it signs.
+func keyID(secret []byte) string {
+	sum := sha256.Sum256(secret)
+	return hex.EncodeToString(sum[:6])
+}
+
+// claims name the user and the session only: the viewer's role, ban and session state are read live
+// (see Middleware), so a role change, a ban or a revoked session applies within seconds, not at
+// token expiry.
 type claims struct {
+	SessionID int `json:"sid"`
 	jwt.RegisteredClaims
 }
 
-// Issue returns an access token for the user and when it expires.
-func (t *Tokens) Issue(userID int) (string, time.Time, error) {
+// Issue returns an access token for the user's session and when it expires.
+func (t *Tokens) Issue(userID, sessionID int) (string, time.Time, error) {
 	now := t.now()
 	exp := now.Add(t.ttl)
 	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims{
+		SessionID: sessionID,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    t.issuer,
 			Subject:   strconv.Itoa(userID),
@@ -52,17 +66,24 @@ func (t *Tokens) Issue(userID int) (string, time.Time, error) {
 		},
 	})
 	tok.Header["kid"] = t.keyID
-	s, err := tok.SignedString(t.key)
+	s, err := tok.SignedString(t.keys[t.keyID])
 	return s, exp, err
 }
 
 // ErrInvalidToken is returned for any token that does not verify: the reason is not the client's business.
 var ErrInvalidToken = errors.New("invalid or expired access token")
 
-// Verify checks the token's signature (HS256 only), issuer, audience and lifetime, and returns its user ID.
-func (t *Tokens) Verify(token string) (int, error) {
+// Verify checks the token's signature (HS256 only, by the key its kid names), issuer, audience and
+// lifetime, and returns its user and session.
+func (t *Tokens) Verify(token string) (userID, sessionID int, err error) {
 	var c claims
-	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.key, nil },
+	_, err = jwt.ParseWithClaims(token, &c, func(tok *jwt.Token) (any, error) {
+		kid, _ := tok.Header["kid"].(string)
+		if key, ok := t.keys[kid]; ok {
+			return key, nil
+		}
+		return nil, ErrInvalidToken
+	},
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithIssuer(t.issuer),
 		jwt.WithAudience(Audience),
@@ -71,11 +92,11 @@ func (t *Tokens) Verify(token string) (int, error) {
 		jwt.WithTimeFunc(t.now),
 	)
 	if err != nil {
-		return 0, ErrInvalidToken
+		return 0, 0, ErrInvalidToken
 	}
 	id, err := strconv.Atoi(c.Subject)
-	if err != nil || id <= 0 {
-		return 0, ErrInvalidToken
+	if err != nil || id <= 0 || c.SessionID <= 0 {
+		return 0, 0, ErrInvalidToken
 	}
-	return id, nil
+	return id, c.SessionID, nil
 }

@@ -10,46 +10,48 @@ import (
 func TestTokens(t *testing.T) {
 	secret := []byte("0123456789abcdef0123456789abcdef")
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	issuer := NewTokens(secret, "agora", 15*time.Minute)
+	issuer := NewTokens(secret, nil, "agora", 15*time.Minute)
 	issuer.now = func() time.Time { return now }
-	tok, exp, err := issuer.Issue(42)
+	tok, exp, err := issuer.Issue(42, 7)
 	if err != nil || !exp.Equal(now.Add(15*time.Minute)) {
 		t.Fatalf("Issue: exp %v err %v", exp, err)
 	}
 
 	at := func(d time.Duration) *Tokens {
-		v := NewTokens(secret, "agora", time.Minute)
+		v := NewTokens(secret, nil, "agora", time.Minute)
 		v.now = func() time.Time { return now.Add(d) }
 		return v
 	}
-	if id, err := at(0).Verify(tok); err != nil || id != 42 {
-		t.Fatalf("Verify: %d %v", id, err)
+	if id, sid, err := at(0).Verify(tok); err != nil || id != 42 || sid != 7 {
+		t.Fatalf("Verify: %d %d %v", id, sid, err)
 	}
-	if _, err := at(15*time.Minute + 20*time.Second).Verify(tok); err != nil {
+	if _, _, err := at(15*time.Minute + 20*time.Second).Verify(tok); err != nil {
 		t.Fatalf("within the clock skew after expiry: %v", err)
 	}
-	if _, err := at(16 * time.Minute).Verify(tok); err == nil {
+	if _, _, err := at(16 * time.Minute).Verify(tok); err == nil {
 		t.Fatal("expired token verified")
 	}
-	if _, err := at(-time.Minute).Verify(tok); err == nil {
+	if _, _, err := at(-time.Minute).Verify(tok); err == nil {
 		t.Fatal("token verified before its nbf")
 	}
-	other := NewTokens([]byte("another-secret-another-secret-!!"), "agora", time.Minute)
+	other := NewTokens([]byte("another-secret-another-secret-!!"), nil, "agora", time.Minute)
 	other.now = issuer.now
-	if _, err := other.Verify(tok); err == nil {
+	if _, _, err := other.Verify(tok); err == nil {
 		t.Fatal("token verified with another key")
 	}
-	wrongIssuer := NewTokens(secret, "someone-else", time.Minute)
+	wrongIssuer := NewTokens(secret, nil, "someone-else", time.Minute)
 	wrongIssuer.now = issuer.now
-	if _, err := wrongIssuer.Verify(tok); err == nil {
+	if _, _, err := wrongIssuer.Verify(tok); err == nil {
 		t.Fatal("token verified for another issuer")
 	}
 
 	// Same key, other algorithm or audience: refused.
 	forge := func(method jwt.SigningMethod, key any, aud string) string {
-		s, err := jwt.NewWithClaims(method, claims{RegisteredClaims: jwt.RegisteredClaims{
+		tok := jwt.NewWithClaims(method, claims{SessionID: 7, RegisteredClaims: jwt.RegisteredClaims{
 			Issuer: "agora", Subject: "42", Audience: jwt.ClaimStrings{aud}, ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour)),
-		}}).SignedString(key)
+		}})
+		tok.Header["kid"] = keyID(secret)
+		s, err := tok.SignedString(key)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -60,9 +62,26 @@ func TestTokens(t *testing.T) {
 		"none":           forge(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, Audience),
 		"other audience": forge(jwt.SigningMethodHS256, secret, "another-api"),
 	} {
-		if _, err := at(0).Verify(s); err == nil {
+		if _, _, err := at(0).Verify(s); err == nil {
 			t.Errorf("%s token verified", name)
 		}
+	}
+}
+
+func TestKeyRotation(t *testing.T) {
+	old := []byte("the-old-key-the-old-key-the-old-key")
+	cur := []byte("the-new-key-the-new-key-the-new-key")
+	oldTok, _, _ := NewTokens(old, nil, "agora", time.Minute).Issue(1, 1)
+	rotated := NewTokens(cur, [][]byte{old}, "agora", time.Minute)
+	newTok, _, _ := rotated.Issue(2, 2)
+	if id, _, err := rotated.Verify(oldTok); err != nil || id != 1 {
+		t.Fatalf("a token of the previous key no longer verifies during rotation: %d %v", id, err)
+	}
+	if id, _, err := rotated.Verify(newTok); err != nil || id != 2 {
+		t.Fatalf("a token of the current key: %d %v", id, err)
+	}
+	if _, _, err := NewTokens(cur, nil, "agora", time.Minute).Verify(oldTok); err == nil {
+		t.Fatal("a token of a retired key still verifies")
 	}
 }
 

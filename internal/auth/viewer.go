@@ -20,9 +20,10 @@ const (
 
 // Viewer is who makes the request. The zero Viewer is anonymous.
 type Viewer struct {
-	UserID int    // 0 when anonymous
-	Role   string // RoleUser, RoleModerator or RoleAdmin; empty when anonymous
-	Banned bool   // banned users can read but not write
+	UserID    int    // 0 when anonymous
+	SessionID int    // the sign-in the access token belongs to; 0 when anonymous
+	Role      string // RoleUser, RoleModerator or RoleAdmin; empty when anonymous
+	Banned    bool   // banned users can read but not write
 }
 
 // Authenticated reports whether the viewer is signed in.

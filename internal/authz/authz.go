@@ -5,6 +5,7 @@ package authz
 
 import (
 	"context"
+	"slices"
 
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/ent/comment"
@@ -83,7 +84,13 @@ func OwnPosts() privacy.MutationRule {
 			}
 			return privacy.Allow
 		}
+		if touchesEdges(m, post.EdgeLikedBy, post.EdgeLikes, post.EdgeComments) {
+			return privacy.Denyf("likes and comments are written through their own mutations")
+		}
 		if !v.Moderator() {
+			if _, hides := m.HiddenAt(); hides || m.HiddenAtCleared() {
+				return privacy.Denyf("only moderators hide or unhide posts")
+			}
 			m.Where(post.AuthorID(v.UserID))
 		}
 		return privacy.Allow
@@ -101,16 +108,22 @@ func OwnComments() privacy.MutationRule {
 			return privacy.Allow
 		}
 		if !v.Moderator() {
+			if _, hides := m.HiddenAt(); hides || m.HiddenAtCleared() {
+				return privacy.Denyf("only moderators hide or unhide comments")
+			}
 			m.Where(comment.AuthorID(v.UserID))
 		}
 		return privacy.Allow
 	})
 }
 
-// OwnLikes lets users like and unlike as themselves only.
+// OwnLikes lets users like and unlike as themselves only; a like is never edited.
 func OwnLikes() privacy.MutationRule {
 	return privacy.LikeMutationRuleFunc(func(ctx context.Context, m *ent.LikeMutation) error {
 		v := auth.FromContext(ctx)
+		if m.Op().Is(ent.OpUpdate | ent.OpUpdateOne) {
+			return privacy.Denyf("likes are created and deleted, never changed")
+		}
 		if m.Op().Is(ent.OpCreate) {
 			if id, _ := m.UserID(); id != v.UserID {
 				return privacy.Denyf("likes are created by their user")
@@ -122,10 +135,13 @@ func OwnLikes() privacy.MutationRule {
 	})
 }
 
-// OwnFollows lets users follow and unfollow as themselves only.
+// OwnFollows lets users follow and unfollow as themselves only; a follow is never edited.
 func OwnFollows() privacy.MutationRule {
 	return privacy.FollowMutationRuleFunc(func(ctx context.Context, m *ent.FollowMutation) error {
 		v := auth.FromContext(ctx)
+		if m.Op().Is(ent.OpUpdate | ent.OpUpdateOne) {
+			return privacy.Denyf("follows are created and deleted, never changed")
+		}
 		if m.Op().Is(ent.OpCreate) {
 			if id, _ := m.FollowingID(); id != v.UserID {
 				return privacy.Denyf("follows are created by the follower")
@@ -137,11 +153,12 @@ func OwnFollows() privacy.MutationRule {
 	})
 }
 
-// TagWrites lets writers create tags and moderators change them.
+// TagWrites lets writers create bare tags (posts link them through their own, checked, mutation)
+// and moderators change them.
 func TagWrites() privacy.MutationRule {
 	return privacy.TagMutationRuleFunc(func(ctx context.Context, m *ent.TagMutation) error {
 		v := auth.FromContext(ctx)
-		if m.Op().Is(ent.OpCreate) && v.HasScope(auth.ScopeWrite) || v.HasScope(auth.ScopeModerate) {
+		if v.HasScope(auth.ScopeModerate) || m.Op().Is(ent.OpCreate) && v.HasScope(auth.ScopeWrite) && !touchesEdges(m, tag.EdgePosts) {
 			return privacy.Allow
 		}
 		return privacy.Denyf("tags are created with posts and changed by moderators")
@@ -157,6 +174,10 @@ func UserWrites() privacy.MutationRule {
 		_, setsBan := m.BannedAt()
 		// ent fills defaults before policies run: a sign-up carries role USER.
 		privileged := setsRole && !(m.Op().Is(ent.OpCreate) && role == user.RoleUSER) || setsBan || m.BannedAtCleared()
+		if len(m.AddedEdges())+len(m.RemovedEdges())+len(m.ClearedEdges()) > 0 {
+			// Follows, likes, posts and sessions are written through their own, checked, mutations.
+			return privacy.Denyf("a user's relations are not changed through the user")
+		}
 		switch {
 		case v.HasScope(auth.ScopeAdmin):
 			return privacy.Allow
@@ -170,4 +191,16 @@ func UserWrites() privacy.MutationRule {
 		}
 		return privacy.Denyf("users change their own profile only")
 	})
+}
+
+// touchesEdges reports whether m adds, removes or clears any of the named edges.
+func touchesEdges(m ent.Mutation, names ...string) bool {
+	for _, list := range [][]string{m.AddedEdges(), m.RemovedEdges(), m.ClearedEdges()} {
+		for _, e := range list {
+			if slices.Contains(names, e) {
+				return true
+			}
+		}
+	}
+	return false
 }

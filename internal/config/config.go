@@ -20,8 +20,10 @@ type Config struct {
 	SQLitePath     string        // AGORA_SQLITE_PATH (default agora.db)
 	AutoMigrate    bool          // AGORA_AUTO_MIGRATE: apply pending migrations at start-up (default true)
 	JWTSecret      string        // AGORA_JWT_SECRET: at least 32 bytes; generated in development when empty
+	JWTPrevious    []string      // AGORA_JWT_PREVIOUS_SECRETS: comma-separated keys that still verify (rotation)
 	TokenIssuer    string        // AGORA_TOKEN_ISSUER (default agora)
 	AccessTokenTTL time.Duration // AGORA_ACCESS_TOKEN_TTL (default 15m)
+	SessionTTL     time.Duration // AGORA_SESSION_TTL: a session ends unless refreshed within it (default 720h)
 	LogLevel       string        // AGORA_LOG_LEVEL: debug, info (default), warn, error
 	DBMaxConns     int           // AGORA_DB_MAX_CONNS: PostgreSQL pool size (default 20)
 }
@@ -45,6 +47,7 @@ func Load() (Config, error) {
 		JWTSecret:      os.Getenv("AGORA_JWT_SECRET"),
 		TokenIssuer:    get("AGORA_TOKEN_ISSUER", "agora"),
 		AccessTokenTTL: parse(&errs, "AGORA_ACCESS_TOKEN_TTL", 15*time.Minute, time.ParseDuration),
+		SessionTTL:     parse(&errs, "AGORA_SESSION_TTL", 30*24*time.Hour, time.ParseDuration),
 		LogLevel:       get("AGORA_LOG_LEVEL", "info"),
 		DBMaxConns:     parse(&errs, "AGORA_DB_MAX_CONNS", 20, strconv.Atoi),
 	}
@@ -59,6 +62,14 @@ func Load() (Config, error) {
 	}
 	if c.JWTSecret == "" && c.Production() {
 		errs = append(errs, errors.New("AGORA_JWT_SECRET: required in production"))
+	}
+	for _, k := range strings.Split(os.Getenv("AGORA_JWT_PREVIOUS_SECRETS"), ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			c.JWTPrevious = append(c.JWTPrevious, k)
+		}
+	}
+	if c.SessionTTL <= 0 {
+		errs = append(errs, errors.New("AGORA_SESSION_TTL: want a positive duration"))
 	}
 	if c.AccessTokenTTL <= 0 {
 		errs = append(errs, errors.New("AGORA_ACCESS_TOKEN_TTL: want a positive duration"))
@@ -80,8 +91,8 @@ func (c Config) String() string {
 	if c.JWTSecret != "" {
 		secret = "(set)"
 	}
-	return fmt.Sprintf("env=%s addr=%s database=%s auto_migrate=%t jwt_secret=%s access_token_ttl=%s log_level=%s",
-		c.Env, c.Addr, c.DatabaseName(), c.AutoMigrate, secret, c.AccessTokenTTL, c.LogLevel)
+	return fmt.Sprintf("env=%s addr=%s database=%s auto_migrate=%t jwt_secret=%s jwt_previous_secrets=%d access_token_ttl=%s session_ttl=%s log_level=%s",
+		c.Env, c.Addr, c.DatabaseName(), c.AutoMigrate, secret, len(c.JWTPrevious), c.AccessTokenTTL, c.SessionTTL, c.LogLevel)
 }
 
 // DatabaseName describes the database without credentials.

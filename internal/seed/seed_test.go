@@ -24,7 +24,7 @@ func TestLoadIsRepeatable(t *testing.T) {
 	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	accounts := account.New(db.Client, auth.NewTokens([]byte("seed-test-secret-seed-test-secret"), "agora", time.Minute))
+	accounts := account.New(db.Client, auth.NewTokens([]byte("seed-test-secret-seed-test-secret"), nil, "agora", time.Minute), time.Hour)
 	for range 2 {
 		if err := seed.Load(ctx, db.Client, accounts, publish.New(db.Client), social.New(db.Client)); err != nil {
 			t.Fatal(err)
