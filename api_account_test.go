@@ -128,3 +128,22 @@ func TestUpdateProfile(t *testing.T) {
 		a.Fail(t, "UNAUTHENTICATED", "", update, map[string]any{"in": map[string]any{"bio": "x"}})
 	})
 }
+
+func TestLoginRateLimit(t *testing.T) {
+	a := newAPI(t, "sqlite", "3/1h", "5/1h") // per account, per IP
+	a.register(t, "ada")
+	a.register(t, "bob")
+	const login = `mutation($n: String!, $p: String!) { login(input: {usernameOrEmail: $n, password: $p}) { accessToken } }`
+	for range 3 {
+		a.Fail(t, "UNAUTHENTICATED", "", login, map[string]any{"n": "ada", "p": "guess"})
+	}
+	// The account's budget is spent: even the right password waits, and the client learns how long.
+	e := a.Fail(t, "RATE_LIMITED", "", login, map[string]any{"n": "ada", "p": "password-ada"})
+	if secs, _ := e.Extensions["retryAfterSeconds"].(float64); secs < 1 || secs > 3600 {
+		t.Fatalf("retryAfterSeconds = %v, want the wait in seconds", e.Extensions["retryAfterSeconds"])
+	}
+	// Another account from the same address: the address's budget (5) runs out after one more try
+	// (the refused attempt above counted against the address too).
+	a.Do(t, login, map[string]any{"n": "bob", "p": "password-bob"}, nil)
+	a.Fail(t, "RATE_LIMITED", "", login, map[string]any{"n": "bob", "p": "password-bob"})
+}

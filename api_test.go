@@ -35,7 +35,9 @@ func eachDB(t *testing.T, fn func(t *testing.T, a *api)) {
 	}
 }
 
-func newAPI(t *testing.T, dialect string) *api {
+// newAPI starts Agora on a fresh database. Sign-in limits are lifted unless limits gives them
+// (per account, per IP).
+func newAPI(t *testing.T, dialect string, limits ...string) *api {
 	t.Helper()
 	ctx := context.Background()
 	o := database.Options{SQLitePath: filepath.Join(t.TempDir(), "agora.db")}
@@ -50,9 +52,16 @@ func newAPI(t *testing.T, dialect string) *api {
 	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Config{TokenIssuer: "agora-test", AccessTokenTTL: time.Hour, SessionTTL: 24 * time.Hour}
+	cfg := config.Config{TokenIssuer: "agora-test", AccessTokenTTL: time.Hour, SessionTTL: 24 * time.Hour,
+		LoginPerAcct: "1000/1m", LoginPerIP: "1000/1m"}
+	if limits != nil {
+		cfg.LoginPerAcct, cfg.LoginPerIP = limits[0], limits[1]
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a := newApp(cfg, log, db, []byte("test-secret-test-secret-test-secret!"))
+	a, err := newApp(cfg, log, db, []byte("test-secret-test-secret-test-secret!"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(a.handler())
 	t.Cleanup(srv.Close)
 	return &api{GraphQL: testenv.GraphQL{URL: srv.URL + "/graphql"}, srv: srv, db: db, accounts: a.accounts}

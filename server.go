@@ -29,6 +29,7 @@ import (
 	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/httpx"
 	"github.com/agora/agora/internal/publish"
+	"github.com/agora/agora/internal/ratelimit"
 	"github.com/agora/agora/internal/seed"
 	"github.com/agora/agora/internal/social"
 )
@@ -83,7 +84,10 @@ func run(ctx context.Context, args []string) error {
 		_, _ = rand.Read(secret)
 		log.Warn("AGORA_JWT_SECRET is not set: using a random secret, so access tokens stop working at restart")
 	}
-	a := newApp(cfg, log, db, secret)
+	a, err := newApp(cfg, log, db, secret)
+	if err != nil {
+		return err
+	}
 	if cmd == "role" {
 		if len(args) != 3 {
 			return errors.New("usage: agora role USERNAME USER|MODERATOR|ADMIN")
@@ -137,20 +141,30 @@ type app struct {
 	social   *social.Service
 }
 
-func newApp(cfg config.Config, log *slog.Logger, db *database.DB, jwtSecret []byte) *app {
+func newApp(cfg config.Config, log *slog.Logger, db *database.DB, jwtSecret []byte) (*app, error) {
+	perAccount, err := ratelimit.Parse(cfg.LoginPerAcct)
+	if err != nil {
+		return nil, fmt.Errorf("AGORA_LOGIN_LIMIT_ACCOUNT: %w", err)
+	}
+	perIP, err := ratelimit.Parse(cfg.LoginPerIP)
+	if err != nil {
+		return nil, fmt.Errorf("AGORA_LOGIN_LIMIT_IP: %w", err)
+	}
 	var previous [][]byte
 	for _, k := range cfg.JWTPrevious {
 		previous = append(previous, []byte(k))
 	}
 	tokens := auth.NewTokens(jwtSecret, previous, cfg.TokenIssuer, cfg.AccessTokenTTL)
 	return &app{
-		log:      log,
-		db:       db,
-		tokens:   tokens,
-		accounts: account.New(db.Client, tokens, cfg.SessionTTL),
-		publish:  publish.New(db.Client),
-		social:   social.New(db.Client),
-	}
+		log:    log,
+		db:     db,
+		tokens: tokens,
+		accounts: account.New(db.Client, tokens, cfg.SessionTTL, account.LoginLimits{
+			Limiter: ratelimit.NewMemory(), PerAccount: perAccount, PerIP: perIP,
+		}),
+		publish: publish.New(db.Client),
+		social:  social.New(db.Client),
+	}, nil
 }
 
 // handler is the whole HTTP surface: GraphQL at /graphql, GraphiQL at /, health checks.

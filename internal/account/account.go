@@ -15,6 +15,7 @@ import (
 	"github.com/agora/agora/internal/apperr"
 	"github.com/agora/agora/internal/auth"
 	"github.com/agora/agora/internal/database"
+	"github.com/agora/agora/internal/ratelimit"
 )
 
 // Service registers users, signs them in and updates profiles.
@@ -22,12 +23,20 @@ type Service struct {
 	client     *ent.Client
 	tokens     *auth.Tokens
 	refreshTTL time.Duration // how long a session lives without a refresh
+	limits     LoginLimits
 	states     states
 }
 
+// LoginLimits bound sign-in attempts, against password guessing.
+type LoginLimits struct {
+	Limiter    ratelimit.Limiter
+	PerAccount ratelimit.Limit // attempts on one account, from anywhere
+	PerIP      ratelimit.Limit // attempts from one address, on any account
+}
+
 // New returns a Service; sessions expire after refreshTTL without a refresh.
-func New(client *ent.Client, tokens *auth.Tokens, refreshTTL time.Duration) *Service {
-	return &Service{client: client, tokens: tokens, refreshTTL: refreshTTL, states: states{m: map[int]cachedState{}}}
+func New(client *ent.Client, tokens *auth.Tokens, refreshTTL time.Duration, limits LoginLimits) *Service {
+	return &Service{client: client, tokens: tokens, refreshTTL: refreshTTL, limits: limits, states: states{m: map[int]cachedState{}}}
 }
 
 // RegisterInput is a new account (bound to the GraphQL input of the same name).
@@ -124,6 +133,9 @@ var errBadCredentials = &apperr.Error{Kind: apperr.Unauthenticated, Message: "wr
 // error after the same work, so responses do not reveal which accounts exist.
 func (s *Service) Login(ctx context.Context, in LoginInput) (*Session, error) {
 	id := strings.ToLower(strings.TrimSpace(in.UsernameOrEmail))
+	if err := s.limitLogin(ctx, id); err != nil {
+		return nil, err
+	}
 	where := user.Username(id)
 	if strings.Contains(id, "@") {
 		where = user.Email(id)
@@ -149,6 +161,23 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Session, error) {
 		return err
 	})
 	return out, err
+}
+
+// limitLogin takes one sign-in attempt from the caller's address and one from the account's budget.
+func (s *Service) limitLogin(ctx context.Context, account string) error {
+	for _, c := range []struct {
+		key   string
+		limit ratelimit.Limit
+	}{{"login:ip:" + auth.ClientIP(ctx), s.limits.PerIP}, {"login:account:" + account, s.limits.PerAccount}} {
+		ok, retry, err := s.limits.Limiter.Allow(ctx, c.key, c.limit)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return &apperr.Error{Kind: apperr.RateLimited, Message: "too many sign-in attempts: retry later", RetryAfter: retry}
+		}
+	}
+	return nil
 }
 
 // UpdateProfile changes the viewer's profile.

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"strings"
 )
@@ -17,7 +18,11 @@ type Lookup func(ctx context.Context, userID, sessionID int) (v Viewer, ok bool,
 // silently seeing anonymous data.
 func Middleware(t *Tokens, lookup Lookup, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r = r.WithContext(context.WithValue(r.Context(), userAgentKey{}, r.UserAgent()))
+		ctx := context.WithValue(r.Context(), userAgentKey{}, r.UserAgent())
+		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+			ctx = context.WithValue(ctx, clientIPKey{}, host)
+		}
+		r = r.WithContext(ctx)
 		h := r.Header.Get("Authorization")
 		if h == "" {
 			next.ServeHTTP(w, r)
@@ -61,4 +66,13 @@ type userAgentKey struct{}
 func UserAgent(ctx context.Context) string {
 	ua, _ := ctx.Value(userAgentKey{}).(string)
 	return ua
+}
+
+type clientIPKey struct{}
+
+// ClientIP returns the address the request came from (the peer: no proxy headers are trusted yet),
+// which sign-in attempts are limited by.
+func ClientIP(ctx context.Context) string {
+	ip, _ := ctx.Value(clientIPKey{}).(string)
+	return ip
 }

@@ -25,6 +25,8 @@ type Config struct {
 	AccessTokenTTL time.Duration // AGORA_ACCESS_TOKEN_TTL (default 15m)
 	SessionTTL     time.Duration // AGORA_SESSION_TTL: a session ends unless refreshed within it (default 720h)
 	LogLevel       string        // AGORA_LOG_LEVEL: debug, info (default), warn, error
+	LoginPerAcct   string        // AGORA_LOGIN_LIMIT_ACCOUNT: sign-in attempts per account, N/duration (default 10/15m)
+	LoginPerIP     string        // AGORA_LOGIN_LIMIT_IP: sign-in attempts per client address (default 30/5m)
 	DBMaxConns     int           // AGORA_DB_MAX_CONNS: PostgreSQL pool size (default 20)
 }
 
@@ -49,6 +51,8 @@ func Load() (Config, error) {
 		AccessTokenTTL: parse(&errs, "AGORA_ACCESS_TOKEN_TTL", 15*time.Minute, time.ParseDuration),
 		SessionTTL:     parse(&errs, "AGORA_SESSION_TTL", 30*24*time.Hour, time.ParseDuration),
 		LogLevel:       get("AGORA_LOG_LEVEL", "info"),
+		LoginPerAcct:   get("AGORA_LOGIN_LIMIT_ACCOUNT", "10/15m"),
+		LoginPerIP:     get("AGORA_LOGIN_LIMIT_IP", "30/5m"),
 		DBMaxConns:     parse(&errs, "AGORA_DB_MAX_CONNS", 20, strconv.Atoi),
 	}
 	if c.Env != "development" && c.Env != "production" {

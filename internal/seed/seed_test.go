@@ -10,6 +10,7 @@ import (
 	"github.com/agora/agora/internal/auth"
 	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/publish"
+	"github.com/agora/agora/internal/ratelimit"
 	"github.com/agora/agora/internal/seed"
 	"github.com/agora/agora/internal/social"
 )
@@ -24,7 +25,8 @@ func TestLoadIsRepeatable(t *testing.T) {
 	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	accounts := account.New(db.Client, auth.NewTokens([]byte("seed-test-secret-seed-test-secret"), nil, "agora", time.Minute), time.Hour)
+	accounts := account.New(db.Client, auth.NewTokens([]byte("seed-test-secret-seed-test-secret"), nil, "agora", time.Minute), time.Hour,
+		account.LoginLimits{Limiter: ratelimit.NewMemory(), PerAccount: ratelimit.Limit{Burst: 10, Per: time.Minute}, PerIP: ratelimit.Limit{Burst: 10, Per: time.Minute}})
 	for range 2 {
 		if err := seed.Load(ctx, db.Client, accounts, publish.New(db.Client), social.New(db.Client)); err != nil {
 			t.Fatal(err)

@@ -1,0 +1,77 @@
+// Package ratelimit limits how often a key (an IP, an account) may do something. The in-process
+// Memory limiter serves a single replica; a Redis implementation of Limiter shares limits across
+// replicas.
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Limit allows Burst events per Per, refilling evenly (a token bucket).
+type Limit struct {
+	Burst int
+	Per   time.Duration
+}
+
+// Parse reads a limit written "N/duration", e.g. "10/15m".
+func Parse(s string) (Limit, error) {
+	n, per, ok := strings.Cut(s, "/")
+	burst, err := strconv.Atoi(n)
+	d, derr := time.ParseDuration(per)
+	if !ok || err != nil || derr != nil || burst < 1 || d <= 0 {
+		return Limit{}, fmt.Errorf("want N/duration like 10/15m, got %q", s)
+	}
+	return Limit{Burst: burst, Per: d}, nil
+}
+
+func (l Limit) String() string { return fmt.Sprintf("%d/%s", l.Burst, l.Per) }
+
+// Limiter takes one event for key under limit l, or says how long until one is allowed.
+type Limiter interface {
+	Allow(ctx context.Context, key string, l Limit) (ok bool, retryAfter time.Duration, err error)
+}
+
+// Memory is an in-process Limiter (GCRA: one timestamp per key).
+type Memory struct {
+	mu  sync.Mutex
+	tat map[string]time.Time // theoretical arrival time of the next event per key
+	now func() time.Time
+}
+
+// NewMemory returns an empty in-process limiter.
+func NewMemory() *Memory { return &Memory{tat: map[string]time.Time{}, now: time.Now} }
+
+// Allow implements Limiter.
+func (m *Memory) Allow(_ context.Context, key string, l Limit) (bool, time.Duration, error) {
+	interval := l.Per / time.Duration(l.Burst)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	tat := m.tat[key]
+	if tat.Before(now) {
+		tat = now
+	}
+	next := tat.Add(interval)
+	if allowAt := next.Add(-l.Per); now.Before(allowAt) {
+		return false, allowAt.Sub(now), nil
+	}
+	if len(m.tat) > 100_000 {
+		m.sweep(now)
+	}
+	m.tat[key] = next
+	return true, 0, nil
+}
+
+// sweep drops keys whose bucket is full again: they carry no state.
+func (m *Memory) sweep(now time.Time) {
+	for k, t := range m.tat {
+		if !t.After(now) {
+			delete(m.tat, k)
+		}
+	}
+}
