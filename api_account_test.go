@@ -1,9 +1,15 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/agora/agora/internal/database"
+	"github.com/agora/agora/internal/testenv"
 )
 
 func TestRegister(t *testing.T) {
@@ -146,4 +152,28 @@ func TestLoginRateLimit(t *testing.T) {
 	// (the refused attempt above counted against the address too).
 	a.Do(t, login, map[string]any{"n": "bob", "p": "password-bob"}, nil)
 	a.Fail(t, "RATE_LIMITED", "", login, map[string]any{"n": "bob", "p": "password-bob"})
+}
+
+// TestLoginRateLimitAcrossReplicas: two replicas on one PostgreSQL and one Redis share the sign-in
+// budget, so spreading guesses over replicas gains nothing.
+func TestLoginRateLimitAcrossReplicas(t *testing.T) {
+	opts, err := redis.ParseURL(testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opts)
+	t.Cleanup(func() { rdb.Close() })
+	url := testenv.PostgresURL(t)
+	first := openDB(t, database.Options{PostgresURL: url})
+	if _, err := first.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	a := startAPI(t, first, rdb, "2/1h", "100/1h")
+	b := startAPI(t, openDB(t, database.Options{PostgresURL: url}), rdb, "2/1h", "100/1h")
+	a.register(t, "ada")
+	const login = `mutation { login(input: {usernameOrEmail: "ada", password: "guess"}) { accessToken } }`
+	a.Fail(t, "UNAUTHENTICATED", "", login, nil)
+	b.Fail(t, "UNAUTHENTICATED", "", login, nil)
+	a.Fail(t, "RATE_LIMITED", "", login, nil)
+	b.Fail(t, "RATE_LIMITED", "", login, nil)
 }

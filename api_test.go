@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/agora/agora/internal/account"
 	"github.com/agora/agora/internal/config"
 	"github.com/agora/agora/internal/database"
@@ -39,26 +41,37 @@ func eachDB(t *testing.T, fn func(t *testing.T, a *api)) {
 // (per account, per IP).
 func newAPI(t *testing.T, dialect string, limits ...string) *api {
 	t.Helper()
-	ctx := context.Background()
 	o := database.Options{SQLitePath: filepath.Join(t.TempDir(), "agora.db")}
 	if dialect == "postgres" {
 		o = database.Options{PostgresURL: testenv.PostgresURL(t), MaxConns: 10}
 	}
-	db, err := database.Open(ctx, o)
+	db := openDB(t, o)
+	if _, err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return startAPI(t, db, nil, limits...)
+}
+
+func openDB(t *testing.T, o database.Options) *database.DB {
+	t.Helper()
+	db, err := database.Open(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	return db
+}
+
+// startAPI serves Agora on db (and Redis, when rdb is not nil) over a real HTTP server.
+func startAPI(t *testing.T, db *database.DB, rdb redis.UniversalClient, limits ...string) *api {
+	t.Helper()
 	cfg := config.Config{TokenIssuer: "agora-test", AccessTokenTTL: time.Hour, SessionTTL: 24 * time.Hour,
 		LoginPerAcct: "1000/1m", LoginPerIP: "1000/1m"}
 	if limits != nil {
 		cfg.LoginPerAcct, cfg.LoginPerIP = limits[0], limits[1]
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a, err := newApp(cfg, log, db, []byte("test-secret-test-secret-test-secret!"))
+	a, err := newApp(cfg, log, db, rdb, []byte("test-secret-test-secret-test-secret!"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/agora/agora/internal/ratelimit"
 	"github.com/agora/agora/internal/seed"
 	"github.com/agora/agora/internal/social"
+	"github.com/redis/go-redis/v9"
 )
 
 func main() {
@@ -84,7 +85,14 @@ func run(ctx context.Context, args []string) error {
 		_, _ = rand.Read(secret)
 		log.Warn("AGORA_JWT_SECRET is not set: using a random secret, so access tokens stop working at restart")
 	}
-	a, err := newApp(cfg, log, db, secret)
+	var rdb *redis.Client
+	if cfg.RedisURL != "" {
+		if rdb, err = openRedis(ctx, cfg.RedisURL); err != nil {
+			return err
+		}
+		defer rdb.Close()
+	}
+	a, err := newApp(cfg, log, db, rdb, secret)
 	if err != nil {
 		return err
 	}
@@ -141,7 +149,9 @@ type app struct {
 	social   *social.Service
 }
 
-func newApp(cfg config.Config, log *slog.Logger, db *database.DB, jwtSecret []byte) (*app, error) {
+// newApp wires the services. rdb, when not nil, holds state shared by replicas (today: sign-in
+// limits); without it that state is in-process.
+func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.UniversalClient, jwtSecret []byte) (*app, error) {
 	perAccount, err := ratelimit.Parse(cfg.LoginPerAcct)
 	if err != nil {
 		return nil, fmt.Errorf("AGORA_LOGIN_LIMIT_ACCOUNT: %w", err)
@@ -155,12 +165,16 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, jwtSecret []by
 		previous = append(previous, []byte(k))
 	}
 	tokens := auth.NewTokens(jwtSecret, previous, cfg.TokenIssuer, cfg.AccessTokenTTL)
+	var limiter ratelimit.Limiter = ratelimit.NewMemory()
+	if rdb != nil {
+		limiter = ratelimit.NewRedis(rdb, "agora:ratelimit:")
+	}
 	return &app{
 		log:    log,
 		db:     db,
 		tokens: tokens,
 		accounts: account.New(db.Client, tokens, cfg.SessionTTL, account.LoginLimits{
-			Limiter: ratelimit.NewMemory(), PerAccount: perAccount, PerIP: perIP,
+			Limiter: limiter, PerAccount: perAccount, PerIP: perIP,
 		}),
 		publish: publish.New(db.Client),
 		social:  social.New(db.Client),
@@ -175,6 +189,22 @@ func (a *app) handler() http.Handler {
 	mux.Handle("/", graph.NewGraphiQL("/graphql"))
 	httpx.Health(mux, a.db.SQL.PingContext)
 	return httpx.WithRequestID(httpx.AccessLog(a.log, mux))
+}
+
+// openRedis connects to Redis and checks that it answers.
+func openRedis(ctx context.Context, url string) (*redis.Client, error) {
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	rdb := redis.NewClient(opts)
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pingCtx).Err(); err != nil {
+		rdb.Close()
+		return nil, fmt.Errorf("redis: %w", err)
+	}
+	return rdb, nil
 }
 
 func migrate(ctx context.Context, log *slog.Logger, db *database.DB) error {

@@ -18,6 +18,7 @@ type Config struct {
 	Addr           string        // PORT → ":PORT" (default 8080)
 	DatabaseURL    string        // DATABASE_URL: postgres://… ; empty → embedded SQLite
 	SQLitePath     string        // AGORA_SQLITE_PATH (default agora.db)
+	RedisURL       string        // REDIS_URL: redis://… shares state across replicas; empty → in-process
 	AutoMigrate    bool          // AGORA_AUTO_MIGRATE: apply pending migrations at start-up (default true)
 	JWTSecret      string        // AGORA_JWT_SECRET: at least 32 bytes; generated in development when empty
 	JWTPrevious    []string      // AGORA_JWT_PREVIOUS_SECRETS: comma-separated keys that still verify (rotation)
@@ -45,6 +46,7 @@ func Load() (Config, error) {
 		Addr:           ":" + get("PORT", "8080"),
 		DatabaseURL:    os.Getenv("DATABASE_URL"),
 		SQLitePath:     get("AGORA_SQLITE_PATH", "agora.db"),
+		RedisURL:       os.Getenv("REDIS_URL"),
 		AutoMigrate:    parse(&errs, "AGORA_AUTO_MIGRATE", true, strconv.ParseBool),
 		JWTSecret:      os.Getenv("AGORA_JWT_SECRET"),
 		TokenIssuer:    get("AGORA_TOKEN_ISSUER", "agora"),
@@ -60,6 +62,9 @@ func Load() (Config, error) {
 	}
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		errs = append(errs, errors.New("DATABASE_URL: want a postgres:// URL"))
+	}
+	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
+		errs = append(errs, errors.New("REDIS_URL: want a redis:// or rediss:// URL"))
 	}
 	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
 		errs = append(errs, errors.New("AGORA_JWT_SECRET: want at least 32 bytes"))
@@ -95,8 +100,15 @@ func (c Config) String() string {
 	if c.JWTSecret != "" {
 		secret = "(set)"
 	}
-	return fmt.Sprintf("env=%s addr=%s database=%s auto_migrate=%t jwt_secret=%s jwt_previous_secrets=%d access_token_ttl=%s session_ttl=%s log_level=%s",
-		c.Env, c.Addr, c.DatabaseName(), c.AutoMigrate, secret, len(c.JWTPrevious), c.AccessTokenTTL, c.SessionTTL, c.LogLevel)
+	redisName := "in-process"
+	if c.RedisURL != "" {
+		redisName = c.RedisURL
+		if at := strings.LastIndex(redisName, "@"); at >= 0 {
+			redisName = "redis://***" + redisName[at:]
+		}
+	}
+	return fmt.Sprintf("env=%s addr=%s database=%s redis=%s auto_migrate=%t jwt_secret=%s jwt_previous_secrets=%d access_token_ttl=%s session_ttl=%s log_level=%s",
+		c.Env, c.Addr, c.DatabaseName(), redisName, c.AutoMigrate, secret, len(c.JWTPrevious), c.AccessTokenTTL, c.SessionTTL, c.LogLevel)
 }
 
 // DatabaseName describes the database without credentials.
