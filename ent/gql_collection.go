@@ -989,6 +989,11 @@ func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 				selectedFields = append(selectedFields, user.FieldAvatarURL)
 				fieldSeen[user.FieldAvatarURL] = struct{}{}
 			}
+		case "bannedAt":
+			if _, ok := fieldSeen[user.FieldBannedAt]; !ok {
+				selectedFields = append(selectedFields, user.FieldBannedAt)
+				fieldSeen[user.FieldBannedAt] = struct{}{}
+			}
 		case "role":
 			if _, ok := fieldSeen[user.FieldRole]; !ok {
 				selectedFields = append(selectedFields, user.FieldRole)

@@ -33,7 +33,7 @@ type User struct {
 	Bio string `json:"bio,omitempty"`
 	// Absolute http(s) URL of the avatar image, or empty.
 	AvatarURL string `json:"avatar_url,omitempty"`
-	// When the user was banned; banned users can read but not write. Null when not banned.
+	// When the user was banned (banned users can read but not write); visible to moderators, else null.
 	BannedAt *time.Time `json:"banned_at,omitempty"`
 	// What the user may do beyond their own content.
 	Role user.Role `json:"role,omitempty"`

@@ -2333,6 +2333,10 @@ type User implements Node {
   """
   avatarURL: String!
   """
+  When the user was banned (banned users can read but not write); visible to moderators, else null.
+  """
+  bannedAt: Time @requiresScopes(scopes: [["moderate"]])
+  """
   What the user may do beyond their own content.
   """
   role: UserRole!
@@ -2629,12 +2633,7 @@ user the field belongs to), ` + "`" + `admin` + "`" + ` (the viewer is an admin)
 """
 directive @policy(policies: [[String!]!]!) on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
 `, BuiltIn: false},
-	{Name: "../schema/moderation.graphqls", Input: `extend type User {
-  "When the user was banned (banned users can read but not write); visible to moderators, else null."
-  bannedAt: Time @requiresScopes(scopes: [["moderate"]])
-}
-
-extend type Mutation {
+	{Name: "../schema/moderation.graphqls", Input: `extend type Mutation {
   "Hide a post from everyone but its author and moderators; moderators only."
   hidePost(input: HidePostInput!): HidePostPayload! @requiresScopes(scopes: [["moderate"]])
   "Show a hidden post again; moderators only."
@@ -3530,6 +3529,8 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_bio(ctx, field)
 	case "avatarURL":
 		return ec.fieldContext_User_avatarURL(ctx, field)
+	case "bannedAt":
+		return ec.fieldContext_User_bannedAt(ctx, field)
 	case "role":
 		return ec.fieldContext_User_role(ctx, field)
 	case "posts":
@@ -3538,8 +3539,6 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_following(ctx, field)
 	case "followers":
 		return ec.fieldContext_User_followers(ctx, field)
-	case "bannedAt":
-		return ec.fieldContext_User_bannedAt(ctx, field)
 	case "sessions":
 		return ec.fieldContext_User_sessions(ctx, field)
 	case "email":

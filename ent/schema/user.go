@@ -47,8 +47,11 @@ func (User) Fields() []ent.Field {
 		field.Time("banned_at").
 			Optional().
 			Nillable().
-			Comment("When the user was banned; banned users can read but not write. Null when not banned.").
-			Annotations(entgql.Skip(entgql.SkipAll)),
+			Comment("When the user was banned (banned users can read but not write); visible to moderators, else null.").
+			Annotations(
+				entgql.Skip(entgql.SkipWhereInput, entgql.SkipOrderField, entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput),
+				entgql.Directives(requiresScopes([]string{"moderate"})),
+			),
 		field.Enum("role").
 			Values("USER", "MODERATOR", "ADMIN").
 			Default("USER").

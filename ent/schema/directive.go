@@ -1,0 +1,20 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+// requiresScopes is the @requiresScopes directive (schema/directives.graphqls) for ent fields: the
+// viewer needs every scope of at least one group.
+func requiresScopes(groups ...[]string) entgql.Directive {
+	outer := &ast.Value{Kind: ast.ListValue}
+	for _, g := range groups {
+		inner := &ast.Value{Kind: ast.ListValue}
+		for _, s := range g {
+			inner.Children = append(inner.Children, &ast.ChildValue{Value: &ast.Value{Kind: ast.StringValue, Raw: s}})
+		}
+		outer.Children = append(outer.Children, &ast.ChildValue{Value: inner})
+	}
+	return entgql.NewDirective("requiresScopes", &ast.Argument{Name: "scopes", Value: outer})
+}
