@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"runtime/debug"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -71,7 +72,7 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 				}
 			}
 		case apperr.RateLimited:
-			ext["retryAfterSeconds"] = int(e.RetryAfter.Seconds() + 0.5)
+			ext["retryAfterSeconds"] = int(math.Ceil(e.RetryAfter.Seconds()))
 		}
 		return &gqlerror.Error{Message: msg, Path: gqlErr.Path, Locations: gqlErr.Locations, Extensions: ext, Err: err}
 	}

@@ -66,17 +66,6 @@ func As(err error) (*Error, bool) {
 	return e, ok
 }
 
-// KindOf returns the kind of err; errors of no known kind are Internal.
-func KindOf(err error) Kind {
-	if e, ok := As(err); ok {
-		return e.Kind
-	}
-	return Internal
-}
-
-// Is reports whether err is of kind k.
-func Is(err error, k Kind) bool { return err != nil && KindOf(err) == k }
-
 // InvalidField reports bad input in one field.
 func InvalidField(field, format string, args ...any) error {
 	return &Error{Kind: Invalid, Field: field, Message: fmt.Sprintf(format, args...)}

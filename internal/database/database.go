@@ -67,7 +67,7 @@ func open(ctx context.Context, o Options) (*DB, error) {
 		return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: sqlDB, Dialect: dialect.Postgres,
 			close: func() { sqlDB.Close(); pool.Close() }}, nil
 	}
-	sqlDB, err := sql.Open("sqlite", SQLiteDSN(o.SQLitePath))
+	sqlDB, err := sql.Open("sqlite", sqliteDSN(o.SQLitePath))
 	if err != nil {
 		return nil, fmt.Errorf("database: %w", err)
 	}
@@ -79,9 +79,9 @@ func open(ctx context.Context, o Options) (*DB, error) {
 		close: func() { sqlDB.Close() }}, nil
 }
 
-// SQLiteDSN is the modernc.org/sqlite data source for a database file: foreign keys on, WAL, a busy
+// sqliteDSN is the modernc.org/sqlite data source for a database file: foreign keys on, WAL, a busy
 // timeout and immediate write transactions.
-func SQLiteDSN(path string) string {
+func sqliteDSN(path string) string {
 	q := url.Values{}
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "journal_mode(WAL)")
