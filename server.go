@@ -28,6 +28,7 @@ import (
 	"github.com/agora/agora/internal/config"
 	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/httpx"
+	"github.com/agora/agora/internal/loader"
 	"github.com/agora/agora/internal/publish"
 	"github.com/agora/agora/internal/ratelimit"
 	"github.com/agora/agora/internal/seed"
@@ -141,12 +142,13 @@ func run(ctx context.Context, args []string) error {
 
 // app is Agora's dependency graph, built once from the configuration.
 type app struct {
-	log      *slog.Logger
-	db       *database.DB
-	tokens   *auth.Tokens
-	accounts *account.Service
-	publish  *publish.Service
-	social   *social.Service
+	production bool
+	log        *slog.Logger
+	db         *database.DB
+	tokens     *auth.Tokens
+	accounts   *account.Service
+	publish    *publish.Service
+	social     *social.Service
 }
 
 // newApp wires the services. rdb, when not nil, holds state shared by replicas (today: sign-in
@@ -170,9 +172,10 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univ
 		limiter = ratelimit.NewRedis(rdb, "agora:ratelimit:")
 	}
 	return &app{
-		log:    log,
-		db:     db,
-		tokens: tokens,
+		production: cfg.Production(),
+		log:        log,
+		db:         db,
+		tokens:     tokens,
 		accounts: account.New(db.Client, tokens, cfg.SessionTTL, account.LoginLimits{
 			Limiter: limiter, PerAccount: perAccount, PerIP: perIP,
 		}),
@@ -183,9 +186,11 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univ
 
 // handler is the whole HTTP surface: GraphQL at /graphql, GraphiQL at /, health checks.
 func (a *app) handler() http.Handler {
-	api := graph.NewHandler(graph.Deps{Client: a.db.Client, Accounts: a.accounts, Publish: a.publish, Social: a.social, Log: a.log})
+	api := graph.NewHandler(graph.Deps{Client: a.db.Client, Accounts: a.accounts, Publish: a.publish, Social: a.social,
+		Log: a.log, ReportStatements: !a.production})
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", httpx.LimitBody(1<<20, auth.Middleware(a.tokens, a.accounts.Lookup, api)))
+	mux.Handle("/graphql", httpx.LimitBody(1<<20, database.CountStatements(
+		auth.Middleware(a.tokens, a.accounts.Lookup, loader.Middleware(a.db.Client, api)))))
 	mux.Handle("/", graph.NewGraphiQL("/graphql"))
 	httpx.Health(mux, a.db.SQL.PingContext)
 	return httpx.WithRequestID(httpx.AccessLog(a.log, mux))

@@ -1,10 +1,12 @@
 package graph
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/url"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/internal/account"
+	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/publish"
 	"github.com/agora/agora/internal/social"
 )
@@ -25,6 +28,9 @@ type Deps struct {
 	Publish  *publish.Service
 	Social   *social.Service
 	Log      *slog.Logger
+	// ReportStatements adds extensions.dbStatements (the request's SQL statement count) to
+	// responses: a development aid, off in production.
+	ReportStatements bool
 }
 
 // NewHandler returns the GraphQL-over-HTTP handler: POST (JSON) and GET (queries only).
@@ -45,6 +51,18 @@ func NewHandler(d Deps) http.Handler {
 	srv.Use(extension.Introspection{})
 	srv.Use(pageLimits{})
 	srv.SetErrorPresenter(errorPresenter(d.Log))
+	if d.ReportStatements {
+		srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+			resp := next(ctx)
+			if c := database.CounterFrom(ctx); c != nil && resp != nil {
+				if resp.Extensions == nil {
+					resp.Extensions = map[string]any{}
+				}
+				resp.Extensions["dbStatements"] = c.N()
+			}
+			return resp
+		})
+	}
 	srv.SetRecoverFunc(recoverFunc)
 	return srv
 }

@@ -10,11 +10,11 @@ import (
 
 	"entgo.io/contrib/entgql"
 	"github.com/agora/agora/ent"
-	"github.com/agora/agora/ent/like"
 	"github.com/agora/agora/ent/post"
 	"github.com/agora/agora/ent/user"
 	"github.com/agora/agora/graph/model"
 	"github.com/agora/agora/internal/auth"
+	"github.com/agora/agora/internal/loader"
 	"github.com/agora/agora/internal/publish"
 )
 
@@ -77,21 +77,17 @@ func (r *mutationResolver) DeleteComment(ctx context.Context, input model.Delete
 
 // LikeCount is the resolver for the likeCount field.
 func (r *postResolver) LikeCount(ctx context.Context, obj *ent.Post) (int, error) {
-	return r.client.Like.Query().Where(like.PostID(obj.ID)).Count(ctx)
+	return loader.For(ctx).LikeCountByPost.Load(ctx, obj.ID)
 }
 
 // CommentCount is the resolver for the commentCount field.
 func (r *postResolver) CommentCount(ctx context.Context, obj *ent.Post) (int, error) {
-	return obj.QueryComments().Count(ctx)
+	return loader.For(ctx).CommentCountByPost.Load(ctx, obj.ID)
 }
 
 // ViewerHasLiked is the resolver for the viewerHasLiked field.
 func (r *postResolver) ViewerHasLiked(ctx context.Context, obj *ent.Post) (bool, error) {
-	v := auth.FromContext(ctx)
-	if !v.Authenticated() {
-		return false, nil
-	}
-	return r.client.Like.Query().Where(like.PostID(obj.ID), like.UserID(v.UserID)).Exist(ctx)
+	return loader.For(ctx).ViewerLikesByPost.Load(ctx, obj.ID)
 }
 
 // Post is the resolver for the post field.

@@ -9,11 +9,11 @@ import (
 	"context"
 
 	"github.com/agora/agora/ent"
-	"github.com/agora/agora/ent/follow"
 	"github.com/agora/agora/ent/user"
 	"github.com/agora/agora/graph/model"
 	"github.com/agora/agora/internal/account"
 	"github.com/agora/agora/internal/auth"
+	"github.com/agora/agora/internal/loader"
 )
 
 // Register is the resolver for the register field.
@@ -74,21 +74,17 @@ func (r *userResolver) Email(ctx context.Context, obj *ent.User) (*string, error
 
 // FollowerCount is the resolver for the followerCount field.
 func (r *userResolver) FollowerCount(ctx context.Context, obj *ent.User) (int, error) {
-	return obj.QueryFollowers().Count(ctx)
+	return loader.For(ctx).FollowerCountByUser.Load(ctx, obj.ID)
 }
 
 // FollowingCount is the resolver for the followingCount field.
 func (r *userResolver) FollowingCount(ctx context.Context, obj *ent.User) (int, error) {
-	return obj.QueryFollowing().Count(ctx)
+	return loader.For(ctx).FollowingCountByUser.Load(ctx, obj.ID)
 }
 
 // ViewerIsFollowing is the resolver for the viewerIsFollowing field.
 func (r *userResolver) ViewerIsFollowing(ctx context.Context, obj *ent.User) (bool, error) {
-	v := auth.FromContext(ctx)
-	if !v.Authenticated() {
-		return false, nil
-	}
-	return r.client.Follow.Query().Where(follow.UserID(obj.ID), follow.FollowingID(v.UserID)).Exist(ctx)
+	return loader.For(ctx).ViewerFollowsByUser.Load(ctx, obj.ID)
 }
 
 // Mutation returns MutationResolver implementation.

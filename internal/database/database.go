@@ -63,7 +63,7 @@ func open(ctx context.Context, o Options) (*DB, error) {
 			return nil, fmt.Errorf("database: %w", err)
 		}
 		sqlDB := stdlib.OpenDBFromPool(pool)
-		drv := entsql.OpenDB(dialect.Postgres, sqlDB)
+		drv := countingDriver{entsql.OpenDB(dialect.Postgres, sqlDB)}
 		return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: sqlDB, Dialect: dialect.Postgres,
 			close: func() { sqlDB.Close(); pool.Close() }}, nil
 	}
@@ -74,7 +74,7 @@ func open(ctx context.Context, o Options) (*DB, error) {
 	// WAL lets readers run beside the one writer; BEGIN IMMEDIATE (in the DSN) makes writers queue on
 	// busy_timeout instead of failing when two transactions upgrade to write at once.
 	sqlDB.SetMaxOpenConns(8)
-	drv := entsql.OpenDB(dialect.SQLite, sqlDB)
+	drv := countingDriver{entsql.OpenDB(dialect.SQLite, sqlDB)}
 	return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: sqlDB, Dialect: dialect.SQLite,
 		close: func() { sqlDB.Close() }}, nil
 }

@@ -1,0 +1,150 @@
+// Package loader batches the lookups that field collection does not cover — counts and
+// viewer-relative flags — into one query per kind per request. Loaders live for one request: make
+// them per request (Middleware), never share them between requests.
+package loader
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/vikstrous/dataloadgen"
+
+	"github.com/agora/agora/ent"
+	"github.com/agora/agora/ent/comment"
+	"github.com/agora/agora/ent/follow"
+	"github.com/agora/agora/ent/like"
+	"github.com/agora/agora/internal/auth"
+)
+
+// Loaders are one request's loaders. Keys are entity IDs; values come back in key order.
+type Loaders struct {
+	LikeCountByPost      *dataloadgen.Loader[int, int]
+	CommentCountByPost   *dataloadgen.Loader[int, int]
+	FollowerCountByUser  *dataloadgen.Loader[int, int]
+	FollowingCountByUser *dataloadgen.Loader[int, int]
+	ViewerLikesByPost    *dataloadgen.Loader[int, bool] // false for anonymous viewers, without a query
+	ViewerFollowsByUser  *dataloadgen.Loader[int, bool]
+}
+
+// wait is how long a loader gathers keys before it queries: the resolvers of one list run
+// concurrently and call within microseconds of each other.
+const wait = time.Millisecond
+
+// Rows of the grouped counts, named by their group column.
+type (
+	perPost struct {
+		PostID int `sql:"post_id"`
+		N      int
+	}
+	perUser struct {
+		UserID int `sql:"user_id"`
+		N      int
+	}
+	perFollowing struct {
+		FollowingID int `sql:"following_id"`
+		N           int
+	}
+)
+
+// New returns fresh loaders for a request made by viewer.
+func New(client *ent.Client, viewer auth.Viewer) *Loaders {
+	opt := dataloadgen.WithWait(wait)
+	n := ent.As(ent.Count(), "n")
+	return &Loaders{
+		LikeCountByPost: dataloadgen.NewLoader(counts(func(ctx context.Context, ids []int) (map[int]int, error) {
+			var rows []perPost
+			err := client.Like.Query().Where(like.PostIDIn(ids...)).GroupBy(like.FieldPostID).Aggregate(n).Scan(ctx, &rows)
+			return toMap(rows, func(r perPost) (int, int) { return r.PostID, r.N }), err
+		}), opt),
+		// Through the Comment privacy rule: hidden comments count only for those who may see them.
+		CommentCountByPost: dataloadgen.NewLoader(counts(func(ctx context.Context, ids []int) (map[int]int, error) {
+			var rows []perPost
+			err := client.Comment.Query().Where(comment.PostIDIn(ids...)).GroupBy(comment.FieldPostID).Aggregate(n).Scan(ctx, &rows)
+			return toMap(rows, func(r perPost) (int, int) { return r.PostID, r.N }), err
+		}), opt),
+		FollowerCountByUser: dataloadgen.NewLoader(counts(func(ctx context.Context, ids []int) (map[int]int, error) {
+			var rows []perUser
+			err := client.Follow.Query().Where(follow.UserIDIn(ids...)).GroupBy(follow.FieldUserID).Aggregate(n).Scan(ctx, &rows)
+			return toMap(rows, func(r perUser) (int, int) { return r.UserID, r.N }), err
+		}), opt),
+		FollowingCountByUser: dataloadgen.NewLoader(counts(func(ctx context.Context, ids []int) (map[int]int, error) {
+			var rows []perFollowing
+			err := client.Follow.Query().Where(follow.FollowingIDIn(ids...)).GroupBy(follow.FieldFollowingID).Aggregate(n).Scan(ctx, &rows)
+			return toMap(rows, func(r perFollowing) (int, int) { return r.FollowingID, r.N }), err
+		}), opt),
+		ViewerLikesByPost: dataloadgen.NewLoader(flags(viewer, func(ctx context.Context, ids []int) ([]int, error) {
+			return client.Like.Query().Where(like.UserID(viewer.UserID), like.PostIDIn(ids...)).Select(like.FieldPostID).Ints(ctx)
+		}), opt),
+		ViewerFollowsByUser: dataloadgen.NewLoader(flags(viewer, func(ctx context.Context, ids []int) ([]int, error) {
+			return client.Follow.Query().Where(follow.FollowingID(viewer.UserID), follow.UserIDIn(ids...)).Select(follow.FieldUserID).Ints(ctx)
+		}), opt),
+	}
+}
+
+// counts adapts a grouped count query to a batch function: keys with no rows count 0.
+func counts(query func(context.Context, []int) (map[int]int, error)) func(context.Context, []int) ([]int, []error) {
+	return func(ctx context.Context, ids []int) ([]int, []error) {
+		m, err := query(ctx, ids)
+		if err != nil {
+			return nil, []error{err}
+		}
+		out := make([]int, len(ids))
+		for i, id := range ids {
+			out[i] = m[id]
+		}
+		return out, nil
+	}
+}
+
+// flags adapts a query for the keys where a viewer-relative flag holds to a batch function.
+func flags(viewer auth.Viewer, query func(context.Context, []int) ([]int, error)) func(context.Context, []int) ([]bool, []error) {
+	return func(ctx context.Context, ids []int) ([]bool, []error) {
+		out := make([]bool, len(ids))
+		if !viewer.Authenticated() {
+			return out, nil
+		}
+		set, err := query(ctx, ids)
+		if err != nil {
+			return nil, []error{err}
+		}
+		yes := make(map[int]bool, len(set))
+		for _, id := range set {
+			yes[id] = true
+		}
+		for i, id := range ids {
+			out[i] = yes[id]
+		}
+		return out, nil
+	}
+}
+
+func toMap[R any](rows []R, kv func(R) (int, int)) map[int]int {
+	m := make(map[int]int, len(rows))
+	for _, r := range rows {
+		k, v := kv(r)
+		m[k] = v
+	}
+	return m
+}
+
+type ctxKey struct{}
+
+// With returns a context carrying l.
+func With(ctx context.Context, l *Loaders) context.Context {
+	return context.WithValue(ctx, ctxKey{}, l)
+}
+
+// For returns the request's loaders.
+func For(ctx context.Context) *Loaders {
+	l, _ := ctx.Value(ctxKey{}).(*Loaders)
+	return l
+}
+
+// Middleware gives every request fresh loaders for its viewer (so it runs after auth.Middleware).
+func Middleware(client *ent.Client, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		next.ServeHTTP(w, r.WithContext(With(ctx, New(client, auth.FromContext(ctx)))))
+	})
+}
