@@ -29,7 +29,7 @@ type Loaders struct {
 
 // wait is how long a loader gathers keys before it queries: the resolvers of one list run
 // concurrently and call within microseconds of each other.
-const wait = time.Millisecond
+const wait = 5 * time.Millisecond
 
 // Rows of the grouped counts, named by their group column.
 type (

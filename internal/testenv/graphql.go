@@ -20,9 +20,10 @@ func (c GraphQL) As(token string) GraphQL { c.Token = token; return c }
 
 // Response is a GraphQL response.
 type Response struct {
-	Status int
-	Data   json.RawMessage `json:"data"`
-	Errors []Error         `json:"errors"`
+	Status     int
+	Data       json.RawMessage `json:"data"`
+	Errors     []Error         `json:"errors"`
+	Extensions map[string]any  `json:"extensions"`
 }
 
 // Error is one GraphQL error.
