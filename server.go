@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/agora/agora/graph"
 	"github.com/agora/agora/internal/account"
 	"github.com/agora/agora/internal/auth"
@@ -33,7 +35,6 @@ import (
 	"github.com/agora/agora/internal/ratelimit"
 	"github.com/agora/agora/internal/seed"
 	"github.com/agora/agora/internal/social"
-	"github.com/redis/go-redis/v9"
 )
 
 func main() {
@@ -86,12 +87,14 @@ func run(ctx context.Context, args []string) error {
 		_, _ = rand.Read(secret)
 		log.Warn("AGORA_JWT_SECRET is not set: using a random secret, so access tokens stop working at restart")
 	}
-	var rdb *redis.Client
+	var rdb redis.UniversalClient // a nil interface, not a nil *redis.Client, when unset
 	if cfg.RedisURL != "" {
-		if rdb, err = openRedis(ctx, cfg.RedisURL); err != nil {
+		client, err := openRedis(ctx, cfg.RedisURL)
+		if err != nil {
 			return err
 		}
-		defer rdb.Close()
+		defer client.Close()
+		rdb = client
 	}
 	a, err := newApp(cfg, log, db, rdb, secret)
 	if err != nil {
