@@ -26,9 +26,6 @@ const feedPage = `query($n: Int!) {
 }`
 
 // TestStatementCount: the SQL a query costs depends on its shape, not on how many items it returns.
-// Per-row lookups would cost at least one statement per post (50+ at first:50). Loaders batch by a
-// short time window, so under CPU contention a late resolver can cost an extra batch; the bound
-// below allows that, while deterministic batching (issue 4) will make the two counts equal.
 func TestStatementCount(t *testing.T) {
 	eachDB(t, func(t *testing.T, a *api) {
 		reader := a.register(t, "reader")
@@ -53,8 +50,8 @@ func TestStatementCount(t *testing.T) {
 		statements(1) // the viewer's session state is cached from here on
 		small, large := statements(10), statements(50)
 		t.Logf("feed page: %d SQL statements at first:10, %d at first:50", small, large)
-		if large >= 2*small || large > 25 {
-			t.Fatalf("feed page costs %d statements at first:10 but %d at first:50: it grows with the page", small, large)
+		if small != large {
+			t.Fatalf("feed page costs %d statements at first:10 but %d at first:50", small, large)
 		}
 	})
 }

@@ -170,6 +170,7 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univ
 		previous = append(previous, []byte(k))
 	}
 	tokens := auth.NewTokens(jwtSecret, previous, cfg.TokenIssuer, cfg.AccessTokenTTL)
+	db.Client.Intercept(loader.Prefetch())
 	var limiter ratelimit.Limiter = ratelimit.NewMemory()
 	if rdb != nil {
 		limiter = ratelimit.NewRedis(rdb, "agora:ratelimit:")

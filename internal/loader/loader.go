@@ -6,6 +6,7 @@ package loader
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/vikstrous/dataloadgen"
@@ -25,11 +26,14 @@ type Loaders struct {
 	FollowingCountByUser *dataloadgen.Loader[int, int]
 	ViewerLikesByPost    *dataloadgen.Loader[int, bool] // false for anonymous viewers, without a query
 	ViewerFollowsByUser  *dataloadgen.Loader[int, bool]
+
+	fieldsOnce sync.Once
+	fields     map[string]bool // field names the operation selects (see selects)
 }
 
 // wait is how long a loader gathers keys before it queries: the resolvers of one list run
 // concurrently and call within microseconds of each other.
-const wait = 5 * time.Millisecond
+const wait = time.Millisecond
 
 // Rows of the grouped counts, named by their group column.
 type (

@@ -1,0 +1,82 @@
+package loader
+
+import (
+	"context"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/agora/agora/ent"
+)
+
+// Prefetch is an ent interceptor that makes batching independent of scheduling: when a query made
+// for a GraphQL request returns posts or users (a page, an eager-loaded edge, node lookups), their
+// IDs go to the loaders of the fields the operation asks for at once. Each kind is then fetched in
+// one batch, and the field resolvers find their values cached, however late they run.
+func Prefetch() ent.Interceptor {
+	return ent.InterceptFunc(func(next ent.Querier) ent.Querier {
+		return ent.QuerierFunc(func(ctx context.Context, q ent.Query) (ent.Value, error) {
+			v, err := next.Query(ctx, q)
+			l := For(ctx)
+			if err != nil || l == nil {
+				return v, err
+			}
+			switch nodes := v.(type) {
+			case []*ent.Post:
+				ids := make([]int, len(nodes))
+				for i, n := range nodes {
+					ids[i] = n.ID
+				}
+				prefetch(l, ctx, ids, "likeCount", l.LikeCountByPost.LoadAllThunk)
+				prefetch(l, ctx, ids, "commentCount", l.CommentCountByPost.LoadAllThunk)
+				prefetch(l, ctx, ids, "viewerHasLiked", l.ViewerLikesByPost.LoadAllThunk)
+			case []*ent.User:
+				ids := make([]int, len(nodes))
+				for i, n := range nodes {
+					ids[i] = n.ID
+				}
+				prefetch(l, ctx, ids, "followerCount", l.FollowerCountByUser.LoadAllThunk)
+				prefetch(l, ctx, ids, "followingCount", l.FollowingCountByUser.LoadAllThunk)
+				prefetch(l, ctx, ids, "viewerIsFollowing", l.ViewerFollowsByUser.LoadAllThunk)
+			}
+			return v, err
+		})
+	})
+}
+
+// prefetch queues ids on a loader when the operation selects field anywhere.
+func prefetch[V any](l *Loaders, ctx context.Context, ids []int, field string, queue func(context.Context, []int) func() ([]V, error)) {
+	if len(ids) > 0 && l.selects(ctx, field) {
+		queue(ctx, ids)
+	}
+}
+
+// selects reports whether the request's operation selects a field of that name anywhere (the
+// names prefetched are unique to their type).
+func (l *Loaders) selects(ctx context.Context, field string) bool {
+	l.fieldsOnce.Do(func() {
+		l.fields = map[string]bool{}
+		if graphql.HasOperationContext(ctx) {
+			if op := graphql.GetOperationContext(ctx).Operation; op != nil {
+				collectNames(op.SelectionSet, l.fields)
+			}
+		}
+	})
+	return l.fields[field]
+}
+
+func collectNames(set ast.SelectionSet, into map[string]bool) {
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			into[s.Name] = true
+			collectNames(s.SelectionSet, into)
+		case *ast.InlineFragment:
+			collectNames(s.SelectionSet, into)
+		case *ast.FragmentSpread:
+			if s.Definition != nil {
+				collectNames(s.Definition.SelectionSet, into)
+			}
+		}
+	}
+}
