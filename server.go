@@ -22,11 +22,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/agora/agora/graph"
 	"github.com/agora/agora/internal/account"
 	"github.com/agora/agora/internal/auth"
+	"github.com/agora/agora/internal/cache"
 	"github.com/agora/agora/internal/config"
 	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/httpx"
@@ -145,6 +147,7 @@ func run(ctx context.Context, args []string) error {
 
 // app is Agora's dependency graph, built once from the configuration.
 type app struct {
+	apq        graphql.Cache[string] // nil: in-process
 	production bool
 	log        *slog.Logger
 	db         *database.DB
@@ -175,7 +178,12 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univ
 	if rdb != nil {
 		limiter = ratelimit.NewRedis(rdb, "agora:ratelimit:")
 	}
+	var apq graphql.Cache[string]
+	if rdb != nil {
+		apq = cache.NewRedisStrings(rdb, "agora:apq:", 7*24*time.Hour)
+	}
 	return &app{
+		apq:        apq,
 		production: cfg.Production(),
 		log:        log,
 		db:         db,
@@ -191,7 +199,7 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univ
 // handler is the whole HTTP surface: GraphQL at /graphql, GraphiQL at /, health checks.
 func (a *app) handler() http.Handler {
 	api := graph.NewHandler(graph.Deps{Client: a.db.Client, Accounts: a.accounts, Publish: a.publish, Social: a.social,
-		Log: a.log, ReportStatements: !a.production})
+		Log: a.log, PersistedQueries: a.apq, ReportStatements: !a.production})
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", httpx.LimitBody(1<<20, database.CountStatements(
 		auth.Middleware(a.tokens, a.accounts.Lookup, loader.Middleware(a.db.Client, api)))))

@@ -1,0 +1,34 @@
+// Package cache holds small caches with an in-process implementation and a Redis one that replicas
+// share.
+package cache
+
+import (
+	"context"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// RedisStrings is a string cache in Redis: Get and Add, with a TTL on every entry. Redis errors
+// read as misses: a cache that is down must not fail requests.
+type RedisStrings struct {
+	client redis.UniversalClient
+	prefix string
+	ttl    time.Duration
+}
+
+// NewRedisStrings returns a cache storing entries under prefix for ttl.
+func NewRedisStrings(client redis.UniversalClient, prefix string, ttl time.Duration) *RedisStrings {
+	return &RedisStrings{client: client, prefix: prefix, ttl: ttl}
+}
+
+// Get returns the value under key, if any.
+func (c *RedisStrings) Get(ctx context.Context, key string) (string, bool) {
+	v, err := c.client.Get(ctx, c.prefix+key).Result()
+	return v, err == nil
+}
+
+// Add stores value under key.
+func (c *RedisStrings) Add(ctx context.Context, key, value string) {
+	c.client.Set(ctx, c.prefix+key, value, c.ttl)
+}
