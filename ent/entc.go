@@ -34,6 +34,7 @@ func main() {
 			gen.FeatureUpsert,
 			gen.FeatureNamedEdges,
 			gen.FeatureExecQuery,
+			gen.FeatureModifier,
 		},
 	}, entc.Extensions(ex))
 	if err != nil {

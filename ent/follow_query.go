@@ -26,8 +26,8 @@ type FollowQuery struct {
 	predicates    []predicate.Follow
 	withUser      *UserQuery
 	withFollowing *UserQuery
-	modifiers     []func(*sql.Selector)
 	loadTotal     []func(context.Context, []*Follow) error
+	modifiers     []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -303,8 +303,9 @@ func (_q *FollowQuery) Clone() *FollowQuery {
 		withUser:      _q.withUser.Clone(),
 		withFollowing: _q.withFollowing.Clone(),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -592,6 +593,9 @@ func (_q *FollowQuery) sqlQuery(ctx context.Context) *sql.Selector {
 	if _q.ctx.Unique != nil && *_q.ctx.Unique {
 		selector.Distinct()
 	}
+	for _, m := range _q.modifiers {
+		m(selector)
+	}
 	for _, p := range _q.predicates {
 		p(selector)
 	}
@@ -607,6 +611,12 @@ func (_q *FollowQuery) sqlQuery(ctx context.Context) *sql.Selector {
 		selector.Limit(*limit)
 	}
 	return selector
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *FollowQuery) Modify(modifiers ...func(s *sql.Selector)) *FollowSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
 }
 
 // FollowGroupBy is the group-by builder for Follow entities.
@@ -697,4 +707,10 @@ func (_s *FollowSelect) sqlScan(ctx context.Context, root *FollowQuery, v any) e
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *FollowSelect) Modify(modifiers ...func(s *sql.Selector)) *FollowSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

@@ -19,8 +19,9 @@ import (
 // LikeUpdate is the builder for updating Like entities.
 type LikeUpdate struct {
 	config
-	hooks    []Hook
-	mutation *LikeMutation
+	hooks     []Hook
+	mutation  *LikeMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the LikeUpdate builder.
@@ -122,6 +123,12 @@ func (_u *LikeUpdate) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *LikeUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *LikeUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *LikeUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -192,6 +199,7 @@ func (_u *LikeUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{like.Label}
@@ -207,9 +215,10 @@ func (_u *LikeUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 // LikeUpdateOne is the builder for updating a single Like entity.
 type LikeUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *LikeMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *LikeMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetUserID sets the "user_id" field.
@@ -318,6 +327,12 @@ func (_u *LikeUpdateOne) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *LikeUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *LikeUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *LikeUpdateOne) sqlSave(ctx context.Context) (_node *Like, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -405,6 +420,7 @@ func (_u *LikeUpdateOne) sqlSave(ctx context.Context) (_node *Like, err error) {
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &Like{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

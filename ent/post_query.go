@@ -33,8 +33,8 @@ type PostQuery struct {
 	withComments      *CommentQuery
 	withLikedBy       *UserQuery
 	withLikes         *LikeQuery
-	modifiers         []func(*sql.Selector)
 	loadTotal         []func(context.Context, []*Post) error
+	modifiers         []func(*sql.Selector)
 	withNamedTags     map[string]*TagQuery
 	withNamedComments map[string]*CommentQuery
 	withNamedLikedBy  map[string]*UserQuery
@@ -383,8 +383,9 @@ func (_q *PostQuery) Clone() *PostQuery {
 		withLikedBy:  _q.withLikedBy.Clone(),
 		withLikes:    _q.withLikes.Clone(),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -908,6 +909,9 @@ func (_q *PostQuery) sqlQuery(ctx context.Context) *sql.Selector {
 	if _q.ctx.Unique != nil && *_q.ctx.Unique {
 		selector.Distinct()
 	}
+	for _, m := range _q.modifiers {
+		m(selector)
+	}
 	for _, p := range _q.predicates {
 		p(selector)
 	}
@@ -923,6 +927,12 @@ func (_q *PostQuery) sqlQuery(ctx context.Context) *sql.Selector {
 		selector.Limit(*limit)
 	}
 	return selector
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *PostQuery) Modify(modifiers ...func(s *sql.Selector)) *PostSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
 }
 
 // WithNamedTags tells the query-builder to eager-load the nodes that are connected to the "tags"
@@ -1069,4 +1079,10 @@ func (_s *PostSelect) sqlScan(ctx context.Context, root *PostQuery, v any) error
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *PostSelect) Modify(modifiers ...func(s *sql.Selector)) *PostSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

@@ -37,8 +37,8 @@ type UserQuery struct {
 	withLikedPosts      *PostQuery
 	withFollows         *FollowQuery
 	withLikes           *LikeQuery
-	modifiers           []func(*sql.Selector)
 	loadTotal           []func(context.Context, []*User) error
+	modifiers           []func(*sql.Selector)
 	withNamedPosts      map[string]*PostQuery
 	withNamedComments   map[string]*CommentQuery
 	withNamedFollowing  map[string]*UserQuery
@@ -460,8 +460,9 @@ func (_q *UserQuery) Clone() *UserQuery {
 		withFollows:    _q.withFollows.Clone(),
 		withLikes:      _q.withLikes.Clone(),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -1190,6 +1191,9 @@ func (_q *UserQuery) sqlQuery(ctx context.Context) *sql.Selector {
 	if _q.ctx.Unique != nil && *_q.ctx.Unique {
 		selector.Distinct()
 	}
+	for _, m := range _q.modifiers {
+		m(selector)
+	}
 	for _, p := range _q.predicates {
 		p(selector)
 	}
@@ -1205,6 +1209,12 @@ func (_q *UserQuery) sqlQuery(ctx context.Context) *sql.Selector {
 		selector.Limit(*limit)
 	}
 	return selector
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *UserQuery) Modify(modifiers ...func(s *sql.Selector)) *UserSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
 }
 
 // WithNamedPosts tells the query-builder to eager-load the nodes that are connected to the "posts"
@@ -1407,4 +1417,10 @@ func (_s *UserSelect) sqlScan(ctx context.Context, root *UserQuery, v any) error
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *UserSelect) Modify(modifiers ...func(s *sql.Selector)) *UserSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

@@ -111,5 +111,5 @@ func (r *queryResolver) Feed(ctx context.Context, after *entgql.Cursor[int], fir
 
 // PostCount is the resolver for the postCount field.
 func (r *tagResolver) PostCount(ctx context.Context, obj *ent.Tag) (int, error) {
-	return obj.QueryPosts().Where(post.StatusEQ(post.StatusPUBLISHED)).Count(ctx)
+	return loader.For(ctx).PostCountByTag.Load(ctx, obj.ID)
 }

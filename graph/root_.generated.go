@@ -2762,7 +2762,7 @@ extend type Post {
 }
 
 extend type Tag {
-  "How many published posts carry the tag."
+  "How many published posts carry the tag (hidden ones excluded)."
   postCount: Int!
 }
 

@@ -9,12 +9,15 @@ import (
 	"sync"
 	"time"
 
+	"entgo.io/ent/dialect/sql"
 	"github.com/vikstrous/dataloadgen"
 
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/ent/comment"
 	"github.com/agora/agora/ent/follow"
 	"github.com/agora/agora/ent/like"
+	"github.com/agora/agora/ent/post"
+	"github.com/agora/agora/ent/tag"
 	"github.com/agora/agora/internal/auth"
 )
 
@@ -24,6 +27,7 @@ type Loaders struct {
 	CommentCountByPost   *dataloadgen.Loader[int, int]
 	FollowerCountByUser  *dataloadgen.Loader[int, int]
 	FollowingCountByUser *dataloadgen.Loader[int, int]
+	PostCountByTag       *dataloadgen.Loader[int, int]  // published, unhidden posts
 	ViewerLikesByPost    *dataloadgen.Loader[int, bool] // false for anonymous viewers, without a query
 	ViewerFollowsByUser  *dataloadgen.Loader[int, bool]
 
@@ -48,6 +52,10 @@ type (
 	perFollowing struct {
 		FollowingID int `sql:"following_id"`
 		N           int
+	}
+	perTag struct {
+		TagID int `sql:"tag_id"`
+		N     int
 	}
 )
 
@@ -76,6 +84,18 @@ func New(client *ent.Client, viewer auth.Viewer) *Loaders {
 			var rows []perFollowing
 			err := client.Follow.Query().Where(follow.FollowingIDIn(ids...)).GroupBy(follow.FieldFollowingID).Aggregate(n).Scan(ctx, &rows)
 			return toMap(rows, func(r perFollowing) (int, int) { return r.FollowingID, r.N }), err
+		}), opt),
+		PostCountByTag: dataloadgen.NewLoader(counts(func(ctx context.Context, ids []int) (map[int]int, error) {
+			var rows []perTag
+			err := client.Tag.Query().Where(tag.IDIn(ids...)).Modify(func(s *sql.Selector) {
+				pt, p := sql.Table(tag.PostsTable), sql.Table(post.Table)
+				s.Join(pt).On(s.C(tag.FieldID), pt.C(tag.PostsPrimaryKey[1])).
+					Join(p).On(pt.C(tag.PostsPrimaryKey[0]), p.C(post.FieldID)).
+					Where(sql.And(sql.EQ(p.C(post.FieldStatus), post.StatusPUBLISHED), sql.IsNull(p.C(post.FieldHiddenAt)))).
+					GroupBy(s.C(tag.FieldID)).
+					Select(sql.As(s.C(tag.FieldID), "tag_id"), sql.As(sql.Count("*"), "n"))
+			}).Scan(ctx, &rows)
+			return toMap(rows, func(r perTag) (int, int) { return r.TagID, r.N }), err
 		}), opt),
 		ViewerLikesByPost: dataloadgen.NewLoader(flags(viewer, func(ctx context.Context, ids []int) ([]int, error) {
 			return client.Like.Query().Where(like.UserID(viewer.UserID), like.PostIDIn(ids...)).Select(like.FieldPostID).Ints(ctx)

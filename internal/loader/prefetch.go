@@ -10,9 +10,9 @@ import (
 )
 
 // Prefetch is an ent interceptor that makes batching independent of scheduling: when a query made
-// for a GraphQL request returns posts or users (a page, an eager-loaded edge, node lookups), their
-// IDs go to the loaders of the fields the operation asks for at once. Each kind is then fetched in
-// one batch, and the field resolvers find their values cached, however late they run.
+// for a GraphQL request returns posts, users or tags (a page, an eager-loaded edge, node lookups),
+// their IDs go to the loaders of the fields the operation selects, at once. Each kind is then
+// fetched in one batch, and the field resolvers find their values cached, however late they run.
 func Prefetch() ent.Interceptor {
 	return ent.InterceptFunc(func(next ent.Querier) ent.Querier {
 		return ent.QuerierFunc(func(ctx context.Context, q ent.Query) (ent.Value, error) {
@@ -30,6 +30,12 @@ func Prefetch() ent.Interceptor {
 				prefetch(l, ctx, ids, "likeCount", l.LikeCountByPost.LoadAllThunk)
 				prefetch(l, ctx, ids, "commentCount", l.CommentCountByPost.LoadAllThunk)
 				prefetch(l, ctx, ids, "viewerHasLiked", l.ViewerLikesByPost.LoadAllThunk)
+			case []*ent.Tag:
+				ids := make([]int, len(nodes))
+				for i, n := range nodes {
+					ids[i] = n.ID
+				}
+				prefetch(l, ctx, ids, "postCount", l.PostCountByTag.LoadAllThunk)
 			case []*ent.User:
 				ids := make([]int, len(nodes))
 				for i, n := range nodes {
