@@ -147,6 +147,7 @@ func run(ctx context.Context, args []string) error {
 
 // app is Agora's dependency graph, built once from the configuration.
 type app struct {
+	counts     cache.Ints            // counts shared by replicas through Redis, or in-process
 	apq        graphql.Cache[string] // nil: in-process
 	production bool
 	log        *slog.Logger
@@ -179,8 +180,10 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univ
 		limiter = ratelimit.NewRedis(rdb, "agora:ratelimit:")
 	}
 	var apq graphql.Cache[string]
+	var counts cache.Ints = cache.NewMemoryInts()
 	if rdb != nil {
 		apq = cache.NewRedisStrings(rdb, "agora:apq:", 7*24*time.Hour)
+		counts = cache.NewRedisInts(rdb)
 	}
 	return &app{
 		apq:        apq,
@@ -191,8 +194,9 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univ
 		accounts: account.New(db.Client, tokens, cfg.SessionTTL, account.LoginLimits{
 			Limiter: limiter, PerAccount: perAccount, PerIP: perIP,
 		}),
-		publish: publish.New(db.Client),
-		social:  social.New(db.Client),
+		counts:  counts,
+		publish: publish.New(db.Client, counts),
+		social:  social.New(db.Client, counts),
 	}, nil
 }
 
@@ -202,7 +206,7 @@ func (a *app) handler() http.Handler {
 		Log: a.log, PersistedQueries: a.apq, ReportStatements: !a.production})
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", httpx.LimitBody(1<<20, database.CountStatements(
-		auth.Middleware(a.tokens, a.accounts.Lookup, loader.Middleware(a.db.Client, api)))))
+		auth.Middleware(a.tokens, a.accounts.Lookup, loader.Middleware(a.db.Client, a.counts, api)))))
 	mux.Handle("/", graph.NewGraphiQL("/graphql"))
 	httpx.Health(mux, a.db.SQL.PingContext)
 	return httpx.WithRequestID(httpx.AccessLog(a.log, mux))

@@ -19,6 +19,7 @@ import (
 	"github.com/agora/agora/ent/post"
 	"github.com/agora/agora/ent/tag"
 	"github.com/agora/agora/internal/auth"
+	"github.com/agora/agora/internal/cache"
 )
 
 // Loaders are one request's loaders. Keys are entity IDs; values come back in key order.
@@ -59,33 +60,35 @@ type (
 	}
 )
 
-// New returns fresh loaders for a request made by viewer.
-func New(client *ent.Client, viewer auth.Viewer) *Loaders {
+// New returns fresh loaders for a request made by viewer. Counts that are the same for every
+// viewer go through the counts cache; commentCount (hidden comments count for some viewers) and
+// the viewer's flags do not.
+func New(client *ent.Client, counts cache.Ints, viewer auth.Viewer) *Loaders {
 	opt := dataloadgen.WithWait(wait)
 	n := ent.As(ent.Count(), "n")
 	return &Loaders{
-		LikeCountByPost: dataloadgen.NewLoader(counts(func(ctx context.Context, ids []int) (map[int]int, error) {
+		LikeCountByPost: dataloadgen.NewLoader(batch(cached(counts, LikeCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
 			var rows []perPost
 			err := client.Like.Query().Where(like.PostIDIn(ids...)).GroupBy(like.FieldPostID).Aggregate(n).Scan(ctx, &rows)
 			return toMap(rows, func(r perPost) (int, int) { return r.PostID, r.N }), err
-		}), opt),
+		})), opt),
 		// Through the Comment privacy rule: hidden comments count only for those who may see them.
-		CommentCountByPost: dataloadgen.NewLoader(counts(func(ctx context.Context, ids []int) (map[int]int, error) {
+		CommentCountByPost: dataloadgen.NewLoader(batch(func(ctx context.Context, ids []int) (map[int]int, error) {
 			var rows []perPost
 			err := client.Comment.Query().Where(comment.PostIDIn(ids...)).GroupBy(comment.FieldPostID).Aggregate(n).Scan(ctx, &rows)
 			return toMap(rows, func(r perPost) (int, int) { return r.PostID, r.N }), err
 		}), opt),
-		FollowerCountByUser: dataloadgen.NewLoader(counts(func(ctx context.Context, ids []int) (map[int]int, error) {
+		FollowerCountByUser: dataloadgen.NewLoader(batch(cached(counts, FollowerCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
 			var rows []perUser
 			err := client.Follow.Query().Where(follow.UserIDIn(ids...)).GroupBy(follow.FieldUserID).Aggregate(n).Scan(ctx, &rows)
 			return toMap(rows, func(r perUser) (int, int) { return r.UserID, r.N }), err
-		}), opt),
-		FollowingCountByUser: dataloadgen.NewLoader(counts(func(ctx context.Context, ids []int) (map[int]int, error) {
+		})), opt),
+		FollowingCountByUser: dataloadgen.NewLoader(batch(cached(counts, FollowingCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
 			var rows []perFollowing
 			err := client.Follow.Query().Where(follow.FollowingIDIn(ids...)).GroupBy(follow.FieldFollowingID).Aggregate(n).Scan(ctx, &rows)
 			return toMap(rows, func(r perFollowing) (int, int) { return r.FollowingID, r.N }), err
-		}), opt),
-		PostCountByTag: dataloadgen.NewLoader(counts(func(ctx context.Context, ids []int) (map[int]int, error) {
+		})), opt),
+		PostCountByTag: dataloadgen.NewLoader(batch(cached(counts, TagPostCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
 			var rows []perTag
 			err := client.Tag.Query().Where(tag.IDIn(ids...)).Modify(func(s *sql.Selector) {
 				pt, p := sql.Table(tag.PostsTable), sql.Table(post.Table)
@@ -96,7 +99,7 @@ func New(client *ent.Client, viewer auth.Viewer) *Loaders {
 					Select(sql.As(s.C(tag.FieldID), "tag_id"), sql.As(sql.Count("*"), "n"))
 			}).Scan(ctx, &rows)
 			return toMap(rows, func(r perTag) (int, int) { return r.TagID, r.N }), err
-		}), opt),
+		})), opt),
 		ViewerLikesByPost: dataloadgen.NewLoader(flags(viewer, func(ctx context.Context, ids []int) ([]int, error) {
 			return client.Like.Query().Where(like.UserID(viewer.UserID), like.PostIDIn(ids...)).Select(like.FieldPostID).Ints(ctx)
 		}), opt),
@@ -106,8 +109,8 @@ func New(client *ent.Client, viewer auth.Viewer) *Loaders {
 	}
 }
 
-// counts adapts a grouped count query to a batch function: keys with no rows count 0.
-func counts(query func(context.Context, []int) (map[int]int, error)) func(context.Context, []int) ([]int, []error) {
+// batch adapts a grouped count query to a batch function: keys with no rows count 0.
+func batch(query func(context.Context, []int) (map[int]int, error)) func(context.Context, []int) ([]int, []error) {
 	return func(ctx context.Context, ids []int) ([]int, []error) {
 		m, err := query(ctx, ids)
 		if err != nil {
@@ -166,9 +169,9 @@ func For(ctx context.Context) *Loaders {
 }
 
 // Middleware gives every request fresh loaders for its viewer (so it runs after auth.Middleware).
-func Middleware(client *ent.Client, next http.Handler) http.Handler {
+func Middleware(client *ent.Client, counts cache.Ints, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		next.ServeHTTP(w, r.WithContext(With(ctx, New(client, auth.FromContext(ctx)))))
+		next.ServeHTTP(w, r.WithContext(With(ctx, New(client, counts, auth.FromContext(ctx)))))
 	})
 }

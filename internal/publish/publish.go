@@ -12,14 +12,21 @@ import (
 	"github.com/agora/agora/ent/tag"
 	"github.com/agora/agora/internal/apperr"
 	"github.com/agora/agora/internal/auth"
+	"github.com/agora/agora/internal/cache"
 	"github.com/agora/agora/internal/database"
+	"github.com/agora/agora/internal/loader"
 )
 
 // Service writes posts and comments.
-type Service struct{ client *ent.Client }
+type Service struct {
+	client *ent.Client
+	counts cache.Ints // tags' post counts it changes are dropped after commit
+}
 
 // New returns a Service.
-func New(client *ent.Client) *Service { return &Service{client: client} }
+func New(client *ent.Client, counts cache.Ints) *Service {
+	return &Service{client: client, counts: counts}
+}
 
 // CreatePostInput is a new post (bound to the GraphQL input of the same name).
 type CreatePostInput struct {
@@ -84,6 +91,7 @@ func (s *Service) CreatePost(ctx context.Context, in CreatePostInput) (*ent.Post
 		return nil, err
 	}
 	var p *ent.Post
+	var tagsChanged []int
 	err = database.InTx(ctx, s.client, func(ctx context.Context, tx *ent.Tx) error {
 		tagIDs, err := ensureTags(ctx, tx, f.tags)
 		if err != nil {
@@ -100,12 +108,31 @@ func (s *Service) CreatePost(ctx context.Context, in CreatePostInput) (*ent.Post
 			create.SetStatus(post.StatusPUBLISHED).SetPublishedAt(time.Now().UTC())
 		}
 		p, err = create.Save(ctx)
+		if err == nil {
+			tagsChanged = tagIDs
+		}
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.tagCountsChanged(ctx, tagsChanged)
 	return p.Unwrap(), nil
+}
+
+// tagCountsChanged drops the cached post counts of tags after a committed change; a failure leaves
+// them stale for at most their TTL.
+func (s *Service) tagCountsChanged(ctx context.Context, tagIDs []int) {
+	keys := make([]string, len(tagIDs))
+	for i, id := range tagIDs {
+		keys[i] = loader.TagPostCountKey(id)
+	}
+	_ = s.counts.Delete(ctx, keys...)
+}
+
+// postTags returns the IDs of a post's tags, whoever may see them.
+func postTags(ctx context.Context, tx *ent.Tx, postID int) ([]int, error) {
+	return tx.Tag.Query().Where(tag.HasPostsWith(post.ID(postID))).IDs(privacy.DecisionContext(ctx, privacy.Allow))
 }
 
 // UpdatePost changes a post of the viewer's.
@@ -201,6 +228,7 @@ func (s *Service) changePost(ctx context.Context, id int, w who, change func(con
 		return nil, apperr.ErrUnauthenticated
 	}
 	var p *ent.Post
+	var tags []int // before and after the change: their post counts may change
 	err := database.InTx(ctx, s.client, func(ctx context.Context, tx *ent.Tx) error {
 		cur, err := tx.Post.Get(ctx, id)
 		if ent.IsNotFound(err) {
@@ -212,12 +240,20 @@ func (s *Service) changePost(ctx context.Context, id int, w who, change func(con
 		if err := w.may(v, cur.AuthorID); err != nil {
 			return err
 		}
-		p, err = change(ctx, tx, cur)
+		if tags, err = postTags(ctx, tx, id); err != nil {
+			return err
+		}
+		if p, err = change(ctx, tx, cur); err != nil {
+			return err
+		}
+		after, err := postTags(ctx, tx, id)
+		tags = append(tags, after...)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.tagCountsChanged(ctx, tags)
 	return p.Unwrap(), nil
 }
 

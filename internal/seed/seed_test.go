@@ -8,6 +8,7 @@ import (
 
 	"github.com/agora/agora/internal/account"
 	"github.com/agora/agora/internal/auth"
+	"github.com/agora/agora/internal/cache"
 	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/publish"
 	"github.com/agora/agora/internal/ratelimit"
@@ -28,7 +29,7 @@ func TestLoadIsRepeatable(t *testing.T) {
 	accounts := account.New(db.Client, auth.NewTokens([]byte("seed-test-secret-seed-test-secret"), nil, "agora", time.Minute), time.Hour,
 		account.LoginLimits{Limiter: ratelimit.NewMemory(), PerAccount: ratelimit.Limit{Burst: 10, Per: time.Minute}, PerIP: ratelimit.Limit{Burst: 10, Per: time.Minute}})
 	for range 2 {
-		if err := seed.Load(ctx, db.Client, accounts, publish.New(db.Client), social.New(db.Client)); err != nil {
+		if err := seed.Load(ctx, db.Client, accounts, publish.New(db.Client, cache.NewMemoryInts()), social.New(db.Client, cache.NewMemoryInts())); err != nil {
 			t.Fatal(err)
 		}
 	}

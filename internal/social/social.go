@@ -13,29 +13,45 @@ import (
 	"github.com/agora/agora/ent/user"
 	"github.com/agora/agora/internal/apperr"
 	"github.com/agora/agora/internal/auth"
+	"github.com/agora/agora/internal/cache"
+	"github.com/agora/agora/internal/loader"
 	"github.com/agora/agora/internal/database"
 )
 
 // Service writes likes and follows. Every operation is idempotent.
-type Service struct{ client *ent.Client }
+type Service struct {
+	client *ent.Client
+	counts cache.Ints // the cached counts it changes are dropped after commit
+}
 
 // New returns a Service.
-func New(client *ent.Client) *Service { return &Service{client: client} }
+func New(client *ent.Client, counts cache.Ints) *Service { return &Service{client: client, counts: counts} }
 
 // LikePost records that the viewer likes a post they can see.
 func (s *Service) LikePost(ctx context.Context, postID int) error {
-	return s.withPost(ctx, postID, func(ctx context.Context, tx *ent.Tx, viewer int) error {
+	err := s.withPost(ctx, postID, func(ctx context.Context, tx *ent.Tx, viewer int) error {
 		return ignoreNoRows(tx.Like.Create().SetUserID(viewer).SetPostID(postID).
 			OnConflictColumns(like.FieldUserID, like.FieldPostID).DoNothing().Exec(ctx))
 	})
+	return s.changed(ctx, err, loader.LikeCountKey(postID))
 }
 
 // UnlikePost takes the viewer's like of a post back.
 func (s *Service) UnlikePost(ctx context.Context, postID int) error {
-	return s.withPost(ctx, postID, func(ctx context.Context, tx *ent.Tx, viewer int) error {
+	err := s.withPost(ctx, postID, func(ctx context.Context, tx *ent.Tx, viewer int) error {
 		_, err := tx.Like.Delete().Where(like.UserID(viewer), like.PostID(postID)).Exec(ctx)
 		return err
 	})
+	return s.changed(ctx, err, loader.LikeCountKey(postID))
+}
+
+// changed drops the cached counts a committed write changed; a failed write changed nothing.
+func (s *Service) changed(ctx context.Context, err error, keys ...string) error {
+	if err != nil {
+		return err
+	}
+	_ = s.counts.Delete(ctx, keys...) // a failure leaves the count stale for at most its TTL
+	return nil
 }
 
 func (s *Service) withPost(ctx context.Context, postID int, fn func(context.Context, *ent.Tx, int) error) error {
@@ -55,21 +71,23 @@ func (s *Service) withPost(ctx context.Context, postID int, fn func(context.Cont
 
 // FollowUser makes the viewer follow a user.
 func (s *Service) FollowUser(ctx context.Context, userID int) error {
-	return s.withUser(ctx, userID, func(ctx context.Context, tx *ent.Tx, viewer int) error {
+	err := s.withUser(ctx, userID, func(ctx context.Context, tx *ent.Tx, viewer int) error {
 		if viewer == userID {
 			return apperr.InvalidField("userID", "you cannot follow yourself")
 		}
 		return ignoreNoRows(tx.Follow.Create().SetUserID(userID).SetFollowingID(viewer).
 			OnConflictColumns(follow.FieldUserID, follow.FieldFollowingID).DoNothing().Exec(ctx))
 	})
+	return s.changed(ctx, err, loader.FollowerCountKey(userID), loader.FollowingCountKey(auth.FromContext(ctx).UserID))
 }
 
 // UnfollowUser makes the viewer stop following a user.
 func (s *Service) UnfollowUser(ctx context.Context, userID int) error {
-	return s.withUser(ctx, userID, func(ctx context.Context, tx *ent.Tx, viewer int) error {
+	err := s.withUser(ctx, userID, func(ctx context.Context, tx *ent.Tx, viewer int) error {
 		_, err := tx.Follow.Delete().Where(follow.UserID(userID), follow.FollowingID(viewer)).Exec(ctx)
 		return err
 	})
+	return s.changed(ctx, err, loader.FollowerCountKey(userID), loader.FollowingCountKey(auth.FromContext(ctx).UserID))
 }
 
 func (s *Service) withUser(ctx context.Context, userID int, fn func(context.Context, *ent.Tx, int) error) error {
