@@ -14,8 +14,8 @@ import (
 	"github.com/agora/agora/internal/apperr"
 	"github.com/agora/agora/internal/auth"
 	"github.com/agora/agora/internal/cache"
-	"github.com/agora/agora/internal/loader"
 	"github.com/agora/agora/internal/database"
+	"github.com/agora/agora/internal/loader"
 )
 
 // Service writes likes and follows. Every operation is idempotent.
@@ -25,7 +25,9 @@ type Service struct {
 }
 
 // New returns a Service.
-func New(client *ent.Client, counts cache.Ints) *Service { return &Service{client: client, counts: counts} }
+func New(client *ent.Client, counts cache.Ints) *Service {
+	return &Service{client: client, counts: counts}
+}
 
 // LikePost records that the viewer likes a post they can see.
 func (s *Service) LikePost(ctx context.Context, postID int) error {
