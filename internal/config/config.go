@@ -163,7 +163,12 @@ func loadDotEnv(path string) error {
 		if !ok {
 			return fmt.Errorf("%s:%d: want KEY=VALUE", path, n)
 		}
-		k, v = strings.TrimSpace(k), strings.Trim(strings.TrimSpace(v), `"'`)
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+			v = v[1 : len(v)-1]
+		} else if i := strings.Index(v, " #"); i >= 0 {
+			v = strings.TrimSpace(v[:i]) // an unquoted value ends at a comment
+		}
 		if _, set := os.LookupEnv(k); !set {
 			os.Setenv(k, v)
 		}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -39,5 +40,26 @@ func TestLoad(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("want an error naming %s, got %v", want, err)
 		}
+	}
+}
+
+func TestDotEnv(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	env := "# comment\nAGORA_LOG_LEVEL=warn   # inline comment\nexport AGORA_TOKEN_ISSUER=\"my issuer # not a comment\"\nPORT=9999\n"
+	if err := os.WriteFile(".env", []byte(env), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PORT", "7777") // set: wins over .env
+	for _, k := range []string{"AGORA_LOG_LEVEL", "AGORA_TOKEN_ISSUER"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.LogLevel != "warn" || c.TokenIssuer != "my issuer # not a comment" || c.Addr != ":7777" {
+		t.Fatalf("from .env: log level %q, issuer %q, addr %q", c.LogLevel, c.TokenIssuer, c.Addr)
 	}
 }
