@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/agora/agora/graph"
@@ -148,7 +149,7 @@ func run(ctx context.Context, args []string) error {
 // app is Agora's dependency graph, built once from the configuration.
 type app struct {
 	counts     cache.Ints            // counts shared by replicas through Redis, or in-process
-	apq        graphql.Cache[string] // nil: in-process
+	apq        graphql.Cache[string] // automatic persisted queries
 	production bool
 	log        *slog.Logger
 	db         *database.DB
@@ -158,8 +159,8 @@ type app struct {
 	social     *social.Service
 }
 
-// newApp wires the services. rdb, when not nil, holds state shared by replicas (today: sign-in
-// limits); without it that state is in-process.
+// newApp wires the services. rdb, when not nil, holds the state replicas share (sign-in limits,
+// persisted queries, cached counts); without it that state is in-process.
 func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.UniversalClient, jwtSecret []byte) (*app, error) {
 	perAccount, err := ratelimit.Parse(cfg.LoginPerAcct)
 	if err != nil {
@@ -175,13 +176,14 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univ
 	}
 	tokens := auth.NewTokens(jwtSecret, previous, cfg.TokenIssuer, cfg.AccessTokenTTL)
 	db.Client.Intercept(loader.Prefetch())
-	var limiter ratelimit.Limiter = ratelimit.NewMemory()
+	// State replicas share lives in Redis when there is one, in this process otherwise.
+	var (
+		limiter ratelimit.Limiter     = ratelimit.NewMemory()
+		apq     graphql.Cache[string] = lru.New[string](1000)
+		counts  cache.Ints            = cache.NewMemoryInts()
+	)
 	if rdb != nil {
 		limiter = ratelimit.NewRedis(rdb, "agora:ratelimit:")
-	}
-	var apq graphql.Cache[string]
-	var counts cache.Ints = cache.NewMemoryInts()
-	if rdb != nil {
 		apq = cache.NewRedisStrings(rdb, "agora:apq:", 7*24*time.Hour)
 		counts = cache.NewRedisInts(rdb)
 	}

@@ -28,8 +28,7 @@ type Deps struct {
 	Publish  *publish.Service
 	Social   *social.Service
 	Log      *slog.Logger
-	// PersistedQueries stores automatic persisted queries (hash → query); nil keeps them in an
-	// in-process LRU.
+	// PersistedQueries stores automatic persisted queries (hash → query).
 	PersistedQueries graphql.Cache[string]
 	// ReportStatements adds extensions.dbStatements (the request's SQL statement count) to
 	// responses: a development aid, off in production.
@@ -52,11 +51,7 @@ func NewHandler(d Deps) http.Handler {
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.Introspection{})
-	apq := d.PersistedQueries
-	if apq == nil {
-		apq = lru.New[string](1000)
-	}
-	srv.Use(extension.AutomaticPersistedQuery{Cache: apq})
+	srv.Use(extension.AutomaticPersistedQuery{Cache: d.PersistedQueries})
 	srv.Use(pageLimits{})
 	srv.SetErrorPresenter(errorPresenter(d.Log))
 	if d.ReportStatements {

@@ -23,24 +23,14 @@ func Prefetch() ent.Interceptor {
 			}
 			switch nodes := v.(type) {
 			case []*ent.Post:
-				ids := make([]int, len(nodes))
-				for i, n := range nodes {
-					ids[i] = n.ID
-				}
+				ids := idsOf(nodes, func(p *ent.Post) int { return p.ID })
 				prefetch(l, ctx, ids, "likeCount", l.LikeCountByPost.LoadAllThunk)
 				prefetch(l, ctx, ids, "commentCount", l.CommentCountByPost.LoadAllThunk)
 				prefetch(l, ctx, ids, "viewerHasLiked", l.ViewerLikesByPost.LoadAllThunk)
 			case []*ent.Tag:
-				ids := make([]int, len(nodes))
-				for i, n := range nodes {
-					ids[i] = n.ID
-				}
-				prefetch(l, ctx, ids, "postCount", l.PostCountByTag.LoadAllThunk)
+				prefetch(l, ctx, idsOf(nodes, func(t *ent.Tag) int { return t.ID }), "postCount", l.PostCountByTag.LoadAllThunk)
 			case []*ent.User:
-				ids := make([]int, len(nodes))
-				for i, n := range nodes {
-					ids[i] = n.ID
-				}
+				ids := idsOf(nodes, func(u *ent.User) int { return u.ID })
 				prefetch(l, ctx, ids, "followerCount", l.FollowerCountByUser.LoadAllThunk)
 				prefetch(l, ctx, ids, "followingCount", l.FollowingCountByUser.LoadAllThunk)
 				prefetch(l, ctx, ids, "viewerIsFollowing", l.ViewerFollowsByUser.LoadAllThunk)
@@ -48,6 +38,14 @@ func Prefetch() ent.Interceptor {
 			return v, err
 		})
 	})
+}
+
+func idsOf[T any](nodes []T, id func(T) int) []int {
+	ids := make([]int, len(nodes))
+	for i, n := range nodes {
+		ids[i] = id(n)
+	}
+	return ids
 }
 
 // prefetch queues ids on a loader when the operation selects field anywhere.

@@ -240,10 +240,13 @@ func (s *Service) changePost(ctx context.Context, id int, w who, change func(con
 		if err := w.may(v, cur.AuthorID); err != nil {
 			return err
 		}
-		if tags, err = postTags(ctx, tx, id); err != nil {
-			return err
+		// Tags count published posts only: a draft that stays a draft changes no count.
+		if cur.Status == post.StatusPUBLISHED {
+			if tags, err = postTags(ctx, tx, id); err != nil {
+				return err
+			}
 		}
-		if p, err = change(ctx, tx, cur); err != nil {
+		if p, err = change(ctx, tx, cur); err != nil || p.Status != post.StatusPUBLISHED {
 			return err
 		}
 		after, err := postTags(ctx, tx, id)
