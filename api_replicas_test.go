@@ -9,8 +9,9 @@ import (
 	"github.com/agora/agora/internal/testenv"
 )
 
-// TestReadYourWritesAcrossReplicas: two replicas share one PostgreSQL and one Redis. Counts that
-// replica B has cached are dropped by a write on replica A, so B answers with the write at once.
+// TestReadYourWritesAcrossReplicas: two replicas share one PostgreSQL and one Redis. Counts and
+// entities that replica B has cached are invalidated by a write on replica A, so B answers with the
+// write at once.
 func TestReadYourWritesAcrossReplicas(t *testing.T) {
 	opts, err := redis.ParseURL(testenv.RedisURL(t))
 	if err != nil {
@@ -67,5 +68,26 @@ func TestReadYourWritesAcrossReplicas(t *testing.T) {
 	a.as(ada).Do(t, `mutation($id: ID!) { deletePost(input: {id: $id}) { deletedPostID } }`, map[string]any{"id": draft.ID}, nil)
 	if r := read(b); r.Post.LikeCount != 0 || r.Tags.Edges[0].Node.PostCount != 1 {
 		t.Fatalf("after unlike and delete on replica A, replica B reads %+v", r)
+	}
+
+	// Entities by ID: B caches the post and its author, A changes both and hides the post.
+	mod := a.register(t, "mod")
+	a.setRole(t, mod, "MODERATOR")
+	const node = `query($post: ID!, $user: ID!) {
+  post: node(id: $post) { ... on Post { title author { displayName } } }
+  user: node(id: $user) { ... on User { displayName } }
+}`
+	ids := map[string]any{"post": p.ID, "user": ada.ID}
+	if got := string(b.Post(t, node, ids).Data); got != `{"post":{"title":"Shared","author":{"displayName":"ada"}},"user":{"displayName":"ada"}}` {
+		t.Fatalf("before the changes, replica B reads %s", got)
+	}
+	a.as(ada).Do(t, `mutation($id: ID!) { updatePost(input: {id: $id, title: "Renamed"}) { post { id } } }`, map[string]any{"id": p.ID}, nil)
+	a.as(ada).Do(t, `mutation { updateProfile(input: {displayName: "Ada"}) { user { id } } }`, nil, nil)
+	if got := string(b.Post(t, node, ids).Data); got != `{"post":{"title":"Renamed","author":{"displayName":"Ada"}},"user":{"displayName":"Ada"}}` {
+		t.Fatalf("after the changes on replica A, replica B reads %s", got)
+	}
+	a.as(mod).Do(t, `mutation($id: ID!) { hidePost(input: {id: $id}) { post { id } } }`, map[string]any{"id": p.ID}, nil)
+	if got := string(b.Post(t, node, ids).Data); got != `{"post":null,"user":{"displayName":"Ada"}}` {
+		t.Fatalf("after hiding the post on replica A, replica B reads %s", got)
 	}
 }

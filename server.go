@@ -148,7 +148,7 @@ func run(ctx context.Context, args []string) error {
 
 // app is Agora's dependency graph, built once from the configuration.
 type app struct {
-	counts     cache.Ints            // counts shared by replicas through Redis, or in-process
+	cache      *loader.Cache         // entities and counts shared by replicas through Redis, or in-process
 	apq        graphql.Cache[string] // automatic persisted queries
 	production bool
 	log        *slog.Logger
@@ -160,7 +160,7 @@ type app struct {
 }
 
 // newApp wires the services. rdb, when not nil, holds the state replicas share (sign-in limits,
-// persisted queries, cached counts); without it that state is in-process.
+// persisted queries, cached entities and counts); without it that state is in-process.
 func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.UniversalClient, jwtSecret []byte) (*app, error) {
 	perAccount, err := ratelimit.Parse(cfg.LoginPerAcct)
 	if err != nil {
@@ -180,12 +180,12 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univ
 	var (
 		limiter ratelimit.Limiter     = ratelimit.NewMemory()
 		apq     graphql.Cache[string] = lru.New[string](1000)
-		counts  cache.Ints            = cache.NewMemoryInts()
+		store   cache.Store           = cache.NewMemoryStore(200_000)
 	)
 	if rdb != nil {
 		limiter = ratelimit.NewRedis(rdb, "agora:ratelimit:")
 		apq = cache.NewRedisStrings(rdb, "agora:apq:", 7*24*time.Hour)
-		counts = cache.NewRedisInts(rdb)
+		store = cache.NewRedisStore(rdb)
 	}
 	return &app{
 		apq:        apq,
@@ -193,12 +193,12 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univ
 		log:        log,
 		db:         db,
 		tokens:     tokens,
-		accounts: account.New(db.Client, tokens, cfg.SessionTTL, account.LoginLimits{
+		accounts: account.New(db.Client, store, tokens, cfg.SessionTTL, account.LoginLimits{
 			Limiter: limiter, PerAccount: perAccount, PerIP: perIP,
 		}),
-		counts:  counts,
-		publish: publish.New(db.Client, counts),
-		social:  social.New(db.Client, counts),
+		cache:   loader.NewCache(store),
+		publish: publish.New(db.Client, store),
+		social:  social.New(db.Client, store),
 	}, nil
 }
 
@@ -208,7 +208,7 @@ func (a *app) handler() http.Handler {
 		Log: a.log, PersistedQueries: a.apq, ReportStatements: !a.production})
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", httpx.LimitBody(1<<20, database.CountStatements(
-		auth.Middleware(a.tokens, a.accounts.Lookup, loader.Middleware(a.db.Client, a.counts, api)))))
+		auth.Middleware(a.tokens, a.accounts.Lookup, loader.Middleware(a.db.Client, a.cache, api)))))
 	mux.Handle("/", graph.NewGraphiQL("/graphql"))
 	httpx.Health(mux, a.db.SQL.PingContext)
 	return httpx.WithRequestID(httpx.AccessLog(a.log, mux))

@@ -23,7 +23,12 @@ import (
 
 // region    ************************** generated!.gotpl **************************
 
+type CommentResolver interface {
+	Author(ctx context.Context, obj *ent.Comment) (*ent.User, error)
+	Post(ctx context.Context, obj *ent.Comment) (*ent.Post, error)
+}
 type PostResolver interface {
+	Author(ctx context.Context, obj *ent.Post) (*ent.User, error)
 	Tags(ctx context.Context, obj *ent.Post) ([]*ent.Tag, error)
 
 	LikeCount(ctx context.Context, obj *ent.Post) (int, error)
@@ -711,7 +716,7 @@ func (ec *executionContext) _Comment_author(ctx context.Context, field graphql.C
 			return ec.fieldContext_Comment_author(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Author(ctx)
+			return ec.Resolvers.Comment().Author(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
@@ -726,7 +731,7 @@ func (ec *executionContext) fieldContext_Comment_author(_ context.Context, field
 		Object:     "Comment",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
 		},
@@ -743,7 +748,7 @@ func (ec *executionContext) _Comment_post(ctx context.Context, field graphql.Col
 			return ec.fieldContext_Comment_post(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Post(ctx)
+			return ec.Resolvers.Comment().Post(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Post) graphql.Marshaler {
@@ -758,7 +763,7 @@ func (ec *executionContext) fieldContext_Comment_post(_ context.Context, field g
 		Object:     "Comment",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Post(ctx, field)
 		},
@@ -1239,7 +1244,7 @@ func (ec *executionContext) _Post_author(ctx context.Context, field graphql.Coll
 			return ec.fieldContext_Post_author(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Author(ctx)
+			return ec.Resolvers.Post().Author(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
@@ -1254,7 +1259,7 @@ func (ec *executionContext) fieldContext_Post_author(_ context.Context, field gr
 		Object:     "Post",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
 		},

@@ -11,31 +11,63 @@ import (
 	"strings"
 
 	"entgo.io/contrib/entgql"
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/agora/agora/ent"
+	"github.com/agora/agora/internal/apperr"
+	"github.com/agora/agora/internal/loader"
 )
+
+// Author is the resolver for the author field.
+func (r *commentResolver) Author(ctx context.Context, obj *ent.Comment) (*ent.User, error) {
+	return unique(ctx, obj.Edges.AuthorOrErr, loader.For(ctx).UserByID, obj.AuthorID)
+}
+
+// Post is the resolver for the post field.
+func (r *commentResolver) Post(ctx context.Context, obj *ent.Comment) (*ent.Post, error) {
+	return unique(ctx, obj.Edges.PostOrErr, loader.For(ctx).PostByID, obj.PostID)
+}
+
+// Author is the resolver for the author field.
+func (r *postResolver) Author(ctx context.Context, obj *ent.Post) (*ent.User, error) {
+	return unique(ctx, obj.Edges.AuthorOrErr, loader.For(ctx).UserByID, obj.AuthorID)
+}
 
 // Tags is the resolver for the tags field.
 func (r *postResolver) Tags(ctx context.Context, obj *ent.Post) ([]*ent.Tag, error) {
-	tags, err := obj.Tags(ctx) // eager-loaded by field collection when possible
+	tags, err := obj.Edges.TagsOrErr() // eager-loaded by field collection when possible
+	if ent.IsNotLoaded(err) {
+		tags, err = loader.For(ctx).TagsByPost.Load(ctx, obj.ID)
+	}
 	if err != nil {
 		return nil, err
 	}
+	tags = slices.Clone(tags) // the loaded slice may be shared
 	slices.SortFunc(tags, func(a, b *ent.Tag) int { return strings.Compare(a.Name, b.Name) })
 	return tags, nil
 }
 
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id int) (ent.Noder, error) {
-	n, err := r.client.Noder(ctx, id)
-	if ent.IsNotFound(err) {
-		return nil, nil
+	nodes, err := loader.Nodes(ctx, r.client, []int{id})
+	if err != nil {
+		return nil, err
 	}
-	return n, err
+	return nodes[0], nil
 }
 
 // Nodes is the resolver for the nodes field.
 func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, error) {
-	return r.client.Noders(ctx, ids)
+	nodes, err := loader.Nodes(ctx, r.client, ids)
+	if err != nil {
+		return nil, err
+	}
+	for i, n := range nodes {
+		if n == nil {
+			graphql.AddError(graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i)),
+				apperr.NotFoundf("no node with ID %d", ids[i]))
+		}
+	}
+	return nodes, nil
 }
 
 // Posts is the resolver for the posts field.
@@ -59,6 +91,9 @@ func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[int], fi
 		ent.WithUserOrder(orderBy), ent.WithUserFilter(where.Filter))
 }
 
+// Comment returns CommentResolver implementation.
+func (r *Resolver) Comment() CommentResolver { return &commentResolver{r} }
+
 // Post returns PostResolver implementation.
 func (r *Resolver) Post() PostResolver { return &postResolver{r} }
 
@@ -75,6 +110,7 @@ func (r *Resolver) Tag() TagResolver { return &tagResolver{r} }
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
 type (
+	commentResolver struct{ *Resolver }
 	postResolver    struct{ *Resolver }
 	queryResolver   struct{ *Resolver }
 	sessionResolver struct{ *Resolver }

@@ -17,6 +17,7 @@ import (
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/internal/account"
 	"github.com/agora/agora/internal/database"
+	"github.com/agora/agora/internal/loader"
 	"github.com/agora/agora/internal/publish"
 	"github.com/agora/agora/internal/social"
 )
@@ -54,6 +55,13 @@ func NewHandler(d Deps) http.Handler {
 	srv.Use(extension.AutomaticPersistedQuery{Cache: d.PersistedQueries})
 	srv.Use(pageLimits{})
 	srv.SetErrorPresenter(errorPresenter(d.Log))
+	// A mutation's payload reads with fresh loaders: what an earlier field loaded may predate it.
+	srv.AroundRootFields(func(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+		if graphql.GetOperationContext(ctx).Operation.Operation == ast.Mutation {
+			ctx = loader.Renew(ctx)
+		}
+		return next(ctx)
+	})
 	if d.ReportStatements {
 		srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 			resp := next(ctx)

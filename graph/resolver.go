@@ -3,10 +3,14 @@
 package graph
 
 import (
+	"context"
+
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/internal/account"
+	"github.com/agora/agora/internal/apperr"
 	"github.com/agora/agora/internal/publish"
 	"github.com/agora/agora/internal/social"
+	"github.com/vikstrous/dataloadgen"
 )
 
 // Resolver is the root of the resolvers: every dependency they use.
@@ -22,6 +26,19 @@ type Resolver struct {
 func orNil[T any](v *T, err error) (*T, error) {
 	if ent.IsNotFound(err) {
 		return nil, nil
+	}
+	return v, err
+}
+
+// unique resolves a to-one edge: eager-loaded by field collection when possible, else through
+// the loader by its foreign key.
+func unique[T any](ctx context.Context, loaded func() (*T, error), l *dataloadgen.Loader[int, *T], id int) (*T, error) {
+	v, err := loaded()
+	if ent.IsNotLoaded(err) {
+		v, err = l.Load(ctx, id)
+	}
+	if err == nil && v == nil {
+		err = apperr.NotFoundf("not found")
 	}
 	return v, err
 }

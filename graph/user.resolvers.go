@@ -69,7 +69,15 @@ func (r *queryResolver) User(ctx context.Context, username string) (*ent.User, e
 
 // Email is the resolver for the email field.
 func (r *userResolver) Email(ctx context.Context, obj *ent.User) (*string, error) {
-	return &obj.Email, nil // @policy decides who sees it
+	// @policy decides who sees it. Cached users carry no email: read it then.
+	if obj.Email == "" {
+		email, err := r.client.User.Query().Where(user.ID(obj.ID)).Select(user.FieldEmail).String(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return &email, nil
+	}
+	return &obj.Email, nil
 }
 
 // FollowerCount is the resolver for the followerCount field.

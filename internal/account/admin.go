@@ -137,6 +137,7 @@ func (s *Service) adminChange(ctx context.Context, id int, change func(*ent.User
 		return nil, err
 	}
 	s.forgetUser(id)
+	s.userChanged(ctx, id)
 	return u.Unwrap(), nil
 }
 
@@ -147,12 +148,18 @@ func (s *Service) SetRoleByUsername(ctx context.Context, username, roleName stri
 	if err := user.RoleValidator(role); err != nil {
 		return fmt.Errorf("role must be USER, MODERATOR or ADMIN, not %q", role)
 	}
-	n, err := s.client.User.Update().
-		Where(user.Username(NormalizeUsername(username))).
-		SetRole(role).
-		Save(privacy.DecisionContext(ctx, privacy.Allow))
-	if err == nil && n == 0 {
-		err = fmt.Errorf("no user %q", username)
+	ctx = privacy.DecisionContext(ctx, privacy.Allow)
+	id, err := s.client.User.Query().Where(user.Username(NormalizeUsername(username))).OnlyID(ctx)
+	if ent.IsNotFound(err) {
+		return fmt.Errorf("no user %q", username)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	if err := s.client.User.UpdateOneID(id).SetRole(role).Exec(ctx); err != nil {
+		return err
+	}
+	s.forgetUser(id)
+	s.userChanged(ctx, id)
+	return nil
 }

@@ -1,5 +1,5 @@
-// Package cache holds small caches with an in-process implementation and a Redis one that replicas
-// share.
+// Package cache holds the caches replicas share through Redis, each with an in-process
+// implementation for a single replica.
 package cache
 
 import (

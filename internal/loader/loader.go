@@ -1,11 +1,13 @@
-// Package loader batches the lookups that field collection does not cover — counts and
-// viewer-relative flags — into one query per kind per request. Loaders live for one request: make
-// them per request (Middleware), never share them between requests.
+// Package loader batches the lookups that field collection does not cover — entities by ID, counts
+// and viewer-relative flags — into one query per kind per request, behind a second level shared by
+// replicas (Cache). Loaders live for one request: make them per request (Middleware), never share
+// them between requests.
 package loader
 
 import (
 	"context"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -18,12 +20,18 @@ import (
 	"github.com/agora/agora/ent/like"
 	"github.com/agora/agora/ent/post"
 	"github.com/agora/agora/ent/tag"
+	"github.com/agora/agora/ent/user"
 	"github.com/agora/agora/internal/auth"
-	"github.com/agora/agora/internal/cache"
 )
 
 // Loaders are one request's loaders. Keys are entity IDs; values come back in key order.
 type Loaders struct {
+	UserByID    *dataloadgen.Loader[int, *ent.User] // nil for IDs the viewer may not see
+	PostByID    *dataloadgen.Loader[int, *ent.Post]
+	TagByID     *dataloadgen.Loader[int, *ent.Tag]
+	CommentByID *dataloadgen.Loader[int, *ent.Comment] // per request only: see New
+	TagsByPost  *dataloadgen.Loader[int, []*ent.Tag]
+
 	LikeCountByPost      *dataloadgen.Loader[int, int]
 	CommentCountByPost   *dataloadgen.Loader[int, int]
 	FollowerCountByUser  *dataloadgen.Loader[int, int]
@@ -34,6 +42,8 @@ type Loaders struct {
 
 	fieldsOnce sync.Once
 	fields     map[string]bool // field names the operation selects (see selects)
+
+	renew func() *Loaders // fresh loaders for the same request
 }
 
 // wait is how long a loader gathers keys before it queries: the resolvers of one list run
@@ -60,14 +70,50 @@ type (
 	}
 )
 
-// New returns fresh loaders for a request made by viewer. Counts that are the same for every
-// viewer go through the counts cache; commentCount (hidden comments count for some viewers) and
-// the viewer's flags do not.
-func New(client *ent.Client, counts cache.Ints, viewer auth.Viewer) *Loaders {
+// publicUserFields are the user columns the second level holds: no email, no password hash.
+var publicUserFields = slices.DeleteFunc(slices.Clone(user.Columns), func(c string) bool {
+	return c == user.FieldEmail || c == user.FieldPasswordHash
+})
+
+// New returns fresh loaders for a request made by viewer. Users, posts and tags, and the counts
+// that are the same for every viewer, go through the second level c. Comments (whose visibility
+// follows their post's), commentCount (hidden comments count for some viewers) and the viewer's
+// flags do not.
+func New(client *ent.Client, c *Cache, viewer auth.Viewer) *Loaders {
 	opt := dataloadgen.WithWait(wait)
 	n := ent.As(ent.Count(), "n")
 	return &Loaders{
-		LikeCountByPost: dataloadgen.NewLoader(batch(cached(counts, LikeCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
+		renew: func() *Loaders { return New(client, c, viewer) },
+		UserByID: dataloadgen.NewLoader(entities(c, viewer, UserKey, func(ctx context.Context, ids []int) ([]*ent.User, error) {
+			return client.User.Query().Where(user.IDIn(ids...)).Select(publicUserFields...).All(ctx)
+		}, func(u *ent.User) int { return u.ID }, client.User.Attach), opt),
+		PostByID: dataloadgen.NewLoader(entities(c, viewer, PostKey, func(ctx context.Context, ids []int) ([]*ent.Post, error) {
+			return client.Post.Query().Where(post.IDIn(ids...)).All(ctx)
+		}, func(p *ent.Post) int { return p.ID }, client.Post.Attach), opt),
+		TagByID: dataloadgen.NewLoader(entities(c, viewer, TagKey, func(ctx context.Context, ids []int) ([]*ent.Tag, error) {
+			return client.Tag.Query().Where(tag.IDIn(ids...)).All(ctx)
+		}, func(t *ent.Tag) int { return t.ID }, client.Tag.Attach), opt),
+		CommentByID: dataloadgen.NewLoader(func(ctx context.Context, ids []int) ([]*ent.Comment, []error) {
+			rows, err := client.Comment.Query().Where(comment.IDIn(ids...)).All(ctx)
+			return inKeyOrder(ids, rows, func(c *ent.Comment) int { return c.ID }, err)
+		}, opt),
+		TagsByPost: dataloadgen.NewLoader(func(ctx context.Context, ids []int) ([][]*ent.Tag, []error) {
+			// Without loaders: the posts are primed already.
+			posts, err := client.Post.Query().Where(post.IDIn(ids...)).WithTags().All(With(ctx, nil))
+			if err != nil {
+				return nil, []error{err}
+			}
+			tags := make(map[int][]*ent.Tag, len(posts))
+			for _, p := range posts {
+				tags[p.ID] = p.Edges.Tags
+			}
+			out := make([][]*ent.Tag, len(ids))
+			for i, id := range ids {
+				out[i] = tags[id]
+			}
+			return out, nil
+		}, opt),
+		LikeCountByPost: dataloadgen.NewLoader(batch(counts(c, LikeCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
 			var rows []perPost
 			err := client.Like.Query().Where(like.PostIDIn(ids...)).GroupBy(like.FieldPostID).Aggregate(n).Scan(ctx, &rows)
 			return toMap(rows, func(r perPost) (int, int) { return r.PostID, r.N }), err
@@ -78,17 +124,17 @@ func New(client *ent.Client, counts cache.Ints, viewer auth.Viewer) *Loaders {
 			err := client.Comment.Query().Where(comment.PostIDIn(ids...)).GroupBy(comment.FieldPostID).Aggregate(n).Scan(ctx, &rows)
 			return toMap(rows, func(r perPost) (int, int) { return r.PostID, r.N }), err
 		}), opt),
-		FollowerCountByUser: dataloadgen.NewLoader(batch(cached(counts, FollowerCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
+		FollowerCountByUser: dataloadgen.NewLoader(batch(counts(c, FollowerCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
 			var rows []perUser
 			err := client.Follow.Query().Where(follow.UserIDIn(ids...)).GroupBy(follow.FieldUserID).Aggregate(n).Scan(ctx, &rows)
 			return toMap(rows, func(r perUser) (int, int) { return r.UserID, r.N }), err
 		})), opt),
-		FollowingCountByUser: dataloadgen.NewLoader(batch(cached(counts, FollowingCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
+		FollowingCountByUser: dataloadgen.NewLoader(batch(counts(c, FollowingCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
 			var rows []perFollowing
 			err := client.Follow.Query().Where(follow.FollowingIDIn(ids...)).GroupBy(follow.FieldFollowingID).Aggregate(n).Scan(ctx, &rows)
 			return toMap(rows, func(r perFollowing) (int, int) { return r.FollowingID, r.N }), err
 		})), opt),
-		PostCountByTag: dataloadgen.NewLoader(batch(cached(counts, TagPostCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
+		PostCountByTag: dataloadgen.NewLoader(batch(counts(c, TagPostCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
 			var rows []perTag
 			err := client.Tag.Query().Where(tag.IDIn(ids...)).Modify(func(s *sql.Selector) {
 				pt, p := sql.Table(tag.PostsTable), sql.Table(post.Table)
@@ -107,6 +153,22 @@ func New(client *ent.Client, counts cache.Ints, viewer auth.Viewer) *Loaders {
 			return client.Follow.Query().Where(follow.FollowingID(viewer.UserID), follow.UserIDIn(ids...)).Select(follow.FieldUserID).Ints(ctx)
 		}), opt),
 	}
+}
+
+// inKeyOrder puts rows in the order of ids, nil where there is none.
+func inKeyOrder[T any](ids []int, rows []*T, id func(*T) int, err error) ([]*T, []error) {
+	if err != nil {
+		return nil, []error{err}
+	}
+	byID := make(map[int]*T, len(rows))
+	for _, r := range rows {
+		byID[id(r)] = r
+	}
+	out := make([]*T, len(ids))
+	for i, id := range ids {
+		out[i] = byID[id]
+	}
+	return out, nil
 }
 
 // batch adapts a grouped count query to a batch function: keys with no rows count 0.
@@ -168,10 +230,19 @@ func For(ctx context.Context) *Loaders {
 	return l
 }
 
+// Renew gives the rest of a request fresh loaders: after a mutation, values loaded before it may
+// be stale.
+func Renew(ctx context.Context) context.Context {
+	if l := For(ctx); l != nil {
+		return With(ctx, l.renew())
+	}
+	return ctx
+}
+
 // Middleware gives every request fresh loaders for its viewer (so it runs after auth.Middleware).
-func Middleware(client *ent.Client, counts cache.Ints, next http.Handler) http.Handler {
+func Middleware(client *ent.Client, c *Cache, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		next.ServeHTTP(w, r.WithContext(With(ctx, New(client, counts, auth.FromContext(ctx)))))
+		next.ServeHTTP(w, r.WithContext(With(ctx, New(client, c, auth.FromContext(ctx)))))
 	})
 }

@@ -18,26 +18,53 @@ func Prefetch() ent.Interceptor {
 		return ent.QuerierFunc(func(ctx context.Context, q ent.Query) (ent.Value, error) {
 			v, err := next.Query(ctx, q)
 			l := For(ctx)
-			if err != nil || l == nil {
+			// Inside a transaction a write is reading what it is about to change: the request's
+			// loaders must not remember that.
+			if err != nil || l == nil || ent.TxFromContext(ctx) != nil {
 				return v, err
 			}
 			switch nodes := v.(type) {
 			case []*ent.Post:
-				ids := idsOf(nodes, func(p *ent.Post) int { return p.ID })
-				prefetch(l, ctx, ids, "likeCount", l.LikeCountByPost.LoadAllThunk)
-				prefetch(l, ctx, ids, "commentCount", l.CommentCountByPost.LoadAllThunk)
-				prefetch(l, ctx, ids, "viewerHasLiked", l.ViewerLikesByPost.LoadAllThunk)
+				l.primePosts(ctx, nodes)
 			case []*ent.Tag:
-				prefetch(l, ctx, idsOf(nodes, func(t *ent.Tag) int { return t.ID }), "postCount", l.PostCountByTag.LoadAllThunk)
+				l.primeTags(ctx, nodes)
 			case []*ent.User:
-				ids := idsOf(nodes, func(u *ent.User) int { return u.ID })
-				prefetch(l, ctx, ids, "followerCount", l.FollowerCountByUser.LoadAllThunk)
-				prefetch(l, ctx, ids, "followingCount", l.FollowingCountByUser.LoadAllThunk)
-				prefetch(l, ctx, ids, "viewerIsFollowing", l.ViewerFollowsByUser.LoadAllThunk)
+				l.primeUsers(ctx, nodes)
 			}
 			return v, err
 		})
 	})
+}
+
+// primePosts queues loaded posts on the loaders of the fields the operation selects, edges
+// included where the query did not load them.
+func (l *Loaders) primePosts(ctx context.Context, posts []*ent.Post) {
+	ids := idsOf(posts, func(p *ent.Post) int { return p.ID })
+	prefetch(l, ctx, ids, "likeCount", l.LikeCountByPost.LoadAllThunk)
+	prefetch(l, ctx, ids, "commentCount", l.CommentCountByPost.LoadAllThunk)
+	prefetch(l, ctx, ids, "viewerHasLiked", l.ViewerLikesByPost.LoadAllThunk)
+	var authors, untagged []int
+	for _, p := range posts {
+		if _, err := p.Edges.AuthorOrErr(); ent.IsNotLoaded(err) {
+			authors = append(authors, p.AuthorID)
+		}
+		if _, err := p.Edges.TagsOrErr(); ent.IsNotLoaded(err) {
+			untagged = append(untagged, p.ID)
+		}
+	}
+	prefetch(l, ctx, authors, "author", l.UserByID.LoadAllThunk)
+	prefetch(l, ctx, untagged, "tags", l.TagsByPost.LoadAllThunk)
+}
+
+func (l *Loaders) primeTags(ctx context.Context, tags []*ent.Tag) {
+	prefetch(l, ctx, idsOf(tags, func(t *ent.Tag) int { return t.ID }), "postCount", l.PostCountByTag.LoadAllThunk)
+}
+
+func (l *Loaders) primeUsers(ctx context.Context, users []*ent.User) {
+	ids := idsOf(users, func(u *ent.User) int { return u.ID })
+	prefetch(l, ctx, ids, "followerCount", l.FollowerCountByUser.LoadAllThunk)
+	prefetch(l, ctx, ids, "followingCount", l.FollowingCountByUser.LoadAllThunk)
+	prefetch(l, ctx, ids, "viewerIsFollowing", l.ViewerFollowsByUser.LoadAllThunk)
 }
 
 func idsOf[T any](nodes []T, id func(T) int) []int {

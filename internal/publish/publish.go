@@ -20,12 +20,12 @@ import (
 // Service writes posts and comments.
 type Service struct {
 	client *ent.Client
-	counts cache.Ints // tags' post counts it changes are dropped after commit
+	cache  cache.Store // the cached posts, tags and counts it changes are invalidated after commit
 }
 
 // New returns a Service.
-func New(client *ent.Client, counts cache.Ints) *Service {
-	return &Service{client: client, counts: counts}
+func New(client *ent.Client, c cache.Store) *Service {
+	return &Service{client: client, cache: c}
 }
 
 // CreatePostInput is a new post (bound to the GraphQL input of the same name).
@@ -116,18 +116,19 @@ func (s *Service) CreatePost(ctx context.Context, in CreatePostInput) (*ent.Post
 	if err != nil {
 		return nil, err
 	}
-	s.tagCountsChanged(ctx, tagsChanged)
+	s.changed(ctx, p.ID, tagsChanged) // a cached "no such post" for the new ID included
 	return p.Unwrap(), nil
 }
 
-// tagCountsChanged drops the cached post counts of tags after a committed change; a failure leaves
-// them stale for at most their TTL.
-func (s *Service) tagCountsChanged(ctx context.Context, tagIDs []int) {
-	keys := make([]string, len(tagIDs))
-	for i, id := range tagIDs {
-		keys[i] = loader.TagPostCountKey(id)
+// changed invalidates a post and tags after a committed change: the tags' post counts, and the
+// tags themselves, which are visible while on a visible post. A failure leaves them stale for at
+// most their TTL.
+func (s *Service) changed(ctx context.Context, postID int, tagIDs []int) {
+	keys := []string{loader.PostKey(postID)}
+	for _, id := range tagIDs {
+		keys = append(keys, loader.TagKey(id), loader.TagPostCountKey(id))
 	}
-	_ = s.counts.Delete(ctx, keys...)
+	_ = s.cache.Invalidate(ctx, keys...)
 }
 
 // postTags returns the IDs of a post's tags, whoever may see them.
@@ -228,7 +229,7 @@ func (s *Service) changePost(ctx context.Context, id int, w who, change func(con
 		return nil, apperr.ErrUnauthenticated
 	}
 	var p *ent.Post
-	var tags []int // before and after the change: their post counts may change
+	var tags []int // before and after the change: their post counts and visibility may change
 	err := database.InTx(ctx, s.client, func(ctx context.Context, tx *ent.Tx) error {
 		cur, err := tx.Post.Get(ctx, id)
 		if ent.IsNotFound(err) {
@@ -240,7 +241,7 @@ func (s *Service) changePost(ctx context.Context, id int, w who, change func(con
 		if err := w.may(v, cur.AuthorID); err != nil {
 			return err
 		}
-		// Tags count published posts only: a draft that stays a draft changes no count.
+		// Tags count and show published posts only: a draft that stays a draft changes no tag.
 		if cur.Status == post.StatusPUBLISHED {
 			if tags, err = postTags(ctx, tx, id); err != nil {
 				return err
@@ -256,7 +257,7 @@ func (s *Service) changePost(ctx context.Context, id int, w who, change func(con
 	if err != nil {
 		return nil, err
 	}
-	s.tagCountsChanged(ctx, tags)
+	s.changed(ctx, id, tags)
 	return p.Unwrap(), nil
 }
 

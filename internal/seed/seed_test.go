@@ -26,10 +26,11 @@ func TestLoadIsRepeatable(t *testing.T) {
 	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	accounts := account.New(db.Client, auth.NewTokens([]byte("seed-test-secret-seed-test-secret"), nil, "agora", time.Minute), time.Hour,
+	store := cache.NewMemoryStore(1000)
+	accounts := account.New(db.Client, store, auth.NewTokens([]byte("seed-test-secret-seed-test-secret"), nil, "agora", time.Minute), time.Hour,
 		account.LoginLimits{Limiter: ratelimit.NewMemory(), PerAccount: ratelimit.Limit{Burst: 10, Per: time.Minute}, PerIP: ratelimit.Limit{Burst: 10, Per: time.Minute}})
 	for range 2 {
-		if err := seed.Load(ctx, db.Client, accounts, publish.New(db.Client, cache.NewMemoryInts()), social.New(db.Client, cache.NewMemoryInts())); err != nil {
+		if err := seed.Load(ctx, db.Client, accounts, publish.New(db.Client, store), social.New(db.Client, store)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -21,12 +21,12 @@ import (
 // Service writes likes and follows. Every operation is idempotent.
 type Service struct {
 	client *ent.Client
-	counts cache.Ints // the cached counts it changes are dropped after commit
+	cache  cache.Store // the cached counts it changes are invalidated after commit
 }
 
 // New returns a Service.
-func New(client *ent.Client, counts cache.Ints) *Service {
-	return &Service{client: client, counts: counts}
+func New(client *ent.Client, c cache.Store) *Service {
+	return &Service{client: client, cache: c}
 }
 
 // LikePost records that the viewer likes a post they can see.
@@ -47,12 +47,12 @@ func (s *Service) UnlikePost(ctx context.Context, postID int) error {
 	return s.changed(ctx, err, loader.LikeCountKey(postID))
 }
 
-// changed drops the cached counts a committed write changed; a failed write changed nothing.
+// changed invalidates the cached counts a committed write changed; a failed write changed nothing.
 func (s *Service) changed(ctx context.Context, err error, keys ...string) error {
 	if err != nil {
 		return err
 	}
-	_ = s.counts.Delete(ctx, keys...) // a failure leaves the count stale for at most its TTL
+	_ = s.cache.Invalidate(ctx, keys...) // a failure leaves the count stale for at most its TTL
 	return nil
 }
 

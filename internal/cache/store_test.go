@@ -1,0 +1,85 @@
+package cache_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/agora/agora/internal/cache"
+	"github.com/agora/agora/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// TestStore: both stores keep the contract the loaders rely on.
+func TestStore(t *testing.T) {
+	stores := map[string]func(t *testing.T) cache.Store{
+		"memory": func(*testing.T) cache.Store { return cache.NewMemoryStore(100) },
+		"redis": func(t *testing.T) cache.Store {
+			opts, err := redis.ParseURL(testenv.RedisURL(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rdb := redis.NewClient(opts)
+			t.Cleanup(func() { rdb.Close() })
+			return cache.NewRedisStore(rdb)
+		},
+	}
+	for name, open := range stores {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s, ctx := open(t), t.Context()
+			get := func(keys ...string) (map[string][]byte, int64) {
+				t.Helper()
+				vals, version, err := s.GetMany(ctx, keys)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return vals, version
+			}
+			fill := func(version int64, key, value string) bool {
+				t.Helper()
+				stored, err := s.Fill(ctx, version, []cache.Entry{{Key: key, Value: []byte(value), TTL: time.Minute}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return stored[key]
+			}
+
+			vals, v0 := get("a", "empty")
+			if len(vals) != 0 {
+				t.Fatalf("a new store holds %v", vals)
+			}
+			if !fill(v0, "a", "1") || !fill(v0, "empty", "") {
+				t.Fatal("fills of empty keys were refused")
+			}
+			if fill(v0, "a", "2") {
+				t.Fatal("a fill replaced a cached value")
+			}
+			vals, _ = get("a", "empty", "missing")
+			if string(vals["a"]) != "1" || vals["empty"] == nil || len(vals["empty"]) != 0 || vals["missing"] != nil {
+				t.Fatalf("want a=1, empty present and empty, missing absent; got %q", vals)
+			}
+
+			// A reader that read before an invalidation cannot fill over it; one that read after can.
+			_, before := get("a")
+			if err := s.Invalidate(ctx, "a"); err != nil {
+				t.Fatal(err)
+			}
+			vals, after := get("a")
+			if _, ok := vals["a"]; ok {
+				t.Fatalf("an invalidated key reads %q", vals["a"])
+			}
+			if fill(before, "a", "stale") {
+				t.Fatal("a fill read before the invalidation replaced it")
+			}
+			if !fill(after, "a", "fresh") {
+				t.Fatal("a fill read after the invalidation was refused")
+			}
+			if vals, _ = get("a"); string(vals["a"]) != "fresh" {
+				t.Fatalf("want a=fresh, got %q", vals["a"])
+			}
+		})
+	}
+}
