@@ -10,9 +10,11 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/agora/agora/internal/config"
 	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/testenv"
 )
@@ -98,4 +100,46 @@ func TestPersistedQueriesAcrossReplicas(t *testing.T) {
 	a.register(t, "ada")
 	wantProfile(t, apqPost(t, a, true))
 	wantProfile(t, apqGet(t, b))
+}
+
+// TestCacheControl: with AGORA_PUBLIC_MAX_AGE set, CDNs may keep anonymous GET answers without
+// errors, and nothing else; by default nothing.
+func TestCacheControl(t *testing.T) {
+	db := openDB(t, database.Options{SQLitePath: t.TempDir() + "/agora.db"})
+	if _, err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	a := startAPIWith(t, db, nil, func(c *config.Config) { c.PublicMaxAge = 30 * time.Second })
+	ada := a.register(t, "ada")
+	get := func(endpoint, query, token string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, endpoint+"?"+url.Values{"query": {query}}.Encode(), nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	const posts = `{ posts(first: 1) { totalCount } }`
+	for _, tc := range []struct {
+		name, endpoint, query, token, want string
+	}{
+		{"anonymous", a.URL, posts, "", "public, max-age=30"},
+		{"signed in", a.URL, posts, ada.Token, "no-store"},
+		{"with errors", a.URL, `{ posts(first: 1000) { totalCount } }`, "", "no-store"},
+		{"invalid", a.URL, `{ nope }`, "", "no-store"},
+		{"anonymous, by default", newAPI(t, "sqlite").URL, posts, "", "no-store"},
+	} {
+		res := get(tc.endpoint, tc.query, tc.token)
+		if got := res.Header.Get("Cache-Control"); got != tc.want {
+			t.Errorf("%s: Cache-Control %q, want %q", tc.name, got, tc.want)
+		}
+		if got := res.Header.Get("Vary"); !strings.Contains(got, "Authorization") {
+			t.Errorf("%s: Vary %q, want Authorization in it", tc.name, got)
+		}
+	}
 }

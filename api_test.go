@@ -65,11 +65,19 @@ func openDB(t *testing.T, o database.Options) *database.DB {
 // startAPI serves Agora on db (and Redis, when rdb is not nil) over a real HTTP server.
 func startAPI(t *testing.T, db *database.DB, rdb redis.UniversalClient, limits ...string) *api {
 	t.Helper()
+	return startAPIWith(t, db, rdb, func(cfg *config.Config) {
+		if limits != nil {
+			cfg.LoginPerAcct, cfg.LoginPerIP = limits[0], limits[1]
+		}
+	})
+}
+
+// startAPIWith is startAPI with the test configuration changed by configure.
+func startAPIWith(t *testing.T, db *database.DB, rdb redis.UniversalClient, configure func(*config.Config)) *api {
+	t.Helper()
 	cfg := config.Config{TokenIssuer: "agora-test", AccessTokenTTL: time.Hour, SessionTTL: 24 * time.Hour,
 		LoginPerAcct: "1000/1m", LoginPerIP: "1000/1m"}
-	if limits != nil {
-		cfg.LoginPerAcct, cfg.LoginPerIP = limits[0], limits[1]
-	}
+	configure(&cfg)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	a, err := newApp(cfg, log, db, rdb, []byte("test-secret-test-secret-test-secret!"))
 	if err != nil {

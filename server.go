@@ -148,15 +148,16 @@ func run(ctx context.Context, args []string) error {
 
 // app is Agora's dependency graph, built once from the configuration.
 type app struct {
-	cache      *loader.Cache         // entities and counts shared by replicas through Redis, or in-process
-	apq        graphql.Cache[string] // automatic persisted queries
-	production bool
-	log        *slog.Logger
-	db         *database.DB
-	tokens     *auth.Tokens
-	accounts   *account.Service
-	publish    *publish.Service
-	social     *social.Service
+	cache        *loader.Cache         // entities and counts shared by replicas through Redis, or in-process
+	apq          graphql.Cache[string] // automatic persisted queries
+	production   bool
+	publicMaxAge time.Duration // how long CDNs may keep anonymous GET answers
+	log          *slog.Logger
+	db           *database.DB
+	tokens       *auth.Tokens
+	accounts     *account.Service
+	publish      *publish.Service
+	social       *social.Service
 }
 
 // newApp wires the services. rdb, when not nil, holds the state replicas share (sign-in limits,
@@ -188,11 +189,12 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univ
 		store = cache.NewRedisStore(rdb)
 	}
 	return &app{
-		apq:        apq,
-		production: cfg.Production(),
-		log:        log,
-		db:         db,
-		tokens:     tokens,
+		apq:          apq,
+		production:   cfg.Production(),
+		publicMaxAge: cfg.PublicMaxAge,
+		log:          log,
+		db:           db,
+		tokens:       tokens,
 		accounts: account.New(db.Client, store, tokens, cfg.SessionTTL, account.LoginLimits{
 			Limiter: limiter, PerAccount: perAccount, PerIP: perIP,
 		}),
@@ -205,7 +207,7 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univ
 // handler is the whole HTTP surface: GraphQL at /graphql, GraphiQL at /, health checks.
 func (a *app) handler() http.Handler {
 	api := graph.NewHandler(graph.Deps{Client: a.db.Client, Accounts: a.accounts, Publish: a.publish, Social: a.social,
-		Log: a.log, PersistedQueries: a.apq, ReportStatements: !a.production})
+		Log: a.log, PersistedQueries: a.apq, PublicMaxAge: a.publicMaxAge, ReportStatements: !a.production})
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", httpx.LimitBody(1<<20, database.CountStatements(
 		auth.Middleware(a.tokens, a.accounts.Lookup, loader.Middleware(a.db.Client, a.cache, api)))))

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -31,6 +32,8 @@ type Deps struct {
 	Log      *slog.Logger
 	// PersistedQueries stores automatic persisted queries (hash → query).
 	PersistedQueries graphql.Cache[string]
+	// PublicMaxAge is how long shared caches may keep anonymous GET answers; 0 forbids it.
+	PublicMaxAge time.Duration
 	// ReportStatements adds extensions.dbStatements (the request's SQL statement count) to
 	// responses: a development aid, off in production.
 	ReportStatements bool
@@ -62,6 +65,11 @@ func NewHandler(d Deps) http.Handler {
 		}
 		return next(ctx)
 	})
+	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		resp := next(ctx)
+		markCacheable(ctx, resp)
+		return resp
+	})
 	if d.ReportStatements {
 		srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 			resp := next(ctx)
@@ -75,7 +83,7 @@ func NewHandler(d Deps) http.Handler {
 		})
 	}
 	srv.SetRecoverFunc(recoverFunc)
-	return srv
+	return cacheControl(int(d.PublicMaxAge.Seconds()), srv)
 }
 
 // defaultQuery is what GraphiQL shows first: something that works on an empty database and hints at

@@ -29,6 +29,7 @@ type Config struct {
 	LoginPerAcct   string        // AGORA_LOGIN_LIMIT_ACCOUNT: sign-in attempts per account, N/duration (default 10/15m)
 	LoginPerIP     string        // AGORA_LOGIN_LIMIT_IP: sign-in attempts per client address (default 30/5m)
 	DBMaxConns     int           // AGORA_DB_MAX_CONNS: PostgreSQL pool size (default 20)
+	PublicMaxAge   time.Duration // AGORA_PUBLIC_MAX_AGE: how long shared caches (CDNs) may keep anonymous GET answers (default 0: not at all)
 }
 
 // Production reports whether Agora runs in production mode.
@@ -56,6 +57,7 @@ func Load() (Config, error) {
 		LoginPerAcct:   get("AGORA_LOGIN_LIMIT_ACCOUNT", "10/15m"),
 		LoginPerIP:     get("AGORA_LOGIN_LIMIT_IP", "30/5m"),
 		DBMaxConns:     parse(&errs, "AGORA_DB_MAX_CONNS", 20, strconv.Atoi),
+		PublicMaxAge:   parse(&errs, "AGORA_PUBLIC_MAX_AGE", 0, time.ParseDuration),
 	}
 	if c.Env != "development" && c.Env != "production" {
 		errs = append(errs, fmt.Errorf("AGORA_ENV: want development or production, got %q", c.Env))
@@ -85,6 +87,9 @@ func Load() (Config, error) {
 	}
 	if c.DBMaxConns < 1 {
 		errs = append(errs, errors.New("AGORA_DB_MAX_CONNS: want at least 1"))
+	}
+	if c.PublicMaxAge < 0 {
+		errs = append(errs, errors.New("AGORA_PUBLIC_MAX_AGE: want a duration of 0 or more"))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
