@@ -2,6 +2,10 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/agora/agora/internal/testenv"
@@ -140,4 +144,38 @@ func TestEntityCachePrivacy(t *testing.T) {
 			t.Fatalf("after updateProfile, node(ada) has displayName %q", got.Node.DisplayName)
 		}
 	})
+}
+
+// TestMetrics: /metrics reports statements per request and the shared cache's hits and misses.
+func TestMetrics(t *testing.T) {
+	a := newAPI(t, "sqlite")
+	ada := a.register(t, "ada")
+	a.createPost(t, ada, map[string]any{"title": "Counted", "publish": true})
+	for range 2 { // a miss, then a hit
+		a.Do(t, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": ada.ID}, nil)
+	}
+	res, err := http.Get(a.srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	samples := map[string]float64{}
+	for _, line := range strings.Split(string(body), "\n") {
+		if name, value, ok := strings.Cut(line, " "); ok && !strings.HasPrefix(line, "#") {
+			samples[name], _ = strconv.ParseFloat(value, 64)
+		}
+	}
+	for name, min := range map[string]float64{
+		"agora_db_statements_per_request_count":      4, // register, createPost, two queries
+		"agora_db_statements_per_request_sum":        1,
+		`agora_cache_keys_total{result="hit"}`:       1,
+		`agora_cache_keys_total{result="miss"}`:      1,
+		`agora_cache_keys_total{result="collapsed"}`: 0,
+		"go_goroutines": 1,
+	} {
+		if v, ok := samples[name]; !ok || v < min {
+			t.Errorf("%s: want at least %v, got %v (present: %v)", name, min, v, ok)
+		}
+	}
 }

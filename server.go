@@ -34,6 +34,7 @@ import (
 	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/httpx"
 	"github.com/agora/agora/internal/loader"
+	"github.com/agora/agora/internal/metrics"
 	"github.com/agora/agora/internal/publish"
 	"github.com/agora/agora/internal/ratelimit"
 	"github.com/agora/agora/internal/seed"
@@ -152,6 +153,7 @@ type app struct {
 	apq          graphql.Cache[string] // automatic persisted queries
 	production   bool
 	publicMaxAge time.Duration // how long CDNs may keep anonymous GET answers
+	metrics      *metrics.Metrics
 	log          *slog.Logger
 	db           *database.DB
 	tokens       *auth.Tokens
@@ -188,7 +190,14 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univ
 		apq = cache.NewRedisStrings(rdb, "agora:apq:", 7*24*time.Hour)
 		store = cache.NewRedisStore(rdb)
 	}
+	loaderCache := loader.NewCache(store)
+	m := metrics.New()
+	m.CacheKeys(func() (int64, int64, int64) {
+		s := loaderCache.Stats()
+		return s.Hits, s.Misses, s.Collapsed
+	})
 	return &app{
+		metrics:      m,
 		apq:          apq,
 		production:   cfg.Production(),
 		publicMaxAge: cfg.PublicMaxAge,
@@ -198,20 +207,21 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univ
 		accounts: account.New(db.Client, store, tokens, cfg.SessionTTL, account.LoginLimits{
 			Limiter: limiter, PerAccount: perAccount, PerIP: perIP,
 		}),
-		cache:   loader.NewCache(store),
+		cache:   loaderCache,
 		publish: publish.New(db.Client, store),
 		social:  social.New(db.Client, store),
 	}, nil
 }
 
-// handler is the whole HTTP surface: GraphQL at /graphql, GraphiQL at /, health checks.
+// handler is the whole HTTP surface: GraphQL at /graphql, GraphiQL at /, health checks, metrics.
 func (a *app) handler() http.Handler {
 	api := graph.NewHandler(graph.Deps{Client: a.db.Client, Accounts: a.accounts, Publish: a.publish, Social: a.social,
 		Log: a.log, PersistedQueries: a.apq, PublicMaxAge: a.publicMaxAge, ReportStatements: !a.production})
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", httpx.LimitBody(1<<20, database.CountStatements(
+	mux.Handle("/graphql", httpx.LimitBody(1<<20, database.CountStatements(a.metrics.ObserveStatements,
 		auth.Middleware(a.tokens, a.accounts.Lookup, loader.Middleware(a.db.Client, a.cache, api)))))
 	mux.Handle("/", graph.NewGraphiQL("/graphql"))
+	mux.Handle("/metrics", a.metrics.Handler())
 	httpx.Health(mux, a.db.SQL.PingContext)
 	return httpx.WithRequestID(httpx.AccessLog(a.log, mux))
 }

@@ -29,11 +29,12 @@ func CounterFrom(ctx context.Context) *Counter {
 	return c
 }
 
-// CountStatements gives every request a Counter.
-func CountStatements(next http.Handler) http.Handler {
+// CountStatements gives every request a Counter and reports its final count to observe.
+func CountStatements(observe func(int64), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, _ := WithCounter(r.Context())
+		ctx, c := WithCounter(r.Context())
 		next.ServeHTTP(w, r.WithContext(ctx))
+		observe(c.N())
 	})
 }
 
