@@ -68,8 +68,8 @@ func (r *mutationResolver) DeleteComment(ctx context.Context, input model.Delete
 	if err != nil {
 		return nil, err
 	}
-	p, err := r.client.Post.Get(ctx, postID)
-	if err != nil && !ent.IsNotFound(err) {
+	p, err := loader.For(ctx).PostByID.Load(ctx, postID)
+	if err != nil {
 		return nil, err
 	}
 	return &model.DeleteCommentPayload{DeletedCommentID: input.ID, Post: p}, nil

@@ -35,8 +35,14 @@ func orNil[T any](v *T, err error) (*T, error) {
 func unique[T any](ctx context.Context, loaded func() (*T, error), l *dataloadgen.Loader[int, *T], id int) (*T, error) {
 	v, err := loaded()
 	if ent.IsNotLoaded(err) {
-		v, err = l.Load(ctx, id)
+		return byID(ctx, l, id)
 	}
+	return v, err
+}
+
+// byID loads an entity through the request's loaders: NOT_FOUND when the viewer may not see it.
+func byID[T any](ctx context.Context, l *dataloadgen.Loader[int, *T], id int) (*T, error) {
+	v, err := l.Load(ctx, id)
 	if err == nil && v == nil {
 		err = apperr.NotFoundf("not found")
 	}

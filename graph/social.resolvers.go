@@ -9,6 +9,7 @@ import (
 	"context"
 
 	"github.com/agora/agora/graph/model"
+	"github.com/agora/agora/internal/loader"
 )
 
 // LikePost is the resolver for the likePost field.
@@ -16,7 +17,7 @@ func (r *mutationResolver) LikePost(ctx context.Context, input model.LikePostInp
 	if err := r.social.LikePost(ctx, input.PostID); err != nil {
 		return nil, err
 	}
-	p, err := r.client.Post.Get(ctx, input.PostID)
+	p, err := byID(ctx, loader.For(ctx).PostByID, input.PostID)
 	if err != nil {
 		return nil, err
 	}
@@ -28,7 +29,7 @@ func (r *mutationResolver) UnlikePost(ctx context.Context, input model.UnlikePos
 	if err := r.social.UnlikePost(ctx, input.PostID); err != nil {
 		return nil, err
 	}
-	p, err := r.client.Post.Get(ctx, input.PostID)
+	p, err := byID(ctx, loader.For(ctx).PostByID, input.PostID)
 	if err != nil {
 		return nil, err
 	}
@@ -40,7 +41,7 @@ func (r *mutationResolver) FollowUser(ctx context.Context, input model.FollowUse
 	if err := r.social.FollowUser(ctx, input.UserID); err != nil {
 		return nil, err
 	}
-	u, err := r.client.User.Get(ctx, input.UserID)
+	u, err := byID(ctx, loader.For(ctx).UserByID, input.UserID)
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +53,7 @@ func (r *mutationResolver) UnfollowUser(ctx context.Context, input model.Unfollo
 	if err := r.social.UnfollowUser(ctx, input.UserID); err != nil {
 		return nil, err
 	}
-	u, err := r.client.User.Get(ctx, input.UserID)
+	u, err := byID(ctx, loader.For(ctx).UserByID, input.UserID)
 	if err != nil {
 		return nil, err
 	}
