@@ -14,7 +14,7 @@ func TestImportDirection(t *testing.T) {
 		t.Fatal(err)
 	}
 	const mod = "github.com/agora/agora"
-	base := map[string]bool{mod + "/internal/config": true, mod + "/internal/apperr": true}
+	base := map[string]bool{mod + "/internal/config": true, mod + "/internal/apperr": true, mod + "/internal/telemetry": true}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		fields := strings.Fields(line)
 		pkg, imports := fields[0], fields[1:]

@@ -34,11 +34,11 @@ import (
 	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/httpx"
 	"github.com/agora/agora/internal/loader"
-	"github.com/agora/agora/internal/metrics"
 	"github.com/agora/agora/internal/publish"
 	"github.com/agora/agora/internal/ratelimit"
 	"github.com/agora/agora/internal/seed"
 	"github.com/agora/agora/internal/social"
+	"github.com/agora/agora/internal/telemetry"
 )
 
 func main() {
@@ -153,7 +153,7 @@ type app struct {
 	apq          graphql.Cache[string] // automatic persisted queries
 	production   bool
 	publicMaxAge time.Duration // how long CDNs may keep anonymous GET answers
-	metrics      *metrics.Metrics
+	metrics      *telemetry.Metrics
 	log          *slog.Logger
 	db           *database.DB
 	tokens       *auth.Tokens
@@ -191,7 +191,7 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univ
 		store = cache.NewRedisStore(rdb)
 	}
 	loaderCache := loader.NewCache(store)
-	m := metrics.New()
+	m := telemetry.New()
 	m.CacheKeys(func() (int64, int64, int64) {
 		s := loaderCache.Stats()
 		return s.Hits, s.Misses, s.Collapsed

@@ -1,5 +1,6 @@
-// Package metrics holds Agora's Prometheus metrics and serves them at /metrics.
-package metrics
+// Package telemetry holds what Agora tells operators about itself: for now its Prometheus metrics,
+// served at /metrics.
+package telemetry
 
 import (
 	"net/http"
