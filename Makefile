@@ -1,7 +1,7 @@
 # Agora's everyday commands. `make test` is the one test command: CI runs it too.
 GO ?= go
 
-.PHONY: run seed build test test-deps generate check-generated audit migration
+.PHONY: run seed build test test-deps generate check-generated audit migration bench
 
 run: ## serve on :8080 with an embedded SQLite database
 	$(GO) run .
@@ -25,6 +25,9 @@ generate: ## ent, entgql and gqlgen code generation
 check-generated: generate ## fails when generated code is not committed
 	@git diff --exit-code --stat && test -z "$$(git status --porcelain)" || \
 		{ echo "generated code is out of date: run make generate and commit" >&2; git status --porcelain >&2; exit 1; }
+
+bench: ## wrk benchmark on throwaway PostgreSQL + Redis, with a hand-written baseline (BENCH_DURATION=15s)
+	@scripts/bench.sh
 
 audit: ## graphql-http server audit suite against a freshly built server
 	scripts/graphql-http-audit.sh

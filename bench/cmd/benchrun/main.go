@@ -1,0 +1,762 @@
+// Command benchrun drives Agora's benchmark once scripts/bench.sh has started PostgreSQL and Redis
+// and loaded the data set (bench/cmd/benchdata): it starts Agora and the hand-written baseline
+// (bench/cmd/baseline), checks that node(id:) works on the loaded data and that both answer the feed
+// page identically, runs wrk against each scenario with a cold and then a warm cache, and prints a
+// Markdown table.
+//
+// Cold means: Agora restarted and Redis flushed (FLUSHALL) right before the run. The cache fills
+// during the run, so a cold run differs from the warm one mostly in its first requests; the
+// statement count of a cold sample request shows what a miss costs.
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
+)
+
+// The three queries of the benchmark; the feed page is the one of api_statements_test.go.
+const (
+	feedQuery = `query($n: Int!) {
+  feed(first: $n) {
+    totalCount
+    edges { node {
+      id title slug publishedAt likeCount commentCount viewerHasLiked
+      author { username displayName followerCount viewerIsFollowing }
+      tags { name }
+      comments(first: 3) { totalCount edges { node { body author { username } } } }
+    } }
+    pageInfo { hasNextPage endCursor }
+  }
+}`
+	profileQuery = `query($username: String!) {
+  user(username: $username) {
+    username displayName bio followerCount followingCount viewerIsFollowing
+    posts(first: 10, orderBy: {field: PUBLISHED_AT, direction: DESC}) {
+      edges { node { title likeCount commentCount tags { name } } }
+    }
+  }
+}`
+	postQuery = `query($slug: String!) {
+  post(slug: $slug) {
+    id title body publishedAt likeCount viewerHasLiked
+    author { username displayName }
+    tags { name }
+    comments(first: 20) { totalCount edges { node { body createdAt author { username displayName } } } }
+  }
+}`
+)
+
+const baselineScenario = "feed page, hand-written baseline"
+
+// manifest is what benchdata wrote about the data set.
+type manifest struct {
+	Viewer    string           `json:"viewer"`
+	Password  string           `json:"password"`
+	Usernames []string         `json:"usernames"`
+	Slugs     []string         `json:"slugs"`
+	NodeIDs   map[string]int64 `json:"nodeIDs"`
+	Counts    map[string]int   `json:"counts"`
+}
+
+type config struct {
+	agoraBin, baselineBin, dbURL, redisURL, lua, dir string
+	duration                                         time.Duration
+	threads, connections                             int
+	pgPID                                            int // postmaster, whose children are the backends
+	redisPID                                         int
+}
+
+func main() {
+	var c config
+	manifestPath := flag.String("manifest", "bench-data.json", "manifest written by benchdata")
+	flag.StringVar(&c.agoraBin, "agora", "agora", "Agora binary")
+	flag.StringVar(&c.baselineBin, "baseline", "baseline", "baseline binary")
+	flag.StringVar(&c.dbURL, "db", os.Getenv("DATABASE_URL"), "PostgreSQL URL with the loaded data")
+	flag.StringVar(&c.redisURL, "redis", os.Getenv("REDIS_URL"), "Redis URL (flushed before cold runs!)")
+	flag.StringVar(&c.lua, "lua", "bench/wrk/graphql.lua", "wrk script")
+	flag.StringVar(&c.dir, "dir", os.TempDir(), "directory for logs, request files and wrk output")
+	flag.DurationVar(&c.duration, "duration", 15*time.Second, "length of each wrk run")
+	flag.IntVar(&c.threads, "threads", 1, "wrk threads")
+	flag.IntVar(&c.connections, "connections", 32, "wrk connections (concurrent requests)")
+	flag.IntVar(&c.pgPID, "pg-pid", 0, "PID of the PostgreSQL postmaster, to measure the CPU its backends use")
+	flag.Parse()
+	log.SetFlags(0)
+	log.SetPrefix("benchrun: ")
+
+	b, err := os.ReadFile(*manifestPath)
+	if err != nil {
+		log.Fatal(err)
+	}
+	var m manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		log.Fatal(err)
+	}
+	// On Ctrl-C or SIGTERM, wrk is killed and the servers are stopped before exiting.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err = run(ctx, c, m)
+	stop()
+	if err != nil {
+		log.Fatal(err)
+	}
+}
+
+// scenario is one query, with the request bodies wrk takes in turn.
+type scenario struct {
+	name   string
+	field  string // the query's root field, which must not come back null
+	bodies [][]byte
+}
+
+// result is one row of the table.
+type result struct {
+	scenario, cache       string
+	reqPerSec, p50, p99   float64 // p50/p99 in ms
+	statements            string
+	hitRatio, redisRatio  string // Agora's cache keys served from the cache; Redis keyspace hits
+	rssMiB                float64
+	serverCPU, pgCPU      float64 // CPU milliseconds per request
+	busy                  float64 // share of the CPUs other processes used during the run
+	requests, bad, socket int
+}
+
+func run(ctx context.Context, c config, m manifest) error {
+	rdb, err := redisClient(c.redisURL)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	c.redisPID, _ = strconv.Atoi(redisInfo(ctx, rdb, "server", "process_id"))
+
+	// A fresh key per run; the baseline gets it too, to verify the same access tokens.
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	secret := hex.EncodeToString(key)
+
+	agora := &server{name: "agora", bin: c.agoraBin, dir: c.dir, env: []string{
+		"DATABASE_URL=" + c.dbURL,
+		"REDIS_URL=" + c.redisURL,
+		"AGORA_ENV=development",    // keeps extensions.dbStatements in responses
+		"AGORA_LOG_LEVEL=warn",     // no access log line per request: the baseline writes none either
+		"AGORA_AUTO_MIGRATE=false", // bench.sh ran `agora migrate`
+		"AGORA_JWT_SECRET=" + secret,
+		"AGORA_ACCESS_TOKEN_TTL=1h", // outlives the whole run
+	}}
+	baseline := &server{name: "baseline", bin: c.baselineBin, dir: c.dir}
+	if err := agora.start(); err != nil {
+		return err
+	}
+	defer agora.stop()
+
+	token, err := login(agora.url, m.Viewer, m.Password)
+	if err != nil {
+		return err
+	}
+	if err := checkNodes(agora.url, token, m.NodeIDs); err != nil {
+		return err
+	}
+
+	baseline.args = []string{"-db", c.dbURL, "-secret", secret}
+	if err := baseline.start(); err != nil {
+		return err
+	}
+	defer baseline.stop()
+	same, err := compareFeeds(agora.url, baseline.url, token)
+	if err != nil {
+		return err
+	}
+
+	feed := scenario{name: "feed page", field: "feed", bodies: [][]byte{body(feedQuery, "n", 20)}}
+	profile := scenario{name: "profile + 10 posts", field: "user"}
+	for _, u := range m.Usernames {
+		profile.bodies = append(profile.bodies, body(profileQuery, "username", u))
+	}
+	post := scenario{name: "post + 20 comments", field: "post"}
+	for _, s := range m.Slugs {
+		post.bodies = append(post.bodies, body(postQuery, "slug", s))
+	}
+
+	var results []result
+	for _, s := range []scenario{feed, profile, post} {
+		for _, cache := range []string{"cold", "warm"} {
+			if cache == "cold" {
+				if err := agora.restart(); err != nil {
+					return err
+				}
+				if err := rdb.FlushAll(ctx).Err(); err != nil {
+					return err
+				}
+			}
+			stmts, err := sampleStatements(agora.url, token, s)
+			if err != nil {
+				return fmt.Errorf("%s (%s): %w", s.name, cache, err)
+			}
+			if cache == "cold" { // the samples filled the cache: empty it again for the run
+				if err := rdb.FlushAll(ctx).Err(); err != nil {
+					return err
+				}
+			}
+			before, err := keyspaceStats(ctx, rdb)
+			if err != nil {
+				return err
+			}
+			keys0 := cacheKeys(agora.url)
+			r, err := c.measure(ctx, s, cache, agora, token)
+			if err != nil {
+				return err
+			}
+			after, err := keyspaceStats(ctx, rdb)
+			if err != nil {
+				return err
+			}
+			keys1 := cacheKeys(agora.url)
+			r.statements = stmts
+			r.redisRatio = ratio(after.hits-before.hits, after.misses-before.misses)
+			r.hitRatio = "—"
+			if keys0 != nil && keys1 != nil {
+				r.hitRatio = ratio(keys1["hit"]-keys0["hit"], keys1["miss"]+keys1["collapsed"]-keys0["miss"]-keys0["collapsed"])
+			}
+			results = append(results, r)
+			log.Printf("%s, %s: %.0f req/s", s.name, cache, r.reqPerSec)
+		}
+	}
+
+	// The baseline alone on the machine, as Agora was.
+	agora.stop()
+	r, err := c.measure(ctx, scenario{name: "feed page", bodies: feed.bodies}, "baseline", baseline, token)
+	if err != nil {
+		return err
+	}
+	r.scenario, r.cache = baselineScenario, "none"
+	r.statements, r.hitRatio, r.redisRatio = "4 (2 round trips)", "—", "—"
+	results = append(results, r)
+	log.Printf("baseline: %.0f req/s", r.reqPerSec)
+
+	return report(ctx, c, m, results, same)
+}
+
+// server is Agora or the baseline, run as a child process on a free port.
+type server struct {
+	name, bin, dir string
+	args, env      []string
+	url            string // of its /graphql endpoint
+	port           int
+	cmd            *exec.Cmd
+	exited         chan struct{} // closed when the process has exited
+}
+
+func (s *server) start() error {
+	if s.port == 0 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		s.port = l.Addr().(*net.TCPAddr).Port
+		l.Close()
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(s.port)
+	s.url = "http://" + addr + "/graphql"
+	logFile, err := os.OpenFile(filepath.Join(s.dir, s.name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close() // the child has its own descriptor
+	args := s.args
+	if s.name == "baseline" {
+		args = append([]string{"-addr", addr}, args...)
+	}
+	s.cmd = exec.Command(s.bin, args...)
+	s.cmd.Dir = s.dir // away from the repository, whose .env Agora would read
+	s.cmd.Env = append(inheritedEnv(), append([]string{"PORT=" + strconv.Itoa(s.port)}, s.env...)...)
+	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
+	if err := s.cmd.Start(); err != nil {
+		return err
+	}
+	s.exited = make(chan struct{})
+	go func(cmd *exec.Cmd, exited chan struct{}) { _ = cmd.Wait(); close(exited) }(s.cmd, s.exited)
+
+	ready := strings.TrimSuffix(s.url, "/graphql") + "/readyz"
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		select {
+		case <-s.exited:
+			return fmt.Errorf("%s exited at start-up: see %s", s.name, logFile.Name())
+		default:
+		}
+		if res, err := http.Get(ready); err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+	}
+	s.stop()
+	return fmt.Errorf("%s not ready after 60s: see %s", s.name, logFile.Name())
+}
+
+// inheritedEnv is our environment without Agora's settings, so that only the ones set here apply.
+func inheritedEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AGORA_") && !strings.HasPrefix(kv, "DATABASE_URL=") &&
+			!strings.HasPrefix(kv, "REDIS_URL=") && !strings.HasPrefix(kv, "PORT=") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// stop ends the process gracefully (SIGTERM), or kills it after 10 seconds.
+func (s *server) stop() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	}
+	s.cmd = nil
+}
+
+func (s *server) restart() error {
+	s.stop()
+	return s.start()
+}
+
+// gqlResponse is a GraphQL response, data kept raw for exact comparison.
+type gqlResponse struct {
+	Data       json.RawMessage `json:"data"`
+	Errors     []any           `json:"errors"`
+	Extensions map[string]any  `json:"extensions"`
+}
+
+func body(query, name string, value any) []byte {
+	b, _ := json.Marshal(map[string]any{"query": query, "variables": map[string]any{name: value}})
+	return b
+}
+
+func post(url, token string, b []byte) (*gqlResponse, error) {
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, err
+	}
+	var r gqlResponse
+	if err := json.Unmarshal(raw, &r); err != nil || res.StatusCode != http.StatusOK || len(r.Errors) > 0 {
+		return nil, fmt.Errorf("%s answered %d: %.500s", url, res.StatusCode, raw)
+	}
+	return &r, nil
+}
+
+func login(url, username, password string) (string, error) {
+	r, err := post(url, "", []byte(fmt.Sprintf(`{"query":"mutation($u: String!, $p: String!) { login(input: {usernameOrEmail: $u, password: $p}) { accessToken } }","variables":{"u":%q,"p":%q}}`, username, password)))
+	if err != nil {
+		return "", fmt.Errorf("login: %w", err)
+	}
+	var d struct{ Login struct{ AccessToken string } }
+	if err := json.Unmarshal(r.Data, &d); err != nil || d.Login.AccessToken == "" {
+		return "", fmt.Errorf("login: no access token in %s", r.Data)
+	}
+	return d.Login.AccessToken, nil
+}
+
+// checkNodes proves the loaded IDs are valid global IDs: node(id:) finds each with its type.
+func checkNodes(url, token string, ids map[string]int64) error {
+	for typ, id := range ids {
+		r, err := post(url, token, body(`query($id: ID!) { node(id: $id) { __typename id } }`, "id", strconv.FormatInt(id, 10)))
+		if err != nil {
+			return fmt.Errorf("node(id: %d): %w", id, err)
+		}
+		var d struct {
+			Node *struct {
+				Typename string `json:"__typename"`
+				ID       string `json:"id"`
+			} `json:"node"`
+		}
+		_ = json.Unmarshal(r.Data, &d)
+		if d.Node == nil || d.Node.Typename != typ || d.Node.ID != strconv.FormatInt(id, 10) {
+			return fmt.Errorf("node(id: %d) = %s, want the %s", id, r.Data, typ)
+		}
+	}
+	return nil
+}
+
+// compareFeeds checks that the baseline answers the feed page with Agora's data, and says whether
+// the bytes are identical too.
+func compareFeeds(agoraURL, baselineURL, token string) (string, error) {
+	for _, n := range []int{20, 5} {
+		a, err := post(agoraURL, token, body(feedQuery, "n", n))
+		if err != nil {
+			return "", err
+		}
+		b, err := post(baselineURL, token, body(feedQuery, "n", n))
+		if err != nil {
+			return "", err
+		}
+		if bytes.Equal(a.Data, b.Data) {
+			continue
+		}
+		var av, bv any
+		_ = json.Unmarshal(a.Data, &av)
+		_ = json.Unmarshal(b.Data, &bv)
+		if !reflect.DeepEqual(av, bv) {
+			return "", fmt.Errorf("the baseline's feed page (first: %d) differs from Agora's:\nagora:    %.2000s\nbaseline: %.2000s", n, a.Data, b.Data)
+		}
+		return "the same data (JSON equal, bytes differ)", nil
+	}
+	return "byte-identical `data`", nil
+}
+
+// sampleStatements sends the scenario's first few requests and returns the mean of their
+// extensions.dbStatements.
+func sampleStatements(url, token string, s scenario) (string, error) {
+	n := min(5, len(s.bodies))
+	total := 0.0
+	for _, b := range s.bodies[:n] {
+		r, err := post(url, token, b)
+		if err != nil {
+			return "", err
+		}
+		var d map[string]json.RawMessage
+		if err := json.Unmarshal(r.Data, &d); err != nil || string(d[s.field]) == "null" || d[s.field] == nil {
+			return "", fmt.Errorf("%s is null in %.300s", s.field, r.Data)
+		}
+		v, ok := r.Extensions["dbStatements"].(float64)
+		if !ok {
+			return "", errors.New("no extensions.dbStatements: is Agora running in production mode?")
+		}
+		total += v
+	}
+	return strconv.FormatFloat(total/float64(n), 'f', -1, 64), nil
+}
+
+// measure runs wrk against srv and adds what the server and PostgreSQL spent per request, the
+// server's memory, and how much CPU other processes took meanwhile (which skews the figures).
+func (c config) measure(ctx context.Context, s scenario, cache string, srv *server, token string) (result, error) {
+	pid := srv.cmd.Process.Pid
+	machine0, srv0, pg0, redis0 := machineCPU(), cpuSeconds(pid), cpuSeconds(children(c.pgPID)...), cpuSeconds(c.redisPID)
+	start := time.Now()
+	r, wrkCPU, err := c.wrk(ctx, s, cache, srv.url, token)
+	if err != nil {
+		return r, err
+	}
+	elapsed := time.Since(start).Seconds()
+	srvCPU, pgCPU := cpuSeconds(pid)-srv0, cpuSeconds(children(c.pgPID)...)-pg0
+	n := float64(max(r.requests, 1))
+	r.serverCPU, r.pgCPU = srvCPU/n*1000, pgCPU/n*1000
+	r.rssMiB = rssMiB(pid)
+	// Whatever the machine spent beyond the server, PostgreSQL, Redis and wrk was other work
+	// competing for the CPUs.
+	other := machineCPU() - machine0 - srvCPU - pgCPU - (cpuSeconds(c.redisPID) - redis0) - wrkCPU
+	r.busy = max(0, other/(elapsed*float64(runtime.NumCPU())))
+	return r, nil
+}
+
+// wrk runs the load generator on one scenario and reads the summary printed by graphql.lua.
+// It also returns the CPU time wrk used.
+func (c config) wrk(ctx context.Context, s scenario, cache, url, token string) (result, float64, error) {
+	slug := strings.Fields(s.name)[0] + "-" + cache // feed-cold, profile-warm…
+	bodies := filepath.Join(c.dir, slug+".jsonl")
+	if err := os.WriteFile(bodies, append(bytes.Join(s.bodies, []byte("\n")), '\n'), 0o644); err != nil {
+		return result{}, 0, err
+	}
+	cmd := exec.CommandContext(ctx, "wrk", "-t", strconv.Itoa(c.threads), "-c", strconv.Itoa(c.connections),
+		"-d", fmt.Sprintf("%ds", int(c.duration.Seconds())), "--timeout", "10s", "-s", c.lua,
+		"-H", "Authorization: Bearer "+token, url, "--", bodies)
+	out, err := cmd.CombinedOutput()
+	_ = os.WriteFile(filepath.Join(c.dir, "wrk-"+slug+".txt"), out, 0o644)
+	if err != nil {
+		return result{}, 0, fmt.Errorf("wrk: %v\n%s", err, out)
+	}
+	wrkCPU := (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
+	_, summary, ok := bytes.Cut(out, []byte("BENCH "))
+	if !ok {
+		return result{}, 0, fmt.Errorf("no summary in wrk's output:\n%s", out)
+	}
+	var w struct {
+		Requests     int `json:"requests"`
+		DurationUS   int `json:"duration_us"`
+		P50US        int `json:"p50_us"`
+		P99US        int `json:"p99_us"`
+		Bad          int `json:"bad"`
+		SocketErrors int `json:"socket_errors"`
+		Non2xx       int `json:"non2xx"`
+	}
+	line, _, _ := bytes.Cut(summary, []byte("\n"))
+	if err := json.Unmarshal(line, &w); err != nil || w.DurationUS == 0 {
+		return result{}, 0, fmt.Errorf("wrk summary %q: %v", line, err)
+	}
+	return result{
+		scenario:  s.name,
+		cache:     cache,
+		reqPerSec: float64(w.Requests) / (float64(w.DurationUS) / 1e6),
+		p50:       float64(w.P50US) / 1000,
+		p99:       float64(w.P99US) / 1000,
+		requests:  w.Requests,
+		bad:       max(w.Bad, w.Non2xx),
+		socket:    w.SocketErrors,
+	}, wrkCPU, nil
+}
+
+// cacheKeys reads Agora's counts of cache lookups by result (hit, miss, collapsed: a miss that
+// waited for another request's fill) from /metrics; nil when Agora does not export them.
+func cacheKeys(graphqlURL string) map[string]int64 {
+	res, err := http.Get(strings.TrimSuffix(graphqlURL, "/graphql") + "/metrics")
+	if err != nil {
+		return nil
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	var out map[string]int64
+	for _, line := range strings.Split(string(b), "\n") {
+		rest, ok := strings.CutPrefix(line, `agora_cache_keys_total{result="`)
+		if !ok {
+			continue
+		}
+		result, value, _ := strings.Cut(rest, `"} `)
+		n, _ := strconv.ParseFloat(value, 64)
+		if out == nil {
+			out = map[string]int64{}
+		}
+		out[result] = int64(n)
+	}
+	return out
+}
+
+type hitsMisses struct{ hits, misses int64 }
+
+// keyspaceStats reads Redis's lookup counters: every key read counts as a hit or a miss, including
+// Agora's reads of bookkeeping keys (an invalidation sequence that exists only after a write) and
+// the reads of its fill script, so the ratio understates what the cache serves.
+func keyspaceStats(ctx context.Context, rdb *redis.Client) (hitsMisses, error) {
+	var s hitsMisses
+	var err error
+	if s.hits, err = strconv.ParseInt(redisInfo(ctx, rdb, "stats", "keyspace_hits"), 10, 64); err != nil {
+		return s, fmt.Errorf("redis INFO stats: %w", err)
+	}
+	s.misses, err = strconv.ParseInt(redisInfo(ctx, rdb, "stats", "keyspace_misses"), 10, 64)
+	return s, err
+}
+
+// redisInfo returns one field of a section of Redis's INFO, or "" when it cannot.
+func redisInfo(ctx context.Context, rdb *redis.Client, section, field string) string {
+	info, err := rdb.Info(ctx, section).Result()
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+func ratio(hits, misses int64) string {
+	if hits+misses == 0 {
+		return "no reads"
+	}
+	return fmt.Sprintf("%.1f%%", 100*float64(hits)/float64(hits+misses))
+}
+
+// ticksPerSecond is USER_HZ, the unit of /proc's CPU times: 100 on every Linux we run on.
+const ticksPerSecond = 100
+
+// cpuSeconds is the CPU time (user + system) the processes have used so far. A PostgreSQL backend
+// that exits takes its time with it, but pooled connections live through a run.
+func cpuSeconds(pids ...int) float64 {
+	var ticks int64
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// Fields after the command name (which may hold spaces): state is 3rd, utime 14th, stime 15th.
+		_, rest, _ := bytes.Cut(b, []byte(") "))
+		f := strings.Fields(string(rest))
+		if len(f) > 12 {
+			u, _ := strconv.ParseInt(f[11], 10, 64)
+			s, _ := strconv.ParseInt(f[12], 10, 64)
+			ticks += u + s
+		}
+	}
+	return float64(ticks) / ticksPerSecond
+}
+
+// children lists the processes whose parent is ppid (none when ppid is 0).
+func children(ppid int) []int {
+	if ppid == 0 {
+		return nil
+	}
+	var pids []int
+	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, path := range dirs {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		_, rest, _ := bytes.Cut(b, []byte(") "))
+		if f := strings.Fields(string(rest)); len(f) > 1 && f[1] == strconv.Itoa(ppid) {
+			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(path)))
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// machineCPU is the CPU time all processes have used so far: user, nice and system time from
+// /proc/stat, what per-process user + system times add up to.
+func machineCPU() float64 {
+	b, _ := os.ReadFile("/proc/stat")
+	line, _, _ := strings.Cut(string(b), "\n")
+	var ticks int64
+	for _, f := range strings.Fields(line)[1:4] {
+		v, _ := strconv.ParseInt(f, 10, 64)
+		ticks += v
+	}
+	return float64(ticks) / ticksPerSecond
+}
+
+// rssMiB is the resident memory of a process, from /proc.
+func rssMiB(pid int) float64 {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func redisClient(url string) (*redis.Client, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, err
+	}
+	return redis.NewClient(opt), nil
+}
+
+func report(ctx context.Context, c config, m manifest, results []result, same string) error {
+	fmt.Println()
+	fmt.Println("| scenario | cache | req/s | p50 | p99 | SQL statements/req | cache hit ratio | Redis keyspace hit ratio | server RSS | server CPU/req | PostgreSQL CPU/req |")
+	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	var bad, socket, requests int
+	var busy []string           // runs during which other work competed for the CPUs
+	rps := map[string]float64{} // feed page: cold, warm and baseline
+	for _, r := range results {
+		fmt.Printf("| %s | %s | %.0f | %.1f ms | %.1f ms | %s | %s | %s | %.0f MiB | %.1f ms | %.1f ms |\n",
+			r.scenario, r.cache, r.reqPerSec, r.p50, r.p99, r.statements, r.hitRatio, r.redisRatio, r.rssMiB, r.serverCPU, r.pgCPU)
+		if r.busy > 0.1 {
+			busy = append(busy, fmt.Sprintf("%s/%s %.0f%%", r.scenario, r.cache, 100*r.busy))
+		}
+		bad, socket, requests = bad+r.bad, socket+r.socket, requests+r.requests
+		switch r.scenario {
+		case "feed page":
+			rps[r.cache] = r.reqPerSec
+		case baselineScenario:
+			rps["baseline"] = r.reqPerSec
+		}
+	}
+	fmt.Println()
+	fmt.Println("Cold: Agora restarted and Redis emptied (FLUSHALL) just before the run; the cache fills during " +
+		"the run. Warm: the next run, same process. SQL statements/req: extensions.dbStatements, mean of the " +
+		"scenario's first (up to 5) requests, sent before the run (cold: on the empty cache). Cache hit ratio: " +
+		"Agora's agora_cache_keys_total, hit / (hit + miss + collapsed). Redis keyspace hit ratio: INFO " +
+		"keyspace_hits / (hits + misses), which also counts Agora's bookkeeping reads. RSS: VmRSS after the run. " +
+		"CPU/req: CPU time of the server process, and of the PostgreSQL backends, over the run / requests.")
+	fmt.Println()
+	fmt.Printf("Agora's feed page throughput / hand-written baseline: **%.2f** warm (%.0f / %.0f req/s), %.2f cold; "+
+		"the baseline answers %s.\n", rps["warm"]/rps["baseline"], rps["warm"], rps["baseline"], rps["cold"]/rps["baseline"], same)
+	fmt.Println()
+
+	cpu, mem := machine()
+	var pgVersion string
+	if conn, err := pgx.Connect(ctx, c.dbURL); err == nil {
+		_ = conn.QueryRow(ctx, "SHOW server_version").Scan(&pgVersion)
+		conn.Close(ctx)
+	}
+	rdb, err := redisClient(c.redisURL)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	redisVersion := redisInfo(ctx, rdb, "server", "redis_version")
+	wrkVersion := "wrk ?"
+	out, _ := exec.Command("wrk", "-v").CombinedOutput() // exits 1 after printing its version
+	if f := strings.Fields(string(out)); len(f) >= 2 {
+		wrkVersion = f[0] + " " + f[1]
+	}
+	fmt.Printf("Machine: %s, %d cores, %s RAM; %s, PostgreSQL %s, Redis %s, %s.\n",
+		cpu, runtime.NumCPU(), mem, runtime.Version(), pgVersion, redisVersion, wrkVersion)
+	fmt.Printf("Load: wrk -t%d -c%d -d%s per run, everything on the same machine. Data: %d users, %d posts, %d post tags, "+
+		"%d comments, %d likes, %d follows; the viewer follows %d users.\n",
+		c.threads, c.connections, c.duration, m.Counts["users"], m.Counts["posts"], m.Counts["post_tags"],
+		m.Counts["comments"], m.Counts["likes"], m.Counts["follows"], m.Counts["follows"]/max(1, m.Counts["users"]))
+	fmt.Printf("Responses: %d, of which %d bad (not 200, or with GraphQL errors) and %d socket errors.\n", requests, bad, socket)
+	if len(busy) > 0 {
+		fmt.Printf("WARNING: other processes used the CPUs during some runs (share of the machine: %s): "+
+			"those figures are low; run again on a quiet machine.\n", strings.Join(busy, ", "))
+	}
+	if bad > 0 || socket > 0 {
+		return fmt.Errorf("%d bad responses and %d socket errors: see %s (wrk-*.txt, agora.log)", bad, socket, c.dir)
+	}
+	return nil
+}
+
+// machine describes the CPU and memory from /proc.
+func machine() (cpu, mem string) {
+	cpu, mem = "unknown CPU", "?"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "model name"); ok {
+				cpu = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb float64
+		if _, err := fmt.Sscanf(string(b), "MemTotal: %f kB", &kb); err == nil {
+			mem = fmt.Sprintf("%.0f GiB", kb/1024/1024)
+		}
+	}
+	return cpu, mem
+}
