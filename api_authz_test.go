@@ -17,6 +17,7 @@ import (
 	"github.com/agora/agora/ent/privacy"
 	"github.com/agora/agora/graph"
 	"github.com/agora/agora/internal/account"
+	"github.com/agora/agora/internal/testenv"
 )
 
 // The authorization matrix: every Query and Mutation field, and every field carrying an auth
@@ -38,6 +39,9 @@ type matrixRow struct {
 	// endsSessions: the operation may end the viewer's sessions, so the cell runs on a fresh
 	// sign-in and signs the viewer in again afterwards.
 	endsSessions bool
+	// trigger, for a subscription: causes one event after subscribing; allowed means the first
+	// response carries it.
+	trigger func(f *fixture, vars map[string]any)
 }
 
 var matrix = map[string]matrixRow{
@@ -95,6 +99,25 @@ var matrix = map[string]matrixRow{
 		vars: func(f *fixture) map[string]any { return map[string]any{"t": f.signIn(f.owner).RefreshToken} }},
 	"Mutation.revokeSession": {allow: "DADDDA", query: `mutation($id: ID!) { revokeSession(input: {id: $id}) { sessionID } }`,
 		vars: func(f *fixture) map[string]any { return map[string]any{"id": f.sessionOf(f.signIn(f.owner))} }},
+	"Query.conversations":            {allow: "DAAAAA", query: `{ conversations(first: 5) { totalCount } }`},
+	"User.notifications":             {allow: "DADDDA", query: `query($n: String!) { user(username: $n) { notifications(first: 5) { totalCount } } }`, field: []string{"user", "notifications"}, vars: ownerName},
+	"User.unreadNotificationCount":   {allow: "DADDDA", query: `query($n: String!) { user(username: $n) { unreadNotificationCount } }`, field: []string{"user", "unreadNotificationCount"}, vars: ownerName},
+	"Mutation.sendMessage":           {allow: "DAAAAD", query: `mutation($id: ID!) { sendMessage(input: {recipientID: $id, body: "hi"}) { message { id } } }`, vars: targetID},
+	"Mutation.markNotificationsRead": {allow: "DAAAAA", query: `mutation { markNotificationsRead(input: {}) { count } }`},
+	"Subscription.notificationAdded": {allow: "DAAAAA", query: `subscription { notificationAdded { kind } }`,
+		trigger: func(f *fixture, _ map[string]any) {
+			if f.viewer.ID != "" { // the target follows the viewer
+				f.a.as(f.actor).Do(f.t, `mutation($id: ID!) { followUser(input: {userID: $id}) { user { id } } }`, map[string]any{"id": f.viewer.ID}, nil)
+			}
+		}},
+	"Subscription.messageAdded": {allow: "DADDDA", query: `subscription($id: ID!) { messageAdded(conversationID: $id) { body } }`,
+		vars:    func(f *fixture) map[string]any { return map[string]any{"id": f.message(f.target, f.owner)} },
+		trigger: func(f *fixture, _ map[string]any) { f.message(f.target, f.owner) }},
+	"Subscription.commentAdded": {allow: "AAAAAA", query: `subscription($id: ID!) { commentAdded(postID: $id) { body } }`, vars: postID(true),
+		trigger: func(f *fixture, vars map[string]any) {
+			f.a.as(f.actor).Do(f.t, `mutation($id: ID!) { addComment(input: {postID: $id, body: "event"}) { comment { id } } }`, vars, nil)
+		}},
+
 	"Mutation.logout":    {allow: "DAAAAA", query: `mutation { logout { sessionID } }`, endsSessions: true},
 	"Mutation.logoutAll": {allow: "DAAAAA", query: `mutation { logoutAll { revokedSessionCount } }`, endsSessions: true},
 	"Mutation.changePassword": {allow: "DAAAAA", endsSessions: true,
@@ -108,6 +131,18 @@ func postID(published bool) func(*fixture) map[string]any {
 
 func targetID(f *fixture) map[string]any { return map[string]any{"id": f.target.ID} }
 
+func ownerName(f *fixture) map[string]any { return map[string]any{"n": f.owner.Username} }
+
+// message sends a direct message from one user to another and returns their conversation's ID.
+func (f *fixture) message(from, to user) string {
+	f.t.Helper()
+	var out struct {
+		SendMessage struct{ Conversation struct{ ID string } }
+	}
+	f.a.as(from).Do(f.t, `mutation($id: ID!) { sendMessage(input: {recipientID: $id, body: "fixture"}) { conversation { id } } }`, map[string]any{"id": to.ID}, &out)
+	return out.SendMessage.Conversation.ID
+}
+
 // fixture makes fresh rows for one matrix cell, directly through ent (bypassing the rules under test).
 type fixture struct {
 	t              *testing.T
@@ -115,6 +150,7 @@ type fixture struct {
 	client         *ent.Client
 	viewer, owner  user
 	target, banned user // a bystander to follow, role and ban; a banned user
+	actor          user // someone whose writes trigger events, whatever other rows do
 	seq            *atomic.Int64
 }
 
@@ -223,6 +259,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	eachDB(t, func(t *testing.T, a *api) {
 		una, otto, mona, adam, bert, tina := a.register(t, "una"), a.register(t, "otto"), a.register(t, "mona"),
 			a.register(t, "adam"), a.register(t, "bert"), a.register(t, "tina")
+		ivan := a.register(t, "ivan")
 		a.setRole(t, mona, "MODERATOR")
 		a.setRole(t, adam, "ADMIN")
 		bertID, _ := strconv.Atoi(bert.ID)
@@ -238,13 +275,25 @@ func TestAuthorizationMatrix(t *testing.T) {
 						v.Token = (&fixture{t: t, a: a}).signIn(v).AccessToken
 						defer func() { viewers[i].Token = (&fixture{t: t, a: a}).signIn(v).AccessToken }()
 					}
-					f := &fixture{t: t, a: a, client: a.db.Client, viewer: v, owner: una, target: tina, banned: bert, seq: seq}
+					f := &fixture{t: t, a: a, client: a.db.Client, viewer: v, owner: una, target: tina, banned: bert, actor: ivan, seq: seq}
 					if name == "user" || name == "banned user" {
 						f.owner = v
 					}
 					var vars map[string]any
 					if row.vars != nil {
 						vars = row.vars(f)
+					}
+					if row.trigger != nil {
+						stream := a.subscribe(t, a.As(v.Token), testenv.TransportWS, row.query, vars)
+						row.trigger(f, vars)
+						r, ok := stream.Next(t, wait)
+						if allowed, want := ok && len(r.Errors) == 0, row.allow[i] == 'A'; allowed != want {
+							t.Fatalf("%s as %s: allowed %t, want %t (errors %+v, data %s)", op, name, allowed, want, r.Errors, r.Data)
+						}
+						if !ok || len(r.Errors) > 0 && (r.Errors[0].Code() == "INTERNAL_SERVER_ERROR" || r.Errors[0].Code() == "") {
+							t.Fatalf("%s as %s: denied without a clear code: %+v (stream ended: %v)", op, name, r.Errors, stream.Err())
+						}
+						return
 					}
 					before := a.fingerprint(t)
 					r := a.As(v.Token).Post(t, row.query, vars)

@@ -14,6 +14,7 @@ import (
 	"github.com/agora/agora/internal/account"
 	"github.com/agora/agora/internal/config"
 	"github.com/agora/agora/internal/database"
+	"github.com/agora/agora/internal/live"
 	"github.com/agora/agora/internal/testenv"
 )
 
@@ -25,6 +26,7 @@ type api struct {
 	srv      *httptest.Server
 	db       *database.DB
 	accounts *account.Service
+	live     *live.Service
 }
 
 // eachDB runs fn against a fresh Agora on PostgreSQL and on SQLite.
@@ -76,16 +78,17 @@ func startAPI(t *testing.T, db *database.DB, rdb redis.UniversalClient, limits .
 func startAPIWith(t *testing.T, db *database.DB, rdb redis.UniversalClient, configure func(*config.Config)) *api {
 	t.Helper()
 	cfg := config.Config{TokenIssuer: "agora-test", AccessTokenTTL: time.Hour, SessionTTL: 24 * time.Hour,
-		LoginPerAcct: "1000/1m", LoginPerIP: "1000/1m"}
+		LoginPerAcct: "1000/1m", LoginPerIP: "1000/1m", MaxSubs: 5, SocketRecheck: 50 * time.Millisecond}
 	configure(&cfg)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	a, err := newApp(cfg, log, db, rdb, []byte("test-secret-test-secret-test-secret!"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(a.Close)
 	srv := httptest.NewServer(a.handler())
 	t.Cleanup(srv.Close)
-	return &api{GraphQL: testenv.GraphQL{URL: srv.URL + "/graphql"}, srv: srv, db: db, accounts: a.accounts}
+	return &api{GraphQL: testenv.GraphQL{URL: srv.URL + "/graphql"}, srv: srv, db: db, accounts: a.accounts, live: a.live}
 }
 
 // user is a registered test user.

@@ -33,8 +33,12 @@ import (
 	"github.com/agora/agora/internal/config"
 	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/httpx"
+	"github.com/agora/agora/internal/live"
 	"github.com/agora/agora/internal/loader"
+	"github.com/agora/agora/internal/message"
+	"github.com/agora/agora/internal/notify"
 	"github.com/agora/agora/internal/publish"
+	"github.com/agora/agora/internal/pubsub"
 	"github.com/agora/agora/internal/ratelimit"
 	"github.com/agora/agora/internal/seed"
 	"github.com/agora/agora/internal/social"
@@ -104,6 +108,7 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	defer a.Close()
 	if cmd == "role" {
 		if len(args) != 3 {
 			return errors.New("usage: agora role USERNAME USER|MODERATOR|ADMIN")
@@ -160,6 +165,11 @@ type app struct {
 	accounts     *account.Service
 	publish      *publish.Service
 	social       *social.Service
+	notify       *notify.Service
+	message      *message.Service
+	live         *live.Service
+	bus          pubsub.Bus
+	realtime     graph.Realtime
 }
 
 // newApp wires the services. rdb, when not nil, holds the state replicas share (sign-in limits,
@@ -184,19 +194,23 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univ
 		limiter ratelimit.Limiter     = ratelimit.NewMemory()
 		apq     graphql.Cache[string] = lru.New[string](1000)
 		store   cache.Store           = cache.NewMemoryStore(200_000)
+		bus     pubsub.Bus            = pubsub.NewMemory(pubsub.Options{})
 	)
 	if rdb != nil {
 		limiter = ratelimit.NewRedis(rdb, "agora:ratelimit:")
 		apq = cache.NewRedisStrings(rdb, "agora:apq:", 7*24*time.Hour)
 		store = cache.NewRedisStore(rdb)
+		bus = pubsub.NewRedis(rdb, "agora:events:", pubsub.Options{})
 	}
+	events := live.New(db.Client, bus, log)
+	notices := notify.New(db.Client, events, log)
 	loaderCache := loader.NewCache(store)
 	m := telemetry.New()
 	m.CacheKeys(func() (int64, int64, int64) {
 		s := loaderCache.Stats()
 		return s.Hits, s.Misses, s.Collapsed
 	})
-	return &app{
+	a := &app{
 		metrics:      m,
 		apq:          apq,
 		production:   cfg.Production(),
@@ -208,14 +222,32 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univ
 			Limiter: limiter, PerAccount: perAccount, PerIP: perIP,
 		}),
 		cache:   loaderCache,
-		publish: publish.New(db.Client, store),
-		social:  social.New(db.Client, store),
-	}, nil
+		publish: publish.New(db.Client, store, events, notices),
+		social:  social.New(db.Client, store, notices),
+		notify:  notices,
+		message: message.New(db.Client, events, notices),
+		live:    events,
+		bus:     bus,
+	}
+	a.realtime = graph.Realtime{
+		Authenticate: func(ctx context.Context, authorization string) (auth.Viewer, error) {
+			return auth.Authenticate(ctx, tokens, a.accounts.Lookup, authorization)
+		},
+		AllowedOrigins:   cfg.Origins,
+		MaxSubscriptions: cfg.MaxSubs,
+		Recheck:          cfg.SocketRecheck,
+		KeepAlive:        15 * time.Second,
+	}
+	return a, nil
 }
+
+// Close ends the subscriptions this process serves.
+func (a *app) Close() { _ = a.bus.Close() }
 
 // handler is the whole HTTP surface: GraphQL at /graphql, GraphiQL at /, health checks, metrics.
 func (a *app) handler() http.Handler {
 	api := graph.NewHandler(graph.Deps{Client: a.db.Client, Accounts: a.accounts, Publish: a.publish, Social: a.social,
+		Notify: a.notify, Message: a.message, Live: a.live, Realtime: a.realtime,
 		Log: a.log, PersistedQueries: a.apq, PublicMaxAge: a.publicMaxAge, ReportStatements: !a.production})
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", httpx.LimitBody(1<<20, database.CountStatements(a.metrics.ObserveStatements,

@@ -17,6 +17,13 @@ func (c *CommentClient) Attach(e *Comment) *Comment {
 
 // Attach binds an entity decoded from a cache to the client, so its edges and
 // connections can be queried like those of a loaded entity.
+func (c *ConversationClient) Attach(e *Conversation) *Conversation {
+	e.config = c.config
+	return e
+}
+
+// Attach binds an entity decoded from a cache to the client, so its edges and
+// connections can be queried like those of a loaded entity.
 func (c *FollowClient) Attach(e *Follow) *Follow {
 	e.config = c.config
 	return e
@@ -25,6 +32,20 @@ func (c *FollowClient) Attach(e *Follow) *Follow {
 // Attach binds an entity decoded from a cache to the client, so its edges and
 // connections can be queried like those of a loaded entity.
 func (c *LikeClient) Attach(e *Like) *Like {
+	e.config = c.config
+	return e
+}
+
+// Attach binds an entity decoded from a cache to the client, so its edges and
+// connections can be queried like those of a loaded entity.
+func (c *MessageClient) Attach(e *Message) *Message {
+	e.config = c.config
+	return e
+}
+
+// Attach binds an entity decoded from a cache to the client, so its edges and
+// connections can be queried like those of a loaded entity.
+func (c *NotificationClient) Attach(e *Notification) *Notification {
 	e.config = c.config
 	return e
 }

@@ -13,8 +13,11 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/agora/agora/ent/comment"
+	"github.com/agora/agora/ent/conversation"
 	"github.com/agora/agora/ent/follow"
 	"github.com/agora/agora/ent/like"
+	"github.com/agora/agora/ent/message"
+	"github.com/agora/agora/ent/notification"
 	"github.com/agora/agora/ent/post"
 	"github.com/agora/agora/ent/refreshtoken"
 	"github.com/agora/agora/ent/session"
@@ -81,8 +84,11 @@ func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			comment.Table:      comment.ValidColumn,
+			conversation.Table: conversation.ValidColumn,
 			follow.Table:       follow.ValidColumn,
 			like.Table:         like.ValidColumn,
+			message.Table:      message.ValidColumn,
+			notification.Table: notification.ValidColumn,
 			post.Table:         post.ValidColumn,
 			refreshtoken.Table: refreshtoken.ValidColumn,
 			session.Table:      session.ValidColumn,

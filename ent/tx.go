@@ -16,10 +16,16 @@ type Tx struct {
 	config
 	// Comment is the client for interacting with the Comment builders.
 	Comment *CommentClient
+	// Conversation is the client for interacting with the Conversation builders.
+	Conversation *ConversationClient
 	// Follow is the client for interacting with the Follow builders.
 	Follow *FollowClient
 	// Like is the client for interacting with the Like builders.
 	Like *LikeClient
+	// Message is the client for interacting with the Message builders.
+	Message *MessageClient
+	// Notification is the client for interacting with the Notification builders.
+	Notification *NotificationClient
 	// Post is the client for interacting with the Post builders.
 	Post *PostClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
@@ -162,8 +168,11 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.Comment = NewCommentClient(tx.config)
+	tx.Conversation = NewConversationClient(tx.config)
 	tx.Follow = NewFollowClient(tx.config)
 	tx.Like = NewLikeClient(tx.config)
+	tx.Message = NewMessageClient(tx.config)
+	tx.Notification = NewNotificationClient(tx.config)
 	tx.Post = NewPostClient(tx.config)
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)

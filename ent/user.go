@@ -55,6 +55,8 @@ type UserEdges struct {
 	Followers []*User `json:"followers,omitempty"`
 	// Sessions holds the value of the sessions edge.
 	Sessions []*Session `json:"sessions,omitempty"`
+	// Conversations holds the value of the conversations edge.
+	Conversations []*Conversation `json:"conversations,omitempty"`
 	// LikedPosts holds the value of the liked_posts edge.
 	LikedPosts []*Post `json:"liked_posts,omitempty"`
 	// Follows holds the value of the follows edge.
@@ -63,18 +65,19 @@ type UserEdges struct {
 	Likes []*Like `json:"likes,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [8]bool
+	loadedTypes [9]bool
 	// totalCount holds the count of the edges above.
 	totalCount [3]map[string]int
 
-	namedPosts      map[string][]*Post
-	namedComments   map[string][]*Comment
-	namedFollowing  map[string][]*User
-	namedFollowers  map[string][]*User
-	namedSessions   map[string][]*Session
-	namedLikedPosts map[string][]*Post
-	namedFollows    map[string][]*Follow
-	namedLikes      map[string][]*Like
+	namedPosts         map[string][]*Post
+	namedComments      map[string][]*Comment
+	namedFollowing     map[string][]*User
+	namedFollowers     map[string][]*User
+	namedSessions      map[string][]*Session
+	namedConversations map[string][]*Conversation
+	namedLikedPosts    map[string][]*Post
+	namedFollows       map[string][]*Follow
+	namedLikes         map[string][]*Like
 }
 
 // PostsOrErr returns the Posts value or an error if the edge
@@ -122,10 +125,19 @@ func (e UserEdges) SessionsOrErr() ([]*Session, error) {
 	return nil, &NotLoadedError{edge: "sessions"}
 }
 
+// ConversationsOrErr returns the Conversations value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) ConversationsOrErr() ([]*Conversation, error) {
+	if e.loadedTypes[5] {
+		return e.Conversations, nil
+	}
+	return nil, &NotLoadedError{edge: "conversations"}
+}
+
 // LikedPostsOrErr returns the LikedPosts value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) LikedPostsOrErr() ([]*Post, error) {
-	if e.loadedTypes[5] {
+	if e.loadedTypes[6] {
 		return e.LikedPosts, nil
 	}
 	return nil, &NotLoadedError{edge: "liked_posts"}
@@ -134,7 +146,7 @@ func (e UserEdges) LikedPostsOrErr() ([]*Post, error) {
 // FollowsOrErr returns the Follows value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) FollowsOrErr() ([]*Follow, error) {
-	if e.loadedTypes[6] {
+	if e.loadedTypes[7] {
 		return e.Follows, nil
 	}
 	return nil, &NotLoadedError{edge: "follows"}
@@ -143,7 +155,7 @@ func (e UserEdges) FollowsOrErr() ([]*Follow, error) {
 // LikesOrErr returns the Likes value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) LikesOrErr() ([]*Like, error) {
-	if e.loadedTypes[7] {
+	if e.loadedTypes[8] {
 		return e.Likes, nil
 	}
 	return nil, &NotLoadedError{edge: "likes"}
@@ -278,6 +290,11 @@ func (_m *User) QueryFollowers() *UserQuery {
 // QuerySessions queries the "sessions" edge of the User entity.
 func (_m *User) QuerySessions() *SessionQuery {
 	return NewUserClient(_m.config).QuerySessions(_m)
+}
+
+// QueryConversations queries the "conversations" edge of the User entity.
+func (_m *User) QueryConversations() *ConversationQuery {
+	return NewUserClient(_m.config).QueryConversations(_m)
 }
 
 // QueryLikedPosts queries the "liked_posts" edge of the User entity.
@@ -469,6 +486,30 @@ func (_m *User) appendNamedSessions(name string, edges ...*Session) {
 		_m.Edges.namedSessions[name] = []*Session{}
 	} else {
 		_m.Edges.namedSessions[name] = append(_m.Edges.namedSessions[name], edges...)
+	}
+}
+
+// NamedConversations returns the Conversations named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedConversations(name string) ([]*Conversation, error) {
+	if _m.Edges.namedConversations == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedConversations[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedConversations(name string, edges ...*Conversation) {
+	if _m.Edges.namedConversations == nil {
+		_m.Edges.namedConversations = make(map[string][]*Conversation)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedConversations[name] = []*Conversation{}
+	} else {
+		_m.Edges.namedConversations[name] = append(_m.Edges.namedConversations[name], edges...)
 	}
 }
 

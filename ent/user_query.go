@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/agora/agora/ent/comment"
+	"github.com/agora/agora/ent/conversation"
 	"github.com/agora/agora/ent/follow"
 	"github.com/agora/agora/ent/like"
 	"github.com/agora/agora/ent/post"
@@ -25,28 +26,30 @@ import (
 // UserQuery is the builder for querying User entities.
 type UserQuery struct {
 	config
-	ctx                 *QueryContext
-	order               []user.OrderOption
-	inters              []Interceptor
-	predicates          []predicate.User
-	withPosts           *PostQuery
-	withComments        *CommentQuery
-	withFollowing       *UserQuery
-	withFollowers       *UserQuery
-	withSessions        *SessionQuery
-	withLikedPosts      *PostQuery
-	withFollows         *FollowQuery
-	withLikes           *LikeQuery
-	loadTotal           []func(context.Context, []*User) error
-	modifiers           []func(*sql.Selector)
-	withNamedPosts      map[string]*PostQuery
-	withNamedComments   map[string]*CommentQuery
-	withNamedFollowing  map[string]*UserQuery
-	withNamedFollowers  map[string]*UserQuery
-	withNamedSessions   map[string]*SessionQuery
-	withNamedLikedPosts map[string]*PostQuery
-	withNamedFollows    map[string]*FollowQuery
-	withNamedLikes      map[string]*LikeQuery
+	ctx                    *QueryContext
+	order                  []user.OrderOption
+	inters                 []Interceptor
+	predicates             []predicate.User
+	withPosts              *PostQuery
+	withComments           *CommentQuery
+	withFollowing          *UserQuery
+	withFollowers          *UserQuery
+	withSessions           *SessionQuery
+	withConversations      *ConversationQuery
+	withLikedPosts         *PostQuery
+	withFollows            *FollowQuery
+	withLikes              *LikeQuery
+	loadTotal              []func(context.Context, []*User) error
+	modifiers              []func(*sql.Selector)
+	withNamedPosts         map[string]*PostQuery
+	withNamedComments      map[string]*CommentQuery
+	withNamedFollowing     map[string]*UserQuery
+	withNamedFollowers     map[string]*UserQuery
+	withNamedSessions      map[string]*SessionQuery
+	withNamedConversations map[string]*ConversationQuery
+	withNamedLikedPosts    map[string]*PostQuery
+	withNamedFollows       map[string]*FollowQuery
+	withNamedLikes         map[string]*LikeQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -186,6 +189,28 @@ func (_q *UserQuery) QuerySessions() *SessionQuery {
 			sqlgraph.From(user.Table, user.FieldID, selector),
 			sqlgraph.To(session.Table, session.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, user.SessionsTable, user.SessionsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryConversations chains the current query on the "conversations" edge.
+func (_q *UserQuery) QueryConversations() *ConversationQuery {
+	query := (&ConversationClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, selector),
+			sqlgraph.To(conversation.Table, conversation.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, user.ConversationsTable, user.ConversationsPrimaryKey...),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -446,19 +471,20 @@ func (_q *UserQuery) Clone() *UserQuery {
 		return nil
 	}
 	return &UserQuery{
-		config:         _q.config,
-		ctx:            _q.ctx.Clone(),
-		order:          append([]user.OrderOption{}, _q.order...),
-		inters:         append([]Interceptor{}, _q.inters...),
-		predicates:     append([]predicate.User{}, _q.predicates...),
-		withPosts:      _q.withPosts.Clone(),
-		withComments:   _q.withComments.Clone(),
-		withFollowing:  _q.withFollowing.Clone(),
-		withFollowers:  _q.withFollowers.Clone(),
-		withSessions:   _q.withSessions.Clone(),
-		withLikedPosts: _q.withLikedPosts.Clone(),
-		withFollows:    _q.withFollows.Clone(),
-		withLikes:      _q.withLikes.Clone(),
+		config:            _q.config,
+		ctx:               _q.ctx.Clone(),
+		order:             append([]user.OrderOption{}, _q.order...),
+		inters:            append([]Interceptor{}, _q.inters...),
+		predicates:        append([]predicate.User{}, _q.predicates...),
+		withPosts:         _q.withPosts.Clone(),
+		withComments:      _q.withComments.Clone(),
+		withFollowing:     _q.withFollowing.Clone(),
+		withFollowers:     _q.withFollowers.Clone(),
+		withSessions:      _q.withSessions.Clone(),
+		withConversations: _q.withConversations.Clone(),
+		withLikedPosts:    _q.withLikedPosts.Clone(),
+		withFollows:       _q.withFollows.Clone(),
+		withLikes:         _q.withLikes.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -518,6 +544,17 @@ func (_q *UserQuery) WithSessions(opts ...func(*SessionQuery)) *UserQuery {
 		opt(query)
 	}
 	_q.withSessions = query
+	return _q
+}
+
+// WithConversations tells the query-builder to eager-load the nodes that are connected to
+// the "conversations" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithConversations(opts ...func(*ConversationQuery)) *UserQuery {
+	query := (&ConversationClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withConversations = query
 	return _q
 }
 
@@ -638,12 +675,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 	var (
 		nodes       = []*User{}
 		_spec       = _q.querySpec()
-		loadedTypes = [8]bool{
+		loadedTypes = [9]bool{
 			_q.withPosts != nil,
 			_q.withComments != nil,
 			_q.withFollowing != nil,
 			_q.withFollowers != nil,
 			_q.withSessions != nil,
+			_q.withConversations != nil,
 			_q.withLikedPosts != nil,
 			_q.withFollows != nil,
 			_q.withLikes != nil,
@@ -705,6 +743,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 			return nil, err
 		}
 	}
+	if query := _q.withConversations; query != nil {
+		if err := _q.loadConversations(ctx, query, nodes,
+			func(n *User) { n.Edges.Conversations = []*Conversation{} },
+			func(n *User, e *Conversation) { n.Edges.Conversations = append(n.Edges.Conversations, e) }); err != nil {
+			return nil, err
+		}
+	}
 	if query := _q.withLikedPosts; query != nil {
 		if err := _q.loadLikedPosts(ctx, query, nodes,
 			func(n *User) { n.Edges.LikedPosts = []*Post{} },
@@ -758,6 +803,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 		if err := _q.loadSessions(ctx, query, nodes,
 			func(n *User) { n.appendNamedSessions(name) },
 			func(n *User, e *Session) { n.appendNamedSessions(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedConversations {
+		if err := _q.loadConversations(ctx, query, nodes,
+			func(n *User) { n.appendNamedConversations(name) },
+			func(n *User, e *Conversation) { n.appendNamedConversations(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -999,6 +1051,67 @@ func (_q *UserQuery) loadSessions(ctx context.Context, query *SessionQuery, node
 			return fmt.Errorf(`unexpected referenced foreign-key "user_id" returned %v for node %v`, fk, n.ID)
 		}
 		assign(node, n)
+	}
+	return nil
+}
+func (_q *UserQuery) loadConversations(ctx context.Context, query *ConversationQuery, nodes []*User, init func(*User), assign func(*User, *Conversation)) error {
+	edgeIDs := make([]driver.Value, len(nodes))
+	byID := make(map[int]*User)
+	nids := make(map[int]map[*User]struct{})
+	for i, node := range nodes {
+		edgeIDs[i] = node.ID
+		byID[node.ID] = node
+		if init != nil {
+			init(node)
+		}
+	}
+	query.Where(func(s *sql.Selector) {
+		joinT := sql.Table(user.ConversationsTable)
+		s.Join(joinT).On(s.C(conversation.FieldID), joinT.C(user.ConversationsPrimaryKey[0]))
+		s.Where(sql.InValues(joinT.C(user.ConversationsPrimaryKey[1]), edgeIDs...))
+		columns := s.SelectedColumns()
+		s.Select(joinT.C(user.ConversationsPrimaryKey[1]))
+		s.AppendSelect(columns...)
+		s.SetDistinct(false)
+	})
+	if err := query.prepareQuery(ctx); err != nil {
+		return err
+	}
+	qr := QuerierFunc(func(ctx context.Context, q Query) (Value, error) {
+		return query.sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
+			assign := spec.Assign
+			values := spec.ScanValues
+			spec.ScanValues = func(columns []string) ([]any, error) {
+				values, err := values(columns[1:])
+				if err != nil {
+					return nil, err
+				}
+				return append([]any{new(sql.NullInt64)}, values...), nil
+			}
+			spec.Assign = func(columns []string, values []any) error {
+				outValue := int(values[0].(*sql.NullInt64).Int64)
+				inValue := int(values[1].(*sql.NullInt64).Int64)
+				if nids[inValue] == nil {
+					nids[inValue] = map[*User]struct{}{byID[outValue]: {}}
+					return assign(columns[1:], values[1:])
+				}
+				nids[inValue][byID[outValue]] = struct{}{}
+				return nil
+			}
+		})
+	})
+	neighbors, err := withInterceptors[[]*Conversation](ctx, query, qr, query.inters)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected "conversations" node returned %v`, n.ID)
+		}
+		for kn := range nodes {
+			assign(kn, n)
+		}
 	}
 	return nil
 }
@@ -1284,6 +1397,20 @@ func (_q *UserQuery) WithNamedSessions(name string, opts ...func(*SessionQuery))
 		_q.withNamedSessions = make(map[string]*SessionQuery)
 	}
 	_q.withNamedSessions[name] = query
+	return _q
+}
+
+// WithNamedConversations tells the query-builder to eager-load the nodes that are connected to the "conversations"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithNamedConversations(name string, opts ...func(*ConversationQuery)) *UserQuery {
+	query := (&ConversationClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedConversations == nil {
+		_q.withNamedConversations = make(map[string]*ConversationQuery)
+	}
+	_q.withNamedConversations[name] = query
 	return _q
 }
 

@@ -14,7 +14,7 @@ import (
 // answer to another.
 func cacheControl(maxAge int, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet {
+		if r.Method != http.MethodGet || r.Header.Get("Upgrade") != "" {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -44,6 +44,12 @@ type cacheHeaders struct {
 	maxAge int
 	wrote  bool
 }
+
+// Unwrap lets http.ResponseController reach the connection (flushes, deadlines).
+func (w *cacheHeaders) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush passes flushes through.
+func (w *cacheHeaders) Flush() { _ = http.NewResponseController(w.ResponseWriter).Flush() }
 
 func (w *cacheHeaders) WriteHeader(code int) {
 	if !w.wrote {

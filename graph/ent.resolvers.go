@@ -27,6 +27,14 @@ func (r *commentResolver) Post(ctx context.Context, obj *ent.Comment) (*ent.Post
 	return unique(ctx, obj.Edges.PostOrErr, loader.For(ctx).PostByID, obj.PostID)
 }
 
+// Messages is the resolver for the messages field.
+func (r *conversationResolver) Messages(ctx context.Context, obj *ent.Conversation, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.MessageOrder) (*ent.MessageConnection, error) {
+	if orderBy == nil {
+		orderBy = &ent.MessageOrder{Field: ent.MessageOrderFieldCreatedAt, Direction: entgql.OrderDirectionDesc}
+	}
+	return obj.Messages(ctx, after, first, before, last, orderBy)
+}
+
 // Author is the resolver for the author field.
 func (r *postResolver) Author(ctx context.Context, obj *ent.Post) (*ent.User, error) {
 	return unique(ctx, obj.Edges.AuthorOrErr, loader.For(ctx).UserByID, obj.AuthorID)
@@ -34,7 +42,10 @@ func (r *postResolver) Author(ctx context.Context, obj *ent.Post) (*ent.User, er
 
 // Tags is the resolver for the tags field.
 func (r *postResolver) Tags(ctx context.Context, obj *ent.Post) ([]*ent.Tag, error) {
-	tags, err := obj.Edges.TagsOrErr() // eager-loaded by field collection when possible
+	tags, err := obj.NamedTags(graphql.GetFieldContext(ctx).Field.Alias) // eager-loaded by field collection when possible
+	if ent.IsNotLoaded(err) {
+		tags, err = obj.Edges.TagsOrErr()
+	}
 	if ent.IsNotLoaded(err) {
 		tags, err = loader.For(ctx).TagsByPost.Load(ctx, obj.ID)
 	}
@@ -94,6 +105,9 @@ func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[int], fi
 // Comment returns CommentResolver implementation.
 func (r *Resolver) Comment() CommentResolver { return &commentResolver{r} }
 
+// Conversation returns ConversationResolver implementation.
+func (r *Resolver) Conversation() ConversationResolver { return &conversationResolver{r} }
+
 // Post returns PostResolver implementation.
 func (r *Resolver) Post() PostResolver { return &postResolver{r} }
 
@@ -110,10 +124,11 @@ func (r *Resolver) Tag() TagResolver { return &tagResolver{r} }
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
 type (
-	commentResolver struct{ *Resolver }
-	postResolver    struct{ *Resolver }
-	queryResolver   struct{ *Resolver }
-	sessionResolver struct{ *Resolver }
-	tagResolver     struct{ *Resolver }
-	userResolver    struct{ *Resolver }
+	commentResolver      struct{ *Resolver }
+	conversationResolver struct{ *Resolver }
+	postResolver         struct{ *Resolver }
+	queryResolver        struct{ *Resolver }
+	sessionResolver      struct{ *Resolver }
+	tagResolver          struct{ *Resolver }
+	userResolver         struct{ *Resolver }
 )

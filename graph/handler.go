@@ -18,7 +18,10 @@ import (
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/internal/account"
 	"github.com/agora/agora/internal/database"
+	"github.com/agora/agora/internal/live"
 	"github.com/agora/agora/internal/loader"
+	"github.com/agora/agora/internal/message"
+	"github.com/agora/agora/internal/notify"
 	"github.com/agora/agora/internal/publish"
 	"github.com/agora/agora/internal/social"
 )
@@ -29,11 +32,16 @@ type Deps struct {
 	Accounts *account.Service
 	Publish  *publish.Service
 	Social   *social.Service
+	Notify   *notify.Service
+	Message  *message.Service
+	Live     *live.Service
 	Log      *slog.Logger
 	// PersistedQueries stores automatic persisted queries (hash → query).
 	PersistedQueries graphql.Cache[string]
 	// PublicMaxAge is how long shared caches may keep anonymous GET answers; 0 forbids it.
 	PublicMaxAge time.Duration
+	// Realtime configures subscriptions.
+	Realtime Realtime
 	// ReportStatements adds extensions.dbStatements (the request's SQL statement count) to
 	// responses: a development aid, off in production.
 	ReportStatements bool
@@ -42,7 +50,8 @@ type Deps struct {
 // NewHandler returns the GraphQL-over-HTTP handler: POST (JSON) and GET (queries only).
 func NewHandler(d Deps) http.Handler {
 	schema := NewExecutableSchema(Config{
-		Resolvers: &Resolver{client: d.Client, accounts: d.Accounts, publish: d.Publish, social: d.Social},
+		Resolvers: &Resolver{client: d.Client, accounts: d.Accounts, publish: d.Publish, social: d.Social,
+			notify: d.Notify, message: d.Message, live: d.Live},
 		Directives: DirectiveRoot{
 			Authenticated:  authenticated,
 			RequiresScopes: requiresScopes,
@@ -51,12 +60,15 @@ func NewHandler(d Deps) http.Handler {
 	})
 	srv := handler.New(schema)
 	srv.AddTransport(transport.Options{})
+	srv.AddTransport(d.Realtime.websocket())
+	srv.AddTransport(transport.SSE{KeepAlivePingInterval: d.Realtime.KeepAlive}) // before POST: it takes POSTs asking for text/event-stream
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.Introspection{})
 	srv.Use(extension.AutomaticPersistedQuery{Cache: d.PersistedQueries})
 	srv.Use(pageLimits{})
+	srv.Use(subscriptionCap{max: d.Realtime.MaxSubscriptions})
 	srv.SetErrorPresenter(errorPresenter(d.Log))
 	// A mutation's payload reads with fresh loaders: what an earlier field loaded may predate it.
 	srv.AroundRootFields(func(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
@@ -66,6 +78,9 @@ func NewHandler(d Deps) http.Handler {
 		return next(ctx)
 	})
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		if isSubscription(ctx) {
+			ctx = loader.Renew(ctx) // each event reads afresh: a subscription outlives any cache
+		}
 		resp := next(ctx)
 		markCacheable(ctx, resp)
 		return resp
@@ -83,7 +98,7 @@ func NewHandler(d Deps) http.Handler {
 		})
 	}
 	srv.SetRecoverFunc(recoverFunc)
-	return cacheControl(int(d.PublicMaxAge.Seconds()), srv)
+	return streams(cacheControl(int(d.PublicMaxAge.Seconds()), srv))
 }
 
 // defaultQuery is what GraphiQL shows first: something that works on an empty database and hints at
@@ -132,4 +147,12 @@ func NewGraphiQL(endpoint string) http.Handler {
 		w.Header().Set("Cache-Control", "no-cache")
 		page(w, r)
 	})
+}
+
+func isSubscription(ctx context.Context) bool {
+	if !graphql.HasOperationContext(ctx) {
+		return false
+	}
+	op := graphql.GetOperationContext(ctx).Operation
+	return op != nil && op.Operation == ast.Subscription
 }

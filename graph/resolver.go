@@ -8,6 +8,9 @@ import (
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/internal/account"
 	"github.com/agora/agora/internal/apperr"
+	"github.com/agora/agora/internal/live"
+	"github.com/agora/agora/internal/message"
+	"github.com/agora/agora/internal/notify"
 	"github.com/agora/agora/internal/publish"
 	"github.com/agora/agora/internal/social"
 	"github.com/vikstrous/dataloadgen"
@@ -19,6 +22,9 @@ type Resolver struct {
 	accounts *account.Service
 	publish  *publish.Service
 	social   *social.Service
+	notify   *notify.Service
+	message  *message.Service
+	live     *live.Service
 }
 
 // orNil makes a lookup answer null, not an error, when nothing matches: the GraphQL convention for

@@ -9,11 +9,20 @@ import (
 // Comment is the predicate function for comment builders.
 type Comment func(*sql.Selector)
 
+// Conversation is the predicate function for conversation builders.
+type Conversation func(*sql.Selector)
+
 // Follow is the predicate function for follow builders.
 type Follow func(*sql.Selector)
 
 // Like is the predicate function for like builders.
 type Like func(*sql.Selector)
+
+// Message is the predicate function for message builders.
+type Message func(*sql.Selector)
+
+// Notification is the predicate function for notification builders.
+type Notification func(*sql.Selector)
 
 // Post is the predicate function for post builders.
 type Post func(*sql.Selector)

@@ -78,6 +78,9 @@ func (User) Edges() []ent.Edge {
 			Through("follows", Follow.Type),
 		edge.To("sessions", Session.Type).
 			Annotations(entgql.Skip(entgql.SkipAll), entsql.OnDelete(entsql.Cascade)),
+		edge.From("conversations", Conversation.Type).
+			Ref("participants").
+			Annotations(entgql.Skip(entgql.SkipAll)),
 		edge.To("liked_posts", Post.Type).
 			Through("likes", Like.Type).
 			Annotations(entgql.Skip(entgql.SkipAll)),

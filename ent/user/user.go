@@ -48,6 +48,8 @@ const (
 	EdgeFollowers = "followers"
 	// EdgeSessions holds the string denoting the sessions edge name in mutations.
 	EdgeSessions = "sessions"
+	// EdgeConversations holds the string denoting the conversations edge name in mutations.
+	EdgeConversations = "conversations"
 	// EdgeLikedPosts holds the string denoting the liked_posts edge name in mutations.
 	EdgeLikedPosts = "liked_posts"
 	// EdgeFollows holds the string denoting the follows edge name in mutations.
@@ -81,6 +83,11 @@ const (
 	SessionsInverseTable = "sessions"
 	// SessionsColumn is the table column denoting the sessions relation/edge.
 	SessionsColumn = "user_id"
+	// ConversationsTable is the table that holds the conversations relation/edge. The primary key declared below.
+	ConversationsTable = "conversation_participants"
+	// ConversationsInverseTable is the table name for the Conversation entity.
+	// It exists in this package in order to avoid circular dependency with the "conversation" package.
+	ConversationsInverseTable = "conversations"
 	// LikedPostsTable is the table that holds the liked_posts relation/edge. The primary key declared below.
 	LikedPostsTable = "likes"
 	// LikedPostsInverseTable is the table name for the Post entity.
@@ -124,6 +131,9 @@ var (
 	// FollowersPrimaryKey and FollowersColumn2 are the table columns denoting the
 	// primary key for the followers relation (M2M).
 	FollowersPrimaryKey = []string{"user_id", "following_id"}
+	// ConversationsPrimaryKey and ConversationsColumn2 are the table columns denoting the
+	// primary key for the conversations relation (M2M).
+	ConversationsPrimaryKey = []string{"conversation_id", "user_id"}
 	// LikedPostsPrimaryKey and LikedPostsColumn2 are the table columns denoting the
 	// primary key for the liked_posts relation (M2M).
 	LikedPostsPrimaryKey = []string{"user_id", "post_id"}
@@ -320,6 +330,20 @@ func BySessions(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 	}
 }
 
+// ByConversationsCount orders the results by conversations count.
+func ByConversationsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newConversationsStep(), opts...)
+	}
+}
+
+// ByConversations orders the results by conversations terms.
+func ByConversations(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newConversationsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
 // ByLikedPostsCount orders the results by liked_posts count.
 func ByLikedPostsCount(opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -394,6 +418,13 @@ func newSessionsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(SessionsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, SessionsTable, SessionsColumn),
+	)
+}
+func newConversationsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(ConversationsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2M, true, ConversationsTable, ConversationsPrimaryKey...),
 	)
 }
 func newLikedPostsStep() *sqlgraph.Step {

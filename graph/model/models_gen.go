@@ -140,6 +140,14 @@ type LogoutPayload struct {
 	SessionID int `json:"sessionID"`
 }
 
+// The outcome of marking notifications read.
+type MarkNotificationsReadPayload struct {
+	// How many notifications changed from unread to read.
+	Count int `json:"count"`
+	// The viewer, to read their unreadNotificationCount again.
+	Viewer *ent.User `json:"viewer"`
+}
+
 // The draft to publish.
 type PublishPostInput struct {
 	// The post to publish.
@@ -198,10 +206,22 @@ type RevokeSessionPayload struct {
 	SessionID int `json:"sessionID"`
 }
 
+// The message sent.
+type SendMessagePayload struct {
+	// The new message.
+	Message *ent.Message `json:"message"`
+	// The conversation it is in.
+	Conversation *ent.Conversation `json:"conversation"`
+}
+
 // The user with the new role.
 type SetUserRolePayload struct {
 	// The user, with the new role.
 	User *ent.User `json:"user"`
+}
+
+// Live updates, over WebSocket (graphql-transport-ws and the legacy graphql-ws protocol) or server-sent events.
+type Subscription struct {
 }
 
 // The user to unban.

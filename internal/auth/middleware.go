@@ -2,6 +2,8 @@ package auth
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
@@ -28,29 +30,54 @@ func Middleware(t *Tokens, lookup Lookup, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		scheme, token, ok := strings.Cut(h, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			unauthorized(w, "Authorization header must be: Bearer <access token>")
-			return
-		}
-		userID, sessionID, err := t.Verify(strings.TrimSpace(token))
-		if err != nil {
-			unauthorized(w, err.Error())
-			return
-		}
-		v, ok, err := lookup(r.Context(), userID, sessionID)
-		if err != nil {
+		v, err := Authenticate(r.Context(), t, lookup, h)
+		switch {
+		case errors.Is(err, ErrLookup):
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = w.Write([]byte(`{"errors":[{"message":"cannot check the access token now, retry later","extensions":{"code":"SERVICE_UNAVAILABLE"}}]}`))
 			return
-		}
-		if !ok {
-			unauthorized(w, ErrInvalidToken.Error())
+		case err != nil:
+			unauthorized(w, err.Error())
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(WithViewer(r.Context(), v)))
+		ctx = context.WithValue(WithViewer(r.Context(), v), authorizationKey{}, h)
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+type authorizationKey struct{}
+
+// Authorization returns the Authorization header the request's viewer was authenticated with, for
+// connections that check it again while they stay open.
+func Authorization(ctx context.Context) string {
+	h, _ := ctx.Value(authorizationKey{}).(string)
+	return h
+}
+
+// ErrLookup means the token's session could not be checked now: retry later.
+var ErrLookup = errors.New("cannot check the access token now, retry later")
+
+// Authenticate resolves an Authorization value ("Bearer <access token>") to its viewer in their
+// current state: ErrInvalidToken (or a message about the header's form) when it does not verify or
+// its session is gone, ErrLookup when the session cannot be checked now.
+func Authenticate(ctx context.Context, t *Tokens, lookup Lookup, header string) (Viewer, error) {
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return Viewer{}, errors.New("Authorization header must be: Bearer <access token>")
+	}
+	userID, sessionID, err := t.Verify(strings.TrimSpace(token))
+	if err != nil {
+		return Viewer{}, err
+	}
+	v, ok, err := lookup(ctx, userID, sessionID)
+	if err != nil {
+		return Viewer{}, fmt.Errorf("%w: %w", ErrLookup, err)
+	}
+	if !ok {
+		return Viewer{}, ErrInvalidToken
+	}
+	return v, nil
 }
 
 func unauthorized(w http.ResponseWriter, msg string) {

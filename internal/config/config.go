@@ -29,6 +29,9 @@ type Config struct {
 	LoginPerAcct   string        // AGORA_LOGIN_LIMIT_ACCOUNT: sign-in attempts per account, N/duration (default 10/15m)
 	LoginPerIP     string        // AGORA_LOGIN_LIMIT_IP: sign-in attempts per client address (default 30/5m)
 	DBMaxConns     int           // AGORA_DB_MAX_CONNS: PostgreSQL pool size (default 20)
+	Origins        []string      // AGORA_ALLOWED_ORIGINS: comma-separated host patterns of other sites' pages that may open sockets (default none)
+	MaxSubs        int           // AGORA_MAX_SUBSCRIPTIONS: subscriptions per connection (default 20)
+	SocketRecheck  time.Duration // AGORA_SOCKET_RECHECK: how often an open socket's token and session are checked again (default 30s)
 	PublicMaxAge   time.Duration // AGORA_PUBLIC_MAX_AGE: how long shared caches (CDNs) may keep anonymous GET answers (default 0: not at all)
 }
 
@@ -58,6 +61,8 @@ func Load() (Config, error) {
 		LoginPerIP:     get("AGORA_LOGIN_LIMIT_IP", "30/5m"),
 		DBMaxConns:     parse(&errs, "AGORA_DB_MAX_CONNS", 20, strconv.Atoi),
 		PublicMaxAge:   parse(&errs, "AGORA_PUBLIC_MAX_AGE", 0, time.ParseDuration),
+		MaxSubs:        parse(&errs, "AGORA_MAX_SUBSCRIPTIONS", 20, strconv.Atoi),
+		SocketRecheck:  parse(&errs, "AGORA_SOCKET_RECHECK", 30*time.Second, time.ParseDuration),
 	}
 	if c.Env != "development" && c.Env != "production" {
 		errs = append(errs, fmt.Errorf("AGORA_ENV: want development or production, got %q", c.Env))
@@ -87,6 +92,17 @@ func Load() (Config, error) {
 	}
 	if c.DBMaxConns < 1 {
 		errs = append(errs, errors.New("AGORA_DB_MAX_CONNS: want at least 1"))
+	}
+	for _, o := range strings.Split(os.Getenv("AGORA_ALLOWED_ORIGINS"), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.Origins = append(c.Origins, o)
+		}
+	}
+	if c.MaxSubs < 1 {
+		errs = append(errs, errors.New("AGORA_MAX_SUBSCRIPTIONS: want at least 1"))
+	}
+	if c.SocketRecheck <= 0 {
+		errs = append(errs, errors.New("AGORA_SOCKET_RECHECK: want a positive duration"))
 	}
 	if c.PublicMaxAge < 0 {
 		errs = append(errs, errors.New("AGORA_PUBLIC_MAX_AGE: want a duration of 0 or more"))

@@ -40,7 +40,7 @@ func Nodes(ctx context.Context, client *ent.Client, ids []int) ([]ent.Noder, err
 	if err := place(out, byType[user.Table], users, l.primeUsers, ctx); err != nil {
 		return nil, err
 	}
-	if err := place(out, byType[post.Table], posts, l.primePosts, ctx); err != nil {
+	if err := place(out, byType[post.Table], posts, l.primeCachedPosts, ctx); err != nil {
 		return nil, err
 	}
 	if err := place(out, byType[tag.Table], tags, l.primeTags, ctx); err != nil {

@@ -36,24 +36,21 @@ func Prefetch() ent.Interceptor {
 	})
 }
 
-// primePosts queues loaded posts on the loaders of the fields the operation selects, edges
-// included where the query did not load them.
+// primePosts queues loaded posts on the loaders of the fields the operation selects.
 func (l *Loaders) primePosts(ctx context.Context, posts []*ent.Post) {
 	ids := idsOf(posts, func(p *ent.Post) int { return p.ID })
 	prefetch(l, ctx, ids, "likeCount", l.LikeCountByPost.LoadAllThunk)
 	prefetch(l, ctx, ids, "commentCount", l.CommentCountByPost.LoadAllThunk)
 	prefetch(l, ctx, ids, "viewerHasLiked", l.ViewerLikesByPost.LoadAllThunk)
-	var authors, untagged []int
-	for _, p := range posts {
-		if _, err := p.Edges.AuthorOrErr(); ent.IsNotLoaded(err) {
-			authors = append(authors, p.AuthorID)
-		}
-		if _, err := p.Edges.TagsOrErr(); ent.IsNotLoaded(err) {
-			untagged = append(untagged, p.ID)
-		}
-	}
+}
+
+// primeCachedPosts is primePosts for posts from the second level, whose edges field collection
+// did not load: their authors and tags are queued too.
+func (l *Loaders) primeCachedPosts(ctx context.Context, posts []*ent.Post) {
+	l.primePosts(ctx, posts)
+	authors := idsOf(posts, func(p *ent.Post) int { return p.AuthorID })
 	prefetch(l, ctx, authors, "author", l.UserByID.LoadAllThunk)
-	prefetch(l, ctx, untagged, "tags", l.TagsByPost.LoadAllThunk)
+	prefetch(l, ctx, idsOf(posts, func(p *ent.Post) int { return p.ID }), "tags", l.TagsByPost.LoadAllThunk)
 }
 
 func (l *Loaders) primeTags(ctx context.Context, tags []*ent.Tag) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/ent/comment"
+	"github.com/agora/agora/ent/notification"
 	"github.com/agora/agora/ent/post"
 	"github.com/agora/agora/ent/privacy"
 	"github.com/agora/agora/ent/tag"
@@ -14,18 +15,22 @@ import (
 	"github.com/agora/agora/internal/auth"
 	"github.com/agora/agora/internal/cache"
 	"github.com/agora/agora/internal/database"
+	"github.com/agora/agora/internal/live"
 	"github.com/agora/agora/internal/loader"
+	"github.com/agora/agora/internal/notify"
 )
 
 // Service writes posts and comments.
 type Service struct {
 	client *ent.Client
 	cache  cache.Store // the cached posts, tags and counts it changes are invalidated after commit
+	live   *live.Service
+	notify *notify.Service
 }
 
 // New returns a Service.
-func New(client *ent.Client, c cache.Store) *Service {
-	return &Service{client: client, cache: c}
+func New(client *ent.Client, c cache.Store, l *live.Service, n *notify.Service) *Service {
+	return &Service{client: client, cache: c, live: l, notify: n}
 }
 
 // CreatePostInput is a new post (bound to the GraphQL input of the same name).
@@ -277,7 +282,8 @@ func ensureTags(ctx context.Context, tx *ent.Tx, names []string) ([]int, error) 
 	return tx.Tag.Query().Where(tag.NameIn(names...)).IDs(privacy.DecisionContext(ctx, privacy.Allow))
 }
 
-// AddComment comments as the viewer on a post they can see.
+// AddComment comments as the viewer on a post they can see, announces the comment to the post's
+// live subscribers and notifies its author.
 func (s *Service) AddComment(ctx context.Context, in AddCommentInput) (*ent.Comment, error) {
 	v := auth.FromContext(ctx)
 	if !v.Authenticated() {
@@ -288,18 +294,24 @@ func (s *Service) AddComment(ctx context.Context, in AddCommentInput) (*ent.Comm
 		return nil, err
 	}
 	var c *ent.Comment
+	var author int // of the post
 	err = database.InTx(ctx, s.client, func(ctx context.Context, tx *ent.Tx) error {
-		if ok, err := tx.Post.Query().Where(post.ID(in.PostID)).Exist(ctx); err != nil {
-			return err
-		} else if !ok {
+		p, err := tx.Post.Query().Where(post.ID(in.PostID)).Only(ctx)
+		if ent.IsNotFound(err) {
 			return &apperr.Error{Kind: apperr.NotFound, Field: "postID", Message: "post not found"}
 		}
+		if err != nil {
+			return err
+		}
+		author = p.AuthorID
 		c, err = tx.Comment.Create().SetAuthorID(v.UserID).SetPostID(in.PostID).SetBody(body).Save(ctx)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.live.CommentAdded(ctx, in.PostID, c.ID)
+	s.notify.Notify(ctx, notify.Notice{Kind: notification.KindNEW_COMMENT, Recipient: author, Actor: v.UserID, Post: &in.PostID, Comment: &c.ID})
 	return c.Unwrap(), nil
 }
 

@@ -2,6 +2,8 @@ package seed_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"path/filepath"
 	"testing"
 	"time"
@@ -10,7 +12,10 @@ import (
 	"github.com/agora/agora/internal/auth"
 	"github.com/agora/agora/internal/cache"
 	"github.com/agora/agora/internal/database"
+	"github.com/agora/agora/internal/live"
+	"github.com/agora/agora/internal/notify"
 	"github.com/agora/agora/internal/publish"
+	"github.com/agora/agora/internal/pubsub"
 	"github.com/agora/agora/internal/ratelimit"
 	"github.com/agora/agora/internal/seed"
 	"github.com/agora/agora/internal/social"
@@ -27,10 +32,13 @@ func TestLoadIsRepeatable(t *testing.T) {
 		t.Fatal(err)
 	}
 	store := cache.NewMemoryStore(1000)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	events := live.New(db.Client, pubsub.NewMemory(pubsub.Options{}), log)
+	notices := notify.New(db.Client, events, log)
 	accounts := account.New(db.Client, store, auth.NewTokens([]byte("seed-test-secret-seed-test-secret"), nil, "agora", time.Minute), time.Hour,
 		account.LoginLimits{Limiter: ratelimit.NewMemory(), PerAccount: ratelimit.Limit{Burst: 10, Per: time.Minute}, PerIP: ratelimit.Limit{Burst: 10, Per: time.Minute}})
 	for range 2 {
-		if err := seed.Load(ctx, db.Client, accounts, publish.New(db.Client, store), social.New(db.Client, store)); err != nil {
+		if err := seed.Load(ctx, db.Client, accounts, publish.New(db.Client, store, events, notices), social.New(db.Client, store, notices)); err != nil {
 			t.Fatal(err)
 		}
 	}

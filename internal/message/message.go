@@ -1,0 +1,88 @@
+// Package message sends direct messages between two users.
+package message
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/agora/agora/ent"
+	"github.com/agora/agora/ent/conversation"
+	"github.com/agora/agora/ent/notification"
+	"github.com/agora/agora/ent/user"
+	"github.com/agora/agora/internal/apperr"
+	"github.com/agora/agora/internal/auth"
+	"github.com/agora/agora/internal/database"
+	"github.com/agora/agora/internal/live"
+	"github.com/agora/agora/internal/notify"
+)
+
+// Service sends messages.
+type Service struct {
+	client *ent.Client
+	live   *live.Service
+	notify *notify.Service
+}
+
+// New returns a Service.
+func New(client *ent.Client, l *live.Service, n *notify.Service) *Service {
+	return &Service{client: client, live: l, notify: n}
+}
+
+// SendInput is a message to send (bound to the GraphQL input SendMessageInput).
+type SendInput struct {
+	RecipientID int `json:"recipientID"`
+	Body        string
+}
+
+// Send sends a message from the viewer, starting their conversation with the recipient if there
+// is none yet, and announces it after commit.
+func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, *ent.Conversation, error) {
+	v := auth.FromContext(ctx)
+	if !v.Authenticated() {
+		return nil, nil, apperr.ErrUnauthenticated
+	}
+	body, err := apperr.Text("body", in.Body, 1, 5000)
+	if err != nil {
+		return nil, nil, err
+	}
+	if in.RecipientID == v.UserID {
+		return nil, nil, apperr.InvalidField("recipientID", "you cannot message yourself")
+	}
+	pair := fmt.Sprintf("%d:%d", min(v.UserID, in.RecipientID), max(v.UserID, in.RecipientID))
+	var m *ent.Message
+	var c *ent.Conversation
+	// Two first messages racing create the conversation once: the loser's insert conflicts on
+	// the pair, and its second attempt finds the winner's conversation.
+	for attempt := 0; ; attempt++ {
+		err = database.InTx(ctx, s.client, func(ctx context.Context, tx *ent.Tx) error {
+			if ok, err := tx.User.Query().Where(user.ID(in.RecipientID)).Exist(ctx); err != nil {
+				return err
+			} else if !ok {
+				return &apperr.Error{Kind: apperr.NotFound, Field: "recipientID", Message: "user not found"}
+			}
+			now := time.Now().UTC()
+			c, err = tx.Conversation.Query().Where(conversation.Pair(pair)).Only(ctx)
+			if ent.IsNotFound(err) {
+				c, err = tx.Conversation.Create().SetPair(pair).AddParticipantIDs(v.UserID, in.RecipientID).
+					SetCreatedAt(now).SetLastMessageAt(now).Save(ctx)
+			} else if err == nil {
+				c, err = c.Update().SetLastMessageAt(now).Save(ctx)
+			}
+			if err != nil {
+				return err
+			}
+			m, err = tx.Message.Create().SetConversationID(c.ID).SetSenderID(v.UserID).SetBody(body).SetCreatedAt(now).Save(ctx)
+			return err
+		})
+		if !ent.IsConstraintError(err) || attempt > 0 {
+			break
+		}
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	s.live.MessageAdded(ctx, c.ID, m.ID)
+	s.notify.Notify(ctx, notify.Notice{Kind: notification.KindNEW_MESSAGE, Recipient: in.RecipientID, Actor: v.UserID, Message: &m.ID})
+	return m.Unwrap(), c.Unwrap(), nil
+}

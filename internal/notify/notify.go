@@ -1,0 +1,82 @@
+// Package notify tells users when someone follows them, comments on or likes their posts, or
+// messages them.
+package notify
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/agora/agora/ent"
+	"github.com/agora/agora/ent/notification"
+	"github.com/agora/agora/ent/privacy"
+	"github.com/agora/agora/internal/apperr"
+	"github.com/agora/agora/internal/auth"
+	"github.com/agora/agora/internal/live"
+)
+
+// Service writes and reads notifications.
+type Service struct {
+	client *ent.Client
+	live   *live.Service
+	log    *slog.Logger
+}
+
+// New returns a Service.
+func New(client *ent.Client, l *live.Service, log *slog.Logger) *Service {
+	return &Service{client: client, live: l, log: log}
+}
+
+// Notice is something that happened to Recipient, done by Actor.
+type Notice struct {
+	Kind                   notification.Kind
+	Recipient, Actor       int
+	Post, Comment, Message *int
+}
+
+// Notify records a notice and announces it, after the action it tells of committed. Nobody is
+// notified of their own actions. A failure is logged, never returned: the action itself
+// succeeded.
+func (s *Service) Notify(ctx context.Context, n Notice) {
+	if n.Recipient == n.Actor {
+		return
+	}
+	// The system writes notifications: the actor may not write rows addressed to someone else.
+	created, err := s.client.Notification.Create().
+		SetKind(n.Kind).
+		SetRecipientID(n.Recipient).
+		SetActorID(n.Actor).
+		SetNillablePostID(n.Post).
+		SetNillableCommentID(n.Comment).
+		SetNillableMessageID(n.Message).
+		Save(privacy.DecisionContext(ctx, privacy.Allow))
+	if err != nil {
+		s.log.WarnContext(ctx, "writing a notification failed", "kind", n.Kind, "recipient", n.Recipient, "err", err)
+		return
+	}
+	s.live.NotificationAdded(ctx, n.Recipient, created.ID)
+}
+
+// MarkReadInput selects the viewer's notifications to mark read (bound to the GraphQL input of the
+// same name).
+type MarkReadInput struct {
+	IDs []int `json:"ids"`
+}
+
+// MarkRead marks the viewer's unread notifications read — those listed, or all — and returns how
+// many changed.
+func (s *Service) MarkRead(ctx context.Context, in MarkReadInput) (int, error) {
+	if !auth.FromContext(ctx).Authenticated() {
+		return 0, apperr.ErrUnauthenticated
+	}
+	upd := s.client.Notification.Update().Where(notification.ReadAtIsNil())
+	if in.IDs != nil {
+		upd.Where(notification.IDIn(in.IDs...))
+	}
+	return upd.SetReadAt(time.Now().UTC()).Save(ctx) // the privacy rule limits it to the viewer's
+}
+
+// UnreadCount returns how many of a user's notifications are unread, as the viewer may see them.
+func (s *Service) UnreadCount(ctx context.Context, userID int) (int, error) {
+	return s.client.Notification.Query().Where(notification.RecipientID(userID), notification.ReadAtIsNil()).Count(ctx)
+}
