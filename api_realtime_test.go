@@ -1,9 +1,16 @@
 package main
 
 import (
+	"encoding/json"
+	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/agora/agora/internal/database"
@@ -81,5 +88,166 @@ func TestSubscriptionsAcrossReplicas(t *testing.T) {
 				t.Fatalf("messageAdded on A after a message on B: %s %+v", r.Data, r.Errors)
 			}
 		})
+	}
+}
+
+// TestSubscriptionPrivacy: what reaches a subscriber is what its viewer may see, checked per event;
+// sockets with a bad token are refused, and a socket whose session ends is closed with a reason.
+func TestSubscriptionPrivacy(t *testing.T) {
+	a := newAPI(t, "sqlite")
+	ada, bob, mod := a.register(t, "ada"), a.register(t, "bob"), a.register(t, "mod")
+	a.setRole(t, mod, "MODERATOR")
+	p := a.createPost(t, ada, map[string]any{"title": "Soon hidden", "publish": true})
+	draft := a.createPost(t, ada, map[string]any{"title": "Draft"})
+	const comments = `subscription($id: ID!) { commentAdded(postID: $id) { body } }`
+	comment := func(u user, body string) {
+		a.as(u).Do(t, `mutation($id: ID!, $b: String!) { addComment(input: {postID: $id, body: $b}) { comment { id } } }`, map[string]any{"id": p.ID, "b": body}, nil)
+	}
+
+	// Other people's drafts and conversations cannot be subscribed to.
+	if r, _ := a.subscribe(t, a.as(bob), testenv.TransportWS, comments, map[string]any{"id": draft.ID}).Next(t, wait); len(r.Errors) != 1 || r.Errors[0].Code() != "NOT_FOUND" {
+		t.Fatalf("commentAdded on someone else's draft: %+v", r.Errors)
+	}
+	var sent struct {
+		SendMessage struct{ Conversation struct{ ID string } }
+	}
+	a.as(ada).Do(t, `mutation($to: ID!) { sendMessage(input: {recipientID: $to, body: "hi"}) { conversation { id } } }`, map[string]any{"to": mod.ID}, &sent)
+	if r, _ := a.subscribe(t, a.as(bob), testenv.TransportSSE, `subscription($id: ID!) { messageAdded(conversationID: $id) { body } }`,
+		map[string]any{"id": sent.SendMessage.Conversation.ID}).Next(t, wait); len(r.Errors) != 1 || r.Errors[0].Code() != "NOT_FOUND" {
+		t.Fatalf("messageAdded on someone else's conversation: %+v", r.Errors)
+	}
+	if r, _ := a.subscribe(t, a.GraphQL, testenv.TransportLegacyWS, `subscription { notificationAdded { kind } }`, nil).Next(t, wait); len(r.Errors) != 1 || r.Errors[0].Code() != "UNAUTHENTICATED" {
+		t.Fatalf("notificationAdded signed out: %+v", r.Errors)
+	}
+
+	// Once the post is hidden, new comments reach its author and moderators only.
+	public := a.subscribe(t, a.GraphQL, testenv.TransportWS, comments, map[string]any{"id": p.ID})
+	moderator := a.subscribe(t, a.as(mod), testenv.TransportWS, comments, map[string]any{"id": p.ID})
+	comment(bob, "before")
+	for _, s := range []*testenv.Stream{public, moderator} {
+		if r, _ := s.Next(t, wait); string(r.Data) != `{"commentAdded":{"body":"before"}}` {
+			t.Fatalf("before hiding: %s %+v", r.Data, r.Errors)
+		}
+	}
+	a.as(mod).Do(t, `mutation($id: ID!) { hidePost(input: {id: $id}) { post { id } } }`, map[string]any{"id": p.ID}, nil)
+	comment(ada, "after")
+	if r, _ := moderator.Next(t, wait); string(r.Data) != `{"commentAdded":{"body":"after"}}` {
+		t.Fatalf("a moderator after hiding: %s %+v", r.Data, r.Errors)
+	}
+	a.as(mod).Do(t, `mutation($id: ID!) { unhidePost(input: {id: $id}) { post { id } } }`, map[string]any{"id": p.ID}, nil)
+	comment(bob, "unhidden")
+	if r, _ := public.Next(t, wait); string(r.Data) != `{"commentAdded":{"body":"unhidden"}}` {
+		t.Fatalf("signed out, after hiding and unhiding: want only the comment made while visible, got %s %+v", r.Data, r.Errors)
+	}
+
+	// A bad token is refused at connection_init; a socket whose session ends is closed.
+	for _, tr := range []string{testenv.TransportWS, testenv.TransportLegacyWS} {
+		_, err := a.As("not-a-token").TrySubscribe(t, tr, comments, map[string]any{"id": p.ID})
+		if code := websocket.CloseStatus(err); code != 4401 {
+			t.Fatalf("%s with a bad token: want close 4401, got %v", tr, err)
+		}
+	}
+	session := a.login(t, bob.Username).AccessToken
+	s := a.subscribe(t, a.As(session), testenv.TransportWS, `subscription { notificationAdded { kind } }`, nil)
+	a.As(session).Do(t, `mutation { logout { sessionID } }`, nil, nil)
+	select {
+	case <-s.Done():
+	case <-time.After(wait):
+		t.Fatal("the socket stayed open after its session ended")
+	}
+	if s.CloseCode != 4401 || !strings.Contains(s.CloseReason, "session ended") {
+		t.Fatalf("after logout: closed with %d %q, want 4401 and a reason", s.CloseCode, s.CloseReason)
+	}
+}
+
+// TestSubscriptionCap: one connection runs at most AGORA_MAX_SUBSCRIPTIONS (5 in tests) at once.
+func TestSubscriptionCap(t *testing.T) {
+	a := newAPI(t, "sqlite")
+	ada := a.register(t, "ada")
+	p := a.createPost(t, ada, map[string]any{"title": "Busy", "publish": true})
+	ctx := t.Context()
+	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(a.URL, "http"), &websocket.DialOptions{Subprotocols: []string{testenv.TransportWS}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseNow()
+	type frame struct {
+		ID      string          `json:"id,omitempty"`
+		Type    string          `json:"type"`
+		Payload json.RawMessage `json:"payload,omitempty"`
+	}
+	send := func(f frame) {
+		if err := wsjson.Write(ctx, conn, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(frame{Type: "connection_init"})
+	op, _ := json.Marshal(map[string]any{"query": `subscription($id: ID!) { commentAdded(postID: $id) { body } }`, "variables": map[string]any{"id": p.ID}})
+	for i := 1; i <= 6; i++ {
+		send(frame{ID: strconv.Itoa(i), Type: "subscribe", Payload: op})
+	}
+	// The server starts them concurrently: any one of the six is the one refused.
+	var refused string
+	for refused == "" {
+		var f frame
+		if err := wsjson.Read(ctx, conn, &f); err != nil {
+			t.Fatal(err)
+		}
+		if f.Type != "next" && f.Type != "error" {
+			continue
+		}
+		if !strings.Contains(string(f.Payload), `"RATE_LIMITED"`) {
+			t.Fatalf("want a subscription refused with RATE_LIMITED, got %s %s: %s", f.Type, f.ID, f.Payload)
+		}
+		refused = f.ID
+	}
+	// The other five run.
+	a.as(ada).Do(t, `mutation($id: ID!) { addComment(input: {postID: $id, body: "x"}) { comment { id } } }`, map[string]any{"id": p.ID}, nil)
+	got := map[string]bool{}
+	for len(got) < 5 {
+		var f frame
+		if err := wsjson.Read(ctx, conn, &f); err != nil {
+			t.Fatal(err)
+		}
+		if f.Type == "next" {
+			got[f.ID] = true
+		}
+	}
+	if got[refused] {
+		t.Fatalf("the refused subscription %s received an event: %v", refused, got)
+	}
+}
+
+// TestSubscriptionsLeakNothing: after subscribers come and go, on every transport, the server is
+// back to the goroutines it had.
+func TestSubscriptionsLeakNothing(t *testing.T) {
+	a := newAPI(t, "sqlite")
+	ada := a.register(t, "ada")
+	p := a.createPost(t, ada, map[string]any{"title": "Crowded", "publish": true})
+	a.Do(t, `{ __typename }`, nil, nil)
+	http.DefaultClient.CloseIdleConnections()
+	baseline := runtime.NumGoroutine()
+
+	var streams []*testenv.Stream
+	for i := range 30 {
+		tr := testenv.Transports[i%len(testenv.Transports)]
+		streams = append(streams, a.subscribe(t, a.as(ada), tr, `subscription($id: ID!) { commentAdded(postID: $id) { body } }`, map[string]any{"id": p.ID}))
+	}
+	a.as(ada).Do(t, `mutation($id: ID!) { addComment(input: {postID: $id, body: "to all"}) { comment { id } } }`, map[string]any{"id": p.ID}, nil)
+	for _, s := range streams {
+		if r, _ := s.Next(t, wait); string(r.Data) != `{"commentAdded":{"body":"to all"}}` {
+			t.Fatalf("event: %s %+v", r.Data, r.Errors)
+		}
+		s.Close()
+	}
+	http.DefaultClient.CloseIdleConnections()
+	giveUp := time.Now().Add(wait) // a guard against hanging, not a speed check
+	for a.live.Stats().Active > 0 || runtime.NumGoroutine() > baseline {
+		if time.Now().After(giveUp) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines, %d before the subscribers (%d subscriptions active):\n%s",
+				runtime.NumGoroutine(), baseline, a.live.Stats().Active, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

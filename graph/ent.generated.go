@@ -28,9 +28,6 @@ type CommentResolver interface {
 	Author(ctx context.Context, obj *ent.Comment) (*ent.User, error)
 	Post(ctx context.Context, obj *ent.Comment) (*ent.Post, error)
 }
-type ConversationResolver interface {
-	Messages(ctx context.Context, obj *ent.Conversation, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.MessageOrder) (*ent.MessageConnection, error)
-}
 type PostResolver interface {
 	Author(ctx context.Context, obj *ent.Post) (*ent.User, error)
 	Tags(ctx context.Context, obj *ent.Post) ([]*ent.Tag, error)
@@ -1161,7 +1158,7 @@ func (ec *executionContext) _Conversation_messages(ctx context.Context, field gr
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Conversation().Messages(ctx, obj, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.MessageOrder))
+			return obj.Messages(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.MessageOrder))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.MessageConnection) graphql.Marshaler {
@@ -1176,7 +1173,7 @@ func (ec *executionContext) fieldContext_Conversation_messages(ctx context.Conte
 		Object:     "Conversation",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_MessageConnection(ctx, field)
 		},

@@ -27,14 +27,6 @@ func (r *commentResolver) Post(ctx context.Context, obj *ent.Comment) (*ent.Post
 	return unique(ctx, obj.Edges.PostOrErr, loader.For(ctx).PostByID, obj.PostID)
 }
 
-// Messages is the resolver for the messages field.
-func (r *conversationResolver) Messages(ctx context.Context, obj *ent.Conversation, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.MessageOrder) (*ent.MessageConnection, error) {
-	if orderBy == nil {
-		orderBy = &ent.MessageOrder{Field: ent.MessageOrderFieldCreatedAt, Direction: entgql.OrderDirectionDesc}
-	}
-	return obj.Messages(ctx, after, first, before, last, orderBy)
-}
-
 // Author is the resolver for the author field.
 func (r *postResolver) Author(ctx context.Context, obj *ent.Post) (*ent.User, error) {
 	return unique(ctx, obj.Edges.AuthorOrErr, loader.For(ctx).UserByID, obj.AuthorID)
@@ -105,9 +97,6 @@ func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[int], fi
 // Comment returns CommentResolver implementation.
 func (r *Resolver) Comment() CommentResolver { return &commentResolver{r} }
 
-// Conversation returns ConversationResolver implementation.
-func (r *Resolver) Conversation() ConversationResolver { return &conversationResolver{r} }
-
 // Post returns PostResolver implementation.
 func (r *Resolver) Post() PostResolver { return &postResolver{r} }
 
@@ -124,11 +113,20 @@ func (r *Resolver) Tag() TagResolver { return &tagResolver{r} }
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
 type (
-	commentResolver      struct{ *Resolver }
-	conversationResolver struct{ *Resolver }
-	postResolver         struct{ *Resolver }
-	queryResolver        struct{ *Resolver }
-	sessionResolver      struct{ *Resolver }
-	tagResolver          struct{ *Resolver }
-	userResolver         struct{ *Resolver }
+	commentResolver struct{ *Resolver }
+	postResolver    struct{ *Resolver }
+	queryResolver   struct{ *Resolver }
+	sessionResolver struct{ *Resolver }
+	tagResolver     struct{ *Resolver }
+	userResolver    struct{ *Resolver }
 )
+
+// !!! WARNING !!!
+// The code below was going to be deleted when updating resolvers. It has been copied here so you have
+// one last chance to move it out of harms way if you want. There are two reasons this happens:
+//  - When renaming or deleting a resolver the old code will be put in here. You can safely delete
+//    it when you're done.
+//  - You have helper methods in this file. Move them out to keep these resolver files clean.
+/*
+	func (r *Resolver) Conversation() ConversationResolver { return &conversationResolver{r} }
+*/

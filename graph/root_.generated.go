@@ -29,7 +29,6 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Comment() CommentResolver
-	Conversation() ConversationResolver
 	Mutation() MutationResolver
 	Post() PostResolver
 	Query() QueryResolver

@@ -80,6 +80,16 @@ func (s *Stream) Close() { s.cancel(); <-s.done }
 // connection (WebSocket) or answered the request (SSE). The stream closes when the test ends.
 func (c GraphQL) Subscribe(t testing.TB, transport, query string, vars map[string]any) *Stream {
 	t.Helper()
+	s, err := c.TrySubscribe(t, transport, query, vars)
+	if err != nil {
+		t.Fatalf("subscribe over %s: %v", transport, err)
+	}
+	return s
+}
+
+// TrySubscribe is Subscribe for connections that may be refused: it returns the refusal (for
+// WebSocket transports a websocket.CloseError with the server's code and reason).
+func (c GraphQL) TrySubscribe(t testing.TB, transport, query string, vars map[string]any) (*Stream, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Stream{next: make(chan Response, 64), done: make(chan struct{}), cancel: cancel}
 	var err error
@@ -90,10 +100,10 @@ func (c GraphQL) Subscribe(t testing.TB, transport, query string, vars map[strin
 	}
 	if err != nil {
 		cancel()
-		t.Fatalf("subscribe over %s: %v", transport, err)
+		return nil, err
 	}
 	t.Cleanup(s.Close)
-	return s
+	return s, nil
 }
 
 func (c GraphQL) sse(ctx context.Context, s *Stream, query string, vars map[string]any) error {
@@ -157,6 +167,12 @@ func (c GraphQL) websocket(ctx context.Context, s *Stream, protocol, query strin
 		return err
 	}
 	conn.SetReadLimit(4 << 20)
+	started := false
+	defer func() {
+		if !started {
+			conn.CloseNow()
+		}
+	}()
 	init := map[string]any{}
 	if c.Token != "" {
 		init["Authorization"] = "Bearer " + c.Token
@@ -182,6 +198,7 @@ func (c GraphQL) websocket(ctx context.Context, s *Stream, protocol, query strin
 	if err := wsjson.Write(ctx, conn, message{ID: "1", Type: start, Payload: op}); err != nil {
 		return err
 	}
+	started = true
 	go func() {
 		defer close(s.done)
 		defer conn.CloseNow()
