@@ -111,8 +111,8 @@ var matrix = map[string]matrixRow{
 			}
 		}},
 	"Subscription.messageAdded": {allow: "DADDDA", query: `subscription($id: ID!) { messageAdded(conversationID: $id) { body } }`,
-		vars:    func(f *fixture) map[string]any { return map[string]any{"id": f.message(f.target, f.owner)} },
-		trigger: func(f *fixture, _ map[string]any) { f.message(f.target, f.owner) }},
+		vars:    func(f *fixture) map[string]any { return map[string]any{"id": f.message(f.actor, f.owner)} },
+		trigger: func(f *fixture, _ map[string]any) { f.message(f.actor, f.owner) }},
 	"Subscription.commentAdded": {allow: "AAAAAA", query: `subscription($id: ID!) { commentAdded(postID: $id) { body } }`, vars: postID(true),
 		trigger: func(f *fixture, vars map[string]any) {
 			f.a.as(f.actor).Do(f.t, `mutation($id: ID!) { addComment(input: {postID: $id, body: "event"}) { comment { id } } }`, vars, nil)
