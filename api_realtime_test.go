@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket/wsjson"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/agora/agora/internal/config"
 	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/testenv"
 )
@@ -249,5 +250,32 @@ func TestSubscriptionsLeakNothing(t *testing.T) {
 				runtime.NumGoroutine(), baseline, a.live.Stats().Active, buf[:runtime.Stack(buf, true)])
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestSocketOrigins: browsers on other sites may open sockets only from AGORA_ALLOWED_ORIGINS.
+func TestSocketOrigins(t *testing.T) {
+	db := openDB(t, database.Options{SQLitePath: t.TempDir() + "/agora.db"})
+	if _, err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	a := startAPIWith(t, db, nil, func(c *config.Config) { c.Origins = []string{"app.example.com"} })
+	url := "ws" + strings.TrimPrefix(a.URL, "http")
+	for origin, want := range map[string]int{
+		"":                         http.StatusSwitchingProtocols, // not a browser
+		"https://app.example.com":  http.StatusSwitchingProtocols,
+		"https://evil.example.com": http.StatusForbidden,
+	} {
+		h := http.Header{}
+		if origin != "" {
+			h.Set("Origin", origin)
+		}
+		conn, res, err := websocket.Dial(t.Context(), url, &websocket.DialOptions{Subprotocols: []string{testenv.TransportWS}, HTTPHeader: h})
+		if conn != nil {
+			conn.CloseNow()
+		}
+		if res == nil || res.StatusCode != want {
+			t.Errorf("origin %q: want %d, got %v (%v)", origin, want, res, err)
+		}
 	}
 }

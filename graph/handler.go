@@ -98,7 +98,7 @@ func NewHandler(d Deps) http.Handler {
 		})
 	}
 	srv.SetRecoverFunc(recoverFunc)
-	return streams(cacheControl(int(d.PublicMaxAge.Seconds()), srv))
+	return d.Realtime.streams(cacheControl(int(d.PublicMaxAge.Seconds()), srv))
 }
 
 // defaultQuery is what GraphiQL shows first: something that works on an empty database and hints at

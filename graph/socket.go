@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"path"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -203,16 +205,43 @@ func (c closingConn) WriteClose(code int, reason string) error {
 	return c.WebsocketConn.WriteClose(code, reason)
 }
 
-// streams prepares long-lived requests: WebSocket upgrades get their socket state, and event
-// streams outlive the server's write timeout, which is sized for ordinary requests.
-func streams(next http.Handler) http.Handler {
+// streams prepares long-lived requests: WebSocket upgrades from allowed origins get their socket
+// state (others are refused here, before gqlgen logs a failed upgrade), and event streams outlive
+// the server's write timeout, which is sized for ordinary requests.
+func (rt Realtime) streams(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.Header.Get("Upgrade") != "":
+			if !rt.originAllowed(r) {
+				http.Error(w, "this origin may not open sockets: see AGORA_ALLOWED_ORIGINS", http.StatusForbidden)
+				return
+			}
 			r = r.WithContext(context.WithValue(r.Context(), socketKey{}, &socket{}))
 		case strings.Contains(r.Header.Get("Accept"), "text/event-stream"):
 			_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// originAllowed applies the WebSocket origin rule: non-browser clients (no Origin), the API's own
+// host, and the hosts AllowedOrigins match.
+func (rt Realtime) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, pattern := range rt.AllowedOrigins {
+		if ok, _ := path.Match(strings.ToLower(pattern), strings.ToLower(u.Host)); ok {
+			return true
+		}
+	}
+	return false
 }
