@@ -5,6 +5,8 @@ package graph
 import (
 	"context"
 
+	"github.com/vikstrous/dataloadgen"
+
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/internal/account"
 	"github.com/agora/agora/internal/apperr"
@@ -13,7 +15,6 @@ import (
 	"github.com/agora/agora/internal/notify"
 	"github.com/agora/agora/internal/publish"
 	"github.com/agora/agora/internal/social"
-	"github.com/vikstrous/dataloadgen"
 )
 
 // Resolver is the root of the resolvers: every dependency they use.
