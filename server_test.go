@@ -51,13 +51,25 @@ func TestRun(t *testing.T) {
 		t.Fatalf("viewer: %+v", me)
 	}
 
+	// Open subscriptions end with the server instead of holding its shutdown up.
+	var streams []*testenv.Stream
+	for _, tr := range testenv.Transports {
+		streams = append(streams, c.As(out.Login.AccessToken).Subscribe(t, tr, `subscription { notificationAdded { kind } }`, nil))
+	}
 	stop()
 	select {
 	case err := <-done:
 		if err != nil {
 			t.Fatalf("run returned %v after shutdown", err)
 		}
-	case <-time.After(20 * time.Second):
+	case <-time.After(12 * time.Second): // shorter than the shutdown grace period: a guard, not a speed check
 		t.Fatal("agora did not shut down")
+	}
+	for i, s := range streams {
+		select {
+		case <-s.Done():
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the %s subscription outlived the server", testenv.Transports[i])
+		}
 	}
 }
