@@ -99,6 +99,11 @@ var matrix = map[string]matrixRow{
 		vars: func(f *fixture) map[string]any { return map[string]any{"t": f.signIn(f.owner).RefreshToken} }},
 	"Mutation.revokeSession": {allow: "DADDDA", query: `mutation($id: ID!) { revokeSession(input: {id: $id}) { sessionID } }`,
 		vars: func(f *fixture) map[string]any { return map[string]any{"id": f.sessionOf(f.signIn(f.owner))} }},
+	"Query._service": {allow: "AAAAAA", query: `{ _service { sdl } }`},
+	"Query._entities": {allow: "AAAAAA", query: `query($r: [_Any!]!) { _entities(representations: $r) { ... on Post { id } } }`,
+		vars: func(f *fixture) map[string]any {
+			return map[string]any{"r": []any{map[string]any{"__typename": "Post", "id": f.post(true).ID}}}
+		}},
 	"Query.conversations":            {allow: "DAAAAA", query: `{ conversations(first: 5) { totalCount } }`},
 	"User.notifications":             {allow: "DADDDA", query: `query($n: String!) { user(username: $n) { notifications(first: 5) { totalCount } } }`, field: []string{"user", "notifications"}, vars: ownerName},
 	"User.unreadNotificationCount":   {allow: "DADDDA", query: `query($n: String!) { user(username: $n) { unreadNotificationCount } }`, field: []string{"user", "unreadNotificationCount"}, vars: ownerName},

@@ -8,6 +8,9 @@ func NodeType(id int) (string, bool) {
 	return t, ok
 }
 
+// IsEntity marks a federation entity (schema/federation.graphqls gives its @key).
+func (*Comment) IsEntity() {}
+
 // Attach binds an entity decoded from a cache to the client, so its edges and
 // connections can be queried like those of a loaded entity.
 func (c *CommentClient) Attach(e *Comment) *Comment {
@@ -50,6 +53,9 @@ func (c *NotificationClient) Attach(e *Notification) *Notification {
 	return e
 }
 
+// IsEntity marks a federation entity (schema/federation.graphqls gives its @key).
+func (*Post) IsEntity() {}
+
 // Attach binds an entity decoded from a cache to the client, so its edges and
 // connections can be queried like those of a loaded entity.
 func (c *PostClient) Attach(e *Post) *Post {
@@ -71,12 +77,18 @@ func (c *SessionClient) Attach(e *Session) *Session {
 	return e
 }
 
+// IsEntity marks a federation entity (schema/federation.graphqls gives its @key).
+func (*Tag) IsEntity() {}
+
 // Attach binds an entity decoded from a cache to the client, so its edges and
 // connections can be queried like those of a loaded entity.
 func (c *TagClient) Attach(e *Tag) *Tag {
 	e.config = c.config
 	return e
 }
+
+// IsEntity marks a federation entity (schema/federation.graphqls gives its @key).
+func (*User) IsEntity() {}
 
 // Attach binds an entity decoded from a cache to the client, so its edges and
 // connections can be queried like those of a loaded entity.

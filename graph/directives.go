@@ -2,54 +2,93 @@ package graph
 
 import (
 	"context"
+	"reflect"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/internal/apperr"
 	"github.com/agora/agora/internal/auth"
 )
 
-// authenticated implements @authenticated.
-func authenticated(ctx context.Context, _ any, next graphql.Resolver) (any, error) {
-	if !auth.FromContext(ctx).Authenticated() {
-		return deny(ctx, apperr.ErrUnauthenticated)
+// authorize enforces @authenticated, @requiresScopes and @policy wherever a field carries them.
+// Federation declares them for routers and marks them skip-runtime in generated code; Agora
+// enforces them itself, here, on every field, whoever sent the operation.
+func authorize(ctx context.Context, next graphql.Resolver) (any, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Field.Definition == nil || len(fc.Field.Definition.Directives) == 0 {
+		return next(ctx)
+	}
+	v := auth.FromContext(ctx)
+	for _, d := range fc.Field.Definition.Directives {
+		var ok bool
+		switch d.Name {
+		case "authenticated":
+			ok = v.Authenticated()
+		case "requiresScopes":
+			ok = anyAll(groups(d, "scopes"), v.HasScope)
+		case "policy":
+			obj := parentObject(fc)
+			ok = anyAll(groups(d, "policies"), func(name string) bool { p := policies[name]; return p != nil && p(v, obj) })
+		default:
+			continue
+		}
+		if ok {
+			continue
+		}
+		if !v.Authenticated() {
+			return deny(ctx, apperr.ErrUnauthenticated)
+		}
+		return deny(ctx, apperr.Forbiddenf("not allowed"))
 	}
 	return next(ctx)
 }
 
-// requiresScopes implements @requiresScopes: every scope of at least one inner list.
-func requiresScopes(ctx context.Context, _ any, next graphql.Resolver, scopes [][]string) (any, error) {
-	v := auth.FromContext(ctx)
-	if anyAll(scopes, v.HasScope) {
-		return next(ctx)
+// groups reads a directive's list-of-lists argument of names.
+func groups(d *ast.Directive, arg string) [][]string {
+	a := d.Arguments.ForName(arg)
+	if a == nil {
+		return nil
 	}
-	if !v.Authenticated() {
-		return deny(ctx, apperr.ErrUnauthenticated)
+	var out [][]string
+	for _, outer := range a.Value.Children {
+		var g []string
+		for _, inner := range outer.Value.Children {
+			g = append(g, inner.Value.Raw)
+		}
+		out = append(out, g)
 	}
-	return deny(ctx, apperr.Forbiddenf("not allowed"))
+	return out
 }
 
-// policies are the named rules @policy can require; obj is the object the field belongs to.
+// parentObject is the object a field belongs to, as its parent field or list item resolved it:
+// list items hold a pointer to their element, which may be an interface (node, _entities).
+func parentObject(fc *graphql.FieldContext) any {
+	if fc.Parent == nil || fc.Parent.Result == nil {
+		return nil
+	}
+	v := reflect.ValueOf(fc.Parent.Result)
+	for v.Kind() == reflect.Pointer && (v.Elem().Kind() == reflect.Pointer || v.Elem().Kind() == reflect.Interface) {
+		v = v.Elem()
+		if v.Kind() == reflect.Interface {
+			v = v.Elem()
+		}
+	}
+	if !v.IsValid() {
+		return nil
+	}
+	return v.Interface()
+}
+
+// policies are the named rules @policy can require; obj is the object the field belongs to. An
+// unknown name never passes, so a typo denies rather than allows.
 var policies = map[string]func(v auth.Viewer, obj any) bool{
 	"self": func(v auth.Viewer, obj any) bool {
 		u, ok := obj.(*ent.User)
-		return ok && v.Authenticated() && u.ID == v.UserID
+		return ok && u != nil && v.Authenticated() && u.ID == v.UserID
 	},
 	"admin": func(v auth.Viewer, _ any) bool { return v.HasScope(auth.ScopeAdmin) },
-}
-
-// policy implements @policy: every policy of at least one inner list. An unknown policy name never
-// passes, so a typo denies rather than allows.
-func policy(ctx context.Context, obj any, next graphql.Resolver, names [][]string) (any, error) {
-	v := auth.FromContext(ctx)
-	if anyAll(names, func(name string) bool { p := policies[name]; return p != nil && p(v, obj) }) {
-		return next(ctx)
-	}
-	if !v.Authenticated() {
-		return deny(ctx, apperr.ErrUnauthenticated)
-	}
-	return deny(ctx, apperr.Forbiddenf("not allowed"))
 }
 
 // anyAll reports whether every element of at least one group satisfies ok.

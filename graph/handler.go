@@ -52,11 +52,6 @@ func NewHandler(d Deps) http.Handler {
 	schema := NewExecutableSchema(Config{
 		Resolvers: &Resolver{client: d.Client, accounts: d.Accounts, publish: d.Publish, social: d.Social,
 			notify: d.Notify, message: d.Message, live: d.Live},
-		Directives: DirectiveRoot{
-			Authenticated:  authenticated,
-			RequiresScopes: requiresScopes,
-			Policy:         policy,
-		},
 	})
 	srv := handler.New(schema)
 	srv.AddTransport(transport.Options{})
@@ -67,6 +62,7 @@ func NewHandler(d Deps) http.Handler {
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.Introspection{})
 	srv.Use(extension.AutomaticPersistedQuery{Cache: d.PersistedQueries})
+	srv.AroundFields(authorize)
 	srv.Use(pageLimits{})
 	srv.Use(subscriptionCap{max: d.Realtime.MaxSubscriptions})
 	srv.SetErrorPresenter(errorPresenter(d.Log))

@@ -191,20 +191,7 @@ func (ec *executionContext) _Subscription_notificationAdded(ctx context.Context,
 		func(ctx context.Context) (any, error) {
 			return ec.Resolvers.Subscription().NotificationAdded(ctx)
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				if ec.Directives.Authenticated == nil {
-					var zeroVal *ent.Notification
-					return zeroVal, errors.New("directive authenticated is not implemented")
-				}
-				return ec.Directives.Authenticated(ctx, nil, directive0)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Notification) graphql.Marshaler {
 			return ec.marshalNNotification2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐNotification(ctx, selections, v)
 		},
@@ -237,20 +224,7 @@ func (ec *executionContext) _Subscription_messageAdded(ctx context.Context, fiel
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Subscription().MessageAdded(ctx, fc.Args["conversationID"].(int))
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				if ec.Directives.Authenticated == nil {
-					var zeroVal *ent.Message
-					return zeroVal, errors.New("directive authenticated is not implemented")
-				}
-				return ec.Directives.Authenticated(ctx, nil, directive0)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Message) graphql.Marshaler {
 			return ec.marshalNMessage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMessage(ctx, selections, v)
 		},

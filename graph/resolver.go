@@ -11,6 +11,7 @@ import (
 	"github.com/agora/agora/internal/account"
 	"github.com/agora/agora/internal/apperr"
 	"github.com/agora/agora/internal/live"
+	"github.com/agora/agora/internal/loader"
 	"github.com/agora/agora/internal/message"
 	"github.com/agora/agora/internal/notify"
 	"github.com/agora/agora/internal/publish"
@@ -54,4 +55,22 @@ func byID[T any](ctx context.Context, l *dataloadgen.Loader[int, *T], id int) (*
 		err = apperr.NotFoundf("not found")
 	}
 	return v, err
+}
+
+// entities resolves federation representations through the loaders, like nodes: one query per
+// type on a cold cache, none on a warm one, and nil where the viewer may see no such entity.
+func entities[T ent.Noder, R any](ctx context.Context, client *ent.Client, reps []R, id func(R) int) ([]T, error) {
+	ids := make([]int, len(reps))
+	for i, rep := range reps {
+		ids[i] = id(rep)
+	}
+	nodes, err := loader.Nodes(ctx, client, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, len(nodes))
+	for i, n := range nodes {
+		out[i], _ = n.(T) // an ID of another type names no such entity
+	}
+	return out, nil
 }

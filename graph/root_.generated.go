@@ -29,6 +29,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Comment() CommentResolver
+	Entity() EntityResolver
 	Mutation() MutationResolver
 	Post() PostResolver
 	Query() QueryResolver
@@ -39,9 +40,6 @@ type ResolverRoot interface {
 }
 
 type DirectiveRoot struct {
-	Authenticated  func(ctx context.Context, obj any, next graphql.Resolver) (res any, err error)
-	Policy         func(ctx context.Context, obj any, next graphql.Resolver, policies [][]string) (res any, err error)
-	RequiresScopes func(ctx context.Context, obj any, next graphql.Resolver, scopes [][]string) (res any, err error)
 }
 
 type ComplexityRoot struct {
@@ -109,6 +107,13 @@ type ComplexityRoot struct {
 
 	DeletePostPayload struct {
 		DeletedPostID func(childComplexity int) int
+	}
+
+	Entity struct {
+		FindManyCommentByIDs func(childComplexity int, reps []*model.CommentByIDsInput) int
+		FindManyPostByIDs    func(childComplexity int, reps []*model.PostByIDsInput) int
+		FindManyTagByIDs     func(childComplexity int, reps []*model.TagByIDsInput) int
+		FindManyUserByIDs    func(childComplexity int, reps []*model.UserByIDsInput) int
 	}
 
 	FollowUserPayload struct {
@@ -261,16 +266,18 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Conversations func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
-		Feed          func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
-		Node          func(childComplexity int, id int) int
-		Nodes         func(childComplexity int, ids []int) int
-		Post          func(childComplexity int, slug string) int
-		Posts         func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PostOrder, where *ent.PostWhereInput) int
-		Tags          func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TagOrder, where *ent.TagWhereInput) int
-		User          func(childComplexity int, username string) int
-		Users         func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) int
-		Viewer        func(childComplexity int) int
+		Conversations      func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
+		Feed               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
+		Node               func(childComplexity int, id int) int
+		Nodes              func(childComplexity int, ids []int) int
+		Post               func(childComplexity int, slug string) int
+		Posts              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PostOrder, where *ent.PostWhereInput) int
+		Tags               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TagOrder, where *ent.TagWhereInput) int
+		User               func(childComplexity int, username string) int
+		Users              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) int
+		Viewer             func(childComplexity int) int
+		__resolve__service func(childComplexity int) int
+		__resolve_entities func(childComplexity int, representations []map[string]any) int
 	}
 
 	RefreshSessionPayload struct {
@@ -395,6 +402,10 @@ type ComplexityRoot struct {
 	UserEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	_Service struct {
+		SDL func(childComplexity int) int
 	}
 }
 
@@ -608,6 +619,51 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DeletePostPayload.DeletedPostID(childComplexity), true
+
+	case "Entity.findManyCommentByIDs":
+		if e.ComplexityRoot.Entity.FindManyCommentByIDs == nil {
+			break
+		}
+
+		args, err := ec.field_Entity_findManyCommentByIDs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Entity.FindManyCommentByIDs(childComplexity, args["reps"].([]*model.CommentByIDsInput)), true
+	case "Entity.findManyPostByIDs":
+		if e.ComplexityRoot.Entity.FindManyPostByIDs == nil {
+			break
+		}
+
+		args, err := ec.field_Entity_findManyPostByIDs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Entity.FindManyPostByIDs(childComplexity, args["reps"].([]*model.PostByIDsInput)), true
+	case "Entity.findManyTagByIDs":
+		if e.ComplexityRoot.Entity.FindManyTagByIDs == nil {
+			break
+		}
+
+		args, err := ec.field_Entity_findManyTagByIDs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Entity.FindManyTagByIDs(childComplexity, args["reps"].([]*model.TagByIDsInput)), true
+	case "Entity.findManyUserByIDs":
+		if e.ComplexityRoot.Entity.FindManyUserByIDs == nil {
+			break
+		}
+
+		args, err := ec.field_Entity_findManyUserByIDs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Entity.FindManyUserByIDs(childComplexity, args["reps"].([]*model.UserByIDsInput)), true
 
 	case "FollowUserPayload.user":
 		if e.ComplexityRoot.FollowUserPayload.User == nil {
@@ -1399,6 +1455,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
+	case "Query._service":
+		if e.ComplexityRoot.Query.__resolve__service == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.__resolve__service(childComplexity), true
+	case "Query._entities":
+		if e.ComplexityRoot.Query.__resolve_entities == nil {
+			break
+		}
+
+		args, err := ec.field_Query__entities_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.__resolve_entities(childComplexity, args["representations"].([]map[string]any)), true
 
 	case "RefreshSessionPayload.accessToken":
 		if e.ComplexityRoot.RefreshSessionPayload.AccessToken == nil {
@@ -1839,6 +1912,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UserEdge.Node(childComplexity), true
 
+	case "_Service.sdl":
+		if e.ComplexityRoot._Service.SDL == nil {
+			break
+		}
+
+		return e.ComplexityRoot._Service.SDL(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -1850,6 +1930,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputAddCommentInput,
 		ec.unmarshalInputBanUserInput,
 		ec.unmarshalInputChangePasswordInput,
+		ec.unmarshalInputCommentByIDsInput,
 		ec.unmarshalInputCommentOrder,
 		ec.unmarshalInputCommentWhereInput,
 		ec.unmarshalInputConversationOrder,
@@ -1864,6 +1945,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputMarkNotificationsReadInput,
 		ec.unmarshalInputMessageOrder,
 		ec.unmarshalInputNotificationOrder,
+		ec.unmarshalInputPostByIDsInput,
 		ec.unmarshalInputPostOrder,
 		ec.unmarshalInputPostWhereInput,
 		ec.unmarshalInputPublishPostInput,
@@ -1872,6 +1954,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputRevokeSessionInput,
 		ec.unmarshalInputSendMessageInput,
 		ec.unmarshalInputSetUserRoleInput,
+		ec.unmarshalInputTagByIDsInput,
 		ec.unmarshalInputTagOrder,
 		ec.unmarshalInputTagWhereInput,
 		ec.unmarshalInputUnbanUserInput,
@@ -1881,6 +1964,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputUnlikePostInput,
 		ec.unmarshalInputUpdatePostInput,
 		ec.unmarshalInputUpdateProfileInput,
+		ec.unmarshalInputUserByIDsInput,
 		ec.unmarshalInputUserOrder,
 		ec.unmarshalInputUserWhereInput,
 	)
@@ -3284,25 +3368,26 @@ input UserWhereInput {
   hasFollowersWith: [UserWhereInput!]
 }
 `, BuiltIn: false},
-	{Name: "../schema/directives.graphqls", Input: `# Authorization directives, named and shaped after Apollo Federation's so a router can enforce the same
-# rules; Agora always enforces them itself. On a root field (or a non-null one) a denial is an error:
-# UNAUTHENTICATED when signed out, FORBIDDEN otherwise. On a nullable field of an object it is a
+	{Name: "../schema/federation.graphqls", Input: `# Agora is an Apollo Federation v2 subgraph. Its entities, by ID.
+#
+# Authorization uses federation's own directives, so a router can enforce the same rules; Agora always
+# enforces them itself (graph/directives.go). @authenticated: a signed-in viewer. @requiresScopes:
+# every scope of at least one inner list — ` + "`" + `write` + "`" + ` (signed in, not banned), ` + "`" + `moderate` + "`" + ` (moderators and
+# admins), ` + "`" + `admin` + "`" + `. @policy: every policy of at least one inner list — ` + "`" + `self` + "`" + ` (the viewer is the user
+# the field belongs to), ` + "`" + `admin` + "`" + `. On a root field (or a non-null one) a denial is an error:
+# UNAUTHENTICATED when signed out, FORBIDDEN otherwise; on a nullable field of an object it is a
 # silent null, so the rest of the object still comes back.
 
-"The field or type needs a signed-in viewer (an ` + "`" + `Authorization: Bearer <access token>` + "`" + ` header)."
-directive @authenticated on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
+extend schema
+  @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key", "@authenticated", "@requiresScopes", "@policy"])
 
-"""
-The viewer needs every scope of at least one inner list. Scopes follow from the role: ` + "`" + `write` + "`" + ` (any
-signed-in user who is not banned), ` + "`" + `moderate` + "`" + ` (moderators and admins), ` + "`" + `admin` + "`" + ` (admins).
-"""
-directive @requiresScopes(scopes: [[String!]!]!) on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
+"Resolves all representations of a type in one call (gqlgen): one query per type per request."
+directive @entityResolver(multi: Boolean) on OBJECT
 
-"""
-The viewer must satisfy every policy of at least one inner list. Policies: ` + "`" + `self` + "`" + ` (the viewer is the
-user the field belongs to), ` + "`" + `admin` + "`" + ` (the viewer is an admin).
-"""
-directive @policy(policies: [[String!]!]!) on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
+extend type User @key(fields: "id") @entityResolver(multi: true)
+extend type Post @key(fields: "id") @entityResolver(multi: true)
+extend type Comment @key(fields: "id") @entityResolver(multi: true)
+extend type Tag @key(fields: "id") @entityResolver(multi: true)
 `, BuiltIn: false},
 	{Name: "../schema/moderation.graphqls", Input: `extend type Mutation {
   "Hide a post from everyone but its author and moderators; moderators only."
@@ -3843,6 +3928,95 @@ type UpdateProfilePayload {
   user: User!
 }
 `, BuiltIn: false},
+	{Name: "../federation/directives.graphql", Input: `
+	directive @authenticated on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
+	directive @composeDirective(name: String!) repeatable on SCHEMA
+	directive @extends on OBJECT | INTERFACE
+	directive @external on OBJECT | FIELD_DEFINITION
+	directive @key(fields: FieldSet!, resolvable: Boolean = true) repeatable on OBJECT | INTERFACE
+	directive @inaccessible on
+	  | ARGUMENT_DEFINITION
+	  | ENUM
+	  | ENUM_VALUE
+	  | FIELD_DEFINITION
+	  | INPUT_FIELD_DEFINITION
+	  | INPUT_OBJECT
+	  | INTERFACE
+	  | OBJECT
+	  | SCALAR
+	  | UNION
+	directive @interfaceObject on OBJECT
+	directive @link(import: [String!], url: String!) repeatable on SCHEMA
+	directive @override(from: String!, label: String) on FIELD_DEFINITION
+	directive @policy(policies: [[federation__Policy!]!]!) on
+	  | FIELD_DEFINITION
+	  | OBJECT
+	  | INTERFACE
+	  | SCALAR
+	  | ENUM
+	directive @provides(fields: FieldSet!) on FIELD_DEFINITION
+	directive @requires(fields: FieldSet!) on FIELD_DEFINITION
+	directive @requiresScopes(scopes: [[federation__Scope!]!]!) on
+	  | FIELD_DEFINITION
+	  | OBJECT
+	  | INTERFACE
+	  | SCALAR
+	  | ENUM
+	directive @shareable repeatable on FIELD_DEFINITION | OBJECT
+	directive @computedRequires on FIELD_DEFINITION
+	directive @tag(name: String!) repeatable on
+	  | ARGUMENT_DEFINITION
+	  | ENUM
+	  | ENUM_VALUE
+	  | FIELD_DEFINITION
+	  | INPUT_FIELD_DEFINITION
+	  | INPUT_OBJECT
+	  | INTERFACE
+	  | OBJECT
+	  | SCALAR
+	  | UNION
+	scalar _Any
+	scalar FieldSet
+	scalar federation__Policy
+	scalar federation__Scope
+`, BuiltIn: true},
+	{Name: "../federation/entity.graphql", Input: `
+# a union of all types that use the @key directive
+union _Entity = Comment | Post | Tag | User
+
+input CommentByIDsInput {
+	ID: ID!
+}
+
+input PostByIDsInput {
+	ID: ID!
+}
+
+input TagByIDsInput {
+	ID: ID!
+}
+
+input UserByIDsInput {
+	ID: ID!
+}
+
+# fake type to build resolver interfaces for users to implement
+type Entity {
+	findManyCommentByIDs(reps: [CommentByIDsInput]!): [Comment]
+	findManyPostByIDs(reps: [PostByIDsInput]!): [Post]
+	findManyTagByIDs(reps: [TagByIDsInput]!): [Tag]
+	findManyUserByIDs(reps: [UserByIDsInput]!): [User]
+}
+
+type _Service {
+  sdl: String
+}
+
+extend type Query {
+  _entities(representations: [_Any!]!): [_Entity]!
+  _service: _Service!
+}
+`, BuiltIn: true},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -4454,6 +4628,14 @@ func (ec *executionContext) childFields_UserEdge(ctx context.Context, field grap
 		return ec.fieldContext_UserEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UserEdge", field.Name)
+}
+
+func (ec *executionContext) childFields__Service(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "sdl":
+		return ec.fieldContext__Service_sdl(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type _Service", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

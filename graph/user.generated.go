@@ -634,25 +634,7 @@ func (ec *executionContext) _Mutation_updateProfile(ctx context.Context, field g
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UpdateProfile(ctx, fc.Args["input"].(account.UpdateProfileInput))
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				scopes, err := ec.unmarshalNString2ᚕᚕstringᚄ(ctx, []any{[]any{"write"}})
-				if err != nil {
-					var zeroVal *model.UpdateProfilePayload
-					return zeroVal, err
-				}
-				if ec.Directives.RequiresScopes == nil {
-					var zeroVal *model.UpdateProfilePayload
-					return zeroVal, errors.New("directive requiresScopes is not implemented")
-				}
-				return ec.Directives.RequiresScopes(ctx, nil, directive0, scopes)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UpdateProfilePayload) graphql.Marshaler {
 			return ec.marshalNUpdateProfilePayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋmodelᚐUpdateProfilePayload(ctx, selections, v)
 		},
@@ -696,25 +678,7 @@ func (ec *executionContext) _Mutation_hidePost(ctx context.Context, field graphq
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().HidePost(ctx, fc.Args["input"].(model.HidePostInput))
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				scopes, err := ec.unmarshalNString2ᚕᚕstringᚄ(ctx, []any{[]any{"moderate"}})
-				if err != nil {
-					var zeroVal *model.HidePostPayload
-					return zeroVal, err
-				}
-				if ec.Directives.RequiresScopes == nil {
-					var zeroVal *model.HidePostPayload
-					return zeroVal, errors.New("directive requiresScopes is not implemented")
-				}
-				return ec.Directives.RequiresScopes(ctx, nil, directive0, scopes)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.HidePostPayload) graphql.Marshaler {
 			return ec.marshalNHidePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋmodelᚐHidePostPayload(ctx, selections, v)
 		},
@@ -758,25 +722,7 @@ func (ec *executionContext) _Mutation_unhidePost(ctx context.Context, field grap
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UnhidePost(ctx, fc.Args["input"].(model.UnhidePostInput))
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				scopes, err := ec.unmarshalNString2ᚕᚕstringᚄ(ctx, []any{[]any{"moderate"}})
-				if err != nil {
-					var zeroVal *model.UnhidePostPayload
-					return zeroVal, err
-				}
-				if ec.Directives.RequiresScopes == nil {
-					var zeroVal *model.UnhidePostPayload
-					return zeroVal, errors.New("directive requiresScopes is not implemented")
-				}
-				return ec.Directives.RequiresScopes(ctx, nil, directive0, scopes)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UnhidePostPayload) graphql.Marshaler {
 			return ec.marshalNUnhidePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋmodelᚐUnhidePostPayload(ctx, selections, v)
 		},
@@ -820,25 +766,7 @@ func (ec *executionContext) _Mutation_hideComment(ctx context.Context, field gra
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().HideComment(ctx, fc.Args["input"].(model.HideCommentInput))
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				scopes, err := ec.unmarshalNString2ᚕᚕstringᚄ(ctx, []any{[]any{"moderate"}})
-				if err != nil {
-					var zeroVal *model.HideCommentPayload
-					return zeroVal, err
-				}
-				if ec.Directives.RequiresScopes == nil {
-					var zeroVal *model.HideCommentPayload
-					return zeroVal, errors.New("directive requiresScopes is not implemented")
-				}
-				return ec.Directives.RequiresScopes(ctx, nil, directive0, scopes)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.HideCommentPayload) graphql.Marshaler {
 			return ec.marshalNHideCommentPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋmodelᚐHideCommentPayload(ctx, selections, v)
 		},
@@ -882,25 +810,7 @@ func (ec *executionContext) _Mutation_unhideComment(ctx context.Context, field g
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UnhideComment(ctx, fc.Args["input"].(model.UnhideCommentInput))
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				scopes, err := ec.unmarshalNString2ᚕᚕstringᚄ(ctx, []any{[]any{"moderate"}})
-				if err != nil {
-					var zeroVal *model.UnhideCommentPayload
-					return zeroVal, err
-				}
-				if ec.Directives.RequiresScopes == nil {
-					var zeroVal *model.UnhideCommentPayload
-					return zeroVal, errors.New("directive requiresScopes is not implemented")
-				}
-				return ec.Directives.RequiresScopes(ctx, nil, directive0, scopes)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UnhideCommentPayload) graphql.Marshaler {
 			return ec.marshalNUnhideCommentPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋmodelᚐUnhideCommentPayload(ctx, selections, v)
 		},
@@ -944,25 +854,7 @@ func (ec *executionContext) _Mutation_setUserRole(ctx context.Context, field gra
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().SetUserRole(ctx, fc.Args["input"].(account.SetRoleInput))
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				scopes, err := ec.unmarshalNString2ᚕᚕstringᚄ(ctx, []any{[]any{"admin"}})
-				if err != nil {
-					var zeroVal *model.SetUserRolePayload
-					return zeroVal, err
-				}
-				if ec.Directives.RequiresScopes == nil {
-					var zeroVal *model.SetUserRolePayload
-					return zeroVal, errors.New("directive requiresScopes is not implemented")
-				}
-				return ec.Directives.RequiresScopes(ctx, nil, directive0, scopes)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.SetUserRolePayload) graphql.Marshaler {
 			return ec.marshalNSetUserRolePayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋmodelᚐSetUserRolePayload(ctx, selections, v)
 		},
@@ -1006,25 +898,7 @@ func (ec *executionContext) _Mutation_banUser(ctx context.Context, field graphql
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().BanUser(ctx, fc.Args["input"].(model.BanUserInput))
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				scopes, err := ec.unmarshalNString2ᚕᚕstringᚄ(ctx, []any{[]any{"admin"}})
-				if err != nil {
-					var zeroVal *model.BanUserPayload
-					return zeroVal, err
-				}
-				if ec.Directives.RequiresScopes == nil {
-					var zeroVal *model.BanUserPayload
-					return zeroVal, errors.New("directive requiresScopes is not implemented")
-				}
-				return ec.Directives.RequiresScopes(ctx, nil, directive0, scopes)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.BanUserPayload) graphql.Marshaler {
 			return ec.marshalNBanUserPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋmodelᚐBanUserPayload(ctx, selections, v)
 		},
@@ -1068,25 +942,7 @@ func (ec *executionContext) _Mutation_unbanUser(ctx context.Context, field graph
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UnbanUser(ctx, fc.Args["input"].(model.UnbanUserInput))
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				scopes, err := ec.unmarshalNString2ᚕᚕstringᚄ(ctx, []any{[]any{"admin"}})
-				if err != nil {
-					var zeroVal *model.UnbanUserPayload
-					return zeroVal, err
-				}
-				if ec.Directives.RequiresScopes == nil {
-					var zeroVal *model.UnbanUserPayload
-					return zeroVal, errors.New("directive requiresScopes is not implemented")
-				}
-				return ec.Directives.RequiresScopes(ctx, nil, directive0, scopes)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UnbanUserPayload) graphql.Marshaler {
 			return ec.marshalNUnbanUserPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋmodelᚐUnbanUserPayload(ctx, selections, v)
 		},
@@ -1130,25 +986,7 @@ func (ec *executionContext) _Mutation_createPost(ctx context.Context, field grap
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().CreatePost(ctx, fc.Args["input"].(publish.CreatePostInput))
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				scopes, err := ec.unmarshalNString2ᚕᚕstringᚄ(ctx, []any{[]any{"write"}})
-				if err != nil {
-					var zeroVal *model.CreatePostPayload
-					return zeroVal, err
-				}
-				if ec.Directives.RequiresScopes == nil {
-					var zeroVal *model.CreatePostPayload
-					return zeroVal, errors.New("directive requiresScopes is not implemented")
-				}
-				return ec.Directives.RequiresScopes(ctx, nil, directive0, scopes)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CreatePostPayload) graphql.Marshaler {
 			return ec.marshalNCreatePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋmodelᚐCreatePostPayload(ctx, selections, v)
 		},
@@ -1192,25 +1030,7 @@ func (ec *executionContext) _Mutation_updatePost(ctx context.Context, field grap
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UpdatePost(ctx, fc.Args["input"].(publish.UpdatePostInput))
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				scopes, err := ec.unmarshalNString2ᚕᚕstringᚄ(ctx, []any{[]any{"write"}})
-				if err != nil {
-					var zeroVal *model.UpdatePostPayload
-					return zeroVal, err
-				}
-				if ec.Directives.RequiresScopes == nil {
-					var zeroVal *model.UpdatePostPayload
-					return zeroVal, errors.New("directive requiresScopes is not implemented")
-				}
-				return ec.Directives.RequiresScopes(ctx, nil, directive0, scopes)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UpdatePostPayload) graphql.Marshaler {
 			return ec.marshalNUpdatePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋmodelᚐUpdatePostPayload(ctx, selections, v)
 		},
@@ -1254,25 +1074,7 @@ func (ec *executionContext) _Mutation_publishPost(ctx context.Context, field gra
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().PublishPost(ctx, fc.Args["input"].(model.PublishPostInput))
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				scopes, err := ec.unmarshalNString2ᚕᚕstringᚄ(ctx, []any{[]any{"write"}})
-				if err != nil {
-					var zeroVal *model.PublishPostPayload
-					return zeroVal, err
-				}
-				if ec.Directives.RequiresScopes == nil {
-					var zeroVal *model.PublishPostPayload
-					return zeroVal, errors.New("directive requiresScopes is not implemented")
-				}
-				return ec.Directives.RequiresScopes(ctx, nil, directive0, scopes)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.PublishPostPayload) graphql.Marshaler {
 			return ec.marshalNPublishPostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋmodelᚐPublishPostPayload(ctx, selections, v)
 		},
@@ -1316,25 +1118,7 @@ func (ec *executionContext) _Mutation_deletePost(ctx context.Context, field grap
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().DeletePost(ctx, fc.Args["input"].(model.DeletePostInput))
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				scopes, err := ec.unmarshalNString2ᚕᚕstringᚄ(ctx, []any{[]any{"write"}})
-				if err != nil {
-					var zeroVal *model.DeletePostPayload
-					return zeroVal, err
-				}
-				if ec.Directives.RequiresScopes == nil {
-					var zeroVal *model.DeletePostPayload
-					return zeroVal, errors.New("directive requiresScopes is not implemented")
-				}
-				return ec.Directives.RequiresScopes(ctx, nil, directive0, scopes)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.DeletePostPayload) graphql.Marshaler {
 			return ec.marshalNDeletePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋmodelᚐDeletePostPayload(ctx, selections, v)
 		},
@@ -1378,25 +1162,7 @@ func (ec *executionContext) _Mutation_addComment(ctx context.Context, field grap
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().AddComment(ctx, fc.Args["input"].(publish.AddCommentInput))
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				scopes, err := ec.unmarshalNString2ᚕᚕstringᚄ(ctx, []any{[]any{"write"}})
-				if err != nil {
-					var zeroVal *model.AddCommentPayload
-					return zeroVal, err
-				}
-				if ec.Directives.RequiresScopes == nil {
-					var zeroVal *model.AddCommentPayload
-					return zeroVal, errors.New("directive requiresScopes is not implemented")
-				}
-				return ec.Directives.RequiresScopes(ctx, nil, directive0, scopes)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.AddCommentPayload) graphql.Marshaler {
 			return ec.marshalNAddCommentPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋmodelᚐAddCommentPayload(ctx, selections, v)
 		},
@@ -1440,25 +1206,7 @@ func (ec *executionContext) _Mutation_deleteComment(ctx context.Context, field g
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().DeleteComment(ctx, fc.Args["input"].(model.DeleteCommentInput))
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				scopes, err := ec.unmarshalNString2ᚕᚕstringᚄ(ctx, []any{[]any{"write"}})
-				if err != nil {
-					var zeroVal *model.DeleteCommentPayload
-					return zeroVal, err
-				}
-				if ec.Directives.RequiresScopes == nil {
-					var zeroVal *model.DeleteCommentPayload
-					return zeroVal, errors.New("directive requiresScopes is not implemented")
-				}
-				return ec.Directives.RequiresScopes(ctx, nil, directive0, scopes)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.DeleteCommentPayload) graphql.Marshaler {
 			return ec.marshalNDeleteCommentPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋmodelᚐDeleteCommentPayload(ctx, selections, v)
 		},
@@ -1502,25 +1250,7 @@ func (ec *executionContext) _Mutation_sendMessage(ctx context.Context, field gra
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().SendMessage(ctx, fc.Args["input"].(message.SendInput))
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				scopes, err := ec.unmarshalNString2ᚕᚕstringᚄ(ctx, []any{[]any{"write"}})
-				if err != nil {
-					var zeroVal *model.SendMessagePayload
-					return zeroVal, err
-				}
-				if ec.Directives.RequiresScopes == nil {
-					var zeroVal *model.SendMessagePayload
-					return zeroVal, errors.New("directive requiresScopes is not implemented")
-				}
-				return ec.Directives.RequiresScopes(ctx, nil, directive0, scopes)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.SendMessagePayload) graphql.Marshaler {
 			return ec.marshalNSendMessagePayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋmodelᚐSendMessagePayload(ctx, selections, v)
 		},
@@ -1564,20 +1294,7 @@ func (ec *executionContext) _Mutation_markNotificationsRead(ctx context.Context,
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().MarkNotificationsRead(ctx, fc.Args["input"].(notify.MarkReadInput))
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				if ec.Directives.Authenticated == nil {
-					var zeroVal *model.MarkNotificationsReadPayload
-					return zeroVal, errors.New("directive authenticated is not implemented")
-				}
-				return ec.Directives.Authenticated(ctx, nil, directive0)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.MarkNotificationsReadPayload) graphql.Marshaler {
 			return ec.marshalNMarkNotificationsReadPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋmodelᚐMarkNotificationsReadPayload(ctx, selections, v)
 		},
@@ -1664,20 +1381,7 @@ func (ec *executionContext) _Mutation_logout(ctx context.Context, field graphql.
 		func(ctx context.Context) (any, error) {
 			return ec.Resolvers.Mutation().Logout(ctx)
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				if ec.Directives.Authenticated == nil {
-					var zeroVal *model.LogoutPayload
-					return zeroVal, errors.New("directive authenticated is not implemented")
-				}
-				return ec.Directives.Authenticated(ctx, nil, directive0)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.LogoutPayload) graphql.Marshaler {
 			return ec.marshalNLogoutPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋmodelᚐLogoutPayload(ctx, selections, v)
 		},
@@ -1709,20 +1413,7 @@ func (ec *executionContext) _Mutation_logoutAll(ctx context.Context, field graph
 		func(ctx context.Context) (any, error) {
 			return ec.Resolvers.Mutation().LogoutAll(ctx)
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				if ec.Directives.Authenticated == nil {
-					var zeroVal *model.LogoutAllPayload
-					return zeroVal, errors.New("directive authenticated is not implemented")
-				}
-				return ec.Directives.Authenticated(ctx, nil, directive0)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.LogoutAllPayload) graphql.Marshaler {
 			return ec.marshalNLogoutAllPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋmodelᚐLogoutAllPayload(ctx, selections, v)
 		},
@@ -1755,20 +1446,7 @@ func (ec *executionContext) _Mutation_revokeSession(ctx context.Context, field g
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().RevokeSession(ctx, fc.Args["input"].(model.RevokeSessionInput))
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				if ec.Directives.Authenticated == nil {
-					var zeroVal *model.RevokeSessionPayload
-					return zeroVal, errors.New("directive authenticated is not implemented")
-				}
-				return ec.Directives.Authenticated(ctx, nil, directive0)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.RevokeSessionPayload) graphql.Marshaler {
 			return ec.marshalNRevokeSessionPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋmodelᚐRevokeSessionPayload(ctx, selections, v)
 		},
@@ -1812,20 +1490,7 @@ func (ec *executionContext) _Mutation_changePassword(ctx context.Context, field 
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().ChangePassword(ctx, fc.Args["input"].(account.ChangePasswordInput))
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				if ec.Directives.Authenticated == nil {
-					var zeroVal *model.ChangePasswordPayload
-					return zeroVal, errors.New("directive authenticated is not implemented")
-				}
-				return ec.Directives.Authenticated(ctx, nil, directive0)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ChangePasswordPayload) graphql.Marshaler {
 			return ec.marshalNChangePasswordPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋmodelᚐChangePasswordPayload(ctx, selections, v)
 		},
@@ -1869,25 +1534,7 @@ func (ec *executionContext) _Mutation_likePost(ctx context.Context, field graphq
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().LikePost(ctx, fc.Args["input"].(model.LikePostInput))
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				scopes, err := ec.unmarshalNString2ᚕᚕstringᚄ(ctx, []any{[]any{"write"}})
-				if err != nil {
-					var zeroVal *model.LikePostPayload
-					return zeroVal, err
-				}
-				if ec.Directives.RequiresScopes == nil {
-					var zeroVal *model.LikePostPayload
-					return zeroVal, errors.New("directive requiresScopes is not implemented")
-				}
-				return ec.Directives.RequiresScopes(ctx, nil, directive0, scopes)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.LikePostPayload) graphql.Marshaler {
 			return ec.marshalNLikePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋmodelᚐLikePostPayload(ctx, selections, v)
 		},
@@ -1931,25 +1578,7 @@ func (ec *executionContext) _Mutation_unlikePost(ctx context.Context, field grap
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UnlikePost(ctx, fc.Args["input"].(model.UnlikePostInput))
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				scopes, err := ec.unmarshalNString2ᚕᚕstringᚄ(ctx, []any{[]any{"write"}})
-				if err != nil {
-					var zeroVal *model.UnlikePostPayload
-					return zeroVal, err
-				}
-				if ec.Directives.RequiresScopes == nil {
-					var zeroVal *model.UnlikePostPayload
-					return zeroVal, errors.New("directive requiresScopes is not implemented")
-				}
-				return ec.Directives.RequiresScopes(ctx, nil, directive0, scopes)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UnlikePostPayload) graphql.Marshaler {
 			return ec.marshalNUnlikePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋmodelᚐUnlikePostPayload(ctx, selections, v)
 		},
@@ -1993,25 +1622,7 @@ func (ec *executionContext) _Mutation_followUser(ctx context.Context, field grap
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().FollowUser(ctx, fc.Args["input"].(model.FollowUserInput))
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				scopes, err := ec.unmarshalNString2ᚕᚕstringᚄ(ctx, []any{[]any{"write"}})
-				if err != nil {
-					var zeroVal *model.FollowUserPayload
-					return zeroVal, err
-				}
-				if ec.Directives.RequiresScopes == nil {
-					var zeroVal *model.FollowUserPayload
-					return zeroVal, errors.New("directive requiresScopes is not implemented")
-				}
-				return ec.Directives.RequiresScopes(ctx, nil, directive0, scopes)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.FollowUserPayload) graphql.Marshaler {
 			return ec.marshalNFollowUserPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋmodelᚐFollowUserPayload(ctx, selections, v)
 		},
@@ -2055,25 +1666,7 @@ func (ec *executionContext) _Mutation_unfollowUser(ctx context.Context, field gr
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UnfollowUser(ctx, fc.Args["input"].(model.UnfollowUserInput))
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				scopes, err := ec.unmarshalNString2ᚕᚕstringᚄ(ctx, []any{[]any{"write"}})
-				if err != nil {
-					var zeroVal *model.UnfollowUserPayload
-					return zeroVal, err
-				}
-				if ec.Directives.RequiresScopes == nil {
-					var zeroVal *model.UnfollowUserPayload
-					return zeroVal, errors.New("directive requiresScopes is not implemented")
-				}
-				return ec.Directives.RequiresScopes(ctx, nil, directive0, scopes)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UnfollowUserPayload) graphql.Marshaler {
 			return ec.marshalNUnfollowUserPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋmodelᚐUnfollowUserPayload(ctx, selections, v)
 		},

@@ -34,6 +34,10 @@ type ChangePasswordPayload struct {
 	RevokedSessionCount int `json:"revokedSessionCount"`
 }
 
+type CommentByIDsInput struct {
+	ID int `json:"ID"`
+}
+
 // The new post.
 type CreatePostPayload struct {
 	// The post created.
@@ -148,6 +152,10 @@ type MarkNotificationsReadPayload struct {
 	Viewer *ent.User `json:"viewer"`
 }
 
+type PostByIDsInput struct {
+	ID int `json:"ID"`
+}
+
 // The draft to publish.
 type PublishPostInput struct {
 	// The post to publish.
@@ -224,6 +232,10 @@ type SetUserRolePayload struct {
 type Subscription struct {
 }
 
+type TagByIDsInput struct {
+	ID int `json:"ID"`
+}
+
 // The user to unban.
 type UnbanUserInput struct {
 	// The user to unban.
@@ -294,4 +306,8 @@ type UpdatePostPayload struct {
 type UpdateProfilePayload struct {
 	// The viewer, updated.
 	User *ent.User `json:"user"`
+}
+
+type UserByIDsInput struct {
+	ID int `json:"ID"`
 }

@@ -135,6 +135,9 @@ func (s *Service) Notifications(ctx context.Context) (<-chan *ent.Notification, 
 // ends or the subscription does; a subscriber too slow for its buffer has its connection closed.
 func stream[T any](s *Service, ctx context.Context, t string, load func(context.Context, event) (*T, error)) (<-chan *T, error) {
 	sub, err := s.bus.Subscribe(ctx, t)
+	if errors.Is(err, pubsub.ErrBusClosed) {
+		return nil, &apperr.Error{Kind: apperr.Unavailable, Message: "the server is shutting down: reconnect", Err: err}
+	}
 	if err != nil {
 		return nil, err
 	}
