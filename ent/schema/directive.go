@@ -5,7 +5,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
-// requiresScopes is the @requiresScopes directive (schema/directives.graphqls) for ent fields: the
+// requiresScopes is federation's @requiresScopes directive (schema/federation.graphqls) for ent fields: the
 // viewer needs every scope of at least one group.
 func requiresScopes(groups ...[]string) entgql.Directive {
 	outer := &ast.Value{Kind: ast.ListValue}
