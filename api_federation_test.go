@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -24,13 +25,17 @@ func TestFederationEntities(t *testing.T) {
 		rep := func(typename, id string) { reps = append(reps, map[string]any{"__typename": typename, "id": id}) }
 		for i := range 10 {
 			p := a.createPost(t, ada, map[string]any{"title": fmt.Sprintf("Post %d", i), "tags": []any{fmt.Sprintf("t%d", i)}, "publish": true})
-			var c struct{ AddComment struct{ Comment struct{ ID string } } }
+			var c struct {
+				AddComment struct{ Comment struct{ ID string } }
+			}
 			a.as(bob).Do(t, `mutation($id: ID!) { addComment(input: {postID: $id, body: "hi"}) { comment { id } } }`, map[string]any{"id": p.ID}, &c)
 			rep("Post", p.ID)
 			rep("Comment", c.AddComment.Comment.ID)
 		}
 		var tags struct {
-			Tags struct{ Edges []struct{ Node struct{ ID string } } }
+			Tags struct {
+				Edges []struct{ Node struct{ ID string } }
+			}
 		}
 		a.Do(t, `{ tags(first: 20) { edges { node { id } } } }`, nil, &tags)
 		for _, e := range tags.Tags.Edges {
@@ -70,7 +75,9 @@ func TestFederationEntities(t *testing.T) {
 // federation's form, for a router to compose and enforce.
 func TestSubgraphSDL(t *testing.T) {
 	a := newAPI(t, "sqlite")
-	var out struct{ Service struct{ SDL string } `json:"_service"` }
+	var out struct {
+		Service struct{ SDL string } `json:"_service"`
+	}
 	a.Do(t, `{ _service { sdl } }`, nil, &out)
 	for _, want := range []string{
 		`@link(url: "https://specs.apollo.dev/federation/v2.7"`,
@@ -83,5 +90,25 @@ func TestSubgraphSDL(t *testing.T) {
 		if !strings.Contains(out.Service.SDL, want) {
 			t.Errorf("the subgraph SDL lacks %q", want)
 		}
+	}
+}
+
+// TestPublicSchemaCommitted: schema.graphql, which client code generators read, is the schema
+// Agora serves (go generate rewrites it).
+func TestPublicSchemaCommitted(t *testing.T) {
+	var b strings.Builder
+	if err := printSchema(&b, nil); err != nil {
+		t.Fatal(err)
+	}
+	committed, err := os.ReadFile("schema.graphql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(committed) != b.String() {
+		t.Fatal("schema.graphql is out of date: run go generate ./... (or go run . schema > schema.graphql) and commit it")
+	}
+	b.Reset()
+	if err := printSchema(&b, []string{"subgraph"}); err != nil || !strings.Contains(b.String(), `extend type User @key(fields: "id")`) {
+		t.Fatalf("agora schema subgraph: %v\n%s", err, b.String())
 	}
 }

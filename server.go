@@ -8,12 +8,14 @@ package main
 
 //go:generate go run -mod=mod ./ent/entc.go
 //go:generate go tool gqlgen generate
+//go:generate sh -c "go run . schema > schema.graphql"
 
 import (
 	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -25,6 +27,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/redis/go-redis/v9"
+	"github.com/vektah/gqlparser/v2/formatter"
 
 	"github.com/agora/agora/graph"
 	"github.com/agora/agora/internal/account"
@@ -58,6 +61,9 @@ func run(ctx context.Context, args []string) error {
 	cmd := "serve"
 	if len(args) > 0 {
 		cmd = args[0]
+	}
+	if cmd == "schema" { // needs no configuration, database or network
+		return printSchema(os.Stdout, args[1:])
 	}
 	cfg, err := config.Load()
 	if err != nil {
@@ -151,6 +157,20 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	return nil
+}
+
+// printSchema writes the public schema (what clients generate code from), or with "subgraph" the
+// SDL Agora gives a federation router (_service.sdl).
+func printSchema(w io.Writer, args []string) error {
+	switch {
+	case len(args) == 0:
+		formatter.NewFormatter(w, formatter.WithIndent("  ")).FormatSchema(graph.NewExecutableSchema(graph.Config{}).Schema())
+		return nil
+	case len(args) == 1 && args[0] == "subgraph":
+		_, err := io.WriteString(w, graph.SubgraphSDL())
+		return err
+	}
+	return errors.New("usage: agora schema [subgraph]")
 }
 
 // app is Agora's dependency graph, built once from the configuration.
