@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -110,5 +111,30 @@ func TestPublicSchemaCommitted(t *testing.T) {
 	b.Reset()
 	if err := printSchema(&b, []string{"subgraph"}); err != nil || !strings.Contains(b.String(), `extend type User @key(fields: "id")`) {
 		t.Fatalf("agora schema subgraph: %v\n%s", err, b.String())
+	}
+}
+
+// TestFederatedTracing: a router that asks for ftv1 gets a trace in extensions; others get none.
+func TestFederatedTracing(t *testing.T) {
+	a := newAPI(t, "sqlite")
+	a.register(t, "ada")
+	post := func(header bool) map[string]any {
+		body := strings.NewReader(`{"query":"{ users(first: 5) { edges { node { username } } } }"}`)
+		req, _ := http.NewRequest(http.MethodPost, a.URL, body)
+		req.Header.Set("Content-Type", "application/json")
+		if header {
+			req.Header.Set("apollo-federation-include-trace", "ftv1")
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return decode(t, res).Extensions
+	}
+	if trace, _ := post(true)["ftv1"].(string); len(trace) < 20 {
+		t.Fatalf("asked for ftv1, got %q", trace)
+	}
+	if _, ok := post(false)["ftv1"]; ok {
+		t.Fatal("an ftv1 trace without the router's header")
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/apollofederatedtracingv1"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
@@ -63,6 +64,7 @@ func NewHandler(d Deps) http.Handler {
 	srv.Use(extension.Introspection{})
 	srv.Use(extension.AutomaticPersistedQuery{Cache: d.PersistedQueries})
 	srv.AroundFields(authorize)
+	srv.Use(&apollofederatedtracingv1.Tracer{}) // ftv1 traces, when a router asks for them
 	srv.Use(pageLimits{})
 	srv.Use(subscriptionCap{max: d.Realtime.MaxSubscriptions})
 	srv.SetErrorPresenter(errorPresenter(d.Log))
