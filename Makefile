@@ -1,7 +1,7 @@
 # Agora's everyday commands. `make test` is the one test command: CI runs it too.
 GO ?= go
 
-.PHONY: run seed build test test-deps generate check-generated audit migration bench ws-check
+.PHONY: run seed build test test-deps generate check-generated audit migration bench ws-check federation-check
 
 run: ## serve on :8080 with an embedded SQLite database
 	$(GO) run .
@@ -33,6 +33,8 @@ audit: ## graphql-http server audit suite against a freshly built server
 	scripts/graphql-http-audit.sh
 ws-check: ## the graphql-ws npm client receives commentAdded and notificationAdded from a freshly built server
 	@scripts/graphql-ws-check.sh
+federation-check: ## Agora composed with a second subgraph behind Apollo Gateway (npm): queries crossing both
+	@scripts/federation-check.sh
 
 migration: ## new versioned migration from the ent schema: make migration NAME=add_something
 	@test -n "$(NAME)" || { echo "usage: make migration NAME=what_changed" >&2; exit 1; }

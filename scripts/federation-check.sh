@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Agora behind a real Apollo Federation gateway (issue 6, "How we check"): builds Agora, starts it on a
+# free port with a throwaway SQLite database, and runs scripts/federation-check/check.mjs against it.
+# That starts a second subgraph ("extras", @apollo/subgraph) extending User with reputation and Post
+# with readingMinutes, composes both with IntrospectAndCompose in an Apollo Gateway (@apollo/server)
+# that forwards the Authorization header to Agora, and, through the gateway, registers a user, creates
+# a published post and queries posts, viewer and node: the fields from extras must come back with the
+# values computed from Agora's data, without errors. Quiet on success but for one "OK" line; exits
+# non-zero with the reason (and the gateway's and the server's logs) otherwise.
+#
+# Usage:
+#   scripts/federation-check.sh                                   # build, start, check, clean up
+#   FEDERATION_CHECK_URL=http://host:port/graphql scripts/federation-check.sh   # check a running Agora
+#   FEDERATION_CHECK_HINTS=1 scripts/federation-check.sh          # also print the composition hints
+#
+# Needs Node.js >= 20 with npm (the packages pinned in scripts/federation-check/package-lock.json are
+# installed into scripts/federation-check/node_modules, git-ignored) and Go.
+# Optional: FEDERATION_CHECK_TIMEOUT_MS (the check itself, default 30000),
+# FEDERATION_CHECK_STARTUP_TIMEOUT (seconds to wait for the server, default 60).
+set -euo pipefail
+
+script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+check_dir="$script_dir/federation-check"
+repo_root="$(cd "$script_dir/.." && pwd)"
+
+die() { printf 'federation check: %s\n' "$*" >&2; exit 1; }
+
+command -v node >/dev/null 2>&1 || die "node not found: install Node.js >= 20 with npm"
+command -v npm >/dev/null 2>&1 || die "npm not found: install npm"
+node_major="$(node -p 'process.versions.node.split(".")[0]')"
+[ "$node_major" -ge 20 ] || die "node $(node --version) is too old: the pinned Apollo packages need Node.js >= 20"
+
+# --- gateway and subgraph packages, at the locked versions (skipped when they are installed already) -
+installed() {
+  (cd "$check_dir" && node -e '
+    const want = require("./package.json").dependencies;
+    for (const [name, version] of Object.entries(want)) {
+      try {
+        if (require(`./node_modules/${name}/package.json`).version !== version) process.exit(1);
+      } catch { process.exit(1); }
+    }') 2>/dev/null
+}
+if ! installed; then
+  npm_log="$(mktemp)"
+  if ! (cd "$check_dir" && npm ci --no-audit --no-fund --loglevel=error) >"$npm_log" 2>&1; then
+    cat "$npm_log" >&2
+    rm -f "$npm_log"
+    die "npm ci failed in $check_dir"
+  fi
+  rm -f "$npm_log"
+fi
+
+if [ -n "${FEDERATION_CHECK_URL:-}" ]; then
+  exec node "$check_dir/check.mjs" "$FEDERATION_CHECK_URL"
+fi
+
+# --- build and start Agora --------------------------------------------------------------------------
+command -v go >/dev/null 2>&1 || die "go not found: needed to build the server (or set FEDERATION_CHECK_URL)"
+
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/agora-federation-check.XXXXXX")"
+server_pid=""
+cleanup() {
+  local rc=$?
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill "$server_pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+      kill -0 "$server_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -9 "$server_pid" 2>/dev/null || true
+  fi
+  wait 2>/dev/null || true
+  rm -rf "$tmp"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+(cd "$repo_root" && go build -o "$tmp/agora" .) >"$tmp/build.log" 2>&1 || { cat "$tmp/build.log" >&2; die "go build failed"; }
+
+port="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+base="http://127.0.0.1:$port"
+secret="$(node -p 'require("crypto").randomBytes(32).toString("hex")')"
+
+# From $tmp, so that no .env applies; only the settings below (embedded SQLite, in-process bus).
+agora_env=(-u DATABASE_URL -u REDIS_URL)
+while IFS='=' read -r name _; do
+  case "$name" in AGORA_*) agora_env+=(-u "$name") ;; esac
+done < <(env)
+(cd "$tmp" && exec env "${agora_env[@]}" AGORA_ENV=development AGORA_SQLITE_PATH="$tmp/agora.db" PORT="$port" \
+  AGORA_JWT_SECRET="$secret" AGORA_LOG_LEVEL=warn "$tmp/agora") >"$tmp/server.log" 2>&1 &
+server_pid=$!
+
+show_server_log() {
+  echo "----- server log -----" >&2
+  cat "$tmp/server.log" >&2 || true
+  echo "----- end of server log -----" >&2
+}
+
+probe='fetch(process.argv[1],{signal:AbortSignal.timeout(2000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))'
+deadline=$((SECONDS + ${FEDERATION_CHECK_STARTUP_TIMEOUT:-60}))
+until node -e "$probe" "$base/readyz" 2>/dev/null; do
+  kill -0 "$server_pid" 2>/dev/null || { show_server_log; die "the server exited at start-up"; }
+  [ "$SECONDS" -lt "$deadline" ] || { show_server_log; die "the server did not answer $base/readyz in time"; }
+  sleep 0.2
+done
+
+# --- the check ----------------------------------------------------------------------------------------
+status=0
+node "$check_dir/check.mjs" "$base/graphql" || status=$?
+if [ "$status" -ne 0 ]; then
+  show_server_log
+fi
+exit "$status"
