@@ -138,3 +138,40 @@ func TestFederatedTracing(t *testing.T) {
 		t.Fatal("an ftv1 trace without the router's header")
 	}
 }
+
+// TestEntityConnections: connections below node and _entities load with their parents, so their
+// SQL does not grow with the number of entities.
+func TestEntityConnections(t *testing.T) {
+	eachDB(t, func(t *testing.T, a *api) {
+		reader := a.register(t, "reader")
+		authors := []user{a.register(t, "author0"), a.register(t, "author1")}
+		seedFeed(t, a, authors, reader, 20)
+		var page struct {
+			Posts struct{ Edges []struct{ Node struct{ ID string } } }
+		}
+		a.Do(t, `{ posts(first: 20) { edges { node { id } } } }`, nil, &page)
+		const fields = `... on Post { title author { username } comments(first: 3) { totalCount edges { node { body author { username } } } } }`
+		for name, query := range map[string]string{
+			"nodes":     `query($ids: [ID!]!) { nodes(ids: $ids) { ` + fields + ` } }`,
+			"_entities": `query($reps: [_Any!]!) { _entities(representations: $reps) { ` + fields + ` } }`,
+		} {
+			cost := func(n int) int {
+				ids, reps := []string{}, []any{}
+				for _, e := range page.Posts.Edges[:n] {
+					ids = append(ids, e.Node.ID)
+					reps = append(reps, map[string]any{"__typename": "Post", "id": e.Node.ID})
+				}
+				data, statements := measure(t, a.GraphQL, query, map[string]any{"ids": ids, "reps": reps})
+				if strings.Count(data, `"body":"comment`) != 3*n {
+					t.Fatalf("%s of %d posts: want 3 comments each, got %s", name, n, data)
+				}
+				return statements
+			}
+			small, large := cost(5), cost(20)
+			t.Logf("%s with comments: %d statements for 5 posts, %d for 20", name, small, large)
+			if small != large {
+				t.Fatalf("%s with comments costs %d statements for 5 posts but %d for 20", name, small, large)
+			}
+		}
+	})
+}

@@ -3,6 +3,9 @@ package loader
 import (
 	"context"
 	"errors"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/vikstrous/dataloadgen"
 
@@ -32,15 +35,26 @@ func Nodes(ctx context.Context, client *ent.Client, ids []int) ([]ent.Noder, err
 		}
 		return keys
 	}
-	// Queue every kind first, then wait, so the kinds load concurrently.
-	users := l.UserByID.LoadAllThunk(ctx, pick(user.Table))
-	posts := l.PostByID.LoadAllThunk(ctx, pick(post.Table))
-	tags := l.TagByID.LoadAllThunk(ctx, pick(tag.Table))
+	// Queue every kind first, then wait, so the kinds load concurrently. Kinds whose connections
+	// the operation selects load with them instead (see collected).
+	users := loadNodes(ctx, l.UserByID, pick(user.Table), "User", func(ids []int) (*ent.UserQuery, func(*ent.User) int) {
+		return client.User.Query().Where(user.IDIn(ids...)), func(u *ent.User) int { return u.ID }
+	})
+	posts := loadNodes(ctx, l.PostByID, pick(post.Table), "Post", func(ids []int) (*ent.PostQuery, func(*ent.Post) int) {
+		return client.Post.Query().Where(post.IDIn(ids...)), func(p *ent.Post) int { return p.ID }
+	})
+	tags := loadNodes(ctx, l.TagByID, pick(tag.Table), "Tag", func(ids []int) (*ent.TagQuery, func(*ent.Tag) int) {
+		return client.Tag.Query().Where(tag.IDIn(ids...)), func(t *ent.Tag) int { return t.ID }
+	})
 	comments := l.CommentByID.LoadAllThunk(ctx, pick(comment.Table))
 	if err := place(out, byType[user.Table], users, l.primeUsers, ctx); err != nil {
 		return nil, err
 	}
-	if err := place(out, byType[post.Table], posts, l.primeCachedPosts, ctx); err != nil {
+	primePosts := l.primeCachedPosts
+	if selectsConnection(ctx, "Post") { // field collection loaded their edges
+		primePosts = l.primePosts
+	}
+	if err := place(out, byType[post.Table], posts, primePosts, ctx); err != nil {
 		return nil, err
 	}
 	if err := place(out, byType[tag.Table], tags, l.primeTags, ctx); err != nil {
@@ -101,4 +115,47 @@ func firstError(err error) error {
 		}
 	}
 	return err
+}
+
+// collectable is an ent query field collection can eager-load edges for.
+type collectable[T any, Q any] interface {
+	CollectFields(ctx context.Context, satisfies ...string) (Q, error)
+	All(ctx context.Context) ([]*T, error)
+}
+
+// loadNodes queues ids of one type on its loader — unless the operation selects a connection on
+// that type below the current field (comments of posts, say): then field collection loads the
+// entities with those connections, one query per edge for all of them instead of one per entity,
+// as the viewer sees them, past the cache.
+func loadNodes[T any, Q collectable[T, Q]](ctx context.Context, l *dataloadgen.Loader[int, *T], ids []int, typ string, query func([]int) (Q, func(*T) int)) func() ([]*T, error) {
+	if len(ids) == 0 || !selectsConnection(ctx, typ) {
+		return l.LoadAllThunk(ctx, ids)
+	}
+	return func() ([]*T, error) {
+		q, id := query(ids)
+		q, err := q.CollectFields(ctx, typ)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := q.All(ctx)
+		out, errs := inKeyOrder(ids, rows, id, err)
+		if errs != nil {
+			return nil, errs[0]
+		}
+		return out, nil
+	}
+}
+
+// selectsConnection reports whether the current field selects, on typ, a field of a connection type.
+func selectsConnection(ctx context.Context, typ string) bool {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || !graphql.HasOperationContext(ctx) {
+		return false
+	}
+	for _, f := range graphql.CollectFields(graphql.GetOperationContext(ctx), fc.Field.Selections, []string{typ}) {
+		if f.Definition != nil && strings.HasSuffix(f.Definition.Type.Name(), "Connection") {
+			return true
+		}
+	}
+	return false
 }
