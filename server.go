@@ -191,6 +191,7 @@ type app struct {
 	live         *live.Service
 	bus          pubsub.Bus
 	realtime     graph.Realtime
+	limits       graph.Limits
 }
 
 // newApp wires the services. rdb, when not nil, holds the state replicas share (sign-in limits,
@@ -250,6 +251,8 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univ
 		live:    events,
 		bus:     bus,
 	}
+	a.limits = graph.Limits{Depth: cfg.MaxDepth, Aliases: cfg.MaxAliases, RootFields: cfg.MaxRootFields,
+		Tokens: cfg.MaxTokens, Cost: cfg.MaxCost}
 	a.realtime = graph.Realtime{
 		Authenticate: func(ctx context.Context, authorization string) (auth.Viewer, error) {
 			return auth.Authenticate(ctx, tokens, a.accounts.Lookup, authorization)
@@ -268,7 +271,7 @@ func (a *app) Close() { _ = a.bus.Close() }
 // handler is the whole HTTP surface: GraphQL at /graphql, GraphiQL at /, health checks, metrics.
 func (a *app) handler() http.Handler {
 	api := graph.NewHandler(graph.Deps{Client: a.db.Client, Accounts: a.accounts, Publish: a.publish, Social: a.social,
-		Notify: a.notify, Message: a.message, Live: a.live, Realtime: a.realtime,
+		Notify: a.notify, Message: a.message, Live: a.live, Realtime: a.realtime, Limits: a.limits,
 		Log: a.log, PersistedQueries: a.apq, PublicMaxAge: a.publicMaxAge, ReportStatements: !a.production})
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", httpx.LimitBody(1<<20, database.CountStatements(a.metrics.ObserveStatements,

@@ -41,6 +41,8 @@ type Deps struct {
 	PersistedQueries graphql.Cache[string]
 	// PublicMaxAge is how long shared caches may keep anonymous GET answers; 0 forbids it.
 	PublicMaxAge time.Duration
+	// Limits bound each operation (DefaultLimits where zero).
+	Limits Limits
 	// Realtime configures subscriptions.
 	Realtime Realtime
 	// ReportStatements adds extensions.dbStatements (the request's SQL statement count) to
@@ -50,6 +52,7 @@ type Deps struct {
 
 // NewHandler returns the GraphQL-over-HTTP handler: POST (JSON) and GET (queries only).
 func NewHandler(d Deps) http.Handler {
+	d.Limits = d.Limits.withDefaults()
 	schema := NewExecutableSchema(Config{
 		Resolvers: &Resolver{client: d.Client, accounts: d.Accounts, publish: d.Publish, social: d.Social,
 			notify: d.Notify, message: d.Message, live: d.Live},
@@ -65,6 +68,8 @@ func NewHandler(d Deps) http.Handler {
 	srv.Use(extension.AutomaticPersistedQuery{Cache: d.PersistedQueries})
 	srv.AroundFields(authorize)
 	srv.Use(&apollofederatedtracingv1.Tracer{}) // ftv1 traces, when a router asks for them
+	srv.SetParserTokenLimit(d.Limits.Tokens)
+	srv.Use(operationLimits{d.Limits})
 	srv.Use(pageLimits{})
 	srv.Use(subscriptionCap{max: d.Realtime.MaxSubscriptions})
 	srv.SetErrorPresenter(errorPresenter(d.Log))

@@ -32,6 +32,11 @@ type Config struct {
 	Origins        []string      // AGORA_ALLOWED_ORIGINS: comma-separated host patterns of other sites' pages that may open sockets (default none)
 	MaxSubs        int           // AGORA_MAX_SUBSCRIPTIONS: subscriptions per connection (default 20)
 	SocketRecheck  time.Duration // AGORA_SOCKET_RECHECK: how often an open socket's token and session are checked again (default 30s)
+	MaxDepth       int           // AGORA_MAX_DEPTH: field nesting per operation (default 12)
+	MaxAliases     int           // AGORA_MAX_ALIASES: aliased fields per operation (default 30)
+	MaxRootFields  int           // AGORA_MAX_ROOT_FIELDS: top-level fields per operation (default 20)
+	MaxTokens      int           // AGORA_MAX_TOKENS: tokens per document (default 15000)
+	MaxCost        int           // AGORA_MAX_COST: connection-aware cost per operation (default 25000)
 	PublicMaxAge   time.Duration // AGORA_PUBLIC_MAX_AGE: how long shared caches (CDNs) may keep anonymous GET answers (default 0: not at all)
 }
 
@@ -62,6 +67,11 @@ func Load() (Config, error) {
 		DBMaxConns:     parse(&errs, "AGORA_DB_MAX_CONNS", 20, strconv.Atoi),
 		PublicMaxAge:   parse(&errs, "AGORA_PUBLIC_MAX_AGE", 0, time.ParseDuration),
 		MaxSubs:        parse(&errs, "AGORA_MAX_SUBSCRIPTIONS", 20, strconv.Atoi),
+		MaxDepth:       parse(&errs, "AGORA_MAX_DEPTH", 12, strconv.Atoi),
+		MaxAliases:     parse(&errs, "AGORA_MAX_ALIASES", 30, strconv.Atoi),
+		MaxRootFields:  parse(&errs, "AGORA_MAX_ROOT_FIELDS", 20, strconv.Atoi),
+		MaxTokens:      parse(&errs, "AGORA_MAX_TOKENS", 15_000, strconv.Atoi),
+		MaxCost:        parse(&errs, "AGORA_MAX_COST", 25_000, strconv.Atoi),
 		SocketRecheck:  parse(&errs, "AGORA_SOCKET_RECHECK", 30*time.Second, time.ParseDuration),
 	}
 	if c.Env != "development" && c.Env != "production" {
@@ -96,6 +106,12 @@ func Load() (Config, error) {
 	for _, o := range strings.Split(os.Getenv("AGORA_ALLOWED_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			c.Origins = append(c.Origins, o)
+		}
+	}
+	for name, v := range map[string]int{"AGORA_MAX_DEPTH": c.MaxDepth, "AGORA_MAX_ALIASES": c.MaxAliases,
+		"AGORA_MAX_ROOT_FIELDS": c.MaxRootFields, "AGORA_MAX_TOKENS": c.MaxTokens, "AGORA_MAX_COST": c.MaxCost} {
+		if v < 1 {
+			errs = append(errs, fmt.Errorf("%s: want at least 1", name))
 		}
 	}
 	if c.MaxSubs < 1 {

@@ -42,7 +42,13 @@ func (e Error) Field() string { s, _ := e.Extensions["field"].(string); return s
 // Post sends a query with variables and decodes the response, whatever it holds.
 func (c GraphQL) Post(t testing.TB, query string, vars map[string]any) Response {
 	t.Helper()
-	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	return c.PostExtensions(t, query, vars, nil)
+}
+
+// PostExtensions is Post with the request's extensions.
+func (c GraphQL) PostExtensions(t testing.TB, query string, vars, extensions map[string]any) Response {
+	t.Helper()
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars, "extensions": extensions})
 	if err != nil {
 		t.Fatal(err)
 	}
