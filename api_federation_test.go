@@ -147,7 +147,9 @@ func TestEntityConnections(t *testing.T) {
 		authors := []user{a.register(t, "author0"), a.register(t, "author1")}
 		seedFeed(t, a, authors, reader, 20)
 		var page struct {
-			Posts struct{ Edges []struct{ Node struct{ ID string } } }
+			Posts struct {
+				Edges []struct{ Node struct{ ID string } }
+			}
 		}
 		a.Do(t, `{ posts(first: 20) { edges { node { id } } } }`, nil, &page)
 		const fields = `... on Post { title author { username } comments(first: 3) { totalCount edges { node { body author { username } } } } }`

@@ -64,15 +64,10 @@ func (s *Service) publish(ctx context.Context, t string, e event) {
 	}
 }
 
-// anonymous is ctx as a signed-out reader without the request's loaders.
-func anonymous(ctx context.Context) context.Context {
-	return loader.With(auth.WithViewer(ctx, auth.Viewer{}), nil)
-}
-
 // CommentAdded announces a new comment on a post.
 func (s *Service) CommentAdded(ctx context.Context, postID, commentID int) {
 	e := event{ID: commentID}
-	if c, err := s.client.Comment.Query().Where(comment.ID(commentID)).Only(anonymous(ctx)); err == nil {
+	if c, err := s.client.Comment.Query().Where(comment.ID(commentID)).Only(loader.Anonymous(ctx)); err == nil {
 		e.Public, _ = json.Marshal(c)
 	}
 	s.publish(ctx, topic("comments", postID), e)

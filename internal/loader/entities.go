@@ -16,8 +16,7 @@ func entities[T any](c *Cache, viewer auth.Viewer, key func(int) string, query f
 	return func(ctx context.Context, ids []int) ([]*T, []error) {
 		keys, byKey := keysOf(ids, key)
 		vals, err := c.load(ctx, keys, entityTTL, func(ctx context.Context, misses []string) (map[string][]byte, error) {
-			// Without loaders: what Prefetch would queue from here runs with the wrong viewer.
-			rows, err := query(With(auth.WithViewer(ctx, auth.Viewer{}), nil), keyIDs(misses, byKey))
+			rows, err := query(Anonymous(ctx), keyIDs(misses, byKey))
 			if err != nil {
 				return nil, err
 			}
@@ -70,4 +69,10 @@ func entities[T any](c *Cache, viewer auth.Viewer, key func(int) string, query f
 		}
 		return out, nil
 	}
+}
+
+// Anonymous is ctx as a signed-out reader sees the data — what may be shared with everyone — and
+// without the request's loaders, which would otherwise be primed for the wrong viewer.
+func Anonymous(ctx context.Context) context.Context {
+	return With(auth.WithViewer(ctx, auth.Viewer{}), nil)
 }
