@@ -42,7 +42,6 @@ type Realtime struct {
 // Close codes for sockets we end, in the 4000-4999 range applications own.
 const (
 	closeUnauthorized = 4401 // the token did not verify, expired, or its session ended
-	closeForbidden    = 4403
 	closeSlowConsumer = 4429 // events overflowed the subscriber's buffer
 	closeUnavailable  = 4503
 )
@@ -53,6 +52,7 @@ type socket struct {
 	code   int
 	reason string
 	cancel context.CancelFunc
+	conn   transport.WebsocketConn
 	subs   atomic.Int32
 }
 
@@ -63,14 +63,19 @@ func socketFrom(ctx context.Context) *socket {
 	return s
 }
 
-// end closes the connection with a code and reason the client can read.
+// end closes the connection with a code and reason the client can read. The close frame goes
+// first: ending the context would also end the subscriptions, and their "complete" messages would
+// otherwise reach the client before the reason.
 func (s *socket) end(code int, reason string) {
 	s.mu.Lock()
 	if s.code == 0 {
 		s.code, s.reason = code, reason
 	}
-	cancel := s.cancel
+	cancel, conn := s.cancel, s.conn
 	s.mu.Unlock()
+	if conn != nil {
+		_ = conn.WriteClose(code, reason)
+	}
 	if cancel != nil {
 		cancel()
 	}
@@ -185,7 +190,12 @@ func (socketAcceptor) Accept(w http.ResponseWriter, r *http.Request, opts transp
 	if err != nil {
 		return nil, err
 	}
-	return closingConn{WebsocketConn: conn, socket: socketFrom(r.Context())}, nil
+	s := socketFrom(r.Context())
+	c := closingConn{WebsocketConn: conn, socket: s}
+	s.mu.Lock()
+	s.conn = c
+	s.mu.Unlock()
+	return c, nil
 }
 
 // closingConn replaces gqlgen's generic close ("terminated") by the socket's own code and reason.
