@@ -52,7 +52,6 @@ type socket struct {
 	code   int
 	reason string
 	cancel context.CancelFunc
-	conn   transport.WebsocketConn
 	subs   atomic.Int32
 }
 
@@ -63,19 +62,15 @@ func socketFrom(ctx context.Context) *socket {
 	return s
 }
 
-// end closes the connection with a code and reason the client can read. The close frame goes
-// first: ending the context would also end the subscriptions, and their "complete" messages would
-// otherwise reach the client before the reason.
+// end closes the connection with a code and reason the client can read (its subscriptions may
+// report "complete" just before).
 func (s *socket) end(code int, reason string) {
 	s.mu.Lock()
 	if s.code == 0 {
 		s.code, s.reason = code, reason
 	}
-	cancel, conn := s.cancel, s.conn
+	cancel := s.cancel
 	s.mu.Unlock()
-	if conn != nil {
-		_ = conn.WriteClose(code, reason)
-	}
 	if cancel != nil {
 		cancel()
 	}
@@ -190,12 +185,7 @@ func (socketAcceptor) Accept(w http.ResponseWriter, r *http.Request, opts transp
 	if err != nil {
 		return nil, err
 	}
-	s := socketFrom(r.Context())
-	c := closingConn{WebsocketConn: conn, socket: s}
-	s.mu.Lock()
-	s.conn = c
-	s.mu.Unlock()
-	return c, nil
+	return closingConn{WebsocketConn: conn, socket: socketFrom(r.Context())}, nil
 }
 
 // closingConn replaces gqlgen's generic close ("terminated") by the socket's own code and reason.

@@ -224,6 +224,15 @@ func (c GraphQL) websocket(ctx context.Context, s *Stream, protocol, query strin
 				_ = json.Unmarshal(m.Payload, &errs)
 				s.next <- Response{Errors: errs}
 			case "complete":
+				// A server that ends the connection may complete its subscriptions first: read
+				// on briefly for the close frame and its reason.
+				closeCtx, cancel := context.WithTimeout(ctx, time.Second)
+				defer cancel()
+				if err := wsjson.Read(closeCtx, conn, &m); err != nil {
+					if code := websocket.CloseStatus(err); code != -1 {
+						s.CloseCode, s.CloseReason = code, closeReason(err)
+					}
+				}
 				return
 			case "ping":
 				_ = wsjson.Write(ctx, conn, message{Type: "pong"})
