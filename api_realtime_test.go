@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"runtime"
@@ -166,7 +167,8 @@ func TestSubscriptionCap(t *testing.T) {
 	a := newAPI(t, "sqlite")
 	ada := a.register(t, "ada")
 	p := a.createPost(t, ada, map[string]any{"title": "Busy", "publish": true})
-	ctx := t.Context()
+	ctx, cancel := context.WithTimeout(t.Context(), wait) // a guard against hanging, not a speed check
+	defer cancel()
 	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(a.URL, "http"), &websocket.DialOptions{Subprotocols: []string{testenv.TransportWS}})
 	if err != nil {
 		t.Fatal(err)
@@ -202,7 +204,13 @@ func TestSubscriptionCap(t *testing.T) {
 		}
 		refused = f.ID
 	}
-	// The other five run.
+	// The other five run, once all have subscribed (an event published before would miss them).
+	for a.live.Stats().Active < 5 {
+		if ctx.Err() != nil {
+			t.Fatalf("%d of 5 subscriptions started within %v", a.live.Stats().Active, wait)
+		}
+		time.Sleep(time.Millisecond)
+	}
 	a.as(ada).Do(t, `mutation($id: ID!) { addComment(input: {postID: $id, body: "x"}) { comment { id } } }`, map[string]any{"id": p.ID}, nil)
 	got := map[string]bool{}
 	for len(got) < 5 {

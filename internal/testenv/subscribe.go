@@ -56,6 +56,16 @@ func (s *Stream) Next(t testing.TB, wait time.Duration) (Response, bool) {
 	}
 }
 
+// put queues a response for Next; false when the stream was closed while its buffer was full.
+func (s *Stream) put(ctx context.Context, r Response) bool {
+	select {
+	case s.next <- r:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
 // Pending reports whether a response is waiting or the stream ended.
 func (s *Stream) Pending() bool {
 	select {
@@ -145,7 +155,9 @@ func (c GraphQL) sse(ctx context.Context, s *Stream, query string, vars map[stri
 					s.err = err
 					return
 				}
-				s.next <- r
+				if !s.put(ctx, r) {
+					return
+				}
 			}
 		}
 		s.err = sc.Err()
@@ -218,11 +230,15 @@ func (c GraphQL) websocket(ctx context.Context, s *Stream, protocol, query strin
 					s.err = err
 					return
 				}
-				s.next <- r
+				if !s.put(ctx, r) {
+					return
+				}
 			case "error":
 				var errs []Error
 				_ = json.Unmarshal(m.Payload, &errs)
-				s.next <- Response{Errors: errs}
+				if !s.put(ctx, Response{Errors: errs}) {
+					return
+				}
 			case "complete":
 				// A server that ends the connection may complete its subscriptions first: read
 				// on briefly for the close frame and its reason.
