@@ -64,7 +64,7 @@ func TestStatementCount(t *testing.T) {
 
 // seedFeed writes n published posts by authors, each with two tags, four comments and a like by
 // the reader, directly through ent.
-func seedFeed(t *testing.T, a *api, authors []user, reader user, n int) {
+func seedFeed(t testing.TB, a *api, authors []user, reader user, n int) {
 	t.Helper()
 	ctx := privacy.DecisionContext(context.Background(), privacy.Allow)
 	c := a.db.Client

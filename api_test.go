@@ -41,7 +41,7 @@ func eachDB(t *testing.T, fn func(t *testing.T, a *api)) {
 
 // newAPI starts Agora on a fresh database. Sign-in limits are lifted unless limits gives them
 // (per account, per IP).
-func newAPI(t *testing.T, dialect string, limits ...string) *api {
+func newAPI(t testing.TB, dialect string, limits ...string) *api {
 	t.Helper()
 	o := database.Options{SQLitePath: filepath.Join(t.TempDir(), "agora.db")}
 	if dialect == "postgres" {
@@ -54,7 +54,7 @@ func newAPI(t *testing.T, dialect string, limits ...string) *api {
 	return startAPI(t, db, nil, limits...)
 }
 
-func openDB(t *testing.T, o database.Options) *database.DB {
+func openDB(t testing.TB, o database.Options) *database.DB {
 	t.Helper()
 	db, err := database.Open(context.Background(), o)
 	if err != nil {
@@ -65,7 +65,7 @@ func openDB(t *testing.T, o database.Options) *database.DB {
 }
 
 // startAPI serves Agora on db (and Redis, when rdb is not nil) over a real HTTP server.
-func startAPI(t *testing.T, db *database.DB, rdb redis.UniversalClient, limits ...string) *api {
+func startAPI(t testing.TB, db *database.DB, rdb redis.UniversalClient, limits ...string) *api {
 	t.Helper()
 	return startAPIWith(t, db, rdb, func(cfg *config.Config) {
 		if limits != nil {
@@ -75,7 +75,7 @@ func startAPI(t *testing.T, db *database.DB, rdb redis.UniversalClient, limits .
 }
 
 // startAPIWith is startAPI with the test configuration changed by configure.
-func startAPIWith(t *testing.T, db *database.DB, rdb redis.UniversalClient, configure func(*config.Config)) *api {
+func startAPIWith(t testing.TB, db *database.DB, rdb redis.UniversalClient, configure func(*config.Config)) *api {
 	t.Helper()
 	cfg := config.Config{TokenIssuer: "agora-test", AccessTokenTTL: time.Hour, SessionTTL: 24 * time.Hour,
 		LoginPerAcct: "1000/1m", LoginPerIP: "1000/1m", MaxSubs: 5, SocketRecheck: 50 * time.Millisecond}
@@ -101,7 +101,7 @@ const registerMutation = `mutation($in: RegisterInput!) {
 }`
 
 // register signs a new user up and returns it with its token.
-func (a *api) register(t *testing.T, username string) user {
+func (a *api) register(t testing.TB, username string) user {
 	t.Helper()
 	var out struct {
 		Register struct {
