@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"runtime/debug"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -47,7 +48,7 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
 		if gqlErr.Err == nil {
-			return gqlErr // gqlgen's own parse and validation errors: already coded
+			return requestError(gqlErr) // gqlgen's own: parse and validation errors are coded
 		}
 		e := classify(gqlErr.Err)
 		ext := map[string]any{"code": e.Kind.Code()}
@@ -76,6 +77,23 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		}
 		return &gqlerror.Error{Message: msg, Path: gqlErr.Path, Locations: gqlErr.Locations, Extensions: ext, Err: err}
 	}
+}
+
+// requestError gives gqlgen's uncoded request errors (an undecodable body, a mutation over GET, a
+// persisted query whose hash does not match) the code BAD_REQUEST, and a message that does not
+// echo the request back.
+func requestError(e *gqlerror.Error) *gqlerror.Error {
+	if _, ok := e.Extensions["code"]; ok {
+		return e
+	}
+	if strings.HasPrefix(e.Message, "json request body could not be decoded") {
+		e.Message = `the body must be a JSON object: "query" a string, "operationName" a string, "variables" and "extensions" objects`
+	}
+	if e.Extensions == nil {
+		e.Extensions = map[string]any{}
+	}
+	e.Extensions["code"] = apperr.BadRequest.Code()
+	return e
 }
 
 // recoverFunc turns a resolver panic into an internal error; the presenter logs it.

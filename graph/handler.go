@@ -61,7 +61,7 @@ func NewHandler(d Deps) http.Handler {
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(d.Realtime.websocket())
 	srv.AddTransport(transport.SSE{KeepAlivePingInterval: d.Realtime.KeepAlive}) // before POST: it takes POSTs asking for text/event-stream
-	srv.AddTransport(transport.GET{})
+	srv.AddTransport(getTransport{})
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.Introspection{})

@@ -21,6 +21,7 @@ const (
 	Conflict                    // CONFLICT: clashes with existing state (e.g. username taken)
 	RateLimited                 // RATE_LIMITED: retry after RetryAfter
 	Unavailable                 // SERVICE_UNAVAILABLE: a dependency is down; retry later
+	BadRequest                  // BAD_REQUEST: not a GraphQL request the server accepts (body, method, headers)
 )
 
 var codes = [...]string{
@@ -32,6 +33,7 @@ var codes = [...]string{
 	Conflict:        "CONFLICT",
 	RateLimited:     "RATE_LIMITED",
 	Unavailable:     "SERVICE_UNAVAILABLE",
+	BadRequest:      "BAD_REQUEST",
 }
 
 // Code is the GraphQL extensions.code of the kind.
