@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -18,6 +19,13 @@ import (
 	"github.com/agora/agora/internal/apperr"
 	"github.com/agora/agora/internal/httpx"
 )
+
+func init() {
+	// Requests refused before they run are request errors, as a validation failure is: HTTP 400
+	// with application/graphql-response+json (422 with application/json), not 200.
+	errcode.RegisterErrorType(apperr.BadRequest.Code(), errcode.KindProtocol)
+	errcode.RegisterErrorType(codeOperationLimit, errcode.KindProtocol)
+}
 
 // classify maps an error to its apperr kind: apperr errors as they are, ent's own errors by what
 // they mean, anything else Internal.

@@ -41,6 +41,9 @@ func (l Limits) withDefaults() Limits {
 // defaultPage is what a connection without first or last counts for in the cost.
 const defaultPage = 20
 
+// codeOperationLimit is the extensions.code of an operation refused for exceeding a limit.
+const codeOperationLimit = "OPERATION_LIMIT"
+
 // operationLimits refuses an operation beyond its limits before anything runs, with the code
 // OPERATION_LIMIT and the limit named in extensions. A request whose extensions ask for
 // {"cost": true} gets extensions.cost back.
@@ -72,7 +75,7 @@ func (l operationLimits) MutateOperationContext(_ context.Context, oc *graphql.O
 		if c.got > c.limit {
 			return &gqlerror.Error{
 				Message:    fmt.Sprintf("operation %s is %d, above the limit of %d", c.name, c.got, c.limit),
-				Extensions: map[string]any{"code": "OPERATION_LIMIT", "limit": c.name, "value": c.got, "max": c.limit},
+				Extensions: map[string]any{"code": codeOperationLimit, "limit": c.name, "value": c.got, "max": c.limit},
 			}
 		}
 	}
