@@ -191,6 +191,12 @@ func TestRedisOutage(t *testing.T) {
 	rs.Stop(t)
 	w.mark()
 	waitUntil(t, "writes while Redis is down", func() bool { ok, _ := w.snapshot(); return ok >= 10 })
+	// Subscriptions need Redis: they are refused as unavailable, in words of our own.
+	sub := a.GraphQL.Subscribe(t, testenv.TransportSSE, `subscription($id: ID!) { commentAdded(postID: $id) { body } }`, map[string]any{"id": first.ID})
+	if r, ok := sub.Next(t, wait); !ok || len(r.Errors) != 1 || r.Errors[0].Code() != "SERVICE_UNAVAILABLE" ||
+		strings.Contains(strings.ToLower(r.Errors[0].Message), "redis") || strings.Contains(r.Errors[0].Message, "dial") {
+		t.Errorf("subscribing while Redis is down: %+v", r)
+	}
 	rs.Start(t)
 	// Rate limits and the cache are in Redis again (it restarted empty).
 	waitUntil(t, "Redis in use again", func() bool {
