@@ -24,13 +24,21 @@ func RedisURL(t testing.TB) string {
 type RedisServer struct {
 	bin  string
 	port int
+	dir  string // where a durable server keeps its append-only file; "" keeps nothing
 
 	mu  sync.Mutex
 	cmd *exec.Cmd // nil while stopped
 }
 
-// NewRedisServer starts a redis-server for this test.
-func NewRedisServer(t testing.TB) *RedisServer {
+// NewRedisServer starts a redis-server for this test. It starts empty every time.
+func NewRedisServer(t testing.TB) *RedisServer { return newRedisServer(t, false) }
+
+// NewDurableRedisServer starts a redis-server that writes every change to an append-only file
+// before answering, so it comes back from Stop with its data, as a production Redis with
+// persistence does.
+func NewDurableRedisServer(t testing.TB) *RedisServer { return newRedisServer(t, true) }
+
+func newRedisServer(t testing.TB, durable bool) *RedisServer {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -41,6 +49,9 @@ func NewRedisServer(t testing.TB) *RedisServer {
 		t.Fatal(err)
 	}
 	s := &RedisServer{bin: bin, port: port}
+	if durable {
+		s.dir = t.TempDir()
+	}
 	t.Cleanup(func() { s.kill() })
 	s.Start(t)
 	return s
@@ -52,7 +63,7 @@ func (s *RedisServer) Addr() string { return net.JoinHostPort("127.0.0.1", strco
 // URL is the server's redis:// URL.
 func (s *RedisServer) URL() string { return fmt.Sprintf("redis://%s/0", s.Addr()) }
 
-// Start starts the server (again) and waits until it accepts connections. It starts empty.
+// Start starts the server (again) and waits until it accepts connections.
 func (s *RedisServer) Start(t testing.TB) {
 	t.Helper()
 	s.mu.Lock()
@@ -60,8 +71,12 @@ func (s *RedisServer) Start(t testing.TB) {
 	if s.cmd != nil {
 		t.Fatal("testenv: redis-server is running already")
 	}
-	cmd := exec.Command(s.bin, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--daemonize", "no", "--logfile", "")
+	args := []string{"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--daemonize", "no", "--logfile", ""}
+	if s.dir != "" {
+		args = append(args, "--appendonly", "yes", "--appendfsync", "always", "--dir", s.dir)
+	}
+	cmd := exec.Command(s.bin, args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +95,8 @@ func (s *RedisServer) Start(t testing.TB) {
 	}
 }
 
-// Stop kills the server, as a crash would: its connections drop and its data is gone.
+// Stop kills the server, as a crash would: its connections drop, and its data is gone unless
+// it is durable.
 func (s *RedisServer) Stop(t testing.TB) {
 	t.Helper()
 	if !s.kill() {
