@@ -104,6 +104,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	var rdb redis.UniversalClient // a nil interface, not a nil *redis.Client, when unset
 	if cfg.RedisURL != "" {
+		redis.SetLogger(redisLogger{log})
 		client, err := openRedis(ctx, log, cfg.RedisURL)
 		if err != nil {
 			return err
@@ -335,6 +336,14 @@ func openRedis(ctx context.Context, log *slog.Logger, url string) (*redis.Client
 			"err", err)
 	}
 	return rdb, nil
+}
+
+// redisLogger takes go-redis's own messages (one per failed dial while Redis is down) to the
+// debug log: the rate limiter, which every request passes, logs an outage once at warning level.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, fmt.Sprintf(format, v...), "component", "go-redis")
 }
 
 func migrate(ctx context.Context, log *slog.Logger, db *database.DB) error {
