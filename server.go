@@ -201,24 +201,22 @@ type app struct {
 	requests     func(http.Handler) http.Handler // the per-request budget of the caller
 }
 
-// newApp wires the services. rdb, when not nil, holds the state replicas share (sign-in limits,
+// newApp wires the services. rdb, when not nil, holds the state replicas share (rate limits,
 // persisted queries, cached entities and counts); without it that state is in-process.
 func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.UniversalClient, jwtSecret []byte) (*app, error) {
-	perAccount, err := ratelimit.Parse(cfg.LoginPerAcct)
-	if err != nil {
-		return nil, fmt.Errorf("AGORA_LOGIN_LIMIT_ACCOUNT: %w", err)
-	}
-	perIP, err := ratelimit.Parse(cfg.LoginPerIP)
-	if err != nil {
-		return nil, fmt.Errorf("AGORA_LOGIN_LIMIT_IP: %w", err)
-	}
-	var budgets [4]ratelimit.Limit // requests per address, per user; sign-ups; messages
-	for i, v := range []struct{ name, value string }{{"AGORA_RATE_LIMIT_IP", cfg.RateLimitIP},
-		{"AGORA_RATE_LIMIT_USER", cfg.RateLimitUser}, {"AGORA_RATE_LIMIT_REGISTER", cfg.RateLimitReg},
-		{"AGORA_RATE_LIMIT_MESSAGE", cfg.RateLimitMsg}} {
-		if budgets[i], err = ratelimit.Parse(v.value); err != nil {
-			return nil, fmt.Errorf("%s: %w", v.name, err)
+	var errs []error
+	budget := func(name, value string) ratelimit.Limit {
+		l, err := ratelimit.Parse(value)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 		}
+		return l
+	}
+	perAccount, perIP := budget("AGORA_LOGIN_LIMIT_ACCOUNT", cfg.LoginPerAcct), budget("AGORA_LOGIN_LIMIT_IP", cfg.LoginPerIP)
+	anonRequests, userRequests := budget("AGORA_RATE_LIMIT_IP", cfg.RateLimitIP), budget("AGORA_RATE_LIMIT_USER", cfg.RateLimitUser)
+	signUps, messages := budget("AGORA_RATE_LIMIT_REGISTER", cfg.RateLimitReg), budget("AGORA_RATE_LIMIT_MESSAGE", cfg.RateLimitMsg)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	var previous [][]byte
 	for _, k := range cfg.JWTPrevious {
@@ -260,21 +258,21 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univ
 		db:           db,
 		tokens:       tokens,
 		accounts: account.New(db.Client, store, tokens, cfg.SessionTTL, account.LoginLimits{
-			Limiter: limiter, PerAccount: perAccount, PerIP: perIP, SignUps: budgets[2],
+			Limiter: limiter, PerAccount: perAccount, PerIP: perIP, SignUps: signUps,
 		}),
 		cache:   loaderCache,
 		publish: publish.New(db.Client, store, events, notices),
 		social:  social.New(db.Client, store, notices),
 		notify:  notices,
-		message: message.New(db.Client, events, notices, limiter, budgets[3]),
+		message: message.New(db.Client, events, notices, limiter, messages),
 		live:    events,
 		bus:     bus,
 	}
 	a.requests = ratelimit.Middleware(limiter, func(r *http.Request) (string, ratelimit.Limit) {
 		if v := auth.FromContext(r.Context()); v.Authenticated() {
-			return "request:user:" + strconv.Itoa(v.UserID), budgets[1]
+			return "request:user:" + strconv.Itoa(v.UserID), userRequests
 		}
-		return "request:ip:" + auth.ClientIP(r.Context()), budgets[0]
+		return "request:ip:" + auth.ClientIP(r.Context()), anonRequests
 	})
 	a.limits = graph.Limits{Depth: cfg.MaxDepth, Aliases: cfg.MaxAliases, RootFields: cfg.MaxRootFields,
 		Tokens: cfg.MaxTokens, Cost: cfg.MaxCost}
