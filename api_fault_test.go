@@ -243,6 +243,8 @@ func TestPostgresOutage(t *testing.T) {
 	if got := ready(); got != http.StatusServiceUnavailable {
 		t.Errorf("/readyz with PostgreSQL down: %d, want 503", got)
 	}
+	// Writes are sequential: once one has failed, the one in flight at the crash is counted too.
+	waitUntil(t, "a write refused", func() bool { _, failed := w.snapshot(); return failed > 0 })
 	w.mark()
 	waitUntil(t, "writes refused while PostgreSQL is down", func() bool { _, failed := w.snapshot(); return failed >= 10 })
 	if ok, _ := w.snapshot(); ok > 0 {

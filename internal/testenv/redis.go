@@ -19,7 +19,7 @@ func RedisURL(t testing.TB) string {
 	return NewRedisServer(t).URL()
 }
 
-// RedisServer is a redis-server (no persistence) that a test owns and may stop and start again on
+// RedisServer is a redis-server that a test owns and may stop and start again on
 // the same port, to see how clients ride out an outage. It is stopped at the end of the test.
 type RedisServer struct {
 	bin  string
