@@ -13,7 +13,8 @@ import (
 // PostgresServer is a PostgreSQL cluster that one test owns and may stop and start again on the
 // same port and data directory, to see how Agora rides out a database outage. Unlike the shared
 // cluster it commits synchronously (fsync stays off: the machine does not crash, the server
-// does), so a write it acknowledged survives Stop. It is removed at the end of the test.
+// does), so a write it acknowledged survives Stop. It is removed at the end of the test. It needs
+// the machine's PostgreSQL binaries even when AGORA_TEST_POSTGRES_URL is set.
 type PostgresServer struct {
 	dir, data, pgCtl string
 	port             int
