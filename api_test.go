@@ -78,7 +78,8 @@ func startAPI(t testing.TB, db *database.DB, rdb redis.UniversalClient, limits .
 func startAPIWith(t testing.TB, db *database.DB, rdb redis.UniversalClient, configure func(*config.Config)) *api {
 	t.Helper()
 	cfg := config.Config{TokenIssuer: "agora-test", AccessTokenTTL: time.Hour, SessionTTL: 24 * time.Hour,
-		LoginPerAcct: "1000/1m", LoginPerIP: "1000/1m", MaxSubs: 5, SocketRecheck: 50 * time.Millisecond}
+		LoginPerAcct: "1000/1m", LoginPerIP: "1000/1m", MaxSubs: 5, SocketRecheck: 50 * time.Millisecond,
+		RateLimitIP: "100000/1m", RateLimitUser: "100000/1m", RateLimitReg: "100000/1m", RateLimitMsg: "100000/1m"}
 	configure(&cfg)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	a, err := newApp(cfg, log, db, rdb, []byte("test-secret-test-secret-test-secret!"))

@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -103,7 +104,8 @@ func run(ctx context.Context, args []string) error {
 	}
 	var rdb redis.UniversalClient // a nil interface, not a nil *redis.Client, when unset
 	if cfg.RedisURL != "" {
-		client, err := openRedis(ctx, cfg.RedisURL)
+		redis.SetLogger(redisLogger{log})
+		client, err := openRedis(ctx, log, cfg.RedisURL)
 		if err != nil {
 			return err
 		}
@@ -149,13 +151,17 @@ func run(ctx context.Context, args []string) error {
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
+	log.Info("shutting down", "grace", cfg.ShutdownGrace)
 	a.Close() // end the subscriptions first: open event streams would hold the shutdown up
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	// Shutdown stops listening at once, closes idle connections and waits for the requests in
+	// flight; those still running after the grace period are cut off.
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+		_ = srv.Close()
+		return fmt.Errorf("requests still running after AGORA_SHUTDOWN_GRACE (%s) were cut off: %w", cfg.ShutdownGrace, err)
 	}
+	log.Info("stopped")
 	return nil
 }
 
@@ -192,18 +198,25 @@ type app struct {
 	bus          pubsub.Bus
 	realtime     graph.Realtime
 	limits       graph.Limits
+	requests     func(http.Handler) http.Handler // the per-request budget of the caller
 }
 
-// newApp wires the services. rdb, when not nil, holds the state replicas share (sign-in limits,
+// newApp wires the services. rdb, when not nil, holds the state replicas share (rate limits,
 // persisted queries, cached entities and counts); without it that state is in-process.
 func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.UniversalClient, jwtSecret []byte) (*app, error) {
-	perAccount, err := ratelimit.Parse(cfg.LoginPerAcct)
-	if err != nil {
-		return nil, fmt.Errorf("AGORA_LOGIN_LIMIT_ACCOUNT: %w", err)
+	var errs []error
+	budget := func(name, value string) ratelimit.Limit {
+		l, err := ratelimit.Parse(value)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+		return l
 	}
-	perIP, err := ratelimit.Parse(cfg.LoginPerIP)
-	if err != nil {
-		return nil, fmt.Errorf("AGORA_LOGIN_LIMIT_IP: %w", err)
+	perAccount, perIP := budget("AGORA_LOGIN_LIMIT_ACCOUNT", cfg.LoginPerAcct), budget("AGORA_LOGIN_LIMIT_IP", cfg.LoginPerIP)
+	anonRequests, userRequests := budget("AGORA_RATE_LIMIT_IP", cfg.RateLimitIP), budget("AGORA_RATE_LIMIT_USER", cfg.RateLimitUser)
+	signUps, messages := budget("AGORA_RATE_LIMIT_REGISTER", cfg.RateLimitReg), budget("AGORA_RATE_LIMIT_MESSAGE", cfg.RateLimitMsg)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	var previous [][]byte
 	for _, k := range cfg.JWTPrevious {
@@ -219,8 +232,12 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univ
 		bus     pubsub.Bus            = pubsub.NewMemory(pubsub.Options{})
 	)
 	if rdb != nil {
-		limiter = ratelimit.NewRedis(rdb, "agora:ratelimit:")
-		apq = cache.NewRedisStrings(rdb, "agora:apq:", 7*24*time.Hour)
+		// While Redis cannot be reached, each of these degrades on its own and uses Redis again as
+		// soon as it answers: rate limits count in this process, persisted queries are kept in
+		// this process too, cache reads miss (and go to the database: an in-process cache would
+		// miss other replicas' invalidations), subscriptions cannot start and events are lost.
+		limiter = &ratelimit.Fallback{Primary: ratelimit.NewRedis(rdb, "agora:ratelimit:"), Secondary: limiter, Log: log}
+		apq = cache.Layered{Near: apq, Far: cache.NewRedisStrings(rdb, "agora:apq:", 7*24*time.Hour)}
 		store = cache.NewRedisStore(rdb)
 		bus = pubsub.NewRedis(rdb, "agora:events:", pubsub.Options{})
 	}
@@ -241,16 +258,22 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univ
 		db:           db,
 		tokens:       tokens,
 		accounts: account.New(db.Client, store, tokens, cfg.SessionTTL, account.LoginLimits{
-			Limiter: limiter, PerAccount: perAccount, PerIP: perIP,
+			Limiter: limiter, PerAccount: perAccount, PerIP: perIP, SignUps: signUps,
 		}),
 		cache:   loaderCache,
 		publish: publish.New(db.Client, store, events, notices),
 		social:  social.New(db.Client, store, notices),
 		notify:  notices,
-		message: message.New(db.Client, events, notices),
+		message: message.New(db.Client, events, notices, limiter, messages),
 		live:    events,
 		bus:     bus,
 	}
+	a.requests = ratelimit.Middleware(limiter, func(r *http.Request) (string, ratelimit.Limit) {
+		if v := auth.FromContext(r.Context()); v.Authenticated() {
+			return "request:user:" + strconv.Itoa(v.UserID), userRequests
+		}
+		return "request:ip:" + auth.ClientIP(r.Context()), anonRequests
+	})
 	a.limits = graph.Limits{Depth: cfg.MaxDepth, Aliases: cfg.MaxAliases, RootFields: cfg.MaxRootFields,
 		Tokens: cfg.MaxTokens, Cost: cfg.MaxCost}
 	a.realtime = graph.Realtime{
@@ -275,27 +298,50 @@ func (a *app) handler() http.Handler {
 		Log: a.log, PersistedQueries: a.apq, PublicMaxAge: a.publicMaxAge, ReportStatements: !a.production})
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", httpx.LimitBody(1<<20, database.CountStatements(a.metrics.ObserveStatements,
-		auth.Middleware(a.tokens, a.accounts.Lookup, loader.Middleware(a.db.Client, a.cache, api)))))
+		auth.Middleware(a.tokens, a.accounts.Lookup, a.requests(loader.Middleware(a.db.Client, a.cache, api))))))
 	mux.Handle("/", graph.NewGraphiQL("/graphql"))
 	mux.Handle("/metrics", a.metrics.Handler())
 	httpx.Health(mux, a.db.SQL.PingContext)
 	return httpx.WithRequestID(httpx.AccessLog(a.log, mux))
 }
 
-// openRedis connects to Redis and checks that it answers.
-func openRedis(ctx context.Context, url string) (*redis.Client, error) {
+// openRedis returns a client for url. Redis that does not answer at start-up is no reason not to
+// start: Agora runs degraded (see newApp) and go-redis connects once Redis is up. Timeouts and
+// retries are kept short unless the URL sets them (dial_timeout, read_timeout, max_retries…),
+// so a Redis that is down costs each request little.
+func openRedis(ctx context.Context, log *slog.Logger, url string) (*redis.Client, error) {
 	opts, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	for _, d := range []*time.Duration{&opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout} {
+		if *d == 0 {
+			*d = time.Second
+		}
+	}
+	if opts.MaxRetries == 0 {
+		opts.MaxRetries = 1
+	}
+	if opts.DialerRetries == 0 {
+		opts.DialerRetries = 1
 	}
 	rdb := redis.NewClient(opts)
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := rdb.Ping(pingCtx).Err(); err != nil {
-		rdb.Close()
-		return nil, fmt.Errorf("redis: %w", err)
+		log.Warn("Redis does not answer: starting without it until it does. Meanwhile rate limits and persisted queries "+
+			"are this replica's own, cached entities are read from the database, and subscriptions are unavailable",
+			"err", err)
 	}
 	return rdb, nil
+}
+
+// redisLogger takes go-redis's own messages (one per failed dial while Redis is down) to the
+// debug log: the rate limiter, which every request passes, logs an outage once at warning level.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, fmt.Sprintf(format, v...), "component", "go-redis")
 }
 
 func migrate(ctx context.Context, log *slog.Logger, db *database.DB) error {

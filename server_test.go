@@ -1,46 +1,29 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/agora/agora/internal/testenv"
 )
 
 // TestRun starts Agora the way `go run .` does — configuration from the environment, no database
-// or Redis set up — signs up and in over HTTP, then stops it as SIGTERM would.
+// or Redis set up — signs up and in over HTTP, then stops it as SIGTERM would: it stops accepting
+// connections, answers the request in flight, ends the subscriptions and returns nil (exit 0).
 func TestRun(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	for k, v := range map[string]string{
-		"PORT": strconv.Itoa(port), "AGORA_SQLITE_PATH": filepath.Join(t.TempDir(), "agora.db"),
-		"DATABASE_URL": "", "REDIS_URL": "", "AGORA_JWT_SECRET": "", "AGORA_ENV": "", "AGORA_LOG_LEVEL": "error",
-	} {
-		t.Setenv(k, v)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil) }()
-
+	port, done, stop := startRun(t, "")
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
-	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
-		if res, err := http.Get(base + "/readyz"); err == nil && res.StatusCode == http.StatusOK {
-			res.Body.Close()
-			break
-		}
-		if time.Since(start) > 30*time.Second {
-			t.Fatal("agora did not become ready")
-		}
-	}
 	c := testenv.GraphQL{URL: base + "/graphql"}
 	c.Do(t, registerMutation, map[string]any{"in": map[string]any{"username": "ada", "email": "ada@example.com", "password": "password-ada"}}, nil)
 	var out struct{ Login struct{ AccessToken string } }
@@ -56,7 +39,43 @@ func TestRun(t *testing.T) {
 	for _, tr := range testenv.Transports {
 		streams = append(streams, c.As(out.Login.AccessToken).Subscribe(t, tr, `subscription { notificationAdded { kind } }`, nil))
 	}
+	// A request in flight when the signal comes: the handler runs (it asked for the body with
+	// 100 Continue) and waits for the body.
+	body := `{"query":"{ users(first: 1) { totalCount } }"}`
+	inflight, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inflight.Close()
+	fmt.Fprintf(inflight, "POST /graphql HTTP/1.1\r\nHost: agora\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", len(body))
+	answers := bufio.NewReader(inflight)
+	if res, err := http.ReadResponse(answers, nil); err != nil || res.StatusCode != http.StatusContinue {
+		t.Fatalf("want 100 Continue, got %v %v", res, err)
+	}
+
 	stop()
+	// Once Agora stops accepting connections, the request in flight still gets its answer.
+	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("agora still accepts connections after SIGTERM")
+		}
+	}
+	if _, err := io.WriteString(inflight, body); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.ReadResponse(answers, nil)
+	if err != nil {
+		t.Fatalf("the request in flight got no answer: %v", err)
+	}
+	answer, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(answer), `"totalCount":1`) {
+		t.Fatalf("the request in flight: %d %s", res.StatusCode, answer)
+	}
 	select {
 	case err := <-done:
 		if err != nil {
@@ -71,5 +90,71 @@ func TestRun(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatalf("the %s subscription outlived the server", testenv.Transports[i])
 		}
+	}
+}
+
+// startRun runs Agora as `go run .` does, on SQLite, with REDIS_URL set to redisURL, and returns
+// once it is ready: its port, what run returns, and the SIGTERM.
+func startRun(t *testing.T, redisURL string) (port int, done chan error, stop func()) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port = l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	for k, v := range map[string]string{
+		"PORT": strconv.Itoa(port), "AGORA_SQLITE_PATH": filepath.Join(t.TempDir(), "agora.db"),
+		"DATABASE_URL": "", "REDIS_URL": redisURL, "AGORA_JWT_SECRET": "", "AGORA_ENV": "", "AGORA_LOG_LEVEL": "error",
+	} {
+		t.Setenv(k, v)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
+	done = make(chan error, 1)
+	go func() { done <- run(ctx, nil) }()
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		if res, err := http.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/readyz"); err == nil && res.StatusCode == http.StatusOK {
+			res.Body.Close()
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("agora stopped: %v", err)
+		default:
+		}
+		if time.Since(start) > 30*time.Second {
+			t.Fatal("agora did not become ready")
+		}
+	}
+	return port, done, stop
+}
+
+// TestRunRedisDown: Agora starts although Redis does not answer, serves sign-ups and sign-ins
+// from in-process state, and uses Redis once it is up.
+func TestRunRedisDown(t *testing.T) {
+	rs := testenv.NewRedisServer(t)
+	rs.Stop(t)
+	port, done, stop := startRun(t, rs.URL())
+	c := testenv.GraphQL{URL: "http://127.0.0.1:" + strconv.Itoa(port) + "/graphql"}
+	c.Do(t, registerMutation, map[string]any{"in": map[string]any{"username": "ada", "email": "ada@example.com", "password": "password-ada"}}, nil)
+	login := `mutation { login(input: {usernameOrEmail: "ada", password: "password-ada"}) { accessToken } }`
+	c.Do(t, login, nil, nil)
+
+	rs.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr()})
+	defer rdb.Close()
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		c.Do(t, login, nil, nil)
+		if n, err := rdb.Exists(t.Context(), "agora:ratelimit:login:account:ada").Result(); err == nil && n == 1 {
+			break
+		}
+		if time.Since(start) > 30*time.Second {
+			t.Fatal("agora does not use Redis after it came up")
+		}
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("run returned %v after shutdown", err)
 	}
 }

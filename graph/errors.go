@@ -17,6 +17,7 @@ import (
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/ent/privacy"
 	"github.com/agora/agora/internal/apperr"
+	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/httpx"
 )
 
@@ -43,6 +44,8 @@ func classify(err error) *apperr.Error {
 		return &apperr.Error{Kind: apperr.Conflict, Message: "conflicts with existing data", Err: err}
 	case errors.Is(err, privacy.Deny):
 		return &apperr.Error{Kind: apperr.Forbidden, Message: "not allowed", Err: err}
+	case database.Unavailable(err):
+		return &apperr.Error{Kind: apperr.Unavailable, Message: "the database is unavailable: retry later", Err: err}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return &apperr.Error{Kind: apperr.Unavailable, Message: "request cancelled or timed out", Err: err}
 	}

@@ -30,11 +30,13 @@ type Service struct {
 	cache      cache.Store // cached users it changes are invalidated after commit
 }
 
-// LoginLimits bound sign-in attempts, against password guessing.
+// LoginLimits bound sign-in attempts, against password guessing, and sign-ups, against bulk
+// accounts and probing which names and addresses are taken.
 type LoginLimits struct {
 	Limiter    ratelimit.Limiter
 	PerAccount ratelimit.Limit // attempts on one account, from anywhere
 	PerIP      ratelimit.Limit // attempts from one address, on any account
+	SignUps    ratelimit.Limit // sign-ups from one address
 }
 
 // New returns a Service; sessions expire after refreshTTL without a refresh.
@@ -95,6 +97,9 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*Session, err
 		if displayName == "" {
 			displayName = username
 		}
+	}
+	if err := s.limit(ctx, "register:ip:"+auth.ClientIP(ctx), s.limits.SignUps, "too many sign-ups: retry later"); err != nil {
+		return nil, err
 	}
 	hash, err := auth.HashPassword(in.Password)
 	if err != nil {
@@ -175,17 +180,21 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Session, error) {
 
 // limitLogin takes one sign-in attempt from the caller's address and one from the account's budget.
 func (s *Service) limitLogin(ctx context.Context, account string) error {
-	for _, c := range []struct {
-		key   string
-		limit ratelimit.Limit
-	}{{"login:ip:" + auth.ClientIP(ctx), s.limits.PerIP}, {"login:account:" + account, s.limits.PerAccount}} {
-		ok, retry, err := s.limits.Limiter.Allow(ctx, c.key, c.limit)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return &apperr.Error{Kind: apperr.RateLimited, Message: "too many sign-in attempts: retry later", RetryAfter: retry}
-		}
+	const msg = "too many sign-in attempts: retry later"
+	if err := s.limit(ctx, "login:ip:"+auth.ClientIP(ctx), s.limits.PerIP, msg); err != nil {
+		return err
+	}
+	return s.limit(ctx, "login:account:"+account, s.limits.PerAccount, msg)
+}
+
+// limit takes one event from key's budget, or refuses with RATE_LIMITED and msg.
+func (s *Service) limit(ctx context.Context, key string, l ratelimit.Limit, msg string) error {
+	res, err := s.limits.Limiter.Allow(ctx, key, l)
+	if err != nil {
+		return err
+	}
+	if !res.Allowed {
+		return &apperr.Error{Kind: apperr.RateLimited, Message: msg, RetryAfter: res.RetryAfter}
 	}
 	return nil
 }

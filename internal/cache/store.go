@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,20 +59,48 @@ func markerSeq(v string) (int64, bool) {
 
 // RedisStore is a Store in Redis, shared by replicas: one round trip per read, per fill and per
 // invalidation.
+//
+// An invalidation that fails (Redis is unreachable) is kept and sent again before the next read,
+// and its keys are not filled meanwhile: a Redis that comes back with its data (persistence, or
+// only this replica was cut off) must not serve what this replica's writes changed meanwhile.
 type RedisStore struct {
 	client redis.UniversalClient
 	seq    string // key of the invalidation sequence
+
+	mu      sync.Mutex
+	pending map[string]struct{} // keys whose invalidation has not reached Redis yet
 }
+
+// maxPending bounds the invalidations kept while Redis is unreachable; beyond it the oldest
+// writes' keys may read stale until their TTL.
+const maxPending = 100_000
 
 // NewRedisStore returns a Store in Redis.
 func NewRedisStore(client redis.UniversalClient) *RedisStore {
-	return &RedisStore{client: client, seq: "agora:cache:seq"}
+	return &RedisStore{client: client, seq: "agora:cache:seq", pending: map[string]struct{}{}}
+}
+
+// retryPending sends the invalidations that failed before; until it succeeds, reads are misses.
+func (c *RedisStore) retryPending(ctx context.Context) error {
+	c.mu.Lock()
+	keys := make([]string, 0, len(c.pending))
+	for k := range c.pending {
+		keys = append(keys, k)
+	}
+	c.mu.Unlock()
+	if len(keys) == 0 {
+		return nil
+	}
+	return c.Invalidate(ctx, keys...) // removes them from pending when it succeeds
 }
 
 // GetMany implements Store.
 func (c *RedisStore) GetMany(ctx context.Context, keys []string) (map[string][]byte, int64, error) {
 	if len(keys) == 0 {
 		return nil, 0, nil
+	}
+	if err := c.retryPending(ctx); err != nil {
+		return nil, 0, err
 	}
 	var vals *redis.SliceCmd
 	var seq *redis.StringCmd
@@ -111,6 +140,11 @@ return out`)
 
 // Fill implements Store.
 func (c *RedisStore) Fill(ctx context.Context, version int64, entries []Entry) (map[string]bool, error) {
+	c.mu.Lock()
+	if len(c.pending) > 0 {
+		entries = slices.DeleteFunc(slices.Clone(entries), func(e Entry) bool { _, ok := c.pending[e.Key]; return ok })
+	}
+	c.mu.Unlock()
 	if len(entries) == 0 {
 		return nil, nil
 	}
@@ -145,7 +179,17 @@ func (c *RedisStore) Invalidate(ctx context.Context, keys ...string) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	return invalidateScript.Run(ctx, c.client, append([]string{c.seq}, keys...), markerPrefix, markerTTL.Milliseconds()).Err()
+	err := invalidateScript.Run(ctx, c.client, append([]string{c.seq}, keys...), markerPrefix, markerTTL.Milliseconds()).Err()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, k := range keys {
+		if err == nil {
+			delete(c.pending, k)
+		} else if len(c.pending) < maxPending {
+			c.pending[k] = struct{}{}
+		}
+	}
+	return err
 }
 
 // MemoryStore is a Store in this process, for a single replica.

@@ -83,3 +83,46 @@ func TestStore(t *testing.T) {
 		})
 	}
 }
+
+// TestRedisStoreOutage: an invalidation made while Redis is unreachable reaches it once it is
+// back, before anything is read from it, so a Redis that kept its data does not serve the value
+// the write replaced. Until then the key is neither read nor filled.
+func TestRedisStoreOutage(t *testing.T) {
+	t.Parallel()
+	srv := testenv.NewDurableRedisServer(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1, DialerRetries: 1})
+	t.Cleanup(func() { rdb.Close() })
+	s, ctx := cache.NewRedisStore(rdb), t.Context()
+	_, v, err := s.GetMany(ctx, []string{"a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored, err := s.Fill(ctx, v, []cache.Entry{{Key: "a", Value: []byte("old"), TTL: time.Hour}}); err != nil || !stored["a"] {
+		t.Fatalf("fill: %v %v", stored, err)
+	}
+
+	srv.Stop(t)
+	if err := s.Invalidate(ctx, "a"); err == nil {
+		t.Fatal("an invalidation succeeded with Redis down")
+	}
+	if _, _, err := s.GetMany(ctx, []string{"a"}); err == nil {
+		t.Fatal("a read succeeded with Redis down")
+	}
+	srv.Start(t)
+	if got, err := rdb.Get(ctx, "a").Result(); err != nil || got != "old" {
+		t.Fatalf("Redis came back without its data: %q %v", got, err)
+	}
+	if stored, err := s.Fill(ctx, v, []cache.Entry{{Key: "a", Value: []byte("stale"), TTL: time.Hour}}); err != nil || stored["a"] {
+		t.Fatalf("a key whose invalidation is pending was filled: %v %v", stored, err)
+	}
+	vals, v2, err := s.GetMany(ctx, []string{"a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := vals["a"]; ok {
+		t.Fatalf("after Redis came back, the invalidated key reads %q", vals["a"])
+	}
+	if stored, err := s.Fill(ctx, v2, []cache.Entry{{Key: "a", Value: []byte("new"), TTL: time.Hour}}); err != nil || !stored["a"] {
+		t.Fatalf("a fill after the invalidation went through was refused: %v %v", stored, err)
+	}
+}

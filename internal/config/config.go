@@ -28,6 +28,11 @@ type Config struct {
 	LogLevel       string        // AGORA_LOG_LEVEL: debug, info (default), warn, error
 	LoginPerAcct   string        // AGORA_LOGIN_LIMIT_ACCOUNT: sign-in attempts per account, N/duration (default 10/15m)
 	LoginPerIP     string        // AGORA_LOGIN_LIMIT_IP: sign-in attempts per client address (default 30/5m)
+	RateLimitIP    string        // AGORA_RATE_LIMIT_IP: requests per client address of anonymous callers, N/duration (default 600/1m)
+	RateLimitUser  string        // AGORA_RATE_LIMIT_USER: requests per signed-in user (default 1200/1m)
+	RateLimitReg   string        // AGORA_RATE_LIMIT_REGISTER: sign-ups per client address (default 10/1h)
+	RateLimitMsg   string        // AGORA_RATE_LIMIT_MESSAGE: messages sent per user (default 30/1m)
+	ShutdownGrace  time.Duration // AGORA_SHUTDOWN_GRACE: how long in-flight requests may finish after SIGTERM (default 15s)
 	DBMaxConns     int           // AGORA_DB_MAX_CONNS: PostgreSQL pool size (default 20)
 	Origins        []string      // AGORA_ALLOWED_ORIGINS: comma-separated host patterns of other sites' pages that may open sockets (default none)
 	MaxSubs        int           // AGORA_MAX_SUBSCRIPTIONS: subscriptions per connection (default 20)
@@ -64,6 +69,11 @@ func Load() (Config, error) {
 		LogLevel:       get("AGORA_LOG_LEVEL", "info"),
 		LoginPerAcct:   get("AGORA_LOGIN_LIMIT_ACCOUNT", "10/15m"),
 		LoginPerIP:     get("AGORA_LOGIN_LIMIT_IP", "30/5m"),
+		RateLimitIP:    get("AGORA_RATE_LIMIT_IP", "600/1m"),
+		RateLimitUser:  get("AGORA_RATE_LIMIT_USER", "1200/1m"),
+		RateLimitReg:   get("AGORA_RATE_LIMIT_REGISTER", "10/1h"),
+		RateLimitMsg:   get("AGORA_RATE_LIMIT_MESSAGE", "30/1m"),
+		ShutdownGrace:  parse(&errs, "AGORA_SHUTDOWN_GRACE", 15*time.Second, time.ParseDuration),
 		DBMaxConns:     parse(&errs, "AGORA_DB_MAX_CONNS", 20, strconv.Atoi),
 		PublicMaxAge:   parse(&errs, "AGORA_PUBLIC_MAX_AGE", 0, time.ParseDuration),
 		MaxSubs:        parse(&errs, "AGORA_MAX_SUBSCRIPTIONS", 20, strconv.Atoi),
@@ -119,6 +129,9 @@ func Load() (Config, error) {
 	}
 	if c.SocketRecheck <= 0 {
 		errs = append(errs, errors.New("AGORA_SOCKET_RECHECK: want a positive duration"))
+	}
+	if c.ShutdownGrace <= 0 {
+		errs = append(errs, errors.New("AGORA_SHUTDOWN_GRACE: want a positive duration"))
 	}
 	if c.PublicMaxAge < 0 {
 		errs = append(errs, errors.New("AGORA_PUBLIC_MAX_AGE: want a duration of 0 or more"))

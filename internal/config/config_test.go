@@ -10,14 +10,17 @@ import (
 func TestLoad(t *testing.T) {
 	t.Chdir(t.TempDir()) // no .env
 	for _, k := range []string{"AGORA_ENV", "PORT", "DATABASE_URL", "AGORA_SQLITE_PATH", "AGORA_AUTO_MIGRATE",
-		"AGORA_JWT_SECRET", "AGORA_ACCESS_TOKEN_TTL", "AGORA_LOG_LEVEL", "AGORA_DB_MAX_CONNS"} {
+		"AGORA_JWT_SECRET", "AGORA_ACCESS_TOKEN_TTL", "AGORA_LOG_LEVEL", "AGORA_DB_MAX_CONNS", "AGORA_RATE_LIMIT_IP",
+		"AGORA_RATE_LIMIT_USER", "AGORA_RATE_LIMIT_REGISTER", "AGORA_RATE_LIMIT_MESSAGE", "AGORA_SHUTDOWN_GRACE"} {
 		t.Setenv(k, "")
 	}
 	c, err := Load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != ":8080" || c.SQLitePath != "agora.db" || !c.AutoMigrate || c.AccessTokenTTL != 15*time.Minute || c.Production() {
+	if c.Addr != ":8080" || c.SQLitePath != "agora.db" || !c.AutoMigrate || c.AccessTokenTTL != 15*time.Minute || c.Production() ||
+		c.RateLimitIP != "600/1m" || c.RateLimitUser != "1200/1m" || c.RateLimitReg != "10/1h" || c.RateLimitMsg != "30/1m" ||
+		c.ShutdownGrace != 15*time.Second {
 		t.Fatalf("defaults: %+v", c)
 	}
 
@@ -35,8 +38,9 @@ func TestLoad(t *testing.T) {
 	t.Setenv("AGORA_JWT_SECRET", "")
 	t.Setenv("AGORA_ACCESS_TOKEN_TTL", "soon")
 	t.Setenv("DATABASE_URL", "mysql://x")
+	t.Setenv("AGORA_SHUTDOWN_GRACE", "0s")
 	_, err = Load()
-	for _, want := range []string{"AGORA_JWT_SECRET", "AGORA_ACCESS_TOKEN_TTL", "DATABASE_URL"} {
+	for _, want := range []string{"AGORA_JWT_SECRET", "AGORA_ACCESS_TOKEN_TTL", "DATABASE_URL", "AGORA_SHUTDOWN_GRACE"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("want an error naming %s, got %v", want, err)
 		}

@@ -27,6 +27,9 @@ type DB struct {
 	close   func()
 }
 
+// ConnectTimeout bounds each new PostgreSQL connection unless DATABASE_URL sets connect_timeout.
+const ConnectTimeout = 3 * time.Second
+
 // Options say which database to open.
 type Options struct {
 	PostgresURL string // when set, PostgreSQL; otherwise SQLite at SQLitePath
@@ -57,6 +60,11 @@ func open(ctx context.Context, o Options) (*DB, error) {
 		}
 		if o.MaxConns > 0 {
 			cfg.MaxConns = int32(o.MaxConns)
+		}
+		if cfg.ConnConfig.ConnectTimeout == 0 { // the URL's connect_timeout wins
+			// A server that does not answer fails the request that needs a connection quickly
+			// (as SERVICE_UNAVAILABLE) instead of holding it until the client gives up.
+			cfg.ConnConfig.ConnectTimeout = ConnectTimeout
 		}
 		pool, err := pgxpool.NewWithConfig(ctx, cfg)
 		if err != nil {

@@ -4,6 +4,7 @@ package message
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/agora/agora/ent"
@@ -15,18 +16,21 @@ import (
 	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/live"
 	"github.com/agora/agora/internal/notify"
+	"github.com/agora/agora/internal/ratelimit"
 )
 
 // Service sends messages.
 type Service struct {
-	client *ent.Client
-	live   *live.Service
-	notify *notify.Service
+	client  *ent.Client
+	live    *live.Service
+	notify  *notify.Service
+	limiter ratelimit.Limiter
+	perUser ratelimit.Limit // messages one user may send, against spam
 }
 
-// New returns a Service.
-func New(client *ent.Client, l *live.Service, n *notify.Service) *Service {
-	return &Service{client: client, live: l, notify: n}
+// New returns a Service; each user may send perUser messages, counted by limiter.
+func New(client *ent.Client, l *live.Service, n *notify.Service, limiter ratelimit.Limiter, perUser ratelimit.Limit) *Service {
+	return &Service{client: client, live: l, notify: n, limiter: limiter, perUser: perUser}
 }
 
 // SendInput is a message to send (bound to the GraphQL input SendMessageInput).
@@ -48,6 +52,11 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, *ent.Co
 	}
 	if in.RecipientID == v.UserID {
 		return nil, nil, apperr.InvalidField("recipientID", "you cannot message yourself")
+	}
+	if res, err := s.limiter.Allow(ctx, "message:user:"+strconv.Itoa(v.UserID), s.perUser); err != nil {
+		return nil, nil, err
+	} else if !res.Allowed {
+		return nil, nil, &apperr.Error{Kind: apperr.RateLimited, Message: "too many messages: retry later", RetryAfter: res.RetryAfter}
 	}
 	pair := fmt.Sprintf("%d:%d", min(v.UserID, in.RecipientID), max(v.UserID, in.RecipientID))
 	var m *ent.Message

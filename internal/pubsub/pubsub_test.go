@@ -351,6 +351,33 @@ func TestRedisReconnect(t *testing.T) {
 	}
 }
 
+// After redis-server itself restarts (empty), go-redis reconnects and resubscribes: an open
+// subscription receives what is published once Redis is back.
+func TestRedisRestart(t *testing.T) {
+	srv := testenv.NewRedisServer(t)
+	rdb := newClient(t, srv.URL())
+	b := pubsub.NewRedis(rdb, prefix, pubsub.Options{Buffer: 1024})
+	defer b.Close()
+	s := subscribe(t, t.Context(), b, "t")
+	srv.Stop(t)
+	if err := b.Publish(t.Context(), "t", []byte("lost")); err == nil {
+		t.Fatal("Publish succeeded with Redis down")
+	}
+	srv.Start(t)
+	eventually(t, "no event after Redis restarted", func() bool {
+		_ = b.Publish(t.Context(), "t", []byte("back")) // the first may fail on a dead pooled connection
+		select {
+		case p, ok := <-s.Events():
+			if !ok {
+				t.Fatalf("subscription ended: %v", s.Err())
+			}
+			return string(p) == "back"
+		default:
+			return false
+		}
+	})
+}
+
 // With Redis unreachable, Subscribe fails as unavailable instead of waiting, and Close returns.
 func TestRedisUnreachable(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

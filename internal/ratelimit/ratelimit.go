@@ -1,6 +1,6 @@
 // Package ratelimit limits how often a key (an IP, an account) may do something. The in-process
 // Memory limiter serves a single replica; a Redis implementation of Limiter shares limits across
-// replicas.
+// replicas, and Fallback keeps limits working in-process while Redis cannot be reached.
 package ratelimit
 
 import (
@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// Limit allows Burst events per Per, refilling evenly (a token bucket).
+// Limit allows Burst events per Per, refilling evenly (GCRA, equivalent to a token bucket).
 type Limit struct {
 	Burst int
 	Per   time.Duration
@@ -31,9 +31,19 @@ func Parse(s string) (Limit, error) {
 
 func (l Limit) String() string { return fmt.Sprintf("%d/%s", l.Burst, l.Per) }
 
-// Limiter takes one event for key under limit l, or says how long until one is allowed.
+func (l Limit) interval() time.Duration { return l.Per / time.Duration(l.Burst) }
+
+// Result is the outcome of taking one event.
+type Result struct {
+	Allowed    bool
+	Remaining  int           // events still allowed at once after this one
+	RetryAfter time.Duration // when refused: until the next event is allowed
+	ResetAfter time.Duration // until the budget is whole again
+}
+
+// Limiter takes one event for key under limit l.
 type Limiter interface {
-	Allow(ctx context.Context, key string, l Limit) (ok bool, retryAfter time.Duration, err error)
+	Allow(ctx context.Context, key string, l Limit) (Result, error)
 }
 
 // Memory is an in-process Limiter (GCRA: one timestamp per key).
@@ -47,8 +57,8 @@ type Memory struct {
 func NewMemory() *Memory { return &Memory{tat: map[string]time.Time{}, now: time.Now} }
 
 // Allow implements Limiter.
-func (m *Memory) Allow(_ context.Context, key string, l Limit) (bool, time.Duration, error) {
-	interval := l.Per / time.Duration(l.Burst)
+func (m *Memory) Allow(_ context.Context, key string, l Limit) (Result, error) {
+	interval := l.interval()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
@@ -58,13 +68,13 @@ func (m *Memory) Allow(_ context.Context, key string, l Limit) (bool, time.Durat
 	}
 	next := tat.Add(interval)
 	if allowAt := next.Add(-l.Per); now.Before(allowAt) {
-		return false, allowAt.Sub(now), nil
+		return Result{RetryAfter: allowAt.Sub(now), ResetAfter: tat.Sub(now)}, nil
 	}
 	if len(m.tat) > 100_000 {
 		m.sweep(now)
 	}
 	m.tat[key] = next
-	return true, 0, nil
+	return Result{Allowed: true, Remaining: int((l.Per - next.Sub(now)) / interval), ResetAfter: next.Sub(now)}, nil
 }
 
 // sweep drops keys whose bucket is full again: they carry no state.

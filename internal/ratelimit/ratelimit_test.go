@@ -2,6 +2,8 @@ package ratelimit
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -23,20 +25,28 @@ func TestLimiters(t *testing.T) {
 			ctx := context.Background()
 			limit := Limit{Burst: 3, Per: time.Hour}
 			for i := range 3 {
-				if ok, _, err := l.Allow(ctx, "k", limit); !ok || err != nil {
+				res, err := l.Allow(ctx, "k", limit)
+				if !res.Allowed || err != nil {
 					t.Fatalf("event %d of a burst of 3 refused: %v", i+1, err)
 				}
+				// After event i+1, 2-i remain, and the bucket is whole again (i+1)×20 minutes on.
+				if res.Remaining != 2-i || !near(res.ResetAfter, time.Duration(i+1)*20*time.Minute) {
+					t.Fatalf("event %d: %+v, want %d remaining and a reset in %v", i+1, res, 2-i, time.Duration(i+1)*20*time.Minute)
+				}
 			}
-			ok, retry, err := l.Allow(ctx, "k", limit)
-			if ok || err != nil || retry < 19*time.Minute || retry > 20*time.Minute {
-				t.Fatalf("4th event: ok %t retry %v err %v, want refused for about 20m", ok, retry, err)
+			res, err := l.Allow(ctx, "k", limit)
+			if res.Allowed || err != nil || !near(res.RetryAfter, 20*time.Minute) || res.Remaining != 0 || !near(res.ResetAfter, time.Hour) {
+				t.Fatalf("4th event: %+v err %v, want refused for about 20m", res, err)
 			}
-			if ok, _, _ := l.Allow(ctx, "other", limit); !ok {
+			if res, _ := l.Allow(ctx, "other", limit); !res.Allowed {
 				t.Fatal("keys share a bucket")
 			}
 		})
 	}
 }
+
+// near allows for the time a Redis round trip takes.
+func near(got, want time.Duration) bool { return got <= want && got > want-time.Minute }
 
 // Refill timing, on the in-process limiter's controllable clock.
 func TestMemoryRefill(t *testing.T) {
@@ -48,25 +58,47 @@ func TestMemoryRefill(t *testing.T) {
 	for range 3 {
 		m.Allow(ctx, "k", l)
 	}
-	if ok, retry, _ := m.Allow(ctx, "k", l); ok || retry != 20*time.Second {
-		t.Fatalf("4th event: ok %t retry %v, want refused for 20s", ok, retry)
+	if res, _ := m.Allow(ctx, "k", l); res.Allowed || res.RetryAfter != 20*time.Second {
+		t.Fatalf("4th event: %+v, want refused for 20s", res)
 	}
 	now = now.Add(20 * time.Second)
-	if ok, _, _ := m.Allow(ctx, "k", l); !ok {
-		t.Fatal("refused after the retry time")
+	if res, _ := m.Allow(ctx, "k", l); !res.Allowed || res.Remaining != 0 {
+		t.Fatalf("after the retry time: %+v, want allowed with none remaining", res)
 	}
-	if ok, _, _ := m.Allow(ctx, "k", l); ok {
+	if res, _ := m.Allow(ctx, "k", l); res.Allowed {
 		t.Fatal("one refill allowed two events")
 	}
 }
 
-func TestParse(t *testing.T) {
-	if l, err := Parse("10/15m"); err != nil || l != (Limit{Burst: 10, Per: 15 * time.Minute}) {
-		t.Fatalf("Parse: %v %v", l, err)
-	}
-	for _, bad := range []string{"", "10", "0/1m", "x/1m", "10/soon"} {
-		if _, err := Parse(bad); err == nil {
-			t.Errorf("Parse(%q) accepted", bad)
+// Fallback counts in-process while Redis is unreachable, without an error, and in Redis again
+// once it answers.
+func TestFallback(t *testing.T) {
+	srv := testenv.NewRedisServer(t)
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1, DialerRetries: 1})
+	defer client.Close()
+	f := &Fallback{Primary: NewRedis(client, "test:"), Secondary: NewMemory(), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	ctx := context.Background()
+	limit := Limit{Burst: 2, Per: time.Hour}
+	allow := func(key string) bool {
+		t.Helper()
+		res, err := f.Allow(ctx, key, limit)
+		if err != nil {
+			t.Fatalf("Allow: %v", err)
 		}
+		return res.Allowed
+	}
+	if !allow("k") {
+		t.Fatal("first event refused")
+	}
+	srv.Stop(t)
+	if !allow("k") || !allow("k") || allow("k") {
+		t.Fatal("with Redis down, the in-process budget of 2 is not applied")
+	}
+	srv.Start(t) // empty: it keeps nothing across a restart
+	if !allow("k") || !allow("k") || allow("k") {
+		t.Fatal("after Redis is back, the budget is not counted in Redis")
+	}
+	if n, err := client.Exists(ctx, "test:k").Result(); err != nil || n != 1 {
+		t.Fatalf("key in Redis: %d %v", n, err)
 	}
 }

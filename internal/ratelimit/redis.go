@@ -2,6 +2,8 @@ package ratelimit
 
 import (
 	"context"
+	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -20,7 +22,8 @@ func NewRedis(client redis.UniversalClient, prefix string) *Redis {
 }
 
 // gcra: KEYS[1] = key; ARGV = interval (µs), period (µs). The server's clock is the one clock, so
-// replicas with skewed clocks agree. Returns {allowed (0/1), retry after (µs)}.
+// replicas with skewed clocks agree. Returns {allowed (0/1), remaining, retry after (µs), reset
+// after (µs)}.
 var gcra = redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -30,17 +33,45 @@ local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
 local nexttat = tat + interval
 local allow_at = nexttat - period
-if now < allow_at then return {0, allow_at - now} end
+if now < allow_at then return {0, 0, allow_at - now, tat - now} end
 redis.call('SET', KEYS[1], nexttat, 'PX', math.ceil((nexttat - now) / 1000))
-return {1, 0}
+return {1, math.floor((period - (nexttat - now)) / interval), 0, nexttat - now}
 `)
 
 // Allow implements Limiter.
-func (r *Redis) Allow(ctx context.Context, key string, l Limit) (bool, time.Duration, error) {
-	interval := (l.Per / time.Duration(l.Burst)).Microseconds()
-	res, err := gcra.Run(ctx, r.client, []string{r.prefix + key}, interval, l.Per.Microseconds()).Int64Slice()
+func (r *Redis) Allow(ctx context.Context, key string, l Limit) (Result, error) {
+	res, err := gcra.Run(ctx, r.client, []string{r.prefix + key}, l.interval().Microseconds(), l.Per.Microseconds()).Int64Slice()
 	if err != nil {
-		return false, 0, err
+		return Result{}, err
 	}
-	return res[0] == 1, time.Duration(res[1]) * time.Microsecond, nil
+	return Result{Allowed: res[0] == 1, Remaining: int(res[1]),
+		RetryAfter: time.Duration(res[2]) * time.Microsecond, ResetAfter: time.Duration(res[3]) * time.Microsecond}, nil
+}
+
+// Fallback is a Limiter that asks Primary (Redis) first and, when it fails, Secondary (in-process)
+// instead, so a Redis outage neither fails requests nor lifts the limits: each replica then
+// counts on its own. Every call tries Primary again, so limits are shared again as soon as Redis
+// answers. Switches either way are logged once.
+type Fallback struct {
+	Primary, Secondary Limiter
+	Log                *slog.Logger
+	down               atomic.Bool
+}
+
+// Allow implements Limiter. It never returns an error from Primary.
+func (f *Fallback) Allow(ctx context.Context, key string, l Limit) (Result, error) {
+	res, err := f.Primary.Allow(ctx, key, l)
+	if err == nil {
+		if f.down.CompareAndSwap(true, false) {
+			f.Log.InfoContext(ctx, "rate limits are shared through Redis again")
+		}
+		return res, nil
+	}
+	if ctx.Err() != nil {
+		return Result{}, ctx.Err()
+	}
+	if f.down.CompareAndSwap(false, true) {
+		f.Log.WarnContext(ctx, "rate limits fall back to this process while Redis fails: each replica counts on its own", "err", err)
+	}
+	return f.Secondary.Allow(ctx, key, l)
 }

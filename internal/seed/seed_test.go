@@ -36,7 +36,8 @@ func TestLoadIsRepeatable(t *testing.T) {
 	events := live.New(db.Client, pubsub.NewMemory(pubsub.Options{}), log)
 	notices := notify.New(db.Client, events, log)
 	accounts := account.New(db.Client, store, auth.NewTokens([]byte("seed-test-secret-seed-test-secret"), nil, "agora", time.Minute), time.Hour,
-		account.LoginLimits{Limiter: ratelimit.NewMemory(), PerAccount: ratelimit.Limit{Burst: 10, Per: time.Minute}, PerIP: ratelimit.Limit{Burst: 10, Per: time.Minute}})
+		account.LoginLimits{Limiter: ratelimit.NewMemory(), PerAccount: ratelimit.Limit{Burst: 10, Per: time.Minute}, PerIP: ratelimit.Limit{Burst: 10, Per: time.Minute},
+			SignUps: ratelimit.Limit{Burst: 100, Per: time.Minute}})
 	for range 2 {
 		if err := seed.Load(ctx, db.Client, accounts, publish.New(db.Client, store, events, notices), social.New(db.Client, store, notices)); err != nil {
 			t.Fatal(err)

@@ -163,6 +163,8 @@ func run(ctx context.Context, c config, m manifest) error {
 		"AGORA_AUTO_MIGRATE=false", // bench.sh ran `agora migrate`
 		"AGORA_JWT_SECRET=" + secret,
 		"AGORA_ACCESS_TOKEN_TTL=1h", // outlives the whole run
+		// One load generator on one address, as one user: request budgets would refuse it.
+		"AGORA_RATE_LIMIT_IP=100000000/1m", "AGORA_RATE_LIMIT_USER=100000000/1m",
 	}}
 	baseline := &server{name: "baseline", bin: c.baselineBin, dir: c.dir}
 	if err := agora.start(); err != nil {

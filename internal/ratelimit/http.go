@@ -1,0 +1,45 @@
+package ratelimit
+
+import (
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Middleware takes one event per request from the budget that key names (e.g. the signed-in
+// user's or the client address's) and reports it in the IETF draft's RateLimit-Limit,
+// RateLimit-Remaining, RateLimit-Reset and RateLimit-Policy headers. A request past its budget
+// is answered 429 with Retry-After and a GraphQL error coded RATE_LIMITED, and goes no further.
+// When the limiter fails the request goes on: an outage must not take the API down.
+func Middleware(l Limiter, key func(*http.Request) (string, Limit)) func(next http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler { return limited(l, key, next) }
+}
+
+func limited(l Limiter, key func(*http.Request) (string, Limit), next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		k, limit := key(r)
+		res, err := l.Allow(r.Context(), k, limit)
+		if err != nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		h := w.Header()
+		h.Set("RateLimit-Limit", strconv.Itoa(limit.Burst))
+		h.Set("RateLimit-Remaining", strconv.Itoa(res.Remaining))
+		h.Set("RateLimit-Reset", strconv.Itoa(seconds(res.ResetAfter)))
+		h.Set("RateLimit-Policy", strconv.Itoa(limit.Burst)+";w="+strconv.Itoa(seconds(limit.Per)))
+		if res.Allowed {
+			next.ServeHTTP(w, r)
+			return
+		}
+		retry := strconv.Itoa(max(1, seconds(res.RetryAfter)))
+		h.Set("Retry-After", retry)
+		h.Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = w.Write([]byte(`{"errors":[{"message":"too many requests: retry later","extensions":{"code":"RATE_LIMITED","retryAfterSeconds":` + retry + `}}]}`))
+	})
+}
+
+// seconds rounds d up to whole seconds.
+func seconds(d time.Duration) int { return int(math.Ceil(d.Seconds())) }
