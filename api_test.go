@@ -78,7 +78,10 @@ func startAPI(t *testing.T, db *database.DB, rdb redis.UniversalClient, limits .
 func startAPIWith(t *testing.T, db *database.DB, rdb redis.UniversalClient, configure func(*config.Config)) *api {
 	t.Helper()
 	cfg := config.Config{TokenIssuer: "agora-test", AccessTokenTTL: time.Hour, SessionTTL: 24 * time.Hour,
-		LoginPerAcct: "1000/1m", LoginPerIP: "1000/1m", MaxSubs: 5, SocketRecheck: 50 * time.Millisecond}
+		LoginPerAcct: "1000/1m", LoginPerIP: "1000/1m", MaxSubs: 5, SocketRecheck: 50 * time.Millisecond,
+		// config.Load's defaults in development
+		Introspection: true, FieldSuggestions: true, GraphiQL: true, CSRFPrevention: true, MaxBodyBytes: 1 << 20,
+		OperationTimeout: 15 * time.Second, CompressMinBytes: 1024}
 	configure(&cfg)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	a, err := newApp(cfg, log, db, rdb, []byte("test-secret-test-secret-test-secret!"))

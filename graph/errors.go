@@ -15,6 +15,7 @@ import (
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/ent/privacy"
 	"github.com/agora/agora/internal/apperr"
+	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/httpx"
 )
 
@@ -34,11 +35,15 @@ func classify(err error) *apperr.Error {
 		return &apperr.Error{Kind: apperr.Conflict, Message: "conflicts with existing data", Err: err}
 	case errors.Is(err, privacy.Deny):
 		return &apperr.Error{Kind: apperr.Forbidden, Message: "not allowed", Err: err}
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	case database.IsTimeout(err):
+		return &apperr.Error{Kind: apperr.Timeout, Message: timeoutMessage, Err: err}
+	case errors.Is(err, context.Canceled):
 		return &apperr.Error{Kind: apperr.Unavailable, Message: "request cancelled or timed out", Err: err}
 	}
 	return &apperr.Error{Kind: apperr.Internal, Err: err}
 }
+
+const timeoutMessage = "the operation took longer than it may: ask for less, or try again later"
 
 // errorPresenter is the one place that decides what a client sees of an error: a message and an
 // extensions.code (plus the field for input errors). Internal errors are logged in full and
@@ -50,6 +55,11 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			return gqlErr // gqlgen's own parse and validation errors: already coded
 		}
 		e := classify(gqlErr.Err)
+		if (e.Kind == apperr.Internal || e.Kind == apperr.Unavailable) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			// The operation's deadline passed: whatever the driver made of it (SQLite reports an
+			// interruption), the client learns that it timed out.
+			e = &apperr.Error{Kind: apperr.Timeout, Message: timeoutMessage, Err: err}
+		}
 		ext := map[string]any{"code": e.Kind.Code()}
 		for k, v := range gqlErr.Extensions {
 			ext[k] = v

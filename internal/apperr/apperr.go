@@ -21,6 +21,7 @@ const (
 	Conflict                    // CONFLICT: clashes with existing state (e.g. username taken)
 	RateLimited                 // RATE_LIMITED: retry after RetryAfter
 	Unavailable                 // SERVICE_UNAVAILABLE: a dependency is down; retry later
+	Timeout                     // TIMEOUT: the operation ran out of time (AGORA_OPERATION_TIMEOUT or the statement timeout)
 )
 
 var codes = [...]string{
@@ -32,6 +33,7 @@ var codes = [...]string{
 	Conflict:        "CONFLICT",
 	RateLimited:     "RATE_LIMITED",
 	Unavailable:     "SERVICE_UNAVAILABLE",
+	Timeout:         "TIMEOUT",
 }
 
 // Code is the GraphQL extensions.code of the kind.

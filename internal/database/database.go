@@ -5,12 +5,16 @@ package database
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"time"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
@@ -32,6 +36,9 @@ type Options struct {
 	PostgresURL string // when set, PostgreSQL; otherwise SQLite at SQLitePath
 	SQLitePath  string
 	MaxConns    int // PostgreSQL pool size
+	// StatementTimeout is PostgreSQL's statement_timeout on every connection of the pool: the
+	// server cancels a statement running longer (0 leaves the server's setting).
+	StatementTimeout time.Duration
 }
 
 // Open connects to the database and checks that it answers.
@@ -57,6 +64,15 @@ func open(ctx context.Context, o Options) (*DB, error) {
 		}
 		if o.MaxConns > 0 {
 			cfg.MaxConns = int32(o.MaxConns)
+		}
+		if o.StatementTimeout > 0 {
+			cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(o.StatementTimeout.Milliseconds(), 10)
+		}
+		// A cancelled context (the operation's deadline, a client gone) cancels the statement on the
+		// server, not only the wait for it: pgx's default just drops the connection, and the
+		// server would go on running the statement (or waiting for its lock).
+		cfg.ConnConfig.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
+			return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: 2 * time.Second}
 		}
 		pool, err := pgxpool.NewWithConfig(ctx, cfg)
 		if err != nil {
@@ -98,4 +114,11 @@ func sqliteDSN(path string) string {
 func (db *DB) Close() {
 	db.Client.Close()
 	db.close()
+}
+
+// IsTimeout reports whether err is a statement cut short by a deadline: the context's, or
+// PostgreSQL's cancellation (statement_timeout, or the cancel request a context sends).
+func IsTimeout(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &pgErr) && pgErr.Code == "57014"
 }
