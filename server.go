@@ -135,14 +135,7 @@ func run(ctx context.Context, args []string) error {
 		return nil
 	}
 
-	srv := &http.Server{
-		Addr:              cfg.Addr,
-		Handler:           a.handler(),
-		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
-		ReadTimeout:       cfg.ReadTimeout,
-		WriteTimeout:      cfg.WriteTimeout, // event streams lift it (graph's streams)
-		IdleTimeout:       cfg.IdleTimeout,
-	}
+	srv := newServer(cfg, a.handler())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	log.Info("listening", "addr", cfg.Addr, "graphiql", "http://localhost"+cfg.Addr+"/")
@@ -159,6 +152,18 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	return nil
+}
+
+// newServer is the HTTP server for handler, with the configured timeouts.
+func newServer(cfg config.Config, handler http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              cfg.Addr,
+		Handler:           handler,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout, // event streams lift it (graph's streams)
+		IdleTimeout:       cfg.IdleTimeout,
+	}
 }
 
 // printSchema writes the public schema (what clients generate code from), or with "subgraph" the

@@ -14,7 +14,6 @@ import (
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
@@ -67,12 +66,6 @@ func open(ctx context.Context, o Options) (*DB, error) {
 		}
 		if o.StatementTimeout > 0 {
 			cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(o.StatementTimeout.Milliseconds(), 10)
-		}
-		// A cancelled context (the operation's deadline, a client gone) cancels the statement on the
-		// server, not only the wait for it: pgx's default just drops the connection, and the
-		// server would go on running the statement (or waiting for its lock).
-		cfg.ConnConfig.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
-			return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: 2 * time.Second}
 		}
 		pool, err := pgxpool.NewWithConfig(ctx, cfg)
 		if err != nil {
