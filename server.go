@@ -138,7 +138,11 @@ func run(ctx context.Context, args []string) error {
 	srv := newServer(cfg, a.handler())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("listening", "addr", cfg.Addr, "graphiql", "http://localhost"+cfg.Addr+"/")
+	if cfg.GraphiQL {
+		log.Info("listening", "addr", cfg.Addr, "graphiql", "http://localhost"+cfg.Addr+"/")
+	} else {
+		log.Info("listening", "addr", cfg.Addr)
+	}
 	select {
 	case err := <-errc:
 		return err
