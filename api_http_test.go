@@ -150,9 +150,10 @@ func TestHTTPBodyLimit(t *testing.T) {
 // that never finishes its headers is disconnected.
 func TestHTTPServerTimeouts(t *testing.T) {
 	t.Parallel()
-	srv := newServer(config.Config{ReadHeaderTimeout: 50 * time.Millisecond, ReadTimeout: time.Second,
-		WriteTimeout: time.Second, IdleTimeout: time.Second}, http.NotFoundHandler())
-	if srv.ReadTimeout != time.Second || srv.WriteTimeout != time.Second || srv.IdleTimeout != time.Second {
+	// No read timeout: only the header timeout can end the connection below.
+	srv := newServer(config.Config{ReadHeaderTimeout: 50 * time.Millisecond, WriteTimeout: 2 * time.Second,
+		IdleTimeout: 3 * time.Second}, http.NotFoundHandler())
+	if srv.ReadTimeout != 0 || srv.WriteTimeout != 2*time.Second || srv.IdleTimeout != 3*time.Second {
 		t.Fatalf("timeouts not applied: %+v", srv)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
