@@ -539,6 +539,7 @@ func httpGet(t *testing.T, u string) (*http.Response, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	req.Header.Set("Apollo-Require-Preflight", "true") // what CSRF prevention asks of GETs
 	return httpSend(t, req)
 }
 

@@ -74,12 +74,21 @@ func startAPI(t testing.TB, db *database.DB, rdb redis.UniversalClient, limits .
 	})
 }
 
+// testConfig is the configuration of test servers: development defaults, with budgets no test
+// reaches unless it sets its own.
+func testConfig() config.Config {
+	return config.Config{TokenIssuer: "agora-test", AccessTokenTTL: time.Hour, SessionTTL: 24 * time.Hour,
+		LoginPerAcct: "1000/1m", LoginPerIP: "1000/1m", MaxSubs: 5, SocketRecheck: 50 * time.Millisecond,
+		RateLimitIP: "100000/1m", RateLimitUser: "100000/1m", RateLimitReg: "100000/1m", RateLimitMsg: "100000/1m",
+		// config.Load's defaults in development
+		Introspection: true, FieldSuggestions: true, GraphiQL: true, CSRFPrevention: true, MaxBodyBytes: 1 << 20,
+		OperationTimeout: 15 * time.Second, CompressMinBytes: 1024}
+}
+
 // startAPIWith is startAPI with the test configuration changed by configure.
 func startAPIWith(t testing.TB, db *database.DB, rdb redis.UniversalClient, configure func(*config.Config)) *api {
 	t.Helper()
-	cfg := config.Config{TokenIssuer: "agora-test", AccessTokenTTL: time.Hour, SessionTTL: 24 * time.Hour,
-		LoginPerAcct: "1000/1m", LoginPerIP: "1000/1m", MaxSubs: 5, SocketRecheck: 50 * time.Millisecond,
-		RateLimitIP: "100000/1m", RateLimitUser: "100000/1m", RateLimitReg: "100000/1m", RateLimitMsg: "100000/1m"}
+	cfg := testConfig()
 	configure(&cfg)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	a, err := newApp(cfg, log, db, rdb, []byte("test-secret-test-secret-test-secret!"))

@@ -47,6 +47,7 @@ import (
 	"github.com/agora/agora/internal/seed"
 	"github.com/agora/agora/internal/social"
 	"github.com/agora/agora/internal/telemetry"
+	"github.com/agora/agora/internal/trusted"
 )
 
 func main() {
@@ -73,7 +74,8 @@ func run(ctx context.Context, args []string) error {
 	log := newLogger(cfg)
 	log.Info("starting", "command", cmd, "config", cfg.String())
 
-	db, err := database.Open(ctx, database.Options{PostgresURL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath, MaxConns: cfg.DBMaxConns})
+	db, err := database.Open(ctx, database.Options{PostgresURL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath,
+		MaxConns: cfg.DBMaxConns, StatementTimeout: cfg.StatementTimeout})
 	if err != nil {
 		return err
 	}
@@ -135,17 +137,14 @@ func run(ctx context.Context, args []string) error {
 		return nil
 	}
 
-	srv := &http.Server{
-		Addr:              cfg.Addr,
-		Handler:           a.handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-	}
+	srv := newServer(cfg, a.handler())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("listening", "addr", cfg.Addr, "graphiql", "http://localhost"+cfg.Addr+"/")
+	if cfg.GraphiQL {
+		log.Info("listening", "addr", cfg.Addr, "graphiql", "http://localhost"+cfg.Addr+"/")
+	} else {
+		log.Info("listening", "addr", cfg.Addr)
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -163,6 +162,18 @@ func run(ctx context.Context, args []string) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// newServer is the HTTP server for handler, with the configured timeouts.
+func newServer(cfg config.Config, handler http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              cfg.Addr,
+		Handler:           handler,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout, // event streams lift it (graph's streams)
+		IdleTimeout:       cfg.IdleTimeout,
+	}
 }
 
 // printSchema writes the public schema (what clients generate code from), or with "subgraph" the
@@ -199,6 +210,8 @@ type app struct {
 	realtime     graph.Realtime
 	limits       graph.Limits
 	requests     func(http.Handler) http.Handler // the per-request budget of the caller
+	cfg          config.Config                   // what handler reads: exposure, timeouts, body limit, batching, CORS, CSRF, compression
+	trusted      *trusted.Manifest               // the only operations that run, when set
 }
 
 // newApp wires the services. rdb, when not nil, holds the state replicas share (rate limits,
@@ -274,6 +287,14 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univ
 		}
 		return "request:ip:" + auth.ClientIP(r.Context()), anonRequests
 	})
+	if cfg.TrustedDocuments != "" {
+		var err error
+		if a.trusted, err = trusted.Load(cfg.TrustedDocuments); err != nil {
+			return nil, fmt.Errorf("AGORA_TRUSTED_DOCUMENTS: %w", err)
+		}
+		log.Info("trusted documents only", "manifest", cfg.TrustedDocuments, "operations", a.trusted.Len())
+	}
+	a.cfg = cfg
 	a.limits = graph.Limits{Depth: cfg.MaxDepth, Aliases: cfg.MaxAliases, RootFields: cfg.MaxRootFields,
 		Tokens: cfg.MaxTokens, Cost: cfg.MaxCost}
 	a.realtime = graph.Realtime{
@@ -291,18 +312,34 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univ
 // Close ends the subscriptions this process serves.
 func (a *app) Close() { _ = a.bus.Close() }
 
-// handler is the whole HTTP surface: GraphQL at /graphql, GraphiQL at /, health checks, metrics.
+// handler is the whole HTTP surface: GraphQL at /graphql, GraphiQL at / (when enabled), health
+// checks, metrics.
 func (a *app) handler() http.Handler {
+	c := a.cfg
 	api := graph.NewHandler(graph.Deps{Client: a.db.Client, Accounts: a.accounts, Publish: a.publish, Social: a.social,
 		Notify: a.notify, Message: a.message, Live: a.live, Realtime: a.realtime, Limits: a.limits,
-		Log: a.log, PersistedQueries: a.apq, PublicMaxAge: a.publicMaxAge, ReportStatements: !a.production})
+		Log: a.log, PersistedQueries: a.apq, PublicMaxAge: a.publicMaxAge, ReportStatements: !a.production,
+		Introspection: c.Introspection, FieldSuggestions: c.FieldSuggestions, TrustedDocuments: a.trusted,
+		OperationTimeout: c.OperationTimeout})
+	// Each operation of a batch passes the statement counter, auth, the rate limit and loaders on
+	// its own.
+	var gql http.Handler = httpx.Batch(c.BatchMax, database.CountStatements(a.metrics.ObserveStatements,
+		auth.Middleware(a.tokens, a.accounts.Lookup, a.requests(loader.Middleware(a.db.Client, a.cache, api)))))
+	if c.CSRFPrevention {
+		gql = httpx.PreventCSRF(gql)
+	}
+	maxBody := c.MaxBodyBytes
+	if maxBody <= 0 {
+		maxBody = 1 << 20
+	}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", httpx.LimitBody(1<<20, database.CountStatements(a.metrics.ObserveStatements,
-		auth.Middleware(a.tokens, a.accounts.Lookup, a.requests(loader.Middleware(a.db.Client, a.cache, api))))))
-	mux.Handle("/", graph.NewGraphiQL("/graphql"))
+	mux.Handle("/graphql", httpx.CORS(c.Origins, httpx.LimitBody(maxBody, gql)))
+	if c.GraphiQL {
+		mux.Handle("/", graph.NewGraphiQL("/graphql"))
+	}
 	mux.Handle("/metrics", a.metrics.Handler())
 	httpx.Health(mux, a.db.SQL.PingContext)
-	return httpx.WithRequestID(httpx.AccessLog(a.log, mux))
+	return httpx.WithRequestID(httpx.AccessLog(a.log, httpx.Compress(c.CompressMinBytes, mux)))
 }
 
 // openRedis returns a client for url. Redis that does not answer at start-up is no reason not to

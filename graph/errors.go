@@ -26,6 +26,7 @@ func init() {
 	// with application/graphql-response+json (422 with application/json), not 200.
 	errcode.RegisterErrorType(apperr.BadRequest.Code(), errcode.KindProtocol)
 	errcode.RegisterErrorType(codeOperationLimit, errcode.KindProtocol)
+	errcode.RegisterErrorType(codeIntrospectionDisabled, errcode.KindProtocol)
 }
 
 // classify maps an error to its apperr kind: apperr errors as they are, ent's own errors by what
@@ -44,13 +45,17 @@ func classify(err error) *apperr.Error {
 		return &apperr.Error{Kind: apperr.Conflict, Message: "conflicts with existing data", Err: err}
 	case errors.Is(err, privacy.Deny):
 		return &apperr.Error{Kind: apperr.Forbidden, Message: "not allowed", Err: err}
+	case database.IsTimeout(err): // before Unavailable: a deadline is a net.Error too
+		return &apperr.Error{Kind: apperr.Timeout, Message: timeoutMessage, Err: err}
 	case database.Unavailable(err):
 		return &apperr.Error{Kind: apperr.Unavailable, Message: "the database is unavailable: retry later", Err: err}
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.Canceled):
 		return &apperr.Error{Kind: apperr.Unavailable, Message: "request cancelled or timed out", Err: err}
 	}
 	return &apperr.Error{Kind: apperr.Internal, Err: err}
 }
+
+const timeoutMessage = "the operation took longer than it may: ask for less, or try again later"
 
 // errorPresenter is the one place that decides what a client sees of an error: a message and an
 // extensions.code (plus the field for input errors). Internal errors are logged in full and
@@ -62,6 +67,11 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			return requestError(gqlErr) // gqlgen's own: parse and validation errors are coded
 		}
 		e := classify(gqlErr.Err)
+		if (e.Kind == apperr.Internal || e.Kind == apperr.Unavailable) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			// The operation's deadline passed: whatever the driver made of it (SQLite reports an
+			// interruption), the client learns that it timed out.
+			e = &apperr.Error{Kind: apperr.Timeout, Message: timeoutMessage, Err: err}
+		}
 		ext := map[string]any{"code": e.Kind.Code()}
 		for k, v := range gqlErr.Extensions {
 			ext[k] = v

@@ -25,6 +25,7 @@ import (
 	"github.com/agora/agora/internal/notify"
 	"github.com/agora/agora/internal/publish"
 	"github.com/agora/agora/internal/social"
+	"github.com/agora/agora/internal/trusted"
 )
 
 // Deps are what the GraphQL layer needs.
@@ -45,6 +46,14 @@ type Deps struct {
 	Limits Limits
 	// Realtime configures subscriptions.
 	Realtime Realtime
+	// Introspection allows __schema and __type; FieldSuggestions lets validation errors suggest
+	// names ("Did you mean …?"). Both reveal the schema: off in production unless configured.
+	Introspection, FieldSuggestions bool
+	// TrustedDocuments, when set, is the only source of operations: no others run, and automatic
+	// persisted queries are off.
+	TrustedDocuments *trusted.Manifest
+	// OperationTimeout is the deadline of each query and mutation (0: none).
+	OperationTimeout time.Duration
 	// ReportStatements adds extensions.dbStatements (the request's SQL statement count) to
 	// responses: a development aid, off in production.
 	ReportStatements bool
@@ -63,9 +72,23 @@ func NewHandler(d Deps) http.Handler {
 	srv.AddTransport(transport.SSE{KeepAlivePingInterval: d.Realtime.KeepAlive}) // before POST: it takes POSTs asking for text/event-stream
 	srv.AddTransport(getTransport{})
 	srv.AddTransport(transport.POST{})
+	srv.AddTransport(unsupported{}) // last: what no transport above takes
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	srv.Use(extension.Introspection{})
-	srv.Use(extension.AutomaticPersistedQuery{Cache: d.PersistedQueries})
+	srv.Use(extension.Introspection{}) // gqlgen's switch, which also gates _service: see noIntrospection
+	if !d.Introspection {
+		srv.Use(noIntrospection{})
+	}
+	if !d.FieldSuggestions {
+		withoutSuggestions(srv)
+	}
+	if d.TrustedDocuments != nil {
+		srv.Use(trustedParams{d.TrustedDocuments})
+	} else {
+		srv.Use(extension.AutomaticPersistedQuery{Cache: d.PersistedQueries})
+	}
+	if d.OperationTimeout > 0 {
+		srv.Use(operationTimeout{d.OperationTimeout})
+	}
 	srv.AroundFields(authorize)
 	srv.Use(&apollofederatedtracingv1.Tracer{}) // ftv1 traces, when a router asks for them
 	srv.SetParserTokenLimit(d.Limits.Tokens)
@@ -101,7 +124,11 @@ func NewHandler(d Deps) http.Handler {
 		})
 	}
 	srv.SetRecoverFunc(recoverFunc)
-	return d.Realtime.streams(cacheControl(int(d.PublicMaxAge.Seconds()), srv))
+	var h http.Handler = srv
+	if d.TrustedDocuments != nil {
+		h = trustedDocuments(d.TrustedDocuments, h)
+	}
+	return d.Realtime.streams(cacheControl(int(d.PublicMaxAge.Seconds()), h))
 }
 
 // defaultQuery is what GraphiQL shows first: something that works on an empty database and hints at

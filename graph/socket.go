@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
-	"path"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/agora/agora/internal/apperr"
 	"github.com/agora/agora/internal/auth"
+	"github.com/agora/agora/internal/httpx"
 	"github.com/agora/agora/internal/live"
 )
 
@@ -228,21 +227,5 @@ func (rt Realtime) streams(next http.Handler) http.Handler {
 // originAllowed applies the WebSocket origin rule: non-browser clients (no Origin), the API's own
 // host, and the hosts AllowedOrigins match.
 func (rt Realtime) originAllowed(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	u, err := url.Parse(origin)
-	if err != nil {
-		return false
-	}
-	if strings.EqualFold(u.Host, r.Host) {
-		return true
-	}
-	for _, pattern := range rt.AllowedOrigins {
-		if ok, _ := path.Match(strings.ToLower(pattern), strings.ToLower(u.Host)); ok {
-			return true
-		}
-	}
-	return false
+	return httpx.OriginAllowed(rt.AllowedOrigins, r)
 }

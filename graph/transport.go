@@ -7,6 +7,9 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/agora/agora/internal/apperr"
 )
 
 // getTransport is gqlgen's GET transport with its refusals made like every other error: gqlgen
@@ -67,4 +70,24 @@ func (w *refusalWriter) flush() {
 	}
 	w.ResponseWriter.WriteHeader(w.status)
 	_, _ = w.ResponseWriter.Write(body)
+}
+
+// unsupported answers the requests no other transport takes, last in line: another content type
+// is 415 and another method 405, with a coded error instead of gqlgen's bare "transport not
+// supported".
+type unsupported struct{}
+
+func (unsupported) Supports(*http.Request) bool { return true }
+
+func (unsupported) Do(w http.ResponseWriter, r *http.Request, _ graphql.GraphExecutor) {
+	status, msg := http.StatusUnsupportedMediaType, "send the request as application/json"
+	if r.Method != http.MethodPost {
+		status, msg = http.StatusMethodNotAllowed, "use POST, or GET for queries"
+		w.Header().Set("Allow", "GET, POST")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(graphql.Response{Errors: gqlerror.List{{
+		Message: msg, Extensions: map[string]any{"code": apperr.BadRequest.Code()},
+	}}})
 }

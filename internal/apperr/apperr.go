@@ -22,6 +22,7 @@ const (
 	RateLimited                 // RATE_LIMITED: retry after RetryAfter
 	Unavailable                 // SERVICE_UNAVAILABLE: a dependency is down; retry later
 	BadRequest                  // BAD_REQUEST: not a GraphQL request the server accepts (body, method, headers)
+	Timeout                     // TIMEOUT: the operation ran out of time (AGORA_OPERATION_TIMEOUT or the statement timeout)
 )
 
 var codes = [...]string{
@@ -34,6 +35,7 @@ var codes = [...]string{
 	RateLimited:     "RATE_LIMITED",
 	Unavailable:     "SERVICE_UNAVAILABLE",
 	BadRequest:      "BAD_REQUEST",
+	Timeout:         "TIMEOUT",
 }
 
 // Code is the GraphQL extensions.code of the kind.

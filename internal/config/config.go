@@ -43,6 +43,25 @@ type Config struct {
 	MaxTokens      int           // AGORA_MAX_TOKENS: tokens per document (default 15000)
 	MaxCost        int           // AGORA_MAX_COST: connection-aware cost per operation (default 25000)
 	PublicMaxAge   time.Duration // AGORA_PUBLIC_MAX_AGE: how long shared caches (CDNs) may keep anonymous GET answers (default 0: not at all)
+
+	// Exposure of the schema: on in development, off in production unless set.
+	Introspection    bool // AGORA_INTROSPECTION: __schema and __type queries
+	FieldSuggestions bool // AGORA_FIELD_SUGGESTIONS: "Did you mean …?" in validation errors
+	GraphiQL         bool // AGORA_GRAPHIQL: the GraphiQL page at /
+
+	TrustedDocuments string // AGORA_TRUSTED_DOCUMENTS: path of a persisted-operation manifest; when set, only its operations run
+
+	// HTTP limits.
+	MaxBodyBytes      int64         // AGORA_MAX_BODY_BYTES: request body limit (default 1 MiB)
+	ReadHeaderTimeout time.Duration // AGORA_READ_HEADER_TIMEOUT (default 10s)
+	ReadTimeout       time.Duration // AGORA_READ_TIMEOUT (default 30s)
+	WriteTimeout      time.Duration // AGORA_WRITE_TIMEOUT (default 60s; event streams are exempt)
+	IdleTimeout       time.Duration // AGORA_IDLE_TIMEOUT (default 120s)
+	OperationTimeout  time.Duration // AGORA_OPERATION_TIMEOUT: deadline of one query or mutation (default 15s; 0 = none)
+	StatementTimeout  time.Duration // AGORA_STATEMENT_TIMEOUT: PostgreSQL statement_timeout of the pool's connections (default 30s; 0 = none)
+	BatchMax          int           // AGORA_BATCH_MAX: operations one POST may batch in a JSON array (default 0: batching off)
+	CSRFPrevention    bool          // AGORA_CSRF_PREVENTION: refuse requests a browser sends without a preflight (default true)
+	CompressMinBytes  int           // AGORA_COMPRESS_MIN_BYTES: gzip responses from this size on (default 1024; 0 = never)
 }
 
 // Production reports whether Agora runs in production mode.
@@ -83,7 +102,23 @@ func Load() (Config, error) {
 		MaxTokens:      parse(&errs, "AGORA_MAX_TOKENS", 15_000, strconv.Atoi),
 		MaxCost:        parse(&errs, "AGORA_MAX_COST", 25_000, strconv.Atoi),
 		SocketRecheck:  parse(&errs, "AGORA_SOCKET_RECHECK", 30*time.Second, time.ParseDuration),
+
+		TrustedDocuments:  os.Getenv("AGORA_TRUSTED_DOCUMENTS"),
+		MaxBodyBytes:      parse(&errs, "AGORA_MAX_BODY_BYTES", int64(1<<20), parseInt64),
+		ReadHeaderTimeout: parse(&errs, "AGORA_READ_HEADER_TIMEOUT", 10*time.Second, time.ParseDuration),
+		ReadTimeout:       parse(&errs, "AGORA_READ_TIMEOUT", 30*time.Second, time.ParseDuration),
+		WriteTimeout:      parse(&errs, "AGORA_WRITE_TIMEOUT", 60*time.Second, time.ParseDuration),
+		IdleTimeout:       parse(&errs, "AGORA_IDLE_TIMEOUT", 120*time.Second, time.ParseDuration),
+		OperationTimeout:  parse(&errs, "AGORA_OPERATION_TIMEOUT", 15*time.Second, time.ParseDuration),
+		StatementTimeout:  parse(&errs, "AGORA_STATEMENT_TIMEOUT", 30*time.Second, time.ParseDuration),
+		BatchMax:          parse(&errs, "AGORA_BATCH_MAX", 0, strconv.Atoi),
+		CSRFPrevention:    parse(&errs, "AGORA_CSRF_PREVENTION", true, strconv.ParseBool),
+		CompressMinBytes:  parse(&errs, "AGORA_COMPRESS_MIN_BYTES", 1024, strconv.Atoi),
 	}
+	development := c.Env != "production"
+	c.Introspection = parse(&errs, "AGORA_INTROSPECTION", development, strconv.ParseBool)
+	c.FieldSuggestions = parse(&errs, "AGORA_FIELD_SUGGESTIONS", development, strconv.ParseBool)
+	c.GraphiQL = parse(&errs, "AGORA_GRAPHIQL", development, strconv.ParseBool)
 	if c.Env != "development" && c.Env != "production" {
 		errs = append(errs, fmt.Errorf("AGORA_ENV: want development or production, got %q", c.Env))
 	}
@@ -133,6 +168,19 @@ func Load() (Config, error) {
 	if c.ShutdownGrace <= 0 {
 		errs = append(errs, errors.New("AGORA_SHUTDOWN_GRACE: want a positive duration"))
 	}
+	if c.MaxBodyBytes < 1 {
+		errs = append(errs, errors.New("AGORA_MAX_BODY_BYTES: want at least 1"))
+	}
+	for name, d := range map[string]time.Duration{"AGORA_READ_HEADER_TIMEOUT": c.ReadHeaderTimeout,
+		"AGORA_READ_TIMEOUT": c.ReadTimeout, "AGORA_WRITE_TIMEOUT": c.WriteTimeout, "AGORA_IDLE_TIMEOUT": c.IdleTimeout,
+		"AGORA_OPERATION_TIMEOUT": c.OperationTimeout, "AGORA_STATEMENT_TIMEOUT": c.StatementTimeout} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("%s: want a duration of 0 or more", name))
+		}
+	}
+	if c.BatchMax < 0 || c.CompressMinBytes < 0 {
+		errs = append(errs, errors.New("AGORA_BATCH_MAX, AGORA_COMPRESS_MIN_BYTES: want 0 or more"))
+	}
 	if c.PublicMaxAge < 0 {
 		errs = append(errs, errors.New("AGORA_PUBLIC_MAX_AGE: want a duration of 0 or more"))
 	}
@@ -157,8 +205,9 @@ func (c Config) String() string {
 			redisName = "redis://***" + redisName[at:]
 		}
 	}
-	return fmt.Sprintf("env=%s addr=%s database=%s redis=%s auto_migrate=%t jwt_secret=%s jwt_previous_secrets=%d access_token_ttl=%s session_ttl=%s log_level=%s",
-		c.Env, c.Addr, c.DatabaseName(), redisName, c.AutoMigrate, secret, len(c.JWTPrevious), c.AccessTokenTTL, c.SessionTTL, c.LogLevel)
+	return fmt.Sprintf("env=%s addr=%s database=%s redis=%s auto_migrate=%t jwt_secret=%s jwt_previous_secrets=%d access_token_ttl=%s session_ttl=%s log_level=%s introspection=%t field_suggestions=%t graphiql=%t trusted_documents=%q operation_timeout=%s statement_timeout=%s batch_max=%d csrf_prevention=%t",
+		c.Env, c.Addr, c.DatabaseName(), redisName, c.AutoMigrate, secret, len(c.JWTPrevious), c.AccessTokenTTL, c.SessionTTL, c.LogLevel,
+		c.Introspection, c.FieldSuggestions, c.GraphiQL, c.TrustedDocuments, c.OperationTimeout, c.StatementTimeout, c.BatchMax, c.CSRFPrevention)
 }
 
 // DatabaseName describes the database without credentials.
@@ -172,6 +221,8 @@ func (c Config) DatabaseName() string {
 	}
 	return u
 }
+
+func parseInt64(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) }
 
 func get(key, def string) string {
 	if v, ok := os.LookupEnv(key); ok && v != "" {

@@ -67,3 +67,42 @@ func TestDotEnv(t *testing.T) {
 		t.Fatalf("from .env: log level %q, issuer %q, addr %q", c.LogLevel, c.TokenIssuer, c.Addr)
 	}
 }
+
+// TestExposureAndHTTPDefaults: introspection, suggestions and GraphiQL follow AGORA_ENV unless set;
+// the HTTP limits have their documented defaults.
+func TestExposureAndHTTPDefaults(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, k := range []string{"AGORA_INTROSPECTION", "AGORA_FIELD_SUGGESTIONS", "AGORA_GRAPHIQL", "AGORA_MAX_BODY_BYTES",
+		"AGORA_OPERATION_TIMEOUT", "AGORA_STATEMENT_TIMEOUT", "AGORA_BATCH_MAX", "AGORA_CSRF_PREVENTION", "AGORA_COMPRESS_MIN_BYTES",
+		"AGORA_READ_HEADER_TIMEOUT", "AGORA_READ_TIMEOUT", "AGORA_WRITE_TIMEOUT", "AGORA_IDLE_TIMEOUT", "AGORA_TRUSTED_DOCUMENTS"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("AGORA_JWT_SECRET", strings.Repeat("s", 32))
+	t.Setenv("AGORA_ENV", "development")
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Introspection || !c.FieldSuggestions || !c.GraphiQL {
+		t.Errorf("development: want introspection, suggestions and GraphiQL on: %+v", c)
+	}
+	if c.MaxBodyBytes != 1<<20 || c.OperationTimeout != 15*time.Second || c.StatementTimeout != 30*time.Second || c.BatchMax != 0 ||
+		!c.CSRFPrevention || c.CompressMinBytes != 1024 || c.ReadHeaderTimeout != 10*time.Second || c.ReadTimeout != 30*time.Second ||
+		c.WriteTimeout != 60*time.Second || c.IdleTimeout != 120*time.Second || c.TrustedDocuments != "" {
+		t.Errorf("HTTP defaults: %+v", c)
+	}
+	t.Setenv("AGORA_ENV", "production")
+	if c, err = Load(); err != nil || c.Introspection || c.FieldSuggestions || c.GraphiQL {
+		t.Errorf("production: want them off: %v %+v", err, c)
+	}
+	t.Setenv("AGORA_INTROSPECTION", "true")
+	t.Setenv("AGORA_GRAPHIQL", "true")
+	if c, err = Load(); err != nil || !c.Introspection || c.FieldSuggestions || !c.GraphiQL {
+		t.Errorf("production, enabled explicitly: %v %+v", err, c)
+	}
+	t.Setenv("AGORA_BATCH_MAX", "-1")
+	t.Setenv("AGORA_OPERATION_TIMEOUT", "-1s")
+	if _, err = Load(); err == nil || !strings.Contains(err.Error(), "AGORA_BATCH_MAX") || !strings.Contains(err.Error(), "AGORA_OPERATION_TIMEOUT") {
+		t.Errorf("negative settings: %v", err)
+	}
+}

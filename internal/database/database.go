@@ -5,12 +5,15 @@ package database
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"time"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
@@ -35,6 +38,9 @@ type Options struct {
 	PostgresURL string // when set, PostgreSQL; otherwise SQLite at SQLitePath
 	SQLitePath  string
 	MaxConns    int // PostgreSQL pool size
+	// StatementTimeout is PostgreSQL's statement_timeout on every connection of the pool: the
+	// server cancels a statement running longer (0 leaves the server's setting).
+	StatementTimeout time.Duration
 }
 
 // Open connects to the database and checks that it answers.
@@ -65,6 +71,9 @@ func open(ctx context.Context, o Options) (*DB, error) {
 			// A server that does not answer fails the request that needs a connection quickly
 			// (as SERVICE_UNAVAILABLE) instead of holding it until the client gives up.
 			cfg.ConnConfig.ConnectTimeout = ConnectTimeout
+		}
+		if o.StatementTimeout > 0 {
+			cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(o.StatementTimeout.Milliseconds(), 10)
 		}
 		pool, err := pgxpool.NewWithConfig(ctx, cfg)
 		if err != nil {
@@ -106,4 +115,11 @@ func sqliteDSN(path string) string {
 func (db *DB) Close() {
 	db.Client.Close()
 	db.close()
+}
+
+// IsTimeout reports whether err is a statement cut short by a deadline: the context's, or
+// PostgreSQL's cancellation (statement_timeout, or the cancel request a context sends).
+func IsTimeout(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &pgErr) && pgErr.Code == "57014"
 }

@@ -117,6 +117,11 @@ func (db *DB) apply(ctx context.Context, m Migration) error {
 		return fmt.Errorf("migrate %s: %w", m.Name, err)
 	}
 	defer tx.Rollback()
+	if db.Dialect == dialect.Postgres { // a migration may take longer than the pool's statement timeout
+		if _, err := tx.ExecContext(ctx, "SET LOCAL statement_timeout = 0"); err != nil {
+			return fmt.Errorf("migrate %s: %w", m.Name, err)
+		}
+	}
 	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 		return fmt.Errorf("migrate %s: %w", m.Name, err)
 	}

@@ -1,5 +1,5 @@
-// Package httpx holds generic HTTP middleware: request IDs, access logs, panic recovery, body limits
-// and health endpoints.
+// Package httpx holds generic HTTP middleware: request IDs, access logs, panic recovery, body limits,
+// CORS, CSRF prevention, batching, compression and health endpoints.
 package httpx
 
 import (
@@ -84,14 +84,6 @@ func AccessLog(log *slog.Logger, next http.Handler) http.Handler {
 				"bytes", sw.bytes, "duration_ms", time.Since(start).Milliseconds(), "request_id", RequestID(r.Context()))
 		}()
 		next.ServeHTTP(sw, r)
-	})
-}
-
-// LimitBody caps request bodies at n bytes.
-func LimitBody(n int64, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, n)
-		next.ServeHTTP(w, r)
 	})
 }
 

@@ -1,0 +1,195 @@
+package httpx
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+)
+
+// WriteError answers a request refused before any GraphQL ran, in the shape of a GraphQL
+// response: one error with a message and extensions.code (plus ext).
+func WriteError(w http.ResponseWriter, r *http.Request, status int, code, message string, ext map[string]any) {
+	extensions := map[string]any{"code": code}
+	for k, v := range ext {
+		extensions[k] = v
+	}
+	b, _ := json.Marshal(map[string]any{"errors": []any{map[string]any{"message": message, "extensions": extensions}}})
+	ct := "application/json; charset=utf-8"
+	if strings.Contains(r.Header.Get("Accept"), "application/graphql-response+json") {
+		ct = "application/graphql-response+json; charset=utf-8"
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// body is a request body read into memory by LimitBody, so that later handlers can look at it
+// without reading it again.
+type body struct {
+	*bytes.Reader
+	b []byte
+}
+
+func (body) Close() error { return nil }
+
+// NewBody is a request body holding b, which Body returns without reading it.
+func NewBody(b []byte) io.ReadCloser { return newBody(b) }
+
+func newBody(b []byte) *body { return &body{Reader: bytes.NewReader(b), b: b} }
+
+// Body returns the request's body without consuming it.
+func Body(r *http.Request) ([]byte, error) {
+	if b, ok := r.Body.(*body); ok {
+		return b.b, nil
+	}
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	b, err := io.ReadAll(r.Body)
+	r.Body = newBody(b)
+	return b, err
+}
+
+// LimitBody reads request bodies of up to n bytes into memory and answers larger ones with 413
+// and the code PAYLOAD_TOO_LARGE, before anything parses them.
+func LimitBody(n int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tooLarge := func() {
+			WriteError(w, r, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE",
+				fmt.Sprintf("the request body is larger than %d bytes", n), map[string]any{"maxBytes": n})
+		}
+		if r.ContentLength > n {
+			tooLarge()
+			return
+		}
+		if r.Body == nil || r.Body == http.NoBody {
+			next.ServeHTTP(w, r)
+			return
+		}
+		b, err := io.ReadAll(io.LimitReader(r.Body, n+1))
+		switch {
+		case err != nil:
+			WriteError(w, r, http.StatusBadRequest, "BAD_REQUEST", "the request body could not be read", nil)
+		case int64(len(b)) > n:
+			tooLarge()
+		default:
+			r.Body = newBody(b)
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+// CSRF prevention follows Apollo Server's rule: a browser sends a cross-site request without a
+// CORS preflight only when its Content-Type is absent or one of these, and it carries no
+// custom header. Such a request must name one of csrfHeaders, which forces a preflight.
+var (
+	simpleContentTypes = []string{"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"}
+	csrfHeaders        = []string{"X-Apollo-Operation-Name", "Apollo-Require-Preflight"}
+)
+
+// PreventCSRF refuses requests a browser could send from any site without a preflight (GET
+// without a Content-Type, form and text/plain POSTs) unless they carry a non-empty
+// X-Apollo-Operation-Name or Apollo-Require-Preflight header: 400 with CSRF_PREVENTED.
+// WebSocket upgrades are left to the origin check of the socket handler.
+func PreventCSRF(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodOptions || r.Header.Get("Upgrade") != "" || preflighted(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		WriteError(w, r, http.StatusBadRequest, "CSRF_PREVENTED",
+			"this request has been blocked as a potential cross-site request forgery: send a Content-Type "+
+				"other than "+strings.Join(simpleContentTypes, ", ")+" (e.g. application/json), or a non-empty "+
+				strings.Join(csrfHeaders, " or ")+" header", nil)
+	})
+}
+
+func preflighted(r *http.Request) bool {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil {
+			return true // browsers cannot send an unparseable type without a preflight
+		}
+		simple := false
+		for _, s := range simpleContentTypes {
+			simple = simple || mt == s
+		}
+		if !simple {
+			return true
+		}
+	}
+	for _, h := range csrfHeaders {
+		if r.Header.Get(h) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// OriginAllowed reports whether a request may come from its Origin: non-browser clients (no
+// Origin), pages of the API's own host, and pages whose host matches one of patterns (path.Match
+// syntax, e.g. app.example.com or *.example.org).
+func OriginAllowed(patterns []string, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	return strings.EqualFold(u.Host, r.Host) || matchOrigin(patterns, u.Host)
+}
+
+func matchOrigin(patterns []string, host string) bool {
+	for _, pattern := range patterns {
+		if ok, _ := path.Match(strings.ToLower(pattern), strings.ToLower(host)); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// CORS lets pages of the hosts patterns match call the API from the browser, with credentials:
+// it answers their preflights (any method the API serves, the headers they ask for, cached 10
+// minutes) and marks their responses readable. Other origins get no CORS headers (the browser
+// keeps the answer from the page) and their preflights are refused with 403. Responses vary by
+// Origin.
+func CORS(patterns []string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Add("Vary", "Origin")
+		origin := r.Header.Get("Origin")
+		preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
+		u, err := url.Parse(origin)
+		allowed := origin != "" && err == nil && u.Host != "" && matchOrigin(patterns, u.Host)
+		if allowed {
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Set("Access-Control-Allow-Credentials", "true")
+			h.Set("Access-Control-Expose-Headers", "X-Request-ID")
+		}
+		if !preflight {
+			next.ServeHTTP(w, r)
+			return
+		}
+		h.Add("Vary", "Access-Control-Request-Method")
+		h.Add("Vary", "Access-Control-Request-Headers")
+		if !allowed {
+			http.Error(w, "this origin may not call the API: see AGORA_ALLOWED_ORIGINS", http.StatusForbidden)
+			return
+		}
+		h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+		if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
+			h.Set("Access-Control-Allow-Headers", req)
+		}
+		h.Set("Access-Control-Max-Age", "600")
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
