@@ -173,7 +173,8 @@ func CORS(patterns []string, next http.Handler) http.Handler {
 		if allowed {
 			h.Set("Access-Control-Allow-Origin", origin)
 			h.Set("Access-Control-Allow-Credentials", "true")
-			h.Set("Access-Control-Expose-Headers", "X-Request-ID")
+			// What an SPA reads of an answer: the request ID to quote, and its rate-limit budget.
+			h.Set("Access-Control-Expose-Headers", "X-Request-ID, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, RateLimit-Policy, Retry-After")
 		}
 		if !preflight {
 			next.ServeHTTP(w, r)
