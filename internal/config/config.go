@@ -145,8 +145,8 @@ func Load() (Config, error) {
 	if c.AccessTokenTTL <= 0 {
 		errs = append(errs, errors.New("AGORA_ACCESS_TOKEN_TTL: want a positive duration"))
 	}
-	if c.DBMaxConns < 1 {
-		errs = append(errs, errors.New("AGORA_DB_MAX_CONNS: want at least 1"))
+	if c.DBMaxConns < 2 { // migrations hold one connection for their lock and write on another
+		errs = append(errs, errors.New("AGORA_DB_MAX_CONNS: want at least 2"))
 	}
 	for _, o := range strings.Split(os.Getenv("AGORA_ALLOWED_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o != "" {

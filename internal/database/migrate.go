@@ -54,6 +54,11 @@ func (db *DB) Migrate(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	unlock, err := db.lockMigrations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	applied, err := db.appliedVersions(ctx)
 	if err != nil {
 		return nil, err
@@ -69,6 +74,31 @@ func (db *DB) Migrate(ctx context.Context) ([]string, error) {
 		done = append(done, m.Name)
 	}
 	return done, nil
+}
+
+// migrationLock is the PostgreSQL advisory lock key that serializes migrations ("agora").
+const migrationLock = 0x61676f7261
+
+// lockMigrations makes replicas that start together on one PostgreSQL database migrate it one
+// after the other: each waits for the others' files, then finds them applied. The lock is a
+// transaction-scoped advisory lock on a connection of its own, held until unlock (or until that
+// connection dies with its process), without the pool's statement timeout. SQLite serves one
+// process and needs none.
+func (db *DB) lockMigrations(ctx context.Context) (unlock func(), err error) {
+	if db.Dialect != dialect.Postgres {
+		return func() {}, nil
+	}
+	tx, err := db.SQL.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	for _, stmt := range []string{"SET LOCAL statement_timeout = 0", fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", migrationLock)} {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			_ = tx.Rollback()
+			return nil, fmt.Errorf("migrate: waiting for other replicas' migrations: %w", err)
+		}
+	}
+	return func() { _ = tx.Rollback() }, nil
 }
 
 // Pending returns the migrations not yet applied.

@@ -88,3 +88,41 @@ func openEmpty(t *testing.T, d string) *database.DB {
 	t.Cleanup(db.Close)
 	return db
 }
+
+// TestMigrateConcurrently: replicas that start together on one empty PostgreSQL database all
+// migrate it without error, each file applied once.
+func TestMigrateConcurrently(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	const replicas = 3
+	errs := make(chan error, replicas)
+	for range replicas {
+		go func() {
+			db, err := database.Open(context.Background(), database.Options{PostgresURL: url})
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer db.Close()
+			_, err = db.Migrate(context.Background())
+			errs <- err
+		}()
+	}
+	for range replicas {
+		if err := <-errs; err != nil {
+			t.Errorf("a replica's migration failed: %v", err)
+		}
+	}
+	db, err := database.Open(context.Background(), database.Options{PostgresURL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	all, err := database.Migrations(dialect.Postgres)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := db.SQL.QueryRow(`SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != len(all) {
+		t.Fatalf("schema_migrations holds %d rows (%v), want %d", n, err, len(all))
+	}
+}
