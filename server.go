@@ -4,6 +4,8 @@
 //	agora migrate    apply pending database migrations and exit
 //	agora seed       load the demo data set and exit
 //	agora role NAME ROLE   give user NAME the role USER, MODERATOR or ADMIN (e.g. the first admin)
+//	agora schema [subgraph]  print the public schema, or the subgraph SDL a federation router reads
+//	agora healthcheck      exit 0 when the Agora on this machine's PORT is ready (container health checks)
 package main
 
 //go:generate go run -mod=mod ./ent/entc.go
@@ -71,6 +73,9 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if cmd == "healthcheck" {
+		return healthcheck(ctx, cfg.Addr)
+	}
 	log := newLogger(cfg)
 	log.Info("starting", "command", cmd, "config", cfg.String())
 
@@ -86,7 +91,7 @@ func run(ctx context.Context, args []string) error {
 		return migrate(ctx, log, db)
 	case "serve", "seed", "role":
 	default:
-		return fmt.Errorf("unknown command %q (want serve, migrate, seed or role)", cmd)
+		return fmt.Errorf("unknown command %q (want serve, migrate, seed, role, schema or healthcheck)", cmd)
 	}
 	if cfg.AutoMigrate {
 		if err := migrate(ctx, log, db); err != nil {
@@ -174,6 +179,26 @@ func newServer(cfg config.Config, handler http.Handler) *http.Server {
 		WriteTimeout:      cfg.WriteTimeout, // event streams lift it (graph's streams)
 		IdleTimeout:       cfg.IdleTimeout,
 	}
+}
+
+// healthcheck asks the Agora serving on this machine at addr whether it is ready (GET /readyz),
+// for container health checks: images without a shell or curl run the binary itself.
+func healthcheck(ctx context.Context, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1"+addr+"/readyz", nil)
+	if err != nil {
+		return err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: /readyz answered %s", res.Status)
+	}
+	return nil
 }
 
 // printSchema writes the public schema (what clients generate code from), or with "subgraph" the

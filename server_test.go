@@ -24,6 +24,9 @@ import (
 func TestRun(t *testing.T) {
 	port, done, stop := startRun(t, "")
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	if err := run(t.Context(), []string{"healthcheck"}); err != nil {
+		t.Fatalf("healthcheck of a ready server: %v", err)
+	}
 	c := testenv.GraphQL{URL: base + "/graphql"}
 	c.Do(t, registerMutation, map[string]any{"in": map[string]any{"username": "ada", "email": "ada@example.com", "password": "password-ada"}}, nil)
 	var out struct{ Login struct{ AccessToken string } }
@@ -83,6 +86,9 @@ func TestRun(t *testing.T) {
 		}
 	case <-time.After(12 * time.Second): // shorter than the shutdown grace period: a guard, not a speed check
 		t.Fatal("agora did not shut down")
+	}
+	if err := run(context.Background(), []string{"healthcheck"}); err == nil {
+		t.Fatal("healthcheck passed with the server stopped")
 	}
 	for i, s := range streams {
 		select {

@@ -1,0 +1,22 @@
+# Agora's image: the static binary `make static` builds, on a distroless base, as a non-root user.
+#   docker build -t agora .
+#   docker run -p 8080:8080 -e AGORA_JWT_SECRET=$(openssl rand -hex 32) agora   # embedded SQLite in /data
+# compose.yaml runs two replicas on PostgreSQL and Redis.
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN make static && mkdir -p /out/data
+
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /src/agora /agora
+# SQLite's directory when DATABASE_URL is unset; mount a volume here to keep its data.
+COPY --from=build --chown=nonroot:nonroot /out/data /data
+WORKDIR /data
+ENV AGORA_ENV=production PORT=8080
+EXPOSE 8080
+USER nonroot:nonroot
+HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 CMD ["/agora", "healthcheck"]
+ENTRYPOINT ["/agora"]
+CMD ["serve"]
