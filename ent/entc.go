@@ -5,11 +5,14 @@
 package main
 
 import (
+	"fmt"
 	"log"
+	"strings"
 
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent/entc"
 	"entgo.io/ent/entc/gen"
+	"github.com/vektah/gqlparser/v2/ast"
 )
 
 func main() {
@@ -19,6 +22,7 @@ func main() {
 		entgql.WithSchemaPath("./schema/ent.graphql"),
 		entgql.WithWhereInputs(true),
 		entgql.WithNodeDescriptor(false),
+		entgql.WithSchemaHook(describe),
 	)
 	if err != nil {
 		log.Fatalf("creating entgql extension: %v", err)
@@ -41,3 +45,126 @@ func main() {
 		log.Fatalf("running ent codegen: %v", err)
 	}
 }
+
+// describe fills the descriptions entgql leaves out, so that every type and field of the schema
+// has one: entity types (from their schema.Doc annotation), IDs, connection edges (from the edge's
+// comment) and the generated where-input predicates.
+func describe(g *gen.Graph, s *ast.Schema) error {
+	types := map[string]*gen.Type{}
+	for _, t := range g.Nodes {
+		types[t.Name] = t
+	}
+	for name, def := range s.Types {
+		t := types[name]
+		if t != nil && def.Description == "" {
+			doc, _ := t.Annotations["Doc"].(string)
+			if doc == "" {
+				return fmt.Errorf("ent type %s has no schema.Doc annotation: every GraphQL type needs a description", name)
+			}
+			def.Description = doc
+		}
+		if t != nil {
+			describeEnums(t, s)
+		}
+		if name == "Query" && def.Description == "" {
+			def.Description = "What can be read: start here, or from `node` with any ID."
+		}
+		for _, f := range def.Fields {
+			if f.Description != "" {
+				continue
+			}
+			switch {
+			case strings.HasSuffix(name, "WhereInput"):
+				f.Description = predicate(f.Name)
+			case f.Name == "id" && t != nil:
+				f.Description = "Globally unique, opaque ID of the " + name + ": use it with `node(id:)`."
+			case t != nil:
+				for _, e := range t.Edges {
+					if camel(e.Name) == f.Name {
+						f.Description = e.Comment()
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// describeEnums describes the values of t's enum fields (from their schema.Values annotation) and
+// of its order-field enum (from the fields and edges it orders by).
+func describeEnums(t *gen.Type, s *ast.Schema) {
+	order := s.Types[t.Name+"OrderField"]
+	for _, f := range t.Fields {
+		if values, ok := f.Annotations["Values"].(map[string]any); ok {
+			if enum := s.Types[t.Name+pascal(f.Name)]; enum != nil {
+				for _, v := range enum.EnumValues {
+					if v.Description == "" {
+						v.Description, _ = values[v.Name].(string)
+					}
+				}
+			}
+		}
+		if order != nil && orderField(f.Annotations) != "" {
+			describeValue(order, orderField(f.Annotations), "Orders by "+lowerFirst(strings.TrimSuffix(f.Comment(), "."))+".")
+		}
+	}
+	for _, e := range t.Edges {
+		if order != nil && orderField(e.Annotations) != "" {
+			describeValue(order, orderField(e.Annotations), "Orders by the number of "+strings.ReplaceAll(e.Name, "_", " ")+".")
+		}
+	}
+}
+
+func orderField(annotations gen.Annotations) string {
+	ant, _ := annotations["EntGQL"].(map[string]any)
+	name, _ := ant["OrderField"].(string)
+	return name
+}
+
+func describeValue(enum *ast.Definition, value, description string) {
+	for _, v := range enum.EnumValues {
+		if v.Name == value && v.Description == "" {
+			v.Description = description
+		}
+	}
+}
+
+// predicate describes a where-input field by the operator its name ends in.
+func predicate(field string) string {
+	switch field {
+	case "not":
+		return "Matches what the filter does not match."
+	case "and":
+		return "Matches what every filter of the list matches."
+	case "or":
+		return "Matches what any filter of the list matches."
+	}
+	if edge, ok := strings.CutPrefix(field, "has"); ok && strings.HasSuffix(edge, "With") {
+		return "Its `" + lowerFirst(strings.TrimSuffix(edge, "With")) + "` edge matches any of these filters."
+	}
+	for _, op := range []struct{ suffix, text string }{
+		{"NotIn", "is none of the values"}, {"ContainsFold", "contains the text, ignoring case"},
+		{"EqualFold", "equals the text, ignoring case"}, {"HasPrefix", "starts with the text"},
+		{"HasSuffix", "ends with the text"}, {"Contains", "contains the text"}, {"IsNil", "is not set"},
+		{"NotNil", "is set"}, {"NEQ", "differs from the value"}, {"GTE", "is at least the value"},
+		{"LTE", "is at most the value"}, {"GT", "is above the value"}, {"LT", "is below the value"},
+		{"In", "is one of the values"},
+	} {
+		if base, ok := strings.CutSuffix(field, op.suffix); ok && base != "" {
+			return "`" + base + "` " + op.text + "."
+		}
+	}
+	return "`" + field + "` equals the value."
+}
+
+func camel(s string) string {
+	parts := strings.Split(s, "_")
+	for i := 1; i < len(parts); i++ {
+		parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
+	}
+	return strings.Join(parts, "")
+}
+
+func pascal(s string) string { c := camel(s); return strings.ToUpper(c[:1]) + c[1:] }
+
+func lowerFirst(s string) string { return strings.ToLower(s[:1]) + s[1:] }

@@ -56,7 +56,8 @@ func (Comment) Indexes() []ent.Index {
 
 // Annotations of the Comment.
 func (Comment) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.RelayConnection()}
+	return []schema.Annotation{
+		Doc("A reply to a post, visible to whoever may see the post."), entgql.RelayConnection()}
 }
 
 // Policy of the Comment: reads filtered by authz, writes denied unless an authz rule allows them.

@@ -22,6 +22,12 @@ func (Notification) Fields() []ent.Field {
 	return []ent.Field{
 		field.Enum("kind").
 			Values("NEW_FOLLOWER", "NEW_COMMENT", "POST_LIKED", "NEW_MESSAGE").
+			Annotations(Values{
+				"NEW_FOLLOWER": "The actor follows the recipient now.",
+				"NEW_COMMENT":  "The actor commented on the recipient's post.",
+				"POST_LIKED":   "The actor liked the recipient's post.",
+				"NEW_MESSAGE":  "The actor sent the recipient a direct message.",
+			}).
 			Immutable().
 			Comment("What happened."),
 		field.Time("created_at").
@@ -69,7 +75,8 @@ func (Notification) Indexes() []ent.Index {
 
 // Annotations of the Notification.
 func (Notification) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.RelayConnection(),
+	return []schema.Annotation{Doc("Something that happened that concerns the viewer: a new follower, a comment on or a like of their post, a direct message."),
+		entgql.RelayConnection(),
 		entgql.Skip(entgql.SkipWhereInput, entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)}
 }
 
@@ -114,7 +121,8 @@ func (Conversation) Indexes() []ent.Index {
 
 // Annotations of the Conversation.
 func (Conversation) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.RelayConnection(),
+	return []schema.Annotation{Doc("A one-to-one exchange of direct messages between two users, started by the first message; only its two participants see it."),
+		entgql.RelayConnection(),
 		entgql.Skip(entgql.SkipWhereInput, entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)}
 }
 
@@ -157,7 +165,8 @@ func (Message) Indexes() []ent.Index {
 
 // Annotations of the Message.
 func (Message) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.RelayConnection(),
+	return []schema.Annotation{Doc("One direct message in a conversation."),
+		entgql.RelayConnection(),
 		entgql.Skip(entgql.SkipWhereInput, entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)}
 }
 

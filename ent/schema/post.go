@@ -38,6 +38,10 @@ func (Post) Fields() []ent.Field {
 			Comment("Content, in Markdown."),
 		field.Enum("status").
 			Values("DRAFT", "PUBLISHED").
+			Annotations(Values{
+				"DRAFT":     "Not published yet: only its author sees it.",
+				"PUBLISHED": "Published: everyone sees it (unless a moderator hid it).",
+			}).
 			Default("DRAFT").
 			Comment("DRAFT posts are visible to their author only."),
 		field.Time("published_at").
@@ -91,6 +95,7 @@ func (Post) Indexes() []ent.Index {
 // Annotations of the Post.
 func (Post) Annotations() []schema.Annotation {
 	return []schema.Annotation{
+		Doc("An article written by a user: a draft (seen by its author only) until it is published."),
 		entgql.RelayConnection(),
 		entgql.QueryField().Description("Published posts, plus the viewer's own drafts."),
 	}

@@ -61,7 +61,8 @@ func (Session) Indexes() []ent.Index {
 
 // Annotations of the Session.
 func (Session) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.Skip(entgql.SkipWhereInput, entgql.SkipOrderField, entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)}
+	return []schema.Annotation{
+		Doc("One sign-in of a user on one device; it ends when unused for the session lifetime, at logout, or when revoked."), entgql.Skip(entgql.SkipWhereInput, entgql.SkipOrderField, entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)}
 }
 
 // Policy of the Session: users see and revoke their own; signing in and refreshing run as the

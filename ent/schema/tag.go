@@ -42,6 +42,7 @@ func (Tag) Edges() []ent.Edge {
 // Annotations of the Tag.
 func (Tag) Annotations() []schema.Annotation {
 	return []schema.Annotation{
+		Doc("A topic posts are filed under; tags used only on posts the viewer cannot see are hidden."),
 		entgql.RelayConnection(),
 		entgql.QueryField().Description("Tags in use."),
 	}

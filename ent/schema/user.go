@@ -54,6 +54,11 @@ func (User) Fields() []ent.Field {
 			),
 		field.Enum("role").
 			Values("USER", "MODERATOR", "ADMIN").
+			Annotations(Values{
+				"USER":      "Writes and manages their own content.",
+				"MODERATOR": "A user who may also hide and delete anyone's posts and comments.",
+				"ADMIN":     "A moderator who may also change roles and ban users.",
+			}).
 			Default("USER").
 			Comment("What the user may do beyond their own content."),
 	}
@@ -90,6 +95,7 @@ func (User) Edges() []ent.Edge {
 // Annotations of the User.
 func (User) Annotations() []schema.Annotation {
 	return []schema.Annotation{
+		Doc("A member of the community: a public profile, their posts and the people they follow. Their email only they and admins see."),
 		entgql.RelayConnection(),
 		entgql.QueryField().Description("Members of the community."),
 	}
