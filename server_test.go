@@ -164,3 +164,22 @@ func TestRunRedisDown(t *testing.T) {
 		t.Fatalf("run returned %v after shutdown", err)
 	}
 }
+
+// TestRunRedisSentinel: with a Sentinel URL, Agora finds the master through the sentinel and
+// keeps its shared state there.
+func TestRunRedisSentinel(t *testing.T) {
+	master := testenv.NewRedisServer(t)
+	port, done, stop := startRun(t, testenv.RedisSentinelURL(t, master))
+	c := testenv.GraphQL{URL: "http://127.0.0.1:" + strconv.Itoa(port) + "/graphql"}
+	c.Do(t, registerMutation, map[string]any{"in": map[string]any{"username": "ada", "email": "ada@example.com", "password": "password-ada"}}, nil)
+	c.Do(t, `mutation { login(input: {usernameOrEmail: "ada", password: "password-ada"}) { accessToken } }`, nil, nil)
+	rdb := redis.NewClient(&redis.Options{Addr: master.Addr()})
+	defer rdb.Close()
+	if n, err := rdb.Exists(t.Context(), "agora:ratelimit:login:account:ada").Result(); err != nil || n != 1 {
+		t.Fatalf("the sign-in budget is not on the master the sentinel names: %d %v", n, err)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("run returned %v after shutdown", err)
+	}
+}

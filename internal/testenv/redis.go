@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -126,4 +128,30 @@ func waitListening(addr string, timeout time.Duration) error {
 		time.Sleep(10 * time.Millisecond)
 	}
 	return errors.New("did not start listening")
+}
+
+// RedisSentinelURL starts a Redis Sentinel (redis-server --sentinel) that monitors master under
+// the name "agora" and returns the URL go-redis reads as a Sentinel set-up:
+// redis://127.0.0.1:PORT?master_name=agora. It is stopped at the end of the test.
+func RedisSentinelURL(t testing.TB, master *RedisServer) string {
+	t.Helper()
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Sentinel rewrites its configuration file, so it gets one of its own.
+	conf := filepath.Join(t.TempDir(), "sentinel.conf")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf("port %d\nbind 127.0.0.1\nsentinel monitor agora 127.0.0.1 %d 1\n", port, master.port)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(master.bin, conf, "--sentinel")
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("testenv: starting redis sentinel: %v", err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	if err := waitListening(addr, 10*time.Second); err != nil {
+		t.Fatalf("testenv: redis sentinel: %v", err)
+	}
+	return "redis://" + addr + "?master_name=agora"
 }
