@@ -279,14 +279,20 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univ
 		store = cache.NewRedisStore(rdb)
 		bus = pubsub.NewRedis(rdb, "agora:events:", pubsub.Options{})
 	}
+	m := telemetry.New()
+	limiter = ratelimit.Observed{Limiter: limiter, Refused: m.RateLimited}
 	events := live.New(db.Client, bus, log)
 	notices := notify.New(db.Client, events, log)
 	loaderCache := loader.NewCache(store)
-	m := telemetry.New()
 	m.CacheKeys(func() (int64, int64, int64) {
 		s := loaderCache.Stats()
 		return s.Hits, s.Misses, s.Collapsed
 	})
+	m.Subscriptions(func() (int64, int64) {
+		s := events.Stats()
+		return s.Started, s.Active
+	})
+	m.DBPool(db.SQL.Stats)
 	a := &app{
 		metrics:      m,
 		apq:          apq,
@@ -345,11 +351,11 @@ func (a *app) handler() http.Handler {
 		Notify: a.notify, Message: a.message, Live: a.live, Realtime: a.realtime, Limits: a.limits,
 		Log: a.log, PersistedQueries: a.apq, PublicMaxAge: a.publicMaxAge, ReportStatements: !a.production,
 		Introspection: c.Introspection, FieldSuggestions: c.FieldSuggestions, TrustedDocuments: a.trusted,
-		OperationTimeout: c.OperationTimeout})
+		OperationTimeout: c.OperationTimeout, Metrics: a.metrics})
 	// Each operation of a batch passes the statement counter, auth, the rate limit and loaders on
 	// its own.
 	var gql http.Handler = httpx.Batch(c.BatchMax, database.CountStatements(a.metrics.ObserveStatements,
-		auth.Middleware(a.tokens, a.accounts.Lookup, a.requests(loader.Middleware(a.db.Client, a.cache, api)))))
+		auth.Middleware(a.tokens, a.accounts.Lookup, a.requests(loader.Middleware(a.db.Client, a.cache, a.metrics.LoaderBatch, api)))))
 	if c.CSRFPrevention {
 		gql = httpx.PreventCSRF(gql)
 	}
@@ -362,9 +368,12 @@ func (a *app) handler() http.Handler {
 	if c.GraphiQL {
 		mux.Handle("/", graph.NewGraphiQL("/graphql"))
 	}
-	mux.Handle("/metrics", a.metrics.Handler())
+	if c.MetricsAddr == "" {
+		mux.Handle("/metrics", a.metrics.Handler())
+	}
 	httpx.Health(mux, a.db.SQL.PingContext)
-	return httpx.WithRequestID(httpx.AccessLog(a.log, httpx.Compress(c.CompressMinBytes, mux)))
+	routes := []string{"/graphql", "/metrics", "/healthz", "/readyz", "/"}
+	return httpx.WithRequestID(httpx.AccessLog(a.log, a.metrics.HTTP(routes, httpx.Compress(c.CompressMinBytes, mux))))
 }
 
 // openRedis returns a client for url. Redis that does not answer at start-up is no reason not to
