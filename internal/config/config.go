@@ -72,11 +72,26 @@ type Config struct {
 func (c Config) Production() bool { return c.Env == "production" }
 
 // Load reads the configuration from the environment. Variables already set win over a .env file in
-// the working directory.
+// the working directory, which may be missing.
 func Load() (Config, error) {
 	if err := loadDotEnv(".env"); err != nil {
 		return Config{}, err
 	}
+	return load()
+}
+
+// LoadFile is Load with the variables file at path, which must exist.
+func LoadFile(path string) (Config, error) {
+	if _, err := os.Stat(path); err != nil {
+		return Config{}, err
+	}
+	if err := loadDotEnv(path); err != nil {
+		return Config{}, err
+	}
+	return load()
+}
+
+func load() (Config, error) {
 	var errs []error
 	c := Config{
 		Env:            get("AGORA_ENV", "development"),
