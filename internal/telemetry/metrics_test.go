@@ -39,7 +39,7 @@ func TestOperationNamesBounded(t *testing.T) {
 	for i := range MaxOperationNames + 50 {
 		m.Operation("Op"+strconv.Itoa(i), "query", nil, time.Millisecond)
 	}
-	m.Operation("Op0", "query", nil, time.Millisecond)              // known: its own series still
+	m.Operation("Op0", "query", nil, time.Millisecond)                    // known: its own series still
 	m.Operation(strings.Repeat("x", 101), "query", nil, time.Millisecond) // too long
 	m.Operation("", "mutation", []string{"BAD_USER_INPUT", "INTERNAL_SERVER_ERROR"}, -1)
 
