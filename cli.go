@@ -44,6 +44,7 @@ func envFileFlag(fs *flag.FlagSet, inv *invocation) {
 	fs.StringVar(&inv.envFile, "env-file", "", "read variables from this file instead of ./.env (it must exist; the environment still wins)")
 }
 
+// commands is the fixed table of subcommands (read only).
 var commands = []command{
 	{
 		name: "serve", summary: "serve the API (the default command)",
@@ -203,8 +204,7 @@ func parseArgs(args []string, stdout io.Writer) (invocation, error) {
 		return invocation{}, usageError{fmt.Sprintf("unknown command %q (commands: %s; see agora --help)", args[0], commandNames())}
 	}
 	inv := invocation{cmd: c.name}
-	var errs strings.Builder
-	fs := c.flagSet(&inv, &errs)
+	fs := c.flagSet(&inv, io.Discard) // errors are returned, help is printed below
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stdout)
@@ -218,11 +218,12 @@ func parseArgs(args []string, stdout io.Writer) (invocation, error) {
 	if c.nargs != nil {
 		ok = c.nargs(len(inv.args))
 	}
-	if c.args == "" {
-		c.args = "(none)"
-	}
 	if !ok {
-		return invocation{}, usageError{fmt.Sprintf("%s: want arguments %s, got %q (see agora %s --help)", c.name, c.args, strings.Join(inv.args, " "), c.name)}
+		want := c.args
+		if want == "" {
+			want = "none"
+		}
+		return invocation{}, usageError{fmt.Sprintf("%s: want arguments %s, got %q (see agora %s --help)", c.name, want, strings.Join(inv.args, " "), c.name)}
 	}
 	return inv, nil
 }

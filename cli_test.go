@@ -120,6 +120,7 @@ func TestCommandLine(t *testing.T) {
 		{"serve -nope", "flag provided but not defined: -nope", 2},
 		{"role ada", "role: want arguments USERNAME USER|MODERATOR|ADMIN", 2},
 		{"schema a b", "schema: want arguments [subgraph]", 2},
+		{"version now", "version: want arguments none", 2},
 		{"help nope", `help: unknown command "nope"`, 2},
 		{"migrate -env-file missing.env", "missing.env", 1},
 		{"healthcheck -timeout 1s", "healthcheck:", 1}, // nothing listens on PORT 1

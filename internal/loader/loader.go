@@ -90,10 +90,10 @@ func newLoader[K comparable, V any](observe BatchObserver, name string, fetch fu
 	return dataloadgen.NewLoader(fetch, opts...)
 }
 
-// New returns fresh loaders for a request made by viewer, reporting their batches to observe. Users, posts and tags, and the counts
-// that are the same for every viewer, go through the second level c. Comments (whose visibility
-// follows their post's), commentCount (hidden comments count for some viewers) and the viewer's
-// flags do not.
+// New returns fresh loaders for a request made by viewer, reporting their batches to observe.
+// Users, posts and tags, and the counts that are the same for every viewer, go through the second
+// level c. Comments (whose visibility follows their post's), commentCount (hidden comments count
+// for some viewers) and the viewer's flags do not.
 func New(client *ent.Client, c *Cache, viewer auth.Viewer, observe BatchObserver) *Loaders {
 	opt := dataloadgen.WithWait(wait)
 	n := ent.As(ent.Count(), "n")
