@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -201,6 +202,9 @@ func load() (Config, error) {
 	if c.PublicMaxAge < 0 {
 		errs = append(errs, errors.New("AGORA_PUBLIC_MAX_AGE: want a duration of 0 or more"))
 	}
+	if c.MetricsAddr != "" && c.MetricsAddr == c.Addr {
+		errs = append(errs, errors.New("AGORA_METRICS_ADDR: must differ from PORT (leave it empty to serve /metrics on the public port)"))
+	}
 	if c.Production() {
 		errs = append(errs, c.insecure()...)
 	}
@@ -230,12 +234,9 @@ func (c Config) insecure() []error {
 		errs = append(errs, errors.New("AGORA_CSRF_PREVENTION=false is refused in production: any site's page could send simple requests to the API"))
 	}
 	for _, o := range c.Origins {
-		if o == "*" {
-			errs = append(errs, errors.New("AGORA_ALLOWED_ORIGINS=* is refused in production: name the sites whose pages may call the API"))
+		if every, _ := path.Match(o, "any-site.invalid"); every {
+			errs = append(errs, fmt.Errorf("AGORA_ALLOWED_ORIGINS: %q matches every site, refused in production: name the sites whose pages may call the API", o))
 		}
-	}
-	if c.MetricsAddr != "" && c.MetricsAddr == c.Addr {
-		errs = append(errs, errors.New("AGORA_METRICS_ADDR: must differ from PORT (leave it empty to serve /metrics on the public port)"))
 	}
 	return errs
 }

@@ -194,7 +194,8 @@ func TestProduction(t *testing.T) {
 		{map[string]string{"AGORA_JWT_SECRET": "short"}, "AGORA_JWT_SECRET: want at least 32 bytes"},
 		{map[string]string{"AGORA_JWT_PREVIOUS_SECRETS": "old"}, "AGORA_JWT_PREVIOUS_SECRETS: each key must be at least 32 bytes"},
 		{map[string]string{"AGORA_CSRF_PREVENTION": "false"}, "AGORA_CSRF_PREVENTION=false is refused in production"},
-		{map[string]string{"AGORA_ALLOWED_ORIGINS": "app.example.com,*"}, "AGORA_ALLOWED_ORIGINS=* is refused in production"},
+		{map[string]string{"AGORA_ALLOWED_ORIGINS": "app.example.com,*"}, `AGORA_ALLOWED_ORIGINS: "*" matches every site, refused in production`},
+		{map[string]string{"AGORA_ALLOWED_ORIGINS": "*.*"}, `AGORA_ALLOWED_ORIGINS: "*.*" matches every site`},
 		{map[string]string{"AGORA_METRICS_ADDR": ":8080"}, "AGORA_METRICS_ADDR: must differ from PORT"},
 	} {
 		set(tc.env)
