@@ -3,11 +3,16 @@ package main
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/agora/agora/internal/config"
+	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/testenv"
 )
 
@@ -146,15 +151,128 @@ func TestEntityCachePrivacy(t *testing.T) {
 	})
 }
 
-// TestMetrics: /metrics reports statements per request and the shared cache's hits and misses.
+// TestMetrics: after a few operations (queries, mutations, failing ones, a subscription over
+// WebSocket), /metrics reports each series with the values those operations give.
 func TestMetrics(t *testing.T) {
-	a := newAPI(t, "sqlite")
-	ada := a.register(t, "ada")
-	a.createPost(t, ada, map[string]any{"title": "Counted", "publish": true})
-	for range 2 { // a miss, then a hit
-		a.Do(t, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": ada.ID}, nil)
+	db := openDB(t, database.Options{SQLitePath: filepath.Join(t.TempDir(), "agora.db")})
+	if _, err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
 	}
-	res, err := http.Get(a.srv.URL + "/metrics")
+	a := startAPIWith(t, db, nil, func(c *config.Config) { c.RateLimitReg = "2/1h" }) // the third sign-up is refused
+	signUp := `mutation SignUp($in: RegisterInput!) { register(input: $in) { accessToken user { id } } }`
+	var ada, bob struct {
+		Register struct {
+			AccessToken string
+			User        struct{ ID string }
+		}
+	}
+	for name, out := range map[string]any{"ada": &ada, "bob": &bob} {
+		a.Do(t, signUp, map[string]any{"in": map[string]any{"username": name, "email": name + "@example.com", "password": "password-" + name}}, out)
+	}
+	a.Fail(t, "RATE_LIMITED", "", signUp, map[string]any{"in": map[string]any{"username": "cyd", "email": "cyd@example.com", "password": "password-cyd"}})
+	adaC := a.GraphQL.As(ada.Register.AccessToken)
+	adaC.Do(t, createPostMutation, map[string]any{"in": map[string]any{"title": "Counted", "publish": true}}, nil)
+	for range 2 { // a miss, then a hit
+		a.Do(t, `query Node($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": ada.Register.User.ID}, nil)
+	}
+	a.Do(t, `query Feed { posts(first: 5) { edges { node { likeCount author { username } } } } }`, nil, nil)
+	a.Fail(t, "UNAUTHENTICATED", "", `mutation Publish { createPost(input: {title: "no"}) { post { id } } }`, nil)
+
+	// A subscription over WebSocket, open while we scrape, counted at its first event.
+	s := adaC.Subscribe(t, testenv.TransportWS, `subscription Notifications { notificationAdded { kind } }`, nil)
+	for start := time.Now(); a.live.Stats().Active < 1; time.Sleep(5 * time.Millisecond) {
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("the subscription did not start")
+		}
+	}
+	a.GraphQL.As(bob.Register.AccessToken).Do(t, `mutation Follow($id: ID!) { followUser(input: {userID: $id}) { user { id } } }`,
+		map[string]any{"id": ada.Register.User.ID}, nil)
+	if _, ok := s.Next(t, 10*time.Second); !ok {
+		t.Fatal("no notification")
+	}
+
+	samples := scrape(t, a.srv.URL+"/metrics")
+	for name, want := range map[string][2]float64{ // at least, at most
+		"agora_db_statements_per_request_count":      {8, 100},
+		"agora_db_statements_per_request_sum":        {8, 1000},
+		`agora_cache_keys_total{result="hit"}`:       {1, 100},
+		`agora_cache_keys_total{result="miss"}`:      {1, 100},
+		`agora_cache_keys_total{result="collapsed"}`: {0, 0},
+		"go_goroutines": {1, 10000},
+
+		`agora_graphql_requests_total{operation="SignUp",outcome="ok",type="mutation"}`:            {2, 2},
+		`agora_graphql_requests_total{operation="SignUp",outcome="client_error",type="mutation"}`:  {1, 1},
+		`agora_graphql_requests_total{operation="Node",outcome="ok",type="query"}`:                 {2, 2},
+		`agora_graphql_requests_total{operation="Feed",outcome="ok",type="query"}`:                 {1, 1},
+		`agora_graphql_requests_total{operation="anonymous",outcome="ok",type="mutation"}`:         {1, 1}, // createPost
+		`agora_graphql_requests_total{operation="Publish",outcome="client_error",type="mutation"}`: {1, 1},
+		`agora_graphql_requests_total{operation="Notifications",outcome="ok",type="subscription"}`: {1, 1},
+		`agora_graphql_requests_total{operation="Follow",outcome="ok",type="mutation"}`:            {1, 1},
+		`agora_graphql_errors_total{code="RATE_LIMITED"}`:                                          {1, 1},
+		`agora_graphql_errors_total{code="UNAUTHENTICATED"}`:                                       {1, 1},
+		`agora_graphql_duration_seconds_count{operation="Node",type="query"}`:                      {2, 2},
+		`agora_graphql_duration_seconds_bucket{operation="Feed",type="query",le="+Inf"}`:           {1, 1},
+		`agora_graphql_duration_seconds_sum{operation="Feed",type="query"}`:                        {1e-6, 10},
+		`agora_http_request_duration_seconds_count{method="POST",route="/graphql",status="2xx"}`:   {9, 9}, // the queries and mutations above
+		`agora_loader_batch_keys_count{loader="LikeCountByPost"}`:                                  {1, 1},
+		`agora_loader_batch_keys_sum{loader="LikeCountByPost"}`:                                    {1, 1}, // one post
+		"agora_websocket_connections":                                                              {1, 1},
+		"agora_subscriptions_active":                                                               {1, 1},
+		"agora_subscriptions_started_total":                                                        {1, 1},
+		`agora_rate_limit_refusals_total{budget="register"}`:                                       {1, 1},
+		"agora_db_pool_max_connections":                                                            {8, 8},
+		"agora_db_pool_open_connections":                                                           {1, 8},
+		"agora_db_pool_in_use_connections":                                                         {0, 8},
+		"agora_db_pool_waits_total":                                                                {0, 1e6},
+	} {
+		if v, ok := samples[name]; !ok || v < want[0] || v > want[1] {
+			t.Errorf("%s: want %v..%v, got %v (present: %v)", name, want[0], want[1], v, ok)
+		}
+	}
+
+	// The socket's end shows.
+	s.Close()
+	for start := time.Now(); scrape(t, a.srv.URL+"/metrics")["agora_websocket_connections"] != 0; time.Sleep(5 * time.Millisecond) {
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("the closed socket is still counted")
+		}
+	}
+	if n := scrape(t, a.srv.URL+"/metrics")[`agora_http_request_duration_seconds_count{method="GET",route="/graphql",status="1xx"}`]; n != 1 {
+		t.Errorf("the socket's request: %v", n)
+	}
+}
+
+// TestMetricsAddr: with AGORA_METRICS_ADDR set, /metrics is served there and not on the public port.
+func TestMetricsAddr(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	t.Setenv("AGORA_METRICS_ADDR", addr)
+	port, done, stop := startRun(t, "")
+	res, err := http.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound {
+		t.Errorf("/metrics on the public port: %s", res.Status)
+	}
+	if s := scrape(t, "http://"+addr+"/metrics"); s["agora_db_pool_max_connections"] < 1 {
+		t.Errorf("/metrics on AGORA_METRICS_ADDR: %v", s)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// scrape reads the samples at url, by series (name and labels as Prometheus prints them).
+func scrape(t *testing.T, url string) map[string]float64 {
+	t.Helper()
+	res, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,16 +284,5 @@ func TestMetrics(t *testing.T) {
 			samples[name], _ = strconv.ParseFloat(value, 64)
 		}
 	}
-	for name, min := range map[string]float64{
-		"agora_db_statements_per_request_count":      4, // register, createPost, two queries
-		"agora_db_statements_per_request_sum":        1,
-		`agora_cache_keys_total{result="hit"}`:       1,
-		`agora_cache_keys_total{result="miss"}`:      1,
-		`agora_cache_keys_total{result="collapsed"}`: 0,
-		"go_goroutines": 1,
-	} {
-		if v, ok := samples[name]; !ok || v < min {
-			t.Errorf("%s: want at least %v, got %v (present: %v)", name, min, v, ok)
-		}
-	}
+	return samples
 }

@@ -5,7 +5,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,7 +20,16 @@ import (
 	"github.com/agora/agora/internal/testenv"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+// TestMain runs the tests, or with AGORA_TEST_MAIN_ARGS set runs main with those arguments (the
+// command-line tests start the test binary as agora that way).
+func TestMain(m *testing.M) {
+	if args, ok := os.LookupEnv("AGORA_TEST_MAIN_ARGS"); ok {
+		os.Args = append([]string{"agora"}, strings.Fields(args)...)
+		main()
+		os.Exit(0)
+	}
+	testenv.Main(m)
+}
 
 // api is a running Agora on a fresh database, reached over real HTTP.
 type api struct {

@@ -1,11 +1,14 @@
 // Agora is the GraphQL backend of a community publishing app.
 //
-//	agora            serve the API (default)
-//	agora migrate    apply pending database migrations and exit
-//	agora seed       load the demo data set and exit
+//	agora [serve]          serve the API (the default)
+//	agora migrate          apply pending database migrations and exit (-pending: list them)
+//	agora seed             load the demo data set and exit
 //	agora role NAME ROLE   give user NAME the role USER, MODERATOR or ADMIN (e.g. the first admin)
 //	agora schema [subgraph]  print the public schema, or the subgraph SDL a federation router reads
+//	agora version          print the module version, VCS revision and Go version
 //	agora healthcheck      exit 0 when the Agora on this machine's PORT is ready (container health checks)
+//
+// agora --help and agora help COMMAND describe each (cli.go).
 package main
 
 //go:generate go run -mod=mod ./ent/entc.go
@@ -19,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -55,29 +59,43 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:]); err != nil {
+	err := run(ctx, os.Args[1:])
+	var usage usageError
+	switch {
+	case err == nil, errors.Is(err, errHelpShown):
+	case errors.As(err, &usage):
+		fmt.Fprintln(os.Stderr, "agora:", err)
+		os.Exit(2)
+	default:
 		fmt.Fprintln(os.Stderr, "agora:", err)
 		os.Exit(1)
 	}
 }
 
 func run(ctx context.Context, args []string) error {
-	cmd := "serve"
-	if len(args) > 0 {
-		cmd = args[0]
+	inv, err := parseArgs(args, os.Stdout)
+	if err != nil {
+		return err
 	}
-	if cmd == "schema" { // needs no configuration, database or network
-		return printSchema(os.Stdout, args[1:])
+	cmd := inv.cmd
+	switch cmd { // these need no configuration, database or network
+	case "schema":
+		return printSchema(os.Stdout, inv.args)
+	case "version":
+		return printVersion(os.Stdout)
 	}
-	cfg, err := config.Load()
+	cfg, err := loadConfig(inv.envFile)
 	if err != nil {
 		return err
 	}
 	if cmd == "healthcheck" {
-		return healthcheck(ctx, cfg.Addr)
+		return healthcheck(ctx, cfg.Addr, inv.timeout)
 	}
 	log := newLogger(cfg)
 	log.Info("starting", "command", cmd, "config", cfg.String())
+	if on := cfg.Exposed(); len(on) > 0 {
+		log.Warn("production with the schema exposed, as configured", "settings", on)
+	}
 
 	db, err := database.Open(ctx, database.Options{PostgresURL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath,
 		MaxConns: cfg.DBMaxConns, StatementTimeout: cfg.StatementTimeout})
@@ -86,12 +104,11 @@ func run(ctx context.Context, args []string) error {
 	}
 	defer db.Close()
 
-	switch cmd {
-	case "migrate":
+	if cmd == "migrate" {
+		if inv.pending {
+			return listPending(ctx, os.Stdout, db)
+		}
 		return migrate(ctx, log, db)
-	case "serve", "seed", "role":
-	default:
-		return fmt.Errorf("unknown command %q (want serve, migrate, seed, role, schema or healthcheck)", cmd)
 	}
 	if cfg.AutoMigrate {
 		if err := migrate(ctx, log, db); err != nil {
@@ -125,13 +142,10 @@ func run(ctx context.Context, args []string) error {
 	}
 	defer a.Close()
 	if cmd == "role" {
-		if len(args) != 3 {
-			return errors.New("usage: agora role USERNAME USER|MODERATOR|ADMIN")
-		}
-		if err := a.accounts.SetRoleByUsername(ctx, args[1], args[2]); err != nil {
+		if err := a.accounts.SetRoleByUsername(ctx, inv.args[0], inv.args[1]); err != nil {
 			return err
 		}
-		log.Info("role set", "user", args[1], "role", strings.ToUpper(args[2]))
+		log.Info("role set", "user", inv.args[0], "role", strings.ToUpper(inv.args[1]))
 		return nil
 	}
 	if cmd == "seed" {
@@ -143,8 +157,18 @@ func run(ctx context.Context, args []string) error {
 	}
 
 	srv := newServer(cfg, a.handler())
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.ListenAndServe() }()
+	if cfg.MetricsAddr != "" {
+		l, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("AGORA_METRICS_ADDR: %w", err)
+		}
+		metrics := &http.Server{Handler: a.metricsHandler(), ReadHeaderTimeout: cfg.ReadHeaderTimeout}
+		go func() { errc <- fmt.Errorf("AGORA_METRICS_ADDR: %w", metrics.Serve(l)) }()
+		defer metrics.Close()
+		log.Info("serving metrics", "addr", cfg.MetricsAddr)
+	}
 	if cfg.GraphiQL {
 		log.Info("listening", "addr", cfg.Addr, "graphiql", "http://localhost"+cfg.Addr+"/")
 	} else {
@@ -181,10 +205,33 @@ func newServer(cfg config.Config, handler http.Handler) *http.Server {
 	}
 }
 
+// loadConfig reads the configuration, with the variables of envFile ("" : ./.env if there is one).
+func loadConfig(envFile string) (config.Config, error) {
+	if envFile == "" {
+		return config.Load()
+	}
+	return config.LoadFile(envFile)
+}
+
+// listPending prints the migrations the database lacks, one file name a line.
+func listPending(ctx context.Context, w io.Writer, db *database.DB) error {
+	pending, err := db.Pending(ctx)
+	if err != nil {
+		return err
+	}
+	for _, m := range pending {
+		fmt.Fprintln(w, m.Name)
+	}
+	return nil
+}
+
 // healthcheck asks the Agora serving on this machine at addr whether it is ready (GET /readyz),
 // for container health checks: images without a shell or curl run the binary itself.
-func healthcheck(ctx context.Context, addr string) error {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+func healthcheck(ctx context.Context, addr string, timeout time.Duration) error {
+	if timeout <= 0 {
+		timeout = 3 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1"+addr+"/readyz", nil)
 	if err != nil {
@@ -279,14 +326,20 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univ
 		store = cache.NewRedisStore(rdb)
 		bus = pubsub.NewRedis(rdb, "agora:events:", pubsub.Options{})
 	}
+	m := telemetry.New()
+	limiter = ratelimit.Observed{Limiter: limiter, Refused: m.RateLimited}
 	events := live.New(db.Client, bus, log)
 	notices := notify.New(db.Client, events, log)
 	loaderCache := loader.NewCache(store)
-	m := telemetry.New()
 	m.CacheKeys(func() (int64, int64, int64) {
 		s := loaderCache.Stats()
 		return s.Hits, s.Misses, s.Collapsed
 	})
+	m.Subscriptions(func() (int64, int64) {
+		s := events.Stats()
+		return s.Started, s.Active
+	})
+	m.DBPool(db.SQL.Stats)
 	a := &app{
 		metrics:      m,
 		apq:          apq,
@@ -345,11 +398,11 @@ func (a *app) handler() http.Handler {
 		Notify: a.notify, Message: a.message, Live: a.live, Realtime: a.realtime, Limits: a.limits,
 		Log: a.log, PersistedQueries: a.apq, PublicMaxAge: a.publicMaxAge, ReportStatements: !a.production,
 		Introspection: c.Introspection, FieldSuggestions: c.FieldSuggestions, TrustedDocuments: a.trusted,
-		OperationTimeout: c.OperationTimeout})
+		OperationTimeout: c.OperationTimeout, Metrics: a.metrics})
 	// Each operation of a batch passes the statement counter, auth, the rate limit and loaders on
 	// its own.
 	var gql http.Handler = httpx.Batch(c.BatchMax, database.CountStatements(a.metrics.ObserveStatements,
-		auth.Middleware(a.tokens, a.accounts.Lookup, a.requests(loader.Middleware(a.db.Client, a.cache, api)))))
+		auth.Middleware(a.tokens, a.accounts.Lookup, a.requests(loader.Middleware(a.db.Client, a.cache, a.metrics.LoaderBatch, api)))))
 	if c.CSRFPrevention {
 		gql = httpx.PreventCSRF(gql)
 	}
@@ -362,9 +415,19 @@ func (a *app) handler() http.Handler {
 	if c.GraphiQL {
 		mux.Handle("/", graph.NewGraphiQL("/graphql"))
 	}
-	mux.Handle("/metrics", a.metrics.Handler())
+	if c.MetricsAddr == "" {
+		mux.Handle("/metrics", a.metrics.Handler())
+	}
 	httpx.Health(mux, a.db.SQL.PingContext)
-	return httpx.WithRequestID(httpx.AccessLog(a.log, httpx.Compress(c.CompressMinBytes, mux)))
+	routes := []string{"/graphql", "/metrics", "/healthz", "/readyz", "/"}
+	return httpx.WithRequestID(httpx.AccessLog(a.log, a.metrics.HTTP(routes, httpx.Compress(c.CompressMinBytes, mux))))
+}
+
+// metricsHandler serves /metrics alone, for AGORA_METRICS_ADDR.
+func (a *app) metricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", a.metrics.Handler())
+	return mux
 }
 
 // openRedis returns a client for url: one Redis (redis://host:6379/0), or the master a Redis

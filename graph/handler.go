@@ -25,6 +25,7 @@ import (
 	"github.com/agora/agora/internal/notify"
 	"github.com/agora/agora/internal/publish"
 	"github.com/agora/agora/internal/social"
+	"github.com/agora/agora/internal/telemetry"
 	"github.com/agora/agora/internal/trusted"
 )
 
@@ -57,6 +58,8 @@ type Deps struct {
 	// ReportStatements adds extensions.dbStatements (the request's SQL statement count) to
 	// responses: a development aid, off in production.
 	ReportStatements bool
+	// Metrics counts operations, errors and sockets (nil: not at all).
+	Metrics *telemetry.Metrics
 }
 
 // NewHandler returns the GraphQL-over-HTTP handler: POST (JSON) and GET (queries only).
@@ -96,6 +99,7 @@ func NewHandler(d Deps) http.Handler {
 	srv.Use(pageLimits{})
 	srv.Use(subscriptionCap{max: d.Realtime.MaxSubscriptions})
 	srv.SetErrorPresenter(errorPresenter(d.Log))
+	srv.Use(operationMetrics{d.Metrics})
 	// A mutation's payload reads with fresh loaders: what an earlier field loaded may predate it.
 	srv.AroundRootFields(func(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
 		if graphql.GetOperationContext(ctx).Operation.Operation == ast.Mutation {
@@ -128,6 +132,7 @@ func NewHandler(d Deps) http.Handler {
 	if d.TrustedDocuments != nil {
 		h = trustedDocuments(d.TrustedDocuments, h)
 	}
+	d.Realtime.metrics = d.Metrics
 	return d.Realtime.streams(cacheControl(int(d.PublicMaxAge.Seconds()), h))
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/agora/agora/internal/auth"
 	"github.com/agora/agora/internal/httpx"
 	"github.com/agora/agora/internal/live"
+	"github.com/agora/agora/internal/telemetry"
 )
 
 // Realtime configures subscriptions over WebSocket (graphql-transport-ws and the legacy
@@ -36,6 +37,8 @@ type Realtime struct {
 	Recheck time.Duration
 	// KeepAlive is the interval of keep-alive messages.
 	KeepAlive time.Duration
+
+	metrics *telemetry.Metrics // Deps.Metrics: open connections
 }
 
 // Close codes for sockets we end, in the 4000-4999 range applications own.
@@ -217,6 +220,9 @@ func (rt Realtime) streams(next http.Handler) http.Handler {
 				return
 			}
 			r = r.WithContext(context.WithValue(r.Context(), socketKey{}, &socket{}))
+			// The transport serves the connection in this call, from upgrade to close.
+			rt.metrics.SocketOpened()
+			defer rt.metrics.SocketClosed()
 		case strings.Contains(r.Header.Get("Accept"), "text/event-stream"):
 			_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 		}

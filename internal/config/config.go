@@ -5,7 +5,10 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
+	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -62,17 +65,34 @@ type Config struct {
 	BatchMax          int           // AGORA_BATCH_MAX: operations one POST may batch in a JSON array (default 0: batching off)
 	CSRFPrevention    bool          // AGORA_CSRF_PREVENTION: refuse requests a browser sends without a preflight (default true)
 	CompressMinBytes  int           // AGORA_COMPRESS_MIN_BYTES: gzip responses from this size on (default 1024; 0 = never)
+
+	MetricsAddr string // AGORA_METRICS_ADDR: serve /metrics on this address (e.g. :9090) instead of the public port (default: the public port)
 }
 
 // Production reports whether Agora runs in production mode.
 func (c Config) Production() bool { return c.Env == "production" }
 
 // Load reads the configuration from the environment. Variables already set win over a .env file in
-// the working directory.
+// the working directory, which may be missing.
 func Load() (Config, error) {
 	if err := loadDotEnv(".env"); err != nil {
 		return Config{}, err
 	}
+	return load()
+}
+
+// LoadFile is Load with the variables file at path, which must exist.
+func LoadFile(path string) (Config, error) {
+	if _, err := os.Stat(path); err != nil {
+		return Config{}, err
+	}
+	if err := loadDotEnv(path); err != nil {
+		return Config{}, err
+	}
+	return load()
+}
+
+func load() (Config, error) {
 	var errs []error
 	c := Config{
 		Env:            get("AGORA_ENV", "development"),
@@ -114,6 +134,7 @@ func Load() (Config, error) {
 		BatchMax:          parse(&errs, "AGORA_BATCH_MAX", 0, strconv.Atoi),
 		CSRFPrevention:    parse(&errs, "AGORA_CSRF_PREVENTION", true, strconv.ParseBool),
 		CompressMinBytes:  parse(&errs, "AGORA_COMPRESS_MIN_BYTES", 1024, strconv.Atoi),
+		MetricsAddr:       os.Getenv("AGORA_METRICS_ADDR"),
 	}
 	development := c.Env != "production"
 	c.Introspection = parse(&errs, "AGORA_INTROSPECTION", development, strconv.ParseBool)
@@ -130,9 +151,6 @@ func Load() (Config, error) {
 	}
 	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
 		errs = append(errs, errors.New("AGORA_JWT_SECRET: want at least 32 bytes"))
-	}
-	if c.JWTSecret == "" && c.Production() {
-		errs = append(errs, errors.New("AGORA_JWT_SECRET: required in production"))
 	}
 	for _, k := range strings.Split(os.Getenv("AGORA_JWT_PREVIOUS_SECRETS"), ",") {
 		if k = strings.TrimSpace(k); k != "" {
@@ -184,6 +202,12 @@ func Load() (Config, error) {
 	if c.PublicMaxAge < 0 {
 		errs = append(errs, errors.New("AGORA_PUBLIC_MAX_AGE: want a duration of 0 or more"))
 	}
+	if c.MetricsAddr != "" && c.MetricsAddr == c.Addr {
+		errs = append(errs, errors.New("AGORA_METRICS_ADDR: must differ from PORT (leave it empty to serve /metrics on the public port)"))
+	}
+	if c.Production() {
+		errs = append(errs, c.insecure()...)
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -192,7 +216,50 @@ func Load() (Config, error) {
 	return c, errors.Join(errs...)
 }
 
-// String prints the configuration with secrets masked, for the start-up log.
+// insecure lists what production refuses. GraphiQL, introspection and field suggestions are off
+// in production unless set: setting one to true there is the operator's explicit opt-in (and
+// is logged as a warning at start), not a refusal.
+func (c Config) insecure() []error {
+	var errs []error
+	if c.JWTSecret == "" {
+		errs = append(errs, errors.New("AGORA_JWT_SECRET: required in production (at least 32 bytes, e.g. `openssl rand -hex 32`)"))
+	}
+	for _, k := range c.JWTPrevious {
+		if len(k) < 32 {
+			errs = append(errs, errors.New("AGORA_JWT_PREVIOUS_SECRETS: each key must be at least 32 bytes in production"))
+			break
+		}
+	}
+	if !c.CSRFPrevention {
+		errs = append(errs, errors.New("AGORA_CSRF_PREVENTION=false is refused in production: any site's page could send simple requests to the API"))
+	}
+	for _, o := range c.Origins {
+		if every, _ := path.Match(o, "any-site.invalid"); every {
+			errs = append(errs, fmt.Errorf("AGORA_ALLOWED_ORIGINS: %q matches every site, refused in production: name the sites whose pages may call the API", o))
+		}
+	}
+	return errs
+}
+
+// Exposed names the schema-revealing features on in production (each set to true explicitly),
+// for a warning at start.
+func (c Config) Exposed() []string {
+	if !c.Production() {
+		return nil
+	}
+	var on []string
+	for name, v := range map[string]bool{"AGORA_GRAPHIQL": c.GraphiQL, "AGORA_INTROSPECTION": c.Introspection,
+		"AGORA_FIELD_SUGGESTIONS": c.FieldSuggestions} {
+		if v {
+			on = append(on, name)
+		}
+	}
+	slices.Sort(on)
+	return on
+}
+
+// String prints the effective configuration with secrets masked, for the start-up log: the JWT
+// keys only as set or not (and how many previous ones), the URLs without passwords.
 func (c Config) String() string {
 	secret := "(generated)"
 	if c.JWTSecret != "" {
@@ -200,14 +267,26 @@ func (c Config) String() string {
 	}
 	redisName := "in-process"
 	if c.RedisURL != "" {
-		redisName = c.RedisURL
-		if at := strings.LastIndex(redisName, "@"); at >= 0 {
-			redisName = "redis://***" + redisName[at:]
-		}
+		redisName = maskURL(c.RedisURL)
 	}
-	return fmt.Sprintf("env=%s addr=%s database=%s redis=%s auto_migrate=%t jwt_secret=%s jwt_previous_secrets=%d access_token_ttl=%s session_ttl=%s log_level=%s introspection=%t field_suggestions=%t graphiql=%t trusted_documents=%q operation_timeout=%s statement_timeout=%s batch_max=%d csrf_prevention=%t",
-		c.Env, c.Addr, c.DatabaseName(), redisName, c.AutoMigrate, secret, len(c.JWTPrevious), c.AccessTokenTTL, c.SessionTTL, c.LogLevel,
-		c.Introspection, c.FieldSuggestions, c.GraphiQL, c.TrustedDocuments, c.OperationTimeout, c.StatementTimeout, c.BatchMax, c.CSRFPrevention)
+	metrics := c.MetricsAddr
+	if metrics == "" {
+		metrics = c.Addr
+	}
+	return fmt.Sprintf("env=%s addr=%s metrics_addr=%s database=%s db_max_conns=%d redis=%s auto_migrate=%t "+
+		"jwt_secret=%s jwt_previous_secrets=%d token_issuer=%q access_token_ttl=%s session_ttl=%s log_level=%s "+
+		"login_limit_account=%s login_limit_ip=%s rate_limit_ip=%s rate_limit_user=%s rate_limit_register=%s rate_limit_message=%s "+
+		"allowed_origins=%q max_subscriptions=%d socket_recheck=%s max_depth=%d max_aliases=%d max_root_fields=%d max_tokens=%d max_cost=%d "+
+		"public_max_age=%s introspection=%t field_suggestions=%t graphiql=%t trusted_documents=%q max_body_bytes=%d "+
+		"read_header_timeout=%s read_timeout=%s write_timeout=%s idle_timeout=%s operation_timeout=%s statement_timeout=%s "+
+		"batch_max=%d csrf_prevention=%t compress_min_bytes=%d shutdown_grace=%s",
+		c.Env, c.Addr, metrics, c.DatabaseName(), c.DBMaxConns, redisName, c.AutoMigrate,
+		secret, len(c.JWTPrevious), c.TokenIssuer, c.AccessTokenTTL, c.SessionTTL, c.LogLevel,
+		c.LoginPerAcct, c.LoginPerIP, c.RateLimitIP, c.RateLimitUser, c.RateLimitReg, c.RateLimitMsg,
+		strings.Join(c.Origins, ","), c.MaxSubs, c.SocketRecheck, c.MaxDepth, c.MaxAliases, c.MaxRootFields, c.MaxTokens, c.MaxCost,
+		c.PublicMaxAge, c.Introspection, c.FieldSuggestions, c.GraphiQL, c.TrustedDocuments, c.MaxBodyBytes,
+		c.ReadHeaderTimeout, c.ReadTimeout, c.WriteTimeout, c.IdleTimeout, c.OperationTimeout, c.StatementTimeout,
+		c.BatchMax, c.CSRFPrevention, c.CompressMinBytes, c.ShutdownGrace)
 }
 
 // DatabaseName describes the database without credentials.
@@ -215,11 +294,29 @@ func (c Config) DatabaseName() string {
 	if c.DatabaseURL == "" {
 		return "sqlite:" + c.SQLitePath
 	}
-	u := c.DatabaseURL
-	if at := strings.LastIndex(u, "@"); at >= 0 {
-		u = "postgres://***" + u[at:]
+	return maskURL(c.DatabaseURL)
+}
+
+// maskURL hides a URL's password, in its user information or in a query parameter
+// (password=, sslpassword=…).
+func maskURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
 	}
-	return u
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxx")
+		}
+	}
+	q := u.Query()
+	for k := range q {
+		if strings.Contains(strings.ToLower(k), "password") {
+			q.Set(k, "xxx")
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.Redacted()
 }
 
 func parseInt64(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) }

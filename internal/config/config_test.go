@@ -2,6 +2,9 @@ package config
 
 import (
 	"os"
+	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -104,5 +107,128 @@ func TestExposureAndHTTPDefaults(t *testing.T) {
 	t.Setenv("AGORA_OPERATION_TIMEOUT", "-1s")
 	if _, err = Load(); err == nil || !strings.Contains(err.Error(), "AGORA_BATCH_MAX") || !strings.Contains(err.Error(), "AGORA_OPERATION_TIMEOUT") {
 		t.Errorf("negative settings: %v", err)
+	}
+}
+
+// TestEnvExample keeps .env.example complete and true: it lists every variable Load reads, no
+// other, and each row's value is the default (setting it changes nothing).
+func TestEnvExample(t *testing.T) {
+	example, err := os.ReadFile("../../.env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	source, err := os.ReadFile("config.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?:get|parse|Getenv)\((?:&errs, )?"([A-Z_]+)"`).FindAllSubmatch(source, -1) {
+		read[string(m[1])] = true
+	}
+	if len(read) < 40 {
+		t.Fatalf("found only %d variables in config.go: is the pattern still right?", len(read))
+	}
+	rows := map[string]string{}
+	for _, line := range strings.Split(string(example), "\n") {
+		k, v, ok := strings.Cut(strings.TrimPrefix(line, "# "), "=")
+		if !ok || !regexp.MustCompile(`^[A-Z][A-Z_]+$`).MatchString(k) {
+			continue
+		}
+		v, _, _ = strings.Cut(v, " #")
+		rows[k] = strings.TrimSpace(v)
+	}
+	for k := range read {
+		if _, ok := rows[k]; !ok {
+			t.Errorf(".env.example has no row for %s", k)
+		}
+	}
+	t.Chdir(t.TempDir()) // no .env
+	for k := range rows {
+		if !read[k] {
+			t.Errorf(".env.example lists %s, which config does not read", k)
+		}
+		t.Setenv(k, "")
+	}
+	defaults, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range rows {
+		t.Setenv(k, v)
+		c, err := Load()
+		if err != nil || !reflect.DeepEqual(c, defaults) {
+			t.Errorf(".env.example: %s=%s is not the default (err %v)", k, v, err)
+		}
+		t.Setenv(k, "")
+	}
+}
+
+// TestProduction: production mode refuses insecure settings, each with a message naming the
+// variable, and takes an explicit GraphiQL or introspection as the operator's opt-in.
+func TestProduction(t *testing.T) {
+	t.Chdir(t.TempDir())
+	secure := map[string]string{"AGORA_ENV": "production", "AGORA_JWT_SECRET": strings.Repeat("k", 32),
+		"AGORA_JWT_PREVIOUS_SECRETS": "", "AGORA_CSRF_PREVENTION": "", "AGORA_ALLOWED_ORIGINS": "app.example.com",
+		"AGORA_GRAPHIQL": "", "AGORA_INTROSPECTION": "", "AGORA_FIELD_SUGGESTIONS": "", "AGORA_METRICS_ADDR": "", "PORT": ""}
+	set := func(over map[string]string) {
+		for k, v := range secure {
+			t.Setenv(k, v)
+		}
+		for k, v := range over {
+			t.Setenv(k, v)
+		}
+	}
+	set(nil)
+	c, err := Load()
+	if err != nil {
+		t.Fatalf("a secure production configuration: %v", err)
+	}
+	if c.GraphiQL || c.Introspection || c.FieldSuggestions || len(c.Exposed()) != 0 {
+		t.Fatalf("production exposes the schema by default: %+v", c)
+	}
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"AGORA_JWT_SECRET": ""}, "AGORA_JWT_SECRET: required in production"},
+		{map[string]string{"AGORA_JWT_SECRET": "short"}, "AGORA_JWT_SECRET: want at least 32 bytes"},
+		{map[string]string{"AGORA_JWT_PREVIOUS_SECRETS": "old"}, "AGORA_JWT_PREVIOUS_SECRETS: each key must be at least 32 bytes"},
+		{map[string]string{"AGORA_CSRF_PREVENTION": "false"}, "AGORA_CSRF_PREVENTION=false is refused in production"},
+		{map[string]string{"AGORA_ALLOWED_ORIGINS": "app.example.com,*"}, `AGORA_ALLOWED_ORIGINS: "*" matches every site, refused in production`},
+		{map[string]string{"AGORA_ALLOWED_ORIGINS": "*.*"}, `AGORA_ALLOWED_ORIGINS: "*.*" matches every site`},
+		{map[string]string{"AGORA_METRICS_ADDR": ":8080"}, "AGORA_METRICS_ADDR: must differ from PORT"},
+	} {
+		set(tc.env)
+		if _, err := Load(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: want %q, got %v", tc.env, tc.want, err)
+		}
+	}
+	set(map[string]string{"AGORA_GRAPHIQL": "true", "AGORA_INTROSPECTION": "true"})
+	c, err = Load()
+	if err != nil || !c.GraphiQL || !c.Introspection || !slices.Equal(c.Exposed(), []string{"AGORA_GRAPHIQL", "AGORA_INTROSPECTION"}) {
+		t.Fatalf("explicit opt-in: %v %v", c.Exposed(), err)
+	}
+	// The same settings are fine in development.
+	set(map[string]string{"AGORA_ENV": "development", "AGORA_JWT_SECRET": "", "AGORA_CSRF_PREVENTION": "false", "AGORA_ALLOWED_ORIGINS": "*"})
+	if _, err := Load(); err != nil {
+		t.Fatalf("development: %v", err)
+	}
+}
+
+// TestStringMasksSecrets: the start-up log line shows neither JWT key nor a URL's password.
+func TestStringMasksSecrets(t *testing.T) {
+	c := Config{JWTSecret: "jwt-secret-value-0123456789abcdef", JWTPrevious: []string{"previous-secret-value-0123456789"},
+		DatabaseURL: "postgres://agora:pg-pass@db:5432/agora?sslmode=require&sslpassword=ssl-pass",
+		RedisURL:    "rediss://default:redis-pass@cache:6380/0"}
+	s := c.String()
+	for _, secret := range []string{"jwt-secret-value", "previous-secret-value", "pg-pass", "ssl-pass", "redis-pass"} {
+		if strings.Contains(s, secret) {
+			t.Errorf("%s printed: %s", secret, s)
+		}
+	}
+	for _, shown := range []string{"jwt_secret=(set)", "jwt_previous_secrets=1", "db:5432/agora", "cache:6380/0", "agora:xxxxx@"} {
+		if !strings.Contains(s, shown) {
+			t.Errorf("want %q in %s", shown, s)
+		}
 	}
 }

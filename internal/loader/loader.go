@@ -75,29 +75,44 @@ var publicUserFields = slices.DeleteFunc(slices.Clone(user.Columns), func(c stri
 	return c == user.FieldEmail || c == user.FieldPasswordHash
 })
 
-// New returns fresh loaders for a request made by viewer. Users, posts and tags, and the counts
-// that are the same for every viewer, go through the second level c. Comments (whose visibility
-// follows their post's), commentCount (hidden comments count for some viewers) and the viewer's
-// flags do not.
-func New(client *ent.Client, c *Cache, viewer auth.Viewer) *Loaders {
+// BatchObserver learns the number of keys of each batch a loader runs, by loader name
+// (UserByID…); nil observes nothing.
+type BatchObserver func(loader string, keys int)
+
+func newLoader[K comparable, V any](observe BatchObserver, name string, fetch func(context.Context, []K) ([]V, []error), opts ...dataloadgen.Option) *dataloadgen.Loader[K, V] {
+	if observe != nil {
+		inner := fetch
+		fetch = func(ctx context.Context, keys []K) ([]V, []error) {
+			observe(name, len(keys))
+			return inner(ctx, keys)
+		}
+	}
+	return dataloadgen.NewLoader(fetch, opts...)
+}
+
+// New returns fresh loaders for a request made by viewer, reporting their batches to observe.
+// Users, posts and tags, and the counts that are the same for every viewer, go through the second
+// level c. Comments (whose visibility follows their post's), commentCount (hidden comments count
+// for some viewers) and the viewer's flags do not.
+func New(client *ent.Client, c *Cache, viewer auth.Viewer, observe BatchObserver) *Loaders {
 	opt := dataloadgen.WithWait(wait)
 	n := ent.As(ent.Count(), "n")
 	return &Loaders{
-		renew: func() *Loaders { return New(client, c, viewer) },
-		UserByID: dataloadgen.NewLoader(entities(c, viewer, UserKey, func(ctx context.Context, ids []int) ([]*ent.User, error) {
+		renew: func() *Loaders { return New(client, c, viewer, observe) },
+		UserByID: newLoader(observe, "UserByID", entities(c, viewer, UserKey, func(ctx context.Context, ids []int) ([]*ent.User, error) {
 			return client.User.Query().Where(user.IDIn(ids...)).Select(publicUserFields...).All(ctx)
 		}, func(u *ent.User) int { return u.ID }, client.User.Attach), opt),
-		PostByID: dataloadgen.NewLoader(entities(c, viewer, PostKey, func(ctx context.Context, ids []int) ([]*ent.Post, error) {
+		PostByID: newLoader(observe, "PostByID", entities(c, viewer, PostKey, func(ctx context.Context, ids []int) ([]*ent.Post, error) {
 			return client.Post.Query().Where(post.IDIn(ids...)).All(ctx)
 		}, func(p *ent.Post) int { return p.ID }, client.Post.Attach), opt),
-		TagByID: dataloadgen.NewLoader(entities(c, viewer, TagKey, func(ctx context.Context, ids []int) ([]*ent.Tag, error) {
+		TagByID: newLoader(observe, "TagByID", entities(c, viewer, TagKey, func(ctx context.Context, ids []int) ([]*ent.Tag, error) {
 			return client.Tag.Query().Where(tag.IDIn(ids...)).All(ctx)
 		}, func(t *ent.Tag) int { return t.ID }, client.Tag.Attach), opt),
-		CommentByID: dataloadgen.NewLoader(func(ctx context.Context, ids []int) ([]*ent.Comment, []error) {
+		CommentByID: newLoader(observe, "CommentByID", func(ctx context.Context, ids []int) ([]*ent.Comment, []error) {
 			rows, err := client.Comment.Query().Where(comment.IDIn(ids...)).All(ctx)
 			return inKeyOrder(ids, rows, func(c *ent.Comment) int { return c.ID }, err)
 		}, opt),
-		TagsByPost: dataloadgen.NewLoader(func(ctx context.Context, ids []int) ([][]*ent.Tag, []error) {
+		TagsByPost: newLoader(observe, "TagsByPost", func(ctx context.Context, ids []int) ([][]*ent.Tag, []error) {
 			// Without loaders: the posts are primed already.
 			posts, err := client.Post.Query().Where(post.IDIn(ids...)).WithTags().All(With(ctx, nil))
 			if err != nil {
@@ -113,28 +128,28 @@ func New(client *ent.Client, c *Cache, viewer auth.Viewer) *Loaders {
 			}
 			return out, nil
 		}, opt),
-		LikeCountByPost: dataloadgen.NewLoader(batch(counts(c, LikeCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
+		LikeCountByPost: newLoader(observe, "LikeCountByPost", batch(counts(c, LikeCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
 			var rows []perPost
 			err := client.Like.Query().Where(like.PostIDIn(ids...)).GroupBy(like.FieldPostID).Aggregate(n).Scan(ctx, &rows)
 			return toMap(rows, func(r perPost) (int, int) { return r.PostID, r.N }), err
 		})), opt),
 		// Through the Comment privacy rule: hidden comments count only for those who may see them.
-		CommentCountByPost: dataloadgen.NewLoader(batch(func(ctx context.Context, ids []int) (map[int]int, error) {
+		CommentCountByPost: newLoader(observe, "CommentCountByPost", batch(func(ctx context.Context, ids []int) (map[int]int, error) {
 			var rows []perPost
 			err := client.Comment.Query().Where(comment.PostIDIn(ids...)).GroupBy(comment.FieldPostID).Aggregate(n).Scan(ctx, &rows)
 			return toMap(rows, func(r perPost) (int, int) { return r.PostID, r.N }), err
 		}), opt),
-		FollowerCountByUser: dataloadgen.NewLoader(batch(counts(c, FollowerCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
+		FollowerCountByUser: newLoader(observe, "FollowerCountByUser", batch(counts(c, FollowerCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
 			var rows []perUser
 			err := client.Follow.Query().Where(follow.UserIDIn(ids...)).GroupBy(follow.FieldUserID).Aggregate(n).Scan(ctx, &rows)
 			return toMap(rows, func(r perUser) (int, int) { return r.UserID, r.N }), err
 		})), opt),
-		FollowingCountByUser: dataloadgen.NewLoader(batch(counts(c, FollowingCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
+		FollowingCountByUser: newLoader(observe, "FollowingCountByUser", batch(counts(c, FollowingCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
 			var rows []perFollowing
 			err := client.Follow.Query().Where(follow.FollowingIDIn(ids...)).GroupBy(follow.FieldFollowingID).Aggregate(n).Scan(ctx, &rows)
 			return toMap(rows, func(r perFollowing) (int, int) { return r.FollowingID, r.N }), err
 		})), opt),
-		PostCountByTag: dataloadgen.NewLoader(batch(counts(c, TagPostCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
+		PostCountByTag: newLoader(observe, "PostCountByTag", batch(counts(c, TagPostCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
 			var rows []perTag
 			err := client.Tag.Query().Where(tag.IDIn(ids...)).Modify(func(s *sql.Selector) {
 				pt, p := sql.Table(tag.PostsTable), sql.Table(post.Table)
@@ -146,10 +161,10 @@ func New(client *ent.Client, c *Cache, viewer auth.Viewer) *Loaders {
 			}).Scan(ctx, &rows)
 			return toMap(rows, func(r perTag) (int, int) { return r.TagID, r.N }), err
 		})), opt),
-		ViewerLikesByPost: dataloadgen.NewLoader(flags(viewer, func(ctx context.Context, ids []int) ([]int, error) {
+		ViewerLikesByPost: newLoader(observe, "ViewerLikesByPost", flags(viewer, func(ctx context.Context, ids []int) ([]int, error) {
 			return client.Like.Query().Where(like.UserID(viewer.UserID), like.PostIDIn(ids...)).Select(like.FieldPostID).Ints(ctx)
 		}), opt),
-		ViewerFollowsByUser: dataloadgen.NewLoader(flags(viewer, func(ctx context.Context, ids []int) ([]int, error) {
+		ViewerFollowsByUser: newLoader(observe, "ViewerFollowsByUser", flags(viewer, func(ctx context.Context, ids []int) ([]int, error) {
 			return client.Follow.Query().Where(follow.FollowingID(viewer.UserID), follow.UserIDIn(ids...)).Select(follow.FieldUserID).Ints(ctx)
 		}), opt),
 	}
@@ -240,9 +255,9 @@ func Renew(ctx context.Context) context.Context {
 }
 
 // Middleware gives every request fresh loaders for its viewer (so it runs after auth.Middleware).
-func Middleware(client *ent.Client, c *Cache, next http.Handler) http.Handler {
+func Middleware(client *ent.Client, c *Cache, observe BatchObserver, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		next.ServeHTTP(w, r.WithContext(With(ctx, New(client, c, auth.FromContext(ctx)))))
+		next.ServeHTTP(w, r.WithContext(With(ctx, New(client, c, auth.FromContext(ctx), observe))))
 	})
 }

@@ -85,3 +85,19 @@ func (m *Memory) sweep(now time.Time) {
 		}
 	}
 }
+
+// Observed is a Limiter that tells Refused the key of each event its Limiter refuses (for
+// metrics).
+type Observed struct {
+	Limiter
+	Refused func(key string)
+}
+
+// Allow implements Limiter.
+func (o Observed) Allow(ctx context.Context, key string, l Limit) (Result, error) {
+	res, err := o.Limiter.Allow(ctx, key, l)
+	if err == nil && !res.Allowed {
+		o.Refused(key)
+	}
+	return res, err
+}

@@ -1,0 +1,262 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"time"
+)
+
+// invocation is a parsed command line.
+type invocation struct {
+	cmd     string
+	args    []string      // positional arguments
+	envFile string        // -env-file: "" reads .env when there is one
+	pending bool          // migrate -pending
+	timeout time.Duration // healthcheck -timeout
+}
+
+// usageError is a command line Agora does not understand: main exits 2 on it.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// errHelpShown: help was asked for and printed; main exits 0.
+var errHelpShown = errors.New("help shown")
+
+// command describes one subcommand for its help and parses its flags.
+type command struct {
+	name, args, summary string
+	help                string // what it does, and the environment variables that matter
+	flags               func(fs *flag.FlagSet, inv *invocation)
+	nargs               func(n int) bool // whether n positional arguments are right
+}
+
+const configHelp = `Configuration comes from the environment and an optional .env file in the working
+directory (variables already set win); README.md#configuration lists every variable and
+.env.example shows each with its default.`
+
+func envFileFlag(fs *flag.FlagSet, inv *invocation) {
+	fs.StringVar(&inv.envFile, "env-file", "", "read variables from this file instead of ./.env (it must exist; the environment still wins)")
+}
+
+// commands is the fixed table of subcommands (read only).
+var commands = []command{
+	{
+		name: "serve", summary: "serve the API (the default command)",
+		help: `Serves GraphQL at /graphql (POST, GET, WebSocket, server-sent events), GraphiQL at /
+when enabled, /healthz, /readyz and /metrics (or /metrics on AGORA_METRICS_ADDR alone). Applies
+pending migrations first unless AGORA_AUTO_MIGRATE=false (then it refuses to start while any are
+pending). Stops on SIGINT or SIGTERM: ends the subscriptions, lets requests in flight finish for
+AGORA_SHUTDOWN_GRACE, and exits 0.
+
+Variables that matter most: PORT (8080), AGORA_ENV (development; production logs JSON and refuses
+insecure settings), DATABASE_URL (empty: embedded SQLite at AGORA_SQLITE_PATH), REDIS_URL (empty:
+rate limits, cache and pub/sub in this process), AGORA_JWT_SECRET (required in production),
+AGORA_METRICS_ADDR, AGORA_LOG_LEVEL.`,
+		flags: envFileFlag,
+	},
+	{
+		name: "migrate", summary: "apply pending database migrations and exit",
+		help: `Applies the versioned migrations the database lacks, in order, and logs each one. Replicas
+migrating one PostgreSQL database at once take turns (an advisory lock). Use it before starting
+replicas with AGORA_AUTO_MIGRATE=false.
+
+Variables: DATABASE_URL (empty: the SQLite file AGORA_SQLITE_PATH), AGORA_STATEMENT_TIMEOUT.`,
+		flags: func(fs *flag.FlagSet, inv *invocation) {
+			envFileFlag(fs, inv)
+			fs.BoolVar(&inv.pending, "pending", false, "list the pending migrations and exit without applying them")
+		},
+	},
+	{
+		name: "seed", summary: "load the demo data set and exit",
+		help: `Loads demo users, posts, tags, comments, likes and follows into the configured database
+(migrating it first unless AGORA_AUTO_MIGRATE=false) and logs the demo users' password. Meant for
+development databases.
+
+Variables: DATABASE_URL, AGORA_SQLITE_PATH, REDIS_URL (cached counts are invalidated there).`,
+		flags: envFileFlag,
+	},
+	{
+		name: "role", args: "USERNAME USER|MODERATOR|ADMIN", summary: "set a user's role (e.g. make the first admin) and exit",
+		help: `Gives the user named USERNAME the role USER, MODERATOR or ADMIN (case does not matter). The
+user's open sessions see the new role at their next token refresh; their sockets are closed at
+the next AGORA_SOCKET_RECHECK.
+
+Variables: DATABASE_URL, AGORA_SQLITE_PATH, REDIS_URL.`,
+		flags: envFileFlag,
+		nargs: func(n int) bool { return n == 2 },
+	},
+	{
+		name: "schema", args: "[subgraph]", summary: "print the GraphQL schema and exit",
+		help: `Prints the public schema (SDL) that clients generate code from; with "subgraph", the SDL
+Agora gives a federation router (_service.sdl, with the federation directives). Needs no
+configuration, database or network.`,
+		nargs: func(n int) bool { return n <= 1 },
+	},
+	{
+		name: "version", summary: "print the version, VCS revision and Go version and exit",
+		help: `Prints the module version, the VCS revision and time it was built from (when the build
+recorded them: go build in a git checkout does) and the Go version, from the binary's build info.`,
+	},
+	{
+		name: "healthcheck", summary: "exit 0 when the Agora on this machine is ready",
+		help: `Asks the Agora listening on 127.0.0.1 at PORT for /readyz (database reachable) and exits 0
+when it answers 200, 1 otherwise. For container health checks: images without a shell or curl
+run the binary itself.
+
+Variables: PORT.`,
+		flags: func(fs *flag.FlagSet, inv *invocation) {
+			envFileFlag(fs, inv)
+			fs.DurationVar(&inv.timeout, "timeout", 3*time.Second, "how long to wait for the answer")
+		},
+	},
+}
+
+func findCommand(name string) *command {
+	for i := range commands {
+		if commands[i].name == name {
+			return &commands[i]
+		}
+	}
+	return nil
+}
+
+func commandNames() string {
+	names := make([]string, len(commands))
+	for i, c := range commands {
+		names[i] = c.name
+	}
+	return strings.Join(names, ", ")
+}
+
+// printUsage is `agora --help`.
+func printUsage(w io.Writer) {
+	fmt.Fprint(w, "Agora is the GraphQL backend of a community publishing app.\n\nUsage:\n  agora [COMMAND] [FLAGS] [ARGS]\n\nCommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "  %-12s %s\n", "help", "describe a command: agora help COMMAND (or agora COMMAND --help)")
+	fmt.Fprint(w, "\nWithout a command, agora serves.\n\n"+configHelp+"\n")
+}
+
+// flagSet is c's flags, with c's help as its usage.
+func (c *command) flagSet(inv *invocation, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("agora "+c.name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	if c.flags != nil {
+		c.flags(fs, inv)
+	}
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage: agora %s", c.name)
+		hasFlags := false
+		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+		if hasFlags {
+			fmt.Fprint(w, " [FLAGS]")
+		}
+		if c.args != "" {
+			fmt.Fprint(w, " "+c.args)
+		}
+		fmt.Fprintf(w, "\n\n%s: %s.\n\n%s\n", c.name, c.summary, c.help)
+		if hasFlags {
+			fmt.Fprint(w, "\nFlags:\n")
+			fs.PrintDefaults()
+		}
+		if c.flags != nil {
+			fmt.Fprint(w, "\n"+configHelp+"\n")
+		}
+	}
+	return fs
+}
+
+// parseArgs reads the command line. Help goes to stdout (errHelpShown); a command line Agora
+// does not understand is a usageError.
+func parseArgs(args []string, stdout io.Writer) (invocation, error) {
+	if len(args) == 0 {
+		return invocation{cmd: "serve"}, nil
+	}
+	switch args[0] {
+	case "-h", "-help", "--help":
+		printUsage(stdout)
+		return invocation{}, errHelpShown
+	case "help":
+		if len(args) == 1 {
+			printUsage(stdout)
+			return invocation{}, errHelpShown
+		}
+		c := findCommand(args[1])
+		if c == nil || len(args) > 2 {
+			return invocation{}, usageError{fmt.Sprintf("help: unknown command %q (commands: %s)", strings.Join(args[1:], " "), commandNames())}
+		}
+		c.flagSet(&invocation{}, stdout).Usage()
+		return invocation{}, errHelpShown
+	}
+	c := findCommand(args[0])
+	if c == nil {
+		if strings.HasPrefix(args[0], "-") {
+			return invocation{}, usageError{fmt.Sprintf("unknown flag %s: flags follow the command (agora serve %s); see agora --help", args[0], args[0])}
+		}
+		return invocation{}, usageError{fmt.Sprintf("unknown command %q (commands: %s; see agora --help)", args[0], commandNames())}
+	}
+	inv := invocation{cmd: c.name}
+	fs := c.flagSet(&inv, io.Discard) // errors are returned, help is printed below
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return invocation{}, errHelpShown
+		}
+		return invocation{}, usageError{fmt.Sprintf("%s: %v (see agora %s --help)", c.name, err, c.name)}
+	}
+	inv.args = fs.Args()
+	ok := len(inv.args) == 0
+	if c.nargs != nil {
+		ok = c.nargs(len(inv.args))
+	}
+	if !ok {
+		want := c.args
+		if want == "" {
+			want = "none"
+		}
+		return invocation{}, usageError{fmt.Sprintf("%s: want arguments %s, got %q (see agora %s --help)", c.name, want, strings.Join(inv.args, " "), c.name)}
+	}
+	return inv, nil
+}
+
+// printVersion is `agora version`: what the binary's build info records.
+func printVersion(w io.Writer) error {
+	version, revision, built, modified := "(unknown)", "(unknown)", "", false
+	module := "github.com/agora/agora"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Path != "" {
+			module = bi.Main.Path
+		}
+		if bi.Main.Version != "" {
+			version = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				revision = s.Value
+			case "vcs.time":
+				built = s.Value
+			case "vcs.modified":
+				modified = s.Value == "true"
+			}
+		}
+	}
+	if modified {
+		revision += " (modified)"
+	}
+	fmt.Fprintf(w, "agora %s\nmodule: %s\nrevision: %s\n", version, module, revision)
+	if built != "" {
+		fmt.Fprintf(w, "revision time: %s\n", built)
+	}
+	_, err := fmt.Fprintf(w, "go: %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return err
+}
