@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -118,16 +119,27 @@ func (s *RedisServer) kill() bool {
 	return true
 }
 
+// waitListening waits until the server at addr answers PING with PONG: listening is not enough,
+// as a durable server answers LOADING while it reads its append-only file back.
 func waitListening(addr string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		if c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond); err == nil {
+			_ = c.SetDeadline(time.Now().Add(time.Second))
+			reply := make([]byte, 64)
+			_, err := c.Write([]byte("PING\r\n"))
+			n := 0
+			if err == nil {
+				n, _ = c.Read(reply)
+			}
 			c.Close()
-			return nil
+			if strings.HasPrefix(string(reply[:n]), "+PONG") {
+				return nil
+			}
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return errors.New("did not start listening")
+	return errors.New("did not start answering PING")
 }
 
 // RedisSentinelURL starts a Redis Sentinel (redis-server --sentinel) that monitors master under
