@@ -91,7 +91,7 @@ func startAPIWith(t testing.TB, db *database.DB, rdb redis.UniversalClient, conf
 	cfg := testConfig()
 	configure(&cfg)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a, err := newApp(cfg, log, db, rdb, []byte("test-secret-test-secret-test-secret!"))
+	a, err := newApp(cfg, log, db, rdb, []byte("test-secret-test-secret-test-secret!"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

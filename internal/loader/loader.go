@@ -84,20 +84,20 @@ func New(client *ent.Client, c *Cache, viewer auth.Viewer) *Loaders {
 	n := ent.As(ent.Count(), "n")
 	return &Loaders{
 		renew: func() *Loaders { return New(client, c, viewer) },
-		UserByID: dataloadgen.NewLoader(entities(c, viewer, UserKey, func(ctx context.Context, ids []int) ([]*ent.User, error) {
+		UserByID: dataloadgen.NewLoader(traced("UserByID", entities(c, viewer, UserKey, func(ctx context.Context, ids []int) ([]*ent.User, error) {
 			return client.User.Query().Where(user.IDIn(ids...)).Select(publicUserFields...).All(ctx)
-		}, func(u *ent.User) int { return u.ID }, client.User.Attach), opt),
-		PostByID: dataloadgen.NewLoader(entities(c, viewer, PostKey, func(ctx context.Context, ids []int) ([]*ent.Post, error) {
+		}, func(u *ent.User) int { return u.ID }, client.User.Attach)), opt),
+		PostByID: dataloadgen.NewLoader(traced("PostByID", entities(c, viewer, PostKey, func(ctx context.Context, ids []int) ([]*ent.Post, error) {
 			return client.Post.Query().Where(post.IDIn(ids...)).All(ctx)
-		}, func(p *ent.Post) int { return p.ID }, client.Post.Attach), opt),
-		TagByID: dataloadgen.NewLoader(entities(c, viewer, TagKey, func(ctx context.Context, ids []int) ([]*ent.Tag, error) {
+		}, func(p *ent.Post) int { return p.ID }, client.Post.Attach)), opt),
+		TagByID: dataloadgen.NewLoader(traced("TagByID", entities(c, viewer, TagKey, func(ctx context.Context, ids []int) ([]*ent.Tag, error) {
 			return client.Tag.Query().Where(tag.IDIn(ids...)).All(ctx)
-		}, func(t *ent.Tag) int { return t.ID }, client.Tag.Attach), opt),
-		CommentByID: dataloadgen.NewLoader(func(ctx context.Context, ids []int) ([]*ent.Comment, []error) {
+		}, func(t *ent.Tag) int { return t.ID }, client.Tag.Attach)), opt),
+		CommentByID: dataloadgen.NewLoader(traced("CommentByID", func(ctx context.Context, ids []int) ([]*ent.Comment, []error) {
 			rows, err := client.Comment.Query().Where(comment.IDIn(ids...)).All(ctx)
 			return inKeyOrder(ids, rows, func(c *ent.Comment) int { return c.ID }, err)
-		}, opt),
-		TagsByPost: dataloadgen.NewLoader(func(ctx context.Context, ids []int) ([][]*ent.Tag, []error) {
+		}), opt),
+		TagsByPost: dataloadgen.NewLoader(traced("TagsByPost", func(ctx context.Context, ids []int) ([][]*ent.Tag, []error) {
 			// Without loaders: the posts are primed already.
 			posts, err := client.Post.Query().Where(post.IDIn(ids...)).WithTags().All(With(ctx, nil))
 			if err != nil {
@@ -112,29 +112,29 @@ func New(client *ent.Client, c *Cache, viewer auth.Viewer) *Loaders {
 				out[i] = tags[id]
 			}
 			return out, nil
-		}, opt),
-		LikeCountByPost: dataloadgen.NewLoader(batch(counts(c, LikeCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
+		}), opt),
+		LikeCountByPost: dataloadgen.NewLoader(traced("LikeCountByPost", batch(counts(c, LikeCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
 			var rows []perPost
 			err := client.Like.Query().Where(like.PostIDIn(ids...)).GroupBy(like.FieldPostID).Aggregate(n).Scan(ctx, &rows)
 			return toMap(rows, func(r perPost) (int, int) { return r.PostID, r.N }), err
-		})), opt),
+		}))), opt),
 		// Through the Comment privacy rule: hidden comments count only for those who may see them.
-		CommentCountByPost: dataloadgen.NewLoader(batch(func(ctx context.Context, ids []int) (map[int]int, error) {
+		CommentCountByPost: dataloadgen.NewLoader(traced("CommentCountByPost", batch(func(ctx context.Context, ids []int) (map[int]int, error) {
 			var rows []perPost
 			err := client.Comment.Query().Where(comment.PostIDIn(ids...)).GroupBy(comment.FieldPostID).Aggregate(n).Scan(ctx, &rows)
 			return toMap(rows, func(r perPost) (int, int) { return r.PostID, r.N }), err
-		}), opt),
-		FollowerCountByUser: dataloadgen.NewLoader(batch(counts(c, FollowerCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
+		})), opt),
+		FollowerCountByUser: dataloadgen.NewLoader(traced("FollowerCountByUser", batch(counts(c, FollowerCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
 			var rows []perUser
 			err := client.Follow.Query().Where(follow.UserIDIn(ids...)).GroupBy(follow.FieldUserID).Aggregate(n).Scan(ctx, &rows)
 			return toMap(rows, func(r perUser) (int, int) { return r.UserID, r.N }), err
-		})), opt),
-		FollowingCountByUser: dataloadgen.NewLoader(batch(counts(c, FollowingCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
+		}))), opt),
+		FollowingCountByUser: dataloadgen.NewLoader(traced("FollowingCountByUser", batch(counts(c, FollowingCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
 			var rows []perFollowing
 			err := client.Follow.Query().Where(follow.FollowingIDIn(ids...)).GroupBy(follow.FieldFollowingID).Aggregate(n).Scan(ctx, &rows)
 			return toMap(rows, func(r perFollowing) (int, int) { return r.FollowingID, r.N }), err
-		})), opt),
-		PostCountByTag: dataloadgen.NewLoader(batch(counts(c, TagPostCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
+		}))), opt),
+		PostCountByTag: dataloadgen.NewLoader(traced("PostCountByTag", batch(counts(c, TagPostCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
 			var rows []perTag
 			err := client.Tag.Query().Where(tag.IDIn(ids...)).Modify(func(s *sql.Selector) {
 				pt, p := sql.Table(tag.PostsTable), sql.Table(post.Table)
@@ -145,13 +145,13 @@ func New(client *ent.Client, c *Cache, viewer auth.Viewer) *Loaders {
 					Select(sql.As(s.C(tag.FieldID), "tag_id"), sql.As(sql.Count("*"), "n"))
 			}).Scan(ctx, &rows)
 			return toMap(rows, func(r perTag) (int, int) { return r.TagID, r.N }), err
-		})), opt),
-		ViewerLikesByPost: dataloadgen.NewLoader(flags(viewer, func(ctx context.Context, ids []int) ([]int, error) {
+		}))), opt),
+		ViewerLikesByPost: dataloadgen.NewLoader(traced("ViewerLikesByPost", flags(viewer, func(ctx context.Context, ids []int) ([]int, error) {
 			return client.Like.Query().Where(like.UserID(viewer.UserID), like.PostIDIn(ids...)).Select(like.FieldPostID).Ints(ctx)
-		}), opt),
-		ViewerFollowsByUser: dataloadgen.NewLoader(flags(viewer, func(ctx context.Context, ids []int) ([]int, error) {
+		})), opt),
+		ViewerFollowsByUser: dataloadgen.NewLoader(traced("ViewerFollowsByUser", flags(viewer, func(ctx context.Context, ids []int) ([]int, error) {
 			return client.Follow.Query().Where(follow.FollowingID(viewer.UserID), follow.UserIDIn(ids...)).Select(follow.FieldUserID).Ints(ctx)
-		}), opt),
+		})), opt),
 	}
 }
 
