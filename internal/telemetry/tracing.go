@@ -42,17 +42,23 @@ func NewTracerProvider(ctx context.Context) (tp trace.TracerProvider, shutdown f
 	if err != nil {
 		return nil, nil, err
 	}
-	res, err := resource.New(ctx,
-		resource.WithAttributes(attribute.String("service.name", "agora")),
-		resource.WithFromEnv(), // OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES: after the defaults, so they win
-		resource.WithTelemetrySDK(),
-		resource.WithHost(),
-	)
+	res, err := serviceResource(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
 	p := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exporter), sdktrace.WithResource(res))
 	return p, p.Shutdown, nil
+}
+
+// serviceResource describes this process: service.name "agora" unless OTEL_SERVICE_NAME (or
+// OTEL_RESOURCE_ATTRIBUTES) says otherwise, the SDK and the host.
+func serviceResource(ctx context.Context) (*resource.Resource, error) {
+	return resource.New(ctx,
+		resource.WithAttributes(attribute.String("service.name", "agora")),
+		resource.WithFromEnv(), // after the default, so that it wins
+		resource.WithTelemetrySDK(),
+		resource.WithHost(),
+	)
 }
 
 // Tracing reports whether tp records spans at all: false for nil and no-op providers, whose
