@@ -285,4 +285,14 @@ func TestAccessLogLine(t *testing.T) {
 	if n != 1 {
 		t.Errorf("want one log line for the batch, got %d", n)
 	}
+
+	// Refused before any GraphQL ran: the code still reaches the line.
+	postRaw(t, a, "not-a-token", "log-test-401", map[string]any{"query": namedFeedPage, "variables": map[string]any{"n": 5}})
+	waitFor(t, "access log line of the refused request", func() bool {
+		line, text = logs.line(func(m map[string]any) bool { return m["request_id"] == "log-test-401" })
+		return line != nil
+	})
+	if line["status"] != float64(401) || line["error_codes"] != "UNAUTHENTICATED" || line["operation"] != nil {
+		t.Errorf("refused request: %s", text)
+	}
 }
