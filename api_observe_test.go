@@ -213,7 +213,11 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) { b.mu.Lock(); defer b.mu.Unlock(); return b.b.Write(p) }
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
 
 // line returns the first JSON log line whose fields match, or nil.
 func (b *syncBuffer) line(match func(map[string]any) bool) (map[string]any, string) {

@@ -85,7 +85,11 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		switch e.Kind {
 		case apperr.Internal:
 			id := httpx.RequestID(ctx)
-			log.ErrorContext(ctx, "internal error", "err", err, "path", gqlErr.Path.String(), "request_id", id)
+			args := []any{"err", err, "path", gqlErr.Path.String(), "request_id", id}
+			if traceID := telemetry.TraceID(ctx); traceID != "" {
+				args = append(args, "trace_id", traceID)
+			}
+			log.ErrorContext(ctx, "internal error", args...)
 			trace.SpanFromContext(ctx).RecordError(err)
 			msg = "internal error"
 			ext["requestId"] = id

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -85,13 +86,23 @@ func (s *RedisServer) Start(t testing.TB) {
 		t.Fatalf("testenv: start redis-server: %v", err)
 	}
 	s.cmd = cmd
+	ready := make(chan struct{})
 	go func() { // drain its log so it never blocks on a full pipe
 		sc := bufio.NewScanner(out)
-		for sc.Scan() {
+		for said := false; sc.Scan(); {
+			if !said && strings.Contains(sc.Text(), "Ready to accept connections") {
+				close(ready) // a durable server has loaded its data by then: before, it answers LOADING
+				said = true
+			}
 		}
 	}()
 	if err := waitListening(s.Addr(), 10*time.Second); err != nil {
 		t.Fatalf("testenv: redis-server on %s: %v", s.Addr(), err)
+	}
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second): // a hang guard
+		t.Fatalf("testenv: redis-server on %s never said it was ready", s.Addr())
 	}
 }
 
