@@ -299,4 +299,20 @@ func TestAccessLogLine(t *testing.T) {
 	if line["status"] != float64(401) || line["error_codes"] != "UNAUTHENTICATED" || line["operation"] != nil {
 		t.Errorf("refused request: %s", text)
 	}
+
+	// A socket's line, written when it closes, names its subscription and viewer.
+	p := a.createPost(t, reader, map[string]any{"title": "Live", "publish": true})
+	s := a.subscribe(t, a.as(reader), testenv.TransportWS, `subscription Comments($id: ID!) { commentAdded(postID: $id) { body } }`, map[string]any{"id": p.ID})
+	a.as(reader).Do(t, `mutation($id: ID!) { addComment(input: {postID: $id, body: "hi"}) { comment { id } } }`, map[string]any{"id": p.ID}, nil)
+	if r, ok := s.Next(t, wait); !ok || len(r.Errors) > 0 {
+		t.Fatalf("no event: %+v", r)
+	}
+	s.Close()
+	waitFor(t, "access log line of the socket", func() bool {
+		line, text = logs.line(func(m map[string]any) bool { return m["operation"] == "subscription Comments" })
+		return line != nil
+	})
+	if line["viewer_id"] != float64(viewerID) || line["trace_id"] == nil {
+		t.Errorf("socket: %s", text)
+	}
 }

@@ -125,6 +125,9 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("OpenTelemetry (OTEL_* variables): %w", err)
 	}
+	if telemetry.Tracing(tracing) {
+		log.Info("exporting traces over OTLP/HTTP (OTEL_EXPORTER_OTLP_* variables)")
+	}
 	defer func() { // flush the spans still buffered
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
