@@ -13,12 +13,11 @@ import (
 // traced runs each batch of the loader called name in a span "loader NAME" with the batch size,
 // when the request is traced.
 func traced[K comparable, V any](name string, fetch func(context.Context, []K) ([]V, []error)) func(context.Context, []K) ([]V, []error) {
-	spanName := "loader " + name
 	return func(ctx context.Context, keys []K) ([]V, []error) {
-		ctx, span := telemetry.StartChild(ctx, spanName, trace.SpanKindInternal)
-		if !span.IsRecording() {
+		if !trace.SpanFromContext(ctx).IsRecording() {
 			return fetch(ctx, keys)
 		}
+		ctx, span := telemetry.StartChild(ctx, "loader "+name, trace.SpanKindInternal)
 		defer span.End()
 		span.SetAttributes(attribute.String("loader.name", name), attribute.Int("loader.batch_size", len(keys)))
 		values, errs := fetch(ctx, keys)
