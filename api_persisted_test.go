@@ -152,7 +152,7 @@ func TestPersistedTrustedDocumentsManifest(t *testing.T) {
 		}
 		cfg := testConfig()
 		cfg.TrustedDocuments = path
-		if _, err := newApp(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), db, nil, []byte("test-secret-test-secret-test-secret!")); err == nil ||
+		if _, err := newApp(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), db, nil, []byte("test-secret-test-secret-test-secret!"), nil); err == nil ||
 			!strings.Contains(err.Error(), "AGORA_TRUSTED_DOCUMENTS") {
 			t.Errorf("%s: want an error naming AGORA_TRUSTED_DOCUMENTS, got %v", name, err)
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/agora/agora/internal/account"
 	"github.com/agora/agora/internal/config"
@@ -101,8 +102,13 @@ func startAPIWith(t testing.TB, db *database.DB, rdb redis.UniversalClient, conf
 	t.Helper()
 	cfg := testConfig()
 	configure(&cfg)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a, err := newApp(cfg, log, db, rdb, []byte("test-secret-test-secret-test-secret!"))
+	return serveApp(t, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), db, rdb, nil)
+}
+
+// serveApp serves Agora configured by cfg, logging to log and tracing with tracing (nil: off).
+func serveApp(t testing.TB, cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.UniversalClient, tracing trace.TracerProvider) *api {
+	t.Helper()
+	a, err := newApp(cfg, log, db, rdb, []byte("test-secret-test-secret-test-secret!"), tracing)
 	if err != nil {
 		t.Fatal(err)
 	}

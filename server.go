@@ -33,8 +33,10 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
 	"github.com/vektah/gqlparser/v2/formatter"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/agora/agora/graph"
 	"github.com/agora/agora/internal/account"
@@ -136,7 +138,21 @@ func run(ctx context.Context, args []string) error {
 		defer client.Close()
 		rdb = client
 	}
-	a, err := newApp(cfg, log, db, rdb, secret)
+	tracing, stopTracing, err := telemetry.NewTracerProvider(ctx)
+	if err != nil {
+		return fmt.Errorf("OpenTelemetry (OTEL_* variables): %w", err)
+	}
+	if telemetry.Tracing(tracing) {
+		log.Info("exporting traces over OTLP/HTTP (OTEL_EXPORTER_OTLP_* variables)")
+	}
+	defer func() { // flush the spans still buffered
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(ctx); err != nil {
+			log.Warn("exporting the last spans failed", "err", err)
+		}
+	}()
+	a, err := newApp(cfg, log, db, rdb, secret, tracing)
 	if err != nil {
 		return err
 	}
@@ -269,6 +285,7 @@ type app struct {
 	production   bool
 	publicMaxAge time.Duration // how long CDNs may keep anonymous GET answers
 	metrics      *telemetry.Metrics
+	tracing      trace.TracerProvider // a no-op one when traces are off
 	log          *slog.Logger
 	db           *database.DB
 	tokens       *auth.Tokens
@@ -287,8 +304,10 @@ type app struct {
 }
 
 // newApp wires the services. rdb, when not nil, holds the state replicas share (rate limits,
-// persisted queries, cached entities and counts); without it that state is in-process.
-func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.UniversalClient, jwtSecret []byte) (*app, error) {
+// persisted queries, cached entities and counts); without it that state is in-process. tracing
+// records the spans of requests (HTTP, GraphQL, loaders, SQL, and Redis commands of rdb); nil or
+// a no-op provider leaves tracing out.
+func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.UniversalClient, jwtSecret []byte, tracing trace.TracerProvider) (*app, error) {
 	var errs []error
 	budget := func(name, value string) ratelimit.Limit {
 		l, err := ratelimit.Parse(value)
@@ -302,6 +321,13 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univ
 	signUps, messages := budget("AGORA_RATE_LIMIT_REGISTER", cfg.RateLimitReg), budget("AGORA_RATE_LIMIT_MESSAGE", cfg.RateLimitMsg)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	if rdb != nil && telemetry.Tracing(tracing) {
+		// Command names only: arguments hold cached rows and tokens.
+		if err := redisotel.InstrumentTracing(rdb, redisotel.WithTracerProvider(tracing),
+			redisotel.WithDBStatement(false), redisotel.WithCallerEnabled(false)); err != nil {
+			return nil, err
+		}
 	}
 	var previous [][]byte
 	for _, k := range cfg.JWTPrevious {
@@ -342,6 +368,7 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univ
 	m.DBPool(db.SQL.Stats)
 	a := &app{
 		metrics:      m,
+		tracing:      tracing,
 		apq:          apq,
 		production:   cfg.Production(),
 		publicMaxAge: cfg.PublicMaxAge,
@@ -420,7 +447,7 @@ func (a *app) handler() http.Handler {
 	}
 	httpx.Health(mux, a.db.SQL.PingContext)
 	routes := []string{"/graphql", "/metrics", "/healthz", "/readyz", "/"}
-	return httpx.WithRequestID(httpx.AccessLog(a.log, a.metrics.HTTP(routes, httpx.Compress(c.CompressMinBytes, mux))))
+	return httpx.WithRequestID(httpx.Trace(a.tracing, httpx.AccessLog(a.log, a.metrics.HTTP(routes, httpx.Compress(c.CompressMinBytes, mux)))))
 }
 
 // metricsHandler serves /metrics alone, for AGORA_METRICS_ADDR.

@@ -13,12 +13,14 @@ import (
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/ent/privacy"
 	"github.com/agora/agora/internal/apperr"
 	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/httpx"
+	"github.com/agora/agora/internal/telemetry"
 )
 
 func init() {
@@ -64,7 +66,7 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
 		if gqlErr.Err == nil {
-			return requestError(gqlErr) // gqlgen's own: parse and validation errors are coded
+			return withTraceID(ctx, requestError(gqlErr)) // gqlgen's own: parse and validation errors are coded
 		}
 		e := classify(gqlErr.Err)
 		if (e.Kind == apperr.Internal || e.Kind == apperr.Unavailable) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
@@ -83,7 +85,12 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		switch e.Kind {
 		case apperr.Internal:
 			id := httpx.RequestID(ctx)
-			log.ErrorContext(ctx, "internal error", "err", err, "path", gqlErr.Path.String(), "request_id", id)
+			args := []any{"err", err, "path", gqlErr.Path.String(), "request_id", id}
+			if traceID := telemetry.TraceID(ctx); traceID != "" {
+				args = append(args, "trace_id", traceID)
+			}
+			log.ErrorContext(ctx, "internal error", args...)
+			trace.SpanFromContext(ctx).RecordError(err)
 			msg = "internal error"
 			ext["requestId"] = id
 		case apperr.Invalid:
@@ -96,8 +103,19 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		case apperr.RateLimited:
 			ext["retryAfterSeconds"] = int(math.Ceil(e.RetryAfter.Seconds()))
 		}
-		return &gqlerror.Error{Message: msg, Path: gqlErr.Path, Locations: gqlErr.Locations, Extensions: ext, Err: err}
+		return withTraceID(ctx, &gqlerror.Error{Message: msg, Path: gqlErr.Path, Locations: gqlErr.Locations, Extensions: ext, Err: err})
 	}
+}
+
+// withTraceID adds extensions.traceId, the trace to look up, when the request is traced.
+func withTraceID(ctx context.Context, e *gqlerror.Error) *gqlerror.Error {
+	if id := telemetry.TraceID(ctx); id != "" {
+		if e.Extensions == nil {
+			e.Extensions = map[string]any{}
+		}
+		e.Extensions["traceId"] = id
+	}
+	return e
 }
 
 // requestError gives gqlgen's uncoded request errors (an undecodable body, a mutation over GET, a

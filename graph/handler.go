@@ -77,6 +77,7 @@ func NewHandler(d Deps) http.Handler {
 	srv.AddTransport(transport.POST{})
 	srv.AddTransport(unsupported{}) // last: what no transport above takes
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.Use(observe{})                 // first: its span holds the other extensions' work
 	srv.Use(extension.Introspection{}) // gqlgen's switch, which also gates _service: see noIntrospection
 	if !d.Introspection {
 		srv.Use(noIntrospection{})

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+
+	"github.com/agora/agora/internal/httpx"
 )
 
 // Lookup returns the current state of a signed-in session as a Viewer (role, ban); ok is false when
@@ -33,14 +35,17 @@ func Middleware(t *Tokens, lookup Lookup, next http.Handler) http.Handler {
 		v, err := Authenticate(r.Context(), t, lookup, h)
 		switch {
 		case errors.Is(err, ErrLookup):
+			httpx.Note(r.Context()).Codes("SERVICE_UNAVAILABLE")
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = w.Write([]byte(`{"errors":[{"message":"cannot check the access token now, retry later","extensions":{"code":"SERVICE_UNAVAILABLE"}}]}`))
 			return
 		case err != nil:
+			httpx.Note(r.Context()).Codes("UNAUTHENTICATED")
 			unauthorized(w, err.Error())
 			return
 		}
+		httpx.Note(r.Context()).Viewer(v.UserID)
 		ctx = context.WithValue(WithViewer(r.Context(), v), authorizationKey{}, h)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})

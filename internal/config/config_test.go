@@ -144,7 +144,7 @@ func TestEnvExample(t *testing.T) {
 	}
 	t.Chdir(t.TempDir()) // no .env
 	for k := range rows {
-		if !read[k] {
+		if !read[k] && !strings.HasPrefix(k, "OTEL_") { // OTEL_* are the OpenTelemetry SDK's to read
 			t.Errorf(".env.example lists %s, which config does not read", k)
 		}
 		t.Setenv(k, "")

@@ -3,10 +3,17 @@ package database
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"net/http"
+	"strings"
 	"sync/atomic"
 
 	"entgo.io/ent/dialect"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/agora/agora/internal/telemetry"
 )
 
 // Counter counts the SQL statements run on behalf of one request.
@@ -44,22 +51,51 @@ func count(ctx context.Context) {
 	}
 }
 
-// countingDriver counts every statement ent sends, inside transactions too.
+// run counts a statement and, when the request is traced, runs it in a span "db NAME" (the
+// statement's first word) with db.system and the statement text: placeholders, never arguments.
+func run(ctx context.Context, system, query string, do func(context.Context) error) error {
+	count(ctx)
+	ctx, span := telemetry.StartChild(ctx, "db", trace.SpanKindClient)
+	if !span.IsRecording() {
+		return do(ctx)
+	}
+	defer span.End()
+	op, _, _ := strings.Cut(strings.TrimSpace(query), " ")
+	span.SetName("db " + strings.ToUpper(op))
+	span.SetAttributes(attribute.String("db.system", system), attribute.String("db.statement", query))
+	err := do(ctx)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "statement failed")
+	}
+	return err
+}
+
+// dbSystem is the OpenTelemetry name of an ent dialect.
+func dbSystem(d string) string {
+	switch d {
+	case dialect.Postgres:
+		return "postgresql"
+	case dialect.SQLite:
+		return "sqlite"
+	}
+	return d
+}
+
+// countingDriver counts every statement ent sends, inside transactions too, and traces them.
 type countingDriver struct{ dialect.Driver }
 
 func (d countingDriver) Exec(ctx context.Context, query string, args, v any) error {
-	count(ctx)
-	return d.Driver.Exec(ctx, query, args, v)
+	return run(ctx, dbSystem(d.Dialect()), query, func(ctx context.Context) error { return d.Driver.Exec(ctx, query, args, v) })
 }
 
 func (d countingDriver) Query(ctx context.Context, query string, args, v any) error {
-	count(ctx)
-	return d.Driver.Query(ctx, query, args, v)
+	return run(ctx, dbSystem(d.Dialect()), query, func(ctx context.Context) error { return d.Driver.Query(ctx, query, args, v) })
 }
 
 func (d countingDriver) Tx(ctx context.Context) (dialect.Tx, error) {
 	tx, err := d.Driver.Tx(ctx)
-	return countingTx{tx}, err
+	return countingTx{tx, dbSystem(d.Dialect())}, err
 }
 
 // BeginTx keeps transaction options (ent calls it when the driver has it).
@@ -67,17 +103,18 @@ func (d countingDriver) BeginTx(ctx context.Context, opts *sql.TxOptions) (diale
 	tx, err := d.Driver.(interface {
 		BeginTx(context.Context, *sql.TxOptions) (dialect.Tx, error)
 	}).BeginTx(ctx, opts)
-	return countingTx{tx}, err
+	return countingTx{tx, dbSystem(d.Dialect())}, err
 }
 
-type countingTx struct{ dialect.Tx }
+type countingTx struct {
+	dialect.Tx
+	system string
+}
 
 func (t countingTx) Exec(ctx context.Context, query string, args, v any) error {
-	count(ctx)
-	return t.Tx.Exec(ctx, query, args, v)
+	return run(ctx, t.system, query, func(ctx context.Context) error { return t.Tx.Exec(ctx, query, args, v) })
 }
 
 func (t countingTx) Query(ctx context.Context, query string, args, v any) error {
-	count(ctx)
-	return t.Tx.Query(ctx, query, args, v)
+	return run(ctx, t.system, query, func(ctx context.Context) error { return t.Tx.Query(ctx, query, args, v) })
 }

@@ -15,6 +15,7 @@ import (
 // WriteError answers a request refused before any GraphQL ran, in the shape of a GraphQL
 // response: one error with a message and extensions.code (plus ext).
 func WriteError(w http.ResponseWriter, r *http.Request, status int, code, message string, ext map[string]any) {
+	Note(r.Context()).Codes(code)
 	extensions := map[string]any{"code": code}
 	for k, v := range ext {
 		extensions[k] = v

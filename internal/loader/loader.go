@@ -79,6 +79,8 @@ var publicUserFields = slices.DeleteFunc(slices.Clone(user.Columns), func(c stri
 // (UserByID…); nil observes nothing.
 type BatchObserver func(loader string, keys int)
 
+// newLoader is a dataloadgen loader whose batches are reported to observe and, when the request is
+// traced, run in a span.
 func newLoader[K comparable, V any](observe BatchObserver, name string, fetch func(context.Context, []K) ([]V, []error), opts ...dataloadgen.Option) *dataloadgen.Loader[K, V] {
 	if observe != nil {
 		inner := fetch
@@ -87,7 +89,7 @@ func newLoader[K comparable, V any](observe BatchObserver, name string, fetch fu
 			return inner(ctx, keys)
 		}
 	}
-	return dataloadgen.NewLoader(fetch, opts...)
+	return dataloadgen.NewLoader(traced(name, fetch), opts...)
 }
 
 // New returns fresh loaders for a request made by viewer, reporting their batches to observe.

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/agora/agora/internal/httpx"
 )
 
 // Middleware takes one event per request from the budget that key names (e.g. the signed-in
@@ -34,6 +36,7 @@ func limited(l Limiter, key func(*http.Request) (string, Limit), next http.Handl
 			return
 		}
 		retry := strconv.Itoa(max(1, seconds(res.RetryAfter)))
+		httpx.Note(r.Context()).Codes("RATE_LIMITED")
 		h.Set("Retry-After", retry)
 		h.Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusTooManyRequests)
