@@ -447,7 +447,7 @@ func (a *app) handler() http.Handler {
 	}
 	httpx.Health(mux, a.db.SQL.PingContext)
 	routes := []string{"/graphql", "/metrics", "/healthz", "/readyz", "/"}
-	return httpx.WithRequestID(httpx.Trace(a.tracing, httpx.AccessLog(a.log, a.metrics.HTTP(routes, httpx.Compress(c.CompressMinBytes, mux)))))
+	return httpx.WithRequestID(httpx.Trace(a.tracing, httpx.AccessLog(a.log, a.metrics.HTTPObserver(routes), httpx.Compress(c.CompressMinBytes, mux))))
 }
 
 // metricsHandler serves /metrics alone, for AGORA_METRICS_ADDR.

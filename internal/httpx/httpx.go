@@ -78,7 +78,7 @@ func (w *statusWriter) Flush() { _ = http.NewResponseController(w.ResponseWriter
 // AccessLog logs one line per request, and recovers from panics with a 500. The line holds what
 // the layers inside reported through Note (operations, viewer, error codes) and, when the request
 // is traced, its trace ID.
-func AccessLog(log *slog.Logger, next http.Handler) http.Handler {
+func AccessLog(log *slog.Logger, observe func(r *http.Request, status int, d time.Duration), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
@@ -103,6 +103,9 @@ func AccessLog(log *slog.Logger, next http.Handler) http.Handler {
 			}
 			attrs = rec.attrs(attrs)
 			log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+			if observe != nil {
+				observe(r, sw.status, time.Since(start))
+			}
 		}()
 		next.ServeHTTP(sw, r)
 	})

@@ -220,20 +220,18 @@ func (m *Metrics) DBPool(stats func() sql.DBStats) {
 	)
 }
 
-// HTTP times the requests next serves, labelled by route: the path when it is one of routes,
-// "other" otherwise (so scanners probing paths add no series).
-func (m *Metrics) HTTP(routes []string, next http.Handler) http.Handler {
+// HTTPObserver returns what times each request once it is answered (httpx.AccessLog calls it),
+// labelled by route: the path when it is one of routes, "other" otherwise (so scanners probing
+// paths add no series).
+func (m *Metrics) HTTPObserver(routes []string) func(r *http.Request, status int, d time.Duration) {
 	if m == nil {
-		return next
+		return nil
 	}
 	known := map[string]bool{}
 	for _, r := range routes {
 		known[r] = true
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r)
+	return func(r *http.Request, status int, d time.Duration) {
 		route := r.URL.Path
 		if !known[route] {
 			route = "other"
@@ -244,38 +242,12 @@ func (m *Metrics) HTTP(routes []string, next http.Handler) http.Handler {
 		default:
 			method = "other"
 		}
-		status := sw.status
 		if status == 0 {
 			status = http.StatusOK
 		}
-		m.httpTime.WithLabelValues(route, method, strconv.Itoa(status/100)+"xx").Observe(time.Since(start).Seconds())
-	})
-}
-
-// statusWriter remembers the status code; Unwrap lets http.ResponseController reach the
-// connection underneath (flushes for event streams, hijacking for WebSocket upgrades).
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
+		m.httpTime.WithLabelValues(route, method, strconv.Itoa(status/100)+"xx").Observe(d.Seconds())
 	}
-	w.ResponseWriter.WriteHeader(code)
 }
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Flush() { _ = http.NewResponseController(w.ResponseWriter).Flush() }
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Handler serves the metrics in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
