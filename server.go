@@ -280,27 +280,25 @@ func printSchema(w io.Writer, args []string) error {
 
 // app is Agora's dependency graph, built once from the configuration.
 type app struct {
-	cache        *loader.Cache         // entities and counts shared by replicas through Redis, or in-process
-	apq          graphql.Cache[string] // automatic persisted queries
-	production   bool
-	publicMaxAge time.Duration // how long CDNs may keep anonymous GET answers
-	metrics      *telemetry.Metrics
-	tracing      trace.TracerProvider // a no-op one when traces are off
-	log          *slog.Logger
-	db           *database.DB
-	tokens       *auth.Tokens
-	accounts     *account.Service
-	publish      *publish.Service
-	social       *social.Service
-	notify       *notify.Service
-	message      *message.Service
-	live         *live.Service
-	bus          pubsub.Bus
-	realtime     graph.Realtime
-	limits       graph.Limits
-	requests     func(http.Handler) http.Handler // the per-request budget of the caller
-	cfg          config.Config                   // what handler reads: exposure, timeouts, body limit, batching, CORS, CSRF, compression
-	trusted      *trusted.Manifest               // the only operations that run, when set
+	cache    *loader.Cache         // entities and counts shared by replicas through Redis, or in-process
+	apq      graphql.Cache[string] // automatic persisted queries
+	metrics  *telemetry.Metrics
+	tracing  trace.TracerProvider // a no-op one when traces are off
+	log      *slog.Logger
+	db       *database.DB
+	tokens   *auth.Tokens
+	accounts *account.Service
+	publish  *publish.Service
+	social   *social.Service
+	notify   *notify.Service
+	message  *message.Service
+	live     *live.Service
+	bus      pubsub.Bus
+	realtime graph.Realtime
+	limits   graph.Limits
+	requests func(http.Handler) http.Handler // the per-request budget of the caller
+	cfg      config.Config                   // what handler reads: exposure, timeouts, body limit, batching, CORS, CSRF, compression
+	trusted  *trusted.Manifest               // the only operations that run, when set
 }
 
 // newApp wires the services. rdb, when not nil, holds the state replicas share (rate limits,
@@ -367,14 +365,13 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univ
 	})
 	m.DBPool(db.SQL.Stats)
 	a := &app{
-		metrics:      m,
-		tracing:      tracing,
-		apq:          apq,
-		production:   cfg.Production(),
-		publicMaxAge: cfg.PublicMaxAge,
-		log:          log,
-		db:           db,
-		tokens:       tokens,
+		metrics: m,
+		tracing: tracing,
+		apq:     apq,
+		cfg:     cfg,
+		log:     log,
+		db:      db,
+		tokens:  tokens,
 		accounts: account.New(db.Client, store, tokens, cfg.SessionTTL, account.LoginLimits{
 			Limiter: limiter, PerAccount: perAccount, PerIP: perIP, SignUps: signUps,
 		}),
@@ -399,7 +396,6 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univ
 		}
 		log.Info("trusted documents only", "manifest", cfg.TrustedDocuments, "operations", a.trusted.Len())
 	}
-	a.cfg = cfg
 	a.limits = graph.Limits{Depth: cfg.MaxDepth, Aliases: cfg.MaxAliases, RootFields: cfg.MaxRootFields,
 		Tokens: cfg.MaxTokens, Cost: cfg.MaxCost}
 	a.realtime = graph.Realtime{
@@ -423,7 +419,7 @@ func (a *app) handler() http.Handler {
 	c := a.cfg
 	api := graph.NewHandler(graph.Deps{Client: a.db.Client, Accounts: a.accounts, Publish: a.publish, Social: a.social,
 		Notify: a.notify, Message: a.message, Live: a.live, Realtime: a.realtime, Limits: a.limits,
-		Log: a.log, PersistedQueries: a.apq, PublicMaxAge: a.publicMaxAge, ReportStatements: !a.production,
+		Log: a.log, PersistedQueries: a.apq, PublicMaxAge: c.PublicMaxAge, ReportStatements: !c.Production(),
 		Introspection: c.Introspection, FieldSuggestions: c.FieldSuggestions, TrustedDocuments: a.trusted,
 		OperationTimeout: c.OperationTimeout, Metrics: a.metrics})
 	// Each operation of a batch passes the statement counter, auth, the rate limit and loaders on
@@ -433,12 +429,8 @@ func (a *app) handler() http.Handler {
 	if c.CSRFPrevention {
 		gql = httpx.PreventCSRF(gql)
 	}
-	maxBody := c.MaxBodyBytes
-	if maxBody <= 0 {
-		maxBody = 1 << 20
-	}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", httpx.CORS(c.Origins, httpx.LimitBody(maxBody, gql)))
+	mux.Handle("/graphql", httpx.CORS(c.Origins, httpx.LimitBody(c.MaxBodyBytes, gql)))
 	if c.GraphiQL {
 		mux.Handle("/", graph.NewGraphiQL("/graphql"))
 	}
