@@ -98,7 +98,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*Session, err
 			displayName = username
 		}
 	}
-	if err := s.limit(ctx, "register:ip:"+auth.ClientIP(ctx), s.limits.SignUps, "too many sign-ups: retry later"); err != nil {
+	if err := ratelimit.Take(ctx, s.limits.Limiter, "register:ip:"+auth.ClientIP(ctx), s.limits.SignUps, "too many sign-ups: retry later"); err != nil {
 		return nil, err
 	}
 	hash, err := auth.HashPassword(in.Password)
@@ -181,22 +181,10 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Session, error) {
 // limitLogin takes one sign-in attempt from the caller's address and one from the account's budget.
 func (s *Service) limitLogin(ctx context.Context, account string) error {
 	const msg = "too many sign-in attempts: retry later"
-	if err := s.limit(ctx, "login:ip:"+auth.ClientIP(ctx), s.limits.PerIP, msg); err != nil {
+	if err := ratelimit.Take(ctx, s.limits.Limiter, "login:ip:"+auth.ClientIP(ctx), s.limits.PerIP, msg); err != nil {
 		return err
 	}
-	return s.limit(ctx, "login:account:"+account, s.limits.PerAccount, msg)
-}
-
-// limit takes one event from key's budget, or refuses with RATE_LIMITED and msg.
-func (s *Service) limit(ctx context.Context, key string, l ratelimit.Limit, msg string) error {
-	res, err := s.limits.Limiter.Allow(ctx, key, l)
-	if err != nil {
-		return err
-	}
-	if !res.Allowed {
-		return &apperr.Error{Kind: apperr.RateLimited, Message: msg, RetryAfter: res.RetryAfter}
-	}
-	return nil
+	return ratelimit.Take(ctx, s.limits.Limiter, "login:account:"+account, s.limits.PerAccount, msg)
 }
 
 // UpdateProfile changes the viewer's profile.

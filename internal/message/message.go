@@ -53,10 +53,8 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, *ent.Co
 	if in.RecipientID == v.UserID {
 		return nil, nil, apperr.InvalidField("recipientID", "you cannot message yourself")
 	}
-	if res, err := s.limiter.Allow(ctx, "message:user:"+strconv.Itoa(v.UserID), s.perUser); err != nil {
+	if err := ratelimit.Take(ctx, s.limiter, "message:user:"+strconv.Itoa(v.UserID), s.perUser, "too many messages: retry later"); err != nil {
 		return nil, nil, err
-	} else if !res.Allowed {
-		return nil, nil, &apperr.Error{Kind: apperr.RateLimited, Message: "too many messages: retry later", RetryAfter: res.RetryAfter}
 	}
 	pair := fmt.Sprintf("%d:%d", min(v.UserID, in.RecipientID), max(v.UserID, in.RecipientID))
 	var m *ent.Message

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/agora/agora/internal/apperr"
 )
 
 // Limit allows Burst events per Per, refilling evenly (GCRA, equivalent to a token bucket).
@@ -44,6 +46,19 @@ type Result struct {
 // Limiter takes one event for key under limit l.
 type Limiter interface {
 	Allow(ctx context.Context, key string, l Limit) (Result, error)
+}
+
+// Take takes one event from key's budget under l, or refuses with RATE_LIMITED, msg and the time
+// to wait.
+func Take(ctx context.Context, limiter Limiter, key string, l Limit, msg string) error {
+	res, err := limiter.Allow(ctx, key, l)
+	if err != nil {
+		return err
+	}
+	if !res.Allowed {
+		return &apperr.Error{Kind: apperr.RateLimited, Message: msg, RetryAfter: res.RetryAfter}
+	}
+	return nil
 }
 
 // Memory is an in-process Limiter (GCRA: one timestamp per key).
