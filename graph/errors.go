@@ -52,7 +52,7 @@ func classify(err error) *apperr.Error {
 	case database.Unavailable(err):
 		return &apperr.Error{Kind: apperr.Unavailable, Message: "the database is unavailable: retry later", Err: err}
 	case errors.Is(err, context.Canceled):
-		return &apperr.Error{Kind: apperr.Unavailable, Message: "request cancelled or timed out", Err: err}
+		return &apperr.Error{Kind: apperr.Unavailable, Message: "request cancelled", Err: err}
 	}
 	return &apperr.Error{Kind: apperr.Internal, Err: err}
 }

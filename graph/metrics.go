@@ -42,21 +42,12 @@ func (x operationMetrics) InterceptResponse(ctx context.Context, next graphql.Re
 }
 
 func (x operationMetrics) record(ctx context.Context, resp *graphql.Response) {
-	var name, typ string
+	typ, name := operation(ctx)
 	elapsed := time.Duration(-1)
 	if graphql.HasOperationContext(ctx) {
-		oc := graphql.GetOperationContext(ctx)
-		if oc.Operation != nil {
-			name, typ = oc.Operation.Name, string(oc.Operation.Operation)
-		}
-		if !oc.Stats.OperationStart.IsZero() {
-			elapsed = time.Since(oc.Stats.OperationStart)
+		if start := graphql.GetOperationContext(ctx).Stats.OperationStart; !start.IsZero() {
+			elapsed = time.Since(start)
 		}
 	}
-	codes := make([]string, 0, len(resp.Errors))
-	for _, e := range resp.Errors {
-		code, _ := e.Extensions["code"].(string)
-		codes = append(codes, code)
-	}
-	x.m.Operation(name, typ, codes, elapsed)
+	x.m.Operation(name, typ, errorCodes(resp), elapsed)
 }

@@ -28,12 +28,7 @@ func (observe) ExtensionName() string                          { return "Observe
 func (observe) Validate(schema graphql.ExecutableSchema) error { return nil }
 
 func (observe) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-	typ, name := "", ""
-	if graphql.HasOperationContext(ctx) {
-		if op := graphql.GetOperationContext(ctx).Operation; op != nil {
-			typ, name = string(op.Operation), op.Name
-		}
-	}
+	typ, name := operation(ctx)
 	rec := httpx.Note(ctx)
 	rec.Operation(typ, name)
 	rec.Viewer(auth.FromContext(ctx).UserID)
@@ -55,12 +50,7 @@ func (observe) InterceptResponse(ctx context.Context, next graphql.ResponseHandl
 	if resp == nil || len(resp.Errors) == 0 {
 		return resp
 	}
-	codeList := make([]string, 0, len(resp.Errors))
-	for _, e := range resp.Errors {
-		if c, ok := e.Extensions["code"].(string); ok {
-			codeList = append(codeList, c)
-		}
-	}
+	codeList := errorCodes(resp)
 	rec.Codes(codeList...)
 	if recording {
 		span.SetAttributes(attribute.StringSlice("graphql.error.codes", codeList))
@@ -71,4 +61,24 @@ func (observe) InterceptResponse(ctx context.Context, next graphql.ResponseHandl
 		}
 	}
 	return resp
+}
+
+// operation is the type and name of the operation ctx runs: "" for both before one is known
+// (a request refused at parse or validation), "" for the name of an anonymous one.
+func operation(ctx context.Context) (typ, name string) {
+	if graphql.HasOperationContext(ctx) {
+		if op := graphql.GetOperationContext(ctx).Operation; op != nil {
+			return string(op.Operation), op.Name
+		}
+	}
+	return "", ""
+}
+
+// errorCodes is the extensions.code of each error of resp ("" for one without).
+func errorCodes(resp *graphql.Response) []string {
+	codes := make([]string, len(resp.Errors))
+	for i, e := range resp.Errors {
+		codes[i], _ = e.Extensions["code"].(string)
+	}
+	return codes
 }
