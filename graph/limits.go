@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -165,4 +166,23 @@ func pageOf(f *ast.Field, vars map[string]any) int {
 		}
 	}
 	return defaultPage
+}
+
+// operationTimeout gives each query and mutation a deadline, which cancels its SQL; a field cut
+// short reports TIMEOUT (see the error presenter). Subscriptions live as long as their client.
+type operationTimeout struct{ d time.Duration }
+
+func (operationTimeout) ExtensionName() string                   { return "OperationTimeout" }
+func (operationTimeout) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (t operationTimeout) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	if isSubscription(ctx) {
+		return next(ctx)
+	}
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	responses := next(ctx)
+	return func(ctx context.Context) *graphql.Response {
+		defer cancel()
+		return responses(ctx)
+	}
 }
