@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/testenv"
 )
@@ -157,12 +155,7 @@ func TestLoginRateLimit(t *testing.T) {
 // TestLoginRateLimitAcrossReplicas: two replicas on one PostgreSQL and one Redis share the sign-in
 // budget, so spreading guesses over replicas gains nothing.
 func TestLoginRateLimitAcrossReplicas(t *testing.T) {
-	opts, err := redis.ParseURL(testenv.RedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opts)
-	t.Cleanup(func() { rdb.Close() })
+	rdb := newRedis(t)
 	url := testenv.PostgresURL(t)
 	first := openDB(t, database.Options{PostgresURL: url})
 	if _, err := first.Migrate(context.Background()); err != nil {

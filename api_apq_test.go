@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/agora/agora/internal/config"
 	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/testenv"
@@ -86,12 +84,7 @@ func TestPersistedQueries(t *testing.T) {
 // TestPersistedQueriesAcrossReplicas: a query registered on one replica runs by hash on another
 // when they share Redis.
 func TestPersistedQueriesAcrossReplicas(t *testing.T) {
-	opts, err := redis.ParseURL(testenv.RedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opts)
-	t.Cleanup(func() { rdb.Close() })
+	rdb := newRedis(t)
 	pg := testenv.PostgresURL(t)
 	first := openDB(t, database.Options{PostgresURL: pg})
 	if _, err := first.Migrate(t.Context()); err != nil {

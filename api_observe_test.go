@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -78,12 +77,7 @@ func attr(s sdktrace.ReadOnlySpan, key string) (attribute.Value, bool) {
 // batches, SQL statements (text without arguments) and Redis commands inside the operation; and
 // errors carry the trace ID.
 func TestTraces(t *testing.T) {
-	opts, err := redis.ParseURL(testenv.RedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opts)
-	t.Cleanup(func() { rdb.Close() })
+	rdb := newRedis(t)
 	db := openDB(t, database.Options{PostgresURL: testenv.PostgresURL(t), MaxConns: 10})
 	if _, err := db.Migrate(context.Background()); err != nil {
 		t.Fatal(err)

@@ -96,12 +96,7 @@ func TestRequestRateLimit(t *testing.T) {
 // TestRateLimitSharedByReplicas: with Redis, two replicas draw on one budget per caller.
 func TestRateLimitSharedByReplicas(t *testing.T) {
 	t.Parallel()
-	opts, err := redis.ParseURL(testenv.RedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opts)
-	t.Cleanup(func() { rdb.Close() })
+	rdb := newRedis(t)
 	four := func(c *config.Config) { c.RateLimitIP = "4/1h" }
 	a, b := newLimitedAPI(t, rdb, four), newLimitedAPI(t, rdb, four)
 	for i, on := range []*api{a, b, a, b} {

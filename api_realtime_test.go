@@ -12,7 +12,6 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/agora/agora/internal/config"
 	"github.com/agora/agora/internal/database"
@@ -40,12 +39,7 @@ func (a *api) subscribe(t *testing.T, c testenv.GraphQL, transport, query string
 // twoReplicas starts two Agora instances on one PostgreSQL and one Redis.
 func twoReplicas(t *testing.T) (a, b *api) {
 	t.Helper()
-	opts, err := redis.ParseURL(testenv.RedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opts)
-	t.Cleanup(func() { rdb.Close() })
+	rdb := newRedis(t)
 	pg := testenv.PostgresURL(t)
 	first := openDB(t, database.Options{PostgresURL: pg})
 	if _, err := first.Migrate(t.Context()); err != nil {

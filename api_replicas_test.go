@@ -3,8 +3,6 @@ package main
 import (
 	"testing"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/testenv"
 )
@@ -13,12 +11,7 @@ import (
 // entities that replica B has cached are invalidated by a write on replica A, so B answers with the
 // write at once.
 func TestReadYourWritesAcrossReplicas(t *testing.T) {
-	opts, err := redis.ParseURL(testenv.RedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opts)
-	t.Cleanup(func() { rdb.Close() })
+	rdb := newRedis(t)
 	pg := testenv.PostgresURL(t)
 	first := openDB(t, database.Options{PostgresURL: pg})
 	if _, err := first.Migrate(t.Context()); err != nil {

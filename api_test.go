@@ -118,6 +118,18 @@ func serveApp(t testing.TB, cfg config.Config, log *slog.Logger, db *database.DB
 	return &api{GraphQL: testenv.GraphQL{URL: srv.URL + "/graphql"}, srv: srv, db: db, accounts: a.accounts, live: a.live}
 }
 
+// newRedis starts a redis-server for this test and returns a client of it.
+func newRedis(t testing.TB) *redis.Client {
+	t.Helper()
+	opts, err := redis.ParseURL(testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opts)
+	t.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
 // user is a registered test user.
 type user struct {
 	ID, Username, Token string
