@@ -3,7 +3,6 @@ package graph
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"mime"
 	"net/http"
 
@@ -20,9 +19,7 @@ import (
 // the refusal's code. WebSocket operations are checked by trustedParams.
 func trustedDocuments(m *trusted.Manifest, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		refuse := func(err error) {
-			var ref *trusted.Refusal
-			errors.As(err, &ref)
+		refuse := func(ref *trusted.Refusal) {
 			httpx.WriteError(w, r, http.StatusBadRequest, ref.Code, ref.Message, nil)
 		}
 		switch {
@@ -33,9 +30,9 @@ func trustedDocuments(m *trusted.Manifest, next http.Handler) http.Handler {
 			if id == "" {
 				id = persistedHash(json.RawMessage(q.Get("extensions")))
 			}
-			doc, err := m.Resolve(q.Get("query"), id)
-			if err != nil {
-				refuse(err)
+			doc, ref := m.Resolve(q.Get("query"), id)
+			if ref != nil {
+				refuse(ref)
 				return
 			}
 			q.Set("query", doc)
@@ -61,9 +58,9 @@ func trustedDocuments(m *trusted.Manifest, next http.Handler) http.Handler {
 			if id == "" {
 				id = persistedHash(params["extensions"])
 			}
-			doc, err := m.Resolve(query, id)
-			if err != nil {
-				refuse(err)
+			doc, ref := m.Resolve(query, id)
+			if ref != nil {
+				refuse(ref)
 				return
 			}
 			// Only the parameters looked at go on (gqlgen matches JSON keys without regard to case).
@@ -102,10 +99,8 @@ func (trustedParams) Validate(graphql.ExecutableSchema) error { return nil }
 
 func (t trustedParams) MutateOperationParameters(_ context.Context, p *graphql.RawParams) *gqlerror.Error {
 	ext, _ := json.Marshal(p.Extensions)
-	doc, err := t.m.Resolve(p.Query, persistedHash(ext))
-	if err != nil {
-		var ref *trusted.Refusal
-		errors.As(err, &ref)
+	doc, ref := t.m.Resolve(p.Query, persistedHash(ext))
+	if ref != nil {
 		return &gqlerror.Error{Message: ref.Message, Extensions: map[string]any{"code": ref.Code}}
 	}
 	p.Query = doc

@@ -102,7 +102,7 @@ var (
 
 // Resolve returns the document a request may run: its text when it sent one that is in the
 // manifest (whatever id came with it), else the document of its id. Anything else is refused.
-func (m *Manifest) Resolve(query, id string) (string, error) {
+func (m *Manifest) Resolve(query, id string) (string, *Refusal) {
 	if query != "" {
 		if _, ok := m.texts[query]; ok {
 			return query, nil
