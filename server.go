@@ -52,6 +52,7 @@ import (
 	"github.com/agora/agora/internal/publish"
 	"github.com/agora/agora/internal/pubsub"
 	"github.com/agora/agora/internal/ratelimit"
+	"github.com/agora/agora/internal/search"
 	"github.com/agora/agora/internal/seed"
 	"github.com/agora/agora/internal/social"
 	"github.com/agora/agora/internal/telemetry"
@@ -293,6 +294,7 @@ type app struct {
 	notify   *notify.Service
 	message  *message.Service
 	live     *live.Service
+	search   *search.Service
 	bus      pubsub.Bus
 	realtime graph.Realtime
 	limits   graph.Limits
@@ -381,6 +383,7 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univ
 		notify:  notices,
 		message: message.New(db.Client, events, notices, limiter, messages),
 		live:    events,
+		search:  search.New(db.Client, db.Dialect),
 		bus:     bus,
 	}
 	a.requests = ratelimit.Middleware(limiter, func(r *http.Request) (string, ratelimit.Limit) {
@@ -418,7 +421,7 @@ func (a *app) Close() { _ = a.bus.Close() }
 func (a *app) handler() http.Handler {
 	c := a.cfg
 	api := graph.NewHandler(graph.Deps{Client: a.db.Client, Accounts: a.accounts, Publish: a.publish, Social: a.social,
-		Notify: a.notify, Message: a.message, Live: a.live, Realtime: a.realtime, Limits: a.limits,
+		Notify: a.notify, Message: a.message, Live: a.live, Search: a.search, Realtime: a.realtime, Limits: a.limits,
 		Log: a.log, PersistedQueries: a.apq, PublicMaxAge: c.PublicMaxAge, ReportStatements: !c.Production(),
 		Introspection: c.Introspection, FieldSuggestions: c.FieldSuggestions, TrustedDocuments: a.trusted,
 		OperationTimeout: c.OperationTimeout, Metrics: a.metrics})

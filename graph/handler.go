@@ -24,6 +24,7 @@ import (
 	"github.com/agora/agora/internal/message"
 	"github.com/agora/agora/internal/notify"
 	"github.com/agora/agora/internal/publish"
+	"github.com/agora/agora/internal/search"
 	"github.com/agora/agora/internal/social"
 	"github.com/agora/agora/internal/telemetry"
 	"github.com/agora/agora/internal/trusted"
@@ -38,6 +39,7 @@ type Deps struct {
 	Notify   *notify.Service
 	Message  *message.Service
 	Live     *live.Service
+	Search   *search.Service
 	Log      *slog.Logger
 	// PersistedQueries stores automatic persisted queries (hash → query).
 	PersistedQueries graphql.Cache[string]
@@ -67,7 +69,7 @@ func NewHandler(d Deps) http.Handler {
 	d.Limits = d.Limits.withDefaults()
 	schema := NewExecutableSchema(Config{
 		Resolvers: &Resolver{client: d.Client, accounts: d.Accounts, publish: d.Publish, social: d.Social,
-			notify: d.Notify, message: d.Message, live: d.Live},
+			notify: d.Notify, message: d.Message, live: d.Live, search: d.Search},
 	})
 	srv := handler.New(schema)
 	srv.AddTransport(transport.Options{})

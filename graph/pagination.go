@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"strings"
 
+	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/agora/agora/internal/search"
 )
 
 // MaxPageSize is the most items one connection returns per request.
@@ -61,7 +64,7 @@ func checkPages(set ast.SelectionSet, vars map[string]any, path ast.Path) *gqler
 
 func checkConnection(f *ast.Field, vars map[string]any, path ast.Path) *gqlerror.Error {
 	def := f.Definition
-	if def == nil || def.Arguments.ForName("first") == nil || def.Arguments.ForName("last") == nil ||
+	if def == nil || def.Arguments.ForName("first") == nil ||
 		!strings.HasSuffix(def.Type.Name(), "Connection") {
 		return nil
 	}
@@ -123,4 +126,16 @@ func toInt(v any) (int64, bool) {
 func pageError(path ast.Path, field, msg string) *gqlerror.Error {
 	return &gqlerror.Error{Message: msg, Path: path,
 		Extensions: map[string]any{"code": "BAD_USER_INPUT", "field": field}}
+}
+
+// searchArgs are a search field's arguments; totalCount is counted only when selected.
+func searchArgs(ctx context.Context, query string, first *int, after *entgql.Cursor[int]) search.PageArgs {
+	a := search.PageArgs{Query: query, After: after}
+	if first != nil {
+		a.First = *first
+	}
+	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+		a.TotalCount = a.TotalCount || f.Name == "totalCount"
+	}
+	return a
 }

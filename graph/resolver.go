@@ -15,6 +15,7 @@ import (
 	"github.com/agora/agora/internal/message"
 	"github.com/agora/agora/internal/notify"
 	"github.com/agora/agora/internal/publish"
+	"github.com/agora/agora/internal/search"
 	"github.com/agora/agora/internal/social"
 )
 
@@ -27,6 +28,7 @@ type Resolver struct {
 	notify   *notify.Service
 	message  *message.Service
 	live     *live.Service
+	search   *search.Service
 }
 
 // orNil makes a lookup answer null, not an error, when nothing matches: the GraphQL convention for

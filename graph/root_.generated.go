@@ -128,6 +128,16 @@ type ComplexityRoot struct {
 		Post func(childComplexity int) int
 	}
 
+	Highlight struct {
+		Parts func(childComplexity int) int
+		Text  func(childComplexity int) int
+	}
+
+	HighlightPart struct {
+		Matched func(childComplexity int) int
+		Text    func(childComplexity int) int
+	}
+
 	LikePostPayload struct {
 		Post func(childComplexity int) int
 	}
@@ -261,6 +271,20 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	PostSearchConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	PostSearchEdge struct {
+		Cursor         func(childComplexity int) int
+		Node           func(childComplexity int) int
+		Score          func(childComplexity int) int
+		Snippet        func(childComplexity int) int
+		TitleHighlight func(childComplexity int) int
+	}
+
 	PublishPostPayload struct {
 		Post func(childComplexity int) int
 	}
@@ -272,6 +296,9 @@ type ComplexityRoot struct {
 		Nodes              func(childComplexity int, ids []int) int
 		Post               func(childComplexity int, slug string) int
 		Posts              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PostOrder, where *ent.PostWhereInput) int
+		Search             func(childComplexity int, query string, first *int, after *entgql.Cursor[int]) int
+		SearchTags         func(childComplexity int, query string, first *int, after *entgql.Cursor[int]) int
+		SearchUsers        func(childComplexity int, query string, first *int, after *entgql.Cursor[int]) int
 		Tags               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TagOrder, where *ent.TagWhereInput) int
 		User               func(childComplexity int, username string) int
 		Users              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) int
@@ -685,6 +712,32 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.HidePostPayload.Post(childComplexity), true
+
+	case "Highlight.parts":
+		if e.ComplexityRoot.Highlight.Parts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Highlight.Parts(childComplexity), true
+	case "Highlight.text":
+		if e.ComplexityRoot.Highlight.Text == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Highlight.Text(childComplexity), true
+
+	case "HighlightPart.matched":
+		if e.ComplexityRoot.HighlightPart.Matched == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HighlightPart.Matched(childComplexity), true
+	case "HighlightPart.text":
+		if e.ComplexityRoot.HighlightPart.Text == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HighlightPart.Text(childComplexity), true
 
 	case "LikePostPayload.post":
 		if e.ComplexityRoot.LikePostPayload.Post == nil {
@@ -1342,6 +1395,56 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PostEdge.Node(childComplexity), true
 
+	case "PostSearchConnection.edges":
+		if e.ComplexityRoot.PostSearchConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PostSearchConnection.Edges(childComplexity), true
+	case "PostSearchConnection.pageInfo":
+		if e.ComplexityRoot.PostSearchConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PostSearchConnection.PageInfo(childComplexity), true
+	case "PostSearchConnection.totalCount":
+		if e.ComplexityRoot.PostSearchConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PostSearchConnection.TotalCount(childComplexity), true
+
+	case "PostSearchEdge.cursor":
+		if e.ComplexityRoot.PostSearchEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PostSearchEdge.Cursor(childComplexity), true
+	case "PostSearchEdge.node":
+		if e.ComplexityRoot.PostSearchEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PostSearchEdge.Node(childComplexity), true
+	case "PostSearchEdge.score":
+		if e.ComplexityRoot.PostSearchEdge.Score == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PostSearchEdge.Score(childComplexity), true
+	case "PostSearchEdge.snippet":
+		if e.ComplexityRoot.PostSearchEdge.Snippet == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PostSearchEdge.Snippet(childComplexity), true
+	case "PostSearchEdge.titleHighlight":
+		if e.ComplexityRoot.PostSearchEdge.TitleHighlight == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PostSearchEdge.TitleHighlight(childComplexity), true
+
 	case "PublishPostPayload.post":
 		if e.ComplexityRoot.PublishPostPayload.Post == nil {
 			break
@@ -1416,6 +1519,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Posts(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.PostOrder), args["where"].(*ent.PostWhereInput)), true
+	case "Query.search":
+		if e.ComplexityRoot.Query.Search == nil {
+			break
+		}
+
+		args, err := ec.field_Query_search_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Search(childComplexity, args["query"].(string), args["first"].(*int), args["after"].(*entgql.Cursor[int])), true
+	case "Query.searchTags":
+		if e.ComplexityRoot.Query.SearchTags == nil {
+			break
+		}
+
+		args, err := ec.field_Query_searchTags_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.SearchTags(childComplexity, args["query"].(string), args["first"].(*int), args["after"].(*entgql.Cursor[int])), true
+	case "Query.searchUsers":
+		if e.ComplexityRoot.Query.SearchUsers == nil {
+			break
+		}
+
+		args, err := ec.field_Query_searchUsers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.SearchUsers(childComplexity, args["query"].(string), args["first"].(*int), args["after"].(*entgql.Cursor[int])), true
 	case "Query.tags":
 		if e.ComplexityRoot.Query.Tags == nil {
 			break
@@ -4545,6 +4681,90 @@ type Subscription {
   commentAdded("The post whose new comments to receive." postID: ID!): Comment!
 }
 `, BuiltIn: false},
+	{Name: "../schema/search.graphqls", Input: `extend type Query {
+  """
+  Published posts that match the search, best first. The query uses web-search syntax: words
+  that must all appear (in any form: "running" finds "run"), "quoted phrases", -word or
+  -"phrase" for what must not appear, and OR between alternatives. Posts rank by how well the
+  title and tags, then the description, then the body match, raised for likes and lowered with
+  age. Posts by banned users are left out.
+  """
+  search(
+    "What to look for: 1-200 characters, at least one word that is not excluded."
+    query: String!
+    "Returns the first _n_ elements from the list (at most 100)."
+    first: Int
+    "Returns the elements in the list that come after the specified cursor: a cursor of this search, whose pages keep the order of its first page."
+    after: Cursor
+  ): PostSearchConnection!
+  """
+  People whose handle or display name has words starting with each word typed, for
+  as-you-type suggestions: the handle typed exactly first, then handles starting with the text,
+  then the others, each group by handle. Banned users are left out.
+  """
+  searchUsers(
+    "The text typed so far: 1-200 characters with a letter or digit."
+    query: String!
+    "Returns the first _n_ elements from the list (at most 100)."
+    first: Int
+    "Returns the elements in the list that come after the specified cursor."
+    after: Cursor
+  ): UserConnection!
+  """
+  Tags whose names start with the text typed, normalized as tag names are ("Go L" looks for
+  "go-l"), in name order so that the shortest completion comes first. Tags on no post the viewer
+  may see are left out.
+  """
+  searchTags(
+    "The text typed so far: 1-200 characters with a letter or digit."
+    query: String!
+    "Returns the first _n_ elements from the list (at most 100)."
+    first: Int
+    "Returns the elements in the list that come after the specified cursor."
+    after: Cursor
+  ): TagConnection!
+}
+
+"A page of posts that match a search, best first."
+type PostSearchConnection {
+  "The posts of this page, with their highlights."
+  edges: [PostSearchEdge!]!
+  "Information to aid in pagination."
+  pageInfo: PageInfo!
+  "How many posts match, across all pages."
+  totalCount: Int!
+}
+
+"A post that matched a search."
+type PostSearchEdge {
+  "The post."
+  node: Post!
+  "A cursor for use in pagination."
+  cursor: Cursor!
+  "The ranking score: higher is better. Scores compare only within one search."
+  score: Float!
+  "The post's title with the words that matched marked."
+  titleHighlight: Highlight!
+  "Passages of the body around the words that matched, or of the description when the body has none; the start of the body when only the title or tags matched. Taken from the Markdown source."
+  snippet: Highlight!
+}
+
+"Text with the words that matched a search marked, as parts to render without parsing markup."
+type Highlight {
+  "The whole text, unmarked."
+  text: String!
+  "The text in order, cut where matches start and end: joined, the parts' texts give ` + "`" + `text` + "`" + `."
+  parts: [HighlightPart!]!
+}
+
+"A run of a highlighted text."
+type HighlightPart {
+  "The text of the run."
+  text: String!
+  "Whether the run is words that matched."
+  matched: Boolean!
+}
+`, BuiltIn: false},
 	{Name: "../schema/session.graphqls", Input: `extend type User {
   "The user's active sessions (sign-ins), most recently used first; visible to the user only."
   sessions: [Session!] @policy(policies: [["self"]])
@@ -5031,6 +5251,26 @@ func (ec *executionContext) childFields_HidePostPayload(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type HidePostPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_Highlight(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "text":
+		return ec.fieldContext_Highlight_text(ctx, field)
+	case "parts":
+		return ec.fieldContext_Highlight_parts(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Highlight", field.Name)
+}
+
+func (ec *executionContext) childFields_HighlightPart(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "text":
+		return ec.fieldContext_HighlightPart_text(ctx, field)
+	case "matched":
+		return ec.fieldContext_HighlightPart_matched(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type HighlightPart", field.Name)
+}
+
 func (ec *executionContext) childFields_LikePostPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "post":
@@ -5235,6 +5475,34 @@ func (ec *executionContext) childFields_PostEdge(ctx context.Context, field grap
 		return ec.fieldContext_PostEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PostEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_PostSearchConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_PostSearchConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_PostSearchConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_PostSearchConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PostSearchConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_PostSearchEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_PostSearchEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_PostSearchEdge_cursor(ctx, field)
+	case "score":
+		return ec.fieldContext_PostSearchEdge_score(ctx, field)
+	case "titleHighlight":
+		return ec.fieldContext_PostSearchEdge_titleHighlight(ctx, field)
+	case "snippet":
+		return ec.fieldContext_PostSearchEdge_snippet(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PostSearchEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_PublishPostPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -1,0 +1,287 @@
+// Package search answers full-text searches over posts and as-you-type searches over people and
+// tags, on PostgreSQL (weighted tsvector documents with GIN indexes) and on SQLite (FTS5). The
+// documents are kept current by database triggers (see the search migrations). Every search is
+// an ent query, so the privacy rules of posts and users apply to what it returns.
+package search
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
+
+	"github.com/agora/agora/ent"
+	"github.com/agora/agora/ent/post"
+	"github.com/agora/agora/ent/user"
+	"github.com/agora/agora/internal/apperr"
+	"github.com/agora/agora/internal/loader"
+)
+
+// Service runs searches.
+type Service struct {
+	client   *ent.Client
+	postgres bool
+}
+
+// New returns a Service for a database of the dialect ("postgres" or "sqlite3").
+func New(client *ent.Client, dialectName string) *Service {
+	return &Service{client: client, postgres: dialectName == dialect.Postgres}
+}
+
+// A post's score is relevance × freshness × popularity:
+//   - relevance: how well the text matches. PostgreSQL's ts_rank weighs a match in the title or
+//     tags (A, 1.0) over one in the description (B, 0.4) over one in the body (C, 0.2); SQLite's
+//     bm25 weighs the same columns 5, 5, 2 and 1.
+//   - freshness: 1 / (1 + age in days / 180), so a post half a year old counts half.
+//   - popularity: 1 + ln(1 + likes) / 5, so 10 likes count 1.5 times and 100 likes twice.
+//
+// The two relevance measures differ in scale and detail (bm25 also weighs term rarity and
+// document length), so the two databases may order close results differently.
+const (
+	freshnessDays = 180
+	popularityDiv = 5
+)
+
+// PostConnection is a page of posts that match a search, best first.
+type PostConnection struct {
+	Edges      []*PostEdge  `json:"edges"`
+	PageInfo   ent.PageInfo `json:"pageInfo"`
+	TotalCount int          `json:"totalCount"`
+}
+
+// PostEdge is a post that matched, with its score and highlights.
+type PostEdge struct {
+	Node   *ent.Post  `json:"node"`
+	Cursor ent.Cursor `json:"cursor"`
+	// Score is the ranking score: higher is better; comparable only within one search.
+	Score          float64   `json:"score"`
+	TitleHighlight Highlight `json:"titleHighlight"`
+	Snippet        Highlight `json:"snippet"`
+}
+
+// postPosition is where a page of post results starts: after the post with this score and ID,
+// scored as of a moment. The moment is the first page's, so that paging through results ranks
+// them all the same way, leaving out posts published after the first page was read.
+type postPosition struct {
+	score float64
+	id    int
+	asOf  time.Time
+}
+
+// Posts returns a page of the published posts that match a search, in score order, then newest
+// ID first. Posts by banned users are left out, and privacy rules apply as to any post query.
+func (s *Service) Posts(ctx context.Context, args PageArgs) (*PostConnection, error) {
+	q, err := ParseQuery("query", args.Query)
+	if err != nil {
+		return nil, err
+	}
+	at := postPosition{asOf: time.Now().UTC().Truncate(time.Microsecond)}
+	if args.After != nil {
+		if at, err = decodePostCursor(args.After); err != nil {
+			return nil, err
+		}
+	}
+	m := s.postMatcher(q, at.asOf)
+	var rows []struct {
+		ID          int     `sql:"id"`
+		Score       float64 `sql:"score"`
+		Title       string  `sql:"title_highlight"`
+		Description string  `sql:"description_snippet"`
+		Body        string  `sql:"body_snippet"`
+	}
+	err = s.visiblePosts(at.asOf).
+		Modify(func(sel *sql.Selector) {
+			m.join(sel)
+			sel.Select(sel.C(post.FieldID))
+			sel.AppendSelectExprAs(m.score(sel), "score")
+			sel.AppendSelectExprAs(m.titleHighlight(sel), "title_highlight")
+			sel.AppendSelectExprAs(m.snippet(sel, post.FieldDescription), "description_snippet")
+			sel.AppendSelectExprAs(m.snippet(sel, post.FieldBody), "body_snippet")
+			if args.After != nil {
+				sel.Where(sql.P(func(b *sql.Builder) {
+					b.WriteString("(").Join(m.score(sel)).WriteString(" < ").Arg(at.score).
+						WriteString(" OR (").Join(m.score(sel)).WriteString(" = ").Arg(at.score).
+						WriteString(" AND ").Ident(sel.C(post.FieldID)).WriteString(" < ").Arg(at.id).WriteString("))")
+				}))
+			}
+			sel.OrderExpr(sql.Expr("score DESC"), sql.Expr(sel.C(post.FieldID)+" DESC"))
+			sel.Limit(args.First + 1)
+		}).
+		Scan(ctx, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("search posts: %w", err)
+	}
+	c := &PostConnection{Edges: []*PostEdge{}}
+	c.PageInfo.HasPreviousPage = args.After != nil
+	if len(rows) > args.First {
+		c.PageInfo.HasNextPage = true
+		rows = rows[:args.First]
+	}
+	ids := make([]int, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	nodes, err := loader.Nodes(ctx, s.client, ids)
+	if err != nil {
+		return nil, err
+	}
+	for i, r := range rows {
+		p, _ := nodes[i].(*ent.Post)
+		if p == nil { // deleted or hidden since the search read it
+			continue
+		}
+		c.Edges = append(c.Edges, &PostEdge{
+			Node:           p,
+			Cursor:         encodePostCursor(postPosition{score: r.Score, id: r.ID, asOf: at.asOf}),
+			Score:          r.Score,
+			TitleHighlight: parseHighlight(r.Title),
+			Snippet:        snippet(r.Description, r.Body),
+		})
+	}
+	if n := len(c.Edges); n > 0 {
+		c.PageInfo.StartCursor, c.PageInfo.EndCursor = &c.Edges[0].Cursor, &c.Edges[n-1].Cursor
+	}
+	if args.TotalCount {
+		c.TotalCount, err = s.visiblePosts(at.asOf).Where(m.matches).Count(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("count search results: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// visiblePosts are the posts a search may return, before privacy rules: published by then, and
+// not by a banned user.
+func (s *Service) visiblePosts(asOf time.Time) *ent.PostQuery {
+	return s.client.Post.Query().Where(
+		post.StatusEQ(post.StatusPUBLISHED),
+		post.PublishedAtLTE(asOf),
+		post.HasAuthorWith(user.BannedAtIsNil()),
+	)
+}
+
+// snippet is the passage of the body around the words that matched, or of the description when
+// the body has none; the start of the body when neither matched (a title or tag match).
+func snippet(description, body string) Highlight {
+	b := parseHighlight(body)
+	if b.Matched() {
+		return b
+	}
+	if d := parseHighlight(description); d.Matched() || b.Text == "" {
+		return d
+	}
+	return b
+}
+
+// postMatcher writes a post search's SQL for one dialect.
+type postMatcher struct {
+	asOf           time.Time                               // the position's moment
+	join           func(*sql.Selector)                     // joins the documents
+	matches        func(*sql.Selector)                     // the search predicate, without the join
+	relevance      func(*sql.Builder)                      // text relevance, higher is better
+	ageDays        func(*sql.Selector, *sql.Builder)       // days since publication, as of the position's moment
+	titleHighlight func(*sql.Selector) sql.Querier         // the title with matches marked
+	snippet        func(*sql.Selector, string) sql.Querier // passages of a column around the matches, marked
+}
+
+func (s *Service) postMatcher(q Query, asOf time.Time) postMatcher {
+	if s.postgres {
+		tsquery := func(b *sql.Builder) {
+			b.WriteString("websearch_to_tsquery('english', ").Arg(q.WebSearch()).WriteString(")")
+		}
+		headline := func(sel *sql.Selector, column, options string) sql.Querier {
+			return sql.ExprFunc(func(b *sql.Builder) {
+				b.WriteString("ts_headline('english', ").Ident(sel.C(column)).WriteString(", ")
+				tsquery(b)
+				b.WriteString(", ").Arg(options).WriteString(")")
+			})
+		}
+		return postMatcher{
+			asOf: asOf,
+			join: func(sel *sql.Selector) {
+				t := sql.Table("post_search").As("ps")
+				sel.Join(t).On(sel.C(post.FieldID), t.C("post_id"))
+				sel.Where(sql.P(func(b *sql.Builder) { b.WriteString("ps.document @@ "); tsquery(b) }))
+			},
+			matches: func(sel *sql.Selector) {
+				sel.Where(sql.P(func(b *sql.Builder) {
+					b.Ident(sel.C(post.FieldID)).WriteString(" IN (SELECT post_id FROM post_search WHERE document @@ ")
+					tsquery(b)
+					b.WriteString(")")
+				}))
+			},
+			relevance: func(b *sql.Builder) { b.WriteString("ts_rank(ps.document, "); tsquery(b); b.WriteString(")") },
+			ageDays: func(sel *sql.Selector, b *sql.Builder) {
+				b.WriteString("greatest(extract(epoch FROM (").Arg(asOf).WriteString("::timestamptz - ").
+					Ident(sel.C(post.FieldPublishedAt)).WriteString(")), 0) / 86400")
+			},
+			titleHighlight: func(sel *sql.Selector) sql.Querier {
+				return headline(sel, post.FieldTitle, "HighlightAll=true, StartSel="+markStart+", StopSel="+markStop)
+			},
+			snippet: func(sel *sql.Selector, column string) sql.Querier {
+				return headline(sel, column, `MaxFragments=2, MaxWords=24, MinWords=8, FragmentDelimiter=" … ", StartSel=`+markStart+", StopSel="+markStop)
+			},
+		}
+	}
+	match := q.FTS5()
+	column := map[string]int{post.FieldTitle: 0, post.FieldDescription: 2, post.FieldBody: 3} // as in the migration
+	return postMatcher{
+		asOf: asOf,
+		join: func(sel *sql.Selector) {
+			sel.Join(sql.Table("post_search").As("post_search")).OnP(sql.ExprP("post_search.rowid = " + sel.C(post.FieldID)))
+			sel.Where(sql.P(func(b *sql.Builder) { b.WriteString("post_search MATCH ").Arg(match) }))
+		},
+		matches: func(sel *sql.Selector) {
+			sel.Where(sql.P(func(b *sql.Builder) {
+				b.Ident(sel.C(post.FieldID)).WriteString(" IN (SELECT rowid FROM post_search WHERE post_search MATCH ").Arg(match).WriteString(")")
+			}))
+		},
+		relevance: func(b *sql.Builder) { b.WriteString("-bm25(post_search, 5.0, 5.0, 2.0, 1.0)") },
+		ageDays: func(sel *sql.Selector, b *sql.Builder) {
+			b.WriteString("max(julianday(").Arg(asOf).WriteString(") - julianday(").Ident(sel.C(post.FieldPublishedAt)).WriteString("), 0)")
+		},
+		titleHighlight: func(*sql.Selector) sql.Querier {
+			return sql.Expr(fmt.Sprintf("highlight(post_search, %d, char(2), char(3))", column[post.FieldTitle]))
+		},
+		snippet: func(_ *sql.Selector, c string) sql.Querier {
+			return sql.Expr(fmt.Sprintf("snippet(post_search, %d, char(2), char(3), ' … ', 24)", column[c]))
+		},
+	}
+}
+
+// score writes the post's score (see freshnessDays), as of the position's moment: likes given
+// since do not count yet.
+func (m postMatcher) score(sel *sql.Selector) sql.Querier {
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.WriteString("(")
+		m.relevance(b)
+		b.WriteString(fmt.Sprintf(" * (1 + ln(1.0 + (SELECT count(*) FROM likes WHERE likes.post_id = %s AND likes.created_at <= ", sel.C(post.FieldID))).
+			Arg(m.asOf).WriteString(fmt.Sprintf(")) / %d)", popularityDiv))
+		b.WriteString(" / (1 + ")
+		m.ageDays(sel, b)
+		b.WriteString(fmt.Sprintf(" / %d))", freshnessDays))
+	})
+}
+
+func encodePostCursor(p postPosition) ent.Cursor {
+	return ent.Cursor{ID: p.id, Value: strconv.FormatFloat(p.score, 'g', -1, 64) + " " + strconv.FormatInt(p.asOf.UnixMicro(), 10)}
+}
+
+func decodePostCursor(c *ent.Cursor) (postPosition, error) {
+	bad := apperr.InvalidField("after", "not a cursor of this search")
+	v, ok := c.Value.(string)
+	if !ok {
+		return postPosition{}, bad
+	}
+	score, asOf, ok := strings.Cut(v, " ")
+	f, err1 := strconv.ParseFloat(score, 64)
+	us, err2 := strconv.ParseInt(asOf, 10, 64)
+	if !ok || err1 != nil || err2 != nil || c.ID <= 0 {
+		return postPosition{}, bad
+	}
+	return postPosition{score: f, id: c.ID, asOf: time.UnixMicro(us).UTC()}, nil
+}
