@@ -138,9 +138,9 @@ var (
 				Columns: []*schema.Column{LikesColumns[2], LikesColumns[3]},
 			},
 			{
-				Name:    "like_post_id",
+				Name:    "like_post_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{LikesColumns[3]},
+				Columns: []*schema.Column{LikesColumns[3], LikesColumns[1]},
 			},
 		},
 	}

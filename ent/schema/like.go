@@ -36,7 +36,11 @@ func (Like) Edges() []ent.Edge {
 
 // Indexes of the Like.
 func (Like) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("user_id", "post_id").Unique(), index.Fields("post_id")}
+	return []ent.Index{
+		index.Fields("user_id", "post_id").Unique(),
+		// A post's likes, and (index only) how many it had at a moment, as search ranking asks.
+		index.Fields("post_id", "created_at"),
+	}
 }
 
 // Annotations of the Like.

@@ -216,8 +216,8 @@ func (s *Service) postMatcher(q Query, asOf time.Time) postMatcher {
 			},
 			relevance: func(b *sql.Builder) { b.WriteString("ts_rank(ps.document, "); tsquery(b); b.WriteString(")") },
 			ageDays: func(sel *sql.Selector, b *sql.Builder) {
-				b.WriteString("greatest(extract(epoch FROM (").Arg(asOf).WriteString("::timestamptz - ").
-					Ident(sel.C(post.FieldPublishedAt)).WriteString(")), 0) / 86400")
+				b.WriteString("greatest(date_part('epoch', ").Arg(asOf).WriteString("::timestamptz - ").
+					Ident(sel.C(post.FieldPublishedAt)).WriteString("), 0) / 86400") // in float8: numeric would cost a third more
 			},
 			titleHighlight: func(sel *sql.Selector) sql.Querier {
 				return headline(sel, post.FieldTitle, "HighlightAll=true, StartSel="+markStart+", StopSel="+markStop)
@@ -259,8 +259,8 @@ func (m postMatcher) score(sel *sql.Selector) sql.Querier {
 	return sql.ExprFunc(func(b *sql.Builder) {
 		b.WriteString("(")
 		m.relevance(b)
-		b.WriteString(fmt.Sprintf(" * (1 + ln(1.0 + (SELECT count(*) FROM likes WHERE likes.post_id = %s AND likes.created_at <= ", sel.C(post.FieldID))).
-			Arg(m.asOf).WriteString(fmt.Sprintf(")) / %d)", popularityDiv))
+		b.WriteString(fmt.Sprintf(" * (1 + ln(1 + CAST((SELECT count(*) FROM likes WHERE likes.post_id = %s AND likes.created_at <= ", sel.C(post.FieldID))).
+			Arg(m.asOf).WriteString(fmt.Sprintf(") AS double precision)) / %d)", popularityDiv))
 		b.WriteString(" / (1 + ")
 		m.ageDays(sel, b)
 		b.WriteString(fmt.Sprintf(" / %d))", freshnessDays))
