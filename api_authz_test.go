@@ -45,17 +45,20 @@ type matrixRow struct {
 }
 
 var matrix = map[string]matrixRow{
-	"Query.viewer":  {allow: "AAAAAA", query: `{ viewer { id } }`},
-	"Query.user":    {allow: "AAAAAA", query: `query($n: String!) { user(username: $n) { id } }`, vars: func(f *fixture) map[string]any { return map[string]any{"n": f.owner.Username} }},
-	"Query.users":   {allow: "AAAAAA", query: `{ users(first: 5) { totalCount } }`},
-	"Query.post":    {allow: "AAAAAA", query: `query($s: String!) { post(slug: $s) { id } }`, vars: func(f *fixture) map[string]any { return map[string]any{"s": f.post(true).Slug} }},
-	"Query.posts":   {allow: "AAAAAA", query: `{ posts(first: 5) { totalCount } }`},
-	"Query.tags":    {allow: "AAAAAA", query: `{ tags(first: 5) { totalCount } }`},
-	"Query.node":    {allow: "AAAAAA", query: `query($id: ID!) { node(id: $id) { id } }`, vars: func(f *fixture) map[string]any { return map[string]any{"id": f.post(true).ID} }},
-	"Query.nodes":   {allow: "AAAAAA", query: `query($id: ID!) { nodes(ids: [$id]) { id } }`, vars: func(f *fixture) map[string]any { return map[string]any{"id": f.owner.ID} }},
-	"Query.feed":    {allow: "DAAAAA", query: `{ feed(first: 5) { totalCount } }`},
-	"User.email":    {allow: "DADDAA", query: `query($n: String!) { user(username: $n) { email } }`, field: []string{"user", "email"}, vars: func(f *fixture) map[string]any { return map[string]any{"n": f.owner.Username} }},
-	"User.bannedAt": {allow: "DDDAAD", query: `query($n: String!) { user(username: $n) { bannedAt } }`, field: []string{"user", "bannedAt"}, vars: func(f *fixture) map[string]any { return map[string]any{"n": f.banned.Username} }},
+	"Query.viewer":      {allow: "AAAAAA", query: `{ viewer { id } }`},
+	"Query.user":        {allow: "AAAAAA", query: `query($n: String!) { user(username: $n) { id } }`, vars: func(f *fixture) map[string]any { return map[string]any{"n": f.owner.Username} }},
+	"Query.users":       {allow: "AAAAAA", query: `{ users(first: 5) { totalCount } }`},
+	"Query.post":        {allow: "AAAAAA", query: `query($s: String!) { post(slug: $s) { id } }`, vars: func(f *fixture) map[string]any { return map[string]any{"s": f.post(true).Slug} }},
+	"Query.posts":       {allow: "AAAAAA", query: `{ posts(first: 5) { totalCount } }`},
+	"Query.tags":        {allow: "AAAAAA", query: `{ tags(first: 5) { totalCount } }`},
+	"Query.node":        {allow: "AAAAAA", query: `query($id: ID!) { node(id: $id) { id } }`, vars: func(f *fixture) map[string]any { return map[string]any{"id": f.post(true).ID} }},
+	"Query.nodes":       {allow: "AAAAAA", query: `query($id: ID!) { nodes(ids: [$id]) { id } }`, vars: func(f *fixture) map[string]any { return map[string]any{"id": f.owner.ID} }},
+	"Query.feed":        {allow: "DAAAAA", query: `{ feed(first: 5) { totalCount } }`},
+	"Query.search":      {allow: "AAAAAA", query: `{ search(query: "post", first: 5) { totalCount } }`},
+	"Query.searchUsers": {allow: "AAAAAA", query: `{ searchUsers(query: "u", first: 5) { totalCount } }`},
+	"Query.searchTags":  {allow: "AAAAAA", query: `{ searchTags(query: "t", first: 5) { totalCount } }`},
+	"User.email":        {allow: "DADDAA", query: `query($n: String!) { user(username: $n) { email } }`, field: []string{"user", "email"}, vars: func(f *fixture) map[string]any { return map[string]any{"n": f.owner.Username} }},
+	"User.bannedAt":     {allow: "DDDAAD", query: `query($n: String!) { user(username: $n) { bannedAt } }`, field: []string{"user", "bannedAt"}, vars: func(f *fixture) map[string]any { return map[string]any{"n": f.banned.Username} }},
 
 	"Mutation.register": {allow: "AAAAAA", query: registerMutation, vars: func(f *fixture) map[string]any {
 		n := f.unique("reg")

@@ -55,6 +55,11 @@ func TestStatementCount(t *testing.T) {
 		for name, query := range map[string]string{
 			"feed page": feedPage,
 			"tag list":  `query($n: Int!) { tags(first: $n) { edges { node { name postCount } } } }`,
+			"search page": `query($n: Int!) { search(query: "post", first: $n) {
+			  totalCount edges { score titleHighlight { text } snippet { text }
+			    node { id title likeCount commentCount viewerHasLiked author { username displayName } tags { name } } }
+			} }`,
+			"people suggestions": `query($n: Int!) { searchUsers(query: "auth", first: $n) { edges { node { username followerCount } } } }`,
 		} {
 			small, large := measure(query, 10), measure(query, 50)
 			t.Logf("%s: %d SQL statements at first:10, %d at first:50", name, small, large)

@@ -30,6 +30,12 @@ type Manifest struct {
 	Password  string           `json:"password"`  // every user's password
 	Usernames []string         `json:"usernames"` // profiles the profile scenario rotates over
 	Slugs     []string         `json:"slugs"`     // posts the post-page scenario rotates over
+	// What the search scenarios rotate over: single words (each in about 90% of the posts, the
+	// vocabulary being small), phrases of two words adjacent in some post's title, and the first
+	// letters of display names, as typed.
+	SearchWords   []string `json:"searchWords"`
+	SearchPhrases []string `json:"searchPhrases"`
+	NamePrefixes  []string `json:"namePrefixes"`
 	NodeIDs   map[string]int64 `json:"nodeIDs"`   // one ID per type, to check node(id:)
 	Counts    map[string]int   `json:"counts"`    // rows written per table
 }
@@ -167,6 +173,16 @@ func main() {
 	}
 	for _, i := range d.postPages {
 		m.Slugs = append(m.Slugs, d.posts[i].slug)
+		title := strings.Fields(strings.ToLower(d.posts[i].title))
+		at := len(m.Slugs) % (len(title) - 1) // titles have 3 words or more
+		m.SearchPhrases = append(m.SearchPhrases, `"`+title[at]+" "+title[at+1]+`"`)
+	}
+	for i := range 20 {
+		m.SearchWords = append(m.SearchWords, vocabulary[i*len(vocabulary)/20])
+	}
+	for _, i := range d.profiles[:min(50, len(d.profiles))] {
+		name := strings.ToLower(d.users[i].displayName)
+		m.NamePrefixes = append(m.NamePrefixes, name[:2+i%4])
 	}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {

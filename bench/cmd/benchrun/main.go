@@ -37,7 +37,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// The three queries of the benchmark; the feed page is the one of api_statements_test.go.
+// The queries of the benchmark; the feed page is the one of api_statements_test.go.
 const (
 	feedQuery = `query($n: Int!) {
   feed(first: $n) {
@@ -67,6 +67,23 @@ const (
     comments(first: 20) { totalCount edges { node { body createdAt author { username displayName } } } }
   }
 }`
+	// A search results page.
+	searchQuery = `query($q: String!) {
+  search(query: $q, first: 10) {
+    totalCount
+    edges {
+      cursor score
+      titleHighlight { parts { text matched } }
+      snippet { parts { text matched } }
+      node { id slug publishedAt likeCount author { username displayName } tags { name } }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}`
+	// People suggested as a name is typed.
+	peopleQuery = `query($q: String!) {
+  searchUsers(query: $q, first: 5) { edges { node { username displayName avatarURL } } }
+}`
 )
 
 const baselineScenario = "feed page, hand-written baseline"
@@ -77,6 +94,10 @@ type manifest struct {
 	Password  string           `json:"password"`
 	Usernames []string         `json:"usernames"`
 	Slugs     []string         `json:"slugs"`
+	// Searches: one word, a phrase, the start of a name.
+	SearchWords   []string `json:"searchWords"`
+	SearchPhrases []string `json:"searchPhrases"`
+	NamePrefixes  []string `json:"namePrefixes"`
 	NodeIDs   map[string]int64 `json:"nodeIDs"`
 	Counts    map[string]int   `json:"counts"`
 }
@@ -200,8 +221,21 @@ func run(ctx context.Context, c config, m manifest) error {
 		post.bodies = append(post.bodies, body(postQuery, "slug", s))
 	}
 
+	searchWord := scenario{name: "search, one word (~90% of posts match)", field: "search"}
+	for _, w := range m.SearchWords {
+		searchWord.bodies = append(searchWord.bodies, body(searchQuery, "q", w))
+	}
+	searchPhrase := scenario{name: "search, phrase", field: "search"}
+	for _, p := range m.SearchPhrases {
+		searchPhrase.bodies = append(searchPhrase.bodies, body(searchQuery, "q", p))
+	}
+	people := scenario{name: "people, as-you-type", field: "searchUsers"}
+	for _, p := range m.NamePrefixes {
+		people.bodies = append(people.bodies, body(peopleQuery, "q", p))
+	}
+
 	var results []result
-	for _, s := range []scenario{feed, profile, post} {
+	for _, s := range []scenario{feed, profile, post, searchWord, searchPhrase, people} {
 		for _, cache := range []string{"cold", "warm"} {
 			if cache == "cold" {
 				if err := agora.restart(); err != nil {
