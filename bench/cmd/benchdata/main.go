@@ -31,9 +31,11 @@ type Manifest struct {
 	Usernames []string         `json:"usernames"` // profiles the profile scenario rotates over
 	Slugs     []string         `json:"slugs"`     // posts the post-page scenario rotates over
 	// What the search scenarios rotate over: single words (each in about 90% of the posts, the
-	// vocabulary being small), phrases of two words adjacent in some post's title, and the first
+	// vocabulary being small), rare words (each post's body ends with one of 1,000, so each is in
+	// about 0.1% of the posts), phrases of two words adjacent in some post's title, and the first
 	// letters of display names, as typed.
 	SearchWords   []string `json:"searchWords"`
+	RareWords     []string `json:"rareWords"`
 	SearchPhrases []string `json:"searchPhrases"`
 	NamePrefixes  []string `json:"namePrefixes"`
 	NodeIDs   map[string]int64 `json:"nodeIDs"`   // one ID per type, to check node(id:)
@@ -82,7 +84,8 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	g := generator{rng: rand.New(rand.NewPCG(*seed, 0x5eed)), base: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
+	g := generator{rng: rand.New(rand.NewPCG(*seed, 0x5eed)), base: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
+		rare: rand.New(rand.NewPCG(*seed, 0x7a7e))}
 	d := g.generate(*nUsers, *nPosts, *nComments, *nTags, *nFollows, *nLikes)
 
 	// IDs come from each table's own identity sequence, so they fall in the table's 2^32 range that
@@ -179,6 +182,7 @@ func main() {
 	}
 	for i := range 20 {
 		m.SearchWords = append(m.SearchWords, vocabulary[i*len(vocabulary)/20])
+		m.RareWords = append(m.RareWords, d.posts[d.postPages[i]].rare)
 	}
 	for _, i := range d.profiles[:min(50, len(d.profiles))] {
 		name := strings.ToLower(d.users[i].displayName)
@@ -225,6 +229,7 @@ type (
 	}
 	postRow struct {
 		slug, title, body string
+		rare              string // the rare word its body ends with
 		published         time.Time
 		author            int
 		tags              []int
@@ -241,6 +246,16 @@ type (
 type generator struct {
 	rng  *rand.Rand
 	base time.Time
+	// rare picks each post's rare word. A generator of its own leaves the rest of the data set as
+	// it was before search was benchmarked.
+	rare *rand.Rand
+}
+
+// rareWord is the i-th of the rare words: three syllables, "badefi".
+func rareWord(i int) string {
+	const syllables = "ba de fi go ku la me ni po ru"
+	s := strings.Fields(syllables)
+	return s[i/100%10] + s[i/10%10] + s[i%10]
 }
 
 func (g *generator) generate(nUsers, nPosts, nComments, nTags, nFollows, nLikes int) dataSet {
@@ -273,11 +288,14 @@ func (g *generator) generate(nUsers, nPosts, nComments, nTags, nFollows, nLikes 
 				body.WriteString(g.sentence())
 			}
 		}
+		rare := rareWord(g.rare.IntN(1000))
+		body.WriteString(" See " + rare + ".")
 		published := g.base.Add(30*24*time.Hour + time.Duration(i)*20*time.Minute + time.Duration(g.rng.IntN(60))*time.Second)
 		d.posts = append(d.posts, postRow{
 			slug:      fmt.Sprintf("%s-%d", strings.ReplaceAll(strings.ToLower(title), " ", "-"), i),
 			title:     title,
 			body:      body.String(),
+			rare:      rare,
 			published: published,
 			author:    g.rng.IntN(nUsers),
 			tags:      g.distinct(1+g.rng.IntN(3), nTags, -1, g.popular),

@@ -96,6 +96,7 @@ type manifest struct {
 	Slugs     []string         `json:"slugs"`
 	// Searches: one word, a phrase, the start of a name.
 	SearchWords   []string `json:"searchWords"`
+	RareWords     []string `json:"rareWords"`
 	SearchPhrases []string `json:"searchPhrases"`
 	NamePrefixes  []string `json:"namePrefixes"`
 	NodeIDs   map[string]int64 `json:"nodeIDs"`
@@ -225,6 +226,10 @@ func run(ctx context.Context, c config, m manifest) error {
 	for _, w := range m.SearchWords {
 		searchWord.bodies = append(searchWord.bodies, body(searchQuery, "q", w))
 	}
+	searchRare := scenario{name: "search, rare word (~0.5% of posts match)", field: "search"}
+	for _, w := range m.RareWords {
+		searchRare.bodies = append(searchRare.bodies, body(searchQuery, "q", w))
+	}
 	searchPhrase := scenario{name: "search, phrase", field: "search"}
 	for _, p := range m.SearchPhrases {
 		searchPhrase.bodies = append(searchPhrase.bodies, body(searchQuery, "q", p))
@@ -235,7 +240,7 @@ func run(ctx context.Context, c config, m manifest) error {
 	}
 
 	var results []result
-	for _, s := range []scenario{feed, profile, post, searchWord, searchPhrase, people} {
+	for _, s := range []scenario{feed, profile, post, searchWord, searchRare, searchPhrase, people} {
 		for _, cache := range []string{"cold", "warm"} {
 			if cache == "cold" {
 				if err := agora.restart(); err != nil {
