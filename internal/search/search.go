@@ -93,7 +93,7 @@ func (s *Service) Posts(ctx context.Context, args PageArgs) (*PostConnection, er
 		Description string  `sql:"description_snippet"`
 		Body        string  `sql:"body_snippet"`
 	}
-	err = s.visiblePosts(at.asOf).
+	err = s.searchable(at.asOf).
 		Modify(func(sel *sql.Selector) {
 			m.join(sel)
 			sel.Select(sel.C(post.FieldID))
@@ -146,7 +146,7 @@ func (s *Service) Posts(ctx context.Context, args PageArgs) (*PostConnection, er
 		c.PageInfo.StartCursor, c.PageInfo.EndCursor = &c.Edges[0].Cursor, &c.Edges[n-1].Cursor
 	}
 	if args.TotalCount {
-		c.TotalCount, err = s.visiblePosts(at.asOf).Where(m.matches).Count(ctx)
+		c.TotalCount, err = s.searchable(at.asOf).Where(m.matches).Count(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("count search results: %w", err)
 		}
@@ -154,9 +154,9 @@ func (s *Service) Posts(ctx context.Context, args PageArgs) (*PostConnection, er
 	return c, nil
 }
 
-// visiblePosts are the posts a search may return, before privacy rules: published by then, and
+// searchable are the posts a search may return, before privacy rules: published by then, and
 // not by a banned user.
-func (s *Service) visiblePosts(asOf time.Time) *ent.PostQuery {
+func (s *Service) searchable(asOf time.Time) *ent.PostQuery {
 	return s.client.Post.Query().Where(
 		post.StatusEQ(post.StatusPUBLISHED),
 		post.PublishedAtLTE(asOf),
