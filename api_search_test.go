@@ -1,11 +1,15 @@
 package main
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
 
 	"entgo.io/ent/dialect"
+
+	"github.com/agora/agora/ent/privacy"
+	"github.com/agora/agora/ent/tag"
 )
 
 const searchQuery = `query($q: String!, $n: Int, $after: Cursor) {
@@ -194,6 +198,17 @@ func TestSearchVisibility(t *testing.T) {
 			if got := titles(a, q); !slices.Equal(got, []string{"Desert walk"}) {
 				t.Fatalf("after the update, %q finds %q", q, got)
 			}
+		}
+		// A tag renamed in the database (no mutation renames tags) renames it in the index too.
+		ctx := privacy.DecisionContext(context.Background(), privacy.Allow)
+		if err := a.db.Client.Tag.Update().Where(tag.Name("sand-dunes")).SetName("ergs").Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := titles(a, "dunes"); len(got) != 0 {
+			t.Fatalf("the old tag name still finds %q", got)
+		}
+		if got := titles(a, "ergs"); !slices.Equal(got, []string{"Desert walk"}) {
+			t.Fatalf("the new tag name finds %q", got)
 		}
 		a.as(ann).Do(t, `mutation($id: ID!) { deletePost(input: {id: $id}) { deletedPostID } }`, map[string]any{"id": kept.ID}, nil)
 		if got := titles(a, "desert"); len(got) != 0 {

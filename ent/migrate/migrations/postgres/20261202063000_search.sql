@@ -42,6 +42,11 @@ BEGIN
   PERFORM post_search_refresh(ARRAY[NEW.id]);
   RETURN NULL;
 END $$;
+CREATE FUNCTION "post_search_tag_renamed"() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM post_search_refresh(ARRAY(SELECT post_id FROM post_tags WHERE tag_id = NEW.id));
+  RETURN NULL;
+END $$;
 CREATE TRIGGER "post_search_insert" AFTER INSERT ON "posts"
   REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION post_search_inserted();
 CREATE TRIGGER "post_search_update" AFTER UPDATE OF "title", "description", "body" ON "posts"
@@ -51,6 +56,8 @@ CREATE TRIGGER "post_search_tags_insert" AFTER INSERT ON "post_tags"
   REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION post_search_tags_changed();
 CREATE TRIGGER "post_search_tags_delete" AFTER DELETE ON "post_tags"
   REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION post_search_tags_changed();
+CREATE TRIGGER "post_search_tag_rename" AFTER UPDATE OF "name" ON "tags"
+  FOR EACH ROW WHEN (OLD.name IS DISTINCT FROM NEW.name) EXECUTE FUNCTION post_search_tag_renamed();
 
 -- user_search: handles and display names for as-you-type prefix search, without stemming. The
 -- parser splits a handle at underscores: "ada_lovelace" is indexed as "ada" and "lovelace".

@@ -19,6 +19,10 @@ END;
 CREATE TRIGGER `post_search_tags_delete` AFTER DELETE ON `post_tags` BEGIN
   UPDATE `post_search` SET `tags` = (SELECT coalesce(group_concat(`tags`.`name`, ' '), '') FROM `post_tags` JOIN `tags` ON `tags`.`id` = `post_tags`.`tag_id` WHERE `post_tags`.`post_id` = OLD.`post_id`) WHERE rowid = OLD.`post_id`;
 END;
+CREATE TRIGGER `post_search_tag_rename` AFTER UPDATE OF `name` ON `tags` BEGIN
+  UPDATE `post_search` SET `tags` = (SELECT coalesce(group_concat(`tags`.`name`, ' '), '') FROM `post_tags` JOIN `tags` ON `tags`.`id` = `post_tags`.`tag_id` WHERE `post_tags`.`post_id` = `post_search`.rowid)
+    WHERE rowid IN (SELECT `post_id` FROM `post_tags` WHERE `tag_id` = NEW.`id`);
+END;
 
 -- user_search: handles and display names for as-you-type prefix search, without stemming.
 CREATE VIRTUAL TABLE `user_search` USING fts5(`username`, `display_name`, tokenize = 'unicode61 remove_diacritics 2', prefix = '1 2 3');
