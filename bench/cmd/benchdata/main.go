@@ -30,6 +30,9 @@ type Manifest struct {
 	Password  string           `json:"password"`  // every user's password
 	Usernames []string         `json:"usernames"` // profiles the profile scenario rotates over
 	Slugs     []string         `json:"slugs"`     // posts the post-page scenario rotates over
+	NodeIDs   map[string]int64 `json:"nodeIDs"`   // one ID per type, to check node(id:)
+	Counts    map[string]int   `json:"counts"`    // rows written per table
+
 	// What the search scenarios rotate over: single words (each in about 90% of the posts, the
 	// vocabulary being small), rare words (each post's body ends with one of 1,000, so each is in
 	// about 0.1% of the posts), phrases of two words adjacent in some post's title, and the first
@@ -38,8 +41,6 @@ type Manifest struct {
 	RareWords     []string `json:"rareWords"`
 	SearchPhrases []string `json:"searchPhrases"`
 	NamePrefixes  []string `json:"namePrefixes"`
-	NodeIDs   map[string]int64 `json:"nodeIDs"`   // one ID per type, to check node(id:)
-	Counts    map[string]int   `json:"counts"`    // rows written per table
 }
 
 // Password of every generated user.

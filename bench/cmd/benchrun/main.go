@@ -94,13 +94,14 @@ type manifest struct {
 	Password  string           `json:"password"`
 	Usernames []string         `json:"usernames"`
 	Slugs     []string         `json:"slugs"`
+	NodeIDs   map[string]int64 `json:"nodeIDs"`
+	Counts    map[string]int   `json:"counts"`
+
 	// Searches: one word, a phrase, the start of a name.
 	SearchWords   []string `json:"searchWords"`
 	RareWords     []string `json:"rareWords"`
 	SearchPhrases []string `json:"searchPhrases"`
 	NamePrefixes  []string `json:"namePrefixes"`
-	NodeIDs   map[string]int64 `json:"nodeIDs"`
-	Counts    map[string]int   `json:"counts"`
 }
 
 type config struct {
@@ -226,7 +227,7 @@ func run(ctx context.Context, c config, m manifest) error {
 	for _, w := range m.SearchWords {
 		searchWord.bodies = append(searchWord.bodies, body(searchQuery, "q", w))
 	}
-	searchRare := scenario{name: "search, rare word (~0.5% of posts match)", field: "search"}
+	searchRare := scenario{name: "search, rare word (~0.1% of posts match)", field: "search"}
 	for _, w := range m.RareWords {
 		searchRare.bodies = append(searchRare.bodies, body(searchQuery, "q", w))
 	}
