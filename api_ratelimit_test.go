@@ -112,7 +112,7 @@ func TestRateLimitSharedByReplicas(t *testing.T) {
 // tighter than the request budget; a refusal is RATE_LIMITED with the retry time and writes nothing.
 func TestOperationRateLimits(t *testing.T) {
 	t.Parallel()
-	a := newLimitedAPI(t, nil, func(c *config.Config) { c.RateLimitReg, c.RateLimitMsg = "2/1h", "2/1h" })
+	a := newLimitedAPI(t, nil, func(c *config.Config) { c.RateLimitReg, c.RateLimitMsg, c.RateLimitFind = "2/1h", "2/1h", "2/1h" })
 	ada, bob := a.register(t, "ada"), a.register(t, "bob")
 	users := a.count(t, "users")
 	e := a.Fail(t, "RATE_LIMITED", "", registerMutation, map[string]any{"in": map[string]any{
@@ -136,4 +136,14 @@ func TestOperationRateLimits(t *testing.T) {
 		t.Fatalf("%d messages stored, want 2", n)
 	}
 	a.as(bob).Do(t, send, map[string]any{"to": ada.ID}, nil) // bob's budget is his own
+
+	const find = `{ search(query: "hello", first: 5) { edges { cursor } } }`
+	a.as(ada).Do(t, find, nil, nil)
+	a.as(ada).Do(t, find, nil, nil)
+	e = a.as(ada).Fail(t, "RATE_LIMITED", "", find, nil)
+	if got, _ := e.Extensions["retryAfterSeconds"].(float64); !about(int(got), 1800) {
+		t.Fatalf("search refused with retryAfterSeconds %v, want 1800", got)
+	}
+	a.as(ada).Do(t, `{ searchUsers(query: "bo", first: 5) { edges { cursor } } }`, nil, nil) // suggestions are not budgeted
+	a.as(bob).Do(t, find, nil, nil)
 }

@@ -319,6 +319,7 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univ
 	perAccount, perIP := budget("AGORA_LOGIN_LIMIT_ACCOUNT", cfg.LoginPerAcct), budget("AGORA_LOGIN_LIMIT_IP", cfg.LoginPerIP)
 	anonRequests, userRequests := budget("AGORA_RATE_LIMIT_IP", cfg.RateLimitIP), budget("AGORA_RATE_LIMIT_USER", cfg.RateLimitUser)
 	signUps, messages := budget("AGORA_RATE_LIMIT_REGISTER", cfg.RateLimitReg), budget("AGORA_RATE_LIMIT_MESSAGE", cfg.RateLimitMsg)
+	searches := budget("AGORA_RATE_LIMIT_SEARCH", cfg.RateLimitFind)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -383,7 +384,7 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univ
 		notify:  notices,
 		message: message.New(db.Client, events, notices, limiter, messages),
 		live:    events,
-		search:  search.New(db.Client, db.Dialect),
+		search:  search.New(db.Client, db.Dialect, limiter, searches),
 		bus:     bus,
 	}
 	a.requests = ratelimit.Middleware(limiter, func(r *http.Request) (string, ratelimit.Limit) {

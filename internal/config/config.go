@@ -35,6 +35,7 @@ type Config struct {
 	RateLimitUser  string        // AGORA_RATE_LIMIT_USER: requests per signed-in user (default 1200/1m)
 	RateLimitReg   string        // AGORA_RATE_LIMIT_REGISTER: sign-ups per client address (default 10/1h)
 	RateLimitMsg   string        // AGORA_RATE_LIMIT_MESSAGE: messages sent per user (default 30/1m)
+	RateLimitFind  string        // AGORA_RATE_LIMIT_SEARCH: post searches per user or anonymous client address (default 60/1m)
 	ShutdownGrace  time.Duration // AGORA_SHUTDOWN_GRACE: how long in-flight requests may finish after SIGTERM (default 15s)
 	DBMaxConns     int           // AGORA_DB_MAX_CONNS: PostgreSQL pool size (default 20)
 	Origins        []string      // AGORA_ALLOWED_ORIGINS: comma-separated host patterns of other sites' pages that may open sockets (default none)
@@ -112,6 +113,7 @@ func load() (Config, error) {
 		RateLimitUser:  get("AGORA_RATE_LIMIT_USER", "1200/1m"),
 		RateLimitReg:   get("AGORA_RATE_LIMIT_REGISTER", "10/1h"),
 		RateLimitMsg:   get("AGORA_RATE_LIMIT_MESSAGE", "30/1m"),
+		RateLimitFind:  get("AGORA_RATE_LIMIT_SEARCH", "60/1m"),
 		ShutdownGrace:  parse(&errs, "AGORA_SHUTDOWN_GRACE", 15*time.Second, time.ParseDuration),
 		DBMaxConns:     parse(&errs, "AGORA_DB_MAX_CONNS", 20, strconv.Atoi),
 		PublicMaxAge:   parse(&errs, "AGORA_PUBLIC_MAX_AGE", 0, time.ParseDuration),
@@ -275,14 +277,14 @@ func (c Config) String() string {
 	}
 	return fmt.Sprintf("env=%s addr=%s metrics_addr=%s database=%s db_max_conns=%d redis=%s auto_migrate=%t "+
 		"jwt_secret=%s jwt_previous_secrets=%d token_issuer=%q access_token_ttl=%s session_ttl=%s log_level=%s "+
-		"login_limit_account=%s login_limit_ip=%s rate_limit_ip=%s rate_limit_user=%s rate_limit_register=%s rate_limit_message=%s "+
+		"login_limit_account=%s login_limit_ip=%s rate_limit_ip=%s rate_limit_user=%s rate_limit_register=%s rate_limit_message=%s rate_limit_search=%s "+
 		"allowed_origins=%q max_subscriptions=%d socket_recheck=%s max_depth=%d max_aliases=%d max_root_fields=%d max_tokens=%d max_cost=%d "+
 		"public_max_age=%s introspection=%t field_suggestions=%t graphiql=%t trusted_documents=%q max_body_bytes=%d "+
 		"read_header_timeout=%s read_timeout=%s write_timeout=%s idle_timeout=%s operation_timeout=%s statement_timeout=%s "+
 		"batch_max=%d csrf_prevention=%t compress_min_bytes=%d shutdown_grace=%s",
 		c.Env, c.Addr, metrics, c.DatabaseName(), c.DBMaxConns, redisName, c.AutoMigrate,
 		secret, len(c.JWTPrevious), c.TokenIssuer, c.AccessTokenTTL, c.SessionTTL, c.LogLevel,
-		c.LoginPerAcct, c.LoginPerIP, c.RateLimitIP, c.RateLimitUser, c.RateLimitReg, c.RateLimitMsg,
+		c.LoginPerAcct, c.LoginPerIP, c.RateLimitIP, c.RateLimitUser, c.RateLimitReg, c.RateLimitMsg, c.RateLimitFind,
 		strings.Join(c.Origins, ","), c.MaxSubs, c.SocketRecheck, c.MaxDepth, c.MaxAliases, c.MaxRootFields, c.MaxTokens, c.MaxCost,
 		c.PublicMaxAge, c.Introspection, c.FieldSuggestions, c.GraphiQL, c.TrustedDocuments, c.MaxBodyBytes,
 		c.ReadHeaderTimeout, c.ReadTimeout, c.WriteTimeout, c.IdleTimeout, c.OperationTimeout, c.StatementTimeout,

@@ -18,18 +18,23 @@ import (
 	"github.com/agora/agora/ent/post"
 	"github.com/agora/agora/ent/user"
 	"github.com/agora/agora/internal/apperr"
+	"github.com/agora/agora/internal/auth"
 	"github.com/agora/agora/internal/loader"
+	"github.com/agora/agora/internal/ratelimit"
 )
 
 // Service runs searches.
 type Service struct {
 	client   *ent.Client
 	postgres bool
+	limiter  ratelimit.Limiter
+	perPage  ratelimit.Limit // post search pages per user or anonymous client address
 }
 
-// New returns a Service for a database of the dialect ("postgres" or "sqlite3").
-func New(client *ent.Client, dialectName string) *Service {
-	return &Service{client: client, postgres: dialectName == dialect.Postgres}
+// New returns a Service for a database of the dialect ("postgres" or "sqlite3"). A post search
+// costs the database in proportion to its matches, so each viewer's are budgeted by perPage.
+func New(client *ent.Client, dialectName string, limiter ratelimit.Limiter, perPage ratelimit.Limit) *Service {
+	return &Service{client: client, postgres: dialectName == dialect.Postgres, limiter: limiter, perPage: perPage}
 }
 
 // A post's score is relevance × freshness × popularity:
@@ -77,6 +82,13 @@ type postPosition struct {
 func (s *Service) Posts(ctx context.Context, args PageArgs) (*PostConnection, error) {
 	q, err := ParseQuery("query", args.Query)
 	if err != nil {
+		return nil, err
+	}
+	key := "search:ip:" + auth.ClientIP(ctx)
+	if v := auth.FromContext(ctx); v.Authenticated() {
+		key = "search:user:" + strconv.Itoa(v.UserID)
+	}
+	if err := ratelimit.Take(ctx, s.limiter, key, s.perPage, "too many searches: retry later"); err != nil {
 		return nil, err
 	}
 	at := postPosition{asOf: time.Now().UTC().Truncate(time.Microsecond)}

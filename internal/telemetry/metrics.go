@@ -164,7 +164,7 @@ func (m *Metrics) RateLimited(key string) {
 	}
 	budget, _, _ := strings.Cut(key, ":")
 	switch budget {
-	case "request", "login", "register", "message":
+	case "request", "login", "register", "message", "search":
 	default:
 		budget = "other"
 	}

@@ -187,7 +187,7 @@ func run(ctx context.Context, c config, m manifest) error {
 		"AGORA_JWT_SECRET=" + secret,
 		"AGORA_ACCESS_TOKEN_TTL=1h", // outlives the whole run
 		// One load generator on one address, as one user: request budgets would refuse it.
-		"AGORA_RATE_LIMIT_IP=100000000/1m", "AGORA_RATE_LIMIT_USER=100000000/1m",
+		"AGORA_RATE_LIMIT_IP=100000000/1m", "AGORA_RATE_LIMIT_USER=100000000/1m", "AGORA_RATE_LIMIT_SEARCH=100000000/1m",
 	}}
 	baseline := &server{name: "baseline", bin: c.baselineBin, dir: c.dir}
 	if err := agora.start(); err != nil {
