@@ -54,6 +54,7 @@ func hostileRequests() []hostile {
 	}
 	batchBody, _ := json.Marshal(batch)
 	typename := []byte(`{"query": "{ __typename }"}`)
+	const search = `query($q: String!) { search(query: $q, first: 5) { totalCount } }`
 	return []hostile{
 		{name: "depth bomb", body: gqlBody(deep, nil), status: 400, code: "OPERATION_LIMIT"},
 		{name: "alias bomb", body: gqlBody(aliases, nil), status: 400, code: "OPERATION_LIMIT"},
@@ -78,6 +79,8 @@ func hostileRequests() []hostile {
 		{name: "introspection in production", production: true, body: gqlBody(`{ __schema { types { name } } }`, nil), status: 400, code: "INTROSPECTION_DISABLED"},
 		{name: "introspection in a fragment, in production", production: true, body: gqlBody(`{ ...T } fragment T on Query { __type(name: "User") { name } }`, nil), status: 400, code: "INTROSPECTION_DISABLED"},
 		{name: "field suggestions in production", production: true, body: gqlBody(`{ viewr { id } }`, nil), status: 400, code: "GRAPHQL_VALIDATION_FAILED"},
+		{name: "full-text syntax in a search", body: gqlBody(search, map[string]any{"q": `NEAR(a b) {title body}: x* ) " OR OR - ^start AND`}), status: 200},
+		{name: "a search of 10,000 characters", body: gqlBody(search, map[string]any{"q": strings.Repeat("word ", 2000)}), status: 200, code: "BAD_USER_INPUT"},
 	}
 }
 
