@@ -53,11 +53,12 @@ func (s *Service) Users(ctx context.Context, args PageArgs) (*ent.UserConnection
 				WriteString(") = ").Arg(p.text).WriteString(" THEN 1 ELSE 2 END")
 		})
 	}
-	var rows []struct {
+	type row struct {
 		ID       int    `sql:"id"`
 		Username string `sql:"username"`
 		Rank     int    `sql:"rank"`
 	}
+	var rows []row
 	err = s.matchingUsers(p).
 		Modify(func(sel *sql.Selector) {
 			sel.Select(sel.C(user.FieldID), sel.C(user.FieldUsername))
@@ -77,16 +78,8 @@ func (s *Service) Users(ctx context.Context, args PageArgs) (*ent.UserConnection
 		return nil, fmt.Errorf("search people: %w", err)
 	}
 	c := &ent.UserConnection{Edges: []*ent.UserEdge{}}
-	c.PageInfo.HasPreviousPage = args.After != nil
-	if len(rows) > args.First {
-		c.PageInfo.HasNextPage = true
-		rows = rows[:args.First]
-	}
-	ids := make([]int, len(rows))
-	for i, r := range rows {
-		ids[i] = r.ID
-	}
-	nodes, err := loader.Nodes(ctx, s.client, ids)
+	rows, c.PageInfo = page(rows, args)
+	nodes, err := loader.Nodes(ctx, s.client, idsOf(rows, func(r row) int { return r.ID }))
 	if err != nil {
 		return nil, err
 	}

@@ -98,13 +98,14 @@ func (s *Service) Posts(ctx context.Context, args PageArgs) (*PostConnection, er
 		}
 	}
 	m := s.postMatcher(q, at.asOf)
-	var rows []struct {
+	type row struct {
 		ID          int     `sql:"id"`
 		Score       float64 `sql:"score"`
 		Title       string  `sql:"title_highlight"`
 		Description string  `sql:"description_snippet"`
 		Body        string  `sql:"body_snippet"`
 	}
+	var rows []row
 	err = s.searchable(at.asOf).
 		Modify(func(sel *sql.Selector) {
 			m.join(sel)
@@ -128,16 +129,8 @@ func (s *Service) Posts(ctx context.Context, args PageArgs) (*PostConnection, er
 		return nil, fmt.Errorf("search posts: %w", err)
 	}
 	c := &PostConnection{Edges: []*PostEdge{}}
-	c.PageInfo.HasPreviousPage = args.After != nil
-	if len(rows) > args.First {
-		c.PageInfo.HasNextPage = true
-		rows = rows[:args.First]
-	}
-	ids := make([]int, len(rows))
-	for i, r := range rows {
-		ids[i] = r.ID
-	}
-	nodes, err := loader.Nodes(ctx, s.client, ids)
+	rows, c.PageInfo = page(rows, args)
+	nodes, err := loader.Nodes(ctx, s.client, idsOf(rows, func(r row) int { return r.ID }))
 	if err != nil {
 		return nil, err
 	}
@@ -164,6 +157,24 @@ func (s *Service) Posts(ctx context.Context, args PageArgs) (*PostConnection, er
 		}
 	}
 	return c, nil
+}
+
+// page cuts the extra row read to tell whether a next page exists.
+func page[T any](rows []T, args PageArgs) ([]T, ent.PageInfo) {
+	info := ent.PageInfo{HasPreviousPage: args.After != nil}
+	if len(rows) > args.First {
+		info.HasNextPage = true
+		rows = rows[:args.First]
+	}
+	return rows, info
+}
+
+func idsOf[T any](rows []T, id func(T) int) []int {
+	ids := make([]int, len(rows))
+	for i, r := range rows {
+		ids[i] = id(r)
+	}
+	return ids
 }
 
 // searchable are the posts a search may return, before privacy rules: published by then, and
