@@ -112,7 +112,7 @@ func TestRateLimitSharedByReplicas(t *testing.T) {
 // tighter than the request budget; a refusal is RATE_LIMITED with the retry time and writes nothing.
 func TestOperationRateLimits(t *testing.T) {
 	t.Parallel()
-	a := newLimitedAPI(t, nil, func(c *config.Config) { c.RateLimitReg, c.RateLimitMsg, c.RateLimitFind = "2/1h", "2/1h", "2/1h" })
+	a := newLimitedAPI(t, nil, func(c *config.Config) { c.RateLimitReg, c.RateLimitMsg, c.RateLimitSearch = "2/1h", "2/1h", "2/1h" })
 	ada, bob := a.register(t, "ada"), a.register(t, "bob")
 	users := a.count(t, "users")
 	e := a.Fail(t, "RATE_LIMITED", "", registerMutation, map[string]any{"in": map[string]any{

@@ -91,7 +91,7 @@ func startAPI(t testing.TB, db *database.DB, rdb redis.UniversalClient, limits .
 func testConfig() config.Config {
 	return config.Config{TokenIssuer: "agora-test", AccessTokenTTL: time.Hour, SessionTTL: 24 * time.Hour,
 		LoginPerAcct: "1000/1m", LoginPerIP: "1000/1m", MaxSubs: 5, SocketRecheck: 50 * time.Millisecond,
-		RateLimitIP: "100000/1m", RateLimitUser: "100000/1m", RateLimitReg: "100000/1m", RateLimitMsg: "100000/1m", RateLimitFind: "100000/1m",
+		RateLimitIP: "100000/1m", RateLimitUser: "100000/1m", RateLimitReg: "100000/1m", RateLimitMsg: "100000/1m", RateLimitSearch: "100000/1m",
 		// config.Load's defaults in development
 		Introspection: true, FieldSuggestions: true, GraphiQL: true, CSRFPrevention: true, MaxBodyBytes: 1 << 20,
 		OperationTimeout: 15 * time.Second, CompressMinBytes: 1024}

@@ -319,7 +319,7 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univ
 	perAccount, perIP := budget("AGORA_LOGIN_LIMIT_ACCOUNT", cfg.LoginPerAcct), budget("AGORA_LOGIN_LIMIT_IP", cfg.LoginPerIP)
 	anonRequests, userRequests := budget("AGORA_RATE_LIMIT_IP", cfg.RateLimitIP), budget("AGORA_RATE_LIMIT_USER", cfg.RateLimitUser)
 	signUps, messages := budget("AGORA_RATE_LIMIT_REGISTER", cfg.RateLimitReg), budget("AGORA_RATE_LIMIT_MESSAGE", cfg.RateLimitMsg)
-	searches := budget("AGORA_RATE_LIMIT_SEARCH", cfg.RateLimitFind)
+	searches := budget("AGORA_RATE_LIMIT_SEARCH", cfg.RateLimitSearch)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

@@ -17,36 +17,36 @@ import (
 // Config is every setting Agora reads. Zero-configuration defaults run a development server on an
 // embedded SQLite file.
 type Config struct {
-	Env            string        // AGORA_ENV: development (default) or production
-	Addr           string        // PORT → ":PORT" (default 8080)
-	DatabaseURL    string        // DATABASE_URL: postgres://… ; empty → embedded SQLite
-	SQLitePath     string        // AGORA_SQLITE_PATH (default agora.db)
-	RedisURL       string        // REDIS_URL: redis://… shares state across replicas; empty → in-process
-	AutoMigrate    bool          // AGORA_AUTO_MIGRATE: apply pending migrations at start-up (default true)
-	JWTSecret      string        // AGORA_JWT_SECRET: at least 32 bytes; generated in development when empty
-	JWTPrevious    []string      // AGORA_JWT_PREVIOUS_SECRETS: comma-separated keys that still verify (rotation)
-	TokenIssuer    string        // AGORA_TOKEN_ISSUER (default agora)
-	AccessTokenTTL time.Duration // AGORA_ACCESS_TOKEN_TTL (default 15m)
-	SessionTTL     time.Duration // AGORA_SESSION_TTL: a session ends unless refreshed within it (default 720h)
-	LogLevel       string        // AGORA_LOG_LEVEL: debug, info (default), warn, error
-	LoginPerAcct   string        // AGORA_LOGIN_LIMIT_ACCOUNT: sign-in attempts per account, N/duration (default 10/15m)
-	LoginPerIP     string        // AGORA_LOGIN_LIMIT_IP: sign-in attempts per client address (default 30/5m)
-	RateLimitIP    string        // AGORA_RATE_LIMIT_IP: requests per client address of anonymous callers, N/duration (default 600/1m)
-	RateLimitUser  string        // AGORA_RATE_LIMIT_USER: requests per signed-in user (default 1200/1m)
-	RateLimitReg   string        // AGORA_RATE_LIMIT_REGISTER: sign-ups per client address (default 10/1h)
-	RateLimitMsg   string        // AGORA_RATE_LIMIT_MESSAGE: messages sent per user (default 30/1m)
-	RateLimitFind  string        // AGORA_RATE_LIMIT_SEARCH: post searches per user or anonymous client address (default 60/1m)
-	ShutdownGrace  time.Duration // AGORA_SHUTDOWN_GRACE: how long in-flight requests may finish after SIGTERM (default 15s)
-	DBMaxConns     int           // AGORA_DB_MAX_CONNS: PostgreSQL pool size (default 20)
-	Origins        []string      // AGORA_ALLOWED_ORIGINS: comma-separated host patterns of other sites' pages that may open sockets (default none)
-	MaxSubs        int           // AGORA_MAX_SUBSCRIPTIONS: subscriptions per connection (default 20)
-	SocketRecheck  time.Duration // AGORA_SOCKET_RECHECK: how often an open socket's token and session are checked again (default 30s)
-	MaxDepth       int           // AGORA_MAX_DEPTH: field nesting per operation (default 12)
-	MaxAliases     int           // AGORA_MAX_ALIASES: aliased fields per operation (default 30)
-	MaxRootFields  int           // AGORA_MAX_ROOT_FIELDS: top-level fields per operation (default 20)
-	MaxTokens      int           // AGORA_MAX_TOKENS: tokens per document (default 15000)
-	MaxCost        int           // AGORA_MAX_COST: connection-aware cost per operation (default 25000)
-	PublicMaxAge   time.Duration // AGORA_PUBLIC_MAX_AGE: how long shared caches (CDNs) may keep anonymous GET answers (default 0: not at all)
+	Env             string        // AGORA_ENV: development (default) or production
+	Addr            string        // PORT → ":PORT" (default 8080)
+	DatabaseURL     string        // DATABASE_URL: postgres://… ; empty → embedded SQLite
+	SQLitePath      string        // AGORA_SQLITE_PATH (default agora.db)
+	RedisURL        string        // REDIS_URL: redis://… shares state across replicas; empty → in-process
+	AutoMigrate     bool          // AGORA_AUTO_MIGRATE: apply pending migrations at start-up (default true)
+	JWTSecret       string        // AGORA_JWT_SECRET: at least 32 bytes; generated in development when empty
+	JWTPrevious     []string      // AGORA_JWT_PREVIOUS_SECRETS: comma-separated keys that still verify (rotation)
+	TokenIssuer     string        // AGORA_TOKEN_ISSUER (default agora)
+	AccessTokenTTL  time.Duration // AGORA_ACCESS_TOKEN_TTL (default 15m)
+	SessionTTL      time.Duration // AGORA_SESSION_TTL: a session ends unless refreshed within it (default 720h)
+	LogLevel        string        // AGORA_LOG_LEVEL: debug, info (default), warn, error
+	LoginPerAcct    string        // AGORA_LOGIN_LIMIT_ACCOUNT: sign-in attempts per account, N/duration (default 10/15m)
+	LoginPerIP      string        // AGORA_LOGIN_LIMIT_IP: sign-in attempts per client address (default 30/5m)
+	RateLimitIP     string        // AGORA_RATE_LIMIT_IP: requests per client address of anonymous callers, N/duration (default 600/1m)
+	RateLimitUser   string        // AGORA_RATE_LIMIT_USER: requests per signed-in user (default 1200/1m)
+	RateLimitReg    string        // AGORA_RATE_LIMIT_REGISTER: sign-ups per client address (default 10/1h)
+	RateLimitMsg    string        // AGORA_RATE_LIMIT_MESSAGE: messages sent per user (default 30/1m)
+	RateLimitSearch string        // AGORA_RATE_LIMIT_SEARCH: post searches per user or anonymous client address (default 60/1m)
+	ShutdownGrace   time.Duration // AGORA_SHUTDOWN_GRACE: how long in-flight requests may finish after SIGTERM (default 15s)
+	DBMaxConns      int           // AGORA_DB_MAX_CONNS: PostgreSQL pool size (default 20)
+	Origins         []string      // AGORA_ALLOWED_ORIGINS: comma-separated host patterns of other sites' pages that may open sockets (default none)
+	MaxSubs         int           // AGORA_MAX_SUBSCRIPTIONS: subscriptions per connection (default 20)
+	SocketRecheck   time.Duration // AGORA_SOCKET_RECHECK: how often an open socket's token and session are checked again (default 30s)
+	MaxDepth        int           // AGORA_MAX_DEPTH: field nesting per operation (default 12)
+	MaxAliases      int           // AGORA_MAX_ALIASES: aliased fields per operation (default 30)
+	MaxRootFields   int           // AGORA_MAX_ROOT_FIELDS: top-level fields per operation (default 20)
+	MaxTokens       int           // AGORA_MAX_TOKENS: tokens per document (default 15000)
+	MaxCost         int           // AGORA_MAX_COST: connection-aware cost per operation (default 25000)
+	PublicMaxAge    time.Duration // AGORA_PUBLIC_MAX_AGE: how long shared caches (CDNs) may keep anonymous GET answers (default 0: not at all)
 
 	// Exposure of the schema: on in development, off in production unless set.
 	Introspection    bool // AGORA_INTROSPECTION: __schema and __type queries
@@ -96,34 +96,34 @@ func LoadFile(path string) (Config, error) {
 func load() (Config, error) {
 	var errs []error
 	c := Config{
-		Env:            get("AGORA_ENV", "development"),
-		Addr:           ":" + get("PORT", "8080"),
-		DatabaseURL:    os.Getenv("DATABASE_URL"),
-		SQLitePath:     get("AGORA_SQLITE_PATH", "agora.db"),
-		RedisURL:       os.Getenv("REDIS_URL"),
-		AutoMigrate:    parse(&errs, "AGORA_AUTO_MIGRATE", true, strconv.ParseBool),
-		JWTSecret:      os.Getenv("AGORA_JWT_SECRET"),
-		TokenIssuer:    get("AGORA_TOKEN_ISSUER", "agora"),
-		AccessTokenTTL: parse(&errs, "AGORA_ACCESS_TOKEN_TTL", 15*time.Minute, time.ParseDuration),
-		SessionTTL:     parse(&errs, "AGORA_SESSION_TTL", 30*24*time.Hour, time.ParseDuration),
-		LogLevel:       get("AGORA_LOG_LEVEL", "info"),
-		LoginPerAcct:   get("AGORA_LOGIN_LIMIT_ACCOUNT", "10/15m"),
-		LoginPerIP:     get("AGORA_LOGIN_LIMIT_IP", "30/5m"),
-		RateLimitIP:    get("AGORA_RATE_LIMIT_IP", "600/1m"),
-		RateLimitUser:  get("AGORA_RATE_LIMIT_USER", "1200/1m"),
-		RateLimitReg:   get("AGORA_RATE_LIMIT_REGISTER", "10/1h"),
-		RateLimitMsg:   get("AGORA_RATE_LIMIT_MESSAGE", "30/1m"),
-		RateLimitFind:  get("AGORA_RATE_LIMIT_SEARCH", "60/1m"),
-		ShutdownGrace:  parse(&errs, "AGORA_SHUTDOWN_GRACE", 15*time.Second, time.ParseDuration),
-		DBMaxConns:     parse(&errs, "AGORA_DB_MAX_CONNS", 20, strconv.Atoi),
-		PublicMaxAge:   parse(&errs, "AGORA_PUBLIC_MAX_AGE", 0, time.ParseDuration),
-		MaxSubs:        parse(&errs, "AGORA_MAX_SUBSCRIPTIONS", 20, strconv.Atoi),
-		MaxDepth:       parse(&errs, "AGORA_MAX_DEPTH", 12, strconv.Atoi),
-		MaxAliases:     parse(&errs, "AGORA_MAX_ALIASES", 30, strconv.Atoi),
-		MaxRootFields:  parse(&errs, "AGORA_MAX_ROOT_FIELDS", 20, strconv.Atoi),
-		MaxTokens:      parse(&errs, "AGORA_MAX_TOKENS", 15_000, strconv.Atoi),
-		MaxCost:        parse(&errs, "AGORA_MAX_COST", 25_000, strconv.Atoi),
-		SocketRecheck:  parse(&errs, "AGORA_SOCKET_RECHECK", 30*time.Second, time.ParseDuration),
+		Env:             get("AGORA_ENV", "development"),
+		Addr:            ":" + get("PORT", "8080"),
+		DatabaseURL:     os.Getenv("DATABASE_URL"),
+		SQLitePath:      get("AGORA_SQLITE_PATH", "agora.db"),
+		RedisURL:        os.Getenv("REDIS_URL"),
+		AutoMigrate:     parse(&errs, "AGORA_AUTO_MIGRATE", true, strconv.ParseBool),
+		JWTSecret:       os.Getenv("AGORA_JWT_SECRET"),
+		TokenIssuer:     get("AGORA_TOKEN_ISSUER", "agora"),
+		AccessTokenTTL:  parse(&errs, "AGORA_ACCESS_TOKEN_TTL", 15*time.Minute, time.ParseDuration),
+		SessionTTL:      parse(&errs, "AGORA_SESSION_TTL", 30*24*time.Hour, time.ParseDuration),
+		LogLevel:        get("AGORA_LOG_LEVEL", "info"),
+		LoginPerAcct:    get("AGORA_LOGIN_LIMIT_ACCOUNT", "10/15m"),
+		LoginPerIP:      get("AGORA_LOGIN_LIMIT_IP", "30/5m"),
+		RateLimitIP:     get("AGORA_RATE_LIMIT_IP", "600/1m"),
+		RateLimitUser:   get("AGORA_RATE_LIMIT_USER", "1200/1m"),
+		RateLimitReg:    get("AGORA_RATE_LIMIT_REGISTER", "10/1h"),
+		RateLimitMsg:    get("AGORA_RATE_LIMIT_MESSAGE", "30/1m"),
+		RateLimitSearch: get("AGORA_RATE_LIMIT_SEARCH", "60/1m"),
+		ShutdownGrace:   parse(&errs, "AGORA_SHUTDOWN_GRACE", 15*time.Second, time.ParseDuration),
+		DBMaxConns:      parse(&errs, "AGORA_DB_MAX_CONNS", 20, strconv.Atoi),
+		PublicMaxAge:    parse(&errs, "AGORA_PUBLIC_MAX_AGE", 0, time.ParseDuration),
+		MaxSubs:         parse(&errs, "AGORA_MAX_SUBSCRIPTIONS", 20, strconv.Atoi),
+		MaxDepth:        parse(&errs, "AGORA_MAX_DEPTH", 12, strconv.Atoi),
+		MaxAliases:      parse(&errs, "AGORA_MAX_ALIASES", 30, strconv.Atoi),
+		MaxRootFields:   parse(&errs, "AGORA_MAX_ROOT_FIELDS", 20, strconv.Atoi),
+		MaxTokens:       parse(&errs, "AGORA_MAX_TOKENS", 15_000, strconv.Atoi),
+		MaxCost:         parse(&errs, "AGORA_MAX_COST", 25_000, strconv.Atoi),
+		SocketRecheck:   parse(&errs, "AGORA_SOCKET_RECHECK", 30*time.Second, time.ParseDuration),
 
 		TrustedDocuments:  os.Getenv("AGORA_TRUSTED_DOCUMENTS"),
 		MaxBodyBytes:      parse(&errs, "AGORA_MAX_BODY_BYTES", int64(1<<20), parseInt64),
@@ -284,7 +284,7 @@ func (c Config) String() string {
 		"batch_max=%d csrf_prevention=%t compress_min_bytes=%d shutdown_grace=%s",
 		c.Env, c.Addr, metrics, c.DatabaseName(), c.DBMaxConns, redisName, c.AutoMigrate,
 		secret, len(c.JWTPrevious), c.TokenIssuer, c.AccessTokenTTL, c.SessionTTL, c.LogLevel,
-		c.LoginPerAcct, c.LoginPerIP, c.RateLimitIP, c.RateLimitUser, c.RateLimitReg, c.RateLimitMsg, c.RateLimitFind,
+		c.LoginPerAcct, c.LoginPerIP, c.RateLimitIP, c.RateLimitUser, c.RateLimitReg, c.RateLimitMsg, c.RateLimitSearch,
 		strings.Join(c.Origins, ","), c.MaxSubs, c.SocketRecheck, c.MaxDepth, c.MaxAliases, c.MaxRootFields, c.MaxTokens, c.MaxCost,
 		c.PublicMaxAge, c.Introspection, c.FieldSuggestions, c.GraphiQL, c.TrustedDocuments, c.MaxBodyBytes,
 		c.ReadHeaderTimeout, c.ReadTimeout, c.WriteTimeout, c.IdleTimeout, c.OperationTimeout, c.StatementTimeout,
