@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent/dialect/sql"
@@ -49,7 +50,7 @@ func (s *Service) Users(ctx context.Context, args PageArgs) (*ent.UserConnection
 	rank := func(sel *sql.Selector) sql.Querier {
 		return sql.ExprFunc(func(b *sql.Builder) {
 			b.WriteString("CASE WHEN ").Ident(sel.C(user.FieldUsername)).WriteString(" = ").Arg(p.text).
-				WriteString(" THEN 0 WHEN substr(").Ident(sel.C(user.FieldUsername)).WriteString(", 1, ").Arg(len(p.text)).
+				WriteString(" THEN 0 WHEN substr(").Ident(sel.C(user.FieldUsername)).WriteString(", 1, ").Arg(utf8.RuneCountInString(p.text)).
 				WriteString(") = ").Arg(p.text).WriteString(" THEN 1 ELSE 2 END")
 		})
 	}
