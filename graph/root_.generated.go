@@ -4745,7 +4745,7 @@ type PostSearchEdge {
   score: Float!
   "The post's title with the words that matched marked."
   titleHighlight: Highlight!
-  "Passages of the body around the words that matched, or of the description when the body has none; the start of the body when only the title or tags matched. Taken from the Markdown source."
+  "Passages of the body around the words that matched, or of the description when the body has none; the start of the body when only the title or tags matched. Body passages come without their Markdown syntax (links keep their text)."
   snippet: Highlight!
 }
 

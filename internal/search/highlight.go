@@ -1,8 +1,11 @@
 package search
 
-import "strings"
+import (
+	"regexp"
+	"strings"
+)
 
-// The databases mark matches with these control characters, which Highlight then turns into
+// The databases mark matches with these control characters, which parseHighlight turns into
 // parts, so that clients render highlights without parsing markup (and without the XSS risk of
 // it). A stray marker in the indexed text only moves a highlight.
 const (
@@ -45,7 +48,7 @@ func parseHighlight(marked string) Highlight {
 		}
 		if run != "" {
 			if n := len(h.Parts); n > 0 && h.Parts[n-1].Matched == matched {
-				h.Parts[n-1].Text += run // adjacent matched words read as one part
+				h.Parts[n-1].Text += run // runs of the same kind side by side read as one
 			} else {
 				h.Parts = append(h.Parts, HighlightPart{Text: run, Matched: matched})
 			}
@@ -59,4 +62,22 @@ func parseHighlight(marked string) Highlight {
 	}
 	h.Text = text.String()
 	return h
+}
+
+// Markdown syntax that a snippet of a body shows as noise: links and images (their text stays),
+// emphasis and code markers, and the markers of headings, quotes and list items.
+var (
+	mdLink   = regexp.MustCompile(`!?\[([^\]\n]*)\]\([^)\n]*\)`)
+	mdMarker = regexp.MustCompile("\\*+|`+|~~")
+	mdLine   = regexp.MustCompile(`(?m)^[ \t]*(#{1,6}|>|[-+]|\d+[.)])[ \t]+`)
+	spaces   = regexp.MustCompile(`\s+`)
+)
+
+// plainMarkdown turns a marked passage of Markdown into one line of text, keeping the marks.
+// Underscores stay: they are as likely a part of a word (snake_case) as emphasis.
+func plainMarkdown(s string) string {
+	s = mdLine.ReplaceAllString(s, "")
+	s = mdLink.ReplaceAllString(s, "$1")
+	s = mdMarker.ReplaceAllString(s, "")
+	return strings.TrimSpace(spaces.ReplaceAllString(s, " "))
 }

@@ -77,6 +77,18 @@ func TestParseHighlight(t *testing.T) {
 	}
 }
 
+func TestPlainMarkdown(t *testing.T) {
+	for in, want := range map[string]string{
+		"## A \x02run\x03\n\nI went for a **long** \x02run\x03, see [the `map`](https://x.example/m).": "A \x02run\x03 I went for a long \x02run\x03, see the map.",
+		"> quoted\n- item one\n1. first\n![a \x02fox\x03](f.png) ~~old~~":                              "quoted item one first a \x02fox\x03 old",
+		"snake_case stays, 3 - 2 too": "snake_case stays, 3 - 2 too",
+	} {
+		if got := plainMarkdown(in); got != want {
+			t.Errorf("plainMarkdown(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 // FuzzParseQuery: whatever is typed, the parse is bad input or an FTS5 query SQLite accepts.
 func FuzzParseQuery(f *testing.F) {
 	for _, s := range []string{"running", `"a b" -c or d`, `NEAR(a b)`, `a:b*`, `"`, `-`, `- -x`, `x OR OR y`, "(a) AND {b c}", "^a", `a"b"c`} {

@@ -187,10 +187,11 @@ func (s *Service) searchable(asOf time.Time) *ent.PostQuery {
 	)
 }
 
-// snippet is the passage of the body around the words that matched, or of the description when
-// the body has none; the start of the body when neither matched (a title or tag match).
+// snippet is the passage of the body around the words that matched, as plain text, or of the
+// description when the body has none; the start of the body when neither matched (a title or tag
+// match).
 func snippet(description, body string) Highlight {
-	b := parseHighlight(body)
+	b := parseHighlight(plainMarkdown(body))
 	if b.Matched() {
 		return b
 	}
