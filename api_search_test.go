@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -412,6 +413,28 @@ func TestSearchPeopleAndTags(t *testing.T) {
 			if !slices.Equal(got, want) {
 				t.Errorf("searchTags(%q) = %q, want %q", q, got, want)
 			}
+		}
+	})
+}
+
+// TestSearchIndexesLargePosts: the index takes whatever a post may hold — a body at the 100,000
+// byte limit, a word too long for PostgreSQL to index — without refusing the write.
+func TestSearchIndexesLargePosts(t *testing.T) {
+	eachDB(t, func(t *testing.T, a *api) {
+		ann := a.register(t, "ann")
+		var body strings.Builder
+		body.WriteString(strings.Repeat("x", 3000) + " ") // PostgreSQL skips words over 2,047 bytes
+		for i := 0; body.Len() < 99_980; i++ {
+			fmt.Fprintf(&body, "w%d ", i)
+		}
+		body.WriteString("needle")
+		a.createPost(t, ann, map[string]any{"title": "Haystack", "body": body.String(), "publish": true})
+		got := searchPosts(t, a, "needle", 5, nil)
+		if len(got.Edges) != 1 || got.Edges[0].Node.Title != "Haystack" {
+			t.Fatalf("the last word of a 100,000-byte body is not found: %q", got.titles())
+		}
+		if m := got.Edges[0].Snippet.matched(); !slices.Equal(m, []string{"needle"}) {
+			t.Fatalf("snippet marks %q, want [needle]", m)
 		}
 	})
 }
