@@ -32,6 +32,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
@@ -534,7 +535,11 @@ func (c config) measure(ctx context.Context, s scenario, cache string, srv *serv
 // wrk runs the load generator on one scenario and reads the summary printed by graphql.lua.
 // It also returns the CPU time wrk used.
 func (c config) wrk(ctx context.Context, s scenario, cache, url, token string) (result, float64, error) {
-	slug := strings.Fields(s.name)[0] + "-" + cache // feed-cold, profile-warm…
+	// feed-page-cold, search-one-word-warm…: the name's words before any parenthesis
+	name, _, _ := strings.Cut(s.name, "(")
+	slug := strings.Join(strings.FieldsFunc(strings.ToLower(name), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	}), "-") + "-" + cache
 	bodies := filepath.Join(c.dir, slug+".jsonl")
 	if err := os.WriteFile(bodies, append(bytes.Join(s.bodies, []byte("\n")), '\n'), 0o644); err != nil {
 		return result{}, 0, err
