@@ -98,6 +98,35 @@ func (s *Service) Posts(ctx context.Context, args PageArgs) (*PostConnection, er
 		}
 	}
 	m := s.postMatcher(q, at.asOf)
+	// The count reads every match again: on a connection of its own, beside the page.
+	type counted struct {
+		n   int
+		err error
+	}
+	total := make(chan counted, 1)
+	if args.TotalCount {
+		go func() {
+			n, err := s.searchable(at.asOf).Where(m.matches).Count(ctx)
+			total <- counted{n, err}
+		}()
+	} else {
+		total <- counted{}
+	}
+	c := &PostConnection{}
+	c.Edges, c.PageInfo, err = s.posts(ctx, m, at, args)
+	t := <-total
+	if err != nil {
+		return nil, err
+	}
+	if t.err != nil {
+		return nil, fmt.Errorf("count search results: %w", t.err)
+	}
+	c.TotalCount = t.n
+	return c, nil
+}
+
+// posts reads a page of post search results.
+func (s *Service) posts(ctx context.Context, m postMatcher, at postPosition, args PageArgs) ([]*PostEdge, ent.PageInfo, error) {
 	type row struct {
 		ID          int     `sql:"id"`
 		Score       float64 `sql:"score"`
@@ -106,7 +135,7 @@ func (s *Service) Posts(ctx context.Context, args PageArgs) (*PostConnection, er
 		Body        string  `sql:"body_snippet"`
 	}
 	var rows []row
-	err = s.searchable(at.asOf).
+	err := s.searchable(at.asOf).
 		Modify(func(sel *sql.Selector) {
 			m.join(sel)
 			sel.Select(sel.C(post.FieldID))
@@ -126,20 +155,20 @@ func (s *Service) Posts(ctx context.Context, args PageArgs) (*PostConnection, er
 		}).
 		Scan(ctx, &rows)
 	if err != nil {
-		return nil, fmt.Errorf("search posts: %w", err)
+		return nil, ent.PageInfo{}, fmt.Errorf("search posts: %w", err)
 	}
-	c := &PostConnection{Edges: []*PostEdge{}}
-	rows, c.PageInfo = page(rows, args)
+	rows, info := page(rows, args)
 	nodes, err := loader.Nodes(ctx, s.client, idsOf(rows, func(r row) int { return r.ID }))
 	if err != nil {
-		return nil, err
+		return nil, info, err
 	}
+	edges := []*PostEdge{}
 	for i, r := range rows {
 		p, _ := nodes[i].(*ent.Post)
 		if p == nil { // deleted or hidden since the search read it
 			continue
 		}
-		c.Edges = append(c.Edges, &PostEdge{
+		edges = append(edges, &PostEdge{
 			Node:           p,
 			Cursor:         encodePostCursor(postPosition{score: r.Score, id: r.ID, asOf: at.asOf}),
 			Score:          r.Score,
@@ -147,16 +176,10 @@ func (s *Service) Posts(ctx context.Context, args PageArgs) (*PostConnection, er
 			Snippet:        snippet(r.Description, r.Body),
 		})
 	}
-	if n := len(c.Edges); n > 0 {
-		c.PageInfo.StartCursor, c.PageInfo.EndCursor = &c.Edges[0].Cursor, &c.Edges[n-1].Cursor
+	if n := len(edges); n > 0 {
+		info.StartCursor, info.EndCursor = &edges[0].Cursor, &edges[n-1].Cursor
 	}
-	if args.TotalCount {
-		c.TotalCount, err = s.searchable(at.asOf).Where(m.matches).Count(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("count search results: %w", err)
-		}
-	}
-	return c, nil
+	return edges, info, nil
 }
 
 // page cuts the extra row read to tell whether a next page exists.
