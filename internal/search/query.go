@@ -3,7 +3,6 @@ package search
 import (
 	"strings"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/agora/agora/internal/apperr"
 )
@@ -26,14 +25,9 @@ type clause struct {
 // ParseQuery parses search text. Empty text, text over MaxQueryLen characters, and text without a
 // word to look for in every alternative are bad input, reported against field.
 func ParseQuery(field, text string) (Query, error) {
-	text = strings.TrimSpace(text)
-	switch {
-	case !utf8.ValidString(text):
-		return Query{}, apperr.InvalidField(field, "must be valid UTF-8")
-	case text == "":
-		return Query{}, apperr.InvalidField(field, "must not be empty")
-	case utf8.RuneCountInString(text) > MaxQueryLen:
-		return Query{}, apperr.InvalidField(field, "must be at most %d characters", MaxQueryLen)
+	text, err := apperr.Text(field, text, 1, MaxQueryLen)
+	if err != nil {
+		return Query{}, err
 	}
 	var q Query
 	group := []clause{}
@@ -161,15 +155,11 @@ type Prefix struct {
 
 // ParsePrefix parses as-you-type text, with the limits of ParseQuery.
 func ParsePrefix(field, text string) (Prefix, error) {
-	text = strings.ToLower(strings.TrimSpace(text))
-	switch {
-	case !utf8.ValidString(text):
-		return Prefix{}, apperr.InvalidField(field, "must be valid UTF-8")
-	case text == "":
-		return Prefix{}, apperr.InvalidField(field, "must not be empty")
-	case utf8.RuneCountInString(text) > MaxQueryLen:
-		return Prefix{}, apperr.InvalidField(field, "must be at most %d characters", MaxQueryLen)
+	text, err := apperr.Text(field, text, 1, MaxQueryLen)
+	if err != nil {
+		return Prefix{}, err
 	}
+	text = strings.ToLower(text)
 	w := words(text)
 	if len(w) == 0 {
 		return Prefix{}, apperr.InvalidField(field, "has no letters or digits")
