@@ -215,31 +215,12 @@ func run(ctx context.Context, c config, m manifest) error {
 	}
 
 	feed := scenario{name: "feed page", field: "feed", bodies: [][]byte{body(feedQuery, "n", 20)}}
-	profile := scenario{name: "profile + 10 posts", field: "user"}
-	for _, u := range m.Usernames {
-		profile.bodies = append(profile.bodies, body(profileQuery, "username", u))
-	}
-	post := scenario{name: "post + 20 comments", field: "post"}
-	for _, s := range m.Slugs {
-		post.bodies = append(post.bodies, body(postQuery, "slug", s))
-	}
-
-	searchWord := scenario{name: "search, one word (~90% of posts match)", field: "search"}
-	for _, w := range m.SearchWords {
-		searchWord.bodies = append(searchWord.bodies, body(searchQuery, "q", w))
-	}
-	searchRare := scenario{name: "search, rare word (~0.1% of posts match)", field: "search"}
-	for _, w := range m.RareWords {
-		searchRare.bodies = append(searchRare.bodies, body(searchQuery, "q", w))
-	}
-	searchPhrase := scenario{name: "search, phrase", field: "search"}
-	for _, p := range m.SearchPhrases {
-		searchPhrase.bodies = append(searchPhrase.bodies, body(searchQuery, "q", p))
-	}
-	people := scenario{name: "people, as-you-type", field: "searchUsers"}
-	for _, p := range m.NamePrefixes {
-		people.bodies = append(people.bodies, body(peopleQuery, "q", p))
-	}
+	profile := rotating("profile + 10 posts", "user", profileQuery, "username", m.Usernames)
+	post := rotating("post + 20 comments", "post", postQuery, "slug", m.Slugs)
+	searchWord := rotating("search, one word (~90% of posts match)", "search", searchQuery, "q", m.SearchWords)
+	searchRare := rotating("search, rare word (~0.1% of posts match)", "search", searchQuery, "q", m.RareWords)
+	searchPhrase := rotating("search, phrase", "search", searchQuery, "q", m.SearchPhrases)
+	people := rotating("people, as-you-type", "searchUsers", peopleQuery, "q", m.NamePrefixes)
 
 	var results []result
 	for _, s := range []scenario{feed, profile, post, searchWord, searchRare, searchPhrase, people} {
@@ -395,6 +376,15 @@ type gqlResponse struct {
 	Data       json.RawMessage `json:"data"`
 	Errors     []any           `json:"errors"`
 	Extensions map[string]any  `json:"extensions"`
+}
+
+// rotating is a scenario whose requests take the values in turn as the query's one variable.
+func rotating(name, field, query, variable string, values []string) scenario {
+	s := scenario{name: name, field: field}
+	for _, v := range values {
+		s.bodies = append(s.bodies, body(query, variable, v))
+	}
+	return s
 }
 
 func body(query, name string, value any) []byte {
