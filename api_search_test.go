@@ -11,6 +11,7 @@ import (
 
 	"github.com/agora/agora/ent/privacy"
 	"github.com/agora/agora/ent/tag"
+	"github.com/agora/agora/internal/testenv"
 )
 
 const searchQuery = `query($q: String!, $n: Int, $after: Cursor) {
@@ -69,9 +70,7 @@ func (p searchPage) titles() []string {
 }
 
 // searchPosts runs search(query) as c, one page of n.
-func searchPosts(t *testing.T, c interface {
-	Do(testing.TB, string, map[string]any, any)
-}, q string, n int, after *string) searchPage {
+func searchPosts(t *testing.T, c testenv.GraphQL, q string, n int, after *string) searchPage {
 	t.Helper()
 	vars := map[string]any{"q": q, "n": n}
 	if after != nil {
@@ -115,7 +114,7 @@ func TestSearchRelevance(t *testing.T) {
 			a.createPost(t, ann, p)
 		}
 
-		got := searchPosts(t, a, "running", 10, nil)
+		got := searchPosts(t, a.GraphQL, "running", 10, nil)
 		if want := []string{"Running a marathon", "Pasta for two", "Weekend notes"}; !slices.Equal(got.titles(), want) {
 			t.Fatalf(`search "running" = %q, want title > description > body match %q`, got.titles(), want)
 		}
@@ -138,7 +137,7 @@ func TestSearchRelevance(t *testing.T) {
 		}
 
 		// A tag weighs like the title: it outranks the same word in a body.
-		if got := searchPosts(t, a, "Kubernetes", 10, nil).titles(); !slices.Equal(got, []string{"Cluster upgrades", "On orchestration"}) {
+		if got := searchPosts(t, a.GraphQL, "Kubernetes", 10, nil).titles(); !slices.Equal(got, []string{"Cluster upgrades", "On orchestration"}) {
 			t.Fatalf(`search "Kubernetes" = %q, want the tagged post first`, got)
 		}
 		for q, want := range map[string][]string{
@@ -166,37 +165,34 @@ func TestSearchVisibility(t *testing.T) {
 		a.setRole(t, mod, "MODERATOR")
 		a.setRole(t, admin, "ADMIN")
 		hidden := a.createPost(t, ann, map[string]any{"title": "Volcano facts", "publish": true})
-		byBob := a.createPost(t, bob, map[string]any{"title": "Volcano photos", "publish": true})
+		a.createPost(t, bob, map[string]any{"title": "Volcano photos", "publish": true})
 		kept := a.createPost(t, ann, map[string]any{"title": "Glacier walk", "body": "Ice.", "publish": true})
 		a.as(mod).Do(t, `mutation($id: ID!) { hidePost(input: {id: $id}) { post { id } } }`, map[string]any{"id": hidden.ID}, nil)
 
-		titles := func(c interface {
-			Do(testing.TB, string, map[string]any, any)
-		}, q string) []string {
+		titles := func(c testenv.GraphQL, q string) []string {
 			got := searchPosts(t, c, q, 10, nil).titles()
 			slices.Sort(got)
 			return got
 		}
-		if got := titles(a, "volcano"); !slices.Equal(got, []string{"Volcano photos"}) {
+		if got := titles(a.GraphQL, "volcano"); !slices.Equal(got, []string{"Volcano photos"}) {
 			t.Fatalf("anonymous search shows %q: a hidden post leaked", got)
 		}
 		if got := titles(a.as(mod), "volcano"); !slices.Equal(got, []string{"Volcano facts", "Volcano photos"}) {
 			t.Fatalf("a moderator's search shows %q, want hidden posts too", got)
 		}
 		a.as(admin).Do(t, `mutation($id: ID!) { banUser(input: {userID: $id}) { user { id } } }`, map[string]any{"id": bob.ID}, nil)
-		if got := titles(a, "volcano"); len(got) != 0 {
+		if got := titles(a.GraphQL, "volcano"); len(got) != 0 {
 			t.Fatalf("search shows %q: posts by a banned user are left out", got)
 		}
-		_ = byBob
 
 		// Writes keep the index current: a new title, new tags, a deletion.
 		a.as(ann).Do(t, `mutation($id: ID!) { updatePost(input: {id: $id, title: "Desert walk", tags: ["sand-dunes"]}) { post { id } } }`,
 			map[string]any{"id": kept.ID}, nil)
-		if got := titles(a, "glacier"); len(got) != 0 {
+		if got := titles(a.GraphQL, "glacier"); len(got) != 0 {
 			t.Fatalf(`after the title changed, "glacier" still finds %q`, got)
 		}
 		for _, q := range []string{"desert", "dunes", "ice"} {
-			if got := titles(a, q); !slices.Equal(got, []string{"Desert walk"}) {
+			if got := titles(a.GraphQL, q); !slices.Equal(got, []string{"Desert walk"}) {
 				t.Fatalf("after the update, %q finds %q", q, got)
 			}
 		}
@@ -205,14 +201,14 @@ func TestSearchVisibility(t *testing.T) {
 		if err := a.db.Client.Tag.Update().Where(tag.Name("sand-dunes")).SetName("ergs").Exec(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if got := titles(a, "dunes"); len(got) != 0 {
+		if got := titles(a.GraphQL, "dunes"); len(got) != 0 {
 			t.Fatalf("the old tag name still finds %q", got)
 		}
-		if got := titles(a, "ergs"); !slices.Equal(got, []string{"Desert walk"}) {
+		if got := titles(a.GraphQL, "ergs"); !slices.Equal(got, []string{"Desert walk"}) {
 			t.Fatalf("the new tag name finds %q", got)
 		}
 		a.as(ann).Do(t, `mutation($id: ID!) { deletePost(input: {id: $id}) { deletedPostID } }`, map[string]any{"id": kept.ID}, nil)
-		if got := titles(a, "desert"); len(got) != 0 {
+		if got := titles(a.GraphQL, "desert"); len(got) != 0 {
 			t.Fatalf("a deleted post is still found: %q", got)
 		}
 	})
@@ -231,7 +227,7 @@ func TestSearchPagination(t *testing.T) {
 			}
 			a.createPost(t, ann, in)
 		}
-		all := searchPosts(t, a, "gardening", 100, nil)
+		all := searchPosts(t, a.GraphQL, "gardening", 100, nil)
 		if len(all.Edges) != 14 || all.TotalCount != 14 || all.PageInfo.HasNextPage {
 			t.Fatalf("one page of 100 holds %d results (totalCount %d, hasNextPage %v), want all 14",
 				len(all.Edges), all.TotalCount, all.PageInfo.HasNextPage)
@@ -243,7 +239,7 @@ func TestSearchPagination(t *testing.T) {
 		var paged []string
 		var after *string
 		for page := 0; ; page++ {
-			p := searchPosts(t, a, "gardening", 4, after)
+			p := searchPosts(t, a.GraphQL, "gardening", 4, after)
 			if p.PageInfo.HasPreviousPage != (after != nil) {
 				t.Fatalf("page %d: hasPreviousPage = %v", page, p.PageInfo.HasPreviousPage)
 			}
@@ -271,7 +267,7 @@ func TestSearchPagination(t *testing.T) {
 		if a.db.Dialect != dialect.Postgres {
 			a.createPost(t, ann, map[string]any{"title": "Gardening news", "body": "gardening gardening", "publish": true})
 		}
-		if got := searchPosts(t, a, "gardening", 100, nil); got.TotalCount != 15 || !slices.Contains(got.titles(), "Gardening news") {
+		if got := searchPosts(t, a.GraphQL, "gardening", 100, nil); got.TotalCount != 15 || !slices.Contains(got.titles(), "Gardening news") {
 			t.Fatalf("a new search finds %d posts (%q): want the new post too, 15 in all", got.TotalCount, got.titles())
 		}
 	})
@@ -429,7 +425,7 @@ func TestSearchIndexesLargePosts(t *testing.T) {
 		}
 		body.WriteString("needle")
 		a.createPost(t, ann, map[string]any{"title": "Haystack", "body": body.String(), "publish": true})
-		got := searchPosts(t, a, "needle", 5, nil)
+		got := searchPosts(t, a.GraphQL, "needle", 5, nil)
 		if len(got.Edges) != 1 || got.Edges[0].Node.Title != "Haystack" {
 			t.Fatalf("the last word of a 100,000-byte body is not found: %q", got.titles())
 		}
