@@ -226,13 +226,13 @@ func snippet(description, body string) Highlight {
 
 // postMatcher writes a post search's SQL for one dialect.
 type postMatcher struct {
-	asOf           time.Time                               // the position's moment
-	join           func(*sql.Selector)                     // joins the documents
-	matches        func(*sql.Selector)                     // the search predicate, without the join
-	relevance      func(*sql.Builder)                      // text relevance, higher is better
-	ageDays        func(*sql.Selector, *sql.Builder)       // days since publication, as of the position's moment
-	titleHighlight func(*sql.Selector) sql.Querier         // the title with matches marked
-	snippet        func(*sql.Selector, string) sql.Querier // passages of a column around the matches, marked
+	asOf           time.Time                                    // the position's moment
+	join           func(*sql.Selector)                          // joins the documents
+	matches        func(*sql.Selector)                          // the search predicate, without the join
+	relevance      func(*sql.Builder)                           // text relevance, higher is better
+	ageDays        func(*sql.Selector, *sql.Builder, time.Time) // days since publication, as of a moment
+	titleHighlight func(*sql.Selector) sql.Querier              // the title with matches marked
+	snippet        func(*sql.Selector, string) sql.Querier      // passages of a column around the matches, marked
 }
 
 func (s *Service) postMatcher(q Query, asOf time.Time) postMatcher {
@@ -262,7 +262,7 @@ func (s *Service) postMatcher(q Query, asOf time.Time) postMatcher {
 				}))
 			},
 			relevance: func(b *sql.Builder) { b.WriteString("ts_rank(ps.document, "); tsquery(b); b.WriteString(")") },
-			ageDays: func(sel *sql.Selector, b *sql.Builder) {
+			ageDays: func(sel *sql.Selector, b *sql.Builder, asOf time.Time) {
 				b.WriteString("greatest(date_part('epoch', ").Arg(asOf).WriteString("::timestamptz - ").
 					Ident(sel.C(post.FieldPublishedAt)).WriteString("), 0) / 86400") // in float8: numeric would cost a third more
 			},
@@ -288,7 +288,7 @@ func (s *Service) postMatcher(q Query, asOf time.Time) postMatcher {
 			}))
 		},
 		relevance: func(b *sql.Builder) { b.WriteString("-bm25(post_search, 5.0, 5.0, 2.0, 1.0)") },
-		ageDays: func(sel *sql.Selector, b *sql.Builder) {
+		ageDays: func(sel *sql.Selector, b *sql.Builder, asOf time.Time) {
 			b.WriteString("max(julianday(").Arg(asOf).WriteString(") - julianday(").Ident(sel.C(post.FieldPublishedAt)).WriteString("), 0)")
 		},
 		titleHighlight: func(*sql.Selector) sql.Querier {
@@ -309,7 +309,7 @@ func (m postMatcher) score(sel *sql.Selector) sql.Querier {
 		b.WriteString(fmt.Sprintf(" * (1 + ln(1 + CAST((SELECT count(*) FROM likes WHERE likes.post_id = %s AND likes.created_at <= ", sel.C(post.FieldID))).
 			Arg(m.asOf).WriteString(fmt.Sprintf(") AS double precision)) / %d)", popularityDiv))
 		b.WriteString(" / (1 + ")
-		m.ageDays(sel, b)
+		m.ageDays(sel, b, m.asOf)
 		b.WriteString(fmt.Sprintf(" / %d))", freshnessDays))
 	})
 }
