@@ -126,7 +126,10 @@ func TestTraces(t *testing.T) {
 	all := spans.GetSpans().Snapshots()
 	byID := map[string]sdktrace.ReadOnlySpan{}
 	for _, s := range all {
-		if s.SpanContext().TraceID().String() != callerTrace {
+		// go-redis's pool dials connections of its own accord too (replacing one it closed), on
+		// a background context: such a dial is a trace of its own, not part of the request.
+		background := s.Name() == "redis.dial" && !s.Parent().IsValid()
+		if s.SpanContext().TraceID().String() != callerTrace && !background {
 			t.Errorf("span %q in another trace (%s)", s.Name(), s.SpanContext().TraceID())
 		}
 		byID[s.SpanContext().SpanID().String()] = s
