@@ -28,7 +28,7 @@ func TestRun(t *testing.T) {
 		t.Fatalf("healthcheck of a ready server: %v", err)
 	}
 	c := testenv.GraphQL{URL: base + "/graphql"}
-	c.Do(t, registerMutation, map[string]any{"in": map[string]any{"username": "ada", "email": "ada@example.com", "password": "password-ada"}}, nil)
+	c.Do(t, `mutation($in: RegisterInput!) { register(input: $in) { user { id } } }`, map[string]any{"in": map[string]any{"username": "ada", "email": "ada@example.com", "password": "password-ada"}}, nil)
 	var out struct{ Login struct{ AccessToken string } }
 	c.Do(t, `mutation { login(input: {usernameOrEmail: "ada", password: "password-ada"}) { accessToken } }`, nil, &out)
 	var me struct{ Viewer struct{ Username string } }
@@ -143,7 +143,7 @@ func TestRunRedisDown(t *testing.T) {
 	rs.Stop(t)
 	port, done, stop := startRun(t, rs.URL())
 	c := testenv.GraphQL{URL: "http://127.0.0.1:" + strconv.Itoa(port) + "/graphql"}
-	c.Do(t, registerMutation, map[string]any{"in": map[string]any{"username": "ada", "email": "ada@example.com", "password": "password-ada"}}, nil)
+	c.Do(t, `mutation($in: RegisterInput!) { register(input: $in) { user { id } } }`, map[string]any{"in": map[string]any{"username": "ada", "email": "ada@example.com", "password": "password-ada"}}, nil)
 	login := `mutation { login(input: {usernameOrEmail: "ada", password: "password-ada"}) { accessToken } }`
 	c.Do(t, login, nil, nil)
 
@@ -171,7 +171,7 @@ func TestRunRedisSentinel(t *testing.T) {
 	master := testenv.NewRedisServer(t)
 	port, done, stop := startRun(t, testenv.RedisSentinelURL(t, master))
 	c := testenv.GraphQL{URL: "http://127.0.0.1:" + strconv.Itoa(port) + "/graphql"}
-	c.Do(t, registerMutation, map[string]any{"in": map[string]any{"username": "ada", "email": "ada@example.com", "password": "password-ada"}}, nil)
+	c.Do(t, `mutation($in: RegisterInput!) { register(input: $in) { user { id } } }`, map[string]any{"in": map[string]any{"username": "ada", "email": "ada@example.com", "password": "password-ada"}}, nil)
 	c.Do(t, `mutation { login(input: {usernameOrEmail: "ada", password: "password-ada"}) { accessToken } }`, nil, nil)
 	rdb := redis.NewClient(&redis.Options{Addr: master.Addr()})
 	defer rdb.Close()
@@ -181,5 +181,32 @@ func TestRunRedisSentinel(t *testing.T) {
 	stop()
 	if err := <-done; err != nil {
 		t.Fatalf("run returned %v after shutdown", err)
+	}
+}
+
+// TestMetricsAddr: with AGORA_METRICS_ADDR set, /metrics is served there and not on the public port.
+func TestMetricsAddr(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	t.Setenv("AGORA_METRICS_ADDR", addr)
+	port, done, stop := startRun(t, "")
+	res, err := http.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound {
+		t.Errorf("/metrics on the public port: %s", res.Status)
+	}
+	if s := testenv.Scrape(t, "http://"+addr+"/metrics"); s["agora_db_pool_max_connections"] < 1 {
+		t.Errorf("/metrics on AGORA_METRICS_ADDR: %v", s)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/agora/agora/ent"
+	"github.com/agora/agora/graph/generated"
 	"github.com/agora/agora/internal/apperr"
 	"github.com/agora/agora/internal/loader"
 )
@@ -51,7 +52,7 @@ func (r *postResolver) Tags(ctx context.Context, obj *ent.Post) ([]*ent.Tag, err
 
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id int) (ent.Noder, error) {
-	nodes, err := loader.Nodes(ctx, r.client, []int{id})
+	nodes, err := loader.Nodes(ctx, r.Client, []int{id})
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +61,7 @@ func (r *queryResolver) Node(ctx context.Context, id int) (ent.Noder, error) {
 
 // Nodes is the resolver for the nodes field.
 func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, error) {
-	nodes, err := loader.Nodes(ctx, r.client, ids)
+	nodes, err := loader.Nodes(ctx, r.Client, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -78,39 +79,39 @@ func (r *queryResolver) Posts(ctx context.Context, after *entgql.Cursor[int], fi
 	if orderBy == nil {
 		orderBy = &ent.PostOrder{Field: ent.PostOrderFieldCreatedAt, Direction: entgql.OrderDirectionDesc}
 	}
-	return r.client.Post.Query().Paginate(ctx, after, first, before, last,
+	return r.Client.Post.Query().Paginate(ctx, after, first, before, last,
 		ent.WithPostOrder(orderBy), ent.WithPostFilter(where.Filter))
 }
 
 // Tags is the resolver for the tags field.
 func (r *queryResolver) Tags(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TagOrder, where *ent.TagWhereInput) (*ent.TagConnection, error) {
-	return r.client.Tag.Query().Paginate(ctx, after, first, before, last,
+	return r.Client.Tag.Query().Paginate(ctx, after, first, before, last,
 		ent.WithTagOrder(orderBy), ent.WithTagFilter(where.Filter))
 }
 
 // Users is the resolver for the users field.
 func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) (*ent.UserConnection, error) {
-	return r.client.User.Query().Paginate(ctx, after, first, before, last,
+	return r.Client.User.Query().Paginate(ctx, after, first, before, last,
 		ent.WithUserOrder(orderBy), ent.WithUserFilter(where.Filter))
 }
 
-// Comment returns CommentResolver implementation.
-func (r *Resolver) Comment() CommentResolver { return &commentResolver{r} }
+// Comment returns generated.CommentResolver implementation.
+func (r *Resolver) Comment() generated.CommentResolver { return &commentResolver{r} }
 
-// Post returns PostResolver implementation.
-func (r *Resolver) Post() PostResolver { return &postResolver{r} }
+// Post returns generated.PostResolver implementation.
+func (r *Resolver) Post() generated.PostResolver { return &postResolver{r} }
 
-// Query returns QueryResolver implementation.
-func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
+// Query returns generated.QueryResolver implementation.
+func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
-// Session returns SessionResolver implementation.
-func (r *Resolver) Session() SessionResolver { return &sessionResolver{r} }
+// Session returns generated.SessionResolver implementation.
+func (r *Resolver) Session() generated.SessionResolver { return &sessionResolver{r} }
 
-// Tag returns TagResolver implementation.
-func (r *Resolver) Tag() TagResolver { return &tagResolver{r} }
+// Tag returns generated.TagResolver implementation.
+func (r *Resolver) Tag() generated.TagResolver { return &tagResolver{r} }
 
-// User returns UserResolver implementation.
-func (r *Resolver) User() UserResolver { return &userResolver{r} }
+// User returns generated.UserResolver implementation.
+func (r *Resolver) User() generated.UserResolver { return &userResolver{r} }
 
 type (
 	commentResolver struct{ *Resolver }

@@ -9,30 +9,31 @@ import (
 	"context"
 
 	"github.com/agora/agora/ent"
-	"github.com/agora/agora/graph/model"
+	"github.com/agora/agora/graph/generated"
+	"github.com/agora/agora/graph/generated/model"
 )
 
 // FindManyCommentByIDs is the resolver for the findManyCommentByIDs field.
 func (r *entityResolver) FindManyCommentByIDs(ctx context.Context, reps []*model.CommentByIDsInput) ([]*ent.Comment, error) {
-	return entities[*ent.Comment](ctx, r.client, reps, func(rep *model.CommentByIDsInput) int { return rep.ID })
+	return entities[*ent.Comment](ctx, r.Client, reps, func(rep *model.CommentByIDsInput) int { return rep.ID })
 }
 
 // FindManyPostByIDs is the resolver for the findManyPostByIDs field.
 func (r *entityResolver) FindManyPostByIDs(ctx context.Context, reps []*model.PostByIDsInput) ([]*ent.Post, error) {
-	return entities[*ent.Post](ctx, r.client, reps, func(rep *model.PostByIDsInput) int { return rep.ID })
+	return entities[*ent.Post](ctx, r.Client, reps, func(rep *model.PostByIDsInput) int { return rep.ID })
 }
 
 // FindManyTagByIDs is the resolver for the findManyTagByIDs field.
 func (r *entityResolver) FindManyTagByIDs(ctx context.Context, reps []*model.TagByIDsInput) ([]*ent.Tag, error) {
-	return entities[*ent.Tag](ctx, r.client, reps, func(rep *model.TagByIDsInput) int { return rep.ID })
+	return entities[*ent.Tag](ctx, r.Client, reps, func(rep *model.TagByIDsInput) int { return rep.ID })
 }
 
 // FindManyUserByIDs is the resolver for the findManyUserByIDs field.
 func (r *entityResolver) FindManyUserByIDs(ctx context.Context, reps []*model.UserByIDsInput) ([]*ent.User, error) {
-	return entities[*ent.User](ctx, r.client, reps, func(rep *model.UserByIDsInput) int { return rep.ID })
+	return entities[*ent.User](ctx, r.Client, reps, func(rep *model.UserByIDsInput) int { return rep.ID })
 }
 
-// Entity returns EntityResolver implementation.
-func (r *Resolver) Entity() EntityResolver { return &entityResolver{r} }
+// Entity returns generated.EntityResolver implementation.
+func (r *Resolver) Entity() generated.EntityResolver { return &entityResolver{r} }
 
 type entityResolver struct{ *Resolver }

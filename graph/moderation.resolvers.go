@@ -8,13 +8,13 @@ package graph
 import (
 	"context"
 
-	"github.com/agora/agora/graph/model"
+	"github.com/agora/agora/graph/generated/model"
 	"github.com/agora/agora/internal/account"
 )
 
 // HidePost is the resolver for the hidePost field.
 func (r *mutationResolver) HidePost(ctx context.Context, input model.HidePostInput) (*model.HidePostPayload, error) {
-	p, err := r.publish.SetPostHidden(ctx, input.ID, true)
+	p, err := r.Publish.SetPostHidden(ctx, input.ID, true)
 	if err != nil {
 		return nil, err
 	}
@@ -23,7 +23,7 @@ func (r *mutationResolver) HidePost(ctx context.Context, input model.HidePostInp
 
 // UnhidePost is the resolver for the unhidePost field.
 func (r *mutationResolver) UnhidePost(ctx context.Context, input model.UnhidePostInput) (*model.UnhidePostPayload, error) {
-	p, err := r.publish.SetPostHidden(ctx, input.ID, false)
+	p, err := r.Publish.SetPostHidden(ctx, input.ID, false)
 	if err != nil {
 		return nil, err
 	}
@@ -32,7 +32,7 @@ func (r *mutationResolver) UnhidePost(ctx context.Context, input model.UnhidePos
 
 // HideComment is the resolver for the hideComment field.
 func (r *mutationResolver) HideComment(ctx context.Context, input model.HideCommentInput) (*model.HideCommentPayload, error) {
-	c, err := r.publish.SetCommentHidden(ctx, input.ID, true)
+	c, err := r.Publish.SetCommentHidden(ctx, input.ID, true)
 	if err != nil {
 		return nil, err
 	}
@@ -41,7 +41,7 @@ func (r *mutationResolver) HideComment(ctx context.Context, input model.HideComm
 
 // UnhideComment is the resolver for the unhideComment field.
 func (r *mutationResolver) UnhideComment(ctx context.Context, input model.UnhideCommentInput) (*model.UnhideCommentPayload, error) {
-	c, err := r.publish.SetCommentHidden(ctx, input.ID, false)
+	c, err := r.Publish.SetCommentHidden(ctx, input.ID, false)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +50,7 @@ func (r *mutationResolver) UnhideComment(ctx context.Context, input model.Unhide
 
 // SetUserRole is the resolver for the setUserRole field.
 func (r *mutationResolver) SetUserRole(ctx context.Context, input account.SetRoleInput) (*model.SetUserRolePayload, error) {
-	u, err := r.accounts.SetUserRole(ctx, input)
+	u, err := r.Accounts.SetUserRole(ctx, input)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +59,7 @@ func (r *mutationResolver) SetUserRole(ctx context.Context, input account.SetRol
 
 // BanUser is the resolver for the banUser field.
 func (r *mutationResolver) BanUser(ctx context.Context, input model.BanUserInput) (*model.BanUserPayload, error) {
-	u, err := r.accounts.BanUser(ctx, input.UserID)
+	u, err := r.Accounts.BanUser(ctx, input.UserID)
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +68,7 @@ func (r *mutationResolver) BanUser(ctx context.Context, input model.BanUserInput
 
 // UnbanUser is the resolver for the unbanUser field.
 func (r *mutationResolver) UnbanUser(ctx context.Context, input model.UnbanUserInput) (*model.UnbanUserPayload, error) {
-	u, err := r.accounts.UnbanUser(ctx, input.UserID)
+	u, err := r.Accounts.UnbanUser(ctx, input.UserID)
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/ent/post"
 	"github.com/agora/agora/ent/user"
-	"github.com/agora/agora/graph/model"
+	"github.com/agora/agora/graph/generated/model"
 	"github.com/agora/agora/internal/auth"
 	"github.com/agora/agora/internal/loader"
 	"github.com/agora/agora/internal/publish"
@@ -20,7 +20,7 @@ import (
 
 // CreatePost is the resolver for the createPost field.
 func (r *mutationResolver) CreatePost(ctx context.Context, input publish.CreatePostInput) (*model.CreatePostPayload, error) {
-	p, err := r.publish.CreatePost(ctx, input)
+	p, err := r.Publish.CreatePost(ctx, input)
 	if err != nil {
 		return nil, err
 	}
@@ -29,7 +29,7 @@ func (r *mutationResolver) CreatePost(ctx context.Context, input publish.CreateP
 
 // UpdatePost is the resolver for the updatePost field.
 func (r *mutationResolver) UpdatePost(ctx context.Context, input publish.UpdatePostInput) (*model.UpdatePostPayload, error) {
-	p, err := r.publish.UpdatePost(ctx, input)
+	p, err := r.Publish.UpdatePost(ctx, input)
 	if err != nil {
 		return nil, err
 	}
@@ -38,7 +38,7 @@ func (r *mutationResolver) UpdatePost(ctx context.Context, input publish.UpdateP
 
 // PublishPost is the resolver for the publishPost field.
 func (r *mutationResolver) PublishPost(ctx context.Context, input model.PublishPostInput) (*model.PublishPostPayload, error) {
-	p, err := r.publish.PublishPost(ctx, input.ID)
+	p, err := r.Publish.PublishPost(ctx, input.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +47,7 @@ func (r *mutationResolver) PublishPost(ctx context.Context, input model.PublishP
 
 // DeletePost is the resolver for the deletePost field.
 func (r *mutationResolver) DeletePost(ctx context.Context, input model.DeletePostInput) (*model.DeletePostPayload, error) {
-	if err := r.publish.DeletePost(ctx, input.ID); err != nil {
+	if err := r.Publish.DeletePost(ctx, input.ID); err != nil {
 		return nil, err
 	}
 	return &model.DeletePostPayload{DeletedPostID: input.ID}, nil
@@ -55,7 +55,7 @@ func (r *mutationResolver) DeletePost(ctx context.Context, input model.DeletePos
 
 // AddComment is the resolver for the addComment field.
 func (r *mutationResolver) AddComment(ctx context.Context, input publish.AddCommentInput) (*model.AddCommentPayload, error) {
-	c, err := r.publish.AddComment(ctx, input)
+	c, err := r.Publish.AddComment(ctx, input)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +64,7 @@ func (r *mutationResolver) AddComment(ctx context.Context, input publish.AddComm
 
 // DeleteComment is the resolver for the deleteComment field.
 func (r *mutationResolver) DeleteComment(ctx context.Context, input model.DeleteCommentInput) (*model.DeleteCommentPayload, error) {
-	postID, err := r.publish.DeleteComment(ctx, input.ID)
+	postID, err := r.Publish.DeleteComment(ctx, input.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +92,7 @@ func (r *postResolver) ViewerHasLiked(ctx context.Context, obj *ent.Post) (bool,
 
 // Post is the resolver for the post field.
 func (r *queryResolver) Post(ctx context.Context, slug string) (*ent.Post, error) {
-	q, err := r.client.Post.Query().Where(post.Slug(slug)).CollectFields(ctx)
+	q, err := r.Client.Post.Query().Where(post.Slug(slug)).CollectFields(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +102,7 @@ func (r *queryResolver) Post(ctx context.Context, slug string) (*ent.Post, error
 // Feed is the resolver for the feed field.
 func (r *queryResolver) Feed(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) (*ent.PostConnection, error) {
 	viewer := auth.FromContext(ctx).UserID
-	return r.client.Post.Query().
+	return r.Client.Post.Query().
 		Where(post.StatusEQ(post.StatusPUBLISHED), post.HasAuthorWith(user.HasFollowersWith(user.ID(viewer)))).
 		Paginate(ctx, after, first, before, last, ent.WithPostOrder(&ent.PostOrder{
 			Field: ent.PostOrderFieldPublishedAt, Direction: entgql.OrderDirectionDesc,

@@ -11,7 +11,8 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/ent/notification"
-	"github.com/agora/agora/graph/model"
+	"github.com/agora/agora/graph/generated"
+	"github.com/agora/agora/graph/generated/model"
 	"github.com/agora/agora/internal/auth"
 	"github.com/agora/agora/internal/loader"
 	"github.com/agora/agora/internal/message"
@@ -20,7 +21,7 @@ import (
 
 // SendMessage is the resolver for the sendMessage field.
 func (r *mutationResolver) SendMessage(ctx context.Context, input message.SendInput) (*model.SendMessagePayload, error) {
-	m, c, err := r.message.Send(ctx, input)
+	m, c, err := r.Messages.Send(ctx, input)
 	if err != nil {
 		return nil, err
 	}
@@ -29,7 +30,7 @@ func (r *mutationResolver) SendMessage(ctx context.Context, input message.SendIn
 
 // MarkNotificationsRead is the resolver for the markNotificationsRead field.
 func (r *mutationResolver) MarkNotificationsRead(ctx context.Context, input notify.MarkReadInput) (*model.MarkNotificationsReadPayload, error) {
-	n, err := r.notify.MarkRead(ctx, input)
+	n, err := r.Notices.MarkRead(ctx, input)
 	if err != nil {
 		return nil, err
 	}
@@ -42,28 +43,28 @@ func (r *mutationResolver) MarkNotificationsRead(ctx context.Context, input noti
 
 // Conversations is the resolver for the conversations field.
 func (r *queryResolver) Conversations(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) (*ent.ConversationConnection, error) {
-	return r.client.Conversation.Query().Paginate(ctx, after, first, before, last, ent.WithConversationOrder(
+	return r.Client.Conversation.Query().Paginate(ctx, after, first, before, last, ent.WithConversationOrder(
 		&ent.ConversationOrder{Field: ent.ConversationOrderFieldLastMessageAt, Direction: entgql.OrderDirectionDesc}))
 }
 
 // NotificationAdded is the resolver for the notificationAdded field.
 func (r *subscriptionResolver) NotificationAdded(ctx context.Context) (<-chan *ent.Notification, error) {
-	return r.live.Notifications(ctx)
+	return r.Live.Notifications(ctx)
 }
 
 // MessageAdded is the resolver for the messageAdded field.
 func (r *subscriptionResolver) MessageAdded(ctx context.Context, conversationID int) (<-chan *ent.Message, error) {
-	return r.live.Messages(ctx, conversationID)
+	return r.Live.Messages(ctx, conversationID)
 }
 
 // CommentAdded is the resolver for the commentAdded field.
 func (r *subscriptionResolver) CommentAdded(ctx context.Context, postID int) (<-chan *ent.Comment, error) {
-	return r.live.Comments(ctx, postID)
+	return r.Live.Comments(ctx, postID)
 }
 
 // Notifications is the resolver for the notifications field.
 func (r *userResolver) Notifications(ctx context.Context, obj *ent.User, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, unread *bool) (*ent.NotificationConnection, error) {
-	q := r.client.Notification.Query().Where(notification.RecipientID(obj.ID))
+	q := r.Client.Notification.Query().Where(notification.RecipientID(obj.ID))
 	if unread != nil && *unread {
 		q.Where(notification.ReadAtIsNil())
 	}
@@ -73,11 +74,11 @@ func (r *userResolver) Notifications(ctx context.Context, obj *ent.User, after *
 
 // UnreadNotificationCount is the resolver for the unreadNotificationCount field.
 func (r *userResolver) UnreadNotificationCount(ctx context.Context, obj *ent.User) (*int, error) {
-	n, err := r.notify.UnreadCount(ctx, obj.ID)
+	n, err := r.Notices.UnreadCount(ctx, obj.ID)
 	return &n, err
 }
 
-// Subscription returns SubscriptionResolver implementation.
-func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
+// Subscription returns generated.SubscriptionResolver implementation.
+func (r *Resolver) Subscription() generated.SubscriptionResolver { return &subscriptionResolver{r} }
 
 type subscriptionResolver struct{ *Resolver }

@@ -1,10 +1,12 @@
-// Package graph is the GraphQL adapter: the gqlgen handler, directives, the error presenter and
-// resolvers that delegate to ent or to an internal domain package.
+// Package graph holds the resolvers: adapters that delegate to ent or to an internal domain
+// package. gqlgen's generated code is in graph/generated; the HTTP server in graph/server.
 package graph
 
 import (
 	"context"
 
+	"entgo.io/contrib/entgql"
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/vikstrous/dataloadgen"
 
 	"github.com/agora/agora/ent"
@@ -21,14 +23,14 @@ import (
 
 // Resolver is the root of the resolvers: every dependency they use.
 type Resolver struct {
-	client   *ent.Client
-	accounts *account.Service
-	publish  *publish.Service
-	social   *social.Service
-	notify   *notify.Service
-	message  *message.Service
-	live     *live.Service
-	search   *search.Service
+	Client   *ent.Client
+	Accounts *account.Service
+	Publish  *publish.Service
+	Social   *social.Service
+	Notices  *notify.Service
+	Messages *message.Service
+	Live     *live.Service
+	Searcher *search.Service
 }
 
 // orNil makes a lookup answer null, not an error, when nothing matches: the GraphQL convention for
@@ -75,4 +77,16 @@ func entities[T ent.Noder, R any](ctx context.Context, client *ent.Client, reps 
 		out[i], _ = n.(T) // an ID of another type names no such entity
 	}
 	return out, nil
+}
+
+// searchArgs are a search field's arguments; totalCount is counted only when selected.
+func searchArgs(ctx context.Context, query string, first *int, after *entgql.Cursor[int]) search.PageArgs {
+	a := search.PageArgs{Query: query, After: after}
+	if first != nil {
+		a.First = *first
+	}
+	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+		a.TotalCount = a.TotalCount || f.Name == "totalCount"
+	}
+	return a
 }

@@ -15,15 +15,15 @@ import (
 
 // Search is the resolver for the search field.
 func (r *queryResolver) Search(ctx context.Context, query string, first *int, after *entgql.Cursor[int]) (*search.PostConnection, error) {
-	return r.search.Posts(ctx, searchArgs(ctx, query, first, after))
+	return r.Searcher.Posts(ctx, searchArgs(ctx, query, first, after))
 }
 
 // SearchUsers is the resolver for the searchUsers field.
 func (r *queryResolver) SearchUsers(ctx context.Context, query string, first *int, after *entgql.Cursor[int]) (*ent.UserConnection, error) {
-	return r.search.Users(ctx, searchArgs(ctx, query, first, after))
+	return r.Searcher.Users(ctx, searchArgs(ctx, query, first, after))
 }
 
 // SearchTags is the resolver for the searchTags field.
 func (r *queryResolver) SearchTags(ctx context.Context, query string, first *int, after *entgql.Cursor[int]) (*ent.TagConnection, error) {
-	return r.search.Tags(ctx, searchArgs(ctx, query, first, after))
+	return r.Searcher.Tags(ctx, searchArgs(ctx, query, first, after))
 }

@@ -9,14 +9,14 @@ import (
 	"context"
 
 	"github.com/agora/agora/ent"
-	"github.com/agora/agora/graph/model"
+	"github.com/agora/agora/graph/generated/model"
 	"github.com/agora/agora/internal/account"
 	"github.com/agora/agora/internal/auth"
 )
 
 // RefreshSession is the resolver for the refreshSession field.
 func (r *mutationResolver) RefreshSession(ctx context.Context, input model.RefreshSessionInput) (*model.RefreshSessionPayload, error) {
-	s, err := r.accounts.RefreshSession(ctx, input.RefreshToken)
+	s, err := r.Accounts.RefreshSession(ctx, input.RefreshToken)
 	if err != nil {
 		return nil, err
 	}
@@ -26,7 +26,7 @@ func (r *mutationResolver) RefreshSession(ctx context.Context, input model.Refre
 
 // Logout is the resolver for the logout field.
 func (r *mutationResolver) Logout(ctx context.Context) (*model.LogoutPayload, error) {
-	id, err := r.accounts.Logout(ctx)
+	id, err := r.Accounts.Logout(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -35,7 +35,7 @@ func (r *mutationResolver) Logout(ctx context.Context) (*model.LogoutPayload, er
 
 // LogoutAll is the resolver for the logoutAll field.
 func (r *mutationResolver) LogoutAll(ctx context.Context) (*model.LogoutAllPayload, error) {
-	n, err := r.accounts.LogoutAll(ctx)
+	n, err := r.Accounts.LogoutAll(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -44,7 +44,7 @@ func (r *mutationResolver) LogoutAll(ctx context.Context) (*model.LogoutAllPaylo
 
 // RevokeSession is the resolver for the revokeSession field.
 func (r *mutationResolver) RevokeSession(ctx context.Context, input model.RevokeSessionInput) (*model.RevokeSessionPayload, error) {
-	if err := r.accounts.RevokeSession(ctx, input.ID); err != nil {
+	if err := r.Accounts.RevokeSession(ctx, input.ID); err != nil {
 		return nil, err
 	}
 	return &model.RevokeSessionPayload{SessionID: input.ID}, nil
@@ -52,11 +52,11 @@ func (r *mutationResolver) RevokeSession(ctx context.Context, input model.Revoke
 
 // ChangePassword is the resolver for the changePassword field.
 func (r *mutationResolver) ChangePassword(ctx context.Context, input account.ChangePasswordInput) (*model.ChangePasswordPayload, error) {
-	n, err := r.accounts.ChangePassword(ctx, input)
+	n, err := r.Accounts.ChangePassword(ctx, input)
 	if err != nil {
 		return nil, err
 	}
-	u, err := r.client.User.Get(ctx, auth.FromContext(ctx).UserID)
+	u, err := r.Client.User.Get(ctx, auth.FromContext(ctx).UserID)
 	if err != nil {
 		return nil, err
 	}
@@ -70,5 +70,5 @@ func (r *sessionResolver) Current(ctx context.Context, obj *ent.Session) (bool, 
 
 // Sessions is the resolver for the sessions field.
 func (r *userResolver) Sessions(ctx context.Context, obj *ent.User) ([]*ent.Session, error) {
-	return r.accounts.Sessions(ctx, obj.ID)
+	return r.Accounts.Sessions(ctx, obj.ID)
 }

@@ -10,7 +10,8 @@ import (
 
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/ent/user"
-	"github.com/agora/agora/graph/model"
+	"github.com/agora/agora/graph/generated"
+	"github.com/agora/agora/graph/generated/model"
 	"github.com/agora/agora/internal/account"
 	"github.com/agora/agora/internal/auth"
 	"github.com/agora/agora/internal/loader"
@@ -18,7 +19,7 @@ import (
 
 // Register is the resolver for the register field.
 func (r *mutationResolver) Register(ctx context.Context, input account.RegisterInput) (*model.RegisterPayload, error) {
-	s, err := r.accounts.Register(ctx, input)
+	s, err := r.Accounts.Register(ctx, input)
 	if err != nil {
 		return nil, err
 	}
@@ -28,7 +29,7 @@ func (r *mutationResolver) Register(ctx context.Context, input account.RegisterI
 
 // Login is the resolver for the login field.
 func (r *mutationResolver) Login(ctx context.Context, input account.LoginInput) (*model.LoginPayload, error) {
-	s, err := r.accounts.Login(ctx, input)
+	s, err := r.Accounts.Login(ctx, input)
 	if err != nil {
 		return nil, err
 	}
@@ -38,7 +39,7 @@ func (r *mutationResolver) Login(ctx context.Context, input account.LoginInput) 
 
 // UpdateProfile is the resolver for the updateProfile field.
 func (r *mutationResolver) UpdateProfile(ctx context.Context, input account.UpdateProfileInput) (*model.UpdateProfilePayload, error) {
-	u, err := r.accounts.UpdateProfile(ctx, input)
+	u, err := r.Accounts.UpdateProfile(ctx, input)
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +52,7 @@ func (r *queryResolver) Viewer(ctx context.Context) (*ent.User, error) {
 	if !v.Authenticated() {
 		return nil, nil
 	}
-	q, err := r.client.User.Query().Where(user.ID(v.UserID)).CollectFields(ctx)
+	q, err := r.Client.User.Query().Where(user.ID(v.UserID)).CollectFields(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +61,7 @@ func (r *queryResolver) Viewer(ctx context.Context) (*ent.User, error) {
 
 // User is the resolver for the user field.
 func (r *queryResolver) User(ctx context.Context, username string) (*ent.User, error) {
-	q, err := r.client.User.Query().Where(user.Username(account.NormalizeUsername(username))).CollectFields(ctx)
+	q, err := r.Client.User.Query().Where(user.Username(account.NormalizeUsername(username))).CollectFields(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +72,7 @@ func (r *queryResolver) User(ctx context.Context, username string) (*ent.User, e
 func (r *userResolver) Email(ctx context.Context, obj *ent.User) (*string, error) {
 	// @policy decides who sees it. Cached users carry no email: read it then.
 	if obj.Email == "" {
-		email, err := r.client.User.Query().Where(user.ID(obj.ID)).Select(user.FieldEmail).String(ctx)
+		email, err := r.Client.User.Query().Where(user.ID(obj.ID)).Select(user.FieldEmail).String(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -95,7 +96,7 @@ func (r *userResolver) ViewerIsFollowing(ctx context.Context, obj *ent.User) (bo
 	return loader.For(ctx).ViewerFollowsByUser.Load(ctx, obj.ID)
 }
 
-// Mutation returns MutationResolver implementation.
-func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
+// Mutation returns generated.MutationResolver implementation.
+func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResolver{r} }
 
 type mutationResolver struct{ *Resolver }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -105,4 +106,22 @@ func (c GraphQL) Fail(t testing.TB, code, field, query string, vars map[string]a
 		t.Fatalf("error message leaks database details: %q", e.Message)
 	}
 	return e
+}
+
+// Scrape reads the samples at url, by series (name and labels as Prometheus prints them).
+func Scrape(t *testing.T, url string) map[string]float64 {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	samples := map[string]float64{}
+	for _, line := range strings.Split(string(body), "\n") {
+		if name, value, ok := strings.Cut(line, " "); ok && !strings.HasPrefix(line, "#") {
+			samples[name], _ = strconv.ParseFloat(value, 64)
+		}
+	}
+	return samples
 }

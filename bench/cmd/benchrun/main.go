@@ -38,7 +38,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// The queries of the benchmark; the feed page is the one of api_statements_test.go.
+// The queries of the benchmark; the feed page is the one of graph/server/api_statements_test.go.
 const (
 	feedQuery = `query($n: Int!) {
   feed(first: $n) {

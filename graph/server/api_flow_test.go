@@ -1,0 +1,41 @@
+package server_test
+
+import (
+	"testing"
+)
+
+// TestFeedFlow is the first thing a new user does: sign up, write, follow, read the feed.
+func TestFeedFlow(t *testing.T) {
+	eachDB(t, func(t *testing.T, a *api) {
+		ada := a.register(t, "ada")
+		bob := a.register(t, "bob")
+		cy := a.register(t, "cyd")
+		first := a.createPost(t, bob, map[string]any{"title": "First", "publish": true})
+		a.createPost(t, bob, map[string]any{"title": "Bob's draft"})
+		a.createPost(t, cy, map[string]any{"title": "Not followed", "publish": true})
+		second := a.createPost(t, bob, map[string]any{"title": "Second", "publish": true})
+
+		a.as(ada).Do(t, `mutation($id: ID!) { followUser(input: {userID: $id}) { user { id } } }`,
+			map[string]any{"id": bob.ID}, nil)
+
+		var out struct {
+			Feed struct {
+				TotalCount int
+				Edges      []struct{ Node post }
+			}
+		}
+		a.as(ada).Do(t, `{ feed(first: 10) { totalCount edges { node { id title author { username } } } } }`, nil, &out)
+		if out.Feed.TotalCount != 2 || len(out.Feed.Edges) != 2 {
+			t.Fatalf("feed: want bob's 2 published posts, got %+v", out.Feed)
+		}
+		if out.Feed.Edges[0].Node.ID != second.ID || out.Feed.Edges[1].Node.ID != first.ID {
+			t.Fatalf("feed: want newest first (%s, %s), got %+v", second.ID, first.ID, out.Feed.Edges)
+		}
+		// Nobody followed: an empty feed, not an error. Signed out: UNAUTHENTICATED.
+		a.as(cy).Do(t, `{ feed(first: 10) { totalCount } }`, nil, &out)
+		if out.Feed.TotalCount != 0 {
+			t.Fatalf("cy follows nobody, feed has %d posts", out.Feed.TotalCount)
+		}
+		a.Fail(t, "UNAUTHENTICATED", "", `{ feed(first: 10) { totalCount } }`, nil)
+	})
+}

@@ -1,0 +1,110 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/agora/agora/ent"
+	entpost "github.com/agora/agora/ent/post"
+	"github.com/agora/agora/ent/privacy"
+)
+
+// feedPage is what the SPA's home page asks for.
+const feedPage = `query($n: Int!) {
+  feed(first: $n) {
+    totalCount
+    edges { node {
+      id title slug publishedAt likeCount commentCount viewerHasLiked
+      author { username displayName followerCount viewerIsFollowing }
+      tags { name }
+      comments(first: 3) { totalCount edges { node { body author { username } } } }
+    } }
+    pageInfo { hasNextPage endCursor }
+  }
+}`
+
+// TestStatementCount: the SQL a query costs depends on its shape, not on how many items it returns.
+func TestStatementCount(t *testing.T) {
+	eachDB(t, func(t *testing.T, a *api) {
+		reader := a.register(t, "reader")
+		authors := make([]user, 5)
+		for i := range authors {
+			authors[i] = a.register(t, fmt.Sprintf("author%d", i))
+			a.as(reader).Do(t, `mutation($id: ID!) { followUser(input: {userID: $id}) { user { id } } }`, map[string]any{"id": authors[i].ID}, nil)
+		}
+		seedFeed(t, a, authors, reader, 60)
+
+		statements := func(query string, n int) int {
+			r := a.as(reader).Post(t, query, map[string]any{"n": n})
+			if len(r.Errors) > 0 {
+				t.Fatalf("feed: %+v", r.Errors)
+			}
+			got, ok := r.Extensions["dbStatements"].(float64)
+			if !ok {
+				t.Fatalf("no extensions.dbStatements in %v", r.Extensions)
+			}
+			return int(got)
+		}
+		// Each page size is measured warm, on its second request: what the first one cached (the
+		// viewer's session state for 5 s, counts, entities) no longer depends on which requests
+		// came before or how long they took, so both sizes start from the same state.
+		measure := func(query string, n int) int { statements(query, n); return statements(query, n) }
+		for name, query := range map[string]string{
+			"feed page": feedPage,
+			"tag list":  `query($n: Int!) { tags(first: $n) { edges { node { name postCount } } } }`,
+			"search page": `query($n: Int!) { search(query: "post", first: $n) {
+			  totalCount edges { score titleHighlight { text } snippet { text }
+			    node { id title likeCount commentCount viewerHasLiked author { username displayName } tags { name } } }
+			} }`,
+			"people suggestions": `query($n: Int!) { searchUsers(query: "auth", first: $n) { edges { node { username followerCount } } } }`,
+		} {
+			small, large := measure(query, 10), measure(query, 50)
+			t.Logf("%s: %d SQL statements at first:10, %d at first:50", name, small, large)
+			if small != large {
+				t.Fatalf("%s costs %d statements at first:10 but %d at first:50", name, small, large)
+			}
+		}
+	})
+}
+
+// seedFeed writes n published posts by authors, each with two tags, four comments and a like by
+// the reader, directly through ent.
+func seedFeed(t testing.TB, a *api, authors []user, reader user, n int) {
+	t.Helper()
+	ctx := privacy.DecisionContext(context.Background(), privacy.Allow)
+	c := a.db.Client
+	tags, err := c.Tag.CreateBulk(c.Tag.Create().SetName("go"), c.Tag.Create().SetName("sql")).Save(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := make([]*ent.TagCreate, n) // one tag of its own per post, for tag lists of any length
+	for i := range own {
+		own[i] = c.Tag.Create().SetName(fmt.Sprintf("topic-%d", i))
+	}
+	topics, err := c.Tag.CreateBulk(own...).Save(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readerID, _ := strconv.Atoi(reader.ID)
+	for i := range n {
+		author, _ := strconv.Atoi(authors[i%len(authors)].ID)
+		p, err := c.Post.Create().SetAuthorID(author).SetTitle(fmt.Sprintf("Post %d", i)).SetSlug(fmt.Sprintf("post-%d", i)).
+			SetStatus(entpost.StatusPUBLISHED).SetPublishedAt(time.Now().UTC().Add(time.Duration(i) * time.Second)).
+			AddTags(tags...).AddTags(topics[i]).Save(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := range 4 {
+			commenter, _ := strconv.Atoi(authors[(i+j+1)%len(authors)].ID)
+			if err := c.Comment.Create().SetPostID(p.ID).SetAuthorID(commenter).SetBody(fmt.Sprintf("comment %d", j)).Exec(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := c.Like.Create().SetPostID(p.ID).SetUserID(readerID).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

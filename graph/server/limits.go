@@ -1,0 +1,188 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// Limits bound what one operation may ask for, so a single request cannot make Agora do unbounded
+// work. Zero means the default.
+type Limits struct {
+	Depth      int // nesting of fields (introspection's own fields not counted)
+	Aliases    int // aliased fields
+	RootFields int // top-level fields
+	Tokens     int // lexical tokens of the document (checked while parsing)
+	Cost       int // fields, each counted once per item its connections may return
+}
+
+// DefaultLimits are generous for Agora's own pages (the feed page costs under 1,000) and refuse
+// documents built to exhaust it.
+var DefaultLimits = Limits{Depth: 12, Aliases: 30, RootFields: 20, Tokens: 15_000, Cost: 25_000}
+
+func (l Limits) withDefaults() Limits {
+	for _, f := range []struct {
+		v *int
+		d int
+	}{{&l.Depth, DefaultLimits.Depth}, {&l.Aliases, DefaultLimits.Aliases},
+		{&l.RootFields, DefaultLimits.RootFields}, {&l.Tokens, DefaultLimits.Tokens}, {&l.Cost, DefaultLimits.Cost}} {
+		if *f.v <= 0 {
+			*f.v = f.d
+		}
+	}
+	return l
+}
+
+// defaultPage is what a connection without first or last counts for in the cost.
+const defaultPage = 20
+
+// codeOperationLimit is the extensions.code of an operation refused for exceeding a limit.
+const codeOperationLimit = "OPERATION_LIMIT"
+
+// operationLimits refuses an operation beyond its limits before anything runs, with the code
+// OPERATION_LIMIT and the limit named in extensions. A request whose extensions ask for
+// {"cost": true} gets extensions.cost back.
+type operationLimits struct{ Limits }
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+	graphql.ResponseInterceptor
+} = operationLimits{}
+
+func (operationLimits) ExtensionName() string                   { return "OperationLimits" }
+func (operationLimits) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (l operationLimits) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil {
+		return nil
+	}
+	m := measureOperation(oc)
+	for _, c := range []struct {
+		name       string
+		got, limit int
+	}{
+		{"depth", m.depth, l.Depth},
+		{"aliases", m.aliases, l.Aliases},
+		{"rootFields", m.roots, l.RootFields},
+		{"cost", m.cost, l.Cost},
+	} {
+		if c.got > c.limit {
+			return &gqlerror.Error{
+				Message:    fmt.Sprintf("operation %s is %d, above the limit of %d", c.name, c.got, c.limit),
+				Extensions: map[string]any{"code": codeOperationLimit, "limit": c.name, "value": c.got, "max": c.limit},
+			}
+		}
+	}
+	return nil
+}
+
+func (l operationLimits) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	resp := next(ctx)
+	if resp == nil || !graphql.HasOperationContext(ctx) {
+		return resp
+	}
+	oc := graphql.GetOperationContext(ctx)
+	if asked, _ := oc.Extensions["cost"].(bool); asked && oc.Operation != nil {
+		if resp.Extensions == nil {
+			resp.Extensions = map[string]any{}
+		}
+		resp.Extensions["cost"] = map[string]any{"requested": measureOperation(oc).cost, "max": l.Cost}
+	}
+	return resp
+}
+
+type measurement struct{ depth, aliases, roots, cost, visited int }
+
+// maxVisits bounds the walk itself: fragments spread into fragments can expand a small document
+// exponentially, and such a document is refused on cost without being walked to the end.
+const maxVisits = 100_000
+
+func measureOperation(oc *graphql.OperationContext) measurement {
+	var m measurement
+	m.roots = len(fieldsOf(oc, oc.Operation.SelectionSet, &measurement{}))
+	m.cost = walk(oc, oc.Operation.SelectionSet, 1, &m)
+	if m.visited > maxVisits {
+		m.cost = math.MaxInt32
+	}
+	return m
+}
+
+// walk measures a selection set at depth, fragments inlined, and returns its cost.
+func walk(oc *graphql.OperationContext, set ast.SelectionSet, depth int, m *measurement) int {
+	cost := 0
+	for _, f := range fieldsOf(oc, set, m) {
+		if strings.HasPrefix(f.Name, "__") { // introspection and __typename: the schema's own size
+			continue
+		}
+		m.depth = max(m.depth, depth)
+		if f.Alias != "" && f.Alias != f.Name {
+			m.aliases++
+		}
+		cost += 1 + pageOf(f, oc.Variables)*walk(oc, f.SelectionSet, depth+1, m)
+	}
+	return cost
+}
+
+// fieldsOf lists the fields of a selection set with fragments inlined, whatever their type. Every
+// field and fragment spread it expands counts against m.visited: spreads of spreads can expand
+// exponentially, and past maxVisits it stops.
+func fieldsOf(oc *graphql.OperationContext, set ast.SelectionSet, m *measurement) []*ast.Field {
+	var out []*ast.Field
+	for _, sel := range set {
+		if m.visited++; m.visited > maxVisits {
+			return out
+		}
+		switch s := sel.(type) {
+		case *ast.Field:
+			out = append(out, s)
+		case *ast.InlineFragment:
+			out = append(out, fieldsOf(oc, s.SelectionSet, m)...)
+		case *ast.FragmentSpread:
+			if s.Definition != nil {
+				out = append(out, fieldsOf(oc, s.Definition.SelectionSet, m)...)
+			}
+		}
+	}
+	return out
+}
+
+// pageOf is how many items a connection field may return: first or last, else the default page;
+// 1 for other fields.
+func pageOf(f *ast.Field, vars map[string]any) int {
+	if f.Definition == nil || !strings.HasSuffix(f.Definition.Type.Name(), "Connection") {
+		return 1
+	}
+	args := f.ArgumentMap(vars)
+	for _, name := range []string{"first", "last"} {
+		if n, ok := toInt(args[name]); ok && n >= 0 {
+			return int(max(n, 1))
+		}
+	}
+	return defaultPage
+}
+
+// operationTimeout gives each query and mutation a deadline, which cancels its SQL; a field cut
+// short reports TIMEOUT (see the error presenter). Subscriptions live as long as their client.
+type operationTimeout struct{ d time.Duration }
+
+func (operationTimeout) ExtensionName() string                   { return "OperationTimeout" }
+func (operationTimeout) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (t operationTimeout) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	if isSubscription(ctx) {
+		return next(ctx)
+	}
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	responses := next(ctx)
+	return func(ctx context.Context) *graphql.Response {
+		defer cancel()
+		return responses(ctx)
+	}
+}

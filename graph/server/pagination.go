@@ -1,0 +1,126 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// MaxPageSize is the most items one connection returns per request.
+const MaxPageSize = 100
+
+// pageLimits checks first/last on every connection field of an operation before anything runs, so
+// an oversized page is refused instead of loaded (nested edges are loaded ahead of their resolvers).
+type pageLimits struct{}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = pageLimits{}
+
+func (pageLimits) ExtensionName() string                   { return "PageLimits" }
+func (pageLimits) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (pageLimits) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil {
+		return nil
+	}
+	return checkPages(oc.Operation.SelectionSet, oc.Variables, nil)
+}
+
+func checkPages(set ast.SelectionSet, vars map[string]any, path ast.Path) *gqlerror.Error {
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			p := append(path[:len(path):len(path)], ast.PathName(s.Alias))
+			if err := checkConnection(s, vars, p); err != nil {
+				return err
+			}
+			if err := checkPages(s.SelectionSet, vars, p); err != nil {
+				return err
+			}
+		case *ast.InlineFragment:
+			if err := checkPages(s.SelectionSet, vars, path); err != nil {
+				return err
+			}
+		case *ast.FragmentSpread:
+			if s.Definition != nil {
+				if err := checkPages(s.Definition.SelectionSet, vars, path); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func checkConnection(f *ast.Field, vars map[string]any, path ast.Path) *gqlerror.Error {
+	def := f.Definition
+	if def == nil || def.Arguments.ForName("first") == nil ||
+		!strings.HasSuffix(def.Type.Name(), "Connection") {
+		return nil
+	}
+	args := f.ArgumentMap(vars)
+	given := false
+	for _, name := range []string{"first", "last"} {
+		n, ok := toInt(args[name])
+		if !ok {
+			continue
+		}
+		given = true
+		if n < 0 || n > MaxPageSize {
+			return pageError(path, name, fmt.Sprintf("%s must be between 0 and %d", name, MaxPageSize))
+		}
+	}
+	if !given && selectsItems(f.SelectionSet) {
+		return pageError(path, "first", fmt.Sprintf("pass first or last (at most %d) to page through %s", MaxPageSize, f.Name))
+	}
+	return nil
+}
+
+// selectsItems reports whether a connection's selection asks for items (edges or nodes) rather than
+// only totalCount or pageInfo.
+func selectsItems(set ast.SelectionSet) bool {
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if s.Name == "edges" || s.Name == "nodes" {
+				return true
+			}
+		case *ast.InlineFragment:
+			if selectsItems(s.SelectionSet) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if s.Definition != nil && selectsItems(s.Definition.SelectionSet) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func toInt(v any) (int64, bool) {
+	switch n := v.(type) {
+	case int:
+		return int64(n), true
+	case int64:
+		return n, true
+	case float64:
+		return int64(n), true
+	case json.Number:
+		i, err := n.Int64()
+		return i, err == nil
+	}
+	return 0, false
+}
+
+func pageError(path ast.Path, field, msg string) *gqlerror.Error {
+	return &gqlerror.Error{Message: msg, Path: path,
+		Extensions: map[string]any{"code": "BAD_USER_INPUT", "field": field}}
+}
