@@ -8,6 +8,7 @@ import (
 	"math"
 	"runtime/debug"
 	"strings"
+	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
@@ -23,13 +24,15 @@ import (
 	"github.com/agora/agora/internal/telemetry"
 )
 
-func init() {
-	// Requests refused before they run are request errors, as a validation failure is: HTTP 400
-	// with application/graphql-response+json (422 with application/json), not 200.
-	errcode.RegisterErrorType(apperr.BadRequest.Code(), errcode.KindProtocol)
-	errcode.RegisterErrorType(codeOperationLimit, errcode.KindProtocol)
-	errcode.RegisterErrorType(codeIntrospectionDisabled, errcode.KindProtocol)
-}
+// registerRequestErrors makes requests refused before they run request errors, as a validation
+// failure is: HTTP 400 with application/graphql-response+json (422 with application/json), not
+// 200. gqlgen keeps error kinds in a process-wide registry, so this runs once, when the first
+// handler is built, not as a side effect of importing the package.
+var registerRequestErrors = sync.OnceFunc(func() {
+	for _, code := range []string{apperr.BadRequest.Code(), codeOperationLimit, codeIntrospectionDisabled} {
+		errcode.RegisterErrorType(code, errcode.KindProtocol)
+	}
+})
 
 // classify maps an error to its apperr kind: apperr errors as they are, ent's own errors by what
 // they mean, anything else Internal.

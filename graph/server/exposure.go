@@ -5,7 +5,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
-	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/agora/agora/internal/selection"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/validator/core"
 	"github.com/vektah/gqlparser/v2/validator/rules"
@@ -22,39 +22,12 @@ func (noIntrospection) ExtensionName() string                   { return "NoIntr
 func (noIntrospection) Validate(graphql.ExecutableSchema) error { return nil }
 
 func (noIntrospection) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	if oc.Doc == nil {
-		return nil
-	}
-	found := false
-	for _, op := range oc.Doc.Operations {
-		found = found || introspects(op.SelectionSet)
-	}
-	for _, f := range oc.Doc.Fragments {
-		found = found || introspects(f.SelectionSet)
-	}
-	if !found {
+	// A document too large to walk to the end is refused by the operation limits.
+	if names, _ := selection.Names(oc.Operation); !names["__schema"] && !names["__type"] {
 		return nil
 	}
 	return &gqlerror.Error{Message: "introspection is disabled on this server",
 		Extensions: map[string]any{"code": codeIntrospectionDisabled}}
-}
-
-// introspects looks for __schema and __type in a selection set, fragment definitions aside (the
-// caller looks at each once, so a document is walked in linear time).
-func introspects(set ast.SelectionSet) bool {
-	for _, sel := range set {
-		switch s := sel.(type) {
-		case *ast.Field:
-			if s.Name == "__schema" || s.Name == "__type" || introspects(s.SelectionSet) {
-				return true
-			}
-		case *ast.InlineFragment:
-			if introspects(s.SelectionSet) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // withoutSuggestions makes validation errors stop guessing ("Did you mean …?"), which would

@@ -22,6 +22,7 @@ import (
 // graphql is the GraphQL-over-HTTP handler: POST and GET, WebSocket and server-sent events.
 func (a *App) graphql() http.Handler {
 	c := a.cfg
+	registerRequestErrors()
 	limits := Limits{Depth: c.MaxDepth, Aliases: c.MaxAliases, RootFields: c.MaxRootFields,
 		Tokens: c.MaxTokens, Cost: c.MaxCost}.withDefaults()
 	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: &a.Resolver}))

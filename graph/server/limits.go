@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/agora/agora/internal/selection"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
@@ -98,26 +99,23 @@ func (l operationLimits) InterceptResponse(ctx context.Context, next graphql.Res
 	return resp
 }
 
-type measurement struct{ depth, aliases, roots, cost, visited int }
-
-// maxVisits bounds the walk itself: fragments spread into fragments can expand a small document
-// exponentially, and such a document is refused on cost without being walked to the end.
-const maxVisits = 100_000
+type measurement struct{ depth, aliases, roots, cost int }
 
 func measureOperation(oc *graphql.OperationContext) measurement {
 	var m measurement
-	m.roots = len(fieldsOf(oc, oc.Operation.SelectionSet, &measurement{}))
-	m.cost = walk(oc, oc.Operation.SelectionSet, 1, &m)
-	if m.visited > maxVisits {
+	var w selection.Walker
+	m.roots = len(w.Fields(oc.Operation.SelectionSet))
+	m.cost = walk(oc, &w, oc.Operation.SelectionSet, 1, &m)
+	if w.Exceeded() { // refused on cost, without being walked to the end
 		m.cost = math.MaxInt32
 	}
 	return m
 }
 
 // walk measures a selection set at depth, fragments inlined, and returns its cost.
-func walk(oc *graphql.OperationContext, set ast.SelectionSet, depth int, m *measurement) int {
+func walk(oc *graphql.OperationContext, w *selection.Walker, set ast.SelectionSet, depth int, m *measurement) int {
 	cost := 0
-	for _, f := range fieldsOf(oc, set, m) {
+	for _, f := range w.Fields(set) {
 		if strings.HasPrefix(f.Name, "__") { // introspection and __typename: the schema's own size
 			continue
 		}
@@ -125,32 +123,9 @@ func walk(oc *graphql.OperationContext, set ast.SelectionSet, depth int, m *meas
 		if f.Alias != "" && f.Alias != f.Name {
 			m.aliases++
 		}
-		cost += 1 + pageOf(f, oc.Variables)*walk(oc, f.SelectionSet, depth+1, m)
+		cost += 1 + pageOf(f, oc.Variables)*walk(oc, w, f.SelectionSet, depth+1, m)
 	}
 	return cost
-}
-
-// fieldsOf lists the fields of a selection set with fragments inlined, whatever their type. Every
-// field and fragment spread it expands counts against m.visited: spreads of spreads can expand
-// exponentially, and past maxVisits it stops.
-func fieldsOf(oc *graphql.OperationContext, set ast.SelectionSet, m *measurement) []*ast.Field {
-	var out []*ast.Field
-	for _, sel := range set {
-		if m.visited++; m.visited > maxVisits {
-			return out
-		}
-		switch s := sel.(type) {
-		case *ast.Field:
-			out = append(out, s)
-		case *ast.InlineFragment:
-			out = append(out, fieldsOf(oc, s.SelectionSet, m)...)
-		case *ast.FragmentSpread:
-			if s.Definition != nil {
-				out = append(out, fieldsOf(oc, s.Definition.SelectionSet, m)...)
-			}
-		}
-	}
-	return out
 }
 
 // pageOf is how many items a connection field may return: first or last, else the default page;

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/agora/agora/internal/selection"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
@@ -30,36 +31,23 @@ func (pageLimits) MutateOperationContext(_ context.Context, oc *graphql.Operatio
 	if oc.Operation == nil {
 		return nil
 	}
-	return checkPages(oc.Operation.SelectionSet, oc.Variables, nil)
+	return checkPages(&selection.Walker{}, oc.Operation.SelectionSet, oc.Variables, nil)
 }
 
-func checkPages(set ast.SelectionSet, vars map[string]any, path ast.Path) *gqlerror.Error {
-	for _, sel := range set {
-		switch s := sel.(type) {
-		case *ast.Field:
-			p := append(path[:len(path):len(path)], ast.PathName(s.Alias))
-			if err := checkConnection(s, vars, p); err != nil {
-				return err
-			}
-			if err := checkPages(s.SelectionSet, vars, p); err != nil {
-				return err
-			}
-		case *ast.InlineFragment:
-			if err := checkPages(s.SelectionSet, vars, path); err != nil {
-				return err
-			}
-		case *ast.FragmentSpread:
-			if s.Definition != nil {
-				if err := checkPages(s.Definition.SelectionSet, vars, path); err != nil {
-					return err
-				}
-			}
+func checkPages(w *selection.Walker, set ast.SelectionSet, vars map[string]any, path ast.Path) *gqlerror.Error {
+	for _, f := range w.Fields(set) {
+		p := append(path[:len(path):len(path)], ast.PathName(f.Alias))
+		if err := checkConnection(w, f, vars, p); err != nil {
+			return err
+		}
+		if err := checkPages(w, f.SelectionSet, vars, p); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-func checkConnection(f *ast.Field, vars map[string]any, path ast.Path) *gqlerror.Error {
+func checkConnection(w *selection.Walker, f *ast.Field, vars map[string]any, path ast.Path) *gqlerror.Error {
 	def := f.Definition
 	if def == nil || def.Arguments.ForName("first") == nil ||
 		!strings.HasSuffix(def.Type.Name(), "Connection") {
@@ -77,7 +65,7 @@ func checkConnection(f *ast.Field, vars map[string]any, path ast.Path) *gqlerror
 			return pageError(path, name, fmt.Sprintf("%s must be between 0 and %d", name, MaxPageSize))
 		}
 	}
-	if !given && selectsItems(f.SelectionSet) {
+	if !given && selectsItems(w, f.SelectionSet) {
 		return pageError(path, "first", fmt.Sprintf("pass first or last (at most %d) to page through %s", MaxPageSize, f.Name))
 	}
 	return nil
@@ -85,21 +73,10 @@ func checkConnection(f *ast.Field, vars map[string]any, path ast.Path) *gqlerror
 
 // selectsItems reports whether a connection's selection asks for items (edges or nodes) rather than
 // only totalCount or pageInfo.
-func selectsItems(set ast.SelectionSet) bool {
-	for _, sel := range set {
-		switch s := sel.(type) {
-		case *ast.Field:
-			if s.Name == "edges" || s.Name == "nodes" {
-				return true
-			}
-		case *ast.InlineFragment:
-			if selectsItems(s.SelectionSet) {
-				return true
-			}
-		case *ast.FragmentSpread:
-			if s.Definition != nil && selectsItems(s.Definition.SelectionSet) {
-				return true
-			}
+func selectsItems(w *selection.Walker, set ast.SelectionSet) bool {
+	for _, f := range w.Fields(set) {
+		if f.Name == "edges" || f.Name == "nodes" {
+			return true
 		}
 	}
 	return false

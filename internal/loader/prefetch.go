@@ -4,9 +4,9 @@ import (
 	"context"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/agora/agora/ent"
+	"github.com/agora/agora/internal/selection"
 )
 
 // Prefetch is an ent interceptor that makes batching independent of scheduling: when a query made
@@ -83,28 +83,9 @@ func prefetch[V any](l *Loaders, ctx context.Context, ids []int, field string, q
 // names prefetched are unique to their type).
 func (l *Loaders) selects(ctx context.Context, field string) bool {
 	l.fieldsOnce.Do(func() {
-		l.fields = map[string]bool{}
 		if graphql.HasOperationContext(ctx) {
-			if op := graphql.GetOperationContext(ctx).Operation; op != nil {
-				collectNames(op.SelectionSet, l.fields)
-			}
+			l.fields, _ = selection.Names(graphql.GetOperationContext(ctx).Operation)
 		}
 	})
 	return l.fields[field]
-}
-
-func collectNames(set ast.SelectionSet, into map[string]bool) {
-	for _, sel := range set {
-		switch s := sel.(type) {
-		case *ast.Field:
-			into[s.Name] = true
-			collectNames(s.SelectionSet, into)
-		case *ast.InlineFragment:
-			collectNames(s.SelectionSet, into)
-		case *ast.FragmentSpread:
-			if s.Definition != nil {
-				collectNames(s.Definition.SelectionSet, into)
-			}
-		}
-	}
 }
