@@ -92,7 +92,7 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	if cmd == "healthcheck" {
-		return healthcheck(ctx, cfg.Addr, inv.timeout)
+		return healthcheck(ctx, cfg.HTTP.Addr, inv.timeout)
 	}
 	log := newLogger(cfg)
 	log.Info("starting", "command", cmd, "config", cfg.String())
@@ -100,8 +100,8 @@ func run(ctx context.Context, args []string) error {
 		log.Warn("production with the schema exposed, as configured", "settings", on)
 	}
 
-	db, err := database.Open(ctx, database.Options{PostgresURL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath,
-		MaxConns: cfg.DBMaxConns, StatementTimeout: cfg.StatementTimeout})
+	db, err := database.Open(ctx, database.Options{PostgresURL: cfg.Database.URL, SQLitePath: cfg.Database.SQLitePath,
+		MaxConns: cfg.Database.MaxConnections, StatementTimeout: cfg.Database.StatementTimeout})
 	if err != nil {
 		return err
 	}
@@ -113,7 +113,7 @@ func run(ctx context.Context, args []string) error {
 		}
 		return migrate(ctx, log, db)
 	}
-	if cfg.AutoMigrate {
+	if cfg.Database.AutoMigrate {
 		if err := migrate(ctx, log, db); err != nil {
 			return err
 		}
@@ -123,16 +123,16 @@ func run(ctx context.Context, args []string) error {
 		return fmt.Errorf("%d migrations pending and AGORA_AUTO_MIGRATE=false: run `agora migrate`", len(pending))
 	}
 
-	secret := []byte(cfg.JWTSecret)
+	secret := []byte(cfg.Auth.JWTSecret)
 	if len(secret) == 0 {
 		secret = make([]byte, 32)
 		_, _ = rand.Read(secret)
 		log.Warn("AGORA_JWT_SECRET is not set: using a random secret, so access tokens stop working at restart")
 	}
 	var rdb redis.UniversalClient // a nil interface, not a nil *redis.Client, when unset
-	if cfg.RedisURL != "" {
+	if cfg.Redis.URL != "" {
 		redis.SetLogger(redisLogger{log})
-		client, err := openRedis(ctx, log, cfg.RedisURL)
+		client, err := openRedis(ctx, log, cfg.Redis.URL)
 		if err != nil {
 			return err
 		}
@@ -173,45 +173,45 @@ func run(ctx context.Context, args []string) error {
 		return nil
 	}
 
-	srv := newServer(cfg, a.handler())
+	srv := newServer(cfg.HTTP, a.handler())
 	errc := make(chan error, 2)
 	go func() { errc <- srv.ListenAndServe() }()
-	if cfg.MetricsAddr != "" {
-		l, err := net.Listen("tcp", cfg.MetricsAddr)
+	if cfg.HTTP.MetricsAddr != "" {
+		l, err := net.Listen("tcp", cfg.HTTP.MetricsAddr)
 		if err != nil {
 			return fmt.Errorf("AGORA_METRICS_ADDR: %w", err)
 		}
-		metrics := &http.Server{Handler: a.metricsHandler(), ReadHeaderTimeout: cfg.ReadHeaderTimeout}
+		metrics := &http.Server{Handler: a.metricsHandler(), ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout}
 		go func() { errc <- fmt.Errorf("AGORA_METRICS_ADDR: %w", metrics.Serve(l)) }()
 		defer metrics.Close()
-		log.Info("serving metrics", "addr", cfg.MetricsAddr)
+		log.Info("serving metrics", "addr", cfg.HTTP.MetricsAddr)
 	}
-	if cfg.GraphiQL {
-		log.Info("listening", "addr", cfg.Addr, "graphiql", "http://localhost"+cfg.Addr+"/")
+	if cfg.GraphQL.GraphiQL {
+		log.Info("listening", "addr", cfg.HTTP.Addr, "graphiql", "http://localhost"+cfg.HTTP.Addr+"/")
 	} else {
-		log.Info("listening", "addr", cfg.Addr)
+		log.Info("listening", "addr", cfg.HTTP.Addr)
 	}
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", "grace", cfg.ShutdownGrace)
+	log.Info("shutting down", "grace", cfg.HTTP.ShutdownGrace)
 	a.Close() // end the subscriptions first: open event streams would hold the shutdown up
 	// Shutdown stops listening at once, closes idle connections and waits for the requests in
 	// flight; those still running after the grace period are cut off.
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		_ = srv.Close()
-		return fmt.Errorf("requests still running after AGORA_SHUTDOWN_GRACE (%s) were cut off: %w", cfg.ShutdownGrace, err)
+		return fmt.Errorf("requests still running after AGORA_SHUTDOWN_GRACE (%s) were cut off: %w", cfg.HTTP.ShutdownGrace, err)
 	}
 	log.Info("stopped")
 	return nil
 }
 
 // newServer is the HTTP server for handler, with the configured timeouts.
-func newServer(cfg config.Config, handler http.Handler) *http.Server {
+func newServer(cfg config.HTTP, handler http.Handler) *http.Server {
 	return &http.Server{
 		Addr:              cfg.Addr,
 		Handler:           handler,
@@ -308,21 +308,7 @@ type app struct {
 // records the spans of requests (HTTP, GraphQL, loaders, SQL, and Redis commands of rdb); nil or
 // a no-op provider leaves tracing out.
 func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.UniversalClient, jwtSecret []byte, tracing trace.TracerProvider) (*app, error) {
-	var errs []error
-	budget := func(name, value string) ratelimit.Limit {
-		l, err := ratelimit.Parse(value)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", name, err))
-		}
-		return l
-	}
-	perAccount, perIP := budget("AGORA_LOGIN_LIMIT_ACCOUNT", cfg.LoginPerAcct), budget("AGORA_LOGIN_LIMIT_IP", cfg.LoginPerIP)
-	anonRequests, userRequests := budget("AGORA_RATE_LIMIT_IP", cfg.RateLimitIP), budget("AGORA_RATE_LIMIT_USER", cfg.RateLimitUser)
-	signUps, messages := budget("AGORA_RATE_LIMIT_REGISTER", cfg.RateLimitReg), budget("AGORA_RATE_LIMIT_MESSAGE", cfg.RateLimitMsg)
-	searches := budget("AGORA_RATE_LIMIT_SEARCH", cfg.RateLimitSearch)
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
+	budgets := cfg.RateLimits
 	if rdb != nil && telemetry.Tracing(tracing) {
 		// Command names only: arguments hold cached rows and tokens.
 		if err := redisotel.InstrumentTracing(rdb, redisotel.WithTracerProvider(tracing),
@@ -331,10 +317,10 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univ
 		}
 	}
 	var previous [][]byte
-	for _, k := range cfg.JWTPrevious {
+	for _, k := range cfg.Auth.JWTPreviousSecrets {
 		previous = append(previous, []byte(k))
 	}
-	tokens := auth.NewTokens(jwtSecret, previous, cfg.TokenIssuer, cfg.AccessTokenTTL)
+	tokens := auth.NewTokens(jwtSecret, previous, cfg.Auth.TokenIssuer, cfg.Auth.AccessTokenTTL)
 	db.Client.Intercept(loader.Prefetch())
 	// State replicas share lives in Redis when there is one, in this process otherwise.
 	var (
@@ -375,40 +361,39 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univ
 		log:     log,
 		db:      db,
 		tokens:  tokens,
-		accounts: account.New(db.Client, store, tokens, cfg.SessionTTL, account.LoginLimits{
-			Limiter: limiter, PerAccount: perAccount, PerIP: perIP, SignUps: signUps,
+		accounts: account.New(db.Client, store, tokens, cfg.Auth.SessionTTL, account.LoginLimits{
+			Limiter: limiter, PerAccount: budgets.LoginPerAccount, PerIP: budgets.LoginPerIP, SignUps: budgets.SignUpsPerIP,
 		}),
 		cache:   loaderCache,
 		publish: publish.New(db.Client, store, events, notices),
 		social:  social.New(db.Client, store, notices),
 		notify:  notices,
-		message: message.New(db.Client, events, notices, limiter, messages),
+		message: message.New(db.Client, events, notices, limiter, budgets.MessagesPerUser),
 		live:    events,
-		search:  search.New(db.Client, db.Dialect, limiter, searches),
+		search:  search.New(db.Client, db.Dialect, limiter, budgets.SearchesPerCaller),
 		bus:     bus,
 	}
 	a.requests = ratelimit.Middleware(limiter, func(r *http.Request) (string, ratelimit.Limit) {
 		if v := auth.FromContext(r.Context()); v.Authenticated() {
-			return "request:user:" + strconv.Itoa(v.UserID), userRequests
+			return "request:user:" + strconv.Itoa(v.UserID), budgets.RequestsPerUser
 		}
-		return "request:ip:" + auth.ClientIP(r.Context()), anonRequests
+		return "request:ip:" + auth.ClientIP(r.Context()), budgets.RequestsPerIP
 	})
-	if cfg.TrustedDocuments != "" {
+	if path := cfg.GraphQL.TrustedDocuments; path != "" {
 		var err error
-		if a.trusted, err = trusted.Load(cfg.TrustedDocuments); err != nil {
+		if a.trusted, err = trusted.Load(path); err != nil {
 			return nil, fmt.Errorf("AGORA_TRUSTED_DOCUMENTS: %w", err)
 		}
-		log.Info("trusted documents only", "manifest", cfg.TrustedDocuments, "operations", a.trusted.Len())
+		log.Info("trusted documents only", "manifest", path, "operations", a.trusted.Len())
 	}
-	a.limits = graph.Limits{Depth: cfg.MaxDepth, Aliases: cfg.MaxAliases, RootFields: cfg.MaxRootFields,
-		Tokens: cfg.MaxTokens, Cost: cfg.MaxCost}
+	a.limits = graph.Limits(cfg.Limits) // the same five limits: a field added to one alone does not compile
 	a.realtime = graph.Realtime{
 		Authenticate: func(ctx context.Context, authorization string) (auth.Viewer, error) {
 			return auth.Authenticate(ctx, tokens, a.accounts.Lookup, authorization)
 		},
-		AllowedOrigins:   cfg.Origins,
-		MaxSubscriptions: cfg.MaxSubs,
-		Recheck:          cfg.SocketRecheck,
+		AllowedOrigins:   cfg.HTTP.AllowedOrigins,
+		MaxSubscriptions: cfg.Realtime.MaxSubscriptions,
+		Recheck:          cfg.Realtime.SocketRecheck,
 		KeepAlive:        15 * time.Second,
 	}
 	return a, nil
@@ -420,22 +405,22 @@ func (a *app) Close() { _ = a.bus.Close() }
 // handler is the whole HTTP surface: GraphQL at /graphql, GraphiQL at / (when enabled), health
 // checks, metrics.
 func (a *app) handler() http.Handler {
-	c := a.cfg
+	c, g := a.cfg.HTTP, a.cfg.GraphQL
 	api := graph.NewHandler(graph.Deps{Client: a.db.Client, Accounts: a.accounts, Publish: a.publish, Social: a.social,
 		Notify: a.notify, Message: a.message, Live: a.live, Search: a.search, Realtime: a.realtime, Limits: a.limits,
-		Log: a.log, PersistedQueries: a.apq, PublicMaxAge: c.PublicMaxAge, ReportStatements: !c.Production(),
-		Introspection: c.Introspection, FieldSuggestions: c.FieldSuggestions, TrustedDocuments: a.trusted,
-		OperationTimeout: c.OperationTimeout, Metrics: a.metrics})
+		Log: a.log, PersistedQueries: a.apq, PublicMaxAge: c.PublicMaxAge, ReportStatements: !a.cfg.Production(),
+		Introspection: g.Introspection, FieldSuggestions: g.FieldSuggestions, TrustedDocuments: a.trusted,
+		OperationTimeout: g.OperationTimeout, Metrics: a.metrics})
 	// Each operation of a batch passes the statement counter, auth, the rate limit and loaders on
 	// its own.
-	var gql http.Handler = httpx.Batch(c.BatchMax, database.CountStatements(a.metrics.ObserveStatements,
+	var gql http.Handler = httpx.Batch(c.MaxBatch, database.CountStatements(a.metrics.ObserveStatements,
 		auth.Middleware(a.tokens, a.accounts.Lookup, a.requests(loader.Middleware(a.db.Client, a.cache, a.metrics.LoaderBatch, api)))))
 	if c.CSRFPrevention {
 		gql = httpx.PreventCSRF(gql)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", httpx.CORS(c.Origins, httpx.LimitBody(c.MaxBodyBytes, gql)))
-	if c.GraphiQL {
+	mux.Handle("/graphql", httpx.CORS(c.AllowedOrigins, httpx.LimitBody(c.MaxBodyBytes, gql)))
+	if g.GraphiQL {
 		mux.Handle("/", graph.NewGraphiQL("/graphql"))
 	}
 	if c.MetricsAddr == "" {
