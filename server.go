@@ -95,6 +95,7 @@ func run(ctx context.Context, args []string) error {
 		return healthcheck(ctx, cfg.HTTP.Addr, inv.timeout)
 	}
 	log := newLogger(cfg)
+	routeLibraryLogs(log)
 	log.Info("starting", "command", cmd, "config", cfg.String())
 	if on := cfg.Exposed(); len(on) > 0 {
 		log.Warn("production with the schema exposed, as configured", "settings", on)
@@ -131,7 +132,6 @@ func run(ctx context.Context, args []string) error {
 	}
 	var rdb redis.UniversalClient // a nil interface, not a nil *redis.Client, when unset
 	if cfg.Redis.URL != "" {
-		redis.SetLogger(redisLogger{log})
 		client, err := openRedis(ctx, log, cfg.Redis.URL)
 		if err != nil {
 			return err
@@ -485,8 +485,20 @@ func shortWaits(dial, read, write *time.Duration, retries, dialRetries *int) {
 	}
 }
 
-// redisLogger takes go-redis's own messages (one per failed dial while Redis is down) to the
-// debug log: the rate limiter, which every request passes, logs an outage once at warning level.
+// routeLibraryLogs sends the messages of libraries that log through a process-wide logger to log.
+// It is the one process-global Agora sets, and the command sets it, once, before building anything:
+// constructors (newApp) and tests set none.
+//
+// go-redis has no logger per client: redis.Options has no such field (v9.23), and every client logs
+// through the package's logger, which only redis.SetLogger replaces. Left alone, it writes one
+// unstructured stderr line per failed dial while Redis is down, outside the JSON log of production.
+// Here those lines go to the debug log instead: the rate limiter, which every request passes, logs
+// an outage once at warning level.
+func routeLibraryLogs(log *slog.Logger) {
+	redis.SetLogger(redisLogger{log})
+}
+
+// redisLogger is go-redis's logger writing to Agora's log at debug level.
 type redisLogger struct{ log *slog.Logger }
 
 func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
