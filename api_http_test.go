@@ -82,7 +82,9 @@ func TestHTTPSchemaExposure(t *testing.T) {
 		`{ viewer }`, // leaf selection
 	}
 	dev := newAPI(t, "sqlite")
-	prod := sqliteAPI(t, func(c *config.Config) { c.GraphQL.Introspection, c.GraphQL.FieldSuggestions, c.GraphQL.GraphiQL = false, false, false })
+	prod := sqliteAPI(t, func(c *config.Config) {
+		c.GraphQL.Introspection, c.GraphQL.FieldSuggestions, c.GraphQL.GraphiQL = false, false, false
+	})
 
 	if r := dev.Post(t, introspection, nil); len(r.Errors) > 0 || !strings.Contains(string(r.Data), `"Query"`) {
 		t.Errorf("development: introspection: %s %+v", r.Data, r.Errors)

@@ -68,7 +68,9 @@ func aboutHeader(got string, want int) bool {
 // past it the answer is 429 with Retry-After.
 func TestRequestRateLimit(t *testing.T) {
 	t.Parallel()
-	a := newLimitedAPI(t, nil, func(c *config.Config) { c.RateLimits.RequestsPerIP, c.RateLimits.RequestsPerUser = budget(t, "3/1h"), budget(t, "2/1h") })
+	a := newLimitedAPI(t, nil, func(c *config.Config) {
+		c.RateLimits.RequestsPerIP, c.RateLimits.RequestsPerUser = budget(t, "3/1h"), budget(t, "2/1h")
+	})
 	ada := a.register(t, "ada") // the address's first request
 
 	for i, want := range []string{"1", "0"} {
