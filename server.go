@@ -76,16 +76,17 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	if cmd == "healthcheck" {
-		return healthcheck(ctx, cfg.Addr, inv.timeout)
+		return healthcheck(ctx, cfg.HTTP.Addr, inv.timeout)
 	}
 	log := newLogger(cfg)
+	routeLibraryLogs(log)
 	log.Info("starting", "command", cmd, "config", cfg.String())
 	if on := cfg.Exposed(); len(on) > 0 {
 		log.Warn("production with the schema exposed, as configured", "settings", on)
 	}
 
-	db, err := database.Open(ctx, database.Options{PostgresURL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath,
-		MaxConns: cfg.DBMaxConns, StatementTimeout: cfg.StatementTimeout})
+	db, err := database.Open(ctx, database.Options{PostgresURL: cfg.Database.URL, SQLitePath: cfg.Database.SQLitePath,
+		MaxConns: cfg.Database.MaxConnections, StatementTimeout: cfg.Database.StatementTimeout})
 	if err != nil {
 		return err
 	}
@@ -97,7 +98,7 @@ func run(ctx context.Context, args []string) error {
 		}
 		return migrate(ctx, log, db)
 	}
-	if cfg.AutoMigrate {
+	if cfg.Database.AutoMigrate {
 		if err := migrate(ctx, log, db); err != nil {
 			return err
 		}
@@ -107,14 +108,13 @@ func run(ctx context.Context, args []string) error {
 		return fmt.Errorf("%d migrations pending and AGORA_AUTO_MIGRATE=false: run `agora migrate`", len(pending))
 	}
 
-	if cfg.JWTSecret == "" {
-		cfg.JWTSecret = hex.EncodeToString(randomBytes(32))
+	if cfg.Auth.JWTSecret == "" {
+		cfg.Auth.JWTSecret = hex.EncodeToString(randomBytes(32))
 		log.Warn("AGORA_JWT_SECRET is not set: using a random secret, so access tokens stop working at restart")
 	}
 	var rdb redis.UniversalClient // a nil interface, not a nil *redis.Client, when unset
-	if cfg.RedisURL != "" {
-		redis.SetLogger(redisLogger{log})
-		client, err := cache.OpenRedis(ctx, log, cfg.RedisURL)
+	if cfg.Redis.URL != "" {
+		client, err := cache.OpenRedis(ctx, log, cfg.Redis.URL)
 		if err != nil {
 			return err
 		}
@@ -155,38 +155,38 @@ func run(ctx context.Context, args []string) error {
 		return nil
 	}
 
-	srv := server.NewHTTPServer(cfg, a.Handler())
+	srv := server.NewHTTPServer(cfg.HTTP, a.Handler())
 	errc := make(chan error, 2)
 	go func() { errc <- srv.ListenAndServe() }()
-	if cfg.MetricsAddr != "" {
-		l, err := net.Listen("tcp", cfg.MetricsAddr)
+	if cfg.HTTP.MetricsAddr != "" {
+		l, err := net.Listen("tcp", cfg.HTTP.MetricsAddr)
 		if err != nil {
 			return fmt.Errorf("AGORA_METRICS_ADDR: %w", err)
 		}
-		metrics := &http.Server{Handler: a.MetricsHandler(), ReadHeaderTimeout: cfg.ReadHeaderTimeout}
+		metrics := &http.Server{Handler: a.MetricsHandler(), ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout}
 		go func() { errc <- fmt.Errorf("AGORA_METRICS_ADDR: %w", metrics.Serve(l)) }()
 		defer metrics.Close()
-		log.Info("serving metrics", "addr", cfg.MetricsAddr)
+		log.Info("serving metrics", "addr", cfg.HTTP.MetricsAddr)
 	}
-	if cfg.GraphiQL {
-		log.Info("listening", "addr", cfg.Addr, "graphiql", "http://localhost"+cfg.Addr+"/")
+	if cfg.GraphQL.GraphiQL {
+		log.Info("listening", "addr", cfg.HTTP.Addr, "graphiql", "http://localhost"+cfg.HTTP.Addr+"/")
 	} else {
-		log.Info("listening", "addr", cfg.Addr)
+		log.Info("listening", "addr", cfg.HTTP.Addr)
 	}
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", "grace", cfg.ShutdownGrace)
+	log.Info("shutting down", "grace", cfg.HTTP.ShutdownGrace)
 	a.Close() // end the subscriptions first: open event streams would hold the shutdown up
 	// Shutdown stops listening at once, closes idle connections and waits for the requests in
 	// flight; those still running after the grace period are cut off.
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		_ = srv.Close()
-		return fmt.Errorf("requests still running after AGORA_SHUTDOWN_GRACE (%s) were cut off: %w", cfg.ShutdownGrace, err)
+		return fmt.Errorf("requests still running after AGORA_SHUTDOWN_GRACE (%s) were cut off: %w", cfg.HTTP.ShutdownGrace, err)
 	}
 	log.Info("stopped")
 	return nil
@@ -253,8 +253,20 @@ func printSchema(w io.Writer, args []string) error {
 	return errors.New("usage: agora schema [subgraph]")
 }
 
-// redisLogger takes go-redis's own messages (one per failed dial while Redis is down) to the
-// debug log: the rate limiter, which every request passes, logs an outage once at warning level.
+// routeLibraryLogs sends the messages of libraries that log through a process-wide logger to log.
+// It is the one process-global Agora sets, and the command sets it, once, before building anything:
+// constructors (server.New) and tests set none.
+//
+// go-redis has no logger per client: redis.Options has no such field (v9.23), and every client logs
+// through the package's logger, which only redis.SetLogger replaces. Left alone, it writes one
+// unstructured stderr line per failed dial while Redis is down, outside the JSON log of production.
+// Here those lines go to the debug log instead: the rate limiter, which every request passes, logs
+// an outage once at warning level.
+func routeLibraryLogs(log *slog.Logger) {
+	redis.SetLogger(redisLogger{log})
+}
+
+// redisLogger is go-redis's logger writing to Agora's log at debug level.
 type redisLogger struct{ log *slog.Logger }
 
 func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {

@@ -104,7 +104,7 @@ func TestCacheControl(t *testing.T) {
 	if _, err := db.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	a := startAPIWith(t, db, nil, func(c *config.Config) { c.PublicMaxAge = 30 * time.Second })
+	a := startAPIWith(t, db, nil, func(c *config.Config) { c.HTTP.PublicMaxAge = 30 * time.Second })
 	ada := a.register(t, "ada")
 	get := func(endpoint, query, token string) *http.Response {
 		t.Helper()

@@ -153,7 +153,7 @@ func TestMetrics(t *testing.T) {
 	if _, err := db.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	a := startAPIWith(t, db, nil, func(c *config.Config) { c.RateLimitReg = "2/1h" }) // the third sign-up is refused
+	a := startAPIWith(t, db, nil, func(c *config.Config) { c.RateLimits.SignUpsPerIP = budget(t, "2/1h") }) // the third sign-up is refused
 	signUp := `mutation SignUp($in: RegisterInput!) { register(input: $in) { accessToken user { id } } }`
 	var ada, bob struct {
 		Register struct {

@@ -87,7 +87,9 @@ func hostileRequests() []hostile {
 // TestHostileInput: each hostile request gets its status and code, without internal text.
 func TestHostileInput(t *testing.T) {
 	dev := newAPI(t, "sqlite")
-	prod := startAPIWith(t, dev.db, nil, func(c *config.Config) { c.Introspection, c.FieldSuggestions, c.GraphiQL = false, false, false })
+	prod := startAPIWith(t, dev.db, nil, func(c *config.Config) {
+		c.GraphQL.Introspection, c.GraphQL.FieldSuggestions, c.GraphQL.GraphiQL = false, false, false
+	})
 	for _, h := range hostileRequests() {
 		t.Run(h.name, func(t *testing.T) {
 			method := h.method

@@ -83,7 +83,9 @@ func TestHTTPSchemaExposure(t *testing.T) {
 		`{ viewer }`, // leaf selection
 	}
 	dev := newAPI(t, "sqlite")
-	prod := sqliteAPI(t, func(c *config.Config) { c.Introspection, c.FieldSuggestions, c.GraphiQL = false, false, false })
+	prod := sqliteAPI(t, func(c *config.Config) {
+		c.GraphQL.Introspection, c.GraphQL.FieldSuggestions, c.GraphQL.GraphiQL = false, false, false
+	})
 
 	if r := dev.Post(t, introspection, nil); len(r.Errors) > 0 || !strings.Contains(string(r.Data), `"Query"`) {
 		t.Errorf("development: introspection: %s %+v", r.Data, r.Errors)
@@ -126,7 +128,7 @@ func TestHTTPSchemaExposure(t *testing.T) {
 // whether they announce their length or not.
 func TestHTTPBodyLimit(t *testing.T) {
 	t.Parallel()
-	a := sqliteAPI(t, func(c *config.Config) { c.MaxBodyBytes = 200 })
+	a := sqliteAPI(t, func(c *config.Config) { c.HTTP.MaxBodyBytes = 200 })
 	small := queryBody(`{ __typename }`)
 	large := queryBody(`{ __typename ` + strings.Repeat(" ", 200) + `}`)
 	if res, body := send(t, http.MethodPost, a.URL, small, jsonHeaders); res.StatusCode != http.StatusOK {
@@ -152,7 +154,7 @@ func TestHTTPBodyLimit(t *testing.T) {
 func TestHTTPServerTimeouts(t *testing.T) {
 	t.Parallel()
 	// No read timeout: only the header timeout can end the connection below.
-	srv := server.NewHTTPServer(config.Config{ReadHeaderTimeout: 50 * time.Millisecond, WriteTimeout: 2 * time.Second,
+	srv := server.NewHTTPServer(config.HTTP{ReadHeaderTimeout: 50 * time.Millisecond, WriteTimeout: 2 * time.Second,
 		IdleTimeout: 3 * time.Second}, http.NotFoundHandler())
 	if srv.ReadTimeout != 0 || srv.WriteTimeout != 2*time.Second || srv.IdleTimeout != 3*time.Second {
 		t.Fatalf("timeouts not applied: %+v", srv)
@@ -227,7 +229,7 @@ func TestHTTPOperationTimeout(t *testing.T) {
 	if _, err := db.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	a := startAPIWith(t, db, nil, func(c *config.Config) { c.OperationTimeout = 100 * time.Millisecond })
+	a := startAPIWith(t, db, nil, func(c *config.Config) { c.GraphQL.OperationTimeout = 100 * time.Millisecond })
 	lockUsers(t, db)
 	r := postGuarded(t, a, `{ users(first: 1) { totalCount } }`)
 	if len(r.Errors) != 1 || r.Errors[0].Code() != "TIMEOUT" {
@@ -244,10 +246,12 @@ func TestHTTPOperationTimeout(t *testing.T) {
 // the server cancels for it answers TIMEOUT.
 func TestHTTPStatementTimeout(t *testing.T) {
 	t.Parallel()
-	db := openDB(t, database.Options{PostgresURL: testenv.PostgresURL(t), MaxConns: 4, StatementTimeout: 50 * time.Millisecond})
-	if _, err := db.Migrate(t.Context()); err != nil {
+	url := testenv.PostgresURL(t)
+	// Migrated without the timeout: on a busy machine a migration may take longer than 50 ms.
+	if _, err := openDB(t, database.Options{PostgresURL: url}).Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
+	db := openDB(t, database.Options{PostgresURL: url, MaxConns: 4, StatementTimeout: 50 * time.Millisecond})
 	var setting string
 	if err := db.SQL.QueryRow(`SHOW statement_timeout`).Scan(&setting); err != nil || setting != "50ms" {
 		t.Fatalf("statement_timeout %q, %v", setting, err)
@@ -276,7 +280,7 @@ func TestHTTPBatching(t *testing.T) {
 	res, body := send(t, http.MethodPost, newAPI(t, "sqlite").URL, batch(2), jsonHeaders)
 	wantRefusal(t, "batching off", res, body, http.StatusBadRequest, "BATCHING_DISABLED")
 
-	a := sqliteAPI(t, func(c *config.Config) { c.BatchMax = 3 })
+	a := sqliteAPI(t, func(c *config.Config) { c.HTTP.MaxBatch = 3 })
 	res, body = send(t, http.MethodPost, a.URL, batch(3), jsonHeaders)
 	var out []testenv.Response
 	if err := json.Unmarshal(body, &out); err != nil || res.StatusCode != http.StatusOK || len(out) != 3 {
@@ -293,7 +297,7 @@ func TestHTTPBatching(t *testing.T) {
 // read responses, with credentials; other origins get no CORS headers and their preflights 403.
 func TestHTTPCORS(t *testing.T) {
 	t.Parallel()
-	a := sqliteAPI(t, func(c *config.Config) { c.Origins = []string{"app.example.com", "*.example.org"} })
+	a := sqliteAPI(t, func(c *config.Config) { c.HTTP.AllowedOrigins = []string{"app.example.com", "*.example.org"} })
 	preflight := func(origin string) *http.Response {
 		res, _ := send(t, http.MethodOptions, a.URL, "", map[string]string{"Origin": origin,
 			"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type, authorization"})
@@ -360,7 +364,7 @@ func TestHTTPCSRF(t *testing.T) {
 		t.Errorf("text/plain with Apollo-Require-Preflight: %d %s", res.StatusCode, b)
 	}
 
-	off := sqliteAPI(t, func(c *config.Config) { c.CSRFPrevention = false })
+	off := sqliteAPI(t, func(c *config.Config) { c.HTTP.CSRFPrevention = false })
 	if res, b := send(t, http.MethodGet, off.URL+"?"+url.Values{"query": {`{ __typename }`}}.Encode(), "", nil); res.StatusCode != http.StatusOK {
 		t.Errorf("CSRF prevention off: GET without headers: %d %s", res.StatusCode, b)
 	}
@@ -401,7 +405,7 @@ func TestHTTPCompression(t *testing.T) {
 			t.Errorf("%s: %d Content-Encoding %q %.100s", tc.name, res.StatusCode, res.Header.Get("Content-Encoding"), body)
 		}
 	}
-	off := sqliteAPI(t, func(c *config.Config) { c.CompressMinBytes = 0 })
+	off := sqliteAPI(t, func(c *config.Config) { c.HTTP.CompressMinBytes = 0 })
 	if res, _ := send(t, http.MethodPost, off.URL, queryBody(large), gz); res.Header.Get("Content-Encoding") != "" {
 		t.Errorf("compression off: Content-Encoding %q", res.Header.Get("Content-Encoding"))
 	}

@@ -241,7 +241,7 @@ func TestAccessLogLine(t *testing.T) {
 	}
 	var logs syncBuffer
 	cfg := testConfig()
-	cfg.BatchMax = 3
+	cfg.HTTP.MaxBatch = 3
 	tp := sdktrace.NewTracerProvider() // records, exports nowhere
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 	a := serveApp(t, cfg, slog.New(slog.NewJSONHandler(&logs, nil)), db, nil, tp)

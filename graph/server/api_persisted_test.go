@@ -66,7 +66,7 @@ func TestPersistedTrustedDocuments(t *testing.T) {
 		t.Run(format, func(t *testing.T) {
 			t.Parallel()
 			manifest := writeManifest(t, format)
-			a := sqliteAPI(t, func(c *config.Config) { c.TrustedDocuments = manifest })
+			a := sqliteAPI(t, func(c *config.Config) { c.GraphQL.TrustedDocuments = manifest })
 			if _, err := a.accounts.Register(t.Context(), account.RegisterInput{Username: "ada", Email: "ada@example.com", Password: "password-ada"}); err != nil {
 				t.Fatal(err)
 			}
@@ -152,7 +152,7 @@ func TestPersistedTrustedDocumentsManifest(t *testing.T) {
 			}
 		}
 		cfg := testConfig()
-		cfg.TrustedDocuments = path
+		cfg.GraphQL.TrustedDocuments = path
 		if _, err := server.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), db, nil, nil); err == nil ||
 			!strings.Contains(err.Error(), "AGORA_TRUSTED_DOCUMENTS") {
 			t.Errorf("%s: want an error naming AGORA_TRUSTED_DOCUMENTS, got %v", name, err)

@@ -68,7 +68,9 @@ func aboutHeader(got string, want int) bool {
 // past it the answer is 429 with Retry-After.
 func TestRequestRateLimit(t *testing.T) {
 	t.Parallel()
-	a := newLimitedAPI(t, nil, func(c *config.Config) { c.RateLimitIP, c.RateLimitUser = "3/1h", "2/1h" })
+	a := newLimitedAPI(t, nil, func(c *config.Config) {
+		c.RateLimits.RequestsPerIP, c.RateLimits.RequestsPerUser = budget(t, "3/1h"), budget(t, "2/1h")
+	})
 	ada := a.register(t, "ada") // the address's first request
 
 	for i, want := range []string{"1", "0"} {
@@ -97,7 +99,7 @@ func TestRequestRateLimit(t *testing.T) {
 func TestRateLimitSharedByReplicas(t *testing.T) {
 	t.Parallel()
 	rdb := newRedis(t)
-	four := func(c *config.Config) { c.RateLimitIP = "4/1h" }
+	four := func(c *config.Config) { c.RateLimits.RequestsPerIP = budget(t, "4/1h") }
 	a, b := newLimitedAPI(t, rdb, four), newLimitedAPI(t, rdb, four)
 	for i, on := range []*api{a, b, a, b} {
 		if r := request(t, on, ""); r.status != http.StatusOK || r.remaining != strconv.Itoa(3-i) {
@@ -112,7 +114,9 @@ func TestRateLimitSharedByReplicas(t *testing.T) {
 // tighter than the request budget; a refusal is RATE_LIMITED with the retry time and writes nothing.
 func TestOperationRateLimits(t *testing.T) {
 	t.Parallel()
-	a := newLimitedAPI(t, nil, func(c *config.Config) { c.RateLimitReg, c.RateLimitMsg, c.RateLimitSearch = "2/1h", "2/1h", "2/1h" })
+	a := newLimitedAPI(t, nil, func(c *config.Config) {
+		c.RateLimits.SignUpsPerIP, c.RateLimits.MessagesPerUser, c.RateLimits.SearchesPerCaller = budget(t, "2/1h"), budget(t, "2/1h"), budget(t, "2/1h")
+	})
 	ada, bob := a.register(t, "ada"), a.register(t, "bob")
 	users := a.count(t, "users")
 	e := a.Fail(t, "RATE_LIMITED", "", registerMutation, map[string]any{"in": map[string]any{

@@ -261,7 +261,7 @@ func TestSocketOrigins(t *testing.T) {
 	if _, err := db.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	a := startAPIWith(t, db, nil, func(c *config.Config) { c.Origins = []string{"app.example.com"} })
+	a := startAPIWith(t, db, nil, func(c *config.Config) { c.HTTP.AllowedOrigins = []string{"app.example.com"} })
 	url := "ws" + strings.TrimPrefix(a.URL, "http")
 	for origin, want := range map[string]int{
 		"":                         http.StatusSwitchingProtocols, // not a browser

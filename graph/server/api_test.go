@@ -72,20 +72,32 @@ func startAPI(t testing.TB, db *database.DB, rdb redis.UniversalClient, limits .
 	t.Helper()
 	return startAPIWith(t, db, rdb, func(cfg *config.Config) {
 		if limits != nil {
-			cfg.LoginPerAcct, cfg.LoginPerIP = limits[0], limits[1]
+			cfg.RateLimits.LoginPerAccount, cfg.RateLimits.LoginPerIP = budget(t, limits[0]), budget(t, limits[1])
 		}
 	})
 }
 
-// testConfig is the configuration of test servers: development defaults, with budgets no test
-// reaches unless it sets its own.
+// budget parses a rate budget written as its variable is ("3/1h").
+func budget(t testing.TB, s string) config.Budget {
+	t.Helper()
+	b, err := config.ParseBudget(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// testConfig is the configuration of test servers: the defaults (development), with budgets no
+// test reaches unless it sets its own, and shorter sessions and socket checks.
 func testConfig() config.Config {
-	return config.Config{JWTSecret: "test-secret-test-secret-test-secret!", TokenIssuer: "agora-test", AccessTokenTTL: time.Hour, SessionTTL: 24 * time.Hour,
-		LoginPerAcct: "1000/1m", LoginPerIP: "1000/1m", MaxSubs: 5, SocketRecheck: 50 * time.Millisecond,
-		RateLimitIP: "100000/1m", RateLimitUser: "100000/1m", RateLimitReg: "100000/1m", RateLimitMsg: "100000/1m", RateLimitSearch: "100000/1m",
-		// config.Load's defaults in development
-		Introspection: true, FieldSuggestions: true, GraphiQL: true, CSRFPrevention: true, MaxBodyBytes: 1 << 20,
-		OperationTimeout: 15 * time.Second, CompressMinBytes: 1024}
+	cfg := config.Defaults()
+	cfg.Auth.JWTSecret = "test-secret-test-secret-test-secret!"
+	cfg.Auth.TokenIssuer, cfg.Auth.AccessTokenTTL, cfg.Auth.SessionTTL = "agora-test", time.Hour, 24*time.Hour
+	cfg.Realtime.MaxSubscriptions, cfg.Realtime.SocketRecheck = 5, 50*time.Millisecond
+	unreached := config.Budget{Burst: 100_000, Per: time.Minute}
+	cfg.RateLimits = config.RateLimits{LoginPerAccount: config.Budget{Burst: 1000, Per: time.Minute}, LoginPerIP: config.Budget{Burst: 1000, Per: time.Minute},
+		RequestsPerIP: unreached, RequestsPerUser: unreached, SignUpsPerIP: unreached, MessagesPerUser: unreached, SearchesPerCaller: unreached}
+	return cfg
 }
 
 // startAPIWith is startAPI with the test configuration changed by configure.

@@ -61,24 +61,10 @@ type App struct {
 // records the spans of requests (HTTP, GraphQL, loaders, SQL, and Redis commands of rdb); nil or a
 // no-op provider leaves tracing out. cfg.JWTSecret signs access tokens.
 func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.UniversalClient, tracing trace.TracerProvider) (*App, error) {
-	var errs []error
-	budget := func(name, value string) ratelimit.Limit {
-		l, err := ratelimit.Parse(value)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", name, err))
-		}
-		return l
+	if cfg.Auth.JWTSecret == "" {
+		return nil, errors.New("AGORA_JWT_SECRET is empty")
 	}
-	perAccount, perIP := budget("AGORA_LOGIN_LIMIT_ACCOUNT", cfg.LoginPerAcct), budget("AGORA_LOGIN_LIMIT_IP", cfg.LoginPerIP)
-	anonRequests, userRequests := budget("AGORA_RATE_LIMIT_IP", cfg.RateLimitIP), budget("AGORA_RATE_LIMIT_USER", cfg.RateLimitUser)
-	signUps, messages := budget("AGORA_RATE_LIMIT_REGISTER", cfg.RateLimitReg), budget("AGORA_RATE_LIMIT_MESSAGE", cfg.RateLimitMsg)
-	searches := budget("AGORA_RATE_LIMIT_SEARCH", cfg.RateLimitSearch)
-	if len(cfg.JWTSecret) == 0 {
-		errs = append(errs, errors.New("AGORA_JWT_SECRET is empty"))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
+	budgets := cfg.RateLimits
 	if rdb != nil && telemetry.Tracing(tracing) {
 		// Command names only: arguments hold cached rows and tokens.
 		if err := redisotel.InstrumentTracing(rdb, redisotel.WithTracerProvider(tracing),
@@ -87,10 +73,10 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 		}
 	}
 	var previous [][]byte
-	for _, k := range cfg.JWTPrevious {
+	for _, k := range cfg.Auth.JWTPreviousSecrets {
 		previous = append(previous, []byte(k))
 	}
-	tokens := auth.NewTokens([]byte(cfg.JWTSecret), previous, cfg.TokenIssuer, cfg.AccessTokenTTL)
+	tokens := auth.NewTokens([]byte(cfg.Auth.JWTSecret), previous, cfg.Auth.TokenIssuer, cfg.Auth.AccessTokenTTL)
 	db.Client.Intercept(loader.Prefetch())
 	// State replicas share lives in Redis when there is one, in this process otherwise.
 	var (
@@ -123,8 +109,8 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 		return s.Started, s.Active
 	})
 	m.DBPool(db.SQL.Stats)
-	accounts := account.New(db.Client, store, tokens, cfg.SessionTTL, account.LoginLimits{
-		Limiter: limiter, PerAccount: perAccount, PerIP: perIP, SignUps: signUps,
+	accounts := account.New(db.Client, store, tokens, cfg.Auth.SessionTTL, account.LoginLimits{
+		Limiter: limiter, PerAccount: budgets.LoginPerAccount, PerIP: budgets.LoginPerIP, SignUps: budgets.SignUpsPerIP,
 	})
 	a := &App{
 		Resolver: graph.Resolver{
@@ -133,9 +119,9 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 			Publish:  publish.New(db.Client, store, events, notices),
 			Social:   social.New(db.Client, store, notices),
 			Notices:  notices,
-			Messages: message.New(db.Client, events, notices, limiter, messages),
+			Messages: message.New(db.Client, events, notices, limiter, budgets.MessagesPerUser),
 			Live:     events,
-			Searcher: search.New(db.Client, db.Dialect, limiter, searches),
+			Searcher: search.New(db.Client, db.Dialect, limiter, budgets.SearchesPerCaller),
 		},
 		cfg:     cfg,
 		log:     log,
@@ -149,24 +135,24 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 	}
 	a.requests = ratelimit.Middleware(limiter, func(r *http.Request) (string, ratelimit.Limit) {
 		if v := auth.FromContext(r.Context()); v.Authenticated() {
-			return "request:user:" + strconv.Itoa(v.UserID), userRequests
+			return "request:user:" + strconv.Itoa(v.UserID), budgets.RequestsPerUser
 		}
-		return "request:ip:" + auth.ClientIP(r.Context()), anonRequests
+		return "request:ip:" + auth.ClientIP(r.Context()), budgets.RequestsPerIP
 	})
-	if cfg.TrustedDocuments != "" {
+	if path := cfg.GraphQL.TrustedDocuments; path != "" {
 		var err error
-		if a.trusted, err = trusted.Load(cfg.TrustedDocuments); err != nil {
+		if a.trusted, err = trusted.Load(path); err != nil {
 			return nil, fmt.Errorf("AGORA_TRUSTED_DOCUMENTS: %w", err)
 		}
-		log.Info("trusted documents only", "manifest", cfg.TrustedDocuments, "operations", a.trusted.Len())
+		log.Info("trusted documents only", "manifest", path, "operations", a.trusted.Len())
 	}
 	a.realtime = Realtime{
 		Authenticate: func(ctx context.Context, authorization string) (auth.Viewer, error) {
 			return auth.Authenticate(ctx, tokens, accounts.Lookup, authorization)
 		},
-		AllowedOrigins:   cfg.Origins,
-		MaxSubscriptions: cfg.MaxSubs,
-		Recheck:          cfg.SocketRecheck,
+		AllowedOrigins:   cfg.HTTP.AllowedOrigins,
+		MaxSubscriptions: cfg.Realtime.MaxSubscriptions,
+		Recheck:          cfg.Realtime.SocketRecheck,
 		KeepAlive:        15 * time.Second,
 		metrics:          m,
 	}
@@ -179,17 +165,17 @@ func (a *App) Close() { _ = a.bus.Close() }
 // Handler is the whole HTTP surface: GraphQL at /graphql, GraphiQL at / (when enabled), health
 // checks, metrics.
 func (a *App) Handler() http.Handler {
-	c := a.cfg
+	c := a.cfg.HTTP
 	// Each operation of a batch passes the statement counter, auth, the rate limit and loaders on
 	// its own.
-	var gql http.Handler = httpx.Batch(c.BatchMax, database.CountStatements(a.metrics.ObserveStatements,
+	var gql http.Handler = httpx.Batch(c.MaxBatch, database.CountStatements(a.metrics.ObserveStatements,
 		auth.Middleware(a.tokens, a.Accounts.Lookup, a.requests(loader.Middleware(a.db.Client, a.cache, a.metrics.LoaderBatch, a.graphql())))))
 	if c.CSRFPrevention {
 		gql = httpx.PreventCSRF(gql)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", httpx.CORS(c.Origins, httpx.LimitBody(c.MaxBodyBytes, gql)))
-	if c.GraphiQL {
+	mux.Handle("/graphql", httpx.CORS(c.AllowedOrigins, httpx.LimitBody(c.MaxBodyBytes, gql)))
+	if a.cfg.GraphQL.GraphiQL {
 		mux.Handle("/", graphiQL("/graphql"))
 	}
 	if c.MetricsAddr == "" {
@@ -208,7 +194,7 @@ func (a *App) MetricsHandler() http.Handler {
 }
 
 // NewHTTPServer is the HTTP server for handler, with the configured timeouts.
-func NewHTTPServer(cfg config.Config, handler http.Handler) *http.Server {
+func NewHTTPServer(cfg config.HTTP, handler http.Handler) *http.Server {
 	return &http.Server{
 		Addr:              cfg.Addr,
 		Handler:           handler,

@@ -5,6 +5,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/agora/agora/internal/apperr"
 	"github.com/agora/agora/internal/selection"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/validator/core"
@@ -16,7 +17,7 @@ import (
 // which a router needs and which stays available.
 type noIntrospection struct{}
 
-const codeIntrospectionDisabled = "INTROSPECTION_DISABLED"
+const codeIntrospectionDisabled = apperr.CodeIntrospectionDisabled
 
 func (noIntrospection) ExtensionName() string                   { return "NoIntrospection" }
 func (noIntrospection) Validate(graphql.ExecutableSchema) error { return nil }

@@ -21,10 +21,9 @@ import (
 
 // graphql is the GraphQL-over-HTTP handler: POST and GET, WebSocket and server-sent events.
 func (a *App) graphql() http.Handler {
-	c := a.cfg
+	c := a.cfg.GraphQL
 	registerRequestErrors()
-	limits := Limits{Depth: c.MaxDepth, Aliases: c.MaxAliases, RootFields: c.MaxRootFields,
-		Tokens: c.MaxTokens, Cost: c.MaxCost}.withDefaults()
+	limits := a.cfg.Limits
 	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: &a.Resolver}))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(a.realtime.websocket())
@@ -79,14 +78,14 @@ func (a *App) graphql() http.Handler {
 		markCacheable(ctx, resp)
 		return resp
 	})
-	if !c.Production() {
+	if !a.cfg.Production() {
 		srv.AroundResponses(reportStatements)
 	}
 	var h http.Handler = srv
 	if a.trusted != nil {
 		h = trustedDocuments(a.trusted, h)
 	}
-	return a.realtime.streams(cacheControl(int(c.PublicMaxAge.Seconds()), h))
+	return a.realtime.streams(cacheControl(int(a.cfg.HTTP.PublicMaxAge.Seconds()), h))
 }
 
 // reportStatements adds extensions.dbStatements (the request's SQL statement count) to

@@ -8,48 +8,25 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/agora/agora/internal/apperr"
+	"github.com/agora/agora/internal/config"
 	"github.com/agora/agora/internal/selection"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
-// Limits bound what one operation may ask for, so a single request cannot make Agora do unbounded
-// work. Zero means the default.
-type Limits struct {
-	Depth      int // nesting of fields (introspection's own fields not counted)
-	Aliases    int // aliased fields
-	RootFields int // top-level fields
-	Tokens     int // lexical tokens of the document (checked while parsing)
-	Cost       int // fields, each counted once per item its connections may return
-}
-
-// DefaultLimits are generous for Agora's own pages (the feed page costs under 1,000) and refuse
-// documents built to exhaust it.
-var DefaultLimits = Limits{Depth: 12, Aliases: 30, RootFields: 20, Tokens: 15_000, Cost: 25_000}
-
-func (l Limits) withDefaults() Limits {
-	for _, f := range []struct {
-		v *int
-		d int
-	}{{&l.Depth, DefaultLimits.Depth}, {&l.Aliases, DefaultLimits.Aliases},
-		{&l.RootFields, DefaultLimits.RootFields}, {&l.Tokens, DefaultLimits.Tokens}, {&l.Cost, DefaultLimits.Cost}} {
-		if *f.v <= 0 {
-			*f.v = f.d
-		}
-	}
-	return l
-}
-
 // defaultPage is what a connection without first or last counts for in the cost.
 const defaultPage = 20
 
 // codeOperationLimit is the extensions.code of an operation refused for exceeding a limit.
-const codeOperationLimit = "OPERATION_LIMIT"
+const codeOperationLimit = apperr.CodeOperationLimit
 
 // operationLimits refuses an operation beyond its limits before anything runs, with the code
 // OPERATION_LIMIT and the limit named in extensions. A request whose extensions ask for
 // {"cost": true} gets extensions.cost back.
-type operationLimits struct{ Limits }
+// operationLimits bounds what one operation may ask for (config.Limits: every value set, by
+// config.Defaults or the environment), so a single request cannot make Agora do unbounded work.
+type operationLimits struct{ config.Limits }
 
 var _ interface {
 	graphql.HandlerExtension

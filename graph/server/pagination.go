@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/agora/agora/internal/apperr"
 	"github.com/agora/agora/internal/selection"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -99,5 +100,5 @@ func toInt(v any) (int64, bool) {
 
 func pageError(path ast.Path, field, msg string) *gqlerror.Error {
 	return &gqlerror.Error{Message: msg, Path: path,
-		Extensions: map[string]any{"code": "BAD_USER_INPUT", "field": field}}
+		Extensions: map[string]any{"code": apperr.CodeInvalid, "field": field}}
 }

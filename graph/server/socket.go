@@ -216,7 +216,7 @@ func (rt Realtime) streams(next http.Handler) http.Handler {
 		switch {
 		case r.Header.Get("Upgrade") != "":
 			if !rt.originAllowed(r) {
-				http.Error(w, "this origin may not open sockets: see AGORA_ALLOWED_ORIGINS", http.StatusForbidden)
+				httpx.WriteError(w, r, http.StatusForbidden, apperr.CodeForbidden, "this origin may not open sockets: see AGORA_ALLOWED_ORIGINS", nil)
 				return
 			}
 			r = r.WithContext(context.WithValue(r.Context(), socketKey{}, &socket{}))

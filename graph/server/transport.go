@@ -7,9 +7,9 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/agora/agora/internal/apperr"
+	"github.com/agora/agora/internal/httpx"
 )
 
 // getTransport is gqlgen's GET transport with its refusals made like every other error: gqlgen
@@ -68,6 +68,7 @@ func (w *refusalWriter) flush() {
 			body = b
 		}
 	}
+	w.Header().Set("Cache-Control", "no-store")
 	w.ResponseWriter.WriteHeader(w.status)
 	_, _ = w.ResponseWriter.Write(body)
 }
@@ -85,9 +86,5 @@ func (unsupported) Do(w http.ResponseWriter, r *http.Request, _ graphql.GraphExe
 		status, msg = http.StatusMethodNotAllowed, "use POST, or GET for queries"
 		w.Header().Set("Allow", "GET, POST")
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(graphql.Response{Errors: gqlerror.List{{
-		Message: msg, Extensions: map[string]any{"code": apperr.BadRequest.Code()},
-	}}})
+	httpx.WriteError(w, r, status, apperr.CodeBadRequest, msg, nil)
 }

@@ -26,8 +26,8 @@ type Service struct {
 	tokens     *auth.Tokens
 	refreshTTL time.Duration // how long a session lives without a refresh
 	limits     LoginLimits
-	states     states
-	cache      cache.Store // cached users it changes are invalidated after commit
+	states     *sessionStates // signed-in sessions' current state, briefly cached (Lookup)
+	cache      cache.Store    // cached users it changes are invalidated after commit
 }
 
 // LoginLimits bound sign-in attempts, against password guessing, and sign-ups, against bulk
@@ -41,7 +41,7 @@ type LoginLimits struct {
 
 // New returns a Service; sessions expire after refreshTTL without a refresh.
 func New(client *ent.Client, c cache.Store, tokens *auth.Tokens, refreshTTL time.Duration, limits LoginLimits) *Service {
-	return &Service{client: client, cache: c, tokens: tokens, refreshTTL: refreshTTL, limits: limits, states: states{m: map[int]cachedState{}}}
+	return &Service{client: client, cache: c, tokens: tokens, refreshTTL: refreshTTL, limits: limits, states: newSessionStates()}
 }
 
 // userChanged invalidates a user's cached entity after a committed change; a failure leaves it

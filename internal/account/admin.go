@@ -1,93 +1,18 @@
 package account
 
 import (
+	"context"
 	"fmt"
 	"strings"
-
-	"context"
-	"sync"
 	"time"
 
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/ent/privacy"
-	"github.com/agora/agora/ent/session"
 	"github.com/agora/agora/ent/user"
 	"github.com/agora/agora/internal/apperr"
 	"github.com/agora/agora/internal/auth"
 	"github.com/agora/agora/internal/database"
 )
-
-// stateTTL bounds how long a role change, a ban or a revoked session takes to reach requests served
-// by another replica (this one forgets its cached state at once).
-const stateTTL = 5 * time.Second
-
-// states caches signed-in sessions' current state for stateTTL, so checking it costs no query on
-// most requests.
-type states struct {
-	mu sync.Mutex
-	m  map[int]cachedState // by session ID
-}
-
-type cachedState struct {
-	v       auth.Viewer
-	ok      bool
-	expires time.Time
-}
-
-// Lookup returns the current state of a user's session as a Viewer (auth.Lookup): not ok when the
-// session was revoked, has expired or is not the user's.
-func (s *Service) Lookup(ctx context.Context, userID, sessionID int) (auth.Viewer, bool, error) {
-	now := time.Now()
-	s.states.mu.Lock()
-	c, hit := s.states.m[sessionID]
-	s.states.mu.Unlock()
-	if !hit || now.After(c.expires) {
-		sess, err := s.client.Session.Query().
-			Where(session.ID(sessionID)).
-			WithUser(func(q *ent.UserQuery) { q.Select(user.FieldRole, user.FieldBannedAt) }).
-			Only(system(ctx))
-		if err != nil && !ent.IsNotFound(err) {
-			return auth.Viewer{}, false, err
-		}
-		c = cachedState{expires: now.Add(stateTTL)}
-		if sess != nil && sess.RevokedAt == nil && now.Before(sess.ExpiresAt) {
-			u := sess.Edges.User
-			c.ok = true
-			c.v = auth.Viewer{UserID: u.ID, SessionID: sess.ID, Role: u.Role.String(), Banned: u.BannedAt != nil}
-			if sess.ExpiresAt.Before(c.expires) {
-				c.expires = sess.ExpiresAt
-			}
-		}
-		s.states.mu.Lock()
-		if len(s.states.m) > 100_000 { // bound memory; entries are cheap to refill
-			clear(s.states.m)
-		}
-		s.states.m[sessionID] = c
-		s.states.mu.Unlock()
-	}
-	if !c.ok || c.v.UserID != userID {
-		return auth.Viewer{}, false, nil
-	}
-	return c.v, true, nil
-}
-
-// forgetSession drops a session's cached state after it changed.
-func (s *Service) forgetSession(id int) {
-	s.states.mu.Lock()
-	delete(s.states.m, id)
-	s.states.mu.Unlock()
-}
-
-// forgetUser drops the cached state of all of a user's sessions after a role change or a ban.
-func (s *Service) forgetUser(userID int) {
-	s.states.mu.Lock()
-	for id, c := range s.states.m {
-		if c.v.UserID == userID {
-			delete(s.states.m, id)
-		}
-	}
-	s.states.mu.Unlock()
-}
 
 // SetRoleInput changes a user's role (bound to the GraphQL input of the same name).
 type SetRoleInput struct {
@@ -136,7 +61,7 @@ func (s *Service) adminChange(ctx context.Context, id int, change func(*ent.User
 	if err != nil {
 		return nil, err
 	}
-	s.forgetUser(id)
+	s.states.forgetUser(id)
 	s.userChanged(ctx, id)
 	return u.Unwrap(), nil
 }
@@ -159,7 +84,7 @@ func (s *Service) SetRoleByUsername(ctx context.Context, username, roleName stri
 	if err := s.client.User.UpdateOneID(id).SetRole(role).Exec(ctx); err != nil {
 		return err
 	}
-	s.forgetUser(id)
+	s.states.forgetUser(id)
 	s.userChanged(ctx, id)
 	return nil
 }

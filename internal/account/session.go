@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/agora/agora/ent/privacy"
 	"github.com/agora/agora/ent/refreshtoken"
 	"github.com/agora/agora/ent/session"
+	"github.com/agora/agora/ent/user"
 	"github.com/agora/agora/internal/apperr"
 	"github.com/agora/agora/internal/auth"
 	"github.com/agora/agora/internal/database"
@@ -133,7 +135,7 @@ func (s *Service) revoke(ctx context.Context, where ...predicate.Session) (int, 
 	}
 	n, err := s.client.Session.Update().Where(session.IDIn(ids...)).SetRevokedAt(time.Now().UTC()).Save(ctx)
 	for _, id := range ids {
-		s.forgetSession(id)
+		s.states.forgetSession(id)
 	}
 	return n, err
 }
@@ -202,6 +204,92 @@ func (s *Service) Sessions(ctx context.Context, userID int) ([]*ent.Session, err
 		Order(ent.Desc(session.FieldLastUsedAt), ent.Desc(session.FieldID)).
 		Limit(50).
 		All(ctx)
+}
+
+// Lookup returns the current state of a user's session as a Viewer (auth.Lookup): not ok when the
+// session was revoked, has expired or is not the user's. It is called on every signed-in request,
+// and answers from the states cache for up to stateTTL.
+func (s *Service) Lookup(ctx context.Context, userID, sessionID int) (auth.Viewer, bool, error) {
+	now := time.Now()
+	c, hit := s.states.get(sessionID)
+	if !hit || now.After(c.expires) {
+		sess, err := s.client.Session.Query().
+			Where(session.ID(sessionID)).
+			WithUser(func(q *ent.UserQuery) { q.Select(user.FieldRole, user.FieldBannedAt) }).
+			Only(system(ctx))
+		if err != nil && !ent.IsNotFound(err) {
+			return auth.Viewer{}, false, err
+		}
+		c = sessionState{expires: now.Add(stateTTL)}
+		if sess != nil && sess.RevokedAt == nil && now.Before(sess.ExpiresAt) {
+			u := sess.Edges.User
+			c.ok = true
+			c.v = auth.Viewer{UserID: u.ID, SessionID: sess.ID, Role: u.Role.String(), Banned: u.BannedAt != nil}
+			if sess.ExpiresAt.Before(c.expires) {
+				c.expires = sess.ExpiresAt
+			}
+		}
+		s.states.put(sessionID, c)
+	}
+	if !c.ok || c.v.UserID != userID {
+		return auth.Viewer{}, false, nil
+	}
+	return c.v, true, nil
+}
+
+// stateTTL bounds how long a role change, a ban or a revoked session takes to reach requests served
+// by another replica (this one forgets its cached state at once).
+const stateTTL = 5 * time.Second
+
+// sessionStates caches signed-in sessions' current state for stateTTL, so checking it costs no
+// query on most requests. It belongs to one Service: what the Service changes (a revoked session,
+// a role, a ban) it forgets at once.
+type sessionStates struct {
+	mu sync.Mutex
+	m  map[int]sessionState // by session ID
+}
+
+// sessionState is a session's state as Lookup found it: ok false when it was not live.
+type sessionState struct {
+	v       auth.Viewer
+	ok      bool
+	expires time.Time
+}
+
+func newSessionStates() *sessionStates { return &sessionStates{m: map[int]sessionState{}} }
+
+func (c *sessionStates) get(sessionID int) (sessionState, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st, ok := c.m[sessionID]
+	return st, ok
+}
+
+func (c *sessionStates) put(sessionID int, st sessionState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) > 100_000 { // bound memory; entries are cheap to refill
+		clear(c.m)
+	}
+	c.m[sessionID] = st
+}
+
+// forgetSession drops a session's cached state after it changed.
+func (c *sessionStates) forgetSession(id int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, id)
+}
+
+// forgetUser drops the cached state of all of a user's sessions after a role change or a ban.
+func (c *sessionStates) forgetUser(userID int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, st := range c.m {
+		if st.v.UserID == userID {
+			delete(c.m, id)
+		}
+	}
 }
 
 func truncate(s string, n int) string {

@@ -26,16 +26,16 @@ const (
 )
 
 var codes = [...]string{
-	Internal:        "INTERNAL_SERVER_ERROR",
-	Invalid:         "BAD_USER_INPUT",
-	Unauthenticated: "UNAUTHENTICATED",
-	Forbidden:       "FORBIDDEN",
-	NotFound:        "NOT_FOUND",
-	Conflict:        "CONFLICT",
-	RateLimited:     "RATE_LIMITED",
-	Unavailable:     "SERVICE_UNAVAILABLE",
-	BadRequest:      "BAD_REQUEST",
-	Timeout:         "TIMEOUT",
+	Internal:        CodeInternal,
+	Invalid:         CodeInvalid,
+	Unauthenticated: CodeUnauthenticated,
+	Forbidden:       CodeForbidden,
+	NotFound:        CodeNotFound,
+	Conflict:        CodeConflict,
+	RateLimited:     CodeRateLimited,
+	Unavailable:     CodeUnavailable,
+	BadRequest:      CodeBadRequest,
+	Timeout:         CodeTimeout,
 }
 
 // Code is the GraphQL extensions.code of the kind.

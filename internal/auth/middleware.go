@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/agora/agora/internal/apperr"
 	"github.com/agora/agora/internal/httpx"
 )
 
@@ -35,14 +36,11 @@ func Middleware(t *Tokens, lookup Lookup, next http.Handler) http.Handler {
 		v, err := Authenticate(r.Context(), t, lookup, h)
 		switch {
 		case errors.Is(err, ErrLookup):
-			httpx.Note(r.Context()).Codes("SERVICE_UNAVAILABLE")
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte(`{"errors":[{"message":"cannot check the access token now, retry later","extensions":{"code":"SERVICE_UNAVAILABLE"}}]}`))
+			httpx.WriteError(w, r, http.StatusServiceUnavailable, apperr.CodeUnavailable, ErrLookup.Error(), nil)
 			return
 		case err != nil:
-			httpx.Note(r.Context()).Codes("UNAUTHENTICATED")
-			unauthorized(w, err.Error())
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+			httpx.WriteError(w, r, http.StatusUnauthorized, apperr.CodeUnauthenticated, err.Error(), nil)
 			return
 		}
 		httpx.Note(r.Context()).Viewer(v.UserID)
@@ -83,13 +81,6 @@ func Authenticate(ctx context.Context, t *Tokens, lookup Lookup, header string) 
 		return Viewer{}, ErrInvalidToken
 	}
 	return v, nil
-}
-
-func unauthorized(w http.ResponseWriter, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-	w.WriteHeader(http.StatusUnauthorized)
-	_, _ = w.Write([]byte(`{"errors":[{"message":"` + msg + `","extensions":{"code":"UNAUTHENTICATED"}}]}`))
 }
 
 type userAgentKey struct{}

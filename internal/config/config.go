@@ -14,60 +14,132 @@ import (
 	"time"
 )
 
-// Config is every setting Agora reads. Zero-configuration defaults run a development server on an
-// embedded SQLite file.
+// Config is every setting Agora reads, typed and grouped by what it configures. Defaults gives
+// the value of each setting no variable sets: a development server on an embedded SQLite file.
 type Config struct {
-	Env             string        // AGORA_ENV: development (default) or production
-	Addr            string        // PORT → ":PORT" (default 8080)
-	DatabaseURL     string        // DATABASE_URL: postgres://… ; empty → embedded SQLite
-	SQLitePath      string        // AGORA_SQLITE_PATH (default agora.db)
-	RedisURL        string        // REDIS_URL: redis://… shares state across replicas; empty → in-process
-	AutoMigrate     bool          // AGORA_AUTO_MIGRATE: apply pending migrations at start-up (default true)
-	JWTSecret       string        // AGORA_JWT_SECRET: at least 32 bytes; generated in development when empty
-	JWTPrevious     []string      // AGORA_JWT_PREVIOUS_SECRETS: comma-separated keys that still verify (rotation)
-	TokenIssuer     string        // AGORA_TOKEN_ISSUER (default agora)
-	AccessTokenTTL  time.Duration // AGORA_ACCESS_TOKEN_TTL (default 15m)
-	SessionTTL      time.Duration // AGORA_SESSION_TTL: a session ends unless refreshed within it (default 720h)
-	LogLevel        string        // AGORA_LOG_LEVEL: debug, info (default), warn, error
-	LoginPerAcct    string        // AGORA_LOGIN_LIMIT_ACCOUNT: sign-in attempts per account, N/duration (default 10/15m)
-	LoginPerIP      string        // AGORA_LOGIN_LIMIT_IP: sign-in attempts per client address (default 30/5m)
-	RateLimitIP     string        // AGORA_RATE_LIMIT_IP: requests per client address of anonymous callers, N/duration (default 600/1m)
-	RateLimitUser   string        // AGORA_RATE_LIMIT_USER: requests per signed-in user (default 1200/1m)
-	RateLimitReg    string        // AGORA_RATE_LIMIT_REGISTER: sign-ups per client address (default 10/1h)
-	RateLimitMsg    string        // AGORA_RATE_LIMIT_MESSAGE: messages sent per user (default 30/1m)
-	RateLimitSearch string        // AGORA_RATE_LIMIT_SEARCH: post searches per user or anonymous client address (default 60/1m)
-	ShutdownGrace   time.Duration // AGORA_SHUTDOWN_GRACE: how long in-flight requests may finish after SIGTERM (default 15s)
-	DBMaxConns      int           // AGORA_DB_MAX_CONNS: PostgreSQL pool size (default 20)
-	Origins         []string      // AGORA_ALLOWED_ORIGINS: comma-separated host patterns of other sites' pages that may open sockets (default none)
-	MaxSubs         int           // AGORA_MAX_SUBSCRIPTIONS: subscriptions per connection (default 20)
-	SocketRecheck   time.Duration // AGORA_SOCKET_RECHECK: how often an open socket's token and session are checked again (default 30s)
-	MaxDepth        int           // AGORA_MAX_DEPTH: field nesting per operation (default 12)
-	MaxAliases      int           // AGORA_MAX_ALIASES: aliased fields per operation (default 30)
-	MaxRootFields   int           // AGORA_MAX_ROOT_FIELDS: top-level fields per operation (default 20)
-	MaxTokens       int           // AGORA_MAX_TOKENS: tokens per document (default 15000)
-	MaxCost         int           // AGORA_MAX_COST: connection-aware cost per operation (default 25000)
-	PublicMaxAge    time.Duration // AGORA_PUBLIC_MAX_AGE: how long shared caches (CDNs) may keep anonymous GET answers (default 0: not at all)
+	Env      string // AGORA_ENV: development (default) or production
+	LogLevel string // AGORA_LOG_LEVEL: debug, info (default), warn, error
 
-	// Exposure of the schema: on in development, off in production unless set.
-	Introspection    bool // AGORA_INTROSPECTION: __schema and __type queries
-	FieldSuggestions bool // AGORA_FIELD_SUGGESTIONS: "Did you mean …?" in validation errors
-	GraphiQL         bool // AGORA_GRAPHIQL: the GraphiQL page at /
+	HTTP       HTTP
+	Database   Database
+	Redis      Redis
+	Auth       Auth
+	RateLimits RateLimits
+	Limits     Limits
+	GraphQL    GraphQL
+	Realtime   Realtime
+}
 
-	TrustedDocuments string // AGORA_TRUSTED_DOCUMENTS: path of a persisted-operation manifest; when set, only its operations run
-
-	// HTTP limits.
-	MaxBodyBytes      int64         // AGORA_MAX_BODY_BYTES: request body limit (default 1 MiB)
+// HTTP is the server: addresses, timeouts, and what it accepts from browsers and clients.
+type HTTP struct {
+	Addr              string        // PORT → ":PORT" (default 8080)
+	MetricsAddr       string        // AGORA_METRICS_ADDR: serve /metrics on this address (e.g. :9090) instead of the public port (default: the public port)
+	AllowedOrigins    []string      // AGORA_ALLOWED_ORIGINS: comma-separated host patterns of other sites' pages that may call the API and open sockets (default none)
 	ReadHeaderTimeout time.Duration // AGORA_READ_HEADER_TIMEOUT (default 10s)
 	ReadTimeout       time.Duration // AGORA_READ_TIMEOUT (default 30s)
 	WriteTimeout      time.Duration // AGORA_WRITE_TIMEOUT (default 60s; event streams are exempt)
 	IdleTimeout       time.Duration // AGORA_IDLE_TIMEOUT (default 120s)
-	OperationTimeout  time.Duration // AGORA_OPERATION_TIMEOUT: deadline of one query or mutation (default 15s; 0 = none)
-	StatementTimeout  time.Duration // AGORA_STATEMENT_TIMEOUT: PostgreSQL statement_timeout of the pool's connections (default 30s; 0 = none)
-	BatchMax          int           // AGORA_BATCH_MAX: operations one POST may batch in a JSON array (default 0: batching off)
-	CSRFPrevention    bool          // AGORA_CSRF_PREVENTION: refuse requests a browser sends without a preflight (default true)
+	ShutdownGrace     time.Duration // AGORA_SHUTDOWN_GRACE: how long in-flight requests may finish after SIGTERM (default 15s)
+	MaxBodyBytes      int64         // AGORA_MAX_BODY_BYTES: request body limit (default 1 MiB)
+	MaxBatch          int           // AGORA_BATCH_MAX: operations one POST may batch in a JSON array (default 0: batching off)
 	CompressMinBytes  int           // AGORA_COMPRESS_MIN_BYTES: gzip responses from this size on (default 1024; 0 = never)
+	CSRFPrevention    bool          // AGORA_CSRF_PREVENTION: refuse requests a browser sends without a preflight (default true)
+	PublicMaxAge      time.Duration // AGORA_PUBLIC_MAX_AGE: how long shared caches (CDNs) may keep anonymous GET answers (default 0: not at all)
+}
 
-	MetricsAddr string // AGORA_METRICS_ADDR: serve /metrics on this address (e.g. :9090) instead of the public port (default: the public port)
+// Database is where Agora keeps its data.
+type Database struct {
+	URL              string        // DATABASE_URL: postgres://… ; empty → embedded SQLite
+	SQLitePath       string        // AGORA_SQLITE_PATH (default agora.db)
+	MaxConnections   int           // AGORA_DB_MAX_CONNS: PostgreSQL pool size (default 20)
+	StatementTimeout time.Duration // AGORA_STATEMENT_TIMEOUT: PostgreSQL statement_timeout of the pool's connections (default 30s; 0 = none)
+	AutoMigrate      bool          // AGORA_AUTO_MIGRATE: apply pending migrations at start-up (default true)
+}
+
+// Redis is the state replicas share.
+type Redis struct {
+	URL string // REDIS_URL: redis://… shares state across replicas; empty → in-process
+}
+
+// Auth is how access tokens are signed and how long they and sessions live.
+type Auth struct {
+	JWTSecret          string        // AGORA_JWT_SECRET: at least 32 bytes; generated in development when empty
+	JWTPreviousSecrets []string      // AGORA_JWT_PREVIOUS_SECRETS: comma-separated keys that still verify (rotation)
+	TokenIssuer        string        // AGORA_TOKEN_ISSUER (default agora)
+	AccessTokenTTL     time.Duration // AGORA_ACCESS_TOKEN_TTL (default 15m)
+	SessionTTL         time.Duration // AGORA_SESSION_TTL: a session ends unless refreshed within it (default 720h)
+}
+
+// RateLimits are the budgets of callers, each written N/duration in its variable.
+type RateLimits struct {
+	LoginPerAccount   Budget // AGORA_LOGIN_LIMIT_ACCOUNT: sign-in attempts per account (default 10/15m)
+	LoginPerIP        Budget // AGORA_LOGIN_LIMIT_IP: sign-in attempts per client address (default 30/5m)
+	RequestsPerIP     Budget // AGORA_RATE_LIMIT_IP: requests per client address of anonymous callers (default 600/1m)
+	RequestsPerUser   Budget // AGORA_RATE_LIMIT_USER: requests per signed-in user (default 1200/1m)
+	SignUpsPerIP      Budget // AGORA_RATE_LIMIT_REGISTER: sign-ups per client address (default 10/1h)
+	MessagesPerUser   Budget // AGORA_RATE_LIMIT_MESSAGE: messages sent per user (default 30/1m)
+	SearchesPerCaller Budget // AGORA_RATE_LIMIT_SEARCH: post searches per user or anonymous client address (default 60/1m)
+}
+
+// Limits bound what one GraphQL operation may ask for.
+type Limits struct {
+	Depth      int // AGORA_MAX_DEPTH: field nesting per operation (default 12)
+	Aliases    int // AGORA_MAX_ALIASES: aliased fields per operation (default 30)
+	RootFields int // AGORA_MAX_ROOT_FIELDS: top-level fields per operation (default 20)
+	Tokens     int // AGORA_MAX_TOKENS: tokens per document (default 15000)
+	Cost       int // AGORA_MAX_COST: connection-aware cost per operation (default 25000)
+}
+
+// GraphQL is what the GraphQL endpoint exposes and runs. Exposure of the schema (introspection,
+// suggestions, GraphiQL) is on in development, off in production unless set.
+type GraphQL struct {
+	Introspection    bool          // AGORA_INTROSPECTION: __schema and __type queries
+	FieldSuggestions bool          // AGORA_FIELD_SUGGESTIONS: "Did you mean …?" in validation errors
+	GraphiQL         bool          // AGORA_GRAPHIQL: the GraphiQL page at /
+	TrustedDocuments string        // AGORA_TRUSTED_DOCUMENTS: path of a persisted-operation manifest; when set, only its operations run
+	OperationTimeout time.Duration // AGORA_OPERATION_TIMEOUT: deadline of one query or mutation (default 15s; 0 = none)
+}
+
+// Realtime is subscriptions over WebSocket and event streams.
+type Realtime struct {
+	MaxSubscriptions int           // AGORA_MAX_SUBSCRIPTIONS: subscriptions per connection (default 20)
+	SocketRecheck    time.Duration // AGORA_SOCKET_RECHECK: how often an open socket's token and session are checked again (default 30s)
+}
+
+// Defaults is the configuration when no variable is set: development mode. It is the one place
+// each default is written; Load starts from it, and so may tests.
+func Defaults() Config {
+	return Config{
+		Env:      "development",
+		LogLevel: "info",
+		HTTP: HTTP{
+			Addr:              ":8080",
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ShutdownGrace:     15 * time.Second,
+			MaxBodyBytes:      1 << 20,
+			CompressMinBytes:  1024,
+			CSRFPrevention:    true,
+		},
+		Database: Database{SQLitePath: "agora.db", MaxConnections: 20, StatementTimeout: 30 * time.Second, AutoMigrate: true},
+		Auth:     Auth{TokenIssuer: "agora", AccessTokenTTL: 15 * time.Minute, SessionTTL: 30 * 24 * time.Hour},
+		RateLimits: RateLimits{
+			LoginPerAccount:   Budget{10, 15 * time.Minute},
+			LoginPerIP:        Budget{30, 5 * time.Minute},
+			RequestsPerIP:     Budget{600, time.Minute},
+			RequestsPerUser:   Budget{1200, time.Minute},
+			SignUpsPerIP:      Budget{10, time.Hour},
+			MessagesPerUser:   Budget{30, time.Minute},
+			SearchesPerCaller: Budget{60, time.Minute},
+		},
+		// Generous for Agora's own pages (the feed page costs under 1,000); documents built to
+		// exhaust the server are refused.
+		Limits:   Limits{Depth: 12, Aliases: 30, RootFields: 20, Tokens: 15_000, Cost: 25_000},
+		GraphQL:  GraphQL{Introspection: true, FieldSuggestions: true, GraphiQL: true, OperationTimeout: 15 * time.Second},
+		Realtime: Realtime{MaxSubscriptions: 20, SocketRecheck: 30 * time.Second},
+	}
 }
 
 // Production reports whether Agora runs in production mode.
@@ -95,116 +167,129 @@ func LoadFile(path string) (Config, error) {
 
 func load() (Config, error) {
 	var errs []error
+	d := Defaults()
 	c := Config{
-		Env:             get("AGORA_ENV", "development"),
-		Addr:            ":" + get("PORT", "8080"),
-		DatabaseURL:     os.Getenv("DATABASE_URL"),
-		SQLitePath:      get("AGORA_SQLITE_PATH", "agora.db"),
-		RedisURL:        os.Getenv("REDIS_URL"),
-		AutoMigrate:     parse(&errs, "AGORA_AUTO_MIGRATE", true, strconv.ParseBool),
-		JWTSecret:       os.Getenv("AGORA_JWT_SECRET"),
-		TokenIssuer:     get("AGORA_TOKEN_ISSUER", "agora"),
-		AccessTokenTTL:  parse(&errs, "AGORA_ACCESS_TOKEN_TTL", 15*time.Minute, time.ParseDuration),
-		SessionTTL:      parse(&errs, "AGORA_SESSION_TTL", 30*24*time.Hour, time.ParseDuration),
-		LogLevel:        get("AGORA_LOG_LEVEL", "info"),
-		LoginPerAcct:    get("AGORA_LOGIN_LIMIT_ACCOUNT", "10/15m"),
-		LoginPerIP:      get("AGORA_LOGIN_LIMIT_IP", "30/5m"),
-		RateLimitIP:     get("AGORA_RATE_LIMIT_IP", "600/1m"),
-		RateLimitUser:   get("AGORA_RATE_LIMIT_USER", "1200/1m"),
-		RateLimitReg:    get("AGORA_RATE_LIMIT_REGISTER", "10/1h"),
-		RateLimitMsg:    get("AGORA_RATE_LIMIT_MESSAGE", "30/1m"),
-		RateLimitSearch: get("AGORA_RATE_LIMIT_SEARCH", "60/1m"),
-		ShutdownGrace:   parse(&errs, "AGORA_SHUTDOWN_GRACE", 15*time.Second, time.ParseDuration),
-		DBMaxConns:      parse(&errs, "AGORA_DB_MAX_CONNS", 20, strconv.Atoi),
-		PublicMaxAge:    parse(&errs, "AGORA_PUBLIC_MAX_AGE", 0, time.ParseDuration),
-		MaxSubs:         parse(&errs, "AGORA_MAX_SUBSCRIPTIONS", 20, strconv.Atoi),
-		MaxDepth:        parse(&errs, "AGORA_MAX_DEPTH", 12, strconv.Atoi),
-		MaxAliases:      parse(&errs, "AGORA_MAX_ALIASES", 30, strconv.Atoi),
-		MaxRootFields:   parse(&errs, "AGORA_MAX_ROOT_FIELDS", 20, strconv.Atoi),
-		MaxTokens:       parse(&errs, "AGORA_MAX_TOKENS", 15_000, strconv.Atoi),
-		MaxCost:         parse(&errs, "AGORA_MAX_COST", 25_000, strconv.Atoi),
-		SocketRecheck:   parse(&errs, "AGORA_SOCKET_RECHECK", 30*time.Second, time.ParseDuration),
-
-		TrustedDocuments:  os.Getenv("AGORA_TRUSTED_DOCUMENTS"),
-		MaxBodyBytes:      parse(&errs, "AGORA_MAX_BODY_BYTES", int64(1<<20), parseInt64),
-		ReadHeaderTimeout: parse(&errs, "AGORA_READ_HEADER_TIMEOUT", 10*time.Second, time.ParseDuration),
-		ReadTimeout:       parse(&errs, "AGORA_READ_TIMEOUT", 30*time.Second, time.ParseDuration),
-		WriteTimeout:      parse(&errs, "AGORA_WRITE_TIMEOUT", 60*time.Second, time.ParseDuration),
-		IdleTimeout:       parse(&errs, "AGORA_IDLE_TIMEOUT", 120*time.Second, time.ParseDuration),
-		OperationTimeout:  parse(&errs, "AGORA_OPERATION_TIMEOUT", 15*time.Second, time.ParseDuration),
-		StatementTimeout:  parse(&errs, "AGORA_STATEMENT_TIMEOUT", 30*time.Second, time.ParseDuration),
-		BatchMax:          parse(&errs, "AGORA_BATCH_MAX", 0, strconv.Atoi),
-		CSRFPrevention:    parse(&errs, "AGORA_CSRF_PREVENTION", true, strconv.ParseBool),
-		CompressMinBytes:  parse(&errs, "AGORA_COMPRESS_MIN_BYTES", 1024, strconv.Atoi),
-		MetricsAddr:       os.Getenv("AGORA_METRICS_ADDR"),
+		Env:      get("AGORA_ENV", d.Env),
+		LogLevel: get("AGORA_LOG_LEVEL", d.LogLevel),
+		HTTP: HTTP{
+			Addr:              ":" + get("PORT", strings.TrimPrefix(d.HTTP.Addr, ":")),
+			MetricsAddr:       os.Getenv("AGORA_METRICS_ADDR"),
+			AllowedOrigins:    list(os.Getenv("AGORA_ALLOWED_ORIGINS")),
+			ReadHeaderTimeout: parse(&errs, "AGORA_READ_HEADER_TIMEOUT", d.HTTP.ReadHeaderTimeout, time.ParseDuration),
+			ReadTimeout:       parse(&errs, "AGORA_READ_TIMEOUT", d.HTTP.ReadTimeout, time.ParseDuration),
+			WriteTimeout:      parse(&errs, "AGORA_WRITE_TIMEOUT", d.HTTP.WriteTimeout, time.ParseDuration),
+			IdleTimeout:       parse(&errs, "AGORA_IDLE_TIMEOUT", d.HTTP.IdleTimeout, time.ParseDuration),
+			ShutdownGrace:     parse(&errs, "AGORA_SHUTDOWN_GRACE", d.HTTP.ShutdownGrace, time.ParseDuration),
+			MaxBodyBytes:      parse(&errs, "AGORA_MAX_BODY_BYTES", d.HTTP.MaxBodyBytes, parseInt64),
+			MaxBatch:          parse(&errs, "AGORA_BATCH_MAX", d.HTTP.MaxBatch, strconv.Atoi),
+			CompressMinBytes:  parse(&errs, "AGORA_COMPRESS_MIN_BYTES", d.HTTP.CompressMinBytes, strconv.Atoi),
+			CSRFPrevention:    parse(&errs, "AGORA_CSRF_PREVENTION", d.HTTP.CSRFPrevention, strconv.ParseBool),
+			PublicMaxAge:      parse(&errs, "AGORA_PUBLIC_MAX_AGE", d.HTTP.PublicMaxAge, time.ParseDuration),
+		},
+		Database: Database{
+			URL:              os.Getenv("DATABASE_URL"),
+			SQLitePath:       get("AGORA_SQLITE_PATH", d.Database.SQLitePath),
+			MaxConnections:   parse(&errs, "AGORA_DB_MAX_CONNS", d.Database.MaxConnections, strconv.Atoi),
+			StatementTimeout: parse(&errs, "AGORA_STATEMENT_TIMEOUT", d.Database.StatementTimeout, time.ParseDuration),
+			AutoMigrate:      parse(&errs, "AGORA_AUTO_MIGRATE", d.Database.AutoMigrate, strconv.ParseBool),
+		},
+		Redis: Redis{URL: os.Getenv("REDIS_URL")},
+		Auth: Auth{
+			JWTSecret:          os.Getenv("AGORA_JWT_SECRET"),
+			JWTPreviousSecrets: list(os.Getenv("AGORA_JWT_PREVIOUS_SECRETS")),
+			TokenIssuer:        get("AGORA_TOKEN_ISSUER", d.Auth.TokenIssuer),
+			AccessTokenTTL:     parse(&errs, "AGORA_ACCESS_TOKEN_TTL", d.Auth.AccessTokenTTL, time.ParseDuration),
+			SessionTTL:         parse(&errs, "AGORA_SESSION_TTL", d.Auth.SessionTTL, time.ParseDuration),
+		},
+		RateLimits: RateLimits{
+			LoginPerAccount:   parse(&errs, "AGORA_LOGIN_LIMIT_ACCOUNT", d.RateLimits.LoginPerAccount, ParseBudget),
+			LoginPerIP:        parse(&errs, "AGORA_LOGIN_LIMIT_IP", d.RateLimits.LoginPerIP, ParseBudget),
+			RequestsPerIP:     parse(&errs, "AGORA_RATE_LIMIT_IP", d.RateLimits.RequestsPerIP, ParseBudget),
+			RequestsPerUser:   parse(&errs, "AGORA_RATE_LIMIT_USER", d.RateLimits.RequestsPerUser, ParseBudget),
+			SignUpsPerIP:      parse(&errs, "AGORA_RATE_LIMIT_REGISTER", d.RateLimits.SignUpsPerIP, ParseBudget),
+			MessagesPerUser:   parse(&errs, "AGORA_RATE_LIMIT_MESSAGE", d.RateLimits.MessagesPerUser, ParseBudget),
+			SearchesPerCaller: parse(&errs, "AGORA_RATE_LIMIT_SEARCH", d.RateLimits.SearchesPerCaller, ParseBudget),
+		},
+		Limits: Limits{
+			Depth:      parse(&errs, "AGORA_MAX_DEPTH", d.Limits.Depth, strconv.Atoi),
+			Aliases:    parse(&errs, "AGORA_MAX_ALIASES", d.Limits.Aliases, strconv.Atoi),
+			RootFields: parse(&errs, "AGORA_MAX_ROOT_FIELDS", d.Limits.RootFields, strconv.Atoi),
+			Tokens:     parse(&errs, "AGORA_MAX_TOKENS", d.Limits.Tokens, strconv.Atoi),
+			Cost:       parse(&errs, "AGORA_MAX_COST", d.Limits.Cost, strconv.Atoi),
+		},
+		GraphQL: GraphQL{
+			TrustedDocuments: os.Getenv("AGORA_TRUSTED_DOCUMENTS"),
+			OperationTimeout: parse(&errs, "AGORA_OPERATION_TIMEOUT", d.GraphQL.OperationTimeout, time.ParseDuration),
+		},
+		Realtime: Realtime{
+			MaxSubscriptions: parse(&errs, "AGORA_MAX_SUBSCRIPTIONS", d.Realtime.MaxSubscriptions, strconv.Atoi),
+			SocketRecheck:    parse(&errs, "AGORA_SOCKET_RECHECK", d.Realtime.SocketRecheck, time.ParseDuration),
+		},
 	}
+	// The schema is exposed by default in development only (Defaults is development).
 	development := c.Env != "production"
-	c.Introspection = parse(&errs, "AGORA_INTROSPECTION", development, strconv.ParseBool)
-	c.FieldSuggestions = parse(&errs, "AGORA_FIELD_SUGGESTIONS", development, strconv.ParseBool)
-	c.GraphiQL = parse(&errs, "AGORA_GRAPHIQL", development, strconv.ParseBool)
+	c.GraphQL.Introspection = parse(&errs, "AGORA_INTROSPECTION", d.GraphQL.Introspection && development, strconv.ParseBool)
+	c.GraphQL.FieldSuggestions = parse(&errs, "AGORA_FIELD_SUGGESTIONS", d.GraphQL.FieldSuggestions && development, strconv.ParseBool)
+	c.GraphQL.GraphiQL = parse(&errs, "AGORA_GRAPHIQL", d.GraphQL.GraphiQL && development, strconv.ParseBool)
+	return c, errors.Join(append(errs, c.validate()...)...)
+}
+
+// validate lists the settings out of their range, each error naming its variable.
+func (c Config) validate() []error {
+	var errs []error
 	if c.Env != "development" && c.Env != "production" {
 		errs = append(errs, fmt.Errorf("AGORA_ENV: want development or production, got %q", c.Env))
 	}
-	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+	if u := c.Database.URL; u != "" && !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
 		errs = append(errs, errors.New("DATABASE_URL: want a postgres:// URL"))
 	}
-	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
+	if u := c.Redis.URL; u != "" && !strings.HasPrefix(u, "redis://") && !strings.HasPrefix(u, "rediss://") {
 		errs = append(errs, errors.New("REDIS_URL: want a redis:// or rediss:// URL"))
 	}
-	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
+	if c.Auth.JWTSecret != "" && len(c.Auth.JWTSecret) < 32 {
 		errs = append(errs, errors.New("AGORA_JWT_SECRET: want at least 32 bytes"))
 	}
-	for _, k := range strings.Split(os.Getenv("AGORA_JWT_PREVIOUS_SECRETS"), ",") {
-		if k = strings.TrimSpace(k); k != "" {
-			c.JWTPrevious = append(c.JWTPrevious, k)
-		}
-	}
-	if c.SessionTTL <= 0 {
+	if c.Auth.SessionTTL <= 0 {
 		errs = append(errs, errors.New("AGORA_SESSION_TTL: want a positive duration"))
 	}
-	if c.AccessTokenTTL <= 0 {
+	if c.Auth.AccessTokenTTL <= 0 {
 		errs = append(errs, errors.New("AGORA_ACCESS_TOKEN_TTL: want a positive duration"))
 	}
-	if c.DBMaxConns < 2 { // migrations hold one connection for their lock and write on another
+	if c.Database.MaxConnections < 2 { // migrations hold one connection for their lock and write on another
 		errs = append(errs, errors.New("AGORA_DB_MAX_CONNS: want at least 2"))
 	}
-	for _, o := range strings.Split(os.Getenv("AGORA_ALLOWED_ORIGINS"), ",") {
-		if o = strings.TrimSpace(o); o != "" {
-			c.Origins = append(c.Origins, o)
-		}
-	}
-	for name, v := range map[string]int{"AGORA_MAX_DEPTH": c.MaxDepth, "AGORA_MAX_ALIASES": c.MaxAliases,
-		"AGORA_MAX_ROOT_FIELDS": c.MaxRootFields, "AGORA_MAX_TOKENS": c.MaxTokens, "AGORA_MAX_COST": c.MaxCost} {
+	for name, v := range map[string]int{"AGORA_MAX_DEPTH": c.Limits.Depth, "AGORA_MAX_ALIASES": c.Limits.Aliases,
+		"AGORA_MAX_ROOT_FIELDS": c.Limits.RootFields, "AGORA_MAX_TOKENS": c.Limits.Tokens, "AGORA_MAX_COST": c.Limits.Cost} {
 		if v < 1 {
 			errs = append(errs, fmt.Errorf("%s: want at least 1", name))
 		}
 	}
-	if c.MaxSubs < 1 {
+	if c.Realtime.MaxSubscriptions < 1 {
 		errs = append(errs, errors.New("AGORA_MAX_SUBSCRIPTIONS: want at least 1"))
 	}
-	if c.SocketRecheck <= 0 {
+	if c.Realtime.SocketRecheck <= 0 {
 		errs = append(errs, errors.New("AGORA_SOCKET_RECHECK: want a positive duration"))
 	}
-	if c.ShutdownGrace <= 0 {
+	if c.HTTP.ShutdownGrace <= 0 {
 		errs = append(errs, errors.New("AGORA_SHUTDOWN_GRACE: want a positive duration"))
 	}
-	if c.MaxBodyBytes < 1 {
+	if c.HTTP.MaxBodyBytes < 1 {
 		errs = append(errs, errors.New("AGORA_MAX_BODY_BYTES: want at least 1"))
 	}
-	for name, d := range map[string]time.Duration{"AGORA_READ_HEADER_TIMEOUT": c.ReadHeaderTimeout,
-		"AGORA_READ_TIMEOUT": c.ReadTimeout, "AGORA_WRITE_TIMEOUT": c.WriteTimeout, "AGORA_IDLE_TIMEOUT": c.IdleTimeout,
-		"AGORA_OPERATION_TIMEOUT": c.OperationTimeout, "AGORA_STATEMENT_TIMEOUT": c.StatementTimeout} {
+	for name, d := range map[string]time.Duration{"AGORA_READ_HEADER_TIMEOUT": c.HTTP.ReadHeaderTimeout,
+		"AGORA_READ_TIMEOUT": c.HTTP.ReadTimeout, "AGORA_WRITE_TIMEOUT": c.HTTP.WriteTimeout, "AGORA_IDLE_TIMEOUT": c.HTTP.IdleTimeout,
+		"AGORA_OPERATION_TIMEOUT": c.GraphQL.OperationTimeout, "AGORA_STATEMENT_TIMEOUT": c.Database.StatementTimeout} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("%s: want a duration of 0 or more", name))
 		}
 	}
-	if c.BatchMax < 0 || c.CompressMinBytes < 0 {
+	if c.HTTP.MaxBatch < 0 || c.HTTP.CompressMinBytes < 0 {
 		errs = append(errs, errors.New("AGORA_BATCH_MAX, AGORA_COMPRESS_MIN_BYTES: want 0 or more"))
 	}
-	if c.PublicMaxAge < 0 {
+	if c.HTTP.PublicMaxAge < 0 {
 		errs = append(errs, errors.New("AGORA_PUBLIC_MAX_AGE: want a duration of 0 or more"))
 	}
-	if c.MetricsAddr != "" && c.MetricsAddr == c.Addr {
+	if c.HTTP.MetricsAddr != "" && c.HTTP.MetricsAddr == c.HTTP.Addr {
 		errs = append(errs, errors.New("AGORA_METRICS_ADDR: must differ from PORT (leave it empty to serve /metrics on the public port)"))
 	}
 	if c.Production() {
@@ -215,7 +300,7 @@ func load() (Config, error) {
 	default:
 		errs = append(errs, fmt.Errorf("AGORA_LOG_LEVEL: want debug, info, warn or error, got %q", c.LogLevel))
 	}
-	return c, errors.Join(errs...)
+	return errs
 }
 
 // insecure lists what production refuses. GraphiQL, introspection and field suggestions are off
@@ -223,19 +308,19 @@ func load() (Config, error) {
 // is logged as a warning at start), not a refusal.
 func (c Config) insecure() []error {
 	var errs []error
-	if c.JWTSecret == "" {
+	if c.Auth.JWTSecret == "" {
 		errs = append(errs, errors.New("AGORA_JWT_SECRET: required in production (at least 32 bytes, e.g. `openssl rand -hex 32`)"))
 	}
-	for _, k := range c.JWTPrevious {
+	for _, k := range c.Auth.JWTPreviousSecrets {
 		if len(k) < 32 {
 			errs = append(errs, errors.New("AGORA_JWT_PREVIOUS_SECRETS: each key must be at least 32 bytes in production"))
 			break
 		}
 	}
-	if !c.CSRFPrevention {
+	if !c.HTTP.CSRFPrevention {
 		errs = append(errs, errors.New("AGORA_CSRF_PREVENTION=false is refused in production: any site's page could send simple requests to the API"))
 	}
-	for _, o := range c.Origins {
+	for _, o := range c.HTTP.AllowedOrigins {
 		if every, _ := path.Match(o, "any-site.invalid"); every {
 			errs = append(errs, fmt.Errorf("AGORA_ALLOWED_ORIGINS: %q matches every site, refused in production: name the sites whose pages may call the API", o))
 		}
@@ -250,8 +335,8 @@ func (c Config) Exposed() []string {
 		return nil
 	}
 	var on []string
-	for name, v := range map[string]bool{"AGORA_GRAPHIQL": c.GraphiQL, "AGORA_INTROSPECTION": c.Introspection,
-		"AGORA_FIELD_SUGGESTIONS": c.FieldSuggestions} {
+	for name, v := range map[string]bool{"AGORA_GRAPHIQL": c.GraphQL.GraphiQL, "AGORA_INTROSPECTION": c.GraphQL.Introspection,
+		"AGORA_FIELD_SUGGESTIONS": c.GraphQL.FieldSuggestions} {
 		if v {
 			on = append(on, name)
 		}
@@ -264,17 +349,18 @@ func (c Config) Exposed() []string {
 // keys only as set or not (and how many previous ones), the URLs without passwords.
 func (c Config) String() string {
 	secret := "(generated)"
-	if c.JWTSecret != "" {
+	if c.Auth.JWTSecret != "" {
 		secret = "(set)"
 	}
 	redisName := "in-process"
-	if c.RedisURL != "" {
-		redisName = maskURL(c.RedisURL)
+	if c.Redis.URL != "" {
+		redisName = maskURL(c.Redis.URL)
 	}
-	metrics := c.MetricsAddr
+	metrics := c.HTTP.MetricsAddr
 	if metrics == "" {
-		metrics = c.Addr
+		metrics = c.HTTP.Addr
 	}
+	h, db, a, r, l, g := c.HTTP, c.Database, c.Auth, c.RateLimits, c.Limits, c.GraphQL
 	return fmt.Sprintf("env=%s addr=%s metrics_addr=%s database=%s db_max_conns=%d redis=%s auto_migrate=%t "+
 		"jwt_secret=%s jwt_previous_secrets=%d token_issuer=%q access_token_ttl=%s session_ttl=%s log_level=%s "+
 		"login_limit_account=%s login_limit_ip=%s rate_limit_ip=%s rate_limit_user=%s rate_limit_register=%s rate_limit_message=%s rate_limit_search=%s "+
@@ -282,21 +368,51 @@ func (c Config) String() string {
 		"public_max_age=%s introspection=%t field_suggestions=%t graphiql=%t trusted_documents=%q max_body_bytes=%d "+
 		"read_header_timeout=%s read_timeout=%s write_timeout=%s idle_timeout=%s operation_timeout=%s statement_timeout=%s "+
 		"batch_max=%d csrf_prevention=%t compress_min_bytes=%d shutdown_grace=%s",
-		c.Env, c.Addr, metrics, c.DatabaseName(), c.DBMaxConns, redisName, c.AutoMigrate,
-		secret, len(c.JWTPrevious), c.TokenIssuer, c.AccessTokenTTL, c.SessionTTL, c.LogLevel,
-		c.LoginPerAcct, c.LoginPerIP, c.RateLimitIP, c.RateLimitUser, c.RateLimitReg, c.RateLimitMsg, c.RateLimitSearch,
-		strings.Join(c.Origins, ","), c.MaxSubs, c.SocketRecheck, c.MaxDepth, c.MaxAliases, c.MaxRootFields, c.MaxTokens, c.MaxCost,
-		c.PublicMaxAge, c.Introspection, c.FieldSuggestions, c.GraphiQL, c.TrustedDocuments, c.MaxBodyBytes,
-		c.ReadHeaderTimeout, c.ReadTimeout, c.WriteTimeout, c.IdleTimeout, c.OperationTimeout, c.StatementTimeout,
-		c.BatchMax, c.CSRFPrevention, c.CompressMinBytes, c.ShutdownGrace)
+		c.Env, h.Addr, metrics, db.Name(), db.MaxConnections, redisName, db.AutoMigrate,
+		secret, len(a.JWTPreviousSecrets), a.TokenIssuer, a.AccessTokenTTL, a.SessionTTL, c.LogLevel,
+		r.LoginPerAccount, r.LoginPerIP, r.RequestsPerIP, r.RequestsPerUser, r.SignUpsPerIP, r.MessagesPerUser, r.SearchesPerCaller,
+		strings.Join(h.AllowedOrigins, ","), c.Realtime.MaxSubscriptions, c.Realtime.SocketRecheck, l.Depth, l.Aliases, l.RootFields, l.Tokens, l.Cost,
+		h.PublicMaxAge, g.Introspection, g.FieldSuggestions, g.GraphiQL, g.TrustedDocuments, h.MaxBodyBytes,
+		h.ReadHeaderTimeout, h.ReadTimeout, h.WriteTimeout, h.IdleTimeout, g.OperationTimeout, db.StatementTimeout,
+		h.MaxBatch, h.CSRFPrevention, h.CompressMinBytes, h.ShutdownGrace)
 }
 
-// DatabaseName describes the database without credentials.
-func (c Config) DatabaseName() string {
-	if c.DatabaseURL == "" {
-		return "sqlite:" + c.SQLitePath
+// Name describes the database without credentials.
+func (d Database) Name() string {
+	if d.URL == "" {
+		return "sqlite:" + d.SQLitePath
 	}
-	return maskURL(c.DatabaseURL)
+	return maskURL(d.URL)
+}
+
+// Budget allows Burst events per Per, refilling evenly: a rate limit, written "N/duration" in its
+// variable (e.g. 10/15m).
+type Budget struct {
+	Burst int
+	Per   time.Duration
+}
+
+// ParseBudget reads a budget written "N/duration", e.g. "10/15m".
+func ParseBudget(s string) (Budget, error) {
+	n, per, ok := strings.Cut(s, "/")
+	burst, err := strconv.Atoi(n)
+	d, derr := time.ParseDuration(per)
+	if !ok || err != nil || derr != nil || burst < 1 || d <= 0 {
+		return Budget{}, wantError(fmt.Sprintf("want N/duration like 10/15m, got %q", s))
+	}
+	return Budget{Burst: burst, Per: d}, nil
+}
+
+// String writes b as its variable does: "10/15m", "600/1m", "10/1h".
+func (b Budget) String() string {
+	per := b.Per.String() // 1h0m0s, 15m0s, 1m30s
+	if strings.HasSuffix(per, "m0s") {
+		per = strings.TrimSuffix(per, "0s")
+	}
+	if strings.HasSuffix(per, "h0m") {
+		per = strings.TrimSuffix(per, "0m")
+	}
+	return fmt.Sprintf("%d/%s", b.Burst, per)
 }
 
 // maskURL hides a URL's password, in its user information or in a query parameter
@@ -336,11 +452,32 @@ func parse[T any](errs *[]error, key string, def T, fn func(string) (T, error)) 
 		return def
 	}
 	v, err := fn(s)
-	if err != nil {
+	var want wantError
+	switch {
+	case errors.As(err, &want):
+		*errs = append(*errs, fmt.Errorf("%s: %w", key, err))
+		return def
+	case err != nil:
 		*errs = append(*errs, fmt.Errorf("%s: cannot parse %q", key, s))
 		return def
 	}
 	return v
+}
+
+// wantError is a parse error that says what is wanted, reported as it is.
+type wantError string
+
+func (e wantError) Error() string { return string(e) }
+
+// list splits a comma-separated value, leaving out empty items.
+func list(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
 
 // loadDotEnv sets variables from a KEY=VALUE file that are not set already. A missing file is fine.

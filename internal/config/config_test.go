@@ -21,9 +21,10 @@ func TestLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != ":8080" || c.SQLitePath != "agora.db" || !c.AutoMigrate || c.AccessTokenTTL != 15*time.Minute || c.Production() ||
-		c.RateLimitIP != "600/1m" || c.RateLimitUser != "1200/1m" || c.RateLimitReg != "10/1h" || c.RateLimitMsg != "30/1m" ||
-		c.ShutdownGrace != 15*time.Second {
+	r := c.RateLimits
+	if c.HTTP.Addr != ":8080" || c.Database.SQLitePath != "agora.db" || !c.Database.AutoMigrate || c.Auth.AccessTokenTTL != 15*time.Minute || c.Production() ||
+		r.RequestsPerIP.String() != "600/1m" || r.RequestsPerUser.String() != "1200/1m" || r.SignUpsPerIP.String() != "10/1h" || r.MessagesPerUser.String() != "30/1m" ||
+		c.HTTP.ShutdownGrace != 15*time.Second {
 		t.Fatalf("defaults: %+v", c)
 	}
 
@@ -66,8 +67,8 @@ func TestDotEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.LogLevel != "warn" || c.TokenIssuer != "my issuer # not a comment" || c.Addr != ":7777" {
-		t.Fatalf("from .env: log level %q, issuer %q, addr %q", c.LogLevel, c.TokenIssuer, c.Addr)
+	if c.LogLevel != "warn" || c.Auth.TokenIssuer != "my issuer # not a comment" || c.HTTP.Addr != ":7777" {
+		t.Fatalf("from .env: log level %q, issuer %q, addr %q", c.LogLevel, c.Auth.TokenIssuer, c.HTTP.Addr)
 	}
 }
 
@@ -86,21 +87,22 @@ func TestExposureAndHTTPDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.Introspection || !c.FieldSuggestions || !c.GraphiQL {
+	if !c.GraphQL.Introspection || !c.GraphQL.FieldSuggestions || !c.GraphQL.GraphiQL {
 		t.Errorf("development: want introspection, suggestions and GraphiQL on: %+v", c)
 	}
-	if c.MaxBodyBytes != 1<<20 || c.OperationTimeout != 15*time.Second || c.StatementTimeout != 30*time.Second || c.BatchMax != 0 ||
-		!c.CSRFPrevention || c.CompressMinBytes != 1024 || c.ReadHeaderTimeout != 10*time.Second || c.ReadTimeout != 30*time.Second ||
-		c.WriteTimeout != 60*time.Second || c.IdleTimeout != 120*time.Second || c.TrustedDocuments != "" {
+	h := c.HTTP
+	if h.MaxBodyBytes != 1<<20 || c.GraphQL.OperationTimeout != 15*time.Second || c.Database.StatementTimeout != 30*time.Second || h.MaxBatch != 0 ||
+		!h.CSRFPrevention || h.CompressMinBytes != 1024 || h.ReadHeaderTimeout != 10*time.Second || h.ReadTimeout != 30*time.Second ||
+		h.WriteTimeout != 60*time.Second || h.IdleTimeout != 120*time.Second || c.GraphQL.TrustedDocuments != "" {
 		t.Errorf("HTTP defaults: %+v", c)
 	}
 	t.Setenv("AGORA_ENV", "production")
-	if c, err = Load(); err != nil || c.Introspection || c.FieldSuggestions || c.GraphiQL {
+	if c, err = Load(); err != nil || c.GraphQL.Introspection || c.GraphQL.FieldSuggestions || c.GraphQL.GraphiQL {
 		t.Errorf("production: want them off: %v %+v", err, c)
 	}
 	t.Setenv("AGORA_INTROSPECTION", "true")
 	t.Setenv("AGORA_GRAPHIQL", "true")
-	if c, err = Load(); err != nil || !c.Introspection || c.FieldSuggestions || !c.GraphiQL {
+	if c, err = Load(); err != nil || !c.GraphQL.Introspection || c.GraphQL.FieldSuggestions || !c.GraphQL.GraphiQL {
 		t.Errorf("production, enabled explicitly: %v %+v", err, c)
 	}
 	t.Setenv("AGORA_BATCH_MAX", "-1")
@@ -183,7 +185,7 @@ func TestProduction(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a secure production configuration: %v", err)
 	}
-	if c.GraphiQL || c.Introspection || c.FieldSuggestions || len(c.Exposed()) != 0 {
+	if c.GraphQL.GraphiQL || c.GraphQL.Introspection || c.GraphQL.FieldSuggestions || len(c.Exposed()) != 0 {
 		t.Fatalf("production exposes the schema by default: %+v", c)
 	}
 	for _, tc := range []struct {
@@ -205,7 +207,7 @@ func TestProduction(t *testing.T) {
 	}
 	set(map[string]string{"AGORA_GRAPHIQL": "true", "AGORA_INTROSPECTION": "true"})
 	c, err = Load()
-	if err != nil || !c.GraphiQL || !c.Introspection || !slices.Equal(c.Exposed(), []string{"AGORA_GRAPHIQL", "AGORA_INTROSPECTION"}) {
+	if err != nil || !c.GraphQL.GraphiQL || !c.GraphQL.Introspection || !slices.Equal(c.Exposed(), []string{"AGORA_GRAPHIQL", "AGORA_INTROSPECTION"}) {
 		t.Fatalf("explicit opt-in: %v %v", c.Exposed(), err)
 	}
 	// The same settings are fine in development.
@@ -217,9 +219,9 @@ func TestProduction(t *testing.T) {
 
 // TestStringMasksSecrets: the start-up log line shows neither JWT key nor a URL's password.
 func TestStringMasksSecrets(t *testing.T) {
-	c := Config{JWTSecret: "jwt-secret-value-0123456789abcdef", JWTPrevious: []string{"previous-secret-value-0123456789"},
-		DatabaseURL: "postgres://agora:pg-pass@db:5432/agora?sslmode=require&sslpassword=ssl-pass",
-		RedisURL:    "rediss://default:redis-pass@cache:6380/0"}
+	c := Config{Auth: Auth{JWTSecret: "jwt-secret-value-0123456789abcdef", JWTPreviousSecrets: []string{"previous-secret-value-0123456789"}},
+		Database: Database{URL: "postgres://agora:pg-pass@db:5432/agora?sslmode=require&sslpassword=ssl-pass"},
+		Redis:    Redis{URL: "rediss://default:redis-pass@cache:6380/0"}}
 	s := c.String()
 	for _, secret := range []string{"jwt-secret-value", "previous-secret-value", "pg-pass", "ssl-pass", "redis-pass"} {
 		if strings.Contains(s, secret) {
@@ -230,5 +232,48 @@ func TestStringMasksSecrets(t *testing.T) {
 		if !strings.Contains(s, shown) {
 			t.Errorf("want %q in %s", shown, s)
 		}
+	}
+}
+
+// TestDefaults: with no variable set, Load gives Defaults, the one place defaults are written.
+func TestDefaults(t *testing.T) {
+	source, err := os.ReadFile("config.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir()) // no .env
+	for _, m := range regexp.MustCompile(`"((?:AGORA_|DATABASE_URL|REDIS_URL|PORT)[A-Z_]*)"`).FindAllSubmatch(source, -1) {
+		t.Setenv(string(m[1]), "")
+	}
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c, Defaults()) {
+		t.Fatalf("Load without variables:\n%+v\nDefaults:\n%+v", c, Defaults())
+	}
+}
+
+// TestBudget: rate budgets are parsed when the configuration is read, printed as they are written,
+// and a malformed one is refused naming its variable.
+func TestBudget(t *testing.T) {
+	for _, s := range []string{"10/15m", "600/1m", "10/1h", "5/1h30m", "3/90s", "1/10s"} {
+		b, err := ParseBudget(s)
+		if err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+		if want, _ := time.ParseDuration(s[strings.Index(s, "/")+1:]); b.Per != want || b.String() != strings.Replace(s, "90s", "1m30s", 1) {
+			t.Errorf("%s: parsed %+v, printed %s", s, b, b)
+		}
+	}
+	for _, s := range []string{"", "10", "x/1m", "0/1m", "10/0s", "10/soon", "-1/1m"} {
+		if _, err := ParseBudget(s); err == nil {
+			t.Errorf("%q: want an error", s)
+		}
+	}
+	t.Chdir(t.TempDir())
+	t.Setenv("AGORA_RATE_LIMIT_SEARCH", "often")
+	if _, err := Load(); err == nil || !strings.Contains(err.Error(), `AGORA_RATE_LIMIT_SEARCH: want N/duration like 10/15m, got "often"`) {
+		t.Errorf("a malformed budget: %v", err)
 	}
 }

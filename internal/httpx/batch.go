@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/agora/agora/internal/apperr"
 )
 
 // Batch serves array batching: a POST whose JSON body is an array of operations runs each one
@@ -27,20 +29,20 @@ func Batch(max int, next http.Handler) http.Handler {
 		var ops []json.RawMessage
 		switch err := json.Unmarshal(b, &ops); {
 		case max == 0:
-			WriteError(w, r, http.StatusBadRequest, "BATCHING_DISABLED", "batched operations are not accepted: send one operation per request", nil)
+			WriteError(w, r, http.StatusBadRequest, apperr.CodeBatchingDisabled, "batched operations are not accepted: send one operation per request", nil)
 			return
 		case err != nil:
-			WriteError(w, r, http.StatusBadRequest, "BAD_REQUEST", "the request body is not a JSON array of operations", nil)
+			WriteError(w, r, http.StatusBadRequest, apperr.CodeBadRequest, "the request body is not a JSON array of operations", nil)
 			return
 		case len(ops) == 0:
-			WriteError(w, r, http.StatusBadRequest, "BAD_REQUEST", "the batch holds no operation", nil)
+			WriteError(w, r, http.StatusBadRequest, apperr.CodeBadRequest, "the batch holds no operation", nil)
 			return
 		case len(ops) > max:
-			WriteError(w, r, http.StatusBadRequest, "BATCH_TOO_LARGE",
+			WriteError(w, r, http.StatusBadRequest, apperr.CodeBatchTooLarge,
 				fmt.Sprintf("a batch holds at most %d operations, this one %d", max, len(ops)), map[string]any{"max": max, "value": len(ops)})
 			return
 		case strings.Contains(r.Header.Get("Accept"), "text/event-stream"):
-			WriteError(w, r, http.StatusBadRequest, "BAD_REQUEST", "a batch cannot be answered as an event stream", nil)
+			WriteError(w, r, http.StatusBadRequest, apperr.CodeBadRequest, "a batch cannot be answered as an event stream", nil)
 			return
 		}
 		var out bytes.Buffer
@@ -57,8 +59,7 @@ func Batch(max int, next http.Handler) http.Handler {
 			if json.Valid(rec.body.Bytes()) {
 				out.Write(rec.body.Bytes())
 			} else { // not a GraphQL response (e.g. a plain-text refusal): report it as one
-				msg, _ := json.Marshal(strings.TrimSpace(rec.body.String()))
-				fmt.Fprintf(&out, `{"errors":[{"message":%s,"extensions":{"code":"BAD_REQUEST","status":%d}}]}`, msg, rec.status())
+				out.Write(ErrorBody(apperr.CodeBadRequest, strings.TrimSpace(rec.body.String()), map[string]any{"status": rec.status()}))
 			}
 			if contentType == "" {
 				contentType = rec.header.Get("Content-Type")

@@ -2,7 +2,6 @@ package httpx
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"mime"
@@ -10,26 +9,9 @@ import (
 	"net/url"
 	"path"
 	"strings"
-)
 
-// WriteError answers a request refused before any GraphQL ran, in the shape of a GraphQL
-// response: one error with a message and extensions.code (plus ext).
-func WriteError(w http.ResponseWriter, r *http.Request, status int, code, message string, ext map[string]any) {
-	Note(r.Context()).Codes(code)
-	extensions := map[string]any{"code": code}
-	for k, v := range ext {
-		extensions[k] = v
-	}
-	b, _ := json.Marshal(map[string]any{"errors": []any{map[string]any{"message": message, "extensions": extensions}}})
-	ct := "application/json; charset=utf-8"
-	if strings.Contains(r.Header.Get("Accept"), "application/graphql-response+json") {
-		ct = "application/graphql-response+json; charset=utf-8"
-	}
-	w.Header().Set("Content-Type", ct)
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-}
+	"github.com/agora/agora/internal/apperr"
+)
 
 // body is a request body read into memory by LimitBody, so that later handlers can look at it
 // without reading it again.
@@ -63,7 +45,7 @@ func Body(r *http.Request) ([]byte, error) {
 func LimitBody(n int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tooLarge := func() {
-			WriteError(w, r, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE",
+			WriteError(w, r, http.StatusRequestEntityTooLarge, apperr.CodePayloadTooLarge,
 				fmt.Sprintf("the request body is larger than %d bytes", n), map[string]any{"maxBytes": n})
 		}
 		if r.ContentLength > n {
@@ -77,7 +59,7 @@ func LimitBody(n int64, next http.Handler) http.Handler {
 		b, err := io.ReadAll(io.LimitReader(r.Body, n+1))
 		switch {
 		case err != nil:
-			WriteError(w, r, http.StatusBadRequest, "BAD_REQUEST", "the request body could not be read", nil)
+			WriteError(w, r, http.StatusBadRequest, apperr.CodeBadRequest, "the request body could not be read", nil)
 		case int64(len(b)) > n:
 			tooLarge()
 		default:
@@ -105,7 +87,7 @@ func PreventCSRF(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		WriteError(w, r, http.StatusBadRequest, "CSRF_PREVENTED",
+		WriteError(w, r, http.StatusBadRequest, apperr.CodeCSRFPrevented,
 			"this request has been blocked as a potential cross-site request forgery: send a Content-Type "+
 				"other than "+strings.Join(simpleContentTypes, ", ")+" (e.g. application/json), or a non-empty "+
 				strings.Join(csrfHeaders, " or ")+" header", nil)
@@ -184,7 +166,7 @@ func CORS(patterns []string, next http.Handler) http.Handler {
 		h.Add("Vary", "Access-Control-Request-Method")
 		h.Add("Vary", "Access-Control-Request-Headers")
 		if !allowed {
-			http.Error(w, "this origin may not call the API: see AGORA_ALLOWED_ORIGINS", http.StatusForbidden)
+			WriteError(w, r, http.StatusForbidden, apperr.CodeForbidden, "this origin may not call the API: see AGORA_ALLOWED_ORIGINS", nil)
 			return
 		}
 		h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")

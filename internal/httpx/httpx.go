@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/agora/agora/internal/apperr"
 	"github.com/agora/agora/internal/telemetry"
 )
 
@@ -91,7 +92,8 @@ func AccessLog(log *slog.Logger, observe func(r *http.Request, status int, d tim
 				}
 				log.ErrorContext(r.Context(), "panic", "panic", p, "stack", string(debug.Stack()), "request_id", RequestID(r.Context()))
 				if sw.status == 0 {
-					http.Error(sw, "internal error", http.StatusInternalServerError)
+					WriteError(sw, r, http.StatusInternalServerError, apperr.CodeInternal, "internal error",
+						map[string]any{"requestId": RequestID(r.Context())})
 				}
 			}
 			attrs := make([]slog.Attr, 0, 12)

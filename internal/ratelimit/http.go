@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/agora/agora/internal/apperr"
 	"github.com/agora/agora/internal/httpx"
 )
 
@@ -35,12 +36,10 @@ func limited(l Limiter, key func(*http.Request) (string, Limit), next http.Handl
 			next.ServeHTTP(w, r)
 			return
 		}
-		retry := strconv.Itoa(max(1, seconds(res.RetryAfter)))
-		httpx.Note(r.Context()).Codes("RATE_LIMITED")
-		h.Set("Retry-After", retry)
-		h.Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusTooManyRequests)
-		_, _ = w.Write([]byte(`{"errors":[{"message":"too many requests: retry later","extensions":{"code":"RATE_LIMITED","retryAfterSeconds":` + retry + `}}]}`))
+		retry := max(1, seconds(res.RetryAfter))
+		h.Set("Retry-After", strconv.Itoa(retry))
+		httpx.WriteError(w, r, http.StatusTooManyRequests, apperr.CodeRateLimited, "too many requests: retry later",
+			map[string]any{"retryAfterSeconds": retry})
 	})
 }
 

@@ -5,35 +5,19 @@ package ratelimit
 
 import (
 	"context"
-	"fmt"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/agora/agora/internal/apperr"
+	"github.com/agora/agora/internal/config"
 )
 
-// Limit allows Burst events per Per, refilling evenly (GCRA, equivalent to a token bucket).
-type Limit struct {
-	Burst int
-	Per   time.Duration
-}
+// Limit allows Burst events per Per, refilling evenly (GCRA, equivalent to a token bucket). It is
+// the budget type the configuration parses (AGORA_RATE_LIMIT_* and AGORA_LOGIN_LIMIT_*).
+type Limit = config.Budget
 
-// Parse reads a limit written "N/duration", e.g. "10/15m".
-func Parse(s string) (Limit, error) {
-	n, per, ok := strings.Cut(s, "/")
-	burst, err := strconv.Atoi(n)
-	d, derr := time.ParseDuration(per)
-	if !ok || err != nil || derr != nil || burst < 1 || d <= 0 {
-		return Limit{}, fmt.Errorf("want N/duration like 10/15m, got %q", s)
-	}
-	return Limit{Burst: burst, Per: d}, nil
-}
-
-func (l Limit) String() string { return fmt.Sprintf("%d/%s", l.Burst, l.Per) }
-
-func (l Limit) interval() time.Duration { return l.Per / time.Duration(l.Burst) }
+// emission is the time one event takes to refill: GCRA's emission interval.
+func emission(l Limit) time.Duration { return l.Per / time.Duration(l.Burst) }
 
 // Result is the outcome of taking one event.
 type Result struct {
@@ -73,7 +57,7 @@ func NewMemory() *Memory { return &Memory{tat: map[string]time.Time{}, now: time
 
 // Allow implements Limiter.
 func (m *Memory) Allow(_ context.Context, key string, l Limit) (Result, error) {
-	interval := l.interval()
+	interval := emission(l)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()

@@ -40,7 +40,7 @@ return {1, math.floor((period - (nexttat - now)) / interval), 0, nexttat - now}
 
 // Allow implements Limiter.
 func (r *Redis) Allow(ctx context.Context, key string, l Limit) (Result, error) {
-	res, err := gcra.Run(ctx, r.client, []string{r.prefix + key}, l.interval().Microseconds(), l.Per.Microseconds()).Int64Slice()
+	res, err := gcra.Run(ctx, r.client, []string{r.prefix + key}, emission(l).Microseconds(), l.Per.Microseconds()).Int64Slice()
 	if err != nil {
 		return Result{}, err
 	}

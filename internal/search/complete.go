@@ -15,7 +15,7 @@ import (
 	"github.com/agora/agora/ent/user"
 	"github.com/agora/agora/internal/apperr"
 	"github.com/agora/agora/internal/loader"
-	"github.com/agora/agora/internal/publish"
+	"github.com/agora/agora/internal/slug"
 )
 
 // PageArgs are the arguments of a search.
@@ -122,7 +122,7 @@ func (s *Service) Tags(ctx context.Context, args PageArgs) (*ent.TagConnection, 
 	if err != nil {
 		return nil, err
 	}
-	name := publish.NormalizeTag(p.text)
+	name := slug.Tag(p.text)
 	if name == "" {
 		return nil, apperr.InvalidField("query", "has no letters or digits a tag name can hold")
 	}

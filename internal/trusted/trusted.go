@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
+	"github.com/agora/agora/internal/apperr"
 )
 
 // Manifest is a loaded persisted-operation manifest.
@@ -96,8 +98,8 @@ func (r *Refusal) Error() string { return r.Message }
 
 // The refusals.
 var (
-	ErrNotFound   = &Refusal{"PERSISTED_QUERY_NOT_FOUND", "no trusted document has this id"}
-	ErrNotTrusted = &Refusal{"OPERATION_NOT_TRUSTED", "only trusted documents run here: send the id of a document in the manifest (documentId or extensions.persistedQuery.sha256Hash)"}
+	ErrNotFound   = &Refusal{apperr.CodeDocumentNotFound, "no trusted document has this id"}
+	ErrNotTrusted = &Refusal{apperr.CodeNotTrusted, "only trusted documents run here: send the id of a document in the manifest (documentId or extensions.persistedQuery.sha256Hash)"}
 )
 
 // Resolve returns the document a request may run: its text when it sent one that is in the

@@ -1,0 +1,68 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+
+	"github.com/agora/agora/ent/privacy"
+	"github.com/agora/agora/internal/authz"
+)
+
+// Conversation is a one-to-one exchange of direct messages, started by the first message.
+type Conversation struct{ ent.Schema }
+
+// Fields of the Conversation.
+func (Conversation) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("pair").
+			Unique().
+			Immutable().
+			Comment("The participants' IDs, lower first: one conversation per pair.").
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.Time("created_at").
+			Immutable().
+			Default(timeNow).
+			Comment("When the first message was sent."),
+		field.Time("last_message_at").
+			Default(timeNow).
+			Comment("When the latest message was sent.").
+			Annotations(entgql.OrderField("LAST_MESSAGE_AT")),
+	}
+}
+
+// Edges of the Conversation.
+func (Conversation) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.To("participants", User.Type).
+			Comment("The two users in the conversation.").
+			Annotations(entgql.Skip(entgql.SkipWhereInput)),
+		edge.To("messages", Message.Type).
+			Annotations(entgql.RelayConnection(), entgql.Skip(entgql.SkipWhereInput), entsql.OnDelete(entsql.Cascade)).
+			Comment("The messages, newest first."),
+	}
+}
+
+// Indexes of the Conversation.
+func (Conversation) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("last_message_at")}
+}
+
+// Annotations of the Conversation.
+func (Conversation) Annotations() []schema.Annotation {
+	return []schema.Annotation{Doc("A one-to-one exchange of direct messages between two users, started by the first message; only its two participants see it."),
+		entgql.RelayConnection(),
+		entgql.Skip(entgql.SkipWhereInput, entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)}
+}
+
+// Policy of the Conversation: participants only.
+func (Conversation) Policy() ent.Policy {
+	return privacy.Policy{
+		Mutation: privacy.MutationPolicy{authz.RequireWriter(), authz.OwnConversations(), privacy.AlwaysDenyRule()},
+		Query:    privacy.QueryPolicy{authz.FilterConversations(), privacy.AlwaysAllowRule()},
+	}
+}
