@@ -176,8 +176,8 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 // Close ends the subscriptions this process serves.
 func (a *App) Close() { _ = a.bus.Close() }
 
-// Handler is the whole HTTP surface: GraphQL at /graphql, GraphiQL at / (when enabled), health
-// checks, metrics.
+// Handler is the whole HTTP surface: GraphQL at /graphql, GraphiQL at / with its files under
+// /graphiql/ (when enabled), health checks, metrics.
 func (a *App) Handler() http.Handler {
 	c := a.cfg
 	// Each operation of a batch passes the statement counter, auth, the rate limit and loaders on
@@ -189,14 +189,17 @@ func (a *App) Handler() http.Handler {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", httpx.CORS(c.Origins, httpx.LimitBody(c.MaxBodyBytes, gql)))
+	routes := []string{"/graphql", "/metrics", "/healthz", "/readyz", "/"}
 	if c.GraphiQL {
-		mux.Handle("/", graphiQL("/graphql"))
+		page, assets, files := graphiQL("/graphql", c.Introspection)
+		mux.Handle("/", page)
+		mux.Handle(graphiqlPrefix, assets)
+		routes = append(routes, files...)
 	}
 	if c.MetricsAddr == "" {
 		mux.Handle("/metrics", a.metrics.Handler())
 	}
 	httpx.Health(mux, a.db.SQL.PingContext)
-	routes := []string{"/graphql", "/metrics", "/healthz", "/readyz", "/"}
 	return httpx.WithRequestID(httpx.Trace(a.tracing, httpx.AccessLog(a.log, a.metrics.HTTPObserver(routes), httpx.Compress(c.CompressMinBytes, mux))))
 }
 
