@@ -46,6 +46,8 @@ graphiql: ## rebuild the embedded GraphiQL page (graph/server/graphiql/) from th
 	@scripts/graphiql.sh
 graphiql-check: ## fails when graph/server/graphiql/ is not exactly what scripts/graphiql builds
 	@scripts/graphiql.sh --check
+browser-check: ## headless Chromium, offline, uses GraphiQL on a freshly built server: query, Docs, subscription (screenshots in .ci/artifacts)
+	@scripts/browser-check.sh
 
 migration: ## new versioned migration from the ent schema: make migration NAME=add_something
 	@test -n "$(NAME)" || { echo "usage: make migration NAME=what_changed" >&2; exit 1; }
