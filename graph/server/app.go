@@ -162,8 +162,8 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 // Close ends the subscriptions this process serves.
 func (a *App) Close() { _ = a.bus.Close() }
 
-// Handler is the whole HTTP surface: GraphQL at /graphql, GraphiQL at / (when enabled), health
-// checks, metrics.
+// Handler is the whole HTTP surface: GraphQL at /graphql, GraphiQL at / with its files under
+// /graphiql/ (when enabled), health checks, metrics.
 func (a *App) Handler() http.Handler {
 	c := a.cfg.HTTP
 	// Each operation of a batch passes the statement counter, auth, the rate limit and loaders on
@@ -175,14 +175,17 @@ func (a *App) Handler() http.Handler {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", httpx.CORS(c.AllowedOrigins, httpx.LimitBody(c.MaxBodyBytes, gql)))
-	if a.cfg.GraphQL.GraphiQL {
-		mux.Handle("/", graphiQL("/graphql"))
+	routes := []string{"/graphql", "/metrics", "/healthz", "/readyz", "/"}
+	if g := a.cfg.GraphQL; g.GraphiQL {
+		page, assets, files := graphiQL("/graphql", g.Introspection)
+		mux.Handle("/", page)
+		mux.Handle(graphiqlPrefix, assets)
+		routes = append(routes, files...)
 	}
 	if c.MetricsAddr == "" {
 		mux.Handle("/metrics", a.metrics.Handler())
 	}
 	httpx.Health(mux, a.db.SQL.PingContext)
-	routes := []string{"/graphql", "/metrics", "/healthz", "/readyz", "/"}
 	return httpx.WithRequestID(httpx.Trace(a.tracing, httpx.AccessLog(a.log, a.metrics.HTTPObserver(routes), httpx.Compress(c.CompressMinBytes, mux))))
 }
 

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"net/http"
-	"net/url"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -11,7 +10,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/agora/agora/graph/generated"
@@ -103,8 +101,9 @@ func reportStatements(ctx context.Context, next graphql.ResponseHandler) *graphq
 
 // defaultQuery is what GraphiQL shows first: something that works on an empty database and hints at
 // what else there is.
-const defaultQuery = `# Welcome to Agora. Sign up with the mutation below, copy the accessToken into the
-# Headers tab as {"Authorization": "Bearer <accessToken>"}, then explore with the Docs panel.
+const defaultQuery = `# Welcome to Agora. Sign up with the SignUp mutation below,
+# put its accessToken in the Authorization line of the
+# Headers tab (and remove the //), then explore with Docs.
 query RecentPosts {
   posts(first: 10, orderBy: {field: CREATED_AT, direction: DESC}) {
     totalCount
@@ -130,24 +129,6 @@ mutation SignUp {
   }
 }
 `
-
-// graphiQL serves GraphiQL for the endpoint, opening with defaultQuery.
-func graphiQL(endpoint string) http.Handler {
-	page := playground.Handler("Agora GraphiQL", endpoint, playground.WithGraphiqlPersistStateInURL(true))
-	start := "/?" + url.Values{"query": {defaultQuery}}.Encode()
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/" {
-			http.NotFound(w, r)
-			return
-		}
-		if r.URL.RawQuery == "" {
-			http.Redirect(w, r, start, http.StatusFound)
-			return
-		}
-		w.Header().Set("Cache-Control", "no-cache")
-		page(w, r)
-	})
-}
 
 func isSubscription(ctx context.Context) bool {
 	if !graphql.HasOperationContext(ctx) {
