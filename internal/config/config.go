@@ -5,6 +5,8 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"net"
+	"net/mail"
 	"net/url"
 	"os"
 	"path"
@@ -68,6 +70,12 @@ type Config struct {
 	CompressMinBytes  int           // AGORA_COMPRESS_MIN_BYTES: gzip responses from this size on (default 1024; 0 = never)
 
 	MetricsAddr string // AGORA_METRICS_ADDR: serve /metrics on this address (e.g. :9090) instead of the public port (default: the public port)
+
+	// Mail.
+	SMTPURL  string // SMTP_URL: smtp://user:pass@host:587 (STARTTLS) or smtps://user:pass@host:465 (implicit TLS); empty → mail is written to MailDir
+	MailFrom string // MAIL_FROM: the From of every mail (default Agora <no-reply@localhost>)
+	MailDir  string // AGORA_MAIL_DIR: where mail is written when SMTP_URL is unset (default mail, beside agora.db)
+	BaseURL  string // AGORA_BASE_URL: the app's public address, for links in mail (default http://localhost:8080; no trailing slash)
 }
 
 // Production reports whether Agora runs in production mode.
@@ -137,6 +145,11 @@ func load() (Config, error) {
 		CSRFPrevention:    parse(&errs, "AGORA_CSRF_PREVENTION", true, strconv.ParseBool),
 		CompressMinBytes:  parse(&errs, "AGORA_COMPRESS_MIN_BYTES", 1024, strconv.Atoi),
 		MetricsAddr:       os.Getenv("AGORA_METRICS_ADDR"),
+
+		SMTPURL:  os.Getenv("SMTP_URL"),
+		MailFrom: get("MAIL_FROM", "Agora <no-reply@localhost>"),
+		MailDir:  get("AGORA_MAIL_DIR", "mail"),
+		BaseURL:  strings.TrimRight(get("AGORA_BASE_URL", "http://localhost:8080"), "/"),
 	}
 	development := c.Env != "production"
 	c.Introspection = parse(&errs, "AGORA_INTROSPECTION", development, strconv.ParseBool)
@@ -207,6 +220,18 @@ func load() (Config, error) {
 	if c.MetricsAddr != "" && c.MetricsAddr == c.Addr {
 		errs = append(errs, errors.New("AGORA_METRICS_ADDR: must differ from PORT (leave it empty to serve /metrics on the public port)"))
 	}
+	if c.SMTPURL != "" {
+		if _, err := ParseSMTPURL(c.SMTPURL); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if from, err := mail.ParseAddress(c.MailFrom); err != nil || from.Address == "" {
+		errs = append(errs, fmt.Errorf("MAIL_FROM: want one address, e.g. Agora <no-reply@example.com>, got %q", c.MailFrom))
+	}
+	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		errs = append(errs, fmt.Errorf("AGORA_BASE_URL: want an http:// or https:// address without query, e.g. https://agora.example.com, got %q", c.BaseURL))
+	}
 	if c.Production() {
 		errs = append(errs, c.insecure()...)
 	}
@@ -238,6 +263,11 @@ func (c Config) insecure() []error {
 	for _, o := range c.Origins {
 		if every, _ := path.Match(o, "any-site.invalid"); every {
 			errs = append(errs, fmt.Errorf("AGORA_ALLOWED_ORIGINS: %q matches every site, refused in production: name the sites whose pages may call the API", o))
+		}
+	}
+	if c.SMTPURL != "" {
+		if s, err := ParseSMTPURL(c.SMTPURL); err == nil && !s.Implicit && s.TLS != TLSMandatory && !loopback(s.Host) {
+			errs = append(errs, fmt.Errorf("SMTP_URL: tls=%s to %s is refused in production: mail and SMTP passwords would cross the network in clear (use STARTTLS, smtps://, or a relay on localhost)", s.TLS, s.Host))
 		}
 	}
 	return errs
@@ -275,20 +305,24 @@ func (c Config) String() string {
 	if metrics == "" {
 		metrics = c.Addr
 	}
+	mailTo := "folder:" + c.MailDir
+	if c.SMTPURL != "" {
+		mailTo = maskURL(c.SMTPURL)
+	}
 	return fmt.Sprintf("env=%s addr=%s metrics_addr=%s database=%s db_max_conns=%d redis=%s auto_migrate=%t "+
 		"jwt_secret=%s jwt_previous_secrets=%d token_issuer=%q access_token_ttl=%s session_ttl=%s log_level=%s "+
 		"login_limit_account=%s login_limit_ip=%s rate_limit_ip=%s rate_limit_user=%s rate_limit_register=%s rate_limit_message=%s rate_limit_search=%s "+
 		"allowed_origins=%q max_subscriptions=%d socket_recheck=%s max_depth=%d max_aliases=%d max_root_fields=%d max_tokens=%d max_cost=%d "+
 		"public_max_age=%s introspection=%t field_suggestions=%t graphiql=%t trusted_documents=%q max_body_bytes=%d "+
 		"read_header_timeout=%s read_timeout=%s write_timeout=%s idle_timeout=%s operation_timeout=%s statement_timeout=%s "+
-		"batch_max=%d csrf_prevention=%t compress_min_bytes=%d shutdown_grace=%s",
+		"batch_max=%d csrf_prevention=%t compress_min_bytes=%d shutdown_grace=%s mail=%s mail_from=%q base_url=%s",
 		c.Env, c.Addr, metrics, c.DatabaseName(), c.DBMaxConns, redisName, c.AutoMigrate,
 		secret, len(c.JWTPrevious), c.TokenIssuer, c.AccessTokenTTL, c.SessionTTL, c.LogLevel,
 		c.LoginPerAcct, c.LoginPerIP, c.RateLimitIP, c.RateLimitUser, c.RateLimitReg, c.RateLimitMsg, c.RateLimitSearch,
 		strings.Join(c.Origins, ","), c.MaxSubs, c.SocketRecheck, c.MaxDepth, c.MaxAliases, c.MaxRootFields, c.MaxTokens, c.MaxCost,
 		c.PublicMaxAge, c.Introspection, c.FieldSuggestions, c.GraphiQL, c.TrustedDocuments, c.MaxBodyBytes,
 		c.ReadHeaderTimeout, c.ReadTimeout, c.WriteTimeout, c.IdleTimeout, c.OperationTimeout, c.StatementTimeout,
-		c.BatchMax, c.CSRFPrevention, c.CompressMinBytes, c.ShutdownGrace)
+		c.BatchMax, c.CSRFPrevention, c.CompressMinBytes, c.ShutdownGrace, mailTo, c.MailFrom, c.BaseURL)
 }
 
 // DatabaseName describes the database without credentials.
@@ -319,6 +353,99 @@ func maskURL(raw string) string {
 	}
 	u.RawQuery = q.Encode()
 	return u.Redacted()
+}
+
+// The TLS modes of an smtp:// SMTP_URL (?tls=…).
+const (
+	TLSMandatory     = "mandatory"     // STARTTLS, refuse a server without it (default)
+	TLSOpportunistic = "opportunistic" // STARTTLS when offered, plain otherwise (local development)
+	TLSNone          = "none"          // never encrypt (a local test server or relay)
+)
+
+// SMTPServer is an SMTP_URL taken apart.
+type SMTPServer struct {
+	Host     string
+	Port     int           // default 587 for smtp://, 465 for smtps://
+	Implicit bool          // smtps://: TLS from the first byte
+	TLS      string        // smtp://: TLSMandatory (default), TLSOpportunistic or TLSNone; smtps://: TLSMandatory
+	Username string        // AUTH when set (the URL's user information)
+	Password string        //
+	Timeout  time.Duration // ?timeout=: per connection and per command (default 30s)
+}
+
+// String shows the server without its password.
+func (s SMTPServer) String() string {
+	u := url.URL{Scheme: "smtp", Host: net.JoinHostPort(s.Host, strconv.Itoa(s.Port))}
+	if s.Implicit {
+		u.Scheme = "smtps"
+	}
+	if s.Username != "" {
+		u.User = url.User(s.Username)
+	}
+	return fmt.Sprintf("%s tls=%s timeout=%s", u.String(), s.TLS, s.Timeout)
+}
+
+// ParseSMTPURL reads an SMTP_URL: smtp://[user:pass@]host[:port][?tls=mandatory|opportunistic|none][&timeout=30s]
+// or smtps://[user:pass@]host[:port][?timeout=30s]. Its errors name SMTP_URL and never show the password.
+func ParseSMTPURL(raw string) (SMTPServer, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return SMTPServer{}, errors.New("SMTP_URL: cannot parse the URL") // the parse error would quote the password
+	}
+	s := SMTPServer{Host: u.Hostname(), TLS: TLSMandatory, Timeout: 30 * time.Second}
+	switch u.Scheme {
+	case "smtp":
+		s.Port = 587
+	case "smtps":
+		s.Port, s.Implicit = 465, true
+	default:
+		return SMTPServer{}, fmt.Errorf("SMTP_URL: want an smtp:// (STARTTLS) or smtps:// (implicit TLS) URL, got scheme %q", u.Scheme)
+	}
+	if s.Host == "" || u.Opaque != "" || (u.Path != "" && u.Path != "/") {
+		return SMTPServer{}, errors.New("SMTP_URL: want scheme://[user:password@]host[:port], e.g. smtp://agora:secret@smtp.example.com:587")
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return SMTPServer{}, fmt.Errorf("SMTP_URL: bad port %q", p)
+		}
+		s.Port = n
+	}
+	if u.User != nil {
+		s.Username = u.User.Username()
+		s.Password, _ = u.User.Password()
+		if s.Username == "" {
+			return SMTPServer{}, errors.New("SMTP_URL: the user information has no user name")
+		}
+	}
+	for k, v := range u.Query() {
+		switch {
+		case k == "tls" && !s.Implicit && len(v) == 1 && (v[0] == TLSMandatory || v[0] == TLSOpportunistic || v[0] == TLSNone):
+			s.TLS = v[0]
+		case k == "tls" && s.Implicit:
+			return SMTPServer{}, errors.New("SMTP_URL: smtps:// is always TLS; tls= applies to smtp:// only")
+		case k == "tls":
+			return SMTPServer{}, fmt.Errorf("SMTP_URL: tls= wants %s, %s or %s, got %q", TLSMandatory, TLSOpportunistic, TLSNone, strings.Join(v, ","))
+		case k == "timeout":
+			d, err := time.ParseDuration(v[0])
+			if err != nil || d <= 0 || len(v) != 1 {
+				return SMTPServer{}, fmt.Errorf("SMTP_URL: timeout= wants a positive duration, got %q", strings.Join(v, ","))
+			}
+			s.Timeout = d
+		default:
+			return SMTPServer{}, fmt.Errorf("SMTP_URL: unknown parameter %q (known: tls, timeout)", k)
+		}
+	}
+	return s, nil
+}
+
+// loopback reports whether host names this machine.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func parseInt64(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) }
