@@ -85,6 +85,8 @@ var importTable = map[string]rule{
 	"internal/account": domain(),
 	"internal/search":  domain(),
 	"internal/trusted": domain(),
+	// mail renders and sends: templates and a sender chosen by the configuration.
+	"internal/mail": {layer: layerDomain, imports: []string{"internal/apperr", "internal/config"}},
 	// seed loads the demo data through the services, as a client would.
 	"internal/seed": domain("internal/account", "internal/publish", "internal/social"),
 

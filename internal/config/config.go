@@ -5,6 +5,8 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"net"
+	"net/mail"
 	"net/url"
 	"os"
 	"path"
@@ -28,6 +30,7 @@ type Config struct {
 	Limits     Limits
 	GraphQL    GraphQL
 	Realtime   Realtime
+	Mail       Mail
 }
 
 // HTTP is the server: addresses, timeouts, and what it accepts from browsers and clients.
@@ -106,6 +109,14 @@ type Realtime struct {
 	SocketRecheck    time.Duration // AGORA_SOCKET_RECHECK: how often an open socket's token and session are checked again (default 30s)
 }
 
+// Mail is how Agora sends mail, and the address its links point to.
+type Mail struct {
+	SMTPURL string // SMTP_URL: smtp://user:pass@host:587 (STARTTLS) or smtps://user:pass@host:465 (implicit TLS); empty → mail is written to Dir
+	From    string // MAIL_FROM: the From of every mail (default Agora <no-reply@localhost>)
+	Dir     string // AGORA_MAIL_DIR: where mail is written when SMTP_URL is unset (default mail, beside agora.db)
+	BaseURL string // AGORA_BASE_URL: the app's public address, for links in mail (default http://localhost:8080; no trailing slash)
+}
+
 // Defaults is the configuration when no variable is set: development mode. It is the one place
 // each default is written; Load starts from it, and so may tests.
 func Defaults() Config {
@@ -139,6 +150,7 @@ func Defaults() Config {
 		Limits:   Limits{Depth: 12, Aliases: 30, RootFields: 20, Tokens: 15_000, Cost: 25_000},
 		GraphQL:  GraphQL{Introspection: true, FieldSuggestions: true, GraphiQL: true, OperationTimeout: 15 * time.Second},
 		Realtime: Realtime{MaxSubscriptions: 20, SocketRecheck: 30 * time.Second},
+		Mail:     Mail{From: "Agora <no-reply@localhost>", Dir: "mail", BaseURL: "http://localhost:8080"},
 	}
 }
 
@@ -225,6 +237,12 @@ func load() (Config, error) {
 			MaxSubscriptions: parse(&errs, "AGORA_MAX_SUBSCRIPTIONS", d.Realtime.MaxSubscriptions, strconv.Atoi),
 			SocketRecheck:    parse(&errs, "AGORA_SOCKET_RECHECK", d.Realtime.SocketRecheck, time.ParseDuration),
 		},
+		Mail: Mail{
+			SMTPURL: os.Getenv("SMTP_URL"),
+			From:    get("MAIL_FROM", d.Mail.From),
+			Dir:     get("AGORA_MAIL_DIR", d.Mail.Dir),
+			BaseURL: strings.TrimRight(get("AGORA_BASE_URL", d.Mail.BaseURL), "/"),
+		},
 	}
 	// The schema is exposed by default in development only (Defaults is development).
 	development := c.Env != "production"
@@ -292,6 +310,18 @@ func (c Config) validate() []error {
 	if c.HTTP.MetricsAddr != "" && c.HTTP.MetricsAddr == c.HTTP.Addr {
 		errs = append(errs, errors.New("AGORA_METRICS_ADDR: must differ from PORT (leave it empty to serve /metrics on the public port)"))
 	}
+	if c.Mail.SMTPURL != "" {
+		if _, err := ParseSMTPURL(c.Mail.SMTPURL); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if from, err := mail.ParseAddress(c.Mail.From); err != nil || from.Address == "" {
+		errs = append(errs, fmt.Errorf("MAIL_FROM: want one address, e.g. Agora <no-reply@example.com>, got %q", c.Mail.From))
+	}
+	if u, err := url.Parse(c.Mail.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		errs = append(errs, fmt.Errorf("AGORA_BASE_URL: want an http:// or https:// address without query, e.g. https://agora.example.com, got %q", c.Mail.BaseURL))
+	}
 	if c.Production() {
 		errs = append(errs, c.insecure()...)
 	}
@@ -323,6 +353,11 @@ func (c Config) insecure() []error {
 	for _, o := range c.HTTP.AllowedOrigins {
 		if every, _ := path.Match(o, "any-site.invalid"); every {
 			errs = append(errs, fmt.Errorf("AGORA_ALLOWED_ORIGINS: %q matches every site, refused in production: name the sites whose pages may call the API", o))
+		}
+	}
+	if c.Mail.SMTPURL != "" {
+		if s, err := ParseSMTPURL(c.Mail.SMTPURL); err == nil && !s.Implicit && s.TLS != TLSMandatory && !loopback(s.Host) {
+			errs = append(errs, fmt.Errorf("SMTP_URL: tls=%s to %s is refused in production: mail and SMTP passwords would cross the network in clear (use STARTTLS, smtps://, or a relay on localhost)", s.TLS, s.Host))
 		}
 	}
 	return errs
@@ -360,6 +395,10 @@ func (c Config) String() string {
 	if metrics == "" {
 		metrics = c.HTTP.Addr
 	}
+	mailTo := "folder:" + c.Mail.Dir
+	if c.Mail.SMTPURL != "" {
+		mailTo = maskURL(c.Mail.SMTPURL)
+	}
 	h, db, a, r, l, g := c.HTTP, c.Database, c.Auth, c.RateLimits, c.Limits, c.GraphQL
 	return fmt.Sprintf("env=%s addr=%s metrics_addr=%s database=%s db_max_conns=%d redis=%s auto_migrate=%t "+
 		"jwt_secret=%s jwt_previous_secrets=%d token_issuer=%q access_token_ttl=%s session_ttl=%s log_level=%s "+
@@ -367,14 +406,14 @@ func (c Config) String() string {
 		"allowed_origins=%q max_subscriptions=%d socket_recheck=%s max_depth=%d max_aliases=%d max_root_fields=%d max_tokens=%d max_cost=%d "+
 		"public_max_age=%s introspection=%t field_suggestions=%t graphiql=%t trusted_documents=%q max_body_bytes=%d "+
 		"read_header_timeout=%s read_timeout=%s write_timeout=%s idle_timeout=%s operation_timeout=%s statement_timeout=%s "+
-		"batch_max=%d csrf_prevention=%t compress_min_bytes=%d shutdown_grace=%s",
+		"batch_max=%d csrf_prevention=%t compress_min_bytes=%d shutdown_grace=%s mail=%s mail_from=%q base_url=%s",
 		c.Env, h.Addr, metrics, db.Name(), db.MaxConnections, redisName, db.AutoMigrate,
 		secret, len(a.JWTPreviousSecrets), a.TokenIssuer, a.AccessTokenTTL, a.SessionTTL, c.LogLevel,
 		r.LoginPerAccount, r.LoginPerIP, r.RequestsPerIP, r.RequestsPerUser, r.SignUpsPerIP, r.MessagesPerUser, r.SearchesPerCaller,
 		strings.Join(h.AllowedOrigins, ","), c.Realtime.MaxSubscriptions, c.Realtime.SocketRecheck, l.Depth, l.Aliases, l.RootFields, l.Tokens, l.Cost,
 		h.PublicMaxAge, g.Introspection, g.FieldSuggestions, g.GraphiQL, g.TrustedDocuments, h.MaxBodyBytes,
 		h.ReadHeaderTimeout, h.ReadTimeout, h.WriteTimeout, h.IdleTimeout, g.OperationTimeout, db.StatementTimeout,
-		h.MaxBatch, h.CSRFPrevention, h.CompressMinBytes, h.ShutdownGrace)
+		h.MaxBatch, h.CSRFPrevention, h.CompressMinBytes, h.ShutdownGrace, mailTo, c.Mail.From, c.Mail.BaseURL)
 }
 
 // Name describes the database without credentials.
@@ -511,4 +550,97 @@ func loadDotEnv(path string) error {
 		}
 	}
 	return sc.Err()
+}
+
+// The TLS modes of an smtp:// SMTP_URL (?tls=…).
+const (
+	TLSMandatory     = "mandatory"     // STARTTLS, refuse a server without it (default)
+	TLSOpportunistic = "opportunistic" // STARTTLS when offered, plain otherwise (local development)
+	TLSNone          = "none"          // never encrypt (a local test server or relay)
+)
+
+// SMTPServer is an SMTP_URL taken apart.
+type SMTPServer struct {
+	Host     string
+	Port     int           // default 587 for smtp://, 465 for smtps://
+	Implicit bool          // smtps://: TLS from the first byte
+	TLS      string        // smtp://: TLSMandatory (default), TLSOpportunistic or TLSNone; smtps://: TLSMandatory
+	Username string        // AUTH when set (the URL's user information)
+	Password string        //
+	Timeout  time.Duration // ?timeout=: per connection and per command (default 30s)
+}
+
+// String shows the server without its password.
+func (s SMTPServer) String() string {
+	u := url.URL{Scheme: "smtp", Host: net.JoinHostPort(s.Host, strconv.Itoa(s.Port))}
+	if s.Implicit {
+		u.Scheme = "smtps"
+	}
+	if s.Username != "" {
+		u.User = url.User(s.Username)
+	}
+	return fmt.Sprintf("%s tls=%s timeout=%s", u.String(), s.TLS, s.Timeout)
+}
+
+// ParseSMTPURL reads an SMTP_URL: smtp://[user:pass@]host[:port][?tls=mandatory|opportunistic|none][&timeout=30s]
+// or smtps://[user:pass@]host[:port][?timeout=30s]. Its errors name SMTP_URL and never show the password.
+func ParseSMTPURL(raw string) (SMTPServer, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return SMTPServer{}, errors.New("SMTP_URL: cannot parse the URL") // the parse error would quote the password
+	}
+	s := SMTPServer{Host: u.Hostname(), TLS: TLSMandatory, Timeout: 30 * time.Second}
+	switch u.Scheme {
+	case "smtp":
+		s.Port = 587
+	case "smtps":
+		s.Port, s.Implicit = 465, true
+	default:
+		return SMTPServer{}, fmt.Errorf("SMTP_URL: want an smtp:// (STARTTLS) or smtps:// (implicit TLS) URL, got scheme %q", u.Scheme)
+	}
+	if s.Host == "" || u.Opaque != "" || (u.Path != "" && u.Path != "/") {
+		return SMTPServer{}, errors.New("SMTP_URL: want scheme://[user:password@]host[:port], e.g. smtp://agora:secret@smtp.example.com:587")
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return SMTPServer{}, fmt.Errorf("SMTP_URL: bad port %q", p)
+		}
+		s.Port = n
+	}
+	if u.User != nil {
+		s.Username = u.User.Username()
+		s.Password, _ = u.User.Password()
+		if s.Username == "" {
+			return SMTPServer{}, errors.New("SMTP_URL: the user information has no user name")
+		}
+	}
+	for k, v := range u.Query() {
+		switch {
+		case k == "tls" && !s.Implicit && len(v) == 1 && (v[0] == TLSMandatory || v[0] == TLSOpportunistic || v[0] == TLSNone):
+			s.TLS = v[0]
+		case k == "tls" && s.Implicit:
+			return SMTPServer{}, errors.New("SMTP_URL: smtps:// is always TLS; tls= applies to smtp:// only")
+		case k == "tls":
+			return SMTPServer{}, fmt.Errorf("SMTP_URL: tls= wants %s, %s or %s, got %q", TLSMandatory, TLSOpportunistic, TLSNone, strings.Join(v, ","))
+		case k == "timeout":
+			d, err := time.ParseDuration(v[0])
+			if err != nil || d <= 0 || len(v) != 1 {
+				return SMTPServer{}, fmt.Errorf("SMTP_URL: timeout= wants a positive duration, got %q", strings.Join(v, ","))
+			}
+			s.Timeout = d
+		default:
+			return SMTPServer{}, fmt.Errorf("SMTP_URL: unknown parameter %q (known: tls, timeout)", k)
+		}
+	}
+	return s, nil
+}
+
+// loopback reports whether host names this machine.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"reflect"
 	"regexp"
@@ -275,5 +276,114 @@ func TestBudget(t *testing.T) {
 	t.Setenv("AGORA_RATE_LIMIT_SEARCH", "often")
 	if _, err := Load(); err == nil || !strings.Contains(err.Error(), `AGORA_RATE_LIMIT_SEARCH: want N/duration like 10/15m, got "often"`) {
 		t.Errorf("a malformed budget: %v", err)
+	}
+}
+
+// TestMail: the mail settings' defaults, their validation (each error naming its variable) and
+// the SMTP password kept out of the start-up line.
+func TestMail(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, k := range []string{"AGORA_ENV", "AGORA_JWT_SECRET", "SMTP_URL", "MAIL_FROM", "AGORA_MAIL_DIR", "AGORA_BASE_URL"} {
+		t.Setenv(k, "")
+	}
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Mail.SMTPURL != "" || c.Mail.From != "Agora <no-reply@localhost>" || c.Mail.Dir != "mail" || c.Mail.BaseURL != "http://localhost:8080" {
+		t.Fatalf("mail defaults: smtp %q from %q dir %q base %q", c.Mail.SMTPURL, c.Mail.From, c.Mail.Dir, c.Mail.BaseURL)
+	}
+	if s := c.String(); !strings.Contains(s, "mail=folder:mail") || !strings.Contains(s, "base_url=http://localhost:8080") {
+		t.Errorf("want the mail folder and base URL in %s", s)
+	}
+
+	t.Setenv("SMTP_URL", "smtps://mailer:smtp-pass-123@smtp.example.com:465")
+	t.Setenv("AGORA_BASE_URL", "https://agora.example.com/app/")
+	if c, err = Load(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Mail.BaseURL != "https://agora.example.com/app" {
+		t.Errorf("base URL: want the trailing slash trimmed, got %q", c.Mail.BaseURL)
+	}
+	s := c.String()
+	if strings.Contains(s, "smtp-pass-123") || !strings.Contains(s, "mail=smtps://mailer:xxxxx@smtp.example.com:465") {
+		t.Errorf("SMTP_URL not masked: %s", s)
+	}
+
+	for _, tc := range []struct {
+		name, value, want string
+	}{
+		{"SMTP_URL", "http://smtp.example.com", `SMTP_URL: want an smtp:// (STARTTLS) or smtps:// (implicit TLS) URL, got scheme "http"`},
+		{"SMTP_URL", "smtp://smtp.example.com?tls=maybe", `SMTP_URL: tls= wants mandatory, opportunistic or none, got "maybe"`},
+		{"SMTP_URL", "smtp://u:p@:587", "SMTP_URL: want scheme://"},
+		{"MAIL_FROM", "Agora", "MAIL_FROM: want one address"},
+		{"MAIL_FROM", "a@example.com, b@example.com", "MAIL_FROM: want one address"},
+		{"AGORA_BASE_URL", "agora.example.com", "AGORA_BASE_URL: want an http:// or https:// address"},
+		{"AGORA_BASE_URL", "https://agora.example.com/?x=1", "AGORA_BASE_URL: want an http:// or https:// address"},
+	} {
+		t.Setenv(tc.name, tc.value)
+		_, err := Load()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s=%s: want %q, got %v", tc.name, tc.value, tc.want, err)
+		}
+		t.Setenv(tc.name, "")
+	}
+
+	// Production: clear-text SMTP only to a relay on this machine.
+	t.Setenv("AGORA_ENV", "production")
+	t.Setenv("AGORA_JWT_SECRET", strings.Repeat("k", 32))
+	for _, tc := range []struct {
+		url  string
+		want string // "" = accepted
+	}{
+		{"smtp://u:p@smtp.example.com:587", ""},
+		{"smtps://u:p@smtp.example.com", ""},
+		{"smtp://localhost:25?tls=none", ""},
+		{"smtp://127.0.0.1:25?tls=opportunistic", ""},
+		{"smtp://u:p@smtp.example.com:587?tls=none", "SMTP_URL: tls=none to smtp.example.com is refused in production"},
+		{"smtp://u:p@10.0.0.5:25?tls=opportunistic", "SMTP_URL: tls=opportunistic to 10.0.0.5 is refused in production"},
+	} {
+		t.Setenv("SMTP_URL", tc.url)
+		_, err := Load()
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("production, SMTP_URL=%s: want %q, got %v", tc.url, tc.want, err)
+		}
+	}
+}
+
+func TestParseSMTPURL(t *testing.T) {
+	for _, tc := range []struct {
+		url  string
+		want SMTPServer
+		err  string
+	}{
+		{url: "smtp://smtp.example.com", want: SMTPServer{Host: "smtp.example.com", Port: 587, TLS: TLSMandatory, Timeout: 30 * time.Second}},
+		{url: "smtp://agora:s%40cret@smtp.example.com:2525?tls=opportunistic&timeout=5s",
+			want: SMTPServer{Host: "smtp.example.com", Port: 2525, TLS: TLSOpportunistic, Username: "agora", Password: "s@cret", Timeout: 5 * time.Second}},
+		{url: "smtp://[::1]:1025?tls=none", want: SMTPServer{Host: "::1", Port: 1025, TLS: TLSNone, Timeout: 30 * time.Second}},
+		{url: "smtps://agora:pw@smtp.example.com", want: SMTPServer{Host: "smtp.example.com", Port: 465, Implicit: true, TLS: TLSMandatory, Username: "agora", Password: "pw", Timeout: 30 * time.Second}},
+		{url: "smtps://smtp.example.com?tls=none", err: "smtps:// is always TLS"},
+		{url: "smtp://smtp.example.com:0", err: `bad port "0"`},
+		{url: "smtp://smtp.example.com:99999", err: `bad port "99999"`},
+		{url: "smtp://smtp.example.com?timeout=-1s", err: "timeout= wants a positive duration"},
+		{url: "smtp://smtp.example.com?tls_mode=none", err: `unknown parameter "tls_mode"`},
+		{url: "smtp://smtp.example.com/some/path", err: "want scheme://"},
+		{url: "smtp://:pw@smtp.example.com", err: "no user name"},
+		{url: "mailto:someone@example.com", err: `got scheme "mailto"`},
+		{url: "smtp://user:p%zzw@smtp.example.com", err: "SMTP_URL: cannot parse the URL"},
+	} {
+		got, err := ParseSMTPURL(tc.url)
+		switch {
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%s: want error %q, got %v (%+v)", tc.url, tc.err, err, got)
+		case tc.err != "" && strings.Contains(err.Error(), "zzw"):
+			t.Errorf("%s: the error shows the password: %v", tc.url, err)
+		case tc.err == "" && (err != nil || got != tc.want):
+			t.Errorf("%s: got %#v, %v; want %#v", tc.url, got, err, tc.want)
+		}
+	}
+	s, err := ParseSMTPURL("smtp://agora:hidden-pw@smtp.example.com")
+	if err != nil || strings.Contains(fmt.Sprint(s), "hidden-pw") || strings.Contains(fmt.Sprintf("%+v", s), "hidden-pw") {
+		t.Errorf("SMTPServer printed with its password: %v %+v", s, err)
 	}
 }
