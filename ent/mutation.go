@@ -7511,6 +7511,7 @@ type UserMutation struct {
 	avatar_url           *string
 	banned_at            *time.Time
 	role                 *user.Role
+	message_policy       *user.MessagePolicy
 	clearedFields        map[string]struct{}
 	posts                map[int]struct{}
 	removedposts         map[int]struct{}
@@ -8013,6 +8014,42 @@ func (m *UserMutation) OldRole(ctx context.Context) (v user.Role, err error) {
 // ResetRole resets all changes to the "role" field.
 func (m *UserMutation) ResetRole() {
 	m.role = nil
+}
+
+// SetMessagePolicy sets the "message_policy" field.
+func (m *UserMutation) SetMessagePolicy(up user.MessagePolicy) {
+	m.message_policy = &up
+}
+
+// MessagePolicy returns the value of the "message_policy" field in the mutation.
+func (m *UserMutation) MessagePolicy() (r user.MessagePolicy, exists bool) {
+	v := m.message_policy
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMessagePolicy returns the old "message_policy" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldMessagePolicy(ctx context.Context) (v user.MessagePolicy, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMessagePolicy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMessagePolicy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMessagePolicy: %w", err)
+	}
+	return oldValue.MessagePolicy, nil
+}
+
+// ResetMessagePolicy resets all changes to the "message_policy" field.
+func (m *UserMutation) ResetMessagePolicy() {
+	m.message_policy = nil
 }
 
 // AddPostIDs adds the "posts" edge to the Post entity by ids.
@@ -8535,7 +8572,7 @@ func (m *UserMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UserMutation) Fields() []string {
-	fields := make([]string, 0, 10)
+	fields := make([]string, 0, 11)
 	if m.created_at != nil {
 		fields = append(fields, user.FieldCreatedAt)
 	}
@@ -8566,6 +8603,9 @@ func (m *UserMutation) Fields() []string {
 	if m.role != nil {
 		fields = append(fields, user.FieldRole)
 	}
+	if m.message_policy != nil {
+		fields = append(fields, user.FieldMessagePolicy)
+	}
 	return fields
 }
 
@@ -8594,6 +8634,8 @@ func (m *UserMutation) Field(name string) (ent.Value, bool) {
 		return m.BannedAt()
 	case user.FieldRole:
 		return m.Role()
+	case user.FieldMessagePolicy:
+		return m.MessagePolicy()
 	}
 	return nil, false
 }
@@ -8623,6 +8665,8 @@ func (m *UserMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldBannedAt(ctx)
 	case user.FieldRole:
 		return m.OldRole(ctx)
+	case user.FieldMessagePolicy:
+		return m.OldMessagePolicy(ctx)
 	}
 	return nil, fmt.Errorf("unknown User field %s", name)
 }
@@ -8701,6 +8745,13 @@ func (m *UserMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetRole(v)
+		return nil
+	case user.FieldMessagePolicy:
+		v, ok := value.(user.MessagePolicy)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMessagePolicy(v)
 		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)
@@ -8789,6 +8840,9 @@ func (m *UserMutation) ResetField(name string) error {
 		return nil
 	case user.FieldRole:
 		m.ResetRole()
+		return nil
+	case user.FieldMessagePolicy:
+		m.ResetMessagePolicy()
 		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)

@@ -406,6 +406,7 @@ var (
 		{Name: "avatar_url", Type: field.TypeString, Default: ""},
 		{Name: "banned_at", Type: field.TypeTime, Nullable: true},
 		{Name: "role", Type: field.TypeEnum, Enums: []string{"USER", "MODERATOR", "ADMIN"}, Default: "USER"},
+		{Name: "message_policy", Type: field.TypeEnum, Enums: []string{"EVERYONE", "FOLLOWING", "NOBODY"}, Default: "EVERYONE"},
 	}
 	// UsersTable holds the schema information for the "users" table.
 	UsersTable = &schema.Table{

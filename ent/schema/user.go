@@ -62,6 +62,19 @@ func (User) Fields() []ent.Field {
 			}).
 			Default("USER").
 			Comment("What the user may do beyond their own content."),
+		// Private: the user's own, through a hand-written field (schema/realtime.graphqls).
+		field.Enum("message_policy").
+			Values("EVERYONE", "FOLLOWING", "NOBODY").
+			Annotations(
+				Values{
+					"EVERYONE":  "Anyone who may write (signed in, not banned) may send the user direct messages.",
+					"FOLLOWING": "Only the people the user follows may send them direct messages.",
+					"NOBODY":    "Nobody may send the user direct messages.",
+				},
+				entgql.Skip(entgql.SkipType, entgql.SkipWhereInput, entgql.SkipOrderField, entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput),
+			).
+			Default("EVERYONE").
+			Comment("Who may send the user direct messages."),
 	}
 }
 

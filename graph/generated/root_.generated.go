@@ -203,6 +203,7 @@ type ComplexityRoot struct {
 		Register              func(childComplexity int, input account.RegisterInput) int
 		RevokeSession         func(childComplexity int, input model.RevokeSessionInput) int
 		SendMessage           func(childComplexity int, input message.SendInput) int
+		SetMessagePolicy      func(childComplexity int, input account.SetMessagePolicyInput) int
 		SetUserRole           func(childComplexity int, input account.SetRoleInput) int
 		UnbanUser             func(childComplexity int, input model.UnbanUserInput) int
 		UnfollowUser          func(childComplexity int, input model.UnfollowUserInput) int
@@ -342,6 +343,10 @@ type ComplexityRoot struct {
 		UserAgent  func(childComplexity int) int
 	}
 
+	SetMessagePolicyPayload struct {
+		User func(childComplexity int) int
+	}
+
 	SetUserRolePayload struct {
 		User func(childComplexity int) int
 	}
@@ -411,6 +416,7 @@ type ComplexityRoot struct {
 		Following               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder) int
 		FollowingCount          func(childComplexity int) int
 		ID                      func(childComplexity int) int
+		MessagePolicy           func(childComplexity int) int
 		Notifications           func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, unread *bool) int
 		Posts                   func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PostOrder) int
 		Role                    func(childComplexity int) int
@@ -1067,6 +1073,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SendMessage(childComplexity, args["input"].(message.SendInput)), true
+	case "Mutation.setMessagePolicy":
+		if e.ComplexityRoot.Mutation.SetMessagePolicy == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setMessagePolicy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetMessagePolicy(childComplexity, args["input"].(account.SetMessagePolicyInput)), true
 	case "Mutation.setUserRole":
 		if e.ComplexityRoot.Mutation.SetUserRole == nil {
 			break
@@ -1729,6 +1746,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Session.UserAgent(childComplexity), true
 
+	case "SetMessagePolicyPayload.user":
+		if e.ComplexityRoot.SetMessagePolicyPayload.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SetMessagePolicyPayload.User(childComplexity), true
+
 	case "SetUserRolePayload.user":
 		if e.ComplexityRoot.SetUserRolePayload.User == nil {
 			break
@@ -1958,6 +1982,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.ID(childComplexity), true
+	case "User.messagePolicy":
+		if e.ComplexityRoot.User.MessagePolicy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.MessagePolicy(childComplexity), true
 	case "User.notifications":
 		if e.ComplexityRoot.User.Notifications == nil {
 			break
@@ -2089,6 +2119,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputRegisterInput,
 		ec.unmarshalInputRevokeSessionInput,
 		ec.unmarshalInputSendMessageInput,
+		ec.unmarshalInputSetMessagePolicyInput,
 		ec.unmarshalInputSetUserRoleInput,
 		ec.unmarshalInputTagByIDsInput,
 		ec.unmarshalInputTagFilter,
@@ -3093,6 +3124,23 @@ type UserEdge {
   cursor: Cursor!
 }
 """
+UserMessagePolicy is enum for the field message_policy
+"""
+enum UserMessagePolicy @goModel(model: "github.com/agora/agora/ent/user.MessagePolicy") {
+  """
+  Anyone who may write (signed in, not banned) may send the user direct messages.
+  """
+  EVERYONE
+  """
+  Only the people the user follows may send them direct messages.
+  """
+  FOLLOWING
+  """
+  Nobody may send the user direct messages.
+  """
+  NOBODY
+}
+"""
 Ordering options for User connections
 """
 input UserOrder {
@@ -3503,18 +3551,25 @@ extend type User {
   ): NotificationConnection @policy(policies: [["self"]])
   "How many of the user's notifications are unread: visible to the user themselves only."
   unreadNotificationCount: Int @policy(policies: [["self"]])
+  "Who may send the user direct messages: visible to the user themselves only."
+  messagePolicy: UserMessagePolicy @policy(policies: [["self"]])
 }
 
 extend type Mutation {
   "Send a direct message; the first message to a user starts the conversation with them."
   sendMessage("The mutation's arguments, each described on its input type." input: SendMessageInput!): SendMessagePayload! @requiresScopes(scopes: [["write"]])
+  "Choose who may send the viewer direct messages: everyone (the default), the people they follow, or nobody."
+  setMessagePolicy("The mutation's arguments, each described on its input type." input: SetMessagePolicyInput!): SetMessagePolicyPayload! @requiresScopes(scopes: [["write"]])
   "Mark the viewer's notifications read: those listed, or all of them."
   markNotificationsRead("The mutation's arguments, each described on its input type." input: MarkNotificationsReadInput!): MarkNotificationsReadPayload! @authenticated
 }
 
-"A direct message to send."
+"""
+A direct message to send. It is refused (FORBIDDEN) when the recipient does not take messages from
+the sender: a banned recipient, or one whose messagePolicy leaves the sender out.
+"""
 input SendMessageInput {
-  "Who receives it: anyone but the sender."
+  "Who receives it: anyone but the sender whose messagePolicy lets the sender in."
   recipientID: ID!
   "1 to 5000 characters."
   body: String!
@@ -3526,6 +3581,18 @@ type SendMessagePayload {
   message: Message!
   "The conversation it is in."
   conversation: Conversation!
+}
+
+"Who may send the viewer direct messages."
+input SetMessagePolicyInput {
+  "EVERYONE, FOLLOWING (the people the viewer follows) or NOBODY; it applies to every message, in conversations already open too."
+  policy: UserMessagePolicy!
+}
+
+"The viewer's new message policy."
+type SetMessagePolicyPayload {
+  "The viewer, with the new messagePolicy."
+  user: User!
 }
 
 "Which notifications to mark read."
@@ -4473,6 +4540,14 @@ func (ec *executionContext) childFields_Session(ctx context.Context, field graph
 	return nil, fmt.Errorf("no field named %q was found under type Session", field.Name)
 }
 
+func (ec *executionContext) childFields_SetMessagePolicyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "user":
+		return ec.fieldContext_SetMessagePolicyPayload_user(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SetMessagePolicyPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_SetUserRolePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "user":
@@ -4605,6 +4680,8 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_notifications(ctx, field)
 	case "unreadNotificationCount":
 		return ec.fieldContext_User_unreadNotificationCount(ctx, field)
+	case "messagePolicy":
+		return ec.fieldContext_User_messagePolicy(ctx, field)
 	case "sessions":
 		return ec.fieldContext_User_sessions(ctx, field)
 	case "email":
