@@ -65,6 +65,13 @@ func (c *PostClient) Attach(e *Post) *Post {
 
 // Attach binds an entity decoded from a cache to the client, so its edges and
 // connections can be queried like those of a loaded entity.
+func (c *PostTagClient) Attach(e *PostTag) *PostTag {
+	e.config = c.config
+	return e
+}
+
+// Attach binds an entity decoded from a cache to the client, so its edges and
+// connections can be queried like those of a loaded entity.
 func (c *RefreshTokenClient) Attach(e *RefreshToken) *RefreshToken {
 	e.config = c.config
 	return e

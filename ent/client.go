@@ -22,6 +22,7 @@ import (
 	"github.com/agora/agora/ent/message"
 	"github.com/agora/agora/ent/notification"
 	"github.com/agora/agora/ent/post"
+	"github.com/agora/agora/ent/posttag"
 	"github.com/agora/agora/ent/refreshtoken"
 	"github.com/agora/agora/ent/session"
 	"github.com/agora/agora/ent/tag"
@@ -49,6 +50,8 @@ type Client struct {
 	Notification *NotificationClient
 	// Post is the client for interacting with the Post builders.
 	Post *PostClient
+	// PostTag is the client for interacting with the PostTag builders.
+	PostTag *PostTagClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
 	RefreshToken *RefreshTokenClient
 	// Session is the client for interacting with the Session builders.
@@ -75,6 +78,7 @@ func (c *Client) init() {
 	c.Message = NewMessageClient(c.config)
 	c.Notification = NewNotificationClient(c.config)
 	c.Post = NewPostClient(c.config)
+	c.PostTag = NewPostTagClient(c.config)
 	c.RefreshToken = NewRefreshTokenClient(c.config)
 	c.Session = NewSessionClient(c.config)
 	c.Tag = NewTagClient(c.config)
@@ -178,6 +182,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Message:      NewMessageClient(cfg),
 		Notification: NewNotificationClient(cfg),
 		Post:         NewPostClient(cfg),
+		PostTag:      NewPostTagClient(cfg),
 		RefreshToken: NewRefreshTokenClient(cfg),
 		Session:      NewSessionClient(cfg),
 		Tag:          NewTagClient(cfg),
@@ -208,6 +213,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Message:      NewMessageClient(cfg),
 		Notification: NewNotificationClient(cfg),
 		Post:         NewPostClient(cfg),
+		PostTag:      NewPostTagClient(cfg),
 		RefreshToken: NewRefreshTokenClient(cfg),
 		Session:      NewSessionClient(cfg),
 		Tag:          NewTagClient(cfg),
@@ -242,7 +248,7 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.Comment, c.Conversation, c.Follow, c.Like, c.Message, c.Notification, c.Post,
-		c.RefreshToken, c.Session, c.Tag, c.User,
+		c.PostTag, c.RefreshToken, c.Session, c.Tag, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -253,7 +259,7 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.Comment, c.Conversation, c.Follow, c.Like, c.Message, c.Notification, c.Post,
-		c.RefreshToken, c.Session, c.Tag, c.User,
+		c.PostTag, c.RefreshToken, c.Session, c.Tag, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -276,6 +282,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Notification.mutate(ctx, m)
 	case *PostMutation:
 		return c.Post.mutate(ctx, m)
+	case *PostTagMutation:
+		return c.PostTag.mutate(ctx, m)
 	case *RefreshTokenMutation:
 		return c.RefreshToken.mutate(ctx, m)
 	case *SessionMutation:
@@ -1505,6 +1513,22 @@ func (c *PostClient) QueryLikedBy(_m *Post) *UserQuery {
 	return query
 }
 
+// QueryPostTags queries the post_tags edge of a Post.
+func (c *PostClient) QueryPostTags(_m *Post) *PostTagQuery {
+	query := (&PostTagClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(post.Table, post.FieldID, id),
+			sqlgraph.To(posttag.Table, posttag.PostColumn),
+			sqlgraph.Edge(sqlgraph.O2M, true, post.PostTagsTable, post.PostTagsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // QueryLikes queries the likes edge of a Post.
 func (c *PostClient) QueryLikes(_m *Post) *LikeQuery {
 	query := (&LikeClient{config: c.config}).Query()
@@ -1544,6 +1568,123 @@ func (c *PostClient) mutate(ctx context.Context, m *PostMutation) (Value, error)
 		return (&PostDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Post mutation op: %q", m.Op())
+	}
+}
+
+// PostTagClient is a client for the PostTag schema.
+type PostTagClient struct {
+	config
+}
+
+// NewPostTagClient returns a client for the PostTag from the given config.
+func NewPostTagClient(c config) *PostTagClient {
+	return &PostTagClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `posttag.Hooks(f(g(h())))`.
+func (c *PostTagClient) Use(hooks ...Hook) {
+	c.hooks.PostTag = append(c.hooks.PostTag, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `posttag.Intercept(f(g(h())))`.
+func (c *PostTagClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PostTag = append(c.inters.PostTag, interceptors...)
+}
+
+// Create returns a builder for creating a PostTag entity.
+func (c *PostTagClient) Create() *PostTagCreate {
+	mutation := newPostTagMutation(c.config, OpCreate)
+	return &PostTagCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PostTag entities.
+func (c *PostTagClient) CreateBulk(builders ...*PostTagCreate) *PostTagCreateBulk {
+	return &PostTagCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PostTagClient) MapCreateBulk(slice any, setFunc func(*PostTagCreate, int)) *PostTagCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PostTagCreateBulk{err: fmt.Errorf("calling to PostTagClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PostTagCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PostTagCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PostTag.
+func (c *PostTagClient) Update() *PostTagUpdate {
+	mutation := newPostTagMutation(c.config, OpUpdate)
+	return &PostTagUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PostTagClient) UpdateOne(_m *PostTag) *PostTagUpdateOne {
+	mutation := newPostTagMutation(c.config, OpUpdateOne)
+	mutation.post = &_m.PostID
+	mutation.tag = &_m.TagID
+	return &PostTagUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PostTag.
+func (c *PostTagClient) Delete() *PostTagDelete {
+	mutation := newPostTagMutation(c.config, OpDelete)
+	return &PostTagDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Query returns a query builder for PostTag.
+func (c *PostTagClient) Query() *PostTagQuery {
+	return &PostTagQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePostTag},
+		inters: c.Interceptors(),
+	}
+}
+
+// QueryPost queries the post edge of a PostTag.
+func (c *PostTagClient) QueryPost(_m *PostTag) *PostQuery {
+	return c.Query().
+		Where(posttag.PostID(_m.PostID), posttag.TagID(_m.TagID)).
+		QueryPost()
+}
+
+// QueryTag queries the tag edge of a PostTag.
+func (c *PostTagClient) QueryTag(_m *PostTag) *TagQuery {
+	return c.Query().
+		Where(posttag.PostID(_m.PostID), posttag.TagID(_m.TagID)).
+		QueryTag()
+}
+
+// Hooks returns the client hooks.
+func (c *PostTagClient) Hooks() []Hook {
+	hooks := c.hooks.PostTag
+	return append(hooks[:len(hooks):len(hooks)], posttag.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *PostTagClient) Interceptors() []Interceptor {
+	return c.inters.PostTag
+}
+
+func (c *PostTagClient) mutate(ctx context.Context, m *PostTagMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PostTagCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PostTagUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PostTagUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PostTagDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PostTag mutation op: %q", m.Op())
 	}
 }
 
@@ -1987,6 +2128,22 @@ func (c *TagClient) QueryPosts(_m *Tag) *PostQuery {
 	return query
 }
 
+// QueryPostTags queries the post_tags edge of a Tag.
+func (c *TagClient) QueryPostTags(_m *Tag) *PostTagQuery {
+	query := (&PostTagClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(tag.Table, tag.FieldID, id),
+			sqlgraph.To(posttag.Table, posttag.TagColumn),
+			sqlgraph.Edge(sqlgraph.O2M, true, tag.PostTagsTable, tag.PostTagsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *TagClient) Hooks() []Hook {
 	hooks := c.hooks.Tag
@@ -2294,12 +2451,12 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		Comment, Conversation, Follow, Like, Message, Notification, Post, RefreshToken,
-		Session, Tag, User []ent.Hook
+		Comment, Conversation, Follow, Like, Message, Notification, Post, PostTag,
+		RefreshToken, Session, Tag, User []ent.Hook
 	}
 	inters struct {
-		Comment, Conversation, Follow, Like, Message, Notification, Post, RefreshToken,
-		Session, Tag, User []ent.Interceptor
+		Comment, Conversation, Follow, Like, Message, Notification, Post, PostTag,
+		RefreshToken, Session, Tag, User []ent.Interceptor
 	}
 )
 

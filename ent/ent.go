@@ -19,6 +19,7 @@ import (
 	"github.com/agora/agora/ent/message"
 	"github.com/agora/agora/ent/notification"
 	"github.com/agora/agora/ent/post"
+	"github.com/agora/agora/ent/posttag"
 	"github.com/agora/agora/ent/refreshtoken"
 	"github.com/agora/agora/ent/session"
 	"github.com/agora/agora/ent/tag"
@@ -90,6 +91,7 @@ func checkColumn(t, c string) error {
 			message.Table:      message.ValidColumn,
 			notification.Table: notification.ValidColumn,
 			post.Table:         post.ValidColumn,
+			posttag.Table:      posttag.ValidColumn,
 			refreshtoken.Table: refreshtoken.ValidColumn,
 			session.Table:      session.ValidColumn,
 			tag.Table:          tag.ValidColumn,

@@ -20,7 +20,10 @@ func main() {
 		entgql.WithConfigPath("./gqlgen.yml"),
 		entgql.WithSchemaGenerator(),
 		entgql.WithSchemaPath("./schema/ent.graphql"),
-		entgql.WithWhereInputs(true),
+		// No generated where-inputs: their predicates reach through edges around the privacy rules
+		// and scan long text. The filters clients get are designed by hand (schema/*.graphqls,
+		// internal/filter).
+		entgql.WithWhereInputs(false),
 		entgql.WithNodeDescriptor(false),
 		entgql.WithSchemaHook(describe),
 	)
@@ -47,8 +50,8 @@ func main() {
 }
 
 // describe fills the descriptions entgql leaves out, so that every type and field of the schema
-// has one: entity types (from their schema.Doc annotation), IDs, connection edges (from the edge's
-// comment) and the generated where-input predicates.
+// has one: entity types (from their schema.Doc annotation), IDs and connection edges (from the edge's
+// comment).
 func describe(g *gen.Graph, s *ast.Schema) error {
 	types := map[string]*gen.Type{}
 	for _, t := range g.Nodes {
@@ -64,7 +67,9 @@ func describe(g *gen.Graph, s *ast.Schema) error {
 			def.Description = doc
 		}
 		if t != nil {
-			describeEnums(t, s)
+			if err := describeEnums(t, s); err != nil {
+				return err
+			}
 		}
 		if name == "Query" && def.Description == "" {
 			def.Description = "What can be read: start here, or from `node` with any ID."
@@ -74,8 +79,6 @@ func describe(g *gen.Graph, s *ast.Schema) error {
 				continue
 			}
 			switch {
-			case strings.HasSuffix(name, "WhereInput"):
-				f.Description = predicate(f.Name)
 			case f.Name == "id" && t != nil:
 				f.Description = "Globally unique, opaque ID of the " + name + ": use it with `node(id:)`."
 			case t != nil:
@@ -91,8 +94,9 @@ func describe(g *gen.Graph, s *ast.Schema) error {
 }
 
 // describeEnums describes the values of t's enum fields (from their schema.Values annotation) and
-// of its order-field enum (from the fields and edges it orders by).
-func describeEnums(t *gen.Type, s *ast.Schema) {
+// of its order-field enum (from the fields it orders by). It refuses orderings by an edge's count:
+// entgql counts the rows through the edge without their privacy rules (hidden comments, drafts).
+func describeEnums(t *gen.Type, s *ast.Schema) error {
 	order := s.Types[t.Name+"OrderField"]
 	for _, f := range t.Fields {
 		if values, ok := f.Annotations["Values"].(map[string]any); ok {
@@ -109,10 +113,11 @@ func describeEnums(t *gen.Type, s *ast.Schema) {
 		}
 	}
 	for _, e := range t.Edges {
-		if order != nil && orderField(e.Annotations) != "" {
-			describeValue(order, orderField(e.Annotations), "Orders by the number of "+strings.ReplaceAll(e.Name, "_", " ")+".")
+		if orderField(e.Annotations) != "" {
+			return fmt.Errorf("%s.%s: no ordering by an edge's count: it would count rows the viewer may not see", t.Name, e.Name)
 		}
 	}
+	return nil
 }
 
 func orderField(annotations gen.Annotations) string {
@@ -127,34 +132,6 @@ func describeValue(enum *ast.Definition, value, description string) {
 			v.Description = description
 		}
 	}
-}
-
-// predicate describes a where-input field by the operator its name ends in.
-func predicate(field string) string {
-	switch field {
-	case "not":
-		return "Matches what the filter does not match."
-	case "and":
-		return "Matches what every filter of the list matches."
-	case "or":
-		return "Matches what any filter of the list matches."
-	}
-	if edge, ok := strings.CutPrefix(field, "has"); ok && strings.HasSuffix(edge, "With") {
-		return "Its `" + lowerFirst(strings.TrimSuffix(edge, "With")) + "` edge matches any of these filters."
-	}
-	for _, op := range []struct{ suffix, text string }{
-		{"NotIn", "is none of the values"}, {"ContainsFold", "contains the text, ignoring case"},
-		{"EqualFold", "equals the text, ignoring case"}, {"HasPrefix", "starts with the text"},
-		{"HasSuffix", "ends with the text"}, {"Contains", "contains the text"}, {"IsNil", "is not set"},
-		{"NotNil", "is set"}, {"NEQ", "differs from the value"}, {"GTE", "is at least the value"},
-		{"LTE", "is at most the value"}, {"GT", "is above the value"}, {"LT", "is below the value"},
-		{"In", "is one of the values"},
-	} {
-		if base, ok := strings.CutSuffix(field, op.suffix); ok && base != "" {
-			return "`" + base + "` " + op.text + "."
-		}
-	}
-	return "`" + field + "` equals the value."
 }
 
 func camel(s string) string {

@@ -148,9 +148,6 @@ func newCommentPaginateArgs(rv map[string]any) *commentPaginateArgs {
 			}
 		}
 	}
-	if v, ok := rv[whereField].(*CommentWhereInput); ok {
-		args.opts = append(args.opts, WithCommentFilter(v.Filter))
-	}
 	return args
 }
 
@@ -680,7 +677,7 @@ func (_q *PostQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 				path  = append(path, alias)
 				query = (&CommentClient{config: _q.config}).Query()
 			)
-			args := newCommentPaginateArgs(fieldArgs(ctx, new(CommentWhereInput), path...))
+			args := newCommentPaginateArgs(fieldArgs(ctx, nil, path...))
 			if err := validateFirstLast(args.first, args.last); err != nil {
 				return fmt.Errorf("validate first and last in path %q: %w", path, err)
 			}
@@ -863,9 +860,6 @@ func newPostPaginateArgs(rv map[string]any) *postPaginateArgs {
 				args.opts = append(args.opts, WithPostOrder(v))
 			}
 		}
-	}
-	if v, ok := rv[whereField].(*PostWhereInput); ok {
-		args.opts = append(args.opts, WithPostFilter(v.Filter))
 	}
 	return args
 }
@@ -1130,9 +1124,6 @@ func newTagPaginateArgs(rv map[string]any) *tagPaginateArgs {
 			}
 		}
 	}
-	if v, ok := rv[whereField].(*TagWhereInput); ok {
-		args.opts = append(args.opts, WithTagFilter(v.Filter))
-	}
 	return args
 }
 
@@ -1253,7 +1244,7 @@ func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 				path  = append(path, alias)
 				query = (&UserClient{config: _q.config}).Query()
 			)
-			args := newUserPaginateArgs(fieldArgs(ctx, new(UserWhereInput), path...))
+			args := newUserPaginateArgs(fieldArgs(ctx, nil, path...))
 			if err := validateFirstLast(args.first, args.last); err != nil {
 				return fmt.Errorf("validate first and last in path %q: %w", path, err)
 			}
@@ -1346,7 +1337,7 @@ func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 				path  = append(path, alias)
 				query = (&UserClient{config: _q.config}).Query()
 			)
-			args := newUserPaginateArgs(fieldArgs(ctx, new(UserWhereInput), path...))
+			args := newUserPaginateArgs(fieldArgs(ctx, nil, path...))
 			if err := validateFirstLast(args.first, args.last); err != nil {
 				return fmt.Errorf("validate first and last in path %q: %w", path, err)
 			}
@@ -1528,9 +1519,6 @@ func newUserPaginateArgs(rv map[string]any) *userPaginateArgs {
 				args.opts = append(args.opts, WithUserOrder(v))
 			}
 		}
-	}
-	if v, ok := rv[whereField].(*UserWhereInput); ok {
-		args.opts = append(args.opts, WithUserFilter(v.Filter))
 	}
 	return args
 }

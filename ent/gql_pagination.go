@@ -1440,12 +1440,8 @@ func (p *postPager) applyOrder(query *PostQuery) *PostQuery {
 	if p.order.Field != DefaultPostOrder.Field {
 		query = query.Order(DefaultPostOrder.Field.toTerm(direction.OrderTermOption()))
 	}
-	switch p.order.Field.column {
-	case PostOrderFieldTagsCount.column, PostOrderFieldCommentsCount.column:
-	default:
-		if len(query.ctx.Fields) > 0 {
-			query.ctx.AppendFieldOnce(p.order.Field.column)
-		}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
 	}
 	return query
 }
@@ -1455,13 +1451,8 @@ func (p *postPager) orderExpr(query *PostQuery) sql.Querier {
 	if p.reverse {
 		direction = direction.Reverse()
 	}
-	switch p.order.Field.column {
-	case PostOrderFieldTagsCount.column, PostOrderFieldCommentsCount.column:
-		query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
-	default:
-		if len(query.ctx.Fields) > 0 {
-			query.ctx.AppendFieldOnce(p.order.Field.column)
-		}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
 	}
 	return sql.ExprFunc(func(b *sql.Builder) {
 		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
@@ -1581,44 +1572,6 @@ var (
 			}
 		},
 	}
-	// PostOrderFieldTagsCount orders by TAGS_COUNT.
-	PostOrderFieldTagsCount = &PostOrderField{
-		Value: func(_m *Post) (ent.Value, error) {
-			return _m.Value("tags_count")
-		},
-		column: "tags_count",
-		toTerm: func(opts ...sql.OrderTermOption) post.OrderOption {
-			return post.ByTagsCount(
-				append(opts, sql.OrderSelectAs("tags_count"))...,
-			)
-		},
-		toCursor: func(_m *Post) Cursor {
-			cv, _ := _m.Value("tags_count")
-			return Cursor{
-				ID:    _m.ID,
-				Value: cv,
-			}
-		},
-	}
-	// PostOrderFieldCommentsCount orders by COMMENTS_COUNT.
-	PostOrderFieldCommentsCount = &PostOrderField{
-		Value: func(_m *Post) (ent.Value, error) {
-			return _m.Value("comments_count")
-		},
-		column: "comments_count",
-		toTerm: func(opts ...sql.OrderTermOption) post.OrderOption {
-			return post.ByCommentsCount(
-				append(opts, sql.OrderSelectAs("comments_count"))...,
-			)
-		},
-		toCursor: func(_m *Post) Cursor {
-			cv, _ := _m.Value("comments_count")
-			return Cursor{
-				ID:    _m.ID,
-				Value: cv,
-			}
-		},
-	}
 )
 
 // String implement fmt.Stringer interface.
@@ -1633,10 +1586,6 @@ func (f PostOrderField) String() string {
 		str = "TITLE"
 	case PostOrderFieldPublishedAt.column:
 		str = "PUBLISHED_AT"
-	case PostOrderFieldTagsCount.column:
-		str = "TAGS_COUNT"
-	case PostOrderFieldCommentsCount.column:
-		str = "COMMENTS_COUNT"
 	}
 	return str
 }
@@ -1661,10 +1610,6 @@ func (f *PostOrderField) UnmarshalGQL(v interface{}) error {
 		*f = *PostOrderFieldTitle
 	case "PUBLISHED_AT":
 		*f = *PostOrderFieldPublishedAt
-	case "TAGS_COUNT":
-		*f = *PostOrderFieldTagsCount
-	case "COMMENTS_COUNT":
-		*f = *PostOrderFieldCommentsCount
 	default:
 		return fmt.Errorf("%s is not a valid PostOrderField", str)
 	}

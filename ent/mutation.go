@@ -18,6 +18,7 @@ import (
 	"github.com/agora/agora/ent/message"
 	"github.com/agora/agora/ent/notification"
 	"github.com/agora/agora/ent/post"
+	"github.com/agora/agora/ent/posttag"
 	"github.com/agora/agora/ent/predicate"
 	"github.com/agora/agora/ent/refreshtoken"
 	"github.com/agora/agora/ent/session"
@@ -41,6 +42,7 @@ const (
 	TypeMessage      = "Message"
 	TypeNotification = "Notification"
 	TypePost         = "Post"
+	TypePostTag      = "PostTag"
 	TypeRefreshToken = "RefreshToken"
 	TypeSession      = "Session"
 	TypeTag          = "Tag"
@@ -5311,6 +5313,388 @@ func (m *PostMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Post edge %s", name)
 }
 
+// PostTagMutation represents an operation that mutates the PostTag nodes in the graph.
+type PostTagMutation struct {
+	config
+	op            Op
+	typ           string
+	clearedFields map[string]struct{}
+	post          *int
+	clearedpost   bool
+	tag           *int
+	clearedtag    bool
+	done          bool
+	oldValue      func(context.Context) (*PostTag, error)
+	predicates    []predicate.PostTag
+}
+
+var _ ent.Mutation = (*PostTagMutation)(nil)
+
+// posttagOption allows management of the mutation configuration using functional options.
+type posttagOption func(*PostTagMutation)
+
+// newPostTagMutation creates new mutation for the PostTag entity.
+func newPostTagMutation(c config, op Op, opts ...posttagOption) *PostTagMutation {
+	m := &PostTagMutation{
+		config:        c,
+		op:            op,
+		typ:           TypePostTag,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m PostTagMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m PostTagMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetPostID sets the "post_id" field.
+func (m *PostTagMutation) SetPostID(i int) {
+	m.post = &i
+}
+
+// PostID returns the value of the "post_id" field in the mutation.
+func (m *PostTagMutation) PostID() (r int, exists bool) {
+	v := m.post
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPostID resets all changes to the "post_id" field.
+func (m *PostTagMutation) ResetPostID() {
+	m.post = nil
+}
+
+// SetTagID sets the "tag_id" field.
+func (m *PostTagMutation) SetTagID(i int) {
+	m.tag = &i
+}
+
+// TagID returns the value of the "tag_id" field in the mutation.
+func (m *PostTagMutation) TagID() (r int, exists bool) {
+	v := m.tag
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetTagID resets all changes to the "tag_id" field.
+func (m *PostTagMutation) ResetTagID() {
+	m.tag = nil
+}
+
+// ClearPost clears the "post" edge to the Post entity.
+func (m *PostTagMutation) ClearPost() {
+	m.clearedpost = true
+	m.clearedFields[posttag.FieldPostID] = struct{}{}
+}
+
+// PostCleared reports if the "post" edge to the Post entity was cleared.
+func (m *PostTagMutation) PostCleared() bool {
+	return m.clearedpost
+}
+
+// PostIDs returns the "post" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// PostID instead. It exists only for internal usage by the builders.
+func (m *PostTagMutation) PostIDs() (ids []int) {
+	if id := m.post; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetPost resets all changes to the "post" edge.
+func (m *PostTagMutation) ResetPost() {
+	m.post = nil
+	m.clearedpost = false
+}
+
+// ClearTag clears the "tag" edge to the Tag entity.
+func (m *PostTagMutation) ClearTag() {
+	m.clearedtag = true
+	m.clearedFields[posttag.FieldTagID] = struct{}{}
+}
+
+// TagCleared reports if the "tag" edge to the Tag entity was cleared.
+func (m *PostTagMutation) TagCleared() bool {
+	return m.clearedtag
+}
+
+// TagIDs returns the "tag" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TagID instead. It exists only for internal usage by the builders.
+func (m *PostTagMutation) TagIDs() (ids []int) {
+	if id := m.tag; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTag resets all changes to the "tag" edge.
+func (m *PostTagMutation) ResetTag() {
+	m.tag = nil
+	m.clearedtag = false
+}
+
+// Where appends a list predicates to the PostTagMutation builder.
+func (m *PostTagMutation) Where(ps ...predicate.PostTag) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the PostTagMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *PostTagMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.PostTag, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *PostTagMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *PostTagMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (PostTag).
+func (m *PostTagMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *PostTagMutation) Fields() []string {
+	fields := make([]string, 0, 2)
+	if m.post != nil {
+		fields = append(fields, posttag.FieldPostID)
+	}
+	if m.tag != nil {
+		fields = append(fields, posttag.FieldTagID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *PostTagMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case posttag.FieldPostID:
+		return m.PostID()
+	case posttag.FieldTagID:
+		return m.TagID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *PostTagMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	return nil, errors.New("edge schema PostTag does not support getting old values")
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PostTagMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case posttag.FieldPostID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPostID(v)
+		return nil
+	case posttag.FieldTagID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTagID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PostTag field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *PostTagMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *PostTagMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PostTagMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown PostTag numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *PostTagMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *PostTagMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *PostTagMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown PostTag nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *PostTagMutation) ResetField(name string) error {
+	switch name {
+	case posttag.FieldPostID:
+		m.ResetPostID()
+		return nil
+	case posttag.FieldTagID:
+		m.ResetTagID()
+		return nil
+	}
+	return fmt.Errorf("unknown PostTag field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *PostTagMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.post != nil {
+		edges = append(edges, posttag.EdgePost)
+	}
+	if m.tag != nil {
+		edges = append(edges, posttag.EdgeTag)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *PostTagMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case posttag.EdgePost:
+		if id := m.post; id != nil {
+			return []ent.Value{*id}
+		}
+	case posttag.EdgeTag:
+		if id := m.tag; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *PostTagMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *PostTagMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *PostTagMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedpost {
+		edges = append(edges, posttag.EdgePost)
+	}
+	if m.clearedtag {
+		edges = append(edges, posttag.EdgeTag)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *PostTagMutation) EdgeCleared(name string) bool {
+	switch name {
+	case posttag.EdgePost:
+		return m.clearedpost
+	case posttag.EdgeTag:
+		return m.clearedtag
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *PostTagMutation) ClearEdge(name string) error {
+	switch name {
+	case posttag.EdgePost:
+		m.ClearPost()
+		return nil
+	case posttag.EdgeTag:
+		m.ClearTag()
+		return nil
+	}
+	return fmt.Errorf("unknown PostTag unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *PostTagMutation) ResetEdge(name string) error {
+	switch name {
+	case posttag.EdgePost:
+		m.ResetPost()
+		return nil
+	case posttag.EdgeTag:
+		m.ResetTag()
+		return nil
+	}
+	return fmt.Errorf("unknown PostTag edge %s", name)
+}
+
 // RefreshTokenMutation represents an operation that mutates the RefreshToken nodes in the graph.
 type RefreshTokenMutation struct {
 	config
@@ -7127,6 +7511,7 @@ type UserMutation struct {
 	avatar_url           *string
 	banned_at            *time.Time
 	role                 *user.Role
+	message_policy       *user.MessagePolicy
 	clearedFields        map[string]struct{}
 	posts                map[int]struct{}
 	removedposts         map[int]struct{}
@@ -7629,6 +8014,42 @@ func (m *UserMutation) OldRole(ctx context.Context) (v user.Role, err error) {
 // ResetRole resets all changes to the "role" field.
 func (m *UserMutation) ResetRole() {
 	m.role = nil
+}
+
+// SetMessagePolicy sets the "message_policy" field.
+func (m *UserMutation) SetMessagePolicy(up user.MessagePolicy) {
+	m.message_policy = &up
+}
+
+// MessagePolicy returns the value of the "message_policy" field in the mutation.
+func (m *UserMutation) MessagePolicy() (r user.MessagePolicy, exists bool) {
+	v := m.message_policy
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMessagePolicy returns the old "message_policy" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldMessagePolicy(ctx context.Context) (v user.MessagePolicy, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMessagePolicy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMessagePolicy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMessagePolicy: %w", err)
+	}
+	return oldValue.MessagePolicy, nil
+}
+
+// ResetMessagePolicy resets all changes to the "message_policy" field.
+func (m *UserMutation) ResetMessagePolicy() {
+	m.message_policy = nil
 }
 
 // AddPostIDs adds the "posts" edge to the Post entity by ids.
@@ -8151,7 +8572,7 @@ func (m *UserMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UserMutation) Fields() []string {
-	fields := make([]string, 0, 10)
+	fields := make([]string, 0, 11)
 	if m.created_at != nil {
 		fields = append(fields, user.FieldCreatedAt)
 	}
@@ -8182,6 +8603,9 @@ func (m *UserMutation) Fields() []string {
 	if m.role != nil {
 		fields = append(fields, user.FieldRole)
 	}
+	if m.message_policy != nil {
+		fields = append(fields, user.FieldMessagePolicy)
+	}
 	return fields
 }
 
@@ -8210,6 +8634,8 @@ func (m *UserMutation) Field(name string) (ent.Value, bool) {
 		return m.BannedAt()
 	case user.FieldRole:
 		return m.Role()
+	case user.FieldMessagePolicy:
+		return m.MessagePolicy()
 	}
 	return nil, false
 }
@@ -8239,6 +8665,8 @@ func (m *UserMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldBannedAt(ctx)
 	case user.FieldRole:
 		return m.OldRole(ctx)
+	case user.FieldMessagePolicy:
+		return m.OldMessagePolicy(ctx)
 	}
 	return nil, fmt.Errorf("unknown User field %s", name)
 }
@@ -8317,6 +8745,13 @@ func (m *UserMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetRole(v)
+		return nil
+	case user.FieldMessagePolicy:
+		v, ok := value.(user.MessagePolicy)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMessagePolicy(v)
 		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)
@@ -8405,6 +8840,9 @@ func (m *UserMutation) ResetField(name string) error {
 		return nil
 	case user.FieldRole:
 		m.ResetRole()
+		return nil
+	case user.FieldMessagePolicy:
+		m.ResetMessagePolicy()
 		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)

@@ -31,13 +31,16 @@ type Tag struct {
 type TagEdges struct {
 	// Posts filed under the tag.
 	Posts []*Post `json:"posts,omitempty"`
+	// PostTags holds the value of the post_tags edge.
+	PostTags []*PostTag `json:"post_tags,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [1]bool
+	loadedTypes [2]bool
 	// totalCount holds the count of the edges above.
 	totalCount [1]map[string]int
 
-	namedPosts map[string][]*Post
+	namedPosts    map[string][]*Post
+	namedPostTags map[string][]*PostTag
 }
 
 // PostsOrErr returns the Posts value or an error if the edge
@@ -47,6 +50,15 @@ func (e TagEdges) PostsOrErr() ([]*Post, error) {
 		return e.Posts, nil
 	}
 	return nil, &NotLoadedError{edge: "posts"}
+}
+
+// PostTagsOrErr returns the PostTags value or an error if the edge
+// was not loaded in eager-loading.
+func (e TagEdges) PostTagsOrErr() ([]*PostTag, error) {
+	if e.loadedTypes[1] {
+		return e.PostTags, nil
+	}
+	return nil, &NotLoadedError{edge: "post_tags"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -111,6 +123,11 @@ func (_m *Tag) QueryPosts() *PostQuery {
 	return NewTagClient(_m.config).QueryPosts(_m)
 }
 
+// QueryPostTags queries the "post_tags" edge of the Tag entity.
+func (_m *Tag) QueryPostTags() *PostTagQuery {
+	return NewTagClient(_m.config).QueryPostTags(_m)
+}
+
 // Update returns a builder for updating this Tag.
 // Note that you need to call Tag.Unwrap() before calling this method if this Tag
 // was returned from a transaction, and the transaction was committed or rolled back.
@@ -164,6 +181,30 @@ func (_m *Tag) appendNamedPosts(name string, edges ...*Post) {
 		_m.Edges.namedPosts[name] = []*Post{}
 	} else {
 		_m.Edges.namedPosts[name] = append(_m.Edges.namedPosts[name], edges...)
+	}
+}
+
+// NamedPostTags returns the PostTags named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Tag) NamedPostTags(name string) ([]*PostTag, error) {
+	if _m.Edges.namedPostTags == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedPostTags[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Tag) appendNamedPostTags(name string, edges ...*PostTag) {
+	if _m.Edges.namedPostTags == nil {
+		_m.Edges.namedPostTags = make(map[string][]*PostTag)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedPostTags[name] = []*PostTag{}
+	} else {
+		_m.Edges.namedPostTags[name] = append(_m.Edges.namedPostTags[name], edges...)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/agora/agora/ent/post"
+	"github.com/agora/agora/ent/posttag"
 	"github.com/agora/agora/ent/predicate"
 	"github.com/agora/agora/ent/tag"
 )
@@ -21,14 +22,16 @@ import (
 // TagQuery is the builder for querying Tag entities.
 type TagQuery struct {
 	config
-	ctx            *QueryContext
-	order          []tag.OrderOption
-	inters         []Interceptor
-	predicates     []predicate.Tag
-	withPosts      *PostQuery
-	loadTotal      []func(context.Context, []*Tag) error
-	modifiers      []func(*sql.Selector)
-	withNamedPosts map[string]*PostQuery
+	ctx               *QueryContext
+	order             []tag.OrderOption
+	inters            []Interceptor
+	predicates        []predicate.Tag
+	withPosts         *PostQuery
+	withPostTags      *PostTagQuery
+	loadTotal         []func(context.Context, []*Tag) error
+	modifiers         []func(*sql.Selector)
+	withNamedPosts    map[string]*PostQuery
+	withNamedPostTags map[string]*PostTagQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -80,6 +83,28 @@ func (_q *TagQuery) QueryPosts() *PostQuery {
 			sqlgraph.From(tag.Table, tag.FieldID, selector),
 			sqlgraph.To(post.Table, post.FieldID),
 			sqlgraph.Edge(sqlgraph.M2M, true, tag.PostsTable, tag.PostsPrimaryKey...),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryPostTags chains the current query on the "post_tags" edge.
+func (_q *TagQuery) QueryPostTags() *PostTagQuery {
+	query := (&PostTagClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(tag.Table, tag.FieldID, selector),
+			sqlgraph.To(posttag.Table, posttag.TagColumn),
+			sqlgraph.Edge(sqlgraph.O2M, true, tag.PostTagsTable, tag.PostTagsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -274,12 +299,13 @@ func (_q *TagQuery) Clone() *TagQuery {
 		return nil
 	}
 	return &TagQuery{
-		config:     _q.config,
-		ctx:        _q.ctx.Clone(),
-		order:      append([]tag.OrderOption{}, _q.order...),
-		inters:     append([]Interceptor{}, _q.inters...),
-		predicates: append([]predicate.Tag{}, _q.predicates...),
-		withPosts:  _q.withPosts.Clone(),
+		config:       _q.config,
+		ctx:          _q.ctx.Clone(),
+		order:        append([]tag.OrderOption{}, _q.order...),
+		inters:       append([]Interceptor{}, _q.inters...),
+		predicates:   append([]predicate.Tag{}, _q.predicates...),
+		withPosts:    _q.withPosts.Clone(),
+		withPostTags: _q.withPostTags.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -295,6 +321,17 @@ func (_q *TagQuery) WithPosts(opts ...func(*PostQuery)) *TagQuery {
 		opt(query)
 	}
 	_q.withPosts = query
+	return _q
+}
+
+// WithPostTags tells the query-builder to eager-load the nodes that are connected to
+// the "post_tags" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *TagQuery) WithPostTags(opts ...func(*PostTagQuery)) *TagQuery {
+	query := (&PostTagClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withPostTags = query
 	return _q
 }
 
@@ -382,8 +419,9 @@ func (_q *TagQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Tag, err
 	var (
 		nodes       = []*Tag{}
 		_spec       = _q.querySpec()
-		loadedTypes = [1]bool{
+		loadedTypes = [2]bool{
 			_q.withPosts != nil,
+			_q.withPostTags != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -414,10 +452,24 @@ func (_q *TagQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Tag, err
 			return nil, err
 		}
 	}
+	if query := _q.withPostTags; query != nil {
+		if err := _q.loadPostTags(ctx, query, nodes,
+			func(n *Tag) { n.Edges.PostTags = []*PostTag{} },
+			func(n *Tag, e *PostTag) { n.Edges.PostTags = append(n.Edges.PostTags, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedPosts {
 		if err := _q.loadPosts(ctx, query, nodes,
 			func(n *Tag) { n.appendNamedPosts(name) },
 			func(n *Tag, e *Post) { n.appendNamedPosts(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedPostTags {
+		if err := _q.loadPostTags(ctx, query, nodes,
+			func(n *Tag) { n.appendNamedPostTags(name) },
+			func(n *Tag, e *PostTag) { n.appendNamedPostTags(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -487,6 +539,36 @@ func (_q *TagQuery) loadPosts(ctx context.Context, query *PostQuery, nodes []*Ta
 		for kn := range nodes {
 			assign(kn, n)
 		}
+	}
+	return nil
+}
+func (_q *TagQuery) loadPostTags(ctx context.Context, query *PostTagQuery, nodes []*Tag, init func(*Tag), assign func(*Tag, *PostTag)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Tag)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(posttag.FieldTagID)
+	}
+	query.Where(predicate.PostTag(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(tag.PostTagsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.TagID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "tag_id" returned %v for node %v`, fk, n)
+		}
+		assign(node, n)
 	}
 	return nil
 }
@@ -595,6 +677,20 @@ func (_q *TagQuery) WithNamedPosts(name string, opts ...func(*PostQuery)) *TagQu
 		_q.withNamedPosts = make(map[string]*PostQuery)
 	}
 	_q.withNamedPosts[name] = query
+	return _q
+}
+
+// WithNamedPostTags tells the query-builder to eager-load the nodes that are connected to the "post_tags"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *TagQuery) WithNamedPostTags(name string, opts ...func(*PostTagQuery)) *TagQuery {
+	query := (&PostTagClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedPostTags == nil {
+		_q.withNamedPostTags = make(map[string]*PostTagQuery)
+	}
+	_q.withNamedPostTags[name] = query
 	return _q
 }
 

@@ -37,6 +37,8 @@ type User struct {
 	BannedAt *time.Time `json:"banned_at,omitempty"`
 	// What the user may do beyond their own content.
 	Role user.Role `json:"role,omitempty"`
+	// Who may send the user direct messages.
+	MessagePolicy user.MessagePolicy `json:"message_policy,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the UserQuery when eager-loading is set.
 	Edges        UserEdges `json:"edges"`
@@ -168,7 +170,7 @@ func (*User) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case user.FieldID:
 			values[i] = new(sql.NullInt64)
-		case user.FieldUsername, user.FieldEmail, user.FieldPasswordHash, user.FieldDisplayName, user.FieldBio, user.FieldAvatarURL, user.FieldRole:
+		case user.FieldUsername, user.FieldEmail, user.FieldPasswordHash, user.FieldDisplayName, user.FieldBio, user.FieldAvatarURL, user.FieldRole, user.FieldMessagePolicy:
 			values[i] = new(sql.NullString)
 		case user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldBannedAt:
 			values[i] = new(sql.NullTime)
@@ -253,6 +255,12 @@ func (_m *User) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field role", values[i])
 			} else if value.Valid {
 				_m.Role = user.Role(value.String)
+			}
+		case user.FieldMessagePolicy:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field message_policy", values[i])
+			} else if value.Valid {
+				_m.MessagePolicy = user.MessagePolicy(value.String)
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -365,6 +373,9 @@ func (_m *User) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("role=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Role))
+	builder.WriteString(", ")
+	builder.WriteString("message_policy=")
+	builder.WriteString(fmt.Sprintf("%v", _m.MessagePolicy))
 	builder.WriteByte(')')
 	return builder.String()
 }

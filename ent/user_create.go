@@ -144,6 +144,20 @@ func (_c *UserCreate) SetNillableRole(v *user.Role) *UserCreate {
 	return _c
 }
 
+// SetMessagePolicy sets the "message_policy" field.
+func (_c *UserCreate) SetMessagePolicy(v user.MessagePolicy) *UserCreate {
+	_c.mutation.SetMessagePolicy(v)
+	return _c
+}
+
+// SetNillableMessagePolicy sets the "message_policy" field if the given value is not nil.
+func (_c *UserCreate) SetNillableMessagePolicy(v *user.MessagePolicy) *UserCreate {
+	if v != nil {
+		_c.SetMessagePolicy(*v)
+	}
+	return _c
+}
+
 // AddPostIDs adds the "posts" edge to the Post entity by IDs.
 func (_c *UserCreate) AddPostIDs(ids ...int) *UserCreate {
 	_c.mutation.AddPostIDs(ids...)
@@ -346,6 +360,10 @@ func (_c *UserCreate) defaults() error {
 		v := user.DefaultRole
 		_c.mutation.SetRole(v)
 	}
+	if _, ok := _c.mutation.MessagePolicy(); !ok {
+		v := user.DefaultMessagePolicy
+		_c.mutation.SetMessagePolicy(v)
+	}
 	return nil
 }
 
@@ -391,6 +409,14 @@ func (_c *UserCreate) check() error {
 	if v, ok := _c.mutation.Role(); ok {
 		if err := user.RoleValidator(v); err != nil {
 			return &ValidationError{Name: "role", err: fmt.Errorf(`ent: validator failed for field "User.role": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.MessagePolicy(); !ok {
+		return &ValidationError{Name: "message_policy", err: errors.New(`ent: missing required field "User.message_policy"`)}
+	}
+	if v, ok := _c.mutation.MessagePolicy(); ok {
+		if err := user.MessagePolicyValidator(v); err != nil {
+			return &ValidationError{Name: "message_policy", err: fmt.Errorf(`ent: validator failed for field "User.message_policy": %w`, err)}
 		}
 	}
 	return nil
@@ -459,6 +485,10 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Role(); ok {
 		_spec.SetField(user.FieldRole, field.TypeEnum, value)
 		_node.Role = value
+	}
+	if value, ok := _c.mutation.MessagePolicy(); ok {
+		_spec.SetField(user.FieldMessagePolicy, field.TypeEnum, value)
+		_node.MessagePolicy = value
 	}
 	if nodes := _c.mutation.PostsIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -778,6 +808,18 @@ func (u *UserUpsert) UpdateRole() *UserUpsert {
 	return u
 }
 
+// SetMessagePolicy sets the "message_policy" field.
+func (u *UserUpsert) SetMessagePolicy(v user.MessagePolicy) *UserUpsert {
+	u.Set(user.FieldMessagePolicy, v)
+	return u
+}
+
+// UpdateMessagePolicy sets the "message_policy" field to the value that was provided on create.
+func (u *UserUpsert) UpdateMessagePolicy() *UserUpsert {
+	u.SetExcluded(user.FieldMessagePolicy)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -953,6 +995,20 @@ func (u *UserUpsertOne) SetRole(v user.Role) *UserUpsertOne {
 func (u *UserUpsertOne) UpdateRole() *UserUpsertOne {
 	return u.Update(func(s *UserUpsert) {
 		s.UpdateRole()
+	})
+}
+
+// SetMessagePolicy sets the "message_policy" field.
+func (u *UserUpsertOne) SetMessagePolicy(v user.MessagePolicy) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetMessagePolicy(v)
+	})
+}
+
+// UpdateMessagePolicy sets the "message_policy" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateMessagePolicy() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateMessagePolicy()
 	})
 }
 
@@ -1297,6 +1353,20 @@ func (u *UserUpsertBulk) SetRole(v user.Role) *UserUpsertBulk {
 func (u *UserUpsertBulk) UpdateRole() *UserUpsertBulk {
 	return u.Update(func(s *UserUpsert) {
 		s.UpdateRole()
+	})
+}
+
+// SetMessagePolicy sets the "message_policy" field.
+func (u *UserUpsertBulk) SetMessagePolicy(v user.MessagePolicy) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetMessagePolicy(v)
+	})
+}
+
+// UpdateMessagePolicy sets the "message_policy" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateMessagePolicy() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateMessagePolicy()
 	})
 }
 

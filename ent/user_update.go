@@ -159,6 +159,20 @@ func (_u *UserUpdate) SetNillableRole(v *user.Role) *UserUpdate {
 	return _u
 }
 
+// SetMessagePolicy sets the "message_policy" field.
+func (_u *UserUpdate) SetMessagePolicy(v user.MessagePolicy) *UserUpdate {
+	_u.mutation.SetMessagePolicy(v)
+	return _u
+}
+
+// SetNillableMessagePolicy sets the "message_policy" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableMessagePolicy(v *user.MessagePolicy) *UserUpdate {
+	if v != nil {
+		_u.SetMessagePolicy(*v)
+	}
+	return _u
+}
+
 // AddPostIDs adds the "posts" edge to the Post entity by IDs.
 func (_u *UserUpdate) AddPostIDs(ids ...int) *UserUpdate {
 	_u.mutation.AddPostIDs(ids...)
@@ -547,6 +561,11 @@ func (_u *UserUpdate) check() error {
 			return &ValidationError{Name: "role", err: fmt.Errorf(`ent: validator failed for field "User.role": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.MessagePolicy(); ok {
+		if err := user.MessagePolicyValidator(v); err != nil {
+			return &ValidationError{Name: "message_policy", err: fmt.Errorf(`ent: validator failed for field "User.message_policy": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -597,6 +616,9 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.Role(); ok {
 		_spec.SetField(user.FieldRole, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.MessagePolicy(); ok {
+		_spec.SetField(user.FieldMessagePolicy, field.TypeEnum, value)
 	}
 	if _u.mutation.PostsCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -1173,6 +1195,20 @@ func (_u *UserUpdateOne) SetNillableRole(v *user.Role) *UserUpdateOne {
 	return _u
 }
 
+// SetMessagePolicy sets the "message_policy" field.
+func (_u *UserUpdateOne) SetMessagePolicy(v user.MessagePolicy) *UserUpdateOne {
+	_u.mutation.SetMessagePolicy(v)
+	return _u
+}
+
+// SetNillableMessagePolicy sets the "message_policy" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableMessagePolicy(v *user.MessagePolicy) *UserUpdateOne {
+	if v != nil {
+		_u.SetMessagePolicy(*v)
+	}
+	return _u
+}
+
 // AddPostIDs adds the "posts" edge to the Post entity by IDs.
 func (_u *UserUpdateOne) AddPostIDs(ids ...int) *UserUpdateOne {
 	_u.mutation.AddPostIDs(ids...)
@@ -1574,6 +1610,11 @@ func (_u *UserUpdateOne) check() error {
 			return &ValidationError{Name: "role", err: fmt.Errorf(`ent: validator failed for field "User.role": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.MessagePolicy(); ok {
+		if err := user.MessagePolicyValidator(v); err != nil {
+			return &ValidationError{Name: "message_policy", err: fmt.Errorf(`ent: validator failed for field "User.message_policy": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -1641,6 +1682,9 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 	}
 	if value, ok := _u.mutation.Role(); ok {
 		_spec.SetField(user.FieldRole, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.MessagePolicy(); ok {
+		_spec.SetField(user.FieldMessagePolicy, field.TypeEnum, value)
 	}
 	if _u.mutation.PostsCleared() {
 		edge := &sqlgraph.EdgeSpec{

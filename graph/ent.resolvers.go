@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 
-	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/graph/generated"
@@ -72,27 +71,6 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, erro
 		}
 	}
 	return nodes, nil
-}
-
-// Posts is the resolver for the posts field.
-func (r *queryResolver) Posts(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PostOrder, where *ent.PostWhereInput) (*ent.PostConnection, error) {
-	if orderBy == nil {
-		orderBy = &ent.PostOrder{Field: ent.PostOrderFieldCreatedAt, Direction: entgql.OrderDirectionDesc}
-	}
-	return r.Client.Post.Query().Paginate(ctx, after, first, before, last,
-		ent.WithPostOrder(orderBy), ent.WithPostFilter(where.Filter))
-}
-
-// Tags is the resolver for the tags field.
-func (r *queryResolver) Tags(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TagOrder, where *ent.TagWhereInput) (*ent.TagConnection, error) {
-	return r.Client.Tag.Query().Paginate(ctx, after, first, before, last,
-		ent.WithTagOrder(orderBy), ent.WithTagFilter(where.Filter))
-}
-
-// Users is the resolver for the users field.
-func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) (*ent.UserConnection, error) {
-	return r.Client.User.Query().Paginate(ctx, after, first, before, last,
-		ent.WithUserOrder(orderBy), ent.WithUserFilter(where.Filter))
 }
 
 // Comment returns generated.CommentResolver implementation.

@@ -14,6 +14,7 @@ import (
 	"github.com/agora/agora/ent/user"
 	"github.com/agora/agora/graph/generated/model"
 	"github.com/agora/agora/internal/auth"
+	"github.com/agora/agora/internal/filter"
 	"github.com/agora/agora/internal/loader"
 	"github.com/agora/agora/internal/publish"
 )
@@ -88,6 +89,27 @@ func (r *postResolver) CommentCount(ctx context.Context, obj *ent.Post) (int, er
 // ViewerHasLiked is the resolver for the viewerHasLiked field.
 func (r *postResolver) ViewerHasLiked(ctx context.Context, obj *ent.Post) (bool, error) {
 	return loader.For(ctx).ViewerLikesByPost.Load(ctx, obj.ID)
+}
+
+// Posts is the resolver for the posts field.
+func (r *queryResolver) Posts(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PostOrder, where *filter.Posts) (*ent.PostConnection, error) {
+	preds, err := where.Predicates()
+	if err != nil {
+		return nil, err
+	}
+	if orderBy == nil {
+		orderBy = &ent.PostOrder{Field: ent.PostOrderFieldCreatedAt, Direction: entgql.OrderDirectionDesc}
+	}
+	return r.Client.Post.Query().Where(preds...).Paginate(ctx, after, first, before, last, ent.WithPostOrder(orderBy))
+}
+
+// Tags is the resolver for the tags field.
+func (r *queryResolver) Tags(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TagOrder, where *filter.Tags) (*ent.TagConnection, error) {
+	preds, err := where.Predicates()
+	if err != nil {
+		return nil, err
+	}
+	return r.Client.Tag.Query().Where(preds...).Paginate(ctx, after, first, before, last, ent.WithTagOrder(orderBy))
 }
 
 // Post is the resolver for the post field.

@@ -11,8 +11,10 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/ent/notification"
+	"github.com/agora/agora/ent/user"
 	"github.com/agora/agora/graph/generated"
 	"github.com/agora/agora/graph/generated/model"
+	"github.com/agora/agora/internal/account"
 	"github.com/agora/agora/internal/auth"
 	"github.com/agora/agora/internal/loader"
 	"github.com/agora/agora/internal/message"
@@ -26,6 +28,15 @@ func (r *mutationResolver) SendMessage(ctx context.Context, input message.SendIn
 		return nil, err
 	}
 	return &model.SendMessagePayload{Message: m, Conversation: c}, nil
+}
+
+// SetMessagePolicy is the resolver for the setMessagePolicy field.
+func (r *mutationResolver) SetMessagePolicy(ctx context.Context, input account.SetMessagePolicyInput) (*model.SetMessagePolicyPayload, error) {
+	u, err := r.Accounts.SetMessagePolicy(ctx, input)
+	if err != nil {
+		return nil, err
+	}
+	return &model.SetMessagePolicyPayload{User: u}, nil
 }
 
 // MarkNotificationsRead is the resolver for the markNotificationsRead field.
@@ -76,6 +87,20 @@ func (r *userResolver) Notifications(ctx context.Context, obj *ent.User, after *
 func (r *userResolver) UnreadNotificationCount(ctx context.Context, obj *ent.User) (*int, error) {
 	n, err := r.Notices.UnreadCount(ctx, obj.ID)
 	return &n, err
+}
+
+// MessagePolicy is the resolver for the messagePolicy field.
+func (r *userResolver) MessagePolicy(ctx context.Context, obj *ent.User) (*user.MessagePolicy, error) {
+	// @policy decides who sees it. Cached and field-collected users carry no policy: read it then.
+	if obj.MessagePolicy == "" {
+		p, err := r.Client.User.Query().Where(user.ID(obj.ID)).Select(user.FieldMessagePolicy).String(ctx)
+		if err != nil {
+			return nil, err
+		}
+		policy := user.MessagePolicy(p)
+		return &policy, nil
+	}
+	return &obj.MessagePolicy, nil
 }
 
 // Subscription returns generated.SubscriptionResolver implementation.

@@ -8,12 +8,14 @@ package graph
 import (
 	"context"
 
+	"entgo.io/contrib/entgql"
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/ent/user"
 	"github.com/agora/agora/graph/generated"
 	"github.com/agora/agora/graph/generated/model"
 	"github.com/agora/agora/internal/account"
 	"github.com/agora/agora/internal/auth"
+	"github.com/agora/agora/internal/filter"
 	"github.com/agora/agora/internal/loader"
 )
 
@@ -44,6 +46,15 @@ func (r *mutationResolver) UpdateProfile(ctx context.Context, input account.Upda
 		return nil, err
 	}
 	return &model.UpdateProfilePayload{User: u}, nil
+}
+
+// Users is the resolver for the users field.
+func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *filter.Users) (*ent.UserConnection, error) {
+	preds, err := where.Predicates()
+	if err != nil {
+		return nil, err
+	}
+	return r.Client.User.Query().Where(preds...).Paginate(ctx, after, first, before, last, ent.WithUserOrder(orderBy))
 }
 
 // Viewer is the resolver for the viewer field.

@@ -279,6 +279,53 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{PostsColumns[10], PostsColumns[7], PostsColumns[8]},
 			},
+			{
+				Name:    "post_author_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{PostsColumns[10], PostsColumns[1]},
+			},
+			{
+				Name:    "post_created_at_id",
+				Unique:  false,
+				Columns: []*schema.Column{PostsColumns[1], PostsColumns[0]},
+			},
+			{
+				Name:    "post_published_at",
+				Unique:  false,
+				Columns: []*schema.Column{PostsColumns[8]},
+			},
+		},
+	}
+	// PostTagsColumns holds the columns for the "post_tags" table.
+	PostTagsColumns = []*schema.Column{
+		{Name: "post_id", Type: field.TypeInt},
+		{Name: "tag_id", Type: field.TypeInt},
+	}
+	// PostTagsTable holds the schema information for the "post_tags" table.
+	PostTagsTable = &schema.Table{
+		Name:       "post_tags",
+		Columns:    PostTagsColumns,
+		PrimaryKey: []*schema.Column{PostTagsColumns[0], PostTagsColumns[1]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "post_tags_post_id",
+				Columns:    []*schema.Column{PostTagsColumns[0]},
+				RefColumns: []*schema.Column{PostsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "post_tags_tag_id",
+				Columns:    []*schema.Column{PostTagsColumns[1]},
+				RefColumns: []*schema.Column{TagsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "posttag_tag_id_post_id",
+				Unique:  false,
+				Columns: []*schema.Column{PostTagsColumns[1], PostTagsColumns[0]},
+			},
 		},
 	}
 	// RefreshTokensColumns holds the columns for the "refresh_tokens" table.
@@ -359,12 +406,20 @@ var (
 		{Name: "avatar_url", Type: field.TypeString, Default: ""},
 		{Name: "banned_at", Type: field.TypeTime, Nullable: true},
 		{Name: "role", Type: field.TypeEnum, Enums: []string{"USER", "MODERATOR", "ADMIN"}, Default: "USER"},
+		{Name: "message_policy", Type: field.TypeEnum, Enums: []string{"EVERYONE", "FOLLOWING", "NOBODY"}, Default: "EVERYONE"},
 	}
 	// UsersTable holds the schema information for the "users" table.
 	UsersTable = &schema.Table{
 		Name:       "users",
 		Columns:    UsersColumns,
 		PrimaryKey: []*schema.Column{UsersColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "user_role",
+				Unique:  false,
+				Columns: []*schema.Column{UsersColumns[10]},
+			},
+		},
 	}
 	// ConversationParticipantsColumns holds the columns for the "conversation_participants" table.
 	ConversationParticipantsColumns = []*schema.Column{
@@ -391,31 +446,6 @@ var (
 			},
 		},
 	}
-	// PostTagsColumns holds the columns for the "post_tags" table.
-	PostTagsColumns = []*schema.Column{
-		{Name: "post_id", Type: field.TypeInt},
-		{Name: "tag_id", Type: field.TypeInt},
-	}
-	// PostTagsTable holds the schema information for the "post_tags" table.
-	PostTagsTable = &schema.Table{
-		Name:       "post_tags",
-		Columns:    PostTagsColumns,
-		PrimaryKey: []*schema.Column{PostTagsColumns[0], PostTagsColumns[1]},
-		ForeignKeys: []*schema.ForeignKey{
-			{
-				Symbol:     "post_tags_post_id",
-				Columns:    []*schema.Column{PostTagsColumns[0]},
-				RefColumns: []*schema.Column{PostsColumns[0]},
-				OnDelete:   schema.Cascade,
-			},
-			{
-				Symbol:     "post_tags_tag_id",
-				Columns:    []*schema.Column{PostTagsColumns[1]},
-				RefColumns: []*schema.Column{TagsColumns[0]},
-				OnDelete:   schema.Cascade,
-			},
-		},
-	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		CommentsTable,
@@ -425,12 +455,12 @@ var (
 		MessagesTable,
 		NotificationsTable,
 		PostsTable,
+		PostTagsTable,
 		RefreshTokensTable,
 		SessionsTable,
 		TagsTable,
 		UsersTable,
 		ConversationParticipantsTable,
-		PostTagsTable,
 	}
 )
 
@@ -473,6 +503,11 @@ func init() {
 	PostsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(12884901888),
 	}
+	PostTagsTable.ForeignKeys[0].RefTable = PostsTable
+	PostTagsTable.ForeignKeys[1].RefTable = TagsTable
+	PostTagsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(47244640256),
+	}
 	RefreshTokensTable.ForeignKeys[0].RefTable = SessionsTable
 	RefreshTokensTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(25769803776),
@@ -489,6 +524,4 @@ func init() {
 	}
 	ConversationParticipantsTable.ForeignKeys[0].RefTable = ConversationsTable
 	ConversationParticipantsTable.ForeignKeys[1].RefTable = UsersTable
-	PostTagsTable.ForeignKeys[0].RefTable = PostsTable
-	PostTagsTable.ForeignKeys[1].RefTable = TagsTable
 }

@@ -278,6 +278,30 @@ func (f PostMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) 
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PostMutation", m)
 }
 
+// The PostTagQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type PostTagQueryRuleFunc func(context.Context, *ent.PostTagQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f PostTagQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PostTagQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.PostTagQuery", q)
+}
+
+// The PostTagMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type PostTagMutationRuleFunc func(context.Context, *ent.PostTagMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f PostTagMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.PostTagMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PostTagMutation", m)
+}
+
 // The RefreshTokenQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type RefreshTokenQueryRuleFunc func(context.Context, *ent.RefreshTokenQuery) error

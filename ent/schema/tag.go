@@ -33,9 +33,9 @@ func (Tag) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.From("posts", Post.Type).
 			Ref("tags").
+			Through("post_tags", PostTag.Type).
 			Comment("Posts filed under the tag.").
-			// Like User.posts: no where-filter or count ordering through this edge (drafts).
-			Annotations(entgql.RelayConnection(), entgql.Skip(entgql.SkipWhereInput)),
+			Annotations(entgql.RelayConnection()),
 	}
 }
 
@@ -43,8 +43,8 @@ func (Tag) Edges() []ent.Edge {
 func (Tag) Annotations() []schema.Annotation {
 	return []schema.Annotation{
 		Doc("A topic posts are filed under; tags used only on posts the viewer cannot see are hidden."),
+		// Query.tags is hand-written (schema/post.graphqls), with the filters of internal/filter.
 		entgql.RelayConnection(),
-		entgql.QueryField().Description("Tags in use."),
 	}
 }
 

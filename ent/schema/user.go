@@ -7,6 +7,7 @@ import (
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
 	"github.com/agora/agora/ent/privacy"
 	"github.com/agora/agora/internal/authz"
 )
@@ -61,6 +62,19 @@ func (User) Fields() []ent.Field {
 			}).
 			Default("USER").
 			Comment("What the user may do beyond their own content."),
+		// Private: the user's own, through a hand-written field (schema/realtime.graphqls).
+		field.Enum("message_policy").
+			Values("EVERYONE", "FOLLOWING", "NOBODY").
+			Annotations(
+				Values{
+					"EVERYONE":  "Anyone who may write (signed in, not banned) may send the user direct messages.",
+					"FOLLOWING": "Only the people the user follows may send them direct messages.",
+					"NOBODY":    "Nobody may send the user direct messages.",
+				},
+				entgql.Skip(entgql.SkipType, entgql.SkipWhereInput, entgql.SkipOrderField, entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput),
+			).
+			Default("EVERYONE").
+			Comment("Who may send the user direct messages."),
 	}
 }
 
@@ -92,12 +106,17 @@ func (User) Edges() []ent.Edge {
 	}
 }
 
+// Indexes of the User: users(where: {role:}) (internal/filter), e.g. the few moderators.
+func (User) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("role")}
+}
+
 // Annotations of the User.
 func (User) Annotations() []schema.Annotation {
 	return []schema.Annotation{
 		Doc("A member of the community: a public profile, their posts and the people they follow. Their email only they and admins see."),
+		// Query.users is hand-written (schema/user.graphqls), with the filters of internal/filter.
 		entgql.RelayConnection(),
-		entgql.QueryField().Description("Members of the community."),
 	}
 }
 

@@ -21,6 +21,8 @@ const (
 	FieldCreatedAt = "created_at"
 	// EdgePosts holds the string denoting the posts edge name in mutations.
 	EdgePosts = "posts"
+	// EdgePostTags holds the string denoting the post_tags edge name in mutations.
+	EdgePostTags = "post_tags"
 	// Table holds the table name of the tag in the database.
 	Table = "tags"
 	// PostsTable is the table that holds the posts relation/edge. The primary key declared below.
@@ -28,6 +30,13 @@ const (
 	// PostsInverseTable is the table name for the Post entity.
 	// It exists in this package in order to avoid circular dependency with the "post" package.
 	PostsInverseTable = "posts"
+	// PostTagsTable is the table that holds the post_tags relation/edge.
+	PostTagsTable = "post_tags"
+	// PostTagsInverseTable is the table name for the PostTag entity.
+	// It exists in this package in order to avoid circular dependency with the "posttag" package.
+	PostTagsInverseTable = "post_tags"
+	// PostTagsColumn is the table column denoting the post_tags relation/edge.
+	PostTagsColumn = "tag_id"
 )
 
 // Columns holds all SQL columns for tag fields.
@@ -98,10 +107,31 @@ func ByPosts(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newPostsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByPostTagsCount orders the results by post_tags count.
+func ByPostTagsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newPostTagsStep(), opts...)
+	}
+}
+
+// ByPostTags orders the results by post_tags terms.
+func ByPostTags(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newPostTagsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newPostsStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(PostsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2M, true, PostsTable, PostsPrimaryKey...),
+	)
+}
+func newPostTagsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(PostTagsInverseTable, PostTagsColumn),
+		sqlgraph.Edge(sqlgraph.O2M, true, PostTagsTable, PostTagsColumn),
 	)
 }

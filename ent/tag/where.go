@@ -193,6 +193,29 @@ func HasPostsWith(preds ...predicate.Post) predicate.Tag {
 	})
 }
 
+// HasPostTags applies the HasEdge predicate on the "post_tags" edge.
+func HasPostTags() predicate.Tag {
+	return predicate.Tag(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, true, PostTagsTable, PostTagsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasPostTagsWith applies the HasEdge predicate on the "post_tags" edge with a given conditions (other predicates).
+func HasPostTagsWith(preds ...predicate.PostTag) predicate.Tag {
+	return predicate.Tag(func(s *sql.Selector) {
+		step := newPostTagsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.Tag) predicate.Tag {
 	return predicate.Tag(sql.AndPredicates(predicates...))

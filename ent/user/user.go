@@ -38,6 +38,8 @@ const (
 	FieldBannedAt = "banned_at"
 	// FieldRole holds the string denoting the role field in the database.
 	FieldRole = "role"
+	// FieldMessagePolicy holds the string denoting the message_policy field in the database.
+	FieldMessagePolicy = "message_policy"
 	// EdgePosts holds the string denoting the posts edge name in mutations.
 	EdgePosts = "posts"
 	// EdgeComments holds the string denoting the comments edge name in mutations.
@@ -122,6 +124,7 @@ var Columns = []string{
 	FieldAvatarURL,
 	FieldBannedAt,
 	FieldRole,
+	FieldMessagePolicy,
 }
 
 var (
@@ -202,6 +205,33 @@ func RoleValidator(r Role) error {
 	}
 }
 
+// MessagePolicy defines the type for the "message_policy" enum field.
+type MessagePolicy string
+
+// MessagePolicyEVERYONE is the default value of the MessagePolicy enum.
+const DefaultMessagePolicy = MessagePolicyEVERYONE
+
+// MessagePolicy values.
+const (
+	MessagePolicyEVERYONE  MessagePolicy = "EVERYONE"
+	MessagePolicyFOLLOWING MessagePolicy = "FOLLOWING"
+	MessagePolicyNOBODY    MessagePolicy = "NOBODY"
+)
+
+func (mp MessagePolicy) String() string {
+	return string(mp)
+}
+
+// MessagePolicyValidator is a validator for the "message_policy" field enum values. It is called by the builders before save.
+func MessagePolicyValidator(mp MessagePolicy) error {
+	switch mp {
+	case MessagePolicyEVERYONE, MessagePolicyFOLLOWING, MessagePolicyNOBODY:
+		return nil
+	default:
+		return fmt.Errorf("user: invalid enum value for message_policy field: %q", mp)
+	}
+}
+
 // OrderOption defines the ordering options for the User queries.
 type OrderOption func(*sql.Selector)
 
@@ -258,6 +288,11 @@ func ByBannedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByRole orders the results by the role field.
 func ByRole(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldRole, opts...).ToFunc()
+}
+
+// ByMessagePolicy orders the results by the message_policy field.
+func ByMessagePolicy(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldMessagePolicy, opts...).ToFunc()
 }
 
 // ByPostsCount orders the results by posts count.
@@ -463,6 +498,24 @@ func (e *Role) UnmarshalGQL(val interface{}) error {
 	*e = Role(str)
 	if err := RoleValidator(*e); err != nil {
 		return fmt.Errorf("%s is not a valid Role", str)
+	}
+	return nil
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e MessagePolicy) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *MessagePolicy) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = MessagePolicy(str)
+	if err := MessagePolicyValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid MessagePolicy", str)
 	}
 	return nil
 }

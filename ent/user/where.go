@@ -640,6 +640,26 @@ func RoleNotIn(vs ...Role) predicate.User {
 	return predicate.User(sql.FieldNotIn(FieldRole, vs...))
 }
 
+// MessagePolicyEQ applies the EQ predicate on the "message_policy" field.
+func MessagePolicyEQ(v MessagePolicy) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldMessagePolicy, v))
+}
+
+// MessagePolicyNEQ applies the NEQ predicate on the "message_policy" field.
+func MessagePolicyNEQ(v MessagePolicy) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldMessagePolicy, v))
+}
+
+// MessagePolicyIn applies the In predicate on the "message_policy" field.
+func MessagePolicyIn(vs ...MessagePolicy) predicate.User {
+	return predicate.User(sql.FieldIn(FieldMessagePolicy, vs...))
+}
+
+// MessagePolicyNotIn applies the NotIn predicate on the "message_policy" field.
+func MessagePolicyNotIn(vs ...MessagePolicy) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldMessagePolicy, vs...))
+}
+
 // HasPosts applies the HasEdge predicate on the "posts" edge.
 func HasPosts() predicate.User {
 	return predicate.User(func(s *sql.Selector) {

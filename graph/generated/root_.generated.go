@@ -13,6 +13,7 @@ import (
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/graph/generated/model"
 	"github.com/agora/agora/internal/account"
+	"github.com/agora/agora/internal/filter"
 	"github.com/agora/agora/internal/message"
 	"github.com/agora/agora/internal/notify"
 	"github.com/agora/agora/internal/publish"
@@ -202,6 +203,7 @@ type ComplexityRoot struct {
 		Register              func(childComplexity int, input account.RegisterInput) int
 		RevokeSession         func(childComplexity int, input model.RevokeSessionInput) int
 		SendMessage           func(childComplexity int, input message.SendInput) int
+		SetMessagePolicy      func(childComplexity int, input account.SetMessagePolicyInput) int
 		SetUserRole           func(childComplexity int, input account.SetRoleInput) int
 		UnbanUser             func(childComplexity int, input model.UnbanUserInput) int
 		UnfollowUser          func(childComplexity int, input model.UnfollowUserInput) int
@@ -245,7 +247,7 @@ type ComplexityRoot struct {
 		Author         func(childComplexity int) int
 		Body           func(childComplexity int) int
 		CommentCount   func(childComplexity int) int
-		Comments       func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.CommentOrder, where *ent.CommentWhereInput) int
+		Comments       func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.CommentOrder) int
 		CreatedAt      func(childComplexity int) int
 		Description    func(childComplexity int) int
 		HiddenAt       func(childComplexity int) int
@@ -295,13 +297,13 @@ type ComplexityRoot struct {
 		Node               func(childComplexity int, id int) int
 		Nodes              func(childComplexity int, ids []int) int
 		Post               func(childComplexity int, slug string) int
-		Posts              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PostOrder, where *ent.PostWhereInput) int
+		Posts              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PostOrder, where *filter.Posts) int
 		Search             func(childComplexity int, query string, first *int, after *entgql.Cursor[int]) int
 		SearchTags         func(childComplexity int, query string, first *int, after *entgql.Cursor[int]) int
 		SearchUsers        func(childComplexity int, query string, first *int, after *entgql.Cursor[int]) int
-		Tags               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TagOrder, where *ent.TagWhereInput) int
+		Tags               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TagOrder, where *filter.Tags) int
 		User               func(childComplexity int, username string) int
-		Users              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) int
+		Users              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *filter.Users) int
 		Viewer             func(childComplexity int) int
 		__resolve__service func(childComplexity int) int
 		__resolve_entities func(childComplexity int, representations []map[string]any) int
@@ -339,6 +341,10 @@ type ComplexityRoot struct {
 		ID         func(childComplexity int) int
 		LastUsedAt func(childComplexity int) int
 		UserAgent  func(childComplexity int) int
+	}
+
+	SetMessagePolicyPayload struct {
+		User func(childComplexity int) int
 	}
 
 	SetUserRolePayload struct {
@@ -406,10 +412,11 @@ type ComplexityRoot struct {
 		DisplayName             func(childComplexity int) int
 		Email                   func(childComplexity int) int
 		FollowerCount           func(childComplexity int) int
-		Followers               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) int
-		Following               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) int
+		Followers               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder) int
+		Following               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder) int
 		FollowingCount          func(childComplexity int) int
 		ID                      func(childComplexity int) int
+		MessagePolicy           func(childComplexity int) int
 		Notifications           func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, unread *bool) int
 		Posts                   func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PostOrder) int
 		Role                    func(childComplexity int) int
@@ -1066,6 +1073,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SendMessage(childComplexity, args["input"].(message.SendInput)), true
+	case "Mutation.setMessagePolicy":
+		if e.ComplexityRoot.Mutation.SetMessagePolicy == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setMessagePolicy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetMessagePolicy(childComplexity, args["input"].(account.SetMessagePolicyInput)), true
 	case "Mutation.setUserRole":
 		if e.ComplexityRoot.Mutation.SetUserRole == nil {
 			break
@@ -1289,7 +1307,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Post.Comments(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.CommentOrder), args["where"].(*ent.CommentWhereInput)), true
+		return e.ComplexityRoot.Post.Comments(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.CommentOrder)), true
 	case "Post.createdAt":
 		if e.ComplexityRoot.Post.CreatedAt == nil {
 			break
@@ -1518,7 +1536,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Posts(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.PostOrder), args["where"].(*ent.PostWhereInput)), true
+		return e.ComplexityRoot.Query.Posts(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.PostOrder), args["where"].(*filter.Posts)), true
 	case "Query.search":
 		if e.ComplexityRoot.Query.Search == nil {
 			break
@@ -1562,7 +1580,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Tags(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.TagOrder), args["where"].(*ent.TagWhereInput)), true
+		return e.ComplexityRoot.Query.Tags(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.TagOrder), args["where"].(*filter.Tags)), true
 	case "Query.user":
 		if e.ComplexityRoot.Query.User == nil {
 			break
@@ -1584,7 +1602,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Users(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.UserOrder), args["where"].(*ent.UserWhereInput)), true
+		return e.ComplexityRoot.Query.Users(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.UserOrder), args["where"].(*filter.Users)), true
 	case "Query.viewer":
 		if e.ComplexityRoot.Query.Viewer == nil {
 			break
@@ -1727,6 +1745,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Session.UserAgent(childComplexity), true
+
+	case "SetMessagePolicyPayload.user":
+		if e.ComplexityRoot.SetMessagePolicyPayload.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SetMessagePolicyPayload.User(childComplexity), true
 
 	case "SetUserRolePayload.user":
 		if e.ComplexityRoot.SetUserRolePayload.User == nil {
@@ -1933,7 +1958,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.User.Followers(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.UserOrder), args["where"].(*ent.UserWhereInput)), true
+		return e.ComplexityRoot.User.Followers(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.UserOrder)), true
 	case "User.following":
 		if e.ComplexityRoot.User.Following == nil {
 			break
@@ -1944,7 +1969,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.User.Following(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.UserOrder), args["where"].(*ent.UserWhereInput)), true
+		return e.ComplexityRoot.User.Following(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.UserOrder)), true
 	case "User.followingCount":
 		if e.ComplexityRoot.User.FollowingCount == nil {
 			break
@@ -1957,6 +1982,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.ID(childComplexity), true
+	case "User.messagePolicy":
+		if e.ComplexityRoot.User.MessagePolicy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.MessagePolicy(childComplexity), true
 	case "User.notifications":
 		if e.ComplexityRoot.User.Notifications == nil {
 			break
@@ -2068,7 +2099,6 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputChangePasswordInput,
 		ec.unmarshalInputCommentByIDsInput,
 		ec.unmarshalInputCommentOrder,
-		ec.unmarshalInputCommentWhereInput,
 		ec.unmarshalInputConversationOrder,
 		ec.unmarshalInputCreatePostInput,
 		ec.unmarshalInputDeleteCommentInput,
@@ -2082,17 +2112,18 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputMessageOrder,
 		ec.unmarshalInputNotificationOrder,
 		ec.unmarshalInputPostByIDsInput,
+		ec.unmarshalInputPostFilter,
 		ec.unmarshalInputPostOrder,
-		ec.unmarshalInputPostWhereInput,
 		ec.unmarshalInputPublishPostInput,
 		ec.unmarshalInputRefreshSessionInput,
 		ec.unmarshalInputRegisterInput,
 		ec.unmarshalInputRevokeSessionInput,
 		ec.unmarshalInputSendMessageInput,
+		ec.unmarshalInputSetMessagePolicyInput,
 		ec.unmarshalInputSetUserRoleInput,
 		ec.unmarshalInputTagByIDsInput,
+		ec.unmarshalInputTagFilter,
 		ec.unmarshalInputTagOrder,
-		ec.unmarshalInputTagWhereInput,
 		ec.unmarshalInputUnbanUserInput,
 		ec.unmarshalInputUnfollowUserInput,
 		ec.unmarshalInputUnhideCommentInput,
@@ -2101,8 +2132,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputUpdatePostInput,
 		ec.unmarshalInputUpdateProfileInput,
 		ec.unmarshalInputUserByIDsInput,
+		ec.unmarshalInputUserFilter,
 		ec.unmarshalInputUserOrder,
-		ec.unmarshalInputUserWhereInput,
 	)
 	first := true
 
@@ -2285,188 +2316,6 @@ enum CommentOrderField {
   Orders by when it was last changed.
   """
   UPDATED_AT
-}
-"""
-CommentWhereInput is used for filtering Comment objects.
-Input was generated by ent.
-"""
-input CommentWhereInput {
-  """
-  Matches what the filter does not match.
-  """
-  not: CommentWhereInput
-  """
-  Matches what every filter of the list matches.
-  """
-  and: [CommentWhereInput!]
-  """
-  Matches what any filter of the list matches.
-  """
-  or: [CommentWhereInput!]
-  """
-  id field predicates
-  """
-  id: ID
-  """
-  ` + "`" + `id` + "`" + ` differs from the value.
-  """
-  idNEQ: ID
-  """
-  ` + "`" + `id` + "`" + ` is one of the values.
-  """
-  idIn: [ID!]
-  """
-  ` + "`" + `id` + "`" + ` is none of the values.
-  """
-  idNotIn: [ID!]
-  """
-  ` + "`" + `id` + "`" + ` is above the value.
-  """
-  idGT: ID
-  """
-  ` + "`" + `id` + "`" + ` is at least the value.
-  """
-  idGTE: ID
-  """
-  ` + "`" + `id` + "`" + ` is below the value.
-  """
-  idLT: ID
-  """
-  ` + "`" + `id` + "`" + ` is at most the value.
-  """
-  idLTE: ID
-  """
-  created_at field predicates
-  """
-  createdAt: Time
-  """
-  ` + "`" + `createdAt` + "`" + ` differs from the value.
-  """
-  createdAtNEQ: Time
-  """
-  ` + "`" + `createdAt` + "`" + ` is one of the values.
-  """
-  createdAtIn: [Time!]
-  """
-  ` + "`" + `createdAt` + "`" + ` is none of the values.
-  """
-  createdAtNotIn: [Time!]
-  """
-  ` + "`" + `createdAt` + "`" + ` is above the value.
-  """
-  createdAtGT: Time
-  """
-  ` + "`" + `createdAt` + "`" + ` is at least the value.
-  """
-  createdAtGTE: Time
-  """
-  ` + "`" + `createdAt` + "`" + ` is below the value.
-  """
-  createdAtLT: Time
-  """
-  ` + "`" + `createdAt` + "`" + ` is at most the value.
-  """
-  createdAtLTE: Time
-  """
-  updated_at field predicates
-  """
-  updatedAt: Time
-  """
-  ` + "`" + `updatedAt` + "`" + ` differs from the value.
-  """
-  updatedAtNEQ: Time
-  """
-  ` + "`" + `updatedAt` + "`" + ` is one of the values.
-  """
-  updatedAtIn: [Time!]
-  """
-  ` + "`" + `updatedAt` + "`" + ` is none of the values.
-  """
-  updatedAtNotIn: [Time!]
-  """
-  ` + "`" + `updatedAt` + "`" + ` is above the value.
-  """
-  updatedAtGT: Time
-  """
-  ` + "`" + `updatedAt` + "`" + ` is at least the value.
-  """
-  updatedAtGTE: Time
-  """
-  ` + "`" + `updatedAt` + "`" + ` is below the value.
-  """
-  updatedAtLT: Time
-  """
-  ` + "`" + `updatedAt` + "`" + ` is at most the value.
-  """
-  updatedAtLTE: Time
-  """
-  body field predicates
-  """
-  body: String
-  """
-  ` + "`" + `body` + "`" + ` differs from the value.
-  """
-  bodyNEQ: String
-  """
-  ` + "`" + `body` + "`" + ` is one of the values.
-  """
-  bodyIn: [String!]
-  """
-  ` + "`" + `body` + "`" + ` is none of the values.
-  """
-  bodyNotIn: [String!]
-  """
-  ` + "`" + `body` + "`" + ` is above the value.
-  """
-  bodyGT: String
-  """
-  ` + "`" + `body` + "`" + ` is at least the value.
-  """
-  bodyGTE: String
-  """
-  ` + "`" + `body` + "`" + ` is below the value.
-  """
-  bodyLT: String
-  """
-  ` + "`" + `body` + "`" + ` is at most the value.
-  """
-  bodyLTE: String
-  """
-  ` + "`" + `body` + "`" + ` contains the text.
-  """
-  bodyContains: String
-  """
-  ` + "`" + `body` + "`" + ` starts with the text.
-  """
-  bodyHasPrefix: String
-  """
-  ` + "`" + `body` + "`" + ` ends with the text.
-  """
-  bodyHasSuffix: String
-  """
-  ` + "`" + `body` + "`" + ` equals the text, ignoring case.
-  """
-  bodyEqualFold: String
-  """
-  ` + "`" + `body` + "`" + ` contains the text, ignoring case.
-  """
-  bodyContainsFold: String
-  """
-  author edge predicates
-  """
-  hasAuthor: Boolean
-  """
-  Its ` + "`" + `author` + "`" + ` edge matches any of these filters.
-  """
-  hasAuthorWith: [UserWhereInput!]
-  """
-  post edge predicates
-  """
-  hasPost: Boolean
-  """
-  Its ` + "`" + `post` + "`" + ` edge matches any of these filters.
-  """
-  hasPostWith: [PostWhereInput!]
 }
 """
 A one-to-one exchange of direct messages between two users, started by the first message; only its two participants see it.
@@ -2887,11 +2736,6 @@ type Post implements Node {
     Ordering options for Comments returned from the connection.
     """
     orderBy: CommentOrder
-
-    """
-    Filtering options for Comments returned from the connection.
-    """
-    where: CommentWhereInput
   ): CommentConnection!
 }
 """
@@ -2957,14 +2801,6 @@ enum PostOrderField {
   Orders by when the post was first published; null for drafts.
   """
   PUBLISHED_AT
-  """
-  Orders by the number of tags.
-  """
-  TAGS_COUNT
-  """
-  Orders by the number of comments.
-  """
-  COMMENTS_COUNT
 }
 """
 PostStatus is enum for the field status
@@ -2978,408 +2814,6 @@ enum PostStatus @goModel(model: "github.com/agora/agora/ent/post.Status") {
   Published: everyone sees it (unless a moderator hid it).
   """
   PUBLISHED
-}
-"""
-PostWhereInput is used for filtering Post objects.
-Input was generated by ent.
-"""
-input PostWhereInput {
-  """
-  Matches what the filter does not match.
-  """
-  not: PostWhereInput
-  """
-  Matches what every filter of the list matches.
-  """
-  and: [PostWhereInput!]
-  """
-  Matches what any filter of the list matches.
-  """
-  or: [PostWhereInput!]
-  """
-  id field predicates
-  """
-  id: ID
-  """
-  ` + "`" + `id` + "`" + ` differs from the value.
-  """
-  idNEQ: ID
-  """
-  ` + "`" + `id` + "`" + ` is one of the values.
-  """
-  idIn: [ID!]
-  """
-  ` + "`" + `id` + "`" + ` is none of the values.
-  """
-  idNotIn: [ID!]
-  """
-  ` + "`" + `id` + "`" + ` is above the value.
-  """
-  idGT: ID
-  """
-  ` + "`" + `id` + "`" + ` is at least the value.
-  """
-  idGTE: ID
-  """
-  ` + "`" + `id` + "`" + ` is below the value.
-  """
-  idLT: ID
-  """
-  ` + "`" + `id` + "`" + ` is at most the value.
-  """
-  idLTE: ID
-  """
-  created_at field predicates
-  """
-  createdAt: Time
-  """
-  ` + "`" + `createdAt` + "`" + ` differs from the value.
-  """
-  createdAtNEQ: Time
-  """
-  ` + "`" + `createdAt` + "`" + ` is one of the values.
-  """
-  createdAtIn: [Time!]
-  """
-  ` + "`" + `createdAt` + "`" + ` is none of the values.
-  """
-  createdAtNotIn: [Time!]
-  """
-  ` + "`" + `createdAt` + "`" + ` is above the value.
-  """
-  createdAtGT: Time
-  """
-  ` + "`" + `createdAt` + "`" + ` is at least the value.
-  """
-  createdAtGTE: Time
-  """
-  ` + "`" + `createdAt` + "`" + ` is below the value.
-  """
-  createdAtLT: Time
-  """
-  ` + "`" + `createdAt` + "`" + ` is at most the value.
-  """
-  createdAtLTE: Time
-  """
-  updated_at field predicates
-  """
-  updatedAt: Time
-  """
-  ` + "`" + `updatedAt` + "`" + ` differs from the value.
-  """
-  updatedAtNEQ: Time
-  """
-  ` + "`" + `updatedAt` + "`" + ` is one of the values.
-  """
-  updatedAtIn: [Time!]
-  """
-  ` + "`" + `updatedAt` + "`" + ` is none of the values.
-  """
-  updatedAtNotIn: [Time!]
-  """
-  ` + "`" + `updatedAt` + "`" + ` is above the value.
-  """
-  updatedAtGT: Time
-  """
-  ` + "`" + `updatedAt` + "`" + ` is at least the value.
-  """
-  updatedAtGTE: Time
-  """
-  ` + "`" + `updatedAt` + "`" + ` is below the value.
-  """
-  updatedAtLT: Time
-  """
-  ` + "`" + `updatedAt` + "`" + ` is at most the value.
-  """
-  updatedAtLTE: Time
-  """
-  slug field predicates
-  """
-  slug: String
-  """
-  ` + "`" + `slug` + "`" + ` differs from the value.
-  """
-  slugNEQ: String
-  """
-  ` + "`" + `slug` + "`" + ` is one of the values.
-  """
-  slugIn: [String!]
-  """
-  ` + "`" + `slug` + "`" + ` is none of the values.
-  """
-  slugNotIn: [String!]
-  """
-  ` + "`" + `slug` + "`" + ` is above the value.
-  """
-  slugGT: String
-  """
-  ` + "`" + `slug` + "`" + ` is at least the value.
-  """
-  slugGTE: String
-  """
-  ` + "`" + `slug` + "`" + ` is below the value.
-  """
-  slugLT: String
-  """
-  ` + "`" + `slug` + "`" + ` is at most the value.
-  """
-  slugLTE: String
-  """
-  ` + "`" + `slug` + "`" + ` contains the text.
-  """
-  slugContains: String
-  """
-  ` + "`" + `slug` + "`" + ` starts with the text.
-  """
-  slugHasPrefix: String
-  """
-  ` + "`" + `slug` + "`" + ` ends with the text.
-  """
-  slugHasSuffix: String
-  """
-  ` + "`" + `slug` + "`" + ` equals the text, ignoring case.
-  """
-  slugEqualFold: String
-  """
-  ` + "`" + `slug` + "`" + ` contains the text, ignoring case.
-  """
-  slugContainsFold: String
-  """
-  title field predicates
-  """
-  title: String
-  """
-  ` + "`" + `title` + "`" + ` differs from the value.
-  """
-  titleNEQ: String
-  """
-  ` + "`" + `title` + "`" + ` is one of the values.
-  """
-  titleIn: [String!]
-  """
-  ` + "`" + `title` + "`" + ` is none of the values.
-  """
-  titleNotIn: [String!]
-  """
-  ` + "`" + `title` + "`" + ` is above the value.
-  """
-  titleGT: String
-  """
-  ` + "`" + `title` + "`" + ` is at least the value.
-  """
-  titleGTE: String
-  """
-  ` + "`" + `title` + "`" + ` is below the value.
-  """
-  titleLT: String
-  """
-  ` + "`" + `title` + "`" + ` is at most the value.
-  """
-  titleLTE: String
-  """
-  ` + "`" + `title` + "`" + ` contains the text.
-  """
-  titleContains: String
-  """
-  ` + "`" + `title` + "`" + ` starts with the text.
-  """
-  titleHasPrefix: String
-  """
-  ` + "`" + `title` + "`" + ` ends with the text.
-  """
-  titleHasSuffix: String
-  """
-  ` + "`" + `title` + "`" + ` equals the text, ignoring case.
-  """
-  titleEqualFold: String
-  """
-  ` + "`" + `title` + "`" + ` contains the text, ignoring case.
-  """
-  titleContainsFold: String
-  """
-  description field predicates
-  """
-  description: String
-  """
-  ` + "`" + `description` + "`" + ` differs from the value.
-  """
-  descriptionNEQ: String
-  """
-  ` + "`" + `description` + "`" + ` is one of the values.
-  """
-  descriptionIn: [String!]
-  """
-  ` + "`" + `description` + "`" + ` is none of the values.
-  """
-  descriptionNotIn: [String!]
-  """
-  ` + "`" + `description` + "`" + ` is above the value.
-  """
-  descriptionGT: String
-  """
-  ` + "`" + `description` + "`" + ` is at least the value.
-  """
-  descriptionGTE: String
-  """
-  ` + "`" + `description` + "`" + ` is below the value.
-  """
-  descriptionLT: String
-  """
-  ` + "`" + `description` + "`" + ` is at most the value.
-  """
-  descriptionLTE: String
-  """
-  ` + "`" + `description` + "`" + ` contains the text.
-  """
-  descriptionContains: String
-  """
-  ` + "`" + `description` + "`" + ` starts with the text.
-  """
-  descriptionHasPrefix: String
-  """
-  ` + "`" + `description` + "`" + ` ends with the text.
-  """
-  descriptionHasSuffix: String
-  """
-  ` + "`" + `description` + "`" + ` equals the text, ignoring case.
-  """
-  descriptionEqualFold: String
-  """
-  ` + "`" + `description` + "`" + ` contains the text, ignoring case.
-  """
-  descriptionContainsFold: String
-  """
-  body field predicates
-  """
-  body: String
-  """
-  ` + "`" + `body` + "`" + ` differs from the value.
-  """
-  bodyNEQ: String
-  """
-  ` + "`" + `body` + "`" + ` is one of the values.
-  """
-  bodyIn: [String!]
-  """
-  ` + "`" + `body` + "`" + ` is none of the values.
-  """
-  bodyNotIn: [String!]
-  """
-  ` + "`" + `body` + "`" + ` is above the value.
-  """
-  bodyGT: String
-  """
-  ` + "`" + `body` + "`" + ` is at least the value.
-  """
-  bodyGTE: String
-  """
-  ` + "`" + `body` + "`" + ` is below the value.
-  """
-  bodyLT: String
-  """
-  ` + "`" + `body` + "`" + ` is at most the value.
-  """
-  bodyLTE: String
-  """
-  ` + "`" + `body` + "`" + ` contains the text.
-  """
-  bodyContains: String
-  """
-  ` + "`" + `body` + "`" + ` starts with the text.
-  """
-  bodyHasPrefix: String
-  """
-  ` + "`" + `body` + "`" + ` ends with the text.
-  """
-  bodyHasSuffix: String
-  """
-  ` + "`" + `body` + "`" + ` equals the text, ignoring case.
-  """
-  bodyEqualFold: String
-  """
-  ` + "`" + `body` + "`" + ` contains the text, ignoring case.
-  """
-  bodyContainsFold: String
-  """
-  status field predicates
-  """
-  status: PostStatus
-  """
-  ` + "`" + `status` + "`" + ` differs from the value.
-  """
-  statusNEQ: PostStatus
-  """
-  ` + "`" + `status` + "`" + ` is one of the values.
-  """
-  statusIn: [PostStatus!]
-  """
-  ` + "`" + `status` + "`" + ` is none of the values.
-  """
-  statusNotIn: [PostStatus!]
-  """
-  published_at field predicates
-  """
-  publishedAt: Time
-  """
-  ` + "`" + `publishedAt` + "`" + ` differs from the value.
-  """
-  publishedAtNEQ: Time
-  """
-  ` + "`" + `publishedAt` + "`" + ` is one of the values.
-  """
-  publishedAtIn: [Time!]
-  """
-  ` + "`" + `publishedAt` + "`" + ` is none of the values.
-  """
-  publishedAtNotIn: [Time!]
-  """
-  ` + "`" + `publishedAt` + "`" + ` is above the value.
-  """
-  publishedAtGT: Time
-  """
-  ` + "`" + `publishedAt` + "`" + ` is at least the value.
-  """
-  publishedAtGTE: Time
-  """
-  ` + "`" + `publishedAt` + "`" + ` is below the value.
-  """
-  publishedAtLT: Time
-  """
-  ` + "`" + `publishedAt` + "`" + ` is at most the value.
-  """
-  publishedAtLTE: Time
-  """
-  ` + "`" + `publishedAt` + "`" + ` is not set.
-  """
-  publishedAtIsNil: Boolean
-  """
-  ` + "`" + `publishedAt` + "`" + ` is set.
-  """
-  publishedAtNotNil: Boolean
-  """
-  author edge predicates
-  """
-  hasAuthor: Boolean
-  """
-  Its ` + "`" + `author` + "`" + ` edge matches any of these filters.
-  """
-  hasAuthorWith: [UserWhereInput!]
-  """
-  tags edge predicates
-  """
-  hasTags: Boolean
-  """
-  Its ` + "`" + `tags` + "`" + ` edge matches any of these filters.
-  """
-  hasTagsWith: [TagWhereInput!]
-  """
-  comments edge predicates
-  """
-  hasComments: Boolean
-  """
-  Its ` + "`" + `comments` + "`" + ` edge matches any of these filters.
-  """
-  hasCommentsWith: [CommentWhereInput!]
 }
 """
 What can be read: start here, or from ` + "`" + `node` + "`" + ` with any ID.
@@ -3403,108 +2837,6 @@ type Query {
     """
     ids: [ID!]!
   ): [Node]!
-  """
-  Published posts, plus the viewer's own drafts.
-  """
-  posts(
-    """
-    Returns the elements in the list that come after the specified cursor.
-    """
-    after: Cursor
-
-    """
-    Returns the first _n_ elements from the list.
-    """
-    first: Int
-
-    """
-    Returns the elements in the list that come before the specified cursor.
-    """
-    before: Cursor
-
-    """
-    Returns the last _n_ elements from the list.
-    """
-    last: Int
-
-    """
-    Ordering options for Posts returned from the connection.
-    """
-    orderBy: PostOrder
-
-    """
-    Filtering options for Posts returned from the connection.
-    """
-    where: PostWhereInput
-  ): PostConnection!
-  """
-  Tags in use.
-  """
-  tags(
-    """
-    Returns the elements in the list that come after the specified cursor.
-    """
-    after: Cursor
-
-    """
-    Returns the first _n_ elements from the list.
-    """
-    first: Int
-
-    """
-    Returns the elements in the list that come before the specified cursor.
-    """
-    before: Cursor
-
-    """
-    Returns the last _n_ elements from the list.
-    """
-    last: Int
-
-    """
-    Ordering options for Tags returned from the connection.
-    """
-    orderBy: TagOrder
-
-    """
-    Filtering options for Tags returned from the connection.
-    """
-    where: TagWhereInput
-  ): TagConnection!
-  """
-  Members of the community.
-  """
-  users(
-    """
-    Returns the elements in the list that come after the specified cursor.
-    """
-    after: Cursor
-
-    """
-    Returns the first _n_ elements from the list.
-    """
-    first: Int
-
-    """
-    Returns the elements in the list that come before the specified cursor.
-    """
-    before: Cursor
-
-    """
-    Returns the last _n_ elements from the list.
-    """
-    last: Int
-
-    """
-    Ordering options for Users returned from the connection.
-    """
-    orderBy: UserOrder
-
-    """
-    Filtering options for Users returned from the connection.
-    """
-    where: UserWhereInput
-  ): UserConnection!
 }
 """
 One sign-in of a user on one device; it ends when unused for the session lifetime, at logout, or when revoked.
@@ -3630,140 +2962,6 @@ enum TagOrderField {
   NAME
 }
 """
-TagWhereInput is used for filtering Tag objects.
-Input was generated by ent.
-"""
-input TagWhereInput {
-  """
-  Matches what the filter does not match.
-  """
-  not: TagWhereInput
-  """
-  Matches what every filter of the list matches.
-  """
-  and: [TagWhereInput!]
-  """
-  Matches what any filter of the list matches.
-  """
-  or: [TagWhereInput!]
-  """
-  id field predicates
-  """
-  id: ID
-  """
-  ` + "`" + `id` + "`" + ` differs from the value.
-  """
-  idNEQ: ID
-  """
-  ` + "`" + `id` + "`" + ` is one of the values.
-  """
-  idIn: [ID!]
-  """
-  ` + "`" + `id` + "`" + ` is none of the values.
-  """
-  idNotIn: [ID!]
-  """
-  ` + "`" + `id` + "`" + ` is above the value.
-  """
-  idGT: ID
-  """
-  ` + "`" + `id` + "`" + ` is at least the value.
-  """
-  idGTE: ID
-  """
-  ` + "`" + `id` + "`" + ` is below the value.
-  """
-  idLT: ID
-  """
-  ` + "`" + `id` + "`" + ` is at most the value.
-  """
-  idLTE: ID
-  """
-  name field predicates
-  """
-  name: String
-  """
-  ` + "`" + `name` + "`" + ` differs from the value.
-  """
-  nameNEQ: String
-  """
-  ` + "`" + `name` + "`" + ` is one of the values.
-  """
-  nameIn: [String!]
-  """
-  ` + "`" + `name` + "`" + ` is none of the values.
-  """
-  nameNotIn: [String!]
-  """
-  ` + "`" + `name` + "`" + ` is above the value.
-  """
-  nameGT: String
-  """
-  ` + "`" + `name` + "`" + ` is at least the value.
-  """
-  nameGTE: String
-  """
-  ` + "`" + `name` + "`" + ` is below the value.
-  """
-  nameLT: String
-  """
-  ` + "`" + `name` + "`" + ` is at most the value.
-  """
-  nameLTE: String
-  """
-  ` + "`" + `name` + "`" + ` contains the text.
-  """
-  nameContains: String
-  """
-  ` + "`" + `name` + "`" + ` starts with the text.
-  """
-  nameHasPrefix: String
-  """
-  ` + "`" + `name` + "`" + ` ends with the text.
-  """
-  nameHasSuffix: String
-  """
-  ` + "`" + `name` + "`" + ` equals the text, ignoring case.
-  """
-  nameEqualFold: String
-  """
-  ` + "`" + `name` + "`" + ` contains the text, ignoring case.
-  """
-  nameContainsFold: String
-  """
-  created_at field predicates
-  """
-  createdAt: Time
-  """
-  ` + "`" + `createdAt` + "`" + ` differs from the value.
-  """
-  createdAtNEQ: Time
-  """
-  ` + "`" + `createdAt` + "`" + ` is one of the values.
-  """
-  createdAtIn: [Time!]
-  """
-  ` + "`" + `createdAt` + "`" + ` is none of the values.
-  """
-  createdAtNotIn: [Time!]
-  """
-  ` + "`" + `createdAt` + "`" + ` is above the value.
-  """
-  createdAtGT: Time
-  """
-  ` + "`" + `createdAt` + "`" + ` is at least the value.
-  """
-  createdAtGTE: Time
-  """
-  ` + "`" + `createdAt` + "`" + ` is below the value.
-  """
-  createdAtLT: Time
-  """
-  ` + "`" + `createdAt` + "`" + ` is at most the value.
-  """
-  createdAtLTE: Time
-}
-"""
 The builtin Time type
 """
 scalar Time
@@ -3864,11 +3062,6 @@ type User implements Node {
     Ordering options for Users returned from the connection.
     """
     orderBy: UserOrder
-
-    """
-    Filtering options for Users returned from the connection.
-    """
-    where: UserWhereInput
   ): UserConnection!
   """
   Users who follow this user.
@@ -3898,11 +3091,6 @@ type User implements Node {
     Ordering options for Users returned from the connection.
     """
     orderBy: UserOrder
-
-    """
-    Filtering options for Users returned from the connection.
-    """
-    where: UserWhereInput
   ): UserConnection!
 }
 """
@@ -3934,6 +3122,23 @@ type UserEdge {
   A cursor for use in pagination.
   """
   cursor: Cursor!
+}
+"""
+UserMessagePolicy is enum for the field message_policy
+"""
+enum UserMessagePolicy @goModel(model: "github.com/agora/agora/ent/user.MessagePolicy") {
+  """
+  Anyone who may write (signed in, not banned) may send the user direct messages.
+  """
+  EVERYONE
+  """
+  Only the people the user follows may send them direct messages.
+  """
+  FOLLOWING
+  """
+  Nobody may send the user direct messages.
+  """
+  NOBODY
 }
 """
 Ordering options for User connections
@@ -3985,360 +3190,6 @@ enum UserRole @goModel(model: "github.com/agora/agora/ent/user.Role") {
   A moderator who may also change roles and ban users.
   """
   ADMIN
-}
-"""
-UserWhereInput is used for filtering User objects.
-Input was generated by ent.
-"""
-input UserWhereInput {
-  """
-  Matches what the filter does not match.
-  """
-  not: UserWhereInput
-  """
-  Matches what every filter of the list matches.
-  """
-  and: [UserWhereInput!]
-  """
-  Matches what any filter of the list matches.
-  """
-  or: [UserWhereInput!]
-  """
-  id field predicates
-  """
-  id: ID
-  """
-  ` + "`" + `id` + "`" + ` differs from the value.
-  """
-  idNEQ: ID
-  """
-  ` + "`" + `id` + "`" + ` is one of the values.
-  """
-  idIn: [ID!]
-  """
-  ` + "`" + `id` + "`" + ` is none of the values.
-  """
-  idNotIn: [ID!]
-  """
-  ` + "`" + `id` + "`" + ` is above the value.
-  """
-  idGT: ID
-  """
-  ` + "`" + `id` + "`" + ` is at least the value.
-  """
-  idGTE: ID
-  """
-  ` + "`" + `id` + "`" + ` is below the value.
-  """
-  idLT: ID
-  """
-  ` + "`" + `id` + "`" + ` is at most the value.
-  """
-  idLTE: ID
-  """
-  created_at field predicates
-  """
-  createdAt: Time
-  """
-  ` + "`" + `createdAt` + "`" + ` differs from the value.
-  """
-  createdAtNEQ: Time
-  """
-  ` + "`" + `createdAt` + "`" + ` is one of the values.
-  """
-  createdAtIn: [Time!]
-  """
-  ` + "`" + `createdAt` + "`" + ` is none of the values.
-  """
-  createdAtNotIn: [Time!]
-  """
-  ` + "`" + `createdAt` + "`" + ` is above the value.
-  """
-  createdAtGT: Time
-  """
-  ` + "`" + `createdAt` + "`" + ` is at least the value.
-  """
-  createdAtGTE: Time
-  """
-  ` + "`" + `createdAt` + "`" + ` is below the value.
-  """
-  createdAtLT: Time
-  """
-  ` + "`" + `createdAt` + "`" + ` is at most the value.
-  """
-  createdAtLTE: Time
-  """
-  updated_at field predicates
-  """
-  updatedAt: Time
-  """
-  ` + "`" + `updatedAt` + "`" + ` differs from the value.
-  """
-  updatedAtNEQ: Time
-  """
-  ` + "`" + `updatedAt` + "`" + ` is one of the values.
-  """
-  updatedAtIn: [Time!]
-  """
-  ` + "`" + `updatedAt` + "`" + ` is none of the values.
-  """
-  updatedAtNotIn: [Time!]
-  """
-  ` + "`" + `updatedAt` + "`" + ` is above the value.
-  """
-  updatedAtGT: Time
-  """
-  ` + "`" + `updatedAt` + "`" + ` is at least the value.
-  """
-  updatedAtGTE: Time
-  """
-  ` + "`" + `updatedAt` + "`" + ` is below the value.
-  """
-  updatedAtLT: Time
-  """
-  ` + "`" + `updatedAt` + "`" + ` is at most the value.
-  """
-  updatedAtLTE: Time
-  """
-  username field predicates
-  """
-  username: String
-  """
-  ` + "`" + `username` + "`" + ` differs from the value.
-  """
-  usernameNEQ: String
-  """
-  ` + "`" + `username` + "`" + ` is one of the values.
-  """
-  usernameIn: [String!]
-  """
-  ` + "`" + `username` + "`" + ` is none of the values.
-  """
-  usernameNotIn: [String!]
-  """
-  ` + "`" + `username` + "`" + ` is above the value.
-  """
-  usernameGT: String
-  """
-  ` + "`" + `username` + "`" + ` is at least the value.
-  """
-  usernameGTE: String
-  """
-  ` + "`" + `username` + "`" + ` is below the value.
-  """
-  usernameLT: String
-  """
-  ` + "`" + `username` + "`" + ` is at most the value.
-  """
-  usernameLTE: String
-  """
-  ` + "`" + `username` + "`" + ` contains the text.
-  """
-  usernameContains: String
-  """
-  ` + "`" + `username` + "`" + ` starts with the text.
-  """
-  usernameHasPrefix: String
-  """
-  ` + "`" + `username` + "`" + ` ends with the text.
-  """
-  usernameHasSuffix: String
-  """
-  ` + "`" + `username` + "`" + ` equals the text, ignoring case.
-  """
-  usernameEqualFold: String
-  """
-  ` + "`" + `username` + "`" + ` contains the text, ignoring case.
-  """
-  usernameContainsFold: String
-  """
-  display_name field predicates
-  """
-  displayName: String
-  """
-  ` + "`" + `displayName` + "`" + ` differs from the value.
-  """
-  displayNameNEQ: String
-  """
-  ` + "`" + `displayName` + "`" + ` is one of the values.
-  """
-  displayNameIn: [String!]
-  """
-  ` + "`" + `displayName` + "`" + ` is none of the values.
-  """
-  displayNameNotIn: [String!]
-  """
-  ` + "`" + `displayName` + "`" + ` is above the value.
-  """
-  displayNameGT: String
-  """
-  ` + "`" + `displayName` + "`" + ` is at least the value.
-  """
-  displayNameGTE: String
-  """
-  ` + "`" + `displayName` + "`" + ` is below the value.
-  """
-  displayNameLT: String
-  """
-  ` + "`" + `displayName` + "`" + ` is at most the value.
-  """
-  displayNameLTE: String
-  """
-  ` + "`" + `displayName` + "`" + ` contains the text.
-  """
-  displayNameContains: String
-  """
-  ` + "`" + `displayName` + "`" + ` starts with the text.
-  """
-  displayNameHasPrefix: String
-  """
-  ` + "`" + `displayName` + "`" + ` ends with the text.
-  """
-  displayNameHasSuffix: String
-  """
-  ` + "`" + `displayName` + "`" + ` equals the text, ignoring case.
-  """
-  displayNameEqualFold: String
-  """
-  ` + "`" + `displayName` + "`" + ` contains the text, ignoring case.
-  """
-  displayNameContainsFold: String
-  """
-  bio field predicates
-  """
-  bio: String
-  """
-  ` + "`" + `bio` + "`" + ` differs from the value.
-  """
-  bioNEQ: String
-  """
-  ` + "`" + `bio` + "`" + ` is one of the values.
-  """
-  bioIn: [String!]
-  """
-  ` + "`" + `bio` + "`" + ` is none of the values.
-  """
-  bioNotIn: [String!]
-  """
-  ` + "`" + `bio` + "`" + ` is above the value.
-  """
-  bioGT: String
-  """
-  ` + "`" + `bio` + "`" + ` is at least the value.
-  """
-  bioGTE: String
-  """
-  ` + "`" + `bio` + "`" + ` is below the value.
-  """
-  bioLT: String
-  """
-  ` + "`" + `bio` + "`" + ` is at most the value.
-  """
-  bioLTE: String
-  """
-  ` + "`" + `bio` + "`" + ` contains the text.
-  """
-  bioContains: String
-  """
-  ` + "`" + `bio` + "`" + ` starts with the text.
-  """
-  bioHasPrefix: String
-  """
-  ` + "`" + `bio` + "`" + ` ends with the text.
-  """
-  bioHasSuffix: String
-  """
-  ` + "`" + `bio` + "`" + ` equals the text, ignoring case.
-  """
-  bioEqualFold: String
-  """
-  ` + "`" + `bio` + "`" + ` contains the text, ignoring case.
-  """
-  bioContainsFold: String
-  """
-  avatar_url field predicates
-  """
-  avatarURL: String
-  """
-  ` + "`" + `avatarURL` + "`" + ` differs from the value.
-  """
-  avatarURLNEQ: String
-  """
-  ` + "`" + `avatarURL` + "`" + ` is one of the values.
-  """
-  avatarURLIn: [String!]
-  """
-  ` + "`" + `avatarURL` + "`" + ` is none of the values.
-  """
-  avatarURLNotIn: [String!]
-  """
-  ` + "`" + `avatarURL` + "`" + ` is above the value.
-  """
-  avatarURLGT: String
-  """
-  ` + "`" + `avatarURL` + "`" + ` is at least the value.
-  """
-  avatarURLGTE: String
-  """
-  ` + "`" + `avatarURL` + "`" + ` is below the value.
-  """
-  avatarURLLT: String
-  """
-  ` + "`" + `avatarURL` + "`" + ` is at most the value.
-  """
-  avatarURLLTE: String
-  """
-  ` + "`" + `avatarURL` + "`" + ` contains the text.
-  """
-  avatarURLContains: String
-  """
-  ` + "`" + `avatarURL` + "`" + ` starts with the text.
-  """
-  avatarURLHasPrefix: String
-  """
-  ` + "`" + `avatarURL` + "`" + ` ends with the text.
-  """
-  avatarURLHasSuffix: String
-  """
-  ` + "`" + `avatarURL` + "`" + ` equals the text, ignoring case.
-  """
-  avatarURLEqualFold: String
-  """
-  ` + "`" + `avatarURL` + "`" + ` contains the text, ignoring case.
-  """
-  avatarURLContainsFold: String
-  """
-  role field predicates
-  """
-  role: UserRole
-  """
-  ` + "`" + `role` + "`" + ` differs from the value.
-  """
-  roleNEQ: UserRole
-  """
-  ` + "`" + `role` + "`" + ` is one of the values.
-  """
-  roleIn: [UserRole!]
-  """
-  ` + "`" + `role` + "`" + ` is none of the values.
-  """
-  roleNotIn: [UserRole!]
-  """
-  following edge predicates
-  """
-  hasFollowing: Boolean
-  """
-  Its ` + "`" + `following` + "`" + ` edge matches any of these filters.
-  """
-  hasFollowingWith: [UserWhereInput!]
-  """
-  followers edge predicates
-  """
-  hasFollowers: Boolean
-  """
-  Its ` + "`" + `followers` + "`" + ` edge matches any of these filters.
-  """
-  hasFollowersWith: [UserWhereInput!]
 }
 `, BuiltIn: false},
 	{Name: "../../schema/federation.graphqls", Input: `# Agora is an Apollo Federation v2 subgraph. Its entities, by ID.
@@ -4466,6 +3317,39 @@ type UnbanUserPayload {
 }
 `, BuiltIn: false},
 	{Name: "../../schema/post.graphqls", Input: `extend type Query {
+  """
+  Posts the viewer may see: published ones, their own drafts (and, for moderators, hidden
+  posts), newest first unless ordered otherwise. ` + "`" + `where` + "`" + ` narrows the list, never widens it.
+  """
+  posts(
+    "Returns the elements in the list that come after the specified cursor."
+    after: Cursor
+    "Returns the first _n_ elements from the list (at most 100)."
+    first: Int
+    "Returns the elements in the list that come before the specified cursor."
+    before: Cursor
+    "Returns the last _n_ elements from the list (at most 100)."
+    last: Int
+    "Ordering options for Posts returned from the connection: newest first when absent."
+    orderBy: PostOrder
+    "Which posts to list: every condition given must hold."
+    where: PostFilter
+  ): PostConnection!
+  "Tags in use: those on at least one post the viewer may see."
+  tags(
+    "Returns the elements in the list that come after the specified cursor."
+    after: Cursor
+    "Returns the first _n_ elements from the list (at most 100)."
+    first: Int
+    "Returns the elements in the list that come before the specified cursor."
+    before: Cursor
+    "Returns the last _n_ elements from the list (at most 100)."
+    last: Int
+    "Ordering options for Tags returned from the connection."
+    orderBy: TagOrder
+    "Which tags to list."
+    where: TagFilter
+  ): TagConnection!
   "The post with this slug, or null when there is none the viewer may see."
   post("The post's slug, as in its URL." slug: String!): Post
   "Published posts by the people the viewer follows, newest first."
@@ -4508,6 +3392,41 @@ extend type Mutation {
   addComment("The mutation's arguments, each described on its input type." input: AddCommentInput!): AddCommentPayload! @requiresScopes(scopes: [["write"]])
   "Delete a comment; its author or a moderator."
   deleteComment("The mutation's arguments, each described on its input type." input: DeleteCommentInput!): DeleteCommentPayload! @requiresScopes(scopes: [["write"]])
+}
+
+"""
+Which posts to list: every condition given must hold. The conditions are on the post itself, its
+author and its tags; text is found with ` + "`" + `search` + "`" + `.
+"""
+input PostFilter {
+  "Only posts by the user with this ID."
+  authorID: ID
+  "Only posts by the user with this username (in any case; at most 32 characters)."
+  authorUsername: String
+  """
+  Only posts filed under at least one of these tags: up to 20 names, normalized as tag names are
+  ("Go Lang" is go-lang). Absent or empty: any tags.
+  """
+  tags: [String!]
+  "Only posts in this status: DRAFT lists the viewer's own drafts (nobody sees another's)."
+  status: PostStatus
+  "Only posts created after this moment."
+  createdAfter: Time
+  "Only posts created before this moment."
+  createdBefore: Time
+  "Only posts first published after this moment (drafts have not been)."
+  publishedAfter: Time
+  "Only posts first published before this moment (drafts have not been)."
+  publishedBefore: Time
+}
+
+"Which tags to list."
+input TagFilter {
+  """
+  Only the tags with these names: up to 20, normalized as tag names are. Absent or empty: any
+  name.
+  """
+  names: [String!]
 }
 
 "A new post."
@@ -4632,18 +3551,25 @@ extend type User {
   ): NotificationConnection @policy(policies: [["self"]])
   "How many of the user's notifications are unread: visible to the user themselves only."
   unreadNotificationCount: Int @policy(policies: [["self"]])
+  "Who may send the user direct messages: visible to the user themselves only."
+  messagePolicy: UserMessagePolicy @policy(policies: [["self"]])
 }
 
 extend type Mutation {
   "Send a direct message; the first message to a user starts the conversation with them."
   sendMessage("The mutation's arguments, each described on its input type." input: SendMessageInput!): SendMessagePayload! @requiresScopes(scopes: [["write"]])
+  "Choose who may send the viewer direct messages: everyone (the default), the people they follow, or nobody."
+  setMessagePolicy("The mutation's arguments, each described on its input type." input: SetMessagePolicyInput!): SetMessagePolicyPayload! @requiresScopes(scopes: [["write"]])
   "Mark the viewer's notifications read: those listed, or all of them."
   markNotificationsRead("The mutation's arguments, each described on its input type." input: MarkNotificationsReadInput!): MarkNotificationsReadPayload! @authenticated
 }
 
-"A direct message to send."
+"""
+A direct message to send. It is refused (FORBIDDEN) when the recipient does not take messages from
+the sender: a banned recipient, or one whose messagePolicy leaves the sender out.
+"""
 input SendMessageInput {
-  "Who receives it: anyone but the sender."
+  "Who receives it: anyone but the sender whose messagePolicy lets the sender in."
   recipientID: ID!
   "1 to 5000 characters."
   body: String!
@@ -4655,6 +3581,18 @@ type SendMessagePayload {
   message: Message!
   "The conversation it is in."
   conversation: Conversation!
+}
+
+"Who may send the viewer direct messages."
+input SetMessagePolicyInput {
+  "EVERYONE, FOLLOWING (the people the viewer follows) or NOBODY; it applies to every message, in conversations already open too."
+  policy: UserMessagePolicy!
+}
+
+"The viewer's new message policy."
+type SetMessagePolicyPayload {
+  "The viewer, with the new messagePolicy."
+  user: User!
 }
 
 "Which notifications to mark read."
@@ -4908,6 +3846,21 @@ type UnfollowUserPayload {
 }
 `, BuiltIn: false},
 	{Name: "../../schema/user.graphqls", Input: `extend type Query {
+  "Members of the community."
+  users(
+    "Returns the elements in the list that come after the specified cursor."
+    after: Cursor
+    "Returns the first _n_ elements from the list (at most 100)."
+    first: Int
+    "Returns the elements in the list that come before the specified cursor."
+    before: Cursor
+    "Returns the last _n_ elements from the list (at most 100)."
+    last: Int
+    "Ordering options for Users returned from the connection."
+    orderBy: UserOrder
+    "Which users to list."
+    where: UserFilter
+  ): UserConnection!
   "The signed-in user, or null when the request carries no access token."
   viewer: User
   "The user with this username (case-insensitive), or null."
@@ -4933,6 +3886,12 @@ type Mutation {
   login("The mutation's arguments, each described on its input type." input: LoginInput!): LoginPayload!
   "Change the viewer's public profile. Fields left out stay as they are."
   updateProfile("The mutation's arguments, each described on its input type." input: UpdateProfileInput!): UpdateProfilePayload! @requiresScopes(scopes: [["write"]])
+}
+
+"Which users to list."
+input UserFilter {
+  "Only users with this role: MODERATOR lists the moderators."
+  role: UserRole
 }
 
 "A new account."
@@ -5581,6 +4540,14 @@ func (ec *executionContext) childFields_Session(ctx context.Context, field graph
 	return nil, fmt.Errorf("no field named %q was found under type Session", field.Name)
 }
 
+func (ec *executionContext) childFields_SetMessagePolicyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "user":
+		return ec.fieldContext_SetMessagePolicyPayload_user(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SetMessagePolicyPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_SetUserRolePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "user":
@@ -5713,6 +4680,8 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_notifications(ctx, field)
 	case "unreadNotificationCount":
 		return ec.fieldContext_User_unreadNotificationCount(ctx, field)
+	case "messagePolicy":
+		return ec.fieldContext_User_messagePolicy(ctx, field)
 	case "sessions":
 		return ec.fieldContext_User_sessions(ctx, field)
 	case "email":

@@ -78,7 +78,7 @@ func TestHTTPSchemaExposure(t *testing.T) {
 		`{ postz(first: 1) { totalCount } }`,                                                 // field
 		`{ posts(frist: 1) { totalCount } }`,                                                 // argument
 		`{ posts(first: 1, orderBy: {field: CREATED_AT, direction: DESCC}) { totalCount } }`, // enum value
-		`{ posts(first: 1, where: {titleContainz: "a"}) { totalCount } }`,                    // input field
+		`{ posts(first: 1, where: {authorUsernam: "a"}) { totalCount } }`,                    // input field
 		"{ viewer { ...F } } fragment F on Usr { id }",                                       // type
 		`{ viewer }`, // leaf selection
 	}

@@ -1,7 +1,10 @@
 package server_test
 
 import (
+	"strings"
 	"testing"
+
+	"github.com/agora/agora/internal/testenv"
 )
 
 // TestNotifications: follows, comments and likes notify the user they concern, never the actor
@@ -137,5 +140,95 @@ func TestMessages(t *testing.T) {
 		if data := rawData(t, a.as(cy), `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": conv}); data != `{"node":null}` {
 			t.Fatalf("cy reads ada and bob's conversation through node: %s", data)
 		}
+	})
+}
+
+// TestMessagePolicy: who may message whom. A recipient's messagePolicy (EVERYONE by default,
+// FOLLOWING: the people they follow, NOBODY) applies to every message, in open conversations too;
+// banned users can neither send nor receive; each refusal is FORBIDDEN with a message that says
+// why, does not reveal a ban, and writes nothing.
+func TestMessagePolicy(t *testing.T) {
+	eachDB(t, func(t *testing.T, a *api) {
+		ada, bob, cyd := a.register(t, "ada"), a.register(t, "bob"), a.register(t, "cyd")
+		admin, ben := a.register(t, "admin"), a.register(t, "ben")
+		a.setRole(t, admin, "ADMIN")
+		const send = `mutation($to: ID!) { sendMessage(input: {recipientID: $to, body: "hello"}) { message { id } } }`
+		const set = `mutation($p: UserMessagePolicy!) { setMessagePolicy(input: {policy: $p}) { user { username messagePolicy } } }`
+		const policyOf = `query($u: String!) { user(username: $u) { messagePolicy } }`
+		sends := func(t *testing.T, from, to user) {
+			t.Helper()
+			a.as(from).Do(t, send, map[string]any{"to": to.ID}, nil)
+		}
+		refused := func(t *testing.T, from, to user, want string) {
+			t.Helper()
+			before := a.count(t, "messages") + a.count(t, "conversations") + a.count(t, "notifications")
+			e := a.as(from).Fail(t, "FORBIDDEN", "", send, map[string]any{"to": to.ID})
+			if !strings.Contains(e.Message, want) {
+				t.Errorf("%s to %s: want a message with %q, got %q", from.Username, to.Username, want, e.Message)
+			}
+			if after := a.count(t, "messages") + a.count(t, "conversations") + a.count(t, "notifications"); after != before {
+				t.Errorf("%s to %s: a refused message wrote %d rows", from.Username, to.Username, after-before)
+			}
+		}
+		setPolicy := func(t *testing.T, u user, p string) {
+			t.Helper()
+			var out struct {
+				SetMessagePolicy struct {
+					User struct{ Username, MessagePolicy string }
+				}
+			}
+			a.as(u).Do(t, set, map[string]any{"p": p}, &out)
+			if got := out.SetMessagePolicy.User; got.Username != u.Username || got.MessagePolicy != p {
+				t.Fatalf("setMessagePolicy(%s) as %s: got %+v", p, u.Username, got)
+			}
+		}
+
+		// The setting is its owner's alone; EVERYONE by default.
+		if got := rawData(t, a.as(ada), `{ viewer { messagePolicy } }`, nil); got != `{"viewer":{"messagePolicy":"EVERYONE"}}` {
+			t.Errorf("ada's own policy: %s", got)
+		}
+		for _, c := range []testenv.GraphQL{a.GraphQL, a.as(bob), a.as(admin)} {
+			if got := rawData(t, c, policyOf, map[string]any{"u": "ada"}); got != `{"user":{"messagePolicy":null}}` {
+				t.Errorf("someone else reads ada's policy: %s", got)
+			}
+		}
+		sends(t, bob, ada)
+		sends(t, ada, bob)
+
+		// FOLLOWING: the people ada follows, in the conversation already open too.
+		setPolicy(t, ada, "FOLLOWING")
+		if got := rawData(t, a.as(ada), policyOf, map[string]any{"u": "ada"}); got != `{"user":{"messagePolicy":"FOLLOWING"}}` {
+			t.Errorf("ada's policy after the change: %s", got)
+		}
+		refused(t, bob, ada, "only from people they follow")
+		a.as(ada).Do(t, `mutation($id: ID!) { followUser(input: {userID: $id}) { user { id } } }`, map[string]any{"id": bob.ID}, nil)
+		sends(t, bob, ada)
+		refused(t, cyd, ada, "only from people they follow")
+		// Following ada is not what counts: ada following them is.
+		a.as(cyd).Do(t, `mutation($id: ID!) { followUser(input: {userID: $id}) { user { id } } }`, map[string]any{"id": ada.ID}, nil)
+		refused(t, cyd, ada, "only from people they follow")
+
+		// NOBODY: not even those she follows; she may still write to others.
+		setPolicy(t, ada, "NOBODY")
+		refused(t, bob, ada, "does not accept direct messages")
+		sends(t, ada, bob)
+		setPolicy(t, ada, "EVERYONE")
+		sends(t, cyd, ada)
+
+		// Bans: a banned user neither receives (and the refusal does not tell a ban from a
+		// setting) nor sends, nor changes the setting.
+		sends(t, ben, bob)
+		a.as(admin).Do(t, `mutation($id: ID!) { banUser(input: {userID: $id}) { user { id } } }`, map[string]any{"id": ben.ID}, nil)
+		refused(t, bob, ben, "does not accept direct messages from you")
+		refused(t, admin, ben, "does not accept direct messages from you")
+		before := a.count(t, "messages")
+		a.as(ben).Fail(t, "FORBIDDEN", "", send, map[string]any{"to": bob.ID})
+		a.as(ben).Fail(t, "FORBIDDEN", "", set, map[string]any{"p": "NOBODY"})
+		if a.count(t, "messages") != before {
+			t.Error("a banned user sent a message")
+		}
+		a.as(admin).Do(t, `mutation($id: ID!) { unbanUser(input: {userID: $id}) { user { id } } }`, map[string]any{"id": ben.ID}, nil)
+		sends(t, bob, ben)
+		sends(t, ben, bob)
 	})
 }

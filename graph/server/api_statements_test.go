@@ -60,6 +60,8 @@ func TestStatementCount(t *testing.T) {
 			    node { id title likeCount commentCount viewerHasLiked author { username displayName } tags { name } } }
 			} }`,
 			"people suggestions": `query($n: Int!) { searchUsers(query: "auth", first: $n) { edges { node { username followerCount } } } }`,
+			"filtered posts": `query($n: Int!) { posts(first: $n, where: {tags: ["go", "sql"], authorUsername: "author1", publishedBefore: "2100-01-01T00:00:00Z"}) {
+			  totalCount edges { node { id title author { username } tags { name } commentCount } } pageInfo { hasNextPage endCursor } } }`,
 		} {
 			small, large := measure(query, 10), measure(query, 50)
 			t.Logf("%s: %d SQL statements at first:10, %d at first:50", name, small, large)

@@ -232,6 +232,33 @@ func (s *Service) UpdateProfile(ctx context.Context, in UpdateProfileInput) (*en
 	return u.Unwrap(), nil
 }
 
+// SetMessagePolicyInput is who may send the viewer direct messages (bound to the GraphQL input
+// of the same name).
+type SetMessagePolicyInput struct {
+	Policy user.MessagePolicy
+}
+
+// SetMessagePolicy changes who may send the viewer direct messages (internal/message applies it).
+func (s *Service) SetMessagePolicy(ctx context.Context, in SetMessagePolicyInput) (*ent.User, error) {
+	v := auth.FromContext(ctx)
+	if !v.Authenticated() {
+		return nil, apperr.ErrUnauthenticated
+	}
+	if err := user.MessagePolicyValidator(in.Policy); err != nil {
+		return nil, apperr.InvalidField("policy", "must be EVERYONE, FOLLOWING or NOBODY")
+	}
+	var u *ent.User
+	err := database.InTx(ctx, s.client, func(ctx context.Context, tx *ent.Tx) (err error) {
+		u, err = tx.User.UpdateOneID(v.UserID).SetMessagePolicy(in.Policy).Save(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.userChanged(ctx, u.ID) // its updatedAt changed
+	return u.Unwrap(), nil
+}
+
 func normalizeEmail(s string) (string, error) {
 	s = strings.ToLower(strings.TrimSpace(s))
 	addr, err := mail.ParseAddress(s)

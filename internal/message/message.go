@@ -9,6 +9,7 @@ import (
 
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/ent/conversation"
+	"github.com/agora/agora/ent/follow"
 	"github.com/agora/agora/ent/notification"
 	"github.com/agora/agora/ent/user"
 	"github.com/agora/agora/internal/apperr"
@@ -50,6 +51,9 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, *ent.Co
 	if err != nil {
 		return nil, nil, err
 	}
+	if !v.HasScope(auth.ScopeWrite) {
+		return nil, nil, apperr.Forbiddenf("banned users cannot send direct messages")
+	}
 	if in.RecipientID == v.UserID {
 		return nil, nil, apperr.InvalidField("recipientID", "you cannot message yourself")
 	}
@@ -63,10 +67,8 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, *ent.Co
 	// the pair, and its second attempt finds the winner's conversation.
 	for attempt := 0; ; attempt++ {
 		err = database.InTx(ctx, s.client, func(ctx context.Context, tx *ent.Tx) error {
-			if ok, err := tx.User.Query().Where(user.ID(in.RecipientID)).Exist(ctx); err != nil {
+			if err := mayMessage(ctx, tx, v.UserID, in.RecipientID); err != nil {
 				return err
-			} else if !ok {
-				return &apperr.Error{Kind: apperr.NotFound, Field: "recipientID", Message: "user not found"}
 			}
 			now := time.Now().UTC()
 			c, err = tx.Conversation.Query().Where(conversation.Pair(pair)).Only(ctx)
@@ -92,4 +94,39 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, *ent.Co
 	s.live.MessageAdded(ctx, c.ID, m.ID)
 	s.notify.Notify(ctx, notify.Notice{Kind: notification.KindNEW_MESSAGE, Recipient: in.RecipientID, Actor: v.UserID, Message: &m.ID})
 	return m.Unwrap(), c.Unwrap(), nil
+}
+
+// errRefused is the answer of a recipient who does not take messages from the sender: the same
+// for a ban as for their setting, since who is banned is for moderators to know.
+var errRefused = apperr.Forbiddenf("this user does not accept direct messages from you")
+
+// mayMessage checks, in the sending transaction, that the recipient exists, is not banned, and
+// takes messages from the sender by their message policy (FOLLOWING: people they follow). It
+// holds for every message, not only a conversation's first: a setting changed later applies to
+// the conversations already open.
+func mayMessage(ctx context.Context, tx *ent.Tx, sender, recipient int) error {
+	r, err := tx.User.Query().Where(user.ID(recipient)).Select(user.FieldBannedAt, user.FieldMessagePolicy).Only(ctx)
+	switch {
+	case ent.IsNotFound(err):
+		return &apperr.Error{Kind: apperr.NotFound, Field: "recipientID", Message: "user not found"}
+	case err != nil:
+		return err
+	case r.BannedAt != nil:
+		return errRefused
+	}
+	switch r.MessagePolicy {
+	case user.MessagePolicyEVERYONE:
+		return nil
+	case user.MessagePolicyFOLLOWING:
+		// user_id is followed by following_id: the recipient follows the sender.
+		follows, err := tx.Follow.Query().Where(follow.UserID(sender), follow.FollowingID(recipient)).Exist(ctx)
+		if err != nil {
+			return err
+		}
+		if follows {
+			return nil
+		}
+		return apperr.Forbiddenf("this user accepts direct messages only from people they follow")
+	}
+	return errRefused
 }

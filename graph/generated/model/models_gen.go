@@ -222,6 +222,12 @@ type SendMessagePayload struct {
 	Conversation *ent.Conversation `json:"conversation"`
 }
 
+// The viewer's new message policy.
+type SetMessagePolicyPayload struct {
+	// The viewer, with the new messagePolicy.
+	User *ent.User `json:"user"`
+}
+
 // The user with the new role.
 type SetUserRolePayload struct {
 	// The user, with the new role.
