@@ -46,7 +46,7 @@ func domain(others ...string) rule {
 // graphUses is what the resolvers may use: gqlgen's interfaces and models, the domain packages,
 // loaders and the transaction from the context.
 var graphUses = []string{"ent", "graph/generated", "graph/generated/model", "graph/scalar", "internal/apperr",
-	"internal/auth", "internal/database", "internal/loader", "internal/account", "internal/live", "internal/message",
+	"internal/auth", "internal/database", "internal/loader", "internal/account", "internal/filter", "internal/live", "internal/message",
 	"internal/notify", "internal/publish", "internal/search", "internal/social"}
 
 // importTable is ARCHITECTURE.md's table of imports, enforced. Keys are paths inside the module;
@@ -85,6 +85,8 @@ var importTable = map[string]rule{
 	"internal/account": domain(),
 	"internal/search":  domain(),
 	"internal/trusted": domain(),
+	// filter turns the designed filter inputs into ent predicates.
+	"internal/filter": domain("internal/account"), // usernames are normalized as account does
 	// mail renders and sends: templates and a sender chosen by the configuration.
 	"internal/mail": {layer: layerDomain, imports: []string{"internal/apperr", "internal/config"}},
 	// seed loads the demo data through the services, as a client would.
@@ -93,7 +95,7 @@ var importTable = map[string]rule{
 	// gqlgen's output binds GraphQL inputs and payloads to ent's and the domain's types (gqlgen.yml
 	// models); the resolvers implement its interfaces, so it never imports them.
 	"graph/generated": {layer: layerGenerated, imports: []string{"ent", "graph/generated/model", "graph/scalar",
-		"internal/account", "internal/message", "internal/notify", "internal/publish", "internal/search"}},
+		"internal/account", "internal/filter", "internal/message", "internal/notify", "internal/publish", "internal/search"}},
 	"graph/generated/model": {layer: layerGenerated, imports: []string{"ent"}},
 	"graph/scalar":          {layer: layerGenerated, imports: []string{"internal/apperr"}},
 	"graph":                 {layer: layerResolvers, imports: graphUses},

@@ -20,7 +20,7 @@ import (
 	"github.com/agora/agora/ent/user"
 	"github.com/agora/agora/internal/account"
 	"github.com/agora/agora/internal/apperr"
-	"github.com/agora/agora/internal/publish"
+	"github.com/agora/agora/internal/slug"
 )
 
 // MaxNames is the most tag names a filter may list.
@@ -130,7 +130,7 @@ func tagNames(field string, names []string) ([]string, error) {
 	}
 	out := make([]string, 0, len(names))
 	for _, n := range names {
-		t := publish.NormalizeTag(n)
+		t := slug.Tag(n)
 		if t == "" {
 			return nil, apperr.InvalidField(field, "a tag name needs letters or digits")
 		}
