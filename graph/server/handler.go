@@ -25,14 +25,16 @@ func (a *App) graphql() http.Handler {
 	registerRequestErrors()
 	limits := Limits{Depth: c.MaxDepth, Aliases: c.MaxAliases, RootFields: c.MaxRootFields,
 		Tokens: c.MaxTokens, Cost: c.MaxCost}.withDefaults()
-	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: &a.Resolver}))
+	schema := generated.NewExecutableSchema(generated.Config{Resolvers: &a.Resolver})
+	srv := handler.New(schema)
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(a.realtime.websocket())
 	srv.AddTransport(transport.SSE{KeepAlivePingInterval: a.realtime.KeepAlive}) // before POST: it takes POSTs asking for text/event-stream
 	srv.AddTransport(getTransport{})
 	srv.AddTransport(transport.POST{})
 	srv.AddTransport(unsupported{}) // last: what no transport above takes
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	documents := lru.New[*ast.QueryDocument](1000)
+	srv.SetQueryCache(documents)
 	srv.SetParserTokenLimit(limits.Tokens)
 	srv.SetErrorPresenter(errorPresenter(a.log))
 	srv.SetRecoverFunc(recoverFunc)
@@ -53,6 +55,9 @@ func (a *App) graphql() http.Handler {
 	} else {
 		srv.Use(extension.AutomaticPersistedQuery{Cache: a.apq})
 	}
+	// Bounds validation's work: after the extensions above have chosen the document, before
+	// gqlgen parses and validates it (parsing is linear; some validation rules are not).
+	srv.Use(newDocumentLimits(schema.Schema(), documents, limits))
 	if c.OperationTimeout > 0 {
 		srv.Use(operationTimeout{c.OperationTimeout})
 	}

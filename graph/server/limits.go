@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"strings"
 	"time"
@@ -75,10 +74,7 @@ func (l operationLimits) MutateOperationContext(_ context.Context, oc *graphql.O
 		{"cost", m.cost, l.Cost},
 	} {
 		if c.got > c.limit {
-			return &gqlerror.Error{
-				Message:    fmt.Sprintf("operation %s is %d, above the limit of %d", c.name, c.got, c.limit),
-				Extensions: map[string]any{"code": codeOperationLimit, "limit": c.name, "value": c.got, "max": c.limit},
-			}
+			return limitError(c.name, c.got, c.limit)
 		}
 	}
 	return nil
