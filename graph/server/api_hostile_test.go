@@ -81,6 +81,7 @@ func hostileRequests() []hostile {
 		{name: "field suggestions in production", production: true, body: gqlBody(`{ viewr { id } }`, nil), status: 400, code: "GRAPHQL_VALIDATION_FAILED"},
 		{name: "full-text syntax in a search", body: gqlBody(search, map[string]any{"q": `NEAR(a b) {title body}: x* ) " OR OR - ^start AND`}), status: 200},
 		{name: "a search of 10,000 characters", body: gqlBody(search, map[string]any{"q": strings.Repeat("word ", 2000)}), status: 200, code: "BAD_USER_INPUT"},
+		{name: "CSRF: GET with a malformed text/plain", method: http.MethodGet, contentType: "text/plain; x", query: url.Values{"query": {`{ viewer { id } }`}}, status: 400, code: "CSRF_PREVENTED"},
 	}
 }
 
