@@ -65,7 +65,7 @@ func (a *App) graphql() http.Handler {
 	srv.Use(&apollofederatedtracingv1.Tracer{}) // ftv1 traces, when a router asks for them
 	// operationLimits bounds depth, aliases, root fields and cost before pageLimits walks the
 	// connections: pageLimits is safe only on an operation within those bounds.
-	srv.Use(operationLimits{limits})
+	srv.Use(operationLimits{limits, schema.Schema()})
 	srv.Use(pageLimits{})
 	srv.Use(subscriptionCap{max: a.realtime.MaxSubscriptions})
 	srv.Use(operationMetrics{a.metrics})
