@@ -15,6 +15,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/agora/agora/internal/config"
 	"github.com/agora/agora/internal/database"
@@ -288,5 +291,41 @@ func TestTextHygiene(t *testing.T) {
 				t.Errorf("the refusals were logged as errors:\n%s", log.String())
 			}
 		})
+	}
+}
+
+// TestTokenIssuedInTheFuture: an access token whose iat is in the future (beyond the clock skew)
+// is refused with 401, though it is signed with the key and names a live session: Agora never
+// issues one, so it was minted elsewhere or by a clock that cannot be trusted.
+func TestTokenIssuedInTheFuture(t *testing.T) {
+	a := newAPI(t, "sqlite")
+	ada := a.register(t, "ada")
+	var c jwt.MapClaims
+	if _, _, err := jwt.NewParser().ParseUnverified(ada.Token, &c); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig()
+	key := sha256.Sum256([]byte(cfg.JWTSecret))
+	mint := func(iat time.Time) string {
+		claims := jwt.MapClaims{}
+		for k, v := range c {
+			claims[k] = v
+		}
+		claims["iat"] = iat.Unix()
+		tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
+		tok.Header["kid"] = hex.EncodeToString(key[:6])
+		s, err := tok.SignedString([]byte(cfg.JWTSecret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	const viewer = `{ viewer { username } }`
+	if r := a.GraphQL.As(mint(time.Now())).Post(t, viewer, nil); r.Status != http.StatusOK || !strings.Contains(string(r.Data), "ada") {
+		t.Fatalf("a token minted as Agora does: want ada, got %d %s %+v", r.Status, r.Data, r.Errors)
+	}
+	r := a.GraphQL.As(mint(time.Now().AddDate(1, 0, 0))).Post(t, viewer, nil)
+	if r.Status != http.StatusUnauthorized || len(r.Errors) != 1 || r.Errors[0].Code() != "UNAUTHENTICATED" {
+		t.Errorf("a token issued a year ahead: want 401 UNAUTHENTICATED, got %d %s %+v", r.Status, r.Data, r.Errors)
 	}
 }
