@@ -15,6 +15,7 @@ const (
 	maxTags    = 10
 	maxTagLen  = 32
 	maxSlugLen = 80
+	maxBodyLen = 100_000 // characters of a post's body
 )
 
 // slugify turns a title into lower-case ASCII words joined by dashes, accents stripped ("Café au
