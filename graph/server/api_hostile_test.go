@@ -87,6 +87,7 @@ func hostileRequests() []hostile {
 	for i := range ors {
 		ors[i] = map[string]any{"titleContainsFold": fmt.Sprintf("w%d", i)}
 	}
+	moreOrs := slices.Repeat(ors, 15) // 30,000 objects, about a megabyte: gqlparser's coercion alone took 0.7 s
 	var not any = map[string]any{"titleContainsFold": "x"}
 	for range 5000 {
 		not = map[string]any{"not": not}
@@ -130,6 +131,7 @@ func hostileRequests() []hostile {
 		{name: "a 45 KB filter string", body: gqlBody(`{ posts(where: {bodyContainsFold: "`+strings.Repeat("x", 45_000)+`"}) { totalCount } }`, nil), status: 200, code: "BAD_USER_INPUT"},
 		{name: "a 900 KB filter string in a variable", body: gqlBody(filter, map[string]any{"w": map[string]any{"bodyContainsFold": strings.Repeat("x", 900_000)}}), status: 200, code: "BAD_USER_INPUT"},
 		{name: "2,000 OR'd predicates in a variable (67 KB)", body: gqlBody(filter, map[string]any{"w": map[string]any{"or": ors}}), status: 200, code: "BAD_USER_INPUT"},
+		{name: "30,000 OR'd predicates in a variable (1 MB)", body: gqlBody(filter, map[string]any{"w": map[string]any{"or": moreOrs}}), status: 200, code: "BAD_USER_INPUT"},
 		{name: "5,000 nested not in a variable", body: gqlBody(filter, map[string]any{"w": not}), status: 200, code: "BAD_USER_INPUT"},
 		{name: "1,001 IDs", body: gqlBody(`query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, map[string]any{"ids": ids}), status: 200, code: "BAD_USER_INPUT"},
 		{name: "a NUL character in a variable", body: gqlBody(`query($u: String!) { user(username: $u) { id } }`, map[string]any{"u": "ada\x00"}), status: 200, code: "BAD_USER_INPUT"},

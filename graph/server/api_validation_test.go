@@ -224,3 +224,47 @@ func BenchmarkValidationWorst(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRefusals sends, over real HTTP, the requests of the attacks the limits refuse before
+// anything runs, and reports the process's CPU time per refusal (server and client: parsing,
+// the variables' coercion, the bounds' walks): what refusing one costs.
+//
+//	go test -run '^$' -bench Refusals -benchtime 20x ./graph/server
+func BenchmarkRefusals(b *testing.B) {
+	a := newAPI(b, "sqlite")
+	filter := `query($w: PostWhereInput) { posts(first: 20, where: $w) { totalCount } }`
+	orOf := func(n int) map[string]any {
+		ors := make([]any, n)
+		for i := range ors {
+			ors[i] = map[string]any{"titleContainsFold": fmt.Sprint("w", i)}
+		}
+		return map[string]any{"or": ors}
+	}
+	var not any = map[string]any{"titleContainsFold": "x"}
+	for range 5000 {
+		not = map[string]any{"not": not}
+	}
+	for _, tc := range []struct {
+		name, query string
+		vars        map[string]any
+		code        string
+	}{
+		{"165 KB of repeated fields", "{ posts(first: 1) { totalCount " + strings.Repeat("__typename ", 14_980) + "} }", nil, "OPERATION_LIMIT"},
+		{"cubic fragments", "{ " + strings.Repeat("viewer { id ...F } ", 300) + "} fragment F on User { " + strings.Repeat("id ", 300) + "}", nil, "OPERATION_LIMIT"},
+		{"900 KB filter string", filter, map[string]any{"w": map[string]any{"bodyContainsFold": strings.Repeat("x", 900_000)}}, "BAD_USER_INPUT"},
+		{"2,000 predicates or'd", filter, map[string]any{"w": orOf(2_000)}, "BAD_USER_INPUT"},
+		{"30,000 predicates or'd (1 MB)", filter, map[string]any{"w": orOf(30_000)}, "BAD_USER_INPUT"},
+		{"5,000 nested not", filter, map[string]any{"w": not}, "BAD_USER_INPUT"},
+	} {
+		b.Run(strings.ReplaceAll(tc.name, " ", "_"), func(b *testing.B) {
+			cpu0 := cpuTime()
+			for b.Loop() {
+				r := a.Post(b, tc.query, tc.vars)
+				if len(r.Errors) != 1 || r.Errors[0].Code() != tc.code {
+					b.Fatalf("want %s, got %+v", tc.code, r.Errors)
+				}
+			}
+			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+		})
+	}
+}

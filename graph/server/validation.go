@@ -41,10 +41,11 @@ const (
 // (automatic persisted queries, trusted documents); a document that passed validation before
 // (it is in the query cache) is not checked again.
 type documentLimits struct {
+	schema  *ast.Schema
 	cache   graphql.Cache[*ast.QueryDocument] // gqlgen's: documents that passed validation
 	tokens  int                               // the parser's token limit
 	maxArgs int                               // the most arguments a field of the schema takes
-	cost    int                               // the cost limit, reported for fragment bombs
+	cost    int                               // the cost limit
 }
 
 var _ interface {
@@ -53,7 +54,7 @@ var _ interface {
 } = documentLimits{}
 
 func newDocumentLimits(schema *ast.Schema, cache graphql.Cache[*ast.QueryDocument], l Limits) documentLimits {
-	d := documentLimits{cache: cache, tokens: l.Tokens, cost: l.Cost}
+	d := documentLimits{schema: schema, cache: cache, tokens: l.Tokens, cost: l.Cost}
 	for _, t := range schema.Types {
 		for _, f := range t.Fields {
 			d.maxArgs = max(d.maxArgs, len(f.Arguments))
@@ -66,23 +67,45 @@ func (documentLimits) ExtensionName() string                   { return "Documen
 func (documentLimits) Validate(graphql.ExecutableSchema) error { return nil }
 
 func (d documentLimits) MutateOperationParameters(ctx context.Context, p *graphql.RawParams) *gqlerror.Error {
-	if _, ok := d.cache.Get(ctx, p.Query); ok {
-		return nil
+	doc, ok := d.cache.Get(ctx, p.Query)
+	if !ok {
+		var err *gqlerror.Error
+		if doc, err = d.Check(p.Query); doc == nil || err != nil {
+			return err
+		}
 	}
-	return d.Check(p.Query)
+	return d.checkVariables(doc, p)
 }
 
-// Check parses query and refuses it when validating it could cost more than the bounds allow.
-// A query that does not parse passes: gqlgen reports the parse error.
-func (d documentLimits) Check(query string) *gqlerror.Error {
+// checkVariables checks the variables of the operation to run before gqlparser coerces them
+// (see inputMeter.variables).
+func (d documentLimits) checkVariables(doc *ast.QueryDocument, p *graphql.RawParams) *gqlerror.Error {
+	op := doc.Operations.ForName(p.OperationName)
+	if op == nil || len(p.Variables) == 0 {
+		return nil // gqlgen refuses a missing operation, and has nothing to coerce
+	}
+	m := newInputMeter(d.schema, op, d.cost)
+	if err := m.variables(op, &selection.Walker{Fragments: doc.Fragments}, p.Variables); err != nil {
+		return err
+	}
+	if m.budget < 0 {
+		return limitError("cost", math.MaxInt32, d.cost)
+	}
+	return nil
+}
+
+// Check parses query and refuses it when validating it could cost more than the bounds allow,
+// and returns the document it parsed. A query that does not parse passes (nil, nil): gqlgen
+// reports the parse error.
+func (d documentLimits) Check(query string) (*ast.QueryDocument, *gqlerror.Error) {
 	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: query}, d.tokens)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	if cycle := selection.Cycle(doc); cycle != nil {
 		e := gqlerror.Errorf("Cannot spread fragment %q within itself (%s).", cycle[0], strings.Join(append(cycle, cycle[0]), " → "))
 		errcode.Set(e, errcode.ValidationFailed)
-		return e
+		return nil, e
 	}
 	o := overlapWork{w: selection.Walker{Fragments: doc.Fragments}, paths: map[pathKey]int{}}
 	for _, op := range doc.Operations {
@@ -93,15 +116,15 @@ func (d documentLimits) Check(query string) *gqlerror.Error {
 	}
 	switch {
 	case o.w.Exceeded():
-		return limitError("cost", math.MaxInt32, d.cost) // a fragment bomb: refused on cost, as ever
+		return doc, limitError("cost", math.MaxInt32, d.cost) // a fragment bomb: refused on cost, as ever
 	case o.args > d.maxArgs:
-		return limitError("arguments", o.args, d.maxArgs)
+		return doc, limitError("arguments", o.args, d.maxArgs)
 	case o.selections > MaxSelections:
-		return limitError("selections", o.selections, MaxSelections)
+		return doc, limitError("selections", o.selections, MaxSelections)
 	case o.overlaps > MaxOverlaps:
-		return limitError("overlaps", o.overlaps, MaxOverlaps)
+		return doc, limitError("overlaps", o.overlaps, MaxOverlaps)
 	}
-	return nil
+	return doc, nil
 }
 
 // overlapWork measures, in one walk of a document with fragments inlined, upper bounds of what
