@@ -235,7 +235,9 @@ func TestPostBodyCharacters(t *testing.T) {
 	eachDB(t, func(t *testing.T, a *api) {
 		ada := a.register(t, "ada")
 		long := strings.Repeat("é", 100_000) // 200,000 bytes
-		var out struct{ CreatePost struct{ Post struct{ ID, Body string } } }
+		var out struct {
+			CreatePost struct{ Post struct{ ID, Body string } }
+		}
 		a.as(ada).Do(t, `mutation($in: CreatePostInput!) { createPost(input: $in) { post { id body } } }`,
 			map[string]any{"in": map[string]any{"title": "Long", "body": long}}, &out)
 		if out.CreatePost.Post.Body != long {
