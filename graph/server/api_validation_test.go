@@ -16,6 +16,7 @@ import (
 
 	"github.com/agora/agora/graph/generated"
 	"github.com/agora/agora/internal/config"
+	"github.com/agora/agora/internal/testenv"
 )
 
 // worstDocument is a family of documents built to make gqlparser's validation slow, and the
@@ -109,12 +110,13 @@ var validationLimits = map[string]bool{"selections": true, "overlaps": true, "ar
 // (BenchmarkValidationWorst times their validation).
 func TestValidationBounds(t *testing.T) {
 	a := newAPI(t, "sqlite")
-	limitOf := func(query, operation string) (string, testenvResponse) {
+	limitOf := func(query, operation string) (string, testenv.Response) {
 		t.Helper()
 		body, _ := json.Marshal(map[string]any{"query": query, "operationName": operation})
 		res, raw := send(t, http.MethodPost, a.URL, string(body), jsonHeaders)
-		r := testenvResponse{Status: res.StatusCode}
+		var r testenv.Response
 		_ = json.Unmarshal(raw, &r)
+		r.Status = res.StatusCode
 		for _, e := range r.Errors {
 			if l, _ := e.Extensions["limit"].(string); validationLimits[l] {
 				return l, r
@@ -156,15 +158,6 @@ func TestValidationBounds(t *testing.T) {
 	// A fragment cycle is refused as validation refuses it (the bounds cannot measure it).
 	if r := a.Post(t, "{ viewer { ...A } } fragment A on User { ...B } fragment B on User { friend: viewer { ...A } }", nil); len(r.Errors) != 1 || r.Errors[0].Code() != "GRAPHQL_VALIDATION_FAILED" {
 		t.Errorf("fragment cycle: want GRAPHQL_VALIDATION_FAILED, got %+v", r.Errors)
-	}
-}
-
-// testenvResponse is a response with its status.
-type testenvResponse struct {
-	Status int
-	Errors []struct {
-		Message    string
-		Extensions map[string]any
 	}
 }
 

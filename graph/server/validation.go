@@ -32,14 +32,15 @@ const (
 	MaxOverlaps = 10_000
 )
 
-// documentLimits bounds the work of validating a document, before gqlgen validates it: it parses
-// the document (linear, within the token limit), and refuses with OPERATION_LIMIT a document
-// whose validation would compare too many fields (limit "overlaps", see MaxOverlapWork), a field
-// with more arguments than any field of the schema takes ("arguments"), or fragments that expand
-// past selection.MaxVisits selections ("cost", as the operation limits would). A fragment cycle is
-// refused as validation would refuse it. Runs after the extensions that choose the document
-// (automatic persisted queries, trusted documents); a document that passed validation before
-// (it is in the query cache) is not checked again.
+// documentLimits bounds the work of validating a document and coercing its variables, before
+// gqlgen does either: it parses the document (linear, within the token limit), and refuses with
+// OPERATION_LIMIT a document whose validation would read or compare too much ("selections",
+// "overlaps"), a field with more arguments than any field of the schema takes ("arguments"), or
+// fragments that expand past selection.MaxVisits selections ("cost", as the operation limits
+// would). A fragment cycle is refused as validation would refuse it. Then it checks the
+// variables as sent (see inputMeter.variables). Runs after the extensions that choose the
+// document (automatic persisted queries, trusted documents); a document that passed validation
+// before (it is in the query cache) is not measured again, its variables are.
 type documentLimits struct {
 	schema  *ast.Schema
 	cache   graphql.Cache[*ast.QueryDocument] // gqlgen's: documents that passed validation
