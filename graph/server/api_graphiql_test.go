@@ -174,7 +174,9 @@ func TestGraphiQLOffline(t *testing.T) {
 
 	t.Run("production", func(t *testing.T) {
 		t.Parallel()
-		prod := sqliteAPI(t, func(c *config.Config) { c.GraphQL.Introspection, c.GraphQL.FieldSuggestions, c.GraphQL.GraphiQL = false, false, false })
+		prod := sqliteAPI(t, func(c *config.Config) {
+			c.GraphQL.Introspection, c.GraphQL.FieldSuggestions, c.GraphQL.GraphiQL = false, false, false
+		})
 		for _, p := range append([]string{"/", "/?query=%7B__typename%7D"}, assets...) {
 			if res, _ := httpGet(t, prod.srv.URL+p); res.StatusCode != http.StatusNotFound {
 				t.Errorf("production: GET %s: want 404, got %d", p, res.StatusCode)

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -55,4 +56,64 @@ func seq(n int) []any {
 		out[i] = i
 	}
 	return out
+}
+
+// TestInputBounds: the cost model sees inputs — each value of an argument counts, a long string
+// more, a nested input object 20 times its parent — and argument values stay within the input
+// bounds whatever their input type, literal or variable; ordinary filters and long posts pass.
+func TestInputBounds(t *testing.T) {
+	a := newAPI(t, "sqlite")
+	const filter = `query($w: PostFilter) { posts(first: 1, where: $w) { totalCount } }`
+	costOf := func(query string, vars map[string]any) float64 {
+		t.Helper()
+		r := a.PostExtensions(t, query, vars, map[string]any{"cost": true})
+		if len(r.Errors) > 0 {
+			t.Fatalf("%s %v: %+v", query, vars, r.Errors)
+		}
+		cost, _ := r.Extensions["cost"].(map[string]any)
+		return cost["requested"].(float64)
+	}
+	tagsOf := func(n int) map[string]any {
+		tags := make([]any, n)
+		for i := range tags {
+			tags[i] = fmt.Sprint("word", i)
+		}
+		return map[string]any{"tags": tags}
+	}
+	// posts 1 + first 1 + totalCount 1, plus where: the object 1 and each value in it 1, a string
+	// 1 more per 100 characters.
+	for _, tc := range []struct {
+		name  string
+		where any
+		cost  float64
+	}{
+		{"no filter", nil, 3 + 1},
+		{"an author", map[string]any{"authorUsername": "ada"}, 3 + 1 + 1},
+		{"a 32-character author", map[string]any{"authorUsername": strings.Repeat("x", 32)}, 3 + 1 + 1},
+		{"two tags", tagsOf(2), 3 + 1 + 1 + 2},
+		{"twenty tags", tagsOf(20), 3 + 1 + 1 + 20},
+	} {
+		if got := costOf(filter, map[string]any{"w": tc.where}); got != tc.cost {
+			t.Errorf("%s: cost %v, want %v", tc.name, got, tc.cost)
+		}
+	}
+	for _, tc := range []struct {
+		name, query string
+		vars        map[string]any
+		code, field string
+	}{
+		{"101 tags", filter, map[string]any{"w": tagsOf(101)}, "BAD_USER_INPUT", "where.tags"},
+		{"a 1,001-character author", filter, map[string]any{"w": map[string]any{"authorUsername": strings.Repeat("é", 1001)}}, "BAD_USER_INPUT", "where.authorUsername"},
+		{"a 1,001-character literal", `{ user(username: "` + strings.Repeat("x", 1001) + `") { id } }`, nil, "BAD_USER_INPUT", "username"},
+		{"a 1,001-character cursor", `query($c: Cursor) { posts(first: 1, after: $c) { totalCount } }`, map[string]any{"c": strings.Repeat("x", 1001)}, "BAD_USER_INPUT", "after"},
+		{"1,001 IDs in a mutation", `mutation($ids: [ID!]) { markNotificationsRead(input: {ids: $ids}) { __typename } }`, map[string]any{"ids": slices.Repeat([]any{"1"}, 1001)}, "BAD_USER_INPUT", "ids"},
+		{"a 100,001-character post", createPostMutation, map[string]any{"in": map[string]any{"title": "T", "body": strings.Repeat("b", 100_001)}}, "BAD_USER_INPUT", "body"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := a.Fail(t, tc.code, tc.field, tc.query, tc.vars)
+			if tc.code == "BAD_USER_INPUT" && len(e.Path) == 0 {
+				t.Errorf("no path to the field: %+v", e)
+			}
+		})
+	}
 }

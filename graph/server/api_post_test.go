@@ -210,7 +210,7 @@ func TestPostCreateInvalid(t *testing.T) {
 			{"11 tags", a.as(ada), map[string]any{"title": "T", "tags": elevenTags}, "BAD_USER_INPUT", "tags"},
 			{"tag without letters or digits", a.as(ada), map[string]any{"title": "T", "tags": []any{"fine", "--!--"}}, "BAD_USER_INPUT", "tags"},
 			{"501-char description", a.as(ada), map[string]any{"title": "T", "description": strings.Repeat("d", 501)}, "BAD_USER_INPUT", "description"},
-			{"body over 100000 bytes", a.as(ada), map[string]any{"title": "T", "body": strings.Repeat("b", 100_001)}, "BAD_USER_INPUT", "body"},
+			{"body over 100000 characters", a.as(ada), map[string]any{"title": "T", "body": strings.Repeat("b", 100_001)}, "BAD_USER_INPUT", "body"},
 			{"signed out", a.GraphQL, map[string]any{"title": "Anonymous", "tags": []any{"new"}}, "UNAUTHENTICATED", ""},
 		}
 		for _, tc := range cases {
@@ -224,6 +224,33 @@ func TestPostCreateInvalid(t *testing.T) {
 		}
 		if n := a.count(t, "posts"); n != 1 {
 			t.Fatalf("want only the one valid post, got %d", n)
+		}
+	})
+}
+
+// TestPostBodyCharacters: a post's body holds up to 100,000 characters, as the schema says, not
+// bytes: a body of 100,000 two-byte characters is written, on creation and on update; one more
+// character is refused.
+func TestPostBodyCharacters(t *testing.T) {
+	eachDB(t, func(t *testing.T, a *api) {
+		ada := a.register(t, "ada")
+		long := strings.Repeat("é", 100_000) // 200,000 bytes
+		var out struct {
+			CreatePost struct{ Post struct{ ID, Body string } }
+		}
+		a.as(ada).Do(t, `mutation($in: CreatePostInput!) { createPost(input: $in) { post { id body } } }`,
+			map[string]any{"in": map[string]any{"title": "Long", "body": long}}, &out)
+		if out.CreatePost.Post.Body != long {
+			t.Fatalf("the body came back with %d characters", len([]rune(out.CreatePost.Post.Body)))
+		}
+		id := out.CreatePost.Post.ID
+		a.as(ada).Do(t, updatePostMutation, map[string]any{"in": map[string]any{"id": id, "body": "ü" + long[2:]}}, nil)
+		for _, mutation := range []string{createPostMutation, updatePostMutation} {
+			in := map[string]any{"title": "Longer", "body": long + "é"}
+			if mutation == updatePostMutation {
+				in = map[string]any{"id": id, "body": long + "é"}
+			}
+			a.as(ada).Fail(t, "BAD_USER_INPUT", "body", mutation, map[string]any{"in": in})
 		}
 	})
 }

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -431,6 +432,41 @@ func TestSearchIndexesLargePosts(t *testing.T) {
 		}
 		if m := got.Edges[0].Snippet.matched(); !slices.Equal(m, []string{"needle"}) {
 			t.Fatalf("snippet marks %q, want [needle]", m)
+		}
+	})
+}
+
+// TestSearchHighlightsWithoutMarkup: highlights and snippets are plain text: the HTML a post's
+// title or body holds does not reach them (a client rendering them as HTML would run it), and
+// the words that matched are still marked, inside a tag's text or not.
+func TestSearchHighlightsWithoutMarkup(t *testing.T) {
+	eachDB(t, func(t *testing.T, a *api) {
+		ann := a.register(t, "ann")
+		a.createPost(t, ann, map[string]any{"publish": true,
+			"title": `<b>Gardening</b> tips <script>alert("title")</script>`,
+			"body": `Planting <script>alert(1)</script> in spring. <img src=x onerror=alert(2)> Gardening notes, ` +
+				`<a href="https://x.example/gardening">more gardening</a> <!-- a <i>comment</i> --> and a < b.`})
+		got := searchPosts(t, a.GraphQL, "gardening", 10, nil)
+		if len(got.Edges) != 1 {
+			t.Fatalf("want the post, got %+v", got)
+		}
+		e := got.Edges[0]
+		markup := regexp.MustCompile(`<[a-zA-Z/!?]`)
+		for name, h := range map[string]highlight{"title highlight": e.TitleHighlight, "snippet": e.Snippet} {
+			if markup.MatchString(h.Text) {
+				t.Errorf("%s text holds markup: %q", name, h.Text)
+			}
+			for _, p := range h.Parts {
+				if markup.MatchString(p.Text) {
+					t.Errorf("%s part holds markup: %q", name, p.Text)
+				}
+			}
+			if m := h.matched(); len(m) == 0 || !strings.EqualFold(m[0], "gardening") {
+				t.Errorf("%s marks %q, want Gardening: %+v", name, m, h)
+			}
+		}
+		if !strings.HasPrefix(e.TitleHighlight.Text, "Gardening tips") {
+			t.Errorf("title highlight %q, want the title's text", e.TitleHighlight.Text)
 		}
 	})
 }

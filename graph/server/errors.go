@@ -18,6 +18,7 @@ import (
 
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/ent/privacy"
+	"github.com/agora/agora/graph/generated"
 	"github.com/agora/agora/internal/apperr"
 	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/httpx"
@@ -48,6 +49,9 @@ func classify(err error) *apperr.Error {
 		return &apperr.Error{Kind: apperr.NotFound, Message: "not found", Err: err}
 	case ent.IsConstraintError(err):
 		return &apperr.Error{Kind: apperr.Conflict, Message: "conflicts with existing data", Err: err}
+	case errors.Is(err, generated.ErrUnknownType) || errors.Is(err, generated.ErrTypeNotFound):
+		// _entities given a representation of no entity type (operationLimits refuses those first)
+		return &apperr.Error{Kind: apperr.Invalid, Field: "representations", Message: "not an entity representation", Err: err}
 	case errors.Is(err, privacy.Deny):
 		return &apperr.Error{Kind: apperr.Forbidden, Message: "not allowed", Err: err}
 	case database.IsTimeout(err): // before Unavailable: a deadline is a net.Error too

@@ -22,14 +22,16 @@ func (a *App) graphql() http.Handler {
 	c := a.cfg.GraphQL
 	registerRequestErrors()
 	limits := a.cfg.Limits
-	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: &a.Resolver}))
+	schema := generated.NewExecutableSchema(generated.Config{Resolvers: &a.Resolver})
+	srv := handler.New(schema)
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(a.realtime.websocket())
 	srv.AddTransport(transport.SSE{KeepAlivePingInterval: a.realtime.KeepAlive}) // before POST: it takes POSTs asking for text/event-stream
 	srv.AddTransport(getTransport{})
 	srv.AddTransport(transport.POST{})
 	srv.AddTransport(unsupported{}) // last: what no transport above takes
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	documents := lru.New[*ast.QueryDocument](1000)
+	srv.SetQueryCache(documents)
 	srv.SetParserTokenLimit(limits.Tokens)
 	srv.SetErrorPresenter(errorPresenter(a.log))
 	srv.SetRecoverFunc(recoverFunc)
@@ -50,6 +52,9 @@ func (a *App) graphql() http.Handler {
 	} else {
 		srv.Use(extension.AutomaticPersistedQuery{Cache: a.apq})
 	}
+	// Bounds validation's work: after the extensions above have chosen the document, before
+	// gqlgen parses and validates it (parsing is linear; some validation rules are not).
+	srv.Use(newDocumentLimits(schema.Schema(), documents, limits))
 	if c.OperationTimeout > 0 {
 		srv.Use(operationTimeout{c.OperationTimeout})
 	}
@@ -57,7 +62,7 @@ func (a *App) graphql() http.Handler {
 	srv.Use(&apollofederatedtracingv1.Tracer{}) // ftv1 traces, when a router asks for them
 	// operationLimits bounds depth, aliases, root fields and cost before pageLimits walks the
 	// connections: pageLimits is safe only on an operation within those bounds.
-	srv.Use(operationLimits{limits})
+	srv.Use(operationLimits{limits, schema.Schema()})
 	srv.Use(pageLimits{})
 	srv.Use(subscriptionCap{max: a.realtime.MaxSubscriptions})
 	srv.Use(operationMetrics{a.metrics})

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"strings"
 	"time"
@@ -22,11 +21,14 @@ const defaultPage = 20
 const codeOperationLimit = apperr.CodeOperationLimit
 
 // operationLimits refuses an operation beyond its limits before anything runs, with the code
-// OPERATION_LIMIT and the limit named in extensions. A request whose extensions ask for
+// OPERATION_LIMIT and the limit named in extensions, and an argument value that is bad text or
+// past the input bounds (see inputMeter) with BAD_USER_INPUT. A request whose extensions ask for
 // {"cost": true} gets extensions.cost back.
-// operationLimits bounds what one operation may ask for (config.Limits: every value set, by
-// config.Defaults or the environment), so a single request cannot make Agora do unbounded work.
-type operationLimits struct{ config.Limits }
+// Its limits are config.Limits, every value set (by config.Defaults or the environment).
+type operationLimits struct {
+	config.Limits
+	schema *ast.Schema
+}
 
 var _ interface {
 	graphql.HandlerExtension
@@ -41,7 +43,10 @@ func (l operationLimits) MutateOperationContext(_ context.Context, oc *graphql.O
 	if oc.Operation == nil {
 		return nil
 	}
-	m := measureOperation(oc)
+	m := l.measure(oc)
+	if m.input != nil {
+		return m.input
+	}
 	for _, c := range []struct {
 		name       string
 		got, limit int
@@ -52,10 +57,7 @@ func (l operationLimits) MutateOperationContext(_ context.Context, oc *graphql.O
 		{"cost", m.cost, l.Cost},
 	} {
 		if c.got > c.limit {
-			return &gqlerror.Error{
-				Message:    fmt.Sprintf("operation %s is %d, above the limit of %d", c.name, c.got, c.limit),
-				Extensions: map[string]any{"code": codeOperationLimit, "limit": c.name, "value": c.got, "max": c.limit},
-			}
+			return limitError(c.name, c.got, c.limit)
 		}
 	}
 	return nil
@@ -71,36 +73,45 @@ func (l operationLimits) InterceptResponse(ctx context.Context, next graphql.Res
 		if resp.Extensions == nil {
 			resp.Extensions = map[string]any{}
 		}
-		resp.Extensions["cost"] = map[string]any{"requested": measureOperation(oc).cost, "max": l.Cost}
+		resp.Extensions["cost"] = map[string]any{"requested": l.measure(oc).cost, "max": l.Cost}
 	}
 	return resp
 }
 
-type measurement struct{ depth, aliases, roots, cost int }
+type measurement struct {
+	depth, aliases, roots, cost int
+	input                       *gqlerror.Error // the first bad argument value
+}
 
-func measureOperation(oc *graphql.OperationContext) measurement {
+// measure walks the operation once, fragments inlined, measuring its fields and their arguments.
+func (l operationLimits) measure(oc *graphql.OperationContext) measurement {
 	var m measurement
 	var w selection.Walker
+	in := newInputMeter(l.schema, oc.Operation, l.Cost)
 	m.roots = len(w.Fields(oc.Operation.SelectionSet))
-	m.cost = walk(oc, &w, oc.Operation.SelectionSet, 1, &m)
-	if w.Exceeded() { // refused on cost, without being walked to the end
+	m.cost = walk(oc, &w, in, oc.Operation.SelectionSet, nil, &m)
+	m.input = in.err
+	if w.Exceeded() || in.budget < 0 { // refused on cost, without being walked to the end
 		m.cost = math.MaxInt32
 	}
 	return m
 }
 
-// walk measures a selection set at depth, fragments inlined, and returns its cost.
-func walk(oc *graphql.OperationContext, w *selection.Walker, set ast.SelectionSet, depth int, m *measurement) int {
+// walk measures a selection set at path, fragments inlined, and returns its cost: each field
+// counts 1 plus its arguments (see inputMeter), and its selections once per item it may return.
+func walk(oc *graphql.OperationContext, w *selection.Walker, in *inputMeter, set ast.SelectionSet, path ast.Path, m *measurement) int {
 	cost := 0
 	for _, f := range w.Fields(set) {
+		p := append(path[:len(path):len(path)], ast.PathName(f.Alias))
+		args := in.field(f, oc.Variables, p)
 		if strings.HasPrefix(f.Name, "__") { // introspection and __typename: the schema's own size
 			continue
 		}
-		m.depth = max(m.depth, depth)
+		m.depth = max(m.depth, len(p))
 		if f.Alias != "" && f.Alias != f.Name {
 			m.aliases++
 		}
-		cost += 1 + pageOf(f, oc.Variables)*walk(oc, w, f.SelectionSet, depth+1, m)
+		cost = addCost(cost, addCost(1+args, mulCost(pageOf(f, oc.Variables), walk(oc, w, in, f.SelectionSet, p, m))))
 	}
 	return cost
 }

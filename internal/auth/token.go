@@ -23,7 +23,7 @@ type Tokens struct {
 // Audience of Agora's access tokens: a token minted for another service is refused.
 const Audience = "agora-api"
 
-// clockSkew tolerated when checking exp and nbf.
+// clockSkew tolerated when checking exp, nbf and iat.
 const clockSkew = 30 * time.Second
 
 // NewTokens returns a Tokens signing with secret and still accepting tokens signed with any of
@@ -74,7 +74,8 @@ func (t *Tokens) Issue(userID, sessionID int) (string, time.Time, error) {
 var ErrInvalidToken = errors.New("invalid or expired access token")
 
 // Verify checks the token's signature (HS256 only, by the key its kid names), issuer, audience and
-// lifetime, and returns its user and session.
+// lifetime (exp, nbf, and iat, which must be present and not in the future), and returns its user
+// and session.
 func (t *Tokens) Verify(token string) (userID, sessionID int, err error) {
 	var c claims
 	_, err = jwt.ParseWithClaims(token, &c, func(tok *jwt.Token) (any, error) {
@@ -88,10 +89,11 @@ func (t *Tokens) Verify(token string) (userID, sessionID int, err error) {
 		jwt.WithIssuer(t.issuer),
 		jwt.WithAudience(Audience),
 		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
 		jwt.WithLeeway(clockSkew),
 		jwt.WithTimeFunc(t.now),
 	)
-	if err != nil {
+	if err != nil || c.IssuedAt == nil {
 		return 0, 0, ErrInvalidToken
 	}
 	id, err := strconv.Atoi(c.Subject)

@@ -68,6 +68,42 @@ func TestTokens(t *testing.T) {
 	}
 }
 
+// TestTokenIssuedAt: a token issued in the future (beyond the clock skew), or that does not say
+// when it was issued, is refused, however valid otherwise.
+func TestTokenIssuedAt(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	tokens := NewTokens(secret, nil, "agora", 15*time.Minute)
+	tokens.now = func() time.Time { return now }
+	sign := func(iat *jwt.NumericDate) string {
+		tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims{SessionID: 7, RegisteredClaims: jwt.RegisteredClaims{
+			Issuer: "agora", Subject: "42", Audience: jwt.ClaimStrings{Audience}, IssuedAt: iat,
+			NotBefore: jwt.NewNumericDate(now.Add(-time.Minute)), ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour)),
+		}})
+		tok.Header["kid"] = keyID(secret)
+		s, err := tok.SignedString(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		name string
+		iat  *jwt.NumericDate
+		ok   bool
+	}{
+		{"issued a minute ago", jwt.NewNumericDate(now.Add(-time.Minute)), true},
+		{"issued within the clock skew ahead", jwt.NewNumericDate(now.Add(20 * time.Second)), true},
+		{"issued an hour ahead", jwt.NewNumericDate(now.Add(time.Hour)), false},
+		{"issued a year ahead", jwt.NewNumericDate(now.AddDate(1, 0, 0)), false},
+		{"without iat", nil, false},
+	} {
+		if _, _, err := tokens.Verify(sign(tc.iat)); (err == nil) != tc.ok {
+			t.Errorf("%s: verified %v, want %v", tc.name, err == nil, tc.ok)
+		}
+	}
+}
+
 func TestKeyRotation(t *testing.T) {
 	old := []byte("the-old-key-the-old-key-the-old-key")
 	cur := []byte("the-new-key-the-new-key-the-new-key")

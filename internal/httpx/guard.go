@@ -2,6 +2,7 @@ package httpx
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -96,8 +97,10 @@ func PreventCSRF(next http.Handler) http.Handler {
 
 func preflighted(r *http.Request) bool {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
+		// A browser judges a Content-Type by its media type alone: "text/plain; x" needs no
+		// preflight, though its parameter does not parse. ParseMediaType returns the type then.
 		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil {
+		if err != nil && !errors.Is(err, mime.ErrInvalidMediaParameter) {
 			return true // browsers cannot send an unparseable type without a preflight
 		}
 		simple := false

@@ -4,6 +4,7 @@ package publish
 import (
 	"context"
 	"time"
+	"unicode/utf8"
 
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/ent/comment"
@@ -74,8 +75,8 @@ func validatePost(title, description, body *string, tags []string) (f postFields
 		}
 	}
 	if body != nil {
-		if len(*body) > 100_000 {
-			return f, apperr.InvalidField("body", "must be at most 100000 bytes")
+		if utf8.RuneCountInString(*body) > maxBodyLen { // characters, as the schema states
+			return f, apperr.InvalidField("body", "must be at most %d characters", maxBodyLen)
 		}
 		f.body = *body
 	}

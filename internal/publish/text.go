@@ -11,6 +11,7 @@ import (
 const (
 	maxTags    = 10
 	maxSlugLen = 80
+	maxBodyLen = 100_000 // characters of a post's body
 )
 
 // newSlug derives a unique slug from a title: the slugified title plus a random suffix, so equal

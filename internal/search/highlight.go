@@ -35,8 +35,10 @@ func (h Highlight) Matched() bool {
 	return false
 }
 
-// parseHighlight reads text marked with markStart and markStop.
+// parseHighlight reads text marked with markStart and markStop, without the markup the text may
+// hold (see stripMarkup).
 func parseHighlight(marked string) Highlight {
+	marked = stripMarkup(marked)
 	h := Highlight{Parts: []HighlightPart{}}
 	var text strings.Builder
 	matched := false
@@ -62,6 +64,61 @@ func parseHighlight(marked string) Highlight {
 	}
 	h.Text = text.String()
 	return h
+}
+
+// stripMarkup removes the HTML tags and comments of a post's text from a marked passage, keeping
+// the marks (a match may be inside a tag): highlights are plain text, and a client that renders
+// them as HTML must not run a post's markup. A tag that does not end (cut short by the end of a
+// snippet, or "x<y") loses its "<", so it cannot open one either. A "<" that opens no tag
+// ("a < b") stays.
+func stripMarkup(marked string) string {
+	if !strings.Contains(marked, "<") {
+		return marked
+	}
+	var b strings.Builder
+	for {
+		i := tagStart(marked)
+		if i < 0 {
+			b.WriteString(marked)
+			return b.String()
+		}
+		b.WriteString(marked[:i])
+		tag := marked[i:]
+		closing := ">"
+		if strings.HasPrefix(strings.NewReplacer(markStart, "", markStop, "").Replace(tag[:min(len(tag), 8)]), "<!--") {
+			closing = "-->"
+		}
+		end := 1 // a tag that does not end (cut short, or "x<y"): its "<" goes, the text stays
+		if j := strings.Index(tag[1:], closing); j >= 0 {
+			end = 1 + j + len(closing)
+		}
+		for k := range end { // the marks stay, so that every match still ends
+			if c := tag[k]; c == markStart[0] || c == markStop[0] {
+				b.WriteByte(c)
+			}
+		}
+		marked = tag[end:]
+	}
+}
+
+// tagStart is the index of the first "<" in s that opens a tag, comment or declaration (a
+// letter, "/", "!" or "?" follows it, marks aside), or -1.
+func tagStart(s string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] != '<' {
+			continue
+		}
+		j := i + 1
+		for j < len(s) && (s[j] == markStart[0] || s[j] == markStop[0]) {
+			j++
+		}
+		if j < len(s) {
+			if c := s[j]; c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '/' || c == '!' || c == '?' {
+				return i
+			}
+		}
+	}
+	return -1
 }
 
 // Markdown syntax that a snippet of a body shows as noise: links and images (their text stays),

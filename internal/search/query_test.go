@@ -118,3 +118,25 @@ func FuzzParseQuery(f *testing.F) {
 		}
 	})
 }
+
+func TestStripMarkup(t *testing.T) {
+	for in, want := range map[string]string{
+		`Some <script>alert(1)</script> \x02garden\x03 <a href="x">notes</a>`: `Some alert(1) \x02garden\x03 notes`,
+		"<\x02script\x03>x</\x02script\x03> y":                                "\x02\x03x\x02\x03 y",
+		"a < b and c<d, 3 <= 4":                                               "a < b and cd, 3 <= 4",
+		"before <!-- a <b>comment</b> --> after":                              "before  after",
+		"cut at the end <img src=x onerror=alert(1)":                          "cut at the end img src=x onerror=alert(1)",
+		"<?xml version=1?><!DOCTYPE html>plain":                               "plain",
+		"no markup at all":                                                    "no markup at all",
+	} {
+		in = strings.ReplaceAll(strings.ReplaceAll(in, `\x02`, "\x02"), `\x03`, "\x03")
+		want = strings.ReplaceAll(strings.ReplaceAll(want, `\x02`, "\x02"), `\x03`, "\x03")
+		if got := stripMarkup(in); got != want {
+			t.Errorf("stripMarkup(%q) = %q, want %q", in, got, want)
+		}
+	}
+	h := parseHighlight("<b>\x02Gardening\x03</b> <i>tips</i>")
+	if h.Text != "Gardening tips" || len(h.Parts) != 2 || !h.Parts[0].Matched || h.Parts[0].Text != "Gardening" {
+		t.Errorf("parseHighlight of markup = %+v", h)
+	}
+}

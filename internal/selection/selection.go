@@ -12,12 +12,31 @@ const MaxVisits = 100_000
 // Walker walks one operation. Its budget is shared by every walk it makes; the zero value has
 // MaxVisits.
 type Walker struct {
-	Max     int // 0: MaxVisits
-	visited int
+	Max int // 0: MaxVisits
+	// Fragments resolves spreads by name, for a document that was parsed but not validated yet
+	// (validation links each spread to its definition). Such a document must have no fragment
+	// cycle (see Cycle): the walk would expand one until the budget runs out.
+	Fragments ast.FragmentDefinitionList
+
+	visited     int
+	inlineDepth int                                // the deepest nesting of inline fragments in the last Fields
+	spreads     int                                // the fragment spreads the last Fields expanded
+	byName      map[string]*ast.FragmentDefinition // Fragments by name
 }
 
 // Exceeded reports whether a walk stopped at the budget: what it returned is incomplete.
 func (w *Walker) Exceeded() bool { return w.visited > w.max() }
+
+// Visited is how many selections the walks visited so far.
+func (w *Walker) Visited() int { return w.visited }
+
+// InlineDepth is the deepest nesting of inline fragments, one in another, in the selection set
+// of the last call of Fields.
+func (w *Walker) InlineDepth() int { return w.inlineDepth }
+
+// Spreads is how many fragment spreads the last call of Fields expanded, spreads in fragments
+// included.
+func (w *Walker) Spreads() int { return w.spreads }
 
 func (w *Walker) max() int {
 	if w.Max > 0 {
@@ -30,11 +49,13 @@ func (w *Walker) max() int {
 // whatever their type condition.
 func (w *Walker) Fields(set ast.SelectionSet) []*ast.Field {
 	var out []*ast.Field
-	w.fields(set, &out)
+	w.inlineDepth, w.spreads = 0, 0
+	w.fields(set, &out, 0)
 	return out
 }
 
-func (w *Walker) fields(set ast.SelectionSet, out *[]*ast.Field) {
+func (w *Walker) fields(set ast.SelectionSet, out *[]*ast.Field, inline int) {
+	w.inlineDepth = max(w.inlineDepth, inline)
 	for _, sel := range set {
 		if w.visited++; w.Exceeded() {
 			return
@@ -43,13 +64,35 @@ func (w *Walker) fields(set ast.SelectionSet, out *[]*ast.Field) {
 		case *ast.Field:
 			*out = append(*out, s)
 		case *ast.InlineFragment:
-			w.fields(s.SelectionSet, out)
+			w.fields(s.SelectionSet, out, inline+1)
 		case *ast.FragmentSpread:
-			if s.Definition != nil {
-				w.fields(s.Definition.SelectionSet, out)
+			if def := w.definition(s); def != nil {
+				w.spreads++
+				w.fields(def.SelectionSet, out, inline)
 			}
 		}
 	}
+}
+
+func (w *Walker) definition(s *ast.FragmentSpread) *ast.FragmentDefinition {
+	if s.Definition != nil || w.Fragments == nil {
+		return s.Definition
+	}
+	if w.byName == nil {
+		w.byName = byName(w.Fragments)
+	}
+	return w.byName[s.Name]
+}
+
+// byName indexes fragments by name; the first of a name wins, as in ForName.
+func byName(list ast.FragmentDefinitionList) map[string]*ast.FragmentDefinition {
+	m := make(map[string]*ast.FragmentDefinition, len(list))
+	for _, def := range list {
+		if _, ok := m[def.Name]; !ok {
+			m[def.Name] = def
+		}
+	}
+	return m
 }
 
 // Walk calls visit for every field under set, depth first, with fragments inlined; visit returns
@@ -78,4 +121,65 @@ func Names(op *ast.OperationDefinition) (map[string]bool, bool) {
 		return true
 	})
 	return names, !w.Exceeded()
+}
+
+// Cycle returns the names of fragments of doc that spread themselves, directly or through
+// others (the first cycle found, in spread order), or nil. It reads each fragment once, without
+// inlining: linear in the document.
+func Cycle(doc *ast.QueryDocument) []string {
+	const (
+		unseen = iota
+		open   // on the current path
+		done
+	)
+	state := make(map[string]int, len(doc.Fragments))
+	defs := byName(doc.Fragments)
+	var path []string
+	var visit func(def *ast.FragmentDefinition) []string
+	visit = func(def *ast.FragmentDefinition) []string {
+		state[def.Name] = open
+		path = append(path, def.Name)
+		for _, s := range spreads(def.SelectionSet, nil) {
+			switch state[s.Name] {
+			case open:
+				i := len(path) - 1
+				for path[i] != s.Name {
+					i--
+				}
+				return append([]string(nil), path[i:]...)
+			case unseen:
+				if next := defs[s.Name]; next != nil {
+					if cycle := visit(next); cycle != nil {
+						return cycle
+					}
+				}
+			}
+		}
+		path = path[:len(path)-1]
+		state[def.Name] = done
+		return nil
+	}
+	for _, def := range doc.Fragments {
+		if state[def.Name] == unseen {
+			if cycle := visit(def); cycle != nil {
+				return cycle
+			}
+		}
+	}
+	return nil
+}
+
+// spreads appends the fragment spreads anywhere under set, without following them.
+func spreads(set ast.SelectionSet, out []*ast.FragmentSpread) []*ast.FragmentSpread {
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			out = spreads(s.SelectionSet, out)
+		case *ast.InlineFragment:
+			out = spreads(s.SelectionSet, out)
+		case *ast.FragmentSpread:
+			out = append(out, s)
+		}
+	}
+	return out
 }
