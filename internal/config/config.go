@@ -68,6 +68,8 @@ type Config struct {
 	CompressMinBytes  int           // AGORA_COMPRESS_MIN_BYTES: gzip responses from this size on (default 1024; 0 = never)
 
 	MetricsAddr string // AGORA_METRICS_ADDR: serve /metrics on this address (e.g. :9090) instead of the public port (default: the public port)
+
+	Channels Channels // budgets and caps of sockets, subscriptions, persisted queries and Redis waits (channels.go)
 }
 
 // Production reports whether Agora runs in production mode.
@@ -138,6 +140,9 @@ func load() (Config, error) {
 		CompressMinBytes:  parse(&errs, "AGORA_COMPRESS_MIN_BYTES", 1024, strconv.Atoi),
 		MetricsAddr:       os.Getenv("AGORA_METRICS_ADDR"),
 	}
+	var channelErrs []error
+	c.Channels, channelErrs = loadChannels()
+	errs = append(errs, channelErrs...)
 	development := c.Env != "production"
 	c.Introspection = parse(&errs, "AGORA_INTROSPECTION", development, strconv.ParseBool)
 	c.FieldSuggestions = parse(&errs, "AGORA_FIELD_SUGGESTIONS", development, strconv.ParseBool)
@@ -288,7 +293,7 @@ func (c Config) String() string {
 		strings.Join(c.Origins, ","), c.MaxSubs, c.SocketRecheck, c.MaxDepth, c.MaxAliases, c.MaxRootFields, c.MaxTokens, c.MaxCost,
 		c.PublicMaxAge, c.Introspection, c.FieldSuggestions, c.GraphiQL, c.TrustedDocuments, c.MaxBodyBytes,
 		c.ReadHeaderTimeout, c.ReadTimeout, c.WriteTimeout, c.IdleTimeout, c.OperationTimeout, c.StatementTimeout,
-		c.BatchMax, c.CSRFPrevention, c.CompressMinBytes, c.ShutdownGrace)
+		c.BatchMax, c.CSRFPrevention, c.CompressMinBytes, c.ShutdownGrace) + " " + c.Channels.String()
 }
 
 // DatabaseName describes the database without credentials.

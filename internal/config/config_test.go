@@ -117,9 +117,13 @@ func TestEnvExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	source, err := os.ReadFile("config.go")
-	if err != nil {
-		t.Fatal(err)
+	var source []byte
+	for _, name := range []string{"config.go", "channels.go"} {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		source = append(source, b...)
 	}
 	read := map[string]bool{}
 	for _, m := range regexp.MustCompile(`(?:get|parse|Getenv)\((?:&errs, )?"([A-Z_]+)"`).FindAllSubmatch(source, -1) {
