@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -50,8 +49,8 @@ type App struct {
 	apq      graphql.Cache[string] // automatic persisted queries
 	bus      pubsub.Bus
 	metrics  *telemetry.Metrics
-	tracing  trace.TracerProvider            // a no-op one when traces are off
-	requests func(http.Handler) http.Handler // the per-request budget of the caller
+	tracing  trace.TracerProvider // a no-op one when traces are off
+	budget   requestBudget        // the per-request budget of the caller, also spent by socket operations
 	realtime Realtime
 	trusted  *trusted.Manifest // the only operations that run, when set
 }
@@ -147,12 +146,7 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 		metrics: m,
 		tracing: tracing,
 	}
-	a.requests = ratelimit.Middleware(limiter, func(r *http.Request) (string, ratelimit.Limit) {
-		if v := auth.FromContext(r.Context()); v.Authenticated() {
-			return "request:user:" + strconv.Itoa(v.UserID), userRequests
-		}
-		return "request:ip:" + auth.ClientIP(r.Context()), anonRequests
-	})
+	a.budget = requestBudget{limiter: limiter, anon: anonRequests, user: userRequests}
 	if cfg.TrustedDocuments != "" {
 		var err error
 		if a.trusted, err = trusted.Load(cfg.TrustedDocuments); err != nil {
@@ -183,7 +177,7 @@ func (a *App) Handler() http.Handler {
 	// Each operation of a batch passes the statement counter, auth, the rate limit and loaders on
 	// its own.
 	var gql http.Handler = httpx.Batch(c.BatchMax, database.CountStatements(a.metrics.ObserveStatements,
-		auth.Middleware(a.tokens, a.Accounts.Lookup, a.requests(loader.Middleware(a.db.Client, a.cache, a.metrics.LoaderBatch, a.graphql())))))
+		auth.Middleware(a.tokens, a.Accounts.Lookup, a.budget.middleware(loader.Middleware(a.db.Client, a.cache, a.metrics.LoaderBatch, a.graphql())))))
 	if c.CSRFPrevention {
 		gql = httpx.PreventCSRF(gql)
 	}

@@ -40,6 +40,7 @@ func (a *App) graphql() http.Handler {
 	// Extensions, in the order they run: gqlgen calls each kind of hook (operation parameters,
 	// operation context, operation, response, field) in the order of Use.
 	srv.Use(observe{})                 // first: its span holds the other extensions' work
+	srv.Use(socketBudget{a.budget})    // before the document is read: each operation over a socket pays like a request
 	srv.Use(extension.Introspection{}) // gqlgen's switch, which also gates _service: see noIntrospection
 	if !c.Introspection {
 		srv.Use(noIntrospection{})
