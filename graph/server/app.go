@@ -72,6 +72,7 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 	anonRequests, userRequests := budget("AGORA_RATE_LIMIT_IP", cfg.RateLimitIP), budget("AGORA_RATE_LIMIT_USER", cfg.RateLimitUser)
 	signUps, messages := budget("AGORA_RATE_LIMIT_REGISTER", cfg.RateLimitReg), budget("AGORA_RATE_LIMIT_MESSAGE", cfg.RateLimitMsg)
 	searches := budget("AGORA_RATE_LIMIT_SEARCH", cfg.RateLimitSearch)
+	channels := cfg.Channels.WithDefaults()
 	if len(cfg.JWTSecret) == 0 {
 		errs = append(errs, errors.New("AGORA_JWT_SECRET is empty"))
 	}
@@ -96,7 +97,8 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 		limiter ratelimit.Limiter     = ratelimit.NewMemory()
 		apq     graphql.Cache[string] = lru.New[string](1000)
 		store   cache.Store           = cache.NewMemoryStore(200_000)
-		bus     pubsub.Bus            = pubsub.NewMemory(pubsub.Options{})
+		topics                        = pubsub.Options{MaxPerTopic: channels.TopicSubscribers}
+		bus     pubsub.Bus            = pubsub.NewMemory(topics)
 	)
 	if rdb != nil {
 		// While Redis cannot be reached, each of these degrades on its own and uses Redis again as
@@ -106,7 +108,7 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 		limiter = &ratelimit.Fallback{Primary: ratelimit.NewRedis(rdb, "agora:ratelimit:"), Secondary: limiter, Log: log}
 		apq = cache.Layered{Near: apq, Far: cache.NewRedisStrings(rdb, "agora:apq:", 7*24*time.Hour)}
 		store = cache.NewRedisStore(rdb)
-		bus = pubsub.NewRedis(rdb, "agora:events:", pubsub.Options{})
+		bus = pubsub.NewRedis(rdb, "agora:events:", topics)
 	}
 	m := telemetry.New()
 	limiter = ratelimit.Observed{Limiter: limiter, Refused: m.RateLimited}
@@ -162,6 +164,7 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 		MaxSubscriptions: cfg.MaxSubs,
 		Recheck:          cfg.SocketRecheck,
 		KeepAlive:        15 * time.Second,
+		conns:            newConnections(channels.SocketsPerIP, channels.SocketsPerUser),
 		metrics:          m,
 	}
 	return a, nil

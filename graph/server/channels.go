@@ -2,9 +2,11 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"net/http"
 	"strconv"
+	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -66,5 +68,118 @@ func (b socketBudget) MutateOperationParameters(ctx context.Context, _ *graphql.
 		Message: "too many requests: retry later",
 		Extensions: map[string]any{"code": apperr.RateLimited.Code(),
 			"retryAfterSeconds": max(1, int(math.Ceil(res.RetryAfter.Seconds())))},
+	}
+}
+
+// connections caps the long-lived connections (WebSockets and event streams) a client holds open
+// at once: per client address while anonymous, per user once signed in (the request budgets'
+// keys). Each holds goroutines, buffers and up to MaxSubscriptions subscriptions, so these caps,
+// with the subscriptions per connection and the subscribers per topic, bound what one client can
+// make a replica keep and fan out to.
+type connections struct {
+	perIP, perUser int
+
+	mu     sync.Mutex
+	byIP   map[string]int
+	byUser map[int]int
+}
+
+func newConnections(perIP, perUser int) *connections {
+	return &connections{perIP: perIP, perUser: perUser, byIP: map[string]int{}, byUser: map[int]int{}}
+}
+
+// connectionRefusal says which cap refused a connection.
+type connectionRefusal struct {
+	limit string // socketsPerAddress or socketsPerUser
+	max   int
+}
+
+func (r *connectionRefusal) Error() string {
+	if r.limit == "socketsPerUser" {
+		return fmt.Sprintf("too many open connections for this user: at most %d, close one first", r.max)
+	}
+	return fmt.Sprintf("too many open connections from this address: at most %d, close one first", r.max)
+}
+
+// write answers an HTTP request (an upgrade or an event stream) refused by r: 429 RATE_LIMITED,
+// extensions.limit naming the cap and max its value.
+func (r *connectionRefusal) write(w http.ResponseWriter, req *http.Request) {
+	httpx.WriteError(w, req, http.StatusTooManyRequests, apperr.RateLimited.Code(), r.Error(), map[string]any{"limit": r.limit, "max": r.max})
+}
+
+// slot is one open connection's place under the caps, given back when it closes.
+type slot struct {
+	c    *connections
+	mu   sync.Mutex
+	held bool   // until closed
+	ip   string // counted on this address while anonymous (user is 0)
+	user int    // counted on this user once signed in
+}
+
+// open takes a place for a connection of ctx's viewer: on the user when signed in, on the client
+// address otherwise.
+func (c *connections) open(ctx context.Context) (*slot, *connectionRefusal) {
+	s := &slot{c: c, held: true}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v := auth.FromContext(ctx); v.Authenticated() {
+		if c.byUser[v.UserID] >= c.perUser {
+			return nil, &connectionRefusal{limit: "socketsPerUser", max: c.perUser}
+		}
+		c.byUser[v.UserID]++
+		s.user = v.UserID
+		return s, nil
+	}
+	ip := auth.ClientIP(ctx)
+	if c.byIP[ip] >= c.perIP {
+		return nil, &connectionRefusal{limit: "socketsPerAddress", max: c.perIP}
+	}
+	c.byIP[ip]++
+	s.ip = ip
+	return s, nil
+}
+
+// signIn moves the connection to userID's count, once its connection_init payload signed it in.
+func (s *slot) signIn(userID int) *connectionRefusal {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.held || s.user == userID {
+		return nil
+	}
+	c := s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byUser[userID] >= c.perUser {
+		return &connectionRefusal{limit: "socketsPerUser", max: c.perUser}
+	}
+	c.byUser[userID]++
+	c.release(s.ip, s.user)
+	s.ip, s.user = "", userID
+	return nil
+}
+
+// close gives the connection's place back.
+func (s *slot) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.held {
+		return
+	}
+	s.held = false
+	s.c.mu.Lock()
+	s.c.release(s.ip, s.user)
+	s.c.mu.Unlock()
+}
+
+// release, under mu, gives back a place on user, or on ip when user is 0.
+func (c *connections) release(ip string, user int) {
+	if user != 0 {
+		if c.byUser[user]--; c.byUser[user] <= 0 {
+			delete(c.byUser, user)
+		}
+		return
+	}
+	if c.byIP[ip]--; c.byIP[ip] <= 0 {
+		delete(c.byIP, ip)
 	}
 }

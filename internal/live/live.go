@@ -133,6 +133,9 @@ func stream[T any](s *Service, ctx context.Context, t string, load func(context.
 	if errors.Is(err, pubsub.ErrBusClosed) {
 		return nil, &apperr.Error{Kind: apperr.Unavailable, Message: "the server is shutting down: reconnect", Err: err}
 	}
+	if errors.Is(err, pubsub.ErrTopicFull) {
+		return nil, &apperr.Error{Kind: apperr.Unavailable, Message: "this has as many live subscribers as the server takes: retry later", Err: err}
+	}
 	if err != nil {
 		return nil, err
 	}
