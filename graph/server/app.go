@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/trace"
@@ -45,8 +44,8 @@ type App struct {
 	log      *slog.Logger
 	db       *database.DB
 	tokens   *auth.Tokens
-	cache    *loader.Cache         // entities and counts shared by replicas through Redis, or in-process
-	apq      graphql.Cache[string] // automatic persisted queries
+	cache    *loader.Cache    // entities and counts shared by replicas through Redis, or in-process
+	apq      persistedQueries // automatic persisted queries
 	bus      pubsub.Bus
 	metrics  *telemetry.Metrics
 	tracing  trace.TracerProvider // a no-op one when traces are off
@@ -73,6 +72,7 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 	signUps, messages := budget("AGORA_RATE_LIMIT_REGISTER", cfg.RateLimitReg), budget("AGORA_RATE_LIMIT_MESSAGE", cfg.RateLimitMsg)
 	searches := budget("AGORA_RATE_LIMIT_SEARCH", cfg.RateLimitSearch)
 	channels := cfg.Channels.WithDefaults()
+	apqRegistrations := budget("AGORA_APQ_REGISTER_LIMIT", channels.APQRegister)
 	if len(cfg.JWTSecret) == 0 {
 		errs = append(errs, errors.New("AGORA_JWT_SECRET is empty"))
 	}
@@ -95,7 +95,7 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 	// State replicas share lives in Redis when there is one, in this process otherwise.
 	var (
 		limiter ratelimit.Limiter     = ratelimit.NewMemory()
-		apq     graphql.Cache[string] = lru.New[string](1000)
+		apq     graphql.Cache[string] = cache.NewLRUStrings(channels.APQCacheBytes)
 		store   cache.Store           = cache.NewMemoryStore(200_000)
 		topics                        = pubsub.Options{MaxPerTopic: channels.TopicSubscribers}
 		bus     pubsub.Bus            = pubsub.NewMemory(topics)
@@ -106,7 +106,7 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 		// this process too, cache reads miss (and go to the database: an in-process cache would
 		// miss other replicas' invalidations), subscriptions cannot start and events are lost.
 		limiter = &ratelimit.Fallback{Primary: ratelimit.NewRedis(rdb, "agora:ratelimit:"), Secondary: limiter, Log: log}
-		apq = cache.Layered{Near: apq, Far: cache.NewRedisStrings(rdb, "agora:apq:", 7*24*time.Hour)}
+		apq = cache.Layered{Near: apq, Far: cache.NewRedisStrings(rdb, "agora:apq:", channels.APQTTL)}
 		store = cache.NewRedisStore(rdb)
 		bus = pubsub.NewRedis(rdb, "agora:events:", topics)
 	}
@@ -143,12 +143,15 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 		db:      db,
 		tokens:  tokens,
 		cache:   loaderCache,
-		apq:     apq,
 		bus:     bus,
 		metrics: m,
 		tracing: tracing,
 	}
 	a.budget = requestBudget{limiter: limiter, anon: anonRequests, user: userRequests}
+	a.apq = persistedQueries{cache: apq, maxBytes: channels.APQMaxBytes, register: func(ctx context.Context) bool {
+		res, err := limiter.Allow(ctx, "apq:"+caller(ctx), apqRegistrations)
+		return err == nil && res.Allowed
+	}}
 	if cfg.TrustedDocuments != "" {
 		var err error
 		if a.trusted, err = trusted.Load(cfg.TrustedDocuments); err != nil {

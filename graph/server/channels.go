@@ -26,9 +26,17 @@ type requestBudget struct {
 
 func (b requestBudget) key(ctx context.Context) (string, ratelimit.Limit) {
 	if v := auth.FromContext(ctx); v.Authenticated() {
-		return "request:user:" + strconv.Itoa(v.UserID), b.user
+		return "request:" + caller(ctx), b.user
 	}
-	return "request:ip:" + auth.ClientIP(ctx), b.anon
+	return "request:" + caller(ctx), b.anon
+}
+
+// caller names whose budget ctx's work draws on: "user:ID" when signed in, "ip:ADDRESS" otherwise.
+func caller(ctx context.Context) string {
+	if v := auth.FromContext(ctx); v.Authenticated() {
+		return "user:" + strconv.Itoa(v.UserID)
+	}
+	return "ip:" + auth.ClientIP(ctx)
 }
 
 // middleware takes one event per HTTP request (see ratelimit.Middleware). A WebSocket upgrade is

@@ -52,7 +52,7 @@ func (a *App) graphql() http.Handler {
 	if a.trusted != nil {
 		srv.Use(trustedParams{a.trusted})
 	} else {
-		srv.Use(extension.AutomaticPersistedQuery{Cache: a.apq})
+		srv.Use(a.apq) // registers a document only once it passed parsing, validation and the limits
 	}
 	if c.OperationTimeout > 0 {
 		srv.Use(operationTimeout{c.OperationTimeout})
