@@ -73,6 +73,7 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 	searches := budget("AGORA_RATE_LIMIT_SEARCH", cfg.RateLimitSearch)
 	channels := cfg.Channels.WithDefaults()
 	apqRegistrations := budget("AGORA_APQ_REGISTER_LIMIT", channels.APQRegister)
+	perAccountTotal := budget("AGORA_LOGIN_LIMIT_ACCOUNT_TOTAL", channels.LoginPerAcctAll)
 	if len(cfg.JWTSecret) == 0 {
 		errs = append(errs, errors.New("AGORA_JWT_SECRET is empty"))
 	}
@@ -125,7 +126,7 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 	})
 	m.DBPool(db.SQL.Stats)
 	accounts := account.New(db.Client, store, tokens, cfg.SessionTTL, account.LoginLimits{
-		Limiter: limiter, PerAccount: perAccount, PerIP: perIP, SignUps: signUps,
+		Limiter: limiter, PerAccount: perAccount, PerAccountTotal: perAccountTotal, PerIP: perIP, SignUps: signUps,
 	})
 	a := &App{
 		Resolver: graph.Resolver{

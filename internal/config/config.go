@@ -29,8 +29,8 @@ type Config struct {
 	AccessTokenTTL  time.Duration // AGORA_ACCESS_TOKEN_TTL (default 15m)
 	SessionTTL      time.Duration // AGORA_SESSION_TTL: a session ends unless refreshed within it (default 720h)
 	LogLevel        string        // AGORA_LOG_LEVEL: debug, info (default), warn, error
-	LoginPerAcct    string        // AGORA_LOGIN_LIMIT_ACCOUNT: sign-in attempts per account, N/duration (default 10/15m)
-	LoginPerIP      string        // AGORA_LOGIN_LIMIT_IP: sign-in attempts per client address (default 30/5m)
+	LoginPerAcct    string        // AGORA_LOGIN_LIMIT_ACCOUNT: failed sign-ins on one account from one client address, N/duration (default 10/15m)
+	LoginPerIP      string        // AGORA_LOGIN_LIMIT_IP: failed sign-ins per client address (default 30/5m)
 	RateLimitIP     string        // AGORA_RATE_LIMIT_IP: requests per client address of anonymous callers, N/duration (default 600/1m)
 	RateLimitUser   string        // AGORA_RATE_LIMIT_USER: requests per signed-in user (default 1200/1m)
 	RateLimitReg    string        // AGORA_RATE_LIMIT_REGISTER: sign-ups per client address (default 10/1h)
