@@ -52,6 +52,7 @@ type App struct {
 	budget   requestBudget        // the per-request budget of the caller, also spent by socket operations
 	realtime Realtime
 	trusted  *trusted.Manifest // the only operations that run, when set
+	guard    *cache.Guard      // bounds the waits on Redis; nil without Redis
 }
 
 // New builds Agora on db. rdb, when not nil, holds the state replicas share (rate limits,
@@ -100,15 +101,23 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 		store   cache.Store           = cache.NewMemoryStore(200_000)
 		topics                        = pubsub.Options{MaxPerTopic: channels.TopicSubscribers}
 		bus     pubsub.Bus            = pubsub.NewMemory(topics)
+		guard   *cache.Guard          // bounds the waits on Redis, when there is one
 	)
 	if rdb != nil {
 		// While Redis cannot be reached, each of these degrades on its own and uses Redis again as
 		// soon as it answers: rate limits count in this process, persisted queries are kept in
 		// this process too, cache reads miss (and go to the database: an in-process cache would
 		// miss other replicas' invalidations), subscriptions cannot start and events are lost.
+		// A Redis that stops answering costs a request at most AGORA_REDIS_MAX_WAIT: the guard
+		// then fails its commands at once until Redis answers again, and first sends it the
+		// invalidations that failed meanwhile.
+		guard = cache.NewGuard(rdb, log, channels.RedisMaxWait)
 		limiter = &ratelimit.Fallback{Primary: ratelimit.NewRedis(rdb, "agora:ratelimit:"), Secondary: limiter, Log: log}
 		apq = cache.Layered{Near: apq, Far: cache.NewRedisStrings(rdb, "agora:apq:", channels.APQTTL)}
-		store = cache.NewRedisStore(rdb)
+		redisStore := cache.NewRedisStore(rdb)
+		guard.OnRecover(redisStore.Flush)
+		store = redisStore
+		topics.Up = guard.Up
 		bus = pubsub.NewRedis(rdb, "agora:events:", topics)
 	}
 	m := telemetry.New()
@@ -149,6 +158,7 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 		tracing: tracing,
 	}
 	a.budget = requestBudget{limiter: limiter, anon: anonRequests, user: userRequests}
+	a.guard = guard
 	a.apq = persistedQueries{cache: apq, maxBytes: channels.APQMaxBytes, register: func(ctx context.Context) bool {
 		res, err := limiter.Allow(ctx, "apq:"+caller(ctx), apqRegistrations)
 		return err == nil && res.Allowed
@@ -175,7 +185,27 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 }
 
 // Close ends the subscriptions this process serves.
-func (a *App) Close() { _ = a.bus.Close() }
+func (a *App) Close() {
+	_ = a.bus.Close()
+	if a.guard != nil {
+		a.guard.Close()
+	}
+}
+
+// redisWaits gives every HTTP request a budget for waiting on Redis (AGORA_REDIS_MAX_WAIT, all
+// its commands together). A WebSocket, which lives for hours, gets one per operation instead (see
+// graphql), and a subscription one per event.
+func (a *App) redisWaits(next http.Handler) http.Handler {
+	if a.guard == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") == "" {
+			r = r.WithContext(cache.WithWaitBudget(r.Context(), a.cfg.Channels.WithDefaults().RedisMaxWait))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
 
 // Handler is the whole HTTP surface: GraphQL at /graphql, GraphiQL at / (when enabled), health
 // checks, metrics.
@@ -183,8 +213,8 @@ func (a *App) Handler() http.Handler {
 	c := a.cfg
 	// Each operation of a batch passes the statement counter, auth, the rate limit and loaders on
 	// its own.
-	var gql http.Handler = httpx.Batch(c.BatchMax, database.CountStatements(a.metrics.ObserveStatements,
-		auth.Middleware(a.tokens, a.Accounts.Lookup, a.budget.middleware(loader.Middleware(a.db.Client, a.cache, a.metrics.LoaderBatch, a.graphql())))))
+	var gql http.Handler = httpx.Batch(c.BatchMax, a.redisWaits(database.CountStatements(a.metrics.ObserveStatements,
+		auth.Middleware(a.tokens, a.Accounts.Lookup, a.budget.middleware(loader.Middleware(a.db.Client, a.cache, a.metrics.LoaderBatch, a.graphql()))))))
 	if c.CSRFPrevention {
 		gql = httpx.PreventCSRF(gql)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/agora/agora/graph/generated"
+	"github.com/agora/agora/internal/cache"
 	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/loader"
 )
@@ -72,9 +73,21 @@ func (a *App) graphql() http.Handler {
 		}
 		return next(ctx)
 	})
+	maxWait := c.Channels.WithDefaults().RedisMaxWait // what one request may wait for Redis
+	if a.guard != nil {
+		srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+			if socketFrom(ctx) != nil {
+				ctx = cache.WithWaitBudget(ctx, maxWait) // an operation over a socket waits on Redis as a request does
+			}
+			return next(ctx)
+		})
+	}
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		if isSubscription(ctx) {
 			ctx = loader.Renew(ctx) // each event reads afresh: a subscription outlives any cache
+			if a.guard != nil {
+				ctx = cache.WithWaitBudget(ctx, maxWait)
+			}
 		}
 		resp := next(ctx)
 		markCacheable(ctx, resp)

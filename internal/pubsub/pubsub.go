@@ -33,6 +33,9 @@ type Options struct {
 	// MaxPerTopic caps the subscribers of one topic in this process (0: no cap): the work of
 	// delivering one event grows with them. Subscribe beyond it fails with ErrTopicFull.
 	MaxPerTopic int
+	// Up, when set, tells the Redis bus whether Redis is answering: while it is not, Subscribe
+	// fails at once instead of waiting for a confirmation that cannot come.
+	Up func() bool
 }
 
 var (
