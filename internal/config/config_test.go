@@ -236,3 +236,32 @@ func TestStringMasksSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestChannels: the channel budgets have their defaults, zero fields of a Config built in code
+// mean those defaults, and nonsense is refused naming the variable.
+func TestChannels(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, k := range []string{"AGORA_MAX_SOCKETS_PER_IP", "AGORA_MAX_SOCKETS_PER_USER", "AGORA_MAX_TOPIC_SUBSCRIBERS", "AGORA_APQ_MAX_BYTES",
+		"AGORA_APQ_CACHE_BYTES", "AGORA_APQ_TTL", "AGORA_APQ_REGISTER_LIMIT", "AGORA_LOGIN_LIMIT_ACCOUNT_TOTAL", "AGORA_REDIS_MAX_WAIT"} {
+		t.Setenv(k, "")
+	}
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Channels != DefaultChannels || (Channels{}).WithDefaults() != DefaultChannels {
+		t.Fatalf("defaults: %+v", c.Channels)
+	}
+	if got := (Channels{SocketsPerIP: 3}).WithDefaults(); got.SocketsPerIP != 3 || got.SocketsPerUser != DefaultChannels.SocketsPerUser {
+		t.Fatalf("a field set in code: %+v", got)
+	}
+	t.Setenv("AGORA_MAX_SOCKETS_PER_IP", "0")
+	t.Setenv("AGORA_APQ_CACHE_BYTES", "1000")
+	t.Setenv("AGORA_REDIS_MAX_WAIT", "soon")
+	_, err = Load()
+	for _, want := range []string{"AGORA_MAX_SOCKETS_PER_IP", "AGORA_APQ_CACHE_BYTES", "AGORA_REDIS_MAX_WAIT"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want an error naming %s, got %v", want, err)
+		}
+	}
+}
