@@ -199,9 +199,10 @@ func (a *App) redisWaits(next http.Handler) http.Handler {
 	if a.guard == nil {
 		return next
 	}
+	wait := a.cfg.Channels.WithDefaults().RedisMaxWait
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Upgrade") == "" {
-			r = r.WithContext(cache.WithWaitBudget(r.Context(), a.cfg.Channels.WithDefaults().RedisMaxWait))
+			r = r.WithContext(cache.WithWaitBudget(r.Context(), wait))
 		}
 		next.ServeHTTP(w, r)
 	})
