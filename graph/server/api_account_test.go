@@ -1,11 +1,20 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/agora/agora/internal/config"
 	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/testenv"
 )
@@ -134,21 +143,24 @@ func TestUpdateProfile(t *testing.T) {
 }
 
 func TestLoginRateLimit(t *testing.T) {
-	a := newAPI(t, "sqlite", "3/1h", "5/1h") // per account, per IP
+	a := newAPI(t, "sqlite", "3/1h", "5/1h") // per account from one address, per address
 	a.register(t, "ada")
 	a.register(t, "bob")
 	const login = `mutation($n: String!, $p: String!) { login(input: {usernameOrEmail: $n, password: $p}) { accessToken } }`
 	for range 3 {
 		a.Fail(t, "UNAUTHENTICATED", "", login, map[string]any{"n": "ada", "p": "guess"})
 	}
-	// The account's budget is spent: even the right password waits, and the client learns how long.
+	// The account's budget at this address is spent: even the right password waits here, and the
+	// client learns how long.
 	e := a.Fail(t, "RATE_LIMITED", "", login, map[string]any{"n": "ada", "p": "password-ada"})
 	if secs, _ := e.Extensions["retryAfterSeconds"].(float64); secs < 1 || secs > 3600 {
 		t.Fatalf("retryAfterSeconds = %v, want the wait in seconds", e.Extensions["retryAfterSeconds"])
 	}
-	// Another account from the same address: the address's budget (5) runs out after one more try
-	// (the refused attempt above counted against the address too).
+	// Another account from the same address: the address's budget (5) runs out after two more
+	// failures (a successful sign-in, like the refused attempt above, does not count).
 	a.Do(t, login, map[string]any{"n": "bob", "p": "password-bob"}, nil)
+	a.Fail(t, "UNAUTHENTICATED", "", login, map[string]any{"n": "bob", "p": "guess"})
+	a.Fail(t, "UNAUTHENTICATED", "", login, map[string]any{"n": "bob", "p": "guess"})
 	a.Fail(t, "RATE_LIMITED", "", login, map[string]any{"n": "bob", "p": "password-bob"})
 }
 
@@ -169,4 +181,90 @@ func TestLoginRateLimitAcrossReplicas(t *testing.T) {
 	b.Fail(t, "UNAUTHENTICATED", "", login, nil)
 	a.Fail(t, "RATE_LIMITED", "", login, nil)
 	b.Fail(t, "RATE_LIMITED", "", login, nil)
+}
+
+// loginFrom signs in to a from the loopback address ip (127.0.0.0/8 all reaches the test server),
+// as a client at that address would.
+func loginFrom(t *testing.T, a *api, ip, name, password string) testenv.Response {
+	t.Helper()
+	client := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}).DialContext}}
+	defer client.CloseIdleConnections()
+	b, _ := json.Marshal(map[string]any{
+		"query":     `mutation($n: String!, $p: String!) { login(input: {usernameOrEmail: $n, password: $p}) { accessToken } }`,
+		"variables": map[string]any{"n": name, "p": password},
+	})
+	res, err := client.Post(a.srv.URL+"/graphql", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	r := decodeGraphQL(t, body)
+	r.Status = res.StatusCode
+	return r
+}
+
+func wantLogin(t *testing.T, r testenv.Response, code string) {
+	t.Helper()
+	switch {
+	case code == "" && (len(r.Errors) > 0 || !strings.Contains(string(r.Data), "accessToken")):
+		t.Fatalf("want a session, got %+v", r.Errors)
+	case code != "" && (len(r.Errors) != 1 || r.Errors[0].Code() != code):
+		t.Fatalf("want %s, got %+v %s", code, r.Errors, r.Data)
+	case code == "RATE_LIMITED":
+		if secs, _ := r.Errors[0].Extensions["retryAfterSeconds"].(float64); secs < 1 {
+			t.Fatalf("retryAfterSeconds = %v", r.Errors[0].Extensions["retryAfterSeconds"])
+		}
+	}
+}
+
+// TestLoginLimitsSpareTheOwner: password guessing from one address is stopped without locking the
+// account's owner out elsewhere; successful sign-ins cost nothing; guessing spread over many
+// addresses meets the per-account ceiling. With the in-process limiter and with Redis.
+func TestLoginLimitsSpareTheOwner(t *testing.T) {
+	for _, name := range []string{"memory", "redis"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var rdb redis.UniversalClient // nil: in-process
+			if name == "redis" {
+				rdb = newRedis(t)
+			}
+			// 3 failures per account per address, 5 per address, 8 per account in all.
+			a := newLimitedAPI(t, rdb, func(c *config.Config) {
+				c.RateLimits.LoginPerAccount, c.RateLimits.LoginPerIP, c.Channels.LoginPerAccountTotal = config.Budget{Burst: 3, Per: time.Hour}, config.Budget{Burst: 5, Per: time.Hour}, config.Budget{Burst: 8, Per: time.Hour}
+			})
+			a.register(t, "ada")
+			const attacker, owner = "127.0.0.2", "127.0.0.3"
+
+			// One address is stopped after 3 wrong passwords on the account, right one included.
+			for range 3 {
+				wantLogin(t, loginFrom(t, a, attacker, "ada", "guess"), "UNAUTHENTICATED")
+			}
+			wantLogin(t, loginFrom(t, a, attacker, "ADA@example.com", "guess"), "RATE_LIMITED") // the email is the same account
+			wantLogin(t, loginFrom(t, a, attacker, "ada", "password-ada"), "RATE_LIMITED")
+
+			// The owner, elsewhere, signs in; as often as they like: successes spend nothing.
+			for range 10 {
+				wantLogin(t, loginFrom(t, a, owner, "ada", "password-ada"), "")
+			}
+
+			// Many addresses: the account's ceiling of 8 failures stops them all, the owner too
+			// (the price of the ceiling, which one address cannot reach).
+			for range 3 {
+				wantLogin(t, loginFrom(t, a, "127.0.0.4", "ada", "guess"), "UNAUTHENTICATED")
+			}
+			for range 2 {
+				wantLogin(t, loginFrom(t, a, "127.0.0.5", "ada", "guess"), "UNAUTHENTICATED")
+			}
+			wantLogin(t, loginFrom(t, a, "127.0.0.5", "ada", "guess"), "RATE_LIMITED")
+			wantLogin(t, loginFrom(t, a, "127.0.0.6", "ada", "guess"), "RATE_LIMITED")
+			wantLogin(t, loginFrom(t, a, owner, "ada", "password-ada"), "RATE_LIMITED")
+
+			// One address trying many accounts meets its own budget of 5.
+			for i := range 5 {
+				wantLogin(t, loginFrom(t, a, "127.0.0.7", "nobody"+strconv.Itoa(i), "guess"), "UNAUTHENTICATED")
+			}
+			wantLogin(t, loginFrom(t, a, "127.0.0.7", "nobody9", "guess"), "RATE_LIMITED")
+		})
+	}
 }

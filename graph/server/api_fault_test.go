@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/agora/agora/internal/cache"
 	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/testenv"
@@ -28,7 +30,8 @@ type writes struct {
 	mu                sync.Mutex
 	posts, comments   []int
 	errors            map[string]int
-	okSince, errSince int // acknowledged and failed since the last mark
+	okSince, errSince int           // acknowledged and failed since the last mark
+	slowest           time.Duration // the longest a write took to be answered
 }
 
 func (w *writes) snapshot() (ok, failed int) {
@@ -77,12 +80,15 @@ func streamWrites(ctx context.Context, t *testing.T, a *api, u user, onPost stri
 			query, vars, path = `mutation($in: AddCommentInput!) { addComment(input: $in) { comment { id } } }`,
 				map[string]any{"in": map[string]any{"postID": onPost, "body": "comment " + strconv.Itoa(i)}}, "addComment"
 		}
+		start := time.Now()
 		r, raw, err := postBounded(t, a.GraphQL.URL, u.Token, query, vars)
 		if err != nil {
 			t.Errorf("write %d: %v", i, err) // a hang or a dropped connection, not an answer
 			return
 		}
+		took := time.Since(start)
 		w.mu.Lock()
+		w.slowest = max(w.slowest, took)
 		if len(r.Errors) == 0 {
 			var data map[string]map[string]struct{ ID string }
 			_ = json.Unmarshal(r.Data, &data)
@@ -264,5 +270,113 @@ func TestPostgresOutage(t *testing.T) {
 		}
 	}
 	t.Logf("errors during the outage: %v", w.errors)
+	wantStored(t, db, w)
+}
+
+// TestRedisStall: Redis stops answering (SIGSTOP: connections stay open, nothing comes back) for
+// a few seconds under a stream of writes and reads, then goes on. Every request still returns,
+// none waits long on Redis (each part falls back to its in-process path), writes keep being
+// acknowledged meanwhile, and once Redis answers again the invalidations of the writes made
+// meanwhile reach it, so another replica reading through Redis sees them.
+func TestRedisStall(t *testing.T) {
+	t.Parallel()
+	rs := testenv.NewRedisServer(t)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	open := func() redis.UniversalClient {
+		rdb, err := cache.OpenRedis(t.Context(), quiet, rs.URL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { rdb.Close() })
+		return rdb
+	}
+	pg := testenv.PostgresURL(t)
+	db := openDB(t, database.Options{PostgresURL: pg})
+	if _, err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	a := startAPI(t, db, open())
+	b := startAPI(t, openDB(t, database.Options{PostgresURL: pg}), open()) // another replica
+	rdb := open()                                                          // the test's own look at Redis
+	ada, bob := a.register(t, "ada"), a.register(t, "bob")
+	first := a.createPost(t, ada, map[string]any{"title": "First", "publish": true})
+	const read = `query($id: ID!) { node(id: $id) { ... on Post { title likeCount author { username } } } }`
+	var seen struct {
+		Node struct {
+			Title     string
+			LikeCount int
+		}
+	}
+	b.Do(t, read, map[string]any{"id": first.ID}, &seen) // cached in Redis, as every replica reads it
+	if seen.Node.Title != "First" || seen.Node.LikeCount != 0 {
+		t.Fatalf("before: %+v", seen.Node)
+	}
+
+	w := &writes{errors: map[string]int{}}
+	ctx, stop := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); streamWrites(ctx, t, a, ada, first.ID, w) }()
+	var slowestRead time.Duration
+	readers := make(chan struct{})
+	go func() {
+		defer close(readers)
+		for ctx.Err() == nil {
+			start := time.Now()
+			r, raw, err := postBounded(t, a.GraphQL.URL, bob.Token, read, map[string]any{"id": first.ID})
+			if err != nil || len(r.Errors) > 0 {
+				t.Errorf("read: %v %s", err, raw)
+				return
+			}
+			slowestRead = max(slowestRead, time.Since(start))
+		}
+	}()
+
+	waitUntil(t, "writes before the stall", func() bool { ok, _ := w.snapshot(); return ok >= 10 })
+	rs.Pause(t)
+	w.mark()
+	pausedAt := time.Now()
+	// Meanwhile the post is renamed and liked: the entity and the count Redis holds are stale now.
+	a.as(ada).Do(t, `mutation($id: ID!) { updatePost(input: {id: $id, title: "Renamed"}) { post { id } } }`, map[string]any{"id": first.ID}, nil)
+	a.as(bob).Do(t, `mutation($id: ID!) { likePost(input: {postID: $id}) { post { id } } }`, map[string]any{"id": first.ID}, nil)
+	// New subscriptions are refused at once, in words of our own, rather than left waiting.
+	sub := a.GraphQL.Subscribe(t, testenv.TransportSSE, `subscription($id: ID!) { commentAdded(postID: $id) { body } }`, map[string]any{"id": first.ID})
+	if r, ok := sub.Next(t, wait); !ok || len(r.Errors) != 1 || r.Errors[0].Code() != "SERVICE_UNAVAILABLE" || strings.Contains(strings.ToLower(r.Errors[0].Message), "redis") {
+		t.Errorf("subscribing while Redis stalls: %+v", r)
+	}
+	time.Sleep(4*time.Second - time.Since(pausedAt)) // the stall lasts 4 s
+	during, _ := w.snapshot()
+	rs.Resume(t)
+	t.Logf("writes acknowledged during the 4 s stall: %d", during)
+	if during < 5 {
+		t.Errorf("%d writes acknowledged while Redis stalled, want them to keep flowing", during)
+	}
+
+	// Once this replica uses Redis again (it writes its rate-limit key anew), what was invalidated
+	// meanwhile has reached Redis.
+	key := "agora:ratelimit:request:user:" + ada.ID
+	if err := rdb.Del(t.Context(), key).Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "Redis in use again", func() bool {
+		n, err := rdb.Exists(t.Context(), key).Result()
+		return err == nil && n == 1
+	})
+	b.Do(t, read, map[string]any{"id": first.ID}, &seen)
+	if seen.Node.Title != "Renamed" || seen.Node.LikeCount != 1 {
+		t.Errorf("the other replica reads %+v through Redis after the stall, want the rename and the like", seen.Node)
+	}
+	w.mark()
+	waitUntil(t, "writes after the stall", func() bool { ok, _ := w.snapshot(); return ok >= 10 })
+	stop()
+	<-done
+	<-readers
+	t.Logf("slowest write %v, slowest read %v", w.slowest, slowestRead)
+	// A generous bound, to tell "waited on Redis a little" from "stalled with it": not a speed check.
+	if w.slowest > 3*time.Second || slowestRead > 3*time.Second {
+		t.Errorf("a request took %v (write) / %v (read) while Redis stalled, want each to return within 3 s", w.slowest, slowestRead)
+	}
+	if len(w.errors) > 0 {
+		t.Errorf("writes failed while Redis stalled: %v", w.errors)
+	}
 	wantStored(t, db, w)
 }

@@ -94,6 +94,8 @@ func testConfig() config.Config {
 	cfg.Auth.JWTSecret = "test-secret-test-secret-test-secret!"
 	cfg.Auth.TokenIssuer, cfg.Auth.AccessTokenTTL, cfg.Auth.SessionTTL = "agora-test", time.Hour, 24*time.Hour
 	cfg.Realtime.MaxSubscriptions, cfg.Realtime.SocketRecheck = 5, 50*time.Millisecond
+	// caps on connections no test reaches unless it sets its own
+	cfg.Channels.SocketsPerIP, cfg.Channels.SocketsPerUser = 1000, 1000
 	unreached := config.Budget{Burst: 100_000, Per: time.Minute}
 	cfg.RateLimits = config.RateLimits{LoginPerAccount: config.Budget{Burst: 1000, Per: time.Minute}, LoginPerIP: config.Budget{Burst: 1000, Per: time.Minute},
 		RequestsPerIP: unreached, RequestsPerUser: unreached, SignUpsPerIP: unreached, MessagesPerUser: unreached, SearchesPerCaller: unreached}

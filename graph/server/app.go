@@ -8,11 +8,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/trace"
@@ -46,25 +44,26 @@ type App struct {
 	log      *slog.Logger
 	db       *database.DB
 	tokens   *auth.Tokens
-	cache    *loader.Cache         // entities and counts shared by replicas through Redis, or in-process
-	apq      graphql.Cache[string] // automatic persisted queries
+	cache    *loader.Cache    // entities and counts shared by replicas through Redis, or in-process
+	apq      persistedQueries // automatic persisted queries
 	bus      pubsub.Bus
 	metrics  *telemetry.Metrics
-	tracing  trace.TracerProvider            // a no-op one when traces are off
-	requests func(http.Handler) http.Handler // the per-request budget of the caller
+	tracing  trace.TracerProvider // a no-op one when traces are off
+	budget   requestBudget        // the per-request budget of the caller, also spent by socket operations
 	realtime Realtime
 	trusted  *trusted.Manifest // the only operations that run, when set
+	guard    *cache.Guard      // bounds the waits on Redis; nil without Redis
 }
 
 // New builds Agora on db. rdb, when not nil, holds the state replicas share (rate limits,
 // persisted queries, cached entities and counts); without it that state is in-process. tracing
 // records the spans of requests (HTTP, GraphQL, loaders, SQL, and Redis commands of rdb); nil or a
-// no-op provider leaves tracing out. cfg.JWTSecret signs access tokens.
+// no-op provider leaves tracing out. cfg.Auth.JWTSecret signs access tokens.
 func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.UniversalClient, tracing trace.TracerProvider) (*App, error) {
 	if cfg.Auth.JWTSecret == "" {
 		return nil, errors.New("AGORA_JWT_SECRET is empty")
 	}
-	budgets := cfg.RateLimits
+	budgets, channels := cfg.RateLimits, cfg.Channels
 	if rdb != nil && telemetry.Tracing(tracing) {
 		// Command names only: arguments hold cached rows and tokens.
 		if err := redisotel.InstrumentTracing(rdb, redisotel.WithTracerProvider(tracing),
@@ -81,9 +80,11 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 	// State replicas share lives in Redis when there is one, in this process otherwise.
 	var (
 		limiter ratelimit.Limiter     = ratelimit.NewMemory()
-		apq     graphql.Cache[string] = lru.New[string](1000)
+		apq     graphql.Cache[string] = cache.NewLRUStrings(channels.APQCacheBytes)
 		store   cache.Store           = cache.NewMemoryStore(200_000)
-		bus     pubsub.Bus            = pubsub.NewMemory(pubsub.Options{})
+		topics                        = pubsub.Options{MaxPerTopic: channels.TopicSubscribers}
+		bus     pubsub.Bus            = pubsub.NewMemory(topics)
+		guard   *cache.Guard          // bounds the waits on Redis, when there is one
 	)
 	if rdb != nil {
 		// While Redis cannot be reached, each of these degrades on its own and uses Redis again as
@@ -91,9 +92,16 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 		// this process too, cache reads miss (and go to the database: an in-process cache would
 		// miss other replicas' invalidations), subscriptions cannot start and events are lost.
 		limiter = &ratelimit.Fallback{Primary: ratelimit.NewRedis(rdb, "agora:ratelimit:"), Secondary: limiter, Log: log}
-		apq = cache.Layered{Near: apq, Far: cache.NewRedisStrings(rdb, "agora:apq:", 7*24*time.Hour)}
-		store = cache.NewRedisStore(rdb)
-		bus = pubsub.NewRedis(rdb, "agora:events:", pubsub.Options{})
+		// A Redis that stops answering costs a request at most AGORA_REDIS_MAX_WAIT: the guard
+		// then fails its commands at once until Redis answers again, and first sends it the
+		// invalidations that failed meanwhile.
+		guard = cache.NewGuard(rdb, log, channels.RedisMaxWait)
+		apq = cache.Layered{Near: apq, Far: cache.NewRedisStrings(rdb, "agora:apq:", channels.APQTTL)}
+		redisStore := cache.NewRedisStore(rdb)
+		guard.OnRecover(redisStore.Flush)
+		store = redisStore
+		topics.Up = guard.Up
+		bus = pubsub.NewRedis(rdb, "agora:events:", topics)
 	}
 	m := telemetry.New()
 	limiter = ratelimit.Observed{Limiter: limiter, Refused: m.RateLimited}
@@ -110,7 +118,7 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 	})
 	m.DBPool(db.SQL.Stats)
 	accounts := account.New(db.Client, store, tokens, cfg.Auth.SessionTTL, account.LoginLimits{
-		Limiter: limiter, PerAccount: budgets.LoginPerAccount, PerIP: budgets.LoginPerIP, SignUps: budgets.SignUpsPerIP,
+		Limiter: limiter, PerAccount: budgets.LoginPerAccount, PerAccountTotal: channels.LoginPerAccountTotal, PerIP: budgets.LoginPerIP, SignUps: budgets.SignUpsPerIP,
 	})
 	a := &App{
 		Resolver: graph.Resolver{
@@ -128,17 +136,16 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 		db:      db,
 		tokens:  tokens,
 		cache:   loaderCache,
-		apq:     apq,
 		bus:     bus,
 		metrics: m,
 		tracing: tracing,
 	}
-	a.requests = ratelimit.Middleware(limiter, func(r *http.Request) (string, ratelimit.Limit) {
-		if v := auth.FromContext(r.Context()); v.Authenticated() {
-			return "request:user:" + strconv.Itoa(v.UserID), budgets.RequestsPerUser
-		}
-		return "request:ip:" + auth.ClientIP(r.Context()), budgets.RequestsPerIP
-	})
+	a.budget = requestBudget{limiter: limiter, anon: budgets.RequestsPerIP, user: budgets.RequestsPerUser}
+	a.guard = guard
+	a.apq = persistedQueries{cache: apq, maxBytes: channels.APQMaxBytes, register: func(ctx context.Context) bool {
+		res, err := limiter.Allow(ctx, "apq:"+caller(ctx), channels.APQRegister)
+		return err == nil && res.Allowed
+	}}
 	if path := cfg.GraphQL.TrustedDocuments; path != "" {
 		var err error
 		if a.trusted, err = trusted.Load(path); err != nil {
@@ -155,12 +162,34 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 		Recheck:          cfg.Realtime.SocketRecheck,
 		KeepAlive:        15 * time.Second,
 		metrics:          m,
+		conns:            newConnections(channels.SocketsPerIP, channels.SocketsPerUser),
 	}
 	return a, nil
 }
 
 // Close ends the subscriptions this process serves.
-func (a *App) Close() { _ = a.bus.Close() }
+func (a *App) Close() {
+	_ = a.bus.Close()
+	if a.guard != nil {
+		a.guard.Close()
+	}
+}
+
+// redisWaits gives every HTTP request a budget for waiting on Redis (AGORA_REDIS_MAX_WAIT, all
+// its commands together). A WebSocket, which lives for hours, gets one per operation instead (see
+// graphql), and a subscription one per event.
+func (a *App) redisWaits(next http.Handler) http.Handler {
+	if a.guard == nil {
+		return next
+	}
+	wait := a.cfg.Channels.RedisMaxWait
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") == "" {
+			r = r.WithContext(cache.WithWaitBudget(r.Context(), wait))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
 
 // Handler is the whole HTTP surface: GraphQL at /graphql, GraphiQL at / with its files under
 // /graphiql/ (when enabled), health checks, metrics.
@@ -168,8 +197,8 @@ func (a *App) Handler() http.Handler {
 	c := a.cfg.HTTP
 	// Each operation of a batch passes the statement counter, auth, the rate limit and loaders on
 	// its own.
-	var gql http.Handler = httpx.Batch(c.MaxBatch, database.CountStatements(a.metrics.ObserveStatements,
-		auth.Middleware(a.tokens, a.Accounts.Lookup, a.requests(loader.Middleware(a.db.Client, a.cache, a.metrics.LoaderBatch, a.graphql())))))
+	var gql http.Handler = httpx.Batch(c.MaxBatch, a.redisWaits(database.CountStatements(a.metrics.ObserveStatements,
+		auth.Middleware(a.tokens, a.Accounts.Lookup, a.budget.middleware(loader.Middleware(a.db.Client, a.cache, a.metrics.LoaderBatch, a.graphql()))))))
 	if c.CSRFPrevention {
 		gql = httpx.PreventCSRF(gql)
 	}

@@ -30,7 +30,9 @@ import (
 // 200. gqlgen keeps error kinds in a process-wide registry, so this runs once, when the first
 // handler is built, not as a side effect of importing the package.
 var registerRequestErrors = sync.OnceFunc(func() {
-	for _, code := range []string{apperr.BadRequest.Code(), codeOperationLimit, codeIntrospectionDisabled} {
+	// RATE_LIMITED here is a socket operation refused before it runs (socketBudget): an "error"
+	// message on that operation, as the WebSocket protocols provide.
+	for _, code := range []string{apperr.BadRequest.Code(), codeOperationLimit, codeIntrospectionDisabled, apperr.RateLimited.Code()} {
 		errcode.RegisterErrorType(code, errcode.KindProtocol)
 	}
 })

@@ -13,6 +13,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/agora/agora/graph/generated"
+	"github.com/agora/agora/internal/cache"
 	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/loader"
 )
@@ -39,6 +40,7 @@ func (a *App) graphql() http.Handler {
 	// Extensions, in the order they run: gqlgen calls each kind of hook (operation parameters,
 	// operation context, operation, response, field) in the order of Use.
 	srv.Use(observe{})                 // first: its span holds the other extensions' work
+	srv.Use(socketBudget{a.budget})    // before the document is read: each operation over a socket pays like a request
 	srv.Use(extension.Introspection{}) // gqlgen's switch, which also gates _service: see noIntrospection
 	if !c.Introspection {
 		srv.Use(noIntrospection{})
@@ -50,7 +52,7 @@ func (a *App) graphql() http.Handler {
 	if a.trusted != nil {
 		srv.Use(trustedParams{a.trusted})
 	} else {
-		srv.Use(extension.AutomaticPersistedQuery{Cache: a.apq})
+		srv.Use(a.apq) // registers a document only once it passed parsing, validation and the limits
 	}
 	// Bounds validation's work: after the extensions above have chosen the document, before
 	// gqlgen parses and validates it (parsing is linear; some validation rules are not).
@@ -73,9 +75,21 @@ func (a *App) graphql() http.Handler {
 		}
 		return next(ctx)
 	})
+	maxWait := a.cfg.Channels.RedisMaxWait // what one request may wait for Redis
+	if a.guard != nil {
+		srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+			if socketFrom(ctx) != nil {
+				ctx = cache.WithWaitBudget(ctx, maxWait) // an operation over a socket waits on Redis as a request does
+			}
+			return next(ctx)
+		})
+	}
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		if isSubscription(ctx) {
 			ctx = loader.Renew(ctx) // each event reads afresh: a subscription outlives any cache
+			if a.guard != nil {
+				ctx = cache.WithWaitBudget(ctx, maxWait)
+			}
 		}
 		resp := next(ctx)
 		markCacheable(ctx, resp)

@@ -38,6 +38,8 @@ type Realtime struct {
 	// KeepAlive is the interval of keep-alive messages.
 	KeepAlive time.Duration
 
+	conns *connections // caps on the connections a client holds open
+
 	metrics *telemetry.Metrics // Deps.Metrics: open connections
 }
 
@@ -45,6 +47,7 @@ type Realtime struct {
 const (
 	closeUnauthorized = 4401 // the token did not verify, expired, or its session ended
 	closeSlowConsumer = 4429 // events overflowed the subscriber's buffer
+	closeTooMany      = 4429 // the user signed in by connection_init holds as many connections as they may
 	closeUnavailable  = 4503
 )
 
@@ -55,6 +58,7 @@ type socket struct {
 	reason string
 	cancel context.CancelFunc
 	subs   atomic.Int32
+	slot   *slot // its place under the caps on connections
 }
 
 type socketKey struct{}
@@ -103,6 +107,12 @@ func (rt Realtime) init(ctx context.Context, payload transport.InitPayload) (con
 			}
 			ctx = transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, code), err.Error())
 			return ctx, nil, err
+		}
+		if v.Authenticated() {
+			if refusal := s.slot.signIn(v.UserID); refusal != nil {
+				ctx = transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, closeTooMany), refusal.Error())
+				return ctx, nil, refusal
+			}
 		}
 		ctx = auth.WithViewer(ctx, v)
 	}
@@ -210,7 +220,8 @@ func (c closingConn) WriteClose(code int, reason string) error {
 
 // streams prepares long-lived requests: WebSocket upgrades from allowed origins get their socket
 // state (others are refused here, before gqlgen logs a failed upgrade), and event streams outlive
-// the server's write timeout, which is sized for ordinary requests.
+// the server's write timeout, which is sized for ordinary requests. Both take a place under the
+// caps on open connections, or are refused with 429.
 func (rt Realtime) streams(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
@@ -219,11 +230,23 @@ func (rt Realtime) streams(next http.Handler) http.Handler {
 				httpx.WriteError(w, r, http.StatusForbidden, apperr.CodeForbidden, "this origin may not open sockets: see AGORA_ALLOWED_ORIGINS", nil)
 				return
 			}
-			r = r.WithContext(context.WithValue(r.Context(), socketKey{}, &socket{}))
+			slot, refusal := rt.conns.open(r.Context())
+			if refusal != nil {
+				refusal.write(w, r)
+				return
+			}
 			// The transport serves the connection in this call, from upgrade to close.
+			defer slot.close()
+			r = r.WithContext(context.WithValue(r.Context(), socketKey{}, &socket{slot: slot}))
 			rt.metrics.SocketOpened()
 			defer rt.metrics.SocketClosed()
 		case strings.Contains(r.Header.Get("Accept"), "text/event-stream"):
+			slot, refusal := rt.conns.open(r.Context())
+			if refusal != nil {
+				refusal.write(w, r)
+				return
+			}
+			defer slot.close()
 			_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 		}
 		next.ServeHTTP(w, r)

@@ -3,9 +3,12 @@ package account
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/mail"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -32,11 +35,17 @@ type Service struct {
 
 // LoginLimits bound sign-in attempts, against password guessing, and sign-ups, against bulk
 // accounts and probing which names and addresses are taken.
+//
+// Only failed sign-ins count: a successful one gives back what it took. Guessing from one address
+// is stopped by the budgets of that address (on one account, and on all accounts), which a
+// stranger elsewhere cannot spend for the owner; the per-account ceiling, above what one address
+// can reach, stops guessing spread over many addresses.
 type LoginLimits struct {
-	Limiter    ratelimit.Limiter
-	PerAccount ratelimit.Limit // attempts on one account, from anywhere
-	PerIP      ratelimit.Limit // attempts from one address, on any account
-	SignUps    ratelimit.Limit // sign-ups from one address
+	Limiter         ratelimit.Limiter
+	PerAccount      ratelimit.Limit // failed attempts on one account from one address
+	PerAccountTotal ratelimit.Limit // failed attempts on one account from all addresses together (zero: no ceiling)
+	PerIP           ratelimit.Limit // failed attempts from one address, on any account
+	SignUps         ratelimit.Limit // sign-ups from one address
 }
 
 // New returns a Service; sessions expire after refreshTTL without a refresh.
@@ -148,7 +157,9 @@ var errBadCredentials = &apperr.Error{Kind: apperr.Unauthenticated, Message: "wr
 // error after the same work, so responses do not reveal which accounts exist.
 func (s *Service) Login(ctx context.Context, in LoginInput) (*Session, error) {
 	id := strings.ToLower(strings.TrimSpace(in.UsernameOrEmail))
-	if err := s.limitLogin(ctx, id); err != nil {
+	ip := auth.ClientIP(ctx)
+	attempt := loginAttempt{limiter: s.limits.Limiter}
+	if err := attempt.take(ctx, "login:ip:"+ip, s.limits.PerIP); err != nil {
 		return nil, err
 	}
 	where := user.Username(id)
@@ -156,20 +167,30 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Session, error) {
 		where = user.Email(id)
 	}
 	u, err := s.client.User.Query().Where(where).Only(ctx)
-	if ent.IsNotFound(err) {
-		auth.CheckNoPassword(in.Password)
-		return nil, errBadCredentials
-	}
-	if err != nil {
+	if err != nil && !ent.IsNotFound(err) {
+		attempt.refund(ctx)
 		return nil, err
+	}
+	account := accountKey(u, id)
+	if err := attempt.take(ctx, "login:ipaccount:"+ip+":"+account, s.limits.PerAccount); err != nil {
+		return nil, err
+	}
+	if err := attempt.take(ctx, "login:account:"+account, s.limits.PerAccountTotal); err != nil {
+		return nil, err
+	}
+	if u == nil {
+		auth.CheckNoPassword(in.Password)
+		return nil, errBadCredentials // counts
 	}
 	ok, err := auth.CheckPassword(u.PasswordHash, in.Password)
 	if err != nil {
+		attempt.refund(ctx)
 		return nil, err
 	}
 	if !ok {
-		return nil, errBadCredentials
+		return nil, errBadCredentials // counts
 	}
+	attempt.refund(ctx) // a successful sign-in costs no budget
 	var out *Session
 	err = database.InTx(ctx, s.client, func(ctx context.Context, tx *ent.Tx) (err error) {
 		out, err = s.startSession(ctx, tx, u)
@@ -178,13 +199,54 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Session, error) {
 	return out, err
 }
 
-// limitLogin takes one sign-in attempt from the caller's address and one from the account's budget.
-func (s *Service) limitLogin(ctx context.Context, account string) error {
-	const msg = "too many sign-in attempts: retry later"
-	if err := ratelimit.Take(ctx, s.limits.Limiter, "login:ip:"+auth.ClientIP(ctx), s.limits.PerIP, msg); err != nil {
+// accountKey names the account a sign-in is for in budget keys: its user ID when it exists (the
+// username and the email address are one account), else a digest of the name given (so that a
+// long name cannot make a long key).
+func accountKey(u *ent.User, id string) string {
+	if u != nil {
+		return "user:" + strconv.Itoa(u.ID)
+	}
+	sum := sha256.Sum256([]byte(id))
+	return "name:" + hex.EncodeToString(sum[:16])
+}
+
+// loginAttempt takes one sign-in attempt from each of its budgets, and gives them back when the
+// attempt does not count: refused by a budget (then it checked nothing), failed for another
+// reason than the credentials, or successful.
+type loginAttempt struct {
+	limiter ratelimit.Limiter
+	taken   []struct {
+		key   string
+		limit ratelimit.Limit
+	}
+}
+
+const loginRefused = "too many sign-in attempts: retry later"
+
+// take takes one event from key's budget, or refuses the attempt with RATE_LIMITED (giving back
+// what it took before). A zero limit is no budget.
+func (a *loginAttempt) take(ctx context.Context, key string, l ratelimit.Limit) error {
+	if l.Burst == 0 {
+		return nil
+	}
+	if err := ratelimit.Take(ctx, a.limiter, key, l, loginRefused); err != nil {
+		a.refund(ctx)
 		return err
 	}
-	return ratelimit.Take(ctx, s.limits.Limiter, "login:account:"+account, s.limits.PerAccount, msg)
+	a.taken = append(a.taken, struct {
+		key   string
+		limit ratelimit.Limit
+	}{key, l})
+	return nil
+}
+
+// refund gives back every event the attempt took. A refund that fails (Redis unreachable) leaves
+// the event spent: the budget errs on the side of the owner's patience, not the guesser's.
+func (a *loginAttempt) refund(ctx context.Context) {
+	for _, t := range a.taken {
+		_ = a.limiter.Refund(ctx, t.key, t.limit)
+	}
+	a.taken = nil
 }
 
 // UpdateProfile changes the viewer's profile.

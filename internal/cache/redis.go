@@ -24,6 +24,7 @@ func OpenRedis(ctx context.Context, log *slog.Logger, url string) (redis.Univers
 			return nil, fmt.Errorf("REDIS_URL: %w", err)
 		}
 		shortWaits(&opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout, &opts.MaxRetries, &opts.DialerRetries)
+		opts.ContextTimeoutEnabled = true // a request's deadline (see Guard) bounds reads and writes too
 		rdb = redis.NewFailoverClient(opts)
 	} else {
 		opts, err := redis.ParseURL(url)
@@ -31,6 +32,7 @@ func OpenRedis(ctx context.Context, log *slog.Logger, url string) (redis.Univers
 			return nil, fmt.Errorf("REDIS_URL: %w", err)
 		}
 		shortWaits(&opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout, &opts.MaxRetries, &opts.DialerRetries)
+		opts.ContextTimeoutEnabled = true
 		rdb = redis.NewClient(opts)
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)

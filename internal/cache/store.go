@@ -80,6 +80,10 @@ func NewRedisStore(client redis.UniversalClient) *RedisStore {
 	return &RedisStore{client: client, seq: "agora:cache:seq", pending: map[string]struct{}{}}
 }
 
+// Flush sends the invalidations that failed before, e.g. as soon as Redis answers again (see
+// Guard.OnRecover), so that other replicas reading Redis see them.
+func (c *RedisStore) Flush(ctx context.Context) error { return c.retryPending(ctx) }
+
 // retryPending sends the invalidations that failed before; until it succeeds, reads are misses.
 func (c *RedisStore) retryPending(ctx context.Context) error {
 	c.mu.Lock()

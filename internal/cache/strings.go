@@ -3,7 +3,9 @@
 package cache
 
 import (
+	"container/list"
 	"context"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -61,4 +63,73 @@ func (c Layered) Get(ctx context.Context, key string) (string, bool) {
 func (c Layered) Add(ctx context.Context, key, value string) {
 	c.Near.Add(ctx, key, value)
 	c.Far.Add(ctx, key, value)
+}
+
+// LRUStrings is a Strings cache in this process bounded by the bytes of its keys and values: the
+// least recently used entries go first. An entry larger than the bound is not kept.
+type LRUStrings struct {
+	max int
+
+	mu    sync.Mutex
+	size  int
+	order *list.List               // most recently used first; values are *lruEntry
+	items map[string]*list.Element // by key
+}
+
+type lruEntry struct{ key, value string }
+
+// entryOverhead approximates what an entry costs beyond its key and value (list element, map
+// slot, string headers), so that many tiny entries are bounded too.
+const entryOverhead = 128
+
+// NewLRUStrings returns an empty cache holding at most maxBytes.
+func NewLRUStrings(maxBytes int) *LRUStrings {
+	return &LRUStrings{max: maxBytes, order: list.New(), items: map[string]*list.Element{}}
+}
+
+func entrySize(key, value string) int { return len(key) + len(value) + entryOverhead }
+
+// Get returns the value under key, if any, and marks it used.
+func (c *LRUStrings) Get(_ context.Context, key string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.items[key]
+	if !ok {
+		return "", false
+	}
+	c.order.MoveToFront(el)
+	return el.Value.(*lruEntry).value, true
+}
+
+// Add stores value under key, dropping the least recently used entries to stay within the bound.
+func (c *LRUStrings) Add(_ context.Context, key, value string) {
+	n := entrySize(key, value)
+	if n > c.max {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.items[key]; ok {
+		e := el.Value.(*lruEntry)
+		c.size += n - entrySize(e.key, e.value)
+		e.value = value
+		c.order.MoveToFront(el)
+	} else {
+		c.items[key] = c.order.PushFront(&lruEntry{key: key, value: value})
+		c.size += n
+	}
+	for c.size > c.max {
+		el := c.order.Back()
+		e := el.Value.(*lruEntry)
+		c.order.Remove(el)
+		delete(c.items, e.key)
+		c.size -= entrySize(e.key, e.value)
+	}
+}
+
+// Bytes is what the cache holds, as it counts it.
+func (c *LRUStrings) Bytes() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.size
 }

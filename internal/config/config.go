@@ -31,6 +31,7 @@ type Config struct {
 	GraphQL    GraphQL
 	Realtime   Realtime
 	Mail       Mail
+	Channels   Channels // budgets and caps of sockets, subscriptions, persisted queries and Redis waits (channels.go)
 }
 
 // HTTP is the server: addresses, timeouts, and what it accepts from browsers and clients.
@@ -151,6 +152,11 @@ func Defaults() Config {
 		GraphQL:  GraphQL{Introspection: true, FieldSuggestions: true, GraphiQL: true, OperationTimeout: 15 * time.Second},
 		Realtime: Realtime{MaxSubscriptions: 20, SocketRecheck: 30 * time.Second},
 		Mail:     Mail{From: "Agora <no-reply@localhost>", Dir: "mail", BaseURL: "http://localhost:8080"},
+		Channels: Channels{
+			SocketsPerIP: 50, SocketsPerUser: 10, TopicSubscribers: 2000,
+			APQMaxBytes: 64 << 10, APQCacheBytes: 16 << 20, APQTTL: 24 * time.Hour, APQRegister: Budget{100, time.Hour},
+			LoginPerAccountTotal: Budget{100, time.Hour}, RedisMaxWait: 500 * time.Millisecond,
+		},
 	}
 }
 
@@ -245,6 +251,9 @@ func load() (Config, error) {
 		},
 	}
 	// The schema is exposed by default in development only (Defaults is development).
+	var channelErrs []error
+	c.Channels, channelErrs = loadChannels(d.Channels)
+	errs = append(errs, channelErrs...)
 	development := c.Env != "production"
 	c.GraphQL.Introspection = parse(&errs, "AGORA_INTROSPECTION", d.GraphQL.Introspection && development, strconv.ParseBool)
 	c.GraphQL.FieldSuggestions = parse(&errs, "AGORA_FIELD_SUGGESTIONS", d.GraphQL.FieldSuggestions && development, strconv.ParseBool)
@@ -413,7 +422,7 @@ func (c Config) String() string {
 		strings.Join(h.AllowedOrigins, ","), c.Realtime.MaxSubscriptions, c.Realtime.SocketRecheck, l.Depth, l.Aliases, l.RootFields, l.Tokens, l.Cost,
 		h.PublicMaxAge, g.Introspection, g.FieldSuggestions, g.GraphiQL, g.TrustedDocuments, h.MaxBodyBytes,
 		h.ReadHeaderTimeout, h.ReadTimeout, h.WriteTimeout, h.IdleTimeout, g.OperationTimeout, db.StatementTimeout,
-		h.MaxBatch, h.CSRFPrevention, h.CompressMinBytes, h.ShutdownGrace, mailTo, c.Mail.From, c.Mail.BaseURL)
+		h.MaxBatch, h.CSRFPrevention, h.CompressMinBytes, h.ShutdownGrace, mailTo, c.Mail.From, c.Mail.BaseURL) + " " + c.Channels.String()
 }
 
 // Name describes the database without credentials.

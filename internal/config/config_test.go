@@ -120,9 +120,13 @@ func TestEnvExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	source, err := os.ReadFile("config.go")
-	if err != nil {
-		t.Fatal(err)
+	var source []byte
+	for _, name := range []string{"config.go", "channels.go"} {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		source = append(source, b...)
 	}
 	read := map[string]bool{}
 	for _, m := range regexp.MustCompile(`(?:get|parse|Getenv)\((?:&errs, )?"([A-Z_]+)"`).FindAllSubmatch(source, -1) {
@@ -385,5 +389,32 @@ func TestParseSMTPURL(t *testing.T) {
 	s, err := ParseSMTPURL("smtp://agora:hidden-pw@smtp.example.com")
 	if err != nil || strings.Contains(fmt.Sprint(s), "hidden-pw") || strings.Contains(fmt.Sprintf("%+v", s), "hidden-pw") {
 		t.Errorf("SMTPServer printed with its password: %v %+v", s, err)
+	}
+}
+
+// TestChannels: the channel budgets have their defaults and nonsense is refused naming the
+// variable.
+func TestChannels(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, k := range []string{"AGORA_MAX_SOCKETS_PER_IP", "AGORA_MAX_SOCKETS_PER_USER", "AGORA_MAX_TOPIC_SUBSCRIBERS", "AGORA_APQ_MAX_BYTES",
+		"AGORA_APQ_CACHE_BYTES", "AGORA_APQ_TTL", "AGORA_APQ_REGISTER_LIMIT", "AGORA_LOGIN_LIMIT_ACCOUNT_TOTAL", "AGORA_REDIS_MAX_WAIT"} {
+		t.Setenv(k, "")
+	}
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Channels != Defaults().Channels {
+		t.Fatalf("defaults: %+v", c.Channels)
+	}
+	t.Setenv("AGORA_MAX_SOCKETS_PER_IP", "0")
+	t.Setenv("AGORA_APQ_CACHE_BYTES", "1000")
+	t.Setenv("AGORA_REDIS_MAX_WAIT", "soon")
+	t.Setenv("AGORA_LOGIN_LIMIT_ACCOUNT_TOTAL", "often")
+	_, err = Load()
+	for _, want := range []string{"AGORA_MAX_SOCKETS_PER_IP", "AGORA_APQ_CACHE_BYTES", "AGORA_REDIS_MAX_WAIT", "AGORA_LOGIN_LIMIT_ACCOUNT_TOTAL"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want an error naming %s, got %v", want, err)
+		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/agora/agora/ent/post"
 	"github.com/agora/agora/internal/apperr"
 	"github.com/agora/agora/internal/auth"
+	"github.com/agora/agora/internal/cache"
 	"github.com/agora/agora/internal/loader"
 	"github.com/agora/agora/internal/pubsub"
 )
@@ -59,7 +60,10 @@ func (s *Service) publish(ctx context.Context, t string, e event) {
 	if err == nil {
 		err = s.bus.Publish(ctx, t, b)
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, cache.ErrRedisUnavailable): // logged once by the guard, not per event
+		s.log.DebugContext(ctx, "publishing an event failed", "topic", t, "err", err)
+	case err != nil:
 		s.log.WarnContext(ctx, "publishing an event failed", "topic", t, "err", err)
 	}
 }
@@ -132,6 +136,9 @@ func stream[T any](s *Service, ctx context.Context, t string, load func(context.
 	sub, err := s.bus.Subscribe(ctx, t)
 	if errors.Is(err, pubsub.ErrBusClosed) {
 		return nil, &apperr.Error{Kind: apperr.Unavailable, Message: "the server is shutting down: reconnect", Err: err}
+	}
+	if errors.Is(err, pubsub.ErrTopicFull) {
+		return nil, &apperr.Error{Kind: apperr.Unavailable, Message: "this has as many live subscribers as the server takes: retry later", Err: err}
 	}
 	if err != nil {
 		return nil, err

@@ -30,6 +30,12 @@ type Bus interface {
 type Options struct {
 	// Buffer is how many events a subscriber may fall behind before it is dropped (default 64).
 	Buffer int
+	// MaxPerTopic caps the subscribers of one topic in this process (0: no cap): the work of
+	// delivering one event grows with them. Subscribe beyond it fails with ErrTopicFull.
+	MaxPerTopic int
+	// Up, when set, tells the Redis bus whether Redis is answering: while it is not, Subscribe
+	// fails at once instead of waiting for a confirmation that cannot come.
+	Up func() bool
 }
 
 var (
@@ -37,6 +43,8 @@ var (
 	ErrSlowSubscriber = errors.New("subscriber too slow: events overflowed its buffer")
 	// ErrBusClosed ends subscriptions when their bus closes, and is returned by a closed bus.
 	ErrBusClosed = errors.New("pubsub: bus closed")
+	// ErrTopicFull refuses a subscriber to a topic that has Options.MaxPerTopic already.
+	ErrTopicFull = errors.New("pubsub: the topic has as many subscribers as it may")
 )
 
 // Subscription receives one topic's events.
@@ -67,6 +75,7 @@ func (s *Subscription) Close() { s.hub.remove(s) }
 // hub holds the local subscriptions per topic, for both buses.
 type hub struct {
 	buffer int
+	max    int // subscribers per topic; 0: no cap
 	// release hears, outside mu, that a topic lost its last subscriber. It must not block:
 	// publish, on the Redis receive loop, calls it.
 	release func(topic string)
@@ -80,7 +89,7 @@ func newHub(opts Options, release func(string)) *hub {
 	if opts.Buffer <= 0 {
 		opts.Buffer = 64
 	}
-	return &hub{buffer: opts.Buffer, release: release, topics: map[string]map[*Subscription]struct{}{}}
+	return &hub{buffer: opts.Buffer, max: opts.MaxPerTopic, release: release, topics: map[string]map[*Subscription]struct{}{}}
 }
 
 // add subscribes to topic until ctx ends.
@@ -95,6 +104,9 @@ func (h *hub) add(ctx context.Context, topic string) (s *Subscription, err error
 		return nil, ErrBusClosed
 	}
 	set := h.topics[topic]
+	if h.max > 0 && len(set) >= h.max {
+		return nil, ErrTopicFull
+	}
 	if set == nil {
 		set = map[*Subscription]struct{}{}
 		h.topics[topic] = set

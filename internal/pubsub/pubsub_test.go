@@ -176,6 +176,34 @@ func TestSlowSubscriber(t *testing.T) {
 	}
 }
 
+// A topic takes at most MaxPerTopic subscribers in a process; one that leaves makes room, and
+// other topics are not affected.
+func TestMaxPerTopic(t *testing.T) {
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			newBus, _ := be.setup(t)
+			b, ctx := newBus(pubsub.Options{MaxPerTopic: 3}), t.Context()
+			subs := []*pubsub.Subscription{subscribe(t, ctx, b, "t"), subscribe(t, ctx, b, "t"), subscribe(t, ctx, b, "t")}
+			if _, err := b.Subscribe(ctx, "t"); !errors.Is(err, pubsub.ErrTopicFull) {
+				t.Fatalf("a 4th subscriber of a topic capped at 3: %v, want ErrTopicFull", err)
+			}
+			other := subscribe(t, ctx, b, "other")
+			subs[0].Close()
+			subs = append(subs[1:], subscribe(t, ctx, b, "t"))
+			publish(t, b, "t", "x")
+			for i, s := range subs {
+				if got := next(t, s); got != "x" {
+					t.Fatalf("subscriber %d: %q", i, got)
+				}
+			}
+			publish(t, b, "other", "y")
+			if got := next(t, other); got != "y" {
+				t.Fatalf("other topic: %q", got)
+			}
+		})
+	}
+}
+
 // Cancelling a subscription's ctx or closing it stops delivery; with Redis, the channel is
 // unsubscribed once its last local subscriber leaves, and a new subscriber subscribes it again.
 func TestUnsubscribe(t *testing.T) {

@@ -30,6 +30,7 @@ type Redis struct {
 	client redis.UniversalClient
 	ps     *redis.PubSub
 	prefix string
+	up     func() bool
 
 	mu        sync.Mutex           // guards what follows; never held while talking to Redis
 	topics    map[string]*remote   // topics wanted from Redis: subscribed or about to be
@@ -68,6 +69,7 @@ func NewRedis(client redis.UniversalClient, prefix string, opts Options) *Redis 
 	b := &Redis{
 		client:   client,
 		prefix:   prefix,
+		up:       opts.Up,
 		topics:   map[string]*remote{},
 		dirty:    map[string]struct{}{},
 		confirms: map[string][]*remote{},
@@ -100,6 +102,9 @@ func (b *Redis) Publish(ctx context.Context, topic string, payload []byte) error
 // nothing published after it returns is missed, or fails as apperr.Unavailable when Redis
 // cannot be reached or does not confirm within confirmTimeout.
 func (b *Redis) Subscribe(ctx context.Context, topic string) (*Subscription, error) {
+	if b.up != nil && !b.up() {
+		return nil, unavailable(errNotAnswering)
+	}
 	s, err := b.hub.add(ctx, topic)
 	if err != nil {
 		return nil, err
@@ -138,7 +143,10 @@ func (b *Redis) Subscribe(ctx context.Context, topic string) (*Subscription, err
 	}
 }
 
-var errUnconfirmed = errors.New("pubsub: redis did not confirm the subscription in time")
+var (
+	errUnconfirmed  = errors.New("pubsub: redis did not confirm the subscription in time")
+	errNotAnswering = errors.New("pubsub: redis is not answering")
+)
 
 func unavailable(err error) error {
 	return &apperr.Error{Kind: apperr.Unavailable, Message: "live updates are unavailable", Err: err}

@@ -30,6 +30,9 @@ type Result struct {
 // Limiter takes one event for key under limit l.
 type Limiter interface {
 	Allow(ctx context.Context, key string, l Limit) (Result, error)
+	// Refund gives back one event Allow took for key under l, for an attempt that turned out not
+	// to count (a successful sign-in). A full budget stays full.
+	Refund(ctx context.Context, key string, l Limit) error
 }
 
 // Take takes one event from key's budget under l, or refuses with RATE_LIMITED, msg and the time
@@ -74,6 +77,22 @@ func (m *Memory) Allow(_ context.Context, key string, l Limit) (Result, error) {
 	}
 	m.tat[key] = next
 	return Result{Allowed: true, Remaining: int((l.Per - next.Sub(now)) / interval), ResetAfter: next.Sub(now)}, nil
+}
+
+// Refund implements Limiter.
+func (m *Memory) Refund(_ context.Context, key string, l Limit) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	tat, ok := m.tat[key]
+	if !ok {
+		return nil
+	}
+	if tat = tat.Add(-emission(l)); tat.After(m.now()) {
+		m.tat[key] = tat
+	} else {
+		delete(m.tat, key)
+	}
+	return nil
 }
 
 // sweep drops keys whose bucket is full again: they carry no state.

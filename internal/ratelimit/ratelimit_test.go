@@ -41,6 +41,26 @@ func TestLimiters(t *testing.T) {
 			if res, _ := l.Allow(ctx, "other", limit); !res.Allowed {
 				t.Fatal("keys share a bucket")
 			}
+			// A refunded event can be taken again; a full budget stays full.
+			if err := l.Refund(ctx, "k", limit); err != nil {
+				t.Fatal(err)
+			}
+			if res, _ := l.Allow(ctx, "k", limit); !res.Allowed || res.Remaining != 0 {
+				t.Fatalf("after a refund: %+v, want one event allowed", res)
+			}
+			if res, _ := l.Allow(ctx, "k", limit); res.Allowed {
+				t.Fatal("one refund allowed two events")
+			}
+			for range 5 {
+				if err := l.Refund(ctx, "new", limit); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := range 4 {
+				if res, _ := l.Allow(ctx, "new", limit); res.Allowed != (i < 3) {
+					t.Fatalf("after refunds to a full budget, event %d: %+v, want a burst of 3 only", i+1, res)
+				}
+			}
 		})
 	}
 }

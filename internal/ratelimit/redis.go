@@ -38,6 +38,27 @@ redis.call('SET', KEYS[1], nexttat, 'PX', math.ceil((nexttat - now) / 1000))
 return {1, math.floor((period - (nexttat - now)) / interval), 0, nexttat - now}
 `)
 
+// refund: KEYS[1] = key; ARGV = interval (µs). Moves the theoretical arrival time back by one
+// interval, not before now (a full bucket holds no key).
+var refund = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if not tat then return 0 end
+tat = tat - tonumber(ARGV[1])
+if tat <= now then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], tat, 'PX', math.ceil((tat - now) / 1000))
+end
+return 1
+`)
+
+// Refund implements Limiter.
+func (r *Redis) Refund(ctx context.Context, key string, l Limit) error {
+	return refund.Run(ctx, r.client, []string{r.prefix + key}, emission(l).Microseconds()).Err()
+}
+
 // Allow implements Limiter.
 func (r *Redis) Allow(ctx context.Context, key string, l Limit) (Result, error) {
 	res, err := gcra.Run(ctx, r.client, []string{r.prefix + key}, emission(l).Microseconds(), l.Per.Microseconds()).Int64Slice()
@@ -74,4 +95,12 @@ func (f *Fallback) Allow(ctx context.Context, key string, l Limit) (Result, erro
 		f.Log.WarnContext(ctx, "rate limits fall back to this process while Redis fails: each replica counts on its own", "err", err)
 	}
 	return f.Secondary.Allow(ctx, key, l)
+}
+
+// Refund implements Limiter: in Primary, or in Secondary while Primary fails.
+func (f *Fallback) Refund(ctx context.Context, key string, l Limit) error {
+	if err := f.Primary.Refund(ctx, key, l); err != nil {
+		return f.Secondary.Refund(ctx, key, l)
+	}
+	return nil
 }

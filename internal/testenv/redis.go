@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -104,6 +105,26 @@ func (s *RedisServer) Stop(t testing.TB) {
 	t.Helper()
 	if !s.kill() {
 		t.Fatal("testenv: redis-server is not running")
+	}
+}
+
+// Pause stops the server without closing anything (SIGSTOP): connections stay open and new ones
+// are accepted by the kernel, but nothing is answered — a Redis stalled by a long command, a fork
+// or a frozen machine — until Resume.
+func (s *RedisServer) Pause(t testing.TB) { t.Helper(); s.signal(t, syscall.SIGSTOP) }
+
+// Resume lets a paused server go on (SIGCONT): it answers what it was sent meanwhile.
+func (s *RedisServer) Resume(t testing.TB) { t.Helper(); s.signal(t, syscall.SIGCONT) }
+
+func (s *RedisServer) signal(t testing.TB, sig syscall.Signal) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		t.Fatal("testenv: redis-server is not running")
+	}
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("testenv: signal redis-server: %v", err)
 	}
 }
 
