@@ -54,6 +54,8 @@ type App struct {
 	requests func(http.Handler) http.Handler // the per-request budget of the caller
 	realtime Realtime
 	trusted  *trusted.Manifest // the only operations that run, when set
+
+	sseStreams *reservedStreams // graphql-sse's single-connection streams
 }
 
 // New builds Agora on db. rdb, when not nil, holds the state replicas share (rate limits,
@@ -132,6 +134,8 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 		bus:     bus,
 		metrics: m,
 		tracing: tracing,
+
+		sseStreams: newReservedStreams(),
 	}
 	a.requests = ratelimit.Middleware(limiter, func(r *http.Request) (string, ratelimit.Limit) {
 		if v := auth.FromContext(r.Context()); v.Authenticated() {
@@ -159,8 +163,11 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 	return a, nil
 }
 
-// Close ends the subscriptions this process serves.
-func (a *App) Close() { _ = a.bus.Close() }
+// Close ends the subscriptions this process serves, and graphql-sse's single-connection streams.
+func (a *App) Close() {
+	_ = a.bus.Close()
+	a.sseStreams.close()
+}
 
 // Handler is the whole HTTP surface: GraphQL at /graphql, GraphiQL at / with its files under
 // /graphiql/ (when enabled), health checks, metrics.
