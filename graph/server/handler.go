@@ -13,6 +13,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/agora/agora/graph/generated"
+	"github.com/agora/agora/internal/config"
 	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/loader"
 )
@@ -54,6 +55,9 @@ func (a *App) graphql() http.Handler {
 		srv.Use(operationTimeout{c.OperationTimeout})
 	}
 	srv.AroundFields(authorize) // directives, on every field, whoever sent the operation
+	if c.FederationAuthDirectives == config.AuthDirectivesOmit {
+		srv.AroundFields(omitAuthDirectives()) // _service.sdl without them, for Apollo Gateway
+	}
 	srv.Use(&apollofederatedtracingv1.Tracer{}) // ftv1 traces, when a router asks for them
 	// operationLimits bounds depth, aliases, root fields and cost before pageLimits walks the
 	// connections: pageLimits is safe only on an operation within those bounds.
