@@ -173,7 +173,9 @@ func TestSubgraphSDLWithoutAuthDirectives(t *testing.T) {
 		}
 	}
 	// Enforced all the same.
-	var out struct{ CreatePost *struct{ Post struct{ ID string } } }
+	var out struct {
+		CreatePost *struct{ Post struct{ ID string } }
+	}
 	r := omit.Post(t, `mutation { createPost(input: {title: "No token", body: "x", publish: true}) { post { id } } }`, nil)
 	if _ = json.Unmarshal(r.Data, &out); out.CreatePost != nil || len(r.Errors) != 1 || r.Errors[0].Code() != "UNAUTHENTICATED" {
 		t.Errorf("createPost without a token: %s %+v", r.Data, r.Errors)
