@@ -107,7 +107,7 @@ func (t httpTransport) refuse(w http.ResponseWriter, r *http.Request, exec graph
 // requestErrorStatus is the status of an operation refused before it runs. Parameters that hold no
 // document are not a GraphQL request: 400. Otherwise (a document that does not parse or
 // validate, or a limit) application/graphql-response+json has 400 for such request errors, and
-// application/json 200 (GraphQL over HTTP §6.4.1). Errors that ask the client to act, such as
+// application/json 200 (GraphQL over HTTP, on each media type). Errors that ask the client to act, such as
 // PERSISTED_QUERY_NOT_FOUND, are 200 either way.
 func requestErrorStatus(accept accepted, oc *graphql.OperationContext, errs gqlerror.List) int {
 	if oc != nil && oc.RawQuery == "" && len(errs) == 1 && errs[0].Message == "no operation provided" {
