@@ -1,7 +1,7 @@
 # Agora's everyday commands. `make test` is the one test command: CI runs it too.
 GO ?= go
 
-.PHONY: run seed build static static-check test test-deps generate check-generated audit migration bench ws-check federation-check graphiql graphiql-check browser-check
+.PHONY: run seed build static static-check test test-deps generate check-generated audit migration bench ws-check federation-check clients-check graphiql graphiql-check browser-check
 
 run: ## serve on :8080 with an embedded SQLite database
 	$(GO) run .
@@ -40,8 +40,10 @@ audit: ## graphql-http server audit suite against a freshly built server
 	scripts/graphql-http-audit.sh
 ws-check: ## the graphql-ws npm client receives commentAdded and notificationAdded from a freshly built server
 	@scripts/graphql-ws-check.sh
-federation-check: ## Agora composed with a second subgraph behind Apollo Gateway (npm): queries crossing both
+federation-check: ## Agora composed with a second subgraph behind Apollo Gateway and Hive Gateway (npm): queries crossing both, auth, a subscription
 	@scripts/federation-check.sh
+clients-check: ## urql (core, graphcache), Apollo Client 4 and graphql-sse (both modes) with their defaults against a freshly built server
+	@scripts/clients-check.sh
 graphiql: ## rebuild the embedded GraphiQL page (graph/server/graphiql/) from the npm packages pinned in scripts/graphiql
 	@scripts/graphiql.sh
 graphiql-check: ## fails when graph/server/graphiql/ is not exactly what scripts/graphiql builds

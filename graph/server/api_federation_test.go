@@ -1,11 +1,17 @@
 package server_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/parser"
+
+	"github.com/agora/agora/internal/config"
 	"github.com/agora/agora/internal/testenv"
 )
 
@@ -90,6 +96,89 @@ func TestSubgraphSDL(t *testing.T) {
 		if !strings.Contains(out.Service.SDL, want) {
 			t.Errorf("the subgraph SDL lacks %q", want)
 		}
+	}
+}
+
+// TestSubgraphSDLWithoutAuthDirectives: with AGORA_FEDERATION_AUTH_DIRECTIVES=omit (for Apollo
+// Gateway), _service.sdl neither imports nor applies @authenticated, @requiresScopes and @policy,
+// and is otherwise the same schema, every description kept; Agora still enforces every one of them.
+func TestSubgraphSDLWithoutAuthDirectives(t *testing.T) {
+	a := newAPI(t, "sqlite")
+	omit := startAPIWith(t, a.db, nil, func(c *config.Config) { c.GraphQL.FederationAuthDirectives = config.AuthDirectivesOmit })
+	sdl := func(a *api) string {
+		var out struct {
+			Service struct{ SDL string } `json:"_service"`
+		}
+		a.Do(t, `{ _service { sdl } }`, nil, &out)
+		return out.Service.SDL
+	}
+	full, stripped := sdl(a), sdl(omit)
+	if !strings.Contains(stripped, `import: ["@key"])`) {
+		t.Errorf("the @link still imports authorization directives:\n%s", stripped)
+	}
+	auth := map[string]bool{"authenticated": true, "requiresScopes": true, "policy": true}
+	parse := func(what, sdl string) *ast.SchemaDocument {
+		doc, err := parser.ParseSchema(&ast.Source{Name: what, Input: sdl})
+		if err != nil {
+			t.Fatalf("%s does not parse: %v", what, err)
+		}
+		return doc
+	}
+	// The same definitions, fields, arguments and descriptions; the directives but the three.
+	type field struct{ description, directives, arguments string }
+	fields := func(doc *ast.SchemaDocument, dropAuth bool) (map[string]field, int) {
+		out, dropped := map[string]field{}, 0
+		for _, defs := range [][]*ast.Definition{doc.Definitions, doc.Extensions} {
+			for _, d := range defs {
+				out[d.Name] = field{description: d.Description}
+				for _, f := range d.Fields {
+					var dirs []string
+					for _, dir := range f.Directives {
+						if dropAuth && auth[dir.Name] {
+							dropped++
+							continue
+						}
+						dirs = append(dirs, dir.Name)
+					}
+					var args []string
+					for _, arg := range f.Arguments {
+						args = append(args, arg.Name+":"+arg.Type.String()+":"+arg.Description)
+					}
+					key := d.Name + "." + f.Name
+					if _, seen := out[key]; seen {
+						key += "'"
+					}
+					out[key] = field{f.Description, strings.Join(dirs, ","), strings.Join(args, ",")}
+				}
+			}
+		}
+		return out, dropped
+	}
+	want, dropped := fields(parse("the full SDL", full), true)
+	got, left := fields(parse("the SDL without authorization directives", stripped), false)
+	if dropped < 20 || left != 0 {
+		t.Errorf("%d authorization directives in the full SDL, %d left", dropped, left)
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s: want %+v, got %+v", k, w, got[k])
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d definitions and fields, want %d", len(got), len(want))
+	}
+	for _, line := range strings.Split(stripped, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "#") && regexp.MustCompile(`@(authenticated|requiresScopes|policy)\b`).MatchString(line) {
+			t.Errorf("left in the SDL: %s", line)
+		}
+	}
+	// Enforced all the same.
+	var out struct {
+		CreatePost *struct{ Post struct{ ID string } }
+	}
+	r := omit.Post(t, `mutation { createPost(input: {title: "No token", body: "x", publish: true}) { post { id } } }`, nil)
+	if _ = json.Unmarshal(r.Data, &out); out.CreatePost != nil || len(r.Errors) != 1 || r.Errors[0].Code() != "UNAUTHENTICATED" {
+		t.Errorf("createPost without a token: %s %+v", r.Data, r.Errors)
 	}
 }
 

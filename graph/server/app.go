@@ -53,6 +53,8 @@ type App struct {
 	realtime Realtime
 	trusted  *trusted.Manifest // the only operations that run, when set
 	guard    *cache.Guard      // bounds the waits on Redis; nil without Redis
+
+	sseStreams *reservedStreams // graphql-sse's single-connection streams
 }
 
 // New builds Agora on db. rdb, when not nil, holds the state replicas share (rate limits,
@@ -139,6 +141,8 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 		bus:     bus,
 		metrics: m,
 		tracing: tracing,
+
+		sseStreams: newReservedStreams(),
 	}
 	a.budget = requestBudget{limiter: limiter, anon: budgets.RequestsPerIP, user: budgets.RequestsPerUser}
 	a.guard = guard
@@ -167,9 +171,10 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 	return a, nil
 }
 
-// Close ends the subscriptions this process serves.
+// Close ends the subscriptions this process serves, and graphql-sse's single-connection streams.
 func (a *App) Close() {
 	_ = a.bus.Close()
+	a.sseStreams.close()
 	if a.guard != nil {
 		a.guard.Close()
 	}

@@ -14,11 +14,13 @@ import (
 
 	"github.com/agora/agora/graph/generated"
 	"github.com/agora/agora/internal/cache"
+	"github.com/agora/agora/internal/config"
 	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/loader"
 )
 
-// graphql is the GraphQL-over-HTTP handler: POST and GET, WebSocket and server-sent events.
+// graphql is the GraphQL-over-HTTP handler: POST and GET, WebSocket, server-sent events (both of
+// graphql-sse's modes) and Apollo's multipart subscriptions.
 func (a *App) graphql() http.Handler {
 	c := a.cfg.GraphQL
 	registerRequestErrors()
@@ -27,10 +29,9 @@ func (a *App) graphql() http.Handler {
 	srv := handler.New(schema)
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(a.realtime.websocket())
-	srv.AddTransport(transport.SSE{KeepAlivePingInterval: a.realtime.KeepAlive}) // before POST: it takes POSTs asking for text/event-stream
-	srv.AddTransport(getTransport{})
-	srv.AddTransport(transport.POST{})
-	srv.AddTransport(unsupported{}) // last: what no transport above takes
+	srv.AddTransport(singleConnection{a.realtime, a.sseStreams}) // graphql-sse's single-connection mode: PUT, DELETE, and requests with a stream token
+	srv.AddTransport(httpTransport{a.realtime})                  // GET and JSON POST: one JSON response, or a stream (SSE, multipart) as negotiated
+	srv.AddTransport(unsupported{})                              // last: what no transport above takes
 	documents := lru.New[*ast.QueryDocument](1000)
 	srv.SetQueryCache(documents)
 	srv.SetParserTokenLimit(limits.Tokens)
@@ -60,7 +61,10 @@ func (a *App) graphql() http.Handler {
 	if c.OperationTimeout > 0 {
 		srv.Use(operationTimeout{c.OperationTimeout})
 	}
-	srv.AroundFields(authorize)                 // directives, on every field, whoever sent the operation
+	srv.AroundFields(authorize) // directives, on every field, whoever sent the operation
+	if c.FederationAuthDirectives == config.AuthDirectivesOmit {
+		srv.AroundFields(omitAuthDirectives()) // _service.sdl without them, for Apollo Gateway
+	}
 	srv.Use(&apollofederatedtracingv1.Tracer{}) // ftv1 traces, when a router asks for them
 	// operationLimits bounds depth, aliases, root fields and cost before pageLimits walks the
 	// connections: pageLimits is safe only on an operation within those bounds.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -219,9 +218,12 @@ func (c closingConn) WriteClose(code int, reason string) error {
 }
 
 // streams prepares long-lived requests: WebSocket upgrades from allowed origins get their socket
-// state (others are refused here, before gqlgen logs a failed upgrade), and event streams outlive
-// the server's write timeout, which is sized for ordinary requests. Both take a place under the
-// caps on open connections, or are refused with 429.
+// state (others are refused here, before gqlgen logs a failed upgrade). GETs asking for an event
+// stream follow the same origin rule: CSRF prevention lets them pass (httpx.PreventCSRF), since a
+// page can only send them from a script, and a script's cross-origin request names its Origin or
+// is a no-cors request, which could not read the stream anyway and is refused. Sockets and event
+// streams take a place under the caps on open connections, or are refused with 429. (Streamed
+// answers lift the server's write timeout themselves: startStream.)
 func (rt Realtime) streams(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
@@ -240,17 +242,27 @@ func (rt Realtime) streams(next http.Handler) http.Handler {
 			r = r.WithContext(context.WithValue(r.Context(), socketKey{}, &socket{slot: slot}))
 			rt.metrics.SocketOpened()
 			defer rt.metrics.SocketClosed()
-		case strings.Contains(r.Header.Get("Accept"), "text/event-stream"):
+		case httpx.AsksEventStream(r):
+			if r.Method == http.MethodGet && (!rt.originAllowed(r) || crossSiteNoCORS(r)) {
+				httpx.WriteError(w, r, http.StatusForbidden, apperr.CodeForbidden, "this origin may not open event streams: see AGORA_ALLOWED_ORIGINS", nil)
+				return
+			}
 			slot, refusal := rt.conns.open(r.Context())
 			if refusal != nil {
 				refusal.write(w, r)
 				return
 			}
 			defer slot.close()
-			_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// crossSiteNoCORS reports a browser's no-cors request from another origin (Fetch Metadata): it can
+// carry any Accept but no Origin, and its page cannot read the answer.
+func crossSiteNoCORS(r *http.Request) bool {
+	site := r.Header.Get("Sec-Fetch-Site")
+	return r.Header.Get("Sec-Fetch-Mode") == "no-cors" && site != "" && site != "same-origin" && site != "none"
 }
 
 // originAllowed applies the WebSocket origin rule: non-browser clients (no Origin), the API's own

@@ -2,75 +2,178 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"mime"
 	"net/http"
+	"net/url"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/agora/agora/internal/apperr"
 	"github.com/agora/agora/internal/httpx"
 )
 
-// getTransport is gqlgen's GET transport with its refusals made like every other error: gqlgen
-// writes some (undecodable variables or extensions, a mutation over GET) straight to the
-// client, past the error presenter, without a code. A mutation over GET is 405, as GraphQL over
-// HTTP asks.
-type getTransport struct{ transport.GET }
+// httpTransport is GraphQL over HTTP: POST with a JSON body, GET with the URL's parameters. What
+// the answer is follows from the operation and the request's Accept (negotiate.go), never from
+// the order of Accept alone:
+//   - a query or a mutation gets one JSON response, unless the client prefers text/event-stream
+//     strictly (then an event stream of that one response);
+//   - a subscription streams its events, as server-sent events (graphql-sse's protocol, distinct
+//     connections) or as Apollo's multipart HTTP subscription, whichever of the two the client
+//     names and prefers; naming neither is refused at once with 406 NOT_ACCEPTABLE;
+//   - a mutation over GET is refused with 405, as GraphQL over HTTP asks.
+//
+// Requests refused before they run answer as GraphQL over HTTP says: 400 for a body or
+// parameters that are not a GraphQL request; for a document that does not parse or validate, 400
+// with application/graphql-response+json and 200 with application/json; never a "data" entry.
+// Every refusal carries a code.
+type httpTransport struct{ rt Realtime }
 
-func (t getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	rw := &refusalWriter{ResponseWriter: w}
-	t.GET.Do(rw, r, exec)
-	rw.flush()
+func (httpTransport) Supports(r *http.Request) bool {
+	if r.Header.Get("Upgrade") != "" {
+		return false
+	}
+	switch r.Method {
+	case http.MethodGet:
+		return true
+	case http.MethodPost:
+		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		return err == nil && mt == mediaJSON
+	}
+	return false
 }
 
-// refusalWriter holds back answers with a 4xx status so that flush can code their errors.
-type refusalWriter struct {
-	http.ResponseWriter
-	status int
-	body   bytes.Buffer
-}
-
-func (w *refusalWriter) WriteHeader(status int) {
-	if w.status == 0 {
-		w.status = status
-	}
-	if status < 400 {
-		w.ResponseWriter.WriteHeader(status)
-	}
-}
-
-func (w *refusalWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.WriteHeader(http.StatusOK)
-	}
-	if w.status < 400 {
-		return w.ResponseWriter.Write(b)
-	}
-	return w.body.Write(b)
-}
-
-func (w *refusalWriter) flush() {
-	if w.status < 400 {
+func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	ctx := r.Context()
+	accept := parseAccept(r)
+	start := graphql.Now()
+	params, msg := readParams(r)
+	if msg != "" {
+		t.refuse(w, r, exec, accept, http.StatusBadRequest, gqlerror.List{codedError(msg, apperr.CodeBadRequest)})
 		return
 	}
-	body := w.body.Bytes()
-	var resp graphql.Response
-	if json.Unmarshal(body, &resp) == nil && len(resp.Errors) > 0 {
-		for i, e := range resp.Errors {
-			resp.Errors[i] = requestError(e)
-		}
-		if w.status == http.StatusNotAcceptable { // gqlgen's answer to a mutation or subscription
-			w.status = http.StatusMethodNotAllowed
-			w.Header().Set("Allow", "POST")
-		}
-		if b, err := json.Marshal(&resp); err == nil {
-			body = b
+	params.Headers = r.Header
+	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
+	oc, errs := exec.CreateOperationContext(ctx, params)
+	if errs != nil {
+		r = r.WithContext(graphql.WithOperationContext(ctx, oc))
+		t.refuse(w, r, exec, accept, requestErrorStatus(accept, oc, errs), errs)
+		return
+	}
+	f := accept.singleFormat()
+	switch op := oc.Operation.Operation; {
+	case op == ast.Mutation && r.Method == http.MethodGet:
+		w.Header().Set("Allow", "POST")
+		httpx.WriteError(w, r, http.StatusMethodNotAllowed, apperr.CodeBadRequest, "a mutation must be sent with POST", nil)
+		return
+	case op == ast.Subscription:
+		if f = accept.streamFormat(); f == formatNone {
+			httpx.WriteError(w, r, http.StatusNotAcceptable, apperr.CodeNotAcceptable, subscriptionTransports, nil)
+			return
 		}
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.ResponseWriter.WriteHeader(w.status)
-	_, _ = w.ResponseWriter.Write(body)
+	if f != formatJSON {
+		t.rt.serveStream(w, r, f, func(ctx context.Context) (graphql.ResponseHandler, context.Context) {
+			return exec.DispatchOperation(ctx, oc)
+		})
+		return
+	}
+	responses, ctx := exec.DispatchOperation(ctx, oc)
+	writeJSON(w, http.StatusOK, accept.jsonType(), responses(ctx), true)
+}
+
+// subscriptionTransports is the refusal of a subscription asked for as a single JSON response.
+const subscriptionTransports = "a subscription streams its events: ask for them with Accept: text/event-stream " +
+	"(GraphQL over server-sent events) or multipart/mixed;subscriptionSpec=1.0 (Apollo's multipart subscriptions), " +
+	"or subscribe over a WebSocket (graphql-transport-ws)"
+
+// refuse answers a request that fails before it runs: as one JSON response without data, or,
+// for a client that prefers an event stream, as a stream holding that response (graphql-sse's
+// protocol: the error is an event, the HTTP status 200).
+func (t httpTransport) refuse(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, accept accepted, status int, errs gqlerror.List) {
+	if accept.singleFormat() == formatSSE {
+		t.rt.serveStream(w, r, formatSSE, func(ctx context.Context) (graphql.ResponseHandler, context.Context) {
+			return graphql.OneShot(exec.DispatchError(ctx, errs)), ctx
+		})
+		return
+	}
+	writeJSON(w, status, accept.jsonType(), exec.DispatchError(r.Context(), errs), false)
+}
+
+// requestErrorStatus is the status of an operation refused before it runs. Parameters that hold no
+// document are not a GraphQL request: 400. Otherwise (a document that does not parse or
+// validate, or a limit) application/graphql-response+json has 400 for such request errors, and
+// application/json 200 (GraphQL over HTTP, on each media type). Errors that ask the client to act, such as
+// PERSISTED_QUERY_NOT_FOUND, are 200 either way.
+func requestErrorStatus(accept accepted, oc *graphql.OperationContext, errs gqlerror.List) int {
+	if oc != nil && oc.RawQuery == "" && len(errs) == 1 && errs[0].Message == "no operation provided" {
+		return http.StatusBadRequest
+	}
+	if accept.jsonType() == mediaGraphQLJSON && errcode.GetErrorKind(errs) == errcode.KindProtocol {
+		return http.StatusBadRequest
+	}
+	return http.StatusOK
+}
+
+// readParams reads a GraphQL request's parameters from a POST's JSON body or a GET's URL. A
+// request that holds none readable gets the reason, for a BAD_REQUEST refusal.
+func readParams(r *http.Request) (*graphql.RawParams, string) {
+	params := &graphql.RawParams{}
+	if r.Method == http.MethodPost {
+		b, err := httpx.Body(r)
+		if err != nil || decodeJSON(b, params) != nil {
+			return nil, `the body must be a JSON object: "query" a string, "operationName" a string, "variables" and "extensions" objects`
+		}
+		return params, ""
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, "the URL's query string could not be decoded"
+	}
+	params.Query, params.OperationName = q.Get("query"), q.Get("operationName")
+	if v := q.Get("variables"); v != "" && decodeJSON([]byte(v), &params.Variables) != nil {
+		return nil, "variables could not be decoded: want a JSON object"
+	}
+	if v := q.Get("extensions"); v != "" && decodeJSON([]byte(v), &params.Extensions) != nil {
+		return nil, "extensions could not be decoded: want a JSON object"
+	}
+	return params, ""
+}
+
+// decodeJSON decodes a JSON value as gqlgen does: numbers stay json.Number.
+func decodeJSON(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	return dec.Decode(v)
+}
+
+func codedError(msg, code string) *gqlerror.Error {
+	return &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": code}}
+}
+
+// writeJSON writes one GraphQL response. withData false leaves the "data" entry out: a request
+// that failed before execution has none (GraphQL §7.1.1), not even null.
+func writeJSON(w http.ResponseWriter, status int, contentType string, resp *graphql.Response, withData bool) {
+	var b []byte
+	var err error
+	if withData {
+		b, err = json.Marshal(resp)
+	} else {
+		b, err = json.Marshal(struct {
+			Errors     gqlerror.List  `json:"errors,omitempty"`
+			Extensions map[string]any `json:"extensions,omitempty"`
+		}{resp.Errors, resp.Extensions})
+	}
+	if err != nil { // a value that does not marshal: the presenter's words are all the client gets
+		status, b = http.StatusInternalServerError, httpx.ErrorBody(apperr.CodeInternal, "internal error: the response could not be encoded", nil)
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
 }
 
 // unsupported answers the requests no other transport takes, last in line: another content type
@@ -83,8 +186,8 @@ func (unsupported) Supports(*http.Request) bool { return true }
 func (unsupported) Do(w http.ResponseWriter, r *http.Request, _ graphql.GraphExecutor) {
 	status, msg := http.StatusUnsupportedMediaType, "send the request as application/json"
 	if r.Method != http.MethodPost {
-		status, msg = http.StatusMethodNotAllowed, "use POST, or GET for queries"
-		w.Header().Set("Allow", "GET, POST")
+		status, msg = http.StatusMethodNotAllowed, "use POST, or GET for queries and subscriptions"
+		w.Header().Set("Allow", "GET, POST, PUT, DELETE")
 	}
 	httpx.WriteError(w, r, status, apperr.CodeBadRequest, msg, nil)
 }

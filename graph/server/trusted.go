@@ -24,6 +24,8 @@ func trustedDocuments(m *trusted.Manifest, next http.Handler) http.Handler {
 		}
 		switch {
 		case r.Header.Get("Upgrade") != "":
+		case r.Method == http.MethodGet && streamToken(r) != "" && r.URL.Query().Get("query") == "":
+			// Opens a graphql-sse stream: its operations are POSTed, and checked then.
 		case r.Method == http.MethodGet:
 			q := r.URL.Query()
 			id := q.Get("documentId")

@@ -26,6 +26,7 @@ const (
 	CodeBatchTooLarge    = "BATCH_TOO_LARGE"           // more operations than AGORA_BATCH_MAX
 	CodeNotTrusted       = "OPERATION_NOT_TRUSTED"     // not a document of the trusted-documents manifest
 	CodeDocumentNotFound = "PERSISTED_QUERY_NOT_FOUND" // a document ID the manifest does not hold
+	CodeNotAcceptable    = "NOT_ACCEPTABLE"            // no answer of a type the request accepts (a subscription asked for as one JSON response)
 
 	// Refusals of an operation by the GraphQL server's checks.
 	CodeOperationLimit        = "OPERATION_LIMIT"        // beyond a depth, alias, root-field, token or cost limit

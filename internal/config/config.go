@@ -102,7 +102,21 @@ type GraphQL struct {
 	GraphiQL         bool          // AGORA_GRAPHIQL: the GraphiQL page at /
 	TrustedDocuments string        // AGORA_TRUSTED_DOCUMENTS: path of a persisted-operation manifest; when set, only its operations run
 	OperationTimeout time.Duration // AGORA_OPERATION_TIMEOUT: deadline of one query or mutation (default 15s; 0 = none)
+	// AGORA_FEDERATION_AUTH_DIRECTIVES: how the subgraph SDL (_service) carries @authenticated,
+	// @requiresScopes and @policy — AuthDirectivesFederation (default) or AuthDirectivesOmit.
+	FederationAuthDirectives string
 }
+
+// The forms of the authorization directives in the subgraph SDL. Agora enforces them itself
+// either way.
+const (
+	// AuthDirectivesFederation imports them from federation and applies them: Apollo Router, Hive
+	// Gateway and Cosmo Router compose them into the supergraph and may enforce them too.
+	AuthDirectivesFederation = "federation"
+	// AuthDirectivesOmit leaves them out, so that the supergraph links no feature "for: SECURITY":
+	// Apollo Gateway refuses to serve one it cannot enforce.
+	AuthDirectivesOmit = "omit"
+)
 
 // Realtime is subscriptions over WebSocket and event streams.
 type Realtime struct {
@@ -148,8 +162,9 @@ func Defaults() Config {
 		},
 		// Generous for Agora's own pages (the feed page costs under 1,000); documents built to
 		// exhaust the server are refused.
-		Limits:   Limits{Depth: 12, Aliases: 30, RootFields: 20, Tokens: 15_000, Cost: 25_000},
-		GraphQL:  GraphQL{Introspection: true, FieldSuggestions: true, GraphiQL: true, OperationTimeout: 15 * time.Second},
+		Limits: Limits{Depth: 12, Aliases: 30, RootFields: 20, Tokens: 15_000, Cost: 25_000},
+		GraphQL: GraphQL{Introspection: true, FieldSuggestions: true, GraphiQL: true, OperationTimeout: 15 * time.Second,
+			FederationAuthDirectives: AuthDirectivesFederation},
 		Realtime: Realtime{MaxSubscriptions: 20, SocketRecheck: 30 * time.Second},
 		Mail:     Mail{From: "Agora <no-reply@localhost>", Dir: "mail", BaseURL: "http://localhost:8080"},
 		Channels: Channels{
@@ -236,8 +251,9 @@ func load() (Config, error) {
 			Cost:       parse(&errs, "AGORA_MAX_COST", d.Limits.Cost, strconv.Atoi),
 		},
 		GraphQL: GraphQL{
-			TrustedDocuments: os.Getenv("AGORA_TRUSTED_DOCUMENTS"),
-			OperationTimeout: parse(&errs, "AGORA_OPERATION_TIMEOUT", d.GraphQL.OperationTimeout, time.ParseDuration),
+			TrustedDocuments:         os.Getenv("AGORA_TRUSTED_DOCUMENTS"),
+			OperationTimeout:         parse(&errs, "AGORA_OPERATION_TIMEOUT", d.GraphQL.OperationTimeout, time.ParseDuration),
+			FederationAuthDirectives: get("AGORA_FEDERATION_AUTH_DIRECTIVES", d.GraphQL.FederationAuthDirectives),
 		},
 		Realtime: Realtime{
 			MaxSubscriptions: parse(&errs, "AGORA_MAX_SUBSCRIPTIONS", d.Realtime.MaxSubscriptions, strconv.Atoi),
@@ -290,6 +306,10 @@ func (c Config) validate() []error {
 		if v < 1 {
 			errs = append(errs, fmt.Errorf("%s: want at least 1", name))
 		}
+	}
+	if d := c.GraphQL.FederationAuthDirectives; d != AuthDirectivesFederation && d != AuthDirectivesOmit {
+		errs = append(errs, fmt.Errorf("AGORA_FEDERATION_AUTH_DIRECTIVES: want %s (routers may enforce them: Apollo Router, Hive Gateway) or %s (Apollo Gateway), got %q",
+			AuthDirectivesFederation, AuthDirectivesOmit, d))
 	}
 	if c.Realtime.MaxSubscriptions < 1 {
 		errs = append(errs, errors.New("AGORA_MAX_SUBSCRIPTIONS: want at least 1"))
@@ -413,14 +433,14 @@ func (c Config) String() string {
 		"jwt_secret=%s jwt_previous_secrets=%d token_issuer=%q access_token_ttl=%s session_ttl=%s log_level=%s "+
 		"login_limit_account=%s login_limit_ip=%s rate_limit_ip=%s rate_limit_user=%s rate_limit_register=%s rate_limit_message=%s rate_limit_search=%s "+
 		"allowed_origins=%q max_subscriptions=%d socket_recheck=%s max_depth=%d max_aliases=%d max_root_fields=%d max_tokens=%d max_cost=%d "+
-		"public_max_age=%s introspection=%t field_suggestions=%t graphiql=%t trusted_documents=%q max_body_bytes=%d "+
+		"public_max_age=%s introspection=%t field_suggestions=%t graphiql=%t trusted_documents=%q federation_auth_directives=%s max_body_bytes=%d "+
 		"read_header_timeout=%s read_timeout=%s write_timeout=%s idle_timeout=%s operation_timeout=%s statement_timeout=%s "+
 		"batch_max=%d csrf_prevention=%t compress_min_bytes=%d shutdown_grace=%s mail=%s mail_from=%q base_url=%s",
 		c.Env, h.Addr, metrics, db.Name(), db.MaxConnections, redisName, db.AutoMigrate,
 		secret, len(a.JWTPreviousSecrets), a.TokenIssuer, a.AccessTokenTTL, a.SessionTTL, c.LogLevel,
 		r.LoginPerAccount, r.LoginPerIP, r.RequestsPerIP, r.RequestsPerUser, r.SignUpsPerIP, r.MessagesPerUser, r.SearchesPerCaller,
 		strings.Join(h.AllowedOrigins, ","), c.Realtime.MaxSubscriptions, c.Realtime.SocketRecheck, l.Depth, l.Aliases, l.RootFields, l.Tokens, l.Cost,
-		h.PublicMaxAge, g.Introspection, g.FieldSuggestions, g.GraphiQL, g.TrustedDocuments, h.MaxBodyBytes,
+		h.PublicMaxAge, g.Introspection, g.FieldSuggestions, g.GraphiQL, g.TrustedDocuments, g.FederationAuthDirectives, h.MaxBodyBytes,
 		h.ReadHeaderTimeout, h.ReadTimeout, h.WriteTimeout, h.IdleTimeout, g.OperationTimeout, db.StatementTimeout,
 		h.MaxBatch, h.CSRFPrevention, h.CompressMinBytes, h.ShutdownGrace, mailTo, c.Mail.From, c.Mail.BaseURL) + " " + c.Channels.String()
 }

@@ -41,16 +41,18 @@ func Batch(max int, next http.Handler) http.Handler {
 			WriteError(w, r, http.StatusBadRequest, apperr.CodeBatchTooLarge,
 				fmt.Sprintf("a batch holds at most %d operations, this one %d", max, len(ops)), map[string]any{"max": max, "value": len(ops)})
 			return
-		case strings.Contains(r.Header.Get("Accept"), "text/event-stream"):
+		case r.Header.Get("Accept") != "" && singleAccept(r.Header.Get("Accept")) == "":
 			WriteError(w, r, http.StatusBadRequest, apperr.CodeBadRequest, "a batch cannot be answered as an event stream", nil)
 			return
 		}
+		accept := singleAccept(r.Header.Get("Accept"))
 		var out bytes.Buffer
 		contentType := ""
 		out.WriteByte('[')
 		for i, op := range ops {
 			sub := r.Clone(r.Context())
 			sub.Body, sub.ContentLength = newBody(op), int64(len(op))
+			sub.Header.Set("Accept", accept) // each answer is one JSON response in the array
 			rec := &recorder{header: http.Header{}}
 			next.ServeHTTP(rec, sub)
 			if i > 0 {
@@ -73,6 +75,20 @@ func Batch(max int, next http.Handler) http.Handler {
 		w.Header().Set("Content-Length", strconv.Itoa(out.Len()))
 		_, _ = w.Write(out.Bytes())
 	})
+}
+
+// singleAccept is an Accept header without its streaming types (text/event-stream, multipart/*):
+// what a batch accepts of each of its operations. Clients such as urql name both kinds at once.
+func singleAccept(accept string) string {
+	var keep []string
+	for _, part := range strings.Split(accept, ",") {
+		mt := strings.ToLower(strings.TrimSpace(part))
+		if mt == "" || strings.HasPrefix(mt, "text/event-stream") || strings.HasPrefix(mt, "multipart/") {
+			continue
+		}
+		keep = append(keep, strings.TrimSpace(part))
+	}
+	return strings.Join(keep, ", ")
 }
 
 // recorder keeps one batched operation's response.

@@ -8,15 +8,17 @@ import (
 )
 
 // Compress gzips responses of at least minBytes for clients that accept gzip. Event streams and
-// WebSocket upgrades are never compressed (a stream must reach the client as it is written), nor
-// are responses that already carry a Content-Encoding. minBytes 0 turns compression off.
+// WebSocket upgrades are never compressed (a stream must reach the client as it is written: it
+// flushes before min bytes, or is text/event-stream), nor are responses that already carry a
+// Content-Encoding. Whatever a request accepts, its answer decides: a client that accepts event
+// streams too (urql) has its JSON answers compressed. minBytes 0 turns compression off.
 func Compress(minBytes int, next http.Handler) http.Handler {
 	if minBytes <= 0 {
 		return next
 	}
 	writers := &sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Upgrade") != "" || strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+		if r.Header.Get("Upgrade") != "" {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -81,10 +81,13 @@ var (
 // PreventCSRF refuses requests a browser could send from any site without a preflight (GET
 // without a Content-Type, form and text/plain POSTs) unless they carry a non-empty
 // X-Apollo-Operation-Name or Apollo-Require-Preflight header: 400 with CSRF_PREVENTED.
-// WebSocket upgrades are left to the origin check of the socket handler.
+// WebSocket upgrades, and GETs asking for an event stream (AsksEventStream), are left to the
+// origin check of the stream handler: only a page's script can send either, and a script's
+// cross-origin request names its Origin.
 func PreventCSRF(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodOptions || r.Header.Get("Upgrade") != "" || preflighted(r) {
+		if r.Method == http.MethodOptions || r.Header.Get("Upgrade") != "" ||
+			(r.Method == http.MethodGet && AsksEventStream(r)) || preflighted(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -95,7 +98,16 @@ func PreventCSRF(next http.Handler) http.Handler {
 	})
 }
 
+// AsksEventStream reports whether a request names text/event-stream in its Accept. Navigations,
+// images and forms cannot ask for it: only scripts (EventSource, fetch) can.
+func AsksEventStream(r *http.Request) bool {
+	return strings.Contains(strings.ToLower(strings.Join(r.Header.Values("Accept"), ",")), "text/event-stream")
+}
+
 func preflighted(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodPost {
+		return true // browsers preflight every other method (PUT, DELETE: graphql-sse's single-connection mode)
+	}
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		// A browser judges a Content-Type by its media type alone: "text/plain; x" needs no
 		// preflight, though its parameter does not parse. ParseMediaType returns the type then.
@@ -172,7 +184,7 @@ func CORS(patterns []string, next http.Handler) http.Handler {
 			WriteError(w, r, http.StatusForbidden, apperr.CodeForbidden, "this origin may not call the API: see AGORA_ALLOWED_ORIGINS", nil)
 			return
 		}
-		h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+		h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS")
 		if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
 			h.Set("Access-Control-Allow-Headers", req)
 		}

@@ -1,22 +1,34 @@
 #!/usr/bin/env node
-// Composes Agora with a second subgraph behind a real Apollo Gateway and runs queries that cross both.
+// Composes Agora with a second subgraph behind two real gateways, Apollo Gateway and Hive Gateway, and
+// runs queries that cross both subgraphs through each.
 //
-// Usage: node check.mjs URL      (URL of Agora's GraphQL endpoint, e.g. http://127.0.0.1:8080/graphql)
+// Usage: node check.mjs URL OMIT_URL
+//   URL       an Agora with its default settings: its subgraph SDL carries @authenticated,
+//             @requiresScopes and @policy in federation's form (Hive Gateway, as Apollo Router, takes them)
+//   OMIT_URL  an Agora with AGORA_FEDERATION_AUTH_DIRECTIVES=omit (Apollo Gateway refuses a supergraph
+//             linking features `for: SECURITY` that it cannot enforce)
 //
 // In this process, on free loopback ports, it starts:
 //   - "extras", a small Apollo subgraph (@apollo/subgraph buildSubgraphSchema) that extends Agora's
 //     entities: User.reputation (computed from the id) and Post.readingMinutes (computed from the
 //     body, which it @requires from Agora), plus Query.spotlight(ids:), which returns Post references
 //     only, for Agora to resolve through its _entities;
-//   - an Apollo Gateway (@apollo/server) composing Agora and extras with IntrospectAndCompose, which
-//     forwards the client's Authorization header to Agora (RemoteGraphQLDataSource willSendRequest).
-// Through the gateway it then registers a user, creates a published post with the user's token and
+//   - an Apollo Gateway (@apollo/server) composing the OMIT_URL Agora and extras with
+//     IntrospectAndCompose, which forwards the client's Authorization header to Agora
+//     (RemoteGraphQLDataSource willSendRequest);
+//   - a Hive Gateway (@graphql-hive/gateway-runtime) serving the supergraph composed from the URL
+//     Agora and extras (its SECURITY links kept), forwarding Authorization (propagateHeaders).
+// Through Apollo Gateway it registers a user, creates a published post with the user's token and
 // queries posts, viewer, node (a Post and a User) and spotlight: every field from the other subgraph
-// must come back with the value computed from Agora's data, without errors.
-// Prints one summary line on success; the reason (with the gateway's log) on stderr and exit status 1
+// must come back with the value computed from Agora's data, without errors. Through Hive Gateway it
+// registers, publishes, queries posts across both subgraphs, the signed-in viewer, and subscribes to
+// commentAdded (server-sent events from the client to the gateway, the gateway's default transport to
+// Agora) with the author's reputation from extras in each event. Through both, Agora refuses
+// createPost without a token.
+// Prints one summary line on success; the reason (with the gateways' log) on stderr and exit status 1
 // on failure.
 //
-// Environment: FEDERATION_CHECK_TIMEOUT_MS, the time the whole check may take (default 30000).
+// Environment: FEDERATION_CHECK_TIMEOUT_MS, the time the whole check may take (default 45000).
 
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
@@ -25,20 +37,22 @@ import { startStandaloneServer } from '@apollo/server/standalone';
 import { ApolloGateway, IntrospectAndCompose, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { composeServices } from '@apollo/composition';
+import { createGatewayRuntime } from '@graphql-hive/gateway-runtime';
+import { createServer } from 'node:http';
 import { parse } from 'graphql';
 
 const require = createRequire(import.meta.url);
 const versionOf = (pkg) => require(`./node_modules/${pkg}/package.json`).version; // not all export it
-const versions = ['@apollo/gateway', '@apollo/server', '@apollo/subgraph']
+const versions = ['@apollo/gateway', '@graphql-hive/gateway-runtime', '@apollo/server', '@apollo/subgraph']
   .map((p) => `${p} ${versionOf(p)}`)
   .join(', ');
 
-const agoraURL = process.argv[2];
-if (!agoraURL || !/^https?:\/\//.test(agoraURL)) {
-  console.error('usage: node check.mjs http://HOST:PORT/graphql');
+const [agoraURL, agoraOmitURL] = process.argv.slice(2);
+if (![agoraURL, agoraOmitURL].every((u) => /^https?:\/\//.test(u ?? ''))) {
+  console.error('usage: node check.mjs http://HOST:PORT/graphql http://HOST:PORT/graphql   (the second with AGORA_FEDERATION_AUTH_DIRECTIVES=omit)');
   process.exit(2);
 }
-const timeoutMs = Number(process.env.FEDERATION_CHECK_TIMEOUT_MS || 30000);
+const timeoutMs = Number(process.env.FEDERATION_CHECK_TIMEOUT_MS || 45000);
 const started = Date.now();
 
 class CheckError extends Error {}
@@ -111,30 +125,6 @@ const extrasResolvers = {
 
 // --- the gateway ---------------------------------------------------------------------------------------
 
-// Agora's subgraph SDL carries the authorization directives in their federation form (@authenticated,
-// @requiresScopes, @policy), so the composed supergraph links those specs `for: SECURITY`. Apollo Gateway
-// cannot enforce them (Apollo Router does) and so refuses such a supergraph ("feature
-// https://specs.apollo.dev/authenticated/v0.1 is for: SECURITY but is unsupported"). Agora enforces them
-// itself, so this wrapper of IntrospectAndCompose drops the `for: SECURITY` purpose from those links,
-// leaving the directives in the supergraph; the check then verifies that Agora still refuses what they
-// guard when it is called through a gateway that does not enforce them.
-const unenforced = new Set();
-function dropSecurityPurpose(supergraphSdl) {
-  return supergraphSdl.replace(/@link\(url: "([^"]+)", for: SECURITY\)/g, (_, url) => {
-    unenforced.add(url.replace('https://specs.apollo.dev/', ''));
-    return `@link(url: "${url}")`;
-  });
-}
-class SecurityUnenforced {
-  constructor(inner) {
-    this.inner = inner;
-  }
-  async initialize(options) {
-    const result = await this.inner.initialize({ ...options, update: (sdl) => options.update(dropSecurityPurpose(sdl)) });
-    return { ...result, supergraphSdl: dropSecurityPurpose(result.supergraphSdl) };
-  }
-}
-
 // --- helpers -----------------------------------------------------------------------------------------
 
 async function post(url, query, variables, token, { errorsWanted = false } = {}) {
@@ -170,31 +160,61 @@ const expectEqual = (what, got, want) => {
 
 // --- the check -----------------------------------------------------------------------------------------
 
-async function main(servers) {
-  // Compose once here as well: the gateway does not report composition hints, and its error is less direct.
-  const sdlQuery = '{ _service { sdl } }';
+// compose composes Agora at agoraURL with extras, as the gateway will (it reports composition hints,
+// and its errors more directly than a gateway does).
+async function compose(agoraURL, extrasURL) {
+  const subgraphs = [
+    { name: 'agora', url: agoraURL },
+    { name: 'extras', url: extrasURL },
+  ];
+  const sdls = await Promise.all(subgraphs.map((s) => post(s.url, '{ _service { sdl } }')));
+  const composition = composeServices(subgraphs.map((s, i) => ({ name: s.name, url: s.url, typeDefs: parse(sdls[i]._service.sdl) })));
+  if (composition.errors?.length) {
+    fail(`composition failed:\n${composition.errors.map((e) => `\t${e.message}`).join('\n')}`);
+  }
+  return { subgraphs, supergraphSdl: composition.supergraphSdl, hints: composition.hints ?? [] };
+}
+
+const securityLinks = (supergraphSdl) => [...supergraphSdl.matchAll(/@link\(url: "https:\/\/specs\.apollo\.dev\/([^"]+)", for: SECURITY\)/g)].map((m) => m[1]);
+
+async function startExtras(servers) {
   const extras = new ApolloServer({ schema: buildSubgraphSchema({ typeDefs: extrasTypeDefs, resolvers: extrasResolvers }), logger: logger('extras') });
   servers.push(extras);
-  const { url: extrasURL } = await startStandaloneServer(extras, {
+  const { url } = await startStandaloneServer(extras, {
     listen: { port: 0, host: '127.0.0.1' },
     context: async ({ req }) => {
       if (req.headers.authorization) received.authorization++;
       return {};
     },
   });
-  const subgraphs = [
-    { name: 'agora', url: agoraURL },
-    { name: 'extras', url: extrasURL },
-  ];
-  const sdls = await Promise.all(subgraphs.map((s) => post(s.url, sdlQuery)));
-  const composition = composeServices(subgraphs.map((s, i) => ({ name: s.name, url: s.url, typeDefs: parse(sdls[i]._service.sdl) })));
-  if (composition.errors?.length) {
-    fail(`composition failed:\n${composition.errors.map((e) => `\t${e.message}`).join('\n')}`);
-  }
-  const hints = composition.hints ?? [];
+  return url;
+}
+
+// refusesWithoutToken checks that Agora refuses createPost (@requiresScopes) without a token through
+// gatewayURL, whether or not the gateway knows the directive; it returns the codes.
+async function refusesWithoutToken(gatewayURL, name) {
+  const refused = await post(
+    gatewayURL,
+    'mutation($i: CreatePostInput!) { createPost(input: $i) { post { id } } }',
+    { i: { title: 'Not allowed', body: 'No token.', publish: true } },
+    null,
+    { errorsWanted: true },
+  );
+  if (refused.data?.createPost) fail(`createPost without a token through ${name} created a post: ${show(refused)}`);
+  const codes = [...new Set(refused.errors.map((e) => e.extensions?.code ?? '?'))].join(', ');
+  if (!/UNAUTHENTICATED|FORBIDDEN/.test(codes)) fail(`createPost without a token through ${name}: want UNAUTHENTICATED or FORBIDDEN, got ${show(refused.errors)}`);
+  return codes;
+}
+
+// --- Apollo Gateway -----------------------------------------------------------------------------------
+
+async function apolloGateway(servers, extrasURL) {
+  const { subgraphs, supergraphSdl, hints } = await compose(agoraOmitURL, extrasURL);
+  const linked = securityLinks(supergraphSdl);
+  if (linked.length) fail(`with AGORA_FEDERATION_AUTH_DIRECTIVES=omit the supergraph still links ${linked.join(', ')} for: SECURITY`);
 
   const gateway = new ApolloGateway({
-    supergraphSdl: new SecurityUnenforced(new IntrospectAndCompose({ subgraphs })),
+    supergraphSdl: new IntrospectAndCompose({ subgraphs }),
     logger: logger('gateway'),
     buildService: ({ name, url }) =>
       new RemoteGraphQLDataSource({
@@ -268,24 +288,116 @@ async function main(servers) {
   const { spotlight } = await post(gatewayURL, 'query($ids: [ID!]!) { spotlight(ids: $ids) { id title readingMinutes author { username } } }', { ids: [postID] });
   expectEqual('spotlight (Agora _entities for Post)', spotlight, [{ id: postID, title, readingMinutes: wantMinutes, author: { username } }]);
 
-  // What the unenforced directives guard, Agora still refuses: @requiresScopes on createPost without a token.
-  const refused = await post(
-    gatewayURL,
-    'mutation($i: CreatePostInput!) { createPost(input: $i) { post { id } } }',
-    { i: { title: 'Not allowed', body: 'No token.', publish: true } },
-    null,
-    { errorsWanted: true },
-  );
-  if (refused.data?.createPost) fail(`createPost without a token through the gateway created a post: ${show(refused)}`);
-  const refusedCodes = [...new Set(refused.errors.map((e) => e.extensions?.code ?? '?'))].join(', ');
-  if (!/UNAUTHENTICATED|FORBIDDEN/.test(refusedCodes)) fail(`createPost without a token: want UNAUTHENTICATED or FORBIDDEN, got ${show(refused.errors)}`);
+  // Agora still refuses what the omitted directives describe: @requiresScopes on createPost without a token.
+  const refusedCodes = await refusesWithoutToken(gatewayURL, 'Apollo Gateway');
 
   // The values did come from the other subgraph, through the gateway.
   if (!received.users.has(user.id)) fail(`extras never received a User representation for ${user.id}`);
   if (!received.posts.has(postID)) fail(`extras never received a Post representation for ${postID}`);
   if (received.authorization) fail(`the gateway forwarded the Authorization header to extras ${received.authorization} times: it is Agora's only`);
 
-  return { gatewayURL, hints, refusedCodes };
+  return { hints, refusedCodes };
+}
+
+// --- Hive Gateway -------------------------------------------------------------------------------------
+
+// readEvents reads a text/event-stream response and calls onData with each next event's data until
+// onData returns true or the stream ends.
+async function readEvents(res, onData) {
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for await (const chunk of res.body) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let end;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const frame = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const event = /^event: ?(.*)$/m.exec(frame)?.[1] ?? 'message';
+      const data = /^data: ?(.*)$/m.exec(frame)?.[1];
+      if (event === 'complete') return;
+      if (data && (event === 'next' || event === 'message') && onData(JSON.parse(data))) return;
+    }
+  }
+}
+
+async function hiveGateway(servers, extrasURL) {
+  const { supergraphSdl, hints } = await compose(agoraURL, extrasURL);
+  const linked = securityLinks(supergraphSdl);
+  if (!linked.some((l) => l.startsWith('authenticated/'))) fail(`by default the supergraph should link authenticated for: SECURITY, got ${show(linked)}`);
+  const gateway = createGatewayRuntime({
+    supergraph: supergraphSdl,
+    logging: false,
+    propagateHeaders: {
+      // Agora authenticates the end user itself: pass their token through, to Agora only.
+      fromClientToSubgraphs: ({ request, subgraphName }) =>
+        subgraphName === 'agora' ? { authorization: request.headers.get('authorization') } : {},
+    },
+  });
+  const http = createServer(gateway);
+  await new Promise((resolve) => http.listen(0, '127.0.0.1', resolve));
+  servers.push({
+    stop: async () => {
+      http.closeAllConnections();
+      await new Promise((resolve) => http.close(resolve));
+      await gateway[Symbol.asyncDispose]?.();
+    },
+  });
+  const gatewayURL = `http://127.0.0.1:${http.address().port}/graphql`;
+
+  const username = `hive_${randomBytes(5).toString('hex')}`;
+  const { register } = await post(
+    gatewayURL,
+    'mutation($i: RegisterInput!) { register(input: $i) { accessToken user { id username } } }',
+    { i: { username, email: `${username}@example.com`, password: 'federation check password' } },
+  );
+  const token = register.accessToken;
+  const body = Array.from({ length: 250 }, (_, i) => `w${i}`).join(' ');
+  const { createPost } = await post(gatewayURL, 'mutation($i: CreatePostInput!) { createPost(input: $i) { post { id title } } }', { i: { title: 'Through Hive', body, publish: true } }, token);
+  const postID = createPost.post.id;
+  const wantUser = { username, reputation: reputationOf(register.user.id) };
+
+  // A query across both subgraphs, and the signed-in viewer (Authorization forwarded).
+  const { posts } = await post(gatewayURL, '{ posts(first: 5) { edges { node { id readingMinutes author { username reputation } } } } }', {}, token);
+  const mine = posts.edges.map((e) => e?.node).find((n) => n?.id === postID);
+  expectEqual('Hive Gateway: posts(first: 5), the new post', mine, { id: postID, readingMinutes: readingMinutesOf(body), author: wantUser });
+  const { viewer } = await post(gatewayURL, '{ viewer { id username reputation } }', {}, token);
+  expectEqual('Hive Gateway: viewer (Authorization forwarded)', viewer, { id: register.user.id, ...wantUser });
+  const refusedCodes = await refusesWithoutToken(gatewayURL, 'Hive Gateway');
+
+  // A subscription through the gateway: its events carry a field from extras too.
+  const abort = new AbortController();
+  const res = await fetch(gatewayURL, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query: 'subscription($id: ID!) { commentAdded(postID: $id) { body author { username reputation } } }', variables: { id: postID } }),
+    signal: abort.signal,
+  });
+  if (!res.ok || !/text\/event-stream/.test(res.headers.get('content-type') ?? '')) fail(`Hive Gateway subscription: ${res.status} ${await res.text()}`);
+  let event;
+  const events = readEvents(res, (result) => {
+    if (result.errors?.length) fail(`Hive Gateway subscription event: ${show(result.errors)}`);
+    event = result.data?.commentAdded;
+    return !!event;
+  }).catch((e) => {
+    if (!abort.signal.aborted) throw e;
+  });
+  // The gateway subscribes to Agora once the client's stream is open: comment until an event comes.
+  let comments = 0;
+  for (const deadline = Date.now() + 15000; !event && Date.now() < deadline; ) {
+    await post(gatewayURL, 'mutation($id: ID!, $b: String!) { addComment(input: {postID: $id, body: $b}) { comment { id } } }', { id: postID, b: `live ${++comments}` }, token);
+    await Promise.race([events, new Promise((r) => setTimeout(r, 300))]);
+  }
+  abort.abort();
+  if (!event) fail(`Hive Gateway subscription: no commentAdded event within 15 s (${comments} comments)`);
+  expectEqual('Hive Gateway subscription: the event', { ...event, body: event.body.replace(/\d+$/, 'N') }, { body: 'live N', author: wantUser });
+  return { hints, refusedCodes, comments, linked };
+}
+
+async function main(servers) {
+  const extrasURL = await startExtras(servers);
+  const apollo = await apolloGateway(servers, extrasURL);
+  const hive = await hiveGateway(servers, extrasURL);
+  return { apollo, hive };
 }
 
 const servers = [];
@@ -297,15 +409,18 @@ const guard = setTimeout(() => {
 }, timeoutMs + 2000);
 
 try {
-  const { hints, refusedCodes } = await main(servers);
+  const { apollo, hive } = await main(servers);
   await stopAll();
   clearTimeout(guard);
-  if (process.env.FEDERATION_CHECK_HINTS) for (const h of hints) console.error(`composition hint: ${h.definition?.code ?? ''}: ${h.message}`);
+  if (process.env.FEDERATION_CHECK_HINTS) for (const h of apollo.hints) console.error(`composition hint: ${h.definition?.code ?? ''}: ${h.message}`);
   console.log(
-    `federation check: OK (${versions}; Agora + extras composed by IntrospectAndCompose, ${hints.length} composition hints; ` +
-      `through the gateway: register, createPost, posts/viewer/node with User.reputation and Post.readingMinutes from extras, ` +
-      `Post references resolved by Agora's _entities; SECURITY links not enforced by the gateway (${[...unenforced].join(', ')}), ` +
-      `Agora refused createPost without a token (${refusedCodes}); ${Date.now() - started} ms)`,
+    `federation check: OK (${versions}; ` +
+      `Apollo Gateway: Agora (AGORA_FEDERATION_AUTH_DIRECTIVES=omit, no SECURITY link) + extras composed by IntrospectAndCompose, ` +
+      `${apollo.hints.length} composition hints; register, createPost, posts/viewer/node with User.reputation and Post.readingMinutes ` +
+      `from extras, Post references resolved by Agora's _entities, createPost without a token refused by Agora (${apollo.refusedCodes}); ` +
+      `Hive Gateway: supergraph linking ${hive.linked.join(', ')} for: SECURITY; posts across both subgraphs, the signed-in viewer, ` +
+      `createPost without a token refused (${hive.refusedCodes}), a commentAdded subscription event with the author's reputation ` +
+      `after ${hive.comments} comment(s); ${Date.now() - started} ms)`,
   );
   process.exit(0);
 } catch (e) {
