@@ -36,7 +36,7 @@ type Loaders struct {
 	CommentCountByPost   *dataloadgen.Loader[int, int]
 	FollowerCountByUser  *dataloadgen.Loader[int, int]
 	FollowingCountByUser *dataloadgen.Loader[int, int]
-	PostCountByTag       *dataloadgen.Loader[int, int]  // published, unhidden posts
+	PostCountByTag       *dataloadgen.Loader[int, int]  // posts everyone may see
 	ViewerLikesByPost    *dataloadgen.Loader[int, bool] // false for anonymous viewers, without a query
 	ViewerFollowsByUser  *dataloadgen.Loader[int, bool]
 
@@ -151,16 +151,18 @@ func New(client *ent.Client, c *Cache, viewer auth.Viewer, observe BatchObserver
 			err := client.Follow.Query().Where(follow.FollowingIDIn(ids...)).GroupBy(follow.FieldFollowingID).Aggregate(n).Scan(ctx, &rows)
 			return toMap(rows, func(r perFollowing) (int, int) { return r.FollowingID, r.N }), err
 		})), opt),
+		// Counted as a signed-out reader sees the posts — authz's rule of the posts everyone may see
+		// (published, unhidden) — since the count is the same for every viewer.
 		PostCountByTag: newLoader(observe, "PostCountByTag", batch(counts(c, TagPostCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
 			var rows []perTag
-			err := client.Tag.Query().Where(tag.IDIn(ids...)).Modify(func(s *sql.Selector) {
-				pt, p := sql.Table(tag.PostsTable), sql.Table(post.Table)
-				s.Join(pt).On(s.C(tag.FieldID), pt.C(tag.PostsPrimaryKey[1])).
-					Join(p).On(pt.C(tag.PostsPrimaryKey[0]), p.C(post.FieldID)).
-					Where(sql.And(sql.EQ(p.C(post.FieldStatus), post.StatusPUBLISHED), sql.IsNull(p.C(post.FieldHiddenAt)))).
-					GroupBy(s.C(tag.FieldID)).
-					Select(sql.As(s.C(tag.FieldID), "tag_id"), sql.As(sql.Count("*"), "n"))
-			}).Scan(ctx, &rows)
+			err := client.Post.Query().Modify(func(s *sql.Selector) {
+				pt := sql.Table(post.TagsTable)
+				s.Join(pt).On(s.C(post.FieldID), pt.C(post.TagsPrimaryKey[0])) // joined tables get an alias: name columns after
+				tagID := pt.C(post.TagsPrimaryKey[1])
+				s.Where(sql.InInts(tagID, ids...)).
+					GroupBy(tagID).
+					Select(sql.As(tagID, "tag_id"), sql.As(sql.Count("*"), "n"))
+			}).Scan(Anonymous(ctx), &rows)
 			return toMap(rows, func(r perTag) (int, int) { return r.TagID, r.N }), err
 		})), opt),
 		ViewerLikesByPost: newLoader(observe, "ViewerLikesByPost", flags(viewer, func(ctx context.Context, ids []int) ([]int, error) {
