@@ -358,6 +358,7 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univ
 	events := live.New(db.Client, bus, log)
 	notices := notify.New(db.Client, events, log)
 	loaderCache := loader.NewCache(store)
+	loaderCache.Watch(db.Client) // every write invalidates the cached entities and counts it changes, after commit
 	m.CacheKeys(func() (int64, int64, int64) {
 		s := loaderCache.Stats()
 		return s.Hits, s.Misses, s.Collapsed
@@ -375,12 +376,12 @@ func newApp(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univ
 		log:     log,
 		db:      db,
 		tokens:  tokens,
-		accounts: account.New(db.Client, store, tokens, cfg.SessionTTL, account.LoginLimits{
+		accounts: account.New(db.Client, tokens, cfg.SessionTTL, account.LoginLimits{
 			Limiter: limiter, PerAccount: perAccount, PerIP: perIP, SignUps: signUps,
 		}),
 		cache:   loaderCache,
-		publish: publish.New(db.Client, store, events, notices),
-		social:  social.New(db.Client, store, notices),
+		publish: publish.New(db.Client, events, notices),
+		social:  social.New(db.Client, notices),
 		notify:  notices,
 		message: message.New(db.Client, events, notices, limiter, messages),
 		live:    events,

@@ -14,9 +14,7 @@ import (
 	"github.com/agora/agora/ent/user"
 	"github.com/agora/agora/internal/apperr"
 	"github.com/agora/agora/internal/auth"
-	"github.com/agora/agora/internal/cache"
 	"github.com/agora/agora/internal/database"
-	"github.com/agora/agora/internal/loader"
 	"github.com/agora/agora/internal/ratelimit"
 )
 
@@ -27,7 +25,6 @@ type Service struct {
 	refreshTTL time.Duration // how long a session lives without a refresh
 	limits     LoginLimits
 	states     states
-	cache      cache.Store // cached users it changes are invalidated after commit
 }
 
 // LoginLimits bound sign-in attempts, against password guessing, and sign-ups, against bulk
@@ -39,15 +36,10 @@ type LoginLimits struct {
 	SignUps    ratelimit.Limit // sign-ups from one address
 }
 
-// New returns a Service; sessions expire after refreshTTL without a refresh.
-func New(client *ent.Client, c cache.Store, tokens *auth.Tokens, refreshTTL time.Duration, limits LoginLimits) *Service {
-	return &Service{client: client, cache: c, tokens: tokens, refreshTTL: refreshTTL, limits: limits, states: states{m: map[int]cachedState{}}}
-}
-
-// userChanged invalidates a user's cached entity after a committed change; a failure leaves it
-// stale for at most its TTL.
-func (s *Service) userChanged(ctx context.Context, id int) {
-	_ = s.cache.Invalidate(ctx, loader.UserKey(id))
+// New returns a Service; sessions expire after refreshTTL without a refresh. The cached users its
+// writes change are invalidated by the hooks of the loader's cache.
+func New(client *ent.Client, tokens *auth.Tokens, refreshTTL time.Duration, limits LoginLimits) *Service {
+	return &Service{client: client, tokens: tokens, refreshTTL: refreshTTL, limits: limits, states: states{m: map[int]cachedState{}}}
 }
 
 // RegisterInput is a new account (bound to the GraphQL input of the same name).
@@ -137,7 +129,6 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*Session, err
 		return nil, err
 	}
 	out.User = out.User.Unwrap()
-	s.userChanged(ctx, out.User.ID) // a cached "no such user" for the new ID
 	return out, nil
 }
 
@@ -228,7 +219,6 @@ func (s *Service) UpdateProfile(ctx context.Context, in UpdateProfileInput) (*en
 	if err != nil {
 		return nil, err
 	}
-	s.userChanged(ctx, u.ID)
 	return u.Unwrap(), nil
 }
 

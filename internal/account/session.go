@@ -191,7 +191,6 @@ func (s *Service) ChangePassword(ctx context.Context, in ChangePasswordInput) (i
 	if err := s.client.User.UpdateOneID(v.UserID).SetPasswordHash(hash).Exec(system(ctx)); err != nil {
 		return 0, err
 	}
-	s.userChanged(ctx, v.UserID) // its updatedAt
 	return s.revoke(ctx, session.UserID(v.UserID), session.IDNEQ(v.SessionID))
 }
 
