@@ -12,8 +12,6 @@ import (
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/ent/notification"
 	"github.com/agora/agora/graph/model"
-	"github.com/agora/agora/internal/auth"
-	"github.com/agora/agora/internal/loader"
 	"github.com/agora/agora/internal/message"
 	"github.com/agora/agora/internal/notify"
 )
@@ -29,11 +27,7 @@ func (r *mutationResolver) SendMessage(ctx context.Context, input message.SendIn
 
 // MarkNotificationsRead is the resolver for the markNotificationsRead field.
 func (r *mutationResolver) MarkNotificationsRead(ctx context.Context, input notify.MarkReadInput) (*model.MarkNotificationsReadPayload, error) {
-	n, err := r.notify.MarkRead(ctx, input)
-	if err != nil {
-		return nil, err
-	}
-	viewer, err := byID(ctx, loader.For(ctx).UserByID, auth.FromContext(ctx).UserID)
+	viewer, n, err := r.notify.MarkRead(ctx, input)
 	if err != nil {
 		return nil, err
 	}

@@ -70,17 +70,26 @@ type MarkReadInput struct {
 	IDs []int `json:"ids"`
 }
 
-// MarkRead marks the viewer's unread notifications read — those listed, or all — and returns how
-// many changed.
-func (s *Service) MarkRead(ctx context.Context, in MarkReadInput) (int, error) {
-	if !auth.FromContext(ctx).Authenticated() {
-		return 0, apperr.ErrUnauthenticated
+// MarkRead marks the viewer's unread notifications read — those listed, or all — and returns the
+// viewer, whose unread count changed, and how many changed.
+func (s *Service) MarkRead(ctx context.Context, in MarkReadInput) (*ent.User, int, error) {
+	v := auth.FromContext(ctx)
+	if !v.Authenticated() {
+		return nil, 0, apperr.ErrUnauthenticated
 	}
 	upd := s.client.Notification.Update().Where(notification.ReadAtIsNil())
 	if in.IDs != nil {
 		upd.Where(notification.IDIn(in.IDs...))
 	}
-	return upd.SetReadAt(time.Now().UTC()).Save(ctx) // the privacy rule limits it to the viewer's
+	n, err := upd.SetReadAt(time.Now().UTC()).Save(ctx) // the privacy rule limits it to the viewer's
+	if err != nil {
+		return nil, 0, err
+	}
+	u, err := s.client.User.Get(ctx, v.UserID)
+	if err != nil {
+		return nil, 0, err
+	}
+	return u, n, nil
 }
 
 // UnreadCount returns how many of a user's notifications are unread, as the viewer may see them.

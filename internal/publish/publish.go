@@ -281,16 +281,21 @@ func (s *Service) AddComment(ctx context.Context, in AddCommentInput) (*ent.Comm
 	return c.Unwrap(), nil
 }
 
-// DeleteComment deletes a comment of the viewer's, or any comment for a moderator, and returns the
-// ID of its post.
-func (s *Service) DeleteComment(ctx context.Context, id int) (postID int, err error) {
-	c, err := s.changeComment(ctx, id, authorOrModerator, func(ctx context.Context, tx *ent.Tx, c *ent.Comment) (*ent.Comment, error) {
+// DeleteComment deletes a comment of the viewer's, or any comment for a moderator, and returns its
+// post.
+func (s *Service) DeleteComment(ctx context.Context, id int) (*ent.Post, error) {
+	var p *ent.Post
+	_, err := s.changeComment(ctx, id, authorOrModerator, func(ctx context.Context, tx *ent.Tx, c *ent.Comment) (_ *ent.Comment, err error) {
+		// Whoever may see a comment may see its post.
+		if p, err = tx.Post.Get(ctx, c.PostID); err != nil {
+			return nil, err
+		}
 		return c, tx.Comment.DeleteOne(c).Exec(ctx)
 	})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return c.PostID, nil
+	return p.Unwrap(), nil
 }
 
 // SetCommentHidden hides a comment from everyone but its author and moderators, or shows it again;

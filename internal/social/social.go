@@ -31,10 +31,10 @@ func New(client *ent.Client, n *notify.Service) *Service {
 	return &Service{client: client, notify: n}
 }
 
-// LikePost records that the viewer likes a post they can see.
-// Its author is notified of a new like.
-func (s *Service) LikePost(ctx context.Context, postID int) error {
-	_, err := s.withPost(ctx, postID, func(ctx context.Context, tx *ent.Tx, viewer int, p *ent.Post) error {
+// LikePost records that the viewer likes a post they can see, and returns the post. Its author is
+// notified of a new like.
+func (s *Service) LikePost(ctx context.Context, postID int) (*ent.Post, error) {
+	return s.withPost(ctx, postID, func(ctx context.Context, tx *ent.Tx, viewer int, p *ent.Post) error {
 		liked, err := insertOnce(ctx, tx.Like.Query().Where(like.UserID(viewer), like.PostID(postID)).Exist,
 			tx.Like.Create().SetUserID(viewer).SetPostID(postID).OnConflictColumns(like.FieldUserID, like.FieldPostID).DoNothing().Exec)
 		if err == nil && liked {
@@ -42,16 +42,14 @@ func (s *Service) LikePost(ctx context.Context, postID int) error {
 		}
 		return err
 	})
-	return err
 }
 
-// UnlikePost takes the viewer's like of a post back.
-func (s *Service) UnlikePost(ctx context.Context, postID int) error {
-	_, err := s.withPost(ctx, postID, func(ctx context.Context, tx *ent.Tx, viewer int, _ *ent.Post) error {
+// UnlikePost takes the viewer's like of a post back, and returns the post.
+func (s *Service) UnlikePost(ctx context.Context, postID int) (*ent.Post, error) {
+	return s.withPost(ctx, postID, func(ctx context.Context, tx *ent.Tx, viewer int, _ *ent.Post) error {
 		_, err := tx.Like.Delete().Where(like.UserID(viewer), like.PostID(postID)).Exec(ctx)
 		return err
 	})
-	return err
 }
 
 // withPost runs fn in a transaction on a post the viewer can see, and returns the post.
@@ -77,10 +75,10 @@ func (s *Service) withPost(ctx context.Context, postID int, fn func(context.Cont
 	return p.Unwrap(), nil
 }
 
-// FollowUser makes the viewer follow a user.
-// The user is notified of a new follower.
-func (s *Service) FollowUser(ctx context.Context, userID int) error {
-	_, err := s.withUser(ctx, userID, func(ctx context.Context, tx *ent.Tx, viewer int) error {
+// FollowUser makes the viewer follow a user, and returns the user. The user is notified of a new
+// follower.
+func (s *Service) FollowUser(ctx context.Context, userID int) (*ent.User, error) {
+	return s.withUser(ctx, userID, func(ctx context.Context, tx *ent.Tx, viewer int) error {
 		if viewer == userID {
 			return apperr.InvalidField("userID", "you cannot follow yourself")
 		}
@@ -91,16 +89,14 @@ func (s *Service) FollowUser(ctx context.Context, userID int) error {
 		}
 		return err
 	})
-	return err
 }
 
-// UnfollowUser makes the viewer stop following a user.
-func (s *Service) UnfollowUser(ctx context.Context, userID int) error {
-	_, err := s.withUser(ctx, userID, func(ctx context.Context, tx *ent.Tx, viewer int) error {
+// UnfollowUser makes the viewer stop following a user, and returns the user.
+func (s *Service) UnfollowUser(ctx context.Context, userID int) (*ent.User, error) {
+	return s.withUser(ctx, userID, func(ctx context.Context, tx *ent.Tx, viewer int) error {
 		_, err := tx.Follow.Delete().Where(follow.UserID(userID), follow.FollowingID(viewer)).Exec(ctx)
 		return err
 	})
-	return err
 }
 
 // withUser runs fn in a transaction on an existing user, and returns the user.
