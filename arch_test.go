@@ -75,7 +75,8 @@ var importTable = map[string]rule{
 	"ent":            {layer: layerModel, imports: []string{"ent/schema"}},
 
 	"internal/database": {layer: layerData, imports: []string{"ent", "internal/apperr", "internal/telemetry"}},
-	"internal/loader":   {layer: layerData, imports: []string{"ent", "internal/apperr", "internal/auth", "internal/cache", "internal/selection", "internal/telemetry"}},
+	// loader registers the invalidations of the writes it sees on their transaction (database).
+	"internal/loader": {layer: layerData, imports: []string{"ent", "internal/apperr", "internal/auth", "internal/cache", "internal/database", "internal/selection", "internal/telemetry"}},
 
 	"internal/live":    domain(),
 	"internal/notify":  domain("internal/live"),
@@ -106,7 +107,8 @@ var importTable = map[string]rule{
 	"bench/cmd/benchdata": {layer: layerCommand, imports: []string{"internal/auth"}},
 	"bench/cmd/benchrun":  {layer: layerCommand},
 	"bench/cmd/subload":   {layer: layerCommand},
-	"internal/testenv":    {layer: layerTest},
+	// testenv: servers, the GraphQL client and fixtures written through ent, for tests only.
+	"internal/testenv": {layer: layerTest, imports: []string{"ent", "internal/apperr", "internal/auth", "internal/database", "internal/pubsub"}},
 }
 
 const module = "github.com/agora/agora"

@@ -65,11 +65,7 @@ func (r *mutationResolver) AddComment(ctx context.Context, input publish.AddComm
 
 // DeleteComment is the resolver for the deleteComment field.
 func (r *mutationResolver) DeleteComment(ctx context.Context, input model.DeleteCommentInput) (*model.DeleteCommentPayload, error) {
-	postID, err := r.Publish.DeleteComment(ctx, input.ID)
-	if err != nil {
-		return nil, err
-	}
-	p, err := loader.For(ctx).PostByID.Load(ctx, postID)
+	p, err := r.Publish.DeleteComment(ctx, input.ID)
 	if err != nil {
 		return nil, err
 	}

@@ -15,8 +15,6 @@ import (
 	"github.com/agora/agora/graph/generated"
 	"github.com/agora/agora/graph/generated/model"
 	"github.com/agora/agora/internal/account"
-	"github.com/agora/agora/internal/auth"
-	"github.com/agora/agora/internal/loader"
 	"github.com/agora/agora/internal/message"
 	"github.com/agora/agora/internal/notify"
 )
@@ -41,11 +39,7 @@ func (r *mutationResolver) SetMessagePolicy(ctx context.Context, input account.S
 
 // MarkNotificationsRead is the resolver for the markNotificationsRead field.
 func (r *mutationResolver) MarkNotificationsRead(ctx context.Context, input notify.MarkReadInput) (*model.MarkNotificationsReadPayload, error) {
-	n, err := r.Notices.MarkRead(ctx, input)
-	if err != nil {
-		return nil, err
-	}
-	viewer, err := byID(ctx, loader.For(ctx).UserByID, auth.FromContext(ctx).UserID)
+	viewer, n, err := r.Notices.MarkRead(ctx, input)
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,11 @@ import (
 )
 
 // Resolver is the root of the resolvers: every dependency they use.
+//
+// One rule for a mutation's payload: it holds what the service returns — the entities the service
+// wrote, or read as the viewer while writing, unwrapped — and the resolver copies them in without
+// reading anything back. The payload's own fields then load through the fresh loaders a mutation's
+// payload gets.
 type Resolver struct {
 	Client   *ent.Client
 	Accounts *account.Service

@@ -52,11 +52,7 @@ func (r *mutationResolver) RevokeSession(ctx context.Context, input model.Revoke
 
 // ChangePassword is the resolver for the changePassword field.
 func (r *mutationResolver) ChangePassword(ctx context.Context, input account.ChangePasswordInput) (*model.ChangePasswordPayload, error) {
-	n, err := r.Accounts.ChangePassword(ctx, input)
-	if err != nil {
-		return nil, err
-	}
-	u, err := r.Client.User.Get(ctx, auth.FromContext(ctx).UserID)
+	u, n, err := r.Accounts.ChangePassword(ctx, input)
 	if err != nil {
 		return nil, err
 	}

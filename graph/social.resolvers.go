@@ -9,15 +9,11 @@ import (
 	"context"
 
 	"github.com/agora/agora/graph/generated/model"
-	"github.com/agora/agora/internal/loader"
 )
 
 // LikePost is the resolver for the likePost field.
 func (r *mutationResolver) LikePost(ctx context.Context, input model.LikePostInput) (*model.LikePostPayload, error) {
-	if err := r.Social.LikePost(ctx, input.PostID); err != nil {
-		return nil, err
-	}
-	p, err := byID(ctx, loader.For(ctx).PostByID, input.PostID)
+	p, err := r.Social.LikePost(ctx, input.PostID)
 	if err != nil {
 		return nil, err
 	}
@@ -26,10 +22,7 @@ func (r *mutationResolver) LikePost(ctx context.Context, input model.LikePostInp
 
 // UnlikePost is the resolver for the unlikePost field.
 func (r *mutationResolver) UnlikePost(ctx context.Context, input model.UnlikePostInput) (*model.UnlikePostPayload, error) {
-	if err := r.Social.UnlikePost(ctx, input.PostID); err != nil {
-		return nil, err
-	}
-	p, err := byID(ctx, loader.For(ctx).PostByID, input.PostID)
+	p, err := r.Social.UnlikePost(ctx, input.PostID)
 	if err != nil {
 		return nil, err
 	}
@@ -38,10 +31,7 @@ func (r *mutationResolver) UnlikePost(ctx context.Context, input model.UnlikePos
 
 // FollowUser is the resolver for the followUser field.
 func (r *mutationResolver) FollowUser(ctx context.Context, input model.FollowUserInput) (*model.FollowUserPayload, error) {
-	if err := r.Social.FollowUser(ctx, input.UserID); err != nil {
-		return nil, err
-	}
-	u, err := byID(ctx, loader.For(ctx).UserByID, input.UserID)
+	u, err := r.Social.FollowUser(ctx, input.UserID)
 	if err != nil {
 		return nil, err
 	}
@@ -50,10 +40,7 @@ func (r *mutationResolver) FollowUser(ctx context.Context, input model.FollowUse
 
 // UnfollowUser is the resolver for the unfollowUser field.
 func (r *mutationResolver) UnfollowUser(ctx context.Context, input model.UnfollowUserInput) (*model.UnfollowUserPayload, error) {
-	if err := r.Social.UnfollowUser(ctx, input.UserID); err != nil {
-		return nil, err
-	}
-	u, err := byID(ctx, loader.For(ctx).UserByID, input.UserID)
+	u, err := r.Social.UnfollowUser(ctx, input.UserID)
 	if err != nil {
 		return nil, err
 	}

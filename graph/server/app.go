@@ -110,6 +110,7 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 	events := live.New(db.Client, bus, log)
 	notices := notify.New(db.Client, events, log)
 	loaderCache := loader.NewCache(store)
+	loaderCache.Watch(db.Client) // every write invalidates the cached entities and counts it changes, after commit
 	m.CacheKeys(func() (int64, int64, int64) {
 		s := loaderCache.Stats()
 		return s.Hits, s.Misses, s.Collapsed
@@ -119,15 +120,15 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 		return s.Started, s.Active
 	})
 	m.DBPool(db.SQL.Stats)
-	accounts := account.New(db.Client, store, tokens, cfg.Auth.SessionTTL, account.LoginLimits{
+	accounts := account.New(db.Client, tokens, cfg.Auth.SessionTTL, account.LoginLimits{
 		Limiter: limiter, PerAccount: budgets.LoginPerAccount, PerAccountTotal: channels.LoginPerAccountTotal, PerIP: budgets.LoginPerIP, SignUps: budgets.SignUpsPerIP,
 	})
 	a := &App{
 		Resolver: graph.Resolver{
 			Client:   db.Client,
 			Accounts: accounts,
-			Publish:  publish.New(db.Client, store, events, notices),
-			Social:   social.New(db.Client, store, notices),
+			Publish:  publish.New(db.Client, events, notices),
+			Social:   social.New(db.Client, notices),
 			Notices:  notices,
 			Messages: message.New(db.Client, events, notices, limiter, budgets.MessagesPerUser),
 			Live:     events,

@@ -17,9 +17,7 @@ import (
 	"github.com/agora/agora/ent/user"
 	"github.com/agora/agora/internal/apperr"
 	"github.com/agora/agora/internal/auth"
-	"github.com/agora/agora/internal/cache"
 	"github.com/agora/agora/internal/database"
-	"github.com/agora/agora/internal/loader"
 	"github.com/agora/agora/internal/ratelimit"
 )
 
@@ -30,7 +28,6 @@ type Service struct {
 	refreshTTL time.Duration // how long a session lives without a refresh
 	limits     LoginLimits
 	states     *sessionStates // signed-in sessions' current state, briefly cached (Lookup)
-	cache      cache.Store    // cached users it changes are invalidated after commit
 }
 
 // LoginLimits bound sign-in attempts, against password guessing, and sign-ups, against bulk
@@ -48,15 +45,10 @@ type LoginLimits struct {
 	SignUps         ratelimit.Limit // sign-ups from one address
 }
 
-// New returns a Service; sessions expire after refreshTTL without a refresh.
-func New(client *ent.Client, c cache.Store, tokens *auth.Tokens, refreshTTL time.Duration, limits LoginLimits) *Service {
-	return &Service{client: client, cache: c, tokens: tokens, refreshTTL: refreshTTL, limits: limits, states: newSessionStates()}
-}
-
-// userChanged invalidates a user's cached entity after a committed change; a failure leaves it
-// stale for at most its TTL.
-func (s *Service) userChanged(ctx context.Context, id int) {
-	_ = s.cache.Invalidate(ctx, loader.UserKey(id))
+// New returns a Service; sessions expire after refreshTTL without a refresh. The cached users its
+// writes change are invalidated by the hooks of the loader's cache.
+func New(client *ent.Client, tokens *auth.Tokens, refreshTTL time.Duration, limits LoginLimits) *Service {
+	return &Service{client: client, tokens: tokens, refreshTTL: refreshTTL, limits: limits, states: newSessionStates()}
 }
 
 // RegisterInput is a new account (bound to the GraphQL input of the same name).
@@ -146,7 +138,6 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*Session, err
 		return nil, err
 	}
 	out.User = out.User.Unwrap()
-	s.userChanged(ctx, out.User.ID) // a cached "no such user" for the new ID
 	return out, nil
 }
 
@@ -290,7 +281,6 @@ func (s *Service) UpdateProfile(ctx context.Context, in UpdateProfileInput) (*en
 	if err != nil {
 		return nil, err
 	}
-	s.userChanged(ctx, u.ID)
 	return u.Unwrap(), nil
 }
 
@@ -317,7 +307,6 @@ func (s *Service) SetMessagePolicy(ctx context.Context, in SetMessagePolicyInput
 	if err != nil {
 		return nil, err
 	}
-	s.userChanged(ctx, u.ID) // its updatedAt changed
 	return u.Unwrap(), nil
 }
 

@@ -56,13 +56,14 @@ func (s *Service) adminChange(ctx context.Context, id int, change func(*ent.User
 		if ent.IsNotFound(err) {
 			return &apperr.Error{Kind: apperr.NotFound, Field: "userID", Message: "user not found"}
 		}
+		if err == nil {
+			database.AfterCommit(ctx, func(context.Context) { s.states.forgetUser(id) })
+		}
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.states.forgetUser(id)
-	s.userChanged(ctx, id)
 	return u.Unwrap(), nil
 }
 
@@ -85,6 +86,5 @@ func (s *Service) SetRoleByUsername(ctx context.Context, username, roleName stri
 		return err
 	}
 	s.states.forgetUser(id)
-	s.userChanged(ctx, id)
 	return nil
 }

@@ -170,31 +170,34 @@ type ChangePasswordInput struct {
 }
 
 // ChangePassword sets a new password after checking the current one, and ends every other session
-// of the viewer. It returns how many sessions it ended.
-func (s *Service) ChangePassword(ctx context.Context, in ChangePasswordInput) (int, error) {
+// of the viewer. It returns the viewer and how many sessions it ended.
+func (s *Service) ChangePassword(ctx context.Context, in ChangePasswordInput) (*ent.User, int, error) {
 	v := auth.FromContext(ctx)
 	if n := utf8.RuneCountInString(in.NewPassword); n < 8 || n > 256 {
-		return 0, apperr.InvalidField("newPassword", "must be 8 to 256 characters")
+		return nil, 0, apperr.InvalidField("newPassword", "must be 8 to 256 characters")
 	}
 	u, err := s.client.User.Get(ctx, v.UserID)
 	if err != nil {
-		return 0, err
+		return nil, 0, err
 	}
 	if ok, err := auth.CheckPassword(u.PasswordHash, in.CurrentPassword); err != nil {
-		return 0, err
+		return nil, 0, err
 	} else if !ok {
-		return 0, apperr.InvalidField("currentPassword", "wrong password")
+		return nil, 0, apperr.InvalidField("currentPassword", "wrong password")
 	}
 	hash, err := auth.HashPassword(in.NewPassword)
 	if err != nil {
-		return 0, err
+		return nil, 0, err
 	}
 	// The system context: banned users may still secure their account.
-	if err := s.client.User.UpdateOneID(v.UserID).SetPasswordHash(hash).Exec(system(ctx)); err != nil {
-		return 0, err
+	if u, err = s.client.User.UpdateOneID(v.UserID).SetPasswordHash(hash).Save(system(ctx)); err != nil {
+		return nil, 0, err
 	}
-	s.userChanged(ctx, v.UserID) // its updatedAt
-	return s.revoke(ctx, session.UserID(v.UserID), session.IDNEQ(v.SessionID))
+	n, err := s.revoke(ctx, session.UserID(v.UserID), session.IDNEQ(v.SessionID))
+	if err != nil {
+		return nil, 0, err
+	}
+	return u, n, nil
 }
 
 // Sessions lists a user's live sessions, most recently used first (the 50 latest).

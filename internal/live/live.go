@@ -1,6 +1,7 @@
-// Package live carries events from committed writes to GraphQL subscriptions: writers publish an
-// event per new comment, message or notification; each subscriber receives the entities its own
-// viewer may see, checked per event by the same privacy rules as queries.
+// Package live carries events from committed writes to GraphQL subscriptions: writers announce each
+// new comment, message or notification in their transaction, and the event is published once it
+// commits; each subscriber receives the entities its own viewer may see, checked per event by the
+// same privacy rules as queries.
 package live
 
 import (
@@ -20,7 +21,7 @@ import (
 	"github.com/agora/agora/internal/apperr"
 	"github.com/agora/agora/internal/auth"
 	"github.com/agora/agora/internal/cache"
-	"github.com/agora/agora/internal/loader"
+	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/pubsub"
 )
 
@@ -53,9 +54,15 @@ type event struct {
 	Public json.RawMessage `json:"public,omitempty"`
 }
 
-// publish sends an event after a commit. A lost event is a missed live update, never a lost
-// write: it is logged, not returned.
-func (s *Service) publish(ctx context.Context, t string, e event) {
+// publish sends an event once the transaction in ctx has committed (at once without one: the write
+// is committed then), so a subscriber never reads a row that is not committed yet, nor hears of a
+// write that was rolled back. A lost event is a missed live update, never a lost write: it is
+// logged, not returned.
+func (s *Service) publish(ctx context.Context, t string, e func(context.Context) event) {
+	database.AfterCommit(ctx, func(ctx context.Context) { s.send(ctx, t, e(ctx)) })
+}
+
+func (s *Service) send(ctx context.Context, t string, e event) {
 	b, err := json.Marshal(e)
 	if err == nil {
 		err = s.bus.Publish(ctx, t, b)
@@ -70,21 +77,24 @@ func (s *Service) publish(ctx context.Context, t string, e event) {
 
 // CommentAdded announces a new comment on a post.
 func (s *Service) CommentAdded(ctx context.Context, postID, commentID int) {
-	e := event{ID: commentID}
-	if c, err := s.client.Comment.Query().Where(comment.ID(commentID)).Only(loader.Anonymous(ctx)); err == nil {
-		e.Public, _ = json.Marshal(c)
-	}
-	s.publish(ctx, topic("comments", postID), e)
+	s.publish(ctx, topic("comments", postID), func(ctx context.Context) event {
+		e := event{ID: commentID}
+		// As a signed-out reader, after commit: the payload everyone may see, if they may.
+		if c, err := s.client.Comment.Query().Where(comment.ID(commentID)).Only(auth.WithViewer(ctx, auth.Viewer{})); err == nil {
+			e.Public, _ = json.Marshal(c)
+		}
+		return e
+	})
 }
 
 // MessageAdded announces a new message in a conversation.
 func (s *Service) MessageAdded(ctx context.Context, conversationID, messageID int) {
-	s.publish(ctx, topic("messages", conversationID), event{ID: messageID})
+	s.publish(ctx, topic("messages", conversationID), func(context.Context) event { return event{ID: messageID} })
 }
 
 // NotificationAdded announces a new notification to its recipient.
 func (s *Service) NotificationAdded(ctx context.Context, recipientID, notificationID int) {
-	s.publish(ctx, topic("notifications", recipientID), event{ID: notificationID})
+	s.publish(ctx, topic("notifications", recipientID), func(context.Context) event { return event{ID: notificationID} })
 }
 
 // Comments streams the new comments on a post the viewer may see.
@@ -144,7 +154,6 @@ func stream[T any](s *Service, ctx context.Context, t string, load func(context.
 		return nil, err
 	}
 	out := make(chan *T)
-	readCtx := loader.With(ctx, nil) // the subscription's loaders would grow with every event
 	s.active.Add(1)
 	s.started.Add(1)
 	go func() {
@@ -157,7 +166,7 @@ func stream[T any](s *Service, ctx context.Context, t string, load func(context.
 				s.log.WarnContext(ctx, "undecodable event", "topic", t, "err", err)
 				continue
 			}
-			v, err := load(readCtx, e)
+			v, err := load(ctx, e)
 			if ent.IsNotFound(err) {
 				continue
 			}

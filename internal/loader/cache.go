@@ -12,9 +12,10 @@ import (
 
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/internal/cache"
+	"github.com/agora/agora/internal/database"
 )
 
-// TTLs of the second level. Writes invalidate what they change right after commit, so a TTL only
+// TTLs of the second level. Writes invalidate what they change right after commit (Watch), so a TTL only
 // bounds memory and the staleness left by a lost invalidation.
 const (
 	countTTL    = 5 * time.Minute
@@ -42,21 +43,23 @@ func entityPrefix[T any](name string) string {
 	return fmt.Sprintf("agora:v1:%s:%08x:", name, h.Sum32())
 }
 
-// Keys of the cached entities and counts, for loaders to fill and writers to invalidate.
-func UserKey(id int) string           { return userPrefix + strconv.Itoa(id) }
-func PostKey(id int) string           { return postPrefix + strconv.Itoa(id) }
-func TagKey(id int) string            { return tagPrefix + strconv.Itoa(id) }
-func LikeCountKey(postID int) string  { return countPrefix + "likes:post:" + strconv.Itoa(postID) }
-func TagPostCountKey(id int) string   { return countPrefix + "posts:tag:" + strconv.Itoa(id) }
-func FollowerCountKey(id int) string  { return countPrefix + "followers:user:" + strconv.Itoa(id) }
-func FollowingCountKey(id int) string { return countPrefix + "following:user:" + strconv.Itoa(id) }
+// Keys of the cached entities and counts: the loaders fill them, and Watch invalidates them when a
+// write changes what they hold.
+func userKey(id int) string           { return userPrefix + strconv.Itoa(id) }
+func postKey(id int) string           { return postPrefix + strconv.Itoa(id) }
+func tagKey(id int) string            { return tagPrefix + strconv.Itoa(id) }
+func likeCountKey(postID int) string  { return countPrefix + "likes:post:" + strconv.Itoa(postID) }
+func tagPostCountKey(id int) string   { return countPrefix + "posts:tag:" + strconv.Itoa(id) }
+func followerCountKey(id int) string  { return countPrefix + "followers:user:" + strconv.Itoa(id) }
+func followingCountKey(id int) string { return countPrefix + "following:user:" + strconv.Itoa(id) }
 
 // Cache is the second level behind every request's loaders: a cache.Store (Redis, shared by
 // replicas, or in-process) holding only values that are the same for every viewer, and the misses
 // in flight in this process, so concurrent requests missing one key run one query between them.
 // Make one per process.
 type Cache struct {
-	store cache.Store
+	store         cache.Store
+	invalidations *database.Collector[string] // the keys a transaction's writes changed (Watch)
 
 	mu       sync.Mutex
 	inFlight map[string]*fill
@@ -82,7 +85,9 @@ type fill struct {
 
 // NewCache returns the second level over store.
 func NewCache(store cache.Store) *Cache {
-	return &Cache{store: store, inFlight: map[string]*fill{}}
+	c := &Cache{store: store, inFlight: map[string]*fill{}}
+	c.invalidations = database.NewCollector(c.invalidate)
+	return c
 }
 
 // load returns the values of keys: from the store, else from read (called with the misses, it

@@ -36,7 +36,7 @@ type Loaders struct {
 	CommentCountByPost   *dataloadgen.Loader[int, int]
 	FollowerCountByUser  *dataloadgen.Loader[int, int]
 	FollowingCountByUser *dataloadgen.Loader[int, int]
-	PostCountByTag       *dataloadgen.Loader[int, int]  // published, unhidden posts
+	PostCountByTag       *dataloadgen.Loader[int, int]  // posts everyone may see
 	ViewerLikesByPost    *dataloadgen.Loader[int, bool] // false for anonymous viewers, without a query
 	ViewerFollowsByUser  *dataloadgen.Loader[int, bool]
 
@@ -102,13 +102,13 @@ func New(client *ent.Client, c *Cache, viewer auth.Viewer, observe BatchObserver
 	n := ent.As(ent.Count(), "n")
 	return &Loaders{
 		renew: func() *Loaders { return New(client, c, viewer, observe) },
-		UserByID: newLoader(observe, "UserByID", entities(c, viewer, UserKey, func(ctx context.Context, ids []int) ([]*ent.User, error) {
+		UserByID: newLoader(observe, "UserByID", entities(c, viewer, userKey, func(ctx context.Context, ids []int) ([]*ent.User, error) {
 			return client.User.Query().Where(user.IDIn(ids...)).Select(publicUserFields...).All(ctx)
 		}, func(u *ent.User) int { return u.ID }, client.User.Attach), opt),
-		PostByID: newLoader(observe, "PostByID", entities(c, viewer, PostKey, func(ctx context.Context, ids []int) ([]*ent.Post, error) {
+		PostByID: newLoader(observe, "PostByID", entities(c, viewer, postKey, func(ctx context.Context, ids []int) ([]*ent.Post, error) {
 			return client.Post.Query().Where(post.IDIn(ids...)).All(ctx)
 		}, func(p *ent.Post) int { return p.ID }, client.Post.Attach), opt),
-		TagByID: newLoader(observe, "TagByID", entities(c, viewer, TagKey, func(ctx context.Context, ids []int) ([]*ent.Tag, error) {
+		TagByID: newLoader(observe, "TagByID", entities(c, viewer, tagKey, func(ctx context.Context, ids []int) ([]*ent.Tag, error) {
 			return client.Tag.Query().Where(tag.IDIn(ids...)).All(ctx)
 		}, func(t *ent.Tag) int { return t.ID }, client.Tag.Attach), opt),
 		CommentByID: newLoader(observe, "CommentByID", func(ctx context.Context, ids []int) ([]*ent.Comment, []error) {
@@ -131,7 +131,7 @@ func New(client *ent.Client, c *Cache, viewer auth.Viewer, observe BatchObserver
 			}
 			return out, nil
 		}, opt),
-		LikeCountByPost: newLoader(observe, "LikeCountByPost", batch(counts(c, LikeCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
+		LikeCountByPost: newLoader(observe, "LikeCountByPost", batch(counts(c, likeCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
 			var rows []perPost
 			err := client.Like.Query().Where(like.PostIDIn(ids...)).GroupBy(like.FieldPostID).Aggregate(n).Scan(ctx, &rows)
 			return toMap(rows, func(r perPost) (int, int) { return r.PostID, r.N }), err
@@ -142,26 +142,28 @@ func New(client *ent.Client, c *Cache, viewer auth.Viewer, observe BatchObserver
 			err := client.Comment.Query().Where(comment.PostIDIn(ids...)).GroupBy(comment.FieldPostID).Aggregate(n).Scan(ctx, &rows)
 			return toMap(rows, func(r perPost) (int, int) { return r.PostID, r.N }), err
 		}), opt),
-		FollowerCountByUser: newLoader(observe, "FollowerCountByUser", batch(counts(c, FollowerCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
+		FollowerCountByUser: newLoader(observe, "FollowerCountByUser", batch(counts(c, followerCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
 			var rows []perUser
 			err := client.Follow.Query().Where(follow.UserIDIn(ids...)).GroupBy(follow.FieldUserID).Aggregate(n).Scan(ctx, &rows)
 			return toMap(rows, func(r perUser) (int, int) { return r.UserID, r.N }), err
 		})), opt),
-		FollowingCountByUser: newLoader(observe, "FollowingCountByUser", batch(counts(c, FollowingCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
+		FollowingCountByUser: newLoader(observe, "FollowingCountByUser", batch(counts(c, followingCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
 			var rows []perFollowing
 			err := client.Follow.Query().Where(follow.FollowingIDIn(ids...)).GroupBy(follow.FieldFollowingID).Aggregate(n).Scan(ctx, &rows)
 			return toMap(rows, func(r perFollowing) (int, int) { return r.FollowingID, r.N }), err
 		})), opt),
-		PostCountByTag: newLoader(observe, "PostCountByTag", batch(counts(c, TagPostCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
+		// Counted as a signed-out reader sees the posts — authz's rule of the posts everyone may see
+		// (published, unhidden) — since the count is the same for every viewer.
+		PostCountByTag: newLoader(observe, "PostCountByTag", batch(counts(c, tagPostCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
 			var rows []perTag
-			err := client.Tag.Query().Where(tag.IDIn(ids...)).Modify(func(s *sql.Selector) {
-				pt, p := sql.Table(tag.PostsTable), sql.Table(post.Table)
-				s.Join(pt).On(s.C(tag.FieldID), pt.C(tag.PostsPrimaryKey[1])).
-					Join(p).On(pt.C(tag.PostsPrimaryKey[0]), p.C(post.FieldID)).
-					Where(sql.And(sql.EQ(p.C(post.FieldStatus), post.StatusPUBLISHED), sql.IsNull(p.C(post.FieldHiddenAt)))).
-					GroupBy(s.C(tag.FieldID)).
-					Select(sql.As(s.C(tag.FieldID), "tag_id"), sql.As(sql.Count("*"), "n"))
-			}).Scan(ctx, &rows)
+			err := client.Post.Query().Modify(func(s *sql.Selector) {
+				pt := sql.Table(post.TagsTable)
+				s.Join(pt).On(s.C(post.FieldID), pt.C(post.TagsPrimaryKey[0])) // joined tables get an alias: name columns after
+				tagID := pt.C(post.TagsPrimaryKey[1])
+				s.Where(sql.InInts(tagID, ids...)).
+					GroupBy(tagID).
+					Select(sql.As(tagID, "tag_id"), sql.As(sql.Count("*"), "n"))
+			}).Scan(Anonymous(ctx), &rows)
 			return toMap(rows, func(r perTag) (int, int) { return r.TagID, r.N }), err
 		})), opt),
 		ViewerLikesByPost: newLoader(observe, "ViewerLikesByPost", flags(viewer, func(ctx context.Context, ids []int) ([]int, error) {

@@ -41,7 +41,7 @@ type SendInput struct {
 }
 
 // Send sends a message from the viewer, starting their conversation with the recipient if there
-// is none yet, and announces it after commit.
+// is none yet; once it is committed, it is announced and the recipient notified.
 func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, *ent.Conversation, error) {
 	v := auth.FromContext(ctx)
 	if !v.Authenticated() {
@@ -81,8 +81,12 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, *ent.Co
 			if err != nil {
 				return err
 			}
-			m, err = tx.Message.Create().SetConversationID(c.ID).SetSenderID(v.UserID).SetBody(body).SetCreatedAt(now).Save(ctx)
-			return err
+			if m, err = tx.Message.Create().SetConversationID(c.ID).SetSenderID(v.UserID).SetBody(body).SetCreatedAt(now).Save(ctx); err != nil {
+				return err
+			}
+			s.live.MessageAdded(ctx, c.ID, m.ID)
+			s.notify.Notify(ctx, notify.Notice{Kind: notification.KindNEW_MESSAGE, Recipient: in.RecipientID, Actor: v.UserID, Message: &m.ID})
+			return nil
 		})
 		if !ent.IsConstraintError(err) || attempt > 0 {
 			break
@@ -91,8 +95,6 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, *ent.Co
 	if err != nil {
 		return nil, nil, err
 	}
-	s.live.MessageAdded(ctx, c.ID, m.ID)
-	s.notify.Notify(ctx, notify.Notice{Kind: notification.KindNEW_MESSAGE, Recipient: in.RecipientID, Actor: v.UserID, Message: &m.ID})
 	return m.Unwrap(), c.Unwrap(), nil
 }
 

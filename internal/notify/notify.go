@@ -12,6 +12,7 @@ import (
 	"github.com/agora/agora/ent/privacy"
 	"github.com/agora/agora/internal/apperr"
 	"github.com/agora/agora/internal/auth"
+	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/live"
 )
 
@@ -34,13 +35,19 @@ type Notice struct {
 	Post, Comment, Message *int
 }
 
-// Notify records a notice and announces it, after the action it tells of committed. Nobody is
-// notified of their own actions. A failure is logged, never returned: the action itself
-// succeeded.
+// Notify records a notice and announces it once the action it tells of has committed: called in
+// that action's transaction, it is registered on it (database.AfterCommit), so a rolled-back action
+// notifies nobody. Nobody is notified of their own actions. A failure is logged, never returned:
+// the action itself succeeded.
 func (s *Service) Notify(ctx context.Context, n Notice) {
 	if n.Recipient == n.Actor {
 		return
 	}
+	database.AfterCommit(ctx, func(ctx context.Context) { s.record(ctx, n) })
+}
+
+// record writes a notification and announces it.
+func (s *Service) record(ctx context.Context, n Notice) {
 	// The system writes notifications: the actor may not write rows addressed to someone else.
 	created, err := s.client.Notification.Create().
 		SetKind(n.Kind).
@@ -63,17 +70,26 @@ type MarkReadInput struct {
 	IDs []int `json:"ids"`
 }
 
-// MarkRead marks the viewer's unread notifications read — those listed, or all — and returns how
-// many changed.
-func (s *Service) MarkRead(ctx context.Context, in MarkReadInput) (int, error) {
-	if !auth.FromContext(ctx).Authenticated() {
-		return 0, apperr.ErrUnauthenticated
+// MarkRead marks the viewer's unread notifications read — those listed, or all — and returns the
+// viewer, whose unread count changed, and how many changed.
+func (s *Service) MarkRead(ctx context.Context, in MarkReadInput) (*ent.User, int, error) {
+	v := auth.FromContext(ctx)
+	if !v.Authenticated() {
+		return nil, 0, apperr.ErrUnauthenticated
 	}
 	upd := s.client.Notification.Update().Where(notification.ReadAtIsNil())
 	if in.IDs != nil {
 		upd.Where(notification.IDIn(in.IDs...))
 	}
-	return upd.SetReadAt(time.Now().UTC()).Save(ctx) // the privacy rule limits it to the viewer's
+	n, err := upd.SetReadAt(time.Now().UTC()).Save(ctx) // the privacy rule limits it to the viewer's
+	if err != nil {
+		return nil, 0, err
+	}
+	u, err := s.client.User.Get(ctx, v.UserID)
+	if err != nil {
+		return nil, 0, err
+	}
+	return u, n, nil
 }
 
 // UnreadCount returns how many of a user's notifications are unread, as the viewer may see them.

@@ -14,24 +14,23 @@ import (
 	"github.com/agora/agora/ent/tag"
 	"github.com/agora/agora/internal/apperr"
 	"github.com/agora/agora/internal/auth"
-	"github.com/agora/agora/internal/cache"
 	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/live"
-	"github.com/agora/agora/internal/loader"
 	"github.com/agora/agora/internal/notify"
 )
 
-// Service writes posts and comments.
+// Service writes posts and comments. Its writes' effects — the live event and notification of a
+// new comment — are registered on their transaction and happen once it commits; the cached posts,
+// tags and counts they change are invalidated by the hooks of the loader's cache.
 type Service struct {
 	client *ent.Client
-	cache  cache.Store // the cached posts, tags and counts it changes are invalidated after commit
 	live   *live.Service
 	notify *notify.Service
 }
 
 // New returns a Service.
-func New(client *ent.Client, c cache.Store, l *live.Service, n *notify.Service) *Service {
-	return &Service{client: client, cache: c, live: l, notify: n}
+func New(client *ent.Client, l *live.Service, n *notify.Service) *Service {
+	return &Service{client: client, live: l, notify: n}
 }
 
 // CreatePostInput is a new post (bound to the GraphQL input of the same name).
@@ -97,7 +96,6 @@ func (s *Service) CreatePost(ctx context.Context, in CreatePostInput) (*ent.Post
 		return nil, err
 	}
 	var p *ent.Post
-	var tagsChanged []int
 	err = database.InTx(ctx, s.client, func(ctx context.Context, tx *ent.Tx) error {
 		tagIDs, err := ensureTags(ctx, tx, f.tags)
 		if err != nil {
@@ -114,32 +112,12 @@ func (s *Service) CreatePost(ctx context.Context, in CreatePostInput) (*ent.Post
 			create.SetStatus(post.StatusPUBLISHED).SetPublishedAt(time.Now().UTC())
 		}
 		p, err = create.Save(ctx)
-		if err == nil {
-			tagsChanged = tagIDs
-		}
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.changed(ctx, p.ID, tagsChanged) // a cached "no such post" for the new ID included
 	return p.Unwrap(), nil
-}
-
-// changed invalidates a post and tags after a committed change: the tags' post counts, and the
-// tags themselves, which are visible while on a visible post. A failure leaves them stale for at
-// most their TTL.
-func (s *Service) changed(ctx context.Context, postID int, tagIDs []int) {
-	keys := []string{loader.PostKey(postID)}
-	for _, id := range tagIDs {
-		keys = append(keys, loader.TagKey(id), loader.TagPostCountKey(id))
-	}
-	_ = s.cache.Invalidate(ctx, keys...)
-}
-
-// postTags returns the IDs of a post's tags, whoever may see them.
-func postTags(ctx context.Context, tx *ent.Tx, postID int) ([]int, error) {
-	return tx.Tag.Query().Where(tag.HasPostsWith(post.ID(postID))).IDs(privacy.DecisionContext(ctx, privacy.Allow))
 }
 
 // UpdatePost changes a post of the viewer's.
@@ -235,7 +213,6 @@ func (s *Service) changePost(ctx context.Context, id int, w who, change func(con
 		return nil, apperr.ErrUnauthenticated
 	}
 	var p *ent.Post
-	var tags []int // before and after the change: their post counts and visibility may change
 	err := database.InTx(ctx, s.client, func(ctx context.Context, tx *ent.Tx) error {
 		cur, err := tx.Post.Get(ctx, id)
 		if ent.IsNotFound(err) {
@@ -247,23 +224,12 @@ func (s *Service) changePost(ctx context.Context, id int, w who, change func(con
 		if err := w.may(v, cur.AuthorID); err != nil {
 			return err
 		}
-		// Tags count and show published posts only: a draft that stays a draft changes no tag.
-		if cur.Status == post.StatusPUBLISHED {
-			if tags, err = postTags(ctx, tx, id); err != nil {
-				return err
-			}
-		}
-		if p, err = change(ctx, tx, cur); err != nil || p.Status != post.StatusPUBLISHED {
-			return err
-		}
-		after, err := postTags(ctx, tx, id)
-		tags = append(tags, after...)
+		p, err = change(ctx, tx, cur)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.changed(ctx, id, tags)
 	return p.Unwrap(), nil
 }
 
@@ -283,8 +249,8 @@ func ensureTags(ctx context.Context, tx *ent.Tx, names []string) ([]int, error) 
 	return tx.Tag.Query().Where(tag.NameIn(names...)).IDs(privacy.DecisionContext(ctx, privacy.Allow))
 }
 
-// AddComment comments as the viewer on a post they can see, announces the comment to the post's
-// live subscribers and notifies its author.
+// AddComment comments as the viewer on a post they can see; once the comment is committed, it is
+// announced to the post's live subscribers and the post's author is notified.
 func (s *Service) AddComment(ctx context.Context, in AddCommentInput) (*ent.Comment, error) {
 	v := auth.FromContext(ctx)
 	if !v.Authenticated() {
@@ -295,7 +261,6 @@ func (s *Service) AddComment(ctx context.Context, in AddCommentInput) (*ent.Comm
 		return nil, err
 	}
 	var c *ent.Comment
-	var author int // of the post
 	err = database.InTx(ctx, s.client, func(ctx context.Context, tx *ent.Tx) error {
 		p, err := tx.Post.Query().Where(post.ID(in.PostID)).Only(ctx)
 		if ent.IsNotFound(err) {
@@ -304,28 +269,34 @@ func (s *Service) AddComment(ctx context.Context, in AddCommentInput) (*ent.Comm
 		if err != nil {
 			return err
 		}
-		author = p.AuthorID
-		c, err = tx.Comment.Create().SetAuthorID(v.UserID).SetPostID(in.PostID).SetBody(body).Save(ctx)
-		return err
+		if c, err = tx.Comment.Create().SetAuthorID(v.UserID).SetPostID(in.PostID).SetBody(body).Save(ctx); err != nil {
+			return err
+		}
+		s.live.CommentAdded(ctx, in.PostID, c.ID)
+		s.notify.Notify(ctx, notify.Notice{Kind: notification.KindNEW_COMMENT, Recipient: p.AuthorID, Actor: v.UserID, Post: &in.PostID, Comment: &c.ID})
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.live.CommentAdded(ctx, in.PostID, c.ID)
-	s.notify.Notify(ctx, notify.Notice{Kind: notification.KindNEW_COMMENT, Recipient: author, Actor: v.UserID, Post: &in.PostID, Comment: &c.ID})
 	return c.Unwrap(), nil
 }
 
-// DeleteComment deletes a comment of the viewer's, or any comment for a moderator, and returns the
-// ID of its post.
-func (s *Service) DeleteComment(ctx context.Context, id int) (postID int, err error) {
-	c, err := s.changeComment(ctx, id, authorOrModerator, func(ctx context.Context, tx *ent.Tx, c *ent.Comment) (*ent.Comment, error) {
+// DeleteComment deletes a comment of the viewer's, or any comment for a moderator, and returns its
+// post.
+func (s *Service) DeleteComment(ctx context.Context, id int) (*ent.Post, error) {
+	var p *ent.Post
+	_, err := s.changeComment(ctx, id, authorOrModerator, func(ctx context.Context, tx *ent.Tx, c *ent.Comment) (_ *ent.Comment, err error) {
+		// Whoever may see a comment may see its post.
+		if p, err = tx.Post.Get(ctx, c.PostID); err != nil {
+			return nil, err
+		}
 		return c, tx.Comment.DeleteOne(c).Exec(ctx)
 	})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return c.PostID, nil
+	return p.Unwrap(), nil
 }
 
 // SetCommentHidden hides a comment from everyone but its author and moderators, or shows it again;

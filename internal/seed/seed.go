@@ -80,14 +80,14 @@ func Load(ctx context.Context, client *ent.Client, accounts *account.Service, pu
 		return err
 	}
 	for _, f := range follows {
-		if err := soc.FollowUser(as(f[0]), ids[f[1]]); err != nil {
+		if _, err := soc.FollowUser(as(f[0]), ids[f[1]]); err != nil {
 			return err
 		}
 	}
 	for i, id := range postIDs {
 		for j, p := range people {
 			if (i+j)%3 == 0 {
-				if err := soc.LikePost(as(p.username), id); err != nil {
+				if _, err := soc.LikePost(as(p.username), id); err != nil {
 					return err
 				}
 			}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/agora/agora/internal/account"
 	"github.com/agora/agora/internal/auth"
-	"github.com/agora/agora/internal/cache"
 	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/live"
 	"github.com/agora/agora/internal/notify"
@@ -31,15 +30,14 @@ func TestLoadIsRepeatable(t *testing.T) {
 	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	store := cache.NewMemoryStore(1000)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	events := live.New(db.Client, pubsub.NewMemory(pubsub.Options{}), log)
 	notices := notify.New(db.Client, events, log)
-	accounts := account.New(db.Client, store, auth.NewTokens([]byte("seed-test-secret-seed-test-secret"), nil, "agora", time.Minute), time.Hour,
+	accounts := account.New(db.Client, auth.NewTokens([]byte("seed-test-secret-seed-test-secret"), nil, "agora", time.Minute), time.Hour,
 		account.LoginLimits{Limiter: ratelimit.NewMemory(), PerAccount: ratelimit.Limit{Burst: 10, Per: time.Minute}, PerIP: ratelimit.Limit{Burst: 10, Per: time.Minute},
 			SignUps: ratelimit.Limit{Burst: 100, Per: time.Minute}})
 	for range 2 {
-		if err := seed.Load(ctx, db.Client, accounts, publish.New(db.Client, store, events, notices), social.New(db.Client, store, notices)); err != nil {
+		if err := seed.Load(ctx, db.Client, accounts, publish.New(db.Client, events, notices), social.New(db.Client, notices)); err != nil {
 			t.Fatal(err)
 		}
 	}
