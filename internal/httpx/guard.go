@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"path"
@@ -143,16 +144,41 @@ func OriginAllowed(patterns []string, r *http.Request) bool {
 	if err != nil {
 		return false
 	}
-	return strings.EqualFold(u.Host, r.Host) || matchOrigin(patterns, u.Host)
+	return strings.EqualFold(u.Host, r.Host) || matchOrigin(patterns, u)
 }
 
-func matchOrigin(patterns []string, host string) bool {
+// matchOrigin reports whether an origin (scheme://host[:port]) matches one of the patterns. A
+// pattern with a scheme ("http://localhost:5173") matches that scheme only; a bare host pattern
+// ("app.example.com", "*.example.org") matches https, and http only on this machine's own names
+// (localhost, 127.0.0.1, [::1]), where development servers have no TLS. So an http:// page of an
+// allowed site, which anyone on the network path could have written, is not an allowed origin.
+func matchOrigin(patterns []string, origin *url.URL) bool {
+	scheme, host := strings.ToLower(origin.Scheme), strings.ToLower(origin.Host)
+	if scheme != "https" && scheme != "http" || host == "" {
+		return false
+	}
 	for _, pattern := range patterns {
-		if ok, _ := path.Match(strings.ToLower(pattern), strings.ToLower(host)); ok {
+		pattern = strings.ToLower(pattern)
+		want, hostPattern, hasScheme := strings.Cut(pattern, "://")
+		if !hasScheme {
+			want, hostPattern = "https", pattern
+			if scheme == "http" && loopback(origin.Hostname()) {
+				want = "http"
+			}
+		}
+		if ok, _ := path.Match(hostPattern, host); ok && want == scheme {
 			return true
 		}
 	}
 	return false
+}
+
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // CORS lets pages of the hosts patterns match call the API from the browser, with credentials:
@@ -167,7 +193,7 @@ func CORS(patterns []string, next http.Handler) http.Handler {
 		origin := r.Header.Get("Origin")
 		preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
 		u, err := url.Parse(origin)
-		allowed := origin != "" && err == nil && u.Host != "" && matchOrigin(patterns, u.Host)
+		allowed := origin != "" && err == nil && matchOrigin(patterns, u)
 		if allowed {
 			h.Set("Access-Control-Allow-Origin", origin)
 			h.Set("Access-Control-Allow-Credentials", "true")
