@@ -40,9 +40,23 @@ func main() {
 			gen.FeatureExecQuery,
 			gen.FeatureModifier,
 		},
-	}, entc.Extensions(ex), entc.TemplateDir("./ent/template"))
+	}, entc.Extensions(ex), templateDir("./ent/template"))
 	if err != nil {
 		log.Fatalf("running ent codegen: %v", err)
+	}
+}
+
+// templateDir adds the templates of dir after entgql's, so that where both define a template, ours
+// is used (ent/template/pagination.tmpl and collection.tmpl replace entgql's), and with entgql's
+// template functions, which those need.
+func templateDir(dir string) entc.Option {
+	return func(cfg *gen.Config) error {
+		t, err := gen.NewTemplate("agora").Funcs(entgql.TemplateFuncs).ParseDir(dir)
+		if err != nil {
+			return fmt.Errorf("parsing %s: %w", dir, err)
+		}
+		cfg.Templates = append(cfg.Templates, t)
+		return nil
 	}
 }
 

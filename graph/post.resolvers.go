@@ -92,7 +92,7 @@ func (r *postResolver) ViewerHasLiked(ctx context.Context, obj *ent.Post) (bool,
 
 // Post is the resolver for the post field.
 func (r *queryResolver) Post(ctx context.Context, slug string) (*ent.Post, error) {
-	q, err := r.Client.Post.Query().Where(post.Slug(slug)).CollectFields(ctx)
+	q, err := r.Client.Post.Query().Where(post.Slug(slug)).CollectFieldsOne(ctx)
 	if err != nil {
 		return nil, err
 	}
