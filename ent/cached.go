@@ -53,12 +53,26 @@ func (c *NotificationClient) Attach(e *Notification) *Notification {
 	return e
 }
 
+// Attach binds an entity decoded from a cache to the client, so its edges and
+// connections can be queried like those of a loaded entity.
+func (c *ParticipantClient) Attach(e *Participant) *Participant {
+	e.config = c.config
+	return e
+}
+
 // IsEntity marks a federation entity (schema/federation.graphqls gives its @key).
 func (*Post) IsEntity() {}
 
 // Attach binds an entity decoded from a cache to the client, so its edges and
 // connections can be queried like those of a loaded entity.
 func (c *PostClient) Attach(e *Post) *Post {
+	e.config = c.config
+	return e
+}
+
+// Attach binds an entity decoded from a cache to the client, so its edges and
+// connections can be queried like those of a loaded entity.
+func (c *PostTagClient) Attach(e *PostTag) *PostTag {
 	e.config = c.config
 	return e
 }

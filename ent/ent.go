@@ -18,7 +18,9 @@ import (
 	"github.com/agora/agora/ent/like"
 	"github.com/agora/agora/ent/message"
 	"github.com/agora/agora/ent/notification"
+	"github.com/agora/agora/ent/participant"
 	"github.com/agora/agora/ent/post"
+	"github.com/agora/agora/ent/posttag"
 	"github.com/agora/agora/ent/refreshtoken"
 	"github.com/agora/agora/ent/session"
 	"github.com/agora/agora/ent/tag"
@@ -89,7 +91,9 @@ func checkColumn(t, c string) error {
 			like.Table:         like.ValidColumn,
 			message.Table:      message.ValidColumn,
 			notification.Table: notification.ValidColumn,
+			participant.Table:  participant.ValidColumn,
 			post.Table:         post.ValidColumn,
+			posttag.Table:      posttag.ValidColumn,
 			refreshtoken.Table: refreshtoken.ValidColumn,
 			session.Table:      session.ValidColumn,
 			tag.Table:          tag.ValidColumn,

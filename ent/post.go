@@ -54,17 +54,20 @@ type PostEdges struct {
 	Comments []*Comment `json:"comments,omitempty"`
 	// LikedBy holds the value of the liked_by edge.
 	LikedBy []*User `json:"liked_by,omitempty"`
+	// PostTags holds the value of the post_tags edge.
+	PostTags []*PostTag `json:"post_tags,omitempty"`
 	// Likes holds the value of the likes edge.
 	Likes []*Like `json:"likes,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [5]bool
+	loadedTypes [6]bool
 	// totalCount holds the count of the edges above.
 	totalCount [3]map[string]int
 
 	namedTags     map[string][]*Tag
 	namedComments map[string][]*Comment
 	namedLikedBy  map[string][]*User
+	namedPostTags map[string][]*PostTag
 	namedLikes    map[string][]*Like
 }
 
@@ -106,10 +109,19 @@ func (e PostEdges) LikedByOrErr() ([]*User, error) {
 	return nil, &NotLoadedError{edge: "liked_by"}
 }
 
+// PostTagsOrErr returns the PostTags value or an error if the edge
+// was not loaded in eager-loading.
+func (e PostEdges) PostTagsOrErr() ([]*PostTag, error) {
+	if e.loadedTypes[4] {
+		return e.PostTags, nil
+	}
+	return nil, &NotLoadedError{edge: "post_tags"}
+}
+
 // LikesOrErr returns the Likes value or an error if the edge
 // was not loaded in eager-loading.
 func (e PostEdges) LikesOrErr() ([]*Like, error) {
-	if e.loadedTypes[4] {
+	if e.loadedTypes[5] {
 		return e.Likes, nil
 	}
 	return nil, &NotLoadedError{edge: "likes"}
@@ -240,6 +252,11 @@ func (_m *Post) QueryComments() *CommentQuery {
 // QueryLikedBy queries the "liked_by" edge of the Post entity.
 func (_m *Post) QueryLikedBy() *UserQuery {
 	return NewPostClient(_m.config).QueryLikedBy(_m)
+}
+
+// QueryPostTags queries the "post_tags" edge of the Post entity.
+func (_m *Post) QueryPostTags() *PostTagQuery {
+	return NewPostClient(_m.config).QueryPostTags(_m)
 }
 
 // QueryLikes queries the "likes" edge of the Post entity.
@@ -376,6 +393,30 @@ func (_m *Post) appendNamedLikedBy(name string, edges ...*User) {
 		_m.Edges.namedLikedBy[name] = []*User{}
 	} else {
 		_m.Edges.namedLikedBy[name] = append(_m.Edges.namedLikedBy[name], edges...)
+	}
+}
+
+// NamedPostTags returns the PostTags named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Post) NamedPostTags(name string) ([]*PostTag, error) {
+	if _m.Edges.namedPostTags == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedPostTags[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Post) appendNamedPostTags(name string, edges ...*PostTag) {
+	if _m.Edges.namedPostTags == nil {
+		_m.Edges.namedPostTags = make(map[string][]*PostTag)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedPostTags[name] = []*PostTag{}
+	} else {
+		_m.Edges.namedPostTags[name] = append(_m.Edges.namedPostTags[name], edges...)
 	}
 }
 

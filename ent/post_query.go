@@ -16,6 +16,7 @@ import (
 	"github.com/agora/agora/ent/comment"
 	"github.com/agora/agora/ent/like"
 	"github.com/agora/agora/ent/post"
+	"github.com/agora/agora/ent/posttag"
 	"github.com/agora/agora/ent/predicate"
 	"github.com/agora/agora/ent/tag"
 	"github.com/agora/agora/ent/user"
@@ -32,12 +33,14 @@ type PostQuery struct {
 	withTags          *TagQuery
 	withComments      *CommentQuery
 	withLikedBy       *UserQuery
+	withPostTags      *PostTagQuery
 	withLikes         *LikeQuery
 	loadTotal         []func(context.Context, []*Post) error
 	modifiers         []func(*sql.Selector)
 	withNamedTags     map[string]*TagQuery
 	withNamedComments map[string]*CommentQuery
 	withNamedLikedBy  map[string]*UserQuery
+	withNamedPostTags map[string]*PostTagQuery
 	withNamedLikes    map[string]*LikeQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
@@ -156,6 +159,28 @@ func (_q *PostQuery) QueryLikedBy() *UserQuery {
 			sqlgraph.From(post.Table, post.FieldID, selector),
 			sqlgraph.To(user.Table, user.FieldID),
 			sqlgraph.Edge(sqlgraph.M2M, true, post.LikedByTable, post.LikedByPrimaryKey...),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryPostTags chains the current query on the "post_tags" edge.
+func (_q *PostQuery) QueryPostTags() *PostTagQuery {
+	query := (&PostTagClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(post.Table, post.FieldID, selector),
+			sqlgraph.To(posttag.Table, posttag.PostColumn),
+			sqlgraph.Edge(sqlgraph.O2M, true, post.PostTagsTable, post.PostTagsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -381,6 +406,7 @@ func (_q *PostQuery) Clone() *PostQuery {
 		withTags:     _q.withTags.Clone(),
 		withComments: _q.withComments.Clone(),
 		withLikedBy:  _q.withLikedBy.Clone(),
+		withPostTags: _q.withPostTags.Clone(),
 		withLikes:    _q.withLikes.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
@@ -430,6 +456,17 @@ func (_q *PostQuery) WithLikedBy(opts ...func(*UserQuery)) *PostQuery {
 		opt(query)
 	}
 	_q.withLikedBy = query
+	return _q
+}
+
+// WithPostTags tells the query-builder to eager-load the nodes that are connected to
+// the "post_tags" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *PostQuery) WithPostTags(opts ...func(*PostTagQuery)) *PostQuery {
+	query := (&PostTagClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withPostTags = query
 	return _q
 }
 
@@ -528,11 +565,12 @@ func (_q *PostQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Post, e
 	var (
 		nodes       = []*Post{}
 		_spec       = _q.querySpec()
-		loadedTypes = [5]bool{
+		loadedTypes = [6]bool{
 			_q.withAuthor != nil,
 			_q.withTags != nil,
 			_q.withComments != nil,
 			_q.withLikedBy != nil,
+			_q.withPostTags != nil,
 			_q.withLikes != nil,
 		}
 	)
@@ -584,6 +622,13 @@ func (_q *PostQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Post, e
 			return nil, err
 		}
 	}
+	if query := _q.withPostTags; query != nil {
+		if err := _q.loadPostTags(ctx, query, nodes,
+			func(n *Post) { n.Edges.PostTags = []*PostTag{} },
+			func(n *Post, e *PostTag) { n.Edges.PostTags = append(n.Edges.PostTags, e) }); err != nil {
+			return nil, err
+		}
+	}
 	if query := _q.withLikes; query != nil {
 		if err := _q.loadLikes(ctx, query, nodes,
 			func(n *Post) { n.Edges.Likes = []*Like{} },
@@ -609,6 +654,13 @@ func (_q *PostQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Post, e
 		if err := _q.loadLikedBy(ctx, query, nodes,
 			func(n *Post) { n.appendNamedLikedBy(name) },
 			func(n *Post, e *User) { n.appendNamedLikedBy(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedPostTags {
+		if err := _q.loadPostTags(ctx, query, nodes,
+			func(n *Post) { n.appendNamedPostTags(name) },
+			func(n *Post, e *PostTag) { n.appendNamedPostTags(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -808,6 +860,36 @@ func (_q *PostQuery) loadLikedBy(ctx context.Context, query *UserQuery, nodes []
 	}
 	return nil
 }
+func (_q *PostQuery) loadPostTags(ctx context.Context, query *PostTagQuery, nodes []*Post, init func(*Post), assign func(*Post, *PostTag)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Post)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(posttag.FieldPostID)
+	}
+	query.Where(predicate.PostTag(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(post.PostTagsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.PostID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "post_id" returned %v for node %v`, fk, n)
+		}
+		assign(node, n)
+	}
+	return nil
+}
 func (_q *PostQuery) loadLikes(ctx context.Context, query *LikeQuery, nodes []*Post, init func(*Post), assign func(*Post, *Like)) error {
 	fks := make([]driver.Value, 0, len(nodes))
 	nodeids := make(map[int]*Post)
@@ -974,6 +1056,20 @@ func (_q *PostQuery) WithNamedLikedBy(name string, opts ...func(*UserQuery)) *Po
 		_q.withNamedLikedBy = make(map[string]*UserQuery)
 	}
 	_q.withNamedLikedBy[name] = query
+	return _q
+}
+
+// WithNamedPostTags tells the query-builder to eager-load the nodes that are connected to the "post_tags"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *PostQuery) WithNamedPostTags(name string, opts ...func(*PostTagQuery)) *PostQuery {
+	query := (&PostTagClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedPostTags == nil {
+		_q.withNamedPostTags = make(map[string]*PostTagQuery)
+	}
+	_q.withNamedPostTags[name] = query
 	return _q
 }
 

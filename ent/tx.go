@@ -26,8 +26,12 @@ type Tx struct {
 	Message *MessageClient
 	// Notification is the client for interacting with the Notification builders.
 	Notification *NotificationClient
+	// Participant is the client for interacting with the Participant builders.
+	Participant *ParticipantClient
 	// Post is the client for interacting with the Post builders.
 	Post *PostClient
+	// PostTag is the client for interacting with the PostTag builders.
+	PostTag *PostTagClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
 	RefreshToken *RefreshTokenClient
 	// Session is the client for interacting with the Session builders.
@@ -173,7 +177,9 @@ func (tx *Tx) init() {
 	tx.Like = NewLikeClient(tx.config)
 	tx.Message = NewMessageClient(tx.config)
 	tx.Notification = NewNotificationClient(tx.config)
+	tx.Participant = NewParticipantClient(tx.config)
 	tx.Post = NewPostClient(tx.config)
+	tx.PostTag = NewPostTagClient(tx.config)
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.Tag = NewTagClient(tx.config)

@@ -14,7 +14,9 @@ import (
 	"github.com/agora/agora/ent/like"
 	"github.com/agora/agora/ent/message"
 	"github.com/agora/agora/ent/notification"
+	"github.com/agora/agora/ent/participant"
 	"github.com/agora/agora/ent/post"
+	"github.com/agora/agora/ent/posttag"
 	"github.com/agora/agora/ent/predicate"
 	"github.com/agora/agora/ent/refreshtoken"
 	"github.com/agora/agora/ent/session"
@@ -240,6 +242,33 @@ func (f TraverseNotification) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.NotificationQuery", q)
 }
 
+// The ParticipantFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ParticipantFunc func(context.Context, *ent.ParticipantQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ParticipantFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ParticipantQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ParticipantQuery", q)
+}
+
+// The TraverseParticipant type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseParticipant func(context.Context, *ent.ParticipantQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseParticipant) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseParticipant) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ParticipantQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ParticipantQuery", q)
+}
+
 // The PostFunc type is an adapter to allow the use of ordinary function as a Querier.
 type PostFunc func(context.Context, *ent.PostQuery) (ent.Value, error)
 
@@ -265,6 +294,33 @@ func (f TraversePost) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.PostQuery", q)
+}
+
+// The PostTagFunc type is an adapter to allow the use of ordinary function as a Querier.
+type PostTagFunc func(context.Context, *ent.PostTagQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f PostTagFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.PostTagQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.PostTagQuery", q)
+}
+
+// The TraversePostTag type is an adapter to allow the use of ordinary function as Traverser.
+type TraversePostTag func(context.Context, *ent.PostTagQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraversePostTag) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraversePostTag) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PostTagQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.PostTagQuery", q)
 }
 
 // The RefreshTokenFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -390,8 +446,12 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.MessageQuery, predicate.Message, message.OrderOption]{typ: ent.TypeMessage, tq: q}, nil
 	case *ent.NotificationQuery:
 		return &query[*ent.NotificationQuery, predicate.Notification, notification.OrderOption]{typ: ent.TypeNotification, tq: q}, nil
+	case *ent.ParticipantQuery:
+		return &query[*ent.ParticipantQuery, predicate.Participant, participant.OrderOption]{typ: ent.TypeParticipant, tq: q}, nil
 	case *ent.PostQuery:
 		return &query[*ent.PostQuery, predicate.Post, post.OrderOption]{typ: ent.TypePost, tq: q}, nil
+	case *ent.PostTagQuery:
+		return &query[*ent.PostTagQuery, predicate.PostTag, posttag.OrderOption]{typ: ent.TypePostTag, tq: q}, nil
 	case *ent.RefreshTokenQuery:
 		return &query[*ent.RefreshTokenQuery, predicate.RefreshToken, refreshtoken.OrderOption]{typ: ent.TypeRefreshToken, tq: q}, nil
 	case *ent.SessionQuery:

@@ -46,6 +46,8 @@ const (
 	EdgeComments = "comments"
 	// EdgeLikedBy holds the string denoting the liked_by edge name in mutations.
 	EdgeLikedBy = "liked_by"
+	// EdgePostTags holds the string denoting the post_tags edge name in mutations.
+	EdgePostTags = "post_tags"
 	// EdgeLikes holds the string denoting the likes edge name in mutations.
 	EdgeLikes = "likes"
 	// Table holds the table name of the post in the database.
@@ -74,6 +76,13 @@ const (
 	// LikedByInverseTable is the table name for the User entity.
 	// It exists in this package in order to avoid circular dependency with the "user" package.
 	LikedByInverseTable = "users"
+	// PostTagsTable is the table that holds the post_tags relation/edge.
+	PostTagsTable = "post_tags"
+	// PostTagsInverseTable is the table name for the PostTag entity.
+	// It exists in this package in order to avoid circular dependency with the "posttag" package.
+	PostTagsInverseTable = "post_tags"
+	// PostTagsColumn is the table column denoting the post_tags relation/edge.
+	PostTagsColumn = "post_id"
 	// LikesTable is the table that holds the likes relation/edge.
 	LikesTable = "likes"
 	// LikesInverseTable is the table name for the Like entity.
@@ -274,6 +283,20 @@ func ByLikedBy(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 	}
 }
 
+// ByPostTagsCount orders the results by post_tags count.
+func ByPostTagsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newPostTagsStep(), opts...)
+	}
+}
+
+// ByPostTags orders the results by post_tags terms.
+func ByPostTags(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newPostTagsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
 // ByLikesCount orders the results by likes count.
 func ByLikesCount(opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -313,6 +336,13 @@ func newLikedByStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(LikedByInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2M, true, LikedByTable, LikedByPrimaryKey...),
+	)
+}
+func newPostTagsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(PostTagsInverseTable, PostTagsColumn),
+		sqlgraph.Edge(sqlgraph.O2M, true, PostTagsTable, PostTagsColumn),
 	)
 }
 func newLikesStep() *sqlgraph.Step {

@@ -672,6 +672,29 @@ func HasLikedByWith(preds ...predicate.User) predicate.Post {
 	})
 }
 
+// HasPostTags applies the HasEdge predicate on the "post_tags" edge.
+func HasPostTags() predicate.Post {
+	return predicate.Post(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, true, PostTagsTable, PostTagsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasPostTagsWith applies the HasEdge predicate on the "post_tags" edge with a given conditions (other predicates).
+func HasPostTagsWith(preds ...predicate.PostTag) predicate.Post {
+	return predicate.Post(func(s *sql.Selector) {
+		step := newPostTagsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // HasLikes applies the HasEdge predicate on the "likes" edge.
 func HasLikes() predicate.Post {
 	return predicate.Post(func(s *sql.Selector) {

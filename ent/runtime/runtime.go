@@ -12,7 +12,9 @@ import (
 	"github.com/agora/agora/ent/like"
 	"github.com/agora/agora/ent/message"
 	"github.com/agora/agora/ent/notification"
+	"github.com/agora/agora/ent/participant"
 	"github.com/agora/agora/ent/post"
+	"github.com/agora/agora/ent/posttag"
 	"github.com/agora/agora/ent/refreshtoken"
 	"github.com/agora/agora/ent/schema"
 	"github.com/agora/agora/ent/session"
@@ -138,6 +140,15 @@ func init() {
 	notificationDescCreatedAt := notificationFields[1].Descriptor()
 	// notification.DefaultCreatedAt holds the default value on creation for the created_at field.
 	notification.DefaultCreatedAt = notificationDescCreatedAt.Default.(func() time.Time)
+	participant.Policy = privacy.NewPolicies(schema.Participant{})
+	participant.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := participant.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
 	postMixin := schema.Post{}.Mixin()
 	post.Policy = privacy.NewPolicies(schema.Post{})
 	post.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -178,6 +189,15 @@ func init() {
 	postDescBody := postFields[3].Descriptor()
 	// post.DefaultBody holds the default value on creation for the body field.
 	post.DefaultBody = postDescBody.Default.(string)
+	posttag.Policy = privacy.NewPolicies(schema.PostTag{})
+	posttag.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := posttag.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
 	refreshtoken.Policy = privacy.NewPolicies(schema.RefreshToken{})
 	refreshtoken.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {

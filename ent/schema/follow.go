@@ -42,7 +42,11 @@ func (Follow) Edges() []ent.Edge {
 
 // Indexes of the Follow.
 func (Follow) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("user_id", "following_id").Unique(), index.Fields("following_id")}
+	// A user's followers (user_id) and whom a user follows (following_id), each from its index alone.
+	return []ent.Index{
+		index.Fields("user_id", "following_id").Unique(),
+		index.Fields("following_id", "user_id").StorageKey("follow_list_following_id"),
+	}
 }
 
 // Annotations of the Follow.

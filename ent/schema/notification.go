@@ -68,9 +68,14 @@ func (Notification) Edges() []ent.Edge {
 	}
 }
 
-// Indexes of the Notification: a user's notifications newest first, and their unread ones.
+// Indexes of the Notification: a user's notifications newest first, and their unread ones (the
+// list with unread: true, and the unread count); id breaks ties, as pagination orders by it second.
 func (Notification) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("recipient_id", "created_at"), index.Fields("recipient_id", "read_at")}
+	return []ent.Index{
+		index.Fields("recipient_id", "created_at", "id").StorageKey("notification_list_recipient_id_created_at"),
+		index.Fields("recipient_id", "created_at", "id").StorageKey("notification_list_unread_recipient_id_created_at").
+			Annotations(entsql.IndexWhere("read_at IS NULL")),
+	}
 }
 
 // Annotations of the Notification.
@@ -106,6 +111,7 @@ func (Conversation) Fields() []ent.Field {
 func (Conversation) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.To("participants", User.Type).
+			Through("memberships", Participant.Type).
 			Comment("The two users in the conversation.").
 			Annotations(entgql.Skip(entgql.SkipWhereInput)),
 		edge.To("messages", Message.Type).
@@ -114,9 +120,10 @@ func (Conversation) Edges() []ent.Edge {
 	}
 }
 
-// Indexes of the Conversation.
+// Indexes of the Conversation: the order of conversations (a user's are found through the
+// participants' index, then sorted); id breaks ties, as pagination orders by it second.
 func (Conversation) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("last_message_at")}
+	return []ent.Index{index.Fields("last_message_at", "id").StorageKey("conversation_list_last_message_at")}
 }
 
 // Annotations of the Conversation.
@@ -158,9 +165,13 @@ func (Message) Edges() []ent.Edge {
 	}
 }
 
-// Indexes of the Message.
+// Indexes of the Message: a conversation's messages in each order conversation.messages offers
+// (id, newest first, by default; CREATED_AT); id breaks ties, as pagination orders by it second.
 func (Message) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("conversation_id", "created_at")}
+	return []ent.Index{
+		index.Fields("conversation_id", "id").StorageKey("message_list_conversation_id"),
+		index.Fields("conversation_id", "created_at", "id").StorageKey("message_list_conversation_id_created_at"),
+	}
 }
 
 // Annotations of the Message.

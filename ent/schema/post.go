@@ -72,6 +72,7 @@ func (Post) Edges() []ent.Edge {
 			Immutable().
 			Comment("Who wrote the post."),
 		edge.To("tags", Tag.Type).
+			Through("post_tags", PostTag.Type).
 			Comment("Topics of the post, in name order.").
 			Annotations(entgql.OrderField("TAGS_COUNT")),
 		edge.To("comments", Comment.Type).
@@ -84,11 +85,25 @@ func (Post) Edges() []ent.Edge {
 	}
 }
 
-// Indexes of the Post.
+// Indexes of the Post. Besides the feed's (author_id, status, published_at), the lists' orders
+// (id breaks ties, as pagination orders by it second; a B-tree serves both directions):
+//   - posts: each order it offers; for signed-out visitors, whom privacy always shows published,
+//     unhidden posts only, the default order also from a partial index of those posts;
+//   - user.posts: its default order (id), CREATED_AT and PUBLISHED_AT (the profile page's); its
+//     other orders read the author's posts through author_id and sort them.
 func (Post) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("status", "published_at"),
 		index.Fields("author_id", "status", "published_at"),
+		index.Fields("created_at", "id").StorageKey("post_list_created_at"),
+		index.Fields("created_at", "id").StorageKey("post_list_public_created_at").
+			Annotations(entsql.IndexWhere("status = 'PUBLISHED' AND hidden_at IS NULL")),
+		index.Fields("updated_at", "id").StorageKey("post_list_updated_at"),
+		index.Fields("title", "id").StorageKey("post_list_title"),
+		index.Fields("published_at", "id").StorageKey("post_list_published_at"),
+		index.Fields("author_id", "id").StorageKey("post_list_author_id"),
+		index.Fields("author_id", "created_at", "id").StorageKey("post_list_author_id_created_at"),
+		index.Fields("author_id", "published_at", "id").StorageKey("post_list_author_id_published_at"),
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
 	"github.com/agora/agora/ent/privacy"
 	"github.com/agora/agora/internal/authz"
 )
@@ -89,6 +90,17 @@ func (User) Edges() []ent.Edge {
 		edge.To("liked_posts", Post.Type).
 			Through("likes", Like.Type).
 			Annotations(entgql.Skip(entgql.SkipAll)),
+	}
+}
+
+// Indexes of the User: the orders users offers (username has its unique index; id breaks ties, as
+// pagination orders by it second). Followers and following are found through the follows' indexes,
+// then sorted.
+func (User) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("display_name", "id").StorageKey("user_list_display_name"),
+		index.Fields("created_at", "id").StorageKey("user_list_created_at"),
+		index.Fields("updated_at", "id").StorageKey("user_list_updated_at"),
 	}
 }
 
