@@ -53,6 +53,13 @@ func (c *NotificationClient) Attach(e *Notification) *Notification {
 	return e
 }
 
+// Attach binds an entity decoded from a cache to the client, so its edges and
+// connections can be queried like those of a loaded entity.
+func (c *ParticipantClient) Attach(e *Participant) *Participant {
+	e.config = c.config
+	return e
+}
+
 // IsEntity marks a federation entity (schema/federation.graphqls gives its @key).
 func (*Post) IsEntity() {}
 

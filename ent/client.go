@@ -21,6 +21,7 @@ import (
 	"github.com/agora/agora/ent/like"
 	"github.com/agora/agora/ent/message"
 	"github.com/agora/agora/ent/notification"
+	"github.com/agora/agora/ent/participant"
 	"github.com/agora/agora/ent/post"
 	"github.com/agora/agora/ent/posttag"
 	"github.com/agora/agora/ent/refreshtoken"
@@ -48,6 +49,8 @@ type Client struct {
 	Message *MessageClient
 	// Notification is the client for interacting with the Notification builders.
 	Notification *NotificationClient
+	// Participant is the client for interacting with the Participant builders.
+	Participant *ParticipantClient
 	// Post is the client for interacting with the Post builders.
 	Post *PostClient
 	// PostTag is the client for interacting with the PostTag builders.
@@ -77,6 +80,7 @@ func (c *Client) init() {
 	c.Like = NewLikeClient(c.config)
 	c.Message = NewMessageClient(c.config)
 	c.Notification = NewNotificationClient(c.config)
+	c.Participant = NewParticipantClient(c.config)
 	c.Post = NewPostClient(c.config)
 	c.PostTag = NewPostTagClient(c.config)
 	c.RefreshToken = NewRefreshTokenClient(c.config)
@@ -181,6 +185,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Like:         NewLikeClient(cfg),
 		Message:      NewMessageClient(cfg),
 		Notification: NewNotificationClient(cfg),
+		Participant:  NewParticipantClient(cfg),
 		Post:         NewPostClient(cfg),
 		PostTag:      NewPostTagClient(cfg),
 		RefreshToken: NewRefreshTokenClient(cfg),
@@ -212,6 +217,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Like:         NewLikeClient(cfg),
 		Message:      NewMessageClient(cfg),
 		Notification: NewNotificationClient(cfg),
+		Participant:  NewParticipantClient(cfg),
 		Post:         NewPostClient(cfg),
 		PostTag:      NewPostTagClient(cfg),
 		RefreshToken: NewRefreshTokenClient(cfg),
@@ -247,8 +253,8 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.Comment, c.Conversation, c.Follow, c.Like, c.Message, c.Notification, c.Post,
-		c.PostTag, c.RefreshToken, c.Session, c.Tag, c.User,
+		c.Comment, c.Conversation, c.Follow, c.Like, c.Message, c.Notification,
+		c.Participant, c.Post, c.PostTag, c.RefreshToken, c.Session, c.Tag, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -258,8 +264,8 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.Comment, c.Conversation, c.Follow, c.Like, c.Message, c.Notification, c.Post,
-		c.PostTag, c.RefreshToken, c.Session, c.Tag, c.User,
+		c.Comment, c.Conversation, c.Follow, c.Like, c.Message, c.Notification,
+		c.Participant, c.Post, c.PostTag, c.RefreshToken, c.Session, c.Tag, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -280,6 +286,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Message.mutate(ctx, m)
 	case *NotificationMutation:
 		return c.Notification.mutate(ctx, m)
+	case *ParticipantMutation:
+		return c.Participant.mutate(ctx, m)
 	case *PostMutation:
 		return c.Post.mutate(ctx, m)
 	case *PostTagMutation:
@@ -596,6 +604,22 @@ func (c *ConversationClient) QueryMessages(_m *Conversation) *MessageQuery {
 			sqlgraph.From(conversation.Table, conversation.FieldID, id),
 			sqlgraph.To(message.Table, message.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, conversation.MessagesTable, conversation.MessagesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryMemberships queries the memberships edge of a Conversation.
+func (c *ConversationClient) QueryMemberships(_m *Conversation) *ParticipantQuery {
+	query := (&ParticipantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(conversation.Table, conversation.FieldID, id),
+			sqlgraph.To(participant.Table, participant.ConversationColumn),
+			sqlgraph.Edge(sqlgraph.O2M, true, conversation.MembershipsTable, conversation.MembershipsColumn),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
@@ -1338,6 +1362,123 @@ func (c *NotificationClient) mutate(ctx context.Context, m *NotificationMutation
 		return (&NotificationDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Notification mutation op: %q", m.Op())
+	}
+}
+
+// ParticipantClient is a client for the Participant schema.
+type ParticipantClient struct {
+	config
+}
+
+// NewParticipantClient returns a client for the Participant from the given config.
+func NewParticipantClient(c config) *ParticipantClient {
+	return &ParticipantClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `participant.Hooks(f(g(h())))`.
+func (c *ParticipantClient) Use(hooks ...Hook) {
+	c.hooks.Participant = append(c.hooks.Participant, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `participant.Intercept(f(g(h())))`.
+func (c *ParticipantClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Participant = append(c.inters.Participant, interceptors...)
+}
+
+// Create returns a builder for creating a Participant entity.
+func (c *ParticipantClient) Create() *ParticipantCreate {
+	mutation := newParticipantMutation(c.config, OpCreate)
+	return &ParticipantCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Participant entities.
+func (c *ParticipantClient) CreateBulk(builders ...*ParticipantCreate) *ParticipantCreateBulk {
+	return &ParticipantCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ParticipantClient) MapCreateBulk(slice any, setFunc func(*ParticipantCreate, int)) *ParticipantCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ParticipantCreateBulk{err: fmt.Errorf("calling to ParticipantClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ParticipantCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ParticipantCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Participant.
+func (c *ParticipantClient) Update() *ParticipantUpdate {
+	mutation := newParticipantMutation(c.config, OpUpdate)
+	return &ParticipantUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ParticipantClient) UpdateOne(_m *Participant) *ParticipantUpdateOne {
+	mutation := newParticipantMutation(c.config, OpUpdateOne)
+	mutation.conversation = &_m.ConversationID
+	mutation.user = &_m.UserID
+	return &ParticipantUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Participant.
+func (c *ParticipantClient) Delete() *ParticipantDelete {
+	mutation := newParticipantMutation(c.config, OpDelete)
+	return &ParticipantDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Query returns a query builder for Participant.
+func (c *ParticipantClient) Query() *ParticipantQuery {
+	return &ParticipantQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeParticipant},
+		inters: c.Interceptors(),
+	}
+}
+
+// QueryConversation queries the conversation edge of a Participant.
+func (c *ParticipantClient) QueryConversation(_m *Participant) *ConversationQuery {
+	return c.Query().
+		Where(participant.ConversationID(_m.ConversationID), participant.UserID(_m.UserID)).
+		QueryConversation()
+}
+
+// QueryUser queries the user edge of a Participant.
+func (c *ParticipantClient) QueryUser(_m *Participant) *UserQuery {
+	return c.Query().
+		Where(participant.ConversationID(_m.ConversationID), participant.UserID(_m.UserID)).
+		QueryUser()
+}
+
+// Hooks returns the client hooks.
+func (c *ParticipantClient) Hooks() []Hook {
+	hooks := c.hooks.Participant
+	return append(hooks[:len(hooks):len(hooks)], participant.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ParticipantClient) Interceptors() []Interceptor {
+	return c.inters.Participant
+}
+
+func (c *ParticipantClient) mutate(ctx context.Context, m *ParticipantMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ParticipantCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ParticipantUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ParticipantUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ParticipantDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Participant mutation op: %q", m.Op())
 	}
 }
 
@@ -2451,12 +2592,12 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		Comment, Conversation, Follow, Like, Message, Notification, Post, PostTag,
-		RefreshToken, Session, Tag, User []ent.Hook
+		Comment, Conversation, Follow, Like, Message, Notification, Participant, Post,
+		PostTag, RefreshToken, Session, Tag, User []ent.Hook
 	}
 	inters struct {
-		Comment, Conversation, Follow, Like, Message, Notification, Post, PostTag,
-		RefreshToken, Session, Tag, User []ent.Interceptor
+		Comment, Conversation, Follow, Like, Message, Notification, Participant, Post,
+		PostTag, RefreshToken, Session, Tag, User []ent.Interceptor
 	}
 )
 

@@ -31,6 +31,8 @@ type Comment struct {
 	AuthorID int `json:"author_id,omitempty"`
 	// PostID holds the value of the "post_id" field.
 	PostID int `json:"post_id,omitempty"`
+	// Who may see the post: PUBLIC (published, not hidden), HIDDEN (published, hidden by a moderator) or DRAFT; kept by the database.
+	PostVisibility comment.PostVisibility `json:"post_visibility,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the CommentQuery when eager-loading is set.
 	Edges        CommentEdges `json:"edges"`
@@ -79,7 +81,7 @@ func (*Comment) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case comment.FieldID, comment.FieldAuthorID, comment.FieldPostID:
 			values[i] = new(sql.NullInt64)
-		case comment.FieldBody:
+		case comment.FieldBody, comment.FieldPostVisibility:
 			values[i] = new(sql.NullString)
 		case comment.FieldCreatedAt, comment.FieldUpdatedAt, comment.FieldHiddenAt:
 			values[i] = new(sql.NullTime)
@@ -140,6 +142,12 @@ func (_m *Comment) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field post_id", values[i])
 			} else if value.Valid {
 				_m.PostID = int(value.Int64)
+			}
+		case comment.FieldPostVisibility:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field post_visibility", values[i])
+			} else if value.Valid {
+				_m.PostVisibility = comment.PostVisibility(value.String)
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -206,6 +214,9 @@ func (_m *Comment) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("post_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.PostID))
+	builder.WriteString(", ")
+	builder.WriteString("post_visibility=")
+	builder.WriteString(fmt.Sprintf("%v", _m.PostVisibility))
 	builder.WriteByte(')')
 	return builder.String()
 }

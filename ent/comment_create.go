@@ -84,6 +84,20 @@ func (_c *CommentCreate) SetPostID(v int) *CommentCreate {
 	return _c
 }
 
+// SetPostVisibility sets the "post_visibility" field.
+func (_c *CommentCreate) SetPostVisibility(v comment.PostVisibility) *CommentCreate {
+	_c.mutation.SetPostVisibility(v)
+	return _c
+}
+
+// SetNillablePostVisibility sets the "post_visibility" field if the given value is not nil.
+func (_c *CommentCreate) SetNillablePostVisibility(v *comment.PostVisibility) *CommentCreate {
+	if v != nil {
+		_c.SetPostVisibility(*v)
+	}
+	return _c
+}
+
 // SetAuthor sets the "author" edge to the User entity.
 func (_c *CommentCreate) SetAuthor(v *User) *CommentCreate {
 	return _c.SetAuthorID(v.ID)
@@ -145,6 +159,10 @@ func (_c *CommentCreate) defaults() error {
 		v := comment.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
+	if _, ok := _c.mutation.PostVisibility(); !ok {
+		v := comment.DefaultPostVisibility
+		_c.mutation.SetPostVisibility(v)
+	}
 	return nil
 }
 
@@ -169,6 +187,14 @@ func (_c *CommentCreate) check() error {
 	}
 	if _, ok := _c.mutation.PostID(); !ok {
 		return &ValidationError{Name: "post_id", err: errors.New(`ent: missing required field "Comment.post_id"`)}
+	}
+	if _, ok := _c.mutation.PostVisibility(); !ok {
+		return &ValidationError{Name: "post_visibility", err: errors.New(`ent: missing required field "Comment.post_visibility"`)}
+	}
+	if v, ok := _c.mutation.PostVisibility(); ok {
+		if err := comment.PostVisibilityValidator(v); err != nil {
+			return &ValidationError{Name: "post_visibility", err: fmt.Errorf(`ent: validator failed for field "Comment.post_visibility": %w`, err)}
+		}
 	}
 	if len(_c.mutation.AuthorIDs()) == 0 {
 		return &ValidationError{Name: "author", err: errors.New(`ent: missing required edge "Comment.author"`)}
@@ -218,6 +244,10 @@ func (_c *CommentCreate) createSpec() (*Comment, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.HiddenAt(); ok {
 		_spec.SetField(comment.FieldHiddenAt, field.TypeTime, value)
 		_node.HiddenAt = &value
+	}
+	if value, ok := _c.mutation.PostVisibility(); ok {
+		_spec.SetField(comment.FieldPostVisibility, field.TypeEnum, value)
+		_node.PostVisibility = value
 	}
 	if nodes := _c.mutation.AuthorIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -366,6 +396,9 @@ func (u *CommentUpsertOne) UpdateNewValues() *CommentUpsertOne {
 		}
 		if _, exists := u.create.mutation.PostID(); exists {
 			s.SetIgnore(comment.FieldPostID)
+		}
+		if _, exists := u.create.mutation.PostVisibility(); exists {
+			s.SetIgnore(comment.FieldPostVisibility)
 		}
 	}))
 	return u
@@ -631,6 +664,9 @@ func (u *CommentUpsertBulk) UpdateNewValues() *CommentUpsertBulk {
 			}
 			if _, exists := b.mutation.PostID(); exists {
 				s.SetIgnore(comment.FieldPostID)
+			}
+			if _, exists := b.mutation.PostVisibility(); exists {
+				s.SetIgnore(comment.FieldPostVisibility)
 			}
 		}
 	}))

@@ -35,14 +35,17 @@ type ConversationEdges struct {
 	Participants []*User `json:"participants,omitempty"`
 	// The messages, newest first.
 	Messages []*Message `json:"messages,omitempty"`
+	// Memberships holds the value of the memberships edge.
+	Memberships []*Participant `json:"memberships,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [2]bool
+	loadedTypes [3]bool
 	// totalCount holds the count of the edges above.
 	totalCount [2]map[string]int
 
 	namedParticipants map[string][]*User
 	namedMessages     map[string][]*Message
+	namedMemberships  map[string][]*Participant
 }
 
 // ParticipantsOrErr returns the Participants value or an error if the edge
@@ -61,6 +64,15 @@ func (e ConversationEdges) MessagesOrErr() ([]*Message, error) {
 		return e.Messages, nil
 	}
 	return nil, &NotLoadedError{edge: "messages"}
+}
+
+// MembershipsOrErr returns the Memberships value or an error if the edge
+// was not loaded in eager-loading.
+func (e ConversationEdges) MembershipsOrErr() ([]*Participant, error) {
+	if e.loadedTypes[2] {
+		return e.Memberships, nil
+	}
+	return nil, &NotLoadedError{edge: "memberships"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -134,6 +146,11 @@ func (_m *Conversation) QueryParticipants() *UserQuery {
 // QueryMessages queries the "messages" edge of the Conversation entity.
 func (_m *Conversation) QueryMessages() *MessageQuery {
 	return NewConversationClient(_m.config).QueryMessages(_m)
+}
+
+// QueryMemberships queries the "memberships" edge of the Conversation entity.
+func (_m *Conversation) QueryMemberships() *ParticipantQuery {
+	return NewConversationClient(_m.config).QueryMemberships(_m)
 }
 
 // Update returns a builder for updating this Conversation.
@@ -216,6 +233,30 @@ func (_m *Conversation) appendNamedMessages(name string, edges ...*Message) {
 		_m.Edges.namedMessages[name] = []*Message{}
 	} else {
 		_m.Edges.namedMessages[name] = append(_m.Edges.namedMessages[name], edges...)
+	}
+}
+
+// NamedMemberships returns the Memberships named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Conversation) NamedMemberships(name string) ([]*Participant, error) {
+	if _m.Edges.namedMemberships == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedMemberships[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Conversation) appendNamedMemberships(name string, edges ...*Participant) {
+	if _m.Edges.namedMemberships == nil {
+		_m.Edges.namedMemberships = make(map[string][]*Participant)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedMemberships[name] = []*Participant{}
+	} else {
+		_m.Edges.namedMemberships[name] = append(_m.Edges.namedMemberships[name], edges...)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/agora/agora/ent/conversation"
 	"github.com/agora/agora/ent/message"
+	"github.com/agora/agora/ent/participant"
 	"github.com/agora/agora/ent/predicate"
 	"github.com/agora/agora/ent/user"
 )
@@ -28,10 +29,12 @@ type ConversationQuery struct {
 	predicates            []predicate.Conversation
 	withParticipants      *UserQuery
 	withMessages          *MessageQuery
+	withMemberships       *ParticipantQuery
 	loadTotal             []func(context.Context, []*Conversation) error
 	modifiers             []func(*sql.Selector)
 	withNamedParticipants map[string]*UserQuery
 	withNamedMessages     map[string]*MessageQuery
+	withNamedMemberships  map[string]*ParticipantQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -105,6 +108,28 @@ func (_q *ConversationQuery) QueryMessages() *MessageQuery {
 			sqlgraph.From(conversation.Table, conversation.FieldID, selector),
 			sqlgraph.To(message.Table, message.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, conversation.MessagesTable, conversation.MessagesColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryMemberships chains the current query on the "memberships" edge.
+func (_q *ConversationQuery) QueryMemberships() *ParticipantQuery {
+	query := (&ParticipantClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(conversation.Table, conversation.FieldID, selector),
+			sqlgraph.To(participant.Table, participant.ConversationColumn),
+			sqlgraph.Edge(sqlgraph.O2M, true, conversation.MembershipsTable, conversation.MembershipsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -306,6 +331,7 @@ func (_q *ConversationQuery) Clone() *ConversationQuery {
 		predicates:       append([]predicate.Conversation{}, _q.predicates...),
 		withParticipants: _q.withParticipants.Clone(),
 		withMessages:     _q.withMessages.Clone(),
+		withMemberships:  _q.withMemberships.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -332,6 +358,17 @@ func (_q *ConversationQuery) WithMessages(opts ...func(*MessageQuery)) *Conversa
 		opt(query)
 	}
 	_q.withMessages = query
+	return _q
+}
+
+// WithMemberships tells the query-builder to eager-load the nodes that are connected to
+// the "memberships" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ConversationQuery) WithMemberships(opts ...func(*ParticipantQuery)) *ConversationQuery {
+	query := (&ParticipantClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withMemberships = query
 	return _q
 }
 
@@ -419,9 +456,10 @@ func (_q *ConversationQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 	var (
 		nodes       = []*Conversation{}
 		_spec       = _q.querySpec()
-		loadedTypes = [2]bool{
+		loadedTypes = [3]bool{
 			_q.withParticipants != nil,
 			_q.withMessages != nil,
+			_q.withMemberships != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -459,6 +497,13 @@ func (_q *ConversationQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 			return nil, err
 		}
 	}
+	if query := _q.withMemberships; query != nil {
+		if err := _q.loadMemberships(ctx, query, nodes,
+			func(n *Conversation) { n.Edges.Memberships = []*Participant{} },
+			func(n *Conversation, e *Participant) { n.Edges.Memberships = append(n.Edges.Memberships, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedParticipants {
 		if err := _q.loadParticipants(ctx, query, nodes,
 			func(n *Conversation) { n.appendNamedParticipants(name) },
@@ -470,6 +515,13 @@ func (_q *ConversationQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 		if err := _q.loadMessages(ctx, query, nodes,
 			func(n *Conversation) { n.appendNamedMessages(name) },
 			func(n *Conversation, e *Message) { n.appendNamedMessages(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedMemberships {
+		if err := _q.loadMemberships(ctx, query, nodes,
+			func(n *Conversation) { n.appendNamedMemberships(name) },
+			func(n *Conversation, e *Participant) { n.appendNamedMemberships(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -567,6 +619,36 @@ func (_q *ConversationQuery) loadMessages(ctx context.Context, query *MessageQue
 		node, ok := nodeids[fk]
 		if !ok {
 			return fmt.Errorf(`unexpected referenced foreign-key "conversation_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *ConversationQuery) loadMemberships(ctx context.Context, query *ParticipantQuery, nodes []*Conversation, init func(*Conversation), assign func(*Conversation, *Participant)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Conversation)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(participant.FieldConversationID)
+	}
+	query.Where(predicate.Participant(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(conversation.MembershipsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.ConversationID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "conversation_id" returned %v for node %v`, fk, n)
 		}
 		assign(node, n)
 	}
@@ -691,6 +773,20 @@ func (_q *ConversationQuery) WithNamedMessages(name string, opts ...func(*Messag
 		_q.withNamedMessages = make(map[string]*MessageQuery)
 	}
 	_q.withNamedMessages[name] = query
+	return _q
+}
+
+// WithNamedMemberships tells the query-builder to eager-load the nodes that are connected to the "memberships"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *ConversationQuery) WithNamedMemberships(name string, opts ...func(*ParticipantQuery)) *ConversationQuery {
+	query := (&ParticipantClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedMemberships == nil {
+		_q.withNamedMemberships = make(map[string]*ParticipantQuery)
+	}
+	_q.withNamedMemberships[name] = query
 	return _q
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/agora/agora/ent/like"
 	"github.com/agora/agora/ent/message"
 	"github.com/agora/agora/ent/notification"
+	"github.com/agora/agora/ent/participant"
 	"github.com/agora/agora/ent/post"
 	"github.com/agora/agora/ent/posttag"
 	"github.com/agora/agora/ent/refreshtoken"
@@ -90,6 +91,7 @@ func checkColumn(t, c string) error {
 			like.Table:         like.ValidColumn,
 			message.Table:      message.ValidColumn,
 			notification.Table: notification.ValidColumn,
+			participant.Table:  participant.ValidColumn,
 			post.Table:         post.ValidColumn,
 			posttag.Table:      posttag.ValidColumn,
 			refreshtoken.Table: refreshtoken.ValidColumn,

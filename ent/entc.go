@@ -33,6 +33,7 @@ func main() {
 	err = entc.Generate("./ent/schema", &gen.Config{
 		Target:  "./ent",
 		Package: "github.com/agora/agora/ent",
+		Hooks:   []gen.Hook{throughEdges},
 		Features: []gen.Feature{
 			gen.FeatureVersionedMigration,
 			gen.FeatureIntercept,
@@ -43,9 +44,39 @@ func main() {
 			gen.FeatureExecQuery,
 			gen.FeatureModifier,
 		},
-	}, entc.Extensions(ex), entc.TemplateDir("./ent/template"))
+	}, entc.Extensions(ex), templateDir("./ent/template"))
 	if err != nil {
 		log.Fatalf("running ent codegen: %v", err)
+	}
+}
+
+// throughEdges keeps the edges ent adds for edge schemas (Post.post_tags for Post.tags through
+// PostTag, Conversation.memberships) out of GraphQL: ent copies the annotations of the edge they
+// serve, whose entgql order field (TAGS_COUNT) entgql refuses on them.
+func throughEdges(next gen.Generator) gen.Generator {
+	return gen.GenerateFunc(func(g *gen.Graph) error {
+		for _, n := range g.Nodes {
+			for _, e := range n.Edges {
+				if e.Type.IsEdgeSchema() && !n.IsEdgeSchema() {
+					e.Annotations = gen.Annotations{"EntGQL": map[string]any{"Skip": int(entgql.SkipAll)}}
+				}
+			}
+		}
+		return next.Generate(g)
+	})
+}
+
+// templateDir adds the templates of dir after entgql's, so that where both define a template, ours
+// is used (ent/template/pagination.tmpl and collection.tmpl replace entgql's), and with entgql's
+// template functions, which those need.
+func templateDir(dir string) entc.Option {
+	return func(cfg *gen.Config) error {
+		t, err := gen.NewTemplate("agora").Funcs(entgql.TemplateFuncs).ParseDir(dir)
+		if err != nil {
+			return fmt.Errorf("parsing %s: %w", dir, err)
+		}
+		cfg.Templates = append(cfg.Templates, t)
+		return nil
 	}
 }
 

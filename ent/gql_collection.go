@@ -32,6 +32,20 @@ func (_q *CommentQuery) CollectFields(ctx context.Context, satisfies ...string) 
 	return _q, nil
 }
 
+// CollectFieldsOne is CollectFields for a query of at most one node (by a unique key): the
+// connections below it are read with a LIMIT, in an order an index can serve, instead of numbering
+// every item of each parent with a window function (which reads all of them).
+func (_q *CommentQuery) CollectFieldsOne(ctx context.Context, satisfies ...string) (*CommentQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
 func (_q *CommentQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
 	path = append([]string(nil), path...)
 	var (
@@ -163,6 +177,20 @@ func (_q *ConversationQuery) CollectFields(ctx context.Context, satisfies ...str
 	return _q, nil
 }
 
+// CollectFieldsOne is CollectFields for a query of at most one node (by a unique key): the
+// connections below it are read with a LIMIT, in an order an index can serve, instead of numbering
+// every item of each parent with a window function (which reads all of them).
+func (_q *ConversationQuery) CollectFieldsOne(ctx context.Context, satisfies ...string) (*ConversationQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
 func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
 	path = append([]string(nil), path...)
 	var (
@@ -203,10 +231,12 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 			if query, err = pager.applyFilter(query); err != nil {
 				return err
 			}
-			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...)
-			if hasCollectedField(ctx, append(path, totalCountField)...) || hasCollectedField(ctx, append(path, pageInfoField)...) {
+			empty := (args.first != nil && *args.first == 0) || (args.last != nil && *args.last == 0)
+			loadItems := hasCollectedField(ctx, append(path, edgesField)...) ||
+				hasCollectedField(ctx, append(path, pageInfoField)...) && (args.first != nil || args.last != nil)
+			if hasCollectedField(ctx, append(path, totalCountField)...) {
 				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
-				if hasPagination || ignoredEdges {
+				if hasPagination || !loadItems {
 					query := query.Clone()
 					_q.loadTotal = append(_q.loadTotal, func(ctx context.Context, nodes []*Conversation) error {
 						ids := make([]driver.Value, len(nodes))
@@ -248,8 +278,18 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 						return nil
 					})
 				}
+			} else if !loadItems || empty {
+				_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Conversation) error {
+					for i := range nodes {
+						if nodes[i].Edges.totalCount[1] == nil {
+							nodes[i].Edges.totalCount[1] = make(map[string]int)
+						}
+						nodes[i].Edges.totalCount[1][alias] = 0
+					}
+					return nil
+				})
 			}
-			if ignoredEdges || (args.first != nil && *args.first == 0) || (args.last != nil && *args.last == 0) {
+			if !loadItems || empty {
 				continue
 			}
 			if query, err = pager.applyCursors(query, args.after, args.before); err != nil {
@@ -351,6 +391,20 @@ func (_q *MessageQuery) CollectFields(ctx context.Context, satisfies ...string) 
 		return _q, nil
 	}
 	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+// CollectFieldsOne is CollectFields for a query of at most one node (by a unique key): the
+// connections below it are read with a LIMIT, in an order an index can serve, instead of numbering
+// every item of each parent with a window function (which reads all of them).
+func (_q *MessageQuery) CollectFieldsOne(ctx context.Context, satisfies ...string) (*MessageQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
 		return nil, err
 	}
 	return _q, nil
@@ -472,6 +526,20 @@ func (_q *NotificationQuery) CollectFields(ctx context.Context, satisfies ...str
 		return _q, nil
 	}
 	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+// CollectFieldsOne is CollectFields for a query of at most one node (by a unique key): the
+// connections below it are read with a LIMIT, in an order an index can serve, instead of numbering
+// every item of each parent with a window function (which reads all of them).
+func (_q *NotificationQuery) CollectFieldsOne(ctx context.Context, satisfies ...string) (*NotificationQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
 		return nil, err
 	}
 	return _q, nil
@@ -633,6 +701,20 @@ func (_q *PostQuery) CollectFields(ctx context.Context, satisfies ...string) (*P
 	return _q, nil
 }
 
+// CollectFieldsOne is CollectFields for a query of at most one node (by a unique key): the
+// connections below it are read with a LIMIT, in an order an index can serve, instead of numbering
+// every item of each parent with a window function (which reads all of them).
+func (_q *PostQuery) CollectFieldsOne(ctx context.Context, satisfies ...string) (*PostQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
 func (_q *PostQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
 	path = append([]string(nil), path...)
 	var (
@@ -688,10 +770,12 @@ func (_q *PostQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 			if query, err = pager.applyFilter(query); err != nil {
 				return err
 			}
-			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...)
-			if hasCollectedField(ctx, append(path, totalCountField)...) || hasCollectedField(ctx, append(path, pageInfoField)...) {
+			empty := (args.first != nil && *args.first == 0) || (args.last != nil && *args.last == 0)
+			loadItems := hasCollectedField(ctx, append(path, edgesField)...) ||
+				hasCollectedField(ctx, append(path, pageInfoField)...) && (args.first != nil || args.last != nil)
+			if hasCollectedField(ctx, append(path, totalCountField)...) {
 				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
-				if hasPagination || ignoredEdges {
+				if hasPagination || !loadItems {
 					query := query.Clone()
 					_q.loadTotal = append(_q.loadTotal, func(ctx context.Context, nodes []*Post) error {
 						ids := make([]driver.Value, len(nodes))
@@ -733,8 +817,18 @@ func (_q *PostQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 						return nil
 					})
 				}
+			} else if !loadItems || empty {
+				_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Post) error {
+					for i := range nodes {
+						if nodes[i].Edges.totalCount[2] == nil {
+							nodes[i].Edges.totalCount[2] = make(map[string]int)
+						}
+						nodes[i].Edges.totalCount[2][alias] = 0
+					}
+					return nil
+				})
 			}
-			if ignoredEdges || (args.first != nil && *args.first == 0) || (args.last != nil && *args.last == 0) {
+			if !loadItems || empty {
 				continue
 			}
 			if query, err = pager.applyCursors(query, args.after, args.before); err != nil {
@@ -876,6 +970,20 @@ func (_q *SessionQuery) CollectFields(ctx context.Context, satisfies ...string) 
 	return _q, nil
 }
 
+// CollectFieldsOne is CollectFields for a query of at most one node (by a unique key): the
+// connections below it are read with a LIMIT, in an order an index can serve, instead of numbering
+// every item of each parent with a window function (which reads all of them).
+func (_q *SessionQuery) CollectFieldsOne(ctx context.Context, satisfies ...string) (*SessionQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
 func (_q *SessionQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
 	path = append([]string(nil), path...)
 	var (
@@ -955,6 +1063,20 @@ func (_q *TagQuery) CollectFields(ctx context.Context, satisfies ...string) (*Ta
 	return _q, nil
 }
 
+// CollectFieldsOne is CollectFields for a query of at most one node (by a unique key): the
+// connections below it are read with a LIMIT, in an order an index can serve, instead of numbering
+// every item of each parent with a window function (which reads all of them).
+func (_q *TagQuery) CollectFieldsOne(ctx context.Context, satisfies ...string) (*TagQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
 func (_q *TagQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
 	path = append([]string(nil), path...)
 	var (
@@ -982,10 +1104,12 @@ func (_q *TagQuery) collectField(ctx context.Context, oneNode bool, opCtx *graph
 			if query, err = pager.applyFilter(query); err != nil {
 				return err
 			}
-			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...)
-			if hasCollectedField(ctx, append(path, totalCountField)...) || hasCollectedField(ctx, append(path, pageInfoField)...) {
+			empty := (args.first != nil && *args.first == 0) || (args.last != nil && *args.last == 0)
+			loadItems := hasCollectedField(ctx, append(path, edgesField)...) ||
+				hasCollectedField(ctx, append(path, pageInfoField)...) && (args.first != nil || args.last != nil)
+			if hasCollectedField(ctx, append(path, totalCountField)...) {
 				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
-				if hasPagination || ignoredEdges {
+				if hasPagination || !loadItems {
 					query := query.Clone()
 					_q.loadTotal = append(_q.loadTotal, func(ctx context.Context, nodes []*Tag) error {
 						ids := make([]driver.Value, len(nodes))
@@ -1031,8 +1155,18 @@ func (_q *TagQuery) collectField(ctx context.Context, oneNode bool, opCtx *graph
 						return nil
 					})
 				}
+			} else if !loadItems || empty {
+				_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Tag) error {
+					for i := range nodes {
+						if nodes[i].Edges.totalCount[0] == nil {
+							nodes[i].Edges.totalCount[0] = make(map[string]int)
+						}
+						nodes[i].Edges.totalCount[0][alias] = 0
+					}
+					return nil
+				})
 			}
-			if ignoredEdges || (args.first != nil && *args.first == 0) || (args.last != nil && *args.last == 0) {
+			if !loadItems || empty {
 				continue
 			}
 			if query, err = pager.applyCursors(query, args.after, args.before); err != nil {
@@ -1139,6 +1273,20 @@ func (_q *UserQuery) CollectFields(ctx context.Context, satisfies ...string) (*U
 	return _q, nil
 }
 
+// CollectFieldsOne is CollectFields for a query of at most one node (by a unique key): the
+// connections below it are read with a LIMIT, in an order an index can serve, instead of numbering
+// every item of each parent with a window function (which reads all of them).
+func (_q *UserQuery) CollectFieldsOne(ctx context.Context, satisfies ...string) (*UserQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
 func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
 	path = append([]string(nil), path...)
 	var (
@@ -1166,10 +1314,12 @@ func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 			if query, err = pager.applyFilter(query); err != nil {
 				return err
 			}
-			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...)
-			if hasCollectedField(ctx, append(path, totalCountField)...) || hasCollectedField(ctx, append(path, pageInfoField)...) {
+			empty := (args.first != nil && *args.first == 0) || (args.last != nil && *args.last == 0)
+			loadItems := hasCollectedField(ctx, append(path, edgesField)...) ||
+				hasCollectedField(ctx, append(path, pageInfoField)...) && (args.first != nil || args.last != nil)
+			if hasCollectedField(ctx, append(path, totalCountField)...) {
 				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
-				if hasPagination || ignoredEdges {
+				if hasPagination || !loadItems {
 					query := query.Clone()
 					_q.loadTotal = append(_q.loadTotal, func(ctx context.Context, nodes []*User) error {
 						ids := make([]driver.Value, len(nodes))
@@ -1211,8 +1361,18 @@ func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 						return nil
 					})
 				}
+			} else if !loadItems || empty {
+				_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*User) error {
+					for i := range nodes {
+						if nodes[i].Edges.totalCount[0] == nil {
+							nodes[i].Edges.totalCount[0] = make(map[string]int)
+						}
+						nodes[i].Edges.totalCount[0][alias] = 0
+					}
+					return nil
+				})
 			}
-			if ignoredEdges || (args.first != nil && *args.first == 0) || (args.last != nil && *args.last == 0) {
+			if !loadItems || empty {
 				continue
 			}
 			if query, err = pager.applyCursors(query, args.after, args.before); err != nil {
@@ -1255,10 +1415,12 @@ func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 			if query, err = pager.applyFilter(query); err != nil {
 				return err
 			}
-			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...)
-			if hasCollectedField(ctx, append(path, totalCountField)...) || hasCollectedField(ctx, append(path, pageInfoField)...) {
+			empty := (args.first != nil && *args.first == 0) || (args.last != nil && *args.last == 0)
+			loadItems := hasCollectedField(ctx, append(path, edgesField)...) ||
+				hasCollectedField(ctx, append(path, pageInfoField)...) && (args.first != nil || args.last != nil)
+			if hasCollectedField(ctx, append(path, totalCountField)...) {
 				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
-				if hasPagination || ignoredEdges {
+				if hasPagination || !loadItems {
 					query := query.Clone()
 					_q.loadTotal = append(_q.loadTotal, func(ctx context.Context, nodes []*User) error {
 						ids := make([]driver.Value, len(nodes))
@@ -1304,8 +1466,18 @@ func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 						return nil
 					})
 				}
+			} else if !loadItems || empty {
+				_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*User) error {
+					for i := range nodes {
+						if nodes[i].Edges.totalCount[1] == nil {
+							nodes[i].Edges.totalCount[1] = make(map[string]int)
+						}
+						nodes[i].Edges.totalCount[1][alias] = 0
+					}
+					return nil
+				})
 			}
-			if ignoredEdges || (args.first != nil && *args.first == 0) || (args.last != nil && *args.last == 0) {
+			if !loadItems || empty {
 				continue
 			}
 			if query, err = pager.applyCursors(query, args.after, args.before); err != nil {
@@ -1348,10 +1520,12 @@ func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 			if query, err = pager.applyFilter(query); err != nil {
 				return err
 			}
-			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...)
-			if hasCollectedField(ctx, append(path, totalCountField)...) || hasCollectedField(ctx, append(path, pageInfoField)...) {
+			empty := (args.first != nil && *args.first == 0) || (args.last != nil && *args.last == 0)
+			loadItems := hasCollectedField(ctx, append(path, edgesField)...) ||
+				hasCollectedField(ctx, append(path, pageInfoField)...) && (args.first != nil || args.last != nil)
+			if hasCollectedField(ctx, append(path, totalCountField)...) {
 				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
-				if hasPagination || ignoredEdges {
+				if hasPagination || !loadItems {
 					query := query.Clone()
 					_q.loadTotal = append(_q.loadTotal, func(ctx context.Context, nodes []*User) error {
 						ids := make([]driver.Value, len(nodes))
@@ -1397,8 +1571,18 @@ func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 						return nil
 					})
 				}
+			} else if !loadItems || empty {
+				_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*User) error {
+					for i := range nodes {
+						if nodes[i].Edges.totalCount[2] == nil {
+							nodes[i].Edges.totalCount[2] = make(map[string]int)
+						}
+						nodes[i].Edges.totalCount[2][alias] = 0
+					}
+					return nil
+				})
 			}
-			if ignoredEdges || (args.first != nil && *args.first == 0) || (args.last != nil && *args.last == 0) {
+			if !loadItems || empty {
 				continue
 			}
 			if query, err = pager.applyCursors(query, args.after, args.before); err != nil {

@@ -276,10 +276,12 @@ func (_m *CommentQuery) Paginate(
 		return nil, err
 	}
 	conn := &CommentConnection{Edges: []*CommentEdge{}}
-	ignoredEdges := !hasCollectedField(ctx, edgesField)
-	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+	empty := (first != nil && *first == 0) || (last != nil && *last == 0)
+	loadItems := hasCollectedField(ctx, edgesField) ||
+		hasCollectedField(ctx, pageInfoField) && (first != nil || last != nil)
+	if hasCollectedField(ctx, totalCountField) || empty && hasCollectedField(ctx, pageInfoField) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
-		if hasPagination || ignoredEdges {
+		if hasPagination || !loadItems {
 			c := _m.Clone()
 			c.ctx.Fields = nil
 			if conn.TotalCount, err = c.Count(ctx); err != nil {
@@ -289,7 +291,7 @@ func (_m *CommentQuery) Paginate(
 			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
 		}
 	}
-	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+	if !loadItems || empty {
 		return conn, nil
 	}
 	if _m, err = pager.applyCursors(_m, after, before); err != nil {
@@ -590,10 +592,12 @@ func (_m *ConversationQuery) Paginate(
 		return nil, err
 	}
 	conn := &ConversationConnection{Edges: []*ConversationEdge{}}
-	ignoredEdges := !hasCollectedField(ctx, edgesField)
-	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+	empty := (first != nil && *first == 0) || (last != nil && *last == 0)
+	loadItems := hasCollectedField(ctx, edgesField) ||
+		hasCollectedField(ctx, pageInfoField) && (first != nil || last != nil)
+	if hasCollectedField(ctx, totalCountField) || empty && hasCollectedField(ctx, pageInfoField) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
-		if hasPagination || ignoredEdges {
+		if hasPagination || !loadItems {
 			c := _m.Clone()
 			c.ctx.Fields = nil
 			if conn.TotalCount, err = c.Count(ctx); err != nil {
@@ -603,7 +607,7 @@ func (_m *ConversationQuery) Paginate(
 			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
 		}
 	}
-	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+	if !loadItems || empty {
 		return conn, nil
 	}
 	if _m, err = pager.applyCursors(_m, after, before); err != nil {
@@ -886,10 +890,12 @@ func (_m *MessageQuery) Paginate(
 		return nil, err
 	}
 	conn := &MessageConnection{Edges: []*MessageEdge{}}
-	ignoredEdges := !hasCollectedField(ctx, edgesField)
-	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+	empty := (first != nil && *first == 0) || (last != nil && *last == 0)
+	loadItems := hasCollectedField(ctx, edgesField) ||
+		hasCollectedField(ctx, pageInfoField) && (first != nil || last != nil)
+	if hasCollectedField(ctx, totalCountField) || empty && hasCollectedField(ctx, pageInfoField) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
-		if hasPagination || ignoredEdges {
+		if hasPagination || !loadItems {
 			c := _m.Clone()
 			c.ctx.Fields = nil
 			if conn.TotalCount, err = c.Count(ctx); err != nil {
@@ -899,7 +905,7 @@ func (_m *MessageQuery) Paginate(
 			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
 		}
 	}
-	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+	if !loadItems || empty {
 		return conn, nil
 	}
 	if _m, err = pager.applyCursors(_m, after, before); err != nil {
@@ -1182,10 +1188,12 @@ func (_m *NotificationQuery) Paginate(
 		return nil, err
 	}
 	conn := &NotificationConnection{Edges: []*NotificationEdge{}}
-	ignoredEdges := !hasCollectedField(ctx, edgesField)
-	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+	empty := (first != nil && *first == 0) || (last != nil && *last == 0)
+	loadItems := hasCollectedField(ctx, edgesField) ||
+		hasCollectedField(ctx, pageInfoField) && (first != nil || last != nil)
+	if hasCollectedField(ctx, totalCountField) || empty && hasCollectedField(ctx, pageInfoField) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
-		if hasPagination || ignoredEdges {
+		if hasPagination || !loadItems {
 			c := _m.Clone()
 			c.ctx.Fields = nil
 			if conn.TotalCount, err = c.Count(ctx); err != nil {
@@ -1195,7 +1203,7 @@ func (_m *NotificationQuery) Paginate(
 			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
 		}
 	}
-	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+	if !loadItems || empty {
 		return conn, nil
 	}
 	if _m, err = pager.applyCursors(_m, after, before); err != nil {
@@ -1478,10 +1486,12 @@ func (_m *PostQuery) Paginate(
 		return nil, err
 	}
 	conn := &PostConnection{Edges: []*PostEdge{}}
-	ignoredEdges := !hasCollectedField(ctx, edgesField)
-	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+	empty := (first != nil && *first == 0) || (last != nil && *last == 0)
+	loadItems := hasCollectedField(ctx, edgesField) ||
+		hasCollectedField(ctx, pageInfoField) && (first != nil || last != nil)
+	if hasCollectedField(ctx, totalCountField) || empty && hasCollectedField(ctx, pageInfoField) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
-		if hasPagination || ignoredEdges {
+		if hasPagination || !loadItems {
 			c := _m.Clone()
 			c.ctx.Fields = nil
 			if conn.TotalCount, err = c.Count(ctx); err != nil {
@@ -1491,7 +1501,7 @@ func (_m *PostQuery) Paginate(
 			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
 		}
 	}
-	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+	if !loadItems || empty {
 		return conn, nil
 	}
 	if _m, err = pager.applyCursors(_m, after, before); err != nil {
@@ -1828,10 +1838,12 @@ func (_m *SessionQuery) Paginate(
 		return nil, err
 	}
 	conn := &SessionConnection{Edges: []*SessionEdge{}}
-	ignoredEdges := !hasCollectedField(ctx, edgesField)
-	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+	empty := (first != nil && *first == 0) || (last != nil && *last == 0)
+	loadItems := hasCollectedField(ctx, edgesField) ||
+		hasCollectedField(ctx, pageInfoField) && (first != nil || last != nil)
+	if hasCollectedField(ctx, totalCountField) || empty && hasCollectedField(ctx, pageInfoField) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
-		if hasPagination || ignoredEdges {
+		if hasPagination || !loadItems {
 			c := _m.Clone()
 			c.ctx.Fields = nil
 			if conn.TotalCount, err = c.Count(ctx); err != nil {
@@ -1841,7 +1853,7 @@ func (_m *SessionQuery) Paginate(
 			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
 		}
 	}
-	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+	if !loadItems || empty {
 		return conn, nil
 	}
 	if _m, err = pager.applyCursors(_m, after, before); err != nil {
@@ -2077,10 +2089,12 @@ func (_m *TagQuery) Paginate(
 		return nil, err
 	}
 	conn := &TagConnection{Edges: []*TagEdge{}}
-	ignoredEdges := !hasCollectedField(ctx, edgesField)
-	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+	empty := (first != nil && *first == 0) || (last != nil && *last == 0)
+	loadItems := hasCollectedField(ctx, edgesField) ||
+		hasCollectedField(ctx, pageInfoField) && (first != nil || last != nil)
+	if hasCollectedField(ctx, totalCountField) || empty && hasCollectedField(ctx, pageInfoField) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
-		if hasPagination || ignoredEdges {
+		if hasPagination || !loadItems {
 			c := _m.Clone()
 			c.ctx.Fields = nil
 			if conn.TotalCount, err = c.Count(ctx); err != nil {
@@ -2090,7 +2104,7 @@ func (_m *TagQuery) Paginate(
 			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
 		}
 	}
-	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+	if !loadItems || empty {
 		return conn, nil
 	}
 	if _m, err = pager.applyCursors(_m, after, before); err != nil {
@@ -2373,10 +2387,12 @@ func (_m *UserQuery) Paginate(
 		return nil, err
 	}
 	conn := &UserConnection{Edges: []*UserEdge{}}
-	ignoredEdges := !hasCollectedField(ctx, edgesField)
-	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+	empty := (first != nil && *first == 0) || (last != nil && *last == 0)
+	loadItems := hasCollectedField(ctx, edgesField) ||
+		hasCollectedField(ctx, pageInfoField) && (first != nil || last != nil)
+	if hasCollectedField(ctx, totalCountField) || empty && hasCollectedField(ctx, pageInfoField) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
-		if hasPagination || ignoredEdges {
+		if hasPagination || !loadItems {
 			c := _m.Clone()
 			c.ctx.Fields = nil
 			if conn.TotalCount, err = c.Count(ctx); err != nil {
@@ -2386,7 +2402,7 @@ func (_m *UserQuery) Paginate(
 			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
 		}
 	}
-	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+	if !loadItems || empty {
 		return conn, nil
 	}
 	if _m, err = pager.applyCursors(_m, after, before); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/agora/agora/ent/like"
 	"github.com/agora/agora/ent/message"
 	"github.com/agora/agora/ent/notification"
+	"github.com/agora/agora/ent/participant"
 	"github.com/agora/agora/ent/post"
 	"github.com/agora/agora/ent/posttag"
 	"github.com/agora/agora/ent/predicate"
@@ -41,6 +42,7 @@ const (
 	TypeLike         = "Like"
 	TypeMessage      = "Message"
 	TypeNotification = "Notification"
+	TypeParticipant  = "Participant"
 	TypePost         = "Post"
 	TypePostTag      = "PostTag"
 	TypeRefreshToken = "RefreshToken"
@@ -52,21 +54,22 @@ const (
 // CommentMutation represents an operation that mutates the Comment nodes in the graph.
 type CommentMutation struct {
 	config
-	op            Op
-	typ           string
-	id            *int
-	created_at    *time.Time
-	updated_at    *time.Time
-	body          *string
-	hidden_at     *time.Time
-	clearedFields map[string]struct{}
-	author        *int
-	clearedauthor bool
-	post          *int
-	clearedpost   bool
-	done          bool
-	oldValue      func(context.Context) (*Comment, error)
-	predicates    []predicate.Comment
+	op              Op
+	typ             string
+	id              *int
+	created_at      *time.Time
+	updated_at      *time.Time
+	body            *string
+	hidden_at       *time.Time
+	post_visibility *comment.PostVisibility
+	clearedFields   map[string]struct{}
+	author          *int
+	clearedauthor   bool
+	post            *int
+	clearedpost     bool
+	done            bool
+	oldValue        func(context.Context) (*Comment, error)
+	predicates      []predicate.Comment
 }
 
 var _ ent.Mutation = (*CommentMutation)(nil)
@@ -396,6 +399,42 @@ func (m *CommentMutation) ResetPostID() {
 	m.post = nil
 }
 
+// SetPostVisibility sets the "post_visibility" field.
+func (m *CommentMutation) SetPostVisibility(cv comment.PostVisibility) {
+	m.post_visibility = &cv
+}
+
+// PostVisibility returns the value of the "post_visibility" field in the mutation.
+func (m *CommentMutation) PostVisibility() (r comment.PostVisibility, exists bool) {
+	v := m.post_visibility
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPostVisibility returns the old "post_visibility" field's value of the Comment entity.
+// If the Comment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CommentMutation) OldPostVisibility(ctx context.Context) (v comment.PostVisibility, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPostVisibility is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPostVisibility requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPostVisibility: %w", err)
+	}
+	return oldValue.PostVisibility, nil
+}
+
+// ResetPostVisibility resets all changes to the "post_visibility" field.
+func (m *CommentMutation) ResetPostVisibility() {
+	m.post_visibility = nil
+}
+
 // ClearAuthor clears the "author" edge to the User entity.
 func (m *CommentMutation) ClearAuthor() {
 	m.clearedauthor = true
@@ -484,7 +523,7 @@ func (m *CommentMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *CommentMutation) Fields() []string {
-	fields := make([]string, 0, 6)
+	fields := make([]string, 0, 7)
 	if m.created_at != nil {
 		fields = append(fields, comment.FieldCreatedAt)
 	}
@@ -502,6 +541,9 @@ func (m *CommentMutation) Fields() []string {
 	}
 	if m.post != nil {
 		fields = append(fields, comment.FieldPostID)
+	}
+	if m.post_visibility != nil {
+		fields = append(fields, comment.FieldPostVisibility)
 	}
 	return fields
 }
@@ -523,6 +565,8 @@ func (m *CommentMutation) Field(name string) (ent.Value, bool) {
 		return m.AuthorID()
 	case comment.FieldPostID:
 		return m.PostID()
+	case comment.FieldPostVisibility:
+		return m.PostVisibility()
 	}
 	return nil, false
 }
@@ -544,6 +588,8 @@ func (m *CommentMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldAuthorID(ctx)
 	case comment.FieldPostID:
 		return m.OldPostID(ctx)
+	case comment.FieldPostVisibility:
+		return m.OldPostVisibility(ctx)
 	}
 	return nil, fmt.Errorf("unknown Comment field %s", name)
 }
@@ -594,6 +640,13 @@ func (m *CommentMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetPostID(v)
+		return nil
+	case comment.FieldPostVisibility:
+		v, ok := value.(comment.PostVisibility)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPostVisibility(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Comment field %s", name)
@@ -673,6 +726,9 @@ func (m *CommentMutation) ResetField(name string) error {
 		return nil
 	case comment.FieldPostID:
 		m.ResetPostID()
+		return nil
+	case comment.FieldPostVisibility:
+		m.ResetPostVisibility()
 		return nil
 	}
 	return fmt.Errorf("unknown Comment field %s", name)
@@ -4067,6 +4123,388 @@ func (m *NotificationMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Notification edge %s", name)
+}
+
+// ParticipantMutation represents an operation that mutates the Participant nodes in the graph.
+type ParticipantMutation struct {
+	config
+	op                  Op
+	typ                 string
+	clearedFields       map[string]struct{}
+	conversation        *int
+	clearedconversation bool
+	user                *int
+	cleareduser         bool
+	done                bool
+	oldValue            func(context.Context) (*Participant, error)
+	predicates          []predicate.Participant
+}
+
+var _ ent.Mutation = (*ParticipantMutation)(nil)
+
+// participantOption allows management of the mutation configuration using functional options.
+type participantOption func(*ParticipantMutation)
+
+// newParticipantMutation creates new mutation for the Participant entity.
+func newParticipantMutation(c config, op Op, opts ...participantOption) *ParticipantMutation {
+	m := &ParticipantMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeParticipant,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ParticipantMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ParticipantMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetConversationID sets the "conversation_id" field.
+func (m *ParticipantMutation) SetConversationID(i int) {
+	m.conversation = &i
+}
+
+// ConversationID returns the value of the "conversation_id" field in the mutation.
+func (m *ParticipantMutation) ConversationID() (r int, exists bool) {
+	v := m.conversation
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetConversationID resets all changes to the "conversation_id" field.
+func (m *ParticipantMutation) ResetConversationID() {
+	m.conversation = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *ParticipantMutation) SetUserID(i int) {
+	m.user = &i
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *ParticipantMutation) UserID() (r int, exists bool) {
+	v := m.user
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *ParticipantMutation) ResetUserID() {
+	m.user = nil
+}
+
+// ClearConversation clears the "conversation" edge to the Conversation entity.
+func (m *ParticipantMutation) ClearConversation() {
+	m.clearedconversation = true
+	m.clearedFields[participant.FieldConversationID] = struct{}{}
+}
+
+// ConversationCleared reports if the "conversation" edge to the Conversation entity was cleared.
+func (m *ParticipantMutation) ConversationCleared() bool {
+	return m.clearedconversation
+}
+
+// ConversationIDs returns the "conversation" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ConversationID instead. It exists only for internal usage by the builders.
+func (m *ParticipantMutation) ConversationIDs() (ids []int) {
+	if id := m.conversation; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetConversation resets all changes to the "conversation" edge.
+func (m *ParticipantMutation) ResetConversation() {
+	m.conversation = nil
+	m.clearedconversation = false
+}
+
+// ClearUser clears the "user" edge to the User entity.
+func (m *ParticipantMutation) ClearUser() {
+	m.cleareduser = true
+	m.clearedFields[participant.FieldUserID] = struct{}{}
+}
+
+// UserCleared reports if the "user" edge to the User entity was cleared.
+func (m *ParticipantMutation) UserCleared() bool {
+	return m.cleareduser
+}
+
+// UserIDs returns the "user" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// UserID instead. It exists only for internal usage by the builders.
+func (m *ParticipantMutation) UserIDs() (ids []int) {
+	if id := m.user; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetUser resets all changes to the "user" edge.
+func (m *ParticipantMutation) ResetUser() {
+	m.user = nil
+	m.cleareduser = false
+}
+
+// Where appends a list predicates to the ParticipantMutation builder.
+func (m *ParticipantMutation) Where(ps ...predicate.Participant) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ParticipantMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ParticipantMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Participant, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ParticipantMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ParticipantMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Participant).
+func (m *ParticipantMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ParticipantMutation) Fields() []string {
+	fields := make([]string, 0, 2)
+	if m.conversation != nil {
+		fields = append(fields, participant.FieldConversationID)
+	}
+	if m.user != nil {
+		fields = append(fields, participant.FieldUserID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ParticipantMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case participant.FieldConversationID:
+		return m.ConversationID()
+	case participant.FieldUserID:
+		return m.UserID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ParticipantMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	return nil, errors.New("edge schema Participant does not support getting old values")
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ParticipantMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case participant.FieldConversationID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConversationID(v)
+		return nil
+	case participant.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Participant field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ParticipantMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ParticipantMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ParticipantMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown Participant numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ParticipantMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ParticipantMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ParticipantMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown Participant nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ParticipantMutation) ResetField(name string) error {
+	switch name {
+	case participant.FieldConversationID:
+		m.ResetConversationID()
+		return nil
+	case participant.FieldUserID:
+		m.ResetUserID()
+		return nil
+	}
+	return fmt.Errorf("unknown Participant field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ParticipantMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.conversation != nil {
+		edges = append(edges, participant.EdgeConversation)
+	}
+	if m.user != nil {
+		edges = append(edges, participant.EdgeUser)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ParticipantMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case participant.EdgeConversation:
+		if id := m.conversation; id != nil {
+			return []ent.Value{*id}
+		}
+	case participant.EdgeUser:
+		if id := m.user; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ParticipantMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ParticipantMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ParticipantMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedconversation {
+		edges = append(edges, participant.EdgeConversation)
+	}
+	if m.cleareduser {
+		edges = append(edges, participant.EdgeUser)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ParticipantMutation) EdgeCleared(name string) bool {
+	switch name {
+	case participant.EdgeConversation:
+		return m.clearedconversation
+	case participant.EdgeUser:
+		return m.cleareduser
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ParticipantMutation) ClearEdge(name string) error {
+	switch name {
+	case participant.EdgeConversation:
+		m.ClearConversation()
+		return nil
+	case participant.EdgeUser:
+		m.ClearUser()
+		return nil
+	}
+	return fmt.Errorf("unknown Participant unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ParticipantMutation) ResetEdge(name string) error {
+	switch name {
+	case participant.EdgeConversation:
+		m.ResetConversation()
+		return nil
+	case participant.EdgeUser:
+		m.ResetUser()
+		return nil
+	}
+	return fmt.Errorf("unknown Participant edge %s", name)
 }
 
 // PostMutation represents an operation that mutates the Post nodes in the graph.

@@ -26,6 +26,8 @@ type Tx struct {
 	Message *MessageClient
 	// Notification is the client for interacting with the Notification builders.
 	Notification *NotificationClient
+	// Participant is the client for interacting with the Participant builders.
+	Participant *ParticipantClient
 	// Post is the client for interacting with the Post builders.
 	Post *PostClient
 	// PostTag is the client for interacting with the PostTag builders.
@@ -175,6 +177,7 @@ func (tx *Tx) init() {
 	tx.Like = NewLikeClient(tx.config)
 	tx.Message = NewMessageClient(tx.config)
 	tx.Notification = NewNotificationClient(tx.config)
+	tx.Participant = NewParticipantClient(tx.config)
 	tx.Post = NewPostClient(tx.config)
 	tx.PostTag = NewPostTagClient(tx.config)
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)

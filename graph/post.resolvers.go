@@ -110,7 +110,7 @@ func (r *queryResolver) Tags(ctx context.Context, after *entgql.Cursor[int], fir
 
 // Post is the resolver for the post field.
 func (r *queryResolver) Post(ctx context.Context, slug string) (*ent.Post, error) {
-	q, err := r.Client.Post.Query().Where(post.Slug(slug)).CollectFields(ctx)
+	q, err := r.Client.Post.Query().Where(post.Slug(slug)).CollectFieldsOne(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -63,7 +63,7 @@ func (r *queryResolver) Viewer(ctx context.Context) (*ent.User, error) {
 	if !v.Authenticated() {
 		return nil, nil
 	}
-	q, err := r.Client.User.Query().Where(user.ID(v.UserID)).CollectFields(ctx)
+	q, err := r.Client.User.Query().Where(user.ID(v.UserID)).CollectFieldsOne(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +72,7 @@ func (r *queryResolver) Viewer(ctx context.Context) (*ent.User, error) {
 
 // User is the resolver for the user field.
 func (r *queryResolver) User(ctx context.Context, username string) (*ent.User, error) {
-	q, err := r.Client.User.Query().Where(user.Username(account.NormalizeUsername(username))).CollectFields(ctx)
+	q, err := r.Client.User.Query().Where(user.Username(account.NormalizeUsername(username))).CollectFieldsOne(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,9 @@
 package comment
 
 import (
+	"fmt"
+	"io"
+	"strconv"
 	"time"
 
 	"entgo.io/ent"
@@ -27,6 +30,8 @@ const (
 	FieldAuthorID = "author_id"
 	// FieldPostID holds the string denoting the post_id field in the database.
 	FieldPostID = "post_id"
+	// FieldPostVisibility holds the string denoting the post_visibility field in the database.
+	FieldPostVisibility = "post_visibility"
 	// EdgeAuthor holds the string denoting the author edge name in mutations.
 	EdgeAuthor = "author"
 	// EdgePost holds the string denoting the post edge name in mutations.
@@ -58,6 +63,7 @@ var Columns = []string{
 	FieldHiddenAt,
 	FieldAuthorID,
 	FieldPostID,
+	FieldPostVisibility,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -87,6 +93,33 @@ var (
 	// BodyValidator is a validator for the "body" field. It is called by the builders before save.
 	BodyValidator func(string) error
 )
+
+// PostVisibility defines the type for the "post_visibility" enum field.
+type PostVisibility string
+
+// PostVisibilityDRAFT is the default value of the PostVisibility enum.
+const DefaultPostVisibility = PostVisibilityDRAFT
+
+// PostVisibility values.
+const (
+	PostVisibilityPUBLIC PostVisibility = "PUBLIC"
+	PostVisibilityHIDDEN PostVisibility = "HIDDEN"
+	PostVisibilityDRAFT  PostVisibility = "DRAFT"
+)
+
+func (pv PostVisibility) String() string {
+	return string(pv)
+}
+
+// PostVisibilityValidator is a validator for the "post_visibility" field enum values. It is called by the builders before save.
+func PostVisibilityValidator(pv PostVisibility) error {
+	switch pv {
+	case PostVisibilityPUBLIC, PostVisibilityHIDDEN, PostVisibilityDRAFT:
+		return nil
+	default:
+		return fmt.Errorf("comment: invalid enum value for post_visibility field: %q", pv)
+	}
+}
 
 // OrderOption defines the ordering options for the Comment queries.
 type OrderOption func(*sql.Selector)
@@ -126,6 +159,11 @@ func ByPostID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPostID, opts...).ToFunc()
 }
 
+// ByPostVisibility orders the results by the post_visibility field.
+func ByPostVisibility(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPostVisibility, opts...).ToFunc()
+}
+
 // ByAuthorField orders the results by author field.
 func ByAuthorField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -152,4 +190,22 @@ func newPostStep() *sqlgraph.Step {
 		sqlgraph.To(PostInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2O, true, PostTable, PostColumn),
 	)
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e PostVisibility) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *PostVisibility) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = PostVisibility(str)
+	if err := PostVisibilityValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid PostVisibility", str)
+	}
+	return nil
 }

@@ -320,6 +320,26 @@ func PostIDNotIn(vs ...int) predicate.Comment {
 	return predicate.Comment(sql.FieldNotIn(FieldPostID, vs...))
 }
 
+// PostVisibilityEQ applies the EQ predicate on the "post_visibility" field.
+func PostVisibilityEQ(v PostVisibility) predicate.Comment {
+	return predicate.Comment(sql.FieldEQ(FieldPostVisibility, v))
+}
+
+// PostVisibilityNEQ applies the NEQ predicate on the "post_visibility" field.
+func PostVisibilityNEQ(v PostVisibility) predicate.Comment {
+	return predicate.Comment(sql.FieldNEQ(FieldPostVisibility, v))
+}
+
+// PostVisibilityIn applies the In predicate on the "post_visibility" field.
+func PostVisibilityIn(vs ...PostVisibility) predicate.Comment {
+	return predicate.Comment(sql.FieldIn(FieldPostVisibility, vs...))
+}
+
+// PostVisibilityNotIn applies the NotIn predicate on the "post_visibility" field.
+func PostVisibilityNotIn(vs ...PostVisibility) predicate.Comment {
+	return predicate.Comment(sql.FieldNotIn(FieldPostVisibility, vs...))
+}
+
 // HasAuthor applies the HasEdge predicate on the "author" edge.
 func HasAuthor() predicate.Comment {
 	return predicate.Comment(func(s *sql.Selector) {

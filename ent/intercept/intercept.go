@@ -14,6 +14,7 @@ import (
 	"github.com/agora/agora/ent/like"
 	"github.com/agora/agora/ent/message"
 	"github.com/agora/agora/ent/notification"
+	"github.com/agora/agora/ent/participant"
 	"github.com/agora/agora/ent/post"
 	"github.com/agora/agora/ent/posttag"
 	"github.com/agora/agora/ent/predicate"
@@ -241,6 +242,33 @@ func (f TraverseNotification) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.NotificationQuery", q)
 }
 
+// The ParticipantFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ParticipantFunc func(context.Context, *ent.ParticipantQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ParticipantFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ParticipantQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ParticipantQuery", q)
+}
+
+// The TraverseParticipant type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseParticipant func(context.Context, *ent.ParticipantQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseParticipant) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseParticipant) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ParticipantQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ParticipantQuery", q)
+}
+
 // The PostFunc type is an adapter to allow the use of ordinary function as a Querier.
 type PostFunc func(context.Context, *ent.PostQuery) (ent.Value, error)
 
@@ -418,6 +446,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.MessageQuery, predicate.Message, message.OrderOption]{typ: ent.TypeMessage, tq: q}, nil
 	case *ent.NotificationQuery:
 		return &query[*ent.NotificationQuery, predicate.Notification, notification.OrderOption]{typ: ent.TypeNotification, tq: q}, nil
+	case *ent.ParticipantQuery:
+		return &query[*ent.ParticipantQuery, predicate.Participant, participant.OrderOption]{typ: ent.TypeParticipant, tq: q}, nil
 	case *ent.PostQuery:
 		return &query[*ent.PostQuery, predicate.Post, post.OrderOption]{typ: ent.TypePost, tq: q}, nil
 	case *ent.PostTagQuery:

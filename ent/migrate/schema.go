@@ -16,6 +16,7 @@ var (
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "body", Type: field.TypeString, Size: 2147483647},
 		{Name: "hidden_at", Type: field.TypeTime, Nullable: true},
+		{Name: "post_visibility", Type: field.TypeEnum, Enums: []string{"PUBLIC", "HIDDEN", "DRAFT"}, Default: "DRAFT"},
 		{Name: "post_id", Type: field.TypeInt},
 		{Name: "author_id", Type: field.TypeInt},
 	}
@@ -27,22 +28,27 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "comments_posts_comments",
-				Columns:    []*schema.Column{CommentsColumns[5]},
+				Columns:    []*schema.Column{CommentsColumns[6]},
 				RefColumns: []*schema.Column{PostsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
 			{
 				Symbol:     "comments_users_comments",
-				Columns:    []*schema.Column{CommentsColumns[6]},
+				Columns:    []*schema.Column{CommentsColumns[7]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
 		},
 		Indexes: []*schema.Index{
 			{
-				Name:    "comment_post_id_created_at",
+				Name:    "comment_list_post_id",
 				Unique:  false,
-				Columns: []*schema.Column{CommentsColumns[5], CommentsColumns[1]},
+				Columns: []*schema.Column{CommentsColumns[6], CommentsColumns[0]},
+			},
+			{
+				Name:    "comment_list_post_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{CommentsColumns[6], CommentsColumns[1], CommentsColumns[0]},
 			},
 		},
 	}
@@ -60,9 +66,9 @@ var (
 		PrimaryKey: []*schema.Column{ConversationsColumns[0]},
 		Indexes: []*schema.Index{
 			{
-				Name:    "conversation_last_message_at",
+				Name:    "conversation_list_last_message_at",
 				Unique:  false,
-				Columns: []*schema.Column{ConversationsColumns[3]},
+				Columns: []*schema.Column{ConversationsColumns[3], ConversationsColumns[0]},
 			},
 		},
 	}
@@ -99,9 +105,9 @@ var (
 				Columns: []*schema.Column{FollowsColumns[2], FollowsColumns[3]},
 			},
 			{
-				Name:    "follow_following_id",
+				Name:    "follow_list_following_id",
 				Unique:  false,
-				Columns: []*schema.Column{FollowsColumns[3]},
+				Columns: []*schema.Column{FollowsColumns[3], FollowsColumns[2]},
 			},
 		},
 	}
@@ -173,9 +179,14 @@ var (
 		},
 		Indexes: []*schema.Index{
 			{
-				Name:    "message_conversation_id_created_at",
+				Name:    "message_list_conversation_id",
 				Unique:  false,
-				Columns: []*schema.Column{MessagesColumns[3], MessagesColumns[2]},
+				Columns: []*schema.Column{MessagesColumns[3], MessagesColumns[0]},
+			},
+			{
+				Name:    "message_list_conversation_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{MessagesColumns[3], MessagesColumns[2], MessagesColumns[0]},
 			},
 		},
 	}
@@ -230,14 +241,49 @@ var (
 		},
 		Indexes: []*schema.Index{
 			{
-				Name:    "notification_recipient_id_created_at",
+				Name:    "notification_list_recipient_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{NotificationsColumns[4], NotificationsColumns[2]},
+				Columns: []*schema.Column{NotificationsColumns[4], NotificationsColumns[2], NotificationsColumns[0]},
 			},
 			{
-				Name:    "notification_recipient_id_read_at",
+				Name:    "notification_list_unread_recipient_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{NotificationsColumns[4], NotificationsColumns[3]},
+				Columns: []*schema.Column{NotificationsColumns[4], NotificationsColumns[2], NotificationsColumns[0]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "read_at IS NULL",
+				},
+			},
+		},
+	}
+	// ConversationParticipantsColumns holds the columns for the "conversation_participants" table.
+	ConversationParticipantsColumns = []*schema.Column{
+		{Name: "conversation_id", Type: field.TypeInt},
+		{Name: "user_id", Type: field.TypeInt},
+	}
+	// ConversationParticipantsTable holds the schema information for the "conversation_participants" table.
+	ConversationParticipantsTable = &schema.Table{
+		Name:       "conversation_participants",
+		Columns:    ConversationParticipantsColumns,
+		PrimaryKey: []*schema.Column{ConversationParticipantsColumns[0], ConversationParticipantsColumns[1]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "conversation_participants_conversation_id",
+				Columns:    []*schema.Column{ConversationParticipantsColumns[0]},
+				RefColumns: []*schema.Column{ConversationsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "conversation_participants_user_id",
+				Columns:    []*schema.Column{ConversationParticipantsColumns[1]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "participant_list_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{ConversationParticipantsColumns[1], ConversationParticipantsColumns[0]},
 			},
 		},
 	}
@@ -280,19 +326,47 @@ var (
 				Columns: []*schema.Column{PostsColumns[10], PostsColumns[7], PostsColumns[8]},
 			},
 			{
-				Name:    "post_author_id_created_at",
-				Unique:  false,
-				Columns: []*schema.Column{PostsColumns[10], PostsColumns[1]},
-			},
-			{
-				Name:    "post_created_at_id",
+				Name:    "post_list_created_at",
 				Unique:  false,
 				Columns: []*schema.Column{PostsColumns[1], PostsColumns[0]},
 			},
 			{
-				Name:    "post_published_at",
+				Name:    "post_list_public_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{PostsColumns[8]},
+				Columns: []*schema.Column{PostsColumns[1], PostsColumns[0]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "status = 'PUBLISHED' AND hidden_at IS NULL",
+				},
+			},
+			{
+				Name:    "post_list_updated_at",
+				Unique:  false,
+				Columns: []*schema.Column{PostsColumns[2], PostsColumns[0]},
+			},
+			{
+				Name:    "post_list_title",
+				Unique:  false,
+				Columns: []*schema.Column{PostsColumns[4], PostsColumns[0]},
+			},
+			{
+				Name:    "post_list_published_at",
+				Unique:  false,
+				Columns: []*schema.Column{PostsColumns[8], PostsColumns[0]},
+			},
+			{
+				Name:    "post_list_author_id",
+				Unique:  false,
+				Columns: []*schema.Column{PostsColumns[10], PostsColumns[0]},
+			},
+			{
+				Name:    "post_list_author_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{PostsColumns[10], PostsColumns[1], PostsColumns[0]},
+			},
+			{
+				Name:    "post_list_author_id_published_at",
+				Unique:  false,
+				Columns: []*schema.Column{PostsColumns[10], PostsColumns[8], PostsColumns[0]},
 			},
 		},
 	}
@@ -322,7 +396,7 @@ var (
 		},
 		Indexes: []*schema.Index{
 			{
-				Name:    "posttag_tag_id_post_id",
+				Name:    "post_tag_list_tag_id",
 				Unique:  false,
 				Columns: []*schema.Column{PostTagsColumns[1], PostTagsColumns[0]},
 			},
@@ -419,30 +493,20 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{UsersColumns[10]},
 			},
-		},
-	}
-	// ConversationParticipantsColumns holds the columns for the "conversation_participants" table.
-	ConversationParticipantsColumns = []*schema.Column{
-		{Name: "conversation_id", Type: field.TypeInt},
-		{Name: "user_id", Type: field.TypeInt},
-	}
-	// ConversationParticipantsTable holds the schema information for the "conversation_participants" table.
-	ConversationParticipantsTable = &schema.Table{
-		Name:       "conversation_participants",
-		Columns:    ConversationParticipantsColumns,
-		PrimaryKey: []*schema.Column{ConversationParticipantsColumns[0], ConversationParticipantsColumns[1]},
-		ForeignKeys: []*schema.ForeignKey{
 			{
-				Symbol:     "conversation_participants_conversation_id",
-				Columns:    []*schema.Column{ConversationParticipantsColumns[0]},
-				RefColumns: []*schema.Column{ConversationsColumns[0]},
-				OnDelete:   schema.Cascade,
+				Name:    "user_list_display_name",
+				Unique:  false,
+				Columns: []*schema.Column{UsersColumns[6], UsersColumns[0]},
 			},
 			{
-				Symbol:     "conversation_participants_user_id",
-				Columns:    []*schema.Column{ConversationParticipantsColumns[1]},
-				RefColumns: []*schema.Column{UsersColumns[0]},
-				OnDelete:   schema.Cascade,
+				Name:    "user_list_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{UsersColumns[1], UsersColumns[0]},
+			},
+			{
+				Name:    "user_list_updated_at",
+				Unique:  false,
+				Columns: []*schema.Column{UsersColumns[2], UsersColumns[0]},
 			},
 		},
 	}
@@ -454,13 +518,13 @@ var (
 		LikesTable,
 		MessagesTable,
 		NotificationsTable,
+		ConversationParticipantsTable,
 		PostsTable,
 		PostTagsTable,
 		RefreshTokensTable,
 		SessionsTable,
 		TagsTable,
 		UsersTable,
-		ConversationParticipantsTable,
 	}
 )
 
@@ -499,6 +563,12 @@ func init() {
 	NotificationsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(42949672960),
 	}
+	ConversationParticipantsTable.ForeignKeys[0].RefTable = ConversationsTable
+	ConversationParticipantsTable.ForeignKeys[1].RefTable = UsersTable
+	ConversationParticipantsTable.Annotation = &entsql.Annotation{
+		Table:          "conversation_participants",
+		IncrementStart: func(i int) *int { return &i }(47244640256),
+	}
 	PostsTable.ForeignKeys[0].RefTable = UsersTable
 	PostsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(12884901888),
@@ -506,7 +576,7 @@ func init() {
 	PostTagsTable.ForeignKeys[0].RefTable = PostsTable
 	PostTagsTable.ForeignKeys[1].RefTable = TagsTable
 	PostTagsTable.Annotation = &entsql.Annotation{
-		IncrementStart: func(i int) *int { return &i }(47244640256),
+		IncrementStart: func(i int) *int { return &i }(51539607552),
 	}
 	RefreshTokensTable.ForeignKeys[0].RefTable = SessionsTable
 	RefreshTokensTable.Annotation = &entsql.Annotation{
@@ -522,6 +592,4 @@ func init() {
 	UsersTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(21474836480),
 	}
-	ConversationParticipantsTable.ForeignKeys[0].RefTable = ConversationsTable
-	ConversationParticipantsTable.ForeignKeys[1].RefTable = UsersTable
 }

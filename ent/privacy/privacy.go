@@ -254,6 +254,30 @@ func (f NotificationMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mu
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.NotificationMutation", m)
 }
 
+// The ParticipantQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ParticipantQueryRuleFunc func(context.Context, *ent.ParticipantQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ParticipantQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ParticipantQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ParticipantQuery", q)
+}
+
+// The ParticipantMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ParticipantMutationRuleFunc func(context.Context, *ent.ParticipantMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ParticipantMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ParticipantMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ParticipantMutation", m)
+}
+
 // The PostQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type PostQueryRuleFunc func(context.Context, *ent.PostQuery) error

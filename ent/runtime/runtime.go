@@ -12,6 +12,7 @@ import (
 	"github.com/agora/agora/ent/like"
 	"github.com/agora/agora/ent/message"
 	"github.com/agora/agora/ent/notification"
+	"github.com/agora/agora/ent/participant"
 	"github.com/agora/agora/ent/post"
 	"github.com/agora/agora/ent/posttag"
 	"github.com/agora/agora/ent/refreshtoken"
@@ -139,6 +140,15 @@ func init() {
 	notificationDescCreatedAt := notificationFields[1].Descriptor()
 	// notification.DefaultCreatedAt holds the default value on creation for the created_at field.
 	notification.DefaultCreatedAt = notificationDescCreatedAt.Default.(func() time.Time)
+	participant.Policy = privacy.NewPolicies(schema.Participant{})
+	participant.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := participant.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
 	postMixin := schema.Post{}.Mixin()
 	post.Policy = privacy.NewPolicies(schema.Post{})
 	post.Hooks[0] = func(next ent.Mutator) ent.Mutator {

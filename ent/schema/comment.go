@@ -30,6 +30,16 @@ func (Comment) Fields() []ent.Field {
 			Annotations(entgql.Skip(entgql.SkipWhereInput | entgql.SkipOrderField)),
 		field.Int("author_id").Immutable().Annotations(entgql.Skip(entgql.SkipAll)),
 		field.Int("post_id").Immutable().Annotations(entgql.Skip(entgql.SkipAll)),
+		// Privacy reads it instead of the post, so that a page of comments is read from the comments'
+		// index alone; triggers of the migrations (20261204145943_list_indexes.sql) copy it from the
+		// post when the comment is written and when the post's status or hidden_at changes. Whatever a
+		// writer sets is replaced; DRAFT, the default, shows the comment to no one but the post's author.
+		field.Enum("post_visibility").
+			Values("PUBLIC", "HIDDEN", "DRAFT").
+			Default("DRAFT").
+			Immutable().
+			Comment("Who may see the post: PUBLIC (published, not hidden), HIDDEN (published, hidden by a moderator) or DRAFT; kept by the database.").
+			Annotations(entgql.Skip(entgql.SkipAll)),
 	}
 }
 
@@ -49,9 +59,13 @@ func (Comment) Edges() []ent.Edge {
 	}
 }
 
-// Indexes of the Comment.
+// Indexes of the Comment: a post's comments in each order Post.comments offers (ID by default,
+// CREATED_AT); id breaks ties, as pagination orders by it second.
 func (Comment) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("post_id", "created_at")}
+	return []ent.Index{
+		index.Fields("post_id", "id").StorageKey("comment_list_post_id"),
+		index.Fields("post_id", "created_at", "id").StorageKey("comment_list_post_id_created_at"),
+	}
 }
 
 // Annotations of the Comment.

@@ -39,6 +39,7 @@ func (Conversation) Fields() []ent.Field {
 func (Conversation) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.To("participants", User.Type).
+			Through("memberships", Participant.Type).
 			Comment("The two users in the conversation.").
 			Annotations(entgql.Skip(entgql.SkipWhereInput)),
 		edge.To("messages", Message.Type).
@@ -47,9 +48,10 @@ func (Conversation) Edges() []ent.Edge {
 	}
 }
 
-// Indexes of the Conversation.
+// Indexes of the Conversation: the order of conversations (a user's are found through the
+// participants' index, then sorted); id breaks ties, as pagination orders by it second.
 func (Conversation) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("last_message_at")}
+	return []ent.Index{index.Fields("last_message_at", "id").StorageKey("conversation_list_last_message_at")}
 }
 
 // Annotations of the Conversation.

@@ -1,9 +1,10 @@
 package schema
 
 import (
+	"time"
+
 	"github.com/agora/agora/ent/privacy"
 	"github.com/agora/agora/internal/authz"
-	"time"
 
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
@@ -42,7 +43,11 @@ func (Follow) Edges() []ent.Edge {
 
 // Indexes of the Follow.
 func (Follow) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("user_id", "following_id").Unique(), index.Fields("following_id")}
+	// A user's followers (user_id) and whom a user follows (following_id), each from its index alone.
+	return []ent.Index{
+		index.Fields("user_id", "following_id").Unique(),
+		index.Fields("following_id", "user_id").StorageKey("follow_list_following_id"),
+	}
 }
 
 // Annotations of the Follow.

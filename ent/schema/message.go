@@ -45,9 +45,13 @@ func (Message) Edges() []ent.Edge {
 	}
 }
 
-// Indexes of the Message.
+// Indexes of the Message: a conversation's messages in each order conversation.messages offers
+// (id, newest first, by default; CREATED_AT); id breaks ties, as pagination orders by it second.
 func (Message) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("conversation_id", "created_at")}
+	return []ent.Index{
+		index.Fields("conversation_id", "id").StorageKey("message_list_conversation_id"),
+		index.Fields("conversation_id", "created_at", "id").StorageKey("message_list_conversation_id_created_at"),
+	}
 }
 
 // Annotations of the Message.

@@ -68,9 +68,14 @@ func (Notification) Edges() []ent.Edge {
 	}
 }
 
-// Indexes of the Notification: a user's notifications newest first, and their unread ones.
+// Indexes of the Notification: a user's notifications newest first, and their unread ones (the
+// list with unread: true, and the unread count); id breaks ties, as pagination orders by it second.
 func (Notification) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("recipient_id", "created_at"), index.Fields("recipient_id", "read_at")}
+	return []ent.Index{
+		index.Fields("recipient_id", "created_at", "id").StorageKey("notification_list_recipient_id_created_at"),
+		index.Fields("recipient_id", "created_at", "id").StorageKey("notification_list_unread_recipient_id_created_at").
+			Annotations(entsql.IndexWhere("read_at IS NULL")),
+	}
 }
 
 // Annotations of the Notification.

@@ -72,8 +72,8 @@ func (Post) Edges() []ent.Edge {
 			Immutable().
 			Comment("Who wrote the post."),
 		edge.To("tags", Tag.Type).
-			Comment("Topics of the post, in name order.").
-			Through("post_tags", PostTag.Type),
+			Through("post_tags", PostTag.Type).
+			Comment("Topics of the post, in name order."),
 		// No ordering by the number of comments: entgql would count hidden ones too.
 		edge.To("comments", Comment.Type).
 			Comment("Comments on the post, oldest first by default.").
@@ -85,16 +85,25 @@ func (Post) Edges() []ent.Edge {
 	}
 }
 
-// Indexes of the Post, with one for each filter of posts(where:) (internal/filter): an author's
-// posts newest first, creation-time ranges (and the default order, newest first), and
-// publication-time ranges.
+// Indexes of the Post. Besides the feed's (author_id, status, published_at), the lists' orders
+// (id breaks ties, as pagination orders by it second; a B-tree serves both directions):
+//   - posts: each order it offers; for signed-out visitors, whom privacy always shows published,
+//     unhidden posts only, the default order also from a partial index of those posts;
+//   - user.posts: its default order (id), CREATED_AT and PUBLISHED_AT (the profile page's); its
+//     other orders read the author's posts through author_id and sort them.
 func (Post) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("status", "published_at"),
 		index.Fields("author_id", "status", "published_at"),
-		index.Fields("author_id", "created_at"),
-		index.Fields("created_at", "id"),
-		index.Fields("published_at"),
+		index.Fields("created_at", "id").StorageKey("post_list_created_at"),
+		index.Fields("created_at", "id").StorageKey("post_list_public_created_at").
+			Annotations(entsql.IndexWhere("status = 'PUBLISHED' AND hidden_at IS NULL")),
+		index.Fields("updated_at", "id").StorageKey("post_list_updated_at"),
+		index.Fields("title", "id").StorageKey("post_list_title"),
+		index.Fields("published_at", "id").StorageKey("post_list_published_at"),
+		index.Fields("author_id", "id").StorageKey("post_list_author_id"),
+		index.Fields("author_id", "created_at", "id").StorageKey("post_list_author_id_created_at"),
+		index.Fields("author_id", "published_at", "id").StorageKey("post_list_author_id_published_at"),
 	}
 }
 
@@ -112,46 +121,5 @@ func (Post) Policy() ent.Policy {
 	return privacy.Policy{
 		Mutation: privacy.MutationPolicy{authz.RequireWriter(), authz.OwnPosts(), privacy.AlwaysDenyRule()},
 		Query:    privacy.QueryPolicy{authz.FilterPosts(), privacy.AlwaysAllowRule()},
-	}
-}
-
-// PostTag files a post under a tag: the rows of the Post.tags edge, an edge schema so that the
-// table can carry the index that finds a tag's posts (the primary key serves a post's tags).
-type PostTag struct{ ent.Schema }
-
-// Annotations of the PostTag.
-func (PostTag) Annotations() []schema.Annotation {
-	return []schema.Annotation{field.ID("post_id", "tag_id"), entgql.Skip(entgql.SkipAll)}
-}
-
-// Fields of the PostTag.
-func (PostTag) Fields() []ent.Field {
-	return []ent.Field{field.Int("post_id"), field.Int("tag_id")}
-}
-
-// Edges of the PostTag.
-func (PostTag) Edges() []ent.Edge {
-	return []ent.Edge{
-		// The foreign keys keep the names they had when the table was a plain many-to-many one.
-		edge.To("post", Post.Type).Field("post_id").Unique().Required().
-			StorageKey(edge.Symbol("post_tags_post_id")).
-			Annotations(entsql.OnDelete(entsql.Cascade)),
-		edge.To("tag", Tag.Type).Field("tag_id").Unique().Required().
-			StorageKey(edge.Symbol("post_tags_tag_id")).
-			Annotations(entsql.OnDelete(entsql.Cascade)),
-	}
-}
-
-// Indexes of the PostTag: a tag's posts (posts(where: {tags:}), Tag.posts, Tag.postCount).
-func (PostTag) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("tag_id", "post_id")}
-}
-
-// Policy of the PostTag: the rows are written through their post's mutations (checked by the Post
-// policy) and read through its edges, never on their own: a draft's tags are its author's.
-func (PostTag) Policy() ent.Policy {
-	return privacy.Policy{
-		Mutation: privacy.MutationPolicy{privacy.AlwaysDenyRule()},
-		Query:    privacy.QueryPolicy{privacy.AlwaysDenyRule()},
 	}
 }

@@ -106,9 +106,16 @@ func (User) Edges() []ent.Edge {
 	}
 }
 
-// Indexes of the User: users(where: {role:}) (internal/filter), e.g. the few moderators.
+// Indexes of the User: the orders users offers (username has its unique index; id breaks ties, as
+// pagination orders by it second). Followers and following are found through the follows' indexes,
+// then sorted.
 func (User) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("role")}
+	return []ent.Index{
+		index.Fields("role").StorageKey("user_role"), // users(where: {role:}) (internal/filter), e.g. the few moderators
+		index.Fields("display_name", "id").StorageKey("user_list_display_name"),
+		index.Fields("created_at", "id").StorageKey("user_list_created_at"),
+		index.Fields("updated_at", "id").StorageKey("user_list_updated_at"),
+	}
 }
 
 // Annotations of the User.

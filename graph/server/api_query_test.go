@@ -341,6 +341,49 @@ func TestPagination(t *testing.T) {
 			}
 		})
 
+		// pageInfo costs no COUNT: hasNextPage and hasPreviousPage come from reading one item more
+		// than the page, also when edges are not selected, and also for connections field
+		// collection loads below a list. Only totalCount counts.
+		t.Run("pageInfo without totalCount", func(t *testing.T) {
+			statements := func(query string) (json.RawMessage, int) {
+				t.Helper()
+				r := a.Post(t, query, nil)
+				if len(r.Errors) > 0 {
+					t.Fatalf("%s: %+v", query, r.Errors)
+				}
+				n, _ := r.Extensions["dbStatements"].(float64)
+				return r.Data, int(n)
+			}
+			for _, tc := range []struct {
+				name, query, want string
+			}{
+				{"more", `{ posts(first: 2) { pageInfo { hasNextPage hasPreviousPage } edges { node { title } } } }`,
+					`{"posts":{"pageInfo":{"hasNextPage":true,"hasPreviousPage":false},"edges":[{"node":{"title":"P5"}},{"node":{"title":"P4"}}]}}`},
+				{"all", `{ posts(first: 5) { pageInfo { hasNextPage } edges { node { title } } } }`,
+					`{"posts":{"pageInfo":{"hasNextPage":false},"edges":[{"node":{"title":"P5"}},{"node":{"title":"P4"}},{"node":{"title":"P3"}},{"node":{"title":"P2"}},{"node":{"title":"P1"}}]}}`},
+				{"pageInfo alone, more", `{ posts(first: 4) { pageInfo { hasNextPage } } }`, `{"posts":{"pageInfo":{"hasNextPage":true}}}`},
+				{"pageInfo alone, all", `{ posts(first: 5) { pageInfo { hasNextPage } } }`, `{"posts":{"pageInfo":{"hasNextPage":false}}}`},
+				{"pageInfo alone, last", `{ posts(last: 4) { pageInfo { hasPreviousPage hasNextPage } } }`,
+					`{"posts":{"pageInfo":{"hasPreviousPage":true,"hasNextPage":false}}}`},
+				{"nested", `{ users(first: 2) { edges { node { username posts(first: 4) { pageInfo { hasNextPage } edges { node { title } } } } } } }`,
+					`{"users":{"edges":[{"node":{"username":"ada","posts":{"pageInfo":{"hasNextPage":true},"edges":[{"node":{"title":"P1"}},{"node":{"title":"P2"}},{"node":{"title":"P3"}},{"node":{"title":"P4"}}]}}},{"node":{"username":"bob","posts":{"pageInfo":{"hasNextPage":false},"edges":[]}}}]}}`},
+				{"nested pageInfo alone", `{ users(first: 2) { edges { node { a: posts(first: 4) { pageInfo { hasNextPage } } b: posts(first: 5) { pageInfo { hasNextPage } } } } } }`,
+					`{"users":{"edges":[{"node":{"a":{"pageInfo":{"hasNextPage":true}},"b":{"pageInfo":{"hasNextPage":false}}}},{"node":{"a":{"pageInfo":{"hasNextPage":false}},"b":{"pageInfo":{"hasNextPage":false}}}}]}}`},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					data, n := statements(tc.query)
+					if string(data) != tc.want {
+						t.Errorf("got  %s\nwant %s", data, tc.want)
+					}
+					// Asking for totalCount too adds one COUNT (grouped by parent when nested), no more.
+					withTotal := strings.Replace(tc.query, "pageInfo {", "totalCount pageInfo {", 1)
+					if _, m := statements(withTotal); m != n+1 {
+						t.Errorf("%d statements, %d with totalCount: want one more", n, m)
+					}
+				})
+			}
+		})
+
 		t.Run("totalCount without first", func(t *testing.T) {
 			var out struct {
 				Users struct{ TotalCount int }

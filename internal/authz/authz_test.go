@@ -1123,6 +1123,57 @@ func TestBulkUpdateFiltered(t *testing.T) {
 	})
 }
 
+// TestCommentsFollowTheirPost: comments are filtered by the visibility of their post that the
+// database copies onto them (comments.post_visibility), so it must follow the post when the post is
+// published, hidden and shown again, whoever writes it, and a writer cannot set it.
+func TestCommentsFollowTheirPost(t *testing.T) {
+	eachDialect(t, func(t *testing.T, c *ent.Client) {
+		f := seed(t, c, "follow")
+		visible := func(ctx context.Context, cm *ent.Comment) bool {
+			t.Helper()
+			n, err := c.Comment.Query().Where(comment.ID(cm.ID)).Count(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n == 1
+		}
+		expect := func(step string, cm *ent.Comment, anon, b, mod bool) {
+			t.Helper()
+			for _, v := range []struct {
+				who  string
+				ctx  context.Context
+				want bool
+			}{{"anonymous", f.anon, anon}, {"B", f.asB, b}, {"moderator", f.asMod, mod}} {
+				if got := visible(v.ctx, cm); got != v.want {
+					t.Errorf("%s: %s sees %s: %v, want %v", step, v.who, f.names[fmt.Sprint("comment:", cm.ID)], got, v.want)
+				}
+			}
+		}
+		expect("draft", f.cDraft, false, false, false)
+		if err := c.Post.UpdateOne(f.aDraft).SetStatus(post.StatusPUBLISHED).SetPublishedAt(time.Now().UTC()).Exec(f.asA); err != nil {
+			t.Fatal(err)
+		}
+		expect("published", f.cDraft, true, true, true)
+		if err := c.Post.UpdateOne(f.aPub).SetHiddenAt(time.Now().UTC()).Exec(f.asMod); err != nil {
+			t.Fatal(err)
+		}
+		expect("hidden", f.cPub, false, false, true)
+		// A comment written on the hidden post by its (moderating) writer, who asks for PUBLIC.
+		late, err := c.Comment.Create().SetAuthorID(f.mod.ID).SetPostID(f.aPub.ID).SetBody("late").
+			SetPostVisibility(comment.PostVisibilityPUBLIC).Save(f.asMod)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.names[fmt.Sprint("comment:", late.ID)] = "late"
+		expect("written on the hidden post", late, false, false, true)
+		if err := c.Post.Update().Where(post.ID(f.aPub.ID)).ClearHiddenAt().Exec(f.asMod); err != nil {
+			t.Fatal(err)
+		}
+		expect("shown again", f.cPub, true, true, true)
+		expect("shown again", late, true, true, true)
+	})
+}
+
 func TestWritesAllowed(t *testing.T) {
 	now := time.Now().UTC()
 	runWrites(t, []writeCase{

@@ -82,20 +82,33 @@ func dbSystem(d string) string {
 	return d
 }
 
-// countingDriver counts every statement ent sends, inside transactions too, and traces them.
-type countingDriver struct{ dialect.Driver }
+// countingDriver counts every statement ent sends, inside transactions too, traces them, and
+// shows them to on (Options.OnStatement) when it is set.
+type countingDriver struct {
+	dialect.Driver
+	on func(ctx context.Context, query string, args []any)
+}
 
 func (d countingDriver) Exec(ctx context.Context, query string, args, v any) error {
+	d.show(ctx, query, args)
 	return run(ctx, dbSystem(d.Dialect()), query, func(ctx context.Context) error { return d.Driver.Exec(ctx, query, args, v) })
 }
 
 func (d countingDriver) Query(ctx context.Context, query string, args, v any) error {
+	d.show(ctx, query, args)
 	return run(ctx, dbSystem(d.Dialect()), query, func(ctx context.Context) error { return d.Driver.Query(ctx, query, args, v) })
+}
+
+func (d countingDriver) show(ctx context.Context, query string, args any) {
+	if d.on != nil {
+		list, _ := args.([]any)
+		d.on(ctx, query, list)
+	}
 }
 
 func (d countingDriver) Tx(ctx context.Context) (dialect.Tx, error) {
 	tx, err := d.Driver.Tx(ctx)
-	return countingTx{tx, dbSystem(d.Dialect())}, err
+	return countingTx{tx, dbSystem(d.Dialect()), d}, err
 }
 
 // BeginTx keeps transaction options (ent calls it when the driver has it).
@@ -103,18 +116,21 @@ func (d countingDriver) BeginTx(ctx context.Context, opts *sql.TxOptions) (diale
 	tx, err := d.Driver.(interface {
 		BeginTx(context.Context, *sql.TxOptions) (dialect.Tx, error)
 	}).BeginTx(ctx, opts)
-	return countingTx{tx, dbSystem(d.Dialect())}, err
+	return countingTx{tx, dbSystem(d.Dialect()), d}, err
 }
 
 type countingTx struct {
 	dialect.Tx
 	system string
+	drv    countingDriver
 }
 
 func (t countingTx) Exec(ctx context.Context, query string, args, v any) error {
+	t.drv.show(ctx, query, args)
 	return run(ctx, t.system, query, func(ctx context.Context) error { return t.Tx.Exec(ctx, query, args, v) })
 }
 
 func (t countingTx) Query(ctx context.Context, query string, args, v any) error {
+	t.drv.show(ctx, query, args)
 	return run(ctx, t.system, query, func(ctx context.Context) error { return t.Tx.Query(ctx, query, args, v) })
 }

@@ -41,6 +41,9 @@ type Options struct {
 	// StatementTimeout is PostgreSQL's statement_timeout on every connection of the pool: the
 	// server cancels a statement running longer (0 leaves the server's setting).
 	StatementTimeout time.Duration
+	// OnStatement, when set, is called with every statement ent sends, with its context and
+	// arguments, before it runs: tests capture the SQL of a request with it (to EXPLAIN it).
+	OnStatement func(ctx context.Context, query string, args []any)
 }
 
 // Open connects to the database and checks that it answers.
@@ -80,7 +83,7 @@ func open(ctx context.Context, o Options) (*DB, error) {
 			return nil, fmt.Errorf("database: %w", err)
 		}
 		sqlDB := stdlib.OpenDBFromPool(pool)
-		drv := countingDriver{entsql.OpenDB(dialect.Postgres, sqlDB)}
+		drv := countingDriver{entsql.OpenDB(dialect.Postgres, sqlDB), o.OnStatement}
 		return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: sqlDB, Dialect: dialect.Postgres,
 			close: func() { sqlDB.Close(); pool.Close() }}, nil
 	}
@@ -91,7 +94,7 @@ func open(ctx context.Context, o Options) (*DB, error) {
 	// WAL lets readers run beside the one writer; BEGIN IMMEDIATE (in the DSN) makes writers queue on
 	// busy_timeout instead of failing when two transactions upgrade to write at once.
 	sqlDB.SetMaxOpenConns(8)
-	drv := countingDriver{entsql.OpenDB(dialect.SQLite, sqlDB)}
+	drv := countingDriver{entsql.OpenDB(dialect.SQLite, sqlDB), o.OnStatement}
 	return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: sqlDB, Dialect: dialect.SQLite,
 		close: func() { sqlDB.Close() }}, nil
 }

@@ -120,6 +120,7 @@ func firstError(err error) error {
 // collectable is an ent query field collection can eager-load edges for.
 type collectable[T any, Q any] interface {
 	CollectFields(ctx context.Context, satisfies ...string) (Q, error)
+	CollectFieldsOne(ctx context.Context, satisfies ...string) (Q, error)
 	All(ctx context.Context) ([]*T, error)
 }
 
@@ -133,7 +134,11 @@ func loadNodes[T any, Q collectable[T, Q]](ctx context.Context, l *dataloadgen.L
 	}
 	return func() ([]*T, error) {
 		q, id := query(ids)
-		q, err := q.CollectFields(ctx, typ)
+		collect := q.CollectFields
+		if len(ids) == 1 { // its connections are read with a LIMIT, not a window over all their items
+			collect = q.CollectFieldsOne
+		}
+		q, err := collect(ctx, typ)
 		if err != nil {
 			return nil, err
 		}
