@@ -1,7 +1,7 @@
 # Agora's everyday commands. `make test` is the one test command: CI runs it too.
 GO ?= go
 
-.PHONY: run seed build static static-check test test-deps generate check-generated audit migration bench ws-check federation-check graphiql graphiql-check browser-check
+.PHONY: run seed build static static-check test test-deps generate check-generated audit migration bench ws-check federation-check graphiql graphiql-check browser-check client-schema-check
 
 run: ## serve on :8080 with an embedded SQLite database
 	$(GO) run .
@@ -42,6 +42,8 @@ ws-check: ## the graphql-ws npm client receives commentAdded and notificationAdd
 	@scripts/graphql-ws-check.sh
 federation-check: ## Agora composed with a second subgraph behind Apollo Gateway (npm): queries crossing both
 	@scripts/federation-check.sh
+client-schema-check: ## graphql-js buildSchema and relay-compiler (npm, pinned) accept schema/client.graphql
+	@scripts/client-schema-check.sh
 graphiql: ## rebuild the embedded GraphiQL page (graph/server/graphiql/) from the npm packages pinned in scripts/graphiql
 	@scripts/graphiql.sh
 graphiql-check: ## fails when graph/server/graphiql/ is not exactly what scripts/graphiql builds

@@ -17,6 +17,7 @@ type invocation struct {
 	args    []string      // positional arguments
 	envFile string        // -env-file: "" reads .env when there is one
 	pending bool          // migrate -pending
+	client  bool          // schema -client
 	timeout time.Duration // healthcheck -timeout
 }
 
@@ -34,6 +35,9 @@ type command struct {
 	help                string // what it does, and the environment variables that matter
 	flags               func(fs *flag.FlagSet, inv *invocation)
 	nargs               func(n int) bool // whether n positional arguments are right
+	// check, when set, says what is wrong with the arguments and flags (nargs is right), so that
+	// every command line Agora cannot run is refused before it opens anything.
+	check func(inv invocation) error
 }
 
 const configHelp = `Configuration comes from the environment and an optional .env file in the working
@@ -90,13 +94,34 @@ the next AGORA_SOCKET_RECHECK.
 Variables: DATABASE_URL, AGORA_SQLITE_PATH, REDIS_URL.`,
 		flags: envFileFlag,
 		nargs: func(n int) bool { return n == 2 },
+		check: func(inv invocation) error {
+			switch strings.ToUpper(inv.args[1]) {
+			case "USER", "MODERATOR", "ADMIN":
+				return nil
+			}
+			return fmt.Errorf("%q is not a role: want USER, MODERATOR or ADMIN", inv.args[1])
+		},
 	},
 	{
 		name: "schema", args: "[subgraph]", summary: "print the GraphQL schema and exit",
-		help: `Prints the public schema (SDL) that clients generate code from; with "subgraph", the SDL
-Agora gives a federation router (_service.sdl, with the federation directives). Needs no
-configuration, database or network.`,
+		help: `Prints the public schema (SDL) as the server has it, with its federation, authorization and
+gqlgen directives; with -client, the schema client tools read (Relay, graphql-js, GraphQL Code
+Generator, Apollo's codegen: the same types and fields without those directives and without
+_entities and _service), committed as schema/client.graphql; with "subgraph", the SDL Agora gives
+a federation router (_service.sdl). Needs no configuration, database or network.`,
+		flags: func(fs *flag.FlagSet, inv *invocation) {
+			fs.BoolVar(&inv.client, "client", false, "print the client schema (schema/client.graphql): no federation or gqlgen directives, no _entities or _service")
+		},
 		nargs: func(n int) bool { return n <= 1 },
+		check: func(inv invocation) error {
+			switch {
+			case len(inv.args) == 1 && inv.args[0] != "subgraph":
+				return fmt.Errorf("unknown schema %q: want subgraph, -client or nothing", inv.args[0])
+			case len(inv.args) == 1 && inv.client:
+				return errors.New("-client and subgraph are two different schemas: ask for one")
+			}
+			return nil
+		},
 	},
 	{
 		name: "version", summary: "print the version, VCS revision and Go version and exit",
@@ -224,6 +249,11 @@ func parseArgs(args []string, stdout io.Writer) (invocation, error) {
 			want = "none"
 		}
 		return invocation{}, usageError{fmt.Sprintf("%s: want arguments %s, got %q (see agora %s --help)", c.name, want, strings.Join(inv.args, " "), c.name)}
+	}
+	if c.check != nil {
+		if err := c.check(inv); err != nil {
+			return invocation{}, usageError{fmt.Sprintf("%s: %v (see agora %s --help)", c.name, err, c.name)}
+		}
 	}
 	return inv, nil
 }

@@ -27,7 +27,7 @@ func TestHelp(t *testing.T) {
 		{"migrate", "-env-file -pending", []string{"DATABASE_URL", "AGORA_AUTO_MIGRATE"}},
 		{"seed", "-env-file", []string{"demo"}},
 		{"role", "-env-file", []string{"USERNAME USER|MODERATOR|ADMIN"}},
-		{"schema", "", []string{"[subgraph]", "federation"}},
+		{"schema", "-client", []string{"[subgraph]", "federation", "schema/client.graphql"}},
 		{"version", "", []string{"VCS revision", "Go version"}},
 		{"healthcheck", "-env-file -timeout", []string{"/readyz", "PORT"}},
 	} {
@@ -58,7 +58,7 @@ func TestHelp(t *testing.T) {
 		if strings.Join(listed, " ") != tc.flags {
 			t.Errorf("%s: help lists flags %q, want %q", tc.cmd, listed, tc.flags)
 		}
-		value := map[string]string{"-env-file": "x.env", "-pending": "true", "-timeout": "1s"}
+		value := map[string]string{"-env-file": "x.env", "-pending": "true", "-timeout": "1s", "-client": "true"}
 		for _, f := range listed { // and they are real: each parses
 			if _, err := parseArgs([]string{tc.cmd, f + "=" + value[f], "--help"}, &bytes.Buffer{}); !errors.Is(err, errHelpShown) {
 				t.Errorf("%s %s: %v", tc.cmd, f, err)

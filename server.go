@@ -4,7 +4,7 @@
 //	agora migrate          apply pending database migrations and exit (-pending: list them)
 //	agora seed             load the demo data set and exit
 //	agora role NAME ROLE   give user NAME the role USER, MODERATOR or ADMIN (e.g. the first admin)
-//	agora schema [subgraph]  print the public schema, or the subgraph SDL a federation router reads
+//	agora schema [-client] [subgraph]  print the public schema, the client tools' schema, or the subgraph SDL
 //	agora version          print the module version, VCS revision and Go version
 //	agora healthcheck      exit 0 when the Agora on this machine's PORT is ready (container health checks)
 //
@@ -13,7 +13,7 @@ package main
 
 //go:generate go run -mod=mod ./ent/entc.go
 //go:generate go tool gqlgen generate
-//go:generate sh -c "go run . schema > schema.graphql"
+//go:generate sh -c "go run . schema > schema.graphql && go run . schema -client > schema/client.graphql"
 
 import (
 	"context"
@@ -67,7 +67,7 @@ func run(ctx context.Context, args []string) error {
 	cmd := inv.cmd
 	switch cmd { // these need no configuration, database or network
 	case "schema":
-		return printSchema(os.Stdout, inv.args)
+		return printSchema(os.Stdout, inv)
 	case "version":
 		return printVersion(os.Stdout)
 	}
@@ -235,14 +235,15 @@ func healthcheck(ctx context.Context, addr string, timeout time.Duration) error 
 	return nil
 }
 
-// printSchema writes the public schema (what clients generate code from), or with "subgraph" the
-// SDL Agora gives a federation router (_service.sdl).
-func printSchema(w io.Writer, args []string) error {
+// printSchema writes the public schema as the server has it (schema.graphql), with -client the
+// schema client tools read (schema/client.graphql), or with "subgraph" the SDL Agora gives a
+// federation router (_service.sdl). parseArgs has checked the combination.
+func printSchema(w io.Writer, inv invocation) error {
 	switch {
-	case len(args) == 0:
-		formatter.NewFormatter(w, formatter.WithIndent("  ")).FormatSchema(generated.NewExecutableSchema(generated.Config{}).Schema())
-		return nil
-	case len(args) == 1 && args[0] == "subgraph":
+	case inv.client:
+		_, err := io.WriteString(w, server.ClientSDL())
+		return err
+	case len(inv.args) == 1:
 		sdl, err := server.SubgraphSDL()
 		if err != nil {
 			return err
@@ -250,7 +251,8 @@ func printSchema(w io.Writer, args []string) error {
 		_, err = io.WriteString(w, sdl)
 		return err
 	}
-	return errors.New("usage: agora schema [subgraph]")
+	formatter.NewFormatter(w, formatter.WithIndent("  ")).FormatSchema(generated.NewExecutableSchema(generated.Config{}).Schema())
+	return nil
 }
 
 // routeLibraryLogs sends the messages of libraries that log through a process-wide logger to log.
