@@ -186,7 +186,8 @@ func (a *App) Handler() http.Handler {
 		mux.Handle("/metrics", a.metrics.Handler())
 	}
 	httpx.Health(mux, a.db.SQL.PingContext)
-	return httpx.WithRequestID(httpx.Trace(a.tracing, httpx.AccessLog(a.log, a.metrics.HTTPObserver(routes), httpx.Compress(c.CompressMinBytes, mux))))
+	return httpx.WithRequestID(httpx.Proxied(c.TrustedProxies, c.ProxyHeader,
+		httpx.Trace(a.tracing, httpx.AccessLog(a.log, a.metrics.HTTPObserver(routes), httpx.Compress(c.CompressMinBytes, mux)))))
 }
 
 // MetricsHandler serves /metrics alone, for AGORA_METRICS_ADDR.
