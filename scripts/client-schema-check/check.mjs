@@ -47,6 +47,7 @@ const operation = parse(`
     search(query: "engine", first: 5) { totalCount edges { score node { id title } } }
   }
   mutation Refresh($t: String!) { refreshSession(input: {refreshToken: $t}) { accessToken expiresAt user { id } } }
+  mutation RefreshFromCookie { refreshSession(input: {}) { accessToken expiresAt refreshTokenExpiresAt } }
   subscription Comments($postID: ID!) { commentAdded(postID: $postID) { id body author { username } } }
 `);
 const opErrors = validate(schema, operation);
