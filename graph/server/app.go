@@ -108,7 +108,7 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 		s := events.Stats()
 		return s.Started, s.Active
 	})
-	m.DBPool(db.SQL.Stats)
+	m.DBPool(db.PoolStats)
 	accounts := account.New(db.Client, store, tokens, cfg.Auth.SessionTTL, account.LoginLimits{
 		Limiter: limiter, PerAccount: budgets.LoginPerAccount, PerIP: budgets.LoginPerIP, SignUps: budgets.SignUpsPerIP,
 	})
