@@ -78,6 +78,17 @@ func TestVersion(t *testing.T) {
 			t.Errorf("want %q in:\n%s", want, out.String())
 		}
 	}
+
+	// What the linker stamps (-X main.version, -X main.revision) wins over the build info.
+	defer func(v, r string) { version, revision = v, r }(version, revision)
+	version, revision = "v1.4.0-3-gabc1234", "abc1234def5678abc1234def5678abc1234def56"
+	out.Reset()
+	if err := printVersion(&out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "agora v1.4.0-3-gabc1234\nmodule: github.com/agora/agora\nrevision: abc1234def5678abc1234def5678abc1234def56\n") {
+		t.Errorf("stamped:\n%s", out.String())
+	}
 }
 
 // agora runs main with args in a child process, with only the environment given, and returns
