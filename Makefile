@@ -1,7 +1,12 @@
 # Agora's everyday commands. `make test` is the one test command: CI runs it too.
 GO ?= go
+# Stamped into the binary (agora version, the start-up log): the Dockerfile passes its build
+# arguments of the same names, since an image's build has no .git.
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.revision=$(REVISION)
 
-.PHONY: run seed build static static-check test test-deps generate check-generated audit migration bench ws-check federation-check clients-check graphiql graphiql-check browser-check
+.PHONY: run seed build static static-check test test-deps generate check-generated audit migration bench ws-check federation-check clients-check graphiql graphiql-check browser-check client-schema-check
 
 run: ## serve on :8080 with an embedded SQLite database
 	$(GO) run .
@@ -9,15 +14,16 @@ run: ## serve on :8080 with an embedded SQLite database
 seed: ## load the demo data set
 	$(GO) run . seed
 
-build:
-	$(GO) build -ldflags="-s -w" -o agora .
+build: ## the binary, stamped with VERSION and REVISION
+	$(GO) build -ldflags="$(LDFLAGS)" -o agora .
 
 static: ## the static, stripped binary the Dockerfile ships (no cgo: SQLite is pure Go)
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o agora .
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="$(LDFLAGS)" -o agora .
 
 static-check: static ## CI: the Dockerfile's build line gives a static binary that runs
 	@$(GO) version -m agora | grep -q 'CGO_ENABLED=0' || { echo "agora is not a static build" >&2; exit 1; }
-	@./agora schema > /dev/null && echo "static binary: OK ($$(du -h agora | cut -f1))"
+	@./agora version | grep -qx 'revision: $(REVISION)' || { echo "agora version does not show REVISION $(REVISION):" >&2; ./agora version >&2; exit 1; }
+	@./agora schema > /dev/null && echo "static binary: OK ($$(du -h agora | cut -f1), $$(./agora version | head -1))"
 
 test: test-deps ## everything: vet, then all tests on real PostgreSQL and SQLite
 	$(GO) vet ./...
@@ -44,6 +50,9 @@ federation-check: ## Agora composed with a second subgraph behind Apollo Gateway
 	@scripts/federation-check.sh
 clients-check: ## urql (core, graphcache), Apollo Client 4 and graphql-sse (both modes) with their defaults against a freshly built server
 	@scripts/clients-check.sh
+
+client-schema-check: ## graphql-js buildSchema and relay-compiler (npm, pinned) accept schema/client.graphql
+	@scripts/client-schema-check.sh
 graphiql: ## rebuild the embedded GraphiQL page (graph/server/graphiql/) from the npm packages pinned in scripts/graphiql
 	@scripts/graphiql.sh
 graphiql-check: ## fails when graph/server/graphiql/ is not exactly what scripts/graphiql builds

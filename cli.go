@@ -17,6 +17,7 @@ type invocation struct {
 	args    []string      // positional arguments
 	envFile string        // -env-file: "" reads .env when there is one
 	pending bool          // migrate -pending
+	client  bool          // schema -client
 	timeout time.Duration // healthcheck -timeout
 }
 
@@ -34,6 +35,9 @@ type command struct {
 	help                string // what it does, and the environment variables that matter
 	flags               func(fs *flag.FlagSet, inv *invocation)
 	nargs               func(n int) bool // whether n positional arguments are right
+	// check, when set, says what is wrong with the arguments and flags (nargs is right), so that
+	// every command line Agora cannot run is refused before it opens anything.
+	check func(inv invocation) error
 }
 
 const configHelp = `Configuration comes from the environment and an optional .env file in the working
@@ -90,18 +94,42 @@ the next AGORA_SOCKET_RECHECK.
 Variables: DATABASE_URL, AGORA_SQLITE_PATH, REDIS_URL.`,
 		flags: envFileFlag,
 		nargs: func(n int) bool { return n == 2 },
+		check: func(inv invocation) error {
+			switch strings.ToUpper(inv.args[1]) {
+			case "USER", "MODERATOR", "ADMIN":
+				return nil
+			}
+			return fmt.Errorf("%q is not a role: want USER, MODERATOR or ADMIN", inv.args[1])
+		},
 	},
 	{
 		name: "schema", args: "[subgraph]", summary: "print the GraphQL schema and exit",
-		help: `Prints the public schema (SDL) that clients generate code from; with "subgraph", the SDL
-Agora gives a federation router (_service.sdl, with the federation directives). Needs no
-configuration, database or network.`,
+		help: `Prints the public schema (SDL) as the server has it, with its federation, authorization and
+gqlgen directives; with -client, the schema client tools read (Relay, graphql-js, GraphQL Code
+Generator, Apollo's codegen: the same types and fields without those directives and without
+_entities and _service), committed as schema/client.graphql; with "subgraph", the SDL Agora gives
+a federation router (_service.sdl). Needs no configuration, database or network.`,
+		flags: func(fs *flag.FlagSet, inv *invocation) {
+			fs.BoolVar(&inv.client, "client", false, "print the client schema (schema/client.graphql): no federation or gqlgen directives, no _entities or _service")
+		},
 		nargs: func(n int) bool { return n <= 1 },
+		check: func(inv invocation) error {
+			switch {
+			case len(inv.args) == 1 && inv.args[0] != "subgraph":
+				return fmt.Errorf("unknown schema %q: want subgraph, -client or nothing", inv.args[0])
+			case len(inv.args) == 1 && inv.client:
+				return errors.New("-client and subgraph are two different schemas: ask for one")
+			}
+			return nil
+		},
 	},
 	{
 		name: "version", summary: "print the version, VCS revision and Go version and exit",
-		help: `Prints the module version, the VCS revision and time it was built from (when the build
-recorded them: go build in a git checkout does) and the Go version, from the binary's build info.`,
+		help: `Prints the version and the VCS revision the binary was built from — stamped by the linker
+in release builds (make build, make static and the Dockerfile pass -X main.version and
+-X main.revision; docker build takes --build-arg VERSION=… --build-arg REVISION=…), else as the
+Go toolchain recorded them (go build in a git checkout does) — with the revision's time when
+recorded, and the Go version.`,
 	},
 	{
 		name: "healthcheck", summary: "exit 0 when the Agora on this machine is ready",
@@ -225,37 +253,74 @@ func parseArgs(args []string, stdout io.Writer) (invocation, error) {
 		}
 		return invocation{}, usageError{fmt.Sprintf("%s: want arguments %s, got %q (see agora %s --help)", c.name, want, strings.Join(inv.args, " "), c.name)}
 	}
+	if c.check != nil {
+		if err := c.check(inv); err != nil {
+			return invocation{}, usageError{fmt.Sprintf("%s: %v (see agora %s --help)", c.name, err, c.name)}
+		}
+	}
 	return inv, nil
 }
 
-// printVersion is `agora version`: what the binary's build info records.
-func printVersion(w io.Writer) error {
-	version, revision, built, modified := "(unknown)", "(unknown)", "", false
-	module := "github.com/agora/agora"
+// Stamped into release binaries and images by the linker (Makefile's build and static, the
+// Dockerfile's VERSION and REVISION build arguments):
+//
+//	go build -ldflags "-X main.version=v1.4.0 -X main.revision=$(git rev-parse HEAD)"
+//
+// Builds without them fall back to what the Go toolchain records (a build in a git checkout
+// records its revision).
+var (
+	version  string // e.g. v1.4.0, or git describe's v1.4.0-3-gabc1234-dirty
+	revision string // the commit, e.g. 9f2c…
+)
+
+// buildInfo is what Agora knows of its own build: version, VCS revision (and whether the tree
+// had changes), revision time and module.
+type buildInfo struct{ version, revision, time, module string }
+
+func readBuildInfo() buildInfo {
+	b := buildInfo{version: version, revision: revision, module: "github.com/agora/agora"}
+	var vcsRevision string
+	var modified bool
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		if bi.Main.Path != "" {
-			module = bi.Main.Path
+			b.module = bi.Main.Path
 		}
-		if bi.Main.Version != "" {
-			version = bi.Main.Version
+		if b.version == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			b.version = bi.Main.Version
 		}
 		for _, s := range bi.Settings {
 			switch s.Key {
 			case "vcs.revision":
-				revision = s.Value
+				vcsRevision = s.Value
 			case "vcs.time":
-				built = s.Value
+				b.time = s.Value
 			case "vcs.modified":
 				modified = s.Value == "true"
 			}
 		}
 	}
-	if modified {
-		revision += " (modified)"
+	if b.revision == "" && vcsRevision != "" {
+		b.revision = vcsRevision
+		if modified {
+			b.revision += " (modified)"
+		}
 	}
-	fmt.Fprintf(w, "agora %s\nmodule: %s\nrevision: %s\n", version, module, revision)
-	if built != "" {
-		fmt.Fprintf(w, "revision time: %s\n", built)
+	if b.version == "" {
+		b.version = "(unknown)"
+	}
+	if b.revision == "" {
+		b.revision = "(unknown)"
+	}
+	return b
+}
+
+// printVersion is `agora version`: the stamped version and revision, else what the binary's build
+// info records.
+func printVersion(w io.Writer) error {
+	b := readBuildInfo()
+	fmt.Fprintf(w, "agora %s\nmodule: %s\nrevision: %s\n", b.version, b.module, b.revision)
+	if b.time != "" {
+		fmt.Fprintf(w, "revision time: %s\n", b.time)
 	}
 	_, err := fmt.Fprintf(w, "go: %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return err

@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -27,7 +29,7 @@ func TestHelp(t *testing.T) {
 		{"migrate", "-env-file -pending", []string{"DATABASE_URL", "AGORA_AUTO_MIGRATE"}},
 		{"seed", "-env-file", []string{"demo"}},
 		{"role", "-env-file", []string{"USERNAME USER|MODERATOR|ADMIN"}},
-		{"schema", "", []string{"[subgraph]", "federation"}},
+		{"schema", "-client", []string{"[subgraph]", "federation", "schema/client.graphql"}},
 		{"version", "", []string{"VCS revision", "Go version"}},
 		{"healthcheck", "-env-file -timeout", []string{"/readyz", "PORT"}},
 	} {
@@ -58,7 +60,7 @@ func TestHelp(t *testing.T) {
 		if strings.Join(listed, " ") != tc.flags {
 			t.Errorf("%s: help lists flags %q, want %q", tc.cmd, listed, tc.flags)
 		}
-		value := map[string]string{"-env-file": "x.env", "-pending": "true", "-timeout": "1s"}
+		value := map[string]string{"-env-file": "x.env", "-pending": "true", "-timeout": "1s", "-client": "true"}
 		for _, f := range listed { // and they are real: each parses
 			if _, err := parseArgs([]string{tc.cmd, f + "=" + value[f], "--help"}, &bytes.Buffer{}); !errors.Is(err, errHelpShown) {
 				t.Errorf("%s %s: %v", tc.cmd, f, err)
@@ -78,6 +80,17 @@ func TestVersion(t *testing.T) {
 			t.Errorf("want %q in:\n%s", want, out.String())
 		}
 	}
+
+	// What the linker stamps (-X main.version, -X main.revision) wins over the build info.
+	defer func(v, r string) { version, revision = v, r }(version, revision)
+	version, revision = "v1.4.0-3-gabc1234", "abc1234def5678abc1234def5678abc1234def56"
+	out.Reset()
+	if err := printVersion(&out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "agora v1.4.0-3-gabc1234\nmodule: github.com/agora/agora\nrevision: abc1234def5678abc1234def5678abc1234def56\n") {
+		t.Errorf("stamped:\n%s", out.String())
+	}
 }
 
 // agora runs main with args in a child process, with only the environment given, and returns
@@ -92,7 +105,8 @@ func agora(t *testing.T, dir string, env []string, args string) (stdout, stderr 
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	cmd.Env = append(cmd.Env, append(env, "AGORA_TEST_MAIN_ARGS="+args, "AGORA_LOG_LEVEL=error")...)
+	cmd.Env = append(cmd.Env, "AGORA_LOG_LEVEL=error") // env may say otherwise: the last one counts
+	cmd.Env = append(cmd.Env, append(env, "AGORA_TEST_MAIN_ARGS="+args)...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
@@ -122,10 +136,15 @@ func TestCommandLine(t *testing.T) {
 		{"schema a b", "schema: want arguments [subgraph]", 2},
 		{"version now", "version: want arguments none", 2},
 		{"help nope", `help: unknown command "nope"`, 2},
+		{"schema bogus", `schema: unknown schema "bogus"`, 2},
+		{"schema -client subgraph", "-client and subgraph are two different schemas", 2},
+		{"role ada KING", `role: "KING" is not a role: want USER, MODERATOR or ADMIN`, 2},
+		{"migrate now", "migrate: want arguments none", 2},
 		{"migrate -env-file missing.env", "missing.env", 1},
 		{"healthcheck -timeout 1s", "healthcheck:", 1}, // nothing listens on PORT 1
 	} {
-		stdout, stderr, code := agora(t, dir, []string{"PORT=1"}, tc.args)
+		// A database that cannot be reached: a bad command line is refused before it is opened.
+		stdout, stderr, code := agora(t, dir, []string{"PORT=1", "DATABASE_URL=postgres://nobody@127.0.0.1:1/none?connect_timeout=1"}, tc.args)
 		if code != tc.code || !strings.Contains(stdout+stderr, tc.want) {
 			t.Errorf("agora %s: exit %d, want %d with %q:\n%s%s", tc.args, code, tc.code, tc.want, stdout, stderr)
 		}
@@ -147,5 +166,82 @@ func TestCommandLine(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "agora.db")); err != nil {
 		t.Fatalf("-env-file's AGORA_SQLITE_PATH was not used: %v", err)
+	}
+}
+
+// TestOneShotCommandsAreQuiet: migrate, seed and role say what they did, and neither the
+// configuration nor the JWT warning that serve logs; migrate says when there was nothing to do.
+func TestOneShotCommandsAreQuiet(t *testing.T) {
+	dir := t.TempDir()
+	env := []string{"AGORA_LOG_LEVEL=info", "AGORA_SQLITE_PATH=" + filepath.Join(dir, "agora.db")}
+	for _, tc := range []struct {
+		args string
+		want []string
+	}{
+		{"migrate", []string{`msg="migration applied" file=`}},
+		{"migrate", []string{`msg="database up to date: no migration pending" database=sqlite`}},
+		{"seed", []string{`msg="demo data loaded" users=ada,grace,alan,edsger,barbara password=agora-demo-password`}},
+		{"seed", []string{`msg="demo data already loaded: nothing to do"`}},
+		{"role ada moderator", []string{`msg="role set" user=ada role=MODERATOR`}},
+	} {
+		stdout, stderr, code := agora(t, dir, env, tc.args)
+		out := stdout + stderr
+		if code != 0 {
+			t.Fatalf("agora %s: exit %d:\n%s", tc.args, code, out)
+		}
+		for _, want := range tc.want {
+			if !strings.Contains(out, want) {
+				t.Errorf("agora %s: want %q in:\n%s", tc.args, want, out)
+			}
+		}
+		for _, noise := range []string{"config=", "starting", "AGORA_JWT_SECRET", "up to date"} {
+			if strings.Contains(out, noise) && !(noise == "up to date" && tc.args == "migrate") {
+				t.Errorf("agora %s says %q:\n%s", tc.args, noise, out)
+			}
+		}
+		if lines := strings.Count(strings.TrimSpace(out), "\n") + 1; tc.args != "migrate" && lines != 1 {
+			t.Errorf("agora %s: %d lines, want 1:\n%s", tc.args, lines, out)
+		}
+	}
+	if _, stderr, code := agora(t, dir, env, "role nobody ADMIN"); code != 1 || !strings.Contains(stderr, `no user "nobody"`) {
+		t.Errorf("role of a user that does not exist: exit %d: %s", code, stderr)
+	}
+}
+
+// TestStartUpRefusals: a configuration Agora cannot serve fails at start with a message that says
+// what is expected, before anything logs "listening": a port out of range, a port already taken,
+// a duration without its unit. Production warns about an embedded SQLite database, /metrics on
+// the public port and origin patterns that can never match.
+func TestStartUpRefusals(t *testing.T) {
+	dir := t.TempDir()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	takenPort := strconv.Itoa(taken.Addr().(*net.TCPAddr).Port)
+	db := "AGORA_SQLITE_PATH=" + filepath.Join(dir, "agora.db")
+	for _, tc := range []struct {
+		env  []string
+		want []string
+	}{
+		{[]string{"PORT=99999"}, []string{`PORT: want a port number from 1 to 65535, got "99999"`}},
+		{[]string{"PORT=" + takenPort, db}, []string{"PORT: cannot listen on :" + takenPort, "address already in use"}},
+		{[]string{"AGORA_ACCESS_TOKEN_TTL=15"}, []string{`AGORA_ACCESS_TOKEN_TTL: want a duration such as 15m (a number with a unit: ms, s, m or h), got "15"`}},
+		{[]string{"PORT=" + takenPort, db, "AGORA_ENV=production", "AGORA_JWT_SECRET=" + strings.Repeat("k", 32), "AGORA_LOG_LEVEL=warn",
+			"AGORA_ALLOWED_ORIGINS=https://app.example.com/"},
+			[]string{"production on the embedded SQLite file", "production serves /metrics on the public port",
+				`\"https://app.example.com/\" can never match a page's origin: an origin has no trailing slash`, "cannot listen"}},
+	} {
+		stdout, stderr, code := agora(t, dir, tc.env, "serve")
+		out := stdout + stderr
+		if code != 1 || strings.Contains(out, "listening") {
+			t.Errorf("%v: exit %d (want 1, without listening):\n%s", tc.env, code, out)
+		}
+		for _, want := range tc.want {
+			if !strings.Contains(out, want) {
+				t.Errorf("%v: want %q in:\n%s", tc.env, want, out)
+			}
+		}
 	}
 }

@@ -4,7 +4,7 @@
 //	agora migrate          apply pending database migrations and exit (-pending: list them)
 //	agora seed             load the demo data set and exit
 //	agora role NAME ROLE   give user NAME the role USER, MODERATOR or ADMIN (e.g. the first admin)
-//	agora schema [subgraph]  print the public schema, or the subgraph SDL a federation router reads
+//	agora schema [-client] [subgraph]  print the public schema, the client tools' schema, or the subgraph SDL
 //	agora version          print the module version, VCS revision and Go version
 //	agora healthcheck      exit 0 when the Agora on this machine's PORT is ready (container health checks)
 //
@@ -13,7 +13,7 @@ package main
 
 //go:generate go run -mod=mod ./ent/entc.go
 //go:generate go tool gqlgen generate
-//go:generate sh -c "go run . schema > schema.graphql"
+//go:generate sh -c "go run . schema > schema.graphql && go run . schema -client > schema/client.graphql"
 
 import (
 	"context"
@@ -67,7 +67,7 @@ func run(ctx context.Context, args []string) error {
 	cmd := inv.cmd
 	switch cmd { // these need no configuration, database or network
 	case "schema":
-		return printSchema(os.Stdout, inv.args)
+		return printSchema(os.Stdout, inv)
 	case "version":
 		return printVersion(os.Stdout)
 	}
@@ -80,9 +80,18 @@ func run(ctx context.Context, args []string) error {
 	}
 	log := newLogger(cfg)
 	routeLibraryLogs(log)
-	log.Info("starting", "command", cmd, "config", cfg.String())
-	if on := cfg.Exposed(); len(on) > 0 {
-		log.Warn("production with the schema exposed, as configured", "settings", on)
+	// One-shot commands (migrate, seed, role) say what they did and nothing else; the server
+	// logs its configuration and what about it deserves a warning.
+	serving := cmd == "serve"
+	if serving {
+		b := readBuildInfo()
+		log.Info("starting", "version", b.version, "revision", b.revision, "config", cfg.String())
+		if on := cfg.Exposed(); len(on) > 0 {
+			log.Warn("production with the schema exposed, as configured", "settings", on)
+		}
+		for _, w := range cfg.Warnings() {
+			log.Warn(w)
+		}
 	}
 
 	db, err := database.Open(ctx, database.Options{PostgresURL: cfg.Database.URL, SQLitePath: cfg.Database.SQLitePath,
@@ -96,10 +105,10 @@ func run(ctx context.Context, args []string) error {
 		if inv.pending {
 			return listPending(ctx, os.Stdout, db)
 		}
-		return migrate(ctx, log, db)
+		return migrate(ctx, log, db, true)
 	}
 	if cfg.Database.AutoMigrate {
-		if err := migrate(ctx, log, db); err != nil {
+		if err := migrate(ctx, log, db, false); err != nil {
 			return err
 		}
 	} else if pending, err := db.Pending(ctx); err != nil {
@@ -108,9 +117,11 @@ func run(ctx context.Context, args []string) error {
 		return fmt.Errorf("%d migrations pending and AGORA_AUTO_MIGRATE=false: run `agora migrate`", len(pending))
 	}
 
-	if cfg.Auth.JWTSecret == "" {
+	if cfg.Auth.JWTSecret == "" { // development only: production refuses to start without one
 		cfg.Auth.JWTSecret = hex.EncodeToString(randomBytes(32))
-		log.Warn("AGORA_JWT_SECRET is not set: using a random secret, so access tokens stop working at restart")
+		if serving { // one-shot commands issue no tokens
+			log.Warn("AGORA_JWT_SECRET is not set: using a random secret, so access tokens stop working at restart")
+		}
 	}
 	var rdb redis.UniversalClient // a nil interface, not a nil *redis.Client, when unset
 	if cfg.Redis.URL != "" {
@@ -148,16 +159,29 @@ func run(ctx context.Context, args []string) error {
 		return nil
 	}
 	if cmd == "seed" {
+		present, err := seed.Present(ctx, db.Client)
+		if err != nil {
+			return err
+		}
 		if err := seed.Load(ctx, db.Client, a.Accounts, a.Publish, a.Social); err != nil {
 			return err
 		}
-		log.Info("demo data loaded", "password", seed.Password)
+		msg := "demo data loaded"
+		if present {
+			msg = "demo data already loaded: nothing to do"
+		}
+		log.Info(msg, "users", strings.Join(seed.Usernames(), ","), "password", seed.Password)
 		return nil
 	}
 
 	srv := server.NewHTTPServer(cfg.HTTP, a.Handler())
+	// Listen first: a port that is taken or not ours fails here, before "listening" is logged.
+	listener, err := net.Listen("tcp", cfg.HTTP.Addr)
+	if err != nil {
+		return fmt.Errorf("PORT: cannot listen on %s: %w", cfg.HTTP.Addr, err)
+	}
 	errc := make(chan error, 2)
-	go func() { errc <- srv.ListenAndServe() }()
+	go func() { errc <- srv.Serve(listener) }()
 	if cfg.HTTP.MetricsAddr != "" {
 		l, err := net.Listen("tcp", cfg.HTTP.MetricsAddr)
 		if err != nil {
@@ -235,14 +259,15 @@ func healthcheck(ctx context.Context, addr string, timeout time.Duration) error 
 	return nil
 }
 
-// printSchema writes the public schema (what clients generate code from), or with "subgraph" the
-// SDL Agora gives a federation router (_service.sdl).
-func printSchema(w io.Writer, args []string) error {
+// printSchema writes the public schema as the server has it (schema.graphql), with -client the
+// schema client tools read (schema/client.graphql), or with "subgraph" the SDL Agora gives a
+// federation router (_service.sdl). parseArgs has checked the combination.
+func printSchema(w io.Writer, inv invocation) error {
 	switch {
-	case len(args) == 0:
-		formatter.NewFormatter(w, formatter.WithIndent("  ")).FormatSchema(generated.NewExecutableSchema(generated.Config{}).Schema())
-		return nil
-	case len(args) == 1 && args[0] == "subgraph":
+	case inv.client:
+		_, err := io.WriteString(w, server.ClientSDL())
+		return err
+	case len(inv.args) == 1:
 		sdl, err := server.SubgraphSDL()
 		if err != nil {
 			return err
@@ -250,7 +275,8 @@ func printSchema(w io.Writer, args []string) error {
 		_, err = io.WriteString(w, sdl)
 		return err
 	}
-	return errors.New("usage: agora schema [subgraph]")
+	formatter.NewFormatter(w, formatter.WithIndent("  ")).FormatSchema(generated.NewExecutableSchema(generated.Config{}).Schema())
+	return nil
 }
 
 // routeLibraryLogs sends the messages of libraries that log through a process-wide logger to log.
@@ -273,12 +299,24 @@ func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 	l.log.DebugContext(ctx, fmt.Sprintf(format, v...), "component", "go-redis")
 }
 
-func migrate(ctx context.Context, log *slog.Logger, db *database.DB) error {
+// migrate applies the pending migrations and logs each; with upToDate, it says so too when there
+// was none (agora migrate).
+func migrate(ctx context.Context, log *slog.Logger, db *database.DB, upToDate bool) error {
 	applied, err := db.Migrate(ctx)
 	for _, name := range applied {
 		log.Info("migration applied", "file", name)
 	}
+	if err == nil && len(applied) == 0 && upToDate {
+		log.Info("database up to date: no migration pending", "database", dialectName(db))
+	}
 	return err
+}
+
+func dialectName(db *database.DB) string {
+	if db.Dialect == "postgres" {
+		return "postgresql"
+	}
+	return "sqlite"
 }
 
 func newLogger(cfg config.Config) *slog.Logger {

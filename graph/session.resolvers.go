@@ -16,12 +16,12 @@ import (
 
 // RefreshSession is the resolver for the refreshSession field.
 func (r *mutationResolver) RefreshSession(ctx context.Context, input model.RefreshSessionInput) (*model.RefreshSessionPayload, error) {
-	s, err := r.Accounts.RefreshSession(ctx, input.RefreshToken)
+	s, err := r.refreshSession(ctx, input.RefreshToken)
 	if err != nil {
 		return nil, err
 	}
 	return &model.RefreshSessionPayload{User: s.User, AccessToken: s.AccessToken, ExpiresAt: s.ExpiresAt,
-		RefreshToken: s.RefreshToken, RefreshTokenExpiresAt: s.RefreshTokenExpiresAt}, nil
+		RefreshToken: refreshTokenOut(ctx, s), RefreshTokenExpiresAt: s.RefreshTokenExpiresAt}, nil
 }
 
 // Logout is the resolver for the logout field.
@@ -30,6 +30,7 @@ func (r *mutationResolver) Logout(ctx context.Context) (*model.LogoutPayload, er
 	if err != nil {
 		return nil, err
 	}
+	endRefreshCookie(ctx)
 	return &model.LogoutPayload{SessionID: id}, nil
 }
 
@@ -39,6 +40,7 @@ func (r *mutationResolver) LogoutAll(ctx context.Context) (*model.LogoutAllPaylo
 	if err != nil {
 		return nil, err
 	}
+	endRefreshCookie(ctx)
 	return &model.LogoutAllPayload{RevokedSessionCount: n}, nil
 }
 

@@ -26,7 +26,7 @@ func (r *mutationResolver) Register(ctx context.Context, input account.RegisterI
 		return nil, err
 	}
 	return &model.RegisterPayload{User: s.User, AccessToken: s.AccessToken, ExpiresAt: s.ExpiresAt,
-		RefreshToken: s.RefreshToken, RefreshTokenExpiresAt: s.RefreshTokenExpiresAt}, nil
+		RefreshToken: refreshTokenOut(ctx, s), RefreshTokenExpiresAt: s.RefreshTokenExpiresAt}, nil
 }
 
 // Login is the resolver for the login field.
@@ -36,7 +36,7 @@ func (r *mutationResolver) Login(ctx context.Context, input account.LoginInput) 
 		return nil, err
 	}
 	return &model.LoginPayload{User: s.User, AccessToken: s.AccessToken, ExpiresAt: s.ExpiresAt,
-		RefreshToken: s.RefreshToken, RefreshTokenExpiresAt: s.RefreshTokenExpiresAt}, nil
+		RefreshToken: refreshTokenOut(ctx, s), RefreshTokenExpiresAt: s.RefreshTokenExpiresAt}, nil
 }
 
 // UpdateProfile is the resolver for the updateProfile field.

@@ -3714,7 +3714,7 @@ extend type Session {
 }
 
 extend type Mutation {
-  "Trade a refresh token for a new access token and a new refresh token. Presenting a refresh token that was already used ends its session."
+  "Trade a refresh token for a new access token and a new refresh token. A refresh token presented again within seconds of its use (a retried request, a second tab) gets the same new tokens; later, it ends its session (UNAUTHENTICATED with extensions.reason REFRESH_TOKEN_REUSED)."
   refreshSession("The mutation's arguments, each described on its input type." input: RefreshSessionInput!): RefreshSessionPayload!
   "End the current session."
   logout: LogoutPayload! @authenticated
@@ -3728,8 +3728,8 @@ extend type Mutation {
 
 "The refresh token to trade."
 input RefreshSessionInput {
-  "The refresh token from login, register or the previous refreshSession."
-  refreshToken: String!
+  "The refresh token from login, register or the previous refreshSession. Leave it out in cookie mode (the server's AGORA_REFRESH_COOKIE): the cookie login set is used."
+  refreshToken: String
 }
 
 "New tokens for the session."
@@ -3740,8 +3740,8 @@ type RefreshSessionPayload {
   accessToken: String!
   "When the access token stops working."
   expiresAt: Time!
-  "The next refresh token; the one sent is now used up."
-  refreshToken: String!
+  "The next refresh token; the one sent is now used up. Null in cookie mode: the new token is in the cookie."
+  refreshToken: String
   "When the session ends unless refreshed before."
   refreshTokenExpiresAt: Time!
 }
@@ -3914,8 +3914,8 @@ type RegisterPayload {
   accessToken: String!
   "When the access token stops working: get a new one with refreshSession before then."
   expiresAt: Time!
-  "Trade it for new tokens with refreshSession; each refresh token works once. Keep it secret."
-  refreshToken: String!
+  "Trade it for new tokens with refreshSession; each refresh token works once. Keep it secret. Null in cookie mode (the server's AGORA_REFRESH_COOKIE): the token is then in an HttpOnly cookie that page scripts cannot read."
+  refreshToken: String
   "When the session ends unless refreshed before."
   refreshTokenExpiresAt: Time!
 }
@@ -3936,8 +3936,8 @@ type LoginPayload {
   accessToken: String!
   "When the access token stops working: get a new one with refreshSession before then."
   expiresAt: Time!
-  "Trade it for new tokens with refreshSession; each refresh token works once. Keep it secret."
-  refreshToken: String!
+  "Trade it for new tokens with refreshSession; each refresh token works once. Keep it secret. Null in cookie mode (the server's AGORA_REFRESH_COOKIE): the token is then in an HttpOnly cookie that page scripts cannot read."
+  refreshToken: String
   "When the session ends unless refreshed before."
   refreshTokenExpiresAt: Time!
 }

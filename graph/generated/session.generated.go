@@ -218,11 +218,11 @@ func (ec *executionContext) _RefreshSessionPayload_refreshToken(ctx context.Cont
 			return obj.RefreshToken, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_RefreshSessionPayload_refreshToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -336,7 +336,7 @@ func (ec *executionContext) unmarshalInputRefreshSessionInput(ctx context.Contex
 		switch k {
 		case "refreshToken":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refreshToken"))
-			data, err := ec.unmarshalNString2string(ctx, v)
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -532,7 +532,7 @@ func (ec *executionContext) _RefreshSessionPayload(ctx context.Context, sel ast.
 			}
 		case "refreshToken":
 			out.Values[i] = ec._RefreshSessionPayload_refreshToken(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "refreshTokenExpiresAt":

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -312,4 +313,65 @@ func TestAccessLogLine(t *testing.T) {
 	if line["viewer_id"] != float64(viewerID) || line["trace_id"] == nil {
 		t.Errorf("socket: %s", text)
 	}
+}
+
+// TestMetricsDBPool: agora_db_pool_* describe the pool that holds the connections — the pgx pool
+// on PostgreSQL (not database/sql's wrapper over it), database/sql's on SQLite: its limit, the
+// connections open and in use while requests hold them, and the waits of a request that found
+// none free.
+func TestMetricsDBPool(t *testing.T) {
+	eachDB(t, func(t *testing.T, a *api) {
+		scrape := func() map[string]float64 { return testenv.Scrape(t, a.srv.URL+"/metrics") }
+		max := 10.0 // newAPI's PostgreSQL pool
+		if a.db.Dialect == "sqlite3" || a.db.Dialect == "sqlite" {
+			max = 8
+		}
+		a.register(t, "ada") // the pool has been used
+		s := scrape()
+		if s["agora_db_pool_max_connections"] != max || s["agora_db_pool_open_connections"] < 1 ||
+			s["agora_db_pool_open_connections"] != s["agora_db_pool_in_use_connections"]+s["agora_db_pool_idle_connections"] {
+			t.Fatalf("an idle pool: %v", poolSamples(s))
+		}
+
+		// Hold every connection, as long transactions would.
+		var held []*sql.Conn
+		for range int(max) {
+			c, err := a.db.SQL.Conn(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.PingContext(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			held = append(held, c)
+		}
+		s = scrape()
+		if s["agora_db_pool_in_use_connections"] != max || s["agora_db_pool_open_connections"] != max || s["agora_db_pool_idle_connections"] != 0 {
+			t.Fatalf("every connection held: %v", poolSamples(s))
+		}
+		// A request now waits for a connection, until one is released.
+		done := make(chan testenv.Response, 1)
+		go func() { done <- a.Post(t, `{ users(first: 1) { totalCount } }`, nil) }()
+		time.Sleep(300 * time.Millisecond)
+		for _, c := range held {
+			c.Close()
+		}
+		if r := <-done; len(r.Errors) > 0 {
+			t.Fatalf("the waiting request: %+v", r.Errors)
+		}
+		s = scrape()
+		if s["agora_db_pool_waits_total"] < 1 || s["agora_db_pool_wait_seconds_total"] < 0.1 || s["agora_db_pool_in_use_connections"] >= max {
+			t.Fatalf("after a wait: %v", poolSamples(s))
+		}
+	})
+}
+
+func poolSamples(s map[string]float64) map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range s {
+		if strings.HasPrefix(k, "agora_db_pool_") {
+			out[k] = v
+		}
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"net/http"
+	"net/netip"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -150,4 +151,57 @@ func TestOperationRateLimits(t *testing.T) {
 	}
 	a.as(ada).Do(t, `{ searchUsers(query: "bo", first: 5) { edges { cursor } } }`, nil, nil) // suggestions are not budgeted
 	a.as(bob).Do(t, find, nil, nil)
+}
+
+// TestRateLimitBehindProxies: anonymous budgets are per client address. Without trusted proxies
+// (or from a peer that is not one) X-Forwarded-For is ignored, so a client cannot get a fresh
+// budget by writing a new address in it; behind a trusted proxy (the test's peer, 127.0.0.1) each
+// client the proxy names has a budget of its own, and what the client wrote before the proxy's
+// entry is still ignored.
+func TestRateLimitBehindProxies(t *testing.T) {
+	t.Parallel()
+	anon := func(a *api, xff string) budgetResponse {
+		t.Helper()
+		res, body := httpPostJSON(t, a.srv.URL+"/graphql", map[string]string{"X-Forwarded-For": xff}, map[string]any{"query": `{ users(first: 1) { totalCount } }`})
+		return budgetResponse{status: res.StatusCode, remaining: res.Header.Get("RateLimit-Remaining"), body: decodeGraphQL(t, body)}
+	}
+	limits := func(c *config.Config) { c.RateLimits.RequestsPerIP = budget(t, "2/1h") }
+
+	direct := newLimitedAPI(t, nil, limits)
+	anon(direct, "198.51.100.1")
+	anon(direct, "198.51.100.2")
+	if r := anon(direct, "198.51.100.3"); r.status != http.StatusTooManyRequests {
+		t.Fatalf("a spoofed X-Forwarded-For got a fresh budget: %d remaining %s", r.status, r.remaining)
+	}
+
+	// Trusted, but the peer is not among them: still one budget.
+	other := newLimitedAPI(t, nil, func(c *config.Config) {
+		limits(c)
+		c.HTTP.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	})
+	anon(other, "198.51.100.1")
+	anon(other, "198.51.100.2")
+	if r := anon(other, "198.51.100.3"); r.status != http.StatusTooManyRequests {
+		t.Fatalf("an untrusted peer's X-Forwarded-For was believed: %d", r.status)
+	}
+
+	proxied := newLimitedAPI(t, nil, func(c *config.Config) {
+		limits(c)
+		c.HTTP.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	})
+	for i, tc := range []struct {
+		xff    string
+		status int
+	}{
+		{"198.51.100.1", http.StatusOK},
+		{"6.6.6.6, 198.51.100.1", http.StatusOK},              // what the client wrote itself comes first
+		{"7.7.7.7, 198.51.100.1", http.StatusTooManyRequests}, // …and does not buy it a new budget
+		{"198.51.100.2", http.StatusOK},                       // another client behind the proxy
+		{"198.51.100.2, 127.0.0.1", http.StatusOK},            // through a second trusted hop
+		{"198.51.100.2", http.StatusTooManyRequests},
+	} {
+		if r := anon(proxied, tc.xff); r.status != tc.status {
+			t.Fatalf("request %d behind the proxy (X-Forwarded-For %s): %d, want %d", i+1, tc.xff, r.status, tc.status)
+		}
+	}
 }

@@ -119,10 +119,11 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 		s := events.Stats()
 		return s.Started, s.Active
 	})
-	m.DBPool(db.SQL.Stats)
+	m.DBPool(db.PoolStats)
 	accounts := account.New(db.Client, tokens, cfg.Auth.SessionTTL, account.LoginLimits{
 		Limiter: limiter, PerAccount: budgets.LoginPerAccount, PerAccountTotal: channels.LoginPerAccountTotal, PerIP: budgets.LoginPerIP, SignUps: budgets.SignUpsPerIP,
 	})
+	accounts.SetRefreshGrace(cfg.Auth.RefreshGrace)
 	a := &App{
 		Resolver: graph.Resolver{
 			Client:   db.Client,
@@ -205,11 +206,18 @@ func (a *App) Handler() http.Handler {
 	// its own.
 	var gql http.Handler = httpx.Batch(c.MaxBatch, a.redisWaits(database.CountStatements(a.metrics.ObserveStatements,
 		auth.Middleware(a.tokens, a.Accounts.Lookup, a.budget.middleware(loader.Middleware(a.db.Client, a.cache, a.metrics.LoaderBatch, a.graphql()))))))
+	cookies := a.cfg.Auth.RefreshCookie
+	if cookies {
+		// The one cookie Agora reads, sent only to /graphql, only by pages of this site, and only
+		// with requests CSRF prevention lets through (config refuses the cookie without it).
+		gql = auth.RefreshCookies(auth.CookieOptions{Name: RefreshCookieName, Path: "/graphql", Secure: a.cfg.Production()}, gql)
+	}
 	if c.CSRFPrevention {
 		gql = httpx.PreventCSRF(gql)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", httpx.CORS(c.AllowedOrigins, httpx.LimitBody(c.MaxBodyBytes, gql)))
+	// Credentials (the cookie) are allowed cross-origin only when there is a cookie to send.
+	mux.Handle("/graphql", httpx.CORS(c.AllowedOrigins, cookies, httpx.LimitBody(c.MaxBodyBytes, gql)))
 	routes := []string{"/graphql", "/metrics", "/healthz", "/readyz", "/"}
 	if g := a.cfg.GraphQL; g.GraphiQL {
 		page, assets, files := graphiQL("/graphql", g.Introspection)
@@ -221,8 +229,12 @@ func (a *App) Handler() http.Handler {
 		mux.Handle("/metrics", a.metrics.Handler())
 	}
 	httpx.Health(mux, a.db.SQL.PingContext)
-	return httpx.WithRequestID(httpx.Trace(a.tracing, httpx.AccessLog(a.log, a.metrics.HTTPObserver(routes), httpx.Compress(c.CompressMinBytes, mux))))
+	return httpx.WithRequestID(httpx.Proxied(c.TrustedProxies, c.ProxyHeader,
+		httpx.Trace(a.tracing, httpx.AccessLog(a.log, a.metrics.HTTPObserver(routes), httpx.Compress(c.CompressMinBytes, mux)))))
 }
+
+// RefreshCookieName is the cookie that holds the refresh token in cookie mode (AGORA_REFRESH_COOKIE).
+const RefreshCookieName = "agora_refresh"
 
 // MetricsHandler serves /metrics alone, for AGORA_METRICS_ADDR.
 func (a *App) MetricsHandler() http.Handler {

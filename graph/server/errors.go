@@ -90,6 +90,9 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		if e.Field != "" {
 			ext["field"] = e.Field
 		}
+		if e.Reason != "" {
+			ext["reason"] = e.Reason
+		}
 		msg := e.Message
 		switch e.Kind {
 		case apperr.Internal:

@@ -12,6 +12,8 @@ import (
 	"github.com/99designs/gqlgen/graphql/executor"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/plugin/federation/fedruntime"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/formatter"
 
 	"github.com/agora/agora/graph/generated"
 )
@@ -83,4 +85,89 @@ func omitAuthDirectives() graphql.FieldMiddleware {
 		svc.SDL = sdl
 		return svc, nil
 	}
+}
+
+// gqlgenDirectives are gqlgen's own: they tell the code generator how to bind Go code and mean
+// nothing to a client.
+var gqlgenDirectives = map[string]bool{"goModel": true, "goField": true, "goTag": true, "goExtraField": true,
+	"goEnum": true, "entityResolver": true}
+
+// fromFederation reports whether a definition comes from the federation sources gqlgen adds
+// (its directives, _Any, _Entity, _Service, FieldSet, link__Import…, Query._entities and _service).
+func fromFederation(pos *ast.Position) bool {
+	return pos != nil && pos.Src != nil && pos.Src.BuiltIn && strings.Contains(pos.Src.Name, "federation/")
+}
+
+// ClientSDL is the public schema as client tools (graphql-js, Relay, GraphQL Code Generator,
+// Apollo's codegen) read it: the types, fields and descriptions clients see, without what is for
+// the server and the federation router alone — the @link schema extension, federation's
+// directives (@key, @authenticated, @requiresScopes, @policy…) and types (_Any, _Entity,
+// _Service, FieldSet…), Query._entities and _service, and gqlgen's directives (@goModel,
+// @goField, @entityResolver). Directives it still uses are defined in it (the built-in ones,
+// such as @deprecated, are every client's already).
+func ClientSDL() string {
+	full := generated.NewExecutableSchema(generated.Config{}).Schema()
+	keep := func(name string) bool {
+		d, ok := full.Directives[name]
+		return ok && !gqlgenDirectives[name] && !fromFederation(d.Position)
+	}
+	directives := func(list ast.DirectiveList) ast.DirectiveList {
+		var out ast.DirectiveList
+		for _, d := range list {
+			if keep(d.Name) {
+				out = append(out, d)
+			}
+		}
+		return out
+	}
+	args := func(list ast.ArgumentDefinitionList) ast.ArgumentDefinitionList {
+		var out ast.ArgumentDefinitionList
+		for _, a := range list {
+			c := *a
+			c.Directives = directives(a.Directives)
+			out = append(out, &c)
+		}
+		return out
+	}
+	s := &ast.Schema{Types: map[string]*ast.Definition{}, Directives: map[string]*ast.DirectiveDefinition{},
+		PossibleTypes: full.PossibleTypes, Implements: full.Implements, Description: full.Description}
+	for name, d := range full.Directives {
+		if keep(name) {
+			s.Directives[name] = d
+		}
+	}
+	for name, def := range full.Types {
+		if fromFederation(def.Position) {
+			continue
+		}
+		c := *def
+		c.Directives = directives(def.Directives)
+		c.Fields = nil
+		for _, f := range def.Fields {
+			if fromFederation(f.Position) {
+				continue
+			}
+			fc := *f
+			fc.Directives = directives(f.Directives)
+			fc.Arguments = args(f.Arguments)
+			c.Fields = append(c.Fields, &fc)
+		}
+		c.EnumValues = nil
+		for _, v := range def.EnumValues {
+			vc := *v
+			vc.Directives = directives(v.Directives)
+			c.EnumValues = append(c.EnumValues, &vc)
+		}
+		s.Types[name] = &c
+	}
+	s.Query, s.Mutation, s.Subscription = s.Types[full.Query.Name], nil, nil
+	if full.Mutation != nil {
+		s.Mutation = s.Types[full.Mutation.Name]
+	}
+	if full.Subscription != nil {
+		s.Subscription = s.Types[full.Subscription.Name]
+	}
+	var b strings.Builder
+	formatter.NewFormatter(&b, formatter.WithIndent("  ")).FormatSchema(s)
+	return b.String()
 }

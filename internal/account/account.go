@@ -26,8 +26,11 @@ type Service struct {
 	client     *ent.Client
 	tokens     *auth.Tokens
 	refreshTTL time.Duration // how long a session lives without a refresh
-	limits     LoginLimits
-	states     *sessionStates // signed-in sessions' current state, briefly cached (Lookup)
+	// refreshGrace is how long after its rotation a refresh token presented again gets the same new
+	// pair (a retry, a second tab) instead of ending its session.
+	refreshGrace time.Duration
+	limits       LoginLimits
+	states       *sessionStates // signed-in sessions' current state, briefly cached (Lookup)
 }
 
 // LoginLimits bound sign-in attempts, against password guessing, and sign-ups, against bulk

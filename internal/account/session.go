@@ -35,11 +35,27 @@ type Session struct {
 func system(ctx context.Context) context.Context { return privacy.DecisionContext(ctx, privacy.Allow) }
 
 // errBadRefresh is the one answer to every refresh token that does not work.
-var errBadRefresh = &apperr.Error{Kind: apperr.Unauthenticated, Message: "invalid or expired refresh token: sign in again"}
+var errBadRefresh = &apperr.Error{Kind: apperr.Unauthenticated, Reason: ReasonRefreshInvalid, Message: "invalid or expired refresh token: sign in again"}
+
+// errReplayed answers a refresh token presented again after its grace window: its session has
+// ended.
+var errReplayed = &apperr.Error{Kind: apperr.Unauthenticated, Reason: ReasonRefreshReused,
+	Message: "this refresh token was already used, so the session has ended in case someone else has a copy: sign in again"}
+
+// The reasons (extensions.reason) of refreshSession's UNAUTHENTICATED errors.
+const (
+	ReasonRefreshInvalid = "REFRESH_TOKEN_INVALID" // unknown, expired, or its session ended
+	ReasonRefreshReused  = "REFRESH_TOKEN_REUSED"  // presented again after its grace window: the session ends now
+	ReasonRefreshMissing = "REFRESH_TOKEN_MISSING" // neither the argument nor the cookie holds one
+)
+
+// ErrNoRefreshToken answers a refreshSession with no token in its input nor in a cookie.
+var ErrNoRefreshToken = &apperr.Error{Kind: apperr.Unauthenticated, Reason: ReasonRefreshMissing,
+	Message: "no refresh token: pass refreshToken, or (with the refresh cookie) send the cookie login set; else sign in again"}
 
 // startSession opens a session for u in tx and returns its credentials.
 func (s *Service) startSession(ctx context.Context, tx *ent.Tx, u *ent.User) (*Session, error) {
-	now := time.Now().UTC()
+	now := time.Now().UTC().Truncate(time.Second)
 	sess, err := tx.Session.Create().
 		SetUserID(u.ID).
 		SetUserAgent(truncate(auth.UserAgent(ctx), 255)).
@@ -48,25 +64,48 @@ func (s *Service) startSession(ctx context.Context, tx *ent.Tx, u *ent.User) (*S
 	if err != nil {
 		return nil, err
 	}
-	return s.credentials(ctx, tx, u, sess)
-}
-
-// credentials issues a new refresh token for sess and an access token to go with it.
-func (s *Service) credentials(ctx context.Context, tx *ent.Tx, u *ent.User, sess *ent.Session) (*Session, error) {
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
 		return nil, err
 	}
-	refresh := base64.RawURLEncoding.EncodeToString(raw)
-	if err := tx.RefreshToken.Create().SetHash(hashToken(refresh)).SetSessionID(sess.ID).Exec(system(ctx)); err != nil {
+	return s.credentials(ctx, tx, u, sess, base64.RawURLEncoding.EncodeToString(raw), now)
+}
+
+// credentials stores refresh, issued at now, as sess's current refresh token and returns it with
+// an access token issued at the same second.
+func (s *Service) credentials(ctx context.Context, tx *ent.Tx, u *ent.User, sess *ent.Session, refresh string, now time.Time) (*Session, error) {
+	if err := tx.RefreshToken.Create().SetHash(hashToken(refresh)).SetSessionID(sess.ID).SetCreatedAt(now).Exec(system(ctx)); err != nil {
 		return nil, err
 	}
-	access, exp, err := s.tokens.Issue(u.ID, sess.ID)
+	return s.issue(u, sess, refresh, now)
+}
+
+// issue is the credentials of sess with refresh token refresh, created at created: the same
+// access token and expiry times whenever it is called again for that token.
+func (s *Service) issue(u *ent.User, sess *ent.Session, refresh string, created time.Time) (*Session, error) {
+	access, exp, err := s.tokens.IssueAt(u.ID, sess.ID, created)
 	if err != nil {
 		return nil, err
 	}
-	return &Session{User: u, AccessToken: access, ExpiresAt: exp, RefreshToken: refresh, RefreshTokenExpiresAt: sess.ExpiresAt}, nil
+	return &Session{User: u, AccessToken: access, ExpiresAt: exp, RefreshToken: refresh, RefreshTokenExpiresAt: sess.ExpiresAt.UTC()}, nil
 }
+
+// rotationLabel separates the refresh-token derivation from any other use of the signing keys.
+const rotationLabel = "agora refresh token rotation"
+
+// successors are the refresh tokens that replace refresh, one per signing key (the current key's
+// first): derived from it, not random, so a retried refresh finds the token its first try issued
+// without anyone storing it — and nobody without refresh can compute it.
+func (s *Service) successors(refresh string) []string {
+	var out []string
+	for _, mac := range s.tokens.Derive(rotationLabel, []byte(refresh)) {
+		out = append(out, base64.RawURLEncoding.EncodeToString(mac))
+	}
+	return out
+}
+
+// maxRetriedRotations bounds how many rotations a retried refresh follows to the live token.
+const maxRetriedRotations = 5
 
 func hashToken(t string) string {
 	sum := sha256.Sum256([]byte(t))
@@ -75,12 +114,20 @@ func hashToken(t string) string {
 
 // RefreshSession trades a refresh token for a new access token and a new refresh token. Each
 // refresh token works once: presenting one that was already rotated means someone else has a copy,
-// so the whole session is revoked and both parties must sign in again.
+// so the whole session is revoked and both parties must sign in again — unless it comes back
+// within the grace window (SetRefreshGrace) of its rotation, as a retried request or a second tab
+// sends it: then the answer is the same new pair the first presentation got.
 func (s *Service) RefreshSession(ctx context.Context, refresh string) (*Session, error) {
+	if refresh == "" {
+		return nil, ErrNoRefreshToken
+	}
 	var out *Session
 	var stolen int // session to revoke after the transaction, when a rotated token came back
 	err := database.InTx(ctx, s.client, func(ctx context.Context, tx *ent.Tx) error {
 		now := time.Now().UTC()
+		// The new tokens are issued to the second, so that a retry within the grace window
+		// gets exactly the same ones (the access token's times, and the session's expiry).
+		issued := now.Truncate(time.Second)
 		rt, err := tx.RefreshToken.Query().
 			Where(refreshtoken.Hash(hashToken(refresh))).
 			WithSession(func(q *ent.SessionQuery) { q.WithUser() }).
@@ -104,14 +151,18 @@ func (s *Service) RefreshSession(ctx context.Context, refresh string) (*Session,
 			return err
 		}
 		if n == 0 {
+			if out, err = s.retried(ctx, tx, refresh, sess); out != nil || err != nil {
+				return err
+			}
 			stolen = sess.ID
-			return errBadRefresh
+			return errReplayed
 		}
-		sess, err = tx.Session.UpdateOne(sess).SetLastUsedAt(now).SetExpiresAt(now.Add(s.refreshTTL)).Save(system(ctx))
+		u := sess.Edges.User
+		sess, err = tx.Session.UpdateOne(sess).SetLastUsedAt(now).SetExpiresAt(issued.Add(s.refreshTTL)).Save(system(ctx))
 		if err != nil {
 			return err
 		}
-		out, err = s.credentials(ctx, tx, rt.Edges.Session.Edges.User, sess)
+		out, err = s.credentials(ctx, tx, u, sess, s.successors(refresh)[0], issued)
 		return err
 	})
 	if stolen != 0 {
@@ -125,6 +176,55 @@ func (s *Service) RefreshSession(ctx context.Context, refresh string) (*Session,
 	out.User = out.User.Unwrap()
 	return out, nil
 }
+
+// retried answers a refresh token presented again after its rotation: when that rotation (and
+// each one after it, up to the live token) happened within the grace window, it is the same client
+// retrying, and it gets the pair the rotation issued. nil means a replay.
+func (s *Service) retried(ctx context.Context, tx *ent.Tx, refresh string, sess *ent.Session) (*Session, error) {
+	if s.refreshGrace <= 0 {
+		return nil, nil
+	}
+	now := time.Now().UTC()
+	token := refresh
+	for range maxRetriedRotations {
+		rt, err := tx.RefreshToken.Query().Where(refreshtoken.Hash(hashToken(token)), refreshtoken.SessionID(sess.ID)).Only(system(ctx))
+		if err != nil || rt.RotatedAt == nil || now.Sub(*rt.RotatedAt) > s.refreshGrace {
+			return nil, ignoreNotFound(err)
+		}
+		var next *ent.RefreshToken
+		for _, candidate := range s.successors(token) {
+			if next, err = tx.RefreshToken.Query().Where(refreshtoken.Hash(hashToken(candidate)), refreshtoken.SessionID(sess.ID)).Only(system(ctx)); err == nil {
+				token = candidate
+				break
+			} else if !ent.IsNotFound(err) {
+				return nil, err
+			}
+		}
+		if next == nil { // issued before tokens were derived, or under a key no longer known
+			return nil, nil
+		}
+		if next.RotatedAt == nil {
+			// The session's expiry as the rotation set it.
+			sess, err := tx.Session.Query().Where(session.ID(sess.ID)).WithUser().Only(system(ctx))
+			if err != nil {
+				return nil, err
+			}
+			return s.issue(sess.Edges.User, sess, token, next.CreatedAt)
+		}
+	}
+	return nil, nil
+}
+
+func ignoreNotFound(err error) error {
+	if ent.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// SetRefreshGrace sets how long after its rotation a refresh token presented again is taken as
+// its client's retry rather than a copy's replay (AGORA_REFRESH_GRACE; 0: never).
+func (s *Service) SetRefreshGrace(d time.Duration) { s.refreshGrace = d }
 
 // revoke ends the matching live sessions and forgets their cached state, so their access tokens
 // stop working at once on this replica (within stateTTL on others). It returns how many it ended.

@@ -46,6 +46,7 @@ type Error struct {
 	Kind       Kind
 	Message    string        // shown to the client (except for Internal)
 	Field      string        // input field at fault, for Invalid and Conflict
+	Reason     string        // extensions.reason: which case of its kind, when clients act on it (REFRESH_TOKEN_REUSED…)
 	RetryAfter time.Duration // for RateLimited
 	Err        error         // cause, for the log only
 }

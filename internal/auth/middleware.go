@@ -24,7 +24,9 @@ type Lookup func(ctx context.Context, userID, sessionID int) (v Viewer, ok bool,
 func Middleware(t *Tokens, lookup Lookup, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := context.WithValue(r.Context(), userAgentKey{}, r.UserAgent())
-		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		if ip := httpx.ClientAddr(ctx); ip != "" { // behind trusted proxies (httpx.Proxied)
+			ctx = context.WithValue(ctx, clientIPKey{}, ip)
+		} else if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 			ctx = context.WithValue(ctx, clientIPKey{}, host)
 		}
 		r = r.WithContext(ctx)
@@ -93,8 +95,9 @@ func UserAgent(ctx context.Context) string {
 
 type clientIPKey struct{}
 
-// ClientIP returns the address the request came from (the peer: no proxy headers are trusted yet),
-// which sign-in attempts are limited by.
+// ClientIP returns the address the request came from — the peer, or behind trusted proxies
+// (AGORA_TRUSTED_PROXIES) the client they name — which rate limits and sign-in attempts are
+// counted by.
 func ClientIP(ctx context.Context) string {
 	ip, _ := ctx.Value(clientIPKey{}).(string)
 	return ip

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -52,7 +53,13 @@ type claims struct {
 
 // Issue returns an access token for the user's session and when it expires.
 func (t *Tokens) Issue(userID, sessionID int) (string, time.Time, error) {
-	now := t.now()
+	return t.IssueAt(userID, sessionID, t.now())
+}
+
+// IssueAt returns the access token for the user's session issued at now (to the second) and when
+// it expires: the same token every time for the same arguments and key.
+func (t *Tokens) IssueAt(userID, sessionID int, now time.Time) (string, time.Time, error) {
+	now = now.Truncate(time.Second)
 	exp := now.Add(t.ttl)
 	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims{
 		SessionID: sessionID,
@@ -68,6 +75,26 @@ func (t *Tokens) Issue(userID, sessionID int) (string, time.Time, error) {
 	tok.Header["kid"] = t.keyID
 	s, err := tok.SignedString(t.keys[t.keyID])
 	return s, exp, err
+}
+
+// Derive returns HMAC-SHA256 of label and msg under each key, the current key's first: values only
+// the holder of msg and the server can compute, which a key rotation keeps computable.
+func (t *Tokens) Derive(label string, msg []byte) [][]byte {
+	out := [][]byte{derive(t.keys[t.keyID], label, msg)}
+	for id, k := range t.keys {
+		if id != t.keyID {
+			out = append(out, derive(k, label, msg))
+		}
+	}
+	return out
+}
+
+func derive(key []byte, label string, msg []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(label))
+	m.Write([]byte{0})
+	m.Write(msg)
+	return m.Sum(nil)
 }
 
 // ErrInvalidToken is returned for any token that does not verify: the reason is not the client's business.

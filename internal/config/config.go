@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net"
 	"net/mail"
+	"net/netip"
+	"net/textproto"
 	"net/url"
 	"os"
 	"path"
@@ -38,7 +40,7 @@ type Config struct {
 type HTTP struct {
 	Addr              string        // PORT → ":PORT" (default 8080)
 	MetricsAddr       string        // AGORA_METRICS_ADDR: serve /metrics on this address (e.g. :9090) instead of the public port (default: the public port)
-	AllowedOrigins    []string      // AGORA_ALLOWED_ORIGINS: comma-separated host patterns of other sites' pages that may call the API and open sockets (default none)
+	AllowedOrigins    []string      // AGORA_ALLOWED_ORIGINS: comma-separated origin patterns (host:port or scheme://host:port) of other sites' pages that may call the API and open sockets (default: localhost:* and 127.0.0.1:* in development, none in production)
 	ReadHeaderTimeout time.Duration // AGORA_READ_HEADER_TIMEOUT (default 10s)
 	ReadTimeout       time.Duration // AGORA_READ_TIMEOUT (default 30s)
 	WriteTimeout      time.Duration // AGORA_WRITE_TIMEOUT (default 60s; event streams are exempt)
@@ -49,6 +51,10 @@ type HTTP struct {
 	CompressMinBytes  int           // AGORA_COMPRESS_MIN_BYTES: gzip responses from this size on (default 1024; 0 = never)
 	CSRFPrevention    bool          // AGORA_CSRF_PREVENTION: refuse requests a browser sends without a preflight (default true)
 	PublicMaxAge      time.Duration // AGORA_PUBLIC_MAX_AGE: how long shared caches (CDNs) may keep anonymous GET answers (default 0: not at all)
+
+	// Behind proxies: whose word on the client's address is taken.
+	TrustedProxies []netip.Prefix // AGORA_TRUSTED_PROXIES: comma-separated CIDRs (or addresses) of the proxies in front of Agora whose ProxyHeader is believed (default none: the peer is the client)
+	ProxyHeader    string         // AGORA_PROXY_HEADER: the header trusted proxies write the client's address in: X-Forwarded-For (default) or Forwarded
 }
 
 // Database is where Agora keeps its data.
@@ -72,6 +78,8 @@ type Auth struct {
 	TokenIssuer        string        // AGORA_TOKEN_ISSUER (default agora)
 	AccessTokenTTL     time.Duration // AGORA_ACCESS_TOKEN_TTL (default 15m)
 	SessionTTL         time.Duration // AGORA_SESSION_TTL: a session ends unless refreshed within it (default 720h)
+	RefreshCookie      bool          // AGORA_REFRESH_COOKIE: the refresh token travels in an HttpOnly cookie instead of the response body (default false)
+	RefreshGrace       time.Duration // AGORA_REFRESH_GRACE: a refresh token presented again this soon after its rotation gets the same new tokens instead of ending the session (default 10s; 0 = never)
 }
 
 // RateLimits are the budgets of callers, each written N/duration in its variable.
@@ -148,9 +156,12 @@ func Defaults() Config {
 			MaxBodyBytes:      1 << 20,
 			CompressMinBytes:  1024,
 			CSRFPrevention:    true,
+			// Development pages (Vite, webpack, Next.js dev servers…) on any local port.
+			AllowedOrigins: []string{"localhost:*", "127.0.0.1:*"},
+			ProxyHeader:    "X-Forwarded-For",
 		},
 		Database: Database{SQLitePath: "agora.db", MaxConnections: 20, StatementTimeout: 30 * time.Second, AutoMigrate: true},
-		Auth:     Auth{TokenIssuer: "agora", AccessTokenTTL: 15 * time.Minute, SessionTTL: 30 * 24 * time.Hour},
+		Auth:     Auth{TokenIssuer: "agora", AccessTokenTTL: 15 * time.Minute, SessionTTL: 30 * 24 * time.Hour, RefreshGrace: 10 * time.Second},
 		RateLimits: RateLimits{
 			LoginPerAccount:   Budget{10, 15 * time.Minute},
 			LoginPerIP:        Budget{30, 5 * time.Minute},
@@ -207,7 +218,8 @@ func load() (Config, error) {
 		HTTP: HTTP{
 			Addr:              ":" + get("PORT", strings.TrimPrefix(d.HTTP.Addr, ":")),
 			MetricsAddr:       os.Getenv("AGORA_METRICS_ADDR"),
-			AllowedOrigins:    list(os.Getenv("AGORA_ALLOWED_ORIGINS")),
+			TrustedProxies:    parse(&errs, "AGORA_TRUSTED_PROXIES", d.HTTP.TrustedProxies, parsePrefixes),
+			ProxyHeader:       textproto.CanonicalMIMEHeaderKey(get("AGORA_PROXY_HEADER", d.HTTP.ProxyHeader)),
 			ReadHeaderTimeout: parse(&errs, "AGORA_READ_HEADER_TIMEOUT", d.HTTP.ReadHeaderTimeout, time.ParseDuration),
 			ReadTimeout:       parse(&errs, "AGORA_READ_TIMEOUT", d.HTTP.ReadTimeout, time.ParseDuration),
 			WriteTimeout:      parse(&errs, "AGORA_WRITE_TIMEOUT", d.HTTP.WriteTimeout, time.ParseDuration),
@@ -233,6 +245,8 @@ func load() (Config, error) {
 			TokenIssuer:        get("AGORA_TOKEN_ISSUER", d.Auth.TokenIssuer),
 			AccessTokenTTL:     parse(&errs, "AGORA_ACCESS_TOKEN_TTL", d.Auth.AccessTokenTTL, time.ParseDuration),
 			SessionTTL:         parse(&errs, "AGORA_SESSION_TTL", d.Auth.SessionTTL, time.ParseDuration),
+			RefreshCookie:      parse(&errs, "AGORA_REFRESH_COOKIE", d.Auth.RefreshCookie, strconv.ParseBool),
+			RefreshGrace:       parse(&errs, "AGORA_REFRESH_GRACE", d.Auth.RefreshGrace, time.ParseDuration),
 		},
 		RateLimits: RateLimits{
 			LoginPerAccount:   parse(&errs, "AGORA_LOGIN_LIMIT_ACCOUNT", d.RateLimits.LoginPerAccount, ParseBudget),
@@ -266,11 +280,17 @@ func load() (Config, error) {
 			BaseURL: strings.TrimRight(get("AGORA_BASE_URL", d.Mail.BaseURL), "/"),
 		},
 	}
-	// The schema is exposed by default in development only (Defaults is development).
+	// The schema is exposed, and local pages may call the API, by default in development only
+	// (Defaults is development).
 	var channelErrs []error
 	c.Channels, channelErrs = loadChannels(d.Channels)
 	errs = append(errs, channelErrs...)
 	development := c.Env != "production"
+	var origins []string
+	if development {
+		origins = d.HTTP.AllowedOrigins
+	}
+	c.HTTP.AllowedOrigins = parse(&errs, "AGORA_ALLOWED_ORIGINS", origins, func(s string) ([]string, error) { return list(s), nil })
 	c.GraphQL.Introspection = parse(&errs, "AGORA_INTROSPECTION", d.GraphQL.Introspection && development, strconv.ParseBool)
 	c.GraphQL.FieldSuggestions = parse(&errs, "AGORA_FIELD_SUGGESTIONS", d.GraphQL.FieldSuggestions && development, strconv.ParseBool)
 	c.GraphQL.GraphiQL = parse(&errs, "AGORA_GRAPHIQL", d.GraphQL.GraphiQL && development, strconv.ParseBool)
@@ -297,6 +317,24 @@ func (c Config) validate() []error {
 	}
 	if c.Auth.AccessTokenTTL <= 0 {
 		errs = append(errs, errors.New("AGORA_ACCESS_TOKEN_TTL: want a positive duration"))
+	}
+	if port, err := strconv.Atoi(strings.TrimPrefix(c.HTTP.Addr, ":")); err != nil || port < 1 || port > 65535 {
+		errs = append(errs, fmt.Errorf("PORT: want a port number from 1 to 65535, got %q", strings.TrimPrefix(c.HTTP.Addr, ":")))
+	}
+	if a := c.HTTP.MetricsAddr; a != "" {
+		_, port, err := net.SplitHostPort(a)
+		if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
+			errs = append(errs, fmt.Errorf("AGORA_METRICS_ADDR: want an address such as :9090 or 127.0.0.1:9090, got %q", a))
+		}
+	}
+	if h := c.HTTP.ProxyHeader; h != "X-Forwarded-For" && h != "Forwarded" {
+		errs = append(errs, fmt.Errorf("AGORA_PROXY_HEADER: want X-Forwarded-For or Forwarded, got %q", h))
+	}
+	if c.Auth.RefreshGrace < 0 || c.Auth.RefreshGrace > time.Minute {
+		errs = append(errs, errors.New("AGORA_REFRESH_GRACE: want a duration from 0s to 1m, such as 10s (a replayed refresh token is taken as the same client's retry that long)"))
+	}
+	if c.Auth.RefreshCookie && !c.HTTP.CSRFPrevention {
+		errs = append(errs, errors.New("AGORA_REFRESH_COOKIE=true needs AGORA_CSRF_PREVENTION=true: a page of any site could otherwise send the cookie with a simple request"))
 	}
 	if c.Database.MaxConnections < 2 { // migrations hold one connection for their lock and write on another
 		errs = append(errs, errors.New("AGORA_DB_MAX_CONNS: want at least 2"))
@@ -392,6 +430,92 @@ func (c Config) insecure() []error {
 	return errs
 }
 
+// Warnings are what Agora warns about at start: settings it accepts that are probably not what the
+// operator wants — origin patterns that no page's origin can ever match, and in production an
+// embedded SQLite database and /metrics on the public port.
+func (c Config) Warnings() []string {
+	warnings := OriginPatternProblems(c.HTTP.AllowedOrigins)
+	if c.Production() && c.Database.URL == "" {
+		warnings = append(warnings, fmt.Sprintf("production on the embedded SQLite file %s (DATABASE_URL is not set): "+
+			"one process on one machine, and its data is lost with the container unless %s is on a volume; set DATABASE_URL for PostgreSQL",
+			c.Database.SQLitePath, c.Database.SQLitePath))
+	}
+	if c.Production() && c.HTTP.MetricsAddr == "" {
+		warnings = append(warnings, "production serves /metrics on the public port (AGORA_METRICS_ADDR is not set): "+
+			"anyone who reaches the API reads the metrics; set AGORA_METRICS_ADDR (e.g. :9090) to serve them on an internal port only")
+	}
+	return warnings
+}
+
+// OriginPatternProblems lists the patterns of AGORA_ALLOWED_ORIGINS that no page's Origin can
+// ever match, each with what is wrong. A browser sends Origin as scheme://host[:port] — no path,
+// no trailing slash, no default port (:80 for http, :443 for https) — and a pattern is host[:port]
+// (any scheme) or scheme://host[:port], with path.Match wildcards (*.example.org, localhost:*).
+func OriginPatternProblems(patterns []string) []string {
+	var out []string
+	for _, p := range patterns {
+		if why := originPatternProblem(p); why != "" {
+			out = append(out, fmt.Sprintf("AGORA_ALLOWED_ORIGINS: %q can never match a page's origin: %s", p, why))
+		}
+	}
+	return out
+}
+
+func originPatternProblem(p string) string {
+	if _, err := path.Match(p, ""); err != nil {
+		return "it is not a valid pattern (path.Match syntax: *, ?, [a-z]); write host:port or scheme://host:port, e.g. http://localhost:5173"
+	}
+	if strings.ContainsAny(p, " \t\"'") {
+		return "it holds spaces or quotes"
+	}
+	scheme, host, hasScheme := strings.Cut(p, "://")
+	if !hasScheme {
+		host = p
+		if strings.Contains(p, ":/") || strings.Contains(p, "//") {
+			return "write the scheme as http:// or https://, e.g. http://localhost:5173"
+		}
+	} else if http, _ := path.Match(scheme, "http"); !http {
+		if https, _ := path.Match(scheme, "https"); !https {
+			return fmt.Sprintf("pages are served over http or https, not %q", scheme)
+		}
+	}
+	if strings.HasPrefix(host, "[") {
+		return `brackets are pattern syntax (path.Match): write an IPv6 address as \[::1\]:5173`
+	}
+	if i := strings.IndexAny(host, "/?#"); i >= 0 {
+		if host[i:] == "/" {
+			return "an origin has no trailing slash: write " + strings.TrimSuffix(p, "/")
+		}
+		return "an origin has no path, query or fragment: write only scheme://host:port, e.g. " + p[:len(p)-len(host)+i]
+	}
+	if strings.Contains(host, "@") {
+		return "an origin has no user name or password"
+	}
+	if host == "" {
+		return "it names no host"
+	}
+	name, port := host, ""
+	if i := strings.LastIndex(host, ":"); i >= 0 && !strings.HasSuffix(host, "]") {
+		name, port = host[:i], host[i+1:]
+		if port == "" {
+			return "the port is empty: write host:port, host:* or host alone"
+		}
+	}
+	if name == "" {
+		return "it names no host"
+	}
+	if port != "" && !strings.ContainsAny(port, "*?[") {
+		n, err := strconv.Atoi(port)
+		switch {
+		case err != nil || n < 1 || n > 65535:
+			return fmt.Sprintf("%q is not a port", port)
+		case hasScheme && (scheme == "http" && n == 80 || scheme == "https" && n == 443):
+			return fmt.Sprintf("browsers leave the default port out of the origin: write %s://%s", scheme, name)
+		}
+	}
+	return ""
+}
+
 // Exposed names the schema-revealing features on in production (each set to true explicitly),
 // for a warning at start.
 func (c Config) Exposed() []string {
@@ -429,20 +553,24 @@ func (c Config) String() string {
 		mailTo = maskURL(c.Mail.SMTPURL)
 	}
 	h, db, a, r, l, g := c.HTTP, c.Database, c.Auth, c.RateLimits, c.Limits, c.GraphQL
+	proxies := make([]string, len(h.TrustedProxies))
+	for i, p := range h.TrustedProxies {
+		proxies[i] = p.String()
+	}
 	return fmt.Sprintf("env=%s addr=%s metrics_addr=%s database=%s db_max_conns=%d redis=%s auto_migrate=%t "+
 		"jwt_secret=%s jwt_previous_secrets=%d token_issuer=%q access_token_ttl=%s session_ttl=%s log_level=%s "+
 		"login_limit_account=%s login_limit_ip=%s rate_limit_ip=%s rate_limit_user=%s rate_limit_register=%s rate_limit_message=%s rate_limit_search=%s "+
 		"allowed_origins=%q max_subscriptions=%d socket_recheck=%s max_depth=%d max_aliases=%d max_root_fields=%d max_tokens=%d max_cost=%d "+
 		"public_max_age=%s introspection=%t field_suggestions=%t graphiql=%t trusted_documents=%q federation_auth_directives=%s max_body_bytes=%d "+
 		"read_header_timeout=%s read_timeout=%s write_timeout=%s idle_timeout=%s operation_timeout=%s statement_timeout=%s "+
-		"batch_max=%d csrf_prevention=%t compress_min_bytes=%d shutdown_grace=%s mail=%s mail_from=%q base_url=%s",
+		"batch_max=%d csrf_prevention=%t compress_min_bytes=%d shutdown_grace=%s mail=%s mail_from=%q base_url=%s trusted_proxies=%q proxy_header=%s refresh_cookie=%t refresh_grace=%s",
 		c.Env, h.Addr, metrics, db.Name(), db.MaxConnections, redisName, db.AutoMigrate,
 		secret, len(a.JWTPreviousSecrets), a.TokenIssuer, a.AccessTokenTTL, a.SessionTTL, c.LogLevel,
 		r.LoginPerAccount, r.LoginPerIP, r.RequestsPerIP, r.RequestsPerUser, r.SignUpsPerIP, r.MessagesPerUser, r.SearchesPerCaller,
 		strings.Join(h.AllowedOrigins, ","), c.Realtime.MaxSubscriptions, c.Realtime.SocketRecheck, l.Depth, l.Aliases, l.RootFields, l.Tokens, l.Cost,
 		h.PublicMaxAge, g.Introspection, g.FieldSuggestions, g.GraphiQL, g.TrustedDocuments, g.FederationAuthDirectives, h.MaxBodyBytes,
 		h.ReadHeaderTimeout, h.ReadTimeout, h.WriteTimeout, h.IdleTimeout, g.OperationTimeout, db.StatementTimeout,
-		h.MaxBatch, h.CSRFPrevention, h.CompressMinBytes, h.ShutdownGrace, mailTo, c.Mail.From, c.Mail.BaseURL) + " " + c.Channels.String()
+		h.MaxBatch, h.CSRFPrevention, h.CompressMinBytes, h.ShutdownGrace, mailTo, c.Mail.From, c.Mail.BaseURL, strings.Join(proxies, ","), h.ProxyHeader, a.RefreshCookie, a.RefreshGrace) + " " + c.Channels.String()
 }
 
 // Name describes the database without credentials.
@@ -473,14 +601,19 @@ func ParseBudget(s string) (Budget, error) {
 
 // String writes b as its variable does: "10/15m", "600/1m", "10/1h".
 func (b Budget) String() string {
-	per := b.Per.String() // 1h0m0s, 15m0s, 1m30s
-	if strings.HasSuffix(per, "m0s") {
-		per = strings.TrimSuffix(per, "0s")
+	return fmt.Sprintf("%d/%s", b.Burst, shortDuration(b.Per))
+}
+
+// shortDuration writes d as one would in a variable: 15m, 1h, 1m30s, 10s (not 15m0s, 1h0m0s).
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
 	}
-	if strings.HasSuffix(per, "h0m") {
-		per = strings.TrimSuffix(per, "0m")
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
 	}
-	return fmt.Sprintf("%d/%s", b.Burst, per)
+	return s
 }
 
 // maskURL hides a URL's password, in its user information or in a query parameter
@@ -507,6 +640,23 @@ func maskURL(raw string) string {
 
 func parseInt64(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) }
 
+// parsePrefixes reads comma-separated CIDRs (10.0.0.0/8, fd00::/8) or single addresses.
+func parsePrefixes(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, item := range list(s) {
+		p, err := netip.ParsePrefix(item)
+		if err != nil {
+			a, aerr := netip.ParseAddr(item)
+			if aerr != nil {
+				return nil, wantError(fmt.Sprintf("want comma-separated CIDRs or addresses such as 10.0.0.0/8,192.168.1.10, got %q", item))
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
 func get(key, def string) string {
 	if v, ok := os.LookupEnv(key); ok && v != "" {
 		return v
@@ -526,10 +676,27 @@ func parse[T any](errs *[]error, key string, def T, fn func(string) (T, error)) 
 		*errs = append(*errs, fmt.Errorf("%s: %w", key, err))
 		return def
 	case err != nil:
-		*errs = append(*errs, fmt.Errorf("%s: cannot parse %q", key, s))
+		*errs = append(*errs, fmt.Errorf("%s: %s, got %q", key, expected(def), s))
 		return def
 	}
 	return v
+}
+
+// expected says what a setting of def's type is written as, with an example.
+func expected(def any) string {
+	switch d := def.(type) {
+	case time.Duration:
+		example := "15m"
+		if d > 0 {
+			example = shortDuration(d)
+		}
+		return "want a duration such as " + example + " (a number with a unit: ms, s, m or h)"
+	case bool:
+		return "want true or false"
+	case int, int64:
+		return fmt.Sprintf("want a whole number such as %d", d)
+	}
+	return "cannot parse it"
 }
 
 // wantError is a parse error that says what is wanted, reported as it is.

@@ -418,3 +418,137 @@ func TestChannels(t *testing.T) {
 		}
 	}
 }
+
+// TestOriginPatterns: a pattern no page's Origin can match is reported at start with what is
+// wrong; both host:port and scheme://host:port forms are fine.
+func TestOriginPatterns(t *testing.T) {
+	for _, ok := range []string{"localhost:5173", "http://localhost:5173", "https://app.example.com", "app.example.com",
+		"*.example.org", "https://*.example.org", "localhost:*", "127.0.0.1:*", "http*://localhost:3000", `\[::1\]:5173`} {
+		if p := OriginPatternProblems([]string{ok}); len(p) != 0 {
+			t.Errorf("%s: %v", ok, p)
+		}
+	}
+	for pattern, want := range map[string]string{
+		"http://localhost:5173/":       "no trailing slash: write http://localhost:5173",
+		"https://app.example.com/app":  "no path, query or fragment",
+		"localhost:5173/":              "no trailing slash",
+		"[a-":                          "not a valid pattern",
+		"ftp://files.example.com":      `not "ftp"`,
+		"https://app.example.com:443":  "write https://app.example.com",
+		"http://localhost:80":          "write http://localhost",
+		"localhost:http":               `"http" is not a port`,
+		"localhost:99999":              `"99999" is not a port`,
+		"http//localhost:5173":         "write the scheme as http://",
+		"https://":                     "names no host",
+		"https://user@app.example.com": "no user name",
+		"http://[::1]:5173":            "brackets are pattern syntax",
+		"localhost:":                   "the port is empty",
+		"'https://app.example.com'":    "spaces or quotes",
+	} {
+		p := OriginPatternProblems([]string{"app.example.com", pattern})
+		if len(p) != 1 || !strings.Contains(p[0], want) || !strings.Contains(p[0], "AGORA_ALLOWED_ORIGINS") {
+			t.Errorf("%s: want one problem saying %q, got %q", pattern, want, p)
+		}
+	}
+}
+
+// TestWarnings: production warns about an embedded SQLite database and about /metrics on the
+// public port; development about neither; both about origin patterns that never match.
+func TestWarnings(t *testing.T) {
+	c := Defaults()
+	if w := c.Warnings(); len(w) != 0 {
+		t.Fatalf("development defaults: %v", w)
+	}
+	c.HTTP.AllowedOrigins = []string{"http://localhost:5173/"}
+	if w := c.Warnings(); len(w) != 1 || !strings.Contains(w[0], "trailing slash") {
+		t.Fatalf("a bad origin pattern: %v", w)
+	}
+	c = Defaults()
+	c.Env = "production"
+	w := strings.Join(c.Warnings(), "\n")
+	for _, want := range []string{"embedded SQLite", "DATABASE_URL", "/metrics on the public port", "AGORA_METRICS_ADDR"} {
+		if !strings.Contains(w, want) {
+			t.Errorf("production warnings lack %q:\n%s", want, w)
+		}
+	}
+	c.Database.URL, c.HTTP.MetricsAddr = "postgres://db/agora", ":9090"
+	if w := c.Warnings(); len(w) != 0 {
+		t.Errorf("production on PostgreSQL with AGORA_METRICS_ADDR: %v", w)
+	}
+}
+
+// TestErrorsSayWhatIsExpected: a value that does not parse gets an error naming the variable and
+// what it wants, with an example; out-of-range ports are refused before anything listens.
+func TestErrorsSayWhatIsExpected(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, tc := range []struct{ key, value, want string }{
+		{"AGORA_ACCESS_TOKEN_TTL", "15", `AGORA_ACCESS_TOKEN_TTL: want a duration such as 15m (a number with a unit: ms, s, m or h), got "15"`},
+		{"AGORA_SESSION_TTL", "30d", `want a duration such as 720h`},
+		{"AGORA_READ_TIMEOUT", "30", `want a duration such as 30s`},
+		{"AGORA_AUTO_MIGRATE", "yes please", `AGORA_AUTO_MIGRATE: want true or false, got "yes please"`},
+		{"AGORA_DB_MAX_CONNS", "many", `AGORA_DB_MAX_CONNS: want a whole number such as 20, got "many"`},
+		{"PORT", "99999", `PORT: want a port number from 1 to 65535, got "99999"`},
+		{"PORT", "http", `PORT: want a port number from 1 to 65535, got "http"`},
+		{"AGORA_METRICS_ADDR", "9090", `AGORA_METRICS_ADDR: want an address such as :9090`},
+		{"AGORA_TRUSTED_PROXIES", "10.0.0.0/8,lb", `AGORA_TRUSTED_PROXIES: want comma-separated CIDRs or addresses such as 10.0.0.0/8,192.168.1.10, got "lb"`},
+		{"AGORA_PROXY_HEADER", "X-Real-IP", `AGORA_PROXY_HEADER: want X-Forwarded-For or Forwarded, got "X-Real-Ip"`},
+		{"AGORA_REFRESH_GRACE", "1h", `AGORA_REFRESH_GRACE: want a duration from 0s to 1m`},
+	} {
+		t.Run(tc.key+"="+tc.value, func(t *testing.T) {
+			t.Setenv(tc.key, tc.value)
+			if _, err := Load(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("want %q, got %v", tc.want, err)
+			}
+		})
+	}
+}
+
+// TestSessionsAndProxies: the refresh cookie, its grace window and trusted proxies are read as
+// written; the cookie needs CSRF prevention.
+func TestSessionsAndProxies(t *testing.T) {
+	t.Chdir(t.TempDir())
+	t.Setenv("AGORA_REFRESH_COOKIE", "true")
+	t.Setenv("AGORA_REFRESH_GRACE", "5s")
+	t.Setenv("AGORA_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.10 ,fd00::/8")
+	t.Setenv("AGORA_PROXY_HEADER", "forwarded")
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var proxies []string
+	for _, p := range c.HTTP.TrustedProxies {
+		proxies = append(proxies, p.String())
+	}
+	if !c.Auth.RefreshCookie || c.Auth.RefreshGrace != 5*time.Second || strings.Join(proxies, ",") != "10.0.0.0/8,192.168.1.10/32,fd00::/8" || c.HTTP.ProxyHeader != "Forwarded" {
+		t.Fatalf("read %+v %+v", c.Auth, c.HTTP)
+	}
+	if s := c.String(); !strings.Contains(s, "refresh_cookie=true refresh_grace=5s") || !strings.Contains(s, `trusted_proxies="10.0.0.0/8,192.168.1.10/32,fd00::/8" proxy_header=Forwarded`) {
+		t.Errorf("String: %s", s)
+	}
+	t.Setenv("AGORA_CSRF_PREVENTION", "false")
+	if _, err := Load(); err == nil || !strings.Contains(err.Error(), "AGORA_REFRESH_COOKIE=true needs AGORA_CSRF_PREVENTION=true") {
+		t.Errorf("the cookie without CSRF prevention: %v", err)
+	}
+}
+
+// TestLocalOriginsInDevelopment: development lets pages on local ports call the API unless
+// AGORA_ALLOWED_ORIGINS says otherwise; production allows no other origin by default.
+func TestLocalOriginsInDevelopment(t *testing.T) {
+	t.Chdir(t.TempDir())
+	t.Setenv("AGORA_ALLOWED_ORIGINS", "")
+	t.Setenv("AGORA_ENV", "development")
+	c, err := Load()
+	if err != nil || !slices.Equal(c.HTTP.AllowedOrigins, []string{"localhost:*", "127.0.0.1:*"}) {
+		t.Fatalf("development: %v %v", c.HTTP.AllowedOrigins, err)
+	}
+	t.Setenv("AGORA_ALLOWED_ORIGINS", "http://localhost:5173")
+	if c, err = Load(); err != nil || !slices.Equal(c.HTTP.AllowedOrigins, []string{"http://localhost:5173"}) {
+		t.Fatalf("set: %v %v", c.HTTP.AllowedOrigins, err)
+	}
+	t.Setenv("AGORA_ALLOWED_ORIGINS", "")
+	t.Setenv("AGORA_ENV", "production")
+	t.Setenv("AGORA_JWT_SECRET", strings.Repeat("k", 32))
+	if c, err = Load(); err != nil || len(c.HTTP.AllowedOrigins) != 0 {
+		t.Fatalf("production: %v %v", c.HTTP.AllowedOrigins, err)
+	}
+}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/agora/agora/ent"
 	_ "github.com/agora/agora/ent/runtime" // registers ent hooks, interceptors and policies
+	"github.com/agora/agora/internal/telemetry"
 )
 
 // DB is an open database with its ent client.
@@ -28,6 +29,21 @@ type DB struct {
 	SQL     *sql.DB
 	Dialect string // dialect.Postgres or dialect.SQLite
 	close   func()
+	pool    *pgxpool.Pool // PostgreSQL's connections, under SQL (nil on SQLite)
+}
+
+// PoolStats are the figures of the connections pool: on PostgreSQL the pgx pool's, which holds
+// the connections (SQL is stdlib.OpenDBFromPool's wrapper over it, whose own statistics see a
+// connection only while a call uses it), on SQLite database/sql's.
+func (db *DB) PoolStats() telemetry.PoolStats {
+	if db.pool != nil {
+		s := db.pool.Stat()
+		return telemetry.PoolStats{MaxConnections: int(s.MaxConns()), Open: int(s.TotalConns()), InUse: int(s.AcquiredConns()),
+			Idle: int(s.IdleConns()), Waits: s.EmptyAcquireCount(), WaitTime: s.EmptyAcquireWaitTime()}
+	}
+	s := db.SQL.Stats()
+	return telemetry.PoolStats{MaxConnections: s.MaxOpenConnections, Open: s.OpenConnections, InUse: s.InUse, Idle: s.Idle,
+		Waits: s.WaitCount, WaitTime: s.WaitDuration}
 }
 
 // ConnectTimeout bounds each new PostgreSQL connection unless DATABASE_URL sets connect_timeout.
@@ -84,7 +100,7 @@ func open(ctx context.Context, o Options) (*DB, error) {
 		}
 		sqlDB := stdlib.OpenDBFromPool(pool)
 		drv := countingDriver{entsql.OpenDB(dialect.Postgres, sqlDB), o.OnStatement}
-		return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: sqlDB, Dialect: dialect.Postgres,
+		return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: sqlDB, Dialect: dialect.Postgres, pool: pool,
 			close: func() { sqlDB.Close(); pool.Close() }}, nil
 	}
 	sqlDB, err := sql.Open("sqlite", sqliteDSN(o.SQLitePath))

@@ -181,12 +181,12 @@ func loopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// CORS lets pages of the hosts patterns match call the API from the browser, with credentials:
-// it answers their preflights (any method the API serves, the headers they ask for, cached 10
+// CORS lets pages of the hosts patterns match call the API from the browser (with credentials,
+// the refresh cookie, when credentials is true): it answers their preflights (any method the API serves, the headers they ask for, cached 10
 // minutes) and marks their responses readable. Other origins get no CORS headers (the browser
 // keeps the answer from the page) and their preflights are refused with 403. Responses vary by
 // Origin.
-func CORS(patterns []string, next http.Handler) http.Handler {
+func CORS(patterns []string, credentials bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Add("Vary", "Origin")
@@ -196,7 +196,9 @@ func CORS(patterns []string, next http.Handler) http.Handler {
 		allowed := origin != "" && err == nil && matchOrigin(patterns, u)
 		if allowed {
 			h.Set("Access-Control-Allow-Origin", origin)
-			h.Set("Access-Control-Allow-Credentials", "true")
+			if credentials {
+				h.Set("Access-Control-Allow-Credentials", "true")
+			}
 			// What an SPA reads of an answer: the request ID to quote, and its rate-limit budget.
 			h.Set("Access-Control-Expose-Headers", "X-Request-ID, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, RateLimit-Policy, Retry-After")
 		}

@@ -43,10 +43,24 @@ var follows = [][2]string{
 	{"edsger", "barbara"}, {"barbara", "edsger"}, {"barbara", "ada"},
 }
 
+// Usernames of the demo users, in the order Load creates them.
+func Usernames() []string {
+	out := make([]string, len(people))
+	for i, p := range people {
+		out[i] = p.username
+	}
+	return out
+}
+
+// Present reports whether the demo data set is in the database already (Load then does nothing).
+func Present(ctx context.Context, client *ent.Client) (bool, error) {
+	return client.User.Query().Where(user.Username(people[0].username)).Exist(ctx)
+}
+
 // Load creates the demo users, posts, follows, comments and likes. It does nothing when the demo
 // users exist already.
 func Load(ctx context.Context, client *ent.Client, accounts *account.Service, pub *publish.Service, soc *social.Service) error {
-	if n, err := client.User.Query().Where(user.Username(people[0].username)).Count(ctx); err != nil || n > 0 {
+	if present, err := Present(ctx, client); err != nil || present {
 		return err
 	}
 	ids := map[string]int{}

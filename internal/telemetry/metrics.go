@@ -3,7 +3,6 @@
 package telemetry
 
 import (
-	"database/sql"
 	"net/http"
 	"strconv"
 	"strings"
@@ -201,22 +200,32 @@ func (m *Metrics) Subscriptions(stats func() (started, active int64)) {
 	)
 }
 
-// DBPool exports the database/sql pool's statistics (over the pgx pool, or SQLite's connection),
-// read at each scrape.
-func (m *Metrics) DBPool(stats func() sql.DBStats) {
-	gauge := func(name, help string, v func(sql.DBStats) float64) prometheus.Collector {
+// PoolStats are a database connection pool's figures at one moment: the pgx pool's on PostgreSQL,
+// database/sql's on SQLite.
+type PoolStats struct {
+	MaxConnections int           // the pool's limit (0: none)
+	Open           int           // open connections, in use or idle (on PostgreSQL, with those being opened)
+	InUse          int           // connections lent out
+	Idle           int           // open connections not in use
+	Waits          int64         // times a caller found no free connection and waited
+	WaitTime       time.Duration // time callers spent waiting for one
+}
+
+// DBPool exports the database pool's statistics, read at each scrape.
+func (m *Metrics) DBPool(stats func() PoolStats) {
+	gauge := func(name, help string, v func(PoolStats) float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return v(stats()) })
 	}
-	counter := func(name, help string, v func(sql.DBStats) float64) prometheus.Collector {
+	counter := func(name, help string, v func(PoolStats) float64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return v(stats()) })
 	}
 	m.reg.MustRegister(
-		gauge("agora_db_pool_max_connections", "The pool's connection limit (0: none).", func(s sql.DBStats) float64 { return float64(s.MaxOpenConnections) }),
-		gauge("agora_db_pool_open_connections", "Open database connections, in use or idle.", func(s sql.DBStats) float64 { return float64(s.OpenConnections) }),
-		gauge("agora_db_pool_in_use_connections", "Database connections in use.", func(s sql.DBStats) float64 { return float64(s.InUse) }),
-		gauge("agora_db_pool_idle_connections", "Idle database connections.", func(s sql.DBStats) float64 { return float64(s.Idle) }),
-		counter("agora_db_pool_waits_total", "Times a caller waited for a free connection.", func(s sql.DBStats) float64 { return float64(s.WaitCount) }),
-		counter("agora_db_pool_wait_seconds_total", "Time callers spent waiting for a free connection.", func(s sql.DBStats) float64 { return s.WaitDuration.Seconds() }),
+		gauge("agora_db_pool_max_connections", "The pool's connection limit (0: none).", func(s PoolStats) float64 { return float64(s.MaxConnections) }),
+		gauge("agora_db_pool_open_connections", "Open database connections, in use or idle.", func(s PoolStats) float64 { return float64(s.Open) }),
+		gauge("agora_db_pool_in_use_connections", "Database connections in use.", func(s PoolStats) float64 { return float64(s.InUse) }),
+		gauge("agora_db_pool_idle_connections", "Idle database connections.", func(s PoolStats) float64 { return float64(s.Idle) }),
+		counter("agora_db_pool_waits_total", "Times a caller waited for a free connection.", func(s PoolStats) float64 { return float64(s.Waits) }),
+		counter("agora_db_pool_wait_seconds_total", "Time callers spent waiting for a free connection.", func(s PoolStats) float64 { return s.WaitTime.Seconds() }),
 	)
 }
 

@@ -126,8 +126,8 @@ type LoginPayload struct {
 	AccessToken string `json:"accessToken"`
 	// When the access token stops working: get a new one with refreshSession before then.
 	ExpiresAt time.Time `json:"expiresAt"`
-	// Trade it for new tokens with refreshSession; each refresh token works once. Keep it secret.
-	RefreshToken string `json:"refreshToken"`
+	// Trade it for new tokens with refreshSession; each refresh token works once. Keep it secret. Null in cookie mode (the server's AGORA_REFRESH_COOKIE): the token is then in an HttpOnly cookie that page scripts cannot read.
+	RefreshToken *string `json:"refreshToken,omitempty"`
 	// When the session ends unless refreshed before.
 	RefreshTokenExpiresAt time.Time `json:"refreshTokenExpiresAt"`
 }
@@ -170,8 +170,8 @@ type PublishPostPayload struct {
 
 // The refresh token to trade.
 type RefreshSessionInput struct {
-	// The refresh token from login, register or the previous refreshSession.
-	RefreshToken string `json:"refreshToken"`
+	// The refresh token from login, register or the previous refreshSession. Leave it out in cookie mode (the server's AGORA_REFRESH_COOKIE): the cookie login set is used.
+	RefreshToken *string `json:"refreshToken,omitempty"`
 }
 
 // New tokens for the session.
@@ -182,8 +182,8 @@ type RefreshSessionPayload struct {
 	AccessToken string `json:"accessToken"`
 	// When the access token stops working.
 	ExpiresAt time.Time `json:"expiresAt"`
-	// The next refresh token; the one sent is now used up.
-	RefreshToken string `json:"refreshToken"`
+	// The next refresh token; the one sent is now used up. Null in cookie mode: the new token is in the cookie.
+	RefreshToken *string `json:"refreshToken,omitempty"`
 	// When the session ends unless refreshed before.
 	RefreshTokenExpiresAt time.Time `json:"refreshTokenExpiresAt"`
 }
@@ -196,8 +196,8 @@ type RegisterPayload struct {
 	AccessToken string `json:"accessToken"`
 	// When the access token stops working: get a new one with refreshSession before then.
 	ExpiresAt time.Time `json:"expiresAt"`
-	// Trade it for new tokens with refreshSession; each refresh token works once. Keep it secret.
-	RefreshToken string `json:"refreshToken"`
+	// Trade it for new tokens with refreshSession; each refresh token works once. Keep it secret. Null in cookie mode (the server's AGORA_REFRESH_COOKIE): the token is then in an HttpOnly cookie that page scripts cannot read.
+	RefreshToken *string `json:"refreshToken,omitempty"`
 	// When the session ends unless refreshed before.
 	RefreshTokenExpiresAt time.Time `json:"refreshTokenExpiresAt"`
 }
