@@ -7,7 +7,7 @@
 // same error value anew; these were most of the allocations of a page. The patch:
 //   - computes the path and registers the deferred group only when a field was deferred
 //     (ProcessDeferredGroup returns at once on an empty group, so behavior is the same);
-//   - makes that map when a deferred field needs it;
+//   - makes that map and the deferred field set when a deferred field needs them;
 //   - builds each leaf type's "does not have child fields" error once (same message).
 //
 // It fails when gqlgen's output no longer has the shape it patches, so that an upgrade of gqlgen
@@ -50,6 +50,12 @@ const deferredGroupOnDemand = `	if len(deferLabelToView) > 0 { // patched by gra
 var (
 	makeViews = regexp.MustCompile(`(?m)^(\t+)deferLabelToView := make\(map\[string\]\*graphql\.FieldSetView\)\n`)
 	setView   = regexp.MustCompile(`(?m)^(\t+)deferLabelToView\[deferrable\.Label\] = view\n`)
+	makeSet   = regexp.MustCompile(`(?m)^(\t+)deferredFieldSet := graphql\.NewFieldSet\(nil\)\n`)
+	addField  = regexp.MustCompile(`(?m)^(\t+)deferredFieldSet\.AddField\(field\)
+\t+fieldIndex := len\(deferredFieldSet\.Values\) - 1
+\t+deferredFieldSet\.Concurrently\(fieldIndex, func\(ctx context\.Context\) graphql\.Marshaler \{
+\t+return innerFunc\(ctx, deferredFieldSet\)
+\t+\}\)\n`)
 	leafError = regexp.MustCompile(`errors\.New\("field of type (\w+) does not have child fields"\)`)
 )
 
@@ -72,7 +78,23 @@ func main() {
 		if groups != strings.Count(src, "graphql.GetPath(ctx)") || groups != len(makeViews.FindAllString(src, -1)) {
 			fail("%s: gqlgen's object marshaling changed shape (%d deferred groups): update graph/execpatch.go", f, groups)
 		}
+		if n := len(makeSet.FindAllString(src, -1)); n != groups || len(addField.FindAllString(src, -1)) != strings.Count(src, "deferredFieldSet.AddField") {
+			fail("%s: gqlgen's deferred field sets changed shape: update graph/execpatch.go", f)
+		}
 		src = strings.ReplaceAll(src, deferredGroup, deferredGroupOnDemand)
+		// The deferred field set is made by the first deferred field; its closure captures a copy,
+		// so that the variable itself is not moved to the heap.
+		src = makeSet.ReplaceAllString(src, "${1}var deferredFieldSet *graphql.FieldSet\n")
+		src = addField.ReplaceAllString(src, `${1}if deferredFieldSet == nil {
+${1}	deferredFieldSet = graphql.NewFieldSet(nil)
+${1}}
+${1}dfs := deferredFieldSet
+${1}dfs.AddField(field)
+${1}fieldIndex := len(dfs.Values) - 1
+${1}dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+${1}	return innerFunc(ctx, dfs)
+${1}})
+`)
 		src = makeViews.ReplaceAllString(src, "${1}var deferLabelToView map[string]*graphql.FieldSetView\n")
 		src = setView.ReplaceAllString(src, "${1}if deferLabelToView == nil {\n${1}\tdeferLabelToView = map[string]*graphql.FieldSetView{}\n${1}}\n${0}")
 		for _, m := range leafError.FindAllStringSubmatch(src, -1) {
