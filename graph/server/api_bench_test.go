@@ -93,7 +93,7 @@ func newPostsPage(t testing.TB) postsPageServer {
 	cfg.GraphQL.Introspection, cfg.GraphQL.GraphiQL, cfg.GraphQL.FieldSuggestions = false, false, false
 	log := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	// Request budgets on (each request takes one event), raised above what the runs reach.
-	cfg.RateLimits.RequestsPerIP = config.Budget{Burst: 1_000_000_000, Per: time.Minute}
+	cfg.RateLimits.RequestsPerIP = config.Budget{Burst: 1_000_000, Per: time.Minute}
 	db := openDB(t, database.Options{PostgresURL: testenv.PostgresURL(t), MaxConns: 10})
 	if _, err := db.Migrate(context.Background()); err != nil {
 		t.Fatal(err)

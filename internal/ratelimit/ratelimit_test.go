@@ -179,3 +179,17 @@ func TestLeased(t *testing.T) {
 		}
 	}
 }
+
+// A budget of more than an event a microsecond is counted in Redis too (as one a microsecond).
+func TestRedisHugeBudget(t *testing.T) {
+	opts, err := redis.ParseURL(testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := redis.NewClient(opts)
+	defer client.Close()
+	res, err := NewRedis(client, "test:").Allow(context.Background(), "k", Limit{Burst: 1_000_000_000, Per: time.Minute})
+	if err != nil || !res.Allowed {
+		t.Fatalf("%+v %v", res, err)
+	}
+}

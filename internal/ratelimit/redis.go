@@ -57,7 +57,7 @@ return 1
 
 // Refund implements Limiter.
 func (r *Redis) Refund(ctx context.Context, key string, l Limit) error {
-	return refund.Run(ctx, r.client, []string{r.prefix + key}, emission(l).Microseconds()).Err()
+	return refund.Run(ctx, r.client, []string{r.prefix + key}, micros(emission(l))).Err()
 }
 
 // Allow implements Limiter.
@@ -66,9 +66,13 @@ func (r *Redis) Allow(ctx context.Context, key string, l Limit) (Result, error) 
 	return res, err
 }
 
+// micros is d in whole microseconds, the script's unit, at least 1: a budget of more than an event
+// a microsecond is counted as one event a microsecond (PX 0 would fail the script).
+func micros(d time.Duration) int64 { return max(1, d.Microseconds()) }
+
 // take takes up to n events at once (at least one, or none when refused) and says how many.
 func (r *Redis) take(ctx context.Context, key string, l Limit, n int) (int, Result, error) {
-	res, err := gcra.Run(ctx, r.client, []string{r.prefix + key}, emission(l).Microseconds(), l.Per.Microseconds(), n).Int64Slice()
+	res, err := gcra.Run(ctx, r.client, []string{r.prefix + key}, micros(emission(l)), l.Per.Microseconds(), n).Int64Slice()
 	if err != nil {
 		return 0, Result{}, err
 	}
