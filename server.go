@@ -13,6 +13,7 @@ package main
 
 //go:generate go run -mod=mod ./ent/entc.go
 //go:generate go tool gqlgen generate
+//go:generate go run ./graph/execpatch.go
 //go:generate sh -c "go run . schema > schema.graphql && go run . schema -client > schema/client.graphql"
 
 import (

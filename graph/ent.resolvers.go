@@ -19,17 +19,17 @@ import (
 
 // Author is the resolver for the author field.
 func (r *commentResolver) Author(ctx context.Context, obj *ent.Comment) (*ent.User, error) {
-	return unique(ctx, obj.Edges.AuthorOrErr, loader.For(ctx).UserByID, obj.AuthorID)
+	return unique(ctx, obj.Edges.AuthorOrErr, loader.For(ctx).UserByID(), obj.AuthorID)
 }
 
 // Post is the resolver for the post field.
 func (r *commentResolver) Post(ctx context.Context, obj *ent.Comment) (*ent.Post, error) {
-	return unique(ctx, obj.Edges.PostOrErr, loader.For(ctx).PostByID, obj.PostID)
+	return unique(ctx, obj.Edges.PostOrErr, loader.For(ctx).PostByID(), obj.PostID)
 }
 
 // Author is the resolver for the author field.
 func (r *postResolver) Author(ctx context.Context, obj *ent.Post) (*ent.User, error) {
-	return unique(ctx, obj.Edges.AuthorOrErr, loader.For(ctx).UserByID, obj.AuthorID)
+	return unique(ctx, obj.Edges.AuthorOrErr, loader.For(ctx).UserByID(), obj.AuthorID)
 }
 
 // Tags is the resolver for the tags field.
@@ -39,7 +39,7 @@ func (r *postResolver) Tags(ctx context.Context, obj *ent.Post) ([]*ent.Tag, err
 		tags, err = obj.Edges.TagsOrErr()
 	}
 	if ent.IsNotLoaded(err) {
-		tags, err = loader.For(ctx).TagsByPost.Load(ctx, obj.ID)
+		tags, err = loader.For(ctx).TagsByPost().Load(ctx, obj.ID)
 	}
 	if err != nil {
 		return nil, err

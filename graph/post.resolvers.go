@@ -74,17 +74,17 @@ func (r *mutationResolver) DeleteComment(ctx context.Context, input model.Delete
 
 // LikeCount is the resolver for the likeCount field.
 func (r *postResolver) LikeCount(ctx context.Context, obj *ent.Post) (int, error) {
-	return loader.For(ctx).LikeCountByPost.Load(ctx, obj.ID)
+	return loader.For(ctx).LikeCountByPost().Load(ctx, obj.ID)
 }
 
 // CommentCount is the resolver for the commentCount field.
 func (r *postResolver) CommentCount(ctx context.Context, obj *ent.Post) (int, error) {
-	return loader.For(ctx).CommentCountByPost.Load(ctx, obj.ID)
+	return loader.For(ctx).CommentCountByPost().Load(ctx, obj.ID)
 }
 
 // ViewerHasLiked is the resolver for the viewerHasLiked field.
 func (r *postResolver) ViewerHasLiked(ctx context.Context, obj *ent.Post) (bool, error) {
-	return loader.For(ctx).ViewerLikesByPost.Load(ctx, obj.ID)
+	return loader.For(ctx).ViewerLikesByPost().Load(ctx, obj.ID)
 }
 
 // Posts is the resolver for the posts field.
@@ -129,5 +129,5 @@ func (r *queryResolver) Feed(ctx context.Context, after *entgql.Cursor[int], fir
 
 // PostCount is the resolver for the postCount field.
 func (r *tagResolver) PostCount(ctx context.Context, obj *ent.Tag) (int, error) {
-	return loader.For(ctx).PostCountByTag.Load(ctx, obj.ID)
+	return loader.For(ctx).PostCountByTag().Load(ctx, obj.ID)
 }

@@ -94,17 +94,17 @@ func (r *userResolver) Email(ctx context.Context, obj *ent.User) (*string, error
 
 // FollowerCount is the resolver for the followerCount field.
 func (r *userResolver) FollowerCount(ctx context.Context, obj *ent.User) (int, error) {
-	return loader.For(ctx).FollowerCountByUser.Load(ctx, obj.ID)
+	return loader.For(ctx).FollowerCountByUser().Load(ctx, obj.ID)
 }
 
 // FollowingCount is the resolver for the followingCount field.
 func (r *userResolver) FollowingCount(ctx context.Context, obj *ent.User) (int, error) {
-	return loader.For(ctx).FollowingCountByUser.Load(ctx, obj.ID)
+	return loader.For(ctx).FollowingCountByUser().Load(ctx, obj.ID)
 }
 
 // ViewerIsFollowing is the resolver for the viewerIsFollowing field.
 func (r *userResolver) ViewerIsFollowing(ctx context.Context, obj *ent.User) (bool, error) {
-	return loader.For(ctx).ViewerFollowsByUser.Load(ctx, obj.ID)
+	return loader.For(ctx).ViewerFollowsByUser().Load(ctx, obj.ID)
 }
 
 // Mutation returns generated.MutationResolver implementation.

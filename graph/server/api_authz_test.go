@@ -387,3 +387,42 @@ func (a *api) fingerprint(t *testing.T) string {
 	}
 	return b.String()
 }
+
+// TestRulesInFragments: a field's rule holds however the operation reaches the field — through
+// fragment spreads and inline fragments — since field middleware is installed per operation,
+// only in operations that select a field carrying a rule.
+func TestRulesInFragments(t *testing.T) {
+	a := newAPI(t, "postgres")
+	ada, bob := a.register(t, "ada"), a.register(t, "bob")
+	a.createPost(t, ada, map[string]any{"title": "Hello", "publish": true})
+	const query = `query { posts(first: 1) { edges { node { author { ...A } } } } }
+	  fragment A on User { ... on User { ...B } }
+	  fragment B on User { username email }`
+	email := func(c testenv.GraphQL) any {
+		t.Helper()
+		r := c.Post(t, query, nil)
+		if len(r.Errors) > 0 {
+			t.Fatalf("%+v", r.Errors)
+		}
+		var out struct {
+			Posts struct {
+				Edges []struct {
+					Node struct{ Author map[string]any }
+				}
+			}
+		}
+		if err := json.Unmarshal(r.Data, &out); err != nil || len(out.Posts.Edges) != 1 {
+			t.Fatalf("%s: %v", r.Data, err)
+		}
+		return out.Posts.Edges[0].Node.Author["email"]
+	}
+	if got := email(a.GraphQL); got != nil {
+		t.Fatalf("signed out, ada's email through fragments: %v", got)
+	}
+	if got := email(a.as(bob)); got != nil {
+		t.Fatalf("bob, ada's email through fragments: %v", got)
+	}
+	if got := email(a.as(ada)); got != "ada@example.com" {
+		t.Fatalf("ada, her own email through fragments: %v", got)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
@@ -27,6 +28,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 type api struct {
 	testenv.GraphQL
 	srv      *httptest.Server
+	handler  http.Handler // what srv serves, for benchmarks that call it without a connection
 	db       *database.DB
 	accounts *account.Service
 	live     *live.Service
@@ -118,9 +120,10 @@ func serveApp(t testing.TB, cfg config.Config, log *slog.Logger, db *database.DB
 		t.Fatal(err)
 	}
 	t.Cleanup(a.Close)
-	srv := httptest.NewServer(a.Handler())
+	h := a.Handler()
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &api{GraphQL: testenv.GraphQL{URL: srv.URL + "/graphql"}, srv: srv, db: db, accounts: a.Accounts, live: a.Live}
+	return &api{GraphQL: testenv.GraphQL{URL: srv.URL + "/graphql"}, srv: srv, handler: h, db: db, accounts: a.Accounts, live: a.Live}
 }
 
 // newRedis starts a redis-server for this test and returns a client of it.

@@ -93,7 +93,8 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 		// soon as it answers: rate limits count in this process, persisted queries are kept in
 		// this process too, cache reads miss (and go to the database: an in-process cache would
 		// miss other replicas' invalidations), subscriptions cannot start and events are lost.
-		limiter = &ratelimit.Fallback{Primary: ratelimit.NewRedis(rdb, "agora:ratelimit:"), Secondary: limiter, Log: log}
+		// Large budgets (requests) are leased a few events at a time: see ratelimit.Leased.
+		limiter = &ratelimit.Fallback{Primary: ratelimit.NewLeased(ratelimit.NewRedis(rdb, "agora:ratelimit:")), Secondary: limiter, Log: log}
 		// A Redis that stops answering costs a request at most AGORA_REDIS_MAX_WAIT: the guard
 		// then fails its commands at once until Redis answers again, and first sends it the
 		// invalidations that failed meanwhile.

@@ -14,7 +14,8 @@ import (
 
 // authorize enforces @authenticated, @requiresScopes and @policy wherever a field carries them.
 // Federation declares them for routers and marks them skip-runtime in generated code; Agora
-// enforces them itself, here, on every field, whoever sent the operation.
+// enforces them itself, here, whoever sent the operation: fieldHooks installs authorize in every
+// operation that selects a field carrying one.
 func authorize(ctx context.Context, next graphql.Resolver) (any, error) {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil || fc.Field.Definition == nil || len(fc.Field.Definition.Directives) == 0 {

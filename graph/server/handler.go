@@ -61,11 +61,16 @@ func (a *App) graphql() http.Handler {
 	if c.OperationTimeout > 0 {
 		srv.Use(operationTimeout{c.OperationTimeout})
 	}
-	srv.AroundFields(authorize) // directives, on every field, whoever sent the operation
+	// Field middleware, chosen per operation: directives on the fields that carry them, whoever
+	// sent the operation; _service.sdl without them for Apollo Gateway when so configured; ftv1
+	// traces when a router asks for them.
+	var omitService graphql.FieldMiddleware
 	if c.FederationAuthDirectives == config.AuthDirectivesOmit {
-		srv.AroundFields(omitAuthDirectives()) // _service.sdl without them, for Apollo Gateway
+		omitService = omitAuthDirectives()
 	}
-	srv.Use(&apollofederatedtracingv1.Tracer{}) // ftv1 traces, when a router asks for them
+	tracer := &apollofederatedtracingv1.Tracer{}
+	srv.Use(newFieldHooks(omitService, tracer))
+	srv.Use(ftv1Traces{tracer})
 	// operationLimits bounds depth, aliases, root fields and cost before pageLimits walks the
 	// connections: pageLimits is safe only on an operation within those bounds.
 	srv.Use(operationLimits{limits, schema.Schema()})

@@ -61,7 +61,7 @@ func (e *env) viewer(s *account.Session) (auth.Viewer, error) {
 // cached reads a user through fresh loaders as a signed-out reader: from the cache when it has it.
 func (e *env) cached(t *testing.T, id int) *ent.User {
 	t.Helper()
-	u, err := loader.New(e.db.Client, e.cache, auth.Viewer{}, nil).UserByID.Load(context.Background(), id)
+	u, err := loader.New(e.db.Client, e.cache, auth.Viewer{}, nil).UserByID().Load(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -258,11 +258,11 @@ func TestCountsFollowWrites(t *testing.T) {
 				into *int
 				load func() (int, error)
 			}{
-				{&s.t1, func() (int, error) { return l.PostCountByTag.Load(ctx, w.t1.ID) }},
-				{&s.t3, func() (int, error) { return l.PostCountByTag.Load(ctx, w.t3.ID) }},
-				{&s.likes, func() (int, error) { return l.LikeCountByPost.Load(ctx, w.pub.ID) }},
-				{&s.followers, func() (int, error) { return l.FollowerCountByUser.Load(ctx, w.ada.ID) }},
-				{&s.following, func() (int, error) { return l.FollowingCountByUser.Load(ctx, w.bob.ID) }},
+				{&s.t1, func() (int, error) { return l.PostCountByTag().Load(ctx, w.t1.ID) }},
+				{&s.t3, func() (int, error) { return l.PostCountByTag().Load(ctx, w.t3.ID) }},
+				{&s.likes, func() (int, error) { return l.LikeCountByPost().Load(ctx, w.pub.ID) }},
+				{&s.followers, func() (int, error) { return l.FollowerCountByUser().Load(ctx, w.ada.ID) }},
+				{&s.following, func() (int, error) { return l.FollowingCountByUser().Load(ctx, w.bob.ID) }},
 			} {
 				if *r.into, err = r.load(); err != nil {
 					t.Fatal(err)

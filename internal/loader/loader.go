@@ -24,26 +24,40 @@ import (
 	"github.com/agora/agora/internal/auth"
 )
 
-// Loaders are one request's loaders. Keys are entity IDs; values come back in key order.
+// Loaders are one request's loaders. Keys are entity IDs; values come back in key order. Each
+// loader is made when the request first uses it: most operations use few of them.
 type Loaders struct {
-	UserByID    *dataloadgen.Loader[int, *ent.User] // nil for IDs the viewer may not see
-	PostByID    *dataloadgen.Loader[int, *ent.Post]
-	TagByID     *dataloadgen.Loader[int, *ent.Tag]
-	CommentByID *dataloadgen.Loader[int, *ent.Comment] // per request only: see New
-	TagsByPost  *dataloadgen.Loader[int, []*ent.Tag]
+	client  *ent.Client
+	cache   *Cache
+	viewer  auth.Viewer
+	observe BatchObserver
 
-	LikeCountByPost      *dataloadgen.Loader[int, int]
-	CommentCountByPost   *dataloadgen.Loader[int, int]
-	FollowerCountByUser  *dataloadgen.Loader[int, int]
-	FollowingCountByUser *dataloadgen.Loader[int, int]
-	PostCountByTag       *dataloadgen.Loader[int, int]  // posts everyone may see
-	ViewerLikesByPost    *dataloadgen.Loader[int, bool] // false for anonymous viewers, without a query
-	ViewerFollowsByUser  *dataloadgen.Loader[int, bool]
+	userByID             lazy[int, *ent.User]
+	postByID             lazy[int, *ent.Post]
+	tagByID              lazy[int, *ent.Tag]
+	commentByID          lazy[int, *ent.Comment]
+	tagsByPost           lazy[int, []*ent.Tag]
+	likeCountByPost      lazy[int, int]
+	commentCountByPost   lazy[int, int]
+	followerCountByUser  lazy[int, int]
+	followingCountByUser lazy[int, int]
+	postCountByTag       lazy[int, int]
+	viewerLikesByPost    lazy[int, bool]
+	viewerFollowsByUser  lazy[int, bool]
 
 	fieldsOnce sync.Once
 	fields     map[string]bool // field names the operation selects (see selects)
+}
 
-	renew func() *Loaders // fresh loaders for the same request
+// lazy is a loader made on first use.
+type lazy[K comparable, V any] struct {
+	once sync.Once
+	l    *dataloadgen.Loader[K, V]
+}
+
+func (z *lazy[K, V]) get(build func() *dataloadgen.Loader[K, V]) *dataloadgen.Loader[K, V] {
+	z.once.Do(func() { z.l = build() })
+	return z.l
 }
 
 // wait is how long a loader gathers keys before it queries: the resolvers of one list run
@@ -98,26 +112,57 @@ func newLoader[K comparable, V any](observe BatchObserver, name string, fetch fu
 // level c. Comments (whose visibility follows their post's), commentCount (hidden comments count
 // for some viewers) and the viewer's flags do not.
 func New(client *ent.Client, c *Cache, viewer auth.Viewer, observe BatchObserver) *Loaders {
-	opt := dataloadgen.WithWait(wait)
-	n := ent.As(ent.Count(), "n")
-	return &Loaders{
-		renew: func() *Loaders { return New(client, c, viewer, observe) },
-		UserByID: newLoader(observe, "UserByID", entities(c, viewer, userKey, func(ctx context.Context, ids []int) ([]*ent.User, error) {
-			return client.User.Query().Where(user.IDIn(ids...)).Select(publicUserFields...).All(ctx)
-		}, func(u *ent.User) int { return u.ID }, client.User.Attach), opt),
-		PostByID: newLoader(observe, "PostByID", entities(c, viewer, postKey, func(ctx context.Context, ids []int) ([]*ent.Post, error) {
-			return client.Post.Query().Where(post.IDIn(ids...)).All(ctx)
-		}, func(p *ent.Post) int { return p.ID }, client.Post.Attach), opt),
-		TagByID: newLoader(observe, "TagByID", entities(c, viewer, tagKey, func(ctx context.Context, ids []int) ([]*ent.Tag, error) {
-			return client.Tag.Query().Where(tag.IDIn(ids...)).All(ctx)
-		}, func(t *ent.Tag) int { return t.ID }, client.Tag.Attach), opt),
-		CommentByID: newLoader(observe, "CommentByID", func(ctx context.Context, ids []int) ([]*ent.Comment, []error) {
-			rows, err := client.Comment.Query().Where(comment.IDIn(ids...)).All(ctx)
+	return &Loaders{client: client, cache: c, viewer: viewer, observe: observe}
+}
+
+func (l *Loaders) opt() dataloadgen.Option { return dataloadgen.WithWait(wait) }
+
+// countAs is the aggregate of the grouped counts.
+var countAs = ent.As(ent.Count(), "n")
+
+// UserByID loads users by ID, nil for IDs the viewer may not see.
+func (l *Loaders) UserByID() *dataloadgen.Loader[int, *ent.User] {
+	return l.userByID.get(func() *dataloadgen.Loader[int, *ent.User] {
+		return newLoader(l.observe, "UserByID", entities(l.cache, l.viewer, userKey, func(ctx context.Context, ids []int) ([]*ent.User, error) {
+			return l.client.User.Query().Where(user.IDIn(ids...)).Select(publicUserFields...).All(ctx)
+		}, func(u *ent.User) int { return u.ID }, l.client.User.Attach), l.opt())
+	})
+}
+
+// PostByID loads posts by ID.
+func (l *Loaders) PostByID() *dataloadgen.Loader[int, *ent.Post] {
+	return l.postByID.get(func() *dataloadgen.Loader[int, *ent.Post] {
+		return newLoader(l.observe, "PostByID", entities(l.cache, l.viewer, postKey, func(ctx context.Context, ids []int) ([]*ent.Post, error) {
+			return l.client.Post.Query().Where(post.IDIn(ids...)).All(ctx)
+		}, func(p *ent.Post) int { return p.ID }, l.client.Post.Attach), l.opt())
+	})
+}
+
+// TagByID loads tags by ID.
+func (l *Loaders) TagByID() *dataloadgen.Loader[int, *ent.Tag] {
+	return l.tagByID.get(func() *dataloadgen.Loader[int, *ent.Tag] {
+		return newLoader(l.observe, "TagByID", entities(l.cache, l.viewer, tagKey, func(ctx context.Context, ids []int) ([]*ent.Tag, error) {
+			return l.client.Tag.Query().Where(tag.IDIn(ids...)).All(ctx)
+		}, func(t *ent.Tag) int { return t.ID }, l.client.Tag.Attach), l.opt())
+	})
+}
+
+// CommentByID loads comments by ID, per request only (see New).
+func (l *Loaders) CommentByID() *dataloadgen.Loader[int, *ent.Comment] {
+	return l.commentByID.get(func() *dataloadgen.Loader[int, *ent.Comment] {
+		return newLoader(l.observe, "CommentByID", func(ctx context.Context, ids []int) ([]*ent.Comment, []error) {
+			rows, err := l.client.Comment.Query().Where(comment.IDIn(ids...)).All(ctx)
 			return inKeyOrder(ids, rows, func(c *ent.Comment) int { return c.ID }, err)
-		}, opt),
-		TagsByPost: newLoader(observe, "TagsByPost", func(ctx context.Context, ids []int) ([][]*ent.Tag, []error) {
+		}, l.opt())
+	})
+}
+
+// TagsByPost loads a post's tags.
+func (l *Loaders) TagsByPost() *dataloadgen.Loader[int, []*ent.Tag] {
+	return l.tagsByPost.get(func() *dataloadgen.Loader[int, []*ent.Tag] {
+		return newLoader(l.observe, "TagsByPost", func(ctx context.Context, ids []int) ([][]*ent.Tag, []error) {
 			// Without loaders: the posts are primed already.
-			posts, err := client.Post.Query().Where(post.IDIn(ids...)).WithTags().All(With(ctx, nil))
+			posts, err := l.client.Post.Query().Where(post.IDIn(ids...)).WithTags().All(With(ctx, nil))
 			if err != nil {
 				return nil, []error{err}
 			}
@@ -130,33 +175,63 @@ func New(client *ent.Client, c *Cache, viewer auth.Viewer, observe BatchObserver
 				out[i] = tags[id]
 			}
 			return out, nil
-		}, opt),
-		LikeCountByPost: newLoader(observe, "LikeCountByPost", batch(counts(c, likeCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
+		}, l.opt())
+	})
+}
+
+// LikeCountByPost loads a post's likes.
+func (l *Loaders) LikeCountByPost() *dataloadgen.Loader[int, int] {
+	return l.likeCountByPost.get(func() *dataloadgen.Loader[int, int] {
+		return newLoader(l.observe, "LikeCountByPost", batch(counts(l.cache, likeCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
 			var rows []perPost
-			err := client.Like.Query().Where(like.PostIDIn(ids...)).GroupBy(like.FieldPostID).Aggregate(n).Scan(ctx, &rows)
+			err := l.client.Like.Query().Where(like.PostIDIn(ids...)).GroupBy(like.FieldPostID).Aggregate(countAs).Scan(ctx, &rows)
 			return toMap(rows, func(r perPost) (int, int) { return r.PostID, r.N }), err
-		})), opt),
-		// Through the Comment privacy rule: hidden comments count only for those who may see them.
-		CommentCountByPost: newLoader(observe, "CommentCountByPost", batch(func(ctx context.Context, ids []int) (map[int]int, error) {
+		})), l.opt())
+	})
+}
+
+// CommentCountByPost loads a post's comments the viewer may see.
+// Through the Comment privacy rule: hidden comments count only for those who may see them.
+func (l *Loaders) CommentCountByPost() *dataloadgen.Loader[int, int] {
+	return l.commentCountByPost.get(func() *dataloadgen.Loader[int, int] {
+		return newLoader(l.observe, "CommentCountByPost", batch(func(ctx context.Context, ids []int) (map[int]int, error) {
 			var rows []perPost
-			err := client.Comment.Query().Where(comment.PostIDIn(ids...)).GroupBy(comment.FieldPostID).Aggregate(n).Scan(ctx, &rows)
+			err := l.client.Comment.Query().Where(comment.PostIDIn(ids...)).GroupBy(comment.FieldPostID).Aggregate(countAs).Scan(ctx, &rows)
 			return toMap(rows, func(r perPost) (int, int) { return r.PostID, r.N }), err
-		}), opt),
-		FollowerCountByUser: newLoader(observe, "FollowerCountByUser", batch(counts(c, followerCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
+		}), l.opt())
+	})
+}
+
+// FollowerCountByUser loads a user's followers.
+func (l *Loaders) FollowerCountByUser() *dataloadgen.Loader[int, int] {
+	return l.followerCountByUser.get(func() *dataloadgen.Loader[int, int] {
+		return newLoader(l.observe, "FollowerCountByUser", batch(counts(l.cache, followerCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
 			var rows []perUser
-			err := client.Follow.Query().Where(follow.UserIDIn(ids...)).GroupBy(follow.FieldUserID).Aggregate(n).Scan(ctx, &rows)
+			err := l.client.Follow.Query().Where(follow.UserIDIn(ids...)).GroupBy(follow.FieldUserID).Aggregate(countAs).Scan(ctx, &rows)
 			return toMap(rows, func(r perUser) (int, int) { return r.UserID, r.N }), err
-		})), opt),
-		FollowingCountByUser: newLoader(observe, "FollowingCountByUser", batch(counts(c, followingCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
+		})), l.opt())
+	})
+}
+
+// FollowingCountByUser loads the users a user follows.
+func (l *Loaders) FollowingCountByUser() *dataloadgen.Loader[int, int] {
+	return l.followingCountByUser.get(func() *dataloadgen.Loader[int, int] {
+		return newLoader(l.observe, "FollowingCountByUser", batch(counts(l.cache, followingCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
 			var rows []perFollowing
-			err := client.Follow.Query().Where(follow.FollowingIDIn(ids...)).GroupBy(follow.FieldFollowingID).Aggregate(n).Scan(ctx, &rows)
+			err := l.client.Follow.Query().Where(follow.FollowingIDIn(ids...)).GroupBy(follow.FieldFollowingID).Aggregate(countAs).Scan(ctx, &rows)
 			return toMap(rows, func(r perFollowing) (int, int) { return r.FollowingID, r.N }), err
-		})), opt),
-		// Counted as a signed-out reader sees the posts — authz's rule of the posts everyone may see
-		// (published, unhidden) — since the count is the same for every viewer.
-		PostCountByTag: newLoader(observe, "PostCountByTag", batch(counts(c, tagPostCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
+		})), l.opt())
+	})
+}
+
+// PostCountByTag loads a tag's posts everyone may see.
+// Counted as a signed-out reader sees the posts — authz's rule of the posts everyone may see
+// (published, unhidden) — since the count is the same for every viewer.
+func (l *Loaders) PostCountByTag() *dataloadgen.Loader[int, int] {
+	return l.postCountByTag.get(func() *dataloadgen.Loader[int, int] {
+		return newLoader(l.observe, "PostCountByTag", batch(counts(l.cache, tagPostCountKey, func(ctx context.Context, ids []int) (map[int]int, error) {
 			var rows []perTag
-			err := client.Post.Query().Modify(func(s *sql.Selector) {
+			err := l.client.Post.Query().Modify(func(s *sql.Selector) {
 				pt := sql.Table(post.TagsTable)
 				s.Join(pt).On(s.C(post.FieldID), pt.C(post.TagsPrimaryKey[0])) // joined tables get an alias: name columns after
 				tagID := pt.C(post.TagsPrimaryKey[1])
@@ -165,14 +240,26 @@ func New(client *ent.Client, c *Cache, viewer auth.Viewer, observe BatchObserver
 					Select(sql.As(tagID, "tag_id"), sql.As(sql.Count("*"), "n"))
 			}).Scan(Anonymous(ctx), &rows)
 			return toMap(rows, func(r perTag) (int, int) { return r.TagID, r.N }), err
-		})), opt),
-		ViewerLikesByPost: newLoader(observe, "ViewerLikesByPost", flags(viewer, func(ctx context.Context, ids []int) ([]int, error) {
-			return client.Like.Query().Where(like.UserID(viewer.UserID), like.PostIDIn(ids...)).Select(like.FieldPostID).Ints(ctx)
-		}), opt),
-		ViewerFollowsByUser: newLoader(observe, "ViewerFollowsByUser", flags(viewer, func(ctx context.Context, ids []int) ([]int, error) {
-			return client.Follow.Query().Where(follow.FollowingID(viewer.UserID), follow.UserIDIn(ids...)).Select(follow.FieldUserID).Ints(ctx)
-		}), opt),
-	}
+		})), l.opt())
+	})
+}
+
+// ViewerLikesByPost loads whether the viewer likes a post, false for anonymous viewers without a query.
+func (l *Loaders) ViewerLikesByPost() *dataloadgen.Loader[int, bool] {
+	return l.viewerLikesByPost.get(func() *dataloadgen.Loader[int, bool] {
+		return newLoader(l.observe, "ViewerLikesByPost", flags(l.viewer, func(ctx context.Context, ids []int) ([]int, error) {
+			return l.client.Like.Query().Where(like.UserID(l.viewer.UserID), like.PostIDIn(ids...)).Select(like.FieldPostID).Ints(ctx)
+		}), l.opt())
+	})
+}
+
+// ViewerFollowsByUser loads whether the viewer follows a user.
+func (l *Loaders) ViewerFollowsByUser() *dataloadgen.Loader[int, bool] {
+	return l.viewerFollowsByUser.get(func() *dataloadgen.Loader[int, bool] {
+		return newLoader(l.observe, "ViewerFollowsByUser", flags(l.viewer, func(ctx context.Context, ids []int) ([]int, error) {
+			return l.client.Follow.Query().Where(follow.FollowingID(l.viewer.UserID), follow.UserIDIn(ids...)).Select(follow.FieldUserID).Ints(ctx)
+		}), l.opt())
+	})
 }
 
 // inKeyOrder puts rows in the order of ids, nil where there is none.
@@ -254,7 +341,7 @@ func For(ctx context.Context) *Loaders {
 // be stale.
 func Renew(ctx context.Context) context.Context {
 	if l := For(ctx); l != nil {
-		return With(ctx, l.renew())
+		return With(ctx, New(l.client, l.cache, l.viewer, l.observe))
 	}
 	return ctx
 }

@@ -37,16 +37,16 @@ func Nodes(ctx context.Context, client *ent.Client, ids []int) ([]ent.Noder, err
 	}
 	// Queue every kind first, then wait, so the kinds load concurrently. Kinds whose connections
 	// the operation selects load with them instead (see collected).
-	users := loadNodes(ctx, l.UserByID, pick(user.Table), "User", func(ids []int) (*ent.UserQuery, func(*ent.User) int) {
+	users := loadNodes(ctx, l.UserByID(), pick(user.Table), "User", func(ids []int) (*ent.UserQuery, func(*ent.User) int) {
 		return client.User.Query().Where(user.IDIn(ids...)), func(u *ent.User) int { return u.ID }
 	})
-	posts := loadNodes(ctx, l.PostByID, pick(post.Table), "Post", func(ids []int) (*ent.PostQuery, func(*ent.Post) int) {
+	posts := loadNodes(ctx, l.PostByID(), pick(post.Table), "Post", func(ids []int) (*ent.PostQuery, func(*ent.Post) int) {
 		return client.Post.Query().Where(post.IDIn(ids...)), func(p *ent.Post) int { return p.ID }
 	})
-	tags := loadNodes(ctx, l.TagByID, pick(tag.Table), "Tag", func(ids []int) (*ent.TagQuery, func(*ent.Tag) int) {
+	tags := loadNodes(ctx, l.TagByID(), pick(tag.Table), "Tag", func(ids []int) (*ent.TagQuery, func(*ent.Tag) int) {
 		return client.Tag.Query().Where(tag.IDIn(ids...)), func(t *ent.Tag) int { return t.ID }
 	})
-	comments := l.CommentByID.LoadAllThunk(ctx, pick(comment.Table))
+	comments := l.CommentByID().LoadAllThunk(ctx, pick(comment.Table))
 	if err := place(out, byType[user.Table], users, l.primeUsers, ctx); err != nil {
 		return nil, err
 	}

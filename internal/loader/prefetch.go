@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vikstrous/dataloadgen"
 
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/internal/selection"
@@ -39,9 +40,9 @@ func Prefetch() ent.Interceptor {
 // primePosts queues loaded posts on the loaders of the fields the operation selects.
 func (l *Loaders) primePosts(ctx context.Context, posts []*ent.Post) {
 	ids := idsOf(posts, func(p *ent.Post) int { return p.ID })
-	prefetch(l, ctx, ids, "likeCount", l.LikeCountByPost.LoadAllThunk)
-	prefetch(l, ctx, ids, "commentCount", l.CommentCountByPost.LoadAllThunk)
-	prefetch(l, ctx, ids, "viewerHasLiked", l.ViewerLikesByPost.LoadAllThunk)
+	prefetch(l, ctx, ids, "likeCount", l.LikeCountByPost)
+	prefetch(l, ctx, ids, "commentCount", l.CommentCountByPost)
+	prefetch(l, ctx, ids, "viewerHasLiked", l.ViewerLikesByPost)
 }
 
 // primeCachedPosts is primePosts for posts from the second level, whose edges field collection
@@ -49,19 +50,19 @@ func (l *Loaders) primePosts(ctx context.Context, posts []*ent.Post) {
 func (l *Loaders) primeCachedPosts(ctx context.Context, posts []*ent.Post) {
 	l.primePosts(ctx, posts)
 	authors := idsOf(posts, func(p *ent.Post) int { return p.AuthorID })
-	prefetch(l, ctx, authors, "author", l.UserByID.LoadAllThunk)
-	prefetch(l, ctx, idsOf(posts, func(p *ent.Post) int { return p.ID }), "tags", l.TagsByPost.LoadAllThunk)
+	prefetch(l, ctx, authors, "author", l.UserByID)
+	prefetch(l, ctx, idsOf(posts, func(p *ent.Post) int { return p.ID }), "tags", l.TagsByPost)
 }
 
 func (l *Loaders) primeTags(ctx context.Context, tags []*ent.Tag) {
-	prefetch(l, ctx, idsOf(tags, func(t *ent.Tag) int { return t.ID }), "postCount", l.PostCountByTag.LoadAllThunk)
+	prefetch(l, ctx, idsOf(tags, func(t *ent.Tag) int { return t.ID }), "postCount", l.PostCountByTag)
 }
 
 func (l *Loaders) primeUsers(ctx context.Context, users []*ent.User) {
 	ids := idsOf(users, func(u *ent.User) int { return u.ID })
-	prefetch(l, ctx, ids, "followerCount", l.FollowerCountByUser.LoadAllThunk)
-	prefetch(l, ctx, ids, "followingCount", l.FollowingCountByUser.LoadAllThunk)
-	prefetch(l, ctx, ids, "viewerIsFollowing", l.ViewerFollowsByUser.LoadAllThunk)
+	prefetch(l, ctx, ids, "followerCount", l.FollowerCountByUser)
+	prefetch(l, ctx, ids, "followingCount", l.FollowingCountByUser)
+	prefetch(l, ctx, ids, "viewerIsFollowing", l.ViewerFollowsByUser)
 }
 
 func idsOf[T any](nodes []T, id func(T) int) []int {
@@ -73,9 +74,9 @@ func idsOf[T any](nodes []T, id func(T) int) []int {
 }
 
 // prefetch queues ids on a loader when the operation selects field anywhere.
-func prefetch[V any](l *Loaders, ctx context.Context, ids []int, field string, queue func(context.Context, []int) func() ([]V, error)) {
+func prefetch[V any](l *Loaders, ctx context.Context, ids []int, field string, loader func() *dataloadgen.Loader[int, V]) {
 	if len(ids) > 0 && l.selects(ctx, field) {
-		queue(ctx, ids)
+		loader().LoadAllThunk(ctx, ids)
 	}
 }
 

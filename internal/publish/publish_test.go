@@ -194,7 +194,7 @@ func TestPostWritesShowAtOnce(t *testing.T) {
 			ctx := context.Background()
 			l := loader.New(db.Client, e.cache, auth.Viewer{}, nil)
 			out := "no post"
-			if got, err := l.PostByID.Load(ctx, p.ID); err != nil {
+			if got, err := l.PostByID().Load(ctx, p.ID); err != nil {
 				t.Fatal(err)
 			} else if got != nil {
 				out = got.Title
@@ -204,11 +204,11 @@ func TestPostWritesShowAtOnce(t *testing.T) {
 				if id == 0 {
 					continue
 				}
-				tg, err := l.TagByID.Load(ctx, id)
+				tg, err := l.TagByID().Load(ctx, id)
 				if err != nil {
 					t.Fatal(err)
 				}
-				n, err := l.PostCountByTag.Load(ctx, id)
+				n, err := l.PostCountByTag().Load(ctx, id)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -20,7 +20,7 @@ func TestLimiters(t *testing.T) {
 	}
 	client := redis.NewClient(opts)
 	defer client.Close()
-	for name, l := range map[string]Limiter{"memory": NewMemory(), "redis": NewRedis(client, "test:")} {
+	for name, l := range map[string]Limiter{"memory": NewMemory(), "redis": NewRedis(client, "test:"), "leased": NewLeased(NewRedis(client, "leased:"))} {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			limit := Limit{Burst: 3, Per: time.Hour}
@@ -120,5 +120,76 @@ func TestFallback(t *testing.T) {
 	}
 	if n, err := client.Exists(ctx, "test:k").Result(); err != nil || n != 1 {
 		t.Fatalf("key in Redis: %d %v", n, err)
+	}
+}
+
+// Leased: a large budget costs a Redis round trip per lease, not per event; two replicas leasing
+// from one Redis together get exactly the budget in a burst; small budgets are not leased.
+func TestLeased(t *testing.T) {
+	opts, err := redis.ParseURL(testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := redis.NewClient(opts)
+	defer client.Close()
+	ctx := context.Background()
+	a, b := NewLeased(NewRedis(client, "test:")), NewLeased(NewRedis(client, "test:"))
+
+	large := Limit{Burst: 1000, Per: time.Hour} // leases of 20
+	stored := func(key string) string { v, _ := client.Get(ctx, "test:"+key).Result(); return v }
+	var first string
+	for i := range 20 {
+		res, err := a.Allow(ctx, "big", large)
+		if err != nil || !res.Allowed || res.Remaining != 999-i {
+			t.Fatalf("event %d: %+v %v, want allowed with %d remaining", i+1, res, err, 999-i)
+		}
+		if i == 0 {
+			first = stored("big")
+		} else if stored("big") != first {
+			t.Fatalf("event %d went to Redis: the lease of 20 was taken at the first", i+1)
+		}
+	}
+	if res, _ := a.Allow(ctx, "big", large); !res.Allowed || stored("big") == first {
+		t.Fatalf("event 21: %+v, want a new lease from Redis", res)
+	}
+
+	shared := Limit{Burst: 100, Per: time.Hour} // leases of 2
+	allowed := 0
+	for i := range 120 {
+		l := a
+		if i%2 == 1 {
+			l = b
+		}
+		if res, _ := l.Allow(ctx, "shared", shared); res.Allowed {
+			allowed++
+		}
+	}
+	if allowed != 100 {
+		t.Fatalf("two replicas allowed %d events of a burst of 100", allowed)
+	}
+
+	small := Limit{Burst: 3, Per: time.Hour}
+	for i := range 4 {
+		l := a
+		if i%2 == 1 {
+			l = b
+		}
+		if res, _ := l.Allow(ctx, "small", small); res.Allowed != (i < 3) || res.Allowed && res.Remaining != 2-i {
+			t.Fatalf("small budget, event %d: %+v", i+1, res)
+		}
+	}
+}
+
+// A budget of more than an event a microsecond is counted in Redis too (as one a microsecond).
+func TestRedisHugeBudget(t *testing.T) {
+	opts, err := redis.ParseURL(testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := redis.NewClient(opts)
+	defer client.Close()
+	res, err := NewRedis(client, "test:").Allow(context.Background(), "k", Limit{Burst: 1_000_000_000, Per: time.Minute})
+	if err != nil || !res.Allowed {
+		t.Fatalf("%+v %v", res, err)
 	}
 }

@@ -21,8 +21,9 @@ func NewRedis(client redis.UniversalClient, prefix string) *Redis {
 	return &Redis{client: client, prefix: prefix}
 }
 
-// gcra: KEYS[1] = key; ARGV = interval (µs), period (µs). The server's clock is the one clock, so
-// replicas with skewed clocks agree. Returns {allowed (0/1), remaining, retry after (µs), reset
+// gcra: KEYS[1] = key; ARGV = interval (µs), period (µs), events wanted. Takes as many of the
+// wanted events as the budget holds, at least one or none. The server's clock is the one clock, so
+// replicas with skewed clocks agree. Returns {events taken, remaining, retry after (µs), reset
 // after (µs)}.
 var gcra = redis.NewScript(`
 local t = redis.call('TIME')
@@ -31,11 +32,11 @@ local interval = tonumber(ARGV[1])
 local period = tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
-local nexttat = tat + interval
-local allow_at = nexttat - period
-if now < allow_at then return {0, 0, allow_at - now, tat - now} end
+local n = math.min(tonumber(ARGV[3]), math.floor((now + period - tat) / interval))
+if n < 1 then return {0, 0, tat + interval - period - now, tat - now} end
+local nexttat = tat + n * interval
 redis.call('SET', KEYS[1], nexttat, 'PX', math.ceil((nexttat - now) / 1000))
-return {1, math.floor((period - (nexttat - now)) / interval), 0, nexttat - now}
+return {n, math.floor((period - (nexttat - now)) / interval), 0, nexttat - now}
 `)
 
 // refund: KEYS[1] = key; ARGV = interval (µs). Moves the theoretical arrival time back by one
@@ -56,16 +57,26 @@ return 1
 
 // Refund implements Limiter.
 func (r *Redis) Refund(ctx context.Context, key string, l Limit) error {
-	return refund.Run(ctx, r.client, []string{r.prefix + key}, emission(l).Microseconds()).Err()
+	return refund.Run(ctx, r.client, []string{r.prefix + key}, micros(emission(l))).Err()
 }
 
 // Allow implements Limiter.
 func (r *Redis) Allow(ctx context.Context, key string, l Limit) (Result, error) {
-	res, err := gcra.Run(ctx, r.client, []string{r.prefix + key}, emission(l).Microseconds(), l.Per.Microseconds()).Int64Slice()
+	_, res, err := r.take(ctx, key, l, 1)
+	return res, err
+}
+
+// micros is d in whole microseconds, the script's unit, at least 1: a budget of more than an event
+// a microsecond is counted as one event a microsecond (PX 0 would fail the script).
+func micros(d time.Duration) int64 { return max(1, d.Microseconds()) }
+
+// take takes up to n events at once (at least one, or none when refused) and says how many.
+func (r *Redis) take(ctx context.Context, key string, l Limit, n int) (int, Result, error) {
+	res, err := gcra.Run(ctx, r.client, []string{r.prefix + key}, micros(emission(l)), l.Per.Microseconds(), n).Int64Slice()
 	if err != nil {
-		return Result{}, err
+		return 0, Result{}, err
 	}
-	return Result{Allowed: res[0] == 1, Remaining: int(res[1]),
+	return int(res[0]), Result{Allowed: res[0] >= 1, Remaining: int(res[1]),
 		RetryAfter: time.Duration(res[2]) * time.Microsecond, ResetAfter: time.Duration(res[3]) * time.Microsecond}, nil
 }
 

@@ -69,7 +69,7 @@ func TestLikes(t *testing.T) {
 		banned := auth.WithViewer(context.Background(), auth.Viewer{UserID: bob.ID, Role: auth.RoleUser, Banned: true})
 		published, draft := testenv.NewPost(t, db.Client, ada, "Published", true), testenv.NewPost(t, db.Client, ada, "Draft", false)
 		likes := func(l *loader.Loaders) (int, error) {
-			return l.LikeCountByPost.Load(context.Background(), published.ID)
+			return l.LikeCountByPost().Load(context.Background(), published.ID)
 		}
 		for _, step := range []struct {
 			name    string
@@ -120,8 +120,8 @@ func TestFollows(t *testing.T) {
 	testenv.EachDatabase(t, func(t *testing.T, db *database.DB) {
 		e := newEnv(db)
 		ada, bob := testenv.NewUser(t, db.Client, "ada", ""), testenv.NewUser(t, db.Client, "bob", "")
-		followers := func(l *loader.Loaders) (int, error) { return l.FollowerCountByUser.Load(context.Background(), ada.ID) }
-		following := func(l *loader.Loaders) (int, error) { return l.FollowingCountByUser.Load(context.Background(), bob.ID) }
+		followers := func(l *loader.Loaders) (int, error) { return l.FollowerCountByUser().Load(context.Background(), ada.ID) }
+		following := func(l *loader.Loaders) (int, error) { return l.FollowingCountByUser().Load(context.Background(), bob.ID) }
 		for _, step := range []struct {
 			name     string
 			ctx      context.Context
