@@ -6,7 +6,7 @@
 # settings (AGORA_ENV=production, PostgreSQL, Redis; only the request budgets raised). Everything it
 # started is stopped and removed on exit.
 #
-# Settings: BENCH_DURATION (per wrk run; default 15s, 18 runs: about 9 minutes in all on 2 cores),
+# Settings: BENCH_DURATION (per wrk run; default 15s, 18 runs: about 8 minutes in all on 2 cores),
 # BENCH_THREADS (wrk threads, default 1), BENCH_CONNECTIONS (default 32), BENCH_KEEP=1 keeps the
 # temp dir (logs, wrk output), BENCH_PEERS=1 also runs the posts page on PostGraphile 5 (npm
 # packages pinned in scripts/bench-peers, with the Node.js 22 it needs; one more run).
