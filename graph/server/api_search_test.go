@@ -361,6 +361,10 @@ func TestSearchRanksNewestMatches(t *testing.T) {
 			if got := searchPosts(t, a.GraphQL, "gardening guide", 100, nil); got.TotalCount != 1 || got.HasMoreMatches || !slices.Equal(got.titles(), []string{"Gardening guide"}) {
 				t.Fatalf(`"gardening guide" finds %q (totalCount %d, hasMoreMatches %v)`, got.titles(), got.TotalCount, got.HasMoreMatches)
 			}
+			// Quotes and backslashes are not words: they reach no statement.
+			if got := searchPosts(t, a.GraphQL, `'gardening' \'guide\`, 10, nil); !slices.Equal(got.titles(), []string{"Gardening guide"}) {
+				t.Fatalf("a search with quotes and a backslash finds %q", got.titles())
+			}
 			if got := searchPosts(t, a.GraphQL, "nothing-like-it", 10, nil); got.TotalCount != 0 || got.HasMoreMatches || len(got.Edges) != 0 || got.PageInfo.HasNextPage {
 				t.Fatalf("no match: %+v", got)
 			}
