@@ -274,9 +274,10 @@ type ComplexityRoot struct {
 	}
 
 	PostSearchConnection struct {
-		Edges      func(childComplexity int) int
-		PageInfo   func(childComplexity int) int
-		TotalCount func(childComplexity int) int
+		Edges          func(childComplexity int) int
+		HasMoreMatches func(childComplexity int) int
+		PageInfo       func(childComplexity int) int
+		TotalCount     func(childComplexity int) int
 	}
 
 	PostSearchEdge struct {
@@ -1419,6 +1420,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PostSearchConnection.Edges(childComplexity), true
+	case "PostSearchConnection.hasMoreMatches":
+		if e.ComplexityRoot.PostSearchConnection.HasMoreMatches == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PostSearchConnection.HasMoreMatches(childComplexity), true
 	case "PostSearchConnection.pageInfo":
 		if e.ComplexityRoot.PostSearchConnection.PageInfo == nil {
 			break
@@ -3626,6 +3633,10 @@ type Subscription {
   -"phrase" for what must not appear, and OR between alternatives. Posts rank by how well the
   title and tags, then the description, then the body match, raised for likes and lowered with
   age. Posts by banned users are left out.
+
+  Only the newest matches are ranked (1,000 unless the server is configured otherwise), so that a
+  word found in most posts is answered as fast as a rare one: older matches are not returned, and
+  ` + "`" + `hasMoreMatches` + "`" + ` says when there are some. Add words to reach them.
   """
   search(
     "What to look for: 1-200 characters, at least one word that is not excluded."
@@ -3669,8 +3680,14 @@ type PostSearchConnection {
   edges: [PostSearchEdge!]!
   "Information to aid in pagination."
   pageInfo: PageInfo!
-  "How many posts match, across all pages."
+  """
+  How many posts this search returns across all its pages: every match, up to the newest 1,000
+  (the server's limit, ` + "`" + `AGORA_SEARCH_MAX_RANKED` + "`" + `). When ` + "`" + `hasMoreMatches` + "`" + ` is true, more posts
+  match than that, and this is a lower bound of how many.
+  """
   totalCount: Int!
+  "Whether older posts match too, beyond those this search ranks and returns: ` + "`" + `totalCount` + "`" + ` is then a lower bound. Add words to narrow the search."
+  hasMoreMatches: Boolean!
 }
 
 "A post that matched a search."
@@ -4444,6 +4461,8 @@ func (ec *executionContext) childFields_PostSearchConnection(ctx context.Context
 		return ec.fieldContext_PostSearchConnection_pageInfo(ctx, field)
 	case "totalCount":
 		return ec.fieldContext_PostSearchConnection_totalCount(ctx, field)
+	case "hasMoreMatches":
+		return ec.fieldContext_PostSearchConnection_hasMoreMatches(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PostSearchConnection", field.Name)
 }

@@ -213,6 +213,29 @@ func (ec *executionContext) fieldContext_PostSearchConnection_totalCount(_ conte
 	return graphql.NewScalarFieldContext("PostSearchConnection", field, false, false, errLeafInt)
 }
 
+func (ec *executionContext) _PostSearchConnection_hasMoreMatches(ctx context.Context, field graphql.CollectedField, obj *search.PostConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PostSearchConnection_hasMoreMatches(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HasMoreMatches, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PostSearchConnection_hasMoreMatches(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PostSearchConnection", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
 func (ec *executionContext) _PostSearchEdge_node(ctx context.Context, field graphql.CollectedField, obj *search.PostEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -479,6 +502,11 @@ func (ec *executionContext) _PostSearchConnection(ctx context.Context, sel ast.S
 			}
 		case "totalCount":
 			out.Values[i] = ec._PostSearchConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hasMoreMatches":
+			out.Values[i] = ec._PostSearchConnection_hasMoreMatches(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

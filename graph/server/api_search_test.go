@@ -12,12 +12,13 @@ import (
 
 	"github.com/agora/agora/ent/privacy"
 	"github.com/agora/agora/ent/tag"
+	"github.com/agora/agora/internal/config"
 	"github.com/agora/agora/internal/testenv"
 )
 
 const searchQuery = `query($q: String!, $n: Int, $after: Cursor) {
   search(query: $q, first: $n, after: $after) {
-    totalCount
+    totalCount hasMoreMatches
     edges {
       cursor score
       node { id title }
@@ -48,8 +49,9 @@ func (h highlight) matched() []string {
 }
 
 type searchPage struct {
-	TotalCount int
-	Edges      []struct {
+	TotalCount     int
+	HasMoreMatches bool
+	Edges          []struct {
 		Cursor         string
 		Score          float64
 		Node           struct{ ID, Title string }
@@ -119,8 +121,8 @@ func TestSearchRelevance(t *testing.T) {
 		if want := []string{"Running a marathon", "Pasta for two", "Weekend notes"}; !slices.Equal(got.titles(), want) {
 			t.Fatalf(`search "running" = %q, want title > description > body match %q`, got.titles(), want)
 		}
-		if got.TotalCount != 3 {
-			t.Fatalf("totalCount = %d, want 3", got.TotalCount)
+		if got.TotalCount != 3 || got.HasMoreMatches {
+			t.Fatalf("totalCount = %d, hasMoreMatches %v, want 3 and false", got.TotalCount, got.HasMoreMatches)
 		}
 		for i := 1; i < len(got.Edges); i++ {
 			if got.Edges[i].Score > got.Edges[i-1].Score {
@@ -272,6 +274,102 @@ func TestSearchPagination(t *testing.T) {
 			t.Fatalf("a new search finds %d posts (%q): want the new post too, 15 in all", got.TotalCount, got.titles())
 		}
 	})
+}
+
+// TestSearchRanksNewestMatches: a search ranks only the newest AGORA_SEARCH_MAX_RANKED posts that
+// match, among those the viewer may see; totalCount stops there, and hasMoreMatches says that
+// older posts match too. Pages keep to the same posts.
+func TestSearchRanksNewestMatches(t *testing.T) {
+	for _, name := range []string{"postgres", "sqlite"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			db := newAPI(t, name).db
+			a := startAPIWith(t, db, nil, func(cfg *config.Config) { cfg.Limits.SearchRanked = 4 })
+			ann := a.register(t, "ann")
+			// Oldest first. The oldest is the best match (the word in its title), but five newer
+			// posts match too.
+			a.createPost(t, ann, map[string]any{"title": "Gardening guide", "body": "Everything.", "publish": true})
+			var newest []string
+			for i := range 5 {
+				body := "Notes on gardening."
+				if i > 0 {
+					body = "Notes on gardening in spring."
+				}
+				p := a.createPost(t, ann, map[string]any{"title": fmt.Sprintf("Diary %d", i), "body": body, "publish": true})
+				newest = append([]string{p.ID}, newest...)
+			}
+			a.createPost(t, ann, map[string]any{"title": "Gardening plans", "publish": false}) // drafts are never found
+
+			ids := func(p searchPage) []string {
+				out := make([]string, len(p.Edges))
+				for i, e := range p.Edges {
+					out[i] = e.Node.ID
+				}
+				slices.Sort(out)
+				return out
+			}
+			sorted := func(ids ...string) []string { return slices.Sorted(slices.Values(ids)) }
+
+			all := searchPosts(t, a.GraphQL, "gardening", 100, nil)
+			if got, want := ids(all), sorted(newest[:4]...); !slices.Equal(got, want) {
+				t.Fatalf("search ranks %v (%q), want the 4 newest matches %v", got, all.titles(), want)
+			}
+			if all.TotalCount != 4 || !all.HasMoreMatches || all.PageInfo.HasNextPage {
+				t.Fatalf("totalCount %d, hasMoreMatches %v, hasNextPage %v: want 4, true (2 older posts match), false",
+					all.TotalCount, all.HasMoreMatches, all.PageInfo.HasNextPage)
+			}
+			// Pages of 3 give the one page's posts in its order, and end with them.
+			var paged []string
+			p := searchPosts(t, a.GraphQL, "gardening", 3, nil)
+			for _, e := range p.Edges {
+				paged = append(paged, e.Node.ID)
+			}
+			if !p.PageInfo.HasNextPage || p.TotalCount != 4 || !p.HasMoreMatches {
+				t.Fatalf("first page: hasNextPage %v, totalCount %d, hasMoreMatches %v", p.PageInfo.HasNextPage, p.TotalCount, p.HasMoreMatches)
+			}
+			p = searchPosts(t, a.GraphQL, "gardening", 3, p.PageInfo.EndCursor)
+			for _, e := range p.Edges {
+				paged = append(paged, e.Node.ID)
+			}
+			if p.PageInfo.HasNextPage || p.TotalCount != 4 {
+				t.Fatalf("second page: hasNextPage %v, totalCount %d, want false and 4", p.PageInfo.HasNextPage, p.TotalCount)
+			}
+			want := make([]string, len(all.Edges))
+			for i, e := range all.Edges {
+				want[i] = e.Node.ID
+			}
+			if !slices.Equal(paged, want) {
+				t.Fatalf("pages of 3 gave %v, want the order of one page %v", paged, want)
+			}
+
+			// A hidden post takes no place among the newest for those who may not see it.
+			mod := a.register(t, "mod")
+			a.setRole(t, mod, "MODERATOR")
+			a.as(mod).Do(t, `mutation($id: ID!) { hidePost(input: {id: $id}) { post { id } } }`, map[string]any{"id": newest[0]}, nil)
+			if got, want := ids(searchPosts(t, a.GraphQL, "gardening", 100, nil)), sorted(newest[1:5]...); !slices.Equal(got, want) {
+				t.Fatalf("with the newest hidden, search ranks %v, want the 4 newest visible %v", got, want)
+			}
+			if got, want := ids(searchPosts(t, a.as(mod), "gardening", 100, nil)), sorted(newest[:4]...); !slices.Equal(got, want) {
+				t.Fatalf("a moderator's search ranks %v, want the 4 newest, hidden included %v", got, want)
+			}
+
+			// Exactly as many matches as are ranked (for a moderator): all of them, and no more to find.
+			if got := searchPosts(t, a.as(mod), "spring", 100, nil); got.TotalCount != 4 || got.HasMoreMatches || len(got.Edges) != 4 {
+				t.Fatalf(`"spring": %d results, totalCount %d, hasMoreMatches %v: want 4, 4, false`, len(got.Edges), got.TotalCount, got.HasMoreMatches)
+			}
+			// Narrower words reach the older post.
+			if got := searchPosts(t, a.GraphQL, "gardening guide", 100, nil); got.TotalCount != 1 || got.HasMoreMatches || !slices.Equal(got.titles(), []string{"Gardening guide"}) {
+				t.Fatalf(`"gardening guide" finds %q (totalCount %d, hasMoreMatches %v)`, got.titles(), got.TotalCount, got.HasMoreMatches)
+			}
+			// Quotes and backslashes are not words: they reach no statement.
+			if got := searchPosts(t, a.GraphQL, `'gardening' \'guide\`, 10, nil); !slices.Equal(got.titles(), []string{"Gardening guide"}) {
+				t.Fatalf("a search with quotes and a backslash finds %q", got.titles())
+			}
+			if got := searchPosts(t, a.GraphQL, "nothing-like-it", 10, nil); got.TotalCount != 0 || got.HasMoreMatches || len(got.Edges) != 0 || got.PageInfo.HasNextPage {
+				t.Fatalf("no match: %+v", got)
+			}
+		})
+	}
 }
 
 // TestSearchInput: bad search arguments are refused with BAD_USER_INPUT and the argument's name.

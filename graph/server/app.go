@@ -134,7 +134,7 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 			Notices:  notices,
 			Messages: message.New(db.Client, events, notices, limiter, budgets.MessagesPerUser),
 			Live:     events,
-			Searcher: search.New(db.Client, db.Dialect, limiter, budgets.SearchesPerCaller),
+			Searcher: search.New(db.Client, db.Dialect, limiter, budgets.SearchesPerCaller, cfg.Limits.SearchRanked),
 		},
 		cfg:     cfg,
 		log:     log,

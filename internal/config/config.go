@@ -100,6 +100,9 @@ type Limits struct {
 	RootFields int // AGORA_MAX_ROOT_FIELDS: top-level fields per operation (default 20)
 	Tokens     int // AGORA_MAX_TOKENS: tokens per document (default 15000)
 	Cost       int // AGORA_MAX_COST: connection-aware cost per operation (default 25000)
+	// AGORA_SEARCH_MAX_RANKED: the most matches a post search ranks, the newest (default 1000):
+	// its cost is bounded by this, however many posts match.
+	SearchRanked int
 }
 
 // GraphQL is what the GraphQL endpoint exposes and runs. Exposure of the schema (introspection,
@@ -173,7 +176,7 @@ func Defaults() Config {
 		},
 		// Generous for Agora's own pages (the feed page costs under 1,000); documents built to
 		// exhaust the server are refused.
-		Limits: Limits{Depth: 12, Aliases: 30, RootFields: 20, Tokens: 15_000, Cost: 25_000},
+		Limits: Limits{Depth: 12, Aliases: 30, RootFields: 20, Tokens: 15_000, Cost: 25_000, SearchRanked: 1000},
 		GraphQL: GraphQL{Introspection: true, FieldSuggestions: true, GraphiQL: true, OperationTimeout: 15 * time.Second,
 			FederationAuthDirectives: AuthDirectivesFederation},
 		Realtime: Realtime{MaxSubscriptions: 20, SocketRecheck: 30 * time.Second},
@@ -258,11 +261,12 @@ func load() (Config, error) {
 			SearchesPerCaller: parse(&errs, "AGORA_RATE_LIMIT_SEARCH", d.RateLimits.SearchesPerCaller, ParseBudget),
 		},
 		Limits: Limits{
-			Depth:      parse(&errs, "AGORA_MAX_DEPTH", d.Limits.Depth, strconv.Atoi),
-			Aliases:    parse(&errs, "AGORA_MAX_ALIASES", d.Limits.Aliases, strconv.Atoi),
-			RootFields: parse(&errs, "AGORA_MAX_ROOT_FIELDS", d.Limits.RootFields, strconv.Atoi),
-			Tokens:     parse(&errs, "AGORA_MAX_TOKENS", d.Limits.Tokens, strconv.Atoi),
-			Cost:       parse(&errs, "AGORA_MAX_COST", d.Limits.Cost, strconv.Atoi),
+			Depth:        parse(&errs, "AGORA_MAX_DEPTH", d.Limits.Depth, strconv.Atoi),
+			Aliases:      parse(&errs, "AGORA_MAX_ALIASES", d.Limits.Aliases, strconv.Atoi),
+			RootFields:   parse(&errs, "AGORA_MAX_ROOT_FIELDS", d.Limits.RootFields, strconv.Atoi),
+			Tokens:       parse(&errs, "AGORA_MAX_TOKENS", d.Limits.Tokens, strconv.Atoi),
+			Cost:         parse(&errs, "AGORA_MAX_COST", d.Limits.Cost, strconv.Atoi),
+			SearchRanked: parse(&errs, "AGORA_SEARCH_MAX_RANKED", d.Limits.SearchRanked, strconv.Atoi),
 		},
 		GraphQL: GraphQL{
 			TrustedDocuments:         os.Getenv("AGORA_TRUSTED_DOCUMENTS"),
@@ -340,7 +344,8 @@ func (c Config) validate() []error {
 		errs = append(errs, errors.New("AGORA_DB_MAX_CONNS: want at least 2"))
 	}
 	for name, v := range map[string]int{"AGORA_MAX_DEPTH": c.Limits.Depth, "AGORA_MAX_ALIASES": c.Limits.Aliases,
-		"AGORA_MAX_ROOT_FIELDS": c.Limits.RootFields, "AGORA_MAX_TOKENS": c.Limits.Tokens, "AGORA_MAX_COST": c.Limits.Cost} {
+		"AGORA_MAX_ROOT_FIELDS": c.Limits.RootFields, "AGORA_MAX_TOKENS": c.Limits.Tokens, "AGORA_MAX_COST": c.Limits.Cost,
+		"AGORA_SEARCH_MAX_RANKED": c.Limits.SearchRanked} {
 		if v < 1 {
 			errs = append(errs, fmt.Errorf("%s: want at least 1", name))
 		}
@@ -560,14 +565,14 @@ func (c Config) String() string {
 	return fmt.Sprintf("env=%s addr=%s metrics_addr=%s database=%s db_max_conns=%d redis=%s auto_migrate=%t "+
 		"jwt_secret=%s jwt_previous_secrets=%d token_issuer=%q access_token_ttl=%s session_ttl=%s log_level=%s "+
 		"login_limit_account=%s login_limit_ip=%s rate_limit_ip=%s rate_limit_user=%s rate_limit_register=%s rate_limit_message=%s rate_limit_search=%s "+
-		"allowed_origins=%q max_subscriptions=%d socket_recheck=%s max_depth=%d max_aliases=%d max_root_fields=%d max_tokens=%d max_cost=%d "+
+		"allowed_origins=%q max_subscriptions=%d socket_recheck=%s max_depth=%d max_aliases=%d max_root_fields=%d max_tokens=%d max_cost=%d search_max_ranked=%d "+
 		"public_max_age=%s introspection=%t field_suggestions=%t graphiql=%t trusted_documents=%q federation_auth_directives=%s max_body_bytes=%d "+
 		"read_header_timeout=%s read_timeout=%s write_timeout=%s idle_timeout=%s operation_timeout=%s statement_timeout=%s "+
 		"batch_max=%d csrf_prevention=%t compress_min_bytes=%d shutdown_grace=%s mail=%s mail_from=%q base_url=%s trusted_proxies=%q proxy_header=%s refresh_cookie=%t refresh_grace=%s",
 		c.Env, h.Addr, metrics, db.Name(), db.MaxConnections, redisName, db.AutoMigrate,
 		secret, len(a.JWTPreviousSecrets), a.TokenIssuer, a.AccessTokenTTL, a.SessionTTL, c.LogLevel,
 		r.LoginPerAccount, r.LoginPerIP, r.RequestsPerIP, r.RequestsPerUser, r.SignUpsPerIP, r.MessagesPerUser, r.SearchesPerCaller,
-		strings.Join(h.AllowedOrigins, ","), c.Realtime.MaxSubscriptions, c.Realtime.SocketRecheck, l.Depth, l.Aliases, l.RootFields, l.Tokens, l.Cost,
+		strings.Join(h.AllowedOrigins, ","), c.Realtime.MaxSubscriptions, c.Realtime.SocketRecheck, l.Depth, l.Aliases, l.RootFields, l.Tokens, l.Cost, l.SearchRanked,
 		h.PublicMaxAge, g.Introspection, g.FieldSuggestions, g.GraphiQL, g.TrustedDocuments, g.FederationAuthDirectives, h.MaxBodyBytes,
 		h.ReadHeaderTimeout, h.ReadTimeout, h.WriteTimeout, h.IdleTimeout, g.OperationTimeout, db.StatementTimeout,
 		h.MaxBatch, h.CSRFPrevention, h.CompressMinBytes, h.ShutdownGrace, mailTo, c.Mail.From, c.Mail.BaseURL, strings.Join(proxies, ","), h.ProxyHeader, a.RefreshCookie, a.RefreshGrace) + " " + c.Channels.String()

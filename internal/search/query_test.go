@@ -112,11 +112,26 @@ func FuzzParseQuery(f *testing.F) {
 			}
 			return
 		}
+		if w := q.WebSearch(); strings.ContainsAny(w, `'\`) { // written into PostgreSQL statements
+			t.Fatalf("ParseQuery(%q).WebSearch() = %s holds a quote or backslash", in, w)
+		}
 		var n int
 		if err := db.QueryRow(`SELECT count(*) FROM t WHERE t MATCH ?`, q.FTS5()).Scan(&n); err != nil {
 			t.Fatalf("ParseQuery(%q).FTS5() = %s: SQLite refuses it: %v", in, q.FTS5(), err)
 		}
 	})
+}
+
+func TestLiteral(t *testing.T) {
+	for in, want := range map[string]string{
+		`"gardening" -"weeds"`: `'"gardening" -"weeds"'`,
+		`it's`:                 `'it''s'`,
+		`a\'b`:                 `E'a\\''b'`,
+	} {
+		if got := literal(in); got != want {
+			t.Errorf("literal(%s) = %s, want %s", in, got, want)
+		}
+	}
 }
 
 func TestStripMarkup(t *testing.T) {

@@ -25,16 +25,24 @@ import (
 
 // Service runs searches.
 type Service struct {
-	client   *ent.Client
-	postgres bool
-	limiter  ratelimit.Limiter
-	perPage  ratelimit.Limit // post search pages per user or anonymous client address
+	client    *ent.Client
+	postgres  bool
+	limiter   ratelimit.Limiter
+	perPage   ratelimit.Limit // post search pages per user or anonymous client address
+	maxRanked int             // the most matches a post search ranks: the newest
 }
 
+// DefaultMaxRanked is how many of the newest matches a post search ranks unless configured.
+const DefaultMaxRanked = 1000
+
 // New returns a Service for a database of the dialect ("postgres" or "sqlite3"). A post search
-// costs the database in proportion to its matches, so each viewer's are budgeted by perPage.
-func New(client *ent.Client, dialectName string, limiter ratelimit.Limiter, perPage ratelimit.Limit) *Service {
-	return &Service{client: client, postgres: dialectName == dialect.Postgres, limiter: limiter, perPage: perPage}
+// ranks the newest maxRanked posts that match (DefaultMaxRanked when not positive), so that its
+// cost is bounded however many posts match; each viewer's searches are budgeted by perPage.
+func New(client *ent.Client, dialectName string, limiter ratelimit.Limiter, perPage ratelimit.Limit, maxRanked int) *Service {
+	if maxRanked <= 0 {
+		maxRanked = DefaultMaxRanked
+	}
+	return &Service{client: client, postgres: dialectName == dialect.Postgres, limiter: limiter, perPage: perPage, maxRanked: maxRanked}
 }
 
 // A post's score is relevance × freshness × popularity:
@@ -46,6 +54,11 @@ func New(client *ent.Client, dialectName string, limiter ratelimit.Limiter, perP
 //
 // The two relevance measures differ in scale and detail (bm25 also weighs term rarity and
 // document length), so the two databases may order close results differently.
+//
+// Only the newest maxRanked matches are scored: scoring reads each match's document and likes, so
+// a word in most posts would otherwise cost thousands of scores per page. Finding the newest
+// matches walks the posts newest first and stops at maxRanked (a common word) or reads the few
+// matches from the text index (a rare one), whichever the database plans cheaper.
 const (
 	freshnessDays = 180
 	popularityDiv = 5
@@ -53,9 +66,13 @@ const (
 
 // PostConnection is a page of posts that match a search, best first.
 type PostConnection struct {
-	Edges      []*PostEdge  `json:"edges"`
-	PageInfo   ent.PageInfo `json:"pageInfo"`
-	TotalCount int          `json:"totalCount"`
+	Edges    []*PostEdge  `json:"edges"`
+	PageInfo ent.PageInfo `json:"pageInfo"`
+	// TotalCount is how many posts the search ranks across its pages: every match, up to the
+	// newest maxRanked.
+	TotalCount int `json:"totalCount"`
+	// HasMoreMatches is whether older posts match too, beyond those ranked.
+	HasMoreMatches bool `json:"hasMoreMatches"`
 }
 
 // PostEdge is a post that matched, with its score and highlights.
@@ -98,35 +115,32 @@ func (s *Service) Posts(ctx context.Context, args PageArgs) (*PostConnection, er
 		}
 	}
 	m := s.postMatcher(q, at.asOf)
-	// The count reads every match again: on a connection of its own, beside the page.
-	type counted struct {
-		n   int
-		err error
+	// The newest matches, one more than are ranked to tell whether older ones match too. Later
+	// pages find the same ones: they search as of the first page's moment.
+	ids, err := s.searchable(at.asOf).Where(m.matches).
+		Order(ent.Desc(post.FieldPublishedAt), ent.Desc(post.FieldID)).
+		Limit(s.maxRanked + 1).
+		IDs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("search posts: %w", err)
 	}
-	total := make(chan counted, 1)
-	if args.TotalCount {
-		go func() {
-			n, err := s.searchable(at.asOf).Where(m.matches).Count(ctx)
-			total <- counted{n, err}
-		}()
-	} else {
-		total <- counted{}
+	c := &PostConnection{Edges: []*PostEdge{}, PageInfo: ent.PageInfo{HasPreviousPage: args.After != nil}}
+	if len(ids) > s.maxRanked {
+		ids, c.HasMoreMatches = ids[:s.maxRanked], true
 	}
-	c := &PostConnection{}
-	c.Edges, c.PageInfo, err = s.posts(ctx, m, at, args)
-	t := <-total
+	c.TotalCount = len(ids)
+	if len(ids) == 0 {
+		return c, nil
+	}
+	c.Edges, c.PageInfo, err = s.posts(ctx, m, at, args, ids)
 	if err != nil {
 		return nil, err
 	}
-	if t.err != nil {
-		return nil, fmt.Errorf("count search results: %w", t.err)
-	}
-	c.TotalCount = t.n
 	return c, nil
 }
 
-// posts reads a page of post search results.
-func (s *Service) posts(ctx context.Context, m postMatcher, at postPosition, args PageArgs) ([]*PostEdge, ent.PageInfo, error) {
+// posts reads a page of post search results, ranking the posts of ids.
+func (s *Service) posts(ctx context.Context, m postMatcher, at postPosition, args PageArgs, ids []int) ([]*PostEdge, ent.PageInfo, error) {
 	type row struct {
 		ID          int     `sql:"id"`
 		Score       float64 `sql:"score"`
@@ -138,15 +152,26 @@ func (s *Service) posts(ctx context.Context, m postMatcher, at postPosition, arg
 	err := s.searchable(at.asOf).
 		Modify(func(sel *sql.Selector) {
 			m.join(sel)
+			m.among(sel, ids)
+			score := m.score(sel)
+			if s.postgres {
+				// Scored once per post, for both the order and a later page's comparison with its
+				// cursor (OFFSET 0 keeps the subquery a step of its own).
+				exact := score
+				sel.AppendFromExpr(sql.ExprFunc(func(b *sql.Builder) {
+					b.WriteString("LATERAL (SELECT ").Join(exact).WriteString(" AS score OFFSET 0) AS ranked")
+				}))
+				score = sql.Expr("ranked.score")
+			}
 			sel.Select(sel.C(post.FieldID))
-			sel.AppendSelectExprAs(m.score(sel), "score")
+			sel.AppendSelectExprAs(score, "score")
 			sel.AppendSelectExprAs(m.titleHighlight(sel), "title_highlight")
 			sel.AppendSelectExprAs(m.snippet(sel, post.FieldDescription), "description_snippet")
 			sel.AppendSelectExprAs(m.snippet(sel, post.FieldBody), "body_snippet")
 			if args.After != nil {
 				sel.Where(sql.P(func(b *sql.Builder) {
-					b.WriteString("(").Join(m.score(sel)).WriteString(" < ").Arg(at.score).
-						WriteString(" OR (").Join(m.score(sel)).WriteString(" = ").Arg(at.score).
+					b.WriteString("(").Join(score).WriteString(" < ").Arg(at.score).
+						WriteString(" OR (").Join(score).WriteString(" = ").Arg(at.score).
 						WriteString(" AND ").Ident(sel.C(post.FieldID)).WriteString(" < ").Arg(at.id).WriteString("))")
 				}))
 			}
@@ -227,9 +252,10 @@ func snippet(description, body string) Highlight {
 // postMatcher writes a post search's SQL for one dialect.
 type postMatcher struct {
 	asOf           time.Time                                    // the position's moment
-	join           func(*sql.Selector)                          // joins the documents
+	join           func(*sql.Selector)                          // joins the documents the ranking reads, if it needs a join
 	matches        func(*sql.Selector)                          // the search predicate, without the join
-	relevance      func(*sql.Builder)                           // text relevance, higher is better
+	among          func(*sql.Selector, []int)                   // only the posts of these IDs
+	relevance      func(*sql.Selector, *sql.Builder)            // text relevance, higher is better
 	ageDays        func(*sql.Selector, *sql.Builder, time.Time) // days since publication, as of a moment
 	titleHighlight func(*sql.Selector) sql.Querier              // the title with matches marked
 	snippet        func(*sql.Selector, string) sql.Querier      // passages of a column around the matches, marked
@@ -237,8 +263,14 @@ type postMatcher struct {
 
 func (s *Service) postMatcher(q Query, asOf time.Time) postMatcher {
 	if s.postgres {
+		// The query's text is written into the statement, not passed as an argument: PostgreSQL
+		// then plans each search for how common its words are (walk the newest posts for a
+		// common word, read the text index for a rare one), where a prepared statement's generic
+		// plan guesses every word rare and reads every match of a common one. WebSearch holds
+		// only letters, digits, spaces, '"' and '-', but literal quotes it anyway.
+		text := literal(q.WebSearch())
 		tsquery := func(b *sql.Builder) {
-			b.WriteString("websearch_to_tsquery('english', ").Arg(q.WebSearch()).WriteString(")")
+			b.WriteString("websearch_to_tsquery('english', " + text + ")")
 		}
 		headline := func(sel *sql.Selector, column, options string) sql.Querier {
 			return sql.ExprFunc(func(b *sql.Builder) {
@@ -249,11 +281,9 @@ func (s *Service) postMatcher(q Query, asOf time.Time) postMatcher {
 		}
 		return postMatcher{
 			asOf: asOf,
-			join: func(sel *sql.Selector) {
-				t := sql.Table("post_search").As("ps")
-				sel.Join(t).On(sel.C(post.FieldID), t.C("post_id"))
-				sel.Where(sql.P(func(b *sql.Builder) { b.WriteString("ps.document @@ "); tsquery(b) }))
-			},
+			// The posts ranked are matches already: each one's document is read by its key, for its
+			// rank only, so that no plan reads the documents of other posts.
+			join: func(*sql.Selector) {},
 			matches: func(sel *sql.Selector) {
 				sel.Where(sql.P(func(b *sql.Builder) {
 					b.Ident(sel.C(post.FieldID)).WriteString(" IN (SELECT post_id FROM post_search WHERE document @@ ")
@@ -261,7 +291,16 @@ func (s *Service) postMatcher(q Query, asOf time.Time) postMatcher {
 					b.WriteString(")")
 				}))
 			},
-			relevance: func(b *sql.Builder) { b.WriteString("ts_rank(ps.document, "); tsquery(b); b.WriteString(")") },
+			among: func(sel *sql.Selector, ids []int) { // one argument, whatever the number of IDs
+				sel.Where(sql.P(func(b *sql.Builder) {
+					b.Ident(sel.C(post.FieldID)).WriteString(" = ANY(").Arg(int64s(ids)).WriteString(")")
+				}))
+			},
+			relevance: func(sel *sql.Selector, b *sql.Builder) {
+				b.WriteString("(SELECT ts_rank(document, ")
+				tsquery(b)
+				b.WriteString(") FROM post_search WHERE post_search.post_id = ").Ident(sel.C(post.FieldID)).WriteString(")")
+			},
 			ageDays: func(sel *sql.Selector, b *sql.Builder, asOf time.Time) {
 				b.WriteString("greatest(date_part('epoch', ").Arg(asOf).WriteString("::timestamptz - ").
 					Ident(sel.C(post.FieldPublishedAt)).WriteString("), 0) / 86400") // in float8: numeric would cost a third more
@@ -287,7 +326,10 @@ func (s *Service) postMatcher(q Query, asOf time.Time) postMatcher {
 				b.Ident(sel.C(post.FieldID)).WriteString(" IN (SELECT rowid FROM post_search WHERE post_search MATCH ").Arg(match).WriteString(")")
 			}))
 		},
-		relevance: func(b *sql.Builder) { b.WriteString("-bm25(post_search, 5.0, 5.0, 2.0, 1.0)") },
+		among: func(sel *sql.Selector, ids []int) {
+			sel.Where(sql.InInts(sel.C(post.FieldID), ids...))
+		},
+		relevance: func(_ *sql.Selector, b *sql.Builder) { b.WriteString("-bm25(post_search, 5.0, 5.0, 2.0, 1.0)") },
 		ageDays: func(sel *sql.Selector, b *sql.Builder, asOf time.Time) {
 			b.WriteString("max(julianday(").Arg(asOf).WriteString(") - julianday(").Ident(sel.C(post.FieldPublishedAt)).WriteString("), 0)")
 		},
@@ -305,13 +347,31 @@ func (s *Service) postMatcher(q Query, asOf time.Time) postMatcher {
 func (m postMatcher) score(sel *sql.Selector) sql.Querier {
 	return sql.ExprFunc(func(b *sql.Builder) {
 		b.WriteString("(")
-		m.relevance(b)
+		m.relevance(sel, b)
 		b.WriteString(fmt.Sprintf(" * (1 + ln(1 + CAST((SELECT count(*) FROM likes WHERE likes.post_id = %s AND likes.created_at <= ", sel.C(post.FieldID))).
 			Arg(m.asOf).WriteString(fmt.Sprintf(") AS double precision)) / %d)", popularityDiv))
 		b.WriteString(" / (1 + ")
 		m.ageDays(sel, b, m.asOf)
 		b.WriteString(fmt.Sprintf(" / %d))", freshnessDays))
 	})
+}
+
+// literal is text as a PostgreSQL string literal, quoted as quote_literal does (a parsed query
+// has nothing to quote: its words are letters and digits).
+func literal(text string) string {
+	q := "'" + strings.ReplaceAll(text, "'", "''") + "'"
+	if strings.Contains(text, `\`) {
+		q = "E" + strings.ReplaceAll(q, `\`, `\\`)
+	}
+	return q
+}
+
+func int64s(ids []int) []int64 {
+	out := make([]int64, len(ids))
+	for i, id := range ids {
+		out[i] = int64(id)
+	}
+	return out
 }
 
 func encodePostCursor(p postPosition) ent.Cursor {
