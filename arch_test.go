@@ -88,6 +88,8 @@ var importTable = map[string]rule{
 	"internal/trusted": domain(),
 	// filter turns the designed filter inputs into ent predicates.
 	"internal/filter": domain("internal/account"), // usernames are normalized as account does
+	// jobs is the durable queue: inserts join the transaction database.InTx opened.
+	"internal/jobs": {layer: layerDomain, imports: []string{"ent", "internal/apperr", "internal/database"}},
 	// mail renders and sends: templates and a sender chosen by the configuration.
 	"internal/mail": {layer: layerDomain, imports: []string{"internal/apperr", "internal/config"}},
 	// seed loads the demo data through the services, as a client would.
