@@ -52,6 +52,7 @@ type Queue struct {
 	periodic []*river.PeriodicJob
 	client   *river.Client[*sql.Tx]
 	kinds    []string
+	observe  func(kind, outcome string, wait, run time.Duration)
 }
 
 // New returns a Queue on db. Register workers (AddWorker) and periodic jobs (AddPeriodic), then
@@ -152,6 +153,7 @@ func (q *Queue) Start(ctx context.Context) error {
 	if err := q.client.Start(ctx); err != nil {
 		return fmt.Errorf("jobs: %w", err)
 	}
+	q.observeEvents() // Stopped is known once started
 	return nil
 }
 
@@ -216,3 +218,83 @@ func Complete[T river.JobArgs](ctx context.Context, client *ent.Client, job *riv
 
 // JobRow is a job as River stores it.
 type JobRow = rivertype.JobRow
+
+// Busy counts the jobs not finished yet that are due or running (available, pending, running,
+// retryable): zero means every effect inserted so far has happened or is waiting out a backoff
+// (scheduled). Up to 100.
+func (q *Queue) Busy(ctx context.Context) (int, error) {
+	res, err := q.client.JobList(ctx, river.NewJobListParams().First(100).States(rivertype.JobStateAvailable,
+		rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateRetryable))
+	if err != nil {
+		return 0, err
+	}
+	return len(res.Jobs), nil
+}
+
+// Count is how many jobs of one kind are in one state.
+type Count struct {
+	Kind, State string
+	N           int
+}
+
+// Counts counts the unfinished jobs and the dead letters (discarded), by kind and state: one
+// statement over River's table (its state index), for the metrics.
+func (q *Queue) Counts(ctx context.Context) ([]Count, error) {
+	rows, err := q.db.SQL.QueryContext(ctx, `SELECT kind, state, COUNT(*) FROM river_job
+		WHERE state IN ('available', 'scheduled', 'retryable', 'running', 'discarded') GROUP BY kind, state`)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: counts: %w", err)
+	}
+	defer rows.Close()
+	var out []Count
+	for rows.Next() {
+		var c Count
+		if err := rows.Scan(&c.Kind, &c.State, &c.N); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Observe has fn called with every attempt this process finishes: the job's kind, the outcome
+// (completed, failed, discarded, cancelled), how long it waited for a worker and how long it ran.
+// Call it before Start.
+func (q *Queue) Observe(fn func(kind, outcome string, wait, run time.Duration)) { q.observe = fn }
+
+// observeEvents feeds Observe from River's events until they end.
+func (q *Queue) observeEvents() {
+	if q.observe == nil {
+		return
+	}
+	events, cancel := q.client.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled)
+	stopped := q.client.Stopped()
+	go func() {
+		defer cancel()
+		for {
+			var e *river.Event
+			select {
+			case ev, ok := <-events:
+				if !ok {
+					return
+				}
+				e = ev
+			case <-stopped:
+				return
+			}
+			if e.Job == nil || e.JobStats == nil {
+				continue
+			}
+			outcome := "completed"
+			switch {
+			case e.Kind == river.EventKindJobCancelled:
+				outcome = "cancelled"
+			case e.Kind == river.EventKindJobFailed && e.Job.State == rivertype.JobStateDiscarded:
+				outcome = "discarded"
+			case e.Kind == river.EventKindJobFailed:
+				outcome = "failed"
+			}
+			q.observe(e.Job.Kind, outcome, e.JobStats.QueueWaitDuration, e.JobStats.RunDuration)
+		}
+	}()
+}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -17,6 +18,9 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/agora/agora/ent"
+	"github.com/agora/agora/ent/notification"
+	"github.com/agora/agora/ent/refreshtoken"
+	"github.com/agora/agora/ent/session"
 	"github.com/agora/agora/ent/user"
 	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/jobs"
@@ -299,4 +303,64 @@ func TestKillChild(t *testing.T) {
 		fmt.Fprintln(os.Stderr, "stop:", err)
 		os.Exit(1)
 	}
+}
+
+// TestCleanup: the clean-up removes sessions expired or revoked over a day ago with their refresh
+// tokens, and notifications read before the retention; nothing live: not a session still valid
+// or ended within the day, not an unread notification however old, not one read recently.
+func TestCleanup(t *testing.T) {
+	testenv.EachDatabase(t, func(t *testing.T, db *database.DB) {
+		ctx := testenv.System
+		q := testenv.NewQueue(db)
+		q.AddCleanup(db.Client, time.Hour, jobs.Retention{ReadNotifications: 30 * 24 * time.Hour})
+		ada, bob := testenv.NewUser(t, db.Client, "ada", ""), testenv.NewUser(t, db.Client, "bob", "")
+		now := time.Now().UTC()
+		ago := func(d time.Duration) time.Time { return now.Add(-d) }
+		sessions := map[string]int{}
+		for name, s := range map[string]struct {
+			expires time.Time
+			revoked *time.Time
+		}{
+			"live":                 {expires: now.Add(time.Hour)},
+			"expired long ago":     {expires: ago(48 * time.Hour)},
+			"expired within a day": {expires: ago(time.Hour)},
+			"revoked long ago":     {expires: now.Add(time.Hour), revoked: new(ago(48 * time.Hour))},
+			"revoked within a day": {expires: now.Add(time.Hour), revoked: new(ago(time.Hour))},
+		} {
+			sess := db.Client.Session.Create().SetUserID(ada.ID).SetExpiresAt(s.expires).SetNillableRevokedAt(s.revoked).SaveX(ctx)
+			db.Client.RefreshToken.Create().SetSessionID(sess.ID).SetHash(name).ExecX(ctx)
+			sessions[name] = sess.ID
+		}
+		notices := map[string]int{}
+		for name, readAt := range map[string]*time.Time{"unread, old": nil, "read long ago": new(ago(40 * 24 * time.Hour)), "read recently": new(ago(time.Hour))} {
+			n := db.Client.Notification.Create().SetKind(notification.KindNEW_FOLLOWER).SetRecipientID(ada.ID).SetActorID(bob.ID).
+				SetCreatedAt(ago(60 * 24 * time.Hour)).SetNillableReadAt(readAt).SaveX(ctx)
+			notices[name] = n.ID
+		}
+		testenv.StartQueue(t, q) // the clean-up runs at start, once this process is River's leader
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+			done := allJobs(t, q, jobs.CleanupArgs{}.Kind())
+			if len(done) > 0 && done[0].State == rivertype.JobStateCompleted {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no clean-up completed in a minute: %+v", done)
+			}
+		}
+		for name, id := range sessions {
+			gone := strings.HasSuffix(name, "long ago")
+			if exists := db.Client.Session.Query().Where(session.ID(id)).ExistX(ctx); exists == gone {
+				t.Errorf("session %s: exists %t", name, exists)
+			}
+			if tokens := db.Client.RefreshToken.Query().Where(refreshtoken.SessionID(id)).CountX(ctx); (tokens == 0) != gone {
+				t.Errorf("session %s: %d refresh tokens", name, tokens)
+			}
+		}
+		for name, id := range notices {
+			gone := name == "read long ago"
+			if exists := db.Client.Notification.Query().Where(notification.ID(id)).ExistX(ctx); exists == gone {
+				t.Errorf("notification %s: exists %t", name, exists)
+			}
+		}
+	})
 }
