@@ -130,7 +130,7 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 	})
 	m.DBPool(db.PoolStats)
 	queue.Observe(m.Jobs(func() ([]telemetry.JobCount, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		counts, err := queue.Counts(ctx)
 		out := make([]telemetry.JobCount, len(counts))

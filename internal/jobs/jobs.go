@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -53,6 +54,7 @@ type Queue struct {
 	client   *river.Client[*sql.Tx]
 	kinds    []string
 	observe  func(kind, outcome string, wait, run time.Duration)
+	active   atomic.Int64 // attempts running in this process
 }
 
 // New returns a Queue on db. Register workers (AddWorker) and periodic jobs (AddPeriodic), then
@@ -83,7 +85,19 @@ func New(db *database.DB, o Options) *Queue {
 func AddWorker[T river.JobArgs](q *Queue, w river.Worker[T]) {
 	var args T
 	q.kinds = append(q.kinds, args.Kind())
-	river.AddWorker(q.workers, w)
+	river.AddWorker(q.workers, river.Worker[T](&counted[T]{Worker: w, active: &q.active}))
+}
+
+// counted counts the attempts of its worker running in this process (Idle).
+type counted[T river.JobArgs] struct {
+	river.Worker[T]
+	active *atomic.Int64
+}
+
+func (c *counted[T]) Work(ctx context.Context, job *river.Job[T]) error {
+	c.active.Add(1)
+	defer c.active.Add(-1)
+	return c.Worker.Work(ctx, job)
 }
 
 // AddPeriodic has a job made by args inserted every interval, by one process of those sharing
@@ -218,6 +232,17 @@ func Complete[T river.JobArgs](ctx context.Context, client *ent.Client, job *riv
 
 // JobRow is a job as River stores it.
 type JobRow = rivertype.JobRow
+
+// Idle reports whether no job is due or running anywhere (Busy) and no attempt is still running in
+// this process: a job is stored completed when its transaction commits, and what its worker does
+// after the commit (a live event) is done once Idle.
+func (q *Queue) Idle(ctx context.Context) (bool, error) {
+	if q.active.Load() > 0 {
+		return false, nil
+	}
+	n, err := q.Busy(ctx)
+	return n == 0 && q.active.Load() == 0, err
+}
 
 // Busy counts the jobs not finished yet that are due or running (available, pending, running,
 // retryable): zero means every effect inserted so far has happened or is waiting out a backoff

@@ -52,7 +52,8 @@ func (c *jobCounts) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 func (c *jobCounts) Collect(ch chan<- prometheus.Metric) {
 	list, err := c.counts()
 	if err != nil {
-		ch <- prometheus.NewInvalidMetric(c.desc, err)
+		// No series rather than a failed scrape: the other metrics matter most when the
+		// database is what is in trouble (every connection taken, say).
 		return
 	}
 	for _, jc := range list {

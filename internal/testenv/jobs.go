@@ -35,20 +35,21 @@ func StartQueue(t testing.TB, q *jobs.Queue) {
 	})
 }
 
-// Settle waits until the jobs inserted so far have run (or wait out a backoff).
+// Settle waits until the jobs inserted so far have run, with what their workers do after their
+// commit (or wait out a backoff).
 func Settle(t testing.TB, q *jobs.Queue) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
-		n, err := q.Busy(context.Background())
+		idle, err := q.Idle(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n == 0 {
+		if idle {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d jobs still due or running after a minute", n)
+			t.Fatal("jobs still due or running after a minute")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
