@@ -127,7 +127,7 @@ func run(ctx context.Context, args []string) error {
 
 	if cfg.Auth.JWTSecret == "" { // development only: production refuses to start without one
 		cfg.Auth.JWTSecret = hex.EncodeToString(randomBytes(32))
-		if serving { // one-shot commands issue no tokens
+		if cmd == "serve" { // one-shot commands and workers issue no tokens
 			log.Warn("AGORA_JWT_SECRET is not set: using a random secret, so access tokens stop working at restart")
 		}
 	}

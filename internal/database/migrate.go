@@ -105,7 +105,9 @@ func (db *DB) riverMigrator() (*rivermigrate.Migrator[*sql.Tx], error) {
 }
 
 // riverName names River's migration version v in lists of migrations.
-func riverName(v int, name string) string { return fmt.Sprintf("river/%03d_%s", v, name) }
+func riverName(v int, name string) string {
+	return fmt.Sprintf("river/%03d_%s", v, strings.ReplaceAll(name, " ", "_"))
+}
 
 // migrationLock is the PostgreSQL advisory lock key that serializes migrations ("agora").
 const migrationLock = 0x61676f7261
