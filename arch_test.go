@@ -79,7 +79,7 @@ var importTable = map[string]rule{
 	"internal/loader": {layer: layerData, imports: []string{"ent", "internal/apperr", "internal/auth", "internal/cache", "internal/database", "internal/selection", "internal/telemetry"}},
 
 	"internal/live":    domain(),
-	"internal/notify":  domain("internal/live"),
+	"internal/notify":  domain("internal/jobs", "internal/live"),
 	"internal/message": domain("internal/live", "internal/notify"),
 	"internal/publish": domain("internal/live", "internal/notify"),
 	"internal/social":  domain("internal/notify"),
@@ -88,8 +88,11 @@ var importTable = map[string]rule{
 	"internal/trusted": domain(),
 	// filter turns the designed filter inputs into ent predicates.
 	"internal/filter": domain("internal/account"), // usernames are normalized as account does
+	// jobs is the durable queue: inserts join the transaction database.InTx opened.
+	"internal/jobs": {layer: layerDomain, imports: []string{"ent", "internal/apperr", "internal/database"}},
 	// mail renders and sends: templates and a sender chosen by the configuration.
-	"internal/mail": {layer: layerDomain, imports: []string{"internal/apperr", "internal/config"}},
+	// Its outbox queues mail as jobs.
+	"internal/mail": {layer: layerDomain, imports: []string{"internal/apperr", "internal/config", "internal/jobs"}},
 	// seed loads the demo data through the services, as a client would.
 	"internal/seed": domain("internal/account", "internal/publish", "internal/social"),
 
@@ -108,7 +111,7 @@ var importTable = map[string]rule{
 	"bench/cmd/benchrun":  {layer: layerCommand},
 	"bench/cmd/subload":   {layer: layerCommand},
 	// testenv: servers, the GraphQL client and fixtures written through ent, for tests only.
-	"internal/testenv": {layer: layerTest, imports: []string{"ent", "internal/apperr", "internal/auth", "internal/database", "internal/pubsub"}},
+	"internal/testenv": {layer: layerTest, imports: []string{"ent", "internal/apperr", "internal/auth", "internal/database", "internal/jobs", "internal/pubsub"}},
 }
 
 const module = "github.com/agora/agora"

@@ -55,13 +55,28 @@ var commands = []command{
 		help: `Serves GraphQL at /graphql (POST, GET, WebSocket, server-sent events), GraphiQL at /
 when enabled, /healthz, /readyz and /metrics (or /metrics on AGORA_METRICS_ADDR alone). Applies
 pending migrations first unless AGORA_AUTO_MIGRATE=false (then it refuses to start while any are
-pending). Stops on SIGINT or SIGTERM: ends the subscriptions, lets requests in flight finish for
-AGORA_SHUTDOWN_GRACE, and exits 0.
+pending). Runs the job workers too unless AGORA_JOBS_WORKERS=false (see agora worker). Stops on
+SIGINT or SIGTERM: ends the subscriptions, lets requests in flight finish for AGORA_SHUTDOWN_GRACE,
+then running jobs for AGORA_JOBS_STOP_GRACE, and exits 0.
 
 Variables that matter most: PORT (8080), AGORA_ENV (development; production logs JSON and refuses
 insecure settings), DATABASE_URL (empty: embedded SQLite at AGORA_SQLITE_PATH), REDIS_URL (empty:
 rate limits, cache and pub/sub in this process), AGORA_JWT_SECRET (required in production),
 AGORA_METRICS_ADDR, AGORA_LOG_LEVEL.`,
+		flags: envFileFlag,
+	},
+	{
+		name: "worker", summary: "run background jobs (notifications, mail, clean-up) without serving",
+		help: `Runs the durable job queue's workers and periodic jobs, and serves nothing. Jobs live in the
+database: agora serve inserts them with the writes that cause them and runs workers too unless
+AGORA_JOBS_WORKERS=false; run any number of agora worker processes beside it (one database). Applies
+pending migrations first unless AGORA_AUTO_MIGRATE=false. Stops on SIGINT or SIGTERM: takes no new
+job, lets running ones finish for AGORA_JOBS_STOP_GRACE, then cancels them (a cancelled job is
+retried), and exits 0.
+
+Variables: DATABASE_URL, AGORA_SQLITE_PATH, REDIS_URL (live events reach the servers' subscribers
+through it), AGORA_JOBS_CONCURRENCY, AGORA_JOBS_TIMEOUT, AGORA_JOBS_RESCUE_AFTER,
+AGORA_JOBS_STOP_GRACE, SMTP_URL, MAIL_FROM, AGORA_BASE_URL.`,
 		flags: envFileFlag,
 	},
 	{

@@ -1,6 +1,7 @@
 // Agora is the GraphQL backend of a community publishing app.
 //
 //	agora [serve]          serve the API (the default)
+//	agora worker           run background jobs (notifications, mail, clean-up) without serving
 //	agora migrate          apply pending database migrations and exit (-pending: list them)
 //	agora seed             load the demo data set and exit
 //	agora role NAME ROLE   give user NAME the role USER, MODERATOR or ADMIN (e.g. the first admin)
@@ -83,7 +84,14 @@ func run(ctx context.Context, args []string) error {
 	routeLibraryLogs(log)
 	// One-shot commands (migrate, seed, role) say what they did and nothing else; the server
 	// logs its configuration and what about it deserves a warning.
-	serving := cmd == "serve"
+	serving := cmd == "serve" || cmd == "worker"
+	switch cmd {
+	case "worker":
+		cfg.Jobs.Workers = true
+	case "serve":
+	default: // one-shot commands insert jobs (seed's notifications) and leave them to the workers
+		cfg.Jobs.Workers = false
+	}
 	if serving {
 		b := readBuildInfo()
 		log.Info("starting", "version", b.version, "revision", b.revision, "config", cfg.String())
@@ -120,7 +128,7 @@ func run(ctx context.Context, args []string) error {
 
 	if cfg.Auth.JWTSecret == "" { // development only: production refuses to start without one
 		cfg.Auth.JWTSecret = hex.EncodeToString(randomBytes(32))
-		if serving { // one-shot commands issue no tokens
+		if cmd == "serve" { // one-shot commands and workers issue no tokens
 			log.Warn("AGORA_JWT_SECRET is not set: using a random secret, so access tokens stop working at restart")
 		}
 	}
@@ -175,6 +183,32 @@ func run(ctx context.Context, args []string) error {
 		return nil
 	}
 
+	// The workers' context outlives ctx (SIGTERM), so that StopJobs stops them gracefully.
+	jobsCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelJobs()
+	if err := a.StartJobs(jobsCtx); err != nil {
+		return err
+	}
+	stopJobs := func() error {
+		log.Info("stopping job workers", "grace", cfg.Jobs.StopGrace)
+		stopCtx, cancel := context.WithTimeout(context.Background(), cfg.Jobs.StopGrace+5*time.Second)
+		defer cancel()
+		if err := a.StopJobs(stopCtx); err != nil {
+			return fmt.Errorf("jobs still running after AGORA_JOBS_STOP_GRACE (%s) were left to be retried: %w", cfg.Jobs.StopGrace, err)
+		}
+		return nil
+	}
+	if cmd == "worker" {
+		log.Info("working", "concurrency", cfg.Jobs.Concurrency, "kinds", strings.Join(a.Jobs.Kinds(), ","))
+		<-ctx.Done()
+		log.Info("shutting down")
+		if err := stopJobs(); err != nil {
+			return err
+		}
+		log.Info("stopped")
+		return nil
+	}
+
 	srv := server.NewHTTPServer(cfg.HTTP, a.Handler())
 	// Listen first: a port that is taken or not ours fails here, before "listening" is logged.
 	listener, err := net.Listen("tcp", cfg.HTTP.Addr)
@@ -212,6 +246,9 @@ func run(ctx context.Context, args []string) error {
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		_ = srv.Close()
 		return fmt.Errorf("requests still running after AGORA_SHUTDOWN_GRACE (%s) were cut off: %w", cfg.HTTP.ShutdownGrace, err)
+	}
+	if err := stopJobs(); err != nil {
+		return err
 	}
 	log.Info("stopped")
 	return nil

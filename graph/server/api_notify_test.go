@@ -3,6 +3,7 @@ package server_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agora/agora/internal/testenv"
 )
@@ -19,6 +20,7 @@ func TestNotifications(t *testing.T) {
 		a.as(bob).Do(t, like, map[string]any{"id": p.ID}, nil)
 		a.as(bob).Do(t, like, map[string]any{"id": p.ID}, nil) // liking again changes nothing: no second notice
 		a.as(ada).Do(t, like, map[string]any{"id": p.ID}, nil) // her own like: no notice
+		a.settle(t)                                            // notices are jobs: wait for them to run
 
 		const list = `query($unread: Boolean) { viewer { unreadNotificationCount notifications(first: 10, unread: $unread) {
   totalCount edges { node { id kind readAt actor { username } post { title } comment { body } } } } } }`
@@ -48,6 +50,23 @@ func TestNotifications(t *testing.T) {
 		}
 		if got.Viewer.UnreadNotificationCount != 3 || len(kinds) != 3 || kinds[0] != "POST_LIKED" || kinds[1] != "NEW_COMMENT" || kinds[2] != "NEW_FOLLOWER" {
 			t.Fatalf("ada's notifications, newest first: want POST_LIKED, NEW_COMMENT, NEW_FOLLOWER (3 unread); got %v (%d unread)", kinds, got.Viewer.UnreadNotificationCount)
+		}
+		// The three notices were jobs: the metrics count their attempts and the queue they left.
+		// (River reports a finished job just after it is stored as finished.)
+		const attempts = `agora_job_attempts_total{kind="notify",outcome="completed"}`
+		samples := testenv.Scrape(t, a.srv.URL+"/metrics")
+		for deadline := time.Now().Add(30 * time.Second); samples[attempts] < 3 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			samples = testenv.Scrape(t, a.srv.URL+"/metrics")
+		}
+		for series, want := range map[string]float64{
+			attempts: 3,
+			`agora_job_run_seconds_count{kind="notify"}`:  3,
+			`agora_job_wait_seconds_count{kind="notify"}`: 3,
+			`agora_jobs{kind="notify",state="available"}`: 0, // none left
+		} {
+			if samples[series] != want {
+				t.Errorf("%s = %v, want %v", series, samples[series], want)
+			}
 		}
 		var bobs page
 		a.as(bob).Do(t, list, nil, &bobs)
@@ -161,11 +180,13 @@ func TestMessagePolicy(t *testing.T) {
 		}
 		refused := func(t *testing.T, from, to user, want string) {
 			t.Helper()
+			a.settle(t) // the notices of the messages sent so far are written
 			before := a.count(t, "messages") + a.count(t, "conversations") + a.count(t, "notifications")
 			e := a.as(from).Fail(t, "FORBIDDEN", "", send, map[string]any{"to": to.ID})
 			if !strings.Contains(e.Message, want) {
 				t.Errorf("%s to %s: want a message with %q, got %q", from.Username, to.Username, want, e.Message)
 			}
+			a.settle(t)
 			if after := a.count(t, "messages") + a.count(t, "conversations") + a.count(t, "notifications"); after != before {
 				t.Errorf("%s to %s: a refused message wrote %d rows", from.Username, to.Username, after-before)
 			}

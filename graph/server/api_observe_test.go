@@ -19,6 +19,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/agora/agora/internal/config"
 	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/testenv"
 )
@@ -320,7 +321,8 @@ func TestAccessLogLine(t *testing.T) {
 // connections open and in use while requests hold them, and the waits of a request that found
 // none free.
 func TestMetricsDBPool(t *testing.T) {
-	eachDB(t, func(t *testing.T, a *api) {
+	// No job workers: the pool is the requests' alone.
+	eachDBWith(t, func(cfg *config.Config) { cfg.Jobs.Workers = false }, func(t *testing.T, a *api) {
 		scrape := func() map[string]float64 { return testenv.Scrape(t, a.srv.URL+"/metrics") }
 		max := 10.0 // newAPI's PostgreSQL pool
 		if a.db.Dialect == "sqlite3" || a.db.Dialect == "sqlite" {

@@ -53,6 +53,7 @@ func TestReadmeFirstHour(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(app.Close)
+		startJobs(t, app)
 		if err := seed.Load(t.Context(), a.db.Client, app.Accounts, app.Publish, app.Social); err != nil {
 			t.Fatal(err)
 		}

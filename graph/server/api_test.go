@@ -17,6 +17,7 @@ import (
 	"github.com/agora/agora/internal/account"
 	"github.com/agora/agora/internal/config"
 	"github.com/agora/agora/internal/database"
+	"github.com/agora/agora/internal/jobs"
 	"github.com/agora/agora/internal/live"
 	"github.com/agora/agora/internal/testenv"
 )
@@ -32,6 +33,13 @@ type api struct {
 	db       *database.DB
 	accounts *account.Service
 	live     *live.Service
+	jobs     *jobs.Queue
+}
+
+// settle waits until the jobs the requests so far inserted (notifications, mail) have run.
+func (a *api) settle(t testing.TB) {
+	t.Helper()
+	testenv.Settle(t, a.jobs)
 }
 
 // eachDB runs fn against a fresh Agora on PostgreSQL and on SQLite.
@@ -120,10 +128,28 @@ func serveApp(t testing.TB, cfg config.Config, log *slog.Logger, db *database.DB
 		t.Fatal(err)
 	}
 	t.Cleanup(a.Close)
+	startJobs(t, a)
 	h := a.Handler()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &api{GraphQL: testenv.GraphQL{URL: srv.URL + "/graphql"}, srv: srv, handler: h, db: db, accounts: a.Accounts, live: a.Live}
+	return &api{GraphQL: testenv.GraphQL{URL: srv.URL + "/graphql"}, srv: srv, handler: h, db: db, accounts: a.Accounts, live: a.Live, jobs: a.Jobs}
+}
+
+// startJobs starts the app's job workers, stopped gracefully when t ends.
+func startJobs(t testing.TB, a *server.App) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := a.StartJobs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stop, done := context.WithTimeout(context.Background(), 20*time.Second)
+		defer done()
+		if err := a.StopJobs(stop); err != nil {
+			t.Errorf("stopping the job workers: %v", err)
+		}
+		cancel()
+	})
 }
 
 // newRedis starts a redis-server for this test and returns a client of it.

@@ -295,6 +295,7 @@ func serveWithTimeouts(t *testing.T, db *database.DB, configure func(*config.Con
 		t.Fatal(err)
 	}
 	t.Cleanup(app.Close)
+	startJobs(t, app)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

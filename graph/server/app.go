@@ -22,6 +22,7 @@ import (
 	"github.com/agora/agora/internal/config"
 	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/httpx"
+	"github.com/agora/agora/internal/jobs"
 	"github.com/agora/agora/internal/live"
 	"github.com/agora/agora/internal/loader"
 	"github.com/agora/agora/internal/message"
@@ -39,6 +40,8 @@ import (
 // use, and what the server around them needs.
 type App struct {
 	graph.Resolver
+
+	Jobs *jobs.Queue // the durable job queue
 
 	cfg      config.Config
 	log      *slog.Logger
@@ -109,7 +112,13 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 	m := telemetry.New()
 	limiter = ratelimit.Observed{Limiter: limiter, Refused: m.RateLimited}
 	events := live.New(db.Client, bus, log)
-	notices := notify.New(db.Client, events, log)
+	// The durable queue: effects that must happen are jobs inserted with the write that causes
+	// them. Services register their workers as they are built; Open follows.
+	queue := jobs.New(db, jobs.Options{Work: cfg.Jobs.Workers, Concurrency: cfg.Jobs.Concurrency, Timeout: cfg.Jobs.Timeout,
+		RescueAfter: cfg.Jobs.RescueAfter, StopGrace: cfg.Jobs.StopGrace, Log: log})
+	notices := notify.New(db.Client, events, queue, log)
+	// Expired and revoked sessions (with their refresh tokens) and old read notifications.
+	queue.AddCleanup(db.Client, time.Hour, jobs.Retention{ReadNotifications: cfg.Jobs.NotificationRetention})
 	loaderCache := loader.NewCache(store)
 	loaderCache.Watch(db.Client) // every write invalidates the cached entities and counts it changes, after commit
 	m.CacheKeys(func() (int64, int64, int64) {
@@ -121,6 +130,16 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 		return s.Started, s.Active
 	})
 	m.DBPool(db.PoolStats)
+	queue.Observe(m.Jobs(func() ([]telemetry.JobCount, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		counts, err := queue.Counts(ctx)
+		out := make([]telemetry.JobCount, len(counts))
+		for i, c := range counts {
+			out[i] = telemetry.JobCount{Kind: c.Kind, State: c.State, N: c.N}
+		}
+		return out, err
+	}))
 	accounts := account.New(db.Client, tokens, cfg.Auth.SessionTTL, account.LoginLimits{
 		Limiter: limiter, PerAccount: budgets.LoginPerAccount, PerAccountTotal: channels.LoginPerAccountTotal, PerIP: budgets.LoginPerIP, SignUps: budgets.SignUpsPerIP,
 	})
@@ -136,6 +155,7 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 			Live:     events,
 			Searcher: search.New(db.Client, db.Dialect, limiter, budgets.SearchesPerCaller, cfg.Limits.SearchRanked),
 		},
+		Jobs:    queue,
 		cfg:     cfg,
 		log:     log,
 		db:      db,
@@ -171,8 +191,21 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 		metrics:          m,
 		conns:            newConnections(channels.SocketsPerIP, channels.SocketsPerUser),
 	}
+	if err := queue.Open(); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
+
+// StartJobs starts this process's job workers (when AGORA_JOBS_WORKERS, or in agora worker) and
+// periodic jobs. ctx bounds their life: cancelling it cancels running jobs; StopJobs is the
+// graceful stop.
+func (a *App) StartJobs(ctx context.Context) error { return a.Jobs.Start(ctx) }
+
+// StopJobs stops taking jobs and waits for the running ones (AGORA_JOBS_STOP_GRACE, then their
+// contexts are cancelled), or until ctx ends: a job still running then is rescued and retried by
+// another process after AGORA_JOBS_RESCUE_AFTER.
+func (a *App) StopJobs(ctx context.Context) error { return a.Jobs.Stop(ctx) }
 
 // Close ends the subscriptions this process serves, and graphql-sse's single-connection streams.
 func (a *App) Close() {

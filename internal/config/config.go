@@ -33,6 +33,7 @@ type Config struct {
 	GraphQL    GraphQL
 	Realtime   Realtime
 	Mail       Mail
+	Jobs       Jobs
 	Channels   Channels // budgets and caps of sockets, subscriptions, persisted queries and Redis waits (channels.go)
 }
 
@@ -143,6 +144,18 @@ type Mail struct {
 	BaseURL string // AGORA_BASE_URL: the app's public address, for links in mail (default http://localhost:8080; no trailing slash)
 }
 
+// Jobs is the durable job queue: where its workers run and how they pace themselves.
+type Jobs struct {
+	Workers     bool          // AGORA_JOBS_WORKERS: agora serve runs job workers too (default true; false leaves them to agora worker)
+	Concurrency int           // AGORA_JOBS_CONCURRENCY: jobs one process runs at once (default 10)
+	Timeout     time.Duration // AGORA_JOBS_TIMEOUT: how long one attempt of a job may run (default 1m)
+	RescueAfter time.Duration // AGORA_JOBS_RESCUE_AFTER: a job running this long is taken for lost (its process died) and retried (default 10m; more than AGORA_JOBS_TIMEOUT)
+	StopGrace   time.Duration // AGORA_JOBS_STOP_GRACE: how long running jobs may finish after SIGTERM before they are cancelled (default 10s)
+	// AGORA_NOTIFICATION_RETENTION: read notifications older than this are deleted by the hourly
+	// clean-up (default 2160h, 90 days; 0 keeps them)
+	NotificationRetention time.Duration
+}
+
 // Defaults is the configuration when no variable is set: development mode. It is the one place
 // each default is written; Load starts from it, and so may tests.
 func Defaults() Config {
@@ -181,6 +194,8 @@ func Defaults() Config {
 			FederationAuthDirectives: AuthDirectivesFederation},
 		Realtime: Realtime{MaxSubscriptions: 20, SocketRecheck: 30 * time.Second},
 		Mail:     Mail{From: "Agora <no-reply@localhost>", Dir: "mail", BaseURL: "http://localhost:8080"},
+		Jobs: Jobs{Workers: true, Concurrency: 10, Timeout: time.Minute, RescueAfter: 10 * time.Minute, StopGrace: 10 * time.Second,
+			NotificationRetention: 90 * 24 * time.Hour},
 		Channels: Channels{
 			SocketsPerIP: 50, SocketsPerUser: 10, TopicSubscribers: 2000,
 			APQMaxBytes: 64 << 10, APQCacheBytes: 16 << 20, APQTTL: 24 * time.Hour, APQRegister: Budget{100, time.Hour},
@@ -282,6 +297,14 @@ func load() (Config, error) {
 			From:    get("MAIL_FROM", d.Mail.From),
 			Dir:     get("AGORA_MAIL_DIR", d.Mail.Dir),
 			BaseURL: strings.TrimRight(get("AGORA_BASE_URL", d.Mail.BaseURL), "/"),
+		},
+		Jobs: Jobs{
+			Workers:               parse(&errs, "AGORA_JOBS_WORKERS", d.Jobs.Workers, strconv.ParseBool),
+			Concurrency:           parse(&errs, "AGORA_JOBS_CONCURRENCY", d.Jobs.Concurrency, strconv.Atoi),
+			Timeout:               parse(&errs, "AGORA_JOBS_TIMEOUT", d.Jobs.Timeout, time.ParseDuration),
+			RescueAfter:           parse(&errs, "AGORA_JOBS_RESCUE_AFTER", d.Jobs.RescueAfter, time.ParseDuration),
+			StopGrace:             parse(&errs, "AGORA_JOBS_STOP_GRACE", d.Jobs.StopGrace, time.ParseDuration),
+			NotificationRetention: parse(&errs, "AGORA_NOTIFICATION_RETENTION", d.Jobs.NotificationRetention, time.ParseDuration),
 		},
 	}
 	// The schema is exposed, and local pages may call the API, by default in development only
@@ -393,6 +416,18 @@ func (c Config) validate() []error {
 	if u, err := url.Parse(c.Mail.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
 		u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		errs = append(errs, fmt.Errorf("AGORA_BASE_URL: want an http:// or https:// address without query, e.g. https://agora.example.com, got %q", c.Mail.BaseURL))
+	}
+	if c.Jobs.Concurrency < 1 {
+		errs = append(errs, errors.New("AGORA_JOBS_CONCURRENCY: want at least 1"))
+	}
+	if c.Jobs.Timeout <= 0 || c.Jobs.StopGrace <= 0 {
+		errs = append(errs, errors.New("AGORA_JOBS_TIMEOUT, AGORA_JOBS_STOP_GRACE: want a positive duration"))
+	}
+	if c.Jobs.NotificationRetention < 0 {
+		errs = append(errs, errors.New("AGORA_NOTIFICATION_RETENTION: want a duration of 0 (keep) or more"))
+	}
+	if c.Jobs.RescueAfter <= c.Jobs.Timeout {
+		errs = append(errs, fmt.Errorf("AGORA_JOBS_RESCUE_AFTER: want more than AGORA_JOBS_TIMEOUT (%s): a job still running within its timeout is not lost", c.Jobs.Timeout))
 	}
 	if c.Production() {
 		errs = append(errs, c.insecure()...)
@@ -568,14 +603,16 @@ func (c Config) String() string {
 		"allowed_origins=%q max_subscriptions=%d socket_recheck=%s max_depth=%d max_aliases=%d max_root_fields=%d max_tokens=%d max_cost=%d search_max_ranked=%d "+
 		"public_max_age=%s introspection=%t field_suggestions=%t graphiql=%t trusted_documents=%q federation_auth_directives=%s max_body_bytes=%d "+
 		"read_header_timeout=%s read_timeout=%s write_timeout=%s idle_timeout=%s operation_timeout=%s statement_timeout=%s "+
-		"batch_max=%d csrf_prevention=%t compress_min_bytes=%d shutdown_grace=%s mail=%s mail_from=%q base_url=%s trusted_proxies=%q proxy_header=%s refresh_cookie=%t refresh_grace=%s",
+		"batch_max=%d csrf_prevention=%t compress_min_bytes=%d shutdown_grace=%s mail=%s mail_from=%q base_url=%s trusted_proxies=%q proxy_header=%s refresh_cookie=%t refresh_grace=%s "+
+		"jobs_workers=%t jobs_concurrency=%d jobs_timeout=%s jobs_rescue_after=%s jobs_stop_grace=%s notification_retention=%s",
 		c.Env, h.Addr, metrics, db.Name(), db.MaxConnections, redisName, db.AutoMigrate,
 		secret, len(a.JWTPreviousSecrets), a.TokenIssuer, a.AccessTokenTTL, a.SessionTTL, c.LogLevel,
 		r.LoginPerAccount, r.LoginPerIP, r.RequestsPerIP, r.RequestsPerUser, r.SignUpsPerIP, r.MessagesPerUser, r.SearchesPerCaller,
 		strings.Join(h.AllowedOrigins, ","), c.Realtime.MaxSubscriptions, c.Realtime.SocketRecheck, l.Depth, l.Aliases, l.RootFields, l.Tokens, l.Cost, l.SearchRanked,
 		h.PublicMaxAge, g.Introspection, g.FieldSuggestions, g.GraphiQL, g.TrustedDocuments, g.FederationAuthDirectives, h.MaxBodyBytes,
 		h.ReadHeaderTimeout, h.ReadTimeout, h.WriteTimeout, h.IdleTimeout, g.OperationTimeout, db.StatementTimeout,
-		h.MaxBatch, h.CSRFPrevention, h.CompressMinBytes, h.ShutdownGrace, mailTo, c.Mail.From, c.Mail.BaseURL, strings.Join(proxies, ","), h.ProxyHeader, a.RefreshCookie, a.RefreshGrace) + " " + c.Channels.String()
+		h.MaxBatch, h.CSRFPrevention, h.CompressMinBytes, h.ShutdownGrace, mailTo, c.Mail.From, c.Mail.BaseURL, strings.Join(proxies, ","), h.ProxyHeader, a.RefreshCookie, a.RefreshGrace,
+		c.Jobs.Workers, c.Jobs.Concurrency, c.Jobs.Timeout, c.Jobs.RescueAfter, c.Jobs.StopGrace, c.Jobs.NotificationRetention) + " " + c.Channels.String()
 }
 
 // Name describes the database without credentials.

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -108,7 +109,19 @@ func (d countingDriver) show(ctx context.Context, query string, args any) {
 
 func (d countingDriver) Tx(ctx context.Context) (dialect.Tx, error) {
 	tx, err := d.Driver.Tx(ctx)
+	keepSQLTx(ctx, tx)
 	return countingTx{tx, dbSystem(d.Dialect()), d}, err
+}
+
+// keepSQLTx hands the *sql.Tx under tx to InTx, when it asked for it (SQLTx).
+func keepSQLTx(ctx context.Context, tx dialect.Tx) {
+	slot, ok := ctx.Value(sqlTxKey{}).(*sqlTxSlot)
+	if !ok {
+		return
+	}
+	if t, ok := tx.(*entsql.Tx); ok {
+		slot.tx, _ = t.Tx.(*sql.Tx)
+	}
 }
 
 // BeginTx keeps transaction options (ent calls it when the driver has it).
@@ -116,6 +129,7 @@ func (d countingDriver) BeginTx(ctx context.Context, opts *sql.TxOptions) (diale
 	tx, err := d.Driver.(interface {
 		BeginTx(context.Context, *sql.TxOptions) (dialect.Tx, error)
 	}).BeginTx(ctx, opts)
+	keepSQLTx(ctx, tx)
 	return countingTx{tx, dbSystem(d.Dialect()), d}, err
 }
 

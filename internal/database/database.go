@@ -32,6 +32,10 @@ type DB struct {
 	pool    *pgxpool.Pool // PostgreSQL's connections, under SQL (nil on SQLite)
 }
 
+// Pool is PostgreSQL's pgx pool under SQL (nil on SQLite), for what needs pgx itself: the job
+// queue's LISTEN connection.
+func (db *DB) Pool() *pgxpool.Pool { return db.pool }
+
 // PoolStats are the figures of the connections pool: on PostgreSQL the pgx pool's, which holds
 // the connections (SQL is stdlib.OpenDBFromPool's wrapper over it, whose own statistics see a
 // connection only while a call uses it), on SQLite database/sql's.

@@ -2,13 +2,18 @@ package database
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"sort"
 	"strings"
 	"time"
 
 	"entgo.io/ent/dialect"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
 
 	"github.com/agora/agora/ent/migrate/migrations"
 )
@@ -48,7 +53,8 @@ func Migrations(dialectName string) ([]Migration, error) {
 }
 
 // Migrate applies the pending migrations, each in its own transaction (both dialects have
-// transactional DDL, so a failed file leaves nothing half-done). It returns the files applied.
+// transactional DDL, so a failed file leaves nothing half-done), then River's (the job queue's
+// tables, see riverMigrator). It returns the files applied.
 func (db *DB) Migrate(ctx context.Context) ([]string, error) {
 	all, err := Migrations(db.Dialect)
 	if err != nil {
@@ -73,7 +79,34 @@ func (db *DB) Migrate(ctx context.Context) ([]string, error) {
 		}
 		done = append(done, m.Name)
 	}
+	river, err := db.riverMigrator()
+	if err != nil {
+		return done, err
+	}
+	res, err := river.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	if err != nil {
+		return done, fmt.Errorf("migrate River's tables: %w", err)
+	}
+	for _, v := range res.Versions {
+		done = append(done, riverName(v.Version, v.Name))
+	}
 	return done, nil
+}
+
+// riverMigrator applies the migrations of River, the job queue, which ship with its module: its
+// version in go.mod decides them, and they run after Agora's own, under the same lock. They are
+// not Atlas files, so that Atlas's diff of the ent schema never sees River's tables.
+func (db *DB) riverMigrator() (*rivermigrate.Migrator[*sql.Tx], error) {
+	quiet := slog.New(slog.DiscardHandler) // Migrate's caller logs what was applied
+	if db.Dialect == dialect.Postgres {
+		return rivermigrate.New(riverdatabasesql.New(db.SQL), &rivermigrate.Config{Logger: quiet})
+	}
+	return rivermigrate.New(riversqlite.New(db.SQL), &rivermigrate.Config{Logger: quiet})
+}
+
+// riverName names River's migration version v in lists of migrations.
+func riverName(v int, name string) string {
+	return fmt.Sprintf("river/%03d_%s", v, strings.ReplaceAll(name, " ", "_"))
 }
 
 // migrationLock is the PostgreSQL advisory lock key that serializes migrations ("agora").
@@ -116,6 +149,18 @@ func (db *DB) Pending(ctx context.Context) ([]Migration, error) {
 		if !applied[m.Version] {
 			out = append(out, m)
 		}
+	}
+	river, err := db.riverMigrator()
+	if err != nil {
+		return nil, err
+	}
+	// A dry run applies nothing and names what it would apply (River's tables may not exist yet).
+	res, err := river.Migrate(ctx, rivermigrate.DirectionUp, &rivermigrate.MigrateOpts{DryRun: true})
+	if err != nil {
+		return nil, fmt.Errorf("River's migrations: %w", err)
+	}
+	for _, v := range res.Versions {
+		out = append(out, Migration{Version: fmt.Sprintf("river/%03d", v.Version), Name: riverName(v.Version, v.Name), SQL: v.SQL})
 	}
 	return out, nil
 }

@@ -2,6 +2,8 @@ package database
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -13,11 +15,14 @@ import (
 // through the same transaction, and the transaction's effects (AfterCommit), which run in the order
 // they were registered once it has committed. Entities returned out of fn must be Unwrap()ped.
 func InTx(ctx context.Context, client *ent.Client, fn func(ctx context.Context, tx *ent.Tx) error) error {
-	tx, err := client.Tx(ctx)
+	// The driver (countingDriver.Tx) leaves the *sql.Tx it began in begun, so that what is not
+	// ent — the job queue's inserts — can write in the same transaction (SQLTx).
+	begun := &sqlTxSlot{}
+	tx, err := client.Tx(context.WithValue(ctx, sqlTxKey{}, begun))
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	e := &effects{tx: tx}
+	e := &effects{tx: tx, sqlTx: begun.tx}
 	txCtx := context.WithValue(ent.NewTxContext(ent.NewContext(ctx, tx.Client()), tx), effectsKey{}, e)
 	defer func() {
 		if r := recover(); r != nil {
@@ -126,11 +131,31 @@ func (c *Collector[T]) Add(ctx context.Context, items ...T) {
 	e.fns = append(e.fns, func(ctx context.Context) { c.run(ctx, *p) })
 }
 
+// SQLTx returns the database/sql transaction under the ent transaction in ctx, for writes that do
+// not go through ent (River's job inserts) but must commit or roll back with it. ok is false when
+// ctx has no transaction; err is set when it has one InTx did not open, whose *sql.Tx is unknown.
+func SQLTx(ctx context.Context) (tx *sql.Tx, ok bool, err error) {
+	etx := ent.TxFromContext(ctx)
+	if etx == nil {
+		return nil, false, nil
+	}
+	if e, found := ctx.Value(effectsKey{}).(*effects); found && e.tx == etx && e.sqlTx != nil {
+		return e.sqlTx, true, nil
+	}
+	return nil, true, errors.New("database: the transaction in the context was not opened by database.InTx")
+}
+
+type sqlTxKey struct{}
+
+// sqlTxSlot receives the *sql.Tx the driver begins for InTx.
+type sqlTxSlot struct{ tx *sql.Tx }
+
 type effectsKey struct{}
 
 // effects are the effects registered on one transaction InTx opened.
 type effects struct {
 	tx        *ent.Tx
+	sqlTx     *sql.Tx    // under tx
 	mu        sync.Mutex // statements of one transaction may run concurrently
 	fns       []func(context.Context)
 	collected map[any]any // *Collector[T] → *[]T

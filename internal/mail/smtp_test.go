@@ -37,7 +37,7 @@ type testServer struct {
 	// Behaviour, set before use.
 	user, pass string                     // AUTH PLAIN required when set
 	rcptErr    map[string]*smtp.SMTPError // reply to RCPT TO per recipient
-	dataErr    *smtp.SMTPError            // reply after DATA
+	dataErr    *smtp.SMTPError            // reply after DATA (under mu: a test may change it while serving)
 	stall      chan struct{}              // when set, DATA waits until it is closed
 	dropAfter  bool                       // close the connection once a message is accepted
 }
@@ -162,8 +162,11 @@ func (s *session) Data(r io.Reader) error {
 		<-s.ts.stall
 		return errors.New("stalled")
 	}
-	if s.ts.dataErr != nil {
-		return s.ts.dataErr
+	s.ts.mu.Lock()
+	dataErr := s.ts.dataErr
+	s.ts.mu.Unlock()
+	if dataErr != nil {
+		return dataErr
 	}
 	_, isTLS := s.conn.TLSConnectionState()
 	s.ts.mu.Lock()

@@ -85,8 +85,7 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, *ent.Co
 				return err
 			}
 			s.live.MessageAdded(ctx, c.ID, m.ID)
-			s.notify.Notify(ctx, notify.Notice{Kind: notification.KindNEW_MESSAGE, Recipient: in.RecipientID, Actor: v.UserID, Message: &m.ID})
-			return nil
+			return s.notify.Notify(ctx, notify.Notice{Kind: notification.KindNEW_MESSAGE, Recipient: in.RecipientID, Actor: v.UserID, Message: &m.ID})
 		})
 		if !ent.IsConstraintError(err) || attempt > 0 {
 			break

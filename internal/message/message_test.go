@@ -30,7 +30,10 @@ func TestSend(t *testing.T) {
 		log := slog.New(slog.NewTextHandler(io.Discard, nil))
 		bus := testenv.NewBus()
 		events := live.New(db.Client, bus, log)
-		s := msg.New(db.Client, events, notify.New(db.Client, events, log), ratelimit.NewMemory(), ratelimit.Limit{Burst: 4, Per: time.Hour})
+		q := testenv.NewQueue(db)
+		notices := notify.New(db.Client, events, q, log)
+		testenv.StartQueue(t, q)
+		s := msg.New(db.Client, events, notices, ratelimit.NewMemory(), ratelimit.Limit{Burst: 4, Per: time.Hour})
 		ada, bob, carol := testenv.NewUser(t, db.Client, "ada", ""), testenv.NewUser(t, db.Client, "bob", ""), testenv.NewUser(t, db.Client, "carol", "")
 		var committed bool // whether the message announced could be read when its event left
 		bus.OnPublish = func(ev testenv.Event) {
@@ -65,6 +68,7 @@ func TestSend(t *testing.T) {
 				if got := testenv.Outcome(err); got != step.want {
 					t.Fatalf("got %s, want %s", got, step.want)
 				}
+				testenv.Settle(t, q) // the notice is a job
 				topics := testenv.Topics(bus.Take())
 				if err != nil {
 					if len(topics) > 0 {

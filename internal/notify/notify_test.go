@@ -15,6 +15,7 @@ import (
 	"github.com/agora/agora/ent/notification"
 	"github.com/agora/agora/ent/tag"
 	"github.com/agora/agora/internal/database"
+	"github.com/agora/agora/internal/jobs"
 	"github.com/agora/agora/internal/live"
 	"github.com/agora/agora/internal/notify"
 	"github.com/agora/agora/internal/testenv"
@@ -22,10 +23,13 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-func newService(db *database.DB) (*notify.Service, *testenv.Bus) {
+func newService(t testing.TB, db *database.DB) (*notify.Service, *testenv.Bus, *jobs.Queue) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	bus := testenv.NewBus()
-	return notify.New(db.Client, live.New(db.Client, bus, log), log), bus
+	q := testenv.NewQueue(db)
+	s := notify.New(db.Client, live.New(db.Client, bus, log), q, log)
+	testenv.StartQueue(t, q)
+	return s, bus, q
 }
 
 // TestNotify: a notice is recorded and announced once the action it tells of has committed — the
@@ -33,7 +37,7 @@ func newService(db *database.DB) (*notify.Service, *testenv.Bus) {
 // the recipient's own.
 func TestNotify(t *testing.T) {
 	testenv.EachDatabase(t, func(t *testing.T, db *database.DB) {
-		s, bus := newService(db)
+		s, bus, q := newService(t, db)
 		ada, bob := testenv.NewUser(t, db.Client, "ada", ""), testenv.NewUser(t, db.Client, "bob", "")
 		errRollback := errors.New("roll back")
 		for i, tc := range []struct {
@@ -61,7 +65,9 @@ func TestNotify(t *testing.T) {
 					if err := c.Tag.Create().SetName(action).Exec(ctx); err != nil {
 						return err
 					}
-					s.Notify(ctx, notice)
+					if err := s.Notify(ctx, notice); err != nil {
+						return err
+					}
 					if n := count(t, db, tc.recipient); n != before {
 						t.Errorf("notified before the action committed")
 					}
@@ -77,9 +83,10 @@ func TestNotify(t *testing.T) {
 					})
 				} else {
 					if err = db.Client.Tag.Create().SetName(action).Exec(testenv.System); err == nil {
-						s.Notify(testenv.As(bob), notice)
+						err = s.Notify(testenv.As(bob), notice)
 					}
 				}
+				testenv.Settle(t, q)
 				if err != nil && !errors.Is(err, errRollback) {
 					t.Fatal(err)
 				}
@@ -116,7 +123,7 @@ func count(t *testing.T, db *database.DB, recipient *ent.User) int {
 // nobody else's; the viewer comes back with the count of those that changed.
 func TestMarkRead(t *testing.T) {
 	testenv.EachDatabase(t, func(t *testing.T, db *database.DB) {
-		s, _ := newService(db)
+		s, _, _ := newService(t, db)
 		for i, tc := range []struct {
 			name   string
 			anon   bool

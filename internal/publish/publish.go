@@ -273,8 +273,7 @@ func (s *Service) AddComment(ctx context.Context, in AddCommentInput) (*ent.Comm
 			return err
 		}
 		s.live.CommentAdded(ctx, in.PostID, c.ID)
-		s.notify.Notify(ctx, notify.Notice{Kind: notification.KindNEW_COMMENT, Recipient: p.AuthorID, Actor: v.UserID, Post: &in.PostID, Comment: &c.ID})
-		return nil
+		return s.notify.Notify(ctx, notify.Notice{Kind: notification.KindNEW_COMMENT, Recipient: p.AuthorID, Actor: v.UserID, Post: &in.PostID, Comment: &c.ID})
 	})
 	if err != nil {
 		return nil, err

@@ -20,6 +20,7 @@ import (
 	"github.com/agora/agora/internal/auth"
 	"github.com/agora/agora/internal/cache"
 	"github.com/agora/agora/internal/database"
+	"github.com/agora/agora/internal/jobs"
 	"github.com/agora/agora/internal/live"
 	"github.com/agora/agora/internal/loader"
 	"github.com/agora/agora/internal/notify"
@@ -35,22 +36,25 @@ type env struct {
 	s     *publish.Service
 	bus   *testenv.Bus
 	cache *loader.Cache
+	q     *jobs.Queue // notices are its jobs
 }
 
-func newEnv(db *database.DB) *env {
+func newEnv(t testing.TB, db *database.DB) *env {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	bus := testenv.NewBus()
 	events := live.New(db.Client, bus, log)
 	c := loader.NewCache(cache.NewMemoryStore(1000))
 	c.Watch(db.Client)
-	return &env{db: db, s: publish.New(db.Client, events, notify.New(db.Client, events, log)), bus: bus, cache: c}
+	q := testenv.NewQueue(db)
+	defer testenv.StartQueue(t, q) // once the services registered their workers
+	return &env{db: db, s: publish.New(db.Client, events, notify.New(db.Client, events, q, log)), bus: bus, cache: c, q: q}
 }
 
 // TestWhoChangesPosts: authors change their posts, moderators hide and delete anyone's, nobody
 // else changes anything — and a ban takes the right to write away.
 func TestWhoChangesPosts(t *testing.T) {
 	testenv.EachDatabase(t, func(t *testing.T, db *database.DB) {
-		e := newEnv(db)
+		e := newEnv(t, db)
 		ada, bob := testenv.NewUser(t, db.Client, "ada", ""), testenv.NewUser(t, db.Client, "bob", "")
 		mod := testenv.NewUser(t, db.Client, "mod", auth.RoleModerator)
 		banned := auth.WithViewer(context.Background(), auth.Viewer{UserID: ada.ID, Role: auth.RoleUser, Banned: true})
@@ -107,7 +111,7 @@ func TestWhoChangesPosts(t *testing.T) {
 // TestCreatePost: input is checked and normalized; a post is a draft unless published.
 func TestCreatePost(t *testing.T) {
 	testenv.EachDatabase(t, func(t *testing.T, db *database.DB) {
-		e := newEnv(db)
+		e := newEnv(t, db)
 		ada := testenv.NewUser(t, db.Client, "ada", "")
 		yes, long := true, strings.Repeat("x", 100_001)
 		for _, tc := range []struct {
@@ -159,7 +163,7 @@ func TestCreatePost(t *testing.T) {
 // after its statements ran shows nothing and leaves the cache as it was.
 func TestPostWritesShowAtOnce(t *testing.T) {
 	testenv.EachDatabase(t, func(t *testing.T, db *database.DB) {
-		e := newEnv(db)
+		e := newEnv(t, db)
 		ada, mod := testenv.NewUser(t, db.Client, "ada", ""), testenv.NewUser(t, db.Client, "mod", auth.RoleModerator)
 		errInjected := errors.New("injected")
 		type failKey struct{}
@@ -267,7 +271,7 @@ func TestPostWritesShowAtOnce(t *testing.T) {
 // commented on, and only authors and moderators delete comments.
 func TestComments(t *testing.T) {
 	testenv.EachDatabase(t, func(t *testing.T, db *database.DB) {
-		e := newEnv(db)
+		e := newEnv(t, db)
 		ada, bob := testenv.NewUser(t, db.Client, "ada", ""), testenv.NewUser(t, db.Client, "bob", "")
 		mod := testenv.NewUser(t, db.Client, "mod", auth.RoleModerator)
 		published, draft := testenv.NewPost(t, db.Client, ada, "Published", true), testenv.NewPost(t, db.Client, ada, "Draft", false)
@@ -306,6 +310,7 @@ func TestComments(t *testing.T) {
 				if got := testenv.Outcome(err); got != tc.want {
 					t.Fatalf("got %s, want %s", got, tc.want)
 				}
+				testenv.Settle(t, e.q)
 				topics := testenv.Topics(e.bus.Take())
 				if err != nil {
 					if len(topics) > 0 || notices(ada) != before {

@@ -18,6 +18,7 @@ import (
 	"github.com/agora/agora/internal/ratelimit"
 	"github.com/agora/agora/internal/seed"
 	"github.com/agora/agora/internal/social"
+	"github.com/agora/agora/internal/testenv"
 )
 
 func TestLoadIsRepeatable(t *testing.T) {
@@ -32,7 +33,9 @@ func TestLoadIsRepeatable(t *testing.T) {
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	events := live.New(db.Client, pubsub.NewMemory(pubsub.Options{}), log)
-	notices := notify.New(db.Client, events, log)
+	q := testenv.NewQueue(db)
+	notices := notify.New(db.Client, events, q, log)
+	testenv.StartQueue(t, q)
 	accounts := account.New(db.Client, auth.NewTokens([]byte("seed-test-secret-seed-test-secret"), nil, "agora", time.Minute), time.Hour,
 		account.LoginLimits{Limiter: ratelimit.NewMemory(), PerAccount: ratelimit.Limit{Burst: 10, Per: time.Minute}, PerIP: ratelimit.Limit{Burst: 10, Per: time.Minute},
 			SignUps: ratelimit.Limit{Burst: 100, Per: time.Minute}})

@@ -38,7 +38,7 @@ func (s *Service) LikePost(ctx context.Context, postID int) (*ent.Post, error) {
 		liked, err := insertOnce(ctx, tx.Like.Query().Where(like.UserID(viewer), like.PostID(postID)).Exist,
 			tx.Like.Create().SetUserID(viewer).SetPostID(postID).OnConflictColumns(like.FieldUserID, like.FieldPostID).DoNothing().Exec)
 		if err == nil && liked {
-			s.notify.Notify(ctx, notify.Notice{Kind: notification.KindPOST_LIKED, Recipient: p.AuthorID, Actor: viewer, Post: &postID})
+			err = s.notify.Notify(ctx, notify.Notice{Kind: notification.KindPOST_LIKED, Recipient: p.AuthorID, Actor: viewer, Post: &postID})
 		}
 		return err
 	})
@@ -85,7 +85,7 @@ func (s *Service) FollowUser(ctx context.Context, userID int) (*ent.User, error)
 		followed, err := insertOnce(ctx, tx.Follow.Query().Where(follow.UserID(userID), follow.FollowingID(viewer)).Exist,
 			tx.Follow.Create().SetUserID(userID).SetFollowingID(viewer).OnConflictColumns(follow.FieldUserID, follow.FieldFollowingID).DoNothing().Exec)
 		if err == nil && followed {
-			s.notify.Notify(ctx, notify.Notice{Kind: notification.KindNEW_FOLLOWER, Recipient: userID, Actor: viewer})
+			err = s.notify.Notify(ctx, notify.Notice{Kind: notification.KindNEW_FOLLOWER, Recipient: userID, Actor: viewer})
 		}
 		return err
 	})

@@ -11,6 +11,7 @@ import (
 	"github.com/agora/agora/internal/auth"
 	"github.com/agora/agora/internal/cache"
 	"github.com/agora/agora/internal/database"
+	"github.com/agora/agora/internal/jobs"
 	"github.com/agora/agora/internal/live"
 	"github.com/agora/agora/internal/loader"
 	"github.com/agora/agora/internal/notify"
@@ -25,14 +26,17 @@ type env struct {
 	db    *database.DB
 	s     *social.Service
 	cache *loader.Cache
+	q     *jobs.Queue // notices are its jobs
 }
 
-func newEnv(db *database.DB) *env {
+func newEnv(t testing.TB, db *database.DB) *env {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	events := live.New(db.Client, testenv.NewBus(), log)
 	c := loader.NewCache(cache.NewMemoryStore(1000))
 	c.Watch(db.Client)
-	return &env{db: db, s: social.New(db.Client, notify.New(db.Client, events, log)), cache: c}
+	q := testenv.NewQueue(db)
+	defer testenv.StartQueue(t, q) // once the services registered their workers
+	return &env{db: db, s: social.New(db.Client, notify.New(db.Client, events, q, log)), cache: c, q: q}
 }
 
 // count reads a count through fresh loaders, twice: as read, then as cached.
@@ -64,7 +68,7 @@ func (e *env) notices(t *testing.T, to *ent.User, kind notification.Kind) int {
 // only posts the viewer may see can be liked; the like count shows each change at once.
 func TestLikes(t *testing.T) {
 	testenv.EachDatabase(t, func(t *testing.T, db *database.DB) {
-		e := newEnv(db)
+		e := newEnv(t, db)
 		ada, bob := testenv.NewUser(t, db.Client, "ada", ""), testenv.NewUser(t, db.Client, "bob", "")
 		banned := auth.WithViewer(context.Background(), auth.Viewer{UserID: bob.ID, Role: auth.RoleUser, Banned: true})
 		published, draft := testenv.NewPost(t, db.Client, ada, "Published", true), testenv.NewPost(t, db.Client, ada, "Draft", false)
@@ -107,6 +111,7 @@ func TestLikes(t *testing.T) {
 			if n := e.count(t, likes); n != step.count {
 				t.Fatalf("%s: like count %d, want %d", step.name, n, step.count)
 			}
+			testenv.Settle(t, e.q)
 			if n := e.notices(t, ada, notification.KindPOST_LIKED); n != step.notices {
 				t.Fatalf("%s: ada has %d like notices, want %d", step.name, n, step.notices)
 			}
@@ -118,7 +123,7 @@ func TestLikes(t *testing.T) {
 // themselves or a user who does not exist; both counts show each change at once.
 func TestFollows(t *testing.T) {
 	testenv.EachDatabase(t, func(t *testing.T, db *database.DB) {
-		e := newEnv(db)
+		e := newEnv(t, db)
 		ada, bob := testenv.NewUser(t, db.Client, "ada", ""), testenv.NewUser(t, db.Client, "bob", "")
 		followers := func(l *loader.Loaders) (int, error) { return l.FollowerCountByUser().Load(context.Background(), ada.ID) }
 		following := func(l *loader.Loaders) (int, error) { return l.FollowingCountByUser().Load(context.Background(), bob.ID) }
@@ -156,6 +161,7 @@ func TestFollows(t *testing.T) {
 			if a, b := e.count(t, followers), e.count(t, following); a != step.count || b != step.count {
 				t.Fatalf("%s: ada has %d followers and bob follows %d, want %d", step.name, a, b, step.count)
 			}
+			testenv.Settle(t, e.q)
 			if n := e.notices(t, ada, notification.KindNEW_FOLLOWER); n != step.notices {
 				t.Fatalf("%s: ada has %d follower notices, want %d", step.name, n, step.notices)
 			}
