@@ -33,6 +33,7 @@ type Config struct {
 	GraphQL    GraphQL
 	Realtime   Realtime
 	Mail       Mail
+	Identity   Identity // sign-in through OpenID Connect providers and GitHub (identity.go)
 	Channels   Channels // budgets and caps of sockets, subscriptions, persisted queries and Redis waits (channels.go)
 }
 
@@ -178,6 +179,7 @@ func Defaults() Config {
 			FederationAuthDirectives: AuthDirectivesFederation},
 		Realtime: Realtime{MaxSubscriptions: 20, SocketRecheck: 30 * time.Second},
 		Mail:     Mail{From: "Agora <no-reply@localhost>", Dir: "mail", BaseURL: "http://localhost:8080"},
+		Identity: Identity{PublicURL: "http://localhost:8080", GitHub: GitHub{WebURL: "https://github.com", APIURL: "https://api.github.com"}},
 		Channels: Channels{
 			SocketsPerIP: 50, SocketsPerUser: 10, TopicSubscribers: 2000,
 			APQMaxBytes: 64 << 10, APQCacheBytes: 16 << 20, APQTTL: 24 * time.Hour, APQRegister: Budget{100, time.Hour},
@@ -285,6 +287,9 @@ func load() (Config, error) {
 	var channelErrs []error
 	c.Channels, channelErrs = loadChannels(d.Channels)
 	errs = append(errs, channelErrs...)
+	var identityErrs []error
+	c.Identity, identityErrs = loadIdentity(d.Identity)
+	errs = append(errs, identityErrs...)
 	development := c.Env != "production"
 	var origins []string
 	if development {
@@ -336,6 +341,7 @@ func (c Config) validate() []error {
 	if c.Auth.RefreshCookie && !c.HTTP.CSRFPrevention {
 		errs = append(errs, errors.New("AGORA_REFRESH_COOKIE=true needs AGORA_CSRF_PREVENTION=true: a page of any site could otherwise send the cookie with a simple request"))
 	}
+	errs = append(errs, c.Identity.validate(c.Production())...)
 	if c.Database.MaxConnections < 2 { // migrations hold one connection for their lock and write on another
 		errs = append(errs, errors.New("AGORA_DB_MAX_CONNS: want at least 2"))
 	}
@@ -570,7 +576,7 @@ func (c Config) String() string {
 		strings.Join(h.AllowedOrigins, ","), c.Realtime.MaxSubscriptions, c.Realtime.SocketRecheck, l.Depth, l.Aliases, l.RootFields, l.Tokens, l.Cost,
 		h.PublicMaxAge, g.Introspection, g.FieldSuggestions, g.GraphiQL, g.TrustedDocuments, g.FederationAuthDirectives, h.MaxBodyBytes,
 		h.ReadHeaderTimeout, h.ReadTimeout, h.WriteTimeout, h.IdleTimeout, g.OperationTimeout, db.StatementTimeout,
-		h.MaxBatch, h.CSRFPrevention, h.CompressMinBytes, h.ShutdownGrace, mailTo, c.Mail.From, c.Mail.BaseURL, strings.Join(proxies, ","), h.ProxyHeader, a.RefreshCookie, a.RefreshGrace) + " " + c.Channels.String()
+		h.MaxBatch, h.CSRFPrevention, h.CompressMinBytes, h.ShutdownGrace, mailTo, c.Mail.From, c.Mail.BaseURL, strings.Join(proxies, ","), h.ProxyHeader, a.RefreshCookie, a.RefreshGrace) + " " + c.Channels.String() + " " + c.Identity.String()
 }
 
 // Name describes the database without credentials.
