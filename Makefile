@@ -57,7 +57,7 @@ graphiql: ## rebuild the embedded GraphiQL page (graph/server/graphiql/) from th
 	@scripts/graphiql.sh
 graphiql-check: ## fails when graph/server/graphiql/ is not exactly what scripts/graphiql builds
 	@scripts/graphiql.sh --check
-browser-check: ## headless Chromium, offline, uses GraphiQL on a freshly built server: query, Docs, subscription (screenshots in .ci/artifacts)
+browser-check: ## headless Chromium, offline: GraphiQL on a freshly built server (query, Docs, subscription), then an SPA on another origin in cookie mode (sign-in, reload, feed, live comment) (screenshots in .ci/artifacts)
 	@scripts/browser-check.sh
 
 migration: ## new versioned migration from the ent schema: make migration NAME=add_something

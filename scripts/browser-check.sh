@@ -4,13 +4,14 @@
 # scripts/browser-check/check.mjs, which drives headless Chromium (Debian's package) through
 # playwright-core with every request to anything but the server blocked: the page must open with
 # the default operation and the Authorization placeholder, show the schema in the Docs panel, run a
-# query and a signed-in query, and receive a live comment through a subscription over graphql-ws.
-# Screenshots of each step are saved in the artifacts folder. Quiet on success but for one "OK"
+# query and a signed-in query, and receive a live comment through a subscription over graphql-ws;
+# then a single-page app on another origin signs in with the refresh cookie (the server runs with
+# AGORA_REFRESH_COOKIE=true), reads the feed and receives a live comment. Screenshots of each step are saved in the artifacts folder. Quiet on success but for one "OK"
 # line; exits non-zero with the reason (and the server log) otherwise.
 #
 # Usage:
 #   scripts/browser-check.sh                                    # build, start, check, clean up
-#   BROWSER_CHECK_URL=http://127.0.0.1:8080 scripts/browser-check.sh   # check a running server
+#   BROWSER_CHECK_URL=http://127.0.0.1:8080 scripts/browser-check.sh   # check a running server (in cookie mode)
 #
 # Needs Node.js >= 20 with npm (playwright-core, pinned in scripts/browser-check/package-lock.json, is
 # installed into scripts/browser-check/node_modules, git-ignored), Go, and Chromium at
@@ -54,7 +55,7 @@ if [ -n "${BROWSER_CHECK_URL:-}" ]; then
 fi
 
 # --- build and start Agora --------------------------------------------------------------------------------
-start_agora browser-check "${BROWSER_CHECK_STARTUP_TIMEOUT:-60}"
+start_agora browser-check "${BROWSER_CHECK_STARTUP_TIMEOUT:-60}" AGORA_REFRESH_COOKIE=true
 
 # --- the check ----------------------------------------------------------------------------------------------
 status=0

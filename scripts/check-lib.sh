@@ -32,9 +32,9 @@ npm_install_locked() {
   rm -f "$log"
 }
 
-# start_agora NAME STARTUP_TIMEOUT: builds Agora into a temp dir, starts it on a free port with a
-# throwaway SQLite database and the in-process bus (development settings, no .env, no AGORA_* from
-# the caller's environment), waits for /readyz, and stops it and removes the dir on exit. Sets
+# start_agora NAME STARTUP_TIMEOUT [VAR=value...]: builds Agora into a temp dir, starts it on a free
+# port with a throwaway SQLite database and the in-process bus (development settings, no .env, no
+# AGORA_* from the caller's environment, but the VAR=value given), waits for /readyz, and stops it and removes the dir on exit. Sets
 # tmp, server_pid and base (http://127.0.0.1:PORT).
 start_agora() {
   command -v go >/dev/null 2>&1 || die "go not found: needed to build the server"
@@ -55,7 +55,7 @@ start_agora() {
     case "$name" in AGORA_*) agora_env+=(-u "$name") ;; esac
   done < <(env)
   (cd "$tmp" && exec env "${agora_env[@]}" AGORA_ENV=development AGORA_SQLITE_PATH="$tmp/agora.db" PORT="$port" \
-    AGORA_JWT_SECRET="$secret" AGORA_LOG_LEVEL=warn "$tmp/agora") >"$tmp/server.log" 2>&1 &
+    AGORA_JWT_SECRET="$secret" AGORA_LOG_LEVEL=warn "${@:3}" "$tmp/agora") >"$tmp/server.log" 2>&1 &
   server_pid=$!
 
   probe='fetch(process.argv[1],{signal:AbortSignal.timeout(2000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))'

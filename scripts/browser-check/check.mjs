@@ -3,22 +3,27 @@
 // person would: the page opens with Agora's default operation and the Authorization placeholder
 // in the headers editor; the Docs panel shows the schema (introspection); a query typed into the
 // editor answers in the result pane; a query with a bearer token typed into the headers editor is
-// signed in; and a subscription receives, in the result pane, a comment added over HTTP.
-// Screenshots of each step go to the artifacts folder.
+// signed in; and a subscription receives, in the result pane, a comment added over HTTP. Then a
+// single-page app on another origin of the same site (spa/, served here) signs in with the
+// refresh cookie, is signed in again by the cookie alone after a reload, reads the feed, receives
+// a live comment and signs out. Screenshots of each step go to the artifacts folder.
 //
-// Usage: node check.mjs http://127.0.0.1:PORT ARTIFACTS_DIR
+// Usage: node check.mjs http://127.0.0.1:PORT ARTIFACTS_DIR (the server in cookie mode:
+// AGORA_REFRESH_COOKIE=true)
 //
-// Every request the browser makes to anything but the server is blocked and fails the check (the
-// host resolver also knows no other host), as do script errors, Content-Security-Policy
+// Every request the browser makes to anything but the server and the app's page is blocked and
+// fails the check (the host resolver also knows no other host), as do script errors, Content-Security-Policy
 // violations and console errors. Prints one summary line on success; the reason on stderr and exit
 // status 1 on failure.
 //
 // Environment: BROWSER_CHECK_TIMEOUT_MS, the time the whole check may take (default 90000);
 // CHROMIUM, the browser (default /usr/bin/chromium).
 
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { chromium } from 'playwright-core';
 
@@ -69,6 +74,7 @@ const { register } = await gql(
   { i: { username, email: `${username}@example.com`, password: 'browser check password' } },
 );
 const token = register.accessToken;
+const author = register.user;
 const { createPost } = await gql(
   'mutation($i: CreatePostInput!) { createPost(input: $i) { post { id title } } }',
   { i: { title: 'Live from the browser check', body: 'Comments arrive in GraphiQL.', publish: true } },
@@ -86,9 +92,9 @@ let context;
 let page;
 let shot = 0;
 
-async function screenshot(name) {
+async function screenshot(name, p = page) {
   const file = path.join(artifacts, `${String(++shot).padStart(2, '0')}-${name}.png`);
-  await page.screenshot({ path: file });
+  await p.screenshot({ path: file });
   return file;
 }
 
@@ -146,6 +152,123 @@ async function run() {
   await page.locator('.graphiql-execute-button').click();
 }
 
+// Script errors, console errors and sockets of a page, recorded for the end of the check.
+function watch(p) {
+  p.on('pageerror', (e) => problems.push(`script error: ${e.message}`));
+  p.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console error: ${m.text().slice(0, 300)}`);
+  });
+  p.on('websocket', (ws) => {
+    const s = { page: p, url: ws.url(), sent: [], received: [] };
+    sockets.push(s);
+    ws.on('framesent', (f) => s.sent.push(String(f.payload)));
+    ws.on('framereceived', (f) => s.received.push(String(f.payload)));
+  });
+  return p;
+}
+
+// Adds comments to the post over HTTP until one shows in the page (found by text()); a
+// subscription has no acknowledgement. Returns the body that arrived and how many were sent.
+async function commentUntilShown(p, text) {
+  const sent = [];
+  for (let i = 1; ; i++) {
+    if (Date.now() > deadline) fail(`no comment arrived in the page (sent ${sent.length})`);
+    const body = `Live comment ${i} ${randomBytes(3).toString('hex')}`;
+    await gql(
+      'mutation($p: ID!, $b: String!) { addComment(input: {postID: $p, body: $b}) { comment { id } } }',
+      { p: post.id, b: body },
+      token,
+    );
+    sent.push(body);
+    const until = Date.now() + 1000;
+    while (Date.now() < until) {
+      const shown = await text(p).catch((e) => (e instanceof CheckError ? '' : Promise.reject(e)));
+      const arrived = sent.find((b) => shown.includes(b));
+      if (arrived) return { arrived, sent: sent.length };
+      await p.waitForTimeout(100);
+    }
+  }
+}
+
+// --- the single-page app: a static page on another origin of the same site ---------------------------
+// It signs in with cookie mode (the server runs with AGORA_REFRESH_COOKIE=true), reads the feed and
+// receives new comments over graphql-ws: scripts/browser-check/spa/.
+const spaDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'spa');
+const spaServer = createServer((req, res) => {
+  const name = { '/': 'index.html', '/app.js': 'app.js' }[new URL(req.url, 'http://x').pathname];
+  if (!name) return void res.writeHead(404).end();
+  res.writeHead(200, { 'content-type': name.endsWith('.js') ? 'text/javascript' : 'text/html; charset=utf-8' });
+  res.end(readFileSync(path.join(spaDir, name)));
+});
+await new Promise((resolve) => spaServer.listen(0, '127.0.0.1', resolve));
+const spa = new URL(`http://127.0.0.1:${spaServer.address().port}`);
+
+// A reader who follows the post's author, so the post is in their feed.
+const reader = { username: `reader_${randomBytes(4).toString('hex')}`, password: 'browser check reader password' };
+const { register: readerSignup } = await gql(
+  'mutation($i: RegisterInput!) { register(input: $i) { accessToken refreshToken } }',
+  { i: { ...reader, email: `${reader.username}@example.com` } },
+);
+if (readerSignup.refreshToken !== null) fail('the server is not in cookie mode: register answered a refresh token');
+await gql('mutation($u: ID!) { followUser(input: {userID: $u}) { __typename } }', { u: author.id }, readerSignup.accessToken);
+
+async function spaState(p, want, ms = left()) {
+  const state = p.locator('#state');
+  const until = Math.min(deadline, Date.now() + ms);
+  for (;;) {
+    const got = await state.getAttribute('data-state');
+    if (got === want) return;
+    if (got === 'error' || Date.now() > until) fail(`the SPA is "${await state.textContent()}", not ${want}`);
+    await p.waitForTimeout(100);
+  }
+}
+
+async function refreshCookie() {
+  return (await context.cookies(endpoint)).find((c) => c.name === 'agora_refresh');
+}
+
+// Signs in, reloads (the cookie signs the page in again), receives a live comment, signs out.
+async function spaCheck() {
+  const p = watch(await context.newPage());
+  const shots = [];
+  await p.goto(`${spa.origin}/?api=${encodeURIComponent(base)}`, { waitUntil: 'load', timeout: left() });
+  await spaState(p, 'signed-out');
+  await p.locator('#username').fill(reader.username);
+  await p.locator('#password').fill(reader.password);
+  await p.locator('#login button').click();
+  await spaState(p, 'live');
+  await p.locator('article h2', { hasText: post.title }).waitFor({ timeout: left() });
+  shots.push(await screenshot('spa-signed-in', p));
+
+  const cookie = await refreshCookie();
+  if (!cookie) fail('login set no agora_refresh cookie');
+  if (!cookie.httpOnly || cookie.sameSite !== 'Strict' || cookie.path !== '/graphql') {
+    fail(`the refresh cookie is not HttpOnly, SameSite=Strict, Path=/graphql: ${JSON.stringify(cookie)}`);
+  }
+  if ((await p.evaluate(() => document.cookie)).includes('agora_refresh')) fail('page script can read the refresh cookie');
+
+  // A reload loses the in-memory access token: the cookie alone signs the page in again.
+  await p.reload({ waitUntil: 'load', timeout: left() });
+  await spaState(p, 'live');
+  if ((await p.locator('#viewer').textContent()) !== reader.username) fail('after a reload the SPA is not signed in as the reader');
+  if ((await refreshCookie())?.value === cookie.value) fail('refreshSession did not rotate the cookie');
+  shots.push(await screenshot('spa-reloaded', p));
+
+  const article = p.locator(`article[data-post="${post.id}"]`);
+  const live = await commentUntilShown(p, () => article.locator('li.live').allInnerTexts().then((t) => t.join('\n')));
+  shots.push(await screenshot('spa-live-comment', p));
+  const socket = sockets.find((s) => s.page === p && s.sent.some((f) => f.includes('commentAdded')));
+  if (socket?.url !== `ws://${origin.host}/graphql`) fail(`the SPA subscribed over ${socket?.url}`);
+
+  await p.locator('#logout').click();
+  await spaState(p, 'signed-out');
+  if (await refreshCookie()) fail('logout left the refresh cookie');
+  await p.reload({ waitUntil: 'load', timeout: left() });
+  await spaState(p, 'signed-out');
+  await p.close();
+  return { live, shots };
+}
+
 let browserVersion = '';
 try {
   context = await chromium.launchPersistentContext(profile, {
@@ -171,22 +294,12 @@ try {
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: origin.origin });
   await context.route('**/*', (route) => {
     const url = new URL(route.request().url());
-    if (url.origin === origin.origin) return route.continue();
+    if (url.origin === origin.origin || url.origin === spa.origin) return route.continue();
     problems.push(`blocked a request to another origin: ${route.request().method()} ${url.href.slice(0, 200)}`);
     return route.abort('blockedbyclient');
   });
   context.on('request', (r) => requests.push(r.url()));
-  page = context.pages()[0] ?? (await context.newPage());
-  page.on('pageerror', (e) => problems.push(`script error: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console error: ${m.text().slice(0, 300)}`);
-  });
-  page.on('websocket', (ws) => {
-    const s = { url: ws.url(), sent: [], received: [] };
-    sockets.push(s);
-    ws.on('framesent', (f) => s.sent.push(String(f.payload)));
-    ws.on('framereceived', (f) => s.received.push(String(f.payload)));
-  });
+  page = watch(context.pages()[0] ?? (await context.newPage()));
 
   // 1. The page: Agora's default operation, the Authorization placeholder, the schema in Docs.
   const res = await page.goto(`${base}/`, { waitUntil: 'load', timeout: left() });
@@ -222,22 +335,7 @@ try {
   // subscription has no acknowledgement: comment until one arrives.
   await setQuery(`subscription { commentAdded(postID: "${post.id}") { body author { username } } }`);
   await run();
-  const sent = [];
-  let arrived = '';
-  for (let i = 1; !arrived; i++) {
-    if (Date.now() > deadline) fail(`no comment arrived in the result pane (sent ${sent.length})`);
-    const body = `Live comment ${i} ${randomBytes(3).toString('hex')}`;
-    await gql(
-      'mutation($p: ID!, $b: String!) { addComment(input: {postID: $p, body: $b}) { comment { id } } }',
-      { p: post.id, b: body },
-      token,
-    );
-    sent.push(body);
-    const text = await waitForText(RESPONSE, 'a comment', (t) => sent.some((b) => t.includes(b)), 1000).catch(
-      (e) => (e instanceof CheckError ? '' : Promise.reject(e)),
-    );
-    arrived = sent.find((b) => text.includes(b)) ?? '';
-  }
+  const { arrived, sent } = await commentUntilShown(page, () => editorText(RESPONSE));
   const subscriptionShot = await screenshot('subscription');
   const socket = sockets.find((s) => s.sent.some((f) => f.includes('commentAdded')));
   if (!socket) fail(`the subscription went over no WebSocket (sockets: ${JSON.stringify(sockets.map((s) => s.url))})`);
@@ -247,16 +345,23 @@ try {
   }
   await run(); // stop it
 
-  const elsewhere = requests.filter((u) => !u.startsWith(`${origin.origin}/`) && !/^(data|blob):/.test(u));
+  // 5. The single-page app on another origin, in cookie mode.
+  const spaRun = await spaCheck();
+
+  const elsewhere = requests.filter(
+    (u) => !u.startsWith(`${origin.origin}/`) && !u.startsWith(`${spa.origin}/`) && !/^(data|blob):/.test(u),
+  );
   if (elsewhere.length) problems.push(...elsewhere.map((u) => `a request to another origin: ${u}`));
   if (problems.length) fail(`\n  ${[...new Set(problems)].join('\n  ')}`);
 
   const workers = new Set(requests.filter((u) => u.includes('.worker-'))).size;
   console.log(
     `browser check: OK — GraphiQL in Chromium ${browserVersion} with no network but ${origin.host}: ` +
-      `${requests.length} requests, all same-origin (${workers} distinct web worker scripts); Docs panel, query, ` +
-      `signed-in query and a live commentAdded over ${socket.url} ("${arrived}", ${sent.length} comment(s) sent); ` +
-      `screenshots: ${[docsShot, queryShot, viewerShot, subscriptionShot].map((f) => path.relative(process.cwd(), f)).join(', ')}`,
+      `${requests.length} requests, none but to the server and the app page (${workers} distinct web worker scripts); Docs panel, query, ` +
+      `signed-in query and a live commentAdded over ${socket.url} ("${arrived}", ${sent} comment(s) sent); ` +
+      `a page on ${spa.host} signed in with the HttpOnly refresh cookie, again after a reload, read the feed, ` +
+      `received "${spaRun.live.arrived}" and signed out; ` +
+      `screenshots: ${[docsShot, queryShot, viewerShot, subscriptionShot, ...spaRun.shots].map((f) => path.relative(process.cwd(), f)).join(', ')}`,
   );
 } catch (e) {
   if (page) await screenshot('failure').catch(() => {});
@@ -268,5 +373,6 @@ try {
   process.exitCode = 1;
 } finally {
   await context?.close().catch(() => {});
+  spaServer.close();
   rmSync(profile, { recursive: true, force: true });
 }
