@@ -114,11 +114,11 @@ func (s *Service) serveCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	result, err := s.finish(ctx, p, f, q)
 	if err != nil {
-		reason := ReasonProviderUnavailable
+		reason := "INTERNAL_ERROR" // our fault: in the log only
 		if e, ok := apperr.As(err); ok && e.Reason != "" {
 			reason = e.Reason
 		} else {
-			s.log.WarnContext(ctx, "sign-in through provider failed", "provider", name, "err", err)
+			s.log.ErrorContext(ctx, "sign-in through provider", "provider", name, "err", err)
 		}
 		back(url.Values{"error": {reason}, "provider": {name}})
 		return
@@ -168,8 +168,9 @@ func (s *Service) finish(ctx context.Context, p *provider, f *ent.SignInFlow, q 
 	case errors.Is(err, errTokenInvalid):
 		s.log.WarnContext(ctx, "ID token refused", "provider", p.name, "err", err)
 		return nil, refusal(apperr.Unauthenticated, ReasonTokenInvalid, "", "the provider's token failed verification")
-	case err != nil:
-		return nil, err // down, or answering errors: PROVIDER_UNAVAILABLE
+	case err != nil: // down, or answering errors
+		s.log.WarnContext(ctx, "identity provider failed", "provider", p.name, "err", err)
+		return nil, refusal(apperr.Unavailable, ReasonProviderUnavailable, "", "the provider does not answer: retry later")
 	}
 	if f.LinkUserID != nil {
 		if err := s.link(ctx, p.name, c, *f.LinkUserID); err != nil {
