@@ -298,7 +298,7 @@ func usernameFrom(suggestions ...string) string {
 		}
 		name := strings.Trim(b.String(), "_")
 		if len(name) > 26 { // room for a suffix
-			name = name[:26]
+			name = strings.TrimRight(name[:26], "_")
 		}
 		if len(name) >= 3 {
 			return name
