@@ -84,7 +84,7 @@ var importTable = map[string]rule{
 	"internal/publish": domain("internal/live", "internal/notify"),
 	"internal/social":  domain("internal/notify"),
 	"internal/account": domain(),
-	"internal/identity": domain("internal/account"),
+	"internal/identity": domain("internal/account", "internal/mail"),
 	"internal/search":  domain(),
 	"internal/trusted": domain(),
 	// filter turns the designed filter inputs into ent predicates.

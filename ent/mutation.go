@@ -8079,6 +8079,8 @@ type SignInFlowMutation struct {
 	addlink_user_id *int
 	user_id         *int
 	adduser_id      *int
+	subject         *string
+	email           *string
 	created_at      *time.Time
 	expires_at      *time.Time
 	clearedFields   map[string]struct{}
@@ -8554,6 +8556,78 @@ func (m *SignInFlowMutation) ResetUserID() {
 	delete(m.clearedFields, signinflow.FieldUserID)
 }
 
+// SetSubject sets the "subject" field.
+func (m *SignInFlowMutation) SetSubject(s string) {
+	m.subject = &s
+}
+
+// Subject returns the value of the "subject" field in the mutation.
+func (m *SignInFlowMutation) Subject() (r string, exists bool) {
+	v := m.subject
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSubject returns the old "subject" field's value of the SignInFlow entity.
+// If the SignInFlow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SignInFlowMutation) OldSubject(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSubject is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSubject requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSubject: %w", err)
+	}
+	return oldValue.Subject, nil
+}
+
+// ResetSubject resets all changes to the "subject" field.
+func (m *SignInFlowMutation) ResetSubject() {
+	m.subject = nil
+}
+
+// SetEmail sets the "email" field.
+func (m *SignInFlowMutation) SetEmail(s string) {
+	m.email = &s
+}
+
+// Email returns the value of the "email" field in the mutation.
+func (m *SignInFlowMutation) Email() (r string, exists bool) {
+	v := m.email
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEmail returns the old "email" field's value of the SignInFlow entity.
+// If the SignInFlow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SignInFlowMutation) OldEmail(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEmail is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEmail requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEmail: %w", err)
+	}
+	return oldValue.Email, nil
+}
+
+// ResetEmail resets all changes to the "email" field.
+func (m *SignInFlowMutation) ResetEmail() {
+	m.email = nil
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (m *SignInFlowMutation) SetCreatedAt(t time.Time) {
 	m.created_at = &t
@@ -8660,7 +8734,7 @@ func (m *SignInFlowMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SignInFlowMutation) Fields() []string {
-	fields := make([]string, 0, 10)
+	fields := make([]string, 0, 12)
 	if m.key_hash != nil {
 		fields = append(fields, signinflow.FieldKeyHash)
 	}
@@ -8684,6 +8758,12 @@ func (m *SignInFlowMutation) Fields() []string {
 	}
 	if m.user_id != nil {
 		fields = append(fields, signinflow.FieldUserID)
+	}
+	if m.subject != nil {
+		fields = append(fields, signinflow.FieldSubject)
+	}
+	if m.email != nil {
+		fields = append(fields, signinflow.FieldEmail)
 	}
 	if m.created_at != nil {
 		fields = append(fields, signinflow.FieldCreatedAt)
@@ -8715,6 +8795,10 @@ func (m *SignInFlowMutation) Field(name string) (ent.Value, bool) {
 		return m.LinkUserID()
 	case signinflow.FieldUserID:
 		return m.UserID()
+	case signinflow.FieldSubject:
+		return m.Subject()
+	case signinflow.FieldEmail:
+		return m.Email()
 	case signinflow.FieldCreatedAt:
 		return m.CreatedAt()
 	case signinflow.FieldExpiresAt:
@@ -8744,6 +8828,10 @@ func (m *SignInFlowMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldLinkUserID(ctx)
 	case signinflow.FieldUserID:
 		return m.OldUserID(ctx)
+	case signinflow.FieldSubject:
+		return m.OldSubject(ctx)
+	case signinflow.FieldEmail:
+		return m.OldEmail(ctx)
 	case signinflow.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
 	case signinflow.FieldExpiresAt:
@@ -8812,6 +8900,20 @@ func (m *SignInFlowMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetUserID(v)
+		return nil
+	case signinflow.FieldSubject:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSubject(v)
+		return nil
+	case signinflow.FieldEmail:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEmail(v)
 		return nil
 	case signinflow.FieldCreatedAt:
 		v, ok := value.(time.Time)
@@ -8947,6 +9049,12 @@ func (m *SignInFlowMutation) ResetField(name string) error {
 		return nil
 	case signinflow.FieldUserID:
 		m.ResetUserID()
+		return nil
+	case signinflow.FieldSubject:
+		m.ResetSubject()
+		return nil
+	case signinflow.FieldEmail:
+		m.ResetEmail()
 		return nil
 	case signinflow.FieldCreatedAt:
 		m.ResetCreatedAt()

@@ -33,6 +33,10 @@ type SignInFlow struct {
 	LinkUserID *int `json:"link_user_id,omitempty"`
 	// A ticket's user, to open a session for.
 	UserID *int `json:"user_id,omitempty"`
+	// A link waiting for the owner's confirmation by email: the identity's subject.
+	Subject string `json:"subject,omitempty"`
+	// A link waiting for confirmation: the identity's verified address, where the confirmation went.
+	Email string `json:"email,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// ExpiresAt holds the value of the "expires_at" field.
@@ -47,7 +51,7 @@ func (*SignInFlow) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case signinflow.FieldID, signinflow.FieldLinkUserID, signinflow.FieldUserID:
 			values[i] = new(sql.NullInt64)
-		case signinflow.FieldKeyHash, signinflow.FieldProvider, signinflow.FieldRedirectURI, signinflow.FieldNonce, signinflow.FieldVerifier, signinflow.FieldBindingHash:
+		case signinflow.FieldKeyHash, signinflow.FieldProvider, signinflow.FieldRedirectURI, signinflow.FieldNonce, signinflow.FieldVerifier, signinflow.FieldBindingHash, signinflow.FieldSubject, signinflow.FieldEmail:
 			values[i] = new(sql.NullString)
 		case signinflow.FieldCreatedAt, signinflow.FieldExpiresAt:
 			values[i] = new(sql.NullTime)
@@ -122,6 +126,18 @@ func (_m *SignInFlow) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.UserID = new(int)
 				*_m.UserID = int(value.Int64)
+			}
+		case signinflow.FieldSubject:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field subject", values[i])
+			} else if value.Valid {
+				_m.Subject = value.String
+			}
+		case signinflow.FieldEmail:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field email", values[i])
+			} else if value.Valid {
+				_m.Email = value.String
 			}
 		case signinflow.FieldCreatedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -198,6 +214,12 @@ func (_m *SignInFlow) String() string {
 		builder.WriteString("user_id=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("subject=")
+	builder.WriteString(_m.Subject)
+	builder.WriteString(", ")
+	builder.WriteString("email=")
+	builder.WriteString(_m.Email)
 	builder.WriteString(", ")
 	builder.WriteString("created_at=")
 	builder.WriteString(_m.CreatedAt.Format(time.ANSIC))

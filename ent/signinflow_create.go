@@ -110,6 +110,34 @@ func (_c *SignInFlowCreate) SetNillableUserID(v *int) *SignInFlowCreate {
 	return _c
 }
 
+// SetSubject sets the "subject" field.
+func (_c *SignInFlowCreate) SetSubject(v string) *SignInFlowCreate {
+	_c.mutation.SetSubject(v)
+	return _c
+}
+
+// SetNillableSubject sets the "subject" field if the given value is not nil.
+func (_c *SignInFlowCreate) SetNillableSubject(v *string) *SignInFlowCreate {
+	if v != nil {
+		_c.SetSubject(*v)
+	}
+	return _c
+}
+
+// SetEmail sets the "email" field.
+func (_c *SignInFlowCreate) SetEmail(v string) *SignInFlowCreate {
+	_c.mutation.SetEmail(v)
+	return _c
+}
+
+// SetNillableEmail sets the "email" field if the given value is not nil.
+func (_c *SignInFlowCreate) SetNillableEmail(v *string) *SignInFlowCreate {
+	if v != nil {
+		_c.SetEmail(*v)
+	}
+	return _c
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (_c *SignInFlowCreate) SetCreatedAt(v time.Time) *SignInFlowCreate {
 	_c.mutation.SetCreatedAt(v)
@@ -175,6 +203,14 @@ func (_c *SignInFlowCreate) defaults() error {
 		v := signinflow.DefaultVerifier
 		_c.mutation.SetVerifier(v)
 	}
+	if _, ok := _c.mutation.Subject(); !ok {
+		v := signinflow.DefaultSubject
+		_c.mutation.SetSubject(v)
+	}
+	if _, ok := _c.mutation.Email(); !ok {
+		v := signinflow.DefaultEmail
+		_c.mutation.SetEmail(v)
+	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		if signinflow.DefaultCreatedAt == nil {
 			return fmt.Errorf("ent: uninitialized signinflow.DefaultCreatedAt (forgotten import ent/runtime?)")
@@ -206,6 +242,22 @@ func (_c *SignInFlowCreate) check() error {
 	}
 	if _, ok := _c.mutation.Verifier(); !ok {
 		return &ValidationError{Name: "verifier", err: errors.New(`ent: missing required field "SignInFlow.verifier"`)}
+	}
+	if _, ok := _c.mutation.Subject(); !ok {
+		return &ValidationError{Name: "subject", err: errors.New(`ent: missing required field "SignInFlow.subject"`)}
+	}
+	if v, ok := _c.mutation.Subject(); ok {
+		if err := signinflow.SubjectValidator(v); err != nil {
+			return &ValidationError{Name: "subject", err: fmt.Errorf(`ent: validator failed for field "SignInFlow.subject": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.Email(); !ok {
+		return &ValidationError{Name: "email", err: errors.New(`ent: missing required field "SignInFlow.email"`)}
+	}
+	if v, ok := _c.mutation.Email(); ok {
+		if err := signinflow.EmailValidator(v); err != nil {
+			return &ValidationError{Name: "email", err: fmt.Errorf(`ent: validator failed for field "SignInFlow.email": %w`, err)}
+		}
 	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		return &ValidationError{Name: "created_at", err: errors.New(`ent: missing required field "SignInFlow.created_at"`)}
@@ -271,6 +323,14 @@ func (_c *SignInFlowCreate) createSpec() (*SignInFlow, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.UserID(); ok {
 		_spec.SetField(signinflow.FieldUserID, field.TypeInt, value)
 		_node.UserID = &value
+	}
+	if value, ok := _c.mutation.Subject(); ok {
+		_spec.SetField(signinflow.FieldSubject, field.TypeString, value)
+		_node.Subject = value
+	}
+	if value, ok := _c.mutation.Email(); ok {
+		_spec.SetField(signinflow.FieldEmail, field.TypeString, value)
+		_node.Email = value
 	}
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(signinflow.FieldCreatedAt, field.TypeTime, value)
@@ -381,6 +441,12 @@ func (u *SignInFlowUpsertOne) UpdateNewValues() *SignInFlowUpsertOne {
 		}
 		if _, exists := u.create.mutation.UserID(); exists {
 			s.SetIgnore(signinflow.FieldUserID)
+		}
+		if _, exists := u.create.mutation.Subject(); exists {
+			s.SetIgnore(signinflow.FieldSubject)
+		}
+		if _, exists := u.create.mutation.Email(); exists {
+			s.SetIgnore(signinflow.FieldEmail)
 		}
 		if _, exists := u.create.mutation.CreatedAt(); exists {
 			s.SetIgnore(signinflow.FieldCreatedAt)
@@ -636,6 +702,12 @@ func (u *SignInFlowUpsertBulk) UpdateNewValues() *SignInFlowUpsertBulk {
 			}
 			if _, exists := b.mutation.UserID(); exists {
 				s.SetIgnore(signinflow.FieldUserID)
+			}
+			if _, exists := b.mutation.Subject(); exists {
+				s.SetIgnore(signinflow.FieldSubject)
+			}
+			if _, exists := b.mutation.Email(); exists {
+				s.SetIgnore(signinflow.FieldEmail)
 			}
 			if _, exists := b.mutation.CreatedAt(); exists {
 				s.SetIgnore(signinflow.FieldCreatedAt)

@@ -51,6 +51,15 @@ func (r *mutationResolver) UnlinkIdentity(ctx context.Context, input model.Unlin
 	return &model.UnlinkIdentityPayload{User: u}, nil
 }
 
+// ConfirmIdentityLink is the resolver for the confirmIdentityLink field.
+func (r *mutationResolver) ConfirmIdentityLink(ctx context.Context, input model.ConfirmIdentityLinkInput) (*model.ConfirmIdentityLinkPayload, error) {
+	provider, err := r.Identity.ConfirmIdentityLink(ctx, input.Token)
+	if err != nil {
+		return nil, err
+	}
+	return &model.ConfirmIdentityLinkPayload{Provider: provider}, nil
+}
+
 // SetPassword is the resolver for the setPassword field.
 func (r *mutationResolver) SetPassword(ctx context.Context, input account.SetPasswordInput) (*model.SetPasswordPayload, error) {
 	u, err := r.Accounts.SetPassword(ctx, input)

@@ -501,6 +501,8 @@ var (
 		{Name: "binding_hash", Type: field.TypeString, Nullable: true},
 		{Name: "link_user_id", Type: field.TypeInt, Nullable: true},
 		{Name: "user_id", Type: field.TypeInt, Nullable: true},
+		{Name: "subject", Type: field.TypeString, Size: 255, Default: ""},
+		{Name: "email", Type: field.TypeString, Size: 254, Default: ""},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "expires_at", Type: field.TypeTime},
 	}
@@ -513,7 +515,7 @@ var (
 			{
 				Name:    "signinflow_expires_at",
 				Unique:  false,
-				Columns: []*schema.Column{SignInFlowsColumns[10]},
+				Columns: []*schema.Column{SignInFlowsColumns[12]},
 			},
 		},
 	}

@@ -290,8 +290,20 @@ func init() {
 	signinflowDescVerifier := signinflowFields[4].Descriptor()
 	// signinflow.DefaultVerifier holds the default value on creation for the verifier field.
 	signinflow.DefaultVerifier = signinflowDescVerifier.Default.(string)
+	// signinflowDescSubject is the schema descriptor for subject field.
+	signinflowDescSubject := signinflowFields[8].Descriptor()
+	// signinflow.DefaultSubject holds the default value on creation for the subject field.
+	signinflow.DefaultSubject = signinflowDescSubject.Default.(string)
+	// signinflow.SubjectValidator is a validator for the "subject" field. It is called by the builders before save.
+	signinflow.SubjectValidator = signinflowDescSubject.Validators[0].(func(string) error)
+	// signinflowDescEmail is the schema descriptor for email field.
+	signinflowDescEmail := signinflowFields[9].Descriptor()
+	// signinflow.DefaultEmail holds the default value on creation for the email field.
+	signinflow.DefaultEmail = signinflowDescEmail.Default.(string)
+	// signinflow.EmailValidator is a validator for the "email" field. It is called by the builders before save.
+	signinflow.EmailValidator = signinflowDescEmail.Validators[0].(func(string) error)
 	// signinflowDescCreatedAt is the schema descriptor for created_at field.
-	signinflowDescCreatedAt := signinflowFields[8].Descriptor()
+	signinflowDescCreatedAt := signinflowFields[10].Descriptor()
 	// signinflow.DefaultCreatedAt holds the default value on creation for the created_at field.
 	signinflow.DefaultCreatedAt = signinflowDescCreatedAt.Default.(func() time.Time)
 	tag.Policy = privacy.NewPolicies(schema.Tag{})

@@ -55,8 +55,9 @@ func (Identity) Policy() ent.Policy {
 	}
 }
 
-// SignInFlow is a sign-in through an identity provider in progress, or its result waiting for the
-// client: short-lived and single-use, found by the hash of its state or of its ticket.
+// SignInFlow is a sign-in through an identity provider in progress, its result waiting for the
+// client, or a link waiting for the owner's confirmation by email: short-lived and single-use, found
+// by the hash of its state, its ticket or its confirmation token.
 type SignInFlow struct{ ent.Schema }
 
 // Fields of the SignInFlow.
@@ -70,6 +71,8 @@ func (SignInFlow) Fields() []ent.Field {
 		field.String("binding_hash").Optional().Nillable().Comment("SHA-256 of the browser cookie set when the browser was sent to the provider."),
 		field.Int("link_user_id").Optional().Nillable().Immutable().Comment("The signed-in user linking this identity (linkIdentity), else null."),
 		field.Int("user_id").Optional().Nillable().Immutable().Comment("A ticket's user, to open a session for."),
+		field.String("subject").Default("").Immutable().MaxLen(255).Comment("A link waiting for the owner's confirmation by email: the identity's subject."),
+		field.String("email").Default("").Immutable().MaxLen(254).Comment("A link waiting for confirmation: the identity's verified address, where the confirmation went."),
 		field.Time("created_at").Immutable().Default(timeNow),
 		field.Time("expires_at").Immutable(),
 	}

@@ -30,6 +30,10 @@ const (
 	FieldLinkUserID = "link_user_id"
 	// FieldUserID holds the string denoting the user_id field in the database.
 	FieldUserID = "user_id"
+	// FieldSubject holds the string denoting the subject field in the database.
+	FieldSubject = "subject"
+	// FieldEmail holds the string denoting the email field in the database.
+	FieldEmail = "email"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
 	// FieldExpiresAt holds the string denoting the expires_at field in the database.
@@ -49,6 +53,8 @@ var Columns = []string{
 	FieldBindingHash,
 	FieldLinkUserID,
 	FieldUserID,
+	FieldSubject,
+	FieldEmail,
 	FieldCreatedAt,
 	FieldExpiresAt,
 }
@@ -77,6 +83,14 @@ var (
 	DefaultNonce string
 	// DefaultVerifier holds the default value on creation for the "verifier" field.
 	DefaultVerifier string
+	// DefaultSubject holds the default value on creation for the "subject" field.
+	DefaultSubject string
+	// SubjectValidator is a validator for the "subject" field. It is called by the builders before save.
+	SubjectValidator func(string) error
+	// DefaultEmail holds the default value on creation for the "email" field.
+	DefaultEmail string
+	// EmailValidator is a validator for the "email" field. It is called by the builders before save.
+	EmailValidator func(string) error
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
 )
@@ -127,6 +141,16 @@ func ByLinkUserID(opts ...sql.OrderTermOption) OrderOption {
 // ByUserID orders the results by the user_id field.
 func ByUserID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldUserID, opts...).ToFunc()
+}
+
+// BySubject orders the results by the subject field.
+func BySubject(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSubject, opts...).ToFunc()
+}
+
+// ByEmail orders the results by the email field.
+func ByEmail(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldEmail, opts...).ToFunc()
 }
 
 // ByCreatedAt orders the results by the created_at field.

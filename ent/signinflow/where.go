@@ -94,6 +94,16 @@ func UserID(v int) predicate.SignInFlow {
 	return predicate.SignInFlow(sql.FieldEQ(FieldUserID, v))
 }
 
+// Subject applies equality check predicate on the "subject" field. It's identical to SubjectEQ.
+func Subject(v string) predicate.SignInFlow {
+	return predicate.SignInFlow(sql.FieldEQ(FieldSubject, v))
+}
+
+// Email applies equality check predicate on the "email" field. It's identical to EmailEQ.
+func Email(v string) predicate.SignInFlow {
+	return predicate.SignInFlow(sql.FieldEQ(FieldEmail, v))
+}
+
 // CreatedAt applies equality check predicate on the "created_at" field. It's identical to CreatedAtEQ.
 func CreatedAt(v time.Time) predicate.SignInFlow {
 	return predicate.SignInFlow(sql.FieldEQ(FieldCreatedAt, v))
@@ -602,6 +612,136 @@ func UserIDIsNil() predicate.SignInFlow {
 // UserIDNotNil applies the NotNil predicate on the "user_id" field.
 func UserIDNotNil() predicate.SignInFlow {
 	return predicate.SignInFlow(sql.FieldNotNull(FieldUserID))
+}
+
+// SubjectEQ applies the EQ predicate on the "subject" field.
+func SubjectEQ(v string) predicate.SignInFlow {
+	return predicate.SignInFlow(sql.FieldEQ(FieldSubject, v))
+}
+
+// SubjectNEQ applies the NEQ predicate on the "subject" field.
+func SubjectNEQ(v string) predicate.SignInFlow {
+	return predicate.SignInFlow(sql.FieldNEQ(FieldSubject, v))
+}
+
+// SubjectIn applies the In predicate on the "subject" field.
+func SubjectIn(vs ...string) predicate.SignInFlow {
+	return predicate.SignInFlow(sql.FieldIn(FieldSubject, vs...))
+}
+
+// SubjectNotIn applies the NotIn predicate on the "subject" field.
+func SubjectNotIn(vs ...string) predicate.SignInFlow {
+	return predicate.SignInFlow(sql.FieldNotIn(FieldSubject, vs...))
+}
+
+// SubjectGT applies the GT predicate on the "subject" field.
+func SubjectGT(v string) predicate.SignInFlow {
+	return predicate.SignInFlow(sql.FieldGT(FieldSubject, v))
+}
+
+// SubjectGTE applies the GTE predicate on the "subject" field.
+func SubjectGTE(v string) predicate.SignInFlow {
+	return predicate.SignInFlow(sql.FieldGTE(FieldSubject, v))
+}
+
+// SubjectLT applies the LT predicate on the "subject" field.
+func SubjectLT(v string) predicate.SignInFlow {
+	return predicate.SignInFlow(sql.FieldLT(FieldSubject, v))
+}
+
+// SubjectLTE applies the LTE predicate on the "subject" field.
+func SubjectLTE(v string) predicate.SignInFlow {
+	return predicate.SignInFlow(sql.FieldLTE(FieldSubject, v))
+}
+
+// SubjectContains applies the Contains predicate on the "subject" field.
+func SubjectContains(v string) predicate.SignInFlow {
+	return predicate.SignInFlow(sql.FieldContains(FieldSubject, v))
+}
+
+// SubjectHasPrefix applies the HasPrefix predicate on the "subject" field.
+func SubjectHasPrefix(v string) predicate.SignInFlow {
+	return predicate.SignInFlow(sql.FieldHasPrefix(FieldSubject, v))
+}
+
+// SubjectHasSuffix applies the HasSuffix predicate on the "subject" field.
+func SubjectHasSuffix(v string) predicate.SignInFlow {
+	return predicate.SignInFlow(sql.FieldHasSuffix(FieldSubject, v))
+}
+
+// SubjectEqualFold applies the EqualFold predicate on the "subject" field.
+func SubjectEqualFold(v string) predicate.SignInFlow {
+	return predicate.SignInFlow(sql.FieldEqualFold(FieldSubject, v))
+}
+
+// SubjectContainsFold applies the ContainsFold predicate on the "subject" field.
+func SubjectContainsFold(v string) predicate.SignInFlow {
+	return predicate.SignInFlow(sql.FieldContainsFold(FieldSubject, v))
+}
+
+// EmailEQ applies the EQ predicate on the "email" field.
+func EmailEQ(v string) predicate.SignInFlow {
+	return predicate.SignInFlow(sql.FieldEQ(FieldEmail, v))
+}
+
+// EmailNEQ applies the NEQ predicate on the "email" field.
+func EmailNEQ(v string) predicate.SignInFlow {
+	return predicate.SignInFlow(sql.FieldNEQ(FieldEmail, v))
+}
+
+// EmailIn applies the In predicate on the "email" field.
+func EmailIn(vs ...string) predicate.SignInFlow {
+	return predicate.SignInFlow(sql.FieldIn(FieldEmail, vs...))
+}
+
+// EmailNotIn applies the NotIn predicate on the "email" field.
+func EmailNotIn(vs ...string) predicate.SignInFlow {
+	return predicate.SignInFlow(sql.FieldNotIn(FieldEmail, vs...))
+}
+
+// EmailGT applies the GT predicate on the "email" field.
+func EmailGT(v string) predicate.SignInFlow {
+	return predicate.SignInFlow(sql.FieldGT(FieldEmail, v))
+}
+
+// EmailGTE applies the GTE predicate on the "email" field.
+func EmailGTE(v string) predicate.SignInFlow {
+	return predicate.SignInFlow(sql.FieldGTE(FieldEmail, v))
+}
+
+// EmailLT applies the LT predicate on the "email" field.
+func EmailLT(v string) predicate.SignInFlow {
+	return predicate.SignInFlow(sql.FieldLT(FieldEmail, v))
+}
+
+// EmailLTE applies the LTE predicate on the "email" field.
+func EmailLTE(v string) predicate.SignInFlow {
+	return predicate.SignInFlow(sql.FieldLTE(FieldEmail, v))
+}
+
+// EmailContains applies the Contains predicate on the "email" field.
+func EmailContains(v string) predicate.SignInFlow {
+	return predicate.SignInFlow(sql.FieldContains(FieldEmail, v))
+}
+
+// EmailHasPrefix applies the HasPrefix predicate on the "email" field.
+func EmailHasPrefix(v string) predicate.SignInFlow {
+	return predicate.SignInFlow(sql.FieldHasPrefix(FieldEmail, v))
+}
+
+// EmailHasSuffix applies the HasSuffix predicate on the "email" field.
+func EmailHasSuffix(v string) predicate.SignInFlow {
+	return predicate.SignInFlow(sql.FieldHasSuffix(FieldEmail, v))
+}
+
+// EmailEqualFold applies the EqualFold predicate on the "email" field.
+func EmailEqualFold(v string) predicate.SignInFlow {
+	return predicate.SignInFlow(sql.FieldEqualFold(FieldEmail, v))
+}
+
+// EmailContainsFold applies the ContainsFold predicate on the "email" field.
+func EmailContainsFold(v string) predicate.SignInFlow {
+	return predicate.SignInFlow(sql.FieldContainsFold(FieldEmail, v))
 }
 
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.

@@ -152,6 +152,29 @@ func (ec *executionContext) fieldContext_CompleteSignInPayload_refreshTokenExpir
 	return graphql.NewScalarFieldContext("CompleteSignInPayload", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
+func (ec *executionContext) _ConfirmIdentityLinkPayload_provider(ctx context.Context, field graphql.CollectedField, obj *model.ConfirmIdentityLinkPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConfirmIdentityLinkPayload_provider(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Provider, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConfirmIdentityLinkPayload_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConfirmIdentityLinkPayload", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _Identity_provider(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -388,6 +411,36 @@ func (ec *executionContext) unmarshalInputCompleteSignInInput(ctx context.Contex
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputConfirmIdentityLinkInput(ctx context.Context, obj any) (model.ConfirmIdentityLinkInput, error) {
+	var it model.ConfirmIdentityLinkInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"token"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "token":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("token"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Token = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputSetPasswordInput(ctx context.Context, obj any) (account.SetPasswordInput, error) {
 	var it account.SetPasswordInput
 	if obj == nil {
@@ -527,6 +580,44 @@ func (ec *executionContext) _CompleteSignInPayload(ctx context.Context, sel ast.
 			}
 		case "refreshTokenExpiresAt":
 			out.Values[i] = ec._CompleteSignInPayload_refreshTokenExpiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var confirmIdentityLinkPayloadImplementors = []string{"ConfirmIdentityLinkPayload"}
+
+func (ec *executionContext) _ConfirmIdentityLinkPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ConfirmIdentityLinkPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, confirmIdentityLinkPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ConfirmIdentityLinkPayload")
+		case "provider":
+			out.Values[i] = ec._ConfirmIdentityLinkPayload_provider(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -773,6 +864,21 @@ func (ec *executionContext) marshalNCompleteSignInPayload2ᚖgithubᚗcomᚋagor
 		return graphql.Null
 	}
 	return ec._CompleteSignInPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNConfirmIdentityLinkInput2githubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐConfirmIdentityLinkInput(ctx context.Context, v any) (model.ConfirmIdentityLinkInput, error) {
+	res, err := ec.unmarshalInputConfirmIdentityLinkInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNConfirmIdentityLinkPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐConfirmIdentityLinkPayload(ctx context.Context, sel ast.SelectionSet, v *model.ConfirmIdentityLinkPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ConfirmIdentityLinkPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNIdentity2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐIdentity(ctx context.Context, sel ast.SelectionSet, v *ent.Identity) graphql.Marshaler {

@@ -86,6 +86,10 @@ type ComplexityRoot struct {
 		User                  func(childComplexity int) int
 	}
 
+	ConfirmIdentityLinkPayload struct {
+		Provider func(childComplexity int) int
+	}
+
 	Conversation struct {
 		CreatedAt     func(childComplexity int) int
 		ID            func(childComplexity int) int
@@ -202,6 +206,7 @@ type ComplexityRoot struct {
 		BanUser               func(childComplexity int, input model.BanUserInput) int
 		ChangePassword        func(childComplexity int, input account.ChangePasswordInput) int
 		CompleteSignIn        func(childComplexity int, input model.CompleteSignInInput) int
+		ConfirmIdentityLink   func(childComplexity int, input model.ConfirmIdentityLinkInput) int
 		CreatePost            func(childComplexity int, input publish.CreatePostInput) int
 		DeleteComment         func(childComplexity int, input model.DeleteCommentInput) int
 		DeletePost            func(childComplexity int, input model.DeletePostInput) int
@@ -629,6 +634,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CompleteSignInPayload.User(childComplexity), true
 
+	case "ConfirmIdentityLinkPayload.provider":
+		if e.ComplexityRoot.ConfirmIdentityLinkPayload.Provider == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConfirmIdentityLinkPayload.Provider(childComplexity), true
+
 	case "Conversation.createdAt":
 		if e.ComplexityRoot.Conversation.CreatedAt == nil {
 			break
@@ -1007,6 +1019,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CompleteSignIn(childComplexity, args["input"].(model.CompleteSignInInput)), true
+	case "Mutation.confirmIdentityLink":
+		if e.ComplexityRoot.Mutation.ConfirmIdentityLink == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_confirmIdentityLink_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ConfirmIdentityLink(childComplexity, args["input"].(model.ConfirmIdentityLinkInput)), true
 	case "Mutation.createPost":
 		if e.ComplexityRoot.Mutation.CreatePost == nil {
 			break
@@ -2296,6 +2319,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputCommentByIDsInput,
 		ec.unmarshalInputCommentOrder,
 		ec.unmarshalInputCompleteSignInInput,
+		ec.unmarshalInputConfirmIdentityLinkInput,
 		ec.unmarshalInputConversationOrder,
 		ec.unmarshalInputCreatePostInput,
 		ec.unmarshalInputDeleteCommentInput,
@@ -3426,7 +3450,7 @@ extend type User {
 }
 
 extend type Mutation {
-  "Begin signing in through a provider: send the browser to the returned URL. The provider sends it back to Agora, which sends it on to redirectURI with ` + "`" + `ticket` + "`" + ` (trade it with completeSignIn) or ` + "`" + `error` + "`" + ` (a reason such as ACCOUNT_EXISTS) in the query string. A new identity creates an account; one whose email address belongs to an account is refused (ACCOUNT_EXISTS) until that account, signed in, links it with linkIdentity."
+  "Begin signing in through a provider: send the browser to the returned URL. The provider sends it back to Agora, which sends it on to redirectURI with ` + "`" + `ticket` + "`" + ` (trade it with completeSignIn) or ` + "`" + `error` + "`" + ` (a reason such as ACCOUNT_EXISTS) in the query string. A new identity creates an account; one whose email address belongs to an account is refused (ACCOUNT_EXISTS, with confirmation=sent when the owner was mailed a link to confirm) until the owner links it: signed in with linkIdentity, or through that mail (confirmIdentityLink)."
   startSignIn("The mutation's arguments, each described on its input type." input: StartSignInInput!): StartSignInPayload!
   "Trade the ticket a sign-in through a provider returned with for a session: the same tokens as login."
   completeSignIn("The mutation's arguments, each described on its input type." input: CompleteSignInInput!): CompleteSignInPayload!
@@ -3434,6 +3458,8 @@ extend type Mutation {
   linkIdentity("The mutation's arguments, each described on its input type." input: StartSignInInput!): StartSignInPayload! @authenticated
   "Remove the viewer's identity at a provider; refused (CONFLICT, reason LAST_SIGN_IN_METHOD) when it is the account's only way to sign in."
   unlinkIdentity("The mutation's arguments, each described on its input type." input: UnlinkIdentityInput!): UnlinkIdentityPayload! @authenticated
+  "Link the identity a confirmation mail was sent for: when a sign-in through a provider found the provider's verified address on an account (ACCOUNT_EXISTS), the account's owner is mailed a link to AGORA_BASE_URL/link-identity?token=…, whose page calls this. The token works once, within an hour."
+  confirmIdentityLink("The mutation's arguments, each described on its input type." input: ConfirmIdentityLinkInput!): ConfirmIdentityLinkPayload!
   "Give a password to an account that has none (created through a provider). Accounts with a password use changePassword."
   setPassword("The mutation's arguments, each described on its input type." input: SetPasswordInput!): SetPasswordPayload! @authenticated
 }
@@ -3512,6 +3538,18 @@ input SetPasswordInput {
 type SetPasswordPayload {
   "The viewer."
   user: User!
+}
+
+"The token of a link confirmation mail."
+input ConfirmIdentityLinkInput {
+  "The ` + "`" + `token` + "`" + ` query parameter of the mailed link."
+  token: String!
+}
+
+"The linked identity."
+type ConfirmIdentityLinkPayload {
+  "The provider whose identity now signs the account in."
+  provider: String!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/moderation.graphqls", Input: `extend type Mutation {
@@ -4437,6 +4475,14 @@ func (ec *executionContext) childFields_CompleteSignInPayload(ctx context.Contex
 		return ec.fieldContext_CompleteSignInPayload_refreshTokenExpiresAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CompleteSignInPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ConfirmIdentityLinkPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "provider":
+		return ec.fieldContext_ConfirmIdentityLinkPayload_provider(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConfirmIdentityLinkPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Conversation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -31,6 +31,7 @@ type MutationResolver interface {
 	CompleteSignIn(ctx context.Context, input model.CompleteSignInInput) (*model.CompleteSignInPayload, error)
 	LinkIdentity(ctx context.Context, input model.StartSignInInput) (*model.StartSignInPayload, error)
 	UnlinkIdentity(ctx context.Context, input model.UnlinkIdentityInput) (*model.UnlinkIdentityPayload, error)
+	ConfirmIdentityLink(ctx context.Context, input model.ConfirmIdentityLinkInput) (*model.ConfirmIdentityLinkPayload, error)
 	SetPassword(ctx context.Context, input account.SetPasswordInput) (*model.SetPasswordPayload, error)
 	HidePost(ctx context.Context, input model.HidePostInput) (*model.HidePostPayload, error)
 	UnhidePost(ctx context.Context, input model.UnhidePostInput) (*model.UnhidePostPayload, error)
@@ -111,6 +112,20 @@ func (ec *executionContext) field_Mutation_completeSignIn_args(ctx context.Conte
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.CompleteSignInInput, error) {
 			return ec.unmarshalNCompleteSignInInput2githubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐCompleteSignInInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_confirmIdentityLink_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ConfirmIdentityLinkInput, error) {
+			return ec.unmarshalNConfirmIdentityLinkInput2githubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐConfirmIdentityLinkInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -927,6 +942,50 @@ func (ec *executionContext) fieldContext_Mutation_unlinkIdentity(ctx context.Con
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_unlinkIdentity_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_confirmIdentityLink(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_confirmIdentityLink(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ConfirmIdentityLink(ctx, fc.Args["input"].(model.ConfirmIdentityLinkInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ConfirmIdentityLinkPayload) graphql.Marshaler {
+			return ec.marshalNConfirmIdentityLinkPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐConfirmIdentityLinkPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_confirmIdentityLink(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConfirmIdentityLinkPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_confirmIdentityLink_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2506,6 +2565,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "unlinkIdentity":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_unlinkIdentity(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "confirmIdentityLink":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_confirmIdentityLink(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++

@@ -157,6 +157,16 @@ var matrix = map[string]matrixRow{
 				SetUserID(uid).SetExpiresAt(time.Now().Add(time.Minute)).Exec)
 			return map[string]any{"t": t}
 		}},
+	// A confirmation mailed to the owner: the token is the proof, whoever sends it.
+	"Mutation.confirmIdentityLink": {allow: "AAAAAA", query: `mutation($t: String!) { confirmIdentityLink(input: {token: $t}) { provider } }`,
+		vars: func(f *fixture) map[string]any {
+			t := f.unique("confirm")
+			uid, _ := strconv.Atoi(f.owner.ID)
+			sum := sha256.Sum256([]byte("confirm:" + t)) // as internal/identity stores confirmation tokens
+			f.allow(f.client.SignInFlow.Create().SetKeyHash(hex.EncodeToString(sum[:])).SetProvider("github").SetRedirectURI(matrixRedirect).
+				SetLinkUserID(uid).SetSubject(f.unique("sub")).SetEmail(f.owner.Username + "@example.com").SetExpiresAt(time.Now().Add(time.Minute)).Exec)
+			return map[string]any{"t": t}
+		}},
 	// The viewer's own identity (each viewer has a password, so it is not their last way in).
 	"Mutation.unlinkIdentity": {allow: "DAAAAA", query: `mutation { unlinkIdentity(input: {provider: "github"}) { user { id } } }`,
 		vars: func(f *fixture) map[string]any {

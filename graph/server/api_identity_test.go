@@ -10,12 +10,16 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"mime/quotedprintable"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/mail"
 	"net/url"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,9 +43,10 @@ const clientPage = "http://app.test/signed-in"
 // speaking GitHub's OAuth and REST shapes, all started by the test.
 type idp struct {
 	*api
-	oidc   *mockoidc.MockOIDC
-	github *githubServer
-	public string // Agora's address
+	oidc    *mockoidc.MockOIDC
+	github  *githubServer
+	public  string // Agora's address
+	mailDir string // where Agora's mail is written
 
 	// tamper, when set, rewrites the ID token the provider's token endpoint answers with.
 	tamper atomic.Pointer[func(claims jwt.MapClaims) *rsa.PrivateKey]
@@ -76,6 +81,8 @@ func newIdP(t *testing.T, dialect string, configure func(*config.Config)) *idp {
 	srv := httptest.NewUnstartedServer(nil)
 	x.public = "http://" + srv.Listener.Addr().String()
 	cfg := testConfig()
+	x.mailDir = t.TempDir()
+	cfg.Mail.Dir, cfg.Mail.BaseURL = x.mailDir, "http://app.test"
 	cfg.Identity = config.Identity{
 		PublicURL:    x.public,
 		RedirectURLs: []string{clientPage},
@@ -302,8 +309,13 @@ func TestSignInOIDC(t *testing.T) {
 		bob := x.register(t, "bob")
 		before = x.rows(t)
 		x.oidc.QueueUser(oidcUser("bob-sub", "bob@example.com", true, "bob"))
-		if q := x.signIn(t, x.GraphQL, "local"); q.Get("error") != "ACCOUNT_EXISTS" || q.Get("ticket") != "" {
+		if q := x.signIn(t, x.GraphQL, "local"); q.Get("error") != "ACCOUNT_EXISTS" || q.Get("confirmation") != "sent" || q.Get("ticket") != "" {
 			t.Fatalf("silent linking by email: %v", q)
+		}
+		// Again: the owner is not mailed twice for one identity.
+		x.oidc.QueueUser(oidcUser("bob-sub", "bob@example.com", true, "bob"))
+		if q := x.signIn(t, x.GraphQL, "local"); q.Get("error") != "ACCOUNT_EXISTS" || q.Get("confirmation") != "sent" {
+			t.Fatalf("a second try: %v", q)
 		}
 		// Nor with the address unverified: then it cannot create an account either.
 		x.oidc.QueueUser(oidcUser("bob-sub", "bob@example.com", false, "bob"))
@@ -312,6 +324,10 @@ func TestSignInOIDC(t *testing.T) {
 		}
 		if after := x.rows(t); after != before {
 			t.Fatalf("refused sign-ins changed users, identities, sessions: %v → %v", before, after)
+		}
+
+		if n := len(x.mails(t)); n != 1 {
+			t.Fatalf("%d mails for the refused sign-ins, want the one confirmation", n)
 		}
 
 		// Bob proves the account is his by being signed in, and links the identity.
@@ -323,6 +339,42 @@ func TestSignInOIDC(t *testing.T) {
 		if v := x.viewer(t, x.complete(t, x.signIn(t, x.GraphQL, "local").Get("ticket"))).Viewer; v.Username != "bob" || !v.HasPassword || len(v.Identities) != 1 {
 			t.Fatalf("bob through the provider: %+v", v)
 		}
+		// Or Bob confirms by the mail he was sent, for another identity with his address.
+		seen := map[string]bool{}
+		for _, m := range x.mails(t) {
+			seen[m.text] = true
+		}
+		x.oidc.QueueUser(oidcUser("bob-second", "bob@example.com", true, "bob"))
+		if q := x.signIn(t, x.GraphQL, "local"); q.Get("error") != "ACCOUNT_EXISTS" || q.Get("confirmation") != "sent" {
+			t.Fatalf("another identity of Bob's: %v", q)
+		}
+		mails := x.mails(t)
+		token := ""
+		for _, m := range mails {
+			if m.to == "bob@example.com" && !seen[m.text] && strings.Contains(m.text, "http://app.test/link-identity?token=") {
+				token = regexp.MustCompile(`link-identity\?token=([A-Za-z0-9_-]+)`).FindStringSubmatch(m.text)[1]
+			}
+		}
+		if len(mails) != 2 || token == "" {
+			t.Fatalf("want a second confirmation mail with a link, got %+v", mails)
+		}
+		confirm := `mutation($t: String!) { confirmIdentityLink(input: {token: $t}) { provider } }`
+		var confirmed struct{ ConfirmIdentityLink struct{ Provider string } }
+		x.Do(t, confirm, map[string]any{"t": token}, &confirmed)
+		if confirmed.ConfirmIdentityLink.Provider != "local" {
+			t.Fatalf("confirmed %+v", confirmed)
+		}
+		x.Fail(t, "BAD_USER_INPUT", "token", confirm, map[string]any{"t": token}) // once
+		x.oidc.QueueUser(oidcUser("bob-second", "bob@example.com", true, "bob"))
+		q = x.signIn(t, x.GraphQL, "local")
+		if q.Get("ticket") == "" {
+			t.Fatalf("bob through his second identity: %v", q)
+		}
+		if v := x.viewer(t, x.complete(t, q.Get("ticket"))).Viewer; v.Username != "bob" || len(v.Identities) != 2 {
+			t.Fatalf("bob through his second identity: %+v", v)
+		}
+		x.as(bob).Do(t, `mutation { unlinkIdentity(input: {provider: "local"}) { user { id } } }`, nil, nil) // one of the two
+
 		// Ada's identity cannot be linked to Bob's account as well.
 		before = x.rows(t)
 		x.oidc.QueueUser(oidcUser("ada-sub", "ada@example.com", true, "ada"))
@@ -705,4 +757,37 @@ func TestSignInCookieMode(t *testing.T) {
 	if b, _ := io.ReadAll(res2.Body); !strings.Contains(string(b), "accessToken") || strings.Contains(string(b), "errors") {
 		t.Fatalf("refresh with the cookie: %s", b)
 	}
+}
+
+type sentMail struct{ to, text string }
+
+// mails reads what Agora wrote into its mail folder.
+func (x *idp) mails(t *testing.T) []sentMail {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(x.mailDir, "*.eml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []sentMail
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := mail.ReadMessage(bytes.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body io.Reader = m.Body
+		if strings.EqualFold(m.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
+			body = quotedprintable.NewReader(body)
+		}
+		text, err := io.ReadAll(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		to, _ := mail.ParseAddress(m.Header.Get("To"))
+		out = append(out, sentMail{to: to.Address, text: string(text)})
+	}
+	return out
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -25,6 +26,7 @@ import (
 	"github.com/agora/agora/internal/identity"
 	"github.com/agora/agora/internal/live"
 	"github.com/agora/agora/internal/loader"
+	"github.com/agora/agora/internal/mail"
 	"github.com/agora/agora/internal/message"
 	"github.com/agora/agora/internal/notify"
 	"github.com/agora/agora/internal/publish"
@@ -134,6 +136,8 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 		PublicURL: idc.PublicURL, RedirectURLs: idc.RedirectURLs, OIDC: oidcProviders,
 		GitHub:       identity.GitHubConfig{ClientID: idc.GitHub.ClientID, ClientSecret: idc.GitHub.ClientSecret, WebURL: idc.GitHub.WebURL, APIURL: idc.GitHub.APIURL},
 		SecureCookie: cfg.Production(), Limiter: limiter, PerIP: budgets.LoginPerIP, SignUps: budgets.SignUpsPerIP,
+		// The sender is made on first use: most servers never mail a link confirmation.
+		Mail: sync.OnceValues(func() (mail.Sender, error) { return mail.New(cfg, log) }), ConfirmURL: cfg.Mail.BaseURL + "/link-identity",
 	})
 	a := &App{
 		Resolver: graph.Resolver{

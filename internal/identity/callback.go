@@ -179,6 +179,10 @@ func (s *Service) finish(ctx context.Context, p *provider, f *ent.SignInFlow, q 
 		return url.Values{"linked": {p.name}}, nil
 	}
 	userID, err := s.signIn(ctx, p.name, c)
+	var exists accountExists
+	if errors.As(err, &exists) {
+		return s.offerConfirmation(ctx, p, c, exists.userID, f.RedirectURI), nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -238,10 +242,11 @@ func (s *Service) signIn(ctx context.Context, provider string, c claims) (int, e
 		if !c.EmailVerified {
 			return refusal(apperr.Unauthenticated, ReasonEmailUnverified, "", "the provider gave no verified email address, which a new account needs")
 		}
-		if taken, err := tx.User.Query().Where(user.Email(c.Email)).Exist(system(ctx)); err != nil {
+		// Never linked silently: the owner links it signed in (linkIdentity), or by the mail.
+		if owner, err := tx.User.Query().Where(user.Email(c.Email)).OnlyID(system(ctx)); err == nil {
+			return accountExists{owner}
+		} else if !ent.IsNotFound(err) {
 			return err
-		} else if taken {
-			return refusal(apperr.Conflict, ReasonAccountExists, "", "an account with this email address exists: sign in to it, then link this identity (linkIdentity)")
 		}
 		if err := ratelimit.Take(ctx, s.opts.Limiter, "register:ip:"+auth.ClientIP(ctx), s.opts.SignUps, "too many sign-ups: retry later"); err != nil {
 			return refusal(apperr.RateLimited, ReasonRateLimited, "", "too many sign-ups from this address: retry later")

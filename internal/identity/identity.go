@@ -33,6 +33,7 @@ import (
 	"github.com/agora/agora/internal/apperr"
 	"github.com/agora/agora/internal/auth"
 	"github.com/agora/agora/internal/database"
+	"github.com/agora/agora/internal/mail"
 	"github.com/agora/agora/internal/ratelimit"
 )
 
@@ -51,6 +52,11 @@ type Options struct {
 	GitHub       GitHubConfig // enabled by its ClientID
 	HTTPClient   *http.Client // for calls to providers; nil: one with a 10 s timeout
 	SecureCookie bool         // the browser-binding cookie is HTTPS-only (production)
+
+	// Mail, when set, offers the owner of an account whose address a new identity has a link by
+	// mail to confirm it at ConfirmURL?token=… (the client page that calls confirmIdentityLink).
+	Mail       func() (mail.Sender, error)
+	ConfirmURL string
 
 	Limiter ratelimit.Limiter
 	PerIP   ratelimit.Limit // sign-in attempts per client address, shared with password sign-ins

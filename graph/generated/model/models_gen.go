@@ -58,6 +58,18 @@ type CompleteSignInPayload struct {
 	RefreshTokenExpiresAt time.Time `json:"refreshTokenExpiresAt"`
 }
 
+// The token of a link confirmation mail.
+type ConfirmIdentityLinkInput struct {
+	// The `token` query parameter of the mailed link.
+	Token string `json:"token"`
+}
+
+// The linked identity.
+type ConfirmIdentityLinkPayload struct {
+	// The provider whose identity now signs the account in.
+	Provider string `json:"provider"`
+}
+
 // The new post.
 type CreatePostPayload struct {
 	// The post created.

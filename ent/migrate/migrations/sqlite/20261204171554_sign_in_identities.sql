@@ -7,7 +7,7 @@ CREATE UNIQUE INDEX `identity_provider_subject` ON `identities` (`provider`, `su
 -- Create index "identity_user_id" to table: "identities"
 CREATE INDEX `identity_user_id` ON `identities` (`user_id`);
 -- Create "sign_in_flows" table
-CREATE TABLE `sign_in_flows` (`id` integer NOT NULL PRIMARY KEY AUTOINCREMENT, `key_hash` text NOT NULL, `provider` text NOT NULL, `redirect_uri` text NOT NULL, `nonce` text NOT NULL DEFAULT (''), `verifier` text NOT NULL DEFAULT (''), `binding_hash` text NULL, `link_user_id` integer NULL, `user_id` integer NULL, `created_at` datetime NOT NULL, `expires_at` datetime NOT NULL);
+CREATE TABLE `sign_in_flows` (`id` integer NOT NULL PRIMARY KEY AUTOINCREMENT, `key_hash` text NOT NULL, `provider` text NOT NULL, `redirect_uri` text NOT NULL, `nonce` text NOT NULL DEFAULT (''), `verifier` text NOT NULL DEFAULT (''), `binding_hash` text NULL, `link_user_id` integer NULL, `user_id` integer NULL, `subject` text NOT NULL DEFAULT (''), `email` text NOT NULL DEFAULT (''), `created_at` datetime NOT NULL, `expires_at` datetime NOT NULL);
 -- Set sequence for "sign_in_flows" table
 INSERT INTO sqlite_sequence (name, seq) VALUES ("sign_in_flows", 60129542144);
 -- Create index "sign_in_flows_key_hash_key" to table: "sign_in_flows"
