@@ -6,7 +6,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.revision=$(REVISION)
 
-.PHONY: run seed build static static-check test test-deps generate check-generated audit migration bench ws-check federation-check clients-check graphiql graphiql-check browser-check client-schema-check
+.PHONY: run seed build static static-check test test-deps generate check-generated audit migration bench ws-check federation-check clients-check graphiql graphiql-check browser-check signin-check client-schema-check
 
 run: ## serve on :8080 with an embedded SQLite database
 	$(GO) run .
@@ -59,6 +59,9 @@ graphiql-check: ## fails when graph/server/graphiql/ is not exactly what scripts
 	@scripts/graphiql.sh --check
 browser-check: ## headless Chromium, offline: GraphiQL on a freshly built server (query, Docs, subscription), then an SPA on another origin in cookie mode (sign-in, reload, feed, live comment) (screenshots in .ci/artifacts)
 	@scripts/browser-check.sh
+
+signin-check: ## headless Chromium signs in through a local OpenID provider and reads viewer (screenshots in .ci/artifacts)
+	@scripts/signin-check.sh
 
 migration: ## new versioned migration from the ent schema: make migration NAME=add_something
 	@test -n "$(NAME)" || { echo "usage: make migration NAME=what_changed" >&2; exit 1; }

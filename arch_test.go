@@ -47,7 +47,7 @@ func domain(others ...string) rule {
 // loaders and the transaction from the context.
 var graphUses = []string{"ent", "graph/generated", "graph/generated/model", "graph/scalar", "internal/apperr",
 	"internal/auth", "internal/database", "internal/loader", "internal/account", "internal/filter", "internal/live", "internal/message",
-	"internal/notify", "internal/publish", "internal/search", "internal/social"}
+	"internal/notify", "internal/publish", "internal/search", "internal/social", "internal/identity"}
 
 // importTable is ARCHITECTURE.md's table of imports, enforced. Keys are paths inside the module;
 // "main" is the module's root and "ent" every package ent generates (all of ent/ but ent/schema).
@@ -84,6 +84,7 @@ var importTable = map[string]rule{
 	"internal/publish": domain("internal/live", "internal/notify"),
 	"internal/social":  domain("internal/notify"),
 	"internal/account": domain(),
+	"internal/identity": domain("internal/account", "internal/mail"),
 	"internal/search":  domain(),
 	"internal/trusted": domain(),
 	// filter turns the designed filter inputs into ent predicates.
@@ -99,7 +100,7 @@ var importTable = map[string]rule{
 	// gqlgen's output binds GraphQL inputs and payloads to ent's and the domain's types (gqlgen.yml
 	// models); the resolvers implement its interfaces, so it never imports them.
 	"graph/generated": {layer: layerGenerated, imports: []string{"ent", "graph/generated/model", "graph/scalar",
-		"internal/account", "internal/filter", "internal/message", "internal/notify", "internal/publish", "internal/search"}},
+		"internal/account", "internal/filter", "internal/identity", "internal/message", "internal/notify", "internal/publish", "internal/search"}},
 	"graph/generated/model": {layer: layerGenerated, imports: []string{"ent"}},
 	"graph/scalar":          {layer: layerGenerated, imports: []string{"internal/apperr"}},
 	"graph":                 {layer: layerResolvers, imports: graphUses},

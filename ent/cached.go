@@ -34,6 +34,13 @@ func (c *FollowClient) Attach(e *Follow) *Follow {
 
 // Attach binds an entity decoded from a cache to the client, so its edges and
 // connections can be queried like those of a loaded entity.
+func (c *IdentityClient) Attach(e *Identity) *Identity {
+	e.config = c.config
+	return e
+}
+
+// Attach binds an entity decoded from a cache to the client, so its edges and
+// connections can be queried like those of a loaded entity.
 func (c *LikeClient) Attach(e *Like) *Like {
 	e.config = c.config
 	return e
@@ -87,6 +94,13 @@ func (c *RefreshTokenClient) Attach(e *RefreshToken) *RefreshToken {
 // Attach binds an entity decoded from a cache to the client, so its edges and
 // connections can be queried like those of a loaded entity.
 func (c *SessionClient) Attach(e *Session) *Session {
+	e.config = c.config
+	return e
+}
+
+// Attach binds an entity decoded from a cache to the client, so its edges and
+// connections can be queried like those of a loaded entity.
+func (c *SignInFlowClient) Attach(e *SignInFlow) *SignInFlow {
 	e.config = c.config
 	return e
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/agora/agora/ent/comment"
 	"github.com/agora/agora/ent/conversation"
 	"github.com/agora/agora/ent/follow"
+	"github.com/agora/agora/ent/identity"
 	"github.com/agora/agora/ent/like"
 	"github.com/agora/agora/ent/message"
 	"github.com/agora/agora/ent/notification"
@@ -26,6 +27,7 @@ import (
 	"github.com/agora/agora/ent/posttag"
 	"github.com/agora/agora/ent/refreshtoken"
 	"github.com/agora/agora/ent/session"
+	"github.com/agora/agora/ent/signinflow"
 	"github.com/agora/agora/ent/tag"
 	"github.com/agora/agora/ent/user"
 
@@ -43,6 +45,8 @@ type Client struct {
 	Conversation *ConversationClient
 	// Follow is the client for interacting with the Follow builders.
 	Follow *FollowClient
+	// Identity is the client for interacting with the Identity builders.
+	Identity *IdentityClient
 	// Like is the client for interacting with the Like builders.
 	Like *LikeClient
 	// Message is the client for interacting with the Message builders.
@@ -59,6 +63,8 @@ type Client struct {
 	RefreshToken *RefreshTokenClient
 	// Session is the client for interacting with the Session builders.
 	Session *SessionClient
+	// SignInFlow is the client for interacting with the SignInFlow builders.
+	SignInFlow *SignInFlowClient
 	// Tag is the client for interacting with the Tag builders.
 	Tag *TagClient
 	// User is the client for interacting with the User builders.
@@ -77,6 +83,7 @@ func (c *Client) init() {
 	c.Comment = NewCommentClient(c.config)
 	c.Conversation = NewConversationClient(c.config)
 	c.Follow = NewFollowClient(c.config)
+	c.Identity = NewIdentityClient(c.config)
 	c.Like = NewLikeClient(c.config)
 	c.Message = NewMessageClient(c.config)
 	c.Notification = NewNotificationClient(c.config)
@@ -85,6 +92,7 @@ func (c *Client) init() {
 	c.PostTag = NewPostTagClient(c.config)
 	c.RefreshToken = NewRefreshTokenClient(c.config)
 	c.Session = NewSessionClient(c.config)
+	c.SignInFlow = NewSignInFlowClient(c.config)
 	c.Tag = NewTagClient(c.config)
 	c.User = NewUserClient(c.config)
 }
@@ -182,6 +190,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Comment:      NewCommentClient(cfg),
 		Conversation: NewConversationClient(cfg),
 		Follow:       NewFollowClient(cfg),
+		Identity:     NewIdentityClient(cfg),
 		Like:         NewLikeClient(cfg),
 		Message:      NewMessageClient(cfg),
 		Notification: NewNotificationClient(cfg),
@@ -190,6 +199,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		PostTag:      NewPostTagClient(cfg),
 		RefreshToken: NewRefreshTokenClient(cfg),
 		Session:      NewSessionClient(cfg),
+		SignInFlow:   NewSignInFlowClient(cfg),
 		Tag:          NewTagClient(cfg),
 		User:         NewUserClient(cfg),
 	}, nil
@@ -214,6 +224,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Comment:      NewCommentClient(cfg),
 		Conversation: NewConversationClient(cfg),
 		Follow:       NewFollowClient(cfg),
+		Identity:     NewIdentityClient(cfg),
 		Like:         NewLikeClient(cfg),
 		Message:      NewMessageClient(cfg),
 		Notification: NewNotificationClient(cfg),
@@ -222,6 +233,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		PostTag:      NewPostTagClient(cfg),
 		RefreshToken: NewRefreshTokenClient(cfg),
 		Session:      NewSessionClient(cfg),
+		SignInFlow:   NewSignInFlowClient(cfg),
 		Tag:          NewTagClient(cfg),
 		User:         NewUserClient(cfg),
 	}, nil
@@ -253,8 +265,9 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.Comment, c.Conversation, c.Follow, c.Like, c.Message, c.Notification,
-		c.Participant, c.Post, c.PostTag, c.RefreshToken, c.Session, c.Tag, c.User,
+		c.Comment, c.Conversation, c.Follow, c.Identity, c.Like, c.Message,
+		c.Notification, c.Participant, c.Post, c.PostTag, c.RefreshToken, c.Session,
+		c.SignInFlow, c.Tag, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -264,8 +277,9 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.Comment, c.Conversation, c.Follow, c.Like, c.Message, c.Notification,
-		c.Participant, c.Post, c.PostTag, c.RefreshToken, c.Session, c.Tag, c.User,
+		c.Comment, c.Conversation, c.Follow, c.Identity, c.Like, c.Message,
+		c.Notification, c.Participant, c.Post, c.PostTag, c.RefreshToken, c.Session,
+		c.SignInFlow, c.Tag, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -280,6 +294,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Conversation.mutate(ctx, m)
 	case *FollowMutation:
 		return c.Follow.mutate(ctx, m)
+	case *IdentityMutation:
+		return c.Identity.mutate(ctx, m)
 	case *LikeMutation:
 		return c.Like.mutate(ctx, m)
 	case *MessageMutation:
@@ -296,6 +312,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.RefreshToken.mutate(ctx, m)
 	case *SessionMutation:
 		return c.Session.mutate(ctx, m)
+	case *SignInFlowMutation:
+		return c.SignInFlow.mutate(ctx, m)
 	case *TagMutation:
 		return c.Tag.mutate(ctx, m)
 	case *UserMutation:
@@ -816,6 +834,156 @@ func (c *FollowClient) mutate(ctx context.Context, m *FollowMutation) (Value, er
 		return (&FollowDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Follow mutation op: %q", m.Op())
+	}
+}
+
+// IdentityClient is a client for the Identity schema.
+type IdentityClient struct {
+	config
+}
+
+// NewIdentityClient returns a client for the Identity from the given config.
+func NewIdentityClient(c config) *IdentityClient {
+	return &IdentityClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `identity.Hooks(f(g(h())))`.
+func (c *IdentityClient) Use(hooks ...Hook) {
+	c.hooks.Identity = append(c.hooks.Identity, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `identity.Intercept(f(g(h())))`.
+func (c *IdentityClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Identity = append(c.inters.Identity, interceptors...)
+}
+
+// Create returns a builder for creating a Identity entity.
+func (c *IdentityClient) Create() *IdentityCreate {
+	mutation := newIdentityMutation(c.config, OpCreate)
+	return &IdentityCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Identity entities.
+func (c *IdentityClient) CreateBulk(builders ...*IdentityCreate) *IdentityCreateBulk {
+	return &IdentityCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *IdentityClient) MapCreateBulk(slice any, setFunc func(*IdentityCreate, int)) *IdentityCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &IdentityCreateBulk{err: fmt.Errorf("calling to IdentityClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*IdentityCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &IdentityCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Identity.
+func (c *IdentityClient) Update() *IdentityUpdate {
+	mutation := newIdentityMutation(c.config, OpUpdate)
+	return &IdentityUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *IdentityClient) UpdateOne(_m *Identity) *IdentityUpdateOne {
+	mutation := newIdentityMutation(c.config, OpUpdateOne, withIdentity(_m))
+	return &IdentityUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *IdentityClient) UpdateOneID(id int) *IdentityUpdateOne {
+	mutation := newIdentityMutation(c.config, OpUpdateOne, withIdentityID(id))
+	return &IdentityUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Identity.
+func (c *IdentityClient) Delete() *IdentityDelete {
+	mutation := newIdentityMutation(c.config, OpDelete)
+	return &IdentityDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *IdentityClient) DeleteOne(_m *Identity) *IdentityDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *IdentityClient) DeleteOneID(id int) *IdentityDeleteOne {
+	builder := c.Delete().Where(identity.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &IdentityDeleteOne{builder}
+}
+
+// Query returns a query builder for Identity.
+func (c *IdentityClient) Query() *IdentityQuery {
+	return &IdentityQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeIdentity},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Identity entity by its id.
+func (c *IdentityClient) Get(ctx context.Context, id int) (*Identity, error) {
+	return c.Query().Where(identity.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *IdentityClient) GetX(ctx context.Context, id int) *Identity {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a Identity.
+func (c *IdentityClient) QueryUser(_m *Identity) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(identity.Table, identity.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, identity.UserTable, identity.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *IdentityClient) Hooks() []Hook {
+	hooks := c.hooks.Identity
+	return append(hooks[:len(hooks):len(hooks)], identity.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *IdentityClient) Interceptors() []Interceptor {
+	return c.inters.Identity
+}
+
+func (c *IdentityClient) mutate(ctx context.Context, m *IdentityMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&IdentityCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&IdentityUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&IdentityUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&IdentityDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Identity mutation op: %q", m.Op())
 	}
 }
 
@@ -2145,6 +2313,140 @@ func (c *SessionClient) mutate(ctx context.Context, m *SessionMutation) (Value, 
 	}
 }
 
+// SignInFlowClient is a client for the SignInFlow schema.
+type SignInFlowClient struct {
+	config
+}
+
+// NewSignInFlowClient returns a client for the SignInFlow from the given config.
+func NewSignInFlowClient(c config) *SignInFlowClient {
+	return &SignInFlowClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `signinflow.Hooks(f(g(h())))`.
+func (c *SignInFlowClient) Use(hooks ...Hook) {
+	c.hooks.SignInFlow = append(c.hooks.SignInFlow, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `signinflow.Intercept(f(g(h())))`.
+func (c *SignInFlowClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SignInFlow = append(c.inters.SignInFlow, interceptors...)
+}
+
+// Create returns a builder for creating a SignInFlow entity.
+func (c *SignInFlowClient) Create() *SignInFlowCreate {
+	mutation := newSignInFlowMutation(c.config, OpCreate)
+	return &SignInFlowCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SignInFlow entities.
+func (c *SignInFlowClient) CreateBulk(builders ...*SignInFlowCreate) *SignInFlowCreateBulk {
+	return &SignInFlowCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SignInFlowClient) MapCreateBulk(slice any, setFunc func(*SignInFlowCreate, int)) *SignInFlowCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SignInFlowCreateBulk{err: fmt.Errorf("calling to SignInFlowClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SignInFlowCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SignInFlowCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SignInFlow.
+func (c *SignInFlowClient) Update() *SignInFlowUpdate {
+	mutation := newSignInFlowMutation(c.config, OpUpdate)
+	return &SignInFlowUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SignInFlowClient) UpdateOne(_m *SignInFlow) *SignInFlowUpdateOne {
+	mutation := newSignInFlowMutation(c.config, OpUpdateOne, withSignInFlow(_m))
+	return &SignInFlowUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SignInFlowClient) UpdateOneID(id int) *SignInFlowUpdateOne {
+	mutation := newSignInFlowMutation(c.config, OpUpdateOne, withSignInFlowID(id))
+	return &SignInFlowUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SignInFlow.
+func (c *SignInFlowClient) Delete() *SignInFlowDelete {
+	mutation := newSignInFlowMutation(c.config, OpDelete)
+	return &SignInFlowDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SignInFlowClient) DeleteOne(_m *SignInFlow) *SignInFlowDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SignInFlowClient) DeleteOneID(id int) *SignInFlowDeleteOne {
+	builder := c.Delete().Where(signinflow.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SignInFlowDeleteOne{builder}
+}
+
+// Query returns a query builder for SignInFlow.
+func (c *SignInFlowClient) Query() *SignInFlowQuery {
+	return &SignInFlowQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSignInFlow},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SignInFlow entity by its id.
+func (c *SignInFlowClient) Get(ctx context.Context, id int) (*SignInFlow, error) {
+	return c.Query().Where(signinflow.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SignInFlowClient) GetX(ctx context.Context, id int) *SignInFlow {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *SignInFlowClient) Hooks() []Hook {
+	hooks := c.hooks.SignInFlow
+	return append(hooks[:len(hooks):len(hooks)], signinflow.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *SignInFlowClient) Interceptors() []Interceptor {
+	return c.inters.SignInFlow
+}
+
+func (c *SignInFlowClient) mutate(ctx context.Context, m *SignInFlowMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SignInFlowCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SignInFlowUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SignInFlowUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SignInFlowDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SignInFlow mutation op: %q", m.Op())
+	}
+}
+
 // TagClient is a client for the Tag schema.
 type TagClient struct {
 	config
@@ -2499,6 +2801,22 @@ func (c *UserClient) QuerySessions(_m *User) *SessionQuery {
 	return query
 }
 
+// QueryIdentities queries the identities edge of a User.
+func (c *UserClient) QueryIdentities(_m *User) *IdentityQuery {
+	query := (&IdentityClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, id),
+			sqlgraph.To(identity.Table, identity.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.IdentitiesTable, user.IdentitiesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // QueryConversations queries the conversations edge of a User.
 func (c *UserClient) QueryConversations(_m *User) *ConversationQuery {
 	query := (&ConversationClient{config: c.config}).Query()
@@ -2592,12 +2910,14 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		Comment, Conversation, Follow, Like, Message, Notification, Participant, Post,
-		PostTag, RefreshToken, Session, Tag, User []ent.Hook
+		Comment, Conversation, Follow, Identity, Like, Message, Notification,
+		Participant, Post, PostTag, RefreshToken, Session, SignInFlow, Tag,
+		User []ent.Hook
 	}
 	inters struct {
-		Comment, Conversation, Follow, Like, Message, Notification, Participant, Post,
-		PostTag, RefreshToken, Session, Tag, User []ent.Interceptor
+		Comment, Conversation, Follow, Identity, Like, Message, Notification,
+		Participant, Post, PostTag, RefreshToken, Session, SignInFlow, Tag,
+		User []ent.Interceptor
 	}
 )
 

@@ -15,6 +15,7 @@ import (
 	"github.com/agora/agora/ent/comment"
 	"github.com/agora/agora/ent/conversation"
 	"github.com/agora/agora/ent/follow"
+	"github.com/agora/agora/ent/identity"
 	"github.com/agora/agora/ent/like"
 	"github.com/agora/agora/ent/message"
 	"github.com/agora/agora/ent/notification"
@@ -23,6 +24,7 @@ import (
 	"github.com/agora/agora/ent/posttag"
 	"github.com/agora/agora/ent/refreshtoken"
 	"github.com/agora/agora/ent/session"
+	"github.com/agora/agora/ent/signinflow"
 	"github.com/agora/agora/ent/tag"
 	"github.com/agora/agora/ent/user"
 )
@@ -88,6 +90,7 @@ func checkColumn(t, c string) error {
 			comment.Table:      comment.ValidColumn,
 			conversation.Table: conversation.ValidColumn,
 			follow.Table:       follow.ValidColumn,
+			identity.Table:     identity.ValidColumn,
 			like.Table:         like.ValidColumn,
 			message.Table:      message.ValidColumn,
 			notification.Table: notification.ValidColumn,
@@ -96,6 +99,7 @@ func checkColumn(t, c string) error {
 			posttag.Table:      posttag.ValidColumn,
 			refreshtoken.Table: refreshtoken.ValidColumn,
 			session.Table:      session.ValidColumn,
+			signinflow.Table:   signinflow.ValidColumn,
 			tag.Table:          tag.ValidColumn,
 			user.Table:         user.ValidColumn,
 		})

@@ -20,6 +20,8 @@ type Tx struct {
 	Conversation *ConversationClient
 	// Follow is the client for interacting with the Follow builders.
 	Follow *FollowClient
+	// Identity is the client for interacting with the Identity builders.
+	Identity *IdentityClient
 	// Like is the client for interacting with the Like builders.
 	Like *LikeClient
 	// Message is the client for interacting with the Message builders.
@@ -36,6 +38,8 @@ type Tx struct {
 	RefreshToken *RefreshTokenClient
 	// Session is the client for interacting with the Session builders.
 	Session *SessionClient
+	// SignInFlow is the client for interacting with the SignInFlow builders.
+	SignInFlow *SignInFlowClient
 	// Tag is the client for interacting with the Tag builders.
 	Tag *TagClient
 	// User is the client for interacting with the User builders.
@@ -174,6 +178,7 @@ func (tx *Tx) init() {
 	tx.Comment = NewCommentClient(tx.config)
 	tx.Conversation = NewConversationClient(tx.config)
 	tx.Follow = NewFollowClient(tx.config)
+	tx.Identity = NewIdentityClient(tx.config)
 	tx.Like = NewLikeClient(tx.config)
 	tx.Message = NewMessageClient(tx.config)
 	tx.Notification = NewNotificationClient(tx.config)
@@ -182,6 +187,7 @@ func (tx *Tx) init() {
 	tx.PostTag = NewPostTagClient(tx.config)
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
+	tx.SignInFlow = NewSignInFlowClient(tx.config)
 	tx.Tag = NewTagClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 }

@@ -57,6 +57,8 @@ type UserEdges struct {
 	Followers []*User `json:"followers,omitempty"`
 	// Sessions holds the value of the sessions edge.
 	Sessions []*Session `json:"sessions,omitempty"`
+	// Identities holds the value of the identities edge.
+	Identities []*Identity `json:"identities,omitempty"`
 	// Conversations holds the value of the conversations edge.
 	Conversations []*Conversation `json:"conversations,omitempty"`
 	// LikedPosts holds the value of the liked_posts edge.
@@ -67,7 +69,7 @@ type UserEdges struct {
 	Likes []*Like `json:"likes,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [9]bool
+	loadedTypes [10]bool
 	// totalCount holds the count of the edges above.
 	totalCount [3]map[string]int
 
@@ -76,6 +78,7 @@ type UserEdges struct {
 	namedFollowing     map[string][]*User
 	namedFollowers     map[string][]*User
 	namedSessions      map[string][]*Session
+	namedIdentities    map[string][]*Identity
 	namedConversations map[string][]*Conversation
 	namedLikedPosts    map[string][]*Post
 	namedFollows       map[string][]*Follow
@@ -127,10 +130,19 @@ func (e UserEdges) SessionsOrErr() ([]*Session, error) {
 	return nil, &NotLoadedError{edge: "sessions"}
 }
 
+// IdentitiesOrErr returns the Identities value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) IdentitiesOrErr() ([]*Identity, error) {
+	if e.loadedTypes[5] {
+		return e.Identities, nil
+	}
+	return nil, &NotLoadedError{edge: "identities"}
+}
+
 // ConversationsOrErr returns the Conversations value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) ConversationsOrErr() ([]*Conversation, error) {
-	if e.loadedTypes[5] {
+	if e.loadedTypes[6] {
 		return e.Conversations, nil
 	}
 	return nil, &NotLoadedError{edge: "conversations"}
@@ -139,7 +151,7 @@ func (e UserEdges) ConversationsOrErr() ([]*Conversation, error) {
 // LikedPostsOrErr returns the LikedPosts value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) LikedPostsOrErr() ([]*Post, error) {
-	if e.loadedTypes[6] {
+	if e.loadedTypes[7] {
 		return e.LikedPosts, nil
 	}
 	return nil, &NotLoadedError{edge: "liked_posts"}
@@ -148,7 +160,7 @@ func (e UserEdges) LikedPostsOrErr() ([]*Post, error) {
 // FollowsOrErr returns the Follows value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) FollowsOrErr() ([]*Follow, error) {
-	if e.loadedTypes[7] {
+	if e.loadedTypes[8] {
 		return e.Follows, nil
 	}
 	return nil, &NotLoadedError{edge: "follows"}
@@ -157,7 +169,7 @@ func (e UserEdges) FollowsOrErr() ([]*Follow, error) {
 // LikesOrErr returns the Likes value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) LikesOrErr() ([]*Like, error) {
-	if e.loadedTypes[8] {
+	if e.loadedTypes[9] {
 		return e.Likes, nil
 	}
 	return nil, &NotLoadedError{edge: "likes"}
@@ -298,6 +310,11 @@ func (_m *User) QueryFollowers() *UserQuery {
 // QuerySessions queries the "sessions" edge of the User entity.
 func (_m *User) QuerySessions() *SessionQuery {
 	return NewUserClient(_m.config).QuerySessions(_m)
+}
+
+// QueryIdentities queries the "identities" edge of the User entity.
+func (_m *User) QueryIdentities() *IdentityQuery {
+	return NewUserClient(_m.config).QueryIdentities(_m)
 }
 
 // QueryConversations queries the "conversations" edge of the User entity.
@@ -497,6 +514,30 @@ func (_m *User) appendNamedSessions(name string, edges ...*Session) {
 		_m.Edges.namedSessions[name] = []*Session{}
 	} else {
 		_m.Edges.namedSessions[name] = append(_m.Edges.namedSessions[name], edges...)
+	}
+}
+
+// NamedIdentities returns the Identities named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedIdentities(name string) ([]*Identity, error) {
+	if _m.Edges.namedIdentities == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedIdentities[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedIdentities(name string, edges ...*Identity) {
+	if _m.Edges.namedIdentities == nil {
+		_m.Edges.namedIdentities = make(map[string][]*Identity)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedIdentities[name] = []*Identity{}
+	} else {
+		_m.Edges.namedIdentities[name] = append(_m.Edges.namedIdentities[name], edges...)
 	}
 }
 

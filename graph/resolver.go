@@ -12,6 +12,7 @@ import (
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/internal/account"
 	"github.com/agora/agora/internal/apperr"
+	"github.com/agora/agora/internal/identity"
 	"github.com/agora/agora/internal/live"
 	"github.com/agora/agora/internal/loader"
 	"github.com/agora/agora/internal/message"
@@ -36,6 +37,7 @@ type Resolver struct {
 	Messages *message.Service
 	Live     *live.Service
 	Searcher *search.Service
+	Identity *identity.Service
 }
 
 // orNil makes a lookup answer null, not an error, when nothing matches: the GraphQL convention for

@@ -55,7 +55,7 @@ start_agora() {
     case "$name" in AGORA_*) agora_env+=(-u "$name") ;; esac
   done < <(env)
   (cd "$tmp" && exec env "${agora_env[@]}" AGORA_ENV=development AGORA_SQLITE_PATH="$tmp/agora.db" PORT="$port" \
-    AGORA_JWT_SECRET="$secret" AGORA_LOG_LEVEL=warn "${@:3}" "$tmp/agora") >"$tmp/server.log" 2>&1 &
+    AGORA_JWT_SECRET="$secret" AGORA_LOG_LEVEL=warn AGORA_PUBLIC_URL="$base" "${@:3}" "$tmp/agora") >"$tmp/server.log" 2>&1 &
   server_pid=$!
 
   probe='fetch(process.argv[1],{signal:AbortSignal.timeout(2000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))'

@@ -111,6 +111,41 @@ var (
 			},
 		},
 	}
+	// IdentitiesColumns holds the columns for the "identities" table.
+	IdentitiesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "provider", Type: field.TypeString, Size: 64},
+		{Name: "subject", Type: field.TypeString, Size: 255},
+		{Name: "email", Type: field.TypeString, Size: 254, Default: ""},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "user_id", Type: field.TypeInt},
+	}
+	// IdentitiesTable holds the schema information for the "identities" table.
+	IdentitiesTable = &schema.Table{
+		Name:       "identities",
+		Columns:    IdentitiesColumns,
+		PrimaryKey: []*schema.Column{IdentitiesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "identities_users_identities",
+				Columns:    []*schema.Column{IdentitiesColumns[5]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "identity_provider_subject",
+				Unique:  true,
+				Columns: []*schema.Column{IdentitiesColumns[1], IdentitiesColumns[2]},
+			},
+			{
+				Name:    "identity_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{IdentitiesColumns[5]},
+			},
+		},
+	}
 	// LikesColumns holds the columns for the "likes" table.
 	LikesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -455,6 +490,35 @@ var (
 			},
 		},
 	}
+	// SignInFlowsColumns holds the columns for the "sign_in_flows" table.
+	SignInFlowsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "key_hash", Type: field.TypeString, Unique: true},
+		{Name: "provider", Type: field.TypeString},
+		{Name: "redirect_uri", Type: field.TypeString, Size: 2048},
+		{Name: "nonce", Type: field.TypeString, Default: ""},
+		{Name: "verifier", Type: field.TypeString, Default: ""},
+		{Name: "binding_hash", Type: field.TypeString, Nullable: true},
+		{Name: "link_user_id", Type: field.TypeInt, Nullable: true},
+		{Name: "user_id", Type: field.TypeInt, Nullable: true},
+		{Name: "subject", Type: field.TypeString, Size: 255, Default: ""},
+		{Name: "email", Type: field.TypeString, Size: 254, Default: ""},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "expires_at", Type: field.TypeTime},
+	}
+	// SignInFlowsTable holds the schema information for the "sign_in_flows" table.
+	SignInFlowsTable = &schema.Table{
+		Name:       "sign_in_flows",
+		Columns:    SignInFlowsColumns,
+		PrimaryKey: []*schema.Column{SignInFlowsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "signinflow_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{SignInFlowsColumns[12]},
+			},
+		},
+	}
 	// TagsColumns holds the columns for the "tags" table.
 	TagsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -515,6 +579,7 @@ var (
 		CommentsTable,
 		ConversationsTable,
 		FollowsTable,
+		IdentitiesTable,
 		LikesTable,
 		MessagesTable,
 		NotificationsTable,
@@ -523,6 +588,7 @@ var (
 		PostTagsTable,
 		RefreshTokensTable,
 		SessionsTable,
+		SignInFlowsTable,
 		TagsTable,
 		UsersTable,
 	}
@@ -544,6 +610,10 @@ func init() {
 	}
 	FollowsTable.Annotation.Checks = map[string]string{
 		"follow_not_self": "user_id <> following_id",
+	}
+	IdentitiesTable.ForeignKeys[0].RefTable = UsersTable
+	IdentitiesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(55834574848),
 	}
 	LikesTable.ForeignKeys[0].RefTable = UsersTable
 	LikesTable.ForeignKeys[1].RefTable = PostsTable
@@ -585,6 +655,9 @@ func init() {
 	SessionsTable.ForeignKeys[0].RefTable = UsersTable
 	SessionsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(30064771072),
+	}
+	SignInFlowsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(60129542144),
 	}
 	TagsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(17179869184),

@@ -182,6 +182,30 @@ func (f FollowMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.FollowMutation", m)
 }
 
+// The IdentityQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type IdentityQueryRuleFunc func(context.Context, *ent.IdentityQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f IdentityQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.IdentityQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.IdentityQuery", q)
+}
+
+// The IdentityMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type IdentityMutationRuleFunc func(context.Context, *ent.IdentityMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f IdentityMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.IdentityMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.IdentityMutation", m)
+}
+
 // The LikeQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type LikeQueryRuleFunc func(context.Context, *ent.LikeQuery) error
@@ -372,6 +396,30 @@ func (f SessionMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutatio
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SessionMutation", m)
+}
+
+// The SignInFlowQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type SignInFlowQueryRuleFunc func(context.Context, *ent.SignInFlowQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f SignInFlowQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SignInFlowQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.SignInFlowQuery", q)
+}
+
+// The SignInFlowMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type SignInFlowMutationRuleFunc func(context.Context, *ent.SignInFlowMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f SignInFlowMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.SignInFlowMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SignInFlowMutation", m)
 }
 
 // The TagQueryRuleFunc type is an adapter to allow the use of ordinary

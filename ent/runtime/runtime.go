@@ -9,6 +9,7 @@ import (
 	"github.com/agora/agora/ent/comment"
 	"github.com/agora/agora/ent/conversation"
 	"github.com/agora/agora/ent/follow"
+	"github.com/agora/agora/ent/identity"
 	"github.com/agora/agora/ent/like"
 	"github.com/agora/agora/ent/message"
 	"github.com/agora/agora/ent/notification"
@@ -18,6 +19,7 @@ import (
 	"github.com/agora/agora/ent/refreshtoken"
 	"github.com/agora/agora/ent/schema"
 	"github.com/agora/agora/ent/session"
+	"github.com/agora/agora/ent/signinflow"
 	"github.com/agora/agora/ent/tag"
 	"github.com/agora/agora/ent/user"
 
@@ -91,6 +93,35 @@ func init() {
 	followDescCreatedAt := followFields[0].Descriptor()
 	// follow.DefaultCreatedAt holds the default value on creation for the created_at field.
 	follow.DefaultCreatedAt = followDescCreatedAt.Default.(func() time.Time)
+	identity.Policy = privacy.NewPolicies(schema.Identity{})
+	identity.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := identity.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	identityFields := schema.Identity{}.Fields()
+	_ = identityFields
+	// identityDescProvider is the schema descriptor for provider field.
+	identityDescProvider := identityFields[1].Descriptor()
+	// identity.ProviderValidator is a validator for the "provider" field. It is called by the builders before save.
+	identity.ProviderValidator = identityDescProvider.Validators[0].(func(string) error)
+	// identityDescSubject is the schema descriptor for subject field.
+	identityDescSubject := identityFields[2].Descriptor()
+	// identity.SubjectValidator is a validator for the "subject" field. It is called by the builders before save.
+	identity.SubjectValidator = identityDescSubject.Validators[0].(func(string) error)
+	// identityDescEmail is the schema descriptor for email field.
+	identityDescEmail := identityFields[3].Descriptor()
+	// identity.DefaultEmail holds the default value on creation for the email field.
+	identity.DefaultEmail = identityDescEmail.Default.(string)
+	// identity.EmailValidator is a validator for the "email" field. It is called by the builders before save.
+	identity.EmailValidator = identityDescEmail.Validators[0].(func(string) error)
+	// identityDescCreatedAt is the schema descriptor for created_at field.
+	identityDescCreatedAt := identityFields[4].Descriptor()
+	// identity.DefaultCreatedAt holds the default value on creation for the created_at field.
+	identity.DefaultCreatedAt = identityDescCreatedAt.Default.(func() time.Time)
 	like.Policy = privacy.NewPolicies(schema.Like{})
 	like.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
@@ -236,6 +267,45 @@ func init() {
 	sessionDescLastUsedAt := sessionFields[3].Descriptor()
 	// session.DefaultLastUsedAt holds the default value on creation for the last_used_at field.
 	session.DefaultLastUsedAt = sessionDescLastUsedAt.Default.(func() time.Time)
+	signinflow.Policy = privacy.NewPolicies(schema.SignInFlow{})
+	signinflow.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := signinflow.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	signinflowFields := schema.SignInFlow{}.Fields()
+	_ = signinflowFields
+	// signinflowDescRedirectURI is the schema descriptor for redirect_uri field.
+	signinflowDescRedirectURI := signinflowFields[2].Descriptor()
+	// signinflow.RedirectURIValidator is a validator for the "redirect_uri" field. It is called by the builders before save.
+	signinflow.RedirectURIValidator = signinflowDescRedirectURI.Validators[0].(func(string) error)
+	// signinflowDescNonce is the schema descriptor for nonce field.
+	signinflowDescNonce := signinflowFields[3].Descriptor()
+	// signinflow.DefaultNonce holds the default value on creation for the nonce field.
+	signinflow.DefaultNonce = signinflowDescNonce.Default.(string)
+	// signinflowDescVerifier is the schema descriptor for verifier field.
+	signinflowDescVerifier := signinflowFields[4].Descriptor()
+	// signinflow.DefaultVerifier holds the default value on creation for the verifier field.
+	signinflow.DefaultVerifier = signinflowDescVerifier.Default.(string)
+	// signinflowDescSubject is the schema descriptor for subject field.
+	signinflowDescSubject := signinflowFields[8].Descriptor()
+	// signinflow.DefaultSubject holds the default value on creation for the subject field.
+	signinflow.DefaultSubject = signinflowDescSubject.Default.(string)
+	// signinflow.SubjectValidator is a validator for the "subject" field. It is called by the builders before save.
+	signinflow.SubjectValidator = signinflowDescSubject.Validators[0].(func(string) error)
+	// signinflowDescEmail is the schema descriptor for email field.
+	signinflowDescEmail := signinflowFields[9].Descriptor()
+	// signinflow.DefaultEmail holds the default value on creation for the email field.
+	signinflow.DefaultEmail = signinflowDescEmail.Default.(string)
+	// signinflow.EmailValidator is a validator for the "email" field. It is called by the builders before save.
+	signinflow.EmailValidator = signinflowDescEmail.Validators[0].(func(string) error)
+	// signinflowDescCreatedAt is the schema descriptor for created_at field.
+	signinflowDescCreatedAt := signinflowFields[10].Descriptor()
+	// signinflow.DefaultCreatedAt holds the default value on creation for the created_at field.
+	signinflow.DefaultCreatedAt = signinflowDescCreatedAt.Default.(func() time.Time)
 	tag.Policy = privacy.NewPolicies(schema.Tag{})
 	tag.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {

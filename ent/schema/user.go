@@ -97,6 +97,8 @@ func (User) Edges() []ent.Edge {
 			Through("follows", Follow.Type),
 		edge.To("sessions", Session.Type).
 			Annotations(entgql.Skip(entgql.SkipAll), entsql.OnDelete(entsql.Cascade)),
+		edge.To("identities", Identity.Type).
+			Annotations(entgql.Skip(entgql.SkipAll), entsql.OnDelete(entsql.Cascade)),
 		edge.From("conversations", Conversation.Type).
 			Ref("participants").
 			Annotations(entgql.Skip(entgql.SkipAll)),

@@ -78,6 +78,18 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	CompleteSignInPayload struct {
+		AccessToken           func(childComplexity int) int
+		ExpiresAt             func(childComplexity int) int
+		RefreshToken          func(childComplexity int) int
+		RefreshTokenExpiresAt func(childComplexity int) int
+		User                  func(childComplexity int) int
+	}
+
+	ConfirmIdentityLinkPayload struct {
+		Provider func(childComplexity int) int
+	}
+
 	Conversation struct {
 		CreatedAt     func(childComplexity int) int
 		ID            func(childComplexity int) int
@@ -139,6 +151,12 @@ type ComplexityRoot struct {
 		Text    func(childComplexity int) int
 	}
 
+	Identity struct {
+		CreatedAt func(childComplexity int) int
+		Email     func(childComplexity int) int
+		Provider  func(childComplexity int) int
+	}
+
 	LikePostPayload struct {
 		Post func(childComplexity int) int
 	}
@@ -187,6 +205,8 @@ type ComplexityRoot struct {
 		AddComment            func(childComplexity int, input publish.AddCommentInput) int
 		BanUser               func(childComplexity int, input model.BanUserInput) int
 		ChangePassword        func(childComplexity int, input account.ChangePasswordInput) int
+		CompleteSignIn        func(childComplexity int, input model.CompleteSignInInput) int
+		ConfirmIdentityLink   func(childComplexity int, input model.ConfirmIdentityLinkInput) int
 		CreatePost            func(childComplexity int, input publish.CreatePostInput) int
 		DeleteComment         func(childComplexity int, input model.DeleteCommentInput) int
 		DeletePost            func(childComplexity int, input model.DeletePostInput) int
@@ -194,6 +214,7 @@ type ComplexityRoot struct {
 		HideComment           func(childComplexity int, input model.HideCommentInput) int
 		HidePost              func(childComplexity int, input model.HidePostInput) int
 		LikePost              func(childComplexity int, input model.LikePostInput) int
+		LinkIdentity          func(childComplexity int, input model.StartSignInInput) int
 		Login                 func(childComplexity int, input account.LoginInput) int
 		Logout                func(childComplexity int) int
 		LogoutAll             func(childComplexity int) int
@@ -204,12 +225,15 @@ type ComplexityRoot struct {
 		RevokeSession         func(childComplexity int, input model.RevokeSessionInput) int
 		SendMessage           func(childComplexity int, input message.SendInput) int
 		SetMessagePolicy      func(childComplexity int, input account.SetMessagePolicyInput) int
+		SetPassword           func(childComplexity int, input account.SetPasswordInput) int
 		SetUserRole           func(childComplexity int, input account.SetRoleInput) int
+		StartSignIn           func(childComplexity int, input model.StartSignInInput) int
 		UnbanUser             func(childComplexity int, input model.UnbanUserInput) int
 		UnfollowUser          func(childComplexity int, input model.UnfollowUserInput) int
 		UnhideComment         func(childComplexity int, input model.UnhideCommentInput) int
 		UnhidePost            func(childComplexity int, input model.UnhidePostInput) int
 		UnlikePost            func(childComplexity int, input model.UnlikePostInput) int
+		UnlinkIdentity        func(childComplexity int, input model.UnlinkIdentityInput) int
 		UpdatePost            func(childComplexity int, input publish.UpdatePostInput) int
 		UpdateProfile         func(childComplexity int, input account.UpdateProfileInput) int
 	}
@@ -288,6 +312,11 @@ type ComplexityRoot struct {
 		TitleHighlight func(childComplexity int) int
 	}
 
+	Provider struct {
+		DisplayName func(childComplexity int) int
+		Name        func(childComplexity int) int
+	}
+
 	PublishPostPayload struct {
 		Post func(childComplexity int) int
 	}
@@ -299,6 +328,7 @@ type ComplexityRoot struct {
 		Nodes              func(childComplexity int, ids []int) int
 		Post               func(childComplexity int, slug string) int
 		Posts              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PostOrder, where *filter.Posts) int
+		Providers          func(childComplexity int) int
 		Search             func(childComplexity int, query string, first *int, after *entgql.Cursor[int]) int
 		SearchTags         func(childComplexity int, query string, first *int, after *entgql.Cursor[int]) int
 		SearchUsers        func(childComplexity int, query string, first *int, after *entgql.Cursor[int]) int
@@ -348,8 +378,16 @@ type ComplexityRoot struct {
 		User func(childComplexity int) int
 	}
 
+	SetPasswordPayload struct {
+		User func(childComplexity int) int
+	}
+
 	SetUserRolePayload struct {
 		User func(childComplexity int) int
+	}
+
+	StartSignInPayload struct {
+		AuthorizationURL func(childComplexity int) int
 	}
 
 	Subscription struct {
@@ -397,6 +435,10 @@ type ComplexityRoot struct {
 		Post func(childComplexity int) int
 	}
 
+	UnlinkIdentityPayload struct {
+		User func(childComplexity int) int
+	}
+
 	UpdatePostPayload struct {
 		Post func(childComplexity int) int
 	}
@@ -416,7 +458,9 @@ type ComplexityRoot struct {
 		Followers               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder) int
 		Following               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder) int
 		FollowingCount          func(childComplexity int) int
+		HasPassword             func(childComplexity int) int
 		ID                      func(childComplexity int) int
+		Identities              func(childComplexity int) int
 		MessagePolicy           func(childComplexity int) int
 		Notifications           func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, unread *bool) int
 		Posts                   func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PostOrder) int
@@ -559,6 +603,44 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CommentEdge.Node(childComplexity), true
+
+	case "CompleteSignInPayload.accessToken":
+		if e.ComplexityRoot.CompleteSignInPayload.AccessToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompleteSignInPayload.AccessToken(childComplexity), true
+	case "CompleteSignInPayload.expiresAt":
+		if e.ComplexityRoot.CompleteSignInPayload.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompleteSignInPayload.ExpiresAt(childComplexity), true
+	case "CompleteSignInPayload.refreshToken":
+		if e.ComplexityRoot.CompleteSignInPayload.RefreshToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompleteSignInPayload.RefreshToken(childComplexity), true
+	case "CompleteSignInPayload.refreshTokenExpiresAt":
+		if e.ComplexityRoot.CompleteSignInPayload.RefreshTokenExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompleteSignInPayload.RefreshTokenExpiresAt(childComplexity), true
+	case "CompleteSignInPayload.user":
+		if e.ComplexityRoot.CompleteSignInPayload.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompleteSignInPayload.User(childComplexity), true
+
+	case "ConfirmIdentityLinkPayload.provider":
+		if e.ComplexityRoot.ConfirmIdentityLinkPayload.Provider == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConfirmIdentityLinkPayload.Provider(childComplexity), true
 
 	case "Conversation.createdAt":
 		if e.ComplexityRoot.Conversation.CreatedAt == nil {
@@ -747,6 +829,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.HighlightPart.Text(childComplexity), true
 
+	case "Identity.createdAt":
+		if e.ComplexityRoot.Identity.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Identity.CreatedAt(childComplexity), true
+	case "Identity.email":
+		if e.ComplexityRoot.Identity.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Identity.Email(childComplexity), true
+	case "Identity.provider":
+		if e.ComplexityRoot.Identity.Provider == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Identity.Provider(childComplexity), true
+
 	case "LikePostPayload.post":
 		if e.ComplexityRoot.LikePostPayload.Post == nil {
 			break
@@ -908,6 +1009,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ChangePassword(childComplexity, args["input"].(account.ChangePasswordInput)), true
+	case "Mutation.completeSignIn":
+		if e.ComplexityRoot.Mutation.CompleteSignIn == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_completeSignIn_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CompleteSignIn(childComplexity, args["input"].(model.CompleteSignInInput)), true
+	case "Mutation.confirmIdentityLink":
+		if e.ComplexityRoot.Mutation.ConfirmIdentityLink == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_confirmIdentityLink_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ConfirmIdentityLink(childComplexity, args["input"].(model.ConfirmIdentityLinkInput)), true
 	case "Mutation.createPost":
 		if e.ComplexityRoot.Mutation.CreatePost == nil {
 			break
@@ -985,6 +1108,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.LikePost(childComplexity, args["input"].(model.LikePostInput)), true
+	case "Mutation.linkIdentity":
+		if e.ComplexityRoot.Mutation.LinkIdentity == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_linkIdentity_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.LinkIdentity(childComplexity, args["input"].(model.StartSignInInput)), true
 	case "Mutation.login":
 		if e.ComplexityRoot.Mutation.Login == nil {
 			break
@@ -1085,6 +1219,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetMessagePolicy(childComplexity, args["input"].(account.SetMessagePolicyInput)), true
+	case "Mutation.setPassword":
+		if e.ComplexityRoot.Mutation.SetPassword == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setPassword_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetPassword(childComplexity, args["input"].(account.SetPasswordInput)), true
 	case "Mutation.setUserRole":
 		if e.ComplexityRoot.Mutation.SetUserRole == nil {
 			break
@@ -1096,6 +1241,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetUserRole(childComplexity, args["input"].(account.SetRoleInput)), true
+	case "Mutation.startSignIn":
+		if e.ComplexityRoot.Mutation.StartSignIn == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_startSignIn_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StartSignIn(childComplexity, args["input"].(model.StartSignInInput)), true
 	case "Mutation.unbanUser":
 		if e.ComplexityRoot.Mutation.UnbanUser == nil {
 			break
@@ -1151,6 +1307,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UnlikePost(childComplexity, args["input"].(model.UnlikePostInput)), true
+	case "Mutation.unlinkIdentity":
+		if e.ComplexityRoot.Mutation.UnlinkIdentity == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_unlinkIdentity_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UnlinkIdentity(childComplexity, args["input"].(model.UnlinkIdentityInput)), true
 	case "Mutation.updatePost":
 		if e.ComplexityRoot.Mutation.UpdatePost == nil {
 			break
@@ -1470,6 +1637,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PostSearchEdge.TitleHighlight(childComplexity), true
 
+	case "Provider.displayName":
+		if e.ComplexityRoot.Provider.DisplayName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Provider.DisplayName(childComplexity), true
+	case "Provider.name":
+		if e.ComplexityRoot.Provider.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Provider.Name(childComplexity), true
+
 	case "PublishPostPayload.post":
 		if e.ComplexityRoot.PublishPostPayload.Post == nil {
 			break
@@ -1544,6 +1724,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Posts(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.PostOrder), args["where"].(*filter.Posts)), true
+	case "Query.providers":
+		if e.ComplexityRoot.Query.Providers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Providers(childComplexity), true
 	case "Query.search":
 		if e.ComplexityRoot.Query.Search == nil {
 			break
@@ -1760,12 +1946,26 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SetMessagePolicyPayload.User(childComplexity), true
 
+	case "SetPasswordPayload.user":
+		if e.ComplexityRoot.SetPasswordPayload.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SetPasswordPayload.User(childComplexity), true
+
 	case "SetUserRolePayload.user":
 		if e.ComplexityRoot.SetUserRolePayload.User == nil {
 			break
 		}
 
 		return e.ComplexityRoot.SetUserRolePayload.User(childComplexity), true
+
+	case "StartSignInPayload.authorizationURL":
+		if e.ComplexityRoot.StartSignInPayload.AuthorizationURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StartSignInPayload.AuthorizationURL(childComplexity), true
 
 	case "Subscription.commentAdded":
 		if e.ComplexityRoot.Subscription.CommentAdded == nil {
@@ -1899,6 +2099,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UnlikePostPayload.Post(childComplexity), true
 
+	case "UnlinkIdentityPayload.user":
+		if e.ComplexityRoot.UnlinkIdentityPayload.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UnlinkIdentityPayload.User(childComplexity), true
+
 	case "UpdatePostPayload.post":
 		if e.ComplexityRoot.UpdatePostPayload.Post == nil {
 			break
@@ -1983,12 +2190,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.FollowingCount(childComplexity), true
+	case "User.hasPassword":
+		if e.ComplexityRoot.User.HasPassword == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.HasPassword(childComplexity), true
 	case "User.id":
 		if e.ComplexityRoot.User.ID == nil {
 			break
 		}
 
 		return e.ComplexityRoot.User.ID(childComplexity), true
+	case "User.identities":
+		if e.ComplexityRoot.User.Identities == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.Identities(childComplexity), true
 	case "User.messagePolicy":
 		if e.ComplexityRoot.User.MessagePolicy == nil {
 			break
@@ -2106,6 +2325,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputChangePasswordInput,
 		ec.unmarshalInputCommentByIDsInput,
 		ec.unmarshalInputCommentOrder,
+		ec.unmarshalInputCompleteSignInInput,
+		ec.unmarshalInputConfirmIdentityLinkInput,
 		ec.unmarshalInputConversationOrder,
 		ec.unmarshalInputCreatePostInput,
 		ec.unmarshalInputDeleteCommentInput,
@@ -2127,7 +2348,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputRevokeSessionInput,
 		ec.unmarshalInputSendMessageInput,
 		ec.unmarshalInputSetMessagePolicyInput,
+		ec.unmarshalInputSetPasswordInput,
 		ec.unmarshalInputSetUserRoleInput,
+		ec.unmarshalInputStartSignInInput,
 		ec.unmarshalInputTagByIDsInput,
 		ec.unmarshalInputTagFilter,
 		ec.unmarshalInputTagOrder,
@@ -2136,6 +2359,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputUnhideCommentInput,
 		ec.unmarshalInputUnhidePostInput,
 		ec.unmarshalInputUnlikePostInput,
+		ec.unmarshalInputUnlinkIdentityInput,
 		ec.unmarshalInputUpdatePostInput,
 		ec.unmarshalInputUpdateProfileInput,
 		ec.unmarshalInputUserByIDsInput,
@@ -3220,6 +3444,121 @@ extend type Post @key(fields: "id") @entityResolver(multi: true)
 extend type Comment @key(fields: "id") @entityResolver(multi: true)
 extend type Tag @key(fields: "id") @entityResolver(multi: true)
 `, BuiltIn: false},
+	{Name: "../../schema/identity.graphqls", Input: `extend type Query {
+  "The identity providers enabled for sign-in (OpenID Connect providers and GitHub), for the sign-in page."
+  providers: [Provider!]!
+}
+
+extend type User {
+  "The identities at providers that sign this user in, oldest first; visible to the user only."
+  identities: [Identity!] @policy(policies: [["self"]])
+  "Whether the account has a password (accounts created through a provider have none until setPassword); visible to the user only."
+  hasPassword: Boolean @policy(policies: [["self"]])
+}
+
+extend type Mutation {
+  "Begin signing in through a provider: send the browser to the returned URL. The provider sends it back to Agora, which sends it on to redirectURI with ` + "`" + `ticket` + "`" + ` (trade it with completeSignIn) or ` + "`" + `error` + "`" + ` (a reason such as ACCOUNT_EXISTS) in the query string. A new identity creates an account; one whose email address belongs to an account is refused (ACCOUNT_EXISTS, with confirmation=sent when the owner was mailed a link to confirm) until the owner links it: signed in with linkIdentity, or through that mail (confirmIdentityLink)."
+  startSignIn("The mutation's arguments, each described on its input type." input: StartSignInInput!): StartSignInPayload!
+  "Trade the ticket a sign-in through a provider returned with for a session: the same tokens as login."
+  completeSignIn("The mutation's arguments, each described on its input type." input: CompleteSignInInput!): CompleteSignInPayload!
+  "Begin linking an identity at a provider to the viewer's account: send the browser to the returned URL; it comes back to redirectURI with ` + "`" + `linked` + "`" + ` (the provider's name) or ` + "`" + `error` + "`" + `."
+  linkIdentity("The mutation's arguments, each described on its input type." input: StartSignInInput!): StartSignInPayload! @authenticated
+  "Remove the viewer's identity at a provider; refused (CONFLICT, reason LAST_SIGN_IN_METHOD) when it is the account's only way to sign in."
+  unlinkIdentity("The mutation's arguments, each described on its input type." input: UnlinkIdentityInput!): UnlinkIdentityPayload! @authenticated
+  "Link the identity a confirmation mail was sent for: when a sign-in through a provider found the provider's verified address on an account (ACCOUNT_EXISTS), the account's owner is mailed a link to AGORA_BASE_URL/link-identity?token=…, whose page calls this. The token works once, within an hour."
+  confirmIdentityLink("The mutation's arguments, each described on its input type." input: ConfirmIdentityLinkInput!): ConfirmIdentityLinkPayload!
+  "Give a password to an account that has none (created through a provider). Accounts with a password use changePassword."
+  setPassword("The mutation's arguments, each described on its input type." input: SetPasswordInput!): SetPasswordPayload! @authenticated
+}
+
+"An identity provider users can sign in with."
+type Provider {
+  "The name to pass to startSignIn and linkIdentity, e.g. github."
+  name: String!
+  "The name to show on the sign-in button."
+  displayName: String!
+}
+
+"An account at an identity provider that signs a user in."
+type Identity {
+  "The provider's name (see providers)."
+  provider: String!
+  "The verified email address the provider gave at the last sign-in, or empty."
+  email: String!
+  "When the identity was linked."
+  createdAt: Time!
+}
+
+"Where to sign in, and where to come back to."
+input StartSignInInput {
+  "A provider's name, from the providers query."
+  provider: String!
+  "The client page the browser returns to: one of the server's AGORA_SIGNIN_REDIRECT_URLS, exactly."
+  redirectURI: String!
+}
+
+"Where to send the browser."
+type StartSignInPayload {
+  "Open this URL in the browser (a top-level navigation, not a fetch): it sets a cookie that ties the sign-in to this browser, then goes on to the provider. It works once, within 10 minutes."
+  authorizationURL: String!
+}
+
+"The ticket a sign-in came back with."
+input CompleteSignInInput {
+  "The ` + "`" + `ticket` + "`" + ` query parameter of the redirect; it works once, within 2 minutes."
+  ticket: String!
+}
+
+"The signed-in user and an access token, as login returns."
+type CompleteSignInPayload {
+  "The user signed in."
+  user: User!
+  "Send as ` + "`" + `Authorization: Bearer <accessToken>` + "`" + `."
+  accessToken: String!
+  "When the access token stops working: get a new one with refreshSession before then."
+  expiresAt: Time!
+  "Trade it for new tokens with refreshSession. Null in cookie mode (AGORA_REFRESH_COOKIE): the token is then in the HttpOnly cookie."
+  refreshToken: String
+  "When the session ends unless refreshed before."
+  refreshTokenExpiresAt: Time!
+}
+
+"The identity to remove."
+input UnlinkIdentityInput {
+  "The provider's name."
+  provider: String!
+}
+
+"The account after the identity was removed."
+type UnlinkIdentityPayload {
+  "The viewer."
+  user: User!
+}
+
+"A first password."
+input SetPasswordInput {
+  "8 to 256 characters."
+  newPassword: String!
+}
+
+"The account with its new password."
+type SetPasswordPayload {
+  "The viewer."
+  user: User!
+}
+
+"The token of a link confirmation mail."
+input ConfirmIdentityLinkInput {
+  "The ` + "`" + `token` + "`" + ` query parameter of the mailed link."
+  token: String!
+}
+
+"The linked identity."
+type ConfirmIdentityLinkPayload {
+  "The provider whose identity now signs the account in."
+  provider: String!
+}
+`, BuiltIn: false},
 	{Name: "../../schema/moderation.graphqls", Input: `extend type Mutation {
   "Hide a post from everyone but its author and moderators; moderators only."
   hidePost("The mutation's arguments, each described on its input type." input: HidePostInput!): HidePostPayload! @requiresScopes(scopes: [["moderate"]])
@@ -4139,6 +4478,30 @@ func (ec *executionContext) childFields_CommentEdge(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type CommentEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_CompleteSignInPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "user":
+		return ec.fieldContext_CompleteSignInPayload_user(ctx, field)
+	case "accessToken":
+		return ec.fieldContext_CompleteSignInPayload_accessToken(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_CompleteSignInPayload_expiresAt(ctx, field)
+	case "refreshToken":
+		return ec.fieldContext_CompleteSignInPayload_refreshToken(ctx, field)
+	case "refreshTokenExpiresAt":
+		return ec.fieldContext_CompleteSignInPayload_refreshTokenExpiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CompleteSignInPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ConfirmIdentityLinkPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "provider":
+		return ec.fieldContext_ConfirmIdentityLinkPayload_provider(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConfirmIdentityLinkPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Conversation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -4245,6 +4608,18 @@ func (ec *executionContext) childFields_HighlightPart(ctx context.Context, field
 		return ec.fieldContext_HighlightPart_matched(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type HighlightPart", field.Name)
+}
+
+func (ec *executionContext) childFields_Identity(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "provider":
+		return ec.fieldContext_Identity_provider(ctx, field)
+	case "email":
+		return ec.fieldContext_Identity_email(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Identity_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Identity", field.Name)
 }
 
 func (ec *executionContext) childFields_LikePostPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4483,6 +4858,16 @@ func (ec *executionContext) childFields_PostSearchEdge(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type PostSearchEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_Provider(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_Provider_name(ctx, field)
+	case "displayName":
+		return ec.fieldContext_Provider_displayName(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Provider", field.Name)
+}
+
 func (ec *executionContext) childFields_PublishPostPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "post":
@@ -4567,12 +4952,28 @@ func (ec *executionContext) childFields_SetMessagePolicyPayload(ctx context.Cont
 	return nil, fmt.Errorf("no field named %q was found under type SetMessagePolicyPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_SetPasswordPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "user":
+		return ec.fieldContext_SetPasswordPayload_user(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SetPasswordPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_SetUserRolePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "user":
 		return ec.fieldContext_SetUserRolePayload_user(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SetUserRolePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_StartSignInPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "authorizationURL":
+		return ec.fieldContext_StartSignInPayload_authorizationURL(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StartSignInPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Tag(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4653,6 +5054,14 @@ func (ec *executionContext) childFields_UnlikePostPayload(ctx context.Context, f
 	return nil, fmt.Errorf("no field named %q was found under type UnlikePostPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_UnlinkIdentityPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "user":
+		return ec.fieldContext_UnlinkIdentityPayload_user(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UnlinkIdentityPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_UpdatePostPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "post":
@@ -4695,6 +5104,10 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_following(ctx, field)
 	case "followers":
 		return ec.fieldContext_User_followers(ctx, field)
+	case "identities":
+		return ec.fieldContext_User_identities(ctx, field)
+	case "hasPassword":
+		return ec.fieldContext_User_hasPassword(ctx, field)
 	case "notifications":
 		return ec.fieldContext_User_notifications(ctx, field)
 	case "unreadNotificationCount":

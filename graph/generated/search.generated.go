@@ -233,7 +233,7 @@ func (ec *executionContext) _PostSearchConnection_hasMoreMatches(ctx context.Con
 	)
 }
 func (ec *executionContext) fieldContext_PostSearchConnection_hasMoreMatches(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PostSearchConnection", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return graphql.NewScalarFieldContext("PostSearchConnection", field, false, false, errLeafBoolean)
 }
 
 func (ec *executionContext) _PostSearchEdge_node(ctx context.Context, field graphql.CollectedField, obj *search.PostEdge) (ret graphql.Marshaler) {

@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -136,7 +138,55 @@ var matrix = map[string]matrixRow{
 	"Mutation.changePassword": {allow: "DAAAAA", endsSessions: true,
 		query: `mutation($p: String!) { changePassword(input: {currentPassword: $p, newPassword: $p}) { revokedSessionCount } }`,
 		vars:  func(f *fixture) map[string]any { return map[string]any{"p": "password-" + f.viewer.Username} }},
+
+	// Sign-in through providers: the matrix's server has a GitHub provider no cell reaches (testConfig).
+	"Query.providers":  {allow: "AAAAAA", query: `{ providers { name } }`},
+	"User.identities":  {allow: "DADDDA", query: `query($n: String!) { user(username: $n) { identities { provider } } }`, field: []string{"user", "identities"}, vars: ownerName},
+	"User.hasPassword": {allow: "DADDDA", query: `query($n: String!) { user(username: $n) { hasPassword } }`, field: []string{"user", "hasPassword"}, vars: ownerName},
+	"Mutation.startSignIn": {allow: "AAAAAA", query: `mutation($r: String!) { startSignIn(input: {provider: "github", redirectURI: $r}) { authorizationURL } }`,
+		vars: func(*fixture) map[string]any { return map[string]any{"r": matrixRedirect} }},
+	"Mutation.linkIdentity": {allow: "DAAAAA", query: `mutation($r: String!) { linkIdentity(input: {provider: "github", redirectURI: $r}) { authorizationURL } }`,
+		vars: func(*fixture) map[string]any { return map[string]any{"r": matrixRedirect} }},
+	// The ticket a callback would hand out, for the owner: a banned owner gets no session.
+	"Mutation.completeSignIn": {allow: "AAAAAD", query: `mutation($t: String!) { completeSignIn(input: {ticket: $t}) { accessToken } }`,
+		vars: func(f *fixture) map[string]any {
+			t, id := f.unique("ticket"), f.owner.ID
+			uid, _ := strconv.Atoi(id)
+			sum := sha256.Sum256([]byte("ticket:" + t)) // as internal/identity stores tickets
+			f.allow(f.client.SignInFlow.Create().SetKeyHash(hex.EncodeToString(sum[:])).SetProvider("github").SetRedirectURI(matrixRedirect).
+				SetUserID(uid).SetExpiresAt(time.Now().Add(time.Minute)).Exec)
+			return map[string]any{"t": t}
+		}},
+	// A confirmation mailed to the owner: the token is the proof, whoever sends it.
+	"Mutation.confirmIdentityLink": {allow: "AAAAAA", query: `mutation($t: String!) { confirmIdentityLink(input: {token: $t}) { provider } }`,
+		vars: func(f *fixture) map[string]any {
+			t := f.unique("confirm")
+			uid, _ := strconv.Atoi(f.owner.ID)
+			sum := sha256.Sum256([]byte("confirm:" + t)) // as internal/identity stores confirmation tokens
+			f.allow(f.client.SignInFlow.Create().SetKeyHash(hex.EncodeToString(sum[:])).SetProvider("github").SetRedirectURI(matrixRedirect).
+				SetLinkUserID(uid).SetSubject(f.unique("sub")).SetEmail(f.owner.Username + "@example.com").SetExpiresAt(time.Now().Add(time.Minute)).Exec)
+			return map[string]any{"t": t}
+		}},
+	// The viewer's own identity (each viewer has a password, so it is not their last way in).
+	"Mutation.unlinkIdentity": {allow: "DAAAAA", query: `mutation { unlinkIdentity(input: {provider: "github"}) { user { id } } }`,
+		vars: func(f *fixture) map[string]any {
+			if uid, _ := strconv.Atoi(f.viewer.ID); uid != 0 {
+				f.allow(f.client.Identity.Create().SetUserID(uid).SetProvider("github").SetSubject(f.unique("sub")).Exec)
+			}
+			return nil
+		}},
+	// The viewer's account without a password; setPassword gives it back the one it had.
+	"Mutation.setPassword": {allow: "DAAAAA", query: `mutation($p: String!) { setPassword(input: {newPassword: $p}) { user { id } } }`,
+		vars: func(f *fixture) map[string]any {
+			if uid, _ := strconv.Atoi(f.viewer.ID); uid != 0 {
+				f.allow(f.client.User.UpdateOneID(uid).SetPasswordHash("").Exec)
+			}
+			return map[string]any{"p": "password-" + f.viewer.Username}
+		}},
 }
+
+// matrixRedirect is the client page the matrix's sign-ins return to.
+const matrixRedirect = "http://localhost:3000/signed-in"
 
 func postID(published bool) func(*fixture) map[string]any {
 	return func(f *fixture) map[string]any { return map[string]any{"id": f.post(published).ID} }

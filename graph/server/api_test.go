@@ -109,6 +109,9 @@ func testConfig() config.Config {
 	unreached := config.Budget{Burst: 100_000, Per: time.Minute}
 	cfg.RateLimits = config.RateLimits{LoginPerAccount: config.Budget{Burst: 1000, Per: time.Minute}, LoginPerIP: config.Budget{Burst: 1000, Per: time.Minute},
 		RequestsPerIP: unreached, RequestsPerUser: unreached, SignUpsPerIP: unreached, MessagesPerUser: unreached, SearchesPerCaller: unreached}
+	// A GitHub provider for the authorization matrix, whose sign-ins nobody finishes.
+	cfg.Identity.GitHub = config.GitHub{ClientID: "matrix", ClientSecret: "matrix", WebURL: "http://127.0.0.1:9", APIURL: "http://127.0.0.1:9"}
+	cfg.Identity.RedirectURLs = []string{matrixRedirect}
 	return cfg
 }
 

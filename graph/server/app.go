@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -23,8 +24,10 @@ import (
 	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/httpx"
 	"github.com/agora/agora/internal/jobs"
+	"github.com/agora/agora/internal/identity"
 	"github.com/agora/agora/internal/live"
 	"github.com/agora/agora/internal/loader"
+	"github.com/agora/agora/internal/mail"
 	"github.com/agora/agora/internal/message"
 	"github.com/agora/agora/internal/notify"
 	"github.com/agora/agora/internal/publish"
@@ -144,6 +147,18 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 		Limiter: limiter, PerAccount: budgets.LoginPerAccount, PerAccountTotal: channels.LoginPerAccountTotal, PerIP: budgets.LoginPerIP, SignUps: budgets.SignUpsPerIP,
 	})
 	accounts.SetRefreshGrace(cfg.Auth.RefreshGrace)
+	idc := cfg.Identity
+	oidcProviders := make([]identity.ProviderConfig, len(idc.OIDC))
+	for i, p := range idc.OIDC {
+		oidcProviders[i] = identity.ProviderConfig{Name: p.Name, DisplayName: p.DisplayName, Issuer: p.Issuer, ClientID: p.ClientID, ClientSecret: p.ClientSecret}
+	}
+	identities := identity.New(db.Client, accounts, log, identity.Options{
+		PublicURL: idc.PublicURL, RedirectURLs: idc.RedirectURLs, OIDC: oidcProviders,
+		GitHub:       identity.GitHubConfig{ClientID: idc.GitHub.ClientID, ClientSecret: idc.GitHub.ClientSecret, WebURL: idc.GitHub.WebURL, APIURL: idc.GitHub.APIURL},
+		SecureCookie: cfg.Production(), Limiter: limiter, PerIP: budgets.LoginPerIP, SignUps: budgets.SignUpsPerIP,
+		// The sender is made on first use: most servers never mail a link confirmation.
+		Mail: sync.OnceValues(func() (mail.Sender, error) { return mail.New(cfg, log) }), ConfirmURL: cfg.Mail.BaseURL + "/link-identity",
+	})
 	a := &App{
 		Resolver: graph.Resolver{
 			Client:   db.Client,
@@ -154,6 +169,7 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 			Messages: message.New(db.Client, events, notices, limiter, budgets.MessagesPerUser),
 			Live:     events,
 			Searcher: search.New(db.Client, db.Dialect, limiter, budgets.SearchesPerCaller, cfg.Limits.SearchRanked),
+			Identity: identities,
 		},
 		Jobs:    queue,
 		cfg:     cfg,
@@ -253,6 +269,13 @@ func (a *App) Handler() http.Handler {
 	// Credentials (the cookie) are allowed cross-origin only when there is a cookie to send.
 	mux.Handle("/graphql", httpx.CORS(c.AllowedOrigins, cookies, httpx.LimitBody(c.MaxBodyBytes, gql)))
 	routes := []string{"/graphql", "/metrics", "/healthz", "/readyz", "/"}
+	if a.cfg.Identity.Enabled() {
+		// The browser's steps of a sign-in through a provider (internal/identity); auth.Middleware
+		// gives them the client's address and user agent, which budgets and sessions use.
+		signIn := auth.Middleware(a.tokens, a.Accounts.Lookup, a.Identity.Handler())
+		mux.Handle("GET /auth/start/", signIn)
+		mux.Handle("GET /auth/callback/", signIn)
+	}
 	if g := a.cfg.GraphQL; g.GraphiQL {
 		page, assets, files := graphiQL("/graphql", g.Introspection)
 		mux.Handle("/", page)

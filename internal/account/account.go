@@ -172,7 +172,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Session, error) {
 	if err := attempt.take(ctx, "login:account:"+account, s.limits.PerAccountTotal); err != nil {
 		return nil, err
 	}
-	if u == nil {
+	if u == nil || u.PasswordHash == "" { // no such account, or one that signs in only through a provider
 		auth.CheckNoPassword(in.Password)
 		return nil, errBadCredentials // counts
 	}

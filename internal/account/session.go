@@ -280,6 +280,9 @@ func (s *Service) ChangePassword(ctx context.Context, in ChangePasswordInput) (*
 	if err != nil {
 		return nil, 0, err
 	}
+	if u.PasswordHash == "" {
+		return nil, 0, apperr.InvalidField("currentPassword", "this account has no password yet: set one with setPassword")
+	}
 	if ok, err := auth.CheckPassword(u.PasswordHash, in.CurrentPassword); err != nil {
 		return nil, 0, err
 	} else if !ok {
@@ -403,4 +406,64 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// SetPasswordInput is a first password (bound to the GraphQL input of the same name).
+type SetPasswordInput struct {
+	NewPassword string
+}
+
+// SetPassword gives a password to the viewer's account when it has none (it was created by a
+// sign-in through a provider), so that it can also sign in with it. An account with a password
+// changes it with ChangePassword, which asks for the current one.
+func (s *Service) SetPassword(ctx context.Context, in SetPasswordInput) (*ent.User, error) {
+	v := auth.FromContext(ctx)
+	if n := utf8.RuneCountInString(in.NewPassword); n < 8 || n > 256 {
+		return nil, apperr.InvalidField("newPassword", "must be 8 to 256 characters")
+	}
+	hash, err := auth.HashPassword(in.NewPassword)
+	if err != nil {
+		return nil, err
+	}
+	// Only where there is none: two concurrent calls cannot both set one. The system context:
+	// banned users may still secure their account.
+	u, err := s.client.User.UpdateOneID(v.UserID).Where(user.PasswordHash("")).SetPasswordHash(hash).Save(system(ctx))
+	if ent.IsNotFound(err) {
+		return nil, apperr.ConflictField("newPassword", "this account has a password already: change it with changePassword")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// OpenSession signs user userID in after another proof than a password (a provider's sign-in):
+// the same session, tokens and expiry as Login gives. Banned users are refused.
+func (s *Service) OpenSession(ctx context.Context, userID int) (*Session, error) {
+	var out *Session
+	err := database.InTx(ctx, s.client, func(ctx context.Context, tx *ent.Tx) error {
+		u, err := tx.User.Get(system(ctx), userID)
+		if err != nil {
+			return err
+		}
+		if u.BannedAt != nil {
+			return ErrBanned
+		}
+		out, err = s.startSession(ctx, tx, u)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out.User = out.User.Unwrap()
+	return out, nil
+}
+
+// ErrBanned refuses a banned user a new session through a provider.
+var ErrBanned = &apperr.Error{Kind: apperr.Forbidden, Reason: "BANNED", Message: "this account is banned"}
+
+// HasPassword reports whether a user's account has a password (accounts created through a
+// provider have none until SetPassword).
+func (s *Service) HasPassword(ctx context.Context, userID int) (bool, error) {
+	return s.client.User.Query().Where(user.ID(userID), user.PasswordHashNEQ("")).Exist(system(ctx))
 }

@@ -34,6 +34,7 @@ type Config struct {
 	Realtime   Realtime
 	Mail       Mail
 	Jobs       Jobs
+	Identity   Identity // sign-in through OpenID Connect providers and GitHub (identity.go)
 	Channels   Channels // budgets and caps of sockets, subscriptions, persisted queries and Redis waits (channels.go)
 }
 
@@ -196,6 +197,7 @@ func Defaults() Config {
 		Mail:     Mail{From: "Agora <no-reply@localhost>", Dir: "mail", BaseURL: "http://localhost:8080"},
 		Jobs: Jobs{Workers: true, Concurrency: 10, Timeout: time.Minute, RescueAfter: 10 * time.Minute, StopGrace: 10 * time.Second,
 			NotificationRetention: 90 * 24 * time.Hour},
+		Identity: Identity{PublicURL: "http://localhost:8080", GitHub: GitHub{WebURL: "https://github.com", APIURL: "https://api.github.com"}},
 		Channels: Channels{
 			SocketsPerIP: 50, SocketsPerUser: 10, TopicSubscribers: 2000,
 			APQMaxBytes: 64 << 10, APQCacheBytes: 16 << 20, APQTTL: 24 * time.Hour, APQRegister: Budget{100, time.Hour},
@@ -312,6 +314,9 @@ func load() (Config, error) {
 	var channelErrs []error
 	c.Channels, channelErrs = loadChannels(d.Channels)
 	errs = append(errs, channelErrs...)
+	var identityErrs []error
+	c.Identity, identityErrs = loadIdentity(d.Identity)
+	errs = append(errs, identityErrs...)
 	development := c.Env != "production"
 	var origins []string
 	if development {
@@ -363,6 +368,7 @@ func (c Config) validate() []error {
 	if c.Auth.RefreshCookie && !c.HTTP.CSRFPrevention {
 		errs = append(errs, errors.New("AGORA_REFRESH_COOKIE=true needs AGORA_CSRF_PREVENTION=true: a page of any site could otherwise send the cookie with a simple request"))
 	}
+	errs = append(errs, c.Identity.validate(c.Production())...)
 	if c.Database.MaxConnections < 2 { // migrations hold one connection for their lock and write on another
 		errs = append(errs, errors.New("AGORA_DB_MAX_CONNS: want at least 2"))
 	}
@@ -612,7 +618,7 @@ func (c Config) String() string {
 		h.PublicMaxAge, g.Introspection, g.FieldSuggestions, g.GraphiQL, g.TrustedDocuments, g.FederationAuthDirectives, h.MaxBodyBytes,
 		h.ReadHeaderTimeout, h.ReadTimeout, h.WriteTimeout, h.IdleTimeout, g.OperationTimeout, db.StatementTimeout,
 		h.MaxBatch, h.CSRFPrevention, h.CompressMinBytes, h.ShutdownGrace, mailTo, c.Mail.From, c.Mail.BaseURL, strings.Join(proxies, ","), h.ProxyHeader, a.RefreshCookie, a.RefreshGrace,
-		c.Jobs.Workers, c.Jobs.Concurrency, c.Jobs.Timeout, c.Jobs.RescueAfter, c.Jobs.StopGrace, c.Jobs.NotificationRetention) + " " + c.Channels.String()
+		c.Jobs.Workers, c.Jobs.Concurrency, c.Jobs.Timeout, c.Jobs.RescueAfter, c.Jobs.StopGrace, c.Jobs.NotificationRetention) + " " + c.Channels.String() + " " + c.Identity.String()
 }
 
 // Name describes the database without credentials.

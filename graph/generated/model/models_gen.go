@@ -38,6 +38,38 @@ type CommentByIDsInput struct {
 	ID int `json:"ID"`
 }
 
+// The ticket a sign-in came back with.
+type CompleteSignInInput struct {
+	// The `ticket` query parameter of the redirect; it works once, within 2 minutes.
+	Ticket string `json:"ticket"`
+}
+
+// The signed-in user and an access token, as login returns.
+type CompleteSignInPayload struct {
+	// The user signed in.
+	User *ent.User `json:"user"`
+	// Send as `Authorization: Bearer <accessToken>`.
+	AccessToken string `json:"accessToken"`
+	// When the access token stops working: get a new one with refreshSession before then.
+	ExpiresAt time.Time `json:"expiresAt"`
+	// Trade it for new tokens with refreshSession. Null in cookie mode (AGORA_REFRESH_COOKIE): the token is then in the HttpOnly cookie.
+	RefreshToken *string `json:"refreshToken,omitempty"`
+	// When the session ends unless refreshed before.
+	RefreshTokenExpiresAt time.Time `json:"refreshTokenExpiresAt"`
+}
+
+// The token of a link confirmation mail.
+type ConfirmIdentityLinkInput struct {
+	// The `token` query parameter of the mailed link.
+	Token string `json:"token"`
+}
+
+// The linked identity.
+type ConfirmIdentityLinkPayload struct {
+	// The provider whose identity now signs the account in.
+	Provider string `json:"provider"`
+}
+
 // The new post.
 type CreatePostPayload struct {
 	// The post created.
@@ -228,10 +260,30 @@ type SetMessagePolicyPayload struct {
 	User *ent.User `json:"user"`
 }
 
+// The account with its new password.
+type SetPasswordPayload struct {
+	// The viewer.
+	User *ent.User `json:"user"`
+}
+
 // The user with the new role.
 type SetUserRolePayload struct {
 	// The user, with the new role.
 	User *ent.User `json:"user"`
+}
+
+// Where to sign in, and where to come back to.
+type StartSignInInput struct {
+	// A provider's name, from the providers query.
+	Provider string `json:"provider"`
+	// The client page the browser returns to: one of the server's AGORA_SIGNIN_REDIRECT_URLS, exactly.
+	RedirectURI string `json:"redirectURI"`
+}
+
+// Where to send the browser.
+type StartSignInPayload struct {
+	// Open this URL in the browser (a top-level navigation, not a fetch): it sets a cookie that ties the sign-in to this browser, then goes on to the provider. It works once, within 10 minutes.
+	AuthorizationURL string `json:"authorizationURL"`
 }
 
 // Live updates, over WebSocket (graphql-transport-ws and the legacy graphql-ws protocol) or server-sent events.
@@ -300,6 +352,18 @@ type UnlikePostInput struct {
 type UnlikePostPayload struct {
 	// The post, with its new like count.
 	Post *ent.Post `json:"post"`
+}
+
+// The identity to remove.
+type UnlinkIdentityInput struct {
+	// The provider's name.
+	Provider string `json:"provider"`
+}
+
+// The account after the identity was removed.
+type UnlinkIdentityPayload struct {
+	// The viewer.
+	User *ent.User `json:"user"`
 }
 
 // The changed post.
