@@ -15,6 +15,7 @@ import (
 	"github.com/agora/agora/ent/comment"
 	"github.com/agora/agora/ent/conversation"
 	"github.com/agora/agora/ent/follow"
+	"github.com/agora/agora/ent/image"
 	"github.com/agora/agora/ent/like"
 	"github.com/agora/agora/ent/message"
 	"github.com/agora/agora/ent/notification"
@@ -88,6 +89,7 @@ func checkColumn(t, c string) error {
 			comment.Table:      comment.ValidColumn,
 			conversation.Table: conversation.ValidColumn,
 			follow.Table:       follow.ValidColumn,
+			image.Table:        image.ValidColumn,
 			like.Table:         like.ValidColumn,
 			message.Table:      message.ValidColumn,
 			notification.Table: notification.ValidColumn,

@@ -20,6 +20,8 @@ type Tx struct {
 	Conversation *ConversationClient
 	// Follow is the client for interacting with the Follow builders.
 	Follow *FollowClient
+	// Image is the client for interacting with the Image builders.
+	Image *ImageClient
 	// Like is the client for interacting with the Like builders.
 	Like *LikeClient
 	// Message is the client for interacting with the Message builders.
@@ -174,6 +176,7 @@ func (tx *Tx) init() {
 	tx.Comment = NewCommentClient(tx.config)
 	tx.Conversation = NewConversationClient(tx.config)
 	tx.Follow = NewFollowClient(tx.config)
+	tx.Image = NewImageClient(tx.config)
 	tx.Like = NewLikeClient(tx.config)
 	tx.Message = NewMessageClient(tx.config)
 	tx.Notification = NewNotificationClient(tx.config)

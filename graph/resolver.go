@@ -14,6 +14,7 @@ import (
 	"github.com/agora/agora/internal/apperr"
 	"github.com/agora/agora/internal/live"
 	"github.com/agora/agora/internal/loader"
+	"github.com/agora/agora/internal/media"
 	"github.com/agora/agora/internal/message"
 	"github.com/agora/agora/internal/notify"
 	"github.com/agora/agora/internal/publish"
@@ -36,6 +37,7 @@ type Resolver struct {
 	Messages *message.Service
 	Live     *live.Service
 	Searcher *search.Service
+	Images   *media.Service
 }
 
 // orNil makes a lookup answer null, not an error, when nothing matches: the GraphQL convention for

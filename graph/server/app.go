@@ -24,6 +24,7 @@ import (
 	"github.com/agora/agora/internal/httpx"
 	"github.com/agora/agora/internal/live"
 	"github.com/agora/agora/internal/loader"
+	"github.com/agora/agora/internal/media"
 	"github.com/agora/agora/internal/message"
 	"github.com/agora/agora/internal/notify"
 	"github.com/agora/agora/internal/publish"
@@ -124,6 +125,19 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 		Limiter: limiter, PerAccount: budgets.LoginPerAccount, PerAccountTotal: channels.LoginPerAccountTotal, PerIP: budgets.LoginPerIP, SignUps: budgets.SignUpsPerIP,
 	})
 	accounts.SetRefreshGrace(cfg.Auth.RefreshGrace)
+	mc := cfg.Media
+	files, err := media.Open(mc.StorageURL, mc.Dir, media.Credentials{AccessKey: mc.AccessKey, SecretKey: mc.SecretKey})
+	if err != nil {
+		return nil, err
+	}
+	images := media.New(db.Client, files, limiter, log, media.Options{
+		Limits:  media.Limits{MaxBytes: mc.MaxBytes, MaxPixels: mc.MaxPixels},
+		PerUser: mc.UploadsPerUser, QuotaBytes: mc.QuotaBytes,
+		BaseURL: cfg.Mail.BaseURL, PublicBaseURL: mc.PublicBaseURL,
+		SignedTTL: mc.SignedURLTTL, UnattachedTTL: mc.UnattachedTTL, UploadTTL: 15 * time.Minute,
+		Sign: tokens.Derive,
+	})
+	accounts.SetImages(images)
 	a := &App{
 		Resolver: graph.Resolver{
 			Client:   db.Client,
@@ -134,6 +148,7 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 			Messages: message.New(db.Client, events, notices, limiter, budgets.MessagesPerUser),
 			Live:     events,
 			Searcher: search.New(db.Client, db.Dialect, limiter, budgets.SearchesPerCaller),
+			Images:   images,
 		},
 		cfg:     cfg,
 		log:     log,
@@ -217,8 +232,10 @@ func (a *App) Handler() http.Handler {
 	}
 	mux := http.NewServeMux()
 	// Credentials (the cookie) are allowed cross-origin only when there is a cookie to send.
-	mux.Handle("/graphql", httpx.CORS(c.AllowedOrigins, cookies, httpx.LimitBody(c.MaxBodyBytes, gql)))
-	routes := []string{"/graphql", "/metrics", "/healthz", "/readyz", "/"}
+	// Uploads (multipart) stream to gqlgen's multipart transport with a limit of their own;
+	// everything else is read into memory up to AGORA_MAX_BODY_BYTES.
+	mux.Handle("/graphql", httpx.CORS(c.AllowedOrigins, cookies, limitUploads(a.uploadBodyBytes(), httpx.LimitBody(c.MaxBodyBytes, gql), gql)))
+	routes := []string{"/graphql", "/metrics", "/healthz", "/readyz", media.Prefix, "/"}
 	if g := a.cfg.GraphQL; g.GraphiQL {
 		page, assets, files := graphiQL("/graphql", g.Introspection)
 		mux.Handle("/", page)
@@ -229,8 +246,12 @@ func (a *App) Handler() http.Handler {
 		mux.Handle("/metrics", a.metrics.Handler())
 	}
 	httpx.Health(mux, a.db.SQL.PingContext)
+	// Image files are compressed already: they skip gzip.
+	top := http.NewServeMux()
+	top.Handle(media.Prefix, serveMedia(a.Images, a.log))
+	top.Handle("/", httpx.Compress(c.CompressMinBytes, mux))
 	return httpx.WithRequestID(httpx.Proxied(c.TrustedProxies, c.ProxyHeader,
-		httpx.Trace(a.tracing, httpx.AccessLog(a.log, a.metrics.HTTPObserver(routes), httpx.Compress(c.CompressMinBytes, mux)))))
+		httpx.Trace(a.tracing, httpx.AccessLog(a.log, a.metrics.HTTPObserver(routes), top))))
 }
 
 // RefreshCookieName is the cookie that holds the refresh token in cookie mode (AGORA_REFRESH_COOKIE).

@@ -34,6 +34,7 @@ type Config struct {
 	Realtime   Realtime
 	Mail       Mail
 	Channels   Channels // budgets and caps of sockets, subscriptions, persisted queries and Redis waits (channels.go)
+	Media      Media    // image storage and limits (media.go)
 }
 
 // HTTP is the server: addresses, timeouts, and what it accepts from browsers and clients.
@@ -183,6 +184,10 @@ func Defaults() Config {
 			APQMaxBytes: 64 << 10, APQCacheBytes: 16 << 20, APQTTL: 24 * time.Hour, APQRegister: Budget{100, time.Hour},
 			LoginPerAccountTotal: Budget{100, time.Hour}, RedisMaxWait: 500 * time.Millisecond,
 		},
+		Media: Media{
+			Dir: "media", MaxBytes: 10 << 20, MaxPixels: 25_000_000, UploadsPerUser: Budget{30, time.Hour}, QuotaBytes: 500 << 20,
+			SignedURLTTL: time.Hour, UnattachedTTL: 24 * time.Hour, SweepInterval: 10 * time.Minute,
+		},
 	}
 }
 
@@ -285,6 +290,9 @@ func load() (Config, error) {
 	var channelErrs []error
 	c.Channels, channelErrs = loadChannels(d.Channels)
 	errs = append(errs, channelErrs...)
+	var mediaErrs []error
+	c.Media, mediaErrs = loadMedia(d.Media)
+	errs = append(errs, mediaErrs...)
 	development := c.Env != "production"
 	var origins []string
 	if development {
@@ -570,7 +578,7 @@ func (c Config) String() string {
 		strings.Join(h.AllowedOrigins, ","), c.Realtime.MaxSubscriptions, c.Realtime.SocketRecheck, l.Depth, l.Aliases, l.RootFields, l.Tokens, l.Cost,
 		h.PublicMaxAge, g.Introspection, g.FieldSuggestions, g.GraphiQL, g.TrustedDocuments, g.FederationAuthDirectives, h.MaxBodyBytes,
 		h.ReadHeaderTimeout, h.ReadTimeout, h.WriteTimeout, h.IdleTimeout, g.OperationTimeout, db.StatementTimeout,
-		h.MaxBatch, h.CSRFPrevention, h.CompressMinBytes, h.ShutdownGrace, mailTo, c.Mail.From, c.Mail.BaseURL, strings.Join(proxies, ","), h.ProxyHeader, a.RefreshCookie, a.RefreshGrace) + " " + c.Channels.String()
+		h.MaxBatch, h.CSRFPrevention, h.CompressMinBytes, h.ShutdownGrace, mailTo, c.Mail.From, c.Mail.BaseURL, strings.Join(proxies, ","), h.ProxyHeader, a.RefreshCookie, a.RefreshGrace) + " " + c.Channels.String() + " " + c.Media.String()
 }
 
 // Name describes the database without credentials.
