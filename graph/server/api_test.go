@@ -17,6 +17,7 @@ import (
 	"github.com/agora/agora/internal/config"
 	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/live"
+	"github.com/agora/agora/internal/media"
 	"github.com/agora/agora/internal/testenv"
 )
 
@@ -30,6 +31,8 @@ type api struct {
 	db       *database.DB
 	accounts *account.Service
 	live     *live.Service
+	images   *media.Service
+	cfg      config.Config
 }
 
 // eachDB runs fn against a fresh Agora on PostgreSQL and on SQLite.
@@ -99,6 +102,7 @@ func testConfig() config.Config {
 	unreached := config.Budget{Burst: 100_000, Per: time.Minute}
 	cfg.RateLimits = config.RateLimits{LoginPerAccount: config.Budget{Burst: 1000, Per: time.Minute}, LoginPerIP: config.Budget{Burst: 1000, Per: time.Minute},
 		RequestsPerIP: unreached, RequestsPerUser: unreached, SignUpsPerIP: unreached, MessagesPerUser: unreached, SearchesPerCaller: unreached}
+	cfg.Media.UploadsPerUser = unreached
 	return cfg
 }
 
@@ -113,6 +117,9 @@ func startAPIWith(t testing.TB, db *database.DB, rdb redis.UniversalClient, conf
 // serveApp serves Agora configured by cfg, logging to log and tracing with tracing (nil: off).
 func serveApp(t testing.TB, cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.UniversalClient, tracing trace.TracerProvider) *api {
 	t.Helper()
+	if cfg.Media.Dir == config.Defaults().Media.Dir {
+		cfg.Media.Dir = filepath.Join(t.TempDir(), "media") // never the package's folder
+	}
 	a, err := server.New(cfg, log, db, rdb, tracing)
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +127,7 @@ func serveApp(t testing.TB, cfg config.Config, log *slog.Logger, db *database.DB
 	t.Cleanup(a.Close)
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
-	return &api{GraphQL: testenv.GraphQL{URL: srv.URL + "/graphql"}, srv: srv, db: db, accounts: a.Accounts, live: a.Live}
+	return &api{GraphQL: testenv.GraphQL{URL: srv.URL + "/graphql"}, srv: srv, db: db, accounts: a.Accounts, live: a.Live, images: a.Images, cfg: cfg}
 }
 
 // newRedis starts a redis-server for this test and returns a client of it.

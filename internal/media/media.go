@@ -105,7 +105,7 @@ func checkAlt(alt *string) (string, error) {
 func (s *Service) take(ctx context.Context, userID int) error {
 	l := s.opts.PerUser
 	return ratelimit.Take(ctx, s.limiter, "upload:user:"+strconv.Itoa(userID), l,
-		fmt.Sprintf("too many image uploads: at most %d per %s", l.Burst, l.Per))
+		fmt.Sprintf("too many image uploads: at most %s per user", l))
 }
 
 // keep processes data and keeps its files and row: nothing is stored when any step refuses.
