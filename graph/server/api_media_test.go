@@ -453,6 +453,25 @@ func TestImagePrivacy(t *testing.T) {
 		if got := len(a.files(t)); got != files-len(cover.Variants) {
 			t.Fatalf("files %d → %d: the deleted post's cover is still stored", files, got)
 		}
+		// A body shows an inline image by its URL, which attaches it to the post: public once the
+		// post is; removed from the body, it is deleted.
+		inline := a.upload(t, una, "POST_INLINE", testPNG(t, 120, 90))
+		src := strings.SplitN(inline.URL, "?", 2)[0]
+		var ip struct {
+			CreatePost struct{ Post struct{ ID string } }
+		}
+		a.as(una).Do(t, `mutation($b: String!) { createPost(input: {title: "Inline", body: $b, publish: true}) { post { id } } }`,
+			map[string]any{"b": "A chart:\n\n![chart](" + src + ")\n"}, &ip)
+		if res, _ := a.fetch(t, src, nil); res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Cache-Control"), "public") {
+			t.Fatalf("inline image of a published post: %d", res.StatusCode)
+		}
+		a.as(una).Do(t, `mutation($id: ID!) { updatePost(input: {id: $id, body: "No chart."}) { post { id } } }`, map[string]any{"id": ip.CreatePost.Post.ID}, nil)
+		if n, err := a.images.Sweep(context.Background()); err != nil || n != 1 {
+			t.Fatalf("sweep after the image left the body: %d %v", n, err)
+		}
+		if res, _ := a.fetch(t, src, nil); res.StatusCode != http.StatusNotFound {
+			t.Fatalf("inline image removed from the body: %d, want 404", res.StatusCode)
+		}
 	})
 }
 
