@@ -20,6 +20,13 @@ const Prefix = "/media/"
 // Public reports whether img is shown to everyone (anonymous viewers included): then its URLs are
 // permanent and its files cacheable by anyone.
 func (s *Service) Public(ctx context.Context, img *ent.Image) (bool, error) {
+	// authz.VisibleImages for an anonymous viewer; only a post's image needs a query (its post).
+	switch {
+	case img.HiddenAt != nil || img.AttachedAt == nil || img.ReleasedAt != nil:
+		return false, nil
+	case img.Purpose == image.PurposeAVATAR:
+		return true, nil
+	}
 	return s.client.Image.Query().Where(image.ID(img.ID)).Exist(auth.WithViewer(ctx, auth.Viewer{}))
 }
 
