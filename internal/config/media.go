@@ -21,7 +21,7 @@ type Media struct {
 	QuotaBytes     int64         // AGORA_STORAGE_QUOTA: storage all of one user's images may use (default 500 MiB)
 	SignedURLTTL   time.Duration // AGORA_MEDIA_SIGNED_TTL: lifetime of the signed URLs of images not everyone may see (default 1h)
 	UnattachedTTL  time.Duration // AGORA_IMAGE_UNATTACHED_TTL: an image not made an avatar or part of a post within it is deleted (default 24h)
-	SweepInterval  time.Duration // AGORA_MEDIA_SWEEP_INTERVAL: how often unused images are deleted (default 10m; 0 = never, for a separate `agora media-sweep`)
+	SweepInterval  time.Duration // AGORA_MEDIA_SWEEP_INTERVAL: how often unused images are deleted (default 10m; 0 = never)
 }
 
 func loadMedia(d Media) (Media, []error) {
