@@ -37,7 +37,7 @@ var domainBase = []string{"ent", "internal/apperr", "internal/auth", "internal/c
 
 // domain is a domain package's row: domainBase plus the domain packages it may use. Domain
 // packages import each other only as listed in importTable, and those edges go one way down an
-// order: live ← notify ← message, publish, social ← seed; account, search and trusted stand alone.
+// order: live ← notify ← message, publish, social ← seed; media ← account, publish; search and trusted stand alone.
 // So no domain package ever reaches one that calls it, and a new edge is a decision made here.
 func domain(others ...string) rule {
 	return rule{layer: layerDomain, imports: append(slices.Clone(domainBase), others...)}
@@ -47,7 +47,7 @@ func domain(others ...string) rule {
 // loaders and the transaction from the context.
 var graphUses = []string{"ent", "graph/generated", "graph/generated/model", "graph/scalar", "internal/apperr",
 	"internal/auth", "internal/database", "internal/loader", "internal/account", "internal/filter", "internal/live", "internal/message",
-	"internal/notify", "internal/publish", "internal/search", "internal/social", "internal/identity"}
+	"internal/notify", "internal/publish", "internal/search", "internal/social", "internal/identity", "internal/media"}
 
 // importTable is ARCHITECTURE.md's table of imports, enforced. Keys are paths inside the module;
 // "main" is the module's root and "ent" every package ent generates (all of ent/ but ent/schema).
@@ -81,9 +81,12 @@ var importTable = map[string]rule{
 	"internal/live":    domain(),
 	"internal/notify":  domain("internal/jobs", "internal/live"),
 	"internal/message": domain("internal/live", "internal/notify"),
-	"internal/publish": domain("internal/live", "internal/notify"),
+	"internal/publish": domain("internal/live", "internal/notify", "internal/media"),
 	"internal/social":  domain("internal/notify"),
-	"internal/account": domain(),
+	"internal/account": domain("internal/media"), // uploaded avatars
+	// media: image intake, storage (a folder or S3) and the attach/release rules posts and
+	// profiles apply in their transactions.
+	"internal/media": domain(),
 	"internal/identity": domain("internal/account", "internal/mail"),
 	"internal/search":  domain(),
 	"internal/trusted": domain(),
@@ -100,7 +103,7 @@ var importTable = map[string]rule{
 	// gqlgen's output binds GraphQL inputs and payloads to ent's and the domain's types (gqlgen.yml
 	// models); the resolvers implement its interfaces, so it never imports them.
 	"graph/generated": {layer: layerGenerated, imports: []string{"ent", "graph/generated/model", "graph/scalar",
-		"internal/account", "internal/filter", "internal/identity", "internal/message", "internal/notify", "internal/publish", "internal/search"}},
+		"internal/account", "internal/filter", "internal/identity", "internal/media", "internal/message", "internal/notify", "internal/publish", "internal/search"}},
 	"graph/generated/model": {layer: layerGenerated, imports: []string{"ent"}},
 	"graph/scalar":          {layer: layerGenerated, imports: []string{"internal/apperr"}},
 	"graph":                 {layer: layerResolvers, imports: graphUses},

@@ -41,6 +41,13 @@ func (c *IdentityClient) Attach(e *Identity) *Identity {
 
 // Attach binds an entity decoded from a cache to the client, so its edges and
 // connections can be queried like those of a loaded entity.
+func (c *ImageClient) Attach(e *Image) *Image {
+	e.config = c.config
+	return e
+}
+
+// Attach binds an entity decoded from a cache to the client, so its edges and
+// connections can be queried like those of a loaded entity.
 func (c *LikeClient) Attach(e *Like) *Like {
 	e.config = c.config
 	return e

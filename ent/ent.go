@@ -16,6 +16,7 @@ import (
 	"github.com/agora/agora/ent/conversation"
 	"github.com/agora/agora/ent/follow"
 	"github.com/agora/agora/ent/identity"
+	"github.com/agora/agora/ent/image"
 	"github.com/agora/agora/ent/like"
 	"github.com/agora/agora/ent/message"
 	"github.com/agora/agora/ent/notification"
@@ -91,6 +92,7 @@ func checkColumn(t, c string) error {
 			conversation.Table: conversation.ValidColumn,
 			follow.Table:       follow.ValidColumn,
 			identity.Table:     identity.ValidColumn,
+			image.Table:        image.ValidColumn,
 			like.Table:         like.ValidColumn,
 			message.Table:      message.ValidColumn,
 			notification.Table: notification.ValidColumn,

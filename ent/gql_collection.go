@@ -12,6 +12,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/agora/agora/ent/comment"
 	"github.com/agora/agora/ent/conversation"
+	"github.com/agora/agora/ent/image"
 	"github.com/agora/agora/ent/message"
 	"github.com/agora/agora/ent/notification"
 	"github.com/agora/agora/ent/post"
@@ -378,6 +379,146 @@ func newConversationPaginateArgs(rv map[string]any) *conversationPaginateArgs {
 		case *ConversationOrder:
 			if v != nil {
 				args.opts = append(args.opts, WithConversationOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *ImageQuery) CollectFields(ctx context.Context, satisfies ...string) (*ImageQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+// CollectFieldsOne is CollectFields for a query of at most one node (by a unique key): the
+// connections below it are read with a LIMIT, in an order an index can serve, instead of numbering
+// every item of each parent with a window function (which reads all of them).
+func (_q *ImageQuery) CollectFieldsOne(ctx context.Context, satisfies ...string) (*ImageQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *ImageQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(image.Columns))
+		selectedFields = []string{image.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[image.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, image.FieldCreatedAt)
+				fieldSeen[image.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[image.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, image.FieldUpdatedAt)
+				fieldSeen[image.FieldUpdatedAt] = struct{}{}
+			}
+		case "purpose":
+			if _, ok := fieldSeen[image.FieldPurpose]; !ok {
+				selectedFields = append(selectedFields, image.FieldPurpose)
+				fieldSeen[image.FieldPurpose] = struct{}{}
+			}
+		case "alt":
+			if _, ok := fieldSeen[image.FieldAlt]; !ok {
+				selectedFields = append(selectedFields, image.FieldAlt)
+				fieldSeen[image.FieldAlt] = struct{}{}
+			}
+		case "width":
+			if _, ok := fieldSeen[image.FieldWidth]; !ok {
+				selectedFields = append(selectedFields, image.FieldWidth)
+				fieldSeen[image.FieldWidth] = struct{}{}
+			}
+		case "height":
+			if _, ok := fieldSeen[image.FieldHeight]; !ok {
+				selectedFields = append(selectedFields, image.FieldHeight)
+				fieldSeen[image.FieldHeight] = struct{}{}
+			}
+		case "bytes":
+			if _, ok := fieldSeen[image.FieldBytes]; !ok {
+				selectedFields = append(selectedFields, image.FieldBytes)
+				fieldSeen[image.FieldBytes] = struct{}{}
+			}
+		case "color":
+			if _, ok := fieldSeen[image.FieldColor]; !ok {
+				selectedFields = append(selectedFields, image.FieldColor)
+				fieldSeen[image.FieldColor] = struct{}{}
+			}
+		case "hiddenAt":
+			if _, ok := fieldSeen[image.FieldHiddenAt]; !ok {
+				selectedFields = append(selectedFields, image.FieldHiddenAt)
+				fieldSeen[image.FieldHiddenAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type imagePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []ImagePaginateOption
+}
+
+func newImagePaginateArgs(rv map[string]any) *imagePaginateArgs {
+	args := &imagePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &ImageOrder{Field: &ImageOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithImageOrder(order))
+			}
+		case *ImageOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithImageOrder(v))
 			}
 		}
 	}
@@ -853,6 +994,21 @@ func (_q *PostQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 			_q.WithNamedComments(alias, func(wq *CommentQuery) {
 				*wq = *query
 			})
+
+		case "cover":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ImageClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, imageImplementors)...); err != nil {
+				return err
+			}
+			_q.withCover = query
+			if _, ok := fieldSeen[post.FieldCoverID]; !ok {
+				selectedFields = append(selectedFields, post.FieldCoverID)
+				fieldSeen[post.FieldCoverID] = struct{}{}
+			}
 		case "createdAt":
 			if _, ok := fieldSeen[post.FieldCreatedAt]; !ok {
 				selectedFields = append(selectedFields, post.FieldCreatedAt)

@@ -144,6 +144,14 @@ func (_m *Post) Comments(
 	return _m.QueryComments().Paginate(ctx, after, first, before, last, opts...)
 }
 
+func (_m *Post) Cover(ctx context.Context) (*Image, error) {
+	result, err := _m.Edges.CoverOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryCover().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
 func (_m *Tag) Posts(
 	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *PostOrder,
 ) (*PostConnection, error) {

@@ -11,6 +11,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/agora/agora/ent/comment"
 	"github.com/agora/agora/ent/conversation"
+	"github.com/agora/agora/ent/image"
 	"github.com/agora/agora/ent/internal"
 	"github.com/agora/agora/ent/message"
 	"github.com/agora/agora/ent/notification"
@@ -35,6 +36,11 @@ var conversationImplementors = []string{"Conversation", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Conversation) IsNode() {}
+
+var imageImplementors = []string{"Image", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Image) IsNode() {}
 
 var messageImplementors = []string{"Message", "Node"}
 
@@ -157,6 +163,15 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			Where(conversation.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, conversationImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case image.Table:
+		query := c.Image.Query().
+			Where(image.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, imageImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -308,6 +323,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 		query := c.Conversation.Query().
 			Where(conversation.IDIn(ids...))
 		query, err := query.CollectFields(ctx, conversationImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case image.Table:
+		query := c.Image.Query().
+			Where(image.IDIn(ids...))
+		query, err := query.CollectFields(ctx, imageImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/agora/agora/ent/conversation"
 	"github.com/agora/agora/ent/follow"
 	"github.com/agora/agora/ent/identity"
+	"github.com/agora/agora/ent/image"
 	"github.com/agora/agora/ent/like"
 	"github.com/agora/agora/ent/message"
 	"github.com/agora/agora/ent/notification"
@@ -42,6 +43,7 @@ const (
 	TypeConversation = "Conversation"
 	TypeFollow       = "Follow"
 	TypeIdentity     = "Identity"
+	TypeImage        = "Image"
 	TypeLike         = "Like"
 	TypeMessage      = "Message"
 	TypeNotification = "Notification"
@@ -2574,6 +2576,1439 @@ func (m *IdentityMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Identity edge %s", name)
+}
+
+// ImageMutation represents an operation that mutates the Image nodes in the graph.
+type ImageMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	created_at    *time.Time
+	updated_at    *time.Time
+	purpose       *image.Purpose
+	alt           *string
+	key           *string
+	format        *string
+	width         *int
+	addwidth      *int
+	height        *int
+	addheight     *int
+	sizes         *[]int
+	appendsizes   []int
+	bytes         *int64
+	addbytes      *int64
+	color         *string
+	attached_at   *time.Time
+	released_at   *time.Time
+	hidden_at     *time.Time
+	clearedFields map[string]struct{}
+	owner         *int
+	clearedowner  bool
+	post          *int
+	clearedpost   bool
+	done          bool
+	oldValue      func(context.Context) (*Image, error)
+	predicates    []predicate.Image
+}
+
+var _ ent.Mutation = (*ImageMutation)(nil)
+
+// imageOption allows management of the mutation configuration using functional options.
+type imageOption func(*ImageMutation)
+
+// newImageMutation creates new mutation for the Image entity.
+func newImageMutation(c config, op Op, opts ...imageOption) *ImageMutation {
+	m := &ImageMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeImage,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withImageID sets the ID field of the mutation.
+func withImageID(id int) imageOption {
+	return func(m *ImageMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Image
+		)
+		m.oldValue = func(ctx context.Context) (*Image, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Image.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withImage sets the old Image of the mutation.
+func withImage(node *Image) imageOption {
+	return func(m *ImageMutation) {
+		m.oldValue = func(context.Context) (*Image, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ImageMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ImageMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ImageMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ImageMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Image.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ImageMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ImageMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Image entity.
+// If the Image object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ImageMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ImageMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *ImageMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *ImageMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Image entity.
+// If the Image object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ImageMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *ImageMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetOwnerID sets the "owner_id" field.
+func (m *ImageMutation) SetOwnerID(i int) {
+	m.owner = &i
+}
+
+// OwnerID returns the value of the "owner_id" field in the mutation.
+func (m *ImageMutation) OwnerID() (r int, exists bool) {
+	v := m.owner
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOwnerID returns the old "owner_id" field's value of the Image entity.
+// If the Image object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ImageMutation) OldOwnerID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOwnerID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOwnerID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOwnerID: %w", err)
+	}
+	return oldValue.OwnerID, nil
+}
+
+// ResetOwnerID resets all changes to the "owner_id" field.
+func (m *ImageMutation) ResetOwnerID() {
+	m.owner = nil
+}
+
+// SetPurpose sets the "purpose" field.
+func (m *ImageMutation) SetPurpose(i image.Purpose) {
+	m.purpose = &i
+}
+
+// Purpose returns the value of the "purpose" field in the mutation.
+func (m *ImageMutation) Purpose() (r image.Purpose, exists bool) {
+	v := m.purpose
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPurpose returns the old "purpose" field's value of the Image entity.
+// If the Image object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ImageMutation) OldPurpose(ctx context.Context) (v image.Purpose, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPurpose is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPurpose requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPurpose: %w", err)
+	}
+	return oldValue.Purpose, nil
+}
+
+// ResetPurpose resets all changes to the "purpose" field.
+func (m *ImageMutation) ResetPurpose() {
+	m.purpose = nil
+}
+
+// SetAlt sets the "alt" field.
+func (m *ImageMutation) SetAlt(s string) {
+	m.alt = &s
+}
+
+// Alt returns the value of the "alt" field in the mutation.
+func (m *ImageMutation) Alt() (r string, exists bool) {
+	v := m.alt
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAlt returns the old "alt" field's value of the Image entity.
+// If the Image object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ImageMutation) OldAlt(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAlt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAlt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAlt: %w", err)
+	}
+	return oldValue.Alt, nil
+}
+
+// ResetAlt resets all changes to the "alt" field.
+func (m *ImageMutation) ResetAlt() {
+	m.alt = nil
+}
+
+// SetKey sets the "key" field.
+func (m *ImageMutation) SetKey(s string) {
+	m.key = &s
+}
+
+// Key returns the value of the "key" field in the mutation.
+func (m *ImageMutation) Key() (r string, exists bool) {
+	v := m.key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKey returns the old "key" field's value of the Image entity.
+// If the Image object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ImageMutation) OldKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKey: %w", err)
+	}
+	return oldValue.Key, nil
+}
+
+// ResetKey resets all changes to the "key" field.
+func (m *ImageMutation) ResetKey() {
+	m.key = nil
+}
+
+// SetFormat sets the "format" field.
+func (m *ImageMutation) SetFormat(s string) {
+	m.format = &s
+}
+
+// Format returns the value of the "format" field in the mutation.
+func (m *ImageMutation) Format() (r string, exists bool) {
+	v := m.format
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFormat returns the old "format" field's value of the Image entity.
+// If the Image object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ImageMutation) OldFormat(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFormat is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFormat requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFormat: %w", err)
+	}
+	return oldValue.Format, nil
+}
+
+// ResetFormat resets all changes to the "format" field.
+func (m *ImageMutation) ResetFormat() {
+	m.format = nil
+}
+
+// SetWidth sets the "width" field.
+func (m *ImageMutation) SetWidth(i int) {
+	m.width = &i
+	m.addwidth = nil
+}
+
+// Width returns the value of the "width" field in the mutation.
+func (m *ImageMutation) Width() (r int, exists bool) {
+	v := m.width
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWidth returns the old "width" field's value of the Image entity.
+// If the Image object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ImageMutation) OldWidth(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWidth is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWidth requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWidth: %w", err)
+	}
+	return oldValue.Width, nil
+}
+
+// AddWidth adds i to the "width" field.
+func (m *ImageMutation) AddWidth(i int) {
+	if m.addwidth != nil {
+		*m.addwidth += i
+	} else {
+		m.addwidth = &i
+	}
+}
+
+// AddedWidth returns the value that was added to the "width" field in this mutation.
+func (m *ImageMutation) AddedWidth() (r int, exists bool) {
+	v := m.addwidth
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetWidth resets all changes to the "width" field.
+func (m *ImageMutation) ResetWidth() {
+	m.width = nil
+	m.addwidth = nil
+}
+
+// SetHeight sets the "height" field.
+func (m *ImageMutation) SetHeight(i int) {
+	m.height = &i
+	m.addheight = nil
+}
+
+// Height returns the value of the "height" field in the mutation.
+func (m *ImageMutation) Height() (r int, exists bool) {
+	v := m.height
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHeight returns the old "height" field's value of the Image entity.
+// If the Image object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ImageMutation) OldHeight(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHeight is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHeight requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHeight: %w", err)
+	}
+	return oldValue.Height, nil
+}
+
+// AddHeight adds i to the "height" field.
+func (m *ImageMutation) AddHeight(i int) {
+	if m.addheight != nil {
+		*m.addheight += i
+	} else {
+		m.addheight = &i
+	}
+}
+
+// AddedHeight returns the value that was added to the "height" field in this mutation.
+func (m *ImageMutation) AddedHeight() (r int, exists bool) {
+	v := m.addheight
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetHeight resets all changes to the "height" field.
+func (m *ImageMutation) ResetHeight() {
+	m.height = nil
+	m.addheight = nil
+}
+
+// SetSizes sets the "sizes" field.
+func (m *ImageMutation) SetSizes(i []int) {
+	m.sizes = &i
+	m.appendsizes = nil
+}
+
+// Sizes returns the value of the "sizes" field in the mutation.
+func (m *ImageMutation) Sizes() (r []int, exists bool) {
+	v := m.sizes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSizes returns the old "sizes" field's value of the Image entity.
+// If the Image object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ImageMutation) OldSizes(ctx context.Context) (v []int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSizes is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSizes requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSizes: %w", err)
+	}
+	return oldValue.Sizes, nil
+}
+
+// AppendSizes adds i to the "sizes" field.
+func (m *ImageMutation) AppendSizes(i []int) {
+	m.appendsizes = append(m.appendsizes, i...)
+}
+
+// AppendedSizes returns the list of values that were appended to the "sizes" field in this mutation.
+func (m *ImageMutation) AppendedSizes() ([]int, bool) {
+	if len(m.appendsizes) == 0 {
+		return nil, false
+	}
+	return m.appendsizes, true
+}
+
+// ResetSizes resets all changes to the "sizes" field.
+func (m *ImageMutation) ResetSizes() {
+	m.sizes = nil
+	m.appendsizes = nil
+}
+
+// SetBytes sets the "bytes" field.
+func (m *ImageMutation) SetBytes(i int64) {
+	m.bytes = &i
+	m.addbytes = nil
+}
+
+// Bytes returns the value of the "bytes" field in the mutation.
+func (m *ImageMutation) Bytes() (r int64, exists bool) {
+	v := m.bytes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBytes returns the old "bytes" field's value of the Image entity.
+// If the Image object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ImageMutation) OldBytes(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBytes is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBytes requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBytes: %w", err)
+	}
+	return oldValue.Bytes, nil
+}
+
+// AddBytes adds i to the "bytes" field.
+func (m *ImageMutation) AddBytes(i int64) {
+	if m.addbytes != nil {
+		*m.addbytes += i
+	} else {
+		m.addbytes = &i
+	}
+}
+
+// AddedBytes returns the value that was added to the "bytes" field in this mutation.
+func (m *ImageMutation) AddedBytes() (r int64, exists bool) {
+	v := m.addbytes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetBytes resets all changes to the "bytes" field.
+func (m *ImageMutation) ResetBytes() {
+	m.bytes = nil
+	m.addbytes = nil
+}
+
+// SetColor sets the "color" field.
+func (m *ImageMutation) SetColor(s string) {
+	m.color = &s
+}
+
+// Color returns the value of the "color" field in the mutation.
+func (m *ImageMutation) Color() (r string, exists bool) {
+	v := m.color
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldColor returns the old "color" field's value of the Image entity.
+// If the Image object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ImageMutation) OldColor(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldColor is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldColor requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldColor: %w", err)
+	}
+	return oldValue.Color, nil
+}
+
+// ResetColor resets all changes to the "color" field.
+func (m *ImageMutation) ResetColor() {
+	m.color = nil
+}
+
+// SetAttachedAt sets the "attached_at" field.
+func (m *ImageMutation) SetAttachedAt(t time.Time) {
+	m.attached_at = &t
+}
+
+// AttachedAt returns the value of the "attached_at" field in the mutation.
+func (m *ImageMutation) AttachedAt() (r time.Time, exists bool) {
+	v := m.attached_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAttachedAt returns the old "attached_at" field's value of the Image entity.
+// If the Image object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ImageMutation) OldAttachedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAttachedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAttachedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAttachedAt: %w", err)
+	}
+	return oldValue.AttachedAt, nil
+}
+
+// ClearAttachedAt clears the value of the "attached_at" field.
+func (m *ImageMutation) ClearAttachedAt() {
+	m.attached_at = nil
+	m.clearedFields[image.FieldAttachedAt] = struct{}{}
+}
+
+// AttachedAtCleared returns if the "attached_at" field was cleared in this mutation.
+func (m *ImageMutation) AttachedAtCleared() bool {
+	_, ok := m.clearedFields[image.FieldAttachedAt]
+	return ok
+}
+
+// ResetAttachedAt resets all changes to the "attached_at" field.
+func (m *ImageMutation) ResetAttachedAt() {
+	m.attached_at = nil
+	delete(m.clearedFields, image.FieldAttachedAt)
+}
+
+// SetReleasedAt sets the "released_at" field.
+func (m *ImageMutation) SetReleasedAt(t time.Time) {
+	m.released_at = &t
+}
+
+// ReleasedAt returns the value of the "released_at" field in the mutation.
+func (m *ImageMutation) ReleasedAt() (r time.Time, exists bool) {
+	v := m.released_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReleasedAt returns the old "released_at" field's value of the Image entity.
+// If the Image object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ImageMutation) OldReleasedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReleasedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReleasedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReleasedAt: %w", err)
+	}
+	return oldValue.ReleasedAt, nil
+}
+
+// ClearReleasedAt clears the value of the "released_at" field.
+func (m *ImageMutation) ClearReleasedAt() {
+	m.released_at = nil
+	m.clearedFields[image.FieldReleasedAt] = struct{}{}
+}
+
+// ReleasedAtCleared returns if the "released_at" field was cleared in this mutation.
+func (m *ImageMutation) ReleasedAtCleared() bool {
+	_, ok := m.clearedFields[image.FieldReleasedAt]
+	return ok
+}
+
+// ResetReleasedAt resets all changes to the "released_at" field.
+func (m *ImageMutation) ResetReleasedAt() {
+	m.released_at = nil
+	delete(m.clearedFields, image.FieldReleasedAt)
+}
+
+// SetHiddenAt sets the "hidden_at" field.
+func (m *ImageMutation) SetHiddenAt(t time.Time) {
+	m.hidden_at = &t
+}
+
+// HiddenAt returns the value of the "hidden_at" field in the mutation.
+func (m *ImageMutation) HiddenAt() (r time.Time, exists bool) {
+	v := m.hidden_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHiddenAt returns the old "hidden_at" field's value of the Image entity.
+// If the Image object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ImageMutation) OldHiddenAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHiddenAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHiddenAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHiddenAt: %w", err)
+	}
+	return oldValue.HiddenAt, nil
+}
+
+// ClearHiddenAt clears the value of the "hidden_at" field.
+func (m *ImageMutation) ClearHiddenAt() {
+	m.hidden_at = nil
+	m.clearedFields[image.FieldHiddenAt] = struct{}{}
+}
+
+// HiddenAtCleared returns if the "hidden_at" field was cleared in this mutation.
+func (m *ImageMutation) HiddenAtCleared() bool {
+	_, ok := m.clearedFields[image.FieldHiddenAt]
+	return ok
+}
+
+// ResetHiddenAt resets all changes to the "hidden_at" field.
+func (m *ImageMutation) ResetHiddenAt() {
+	m.hidden_at = nil
+	delete(m.clearedFields, image.FieldHiddenAt)
+}
+
+// SetPostID sets the "post_id" field.
+func (m *ImageMutation) SetPostID(i int) {
+	m.post = &i
+}
+
+// PostID returns the value of the "post_id" field in the mutation.
+func (m *ImageMutation) PostID() (r int, exists bool) {
+	v := m.post
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPostID returns the old "post_id" field's value of the Image entity.
+// If the Image object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ImageMutation) OldPostID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPostID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPostID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPostID: %w", err)
+	}
+	return oldValue.PostID, nil
+}
+
+// ClearPostID clears the value of the "post_id" field.
+func (m *ImageMutation) ClearPostID() {
+	m.post = nil
+	m.clearedFields[image.FieldPostID] = struct{}{}
+}
+
+// PostIDCleared returns if the "post_id" field was cleared in this mutation.
+func (m *ImageMutation) PostIDCleared() bool {
+	_, ok := m.clearedFields[image.FieldPostID]
+	return ok
+}
+
+// ResetPostID resets all changes to the "post_id" field.
+func (m *ImageMutation) ResetPostID() {
+	m.post = nil
+	delete(m.clearedFields, image.FieldPostID)
+}
+
+// ClearOwner clears the "owner" edge to the User entity.
+func (m *ImageMutation) ClearOwner() {
+	m.clearedowner = true
+	m.clearedFields[image.FieldOwnerID] = struct{}{}
+}
+
+// OwnerCleared reports if the "owner" edge to the User entity was cleared.
+func (m *ImageMutation) OwnerCleared() bool {
+	return m.clearedowner
+}
+
+// OwnerIDs returns the "owner" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// OwnerID instead. It exists only for internal usage by the builders.
+func (m *ImageMutation) OwnerIDs() (ids []int) {
+	if id := m.owner; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetOwner resets all changes to the "owner" edge.
+func (m *ImageMutation) ResetOwner() {
+	m.owner = nil
+	m.clearedowner = false
+}
+
+// ClearPost clears the "post" edge to the Post entity.
+func (m *ImageMutation) ClearPost() {
+	m.clearedpost = true
+	m.clearedFields[image.FieldPostID] = struct{}{}
+}
+
+// PostCleared reports if the "post" edge to the Post entity was cleared.
+func (m *ImageMutation) PostCleared() bool {
+	return m.PostIDCleared() || m.clearedpost
+}
+
+// PostIDs returns the "post" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// PostID instead. It exists only for internal usage by the builders.
+func (m *ImageMutation) PostIDs() (ids []int) {
+	if id := m.post; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetPost resets all changes to the "post" edge.
+func (m *ImageMutation) ResetPost() {
+	m.post = nil
+	m.clearedpost = false
+}
+
+// Where appends a list predicates to the ImageMutation builder.
+func (m *ImageMutation) Where(ps ...predicate.Image) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ImageMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ImageMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Image, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ImageMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ImageMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Image).
+func (m *ImageMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ImageMutation) Fields() []string {
+	fields := make([]string, 0, 16)
+	if m.created_at != nil {
+		fields = append(fields, image.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, image.FieldUpdatedAt)
+	}
+	if m.owner != nil {
+		fields = append(fields, image.FieldOwnerID)
+	}
+	if m.purpose != nil {
+		fields = append(fields, image.FieldPurpose)
+	}
+	if m.alt != nil {
+		fields = append(fields, image.FieldAlt)
+	}
+	if m.key != nil {
+		fields = append(fields, image.FieldKey)
+	}
+	if m.format != nil {
+		fields = append(fields, image.FieldFormat)
+	}
+	if m.width != nil {
+		fields = append(fields, image.FieldWidth)
+	}
+	if m.height != nil {
+		fields = append(fields, image.FieldHeight)
+	}
+	if m.sizes != nil {
+		fields = append(fields, image.FieldSizes)
+	}
+	if m.bytes != nil {
+		fields = append(fields, image.FieldBytes)
+	}
+	if m.color != nil {
+		fields = append(fields, image.FieldColor)
+	}
+	if m.attached_at != nil {
+		fields = append(fields, image.FieldAttachedAt)
+	}
+	if m.released_at != nil {
+		fields = append(fields, image.FieldReleasedAt)
+	}
+	if m.hidden_at != nil {
+		fields = append(fields, image.FieldHiddenAt)
+	}
+	if m.post != nil {
+		fields = append(fields, image.FieldPostID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ImageMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case image.FieldCreatedAt:
+		return m.CreatedAt()
+	case image.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case image.FieldOwnerID:
+		return m.OwnerID()
+	case image.FieldPurpose:
+		return m.Purpose()
+	case image.FieldAlt:
+		return m.Alt()
+	case image.FieldKey:
+		return m.Key()
+	case image.FieldFormat:
+		return m.Format()
+	case image.FieldWidth:
+		return m.Width()
+	case image.FieldHeight:
+		return m.Height()
+	case image.FieldSizes:
+		return m.Sizes()
+	case image.FieldBytes:
+		return m.Bytes()
+	case image.FieldColor:
+		return m.Color()
+	case image.FieldAttachedAt:
+		return m.AttachedAt()
+	case image.FieldReleasedAt:
+		return m.ReleasedAt()
+	case image.FieldHiddenAt:
+		return m.HiddenAt()
+	case image.FieldPostID:
+		return m.PostID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ImageMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case image.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case image.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case image.FieldOwnerID:
+		return m.OldOwnerID(ctx)
+	case image.FieldPurpose:
+		return m.OldPurpose(ctx)
+	case image.FieldAlt:
+		return m.OldAlt(ctx)
+	case image.FieldKey:
+		return m.OldKey(ctx)
+	case image.FieldFormat:
+		return m.OldFormat(ctx)
+	case image.FieldWidth:
+		return m.OldWidth(ctx)
+	case image.FieldHeight:
+		return m.OldHeight(ctx)
+	case image.FieldSizes:
+		return m.OldSizes(ctx)
+	case image.FieldBytes:
+		return m.OldBytes(ctx)
+	case image.FieldColor:
+		return m.OldColor(ctx)
+	case image.FieldAttachedAt:
+		return m.OldAttachedAt(ctx)
+	case image.FieldReleasedAt:
+		return m.OldReleasedAt(ctx)
+	case image.FieldHiddenAt:
+		return m.OldHiddenAt(ctx)
+	case image.FieldPostID:
+		return m.OldPostID(ctx)
+	}
+	return nil, fmt.Errorf("unknown Image field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ImageMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case image.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case image.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case image.FieldOwnerID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOwnerID(v)
+		return nil
+	case image.FieldPurpose:
+		v, ok := value.(image.Purpose)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPurpose(v)
+		return nil
+	case image.FieldAlt:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAlt(v)
+		return nil
+	case image.FieldKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKey(v)
+		return nil
+	case image.FieldFormat:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFormat(v)
+		return nil
+	case image.FieldWidth:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWidth(v)
+		return nil
+	case image.FieldHeight:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHeight(v)
+		return nil
+	case image.FieldSizes:
+		v, ok := value.([]int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSizes(v)
+		return nil
+	case image.FieldBytes:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBytes(v)
+		return nil
+	case image.FieldColor:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetColor(v)
+		return nil
+	case image.FieldAttachedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAttachedAt(v)
+		return nil
+	case image.FieldReleasedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReleasedAt(v)
+		return nil
+	case image.FieldHiddenAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHiddenAt(v)
+		return nil
+	case image.FieldPostID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPostID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Image field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ImageMutation) AddedFields() []string {
+	var fields []string
+	if m.addwidth != nil {
+		fields = append(fields, image.FieldWidth)
+	}
+	if m.addheight != nil {
+		fields = append(fields, image.FieldHeight)
+	}
+	if m.addbytes != nil {
+		fields = append(fields, image.FieldBytes)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ImageMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case image.FieldWidth:
+		return m.AddedWidth()
+	case image.FieldHeight:
+		return m.AddedHeight()
+	case image.FieldBytes:
+		return m.AddedBytes()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ImageMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case image.FieldWidth:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddWidth(v)
+		return nil
+	case image.FieldHeight:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddHeight(v)
+		return nil
+	case image.FieldBytes:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddBytes(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Image numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ImageMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(image.FieldAttachedAt) {
+		fields = append(fields, image.FieldAttachedAt)
+	}
+	if m.FieldCleared(image.FieldReleasedAt) {
+		fields = append(fields, image.FieldReleasedAt)
+	}
+	if m.FieldCleared(image.FieldHiddenAt) {
+		fields = append(fields, image.FieldHiddenAt)
+	}
+	if m.FieldCleared(image.FieldPostID) {
+		fields = append(fields, image.FieldPostID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ImageMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ImageMutation) ClearField(name string) error {
+	switch name {
+	case image.FieldAttachedAt:
+		m.ClearAttachedAt()
+		return nil
+	case image.FieldReleasedAt:
+		m.ClearReleasedAt()
+		return nil
+	case image.FieldHiddenAt:
+		m.ClearHiddenAt()
+		return nil
+	case image.FieldPostID:
+		m.ClearPostID()
+		return nil
+	}
+	return fmt.Errorf("unknown Image nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ImageMutation) ResetField(name string) error {
+	switch name {
+	case image.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case image.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case image.FieldOwnerID:
+		m.ResetOwnerID()
+		return nil
+	case image.FieldPurpose:
+		m.ResetPurpose()
+		return nil
+	case image.FieldAlt:
+		m.ResetAlt()
+		return nil
+	case image.FieldKey:
+		m.ResetKey()
+		return nil
+	case image.FieldFormat:
+		m.ResetFormat()
+		return nil
+	case image.FieldWidth:
+		m.ResetWidth()
+		return nil
+	case image.FieldHeight:
+		m.ResetHeight()
+		return nil
+	case image.FieldSizes:
+		m.ResetSizes()
+		return nil
+	case image.FieldBytes:
+		m.ResetBytes()
+		return nil
+	case image.FieldColor:
+		m.ResetColor()
+		return nil
+	case image.FieldAttachedAt:
+		m.ResetAttachedAt()
+		return nil
+	case image.FieldReleasedAt:
+		m.ResetReleasedAt()
+		return nil
+	case image.FieldHiddenAt:
+		m.ResetHiddenAt()
+		return nil
+	case image.FieldPostID:
+		m.ResetPostID()
+		return nil
+	}
+	return fmt.Errorf("unknown Image field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ImageMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.owner != nil {
+		edges = append(edges, image.EdgeOwner)
+	}
+	if m.post != nil {
+		edges = append(edges, image.EdgePost)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ImageMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case image.EdgeOwner:
+		if id := m.owner; id != nil {
+			return []ent.Value{*id}
+		}
+	case image.EdgePost:
+		if id := m.post; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ImageMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ImageMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ImageMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedowner {
+		edges = append(edges, image.EdgeOwner)
+	}
+	if m.clearedpost {
+		edges = append(edges, image.EdgePost)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ImageMutation) EdgeCleared(name string) bool {
+	switch name {
+	case image.EdgeOwner:
+		return m.clearedowner
+	case image.EdgePost:
+		return m.clearedpost
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ImageMutation) ClearEdge(name string) error {
+	switch name {
+	case image.EdgeOwner:
+		m.ClearOwner()
+		return nil
+	case image.EdgePost:
+		m.ClearPost()
+		return nil
+	}
+	return fmt.Errorf("unknown Image unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ImageMutation) ResetEdge(name string) error {
+	switch name {
+	case image.EdgeOwner:
+		m.ResetOwner()
+		return nil
+	case image.EdgePost:
+		m.ResetPost()
+		return nil
+	}
+	return fmt.Errorf("unknown Image edge %s", name)
 }
 
 // LikeMutation represents an operation that mutates the Like nodes in the graph.
@@ -5134,6 +6569,11 @@ type PostMutation struct {
 	comments        map[int]struct{}
 	removedcomments map[int]struct{}
 	clearedcomments bool
+	cover           *int
+	clearedcover    bool
+	images          map[int]struct{}
+	removedimages   map[int]struct{}
+	clearedimages   bool
 	liked_by        map[int]struct{}
 	removedliked_by map[int]struct{}
 	clearedliked_by bool
@@ -5593,6 +7033,55 @@ func (m *PostMutation) ResetHiddenAt() {
 	delete(m.clearedFields, post.FieldHiddenAt)
 }
 
+// SetCoverID sets the "cover_id" field.
+func (m *PostMutation) SetCoverID(i int) {
+	m.cover = &i
+}
+
+// CoverID returns the value of the "cover_id" field in the mutation.
+func (m *PostMutation) CoverID() (r int, exists bool) {
+	v := m.cover
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCoverID returns the old "cover_id" field's value of the Post entity.
+// If the Post object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PostMutation) OldCoverID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCoverID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCoverID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCoverID: %w", err)
+	}
+	return oldValue.CoverID, nil
+}
+
+// ClearCoverID clears the value of the "cover_id" field.
+func (m *PostMutation) ClearCoverID() {
+	m.cover = nil
+	m.clearedFields[post.FieldCoverID] = struct{}{}
+}
+
+// CoverIDCleared returns if the "cover_id" field was cleared in this mutation.
+func (m *PostMutation) CoverIDCleared() bool {
+	_, ok := m.clearedFields[post.FieldCoverID]
+	return ok
+}
+
+// ResetCoverID resets all changes to the "cover_id" field.
+func (m *PostMutation) ResetCoverID() {
+	m.cover = nil
+	delete(m.clearedFields, post.FieldCoverID)
+}
+
 // SetAuthorID sets the "author_id" field.
 func (m *PostMutation) SetAuthorID(i int) {
 	m.author = &i
@@ -5764,6 +7253,87 @@ func (m *PostMutation) ResetComments() {
 	m.removedcomments = nil
 }
 
+// ClearCover clears the "cover" edge to the Image entity.
+func (m *PostMutation) ClearCover() {
+	m.clearedcover = true
+	m.clearedFields[post.FieldCoverID] = struct{}{}
+}
+
+// CoverCleared reports if the "cover" edge to the Image entity was cleared.
+func (m *PostMutation) CoverCleared() bool {
+	return m.CoverIDCleared() || m.clearedcover
+}
+
+// CoverIDs returns the "cover" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CoverID instead. It exists only for internal usage by the builders.
+func (m *PostMutation) CoverIDs() (ids []int) {
+	if id := m.cover; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCover resets all changes to the "cover" edge.
+func (m *PostMutation) ResetCover() {
+	m.cover = nil
+	m.clearedcover = false
+}
+
+// AddImageIDs adds the "images" edge to the Image entity by ids.
+func (m *PostMutation) AddImageIDs(ids ...int) {
+	if m.images == nil {
+		m.images = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.images[ids[i]] = struct{}{}
+	}
+}
+
+// ClearImages clears the "images" edge to the Image entity.
+func (m *PostMutation) ClearImages() {
+	m.clearedimages = true
+}
+
+// ImagesCleared reports if the "images" edge to the Image entity was cleared.
+func (m *PostMutation) ImagesCleared() bool {
+	return m.clearedimages
+}
+
+// RemoveImageIDs removes the "images" edge to the Image entity by IDs.
+func (m *PostMutation) RemoveImageIDs(ids ...int) {
+	if m.removedimages == nil {
+		m.removedimages = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.images, ids[i])
+		m.removedimages[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedImages returns the removed IDs of the "images" edge to the Image entity.
+func (m *PostMutation) RemovedImagesIDs() (ids []int) {
+	for id := range m.removedimages {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ImagesIDs returns the "images" edge IDs in the mutation.
+func (m *PostMutation) ImagesIDs() (ids []int) {
+	for id := range m.images {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetImages resets all changes to the "images" edge.
+func (m *PostMutation) ResetImages() {
+	m.images = nil
+	m.clearedimages = false
+	m.removedimages = nil
+}
+
 // AddLikedByIDs adds the "liked_by" edge to the User entity by ids.
 func (m *PostMutation) AddLikedByIDs(ids ...int) {
 	if m.liked_by == nil {
@@ -5906,7 +7476,7 @@ func (m *PostMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *PostMutation) Fields() []string {
-	fields := make([]string, 0, 10)
+	fields := make([]string, 0, 11)
 	if m.created_at != nil {
 		fields = append(fields, post.FieldCreatedAt)
 	}
@@ -5933,6 +7503,9 @@ func (m *PostMutation) Fields() []string {
 	}
 	if m.hidden_at != nil {
 		fields = append(fields, post.FieldHiddenAt)
+	}
+	if m.cover != nil {
+		fields = append(fields, post.FieldCoverID)
 	}
 	if m.author != nil {
 		fields = append(fields, post.FieldAuthorID)
@@ -5963,6 +7536,8 @@ func (m *PostMutation) Field(name string) (ent.Value, bool) {
 		return m.PublishedAt()
 	case post.FieldHiddenAt:
 		return m.HiddenAt()
+	case post.FieldCoverID:
+		return m.CoverID()
 	case post.FieldAuthorID:
 		return m.AuthorID()
 	}
@@ -5992,6 +7567,8 @@ func (m *PostMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldPublishedAt(ctx)
 	case post.FieldHiddenAt:
 		return m.OldHiddenAt(ctx)
+	case post.FieldCoverID:
+		return m.OldCoverID(ctx)
 	case post.FieldAuthorID:
 		return m.OldAuthorID(ctx)
 	}
@@ -6066,6 +7643,13 @@ func (m *PostMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetHiddenAt(v)
 		return nil
+	case post.FieldCoverID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCoverID(v)
+		return nil
 	case post.FieldAuthorID:
 		v, ok := value.(int)
 		if !ok {
@@ -6112,6 +7696,9 @@ func (m *PostMutation) ClearedFields() []string {
 	if m.FieldCleared(post.FieldHiddenAt) {
 		fields = append(fields, post.FieldHiddenAt)
 	}
+	if m.FieldCleared(post.FieldCoverID) {
+		fields = append(fields, post.FieldCoverID)
+	}
 	return fields
 }
 
@@ -6131,6 +7718,9 @@ func (m *PostMutation) ClearField(name string) error {
 		return nil
 	case post.FieldHiddenAt:
 		m.ClearHiddenAt()
+		return nil
+	case post.FieldCoverID:
+		m.ClearCoverID()
 		return nil
 	}
 	return fmt.Errorf("unknown Post nullable field %s", name)
@@ -6167,6 +7757,9 @@ func (m *PostMutation) ResetField(name string) error {
 	case post.FieldHiddenAt:
 		m.ResetHiddenAt()
 		return nil
+	case post.FieldCoverID:
+		m.ResetCoverID()
+		return nil
 	case post.FieldAuthorID:
 		m.ResetAuthorID()
 		return nil
@@ -6176,7 +7769,7 @@ func (m *PostMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *PostMutation) AddedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 7)
 	if m.author != nil {
 		edges = append(edges, post.EdgeAuthor)
 	}
@@ -6185,6 +7778,12 @@ func (m *PostMutation) AddedEdges() []string {
 	}
 	if m.comments != nil {
 		edges = append(edges, post.EdgeComments)
+	}
+	if m.cover != nil {
+		edges = append(edges, post.EdgeCover)
+	}
+	if m.images != nil {
+		edges = append(edges, post.EdgeImages)
 	}
 	if m.liked_by != nil {
 		edges = append(edges, post.EdgeLikedBy)
@@ -6215,6 +7814,16 @@ func (m *PostMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case post.EdgeCover:
+		if id := m.cover; id != nil {
+			return []ent.Value{*id}
+		}
+	case post.EdgeImages:
+		ids := make([]ent.Value, 0, len(m.images))
+		for id := range m.images {
+			ids = append(ids, id)
+		}
+		return ids
 	case post.EdgeLikedBy:
 		ids := make([]ent.Value, 0, len(m.liked_by))
 		for id := range m.liked_by {
@@ -6233,12 +7842,15 @@ func (m *PostMutation) AddedIDs(name string) []ent.Value {
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *PostMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 7)
 	if m.removedtags != nil {
 		edges = append(edges, post.EdgeTags)
 	}
 	if m.removedcomments != nil {
 		edges = append(edges, post.EdgeComments)
+	}
+	if m.removedimages != nil {
+		edges = append(edges, post.EdgeImages)
 	}
 	if m.removedliked_by != nil {
 		edges = append(edges, post.EdgeLikedBy)
@@ -6265,6 +7877,12 @@ func (m *PostMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case post.EdgeImages:
+		ids := make([]ent.Value, 0, len(m.removedimages))
+		for id := range m.removedimages {
+			ids = append(ids, id)
+		}
+		return ids
 	case post.EdgeLikedBy:
 		ids := make([]ent.Value, 0, len(m.removedliked_by))
 		for id := range m.removedliked_by {
@@ -6283,7 +7901,7 @@ func (m *PostMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *PostMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 7)
 	if m.clearedauthor {
 		edges = append(edges, post.EdgeAuthor)
 	}
@@ -6292,6 +7910,12 @@ func (m *PostMutation) ClearedEdges() []string {
 	}
 	if m.clearedcomments {
 		edges = append(edges, post.EdgeComments)
+	}
+	if m.clearedcover {
+		edges = append(edges, post.EdgeCover)
+	}
+	if m.clearedimages {
+		edges = append(edges, post.EdgeImages)
 	}
 	if m.clearedliked_by {
 		edges = append(edges, post.EdgeLikedBy)
@@ -6312,6 +7936,10 @@ func (m *PostMutation) EdgeCleared(name string) bool {
 		return m.clearedtags
 	case post.EdgeComments:
 		return m.clearedcomments
+	case post.EdgeCover:
+		return m.clearedcover
+	case post.EdgeImages:
+		return m.clearedimages
 	case post.EdgeLikedBy:
 		return m.clearedliked_by
 	case post.EdgeLikes:
@@ -6326,6 +7954,9 @@ func (m *PostMutation) ClearEdge(name string) error {
 	switch name {
 	case post.EdgeAuthor:
 		m.ClearAuthor()
+		return nil
+	case post.EdgeCover:
+		m.ClearCover()
 		return nil
 	}
 	return fmt.Errorf("unknown Post unique edge %s", name)
@@ -6343,6 +7974,12 @@ func (m *PostMutation) ResetEdge(name string) error {
 		return nil
 	case post.EdgeComments:
 		m.ResetComments()
+		return nil
+	case post.EdgeCover:
+		m.ResetCover()
+		return nil
+	case post.EdgeImages:
+		m.ResetImages()
 		return nil
 	case post.EdgeLikedBy:
 		m.ResetLikedBy()
@@ -9601,10 +11238,15 @@ type UserMutation struct {
 	display_name         *string
 	bio                  *string
 	avatar_url           *string
+	avatar_image_id      *int
+	addavatar_image_id   *int
 	banned_at            *time.Time
 	role                 *user.Role
 	message_policy       *user.MessagePolicy
 	clearedFields        map[string]struct{}
+	images               map[int]struct{}
+	removedimages        map[int]struct{}
+	clearedimages        bool
 	posts                map[int]struct{}
 	removedposts         map[int]struct{}
 	clearedposts         bool
@@ -10026,6 +11668,76 @@ func (m *UserMutation) ResetAvatarURL() {
 	m.avatar_url = nil
 }
 
+// SetAvatarImageID sets the "avatar_image_id" field.
+func (m *UserMutation) SetAvatarImageID(i int) {
+	m.avatar_image_id = &i
+	m.addavatar_image_id = nil
+}
+
+// AvatarImageID returns the value of the "avatar_image_id" field in the mutation.
+func (m *UserMutation) AvatarImageID() (r int, exists bool) {
+	v := m.avatar_image_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAvatarImageID returns the old "avatar_image_id" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldAvatarImageID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAvatarImageID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAvatarImageID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAvatarImageID: %w", err)
+	}
+	return oldValue.AvatarImageID, nil
+}
+
+// AddAvatarImageID adds i to the "avatar_image_id" field.
+func (m *UserMutation) AddAvatarImageID(i int) {
+	if m.addavatar_image_id != nil {
+		*m.addavatar_image_id += i
+	} else {
+		m.addavatar_image_id = &i
+	}
+}
+
+// AddedAvatarImageID returns the value that was added to the "avatar_image_id" field in this mutation.
+func (m *UserMutation) AddedAvatarImageID() (r int, exists bool) {
+	v := m.addavatar_image_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearAvatarImageID clears the value of the "avatar_image_id" field.
+func (m *UserMutation) ClearAvatarImageID() {
+	m.avatar_image_id = nil
+	m.addavatar_image_id = nil
+	m.clearedFields[user.FieldAvatarImageID] = struct{}{}
+}
+
+// AvatarImageIDCleared returns if the "avatar_image_id" field was cleared in this mutation.
+func (m *UserMutation) AvatarImageIDCleared() bool {
+	_, ok := m.clearedFields[user.FieldAvatarImageID]
+	return ok
+}
+
+// ResetAvatarImageID resets all changes to the "avatar_image_id" field.
+func (m *UserMutation) ResetAvatarImageID() {
+	m.avatar_image_id = nil
+	m.addavatar_image_id = nil
+	delete(m.clearedFields, user.FieldAvatarImageID)
+}
+
 // SetBannedAt sets the "banned_at" field.
 func (m *UserMutation) SetBannedAt(t time.Time) {
 	m.banned_at = &t
@@ -10145,6 +11857,60 @@ func (m *UserMutation) OldMessagePolicy(ctx context.Context) (v user.MessagePoli
 // ResetMessagePolicy resets all changes to the "message_policy" field.
 func (m *UserMutation) ResetMessagePolicy() {
 	m.message_policy = nil
+}
+
+// AddImageIDs adds the "images" edge to the Image entity by ids.
+func (m *UserMutation) AddImageIDs(ids ...int) {
+	if m.images == nil {
+		m.images = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.images[ids[i]] = struct{}{}
+	}
+}
+
+// ClearImages clears the "images" edge to the Image entity.
+func (m *UserMutation) ClearImages() {
+	m.clearedimages = true
+}
+
+// ImagesCleared reports if the "images" edge to the Image entity was cleared.
+func (m *UserMutation) ImagesCleared() bool {
+	return m.clearedimages
+}
+
+// RemoveImageIDs removes the "images" edge to the Image entity by IDs.
+func (m *UserMutation) RemoveImageIDs(ids ...int) {
+	if m.removedimages == nil {
+		m.removedimages = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.images, ids[i])
+		m.removedimages[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedImages returns the removed IDs of the "images" edge to the Image entity.
+func (m *UserMutation) RemovedImagesIDs() (ids []int) {
+	for id := range m.removedimages {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ImagesIDs returns the "images" edge IDs in the mutation.
+func (m *UserMutation) ImagesIDs() (ids []int) {
+	for id := range m.images {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetImages resets all changes to the "images" edge.
+func (m *UserMutation) ResetImages() {
+	m.images = nil
+	m.clearedimages = false
+	m.removedimages = nil
 }
 
 // AddPostIDs adds the "posts" edge to the Post entity by ids.
@@ -10721,7 +12487,7 @@ func (m *UserMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UserMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 12)
 	if m.created_at != nil {
 		fields = append(fields, user.FieldCreatedAt)
 	}
@@ -10745,6 +12511,9 @@ func (m *UserMutation) Fields() []string {
 	}
 	if m.avatar_url != nil {
 		fields = append(fields, user.FieldAvatarURL)
+	}
+	if m.avatar_image_id != nil {
+		fields = append(fields, user.FieldAvatarImageID)
 	}
 	if m.banned_at != nil {
 		fields = append(fields, user.FieldBannedAt)
@@ -10779,6 +12548,8 @@ func (m *UserMutation) Field(name string) (ent.Value, bool) {
 		return m.Bio()
 	case user.FieldAvatarURL:
 		return m.AvatarURL()
+	case user.FieldAvatarImageID:
+		return m.AvatarImageID()
 	case user.FieldBannedAt:
 		return m.BannedAt()
 	case user.FieldRole:
@@ -10810,6 +12581,8 @@ func (m *UserMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldBio(ctx)
 	case user.FieldAvatarURL:
 		return m.OldAvatarURL(ctx)
+	case user.FieldAvatarImageID:
+		return m.OldAvatarImageID(ctx)
 	case user.FieldBannedAt:
 		return m.OldBannedAt(ctx)
 	case user.FieldRole:
@@ -10881,6 +12654,13 @@ func (m *UserMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetAvatarURL(v)
 		return nil
+	case user.FieldAvatarImageID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAvatarImageID(v)
+		return nil
 	case user.FieldBannedAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -10909,13 +12689,21 @@ func (m *UserMutation) SetField(name string, value ent.Value) error {
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *UserMutation) AddedFields() []string {
-	return nil
+	var fields []string
+	if m.addavatar_image_id != nil {
+		fields = append(fields, user.FieldAvatarImageID)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *UserMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case user.FieldAvatarImageID:
+		return m.AddedAvatarImageID()
+	}
 	return nil, false
 }
 
@@ -10924,6 +12712,13 @@ func (m *UserMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *UserMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case user.FieldAvatarImageID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAvatarImageID(v)
+		return nil
 	}
 	return fmt.Errorf("unknown User numeric field %s", name)
 }
@@ -10932,6 +12727,9 @@ func (m *UserMutation) AddField(name string, value ent.Value) error {
 // mutation.
 func (m *UserMutation) ClearedFields() []string {
 	var fields []string
+	if m.FieldCleared(user.FieldAvatarImageID) {
+		fields = append(fields, user.FieldAvatarImageID)
+	}
 	if m.FieldCleared(user.FieldBannedAt) {
 		fields = append(fields, user.FieldBannedAt)
 	}
@@ -10949,6 +12747,9 @@ func (m *UserMutation) FieldCleared(name string) bool {
 // error if the field is not defined in the schema.
 func (m *UserMutation) ClearField(name string) error {
 	switch name {
+	case user.FieldAvatarImageID:
+		m.ClearAvatarImageID()
+		return nil
 	case user.FieldBannedAt:
 		m.ClearBannedAt()
 		return nil
@@ -10984,6 +12785,9 @@ func (m *UserMutation) ResetField(name string) error {
 	case user.FieldAvatarURL:
 		m.ResetAvatarURL()
 		return nil
+	case user.FieldAvatarImageID:
+		m.ResetAvatarImageID()
+		return nil
 	case user.FieldBannedAt:
 		m.ResetBannedAt()
 		return nil
@@ -10999,7 +12803,10 @@ func (m *UserMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *UserMutation) AddedEdges() []string {
-	edges := make([]string, 0, 10)
+	edges := make([]string, 0, 11)
+	if m.images != nil {
+		edges = append(edges, user.EdgeImages)
+	}
 	if m.posts != nil {
 		edges = append(edges, user.EdgePosts)
 	}
@@ -11037,6 +12844,12 @@ func (m *UserMutation) AddedEdges() []string {
 // name in this mutation.
 func (m *UserMutation) AddedIDs(name string) []ent.Value {
 	switch name {
+	case user.EdgeImages:
+		ids := make([]ent.Value, 0, len(m.images))
+		for id := range m.images {
+			ids = append(ids, id)
+		}
+		return ids
 	case user.EdgePosts:
 		ids := make([]ent.Value, 0, len(m.posts))
 		for id := range m.posts {
@@ -11103,7 +12916,10 @@ func (m *UserMutation) AddedIDs(name string) []ent.Value {
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *UserMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 10)
+	edges := make([]string, 0, 11)
+	if m.removedimages != nil {
+		edges = append(edges, user.EdgeImages)
+	}
 	if m.removedposts != nil {
 		edges = append(edges, user.EdgePosts)
 	}
@@ -11141,6 +12957,12 @@ func (m *UserMutation) RemovedEdges() []string {
 // the given name in this mutation.
 func (m *UserMutation) RemovedIDs(name string) []ent.Value {
 	switch name {
+	case user.EdgeImages:
+		ids := make([]ent.Value, 0, len(m.removedimages))
+		for id := range m.removedimages {
+			ids = append(ids, id)
+		}
+		return ids
 	case user.EdgePosts:
 		ids := make([]ent.Value, 0, len(m.removedposts))
 		for id := range m.removedposts {
@@ -11207,7 +13029,10 @@ func (m *UserMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *UserMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 10)
+	edges := make([]string, 0, 11)
+	if m.clearedimages {
+		edges = append(edges, user.EdgeImages)
+	}
 	if m.clearedposts {
 		edges = append(edges, user.EdgePosts)
 	}
@@ -11245,6 +13070,8 @@ func (m *UserMutation) ClearedEdges() []string {
 // was cleared in this mutation.
 func (m *UserMutation) EdgeCleared(name string) bool {
 	switch name {
+	case user.EdgeImages:
+		return m.clearedimages
 	case user.EdgePosts:
 		return m.clearedposts
 	case user.EdgeComments:
@@ -11281,6 +13108,9 @@ func (m *UserMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *UserMutation) ResetEdge(name string) error {
 	switch name {
+	case user.EdgeImages:
+		m.ResetImages()
+		return nil
 	case user.EdgePosts:
 		m.ResetPosts()
 		return nil

@@ -9,6 +9,7 @@ import (
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
+	"github.com/agora/agora/ent/image"
 	"github.com/agora/agora/ent/post"
 	"github.com/agora/agora/ent/user"
 )
@@ -36,6 +37,8 @@ type Post struct {
 	PublishedAt *time.Time `json:"published_at,omitempty"`
 	// When a moderator hid it; hidden content is visible to its author and moderators only.
 	HiddenAt *time.Time `json:"hidden_at,omitempty"`
+	// ID of the cover image.
+	CoverID *int `json:"cover_id,omitempty"`
 	// ID of the author.
 	AuthorID int `json:"author_id,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -52,6 +55,10 @@ type PostEdges struct {
 	Tags []*Tag `json:"tags,omitempty"`
 	// Comments on the post, oldest first by default.
 	Comments []*Comment `json:"comments,omitempty"`
+	// The cover image; null when none, or when the viewer may not see it.
+	Cover *Image `json:"cover,omitempty"`
+	// Images holds the value of the images edge.
+	Images []*Image `json:"images,omitempty"`
 	// LikedBy holds the value of the liked_by edge.
 	LikedBy []*User `json:"liked_by,omitempty"`
 	// PostTags holds the value of the post_tags edge.
@@ -60,12 +67,13 @@ type PostEdges struct {
 	Likes []*Like `json:"likes,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [6]bool
+	loadedTypes [8]bool
 	// totalCount holds the count of the edges above.
-	totalCount [3]map[string]int
+	totalCount [4]map[string]int
 
 	namedTags     map[string][]*Tag
 	namedComments map[string][]*Comment
+	namedImages   map[string][]*Image
 	namedLikedBy  map[string][]*User
 	namedPostTags map[string][]*PostTag
 	namedLikes    map[string][]*Like
@@ -100,10 +108,30 @@ func (e PostEdges) CommentsOrErr() ([]*Comment, error) {
 	return nil, &NotLoadedError{edge: "comments"}
 }
 
+// CoverOrErr returns the Cover value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e PostEdges) CoverOrErr() (*Image, error) {
+	if e.Cover != nil {
+		return e.Cover, nil
+	} else if e.loadedTypes[3] {
+		return nil, &NotFoundError{label: image.Label}
+	}
+	return nil, &NotLoadedError{edge: "cover"}
+}
+
+// ImagesOrErr returns the Images value or an error if the edge
+// was not loaded in eager-loading.
+func (e PostEdges) ImagesOrErr() ([]*Image, error) {
+	if e.loadedTypes[4] {
+		return e.Images, nil
+	}
+	return nil, &NotLoadedError{edge: "images"}
+}
+
 // LikedByOrErr returns the LikedBy value or an error if the edge
 // was not loaded in eager-loading.
 func (e PostEdges) LikedByOrErr() ([]*User, error) {
-	if e.loadedTypes[3] {
+	if e.loadedTypes[5] {
 		return e.LikedBy, nil
 	}
 	return nil, &NotLoadedError{edge: "liked_by"}
@@ -112,7 +140,7 @@ func (e PostEdges) LikedByOrErr() ([]*User, error) {
 // PostTagsOrErr returns the PostTags value or an error if the edge
 // was not loaded in eager-loading.
 func (e PostEdges) PostTagsOrErr() ([]*PostTag, error) {
-	if e.loadedTypes[4] {
+	if e.loadedTypes[6] {
 		return e.PostTags, nil
 	}
 	return nil, &NotLoadedError{edge: "post_tags"}
@@ -121,7 +149,7 @@ func (e PostEdges) PostTagsOrErr() ([]*PostTag, error) {
 // LikesOrErr returns the Likes value or an error if the edge
 // was not loaded in eager-loading.
 func (e PostEdges) LikesOrErr() ([]*Like, error) {
-	if e.loadedTypes[5] {
+	if e.loadedTypes[7] {
 		return e.Likes, nil
 	}
 	return nil, &NotLoadedError{edge: "likes"}
@@ -132,7 +160,7 @@ func (*Post) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case post.FieldID, post.FieldAuthorID:
+		case post.FieldID, post.FieldCoverID, post.FieldAuthorID:
 			values[i] = new(sql.NullInt64)
 		case post.FieldSlug, post.FieldTitle, post.FieldDescription, post.FieldBody, post.FieldStatus:
 			values[i] = new(sql.NullString)
@@ -215,6 +243,13 @@ func (_m *Post) assignValues(columns []string, values []any) error {
 				_m.HiddenAt = new(time.Time)
 				*_m.HiddenAt = value.Time
 			}
+		case post.FieldCoverID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field cover_id", values[i])
+			} else if value.Valid {
+				_m.CoverID = new(int)
+				*_m.CoverID = int(value.Int64)
+			}
 		case post.FieldAuthorID:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
 				return fmt.Errorf("unexpected type %T for field author_id", values[i])
@@ -247,6 +282,16 @@ func (_m *Post) QueryTags() *TagQuery {
 // QueryComments queries the "comments" edge of the Post entity.
 func (_m *Post) QueryComments() *CommentQuery {
 	return NewPostClient(_m.config).QueryComments(_m)
+}
+
+// QueryCover queries the "cover" edge of the Post entity.
+func (_m *Post) QueryCover() *ImageQuery {
+	return NewPostClient(_m.config).QueryCover(_m)
+}
+
+// QueryImages queries the "images" edge of the Post entity.
+func (_m *Post) QueryImages() *ImageQuery {
+	return NewPostClient(_m.config).QueryImages(_m)
 }
 
 // QueryLikedBy queries the "liked_by" edge of the Post entity.
@@ -318,6 +363,11 @@ func (_m *Post) String() string {
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteString(", ")
+	if v := _m.CoverID; v != nil {
+		builder.WriteString("cover_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
 	builder.WriteString("author_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.AuthorID))
 	builder.WriteByte(')')
@@ -369,6 +419,30 @@ func (_m *Post) appendNamedComments(name string, edges ...*Comment) {
 		_m.Edges.namedComments[name] = []*Comment{}
 	} else {
 		_m.Edges.namedComments[name] = append(_m.Edges.namedComments[name], edges...)
+	}
+}
+
+// NamedImages returns the Images named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Post) NamedImages(name string) ([]*Image, error) {
+	if _m.Edges.namedImages == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedImages[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Post) appendNamedImages(name string, edges ...*Image) {
+	if _m.Edges.namedImages == nil {
+		_m.Edges.namedImages = make(map[string][]*Image)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedImages[name] = []*Image{}
+	} else {
+		_m.Edges.namedImages[name] = append(_m.Edges.namedImages[name], edges...)
 	}
 }
 

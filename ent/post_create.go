@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/agora/agora/ent/comment"
+	"github.com/agora/agora/ent/image"
 	"github.com/agora/agora/ent/like"
 	"github.com/agora/agora/ent/post"
 	"github.com/agora/agora/ent/tag"
@@ -136,6 +137,20 @@ func (_c *PostCreate) SetNillableHiddenAt(v *time.Time) *PostCreate {
 	return _c
 }
 
+// SetCoverID sets the "cover_id" field.
+func (_c *PostCreate) SetCoverID(v int) *PostCreate {
+	_c.mutation.SetCoverID(v)
+	return _c
+}
+
+// SetNillableCoverID sets the "cover_id" field if the given value is not nil.
+func (_c *PostCreate) SetNillableCoverID(v *int) *PostCreate {
+	if v != nil {
+		_c.SetCoverID(*v)
+	}
+	return _c
+}
+
 // SetAuthorID sets the "author_id" field.
 func (_c *PostCreate) SetAuthorID(v int) *PostCreate {
 	_c.mutation.SetAuthorID(v)
@@ -175,6 +190,26 @@ func (_c *PostCreate) AddComments(v ...*Comment) *PostCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddCommentIDs(ids...)
+}
+
+// SetCover sets the "cover" edge to the Image entity.
+func (_c *PostCreate) SetCover(v *Image) *PostCreate {
+	return _c.SetCoverID(v.ID)
+}
+
+// AddImageIDs adds the "images" edge to the Image entity by IDs.
+func (_c *PostCreate) AddImageIDs(ids ...int) *PostCreate {
+	_c.mutation.AddImageIDs(ids...)
+	return _c
+}
+
+// AddImages adds the "images" edges to the Image entity.
+func (_c *PostCreate) AddImages(v ...*Image) *PostCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddImageIDs(ids...)
 }
 
 // AddLikedByIDs adds the "liked_by" edge to the User entity by IDs.
@@ -429,6 +464,39 @@ func (_c *PostCreate) createSpec() (*Post, *sqlgraph.CreateSpec) {
 		}
 		_spec.Edges = append(_spec.Edges, edge)
 	}
+	if nodes := _c.mutation.CoverIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   post.CoverTable,
+			Columns: []string{post.CoverColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(image.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.CoverID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.ImagesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   post.ImagesTable,
+			Columns: []string{post.ImagesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(image.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
 	if nodes := _c.mutation.LikedByIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2M,
@@ -613,6 +681,24 @@ func (u *PostUpsert) ClearHiddenAt() *PostUpsert {
 	return u
 }
 
+// SetCoverID sets the "cover_id" field.
+func (u *PostUpsert) SetCoverID(v int) *PostUpsert {
+	u.Set(post.FieldCoverID, v)
+	return u
+}
+
+// UpdateCoverID sets the "cover_id" field to the value that was provided on create.
+func (u *PostUpsert) UpdateCoverID() *PostUpsert {
+	u.SetExcluded(post.FieldCoverID)
+	return u
+}
+
+// ClearCoverID clears the value of the "cover_id" field.
+func (u *PostUpsert) ClearCoverID() *PostUpsert {
+	u.SetNull(post.FieldCoverID)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -773,6 +859,27 @@ func (u *PostUpsertOne) UpdateHiddenAt() *PostUpsertOne {
 func (u *PostUpsertOne) ClearHiddenAt() *PostUpsertOne {
 	return u.Update(func(s *PostUpsert) {
 		s.ClearHiddenAt()
+	})
+}
+
+// SetCoverID sets the "cover_id" field.
+func (u *PostUpsertOne) SetCoverID(v int) *PostUpsertOne {
+	return u.Update(func(s *PostUpsert) {
+		s.SetCoverID(v)
+	})
+}
+
+// UpdateCoverID sets the "cover_id" field to the value that was provided on create.
+func (u *PostUpsertOne) UpdateCoverID() *PostUpsertOne {
+	return u.Update(func(s *PostUpsert) {
+		s.UpdateCoverID()
+	})
+}
+
+// ClearCoverID clears the value of the "cover_id" field.
+func (u *PostUpsertOne) ClearCoverID() *PostUpsertOne {
+	return u.Update(func(s *PostUpsert) {
+		s.ClearCoverID()
 	})
 }
 
@@ -1102,6 +1209,27 @@ func (u *PostUpsertBulk) UpdateHiddenAt() *PostUpsertBulk {
 func (u *PostUpsertBulk) ClearHiddenAt() *PostUpsertBulk {
 	return u.Update(func(s *PostUpsert) {
 		s.ClearHiddenAt()
+	})
+}
+
+// SetCoverID sets the "cover_id" field.
+func (u *PostUpsertBulk) SetCoverID(v int) *PostUpsertBulk {
+	return u.Update(func(s *PostUpsert) {
+		s.SetCoverID(v)
+	})
+}
+
+// UpdateCoverID sets the "cover_id" field to the value that was provided on create.
+func (u *PostUpsertBulk) UpdateCoverID() *PostUpsertBulk {
+	return u.Update(func(s *PostUpsert) {
+		s.UpdateCoverID()
+	})
+}
+
+// ClearCoverID clears the value of the "cover_id" field.
+func (u *PostUpsertBulk) ClearCoverID() *PostUpsertBulk {
+	return u.Update(func(s *PostUpsert) {
+		s.ClearCoverID()
 	})
 }
 

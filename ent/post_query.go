@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/agora/agora/ent/comment"
+	"github.com/agora/agora/ent/image"
 	"github.com/agora/agora/ent/like"
 	"github.com/agora/agora/ent/post"
 	"github.com/agora/agora/ent/posttag"
@@ -32,6 +33,8 @@ type PostQuery struct {
 	withAuthor        *UserQuery
 	withTags          *TagQuery
 	withComments      *CommentQuery
+	withCover         *ImageQuery
+	withImages        *ImageQuery
 	withLikedBy       *UserQuery
 	withPostTags      *PostTagQuery
 	withLikes         *LikeQuery
@@ -39,6 +42,7 @@ type PostQuery struct {
 	modifiers         []func(*sql.Selector)
 	withNamedTags     map[string]*TagQuery
 	withNamedComments map[string]*CommentQuery
+	withNamedImages   map[string]*ImageQuery
 	withNamedLikedBy  map[string]*UserQuery
 	withNamedPostTags map[string]*PostTagQuery
 	withNamedLikes    map[string]*LikeQuery
@@ -137,6 +141,50 @@ func (_q *PostQuery) QueryComments() *CommentQuery {
 			sqlgraph.From(post.Table, post.FieldID, selector),
 			sqlgraph.To(comment.Table, comment.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, post.CommentsTable, post.CommentsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryCover chains the current query on the "cover" edge.
+func (_q *PostQuery) QueryCover() *ImageQuery {
+	query := (&ImageClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(post.Table, post.FieldID, selector),
+			sqlgraph.To(image.Table, image.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, post.CoverTable, post.CoverColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryImages chains the current query on the "images" edge.
+func (_q *PostQuery) QueryImages() *ImageQuery {
+	query := (&ImageClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(post.Table, post.FieldID, selector),
+			sqlgraph.To(image.Table, image.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, post.ImagesTable, post.ImagesColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -405,6 +453,8 @@ func (_q *PostQuery) Clone() *PostQuery {
 		withAuthor:   _q.withAuthor.Clone(),
 		withTags:     _q.withTags.Clone(),
 		withComments: _q.withComments.Clone(),
+		withCover:    _q.withCover.Clone(),
+		withImages:   _q.withImages.Clone(),
 		withLikedBy:  _q.withLikedBy.Clone(),
 		withPostTags: _q.withPostTags.Clone(),
 		withLikes:    _q.withLikes.Clone(),
@@ -445,6 +495,28 @@ func (_q *PostQuery) WithComments(opts ...func(*CommentQuery)) *PostQuery {
 		opt(query)
 	}
 	_q.withComments = query
+	return _q
+}
+
+// WithCover tells the query-builder to eager-load the nodes that are connected to
+// the "cover" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *PostQuery) WithCover(opts ...func(*ImageQuery)) *PostQuery {
+	query := (&ImageClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withCover = query
+	return _q
+}
+
+// WithImages tells the query-builder to eager-load the nodes that are connected to
+// the "images" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *PostQuery) WithImages(opts ...func(*ImageQuery)) *PostQuery {
+	query := (&ImageClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withImages = query
 	return _q
 }
 
@@ -565,10 +637,12 @@ func (_q *PostQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Post, e
 	var (
 		nodes       = []*Post{}
 		_spec       = _q.querySpec()
-		loadedTypes = [6]bool{
+		loadedTypes = [8]bool{
 			_q.withAuthor != nil,
 			_q.withTags != nil,
 			_q.withComments != nil,
+			_q.withCover != nil,
+			_q.withImages != nil,
 			_q.withLikedBy != nil,
 			_q.withPostTags != nil,
 			_q.withLikes != nil,
@@ -615,6 +689,19 @@ func (_q *PostQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Post, e
 			return nil, err
 		}
 	}
+	if query := _q.withCover; query != nil {
+		if err := _q.loadCover(ctx, query, nodes, nil,
+			func(n *Post, e *Image) { n.Edges.Cover = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withImages; query != nil {
+		if err := _q.loadImages(ctx, query, nodes,
+			func(n *Post) { n.Edges.Images = []*Image{} },
+			func(n *Post, e *Image) { n.Edges.Images = append(n.Edges.Images, e) }); err != nil {
+			return nil, err
+		}
+	}
 	if query := _q.withLikedBy; query != nil {
 		if err := _q.loadLikedBy(ctx, query, nodes,
 			func(n *Post) { n.Edges.LikedBy = []*User{} },
@@ -647,6 +734,13 @@ func (_q *PostQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Post, e
 		if err := _q.loadComments(ctx, query, nodes,
 			func(n *Post) { n.appendNamedComments(name) },
 			func(n *Post, e *Comment) { n.appendNamedComments(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedImages {
+		if err := _q.loadImages(ctx, query, nodes,
+			func(n *Post) { n.appendNamedImages(name) },
+			func(n *Post, e *Image) { n.appendNamedImages(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -794,6 +888,71 @@ func (_q *PostQuery) loadComments(ctx context.Context, query *CommentQuery, node
 		node, ok := nodeids[fk]
 		if !ok {
 			return fmt.Errorf(`unexpected referenced foreign-key "post_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *PostQuery) loadCover(ctx context.Context, query *ImageQuery, nodes []*Post, init func(*Post), assign func(*Post, *Image)) error {
+	ids := make([]int, 0, len(nodes))
+	nodeids := make(map[int][]*Post)
+	for i := range nodes {
+		if nodes[i].CoverID == nil {
+			continue
+		}
+		fk := *nodes[i].CoverID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(image.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "cover_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
+func (_q *PostQuery) loadImages(ctx context.Context, query *ImageQuery, nodes []*Post, init func(*Post), assign func(*Post, *Image)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Post)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(image.FieldPostID)
+	}
+	query.Where(predicate.Image(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(post.ImagesColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.PostID
+		if fk == nil {
+			return fmt.Errorf(`foreign-key "post_id" is nil for node %v`, n.ID)
+		}
+		node, ok := nodeids[*fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "post_id" returned %v for node %v`, *fk, n.ID)
 		}
 		assign(node, n)
 	}
@@ -952,6 +1111,9 @@ func (_q *PostQuery) querySpec() *sqlgraph.QuerySpec {
 		if _q.withAuthor != nil {
 			_spec.Node.AddColumnOnce(post.FieldAuthorID)
 		}
+		if _q.withCover != nil {
+			_spec.Node.AddColumnOnce(post.FieldCoverID)
+		}
 	}
 	if ps := _q.predicates; len(ps) > 0 {
 		_spec.Predicate = func(selector *sql.Selector) {
@@ -1042,6 +1204,20 @@ func (_q *PostQuery) WithNamedComments(name string, opts ...func(*CommentQuery))
 		_q.withNamedComments = make(map[string]*CommentQuery)
 	}
 	_q.withNamedComments[name] = query
+	return _q
+}
+
+// WithNamedImages tells the query-builder to eager-load the nodes that are connected to the "images"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *PostQuery) WithNamedImages(name string, opts ...func(*ImageQuery)) *PostQuery {
+	query := (&ImageClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedImages == nil {
+		_q.withNamedImages = make(map[string]*ImageQuery)
+	}
+	_q.withNamedImages[name] = query
 	return _q
 }
 

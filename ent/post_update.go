@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/agora/agora/ent/comment"
+	"github.com/agora/agora/ent/image"
 	"github.com/agora/agora/ent/like"
 	"github.com/agora/agora/ent/post"
 	"github.com/agora/agora/ent/predicate"
@@ -135,6 +136,26 @@ func (_u *PostUpdate) ClearHiddenAt() *PostUpdate {
 	return _u
 }
 
+// SetCoverID sets the "cover_id" field.
+func (_u *PostUpdate) SetCoverID(v int) *PostUpdate {
+	_u.mutation.SetCoverID(v)
+	return _u
+}
+
+// SetNillableCoverID sets the "cover_id" field if the given value is not nil.
+func (_u *PostUpdate) SetNillableCoverID(v *int) *PostUpdate {
+	if v != nil {
+		_u.SetCoverID(*v)
+	}
+	return _u
+}
+
+// ClearCoverID clears the value of the "cover_id" field.
+func (_u *PostUpdate) ClearCoverID() *PostUpdate {
+	_u.mutation.ClearCoverID()
+	return _u
+}
+
 // AddTagIDs adds the "tags" edge to the Tag entity by IDs.
 func (_u *PostUpdate) AddTagIDs(ids ...int) *PostUpdate {
 	_u.mutation.AddTagIDs(ids...)
@@ -163,6 +184,26 @@ func (_u *PostUpdate) AddComments(v ...*Comment) *PostUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.AddCommentIDs(ids...)
+}
+
+// SetCover sets the "cover" edge to the Image entity.
+func (_u *PostUpdate) SetCover(v *Image) *PostUpdate {
+	return _u.SetCoverID(v.ID)
+}
+
+// AddImageIDs adds the "images" edge to the Image entity by IDs.
+func (_u *PostUpdate) AddImageIDs(ids ...int) *PostUpdate {
+	_u.mutation.AddImageIDs(ids...)
+	return _u
+}
+
+// AddImages adds the "images" edges to the Image entity.
+func (_u *PostUpdate) AddImages(v ...*Image) *PostUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddImageIDs(ids...)
 }
 
 // AddLikedByIDs adds the "liked_by" edge to the User entity by IDs.
@@ -240,6 +281,33 @@ func (_u *PostUpdate) RemoveComments(v ...*Comment) *PostUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveCommentIDs(ids...)
+}
+
+// ClearCover clears the "cover" edge to the Image entity.
+func (_u *PostUpdate) ClearCover() *PostUpdate {
+	_u.mutation.ClearCover()
+	return _u
+}
+
+// ClearImages clears all "images" edges to the Image entity.
+func (_u *PostUpdate) ClearImages() *PostUpdate {
+	_u.mutation.ClearImages()
+	return _u
+}
+
+// RemoveImageIDs removes the "images" edge to Image entities by IDs.
+func (_u *PostUpdate) RemoveImageIDs(ids ...int) *PostUpdate {
+	_u.mutation.RemoveImageIDs(ids...)
+	return _u
+}
+
+// RemoveImages removes "images" edges to Image entities.
+func (_u *PostUpdate) RemoveImages(v ...*Image) *PostUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveImageIDs(ids...)
 }
 
 // ClearLikedBy clears all "liked_by" edges to the User entity.
@@ -479,6 +547,80 @@ func (_u *PostUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if _u.mutation.CoverCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   post.CoverTable,
+			Columns: []string{post.CoverColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(image.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.CoverIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   post.CoverTable,
+			Columns: []string{post.CoverColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(image.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.ImagesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   post.ImagesTable,
+			Columns: []string{post.ImagesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(image.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedImagesIDs(); len(nodes) > 0 && !_u.mutation.ImagesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   post.ImagesTable,
+			Columns: []string{post.ImagesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(image.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.ImagesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   post.ImagesTable,
+			Columns: []string{post.ImagesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(image.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	if _u.mutation.LikedByCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2M,
@@ -705,6 +847,26 @@ func (_u *PostUpdateOne) ClearHiddenAt() *PostUpdateOne {
 	return _u
 }
 
+// SetCoverID sets the "cover_id" field.
+func (_u *PostUpdateOne) SetCoverID(v int) *PostUpdateOne {
+	_u.mutation.SetCoverID(v)
+	return _u
+}
+
+// SetNillableCoverID sets the "cover_id" field if the given value is not nil.
+func (_u *PostUpdateOne) SetNillableCoverID(v *int) *PostUpdateOne {
+	if v != nil {
+		_u.SetCoverID(*v)
+	}
+	return _u
+}
+
+// ClearCoverID clears the value of the "cover_id" field.
+func (_u *PostUpdateOne) ClearCoverID() *PostUpdateOne {
+	_u.mutation.ClearCoverID()
+	return _u
+}
+
 // AddTagIDs adds the "tags" edge to the Tag entity by IDs.
 func (_u *PostUpdateOne) AddTagIDs(ids ...int) *PostUpdateOne {
 	_u.mutation.AddTagIDs(ids...)
@@ -733,6 +895,26 @@ func (_u *PostUpdateOne) AddComments(v ...*Comment) *PostUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.AddCommentIDs(ids...)
+}
+
+// SetCover sets the "cover" edge to the Image entity.
+func (_u *PostUpdateOne) SetCover(v *Image) *PostUpdateOne {
+	return _u.SetCoverID(v.ID)
+}
+
+// AddImageIDs adds the "images" edge to the Image entity by IDs.
+func (_u *PostUpdateOne) AddImageIDs(ids ...int) *PostUpdateOne {
+	_u.mutation.AddImageIDs(ids...)
+	return _u
+}
+
+// AddImages adds the "images" edges to the Image entity.
+func (_u *PostUpdateOne) AddImages(v ...*Image) *PostUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddImageIDs(ids...)
 }
 
 // AddLikedByIDs adds the "liked_by" edge to the User entity by IDs.
@@ -810,6 +992,33 @@ func (_u *PostUpdateOne) RemoveComments(v ...*Comment) *PostUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveCommentIDs(ids...)
+}
+
+// ClearCover clears the "cover" edge to the Image entity.
+func (_u *PostUpdateOne) ClearCover() *PostUpdateOne {
+	_u.mutation.ClearCover()
+	return _u
+}
+
+// ClearImages clears all "images" edges to the Image entity.
+func (_u *PostUpdateOne) ClearImages() *PostUpdateOne {
+	_u.mutation.ClearImages()
+	return _u
+}
+
+// RemoveImageIDs removes the "images" edge to Image entities by IDs.
+func (_u *PostUpdateOne) RemoveImageIDs(ids ...int) *PostUpdateOne {
+	_u.mutation.RemoveImageIDs(ids...)
+	return _u
+}
+
+// RemoveImages removes "images" edges to Image entities.
+func (_u *PostUpdateOne) RemoveImages(v ...*Image) *PostUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveImageIDs(ids...)
 }
 
 // ClearLikedBy clears all "liked_by" edges to the User entity.
@@ -1072,6 +1281,80 @@ func (_u *PostUpdateOne) sqlSave(ctx context.Context) (_node *Post, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(comment.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.CoverCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   post.CoverTable,
+			Columns: []string{post.CoverColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(image.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.CoverIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   post.CoverTable,
+			Columns: []string{post.CoverColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(image.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.ImagesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   post.ImagesTable,
+			Columns: []string{post.ImagesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(image.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedImagesIDs(); len(nodes) > 0 && !_u.mutation.ImagesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   post.ImagesTable,
+			Columns: []string{post.ImagesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(image.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.ImagesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   post.ImagesTable,
+			Columns: []string{post.ImagesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(image.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -22,6 +22,8 @@ type Tx struct {
 	Follow *FollowClient
 	// Identity is the client for interacting with the Identity builders.
 	Identity *IdentityClient
+	// Image is the client for interacting with the Image builders.
+	Image *ImageClient
 	// Like is the client for interacting with the Like builders.
 	Like *LikeClient
 	// Message is the client for interacting with the Message builders.
@@ -179,6 +181,7 @@ func (tx *Tx) init() {
 	tx.Conversation = NewConversationClient(tx.config)
 	tx.Follow = NewFollowClient(tx.config)
 	tx.Identity = NewIdentityClient(tx.config)
+	tx.Image = NewImageClient(tx.config)
 	tx.Like = NewLikeClient(tx.config)
 	tx.Message = NewMessageClient(tx.config)
 	tx.Notification = NewNotificationClient(tx.config)

@@ -33,6 +33,8 @@ type User struct {
 	Bio string `json:"bio,omitempty"`
 	// Absolute http(s) URL of the avatar image, or empty.
 	AvatarURL string `json:"avatar_url,omitempty"`
+	// The uploaded image avatar_url shows, if any: released when replaced.
+	AvatarImageID *int `json:"avatar_image_id,omitempty"`
 	// When the user was banned (banned users can read but not write); visible to moderators, else null.
 	BannedAt *time.Time `json:"banned_at,omitempty"`
 	// What the user may do beyond their own content.
@@ -47,6 +49,8 @@ type User struct {
 
 // UserEdges holds the relations/edges for other nodes in the graph.
 type UserEdges struct {
+	// Images holds the value of the images edge.
+	Images []*Image `json:"images,omitempty"`
 	// Posts written by the user: published ones, plus drafts for their author.
 	Posts []*Post `json:"posts,omitempty"`
 	// Comments holds the value of the comments edge.
@@ -69,10 +73,11 @@ type UserEdges struct {
 	Likes []*Like `json:"likes,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [10]bool
+	loadedTypes [11]bool
 	// totalCount holds the count of the edges above.
 	totalCount [3]map[string]int
 
+	namedImages        map[string][]*Image
 	namedPosts         map[string][]*Post
 	namedComments      map[string][]*Comment
 	namedFollowing     map[string][]*User
@@ -85,10 +90,19 @@ type UserEdges struct {
 	namedLikes         map[string][]*Like
 }
 
+// ImagesOrErr returns the Images value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) ImagesOrErr() ([]*Image, error) {
+	if e.loadedTypes[0] {
+		return e.Images, nil
+	}
+	return nil, &NotLoadedError{edge: "images"}
+}
+
 // PostsOrErr returns the Posts value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) PostsOrErr() ([]*Post, error) {
-	if e.loadedTypes[0] {
+	if e.loadedTypes[1] {
 		return e.Posts, nil
 	}
 	return nil, &NotLoadedError{edge: "posts"}
@@ -97,7 +111,7 @@ func (e UserEdges) PostsOrErr() ([]*Post, error) {
 // CommentsOrErr returns the Comments value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) CommentsOrErr() ([]*Comment, error) {
-	if e.loadedTypes[1] {
+	if e.loadedTypes[2] {
 		return e.Comments, nil
 	}
 	return nil, &NotLoadedError{edge: "comments"}
@@ -106,7 +120,7 @@ func (e UserEdges) CommentsOrErr() ([]*Comment, error) {
 // FollowingOrErr returns the Following value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) FollowingOrErr() ([]*User, error) {
-	if e.loadedTypes[2] {
+	if e.loadedTypes[3] {
 		return e.Following, nil
 	}
 	return nil, &NotLoadedError{edge: "following"}
@@ -115,7 +129,7 @@ func (e UserEdges) FollowingOrErr() ([]*User, error) {
 // FollowersOrErr returns the Followers value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) FollowersOrErr() ([]*User, error) {
-	if e.loadedTypes[3] {
+	if e.loadedTypes[4] {
 		return e.Followers, nil
 	}
 	return nil, &NotLoadedError{edge: "followers"}
@@ -124,7 +138,7 @@ func (e UserEdges) FollowersOrErr() ([]*User, error) {
 // SessionsOrErr returns the Sessions value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) SessionsOrErr() ([]*Session, error) {
-	if e.loadedTypes[4] {
+	if e.loadedTypes[5] {
 		return e.Sessions, nil
 	}
 	return nil, &NotLoadedError{edge: "sessions"}
@@ -133,7 +147,7 @@ func (e UserEdges) SessionsOrErr() ([]*Session, error) {
 // IdentitiesOrErr returns the Identities value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) IdentitiesOrErr() ([]*Identity, error) {
-	if e.loadedTypes[5] {
+	if e.loadedTypes[6] {
 		return e.Identities, nil
 	}
 	return nil, &NotLoadedError{edge: "identities"}
@@ -142,7 +156,7 @@ func (e UserEdges) IdentitiesOrErr() ([]*Identity, error) {
 // ConversationsOrErr returns the Conversations value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) ConversationsOrErr() ([]*Conversation, error) {
-	if e.loadedTypes[6] {
+	if e.loadedTypes[7] {
 		return e.Conversations, nil
 	}
 	return nil, &NotLoadedError{edge: "conversations"}
@@ -151,7 +165,7 @@ func (e UserEdges) ConversationsOrErr() ([]*Conversation, error) {
 // LikedPostsOrErr returns the LikedPosts value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) LikedPostsOrErr() ([]*Post, error) {
-	if e.loadedTypes[7] {
+	if e.loadedTypes[8] {
 		return e.LikedPosts, nil
 	}
 	return nil, &NotLoadedError{edge: "liked_posts"}
@@ -160,7 +174,7 @@ func (e UserEdges) LikedPostsOrErr() ([]*Post, error) {
 // FollowsOrErr returns the Follows value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) FollowsOrErr() ([]*Follow, error) {
-	if e.loadedTypes[8] {
+	if e.loadedTypes[9] {
 		return e.Follows, nil
 	}
 	return nil, &NotLoadedError{edge: "follows"}
@@ -169,7 +183,7 @@ func (e UserEdges) FollowsOrErr() ([]*Follow, error) {
 // LikesOrErr returns the Likes value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) LikesOrErr() ([]*Like, error) {
-	if e.loadedTypes[9] {
+	if e.loadedTypes[10] {
 		return e.Likes, nil
 	}
 	return nil, &NotLoadedError{edge: "likes"}
@@ -180,7 +194,7 @@ func (*User) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case user.FieldID:
+		case user.FieldID, user.FieldAvatarImageID:
 			values[i] = new(sql.NullInt64)
 		case user.FieldUsername, user.FieldEmail, user.FieldPasswordHash, user.FieldDisplayName, user.FieldBio, user.FieldAvatarURL, user.FieldRole, user.FieldMessagePolicy:
 			values[i] = new(sql.NullString)
@@ -255,6 +269,13 @@ func (_m *User) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.AvatarURL = value.String
 			}
+		case user.FieldAvatarImageID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field avatar_image_id", values[i])
+			} else if value.Valid {
+				_m.AvatarImageID = new(int)
+				*_m.AvatarImageID = int(value.Int64)
+			}
 		case user.FieldBannedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field banned_at", values[i])
@@ -285,6 +306,11 @@ func (_m *User) assignValues(columns []string, values []any) error {
 // This includes values selected through modifiers, order, etc.
 func (_m *User) Value(name string) (ent.Value, error) {
 	return _m.selectValues.Get(name)
+}
+
+// QueryImages queries the "images" edge of the User entity.
+func (_m *User) QueryImages() *ImageQuery {
+	return NewUserClient(_m.config).QueryImages(_m)
 }
 
 // QueryPosts queries the "posts" edge of the User entity.
@@ -383,6 +409,11 @@ func (_m *User) String() string {
 	builder.WriteString("avatar_url=")
 	builder.WriteString(_m.AvatarURL)
 	builder.WriteString(", ")
+	if v := _m.AvatarImageID; v != nil {
+		builder.WriteString("avatar_image_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
 	if v := _m.BannedAt; v != nil {
 		builder.WriteString("banned_at=")
 		builder.WriteString(v.Format(time.ANSIC))
@@ -395,6 +426,30 @@ func (_m *User) String() string {
 	builder.WriteString(fmt.Sprintf("%v", _m.MessagePolicy))
 	builder.WriteByte(')')
 	return builder.String()
+}
+
+// NamedImages returns the Images named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedImages(name string) ([]*Image, error) {
+	if _m.Edges.namedImages == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedImages[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedImages(name string, edges ...*Image) {
+	if _m.Edges.namedImages == nil {
+		_m.Edges.namedImages = make(map[string][]*Image)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedImages[name] = []*Image{}
+	} else {
+		_m.Edges.namedImages[name] = append(_m.Edges.namedImages[name], edges...)
+	}
 }
 
 // NamedPosts returns the Posts named value or an error if the edge was not

@@ -15,6 +15,7 @@ import (
 	"github.com/agora/agora/ent/conversation"
 	"github.com/agora/agora/ent/follow"
 	"github.com/agora/agora/ent/identity"
+	"github.com/agora/agora/ent/image"
 	"github.com/agora/agora/ent/like"
 	"github.com/agora/agora/ent/post"
 	"github.com/agora/agora/ent/session"
@@ -117,6 +118,20 @@ func (_c *UserCreate) SetNillableAvatarURL(v *string) *UserCreate {
 	return _c
 }
 
+// SetAvatarImageID sets the "avatar_image_id" field.
+func (_c *UserCreate) SetAvatarImageID(v int) *UserCreate {
+	_c.mutation.SetAvatarImageID(v)
+	return _c
+}
+
+// SetNillableAvatarImageID sets the "avatar_image_id" field if the given value is not nil.
+func (_c *UserCreate) SetNillableAvatarImageID(v *int) *UserCreate {
+	if v != nil {
+		_c.SetAvatarImageID(*v)
+	}
+	return _c
+}
+
 // SetBannedAt sets the "banned_at" field.
 func (_c *UserCreate) SetBannedAt(v time.Time) *UserCreate {
 	_c.mutation.SetBannedAt(v)
@@ -157,6 +172,21 @@ func (_c *UserCreate) SetNillableMessagePolicy(v *user.MessagePolicy) *UserCreat
 		_c.SetMessagePolicy(*v)
 	}
 	return _c
+}
+
+// AddImageIDs adds the "images" edge to the Image entity by IDs.
+func (_c *UserCreate) AddImageIDs(ids ...int) *UserCreate {
+	_c.mutation.AddImageIDs(ids...)
+	return _c
+}
+
+// AddImages adds the "images" edges to the Image entity.
+func (_c *UserCreate) AddImages(v ...*Image) *UserCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddImageIDs(ids...)
 }
 
 // AddPostIDs adds the "posts" edge to the Post entity by IDs.
@@ -494,6 +524,10 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 		_spec.SetField(user.FieldAvatarURL, field.TypeString, value)
 		_node.AvatarURL = value
 	}
+	if value, ok := _c.mutation.AvatarImageID(); ok {
+		_spec.SetField(user.FieldAvatarImageID, field.TypeInt, value)
+		_node.AvatarImageID = &value
+	}
 	if value, ok := _c.mutation.BannedAt(); ok {
 		_spec.SetField(user.FieldBannedAt, field.TypeTime, value)
 		_node.BannedAt = &value
@@ -505,6 +539,22 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.MessagePolicy(); ok {
 		_spec.SetField(user.FieldMessagePolicy, field.TypeEnum, value)
 		_node.MessagePolicy = value
+	}
+	if nodes := _c.mutation.ImagesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.ImagesTable,
+			Columns: []string{user.ImagesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(image.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
 	}
 	if nodes := _c.mutation.PostsIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -810,6 +860,30 @@ func (u *UserUpsert) UpdateAvatarURL() *UserUpsert {
 	return u
 }
 
+// SetAvatarImageID sets the "avatar_image_id" field.
+func (u *UserUpsert) SetAvatarImageID(v int) *UserUpsert {
+	u.Set(user.FieldAvatarImageID, v)
+	return u
+}
+
+// UpdateAvatarImageID sets the "avatar_image_id" field to the value that was provided on create.
+func (u *UserUpsert) UpdateAvatarImageID() *UserUpsert {
+	u.SetExcluded(user.FieldAvatarImageID)
+	return u
+}
+
+// AddAvatarImageID adds v to the "avatar_image_id" field.
+func (u *UserUpsert) AddAvatarImageID(v int) *UserUpsert {
+	u.Add(user.FieldAvatarImageID, v)
+	return u
+}
+
+// ClearAvatarImageID clears the value of the "avatar_image_id" field.
+func (u *UserUpsert) ClearAvatarImageID() *UserUpsert {
+	u.SetNull(user.FieldAvatarImageID)
+	return u
+}
+
 // SetBannedAt sets the "banned_at" field.
 func (u *UserUpsert) SetBannedAt(v time.Time) *UserUpsert {
 	u.Set(user.FieldBannedAt, v)
@@ -992,6 +1066,34 @@ func (u *UserUpsertOne) SetAvatarURL(v string) *UserUpsertOne {
 func (u *UserUpsertOne) UpdateAvatarURL() *UserUpsertOne {
 	return u.Update(func(s *UserUpsert) {
 		s.UpdateAvatarURL()
+	})
+}
+
+// SetAvatarImageID sets the "avatar_image_id" field.
+func (u *UserUpsertOne) SetAvatarImageID(v int) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetAvatarImageID(v)
+	})
+}
+
+// AddAvatarImageID adds v to the "avatar_image_id" field.
+func (u *UserUpsertOne) AddAvatarImageID(v int) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.AddAvatarImageID(v)
+	})
+}
+
+// UpdateAvatarImageID sets the "avatar_image_id" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateAvatarImageID() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateAvatarImageID()
+	})
+}
+
+// ClearAvatarImageID clears the value of the "avatar_image_id" field.
+func (u *UserUpsertOne) ClearAvatarImageID() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearAvatarImageID()
 	})
 }
 
@@ -1350,6 +1452,34 @@ func (u *UserUpsertBulk) SetAvatarURL(v string) *UserUpsertBulk {
 func (u *UserUpsertBulk) UpdateAvatarURL() *UserUpsertBulk {
 	return u.Update(func(s *UserUpsert) {
 		s.UpdateAvatarURL()
+	})
+}
+
+// SetAvatarImageID sets the "avatar_image_id" field.
+func (u *UserUpsertBulk) SetAvatarImageID(v int) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetAvatarImageID(v)
+	})
+}
+
+// AddAvatarImageID adds v to the "avatar_image_id" field.
+func (u *UserUpsertBulk) AddAvatarImageID(v int) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.AddAvatarImageID(v)
+	})
+}
+
+// UpdateAvatarImageID sets the "avatar_image_id" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateAvatarImageID() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateAvatarImageID()
+	})
+}
+
+// ClearAvatarImageID clears the value of the "avatar_image_id" field.
+func (u *UserUpsertBulk) ClearAvatarImageID() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearAvatarImageID()
 	})
 }
 

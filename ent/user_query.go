@@ -17,6 +17,7 @@ import (
 	"github.com/agora/agora/ent/conversation"
 	"github.com/agora/agora/ent/follow"
 	"github.com/agora/agora/ent/identity"
+	"github.com/agora/agora/ent/image"
 	"github.com/agora/agora/ent/like"
 	"github.com/agora/agora/ent/post"
 	"github.com/agora/agora/ent/predicate"
@@ -31,6 +32,7 @@ type UserQuery struct {
 	order                  []user.OrderOption
 	inters                 []Interceptor
 	predicates             []predicate.User
+	withImages             *ImageQuery
 	withPosts              *PostQuery
 	withComments           *CommentQuery
 	withFollowing          *UserQuery
@@ -43,6 +45,7 @@ type UserQuery struct {
 	withLikes              *LikeQuery
 	loadTotal              []func(context.Context, []*User) error
 	modifiers              []func(*sql.Selector)
+	withNamedImages        map[string]*ImageQuery
 	withNamedPosts         map[string]*PostQuery
 	withNamedComments      map[string]*CommentQuery
 	withNamedFollowing     map[string]*UserQuery
@@ -87,6 +90,28 @@ func (_q *UserQuery) Unique(unique bool) *UserQuery {
 func (_q *UserQuery) Order(o ...user.OrderOption) *UserQuery {
 	_q.order = append(_q.order, o...)
 	return _q
+}
+
+// QueryImages chains the current query on the "images" edge.
+func (_q *UserQuery) QueryImages() *ImageQuery {
+	query := (&ImageClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, selector),
+			sqlgraph.To(image.Table, image.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.ImagesTable, user.ImagesColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
 }
 
 // QueryPosts chains the current query on the "posts" edge.
@@ -501,6 +526,7 @@ func (_q *UserQuery) Clone() *UserQuery {
 		order:             append([]user.OrderOption{}, _q.order...),
 		inters:            append([]Interceptor{}, _q.inters...),
 		predicates:        append([]predicate.User{}, _q.predicates...),
+		withImages:        _q.withImages.Clone(),
 		withPosts:         _q.withPosts.Clone(),
 		withComments:      _q.withComments.Clone(),
 		withFollowing:     _q.withFollowing.Clone(),
@@ -516,6 +542,17 @@ func (_q *UserQuery) Clone() *UserQuery {
 		path:      _q.path,
 		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
+}
+
+// WithImages tells the query-builder to eager-load the nodes that are connected to
+// the "images" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithImages(opts ...func(*ImageQuery)) *UserQuery {
+	query := (&ImageClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withImages = query
+	return _q
 }
 
 // WithPosts tells the query-builder to eager-load the nodes that are connected to
@@ -712,7 +749,8 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 	var (
 		nodes       = []*User{}
 		_spec       = _q.querySpec()
-		loadedTypes = [10]bool{
+		loadedTypes = [11]bool{
+			_q.withImages != nil,
 			_q.withPosts != nil,
 			_q.withComments != nil,
 			_q.withFollowing != nil,
@@ -745,6 +783,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 	}
 	if len(nodes) == 0 {
 		return nodes, nil
+	}
+	if query := _q.withImages; query != nil {
+		if err := _q.loadImages(ctx, query, nodes,
+			func(n *User) { n.Edges.Images = []*Image{} },
+			func(n *User, e *Image) { n.Edges.Images = append(n.Edges.Images, e) }); err != nil {
+			return nil, err
+		}
 	}
 	if query := _q.withPosts; query != nil {
 		if err := _q.loadPosts(ctx, query, nodes,
@@ -813,6 +858,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 		if err := _q.loadLikes(ctx, query, nodes,
 			func(n *User) { n.Edges.Likes = []*Like{} },
 			func(n *User, e *Like) { n.Edges.Likes = append(n.Edges.Likes, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedImages {
+		if err := _q.loadImages(ctx, query, nodes,
+			func(n *User) { n.appendNamedImages(name) },
+			func(n *User, e *Image) { n.appendNamedImages(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -894,6 +946,36 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 	return nodes, nil
 }
 
+func (_q *UserQuery) loadImages(ctx context.Context, query *ImageQuery, nodes []*User, init func(*User), assign func(*User, *Image)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*User)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(image.FieldOwnerID)
+	}
+	query.Where(predicate.Image(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(user.ImagesColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.OwnerID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "owner_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
 func (_q *UserQuery) loadPosts(ctx context.Context, query *PostQuery, nodes []*User, init func(*User), assign func(*User, *Post)) error {
 	fks := make([]driver.Value, 0, len(nodes))
 	nodeids := make(map[int]*User)
@@ -1410,6 +1492,20 @@ func (_q *UserQuery) sqlQuery(ctx context.Context) *sql.Selector {
 func (_q *UserQuery) Modify(modifiers ...func(s *sql.Selector)) *UserSelect {
 	_q.modifiers = append(_q.modifiers, modifiers...)
 	return _q.Select()
+}
+
+// WithNamedImages tells the query-builder to eager-load the nodes that are connected to the "images"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithNamedImages(name string, opts ...func(*ImageQuery)) *UserQuery {
+	query := (&ImageClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedImages == nil {
+		_q.withNamedImages = make(map[string]*ImageQuery)
+	}
+	_q.withNamedImages[name] = query
+	return _q
 }
 
 // WithNamedPosts tells the query-builder to eager-load the nodes that are connected to the "posts"

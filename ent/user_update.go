@@ -15,6 +15,7 @@ import (
 	"github.com/agora/agora/ent/conversation"
 	"github.com/agora/agora/ent/follow"
 	"github.com/agora/agora/ent/identity"
+	"github.com/agora/agora/ent/image"
 	"github.com/agora/agora/ent/like"
 	"github.com/agora/agora/ent/post"
 	"github.com/agora/agora/ent/predicate"
@@ -126,6 +127,33 @@ func (_u *UserUpdate) SetNillableAvatarURL(v *string) *UserUpdate {
 	return _u
 }
 
+// SetAvatarImageID sets the "avatar_image_id" field.
+func (_u *UserUpdate) SetAvatarImageID(v int) *UserUpdate {
+	_u.mutation.ResetAvatarImageID()
+	_u.mutation.SetAvatarImageID(v)
+	return _u
+}
+
+// SetNillableAvatarImageID sets the "avatar_image_id" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableAvatarImageID(v *int) *UserUpdate {
+	if v != nil {
+		_u.SetAvatarImageID(*v)
+	}
+	return _u
+}
+
+// AddAvatarImageID adds value to the "avatar_image_id" field.
+func (_u *UserUpdate) AddAvatarImageID(v int) *UserUpdate {
+	_u.mutation.AddAvatarImageID(v)
+	return _u
+}
+
+// ClearAvatarImageID clears the value of the "avatar_image_id" field.
+func (_u *UserUpdate) ClearAvatarImageID() *UserUpdate {
+	_u.mutation.ClearAvatarImageID()
+	return _u
+}
+
 // SetBannedAt sets the "banned_at" field.
 func (_u *UserUpdate) SetBannedAt(v time.Time) *UserUpdate {
 	_u.mutation.SetBannedAt(v)
@@ -172,6 +200,21 @@ func (_u *UserUpdate) SetNillableMessagePolicy(v *user.MessagePolicy) *UserUpdat
 		_u.SetMessagePolicy(*v)
 	}
 	return _u
+}
+
+// AddImageIDs adds the "images" edge to the Image entity by IDs.
+func (_u *UserUpdate) AddImageIDs(ids ...int) *UserUpdate {
+	_u.mutation.AddImageIDs(ids...)
+	return _u
+}
+
+// AddImages adds the "images" edges to the Image entity.
+func (_u *UserUpdate) AddImages(v ...*Image) *UserUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddImageIDs(ids...)
 }
 
 // AddPostIDs adds the "posts" edge to the Post entity by IDs.
@@ -327,6 +370,27 @@ func (_u *UserUpdate) AddLikes(v ...*Like) *UserUpdate {
 // Mutation returns the UserMutation object of the builder.
 func (_u *UserUpdate) Mutation() *UserMutation {
 	return _u.mutation
+}
+
+// ClearImages clears all "images" edges to the Image entity.
+func (_u *UserUpdate) ClearImages() *UserUpdate {
+	_u.mutation.ClearImages()
+	return _u
+}
+
+// RemoveImageIDs removes the "images" edge to Image entities by IDs.
+func (_u *UserUpdate) RemoveImageIDs(ids ...int) *UserUpdate {
+	_u.mutation.RemoveImageIDs(ids...)
+	return _u
+}
+
+// RemoveImages removes "images" edges to Image entities.
+func (_u *UserUpdate) RemoveImages(v ...*Image) *UserUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveImageIDs(ids...)
 }
 
 // ClearPosts clears all "posts" edges to the Post entity.
@@ -645,6 +709,15 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.AvatarURL(); ok {
 		_spec.SetField(user.FieldAvatarURL, field.TypeString, value)
 	}
+	if value, ok := _u.mutation.AvatarImageID(); ok {
+		_spec.SetField(user.FieldAvatarImageID, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedAvatarImageID(); ok {
+		_spec.AddField(user.FieldAvatarImageID, field.TypeInt, value)
+	}
+	if _u.mutation.AvatarImageIDCleared() {
+		_spec.ClearField(user.FieldAvatarImageID, field.TypeInt)
+	}
 	if value, ok := _u.mutation.BannedAt(); ok {
 		_spec.SetField(user.FieldBannedAt, field.TypeTime, value)
 	}
@@ -656,6 +729,51 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.MessagePolicy(); ok {
 		_spec.SetField(user.FieldMessagePolicy, field.TypeEnum, value)
+	}
+	if _u.mutation.ImagesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.ImagesTable,
+			Columns: []string{user.ImagesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(image.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedImagesIDs(); len(nodes) > 0 && !_u.mutation.ImagesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.ImagesTable,
+			Columns: []string{user.ImagesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(image.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.ImagesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.ImagesTable,
+			Columns: []string{user.ImagesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(image.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	if _u.mutation.PostsCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -1243,6 +1361,33 @@ func (_u *UserUpdateOne) SetNillableAvatarURL(v *string) *UserUpdateOne {
 	return _u
 }
 
+// SetAvatarImageID sets the "avatar_image_id" field.
+func (_u *UserUpdateOne) SetAvatarImageID(v int) *UserUpdateOne {
+	_u.mutation.ResetAvatarImageID()
+	_u.mutation.SetAvatarImageID(v)
+	return _u
+}
+
+// SetNillableAvatarImageID sets the "avatar_image_id" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableAvatarImageID(v *int) *UserUpdateOne {
+	if v != nil {
+		_u.SetAvatarImageID(*v)
+	}
+	return _u
+}
+
+// AddAvatarImageID adds value to the "avatar_image_id" field.
+func (_u *UserUpdateOne) AddAvatarImageID(v int) *UserUpdateOne {
+	_u.mutation.AddAvatarImageID(v)
+	return _u
+}
+
+// ClearAvatarImageID clears the value of the "avatar_image_id" field.
+func (_u *UserUpdateOne) ClearAvatarImageID() *UserUpdateOne {
+	_u.mutation.ClearAvatarImageID()
+	return _u
+}
+
 // SetBannedAt sets the "banned_at" field.
 func (_u *UserUpdateOne) SetBannedAt(v time.Time) *UserUpdateOne {
 	_u.mutation.SetBannedAt(v)
@@ -1289,6 +1434,21 @@ func (_u *UserUpdateOne) SetNillableMessagePolicy(v *user.MessagePolicy) *UserUp
 		_u.SetMessagePolicy(*v)
 	}
 	return _u
+}
+
+// AddImageIDs adds the "images" edge to the Image entity by IDs.
+func (_u *UserUpdateOne) AddImageIDs(ids ...int) *UserUpdateOne {
+	_u.mutation.AddImageIDs(ids...)
+	return _u
+}
+
+// AddImages adds the "images" edges to the Image entity.
+func (_u *UserUpdateOne) AddImages(v ...*Image) *UserUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddImageIDs(ids...)
 }
 
 // AddPostIDs adds the "posts" edge to the Post entity by IDs.
@@ -1444,6 +1604,27 @@ func (_u *UserUpdateOne) AddLikes(v ...*Like) *UserUpdateOne {
 // Mutation returns the UserMutation object of the builder.
 func (_u *UserUpdateOne) Mutation() *UserMutation {
 	return _u.mutation
+}
+
+// ClearImages clears all "images" edges to the Image entity.
+func (_u *UserUpdateOne) ClearImages() *UserUpdateOne {
+	_u.mutation.ClearImages()
+	return _u
+}
+
+// RemoveImageIDs removes the "images" edge to Image entities by IDs.
+func (_u *UserUpdateOne) RemoveImageIDs(ids ...int) *UserUpdateOne {
+	_u.mutation.RemoveImageIDs(ids...)
+	return _u
+}
+
+// RemoveImages removes "images" edges to Image entities.
+func (_u *UserUpdateOne) RemoveImages(v ...*Image) *UserUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveImageIDs(ids...)
 }
 
 // ClearPosts clears all "posts" edges to the Post entity.
@@ -1792,6 +1973,15 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 	if value, ok := _u.mutation.AvatarURL(); ok {
 		_spec.SetField(user.FieldAvatarURL, field.TypeString, value)
 	}
+	if value, ok := _u.mutation.AvatarImageID(); ok {
+		_spec.SetField(user.FieldAvatarImageID, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedAvatarImageID(); ok {
+		_spec.AddField(user.FieldAvatarImageID, field.TypeInt, value)
+	}
+	if _u.mutation.AvatarImageIDCleared() {
+		_spec.ClearField(user.FieldAvatarImageID, field.TypeInt)
+	}
 	if value, ok := _u.mutation.BannedAt(); ok {
 		_spec.SetField(user.FieldBannedAt, field.TypeTime, value)
 	}
@@ -1803,6 +1993,51 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 	}
 	if value, ok := _u.mutation.MessagePolicy(); ok {
 		_spec.SetField(user.FieldMessagePolicy, field.TypeEnum, value)
+	}
+	if _u.mutation.ImagesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.ImagesTable,
+			Columns: []string{user.ImagesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(image.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedImagesIDs(); len(nodes) > 0 && !_u.mutation.ImagesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.ImagesTable,
+			Columns: []string{user.ImagesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(image.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.ImagesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.ImagesTable,
+			Columns: []string{user.ImagesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(image.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	if _u.mutation.PostsCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -15,6 +15,7 @@ import (
 	"github.com/agora/agora/internal/identity"
 	"github.com/agora/agora/internal/live"
 	"github.com/agora/agora/internal/loader"
+	"github.com/agora/agora/internal/media"
 	"github.com/agora/agora/internal/message"
 	"github.com/agora/agora/internal/notify"
 	"github.com/agora/agora/internal/publish"
@@ -38,6 +39,7 @@ type Resolver struct {
 	Live     *live.Service
 	Searcher *search.Service
 	Identity *identity.Service
+	Images   *media.Service
 }
 
 // orNil makes a lookup answer null, not an error, when nothing matches: the GraphQL convention for

@@ -12,6 +12,7 @@ import (
 	"github.com/agora/agora/ent/conversation"
 	"github.com/agora/agora/ent/follow"
 	"github.com/agora/agora/ent/identity"
+	"github.com/agora/agora/ent/image"
 	"github.com/agora/agora/ent/like"
 	"github.com/agora/agora/ent/message"
 	"github.com/agora/agora/ent/notification"
@@ -188,6 +189,33 @@ func (f TraverseIdentity) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.IdentityQuery", q)
+}
+
+// The ImageFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ImageFunc func(context.Context, *ent.ImageQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ImageFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ImageQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ImageQuery", q)
+}
+
+// The TraverseImage type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseImage func(context.Context, *ent.ImageQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseImage) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseImage) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ImageQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ImageQuery", q)
 }
 
 // The LikeFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -498,6 +526,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.FollowQuery, predicate.Follow, follow.OrderOption]{typ: ent.TypeFollow, tq: q}, nil
 	case *ent.IdentityQuery:
 		return &query[*ent.IdentityQuery, predicate.Identity, identity.OrderOption]{typ: ent.TypeIdentity, tq: q}, nil
+	case *ent.ImageQuery:
+		return &query[*ent.ImageQuery, predicate.Image, image.OrderOption]{typ: ent.TypeImage, tq: q}, nil
 	case *ent.LikeQuery:
 		return &query[*ent.LikeQuery, predicate.Like, like.OrderOption]{typ: ent.TypeLike, tq: q}, nil
 	case *ent.MessageQuery:

@@ -146,6 +146,68 @@ var (
 			},
 		},
 	}
+	// ImagesColumns holds the columns for the "images" table.
+	ImagesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "purpose", Type: field.TypeEnum, Enums: []string{"AVATAR", "POST_COVER", "POST_INLINE"}},
+		{Name: "alt", Type: field.TypeString, Size: 1000, Default: ""},
+		{Name: "key", Type: field.TypeString, Unique: true},
+		{Name: "format", Type: field.TypeString},
+		{Name: "width", Type: field.TypeInt},
+		{Name: "height", Type: field.TypeInt},
+		{Name: "sizes", Type: field.TypeJSON},
+		{Name: "bytes", Type: field.TypeInt64},
+		{Name: "color", Type: field.TypeString},
+		{Name: "attached_at", Type: field.TypeTime, Nullable: true},
+		{Name: "released_at", Type: field.TypeTime, Nullable: true},
+		{Name: "hidden_at", Type: field.TypeTime, Nullable: true},
+		{Name: "post_id", Type: field.TypeInt, Nullable: true},
+		{Name: "owner_id", Type: field.TypeInt},
+	}
+	// ImagesTable holds the schema information for the "images" table.
+	ImagesTable = &schema.Table{
+		Name:       "images",
+		Columns:    ImagesColumns,
+		PrimaryKey: []*schema.Column{ImagesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "images_posts_images",
+				Columns:    []*schema.Column{ImagesColumns[15]},
+				RefColumns: []*schema.Column{PostsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "images_users_images",
+				Columns:    []*schema.Column{ImagesColumns[16]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "image_owner_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{ImagesColumns[16], ImagesColumns[1]},
+			},
+			{
+				Name:    "image_attached_at_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{ImagesColumns[12], ImagesColumns[1]},
+			},
+			{
+				Name:    "image_released_at",
+				Unique:  false,
+				Columns: []*schema.Column{ImagesColumns[13]},
+			},
+			{
+				Name:    "image_post_id",
+				Unique:  false,
+				Columns: []*schema.Column{ImagesColumns[15]},
+			},
+		},
+	}
 	// LikesColumns holds the columns for the "likes" table.
 	LikesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -334,6 +396,7 @@ var (
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"DRAFT", "PUBLISHED"}, Default: "DRAFT"},
 		{Name: "published_at", Type: field.TypeTime, Nullable: true},
 		{Name: "hidden_at", Type: field.TypeTime, Nullable: true},
+		{Name: "cover_id", Type: field.TypeInt, Nullable: true},
 		{Name: "author_id", Type: field.TypeInt},
 	}
 	// PostsTable holds the schema information for the "posts" table.
@@ -343,8 +406,14 @@ var (
 		PrimaryKey: []*schema.Column{PostsColumns[0]},
 		ForeignKeys: []*schema.ForeignKey{
 			{
-				Symbol:     "posts_users_posts",
+				Symbol:     "posts_images_cover",
 				Columns:    []*schema.Column{PostsColumns[10]},
+				RefColumns: []*schema.Column{ImagesColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "posts_users_posts",
+				Columns:    []*schema.Column{PostsColumns[11]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -358,7 +427,7 @@ var (
 			{
 				Name:    "post_author_id_status_published_at",
 				Unique:  false,
-				Columns: []*schema.Column{PostsColumns[10], PostsColumns[7], PostsColumns[8]},
+				Columns: []*schema.Column{PostsColumns[11], PostsColumns[7], PostsColumns[8]},
 			},
 			{
 				Name:    "post_list_created_at",
@@ -391,17 +460,17 @@ var (
 			{
 				Name:    "post_list_author_id",
 				Unique:  false,
-				Columns: []*schema.Column{PostsColumns[10], PostsColumns[0]},
+				Columns: []*schema.Column{PostsColumns[11], PostsColumns[0]},
 			},
 			{
 				Name:    "post_list_author_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{PostsColumns[10], PostsColumns[1], PostsColumns[0]},
+				Columns: []*schema.Column{PostsColumns[11], PostsColumns[1], PostsColumns[0]},
 			},
 			{
 				Name:    "post_list_author_id_published_at",
 				Unique:  false,
-				Columns: []*schema.Column{PostsColumns[10], PostsColumns[8], PostsColumns[0]},
+				Columns: []*schema.Column{PostsColumns[11], PostsColumns[8], PostsColumns[0]},
 			},
 		},
 	}
@@ -542,6 +611,7 @@ var (
 		{Name: "display_name", Type: field.TypeString, Default: ""},
 		{Name: "bio", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "avatar_url", Type: field.TypeString, Default: ""},
+		{Name: "avatar_image_id", Type: field.TypeInt, Nullable: true},
 		{Name: "banned_at", Type: field.TypeTime, Nullable: true},
 		{Name: "role", Type: field.TypeEnum, Enums: []string{"USER", "MODERATOR", "ADMIN"}, Default: "USER"},
 		{Name: "message_policy", Type: field.TypeEnum, Enums: []string{"EVERYONE", "FOLLOWING", "NOBODY"}, Default: "EVERYONE"},
@@ -555,7 +625,7 @@ var (
 			{
 				Name:    "user_role",
 				Unique:  false,
-				Columns: []*schema.Column{UsersColumns[10]},
+				Columns: []*schema.Column{UsersColumns[11]},
 			},
 			{
 				Name:    "user_list_display_name",
@@ -580,6 +650,7 @@ var (
 		ConversationsTable,
 		FollowsTable,
 		IdentitiesTable,
+		ImagesTable,
 		LikesTable,
 		MessagesTable,
 		NotificationsTable,
@@ -613,6 +684,11 @@ func init() {
 	}
 	IdentitiesTable.ForeignKeys[0].RefTable = UsersTable
 	IdentitiesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(60129542144),
+	}
+	ImagesTable.ForeignKeys[0].RefTable = PostsTable
+	ImagesTable.ForeignKeys[1].RefTable = UsersTable
+	ImagesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(55834574848),
 	}
 	LikesTable.ForeignKeys[0].RefTable = UsersTable
@@ -639,7 +715,8 @@ func init() {
 		Table:          "conversation_participants",
 		IncrementStart: func(i int) *int { return &i }(47244640256),
 	}
-	PostsTable.ForeignKeys[0].RefTable = UsersTable
+	PostsTable.ForeignKeys[0].RefTable = ImagesTable
+	PostsTable.ForeignKeys[1].RefTable = UsersTable
 	PostsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(12884901888),
 	}
@@ -657,7 +734,7 @@ func init() {
 		IncrementStart: func(i int) *int { return &i }(30064771072),
 	}
 	SignInFlowsTable.Annotation = &entsql.Annotation{
-		IncrementStart: func(i int) *int { return &i }(60129542144),
+		IncrementStart: func(i int) *int { return &i }(64424509440),
 	}
 	TagsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(17179869184),

@@ -36,6 +36,8 @@ const (
 	FieldPublishedAt = "published_at"
 	// FieldHiddenAt holds the string denoting the hidden_at field in the database.
 	FieldHiddenAt = "hidden_at"
+	// FieldCoverID holds the string denoting the cover_id field in the database.
+	FieldCoverID = "cover_id"
 	// FieldAuthorID holds the string denoting the author_id field in the database.
 	FieldAuthorID = "author_id"
 	// EdgeAuthor holds the string denoting the author edge name in mutations.
@@ -44,6 +46,10 @@ const (
 	EdgeTags = "tags"
 	// EdgeComments holds the string denoting the comments edge name in mutations.
 	EdgeComments = "comments"
+	// EdgeCover holds the string denoting the cover edge name in mutations.
+	EdgeCover = "cover"
+	// EdgeImages holds the string denoting the images edge name in mutations.
+	EdgeImages = "images"
 	// EdgeLikedBy holds the string denoting the liked_by edge name in mutations.
 	EdgeLikedBy = "liked_by"
 	// EdgePostTags holds the string denoting the post_tags edge name in mutations.
@@ -71,6 +77,20 @@ const (
 	CommentsInverseTable = "comments"
 	// CommentsColumn is the table column denoting the comments relation/edge.
 	CommentsColumn = "post_id"
+	// CoverTable is the table that holds the cover relation/edge.
+	CoverTable = "posts"
+	// CoverInverseTable is the table name for the Image entity.
+	// It exists in this package in order to avoid circular dependency with the "image" package.
+	CoverInverseTable = "images"
+	// CoverColumn is the table column denoting the cover relation/edge.
+	CoverColumn = "cover_id"
+	// ImagesTable is the table that holds the images relation/edge.
+	ImagesTable = "images"
+	// ImagesInverseTable is the table name for the Image entity.
+	// It exists in this package in order to avoid circular dependency with the "image" package.
+	ImagesInverseTable = "images"
+	// ImagesColumn is the table column denoting the images relation/edge.
+	ImagesColumn = "post_id"
 	// LikedByTable is the table that holds the liked_by relation/edge. The primary key declared below.
 	LikedByTable = "likes"
 	// LikedByInverseTable is the table name for the User entity.
@@ -104,6 +124,7 @@ var Columns = []string{
 	FieldStatus,
 	FieldPublishedAt,
 	FieldHiddenAt,
+	FieldCoverID,
 	FieldAuthorID,
 }
 
@@ -229,6 +250,11 @@ func ByHiddenAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldHiddenAt, opts...).ToFunc()
 }
 
+// ByCoverID orders the results by the cover_id field.
+func ByCoverID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCoverID, opts...).ToFunc()
+}
+
 // ByAuthorID orders the results by the author_id field.
 func ByAuthorID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldAuthorID, opts...).ToFunc()
@@ -266,6 +292,27 @@ func ByCommentsCount(opts ...sql.OrderTermOption) OrderOption {
 func ByComments(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 	return func(s *sql.Selector) {
 		sqlgraph.OrderByNeighborTerms(s, newCommentsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
+// ByCoverField orders the results by cover field.
+func ByCoverField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newCoverStep(), sql.OrderByField(field, opts...))
+	}
+}
+
+// ByImagesCount orders the results by images count.
+func ByImagesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newImagesStep(), opts...)
+	}
+}
+
+// ByImages orders the results by images terms.
+func ByImages(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newImagesStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
 
@@ -329,6 +376,20 @@ func newCommentsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(CommentsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, CommentsTable, CommentsColumn),
+	)
+}
+func newCoverStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(CoverInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, false, CoverTable, CoverColumn),
+	)
+}
+func newImagesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(ImagesInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, ImagesTable, ImagesColumn),
 	)
 }
 func newLikedByStep() *sqlgraph.Step {

@@ -95,6 +95,11 @@ func HiddenAt(v time.Time) predicate.Post {
 	return predicate.Post(sql.FieldEQ(FieldHiddenAt, v))
 }
 
+// CoverID applies equality check predicate on the "cover_id" field. It's identical to CoverIDEQ.
+func CoverID(v int) predicate.Post {
+	return predicate.Post(sql.FieldEQ(FieldCoverID, v))
+}
+
 // AuthorID applies equality check predicate on the "author_id" field. It's identical to AuthorIDEQ.
 func AuthorID(v int) predicate.Post {
 	return predicate.Post(sql.FieldEQ(FieldAuthorID, v))
@@ -560,6 +565,36 @@ func HiddenAtNotNil() predicate.Post {
 	return predicate.Post(sql.FieldNotNull(FieldHiddenAt))
 }
 
+// CoverIDEQ applies the EQ predicate on the "cover_id" field.
+func CoverIDEQ(v int) predicate.Post {
+	return predicate.Post(sql.FieldEQ(FieldCoverID, v))
+}
+
+// CoverIDNEQ applies the NEQ predicate on the "cover_id" field.
+func CoverIDNEQ(v int) predicate.Post {
+	return predicate.Post(sql.FieldNEQ(FieldCoverID, v))
+}
+
+// CoverIDIn applies the In predicate on the "cover_id" field.
+func CoverIDIn(vs ...int) predicate.Post {
+	return predicate.Post(sql.FieldIn(FieldCoverID, vs...))
+}
+
+// CoverIDNotIn applies the NotIn predicate on the "cover_id" field.
+func CoverIDNotIn(vs ...int) predicate.Post {
+	return predicate.Post(sql.FieldNotIn(FieldCoverID, vs...))
+}
+
+// CoverIDIsNil applies the IsNil predicate on the "cover_id" field.
+func CoverIDIsNil() predicate.Post {
+	return predicate.Post(sql.FieldIsNull(FieldCoverID))
+}
+
+// CoverIDNotNil applies the NotNil predicate on the "cover_id" field.
+func CoverIDNotNil() predicate.Post {
+	return predicate.Post(sql.FieldNotNull(FieldCoverID))
+}
+
 // AuthorIDEQ applies the EQ predicate on the "author_id" field.
 func AuthorIDEQ(v int) predicate.Post {
 	return predicate.Post(sql.FieldEQ(FieldAuthorID, v))
@@ -641,6 +676,52 @@ func HasComments() predicate.Post {
 func HasCommentsWith(preds ...predicate.Comment) predicate.Post {
 	return predicate.Post(func(s *sql.Selector) {
 		step := newCommentsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasCover applies the HasEdge predicate on the "cover" edge.
+func HasCover() predicate.Post {
+	return predicate.Post(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, CoverTable, CoverColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasCoverWith applies the HasEdge predicate on the "cover" edge with a given conditions (other predicates).
+func HasCoverWith(preds ...predicate.Image) predicate.Post {
+	return predicate.Post(func(s *sql.Selector) {
+		step := newCoverStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasImages applies the HasEdge predicate on the "images" edge.
+func HasImages() predicate.Post {
+	return predicate.Post(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, ImagesTable, ImagesColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasImagesWith applies the HasEdge predicate on the "images" edge with a given conditions (other predicates).
+func HasImagesWith(preds ...predicate.Image) predicate.Post {
+	return predicate.Post(func(s *sql.Selector) {
+		step := newImagesStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

@@ -206,6 +206,30 @@ func (f IdentityMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutati
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.IdentityMutation", m)
 }
 
+// The ImageQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ImageQueryRuleFunc func(context.Context, *ent.ImageQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ImageQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ImageQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ImageQuery", q)
+}
+
+// The ImageMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ImageMutationRuleFunc func(context.Context, *ent.ImageMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ImageMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ImageMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ImageMutation", m)
+}
+
 // The LikeQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type LikeQueryRuleFunc func(context.Context, *ent.LikeQuery) error

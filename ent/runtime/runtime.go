@@ -10,6 +10,7 @@ import (
 	"github.com/agora/agora/ent/conversation"
 	"github.com/agora/agora/ent/follow"
 	"github.com/agora/agora/ent/identity"
+	"github.com/agora/agora/ent/image"
 	"github.com/agora/agora/ent/like"
 	"github.com/agora/agora/ent/message"
 	"github.com/agora/agora/ent/notification"
@@ -122,6 +123,36 @@ func init() {
 	identityDescCreatedAt := identityFields[4].Descriptor()
 	// identity.DefaultCreatedAt holds the default value on creation for the created_at field.
 	identity.DefaultCreatedAt = identityDescCreatedAt.Default.(func() time.Time)
+	imageMixin := schema.Image{}.Mixin()
+	image.Policy = privacy.NewPolicies(schema.Image{})
+	image.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := image.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	imageMixinFields0 := imageMixin[0].Fields()
+	_ = imageMixinFields0
+	imageFields := schema.Image{}.Fields()
+	_ = imageFields
+	// imageDescCreatedAt is the schema descriptor for created_at field.
+	imageDescCreatedAt := imageMixinFields0[0].Descriptor()
+	// image.DefaultCreatedAt holds the default value on creation for the created_at field.
+	image.DefaultCreatedAt = imageDescCreatedAt.Default.(func() time.Time)
+	// imageDescUpdatedAt is the schema descriptor for updated_at field.
+	imageDescUpdatedAt := imageMixinFields0[1].Descriptor()
+	// image.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	image.DefaultUpdatedAt = imageDescUpdatedAt.Default.(func() time.Time)
+	// image.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	image.UpdateDefaultUpdatedAt = imageDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// imageDescAlt is the schema descriptor for alt field.
+	imageDescAlt := imageFields[2].Descriptor()
+	// image.DefaultAlt holds the default value on creation for the alt field.
+	image.DefaultAlt = imageDescAlt.Default.(string)
+	// image.AltValidator is a validator for the "alt" field. It is called by the builders before save.
+	image.AltValidator = imageDescAlt.Validators[0].(func(string) error)
 	like.Policy = privacy.NewPolicies(schema.Like{})
 	like.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {

@@ -54,6 +54,11 @@ func (Post) Fields() []ent.Field {
 			Nillable().
 			Comment("When a moderator hid it; hidden content is visible to its author and moderators only.").
 			Annotations(entgql.Skip(entgql.SkipWhereInput | entgql.SkipOrderField)),
+		field.Int("cover_id").
+			Optional().
+			Nillable().
+			Comment("ID of the cover image.").
+			Annotations(entgql.Skip(entgql.SkipAll)),
 		field.Int("author_id").
 			Immutable().
 			Comment("ID of the author.").
@@ -78,6 +83,12 @@ func (Post) Edges() []ent.Edge {
 		edge.To("comments", Comment.Type).
 			Comment("Comments on the post, oldest first by default.").
 			Annotations(entgql.RelayConnection(), entsql.OnDelete(entsql.Cascade)),
+		edge.To("cover", Image.Type).
+			Field("cover_id").
+			Unique().
+			Comment("The cover image; null when none, or when the viewer may not see it."),
+		edge.To("images", Image.Type).
+			Annotations(entgql.Skip(entgql.SkipAll)),
 		edge.From("liked_by", User.Type).
 			Ref("liked_posts").
 			Through("likes", Like.Type).

@@ -45,6 +45,11 @@ func (User) Fields() []ent.Field {
 		field.String("avatar_url").
 			Default("").
 			Comment("Absolute http(s) URL of the avatar image, or empty."),
+		field.Int("avatar_image_id").
+			Optional().
+			Nillable().
+			Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("The uploaded image avatar_url shows, if any: released when replaced."),
 		field.Time("banned_at").
 			Optional().
 			Nillable().
@@ -81,6 +86,8 @@ func (User) Fields() []ent.Field {
 // Edges of the User.
 func (User) Edges() []ent.Edge {
 	return []ent.Edge{
+		edge.To("images", Image.Type).
+			Annotations(entgql.Skip(entgql.SkipAll), entsql.OnDelete(entsql.Cascade)),
 		edge.To("posts", Post.Type).
 			Comment("Posts written by the user: published ones, plus drafts for their author.").
 			// No where-filter or count ordering through this edge: predicates skip privacy rules, so

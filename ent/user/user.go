@@ -34,12 +34,16 @@ const (
 	FieldBio = "bio"
 	// FieldAvatarURL holds the string denoting the avatar_url field in the database.
 	FieldAvatarURL = "avatar_url"
+	// FieldAvatarImageID holds the string denoting the avatar_image_id field in the database.
+	FieldAvatarImageID = "avatar_image_id"
 	// FieldBannedAt holds the string denoting the banned_at field in the database.
 	FieldBannedAt = "banned_at"
 	// FieldRole holds the string denoting the role field in the database.
 	FieldRole = "role"
 	// FieldMessagePolicy holds the string denoting the message_policy field in the database.
 	FieldMessagePolicy = "message_policy"
+	// EdgeImages holds the string denoting the images edge name in mutations.
+	EdgeImages = "images"
 	// EdgePosts holds the string denoting the posts edge name in mutations.
 	EdgePosts = "posts"
 	// EdgeComments holds the string denoting the comments edge name in mutations.
@@ -62,6 +66,13 @@ const (
 	EdgeLikes = "likes"
 	// Table holds the table name of the user in the database.
 	Table = "users"
+	// ImagesTable is the table that holds the images relation/edge.
+	ImagesTable = "images"
+	// ImagesInverseTable is the table name for the Image entity.
+	// It exists in this package in order to avoid circular dependency with the "image" package.
+	ImagesInverseTable = "images"
+	// ImagesColumn is the table column denoting the images relation/edge.
+	ImagesColumn = "owner_id"
 	// PostsTable is the table that holds the posts relation/edge.
 	PostsTable = "posts"
 	// PostsInverseTable is the table name for the Post entity.
@@ -131,6 +142,7 @@ var Columns = []string{
 	FieldDisplayName,
 	FieldBio,
 	FieldAvatarURL,
+	FieldAvatarImageID,
 	FieldBannedAt,
 	FieldRole,
 	FieldMessagePolicy,
@@ -289,6 +301,11 @@ func ByAvatarURL(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldAvatarURL, opts...).ToFunc()
 }
 
+// ByAvatarImageID orders the results by the avatar_image_id field.
+func ByAvatarImageID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAvatarImageID, opts...).ToFunc()
+}
+
 // ByBannedAt orders the results by the banned_at field.
 func ByBannedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldBannedAt, opts...).ToFunc()
@@ -302,6 +319,20 @@ func ByRole(opts ...sql.OrderTermOption) OrderOption {
 // ByMessagePolicy orders the results by the message_policy field.
 func ByMessagePolicy(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldMessagePolicy, opts...).ToFunc()
+}
+
+// ByImagesCount orders the results by images count.
+func ByImagesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newImagesStep(), opts...)
+	}
+}
+
+// ByImages orders the results by images terms.
+func ByImages(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newImagesStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
 }
 
 // ByPostsCount orders the results by posts count.
@@ -442,6 +473,13 @@ func ByLikes(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 	return func(s *sql.Selector) {
 		sqlgraph.OrderByNeighborTerms(s, newLikesStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
+}
+func newImagesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(ImagesInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, ImagesTable, ImagesColumn),
+	)
 }
 func newPostsStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(

@@ -95,6 +95,11 @@ func AvatarURL(v string) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldAvatarURL, v))
 }
 
+// AvatarImageID applies equality check predicate on the "avatar_image_id" field. It's identical to AvatarImageIDEQ.
+func AvatarImageID(v int) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldAvatarImageID, v))
+}
+
 // BannedAt applies equality check predicate on the "banned_at" field. It's identical to BannedAtEQ.
 func BannedAt(v time.Time) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldBannedAt, v))
@@ -570,6 +575,56 @@ func AvatarURLContainsFold(v string) predicate.User {
 	return predicate.User(sql.FieldContainsFold(FieldAvatarURL, v))
 }
 
+// AvatarImageIDEQ applies the EQ predicate on the "avatar_image_id" field.
+func AvatarImageIDEQ(v int) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldAvatarImageID, v))
+}
+
+// AvatarImageIDNEQ applies the NEQ predicate on the "avatar_image_id" field.
+func AvatarImageIDNEQ(v int) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldAvatarImageID, v))
+}
+
+// AvatarImageIDIn applies the In predicate on the "avatar_image_id" field.
+func AvatarImageIDIn(vs ...int) predicate.User {
+	return predicate.User(sql.FieldIn(FieldAvatarImageID, vs...))
+}
+
+// AvatarImageIDNotIn applies the NotIn predicate on the "avatar_image_id" field.
+func AvatarImageIDNotIn(vs ...int) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldAvatarImageID, vs...))
+}
+
+// AvatarImageIDGT applies the GT predicate on the "avatar_image_id" field.
+func AvatarImageIDGT(v int) predicate.User {
+	return predicate.User(sql.FieldGT(FieldAvatarImageID, v))
+}
+
+// AvatarImageIDGTE applies the GTE predicate on the "avatar_image_id" field.
+func AvatarImageIDGTE(v int) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldAvatarImageID, v))
+}
+
+// AvatarImageIDLT applies the LT predicate on the "avatar_image_id" field.
+func AvatarImageIDLT(v int) predicate.User {
+	return predicate.User(sql.FieldLT(FieldAvatarImageID, v))
+}
+
+// AvatarImageIDLTE applies the LTE predicate on the "avatar_image_id" field.
+func AvatarImageIDLTE(v int) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldAvatarImageID, v))
+}
+
+// AvatarImageIDIsNil applies the IsNil predicate on the "avatar_image_id" field.
+func AvatarImageIDIsNil() predicate.User {
+	return predicate.User(sql.FieldIsNull(FieldAvatarImageID))
+}
+
+// AvatarImageIDNotNil applies the NotNil predicate on the "avatar_image_id" field.
+func AvatarImageIDNotNil() predicate.User {
+	return predicate.User(sql.FieldNotNull(FieldAvatarImageID))
+}
+
 // BannedAtEQ applies the EQ predicate on the "banned_at" field.
 func BannedAtEQ(v time.Time) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldBannedAt, v))
@@ -658,6 +713,29 @@ func MessagePolicyIn(vs ...MessagePolicy) predicate.User {
 // MessagePolicyNotIn applies the NotIn predicate on the "message_policy" field.
 func MessagePolicyNotIn(vs ...MessagePolicy) predicate.User {
 	return predicate.User(sql.FieldNotIn(FieldMessagePolicy, vs...))
+}
+
+// HasImages applies the HasEdge predicate on the "images" edge.
+func HasImages() predicate.User {
+	return predicate.User(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, ImagesTable, ImagesColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasImagesWith applies the HasEdge predicate on the "images" edge with a given conditions (other predicates).
+func HasImagesWith(preds ...predicate.Image) predicate.User {
+	return predicate.User(func(s *sql.Selector) {
+		step := newImagesStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
 }
 
 // HasPosts applies the HasEdge predicate on the "posts" edge.

@@ -10,6 +10,7 @@ var (
 	errLeafCursor              = errors.New("field of type Cursor does not have child fields")
 	errLeafFloat               = errors.New("field of type Float does not have child fields")
 	errLeafID                  = errors.New("field of type ID does not have child fields")
+	errLeafImagePurpose        = errors.New("field of type ImagePurpose does not have child fields")
 	errLeafInt                 = errors.New("field of type Int does not have child fields")
 	errLeafNotificationKind    = errors.New("field of type NotificationKind does not have child fields")
 	errLeafPostStatus          = errors.New("field of type PostStatus does not have child fields")

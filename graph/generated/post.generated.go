@@ -288,7 +288,7 @@ func (ec *executionContext) unmarshalInputCreatePostInput(ctx context.Context, o
 		asMap["publish"] = false
 	}
 
-	fieldsInOrder := [...]string{"title", "description", "body", "tags", "publish"}
+	fieldsInOrder := [...]string{"title", "description", "body", "tags", "publish", "coverImageID"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -330,6 +330,13 @@ func (ec *executionContext) unmarshalInputCreatePostInput(ctx context.Context, o
 				return it, err
 			}
 			it.Publish = data
+		case "coverImageID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("coverImageID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CoverImageID = data
 		}
 	}
 	return it, nil
@@ -545,7 +552,7 @@ func (ec *executionContext) unmarshalInputUpdatePostInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"id", "title", "description", "body", "tags"}
+	fieldsInOrder := [...]string{"id", "title", "description", "body", "tags", "coverImageID", "removeCover"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -587,6 +594,20 @@ func (ec *executionContext) unmarshalInputUpdatePostInput(ctx context.Context, o
 				return it, err
 			}
 			it.Tags = data
+		case "coverImageID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("coverImageID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CoverImageID = data
+		case "removeCover":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("removeCover"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RemoveCover = data
 		}
 	}
 	return it, nil

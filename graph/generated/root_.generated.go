@@ -31,6 +31,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Comment() CommentResolver
 	Entity() EntityResolver
+	Image() ImageResolver
 	Mutation() MutationResolver
 	Post() PostResolver
 	Query() QueryResolver
@@ -78,6 +79,10 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	CompleteImageUploadPayload struct {
+		Image func(childComplexity int) int
+	}
+
 	CompleteSignInPayload struct {
 		AccessToken           func(childComplexity int) int
 		ExpiresAt             func(childComplexity int) int
@@ -109,6 +114,12 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	CreateImageUploadPayload struct {
+		ExpiresAt func(childComplexity int) int
+		URL       func(childComplexity int) int
+		UploadID  func(childComplexity int) int
+	}
+
 	CreatePostPayload struct {
 		Post func(childComplexity int) int
 	}
@@ -137,6 +148,10 @@ type ComplexityRoot struct {
 		Comment func(childComplexity int) int
 	}
 
+	HideImagePayload struct {
+		Image func(childComplexity int) int
+	}
+
 	HidePostPayload struct {
 		Post func(childComplexity int) int
 	}
@@ -155,6 +170,32 @@ type ComplexityRoot struct {
 		CreatedAt func(childComplexity int) int
 		Email     func(childComplexity int) int
 		Provider  func(childComplexity int) int
+	}
+
+	Image struct {
+		Alt       func(childComplexity int) int
+		Bytes     func(childComplexity int) int
+		Color     func(childComplexity int) int
+		CreatedAt func(childComplexity int) int
+		Height    func(childComplexity int) int
+		HiddenAt  func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Purpose   func(childComplexity int) int
+		URL       func(childComplexity int, width *int) int
+		UpdatedAt func(childComplexity int) int
+		Variants  func(childComplexity int) int
+		Width     func(childComplexity int) int
+	}
+
+	ImageStorage struct {
+		LimitBytes func(childComplexity int) int
+		UsedBytes  func(childComplexity int) int
+	}
+
+	ImageVariant struct {
+		Height func(childComplexity int) int
+		URL    func(childComplexity int) int
+		Width  func(childComplexity int) int
 	}
 
 	LikePostPayload struct {
@@ -205,13 +246,16 @@ type ComplexityRoot struct {
 		AddComment            func(childComplexity int, input publish.AddCommentInput) int
 		BanUser               func(childComplexity int, input model.BanUserInput) int
 		ChangePassword        func(childComplexity int, input account.ChangePasswordInput) int
+		CompleteImageUpload   func(childComplexity int, input model.CompleteImageUploadInput) int
 		CompleteSignIn        func(childComplexity int, input model.CompleteSignInInput) int
 		ConfirmIdentityLink   func(childComplexity int, input model.ConfirmIdentityLinkInput) int
+		CreateImageUpload     func(childComplexity int, input model.CreateImageUploadInput) int
 		CreatePost            func(childComplexity int, input publish.CreatePostInput) int
 		DeleteComment         func(childComplexity int, input model.DeleteCommentInput) int
 		DeletePost            func(childComplexity int, input model.DeletePostInput) int
 		FollowUser            func(childComplexity int, input model.FollowUserInput) int
 		HideComment           func(childComplexity int, input model.HideCommentInput) int
+		HideImage             func(childComplexity int, input model.HideImageInput) int
 		HidePost              func(childComplexity int, input model.HidePostInput) int
 		LikePost              func(childComplexity int, input model.LikePostInput) int
 		LinkIdentity          func(childComplexity int, input model.StartSignInInput) int
@@ -236,6 +280,7 @@ type ComplexityRoot struct {
 		UnlinkIdentity        func(childComplexity int, input model.UnlinkIdentityInput) int
 		UpdatePost            func(childComplexity int, input publish.UpdatePostInput) int
 		UpdateProfile         func(childComplexity int, input account.UpdateProfileInput) int
+		UploadImage           func(childComplexity int, input model.UploadImageInput) int
 	}
 
 	Notification struct {
@@ -272,6 +317,7 @@ type ComplexityRoot struct {
 		Body           func(childComplexity int) int
 		CommentCount   func(childComplexity int) int
 		Comments       func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.CommentOrder) int
+		Cover          func(childComplexity int) int
 		CreatedAt      func(childComplexity int) int
 		Description    func(childComplexity int) int
 		HiddenAt       func(childComplexity int) int
@@ -324,6 +370,7 @@ type ComplexityRoot struct {
 	Query struct {
 		Conversations      func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
 		Feed               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
+		Image              func(childComplexity int, id int) int
 		Node               func(childComplexity int, id int) int
 		Nodes              func(childComplexity int, ids []int) int
 		Post               func(childComplexity int, slug string) int
@@ -447,6 +494,10 @@ type ComplexityRoot struct {
 		User func(childComplexity int) int
 	}
 
+	UploadImagePayload struct {
+		Image func(childComplexity int) int
+	}
+
 	User struct {
 		AvatarURL               func(childComplexity int) int
 		BannedAt                func(childComplexity int) int
@@ -461,6 +512,7 @@ type ComplexityRoot struct {
 		HasPassword             func(childComplexity int) int
 		ID                      func(childComplexity int) int
 		Identities              func(childComplexity int) int
+		ImageStorage            func(childComplexity int) int
 		MessagePolicy           func(childComplexity int) int
 		Notifications           func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, unread *bool) int
 		Posts                   func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PostOrder) int
@@ -604,6 +656,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CommentEdge.Node(childComplexity), true
 
+	case "CompleteImageUploadPayload.image":
+		if e.ComplexityRoot.CompleteImageUploadPayload.Image == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompleteImageUploadPayload.Image(childComplexity), true
+
 	case "CompleteSignInPayload.accessToken":
 		if e.ComplexityRoot.CompleteSignInPayload.AccessToken == nil {
 			break
@@ -710,6 +769,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ConversationEdge.Node(childComplexity), true
 
+	case "CreateImageUploadPayload.expiresAt":
+		if e.ComplexityRoot.CreateImageUploadPayload.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateImageUploadPayload.ExpiresAt(childComplexity), true
+	case "CreateImageUploadPayload.url":
+		if e.ComplexityRoot.CreateImageUploadPayload.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateImageUploadPayload.URL(childComplexity), true
+	case "CreateImageUploadPayload.uploadID":
+		if e.ComplexityRoot.CreateImageUploadPayload.UploadID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateImageUploadPayload.UploadID(childComplexity), true
+
 	case "CreatePostPayload.post":
 		if e.ComplexityRoot.CreatePostPayload.Post == nil {
 			break
@@ -796,6 +874,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.HideCommentPayload.Comment(childComplexity), true
 
+	case "HideImagePayload.image":
+		if e.ComplexityRoot.HideImagePayload.Image == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HideImagePayload.Image(childComplexity), true
+
 	case "HidePostPayload.post":
 		if e.ComplexityRoot.HidePostPayload.Post == nil {
 			break
@@ -847,6 +932,116 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Identity.Provider(childComplexity), true
+
+	case "Image.alt":
+		if e.ComplexityRoot.Image.Alt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Image.Alt(childComplexity), true
+	case "Image.bytes":
+		if e.ComplexityRoot.Image.Bytes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Image.Bytes(childComplexity), true
+	case "Image.color":
+		if e.ComplexityRoot.Image.Color == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Image.Color(childComplexity), true
+	case "Image.createdAt":
+		if e.ComplexityRoot.Image.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Image.CreatedAt(childComplexity), true
+	case "Image.height":
+		if e.ComplexityRoot.Image.Height == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Image.Height(childComplexity), true
+	case "Image.hiddenAt":
+		if e.ComplexityRoot.Image.HiddenAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Image.HiddenAt(childComplexity), true
+	case "Image.id":
+		if e.ComplexityRoot.Image.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Image.ID(childComplexity), true
+	case "Image.purpose":
+		if e.ComplexityRoot.Image.Purpose == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Image.Purpose(childComplexity), true
+	case "Image.url":
+		if e.ComplexityRoot.Image.URL == nil {
+			break
+		}
+
+		args, err := ec.field_Image_url_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Image.URL(childComplexity, args["width"].(*int)), true
+	case "Image.updatedAt":
+		if e.ComplexityRoot.Image.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Image.UpdatedAt(childComplexity), true
+	case "Image.variants":
+		if e.ComplexityRoot.Image.Variants == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Image.Variants(childComplexity), true
+	case "Image.width":
+		if e.ComplexityRoot.Image.Width == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Image.Width(childComplexity), true
+
+	case "ImageStorage.limitBytes":
+		if e.ComplexityRoot.ImageStorage.LimitBytes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImageStorage.LimitBytes(childComplexity), true
+	case "ImageStorage.usedBytes":
+		if e.ComplexityRoot.ImageStorage.UsedBytes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImageStorage.UsedBytes(childComplexity), true
+
+	case "ImageVariant.height":
+		if e.ComplexityRoot.ImageVariant.Height == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImageVariant.Height(childComplexity), true
+	case "ImageVariant.url":
+		if e.ComplexityRoot.ImageVariant.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImageVariant.URL(childComplexity), true
+	case "ImageVariant.width":
+		if e.ComplexityRoot.ImageVariant.Width == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImageVariant.Width(childComplexity), true
 
 	case "LikePostPayload.post":
 		if e.ComplexityRoot.LikePostPayload.Post == nil {
@@ -1009,6 +1204,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ChangePassword(childComplexity, args["input"].(account.ChangePasswordInput)), true
+	case "Mutation.completeImageUpload":
+		if e.ComplexityRoot.Mutation.CompleteImageUpload == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_completeImageUpload_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CompleteImageUpload(childComplexity, args["input"].(model.CompleteImageUploadInput)), true
 	case "Mutation.completeSignIn":
 		if e.ComplexityRoot.Mutation.CompleteSignIn == nil {
 			break
@@ -1031,6 +1237,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ConfirmIdentityLink(childComplexity, args["input"].(model.ConfirmIdentityLinkInput)), true
+	case "Mutation.createImageUpload":
+		if e.ComplexityRoot.Mutation.CreateImageUpload == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createImageUpload_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateImageUpload(childComplexity, args["input"].(model.CreateImageUploadInput)), true
 	case "Mutation.createPost":
 		if e.ComplexityRoot.Mutation.CreatePost == nil {
 			break
@@ -1086,6 +1303,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.HideComment(childComplexity, args["input"].(model.HideCommentInput)), true
+	case "Mutation.hideImage":
+		if e.ComplexityRoot.Mutation.HideImage == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_hideImage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.HideImage(childComplexity, args["input"].(model.HideImageInput)), true
 	case "Mutation.hidePost":
 		if e.ComplexityRoot.Mutation.HidePost == nil {
 			break
@@ -1340,6 +1568,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateProfile(childComplexity, args["input"].(account.UpdateProfileInput)), true
+	case "Mutation.uploadImage":
+		if e.ComplexityRoot.Mutation.UploadImage == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_uploadImage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UploadImage(childComplexity, args["input"].(model.UploadImageInput)), true
 
 	case "Notification.actor":
 		if e.ComplexityRoot.Notification.Actor == nil {
@@ -1476,6 +1715,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Post.Comments(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.CommentOrder)), true
+	case "Post.cover":
+		if e.ComplexityRoot.Post.Cover == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Post.Cover(childComplexity), true
 	case "Post.createdAt":
 		if e.ComplexityRoot.Post.CreatedAt == nil {
 			break
@@ -1679,6 +1924,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Feed(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int)), true
+	case "Query.image":
+		if e.ComplexityRoot.Query.Image == nil {
+			break
+		}
+
+		args, err := ec.field_Query_image_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Image(childComplexity, args["id"].(int)), true
 
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
@@ -2120,6 +2376,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UpdateProfilePayload.User(childComplexity), true
 
+	case "UploadImagePayload.image":
+		if e.ComplexityRoot.UploadImagePayload.Image == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadImagePayload.Image(childComplexity), true
+
 	case "User.avatarURL":
 		if e.ComplexityRoot.User.AvatarURL == nil {
 			break
@@ -2208,6 +2471,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.Identities(childComplexity), true
+	case "User.imageStorage":
+		if e.ComplexityRoot.User.ImageStorage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.ImageStorage(childComplexity), true
 	case "User.messagePolicy":
 		if e.ComplexityRoot.User.MessagePolicy == nil {
 			break
@@ -2325,15 +2594,19 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputChangePasswordInput,
 		ec.unmarshalInputCommentByIDsInput,
 		ec.unmarshalInputCommentOrder,
+		ec.unmarshalInputCompleteImageUploadInput,
 		ec.unmarshalInputCompleteSignInInput,
 		ec.unmarshalInputConfirmIdentityLinkInput,
 		ec.unmarshalInputConversationOrder,
+		ec.unmarshalInputCreateImageUploadInput,
 		ec.unmarshalInputCreatePostInput,
 		ec.unmarshalInputDeleteCommentInput,
 		ec.unmarshalInputDeletePostInput,
 		ec.unmarshalInputFollowUserInput,
 		ec.unmarshalInputHideCommentInput,
+		ec.unmarshalInputHideImageInput,
 		ec.unmarshalInputHidePostInput,
+		ec.unmarshalInputImageOrder,
 		ec.unmarshalInputLikePostInput,
 		ec.unmarshalInputLoginInput,
 		ec.unmarshalInputMarkNotificationsReadInput,
@@ -2362,6 +2635,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputUnlinkIdentityInput,
 		ec.unmarshalInputUpdatePostInput,
 		ec.unmarshalInputUpdateProfileInput,
+		ec.unmarshalInputUploadImageInput,
 		ec.unmarshalInputUserByIDsInput,
 		ec.unmarshalInputUserFilter,
 		ec.unmarshalInputUserOrder,
@@ -2655,6 +2929,94 @@ Define a Relay Cursor type:
 https://relay.dev/graphql/connections.htm#sec-Cursor
 """
 scalar Cursor
+"""
+An uploaded picture: decoded and re-encoded without its metadata, stored in several sizes.
+"""
+type Image implements Node {
+  """
+  Globally unique, opaque ID of the Image: use it with ` + "`" + `node(id:)` + "`" + `.
+  """
+  id: ID!
+  """
+  When it was created.
+  """
+  createdAt: Time!
+  """
+  When it was last changed.
+  """
+  updatedAt: Time!
+  """
+  What the image is for.
+  """
+  purpose: ImagePurpose!
+  """
+  Text alternative, for those who cannot see the image.
+  """
+  alt: String!
+  """
+  Width of the largest stored size, in pixels.
+  """
+  width: Int!
+  """
+  Height of the largest stored size, in pixels.
+  """
+  height: Int!
+  """
+  Storage used by all its files, in bytes.
+  """
+  bytes: Int!
+  """
+  Dominant colour as #rrggbb: a placeholder while the image loads.
+  """
+  color: String!
+  """
+  When a moderator hid it; a hidden image is served to its owner and moderators only.
+  """
+  hiddenAt: Time
+}
+"""
+Ordering options for Image connections
+"""
+input ImageOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order Images.
+  """
+  field: ImageOrderField!
+}
+"""
+Properties by which Image connections can be ordered.
+"""
+enum ImageOrderField {
+  """
+  Orders by when it was created.
+  """
+  CREATED_AT
+  """
+  Orders by when it was last changed.
+  """
+  UPDATED_AT
+}
+"""
+ImagePurpose is enum for the field purpose
+"""
+enum ImagePurpose @goModel(model: "github.com/agora/agora/ent/image.Purpose") {
+  """
+  A profile picture: public once set.
+  """
+  AVATAR
+  """
+  A post's cover: seen by those who see the post.
+  """
+  POST_COVER
+  """
+  An image in a post's body: seen by those who see the post.
+  """
+  POST_INLINE
+}
 """
 One direct message in a conversation.
 """
@@ -2968,6 +3330,10 @@ type Post implements Node {
     """
     orderBy: CommentOrder
   ): CommentConnection!
+  """
+  The cover image; null when none, or when the viewer may not see it.
+  """
+  cover: Image
 }
 """
 A connection to a list of items.
@@ -3559,6 +3925,127 @@ type ConfirmIdentityLinkPayload {
   provider: String!
 }
 `, BuiltIn: false},
+	{Name: "../../schema/media.graphqls", Input: `"A file sent with the request by the GraphQL multipart request spec (multipart/form-data)."
+scalar Upload
+
+extend type Image {
+  """
+  URL of the stored size that is at least ` + "`" + `width` + "`" + ` pixels wide (the largest when none is), or of
+  the full image when ` + "`" + `width` + "`" + ` is absent. Public images have a permanent URL; others a signed one
+  that expires within an hour.
+  """
+  url("Smallest width wanted, in pixels." width: Int): String!
+  "Every stored size, smallest first; the last is the full image."
+  variants: [ImageVariant!]!
+}
+
+"One stored size of an image."
+type ImageVariant {
+  "Width in pixels."
+  width: Int!
+  "Height in pixels."
+  height: Int!
+  "Where to fetch it (see Image.url)."
+  url: String!
+}
+
+"How much storage the viewer's images use, and how much they may use."
+type ImageStorage {
+  "Bytes used by every stored file of the viewer's images."
+  usedBytes: Int!
+  "Bytes the viewer may use (AGORA_STORAGE_QUOTA)."
+  limitBytes: Int!
+}
+
+extend type User {
+  "Storage used by the user's images: visible to the user themselves only."
+  imageStorage: ImageStorage @policy(policies: [["self"]])
+}
+
+extend type Query {
+  "An image the viewer may see, by ID: null otherwise."
+  image("The image's ID." id: ID!): Image
+}
+
+extend type Mutation {
+  """
+  Upload an image (multipart/form-data by the GraphQL multipart request spec, with an
+  Apollo-Require-Preflight or GraphQL-Require-Preflight header). JPEG, PNG, GIF (first frame) and
+  WebP only, recognised by content; re-encoded without metadata and stored in several sizes. It
+  is deleted unless it becomes an avatar or part of a post within a day.
+  """
+  uploadImage("The mutation's arguments, each described on its input type." input: UploadImageInput!): UploadImagePayload! @requiresScopes(scopes: [["write"]])
+  """
+  Start a direct upload to the object store (S3-compatible storage only): PUT the file to the
+  returned URL, then call completeImageUpload.
+  """
+  createImageUpload("The mutation's arguments, each described on its input type." input: CreateImageUploadInput!): CreateImageUploadPayload! @requiresScopes(scopes: [["write"]])
+  "Check and process a file sent to a createImageUpload URL: the same checks and sizes as uploadImage."
+  completeImageUpload("The mutation's arguments, each described on its input type." input: CompleteImageUploadInput!): CompleteImageUploadPayload! @requiresScopes(scopes: [["write"]])
+  "Hide an image from everyone but its owner and moderators; moderators only."
+  hideImage("The mutation's arguments, each described on its input type." input: HideImageInput!): HideImagePayload! @requiresScopes(scopes: [["moderate"]])
+}
+
+"The image to upload."
+input UploadImageInput {
+  "The file: JPEG, PNG, GIF or WebP."
+  file: Upload!
+  "What it is for."
+  purpose: ImagePurpose!
+  "Text alternative, up to 1000 characters."
+  alt: String
+}
+
+"The uploaded image."
+type UploadImagePayload {
+  "The image, with its sizes."
+  image: Image!
+}
+
+"A direct upload to start."
+input CreateImageUploadInput {
+  "The file's size in bytes: the upload URL takes exactly that many."
+  size: Int!
+  "What it is for."
+  purpose: ImagePurpose!
+  "Text alternative, up to 1000 characters."
+  alt: String
+}
+
+"Where to send the file."
+type CreateImageUploadPayload {
+  "Names the upload in completeImageUpload."
+  uploadID: String!
+  "PUT the file's bytes here."
+  url: String!
+  "When the URL stops working."
+  expiresAt: Time!
+}
+
+"The direct upload to finish."
+input CompleteImageUploadInput {
+  "The uploadID createImageUpload returned."
+  uploadID: String!
+}
+
+"The processed image."
+type CompleteImageUploadPayload {
+  "The image, with its sizes."
+  image: Image!
+}
+
+"The image to hide."
+input HideImageInput {
+  "The image to hide."
+  id: ID!
+}
+
+"The hidden image."
+type HideImagePayload {
+  "The image, hidden."
+  image: Image!
+}
+`, BuiltIn: false},
 	{Name: "../../schema/moderation.graphqls", Input: `extend type Mutation {
   "Hide a post from everyone but its author and moderators; moderators only."
   hidePost("The mutation's arguments, each described on its input type." input: HidePostInput!): HidePostPayload! @requiresScopes(scopes: [["moderate"]])
@@ -3787,6 +4274,8 @@ input CreatePostInput {
   tags: [String!]
   "Publish at once instead of saving a draft."
   publish: Boolean = false
+  "A POST_COVER image of the viewer's (uploadImage), not in use elsewhere."
+  coverImageID: ID
 }
 
 "The new post."
@@ -3807,6 +4296,10 @@ input UpdatePostInput {
   body: String
   "Replaces all tags: up to 10 names."
   tags: [String!]
+  "Replaces the cover with a POST_COVER image of the viewer's; the old one is deleted."
+  coverImageID: ID
+  "Removes the cover (deleted)."
+  removeCover: Boolean
 }
 
 "The changed post."
@@ -4306,6 +4799,8 @@ input UpdateProfileInput {
   bio: String
   "An absolute http(s) URL, or an empty string to remove the avatar."
   avatarURL: String
+  "An AVATAR image of the viewer's (uploadImage): avatarURL becomes its URL, and a previous uploaded avatar is deleted."
+  avatarImageID: ID
 }
 
 "The updated profile."
@@ -4478,6 +4973,14 @@ func (ec *executionContext) childFields_CommentEdge(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type CommentEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_CompleteImageUploadPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "image":
+		return ec.fieldContext_CompleteImageUploadPayload_image(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CompleteImageUploadPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_CompleteSignInPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "user":
@@ -4540,6 +5043,18 @@ func (ec *executionContext) childFields_ConversationEdge(ctx context.Context, fi
 	return nil, fmt.Errorf("no field named %q was found under type ConversationEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_CreateImageUploadPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "uploadID":
+		return ec.fieldContext_CreateImageUploadPayload_uploadID(ctx, field)
+	case "url":
+		return ec.fieldContext_CreateImageUploadPayload_url(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_CreateImageUploadPayload_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreateImageUploadPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_CreatePostPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "post":
@@ -4582,6 +5097,14 @@ func (ec *executionContext) childFields_HideCommentPayload(ctx context.Context, 
 	return nil, fmt.Errorf("no field named %q was found under type HideCommentPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_HideImagePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "image":
+		return ec.fieldContext_HideImagePayload_image(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type HideImagePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_HidePostPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "post":
@@ -4620,6 +5143,58 @@ func (ec *executionContext) childFields_Identity(ctx context.Context, field grap
 		return ec.fieldContext_Identity_createdAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Identity", field.Name)
+}
+
+func (ec *executionContext) childFields_Image(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Image_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Image_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Image_updatedAt(ctx, field)
+	case "purpose":
+		return ec.fieldContext_Image_purpose(ctx, field)
+	case "alt":
+		return ec.fieldContext_Image_alt(ctx, field)
+	case "width":
+		return ec.fieldContext_Image_width(ctx, field)
+	case "height":
+		return ec.fieldContext_Image_height(ctx, field)
+	case "bytes":
+		return ec.fieldContext_Image_bytes(ctx, field)
+	case "color":
+		return ec.fieldContext_Image_color(ctx, field)
+	case "hiddenAt":
+		return ec.fieldContext_Image_hiddenAt(ctx, field)
+	case "url":
+		return ec.fieldContext_Image_url(ctx, field)
+	case "variants":
+		return ec.fieldContext_Image_variants(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Image", field.Name)
+}
+
+func (ec *executionContext) childFields_ImageStorage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "usedBytes":
+		return ec.fieldContext_ImageStorage_usedBytes(ctx, field)
+	case "limitBytes":
+		return ec.fieldContext_ImageStorage_limitBytes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImageStorage", field.Name)
+}
+
+func (ec *executionContext) childFields_ImageVariant(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "width":
+		return ec.fieldContext_ImageVariant_width(ctx, field)
+	case "height":
+		return ec.fieldContext_ImageVariant_height(ctx, field)
+	case "url":
+		return ec.fieldContext_ImageVariant_url(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImageVariant", field.Name)
 }
 
 func (ec *executionContext) childFields_LikePostPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4796,6 +5371,8 @@ func (ec *executionContext) childFields_Post(ctx context.Context, field graphql.
 		return ec.fieldContext_Post_tags(ctx, field)
 	case "comments":
 		return ec.fieldContext_Post_comments(ctx, field)
+	case "cover":
+		return ec.fieldContext_Post_cover(ctx, field)
 	case "likeCount":
 		return ec.fieldContext_Post_likeCount(ctx, field)
 	case "commentCount":
@@ -5078,6 +5655,14 @@ func (ec *executionContext) childFields_UpdateProfilePayload(ctx context.Context
 	return nil, fmt.Errorf("no field named %q was found under type UpdateProfilePayload", field.Name)
 }
 
+func (ec *executionContext) childFields_UploadImagePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "image":
+		return ec.fieldContext_UploadImagePayload_image(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UploadImagePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -5108,6 +5693,8 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_identities(ctx, field)
 	case "hasPassword":
 		return ec.fieldContext_User_hasPassword(ctx, field)
+	case "imageStorage":
+		return ec.fieldContext_User_imageStorage(ctx, field)
 	case "notifications":
 		return ec.fieldContext_User_notifications(ctx, field)
 	case "unreadNotificationCount":

@@ -19,6 +19,7 @@ import (
 	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/jobs"
 	"github.com/agora/agora/internal/live"
+	"github.com/agora/agora/internal/media"
 	"github.com/agora/agora/internal/testenv"
 )
 
@@ -33,6 +34,8 @@ type api struct {
 	db       *database.DB
 	accounts *account.Service
 	live     *live.Service
+	images   *media.Service
+	cfg      config.Config
 	jobs     *jobs.Queue
 }
 
@@ -112,6 +115,7 @@ func testConfig() config.Config {
 	// A GitHub provider for the authorization matrix, whose sign-ins nobody finishes.
 	cfg.Identity.GitHub = config.GitHub{ClientID: "matrix", ClientSecret: "matrix", WebURL: "http://127.0.0.1:9", APIURL: "http://127.0.0.1:9"}
 	cfg.Identity.RedirectURLs = []string{matrixRedirect}
+	cfg.Media.UploadsPerUser = unreached
 	return cfg
 }
 
@@ -126,6 +130,9 @@ func startAPIWith(t testing.TB, db *database.DB, rdb redis.UniversalClient, conf
 // serveApp serves Agora configured by cfg, logging to log and tracing with tracing (nil: off).
 func serveApp(t testing.TB, cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.UniversalClient, tracing trace.TracerProvider) *api {
 	t.Helper()
+	if cfg.Media.Dir == config.Defaults().Media.Dir {
+		cfg.Media.Dir = filepath.Join(t.TempDir(), "media") // never the package's folder
+	}
 	a, err := server.New(cfg, log, db, rdb, tracing)
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +142,7 @@ func serveApp(t testing.TB, cfg config.Config, log *slog.Logger, db *database.DB
 	h := a.Handler()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &api{GraphQL: testenv.GraphQL{URL: srv.URL + "/graphql"}, srv: srv, handler: h, db: db, accounts: a.Accounts, live: a.Live, jobs: a.Jobs}
+	return &api{GraphQL: testenv.GraphQL{URL: srv.URL + "/graphql"}, srv: srv, handler: h, db: db, accounts: a.Accounts, live: a.Live, jobs: a.Jobs, images: a.Images, cfg: cfg}
 }
 
 // startJobs starts the app's job workers, stopped gracefully when t ends.

@@ -28,6 +28,7 @@ import (
 	"github.com/agora/agora/internal/live"
 	"github.com/agora/agora/internal/loader"
 	"github.com/agora/agora/internal/mail"
+	"github.com/agora/agora/internal/media"
 	"github.com/agora/agora/internal/message"
 	"github.com/agora/agora/internal/notify"
 	"github.com/agora/agora/internal/publish"
@@ -159,6 +160,19 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 		// The sender is made on first use: most servers never mail a link confirmation.
 		Mail: sync.OnceValues(func() (mail.Sender, error) { return mail.New(cfg, log) }), ConfirmURL: cfg.Mail.BaseURL + "/link-identity",
 	})
+	mc := cfg.Media
+	files, err := media.Open(mc.StorageURL, mc.Dir, media.Credentials{AccessKey: mc.AccessKey, SecretKey: mc.SecretKey})
+	if err != nil {
+		return nil, err
+	}
+	images := media.New(db.Client, files, limiter, log, media.Options{
+		Limits:  media.Limits{MaxBytes: mc.MaxBytes, MaxPixels: mc.MaxPixels},
+		PerUser: mc.UploadsPerUser, QuotaBytes: mc.QuotaBytes,
+		BaseURL: cfg.Mail.BaseURL, PublicBaseURL: mc.PublicBaseURL,
+		SignedTTL: mc.SignedURLTTL, UnattachedTTL: mc.UnattachedTTL, UploadTTL: 15 * time.Minute,
+		Sign: tokens.Derive,
+	})
+	accounts.SetImages(images)
 	a := &App{
 		Resolver: graph.Resolver{
 			Client:   db.Client,
@@ -170,6 +184,7 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 			Live:     events,
 			Searcher: search.New(db.Client, db.Dialect, limiter, budgets.SearchesPerCaller, cfg.Limits.SearchRanked),
 			Identity: identities,
+			Images:   images,
 		},
 		Jobs:    queue,
 		cfg:     cfg,
@@ -267,8 +282,10 @@ func (a *App) Handler() http.Handler {
 	}
 	mux := http.NewServeMux()
 	// Credentials (the cookie) are allowed cross-origin only when there is a cookie to send.
-	mux.Handle("/graphql", httpx.CORS(c.AllowedOrigins, cookies, httpx.LimitBody(c.MaxBodyBytes, gql)))
-	routes := []string{"/graphql", "/metrics", "/healthz", "/readyz", "/"}
+	// Uploads (multipart) stream to gqlgen's multipart transport with a limit of their own;
+	// everything else is read into memory up to AGORA_MAX_BODY_BYTES.
+	mux.Handle("/graphql", httpx.CORS(c.AllowedOrigins, cookies, limitUploads(a.uploadBodyBytes(), httpx.LimitBody(c.MaxBodyBytes, gql), gql)))
+	routes := []string{"/graphql", "/metrics", "/healthz", "/readyz", media.Prefix, "/"}
 	if a.cfg.Identity.Enabled() {
 		// The browser's steps of a sign-in through a provider (internal/identity); auth.Middleware
 		// gives them the client's address and user agent, which budgets and sessions use.
@@ -286,8 +303,12 @@ func (a *App) Handler() http.Handler {
 		mux.Handle("/metrics", a.metrics.Handler())
 	}
 	httpx.Health(mux, a.db.SQL.PingContext)
+	// Image files are compressed already: they skip gzip.
+	top := http.NewServeMux()
+	top.Handle(media.Prefix, serveMedia(a.Images, a.log))
+	top.Handle("/", httpx.Compress(c.CompressMinBytes, mux))
 	return httpx.WithRequestID(httpx.Proxied(c.TrustedProxies, c.ProxyHeader,
-		httpx.Trace(a.tracing, httpx.AccessLog(a.log, a.metrics.HTTPObserver(routes), httpx.Compress(c.CompressMinBytes, mux)))))
+		httpx.Trace(a.tracing, httpx.AccessLog(a.log, a.metrics.HTTPObserver(routes), top))))
 }
 
 // RefreshCookieName is the cookie that holds the refresh token in cookie mode (AGORA_REFRESH_COOKIE).

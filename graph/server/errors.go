@@ -93,6 +93,9 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		if e.Reason != "" {
 			ext["reason"] = e.Reason
 		}
+		if e.Limit != nil {
+			ext["limit"], ext["max"] = e.Limit.Name, e.Limit.Max
+		}
 		msg := e.Message
 		switch e.Kind {
 		case apperr.Internal:

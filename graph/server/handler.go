@@ -31,7 +31,10 @@ func (a *App) graphql() http.Handler {
 	srv.AddTransport(a.realtime.websocket())
 	srv.AddTransport(singleConnection{a.realtime, a.sseStreams}) // graphql-sse's single-connection mode: PUT, DELETE, and requests with a stream token
 	srv.AddTransport(httpTransport{a.realtime})                  // GET and JSON POST: one JSON response, or a stream (SSE, multipart) as negotiated
-	srv.AddTransport(unsupported{})                              // last: what no transport above takes
+	// Uploads by the GraphQL multipart request spec (limitUploads bounds the body; CSRF prevention
+	// asks these "simple" requests for a preflight header). Files past 4 MiB wait on disk.
+	srv.AddTransport(transport.MultipartForm{MaxUploadSize: a.uploadBodyBytes(), MaxMemory: 4 << 20})
+	srv.AddTransport(unsupported{}) // last: what no transport above takes
 	documents := lru.New[*ast.QueryDocument](1000)
 	srv.SetQueryCache(documents)
 	srv.SetParserTokenLimit(limits.Tokens)

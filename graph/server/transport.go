@@ -184,7 +184,7 @@ type unsupported struct{}
 func (unsupported) Supports(*http.Request) bool { return true }
 
 func (unsupported) Do(w http.ResponseWriter, r *http.Request, _ graphql.GraphExecutor) {
-	status, msg := http.StatusUnsupportedMediaType, "send the request as application/json"
+	status, msg := http.StatusUnsupportedMediaType, "send the request as application/json (or multipart/form-data to upload a file)"
 	if r.Method != http.MethodPost {
 		status, msg = http.StatusMethodNotAllowed, "use POST, or GET for queries and subscriptions"
 		w.Header().Set("Allow", "GET, POST, PUT, DELETE")

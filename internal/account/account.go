@@ -18,6 +18,7 @@ import (
 	"github.com/agora/agora/internal/apperr"
 	"github.com/agora/agora/internal/auth"
 	"github.com/agora/agora/internal/database"
+	"github.com/agora/agora/internal/media"
 	"github.com/agora/agora/internal/ratelimit"
 )
 
@@ -31,7 +32,11 @@ type Service struct {
 	refreshGrace time.Duration
 	limits       LoginLimits
 	states       *sessionStates // signed-in sessions' current state, briefly cached (Lookup)
+	images       *media.Service // avatars uploaded as images
 }
+
+// SetImages lets profiles take uploaded avatars (UpdateProfileInput.AvatarImageID).
+func (s *Service) SetImages(m *media.Service) { s.images = m }
 
 // LoginLimits bound sign-in attempts, against password guessing, and sign-ups, against bulk
 // accounts and probing which names and addresses are taken.
@@ -73,6 +78,8 @@ type UpdateProfileInput struct {
 	DisplayName *string
 	Bio         *string
 	AvatarURL   *string `json:"avatarURL"`
+	// AvatarImageID is an uploaded AVATAR image of the viewer's: avatarURL becomes its URL.
+	AvatarImageID *int `json:"avatarImageID"`
 }
 
 var usernameRE = regexp.MustCompile(`^[a-z0-9_]{3,32}$`)
@@ -275,8 +282,32 @@ func (s *Service) UpdateProfile(ctx context.Context, in UpdateProfileInput) (*en
 		if in.Bio != nil {
 			upd.SetBio(bio)
 		}
-		if in.AvatarURL != nil {
-			upd.SetAvatarURL(avatar)
+		if in.AvatarURL != nil || in.AvatarImageID != nil {
+			cur, err := tx.User.Get(ctx, v.UserID)
+			if err != nil {
+				return err
+			}
+			switch {
+			case in.AvatarImageID != nil:
+				if in.AvatarURL != nil {
+					return apperr.InvalidField("avatarImageID", "give avatarURL or avatarImageID, not both")
+				}
+				if s.images == nil {
+					return apperr.InvalidField("avatarImageID", "image uploads are not enabled")
+				}
+				img, err := media.AttachAvatar(ctx, tx, *in.AvatarImageID, cur.AvatarImageID)
+				if err != nil {
+					return err
+				}
+				upd.SetAvatarURL(s.images.PublicURL(img, avatarWidth)).SetAvatarImageID(img.ID)
+			default:
+				if cur.AvatarImageID != nil {
+					if err := media.ReleaseImage(ctx, tx, *cur.AvatarImageID); err != nil {
+						return err
+					}
+				}
+				upd.SetAvatarURL(avatar).ClearAvatarImageID()
+			}
 		}
 		u, err = upd.Save(ctx)
 		return err
@@ -286,6 +317,10 @@ func (s *Service) UpdateProfile(ctx context.Context, in UpdateProfileInput) (*en
 	}
 	return u.Unwrap(), nil
 }
+
+// avatarWidth is the stored size an uploaded avatar's URL names: sharp at 128 CSS pixels on a
+// 2× screen.
+const avatarWidth = 256
 
 // SetMessagePolicyInput is who may send the viewer direct messages (bound to the GraphQL input
 // of the same name).

@@ -23,6 +23,7 @@ const (
 	Unavailable                 // SERVICE_UNAVAILABLE: a dependency is down; retry later
 	BadRequest                  // BAD_REQUEST: not a GraphQL request the server accepts (body, method, headers)
 	Timeout                     // TIMEOUT: the operation ran out of time (AGORA_OPERATION_TIMEOUT or the statement timeout)
+	TooLarge                    // PAYLOAD_TOO_LARGE: over a size limit, named in Limit
 )
 
 var codes = [...]string{
@@ -36,6 +37,7 @@ var codes = [...]string{
 	Unavailable:     CodeUnavailable,
 	BadRequest:      CodeBadRequest,
 	Timeout:         CodeTimeout,
+	TooLarge:        CodePayloadTooLarge,
 }
 
 // Code is the GraphQL extensions.code of the kind.
@@ -48,6 +50,7 @@ type Error struct {
 	Field      string        // input field at fault, for Invalid and Conflict
 	Reason     string        // extensions.reason: which case of its kind, when clients act on it (REFRESH_TOKEN_REUSED…)
 	RetryAfter time.Duration // for RateLimited
+	Limit      *Limit        // the limit a refusal names (extensions.limit and extensions.max), for Invalid and TooLarge
 	Err        error         // cause, for the log only
 }
 
@@ -89,6 +92,17 @@ func NotFoundf(format string, args ...any) error {
 // Forbiddenf reports that the viewer may not do this.
 func Forbiddenf(format string, args ...any) error {
 	return &Error{Kind: Forbidden, Message: fmt.Sprintf(format, args...)}
+}
+
+// Limit is a named limit a refusal reports: clients read which one and its value.
+type Limit struct {
+	Name string // e.g. maxBytes, maxPixels, storageQuotaBytes
+	Max  int64
+}
+
+// OverLimit refuses input over a limit: kind TooLarge (sizes) or Invalid, naming field and limit.
+func OverLimit(kind Kind, field, name string, max int64, format string, args ...any) error {
+	return &Error{Kind: kind, Field: field, Message: fmt.Sprintf(format, args...), Limit: &Limit{Name: name, Max: max}}
 }
 
 // ErrUnauthenticated is returned when an operation needs a signed-in viewer.

@@ -36,6 +36,7 @@ type Config struct {
 	Jobs       Jobs
 	Identity   Identity // sign-in through OpenID Connect providers and GitHub (identity.go)
 	Channels   Channels // budgets and caps of sockets, subscriptions, persisted queries and Redis waits (channels.go)
+	Media      Media    // image storage and limits (media.go)
 }
 
 // HTTP is the server: addresses, timeouts, and what it accepts from browsers and clients.
@@ -203,6 +204,10 @@ func Defaults() Config {
 			APQMaxBytes: 64 << 10, APQCacheBytes: 16 << 20, APQTTL: 24 * time.Hour, APQRegister: Budget{100, time.Hour},
 			LoginPerAccountTotal: Budget{100, time.Hour}, RedisMaxWait: 500 * time.Millisecond,
 		},
+		Media: Media{
+			Dir: "media", MaxBytes: 10 << 20, MaxPixels: 25_000_000, UploadsPerUser: Budget{30, time.Hour}, QuotaBytes: 500 << 20,
+			SignedURLTTL: time.Hour, UnattachedTTL: 24 * time.Hour, SweepInterval: 10 * time.Minute,
+		},
 	}
 }
 
@@ -317,6 +322,9 @@ func load() (Config, error) {
 	var identityErrs []error
 	c.Identity, identityErrs = loadIdentity(d.Identity)
 	errs = append(errs, identityErrs...)
+	var mediaErrs []error
+	c.Media, mediaErrs = loadMedia(d.Media)
+	errs = append(errs, mediaErrs...)
 	development := c.Env != "production"
 	var origins []string
 	if development {
@@ -618,7 +626,7 @@ func (c Config) String() string {
 		h.PublicMaxAge, g.Introspection, g.FieldSuggestions, g.GraphiQL, g.TrustedDocuments, g.FederationAuthDirectives, h.MaxBodyBytes,
 		h.ReadHeaderTimeout, h.ReadTimeout, h.WriteTimeout, h.IdleTimeout, g.OperationTimeout, db.StatementTimeout,
 		h.MaxBatch, h.CSRFPrevention, h.CompressMinBytes, h.ShutdownGrace, mailTo, c.Mail.From, c.Mail.BaseURL, strings.Join(proxies, ","), h.ProxyHeader, a.RefreshCookie, a.RefreshGrace,
-		c.Jobs.Workers, c.Jobs.Concurrency, c.Jobs.Timeout, c.Jobs.RescueAfter, c.Jobs.StopGrace, c.Jobs.NotificationRetention) + " " + c.Channels.String() + " " + c.Identity.String()
+		c.Jobs.Workers, c.Jobs.Concurrency, c.Jobs.Timeout, c.Jobs.RescueAfter, c.Jobs.StopGrace, c.Jobs.NotificationRetention) + " " + c.Channels.String() + " " + c.Identity.String() + " " + c.Media.String()
 }
 
 // Name describes the database without credentials.

@@ -121,7 +121,7 @@ func TestEnvExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	var source []byte
-	for _, name := range []string{"config.go", "channels.go", "identity.go"} {
+	for _, name := range []string{"config.go", "channels.go", "identity.go", "media.go"} {
 		b, err := os.ReadFile(name)
 		if err != nil {
 			t.Fatal(err)

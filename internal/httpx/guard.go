@@ -76,12 +76,13 @@ func LimitBody(n int64, next http.Handler) http.Handler {
 // custom header. Such a request must name one of csrfHeaders, which forces a preflight.
 var (
 	simpleContentTypes = []string{"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"}
-	csrfHeaders        = []string{"X-Apollo-Operation-Name", "Apollo-Require-Preflight"}
+	csrfHeaders        = []string{"X-Apollo-Operation-Name", "Apollo-Require-Preflight", "GraphQL-Require-Preflight"}
 )
 
 // PreventCSRF refuses requests a browser could send from any site without a preflight (GET
-// without a Content-Type, form and text/plain POSTs) unless they carry a non-empty
-// X-Apollo-Operation-Name or Apollo-Require-Preflight header: 400 with CSRF_PREVENTED.
+// without a Content-Type, form and text/plain POSTs, uploads as multipart/form-data) unless they
+// carry a non-empty X-Apollo-Operation-Name, Apollo-Require-Preflight or GraphQL-Require-Preflight
+// header: 400 with CSRF_PREVENTED.
 // WebSocket upgrades, and GETs asking for an event stream (AsksEventStream), are left to the
 // origin check of the stream handler: only a page's script can send either, and a script's
 // cross-origin request names its Origin.

@@ -16,6 +16,7 @@ import (
 	"github.com/agora/agora/internal/auth"
 	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/live"
+	"github.com/agora/agora/internal/media"
 	"github.com/agora/agora/internal/notify"
 )
 
@@ -40,6 +41,8 @@ type CreatePostInput struct {
 	Body        *string
 	Tags        []string
 	Publish     *bool
+	// CoverImageID is a POST_COVER image of the author's.
+	CoverImageID *int `json:"coverImageID"`
 }
 
 // UpdatePostInput are changes to a post; nil fields stay as they are.
@@ -49,6 +52,9 @@ type UpdatePostInput struct {
 	Description *string
 	Body        *string
 	Tags        []string
+	// CoverImageID replaces the cover with a POST_COVER image of the author's; RemoveCover removes it.
+	CoverImageID *int `json:"coverImageID"`
+	RemoveCover  *bool
 }
 
 // AddCommentInput is a new comment (bound to the GraphQL input of the same name).
@@ -107,12 +113,15 @@ func (s *Service) CreatePost(ctx context.Context, in CreatePostInput) (*ent.Post
 			SetTitle(f.title).
 			SetDescription(f.description).
 			SetBody(f.body).
+			SetNillableCoverID(in.CoverImageID).
 			AddTagIDs(tagIDs...)
 		if in.Publish != nil && *in.Publish {
 			create.SetStatus(post.StatusPUBLISHED).SetPublishedAt(time.Now().UTC())
 		}
-		p, err = create.Save(ctx)
-		return err
+		if p, err = create.Save(ctx); err != nil {
+			return err
+		}
+		return attachImages(ctx, tx, p.ID, nil, in.CoverImageID, &f.body)
 	})
 	if err != nil {
 		return nil, err
@@ -126,8 +135,27 @@ func (s *Service) UpdatePost(ctx context.Context, in UpdatePostInput) (*ent.Post
 	if err != nil {
 		return nil, err
 	}
+	if in.CoverImageID != nil && in.RemoveCover != nil && *in.RemoveCover {
+		return nil, apperr.InvalidField("removeCover", "give coverImageID or removeCover, not both")
+	}
 	return s.changePost(ctx, in.ID, authorOnly, func(ctx context.Context, tx *ent.Tx, p *ent.Post) (*ent.Post, error) {
+		var body *string
+		if in.Body != nil {
+			body = &f.body
+		}
+		if err := attachImages(ctx, tx, p.ID, p.CoverID, in.CoverImageID, body); err != nil {
+			return nil, err
+		}
 		upd := p.Update()
+		switch {
+		case in.CoverImageID != nil:
+			upd.SetCoverID(*in.CoverImageID)
+		case in.RemoveCover != nil && *in.RemoveCover && p.CoverID != nil:
+			if err := media.ReleaseImage(ctx, tx, *p.CoverID); err != nil {
+				return nil, err
+			}
+			upd.ClearCoverID()
+		}
 		if in.Title != nil {
 			upd.SetTitle(f.title)
 		}
@@ -148,6 +176,19 @@ func (s *Service) UpdatePost(ctx context.Context, in UpdatePostInput) (*ent.Post
 	})
 }
 
+// attachImages attaches a new cover (releasing previous) and the inline images body refers to.
+func attachImages(ctx context.Context, tx *ent.Tx, postID int, previous, cover *int, body *string) error {
+	if cover != nil {
+		if err := media.AttachCover(ctx, tx, postID, *cover, previous); err != nil {
+			return err
+		}
+	}
+	if body != nil {
+		return media.AttachInline(ctx, tx, postID, *body)
+	}
+	return nil
+}
+
 // PublishPost publishes a draft of the viewer's; a published post stays as it is.
 func (s *Service) PublishPost(ctx context.Context, id int) (*ent.Post, error) {
 	return s.changePost(ctx, id, authorOnly, func(ctx context.Context, _ *ent.Tx, p *ent.Post) (*ent.Post, error) {
@@ -162,6 +203,9 @@ func (s *Service) PublishPost(ctx context.Context, id int) (*ent.Post, error) {
 // tag links go with it.
 func (s *Service) DeletePost(ctx context.Context, id int) error {
 	_, err := s.changePost(ctx, id, authorOrModerator, func(ctx context.Context, tx *ent.Tx, p *ent.Post) (*ent.Post, error) {
+		if err := media.ReleasePost(ctx, tx, p.ID); err != nil {
+			return nil, err
+		}
 		return p, tx.Post.DeleteOne(p).Exec(ctx)
 	})
 	return err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"strconv"
 	"strings"
@@ -124,4 +125,54 @@ func Scrape(t *testing.T, url string) map[string]float64 {
 		}
 	}
 	return samples
+}
+
+// Upload sends query by the GraphQL multipart request spec (as Apollo's upload link and curl -F
+// do), with content as the file at the variable path (e.g. "variables.in.file"), and the
+// GraphQL-Require-Preflight header that CSRF prevention asks of multipart requests.
+func (c GraphQL) Upload(t testing.TB, query string, vars map[string]any, path, filename string, content []byte) Response {
+	t.Helper()
+	return c.UploadWith(t, query, vars, path, filename, content, http.Header{"Graphql-Require-Preflight": {"1"}})
+}
+
+// UploadWith is Upload with header instead of the preflight header.
+func (c GraphQL) UploadWith(t testing.TB, query string, vars map[string]any, path, filename string, content []byte, header http.Header) Response {
+	t.Helper()
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	ops, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = w.WriteField("operations", string(ops))
+	_ = w.WriteField("map", `{"0": [`+strconv.Quote(path)+`]}`)
+	part, err := w.CreateFormFile("0", filename)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = part.Write(content)
+	_ = w.Close()
+	req, err := http.NewRequest(http.MethodPost, c.URL, &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	var r Response
+	if err := json.Unmarshal(raw, &r); err != nil {
+		t.Fatalf("response %d is not JSON: %v\n%s", res.StatusCode, err, raw)
+	}
+	r.Status = res.StatusCode
+	return r
 }

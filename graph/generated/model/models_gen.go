@@ -5,7 +5,9 @@ package model
 import (
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/agora/agora/ent"
+	"github.com/agora/agora/ent/image"
 )
 
 // The new comment.
@@ -38,6 +40,18 @@ type CommentByIDsInput struct {
 	ID int `json:"ID"`
 }
 
+// The direct upload to finish.
+type CompleteImageUploadInput struct {
+	// The uploadID createImageUpload returned.
+	UploadID string `json:"uploadID"`
+}
+
+// The processed image.
+type CompleteImageUploadPayload struct {
+	// The image, with its sizes.
+	Image *ent.Image `json:"image"`
+}
+
 // The ticket a sign-in came back with.
 type CompleteSignInInput struct {
 	// The `ticket` query parameter of the redirect; it works once, within 2 minutes.
@@ -68,6 +82,26 @@ type ConfirmIdentityLinkInput struct {
 type ConfirmIdentityLinkPayload struct {
 	// The provider whose identity now signs the account in.
 	Provider string `json:"provider"`
+}
+
+// A direct upload to start.
+type CreateImageUploadInput struct {
+	// The file's size in bytes: the upload URL takes exactly that many.
+	Size int `json:"size"`
+	// What it is for.
+	Purpose image.Purpose `json:"purpose"`
+	// Text alternative, up to 1000 characters.
+	Alt *string `json:"alt,omitempty"`
+}
+
+// Where to send the file.
+type CreateImageUploadPayload struct {
+	// Names the upload in completeImageUpload.
+	UploadID string `json:"uploadID"`
+	// PUT the file's bytes here.
+	URL string `json:"url"`
+	// When the URL stops working.
+	ExpiresAt time.Time `json:"expiresAt"`
 }
 
 // The new post.
@@ -126,6 +160,18 @@ type HideCommentPayload struct {
 	Comment *ent.Comment `json:"comment"`
 }
 
+// The image to hide.
+type HideImageInput struct {
+	// The image to hide.
+	ID int `json:"id"`
+}
+
+// The hidden image.
+type HideImagePayload struct {
+	// The image, hidden.
+	Image *ent.Image `json:"image"`
+}
+
 // The post to hide.
 type HidePostInput struct {
 	// The post to hide.
@@ -136,6 +182,14 @@ type HidePostInput struct {
 type HidePostPayload struct {
 	// The post, hidden.
 	Post *ent.Post `json:"post"`
+}
+
+// How much storage the viewer's images use, and how much they may use.
+type ImageStorage struct {
+	// Bytes used by every stored file of the viewer's images.
+	UsedBytes int `json:"usedBytes"`
+	// Bytes the viewer may use (AGORA_STORAGE_QUOTA).
+	LimitBytes int `json:"limitBytes"`
 }
 
 // The post to like.
@@ -376,6 +430,22 @@ type UpdatePostPayload struct {
 type UpdateProfilePayload struct {
 	// The viewer, updated.
 	User *ent.User `json:"user"`
+}
+
+// The image to upload.
+type UploadImageInput struct {
+	// The file: JPEG, PNG, GIF or WebP.
+	File graphql.Upload `json:"file"`
+	// What it is for.
+	Purpose image.Purpose `json:"purpose"`
+	// Text alternative, up to 1000 characters.
+	Alt *string `json:"alt,omitempty"`
+}
+
+// The uploaded image.
+type UploadImagePayload struct {
+	// The image, with its sizes.
+	Image *ent.Image `json:"image"`
 }
 
 type UserByIDsInput struct {
