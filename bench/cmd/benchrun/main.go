@@ -574,7 +574,18 @@ func compare(agoraURL, baselineURL, token, query string, sizes ...int) (string, 
 // (production answers no extensions.dbStatements).
 func sampleStatements(agora *server, token string, s scenario) (string, error) {
 	n := min(5, len(s.bodies))
+	const name = "agora_db_statements_per_request"
+	// Requests of the previous wrk run that were still in flight when it stopped finish
+	// meanwhile: wait until the count stops moving.
 	m0 := scrape(agora.metricsURL)
+	for range 30 {
+		time.Sleep(300 * time.Millisecond)
+		m := scrape(agora.metricsURL)
+		if m == nil || m0 == nil || m[name+"_count"] == m0[name+"_count"] {
+			break
+		}
+		m0 = m
+	}
 	for _, b := range s.bodies[:n] {
 		r, err := post(agora.url, token, b)
 		if err != nil {
@@ -586,7 +597,6 @@ func sampleStatements(agora *server, token string, s scenario) (string, error) {
 		}
 	}
 	m1 := scrape(agora.metricsURL)
-	const name = "agora_db_statements_per_request"
 	requests := m1[name+"_count"] - m0[name+"_count"]
 	if m0 == nil || m1 == nil || requests != float64(n) {
 		return "", fmt.Errorf("%s: %s counted %v requests of %d", agora.metricsURL, name, requests, n)
