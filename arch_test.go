@@ -86,7 +86,7 @@ var importTable = map[string]rule{
 	"internal/account": domain("internal/media"), // uploaded avatars
 	// media: image intake, storage (a folder or S3) and the attach/release rules posts and
 	// profiles apply in their transactions.
-	"internal/media": domain(),
+	"internal/media": domain("internal/jobs"),
 	"internal/identity": domain("internal/account", "internal/mail"),
 	"internal/search":  domain(),
 	"internal/trusted": domain(),

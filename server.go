@@ -217,11 +217,6 @@ func run(ctx context.Context, args []string) error {
 	}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(listener) }()
-	if cfg.Media.SweepInterval > 0 {
-		// Deletes unused images (released, or never attached): every replica sweeps, and the
-		// deletes are idempotent.
-		go a.Images.SweepEvery(ctx, cfg.Media.SweepInterval)
-	}
 	if cfg.HTTP.MetricsAddr != "" {
 		l, err := net.Listen("tcp", cfg.HTTP.MetricsAddr)
 		if err != nil {

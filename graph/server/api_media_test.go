@@ -549,3 +549,25 @@ func TestImageS3(t *testing.T) {
 		t.Fatalf("oversized direct upload: %+v", r.Errors)
 	}
 }
+
+// TestImageSweepJob: with AGORA_MEDIA_SWEEP_INTERVAL set, the periodic job deletes a replaced
+// avatar and its files without anyone calling Sweep.
+func TestImageSweepJob(t *testing.T) {
+	db := openDB(t, database.Options{SQLitePath: filepath.Join(t.TempDir(), "agora.db")})
+	if _, err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	a := startAPIWith(t, db, nil, func(cfg *config.Config) { cfg.Media.SweepInterval = 200 * time.Millisecond })
+	una := a.register(t, "una")
+	first := a.upload(t, una, "AVATAR", testPNG(t, 300, 200))
+	a.as(una).Do(t, `mutation($id: ID!) { updateProfile(input: {avatarImageID: $id}) { user { id } } }`, map[string]any{"id": first.ID}, nil)
+	second := a.upload(t, una, "AVATAR", testPNG(t, 300, 200))
+	a.as(una).Do(t, `mutation($id: ID!) { updateProfile(input: {avatarImageID: $id}) { user { id } } }`, map[string]any{"id": second.ID}, nil)
+	deadline := time.Now().Add(30 * time.Second)
+	for a.count(t, "images") != 1 || len(a.files(t)) != 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the sweep job left %d images and %d files, want 1 and 3", a.count(t, "images"), len(a.files(t)))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

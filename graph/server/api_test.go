@@ -116,6 +116,7 @@ func testConfig() config.Config {
 	cfg.Identity.GitHub = config.GitHub{ClientID: "matrix", ClientSecret: "matrix", WebURL: "http://127.0.0.1:9", APIURL: "http://127.0.0.1:9"}
 	cfg.Identity.RedirectURLs = []string{matrixRedirect}
 	cfg.Media.UploadsPerUser = unreached
+	cfg.Media.SweepInterval = 0 // tests sweep when they mean to (TestImageSweepJob runs the job)
 	return cfg
 }
 

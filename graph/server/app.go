@@ -23,8 +23,8 @@ import (
 	"github.com/agora/agora/internal/config"
 	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/httpx"
-	"github.com/agora/agora/internal/jobs"
 	"github.com/agora/agora/internal/identity"
+	"github.com/agora/agora/internal/jobs"
 	"github.com/agora/agora/internal/live"
 	"github.com/agora/agora/internal/loader"
 	"github.com/agora/agora/internal/mail"
@@ -173,6 +173,9 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 		Sign: tokens.Derive,
 	})
 	accounts.SetImages(images)
+	if mc.SweepInterval > 0 {
+		images.AddSweep(queue, mc.SweepInterval) // released and never-attached images
+	}
 	a := &App{
 		Resolver: graph.Resolver{
 			Client:   db.Client,

@@ -4,8 +4,11 @@ import (
 	"context"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"github.com/agora/agora/ent/image"
 	"github.com/agora/agora/ent/privacy"
+	"github.com/agora/agora/internal/jobs"
 )
 
 // Sweep deletes the images nothing uses: released ones (replaced avatars and covers, images of
@@ -35,23 +38,28 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 	}
 }
 
-// SweepEvery runs Sweep every interval until ctx ends, logging what it did: the periodic clean-up
-// of a server.
-func (s *Service) SweepEvery(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		n, err := s.Sweep(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			s.log.Warn("media: clean-up failed", "err", err, "deleted", n)
-		case n > 0:
-			s.log.Info("media: unused images deleted", "deleted", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+// SweepArgs is the periodic job that runs Sweep.
+type SweepArgs struct{}
+
+// Kind is the job's kind.
+func (SweepArgs) Kind() string { return "media_sweep" }
+
+// AddSweep schedules Sweep on q every interval: River runs a periodic job in one process of those
+// sharing the database, and a sweep that fails is retried like any job.
+func (s *Service) AddSweep(q *jobs.Queue, every time.Duration) {
+	jobs.AddWorker(q, &sweepWorker{s: s})
+	q.AddPeriodic(every, func() river.JobArgs { return SweepArgs{} })
+}
+
+type sweepWorker struct {
+	river.WorkerDefaults[SweepArgs]
+	s *Service
+}
+
+func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[SweepArgs]) error {
+	n, err := w.s.Sweep(ctx)
+	if n > 0 {
+		w.s.log.Info("media: unused images deleted", "deleted", n)
 	}
+	return err
 }
