@@ -86,10 +86,10 @@ var importTable = map[string]rule{
 	"internal/account": domain("internal/media"), // uploaded avatars
 	// media: image intake, storage (a folder or S3) and the attach/release rules posts and
 	// profiles apply in their transactions.
-	"internal/media": domain("internal/jobs"),
+	"internal/media":    domain("internal/jobs"),
 	"internal/identity": domain("internal/account", "internal/mail"),
-	"internal/search":  domain(),
-	"internal/trusted": domain(),
+	"internal/search":   domain(),
+	"internal/trusted":  domain(),
 	// filter turns the designed filter inputs into ent predicates.
 	"internal/filter": domain("internal/account"), // usernames are normalized as account does
 	// jobs is the durable queue: inserts join the transaction database.InTx opened.

@@ -125,8 +125,12 @@ func TestFollows(t *testing.T) {
 	testenv.EachDatabase(t, func(t *testing.T, db *database.DB) {
 		e := newEnv(t, db)
 		ada, bob := testenv.NewUser(t, db.Client, "ada", ""), testenv.NewUser(t, db.Client, "bob", "")
-		followers := func(l *loader.Loaders) (int, error) { return l.FollowerCountByUser().Load(context.Background(), ada.ID) }
-		following := func(l *loader.Loaders) (int, error) { return l.FollowingCountByUser().Load(context.Background(), bob.ID) }
+		followers := func(l *loader.Loaders) (int, error) {
+			return l.FollowerCountByUser().Load(context.Background(), ada.ID)
+		}
+		following := func(l *loader.Loaders) (int, error) {
+			return l.FollowingCountByUser().Load(context.Background(), bob.ID)
+		}
 		for _, step := range []struct {
 			name     string
 			ctx      context.Context
