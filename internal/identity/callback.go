@@ -16,6 +16,7 @@ import (
 
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/ent/identity"
+	"github.com/agora/agora/ent/predicate"
 	"github.com/agora/agora/ent/signinflow"
 	"github.com/agora/agora/ent/user"
 	"github.com/agora/agora/internal/apperr"
@@ -132,9 +133,15 @@ func (s *Service) consume(ctx context.Context, name, state string, cookie *http.
 	if state == "" || cookie == nil || cookie.Value == "" {
 		return nil, bad
 	}
+	return s.takeFlow(ctx, bad, signinflow.KeyHash(digest("state", state)), signinflow.Provider(name),
+		signinflow.BindingHash(digest("binding", cookie.Value)), signinflow.UserIDIsNil())
+}
+
+// takeFlow removes and returns the unexpired flow matching where, or answers bad. Single use
+// across replicas: only the caller whose delete removed the row goes on.
+func (s *Service) takeFlow(ctx context.Context, bad error, where ...predicate.SignInFlow) (*ent.SignInFlow, error) {
 	f, err := s.client.SignInFlow.Query().
-		Where(signinflow.KeyHash(digest("state", state)), signinflow.Provider(name), signinflow.BindingHash(digest("binding", cookie.Value)),
-			signinflow.UserIDIsNil(), signinflow.ExpiresAtGT(time.Now().UTC())).
+		Where(append(where, signinflow.ExpiresAtGT(time.Now().UTC()))...).
 		Only(system(ctx))
 	if ent.IsNotFound(err) {
 		return nil, bad
@@ -144,7 +151,7 @@ func (s *Service) consume(ctx context.Context, name, state string, cookie *http.
 	}
 	if n, err := s.client.SignInFlow.Delete().Where(signinflow.ID(f.ID)).Exec(system(ctx)); err != nil {
 		return nil, err
-	} else if n == 0 { // another request took it first
+	} else if n == 0 {
 		return nil, bad
 	}
 	return f, nil

@@ -209,20 +209,9 @@ func (s *Service) CompleteSignIn(ctx context.Context, ticket string) (*account.S
 	if ticket == "" || len(ticket) > 100 {
 		return nil, bad
 	}
-	f, err := s.client.SignInFlow.Query().
-		Where(signinflow.KeyHash(digest("ticket", ticket)), signinflow.UserIDNotNil(), signinflow.ExpiresAtGT(time.Now().UTC())).
-		Only(system(ctx))
-	if ent.IsNotFound(err) {
-		return nil, bad
-	}
+	f, err := s.takeFlow(ctx, bad, signinflow.KeyHash(digest("ticket", ticket)), signinflow.UserIDNotNil())
 	if err != nil {
 		return nil, err
-	}
-	// Single use, across replicas: only the caller whose delete removed the row goes on.
-	if n, err := s.client.SignInFlow.Delete().Where(signinflow.ID(f.ID)).Exec(system(ctx)); err != nil {
-		return nil, err
-	} else if n == 0 {
-		return nil, bad
 	}
 	sess, err := s.accounts.OpenSession(ctx, *f.UserID)
 	if errors.Is(err, account.ErrBanned) {

@@ -39,26 +39,12 @@ func (echoArgs) Kind() string { return "test_echo" }
 // start opens and starts a working queue on db whose test_echo jobs send their name to ran.
 func start(t *testing.T, db *database.DB, ran chan<- string) *jobs.Queue {
 	t.Helper()
-	q := jobs.New(db, jobs.Options{Work: true, PollInterval: 100 * time.Millisecond})
+	q := testenv.NewQueue(db)
 	jobs.AddWorker(q, river.WorkFunc(func(ctx context.Context, job *river.Job[echoArgs]) error {
 		ran <- job.Args.Name
 		return nil
 	}))
-	if err := q.Open(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := q.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stop, done := context.WithTimeout(context.Background(), 10*time.Second)
-		defer done()
-		if err := q.Stop(stop); err != nil {
-			t.Error(err)
-		}
-		cancel()
-	})
+	testenv.StartQueue(t, q)
 	return q
 }
 

@@ -60,21 +60,7 @@ func (c GraphQL) PostExtensions(t testing.TB, query string, vars, extensions map
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/graphql-response+json, application/json")
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	var r Response
-	if err := json.Unmarshal(raw, &r); err != nil {
-		t.Fatalf("response %d is not JSON: %v\n%s", res.StatusCode, err, raw)
-	}
-	r.Status = res.StatusCode
-	return r
+	return c.send(t, req)
 }
 
 // Do sends a query that must succeed and decodes its data into out (when not nil).
@@ -160,6 +146,12 @@ func (c GraphQL) UploadWith(t testing.TB, query string, vars map[string]any, pat
 		req.Header[k] = v
 	}
 	req.Header.Set("Content-Type", w.FormDataContentType())
+	return c.send(t, req)
+}
+
+// send does req with the client's token and decodes the response, whatever it holds.
+func (c GraphQL) send(t testing.TB, req *http.Request) Response {
+	t.Helper()
 	if c.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.Token)
 	}
