@@ -96,6 +96,18 @@ func words(text string) []string {
 	return strings.FieldsFunc(text, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) })
 }
 
+// HasPhrase reports whether the query asks for words next to each other ("a b").
+func (q Query) HasPhrase() bool {
+	for _, alt := range q.alternatives {
+		for _, c := range alt {
+			if !c.negated && strings.Contains(c.text, " ") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // WebSearch is the query in PostgreSQL's websearch_to_tsquery syntax.
 func (q Query) WebSearch() string {
 	var b strings.Builder

@@ -37,6 +37,11 @@ func TestParseQuery(t *testing.T) {
 			t.Errorf("ParseQuery(%q).FTS5() = %s, want %s", c.in, got, c.fts)
 		}
 	}
+	for in, want := range map[string]bool{"quick brown": false, `"quick brown"`: true, `fox -"lazy dog"`: false, "e-mail": true, `"fox"`: false} {
+		if q, _ := ParseQuery("query", in); q.HasPhrase() != want {
+			t.Errorf("ParseQuery(%q).HasPhrase() = %v, want %v", in, !want, want)
+		}
+	}
 	for _, in := range []string{"", "   ", `"" --`, "-spam", "cats or -dogs", strings.Repeat("a", MaxQueryLen+1), "\xff"} {
 		_, err := ParseQuery("query", in)
 		var e *apperr.Error
