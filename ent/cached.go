@@ -8,6 +8,13 @@ func NodeType(id int) (string, bool) {
 	return t, ok
 }
 
+// Attach binds an entity decoded from a cache to the client, so its edges and
+// connections can be queried like those of a loaded entity.
+func (c *AccountTokenClient) Attach(e *AccountToken) *AccountToken {
+	e.config = c.config
+	return e
+}
+
 // IsEntity marks a federation entity (schema/federation.graphqls gives its @key).
 func (*Comment) IsEntity() {}
 

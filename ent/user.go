@@ -25,6 +25,8 @@ type User struct {
 	Username string `json:"username,omitempty"`
 	// Sign-in email address, stored lower case.
 	Email string `json:"email,omitempty"`
+	// When the owner confirmed the address by the link mailed to it, or a provider vouched for it; null until then and again after a change.
+	EmailVerifiedAt *time.Time `json:"email_verified_at,omitempty"`
 	// PasswordHash holds the value of the "password_hash" field.
 	PasswordHash string `json:"-"`
 	// Name shown next to the user's content.
@@ -61,6 +63,8 @@ type UserEdges struct {
 	Followers []*User `json:"followers,omitempty"`
 	// Sessions holds the value of the sessions edge.
 	Sessions []*Session `json:"sessions,omitempty"`
+	// AccountTokens holds the value of the account_tokens edge.
+	AccountTokens []*AccountToken `json:"account_tokens,omitempty"`
 	// Identities holds the value of the identities edge.
 	Identities []*Identity `json:"identities,omitempty"`
 	// Conversations holds the value of the conversations edge.
@@ -73,7 +77,7 @@ type UserEdges struct {
 	Likes []*Like `json:"likes,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [11]bool
+	loadedTypes [12]bool
 	// totalCount holds the count of the edges above.
 	totalCount [3]map[string]int
 
@@ -83,6 +87,7 @@ type UserEdges struct {
 	namedFollowing     map[string][]*User
 	namedFollowers     map[string][]*User
 	namedSessions      map[string][]*Session
+	namedAccountTokens map[string][]*AccountToken
 	namedIdentities    map[string][]*Identity
 	namedConversations map[string][]*Conversation
 	namedLikedPosts    map[string][]*Post
@@ -144,10 +149,19 @@ func (e UserEdges) SessionsOrErr() ([]*Session, error) {
 	return nil, &NotLoadedError{edge: "sessions"}
 }
 
+// AccountTokensOrErr returns the AccountTokens value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) AccountTokensOrErr() ([]*AccountToken, error) {
+	if e.loadedTypes[6] {
+		return e.AccountTokens, nil
+	}
+	return nil, &NotLoadedError{edge: "account_tokens"}
+}
+
 // IdentitiesOrErr returns the Identities value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) IdentitiesOrErr() ([]*Identity, error) {
-	if e.loadedTypes[6] {
+	if e.loadedTypes[7] {
 		return e.Identities, nil
 	}
 	return nil, &NotLoadedError{edge: "identities"}
@@ -156,7 +170,7 @@ func (e UserEdges) IdentitiesOrErr() ([]*Identity, error) {
 // ConversationsOrErr returns the Conversations value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) ConversationsOrErr() ([]*Conversation, error) {
-	if e.loadedTypes[7] {
+	if e.loadedTypes[8] {
 		return e.Conversations, nil
 	}
 	return nil, &NotLoadedError{edge: "conversations"}
@@ -165,7 +179,7 @@ func (e UserEdges) ConversationsOrErr() ([]*Conversation, error) {
 // LikedPostsOrErr returns the LikedPosts value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) LikedPostsOrErr() ([]*Post, error) {
-	if e.loadedTypes[8] {
+	if e.loadedTypes[9] {
 		return e.LikedPosts, nil
 	}
 	return nil, &NotLoadedError{edge: "liked_posts"}
@@ -174,7 +188,7 @@ func (e UserEdges) LikedPostsOrErr() ([]*Post, error) {
 // FollowsOrErr returns the Follows value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) FollowsOrErr() ([]*Follow, error) {
-	if e.loadedTypes[9] {
+	if e.loadedTypes[10] {
 		return e.Follows, nil
 	}
 	return nil, &NotLoadedError{edge: "follows"}
@@ -183,7 +197,7 @@ func (e UserEdges) FollowsOrErr() ([]*Follow, error) {
 // LikesOrErr returns the Likes value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) LikesOrErr() ([]*Like, error) {
-	if e.loadedTypes[10] {
+	if e.loadedTypes[11] {
 		return e.Likes, nil
 	}
 	return nil, &NotLoadedError{edge: "likes"}
@@ -198,7 +212,7 @@ func (*User) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case user.FieldUsername, user.FieldEmail, user.FieldPasswordHash, user.FieldDisplayName, user.FieldBio, user.FieldAvatarURL, user.FieldRole, user.FieldMessagePolicy:
 			values[i] = new(sql.NullString)
-		case user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldBannedAt:
+		case user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldEmailVerifiedAt, user.FieldBannedAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -244,6 +258,13 @@ func (_m *User) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field email", values[i])
 			} else if value.Valid {
 				_m.Email = value.String
+			}
+		case user.FieldEmailVerifiedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field email_verified_at", values[i])
+			} else if value.Valid {
+				_m.EmailVerifiedAt = new(time.Time)
+				*_m.EmailVerifiedAt = value.Time
 			}
 		case user.FieldPasswordHash:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -338,6 +359,11 @@ func (_m *User) QuerySessions() *SessionQuery {
 	return NewUserClient(_m.config).QuerySessions(_m)
 }
 
+// QueryAccountTokens queries the "account_tokens" edge of the User entity.
+func (_m *User) QueryAccountTokens() *AccountTokenQuery {
+	return NewUserClient(_m.config).QueryAccountTokens(_m)
+}
+
 // QueryIdentities queries the "identities" edge of the User entity.
 func (_m *User) QueryIdentities() *IdentityQuery {
 	return NewUserClient(_m.config).QueryIdentities(_m)
@@ -397,6 +423,11 @@ func (_m *User) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("email=")
 	builder.WriteString(_m.Email)
+	builder.WriteString(", ")
+	if v := _m.EmailVerifiedAt; v != nil {
+		builder.WriteString("email_verified_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteString(", ")
 	builder.WriteString("password_hash=<sensitive>")
 	builder.WriteString(", ")
@@ -569,6 +600,30 @@ func (_m *User) appendNamedSessions(name string, edges ...*Session) {
 		_m.Edges.namedSessions[name] = []*Session{}
 	} else {
 		_m.Edges.namedSessions[name] = append(_m.Edges.namedSessions[name], edges...)
+	}
+}
+
+// NamedAccountTokens returns the AccountTokens named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedAccountTokens(name string) ([]*AccountToken, error) {
+	if _m.Edges.namedAccountTokens == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedAccountTokens[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedAccountTokens(name string, edges ...*AccountToken) {
+	if _m.Edges.namedAccountTokens == nil {
+		_m.Edges.namedAccountTokens = make(map[string][]*AccountToken)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedAccountTokens[name] = []*AccountToken{}
+	} else {
+		_m.Edges.namedAccountTokens[name] = append(_m.Edges.namedAccountTokens[name], edges...)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/agora/agora/ent/accounttoken"
 	"github.com/agora/agora/ent/comment"
 	"github.com/agora/agora/ent/conversation"
 	"github.com/agora/agora/ent/follow"
@@ -38,6 +39,7 @@ type UserQuery struct {
 	withFollowing          *UserQuery
 	withFollowers          *UserQuery
 	withSessions           *SessionQuery
+	withAccountTokens      *AccountTokenQuery
 	withIdentities         *IdentityQuery
 	withConversations      *ConversationQuery
 	withLikedPosts         *PostQuery
@@ -51,6 +53,7 @@ type UserQuery struct {
 	withNamedFollowing     map[string]*UserQuery
 	withNamedFollowers     map[string]*UserQuery
 	withNamedSessions      map[string]*SessionQuery
+	withNamedAccountTokens map[string]*AccountTokenQuery
 	withNamedIdentities    map[string]*IdentityQuery
 	withNamedConversations map[string]*ConversationQuery
 	withNamedLikedPosts    map[string]*PostQuery
@@ -217,6 +220,28 @@ func (_q *UserQuery) QuerySessions() *SessionQuery {
 			sqlgraph.From(user.Table, user.FieldID, selector),
 			sqlgraph.To(session.Table, session.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, user.SessionsTable, user.SessionsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryAccountTokens chains the current query on the "account_tokens" edge.
+func (_q *UserQuery) QueryAccountTokens() *AccountTokenQuery {
+	query := (&AccountTokenClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, selector),
+			sqlgraph.To(accounttoken.Table, accounttoken.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.AccountTokensTable, user.AccountTokensColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -532,6 +557,7 @@ func (_q *UserQuery) Clone() *UserQuery {
 		withFollowing:     _q.withFollowing.Clone(),
 		withFollowers:     _q.withFollowers.Clone(),
 		withSessions:      _q.withSessions.Clone(),
+		withAccountTokens: _q.withAccountTokens.Clone(),
 		withIdentities:    _q.withIdentities.Clone(),
 		withConversations: _q.withConversations.Clone(),
 		withLikedPosts:    _q.withLikedPosts.Clone(),
@@ -607,6 +633,17 @@ func (_q *UserQuery) WithSessions(opts ...func(*SessionQuery)) *UserQuery {
 		opt(query)
 	}
 	_q.withSessions = query
+	return _q
+}
+
+// WithAccountTokens tells the query-builder to eager-load the nodes that are connected to
+// the "account_tokens" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithAccountTokens(opts ...func(*AccountTokenQuery)) *UserQuery {
+	query := (&AccountTokenClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withAccountTokens = query
 	return _q
 }
 
@@ -749,13 +786,14 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 	var (
 		nodes       = []*User{}
 		_spec       = _q.querySpec()
-		loadedTypes = [11]bool{
+		loadedTypes = [12]bool{
 			_q.withImages != nil,
 			_q.withPosts != nil,
 			_q.withComments != nil,
 			_q.withFollowing != nil,
 			_q.withFollowers != nil,
 			_q.withSessions != nil,
+			_q.withAccountTokens != nil,
 			_q.withIdentities != nil,
 			_q.withConversations != nil,
 			_q.withLikedPosts != nil,
@@ -823,6 +861,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 		if err := _q.loadSessions(ctx, query, nodes,
 			func(n *User) { n.Edges.Sessions = []*Session{} },
 			func(n *User, e *Session) { n.Edges.Sessions = append(n.Edges.Sessions, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withAccountTokens; query != nil {
+		if err := _q.loadAccountTokens(ctx, query, nodes,
+			func(n *User) { n.Edges.AccountTokens = []*AccountToken{} },
+			func(n *User, e *AccountToken) { n.Edges.AccountTokens = append(n.Edges.AccountTokens, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -900,6 +945,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 		if err := _q.loadSessions(ctx, query, nodes,
 			func(n *User) { n.appendNamedSessions(name) },
 			func(n *User, e *Session) { n.appendNamedSessions(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedAccountTokens {
+		if err := _q.loadAccountTokens(ctx, query, nodes,
+			func(n *User) { n.appendNamedAccountTokens(name) },
+			func(n *User, e *AccountToken) { n.appendNamedAccountTokens(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -1173,6 +1225,36 @@ func (_q *UserQuery) loadSessions(ctx context.Context, query *SessionQuery, node
 	}
 	query.Where(predicate.Session(func(s *sql.Selector) {
 		s.Where(sql.InValues(s.C(user.SessionsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.UserID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "user_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *UserQuery) loadAccountTokens(ctx context.Context, query *AccountTokenQuery, nodes []*User, init func(*User), assign func(*User, *AccountToken)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*User)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(accounttoken.FieldUserID)
+	}
+	query.Where(predicate.AccountToken(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(user.AccountTokensColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -1575,6 +1657,20 @@ func (_q *UserQuery) WithNamedSessions(name string, opts ...func(*SessionQuery))
 		_q.withNamedSessions = make(map[string]*SessionQuery)
 	}
 	_q.withNamedSessions[name] = query
+	return _q
+}
+
+// WithNamedAccountTokens tells the query-builder to eager-load the nodes that are connected to the "account_tokens"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithNamedAccountTokens(name string, opts ...func(*AccountTokenQuery)) *UserQuery {
+	query := (&AccountTokenClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedAccountTokens == nil {
+		_q.withNamedAccountTokens = make(map[string]*AccountTokenQuery)
+	}
+	_q.withNamedAccountTokens[name] = query
 	return _q
 }
 

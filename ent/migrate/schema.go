@@ -9,6 +9,42 @@ import (
 )
 
 var (
+	// AccountTokensColumns holds the columns for the "account_tokens" table.
+	AccountTokensColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "purpose", Type: field.TypeEnum, Enums: []string{"VERIFY_EMAIL", "RESET_PASSWORD"}},
+		{Name: "hash", Type: field.TypeString, Unique: true},
+		{Name: "email", Type: field.TypeString, Size: 254},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "user_id", Type: field.TypeInt},
+	}
+	// AccountTokensTable holds the schema information for the "account_tokens" table.
+	AccountTokensTable = &schema.Table{
+		Name:       "account_tokens",
+		Columns:    AccountTokensColumns,
+		PrimaryKey: []*schema.Column{AccountTokensColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "account_tokens_users_account_tokens",
+				Columns:    []*schema.Column{AccountTokensColumns[6]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "accounttoken_user_id_purpose",
+				Unique:  false,
+				Columns: []*schema.Column{AccountTokensColumns[6], AccountTokensColumns[1]},
+			},
+			{
+				Name:    "accounttoken_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{AccountTokensColumns[5]},
+			},
+		},
+	}
 	// CommentsColumns holds the columns for the "comments" table.
 	CommentsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -607,6 +643,7 @@ var (
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "username", Type: field.TypeString, Unique: true, Size: 32},
 		{Name: "email", Type: field.TypeString, Unique: true, Size: 254},
+		{Name: "email_verified_at", Type: field.TypeTime, Nullable: true},
 		{Name: "password_hash", Type: field.TypeString},
 		{Name: "display_name", Type: field.TypeString, Default: ""},
 		{Name: "bio", Type: field.TypeString, Size: 2147483647, Default: ""},
@@ -625,12 +662,12 @@ var (
 			{
 				Name:    "user_role",
 				Unique:  false,
-				Columns: []*schema.Column{UsersColumns[11]},
+				Columns: []*schema.Column{UsersColumns[12]},
 			},
 			{
 				Name:    "user_list_display_name",
 				Unique:  false,
-				Columns: []*schema.Column{UsersColumns[6], UsersColumns[0]},
+				Columns: []*schema.Column{UsersColumns[7], UsersColumns[0]},
 			},
 			{
 				Name:    "user_list_created_at",
@@ -646,6 +683,7 @@ var (
 	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
+		AccountTokensTable,
 		CommentsTable,
 		ConversationsTable,
 		FollowsTable,
@@ -666,6 +704,10 @@ var (
 )
 
 func init() {
+	AccountTokensTable.ForeignKeys[0].RefTable = UsersTable
+	AccountTokensTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(68719476736),
+	}
 	CommentsTable.ForeignKeys[0].RefTable = PostsTable
 	CommentsTable.ForeignKeys[1].RefTable = UsersTable
 	CommentsTable.Annotation = &entsql.Annotation{

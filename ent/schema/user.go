@@ -32,6 +32,11 @@ func (User) Fields() []ent.Field {
 			MaxLen(254).
 			Comment("Sign-in email address, stored lower case.").
 			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.Time("email_verified_at").
+			Optional().
+			Nillable().
+			Comment("When the owner confirmed the address by the link mailed to it, or a provider vouched for it; null until then and again after a change.").
+			Annotations(entgql.Skip(entgql.SkipAll)),
 		field.String("password_hash").
 			Sensitive().
 			Annotations(entgql.Skip(entgql.SkipAll)),
@@ -103,6 +108,8 @@ func (User) Edges() []ent.Edge {
 			Annotations(entgql.RelayConnection()).
 			Through("follows", Follow.Type),
 		edge.To("sessions", Session.Type).
+			Annotations(entgql.Skip(entgql.SkipAll), entsql.OnDelete(entsql.Cascade)),
+		edge.To("account_tokens", AccountToken.Type).
 			Annotations(entgql.Skip(entgql.SkipAll), entsql.OnDelete(entsql.Cascade)),
 		edge.To("identities", Identity.Type).
 			Annotations(entgql.Skip(entgql.SkipAll), entsql.OnDelete(entsql.Cascade)),

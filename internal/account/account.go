@@ -33,6 +33,7 @@ type Service struct {
 	limits       LoginLimits
 	states       *sessionStates // signed-in sessions' current state, briefly cached (Lookup)
 	images       *media.Service // avatars uploaded as images
+	mail         *Mail          // account mail (SetMail); nil: none is sent
 }
 
 // SetImages lets profiles take uploaded avatars (UpdateProfileInput.AvatarImageID).
@@ -136,6 +137,9 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*Session, err
 			SetDisplayName(displayName).
 			Save(ctx)
 		if err != nil {
+			return err
+		}
+		if err := s.queueVerification(ctx, tx, u); err != nil {
 			return err
 		}
 		out, err = s.startSession(ctx, tx, u)

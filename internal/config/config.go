@@ -94,6 +94,7 @@ type RateLimits struct {
 	SignUpsPerIP      Budget // AGORA_RATE_LIMIT_REGISTER: sign-ups per client address (default 10/1h)
 	MessagesPerUser   Budget // AGORA_RATE_LIMIT_MESSAGE: messages sent per user (default 30/1m)
 	SearchesPerCaller Budget // AGORA_RATE_LIMIT_SEARCH: post searches per user or anonymous client address (default 60/1m)
+	AccountMail       Budget // AGORA_RATE_LIMIT_ACCOUNT_MAIL: confirmation and password reset mails per address, and reset requests per client address (default 5/1h)
 }
 
 // Limits bound what one GraphQL operation may ask for.
@@ -144,6 +145,8 @@ type Mail struct {
 	From    string // MAIL_FROM: the From of every mail (default Agora <no-reply@localhost>)
 	Dir     string // AGORA_MAIL_DIR: where mail is written when SMTP_URL is unset (default mail, beside agora.db)
 	BaseURL string // AGORA_BASE_URL: the app's public address, for links in mail (default http://localhost:8080; no trailing slash)
+	// AGORA_EMAIL_VERIFY_TTL: how long the link confirming an address works (default 48h).
+	VerifyTTL time.Duration
 }
 
 // Jobs is the durable job queue: where its workers run and how they pace themselves.
@@ -188,6 +191,7 @@ func Defaults() Config {
 			SignUpsPerIP:      Budget{10, time.Hour},
 			MessagesPerUser:   Budget{30, time.Minute},
 			SearchesPerCaller: Budget{60, time.Minute},
+			AccountMail:       Budget{5, time.Hour},
 		},
 		// Generous for Agora's own pages (the feed page costs under 1,000); documents built to
 		// exhaust the server are refused.
@@ -195,7 +199,7 @@ func Defaults() Config {
 		GraphQL: GraphQL{Introspection: true, FieldSuggestions: true, GraphiQL: true, OperationTimeout: 15 * time.Second,
 			FederationAuthDirectives: AuthDirectivesFederation},
 		Realtime: Realtime{MaxSubscriptions: 20, SocketRecheck: 30 * time.Second},
-		Mail:     Mail{From: "Agora <no-reply@localhost>", Dir: "mail", BaseURL: "http://localhost:8080"},
+		Mail:     Mail{From: "Agora <no-reply@localhost>", Dir: "mail", BaseURL: "http://localhost:8080", VerifyTTL: 48 * time.Hour},
 		Jobs: Jobs{Workers: true, Concurrency: 10, Timeout: time.Minute, RescueAfter: 10 * time.Minute, StopGrace: 10 * time.Second,
 			NotificationRetention: 90 * 24 * time.Hour},
 		Identity: Identity{PublicURL: "http://localhost:8080", GitHub: GitHub{WebURL: "https://github.com", APIURL: "https://api.github.com"}},
@@ -281,6 +285,7 @@ func load() (Config, error) {
 			SignUpsPerIP:      parse(&errs, "AGORA_RATE_LIMIT_REGISTER", d.RateLimits.SignUpsPerIP, ParseBudget),
 			MessagesPerUser:   parse(&errs, "AGORA_RATE_LIMIT_MESSAGE", d.RateLimits.MessagesPerUser, ParseBudget),
 			SearchesPerCaller: parse(&errs, "AGORA_RATE_LIMIT_SEARCH", d.RateLimits.SearchesPerCaller, ParseBudget),
+			AccountMail:       parse(&errs, "AGORA_RATE_LIMIT_ACCOUNT_MAIL", d.RateLimits.AccountMail, ParseBudget),
 		},
 		Limits: Limits{
 			Depth:        parse(&errs, "AGORA_MAX_DEPTH", d.Limits.Depth, strconv.Atoi),
@@ -300,10 +305,11 @@ func load() (Config, error) {
 			SocketRecheck:    parse(&errs, "AGORA_SOCKET_RECHECK", d.Realtime.SocketRecheck, time.ParseDuration),
 		},
 		Mail: Mail{
-			SMTPURL: os.Getenv("SMTP_URL"),
-			From:    get("MAIL_FROM", d.Mail.From),
-			Dir:     get("AGORA_MAIL_DIR", d.Mail.Dir),
-			BaseURL: strings.TrimRight(get("AGORA_BASE_URL", d.Mail.BaseURL), "/"),
+			SMTPURL:   os.Getenv("SMTP_URL"),
+			From:      get("MAIL_FROM", d.Mail.From),
+			Dir:       get("AGORA_MAIL_DIR", d.Mail.Dir),
+			BaseURL:   strings.TrimRight(get("AGORA_BASE_URL", d.Mail.BaseURL), "/"),
+			VerifyTTL: parse(&errs, "AGORA_EMAIL_VERIFY_TTL", d.Mail.VerifyTTL, time.ParseDuration),
 		},
 		Jobs: Jobs{
 			Workers:               parse(&errs, "AGORA_JOBS_WORKERS", d.Jobs.Workers, strconv.ParseBool),
@@ -433,6 +439,9 @@ func (c Config) validate() []error {
 	}
 	if c.Jobs.Concurrency < 1 {
 		errs = append(errs, errors.New("AGORA_JOBS_CONCURRENCY: want at least 1"))
+	}
+	if c.Mail.VerifyTTL <= 0 {
+		errs = append(errs, errors.New("AGORA_EMAIL_VERIFY_TTL: want a positive duration"))
 	}
 	if c.Jobs.Timeout <= 0 || c.Jobs.StopGrace <= 0 {
 		errs = append(errs, errors.New("AGORA_JOBS_TIMEOUT, AGORA_JOBS_STOP_GRACE: want a positive duration"))
@@ -613,19 +622,19 @@ func (c Config) String() string {
 	}
 	return fmt.Sprintf("env=%s addr=%s metrics_addr=%s database=%s db_max_conns=%d redis=%s auto_migrate=%t "+
 		"jwt_secret=%s jwt_previous_secrets=%d token_issuer=%q access_token_ttl=%s session_ttl=%s log_level=%s "+
-		"login_limit_account=%s login_limit_ip=%s rate_limit_ip=%s rate_limit_user=%s rate_limit_register=%s rate_limit_message=%s rate_limit_search=%s "+
+		"login_limit_account=%s login_limit_ip=%s rate_limit_ip=%s rate_limit_user=%s rate_limit_register=%s rate_limit_message=%s rate_limit_search=%s rate_limit_account_mail=%s "+
 		"allowed_origins=%q max_subscriptions=%d socket_recheck=%s max_depth=%d max_aliases=%d max_root_fields=%d max_tokens=%d max_cost=%d search_max_ranked=%d "+
 		"public_max_age=%s introspection=%t field_suggestions=%t graphiql=%t trusted_documents=%q federation_auth_directives=%s max_body_bytes=%d "+
 		"read_header_timeout=%s read_timeout=%s write_timeout=%s idle_timeout=%s operation_timeout=%s statement_timeout=%s "+
-		"batch_max=%d csrf_prevention=%t compress_min_bytes=%d shutdown_grace=%s mail=%s mail_from=%q base_url=%s trusted_proxies=%q proxy_header=%s refresh_cookie=%t refresh_grace=%s "+
+		"batch_max=%d csrf_prevention=%t compress_min_bytes=%d shutdown_grace=%s mail=%s mail_from=%q base_url=%s email_verify_ttl=%s trusted_proxies=%q proxy_header=%s refresh_cookie=%t refresh_grace=%s "+
 		"jobs_workers=%t jobs_concurrency=%d jobs_timeout=%s jobs_rescue_after=%s jobs_stop_grace=%s notification_retention=%s",
 		c.Env, h.Addr, metrics, db.Name(), db.MaxConnections, redisName, db.AutoMigrate,
 		secret, len(a.JWTPreviousSecrets), a.TokenIssuer, a.AccessTokenTTL, a.SessionTTL, c.LogLevel,
-		r.LoginPerAccount, r.LoginPerIP, r.RequestsPerIP, r.RequestsPerUser, r.SignUpsPerIP, r.MessagesPerUser, r.SearchesPerCaller,
+		r.LoginPerAccount, r.LoginPerIP, r.RequestsPerIP, r.RequestsPerUser, r.SignUpsPerIP, r.MessagesPerUser, r.SearchesPerCaller, r.AccountMail,
 		strings.Join(h.AllowedOrigins, ","), c.Realtime.MaxSubscriptions, c.Realtime.SocketRecheck, l.Depth, l.Aliases, l.RootFields, l.Tokens, l.Cost, l.SearchRanked,
 		h.PublicMaxAge, g.Introspection, g.FieldSuggestions, g.GraphiQL, g.TrustedDocuments, g.FederationAuthDirectives, h.MaxBodyBytes,
 		h.ReadHeaderTimeout, h.ReadTimeout, h.WriteTimeout, h.IdleTimeout, g.OperationTimeout, db.StatementTimeout,
-		h.MaxBatch, h.CSRFPrevention, h.CompressMinBytes, h.ShutdownGrace, mailTo, c.Mail.From, c.Mail.BaseURL, strings.Join(proxies, ","), h.ProxyHeader, a.RefreshCookie, a.RefreshGrace,
+		h.MaxBatch, h.CSRFPrevention, h.CompressMinBytes, h.ShutdownGrace, mailTo, c.Mail.From, c.Mail.BaseURL, c.Mail.VerifyTTL, strings.Join(proxies, ","), h.ProxyHeader, a.RefreshCookie, a.RefreshGrace,
 		c.Jobs.Workers, c.Jobs.Concurrency, c.Jobs.Timeout, c.Jobs.RescueAfter, c.Jobs.StopGrace, c.Jobs.NotificationRetention) + " " + c.Channels.String() + " " + c.Identity.String() + " " + c.Media.String()
 }
 

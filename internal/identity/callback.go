@@ -266,7 +266,9 @@ func (s *Service) signIn(ctx context.Context, provider string, c claims) (int, e
 		if display == "" || len(display) > 64 {
 			display = username
 		}
-		u, err := tx.User.Create().SetUsername(username).SetEmail(c.Email).SetPasswordHash("").SetDisplayName(display).Save(system(ctx))
+		// The provider verified the address: it counts as confirmed.
+		u, err := tx.User.Create().SetUsername(username).SetEmail(c.Email).SetEmailVerifiedAt(time.Now().UTC()).
+			SetPasswordHash("").SetDisplayName(display).Save(system(ctx))
 		if err != nil {
 			return err
 		}

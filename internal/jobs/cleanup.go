@@ -8,6 +8,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/agora/agora/ent"
+	"github.com/agora/agora/ent/accounttoken"
 	"github.com/agora/agora/ent/notification"
 	"github.com/agora/agora/ent/privacy"
 	"github.com/agora/agora/ent/session"
@@ -53,6 +54,10 @@ func (w *cleanupWorker) Work(ctx context.Context, _ *river.Job[CleanupArgs]) err
 	// Refresh tokens go with their session (ON DELETE CASCADE).
 	if _, err := w.client.Session.Delete().Where(session.Or(session.ExpiresAtLT(before), session.RevokedAtLT(before))).Exec(ctx); err != nil {
 		return fmt.Errorf("cleanup sessions: %w", err)
+	}
+	// Address confirmation and password reset links that expired unused.
+	if _, err := w.client.AccountToken.Delete().Where(accounttoken.ExpiresAtLT(now)).Exec(ctx); err != nil {
+		return fmt.Errorf("cleanup account tokens: %w", err)
 	}
 	if w.keep.ReadNotifications > 0 {
 		if _, err := w.client.Notification.Delete().Where(notification.ReadAtLT(now.Add(-w.keep.ReadNotifications))).Exec(ctx); err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/agora/agora/ent"
+	"github.com/agora/agora/ent/accounttoken"
 	"github.com/agora/agora/ent/notification"
 	"github.com/agora/agora/ent/refreshtoken"
 	"github.com/agora/agora/ent/session"
@@ -292,7 +293,7 @@ func TestKillChild(t *testing.T) {
 }
 
 // TestCleanup: the clean-up removes sessions expired or revoked over a day ago with their refresh
-// tokens, and notifications read before the retention; nothing live: not a session still valid
+// tokens, expired account links, and notifications read before the retention; nothing live: not a session still valid
 // or ended within the day, not an unread notification however old, not one read recently.
 func TestCleanup(t *testing.T) {
 	testenv.EachDatabase(t, func(t *testing.T, db *database.DB) {
@@ -323,6 +324,12 @@ func TestCleanup(t *testing.T) {
 				SetCreatedAt(ago(60 * 24 * time.Hour)).SetNillableReadAt(readAt).SaveX(ctx)
 			notices[name] = n.ID
 		}
+		tokens := map[string]int{}
+		for name, expires := range map[string]time.Time{"link expired": ago(time.Minute), "link live": now.Add(time.Hour)} {
+			tok := db.Client.AccountToken.Create().SetPurpose(accounttoken.PurposeRESET_PASSWORD).SetHash(name).SetUserID(ada.ID).
+				SetEmail(ada.Email).SetExpiresAt(expires).SaveX(ctx)
+			tokens[name] = tok.ID
+		}
 		testenv.StartQueue(t, q) // the clean-up runs at start, once this process is River's leader
 		for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
 			done := allJobs(t, q, jobs.CleanupArgs{}.Kind())
@@ -340,6 +347,11 @@ func TestCleanup(t *testing.T) {
 			}
 			if tokens := db.Client.RefreshToken.Query().Where(refreshtoken.SessionID(id)).CountX(ctx); (tokens == 0) != gone {
 				t.Errorf("session %s: %d refresh tokens", name, tokens)
+			}
+		}
+		for name, id := range tokens {
+			if exists := db.Client.AccountToken.Query().Where(accounttoken.ID(id)).ExistX(ctx); exists != (name == "link live") {
+				t.Errorf("account token %s: exists %t", name, exists)
 			}
 		}
 		for name, id := range notices {
