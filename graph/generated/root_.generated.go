@@ -53,6 +53,10 @@ type ComplexityRoot struct {
 		User func(childComplexity int) int
 	}
 
+	ChangeEmailPayload struct {
+		User func(childComplexity int) int
+	}
+
 	ChangePasswordPayload struct {
 		RevokedSessionCount func(childComplexity int) int
 		User                func(childComplexity int) int
@@ -243,44 +247,49 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		AddComment            func(childComplexity int, input publish.AddCommentInput) int
-		BanUser               func(childComplexity int, input model.BanUserInput) int
-		ChangePassword        func(childComplexity int, input account.ChangePasswordInput) int
-		CompleteImageUpload   func(childComplexity int, input model.CompleteImageUploadInput) int
-		CompleteSignIn        func(childComplexity int, input model.CompleteSignInInput) int
-		ConfirmIdentityLink   func(childComplexity int, input model.ConfirmIdentityLinkInput) int
-		CreateImageUpload     func(childComplexity int, input model.CreateImageUploadInput) int
-		CreatePost            func(childComplexity int, input publish.CreatePostInput) int
-		DeleteComment         func(childComplexity int, input model.DeleteCommentInput) int
-		DeletePost            func(childComplexity int, input model.DeletePostInput) int
-		FollowUser            func(childComplexity int, input model.FollowUserInput) int
-		HideComment           func(childComplexity int, input model.HideCommentInput) int
-		HideImage             func(childComplexity int, input model.HideImageInput) int
-		HidePost              func(childComplexity int, input model.HidePostInput) int
-		LikePost              func(childComplexity int, input model.LikePostInput) int
-		LinkIdentity          func(childComplexity int, input model.StartSignInInput) int
-		Login                 func(childComplexity int, input account.LoginInput) int
-		Logout                func(childComplexity int) int
-		LogoutAll             func(childComplexity int) int
-		MarkNotificationsRead func(childComplexity int, input notify.MarkReadInput) int
-		PublishPost           func(childComplexity int, input model.PublishPostInput) int
-		RefreshSession        func(childComplexity int, input model.RefreshSessionInput) int
-		Register              func(childComplexity int, input account.RegisterInput) int
-		RevokeSession         func(childComplexity int, input model.RevokeSessionInput) int
-		SendMessage           func(childComplexity int, input message.SendInput) int
-		SetMessagePolicy      func(childComplexity int, input account.SetMessagePolicyInput) int
-		SetPassword           func(childComplexity int, input account.SetPasswordInput) int
-		SetUserRole           func(childComplexity int, input account.SetRoleInput) int
-		StartSignIn           func(childComplexity int, input model.StartSignInInput) int
-		UnbanUser             func(childComplexity int, input model.UnbanUserInput) int
-		UnfollowUser          func(childComplexity int, input model.UnfollowUserInput) int
-		UnhideComment         func(childComplexity int, input model.UnhideCommentInput) int
-		UnhidePost            func(childComplexity int, input model.UnhidePostInput) int
-		UnlikePost            func(childComplexity int, input model.UnlikePostInput) int
-		UnlinkIdentity        func(childComplexity int, input model.UnlinkIdentityInput) int
-		UpdatePost            func(childComplexity int, input publish.UpdatePostInput) int
-		UpdateProfile         func(childComplexity int, input account.UpdateProfileInput) int
-		UploadImage           func(childComplexity int, input model.UploadImageInput) int
+		AddComment              func(childComplexity int, input publish.AddCommentInput) int
+		BanUser                 func(childComplexity int, input model.BanUserInput) int
+		ChangeEmail             func(childComplexity int, input account.ChangeEmailInput) int
+		ChangePassword          func(childComplexity int, input account.ChangePasswordInput) int
+		CompleteImageUpload     func(childComplexity int, input model.CompleteImageUploadInput) int
+		CompleteSignIn          func(childComplexity int, input model.CompleteSignInInput) int
+		ConfirmIdentityLink     func(childComplexity int, input model.ConfirmIdentityLinkInput) int
+		CreateImageUpload       func(childComplexity int, input model.CreateImageUploadInput) int
+		CreatePost              func(childComplexity int, input publish.CreatePostInput) int
+		DeleteComment           func(childComplexity int, input model.DeleteCommentInput) int
+		DeletePost              func(childComplexity int, input model.DeletePostInput) int
+		FollowUser              func(childComplexity int, input model.FollowUserInput) int
+		HideComment             func(childComplexity int, input model.HideCommentInput) int
+		HideImage               func(childComplexity int, input model.HideImageInput) int
+		HidePost                func(childComplexity int, input model.HidePostInput) int
+		LikePost                func(childComplexity int, input model.LikePostInput) int
+		LinkIdentity            func(childComplexity int, input model.StartSignInInput) int
+		Login                   func(childComplexity int, input account.LoginInput) int
+		Logout                  func(childComplexity int) int
+		LogoutAll               func(childComplexity int) int
+		MarkNotificationsRead   func(childComplexity int, input notify.MarkReadInput) int
+		PublishPost             func(childComplexity int, input model.PublishPostInput) int
+		RefreshSession          func(childComplexity int, input model.RefreshSessionInput) int
+		Register                func(childComplexity int, input account.RegisterInput) int
+		RequestPasswordReset    func(childComplexity int, input model.RequestPasswordResetInput) int
+		ResendVerificationEmail func(childComplexity int) int
+		ResetPassword           func(childComplexity int, input account.ResetPasswordInput) int
+		RevokeSession           func(childComplexity int, input model.RevokeSessionInput) int
+		SendMessage             func(childComplexity int, input message.SendInput) int
+		SetMessagePolicy        func(childComplexity int, input account.SetMessagePolicyInput) int
+		SetPassword             func(childComplexity int, input account.SetPasswordInput) int
+		SetUserRole             func(childComplexity int, input account.SetRoleInput) int
+		StartSignIn             func(childComplexity int, input model.StartSignInInput) int
+		UnbanUser               func(childComplexity int, input model.UnbanUserInput) int
+		UnfollowUser            func(childComplexity int, input model.UnfollowUserInput) int
+		UnhideComment           func(childComplexity int, input model.UnhideCommentInput) int
+		UnhidePost              func(childComplexity int, input model.UnhidePostInput) int
+		UnlikePost              func(childComplexity int, input model.UnlikePostInput) int
+		UnlinkIdentity          func(childComplexity int, input model.UnlinkIdentityInput) int
+		UpdatePost              func(childComplexity int, input publish.UpdatePostInput) int
+		UpdateProfile           func(childComplexity int, input account.UpdateProfileInput) int
+		UploadImage             func(childComplexity int, input model.UploadImageInput) int
+		VerifyEmail             func(childComplexity int, input model.VerifyEmailInput) int
 	}
 
 	Notification struct {
@@ -403,6 +412,18 @@ type ComplexityRoot struct {
 		User                  func(childComplexity int) int
 	}
 
+	RequestPasswordResetPayload struct {
+		Accepted func(childComplexity int) int
+	}
+
+	ResendVerificationEmailPayload struct {
+		Sent func(childComplexity int) int
+	}
+
+	ResetPasswordPayload struct {
+		RevokedSessionCount func(childComplexity int) int
+	}
+
 	RevokeSessionPayload struct {
 		SessionID func(childComplexity int) int
 	}
@@ -505,6 +526,7 @@ type ComplexityRoot struct {
 		CreatedAt               func(childComplexity int) int
 		DisplayName             func(childComplexity int) int
 		Email                   func(childComplexity int) int
+		EmailVerified           func(childComplexity int) int
 		FollowerCount           func(childComplexity int) int
 		Followers               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder) int
 		Following               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder) int
@@ -533,6 +555,10 @@ type ComplexityRoot struct {
 	UserEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	VerifyEmailPayload struct {
+		Email func(childComplexity int) int
 	}
 
 	_Service struct {
@@ -567,6 +593,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BanUserPayload.User(childComplexity), true
+
+	case "ChangeEmailPayload.user":
+		if e.ComplexityRoot.ChangeEmailPayload.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEmailPayload.User(childComplexity), true
 
 	case "ChangePasswordPayload.revokedSessionCount":
 		if e.ComplexityRoot.ChangePasswordPayload.RevokedSessionCount == nil {
@@ -1193,6 +1226,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.BanUser(childComplexity, args["input"].(model.BanUserInput)), true
+	case "Mutation.changeEmail":
+		if e.ComplexityRoot.Mutation.ChangeEmail == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_changeEmail_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ChangeEmail(childComplexity, args["input"].(account.ChangeEmailInput)), true
 	case "Mutation.changePassword":
 		if e.ComplexityRoot.Mutation.ChangePassword == nil {
 			break
@@ -1414,6 +1458,34 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Register(childComplexity, args["input"].(account.RegisterInput)), true
+	case "Mutation.requestPasswordReset":
+		if e.ComplexityRoot.Mutation.RequestPasswordReset == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_requestPasswordReset_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RequestPasswordReset(childComplexity, args["input"].(model.RequestPasswordResetInput)), true
+	case "Mutation.resendVerificationEmail":
+		if e.ComplexityRoot.Mutation.ResendVerificationEmail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.ResendVerificationEmail(childComplexity), true
+	case "Mutation.resetPassword":
+		if e.ComplexityRoot.Mutation.ResetPassword == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resetPassword_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResetPassword(childComplexity, args["input"].(account.ResetPasswordInput)), true
 	case "Mutation.revokeSession":
 		if e.ComplexityRoot.Mutation.RevokeSession == nil {
 			break
@@ -1579,6 +1651,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UploadImage(childComplexity, args["input"].(model.UploadImageInput)), true
+	case "Mutation.verifyEmail":
+		if e.ComplexityRoot.Mutation.VerifyEmail == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_verifyEmail_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.VerifyEmail(childComplexity, args["input"].(model.VerifyEmailInput)), true
 
 	case "Notification.actor":
 		if e.ComplexityRoot.Notification.Actor == nil {
@@ -2138,6 +2221,27 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RegisterPayload.User(childComplexity), true
 
+	case "RequestPasswordResetPayload.accepted":
+		if e.ComplexityRoot.RequestPasswordResetPayload.Accepted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestPasswordResetPayload.Accepted(childComplexity), true
+
+	case "ResendVerificationEmailPayload.sent":
+		if e.ComplexityRoot.ResendVerificationEmailPayload.Sent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResendVerificationEmailPayload.Sent(childComplexity), true
+
+	case "ResetPasswordPayload.revokedSessionCount":
+		if e.ComplexityRoot.ResetPasswordPayload.RevokedSessionCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResetPasswordPayload.RevokedSessionCount(childComplexity), true
+
 	case "RevokeSessionPayload.sessionID":
 		if e.ComplexityRoot.RevokeSessionPayload.SessionID == nil {
 			break
@@ -2419,6 +2523,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.Email(childComplexity), true
+	case "User.emailVerified":
+		if e.ComplexityRoot.User.EmailVerified == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.EmailVerified(childComplexity), true
 	case "User.followerCount":
 		if e.ComplexityRoot.User.FollowerCount == nil {
 			break
@@ -2574,6 +2684,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UserEdge.Node(childComplexity), true
 
+	case "VerifyEmailPayload.email":
+		if e.ComplexityRoot.VerifyEmailPayload.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VerifyEmailPayload.Email(childComplexity), true
+
 	case "_Service.sdl":
 		if e.ComplexityRoot._Service.SDL == nil {
 			break
@@ -2591,6 +2708,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
 		ec.unmarshalInputAddCommentInput,
 		ec.unmarshalInputBanUserInput,
+		ec.unmarshalInputChangeEmailInput,
 		ec.unmarshalInputChangePasswordInput,
 		ec.unmarshalInputCommentByIDsInput,
 		ec.unmarshalInputCommentOrder,
@@ -2618,6 +2736,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputPublishPostInput,
 		ec.unmarshalInputRefreshSessionInput,
 		ec.unmarshalInputRegisterInput,
+		ec.unmarshalInputRequestPasswordResetInput,
+		ec.unmarshalInputResetPasswordInput,
 		ec.unmarshalInputRevokeSessionInput,
 		ec.unmarshalInputSendMessageInput,
 		ec.unmarshalInputSetMessagePolicyInput,
@@ -2639,6 +2759,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputUserByIDsInput,
 		ec.unmarshalInputUserFilter,
 		ec.unmarshalInputUserOrder,
+		ec.unmarshalInputVerifyEmailInput,
 	)
 	first := true
 
@@ -3789,6 +3910,82 @@ enum UserRole @goModel(model: "github.com/agora/agora/ent/user.Role") {
   ADMIN
 }
 `, BuiltIn: false},
+	{Name: "../../schema/email.graphqls", Input: `extend type User {
+  "Whether the user confirmed their sign-in address by the link Agora mailed to it (or the identity provider that created the account vouched for it); false again after a change. Visible to the user themselves and admins, null for everyone else."
+  emailVerified: Boolean @policy(policies: [["self"], ["admin"]])
+}
+
+extend type Mutation {
+  "Confirm an email address with the token of the link Agora mailed to it (AGORA_BASE_URL/verify-email?token=…). Works signed out, once, within AGORA_EMAIL_VERIFY_TTL, and only while the address is still the account's; otherwise BAD_USER_INPUT on field token with extensions.reason TOKEN_INVALID."
+  verifyEmail("The mutation's arguments, each described on its input type." input: VerifyEmailInput!): VerifyEmailPayload!
+  "Mail the viewer's address a new confirmation link, unless it is confirmed already. Rate-limited per address (AGORA_RATE_LIMIT_ACCOUNT_MAIL)."
+  resendVerificationEmail: ResendVerificationEmailPayload! @authenticated
+  "Change the viewer's sign-in address. It is unconfirmed until the link mailed to it is opened. Accounts with a password must give it."
+  changeEmail("The mutation's arguments, each described on its input type." input: ChangeEmailInput!): ChangeEmailPayload! @authenticated
+  "Mail a password reset link (AGORA_BASE_URL/reset-password?token=…, valid 30 minutes) to the account with this address. The answer is the same whether or not such an account exists. Rate-limited per address and per client address (AGORA_RATE_LIMIT_ACCOUNT_MAIL)."
+  requestPasswordReset("The mutation's arguments, each described on its input type." input: RequestPasswordResetInput!): RequestPasswordResetPayload!
+  "Set a new password with the token of a reset link. Every session of the account ends; sign in with the new password. The link also confirms the address it was mailed to."
+  resetPassword("The mutation's arguments, each described on its input type." input: ResetPasswordInput!): ResetPasswordPayload!
+}
+
+"A confirmation link's token."
+input VerifyEmailInput {
+  "The token parameter of the link."
+  token: String!
+}
+
+"The confirmed address."
+type VerifyEmailPayload {
+  "The address now confirmed."
+  email: String!
+}
+
+"Whether a confirmation link was mailed."
+type ResendVerificationEmailPayload {
+  "False when the address is confirmed already (nothing is sent)."
+  sent: Boolean!
+}
+
+"A new sign-in address."
+input ChangeEmailInput {
+  "The new address; its owner is mailed a confirmation link."
+  newEmail: String!
+  "The password now; required when the account has one."
+  currentPassword: String
+}
+
+"The changed account."
+type ChangeEmailPayload {
+  "The viewer."
+  user: User!
+}
+
+"Where to mail a password reset link."
+input RequestPasswordResetInput {
+  "The account's sign-in address."
+  email: String!
+}
+
+"The request was taken; whether a mail goes out is not told."
+type RequestPasswordResetPayload {
+  "Always true."
+  accepted: Boolean!
+}
+
+"A reset link's token and the new password."
+input ResetPasswordInput {
+  "The token parameter of the link."
+  token: String!
+  "8 to 256 characters."
+  newPassword: String!
+}
+
+"The reset account."
+type ResetPasswordPayload {
+  "How many sessions of the account ended."
+  revokedSessionCount: Int!
+}
+`, BuiltIn: false},
 	{Name: "../../schema/federation.graphqls", Input: `# Agora is an Apollo Federation v2 subgraph. Its entities, by ID.
 #
 # Authorization uses federation's own directives, so a router can enforce the same rules; Agora always
@@ -4921,6 +5118,14 @@ func (ec *executionContext) childFields_BanUserPayload(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type BanUserPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_ChangeEmailPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "user":
+		return ec.fieldContext_ChangeEmailPayload_user(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangeEmailPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_ChangePasswordPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "user":
@@ -5485,6 +5690,30 @@ func (ec *executionContext) childFields_RegisterPayload(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type RegisterPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_RequestPasswordResetPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "accepted":
+		return ec.fieldContext_RequestPasswordResetPayload_accepted(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RequestPasswordResetPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ResendVerificationEmailPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "sent":
+		return ec.fieldContext_ResendVerificationEmailPayload_sent(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ResendVerificationEmailPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ResetPasswordPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "revokedSessionCount":
+		return ec.fieldContext_ResetPasswordPayload_revokedSessionCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ResetPasswordPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_RevokeSessionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "sessionID":
@@ -5689,6 +5918,8 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_following(ctx, field)
 	case "followers":
 		return ec.fieldContext_User_followers(ctx, field)
+	case "emailVerified":
+		return ec.fieldContext_User_emailVerified(ctx, field)
 	case "identities":
 		return ec.fieldContext_User_identities(ctx, field)
 	case "hasPassword":
@@ -5735,6 +5966,14 @@ func (ec *executionContext) childFields_UserEdge(ctx context.Context, field grap
 		return ec.fieldContext_UserEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UserEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_VerifyEmailPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "email":
+		return ec.fieldContext_VerifyEmailPayload_email(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VerifyEmailPayload", field.Name)
 }
 
 func (ec *executionContext) childFields__Service(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -15,10 +15,12 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/agora/agora/ent"
+	"github.com/agora/agora/ent/accounttoken"
 	"github.com/agora/agora/ent/conversation"
 	"github.com/agora/agora/ent/image"
 	entpost "github.com/agora/agora/ent/post"
 	"github.com/agora/agora/ent/privacy"
+	entuser "github.com/agora/agora/ent/user"
 	"github.com/agora/agora/graph/generated"
 	"github.com/agora/agora/internal/account"
 	"github.com/agora/agora/internal/testenv"
@@ -160,6 +162,26 @@ var matrix = map[string]matrixRow{
 		query: `mutation($p: String!) { changePassword(input: {currentPassword: $p, newPassword: $p}) { revokedSessionCount } }`,
 		vars:  func(f *fixture) map[string]any { return map[string]any{"p": "password-" + f.viewer.Username} }},
 
+	// Account mail. Tokens are stored as internal/account stores them: the SHA-256 of the token, hex.
+	"User.emailVerified": {allow: "DADDAA", query: `query($n: String!) { user(username: $n) { emailVerified } }`, field: []string{"user", "emailVerified"}, vars: ownerName},
+	"Mutation.verifyEmail": {allow: "AAAAAA", query: `mutation($t: String!) { verifyEmail(input: {token: $t}) { email } }`,
+		vars: func(f *fixture) map[string]any {
+			return map[string]any{"t": f.accountToken(accounttoken.PurposeVERIFY_EMAIL, f.owner)}
+		}},
+	"Mutation.resendVerificationEmail": {allow: "DAAAAA", query: `mutation { resendVerificationEmail { sent } }`},
+	"Mutation.changeEmail": {allow: "DAAAAA", query: `mutation($e: String!, $p: String) { changeEmail(input: {newEmail: $e, currentPassword: $p}) { user { id } } }`,
+		vars: func(f *fixture) map[string]any {
+			return map[string]any{"e": f.unique("changed") + "@example.com", "p": "password-" + f.viewer.Username}
+		}},
+	"Mutation.requestPasswordReset": {allow: "AAAAAA", query: `mutation($e: String!) { requestPasswordReset(input: {email: $e}) { accepted } }`,
+		vars: func(f *fixture) map[string]any { return map[string]any{"e": f.owner.Username + "@example.com"} }},
+	// The token is the proof, whoever sends it; a user of its own, as a reset ends all their sessions.
+	"Mutation.resetPassword": {allow: "AAAAAA", query: `mutation($t: String!) { resetPassword(input: {token: $t, newPassword: "a new password"}) { revokedSessionCount } }`,
+		vars: func(f *fixture) map[string]any {
+			u := testenv.NewUser(f.t, f.client, f.unique("reset"), "")
+			return map[string]any{"t": f.accountToken(accounttoken.PurposeRESET_PASSWORD, user{ID: strconv.Itoa(u.ID), Username: u.Username})}
+		}},
+
 	// Sign-in through providers: the matrix's server has a GitHub provider no cell reaches (testConfig).
 	"Query.providers":  {allow: "AAAAAA", query: `{ providers { name } }`},
 	"User.identities":  {allow: "DADDDA", query: `query($n: String!) { user(username: $n) { identities { provider } } }`, field: []string{"user", "identities"}, vars: ownerName},
@@ -292,6 +314,21 @@ func (f *fixture) sessionOf(s *account.Session) int {
 	}
 	f.t.Fatal("no current session")
 	return 0
+}
+
+// accountToken stores a live token of purpose for u's address, as internal/account does, and
+// returns it.
+func (f *fixture) accountToken(purpose accounttoken.Purpose, u user) string {
+	t := f.unique("token")
+	uid, _ := strconv.Atoi(u.ID)
+	email, err := f.client.User.Query().Where(entuser.ID(uid)).Select(entuser.FieldEmail).String(testenv.System)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(t))
+	f.allow(f.client.AccountToken.Create().SetPurpose(purpose).SetHash(hex.EncodeToString(sum[:])).SetUserID(uid).
+		SetEmail(email).SetExpiresAt(time.Now().Add(time.Minute)).Exec)
+	return t
 }
 
 func (f *fixture) unique(prefix string) string { return prefix + strconv.FormatInt(f.seq.Add(1), 10) }

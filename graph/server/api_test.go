@@ -111,7 +111,8 @@ func testConfig() config.Config {
 	cfg.Channels.SocketsPerIP, cfg.Channels.SocketsPerUser = 1000, 1000
 	unreached := config.Budget{Burst: 100_000, Per: time.Minute}
 	cfg.RateLimits = config.RateLimits{LoginPerAccount: config.Budget{Burst: 1000, Per: time.Minute}, LoginPerIP: config.Budget{Burst: 1000, Per: time.Minute},
-		RequestsPerIP: unreached, RequestsPerUser: unreached, SignUpsPerIP: unreached, MessagesPerUser: unreached, SearchesPerCaller: unreached}
+		RequestsPerIP: unreached, RequestsPerUser: unreached, SignUpsPerIP: unreached, MessagesPerUser: unreached, SearchesPerCaller: unreached,
+		AccountMail: unreached}
 	// A GitHub provider for the authorization matrix, whose sign-ins nobody finishes.
 	cfg.Identity.GitHub = config.GitHub{ClientID: "matrix", ClientSecret: "matrix", WebURL: "http://127.0.0.1:9", APIURL: "http://127.0.0.1:9"}
 	cfg.Identity.RedirectURLs = []string{matrixRedirect}
@@ -133,6 +134,9 @@ func serveApp(t testing.TB, cfg config.Config, log *slog.Logger, db *database.DB
 	t.Helper()
 	if cfg.Media.Dir == config.Defaults().Media.Dir {
 		cfg.Media.Dir = filepath.Join(t.TempDir(), "media") // never the package's folder
+	}
+	if cfg.Mail.Dir == config.Defaults().Mail.Dir {
+		cfg.Mail.Dir = filepath.Join(t.TempDir(), "mail")
 	}
 	a, err := server.New(cfg, log, db, rdb, tracing)
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -148,6 +147,17 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 		Limiter: limiter, PerAccount: budgets.LoginPerAccount, PerAccountTotal: channels.LoginPerAccountTotal, PerIP: budgets.LoginPerIP, SignUps: budgets.SignUpsPerIP,
 	})
 	accounts.SetRefreshGrace(cfg.Auth.RefreshGrace)
+	// Mail: one sender (SMTP, or the mail folder in development), each mail a job of the outbox.
+	sender, err := mail.New(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	composer, err := mail.NewComposer(cfg.Mail.BaseURL)
+	if err != nil {
+		return nil, err
+	}
+	outbox := mail.NewOutbox(queue, sender, log)
+	accounts.SetMail(account.Mail{Outbox: outbox, Composer: composer, Queue: queue, VerifyTTL: cfg.Mail.VerifyTTL, PerAddress: budgets.AccountMail})
 	idc := cfg.Identity
 	oidcProviders := make([]identity.ProviderConfig, len(idc.OIDC))
 	for i, p := range idc.OIDC {
@@ -157,8 +167,7 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 		PublicURL: idc.PublicURL, RedirectURLs: idc.RedirectURLs, OIDC: oidcProviders,
 		GitHub:       identity.GitHubConfig{ClientID: idc.GitHub.ClientID, ClientSecret: idc.GitHub.ClientSecret, WebURL: idc.GitHub.WebURL, APIURL: idc.GitHub.APIURL},
 		SecureCookie: cfg.Production(), Limiter: limiter, PerIP: budgets.LoginPerIP, SignUps: budgets.SignUpsPerIP,
-		// The sender is made on first use: most servers never mail a link confirmation.
-		Mail: sync.OnceValues(func() (mail.Sender, error) { return mail.New(cfg, log) }), ConfirmURL: cfg.Mail.BaseURL + "/link-identity",
+		Mail: func() (mail.Sender, error) { return sender, nil }, ConfirmURL: cfg.Mail.BaseURL + "/link-identity",
 	})
 	mc := cfg.Media
 	files, err := media.Open(mc.StorageURL, mc.Dir, media.Credentials{AccessKey: mc.AccessKey, SecretKey: mc.SecretKey})

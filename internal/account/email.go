@@ -48,26 +48,23 @@ func (s *Service) SetMail(m Mail) {
 var errTokenInvalid = &apperr.Error{Kind: apperr.Invalid, Field: "token", Reason: ReasonTokenInvalid,
 	Message: "unknown, expired or used link: ask for a new one"}
 
-// newToken stores a fresh token of purpose for u's current address, replacing the earlier ones of
-// that purpose (only the latest link works), and returns it.
+// newToken stores a fresh token of purpose for u's current address and returns it. Earlier ones
+// keep working until they expire or one of them is used (useToken).
 func newToken(ctx context.Context, tx *ent.Tx, u *ent.User, purpose accounttoken.Purpose, ttl time.Duration) (string, *ent.AccountToken, error) {
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
 		return "", nil, err
 	}
 	token := base64.RawURLEncoding.EncodeToString(raw)
-	ctx = system(ctx)
-	if _, err := tx.AccountToken.Delete().Where(accounttoken.UserID(u.ID), accounttoken.PurposeEQ(purpose)).Exec(ctx); err != nil {
-		return "", nil, err
-	}
 	row, err := tx.AccountToken.Create().SetPurpose(purpose).SetHash(hashToken(token)).SetUserID(u.ID).SetEmail(u.Email).
-		SetExpiresAt(time.Now().UTC().Add(ttl)).Save(ctx)
+		SetExpiresAt(time.Now().UTC().Add(ttl)).Save(system(ctx))
 	return token, row, err
 }
 
-// takeToken removes and returns the live token of purpose, or errTokenInvalid. Single use across
-// replicas: only the caller whose delete removed the row goes on.
-func takeToken(ctx context.Context, tx *ent.Tx, purpose accounttoken.Purpose, token string) (*ent.AccountToken, error) {
+// useToken removes the live token of purpose, with every other of its user's for that purpose
+// (a used link ends the others), and returns it; or errTokenInvalid. Single use across replicas:
+// only the caller whose delete removed the row goes on.
+func useToken(ctx context.Context, tx *ent.Tx, purpose accounttoken.Purpose, token string) (*ent.AccountToken, error) {
 	if token == "" || len(token) > 100 {
 		return nil, errTokenInvalid
 	}
@@ -86,7 +83,8 @@ func takeToken(ctx context.Context, tx *ent.Tx, purpose accounttoken.Purpose, to
 	} else if n == 0 {
 		return nil, errTokenInvalid
 	}
-	return t, nil
+	_, err = tx.AccountToken.Delete().Where(accounttoken.UserID(t.UserID), accounttoken.PurposeEQ(purpose)).Exec(ctx)
+	return t, err
 }
 
 // queueVerification mails u's address a confirmation link, in tx.
@@ -120,7 +118,7 @@ var errNoMail = &apperr.Error{Kind: apperr.Unavailable, Message: "this server se
 func (s *Service) VerifyEmail(ctx context.Context, token string) (string, error) {
 	var email string
 	err := database.InTx(ctx, s.client, func(ctx context.Context, tx *ent.Tx) error {
-		t, err := takeToken(ctx, tx, accounttoken.PurposeVERIFY_EMAIL, token)
+		t, err := useToken(ctx, tx, accounttoken.PurposeVERIFY_EMAIL, token)
 		if err != nil {
 			return err
 		}
@@ -128,7 +126,7 @@ func (s *Service) VerifyEmail(ctx context.Context, token string) (string, error)
 		if err != nil {
 			return err
 		}
-		if n == 0 { // the address changed since (newToken deletes such tokens; this is the race)
+		if n == 0 { // the address changed since the link was mailed
 			return errTokenInvalid
 		}
 		email = t.Email
@@ -292,7 +290,7 @@ func (s *Service) ResetPassword(ctx context.Context, in ResetPasswordInput) (int
 	}
 	var userID int
 	err = database.InTx(ctx, s.client, func(ctx context.Context, tx *ent.Tx) error {
-		t, err := takeToken(ctx, tx, accounttoken.PurposeRESET_PASSWORD, in.Token)
+		t, err := useToken(ctx, tx, accounttoken.PurposeRESET_PASSWORD, in.Token)
 		if err != nil {
 			return err
 		}
@@ -312,4 +310,14 @@ func (s *Service) ResetPassword(ctx context.Context, in ResetPasswordInput) (int
 		return 0, err
 	}
 	return s.revoke(system(ctx), session.UserID(userID))
+}
+
+// EmailVerified reads whether a user's address is confirmed.
+func (s *Service) EmailVerified(ctx context.Context, userID int) (*bool, error) {
+	n, err := s.client.User.Query().Where(user.ID(userID), user.EmailVerifiedAtNotNil()).Count(system(ctx))
+	if err != nil {
+		return nil, err
+	}
+	verified := n > 0
+	return &verified, nil
 }

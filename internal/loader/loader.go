@@ -84,10 +84,10 @@ type (
 	}
 )
 
-// publicUserFields are the user columns the second level holds: no email, no password hash, no
+// publicUserFields are the user columns the second level holds: no email or its confirmation, no password hash, no
 // message policy.
 var publicUserFields = slices.DeleteFunc(slices.Clone(user.Columns), func(c string) bool {
-	return c == user.FieldEmail || c == user.FieldPasswordHash || c == user.FieldMessagePolicy
+	return c == user.FieldEmail || c == user.FieldEmailVerifiedAt || c == user.FieldPasswordHash || c == user.FieldMessagePolicy
 })
 
 // BatchObserver learns the number of keys of each batch a loader runs, by loader name

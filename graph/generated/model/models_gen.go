@@ -29,6 +29,12 @@ type BanUserPayload struct {
 }
 
 // The changed account.
+type ChangeEmailPayload struct {
+	// The viewer.
+	User *ent.User `json:"user"`
+}
+
+// The changed account.
 type ChangePasswordPayload struct {
 	// The viewer.
 	User *ent.User `json:"user"`
@@ -288,6 +294,30 @@ type RegisterPayload struct {
 	RefreshTokenExpiresAt time.Time `json:"refreshTokenExpiresAt"`
 }
 
+// Where to mail a password reset link.
+type RequestPasswordResetInput struct {
+	// The account's sign-in address.
+	Email string `json:"email"`
+}
+
+// The request was taken; whether a mail goes out is not told.
+type RequestPasswordResetPayload struct {
+	// Always true.
+	Accepted bool `json:"accepted"`
+}
+
+// Whether a confirmation link was mailed.
+type ResendVerificationEmailPayload struct {
+	// False when the address is confirmed already (nothing is sent).
+	Sent bool `json:"sent"`
+}
+
+// The reset account.
+type ResetPasswordPayload struct {
+	// How many sessions of the account ended.
+	RevokedSessionCount int `json:"revokedSessionCount"`
+}
+
 // The session to end.
 type RevokeSessionInput struct {
 	// The session to end (from viewer.sessions).
@@ -450,4 +480,16 @@ type UploadImagePayload struct {
 
 type UserByIDsInput struct {
 	ID int `json:"ID"`
+}
+
+// A confirmation link's token.
+type VerifyEmailInput struct {
+	// The token parameter of the link.
+	Token string `json:"token"`
+}
+
+// The confirmed address.
+type VerifyEmailPayload struct {
+	// The address now confirmed.
+	Email string `json:"email"`
 }

@@ -1,0 +1,232 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/mail"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agora/agora/internal/config"
+	"github.com/agora/agora/internal/database"
+	"github.com/agora/agora/internal/testenv"
+)
+
+// mailAPI serves Agora on a fresh database of dialect, mailing through a real SMTP server.
+func mailAPI(t *testing.T, dialect string, configure func(*config.Config)) (*api, *testenv.MailServer) {
+	t.Helper()
+	ms := testenv.SMTP(t)
+	o := database.Options{SQLitePath: filepath.Join(t.TempDir(), "agora.db")}
+	if dialect == "postgres" {
+		o = database.Options{PostgresURL: testenv.PostgresURL(t), MaxConns: 10}
+	}
+	db := openDB(t, o)
+	if _, err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	a := startAPIWith(t, db, nil, func(cfg *config.Config) {
+		cfg.Mail.SMTPURL, cfg.Mail.BaseURL = ms.URL, "http://app.test"
+		if configure != nil {
+			configure(cfg)
+		}
+	})
+	return a, ms
+}
+
+// mailsTo are the received messages to address whose subject starts with subject.
+func mailsTo(ms *testenv.MailServer, address, subject string) []testenv.Mail {
+	var out []testenv.Mail
+	for _, m := range ms.Received() {
+		to, _ := m.Header.AddressList("To")
+		if len(to) == 1 && to[0].Address == address && strings.HasPrefix(m.Header.Get("Subject"), subject) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// linkToken finds the link to path in m's text part and returns its token.
+func linkToken(t *testing.T, m testenv.Mail, path string) string {
+	t.Helper()
+	msg, err := mail.ReadMessage(bytes.NewReader(m.Raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(regexp.QuoteMeta("http://app.test"+path+"?token=") + `([A-Za-z0-9_-]+)`)
+	parts := multipart.NewReader(msg.Body, params["boundary"])
+	for {
+		p, err := parts.NextPart()
+		if err != nil {
+			t.Fatalf("no link to %s in the mail's text part: %v\n%s", path, err, m.Raw)
+		}
+		var body io.Reader = p // multipart decodes quoted-printable itself
+		if p.Header.Get("Content-Transfer-Encoding") == "base64" {
+			body = base64.NewDecoder(base64.StdEncoding, p)
+		}
+		text, _ := io.ReadAll(body)
+		if strings.HasPrefix(p.Header.Get("Content-Type"), "text/plain") {
+			if sub := re.FindSubmatch(text); sub != nil {
+				return string(sub[1])
+			}
+		}
+	}
+}
+
+const (
+	verifyEmailMutation  = `mutation($t: String!) { verifyEmail(input: {token: $t}) { email } }`
+	requestResetMutation = `mutation($e: String!) { requestPasswordReset(input: {email: $e}) { accepted } }`
+	resetMutation        = `mutation($t: String!, $p: String!) { resetPassword(input: {token: $t, newPassword: $p}) { revokedSessionCount } }`
+	loginMutation        = `mutation($u: String!, $p: String!) { login(input: {usernameOrEmail: $u, password: $p}) { accessToken } }`
+)
+
+func emailVerified(t *testing.T, a *api, u user) bool {
+	t.Helper()
+	var out struct{ Viewer struct{ EmailVerified *bool } }
+	a.as(u).Do(t, `{ viewer { emailVerified } }`, nil, &out)
+	if out.Viewer.EmailVerified == nil {
+		t.Fatal("emailVerified is null for the user themselves")
+	}
+	return *out.Viewer.EmailVerified
+}
+
+// TestAccountMail: a sign-up is mailed a confirmation link over SMTP that works once; a password
+// reset is asked for alike whether or not the address has an account, is mailed only to an
+// account, works once, and ends every session; an address change needs the password and is
+// confirmed again.
+func TestAccountMail(t *testing.T) {
+	for _, dialect := range []string{"postgres", "sqlite"} {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			a, ms := mailAPI(t, dialect, nil)
+			ada := a.register(t, "ada")
+			a.settle(t)
+			confirm := mailsTo(ms, "ada@example.com", "Confirm your email address")
+			if len(confirm) != 1 {
+				t.Fatalf("%d confirmation mails to ada, want 1 (all: %d)", len(confirm), len(ms.Received()))
+			}
+			if id := confirm[0].Header.Get("Message-Id"); !strings.HasSuffix(id, "@localhost>") {
+				t.Errorf("Message-ID %q is not Agora's", id)
+			}
+			if emailVerified(t, a, ada) {
+				t.Fatal("verified before the link was opened")
+			}
+			token := linkToken(t, confirm[0], "/verify-email")
+			var v struct{ VerifyEmail struct{ Email string } }
+			a.Do(t, verifyEmailMutation, map[string]any{"t": token}, &v) // signed out, as from a mail reader
+			if v.VerifyEmail.Email != "ada@example.com" || !emailVerified(t, a, ada) {
+				t.Fatalf("verifyEmail: %+v, verified %t", v, emailVerified(t, a, ada))
+			}
+			if e := a.Fail(t, "BAD_USER_INPUT", "token", verifyEmailMutation, map[string]any{"t": token}); e.Extensions["reason"] != "TOKEN_INVALID" {
+				t.Errorf("a used link: %+v", e)
+			}
+
+			// Resets: the same answer for an address without an account; a mail only to ada.
+			known := a.Post(t, requestResetMutation, map[string]any{"e": "Ada@Example.com"})
+			unknown := a.Post(t, requestResetMutation, map[string]any{"e": "nobody@example.com"})
+			if string(known.Data) != string(unknown.Data) || len(known.Errors)+len(unknown.Errors) != 0 || known.Status != unknown.Status {
+				t.Fatalf("answers differ: %s %v / %s %v", known.Data, known.Errors, unknown.Data, unknown.Errors)
+			}
+			a.settle(t)
+			if n := len(mailsTo(ms, "nobody@example.com", "")); n != 0 {
+				t.Fatalf("%d mails to an address without an account", n)
+			}
+			reset := mailsTo(ms, "ada@example.com", "Reset your Agora password")
+			if len(reset) != 1 {
+				t.Fatalf("%d reset mails to ada, want 1", len(reset))
+			}
+			a.Do(t, loginMutation, map[string]any{"u": "ada", "p": "password-ada"}, nil) // a second session
+			resetToken := linkToken(t, reset[0], "/reset-password")
+			a.Fail(t, "BAD_USER_INPUT", "newPassword", resetMutation, map[string]any{"t": resetToken, "p": "short"})
+			var r struct {
+				ResetPassword struct{ RevokedSessionCount int }
+			}
+			a.Do(t, resetMutation, map[string]any{"t": resetToken, "p": "a new password"}, &r)
+			if r.ResetPassword.RevokedSessionCount != 2 {
+				t.Errorf("reset ended %d sessions, want both", r.ResetPassword.RevokedSessionCount)
+			}
+			a.Fail(t, "BAD_USER_INPUT", "token", resetMutation, map[string]any{"t": resetToken, "p": "another password"})
+			if r := a.as(ada).Post(t, `{ viewer { id } }`, nil); len(r.Errors) == 0 && !strings.Contains(string(r.Data), "null") {
+				t.Errorf("a session from before the reset still works: %s", r.Data)
+			}
+			a.Fail(t, "UNAUTHENTICATED", "", loginMutation, map[string]any{"u": "ada", "p": "password-ada"})
+			var in struct{ Login struct{ AccessToken string } }
+			a.Do(t, loginMutation, map[string]any{"u": "ada", "p": "a new password"}, &in)
+			ada.Token = in.Login.AccessToken
+
+			// A new address: the password is required, and it is unconfirmed until its link is opened.
+			change := `mutation($e: String!, $p: String) { changeEmail(input: {newEmail: $e, currentPassword: $p}) { user { email emailVerified } } }`
+			a.as(ada).Fail(t, "BAD_USER_INPUT", "currentPassword", change, map[string]any{"e": "ada@new.example", "p": "wrong password"})
+			a.as(ada).Fail(t, "BAD_USER_INPUT", "newEmail", change, map[string]any{"e": "not an address", "p": "a new password"})
+			a.register(t, "bob")
+			a.as(ada).Fail(t, "CONFLICT", "newEmail", change, map[string]any{"e": "bob@example.com", "p": "a new password"})
+			var c struct {
+				ChangeEmail struct {
+					User struct {
+						Email         string
+						EmailVerified bool
+					}
+				}
+			}
+			a.as(ada).Do(t, change, map[string]any{"e": "ada@new.example", "p": "a new password"}, &c)
+			if c.ChangeEmail.User.Email != "ada@new.example" || c.ChangeEmail.User.EmailVerified {
+				t.Fatalf("changeEmail: %+v", c)
+			}
+			a.settle(t)
+			confirm = mailsTo(ms, "ada@new.example", "Confirm your email address")
+			if len(confirm) != 1 {
+				t.Fatalf("%d confirmation mails to the new address, want 1", len(confirm))
+			}
+			a.Do(t, verifyEmailMutation, map[string]any{"t": linkToken(t, confirm[0], "/verify-email")}, nil)
+			if !emailVerified(t, a, ada) {
+				t.Fatal("the new address is not confirmed by its link")
+			}
+			var resend struct{ ResendVerificationEmail struct{ Sent bool } }
+			a.as(ada).Do(t, `mutation { resendVerificationEmail { sent } }`, nil, &resend)
+			if resend.ResendVerificationEmail.Sent {
+				t.Error("a confirmed address was mailed again")
+			}
+		})
+	}
+}
+
+// TestAccountMailLimits: confirmation and reset mails to one address are rate-limited with a clear
+// code, and an expired link is refused.
+func TestAccountMailLimits(t *testing.T) {
+	a, ms := mailAPI(t, "postgres", func(cfg *config.Config) { cfg.RateLimits.AccountMail = config.Budget{Burst: 2, Per: time.Hour} })
+	ada := a.register(t, "ada")
+	a.Do(t, requestResetMutation, map[string]any{"e": "ada@example.com"}, nil)
+	a.Do(t, requestResetMutation, map[string]any{"e": "ada@example.com"}, nil)
+	a.Fail(t, "RATE_LIMITED", "", requestResetMutation, map[string]any{"e": "ada@example.com"})
+	a.as(ada).Fail(t, "RATE_LIMITED", "", `mutation { resendVerificationEmail { sent } }`, nil)
+	a.settle(t)
+	if n := len(mailsTo(ms, "ada@example.com", "Reset your Agora password")); n != 2 {
+		t.Errorf("%d reset mails, want the 2 within the budget", n)
+	}
+	// An expired link is refused; using a link ends the others.
+	reset := mailsTo(ms, "ada@example.com", "Reset your Agora password")
+	expired, live := linkToken(t, reset[0], "/reset-password"), linkToken(t, reset[1], "/reset-password")
+	sum := sha256.Sum256([]byte(expired))
+	if _, err := a.db.SQL.Exec("UPDATE account_tokens SET expires_at = $1 WHERE hash = $2", time.Now().Add(-time.Second), hex.EncodeToString(sum[:])); err != nil {
+		t.Fatal(err)
+	}
+	a.Fail(t, "BAD_USER_INPUT", "token", resetMutation, map[string]any{"t": expired, "p": "a new password"})
+	a.Do(t, loginMutation, map[string]any{"u": "ada", "p": "password-ada"}, nil)
+	a.Do(t, resetMutation, map[string]any{"t": live, "p": "a new password"}, nil)
+	if n := a.count(t, "account_tokens"); n != 1 { // ada's confirmation link
+		t.Errorf("%d account tokens left, want only the confirmation link", n)
+	}
+	a.Do(t, loginMutation, map[string]any{"u": "ada", "p": "a new password"}, nil)
+}
