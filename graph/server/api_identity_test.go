@@ -99,10 +99,11 @@ func newIdP(t *testing.T, dialect string, configure func(*config.Config)) *idp {
 		t.Fatal(err)
 	}
 	t.Cleanup(app.Close)
+	startJobs(t, app)
 	srv.Config.Handler = app.Handler()
 	srv.Start()
 	t.Cleanup(srv.Close)
-	x.api = &api{GraphQL: testenv.GraphQL{URL: srv.URL + "/graphql"}, srv: srv, db: db, accounts: app.Accounts, live: app.Live}
+	x.api = &api{GraphQL: testenv.GraphQL{URL: srv.URL + "/graphql"}, srv: srv, db: db, accounts: app.Accounts, live: app.Live, jobs: app.Jobs}
 	return x
 }
 
@@ -764,6 +765,7 @@ type sentMail struct{ to, text string }
 // mails reads what Agora wrote into its mail folder.
 func (x *idp) mails(t *testing.T) []sentMail {
 	t.Helper()
+	x.settle(t) // each mail is a job
 	files, err := filepath.Glob(filepath.Join(x.mailDir, "*.eml"))
 	if err != nil {
 		t.Fatal(err)
@@ -785,6 +787,9 @@ func (x *idp) mails(t *testing.T) []sentMail {
 		text, err := io.ReadAll(body)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if !strings.HasPrefix(m.Header.Get("Subject"), "Link your ") {
+			continue // the confirmations of addresses at sign-up
 		}
 		to, _ := mail.ParseAddress(m.Header.Get("To"))
 		out = append(out, sentMail{to: to.Address, text: string(text)})

@@ -167,7 +167,7 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 		PublicURL: idc.PublicURL, RedirectURLs: idc.RedirectURLs, OIDC: oidcProviders,
 		GitHub:       identity.GitHubConfig{ClientID: idc.GitHub.ClientID, ClientSecret: idc.GitHub.ClientSecret, WebURL: idc.GitHub.WebURL, APIURL: idc.GitHub.APIURL},
 		SecureCookie: cfg.Production(), Limiter: limiter, PerIP: budgets.LoginPerIP, SignUps: budgets.SignUpsPerIP,
-		Mail: func() (mail.Sender, error) { return sender, nil }, ConfirmURL: cfg.Mail.BaseURL + "/link-identity",
+		Outbox: outbox, ConfirmURL: cfg.Mail.BaseURL + "/link-identity",
 	})
 	mc := cfg.Media
 	files, err := media.Open(mc.StorageURL, mc.Dir, media.Credentials{AccessKey: mc.AccessKey, SecretKey: mc.SecretKey})

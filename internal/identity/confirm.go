@@ -11,6 +11,7 @@ import (
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/ent/signinflow"
 	"github.com/agora/agora/internal/apperr"
+	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/mail"
 )
 
@@ -31,7 +32,7 @@ func (accountExists) Error() string { return "an account has this email address"
 // the same identity). It returns what to tell the client page.
 func (s *Service) offerConfirmation(ctx context.Context, p *provider, c claims, userID int, redirectURI string) url.Values {
 	back := url.Values{"error": {ReasonAccountExists}, "provider": {p.name}}
-	if s.opts.Mail == nil || s.opts.ConfirmURL == "" {
+	if s.opts.Outbox == nil || s.opts.ConfirmURL == "" {
 		return back
 	}
 	now := time.Now().UTC()
@@ -47,30 +48,26 @@ func (s *Service) offerConfirmation(ctx context.Context, p *provider, c claims, 
 		return back
 	}
 	token := random()
-	row, err := s.client.SignInFlow.Create().SetKeyHash(digest("confirm", token)).SetProvider(p.name).SetRedirectURI(redirectURI).
-		SetLinkUserID(userID).SetSubject(c.Subject).SetEmail(c.Email).SetExpiresAt(now.Add(confirmTTL)).Save(system(ctx))
+	// The flow and the mail commit together: a confirmation exists only if its mail is queued.
+	err = database.InTx(ctx, s.client, func(ctx context.Context, tx *ent.Tx) error {
+		row, err := tx.SignInFlow.Create().SetKeyHash(digest("confirm", token)).SetProvider(p.name).SetRedirectURI(redirectURI).
+			SetLinkUserID(userID).SetSubject(c.Subject).SetEmail(c.Email).SetExpiresAt(now.Add(confirmTTL)).Save(system(ctx))
+		if err != nil {
+			return err
+		}
+		return s.opts.Outbox.Send(ctx, confirmation(c.Email, p.display, s.opts.ConfirmURL+"?"+url.Values{"token": {token}}.Encode(), row.ID))
+	})
 	if err != nil {
 		s.log.ErrorContext(ctx, "identity link confirmation", "err", err)
-		return back
-	}
-	if err := s.mailConfirmation(ctx, c.Email, p.display, token, row.ID); err != nil {
-		s.log.ErrorContext(ctx, "identity link confirmation mail", "err", err)
-		_ = s.client.SignInFlow.DeleteOneID(row.ID).Exec(system(ctx))
 		return back
 	}
 	back.Set("confirmation", "sent")
 	return back
 }
 
-// mailConfirmation sends the link confirmation, now, with internal/mail. (A durable job queue
-// would take it over: the row is committed first, so a job inserted with it would do.)
-func (s *Service) mailConfirmation(ctx context.Context, to, provider, token string, id int) error {
-	sender, err := s.opts.Mail()
-	if err != nil {
-		return err
-	}
-	link := s.opts.ConfirmURL + "?" + url.Values{"token": {token}}.Encode()
-	return sender.Send(ctx, mail.Message{
+// confirmation is the mail offering the owner of to the link of their provider identity.
+func confirmation(to, provider, link string, id int) mail.Message {
+	return mail.Message{
 		To:      to,
 		Subject: "Link your " + provider + " account to Agora?",
 		Text: fmt.Sprintf("Someone signed in to Agora with a %s account that has this email address, %s.\n\n"+
@@ -78,7 +75,7 @@ func (s *Service) mailConfirmation(ctx context.Context, to, provider, token stri
 			"If it was not you, ignore this mail: nothing is linked unless the link is opened, and whoever opens it gives that %s account access to your Agora account.\n",
 			provider, to, provider, link, provider),
 		Key: "identity-link:" + strconv.Itoa(id),
-	})
+	}
 }
 
 // ConfirmIdentityLink links the identity a confirmation mail was sent for: the token proves the
@@ -88,19 +85,9 @@ func (s *Service) ConfirmIdentityLink(ctx context.Context, token string) (string
 	if token == "" || len(token) > 100 {
 		return "", bad
 	}
-	f, err := s.client.SignInFlow.Query().
-		Where(signinflow.KeyHash(digest("confirm", token)), signinflow.LinkUserIDNotNil(), signinflow.SubjectNEQ(""), signinflow.ExpiresAtGT(time.Now().UTC())).
-		Only(system(ctx))
-	if ent.IsNotFound(err) {
-		return "", bad
-	}
+	f, err := s.takeFlow(ctx, bad, signinflow.KeyHash(digest("confirm", token)), signinflow.LinkUserIDNotNil(), signinflow.SubjectNEQ(""))
 	if err != nil {
 		return "", err
-	}
-	if n, err := s.client.SignInFlow.Delete().Where(signinflow.ID(f.ID)).Exec(system(ctx)); err != nil {
-		return "", err
-	} else if n == 0 {
-		return "", bad
 	}
 	if s.providers[f.Provider] == nil {
 		return "", refusal(apperr.Invalid, ReasonUnknownProvider, "token", "the provider of this link is no longer enabled")

@@ -53,9 +53,9 @@ type Options struct {
 	HTTPClient   *http.Client // for calls to providers; nil: one with a 10 s timeout
 	SecureCookie bool         // the browser-binding cookie is HTTPS-only (production)
 
-	// Mail, when set, offers the owner of an account whose address a new identity has a link by
+	// Outbox, when set, offers the owner of an account whose address a new identity has a link by
 	// mail to confirm it at ConfirmURL?token=… (the client page that calls confirmIdentityLink).
-	Mail       func() (mail.Sender, error)
+	Outbox     *mail.Outbox
 	ConfirmURL string
 
 	Limiter ratelimit.Limiter
