@@ -79,7 +79,7 @@ var importTable = map[string]rule{
 	"internal/loader": {layer: layerData, imports: []string{"ent", "internal/apperr", "internal/auth", "internal/cache", "internal/database", "internal/selection", "internal/telemetry"}},
 
 	"internal/live":    domain(),
-	"internal/notify":  domain("internal/jobs", "internal/live"),
+	"internal/notify":  domain("internal/jobs", "internal/live", "internal/mail"),
 	"internal/message": domain("internal/live", "internal/notify"),
 	"internal/publish": domain("internal/live", "internal/notify", "internal/media"),
 	"internal/social":  domain("internal/notify"),

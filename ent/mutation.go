@@ -11899,6 +11899,11 @@ type UserMutation struct {
 	banned_at             *time.Time
 	role                  *user.Role
 	message_policy        *user.MessagePolicy
+	mail_new_follower     *user.MailNewFollower
+	mail_new_comment      *user.MailNewComment
+	mail_post_liked       *user.MailPostLiked
+	mail_new_message      *user.MailNewMessage
+	digest_through        *time.Time
 	clearedFields         map[string]struct{}
 	images                map[int]struct{}
 	removedimages         map[int]struct{}
@@ -12565,6 +12570,199 @@ func (m *UserMutation) OldMessagePolicy(ctx context.Context) (v user.MessagePoli
 // ResetMessagePolicy resets all changes to the "message_policy" field.
 func (m *UserMutation) ResetMessagePolicy() {
 	m.message_policy = nil
+}
+
+// SetMailNewFollower sets the "mail_new_follower" field.
+func (m *UserMutation) SetMailNewFollower(unf user.MailNewFollower) {
+	m.mail_new_follower = &unf
+}
+
+// MailNewFollower returns the value of the "mail_new_follower" field in the mutation.
+func (m *UserMutation) MailNewFollower() (r user.MailNewFollower, exists bool) {
+	v := m.mail_new_follower
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMailNewFollower returns the old "mail_new_follower" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldMailNewFollower(ctx context.Context) (v user.MailNewFollower, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMailNewFollower is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMailNewFollower requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMailNewFollower: %w", err)
+	}
+	return oldValue.MailNewFollower, nil
+}
+
+// ResetMailNewFollower resets all changes to the "mail_new_follower" field.
+func (m *UserMutation) ResetMailNewFollower() {
+	m.mail_new_follower = nil
+}
+
+// SetMailNewComment sets the "mail_new_comment" field.
+func (m *UserMutation) SetMailNewComment(unc user.MailNewComment) {
+	m.mail_new_comment = &unc
+}
+
+// MailNewComment returns the value of the "mail_new_comment" field in the mutation.
+func (m *UserMutation) MailNewComment() (r user.MailNewComment, exists bool) {
+	v := m.mail_new_comment
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMailNewComment returns the old "mail_new_comment" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldMailNewComment(ctx context.Context) (v user.MailNewComment, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMailNewComment is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMailNewComment requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMailNewComment: %w", err)
+	}
+	return oldValue.MailNewComment, nil
+}
+
+// ResetMailNewComment resets all changes to the "mail_new_comment" field.
+func (m *UserMutation) ResetMailNewComment() {
+	m.mail_new_comment = nil
+}
+
+// SetMailPostLiked sets the "mail_post_liked" field.
+func (m *UserMutation) SetMailPostLiked(upl user.MailPostLiked) {
+	m.mail_post_liked = &upl
+}
+
+// MailPostLiked returns the value of the "mail_post_liked" field in the mutation.
+func (m *UserMutation) MailPostLiked() (r user.MailPostLiked, exists bool) {
+	v := m.mail_post_liked
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMailPostLiked returns the old "mail_post_liked" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldMailPostLiked(ctx context.Context) (v user.MailPostLiked, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMailPostLiked is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMailPostLiked requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMailPostLiked: %w", err)
+	}
+	return oldValue.MailPostLiked, nil
+}
+
+// ResetMailPostLiked resets all changes to the "mail_post_liked" field.
+func (m *UserMutation) ResetMailPostLiked() {
+	m.mail_post_liked = nil
+}
+
+// SetMailNewMessage sets the "mail_new_message" field.
+func (m *UserMutation) SetMailNewMessage(unm user.MailNewMessage) {
+	m.mail_new_message = &unm
+}
+
+// MailNewMessage returns the value of the "mail_new_message" field in the mutation.
+func (m *UserMutation) MailNewMessage() (r user.MailNewMessage, exists bool) {
+	v := m.mail_new_message
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMailNewMessage returns the old "mail_new_message" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldMailNewMessage(ctx context.Context) (v user.MailNewMessage, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMailNewMessage is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMailNewMessage requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMailNewMessage: %w", err)
+	}
+	return oldValue.MailNewMessage, nil
+}
+
+// ResetMailNewMessage resets all changes to the "mail_new_message" field.
+func (m *UserMutation) ResetMailNewMessage() {
+	m.mail_new_message = nil
+}
+
+// SetDigestThrough sets the "digest_through" field.
+func (m *UserMutation) SetDigestThrough(t time.Time) {
+	m.digest_through = &t
+}
+
+// DigestThrough returns the value of the "digest_through" field in the mutation.
+func (m *UserMutation) DigestThrough() (r time.Time, exists bool) {
+	v := m.digest_through
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDigestThrough returns the old "digest_through" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldDigestThrough(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDigestThrough is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDigestThrough requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDigestThrough: %w", err)
+	}
+	return oldValue.DigestThrough, nil
+}
+
+// ClearDigestThrough clears the value of the "digest_through" field.
+func (m *UserMutation) ClearDigestThrough() {
+	m.digest_through = nil
+	m.clearedFields[user.FieldDigestThrough] = struct{}{}
+}
+
+// DigestThroughCleared returns if the "digest_through" field was cleared in this mutation.
+func (m *UserMutation) DigestThroughCleared() bool {
+	_, ok := m.clearedFields[user.FieldDigestThrough]
+	return ok
+}
+
+// ResetDigestThrough resets all changes to the "digest_through" field.
+func (m *UserMutation) ResetDigestThrough() {
+	m.digest_through = nil
+	delete(m.clearedFields, user.FieldDigestThrough)
 }
 
 // AddImageIDs adds the "images" edge to the Image entity by ids.
@@ -13249,7 +13447,7 @@ func (m *UserMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UserMutation) Fields() []string {
-	fields := make([]string, 0, 13)
+	fields := make([]string, 0, 18)
 	if m.created_at != nil {
 		fields = append(fields, user.FieldCreatedAt)
 	}
@@ -13289,6 +13487,21 @@ func (m *UserMutation) Fields() []string {
 	if m.message_policy != nil {
 		fields = append(fields, user.FieldMessagePolicy)
 	}
+	if m.mail_new_follower != nil {
+		fields = append(fields, user.FieldMailNewFollower)
+	}
+	if m.mail_new_comment != nil {
+		fields = append(fields, user.FieldMailNewComment)
+	}
+	if m.mail_post_liked != nil {
+		fields = append(fields, user.FieldMailPostLiked)
+	}
+	if m.mail_new_message != nil {
+		fields = append(fields, user.FieldMailNewMessage)
+	}
+	if m.digest_through != nil {
+		fields = append(fields, user.FieldDigestThrough)
+	}
 	return fields
 }
 
@@ -13323,6 +13536,16 @@ func (m *UserMutation) Field(name string) (ent.Value, bool) {
 		return m.Role()
 	case user.FieldMessagePolicy:
 		return m.MessagePolicy()
+	case user.FieldMailNewFollower:
+		return m.MailNewFollower()
+	case user.FieldMailNewComment:
+		return m.MailNewComment()
+	case user.FieldMailPostLiked:
+		return m.MailPostLiked()
+	case user.FieldMailNewMessage:
+		return m.MailNewMessage()
+	case user.FieldDigestThrough:
+		return m.DigestThrough()
 	}
 	return nil, false
 }
@@ -13358,6 +13581,16 @@ func (m *UserMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldRole(ctx)
 	case user.FieldMessagePolicy:
 		return m.OldMessagePolicy(ctx)
+	case user.FieldMailNewFollower:
+		return m.OldMailNewFollower(ctx)
+	case user.FieldMailNewComment:
+		return m.OldMailNewComment(ctx)
+	case user.FieldMailPostLiked:
+		return m.OldMailPostLiked(ctx)
+	case user.FieldMailNewMessage:
+		return m.OldMailNewMessage(ctx)
+	case user.FieldDigestThrough:
+		return m.OldDigestThrough(ctx)
 	}
 	return nil, fmt.Errorf("unknown User field %s", name)
 }
@@ -13458,6 +13691,41 @@ func (m *UserMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetMessagePolicy(v)
 		return nil
+	case user.FieldMailNewFollower:
+		v, ok := value.(user.MailNewFollower)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMailNewFollower(v)
+		return nil
+	case user.FieldMailNewComment:
+		v, ok := value.(user.MailNewComment)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMailNewComment(v)
+		return nil
+	case user.FieldMailPostLiked:
+		v, ok := value.(user.MailPostLiked)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMailPostLiked(v)
+		return nil
+	case user.FieldMailNewMessage:
+		v, ok := value.(user.MailNewMessage)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMailNewMessage(v)
+		return nil
+	case user.FieldDigestThrough:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDigestThrough(v)
+		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)
 }
@@ -13512,6 +13780,9 @@ func (m *UserMutation) ClearedFields() []string {
 	if m.FieldCleared(user.FieldBannedAt) {
 		fields = append(fields, user.FieldBannedAt)
 	}
+	if m.FieldCleared(user.FieldDigestThrough) {
+		fields = append(fields, user.FieldDigestThrough)
+	}
 	return fields
 }
 
@@ -13534,6 +13805,9 @@ func (m *UserMutation) ClearField(name string) error {
 		return nil
 	case user.FieldBannedAt:
 		m.ClearBannedAt()
+		return nil
+	case user.FieldDigestThrough:
+		m.ClearDigestThrough()
 		return nil
 	}
 	return fmt.Errorf("unknown User nullable field %s", name)
@@ -13581,6 +13855,21 @@ func (m *UserMutation) ResetField(name string) error {
 		return nil
 	case user.FieldMessagePolicy:
 		m.ResetMessagePolicy()
+		return nil
+	case user.FieldMailNewFollower:
+		m.ResetMailNewFollower()
+		return nil
+	case user.FieldMailNewComment:
+		m.ResetMailNewComment()
+		return nil
+	case user.FieldMailPostLiked:
+		m.ResetMailPostLiked()
+		return nil
+	case user.FieldMailNewMessage:
+		m.ResetMailNewMessage()
+		return nil
+	case user.FieldDigestThrough:
+		m.ResetDigestThrough()
 		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)

@@ -43,6 +43,16 @@ type User struct {
 	Role user.Role `json:"role,omitempty"`
 	// Who may send the user direct messages.
 	MessagePolicy user.MessagePolicy `json:"message_policy,omitempty"`
+	// Mail for this kind of notification: none, one per notification, or in the daily digest.
+	MailNewFollower user.MailNewFollower `json:"mail_new_follower,omitempty"`
+	// Mail for this kind of notification: none, one per notification, or in the daily digest.
+	MailNewComment user.MailNewComment `json:"mail_new_comment,omitempty"`
+	// Mail for this kind of notification: none, one per notification, or in the daily digest.
+	MailPostLiked user.MailPostLiked `json:"mail_post_liked,omitempty"`
+	// Mail for this kind of notification: none, one per notification, or in the daily digest.
+	MailNewMessage user.MailNewMessage `json:"mail_new_message,omitempty"`
+	// The end of the last day the daily digest was mailed for (midnight UTC).
+	DigestThrough *time.Time `json:"digest_through,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the UserQuery when eager-loading is set.
 	Edges        UserEdges `json:"edges"`
@@ -210,9 +220,9 @@ func (*User) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case user.FieldID, user.FieldAvatarImageID:
 			values[i] = new(sql.NullInt64)
-		case user.FieldUsername, user.FieldEmail, user.FieldPasswordHash, user.FieldDisplayName, user.FieldBio, user.FieldAvatarURL, user.FieldRole, user.FieldMessagePolicy:
+		case user.FieldUsername, user.FieldEmail, user.FieldPasswordHash, user.FieldDisplayName, user.FieldBio, user.FieldAvatarURL, user.FieldRole, user.FieldMessagePolicy, user.FieldMailNewFollower, user.FieldMailNewComment, user.FieldMailPostLiked, user.FieldMailNewMessage:
 			values[i] = new(sql.NullString)
-		case user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldEmailVerifiedAt, user.FieldBannedAt:
+		case user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldEmailVerifiedAt, user.FieldBannedAt, user.FieldDigestThrough:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -315,6 +325,37 @@ func (_m *User) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field message_policy", values[i])
 			} else if value.Valid {
 				_m.MessagePolicy = user.MessagePolicy(value.String)
+			}
+		case user.FieldMailNewFollower:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field mail_new_follower", values[i])
+			} else if value.Valid {
+				_m.MailNewFollower = user.MailNewFollower(value.String)
+			}
+		case user.FieldMailNewComment:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field mail_new_comment", values[i])
+			} else if value.Valid {
+				_m.MailNewComment = user.MailNewComment(value.String)
+			}
+		case user.FieldMailPostLiked:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field mail_post_liked", values[i])
+			} else if value.Valid {
+				_m.MailPostLiked = user.MailPostLiked(value.String)
+			}
+		case user.FieldMailNewMessage:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field mail_new_message", values[i])
+			} else if value.Valid {
+				_m.MailNewMessage = user.MailNewMessage(value.String)
+			}
+		case user.FieldDigestThrough:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field digest_through", values[i])
+			} else if value.Valid {
+				_m.DigestThrough = new(time.Time)
+				*_m.DigestThrough = value.Time
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -455,6 +496,23 @@ func (_m *User) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("message_policy=")
 	builder.WriteString(fmt.Sprintf("%v", _m.MessagePolicy))
+	builder.WriteString(", ")
+	builder.WriteString("mail_new_follower=")
+	builder.WriteString(fmt.Sprintf("%v", _m.MailNewFollower))
+	builder.WriteString(", ")
+	builder.WriteString("mail_new_comment=")
+	builder.WriteString(fmt.Sprintf("%v", _m.MailNewComment))
+	builder.WriteString(", ")
+	builder.WriteString("mail_post_liked=")
+	builder.WriteString(fmt.Sprintf("%v", _m.MailPostLiked))
+	builder.WriteString(", ")
+	builder.WriteString("mail_new_message=")
+	builder.WriteString(fmt.Sprintf("%v", _m.MailNewMessage))
+	builder.WriteString(", ")
+	if v := _m.DigestThrough; v != nil {
+		builder.WriteString("digest_through=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

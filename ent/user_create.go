@@ -189,6 +189,76 @@ func (_c *UserCreate) SetNillableMessagePolicy(v *user.MessagePolicy) *UserCreat
 	return _c
 }
 
+// SetMailNewFollower sets the "mail_new_follower" field.
+func (_c *UserCreate) SetMailNewFollower(v user.MailNewFollower) *UserCreate {
+	_c.mutation.SetMailNewFollower(v)
+	return _c
+}
+
+// SetNillableMailNewFollower sets the "mail_new_follower" field if the given value is not nil.
+func (_c *UserCreate) SetNillableMailNewFollower(v *user.MailNewFollower) *UserCreate {
+	if v != nil {
+		_c.SetMailNewFollower(*v)
+	}
+	return _c
+}
+
+// SetMailNewComment sets the "mail_new_comment" field.
+func (_c *UserCreate) SetMailNewComment(v user.MailNewComment) *UserCreate {
+	_c.mutation.SetMailNewComment(v)
+	return _c
+}
+
+// SetNillableMailNewComment sets the "mail_new_comment" field if the given value is not nil.
+func (_c *UserCreate) SetNillableMailNewComment(v *user.MailNewComment) *UserCreate {
+	if v != nil {
+		_c.SetMailNewComment(*v)
+	}
+	return _c
+}
+
+// SetMailPostLiked sets the "mail_post_liked" field.
+func (_c *UserCreate) SetMailPostLiked(v user.MailPostLiked) *UserCreate {
+	_c.mutation.SetMailPostLiked(v)
+	return _c
+}
+
+// SetNillableMailPostLiked sets the "mail_post_liked" field if the given value is not nil.
+func (_c *UserCreate) SetNillableMailPostLiked(v *user.MailPostLiked) *UserCreate {
+	if v != nil {
+		_c.SetMailPostLiked(*v)
+	}
+	return _c
+}
+
+// SetMailNewMessage sets the "mail_new_message" field.
+func (_c *UserCreate) SetMailNewMessage(v user.MailNewMessage) *UserCreate {
+	_c.mutation.SetMailNewMessage(v)
+	return _c
+}
+
+// SetNillableMailNewMessage sets the "mail_new_message" field if the given value is not nil.
+func (_c *UserCreate) SetNillableMailNewMessage(v *user.MailNewMessage) *UserCreate {
+	if v != nil {
+		_c.SetMailNewMessage(*v)
+	}
+	return _c
+}
+
+// SetDigestThrough sets the "digest_through" field.
+func (_c *UserCreate) SetDigestThrough(v time.Time) *UserCreate {
+	_c.mutation.SetDigestThrough(v)
+	return _c
+}
+
+// SetNillableDigestThrough sets the "digest_through" field if the given value is not nil.
+func (_c *UserCreate) SetNillableDigestThrough(v *time.Time) *UserCreate {
+	if v != nil {
+		_c.SetDigestThrough(*v)
+	}
+	return _c
+}
+
 // AddImageIDs adds the "images" edge to the Image entity by IDs.
 func (_c *UserCreate) AddImageIDs(ids ...int) *UserCreate {
 	_c.mutation.AddImageIDs(ids...)
@@ -440,6 +510,22 @@ func (_c *UserCreate) defaults() error {
 		v := user.DefaultMessagePolicy
 		_c.mutation.SetMessagePolicy(v)
 	}
+	if _, ok := _c.mutation.MailNewFollower(); !ok {
+		v := user.DefaultMailNewFollower
+		_c.mutation.SetMailNewFollower(v)
+	}
+	if _, ok := _c.mutation.MailNewComment(); !ok {
+		v := user.DefaultMailNewComment
+		_c.mutation.SetMailNewComment(v)
+	}
+	if _, ok := _c.mutation.MailPostLiked(); !ok {
+		v := user.DefaultMailPostLiked
+		_c.mutation.SetMailPostLiked(v)
+	}
+	if _, ok := _c.mutation.MailNewMessage(); !ok {
+		v := user.DefaultMailNewMessage
+		_c.mutation.SetMailNewMessage(v)
+	}
 	return nil
 }
 
@@ -493,6 +579,38 @@ func (_c *UserCreate) check() error {
 	if v, ok := _c.mutation.MessagePolicy(); ok {
 		if err := user.MessagePolicyValidator(v); err != nil {
 			return &ValidationError{Name: "message_policy", err: fmt.Errorf(`ent: validator failed for field "User.message_policy": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.MailNewFollower(); !ok {
+		return &ValidationError{Name: "mail_new_follower", err: errors.New(`ent: missing required field "User.mail_new_follower"`)}
+	}
+	if v, ok := _c.mutation.MailNewFollower(); ok {
+		if err := user.MailNewFollowerValidator(v); err != nil {
+			return &ValidationError{Name: "mail_new_follower", err: fmt.Errorf(`ent: validator failed for field "User.mail_new_follower": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.MailNewComment(); !ok {
+		return &ValidationError{Name: "mail_new_comment", err: errors.New(`ent: missing required field "User.mail_new_comment"`)}
+	}
+	if v, ok := _c.mutation.MailNewComment(); ok {
+		if err := user.MailNewCommentValidator(v); err != nil {
+			return &ValidationError{Name: "mail_new_comment", err: fmt.Errorf(`ent: validator failed for field "User.mail_new_comment": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.MailPostLiked(); !ok {
+		return &ValidationError{Name: "mail_post_liked", err: errors.New(`ent: missing required field "User.mail_post_liked"`)}
+	}
+	if v, ok := _c.mutation.MailPostLiked(); ok {
+		if err := user.MailPostLikedValidator(v); err != nil {
+			return &ValidationError{Name: "mail_post_liked", err: fmt.Errorf(`ent: validator failed for field "User.mail_post_liked": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.MailNewMessage(); !ok {
+		return &ValidationError{Name: "mail_new_message", err: errors.New(`ent: missing required field "User.mail_new_message"`)}
+	}
+	if v, ok := _c.mutation.MailNewMessage(); ok {
+		if err := user.MailNewMessageValidator(v); err != nil {
+			return &ValidationError{Name: "mail_new_message", err: fmt.Errorf(`ent: validator failed for field "User.mail_new_message": %w`, err)}
 		}
 	}
 	return nil
@@ -573,6 +691,26 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.MessagePolicy(); ok {
 		_spec.SetField(user.FieldMessagePolicy, field.TypeEnum, value)
 		_node.MessagePolicy = value
+	}
+	if value, ok := _c.mutation.MailNewFollower(); ok {
+		_spec.SetField(user.FieldMailNewFollower, field.TypeEnum, value)
+		_node.MailNewFollower = value
+	}
+	if value, ok := _c.mutation.MailNewComment(); ok {
+		_spec.SetField(user.FieldMailNewComment, field.TypeEnum, value)
+		_node.MailNewComment = value
+	}
+	if value, ok := _c.mutation.MailPostLiked(); ok {
+		_spec.SetField(user.FieldMailPostLiked, field.TypeEnum, value)
+		_node.MailPostLiked = value
+	}
+	if value, ok := _c.mutation.MailNewMessage(); ok {
+		_spec.SetField(user.FieldMailNewMessage, field.TypeEnum, value)
+		_node.MailNewMessage = value
+	}
+	if value, ok := _c.mutation.DigestThrough(); ok {
+		_spec.SetField(user.FieldDigestThrough, field.TypeTime, value)
+		_node.DigestThrough = &value
 	}
 	if nodes := _c.mutation.ImagesIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -994,6 +1132,72 @@ func (u *UserUpsert) UpdateMessagePolicy() *UserUpsert {
 	return u
 }
 
+// SetMailNewFollower sets the "mail_new_follower" field.
+func (u *UserUpsert) SetMailNewFollower(v user.MailNewFollower) *UserUpsert {
+	u.Set(user.FieldMailNewFollower, v)
+	return u
+}
+
+// UpdateMailNewFollower sets the "mail_new_follower" field to the value that was provided on create.
+func (u *UserUpsert) UpdateMailNewFollower() *UserUpsert {
+	u.SetExcluded(user.FieldMailNewFollower)
+	return u
+}
+
+// SetMailNewComment sets the "mail_new_comment" field.
+func (u *UserUpsert) SetMailNewComment(v user.MailNewComment) *UserUpsert {
+	u.Set(user.FieldMailNewComment, v)
+	return u
+}
+
+// UpdateMailNewComment sets the "mail_new_comment" field to the value that was provided on create.
+func (u *UserUpsert) UpdateMailNewComment() *UserUpsert {
+	u.SetExcluded(user.FieldMailNewComment)
+	return u
+}
+
+// SetMailPostLiked sets the "mail_post_liked" field.
+func (u *UserUpsert) SetMailPostLiked(v user.MailPostLiked) *UserUpsert {
+	u.Set(user.FieldMailPostLiked, v)
+	return u
+}
+
+// UpdateMailPostLiked sets the "mail_post_liked" field to the value that was provided on create.
+func (u *UserUpsert) UpdateMailPostLiked() *UserUpsert {
+	u.SetExcluded(user.FieldMailPostLiked)
+	return u
+}
+
+// SetMailNewMessage sets the "mail_new_message" field.
+func (u *UserUpsert) SetMailNewMessage(v user.MailNewMessage) *UserUpsert {
+	u.Set(user.FieldMailNewMessage, v)
+	return u
+}
+
+// UpdateMailNewMessage sets the "mail_new_message" field to the value that was provided on create.
+func (u *UserUpsert) UpdateMailNewMessage() *UserUpsert {
+	u.SetExcluded(user.FieldMailNewMessage)
+	return u
+}
+
+// SetDigestThrough sets the "digest_through" field.
+func (u *UserUpsert) SetDigestThrough(v time.Time) *UserUpsert {
+	u.Set(user.FieldDigestThrough, v)
+	return u
+}
+
+// UpdateDigestThrough sets the "digest_through" field to the value that was provided on create.
+func (u *UserUpsert) UpdateDigestThrough() *UserUpsert {
+	u.SetExcluded(user.FieldDigestThrough)
+	return u
+}
+
+// ClearDigestThrough clears the value of the "digest_through" field.
+func (u *UserUpsert) ClearDigestThrough() *UserUpsert {
+	u.SetNull(user.FieldDigestThrough)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -1232,6 +1436,83 @@ func (u *UserUpsertOne) SetMessagePolicy(v user.MessagePolicy) *UserUpsertOne {
 func (u *UserUpsertOne) UpdateMessagePolicy() *UserUpsertOne {
 	return u.Update(func(s *UserUpsert) {
 		s.UpdateMessagePolicy()
+	})
+}
+
+// SetMailNewFollower sets the "mail_new_follower" field.
+func (u *UserUpsertOne) SetMailNewFollower(v user.MailNewFollower) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetMailNewFollower(v)
+	})
+}
+
+// UpdateMailNewFollower sets the "mail_new_follower" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateMailNewFollower() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateMailNewFollower()
+	})
+}
+
+// SetMailNewComment sets the "mail_new_comment" field.
+func (u *UserUpsertOne) SetMailNewComment(v user.MailNewComment) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetMailNewComment(v)
+	})
+}
+
+// UpdateMailNewComment sets the "mail_new_comment" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateMailNewComment() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateMailNewComment()
+	})
+}
+
+// SetMailPostLiked sets the "mail_post_liked" field.
+func (u *UserUpsertOne) SetMailPostLiked(v user.MailPostLiked) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetMailPostLiked(v)
+	})
+}
+
+// UpdateMailPostLiked sets the "mail_post_liked" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateMailPostLiked() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateMailPostLiked()
+	})
+}
+
+// SetMailNewMessage sets the "mail_new_message" field.
+func (u *UserUpsertOne) SetMailNewMessage(v user.MailNewMessage) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetMailNewMessage(v)
+	})
+}
+
+// UpdateMailNewMessage sets the "mail_new_message" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateMailNewMessage() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateMailNewMessage()
+	})
+}
+
+// SetDigestThrough sets the "digest_through" field.
+func (u *UserUpsertOne) SetDigestThrough(v time.Time) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetDigestThrough(v)
+	})
+}
+
+// UpdateDigestThrough sets the "digest_through" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateDigestThrough() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateDigestThrough()
+	})
+}
+
+// ClearDigestThrough clears the value of the "digest_through" field.
+func (u *UserUpsertOne) ClearDigestThrough() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearDigestThrough()
 	})
 }
 
@@ -1639,6 +1920,83 @@ func (u *UserUpsertBulk) SetMessagePolicy(v user.MessagePolicy) *UserUpsertBulk 
 func (u *UserUpsertBulk) UpdateMessagePolicy() *UserUpsertBulk {
 	return u.Update(func(s *UserUpsert) {
 		s.UpdateMessagePolicy()
+	})
+}
+
+// SetMailNewFollower sets the "mail_new_follower" field.
+func (u *UserUpsertBulk) SetMailNewFollower(v user.MailNewFollower) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetMailNewFollower(v)
+	})
+}
+
+// UpdateMailNewFollower sets the "mail_new_follower" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateMailNewFollower() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateMailNewFollower()
+	})
+}
+
+// SetMailNewComment sets the "mail_new_comment" field.
+func (u *UserUpsertBulk) SetMailNewComment(v user.MailNewComment) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetMailNewComment(v)
+	})
+}
+
+// UpdateMailNewComment sets the "mail_new_comment" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateMailNewComment() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateMailNewComment()
+	})
+}
+
+// SetMailPostLiked sets the "mail_post_liked" field.
+func (u *UserUpsertBulk) SetMailPostLiked(v user.MailPostLiked) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetMailPostLiked(v)
+	})
+}
+
+// UpdateMailPostLiked sets the "mail_post_liked" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateMailPostLiked() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateMailPostLiked()
+	})
+}
+
+// SetMailNewMessage sets the "mail_new_message" field.
+func (u *UserUpsertBulk) SetMailNewMessage(v user.MailNewMessage) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetMailNewMessage(v)
+	})
+}
+
+// UpdateMailNewMessage sets the "mail_new_message" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateMailNewMessage() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateMailNewMessage()
+	})
+}
+
+// SetDigestThrough sets the "digest_through" field.
+func (u *UserUpsertBulk) SetDigestThrough(v time.Time) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetDigestThrough(v)
+	})
+}
+
+// UpdateDigestThrough sets the "digest_through" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateDigestThrough() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateDigestThrough()
+	})
+}
+
+// ClearDigestThrough clears the value of the "digest_through" field.
+func (u *UserUpsertBulk) ClearDigestThrough() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearDigestThrough()
 	})
 }
 

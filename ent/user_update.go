@@ -223,6 +223,82 @@ func (_u *UserUpdate) SetNillableMessagePolicy(v *user.MessagePolicy) *UserUpdat
 	return _u
 }
 
+// SetMailNewFollower sets the "mail_new_follower" field.
+func (_u *UserUpdate) SetMailNewFollower(v user.MailNewFollower) *UserUpdate {
+	_u.mutation.SetMailNewFollower(v)
+	return _u
+}
+
+// SetNillableMailNewFollower sets the "mail_new_follower" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableMailNewFollower(v *user.MailNewFollower) *UserUpdate {
+	if v != nil {
+		_u.SetMailNewFollower(*v)
+	}
+	return _u
+}
+
+// SetMailNewComment sets the "mail_new_comment" field.
+func (_u *UserUpdate) SetMailNewComment(v user.MailNewComment) *UserUpdate {
+	_u.mutation.SetMailNewComment(v)
+	return _u
+}
+
+// SetNillableMailNewComment sets the "mail_new_comment" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableMailNewComment(v *user.MailNewComment) *UserUpdate {
+	if v != nil {
+		_u.SetMailNewComment(*v)
+	}
+	return _u
+}
+
+// SetMailPostLiked sets the "mail_post_liked" field.
+func (_u *UserUpdate) SetMailPostLiked(v user.MailPostLiked) *UserUpdate {
+	_u.mutation.SetMailPostLiked(v)
+	return _u
+}
+
+// SetNillableMailPostLiked sets the "mail_post_liked" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableMailPostLiked(v *user.MailPostLiked) *UserUpdate {
+	if v != nil {
+		_u.SetMailPostLiked(*v)
+	}
+	return _u
+}
+
+// SetMailNewMessage sets the "mail_new_message" field.
+func (_u *UserUpdate) SetMailNewMessage(v user.MailNewMessage) *UserUpdate {
+	_u.mutation.SetMailNewMessage(v)
+	return _u
+}
+
+// SetNillableMailNewMessage sets the "mail_new_message" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableMailNewMessage(v *user.MailNewMessage) *UserUpdate {
+	if v != nil {
+		_u.SetMailNewMessage(*v)
+	}
+	return _u
+}
+
+// SetDigestThrough sets the "digest_through" field.
+func (_u *UserUpdate) SetDigestThrough(v time.Time) *UserUpdate {
+	_u.mutation.SetDigestThrough(v)
+	return _u
+}
+
+// SetNillableDigestThrough sets the "digest_through" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableDigestThrough(v *time.Time) *UserUpdate {
+	if v != nil {
+		_u.SetDigestThrough(*v)
+	}
+	return _u
+}
+
+// ClearDigestThrough clears the value of the "digest_through" field.
+func (_u *UserUpdate) ClearDigestThrough() *UserUpdate {
+	_u.mutation.ClearDigestThrough()
+	return _u
+}
+
 // AddImageIDs adds the "images" edge to the Image entity by IDs.
 func (_u *UserUpdate) AddImageIDs(ids ...int) *UserUpdate {
 	_u.mutation.AddImageIDs(ids...)
@@ -724,6 +800,26 @@ func (_u *UserUpdate) check() error {
 			return &ValidationError{Name: "message_policy", err: fmt.Errorf(`ent: validator failed for field "User.message_policy": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.MailNewFollower(); ok {
+		if err := user.MailNewFollowerValidator(v); err != nil {
+			return &ValidationError{Name: "mail_new_follower", err: fmt.Errorf(`ent: validator failed for field "User.mail_new_follower": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.MailNewComment(); ok {
+		if err := user.MailNewCommentValidator(v); err != nil {
+			return &ValidationError{Name: "mail_new_comment", err: fmt.Errorf(`ent: validator failed for field "User.mail_new_comment": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.MailPostLiked(); ok {
+		if err := user.MailPostLikedValidator(v); err != nil {
+			return &ValidationError{Name: "mail_post_liked", err: fmt.Errorf(`ent: validator failed for field "User.mail_post_liked": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.MailNewMessage(); ok {
+		if err := user.MailNewMessageValidator(v); err != nil {
+			return &ValidationError{Name: "mail_new_message", err: fmt.Errorf(`ent: validator failed for field "User.mail_new_message": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -792,6 +888,24 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.MessagePolicy(); ok {
 		_spec.SetField(user.FieldMessagePolicy, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.MailNewFollower(); ok {
+		_spec.SetField(user.FieldMailNewFollower, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.MailNewComment(); ok {
+		_spec.SetField(user.FieldMailNewComment, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.MailPostLiked(); ok {
+		_spec.SetField(user.FieldMailPostLiked, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.MailNewMessage(); ok {
+		_spec.SetField(user.FieldMailNewMessage, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.DigestThrough(); ok {
+		_spec.SetField(user.FieldDigestThrough, field.TypeTime, value)
+	}
+	if _u.mutation.DigestThroughCleared() {
+		_spec.ClearField(user.FieldDigestThrough, field.TypeTime)
 	}
 	if _u.mutation.ImagesCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -1564,6 +1678,82 @@ func (_u *UserUpdateOne) SetNillableMessagePolicy(v *user.MessagePolicy) *UserUp
 	return _u
 }
 
+// SetMailNewFollower sets the "mail_new_follower" field.
+func (_u *UserUpdateOne) SetMailNewFollower(v user.MailNewFollower) *UserUpdateOne {
+	_u.mutation.SetMailNewFollower(v)
+	return _u
+}
+
+// SetNillableMailNewFollower sets the "mail_new_follower" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableMailNewFollower(v *user.MailNewFollower) *UserUpdateOne {
+	if v != nil {
+		_u.SetMailNewFollower(*v)
+	}
+	return _u
+}
+
+// SetMailNewComment sets the "mail_new_comment" field.
+func (_u *UserUpdateOne) SetMailNewComment(v user.MailNewComment) *UserUpdateOne {
+	_u.mutation.SetMailNewComment(v)
+	return _u
+}
+
+// SetNillableMailNewComment sets the "mail_new_comment" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableMailNewComment(v *user.MailNewComment) *UserUpdateOne {
+	if v != nil {
+		_u.SetMailNewComment(*v)
+	}
+	return _u
+}
+
+// SetMailPostLiked sets the "mail_post_liked" field.
+func (_u *UserUpdateOne) SetMailPostLiked(v user.MailPostLiked) *UserUpdateOne {
+	_u.mutation.SetMailPostLiked(v)
+	return _u
+}
+
+// SetNillableMailPostLiked sets the "mail_post_liked" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableMailPostLiked(v *user.MailPostLiked) *UserUpdateOne {
+	if v != nil {
+		_u.SetMailPostLiked(*v)
+	}
+	return _u
+}
+
+// SetMailNewMessage sets the "mail_new_message" field.
+func (_u *UserUpdateOne) SetMailNewMessage(v user.MailNewMessage) *UserUpdateOne {
+	_u.mutation.SetMailNewMessage(v)
+	return _u
+}
+
+// SetNillableMailNewMessage sets the "mail_new_message" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableMailNewMessage(v *user.MailNewMessage) *UserUpdateOne {
+	if v != nil {
+		_u.SetMailNewMessage(*v)
+	}
+	return _u
+}
+
+// SetDigestThrough sets the "digest_through" field.
+func (_u *UserUpdateOne) SetDigestThrough(v time.Time) *UserUpdateOne {
+	_u.mutation.SetDigestThrough(v)
+	return _u
+}
+
+// SetNillableDigestThrough sets the "digest_through" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableDigestThrough(v *time.Time) *UserUpdateOne {
+	if v != nil {
+		_u.SetDigestThrough(*v)
+	}
+	return _u
+}
+
+// ClearDigestThrough clears the value of the "digest_through" field.
+func (_u *UserUpdateOne) ClearDigestThrough() *UserUpdateOne {
+	_u.mutation.ClearDigestThrough()
+	return _u
+}
+
 // AddImageIDs adds the "images" edge to the Image entity by IDs.
 func (_u *UserUpdateOne) AddImageIDs(ids ...int) *UserUpdateOne {
 	_u.mutation.AddImageIDs(ids...)
@@ -2078,6 +2268,26 @@ func (_u *UserUpdateOne) check() error {
 			return &ValidationError{Name: "message_policy", err: fmt.Errorf(`ent: validator failed for field "User.message_policy": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.MailNewFollower(); ok {
+		if err := user.MailNewFollowerValidator(v); err != nil {
+			return &ValidationError{Name: "mail_new_follower", err: fmt.Errorf(`ent: validator failed for field "User.mail_new_follower": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.MailNewComment(); ok {
+		if err := user.MailNewCommentValidator(v); err != nil {
+			return &ValidationError{Name: "mail_new_comment", err: fmt.Errorf(`ent: validator failed for field "User.mail_new_comment": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.MailPostLiked(); ok {
+		if err := user.MailPostLikedValidator(v); err != nil {
+			return &ValidationError{Name: "mail_post_liked", err: fmt.Errorf(`ent: validator failed for field "User.mail_post_liked": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.MailNewMessage(); ok {
+		if err := user.MailNewMessageValidator(v); err != nil {
+			return &ValidationError{Name: "mail_new_message", err: fmt.Errorf(`ent: validator failed for field "User.mail_new_message": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -2163,6 +2373,24 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 	}
 	if value, ok := _u.mutation.MessagePolicy(); ok {
 		_spec.SetField(user.FieldMessagePolicy, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.MailNewFollower(); ok {
+		_spec.SetField(user.FieldMailNewFollower, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.MailNewComment(); ok {
+		_spec.SetField(user.FieldMailNewComment, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.MailPostLiked(); ok {
+		_spec.SetField(user.FieldMailPostLiked, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.MailNewMessage(); ok {
+		_spec.SetField(user.FieldMailNewMessage, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.DigestThrough(); ok {
+		_spec.SetField(user.FieldDigestThrough, field.TypeTime, value)
+	}
+	if _u.mutation.DigestThroughCleared() {
+		_spec.ClearField(user.FieldDigestThrough, field.TypeTime)
 	}
 	if _u.mutation.ImagesCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -57,6 +57,15 @@ func (r *mutationResolver) ResetPassword(ctx context.Context, input account.Rese
 	return &model.ResetPasswordPayload{RevokedSessionCount: n}, nil
 }
 
+// UpdateNotificationSettings is the resolver for the updateNotificationSettings field.
+func (r *mutationResolver) UpdateNotificationSettings(ctx context.Context, input model.UpdateNotificationSettingsInput) (*model.UpdateNotificationSettingsPayload, error) {
+	s, err := r.Notices.UpdateSettings(ctx, settingsChange(input))
+	if err != nil {
+		return nil, err
+	}
+	return &model.UpdateNotificationSettingsPayload{Settings: notificationSettings(s)}, nil
+}
+
 // EmailVerified is the resolver for the emailVerified field.
 func (r *userResolver) EmailVerified(ctx context.Context, obj *ent.User) (*bool, error) {
 	// @policy decides who sees it. Cached users carry neither the address nor its confirmation.
@@ -65,4 +74,13 @@ func (r *userResolver) EmailVerified(ctx context.Context, obj *ent.User) (*bool,
 	}
 	verified := obj.EmailVerifiedAt != nil
 	return &verified, nil
+}
+
+// NotificationSettings is the resolver for the notificationSettings field.
+func (r *userResolver) NotificationSettings(ctx context.Context, obj *ent.User) (*model.NotificationSettings, error) {
+	s, err := r.Notices.Settings(ctx, obj.ID) // @policy: the user's own
+	if err != nil {
+		return nil, err
+	}
+	return notificationSettings(s), nil
 }

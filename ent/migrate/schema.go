@@ -652,6 +652,11 @@ var (
 		{Name: "banned_at", Type: field.TypeTime, Nullable: true},
 		{Name: "role", Type: field.TypeEnum, Enums: []string{"USER", "MODERATOR", "ADMIN"}, Default: "USER"},
 		{Name: "message_policy", Type: field.TypeEnum, Enums: []string{"EVERYONE", "FOLLOWING", "NOBODY"}, Default: "EVERYONE"},
+		{Name: "mail_new_follower", Type: field.TypeEnum, Enums: []string{"OFF", "INSTANT", "DAILY"}, Default: "DAILY"},
+		{Name: "mail_new_comment", Type: field.TypeEnum, Enums: []string{"OFF", "INSTANT", "DAILY"}, Default: "INSTANT"},
+		{Name: "mail_post_liked", Type: field.TypeEnum, Enums: []string{"OFF", "INSTANT", "DAILY"}, Default: "DAILY"},
+		{Name: "mail_new_message", Type: field.TypeEnum, Enums: []string{"OFF", "INSTANT", "DAILY"}, Default: "INSTANT"},
+		{Name: "digest_through", Type: field.TypeTime, Nullable: true},
 	}
 	// UsersTable holds the schema information for the "users" table.
 	UsersTable = &schema.Table{

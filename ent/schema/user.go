@@ -85,7 +85,27 @@ func (User) Fields() []ent.Field {
 			).
 			Default("EVERYONE").
 			Comment("Who may send the user direct messages."),
+		// Private: the user's own notification mail, per kind (internal/notify); the defaults mail
+		// what asks for an answer at once and gathers the rest in the daily digest.
+		mailSetting("mail_new_follower", "DAILY"),
+		mailSetting("mail_new_comment", "INSTANT"),
+		mailSetting("mail_post_liked", "DAILY"),
+		mailSetting("mail_new_message", "INSTANT"),
+		field.Time("digest_through").
+			Optional().
+			Nillable().
+			Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("The end of the last day the daily digest was mailed for (midnight UTC)."),
 	}
+}
+
+// mailSetting is a user's choice of mail for one kind of notification.
+func mailSetting(name, def string) ent.Field {
+	return field.Enum(name).
+		Values("OFF", "INSTANT", "DAILY").
+		Default(def).
+		Annotations(entgql.Skip(entgql.SkipAll)).
+		Comment("Mail for this kind of notification: none, one per notification, or in the daily digest.")
 }
 
 // Edges of the User.

@@ -44,6 +44,16 @@ const (
 	FieldRole = "role"
 	// FieldMessagePolicy holds the string denoting the message_policy field in the database.
 	FieldMessagePolicy = "message_policy"
+	// FieldMailNewFollower holds the string denoting the mail_new_follower field in the database.
+	FieldMailNewFollower = "mail_new_follower"
+	// FieldMailNewComment holds the string denoting the mail_new_comment field in the database.
+	FieldMailNewComment = "mail_new_comment"
+	// FieldMailPostLiked holds the string denoting the mail_post_liked field in the database.
+	FieldMailPostLiked = "mail_post_liked"
+	// FieldMailNewMessage holds the string denoting the mail_new_message field in the database.
+	FieldMailNewMessage = "mail_new_message"
+	// FieldDigestThrough holds the string denoting the digest_through field in the database.
+	FieldDigestThrough = "digest_through"
 	// EdgeImages holds the string denoting the images edge name in mutations.
 	EdgeImages = "images"
 	// EdgePosts holds the string denoting the posts edge name in mutations.
@@ -158,6 +168,11 @@ var Columns = []string{
 	FieldBannedAt,
 	FieldRole,
 	FieldMessagePolicy,
+	FieldMailNewFollower,
+	FieldMailNewComment,
+	FieldMailPostLiked,
+	FieldMailNewMessage,
+	FieldDigestThrough,
 }
 
 var (
@@ -265,6 +280,114 @@ func MessagePolicyValidator(mp MessagePolicy) error {
 	}
 }
 
+// MailNewFollower defines the type for the "mail_new_follower" enum field.
+type MailNewFollower string
+
+// MailNewFollowerDAILY is the default value of the MailNewFollower enum.
+const DefaultMailNewFollower = MailNewFollowerDAILY
+
+// MailNewFollower values.
+const (
+	MailNewFollowerOFF     MailNewFollower = "OFF"
+	MailNewFollowerINSTANT MailNewFollower = "INSTANT"
+	MailNewFollowerDAILY   MailNewFollower = "DAILY"
+)
+
+func (mnf MailNewFollower) String() string {
+	return string(mnf)
+}
+
+// MailNewFollowerValidator is a validator for the "mail_new_follower" field enum values. It is called by the builders before save.
+func MailNewFollowerValidator(mnf MailNewFollower) error {
+	switch mnf {
+	case MailNewFollowerOFF, MailNewFollowerINSTANT, MailNewFollowerDAILY:
+		return nil
+	default:
+		return fmt.Errorf("user: invalid enum value for mail_new_follower field: %q", mnf)
+	}
+}
+
+// MailNewComment defines the type for the "mail_new_comment" enum field.
+type MailNewComment string
+
+// MailNewCommentINSTANT is the default value of the MailNewComment enum.
+const DefaultMailNewComment = MailNewCommentINSTANT
+
+// MailNewComment values.
+const (
+	MailNewCommentOFF     MailNewComment = "OFF"
+	MailNewCommentINSTANT MailNewComment = "INSTANT"
+	MailNewCommentDAILY   MailNewComment = "DAILY"
+)
+
+func (mnc MailNewComment) String() string {
+	return string(mnc)
+}
+
+// MailNewCommentValidator is a validator for the "mail_new_comment" field enum values. It is called by the builders before save.
+func MailNewCommentValidator(mnc MailNewComment) error {
+	switch mnc {
+	case MailNewCommentOFF, MailNewCommentINSTANT, MailNewCommentDAILY:
+		return nil
+	default:
+		return fmt.Errorf("user: invalid enum value for mail_new_comment field: %q", mnc)
+	}
+}
+
+// MailPostLiked defines the type for the "mail_post_liked" enum field.
+type MailPostLiked string
+
+// MailPostLikedDAILY is the default value of the MailPostLiked enum.
+const DefaultMailPostLiked = MailPostLikedDAILY
+
+// MailPostLiked values.
+const (
+	MailPostLikedOFF     MailPostLiked = "OFF"
+	MailPostLikedINSTANT MailPostLiked = "INSTANT"
+	MailPostLikedDAILY   MailPostLiked = "DAILY"
+)
+
+func (mpl MailPostLiked) String() string {
+	return string(mpl)
+}
+
+// MailPostLikedValidator is a validator for the "mail_post_liked" field enum values. It is called by the builders before save.
+func MailPostLikedValidator(mpl MailPostLiked) error {
+	switch mpl {
+	case MailPostLikedOFF, MailPostLikedINSTANT, MailPostLikedDAILY:
+		return nil
+	default:
+		return fmt.Errorf("user: invalid enum value for mail_post_liked field: %q", mpl)
+	}
+}
+
+// MailNewMessage defines the type for the "mail_new_message" enum field.
+type MailNewMessage string
+
+// MailNewMessageINSTANT is the default value of the MailNewMessage enum.
+const DefaultMailNewMessage = MailNewMessageINSTANT
+
+// MailNewMessage values.
+const (
+	MailNewMessageOFF     MailNewMessage = "OFF"
+	MailNewMessageINSTANT MailNewMessage = "INSTANT"
+	MailNewMessageDAILY   MailNewMessage = "DAILY"
+)
+
+func (mnm MailNewMessage) String() string {
+	return string(mnm)
+}
+
+// MailNewMessageValidator is a validator for the "mail_new_message" field enum values. It is called by the builders before save.
+func MailNewMessageValidator(mnm MailNewMessage) error {
+	switch mnm {
+	case MailNewMessageOFF, MailNewMessageINSTANT, MailNewMessageDAILY:
+		return nil
+	default:
+		return fmt.Errorf("user: invalid enum value for mail_new_message field: %q", mnm)
+	}
+}
+
 // OrderOption defines the ordering options for the User queries.
 type OrderOption func(*sql.Selector)
 
@@ -336,6 +459,31 @@ func ByRole(opts ...sql.OrderTermOption) OrderOption {
 // ByMessagePolicy orders the results by the message_policy field.
 func ByMessagePolicy(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldMessagePolicy, opts...).ToFunc()
+}
+
+// ByMailNewFollower orders the results by the mail_new_follower field.
+func ByMailNewFollower(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldMailNewFollower, opts...).ToFunc()
+}
+
+// ByMailNewComment orders the results by the mail_new_comment field.
+func ByMailNewComment(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldMailNewComment, opts...).ToFunc()
+}
+
+// ByMailPostLiked orders the results by the mail_post_liked field.
+func ByMailPostLiked(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldMailPostLiked, opts...).ToFunc()
+}
+
+// ByMailNewMessage orders the results by the mail_new_message field.
+func ByMailNewMessage(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldMailNewMessage, opts...).ToFunc()
+}
+
+// ByDigestThrough orders the results by the digest_through field.
+func ByDigestThrough(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDigestThrough, opts...).ToFunc()
 }
 
 // ByImagesCount orders the results by images count.
@@ -622,6 +770,78 @@ func (e *MessagePolicy) UnmarshalGQL(val interface{}) error {
 	*e = MessagePolicy(str)
 	if err := MessagePolicyValidator(*e); err != nil {
 		return fmt.Errorf("%s is not a valid MessagePolicy", str)
+	}
+	return nil
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e MailNewFollower) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *MailNewFollower) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = MailNewFollower(str)
+	if err := MailNewFollowerValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid MailNewFollower", str)
+	}
+	return nil
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e MailNewComment) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *MailNewComment) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = MailNewComment(str)
+	if err := MailNewCommentValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid MailNewComment", str)
+	}
+	return nil
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e MailPostLiked) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *MailPostLiked) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = MailPostLiked(str)
+	if err := MailPostLikedValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid MailPostLiked", str)
+	}
+	return nil
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e MailNewMessage) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *MailNewMessage) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = MailNewMessage(str)
+	if err := MailNewMessageValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid MailNewMessage", str)
 	}
 	return nil
 }

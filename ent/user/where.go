@@ -110,6 +110,11 @@ func BannedAt(v time.Time) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldBannedAt, v))
 }
 
+// DigestThrough applies equality check predicate on the "digest_through" field. It's identical to DigestThroughEQ.
+func DigestThrough(v time.Time) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldDigestThrough, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldCreatedAt, v))
@@ -768,6 +773,136 @@ func MessagePolicyIn(vs ...MessagePolicy) predicate.User {
 // MessagePolicyNotIn applies the NotIn predicate on the "message_policy" field.
 func MessagePolicyNotIn(vs ...MessagePolicy) predicate.User {
 	return predicate.User(sql.FieldNotIn(FieldMessagePolicy, vs...))
+}
+
+// MailNewFollowerEQ applies the EQ predicate on the "mail_new_follower" field.
+func MailNewFollowerEQ(v MailNewFollower) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldMailNewFollower, v))
+}
+
+// MailNewFollowerNEQ applies the NEQ predicate on the "mail_new_follower" field.
+func MailNewFollowerNEQ(v MailNewFollower) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldMailNewFollower, v))
+}
+
+// MailNewFollowerIn applies the In predicate on the "mail_new_follower" field.
+func MailNewFollowerIn(vs ...MailNewFollower) predicate.User {
+	return predicate.User(sql.FieldIn(FieldMailNewFollower, vs...))
+}
+
+// MailNewFollowerNotIn applies the NotIn predicate on the "mail_new_follower" field.
+func MailNewFollowerNotIn(vs ...MailNewFollower) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldMailNewFollower, vs...))
+}
+
+// MailNewCommentEQ applies the EQ predicate on the "mail_new_comment" field.
+func MailNewCommentEQ(v MailNewComment) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldMailNewComment, v))
+}
+
+// MailNewCommentNEQ applies the NEQ predicate on the "mail_new_comment" field.
+func MailNewCommentNEQ(v MailNewComment) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldMailNewComment, v))
+}
+
+// MailNewCommentIn applies the In predicate on the "mail_new_comment" field.
+func MailNewCommentIn(vs ...MailNewComment) predicate.User {
+	return predicate.User(sql.FieldIn(FieldMailNewComment, vs...))
+}
+
+// MailNewCommentNotIn applies the NotIn predicate on the "mail_new_comment" field.
+func MailNewCommentNotIn(vs ...MailNewComment) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldMailNewComment, vs...))
+}
+
+// MailPostLikedEQ applies the EQ predicate on the "mail_post_liked" field.
+func MailPostLikedEQ(v MailPostLiked) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldMailPostLiked, v))
+}
+
+// MailPostLikedNEQ applies the NEQ predicate on the "mail_post_liked" field.
+func MailPostLikedNEQ(v MailPostLiked) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldMailPostLiked, v))
+}
+
+// MailPostLikedIn applies the In predicate on the "mail_post_liked" field.
+func MailPostLikedIn(vs ...MailPostLiked) predicate.User {
+	return predicate.User(sql.FieldIn(FieldMailPostLiked, vs...))
+}
+
+// MailPostLikedNotIn applies the NotIn predicate on the "mail_post_liked" field.
+func MailPostLikedNotIn(vs ...MailPostLiked) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldMailPostLiked, vs...))
+}
+
+// MailNewMessageEQ applies the EQ predicate on the "mail_new_message" field.
+func MailNewMessageEQ(v MailNewMessage) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldMailNewMessage, v))
+}
+
+// MailNewMessageNEQ applies the NEQ predicate on the "mail_new_message" field.
+func MailNewMessageNEQ(v MailNewMessage) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldMailNewMessage, v))
+}
+
+// MailNewMessageIn applies the In predicate on the "mail_new_message" field.
+func MailNewMessageIn(vs ...MailNewMessage) predicate.User {
+	return predicate.User(sql.FieldIn(FieldMailNewMessage, vs...))
+}
+
+// MailNewMessageNotIn applies the NotIn predicate on the "mail_new_message" field.
+func MailNewMessageNotIn(vs ...MailNewMessage) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldMailNewMessage, vs...))
+}
+
+// DigestThroughEQ applies the EQ predicate on the "digest_through" field.
+func DigestThroughEQ(v time.Time) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldDigestThrough, v))
+}
+
+// DigestThroughNEQ applies the NEQ predicate on the "digest_through" field.
+func DigestThroughNEQ(v time.Time) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldDigestThrough, v))
+}
+
+// DigestThroughIn applies the In predicate on the "digest_through" field.
+func DigestThroughIn(vs ...time.Time) predicate.User {
+	return predicate.User(sql.FieldIn(FieldDigestThrough, vs...))
+}
+
+// DigestThroughNotIn applies the NotIn predicate on the "digest_through" field.
+func DigestThroughNotIn(vs ...time.Time) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldDigestThrough, vs...))
+}
+
+// DigestThroughGT applies the GT predicate on the "digest_through" field.
+func DigestThroughGT(v time.Time) predicate.User {
+	return predicate.User(sql.FieldGT(FieldDigestThrough, v))
+}
+
+// DigestThroughGTE applies the GTE predicate on the "digest_through" field.
+func DigestThroughGTE(v time.Time) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldDigestThrough, v))
+}
+
+// DigestThroughLT applies the LT predicate on the "digest_through" field.
+func DigestThroughLT(v time.Time) predicate.User {
+	return predicate.User(sql.FieldLT(FieldDigestThrough, v))
+}
+
+// DigestThroughLTE applies the LTE predicate on the "digest_through" field.
+func DigestThroughLTE(v time.Time) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldDigestThrough, v))
+}
+
+// DigestThroughIsNil applies the IsNil predicate on the "digest_through" field.
+func DigestThroughIsNil() predicate.User {
+	return predicate.User(sql.FieldIsNull(FieldDigestThrough))
+}
+
+// DigestThroughNotNil applies the NotNil predicate on the "digest_through" field.
+func DigestThroughNotNil() predicate.User {
+	return predicate.User(sql.FieldNotNull(FieldDigestThrough))
 }
 
 // HasImages applies the HasEdge predicate on the "images" edge.

@@ -57,6 +57,98 @@ func (ec *executionContext) fieldContext_ChangeEmailPayload_user(_ context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _NotificationSettings_newFollower(ctx context.Context, field graphql.CollectedField, obj *model.NotificationSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NotificationSettings_newFollower(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NewFollower, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.NotificationMail) graphql.Marshaler {
+			return ec.marshalNNotificationMail2githubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐNotificationMail(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NotificationSettings_newFollower(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NotificationSettings", field, false, false, errLeafNotificationMail)
+}
+
+func (ec *executionContext) _NotificationSettings_newComment(ctx context.Context, field graphql.CollectedField, obj *model.NotificationSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NotificationSettings_newComment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NewComment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.NotificationMail) graphql.Marshaler {
+			return ec.marshalNNotificationMail2githubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐNotificationMail(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NotificationSettings_newComment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NotificationSettings", field, false, false, errLeafNotificationMail)
+}
+
+func (ec *executionContext) _NotificationSettings_postLiked(ctx context.Context, field graphql.CollectedField, obj *model.NotificationSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NotificationSettings_postLiked(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PostLiked, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.NotificationMail) graphql.Marshaler {
+			return ec.marshalNNotificationMail2githubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐNotificationMail(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NotificationSettings_postLiked(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NotificationSettings", field, false, false, errLeafNotificationMail)
+}
+
+func (ec *executionContext) _NotificationSettings_newMessage(ctx context.Context, field graphql.CollectedField, obj *model.NotificationSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NotificationSettings_newMessage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NewMessage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.NotificationMail) graphql.Marshaler {
+			return ec.marshalNNotificationMail2githubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐNotificationMail(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NotificationSettings_newMessage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NotificationSettings", field, false, false, errLeafNotificationMail)
+}
+
 func (ec *executionContext) _RequestPasswordResetPayload_accepted(ctx context.Context, field graphql.CollectedField, obj *model.RequestPasswordResetPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -124,6 +216,38 @@ func (ec *executionContext) _ResetPasswordPayload_revokedSessionCount(ctx contex
 }
 func (ec *executionContext) fieldContext_ResetPasswordPayload_revokedSessionCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ResetPasswordPayload", field, false, false, errLeafInt)
+}
+
+func (ec *executionContext) _UpdateNotificationSettingsPayload_settings(ctx context.Context, field graphql.CollectedField, obj *model.UpdateNotificationSettingsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpdateNotificationSettingsPayload_settings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Settings, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.NotificationSettings) graphql.Marshaler {
+			return ec.marshalNNotificationSettings2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐNotificationSettings(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UpdateNotificationSettingsPayload_settings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UpdateNotificationSettingsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_NotificationSettings(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _VerifyEmailPayload_email(ctx context.Context, field graphql.CollectedField, obj *model.VerifyEmailPayload) (ret graphql.Marshaler) {
@@ -257,6 +381,57 @@ func (ec *executionContext) unmarshalInputResetPasswordInput(ctx context.Context
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputUpdateNotificationSettingsInput(ctx context.Context, obj any) (model.UpdateNotificationSettingsInput, error) {
+	var it model.UpdateNotificationSettingsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"newFollower", "newComment", "postLiked", "newMessage"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "newFollower":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("newFollower"))
+			data, err := ec.unmarshalONotificationMail2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐNotificationMail(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NewFollower = data
+		case "newComment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("newComment"))
+			data, err := ec.unmarshalONotificationMail2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐNotificationMail(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NewComment = data
+		case "postLiked":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("postLiked"))
+			data, err := ec.unmarshalONotificationMail2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐNotificationMail(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PostLiked = data
+		case "newMessage":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("newMessage"))
+			data, err := ec.unmarshalONotificationMail2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐNotificationMail(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NewMessage = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputVerifyEmailInput(ctx context.Context, obj any) (model.VerifyEmailInput, error) {
 	var it model.VerifyEmailInput
 	if obj == nil {
@@ -309,6 +484,60 @@ func (ec *executionContext) _ChangeEmailPayload(ctx context.Context, sel ast.Sel
 			out.Values[i] = graphql.MarshalString("ChangeEmailPayload")
 		case "user":
 			out.Values[i] = ec._ChangeEmailPayload_user(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if len(deferLabelToView) > 0 { // patched by graph/execpatch.go: no path unless something is deferred
+		atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var notificationSettingsImplementors = []string{"NotificationSettings"}
+
+func (ec *executionContext) _NotificationSettings(ctx context.Context, sel ast.SelectionSet, obj *model.NotificationSettings) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, notificationSettingsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	var deferredFieldSet *graphql.FieldSet
+	var deferLabelToView map[string]*graphql.FieldSetView
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("NotificationSettings")
+		case "newFollower":
+			out.Values[i] = ec._NotificationSettings_newFollower(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "newComment":
+			out.Values[i] = ec._NotificationSettings_newComment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "postLiked":
+			out.Values[i] = ec._NotificationSettings_postLiked(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "newMessage":
+			out.Values[i] = ec._NotificationSettings_newMessage(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -451,6 +680,45 @@ func (ec *executionContext) _ResetPasswordPayload(ctx context.Context, sel ast.S
 	return out
 }
 
+var updateNotificationSettingsPayloadImplementors = []string{"UpdateNotificationSettingsPayload"}
+
+func (ec *executionContext) _UpdateNotificationSettingsPayload(ctx context.Context, sel ast.SelectionSet, obj *model.UpdateNotificationSettingsPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, updateNotificationSettingsPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	var deferredFieldSet *graphql.FieldSet
+	var deferLabelToView map[string]*graphql.FieldSetView
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UpdateNotificationSettingsPayload")
+		case "settings":
+			out.Values[i] = ec._UpdateNotificationSettingsPayload_settings(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if len(deferLabelToView) > 0 { // patched by graph/execpatch.go: no path unless something is deferred
+		atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
 var verifyEmailPayloadImplementors = []string{"VerifyEmailPayload"}
 
 func (ec *executionContext) _VerifyEmailPayload(ctx context.Context, sel ast.SelectionSet, obj *model.VerifyEmailPayload) graphql.Marshaler {
@@ -509,6 +777,26 @@ func (ec *executionContext) marshalNChangeEmailPayload2ᚖgithubᚗcomᚋagora�
 	return ec._ChangeEmailPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNNotificationMail2githubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐNotificationMail(ctx context.Context, v any) (model.NotificationMail, error) {
+	var res model.NotificationMail
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNNotificationMail2githubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐNotificationMail(ctx context.Context, sel ast.SelectionSet, v model.NotificationMail) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNNotificationSettings2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐNotificationSettings(ctx context.Context, sel ast.SelectionSet, v *model.NotificationSettings) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._NotificationSettings(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNRequestPasswordResetInput2githubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐRequestPasswordResetInput(ctx context.Context, v any) (model.RequestPasswordResetInput, error) {
 	res, err := ec.unmarshalInputRequestPasswordResetInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -549,6 +837,21 @@ func (ec *executionContext) marshalNResetPasswordPayload2ᚖgithubᚗcomᚋagora
 	return ec._ResetPasswordPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNUpdateNotificationSettingsInput2githubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUpdateNotificationSettingsInput(ctx context.Context, v any) (model.UpdateNotificationSettingsInput, error) {
+	res, err := ec.unmarshalInputUpdateNotificationSettingsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpdateNotificationSettingsPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUpdateNotificationSettingsPayload(ctx context.Context, sel ast.SelectionSet, v *model.UpdateNotificationSettingsPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._UpdateNotificationSettingsPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNVerifyEmailInput2githubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐVerifyEmailInput(ctx context.Context, v any) (model.VerifyEmailInput, error) {
 	res, err := ec.unmarshalInputVerifyEmailInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -562,6 +865,29 @@ func (ec *executionContext) marshalNVerifyEmailPayload2ᚖgithubᚗcomᚋagora�
 		return graphql.Null
 	}
 	return ec._VerifyEmailPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalONotificationMail2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐNotificationMail(ctx context.Context, v any) (*model.NotificationMail, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.NotificationMail)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalONotificationMail2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐNotificationMail(ctx context.Context, sel ast.SelectionSet, v *model.NotificationMail) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalONotificationSettings2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐNotificationSettings(ctx context.Context, sel ast.SelectionSet, v *model.NotificationSettings) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._NotificationSettings(ctx, sel, v)
 }
 
 // endregion ***************************** type.gotpl *****************************

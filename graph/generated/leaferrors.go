@@ -13,6 +13,7 @@ var (
 	errLeafImagePurpose        = errors.New("field of type ImagePurpose does not have child fields")
 	errLeafInt                 = errors.New("field of type Int does not have child fields")
 	errLeafNotificationKind    = errors.New("field of type NotificationKind does not have child fields")
+	errLeafNotificationMail    = errors.New("field of type NotificationMail does not have child fields")
 	errLeafPostStatus          = errors.New("field of type PostStatus does not have child fields")
 	errLeafString              = errors.New("field of type String does not have child fields")
 	errLeafTime                = errors.New("field of type Time does not have child fields")

@@ -247,49 +247,50 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		AddComment              func(childComplexity int, input publish.AddCommentInput) int
-		BanUser                 func(childComplexity int, input model.BanUserInput) int
-		ChangeEmail             func(childComplexity int, input account.ChangeEmailInput) int
-		ChangePassword          func(childComplexity int, input account.ChangePasswordInput) int
-		CompleteImageUpload     func(childComplexity int, input model.CompleteImageUploadInput) int
-		CompleteSignIn          func(childComplexity int, input model.CompleteSignInInput) int
-		ConfirmIdentityLink     func(childComplexity int, input model.ConfirmIdentityLinkInput) int
-		CreateImageUpload       func(childComplexity int, input model.CreateImageUploadInput) int
-		CreatePost              func(childComplexity int, input publish.CreatePostInput) int
-		DeleteComment           func(childComplexity int, input model.DeleteCommentInput) int
-		DeletePost              func(childComplexity int, input model.DeletePostInput) int
-		FollowUser              func(childComplexity int, input model.FollowUserInput) int
-		HideComment             func(childComplexity int, input model.HideCommentInput) int
-		HideImage               func(childComplexity int, input model.HideImageInput) int
-		HidePost                func(childComplexity int, input model.HidePostInput) int
-		LikePost                func(childComplexity int, input model.LikePostInput) int
-		LinkIdentity            func(childComplexity int, input model.StartSignInInput) int
-		Login                   func(childComplexity int, input account.LoginInput) int
-		Logout                  func(childComplexity int) int
-		LogoutAll               func(childComplexity int) int
-		MarkNotificationsRead   func(childComplexity int, input notify.MarkReadInput) int
-		PublishPost             func(childComplexity int, input model.PublishPostInput) int
-		RefreshSession          func(childComplexity int, input model.RefreshSessionInput) int
-		Register                func(childComplexity int, input account.RegisterInput) int
-		RequestPasswordReset    func(childComplexity int, input model.RequestPasswordResetInput) int
-		ResendVerificationEmail func(childComplexity int) int
-		ResetPassword           func(childComplexity int, input account.ResetPasswordInput) int
-		RevokeSession           func(childComplexity int, input model.RevokeSessionInput) int
-		SendMessage             func(childComplexity int, input message.SendInput) int
-		SetMessagePolicy        func(childComplexity int, input account.SetMessagePolicyInput) int
-		SetPassword             func(childComplexity int, input account.SetPasswordInput) int
-		SetUserRole             func(childComplexity int, input account.SetRoleInput) int
-		StartSignIn             func(childComplexity int, input model.StartSignInInput) int
-		UnbanUser               func(childComplexity int, input model.UnbanUserInput) int
-		UnfollowUser            func(childComplexity int, input model.UnfollowUserInput) int
-		UnhideComment           func(childComplexity int, input model.UnhideCommentInput) int
-		UnhidePost              func(childComplexity int, input model.UnhidePostInput) int
-		UnlikePost              func(childComplexity int, input model.UnlikePostInput) int
-		UnlinkIdentity          func(childComplexity int, input model.UnlinkIdentityInput) int
-		UpdatePost              func(childComplexity int, input publish.UpdatePostInput) int
-		UpdateProfile           func(childComplexity int, input account.UpdateProfileInput) int
-		UploadImage             func(childComplexity int, input model.UploadImageInput) int
-		VerifyEmail             func(childComplexity int, input model.VerifyEmailInput) int
+		AddComment                 func(childComplexity int, input publish.AddCommentInput) int
+		BanUser                    func(childComplexity int, input model.BanUserInput) int
+		ChangeEmail                func(childComplexity int, input account.ChangeEmailInput) int
+		ChangePassword             func(childComplexity int, input account.ChangePasswordInput) int
+		CompleteImageUpload        func(childComplexity int, input model.CompleteImageUploadInput) int
+		CompleteSignIn             func(childComplexity int, input model.CompleteSignInInput) int
+		ConfirmIdentityLink        func(childComplexity int, input model.ConfirmIdentityLinkInput) int
+		CreateImageUpload          func(childComplexity int, input model.CreateImageUploadInput) int
+		CreatePost                 func(childComplexity int, input publish.CreatePostInput) int
+		DeleteComment              func(childComplexity int, input model.DeleteCommentInput) int
+		DeletePost                 func(childComplexity int, input model.DeletePostInput) int
+		FollowUser                 func(childComplexity int, input model.FollowUserInput) int
+		HideComment                func(childComplexity int, input model.HideCommentInput) int
+		HideImage                  func(childComplexity int, input model.HideImageInput) int
+		HidePost                   func(childComplexity int, input model.HidePostInput) int
+		LikePost                   func(childComplexity int, input model.LikePostInput) int
+		LinkIdentity               func(childComplexity int, input model.StartSignInInput) int
+		Login                      func(childComplexity int, input account.LoginInput) int
+		Logout                     func(childComplexity int) int
+		LogoutAll                  func(childComplexity int) int
+		MarkNotificationsRead      func(childComplexity int, input notify.MarkReadInput) int
+		PublishPost                func(childComplexity int, input model.PublishPostInput) int
+		RefreshSession             func(childComplexity int, input model.RefreshSessionInput) int
+		Register                   func(childComplexity int, input account.RegisterInput) int
+		RequestPasswordReset       func(childComplexity int, input model.RequestPasswordResetInput) int
+		ResendVerificationEmail    func(childComplexity int) int
+		ResetPassword              func(childComplexity int, input account.ResetPasswordInput) int
+		RevokeSession              func(childComplexity int, input model.RevokeSessionInput) int
+		SendMessage                func(childComplexity int, input message.SendInput) int
+		SetMessagePolicy           func(childComplexity int, input account.SetMessagePolicyInput) int
+		SetPassword                func(childComplexity int, input account.SetPasswordInput) int
+		SetUserRole                func(childComplexity int, input account.SetRoleInput) int
+		StartSignIn                func(childComplexity int, input model.StartSignInInput) int
+		UnbanUser                  func(childComplexity int, input model.UnbanUserInput) int
+		UnfollowUser               func(childComplexity int, input model.UnfollowUserInput) int
+		UnhideComment              func(childComplexity int, input model.UnhideCommentInput) int
+		UnhidePost                 func(childComplexity int, input model.UnhidePostInput) int
+		UnlikePost                 func(childComplexity int, input model.UnlikePostInput) int
+		UnlinkIdentity             func(childComplexity int, input model.UnlinkIdentityInput) int
+		UpdateNotificationSettings func(childComplexity int, input model.UpdateNotificationSettingsInput) int
+		UpdatePost                 func(childComplexity int, input publish.UpdatePostInput) int
+		UpdateProfile              func(childComplexity int, input account.UpdateProfileInput) int
+		UploadImage                func(childComplexity int, input model.UploadImageInput) int
+		VerifyEmail                func(childComplexity int, input model.VerifyEmailInput) int
 	}
 
 	Notification struct {
@@ -312,6 +313,13 @@ type ComplexityRoot struct {
 	NotificationEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	NotificationSettings struct {
+		NewComment  func(childComplexity int) int
+		NewFollower func(childComplexity int) int
+		NewMessage  func(childComplexity int) int
+		PostLiked   func(childComplexity int) int
 	}
 
 	PageInfo struct {
@@ -507,6 +515,10 @@ type ComplexityRoot struct {
 		User func(childComplexity int) int
 	}
 
+	UpdateNotificationSettingsPayload struct {
+		Settings func(childComplexity int) int
+	}
+
 	UpdatePostPayload struct {
 		Post func(childComplexity int) int
 	}
@@ -536,6 +548,7 @@ type ComplexityRoot struct {
 		Identities              func(childComplexity int) int
 		ImageStorage            func(childComplexity int) int
 		MessagePolicy           func(childComplexity int) int
+		NotificationSettings    func(childComplexity int) int
 		Notifications           func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, unread *bool) int
 		Posts                   func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PostOrder) int
 		Role                    func(childComplexity int) int
@@ -1618,6 +1631,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UnlinkIdentity(childComplexity, args["input"].(model.UnlinkIdentityInput)), true
+	case "Mutation.updateNotificationSettings":
+		if e.ComplexityRoot.Mutation.UpdateNotificationSettings == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateNotificationSettings_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateNotificationSettings(childComplexity, args["input"].(model.UpdateNotificationSettingsInput)), true
 	case "Mutation.updatePost":
 		if e.ComplexityRoot.Mutation.UpdatePost == nil {
 			break
@@ -1743,6 +1767,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.NotificationEdge.Node(childComplexity), true
+
+	case "NotificationSettings.newComment":
+		if e.ComplexityRoot.NotificationSettings.NewComment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationSettings.NewComment(childComplexity), true
+	case "NotificationSettings.newFollower":
+		if e.ComplexityRoot.NotificationSettings.NewFollower == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationSettings.NewFollower(childComplexity), true
+	case "NotificationSettings.newMessage":
+		if e.ComplexityRoot.NotificationSettings.NewMessage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationSettings.NewMessage(childComplexity), true
+	case "NotificationSettings.postLiked":
+		if e.ComplexityRoot.NotificationSettings.PostLiked == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationSettings.PostLiked(childComplexity), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -2466,6 +2515,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UnlinkIdentityPayload.User(childComplexity), true
 
+	case "UpdateNotificationSettingsPayload.settings":
+		if e.ComplexityRoot.UpdateNotificationSettingsPayload.Settings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpdateNotificationSettingsPayload.Settings(childComplexity), true
+
 	case "UpdatePostPayload.post":
 		if e.ComplexityRoot.UpdatePostPayload.Post == nil {
 			break
@@ -2593,6 +2649,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.MessagePolicy(childComplexity), true
+	case "User.notificationSettings":
+		if e.ComplexityRoot.User.NotificationSettings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.NotificationSettings(childComplexity), true
 	case "User.notifications":
 		if e.ComplexityRoot.User.Notifications == nil {
 			break
@@ -2753,6 +2815,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputUnhidePostInput,
 		ec.unmarshalInputUnlikePostInput,
 		ec.unmarshalInputUnlinkIdentityInput,
+		ec.unmarshalInputUpdateNotificationSettingsInput,
 		ec.unmarshalInputUpdatePostInput,
 		ec.unmarshalInputUpdateProfileInput,
 		ec.unmarshalInputUploadImageInput,
@@ -3984,6 +4047,56 @@ input ResetPasswordInput {
 type ResetPasswordPayload {
   "How many sessions of the account ended."
   revokedSessionCount: Int!
+}
+
+"What mail a kind of notification sends."
+enum NotificationMail {
+  "No mail."
+  OFF
+  "A mail for each notification, when it happens."
+  INSTANT
+  "In the daily digest: one mail after each UTC day with that day's unread notifications."
+  DAILY
+}
+
+"Notification mail, by kind of notification. Mail goes only to a confirmed address, never to a banned user; every mail has a one-click unsubscribe link."
+type NotificationSettings {
+  "Someone followed the user (default DAILY)."
+  newFollower: NotificationMail!
+  "Someone commented on the user's post (default INSTANT)."
+  newComment: NotificationMail!
+  "Someone liked the user's post (default DAILY)."
+  postLiked: NotificationMail!
+  "Someone sent the user a direct message (default INSTANT)."
+  newMessage: NotificationMail!
+}
+
+extend type User {
+  "The user's notification mail settings; visible to the user only."
+  notificationSettings: NotificationSettings @policy(policies: [["self"]])
+}
+
+extend type Mutation {
+  "Change the viewer's notification mail settings. Kinds left out stay as they are."
+  updateNotificationSettings("The mutation's arguments, each described on its input type." input: UpdateNotificationSettingsInput!): UpdateNotificationSettingsPayload! @authenticated
+}
+
+"Notification mail settings to change; null leaves a kind as it is."
+input UpdateNotificationSettingsInput {
+  "Someone followed the viewer."
+  newFollower: NotificationMail
+  "Someone commented on the viewer's post."
+  newComment: NotificationMail
+  "Someone liked the viewer's post."
+  postLiked: NotificationMail
+  "Someone sent the viewer a direct message."
+  newMessage: NotificationMail
+}
+
+"The settings now."
+type UpdateNotificationSettingsPayload {
+  "All of the viewer's notification mail settings."
+  settings: NotificationSettings!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/federation.graphqls", Input: `# Agora is an Apollo Federation v2 subgraph. Its entities, by ID.
@@ -5534,6 +5647,20 @@ func (ec *executionContext) childFields_NotificationEdge(ctx context.Context, fi
 	return nil, fmt.Errorf("no field named %q was found under type NotificationEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_NotificationSettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "newFollower":
+		return ec.fieldContext_NotificationSettings_newFollower(ctx, field)
+	case "newComment":
+		return ec.fieldContext_NotificationSettings_newComment(ctx, field)
+	case "postLiked":
+		return ec.fieldContext_NotificationSettings_postLiked(ctx, field)
+	case "newMessage":
+		return ec.fieldContext_NotificationSettings_newMessage(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type NotificationSettings", field.Name)
+}
+
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "hasNextPage":
@@ -5868,6 +5995,14 @@ func (ec *executionContext) childFields_UnlinkIdentityPayload(ctx context.Contex
 	return nil, fmt.Errorf("no field named %q was found under type UnlinkIdentityPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_UpdateNotificationSettingsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "settings":
+		return ec.fieldContext_UpdateNotificationSettingsPayload_settings(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UpdateNotificationSettingsPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_UpdatePostPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "post":
@@ -5920,6 +6055,8 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_followers(ctx, field)
 	case "emailVerified":
 		return ec.fieldContext_User_emailVerified(ctx, field)
+	case "notificationSettings":
+		return ec.fieldContext_User_notificationSettings(ctx, field)
 	case "identities":
 		return ec.fieldContext_User_identities(ctx, field)
 	case "hasPassword":

@@ -182,6 +182,10 @@ var matrix = map[string]matrixRow{
 			return map[string]any{"t": f.accountToken(accounttoken.PurposeRESET_PASSWORD, user{ID: strconv.Itoa(u.ID), Username: u.Username})}
 		}},
 
+	"User.notificationSettings": {allow: "DADDDA", query: `query($n: String!) { user(username: $n) { notificationSettings { newComment } } }`,
+		field: []string{"user", "notificationSettings"}, vars: ownerName},
+	"Mutation.updateNotificationSettings": {allow: "DAAAAA", query: `mutation { updateNotificationSettings(input: {postLiked: DAILY}) { settings { postLiked } } }`},
+
 	// Sign-in through providers: the matrix's server has a GitHub provider no cell reaches (testConfig).
 	"Query.providers":  {allow: "AAAAAA", query: `{ providers { name } }`},
 	"User.identities":  {allow: "DADDDA", query: `query($n: String!) { user(username: $n) { identities { provider } } }`, field: []string{"user", "identities"}, vars: ownerName},

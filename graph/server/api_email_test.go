@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"net/http"
 	"net/mail"
 	"path/filepath"
 	"regexp"
@@ -65,7 +66,7 @@ func linkToken(t *testing.T, m testenv.Mail, path string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	re := regexp.MustCompile(regexp.QuoteMeta("http://app.test"+path+"?token=") + `([A-Za-z0-9_-]+)`)
+	re := regexp.MustCompile(`https?://app\.test` + regexp.QuoteMeta(path+"?token=") + `([A-Za-z0-9_-]+)`)
 	parts := multipart.NewReader(msg.Body, params["boundary"])
 	for {
 		p, err := parts.NextPart()
@@ -229,4 +230,155 @@ func TestAccountMailLimits(t *testing.T) {
 		t.Errorf("%d account tokens left, want only the confirmation link", n)
 	}
 	a.Do(t, loginMutation, map[string]any{"u": "ada", "p": "a new password"}, nil)
+}
+
+// verifiedUser signs a user up and confirms their address by the link mailed to it.
+func verifiedUser(t *testing.T, a *api, ms *testenv.MailServer, name string) user {
+	t.Helper()
+	u := a.register(t, name)
+	a.settle(t)
+	confirm := mailsTo(ms, name+"@example.com", "Confirm your email address")
+	if len(confirm) != 1 {
+		t.Fatalf("%d confirmation mails to %s", len(confirm), name)
+	}
+	a.Do(t, verifyEmailMutation, map[string]any{"t": linkToken(t, confirm[0], "/verify-email")}, nil)
+	return u
+}
+
+// unsubscribe sends link's request to Agora (the base URL is the app's address, which routes
+// /unsubscribe to Agora).
+func unsubscribe(t *testing.T, a *api, method, link string) (int, string) {
+	t.Helper()
+	u := a.srv.URL + strings.TrimPrefix(link, "https://app.test")
+	var body io.Reader
+	if method == http.MethodPost {
+		body = strings.NewReader("List-Unsubscribe=One-Click") // RFC 8058's one-click POST
+	}
+	req, err := http.NewRequest(method, u, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	page, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(page)
+}
+
+func settings(t *testing.T, a *api, u user) map[string]string {
+	t.Helper()
+	var out struct {
+		Viewer struct{ NotificationSettings map[string]string }
+	}
+	a.as(u).Do(t, `{ viewer { notificationSettings { newFollower newComment postLiked newMessage } } }`, nil, &out)
+	return out.Viewer.NotificationSettings
+}
+
+// TestNotificationMail: a comment is mailed at once (the default) with a one-click unsubscribe link
+// that works signed out — a GET only shows the button, a POST turns that kind off, a forged token
+// is refused; likes and follows wait for the daily digest, mailed once however often the job runs;
+// nothing goes to an unconfirmed address or a banned user.
+func TestNotificationMail(t *testing.T) {
+	for _, dialect := range []string{"postgres", "sqlite"} {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			a, ms := mailAPI(t, dialect, func(cfg *config.Config) { cfg.Mail.BaseURL = "https://app.test" })
+			ada, bob := verifiedUser(t, a, ms, "ada"), verifiedUser(t, a, ms, "bob")
+			if got := settings(t, a, ada); got["newComment"] != "INSTANT" || got["postLiked"] != "DAILY" || got["newFollower"] != "DAILY" || got["newMessage"] != "INSTANT" {
+				t.Fatalf("default settings: %v", got)
+			}
+			p := a.createPost(t, ada, map[string]any{"title": "Tides", "body": "About the sea.", "publish": true})
+			comment := `mutation($id: ID!, $b: String!) { addComment(input: {postID: $id, body: $b}) { comment { id } } }`
+			a.as(bob).Do(t, comment, map[string]any{"id": p.ID, "b": "Lovely waves"}, nil)
+			a.settle(t)
+			instant := mailsTo(ms, "ada@example.com", `bob commented on "Tides"`)
+			if len(instant) != 1 {
+				t.Fatalf("%d comment mails to ada, want 1", len(instant))
+			}
+			h := instant[0].Header
+			link := strings.Trim(h.Get("List-Unsubscribe"), "<>")
+			if !strings.HasPrefix(link, "https://app.test/unsubscribe?token=") || h.Get("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" {
+				t.Fatalf("unsubscribe headers: %q %q", h.Get("List-Unsubscribe"), h.Get("List-Unsubscribe-Post"))
+			}
+			if !bytes.Contains(instant[0].Raw, []byte("Lovely waves")) || !bytes.Contains(instant[0].Raw, []byte("https://app.test/posts/")) {
+				t.Errorf("the mail does not tell the comment or link to the post:\n%s", instant[0].Raw)
+			}
+
+			// A GET (a mail scanner following the link) shows the button and changes nothing.
+			if code, page := unsubscribe(t, a, http.MethodGet, link); code != http.StatusOK || !strings.Contains(page, `method="post"`) {
+				t.Fatalf("GET: %d %s", code, page)
+			}
+			if settings(t, a, ada)["newComment"] != "INSTANT" {
+				t.Fatal("a GET unsubscribed")
+			}
+			for _, forged := range []string{link + "x", strings.Replace(link, "token=", "token=x", 1), "https://app.test/unsubscribe?token=MQ.AAAA"} {
+				if code, _ := unsubscribe(t, a, http.MethodPost, forged); code != http.StatusBadRequest {
+					t.Errorf("forged token %s: %d, want 400", forged, code)
+				}
+			}
+			if settings(t, a, ada)["newComment"] != "INSTANT" {
+				t.Fatal("a forged token unsubscribed")
+			}
+			if code, page := unsubscribe(t, a, http.MethodPost, link); code != http.StatusOK || !strings.Contains(page, "no more mail") {
+				t.Fatalf("one-click POST: %d %s", code, page)
+			}
+			if got := settings(t, a, ada); got["newComment"] != "OFF" || got["postLiked"] != "DAILY" {
+				t.Fatalf("after unsubscribing from comments: %v", got)
+			}
+			a.as(bob).Do(t, comment, map[string]any{"id": p.ID, "b": "Again"}, nil)
+			a.settle(t)
+			if n := len(mailsTo(ms, "ada@example.com", "bob commented")); n != 1 {
+				t.Fatalf("%d comment mails after unsubscribing, want still 1", n)
+			}
+
+			// Likes and follows wait for the digest of the day they happened.
+			a.as(bob).Do(t, `mutation($id: ID!) { likePost(input: {postID: $id}) { post { id } } }`, map[string]any{"id": p.ID}, nil)
+			a.as(bob).Do(t, `mutation($id: ID!) { followUser(input: {userID: $id}) { user { id } } }`, map[string]any{"id": ada.ID}, nil)
+			a.settle(t)
+			if n := len(mailsTo(ms, "ada@example.com", "bob liked")) + len(mailsTo(ms, "ada@example.com", "bob started")); n != 0 {
+				t.Fatalf("%d instant mails for DAILY kinds", n)
+			}
+			yesterday := time.Now().UTC().Add(-24 * time.Hour)
+			if _, err := a.db.SQL.Exec("UPDATE notifications SET created_at = $1", yesterday); err != nil {
+				t.Fatal(err)
+			}
+			for range 2 { // a rerun, or a second process, mails nobody twice
+				if _, err := a.notices.Digest(context.Background(), time.Now()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			a.settle(t)
+			digests := mailsTo(ms, "ada@example.com", "Your day on Agora")
+			if len(digests) != 1 || !strings.HasPrefix(digests[0].Header.Get("Subject"), "Your day on Agora: 2 new notifications") {
+				t.Fatalf("digests to ada: %d (%v)", len(digests), digests)
+			}
+			if n := len(mailsTo(ms, "bob@example.com", "Your day on Agora")); n != 0 {
+				t.Errorf("%d digests to bob, who had nothing that day", n)
+			}
+			// The digest's link turns off every kind it gathers.
+			code, _ := unsubscribe(t, a, http.MethodPost, strings.Trim(digests[0].Header.Get("List-Unsubscribe"), "<>"))
+			if got := settings(t, a, ada); code != http.StatusOK || got["postLiked"] != "OFF" || got["newFollower"] != "OFF" || got["newMessage"] != "INSTANT" {
+				t.Fatalf("after unsubscribing from the digest: %d %v", code, got)
+			}
+
+			// Nothing to an unconfirmed address, nor to a banned user.
+			cyd := a.register(t, "cyd")
+			q := a.createPost(t, bob, map[string]any{"title": "Rocks", "body": "About stones.", "publish": true})
+			cp := a.createPost(t, cyd, map[string]any{"title": "Sand", "body": "About dunes.", "publish": true})
+			if _, err := a.db.SQL.Exec("UPDATE users SET banned_at = $1 WHERE username = 'bob'", time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			a.as(ada).Do(t, comment, map[string]any{"id": q.ID, "b": "Nice rocks"}, nil)
+			a.as(ada).Do(t, comment, map[string]any{"id": cp.ID, "b": "Nice sand"}, nil)
+			a.settle(t)
+			if n := len(mailsTo(ms, "bob@example.com", "ada commented")) + len(mailsTo(ms, "cyd@example.com", "ada commented")); n != 0 {
+				t.Errorf("%d comment mails to a banned user or an unconfirmed address", n)
+			}
+		})
+	}
 }

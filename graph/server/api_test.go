@@ -20,6 +20,7 @@ import (
 	"github.com/agora/agora/internal/jobs"
 	"github.com/agora/agora/internal/live"
 	"github.com/agora/agora/internal/media"
+	"github.com/agora/agora/internal/notify"
 	"github.com/agora/agora/internal/testenv"
 )
 
@@ -37,6 +38,7 @@ type api struct {
 	images   *media.Service
 	cfg      config.Config
 	jobs     *jobs.Queue
+	notices  *notify.Service
 }
 
 // settle waits until the jobs the requests so far inserted (notifications, mail) have run.
@@ -118,6 +120,7 @@ func testConfig() config.Config {
 	cfg.Identity.RedirectURLs = []string{matrixRedirect}
 	cfg.Media.UploadsPerUser = unreached
 	cfg.Media.SweepInterval = 0 // tests sweep when they mean to (TestImageSweepJob runs the job)
+	cfg.Jobs.DigestEvery = 0    // and mail digests (TestNotificationMail)
 	return cfg
 }
 
@@ -147,7 +150,7 @@ func serveApp(t testing.TB, cfg config.Config, log *slog.Logger, db *database.DB
 	h := a.Handler()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &api{GraphQL: testenv.GraphQL{URL: srv.URL + "/graphql"}, srv: srv, handler: h, db: db, accounts: a.Accounts, live: a.Live, jobs: a.Jobs, images: a.Images, cfg: cfg}
+	return &api{GraphQL: testenv.GraphQL{URL: srv.URL + "/graphql"}, srv: srv, handler: h, db: db, accounts: a.Accounts, live: a.Live, jobs: a.Jobs, images: a.Images, notices: a.Notices, cfg: cfg}
 }
 
 // startJobs starts the app's job workers, stopped gracefully when t ends.

@@ -158,6 +158,7 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 	}
 	outbox := mail.NewOutbox(queue, sender, log)
 	accounts.SetMail(account.Mail{Outbox: outbox, Composer: composer, Queue: queue, VerifyTTL: cfg.Mail.VerifyTTL, PerAddress: budgets.AccountMail})
+	notices.SetMail(notify.Mail{Outbox: outbox, Composer: composer, Sign: tokens.Derive, DigestEvery: cfg.Jobs.DigestEvery})
 	idc := cfg.Identity
 	oidcProviders := make([]identity.ProviderConfig, len(idc.OIDC))
 	for i, p := range idc.OIDC {
@@ -297,7 +298,9 @@ func (a *App) Handler() http.Handler {
 	// Uploads (multipart) stream to gqlgen's multipart transport with a limit of their own;
 	// everything else is read into memory up to AGORA_MAX_BODY_BYTES.
 	mux.Handle("/graphql", httpx.CORS(c.AllowedOrigins, cookies, limitUploads(a.uploadBodyBytes(), httpx.LimitBody(c.MaxBodyBytes, gql), gql)))
-	routes := []string{"/graphql", "/metrics", "/healthz", "/readyz", media.Prefix, "/"}
+	// One-click unsubscribe from notification mail (RFC 8058), under AGORA_BASE_URL.
+	mux.Handle(mail.PathUnsubscribe, serveUnsubscribe(a.Notices, a.log))
+	routes := []string{"/graphql", "/metrics", "/healthz", "/readyz", media.Prefix, mail.PathUnsubscribe, "/"}
 	if a.cfg.Identity.Enabled() {
 		// The browser's steps of a sign-in through a provider (internal/identity); auth.Middleware
 		// gives them the client's address and user agent, which budgets and sessions use.

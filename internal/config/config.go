@@ -159,6 +159,9 @@ type Jobs struct {
 	// AGORA_NOTIFICATION_RETENTION: read notifications older than this are deleted by the hourly
 	// clean-up (default 2160h, 90 days; 0 keeps them)
 	NotificationRetention time.Duration
+	// AGORA_NOTIFICATION_DIGEST_INTERVAL: how often the digest job mails the daily digests of the
+	// users whose UTC day has ended (default 1h; 0 turns the digest off)
+	DigestEvery time.Duration
 }
 
 // Defaults is the configuration when no variable is set: development mode. It is the one place
@@ -201,7 +204,7 @@ func Defaults() Config {
 		Realtime: Realtime{MaxSubscriptions: 20, SocketRecheck: 30 * time.Second},
 		Mail:     Mail{From: "Agora <no-reply@localhost>", Dir: "mail", BaseURL: "http://localhost:8080", VerifyTTL: 48 * time.Hour},
 		Jobs: Jobs{Workers: true, Concurrency: 10, Timeout: time.Minute, RescueAfter: 10 * time.Minute, StopGrace: 10 * time.Second,
-			NotificationRetention: 90 * 24 * time.Hour},
+			NotificationRetention: 90 * 24 * time.Hour, DigestEvery: time.Hour},
 		Identity: Identity{PublicURL: "http://localhost:8080", GitHub: GitHub{WebURL: "https://github.com", APIURL: "https://api.github.com"}},
 		Channels: Channels{
 			SocketsPerIP: 50, SocketsPerUser: 10, TopicSubscribers: 2000,
@@ -318,6 +321,7 @@ func load() (Config, error) {
 			RescueAfter:           parse(&errs, "AGORA_JOBS_RESCUE_AFTER", d.Jobs.RescueAfter, time.ParseDuration),
 			StopGrace:             parse(&errs, "AGORA_JOBS_STOP_GRACE", d.Jobs.StopGrace, time.ParseDuration),
 			NotificationRetention: parse(&errs, "AGORA_NOTIFICATION_RETENTION", d.Jobs.NotificationRetention, time.ParseDuration),
+			DigestEvery:           parse(&errs, "AGORA_NOTIFICATION_DIGEST_INTERVAL", d.Jobs.DigestEvery, time.ParseDuration),
 		},
 	}
 	// The schema is exposed, and local pages may call the API, by default in development only
@@ -445,6 +449,9 @@ func (c Config) validate() []error {
 	}
 	if c.Jobs.Timeout <= 0 || c.Jobs.StopGrace <= 0 {
 		errs = append(errs, errors.New("AGORA_JOBS_TIMEOUT, AGORA_JOBS_STOP_GRACE: want a positive duration"))
+	}
+	if c.Jobs.DigestEvery < 0 {
+		errs = append(errs, errors.New("AGORA_NOTIFICATION_DIGEST_INTERVAL: want a duration, 0 for no digest"))
 	}
 	if c.Jobs.NotificationRetention < 0 {
 		errs = append(errs, errors.New("AGORA_NOTIFICATION_RETENTION: want a duration of 0 (keep) or more"))
@@ -627,7 +634,7 @@ func (c Config) String() string {
 		"public_max_age=%s introspection=%t field_suggestions=%t graphiql=%t trusted_documents=%q federation_auth_directives=%s max_body_bytes=%d "+
 		"read_header_timeout=%s read_timeout=%s write_timeout=%s idle_timeout=%s operation_timeout=%s statement_timeout=%s "+
 		"batch_max=%d csrf_prevention=%t compress_min_bytes=%d shutdown_grace=%s mail=%s mail_from=%q base_url=%s email_verify_ttl=%s trusted_proxies=%q proxy_header=%s refresh_cookie=%t refresh_grace=%s "+
-		"jobs_workers=%t jobs_concurrency=%d jobs_timeout=%s jobs_rescue_after=%s jobs_stop_grace=%s notification_retention=%s",
+		"jobs_workers=%t jobs_concurrency=%d jobs_timeout=%s jobs_rescue_after=%s jobs_stop_grace=%s notification_retention=%s notification_digest_interval=%s",
 		c.Env, h.Addr, metrics, db.Name(), db.MaxConnections, redisName, db.AutoMigrate,
 		secret, len(a.JWTPreviousSecrets), a.TokenIssuer, a.AccessTokenTTL, a.SessionTTL, c.LogLevel,
 		r.LoginPerAccount, r.LoginPerIP, r.RequestsPerIP, r.RequestsPerUser, r.SignUpsPerIP, r.MessagesPerUser, r.SearchesPerCaller, r.AccountMail,
@@ -635,7 +642,7 @@ func (c Config) String() string {
 		h.PublicMaxAge, g.Introspection, g.FieldSuggestions, g.GraphiQL, g.TrustedDocuments, g.FederationAuthDirectives, h.MaxBodyBytes,
 		h.ReadHeaderTimeout, h.ReadTimeout, h.WriteTimeout, h.IdleTimeout, g.OperationTimeout, db.StatementTimeout,
 		h.MaxBatch, h.CSRFPrevention, h.CompressMinBytes, h.ShutdownGrace, mailTo, c.Mail.From, c.Mail.BaseURL, c.Mail.VerifyTTL, strings.Join(proxies, ","), h.ProxyHeader, a.RefreshCookie, a.RefreshGrace,
-		c.Jobs.Workers, c.Jobs.Concurrency, c.Jobs.Timeout, c.Jobs.RescueAfter, c.Jobs.StopGrace, c.Jobs.NotificationRetention) + " " + c.Channels.String() + " " + c.Identity.String() + " " + c.Media.String()
+		c.Jobs.Workers, c.Jobs.Concurrency, c.Jobs.Timeout, c.Jobs.RescueAfter, c.Jobs.StopGrace, c.Jobs.NotificationRetention, c.Jobs.DigestEvery) + " " + c.Channels.String() + " " + c.Identity.String() + " " + c.Media.String()
 }
 
 // Name describes the database without credentials.

@@ -84,10 +84,15 @@ type (
 	}
 )
 
-// publicUserFields are the user columns the second level holds: no email or its confirmation, no password hash, no
-// message policy.
+// publicUserFields are the user columns the second level holds: none of the user's own (email
+// and its confirmation, password hash, message policy, mail settings).
 var publicUserFields = slices.DeleteFunc(slices.Clone(user.Columns), func(c string) bool {
-	return c == user.FieldEmail || c == user.FieldEmailVerifiedAt || c == user.FieldPasswordHash || c == user.FieldMessagePolicy
+	switch c {
+	case user.FieldEmail, user.FieldEmailVerifiedAt, user.FieldPasswordHash, user.FieldMessagePolicy, user.FieldDigestThrough,
+		user.FieldMailNewFollower, user.FieldMailNewComment, user.FieldMailPostLiked, user.FieldMailNewMessage:
+		return true
+	}
+	return false
 })
 
 // BatchObserver learns the number of keys of each batch a loader runs, by loader name

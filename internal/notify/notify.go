@@ -24,6 +24,7 @@ type Service struct {
 	live   *live.Service
 	queue  *jobs.Queue
 	log    *slog.Logger
+	mail   *Mail // notification mail (SetMail); nil: none
 }
 
 // New returns a Service whose notices are jobs of queue: New registers their worker.
@@ -97,6 +98,11 @@ func (w *noticeWorker) Work(ctx context.Context, job *river.Job[noticeArgs]) err
 		}
 		if err != nil {
 			return err
+		}
+		if w.s.mail != nil {
+			if err := w.s.mailInstant(ctx, created); err != nil {
+				return err
+			}
 		}
 		w.s.live.NotificationAdded(ctx, n.Recipient, created.ID)
 		return nil

@@ -3,6 +3,10 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -244,6 +248,18 @@ type MarkNotificationsReadPayload struct {
 	Viewer *ent.User `json:"viewer"`
 }
 
+// Notification mail, by kind of notification. Mail goes only to a confirmed address, never to a banned user; every mail has a one-click unsubscribe link.
+type NotificationSettings struct {
+	// Someone followed the user (default DAILY).
+	NewFollower NotificationMail `json:"newFollower"`
+	// Someone commented on the user's post (default INSTANT).
+	NewComment NotificationMail `json:"newComment"`
+	// Someone liked the user's post (default DAILY).
+	PostLiked NotificationMail `json:"postLiked"`
+	// Someone sent the user a direct message (default INSTANT).
+	NewMessage NotificationMail `json:"newMessage"`
+}
+
 type PostByIDsInput struct {
 	ID int `json:"ID"`
 }
@@ -450,6 +466,24 @@ type UnlinkIdentityPayload struct {
 	User *ent.User `json:"user"`
 }
 
+// Notification mail settings to change; null leaves a kind as it is.
+type UpdateNotificationSettingsInput struct {
+	// Someone followed the viewer.
+	NewFollower *NotificationMail `json:"newFollower,omitempty"`
+	// Someone commented on the viewer's post.
+	NewComment *NotificationMail `json:"newComment,omitempty"`
+	// Someone liked the viewer's post.
+	PostLiked *NotificationMail `json:"postLiked,omitempty"`
+	// Someone sent the viewer a direct message.
+	NewMessage *NotificationMail `json:"newMessage,omitempty"`
+}
+
+// The settings now.
+type UpdateNotificationSettingsPayload struct {
+	// All of the viewer's notification mail settings.
+	Settings *NotificationSettings `json:"settings"`
+}
+
 // The changed post.
 type UpdatePostPayload struct {
 	// The post, updated.
@@ -492,4 +526,65 @@ type VerifyEmailInput struct {
 type VerifyEmailPayload struct {
 	// The address now confirmed.
 	Email string `json:"email"`
+}
+
+// What mail a kind of notification sends.
+type NotificationMail string
+
+const (
+	// No mail.
+	NotificationMailOff NotificationMail = "OFF"
+	// A mail for each notification, when it happens.
+	NotificationMailInstant NotificationMail = "INSTANT"
+	// In the daily digest: one mail after each UTC day with that day's unread notifications.
+	NotificationMailDaily NotificationMail = "DAILY"
+)
+
+var AllNotificationMail = []NotificationMail{
+	NotificationMailOff,
+	NotificationMailInstant,
+	NotificationMailDaily,
+}
+
+func (e NotificationMail) IsValid() bool {
+	switch e {
+	case NotificationMailOff, NotificationMailInstant, NotificationMailDaily:
+		return true
+	}
+	return false
+}
+
+func (e NotificationMail) String() string {
+	return string(e)
+}
+
+func (e *NotificationMail) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = NotificationMail(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid NotificationMail", str)
+	}
+	return nil
+}
+
+func (e NotificationMail) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *NotificationMail) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e NotificationMail) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
