@@ -47,7 +47,7 @@ func domain(others ...string) rule {
 // loaders and the transaction from the context.
 var graphUses = []string{"ent", "graph/generated", "graph/generated/model", "graph/scalar", "internal/apperr",
 	"internal/auth", "internal/database", "internal/loader", "internal/account", "internal/filter", "internal/live", "internal/message",
-	"internal/notify", "internal/publish", "internal/search", "internal/social", "internal/identity", "internal/media"}
+	"internal/notify", "internal/publish", "internal/search", "internal/social", "internal/identity", "internal/media", "internal/jobs"}
 
 // importTable is ARCHITECTURE.md's table of imports, enforced. Keys are paths inside the module;
 // "main" is the module's root and "ent" every package ent generates (all of ent/ but ent/schema).

@@ -199,7 +199,7 @@ func run(ctx context.Context, args []string) error {
 		return nil
 	}
 	if cmd == "worker" {
-		log.Info("working", "concurrency", cfg.Jobs.Concurrency, "kinds", strings.Join(a.Jobs.Kinds(), ","))
+		log.Info("working", "concurrency", cfg.Jobs.Concurrency, "kinds", strings.Join(a.Queue.Kinds(), ","))
 		<-ctx.Done()
 		log.Info("shutting down")
 		if err := stopJobs(); err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/agora/agora/internal/account"
 	"github.com/agora/agora/internal/apperr"
 	"github.com/agora/agora/internal/identity"
+	"github.com/agora/agora/internal/jobs"
 	"github.com/agora/agora/internal/live"
 	"github.com/agora/agora/internal/loader"
 	"github.com/agora/agora/internal/media"
@@ -40,6 +41,7 @@ type Resolver struct {
 	Searcher *search.Service
 	Identity *identity.Service
 	Images   *media.Service
+	Queue    *jobs.Queue // the durable job queue
 }
 
 // orNil makes a lookup answer null, not an error, when nothing matches: the GraphQL convention for
@@ -98,4 +100,12 @@ func searchArgs(ctx context.Context, query string, first *int, after *entgql.Cur
 		a.TotalCount = a.TotalCount || f.Name == "totalCount"
 	}
 	return a
+}
+
+// deref is *s, or "" for nil: an optional string argument.
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

@@ -12,6 +12,7 @@ var (
 	errLeafID                  = errors.New("field of type ID does not have child fields")
 	errLeafImagePurpose        = errors.New("field of type ImagePurpose does not have child fields")
 	errLeafInt                 = errors.New("field of type Int does not have child fields")
+	errLeafJobState            = errors.New("field of type JobState does not have child fields")
 	errLeafNotificationKind    = errors.New("field of type NotificationKind does not have child fields")
 	errLeafNotificationMail    = errors.New("field of type NotificationMail does not have child fields")
 	errLeafPostStatus          = errors.New("field of type PostStatus does not have child fields")

@@ -32,6 +32,8 @@ type ResolverRoot interface {
 	Comment() CommentResolver
 	Entity() EntityResolver
 	Image() ImageResolver
+	Job() JobResolver
+	JobPage() JobPageResolver
 	Mutation() MutationResolver
 	Post() PostResolver
 	Query() QueryResolver
@@ -51,6 +53,10 @@ type ComplexityRoot struct {
 
 	BanUserPayload struct {
 		User func(childComplexity int) int
+	}
+
+	CancelJobPayload struct {
+		Job func(childComplexity int) int
 	}
 
 	ChangeEmailPayload struct {
@@ -202,6 +208,23 @@ type ComplexityRoot struct {
 		Width  func(childComplexity int) int
 	}
 
+	Job struct {
+		Attempt     func(childComplexity int) int
+		CreatedAt   func(childComplexity int) int
+		FinalizedAt func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Kind        func(childComplexity int) int
+		LastError   func(childComplexity int) int
+		MaxAttempts func(childComplexity int) int
+		ScheduledAt func(childComplexity int) int
+		State       func(childComplexity int) int
+	}
+
+	JobPage struct {
+		Jobs       func(childComplexity int) int
+		NextCursor func(childComplexity int) int
+	}
+
 	LikePostPayload struct {
 		Post func(childComplexity int) int
 	}
@@ -249,6 +272,7 @@ type ComplexityRoot struct {
 	Mutation struct {
 		AddComment                 func(childComplexity int, input publish.AddCommentInput) int
 		BanUser                    func(childComplexity int, input model.BanUserInput) int
+		CancelJob                  func(childComplexity int, input model.CancelJobInput) int
 		ChangeEmail                func(childComplexity int, input account.ChangeEmailInput) int
 		ChangePassword             func(childComplexity int, input account.ChangePasswordInput) int
 		CompleteImageUpload        func(childComplexity int, input model.CompleteImageUploadInput) int
@@ -274,6 +298,7 @@ type ComplexityRoot struct {
 		RequestPasswordReset       func(childComplexity int, input model.RequestPasswordResetInput) int
 		ResendVerificationEmail    func(childComplexity int) int
 		ResetPassword              func(childComplexity int, input account.ResetPasswordInput) int
+		RetryJob                   func(childComplexity int, input model.RetryJobInput) int
 		RevokeSession              func(childComplexity int, input model.RevokeSessionInput) int
 		SendMessage                func(childComplexity int, input message.SendInput) int
 		SetMessagePolicy           func(childComplexity int, input account.SetMessagePolicyInput) int
@@ -388,6 +413,7 @@ type ComplexityRoot struct {
 		Conversations      func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
 		Feed               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
 		Image              func(childComplexity int, id int) int
+		Jobs               func(childComplexity int, state *model.JobState, kind *string, first int, after *string) int
 		Node               func(childComplexity int, id int) int
 		Nodes              func(childComplexity int, ids []int) int
 		Post               func(childComplexity int, slug string) int
@@ -430,6 +456,10 @@ type ComplexityRoot struct {
 
 	ResetPasswordPayload struct {
 		RevokedSessionCount func(childComplexity int) int
+	}
+
+	RetryJobPayload struct {
+		Job func(childComplexity int) int
 	}
 
 	RevokeSessionPayload struct {
@@ -606,6 +636,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BanUserPayload.User(childComplexity), true
+
+	case "CancelJobPayload.job":
+		if e.ComplexityRoot.CancelJobPayload.Job == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CancelJobPayload.Job(childComplexity), true
 
 	case "ChangeEmailPayload.user":
 		if e.ComplexityRoot.ChangeEmailPayload.User == nil {
@@ -1089,6 +1126,74 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ImageVariant.Width(childComplexity), true
 
+	case "Job.attempt":
+		if e.ComplexityRoot.Job.Attempt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Job.Attempt(childComplexity), true
+	case "Job.createdAt":
+		if e.ComplexityRoot.Job.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Job.CreatedAt(childComplexity), true
+	case "Job.finalizedAt":
+		if e.ComplexityRoot.Job.FinalizedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Job.FinalizedAt(childComplexity), true
+	case "Job.id":
+		if e.ComplexityRoot.Job.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Job.ID(childComplexity), true
+	case "Job.kind":
+		if e.ComplexityRoot.Job.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Job.Kind(childComplexity), true
+	case "Job.lastError":
+		if e.ComplexityRoot.Job.LastError == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Job.LastError(childComplexity), true
+	case "Job.maxAttempts":
+		if e.ComplexityRoot.Job.MaxAttempts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Job.MaxAttempts(childComplexity), true
+	case "Job.scheduledAt":
+		if e.ComplexityRoot.Job.ScheduledAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Job.ScheduledAt(childComplexity), true
+	case "Job.state":
+		if e.ComplexityRoot.Job.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Job.State(childComplexity), true
+
+	case "JobPage.jobs":
+		if e.ComplexityRoot.JobPage.Jobs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JobPage.Jobs(childComplexity), true
+	case "JobPage.nextCursor":
+		if e.ComplexityRoot.JobPage.NextCursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JobPage.NextCursor(childComplexity), true
+
 	case "LikePostPayload.post":
 		if e.ComplexityRoot.LikePostPayload.Post == nil {
 			break
@@ -1239,6 +1344,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.BanUser(childComplexity, args["input"].(model.BanUserInput)), true
+	case "Mutation.cancelJob":
+		if e.ComplexityRoot.Mutation.CancelJob == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelJob_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelJob(childComplexity, args["input"].(model.CancelJobInput)), true
 	case "Mutation.changeEmail":
 		if e.ComplexityRoot.Mutation.ChangeEmail == nil {
 			break
@@ -1499,6 +1615,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ResetPassword(childComplexity, args["input"].(account.ResetPasswordInput)), true
+	case "Mutation.retryJob":
+		if e.ComplexityRoot.Mutation.RetryJob == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_retryJob_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RetryJob(childComplexity, args["input"].(model.RetryJobInput)), true
 	case "Mutation.revokeSession":
 		if e.ComplexityRoot.Mutation.RevokeSession == nil {
 			break
@@ -2068,6 +2195,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Image(childComplexity, args["id"].(int)), true
 
+	case "Query.jobs":
+		if e.ComplexityRoot.Query.Jobs == nil {
+			break
+		}
+
+		args, err := ec.field_Query_jobs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Jobs(childComplexity, args["state"].(*model.JobState), args["kind"].(*string), args["first"].(int), args["after"].(*string)), true
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
 			break
@@ -2290,6 +2428,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ResetPasswordPayload.RevokedSessionCount(childComplexity), true
+
+	case "RetryJobPayload.job":
+		if e.ComplexityRoot.RetryJobPayload.Job == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RetryJobPayload.Job(childComplexity), true
 
 	case "RevokeSessionPayload.sessionID":
 		if e.ComplexityRoot.RevokeSessionPayload.SessionID == nil {
@@ -2770,6 +2915,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
 		ec.unmarshalInputAddCommentInput,
 		ec.unmarshalInputBanUserInput,
+		ec.unmarshalInputCancelJobInput,
 		ec.unmarshalInputChangeEmailInput,
 		ec.unmarshalInputChangePasswordInput,
 		ec.unmarshalInputCommentByIDsInput,
@@ -2800,6 +2946,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputRegisterInput,
 		ec.unmarshalInputRequestPasswordResetInput,
 		ec.unmarshalInputResetPasswordInput,
+		ec.unmarshalInputRetryJobInput,
 		ec.unmarshalInputRevokeSessionInput,
 		ec.unmarshalInputSendMessageInput,
 		ec.unmarshalInputSetMessagePolicyInput,
@@ -4235,6 +4382,99 @@ type ConfirmIdentityLinkPayload {
   provider: String!
 }
 `, BuiltIn: false},
+	{Name: "../../schema/jobs.graphqls", Input: `extend type Query {
+  "Background jobs (notices, mail, digests, clean-ups), newest first; admins only. Where to look when mail does not arrive: RETRYABLE jobs wait out a backoff after a failure, DISCARDED ones gave up."
+  jobs(
+    "Only jobs in this state."
+    state: JobState
+    "Only jobs of this kind (mail, notify, password_reset, notification_digest, cleanup, media_sweep)."
+    kind: String
+    "How many, 1 to 100."
+    first: Int! = 20
+    "The nextCursor of the previous page."
+    after: String
+  ): JobPage! @requiresScopes(scopes: [["admin"]])
+}
+
+extend type Mutation {
+  "Run a job again as soon as possible, a discarded or cancelled one too; admins only."
+  retryJob("The mutation's arguments, each described on its input type." input: RetryJobInput!): RetryJobPayload! @requiresScopes(scopes: [["admin"]])
+  "Cancel a job that has not finished; admins only."
+  cancelJob("The mutation's arguments, each described on its input type." input: CancelJobInput!): CancelJobPayload! @requiresScopes(scopes: [["admin"]])
+}
+
+"Where a job is in its life."
+enum JobState {
+  "Waiting for a worker."
+  AVAILABLE
+  "Waiting for its time (a retry's backoff, or a job inserted for later)."
+  SCHEDULED
+  "Running now."
+  RUNNING
+  "Failed; it runs again after a backoff."
+  RETRYABLE
+  "Done."
+  COMPLETED
+  "Cancelled by an admin, or by its worker (a mail the server refused for good)."
+  CANCELLED
+  "Gave up after its last attempt (the dead letters)."
+  DISCARDED
+  "Held back, not yet available."
+  PENDING
+}
+
+"A background job. Its id is the job queue's, not a global ID: node(id:) does not know it."
+type Job {
+  "The queue's ID of the job."
+  id: ID!
+  "What the job does."
+  kind: String!
+  state: JobState!
+  "Attempts so far."
+  attempt: Int!
+  "Attempts before it is discarded."
+  maxAttempts: Int!
+  "The error of the last failed attempt, if any. The job's arguments are not shown: they may hold personal data."
+  lastError: String
+  createdAt: Time!
+  "When it runs, or ran."
+  scheduledAt: Time!
+  "When it completed, was cancelled or discarded."
+  finalizedAt: Time
+}
+
+"A page of jobs."
+type JobPage {
+  "The jobs, newest first."
+  jobs: [Job!]!
+  "Pass as after for the next page; null at the end."
+  nextCursor: String
+}
+
+"The job to run again."
+input RetryJobInput {
+  "The job's id."
+  id: ID!
+}
+
+"The job, now due."
+type RetryJobPayload {
+  "The job."
+  job: Job!
+}
+
+"The job to cancel."
+input CancelJobInput {
+  "The job's id."
+  id: ID!
+}
+
+"The cancelled job."
+type CancelJobPayload {
+  "The job."
+  job: Job!
+}
+`, BuiltIn: false},
 	{Name: "../../schema/media.graphqls", Input: `"A file sent with the request by the GraphQL multipart request spec (multipart/form-data)."
 scalar Upload
 
@@ -5231,6 +5471,14 @@ func (ec *executionContext) childFields_BanUserPayload(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type BanUserPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_CancelJobPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "job":
+		return ec.fieldContext_CancelJobPayload_job(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CancelJobPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_ChangeEmailPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "user":
@@ -5513,6 +5761,40 @@ func (ec *executionContext) childFields_ImageVariant(ctx context.Context, field 
 		return ec.fieldContext_ImageVariant_url(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ImageVariant", field.Name)
+}
+
+func (ec *executionContext) childFields_Job(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Job_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_Job_kind(ctx, field)
+	case "state":
+		return ec.fieldContext_Job_state(ctx, field)
+	case "attempt":
+		return ec.fieldContext_Job_attempt(ctx, field)
+	case "maxAttempts":
+		return ec.fieldContext_Job_maxAttempts(ctx, field)
+	case "lastError":
+		return ec.fieldContext_Job_lastError(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Job_createdAt(ctx, field)
+	case "scheduledAt":
+		return ec.fieldContext_Job_scheduledAt(ctx, field)
+	case "finalizedAt":
+		return ec.fieldContext_Job_finalizedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Job", field.Name)
+}
+
+func (ec *executionContext) childFields_JobPage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "jobs":
+		return ec.fieldContext_JobPage_jobs(ctx, field)
+	case "nextCursor":
+		return ec.fieldContext_JobPage_nextCursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type JobPage", field.Name)
 }
 
 func (ec *executionContext) childFields_LikePostPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5839,6 +6121,14 @@ func (ec *executionContext) childFields_ResetPasswordPayload(ctx context.Context
 		return ec.fieldContext_ResetPasswordPayload_revokedSessionCount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ResetPasswordPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RetryJobPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "job":
+		return ec.fieldContext_RetryJobPayload_job(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RetryJobPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_RevokeSessionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -186,6 +186,11 @@ var matrix = map[string]matrixRow{
 		field: []string{"user", "notificationSettings"}, vars: ownerName},
 	"Mutation.updateNotificationSettings": {allow: "DAAAAA", query: `mutation { updateNotificationSettings(input: {postLiked: DAILY}) { settings { postLiked } } }`},
 
+	// The job queue: a clean-up scheduled for tomorrow, so it waits for the operation.
+	"Query.jobs":         {allow: "DDDDAD", query: `{ jobs(first: 5) { jobs { id kind } } }`},
+	"Mutation.retryJob":  {allow: "DDDDAD", query: `mutation($id: ID!) { retryJob(input: {id: $id}) { job { state } } }`, vars: laterJob},
+	"Mutation.cancelJob": {allow: "DDDDAD", query: `mutation($id: ID!) { cancelJob(input: {id: $id}) { job { state } } }`, vars: laterJob},
+
 	// Sign-in through providers: the matrix's server has a GitHub provider no cell reaches (testConfig).
 	"Query.providers":  {allow: "AAAAAA", query: `{ providers { name } }`},
 	"User.identities":  {allow: "DADDDA", query: `query($n: String!) { user(username: $n) { identities { provider } } }`, field: []string{"user", "identities"}, vars: ownerName},
@@ -242,6 +247,12 @@ func postID(published bool) func(*fixture) map[string]any {
 func targetID(f *fixture) map[string]any { return map[string]any{"id": f.target.ID} }
 
 func ownerName(f *fixture) map[string]any { return map[string]any{"n": f.owner.Username} }
+
+// laterJob inserts a job due tomorrow and returns its ID as the variable id.
+func laterJob(f *fixture) map[string]any {
+	f.t.Helper()
+	return map[string]any{"id": scheduleJob(f.t, f.a, time.Now().Add(24*time.Hour))}
+}
 
 // message writes a direct message from one user to another directly through ent, as sendMessage
 // would (the conversation of the pair, the message, its live event), and returns the conversation's

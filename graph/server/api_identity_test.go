@@ -103,7 +103,7 @@ func newIdP(t *testing.T, dialect string, configure func(*config.Config)) *idp {
 	srv.Config.Handler = app.Handler()
 	srv.Start()
 	t.Cleanup(srv.Close)
-	x.api = &api{GraphQL: testenv.GraphQL{URL: srv.URL + "/graphql"}, srv: srv, db: db, accounts: app.Accounts, live: app.Live, jobs: app.Jobs}
+	x.api = &api{GraphQL: testenv.GraphQL{URL: srv.URL + "/graphql"}, srv: srv, db: db, accounts: app.Accounts, live: app.Live, jobs: app.Queue}
 	return x
 }
 

@@ -150,7 +150,7 @@ func serveApp(t testing.TB, cfg config.Config, log *slog.Logger, db *database.DB
 	h := a.Handler()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &api{GraphQL: testenv.GraphQL{URL: srv.URL + "/graphql"}, srv: srv, handler: h, db: db, accounts: a.Accounts, live: a.Live, jobs: a.Jobs, images: a.Images, notices: a.Notices, cfg: cfg}
+	return &api{GraphQL: testenv.GraphQL{URL: srv.URL + "/graphql"}, srv: srv, handler: h, db: db, accounts: a.Accounts, live: a.Live, jobs: a.Queue, images: a.Images, notices: a.Notices, cfg: cfg}
 }
 
 // startJobs starts the app's job workers, stopped gracefully when t ends.

@@ -44,8 +44,6 @@ import (
 type App struct {
 	graph.Resolver
 
-	Jobs *jobs.Queue // the durable job queue
-
 	cfg      config.Config
 	log      *slog.Logger
 	db       *database.DB
@@ -198,8 +196,8 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 			Searcher: search.New(db.Client, db.Dialect, limiter, budgets.SearchesPerCaller, cfg.Limits.SearchRanked),
 			Identity: identities,
 			Images:   images,
+			Queue:    queue,
 		},
-		Jobs:    queue,
 		cfg:     cfg,
 		log:     log,
 		db:      db,
@@ -244,12 +242,12 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 // StartJobs starts this process's job workers (when AGORA_JOBS_WORKERS, or in agora worker) and
 // periodic jobs. ctx bounds their life: cancelling it cancels running jobs; StopJobs is the
 // graceful stop.
-func (a *App) StartJobs(ctx context.Context) error { return a.Jobs.Start(ctx) }
+func (a *App) StartJobs(ctx context.Context) error { return a.Queue.Start(ctx) }
 
 // StopJobs stops taking jobs and waits for the running ones (AGORA_JOBS_STOP_GRACE, then their
 // contexts are cancelled), or until ctx ends: a job still running then is rescued and retried by
 // another process after AGORA_JOBS_RESCUE_AFTER.
-func (a *App) StopJobs(ctx context.Context) error { return a.Jobs.Stop(ctx) }
+func (a *App) StopJobs(ctx context.Context) error { return a.Queue.Stop(ctx) }
 
 // Close ends the subscriptions this process serves, and graphql-sse's single-connection streams.
 func (a *App) Close() {

@@ -12,6 +12,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/ent/image"
+	"github.com/riverqueue/river/rivertype"
 )
 
 // The new comment.
@@ -30,6 +31,18 @@ type BanUserInput struct {
 type BanUserPayload struct {
 	// The user, banned.
 	User *ent.User `json:"user"`
+}
+
+// The job to cancel.
+type CancelJobInput struct {
+	// The job's id.
+	ID int `json:"id"`
+}
+
+// The cancelled job.
+type CancelJobPayload struct {
+	// The job.
+	Job *rivertype.JobRow `json:"job"`
 }
 
 // The changed account.
@@ -334,6 +347,18 @@ type ResetPasswordPayload struct {
 	RevokedSessionCount int `json:"revokedSessionCount"`
 }
 
+// The job to run again.
+type RetryJobInput struct {
+	// The job's id.
+	ID int `json:"id"`
+}
+
+// The job, now due.
+type RetryJobPayload struct {
+	// The job.
+	Job *rivertype.JobRow `json:"job"`
+}
+
 // The session to end.
 type RevokeSessionInput struct {
 	// The session to end (from viewer.sessions).
@@ -526,6 +551,82 @@ type VerifyEmailInput struct {
 type VerifyEmailPayload struct {
 	// The address now confirmed.
 	Email string `json:"email"`
+}
+
+// Where a job is in its life.
+type JobState string
+
+const (
+	// Waiting for a worker.
+	JobStateAvailable JobState = "AVAILABLE"
+	// Waiting for its time (a retry's backoff, or a job inserted for later).
+	JobStateScheduled JobState = "SCHEDULED"
+	// Running now.
+	JobStateRunning JobState = "RUNNING"
+	// Failed; it runs again after a backoff.
+	JobStateRetryable JobState = "RETRYABLE"
+	// Done.
+	JobStateCompleted JobState = "COMPLETED"
+	// Cancelled by an admin, or by its worker (a mail the server refused for good).
+	JobStateCancelled JobState = "CANCELLED"
+	// Gave up after its last attempt (the dead letters).
+	JobStateDiscarded JobState = "DISCARDED"
+	// Held back, not yet available.
+	JobStatePending JobState = "PENDING"
+)
+
+var AllJobState = []JobState{
+	JobStateAvailable,
+	JobStateScheduled,
+	JobStateRunning,
+	JobStateRetryable,
+	JobStateCompleted,
+	JobStateCancelled,
+	JobStateDiscarded,
+	JobStatePending,
+}
+
+func (e JobState) IsValid() bool {
+	switch e {
+	case JobStateAvailable, JobStateScheduled, JobStateRunning, JobStateRetryable, JobStateCompleted, JobStateCancelled, JobStateDiscarded, JobStatePending:
+		return true
+	}
+	return false
+}
+
+func (e JobState) String() string {
+	return string(e)
+}
+
+func (e *JobState) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = JobState(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid JobState", str)
+	}
+	return nil
+}
+
+func (e JobState) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *JobState) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e JobState) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // What mail a kind of notification sends.
