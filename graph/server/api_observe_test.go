@@ -97,6 +97,24 @@ func TestTraces(t *testing.T) {
 	seedFeed(t, a, authors, reader, 5)
 	a.settle(t) // the follows' notification jobs publish in traces of their own: before the page
 
+	// Each attempt of a job is a span of its own, linked to the request that inserted the job.
+	requests := map[string]bool{}
+	var work sdktrace.ReadOnlySpan
+	waitFor(t, "the span of a notice's job", func() bool {
+		for _, s := range spans.GetSpans().Snapshots() {
+			if s.Name() == "POST /graphql" {
+				requests[s.SpanContext().TraceID().String()] = true
+			}
+			if s.Name() == "river.work/notify" {
+				work = s
+			}
+		}
+		return work != nil
+	})
+	if links := work.Links(); len(links) != 1 || !requests[links[0].SpanContext.TraceID().String()] {
+		t.Errorf("the job's span links %+v, want the trace of the request that inserted it", links)
+	}
+
 	spans.Reset()
 	var page struct {
 		Data   struct{ Feed struct{ TotalCount int } }

@@ -115,8 +115,12 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 	events := live.New(db.Client, bus, log)
 	// The durable queue: effects that must happen are jobs inserted with the write that causes
 	// them. Services register their workers as they are built; Open follows.
+	var jobTracing trace.TracerProvider // a span per job attempt, linked to the inserting request's
+	if telemetry.Tracing(tracing) {
+		jobTracing = tracing
+	}
 	queue := jobs.New(db, jobs.Options{Work: cfg.Jobs.Workers, Concurrency: cfg.Jobs.Concurrency, Timeout: cfg.Jobs.Timeout,
-		RescueAfter: cfg.Jobs.RescueAfter, StopGrace: cfg.Jobs.StopGrace, Log: log})
+		RescueAfter: cfg.Jobs.RescueAfter, StopGrace: cfg.Jobs.StopGrace, Log: log, Tracing: jobTracing})
 	notices := notify.New(db.Client, events, queue, log)
 	// Expired and revoked sessions (with their refresh tokens) and old read notifications.
 	queue.AddCleanup(db.Client, time.Hour, jobs.Retention{ReadNotifications: cfg.Jobs.NotificationRetention})

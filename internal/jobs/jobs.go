@@ -19,6 +19,8 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivertype"
+	"github.com/riverqueue/rivercontrib/otelriver"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/internal/database"
@@ -42,6 +44,9 @@ type Options struct {
 	// notification tells them (SQLite has none; default 1s).
 	PollInterval time.Duration
 	Log          *slog.Logger
+	// Tracing gets a span per attempt (river.work/KIND), linked to the span of the request that
+	// inserted the job; nil: none.
+	Tracing trace.TracerProvider
 }
 
 // Queue inserts jobs and, when Options.Work is set, works them.
@@ -128,6 +133,11 @@ func (q *Queue) Open() error {
 		CompletedJobRetentionPeriod: 24 * time.Hour,
 		CancelledJobRetentionPeriod: 7 * 24 * time.Hour,
 		DiscardedJobRetentionPeriod: 30 * 24 * time.Hour,
+	}
+	if q.opts.Tracing != nil {
+		cfg.Plugins = []rivertype.Plugin{otelriver.NewMiddleware(&otelriver.MiddlewareConfig{
+			TracerProvider: q.opts.Tracing, EnableTracePropagation: true, EnableWorkSpanJobKindSuffix: true,
+		})}
 	}
 	if q.opts.Work {
 		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: q.opts.Concurrency}}
