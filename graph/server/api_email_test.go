@@ -382,3 +382,22 @@ func TestNotificationMail(t *testing.T) {
 		})
 	}
 }
+
+// TestUnconfirmedAccounts: where a confirmed address is required, a new account reads but may not
+// write (FORBIDDEN, reason EMAIL_NOT_VERIFIED) until it opens its link; then it may, at once.
+func TestUnconfirmedAccounts(t *testing.T) {
+	a, ms := mailAPI(t, "sqlite", func(cfg *config.Config) { cfg.Mail.RequireVerified = true })
+	ada := a.register(t, "ada")
+	a.as(ada).Do(t, `{ viewer { username } }`, nil, nil)
+	e := a.as(ada).Fail(t, "FORBIDDEN", "", createPostMutation, map[string]any{"in": map[string]any{"title": "Early"}})
+	if e.Extensions["reason"] != "EMAIL_NOT_VERIFIED" {
+		t.Fatalf("refusal: %+v", e)
+	}
+	a.settle(t)
+	confirm := mailsTo(ms, "ada@example.com", "Confirm your email address")
+	if len(confirm) != 1 {
+		t.Fatalf("%d confirmation mails", len(confirm))
+	}
+	a.Do(t, verifyEmailMutation, map[string]any{"t": linkToken(t, confirm[0], "/verify-email")}, nil)
+	a.createPost(t, ada, map[string]any{"title": "Now"})
+}

@@ -159,7 +159,8 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 		return nil, err
 	}
 	outbox := mail.NewOutbox(queue, sender, log)
-	accounts.SetMail(account.Mail{Outbox: outbox, Composer: composer, Queue: queue, VerifyTTL: cfg.Mail.VerifyTTL, PerAddress: budgets.AccountMail})
+	accounts.SetMail(account.Mail{Outbox: outbox, Composer: composer, Queue: queue, VerifyTTL: cfg.Mail.VerifyTTL, PerAddress: budgets.AccountMail,
+		RequireConfirmed: cfg.Mail.RequireVerified})
 	notices.SetMail(notify.Mail{Outbox: outbox, Composer: composer, Sign: tokens.Derive, DigestEvery: cfg.Jobs.DigestEvery})
 	idc := cfg.Identity
 	oidcProviders := make([]identity.ProviderConfig, len(idc.OIDC))

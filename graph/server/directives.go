@@ -41,10 +41,18 @@ func authorize(ctx context.Context, next graphql.Resolver) (any, error) {
 		if !v.Authenticated() {
 			return deny(ctx, apperr.ErrUnauthenticated)
 		}
+		if v.Unconfirmed && !v.Banned && d.Name == "requiresScopes" {
+			return deny(ctx, errUnconfirmed)
+		}
 		return deny(ctx, apperr.Forbiddenf("not allowed"))
 	}
 	return next(ctx)
 }
+
+// errUnconfirmed refuses writes to accounts whose address is not confirmed, where the server
+// requires it (AGORA_REQUIRE_VERIFIED_EMAIL).
+var errUnconfirmed = &apperr.Error{Kind: apperr.Forbidden, Reason: "EMAIL_NOT_VERIFIED",
+	Message: "confirm your email address first: open the link mailed to it (resendVerificationEmail sends a new one)"}
 
 // groups reads a directive's list-of-lists argument of names.
 func groups(d *ast.Directive, arg string) [][]string {

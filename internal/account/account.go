@@ -34,6 +34,8 @@ type Service struct {
 	states       *sessionStates // signed-in sessions' current state, briefly cached (Lookup)
 	images       *media.Service // avatars uploaded as images
 	mail         *Mail          // account mail (SetMail); nil: none is sent
+	// requireConfirmed withholds the write scope from accounts whose address is not confirmed.
+	requireConfirmed bool
 }
 
 // SetImages lets profiles take uploaded avatars (UpdateProfileInput.AvatarImageID).

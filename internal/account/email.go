@@ -36,12 +36,16 @@ type Mail struct {
 	Queue      *jobs.Queue
 	VerifyTTL  time.Duration   // how long a confirmation link works
 	PerAddress ratelimit.Limit // mails per address; reset requests per client address
+	// RequireConfirmed: accounts may not write (post, comment, like, follow, message, edit their
+	// profile) until their address is confirmed (AGORA_REQUIRE_VERIFIED_EMAIL).
+	RequireConfirmed bool
 }
 
 // SetMail turns on account mail: sign-ups and address changes are mailed a confirmation link,
 // and password resets work. It registers the reset worker on m.Queue (before it opens).
 func (s *Service) SetMail(m Mail) {
 	s.mail = &m
+	s.requireConfirmed = m.RequireConfirmed
 	jobs.AddWorker(m.Queue, &resetWorker{s: s})
 }
 
@@ -117,11 +121,13 @@ var errNoMail = &apperr.Error{Kind: apperr.Unavailable, Message: "this server se
 // It returns the address confirmed.
 func (s *Service) VerifyEmail(ctx context.Context, token string) (string, error) {
 	var email string
+	var userID int
 	err := database.InTx(ctx, s.client, func(ctx context.Context, tx *ent.Tx) error {
 		t, err := useToken(ctx, tx, accounttoken.PurposeVERIFY_EMAIL, token)
 		if err != nil {
 			return err
 		}
+		userID = t.UserID
 		n, err := tx.User.Update().Where(user.ID(t.UserID), user.Email(t.Email)).SetEmailVerifiedAt(time.Now().UTC()).Save(system(ctx))
 		if err != nil {
 			return err
@@ -132,6 +138,9 @@ func (s *Service) VerifyEmail(ctx context.Context, token string) (string, error)
 		email = t.Email
 		return nil
 	})
+	if err == nil {
+		s.states.forgetUser(userID) // its sessions may write now, at once on this replica
+	}
 	return email, err
 }
 
@@ -204,6 +213,7 @@ func (s *Service) ChangeEmail(ctx context.Context, in ChangeEmailInput) (*ent.Us
 		}
 		return s.queueVerification(ctx, tx, u)
 	})
+	s.states.forgetUser(u.ID) // unconfirmed again
 	if ent.IsConstraintError(err) {
 		return nil, apperr.ConflictField("newEmail", "an account with this email address exists")
 	}

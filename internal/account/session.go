@@ -321,7 +321,7 @@ func (s *Service) Lookup(ctx context.Context, userID, sessionID int) (auth.Viewe
 	if !hit || now.After(c.expires) {
 		sess, err := s.client.Session.Query().
 			Where(session.ID(sessionID)).
-			WithUser(func(q *ent.UserQuery) { q.Select(user.FieldRole, user.FieldBannedAt) }).
+			WithUser(func(q *ent.UserQuery) { q.Select(user.FieldRole, user.FieldBannedAt, user.FieldEmailVerifiedAt) }).
 			Only(system(ctx))
 		if err != nil && !ent.IsNotFound(err) {
 			return auth.Viewer{}, false, err
@@ -330,7 +330,8 @@ func (s *Service) Lookup(ctx context.Context, userID, sessionID int) (auth.Viewe
 		if sess != nil && sess.RevokedAt == nil && now.Before(sess.ExpiresAt) {
 			u := sess.Edges.User
 			c.ok = true
-			c.v = auth.Viewer{UserID: u.ID, SessionID: sess.ID, Role: u.Role.String(), Banned: u.BannedAt != nil}
+			c.v = auth.Viewer{UserID: u.ID, SessionID: sess.ID, Role: u.Role.String(), Banned: u.BannedAt != nil,
+				Unconfirmed: s.requireConfirmed && u.EmailVerifiedAt == nil}
 			if sess.ExpiresAt.Before(c.expires) {
 				c.expires = sess.ExpiresAt
 			}

@@ -13,7 +13,7 @@ const (
 
 // Scopes a viewer can hold; @requiresScopes names them.
 const (
-	ScopeWrite    = "write"    // signed in and not banned: may create and change their own content
+	ScopeWrite    = "write"    // signed in, not banned (and confirmed, where required): may create and change their own content
 	ScopeModerate = "moderate" // moderators and admins: may hide or delete anyone's posts and comments
 	ScopeAdmin    = "admin"    // admins: may change roles and ban users
 )
@@ -24,6 +24,9 @@ type Viewer struct {
 	SessionID int    // the sign-in the access token belongs to; 0 when anonymous
 	Role      string // RoleUser, RoleModerator or RoleAdmin; empty when anonymous
 	Banned    bool   // banned users can read but not write
+	// Unconfirmed: the server requires a confirmed email address to write
+	// (AGORA_REQUIRE_VERIFIED_EMAIL) and this user's is not.
+	Unconfirmed bool
 }
 
 // Authenticated reports whether the viewer is signed in.
@@ -42,7 +45,7 @@ func (v Viewer) HasScope(scope string) bool {
 	}
 	switch scope {
 	case ScopeWrite:
-		return true
+		return !v.Unconfirmed
 	case ScopeModerate:
 		return v.Moderator()
 	case ScopeAdmin:

@@ -147,6 +147,9 @@ type Mail struct {
 	BaseURL string // AGORA_BASE_URL: the app's public address, for links in mail (default http://localhost:8080; no trailing slash)
 	// AGORA_EMAIL_VERIFY_TTL: how long the link confirming an address works (default 48h).
 	VerifyTTL time.Duration
+	// AGORA_REQUIRE_VERIFIED_EMAIL: accounts may not write until their address is confirmed
+	// (default false).
+	RequireVerified bool
 }
 
 // Jobs is the durable job queue: where its workers run and how they pace themselves.
@@ -308,11 +311,12 @@ func load() (Config, error) {
 			SocketRecheck:    parse(&errs, "AGORA_SOCKET_RECHECK", d.Realtime.SocketRecheck, time.ParseDuration),
 		},
 		Mail: Mail{
-			SMTPURL:   os.Getenv("SMTP_URL"),
-			From:      get("MAIL_FROM", d.Mail.From),
-			Dir:       get("AGORA_MAIL_DIR", d.Mail.Dir),
-			BaseURL:   strings.TrimRight(get("AGORA_BASE_URL", d.Mail.BaseURL), "/"),
-			VerifyTTL: parse(&errs, "AGORA_EMAIL_VERIFY_TTL", d.Mail.VerifyTTL, time.ParseDuration),
+			SMTPURL:         os.Getenv("SMTP_URL"),
+			From:            get("MAIL_FROM", d.Mail.From),
+			Dir:             get("AGORA_MAIL_DIR", d.Mail.Dir),
+			BaseURL:         strings.TrimRight(get("AGORA_BASE_URL", d.Mail.BaseURL), "/"),
+			VerifyTTL:       parse(&errs, "AGORA_EMAIL_VERIFY_TTL", d.Mail.VerifyTTL, time.ParseDuration),
+			RequireVerified: parse(&errs, "AGORA_REQUIRE_VERIFIED_EMAIL", d.Mail.RequireVerified, strconv.ParseBool),
 		},
 		Jobs: Jobs{
 			Workers:               parse(&errs, "AGORA_JOBS_WORKERS", d.Jobs.Workers, strconv.ParseBool),
@@ -633,7 +637,7 @@ func (c Config) String() string {
 		"allowed_origins=%q max_subscriptions=%d socket_recheck=%s max_depth=%d max_aliases=%d max_root_fields=%d max_tokens=%d max_cost=%d search_max_ranked=%d "+
 		"public_max_age=%s introspection=%t field_suggestions=%t graphiql=%t trusted_documents=%q federation_auth_directives=%s max_body_bytes=%d "+
 		"read_header_timeout=%s read_timeout=%s write_timeout=%s idle_timeout=%s operation_timeout=%s statement_timeout=%s "+
-		"batch_max=%d csrf_prevention=%t compress_min_bytes=%d shutdown_grace=%s mail=%s mail_from=%q base_url=%s email_verify_ttl=%s trusted_proxies=%q proxy_header=%s refresh_cookie=%t refresh_grace=%s "+
+		"batch_max=%d csrf_prevention=%t compress_min_bytes=%d shutdown_grace=%s mail=%s mail_from=%q base_url=%s email_verify_ttl=%s require_verified_email=%t trusted_proxies=%q proxy_header=%s refresh_cookie=%t refresh_grace=%s "+
 		"jobs_workers=%t jobs_concurrency=%d jobs_timeout=%s jobs_rescue_after=%s jobs_stop_grace=%s notification_retention=%s notification_digest_interval=%s",
 		c.Env, h.Addr, metrics, db.Name(), db.MaxConnections, redisName, db.AutoMigrate,
 		secret, len(a.JWTPreviousSecrets), a.TokenIssuer, a.AccessTokenTTL, a.SessionTTL, c.LogLevel,
@@ -641,7 +645,7 @@ func (c Config) String() string {
 		strings.Join(h.AllowedOrigins, ","), c.Realtime.MaxSubscriptions, c.Realtime.SocketRecheck, l.Depth, l.Aliases, l.RootFields, l.Tokens, l.Cost, l.SearchRanked,
 		h.PublicMaxAge, g.Introspection, g.FieldSuggestions, g.GraphiQL, g.TrustedDocuments, g.FederationAuthDirectives, h.MaxBodyBytes,
 		h.ReadHeaderTimeout, h.ReadTimeout, h.WriteTimeout, h.IdleTimeout, g.OperationTimeout, db.StatementTimeout,
-		h.MaxBatch, h.CSRFPrevention, h.CompressMinBytes, h.ShutdownGrace, mailTo, c.Mail.From, c.Mail.BaseURL, c.Mail.VerifyTTL, strings.Join(proxies, ","), h.ProxyHeader, a.RefreshCookie, a.RefreshGrace,
+		h.MaxBatch, h.CSRFPrevention, h.CompressMinBytes, h.ShutdownGrace, mailTo, c.Mail.From, c.Mail.BaseURL, c.Mail.VerifyTTL, c.Mail.RequireVerified, strings.Join(proxies, ","), h.ProxyHeader, a.RefreshCookie, a.RefreshGrace,
 		c.Jobs.Workers, c.Jobs.Concurrency, c.Jobs.Timeout, c.Jobs.RescueAfter, c.Jobs.StopGrace, c.Jobs.NotificationRetention, c.Jobs.DigestEvery) + " " + c.Channels.String() + " " + c.Identity.String() + " " + c.Media.String()
 }
 
