@@ -857,6 +857,9 @@ func (ec *executionContext) field_User_posts_args(ctx context.Context, rawArgs m
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _Comment_id(ctx context.Context, field graphql.CollectedField, obj *ent.Comment) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -926,6 +929,9 @@ func (ec *executionContext) fieldContext_Comment_updatedAt(_ context.Context, fi
 }
 
 func (ec *executionContext) _Comment_body(ctx context.Context, field graphql.CollectedField, obj *ent.Comment) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNString2string(ctx, field.Selections, obj.Body)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1100,6 +1106,9 @@ func (ec *executionContext) fieldContext_CommentConnection_pageInfo(_ context.Co
 }
 
 func (ec *executionContext) _CommentConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.CommentConnection) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1178,6 +1187,9 @@ func (ec *executionContext) fieldContext_CommentEdge_cursor(_ context.Context, f
 }
 
 func (ec *executionContext) _Conversation_id(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1387,6 +1399,9 @@ func (ec *executionContext) fieldContext_ConversationConnection_pageInfo(_ conte
 }
 
 func (ec *executionContext) _ConversationConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ConversationConnection) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1465,6 +1480,9 @@ func (ec *executionContext) fieldContext_ConversationEdge_cursor(_ context.Conte
 }
 
 func (ec *executionContext) _Image_id(ctx context.Context, field graphql.CollectedField, obj *ent.Image) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1557,6 +1575,9 @@ func (ec *executionContext) fieldContext_Image_purpose(_ context.Context, field 
 }
 
 func (ec *executionContext) _Image_alt(ctx context.Context, field graphql.CollectedField, obj *ent.Image) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNString2string(ctx, field.Selections, obj.Alt)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1580,6 +1601,9 @@ func (ec *executionContext) fieldContext_Image_alt(_ context.Context, field grap
 }
 
 func (ec *executionContext) _Image_width(ctx context.Context, field graphql.CollectedField, obj *ent.Image) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNInt2int(ctx, field.Selections, obj.Width)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1603,6 +1627,9 @@ func (ec *executionContext) fieldContext_Image_width(_ context.Context, field gr
 }
 
 func (ec *executionContext) _Image_height(ctx context.Context, field graphql.CollectedField, obj *ent.Image) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNInt2int(ctx, field.Selections, obj.Height)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1626,6 +1653,9 @@ func (ec *executionContext) fieldContext_Image_height(_ context.Context, field g
 }
 
 func (ec *executionContext) _Image_bytes(ctx context.Context, field graphql.CollectedField, obj *ent.Image) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNInt2int64(ctx, field.Selections, obj.Bytes)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1649,6 +1679,9 @@ func (ec *executionContext) fieldContext_Image_bytes(_ context.Context, field gr
 }
 
 func (ec *executionContext) _Image_color(ctx context.Context, field graphql.CollectedField, obj *ent.Image) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNString2string(ctx, field.Selections, obj.Color)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1771,6 +1804,9 @@ func (ec *executionContext) fieldContext_Image_variants(_ context.Context, field
 }
 
 func (ec *executionContext) _Message_id(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1794,6 +1830,9 @@ func (ec *executionContext) fieldContext_Message_id(_ context.Context, field gra
 }
 
 func (ec *executionContext) _Message_body(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNString2string(ctx, field.Selections, obj.Body)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1968,6 +2007,9 @@ func (ec *executionContext) fieldContext_MessageConnection_pageInfo(_ context.Co
 }
 
 func (ec *executionContext) _MessageConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.MessageConnection) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2046,6 +2088,9 @@ func (ec *executionContext) fieldContext_MessageEdge_cursor(_ context.Context, f
 }
 
 func (ec *executionContext) _Notification_id(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2330,6 +2375,9 @@ func (ec *executionContext) fieldContext_NotificationConnection_pageInfo(_ conte
 }
 
 func (ec *executionContext) _NotificationConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.NotificationConnection) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2408,6 +2456,9 @@ func (ec *executionContext) fieldContext_NotificationEdge_cursor(_ context.Conte
 }
 
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.HasNextPage)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2431,6 +2482,9 @@ func (ec *executionContext) fieldContext_PageInfo_hasNextPage(_ context.Context,
 }
 
 func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.HasPreviousPage)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2500,6 +2554,9 @@ func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, f
 }
 
 func (ec *executionContext) _Post_id(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2569,6 +2626,9 @@ func (ec *executionContext) fieldContext_Post_updatedAt(_ context.Context, field
 }
 
 func (ec *executionContext) _Post_slug(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNString2string(ctx, field.Selections, obj.Slug)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2592,6 +2652,9 @@ func (ec *executionContext) fieldContext_Post_slug(_ context.Context, field grap
 }
 
 func (ec *executionContext) _Post_title(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNString2string(ctx, field.Selections, obj.Title)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2615,6 +2678,9 @@ func (ec *executionContext) fieldContext_Post_title(_ context.Context, field gra
 }
 
 func (ec *executionContext) _Post_description(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNString2string(ctx, field.Selections, obj.Description)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2638,6 +2704,9 @@ func (ec *executionContext) fieldContext_Post_description(_ context.Context, fie
 }
 
 func (ec *executionContext) _Post_body(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNString2string(ctx, field.Selections, obj.Body)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3003,6 +3072,9 @@ func (ec *executionContext) fieldContext_PostConnection_pageInfo(_ context.Conte
 }
 
 func (ec *executionContext) _PostConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.PostConnection) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3869,6 +3941,9 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 }
 
 func (ec *executionContext) _Session_id(ctx context.Context, field graphql.CollectedField, obj *ent.Session) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3892,6 +3967,9 @@ func (ec *executionContext) fieldContext_Session_id(_ context.Context, field gra
 }
 
 func (ec *executionContext) _Session_userAgent(ctx context.Context, field graphql.CollectedField, obj *ent.Session) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNString2string(ctx, field.Selections, obj.UserAgent)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4007,6 +4085,9 @@ func (ec *executionContext) fieldContext_Session_current(_ context.Context, fiel
 }
 
 func (ec *executionContext) _Tag_id(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4030,6 +4111,9 @@ func (ec *executionContext) fieldContext_Tag_id(_ context.Context, field graphql
 }
 
 func (ec *executionContext) _Tag_name(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNString2string(ctx, field.Selections, obj.Name)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4207,6 +4291,9 @@ func (ec *executionContext) fieldContext_TagConnection_pageInfo(_ context.Contex
 }
 
 func (ec *executionContext) _TagConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.TagConnection) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4285,6 +4372,9 @@ func (ec *executionContext) fieldContext_TagEdge_cursor(_ context.Context, field
 }
 
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4354,6 +4444,9 @@ func (ec *executionContext) fieldContext_User_updatedAt(_ context.Context, field
 }
 
 func (ec *executionContext) _User_username(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNString2string(ctx, field.Selections, obj.Username)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4377,6 +4470,9 @@ func (ec *executionContext) fieldContext_User_username(_ context.Context, field 
 }
 
 func (ec *executionContext) _User_displayName(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNString2string(ctx, field.Selections, obj.DisplayName)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4400,6 +4496,9 @@ func (ec *executionContext) fieldContext_User_displayName(_ context.Context, fie
 }
 
 func (ec *executionContext) _User_bio(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNString2string(ctx, field.Selections, obj.Bio)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4423,6 +4522,9 @@ func (ec *executionContext) fieldContext_User_bio(_ context.Context, field graph
 }
 
 func (ec *executionContext) _User_avatarURL(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNString2string(ctx, field.Selections, obj.AvatarURL)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5044,6 +5146,9 @@ func (ec *executionContext) fieldContext_UserConnection_pageInfo(_ context.Conte
 }
 
 func (ec *executionContext) _UserConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
