@@ -8,7 +8,11 @@
 //   - computes the path and registers the deferred group only when a field was deferred
 //     (ProcessDeferredGroup returns at once on an empty group, so behavior is the same);
 //   - makes that map and the deferred field set when a deferred field needs them;
-//   - builds each leaf type's "does not have child fields" error once (same message).
+//   - builds each leaf type's "does not have child fields" error once (same message);
+//   - marshals a leaf field that only reads its object's Go field directly, when the operation
+//     has no field middleware (server's fieldHooks says so with the DirectFields extension):
+//     ResolveField's field context, context value, closures and boxed result (six or more
+//     allocations per leaf) guard nothing there, as reading a field cannot fail or block.
 //
 // It fails when gqlgen's output no longer has the shape it patches, so that an upgrade of gqlgen
 // is noticed here rather than silently losing the patch.
@@ -57,6 +61,27 @@ var (
 \t+return innerFunc\(ctx, deferredFieldSet\)
 \t+\}\)\n`)
 	leafError = regexp.MustCompile(`errors\.New\("field of type (\w+) does not have child fields"\)`)
+	// A field whose resolver reads a Go field of its object and has no directive middleware.
+	fieldRead = regexp.MustCompile(`(?m)^(func \(ec \*executionContext\) _\w+\(ctx context\.Context, field graphql\.CollectedField, obj \S+\) \(ret graphql\.Marshaler\) \{
+)(\treturn graphql\.ResolveField\(
+\t\tctx,
+\t\tec\.OperationContext,
+\t\tfield,
+\t\tfunc\(ctx context\.Context, field graphql\.CollectedField\) \(\*graphql\.FieldContext, error\) \{
+\t\t\treturn ec\.(fieldContext_\w+)\(ctx, field\)
+\t\t\},
+\t\tfunc\(ctx context\.Context\) \(any, error\) \{
+\t\t\treturn obj\.(\w+), nil
+\t\t\},
+\t\tnil,
+\t\tfunc\(ctx context\.Context, selections ast\.SelectionSet, v (\S+)\) graphql\.Marshaler \{
+\t\t\treturn ec\.(marshal\w+)\(ctx, selections, v\)
+\t\t\},
+)`)
+	execState  = "type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n}\n"
+	execNew    = "\treturn &executionContext{\n\t\tExecutionContextState: "
+	scalarCtxt = regexp.MustCompile(`(?m)^func \(ec \*executionContext\) (fieldContext_\w+)\(_ context\.Context, field graphql\.CollectedField\) \(fc \*graphql\.FieldContext, err error\) \{
+\treturn graphql\.NewScalarFieldContext\(`)
 )
 
 func main() {
@@ -65,6 +90,18 @@ func main() {
 		fail("no gqlgen output in %s", dir)
 	}
 	leaves := map[string]bool{}
+	// The leaf fields: their field context is a scalar one (no child fields to collect).
+	scalar := map[string]bool{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			fail("%v", err)
+		}
+		for _, m := range scalarCtxt.FindAllStringSubmatch(string(b), -1) {
+			scalar[m[1]] = true
+		}
+	}
+	direct, execs := 0, 0
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -101,10 +138,31 @@ ${1}})
 			leaves[m[1]] = true
 		}
 		src = leafError.ReplaceAllString(src, "errLeaf${1}")
+		src = fieldRead.ReplaceAllStringFunc(src, func(m string) string {
+			g := fieldRead.FindStringSubmatch(m)
+			// Not a leaf, or a non-null pointer (whose nil ResolveField reports on the field).
+			if !scalar[g[3]] || strings.HasPrefix(g[5], "*") && !strings.HasPrefix(g[6], "marshalO") {
+				return m
+			}
+			direct++
+			return g[1] + "\tif ec.direct { // patched by graph/execpatch.go: a field read needs no field context\n" +
+				"\t\treturn ec." + g[6] + "(ctx, field.Selections, obj." + g[4] + ")\n\t}\n" + g[2]
+		})
+		if strings.Contains(src, execState) {
+			execs++
+			src = strings.Replace(src, execState, "type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n\tdirect bool // patched by graph/execpatch.go: see DirectFields\n}\n", 1)
+			if !strings.Contains(src, execNew) {
+				fail("%s: gqlgen's newExecutionContext changed shape: update graph/execpatch.go", f)
+			}
+			src = strings.Replace(src, execNew, "\treturn &executionContext{\n\t\tdirect: opCtx.Stats.GetExtension(DirectFields) != nil,\n\t\tExecutionContextState: ", 1)
+		}
 		if !strings.Contains(strings.Replace(src, "\t\"errors\"\n", "", 1), "errors.") {
 			src = strings.Replace(src, "\t\"errors\"\n", "", 1)
 		}
 		write(f, src)
+	}
+	if execs != 1 || direct == 0 {
+		fail("gqlgen's execution context or field resolution changed shape (%d contexts, %d field reads): update graph/execpatch.go", execs, direct)
 	}
 	names := make([]string, 0, len(leaves))
 	for name := range leaves {
@@ -117,7 +175,11 @@ ${1}})
 	for _, name := range names {
 		fmt.Fprintf(&out, "\terrLeaf%s = errors.New(%q)\n", name, "field of type "+name+" does not have child fields")
 	}
-	out.WriteString(")\n")
+	out.WriteString(")\n\n")
+	out.WriteString(`// DirectFields is the operation statistics extension that says an operation has no field
+// middleware: its leaf fields that read a Go field are then marshaled without a field context.
+const DirectFields = "DirectFields"
+`)
 	write(filepath.Join(dir, "leaferrors.go"), out.String())
 }
 

@@ -150,6 +150,9 @@ func (ec *executionContext) fieldContext_NotificationSettings_newMessage(_ conte
 }
 
 func (ec *executionContext) _RequestPasswordResetPayload_accepted(ctx context.Context, field graphql.CollectedField, obj *model.RequestPasswordResetPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.Accepted)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -173,6 +176,9 @@ func (ec *executionContext) fieldContext_RequestPasswordResetPayload_accepted(_ 
 }
 
 func (ec *executionContext) _ResendVerificationEmailPayload_sent(ctx context.Context, field graphql.CollectedField, obj *model.ResendVerificationEmailPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.Sent)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -196,6 +202,9 @@ func (ec *executionContext) fieldContext_ResendVerificationEmailPayload_sent(_ c
 }
 
 func (ec *executionContext) _ResetPasswordPayload_revokedSessionCount(ctx context.Context, field graphql.CollectedField, obj *model.ResetPasswordPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNInt2int(ctx, field.Selections, obj.RevokedSessionCount)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -251,6 +260,9 @@ func (ec *executionContext) fieldContext_UpdateNotificationSettingsPayload_setti
 }
 
 func (ec *executionContext) _VerifyEmailPayload_email(ctx context.Context, field graphql.CollectedField, obj *model.VerifyEmailPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNString2string(ctx, field.Selections, obj.Email)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,

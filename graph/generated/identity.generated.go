@@ -60,6 +60,9 @@ func (ec *executionContext) fieldContext_CompleteSignInPayload_user(_ context.Co
 }
 
 func (ec *executionContext) _CompleteSignInPayload_accessToken(ctx context.Context, field graphql.CollectedField, obj *model.CompleteSignInPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNString2string(ctx, field.Selections, obj.AccessToken)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -152,6 +155,9 @@ func (ec *executionContext) fieldContext_CompleteSignInPayload_refreshTokenExpir
 }
 
 func (ec *executionContext) _ConfirmIdentityLinkPayload_provider(ctx context.Context, field graphql.CollectedField, obj *model.ConfirmIdentityLinkPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNString2string(ctx, field.Selections, obj.Provider)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -175,6 +181,9 @@ func (ec *executionContext) fieldContext_ConfirmIdentityLinkPayload_provider(_ c
 }
 
 func (ec *executionContext) _Identity_provider(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNString2string(ctx, field.Selections, obj.Provider)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -198,6 +207,9 @@ func (ec *executionContext) fieldContext_Identity_provider(_ context.Context, fi
 }
 
 func (ec *executionContext) _Identity_email(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNString2string(ctx, field.Selections, obj.Email)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -244,6 +256,9 @@ func (ec *executionContext) fieldContext_Identity_createdAt(_ context.Context, f
 }
 
 func (ec *executionContext) _Provider_name(ctx context.Context, field graphql.CollectedField, obj *identity.ProviderInfo) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNString2string(ctx, field.Selections, obj.Name)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -267,6 +282,9 @@ func (ec *executionContext) fieldContext_Provider_name(_ context.Context, field 
 }
 
 func (ec *executionContext) _Provider_displayName(ctx context.Context, field graphql.CollectedField, obj *identity.ProviderInfo) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNString2string(ctx, field.Selections, obj.DisplayName)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -322,6 +340,9 @@ func (ec *executionContext) fieldContext_SetPasswordPayload_user(_ context.Conte
 }
 
 func (ec *executionContext) _StartSignInPayload_authorizationURL(ctx context.Context, field graphql.CollectedField, obj *model.StartSignInPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNString2string(ctx, field.Selections, obj.AuthorizationURL)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,

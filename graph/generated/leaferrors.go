@@ -24,3 +24,7 @@ var (
 	errLeaf__DirectiveLocation = errors.New("field of type __DirectiveLocation does not have child fields")
 	errLeaf__TypeKind          = errors.New("field of type __TypeKind does not have child fields")
 )
+
+// DirectFields is the operation statistics extension that says an operation has no field
+// middleware: its leaf fields that read a Go field are then marshaled without a field context.
+const DirectFields = "DirectFields"

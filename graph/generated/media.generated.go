@@ -59,6 +59,9 @@ func (ec *executionContext) fieldContext_CompleteImageUploadPayload_image(_ cont
 }
 
 func (ec *executionContext) _CreateImageUploadPayload_uploadID(ctx context.Context, field graphql.CollectedField, obj *model.CreateImageUploadPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNString2string(ctx, field.Selections, obj.UploadID)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -82,6 +85,9 @@ func (ec *executionContext) fieldContext_CreateImageUploadPayload_uploadID(_ con
 }
 
 func (ec *executionContext) _CreateImageUploadPayload_url(ctx context.Context, field graphql.CollectedField, obj *model.CreateImageUploadPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNString2string(ctx, field.Selections, obj.URL)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -160,6 +166,9 @@ func (ec *executionContext) fieldContext_HideImagePayload_image(_ context.Contex
 }
 
 func (ec *executionContext) _ImageStorage_usedBytes(ctx context.Context, field graphql.CollectedField, obj *model.ImageStorage) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNInt2int(ctx, field.Selections, obj.UsedBytes)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -183,6 +192,9 @@ func (ec *executionContext) fieldContext_ImageStorage_usedBytes(_ context.Contex
 }
 
 func (ec *executionContext) _ImageStorage_limitBytes(ctx context.Context, field graphql.CollectedField, obj *model.ImageStorage) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNInt2int(ctx, field.Selections, obj.LimitBytes)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -206,6 +218,9 @@ func (ec *executionContext) fieldContext_ImageStorage_limitBytes(_ context.Conte
 }
 
 func (ec *executionContext) _ImageVariant_width(ctx context.Context, field graphql.CollectedField, obj *media.VariantURL) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNInt2int(ctx, field.Selections, obj.Width)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -229,6 +244,9 @@ func (ec *executionContext) fieldContext_ImageVariant_width(_ context.Context, f
 }
 
 func (ec *executionContext) _ImageVariant_height(ctx context.Context, field graphql.CollectedField, obj *media.VariantURL) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNInt2int(ctx, field.Selections, obj.Height)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -252,6 +270,9 @@ func (ec *executionContext) fieldContext_ImageVariant_height(_ context.Context, 
 }
 
 func (ec *executionContext) _ImageVariant_url(ctx context.Context, field graphql.CollectedField, obj *media.VariantURL) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNString2string(ctx, field.Selections, obj.URL)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,

@@ -91,6 +91,9 @@ func (ec *executionContext) fieldContext_CreatePostPayload_post(_ context.Contex
 }
 
 func (ec *executionContext) _DeleteCommentPayload_deletedCommentID(ctx context.Context, field graphql.CollectedField, obj *model.DeleteCommentPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNID2int(ctx, field.Selections, obj.DeletedCommentID)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -146,6 +149,9 @@ func (ec *executionContext) fieldContext_DeleteCommentPayload_post(_ context.Con
 }
 
 func (ec *executionContext) _DeletePostPayload_deletedPostID(ctx context.Context, field graphql.CollectedField, obj *model.DeletePostPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNID2int(ctx, field.Selections, obj.DeletedPostID)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,

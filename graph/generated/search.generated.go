@@ -26,6 +26,9 @@ import (
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _Highlight_text(ctx context.Context, field graphql.CollectedField, obj *search.Highlight) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNString2string(ctx, field.Selections, obj.Text)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -81,6 +84,9 @@ func (ec *executionContext) fieldContext_Highlight_parts(_ context.Context, fiel
 }
 
 func (ec *executionContext) _HighlightPart_text(ctx context.Context, field graphql.CollectedField, obj *search.HighlightPart) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNString2string(ctx, field.Selections, obj.Text)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -104,6 +110,9 @@ func (ec *executionContext) fieldContext_HighlightPart_text(_ context.Context, f
 }
 
 func (ec *executionContext) _HighlightPart_matched(ctx context.Context, field graphql.CollectedField, obj *search.HighlightPart) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.Matched)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -191,6 +200,9 @@ func (ec *executionContext) fieldContext_PostSearchConnection_pageInfo(_ context
 }
 
 func (ec *executionContext) _PostSearchConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *search.PostConnection) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -214,6 +226,9 @@ func (ec *executionContext) fieldContext_PostSearchConnection_totalCount(_ conte
 }
 
 func (ec *executionContext) _PostSearchConnection_hasMoreMatches(ctx context.Context, field graphql.CollectedField, obj *search.PostConnection) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.HasMoreMatches)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -292,6 +307,9 @@ func (ec *executionContext) fieldContext_PostSearchEdge_cursor(_ context.Context
 }
 
 func (ec *executionContext) _PostSearchEdge_score(ctx context.Context, field graphql.CollectedField, obj *search.PostEdge) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNFloat2float64(ctx, field.Selections, obj.Score)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,

@@ -5,6 +5,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/apollofederatedtracingv1"
+	"github.com/agora/agora/graph/generated"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
@@ -71,6 +72,9 @@ func (h *fieldHooks) MutateOperationContext(_ context.Context, oc *graphql.Opera
 		needs |= needsTrace
 	}
 	oc.ResolverMiddleware = h.chains[needs]
+	if needs == 0 { // the executor may marshal field reads without a field context (graph/execpatch.go)
+		oc.Stats.SetExtension(generated.DirectFields, true)
+	}
 	return nil
 }
 
