@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -121,6 +122,8 @@ func testConfig() config.Config {
 	cfg.Media.UploadsPerUser = unreached
 	cfg.Media.SweepInterval = 0 // tests sweep when they mean to (TestImageSweepJob runs the job)
 	cfg.Jobs.DigestEvery = 0    // and mail digests (TestNotificationMail)
+	// Never the package's folder; serveApp gives each test a folder of its own.
+	cfg.Mail.Dir = filepath.Join(os.TempDir(), "agora-test-mail")
 	return cfg
 }
 
@@ -138,7 +141,7 @@ func serveApp(t testing.TB, cfg config.Config, log *slog.Logger, db *database.DB
 	if cfg.Media.Dir == config.Defaults().Media.Dir {
 		cfg.Media.Dir = filepath.Join(t.TempDir(), "media") // never the package's folder
 	}
-	if cfg.Mail.Dir == config.Defaults().Mail.Dir {
+	if cfg.Mail.Dir == testConfig().Mail.Dir {
 		cfg.Mail.Dir = filepath.Join(t.TempDir(), "mail")
 	}
 	a, err := server.New(cfg, log, db, rdb, tracing)
