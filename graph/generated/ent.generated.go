@@ -1625,6 +1625,29 @@ func (ec *executionContext) fieldContext_Image_height(_ context.Context, field g
 	return graphql.NewScalarFieldContext("Image", field, false, false, errLeafInt)
 }
 
+func (ec *executionContext) _Image_status(ctx context.Context, field graphql.CollectedField, obj *ent.Image) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Image_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v image.Status) graphql.Marshaler {
+			return ec.marshalNImageStatus2githubᚗcomᚋagoraᚋagoraᚋentᚋimageᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Image_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Image", field, false, false, errLeafImageStatus)
+}
+
 func (ec *executionContext) _Image_bytes(ctx context.Context, field graphql.CollectedField, obj *ent.Image) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6040,6 +6063,11 @@ func (ec *executionContext) _Image(ctx context.Context, sel ast.SelectionSet, ob
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "status":
+			out.Values[i] = ec._Image_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "bytes":
 			out.Values[i] = ec._Image_bytes(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -9055,6 +9083,16 @@ func (ec *executionContext) unmarshalNImagePurpose2githubᚗcomᚋagoraᚋagora�
 }
 
 func (ec *executionContext) marshalNImagePurpose2githubᚗcomᚋagoraᚋagoraᚋentᚋimageᚐPurpose(ctx context.Context, sel ast.SelectionSet, v image.Purpose) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNImageStatus2githubᚗcomᚋagoraᚋagoraᚋentᚋimageᚐStatus(ctx context.Context, v any) (image.Status, error) {
+	var res image.Status
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNImageStatus2githubᚗcomᚋagoraᚋagoraᚋentᚋimageᚐStatus(ctx context.Context, sel ast.SelectionSet, v image.Status) graphql.Marshaler {
 	return v
 }
 
