@@ -80,7 +80,7 @@ func (s *Service) ResizeImage(ctx context.Context, id int) error {
 	if err != nil {
 		return err
 	}
-	total := img.Bytes
+	total := int64(len(data)) // the full image; not the row's bytes, so that a rerun counts the same
 	var keys []string
 	widths := make([]int, 0, len(vs)+1)
 	for _, v := range vs {

@@ -230,7 +230,9 @@ async function main() {
     if (r.error || img?.width !== 300 || img?.height !== 200) fail(`Apollo upload link: ${r.error?.message ?? show(r.data)}`);
     const c = rec.calls[0];
     if (!c.multipart) fail('the Apollo upload link did not send a multipart request');
-    const got = await fetch(img.url, { signal: AbortSignal.timeout(10000) });
+    // Image URLs start with AGORA_BASE_URL: fetch the path and signature from the server checked.
+    const u = new URL(img.url);
+    const got = await fetch(new URL(u.pathname + u.search, url), { signal: AbortSignal.timeout(10000) });
     const type = got.headers.get('content-type');
     const bytes = (await got.arrayBuffer()).byteLength;
     if (got.status !== 200 || type !== 'image/jpeg') fail(`the uploaded image: ${got.status} ${type}`);
