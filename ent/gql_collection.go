@@ -450,6 +450,11 @@ func (_q *ImageQuery) collectField(ctx context.Context, oneNode bool, opCtx *gra
 				selectedFields = append(selectedFields, image.FieldHeight)
 				fieldSeen[image.FieldHeight] = struct{}{}
 			}
+		case "status":
+			if _, ok := fieldSeen[image.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, image.FieldStatus)
+				fieldSeen[image.FieldStatus] = struct{}{}
+			}
 		case "bytes":
 			if _, ok := fieldSeen[image.FieldBytes]; !ok {
 				selectedFields = append(selectedFields, image.FieldBytes)

@@ -40,6 +40,8 @@ type Image struct {
 	Height int `json:"height,omitempty"`
 	// Widths of the stored variants, smallest first; the last is the full image.
 	Sizes []int `json:"sizes,omitempty"`
+	// Whether its resized variants are made yet: until then variants and url give the full image.
+	Status image.Status `json:"status,omitempty"`
 	// Storage used by all its files, in bytes.
 	Bytes int64 `json:"bytes,omitempty"`
 	// Dominant colour as #rrggbb: a placeholder while the image loads.
@@ -100,7 +102,7 @@ func (*Image) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case image.FieldID, image.FieldOwnerID, image.FieldWidth, image.FieldHeight, image.FieldBytes, image.FieldPostID:
 			values[i] = new(sql.NullInt64)
-		case image.FieldPurpose, image.FieldAlt, image.FieldKey, image.FieldFormat, image.FieldColor:
+		case image.FieldPurpose, image.FieldAlt, image.FieldKey, image.FieldFormat, image.FieldStatus, image.FieldColor:
 			values[i] = new(sql.NullString)
 		case image.FieldCreatedAt, image.FieldUpdatedAt, image.FieldAttachedAt, image.FieldReleasedAt, image.FieldHiddenAt:
 			values[i] = new(sql.NullTime)
@@ -186,6 +188,12 @@ func (_m *Image) assignValues(columns []string, values []any) error {
 				if err := json.Unmarshal(*value, &_m.Sizes); err != nil {
 					return fmt.Errorf("unmarshal field sizes: %w", err)
 				}
+			}
+		case image.FieldStatus:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field status", values[i])
+			} else if value.Valid {
+				_m.Status = image.Status(value.String)
 			}
 		case image.FieldBytes:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -302,6 +310,9 @@ func (_m *Image) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("sizes=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Sizes))
+	builder.WriteString(", ")
+	builder.WriteString("status=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Status))
 	builder.WriteString(", ")
 	builder.WriteString("bytes=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Bytes))

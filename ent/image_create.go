@@ -108,6 +108,20 @@ func (_c *ImageCreate) SetSizes(v []int) *ImageCreate {
 	return _c
 }
 
+// SetStatus sets the "status" field.
+func (_c *ImageCreate) SetStatus(v image.Status) *ImageCreate {
+	_c.mutation.SetStatus(v)
+	return _c
+}
+
+// SetNillableStatus sets the "status" field if the given value is not nil.
+func (_c *ImageCreate) SetNillableStatus(v *image.Status) *ImageCreate {
+	if v != nil {
+		_c.SetStatus(*v)
+	}
+	return _c
+}
+
 // SetBytes sets the "bytes" field.
 func (_c *ImageCreate) SetBytes(v int64) *ImageCreate {
 	_c.mutation.SetBytes(v)
@@ -241,6 +255,10 @@ func (_c *ImageCreate) defaults() error {
 		v := image.DefaultAlt
 		_c.mutation.SetAlt(v)
 	}
+	if _, ok := _c.mutation.Status(); !ok {
+		v := image.DefaultStatus
+		_c.mutation.SetStatus(v)
+	}
 	return nil
 }
 
@@ -285,6 +303,14 @@ func (_c *ImageCreate) check() error {
 	}
 	if _, ok := _c.mutation.Sizes(); !ok {
 		return &ValidationError{Name: "sizes", err: errors.New(`ent: missing required field "Image.sizes"`)}
+	}
+	if _, ok := _c.mutation.Status(); !ok {
+		return &ValidationError{Name: "status", err: errors.New(`ent: missing required field "Image.status"`)}
+	}
+	if v, ok := _c.mutation.Status(); ok {
+		if err := image.StatusValidator(v); err != nil {
+			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "Image.status": %w`, err)}
+		}
 	}
 	if _, ok := _c.mutation.Bytes(); !ok {
 		return &ValidationError{Name: "bytes", err: errors.New(`ent: missing required field "Image.bytes"`)}
@@ -357,6 +383,10 @@ func (_c *ImageCreate) createSpec() (*Image, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Sizes(); ok {
 		_spec.SetField(image.FieldSizes, field.TypeJSON, value)
 		_node.Sizes = value
+	}
+	if value, ok := _c.mutation.Status(); ok {
+		_spec.SetField(image.FieldStatus, field.TypeEnum, value)
+		_node.Status = value
 	}
 	if value, ok := _c.mutation.Bytes(); ok {
 		_spec.SetField(image.FieldBytes, field.TypeInt64, value)
@@ -545,6 +575,18 @@ func (u *ImageUpsert) SetSizes(v []int) *ImageUpsert {
 // UpdateSizes sets the "sizes" field to the value that was provided on create.
 func (u *ImageUpsert) UpdateSizes() *ImageUpsert {
 	u.SetExcluded(image.FieldSizes)
+	return u
+}
+
+// SetStatus sets the "status" field.
+func (u *ImageUpsert) SetStatus(v image.Status) *ImageUpsert {
+	u.Set(image.FieldStatus, v)
+	return u
+}
+
+// UpdateStatus sets the "status" field to the value that was provided on create.
+func (u *ImageUpsert) UpdateStatus() *ImageUpsert {
+	u.SetExcluded(image.FieldStatus)
 	return u
 }
 
@@ -799,6 +841,20 @@ func (u *ImageUpsertOne) SetSizes(v []int) *ImageUpsertOne {
 func (u *ImageUpsertOne) UpdateSizes() *ImageUpsertOne {
 	return u.Update(func(s *ImageUpsert) {
 		s.UpdateSizes()
+	})
+}
+
+// SetStatus sets the "status" field.
+func (u *ImageUpsertOne) SetStatus(v image.Status) *ImageUpsertOne {
+	return u.Update(func(s *ImageUpsert) {
+		s.SetStatus(v)
+	})
+}
+
+// UpdateStatus sets the "status" field to the value that was provided on create.
+func (u *ImageUpsertOne) UpdateStatus() *ImageUpsertOne {
+	return u.Update(func(s *ImageUpsert) {
+		s.UpdateStatus()
 	})
 }
 
@@ -1236,6 +1292,20 @@ func (u *ImageUpsertBulk) SetSizes(v []int) *ImageUpsertBulk {
 func (u *ImageUpsertBulk) UpdateSizes() *ImageUpsertBulk {
 	return u.Update(func(s *ImageUpsert) {
 		s.UpdateSizes()
+	})
+}
+
+// SetStatus sets the "status" field.
+func (u *ImageUpsertBulk) SetStatus(v image.Status) *ImageUpsertBulk {
+	return u.Update(func(s *ImageUpsert) {
+		s.SetStatus(v)
+	})
+}
+
+// UpdateStatus sets the "status" field to the value that was provided on create.
+func (u *ImageUpsertBulk) UpdateStatus() *ImageUpsertBulk {
+	return u.Update(func(s *ImageUpsert) {
+		s.UpdateStatus()
 	})
 }
 

@@ -119,6 +119,20 @@ func (_u *ImageUpdate) AppendSizes(v []int) *ImageUpdate {
 	return _u
 }
 
+// SetStatus sets the "status" field.
+func (_u *ImageUpdate) SetStatus(v image.Status) *ImageUpdate {
+	_u.mutation.SetStatus(v)
+	return _u
+}
+
+// SetNillableStatus sets the "status" field if the given value is not nil.
+func (_u *ImageUpdate) SetNillableStatus(v *image.Status) *ImageUpdate {
+	if v != nil {
+		_u.SetStatus(*v)
+	}
+	return _u
+}
+
 // SetBytes sets the "bytes" field.
 func (_u *ImageUpdate) SetBytes(v int64) *ImageUpdate {
 	_u.mutation.ResetBytes()
@@ -299,6 +313,11 @@ func (_u *ImageUpdate) check() error {
 			return &ValidationError{Name: "alt", err: fmt.Errorf(`ent: validator failed for field "Image.alt": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Status(); ok {
+		if err := image.StatusValidator(v); err != nil {
+			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "Image.status": %w`, err)}
+		}
+	}
 	if _u.mutation.OwnerCleared() && len(_u.mutation.OwnerIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Image.owner"`)
 	}
@@ -351,6 +370,9 @@ func (_u *ImageUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		_spec.AddModifier(func(u *sql.UpdateBuilder) {
 			sqljson.Append(u, image.FieldSizes, value)
 		})
+	}
+	if value, ok := _u.mutation.Status(); ok {
+		_spec.SetField(image.FieldStatus, field.TypeEnum, value)
 	}
 	if value, ok := _u.mutation.Bytes(); ok {
 		_spec.SetField(image.FieldBytes, field.TypeInt64, value)
@@ -515,6 +537,20 @@ func (_u *ImageUpdateOne) SetSizes(v []int) *ImageUpdateOne {
 // AppendSizes appends value to the "sizes" field.
 func (_u *ImageUpdateOne) AppendSizes(v []int) *ImageUpdateOne {
 	_u.mutation.AppendSizes(v)
+	return _u
+}
+
+// SetStatus sets the "status" field.
+func (_u *ImageUpdateOne) SetStatus(v image.Status) *ImageUpdateOne {
+	_u.mutation.SetStatus(v)
+	return _u
+}
+
+// SetNillableStatus sets the "status" field if the given value is not nil.
+func (_u *ImageUpdateOne) SetNillableStatus(v *image.Status) *ImageUpdateOne {
+	if v != nil {
+		_u.SetStatus(*v)
+	}
 	return _u
 }
 
@@ -711,6 +747,11 @@ func (_u *ImageUpdateOne) check() error {
 			return &ValidationError{Name: "alt", err: fmt.Errorf(`ent: validator failed for field "Image.alt": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Status(); ok {
+		if err := image.StatusValidator(v); err != nil {
+			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "Image.status": %w`, err)}
+		}
+	}
 	if _u.mutation.OwnerCleared() && len(_u.mutation.OwnerIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Image.owner"`)
 	}
@@ -780,6 +821,9 @@ func (_u *ImageUpdateOne) sqlSave(ctx context.Context) (_node *Image, err error)
 		_spec.AddModifier(func(u *sql.UpdateBuilder) {
 			sqljson.Append(u, image.FieldSizes, value)
 		})
+	}
+	if value, ok := _u.mutation.Status(); ok {
+		_spec.SetField(image.FieldStatus, field.TypeEnum, value)
 	}
 	if value, ok := _u.mutation.Bytes(); ok {
 		_spec.SetField(image.FieldBytes, field.TypeInt64, value)

@@ -3251,6 +3251,7 @@ type ImageMutation struct {
 	addheight     *int
 	sizes         *[]int
 	appendsizes   []int
+	status        *image.Status
 	bytes         *int64
 	addbytes      *int64
 	color         *string
@@ -3780,6 +3781,42 @@ func (m *ImageMutation) ResetSizes() {
 	m.appendsizes = nil
 }
 
+// SetStatus sets the "status" field.
+func (m *ImageMutation) SetStatus(i image.Status) {
+	m.status = &i
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *ImageMutation) Status() (r image.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the Image entity.
+// If the Image object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ImageMutation) OldStatus(ctx context.Context) (v image.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *ImageMutation) ResetStatus() {
+	m.status = nil
+}
+
 // SetBytes sets the "bytes" field.
 func (m *ImageMutation) SetBytes(i int64) {
 	m.bytes = &i
@@ -4156,7 +4193,7 @@ func (m *ImageMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ImageMutation) Fields() []string {
-	fields := make([]string, 0, 16)
+	fields := make([]string, 0, 17)
 	if m.created_at != nil {
 		fields = append(fields, image.FieldCreatedAt)
 	}
@@ -4186,6 +4223,9 @@ func (m *ImageMutation) Fields() []string {
 	}
 	if m.sizes != nil {
 		fields = append(fields, image.FieldSizes)
+	}
+	if m.status != nil {
+		fields = append(fields, image.FieldStatus)
 	}
 	if m.bytes != nil {
 		fields = append(fields, image.FieldBytes)
@@ -4233,6 +4273,8 @@ func (m *ImageMutation) Field(name string) (ent.Value, bool) {
 		return m.Height()
 	case image.FieldSizes:
 		return m.Sizes()
+	case image.FieldStatus:
+		return m.Status()
 	case image.FieldBytes:
 		return m.Bytes()
 	case image.FieldColor:
@@ -4274,6 +4316,8 @@ func (m *ImageMutation) OldField(ctx context.Context, name string) (ent.Value, e
 		return m.OldHeight(ctx)
 	case image.FieldSizes:
 		return m.OldSizes(ctx)
+	case image.FieldStatus:
+		return m.OldStatus(ctx)
 	case image.FieldBytes:
 		return m.OldBytes(ctx)
 	case image.FieldColor:
@@ -4364,6 +4408,13 @@ func (m *ImageMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetSizes(v)
+		return nil
+	case image.FieldStatus:
+		v, ok := value.(image.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
 		return nil
 	case image.FieldBytes:
 		v, ok := value.(int64)
@@ -4551,6 +4602,9 @@ func (m *ImageMutation) ResetField(name string) error {
 		return nil
 	case image.FieldSizes:
 		m.ResetSizes()
+		return nil
+	case image.FieldStatus:
+		m.ResetStatus()
 		return nil
 	case image.FieldBytes:
 		m.ResetBytes()

@@ -38,6 +38,8 @@ const (
 	FieldHeight = "height"
 	// FieldSizes holds the string denoting the sizes field in the database.
 	FieldSizes = "sizes"
+	// FieldStatus holds the string denoting the status field in the database.
+	FieldStatus = "status"
 	// FieldBytes holds the string denoting the bytes field in the database.
 	FieldBytes = "bytes"
 	// FieldColor holds the string denoting the color field in the database.
@@ -85,6 +87,7 @@ var Columns = []string{
 	FieldWidth,
 	FieldHeight,
 	FieldSizes,
+	FieldStatus,
 	FieldBytes,
 	FieldColor,
 	FieldAttachedAt,
@@ -147,6 +150,32 @@ func PurposeValidator(pu Purpose) error {
 	}
 }
 
+// Status defines the type for the "status" enum field.
+type Status string
+
+// StatusREADY is the default value of the Status enum.
+const DefaultStatus = StatusREADY
+
+// Status values.
+const (
+	StatusPROCESSING Status = "PROCESSING"
+	StatusREADY      Status = "READY"
+)
+
+func (s Status) String() string {
+	return string(s)
+}
+
+// StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
+func StatusValidator(s Status) error {
+	switch s {
+	case StatusPROCESSING, StatusREADY:
+		return nil
+	default:
+		return fmt.Errorf("image: invalid enum value for status field: %q", s)
+	}
+}
+
 // OrderOption defines the ordering options for the Image queries.
 type OrderOption func(*sql.Selector)
 
@@ -198,6 +227,11 @@ func ByWidth(opts ...sql.OrderTermOption) OrderOption {
 // ByHeight orders the results by the height field.
 func ByHeight(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldHeight, opts...).ToFunc()
+}
+
+// ByStatus orders the results by the status field.
+func ByStatus(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldStatus, opts...).ToFunc()
 }
 
 // ByBytes orders the results by the bytes field.
@@ -272,6 +306,24 @@ func (e *Purpose) UnmarshalGQL(val interface{}) error {
 	*e = Purpose(str)
 	if err := PurposeValidator(*e); err != nil {
 		return fmt.Errorf("%s is not a valid Purpose", str)
+	}
+	return nil
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e Status) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *Status) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = Status(str)
+	if err := StatusValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid Status", str)
 	}
 	return nil
 }

@@ -520,6 +520,26 @@ func HeightLTE(v int) predicate.Image {
 	return predicate.Image(sql.FieldLTE(FieldHeight, v))
 }
 
+// StatusEQ applies the EQ predicate on the "status" field.
+func StatusEQ(v Status) predicate.Image {
+	return predicate.Image(sql.FieldEQ(FieldStatus, v))
+}
+
+// StatusNEQ applies the NEQ predicate on the "status" field.
+func StatusNEQ(v Status) predicate.Image {
+	return predicate.Image(sql.FieldNEQ(FieldStatus, v))
+}
+
+// StatusIn applies the In predicate on the "status" field.
+func StatusIn(vs ...Status) predicate.Image {
+	return predicate.Image(sql.FieldIn(FieldStatus, vs...))
+}
+
+// StatusNotIn applies the NotIn predicate on the "status" field.
+func StatusNotIn(vs ...Status) predicate.Image {
+	return predicate.Image(sql.FieldNotIn(FieldStatus, vs...))
+}
+
 // BytesEQ applies the EQ predicate on the "bytes" field.
 func BytesEQ(v int64) predicate.Image {
 	return predicate.Image(sql.FieldEQ(FieldBytes, v))

@@ -194,6 +194,7 @@ var (
 		{Name: "width", Type: field.TypeInt},
 		{Name: "height", Type: field.TypeInt},
 		{Name: "sizes", Type: field.TypeJSON},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PROCESSING", "READY"}, Default: "READY"},
 		{Name: "bytes", Type: field.TypeInt64},
 		{Name: "color", Type: field.TypeString},
 		{Name: "attached_at", Type: field.TypeTime, Nullable: true},
@@ -210,13 +211,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "images_posts_images",
-				Columns:    []*schema.Column{ImagesColumns[15]},
+				Columns:    []*schema.Column{ImagesColumns[16]},
 				RefColumns: []*schema.Column{PostsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "images_users_images",
-				Columns:    []*schema.Column{ImagesColumns[16]},
+				Columns:    []*schema.Column{ImagesColumns[17]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -225,22 +226,22 @@ var (
 			{
 				Name:    "image_owner_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{ImagesColumns[16], ImagesColumns[1]},
+				Columns: []*schema.Column{ImagesColumns[17], ImagesColumns[1]},
 			},
 			{
 				Name:    "image_attached_at_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{ImagesColumns[12], ImagesColumns[1]},
+				Columns: []*schema.Column{ImagesColumns[13], ImagesColumns[1]},
 			},
 			{
 				Name:    "image_released_at",
 				Unique:  false,
-				Columns: []*schema.Column{ImagesColumns[13]},
+				Columns: []*schema.Column{ImagesColumns[14]},
 			},
 			{
 				Name:    "image_post_id",
 				Unique:  false,
-				Columns: []*schema.Column{ImagesColumns[15]},
+				Columns: []*schema.Column{ImagesColumns[16]},
 			},
 		},
 	}

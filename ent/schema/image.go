@@ -54,6 +54,14 @@ func (Image) Fields() []ent.Field {
 		field.Ints("sizes").
 			Annotations(entgql.Skip(entgql.SkipAll)).
 			Comment("Widths of the stored variants, smallest first; the last is the full image."),
+		field.Enum("status").
+			Values("PROCESSING", "READY").
+			Default("READY").
+			Annotations(Values{
+				"PROCESSING": "Only the full image is stored: its smaller sizes are being made.",
+				"READY":      "Every size is stored.",
+			}, entgql.Skip(entgql.SkipWhereInput|entgql.SkipOrderField)).
+			Comment("Whether its resized variants are made yet: until then variants and url give the full image."),
 		field.Int64("bytes").
 			Annotations(entgql.Skip(entgql.SkipWhereInput | entgql.SkipOrderField)).
 			Comment("Storage used by all its files, in bytes."),

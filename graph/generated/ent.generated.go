@@ -1692,6 +1692,29 @@ func (ec *executionContext) fieldContext_Image_height(_ context.Context, field g
 	return graphql.NewScalarFieldContext("Image", field, false, false, errLeafInt)
 }
 
+func (ec *executionContext) _Image_status(ctx context.Context, field graphql.CollectedField, obj *ent.Image) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Image_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v image.Status) graphql.Marshaler {
+			return ec.marshalNImageStatus2githubᚗcomᚋagoraᚋagoraᚋentᚋimageᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Image_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Image", field, false, false, errLeafImageStatus)
+}
+
 func (ec *executionContext) _Image_bytes(ctx context.Context, field graphql.CollectedField, obj *ent.Image) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
 		return ec.marshalNInt2int64(ctx, field.Selections, obj.Bytes)
@@ -6229,6 +6252,11 @@ func (ec *executionContext) _Image(ctx context.Context, sel ast.SelectionSet, ob
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "status":
+			out.Values[i] = ec._Image_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "bytes":
 			out.Values[i] = ec._Image_bytes(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -9266,6 +9294,16 @@ func (ec *executionContext) unmarshalNImagePurpose2githubᚗcomᚋagoraᚋagora�
 }
 
 func (ec *executionContext) marshalNImagePurpose2githubᚗcomᚋagoraᚋagoraᚋentᚋimageᚐPurpose(ctx context.Context, sel ast.SelectionSet, v image.Purpose) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNImageStatus2githubᚗcomᚋagoraᚋagoraᚋentᚋimageᚐStatus(ctx context.Context, v any) (image.Status, error) {
+	var res image.Status
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNImageStatus2githubᚗcomᚋagoraᚋagoraᚋentᚋimageᚐStatus(ctx context.Context, sel ast.SelectionSet, v image.Status) graphql.Marshaler {
 	return v
 }
 

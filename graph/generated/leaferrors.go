@@ -11,6 +11,7 @@ var (
 	errLeafFloat               = errors.New("field of type Float does not have child fields")
 	errLeafID                  = errors.New("field of type ID does not have child fields")
 	errLeafImagePurpose        = errors.New("field of type ImagePurpose does not have child fields")
+	errLeafImageStatus         = errors.New("field of type ImageStatus does not have child fields")
 	errLeafInt                 = errors.New("field of type Int does not have child fields")
 	errLeafJobState            = errors.New("field of type JobState does not have child fields")
 	errLeafNotificationKind    = errors.New("field of type NotificationKind does not have child fields")

@@ -191,6 +191,7 @@ type ComplexityRoot struct {
 		HiddenAt  func(childComplexity int) int
 		ID        func(childComplexity int) int
 		Purpose   func(childComplexity int) int
+		Status    func(childComplexity int) int
 		URL       func(childComplexity int, width *int) int
 		UpdatedAt func(childComplexity int) int
 		Variants  func(childComplexity int) int
@@ -1064,6 +1065,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Image.Purpose(childComplexity), true
+	case "Image.status":
+		if e.ComplexityRoot.Image.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Image.Status(childComplexity), true
 	case "Image.url":
 		if e.ComplexityRoot.Image.URL == nil {
 			break
@@ -3295,6 +3302,10 @@ type Image implements Node {
   """
   height: Int!
   """
+  Whether its resized variants are made yet: until then variants and url give the full image.
+  """
+  status: ImageStatus!
+  """
   Storage used by all its files, in bytes.
   """
   bytes: Int!
@@ -3349,6 +3360,19 @@ enum ImagePurpose @goModel(model: "github.com/agora/agora/ent/image.Purpose") {
   An image in a post's body: seen by those who see the post.
   """
   POST_INLINE
+}
+"""
+ImageStatus is enum for the field status
+"""
+enum ImageStatus @goModel(model: "github.com/agora/agora/ent/image.Status") {
+  """
+  Only the full image is stored: its smaller sizes are being made.
+  """
+  PROCESSING
+  """
+  Every size is stored.
+  """
+  READY
 }
 """
 One direct message in a conversation.
@@ -5729,6 +5753,8 @@ func (ec *executionContext) childFields_Image(ctx context.Context, field graphql
 		return ec.fieldContext_Image_width(ctx, field)
 	case "height":
 		return ec.fieldContext_Image_height(ctx, field)
+	case "status":
+		return ec.fieldContext_Image_status(ctx, field)
 	case "bytes":
 		return ec.fieldContext_Image_bytes(ctx, field)
 	case "color":

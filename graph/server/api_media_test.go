@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -122,13 +123,13 @@ func pngDeclaring(w, h uint32) []byte {
 }
 
 const uploadMutation = `mutation($in: UploadImageInput!) {
-  uploadImage(input: $in) { image { id purpose alt width height color url variants { width height url } } }
+  uploadImage(input: $in) { image { id status purpose alt width height color url variants { width height url } } }
 }`
 
 type uploaded struct {
-	ID, Purpose, Alt, Color, URL string
-	Width, Height                int
-	Variants                     []struct {
+	ID, Status, Purpose, Alt, Color, URL string
+	Width, Height                        int
+	Variants                             []struct {
 		Width, Height int
 		URL           string
 	}
@@ -147,6 +148,15 @@ func (a *api) upload(t *testing.T, u user, purpose string, file []byte) uploaded
 		t.Fatal(err)
 	}
 	return out.UploadImage.Image
+}
+
+// image reads image id as u.
+func (a *api) image(t *testing.T, u user, id string) uploaded {
+	t.Helper()
+	var out struct{ Node uploaded }
+	a.as(u).Do(t, `query($id: ID!) { node(id: $id) { id ... on Image { status purpose alt width height color url variants { width height url } } } }`,
+		map[string]any{"id": id}, &out)
+	return out.Node
 }
 
 // fetch GETs an image URL from this server (URLs name the configured base address).
@@ -188,6 +198,41 @@ func TestImageUpload(t *testing.T) {
 		img := a.upload(t, una, "AVATAR", testJPEG(t, 1600, 1200))
 		if img.Width != 1600 || img.Height != 1200 || img.Purpose != "AVATAR" || img.Alt != "a test image" || !strings.HasPrefix(img.Color, "#") {
 			t.Fatalf("image %+v", img)
+		}
+		// The request stores the full image only; a job makes the smaller sizes.
+		if img.Status != "PROCESSING" || len(img.Variants) != 1 || img.Variants[0].Width != 1600 || len(a.files(t)) != 1 {
+			t.Fatalf("before its job: status %s, variants %+v, %d files", img.Status, img.Variants, len(a.files(t)))
+		}
+		if res, body := a.fetch(t, img.URL, nil); res.StatusCode != 200 || bytes.Contains(body, []byte(gpsMarker)) {
+			t.Fatalf("the full image before its job: %d", res.StatusCode)
+		}
+		a.settle(t)
+		img = a.image(t, una, img.ID)
+		if img.Status != "READY" {
+			t.Fatalf("after its job: status %s", img.Status)
+		}
+		// A second run (a retry after a crash) writes the same files and changes nothing.
+		before := map[string][]byte{}
+		for _, f := range a.files(t) {
+			before[f], _ = os.ReadFile(f)
+		}
+		if _, err := a.db.SQL.Exec("UPDATE images SET status = 'PROCESSING', sizes = '[1600]'"); err != nil {
+			t.Fatal(err)
+		}
+		var id int
+		if err := a.db.SQL.QueryRow("SELECT id FROM images").Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.images.ResizeImage(context.Background(), id); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range a.files(t) {
+			if b, _ := os.ReadFile(f); !bytes.Equal(b, before[f]) {
+				t.Fatalf("%s differs after a second run", f)
+			}
+		}
+		if again := a.image(t, una, img.ID); again.Status != "READY" || len(again.Variants) != 4 {
+			t.Fatalf("after a second run: %+v", again)
 		}
 		var widths []int
 		for _, v := range img.Variants {
@@ -248,9 +293,7 @@ func TestImageUpload(t *testing.T) {
 		// A new avatar releases the old one, which the clean-up then deletes with its files.
 		second := a.upload(t, una, "AVATAR", testPNG(t, 300, 200))
 		a.as(una).Do(t, `mutation($id: ID!) { updateProfile(input: {avatarImageID: $id}) { user { avatarURL } } }`, map[string]any{"id": second.ID}, nil)
-		if n, err := a.images.Sweep(context.Background()); err != nil || n != 1 {
-			t.Fatalf("sweep: %d, %v; want 1 deleted", n, err)
-		}
+		a.settle(t) // its media_delete job, inserted with the profile's change
 		if res, _ := a.fetch(t, avatar, nil); res.StatusCode != http.StatusNotFound {
 			t.Fatalf("replaced avatar: %d, want 404", res.StatusCode)
 		}
@@ -444,14 +487,25 @@ func TestImagePrivacy(t *testing.T) {
 		// Someone else's image is no cover of mine.
 		mine := a.upload(t, otto, "POST_COVER", testPNG(t, 100, 100))
 		a.as(una).Fail(t, "NOT_FOUND", "coverImageID", `mutation($c: ID!) { createPost(input: {title: "x", coverImageID: $c}) { post { id } } }`, map[string]any{"c": mine.ID})
-		// A deleted post's images are deleted by the clean-up.
-		files := len(a.files(t))
+		// A deleted post's images are deleted by the media_delete job inserted with the deletion:
+		// every size (64, 256 and 400 wide) and the row.
+		a.settle(t)
+		files, rows := len(a.files(t)), a.count(t, "images")
 		a.as(una).Do(t, `mutation($id: ID!) { deletePost(input: {id: $id}) { deletedPostID } }`, map[string]any{"id": p.ID}, nil)
-		if n, err := a.images.Sweep(context.Background()); err != nil || n != 1 {
-			t.Fatalf("sweep after deletePost: %d %v", n, err)
+		a.settle(t)
+		if got := len(a.files(t)); got != files-3 || a.count(t, "images") != rows-1 {
+			t.Fatalf("files %d → %d, rows %d → %d: the deleted post's cover is still stored", files, got, rows, a.count(t, "images"))
 		}
-		if got := len(a.files(t)); got != files-len(cover.Variants) {
-			t.Fatalf("files %d → %d: the deleted post's cover is still stored", files, got)
+		// A draft's inline image is the draft's: another user reads neither it nor its file.
+		draftInline := a.upload(t, una, "POST_INLINE", testPNG(t, 80, 60))
+		a.as(una).Do(t, `mutation($b: String!) { createPost(input: {title: "Draft inline", body: $b}) { post { id } } }`,
+			map[string]any{"b": "![x](" + strings.SplitN(draftInline.URL, "?", 2)[0] + ")"}, nil)
+		a.as(otto).Do(t, q, map[string]any{"id": draftInline.ID}, &seen)
+		if seen.Image != nil {
+			t.Fatal("another user reads a draft's inline image")
+		}
+		if res, _ := a.fetch(t, strings.SplitN(draftInline.URL, "?", 2)[0], nil); res.StatusCode != http.StatusNotFound {
+			t.Fatalf("a draft's inline image without signature: %d, want 404", res.StatusCode)
 		}
 		// A body shows an inline image by its URL, which attaches it to the post: public once the
 		// post is; removed from the body, it is deleted.
@@ -466,9 +520,7 @@ func TestImagePrivacy(t *testing.T) {
 			t.Fatalf("inline image of a published post: %d", res.StatusCode)
 		}
 		a.as(una).Do(t, `mutation($id: ID!) { updatePost(input: {id: $id, body: "No chart."}) { post { id } } }`, map[string]any{"id": ip.CreatePost.Post.ID}, nil)
-		if n, err := a.images.Sweep(context.Background()); err != nil || n != 1 {
-			t.Fatalf("sweep after the image left the body: %d %v", n, err)
-		}
+		a.settle(t)
 		if res, _ := a.fetch(t, src, nil); res.StatusCode != http.StatusNotFound {
 			t.Fatalf("inline image removed from the body: %d, want 404", res.StatusCode)
 		}
@@ -499,8 +551,12 @@ func TestImageS3(t *testing.T) {
 		return keys
 	}
 	img := a.upload(t, una, "AVATAR", testJPEG(t, 300, 200))
-	if keys := objects(); len(keys) != 3 || !strings.HasPrefix(keys[0], "images/") {
-		t.Fatalf("objects %v, want 3 under images/", keys)
+	if keys := objects(); len(keys) != 1 || !strings.HasPrefix(keys[0], "images/") {
+		t.Fatalf("objects %v, want the full image under images/ before its job", keys)
+	}
+	a.settle(t)
+	if keys := objects(); len(keys) != 3 {
+		t.Fatalf("objects %v, want 3 sizes after its job", keys)
 	}
 	res, body := a.fetch(t, img.URL, nil)
 	if res.StatusCode != 200 || bytes.Contains(body, []byte(gpsMarker)) || res.Header.Get("Content-Type") != "image/jpeg" {
@@ -535,8 +591,21 @@ func TestImageS3(t *testing.T) {
 	}
 	a.as(una).Do(t, `mutation($id: String!) { completeImageUpload(input: {uploadID: $id}) { image { id width height alt url variants { width height url } } } }`,
 		map[string]any{"id": start.CreateImageUpload.UploadID}, &done)
-	if got := done.CompleteImageUpload.Image; got.Width != 500 || got.Height != 400 || got.Alt != "direct" || len(got.Variants) != 3 {
+	a.settle(t)
+	if got := a.image(t, una, done.CompleteImageUpload.Image.ID); got.Width != 500 || got.Height != 400 || got.Alt != "direct" || got.Status != "READY" || len(got.Variants) != 3 {
 		t.Fatalf("direct upload: %+v", got)
+	}
+	// A deleted post's images leave the bucket with the job its deletion inserted.
+	var post struct {
+		CreatePost struct{ Post struct{ ID string } }
+	}
+	a.as(una).Do(t, `mutation($c: ID!) { createPost(input: {title: "On S3", coverImageID: $c}) { post { id } } }`,
+		map[string]any{"c": done.CompleteImageUpload.Image.ID}, &post)
+	before := len(objects())
+	a.as(una).Do(t, `mutation($id: ID!) { deletePost(input: {id: $id}) { deletedPostID } }`, map[string]any{"id": post.CreatePost.Post.ID}, nil)
+	a.settle(t)
+	if after := len(objects()); after != before-3 {
+		t.Fatalf("objects %d → %d: the deleted post's cover (3 sizes) is still in the bucket", before, after)
 	}
 	for _, k := range objects() {
 		if strings.HasPrefix(k, "incoming/") {
@@ -569,5 +638,58 @@ func TestImageSweepJob(t *testing.T) {
 			t.Fatalf("the sweep job left %d images and %d files, want 1 and 3", a.count(t, "images"), len(a.files(t)))
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestImageSweepIncoming: the sweep deletes the files of direct uploads never completed once no
+// completion may take them any more (twice the upload URL's life), and keeps fresh ones.
+func TestImageSweepIncoming(t *testing.T) {
+	a := newAPIWith(t, func(*config.Config) {})
+	dir := filepath.Join(a.cfg.Media.Dir, "incoming")
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	stale, fresh := filepath.Join(dir, "stale"), filepath.Join(dir, "fresh")
+	for _, f := range []string{stale, fresh} {
+		if err := os.WriteFile(f, []byte("partial upload"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(stale, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.images.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatalf("the stale upload is still stored: %v", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Fatalf("a fresh upload was deleted: %v", err)
+	}
+}
+
+// TestImageWebP: a WebP upload is decoded and stored re-encoded as JPEG (it is opaque), the format
+// every client reads; a transparent one would be PNG.
+func TestImageWebP(t *testing.T) {
+	a := newAPIWith(t, func(*config.Config) {})
+	una := a.register(t, "una")
+	file, err := os.ReadFile("testdata/photo.webp") // from golang.org/x/image's test data
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := a.upload(t, una, "POST_INLINE", file)
+	a.settle(t)
+	img = a.image(t, una, img.ID)
+	if img.Status != "READY" || len(img.Variants) < 2 {
+		t.Fatalf("webp: %+v", img)
+	}
+	for _, v := range img.Variants {
+		res, body := a.fetch(t, v.URL, nil)
+		cfg, err := jpeg.DecodeConfig(bytes.NewReader(body))
+		if res.StatusCode != 200 || res.Header.Get("Content-Type") != "image/jpeg" || err != nil || cfg.Width != v.Width {
+			t.Fatalf("variant %d: %d %q %v %+v", v.Width, res.StatusCode, res.Header.Get("Content-Type"), err, cfg)
+		}
 	}
 }

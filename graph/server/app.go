@@ -186,6 +186,7 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 		Sign: tokens.Derive,
 	})
 	accounts.SetImages(images)
+	images.UseJobs(queue) // resized variants made by media_resize jobs
 	if mc.SweepInterval > 0 {
 		images.AddSweep(queue, mc.SweepInterval) // released and never-attached images
 	}
@@ -193,7 +194,7 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 		Resolver: graph.Resolver{
 			Client:   db.Client,
 			Accounts: accounts,
-			Publish:  publish.New(db.Client, events, notices),
+			Publish:  publish.New(db.Client, events, notices).SetImages(images),
 			Social:   social.New(db.Client, notices),
 			Notices:  notices,
 			Messages: message.New(db.Client, events, notices, limiter, budgets.MessagesPerUser),

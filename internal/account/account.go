@@ -301,14 +301,14 @@ func (s *Service) UpdateProfile(ctx context.Context, in UpdateProfileInput) (*en
 				if s.images == nil {
 					return apperr.InvalidField("avatarImageID", "image uploads are not enabled")
 				}
-				img, err := media.AttachAvatar(ctx, tx, *in.AvatarImageID, cur.AvatarImageID)
+				img, err := s.images.AttachAvatar(ctx, tx, *in.AvatarImageID, cur.AvatarImageID)
 				if err != nil {
 					return err
 				}
 				upd.SetAvatarURL(s.images.PublicURL(img, avatarWidth)).SetAvatarImageID(img.ID)
 			default:
 				if cur.AvatarImageID != nil {
-					if err := media.ReleaseImage(ctx, tx, *cur.AvatarImageID); err != nil {
+					if err := s.images.ReleaseImage(ctx, tx, *cur.AvatarImageID); err != nil {
 						return err
 					}
 				}

@@ -36,7 +36,7 @@ func attachable(ctx context.Context, tx *ent.Tx, field string, id int, purpose i
 }
 
 // AttachAvatar makes image id (an AVATAR of the viewer's) their avatar, releasing previous.
-func AttachAvatar(ctx context.Context, tx *ent.Tx, id int, previous *int) (*ent.Image, error) {
+func (s *Service) AttachAvatar(ctx context.Context, tx *ent.Tx, id int, previous *int) (*ent.Image, error) {
 	if previous != nil && *previous == id {
 		return tx.Image.Get(ctx, id)
 	}
@@ -49,7 +49,7 @@ func AttachAvatar(ctx context.Context, tx *ent.Tx, id int, previous *int) (*ent.
 		return nil, err
 	}
 	if previous != nil {
-		if err := release(ctx, tx, image.ID(*previous)); err != nil {
+		if err := s.release(ctx, tx, image.ID(*previous)); err != nil {
 			return nil, err
 		}
 	}
@@ -57,13 +57,13 @@ func AttachAvatar(ctx context.Context, tx *ent.Tx, id int, previous *int) (*ent.
 }
 
 // ReleaseImage lets the clean-up delete a removed avatar or cover.
-func ReleaseImage(ctx context.Context, tx *ent.Tx, id int) error {
-	return release(ctx, tx, image.ID(id))
+func (s *Service) ReleaseImage(ctx context.Context, tx *ent.Tx, id int) error {
+	return s.release(ctx, tx, image.ID(id))
 }
 
 // AttachCover makes image id (a POST_COVER of the viewer's) the cover of post, releasing
 // previous.
-func AttachCover(ctx context.Context, tx *ent.Tx, post, id int, previous *int) error {
+func (s *Service) AttachCover(ctx context.Context, tx *ent.Tx, post, id int, previous *int) error {
 	if previous != nil && *previous == id {
 		return nil
 	}
@@ -75,7 +75,7 @@ func AttachCover(ctx context.Context, tx *ent.Tx, post, id int, previous *int) e
 		return err
 	}
 	if previous != nil {
-		return release(ctx, tx, image.ID(*previous))
+		return s.release(ctx, tx, image.ID(*previous))
 	}
 	return nil
 }
@@ -86,7 +86,7 @@ var inlineRef = regexp.MustCompile(`/media/(images/[a-z2-7]{26})/`)
 // AttachInline attaches to post the viewer's POST_INLINE images its body refers to, and releases
 // the ones attached before that it no longer refers to. Images of others, or of another purpose,
 // are left as they are: a body may link to any image it likes.
-func AttachInline(ctx context.Context, tx *ent.Tx, post int, body string) error {
+func (s *Service) AttachInline(ctx context.Context, tx *ent.Tx, post int, body string) error {
 	var keys []string
 	for _, m := range inlineRef.FindAllStringSubmatch(body, 100) {
 		keys = append(keys, m[1])
@@ -101,15 +101,29 @@ func AttachInline(ctx context.Context, tx *ent.Tx, post int, body string) error 
 			return err
 		}
 	}
-	return release(ctx, tx, image.PostID(post), image.PurposeEQ(image.PurposePOST_INLINE), image.KeyNotIn(keys...))
+	return s.release(ctx, tx, image.PostID(post), image.PurposeEQ(image.PurposePOST_INLINE), image.KeyNotIn(keys...))
 }
 
 // ReleasePost lets the clean-up delete the images of a post about to be deleted.
-func ReleasePost(ctx context.Context, tx *ent.Tx, post int) error {
-	return release(ctx, tx, image.PostID(post))
+func (s *Service) ReleasePost(ctx context.Context, tx *ent.Tx, post int) error {
+	return s.release(ctx, tx, image.PostID(post))
 }
 
-// release marks the images where holds as unused: the clean-up deletes them.
-func release(ctx context.Context, tx *ent.Tx, where ...predicate.Image) error {
-	return tx.Image.Update().Where(append(where, image.ReleasedAtIsNil())...).SetReleasedAt(time.Now().UTC()).Exec(ctx)
+// release marks the images where holds as unused and, with a job queue, inserts the
+// media_delete job that deletes them in the same transaction: the write that drops an image
+// always gets its deletion. Without a queue (s nil) the periodic sweep deletes them.
+func (s *Service) release(ctx context.Context, tx *ent.Tx, where ...predicate.Image) error {
+	where = append(where, image.ReleasedAtIsNil())
+	var ids []int
+	if s != nil && s.queue != nil {
+		var err error
+		if ids, err = tx.Image.Query().Where(where...).IDs(ctx); err != nil || len(ids) == 0 {
+			return err
+		}
+		where = []predicate.Image{image.IDIn(ids...), image.ReleasedAtIsNil()}
+	}
+	if err := tx.Image.Update().Where(where...).SetReleasedAt(time.Now().UTC()).Exec(ctx); err != nil || len(ids) == 0 {
+		return err
+	}
+	return s.queue.Insert(ctx, DeleteArgs{ImageIDs: ids}, nil)
 }

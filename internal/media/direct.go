@@ -24,6 +24,9 @@ type upload struct {
 	Expires int64         `json:"e"`
 }
 
+// incoming is the prefix of direct uploads' files, until CompleteUpload processes them.
+const incoming = "incoming/"
+
 // DirectUpload is where to PUT a file.
 type DirectUpload struct {
 	ID        string
@@ -52,7 +55,7 @@ func (s *Service) CreateUpload(ctx context.Context, purpose image.Purpose, alt *
 		return nil, err
 	}
 	exp := s.now().Add(s.opts.UploadTTL)
-	u := upload{User: v.UserID, Purpose: purpose, Alt: altText, Key: "incoming/" + randomName(), Size: size, Expires: exp.Unix()}
+	u := upload{User: v.UserID, Purpose: purpose, Alt: altText, Key: incoming + randomName(), Size: size, Expires: exp.Unix()}
 	url, err := s.store.PresignPut(ctx, u.Key, size, s.opts.UploadTTL)
 	if errors.Is(err, ErrNoPresign) {
 		return nil, apperr.InvalidField("size", "direct uploads need S3-compatible storage (STORAGE_URL): upload with uploadImage")

@@ -103,3 +103,26 @@ func (f *FS) PresignPut(context.Context, string, int64, time.Duration) (string, 
 
 // Name is the folder.
 func (f *FS) Name() string { return "folder:" + f.root }
+
+// Stale lists the files under prefix modified before cutoff.
+func (f *FS) Stale(_ context.Context, prefix string, cutoff time.Time, limit int) ([]string, error) {
+	dir := filepath.Join(f.root, filepath.FromSlash(strings.TrimSuffix(prefix, "/")))
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil || !info.Mode().IsRegular() || !info.ModTime().Before(cutoff) {
+			continue
+		}
+		if keys = append(keys, strings.TrimSuffix(prefix, "/")+"/"+e.Name()); len(keys) == limit {
+			break
+		}
+	}
+	return keys, nil
+}

@@ -26,6 +26,7 @@ import (
 	"github.com/agora/agora/internal/apperr"
 	"github.com/agora/agora/internal/auth"
 	"github.com/agora/agora/internal/database"
+	"github.com/agora/agora/internal/jobs"
 	"github.com/agora/agora/internal/ratelimit"
 )
 
@@ -52,6 +53,7 @@ type Service struct {
 	store   Storage
 	opts    Options
 	limiter ratelimit.Limiter
+	queue   *jobs.Queue // resizes in a job when set (UseJobs); in the request otherwise
 	decodes chan struct{}
 	log     *slog.Logger
 	now     func() time.Time
@@ -115,7 +117,11 @@ func (s *Service) keep(ctx context.Context, owner int, data []byte, purpose imag
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	p, err := Process(data, s.opts.Limits)
+	process := Process
+	if s.queue != nil {
+		process = Original
+	}
+	p, err := process(data, s.opts.Limits)
 	<-s.decodes
 	if err != nil {
 		return nil, err
@@ -145,11 +151,19 @@ func (s *Service) keep(ctx context.Context, owner int, data []byte, purpose imag
 		keys = append(keys, k)
 	}
 	full := p.Variants[len(p.Variants)-1]
+	status := image.StatusREADY
+	if s.queue != nil && full.Width > Widths[0] {
+		status = image.StatusPROCESSING
+	}
 	var img *ent.Image
 	err = database.InTx(ctx, s.client, func(ctx context.Context, tx *ent.Tx) error {
 		img, err = tx.Image.Create().SetOwnerID(owner).SetPurpose(purpose).SetAlt(alt).SetKey(key).SetFormat(p.Format).
-			SetWidth(full.Width).SetHeight(full.Height).SetSizes(sizes).SetBytes(total).SetColor(p.Color).Save(ctx)
-		return err
+			SetWidth(full.Width).SetHeight(full.Height).SetSizes(sizes).SetBytes(total).SetColor(p.Color).SetStatus(status).Save(ctx)
+		if err != nil || status == image.StatusREADY {
+			return err
+		}
+		// With the row: a committed image always gets its sizes, a rolled-back one never a job.
+		return s.queue.Insert(ctx, ResizeArgs{ImageID: img.ID}, nil)
 	})
 	if err != nil {
 		s.remove(keys)

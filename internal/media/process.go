@@ -65,34 +65,74 @@ func Sniff(data []byte) (string, error) {
 // Process checks data against lim and makes its variants. Each refusal is BAD_USER_INPUT or
 // PAYLOAD_TOO_LARGE on the field "file", naming the limit.
 func Process(data []byte, lim Limits) (*Processed, error) {
+	p, full, err := original(data, lim)
+	if err != nil {
+		return nil, err
+	}
+	smaller, err := variants(full, p.Format)
+	if err != nil {
+		return nil, err
+	}
+	p.Variants = append(smaller, p.Variants...)
+	return p, nil
+}
+
+// Original checks data against lim like Process but makes the full image only (re-encoded, at
+// most MaxWidth wide): the smaller sizes are left to Resize, in a job.
+func Original(data []byte, lim Limits) (*Processed, error) {
+	p, _, err := original(data, lim)
+	return p, err
+}
+
+// Resize makes the smaller sizes of a stored full image (what Original made): the same input
+// gives the same files, so a job that runs twice writes the same bytes.
+func Resize(stored []byte, format string) ([]Variant, error) {
+	var (
+		img image.Image
+		err error
+	)
+	if format == "png" {
+		img, err = png.Decode(bytes.NewReader(stored))
+	} else {
+		img, err = jpeg.Decode(bytes.NewReader(stored))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("media: stored %s image: %w", format, err)
+	}
+	return variants(img, format)
+}
+
+// original decodes data within lim and encodes its full image, returned also decoded.
+func original(data []byte, lim Limits) (*Processed, image.Image, error) {
 	if int64(len(data)) > lim.MaxBytes {
-		return nil, apperr.OverLimit(apperr.TooLarge, "file", "maxBytes", lim.MaxBytes, "the image is larger than %d bytes", lim.MaxBytes)
+		return nil, nil, apperr.OverLimit(apperr.TooLarge, "file", "maxBytes", lim.MaxBytes, "the image is larger than %d bytes", lim.MaxBytes)
 	}
 	mt, err := Sniff(data)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	kind := accepted[mt]
 	// The header's dimensions, before decoding: a small file may declare a huge image.
 	cfg, err := kind.config(data)
 	if err != nil {
-		return nil, apperr.InvalidField("file", "not a readable %s image: %s", kind.name, "its header is damaged or truncated")
+		return nil, nil, apperr.InvalidField("file", "not a readable %s image: %s", kind.name, "its header is damaged or truncated")
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, apperr.InvalidField("file", "the %s image declares no pixels", kind.name)
+		return nil, nil, apperr.InvalidField("file", "the %s image declares no pixels", kind.name)
 	}
 	if px := int64(cfg.Width) * int64(cfg.Height); px > lim.MaxPixels {
-		return nil, apperr.OverLimit(apperr.TooLarge, "file", "maxPixels", lim.MaxPixels,
+		return nil, nil, apperr.OverLimit(apperr.TooLarge, "file", "maxPixels", lim.MaxPixels,
 			"the image has %d×%d pixels; at most %d pixels are accepted", cfg.Width, cfg.Height, lim.MaxPixels)
 	}
 	img, err := decode(mt, data)
 	if err != nil {
-		return nil, apperr.InvalidField("file", "not a readable %s image: the file is damaged or truncated", kind.name)
+		return nil, nil, apperr.InvalidField("file", "not a readable %s image: the file is damaged or truncated", kind.name)
 	}
 	b := img.Bounds()
 	if int64(b.Dx())*int64(b.Dy()) > lim.MaxPixels { // EXIF rotation keeps the count; anything else is a lie of the header
-		return nil, apperr.OverLimit(apperr.TooLarge, "file", "maxPixels", lim.MaxPixels, "the image has more than %d pixels", lim.MaxPixels)
+		return nil, nil, apperr.OverLimit(apperr.TooLarge, "file", "maxPixels", lim.MaxPixels, "the image has more than %d pixels", lim.MaxPixels)
 	}
+	// WebP and GIF are served as JPEG when opaque, PNG otherwise: the formats every client reads.
 	format := "png"
 	if mt == "image/jpeg" || opaque(img) {
 		format = "jpeg"
@@ -102,21 +142,27 @@ func Process(data []byte, lim Limits) (*Processed, error) {
 	if b.Dx() > MaxWidth {
 		full = imaging.Resize(img, MaxWidth, 0, imaging.Lanczos)
 	}
+	v, err := encode(full, format)
+	if err != nil {
+		return nil, nil, err
+	}
+	p.Variants = []Variant{v}
+	return p, full, nil
+}
+
+// variants are the Widths narrower than full, smallest first.
+func variants(full image.Image, format string) ([]Variant, error) {
+	var out []Variant
 	for _, w := range Widths {
 		if w < full.Bounds().Dx() {
 			v, err := encode(imaging.Resize(full, w, 0, imaging.Lanczos), format)
 			if err != nil {
 				return nil, err
 			}
-			p.Variants = append(p.Variants, v)
+			out = append(out, v)
 		}
 	}
-	v, err := encode(full, format)
-	if err != nil {
-		return nil, err
-	}
-	p.Variants = append(p.Variants, v)
-	return p, nil
+	return out, nil
 }
 
 // decode decodes with the sniffed format's decoder only. JPEGs are turned upright by their EXIF

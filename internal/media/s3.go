@@ -127,3 +127,22 @@ func (s *S3) Name() string {
 	}
 	return "s3:" + s.bucket + "@" + s.endpoint
 }
+
+// Stale lists the objects under prefix last modified before cutoff, from the first pages of the
+// listing: what a run leaves the next one finds.
+func (s *S3) Stale(ctx context.Context, prefix string, cutoff time.Time, limit int) ([]string, error) {
+	var keys []string
+	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &prefix})
+	for pages := 0; p.HasMorePages() && pages < 10 && len(keys) < limit; pages++ {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range out.Contents {
+			if o.Key != nil && o.LastModified != nil && o.LastModified.Before(cutoff) && len(keys) < limit {
+				keys = append(keys, *o.Key)
+			}
+		}
+	}
+	return keys, nil
+}

@@ -22,6 +22,9 @@ type Storage interface {
 	// PresignPut is a URL a client may PUT exactly size bytes to, under key, until ttl passes;
 	// ErrNoPresign when the store cannot sign (the filesystem).
 	PresignPut(ctx context.Context, key string, size int64, ttl time.Duration) (string, error)
+	// Stale lists the keys under prefix last written before cutoff (direct uploads never
+	// completed), up to limit.
+	Stale(ctx context.Context, prefix string, cutoff time.Time, limit int) ([]string, error)
 	// Name describes the store for the start-up log, without secrets.
 	Name() string
 }

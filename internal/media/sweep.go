@@ -7,6 +7,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/agora/agora/ent/image"
+	"github.com/agora/agora/ent/predicate"
 	"github.com/agora/agora/ent/privacy"
 	"github.com/agora/agora/internal/jobs"
 )
@@ -16,13 +17,38 @@ import (
 // first, then the row: a crash between the two leaves a row the next sweep deletes again, never a
 // file without a row. It returns how many images it deleted.
 func (s *Service) Sweep(ctx context.Context) (int, error) {
-	ctx = privacy.DecisionContext(ctx, privacy.Allow)
 	cutoff := s.now().Add(-s.opts.UnattachedTTL)
+	n, err := s.purge(ctx, image.Or(image.ReleasedAtNotNil(), image.And(image.AttachedAtIsNil(), image.CreatedAtLT(cutoff))))
+	if err != nil {
+		return n, err
+	}
+	return n, s.sweepIncoming(ctx)
+}
+
+// sweepIncoming deletes the files of direct uploads never completed: CompleteUpload takes a file
+// until UploadTTL after its URL expired, so one older than twice UploadTTL is nobody's.
+func (s *Service) sweepIncoming(ctx context.Context) error {
+	for {
+		keys, err := s.store.Stale(ctx, incoming, s.now().Add(-2*s.opts.UploadTTL), 1000)
+		if err != nil || len(keys) == 0 {
+			return err
+		}
+		if err := s.store.Delete(ctx, keys...); err != nil {
+			return err
+		}
+		s.log.Info("media: stale direct uploads deleted", "deleted", len(keys))
+		if len(keys) < 1000 {
+			return nil
+		}
+	}
+}
+
+// purge deletes the images where holds, files first: see Sweep.
+func (s *Service) purge(ctx context.Context, where predicate.Image) (int, error) {
+	ctx = privacy.DecisionContext(ctx, privacy.Allow)
 	n := 0
 	for {
-		imgs, err := s.client.Image.Query().
-			Where(image.Or(image.ReleasedAtNotNil(), image.And(image.AttachedAtIsNil(), image.CreatedAtLT(cutoff)))).
-			Limit(100).All(ctx)
+		imgs, err := s.client.Image.Query().Where(where).Limit(100).All(ctx)
 		if err != nil || len(imgs) == 0 {
 			return n, err
 		}
@@ -61,5 +87,26 @@ func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[SweepArgs]) error {
 	if n > 0 {
 		w.s.log.Info("media: unused images deleted", "deleted", n)
 	}
+	return err
+}
+
+// DeleteArgs is the job that deletes released images, inserted with the write that released
+// them (a replaced avatar, a removed cover, a deleted post).
+type DeleteArgs struct {
+	ImageIDs []int `json:"image_ids"`
+}
+
+// Kind is the job's kind.
+func (DeleteArgs) Kind() string { return "media_delete" }
+
+type deleteWorker struct {
+	river.WorkerDefaults[DeleteArgs]
+	s *Service
+}
+
+// Work deletes the files of every size, then the row, of the images still released: a rerun
+// finds the ones already gone missing and deletes nothing twice.
+func (w *deleteWorker) Work(ctx context.Context, job *river.Job[DeleteArgs]) error {
+	_, err := w.s.purge(ctx, image.And(image.IDIn(job.Args.ImageIDs...), image.ReleasedAtNotNil()))
 	return err
 }

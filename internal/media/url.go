@@ -10,8 +10,10 @@ import (
 
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/ent/image"
+	"github.com/agora/agora/ent/post"
 	"github.com/agora/agora/ent/privacy"
 	"github.com/agora/agora/internal/auth"
+	"github.com/agora/agora/internal/loader"
 )
 
 // Prefix is the path /media serves files under.
@@ -26,6 +28,16 @@ func (s *Service) Public(ctx context.Context, img *ent.Image) (bool, error) {
 		return false, nil
 	case img.Purpose == image.PurposeAVATAR:
 		return true, nil
+	case img.PostID == nil:
+		return false, nil
+	}
+	// In a request, the post through its loader: one query for the images of a whole list.
+	if l := loader.For(ctx); l != nil {
+		p, err := l.PostByID().Load(ctx, *img.PostID)
+		if err != nil || p == nil {
+			return false, err
+		}
+		return p.Status == post.StatusPUBLISHED && p.HiddenAt == nil, nil
 	}
 	return s.client.Image.Query().Where(image.ID(img.ID)).Exist(auth.WithViewer(ctx, auth.Viewer{}))
 }

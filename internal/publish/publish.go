@@ -27,12 +27,16 @@ type Service struct {
 	client *ent.Client
 	live   *live.Service
 	notify *notify.Service
+	images *media.Service // covers and inline images; nil: released ones are left to the sweep
 }
 
 // New returns a Service.
 func New(client *ent.Client, l *live.Service, n *notify.Service) *Service {
 	return &Service{client: client, live: l, notify: n}
 }
+
+// SetImages has the posts' released images deleted by jobs of m.
+func (s *Service) SetImages(m *media.Service) *Service { s.images = m; return s }
 
 // CreatePostInput is a new post (bound to the GraphQL input of the same name).
 type CreatePostInput struct {
@@ -121,7 +125,7 @@ func (s *Service) CreatePost(ctx context.Context, in CreatePostInput) (*ent.Post
 		if p, err = create.Save(ctx); err != nil {
 			return err
 		}
-		return attachImages(ctx, tx, p.ID, nil, in.CoverImageID, &f.body)
+		return s.attachImages(ctx, tx, p.ID, nil, in.CoverImageID, &f.body)
 	})
 	if err != nil {
 		return nil, err
@@ -143,7 +147,7 @@ func (s *Service) UpdatePost(ctx context.Context, in UpdatePostInput) (*ent.Post
 		if in.Body != nil {
 			body = &f.body
 		}
-		if err := attachImages(ctx, tx, p.ID, p.CoverID, in.CoverImageID, body); err != nil {
+		if err := s.attachImages(ctx, tx, p.ID, p.CoverID, in.CoverImageID, body); err != nil {
 			return nil, err
 		}
 		upd := p.Update()
@@ -151,7 +155,7 @@ func (s *Service) UpdatePost(ctx context.Context, in UpdatePostInput) (*ent.Post
 		case in.CoverImageID != nil:
 			upd.SetCoverID(*in.CoverImageID)
 		case in.RemoveCover != nil && *in.RemoveCover && p.CoverID != nil:
-			if err := media.ReleaseImage(ctx, tx, *p.CoverID); err != nil {
+			if err := s.images.ReleaseImage(ctx, tx, *p.CoverID); err != nil {
 				return nil, err
 			}
 			upd.ClearCoverID()
@@ -177,14 +181,14 @@ func (s *Service) UpdatePost(ctx context.Context, in UpdatePostInput) (*ent.Post
 }
 
 // attachImages attaches a new cover (releasing previous) and the inline images body refers to.
-func attachImages(ctx context.Context, tx *ent.Tx, postID int, previous, cover *int, body *string) error {
+func (s *Service) attachImages(ctx context.Context, tx *ent.Tx, postID int, previous, cover *int, body *string) error {
 	if cover != nil {
-		if err := media.AttachCover(ctx, tx, postID, *cover, previous); err != nil {
+		if err := s.images.AttachCover(ctx, tx, postID, *cover, previous); err != nil {
 			return err
 		}
 	}
 	if body != nil {
-		return media.AttachInline(ctx, tx, postID, *body)
+		return s.images.AttachInline(ctx, tx, postID, *body)
 	}
 	return nil
 }
@@ -203,7 +207,7 @@ func (s *Service) PublishPost(ctx context.Context, id int) (*ent.Post, error) {
 // tag links go with it.
 func (s *Service) DeletePost(ctx context.Context, id int) error {
 	_, err := s.changePost(ctx, id, authorOrModerator, func(ctx context.Context, tx *ent.Tx, p *ent.Post) (*ent.Post, error) {
-		if err := media.ReleasePost(ctx, tx, p.ID); err != nil {
+		if err := s.images.ReleasePost(ctx, tx, p.ID); err != nil {
 			return nil, err
 		}
 		return p, tx.Post.DeleteOne(p).Exec(ctx)

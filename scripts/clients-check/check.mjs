@@ -10,6 +10,7 @@
 //   - urql with graphcache: a query answered from the normalized cache the second time, and a mutation;
 //   - urql with fetchSubscriptions: a subscription over fetch (Accept: text/event-stream, multipart/mixed);
 //   - Apollo Client 4 (HttpLink, InMemoryCache): a query, and a subscription over HTTP multipart;
+//     with apollo-upload-client's UploadHttpLink, an image upload (multipart request spec);
 //   - graphql-sse, distinct connections and single-connection mode: a subscription each.
 // Each subscription must receive the comment made for it. Prints one line per client and a summary;
 // on failure the reason on stderr and exit status 1.
@@ -21,6 +22,8 @@ import { randomBytes } from 'node:crypto';
 import { Client, cacheExchange, fetchExchange } from '@urql/core';
 import { cacheExchange as graphcache } from '@urql/exchange-graphcache';
 import { ApolloClient, InMemoryCache, HttpLink, gql } from '@apollo/client';
+import UploadHttpLink from 'apollo-upload-client/UploadHttpLink.mjs';
+import { deflateSync, crc32 } from 'node:zlib';
 import { createClient as createSSEClient } from 'graphql-sse';
 
 const require = createRequire(import.meta.url);
@@ -51,10 +54,37 @@ function recorder() {
   const f = async (input, init = {}) => {
     const res = await fetch(input, init);
     const headers = new Headers(init.headers);
-    calls.push({ method: init.method ?? 'GET', accept: headers.get('accept'), status: res.status, type: res.headers.get('content-type') });
+    calls.push({ method: init.method ?? 'GET', accept: headers.get('accept'), multipart: init.body instanceof FormData, status: res.status, type: res.headers.get('content-type') });
     return res;
   };
   return { fetch: f, calls };
+}
+
+// testPNG is an opaque w×h RGB PNG with a gradient (served back as JPEG).
+function testPNG(w, h) {
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(td));
+    return Buffer.concat([len, td, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // RGB
+  const raw = Buffer.alloc((w * 3 + 1) * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const o = y * (w * 3 + 1) + 1 + x * 3;
+      raw[o] = x & 255;
+      raw[o + 1] = y & 255;
+      raw[o + 2] = 128;
+    }
+  }
+  return Buffer.concat([Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
 }
 
 async function post(query, variables, token) {
@@ -180,6 +210,33 @@ async function main() {
     const s = rec.calls[1];
     if (!/^multipart\/mixed/.test(s.type)) fail(`Apollo Client subscription answered ${s.type}`);
     lines.push(`Apollo Client ${versionOf('@apollo/client')}: query → ${query}; subscription → ${describe(s)}, event after ${n} comment(s)`);
+    client.stop();
+  }
+
+  // Apollo Client 4 with apollo-upload-client's link: uploadImage as a multipart request (the
+  // Apollo-Require-Preflight header the link's docs advise), then the stored file over HTTP.
+  {
+    const rec = recorder();
+    const client = new ApolloClient({
+      link: new UploadHttpLink({ uri: url, fetch: rec.fetch, headers: { authorization: `Bearer ${ctx.token}`, 'Apollo-Require-Preflight': 'true' } }),
+      cache: new InMemoryCache(),
+    });
+    const file = new File([testPNG(300, 200)], 'photo.png', { type: 'image/png' });
+    const r = await client.mutate({
+      mutation: gql('mutation($f: Upload!) { uploadImage(input: {file: $f, purpose: POST_INLINE, alt: "apollo"}) { image { id width height status url } } }'),
+      variables: { f: file },
+    });
+    const img = r.data?.uploadImage?.image;
+    if (r.error || img?.width !== 300 || img?.height !== 200) fail(`Apollo upload link: ${r.error?.message ?? show(r.data)}`);
+    const c = rec.calls[0];
+    if (!c.multipart) fail('the Apollo upload link did not send a multipart request');
+    // Image URLs start with AGORA_BASE_URL: fetch the path and signature from the server checked.
+    const u = new URL(img.url);
+    const got = await fetch(new URL(u.pathname + u.search, url), { signal: AbortSignal.timeout(10000) });
+    const type = got.headers.get('content-type');
+    const bytes = (await got.arrayBuffer()).byteLength;
+    if (got.status !== 200 || type !== 'image/jpeg') fail(`the uploaded image: ${got.status} ${type}`);
+    lines.push(`apollo-upload-client ${versionOf('apollo-upload-client')}: uploadImage as multipart/form-data → ${describe(c)}, ${img.width}×${img.height} ${img.status}; GET → 200 ${type} (${bytes} bytes)`);
     client.stop();
   }
 
