@@ -12,6 +12,7 @@ import (
 	"github.com/agora/agora/ent/notification"
 	"github.com/agora/agora/ent/privacy"
 	"github.com/agora/agora/ent/session"
+	"github.com/agora/agora/ent/signinflow"
 )
 
 // CleanupArgs is the periodic clean-up of rows nothing needs any more.
@@ -59,10 +60,23 @@ func (w *cleanupWorker) Work(ctx context.Context, _ *river.Job[CleanupArgs]) err
 	if _, err := w.client.AccountToken.Delete().Where(accounttoken.ExpiresAtLT(now)).Exec(ctx); err != nil {
 		return fmt.Errorf("cleanup account tokens: %w", err)
 	}
+	if err := cleanupSignInFlows(ctx, w.client, now); err != nil {
+		return err
+	}
 	if w.keep.ReadNotifications > 0 {
 		if _, err := w.client.Notification.Delete().Where(notification.ReadAtLT(now.Add(-w.keep.ReadNotifications))).Exec(ctx); err != nil {
 			return fmt.Errorf("cleanup notifications: %w", err)
 		}
+	}
+	return nil
+}
+
+// cleanupSignInFlows deletes sign-in flows past their expiry: abandoned at the provider, tickets
+// never collected, links never confirmed. A new sign-in deletes them too, but a quiet instance
+// would keep them (and their nonces) forever.
+func cleanupSignInFlows(ctx context.Context, client *ent.Client, now time.Time) error {
+	if _, err := client.SignInFlow.Delete().Where(signinflow.ExpiresAtLT(now)).Exec(ctx); err != nil {
+		return fmt.Errorf("cleanup sign-in flows: %w", err)
 	}
 	return nil
 }

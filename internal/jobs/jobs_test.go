@@ -16,12 +16,16 @@ import (
 	"entgo.io/ent/dialect"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/ent/accounttoken"
 	"github.com/agora/agora/ent/notification"
 	"github.com/agora/agora/ent/refreshtoken"
 	"github.com/agora/agora/ent/session"
+	"github.com/agora/agora/ent/signinflow"
 	"github.com/agora/agora/ent/user"
 	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/jobs"
@@ -293,7 +297,7 @@ func TestKillChild(t *testing.T) {
 }
 
 // TestCleanup: the clean-up removes sessions expired or revoked over a day ago with their refresh
-// tokens, expired account links, and notifications read before the retention; nothing live: not a session still valid
+// tokens, expired account links, expired sign-in flows and notifications read before the retention; nothing live: not a session still valid
 // or ended within the day, not an unread notification however old, not one read recently.
 func TestCleanup(t *testing.T) {
 	testenv.EachDatabase(t, func(t *testing.T, db *database.DB) {
@@ -330,6 +334,7 @@ func TestCleanup(t *testing.T) {
 				SetEmail(ada.Email).SetExpiresAt(expires).SaveX(ctx)
 			tokens[name] = tok.ID
 		}
+		flows := cleanupFlows(t, db.Client)
 		testenv.StartQueue(t, q) // the clean-up runs at start, once this process is River's leader
 		for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
 			done := allJobs(t, q, jobs.CleanupArgs{}.Kind())
@@ -354,6 +359,7 @@ func TestCleanup(t *testing.T) {
 				t.Errorf("account token %s: exists %t", name, exists)
 			}
 		}
+		checkCleanupFlows(t, db.Client, flows)
 		for name, id := range notices {
 			gone := name == "read long ago"
 			if exists := db.Client.Notification.Query().Where(notification.ID(id)).ExistX(ctx); exists == gone {
@@ -361,4 +367,74 @@ func TestCleanup(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestJobSpan: with a tracer provider, an attempt is a span carrying the job's kind, attempt and
+// status, linked to the trace of the request that inserted the job (in its transaction).
+func TestJobSpan(t *testing.T) {
+	testenv.EachDatabase(t, func(t *testing.T, db *database.DB) {
+		spans := tracetest.NewInMemoryExporter()
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
+		defer tp.Shutdown(context.Background())
+		q := jobs.New(db, jobs.Options{Work: true, PollInterval: 100 * time.Millisecond, Tracing: tp})
+		ran := make(chan string, 1)
+		jobs.AddWorker(q, river.WorkFunc(func(ctx context.Context, job *river.Job[echoArgs]) error {
+			ran <- job.Args.Name
+			return nil
+		}))
+		testenv.StartQueue(t, q)
+		ctx, request := tp.Tracer("test").Start(context.Background(), "request")
+		err := database.InTx(ctx, db.Client, func(ctx context.Context, _ *ent.Tx) error {
+			return q.Insert(ctx, echoArgs{Name: "traced"}, nil)
+		})
+		request.End()
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-ran
+		var work tracetest.SpanStub
+		for deadline := time.Now().Add(time.Minute); work.Name == ""; time.Sleep(20 * time.Millisecond) {
+			for _, s := range spans.GetSpans() {
+				if s.Name == "river.work/test_echo" {
+					work = s
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no river.work/test_echo span in a minute: %+v", spans.GetSpans())
+			}
+		}
+		attrs := map[attribute.Key]attribute.Value{}
+		for _, kv := range work.Attributes {
+			attrs[kv.Key] = kv.Value
+		}
+		if attrs["kind"].AsString() != "test_echo" || attrs["attempt"].AsInt64() != 1 || attrs["status"].AsString() != "ok" {
+			t.Errorf("span attributes %v", work.Attributes)
+		}
+		// The link is to the insert's span (river.insert_many), in the request's trace.
+		if len(work.Links) != 1 || work.Links[0].SpanContext.TraceID() != request.SpanContext().TraceID() {
+			t.Errorf("links %+v, want one into the inserting request's trace %s", work.Links, request.SpanContext().TraceID())
+		}
+	})
+}
+
+// cleanupFlows adds a sign-in flow that expired and one still live, by name.
+func cleanupFlows(t *testing.T, client *ent.Client) map[string]int {
+	t.Helper()
+	flows := map[string]int{}
+	for name, expires := range map[string]time.Time{"flow expired": time.Now().Add(-time.Minute), "flow live": time.Now().Add(time.Hour)} {
+		f := client.SignInFlow.Create().SetKeyHash(name).SetProvider("github").SetRedirectURI("https://app.example.com/").
+			SetExpiresAt(expires).SaveX(testenv.System)
+		flows[name] = f.ID
+	}
+	return flows
+}
+
+// checkCleanupFlows: the expired flow is gone, the live one is there.
+func checkCleanupFlows(t *testing.T, client *ent.Client, flows map[string]int) {
+	t.Helper()
+	for name, id := range flows {
+		if exists := client.SignInFlow.Query().Where(signinflow.ID(id)).ExistX(testenv.System); exists != (name == "flow live") {
+			t.Errorf("sign-in flow %s: exists %t", name, exists)
+		}
+	}
 }
