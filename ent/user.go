@@ -9,6 +9,7 @@ import (
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
+	"github.com/agora/agora/ent/membershipplan"
 	"github.com/agora/agora/ent/user"
 )
 
@@ -43,6 +44,8 @@ type User struct {
 	Role user.Role `json:"role,omitempty"`
 	// Who may send the user direct messages.
 	MessagePolicy user.MessagePolicy `json:"message_policy,omitempty"`
+	// StripeCustomerID holds the value of the "stripe_customer_id" field.
+	StripeCustomerID *string `json:"stripe_customer_id,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the UserQuery when eager-loading is set.
 	Edges        UserEdges `json:"edges"`
@@ -71,13 +74,19 @@ type UserEdges struct {
 	Conversations []*Conversation `json:"conversations,omitempty"`
 	// LikedPosts holds the value of the liked_posts edge.
 	LikedPosts []*Post `json:"liked_posts,omitempty"`
+	// MembershipPlan holds the value of the membership_plan edge.
+	MembershipPlan *MembershipPlan `json:"membership_plan,omitempty"`
+	// Memberships holds the value of the memberships edge.
+	Memberships []*Membership `json:"memberships,omitempty"`
+	// Members holds the value of the members edge.
+	Members []*Membership `json:"members,omitempty"`
 	// Follows holds the value of the follows edge.
 	Follows []*Follow `json:"follows,omitempty"`
 	// Likes holds the value of the likes edge.
 	Likes []*Like `json:"likes,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [12]bool
+	loadedTypes [15]bool
 	// totalCount holds the count of the edges above.
 	totalCount [3]map[string]int
 
@@ -91,6 +100,8 @@ type UserEdges struct {
 	namedIdentities    map[string][]*Identity
 	namedConversations map[string][]*Conversation
 	namedLikedPosts    map[string][]*Post
+	namedMemberships   map[string][]*Membership
+	namedMembers       map[string][]*Membership
 	namedFollows       map[string][]*Follow
 	namedLikes         map[string][]*Like
 }
@@ -185,10 +196,39 @@ func (e UserEdges) LikedPostsOrErr() ([]*Post, error) {
 	return nil, &NotLoadedError{edge: "liked_posts"}
 }
 
+// MembershipPlanOrErr returns the MembershipPlan value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e UserEdges) MembershipPlanOrErr() (*MembershipPlan, error) {
+	if e.MembershipPlan != nil {
+		return e.MembershipPlan, nil
+	} else if e.loadedTypes[10] {
+		return nil, &NotFoundError{label: membershipplan.Label}
+	}
+	return nil, &NotLoadedError{edge: "membership_plan"}
+}
+
+// MembershipsOrErr returns the Memberships value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) MembershipsOrErr() ([]*Membership, error) {
+	if e.loadedTypes[11] {
+		return e.Memberships, nil
+	}
+	return nil, &NotLoadedError{edge: "memberships"}
+}
+
+// MembersOrErr returns the Members value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) MembersOrErr() ([]*Membership, error) {
+	if e.loadedTypes[12] {
+		return e.Members, nil
+	}
+	return nil, &NotLoadedError{edge: "members"}
+}
+
 // FollowsOrErr returns the Follows value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) FollowsOrErr() ([]*Follow, error) {
-	if e.loadedTypes[10] {
+	if e.loadedTypes[13] {
 		return e.Follows, nil
 	}
 	return nil, &NotLoadedError{edge: "follows"}
@@ -197,7 +237,7 @@ func (e UserEdges) FollowsOrErr() ([]*Follow, error) {
 // LikesOrErr returns the Likes value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) LikesOrErr() ([]*Like, error) {
-	if e.loadedTypes[11] {
+	if e.loadedTypes[14] {
 		return e.Likes, nil
 	}
 	return nil, &NotLoadedError{edge: "likes"}
@@ -210,7 +250,7 @@ func (*User) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case user.FieldID, user.FieldAvatarImageID:
 			values[i] = new(sql.NullInt64)
-		case user.FieldUsername, user.FieldEmail, user.FieldPasswordHash, user.FieldDisplayName, user.FieldBio, user.FieldAvatarURL, user.FieldRole, user.FieldMessagePolicy:
+		case user.FieldUsername, user.FieldEmail, user.FieldPasswordHash, user.FieldDisplayName, user.FieldBio, user.FieldAvatarURL, user.FieldRole, user.FieldMessagePolicy, user.FieldStripeCustomerID:
 			values[i] = new(sql.NullString)
 		case user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldEmailVerifiedAt, user.FieldBannedAt:
 			values[i] = new(sql.NullTime)
@@ -316,6 +356,13 @@ func (_m *User) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.MessagePolicy = user.MessagePolicy(value.String)
 			}
+		case user.FieldStripeCustomerID:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field stripe_customer_id", values[i])
+			} else if value.Valid {
+				_m.StripeCustomerID = new(string)
+				*_m.StripeCustomerID = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -377,6 +424,21 @@ func (_m *User) QueryConversations() *ConversationQuery {
 // QueryLikedPosts queries the "liked_posts" edge of the User entity.
 func (_m *User) QueryLikedPosts() *PostQuery {
 	return NewUserClient(_m.config).QueryLikedPosts(_m)
+}
+
+// QueryMembershipPlan queries the "membership_plan" edge of the User entity.
+func (_m *User) QueryMembershipPlan() *MembershipPlanQuery {
+	return NewUserClient(_m.config).QueryMembershipPlan(_m)
+}
+
+// QueryMemberships queries the "memberships" edge of the User entity.
+func (_m *User) QueryMemberships() *MembershipQuery {
+	return NewUserClient(_m.config).QueryMemberships(_m)
+}
+
+// QueryMembers queries the "members" edge of the User entity.
+func (_m *User) QueryMembers() *MembershipQuery {
+	return NewUserClient(_m.config).QueryMembers(_m)
 }
 
 // QueryFollows queries the "follows" edge of the User entity.
@@ -455,6 +517,11 @@ func (_m *User) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("message_policy=")
 	builder.WriteString(fmt.Sprintf("%v", _m.MessagePolicy))
+	builder.WriteString(", ")
+	if v := _m.StripeCustomerID; v != nil {
+		builder.WriteString("stripe_customer_id=")
+		builder.WriteString(*v)
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }
@@ -696,6 +763,54 @@ func (_m *User) appendNamedLikedPosts(name string, edges ...*Post) {
 		_m.Edges.namedLikedPosts[name] = []*Post{}
 	} else {
 		_m.Edges.namedLikedPosts[name] = append(_m.Edges.namedLikedPosts[name], edges...)
+	}
+}
+
+// NamedMemberships returns the Memberships named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedMemberships(name string) ([]*Membership, error) {
+	if _m.Edges.namedMemberships == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedMemberships[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedMemberships(name string, edges ...*Membership) {
+	if _m.Edges.namedMemberships == nil {
+		_m.Edges.namedMemberships = make(map[string][]*Membership)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedMemberships[name] = []*Membership{}
+	} else {
+		_m.Edges.namedMemberships[name] = append(_m.Edges.namedMemberships[name], edges...)
+	}
+}
+
+// NamedMembers returns the Members named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedMembers(name string) ([]*Membership, error) {
+	if _m.Edges.namedMembers == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedMembers[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedMembers(name string, edges ...*Membership) {
+	if _m.Edges.namedMembers == nil {
+		_m.Edges.namedMembers = make(map[string][]*Membership)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedMembers[name] = []*Membership{}
+	} else {
+		_m.Edges.namedMembers[name] = append(_m.Edges.namedMembers[name], edges...)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/internal/account"
 	"github.com/agora/agora/internal/apperr"
+	"github.com/agora/agora/internal/billing"
 	"github.com/agora/agora/internal/identity"
 	"github.com/agora/agora/internal/live"
 	"github.com/agora/agora/internal/loader"
@@ -40,6 +41,7 @@ type Resolver struct {
 	Searcher *search.Service
 	Identity *identity.Service
 	Images   *media.Service
+	Billing  *billing.Service
 }
 
 // orNil makes a lookup answer null, not an error, when nothing matches: the GraphQL convention for

@@ -18,6 +18,7 @@ import (
 	"github.com/agora/agora/graph"
 	"github.com/agora/agora/internal/account"
 	"github.com/agora/agora/internal/auth"
+	"github.com/agora/agora/internal/billing"
 	"github.com/agora/agora/internal/cache"
 	"github.com/agora/agora/internal/config"
 	"github.com/agora/agora/internal/database"
@@ -120,6 +121,9 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 	queue := jobs.New(db, jobs.Options{Work: cfg.Jobs.Workers, Concurrency: cfg.Jobs.Concurrency, Timeout: cfg.Jobs.Timeout,
 		RescueAfter: cfg.Jobs.RescueAfter, StopGrace: cfg.Jobs.StopGrace, Log: log})
 	notices := notify.New(db.Client, events, queue, log)
+	// Memberships through Stripe: webhook events are jobs of the queue (docs/payments.md).
+	payments := billing.New(db.Client, queue, notices, log, billing.Options{
+		SecretKey: cfg.Payments.SecretKey, WebhookSecret: cfg.Payments.WebhookSecret, APIBase: cfg.Payments.APIBase})
 	// Expired and revoked sessions (with their refresh tokens) and old read notifications.
 	queue.AddCleanup(db.Client, time.Hour, jobs.Retention{ReadNotifications: cfg.Jobs.NotificationRetention})
 	loaderCache := loader.NewCache(store)
@@ -197,6 +201,7 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 			Searcher: search.New(db.Client, db.Dialect, limiter, budgets.SearchesPerCaller, cfg.Limits.SearchRanked),
 			Identity: identities,
 			Images:   images,
+			Billing:  payments,
 		},
 		Jobs:    queue,
 		cfg:     cfg,
@@ -298,6 +303,9 @@ func (a *App) Handler() http.Handler {
 	// everything else is read into memory up to AGORA_MAX_BODY_BYTES.
 	mux.Handle("/graphql", httpx.CORS(c.AllowedOrigins, cookies, limitUploads(a.uploadBodyBytes(), httpx.LimitBody(c.MaxBodyBytes, gql), gql)))
 	routes := []string{"/graphql", "/metrics", "/healthz", "/readyz", media.Prefix, "/"}
+	if a.Billing.Enabled() {
+		mux.Handle("POST "+billing.WebhookPath, a.Billing.Handler())
+	}
 	if a.cfg.Identity.Enabled() {
 		// The browser's steps of a sign-in through a provider (internal/identity); auth.Middleware
 		// gives them the client's address and user agent, which budgets and sessions use.
