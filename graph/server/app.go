@@ -304,7 +304,9 @@ func (a *App) Handler() http.Handler {
 	mux.Handle("/graphql", httpx.CORS(c.AllowedOrigins, cookies, limitUploads(a.uploadBodyBytes(), httpx.LimitBody(c.MaxBodyBytes, gql), gql)))
 	routes := []string{"/graphql", "/metrics", "/healthz", "/readyz", media.Prefix, "/"}
 	if a.Billing.Enabled() {
+		// Stripe's deliveries: signed, so no CORS or CSRF guard; the handler bounds the body.
 		mux.Handle("POST "+billing.WebhookPath, a.Billing.Handler())
+		routes = append(routes, billing.WebhookPath)
 	}
 	if a.cfg.Identity.Enabled() {
 		// The browser's steps of a sign-in through a provider (internal/identity); auth.Middleware
