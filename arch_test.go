@@ -37,7 +37,7 @@ var domainBase = []string{"ent", "internal/apperr", "internal/auth", "internal/c
 
 // domain is a domain package's row: domainBase plus the domain packages it may use. Domain
 // packages import each other only as listed in importTable, and those edges go one way down an
-// order: live ← notify ← message, publish, social ← seed; media ← account, publish; jobs ← mail ← account ← identity; search and trusted stand alone.
+// order: live ← notify ← message, publish, social ← seed; media ← account, publish; jobs ← mail ← account ← identity; jobs, notify ← billing; search and trusted stand alone.
 // So no domain package ever reaches one that calls it, and a new edge is a decision made here.
 func domain(others ...string) rule {
 	return rule{layer: layerDomain, imports: append(slices.Clone(domainBase), others...)}
@@ -47,7 +47,8 @@ func domain(others ...string) rule {
 // loaders and the transaction from the context.
 var graphUses = []string{"ent", "graph/generated", "graph/generated/model", "graph/scalar", "internal/apperr",
 	"internal/auth", "internal/database", "internal/loader", "internal/account", "internal/filter", "internal/live", "internal/message",
-	"internal/notify", "internal/publish", "internal/search", "internal/social", "internal/identity", "internal/media", "internal/jobs"}
+	"internal/notify", "internal/publish", "internal/search", "internal/social", "internal/identity", "internal/media", "internal/jobs",
+	"internal/billing"}
 
 // importTable is ARCHITECTURE.md's table of imports, enforced. Keys are paths inside the module;
 // "main" is the module's root and "ent" every package ent generates (all of ent/ but ent/schema).
@@ -89,7 +90,9 @@ var importTable = map[string]rule{
 	"internal/media":    domain("internal/jobs"),
 	"internal/identity": domain("internal/account", "internal/mail"),
 	"internal/search":   domain(),
-	"internal/trusted":  domain(),
+	// billing: memberships through Stripe; its webhook events are jobs, a new member a notice.
+	"internal/billing": domain("internal/jobs", "internal/notify"),
+	"internal/trusted": domain(),
 	// filter turns the designed filter inputs into ent predicates.
 	"internal/filter": domain("internal/account"), // usernames are normalized as account does
 	// jobs is the durable queue: inserts join the transaction database.InTx opened.

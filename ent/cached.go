@@ -62,6 +62,20 @@ func (c *LikeClient) Attach(e *Like) *Like {
 
 // Attach binds an entity decoded from a cache to the client, so its edges and
 // connections can be queried like those of a loaded entity.
+func (c *MembershipClient) Attach(e *Membership) *Membership {
+	e.config = c.config
+	return e
+}
+
+// Attach binds an entity decoded from a cache to the client, so its edges and
+// connections can be queried like those of a loaded entity.
+func (c *MembershipPlanClient) Attach(e *MembershipPlan) *MembershipPlan {
+	e.config = c.config
+	return e
+}
+
+// Attach binds an entity decoded from a cache to the client, so its edges and
+// connections can be queried like those of a loaded entity.
 func (c *MessageClient) Attach(e *Message) *Message {
 	e.config = c.config
 	return e
@@ -115,6 +129,13 @@ func (c *SessionClient) Attach(e *Session) *Session {
 // Attach binds an entity decoded from a cache to the client, so its edges and
 // connections can be queried like those of a loaded entity.
 func (c *SignInFlowClient) Attach(e *SignInFlow) *SignInFlow {
+	e.config = c.config
+	return e
+}
+
+// Attach binds an entity decoded from a cache to the client, so its edges and
+// connections can be queried like those of a loaded entity.
+func (c *StripeEventClient) Attach(e *StripeEvent) *StripeEvent {
 	e.config = c.config
 	return e
 }

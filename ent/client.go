@@ -22,6 +22,8 @@ import (
 	"github.com/agora/agora/ent/identity"
 	"github.com/agora/agora/ent/image"
 	"github.com/agora/agora/ent/like"
+	"github.com/agora/agora/ent/membership"
+	"github.com/agora/agora/ent/membershipplan"
 	"github.com/agora/agora/ent/message"
 	"github.com/agora/agora/ent/notification"
 	"github.com/agora/agora/ent/participant"
@@ -30,6 +32,7 @@ import (
 	"github.com/agora/agora/ent/refreshtoken"
 	"github.com/agora/agora/ent/session"
 	"github.com/agora/agora/ent/signinflow"
+	"github.com/agora/agora/ent/stripeevent"
 	"github.com/agora/agora/ent/tag"
 	"github.com/agora/agora/ent/user"
 
@@ -55,6 +58,10 @@ type Client struct {
 	Image *ImageClient
 	// Like is the client for interacting with the Like builders.
 	Like *LikeClient
+	// Membership is the client for interacting with the Membership builders.
+	Membership *MembershipClient
+	// MembershipPlan is the client for interacting with the MembershipPlan builders.
+	MembershipPlan *MembershipPlanClient
 	// Message is the client for interacting with the Message builders.
 	Message *MessageClient
 	// Notification is the client for interacting with the Notification builders.
@@ -71,6 +78,8 @@ type Client struct {
 	Session *SessionClient
 	// SignInFlow is the client for interacting with the SignInFlow builders.
 	SignInFlow *SignInFlowClient
+	// StripeEvent is the client for interacting with the StripeEvent builders.
+	StripeEvent *StripeEventClient
 	// Tag is the client for interacting with the Tag builders.
 	Tag *TagClient
 	// User is the client for interacting with the User builders.
@@ -93,6 +102,8 @@ func (c *Client) init() {
 	c.Identity = NewIdentityClient(c.config)
 	c.Image = NewImageClient(c.config)
 	c.Like = NewLikeClient(c.config)
+	c.Membership = NewMembershipClient(c.config)
+	c.MembershipPlan = NewMembershipPlanClient(c.config)
 	c.Message = NewMessageClient(c.config)
 	c.Notification = NewNotificationClient(c.config)
 	c.Participant = NewParticipantClient(c.config)
@@ -101,6 +112,7 @@ func (c *Client) init() {
 	c.RefreshToken = NewRefreshTokenClient(c.config)
 	c.Session = NewSessionClient(c.config)
 	c.SignInFlow = NewSignInFlowClient(c.config)
+	c.StripeEvent = NewStripeEventClient(c.config)
 	c.Tag = NewTagClient(c.config)
 	c.User = NewUserClient(c.config)
 }
@@ -193,25 +205,28 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:          ctx,
-		config:       cfg,
-		AccountToken: NewAccountTokenClient(cfg),
-		Comment:      NewCommentClient(cfg),
-		Conversation: NewConversationClient(cfg),
-		Follow:       NewFollowClient(cfg),
-		Identity:     NewIdentityClient(cfg),
-		Image:        NewImageClient(cfg),
-		Like:         NewLikeClient(cfg),
-		Message:      NewMessageClient(cfg),
-		Notification: NewNotificationClient(cfg),
-		Participant:  NewParticipantClient(cfg),
-		Post:         NewPostClient(cfg),
-		PostTag:      NewPostTagClient(cfg),
-		RefreshToken: NewRefreshTokenClient(cfg),
-		Session:      NewSessionClient(cfg),
-		SignInFlow:   NewSignInFlowClient(cfg),
-		Tag:          NewTagClient(cfg),
-		User:         NewUserClient(cfg),
+		ctx:            ctx,
+		config:         cfg,
+		AccountToken:   NewAccountTokenClient(cfg),
+		Comment:        NewCommentClient(cfg),
+		Conversation:   NewConversationClient(cfg),
+		Follow:         NewFollowClient(cfg),
+		Identity:       NewIdentityClient(cfg),
+		Image:          NewImageClient(cfg),
+		Like:           NewLikeClient(cfg),
+		Membership:     NewMembershipClient(cfg),
+		MembershipPlan: NewMembershipPlanClient(cfg),
+		Message:        NewMessageClient(cfg),
+		Notification:   NewNotificationClient(cfg),
+		Participant:    NewParticipantClient(cfg),
+		Post:           NewPostClient(cfg),
+		PostTag:        NewPostTagClient(cfg),
+		RefreshToken:   NewRefreshTokenClient(cfg),
+		Session:        NewSessionClient(cfg),
+		SignInFlow:     NewSignInFlowClient(cfg),
+		StripeEvent:    NewStripeEventClient(cfg),
+		Tag:            NewTagClient(cfg),
+		User:           NewUserClient(cfg),
 	}, nil
 }
 
@@ -229,25 +244,28 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:          ctx,
-		config:       cfg,
-		AccountToken: NewAccountTokenClient(cfg),
-		Comment:      NewCommentClient(cfg),
-		Conversation: NewConversationClient(cfg),
-		Follow:       NewFollowClient(cfg),
-		Identity:     NewIdentityClient(cfg),
-		Image:        NewImageClient(cfg),
-		Like:         NewLikeClient(cfg),
-		Message:      NewMessageClient(cfg),
-		Notification: NewNotificationClient(cfg),
-		Participant:  NewParticipantClient(cfg),
-		Post:         NewPostClient(cfg),
-		PostTag:      NewPostTagClient(cfg),
-		RefreshToken: NewRefreshTokenClient(cfg),
-		Session:      NewSessionClient(cfg),
-		SignInFlow:   NewSignInFlowClient(cfg),
-		Tag:          NewTagClient(cfg),
-		User:         NewUserClient(cfg),
+		ctx:            ctx,
+		config:         cfg,
+		AccountToken:   NewAccountTokenClient(cfg),
+		Comment:        NewCommentClient(cfg),
+		Conversation:   NewConversationClient(cfg),
+		Follow:         NewFollowClient(cfg),
+		Identity:       NewIdentityClient(cfg),
+		Image:          NewImageClient(cfg),
+		Like:           NewLikeClient(cfg),
+		Membership:     NewMembershipClient(cfg),
+		MembershipPlan: NewMembershipPlanClient(cfg),
+		Message:        NewMessageClient(cfg),
+		Notification:   NewNotificationClient(cfg),
+		Participant:    NewParticipantClient(cfg),
+		Post:           NewPostClient(cfg),
+		PostTag:        NewPostTagClient(cfg),
+		RefreshToken:   NewRefreshTokenClient(cfg),
+		Session:        NewSessionClient(cfg),
+		SignInFlow:     NewSignInFlowClient(cfg),
+		StripeEvent:    NewStripeEventClient(cfg),
+		Tag:            NewTagClient(cfg),
+		User:           NewUserClient(cfg),
 	}, nil
 }
 
@@ -278,8 +296,9 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.AccountToken, c.Comment, c.Conversation, c.Follow, c.Identity, c.Image,
-		c.Like, c.Message, c.Notification, c.Participant, c.Post, c.PostTag,
-		c.RefreshToken, c.Session, c.SignInFlow, c.Tag, c.User,
+		c.Like, c.Membership, c.MembershipPlan, c.Message, c.Notification,
+		c.Participant, c.Post, c.PostTag, c.RefreshToken, c.Session, c.SignInFlow,
+		c.StripeEvent, c.Tag, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -290,8 +309,9 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.AccountToken, c.Comment, c.Conversation, c.Follow, c.Identity, c.Image,
-		c.Like, c.Message, c.Notification, c.Participant, c.Post, c.PostTag,
-		c.RefreshToken, c.Session, c.SignInFlow, c.Tag, c.User,
+		c.Like, c.Membership, c.MembershipPlan, c.Message, c.Notification,
+		c.Participant, c.Post, c.PostTag, c.RefreshToken, c.Session, c.SignInFlow,
+		c.StripeEvent, c.Tag, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -314,6 +334,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Image.mutate(ctx, m)
 	case *LikeMutation:
 		return c.Like.mutate(ctx, m)
+	case *MembershipMutation:
+		return c.Membership.mutate(ctx, m)
+	case *MembershipPlanMutation:
+		return c.MembershipPlan.mutate(ctx, m)
 	case *MessageMutation:
 		return c.Message.mutate(ctx, m)
 	case *NotificationMutation:
@@ -330,6 +354,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Session.mutate(ctx, m)
 	case *SignInFlowMutation:
 		return c.SignInFlow.mutate(ctx, m)
+	case *StripeEventMutation:
+		return c.StripeEvent.mutate(ctx, m)
 	case *TagMutation:
 		return c.Tag.mutate(ctx, m)
 	case *UserMutation:
@@ -1482,6 +1508,322 @@ func (c *LikeClient) mutate(ctx context.Context, m *LikeMutation) (Value, error)
 		return (&LikeDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Like mutation op: %q", m.Op())
+	}
+}
+
+// MembershipClient is a client for the Membership schema.
+type MembershipClient struct {
+	config
+}
+
+// NewMembershipClient returns a client for the Membership from the given config.
+func NewMembershipClient(c config) *MembershipClient {
+	return &MembershipClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `membership.Hooks(f(g(h())))`.
+func (c *MembershipClient) Use(hooks ...Hook) {
+	c.hooks.Membership = append(c.hooks.Membership, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `membership.Intercept(f(g(h())))`.
+func (c *MembershipClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Membership = append(c.inters.Membership, interceptors...)
+}
+
+// Create returns a builder for creating a Membership entity.
+func (c *MembershipClient) Create() *MembershipCreate {
+	mutation := newMembershipMutation(c.config, OpCreate)
+	return &MembershipCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Membership entities.
+func (c *MembershipClient) CreateBulk(builders ...*MembershipCreate) *MembershipCreateBulk {
+	return &MembershipCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *MembershipClient) MapCreateBulk(slice any, setFunc func(*MembershipCreate, int)) *MembershipCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &MembershipCreateBulk{err: fmt.Errorf("calling to MembershipClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*MembershipCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &MembershipCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Membership.
+func (c *MembershipClient) Update() *MembershipUpdate {
+	mutation := newMembershipMutation(c.config, OpUpdate)
+	return &MembershipUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *MembershipClient) UpdateOne(_m *Membership) *MembershipUpdateOne {
+	mutation := newMembershipMutation(c.config, OpUpdateOne, withMembership(_m))
+	return &MembershipUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *MembershipClient) UpdateOneID(id int) *MembershipUpdateOne {
+	mutation := newMembershipMutation(c.config, OpUpdateOne, withMembershipID(id))
+	return &MembershipUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Membership.
+func (c *MembershipClient) Delete() *MembershipDelete {
+	mutation := newMembershipMutation(c.config, OpDelete)
+	return &MembershipDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *MembershipClient) DeleteOne(_m *Membership) *MembershipDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *MembershipClient) DeleteOneID(id int) *MembershipDeleteOne {
+	builder := c.Delete().Where(membership.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &MembershipDeleteOne{builder}
+}
+
+// Query returns a query builder for Membership.
+func (c *MembershipClient) Query() *MembershipQuery {
+	return &MembershipQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeMembership},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Membership entity by its id.
+func (c *MembershipClient) Get(ctx context.Context, id int) (*Membership, error) {
+	return c.Query().Where(membership.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *MembershipClient) GetX(ctx context.Context, id int) *Membership {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMember queries the member edge of a Membership.
+func (c *MembershipClient) QueryMember(_m *Membership) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(membership.Table, membership.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, membership.MemberTable, membership.MemberColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryAuthor queries the author edge of a Membership.
+func (c *MembershipClient) QueryAuthor(_m *Membership) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(membership.Table, membership.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, membership.AuthorTable, membership.AuthorColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *MembershipClient) Hooks() []Hook {
+	hooks := c.hooks.Membership
+	return append(hooks[:len(hooks):len(hooks)], membership.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *MembershipClient) Interceptors() []Interceptor {
+	return c.inters.Membership
+}
+
+func (c *MembershipClient) mutate(ctx context.Context, m *MembershipMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&MembershipCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&MembershipUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&MembershipUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&MembershipDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Membership mutation op: %q", m.Op())
+	}
+}
+
+// MembershipPlanClient is a client for the MembershipPlan schema.
+type MembershipPlanClient struct {
+	config
+}
+
+// NewMembershipPlanClient returns a client for the MembershipPlan from the given config.
+func NewMembershipPlanClient(c config) *MembershipPlanClient {
+	return &MembershipPlanClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `membershipplan.Hooks(f(g(h())))`.
+func (c *MembershipPlanClient) Use(hooks ...Hook) {
+	c.hooks.MembershipPlan = append(c.hooks.MembershipPlan, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `membershipplan.Intercept(f(g(h())))`.
+func (c *MembershipPlanClient) Intercept(interceptors ...Interceptor) {
+	c.inters.MembershipPlan = append(c.inters.MembershipPlan, interceptors...)
+}
+
+// Create returns a builder for creating a MembershipPlan entity.
+func (c *MembershipPlanClient) Create() *MembershipPlanCreate {
+	mutation := newMembershipPlanMutation(c.config, OpCreate)
+	return &MembershipPlanCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of MembershipPlan entities.
+func (c *MembershipPlanClient) CreateBulk(builders ...*MembershipPlanCreate) *MembershipPlanCreateBulk {
+	return &MembershipPlanCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *MembershipPlanClient) MapCreateBulk(slice any, setFunc func(*MembershipPlanCreate, int)) *MembershipPlanCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &MembershipPlanCreateBulk{err: fmt.Errorf("calling to MembershipPlanClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*MembershipPlanCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &MembershipPlanCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for MembershipPlan.
+func (c *MembershipPlanClient) Update() *MembershipPlanUpdate {
+	mutation := newMembershipPlanMutation(c.config, OpUpdate)
+	return &MembershipPlanUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *MembershipPlanClient) UpdateOne(_m *MembershipPlan) *MembershipPlanUpdateOne {
+	mutation := newMembershipPlanMutation(c.config, OpUpdateOne, withMembershipPlan(_m))
+	return &MembershipPlanUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *MembershipPlanClient) UpdateOneID(id int) *MembershipPlanUpdateOne {
+	mutation := newMembershipPlanMutation(c.config, OpUpdateOne, withMembershipPlanID(id))
+	return &MembershipPlanUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for MembershipPlan.
+func (c *MembershipPlanClient) Delete() *MembershipPlanDelete {
+	mutation := newMembershipPlanMutation(c.config, OpDelete)
+	return &MembershipPlanDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *MembershipPlanClient) DeleteOne(_m *MembershipPlan) *MembershipPlanDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *MembershipPlanClient) DeleteOneID(id int) *MembershipPlanDeleteOne {
+	builder := c.Delete().Where(membershipplan.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &MembershipPlanDeleteOne{builder}
+}
+
+// Query returns a query builder for MembershipPlan.
+func (c *MembershipPlanClient) Query() *MembershipPlanQuery {
+	return &MembershipPlanQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeMembershipPlan},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a MembershipPlan entity by its id.
+func (c *MembershipPlanClient) Get(ctx context.Context, id int) (*MembershipPlan, error) {
+	return c.Query().Where(membershipplan.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *MembershipPlanClient) GetX(ctx context.Context, id int) *MembershipPlan {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryAuthor queries the author edge of a MembershipPlan.
+func (c *MembershipPlanClient) QueryAuthor(_m *MembershipPlan) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(membershipplan.Table, membershipplan.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.O2O, true, membershipplan.AuthorTable, membershipplan.AuthorColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *MembershipPlanClient) Hooks() []Hook {
+	hooks := c.hooks.MembershipPlan
+	return append(hooks[:len(hooks):len(hooks)], membershipplan.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *MembershipPlanClient) Interceptors() []Interceptor {
+	return c.inters.MembershipPlan
+}
+
+func (c *MembershipPlanClient) mutate(ctx context.Context, m *MembershipPlanMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&MembershipPlanCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&MembershipPlanUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&MembershipPlanUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&MembershipPlanDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown MembershipPlan mutation op: %q", m.Op())
 	}
 }
 
@@ -2811,6 +3153,140 @@ func (c *SignInFlowClient) mutate(ctx context.Context, m *SignInFlowMutation) (V
 	}
 }
 
+// StripeEventClient is a client for the StripeEvent schema.
+type StripeEventClient struct {
+	config
+}
+
+// NewStripeEventClient returns a client for the StripeEvent from the given config.
+func NewStripeEventClient(c config) *StripeEventClient {
+	return &StripeEventClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `stripeevent.Hooks(f(g(h())))`.
+func (c *StripeEventClient) Use(hooks ...Hook) {
+	c.hooks.StripeEvent = append(c.hooks.StripeEvent, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `stripeevent.Intercept(f(g(h())))`.
+func (c *StripeEventClient) Intercept(interceptors ...Interceptor) {
+	c.inters.StripeEvent = append(c.inters.StripeEvent, interceptors...)
+}
+
+// Create returns a builder for creating a StripeEvent entity.
+func (c *StripeEventClient) Create() *StripeEventCreate {
+	mutation := newStripeEventMutation(c.config, OpCreate)
+	return &StripeEventCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of StripeEvent entities.
+func (c *StripeEventClient) CreateBulk(builders ...*StripeEventCreate) *StripeEventCreateBulk {
+	return &StripeEventCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *StripeEventClient) MapCreateBulk(slice any, setFunc func(*StripeEventCreate, int)) *StripeEventCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &StripeEventCreateBulk{err: fmt.Errorf("calling to StripeEventClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*StripeEventCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &StripeEventCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for StripeEvent.
+func (c *StripeEventClient) Update() *StripeEventUpdate {
+	mutation := newStripeEventMutation(c.config, OpUpdate)
+	return &StripeEventUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *StripeEventClient) UpdateOne(_m *StripeEvent) *StripeEventUpdateOne {
+	mutation := newStripeEventMutation(c.config, OpUpdateOne, withStripeEvent(_m))
+	return &StripeEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *StripeEventClient) UpdateOneID(id int) *StripeEventUpdateOne {
+	mutation := newStripeEventMutation(c.config, OpUpdateOne, withStripeEventID(id))
+	return &StripeEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for StripeEvent.
+func (c *StripeEventClient) Delete() *StripeEventDelete {
+	mutation := newStripeEventMutation(c.config, OpDelete)
+	return &StripeEventDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *StripeEventClient) DeleteOne(_m *StripeEvent) *StripeEventDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *StripeEventClient) DeleteOneID(id int) *StripeEventDeleteOne {
+	builder := c.Delete().Where(stripeevent.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &StripeEventDeleteOne{builder}
+}
+
+// Query returns a query builder for StripeEvent.
+func (c *StripeEventClient) Query() *StripeEventQuery {
+	return &StripeEventQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeStripeEvent},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a StripeEvent entity by its id.
+func (c *StripeEventClient) Get(ctx context.Context, id int) (*StripeEvent, error) {
+	return c.Query().Where(stripeevent.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *StripeEventClient) GetX(ctx context.Context, id int) *StripeEvent {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *StripeEventClient) Hooks() []Hook {
+	hooks := c.hooks.StripeEvent
+	return append(hooks[:len(hooks):len(hooks)], stripeevent.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *StripeEventClient) Interceptors() []Interceptor {
+	return c.inters.StripeEvent
+}
+
+func (c *StripeEventClient) mutate(ctx context.Context, m *StripeEventMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&StripeEventCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&StripeEventUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&StripeEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&StripeEventDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown StripeEvent mutation op: %q", m.Op())
+	}
+}
+
 // TagClient is a client for the Tag schema.
 type TagClient struct {
 	config
@@ -3245,6 +3721,54 @@ func (c *UserClient) QueryLikedPosts(_m *User) *PostQuery {
 	return query
 }
 
+// QueryMembershipPlan queries the membership_plan edge of a User.
+func (c *UserClient) QueryMembershipPlan(_m *User) *MembershipPlanQuery {
+	query := (&MembershipPlanClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, id),
+			sqlgraph.To(membershipplan.Table, membershipplan.FieldID),
+			sqlgraph.Edge(sqlgraph.O2O, false, user.MembershipPlanTable, user.MembershipPlanColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryMemberships queries the memberships edge of a User.
+func (c *UserClient) QueryMemberships(_m *User) *MembershipQuery {
+	query := (&MembershipClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, id),
+			sqlgraph.To(membership.Table, membership.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.MembershipsTable, user.MembershipsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryMembers queries the members edge of a User.
+func (c *UserClient) QueryMembers(_m *User) *MembershipQuery {
+	query := (&MembershipClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, id),
+			sqlgraph.To(membership.Table, membership.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.MembersTable, user.MembersColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // QueryFollows queries the follows edge of a User.
 func (c *UserClient) QueryFollows(_m *User) *FollowQuery {
 	query := (&FollowClient{config: c.config}).Query()
@@ -3306,14 +3830,14 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AccountToken, Comment, Conversation, Follow, Identity, Image, Like, Message,
-		Notification, Participant, Post, PostTag, RefreshToken, Session, SignInFlow,
-		Tag, User []ent.Hook
+		AccountToken, Comment, Conversation, Follow, Identity, Image, Like, Membership,
+		MembershipPlan, Message, Notification, Participant, Post, PostTag,
+		RefreshToken, Session, SignInFlow, StripeEvent, Tag, User []ent.Hook
 	}
 	inters struct {
-		AccountToken, Comment, Conversation, Follow, Identity, Image, Like, Message,
-		Notification, Participant, Post, PostTag, RefreshToken, Session, SignInFlow,
-		Tag, User []ent.Interceptor
+		AccountToken, Comment, Conversation, Follow, Identity, Image, Like, Membership,
+		MembershipPlan, Message, Notification, Participant, Post, PostTag,
+		RefreshToken, Session, SignInFlow, StripeEvent, Tag, User []ent.Interceptor
 	}
 )
 

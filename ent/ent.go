@@ -19,6 +19,8 @@ import (
 	"github.com/agora/agora/ent/identity"
 	"github.com/agora/agora/ent/image"
 	"github.com/agora/agora/ent/like"
+	"github.com/agora/agora/ent/membership"
+	"github.com/agora/agora/ent/membershipplan"
 	"github.com/agora/agora/ent/message"
 	"github.com/agora/agora/ent/notification"
 	"github.com/agora/agora/ent/participant"
@@ -27,6 +29,7 @@ import (
 	"github.com/agora/agora/ent/refreshtoken"
 	"github.com/agora/agora/ent/session"
 	"github.com/agora/agora/ent/signinflow"
+	"github.com/agora/agora/ent/stripeevent"
 	"github.com/agora/agora/ent/tag"
 	"github.com/agora/agora/ent/user"
 )
@@ -89,23 +92,26 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			accounttoken.Table: accounttoken.ValidColumn,
-			comment.Table:      comment.ValidColumn,
-			conversation.Table: conversation.ValidColumn,
-			follow.Table:       follow.ValidColumn,
-			identity.Table:     identity.ValidColumn,
-			image.Table:        image.ValidColumn,
-			like.Table:         like.ValidColumn,
-			message.Table:      message.ValidColumn,
-			notification.Table: notification.ValidColumn,
-			participant.Table:  participant.ValidColumn,
-			post.Table:         post.ValidColumn,
-			posttag.Table:      posttag.ValidColumn,
-			refreshtoken.Table: refreshtoken.ValidColumn,
-			session.Table:      session.ValidColumn,
-			signinflow.Table:   signinflow.ValidColumn,
-			tag.Table:          tag.ValidColumn,
-			user.Table:         user.ValidColumn,
+			accounttoken.Table:   accounttoken.ValidColumn,
+			comment.Table:        comment.ValidColumn,
+			conversation.Table:   conversation.ValidColumn,
+			follow.Table:         follow.ValidColumn,
+			identity.Table:       identity.ValidColumn,
+			image.Table:          image.ValidColumn,
+			like.Table:           like.ValidColumn,
+			membership.Table:     membership.ValidColumn,
+			membershipplan.Table: membershipplan.ValidColumn,
+			message.Table:        message.ValidColumn,
+			notification.Table:   notification.ValidColumn,
+			participant.Table:    participant.ValidColumn,
+			post.Table:           post.ValidColumn,
+			posttag.Table:        posttag.ValidColumn,
+			refreshtoken.Table:   refreshtoken.ValidColumn,
+			session.Table:        session.ValidColumn,
+			signinflow.Table:     signinflow.ValidColumn,
+			stripeevent.Table:    stripeevent.ValidColumn,
+			tag.Table:            tag.ValidColumn,
+			user.Table:           user.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

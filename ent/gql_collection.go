@@ -1039,15 +1039,15 @@ func (_q *PostQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 				selectedFields = append(selectedFields, post.FieldDescription)
 				fieldSeen[post.FieldDescription] = struct{}{}
 			}
-		case "body":
-			if _, ok := fieldSeen[post.FieldBody]; !ok {
-				selectedFields = append(selectedFields, post.FieldBody)
-				fieldSeen[post.FieldBody] = struct{}{}
-			}
 		case "status":
 			if _, ok := fieldSeen[post.FieldStatus]; !ok {
 				selectedFields = append(selectedFields, post.FieldStatus)
 				fieldSeen[post.FieldStatus] = struct{}{}
+			}
+		case "visibility":
+			if _, ok := fieldSeen[post.FieldVisibility]; !ok {
+				selectedFields = append(selectedFields, post.FieldVisibility)
+				fieldSeen[post.FieldVisibility] = struct{}{}
 			}
 		case "publishedAt":
 			if _, ok := fieldSeen[post.FieldPublishedAt]; !ok {

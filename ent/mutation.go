@@ -18,6 +18,8 @@ import (
 	"github.com/agora/agora/ent/identity"
 	"github.com/agora/agora/ent/image"
 	"github.com/agora/agora/ent/like"
+	"github.com/agora/agora/ent/membership"
+	"github.com/agora/agora/ent/membershipplan"
 	"github.com/agora/agora/ent/message"
 	"github.com/agora/agora/ent/notification"
 	"github.com/agora/agora/ent/participant"
@@ -27,6 +29,7 @@ import (
 	"github.com/agora/agora/ent/refreshtoken"
 	"github.com/agora/agora/ent/session"
 	"github.com/agora/agora/ent/signinflow"
+	"github.com/agora/agora/ent/stripeevent"
 	"github.com/agora/agora/ent/tag"
 	"github.com/agora/agora/ent/user"
 )
@@ -40,23 +43,26 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeAccountToken = "AccountToken"
-	TypeComment      = "Comment"
-	TypeConversation = "Conversation"
-	TypeFollow       = "Follow"
-	TypeIdentity     = "Identity"
-	TypeImage        = "Image"
-	TypeLike         = "Like"
-	TypeMessage      = "Message"
-	TypeNotification = "Notification"
-	TypeParticipant  = "Participant"
-	TypePost         = "Post"
-	TypePostTag      = "PostTag"
-	TypeRefreshToken = "RefreshToken"
-	TypeSession      = "Session"
-	TypeSignInFlow   = "SignInFlow"
-	TypeTag          = "Tag"
-	TypeUser         = "User"
+	TypeAccountToken   = "AccountToken"
+	TypeComment        = "Comment"
+	TypeConversation   = "Conversation"
+	TypeFollow         = "Follow"
+	TypeIdentity       = "Identity"
+	TypeImage          = "Image"
+	TypeLike           = "Like"
+	TypeMembership     = "Membership"
+	TypeMembershipPlan = "MembershipPlan"
+	TypeMessage        = "Message"
+	TypeNotification   = "Notification"
+	TypeParticipant    = "Participant"
+	TypePost           = "Post"
+	TypePostTag        = "PostTag"
+	TypeRefreshToken   = "RefreshToken"
+	TypeSession        = "Session"
+	TypeSignInFlow     = "SignInFlow"
+	TypeStripeEvent    = "StripeEvent"
+	TypeTag            = "Tag"
+	TypeUser           = "User"
 )
 
 // AccountTokenMutation represents an operation that mutates the AccountToken nodes in the graph.
@@ -5257,6 +5263,1756 @@ func (m *LikeMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Like edge %s", name)
 }
 
+// MembershipMutation represents an operation that mutates the Membership nodes in the graph.
+type MembershipMutation struct {
+	config
+	op                     Op
+	typ                    string
+	id                     *int
+	status                 *membership.Status
+	current_period_end     *time.Time
+	cancel_at_period_end   *bool
+	stripe_subscription_id *string
+	stripe_updated_at      *time.Time
+	created_at             *time.Time
+	updated_at             *time.Time
+	clearedFields          map[string]struct{}
+	member                 *int
+	clearedmember          bool
+	author                 *int
+	clearedauthor          bool
+	done                   bool
+	oldValue               func(context.Context) (*Membership, error)
+	predicates             []predicate.Membership
+}
+
+var _ ent.Mutation = (*MembershipMutation)(nil)
+
+// membershipOption allows management of the mutation configuration using functional options.
+type membershipOption func(*MembershipMutation)
+
+// newMembershipMutation creates new mutation for the Membership entity.
+func newMembershipMutation(c config, op Op, opts ...membershipOption) *MembershipMutation {
+	m := &MembershipMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeMembership,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withMembershipID sets the ID field of the mutation.
+func withMembershipID(id int) membershipOption {
+	return func(m *MembershipMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Membership
+		)
+		m.oldValue = func(ctx context.Context) (*Membership, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Membership.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withMembership sets the old Membership of the mutation.
+func withMembership(node *Membership) membershipOption {
+	return func(m *MembershipMutation) {
+		m.oldValue = func(context.Context) (*Membership, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m MembershipMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m MembershipMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *MembershipMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *MembershipMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Membership.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMemberID sets the "member_id" field.
+func (m *MembershipMutation) SetMemberID(i int) {
+	m.member = &i
+}
+
+// MemberID returns the value of the "member_id" field in the mutation.
+func (m *MembershipMutation) MemberID() (r int, exists bool) {
+	v := m.member
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMemberID returns the old "member_id" field's value of the Membership entity.
+// If the Membership object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipMutation) OldMemberID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMemberID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMemberID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMemberID: %w", err)
+	}
+	return oldValue.MemberID, nil
+}
+
+// ResetMemberID resets all changes to the "member_id" field.
+func (m *MembershipMutation) ResetMemberID() {
+	m.member = nil
+}
+
+// SetAuthorID sets the "author_id" field.
+func (m *MembershipMutation) SetAuthorID(i int) {
+	m.author = &i
+}
+
+// AuthorID returns the value of the "author_id" field in the mutation.
+func (m *MembershipMutation) AuthorID() (r int, exists bool) {
+	v := m.author
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAuthorID returns the old "author_id" field's value of the Membership entity.
+// If the Membership object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipMutation) OldAuthorID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAuthorID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAuthorID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAuthorID: %w", err)
+	}
+	return oldValue.AuthorID, nil
+}
+
+// ResetAuthorID resets all changes to the "author_id" field.
+func (m *MembershipMutation) ResetAuthorID() {
+	m.author = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *MembershipMutation) SetStatus(value membership.Status) {
+	m.status = &value
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *MembershipMutation) Status() (r membership.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the Membership entity.
+// If the Membership object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipMutation) OldStatus(ctx context.Context) (v membership.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *MembershipMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetCurrentPeriodEnd sets the "current_period_end" field.
+func (m *MembershipMutation) SetCurrentPeriodEnd(t time.Time) {
+	m.current_period_end = &t
+}
+
+// CurrentPeriodEnd returns the value of the "current_period_end" field in the mutation.
+func (m *MembershipMutation) CurrentPeriodEnd() (r time.Time, exists bool) {
+	v := m.current_period_end
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrentPeriodEnd returns the old "current_period_end" field's value of the Membership entity.
+// If the Membership object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipMutation) OldCurrentPeriodEnd(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrentPeriodEnd is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrentPeriodEnd requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrentPeriodEnd: %w", err)
+	}
+	return oldValue.CurrentPeriodEnd, nil
+}
+
+// ClearCurrentPeriodEnd clears the value of the "current_period_end" field.
+func (m *MembershipMutation) ClearCurrentPeriodEnd() {
+	m.current_period_end = nil
+	m.clearedFields[membership.FieldCurrentPeriodEnd] = struct{}{}
+}
+
+// CurrentPeriodEndCleared returns if the "current_period_end" field was cleared in this mutation.
+func (m *MembershipMutation) CurrentPeriodEndCleared() bool {
+	_, ok := m.clearedFields[membership.FieldCurrentPeriodEnd]
+	return ok
+}
+
+// ResetCurrentPeriodEnd resets all changes to the "current_period_end" field.
+func (m *MembershipMutation) ResetCurrentPeriodEnd() {
+	m.current_period_end = nil
+	delete(m.clearedFields, membership.FieldCurrentPeriodEnd)
+}
+
+// SetCancelAtPeriodEnd sets the "cancel_at_period_end" field.
+func (m *MembershipMutation) SetCancelAtPeriodEnd(b bool) {
+	m.cancel_at_period_end = &b
+}
+
+// CancelAtPeriodEnd returns the value of the "cancel_at_period_end" field in the mutation.
+func (m *MembershipMutation) CancelAtPeriodEnd() (r bool, exists bool) {
+	v := m.cancel_at_period_end
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCancelAtPeriodEnd returns the old "cancel_at_period_end" field's value of the Membership entity.
+// If the Membership object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipMutation) OldCancelAtPeriodEnd(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCancelAtPeriodEnd is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCancelAtPeriodEnd requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCancelAtPeriodEnd: %w", err)
+	}
+	return oldValue.CancelAtPeriodEnd, nil
+}
+
+// ResetCancelAtPeriodEnd resets all changes to the "cancel_at_period_end" field.
+func (m *MembershipMutation) ResetCancelAtPeriodEnd() {
+	m.cancel_at_period_end = nil
+}
+
+// SetStripeSubscriptionID sets the "stripe_subscription_id" field.
+func (m *MembershipMutation) SetStripeSubscriptionID(s string) {
+	m.stripe_subscription_id = &s
+}
+
+// StripeSubscriptionID returns the value of the "stripe_subscription_id" field in the mutation.
+func (m *MembershipMutation) StripeSubscriptionID() (r string, exists bool) {
+	v := m.stripe_subscription_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStripeSubscriptionID returns the old "stripe_subscription_id" field's value of the Membership entity.
+// If the Membership object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipMutation) OldStripeSubscriptionID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStripeSubscriptionID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStripeSubscriptionID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStripeSubscriptionID: %w", err)
+	}
+	return oldValue.StripeSubscriptionID, nil
+}
+
+// ResetStripeSubscriptionID resets all changes to the "stripe_subscription_id" field.
+func (m *MembershipMutation) ResetStripeSubscriptionID() {
+	m.stripe_subscription_id = nil
+}
+
+// SetStripeUpdatedAt sets the "stripe_updated_at" field.
+func (m *MembershipMutation) SetStripeUpdatedAt(t time.Time) {
+	m.stripe_updated_at = &t
+}
+
+// StripeUpdatedAt returns the value of the "stripe_updated_at" field in the mutation.
+func (m *MembershipMutation) StripeUpdatedAt() (r time.Time, exists bool) {
+	v := m.stripe_updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStripeUpdatedAt returns the old "stripe_updated_at" field's value of the Membership entity.
+// If the Membership object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipMutation) OldStripeUpdatedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStripeUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStripeUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStripeUpdatedAt: %w", err)
+	}
+	return oldValue.StripeUpdatedAt, nil
+}
+
+// ClearStripeUpdatedAt clears the value of the "stripe_updated_at" field.
+func (m *MembershipMutation) ClearStripeUpdatedAt() {
+	m.stripe_updated_at = nil
+	m.clearedFields[membership.FieldStripeUpdatedAt] = struct{}{}
+}
+
+// StripeUpdatedAtCleared returns if the "stripe_updated_at" field was cleared in this mutation.
+func (m *MembershipMutation) StripeUpdatedAtCleared() bool {
+	_, ok := m.clearedFields[membership.FieldStripeUpdatedAt]
+	return ok
+}
+
+// ResetStripeUpdatedAt resets all changes to the "stripe_updated_at" field.
+func (m *MembershipMutation) ResetStripeUpdatedAt() {
+	m.stripe_updated_at = nil
+	delete(m.clearedFields, membership.FieldStripeUpdatedAt)
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *MembershipMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *MembershipMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Membership entity.
+// If the Membership object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *MembershipMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *MembershipMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *MembershipMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Membership entity.
+// If the Membership object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *MembershipMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// ClearMember clears the "member" edge to the User entity.
+func (m *MembershipMutation) ClearMember() {
+	m.clearedmember = true
+	m.clearedFields[membership.FieldMemberID] = struct{}{}
+}
+
+// MemberCleared reports if the "member" edge to the User entity was cleared.
+func (m *MembershipMutation) MemberCleared() bool {
+	return m.clearedmember
+}
+
+// MemberIDs returns the "member" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MemberID instead. It exists only for internal usage by the builders.
+func (m *MembershipMutation) MemberIDs() (ids []int) {
+	if id := m.member; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMember resets all changes to the "member" edge.
+func (m *MembershipMutation) ResetMember() {
+	m.member = nil
+	m.clearedmember = false
+}
+
+// ClearAuthor clears the "author" edge to the User entity.
+func (m *MembershipMutation) ClearAuthor() {
+	m.clearedauthor = true
+	m.clearedFields[membership.FieldAuthorID] = struct{}{}
+}
+
+// AuthorCleared reports if the "author" edge to the User entity was cleared.
+func (m *MembershipMutation) AuthorCleared() bool {
+	return m.clearedauthor
+}
+
+// AuthorIDs returns the "author" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// AuthorID instead. It exists only for internal usage by the builders.
+func (m *MembershipMutation) AuthorIDs() (ids []int) {
+	if id := m.author; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetAuthor resets all changes to the "author" edge.
+func (m *MembershipMutation) ResetAuthor() {
+	m.author = nil
+	m.clearedauthor = false
+}
+
+// Where appends a list predicates to the MembershipMutation builder.
+func (m *MembershipMutation) Where(ps ...predicate.Membership) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the MembershipMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *MembershipMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Membership, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *MembershipMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *MembershipMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Membership).
+func (m *MembershipMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *MembershipMutation) Fields() []string {
+	fields := make([]string, 0, 9)
+	if m.member != nil {
+		fields = append(fields, membership.FieldMemberID)
+	}
+	if m.author != nil {
+		fields = append(fields, membership.FieldAuthorID)
+	}
+	if m.status != nil {
+		fields = append(fields, membership.FieldStatus)
+	}
+	if m.current_period_end != nil {
+		fields = append(fields, membership.FieldCurrentPeriodEnd)
+	}
+	if m.cancel_at_period_end != nil {
+		fields = append(fields, membership.FieldCancelAtPeriodEnd)
+	}
+	if m.stripe_subscription_id != nil {
+		fields = append(fields, membership.FieldStripeSubscriptionID)
+	}
+	if m.stripe_updated_at != nil {
+		fields = append(fields, membership.FieldStripeUpdatedAt)
+	}
+	if m.created_at != nil {
+		fields = append(fields, membership.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, membership.FieldUpdatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *MembershipMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case membership.FieldMemberID:
+		return m.MemberID()
+	case membership.FieldAuthorID:
+		return m.AuthorID()
+	case membership.FieldStatus:
+		return m.Status()
+	case membership.FieldCurrentPeriodEnd:
+		return m.CurrentPeriodEnd()
+	case membership.FieldCancelAtPeriodEnd:
+		return m.CancelAtPeriodEnd()
+	case membership.FieldStripeSubscriptionID:
+		return m.StripeSubscriptionID()
+	case membership.FieldStripeUpdatedAt:
+		return m.StripeUpdatedAt()
+	case membership.FieldCreatedAt:
+		return m.CreatedAt()
+	case membership.FieldUpdatedAt:
+		return m.UpdatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *MembershipMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case membership.FieldMemberID:
+		return m.OldMemberID(ctx)
+	case membership.FieldAuthorID:
+		return m.OldAuthorID(ctx)
+	case membership.FieldStatus:
+		return m.OldStatus(ctx)
+	case membership.FieldCurrentPeriodEnd:
+		return m.OldCurrentPeriodEnd(ctx)
+	case membership.FieldCancelAtPeriodEnd:
+		return m.OldCancelAtPeriodEnd(ctx)
+	case membership.FieldStripeSubscriptionID:
+		return m.OldStripeSubscriptionID(ctx)
+	case membership.FieldStripeUpdatedAt:
+		return m.OldStripeUpdatedAt(ctx)
+	case membership.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case membership.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown Membership field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *MembershipMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case membership.FieldMemberID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMemberID(v)
+		return nil
+	case membership.FieldAuthorID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAuthorID(v)
+		return nil
+	case membership.FieldStatus:
+		v, ok := value.(membership.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case membership.FieldCurrentPeriodEnd:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrentPeriodEnd(v)
+		return nil
+	case membership.FieldCancelAtPeriodEnd:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCancelAtPeriodEnd(v)
+		return nil
+	case membership.FieldStripeSubscriptionID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStripeSubscriptionID(v)
+		return nil
+	case membership.FieldStripeUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStripeUpdatedAt(v)
+		return nil
+	case membership.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case membership.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Membership field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *MembershipMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *MembershipMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *MembershipMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown Membership numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *MembershipMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(membership.FieldCurrentPeriodEnd) {
+		fields = append(fields, membership.FieldCurrentPeriodEnd)
+	}
+	if m.FieldCleared(membership.FieldStripeUpdatedAt) {
+		fields = append(fields, membership.FieldStripeUpdatedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *MembershipMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *MembershipMutation) ClearField(name string) error {
+	switch name {
+	case membership.FieldCurrentPeriodEnd:
+		m.ClearCurrentPeriodEnd()
+		return nil
+	case membership.FieldStripeUpdatedAt:
+		m.ClearStripeUpdatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Membership nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *MembershipMutation) ResetField(name string) error {
+	switch name {
+	case membership.FieldMemberID:
+		m.ResetMemberID()
+		return nil
+	case membership.FieldAuthorID:
+		m.ResetAuthorID()
+		return nil
+	case membership.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case membership.FieldCurrentPeriodEnd:
+		m.ResetCurrentPeriodEnd()
+		return nil
+	case membership.FieldCancelAtPeriodEnd:
+		m.ResetCancelAtPeriodEnd()
+		return nil
+	case membership.FieldStripeSubscriptionID:
+		m.ResetStripeSubscriptionID()
+		return nil
+	case membership.FieldStripeUpdatedAt:
+		m.ResetStripeUpdatedAt()
+		return nil
+	case membership.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case membership.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Membership field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *MembershipMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.member != nil {
+		edges = append(edges, membership.EdgeMember)
+	}
+	if m.author != nil {
+		edges = append(edges, membership.EdgeAuthor)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *MembershipMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case membership.EdgeMember:
+		if id := m.member; id != nil {
+			return []ent.Value{*id}
+		}
+	case membership.EdgeAuthor:
+		if id := m.author; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *MembershipMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *MembershipMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *MembershipMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedmember {
+		edges = append(edges, membership.EdgeMember)
+	}
+	if m.clearedauthor {
+		edges = append(edges, membership.EdgeAuthor)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *MembershipMutation) EdgeCleared(name string) bool {
+	switch name {
+	case membership.EdgeMember:
+		return m.clearedmember
+	case membership.EdgeAuthor:
+		return m.clearedauthor
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *MembershipMutation) ClearEdge(name string) error {
+	switch name {
+	case membership.EdgeMember:
+		m.ClearMember()
+		return nil
+	case membership.EdgeAuthor:
+		m.ClearAuthor()
+		return nil
+	}
+	return fmt.Errorf("unknown Membership unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *MembershipMutation) ResetEdge(name string) error {
+	switch name {
+	case membership.EdgeMember:
+		m.ResetMember()
+		return nil
+	case membership.EdgeAuthor:
+		m.ResetAuthor()
+		return nil
+	}
+	return fmt.Errorf("unknown Membership edge %s", name)
+}
+
+// MembershipPlanMutation represents an operation that mutates the MembershipPlan nodes in the graph.
+type MembershipPlanMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *int
+	monthly_price     *int64
+	addmonthly_price  *int64
+	currency          *string
+	description       *string
+	active            *bool
+	stripe_product_id *string
+	stripe_price_id   *string
+	created_at        *time.Time
+	updated_at        *time.Time
+	clearedFields     map[string]struct{}
+	author            *int
+	clearedauthor     bool
+	done              bool
+	oldValue          func(context.Context) (*MembershipPlan, error)
+	predicates        []predicate.MembershipPlan
+}
+
+var _ ent.Mutation = (*MembershipPlanMutation)(nil)
+
+// membershipplanOption allows management of the mutation configuration using functional options.
+type membershipplanOption func(*MembershipPlanMutation)
+
+// newMembershipPlanMutation creates new mutation for the MembershipPlan entity.
+func newMembershipPlanMutation(c config, op Op, opts ...membershipplanOption) *MembershipPlanMutation {
+	m := &MembershipPlanMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeMembershipPlan,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withMembershipPlanID sets the ID field of the mutation.
+func withMembershipPlanID(id int) membershipplanOption {
+	return func(m *MembershipPlanMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *MembershipPlan
+		)
+		m.oldValue = func(ctx context.Context) (*MembershipPlan, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().MembershipPlan.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withMembershipPlan sets the old MembershipPlan of the mutation.
+func withMembershipPlan(node *MembershipPlan) membershipplanOption {
+	return func(m *MembershipPlanMutation) {
+		m.oldValue = func(context.Context) (*MembershipPlan, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m MembershipPlanMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m MembershipPlanMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *MembershipPlanMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *MembershipPlanMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().MembershipPlan.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetAuthorID sets the "author_id" field.
+func (m *MembershipPlanMutation) SetAuthorID(i int) {
+	m.author = &i
+}
+
+// AuthorID returns the value of the "author_id" field in the mutation.
+func (m *MembershipPlanMutation) AuthorID() (r int, exists bool) {
+	v := m.author
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAuthorID returns the old "author_id" field's value of the MembershipPlan entity.
+// If the MembershipPlan object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipPlanMutation) OldAuthorID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAuthorID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAuthorID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAuthorID: %w", err)
+	}
+	return oldValue.AuthorID, nil
+}
+
+// ResetAuthorID resets all changes to the "author_id" field.
+func (m *MembershipPlanMutation) ResetAuthorID() {
+	m.author = nil
+}
+
+// SetMonthlyPrice sets the "monthly_price" field.
+func (m *MembershipPlanMutation) SetMonthlyPrice(i int64) {
+	m.monthly_price = &i
+	m.addmonthly_price = nil
+}
+
+// MonthlyPrice returns the value of the "monthly_price" field in the mutation.
+func (m *MembershipPlanMutation) MonthlyPrice() (r int64, exists bool) {
+	v := m.monthly_price
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMonthlyPrice returns the old "monthly_price" field's value of the MembershipPlan entity.
+// If the MembershipPlan object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipPlanMutation) OldMonthlyPrice(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMonthlyPrice is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMonthlyPrice requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMonthlyPrice: %w", err)
+	}
+	return oldValue.MonthlyPrice, nil
+}
+
+// AddMonthlyPrice adds i to the "monthly_price" field.
+func (m *MembershipPlanMutation) AddMonthlyPrice(i int64) {
+	if m.addmonthly_price != nil {
+		*m.addmonthly_price += i
+	} else {
+		m.addmonthly_price = &i
+	}
+}
+
+// AddedMonthlyPrice returns the value that was added to the "monthly_price" field in this mutation.
+func (m *MembershipPlanMutation) AddedMonthlyPrice() (r int64, exists bool) {
+	v := m.addmonthly_price
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetMonthlyPrice resets all changes to the "monthly_price" field.
+func (m *MembershipPlanMutation) ResetMonthlyPrice() {
+	m.monthly_price = nil
+	m.addmonthly_price = nil
+}
+
+// SetCurrency sets the "currency" field.
+func (m *MembershipPlanMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *MembershipPlanMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the MembershipPlan entity.
+// If the MembershipPlan object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipPlanMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *MembershipPlanMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// SetDescription sets the "description" field.
+func (m *MembershipPlanMutation) SetDescription(s string) {
+	m.description = &s
+}
+
+// Description returns the value of the "description" field in the mutation.
+func (m *MembershipPlanMutation) Description() (r string, exists bool) {
+	v := m.description
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDescription returns the old "description" field's value of the MembershipPlan entity.
+// If the MembershipPlan object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipPlanMutation) OldDescription(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDescription is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDescription requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDescription: %w", err)
+	}
+	return oldValue.Description, nil
+}
+
+// ResetDescription resets all changes to the "description" field.
+func (m *MembershipPlanMutation) ResetDescription() {
+	m.description = nil
+}
+
+// SetActive sets the "active" field.
+func (m *MembershipPlanMutation) SetActive(b bool) {
+	m.active = &b
+}
+
+// Active returns the value of the "active" field in the mutation.
+func (m *MembershipPlanMutation) Active() (r bool, exists bool) {
+	v := m.active
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActive returns the old "active" field's value of the MembershipPlan entity.
+// If the MembershipPlan object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipPlanMutation) OldActive(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActive is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActive requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActive: %w", err)
+	}
+	return oldValue.Active, nil
+}
+
+// ResetActive resets all changes to the "active" field.
+func (m *MembershipPlanMutation) ResetActive() {
+	m.active = nil
+}
+
+// SetStripeProductID sets the "stripe_product_id" field.
+func (m *MembershipPlanMutation) SetStripeProductID(s string) {
+	m.stripe_product_id = &s
+}
+
+// StripeProductID returns the value of the "stripe_product_id" field in the mutation.
+func (m *MembershipPlanMutation) StripeProductID() (r string, exists bool) {
+	v := m.stripe_product_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStripeProductID returns the old "stripe_product_id" field's value of the MembershipPlan entity.
+// If the MembershipPlan object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipPlanMutation) OldStripeProductID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStripeProductID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStripeProductID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStripeProductID: %w", err)
+	}
+	return oldValue.StripeProductID, nil
+}
+
+// ResetStripeProductID resets all changes to the "stripe_product_id" field.
+func (m *MembershipPlanMutation) ResetStripeProductID() {
+	m.stripe_product_id = nil
+}
+
+// SetStripePriceID sets the "stripe_price_id" field.
+func (m *MembershipPlanMutation) SetStripePriceID(s string) {
+	m.stripe_price_id = &s
+}
+
+// StripePriceID returns the value of the "stripe_price_id" field in the mutation.
+func (m *MembershipPlanMutation) StripePriceID() (r string, exists bool) {
+	v := m.stripe_price_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStripePriceID returns the old "stripe_price_id" field's value of the MembershipPlan entity.
+// If the MembershipPlan object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipPlanMutation) OldStripePriceID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStripePriceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStripePriceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStripePriceID: %w", err)
+	}
+	return oldValue.StripePriceID, nil
+}
+
+// ResetStripePriceID resets all changes to the "stripe_price_id" field.
+func (m *MembershipPlanMutation) ResetStripePriceID() {
+	m.stripe_price_id = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *MembershipPlanMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *MembershipPlanMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the MembershipPlan entity.
+// If the MembershipPlan object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipPlanMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *MembershipPlanMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *MembershipPlanMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *MembershipPlanMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the MembershipPlan entity.
+// If the MembershipPlan object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipPlanMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *MembershipPlanMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// ClearAuthor clears the "author" edge to the User entity.
+func (m *MembershipPlanMutation) ClearAuthor() {
+	m.clearedauthor = true
+	m.clearedFields[membershipplan.FieldAuthorID] = struct{}{}
+}
+
+// AuthorCleared reports if the "author" edge to the User entity was cleared.
+func (m *MembershipPlanMutation) AuthorCleared() bool {
+	return m.clearedauthor
+}
+
+// AuthorIDs returns the "author" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// AuthorID instead. It exists only for internal usage by the builders.
+func (m *MembershipPlanMutation) AuthorIDs() (ids []int) {
+	if id := m.author; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetAuthor resets all changes to the "author" edge.
+func (m *MembershipPlanMutation) ResetAuthor() {
+	m.author = nil
+	m.clearedauthor = false
+}
+
+// Where appends a list predicates to the MembershipPlanMutation builder.
+func (m *MembershipPlanMutation) Where(ps ...predicate.MembershipPlan) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the MembershipPlanMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *MembershipPlanMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.MembershipPlan, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *MembershipPlanMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *MembershipPlanMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (MembershipPlan).
+func (m *MembershipPlanMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *MembershipPlanMutation) Fields() []string {
+	fields := make([]string, 0, 9)
+	if m.author != nil {
+		fields = append(fields, membershipplan.FieldAuthorID)
+	}
+	if m.monthly_price != nil {
+		fields = append(fields, membershipplan.FieldMonthlyPrice)
+	}
+	if m.currency != nil {
+		fields = append(fields, membershipplan.FieldCurrency)
+	}
+	if m.description != nil {
+		fields = append(fields, membershipplan.FieldDescription)
+	}
+	if m.active != nil {
+		fields = append(fields, membershipplan.FieldActive)
+	}
+	if m.stripe_product_id != nil {
+		fields = append(fields, membershipplan.FieldStripeProductID)
+	}
+	if m.stripe_price_id != nil {
+		fields = append(fields, membershipplan.FieldStripePriceID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, membershipplan.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, membershipplan.FieldUpdatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *MembershipPlanMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case membershipplan.FieldAuthorID:
+		return m.AuthorID()
+	case membershipplan.FieldMonthlyPrice:
+		return m.MonthlyPrice()
+	case membershipplan.FieldCurrency:
+		return m.Currency()
+	case membershipplan.FieldDescription:
+		return m.Description()
+	case membershipplan.FieldActive:
+		return m.Active()
+	case membershipplan.FieldStripeProductID:
+		return m.StripeProductID()
+	case membershipplan.FieldStripePriceID:
+		return m.StripePriceID()
+	case membershipplan.FieldCreatedAt:
+		return m.CreatedAt()
+	case membershipplan.FieldUpdatedAt:
+		return m.UpdatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *MembershipPlanMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case membershipplan.FieldAuthorID:
+		return m.OldAuthorID(ctx)
+	case membershipplan.FieldMonthlyPrice:
+		return m.OldMonthlyPrice(ctx)
+	case membershipplan.FieldCurrency:
+		return m.OldCurrency(ctx)
+	case membershipplan.FieldDescription:
+		return m.OldDescription(ctx)
+	case membershipplan.FieldActive:
+		return m.OldActive(ctx)
+	case membershipplan.FieldStripeProductID:
+		return m.OldStripeProductID(ctx)
+	case membershipplan.FieldStripePriceID:
+		return m.OldStripePriceID(ctx)
+	case membershipplan.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case membershipplan.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown MembershipPlan field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *MembershipPlanMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case membershipplan.FieldAuthorID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAuthorID(v)
+		return nil
+	case membershipplan.FieldMonthlyPrice:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMonthlyPrice(v)
+		return nil
+	case membershipplan.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	case membershipplan.FieldDescription:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDescription(v)
+		return nil
+	case membershipplan.FieldActive:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActive(v)
+		return nil
+	case membershipplan.FieldStripeProductID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStripeProductID(v)
+		return nil
+	case membershipplan.FieldStripePriceID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStripePriceID(v)
+		return nil
+	case membershipplan.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case membershipplan.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown MembershipPlan field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *MembershipPlanMutation) AddedFields() []string {
+	var fields []string
+	if m.addmonthly_price != nil {
+		fields = append(fields, membershipplan.FieldMonthlyPrice)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *MembershipPlanMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case membershipplan.FieldMonthlyPrice:
+		return m.AddedMonthlyPrice()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *MembershipPlanMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case membershipplan.FieldMonthlyPrice:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMonthlyPrice(v)
+		return nil
+	}
+	return fmt.Errorf("unknown MembershipPlan numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *MembershipPlanMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *MembershipPlanMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *MembershipPlanMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown MembershipPlan nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *MembershipPlanMutation) ResetField(name string) error {
+	switch name {
+	case membershipplan.FieldAuthorID:
+		m.ResetAuthorID()
+		return nil
+	case membershipplan.FieldMonthlyPrice:
+		m.ResetMonthlyPrice()
+		return nil
+	case membershipplan.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	case membershipplan.FieldDescription:
+		m.ResetDescription()
+		return nil
+	case membershipplan.FieldActive:
+		m.ResetActive()
+		return nil
+	case membershipplan.FieldStripeProductID:
+		m.ResetStripeProductID()
+		return nil
+	case membershipplan.FieldStripePriceID:
+		m.ResetStripePriceID()
+		return nil
+	case membershipplan.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case membershipplan.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown MembershipPlan field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *MembershipPlanMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.author != nil {
+		edges = append(edges, membershipplan.EdgeAuthor)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *MembershipPlanMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case membershipplan.EdgeAuthor:
+		if id := m.author; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *MembershipPlanMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *MembershipPlanMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *MembershipPlanMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedauthor {
+		edges = append(edges, membershipplan.EdgeAuthor)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *MembershipPlanMutation) EdgeCleared(name string) bool {
+	switch name {
+	case membershipplan.EdgeAuthor:
+		return m.clearedauthor
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *MembershipPlanMutation) ClearEdge(name string) error {
+	switch name {
+	case membershipplan.EdgeAuthor:
+		m.ClearAuthor()
+		return nil
+	}
+	return fmt.Errorf("unknown MembershipPlan unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *MembershipPlanMutation) ResetEdge(name string) error {
+	switch name {
+	case membershipplan.EdgeAuthor:
+		m.ResetAuthor()
+		return nil
+	}
+	return fmt.Errorf("unknown MembershipPlan edge %s", name)
+}
+
 // MessageMutation represents an operation that mutates the Message nodes in the graph.
 type MessageMutation struct {
 	config
@@ -7267,6 +9023,7 @@ type PostMutation struct {
 	description     *string
 	body            *string
 	status          *post.Status
+	visibility      *post.Visibility
 	published_at    *time.Time
 	hidden_at       *time.Time
 	clearedFields   map[string]struct{}
@@ -7642,6 +9399,42 @@ func (m *PostMutation) OldStatus(ctx context.Context) (v post.Status, err error)
 // ResetStatus resets all changes to the "status" field.
 func (m *PostMutation) ResetStatus() {
 	m.status = nil
+}
+
+// SetVisibility sets the "visibility" field.
+func (m *PostMutation) SetVisibility(po post.Visibility) {
+	m.visibility = &po
+}
+
+// Visibility returns the value of the "visibility" field in the mutation.
+func (m *PostMutation) Visibility() (r post.Visibility, exists bool) {
+	v := m.visibility
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVisibility returns the old "visibility" field's value of the Post entity.
+// If the Post object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PostMutation) OldVisibility(ctx context.Context) (v post.Visibility, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVisibility is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVisibility requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVisibility: %w", err)
+	}
+	return oldValue.Visibility, nil
+}
+
+// ResetVisibility resets all changes to the "visibility" field.
+func (m *PostMutation) ResetVisibility() {
+	m.visibility = nil
 }
 
 // SetPublishedAt sets the "published_at" field.
@@ -8185,7 +9978,7 @@ func (m *PostMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *PostMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 12)
 	if m.created_at != nil {
 		fields = append(fields, post.FieldCreatedAt)
 	}
@@ -8206,6 +9999,9 @@ func (m *PostMutation) Fields() []string {
 	}
 	if m.status != nil {
 		fields = append(fields, post.FieldStatus)
+	}
+	if m.visibility != nil {
+		fields = append(fields, post.FieldVisibility)
 	}
 	if m.published_at != nil {
 		fields = append(fields, post.FieldPublishedAt)
@@ -8241,6 +10037,8 @@ func (m *PostMutation) Field(name string) (ent.Value, bool) {
 		return m.Body()
 	case post.FieldStatus:
 		return m.Status()
+	case post.FieldVisibility:
+		return m.Visibility()
 	case post.FieldPublishedAt:
 		return m.PublishedAt()
 	case post.FieldHiddenAt:
@@ -8272,6 +10070,8 @@ func (m *PostMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldBody(ctx)
 	case post.FieldStatus:
 		return m.OldStatus(ctx)
+	case post.FieldVisibility:
+		return m.OldVisibility(ctx)
 	case post.FieldPublishedAt:
 		return m.OldPublishedAt(ctx)
 	case post.FieldHiddenAt:
@@ -8337,6 +10137,13 @@ func (m *PostMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetStatus(v)
+		return nil
+	case post.FieldVisibility:
+		v, ok := value.(post.Visibility)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVisibility(v)
 		return nil
 	case post.FieldPublishedAt:
 		v, ok := value.(time.Time)
@@ -8459,6 +10266,9 @@ func (m *PostMutation) ResetField(name string) error {
 		return nil
 	case post.FieldStatus:
 		m.ResetStatus()
+		return nil
+	case post.FieldVisibility:
+		m.ResetVisibility()
 		return nil
 	case post.FieldPublishedAt:
 		m.ResetPublishedAt()
@@ -11460,6 +13270,570 @@ func (m *SignInFlowMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown SignInFlow edge %s", name)
 }
 
+// StripeEventMutation represents an operation that mutates the StripeEvent nodes in the graph.
+type StripeEventMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	event_id      *string
+	_type         *string
+	payload       *[]byte
+	received_at   *time.Time
+	processed_at  *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*StripeEvent, error)
+	predicates    []predicate.StripeEvent
+}
+
+var _ ent.Mutation = (*StripeEventMutation)(nil)
+
+// stripeeventOption allows management of the mutation configuration using functional options.
+type stripeeventOption func(*StripeEventMutation)
+
+// newStripeEventMutation creates new mutation for the StripeEvent entity.
+func newStripeEventMutation(c config, op Op, opts ...stripeeventOption) *StripeEventMutation {
+	m := &StripeEventMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeStripeEvent,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withStripeEventID sets the ID field of the mutation.
+func withStripeEventID(id int) stripeeventOption {
+	return func(m *StripeEventMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *StripeEvent
+		)
+		m.oldValue = func(ctx context.Context) (*StripeEvent, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().StripeEvent.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withStripeEvent sets the old StripeEvent of the mutation.
+func withStripeEvent(node *StripeEvent) stripeeventOption {
+	return func(m *StripeEventMutation) {
+		m.oldValue = func(context.Context) (*StripeEvent, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m StripeEventMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m StripeEventMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *StripeEventMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *StripeEventMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().StripeEvent.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetEventID sets the "event_id" field.
+func (m *StripeEventMutation) SetEventID(s string) {
+	m.event_id = &s
+}
+
+// EventID returns the value of the "event_id" field in the mutation.
+func (m *StripeEventMutation) EventID() (r string, exists bool) {
+	v := m.event_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEventID returns the old "event_id" field's value of the StripeEvent entity.
+// If the StripeEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StripeEventMutation) OldEventID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEventID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEventID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEventID: %w", err)
+	}
+	return oldValue.EventID, nil
+}
+
+// ResetEventID resets all changes to the "event_id" field.
+func (m *StripeEventMutation) ResetEventID() {
+	m.event_id = nil
+}
+
+// SetType sets the "type" field.
+func (m *StripeEventMutation) SetType(s string) {
+	m._type = &s
+}
+
+// GetType returns the value of the "type" field in the mutation.
+func (m *StripeEventMutation) GetType() (r string, exists bool) {
+	v := m._type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldType returns the old "type" field's value of the StripeEvent entity.
+// If the StripeEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StripeEventMutation) OldType(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldType: %w", err)
+	}
+	return oldValue.Type, nil
+}
+
+// ResetType resets all changes to the "type" field.
+func (m *StripeEventMutation) ResetType() {
+	m._type = nil
+}
+
+// SetPayload sets the "payload" field.
+func (m *StripeEventMutation) SetPayload(b []byte) {
+	m.payload = &b
+}
+
+// Payload returns the value of the "payload" field in the mutation.
+func (m *StripeEventMutation) Payload() (r []byte, exists bool) {
+	v := m.payload
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPayload returns the old "payload" field's value of the StripeEvent entity.
+// If the StripeEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StripeEventMutation) OldPayload(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPayload is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPayload requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPayload: %w", err)
+	}
+	return oldValue.Payload, nil
+}
+
+// ResetPayload resets all changes to the "payload" field.
+func (m *StripeEventMutation) ResetPayload() {
+	m.payload = nil
+}
+
+// SetReceivedAt sets the "received_at" field.
+func (m *StripeEventMutation) SetReceivedAt(t time.Time) {
+	m.received_at = &t
+}
+
+// ReceivedAt returns the value of the "received_at" field in the mutation.
+func (m *StripeEventMutation) ReceivedAt() (r time.Time, exists bool) {
+	v := m.received_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReceivedAt returns the old "received_at" field's value of the StripeEvent entity.
+// If the StripeEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StripeEventMutation) OldReceivedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReceivedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReceivedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReceivedAt: %w", err)
+	}
+	return oldValue.ReceivedAt, nil
+}
+
+// ResetReceivedAt resets all changes to the "received_at" field.
+func (m *StripeEventMutation) ResetReceivedAt() {
+	m.received_at = nil
+}
+
+// SetProcessedAt sets the "processed_at" field.
+func (m *StripeEventMutation) SetProcessedAt(t time.Time) {
+	m.processed_at = &t
+}
+
+// ProcessedAt returns the value of the "processed_at" field in the mutation.
+func (m *StripeEventMutation) ProcessedAt() (r time.Time, exists bool) {
+	v := m.processed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProcessedAt returns the old "processed_at" field's value of the StripeEvent entity.
+// If the StripeEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StripeEventMutation) OldProcessedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProcessedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProcessedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProcessedAt: %w", err)
+	}
+	return oldValue.ProcessedAt, nil
+}
+
+// ClearProcessedAt clears the value of the "processed_at" field.
+func (m *StripeEventMutation) ClearProcessedAt() {
+	m.processed_at = nil
+	m.clearedFields[stripeevent.FieldProcessedAt] = struct{}{}
+}
+
+// ProcessedAtCleared returns if the "processed_at" field was cleared in this mutation.
+func (m *StripeEventMutation) ProcessedAtCleared() bool {
+	_, ok := m.clearedFields[stripeevent.FieldProcessedAt]
+	return ok
+}
+
+// ResetProcessedAt resets all changes to the "processed_at" field.
+func (m *StripeEventMutation) ResetProcessedAt() {
+	m.processed_at = nil
+	delete(m.clearedFields, stripeevent.FieldProcessedAt)
+}
+
+// Where appends a list predicates to the StripeEventMutation builder.
+func (m *StripeEventMutation) Where(ps ...predicate.StripeEvent) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the StripeEventMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *StripeEventMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.StripeEvent, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *StripeEventMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *StripeEventMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (StripeEvent).
+func (m *StripeEventMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *StripeEventMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.event_id != nil {
+		fields = append(fields, stripeevent.FieldEventID)
+	}
+	if m._type != nil {
+		fields = append(fields, stripeevent.FieldType)
+	}
+	if m.payload != nil {
+		fields = append(fields, stripeevent.FieldPayload)
+	}
+	if m.received_at != nil {
+		fields = append(fields, stripeevent.FieldReceivedAt)
+	}
+	if m.processed_at != nil {
+		fields = append(fields, stripeevent.FieldProcessedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *StripeEventMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case stripeevent.FieldEventID:
+		return m.EventID()
+	case stripeevent.FieldType:
+		return m.GetType()
+	case stripeevent.FieldPayload:
+		return m.Payload()
+	case stripeevent.FieldReceivedAt:
+		return m.ReceivedAt()
+	case stripeevent.FieldProcessedAt:
+		return m.ProcessedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *StripeEventMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case stripeevent.FieldEventID:
+		return m.OldEventID(ctx)
+	case stripeevent.FieldType:
+		return m.OldType(ctx)
+	case stripeevent.FieldPayload:
+		return m.OldPayload(ctx)
+	case stripeevent.FieldReceivedAt:
+		return m.OldReceivedAt(ctx)
+	case stripeevent.FieldProcessedAt:
+		return m.OldProcessedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown StripeEvent field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *StripeEventMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case stripeevent.FieldEventID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEventID(v)
+		return nil
+	case stripeevent.FieldType:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetType(v)
+		return nil
+	case stripeevent.FieldPayload:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPayload(v)
+		return nil
+	case stripeevent.FieldReceivedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReceivedAt(v)
+		return nil
+	case stripeevent.FieldProcessedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProcessedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown StripeEvent field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *StripeEventMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *StripeEventMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *StripeEventMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown StripeEvent numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *StripeEventMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(stripeevent.FieldProcessedAt) {
+		fields = append(fields, stripeevent.FieldProcessedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *StripeEventMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *StripeEventMutation) ClearField(name string) error {
+	switch name {
+	case stripeevent.FieldProcessedAt:
+		m.ClearProcessedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown StripeEvent nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *StripeEventMutation) ResetField(name string) error {
+	switch name {
+	case stripeevent.FieldEventID:
+		m.ResetEventID()
+		return nil
+	case stripeevent.FieldType:
+		m.ResetType()
+		return nil
+	case stripeevent.FieldPayload:
+		m.ResetPayload()
+		return nil
+	case stripeevent.FieldReceivedAt:
+		m.ResetReceivedAt()
+		return nil
+	case stripeevent.FieldProcessedAt:
+		m.ResetProcessedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown StripeEvent field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *StripeEventMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *StripeEventMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *StripeEventMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *StripeEventMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *StripeEventMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *StripeEventMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *StripeEventMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown StripeEvent unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *StripeEventMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown StripeEvent edge %s", name)
+}
+
 // TagMutation represents an operation that mutates the Tag nodes in the graph.
 type TagMutation struct {
 	config
@@ -11936,68 +14310,77 @@ func (m *TagMutation) ResetEdge(name string) error {
 // UserMutation represents an operation that mutates the User nodes in the graph.
 type UserMutation struct {
 	config
-	op                    Op
-	typ                   string
-	id                    *int
-	created_at            *time.Time
-	updated_at            *time.Time
-	username              *string
-	email                 *string
-	email_verified_at     *time.Time
-	password_hash         *string
-	display_name          *string
-	bio                   *string
-	avatar_url            *string
-	avatar_image_id       *int
-	addavatar_image_id    *int
-	banned_at             *time.Time
-	role                  *user.Role
-	message_policy        *user.MessagePolicy
-	mail_new_follower     *user.MailNewFollower
-	mail_new_comment      *user.MailNewComment
-	mail_post_liked       *user.MailPostLiked
-	mail_new_message      *user.MailNewMessage
-	digest_through        *time.Time
-	clearedFields         map[string]struct{}
-	images                map[int]struct{}
-	removedimages         map[int]struct{}
-	clearedimages         bool
-	posts                 map[int]struct{}
-	removedposts          map[int]struct{}
-	clearedposts          bool
-	comments              map[int]struct{}
-	removedcomments       map[int]struct{}
-	clearedcomments       bool
-	following             map[int]struct{}
-	removedfollowing      map[int]struct{}
-	clearedfollowing      bool
-	followers             map[int]struct{}
-	removedfollowers      map[int]struct{}
-	clearedfollowers      bool
-	sessions              map[int]struct{}
-	removedsessions       map[int]struct{}
-	clearedsessions       bool
-	account_tokens        map[int]struct{}
-	removedaccount_tokens map[int]struct{}
-	clearedaccount_tokens bool
-	identities            map[int]struct{}
-	removedidentities     map[int]struct{}
-	clearedidentities     bool
-	conversations         map[int]struct{}
-	removedconversations  map[int]struct{}
-	clearedconversations  bool
-	liked_posts           map[int]struct{}
-	removedliked_posts    map[int]struct{}
-	clearedliked_posts    bool
-	follows               map[int]struct{}
-	removedfollows        map[int]struct{}
-	clearedfollows        bool
-	likes                 map[int]struct{}
-	removedlikes          map[int]struct{}
-	clearedlikes          bool
-	done                  bool
-	oldValue              func(context.Context) (*User, error)
-	predicates            []predicate.User
+	op                     Op
+	typ                    string
+	id                     *int
+	created_at             *time.Time
+	updated_at             *time.Time
+	username               *string
+	email                  *string
+	email_verified_at      *time.Time
+	password_hash          *string
+	display_name           *string
+	bio                    *string
+	avatar_url             *string
+	avatar_image_id        *int
+	addavatar_image_id     *int
+	banned_at              *time.Time
+	role                   *user.Role
+	message_policy         *user.MessagePolicy
+	mail_new_follower      *user.MailNewFollower
+	mail_new_comment       *user.MailNewComment
+	mail_post_liked        *user.MailPostLiked
+	mail_new_message       *user.MailNewMessage
+	digest_through         *time.Time
+	stripe_customer_id     *string
+	clearedFields          map[string]struct{}
+	images                 map[int]struct{}
+	removedimages          map[int]struct{}
+	clearedimages          bool
+	posts                  map[int]struct{}
+	removedposts           map[int]struct{}
+	clearedposts           bool
+	comments               map[int]struct{}
+	removedcomments        map[int]struct{}
+	clearedcomments        bool
+	following              map[int]struct{}
+	removedfollowing       map[int]struct{}
+	clearedfollowing       bool
+	followers              map[int]struct{}
+	removedfollowers       map[int]struct{}
+	clearedfollowers       bool
+	sessions               map[int]struct{}
+	removedsessions        map[int]struct{}
+	clearedsessions        bool
+	account_tokens         map[int]struct{}
+	removedaccount_tokens  map[int]struct{}
+	clearedaccount_tokens  bool
+	identities             map[int]struct{}
+	removedidentities      map[int]struct{}
+	clearedidentities      bool
+	conversations          map[int]struct{}
+	removedconversations   map[int]struct{}
+	clearedconversations   bool
+	liked_posts            map[int]struct{}
+	removedliked_posts     map[int]struct{}
+	clearedliked_posts     bool
+	membership_plan        *int
+	clearedmembership_plan bool
+	memberships            map[int]struct{}
+	removedmemberships     map[int]struct{}
+	clearedmemberships     bool
+	members                map[int]struct{}
+	removedmembers         map[int]struct{}
+	clearedmembers         bool
+	follows                map[int]struct{}
+	removedfollows         map[int]struct{}
+	clearedfollows         bool
+	likes                  map[int]struct{}
+	removedlikes           map[int]struct{}
+	clearedlikes           bool
+	done                   bool
+	oldValue               func(context.Context) (*User, error)
+	predicates             []predicate.User
 }
 
 var _ ent.Mutation = (*UserMutation)(nil)
@@ -12819,6 +15202,55 @@ func (m *UserMutation) ResetDigestThrough() {
 	delete(m.clearedFields, user.FieldDigestThrough)
 }
 
+// SetStripeCustomerID sets the "stripe_customer_id" field.
+func (m *UserMutation) SetStripeCustomerID(s string) {
+	m.stripe_customer_id = &s
+}
+
+// StripeCustomerID returns the value of the "stripe_customer_id" field in the mutation.
+func (m *UserMutation) StripeCustomerID() (r string, exists bool) {
+	v := m.stripe_customer_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStripeCustomerID returns the old "stripe_customer_id" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldStripeCustomerID(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStripeCustomerID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStripeCustomerID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStripeCustomerID: %w", err)
+	}
+	return oldValue.StripeCustomerID, nil
+}
+
+// ClearStripeCustomerID clears the value of the "stripe_customer_id" field.
+func (m *UserMutation) ClearStripeCustomerID() {
+	m.stripe_customer_id = nil
+	m.clearedFields[user.FieldStripeCustomerID] = struct{}{}
+}
+
+// StripeCustomerIDCleared returns if the "stripe_customer_id" field was cleared in this mutation.
+func (m *UserMutation) StripeCustomerIDCleared() bool {
+	_, ok := m.clearedFields[user.FieldStripeCustomerID]
+	return ok
+}
+
+// ResetStripeCustomerID resets all changes to the "stripe_customer_id" field.
+func (m *UserMutation) ResetStripeCustomerID() {
+	m.stripe_customer_id = nil
+	delete(m.clearedFields, user.FieldStripeCustomerID)
+}
+
 // AddImageIDs adds the "images" edge to the Image entity by ids.
 func (m *UserMutation) AddImageIDs(ids ...int) {
 	if m.images == nil {
@@ -13359,6 +15791,153 @@ func (m *UserMutation) ResetLikedPosts() {
 	m.removedliked_posts = nil
 }
 
+// SetMembershipPlanID sets the "membership_plan" edge to the MembershipPlan entity by id.
+func (m *UserMutation) SetMembershipPlanID(id int) {
+	m.membership_plan = &id
+}
+
+// ClearMembershipPlan clears the "membership_plan" edge to the MembershipPlan entity.
+func (m *UserMutation) ClearMembershipPlan() {
+	m.clearedmembership_plan = true
+}
+
+// MembershipPlanCleared reports if the "membership_plan" edge to the MembershipPlan entity was cleared.
+func (m *UserMutation) MembershipPlanCleared() bool {
+	return m.clearedmembership_plan
+}
+
+// MembershipPlanID returns the "membership_plan" edge ID in the mutation.
+func (m *UserMutation) MembershipPlanID() (id int, exists bool) {
+	if m.membership_plan != nil {
+		return *m.membership_plan, true
+	}
+	return
+}
+
+// MembershipPlanIDs returns the "membership_plan" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MembershipPlanID instead. It exists only for internal usage by the builders.
+func (m *UserMutation) MembershipPlanIDs() (ids []int) {
+	if id := m.membership_plan; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMembershipPlan resets all changes to the "membership_plan" edge.
+func (m *UserMutation) ResetMembershipPlan() {
+	m.membership_plan = nil
+	m.clearedmembership_plan = false
+}
+
+// AddMembershipIDs adds the "memberships" edge to the Membership entity by ids.
+func (m *UserMutation) AddMembershipIDs(ids ...int) {
+	if m.memberships == nil {
+		m.memberships = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.memberships[ids[i]] = struct{}{}
+	}
+}
+
+// ClearMemberships clears the "memberships" edge to the Membership entity.
+func (m *UserMutation) ClearMemberships() {
+	m.clearedmemberships = true
+}
+
+// MembershipsCleared reports if the "memberships" edge to the Membership entity was cleared.
+func (m *UserMutation) MembershipsCleared() bool {
+	return m.clearedmemberships
+}
+
+// RemoveMembershipIDs removes the "memberships" edge to the Membership entity by IDs.
+func (m *UserMutation) RemoveMembershipIDs(ids ...int) {
+	if m.removedmemberships == nil {
+		m.removedmemberships = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.memberships, ids[i])
+		m.removedmemberships[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedMemberships returns the removed IDs of the "memberships" edge to the Membership entity.
+func (m *UserMutation) RemovedMembershipsIDs() (ids []int) {
+	for id := range m.removedmemberships {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// MembershipsIDs returns the "memberships" edge IDs in the mutation.
+func (m *UserMutation) MembershipsIDs() (ids []int) {
+	for id := range m.memberships {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetMemberships resets all changes to the "memberships" edge.
+func (m *UserMutation) ResetMemberships() {
+	m.memberships = nil
+	m.clearedmemberships = false
+	m.removedmemberships = nil
+}
+
+// AddMemberIDs adds the "members" edge to the Membership entity by ids.
+func (m *UserMutation) AddMemberIDs(ids ...int) {
+	if m.members == nil {
+		m.members = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.members[ids[i]] = struct{}{}
+	}
+}
+
+// ClearMembers clears the "members" edge to the Membership entity.
+func (m *UserMutation) ClearMembers() {
+	m.clearedmembers = true
+}
+
+// MembersCleared reports if the "members" edge to the Membership entity was cleared.
+func (m *UserMutation) MembersCleared() bool {
+	return m.clearedmembers
+}
+
+// RemoveMemberIDs removes the "members" edge to the Membership entity by IDs.
+func (m *UserMutation) RemoveMemberIDs(ids ...int) {
+	if m.removedmembers == nil {
+		m.removedmembers = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.members, ids[i])
+		m.removedmembers[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedMembers returns the removed IDs of the "members" edge to the Membership entity.
+func (m *UserMutation) RemovedMembersIDs() (ids []int) {
+	for id := range m.removedmembers {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// MembersIDs returns the "members" edge IDs in the mutation.
+func (m *UserMutation) MembersIDs() (ids []int) {
+	for id := range m.members {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetMembers resets all changes to the "members" edge.
+func (m *UserMutation) ResetMembers() {
+	m.members = nil
+	m.clearedmembers = false
+	m.removedmembers = nil
+}
+
 // AddFollowIDs adds the "follows" edge to the Follow entity by ids.
 func (m *UserMutation) AddFollowIDs(ids ...int) {
 	if m.follows == nil {
@@ -13501,7 +16080,7 @@ func (m *UserMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UserMutation) Fields() []string {
-	fields := make([]string, 0, 18)
+	fields := make([]string, 0, 19)
 	if m.created_at != nil {
 		fields = append(fields, user.FieldCreatedAt)
 	}
@@ -13556,6 +16135,9 @@ func (m *UserMutation) Fields() []string {
 	if m.digest_through != nil {
 		fields = append(fields, user.FieldDigestThrough)
 	}
+	if m.stripe_customer_id != nil {
+		fields = append(fields, user.FieldStripeCustomerID)
+	}
 	return fields
 }
 
@@ -13600,6 +16182,8 @@ func (m *UserMutation) Field(name string) (ent.Value, bool) {
 		return m.MailNewMessage()
 	case user.FieldDigestThrough:
 		return m.DigestThrough()
+	case user.FieldStripeCustomerID:
+		return m.StripeCustomerID()
 	}
 	return nil, false
 }
@@ -13645,6 +16229,8 @@ func (m *UserMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldMailNewMessage(ctx)
 	case user.FieldDigestThrough:
 		return m.OldDigestThrough(ctx)
+	case user.FieldStripeCustomerID:
+		return m.OldStripeCustomerID(ctx)
 	}
 	return nil, fmt.Errorf("unknown User field %s", name)
 }
@@ -13780,6 +16366,13 @@ func (m *UserMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetDigestThrough(v)
 		return nil
+	case user.FieldStripeCustomerID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStripeCustomerID(v)
+		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)
 }
@@ -13837,6 +16430,9 @@ func (m *UserMutation) ClearedFields() []string {
 	if m.FieldCleared(user.FieldDigestThrough) {
 		fields = append(fields, user.FieldDigestThrough)
 	}
+	if m.FieldCleared(user.FieldStripeCustomerID) {
+		fields = append(fields, user.FieldStripeCustomerID)
+	}
 	return fields
 }
 
@@ -13862,6 +16458,9 @@ func (m *UserMutation) ClearField(name string) error {
 		return nil
 	case user.FieldDigestThrough:
 		m.ClearDigestThrough()
+		return nil
+	case user.FieldStripeCustomerID:
+		m.ClearStripeCustomerID()
 		return nil
 	}
 	return fmt.Errorf("unknown User nullable field %s", name)
@@ -13925,13 +16524,16 @@ func (m *UserMutation) ResetField(name string) error {
 	case user.FieldDigestThrough:
 		m.ResetDigestThrough()
 		return nil
+	case user.FieldStripeCustomerID:
+		m.ResetStripeCustomerID()
+		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *UserMutation) AddedEdges() []string {
-	edges := make([]string, 0, 12)
+	edges := make([]string, 0, 15)
 	if m.images != nil {
 		edges = append(edges, user.EdgeImages)
 	}
@@ -13961,6 +16563,15 @@ func (m *UserMutation) AddedEdges() []string {
 	}
 	if m.liked_posts != nil {
 		edges = append(edges, user.EdgeLikedPosts)
+	}
+	if m.membership_plan != nil {
+		edges = append(edges, user.EdgeMembershipPlan)
+	}
+	if m.memberships != nil {
+		edges = append(edges, user.EdgeMemberships)
+	}
+	if m.members != nil {
+		edges = append(edges, user.EdgeMembers)
 	}
 	if m.follows != nil {
 		edges = append(edges, user.EdgeFollows)
@@ -14035,6 +16646,22 @@ func (m *UserMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case user.EdgeMembershipPlan:
+		if id := m.membership_plan; id != nil {
+			return []ent.Value{*id}
+		}
+	case user.EdgeMemberships:
+		ids := make([]ent.Value, 0, len(m.memberships))
+		for id := range m.memberships {
+			ids = append(ids, id)
+		}
+		return ids
+	case user.EdgeMembers:
+		ids := make([]ent.Value, 0, len(m.members))
+		for id := range m.members {
+			ids = append(ids, id)
+		}
+		return ids
 	case user.EdgeFollows:
 		ids := make([]ent.Value, 0, len(m.follows))
 		for id := range m.follows {
@@ -14053,7 +16680,7 @@ func (m *UserMutation) AddedIDs(name string) []ent.Value {
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *UserMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 12)
+	edges := make([]string, 0, 15)
 	if m.removedimages != nil {
 		edges = append(edges, user.EdgeImages)
 	}
@@ -14083,6 +16710,12 @@ func (m *UserMutation) RemovedEdges() []string {
 	}
 	if m.removedliked_posts != nil {
 		edges = append(edges, user.EdgeLikedPosts)
+	}
+	if m.removedmemberships != nil {
+		edges = append(edges, user.EdgeMemberships)
+	}
+	if m.removedmembers != nil {
+		edges = append(edges, user.EdgeMembers)
 	}
 	if m.removedfollows != nil {
 		edges = append(edges, user.EdgeFollows)
@@ -14157,6 +16790,18 @@ func (m *UserMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case user.EdgeMemberships:
+		ids := make([]ent.Value, 0, len(m.removedmemberships))
+		for id := range m.removedmemberships {
+			ids = append(ids, id)
+		}
+		return ids
+	case user.EdgeMembers:
+		ids := make([]ent.Value, 0, len(m.removedmembers))
+		for id := range m.removedmembers {
+			ids = append(ids, id)
+		}
+		return ids
 	case user.EdgeFollows:
 		ids := make([]ent.Value, 0, len(m.removedfollows))
 		for id := range m.removedfollows {
@@ -14175,7 +16820,7 @@ func (m *UserMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *UserMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 12)
+	edges := make([]string, 0, 15)
 	if m.clearedimages {
 		edges = append(edges, user.EdgeImages)
 	}
@@ -14205,6 +16850,15 @@ func (m *UserMutation) ClearedEdges() []string {
 	}
 	if m.clearedliked_posts {
 		edges = append(edges, user.EdgeLikedPosts)
+	}
+	if m.clearedmembership_plan {
+		edges = append(edges, user.EdgeMembershipPlan)
+	}
+	if m.clearedmemberships {
+		edges = append(edges, user.EdgeMemberships)
+	}
+	if m.clearedmembers {
+		edges = append(edges, user.EdgeMembers)
 	}
 	if m.clearedfollows {
 		edges = append(edges, user.EdgeFollows)
@@ -14239,6 +16893,12 @@ func (m *UserMutation) EdgeCleared(name string) bool {
 		return m.clearedconversations
 	case user.EdgeLikedPosts:
 		return m.clearedliked_posts
+	case user.EdgeMembershipPlan:
+		return m.clearedmembership_plan
+	case user.EdgeMemberships:
+		return m.clearedmemberships
+	case user.EdgeMembers:
+		return m.clearedmembers
 	case user.EdgeFollows:
 		return m.clearedfollows
 	case user.EdgeLikes:
@@ -14251,6 +16911,9 @@ func (m *UserMutation) EdgeCleared(name string) bool {
 // if that edge is not defined in the schema.
 func (m *UserMutation) ClearEdge(name string) error {
 	switch name {
+	case user.EdgeMembershipPlan:
+		m.ClearMembershipPlan()
+		return nil
 	}
 	return fmt.Errorf("unknown User unique edge %s", name)
 }
@@ -14288,6 +16951,15 @@ func (m *UserMutation) ResetEdge(name string) error {
 		return nil
 	case user.EdgeLikedPosts:
 		m.ResetLikedPosts()
+		return nil
+	case user.EdgeMembershipPlan:
+		m.ResetMembershipPlan()
+		return nil
+	case user.EdgeMemberships:
+		m.ResetMemberships()
+		return nil
+	case user.EdgeMembers:
+		m.ResetMembers()
 		return nil
 	case user.EdgeFollows:
 		m.ResetFollows()

@@ -29,10 +29,12 @@ type Post struct {
 	Title string `json:"title,omitempty"`
 	// Short summary shown in lists, plain text.
 	Description string `json:"description,omitempty"`
-	// Content, in Markdown.
+	// Content, in Markdown; null for a members-only post the viewer may not read.
 	Body string `json:"body,omitempty"`
 	// DRAFT posts are visible to their author only.
 	Status post.Status `json:"status,omitempty"`
+	// Who reads the body: everyone, or the author's members.
+	Visibility post.Visibility `json:"visibility,omitempty"`
 	// When the post was first published; null for drafts.
 	PublishedAt *time.Time `json:"published_at,omitempty"`
 	// When a moderator hid it; hidden content is visible to its author and moderators only.
@@ -162,7 +164,7 @@ func (*Post) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case post.FieldID, post.FieldCoverID, post.FieldAuthorID:
 			values[i] = new(sql.NullInt64)
-		case post.FieldSlug, post.FieldTitle, post.FieldDescription, post.FieldBody, post.FieldStatus:
+		case post.FieldSlug, post.FieldTitle, post.FieldDescription, post.FieldBody, post.FieldStatus, post.FieldVisibility:
 			values[i] = new(sql.NullString)
 		case post.FieldCreatedAt, post.FieldUpdatedAt, post.FieldPublishedAt, post.FieldHiddenAt:
 			values[i] = new(sql.NullTime)
@@ -228,6 +230,12 @@ func (_m *Post) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field status", values[i])
 			} else if value.Valid {
 				_m.Status = post.Status(value.String)
+			}
+		case post.FieldVisibility:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field visibility", values[i])
+			} else if value.Valid {
+				_m.Visibility = post.Visibility(value.String)
 			}
 		case post.FieldPublishedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -352,6 +360,9 @@ func (_m *Post) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("status=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Status))
+	builder.WriteString(", ")
+	builder.WriteString("visibility=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Visibility))
 	builder.WriteString(", ")
 	if v := _m.PublishedAt; v != nil {
 		builder.WriteString("published_at=")

@@ -109,6 +109,20 @@ func (_c *PostCreate) SetNillableStatus(v *post.Status) *PostCreate {
 	return _c
 }
 
+// SetVisibility sets the "visibility" field.
+func (_c *PostCreate) SetVisibility(v post.Visibility) *PostCreate {
+	_c.mutation.SetVisibility(v)
+	return _c
+}
+
+// SetNillableVisibility sets the "visibility" field if the given value is not nil.
+func (_c *PostCreate) SetNillableVisibility(v *post.Visibility) *PostCreate {
+	if v != nil {
+		_c.SetVisibility(*v)
+	}
+	return _c
+}
+
 // SetPublishedAt sets the "published_at" field.
 func (_c *PostCreate) SetPublishedAt(v time.Time) *PostCreate {
 	_c.mutation.SetPublishedAt(v)
@@ -305,6 +319,10 @@ func (_c *PostCreate) defaults() error {
 		v := post.DefaultStatus
 		_c.mutation.SetStatus(v)
 	}
+	if _, ok := _c.mutation.Visibility(); !ok {
+		v := post.DefaultVisibility
+		_c.mutation.SetVisibility(v)
+	}
 	return nil
 }
 
@@ -344,6 +362,14 @@ func (_c *PostCreate) check() error {
 	if v, ok := _c.mutation.Status(); ok {
 		if err := post.StatusValidator(v); err != nil {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "Post.status": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.Visibility(); !ok {
+		return &ValidationError{Name: "visibility", err: errors.New(`ent: missing required field "Post.visibility"`)}
+	}
+	if v, ok := _c.mutation.Visibility(); ok {
+		if err := post.VisibilityValidator(v); err != nil {
+			return &ValidationError{Name: "visibility", err: fmt.Errorf(`ent: validator failed for field "Post.visibility": %w`, err)}
 		}
 	}
 	if _, ok := _c.mutation.AuthorID(); !ok {
@@ -406,6 +432,10 @@ func (_c *PostCreate) createSpec() (*Post, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Status(); ok {
 		_spec.SetField(post.FieldStatus, field.TypeEnum, value)
 		_node.Status = value
+	}
+	if value, ok := _c.mutation.Visibility(); ok {
+		_spec.SetField(post.FieldVisibility, field.TypeEnum, value)
+		_node.Visibility = value
 	}
 	if value, ok := _c.mutation.PublishedAt(); ok {
 		_spec.SetField(post.FieldPublishedAt, field.TypeTime, value)
@@ -645,6 +675,18 @@ func (u *PostUpsert) UpdateStatus() *PostUpsert {
 	return u
 }
 
+// SetVisibility sets the "visibility" field.
+func (u *PostUpsert) SetVisibility(v post.Visibility) *PostUpsert {
+	u.Set(post.FieldVisibility, v)
+	return u
+}
+
+// UpdateVisibility sets the "visibility" field to the value that was provided on create.
+func (u *PostUpsert) UpdateVisibility() *PostUpsert {
+	u.SetExcluded(post.FieldVisibility)
+	return u
+}
+
 // SetPublishedAt sets the "published_at" field.
 func (u *PostUpsert) SetPublishedAt(v time.Time) *PostUpsert {
 	u.Set(post.FieldPublishedAt, v)
@@ -817,6 +859,20 @@ func (u *PostUpsertOne) SetStatus(v post.Status) *PostUpsertOne {
 func (u *PostUpsertOne) UpdateStatus() *PostUpsertOne {
 	return u.Update(func(s *PostUpsert) {
 		s.UpdateStatus()
+	})
+}
+
+// SetVisibility sets the "visibility" field.
+func (u *PostUpsertOne) SetVisibility(v post.Visibility) *PostUpsertOne {
+	return u.Update(func(s *PostUpsert) {
+		s.SetVisibility(v)
+	})
+}
+
+// UpdateVisibility sets the "visibility" field to the value that was provided on create.
+func (u *PostUpsertOne) UpdateVisibility() *PostUpsertOne {
+	return u.Update(func(s *PostUpsert) {
+		s.UpdateVisibility()
 	})
 }
 
@@ -1167,6 +1223,20 @@ func (u *PostUpsertBulk) SetStatus(v post.Status) *PostUpsertBulk {
 func (u *PostUpsertBulk) UpdateStatus() *PostUpsertBulk {
 	return u.Update(func(s *PostUpsert) {
 		s.UpdateStatus()
+	})
+}
+
+// SetVisibility sets the "visibility" field.
+func (u *PostUpsertBulk) SetVisibility(v post.Visibility) *PostUpsertBulk {
+	return u.Update(func(s *PostUpsert) {
+		s.SetVisibility(v)
+	})
+}
+
+// UpdateVisibility sets the "visibility" field to the value that was provided on create.
+func (u *PostUpsertBulk) UpdateVisibility() *PostUpsertBulk {
+	return u.Update(func(s *PostUpsert) {
+		s.UpdateVisibility()
 	})
 }
 

@@ -96,6 +96,20 @@ func (_u *PostUpdate) SetNillableStatus(v *post.Status) *PostUpdate {
 	return _u
 }
 
+// SetVisibility sets the "visibility" field.
+func (_u *PostUpdate) SetVisibility(v post.Visibility) *PostUpdate {
+	_u.mutation.SetVisibility(v)
+	return _u
+}
+
+// SetNillableVisibility sets the "visibility" field if the given value is not nil.
+func (_u *PostUpdate) SetNillableVisibility(v *post.Visibility) *PostUpdate {
+	if v != nil {
+		_u.SetVisibility(*v)
+	}
+	return _u
+}
+
 // SetPublishedAt sets the "published_at" field.
 func (_u *PostUpdate) SetPublishedAt(v time.Time) *PostUpdate {
 	_u.mutation.SetPublishedAt(v)
@@ -406,6 +420,11 @@ func (_u *PostUpdate) check() error {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "Post.status": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Visibility(); ok {
+		if err := post.VisibilityValidator(v); err != nil {
+			return &ValidationError{Name: "visibility", err: fmt.Errorf(`ent: validator failed for field "Post.visibility": %w`, err)}
+		}
+	}
 	if _u.mutation.AuthorCleared() && len(_u.mutation.AuthorIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Post.author"`)
 	}
@@ -444,6 +463,9 @@ func (_u *PostUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.Status(); ok {
 		_spec.SetField(post.FieldStatus, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.Visibility(); ok {
+		_spec.SetField(post.FieldVisibility, field.TypeEnum, value)
 	}
 	if value, ok := _u.mutation.PublishedAt(); ok {
 		_spec.SetField(post.FieldPublishedAt, field.TypeTime, value)
@@ -807,6 +829,20 @@ func (_u *PostUpdateOne) SetNillableStatus(v *post.Status) *PostUpdateOne {
 	return _u
 }
 
+// SetVisibility sets the "visibility" field.
+func (_u *PostUpdateOne) SetVisibility(v post.Visibility) *PostUpdateOne {
+	_u.mutation.SetVisibility(v)
+	return _u
+}
+
+// SetNillableVisibility sets the "visibility" field if the given value is not nil.
+func (_u *PostUpdateOne) SetNillableVisibility(v *post.Visibility) *PostUpdateOne {
+	if v != nil {
+		_u.SetVisibility(*v)
+	}
+	return _u
+}
+
 // SetPublishedAt sets the "published_at" field.
 func (_u *PostUpdateOne) SetPublishedAt(v time.Time) *PostUpdateOne {
 	_u.mutation.SetPublishedAt(v)
@@ -1130,6 +1166,11 @@ func (_u *PostUpdateOne) check() error {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "Post.status": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Visibility(); ok {
+		if err := post.VisibilityValidator(v); err != nil {
+			return &ValidationError{Name: "visibility", err: fmt.Errorf(`ent: validator failed for field "Post.visibility": %w`, err)}
+		}
+	}
 	if _u.mutation.AuthorCleared() && len(_u.mutation.AuthorIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Post.author"`)
 	}
@@ -1185,6 +1226,9 @@ func (_u *PostUpdateOne) sqlSave(ctx context.Context) (_node *Post, err error) {
 	}
 	if value, ok := _u.mutation.Status(); ok {
 		_spec.SetField(post.FieldStatus, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.Visibility(); ok {
+		_spec.SetField(post.FieldVisibility, field.TypeEnum, value)
 	}
 	if value, ok := _u.mutation.PublishedAt(); ok {
 		_spec.SetField(post.FieldPublishedAt, field.TypeTime, value)

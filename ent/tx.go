@@ -28,6 +28,10 @@ type Tx struct {
 	Image *ImageClient
 	// Like is the client for interacting with the Like builders.
 	Like *LikeClient
+	// Membership is the client for interacting with the Membership builders.
+	Membership *MembershipClient
+	// MembershipPlan is the client for interacting with the MembershipPlan builders.
+	MembershipPlan *MembershipPlanClient
 	// Message is the client for interacting with the Message builders.
 	Message *MessageClient
 	// Notification is the client for interacting with the Notification builders.
@@ -44,6 +48,8 @@ type Tx struct {
 	Session *SessionClient
 	// SignInFlow is the client for interacting with the SignInFlow builders.
 	SignInFlow *SignInFlowClient
+	// StripeEvent is the client for interacting with the StripeEvent builders.
+	StripeEvent *StripeEventClient
 	// Tag is the client for interacting with the Tag builders.
 	Tag *TagClient
 	// User is the client for interacting with the User builders.
@@ -186,6 +192,8 @@ func (tx *Tx) init() {
 	tx.Identity = NewIdentityClient(tx.config)
 	tx.Image = NewImageClient(tx.config)
 	tx.Like = NewLikeClient(tx.config)
+	tx.Membership = NewMembershipClient(tx.config)
+	tx.MembershipPlan = NewMembershipPlanClient(tx.config)
 	tx.Message = NewMessageClient(tx.config)
 	tx.Notification = NewNotificationClient(tx.config)
 	tx.Participant = NewParticipantClient(tx.config)
@@ -194,6 +202,7 @@ func (tx *Tx) init() {
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.SignInFlow = NewSignInFlowClient(tx.config)
+	tx.StripeEvent = NewStripeEventClient(tx.config)
 	tx.Tag = NewTagClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 }

@@ -9,6 +9,7 @@ import (
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
+	"github.com/agora/agora/ent/membershipplan"
 	"github.com/agora/agora/ent/user"
 )
 
@@ -53,6 +54,8 @@ type User struct {
 	MailNewMessage user.MailNewMessage `json:"mail_new_message,omitempty"`
 	// The end of the last day the daily digest was mailed for (midnight UTC).
 	DigestThrough *time.Time `json:"digest_through,omitempty"`
+	// StripeCustomerID holds the value of the "stripe_customer_id" field.
+	StripeCustomerID *string `json:"stripe_customer_id,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the UserQuery when eager-loading is set.
 	Edges        UserEdges `json:"edges"`
@@ -81,13 +84,19 @@ type UserEdges struct {
 	Conversations []*Conversation `json:"conversations,omitempty"`
 	// LikedPosts holds the value of the liked_posts edge.
 	LikedPosts []*Post `json:"liked_posts,omitempty"`
+	// MembershipPlan holds the value of the membership_plan edge.
+	MembershipPlan *MembershipPlan `json:"membership_plan,omitempty"`
+	// Memberships holds the value of the memberships edge.
+	Memberships []*Membership `json:"memberships,omitempty"`
+	// Members holds the value of the members edge.
+	Members []*Membership `json:"members,omitempty"`
 	// Follows holds the value of the follows edge.
 	Follows []*Follow `json:"follows,omitempty"`
 	// Likes holds the value of the likes edge.
 	Likes []*Like `json:"likes,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [12]bool
+	loadedTypes [15]bool
 	// totalCount holds the count of the edges above.
 	totalCount [3]map[string]int
 
@@ -101,6 +110,8 @@ type UserEdges struct {
 	namedIdentities    map[string][]*Identity
 	namedConversations map[string][]*Conversation
 	namedLikedPosts    map[string][]*Post
+	namedMemberships   map[string][]*Membership
+	namedMembers       map[string][]*Membership
 	namedFollows       map[string][]*Follow
 	namedLikes         map[string][]*Like
 }
@@ -195,10 +206,39 @@ func (e UserEdges) LikedPostsOrErr() ([]*Post, error) {
 	return nil, &NotLoadedError{edge: "liked_posts"}
 }
 
+// MembershipPlanOrErr returns the MembershipPlan value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e UserEdges) MembershipPlanOrErr() (*MembershipPlan, error) {
+	if e.MembershipPlan != nil {
+		return e.MembershipPlan, nil
+	} else if e.loadedTypes[10] {
+		return nil, &NotFoundError{label: membershipplan.Label}
+	}
+	return nil, &NotLoadedError{edge: "membership_plan"}
+}
+
+// MembershipsOrErr returns the Memberships value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) MembershipsOrErr() ([]*Membership, error) {
+	if e.loadedTypes[11] {
+		return e.Memberships, nil
+	}
+	return nil, &NotLoadedError{edge: "memberships"}
+}
+
+// MembersOrErr returns the Members value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) MembersOrErr() ([]*Membership, error) {
+	if e.loadedTypes[12] {
+		return e.Members, nil
+	}
+	return nil, &NotLoadedError{edge: "members"}
+}
+
 // FollowsOrErr returns the Follows value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) FollowsOrErr() ([]*Follow, error) {
-	if e.loadedTypes[10] {
+	if e.loadedTypes[13] {
 		return e.Follows, nil
 	}
 	return nil, &NotLoadedError{edge: "follows"}
@@ -207,7 +247,7 @@ func (e UserEdges) FollowsOrErr() ([]*Follow, error) {
 // LikesOrErr returns the Likes value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) LikesOrErr() ([]*Like, error) {
-	if e.loadedTypes[11] {
+	if e.loadedTypes[14] {
 		return e.Likes, nil
 	}
 	return nil, &NotLoadedError{edge: "likes"}
@@ -220,7 +260,7 @@ func (*User) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case user.FieldID, user.FieldAvatarImageID:
 			values[i] = new(sql.NullInt64)
-		case user.FieldUsername, user.FieldEmail, user.FieldPasswordHash, user.FieldDisplayName, user.FieldBio, user.FieldAvatarURL, user.FieldRole, user.FieldMessagePolicy, user.FieldMailNewFollower, user.FieldMailNewComment, user.FieldMailPostLiked, user.FieldMailNewMessage:
+		case user.FieldUsername, user.FieldEmail, user.FieldPasswordHash, user.FieldDisplayName, user.FieldBio, user.FieldAvatarURL, user.FieldRole, user.FieldMessagePolicy, user.FieldMailNewFollower, user.FieldMailNewComment, user.FieldMailPostLiked, user.FieldMailNewMessage, user.FieldStripeCustomerID:
 			values[i] = new(sql.NullString)
 		case user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldEmailVerifiedAt, user.FieldBannedAt, user.FieldDigestThrough:
 			values[i] = new(sql.NullTime)
@@ -357,6 +397,13 @@ func (_m *User) assignValues(columns []string, values []any) error {
 				_m.DigestThrough = new(time.Time)
 				*_m.DigestThrough = value.Time
 			}
+		case user.FieldStripeCustomerID:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field stripe_customer_id", values[i])
+			} else if value.Valid {
+				_m.StripeCustomerID = new(string)
+				*_m.StripeCustomerID = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -418,6 +465,21 @@ func (_m *User) QueryConversations() *ConversationQuery {
 // QueryLikedPosts queries the "liked_posts" edge of the User entity.
 func (_m *User) QueryLikedPosts() *PostQuery {
 	return NewUserClient(_m.config).QueryLikedPosts(_m)
+}
+
+// QueryMembershipPlan queries the "membership_plan" edge of the User entity.
+func (_m *User) QueryMembershipPlan() *MembershipPlanQuery {
+	return NewUserClient(_m.config).QueryMembershipPlan(_m)
+}
+
+// QueryMemberships queries the "memberships" edge of the User entity.
+func (_m *User) QueryMemberships() *MembershipQuery {
+	return NewUserClient(_m.config).QueryMemberships(_m)
+}
+
+// QueryMembers queries the "members" edge of the User entity.
+func (_m *User) QueryMembers() *MembershipQuery {
+	return NewUserClient(_m.config).QueryMembers(_m)
 }
 
 // QueryFollows queries the "follows" edge of the User entity.
@@ -512,6 +574,11 @@ func (_m *User) String() string {
 	if v := _m.DigestThrough; v != nil {
 		builder.WriteString("digest_through=")
 		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.StripeCustomerID; v != nil {
+		builder.WriteString("stripe_customer_id=")
+		builder.WriteString(*v)
 	}
 	builder.WriteByte(')')
 	return builder.String()
@@ -754,6 +821,54 @@ func (_m *User) appendNamedLikedPosts(name string, edges ...*Post) {
 		_m.Edges.namedLikedPosts[name] = []*Post{}
 	} else {
 		_m.Edges.namedLikedPosts[name] = append(_m.Edges.namedLikedPosts[name], edges...)
+	}
+}
+
+// NamedMemberships returns the Memberships named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedMemberships(name string) ([]*Membership, error) {
+	if _m.Edges.namedMemberships == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedMemberships[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedMemberships(name string, edges ...*Membership) {
+	if _m.Edges.namedMemberships == nil {
+		_m.Edges.namedMemberships = make(map[string][]*Membership)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedMemberships[name] = []*Membership{}
+	} else {
+		_m.Edges.namedMemberships[name] = append(_m.Edges.namedMemberships[name], edges...)
+	}
+}
+
+// NamedMembers returns the Members named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedMembers(name string) ([]*Membership, error) {
+	if _m.Edges.namedMembers == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedMembers[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedMembers(name string, edges ...*Membership) {
+	if _m.Edges.namedMembers == nil {
+		_m.Edges.namedMembers = make(map[string][]*Membership)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedMembers[name] = []*Membership{}
+	} else {
+		_m.Edges.namedMembers[name] = append(_m.Edges.namedMembers[name], edges...)
 	}
 }
 

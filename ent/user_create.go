@@ -18,6 +18,8 @@ import (
 	"github.com/agora/agora/ent/identity"
 	"github.com/agora/agora/ent/image"
 	"github.com/agora/agora/ent/like"
+	"github.com/agora/agora/ent/membership"
+	"github.com/agora/agora/ent/membershipplan"
 	"github.com/agora/agora/ent/post"
 	"github.com/agora/agora/ent/session"
 	"github.com/agora/agora/ent/user"
@@ -259,6 +261,20 @@ func (_c *UserCreate) SetNillableDigestThrough(v *time.Time) *UserCreate {
 	return _c
 }
 
+// SetStripeCustomerID sets the "stripe_customer_id" field.
+func (_c *UserCreate) SetStripeCustomerID(v string) *UserCreate {
+	_c.mutation.SetStripeCustomerID(v)
+	return _c
+}
+
+// SetNillableStripeCustomerID sets the "stripe_customer_id" field if the given value is not nil.
+func (_c *UserCreate) SetNillableStripeCustomerID(v *string) *UserCreate {
+	if v != nil {
+		_c.SetStripeCustomerID(*v)
+	}
+	return _c
+}
+
 // AddImageIDs adds the "images" edge to the Image entity by IDs.
 func (_c *UserCreate) AddImageIDs(ids ...int) *UserCreate {
 	_c.mutation.AddImageIDs(ids...)
@@ -407,6 +423,55 @@ func (_c *UserCreate) AddLikedPosts(v ...*Post) *UserCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddLikedPostIDs(ids...)
+}
+
+// SetMembershipPlanID sets the "membership_plan" edge to the MembershipPlan entity by ID.
+func (_c *UserCreate) SetMembershipPlanID(id int) *UserCreate {
+	_c.mutation.SetMembershipPlanID(id)
+	return _c
+}
+
+// SetNillableMembershipPlanID sets the "membership_plan" edge to the MembershipPlan entity by ID if the given value is not nil.
+func (_c *UserCreate) SetNillableMembershipPlanID(id *int) *UserCreate {
+	if id != nil {
+		_c = _c.SetMembershipPlanID(*id)
+	}
+	return _c
+}
+
+// SetMembershipPlan sets the "membership_plan" edge to the MembershipPlan entity.
+func (_c *UserCreate) SetMembershipPlan(v *MembershipPlan) *UserCreate {
+	return _c.SetMembershipPlanID(v.ID)
+}
+
+// AddMembershipIDs adds the "memberships" edge to the Membership entity by IDs.
+func (_c *UserCreate) AddMembershipIDs(ids ...int) *UserCreate {
+	_c.mutation.AddMembershipIDs(ids...)
+	return _c
+}
+
+// AddMemberships adds the "memberships" edges to the Membership entity.
+func (_c *UserCreate) AddMemberships(v ...*Membership) *UserCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddMembershipIDs(ids...)
+}
+
+// AddMemberIDs adds the "members" edge to the Membership entity by IDs.
+func (_c *UserCreate) AddMemberIDs(ids ...int) *UserCreate {
+	_c.mutation.AddMemberIDs(ids...)
+	return _c
+}
+
+// AddMembers adds the "members" edges to the Membership entity.
+func (_c *UserCreate) AddMembers(v ...*Membership) *UserCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddMemberIDs(ids...)
 }
 
 // AddFollowIDs adds the "follows" edge to the Follow entity by IDs.
@@ -613,6 +678,11 @@ func (_c *UserCreate) check() error {
 			return &ValidationError{Name: "mail_new_message", err: fmt.Errorf(`ent: validator failed for field "User.mail_new_message": %w`, err)}
 		}
 	}
+	if v, ok := _c.mutation.StripeCustomerID(); ok {
+		if err := user.StripeCustomerIDValidator(v); err != nil {
+			return &ValidationError{Name: "stripe_customer_id", err: fmt.Errorf(`ent: validator failed for field "User.stripe_customer_id": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -711,6 +781,10 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.DigestThrough(); ok {
 		_spec.SetField(user.FieldDigestThrough, field.TypeTime, value)
 		_node.DigestThrough = &value
+	}
+	if value, ok := _c.mutation.StripeCustomerID(); ok {
+		_spec.SetField(user.FieldStripeCustomerID, field.TypeString, value)
+		_node.StripeCustomerID = &value
 	}
 	if nodes := _c.mutation.ImagesIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -878,6 +952,54 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 		_ = createE.defaults()
 		_, specE := createE.createSpec()
 		edge.Target.Fields = specE.Fields
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.MembershipPlanIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   user.MembershipPlanTable,
+			Columns: []string{user.MembershipPlanColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(membershipplan.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.MembershipsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.MembershipsTable,
+			Columns: []string{user.MembershipsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(membership.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.MembersIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.MembersTable,
+			Columns: []string{user.MembersColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(membership.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	if nodes := _c.mutation.FollowsIDs(); len(nodes) > 0 {
@@ -1198,6 +1320,24 @@ func (u *UserUpsert) ClearDigestThrough() *UserUpsert {
 	return u
 }
 
+// SetStripeCustomerID sets the "stripe_customer_id" field.
+func (u *UserUpsert) SetStripeCustomerID(v string) *UserUpsert {
+	u.Set(user.FieldStripeCustomerID, v)
+	return u
+}
+
+// UpdateStripeCustomerID sets the "stripe_customer_id" field to the value that was provided on create.
+func (u *UserUpsert) UpdateStripeCustomerID() *UserUpsert {
+	u.SetExcluded(user.FieldStripeCustomerID)
+	return u
+}
+
+// ClearStripeCustomerID clears the value of the "stripe_customer_id" field.
+func (u *UserUpsert) ClearStripeCustomerID() *UserUpsert {
+	u.SetNull(user.FieldStripeCustomerID)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -1513,6 +1653,27 @@ func (u *UserUpsertOne) UpdateDigestThrough() *UserUpsertOne {
 func (u *UserUpsertOne) ClearDigestThrough() *UserUpsertOne {
 	return u.Update(func(s *UserUpsert) {
 		s.ClearDigestThrough()
+	})
+}
+
+// SetStripeCustomerID sets the "stripe_customer_id" field.
+func (u *UserUpsertOne) SetStripeCustomerID(v string) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetStripeCustomerID(v)
+	})
+}
+
+// UpdateStripeCustomerID sets the "stripe_customer_id" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateStripeCustomerID() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateStripeCustomerID()
+	})
+}
+
+// ClearStripeCustomerID clears the value of the "stripe_customer_id" field.
+func (u *UserUpsertOne) ClearStripeCustomerID() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearStripeCustomerID()
 	})
 }
 
@@ -1997,6 +2158,27 @@ func (u *UserUpsertBulk) UpdateDigestThrough() *UserUpsertBulk {
 func (u *UserUpsertBulk) ClearDigestThrough() *UserUpsertBulk {
 	return u.Update(func(s *UserUpsert) {
 		s.ClearDigestThrough()
+	})
+}
+
+// SetStripeCustomerID sets the "stripe_customer_id" field.
+func (u *UserUpsertBulk) SetStripeCustomerID(v string) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetStripeCustomerID(v)
+	})
+}
+
+// UpdateStripeCustomerID sets the "stripe_customer_id" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateStripeCustomerID() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateStripeCustomerID()
+	})
+}
+
+// ClearStripeCustomerID clears the value of the "stripe_customer_id" field.
+func (u *UserUpsertBulk) ClearStripeCustomerID() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearStripeCustomerID()
 	})
 }
 

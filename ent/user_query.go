@@ -20,6 +20,8 @@ import (
 	"github.com/agora/agora/ent/identity"
 	"github.com/agora/agora/ent/image"
 	"github.com/agora/agora/ent/like"
+	"github.com/agora/agora/ent/membership"
+	"github.com/agora/agora/ent/membershipplan"
 	"github.com/agora/agora/ent/post"
 	"github.com/agora/agora/ent/predicate"
 	"github.com/agora/agora/ent/session"
@@ -43,6 +45,9 @@ type UserQuery struct {
 	withIdentities         *IdentityQuery
 	withConversations      *ConversationQuery
 	withLikedPosts         *PostQuery
+	withMembershipPlan     *MembershipPlanQuery
+	withMemberships        *MembershipQuery
+	withMembers            *MembershipQuery
 	withFollows            *FollowQuery
 	withLikes              *LikeQuery
 	loadTotal              []func(context.Context, []*User) error
@@ -57,6 +62,8 @@ type UserQuery struct {
 	withNamedIdentities    map[string]*IdentityQuery
 	withNamedConversations map[string]*ConversationQuery
 	withNamedLikedPosts    map[string]*PostQuery
+	withNamedMemberships   map[string]*MembershipQuery
+	withNamedMembers       map[string]*MembershipQuery
 	withNamedFollows       map[string]*FollowQuery
 	withNamedLikes         map[string]*LikeQuery
 	// intermediate query (i.e. traversal path).
@@ -315,6 +322,72 @@ func (_q *UserQuery) QueryLikedPosts() *PostQuery {
 	return query
 }
 
+// QueryMembershipPlan chains the current query on the "membership_plan" edge.
+func (_q *UserQuery) QueryMembershipPlan() *MembershipPlanQuery {
+	query := (&MembershipPlanClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, selector),
+			sqlgraph.To(membershipplan.Table, membershipplan.FieldID),
+			sqlgraph.Edge(sqlgraph.O2O, false, user.MembershipPlanTable, user.MembershipPlanColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryMemberships chains the current query on the "memberships" edge.
+func (_q *UserQuery) QueryMemberships() *MembershipQuery {
+	query := (&MembershipClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, selector),
+			sqlgraph.To(membership.Table, membership.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.MembershipsTable, user.MembershipsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryMembers chains the current query on the "members" edge.
+func (_q *UserQuery) QueryMembers() *MembershipQuery {
+	query := (&MembershipClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, selector),
+			sqlgraph.To(membership.Table, membership.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.MembersTable, user.MembersColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
 // QueryFollows chains the current query on the "follows" edge.
 func (_q *UserQuery) QueryFollows() *FollowQuery {
 	query := (&FollowClient{config: _q.config}).Query()
@@ -546,23 +619,26 @@ func (_q *UserQuery) Clone() *UserQuery {
 		return nil
 	}
 	return &UserQuery{
-		config:            _q.config,
-		ctx:               _q.ctx.Clone(),
-		order:             append([]user.OrderOption{}, _q.order...),
-		inters:            append([]Interceptor{}, _q.inters...),
-		predicates:        append([]predicate.User{}, _q.predicates...),
-		withImages:        _q.withImages.Clone(),
-		withPosts:         _q.withPosts.Clone(),
-		withComments:      _q.withComments.Clone(),
-		withFollowing:     _q.withFollowing.Clone(),
-		withFollowers:     _q.withFollowers.Clone(),
-		withSessions:      _q.withSessions.Clone(),
-		withAccountTokens: _q.withAccountTokens.Clone(),
-		withIdentities:    _q.withIdentities.Clone(),
-		withConversations: _q.withConversations.Clone(),
-		withLikedPosts:    _q.withLikedPosts.Clone(),
-		withFollows:       _q.withFollows.Clone(),
-		withLikes:         _q.withLikes.Clone(),
+		config:             _q.config,
+		ctx:                _q.ctx.Clone(),
+		order:              append([]user.OrderOption{}, _q.order...),
+		inters:             append([]Interceptor{}, _q.inters...),
+		predicates:         append([]predicate.User{}, _q.predicates...),
+		withImages:         _q.withImages.Clone(),
+		withPosts:          _q.withPosts.Clone(),
+		withComments:       _q.withComments.Clone(),
+		withFollowing:      _q.withFollowing.Clone(),
+		withFollowers:      _q.withFollowers.Clone(),
+		withSessions:       _q.withSessions.Clone(),
+		withAccountTokens:  _q.withAccountTokens.Clone(),
+		withIdentities:     _q.withIdentities.Clone(),
+		withConversations:  _q.withConversations.Clone(),
+		withLikedPosts:     _q.withLikedPosts.Clone(),
+		withMembershipPlan: _q.withMembershipPlan.Clone(),
+		withMemberships:    _q.withMemberships.Clone(),
+		withMembers:        _q.withMembers.Clone(),
+		withFollows:        _q.withFollows.Clone(),
+		withLikes:          _q.withLikes.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -680,6 +756,39 @@ func (_q *UserQuery) WithLikedPosts(opts ...func(*PostQuery)) *UserQuery {
 	return _q
 }
 
+// WithMembershipPlan tells the query-builder to eager-load the nodes that are connected to
+// the "membership_plan" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithMembershipPlan(opts ...func(*MembershipPlanQuery)) *UserQuery {
+	query := (&MembershipPlanClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withMembershipPlan = query
+	return _q
+}
+
+// WithMemberships tells the query-builder to eager-load the nodes that are connected to
+// the "memberships" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithMemberships(opts ...func(*MembershipQuery)) *UserQuery {
+	query := (&MembershipClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withMemberships = query
+	return _q
+}
+
+// WithMembers tells the query-builder to eager-load the nodes that are connected to
+// the "members" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithMembers(opts ...func(*MembershipQuery)) *UserQuery {
+	query := (&MembershipClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withMembers = query
+	return _q
+}
+
 // WithFollows tells the query-builder to eager-load the nodes that are connected to
 // the "follows" edge. The optional arguments are used to configure the query builder of the edge.
 func (_q *UserQuery) WithFollows(opts ...func(*FollowQuery)) *UserQuery {
@@ -786,7 +895,7 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 	var (
 		nodes       = []*User{}
 		_spec       = _q.querySpec()
-		loadedTypes = [12]bool{
+		loadedTypes = [15]bool{
 			_q.withImages != nil,
 			_q.withPosts != nil,
 			_q.withComments != nil,
@@ -797,6 +906,9 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 			_q.withIdentities != nil,
 			_q.withConversations != nil,
 			_q.withLikedPosts != nil,
+			_q.withMembershipPlan != nil,
+			_q.withMemberships != nil,
+			_q.withMembers != nil,
 			_q.withFollows != nil,
 			_q.withLikes != nil,
 		}
@@ -892,6 +1004,26 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 			return nil, err
 		}
 	}
+	if query := _q.withMembershipPlan; query != nil {
+		if err := _q.loadMembershipPlan(ctx, query, nodes, nil,
+			func(n *User, e *MembershipPlan) { n.Edges.MembershipPlan = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withMemberships; query != nil {
+		if err := _q.loadMemberships(ctx, query, nodes,
+			func(n *User) { n.Edges.Memberships = []*Membership{} },
+			func(n *User, e *Membership) { n.Edges.Memberships = append(n.Edges.Memberships, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withMembers; query != nil {
+		if err := _q.loadMembers(ctx, query, nodes,
+			func(n *User) { n.Edges.Members = []*Membership{} },
+			func(n *User, e *Membership) { n.Edges.Members = append(n.Edges.Members, e) }); err != nil {
+			return nil, err
+		}
+	}
 	if query := _q.withFollows; query != nil {
 		if err := _q.loadFollows(ctx, query, nodes,
 			func(n *User) { n.Edges.Follows = []*Follow{} },
@@ -973,6 +1105,20 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 		if err := _q.loadLikedPosts(ctx, query, nodes,
 			func(n *User) { n.appendNamedLikedPosts(name) },
 			func(n *User, e *Post) { n.appendNamedLikedPosts(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedMemberships {
+		if err := _q.loadMemberships(ctx, query, nodes,
+			func(n *User) { n.appendNamedMemberships(name) },
+			func(n *User, e *Membership) { n.appendNamedMemberships(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedMembers {
+		if err := _q.loadMembers(ctx, query, nodes,
+			func(n *User) { n.appendNamedMembers(name) },
+			func(n *User, e *Membership) { n.appendNamedMembers(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -1422,6 +1568,93 @@ func (_q *UserQuery) loadLikedPosts(ctx context.Context, query *PostQuery, nodes
 	}
 	return nil
 }
+func (_q *UserQuery) loadMembershipPlan(ctx context.Context, query *MembershipPlanQuery, nodes []*User, init func(*User), assign func(*User, *MembershipPlan)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*User)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(membershipplan.FieldAuthorID)
+	}
+	query.Where(predicate.MembershipPlan(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(user.MembershipPlanColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.AuthorID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "author_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *UserQuery) loadMemberships(ctx context.Context, query *MembershipQuery, nodes []*User, init func(*User), assign func(*User, *Membership)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*User)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(membership.FieldMemberID)
+	}
+	query.Where(predicate.Membership(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(user.MembershipsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.MemberID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "member_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *UserQuery) loadMembers(ctx context.Context, query *MembershipQuery, nodes []*User, init func(*User), assign func(*User, *Membership)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*User)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(membership.FieldAuthorID)
+	}
+	query.Where(predicate.Membership(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(user.MembersColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.AuthorID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "author_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
 func (_q *UserQuery) loadFollows(ctx context.Context, query *FollowQuery, nodes []*User, init func(*User), assign func(*User, *Follow)) error {
 	fks := make([]driver.Value, 0, len(nodes))
 	nodeids := make(map[int]*User)
@@ -1713,6 +1946,34 @@ func (_q *UserQuery) WithNamedLikedPosts(name string, opts ...func(*PostQuery)) 
 		_q.withNamedLikedPosts = make(map[string]*PostQuery)
 	}
 	_q.withNamedLikedPosts[name] = query
+	return _q
+}
+
+// WithNamedMemberships tells the query-builder to eager-load the nodes that are connected to the "memberships"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithNamedMemberships(name string, opts ...func(*MembershipQuery)) *UserQuery {
+	query := (&MembershipClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedMemberships == nil {
+		_q.withNamedMemberships = make(map[string]*MembershipQuery)
+	}
+	_q.withNamedMemberships[name] = query
+	return _q
+}
+
+// WithNamedMembers tells the query-builder to eager-load the nodes that are connected to the "members"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithNamedMembers(name string, opts ...func(*MembershipQuery)) *UserQuery {
+	query := (&MembershipClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedMembers == nil {
+		_q.withNamedMembers = make(map[string]*MembershipQuery)
+	}
+	_q.withNamedMembers[name] = query
 	return _q
 }
 

@@ -18,6 +18,8 @@ import (
 	"github.com/agora/agora/ent/identity"
 	"github.com/agora/agora/ent/image"
 	"github.com/agora/agora/ent/like"
+	"github.com/agora/agora/ent/membership"
+	"github.com/agora/agora/ent/membershipplan"
 	"github.com/agora/agora/ent/post"
 	"github.com/agora/agora/ent/predicate"
 	"github.com/agora/agora/ent/session"
@@ -299,6 +301,26 @@ func (_u *UserUpdate) ClearDigestThrough() *UserUpdate {
 	return _u
 }
 
+// SetStripeCustomerID sets the "stripe_customer_id" field.
+func (_u *UserUpdate) SetStripeCustomerID(v string) *UserUpdate {
+	_u.mutation.SetStripeCustomerID(v)
+	return _u
+}
+
+// SetNillableStripeCustomerID sets the "stripe_customer_id" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableStripeCustomerID(v *string) *UserUpdate {
+	if v != nil {
+		_u.SetStripeCustomerID(*v)
+	}
+	return _u
+}
+
+// ClearStripeCustomerID clears the value of the "stripe_customer_id" field.
+func (_u *UserUpdate) ClearStripeCustomerID() *UserUpdate {
+	_u.mutation.ClearStripeCustomerID()
+	return _u
+}
+
 // AddImageIDs adds the "images" edge to the Image entity by IDs.
 func (_u *UserUpdate) AddImageIDs(ids ...int) *UserUpdate {
 	_u.mutation.AddImageIDs(ids...)
@@ -447,6 +469,55 @@ func (_u *UserUpdate) AddLikedPosts(v ...*Post) *UserUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.AddLikedPostIDs(ids...)
+}
+
+// SetMembershipPlanID sets the "membership_plan" edge to the MembershipPlan entity by ID.
+func (_u *UserUpdate) SetMembershipPlanID(id int) *UserUpdate {
+	_u.mutation.SetMembershipPlanID(id)
+	return _u
+}
+
+// SetNillableMembershipPlanID sets the "membership_plan" edge to the MembershipPlan entity by ID if the given value is not nil.
+func (_u *UserUpdate) SetNillableMembershipPlanID(id *int) *UserUpdate {
+	if id != nil {
+		_u = _u.SetMembershipPlanID(*id)
+	}
+	return _u
+}
+
+// SetMembershipPlan sets the "membership_plan" edge to the MembershipPlan entity.
+func (_u *UserUpdate) SetMembershipPlan(v *MembershipPlan) *UserUpdate {
+	return _u.SetMembershipPlanID(v.ID)
+}
+
+// AddMembershipIDs adds the "memberships" edge to the Membership entity by IDs.
+func (_u *UserUpdate) AddMembershipIDs(ids ...int) *UserUpdate {
+	_u.mutation.AddMembershipIDs(ids...)
+	return _u
+}
+
+// AddMemberships adds the "memberships" edges to the Membership entity.
+func (_u *UserUpdate) AddMemberships(v ...*Membership) *UserUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddMembershipIDs(ids...)
+}
+
+// AddMemberIDs adds the "members" edge to the Membership entity by IDs.
+func (_u *UserUpdate) AddMemberIDs(ids ...int) *UserUpdate {
+	_u.mutation.AddMemberIDs(ids...)
+	return _u
+}
+
+// AddMembers adds the "members" edges to the Membership entity.
+func (_u *UserUpdate) AddMembers(v ...*Membership) *UserUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddMemberIDs(ids...)
 }
 
 // AddFollowIDs adds the "follows" edge to the Follow entity by IDs.
@@ -694,6 +765,54 @@ func (_u *UserUpdate) RemoveLikedPosts(v ...*Post) *UserUpdate {
 	return _u.RemoveLikedPostIDs(ids...)
 }
 
+// ClearMembershipPlan clears the "membership_plan" edge to the MembershipPlan entity.
+func (_u *UserUpdate) ClearMembershipPlan() *UserUpdate {
+	_u.mutation.ClearMembershipPlan()
+	return _u
+}
+
+// ClearMemberships clears all "memberships" edges to the Membership entity.
+func (_u *UserUpdate) ClearMemberships() *UserUpdate {
+	_u.mutation.ClearMemberships()
+	return _u
+}
+
+// RemoveMembershipIDs removes the "memberships" edge to Membership entities by IDs.
+func (_u *UserUpdate) RemoveMembershipIDs(ids ...int) *UserUpdate {
+	_u.mutation.RemoveMembershipIDs(ids...)
+	return _u
+}
+
+// RemoveMemberships removes "memberships" edges to Membership entities.
+func (_u *UserUpdate) RemoveMemberships(v ...*Membership) *UserUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveMembershipIDs(ids...)
+}
+
+// ClearMembers clears all "members" edges to the Membership entity.
+func (_u *UserUpdate) ClearMembers() *UserUpdate {
+	_u.mutation.ClearMembers()
+	return _u
+}
+
+// RemoveMemberIDs removes the "members" edge to Membership entities by IDs.
+func (_u *UserUpdate) RemoveMemberIDs(ids ...int) *UserUpdate {
+	_u.mutation.RemoveMemberIDs(ids...)
+	return _u
+}
+
+// RemoveMembers removes "members" edges to Membership entities.
+func (_u *UserUpdate) RemoveMembers(v ...*Membership) *UserUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveMemberIDs(ids...)
+}
+
 // ClearFollows clears all "follows" edges to the Follow entity.
 func (_u *UserUpdate) ClearFollows() *UserUpdate {
 	_u.mutation.ClearFollows()
@@ -820,6 +939,11 @@ func (_u *UserUpdate) check() error {
 			return &ValidationError{Name: "mail_new_message", err: fmt.Errorf(`ent: validator failed for field "User.mail_new_message": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.StripeCustomerID(); ok {
+		if err := user.StripeCustomerIDValidator(v); err != nil {
+			return &ValidationError{Name: "stripe_customer_id", err: fmt.Errorf(`ent: validator failed for field "User.stripe_customer_id": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -906,6 +1030,12 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.DigestThroughCleared() {
 		_spec.ClearField(user.FieldDigestThrough, field.TypeTime)
+	}
+	if value, ok := _u.mutation.StripeCustomerID(); ok {
+		_spec.SetField(user.FieldStripeCustomerID, field.TypeString, value)
+	}
+	if _u.mutation.StripeCustomerIDCleared() {
+		_spec.ClearField(user.FieldStripeCustomerID, field.TypeString)
 	}
 	if _u.mutation.ImagesCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -1379,6 +1509,125 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		_ = createE.defaults()
 		_, specE := createE.createSpec()
 		edge.Target.Fields = specE.Fields
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.MembershipPlanCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   user.MembershipPlanTable,
+			Columns: []string{user.MembershipPlanColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(membershipplan.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.MembershipPlanIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   user.MembershipPlanTable,
+			Columns: []string{user.MembershipPlanColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(membershipplan.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.MembershipsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.MembershipsTable,
+			Columns: []string{user.MembershipsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(membership.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedMembershipsIDs(); len(nodes) > 0 && !_u.mutation.MembershipsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.MembershipsTable,
+			Columns: []string{user.MembershipsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(membership.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.MembershipsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.MembershipsTable,
+			Columns: []string{user.MembershipsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(membership.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.MembersCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.MembersTable,
+			Columns: []string{user.MembersColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(membership.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedMembersIDs(); len(nodes) > 0 && !_u.mutation.MembersCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.MembersTable,
+			Columns: []string{user.MembersColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(membership.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.MembersIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.MembersTable,
+			Columns: []string{user.MembersColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(membership.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	if _u.mutation.FollowsCleared() {
@@ -1754,6 +2003,26 @@ func (_u *UserUpdateOne) ClearDigestThrough() *UserUpdateOne {
 	return _u
 }
 
+// SetStripeCustomerID sets the "stripe_customer_id" field.
+func (_u *UserUpdateOne) SetStripeCustomerID(v string) *UserUpdateOne {
+	_u.mutation.SetStripeCustomerID(v)
+	return _u
+}
+
+// SetNillableStripeCustomerID sets the "stripe_customer_id" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableStripeCustomerID(v *string) *UserUpdateOne {
+	if v != nil {
+		_u.SetStripeCustomerID(*v)
+	}
+	return _u
+}
+
+// ClearStripeCustomerID clears the value of the "stripe_customer_id" field.
+func (_u *UserUpdateOne) ClearStripeCustomerID() *UserUpdateOne {
+	_u.mutation.ClearStripeCustomerID()
+	return _u
+}
+
 // AddImageIDs adds the "images" edge to the Image entity by IDs.
 func (_u *UserUpdateOne) AddImageIDs(ids ...int) *UserUpdateOne {
 	_u.mutation.AddImageIDs(ids...)
@@ -1902,6 +2171,55 @@ func (_u *UserUpdateOne) AddLikedPosts(v ...*Post) *UserUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.AddLikedPostIDs(ids...)
+}
+
+// SetMembershipPlanID sets the "membership_plan" edge to the MembershipPlan entity by ID.
+func (_u *UserUpdateOne) SetMembershipPlanID(id int) *UserUpdateOne {
+	_u.mutation.SetMembershipPlanID(id)
+	return _u
+}
+
+// SetNillableMembershipPlanID sets the "membership_plan" edge to the MembershipPlan entity by ID if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableMembershipPlanID(id *int) *UserUpdateOne {
+	if id != nil {
+		_u = _u.SetMembershipPlanID(*id)
+	}
+	return _u
+}
+
+// SetMembershipPlan sets the "membership_plan" edge to the MembershipPlan entity.
+func (_u *UserUpdateOne) SetMembershipPlan(v *MembershipPlan) *UserUpdateOne {
+	return _u.SetMembershipPlanID(v.ID)
+}
+
+// AddMembershipIDs adds the "memberships" edge to the Membership entity by IDs.
+func (_u *UserUpdateOne) AddMembershipIDs(ids ...int) *UserUpdateOne {
+	_u.mutation.AddMembershipIDs(ids...)
+	return _u
+}
+
+// AddMemberships adds the "memberships" edges to the Membership entity.
+func (_u *UserUpdateOne) AddMemberships(v ...*Membership) *UserUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddMembershipIDs(ids...)
+}
+
+// AddMemberIDs adds the "members" edge to the Membership entity by IDs.
+func (_u *UserUpdateOne) AddMemberIDs(ids ...int) *UserUpdateOne {
+	_u.mutation.AddMemberIDs(ids...)
+	return _u
+}
+
+// AddMembers adds the "members" edges to the Membership entity.
+func (_u *UserUpdateOne) AddMembers(v ...*Membership) *UserUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddMemberIDs(ids...)
 }
 
 // AddFollowIDs adds the "follows" edge to the Follow entity by IDs.
@@ -2149,6 +2467,54 @@ func (_u *UserUpdateOne) RemoveLikedPosts(v ...*Post) *UserUpdateOne {
 	return _u.RemoveLikedPostIDs(ids...)
 }
 
+// ClearMembershipPlan clears the "membership_plan" edge to the MembershipPlan entity.
+func (_u *UserUpdateOne) ClearMembershipPlan() *UserUpdateOne {
+	_u.mutation.ClearMembershipPlan()
+	return _u
+}
+
+// ClearMemberships clears all "memberships" edges to the Membership entity.
+func (_u *UserUpdateOne) ClearMemberships() *UserUpdateOne {
+	_u.mutation.ClearMemberships()
+	return _u
+}
+
+// RemoveMembershipIDs removes the "memberships" edge to Membership entities by IDs.
+func (_u *UserUpdateOne) RemoveMembershipIDs(ids ...int) *UserUpdateOne {
+	_u.mutation.RemoveMembershipIDs(ids...)
+	return _u
+}
+
+// RemoveMemberships removes "memberships" edges to Membership entities.
+func (_u *UserUpdateOne) RemoveMemberships(v ...*Membership) *UserUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveMembershipIDs(ids...)
+}
+
+// ClearMembers clears all "members" edges to the Membership entity.
+func (_u *UserUpdateOne) ClearMembers() *UserUpdateOne {
+	_u.mutation.ClearMembers()
+	return _u
+}
+
+// RemoveMemberIDs removes the "members" edge to Membership entities by IDs.
+func (_u *UserUpdateOne) RemoveMemberIDs(ids ...int) *UserUpdateOne {
+	_u.mutation.RemoveMemberIDs(ids...)
+	return _u
+}
+
+// RemoveMembers removes "members" edges to Membership entities.
+func (_u *UserUpdateOne) RemoveMembers(v ...*Membership) *UserUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveMemberIDs(ids...)
+}
+
 // ClearFollows clears all "follows" edges to the Follow entity.
 func (_u *UserUpdateOne) ClearFollows() *UserUpdateOne {
 	_u.mutation.ClearFollows()
@@ -2288,6 +2654,11 @@ func (_u *UserUpdateOne) check() error {
 			return &ValidationError{Name: "mail_new_message", err: fmt.Errorf(`ent: validator failed for field "User.mail_new_message": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.StripeCustomerID(); ok {
+		if err := user.StripeCustomerIDValidator(v); err != nil {
+			return &ValidationError{Name: "stripe_customer_id", err: fmt.Errorf(`ent: validator failed for field "User.stripe_customer_id": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -2391,6 +2762,12 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 	}
 	if _u.mutation.DigestThroughCleared() {
 		_spec.ClearField(user.FieldDigestThrough, field.TypeTime)
+	}
+	if value, ok := _u.mutation.StripeCustomerID(); ok {
+		_spec.SetField(user.FieldStripeCustomerID, field.TypeString, value)
+	}
+	if _u.mutation.StripeCustomerIDCleared() {
+		_spec.ClearField(user.FieldStripeCustomerID, field.TypeString)
 	}
 	if _u.mutation.ImagesCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -2864,6 +3241,125 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 		_ = createE.defaults()
 		_, specE := createE.createSpec()
 		edge.Target.Fields = specE.Fields
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.MembershipPlanCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   user.MembershipPlanTable,
+			Columns: []string{user.MembershipPlanColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(membershipplan.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.MembershipPlanIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   user.MembershipPlanTable,
+			Columns: []string{user.MembershipPlanColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(membershipplan.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.MembershipsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.MembershipsTable,
+			Columns: []string{user.MembershipsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(membership.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedMembershipsIDs(); len(nodes) > 0 && !_u.mutation.MembershipsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.MembershipsTable,
+			Columns: []string{user.MembershipsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(membership.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.MembershipsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.MembershipsTable,
+			Columns: []string{user.MembershipsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(membership.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.MembersCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.MembersTable,
+			Columns: []string{user.MembersColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(membership.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedMembersIDs(); len(nodes) > 0 && !_u.mutation.MembersCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.MembersTable,
+			Columns: []string{user.MembersColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(membership.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.MembersIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.MembersTable,
+			Columns: []string{user.MembersColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(membership.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	if _u.mutation.FollowsCleared() {

@@ -12,6 +12,7 @@ import (
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/internal/account"
 	"github.com/agora/agora/internal/apperr"
+	"github.com/agora/agora/internal/billing"
 	"github.com/agora/agora/internal/identity"
 	"github.com/agora/agora/internal/jobs"
 	"github.com/agora/agora/internal/live"
@@ -42,6 +43,7 @@ type Resolver struct {
 	Identity *identity.Service
 	Images   *media.Service
 	Queue    *jobs.Queue // the durable job queue
+	Billing  *billing.Service
 }
 
 // orNil makes a lookup answer null, not an error, when nothing matches: the GraphQL convention for

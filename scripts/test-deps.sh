@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs and is not part of Go: PostgreSQL server binaries (initdb,
-# pg_ctl, postgres) and redis-server. Uses apt when running as root; otherwise says what to install.
+# pg_ctl, postgres), redis-server and stripe-mock. Uses apt when running as root; otherwise says what to install.
 set -euo pipefail
 
 have_postgres() {
@@ -8,6 +8,15 @@ have_postgres() {
   compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null
 }
 have_redis() { command -v redis-server >/dev/null 2>&1; }
+
+# stripe-mock (Stripe's API with fixed fixtures) for the payment tests: a Go program, built into
+# GOBIN outside Agora's go.mod. internal/testenv builds it too when it is missing; this does it
+# before the tests' clocks start.
+gobin="$(go env GOBIN)"; gobin="${gobin:-$(go env GOPATH | cut -d: -f1)/bin}"
+if ! go version -m "$gobin/stripe-mock" 2>/dev/null | grep -q 'stripe-mock[[:space:]]v0.203.0'; then
+  echo "==> go install github.com/stripe/stripe-mock@v0.203.0"
+  go install github.com/stripe/stripe-mock@v0.203.0
+fi
 
 missing=()
 have_postgres || missing+=(postgresql)

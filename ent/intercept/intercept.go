@@ -15,6 +15,8 @@ import (
 	"github.com/agora/agora/ent/identity"
 	"github.com/agora/agora/ent/image"
 	"github.com/agora/agora/ent/like"
+	"github.com/agora/agora/ent/membership"
+	"github.com/agora/agora/ent/membershipplan"
 	"github.com/agora/agora/ent/message"
 	"github.com/agora/agora/ent/notification"
 	"github.com/agora/agora/ent/participant"
@@ -24,6 +26,7 @@ import (
 	"github.com/agora/agora/ent/refreshtoken"
 	"github.com/agora/agora/ent/session"
 	"github.com/agora/agora/ent/signinflow"
+	"github.com/agora/agora/ent/stripeevent"
 	"github.com/agora/agora/ent/tag"
 	"github.com/agora/agora/ent/user"
 )
@@ -273,6 +276,60 @@ func (f TraverseLike) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.LikeQuery", q)
 }
 
+// The MembershipFunc type is an adapter to allow the use of ordinary function as a Querier.
+type MembershipFunc func(context.Context, *ent.MembershipQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f MembershipFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.MembershipQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.MembershipQuery", q)
+}
+
+// The TraverseMembership type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseMembership func(context.Context, *ent.MembershipQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseMembership) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseMembership) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.MembershipQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.MembershipQuery", q)
+}
+
+// The MembershipPlanFunc type is an adapter to allow the use of ordinary function as a Querier.
+type MembershipPlanFunc func(context.Context, *ent.MembershipPlanQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f MembershipPlanFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.MembershipPlanQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.MembershipPlanQuery", q)
+}
+
+// The TraverseMembershipPlan type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseMembershipPlan func(context.Context, *ent.MembershipPlanQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseMembershipPlan) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseMembershipPlan) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.MembershipPlanQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.MembershipPlanQuery", q)
+}
+
 // The MessageFunc type is an adapter to allow the use of ordinary function as a Querier.
 type MessageFunc func(context.Context, *ent.MessageQuery) (ent.Value, error)
 
@@ -489,6 +546,33 @@ func (f TraverseSignInFlow) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.SignInFlowQuery", q)
 }
 
+// The StripeEventFunc type is an adapter to allow the use of ordinary function as a Querier.
+type StripeEventFunc func(context.Context, *ent.StripeEventQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f StripeEventFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.StripeEventQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.StripeEventQuery", q)
+}
+
+// The TraverseStripeEvent type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseStripeEvent func(context.Context, *ent.StripeEventQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseStripeEvent) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseStripeEvent) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.StripeEventQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.StripeEventQuery", q)
+}
+
 // The TagFunc type is an adapter to allow the use of ordinary function as a Querier.
 type TagFunc func(context.Context, *ent.TagQuery) (ent.Value, error)
 
@@ -560,6 +644,10 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.ImageQuery, predicate.Image, image.OrderOption]{typ: ent.TypeImage, tq: q}, nil
 	case *ent.LikeQuery:
 		return &query[*ent.LikeQuery, predicate.Like, like.OrderOption]{typ: ent.TypeLike, tq: q}, nil
+	case *ent.MembershipQuery:
+		return &query[*ent.MembershipQuery, predicate.Membership, membership.OrderOption]{typ: ent.TypeMembership, tq: q}, nil
+	case *ent.MembershipPlanQuery:
+		return &query[*ent.MembershipPlanQuery, predicate.MembershipPlan, membershipplan.OrderOption]{typ: ent.TypeMembershipPlan, tq: q}, nil
 	case *ent.MessageQuery:
 		return &query[*ent.MessageQuery, predicate.Message, message.OrderOption]{typ: ent.TypeMessage, tq: q}, nil
 	case *ent.NotificationQuery:
@@ -576,6 +664,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.SessionQuery, predicate.Session, session.OrderOption]{typ: ent.TypeSession, tq: q}, nil
 	case *ent.SignInFlowQuery:
 		return &query[*ent.SignInFlowQuery, predicate.SignInFlow, signinflow.OrderOption]{typ: ent.TypeSignInFlow, tq: q}, nil
+	case *ent.StripeEventQuery:
+		return &query[*ent.StripeEventQuery, predicate.StripeEvent, stripeevent.OrderOption]{typ: ent.TypeStripeEvent, tq: q}, nil
 	case *ent.TagQuery:
 		return &query[*ent.TagQuery, predicate.Tag, tag.OrderOption]{typ: ent.TypeTag, tq: q}, nil
 	case *ent.UserQuery:

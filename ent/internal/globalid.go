@@ -2,4 +2,4 @@
 
 package internal
 
-const IncrementStarts = "{\"account_tokens\":68719476736,\"comments\":0,\"conversation_participants\":47244640256,\"conversations\":34359738368,\"follows\":4294967296,\"identities\":60129542144,\"images\":55834574848,\"likes\":8589934592,\"messages\":38654705664,\"notifications\":42949672960,\"post_tags\":51539607552,\"posts\":12884901888,\"refresh_tokens\":25769803776,\"sessions\":30064771072,\"sign_in_flows\":64424509440,\"tags\":17179869184,\"users\":21474836480}"
+const IncrementStarts = "{\"account_tokens\":68719476736,\"comments\":0,\"conversation_participants\":47244640256,\"conversations\":34359738368,\"follows\":4294967296,\"identities\":60129542144,\"images\":55834574848,\"likes\":8589934592,\"membership_plans\":85899345920,\"memberships\":90194313216,\"messages\":38654705664,\"notifications\":42949672960,\"post_tags\":51539607552,\"posts\":12884901888,\"refresh_tokens\":25769803776,\"sessions\":30064771072,\"sign_in_flows\":64424509440,\"stripe_events\":94489280512,\"tags\":17179869184,\"users\":21474836480}"

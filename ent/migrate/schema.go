@@ -284,6 +284,78 @@ var (
 			},
 		},
 	}
+	// MembershipsColumns holds the columns for the "memberships" table.
+	MembershipsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"INCOMPLETE", "ACTIVE", "PAST_DUE", "CANCELED"}, Default: "INCOMPLETE"},
+		{Name: "current_period_end", Type: field.TypeTime, Nullable: true},
+		{Name: "cancel_at_period_end", Type: field.TypeBool, Default: false},
+		{Name: "stripe_subscription_id", Type: field.TypeString, Unique: true, Size: 255},
+		{Name: "stripe_updated_at", Type: field.TypeTime, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "member_id", Type: field.TypeInt},
+		{Name: "author_id", Type: field.TypeInt},
+	}
+	// MembershipsTable holds the schema information for the "memberships" table.
+	MembershipsTable = &schema.Table{
+		Name:       "memberships",
+		Columns:    MembershipsColumns,
+		PrimaryKey: []*schema.Column{MembershipsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "memberships_users_memberships",
+				Columns:    []*schema.Column{MembershipsColumns[8]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "memberships_users_members",
+				Columns:    []*schema.Column{MembershipsColumns[9]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "membership_member_id_author_id",
+				Unique:  true,
+				Columns: []*schema.Column{MembershipsColumns[8], MembershipsColumns[9]},
+			},
+			{
+				Name:    "membership_author_id_status",
+				Unique:  false,
+				Columns: []*schema.Column{MembershipsColumns[9], MembershipsColumns[1]},
+			},
+		},
+	}
+	// MembershipPlansColumns holds the columns for the "membership_plans" table.
+	MembershipPlansColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "monthly_price", Type: field.TypeInt64},
+		{Name: "currency", Type: field.TypeString, Size: 3},
+		{Name: "description", Type: field.TypeString, Size: 500, Default: ""},
+		{Name: "active", Type: field.TypeBool, Default: true},
+		{Name: "stripe_product_id", Type: field.TypeString, Size: 255},
+		{Name: "stripe_price_id", Type: field.TypeString, Size: 255},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "author_id", Type: field.TypeInt, Unique: true},
+	}
+	// MembershipPlansTable holds the schema information for the "membership_plans" table.
+	MembershipPlansTable = &schema.Table{
+		Name:       "membership_plans",
+		Columns:    MembershipPlansColumns,
+		PrimaryKey: []*schema.Column{MembershipPlansColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "membership_plans_users_membership_plan",
+				Columns:    []*schema.Column{MembershipPlansColumns[9]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+	}
 	// MessagesColumns holds the columns for the "messages" table.
 	MessagesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -327,7 +399,7 @@ var (
 	// NotificationsColumns holds the columns for the "notifications" table.
 	NotificationsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "kind", Type: field.TypeEnum, Enums: []string{"NEW_FOLLOWER", "NEW_COMMENT", "POST_LIKED", "NEW_MESSAGE"}},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"NEW_FOLLOWER", "NEW_COMMENT", "POST_LIKED", "NEW_MESSAGE", "NEW_MEMBER"}},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "read_at", Type: field.TypeTime, Nullable: true},
 		{Name: "recipient_id", Type: field.TypeInt},
@@ -431,6 +503,7 @@ var (
 		{Name: "description", Type: field.TypeString, Default: ""},
 		{Name: "body", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"DRAFT", "PUBLISHED"}, Default: "DRAFT"},
+		{Name: "visibility", Type: field.TypeEnum, Enums: []string{"PUBLIC", "MEMBERS"}, Default: "PUBLIC"},
 		{Name: "published_at", Type: field.TypeTime, Nullable: true},
 		{Name: "hidden_at", Type: field.TypeTime, Nullable: true},
 		{Name: "cover_id", Type: field.TypeInt, Nullable: true},
@@ -444,13 +517,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "posts_images_cover",
-				Columns:    []*schema.Column{PostsColumns[10]},
+				Columns:    []*schema.Column{PostsColumns[11]},
 				RefColumns: []*schema.Column{ImagesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "posts_users_posts",
-				Columns:    []*schema.Column{PostsColumns[11]},
+				Columns:    []*schema.Column{PostsColumns[12]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -459,12 +532,12 @@ var (
 			{
 				Name:    "post_status_published_at",
 				Unique:  false,
-				Columns: []*schema.Column{PostsColumns[7], PostsColumns[8]},
+				Columns: []*schema.Column{PostsColumns[7], PostsColumns[9]},
 			},
 			{
 				Name:    "post_author_id_status_published_at",
 				Unique:  false,
-				Columns: []*schema.Column{PostsColumns[11], PostsColumns[7], PostsColumns[8]},
+				Columns: []*schema.Column{PostsColumns[12], PostsColumns[7], PostsColumns[9]},
 			},
 			{
 				Name:    "post_list_created_at",
@@ -492,22 +565,22 @@ var (
 			{
 				Name:    "post_list_published_at",
 				Unique:  false,
-				Columns: []*schema.Column{PostsColumns[8], PostsColumns[0]},
+				Columns: []*schema.Column{PostsColumns[9], PostsColumns[0]},
 			},
 			{
 				Name:    "post_list_author_id",
 				Unique:  false,
-				Columns: []*schema.Column{PostsColumns[11], PostsColumns[0]},
+				Columns: []*schema.Column{PostsColumns[12], PostsColumns[0]},
 			},
 			{
 				Name:    "post_list_author_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{PostsColumns[11], PostsColumns[1], PostsColumns[0]},
+				Columns: []*schema.Column{PostsColumns[12], PostsColumns[1], PostsColumns[0]},
 			},
 			{
 				Name:    "post_list_author_id_published_at",
 				Unique:  false,
-				Columns: []*schema.Column{PostsColumns[11], PostsColumns[8], PostsColumns[0]},
+				Columns: []*schema.Column{PostsColumns[12], PostsColumns[9], PostsColumns[0]},
 			},
 		},
 	}
@@ -625,6 +698,21 @@ var (
 			},
 		},
 	}
+	// StripeEventsColumns holds the columns for the "stripe_events" table.
+	StripeEventsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "event_id", Type: field.TypeString, Unique: true, Size: 255},
+		{Name: "type", Type: field.TypeString, Size: 100},
+		{Name: "payload", Type: field.TypeBytes},
+		{Name: "received_at", Type: field.TypeTime},
+		{Name: "processed_at", Type: field.TypeTime, Nullable: true},
+	}
+	// StripeEventsTable holds the schema information for the "stripe_events" table.
+	StripeEventsTable = &schema.Table{
+		Name:       "stripe_events",
+		Columns:    StripeEventsColumns,
+		PrimaryKey: []*schema.Column{StripeEventsColumns[0]},
+	}
 	// TagsColumns holds the columns for the "tags" table.
 	TagsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -658,6 +746,7 @@ var (
 		{Name: "mail_post_liked", Type: field.TypeEnum, Enums: []string{"OFF", "INSTANT", "DAILY"}, Default: "DAILY"},
 		{Name: "mail_new_message", Type: field.TypeEnum, Enums: []string{"OFF", "INSTANT", "DAILY"}, Default: "INSTANT"},
 		{Name: "digest_through", Type: field.TypeTime, Nullable: true},
+		{Name: "stripe_customer_id", Type: field.TypeString, Nullable: true, Size: 255},
 	}
 	// UsersTable holds the schema information for the "users" table.
 	UsersTable = &schema.Table{
@@ -696,6 +785,8 @@ var (
 		IdentitiesTable,
 		ImagesTable,
 		LikesTable,
+		MembershipsTable,
+		MembershipPlansTable,
 		MessagesTable,
 		NotificationsTable,
 		ConversationParticipantsTable,
@@ -704,6 +795,7 @@ var (
 		RefreshTokensTable,
 		SessionsTable,
 		SignInFlowsTable,
+		StripeEventsTable,
 		TagsTable,
 		UsersTable,
 	}
@@ -744,6 +836,15 @@ func init() {
 	LikesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(8589934592),
 	}
+	MembershipsTable.ForeignKeys[0].RefTable = UsersTable
+	MembershipsTable.ForeignKeys[1].RefTable = UsersTable
+	MembershipsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(90194313216),
+	}
+	MembershipPlansTable.ForeignKeys[0].RefTable = UsersTable
+	MembershipPlansTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(85899345920),
+	}
 	MessagesTable.ForeignKeys[0].RefTable = ConversationsTable
 	MessagesTable.ForeignKeys[1].RefTable = UsersTable
 	MessagesTable.Annotation = &entsql.Annotation{
@@ -783,6 +884,9 @@ func init() {
 	}
 	SignInFlowsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(64424509440),
+	}
+	StripeEventsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(94489280512),
 	}
 	TagsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(17179869184),

@@ -127,6 +127,7 @@ const (
 	KindNEW_COMMENT  Kind = "NEW_COMMENT"
 	KindPOST_LIKED   Kind = "POST_LIKED"
 	KindNEW_MESSAGE  Kind = "NEW_MESSAGE"
+	KindNEW_MEMBER   Kind = "NEW_MEMBER"
 )
 
 func (k Kind) String() string {
@@ -136,7 +137,7 @@ func (k Kind) String() string {
 // KindValidator is a validator for the "kind" field enum values. It is called by the builders before save.
 func KindValidator(k Kind) error {
 	switch k {
-	case KindNEW_FOLLOWER, KindNEW_COMMENT, KindPOST_LIKED, KindNEW_MESSAGE:
+	case KindNEW_FOLLOWER, KindNEW_COMMENT, KindPOST_LIKED, KindNEW_MESSAGE, KindNEW_MEMBER:
 		return nil
 	default:
 		return fmt.Errorf("notification: invalid enum value for kind field: %q", k)

@@ -32,6 +32,8 @@ const (
 	FieldBody = "body"
 	// FieldStatus holds the string denoting the status field in the database.
 	FieldStatus = "status"
+	// FieldVisibility holds the string denoting the visibility field in the database.
+	FieldVisibility = "visibility"
 	// FieldPublishedAt holds the string denoting the published_at field in the database.
 	FieldPublishedAt = "published_at"
 	// FieldHiddenAt holds the string denoting the hidden_at field in the database.
@@ -122,6 +124,7 @@ var Columns = []string{
 	FieldDescription,
 	FieldBody,
 	FieldStatus,
+	FieldVisibility,
 	FieldPublishedAt,
 	FieldHiddenAt,
 	FieldCoverID,
@@ -197,6 +200,32 @@ func StatusValidator(s Status) error {
 	}
 }
 
+// Visibility defines the type for the "visibility" enum field.
+type Visibility string
+
+// VisibilityPUBLIC is the default value of the Visibility enum.
+const DefaultVisibility = VisibilityPUBLIC
+
+// Visibility values.
+const (
+	VisibilityPUBLIC  Visibility = "PUBLIC"
+	VisibilityMEMBERS Visibility = "MEMBERS"
+)
+
+func (v Visibility) String() string {
+	return string(v)
+}
+
+// VisibilityValidator is a validator for the "visibility" field enum values. It is called by the builders before save.
+func VisibilityValidator(v Visibility) error {
+	switch v {
+	case VisibilityPUBLIC, VisibilityMEMBERS:
+		return nil
+	default:
+		return fmt.Errorf("post: invalid enum value for visibility field: %q", v)
+	}
+}
+
 // OrderOption defines the ordering options for the Post queries.
 type OrderOption func(*sql.Selector)
 
@@ -238,6 +267,11 @@ func ByBody(opts ...sql.OrderTermOption) OrderOption {
 // ByStatus orders the results by the status field.
 func ByStatus(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldStatus, opts...).ToFunc()
+}
+
+// ByVisibility orders the results by the visibility field.
+func ByVisibility(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldVisibility, opts...).ToFunc()
 }
 
 // ByPublishedAt orders the results by the published_at field.
@@ -428,6 +462,24 @@ func (e *Status) UnmarshalGQL(val interface{}) error {
 	*e = Status(str)
 	if err := StatusValidator(*e); err != nil {
 		return fmt.Errorf("%s is not a valid Status", str)
+	}
+	return nil
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e Visibility) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *Visibility) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = Visibility(str)
+	if err := VisibilityValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid Visibility", str)
 	}
 	return nil
 }

@@ -465,6 +465,26 @@ func StatusNotIn(vs ...Status) predicate.Post {
 	return predicate.Post(sql.FieldNotIn(FieldStatus, vs...))
 }
 
+// VisibilityEQ applies the EQ predicate on the "visibility" field.
+func VisibilityEQ(v Visibility) predicate.Post {
+	return predicate.Post(sql.FieldEQ(FieldVisibility, v))
+}
+
+// VisibilityNEQ applies the NEQ predicate on the "visibility" field.
+func VisibilityNEQ(v Visibility) predicate.Post {
+	return predicate.Post(sql.FieldNEQ(FieldVisibility, v))
+}
+
+// VisibilityIn applies the In predicate on the "visibility" field.
+func VisibilityIn(vs ...Visibility) predicate.Post {
+	return predicate.Post(sql.FieldIn(FieldVisibility, vs...))
+}
+
+// VisibilityNotIn applies the NotIn predicate on the "visibility" field.
+func VisibilityNotIn(vs ...Visibility) predicate.Post {
+	return predicate.Post(sql.FieldNotIn(FieldVisibility, vs...))
+}
+
 // PublishedAtEQ applies the EQ predicate on the "published_at" field.
 func PublishedAtEQ(v time.Time) predicate.Post {
 	return predicate.Post(sql.FieldEQ(FieldPublishedAt, v))

@@ -27,6 +27,12 @@ type Image func(*sql.Selector)
 // Like is the predicate function for like builders.
 type Like func(*sql.Selector)
 
+// Membership is the predicate function for membership builders.
+type Membership func(*sql.Selector)
+
+// MembershipPlan is the predicate function for membershipplan builders.
+type MembershipPlan func(*sql.Selector)
+
 // Message is the predicate function for message builders.
 type Message func(*sql.Selector)
 
@@ -50,6 +56,9 @@ type Session func(*sql.Selector)
 
 // SignInFlow is the predicate function for signinflow builders.
 type SignInFlow func(*sql.Selector)
+
+// StripeEvent is the predicate function for stripeevent builders.
+type StripeEvent func(*sql.Selector)
 
 // Tag is the predicate function for tag builders.
 type Tag func(*sql.Selector)

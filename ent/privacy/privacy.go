@@ -278,6 +278,54 @@ func (f LikeMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) 
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.LikeMutation", m)
 }
 
+// The MembershipQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type MembershipQueryRuleFunc func(context.Context, *ent.MembershipQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f MembershipQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.MembershipQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.MembershipQuery", q)
+}
+
+// The MembershipMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type MembershipMutationRuleFunc func(context.Context, *ent.MembershipMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f MembershipMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.MembershipMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.MembershipMutation", m)
+}
+
+// The MembershipPlanQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type MembershipPlanQueryRuleFunc func(context.Context, *ent.MembershipPlanQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f MembershipPlanQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.MembershipPlanQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.MembershipPlanQuery", q)
+}
+
+// The MembershipPlanMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type MembershipPlanMutationRuleFunc func(context.Context, *ent.MembershipPlanMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f MembershipPlanMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.MembershipPlanMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.MembershipPlanMutation", m)
+}
+
 // The MessageQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type MessageQueryRuleFunc func(context.Context, *ent.MessageQuery) error
@@ -468,6 +516,30 @@ func (f SignInFlowMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Muta
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SignInFlowMutation", m)
+}
+
+// The StripeEventQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type StripeEventQueryRuleFunc func(context.Context, *ent.StripeEventQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f StripeEventQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.StripeEventQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.StripeEventQuery", q)
+}
+
+// The StripeEventMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type StripeEventMutationRuleFunc func(context.Context, *ent.StripeEventMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f StripeEventMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.StripeEventMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.StripeEventMutation", m)
 }
 
 // The TagQueryRuleFunc type is an adapter to allow the use of ordinary

@@ -13,6 +13,8 @@ import (
 	"github.com/agora/agora/ent/identity"
 	"github.com/agora/agora/ent/image"
 	"github.com/agora/agora/ent/like"
+	"github.com/agora/agora/ent/membership"
+	"github.com/agora/agora/ent/membershipplan"
 	"github.com/agora/agora/ent/message"
 	"github.com/agora/agora/ent/notification"
 	"github.com/agora/agora/ent/participant"
@@ -22,6 +24,7 @@ import (
 	"github.com/agora/agora/ent/schema"
 	"github.com/agora/agora/ent/session"
 	"github.com/agora/agora/ent/signinflow"
+	"github.com/agora/agora/ent/stripeevent"
 	"github.com/agora/agora/ent/tag"
 	"github.com/agora/agora/ent/user"
 
@@ -188,6 +191,82 @@ func init() {
 	likeDescCreatedAt := likeFields[0].Descriptor()
 	// like.DefaultCreatedAt holds the default value on creation for the created_at field.
 	like.DefaultCreatedAt = likeDescCreatedAt.Default.(func() time.Time)
+	membership.Policy = privacy.NewPolicies(schema.Membership{})
+	membership.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := membership.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	membershipFields := schema.Membership{}.Fields()
+	_ = membershipFields
+	// membershipDescCancelAtPeriodEnd is the schema descriptor for cancel_at_period_end field.
+	membershipDescCancelAtPeriodEnd := membershipFields[4].Descriptor()
+	// membership.DefaultCancelAtPeriodEnd holds the default value on creation for the cancel_at_period_end field.
+	membership.DefaultCancelAtPeriodEnd = membershipDescCancelAtPeriodEnd.Default.(bool)
+	// membershipDescStripeSubscriptionID is the schema descriptor for stripe_subscription_id field.
+	membershipDescStripeSubscriptionID := membershipFields[5].Descriptor()
+	// membership.StripeSubscriptionIDValidator is a validator for the "stripe_subscription_id" field. It is called by the builders before save.
+	membership.StripeSubscriptionIDValidator = membershipDescStripeSubscriptionID.Validators[0].(func(string) error)
+	// membershipDescCreatedAt is the schema descriptor for created_at field.
+	membershipDescCreatedAt := membershipFields[7].Descriptor()
+	// membership.DefaultCreatedAt holds the default value on creation for the created_at field.
+	membership.DefaultCreatedAt = membershipDescCreatedAt.Default.(func() time.Time)
+	// membershipDescUpdatedAt is the schema descriptor for updated_at field.
+	membershipDescUpdatedAt := membershipFields[8].Descriptor()
+	// membership.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	membership.DefaultUpdatedAt = membershipDescUpdatedAt.Default.(func() time.Time)
+	// membership.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	membership.UpdateDefaultUpdatedAt = membershipDescUpdatedAt.UpdateDefault.(func() time.Time)
+	membershipplan.Policy = privacy.NewPolicies(schema.MembershipPlan{})
+	membershipplan.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := membershipplan.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	membershipplanFields := schema.MembershipPlan{}.Fields()
+	_ = membershipplanFields
+	// membershipplanDescMonthlyPrice is the schema descriptor for monthly_price field.
+	membershipplanDescMonthlyPrice := membershipplanFields[1].Descriptor()
+	// membershipplan.MonthlyPriceValidator is a validator for the "monthly_price" field. It is called by the builders before save.
+	membershipplan.MonthlyPriceValidator = membershipplanDescMonthlyPrice.Validators[0].(func(int64) error)
+	// membershipplanDescCurrency is the schema descriptor for currency field.
+	membershipplanDescCurrency := membershipplanFields[2].Descriptor()
+	// membershipplan.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	membershipplan.CurrencyValidator = membershipplanDescCurrency.Validators[0].(func(string) error)
+	// membershipplanDescDescription is the schema descriptor for description field.
+	membershipplanDescDescription := membershipplanFields[3].Descriptor()
+	// membershipplan.DefaultDescription holds the default value on creation for the description field.
+	membershipplan.DefaultDescription = membershipplanDescDescription.Default.(string)
+	// membershipplan.DescriptionValidator is a validator for the "description" field. It is called by the builders before save.
+	membershipplan.DescriptionValidator = membershipplanDescDescription.Validators[0].(func(string) error)
+	// membershipplanDescActive is the schema descriptor for active field.
+	membershipplanDescActive := membershipplanFields[4].Descriptor()
+	// membershipplan.DefaultActive holds the default value on creation for the active field.
+	membershipplan.DefaultActive = membershipplanDescActive.Default.(bool)
+	// membershipplanDescStripeProductID is the schema descriptor for stripe_product_id field.
+	membershipplanDescStripeProductID := membershipplanFields[5].Descriptor()
+	// membershipplan.StripeProductIDValidator is a validator for the "stripe_product_id" field. It is called by the builders before save.
+	membershipplan.StripeProductIDValidator = membershipplanDescStripeProductID.Validators[0].(func(string) error)
+	// membershipplanDescStripePriceID is the schema descriptor for stripe_price_id field.
+	membershipplanDescStripePriceID := membershipplanFields[6].Descriptor()
+	// membershipplan.StripePriceIDValidator is a validator for the "stripe_price_id" field. It is called by the builders before save.
+	membershipplan.StripePriceIDValidator = membershipplanDescStripePriceID.Validators[0].(func(string) error)
+	// membershipplanDescCreatedAt is the schema descriptor for created_at field.
+	membershipplanDescCreatedAt := membershipplanFields[7].Descriptor()
+	// membershipplan.DefaultCreatedAt holds the default value on creation for the created_at field.
+	membershipplan.DefaultCreatedAt = membershipplanDescCreatedAt.Default.(func() time.Time)
+	// membershipplanDescUpdatedAt is the schema descriptor for updated_at field.
+	membershipplanDescUpdatedAt := membershipplanFields[8].Descriptor()
+	// membershipplan.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	membershipplan.DefaultUpdatedAt = membershipplanDescUpdatedAt.Default.(func() time.Time)
+	// membershipplan.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	membershipplan.UpdateDefaultUpdatedAt = membershipplanDescUpdatedAt.UpdateDefault.(func() time.Time)
 	message.Policy = privacy.NewPolicies(schema.Message{})
 	message.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
@@ -357,6 +436,29 @@ func init() {
 	signinflowDescCreatedAt := signinflowFields[10].Descriptor()
 	// signinflow.DefaultCreatedAt holds the default value on creation for the created_at field.
 	signinflow.DefaultCreatedAt = signinflowDescCreatedAt.Default.(func() time.Time)
+	stripeevent.Policy = privacy.NewPolicies(schema.StripeEvent{})
+	stripeevent.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := stripeevent.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	stripeeventFields := schema.StripeEvent{}.Fields()
+	_ = stripeeventFields
+	// stripeeventDescEventID is the schema descriptor for event_id field.
+	stripeeventDescEventID := stripeeventFields[0].Descriptor()
+	// stripeevent.EventIDValidator is a validator for the "event_id" field. It is called by the builders before save.
+	stripeevent.EventIDValidator = stripeeventDescEventID.Validators[0].(func(string) error)
+	// stripeeventDescType is the schema descriptor for type field.
+	stripeeventDescType := stripeeventFields[1].Descriptor()
+	// stripeevent.TypeValidator is a validator for the "type" field. It is called by the builders before save.
+	stripeevent.TypeValidator = stripeeventDescType.Validators[0].(func(string) error)
+	// stripeeventDescReceivedAt is the schema descriptor for received_at field.
+	stripeeventDescReceivedAt := stripeeventFields[3].Descriptor()
+	// stripeevent.DefaultReceivedAt holds the default value on creation for the received_at field.
+	stripeevent.DefaultReceivedAt = stripeeventDescReceivedAt.Default.(func() time.Time)
 	tag.Policy = privacy.NewPolicies(schema.Tag{})
 	tag.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
@@ -448,6 +550,10 @@ func init() {
 	userDescAvatarURL := userFields[6].Descriptor()
 	// user.DefaultAvatarURL holds the default value on creation for the avatar_url field.
 	user.DefaultAvatarURL = userDescAvatarURL.Default.(string)
+	// userDescStripeCustomerID is the schema descriptor for stripe_customer_id field.
+	userDescStripeCustomerID := userFields[16].Descriptor()
+	// user.StripeCustomerIDValidator is a validator for the "stripe_customer_id" field. It is called by the builders before save.
+	user.StripeCustomerIDValidator = userDescStripeCustomerID.Validators[0].(func(string) error)
 }
 
 const (

@@ -21,12 +21,13 @@ type Notification struct{ ent.Schema }
 func (Notification) Fields() []ent.Field {
 	return []ent.Field{
 		field.Enum("kind").
-			Values("NEW_FOLLOWER", "NEW_COMMENT", "POST_LIKED", "NEW_MESSAGE").
+			Values("NEW_FOLLOWER", "NEW_COMMENT", "POST_LIKED", "NEW_MESSAGE", "NEW_MEMBER").
 			Annotations(Values{
 				"NEW_FOLLOWER": "The actor follows the recipient now.",
 				"NEW_COMMENT":  "The actor commented on the recipient's post.",
 				"POST_LIKED":   "The actor liked the recipient's post.",
 				"NEW_MESSAGE":  "The actor sent the recipient a direct message.",
+				"NEW_MEMBER":   "The actor became a member of the recipient (a paid membership).",
 			}).
 			Immutable().
 			Comment("What happened."),

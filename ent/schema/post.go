@@ -35,7 +35,8 @@ func (Post) Fields() []ent.Field {
 			Comment("Short summary shown in lists, plain text."),
 		field.Text("body").
 			Default("").
-			Comment("Content, in Markdown."),
+			Comment("Content, in Markdown; null for a members-only post the viewer may not read.").
+			Annotations(entgql.Skip(entgql.SkipType)),
 		field.Enum("status").
 			Values("DRAFT", "PUBLISHED").
 			Annotations(Values{
@@ -44,6 +45,17 @@ func (Post) Fields() []ent.Field {
 			}).
 			Default("DRAFT").
 			Comment("DRAFT posts are visible to their author only."),
+		field.Enum("visibility").
+			Values("PUBLIC", "MEMBERS").
+			Annotations(
+				Values{
+					"PUBLIC":  "Everyone who may see the post reads its body.",
+					"MEMBERS": "Only the author's members (and the author, moderators and admins) read its body; others see the title, description and author.",
+				},
+				entgql.Skip(entgql.SkipWhereInput|entgql.SkipOrderField),
+			).
+			Default("PUBLIC").
+			Comment("Who reads the body: everyone, or the author's members."),
 		field.Time("published_at").
 			Optional().
 			Nillable().

@@ -96,6 +96,12 @@ func (User) Fields() []ent.Field {
 			Nillable().
 			Annotations(entgql.Skip(entgql.SkipAll)).
 			Comment("The end of the last day the daily digest was mailed for (midnight UTC)."),
+		// Private: the Stripe customer made for the user's first membership checkout, reused after.
+		field.String("stripe_customer_id").
+			Optional().
+			Nillable().
+			MaxLen(255).
+			Annotations(entgql.Skip(entgql.SkipAll)),
 	}
 }
 
@@ -139,6 +145,13 @@ func (User) Edges() []ent.Edge {
 		edge.To("liked_posts", Post.Type).
 			Through("likes", Like.Type).
 			Annotations(entgql.Skip(entgql.SkipAll)),
+		edge.To("membership_plan", MembershipPlan.Type).
+			Unique().
+			Annotations(entgql.Skip(entgql.SkipAll), entsql.OnDelete(entsql.Cascade)),
+		edge.To("memberships", Membership.Type).
+			Annotations(entgql.Skip(entgql.SkipAll), entsql.OnDelete(entsql.Cascade)),
+		edge.To("members", Membership.Type).
+			Annotations(entgql.Skip(entgql.SkipAll), entsql.OnDelete(entsql.Cascade)),
 	}
 }
 

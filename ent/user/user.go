@@ -54,6 +54,8 @@ const (
 	FieldMailNewMessage = "mail_new_message"
 	// FieldDigestThrough holds the string denoting the digest_through field in the database.
 	FieldDigestThrough = "digest_through"
+	// FieldStripeCustomerID holds the string denoting the stripe_customer_id field in the database.
+	FieldStripeCustomerID = "stripe_customer_id"
 	// EdgeImages holds the string denoting the images edge name in mutations.
 	EdgeImages = "images"
 	// EdgePosts holds the string denoting the posts edge name in mutations.
@@ -74,6 +76,12 @@ const (
 	EdgeConversations = "conversations"
 	// EdgeLikedPosts holds the string denoting the liked_posts edge name in mutations.
 	EdgeLikedPosts = "liked_posts"
+	// EdgeMembershipPlan holds the string denoting the membership_plan edge name in mutations.
+	EdgeMembershipPlan = "membership_plan"
+	// EdgeMemberships holds the string denoting the memberships edge name in mutations.
+	EdgeMemberships = "memberships"
+	// EdgeMembers holds the string denoting the members edge name in mutations.
+	EdgeMembers = "members"
 	// EdgeFollows holds the string denoting the follows edge name in mutations.
 	EdgeFollows = "follows"
 	// EdgeLikes holds the string denoting the likes edge name in mutations.
@@ -136,6 +144,27 @@ const (
 	// LikedPostsInverseTable is the table name for the Post entity.
 	// It exists in this package in order to avoid circular dependency with the "post" package.
 	LikedPostsInverseTable = "posts"
+	// MembershipPlanTable is the table that holds the membership_plan relation/edge.
+	MembershipPlanTable = "membership_plans"
+	// MembershipPlanInverseTable is the table name for the MembershipPlan entity.
+	// It exists in this package in order to avoid circular dependency with the "membershipplan" package.
+	MembershipPlanInverseTable = "membership_plans"
+	// MembershipPlanColumn is the table column denoting the membership_plan relation/edge.
+	MembershipPlanColumn = "author_id"
+	// MembershipsTable is the table that holds the memberships relation/edge.
+	MembershipsTable = "memberships"
+	// MembershipsInverseTable is the table name for the Membership entity.
+	// It exists in this package in order to avoid circular dependency with the "membership" package.
+	MembershipsInverseTable = "memberships"
+	// MembershipsColumn is the table column denoting the memberships relation/edge.
+	MembershipsColumn = "member_id"
+	// MembersTable is the table that holds the members relation/edge.
+	MembersTable = "memberships"
+	// MembersInverseTable is the table name for the Membership entity.
+	// It exists in this package in order to avoid circular dependency with the "membership" package.
+	MembersInverseTable = "memberships"
+	// MembersColumn is the table column denoting the members relation/edge.
+	MembersColumn = "author_id"
 	// FollowsTable is the table that holds the follows relation/edge.
 	FollowsTable = "follows"
 	// FollowsInverseTable is the table name for the Follow entity.
@@ -173,6 +202,7 @@ var Columns = []string{
 	FieldMailPostLiked,
 	FieldMailNewMessage,
 	FieldDigestThrough,
+	FieldStripeCustomerID,
 }
 
 var (
@@ -224,6 +254,8 @@ var (
 	DefaultBio string
 	// DefaultAvatarURL holds the default value on creation for the "avatar_url" field.
 	DefaultAvatarURL string
+	// StripeCustomerIDValidator is a validator for the "stripe_customer_id" field. It is called by the builders before save.
+	StripeCustomerIDValidator func(string) error
 )
 
 // Role defines the type for the "role" enum field.
@@ -486,6 +518,11 @@ func ByDigestThrough(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDigestThrough, opts...).ToFunc()
 }
 
+// ByStripeCustomerID orders the results by the stripe_customer_id field.
+func ByStripeCustomerID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldStripeCustomerID, opts...).ToFunc()
+}
+
 // ByImagesCount orders the results by images count.
 func ByImagesCount(opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -626,6 +663,41 @@ func ByLikedPosts(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 	}
 }
 
+// ByMembershipPlanField orders the results by membership_plan field.
+func ByMembershipPlanField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newMembershipPlanStep(), sql.OrderByField(field, opts...))
+	}
+}
+
+// ByMembershipsCount orders the results by memberships count.
+func ByMembershipsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newMembershipsStep(), opts...)
+	}
+}
+
+// ByMemberships orders the results by memberships terms.
+func ByMemberships(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newMembershipsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
+// ByMembersCount orders the results by members count.
+func ByMembersCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newMembersStep(), opts...)
+	}
+}
+
+// ByMembers orders the results by members terms.
+func ByMembers(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newMembersStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
 // ByFollowsCount orders the results by follows count.
 func ByFollowsCount(opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -721,6 +793,27 @@ func newLikedPostsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(LikedPostsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2M, false, LikedPostsTable, LikedPostsPrimaryKey...),
+	)
+}
+func newMembershipPlanStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(MembershipPlanInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2O, false, MembershipPlanTable, MembershipPlanColumn),
+	)
+}
+func newMembershipsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(MembershipsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, MembershipsTable, MembershipsColumn),
+	)
+}
+func newMembersStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(MembersInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, MembersTable, MembersColumn),
 	)
 }
 func newFollowsStep() *sqlgraph.Step {

@@ -294,7 +294,7 @@ func (ec *executionContext) unmarshalInputCreatePostInput(ctx context.Context, o
 		asMap["publish"] = false
 	}
 
-	fieldsInOrder := [...]string{"title", "description", "body", "tags", "publish", "coverImageID"}
+	fieldsInOrder := [...]string{"title", "description", "body", "tags", "publish", "visibility", "coverImageID"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -336,6 +336,13 @@ func (ec *executionContext) unmarshalInputCreatePostInput(ctx context.Context, o
 				return it, err
 			}
 			it.Publish = data
+		case "visibility":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("visibility"))
+			data, err := ec.unmarshalOPostVisibility2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋpostᚐVisibility(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Visibility = data
 		case "coverImageID":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("coverImageID"))
 			data, err := ec.unmarshalOID2ᚖint(ctx, v)
@@ -558,7 +565,7 @@ func (ec *executionContext) unmarshalInputUpdatePostInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"id", "title", "description", "body", "tags", "coverImageID", "removeCover"}
+	fieldsInOrder := [...]string{"id", "title", "description", "body", "tags", "visibility", "coverImageID", "removeCover"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -600,6 +607,13 @@ func (ec *executionContext) unmarshalInputUpdatePostInput(ctx context.Context, o
 				return it, err
 			}
 			it.Tags = data
+		case "visibility":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("visibility"))
+			data, err := ec.unmarshalOPostVisibility2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋpostᚐVisibility(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Visibility = data
 		case "coverImageID":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("coverImageID"))
 			data, err := ec.unmarshalOID2ᚖint(ctx, v)

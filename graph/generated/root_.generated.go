@@ -34,6 +34,7 @@ type ResolverRoot interface {
 	Image() ImageResolver
 	Job() JobResolver
 	JobPage() JobPageResolver
+	Membership() MembershipResolver
 	Mutation() MutationResolver
 	Post() PostResolver
 	Query() QueryResolver
@@ -251,6 +252,20 @@ type ComplexityRoot struct {
 		Viewer func(childComplexity int) int
 	}
 
+	Membership struct {
+		Author            func(childComplexity int) int
+		CancelAtPeriodEnd func(childComplexity int) int
+		CurrentPeriodEnd  func(childComplexity int) int
+		Status            func(childComplexity int) int
+	}
+
+	MembershipPlan struct {
+		Active       func(childComplexity int) int
+		Currency     func(childComplexity int) int
+		Description  func(childComplexity int) int
+		MonthlyPrice func(childComplexity int) int
+	}
+
 	Message struct {
 		Body         func(childComplexity int) int
 		Conversation func(childComplexity int) int
@@ -293,6 +308,7 @@ type ComplexityRoot struct {
 		Logout                     func(childComplexity int) int
 		LogoutAll                  func(childComplexity int) int
 		MarkNotificationsRead      func(childComplexity int, input notify.MarkReadInput) int
+		OpenBillingPortal          func(childComplexity int, input model.OpenBillingPortalInput) int
 		PublishPost                func(childComplexity int, input model.PublishPostInput) int
 		RefreshSession             func(childComplexity int, input model.RefreshSessionInput) int
 		Register                   func(childComplexity int, input account.RegisterInput) int
@@ -302,9 +318,11 @@ type ComplexityRoot struct {
 		RetryJob                   func(childComplexity int, input model.RetryJobInput) int
 		RevokeSession              func(childComplexity int, input model.RevokeSessionInput) int
 		SendMessage                func(childComplexity int, input message.SendInput) int
+		SetMembershipPlan          func(childComplexity int, input model.SetMembershipPlanInput) int
 		SetMessagePolicy           func(childComplexity int, input account.SetMessagePolicyInput) int
 		SetPassword                func(childComplexity int, input account.SetPasswordInput) int
 		SetUserRole                func(childComplexity int, input account.SetRoleInput) int
+		StartMembershipCheckout    func(childComplexity int, input model.StartMembershipCheckoutInput) int
 		StartSignIn                func(childComplexity int, input model.StartSignInInput) int
 		UnbanUser                  func(childComplexity int, input model.UnbanUserInput) int
 		UnfollowUser               func(childComplexity int, input model.UnfollowUserInput) int
@@ -348,6 +366,10 @@ type ComplexityRoot struct {
 		PostLiked   func(childComplexity int) int
 	}
 
+	OpenBillingPortalPayload struct {
+		URL func(childComplexity int) int
+	}
+
 	PageInfo struct {
 		EndCursor       func(childComplexity int) int
 		HasNextPage     func(childComplexity int) int
@@ -372,7 +394,9 @@ type ComplexityRoot struct {
 		Tags           func(childComplexity int) int
 		Title          func(childComplexity int) int
 		UpdatedAt      func(childComplexity int) int
+		ViewerCanRead  func(childComplexity int) int
 		ViewerHasLiked func(childComplexity int) int
+		Visibility     func(childComplexity int) int
 	}
 
 	PostConnection struct {
@@ -481,6 +505,10 @@ type ComplexityRoot struct {
 		UserAgent  func(childComplexity int) int
 	}
 
+	SetMembershipPlanPayload struct {
+		Plan func(childComplexity int) int
+	}
+
 	SetMessagePolicyPayload struct {
 		User func(childComplexity int) int
 	}
@@ -491,6 +519,10 @@ type ComplexityRoot struct {
 
 	SetUserRolePayload struct {
 		User func(childComplexity int) int
+	}
+
+	StartMembershipCheckoutPayload struct {
+		URL func(childComplexity int) int
 	}
 
 	StartSignInPayload struct {
@@ -578,6 +610,9 @@ type ComplexityRoot struct {
 		ID                      func(childComplexity int) int
 		Identities              func(childComplexity int) int
 		ImageStorage            func(childComplexity int) int
+		MemberCount             func(childComplexity int) int
+		MembershipPlan          func(childComplexity int) int
+		Memberships             func(childComplexity int) int
 		MessagePolicy           func(childComplexity int) int
 		NotificationSettings    func(childComplexity int) int
 		Notifications           func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, unread *bool) int
@@ -1266,6 +1301,56 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MarkNotificationsReadPayload.Viewer(childComplexity), true
 
+	case "Membership.author":
+		if e.ComplexityRoot.Membership.Author == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Membership.Author(childComplexity), true
+	case "Membership.cancelAtPeriodEnd":
+		if e.ComplexityRoot.Membership.CancelAtPeriodEnd == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Membership.CancelAtPeriodEnd(childComplexity), true
+	case "Membership.currentPeriodEnd":
+		if e.ComplexityRoot.Membership.CurrentPeriodEnd == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Membership.CurrentPeriodEnd(childComplexity), true
+	case "Membership.status":
+		if e.ComplexityRoot.Membership.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Membership.Status(childComplexity), true
+
+	case "MembershipPlan.active":
+		if e.ComplexityRoot.MembershipPlan.Active == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MembershipPlan.Active(childComplexity), true
+	case "MembershipPlan.currency":
+		if e.ComplexityRoot.MembershipPlan.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MembershipPlan.Currency(childComplexity), true
+	case "MembershipPlan.description":
+		if e.ComplexityRoot.MembershipPlan.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MembershipPlan.Description(childComplexity), true
+	case "MembershipPlan.monthlyPrice":
+		if e.ComplexityRoot.MembershipPlan.MonthlyPrice == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MembershipPlan.MonthlyPrice(childComplexity), true
+
 	case "Message.body":
 		if e.ComplexityRoot.Message.Body == nil {
 			break
@@ -1561,6 +1646,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.MarkNotificationsRead(childComplexity, args["input"].(notify.MarkReadInput)), true
+	case "Mutation.openBillingPortal":
+		if e.ComplexityRoot.Mutation.OpenBillingPortal == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_openBillingPortal_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.OpenBillingPortal(childComplexity, args["input"].(model.OpenBillingPortalInput)), true
 	case "Mutation.publishPost":
 		if e.ComplexityRoot.Mutation.PublishPost == nil {
 			break
@@ -1655,6 +1751,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SendMessage(childComplexity, args["input"].(message.SendInput)), true
+	case "Mutation.setMembershipPlan":
+		if e.ComplexityRoot.Mutation.SetMembershipPlan == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setMembershipPlan_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetMembershipPlan(childComplexity, args["input"].(model.SetMembershipPlanInput)), true
 	case "Mutation.setMessagePolicy":
 		if e.ComplexityRoot.Mutation.SetMessagePolicy == nil {
 			break
@@ -1688,6 +1795,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetUserRole(childComplexity, args["input"].(account.SetRoleInput)), true
+	case "Mutation.startMembershipCheckout":
+		if e.ComplexityRoot.Mutation.StartMembershipCheckout == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_startMembershipCheckout_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StartMembershipCheckout(childComplexity, args["input"].(model.StartMembershipCheckoutInput)), true
 	case "Mutation.startSignIn":
 		if e.ComplexityRoot.Mutation.StartSignIn == nil {
 			break
@@ -1927,6 +2045,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.NotificationSettings.PostLiked(childComplexity), true
 
+	case "OpenBillingPortalPayload.url":
+		if e.ComplexityRoot.OpenBillingPortalPayload.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OpenBillingPortalPayload.URL(childComplexity), true
+
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
 			break
@@ -2053,12 +2178,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Post.UpdatedAt(childComplexity), true
+	case "Post.viewerCanRead":
+		if e.ComplexityRoot.Post.ViewerCanRead == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Post.ViewerCanRead(childComplexity), true
 	case "Post.viewerHasLiked":
 		if e.ComplexityRoot.Post.ViewerHasLiked == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Post.ViewerHasLiked(childComplexity), true
+	case "Post.visibility":
+		if e.ComplexityRoot.Post.Visibility == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Post.Visibility(childComplexity), true
 
 	case "PostConnection.edges":
 		if e.ComplexityRoot.PostConnection.Edges == nil {
@@ -2500,6 +2637,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Session.UserAgent(childComplexity), true
 
+	case "SetMembershipPlanPayload.plan":
+		if e.ComplexityRoot.SetMembershipPlanPayload.Plan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SetMembershipPlanPayload.Plan(childComplexity), true
+
 	case "SetMessagePolicyPayload.user":
 		if e.ComplexityRoot.SetMessagePolicyPayload.User == nil {
 			break
@@ -2520,6 +2664,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SetUserRolePayload.User(childComplexity), true
+
+	case "StartMembershipCheckoutPayload.url":
+		if e.ComplexityRoot.StartMembershipCheckoutPayload.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StartMembershipCheckoutPayload.URL(childComplexity), true
 
 	case "StartSignInPayload.authorizationURL":
 		if e.ComplexityRoot.StartSignInPayload.AuthorizationURL == nil {
@@ -2795,6 +2946,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.ImageStorage(childComplexity), true
+	case "User.memberCount":
+		if e.ComplexityRoot.User.MemberCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.MemberCount(childComplexity), true
+	case "User.membershipPlan":
+		if e.ComplexityRoot.User.MembershipPlan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.MembershipPlan(childComplexity), true
+	case "User.memberships":
+		if e.ComplexityRoot.User.Memberships == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.Memberships(childComplexity), true
 	case "User.messagePolicy":
 		if e.ComplexityRoot.User.MessagePolicy == nil {
 			break
@@ -2945,6 +3114,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputMarkNotificationsReadInput,
 		ec.unmarshalInputMessageOrder,
 		ec.unmarshalInputNotificationOrder,
+		ec.unmarshalInputOpenBillingPortalInput,
 		ec.unmarshalInputPostByIDsInput,
 		ec.unmarshalInputPostFilter,
 		ec.unmarshalInputPostOrder,
@@ -2956,9 +3126,11 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputRetryJobInput,
 		ec.unmarshalInputRevokeSessionInput,
 		ec.unmarshalInputSendMessageInput,
+		ec.unmarshalInputSetMembershipPlanInput,
 		ec.unmarshalInputSetMessagePolicyInput,
 		ec.unmarshalInputSetPasswordInput,
 		ec.unmarshalInputSetUserRoleInput,
+		ec.unmarshalInputStartMembershipCheckoutInput,
 		ec.unmarshalInputStartSignInInput,
 		ec.unmarshalInputTagByIDsInput,
 		ec.unmarshalInputTagFilter,
@@ -3548,6 +3720,10 @@ enum NotificationKind @goModel(model: "github.com/agora/agora/ent/notification.K
   The actor sent the recipient a direct message.
   """
   NEW_MESSAGE
+  """
+  The actor became a member of the recipient (a paid membership).
+  """
+  NEW_MEMBER
 }
 """
 Ordering options for Notification connections
@@ -3635,13 +3811,13 @@ type Post implements Node {
   """
   description: String!
   """
-  Content, in Markdown.
-  """
-  body: String!
-  """
   DRAFT posts are visible to their author only.
   """
   status: PostStatus!
+  """
+  Who reads the body: everyone, or the author's members.
+  """
+  visibility: PostVisibility!
   """
   When the post was first published; null for drafts.
   """
@@ -3768,6 +3944,19 @@ enum PostStatus @goModel(model: "github.com/agora/agora/ent/post.Status") {
   Published: everyone sees it (unless a moderator hid it).
   """
   PUBLISHED
+}
+"""
+PostVisibility is enum for the field visibility
+"""
+enum PostVisibility @goModel(model: "github.com/agora/agora/ent/post.Visibility") {
+  """
+  Everyone who may see the post reads its body.
+  """
+  PUBLIC
+  """
+  Only the author's members (and the author, moderators and admins) read its body; others see the title, description and author.
+  """
+  MEMBERS
 }
 """
 What can be read: start here, or from ` + "`" + `node` + "`" + ` with any ID.
@@ -4144,6 +4333,111 @@ enum UserRole @goModel(model: "github.com/agora/agora/ent/user.Role") {
   A moderator who may also change roles and ban users.
   """
   ADMIN
+}
+`, BuiltIn: false},
+	{Name: "../../schema/billing.graphqls", Input: `extend type Post {
+  "Content, in Markdown; null for a MEMBERS post the viewer may not read (see viewerCanRead)."
+  body: String
+  "Whether the viewer reads the body: true for PUBLIC posts; for MEMBERS posts, for the author, the author's members (until their paid period ends) and moderators."
+  viewerCanRead: Boolean!
+}
+
+extend type User {
+  "The monthly membership the user offers; null when none (or when payments are disabled)."
+  membershipPlan: MembershipPlan
+  "How many members the user has now (active, or paid until a period that has not ended); visible to the user only."
+  memberCount: Int @policy(policies: [["self"]])
+  "The memberships the user pays for, newest first; visible to the user only."
+  memberships: [Membership!] @policy(policies: [["self"]])
+}
+
+extend type Mutation {
+  "Offer a monthly membership, or change its price or description; ` + "`" + `active: false` + "`" + ` stops new members joining (existing memberships run on in Stripe). FEATURE_DISABLED when payments are not configured."
+  setMembershipPlan("The mutation's arguments, each described on its input type." input: SetMembershipPlanInput!): SetMembershipPlanPayload! @requiresScopes(scopes: [["write"]])
+  "Begin paying for an author's membership: send the browser to the returned Stripe Checkout URL. The membership starts when Stripe confirms the payment (a webhook), not when this returns."
+  startMembershipCheckout("The mutation's arguments, each described on its input type." input: StartMembershipCheckoutInput!): StartMembershipCheckoutPayload! @authenticated
+  "Open Stripe's customer portal, where the viewer changes cards or cancels memberships: send the browser to the returned URL."
+  openBillingPortal("The mutation's arguments, each described on its input type." input: OpenBillingPortalInput!): OpenBillingPortalPayload! @authenticated
+}
+
+"A monthly membership an author offers."
+type MembershipPlan {
+  "Price per month, in the currency's smallest unit (cents)."
+  monthlyPrice: Int!
+  "ISO 4217 currency code, lower case."
+  currency: String!
+  "What members get, plain text."
+  description: String!
+  "Whether new members may join."
+  active: Boolean!
+}
+
+"Where a membership stands, as Stripe last told."
+enum MembershipStatus {
+  "Checkout begun, first payment not confirmed: no access yet."
+  INCOMPLETE
+  "Paid: renews at currentPeriodEnd unless cancelAtPeriodEnd."
+  ACTIVE
+  "A renewal payment failed; Stripe retries it. Access lasts until currentPeriodEnd."
+  PAST_DUE
+  "Ended: access lasts until currentPeriodEnd."
+  CANCELED
+}
+
+"A reader's membership of an author."
+type Membership {
+  "The author the membership supports."
+  author: User!
+  "Where it stands."
+  status: MembershipStatus!
+  "When the paid period ends: the renewal date, or the end of access once canceled."
+  currentPeriodEnd: Time
+  "Whether it ends at currentPeriodEnd instead of renewing."
+  cancelAtPeriodEnd: Boolean!
+}
+
+"The plan to offer."
+input SetMembershipPlanInput {
+  "Price per month in the currency's smallest unit: 100 to 100,000,000."
+  monthlyPrice: Int!
+  "ISO 4217 code, three letters (e.g. usd, eur)."
+  currency: String!
+  "What members get: up to 500 characters."
+  description: String
+  "Whether new members may join (default true)."
+  active: Boolean
+}
+
+"The plan offered."
+type SetMembershipPlanPayload {
+  "The plan, as saved."
+  plan: MembershipPlan!
+}
+
+"The author to support."
+input StartMembershipCheckoutInput {
+  "The author's user ID."
+  authorID: ID!
+  "The absolute http(s) page Stripe sends the browser back to, after paying or cancelling."
+  returnURL: String!
+}
+
+"Where to pay."
+type StartMembershipCheckoutPayload {
+  "The Stripe Checkout page to send the browser to."
+  url: String!
+}
+
+"Where to come back to."
+input OpenBillingPortalInput {
+  "The absolute http(s) page the portal links back to."
+  returnURL: String!
+}
+
+"Where to manage memberships."
+type OpenBillingPortalPayload {
+  "The Stripe customer portal page to send the browser to."
+  url: String!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/email.graphqls", Input: `extend type User {
@@ -4850,6 +5144,8 @@ input CreatePostInput {
   tags: [String!]
   "Publish at once instead of saving a draft."
   publish: Boolean = false
+  "Who reads the body: PUBLIC (the default) or MEMBERS, the author's members only."
+  visibility: PostVisibility
   "A POST_COVER image of the viewer's (uploadImage), not in use elsewhere."
   coverImageID: ID
 }
@@ -4872,6 +5168,8 @@ input UpdatePostInput {
   body: String
   "Replaces all tags: up to 10 names."
   tags: [String!]
+  "Who reads the body from now on."
+  visibility: PostVisibility
   "Replaces the cover with a POST_COVER image of the viewer's; the old one is deleted."
   coverImageID: ID
   "Removes the cover (deleted)."
@@ -5875,6 +6173,34 @@ func (ec *executionContext) childFields_MarkNotificationsReadPayload(ctx context
 	return nil, fmt.Errorf("no field named %q was found under type MarkNotificationsReadPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_Membership(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "author":
+		return ec.fieldContext_Membership_author(ctx, field)
+	case "status":
+		return ec.fieldContext_Membership_status(ctx, field)
+	case "currentPeriodEnd":
+		return ec.fieldContext_Membership_currentPeriodEnd(ctx, field)
+	case "cancelAtPeriodEnd":
+		return ec.fieldContext_Membership_cancelAtPeriodEnd(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Membership", field.Name)
+}
+
+func (ec *executionContext) childFields_MembershipPlan(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "monthlyPrice":
+		return ec.fieldContext_MembershipPlan_monthlyPrice(ctx, field)
+	case "currency":
+		return ec.fieldContext_MembershipPlan_currency(ctx, field)
+	case "description":
+		return ec.fieldContext_MembershipPlan_description(ctx, field)
+	case "active":
+		return ec.fieldContext_MembershipPlan_active(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MembershipPlan", field.Name)
+}
+
 func (ec *executionContext) childFields_Message(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -5971,6 +6297,14 @@ func (ec *executionContext) childFields_NotificationSettings(ctx context.Context
 	return nil, fmt.Errorf("no field named %q was found under type NotificationSettings", field.Name)
 }
 
+func (ec *executionContext) childFields_OpenBillingPortalPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "url":
+		return ec.fieldContext_OpenBillingPortalPayload_url(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OpenBillingPortalPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "hasNextPage":
@@ -5999,10 +6333,10 @@ func (ec *executionContext) childFields_Post(ctx context.Context, field graphql.
 		return ec.fieldContext_Post_title(ctx, field)
 	case "description":
 		return ec.fieldContext_Post_description(ctx, field)
-	case "body":
-		return ec.fieldContext_Post_body(ctx, field)
 	case "status":
 		return ec.fieldContext_Post_status(ctx, field)
+	case "visibility":
+		return ec.fieldContext_Post_visibility(ctx, field)
 	case "publishedAt":
 		return ec.fieldContext_Post_publishedAt(ctx, field)
 	case "hiddenAt":
@@ -6015,6 +6349,10 @@ func (ec *executionContext) childFields_Post(ctx context.Context, field graphql.
 		return ec.fieldContext_Post_comments(ctx, field)
 	case "cover":
 		return ec.fieldContext_Post_cover(ctx, field)
+	case "body":
+		return ec.fieldContext_Post_body(ctx, field)
+	case "viewerCanRead":
+		return ec.fieldContext_Post_viewerCanRead(ctx, field)
 	case "likeCount":
 		return ec.fieldContext_Post_likeCount(ctx, field)
 	case "commentCount":
@@ -6195,6 +6533,14 @@ func (ec *executionContext) childFields_Session(ctx context.Context, field graph
 	return nil, fmt.Errorf("no field named %q was found under type Session", field.Name)
 }
 
+func (ec *executionContext) childFields_SetMembershipPlanPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "plan":
+		return ec.fieldContext_SetMembershipPlanPayload_plan(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SetMembershipPlanPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_SetMessagePolicyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "user":
@@ -6217,6 +6563,14 @@ func (ec *executionContext) childFields_SetUserRolePayload(ctx context.Context, 
 		return ec.fieldContext_SetUserRolePayload_user(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SetUserRolePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_StartMembershipCheckoutPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "url":
+		return ec.fieldContext_StartMembershipCheckoutPayload_url(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StartMembershipCheckoutPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_StartSignInPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6371,6 +6725,12 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_following(ctx, field)
 	case "followers":
 		return ec.fieldContext_User_followers(ctx, field)
+	case "membershipPlan":
+		return ec.fieldContext_User_membershipPlan(ctx, field)
+	case "memberCount":
+		return ec.fieldContext_User_memberCount(ctx, field)
+	case "memberships":
+		return ec.fieldContext_User_memberships(ctx, field)
 	case "emailVerified":
 		return ec.fieldContext_User_emailVerified(ctx, field)
 	case "notificationSettings":

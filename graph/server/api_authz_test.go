@@ -235,6 +235,16 @@ var matrix = map[string]matrixRow{
 			}
 			return map[string]any{"p": "password-" + f.viewer.Username}
 		}},
+	// Memberships (internal/billing): the matrix's server has no Stripe, so a call that gets past
+	// authorization ends in FEATURE_DISABLED; api_billing_test.go runs them against stripe-mock.
+	"User.memberCount": {allow: "DADDDA", query: `query($n: String!) { user(username: $n) { memberCount } }`, field: []string{"user", "memberCount"}, vars: ownerName},
+	"User.memberships": {allow: "DADDDA", query: `query($n: String!) { user(username: $n) { memberships { status } } }`, field: []string{"user", "memberships"}, vars: ownerName},
+	"Mutation.setMembershipPlan": {allow: "DAAAAD", query: `mutation { setMembershipPlan(input: {monthlyPrice: 500, currency: "usd"}) { plan { monthlyPrice } } }`,
+		passes: "FEATURE_DISABLED"},
+	"Mutation.startMembershipCheckout": {allow: "DAAAAA", query: `mutation($a: ID!) { startMembershipCheckout(input: {authorID: $a, returnURL: "http://localhost:3000/"}) { url } }`,
+		vars: func(f *fixture) map[string]any { return map[string]any{"a": f.target.ID} }, passes: "FEATURE_DISABLED"},
+	"Mutation.openBillingPortal": {allow: "DAAAAA", query: `mutation { openBillingPortal(input: {returnURL: "http://localhost:3000/"}) { url } }`,
+		passes: "FEATURE_DISABLED"},
 }
 
 // matrixRedirect is the client page the matrix's sign-ins return to.

@@ -18,6 +18,7 @@ import (
 	"github.com/agora/agora/graph"
 	"github.com/agora/agora/internal/account"
 	"github.com/agora/agora/internal/auth"
+	"github.com/agora/agora/internal/billing"
 	"github.com/agora/agora/internal/cache"
 	"github.com/agora/agora/internal/config"
 	"github.com/agora/agora/internal/database"
@@ -122,6 +123,9 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 	queue := jobs.New(db, jobs.Options{Work: cfg.Jobs.Workers, Concurrency: cfg.Jobs.Concurrency, Timeout: cfg.Jobs.Timeout,
 		RescueAfter: cfg.Jobs.RescueAfter, StopGrace: cfg.Jobs.StopGrace, Log: log, Tracing: jobTracing})
 	notices := notify.New(db.Client, events, queue, log)
+	// Memberships through Stripe: webhook events are jobs of the queue (docs/payments.md).
+	payments := billing.New(db.Client, queue, notices, log, billing.Options{
+		SecretKey: cfg.Payments.SecretKey, WebhookSecret: cfg.Payments.WebhookSecret, APIBase: cfg.Payments.APIBase})
 	// Expired and revoked sessions (with their refresh tokens) and old read notifications.
 	queue.AddCleanup(db.Client, time.Hour, jobs.Retention{ReadNotifications: cfg.Jobs.NotificationRetention})
 	loaderCache := loader.NewCache(store)
@@ -203,6 +207,7 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 			Identity: identities,
 			Images:   images,
 			Queue:    queue,
+			Billing:  payments,
 		},
 		cfg:     cfg,
 		log:     log,
@@ -305,6 +310,11 @@ func (a *App) Handler() http.Handler {
 	// One-click unsubscribe from notification mail (RFC 8058), under AGORA_BASE_URL.
 	mux.Handle(mail.PathUnsubscribe, serveUnsubscribe(a.Notices, a.log))
 	routes := []string{"/graphql", "/metrics", "/healthz", "/readyz", media.Prefix, mail.PathUnsubscribe, "/"}
+	if a.Billing.Enabled() {
+		// Stripe's deliveries: signed, so no CORS or CSRF guard; the handler bounds the body.
+		mux.Handle("POST "+billing.WebhookPath, a.Billing.Handler())
+		routes = append(routes, billing.WebhookPath)
+	}
 	if a.cfg.Identity.Enabled() {
 		// The browser's steps of a sign-in through a provider (internal/identity); auth.Middleware
 		// gives them the client's address and user agent, which budgets and sessions use.

@@ -24,6 +24,7 @@ const (
 	BadRequest                  // BAD_REQUEST: not a GraphQL request the server accepts (body, method, headers)
 	Timeout                     // TIMEOUT: the operation ran out of time (AGORA_OPERATION_TIMEOUT or the statement timeout)
 	TooLarge                    // PAYLOAD_TOO_LARGE: over a size limit, named in Limit
+	Disabled                    // FEATURE_DISABLED: the feature is not configured on this server
 )
 
 var codes = [...]string{
@@ -38,6 +39,7 @@ var codes = [...]string{
 	BadRequest:      CodeBadRequest,
 	Timeout:         CodeTimeout,
 	TooLarge:        CodePayloadTooLarge,
+	Disabled:        CodeFeatureDisabled,
 }
 
 // Code is the GraphQL extensions.code of the kind.
@@ -104,6 +106,9 @@ type Limit struct {
 func OverLimit(kind Kind, field, name string, max int64, format string, args ...any) error {
 	return &Error{Kind: kind, Field: field, Message: fmt.Sprintf(format, args...), Limit: &Limit{Name: name, Max: max}}
 }
+
+// ErrPaymentsDisabled is returned by the payment operations when Stripe is not configured.
+var ErrPaymentsDisabled = &Error{Kind: Disabled, Message: "payments are not enabled on this server (STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET)"}
 
 // ErrUnauthenticated is returned when an operation needs a signed-in viewer.
 var ErrUnauthenticated = &Error{Kind: Unauthenticated, Message: "sign in required"}

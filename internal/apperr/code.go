@@ -18,6 +18,7 @@ const (
 	CodeUnavailable     = "SERVICE_UNAVAILABLE"
 	CodeBadRequest      = "BAD_REQUEST"
 	CodeTimeout         = "TIMEOUT"
+	CodeFeatureDisabled = "FEATURE_DISABLED"
 
 	// Refusals of a request before any GraphQL runs (HTTP guards).
 	CodePayloadTooLarge  = "PAYLOAD_TOO_LARGE"         // the body is over AGORA_MAX_BODY_BYTES

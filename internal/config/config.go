@@ -37,6 +37,7 @@ type Config struct {
 	Identity   Identity // sign-in through OpenID Connect providers and GitHub (identity.go)
 	Channels   Channels // budgets and caps of sockets, subscriptions, persisted queries and Redis waits (channels.go)
 	Media      Media    // image storage and limits (media.go)
+	Payments   Payments // memberships through Stripe (payments.go)
 }
 
 // HTTP is the server: addresses, timeouts, and what it accepts from browsers and clients.
@@ -218,6 +219,7 @@ func Defaults() Config {
 			Dir: "media", MaxBytes: 10 << 20, MaxPixels: 25_000_000, UploadsPerUser: Budget{30, time.Hour}, QuotaBytes: 500 << 20,
 			SignedURLTTL: time.Hour, UnattachedTTL: 24 * time.Hour, SweepInterval: 10 * time.Minute,
 		},
+		Payments: Payments{APIBase: "https://api.stripe.com"},
 	}
 }
 
@@ -339,6 +341,9 @@ func load() (Config, error) {
 	var mediaErrs []error
 	c.Media, mediaErrs = loadMedia(d.Media)
 	errs = append(errs, mediaErrs...)
+	var paymentErrs []error
+	c.Payments, paymentErrs = loadPayments(d.Payments)
+	errs = append(errs, paymentErrs...)
 	development := c.Env != "production"
 	var origins []string
 	if development {
@@ -646,7 +651,7 @@ func (c Config) String() string {
 		h.PublicMaxAge, g.Introspection, g.FieldSuggestions, g.GraphiQL, g.TrustedDocuments, g.FederationAuthDirectives, h.MaxBodyBytes,
 		h.ReadHeaderTimeout, h.ReadTimeout, h.WriteTimeout, h.IdleTimeout, g.OperationTimeout, db.StatementTimeout,
 		h.MaxBatch, h.CSRFPrevention, h.CompressMinBytes, h.ShutdownGrace, mailTo, c.Mail.From, c.Mail.BaseURL, c.Mail.VerifyTTL, c.Mail.RequireVerified, strings.Join(proxies, ","), h.ProxyHeader, a.RefreshCookie, a.RefreshGrace,
-		c.Jobs.Workers, c.Jobs.Concurrency, c.Jobs.Timeout, c.Jobs.RescueAfter, c.Jobs.StopGrace, c.Jobs.NotificationRetention, c.Jobs.DigestEvery) + " " + c.Channels.String() + " " + c.Identity.String() + " " + c.Media.String()
+		c.Jobs.Workers, c.Jobs.Concurrency, c.Jobs.Timeout, c.Jobs.RescueAfter, c.Jobs.StopGrace, c.Jobs.NotificationRetention, c.Jobs.DigestEvery) + " " + c.Channels.String() + " " + c.Identity.String() + " " + c.Media.String() + " " + c.Payments.String()
 }
 
 // Name describes the database without credentials.

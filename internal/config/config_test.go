@@ -121,7 +121,7 @@ func TestEnvExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	var source []byte
-	for _, name := range []string{"config.go", "channels.go", "identity.go", "media.go"} {
+	for _, name := range []string{"config.go", "channels.go", "identity.go", "media.go", "payments.go"} {
 		b, err := os.ReadFile(name)
 		if err != nil {
 			t.Fatal(err)
@@ -550,5 +550,21 @@ func TestLocalOriginsInDevelopment(t *testing.T) {
 	t.Setenv("AGORA_JWT_SECRET", strings.Repeat("k", 32))
 	if c, err = Load(); err != nil || len(c.HTTP.AllowedOrigins) != 0 {
 		t.Fatalf("production: %v %v", c.HTTP.AllowedOrigins, err)
+	}
+}
+
+func TestPaymentsSettings(t *testing.T) {
+	t.Chdir(t.TempDir()) // no .env
+	t.Setenv("STRIPE_SECRET_KEY", "sk_test_x")
+	if _, err := Load(); err == nil || !strings.Contains(err.Error(), "STRIPE_WEBHOOK_SECRET") {
+		t.Fatalf("a secret key without the webhook secret: %v", err)
+	}
+	t.Setenv("STRIPE_WEBHOOK_SECRET", "whsec_x")
+	c, err := Load()
+	if err != nil || !c.Payments.Enabled() || c.Payments.APIBase != "https://api.stripe.com" {
+		t.Fatalf("both set: %+v %v", c.Payments, err)
+	}
+	if s := c.String(); strings.Contains(s, "sk_test_x") || strings.Contains(s, "whsec_x") {
+		t.Fatalf("a Stripe secret in the printed configuration: %s", s)
 	}
 }

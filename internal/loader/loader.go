@@ -18,7 +18,10 @@ import (
 	"github.com/agora/agora/ent/comment"
 	"github.com/agora/agora/ent/follow"
 	"github.com/agora/agora/ent/like"
+	"github.com/agora/agora/ent/membership"
 	"github.com/agora/agora/ent/post"
+	"github.com/agora/agora/ent/predicate"
+	"github.com/agora/agora/ent/privacy"
 	"github.com/agora/agora/ent/tag"
 	"github.com/agora/agora/ent/user"
 	"github.com/agora/agora/internal/auth"
@@ -44,6 +47,7 @@ type Loaders struct {
 	postCountByTag       lazy[int, int]
 	viewerLikesByPost    lazy[int, bool]
 	viewerFollowsByUser  lazy[int, bool]
+	viewerMemberOfUser   lazy[int, bool]
 
 	fieldsOnce sync.Once
 	fields     map[string]bool // field names the operation selects (see selects)
@@ -265,6 +269,54 @@ func (l *Loaders) ViewerFollowsByUser() *dataloadgen.Loader[int, bool] {
 			return l.client.Follow.Query().Where(follow.FollowingID(l.viewer.UserID), follow.UserIDIn(ids...)).Select(follow.FieldUserID).Ints(ctx)
 		}), l.opt())
 	})
+}
+
+// ViewerMemberOfUser loads whether the viewer is a current member of an author (CurrentMembership),
+// per request only: memberships change with payments, not with the author's content.
+func (l *Loaders) ViewerMemberOfUser() *dataloadgen.Loader[int, bool] {
+	return l.viewerMemberOfUser.get(func() *dataloadgen.Loader[int, bool] {
+		return newLoader(l.observe, "ViewerMemberOfUser", flags(l.viewer, func(ctx context.Context, ids []int) ([]int, error) {
+			// Memberships are the system's rows: only this flag about the viewer's own is read.
+			return l.client.Membership.Query().
+				Where(membership.MemberID(l.viewer.UserID), membership.AuthorIDIn(ids...), CurrentMembership(time.Now())).
+				Select(membership.FieldAuthorID).Ints(privacy.DecisionContext(ctx, privacy.Allow))
+		}), l.opt())
+	})
+}
+
+// ViewerReadsBody reports whether the viewer of ctx reads p's body: PUBLIC posts everyone who
+// sees them; MEMBERS posts their author, moderators and admins, and the author's current members.
+func ViewerReadsBody(ctx context.Context, p *ent.Post) (bool, error) {
+	if p.Visibility != post.VisibilityMEMBERS {
+		return true, nil
+	}
+	v := auth.FromContext(ctx)
+	if !v.Authenticated() {
+		return false, nil
+	}
+	if v.UserID == p.AuthorID || v.Moderator() {
+		return true, nil
+	}
+	l := For(ctx)
+	if l == nil { // outside a request (a job): no viewer's membership to read
+		return false, nil
+	}
+	if l.viewer.UserID != v.UserID {
+		// A socket's loaders were made before its connection_init signed the viewer in.
+		return l.client.Membership.Query().
+			Where(membership.MemberID(v.UserID), membership.AuthorID(p.AuthorID), CurrentMembership(time.Now())).
+			Exist(privacy.DecisionContext(ctx, privacy.Allow))
+	}
+	return l.ViewerMemberOfUser().Load(ctx, p.AuthorID)
+}
+
+// CurrentMembership holds for the memberships that give access at now: active ones, and past-due
+// or canceled ones until the end of the period paid for.
+func CurrentMembership(now time.Time) predicate.Membership {
+	return membership.Or(
+		membership.StatusEQ(membership.StatusACTIVE),
+		membership.And(membership.StatusIn(membership.StatusPAST_DUE, membership.StatusCANCELED), membership.CurrentPeriodEndGT(now)),
+	)
 }
 
 // inKeyOrder puts rows in the order of ids, nil where there is none.

@@ -45,6 +45,8 @@ type CreatePostInput struct {
 	Body        *string
 	Tags        []string
 	Publish     *bool
+	// Visibility is who reads the body: PUBLIC (the default) or MEMBERS.
+	Visibility *post.Visibility
 	// CoverImageID is a POST_COVER image of the author's.
 	CoverImageID *int `json:"coverImageID"`
 }
@@ -56,6 +58,7 @@ type UpdatePostInput struct {
 	Description *string
 	Body        *string
 	Tags        []string
+	Visibility  *post.Visibility
 	// CoverImageID replaces the cover with a POST_COVER image of the author's; RemoveCover removes it.
 	CoverImageID *int `json:"coverImageID"`
 	RemoveCover  *bool
@@ -118,6 +121,7 @@ func (s *Service) CreatePost(ctx context.Context, in CreatePostInput) (*ent.Post
 			SetDescription(f.description).
 			SetBody(f.body).
 			SetNillableCoverID(in.CoverImageID).
+			SetNillableVisibility(in.Visibility).
 			AddTagIDs(tagIDs...)
 		if in.Publish != nil && *in.Publish {
 			create.SetStatus(post.StatusPUBLISHED).SetPublishedAt(time.Now().UTC())
@@ -168,6 +172,9 @@ func (s *Service) UpdatePost(ctx context.Context, in UpdatePostInput) (*ent.Post
 		}
 		if in.Body != nil {
 			upd.SetBody(f.body)
+		}
+		if in.Visibility != nil {
+			upd.SetVisibility(*in.Visibility)
 		}
 		if in.Tags != nil {
 			tagIDs, err := ensureTags(ctx, tx, f.tags)

@@ -193,12 +193,19 @@ func (s *Service) posts(ctx context.Context, m postMatcher, at postPosition, arg
 		if p == nil { // deleted or hidden since the search read it
 			continue
 		}
+		body := r.Body
+		// A members-only body the viewer may not read gives no passage: the description does.
+		if ok, err := loader.ViewerReadsBody(ctx, p); err != nil {
+			return nil, info, err
+		} else if !ok {
+			body = ""
+		}
 		edges = append(edges, &PostEdge{
 			Node:           p,
 			Cursor:         encodePostCursor(postPosition{score: r.Score, id: r.ID, asOf: at.asOf}),
 			Score:          r.Score,
 			TitleHighlight: parseHighlight(r.Title),
-			Snippet:        snippet(r.Description, r.Body),
+			Snippet:        snippet(r.Description, body),
 		})
 	}
 	if n := len(edges); n > 0 {

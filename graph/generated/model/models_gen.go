@@ -273,6 +273,18 @@ type NotificationSettings struct {
 	NewMessage NotificationMail `json:"newMessage"`
 }
 
+// Where to come back to.
+type OpenBillingPortalInput struct {
+	// The absolute http(s) page the portal links back to.
+	ReturnURL string `json:"returnURL"`
+}
+
+// Where to manage memberships.
+type OpenBillingPortalPayload struct {
+	// The Stripe customer portal page to send the browser to.
+	URL string `json:"url"`
+}
+
 type PostByIDsInput struct {
 	ID int `json:"ID"`
 }
@@ -379,6 +391,24 @@ type SendMessagePayload struct {
 	Conversation *ent.Conversation `json:"conversation"`
 }
 
+// The plan to offer.
+type SetMembershipPlanInput struct {
+	// Price per month in the currency's smallest unit: 100 to 100,000,000.
+	MonthlyPrice int `json:"monthlyPrice"`
+	// ISO 4217 code, three letters (e.g. usd, eur).
+	Currency string `json:"currency"`
+	// What members get: up to 500 characters.
+	Description *string `json:"description,omitempty"`
+	// Whether new members may join (default true).
+	Active *bool `json:"active,omitempty"`
+}
+
+// The plan offered.
+type SetMembershipPlanPayload struct {
+	// The plan, as saved.
+	Plan *ent.MembershipPlan `json:"plan"`
+}
+
 // The viewer's new message policy.
 type SetMessagePolicyPayload struct {
 	// The viewer, with the new messagePolicy.
@@ -395,6 +425,20 @@ type SetPasswordPayload struct {
 type SetUserRolePayload struct {
 	// The user, with the new role.
 	User *ent.User `json:"user"`
+}
+
+// The author to support.
+type StartMembershipCheckoutInput struct {
+	// The author's user ID.
+	AuthorID int `json:"authorID"`
+	// The absolute http(s) page Stripe sends the browser back to, after paying or cancelling.
+	ReturnURL string `json:"returnURL"`
+}
+
+// Where to pay.
+type StartMembershipCheckoutPayload struct {
+	// The Stripe Checkout page to send the browser to.
+	URL string `json:"url"`
 }
 
 // Where to sign in, and where to come back to.
@@ -624,6 +668,70 @@ func (e *JobState) UnmarshalJSON(b []byte) error {
 }
 
 func (e JobState) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where a membership stands, as Stripe last told.
+type MembershipStatus string
+
+const (
+	// Checkout begun, first payment not confirmed: no access yet.
+	MembershipStatusIncomplete MembershipStatus = "INCOMPLETE"
+	// Paid: renews at currentPeriodEnd unless cancelAtPeriodEnd.
+	MembershipStatusActive MembershipStatus = "ACTIVE"
+	// A renewal payment failed; Stripe retries it. Access lasts until currentPeriodEnd.
+	MembershipStatusPastDue MembershipStatus = "PAST_DUE"
+	// Ended: access lasts until currentPeriodEnd.
+	MembershipStatusCanceled MembershipStatus = "CANCELED"
+)
+
+var AllMembershipStatus = []MembershipStatus{
+	MembershipStatusIncomplete,
+	MembershipStatusActive,
+	MembershipStatusPastDue,
+	MembershipStatusCanceled,
+}
+
+func (e MembershipStatus) IsValid() bool {
+	switch e {
+	case MembershipStatusIncomplete, MembershipStatusActive, MembershipStatusPastDue, MembershipStatusCanceled:
+		return true
+	}
+	return false
+}
+
+func (e MembershipStatus) String() string {
+	return string(e)
+}
+
+func (e *MembershipStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = MembershipStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid MembershipStatus", str)
+	}
+	return nil
+}
+
+func (e MembershipStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *MembershipStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e MembershipStatus) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
