@@ -197,7 +197,7 @@ func (w *digestWorker) Work(ctx context.Context, _ *river.Job[DigestArgs]) error
 	return err
 }
 
-// digestMax bounds the events of one digest: the most recent are told, the count says the rest.
+// digestMax bounds the events of one digest: the most recent are told, the rest are in the app.
 const digestMax = 50
 
 // Digest mails each mailable user with DAILY kinds the unread notifications of those kinds from the
@@ -213,6 +213,7 @@ func (s *Service) Digest(ctx context.Context, now time.Time) (int, error) {
 	}
 	sent, after := 0, 0
 	for {
+		// Not banned and confirmed only narrows the scan: digest asks mailable, the one rule.
 		users, err := s.client.User.Query().
 			Where(user.IDGT(after), user.Or(daily...), user.BannedAtIsNil(), user.EmailVerifiedAtNotNil(),
 				user.Or(user.DigestThroughIsNil(), user.DigestThroughLT(end))).
@@ -235,6 +236,9 @@ func (s *Service) Digest(ctx context.Context, now time.Time) (int, error) {
 
 // digest mails u's digest of the day ending at end, if it has events, and marks the day done.
 func (s *Service) digest(ctx context.Context, u *ent.User, end time.Time) (bool, error) {
+	if !mailable(u) {
+		return false, nil
+	}
 	start := end.Add(-24 * time.Hour)
 	if u.DigestThrough != nil && u.DigestThrough.After(start) {
 		start = *u.DigestThrough
