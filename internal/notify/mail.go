@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -212,6 +213,7 @@ func (s *Service) Digest(ctx context.Context, now time.Time) (int, error) {
 		daily = append(daily, func(sel *sql.Selector) { sel.Where(sql.EQ(sel.C(k.column), MailDaily)) })
 	}
 	sent, after := 0, 0
+	var failed []error
 	for {
 		// Not banned and confirmed only narrows the scan: digest asks mailable, the one rule.
 		users, err := s.client.User.Query().
@@ -219,13 +221,19 @@ func (s *Service) Digest(ctx context.Context, now time.Time) (int, error) {
 				user.Or(user.DigestThroughIsNil(), user.DigestThroughLT(end))).
 			Order(ent.Asc(user.FieldID)).Limit(100).All(ctx)
 		if err != nil || len(users) == 0 {
-			return sent, err
+			return sent, errors.Join(append(failed, err)...)
 		}
 		for _, u := range users {
 			after = u.ID
 			ok, err := s.digest(ctx, u, end)
 			if err != nil {
-				return sent, fmt.Errorf("digest for user %d: %w", u.ID, err)
+				// One user's failure (its day stays unclaimed, for the job's retry) must not hold
+				// back everyone after them; a dead context or database ends the run.
+				failed = append(failed, fmt.Errorf("digest for user %d: %w", u.ID, err))
+				if ctx.Err() != nil || len(failed) >= digestMaxFailures {
+					return sent, errors.Join(failed...)
+				}
+				continue
 			}
 			if ok {
 				sent++
@@ -233,6 +241,9 @@ func (s *Service) Digest(ctx context.Context, now time.Time) (int, error) {
 		}
 	}
 }
+
+// digestMaxFailures ends a digest run that fails for this many users: the cause is not theirs.
+const digestMaxFailures = 10
 
 // digest mails u's digest of the day ending at end, if it has events, and marks the day done.
 func (s *Service) digest(ctx context.Context, u *ent.User, end time.Time) (bool, error) {

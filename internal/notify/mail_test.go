@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -255,6 +256,34 @@ func TestUnsubscribeLink(t *testing.T) {
 		settle()
 		if n := len(received(ms, "ada", "")); n != 1 {
 			t.Errorf("%d mails to ada after unsubscribing, want still 1", n)
+		}
+	})
+}
+
+// TestDigestPastAFailure: a digest that cannot be made (here a like whose post is unknown) fails
+// the run, to be retried, but does not hold back the users after it, who are mailed once.
+func TestDigestPastAFailure(t *testing.T) {
+	testenv.EachDatabase(t, func(t *testing.T, db *database.DB) {
+		ms := testenv.SMTP(t)
+		s, settle := mailService(t, db, ms, "the current key")
+		abe, ada, bob := mailUser(t, db, "abe", true, false), mailUser(t, db, "ada", true, false), mailUser(t, db, "bob", true, false)
+		yesterday := time.Now().UTC().Truncate(24 * time.Hour).Add(-time.Hour)
+		db.Client.Notification.Create().SetKind(notification.KindPOST_LIKED).SetRecipientID(abe.ID).SetActorID(bob.ID).
+			SetCreatedAt(yesterday).ExecX(testenv.System) // no post: the mail cannot name it
+		db.Client.Notification.Create().SetKind(notification.KindNEW_FOLLOWER).SetRecipientID(ada.ID).SetActorID(bob.ID).
+			SetCreatedAt(yesterday).ExecX(testenv.System)
+		for run := range 2 {
+			n, err := s.Digest(context.Background(), time.Now())
+			if err == nil || !strings.Contains(err.Error(), "user "+strconv.Itoa(abe.ID)) {
+				t.Errorf("run %d: %v, want abe's digest's failure", run, err)
+			}
+			if want := 1 - run; n != want {
+				t.Errorf("run %d: %d digests, want %d", run, n, want)
+			}
+		}
+		settle()
+		if n := len(received(ms, "ada", "Your day on Agora")); n != 1 {
+			t.Errorf("%d digests to ada, want 1", n)
 		}
 	})
 }
