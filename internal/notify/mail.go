@@ -141,10 +141,16 @@ func (s *Service) mailInstant(ctx context.Context, n *ent.Notification) error {
 	}
 	m, err := s.mail.Composer.Notification(mail.Notification{To: u.Email, Recipient: u.DisplayName, Event: ev,
 		Unsubscribe: s.unsubscribeToken(u.ID, string(n.Kind)), Key: "notification:" + strconv.Itoa(n.ID)})
-	if err != nil {
-		return err
+	if err == nil {
+		err = s.mail.Outbox.Send(ctx, m)
+		if e, ok := apperr.As(err); !ok || e.Kind != apperr.Invalid {
+			return err // nil, or the queue's own error: the job retries
+		}
 	}
-	return s.mail.Outbox.Send(ctx, m)
+	// A mail that cannot be made (a template's error, an address refused) never will be: failing
+	// the job would lose the notification with it.
+	s.log.ErrorContext(ctx, "notification mail dropped", "notification", n.ID, "recipient", u.ID, "err", err)
+	return nil
 }
 
 // event describes notification n for mail.

@@ -287,3 +287,29 @@ func TestDigestPastAFailure(t *testing.T) {
 		}
 	})
 }
+
+// TestInstantMailToABadAddress: a mail that cannot be made (here an address stored before
+// addresses were checked) is dropped, and the notification it tells of is still written.
+func TestInstantMailToABadAddress(t *testing.T) {
+	testenv.EachDatabase(t, func(t *testing.T, db *database.DB) {
+		ms := testenv.SMTP(t)
+		s, settle := mailService(t, db, ms, "the current key")
+		eve, bob := mailUser(t, db, "eve", true, false), mailUser(t, db, "bob", true, false)
+		if _, err := s.UpdateSettings(testenv.As(eve), notify.Settings{notification.KindNEW_FOLLOWER: notify.MailInstant}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.SQL.Exec("UPDATE users SET email = 'eve at example' WHERE id = $1", eve.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Notify(context.Background(), notify.Notice{Kind: notification.KindNEW_FOLLOWER, Recipient: eve.ID, Actor: bob.ID}); err != nil {
+			t.Fatal(err)
+		}
+		settle()
+		if n := db.Client.Notification.Query().Where(notification.RecipientID(eve.ID)).CountX(testenv.System); n != 1 {
+			t.Errorf("%d notifications to eve, want 1", n)
+		}
+		if n := len(ms.Received()); n != 0 {
+			t.Errorf("%d mails sent", n)
+		}
+	})
+}
