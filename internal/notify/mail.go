@@ -139,18 +139,26 @@ func (s *Service) mailInstant(ctx context.Context, n *ent.Notification) error {
 	if err != nil {
 		return err
 	}
+	key := "notification:" + strconv.Itoa(n.ID)
 	m, err := s.mail.Composer.Notification(mail.Notification{To: u.Email, Recipient: u.DisplayName, Event: ev,
-		Unsubscribe: s.unsubscribeToken(u.ID, string(n.Kind)), Key: "notification:" + strconv.Itoa(n.ID)})
+		Unsubscribe: s.unsubscribeToken(u.ID, string(n.Kind)), Key: key})
+	_, err = s.send(ctx, key, m, err)
+	return err
+}
+
+// send queues m, which was made with err, and tells whether it did. A mail that cannot be made (a
+// template's error, an address refused) never will be: it is logged and dropped, so that what
+// comes with it (the notification, the digest's claim of the day) is neither lost nor retried
+// forever. Only the queue's own errors are returned.
+func (s *Service) send(ctx context.Context, key string, m mail.Message, err error) (bool, error) {
 	if err == nil {
 		err = s.mail.Outbox.Send(ctx, m)
 		if e, ok := apperr.As(err); !ok || e.Kind != apperr.Invalid {
-			return err // nil, or the queue's own error: the job retries
+			return err == nil, err
 		}
 	}
-	// A mail that cannot be made (a template's error, an address refused) never will be: failing
-	// the job would lose the notification with it.
-	s.log.ErrorContext(ctx, "notification mail dropped", "notification", n.ID, "recipient", u.ID, "err", err)
-	return nil
+	s.log.ErrorContext(ctx, "notification mail dropped", "key", key, "err", err)
+	return false, nil
 }
 
 // event describes notification n for mail.
@@ -291,11 +299,8 @@ func (s *Service) digest(ctx context.Context, u *ent.User, end time.Time) (bool,
 			d.Events = append(d.Events, ev)
 		}
 		m, err := s.mail.Composer.Digest(d)
-		if err != nil {
-			return err
-		}
-		sent = true
-		return s.mail.Outbox.Send(ctx, m)
+		sent, err = s.send(ctx, d.Key, m, err)
+		return err
 	})
 	return sent, err
 }
