@@ -305,6 +305,12 @@ func (s *Service) digest(ctx context.Context, u *ent.User, end time.Time) (bool,
 	return sent, err
 }
 
+// topicNames are the kinds as the unsubscribe page names them.
+var topicNames = map[notification.Kind]string{
+	notification.KindNEW_FOLLOWER: "new followers", notification.KindNEW_COMMENT: "comments on your posts",
+	notification.KindPOST_LIKED: "likes of your posts", notification.KindNEW_MESSAGE: "direct messages",
+}
+
 // digestTopic is the unsubscribe topic of the digest: all DAILY kinds.
 const digestTopic = "DIGEST"
 
@@ -359,6 +365,9 @@ func (s *Service) Unsubscribe(ctx context.Context, token string) (string, error)
 		topic = "the daily digest"
 	} else {
 		change[notification.Kind(topic)] = MailOff
+		if name, ok := topicNames[notification.Kind(topic)]; ok {
+			topic = name
+		}
 	}
 	if _, err := s.setMail(ctx, userID, change); ent.IsNotFound(err) {
 		return "", ErrBadUnsubscribe // the account is gone

@@ -235,8 +235,8 @@ func TestUnsubscribeLink(t *testing.T) {
 
 		// The keys rotated since the mail left: its link still works.
 		rotated, _ := signedBy(t, db, ms, "the new key", "the old key")
-		if _, err := rotated.Unsubscribe(context.Background(), token); err != nil {
-			t.Fatal(err)
+		if what, err := rotated.Unsubscribe(context.Background(), token); err != nil || what != "new followers" {
+			t.Fatalf("unsubscribed from %q, %v; want new followers", what, err)
 		}
 		got, err := s.Settings(testenv.System, ada.ID)
 		if err != nil {
