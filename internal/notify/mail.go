@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -138,12 +139,26 @@ func (s *Service) mailInstant(ctx context.Context, n *ent.Notification) error {
 	if err != nil {
 		return err
 	}
+	key := "notification:" + strconv.Itoa(n.ID)
 	m, err := s.mail.Composer.Notification(mail.Notification{To: u.Email, Recipient: u.DisplayName, Event: ev,
-		Unsubscribe: s.unsubscribeToken(u.ID, string(n.Kind)), Key: "notification:" + strconv.Itoa(n.ID)})
-	if err != nil {
-		return err
+		Unsubscribe: s.unsubscribeToken(u.ID, string(n.Kind)), Key: key})
+	_, err = s.send(ctx, key, m, err)
+	return err
+}
+
+// send queues m, which was made with err, and tells whether it did. A mail that cannot be made (a
+// template's error, an address refused) never will be: it is logged and dropped, so that what
+// comes with it (the notification, the digest's claim of the day) is neither lost nor retried
+// forever. Only the queue's own errors are returned.
+func (s *Service) send(ctx context.Context, key string, m mail.Message, err error) (bool, error) {
+	if err == nil {
+		err = s.mail.Outbox.Send(ctx, m)
+		if e, ok := apperr.As(err); !ok || e.Kind != apperr.Invalid {
+			return err == nil, err
+		}
 	}
-	return s.mail.Outbox.Send(ctx, m)
+	s.log.ErrorContext(ctx, "notification mail dropped", "key", key, "err", err)
+	return false, nil
 }
 
 // event describes notification n for mail.
@@ -197,7 +212,7 @@ func (w *digestWorker) Work(ctx context.Context, _ *river.Job[DigestArgs]) error
 	return err
 }
 
-// digestMax bounds the events of one digest: the most recent are told, the count says the rest.
+// digestMax bounds the events of one digest: the most recent are told, the rest are in the app.
 const digestMax = 50
 
 // Digest mails each mailable user with DAILY kinds the unread notifications of those kinds from the
@@ -212,19 +227,27 @@ func (s *Service) Digest(ctx context.Context, now time.Time) (int, error) {
 		daily = append(daily, func(sel *sql.Selector) { sel.Where(sql.EQ(sel.C(k.column), MailDaily)) })
 	}
 	sent, after := 0, 0
+	var failed []error
 	for {
+		// Not banned and confirmed only narrows the scan: digest asks mailable, the one rule.
 		users, err := s.client.User.Query().
 			Where(user.IDGT(after), user.Or(daily...), user.BannedAtIsNil(), user.EmailVerifiedAtNotNil(),
 				user.Or(user.DigestThroughIsNil(), user.DigestThroughLT(end))).
 			Order(ent.Asc(user.FieldID)).Limit(100).All(ctx)
 		if err != nil || len(users) == 0 {
-			return sent, err
+			return sent, errors.Join(append(failed, err)...)
 		}
 		for _, u := range users {
 			after = u.ID
 			ok, err := s.digest(ctx, u, end)
 			if err != nil {
-				return sent, fmt.Errorf("digest for user %d: %w", u.ID, err)
+				// One user's failure (its day stays unclaimed, for the job's retry) must not hold
+				// back everyone after them; a dead context or database ends the run.
+				failed = append(failed, fmt.Errorf("digest for user %d: %w", u.ID, err))
+				if ctx.Err() != nil || len(failed) >= digestMaxFailures {
+					return sent, errors.Join(failed...)
+				}
+				continue
 			}
 			if ok {
 				sent++
@@ -233,8 +256,14 @@ func (s *Service) Digest(ctx context.Context, now time.Time) (int, error) {
 	}
 }
 
+// digestMaxFailures ends a digest run that fails for this many users: the cause is not theirs.
+const digestMaxFailures = 10
+
 // digest mails u's digest of the day ending at end, if it has events, and marks the day done.
 func (s *Service) digest(ctx context.Context, u *ent.User, end time.Time) (bool, error) {
+	if !mailable(u) {
+		return false, nil
+	}
 	start := end.Add(-24 * time.Hour)
 	if u.DigestThrough != nil && u.DigestThrough.After(start) {
 		start = *u.DigestThrough
@@ -270,13 +299,16 @@ func (s *Service) digest(ctx context.Context, u *ent.User, end time.Time) (bool,
 			d.Events = append(d.Events, ev)
 		}
 		m, err := s.mail.Composer.Digest(d)
-		if err != nil {
-			return err
-		}
-		sent = true
-		return s.mail.Outbox.Send(ctx, m)
+		sent, err = s.send(ctx, d.Key, m, err)
+		return err
 	})
 	return sent, err
+}
+
+// topicNames are the kinds as the unsubscribe page names them.
+var topicNames = map[notification.Kind]string{
+	notification.KindNEW_FOLLOWER: "new followers", notification.KindNEW_COMMENT: "comments on your posts",
+	notification.KindPOST_LIKED: "likes of your posts", notification.KindNEW_MESSAGE: "direct messages",
 }
 
 // digestTopic is the unsubscribe topic of the digest: all DAILY kinds.
@@ -333,6 +365,9 @@ func (s *Service) Unsubscribe(ctx context.Context, token string) (string, error)
 		topic = "the daily digest"
 	} else {
 		change[notification.Kind(topic)] = MailOff
+		if name, ok := topicNames[notification.Kind(topic)]; ok {
+			topic = name
+		}
 	}
 	if _, err := s.setMail(ctx, userID, change); ent.IsNotFound(err) {
 		return "", ErrBadUnsubscribe // the account is gone
