@@ -106,7 +106,7 @@ var importTable = map[string]rule{
 	// gqlgen's output binds GraphQL inputs and payloads to ent's and the domain's types (gqlgen.yml
 	// models); the resolvers implement its interfaces, so it never imports them.
 	"graph/generated": {layer: layerGenerated, imports: []string{"ent", "graph/generated/model", "graph/scalar",
-		"internal/account", "internal/filter", "internal/identity", "internal/media", "internal/message", "internal/notify", "internal/publish", "internal/search"}},
+		"internal/account", "internal/filter", "internal/identity", "internal/jobs", "internal/media", "internal/message", "internal/notify", "internal/publish", "internal/search"}},
 	"graph/generated/model": {layer: layerGenerated, imports: []string{"ent"}},
 	"graph/scalar":          {layer: layerGenerated, imports: []string{"internal/apperr"}},
 	"graph":                 {layer: layerResolvers, imports: graphUses},
