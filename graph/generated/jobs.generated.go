@@ -840,7 +840,7 @@ func (ec *executionContext) marshalNJob2ᚕᚖgithubᚗcomᚋriverqueueᚋriver�
 	return ret
 }
 
-func (ec *executionContext) marshalNJob2ᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRow(ctx context.Context, sel ast.SelectionSet, v *rivertype.JobRow) graphql.Marshaler {
+func (ec *executionContext) marshalNJob2ᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRow(ctx context.Context, sel ast.SelectionSet, v *jobs.JobRow) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")

@@ -4749,6 +4749,7 @@ type Job {
   id: ID!
   "What the job does."
   kind: String!
+  "Where the job is in its life."
   state: JobState!
   "Attempts so far."
   attempt: Int!
@@ -4756,6 +4757,7 @@ type Job {
   maxAttempts: Int!
   "The error of the last failed attempt, if any. The job's arguments are not shown: they may hold personal data."
   lastError: String
+  "When it was inserted."
   createdAt: Time!
   "When it runs, or ran."
   scheduledAt: Time!
