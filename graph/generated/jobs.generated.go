@@ -297,7 +297,7 @@ func (ec *executionContext) _JobPage_jobs(ctx context.Context, field graphql.Col
 			return obj.Jobs, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*jobs.JobRow) graphql.Marshaler {
+		func(ctx context.Context, selections ast.SelectionSet, v []*rivertype.JobRow) graphql.Marshaler {
 			return ec.marshalNJob2ᚕᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRowᚄ(ctx, selections, v)
 		},
 		true,
@@ -824,7 +824,7 @@ func (ec *executionContext) marshalNCancelJobPayload2ᚖgithubᚗcomᚋagoraᚋa
 	return ec._CancelJobPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNJob2ᚕᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*jobs.JobRow) graphql.Marshaler {
+func (ec *executionContext) marshalNJob2ᚕᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*rivertype.JobRow) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
@@ -840,7 +840,7 @@ func (ec *executionContext) marshalNJob2ᚕᚖgithubᚗcomᚋriverqueueᚋriver�
 	return ret
 }
 
-func (ec *executionContext) marshalNJob2ᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRow(ctx context.Context, sel ast.SelectionSet, v *jobs.JobRow) graphql.Marshaler {
+func (ec *executionContext) marshalNJob2ᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRow(ctx context.Context, sel ast.SelectionSet, v *rivertype.JobRow) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")

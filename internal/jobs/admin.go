@@ -13,7 +13,7 @@ import (
 
 // Page is a page of jobs, newest first, and the cursor of the next one ("" at the end).
 type Page struct {
-	Jobs []*JobRow
+	Jobs []*rivertype.JobRow
 	Next string
 }
 
@@ -56,17 +56,17 @@ func (q *Queue) List(ctx context.Context, state, kind string, first int, after s
 
 // Retry has a job run again as soon as possible: a discarded or cancelled one too, with its
 // attempts so far kept. A running job is left alone.
-func (q *Queue) Retry(ctx context.Context, id int64) (*JobRow, error) {
+func (q *Queue) Retry(ctx context.Context, id int64) (*rivertype.JobRow, error) {
 	return notFound(q.client.JobRetry(ctx, id))
 }
 
 // Cancel cancels a job that has not finished: it will not run again (a running one is told to stop
 // and ends cancelled unless it finishes first).
-func (q *Queue) Cancel(ctx context.Context, id int64) (*JobRow, error) {
+func (q *Queue) Cancel(ctx context.Context, id int64) (*rivertype.JobRow, error) {
 	return notFound(q.client.JobCancel(ctx, id))
 }
 
-func notFound(job *JobRow, err error) (*JobRow, error) {
+func notFound(job *rivertype.JobRow, err error) (*rivertype.JobRow, error) {
 	if errors.Is(err, river.ErrNotFound) {
 		return nil, &apperr.Error{Kind: apperr.NotFound, Field: "id", Message: "no such job"}
 	}
@@ -75,7 +75,7 @@ func notFound(job *JobRow, err error) (*JobRow, error) {
 
 // LastError is the message of a job's last failed attempt, or "" (never its arguments, which may
 // hold personal data such as an address).
-func LastError(job *JobRow) string {
+func LastError(job *rivertype.JobRow) string {
 	if n := len(job.Errors); n > 0 {
 		return job.Errors[n-1].Error
 	}
