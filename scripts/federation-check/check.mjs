@@ -90,9 +90,9 @@ const extrasTypeDefs = parse(`
 
   type Post @key(fields: "id") {
     id: ID!
-    body: String! @external
-    "Minutes to read the body at ${wordsPerMinute} words a minute; at least 1."
-    readingMinutes: Int! @requires(fields: "body")
+    body: String @external
+    "Minutes to read the body at ${wordsPerMinute} words a minute; at least 1. Null when the viewer may not read the body (a members-only post)."
+    readingMinutes: Int @requires(fields: "body")
   }
 
   type Query {
@@ -114,8 +114,8 @@ const extrasResolvers = {
       return ref;
     },
     readingMinutes: (post) => {
-      if (typeof post.body !== 'string') throw new Error(`the gateway sent no body for post ${post.id}`);
-      return readingMinutesOf(post.body);
+      if (!('body' in post)) throw new Error(`the gateway sent no body for post ${post.id}`);
+      return post.body === null ? null : readingMinutesOf(post.body);
     },
   },
   Query: {
