@@ -161,36 +161,28 @@ func (s *Service) send(ctx context.Context, key string, m mail.Message, err erro
 	return false, nil
 }
 
-// event describes notification n for mail.
+// event describes notification n for mail. It reads what n tells of, unless n was read with its
+// edges (a digest loads all of its notifications' edges in one query each).
 func event(ctx context.Context, client *ent.Client, n *ent.Notification) (mail.Event, error) {
-	ctx = system(ctx)
-	actor, err := client.User.Get(ctx, n.ActorID)
-	if err != nil {
-		return mail.Event{}, err
+	if n.Edges.Actor == nil {
+		var err error
+		if n, err = client.Notification.Query().Where(notification.ID(n.ID)).
+			WithActor().WithPost().WithComment().WithMessage().Only(system(ctx)); err != nil {
+			return mail.Event{}, err
+		}
 	}
+	actor := n.Edges.Actor
 	ev := mail.Event{Kind: mail.Kind(n.Kind), Actor: actor.DisplayName, At: n.CreatedAt, Path: "/users/" + actor.Username}
 	if ev.Actor == "" {
 		ev.Actor = actor.Username
 	}
-	if n.PostID != nil {
-		p, err := client.Post.Get(ctx, *n.PostID)
-		if err != nil {
-			return mail.Event{}, err
-		}
+	if p := n.Edges.Post; p != nil {
 		ev.Title, ev.Path = p.Title, "/posts/"+p.Slug
 	}
-	if n.CommentID != nil {
-		c, err := client.Comment.Get(ctx, *n.CommentID)
-		if err != nil {
-			return mail.Event{}, err
-		}
+	if c := n.Edges.Comment; c != nil {
 		ev.Excerpt = c.Body
 	}
-	if n.MessageID != nil {
-		m, err := client.Message.Get(ctx, *n.MessageID)
-		if err != nil {
-			return mail.Event{}, err
-		}
+	if m := n.Edges.Message; m != nil {
 		ev.Excerpt, ev.Path = m.Body, "/messages/"+strconv.Itoa(m.ConversationID)
 	}
 	return ev, nil
@@ -285,7 +277,8 @@ func (s *Service) digest(ctx context.Context, u *ent.User, end time.Time) (bool,
 		ns, err := tx.Notification.Query().
 			Where(notification.RecipientID(u.ID), notification.KindIn(wanted...), notification.ReadAtIsNil(),
 				notification.CreatedAtGTE(start), notification.CreatedAtLT(end)).
-			Order(ent.Desc(notification.FieldCreatedAt), ent.Desc(notification.FieldID)).Limit(digestMax).All(ctx)
+			Order(ent.Desc(notification.FieldCreatedAt), ent.Desc(notification.FieldID)).Limit(digestMax).
+			WithActor().WithPost().WithComment().WithMessage().All(ctx)
 		if err != nil || len(ns) == 0 {
 			return err
 		}
