@@ -77,7 +77,7 @@ var importTable = map[string]rule{
 
 	"internal/database": {layer: layerData, imports: []string{"ent", "internal/apperr", "internal/telemetry"}},
 	// loader registers the invalidations of the writes it sees on their transaction (database).
-	"internal/loader": {layer: layerData, imports: []string{"ent", "internal/apperr", "internal/auth", "internal/cache", "internal/database", "internal/selection", "internal/telemetry"}},
+	"internal/loader": {layer: layerData, imports: []string{"ent", "internal/apperr", "internal/auth", "internal/authz", "internal/cache", "internal/database", "internal/selection", "internal/telemetry"}},
 
 	"internal/live":    domain(),
 	"internal/notify":  domain("internal/jobs", "internal/live", "internal/mail"),

@@ -245,7 +245,18 @@ var matrix = map[string]matrixRow{
 		vars: func(f *fixture) map[string]any { return map[string]any{"a": f.target.ID} }, passes: "FEATURE_DISABLED"},
 	"Mutation.openBillingPortal": {allow: "DAAAAA", query: `mutation { openBillingPortal(input: {returnURL: "http://localhost:3000/"}) { url } }`,
 		passes: "FEATURE_DISABLED"},
+	// A MEMBERS post's body: its author and moderators (members: TestMembersOnlyPosts).
+	"Post.body": {allow: "DADAAA", query: `query($s: String!) { post(slug: $s) { body } }`, field: []string{"post", "body"},
+		vars: func(f *fixture) map[string]any {
+			p := f.post(true)
+			f.allow(f.client.Post.UpdateOne(p).SetBody("for members").SetVisibility(entpost.VisibilityMEMBERS).Exec)
+			return map[string]any{"s": p.Slug}
+		}},
 }
+
+// resolverGated are the fields whose resolver, not a directive, decides who reads them: they
+// need rows too.
+var resolverGated = []string{"Post.body"}
 
 // matrixRedirect is the client page the matrix's sign-ins return to.
 const matrixRedirect = "http://localhost:3000/signed-in"
@@ -406,6 +417,9 @@ func operations() map[string]bool {
 		if def.Kind == ast.Object && (def.Directives.ForName("authenticated") != nil || def.Directives.ForName("requiresScopes") != nil || def.Directives.ForName("policy") != nil) {
 			ops[def.Name] = true
 		}
+	}
+	for _, op := range resolverGated {
+		ops[op] = true
 	}
 	return ops
 }

@@ -365,7 +365,9 @@ func TestMembersOnlyPosts(t *testing.T) {
 		for _, u := range []user{mem, lap, non, mod} {
 			a.as(u).Do(t, `mutation($id: ID!) { followUser(input: {userID: $id}) { user { id } } }`, map[string]any{"id": ana.ID}, nil)
 		}
-		p := a.createPost(t, ana, map[string]any{"title": "Gold", "description": "teaser words", "body": "zanzibar secret body",
+		inline := a.upload(t, ana, "POST_INLINE", testPNG(t, 60, 40))
+		src := strings.SplitN(inline.URL, "?", 2)[0]
+		p := a.createPost(t, ana, map[string]any{"title": "Gold", "description": "teaser words", "body": "zanzibar secret body\n\n![chart](" + src + ")",
 			"tags": []string{"gold"}, "publish": true, "visibility": "MEMBERS"})
 		month := time.Now().Add(30 * 24 * time.Hour)
 		for i, m := range []struct {
@@ -389,7 +391,7 @@ func TestMembersOnlyPosts(t *testing.T) {
 			"post":       {query: `query($s: String!) { x: post(slug: $s) { ` + fields + ` } }`, vars: map[string]any{"s": p.Slug}},
 			"posts":      {query: `{ x: posts(first: 5) { edges { node { ` + fields + ` } } } }`},
 			"feed":       {query: `{ x: feed(first: 5) { edges { node { ` + fields + ` } } } }`},
-			"search":     {query: `{ x: search(query: "zanzibar", first: 5) { edges { snippet { text } node { ` + fields + ` } } } }`},
+			"search":     {query: `{ x: search(query: "teaser", first: 5) { edges { snippet { text } node { ` + fields + ` } } } }`},
 			"user.posts": {query: `{ x: user(username: "ana") { posts(first: 5) { edges { node { ` + fields + ` } } } } }`},
 			"tag.posts":  {query: `{ x: tags(first: 5, where: {names: ["gold"]}) { edges { node { posts(first: 5) { edges { node { ` + fields + ` } } } } } } }`},
 			"_entities":  {query: `query($r: [_Any!]!) { x: _entities(representations: $r) { ... on Post { ` + fields + ` } } }`, vars: map[string]any{"r": []any{map[string]any{"__typename": "Post", "id": p.ID}}}},
@@ -421,6 +423,28 @@ func TestMembersOnlyPosts(t *testing.T) {
 					t.Fatalf("search snippet shows the locked body to %s: %s", v.name, text)
 				}
 			}
+		}
+		for _, v := range viewers {
+			// A locked body is not searched at all (not even for its readers): no probing its words.
+			var found struct{ Search struct{ Edges []any } }
+			a.as(v.u).Do(t, `{ search(query: "zanzibar", first: 5) { edges { node { id } } } }`, nil, &found)
+			if len(found.Search.Edges) != 0 {
+				t.Fatalf("a search by a word of the locked body finds the post as %s", v.name)
+			}
+			// The body's images are its readers', by signed URL only.
+			var seen struct{ Image *struct{ URL string } }
+			a.as(v.u).Do(t, `query($id: ID!) { image(id: $id) { url } }`, map[string]any{"id": inline.ID}, &seen)
+			if (seen.Image != nil) != v.reads {
+				t.Fatalf("the locked body's image shown to %s: %t, want %t", v.name, seen.Image != nil, v.reads)
+			}
+			if seen.Image != nil {
+				if res, _ := a.fetch(t, seen.Image.URL, nil); res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Cache-Control"), "private") {
+					t.Fatalf("the locked body's image by its URL as %s: %d %q", v.name, res.StatusCode, res.Header.Get("Cache-Control"))
+				}
+			}
+		}
+		if res, _ := a.fetch(t, src, nil); res.StatusCode != http.StatusNotFound {
+			t.Fatalf("the locked body's image without a signature: %d, want 404", res.StatusCode)
 		}
 
 		// commentAdded: a comment event carries the post without its body to a non-member.

@@ -13,15 +13,18 @@ import (
 )
 
 // VisibleImages is the filter for images the viewer may see: their own; for moderators every
-// image; for others unhidden images that are an avatar in use or belong to a post the viewer may
-// see. An image not attached yet is its owner's alone.
+// image; for others unhidden images that are an avatar in use, a post's cover where the viewer
+// sees the post, or an image in a post's body where the viewer reads the body (a MEMBERS post's
+// images are its members'). An image not attached yet is its owner's alone.
 func VisibleImages(ctx context.Context) predicate.Image {
 	v := auth.FromContext(ctx)
 	if v.Moderator() {
 		return func(*sql.Selector) {}
 	}
 	shown := image.And(image.HiddenAtIsNil(), image.AttachedAtNotNil(), image.ReleasedAtIsNil(),
-		image.Or(image.PurposeEQ(image.PurposeAVATAR), image.HasPostWith(visiblePosts(ctx))))
+		image.Or(image.PurposeEQ(image.PurposeAVATAR),
+			image.And(image.PurposeEQ(image.PurposePOST_COVER), image.HasPostWith(visiblePosts(ctx))),
+			image.And(image.PurposeEQ(image.PurposePOST_INLINE), image.HasPostWith(visiblePosts(ctx), ReadableBodies(ctx)))))
 	if !v.Authenticated() {
 		return shown
 	}

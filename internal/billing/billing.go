@@ -24,6 +24,7 @@ import (
 	"github.com/agora/agora/ent/user"
 	"github.com/agora/agora/internal/apperr"
 	"github.com/agora/agora/internal/auth"
+	"github.com/agora/agora/internal/authz"
 	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/jobs"
 	"github.com/agora/agora/internal/loader"
@@ -99,7 +100,7 @@ func (s *Service) Plan(ctx context.Context, authorID int) (*ent.MembershipPlan, 
 // MemberCount counts an author's current members.
 func (s *Service) MemberCount(ctx context.Context, authorID int) (int, error) {
 	return s.client.Membership.Query().
-		Where(membership.AuthorID(authorID), loader.CurrentMembership(time.Now())).Count(system(ctx))
+		Where(membership.AuthorID(authorID), authz.CurrentMembership(time.Now())).Count(system(ctx))
 }
 
 // Memberships are the memberships a user pays for or paid for, newest first (without the checkouts
@@ -229,7 +230,7 @@ func (s *Service) StartCheckout(ctx context.Context, authorID int, returnURL str
 		return "", &apperr.Error{Kind: apperr.NotFound, Field: "authorID", Message: "this user offers no membership"}
 	}
 	current, err := s.client.Membership.Query().Where(membership.MemberID(v.UserID), membership.AuthorID(authorID),
-		loader.CurrentMembership(time.Now())).Exist(system(ctx))
+		authz.CurrentMembership(time.Now())).Exist(system(ctx))
 	if err != nil {
 		return "", err
 	}

@@ -20,11 +20,11 @@ import (
 	"github.com/agora/agora/ent/like"
 	"github.com/agora/agora/ent/membership"
 	"github.com/agora/agora/ent/post"
-	"github.com/agora/agora/ent/predicate"
 	"github.com/agora/agora/ent/privacy"
 	"github.com/agora/agora/ent/tag"
 	"github.com/agora/agora/ent/user"
 	"github.com/agora/agora/internal/auth"
+	"github.com/agora/agora/internal/authz"
 )
 
 // Loaders are one request's loaders. Keys are entity IDs; values come back in key order. Each
@@ -271,14 +271,14 @@ func (l *Loaders) ViewerFollowsByUser() *dataloadgen.Loader[int, bool] {
 	})
 }
 
-// ViewerMemberOfUser loads whether the viewer is a current member of an author (CurrentMembership),
+// ViewerMemberOfUser loads whether the viewer is a current member of an author (authz.CurrentMembership),
 // per request only: memberships change with payments, not with the author's content.
 func (l *Loaders) ViewerMemberOfUser() *dataloadgen.Loader[int, bool] {
 	return l.viewerMemberOfUser.get(func() *dataloadgen.Loader[int, bool] {
 		return newLoader(l.observe, "ViewerMemberOfUser", flags(l.viewer, func(ctx context.Context, ids []int) ([]int, error) {
 			// Memberships are the system's rows: only this flag about the viewer's own is read.
 			return l.client.Membership.Query().
-				Where(membership.MemberID(l.viewer.UserID), membership.AuthorIDIn(ids...), CurrentMembership(time.Now())).
+				Where(membership.MemberID(l.viewer.UserID), membership.AuthorIDIn(ids...), authz.CurrentMembership(time.Now())).
 				Select(membership.FieldAuthorID).Ints(privacy.DecisionContext(ctx, privacy.Allow))
 		}), l.opt())
 	})
@@ -304,19 +304,10 @@ func ViewerReadsBody(ctx context.Context, p *ent.Post) (bool, error) {
 	if l.viewer.UserID != v.UserID {
 		// A socket's loaders were made before its connection_init signed the viewer in.
 		return l.client.Membership.Query().
-			Where(membership.MemberID(v.UserID), membership.AuthorID(p.AuthorID), CurrentMembership(time.Now())).
+			Where(membership.MemberID(v.UserID), membership.AuthorID(p.AuthorID), authz.CurrentMembership(time.Now())).
 			Exist(privacy.DecisionContext(ctx, privacy.Allow))
 	}
 	return l.ViewerMemberOfUser().Load(ctx, p.AuthorID)
-}
-
-// CurrentMembership holds for the memberships that give access at now: active ones, and past-due
-// or canceled ones until the end of the period paid for.
-func CurrentMembership(now time.Time) predicate.Membership {
-	return membership.Or(
-		membership.StatusEQ(membership.StatusACTIVE),
-		membership.And(membership.StatusIn(membership.StatusPAST_DUE, membership.StatusCANCELED), membership.CurrentPeriodEndGT(now)),
-	)
 }
 
 // inKeyOrder puts rows in the order of ids, nil where there is none.

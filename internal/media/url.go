@@ -37,7 +37,9 @@ func (s *Service) Public(ctx context.Context, img *ent.Image) (bool, error) {
 		if err != nil || p == nil {
 			return false, err
 		}
-		return p.Status == post.StatusPUBLISHED && p.HiddenAt == nil, nil
+		// A MEMBERS post's body images are its readers' (authz.ReadableBodies): signed URLs only.
+		return p.Status == post.StatusPUBLISHED && p.HiddenAt == nil &&
+			(img.Purpose != image.PurposePOST_INLINE || p.Visibility == post.VisibilityPUBLIC), nil
 	}
 	return s.client.Image.Query().Where(image.ID(img.ID)).Exist(auth.WithViewer(ctx, auth.Viewer{}))
 }
