@@ -91,7 +91,7 @@ var importTable = map[string]rule{
 	"internal/identity": domain("internal/account", "internal/mail"),
 	"internal/search":   domain(),
 	// billing: memberships through Stripe; its webhook events are jobs, a new member a notice.
-	"internal/billing": domain("internal/jobs", "internal/notify"),
+	"internal/billing": domain("internal/authz", "internal/jobs", "internal/notify"),
 	"internal/trusted": domain(),
 	// filter turns the designed filter inputs into ent predicates.
 	"internal/filter": domain("internal/account"), // usernames are normalized as account does

@@ -59,7 +59,7 @@ func (r *postResolver) ViewerCanRead(ctx context.Context, obj *ent.Post) (bool, 
 
 // MembershipPlan is the resolver for the membershipPlan field.
 func (r *userResolver) MembershipPlan(ctx context.Context, obj *ent.User) (*ent.MembershipPlan, error) {
-	return r.Billing.Plan(ctx, obj.ID)
+	return r.Billing.PlanOf(ctx, obj.ID)
 }
 
 // MemberCount is the resolver for the memberCount field.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -98,6 +99,22 @@ func TestMembershipStripeCalls(t *testing.T) {
 		t.Fatalf("User.membershipPlan: %+v", shown.User.MembershipPlan)
 	}
 
+	// A list's plans are one query, however many users it holds.
+	for _, n := range []string{"carl", "dora", "emil"} {
+		a.register(t, n)
+	}
+	plans := func(n int) float64 {
+		r := a.as(bob).Post(t, `query($n: Int!) { users(first: $n) { edges { node { membershipPlan { monthlyPrice } } } } }`, map[string]any{"n": n})
+		if len(r.Errors) > 0 {
+			t.Fatalf("users' plans: %+v", r.Errors)
+		}
+		got, _ := r.Extensions["dbStatements"].(float64)
+		return got
+	}
+	if one, five := plans(1), plans(5); one == 0 || five != one {
+		t.Fatalf("users' plans: %v statements for 1 user, %v for 5", one, five)
+	}
+
 	// Joining one's own membership is refused; bob's checkout makes his customer once.
 	r = a.as(ana).Post(t, `mutation($a: ID!) { startMembershipCheckout(input: {authorID: $a, returnURL: "http://localhost:3000/x"}) { url } }`, map[string]any{"a": ana.ID})
 	if len(r.Errors) != 1 || r.Errors[0].Code() != "BAD_USER_INPUT" {
@@ -112,6 +129,22 @@ func TestMembershipStripeCalls(t *testing.T) {
 			return ""
 		}
 		return *u.StripeCustomerID
+	}
+	// Stripe sends the browser back to the client's own pages only (here localhost:*, the
+	// development default), never to another site; nothing is made for a refused one.
+	for _, bad := range []string{"https://evil.example/x", "http://localhost.evil.example/x", "javascript:alert(1)", "/relative"} {
+		for _, op := range []string{
+			`mutation($a: ID!, $u: String!) { startMembershipCheckout(input: {authorID: $a, returnURL: $u}) { url } }`,
+			`mutation($u: String!) { openBillingPortal(input: {returnURL: $u}) { url } }`,
+		} {
+			r = a.as(bob).Post(t, op, map[string]any{"a": ana.ID, "u": bad})
+			if len(r.Errors) != 1 || r.Errors[0].Code() != "BAD_USER_INPUT" || r.Errors[0].Field() != "returnURL" {
+				t.Fatalf("returnURL %q: %+v", bad, r.Errors)
+			}
+		}
+	}
+	if customer() != "" {
+		t.Fatal("a refused checkout made a Stripe customer")
 	}
 	url := regexp.MustCompile(`^https?://\S+$`)
 	for i := range 2 {
@@ -463,4 +496,50 @@ func TestMembersOnlyPosts(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestPaymentSecretsStayOutOfLogs: the Stripe secret key and the webhook signing secret never
+// reach the log, at its most verbose, whatever the payment calls and deliveries do: successful
+// calls, a forged delivery, and calls that fail because Stripe does not answer.
+func TestPaymentSecretsStayOutOfLogs(t *testing.T) {
+	key, secret := "sk_test_"+strings.Repeat("k3y", 12), "whsec_"+strings.Repeat("s3cr3t", 6)
+	var logs lockedBuffer
+	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	serve := func(apiBase string) *api {
+		db := openDB(t, database.Options{SQLitePath: filepath.Join(t.TempDir(), "agora.db")})
+		if _, err := db.Migrate(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		cfg := testConfig()
+		cfg.Payments = config.Payments{SecretKey: key, WebhookSecret: secret, APIBase: apiBase}
+		return serveApp(t, cfg, log, db, nil, nil)
+	}
+
+	a := serve(testenv.StripeMock(t))
+	ana, bob := a.register(t, "ana"), a.register(t, "bob")
+	a.as(ana).Do(t, `mutation { setMembershipPlan(input: {monthlyPrice: 500, currency: "usd"}) { plan { monthlyPrice } } }`, nil, nil)
+	a.as(bob).Do(t, `mutation($a: ID!) { startMembershipCheckout(input: {authorID: $a, returnURL: "http://localhost:3000/x"}) { url } }`, map[string]any{"a": ana.ID}, nil)
+	if got := deliver(t, a, "evt_forged", "customer.subscription.updated", map[string]any{"id": "sub_x", "object": "subscription"}, "whsec_wrong", time.Now()); got != http.StatusBadRequest {
+		t.Fatalf("forged delivery: %d, want 400", got)
+	}
+
+	// Stripe unreachable: the calls fail SERVICE_UNAVAILABLE and the operator's log says why.
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close()
+	b := serve(down.URL)
+	cleo := b.register(t, "cleo")
+	r := b.as(cleo).Post(t, `mutation { setMembershipPlan(input: {monthlyPrice: 500, currency: "usd"}) { plan { monthlyPrice } } }`, nil)
+	if len(r.Errors) != 1 || r.Errors[0].Code() != "SERVICE_UNAVAILABLE" {
+		t.Fatalf("plan with Stripe down: %+v", r.Errors)
+	}
+
+	out := logs.String()
+	if !strings.Contains(out, "stripe") {
+		t.Fatalf("the log does not record the failed Stripe call:\n%s", out)
+	}
+	for name, s := range map[string]string{"secret key": key, "webhook secret": secret} {
+		if strings.Contains(out, s) || strings.Contains(out, s[len(s)-12:]) {
+			t.Errorf("the %s is in the log", name)
+		}
+	}
 }

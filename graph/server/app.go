@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -125,7 +127,12 @@ func New(cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.Univers
 	notices := notify.New(db.Client, events, queue, log)
 	// Memberships through Stripe: webhook events are jobs of the queue (docs/payments.md).
 	payments := billing.New(db.Client, queue, notices, log, billing.Options{
-		SecretKey: cfg.Payments.SecretKey, WebhookSecret: cfg.Payments.WebhookSecret, APIBase: cfg.Payments.APIBase})
+		SecretKey: cfg.Payments.SecretKey, WebhookSecret: cfg.Payments.WebhookSecret, APIBase: cfg.Payments.APIBase,
+		ReturnURLAllowed: func(u *url.URL) bool {
+			pub, err := url.Parse(cfg.Identity.PublicURL)
+			return err == nil && strings.EqualFold(u.Scheme+"://"+u.Host, pub.Scheme+"://"+pub.Host) ||
+				httpx.MatchOrigin(cfg.HTTP.AllowedOrigins, u)
+		}})
 	// Expired and revoked sessions (with their refresh tokens) and old read notifications.
 	queue.AddCleanup(db.Client, time.Hour, jobs.Retention{ReadNotifications: cfg.Jobs.NotificationRetention})
 	loaderCache := loader.NewCache(store)

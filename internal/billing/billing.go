@@ -37,6 +37,9 @@ type Options struct {
 	WebhookSecret string
 	APIBase       string       // Stripe's API URL; stripe-mock in tests
 	HTTPClient    *http.Client // for the Stripe calls (default: 20s timeout)
+	// ReturnURLAllowed says whether Stripe may send the browser back to a page: the client's own
+	// sites only, so that Agora's checkout cannot be a hop to anyone else's page.
+	ReturnURLAllowed func(*url.URL) bool
 }
 
 // Service offers plans, starts checkouts and applies Stripe's events.
@@ -47,11 +50,12 @@ type Service struct {
 	stripe  *stripe.Client // nil when disabled
 	secret  string
 	log     *slog.Logger
+	returns func(*url.URL) bool
 }
 
 // New returns a Service whose webhook events are jobs of queue: New registers their worker.
 func New(client *ent.Client, queue *jobs.Queue, notices *notify.Service, log *slog.Logger, o Options) *Service {
-	s := &Service{client: client, queue: queue, notices: notices, log: log, secret: o.WebhookSecret}
+	s := &Service{client: client, queue: queue, notices: notices, log: log, secret: o.WebhookSecret, returns: o.ReturnURLAllowed}
 	if o.SecretKey != "" && o.WebhookSecret != "" {
 		hc := o.HTTPClient
 		if hc == nil {
@@ -83,6 +87,15 @@ func Body(ctx context.Context, p *ent.Post) (*string, error) {
 		return nil, err
 	}
 	return &p.Body, nil
+}
+
+// PlanOf is the plan an author offers (User.membershipPlan), nil when none or when payments are
+// disabled: in a request through its loader, one query for a whole list of authors.
+func (s *Service) PlanOf(ctx context.Context, authorID int) (*ent.MembershipPlan, error) {
+	if l := loader.For(ctx); l != nil && s.Enabled() {
+		return l.PlanByAuthor().Load(ctx, authorID)
+	}
+	return s.Plan(ctx, authorID)
 }
 
 // Plan is the plan an author offers, nil when none or when payments are disabled.
@@ -216,7 +229,7 @@ func (s *Service) StartCheckout(ctx context.Context, authorID int, returnURL str
 	if !v.Authenticated() {
 		return "", apperr.ErrUnauthenticated
 	}
-	if err := checkReturnURL(returnURL); err != nil {
+	if err := s.checkReturnURL(returnURL); err != nil {
 		return "", err
 	}
 	if authorID == v.UserID {
@@ -271,7 +284,7 @@ func (s *Service) OpenPortal(ctx context.Context, returnURL string) (string, err
 	if !v.Authenticated() {
 		return "", apperr.ErrUnauthenticated
 	}
-	if err := checkReturnURL(returnURL); err != nil {
+	if err := s.checkReturnURL(returnURL); err != nil {
 		return "", err
 	}
 	u, err := s.client.User.Query().Where(user.ID(v.UserID)).Select(user.FieldStripeCustomerID).Only(system(ctx))
@@ -317,10 +330,13 @@ func (s *Service) customer(ctx context.Context, userID int) (string, error) {
 	return *u.StripeCustomerID, nil
 }
 
-func checkReturnURL(raw string) error {
+func (s *Service) checkReturnURL(raw string) error {
 	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(raw) > 2048 {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || len(raw) > 2048 {
 		return apperr.InvalidField("returnURL", "want an absolute http(s) URL")
+	}
+	if s.returns == nil || !s.returns(u) {
+		return apperr.InvalidField("returnURL", "not a page of this site's clients: its origin must be Agora's public URL or one of AGORA_ALLOWED_ORIGINS")
 	}
 	return nil
 }

@@ -145,15 +145,15 @@ func OriginAllowed(patterns []string, r *http.Request) bool {
 	if err != nil {
 		return false
 	}
-	return strings.EqualFold(u.Host, r.Host) || matchOrigin(patterns, u)
+	return strings.EqualFold(u.Host, r.Host) || MatchOrigin(patterns, u)
 }
 
-// matchOrigin reports whether an origin (scheme://host[:port]) matches one of the patterns. A
+// MatchOrigin reports whether an origin (scheme://host[:port]) matches one of the patterns. A
 // pattern with a scheme ("http://localhost:5173") matches that scheme only; a bare host pattern
 // ("app.example.com", "*.example.org") matches https, and http only on this machine's own names
 // (localhost, 127.0.0.1, [::1]), where development servers have no TLS. So an http:// page of an
 // allowed site, which anyone on the network path could have written, is not an allowed origin.
-func matchOrigin(patterns []string, origin *url.URL) bool {
+func MatchOrigin(patterns []string, origin *url.URL) bool {
 	scheme, host := strings.ToLower(origin.Scheme), strings.ToLower(origin.Host)
 	if scheme != "https" && scheme != "http" || host == "" {
 		return false
@@ -194,7 +194,7 @@ func CORS(patterns []string, credentials bool, next http.Handler) http.Handler {
 		origin := r.Header.Get("Origin")
 		preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
 		u, err := url.Parse(origin)
-		allowed := origin != "" && err == nil && matchOrigin(patterns, u)
+		allowed := origin != "" && err == nil && MatchOrigin(patterns, u)
 		if allowed {
 			h.Set("Access-Control-Allow-Origin", origin)
 			if credentials {

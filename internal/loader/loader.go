@@ -19,6 +19,7 @@ import (
 	"github.com/agora/agora/ent/follow"
 	"github.com/agora/agora/ent/like"
 	"github.com/agora/agora/ent/membership"
+	"github.com/agora/agora/ent/membershipplan"
 	"github.com/agora/agora/ent/post"
 	"github.com/agora/agora/ent/privacy"
 	"github.com/agora/agora/ent/tag"
@@ -48,6 +49,7 @@ type Loaders struct {
 	viewerLikesByPost    lazy[int, bool]
 	viewerFollowsByUser  lazy[int, bool]
 	viewerMemberOfUser   lazy[int, bool]
+	planByAuthor         lazy[int, *ent.MembershipPlan]
 
 	fieldsOnce sync.Once
 	fields     map[string]bool // field names the operation selects (see selects)
@@ -281,6 +283,16 @@ func (l *Loaders) ViewerMemberOfUser() *dataloadgen.Loader[int, bool] {
 				Where(membership.MemberID(l.viewer.UserID), membership.AuthorIDIn(ids...), authz.CurrentMembership(time.Now())).
 				Select(membership.FieldAuthorID).Ints(privacy.DecisionContext(ctx, privacy.Allow))
 		}), l.opt())
+	})
+}
+
+// PlanByAuthor loads the membership plan each author offers, nil for none, per request only.
+func (l *Loaders) PlanByAuthor() *dataloadgen.Loader[int, *ent.MembershipPlan] {
+	return l.planByAuthor.get(func() *dataloadgen.Loader[int, *ent.MembershipPlan] {
+		return newLoader(l.observe, "PlanByAuthor", func(ctx context.Context, ids []int) ([]*ent.MembershipPlan, []error) {
+			rows, err := l.client.MembershipPlan.Query().Where(membershipplan.AuthorIDIn(ids...)).All(ctx)
+			return inKeyOrder(ids, rows, func(p *ent.MembershipPlan) int { return p.AuthorID }, err)
+		}, l.opt())
 	})
 }
 
