@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -64,10 +65,11 @@ func CheckPassword(hash, password string) (bool, error) {
 }
 
 // dummyHash is checked against when no account matches, so unknown usernames cost as much time as
-// wrong passwords.
-var dummyHash, _ = HashPassword("agora-dummy-password")
+// wrong passwords. Made on first use: hashing costs ~20 MB and ~90 ms, which every process (and
+// every command) would pay at start-up, even those that never sign anyone in.
+var dummyHash = sync.OnceValue(func() string { h, _ := HashPassword("agora-dummy-password"); return h })
 
 // CheckNoPassword spends the time of one password check and always fails.
 func CheckNoPassword(password string) {
-	_, _ = CheckPassword(dummyHash, password)
+	_, _ = CheckPassword(dummyHash(), password)
 }
