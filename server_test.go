@@ -193,7 +193,7 @@ func TestRunRedisSentinel(t *testing.T) {
 	}
 }
 
-// TestMetricsAddr: with AGORA_METRICS_ADDR set, /metrics is served there and not on the public port.
+// TestMetricsAddr: with AGORA_METRICS_ADDR set, /metrics and /debug/pprof/ are served there and not on the public port.
 func TestMetricsAddr(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -213,6 +213,18 @@ func TestMetricsAddr(t *testing.T) {
 	}
 	if s := testenv.Scrape(t, "http://"+addr+"/metrics"); s["agora_db_pool_max_connections"] < 1 {
 		t.Errorf("/metrics on AGORA_METRICS_ADDR: %v", s)
+	}
+	// Go's profiles for the operator there too, never on the public port.
+	for base, want := range map[string]int{"http://" + addr: http.StatusOK, "http://127.0.0.1:" + strconv.Itoa(port): http.StatusNotFound} {
+		res, err := http.Get(base + "/debug/pprof/heap?debug=1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != want || want == http.StatusOK && !strings.Contains(string(body), "heap profile") {
+			t.Errorf("%s/debug/pprof/heap: %s, want %d", base, res.Status, want)
+		}
 	}
 	stop()
 	if err := <-done; err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"strings"
 	"time"
@@ -350,10 +351,16 @@ func (a *App) Handler() http.Handler {
 // RefreshCookieName is the cookie that holds the refresh token in cookie mode (AGORA_REFRESH_COOKIE).
 const RefreshCookieName = "agora_refresh"
 
-// MetricsHandler serves /metrics alone, for AGORA_METRICS_ADDR.
+// MetricsHandler serves /metrics, and Go's profiles under /debug/pprof/, for AGORA_METRICS_ADDR:
+// an operator's address, never the public one (profiles cost CPU and show the program's insides).
 func (a *App) MetricsHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", a.metrics.Handler())
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return mux
 }
 
