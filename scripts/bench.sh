@@ -7,7 +7,7 @@
 # started is stopped and removed on exit.
 #
 # Settings: BENCH_DURATION (per wrk run; default 15s, 18 runs: about 8 minutes in all on 2 cores),
-# BENCH_THREADS (wrk threads, default 1), BENCH_CONNECTIONS (default 32), BENCH_KEEP=1 keeps the
+# BENCH_THREADS (wrk threads, default 1), BENCH_CONNECTIONS (default 16, as the performance issue measured), BENCH_KEEP=1 keeps the
 # temp dir (logs, wrk output), BENCH_PEERS=1 also runs the posts page on PostGraphile 5 (npm
 # packages pinned in scripts/bench-peers, with the Node.js 22 it needs; one more run).
 set -euo pipefail
@@ -118,7 +118,7 @@ echo "==> running the scenarios (wrk, ${BENCH_DURATION:-15s} each)"
 # In the background: bash runs its traps (Ctrl-C, kill) during `wait`, not during a foreground job.
 "$tmp/bin/benchrun" -agora "$tmp/bin/agora" -baseline "$tmp/bin/baseline" -db "$db_url" -redis "$redis_url" \
   -manifest "$tmp/data.json" -lua "$PWD/bench/wrk/graphql.lua" -dir "$tmp" \
-  -duration "${BENCH_DURATION:-15s}" -threads "${BENCH_THREADS:-1}" -connections "${BENCH_CONNECTIONS:-32}" \
+  -duration "${BENCH_DURATION:-15s}" -threads "${BENCH_THREADS:-1}" -connections "${BENCH_CONNECTIONS:-16}" \
   -pg-pid "$(head -n 1 "$tmp/pg/data/postmaster.pid")" -peers "$peers" &
 bench_pid=$!
 wait "$bench_pid"

@@ -143,7 +143,7 @@ func main() {
 	flag.StringVar(&c.dir, "dir", os.TempDir(), "directory for logs, request files and wrk output")
 	flag.DurationVar(&c.duration, "duration", 15*time.Second, "length of each wrk run")
 	flag.IntVar(&c.threads, "threads", 1, "wrk threads")
-	flag.IntVar(&c.connections, "connections", 32, "wrk connections (concurrent requests)")
+	flag.IntVar(&c.connections, "connections", 16, "wrk connections (concurrent requests)")
 	flag.IntVar(&c.pgPID, "pg-pid", 0, "PID of the PostgreSQL postmaster, to measure the CPU its backends use")
 	flag.StringVar(&c.peers, "peers", "", "directory of scripts/bench-peers with its packages installed: run the posts page on PostGraphile too")
 	flag.Parse()
