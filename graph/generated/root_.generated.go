@@ -5340,7 +5340,8 @@ type Subscription {
   that must all appear (in any form: "running" finds "run"), "quoted phrases", -word or
   -"phrase" for what must not appear, and OR between alternatives. Posts rank by how well the
   title and tags, then the description, then the body match, raised for likes and lowered with
-  age. Posts by banned users are left out.
+  age. Posts by banned users are left out. A MEMBERS post is found by its title, tags and
+  description only: its body is not searched, for anyone.
 
   Only the newest matches are ranked (1,000 unless the server is configured otherwise), so that a
   word found in most posts is answered as fast as a rare one: older matches are not returned, and
