@@ -75,12 +75,12 @@ func newInputMeter(schema *ast.Schema, op *ast.OperationDefinition, costLimit in
 // over reports whether the meter stopped: on bad input, or past the cost limit.
 func (m *inputMeter) over() bool { return m.err != nil || m.budget < 0 }
 
-// field checks the arguments of f, at path in the response, and returns their cost.
-func (m *inputMeter) field(f *ast.Field, vars map[string]any, path ast.Path) int {
+// field checks the arguments of f, whose values are values, and returns their cost. On a bad
+// value, m.err has no path yet: the caller knows where f is (see walk).
+func (m *inputMeter) field(f *ast.Field, values map[string]any) int {
 	if f.Definition == nil || len(f.Definition.Arguments) == 0 || m.over() {
 		return 0
 	}
-	values := f.ArgumentMap(vars)
 	cost := 0
 	for _, def := range f.Definition.Arguments {
 		v, ok := values[def.Name]
@@ -93,7 +93,6 @@ func (m *inputMeter) field(f *ast.Field, vars map[string]any, path ast.Path) int
 			m.representations(v)
 		}
 		if m.err != nil {
-			m.err.Path = path
 			return 0
 		}
 	}
@@ -140,47 +139,56 @@ type variableUse struct {
 	depth, objects int
 }
 
-// variableUses finds the first use of each variable in the arguments of op's fields.
+// variableUses finds the first use of each variable in the arguments of op's fields. The walk
+// keeps one path and one argument position, and copies them only where it finds a variable: most
+// fields and arguments hold none.
 func variableUses(w *selection.Walker, op *ast.OperationDefinition) map[string]variableUse {
 	uses := map[string]variableUse{}
-	var inValue func(v *ast.Value, use variableUse)
-	inValue = func(v *ast.Value, use variableUse) {
+	var aliases []string // the current field's path
+	var arg string       // the current argument
+	var steps []any      // the position in its value
+	var inValue func(v *ast.Value, depth, objects int)
+	inValue = func(v *ast.Value, depth, objects int) {
 		if v == nil {
 			return
 		}
 		switch v.Kind {
 		case ast.Variable:
 			if _, ok := uses[v.Raw]; !ok {
-				use.input = append([]any(nil), use.input...)
-				uses[v.Raw] = use
+				field := make(ast.Path, len(aliases))
+				for i, a := range aliases {
+					field[i] = ast.PathName(a)
+				}
+				uses[v.Raw] = variableUse{field: field, input: append([]any{arg}, steps...), depth: depth, objects: objects}
 			}
 		case ast.ObjectValue, ast.ListValue:
-			inner := use
-			inner.depth++
 			if v.Kind == ast.ObjectValue {
-				inner.objects++
+				objects++
 			}
 			for i, child := range v.Children {
 				var step any = i
 				if v.Kind == ast.ObjectValue {
 					step = child.Name
 				}
-				inner.input = append(use.input[:len(use.input):len(use.input)], step)
-				inValue(child.Value, inner)
+				steps = append(steps, step)
+				inValue(child.Value, depth+1, objects)
+				steps = steps[:len(steps)-1]
 			}
 		}
 	}
-	var inSet func(set ast.SelectionSet, path ast.Path)
-	inSet = func(set ast.SelectionSet, path ast.Path) {
+	var inSet func(set ast.SelectionSet)
+	inSet = func(set ast.SelectionSet) {
 		for _, f := range w.Fields(set) {
-			p := append(path[:len(path):len(path)], ast.PathName(f.Alias))
-			for _, arg := range f.Arguments {
-				inValue(arg.Value, variableUse{field: p, input: []any{arg.Name}})
+			aliases = append(aliases, f.Alias)
+			for _, a := range f.Arguments {
+				arg = a.Name
+				inValue(a.Value, 0, 0)
 			}
-			inSet(f.SelectionSet, p)
+			inSet(f.SelectionSet)
+			aliases = aliases[:len(aliases)-1]
 		}
 	}
-	inSet(op.SelectionSet, nil)
+	inSet(op.SelectionSet)
 	return uses
 }
 

@@ -97,32 +97,43 @@ func (l operationLimits) measure(oc *graphql.OperationContext) measurement {
 	return m
 }
 
-// walk measures a selection set at path, fragments inlined, and returns its cost: each field
-// counts 1 plus its arguments (see inputMeter), and its selections once per item it may return.
-func walk(oc *graphql.OperationContext, w *selection.Walker, in *inputMeter, set ast.SelectionSet, path ast.Path, m *measurement) int {
+// walk measures a selection set under the fields of aliases, fragments inlined, and returns its
+// cost: each field counts 1 plus its arguments (see inputMeter), and its selections once per item
+// it may return. aliases is one stack for the whole walk, made a response path only for an error.
+func walk(oc *graphql.OperationContext, w *selection.Walker, in *inputMeter, set ast.SelectionSet, aliases []string, m *measurement) int {
 	cost := 0
 	for _, f := range w.Fields(set) {
-		p := append(path[:len(path):len(path)], ast.PathName(f.Alias))
-		args := in.field(f, oc.Variables, p)
+		aliases := append(aliases, f.Alias)
+		var values map[string]any
+		if len(f.Arguments) > 0 {
+			values = f.ArgumentMap(oc.Variables)
+		}
+		failed := in.err != nil
+		args := in.field(f, values)
+		if !failed && in.err != nil { // this field's argument: the error is at this field
+			in.err.Path = make(ast.Path, len(aliases))
+			for i, a := range aliases {
+				in.err.Path[i] = ast.PathName(a)
+			}
+		}
 		if strings.HasPrefix(f.Name, "__") { // introspection and __typename: the schema's own size
 			continue
 		}
-		m.depth = max(m.depth, len(p))
+		m.depth = max(m.depth, len(aliases))
 		if f.Alias != "" && f.Alias != f.Name {
 			m.aliases++
 		}
-		cost = addCost(cost, addCost(1+args, mulCost(pageOf(f, oc.Variables), walk(oc, w, in, f.SelectionSet, p, m))))
+		cost = addCost(cost, addCost(1+args, mulCost(pageOf(f, values), walk(oc, w, in, f.SelectionSet, aliases, m))))
 	}
 	return cost
 }
 
-// pageOf is how many items a connection field may return: first or last, else the default page;
-// 1 for other fields.
-func pageOf(f *ast.Field, vars map[string]any) int {
+// pageOf is how many items a connection field may return, given its argument values: first or
+// last, else the default page; 1 for other fields.
+func pageOf(f *ast.Field, args map[string]any) int {
 	if f.Definition == nil || !strings.HasSuffix(f.Definition.Type.Name(), "Connection") {
 		return 1
 	}
-	args := f.ArgumentMap(vars)
 	for _, name := range []string{"first", "last"} {
 		if n, ok := toInt(args[name]); ok && n >= 0 {
 			return int(max(n, 1))

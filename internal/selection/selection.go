@@ -48,7 +48,7 @@ func (w *Walker) max() int {
 // Fields lists the fields of a selection set with inline fragments and fragment spreads inlined,
 // whatever their type condition.
 func (w *Walker) Fields(set ast.SelectionSet) []*ast.Field {
-	var out []*ast.Field
+	out := make([]*ast.Field, 0, len(set)) // one allocation where no fragment adds fields
 	w.inlineDepth, w.spreads = 0, 0
 	w.fields(set, &out, 0)
 	return out
