@@ -161,7 +161,7 @@ func writeJSON(w http.ResponseWriter, status int, contentType string, resp *grap
 	var b []byte
 	var err error
 	if withData {
-		b, err = json.Marshal(resp)
+		b, err = encodeResponse(resp)
 	} else {
 		b, err = json.Marshal(struct {
 			Errors     gqlerror.List  `json:"errors,omitempty"`
@@ -174,6 +174,41 @@ func writeJSON(w http.ResponseWriter, status int, contentType string, resp *grap
 	w.Header().Set("Content-Type", contentType)
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
+}
+
+// encodeResponse is json.Marshal(resp) with resp.Data copied as it is. gqlgen's marshalers wrote
+// it as compact JSON; encoding/json would scan and copy it once more to compact it (about 5% of
+// the posts page's CPU). The rest is encoded by encoding/json, in the fields' order.
+func encodeResponse(resp *graphql.Response) ([]byte, error) {
+	b := make([]byte, 0, len(resp.Data)+128)
+	b = append(b, '{')
+	if len(resp.Errors) > 0 {
+		errs, err := json.Marshal(resp.Errors)
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(append(b, `"errors":`...), errs...), ',')
+	}
+	b = append(b, `"data":`...)
+	if len(resp.Data) == 0 {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, resp.Data...)
+	}
+	rest, err := json.Marshal(struct {
+		Label      string         `json:"label,omitempty"`
+		Path       ast.Path       `json:"path,omitempty"`
+		HasNext    *bool          `json:"hasNext,omitempty"`
+		Extensions map[string]any `json:"extensions,omitempty"`
+	}{resp.Label, resp.Path, resp.HasNext, resp.Extensions})
+	if err != nil {
+		return nil, err
+	}
+	if len(rest) > len("{}") {
+		b = append(append(b, ','), rest[1:]...) // rest's own closing brace ends b
+		return b, nil
+	}
+	return append(b, '}'), nil
 }
 
 // unsupported answers the requests no other transport takes, last in line: another content type
