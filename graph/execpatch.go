@@ -12,8 +12,14 @@
 //   - marshals a leaf field that only reads its object's Go field directly, when the operation
 //     has no field middleware (server's fieldHooks says so with the DirectFields extension):
 //     ResolveField's field context, context value, closures and boxed result (six or more
-//     allocations per leaf) guard nothing there, as reading a field cannot fail or block.
+//     allocations per leaf) guard nothing there, as reading a field cannot fail or block;
+//   - resolves every other field without directives through resolveDirect in such an operation:
+//     the same field context, errors and nulls, without the middleware's closures;
+//   - marshals an object's own fields with fieldSet, not graphql.FieldSet (no map of the names
+//     written, no iterator per object), and collects an object's fields once per operation;
+//   - marshals a list's elements one after the other (marshalList), not each on a goroutine.
 //
+// The code they call is written to graph/generated/patch.go.
 // It fails when gqlgen's output no longer has the shape it patches, so that an upgrade of gqlgen
 // is noticed here rather than silently losing the patch.
 package main
@@ -61,8 +67,9 @@ var (
 \t+return innerFunc\(ctx, deferredFieldSet\)
 \t+\}\)\n`)
 	leafError = regexp.MustCompile(`errors\.New\("field of type (\w+) does not have child fields"\)`)
-	// A field whose resolver reads a Go field of its object and has no directive middleware.
-	fieldRead = regexp.MustCompile(`(?m)^(func \(ec \*executionContext\) _\w+\(ctx context\.Context, field graphql\.CollectedField, obj \S+\) \(ret graphql\.Marshaler\) \{
+	// A field resolved through ResolveField without directive middleware: its resolver's body, the
+	// type it gives, its marshaler, whether it recovers from a panic and whether it is non-null.
+	resolveCall = regexp.MustCompile(`(?m)^(func \(ec \*executionContext\) _\w+\(ctx context\.Context, field graphql\.CollectedField(?:, obj \S+)?\) \(ret graphql\.Marshaler\) \{
 )(\treturn graphql\.ResolveField\(
 \t\tctx,
 \t\tec\.OperationContext,
@@ -71,15 +78,25 @@ var (
 \t\t\treturn ec\.(fieldContext_\w+)\(ctx, field\)
 \t\t\},
 \t\tfunc\(ctx context\.Context\) \(any, error\) \{
-\t\t\treturn obj\.(\w+), nil
-\t\t\},
+((?:\t\t\t.*\n)+?)\t\t\},
 \t\tnil,
 \t\tfunc\(ctx context\.Context, selections ast\.SelectionSet, v (\S+)\) graphql\.Marshaler \{
-\t\t\treturn ec\.(marshal\w+)\(ctx, selections, v\)
+\t\t\treturn ec\.(marshal[^(]+)\(ctx, selections, v\)
 \t\t\},
-)`)
-	execState  = "type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n}\n"
-	execNew    = "\treturn &executionContext{\n\t\tExecutionContextState: "
+\t\t(true|false),
+\t\t(true|false),
+\t\)
+\})`)
+	// A resolver that reads a Go field of its object.
+	fieldRead     = regexp.MustCompile(`^\t\t\treturn obj\.(\w+), nil\n$`)
+	execState     = "type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n}\n"
+	execNew       = "\treturn &executionContext{\n\t\tExecutionContextState: "
+	newSet        = "out := graphql.NewFieldSet(fields)\n"
+	innerSig      = "innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {"
+	collect       = "graphql.CollectFields(ec.OperationContext, sel, "
+	scalarMarshal = regexp.MustCompile(`(?m)^func \(ec \*executionContext\) (marshalN[^(]+)\(ctx context\.Context, sel ast\.SelectionSet, v [^)]+\) graphql\.Marshaler \{
+\t_ = sel
+\tres := ([\w.]+)\(v\)`)
 	scalarCtxt = regexp.MustCompile(`(?m)^func \(ec \*executionContext\) (fieldContext_\w+)\(_ context\.Context, field graphql\.CollectedField\) \(fc \*graphql\.FieldContext, err error\) \{
 \treturn graphql\.NewScalarFieldContext\(`)
 )
@@ -92,6 +109,9 @@ func main() {
 	leaves := map[string]bool{}
 	// The leaf fields: their field context is a scalar one (no child fields to collect).
 	scalar := map[string]bool{}
+	// The non-null leaf marshalers that may give null (a zero time) and then report it on the
+	// field's path, which needs the field's context.
+	nullable := map[string]bool{}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -100,8 +120,13 @@ func main() {
 		for _, m := range scalarCtxt.FindAllStringSubmatch(string(b), -1) {
 			scalar[m[1]] = true
 		}
+		for _, m := range scalarMarshal.FindAllStringSubmatch(string(b), -1) {
+			if m[2] == "scalar.MarshalTime" || m[2] == "graphql.MarshalTime" {
+				nullable[m[1]] = true
+			}
+		}
 	}
-	direct, execs := 0, 0
+	direct, resolved, execs, sets, lists, collects := 0, 0, 0, 0, 0, 0
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -138,19 +163,40 @@ ${1}})
 			leaves[m[1]] = true
 		}
 		src = leafError.ReplaceAllString(src, "errLeaf${1}")
-		src = fieldRead.ReplaceAllStringFunc(src, func(m string) string {
-			g := fieldRead.FindStringSubmatch(m)
-			// Not a leaf, or a non-null pointer (whose nil ResolveField reports on the field).
-			if !scalar[g[3]] || strings.HasPrefix(g[5], "*") && !strings.HasPrefix(g[6], "marshalO") {
-				return m
+		src = resolveCall.ReplaceAllStringFunc(src, func(m string) string {
+			g := resolveCall.FindStringSubmatch(m)
+			read := fieldRead.FindStringSubmatch(g[4])
+			// A leaf's read, unless the value may marshal as null and that be reported on the
+			// field's path: a non-null pointer, a zero time.
+			if read != nil && scalar[g[3]] && !nullable[g[6]] && !(strings.HasPrefix(g[5], "*") && !strings.HasPrefix(g[6], "marshalO")) {
+				direct++
+				return g[1] + "\tif ec.direct { // patched by graph/execpatch.go: a field read needs no field context\n" +
+					"\t\treturn ec." + g[6] + "(ctx, field.Selections, obj." + read[1] + ")\n\t}\n" + g[2]
 			}
-			direct++
-			return g[1] + "\tif ec.direct { // patched by graph/execpatch.go: a field read needs no field context\n" +
-				"\t\treturn ec." + g[6] + "(ctx, field.Selections, obj." + g[4] + ")\n\t}\n" + g[2]
+			resolved++
+			return g[1] + "\tif ec.direct { // patched by graph/execpatch.go: no field middleware to call\n" +
+				"\t\treturn resolveDirect(ctx, ec, field, ec." + g[3] + ", func(ctx context.Context) (" + g[5] + ", error) {\n" +
+				g[4] + "\t\t}, ec." + g[6] + ", " + g[7] + ", " + g[8] + ")\n\t}\n" + g[2]
 		})
+		// An object's own fields go to fieldSet (patch.go); deferred ones stay in a graphql.FieldSet,
+		// so a field's closure takes the counter of invalid fields rather than either set.
+		sets += strings.Count(src, newSet)
+		src = strings.ReplaceAll(src, newSet, "out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet\n")
+		if strings.Count(src, innerSig) != strings.Count(src, "atomic.AddUint32(&fs.Invalids, 1)") ||
+			strings.Count(src, "innerFunc(ctx, ") != strings.Count(src, "innerFunc(ctx, out)")+strings.Count(src, "innerFunc(ctx, dfs)") {
+			fail("%s: gqlgen's concurrent fields changed shape: update graph/execpatch.go", f)
+		}
+		src = strings.ReplaceAll(src, innerSig, "innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {")
+		src = strings.ReplaceAll(src, "atomic.AddUint32(&fs.Invalids, 1)", "atomic.AddUint32(invalids, 1)")
+		src = strings.ReplaceAll(src, "innerFunc(ctx, out)", "innerFunc(ctx, &out.Invalids)")
+		src = strings.ReplaceAll(src, "innerFunc(ctx, dfs)", "innerFunc(ctx, &dfs.Invalids)")
+		lists += strings.Count(src, "graphql.MarshalSliceConcurrently(")
+		src = strings.ReplaceAll(src, "graphql.MarshalSliceConcurrently(", "marshalList(")
+		collects += strings.Count(src, collect)
+		src = strings.ReplaceAll(src, collect, "ec.collectFields(sel, ")
 		if strings.Contains(src, execState) {
 			execs++
-			src = strings.Replace(src, execState, "type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n\tdirect bool // patched by graph/execpatch.go: see DirectFields\n}\n", 1)
+			src = strings.Replace(src, execState, "type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n\tdirect bool // patched by graph/execpatch.go: see DirectFields\n\tfields collected // patched by graph/execpatch.go: see collectFields\n}\n", 1)
 			if !strings.Contains(src, execNew) {
 				fail("%s: gqlgen's newExecutionContext changed shape: update graph/execpatch.go", f)
 			}
@@ -161,8 +207,9 @@ ${1}})
 		}
 		write(f, src)
 	}
-	if execs != 1 || direct == 0 {
-		fail("gqlgen's execution context or field resolution changed shape (%d contexts, %d field reads): update graph/execpatch.go", execs, direct)
+	if execs != 1 || direct == 0 || resolved == 0 || sets == 0 || lists == 0 || collects == 0 {
+		fail("gqlgen's executor changed shape (%d contexts, %d leaf reads, %d resolved fields, %d field sets, %d lists, %d field collections): update graph/execpatch.go",
+			execs, direct, resolved, sets, lists, collects)
 	}
 	names := make([]string, 0, len(leaves))
 	for name := range leaves {
@@ -170,18 +217,258 @@ ${1}})
 	}
 	slices.Sort(names)
 	var out strings.Builder
-	out.WriteString("// Code generated by graph/execpatch.go, DO NOT EDIT.\n\npackage generated\n\nimport \"errors\"\n\n")
-	out.WriteString("// The error a leaf field's context gives for a child field, one per leaf type.\nvar (\n")
+	out.WriteString(runtime)
+	out.WriteString("\n// The error a leaf field's context gives for a child field, one per leaf type.\nvar (\n")
 	for _, name := range names {
 		fmt.Fprintf(&out, "\terrLeaf%s = errors.New(%q)\n", name, "field of type "+name+" does not have child fields")
 	}
-	out.WriteString(")\n\n")
-	out.WriteString(`// DirectFields is the operation statistics extension that says an operation has no field
-// middleware: its leaf fields that read a Go field are then marshaled without a field context.
-const DirectFields = "DirectFields"
-`)
-	write(filepath.Join(dir, "leaferrors.go"), out.String())
+	out.WriteString(")\n")
+	write(filepath.Join(dir, "patch.go"), out.String())
+	// Its name before it held more than the leaf errors.
+	if err := os.Remove(filepath.Join(dir, "leaferrors.go")); err != nil && !os.IsNotExist(err) {
+		fail("%v", err)
+	}
 }
+
+// runtime is what the patched executor calls instead of gqlgen's graphql package.
+const runtime = `// Code generated by graph/execpatch.go, DO NOT EDIT.
+
+package generated
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+// DirectFields is the operation statistics extension that says an operation has no field
+// middleware: its fields that read a Go field are then marshaled without calling a resolver
+// through ResolveField (leaf fields without a field context at all).
+const DirectFields = "DirectFields"
+
+// fieldSet is graphql.FieldSet for an object's own fields (deferred fields stay in a
+// graphql.FieldSet). It is allocated with its values, and writes the object without
+// graphql.FieldSet's map of the names written and its iterator's closures and copies per field.
+type fieldSet struct {
+	fields   []graphql.CollectedField
+	Values   []graphql.Marshaler
+	Invalids uint32
+	delayed  []delayedField
+}
+
+type delayedField struct {
+	i int
+	f func(context.Context) graphql.Marshaler
+}
+
+// fieldSet8 holds the values of an object of up to 8 selected fields, in one allocation.
+type fieldSet8 struct {
+	fieldSet
+	values [8]graphql.Marshaler
+}
+
+func newFieldSet(fields []graphql.CollectedField) *fieldSet {
+	if len(fields) <= 8 {
+		s := &fieldSet8{}
+		s.fields, s.Values = fields, s.values[:len(fields)]
+		return &s.fieldSet
+	}
+	return &fieldSet{fields: fields, Values: make([]graphql.Marshaler, len(fields))}
+}
+
+// Concurrently is graphql.FieldSet's: f computes field i when Dispatch runs.
+func (s *fieldSet) Concurrently(i int, f func(context.Context) graphql.Marshaler) {
+	if s.delayed == nil {
+		s.delayed = make([]delayedField, 0, len(s.fields)-i)
+	}
+	s.delayed = append(s.delayed, delayedField{i, f})
+}
+
+// Dispatch is graphql.FieldSet's: the first delayed field on this goroutine, each other one on
+// a goroutine of its own, so that their loaders wait together.
+func (s *fieldSet) Dispatch(ctx context.Context) {
+	switch len(s.delayed) {
+	case 0:
+	case 1:
+		s.Values[s.delayed[0].i] = s.delayed[0].f(ctx)
+	default:
+		var wg sync.WaitGroup
+		for _, d := range s.delayed[1:] {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.Values[d.i] = d.f(ctx)
+			}()
+		}
+		s.Values[s.delayed[0].i] = s.delayed[0].f(ctx)
+		wg.Wait()
+	}
+}
+
+var (
+	openBrace  = []byte("{")
+	closeBrace = []byte("}")
+	comma      = []byte(",")
+	quote      = []byte("\"")
+	quoteColon = []byte("\":")
+)
+
+// MarshalGQL writes the object as graphql.FieldSet does: each response name once, the first
+// one's value. A name needs no escaping (GraphQL names are letters, digits and underscores).
+func (s *fieldSet) MarshalGQL(w io.Writer) {
+	w.Write(openBrace)
+	first := true
+	for i := range s.fields {
+		alias := s.fields[i].Alias
+		if written(s.fields[:i], alias) {
+			continue
+		}
+		if !first {
+			w.Write(comma)
+		}
+		first = false
+		w.Write(quote)
+		io.WriteString(w, alias)
+		w.Write(quoteColon)
+		s.Values[i].MarshalGQL(w)
+	}
+	w.Write(closeBrace)
+}
+
+func written(fields []graphql.CollectedField, alias string) bool {
+	for i := range fields {
+		if fields[i].Alias == alias {
+			return true
+		}
+	}
+	return false
+}
+
+// marshalList is graphql.MarshalSliceConcurrently with the elements marshaled one after the
+// other: a goroutine, a closure and a field context each were most of a list's cost, and what
+// an element waits for is batched by the request's loaders, which field collection and the
+// loaders' prefetch fill before the elements run. The elements' field contexts and indexes are
+// allocated together. (With one element at a time there is nothing for workerLimit to limit.)
+func marshalList(ctx context.Context, length int, _ int64, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) graphql.Array {
+	ret := make(graphql.Array, length)
+	if length == 0 {
+		return ret
+	}
+	index := make([]int, length)
+	fcs := make([]graphql.FieldContext, length)
+	failed := false
+	for i := range length {
+		index[i] = i
+		fcs[i].Index = &index[i]
+		childCtx := graphql.WithFieldContext(ctx, &fcs[i])
+		if omitPanicHandler {
+			ret[i] = marshalElement(childCtx, i)
+			continue
+		}
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					graphql.AddError(childCtx, graphql.Recover(childCtx, r))
+					failed = true
+				}
+			}()
+			ret[i] = marshalElement(childCtx, i)
+		}()
+	}
+	if failed {
+		return nil
+	}
+	return ret
+}
+
+// resolveDirect is graphql.ResolveField for an operation without field middleware (DirectFields)
+// and a field without directives: the same field context, errors, nulls and panic recovery,
+// without the closures and boxed results ResolveField needs to call middleware.
+func resolveDirect[T any](ctx context.Context, ec *executionContext, field graphql.CollectedField,
+	fieldContext func(context.Context, graphql.CollectedField) (*graphql.FieldContext, error),
+	resolve func(context.Context) (T, error),
+	marshal func(context.Context, ast.SelectionSet, T) graphql.Marshaler,
+	recoverFromPanic, nonNull bool,
+) (ret graphql.Marshaler) {
+	fc, err := fieldContext(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if recoverFromPanic {
+		defer func() {
+			if r := recover(); r != nil {
+				ec.Error(ctx, ec.Recover(ctx, r))
+				ret = graphql.Null
+			}
+		}()
+	}
+	res, err := resolve(ctx)
+	if err != nil {
+		ec.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		if fc.NonNull && !nonNull {
+			return graphql.RequiredNull
+		}
+		return graphql.Null
+	}
+	v := any(res) // nil only for a nil interface, as ResolveField's result
+	if v == nil {
+		if (nonNull || fc.NonNull) && !graphql.HasFieldError(ctx, fc) {
+			ec.Errorf(ctx, "must not be null")
+		}
+		if fc.NonNull && !nonNull {
+			return graphql.RequiredNull
+		}
+		return graphql.Null
+	}
+	fc.Result = v
+	return marshal(ctx, field.Selections, res)
+}
+
+// collected remembers the fields an operation's selection sets collect for each object type.
+type collected struct {
+	mu     sync.Mutex
+	fields map[collectedKey][]graphql.CollectedField
+}
+
+type collectedKey struct {
+	sel        *ast.Selection
+	n          int
+	implements *string
+}
+
+// collectFields is graphql.CollectFields for this operation, without its cache key's hash
+// (an allocation per object): the implementors are a package variable of their type, and a
+// selection set is the operation's, so their addresses identify them.
+func (ec *executionContext) collectFields(sel ast.SelectionSet, implementors []string) []graphql.CollectedField {
+	key := collectedKey{n: len(sel)}
+	if len(sel) > 0 {
+		key.sel = &sel[0]
+	}
+	if len(implementors) > 0 {
+		key.implements = &implementors[0]
+	}
+	c := &ec.fields
+	c.mu.Lock()
+	fields, ok := c.fields[key]
+	c.mu.Unlock()
+	if ok {
+		return fields
+	}
+	fields = graphql.CollectFields(ec.OperationContext, sel, implementors)
+	c.mu.Lock()
+	if c.fields == nil {
+		c.fields = make(map[collectedKey][]graphql.CollectedField)
+	}
+	c.fields[key] = fields
+	c.mu.Unlock()
+	return fields
+}
+`
 
 func write(path, src string) {
 	b, err := format.Source([]byte(src))

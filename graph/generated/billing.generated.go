@@ -31,6 +31,11 @@ type MembershipResolver interface {
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _Membership_author(ctx context.Context, field graphql.CollectedField, obj *ent.Membership) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fieldContext_Membership_author, func(ctx context.Context) (*ent.User, error) {
+			return ec.Resolvers.Membership().Author(ctx, obj)
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -63,6 +68,9 @@ func (ec *executionContext) fieldContext_Membership_author(_ context.Context, fi
 }
 
 func (ec *executionContext) _Membership_status(ctx context.Context, field graphql.CollectedField, obj *ent.Membership) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNMembershipStatus2githubᚗcomᚋagoraᚋagoraᚋentᚋmembershipᚐStatus(ctx, field.Selections, obj.Status)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -86,6 +94,9 @@ func (ec *executionContext) fieldContext_Membership_status(_ context.Context, fi
 }
 
 func (ec *executionContext) _Membership_currentPeriodEnd(ctx context.Context, field graphql.CollectedField, obj *ent.Membership) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.CurrentPeriodEnd)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -265,6 +276,11 @@ func (ec *executionContext) fieldContext_OpenBillingPortalPayload_url(_ context.
 }
 
 func (ec *executionContext) _SetMembershipPlanPayload_plan(ctx context.Context, field graphql.CollectedField, obj *model.SetMembershipPlanPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fieldContext_SetMembershipPlanPayload_plan, func(ctx context.Context) (*ent.MembershipPlan, error) {
+			return obj.Plan, nil
+		}, ec.marshalNMembershipPlan2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMembershipPlan, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -455,9 +471,9 @@ func (ec *executionContext) unmarshalInputStartMembershipCheckoutInput(ctx conte
 var membershipImplementors = []string{"Membership"}
 
 func (ec *executionContext) _Membership(ctx context.Context, sel ast.SelectionSet, obj *ent.Membership) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, membershipImplementors)
+	fields := ec.collectFields(sel, membershipImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -467,7 +483,7 @@ func (ec *executionContext) _Membership(ctx context.Context, sel ast.SelectionSe
 		case "author":
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -475,7 +491,7 @@ func (ec *executionContext) _Membership(ctx context.Context, sel ast.SelectionSe
 				}()
 				res = ec._Membership_author(ctx, field, obj)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -488,7 +504,7 @@ func (ec *executionContext) _Membership(ctx context.Context, sel ast.SelectionSe
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -508,7 +524,7 @@ func (ec *executionContext) _Membership(ctx context.Context, sel ast.SelectionSe
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "status":
 			out.Values[i] = ec._Membership_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -549,9 +565,9 @@ func (ec *executionContext) _Membership(ctx context.Context, sel ast.SelectionSe
 var membershipPlanImplementors = []string{"MembershipPlan"}
 
 func (ec *executionContext) _MembershipPlan(ctx context.Context, sel ast.SelectionSet, obj *ent.MembershipPlan) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, membershipPlanImplementors)
+	fields := ec.collectFields(sel, membershipPlanImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -603,9 +619,9 @@ func (ec *executionContext) _MembershipPlan(ctx context.Context, sel ast.Selecti
 var openBillingPortalPayloadImplementors = []string{"OpenBillingPortalPayload"}
 
 func (ec *executionContext) _OpenBillingPortalPayload(ctx context.Context, sel ast.SelectionSet, obj *model.OpenBillingPortalPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, openBillingPortalPayloadImplementors)
+	fields := ec.collectFields(sel, openBillingPortalPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -642,9 +658,9 @@ func (ec *executionContext) _OpenBillingPortalPayload(ctx context.Context, sel a
 var setMembershipPlanPayloadImplementors = []string{"SetMembershipPlanPayload"}
 
 func (ec *executionContext) _SetMembershipPlanPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SetMembershipPlanPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, setMembershipPlanPayloadImplementors)
+	fields := ec.collectFields(sel, setMembershipPlanPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -681,9 +697,9 @@ func (ec *executionContext) _SetMembershipPlanPayload(ctx context.Context, sel a
 var startMembershipCheckoutPayloadImplementors = []string{"StartMembershipCheckoutPayload"}
 
 func (ec *executionContext) _StartMembershipCheckoutPayload(ctx context.Context, sel ast.SelectionSet, obj *model.StartMembershipCheckoutPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, startMembershipCheckoutPayloadImplementors)
+	fields := ec.collectFields(sel, startMembershipCheckoutPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -800,7 +816,7 @@ func (ec *executionContext) marshalOMembership2ᚕᚖgithubᚗcomᚋagoraᚋagor
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNMembership2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMembership(ctx, sel, v[i])

@@ -26,6 +26,11 @@ import (
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _ChangeEmailPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.ChangeEmailPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fieldContext_ChangeEmailPayload_user, func(ctx context.Context) (*ent.User, error) {
+			return obj.User, nil
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -58,6 +63,9 @@ func (ec *executionContext) fieldContext_ChangeEmailPayload_user(_ context.Conte
 }
 
 func (ec *executionContext) _NotificationSettings_newFollower(ctx context.Context, field graphql.CollectedField, obj *model.NotificationSettings) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNNotificationMail2githubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐNotificationMail(ctx, field.Selections, obj.NewFollower)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -81,6 +89,9 @@ func (ec *executionContext) fieldContext_NotificationSettings_newFollower(_ cont
 }
 
 func (ec *executionContext) _NotificationSettings_newComment(ctx context.Context, field graphql.CollectedField, obj *model.NotificationSettings) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNNotificationMail2githubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐNotificationMail(ctx, field.Selections, obj.NewComment)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -104,6 +115,9 @@ func (ec *executionContext) fieldContext_NotificationSettings_newComment(_ conte
 }
 
 func (ec *executionContext) _NotificationSettings_postLiked(ctx context.Context, field graphql.CollectedField, obj *model.NotificationSettings) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNNotificationMail2githubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐNotificationMail(ctx, field.Selections, obj.PostLiked)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -127,6 +141,9 @@ func (ec *executionContext) fieldContext_NotificationSettings_postLiked(_ contex
 }
 
 func (ec *executionContext) _NotificationSettings_newMessage(ctx context.Context, field graphql.CollectedField, obj *model.NotificationSettings) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNNotificationMail2githubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐNotificationMail(ctx, field.Selections, obj.NewMessage)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -228,6 +245,11 @@ func (ec *executionContext) fieldContext_ResetPasswordPayload_revokedSessionCoun
 }
 
 func (ec *executionContext) _UpdateNotificationSettingsPayload_settings(ctx context.Context, field graphql.CollectedField, obj *model.UpdateNotificationSettingsPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fieldContext_UpdateNotificationSettingsPayload_settings, func(ctx context.Context) (*model.NotificationSettings, error) {
+			return obj.Settings, nil
+		}, ec.marshalNNotificationSettings2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐNotificationSettings, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -485,9 +507,9 @@ func (ec *executionContext) unmarshalInputVerifyEmailInput(ctx context.Context, 
 var changeEmailPayloadImplementors = []string{"ChangeEmailPayload"}
 
 func (ec *executionContext) _ChangeEmailPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ChangeEmailPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, changeEmailPayloadImplementors)
+	fields := ec.collectFields(sel, changeEmailPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -524,9 +546,9 @@ func (ec *executionContext) _ChangeEmailPayload(ctx context.Context, sel ast.Sel
 var notificationSettingsImplementors = []string{"NotificationSettings"}
 
 func (ec *executionContext) _NotificationSettings(ctx context.Context, sel ast.SelectionSet, obj *model.NotificationSettings) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, notificationSettingsImplementors)
+	fields := ec.collectFields(sel, notificationSettingsImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -578,9 +600,9 @@ func (ec *executionContext) _NotificationSettings(ctx context.Context, sel ast.S
 var requestPasswordResetPayloadImplementors = []string{"RequestPasswordResetPayload"}
 
 func (ec *executionContext) _RequestPasswordResetPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RequestPasswordResetPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, requestPasswordResetPayloadImplementors)
+	fields := ec.collectFields(sel, requestPasswordResetPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -617,9 +639,9 @@ func (ec *executionContext) _RequestPasswordResetPayload(ctx context.Context, se
 var resendVerificationEmailPayloadImplementors = []string{"ResendVerificationEmailPayload"}
 
 func (ec *executionContext) _ResendVerificationEmailPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ResendVerificationEmailPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, resendVerificationEmailPayloadImplementors)
+	fields := ec.collectFields(sel, resendVerificationEmailPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -656,9 +678,9 @@ func (ec *executionContext) _ResendVerificationEmailPayload(ctx context.Context,
 var resetPasswordPayloadImplementors = []string{"ResetPasswordPayload"}
 
 func (ec *executionContext) _ResetPasswordPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ResetPasswordPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, resetPasswordPayloadImplementors)
+	fields := ec.collectFields(sel, resetPasswordPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -695,9 +717,9 @@ func (ec *executionContext) _ResetPasswordPayload(ctx context.Context, sel ast.S
 var updateNotificationSettingsPayloadImplementors = []string{"UpdateNotificationSettingsPayload"}
 
 func (ec *executionContext) _UpdateNotificationSettingsPayload(ctx context.Context, sel ast.SelectionSet, obj *model.UpdateNotificationSettingsPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, updateNotificationSettingsPayloadImplementors)
+	fields := ec.collectFields(sel, updateNotificationSettingsPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -734,9 +756,9 @@ func (ec *executionContext) _UpdateNotificationSettingsPayload(ctx context.Conte
 var verifyEmailPayloadImplementors = []string{"VerifyEmailPayload"}
 
 func (ec *executionContext) _VerifyEmailPayload(ctx context.Context, sel ast.SelectionSet, obj *model.VerifyEmailPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, verifyEmailPayloadImplementors)
+	fields := ec.collectFields(sel, verifyEmailPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {

@@ -28,6 +28,11 @@ import (
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _CompleteSignInPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.CompleteSignInPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fieldContext_CompleteSignInPayload_user, func(ctx context.Context) (*ent.User, error) {
+			return obj.User, nil
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -86,6 +91,11 @@ func (ec *executionContext) fieldContext_CompleteSignInPayload_accessToken(_ con
 }
 
 func (ec *executionContext) _CompleteSignInPayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.CompleteSignInPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fieldContext_CompleteSignInPayload_expiresAt, func(ctx context.Context) (time.Time, error) {
+			return obj.ExpiresAt, nil
+		}, ec.marshalNTime2timeᚐTime, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -109,6 +119,9 @@ func (ec *executionContext) fieldContext_CompleteSignInPayload_expiresAt(_ conte
 }
 
 func (ec *executionContext) _CompleteSignInPayload_refreshToken(ctx context.Context, field graphql.CollectedField, obj *model.CompleteSignInPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.RefreshToken)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -132,6 +145,11 @@ func (ec *executionContext) fieldContext_CompleteSignInPayload_refreshToken(_ co
 }
 
 func (ec *executionContext) _CompleteSignInPayload_refreshTokenExpiresAt(ctx context.Context, field graphql.CollectedField, obj *model.CompleteSignInPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fieldContext_CompleteSignInPayload_refreshTokenExpiresAt, func(ctx context.Context) (time.Time, error) {
+			return obj.RefreshTokenExpiresAt, nil
+		}, ec.marshalNTime2timeᚐTime, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -233,6 +251,11 @@ func (ec *executionContext) fieldContext_Identity_email(_ context.Context, field
 }
 
 func (ec *executionContext) _Identity_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fieldContext_Identity_createdAt, func(ctx context.Context) (time.Time, error) {
+			return obj.CreatedAt, nil
+		}, ec.marshalNTime2timeᚐTime, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -308,6 +331,11 @@ func (ec *executionContext) fieldContext_Provider_displayName(_ context.Context,
 }
 
 func (ec *executionContext) _SetPasswordPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.SetPasswordPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fieldContext_SetPasswordPayload_user, func(ctx context.Context) (*ent.User, error) {
+			return obj.User, nil
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -366,6 +394,11 @@ func (ec *executionContext) fieldContext_StartSignInPayload_authorizationURL(_ c
 }
 
 func (ec *executionContext) _UnlinkIdentityPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.UnlinkIdentityPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fieldContext_UnlinkIdentityPayload_user, func(ctx context.Context) (*ent.User, error) {
+			return obj.User, nil
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -569,9 +602,9 @@ func (ec *executionContext) unmarshalInputUnlinkIdentityInput(ctx context.Contex
 var completeSignInPayloadImplementors = []string{"CompleteSignInPayload"}
 
 func (ec *executionContext) _CompleteSignInPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CompleteSignInPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, completeSignInPayloadImplementors)
+	fields := ec.collectFields(sel, completeSignInPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -628,9 +661,9 @@ func (ec *executionContext) _CompleteSignInPayload(ctx context.Context, sel ast.
 var confirmIdentityLinkPayloadImplementors = []string{"ConfirmIdentityLinkPayload"}
 
 func (ec *executionContext) _ConfirmIdentityLinkPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ConfirmIdentityLinkPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, confirmIdentityLinkPayloadImplementors)
+	fields := ec.collectFields(sel, confirmIdentityLinkPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -667,9 +700,9 @@ func (ec *executionContext) _ConfirmIdentityLinkPayload(ctx context.Context, sel
 var identityImplementors = []string{"Identity"}
 
 func (ec *executionContext) _Identity(ctx context.Context, sel ast.SelectionSet, obj *ent.Identity) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, identityImplementors)
+	fields := ec.collectFields(sel, identityImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -716,9 +749,9 @@ func (ec *executionContext) _Identity(ctx context.Context, sel ast.SelectionSet,
 var providerImplementors = []string{"Provider"}
 
 func (ec *executionContext) _Provider(ctx context.Context, sel ast.SelectionSet, obj *identity.ProviderInfo) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, providerImplementors)
+	fields := ec.collectFields(sel, providerImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -760,9 +793,9 @@ func (ec *executionContext) _Provider(ctx context.Context, sel ast.SelectionSet,
 var setPasswordPayloadImplementors = []string{"SetPasswordPayload"}
 
 func (ec *executionContext) _SetPasswordPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SetPasswordPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, setPasswordPayloadImplementors)
+	fields := ec.collectFields(sel, setPasswordPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -799,9 +832,9 @@ func (ec *executionContext) _SetPasswordPayload(ctx context.Context, sel ast.Sel
 var startSignInPayloadImplementors = []string{"StartSignInPayload"}
 
 func (ec *executionContext) _StartSignInPayload(ctx context.Context, sel ast.SelectionSet, obj *model.StartSignInPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, startSignInPayloadImplementors)
+	fields := ec.collectFields(sel, startSignInPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -838,9 +871,9 @@ func (ec *executionContext) _StartSignInPayload(ctx context.Context, sel ast.Sel
 var unlinkIdentityPayloadImplementors = []string{"UnlinkIdentityPayload"}
 
 func (ec *executionContext) _UnlinkIdentityPayload(ctx context.Context, sel ast.SelectionSet, obj *model.UnlinkIdentityPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, unlinkIdentityPayloadImplementors)
+	fields := ec.collectFields(sel, unlinkIdentityPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -919,7 +952,7 @@ func (ec *executionContext) marshalNIdentity2ᚖgithubᚗcomᚋagoraᚋagoraᚋe
 }
 
 func (ec *executionContext) marshalNProvider2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋidentityᚐProviderInfoᚄ(ctx context.Context, sel ast.SelectionSet, v []*identity.ProviderInfo) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNProvider2ᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋidentityᚐProviderInfo(ctx, sel, v[i])
@@ -993,7 +1026,7 @@ func (ec *executionContext) marshalOIdentity2ᚕᚖgithubᚗcomᚋagoraᚋagora�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNIdentity2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐIdentity(ctx, sel, v[i])

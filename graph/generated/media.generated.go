@@ -27,6 +27,11 @@ import (
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _CompleteImageUploadPayload_image(ctx context.Context, field graphql.CollectedField, obj *model.CompleteImageUploadPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fieldContext_CompleteImageUploadPayload_image, func(ctx context.Context) (*ent.Image, error) {
+			return obj.Image, nil
+		}, ec.marshalNImage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐImage, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -111,6 +116,11 @@ func (ec *executionContext) fieldContext_CreateImageUploadPayload_url(_ context.
 }
 
 func (ec *executionContext) _CreateImageUploadPayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.CreateImageUploadPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fieldContext_CreateImageUploadPayload_expiresAt, func(ctx context.Context) (time.Time, error) {
+			return obj.ExpiresAt, nil
+		}, ec.marshalNTime2timeᚐTime, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -134,6 +144,11 @@ func (ec *executionContext) fieldContext_CreateImageUploadPayload_expiresAt(_ co
 }
 
 func (ec *executionContext) _HideImagePayload_image(ctx context.Context, field graphql.CollectedField, obj *model.HideImagePayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fieldContext_HideImagePayload_image, func(ctx context.Context) (*ent.Image, error) {
+			return obj.Image, nil
+		}, ec.marshalNImage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐImage, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -296,6 +311,11 @@ func (ec *executionContext) fieldContext_ImageVariant_url(_ context.Context, fie
 }
 
 func (ec *executionContext) _UploadImagePayload_image(ctx context.Context, field graphql.CollectedField, obj *model.UploadImagePayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fieldContext_UploadImagePayload_image, func(ctx context.Context) (*ent.Image, error) {
+			return obj.Image, nil
+		}, ec.marshalNImage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐImage, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -490,9 +510,9 @@ func (ec *executionContext) unmarshalInputUploadImageInput(ctx context.Context, 
 var completeImageUploadPayloadImplementors = []string{"CompleteImageUploadPayload"}
 
 func (ec *executionContext) _CompleteImageUploadPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CompleteImageUploadPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, completeImageUploadPayloadImplementors)
+	fields := ec.collectFields(sel, completeImageUploadPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -529,9 +549,9 @@ func (ec *executionContext) _CompleteImageUploadPayload(ctx context.Context, sel
 var createImageUploadPayloadImplementors = []string{"CreateImageUploadPayload"}
 
 func (ec *executionContext) _CreateImageUploadPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CreateImageUploadPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, createImageUploadPayloadImplementors)
+	fields := ec.collectFields(sel, createImageUploadPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -578,9 +598,9 @@ func (ec *executionContext) _CreateImageUploadPayload(ctx context.Context, sel a
 var hideImagePayloadImplementors = []string{"HideImagePayload"}
 
 func (ec *executionContext) _HideImagePayload(ctx context.Context, sel ast.SelectionSet, obj *model.HideImagePayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, hideImagePayloadImplementors)
+	fields := ec.collectFields(sel, hideImagePayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -617,9 +637,9 @@ func (ec *executionContext) _HideImagePayload(ctx context.Context, sel ast.Selec
 var imageStorageImplementors = []string{"ImageStorage"}
 
 func (ec *executionContext) _ImageStorage(ctx context.Context, sel ast.SelectionSet, obj *model.ImageStorage) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, imageStorageImplementors)
+	fields := ec.collectFields(sel, imageStorageImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -661,9 +681,9 @@ func (ec *executionContext) _ImageStorage(ctx context.Context, sel ast.Selection
 var imageVariantImplementors = []string{"ImageVariant"}
 
 func (ec *executionContext) _ImageVariant(ctx context.Context, sel ast.SelectionSet, obj *media.VariantURL) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, imageVariantImplementors)
+	fields := ec.collectFields(sel, imageVariantImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -710,9 +730,9 @@ func (ec *executionContext) _ImageVariant(ctx context.Context, sel ast.Selection
 var uploadImagePayloadImplementors = []string{"UploadImagePayload"}
 
 func (ec *executionContext) _UploadImagePayload(ctx context.Context, sel ast.SelectionSet, obj *model.UploadImagePayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, uploadImagePayloadImplementors)
+	fields := ec.collectFields(sel, uploadImagePayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -796,7 +816,7 @@ func (ec *executionContext) marshalNHideImagePayload2ᚖgithubᚗcomᚋagoraᚋa
 }
 
 func (ec *executionContext) marshalNImageVariant2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋmediaᚐVariantURLᚄ(ctx context.Context, sel ast.SelectionSet, v []*media.VariantURL) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNImageVariant2ᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋmediaᚐVariantURL(ctx, sel, v[i])

@@ -26,6 +26,11 @@ import (
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _BanUserPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.BanUserPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fieldContext_BanUserPayload_user, func(ctx context.Context) (*ent.User, error) {
+			return obj.User, nil
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -58,6 +63,11 @@ func (ec *executionContext) fieldContext_BanUserPayload_user(_ context.Context, 
 }
 
 func (ec *executionContext) _HideCommentPayload_comment(ctx context.Context, field graphql.CollectedField, obj *model.HideCommentPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fieldContext_HideCommentPayload_comment, func(ctx context.Context) (*ent.Comment, error) {
+			return obj.Comment, nil
+		}, ec.marshalNComment2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐComment, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -90,6 +100,11 @@ func (ec *executionContext) fieldContext_HideCommentPayload_comment(_ context.Co
 }
 
 func (ec *executionContext) _HidePostPayload_post(ctx context.Context, field graphql.CollectedField, obj *model.HidePostPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fieldContext_HidePostPayload_post, func(ctx context.Context) (*ent.Post, error) {
+			return obj.Post, nil
+		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -122,6 +137,11 @@ func (ec *executionContext) fieldContext_HidePostPayload_post(_ context.Context,
 }
 
 func (ec *executionContext) _SetUserRolePayload_user(ctx context.Context, field graphql.CollectedField, obj *model.SetUserRolePayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fieldContext_SetUserRolePayload_user, func(ctx context.Context) (*ent.User, error) {
+			return obj.User, nil
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -154,6 +174,11 @@ func (ec *executionContext) fieldContext_SetUserRolePayload_user(_ context.Conte
 }
 
 func (ec *executionContext) _UnbanUserPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.UnbanUserPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fieldContext_UnbanUserPayload_user, func(ctx context.Context) (*ent.User, error) {
+			return obj.User, nil
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -186,6 +211,11 @@ func (ec *executionContext) fieldContext_UnbanUserPayload_user(_ context.Context
 }
 
 func (ec *executionContext) _UnhideCommentPayload_comment(ctx context.Context, field graphql.CollectedField, obj *model.UnhideCommentPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fieldContext_UnhideCommentPayload_comment, func(ctx context.Context) (*ent.Comment, error) {
+			return obj.Comment, nil
+		}, ec.marshalNComment2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐComment, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -218,6 +248,11 @@ func (ec *executionContext) fieldContext_UnhideCommentPayload_comment(_ context.
 }
 
 func (ec *executionContext) _UnhidePostPayload_post(ctx context.Context, field graphql.CollectedField, obj *model.UnhidePostPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fieldContext_UnhidePostPayload_post, func(ctx context.Context) (*ent.Post, error) {
+			return obj.Post, nil
+		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -481,9 +516,9 @@ func (ec *executionContext) unmarshalInputUnhidePostInput(ctx context.Context, o
 var banUserPayloadImplementors = []string{"BanUserPayload"}
 
 func (ec *executionContext) _BanUserPayload(ctx context.Context, sel ast.SelectionSet, obj *model.BanUserPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, banUserPayloadImplementors)
+	fields := ec.collectFields(sel, banUserPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -520,9 +555,9 @@ func (ec *executionContext) _BanUserPayload(ctx context.Context, sel ast.Selecti
 var hideCommentPayloadImplementors = []string{"HideCommentPayload"}
 
 func (ec *executionContext) _HideCommentPayload(ctx context.Context, sel ast.SelectionSet, obj *model.HideCommentPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, hideCommentPayloadImplementors)
+	fields := ec.collectFields(sel, hideCommentPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -559,9 +594,9 @@ func (ec *executionContext) _HideCommentPayload(ctx context.Context, sel ast.Sel
 var hidePostPayloadImplementors = []string{"HidePostPayload"}
 
 func (ec *executionContext) _HidePostPayload(ctx context.Context, sel ast.SelectionSet, obj *model.HidePostPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, hidePostPayloadImplementors)
+	fields := ec.collectFields(sel, hidePostPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -598,9 +633,9 @@ func (ec *executionContext) _HidePostPayload(ctx context.Context, sel ast.Select
 var setUserRolePayloadImplementors = []string{"SetUserRolePayload"}
 
 func (ec *executionContext) _SetUserRolePayload(ctx context.Context, sel ast.SelectionSet, obj *model.SetUserRolePayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, setUserRolePayloadImplementors)
+	fields := ec.collectFields(sel, setUserRolePayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -637,9 +672,9 @@ func (ec *executionContext) _SetUserRolePayload(ctx context.Context, sel ast.Sel
 var unbanUserPayloadImplementors = []string{"UnbanUserPayload"}
 
 func (ec *executionContext) _UnbanUserPayload(ctx context.Context, sel ast.SelectionSet, obj *model.UnbanUserPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, unbanUserPayloadImplementors)
+	fields := ec.collectFields(sel, unbanUserPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -676,9 +711,9 @@ func (ec *executionContext) _UnbanUserPayload(ctx context.Context, sel ast.Selec
 var unhideCommentPayloadImplementors = []string{"UnhideCommentPayload"}
 
 func (ec *executionContext) _UnhideCommentPayload(ctx context.Context, sel ast.SelectionSet, obj *model.UnhideCommentPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, unhideCommentPayloadImplementors)
+	fields := ec.collectFields(sel, unhideCommentPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -715,9 +750,9 @@ func (ec *executionContext) _UnhideCommentPayload(ctx context.Context, sel ast.S
 var unhidePostPayloadImplementors = []string{"UnhidePostPayload"}
 
 func (ec *executionContext) _UnhidePostPayload(ctx context.Context, sel ast.SelectionSet, obj *model.UnhidePostPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, unhidePostPayloadImplementors)
+	fields := ec.collectFields(sel, unhidePostPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {

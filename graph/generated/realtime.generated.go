@@ -88,6 +88,11 @@ func (ec *executionContext) fieldContext_MarkNotificationsReadPayload_count(_ co
 }
 
 func (ec *executionContext) _MarkNotificationsReadPayload_viewer(ctx context.Context, field graphql.CollectedField, obj *model.MarkNotificationsReadPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fieldContext_MarkNotificationsReadPayload_viewer, func(ctx context.Context) (*ent.User, error) {
+			return obj.Viewer, nil
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -120,6 +125,11 @@ func (ec *executionContext) fieldContext_MarkNotificationsReadPayload_viewer(_ c
 }
 
 func (ec *executionContext) _SendMessagePayload_message(ctx context.Context, field graphql.CollectedField, obj *model.SendMessagePayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fieldContext_SendMessagePayload_message, func(ctx context.Context) (*ent.Message, error) {
+			return obj.Message, nil
+		}, ec.marshalNMessage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMessage, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -152,6 +162,11 @@ func (ec *executionContext) fieldContext_SendMessagePayload_message(_ context.Co
 }
 
 func (ec *executionContext) _SendMessagePayload_conversation(ctx context.Context, field graphql.CollectedField, obj *model.SendMessagePayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fieldContext_SendMessagePayload_conversation, func(ctx context.Context) (*ent.Conversation, error) {
+			return obj.Conversation, nil
+		}, ec.marshalNConversation2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐConversation, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -184,6 +199,11 @@ func (ec *executionContext) fieldContext_SendMessagePayload_conversation(_ conte
 }
 
 func (ec *executionContext) _SetMessagePolicyPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.SetMessagePolicyPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fieldContext_SetMessagePolicyPayload_user, func(ctx context.Context) (*ent.User, error) {
+			return obj.User, nil
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -447,9 +467,9 @@ func (ec *executionContext) unmarshalInputSetMessagePolicyInput(ctx context.Cont
 var markNotificationsReadPayloadImplementors = []string{"MarkNotificationsReadPayload"}
 
 func (ec *executionContext) _MarkNotificationsReadPayload(ctx context.Context, sel ast.SelectionSet, obj *model.MarkNotificationsReadPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, markNotificationsReadPayloadImplementors)
+	fields := ec.collectFields(sel, markNotificationsReadPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -491,9 +511,9 @@ func (ec *executionContext) _MarkNotificationsReadPayload(ctx context.Context, s
 var sendMessagePayloadImplementors = []string{"SendMessagePayload"}
 
 func (ec *executionContext) _SendMessagePayload(ctx context.Context, sel ast.SelectionSet, obj *model.SendMessagePayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, sendMessagePayloadImplementors)
+	fields := ec.collectFields(sel, sendMessagePayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -535,9 +555,9 @@ func (ec *executionContext) _SendMessagePayload(ctx context.Context, sel ast.Sel
 var setMessagePolicyPayloadImplementors = []string{"SetMessagePolicyPayload"}
 
 func (ec *executionContext) _SetMessagePolicyPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SetMessagePolicyPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, setMessagePolicyPayloadImplementors)
+	fields := ec.collectFields(sel, setMessagePolicyPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -574,7 +594,7 @@ func (ec *executionContext) _SetMessagePolicyPayload(ctx context.Context, sel as
 var subscriptionImplementors = []string{"Subscription"}
 
 func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	fields := ec.collectFields(sel, subscriptionImplementors)
 	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
 		Object: "Subscription",
 	})

@@ -3223,7 +3223,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 
 type executionContext struct {
 	*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]
-	direct bool // patched by graph/execpatch.go: see DirectFields
+	direct bool      // patched by graph/execpatch.go: see DirectFields
+	fields collected // patched by graph/execpatch.go: see collectFields
 }
 
 func newExecutionContext(

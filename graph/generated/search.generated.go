@@ -52,6 +52,11 @@ func (ec *executionContext) fieldContext_Highlight_text(_ context.Context, field
 }
 
 func (ec *executionContext) _Highlight_parts(ctx context.Context, field graphql.CollectedField, obj *search.Highlight) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fieldContext_Highlight_parts, func(ctx context.Context) ([]search.HighlightPart, error) {
+			return obj.Parts, nil
+		}, ec.marshalNHighlightPart2ᚕgithubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐHighlightPartᚄ, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -136,6 +141,11 @@ func (ec *executionContext) fieldContext_HighlightPart_matched(_ context.Context
 }
 
 func (ec *executionContext) _PostSearchConnection_edges(ctx context.Context, field graphql.CollectedField, obj *search.PostConnection) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fieldContext_PostSearchConnection_edges, func(ctx context.Context) ([]*search.PostEdge, error) {
+			return obj.Edges, nil
+		}, ec.marshalNPostSearchEdge2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐPostEdgeᚄ, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -168,6 +178,11 @@ func (ec *executionContext) fieldContext_PostSearchConnection_edges(_ context.Co
 }
 
 func (ec *executionContext) _PostSearchConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *search.PostConnection) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fieldContext_PostSearchConnection_pageInfo, func(ctx context.Context) (entgql.PageInfo[int], error) {
+			return obj.PageInfo, nil
+		}, ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -252,6 +267,11 @@ func (ec *executionContext) fieldContext_PostSearchConnection_hasMoreMatches(_ c
 }
 
 func (ec *executionContext) _PostSearchEdge_node(ctx context.Context, field graphql.CollectedField, obj *search.PostEdge) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fieldContext_PostSearchEdge_node, func(ctx context.Context) (*ent.Post, error) {
+			return obj.Node, nil
+		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -284,6 +304,9 @@ func (ec *executionContext) fieldContext_PostSearchEdge_node(_ context.Context, 
 }
 
 func (ec *executionContext) _PostSearchEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *search.PostEdge) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, field.Selections, obj.Cursor)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -333,6 +356,11 @@ func (ec *executionContext) fieldContext_PostSearchEdge_score(_ context.Context,
 }
 
 func (ec *executionContext) _PostSearchEdge_titleHighlight(ctx context.Context, field graphql.CollectedField, obj *search.PostEdge) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fieldContext_PostSearchEdge_titleHighlight, func(ctx context.Context) (search.Highlight, error) {
+			return obj.TitleHighlight, nil
+		}, ec.marshalNHighlight2githubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐHighlight, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -365,6 +393,11 @@ func (ec *executionContext) fieldContext_PostSearchEdge_titleHighlight(_ context
 }
 
 func (ec *executionContext) _PostSearchEdge_snippet(ctx context.Context, field graphql.CollectedField, obj *search.PostEdge) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fieldContext_PostSearchEdge_snippet, func(ctx context.Context) (search.Highlight, error) {
+			return obj.Snippet, nil
+		}, ec.marshalNHighlight2githubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐHighlight, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -411,9 +444,9 @@ func (ec *executionContext) fieldContext_PostSearchEdge_snippet(_ context.Contex
 var highlightImplementors = []string{"Highlight"}
 
 func (ec *executionContext) _Highlight(ctx context.Context, sel ast.SelectionSet, obj *search.Highlight) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, highlightImplementors)
+	fields := ec.collectFields(sel, highlightImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -455,9 +488,9 @@ func (ec *executionContext) _Highlight(ctx context.Context, sel ast.SelectionSet
 var highlightPartImplementors = []string{"HighlightPart"}
 
 func (ec *executionContext) _HighlightPart(ctx context.Context, sel ast.SelectionSet, obj *search.HighlightPart) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, highlightPartImplementors)
+	fields := ec.collectFields(sel, highlightPartImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -499,9 +532,9 @@ func (ec *executionContext) _HighlightPart(ctx context.Context, sel ast.Selectio
 var postSearchConnectionImplementors = []string{"PostSearchConnection"}
 
 func (ec *executionContext) _PostSearchConnection(ctx context.Context, sel ast.SelectionSet, obj *search.PostConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, postSearchConnectionImplementors)
+	fields := ec.collectFields(sel, postSearchConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -553,9 +586,9 @@ func (ec *executionContext) _PostSearchConnection(ctx context.Context, sel ast.S
 var postSearchEdgeImplementors = []string{"PostSearchEdge"}
 
 func (ec *executionContext) _PostSearchEdge(ctx context.Context, sel ast.SelectionSet, obj *search.PostEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, postSearchEdgeImplementors)
+	fields := ec.collectFields(sel, postSearchEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -622,7 +655,7 @@ func (ec *executionContext) marshalNHighlightPart2githubᚗcomᚋagoraᚋagora�
 }
 
 func (ec *executionContext) marshalNHighlightPart2ᚕgithubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐHighlightPartᚄ(ctx context.Context, sel ast.SelectionSet, v []search.HighlightPart) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNHighlightPart2githubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐHighlightPart(ctx, sel, v[i])
@@ -648,7 +681,7 @@ func (ec *executionContext) marshalNPostSearchConnection2ᚖgithubᚗcomᚋagora
 }
 
 func (ec *executionContext) marshalNPostSearchEdge2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐPostEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*search.PostEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNPostSearchEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐPostEdge(ctx, sel, v[i])
