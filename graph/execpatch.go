@@ -87,6 +87,21 @@ var (
 \t\t(true|false),
 \t\)
 \})`)
+	// An object's field that gqlgen resolves concurrently: the call and the null it counts.
+	concurrentField = regexp.MustCompile(`(?m)^(\t\tcase "\w+":\n)(\t\t\tfield := field\n\n\t\t\tinnerFunc := func\(ctx context\.Context, invalids \*uint32\) \(res graphql\.Marshaler\) \{
+\t\t\t\tdefer func\(\) \{
+\t\t\t\t\tif r := recover\(\); r != nil \{
+\t\t\t\t\t\tec\.Error\(ctx, ec\.Recover\(ctx, r\)\)
+\t\t\t\t\t\}
+\t\t\t\t\}\(\)
+\t\t\t\tres = (ec\._\w+\(ctx, field, obj\))
+\t\t\t\tif res == (graphql\.(?:Null|RequiredNull)) \{
+)`)
+	// A field context's child fields.
+	childField = regexp.MustCompile(`Child: func\(ctx context\.Context, field graphql\.CollectedField\) \(\*graphql\.FieldContext, error\) \{
+\t+return ec\.(childFields_\w+)\(ctx, field\)
+\t+\},
+`)
 	// A resolver that reads a Go field of its object.
 	fieldRead     = regexp.MustCompile(`^\t\t\treturn obj\.(\w+), nil\n$`)
 	execState     = "type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n}\n"
@@ -126,7 +141,8 @@ func main() {
 			}
 		}
 	}
-	direct, resolved, execs, sets, lists, collects := 0, 0, 0, 0, 0, 0
+	direct, resolved, execs, sets, lists, collects, nows := 0, 0, 0, 0, 0, 0, 0
+	childIndex := map[string]int{}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -190,13 +206,29 @@ ${1}})
 		src = strings.ReplaceAll(src, "atomic.AddUint32(&fs.Invalids, 1)", "atomic.AddUint32(invalids, 1)")
 		src = strings.ReplaceAll(src, "innerFunc(ctx, out)", "innerFunc(ctx, &out.Invalids)")
 		src = strings.ReplaceAll(src, "innerFunc(ctx, dfs)", "innerFunc(ctx, &dfs.Invalids)")
+		// In an operation without field middleware, an object's field that gqlgen would resolve
+		// on a goroutine of its own (a resolver, a method) is resolved at once, in field order.
+		nows += len(concurrentField.FindAllString(src, -1))
+		src = concurrentField.ReplaceAllString(src, "${1}\t\t\tif ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field\n"+
+			"\t\t\t\tif out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ${3} }); out.Values[i] == ${4} {\n"+
+			"\t\t\t\t\tatomic.AddUint32(&out.Invalids, 1)\n\t\t\t\t}\n\t\t\t\tbreak\n\t\t\t}\n${2}")
+		// A field context's Child is a closure per field; it is the same for every field of a type.
+		src = childField.ReplaceAllStringFunc(src, func(m string) string {
+			name := childField.FindStringSubmatch(m)[1]
+			i, ok := childIndex[name]
+			if !ok {
+				i = len(childIndex)
+				childIndex[name] = i
+			}
+			return fmt.Sprintf("Child: ec.child(%d, func(ec *executionContext) childFunc { return ec.%s }), // patched by graph/execpatch.go: one closure per type\n", i, name)
+		})
 		lists += strings.Count(src, "graphql.MarshalSliceConcurrently(")
 		src = strings.ReplaceAll(src, "graphql.MarshalSliceConcurrently(", "marshalList(")
 		collects += strings.Count(src, collect)
 		src = strings.ReplaceAll(src, collect, "ec.collectFields(sel, ")
 		if strings.Contains(src, execState) {
 			execs++
-			src = strings.Replace(src, execState, "type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n\tdirect bool // patched by graph/execpatch.go: see DirectFields\n\tfields collected // patched by graph/execpatch.go: see collectFields\n}\n", 1)
+			src = strings.Replace(src, execState, "type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n\tdirect bool // patched by graph/execpatch.go: see DirectFields\n\tfields collected // patched by graph/execpatch.go: see collectFields\n\tchildren children // patched by graph/execpatch.go: see child\n}\n", 1)
 			if !strings.Contains(src, execNew) {
 				fail("%s: gqlgen's newExecutionContext changed shape: update graph/execpatch.go", f)
 			}
@@ -207,9 +239,9 @@ ${1}})
 		}
 		write(f, src)
 	}
-	if execs != 1 || direct == 0 || resolved == 0 || sets == 0 || lists == 0 || collects == 0 {
-		fail("gqlgen's executor changed shape (%d contexts, %d leaf reads, %d resolved fields, %d field sets, %d lists, %d field collections): update graph/execpatch.go",
-			execs, direct, resolved, sets, lists, collects)
+	if execs != 1 || direct == 0 || resolved == 0 || sets == 0 || lists == 0 || collects == 0 || nows == 0 || len(childIndex) == 0 {
+		fail("gqlgen's executor changed shape (%d contexts, %d leaf reads, %d resolved fields, %d field sets, %d lists, %d field collections, %d concurrent fields): update graph/execpatch.go",
+			execs, direct, resolved, sets, lists, collects, nows)
 	}
 	names := make([]string, 0, len(leaves))
 	for name := range leaves {
@@ -218,6 +250,7 @@ ${1}})
 	slices.Sort(names)
 	var out strings.Builder
 	out.WriteString(runtime)
+	fmt.Fprintf(&out, "\n// numChildren is how many types have child fields.\nconst numChildren = %d\n", len(childIndex))
 	out.WriteString("\n// The error a leaf field's context gives for a child field, one per leaf type.\nvar (\n")
 	for _, name := range names {
 		fmt.Fprintf(&out, "\terrLeaf%s = errors.New(%q)\n", name, "field of type "+name+" does not have child fields")
@@ -427,6 +460,37 @@ func resolveDirect[T any](ctx context.Context, ec *executionContext, field graph
 	}
 	fc.Result = v
 	return marshal(ctx, field.Selections, res)
+}
+
+// resolveNow is what an object's concurrent field runs, without the goroutine: a panic is
+// reported and leaves no value, as in gqlgen's closure.
+func (ec *executionContext) resolveNow(ctx context.Context, resolve func(context.Context) graphql.Marshaler) (res graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+		}
+	}()
+	return resolve(ctx)
+}
+
+type childFunc = func(context.Context, graphql.CollectedField) (*graphql.FieldContext, error)
+
+// children are an operation's closures that give a field context's child fields, one per type.
+type children struct {
+	mu sync.Mutex
+	fn [numChildren]childFunc
+}
+
+// child is the i-th type's closure, bound to ec on first use: a field context's Child was a
+// closure per field.
+func (ec *executionContext) child(i int, bind func(*executionContext) childFunc) childFunc {
+	c := &ec.children
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fn[i] == nil {
+		c.fn[i] = bind(ec)
+	}
+	return c.fn[i]
 }
 
 // collected remembers the fields an operation's selection sets collect for each object type.

@@ -60,9 +60,7 @@ func (ec *executionContext) fieldContext_Membership_author(_ context.Context, fi
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -305,9 +303,7 @@ func (ec *executionContext) fieldContext_SetMembershipPlanPayload_plan(_ context
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_MembershipPlan(ctx, field)
-		},
+		Child:      ec.child(1, func(ec *executionContext) childFunc { return ec.childFields_MembershipPlan }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -481,6 +477,12 @@ func (ec *executionContext) _Membership(ctx context.Context, sel ast.SelectionSe
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Membership")
 		case "author":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Membership_author(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {

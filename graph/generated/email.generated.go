@@ -55,9 +55,7 @@ func (ec *executionContext) fieldContext_ChangeEmailPayload_user(_ context.Conte
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -274,9 +272,7 @@ func (ec *executionContext) fieldContext_UpdateNotificationSettingsPayload_setti
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_NotificationSettings(ctx, field)
-		},
+		Child:      ec.child(2, func(ec *executionContext) childFunc { return ec.childFields_NotificationSettings }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }

@@ -1065,9 +1065,7 @@ func (ec *executionContext) fieldContext_Comment_author(_ context.Context, field
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -1102,9 +1100,7 @@ func (ec *executionContext) fieldContext_Comment_post(_ context.Context, field g
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Post(ctx, field)
-		},
+		Child:      ec.child(3, func(ec *executionContext) childFunc { return ec.childFields_Post }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -1139,9 +1135,7 @@ func (ec *executionContext) fieldContext_CommentConnection_edges(_ context.Conte
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_CommentEdge(ctx, field)
-		},
+		Child:      ec.child(4, func(ec *executionContext) childFunc { return ec.childFields_CommentEdge }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -1176,9 +1170,7 @@ func (ec *executionContext) fieldContext_CommentConnection_pageInfo(_ context.Co
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PageInfo(ctx, field)
-		},
+		Child:      ec.child(5, func(ec *executionContext) childFunc { return ec.childFields_PageInfo }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -1239,9 +1231,7 @@ func (ec *executionContext) fieldContext_CommentEdge_node(_ context.Context, fie
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Comment(ctx, field)
-		},
+		Child:      ec.child(6, func(ec *executionContext) childFunc { return ec.childFields_Comment }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -1384,9 +1374,7 @@ func (ec *executionContext) fieldContext_Conversation_participants(_ context.Con
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -1423,9 +1411,7 @@ func (ec *executionContext) fieldContext_Conversation_messages(ctx context.Conte
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_MessageConnection(ctx, field)
-		},
+		Child:      ec.child(7, func(ec *executionContext) childFunc { return ec.childFields_MessageConnection }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1471,9 +1457,7 @@ func (ec *executionContext) fieldContext_ConversationConnection_edges(_ context.
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_ConversationEdge(ctx, field)
-		},
+		Child:      ec.child(8, func(ec *executionContext) childFunc { return ec.childFields_ConversationEdge }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -1508,9 +1492,7 @@ func (ec *executionContext) fieldContext_ConversationConnection_pageInfo(_ conte
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PageInfo(ctx, field)
-		},
+		Child:      ec.child(5, func(ec *executionContext) childFunc { return ec.childFields_PageInfo }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -1571,9 +1553,7 @@ func (ec *executionContext) fieldContext_ConversationEdge_node(_ context.Context
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Conversation(ctx, field)
-		},
+		Child:      ec.child(9, func(ec *executionContext) childFunc { return ec.childFields_Conversation }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -1974,9 +1954,7 @@ func (ec *executionContext) fieldContext_Image_variants(_ context.Context, field
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_ImageVariant(ctx, field)
-		},
+		Child:      ec.child(10, func(ec *executionContext) childFunc { return ec.childFields_ImageVariant }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -2091,9 +2069,7 @@ func (ec *executionContext) fieldContext_Message_sender(_ context.Context, field
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -2128,9 +2104,7 @@ func (ec *executionContext) fieldContext_Message_conversation(_ context.Context,
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Conversation(ctx, field)
-		},
+		Child:      ec.child(9, func(ec *executionContext) childFunc { return ec.childFields_Conversation }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -2165,9 +2139,7 @@ func (ec *executionContext) fieldContext_MessageConnection_edges(_ context.Conte
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_MessageEdge(ctx, field)
-		},
+		Child:      ec.child(11, func(ec *executionContext) childFunc { return ec.childFields_MessageEdge }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -2202,9 +2174,7 @@ func (ec *executionContext) fieldContext_MessageConnection_pageInfo(_ context.Co
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PageInfo(ctx, field)
-		},
+		Child:      ec.child(5, func(ec *executionContext) childFunc { return ec.childFields_PageInfo }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -2265,9 +2235,7 @@ func (ec *executionContext) fieldContext_MessageEdge_node(_ context.Context, fie
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Message(ctx, field)
-		},
+		Child:      ec.child(12, func(ec *executionContext) childFunc { return ec.childFields_Message }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -2434,9 +2402,7 @@ func (ec *executionContext) fieldContext_Notification_actor(_ context.Context, f
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -2471,9 +2437,7 @@ func (ec *executionContext) fieldContext_Notification_post(_ context.Context, fi
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Post(ctx, field)
-		},
+		Child:      ec.child(3, func(ec *executionContext) childFunc { return ec.childFields_Post }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -2508,9 +2472,7 @@ func (ec *executionContext) fieldContext_Notification_comment(_ context.Context,
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Comment(ctx, field)
-		},
+		Child:      ec.child(6, func(ec *executionContext) childFunc { return ec.childFields_Comment }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -2545,9 +2507,7 @@ func (ec *executionContext) fieldContext_Notification_message(_ context.Context,
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Message(ctx, field)
-		},
+		Child:      ec.child(12, func(ec *executionContext) childFunc { return ec.childFields_Message }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -2582,9 +2542,7 @@ func (ec *executionContext) fieldContext_NotificationConnection_edges(_ context.
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_NotificationEdge(ctx, field)
-		},
+		Child:      ec.child(13, func(ec *executionContext) childFunc { return ec.childFields_NotificationEdge }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -2619,9 +2577,7 @@ func (ec *executionContext) fieldContext_NotificationConnection_pageInfo(_ conte
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PageInfo(ctx, field)
-		},
+		Child:      ec.child(5, func(ec *executionContext) childFunc { return ec.childFields_PageInfo }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -2682,9 +2638,7 @@ func (ec *executionContext) fieldContext_NotificationEdge_node(_ context.Context
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Notification(ctx, field)
-		},
+		Child:      ec.child(14, func(ec *executionContext) childFunc { return ec.childFields_Notification }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -3113,9 +3067,7 @@ func (ec *executionContext) fieldContext_Post_author(_ context.Context, field gr
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -3150,9 +3102,7 @@ func (ec *executionContext) fieldContext_Post_tags(_ context.Context, field grap
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Tag(ctx, field)
-		},
+		Child:      ec.child(15, func(ec *executionContext) childFunc { return ec.childFields_Tag }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -3189,9 +3139,7 @@ func (ec *executionContext) fieldContext_Post_comments(ctx context.Context, fiel
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_CommentConnection(ctx, field)
-		},
+		Child:      ec.child(16, func(ec *executionContext) childFunc { return ec.childFields_CommentConnection }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -3237,9 +3185,7 @@ func (ec *executionContext) fieldContext_Post_cover(_ context.Context, field gra
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Image(ctx, field)
-		},
+		Child:      ec.child(17, func(ec *executionContext) childFunc { return ec.childFields_Image }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -3414,9 +3360,7 @@ func (ec *executionContext) fieldContext_PostConnection_edges(_ context.Context,
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PostEdge(ctx, field)
-		},
+		Child:      ec.child(18, func(ec *executionContext) childFunc { return ec.childFields_PostEdge }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -3451,9 +3395,7 @@ func (ec *executionContext) fieldContext_PostConnection_pageInfo(_ context.Conte
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PageInfo(ctx, field)
-		},
+		Child:      ec.child(5, func(ec *executionContext) childFunc { return ec.childFields_PageInfo }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -3514,9 +3456,7 @@ func (ec *executionContext) fieldContext_PostEdge_node(_ context.Context, field 
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Post(ctx, field)
-		},
+		Child:      ec.child(3, func(ec *executionContext) childFunc { return ec.childFields_Post }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -3677,9 +3617,7 @@ func (ec *executionContext) fieldContext_Query_providers(_ context.Context, fiel
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Provider(ctx, field)
-		},
+		Child:      ec.child(19, func(ec *executionContext) childFunc { return ec.childFields_Provider }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -3716,9 +3654,7 @@ func (ec *executionContext) fieldContext_Query_jobs(ctx context.Context, field g
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_JobPage(ctx, field)
-		},
+		Child:      ec.child(20, func(ec *executionContext) childFunc { return ec.childFields_JobPage }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -3766,9 +3702,7 @@ func (ec *executionContext) fieldContext_Query_image(ctx context.Context, field 
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Image(ctx, field)
-		},
+		Child:      ec.child(17, func(ec *executionContext) childFunc { return ec.childFields_Image }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -3816,9 +3750,7 @@ func (ec *executionContext) fieldContext_Query_posts(ctx context.Context, field 
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PostConnection(ctx, field)
-		},
+		Child:      ec.child(21, func(ec *executionContext) childFunc { return ec.childFields_PostConnection }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -3866,9 +3798,7 @@ func (ec *executionContext) fieldContext_Query_tags(ctx context.Context, field g
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_TagConnection(ctx, field)
-		},
+		Child:      ec.child(22, func(ec *executionContext) childFunc { return ec.childFields_TagConnection }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -3916,9 +3846,7 @@ func (ec *executionContext) fieldContext_Query_post(ctx context.Context, field g
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Post(ctx, field)
-		},
+		Child:      ec.child(3, func(ec *executionContext) childFunc { return ec.childFields_Post }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -3966,9 +3894,7 @@ func (ec *executionContext) fieldContext_Query_feed(ctx context.Context, field g
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PostConnection(ctx, field)
-		},
+		Child:      ec.child(21, func(ec *executionContext) childFunc { return ec.childFields_PostConnection }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -4016,9 +3942,7 @@ func (ec *executionContext) fieldContext_Query_conversations(ctx context.Context
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_ConversationConnection(ctx, field)
-		},
+		Child:      ec.child(23, func(ec *executionContext) childFunc { return ec.childFields_ConversationConnection }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -4066,9 +3990,7 @@ func (ec *executionContext) fieldContext_Query_search(ctx context.Context, field
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PostSearchConnection(ctx, field)
-		},
+		Child:      ec.child(24, func(ec *executionContext) childFunc { return ec.childFields_PostSearchConnection }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -4116,9 +4038,7 @@ func (ec *executionContext) fieldContext_Query_searchUsers(ctx context.Context, 
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_UserConnection(ctx, field)
-		},
+		Child:      ec.child(25, func(ec *executionContext) childFunc { return ec.childFields_UserConnection }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -4166,9 +4086,7 @@ func (ec *executionContext) fieldContext_Query_searchTags(ctx context.Context, f
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_TagConnection(ctx, field)
-		},
+		Child:      ec.child(22, func(ec *executionContext) childFunc { return ec.childFields_TagConnection }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -4216,9 +4134,7 @@ func (ec *executionContext) fieldContext_Query_users(ctx context.Context, field 
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_UserConnection(ctx, field)
-		},
+		Child:      ec.child(25, func(ec *executionContext) childFunc { return ec.childFields_UserConnection }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -4264,9 +4180,7 @@ func (ec *executionContext) fieldContext_Query_viewer(_ context.Context, field g
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -4303,9 +4217,7 @@ func (ec *executionContext) fieldContext_Query_user(ctx context.Context, field g
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -4401,9 +4313,7 @@ func (ec *executionContext) fieldContext_Query__service(_ context.Context, field
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields__Service(ctx, field)
-		},
+		Child:      ec.child(26, func(ec *executionContext) childFunc { return ec.childFields__Service }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -4440,9 +4350,7 @@ func (ec *executionContext) fieldContext_Query___type(ctx context.Context, field
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields___Type(ctx, field)
-		},
+		Child:      ec.child(27, func(ec *executionContext) childFunc { return ec.childFields___Type }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -4488,9 +4396,7 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields___Schema(ctx, field)
-		},
+		Child:      ec.child(28, func(ec *executionContext) childFunc { return ec.childFields___Schema }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -4771,9 +4677,7 @@ func (ec *executionContext) fieldContext_Tag_posts(ctx context.Context, field gr
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PostConnection(ctx, field)
-		},
+		Child:      ec.child(21, func(ec *executionContext) childFunc { return ec.childFields_PostConnection }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -4847,9 +4751,7 @@ func (ec *executionContext) fieldContext_TagConnection_edges(_ context.Context, 
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_TagEdge(ctx, field)
-		},
+		Child:      ec.child(29, func(ec *executionContext) childFunc { return ec.childFields_TagEdge }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -4884,9 +4786,7 @@ func (ec *executionContext) fieldContext_TagConnection_pageInfo(_ context.Contex
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PageInfo(ctx, field)
-		},
+		Child:      ec.child(5, func(ec *executionContext) childFunc { return ec.childFields_PageInfo }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -4947,9 +4847,7 @@ func (ec *executionContext) fieldContext_TagEdge_node(_ context.Context, field g
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Tag(ctx, field)
-		},
+		Child:      ec.child(15, func(ec *executionContext) childFunc { return ec.childFields_Tag }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -5250,9 +5148,7 @@ func (ec *executionContext) fieldContext_User_posts(ctx context.Context, field g
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PostConnection(ctx, field)
-		},
+		Child:      ec.child(21, func(ec *executionContext) childFunc { return ec.childFields_PostConnection }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -5300,9 +5196,7 @@ func (ec *executionContext) fieldContext_User_following(ctx context.Context, fie
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_UserConnection(ctx, field)
-		},
+		Child:      ec.child(25, func(ec *executionContext) childFunc { return ec.childFields_UserConnection }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -5350,9 +5244,7 @@ func (ec *executionContext) fieldContext_User_followers(ctx context.Context, fie
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_UserConnection(ctx, field)
-		},
+		Child:      ec.child(25, func(ec *executionContext) childFunc { return ec.childFields_UserConnection }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -5398,9 +5290,7 @@ func (ec *executionContext) fieldContext_User_membershipPlan(_ context.Context, 
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_MembershipPlan(ctx, field)
-		},
+		Child:      ec.child(1, func(ec *executionContext) childFunc { return ec.childFields_MembershipPlan }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -5463,9 +5353,7 @@ func (ec *executionContext) fieldContext_User_memberships(_ context.Context, fie
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Membership(ctx, field)
-		},
+		Child:      ec.child(30, func(ec *executionContext) childFunc { return ec.childFields_Membership }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -5528,9 +5416,7 @@ func (ec *executionContext) fieldContext_User_notificationSettings(_ context.Con
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_NotificationSettings(ctx, field)
-		},
+		Child:      ec.child(2, func(ec *executionContext) childFunc { return ec.childFields_NotificationSettings }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -5565,9 +5451,7 @@ func (ec *executionContext) fieldContext_User_identities(_ context.Context, fiel
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Identity(ctx, field)
-		},
+		Child:      ec.child(31, func(ec *executionContext) childFunc { return ec.childFields_Identity }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -5630,9 +5514,7 @@ func (ec *executionContext) fieldContext_User_imageStorage(_ context.Context, fi
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_ImageStorage(ctx, field)
-		},
+		Child:      ec.child(32, func(ec *executionContext) childFunc { return ec.childFields_ImageStorage }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -5669,9 +5551,7 @@ func (ec *executionContext) fieldContext_User_notifications(ctx context.Context,
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_NotificationConnection(ctx, field)
-		},
+		Child:      ec.child(33, func(ec *executionContext) childFunc { return ec.childFields_NotificationConnection }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -5773,9 +5653,7 @@ func (ec *executionContext) fieldContext_User_sessions(_ context.Context, field 
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Session(ctx, field)
-		},
+		Child:      ec.child(34, func(ec *executionContext) childFunc { return ec.childFields_Session }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -5922,9 +5800,7 @@ func (ec *executionContext) fieldContext_UserConnection_edges(_ context.Context,
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_UserEdge(ctx, field)
-		},
+		Child:      ec.child(35, func(ec *executionContext) childFunc { return ec.childFields_UserEdge }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -5959,9 +5835,7 @@ func (ec *executionContext) fieldContext_UserConnection_pageInfo(_ context.Conte
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PageInfo(ctx, field)
-		},
+		Child:      ec.child(5, func(ec *executionContext) childFunc { return ec.childFields_PageInfo }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -6022,9 +5896,7 @@ func (ec *executionContext) fieldContext_UserEdge_node(_ context.Context, field 
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -6491,6 +6363,12 @@ func (ec *executionContext) _Comment(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "author":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Comment_author(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -6536,6 +6414,12 @@ func (ec *executionContext) _Comment(ctx context.Context, sel ast.SelectionSet, 
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "post":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Comment_post(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -6723,6 +6607,12 @@ func (ec *executionContext) _Conversation(ctx context.Context, sel ast.Selection
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "participants":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Conversation_participants(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -6768,6 +6658,12 @@ func (ec *executionContext) _Conversation(ctx context.Context, sel ast.Selection
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "messages":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Conversation_messages(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -6995,6 +6891,12 @@ func (ec *executionContext) _Image(ctx context.Context, sel ast.SelectionSet, ob
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "url":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Image_url(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -7040,6 +6942,12 @@ func (ec *executionContext) _Image(ctx context.Context, sel ast.SelectionSet, ob
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "variants":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Image_variants(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -7134,6 +7042,12 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "sender":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Message_sender(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -7179,6 +7093,12 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "conversation":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Message_conversation(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -7371,6 +7291,12 @@ func (ec *executionContext) _Notification(ctx context.Context, sel ast.Selection
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "actor":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Notification_actor(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -7416,6 +7342,12 @@ func (ec *executionContext) _Notification(ctx context.Context, sel ast.Selection
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "post":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Notification_post(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -7461,6 +7393,12 @@ func (ec *executionContext) _Notification(ctx context.Context, sel ast.Selection
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "comment":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Notification_comment(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -7506,6 +7444,12 @@ func (ec *executionContext) _Notification(ctx context.Context, sel ast.Selection
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "message":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Notification_message(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -7782,6 +7726,12 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "author":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Post_author(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -7827,6 +7777,12 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "tags":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Post_tags(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -7872,6 +7828,12 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "comments":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Post_comments(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -7917,6 +7879,12 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "cover":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Post_cover(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -7962,6 +7930,12 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "body":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Post_body(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -8007,6 +7981,12 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "viewerCanRead":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Post_viewerCanRead(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -8052,6 +8032,12 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "likeCount":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Post_likeCount(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -8097,6 +8083,12 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "commentCount":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Post_commentCount(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -8142,6 +8134,12 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "viewerHasLiked":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Post_viewerHasLiked(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -8791,6 +8789,12 @@ func (ec *executionContext) _Session(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "current":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Session_current(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -8885,6 +8889,12 @@ func (ec *executionContext) _Tag(ctx context.Context, sel ast.SelectionSet, obj 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "posts":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Tag_posts(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -8930,6 +8940,12 @@ func (ec *executionContext) _Tag(ctx context.Context, sel ast.SelectionSet, obj 
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "postCount":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Tag_postCount(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -9147,6 +9163,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "posts":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_posts(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -9192,6 +9214,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "following":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_following(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -9237,6 +9265,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "followers":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_followers(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -9282,6 +9316,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "membershipPlan":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_membershipPlan(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -9327,6 +9367,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "memberCount":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_memberCount(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -9372,6 +9418,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "memberships":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_memberships(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -9417,6 +9469,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "emailVerified":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_emailVerified(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -9462,6 +9520,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "notificationSettings":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_notificationSettings(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -9507,6 +9571,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "identities":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_identities(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -9552,6 +9622,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "hasPassword":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_hasPassword(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -9597,6 +9673,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "imageStorage":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_imageStorage(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -9642,6 +9724,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "notifications":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_notifications(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -9687,6 +9775,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "unreadNotificationCount":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_unreadNotificationCount(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -9732,6 +9826,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "messagePolicy":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_messagePolicy(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -9777,6 +9877,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "sessions":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_sessions(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -9822,6 +9928,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "email":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_email(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -9867,6 +9979,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "followerCount":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_followerCount(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -9912,6 +10030,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "followingCount":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_followingCount(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -9957,6 +10081,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "viewerIsFollowing":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_viewerIsFollowing(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {

@@ -121,9 +121,7 @@ func (ec *executionContext) fieldContext_Entity_findManyCommentByIDs(ctx context
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Comment(ctx, field)
-		},
+		Child:      ec.child(6, func(ec *executionContext) childFunc { return ec.childFields_Comment }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -171,9 +169,7 @@ func (ec *executionContext) fieldContext_Entity_findManyPostByIDs(ctx context.Co
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Post(ctx, field)
-		},
+		Child:      ec.child(3, func(ec *executionContext) childFunc { return ec.childFields_Post }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -221,9 +217,7 @@ func (ec *executionContext) fieldContext_Entity_findManyTagByIDs(ctx context.Con
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Tag(ctx, field)
-		},
+		Child:      ec.child(15, func(ec *executionContext) childFunc { return ec.childFields_Tag }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -271,9 +265,7 @@ func (ec *executionContext) fieldContext_Entity_findManyUserByIDs(ctx context.Co
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {

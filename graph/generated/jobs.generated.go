@@ -67,9 +67,7 @@ func (ec *executionContext) fieldContext_CancelJobPayload_job(_ context.Context,
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Job(ctx, field)
-		},
+		Child:      ec.child(36, func(ec *executionContext) childFunc { return ec.childFields_Job }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -348,9 +346,7 @@ func (ec *executionContext) fieldContext_JobPage_jobs(_ context.Context, field g
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Job(ctx, field)
-		},
+		Child:      ec.child(36, func(ec *executionContext) childFunc { return ec.childFields_Job }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -413,9 +409,7 @@ func (ec *executionContext) fieldContext_RetryJobPayload_job(_ context.Context, 
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Job(ctx, field)
-		},
+		Child:      ec.child(36, func(ec *executionContext) childFunc { return ec.childFields_Job }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -544,6 +538,12 @@ func (ec *executionContext) _Job(ctx context.Context, sel ast.SelectionSet, obj 
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Job")
 		case "id":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Job_id(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -594,6 +594,12 @@ func (ec *executionContext) _Job(ctx context.Context, sel ast.SelectionSet, obj 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "state":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Job_state(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -649,6 +655,12 @@ func (ec *executionContext) _Job(ctx context.Context, sel ast.SelectionSet, obj 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "lastError":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Job_lastError(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
@@ -748,6 +760,12 @@ func (ec *executionContext) _JobPage(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "nextCursor":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._JobPage_nextCursor(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
 			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {

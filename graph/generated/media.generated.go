@@ -56,9 +56,7 @@ func (ec *executionContext) fieldContext_CompleteImageUploadPayload_image(_ cont
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Image(ctx, field)
-		},
+		Child:      ec.child(17, func(ec *executionContext) childFunc { return ec.childFields_Image }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -173,9 +171,7 @@ func (ec *executionContext) fieldContext_HideImagePayload_image(_ context.Contex
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Image(ctx, field)
-		},
+		Child:      ec.child(17, func(ec *executionContext) childFunc { return ec.childFields_Image }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -340,9 +336,7 @@ func (ec *executionContext) fieldContext_UploadImagePayload_image(_ context.Cont
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Image(ctx, field)
-		},
+		Child:      ec.child(17, func(ec *executionContext) childFunc { return ec.childFields_Image }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }

@@ -196,6 +196,37 @@ func resolveDirect[T any](ctx context.Context, ec *executionContext, field graph
 	return marshal(ctx, field.Selections, res)
 }
 
+// resolveNow is what an object's concurrent field runs, without the goroutine: a panic is
+// reported and leaves no value, as in gqlgen's closure.
+func (ec *executionContext) resolveNow(ctx context.Context, resolve func(context.Context) graphql.Marshaler) (res graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+		}
+	}()
+	return resolve(ctx)
+}
+
+type childFunc = func(context.Context, graphql.CollectedField) (*graphql.FieldContext, error)
+
+// children are an operation's closures that give a field context's child fields, one per type.
+type children struct {
+	mu sync.Mutex
+	fn [numChildren]childFunc
+}
+
+// child is the i-th type's closure, bound to ec on first use: a field context's Child was a
+// closure per field.
+func (ec *executionContext) child(i int, bind func(*executionContext) childFunc) childFunc {
+	c := &ec.children
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fn[i] == nil {
+		c.fn[i] = bind(ec)
+	}
+	return c.fn[i]
+}
+
 // collected remembers the fields an operation's selection sets collect for each object type.
 type collected struct {
 	mu     sync.Mutex
@@ -235,6 +266,9 @@ func (ec *executionContext) collectFields(sel ast.SelectionSet, implementors []s
 	c.mu.Unlock()
 	return fields
 }
+
+// numChildren is how many types have child fields.
+const numChildren = 92
 
 // The error a leaf field's context gives for a child field, one per leaf type.
 var (

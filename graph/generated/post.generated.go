@@ -56,9 +56,7 @@ func (ec *executionContext) fieldContext_AddCommentPayload_comment(_ context.Con
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Comment(ctx, field)
-		},
+		Child:      ec.child(6, func(ec *executionContext) childFunc { return ec.childFields_Comment }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -93,9 +91,7 @@ func (ec *executionContext) fieldContext_CreatePostPayload_post(_ context.Contex
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Post(ctx, field)
-		},
+		Child:      ec.child(3, func(ec *executionContext) childFunc { return ec.childFields_Post }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -156,9 +152,7 @@ func (ec *executionContext) fieldContext_DeleteCommentPayload_post(_ context.Con
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Post(ctx, field)
-		},
+		Child:      ec.child(3, func(ec *executionContext) childFunc { return ec.childFields_Post }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -219,9 +213,7 @@ func (ec *executionContext) fieldContext_PublishPostPayload_post(_ context.Conte
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Post(ctx, field)
-		},
+		Child:      ec.child(3, func(ec *executionContext) childFunc { return ec.childFields_Post }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -256,9 +248,7 @@ func (ec *executionContext) fieldContext_UpdatePostPayload_post(_ context.Contex
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Post(ctx, field)
-		},
+		Child:      ec.child(3, func(ec *executionContext) childFunc { return ec.childFields_Post }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }

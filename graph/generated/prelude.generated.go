@@ -238,9 +238,7 @@ func (ec *executionContext) fieldContext___Directive_args(ctx context.Context, f
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields___InputValue(ctx, field)
-		},
+		Child:      ec.child(37, func(ec *executionContext) childFunc { return ec.childFields___InputValue }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -450,9 +448,7 @@ func (ec *executionContext) fieldContext___Field_args(ctx context.Context, field
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields___InputValue(ctx, field)
-		},
+		Child:      ec.child(37, func(ec *executionContext) childFunc { return ec.childFields___InputValue }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -498,9 +494,7 @@ func (ec *executionContext) fieldContext___Field_type(_ context.Context, field g
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields___Type(ctx, field)
-		},
+		Child:      ec.child(27, func(ec *executionContext) childFunc { return ec.childFields___Type }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -645,9 +639,7 @@ func (ec *executionContext) fieldContext___InputValue_type(_ context.Context, fi
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields___Type(ctx, field)
-		},
+		Child:      ec.child(27, func(ec *executionContext) childFunc { return ec.childFields___Type }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -792,9 +784,7 @@ func (ec *executionContext) fieldContext___Schema_types(_ context.Context, field
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields___Type(ctx, field)
-		},
+		Child:      ec.child(27, func(ec *executionContext) childFunc { return ec.childFields___Type }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -829,9 +819,7 @@ func (ec *executionContext) fieldContext___Schema_queryType(_ context.Context, f
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields___Type(ctx, field)
-		},
+		Child:      ec.child(27, func(ec *executionContext) childFunc { return ec.childFields___Type }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -866,9 +854,7 @@ func (ec *executionContext) fieldContext___Schema_mutationType(_ context.Context
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields___Type(ctx, field)
-		},
+		Child:      ec.child(27, func(ec *executionContext) childFunc { return ec.childFields___Type }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -903,9 +889,7 @@ func (ec *executionContext) fieldContext___Schema_subscriptionType(_ context.Con
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields___Type(ctx, field)
-		},
+		Child:      ec.child(27, func(ec *executionContext) childFunc { return ec.childFields___Type }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -940,9 +924,7 @@ func (ec *executionContext) fieldContext___Schema_directives(_ context.Context, 
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields___Directive(ctx, field)
-		},
+		Child:      ec.child(38, func(ec *executionContext) childFunc { return ec.childFields___Directive }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -1091,9 +1073,7 @@ func (ec *executionContext) fieldContext___Type_fields(ctx context.Context, fiel
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields___Field(ctx, field)
-		},
+		Child:      ec.child(39, func(ec *executionContext) childFunc { return ec.childFields___Field }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1139,9 +1119,7 @@ func (ec *executionContext) fieldContext___Type_interfaces(_ context.Context, fi
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields___Type(ctx, field)
-		},
+		Child:      ec.child(27, func(ec *executionContext) childFunc { return ec.childFields___Type }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -1176,9 +1154,7 @@ func (ec *executionContext) fieldContext___Type_possibleTypes(_ context.Context,
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields___Type(ctx, field)
-		},
+		Child:      ec.child(27, func(ec *executionContext) childFunc { return ec.childFields___Type }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -1215,9 +1191,7 @@ func (ec *executionContext) fieldContext___Type_enumValues(ctx context.Context, 
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields___EnumValue(ctx, field)
-		},
+		Child:      ec.child(40, func(ec *executionContext) childFunc { return ec.childFields___EnumValue }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1263,9 +1237,7 @@ func (ec *executionContext) fieldContext___Type_inputFields(_ context.Context, f
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields___InputValue(ctx, field)
-		},
+		Child:      ec.child(37, func(ec *executionContext) childFunc { return ec.childFields___InputValue }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -1300,9 +1272,7 @@ func (ec *executionContext) fieldContext___Type_ofType(_ context.Context, field 
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields___Type(ctx, field)
-		},
+		Child:      ec.child(27, func(ec *executionContext) childFunc { return ec.childFields___Type }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }

@@ -117,9 +117,7 @@ func (ec *executionContext) fieldContext_MarkNotificationsReadPayload_viewer(_ c
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -154,9 +152,7 @@ func (ec *executionContext) fieldContext_SendMessagePayload_message(_ context.Co
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Message(ctx, field)
-		},
+		Child:      ec.child(12, func(ec *executionContext) childFunc { return ec.childFields_Message }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -191,9 +187,7 @@ func (ec *executionContext) fieldContext_SendMessagePayload_conversation(_ conte
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Conversation(ctx, field)
-		},
+		Child:      ec.child(9, func(ec *executionContext) childFunc { return ec.childFields_Conversation }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -228,9 +222,7 @@ func (ec *executionContext) fieldContext_SetMessagePolicyPayload_user(_ context.
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -260,9 +252,7 @@ func (ec *executionContext) fieldContext_Subscription_notificationAdded(_ contex
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Notification(ctx, field)
-		},
+		Child:      ec.child(14, func(ec *executionContext) childFunc { return ec.childFields_Notification }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -293,9 +283,7 @@ func (ec *executionContext) fieldContext_Subscription_messageAdded(ctx context.C
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Message(ctx, field)
-		},
+		Child:      ec.child(12, func(ec *executionContext) childFunc { return ec.childFields_Message }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -337,9 +325,7 @@ func (ec *executionContext) fieldContext_Subscription_commentAdded(ctx context.C
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Comment(ctx, field)
-		},
+		Child:      ec.child(6, func(ec *executionContext) childFunc { return ec.childFields_Comment }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {

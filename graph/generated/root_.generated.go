@@ -3223,8 +3223,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 
 type executionContext struct {
 	*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]
-	direct bool      // patched by graph/execpatch.go: see DirectFields
-	fields collected // patched by graph/execpatch.go: see collectFields
+	direct   bool      // patched by graph/execpatch.go: see DirectFields
+	fields   collected // patched by graph/execpatch.go: see collectFields
+	children children  // patched by graph/execpatch.go: see child
 }
 
 func newExecutionContext(

@@ -81,9 +81,7 @@ func (ec *executionContext) fieldContext_Highlight_parts(_ context.Context, fiel
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_HighlightPart(ctx, field)
-		},
+		Child:      ec.child(41, func(ec *executionContext) childFunc { return ec.childFields_HighlightPart }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -170,9 +168,7 @@ func (ec *executionContext) fieldContext_PostSearchConnection_edges(_ context.Co
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PostSearchEdge(ctx, field)
-		},
+		Child:      ec.child(42, func(ec *executionContext) childFunc { return ec.childFields_PostSearchEdge }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -207,9 +203,7 @@ func (ec *executionContext) fieldContext_PostSearchConnection_pageInfo(_ context
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PageInfo(ctx, field)
-		},
+		Child:      ec.child(5, func(ec *executionContext) childFunc { return ec.childFields_PageInfo }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -296,9 +290,7 @@ func (ec *executionContext) fieldContext_PostSearchEdge_node(_ context.Context, 
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Post(ctx, field)
-		},
+		Child:      ec.child(3, func(ec *executionContext) childFunc { return ec.childFields_Post }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -385,9 +377,7 @@ func (ec *executionContext) fieldContext_PostSearchEdge_titleHighlight(_ context
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Highlight(ctx, field)
-		},
+		Child:      ec.child(43, func(ec *executionContext) childFunc { return ec.childFields_Highlight }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -422,9 +412,7 @@ func (ec *executionContext) fieldContext_PostSearchEdge_snippet(_ context.Contex
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Highlight(ctx, field)
-		},
+		Child:      ec.child(43, func(ec *executionContext) childFunc { return ec.childFields_Highlight }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }

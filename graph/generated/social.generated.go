@@ -54,9 +54,7 @@ func (ec *executionContext) fieldContext_FollowUserPayload_user(_ context.Contex
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -91,9 +89,7 @@ func (ec *executionContext) fieldContext_LikePostPayload_post(_ context.Context,
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Post(ctx, field)
-		},
+		Child:      ec.child(3, func(ec *executionContext) childFunc { return ec.childFields_Post }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -128,9 +124,7 @@ func (ec *executionContext) fieldContext_UnfollowUserPayload_user(_ context.Cont
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -165,9 +159,7 @@ func (ec *executionContext) fieldContext_UnlikePostPayload_post(_ context.Contex
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Post(ctx, field)
-		},
+		Child:      ec.child(3, func(ec *executionContext) childFunc { return ec.childFields_Post }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }

@@ -756,9 +756,7 @@ func (ec *executionContext) fieldContext_LoginPayload_user(_ context.Context, fi
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -903,9 +901,7 @@ func (ec *executionContext) fieldContext_Mutation_register(ctx context.Context, 
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_RegisterPayload(ctx, field)
-		},
+		Child:      ec.child(44, func(ec *executionContext) childFunc { return ec.childFields_RegisterPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -953,9 +949,7 @@ func (ec *executionContext) fieldContext_Mutation_login(ctx context.Context, fie
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_LoginPayload(ctx, field)
-		},
+		Child:      ec.child(45, func(ec *executionContext) childFunc { return ec.childFields_LoginPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1003,9 +997,7 @@ func (ec *executionContext) fieldContext_Mutation_updateProfile(ctx context.Cont
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_UpdateProfilePayload(ctx, field)
-		},
+		Child:      ec.child(46, func(ec *executionContext) childFunc { return ec.childFields_UpdateProfilePayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1053,9 +1045,7 @@ func (ec *executionContext) fieldContext_Mutation_setMembershipPlan(ctx context.
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_SetMembershipPlanPayload(ctx, field)
-		},
+		Child:      ec.child(47, func(ec *executionContext) childFunc { return ec.childFields_SetMembershipPlanPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1103,9 +1093,7 @@ func (ec *executionContext) fieldContext_Mutation_startMembershipCheckout(ctx co
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_StartMembershipCheckoutPayload(ctx, field)
-		},
+		Child:      ec.child(48, func(ec *executionContext) childFunc { return ec.childFields_StartMembershipCheckoutPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1153,9 +1141,7 @@ func (ec *executionContext) fieldContext_Mutation_openBillingPortal(ctx context.
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_OpenBillingPortalPayload(ctx, field)
-		},
+		Child:      ec.child(49, func(ec *executionContext) childFunc { return ec.childFields_OpenBillingPortalPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1203,9 +1189,7 @@ func (ec *executionContext) fieldContext_Mutation_verifyEmail(ctx context.Contex
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_VerifyEmailPayload(ctx, field)
-		},
+		Child:      ec.child(50, func(ec *executionContext) childFunc { return ec.childFields_VerifyEmailPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1251,9 +1235,7 @@ func (ec *executionContext) fieldContext_Mutation_resendVerificationEmail(_ cont
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_ResendVerificationEmailPayload(ctx, field)
-		},
+		Child:      ec.child(51, func(ec *executionContext) childFunc { return ec.childFields_ResendVerificationEmailPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -1290,9 +1272,7 @@ func (ec *executionContext) fieldContext_Mutation_changeEmail(ctx context.Contex
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_ChangeEmailPayload(ctx, field)
-		},
+		Child:      ec.child(52, func(ec *executionContext) childFunc { return ec.childFields_ChangeEmailPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1340,9 +1320,7 @@ func (ec *executionContext) fieldContext_Mutation_requestPasswordReset(ctx conte
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_RequestPasswordResetPayload(ctx, field)
-		},
+		Child:      ec.child(53, func(ec *executionContext) childFunc { return ec.childFields_RequestPasswordResetPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1390,9 +1368,7 @@ func (ec *executionContext) fieldContext_Mutation_resetPassword(ctx context.Cont
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_ResetPasswordPayload(ctx, field)
-		},
+		Child:      ec.child(54, func(ec *executionContext) childFunc { return ec.childFields_ResetPasswordPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1440,9 +1416,7 @@ func (ec *executionContext) fieldContext_Mutation_updateNotificationSettings(ctx
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_UpdateNotificationSettingsPayload(ctx, field)
-		},
+		Child:      ec.child(55, func(ec *executionContext) childFunc { return ec.childFields_UpdateNotificationSettingsPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1490,9 +1464,7 @@ func (ec *executionContext) fieldContext_Mutation_startSignIn(ctx context.Contex
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_StartSignInPayload(ctx, field)
-		},
+		Child:      ec.child(56, func(ec *executionContext) childFunc { return ec.childFields_StartSignInPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1540,9 +1512,7 @@ func (ec *executionContext) fieldContext_Mutation_completeSignIn(ctx context.Con
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_CompleteSignInPayload(ctx, field)
-		},
+		Child:      ec.child(57, func(ec *executionContext) childFunc { return ec.childFields_CompleteSignInPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1590,9 +1560,7 @@ func (ec *executionContext) fieldContext_Mutation_linkIdentity(ctx context.Conte
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_StartSignInPayload(ctx, field)
-		},
+		Child:      ec.child(56, func(ec *executionContext) childFunc { return ec.childFields_StartSignInPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1640,9 +1608,7 @@ func (ec *executionContext) fieldContext_Mutation_unlinkIdentity(ctx context.Con
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_UnlinkIdentityPayload(ctx, field)
-		},
+		Child:      ec.child(58, func(ec *executionContext) childFunc { return ec.childFields_UnlinkIdentityPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1690,9 +1656,7 @@ func (ec *executionContext) fieldContext_Mutation_confirmIdentityLink(ctx contex
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_ConfirmIdentityLinkPayload(ctx, field)
-		},
+		Child:      ec.child(59, func(ec *executionContext) childFunc { return ec.childFields_ConfirmIdentityLinkPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1740,9 +1704,7 @@ func (ec *executionContext) fieldContext_Mutation_setPassword(ctx context.Contex
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_SetPasswordPayload(ctx, field)
-		},
+		Child:      ec.child(60, func(ec *executionContext) childFunc { return ec.childFields_SetPasswordPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1790,9 +1752,7 @@ func (ec *executionContext) fieldContext_Mutation_retryJob(ctx context.Context, 
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_RetryJobPayload(ctx, field)
-		},
+		Child:      ec.child(61, func(ec *executionContext) childFunc { return ec.childFields_RetryJobPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1840,9 +1800,7 @@ func (ec *executionContext) fieldContext_Mutation_cancelJob(ctx context.Context,
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_CancelJobPayload(ctx, field)
-		},
+		Child:      ec.child(62, func(ec *executionContext) childFunc { return ec.childFields_CancelJobPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1890,9 +1848,7 @@ func (ec *executionContext) fieldContext_Mutation_uploadImage(ctx context.Contex
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_UploadImagePayload(ctx, field)
-		},
+		Child:      ec.child(63, func(ec *executionContext) childFunc { return ec.childFields_UploadImagePayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1940,9 +1896,7 @@ func (ec *executionContext) fieldContext_Mutation_createImageUpload(ctx context.
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_CreateImageUploadPayload(ctx, field)
-		},
+		Child:      ec.child(64, func(ec *executionContext) childFunc { return ec.childFields_CreateImageUploadPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1990,9 +1944,7 @@ func (ec *executionContext) fieldContext_Mutation_completeImageUpload(ctx contex
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_CompleteImageUploadPayload(ctx, field)
-		},
+		Child:      ec.child(65, func(ec *executionContext) childFunc { return ec.childFields_CompleteImageUploadPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2040,9 +1992,7 @@ func (ec *executionContext) fieldContext_Mutation_hideImage(ctx context.Context,
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_HideImagePayload(ctx, field)
-		},
+		Child:      ec.child(66, func(ec *executionContext) childFunc { return ec.childFields_HideImagePayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2090,9 +2040,7 @@ func (ec *executionContext) fieldContext_Mutation_hidePost(ctx context.Context, 
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_HidePostPayload(ctx, field)
-		},
+		Child:      ec.child(67, func(ec *executionContext) childFunc { return ec.childFields_HidePostPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2140,9 +2088,7 @@ func (ec *executionContext) fieldContext_Mutation_unhidePost(ctx context.Context
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_UnhidePostPayload(ctx, field)
-		},
+		Child:      ec.child(68, func(ec *executionContext) childFunc { return ec.childFields_UnhidePostPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2190,9 +2136,7 @@ func (ec *executionContext) fieldContext_Mutation_hideComment(ctx context.Contex
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_HideCommentPayload(ctx, field)
-		},
+		Child:      ec.child(69, func(ec *executionContext) childFunc { return ec.childFields_HideCommentPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2240,9 +2184,7 @@ func (ec *executionContext) fieldContext_Mutation_unhideComment(ctx context.Cont
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_UnhideCommentPayload(ctx, field)
-		},
+		Child:      ec.child(70, func(ec *executionContext) childFunc { return ec.childFields_UnhideCommentPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2290,9 +2232,7 @@ func (ec *executionContext) fieldContext_Mutation_setUserRole(ctx context.Contex
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_SetUserRolePayload(ctx, field)
-		},
+		Child:      ec.child(71, func(ec *executionContext) childFunc { return ec.childFields_SetUserRolePayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2340,9 +2280,7 @@ func (ec *executionContext) fieldContext_Mutation_banUser(ctx context.Context, f
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_BanUserPayload(ctx, field)
-		},
+		Child:      ec.child(72, func(ec *executionContext) childFunc { return ec.childFields_BanUserPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2390,9 +2328,7 @@ func (ec *executionContext) fieldContext_Mutation_unbanUser(ctx context.Context,
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_UnbanUserPayload(ctx, field)
-		},
+		Child:      ec.child(73, func(ec *executionContext) childFunc { return ec.childFields_UnbanUserPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2440,9 +2376,7 @@ func (ec *executionContext) fieldContext_Mutation_createPost(ctx context.Context
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_CreatePostPayload(ctx, field)
-		},
+		Child:      ec.child(74, func(ec *executionContext) childFunc { return ec.childFields_CreatePostPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2490,9 +2424,7 @@ func (ec *executionContext) fieldContext_Mutation_updatePost(ctx context.Context
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_UpdatePostPayload(ctx, field)
-		},
+		Child:      ec.child(75, func(ec *executionContext) childFunc { return ec.childFields_UpdatePostPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2540,9 +2472,7 @@ func (ec *executionContext) fieldContext_Mutation_publishPost(ctx context.Contex
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PublishPostPayload(ctx, field)
-		},
+		Child:      ec.child(76, func(ec *executionContext) childFunc { return ec.childFields_PublishPostPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2590,9 +2520,7 @@ func (ec *executionContext) fieldContext_Mutation_deletePost(ctx context.Context
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_DeletePostPayload(ctx, field)
-		},
+		Child:      ec.child(77, func(ec *executionContext) childFunc { return ec.childFields_DeletePostPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2640,9 +2568,7 @@ func (ec *executionContext) fieldContext_Mutation_addComment(ctx context.Context
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_AddCommentPayload(ctx, field)
-		},
+		Child:      ec.child(78, func(ec *executionContext) childFunc { return ec.childFields_AddCommentPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2690,9 +2616,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteComment(ctx context.Cont
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_DeleteCommentPayload(ctx, field)
-		},
+		Child:      ec.child(79, func(ec *executionContext) childFunc { return ec.childFields_DeleteCommentPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2740,9 +2664,7 @@ func (ec *executionContext) fieldContext_Mutation_sendMessage(ctx context.Contex
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_SendMessagePayload(ctx, field)
-		},
+		Child:      ec.child(80, func(ec *executionContext) childFunc { return ec.childFields_SendMessagePayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2790,9 +2712,7 @@ func (ec *executionContext) fieldContext_Mutation_setMessagePolicy(ctx context.C
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_SetMessagePolicyPayload(ctx, field)
-		},
+		Child:      ec.child(81, func(ec *executionContext) childFunc { return ec.childFields_SetMessagePolicyPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2840,9 +2760,7 @@ func (ec *executionContext) fieldContext_Mutation_markNotificationsRead(ctx cont
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_MarkNotificationsReadPayload(ctx, field)
-		},
+		Child:      ec.child(82, func(ec *executionContext) childFunc { return ec.childFields_MarkNotificationsReadPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2890,9 +2808,7 @@ func (ec *executionContext) fieldContext_Mutation_refreshSession(ctx context.Con
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_RefreshSessionPayload(ctx, field)
-		},
+		Child:      ec.child(83, func(ec *executionContext) childFunc { return ec.childFields_RefreshSessionPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2938,9 +2854,7 @@ func (ec *executionContext) fieldContext_Mutation_logout(_ context.Context, fiel
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_LogoutPayload(ctx, field)
-		},
+		Child:      ec.child(84, func(ec *executionContext) childFunc { return ec.childFields_LogoutPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -2975,9 +2889,7 @@ func (ec *executionContext) fieldContext_Mutation_logoutAll(_ context.Context, f
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_LogoutAllPayload(ctx, field)
-		},
+		Child:      ec.child(85, func(ec *executionContext) childFunc { return ec.childFields_LogoutAllPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -3014,9 +2926,7 @@ func (ec *executionContext) fieldContext_Mutation_revokeSession(ctx context.Cont
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_RevokeSessionPayload(ctx, field)
-		},
+		Child:      ec.child(86, func(ec *executionContext) childFunc { return ec.childFields_RevokeSessionPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -3064,9 +2974,7 @@ func (ec *executionContext) fieldContext_Mutation_changePassword(ctx context.Con
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_ChangePasswordPayload(ctx, field)
-		},
+		Child:      ec.child(87, func(ec *executionContext) childFunc { return ec.childFields_ChangePasswordPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -3114,9 +3022,7 @@ func (ec *executionContext) fieldContext_Mutation_likePost(ctx context.Context, 
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_LikePostPayload(ctx, field)
-		},
+		Child:      ec.child(88, func(ec *executionContext) childFunc { return ec.childFields_LikePostPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -3164,9 +3070,7 @@ func (ec *executionContext) fieldContext_Mutation_unlikePost(ctx context.Context
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_UnlikePostPayload(ctx, field)
-		},
+		Child:      ec.child(89, func(ec *executionContext) childFunc { return ec.childFields_UnlikePostPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -3214,9 +3118,7 @@ func (ec *executionContext) fieldContext_Mutation_followUser(ctx context.Context
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_FollowUserPayload(ctx, field)
-		},
+		Child:      ec.child(90, func(ec *executionContext) childFunc { return ec.childFields_FollowUserPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -3264,9 +3166,7 @@ func (ec *executionContext) fieldContext_Mutation_unfollowUser(ctx context.Conte
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_UnfollowUserPayload(ctx, field)
-		},
+		Child:      ec.child(91, func(ec *executionContext) childFunc { return ec.childFields_UnfollowUserPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -3312,9 +3212,7 @@ func (ec *executionContext) fieldContext_RegisterPayload_user(_ context.Context,
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -3457,9 +3355,7 @@ func (ec *executionContext) fieldContext_UpdateProfilePayload_user(_ context.Con
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
