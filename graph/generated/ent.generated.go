@@ -928,10 +928,8 @@ func (ec *executionContext) fieldContext_Comment_id(_ context.Context, field gra
 }
 
 func (ec *executionContext) _Comment_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Comment) (ret graphql.Marshaler) {
-	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Comment_createdAt, func(ctx context.Context) (time.Time, error) {
-			return obj.CreatedAt, nil
-		}, ec.marshalNTime2timeᚐTime, true, true)
+	if ec.direct && !obj.CreatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -956,10 +954,8 @@ func (ec *executionContext) fieldContext_Comment_createdAt(_ context.Context, fi
 }
 
 func (ec *executionContext) _Comment_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Comment) (ret graphql.Marshaler) {
-	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Comment_updatedAt, func(ctx context.Context) (time.Time, error) {
-			return obj.UpdatedAt, nil
-		}, ec.marshalNTime2timeᚐTime, true, true)
+	if ec.direct && !obj.UpdatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.UpdatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1289,10 +1285,8 @@ func (ec *executionContext) fieldContext_Conversation_id(_ context.Context, fiel
 }
 
 func (ec *executionContext) _Conversation_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Conversation_createdAt, func(ctx context.Context) (time.Time, error) {
-			return obj.CreatedAt, nil
-		}, ec.marshalNTime2timeᚐTime, true, true)
+	if ec.direct && !obj.CreatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1317,10 +1311,8 @@ func (ec *executionContext) fieldContext_Conversation_createdAt(_ context.Contex
 }
 
 func (ec *executionContext) _Conversation_lastMessageAt(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Conversation_lastMessageAt, func(ctx context.Context) (time.Time, error) {
-			return obj.LastMessageAt, nil
-		}, ec.marshalNTime2timeᚐTime, true, true)
+	if ec.direct && !obj.LastMessageAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.LastMessageAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1611,10 +1603,8 @@ func (ec *executionContext) fieldContext_Image_id(_ context.Context, field graph
 }
 
 func (ec *executionContext) _Image_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Image) (ret graphql.Marshaler) {
-	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Image_createdAt, func(ctx context.Context) (time.Time, error) {
-			return obj.CreatedAt, nil
-		}, ec.marshalNTime2timeᚐTime, true, true)
+	if ec.direct && !obj.CreatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1639,10 +1629,8 @@ func (ec *executionContext) fieldContext_Image_createdAt(_ context.Context, fiel
 }
 
 func (ec *executionContext) _Image_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Image) (ret graphql.Marshaler) {
-	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Image_updatedAt, func(ctx context.Context) (time.Time, error) {
-			return obj.UpdatedAt, nil
-		}, ec.marshalNTime2timeᚐTime, true, true)
+	if ec.direct && !obj.UpdatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.UpdatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2012,10 +2000,8 @@ func (ec *executionContext) fieldContext_Message_body(_ context.Context, field g
 }
 
 func (ec *executionContext) _Message_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Message_createdAt, func(ctx context.Context) (time.Time, error) {
-			return obj.CreatedAt, nil
-		}, ec.marshalNTime2timeᚐTime, true, true)
+	if ec.direct && !obj.CreatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2319,10 +2305,8 @@ func (ec *executionContext) fieldContext_Notification_kind(_ context.Context, fi
 }
 
 func (ec *executionContext) _Notification_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
-	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Notification_createdAt, func(ctx context.Context) (time.Time, error) {
-			return obj.CreatedAt, nil
-		}, ec.marshalNTime2timeᚐTime, true, true)
+	if ec.direct && !obj.CreatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2800,10 +2784,8 @@ func (ec *executionContext) fieldContext_Post_id(_ context.Context, field graphq
 }
 
 func (ec *executionContext) _Post_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
-	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Post_createdAt, func(ctx context.Context) (time.Time, error) {
-			return obj.CreatedAt, nil
-		}, ec.marshalNTime2timeᚐTime, true, true)
+	if ec.direct && !obj.CreatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2828,10 +2810,8 @@ func (ec *executionContext) fieldContext_Post_createdAt(_ context.Context, field
 }
 
 func (ec *executionContext) _Post_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
-	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Post_updatedAt, func(ctx context.Context) (time.Time, error) {
-			return obj.UpdatedAt, nil
-		}, ec.marshalNTime2timeᚐTime, true, true)
+	if ec.direct && !obj.UpdatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.UpdatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4454,10 +4434,8 @@ func (ec *executionContext) fieldContext_Session_userAgent(_ context.Context, fi
 }
 
 func (ec *executionContext) _Session_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Session) (ret graphql.Marshaler) {
-	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Session_createdAt, func(ctx context.Context) (time.Time, error) {
-			return obj.CreatedAt, nil
-		}, ec.marshalNTime2timeᚐTime, true, true)
+	if ec.direct && !obj.CreatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4482,10 +4460,8 @@ func (ec *executionContext) fieldContext_Session_createdAt(_ context.Context, fi
 }
 
 func (ec *executionContext) _Session_lastUsedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Session) (ret graphql.Marshaler) {
-	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Session_lastUsedAt, func(ctx context.Context) (time.Time, error) {
-			return obj.LastUsedAt, nil
-		}, ec.marshalNTime2timeᚐTime, true, true)
+	if ec.direct && !obj.LastUsedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.LastUsedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4510,10 +4486,8 @@ func (ec *executionContext) fieldContext_Session_lastUsedAt(_ context.Context, f
 }
 
 func (ec *executionContext) _Session_expiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.Session) (ret graphql.Marshaler) {
-	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Session_expiresAt, func(ctx context.Context) (time.Time, error) {
-			return obj.ExpiresAt, nil
-		}, ec.marshalNTime2timeᚐTime, true, true)
+	if ec.direct && !obj.ExpiresAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.ExpiresAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4618,10 +4592,8 @@ func (ec *executionContext) fieldContext_Tag_name(_ context.Context, field graph
 }
 
 func (ec *executionContext) _Tag_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
-	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Tag_createdAt, func(ctx context.Context) (time.Time, error) {
-			return obj.CreatedAt, nil
-		}, ec.marshalNTime2timeᚐTime, true, true)
+	if ec.direct && !obj.CreatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4905,10 +4877,8 @@ func (ec *executionContext) fieldContext_User_id(_ context.Context, field graphq
 }
 
 func (ec *executionContext) _User_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_User_createdAt, func(ctx context.Context) (time.Time, error) {
-			return obj.CreatedAt, nil
-		}, ec.marshalNTime2timeᚐTime, true, true)
+	if ec.direct && !obj.CreatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4933,10 +4903,8 @@ func (ec *executionContext) fieldContext_User_createdAt(_ context.Context, field
 }
 
 func (ec *executionContext) _User_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_User_updatedAt, func(ctx context.Context) (time.Time, error) {
-			return obj.UpdatedAt, nil
-		}, ec.marshalNTime2timeᚐTime, true, true)
+	if ec.direct && !obj.UpdatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.UpdatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,

@@ -89,10 +89,8 @@ func (ec *executionContext) fieldContext_CompleteSignInPayload_accessToken(_ con
 }
 
 func (ec *executionContext) _CompleteSignInPayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.CompleteSignInPayload) (ret graphql.Marshaler) {
-	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_CompleteSignInPayload_expiresAt, func(ctx context.Context) (time.Time, error) {
-			return obj.ExpiresAt, nil
-		}, ec.marshalNTime2timeᚐTime, true, true)
+	if ec.direct && !obj.ExpiresAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.ExpiresAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -143,10 +141,8 @@ func (ec *executionContext) fieldContext_CompleteSignInPayload_refreshToken(_ co
 }
 
 func (ec *executionContext) _CompleteSignInPayload_refreshTokenExpiresAt(ctx context.Context, field graphql.CollectedField, obj *model.CompleteSignInPayload) (ret graphql.Marshaler) {
-	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_CompleteSignInPayload_refreshTokenExpiresAt, func(ctx context.Context) (time.Time, error) {
-			return obj.RefreshTokenExpiresAt, nil
-		}, ec.marshalNTime2timeᚐTime, true, true)
+	if ec.direct && !obj.RefreshTokenExpiresAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.RefreshTokenExpiresAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -249,10 +245,8 @@ func (ec *executionContext) fieldContext_Identity_email(_ context.Context, field
 }
 
 func (ec *executionContext) _Identity_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
-	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Identity_createdAt, func(ctx context.Context) (time.Time, error) {
-			return obj.CreatedAt, nil
-		}, ec.marshalNTime2timeᚐTime, true, true)
+	if ec.direct && !obj.CreatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,

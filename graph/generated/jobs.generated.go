@@ -235,10 +235,8 @@ func (ec *executionContext) fieldContext_Job_lastError(_ context.Context, field 
 }
 
 func (ec *executionContext) _Job_createdAt(ctx context.Context, field graphql.CollectedField, obj *rivertype.JobRow) (ret graphql.Marshaler) {
-	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Job_createdAt, func(ctx context.Context) (time.Time, error) {
-			return obj.CreatedAt, nil
-		}, ec.marshalNTime2timeᚐTime, true, true)
+	if ec.direct && !obj.CreatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -263,10 +261,8 @@ func (ec *executionContext) fieldContext_Job_createdAt(_ context.Context, field 
 }
 
 func (ec *executionContext) _Job_scheduledAt(ctx context.Context, field graphql.CollectedField, obj *rivertype.JobRow) (ret graphql.Marshaler) {
-	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Job_scheduledAt, func(ctx context.Context) (time.Time, error) {
-			return obj.ScheduledAt, nil
-		}, ec.marshalNTime2timeᚐTime, true, true)
+	if ec.direct && !obj.ScheduledAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.ScheduledAt)
 	}
 	return graphql.ResolveField(
 		ctx,

@@ -114,10 +114,8 @@ func (ec *executionContext) fieldContext_CreateImageUploadPayload_url(_ context.
 }
 
 func (ec *executionContext) _CreateImageUploadPayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.CreateImageUploadPayload) (ret graphql.Marshaler) {
-	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_CreateImageUploadPayload_expiresAt, func(ctx context.Context) (time.Time, error) {
-			return obj.ExpiresAt, nil
-		}, ec.marshalNTime2timeᚐTime, true, true)
+	if ec.direct && !obj.ExpiresAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.ExpiresAt)
 	}
 	return graphql.ResolveField(
 		ctx,

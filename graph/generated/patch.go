@@ -119,19 +119,22 @@ func written(fields []graphql.CollectedField, alias string) bool {
 // other: a goroutine, a closure and a field context each were most of a list's cost, and what
 // an element waits for is batched by the request's loaders, which field collection and the
 // loaders' prefetch fill before the elements run. The elements' field contexts and indexes are
-// allocated together. (With one element at a time there is nothing for workerLimit to limit.)
+// allocated together, in one array. (With one element at a time there is nothing for workerLimit to limit.)
 func marshalList(ctx context.Context, length int, _ int64, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) graphql.Array {
 	ret := make(graphql.Array, length)
 	if length == 0 {
 		return ret
 	}
-	index := make([]int, length)
-	fcs := make([]graphql.FieldContext, length)
+	elems := make([]struct {
+		fc    graphql.FieldContext
+		index int
+	}, length)
 	failed := false
 	for i := range length {
-		index[i] = i
-		fcs[i].Index = &index[i]
-		childCtx := graphql.WithFieldContext(ctx, &fcs[i])
+		e := &elems[i]
+		e.index = i
+		e.fc.Index = &e.index
+		childCtx := graphql.WithFieldContext(ctx, &e.fc)
 		if omitPanicHandler {
 			ret[i] = marshalElement(childCtx, i)
 			continue

@@ -788,10 +788,8 @@ func (ec *executionContext) fieldContext_LoginPayload_accessToken(_ context.Cont
 }
 
 func (ec *executionContext) _LoginPayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.LoginPayload) (ret graphql.Marshaler) {
-	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_LoginPayload_expiresAt, func(ctx context.Context) (time.Time, error) {
-			return obj.ExpiresAt, nil
-		}, ec.marshalNTime2timeᚐTime, true, true)
+	if ec.direct && !obj.ExpiresAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.ExpiresAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -842,10 +840,8 @@ func (ec *executionContext) fieldContext_LoginPayload_refreshToken(_ context.Con
 }
 
 func (ec *executionContext) _LoginPayload_refreshTokenExpiresAt(ctx context.Context, field graphql.CollectedField, obj *model.LoginPayload) (ret graphql.Marshaler) {
-	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_LoginPayload_refreshTokenExpiresAt, func(ctx context.Context) (time.Time, error) {
-			return obj.RefreshTokenExpiresAt, nil
-		}, ec.marshalNTime2timeᚐTime, true, true)
+	if ec.direct && !obj.RefreshTokenExpiresAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.RefreshTokenExpiresAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -3244,10 +3240,8 @@ func (ec *executionContext) fieldContext_RegisterPayload_accessToken(_ context.C
 }
 
 func (ec *executionContext) _RegisterPayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.RegisterPayload) (ret graphql.Marshaler) {
-	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_RegisterPayload_expiresAt, func(ctx context.Context) (time.Time, error) {
-			return obj.ExpiresAt, nil
-		}, ec.marshalNTime2timeᚐTime, true, true)
+	if ec.direct && !obj.ExpiresAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.ExpiresAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -3298,10 +3292,8 @@ func (ec *executionContext) fieldContext_RegisterPayload_refreshToken(_ context.
 }
 
 func (ec *executionContext) _RegisterPayload_refreshTokenExpiresAt(ctx context.Context, field graphql.CollectedField, obj *model.RegisterPayload) (ret graphql.Marshaler) {
-	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_RegisterPayload_refreshTokenExpiresAt, func(ctx context.Context) (time.Time, error) {
-			return obj.RefreshTokenExpiresAt, nil
-		}, ec.marshalNTime2timeᚐTime, true, true)
+	if ec.direct && !obj.RefreshTokenExpiresAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.RefreshTokenExpiresAt)
 	}
 	return graphql.ResolveField(
 		ctx,

@@ -19,6 +19,7 @@ type Walker struct {
 	Fragments ast.FragmentDefinitionList
 
 	visited     int
+	found       []*ast.Field                       // every list Fields returned, back to back: one growing array per walk
 	inlineDepth int                                // the deepest nesting of inline fragments in the last Fields
 	spreads     int                                // the fragment spreads the last Fields expanded
 	byName      map[string]*ast.FragmentDefinition // Fragments by name
@@ -47,11 +48,17 @@ func (w *Walker) max() int {
 
 // Fields lists the fields of a selection set with inline fragments and fragment spreads inlined,
 // whatever their type condition.
+//
+// The lists share one array, each capped at its end: a walk calls Fields once per selection set,
+// and a slice each was most of a walk's allocations. A list stays valid after later calls.
 func (w *Walker) Fields(set ast.SelectionSet) []*ast.Field {
-	var out []*ast.Field
+	start := len(w.found)
 	w.inlineDepth, w.spreads = 0, 0
-	w.fields(set, &out, 0)
-	return out
+	w.fields(set, &w.found, 0)
+	if len(w.found) == start {
+		return nil
+	}
+	return w.found[start:len(w.found):len(w.found)]
 }
 
 func (w *Walker) fields(set ast.SelectionSet, out *[]*ast.Field, inline int) {
