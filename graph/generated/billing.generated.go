@@ -119,7 +119,7 @@ func (ec *executionContext) fieldContext_Membership_currentPeriodEnd(_ context.C
 
 func (ec *executionContext) _Membership_cancelAtPeriodEnd(ctx context.Context, field graphql.CollectedField, obj *ent.Membership) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.CancelAtPeriodEnd)
+		return marshalBool(obj.CancelAtPeriodEnd)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -171,7 +171,7 @@ func (ec *executionContext) fieldContext_MembershipPlan_monthlyPrice(_ context.C
 
 func (ec *executionContext) _MembershipPlan_currency(ctx context.Context, field graphql.CollectedField, obj *ent.MembershipPlan) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Currency)
+		return (*stringField)(&obj.Currency)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -197,7 +197,7 @@ func (ec *executionContext) fieldContext_MembershipPlan_currency(_ context.Conte
 
 func (ec *executionContext) _MembershipPlan_description(ctx context.Context, field graphql.CollectedField, obj *ent.MembershipPlan) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Description)
+		return (*stringField)(&obj.Description)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -223,7 +223,7 @@ func (ec *executionContext) fieldContext_MembershipPlan_description(_ context.Co
 
 func (ec *executionContext) _MembershipPlan_active(ctx context.Context, field graphql.CollectedField, obj *ent.MembershipPlan) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.Active)
+		return marshalBool(obj.Active)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -249,7 +249,7 @@ func (ec *executionContext) fieldContext_MembershipPlan_active(_ context.Context
 
 func (ec *executionContext) _OpenBillingPortalPayload_url(ctx context.Context, field graphql.CollectedField, obj *model.OpenBillingPortalPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.URL)
+		return (*stringField)(&obj.URL)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -310,7 +310,7 @@ func (ec *executionContext) fieldContext_SetMembershipPlanPayload_plan(_ context
 
 func (ec *executionContext) _StartMembershipCheckoutPayload_url(ctx context.Context, field graphql.CollectedField, obj *model.StartMembershipCheckoutPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.URL)
+		return (*stringField)(&obj.URL)
 	}
 	return graphql.ResolveField(
 		ctx,

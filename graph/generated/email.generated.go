@@ -166,7 +166,7 @@ func (ec *executionContext) fieldContext_NotificationSettings_newMessage(_ conte
 
 func (ec *executionContext) _RequestPasswordResetPayload_accepted(ctx context.Context, field graphql.CollectedField, obj *model.RequestPasswordResetPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.Accepted)
+		return marshalBool(obj.Accepted)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -192,7 +192,7 @@ func (ec *executionContext) fieldContext_RequestPasswordResetPayload_accepted(_ 
 
 func (ec *executionContext) _ResendVerificationEmailPayload_sent(ctx context.Context, field graphql.CollectedField, obj *model.ResendVerificationEmailPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.Sent)
+		return marshalBool(obj.Sent)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -218,7 +218,7 @@ func (ec *executionContext) fieldContext_ResendVerificationEmailPayload_sent(_ c
 
 func (ec *executionContext) _ResetPasswordPayload_revokedSessionCount(ctx context.Context, field graphql.CollectedField, obj *model.ResetPasswordPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.RevokedSessionCount)
+		return (*intField)(&obj.RevokedSessionCount)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -279,7 +279,7 @@ func (ec *executionContext) fieldContext_UpdateNotificationSettingsPayload_setti
 
 func (ec *executionContext) _VerifyEmailPayload_email(ctx context.Context, field graphql.CollectedField, obj *model.VerifyEmailPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Email)
+		return (*stringField)(&obj.Email)
 	}
 	return graphql.ResolveField(
 		ctx,

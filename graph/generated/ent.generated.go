@@ -903,7 +903,7 @@ func (ec *executionContext) field_User_posts_args(ctx context.Context, rawArgs m
 
 func (ec *executionContext) _Comment_id(ctx context.Context, field graphql.CollectedField, obj *ent.Comment) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+		return (*intIDField)(&obj.ID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -981,7 +981,7 @@ func (ec *executionContext) fieldContext_Comment_updatedAt(_ context.Context, fi
 
 func (ec *executionContext) _Comment_body(ctx context.Context, field graphql.CollectedField, obj *ent.Comment) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Body)
+		return (*stringField)(&obj.Body)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1173,7 +1173,7 @@ func (ec *executionContext) fieldContext_CommentConnection_pageInfo(_ context.Co
 
 func (ec *executionContext) _CommentConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.CommentConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+		return (*intField)(&obj.TotalCount)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1260,7 +1260,7 @@ func (ec *executionContext) fieldContext_CommentEdge_cursor(_ context.Context, f
 
 func (ec *executionContext) _Conversation_id(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+		return (*intIDField)(&obj.ID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1491,7 +1491,7 @@ func (ec *executionContext) fieldContext_ConversationConnection_pageInfo(_ conte
 
 func (ec *executionContext) _ConversationConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ConversationConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+		return (*intField)(&obj.TotalCount)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1578,7 +1578,7 @@ func (ec *executionContext) fieldContext_ConversationEdge_cursor(_ context.Conte
 
 func (ec *executionContext) _Image_id(ctx context.Context, field graphql.CollectedField, obj *ent.Image) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+		return (*intIDField)(&obj.ID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1682,7 +1682,7 @@ func (ec *executionContext) fieldContext_Image_purpose(_ context.Context, field 
 
 func (ec *executionContext) _Image_alt(ctx context.Context, field graphql.CollectedField, obj *ent.Image) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Alt)
+		return (*stringField)(&obj.Alt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1708,7 +1708,7 @@ func (ec *executionContext) fieldContext_Image_alt(_ context.Context, field grap
 
 func (ec *executionContext) _Image_width(ctx context.Context, field graphql.CollectedField, obj *ent.Image) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.Width)
+		return (*intField)(&obj.Width)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1734,7 +1734,7 @@ func (ec *executionContext) fieldContext_Image_width(_ context.Context, field gr
 
 func (ec *executionContext) _Image_height(ctx context.Context, field graphql.CollectedField, obj *ent.Image) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.Height)
+		return (*intField)(&obj.Height)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1812,7 +1812,7 @@ func (ec *executionContext) fieldContext_Image_bytes(_ context.Context, field gr
 
 func (ec *executionContext) _Image_color(ctx context.Context, field graphql.CollectedField, obj *ent.Image) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Color)
+		return (*stringField)(&obj.Color)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1949,7 +1949,7 @@ func (ec *executionContext) fieldContext_Image_variants(_ context.Context, field
 
 func (ec *executionContext) _Message_id(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+		return (*intIDField)(&obj.ID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1975,7 +1975,7 @@ func (ec *executionContext) fieldContext_Message_id(_ context.Context, field gra
 
 func (ec *executionContext) _Message_body(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Body)
+		return (*stringField)(&obj.Body)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2167,7 +2167,7 @@ func (ec *executionContext) fieldContext_MessageConnection_pageInfo(_ context.Co
 
 func (ec *executionContext) _MessageConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.MessageConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+		return (*intField)(&obj.TotalCount)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2254,7 +2254,7 @@ func (ec *executionContext) fieldContext_MessageEdge_cursor(_ context.Context, f
 
 func (ec *executionContext) _Notification_id(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+		return (*intIDField)(&obj.ID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2568,7 +2568,7 @@ func (ec *executionContext) fieldContext_NotificationConnection_pageInfo(_ conte
 
 func (ec *executionContext) _NotificationConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.NotificationConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+		return (*intField)(&obj.TotalCount)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2655,7 +2655,7 @@ func (ec *executionContext) fieldContext_NotificationEdge_cursor(_ context.Conte
 
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.HasNextPage)
+		return marshalBool(obj.HasNextPage)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2681,7 +2681,7 @@ func (ec *executionContext) fieldContext_PageInfo_hasNextPage(_ context.Context,
 
 func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.HasPreviousPage)
+		return marshalBool(obj.HasPreviousPage)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2759,7 +2759,7 @@ func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, f
 
 func (ec *executionContext) _Post_id(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+		return (*intIDField)(&obj.ID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2837,7 +2837,7 @@ func (ec *executionContext) fieldContext_Post_updatedAt(_ context.Context, field
 
 func (ec *executionContext) _Post_slug(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Slug)
+		return (*stringField)(&obj.Slug)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2863,7 +2863,7 @@ func (ec *executionContext) fieldContext_Post_slug(_ context.Context, field grap
 
 func (ec *executionContext) _Post_title(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Title)
+		return (*stringField)(&obj.Title)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2889,7 +2889,7 @@ func (ec *executionContext) fieldContext_Post_title(_ context.Context, field gra
 
 func (ec *executionContext) _Post_description(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Description)
+		return (*stringField)(&obj.Description)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -3382,7 +3382,7 @@ func (ec *executionContext) fieldContext_PostConnection_pageInfo(_ context.Conte
 
 func (ec *executionContext) _PostConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.PostConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+		return (*intField)(&obj.TotalCount)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4383,7 +4383,7 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 
 func (ec *executionContext) _Session_id(ctx context.Context, field graphql.CollectedField, obj *ent.Session) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+		return (*intIDField)(&obj.ID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4409,7 +4409,7 @@ func (ec *executionContext) fieldContext_Session_id(_ context.Context, field gra
 
 func (ec *executionContext) _Session_userAgent(ctx context.Context, field graphql.CollectedField, obj *ent.Session) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.UserAgent)
+		return (*stringField)(&obj.UserAgent)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4541,7 +4541,7 @@ func (ec *executionContext) fieldContext_Session_current(_ context.Context, fiel
 
 func (ec *executionContext) _Tag_id(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+		return (*intIDField)(&obj.ID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4567,7 +4567,7 @@ func (ec *executionContext) fieldContext_Tag_id(_ context.Context, field graphql
 
 func (ec *executionContext) _Tag_name(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Name)
+		return (*stringField)(&obj.Name)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4765,7 +4765,7 @@ func (ec *executionContext) fieldContext_TagConnection_pageInfo(_ context.Contex
 
 func (ec *executionContext) _TagConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.TagConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+		return (*intField)(&obj.TotalCount)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4852,7 +4852,7 @@ func (ec *executionContext) fieldContext_TagEdge_cursor(_ context.Context, field
 
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+		return (*intIDField)(&obj.ID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4930,7 +4930,7 @@ func (ec *executionContext) fieldContext_User_updatedAt(_ context.Context, field
 
 func (ec *executionContext) _User_username(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Username)
+		return (*stringField)(&obj.Username)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4956,7 +4956,7 @@ func (ec *executionContext) fieldContext_User_username(_ context.Context, field 
 
 func (ec *executionContext) _User_displayName(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.DisplayName)
+		return (*stringField)(&obj.DisplayName)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4982,7 +4982,7 @@ func (ec *executionContext) fieldContext_User_displayName(_ context.Context, fie
 
 func (ec *executionContext) _User_bio(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Bio)
+		return (*stringField)(&obj.Bio)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -5008,7 +5008,7 @@ func (ec *executionContext) fieldContext_User_bio(_ context.Context, field graph
 
 func (ec *executionContext) _User_avatarURL(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.AvatarURL)
+		return (*stringField)(&obj.AvatarURL)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -5810,7 +5810,7 @@ func (ec *executionContext) fieldContext_UserConnection_pageInfo(_ context.Conte
 
 func (ec *executionContext) _UserConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+		return (*intField)(&obj.TotalCount)
 	}
 	return graphql.ResolveField(
 		ctx,

@@ -283,7 +283,7 @@ func (ec *executionContext) fieldContext_Entity_findManyUserByIDs(ctx context.Co
 
 func (ec *executionContext) __Service_sdl(ctx context.Context, field graphql.CollectedField, obj *fedruntime.Service) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalOString2string(ctx, field.Selections, obj.SDL)
+		return (*stringField)(&obj.SDL)
 	}
 	return graphql.ResolveField(
 		ctx,

@@ -64,7 +64,7 @@ func (ec *executionContext) fieldContext_CompleteSignInPayload_user(_ context.Co
 
 func (ec *executionContext) _CompleteSignInPayload_accessToken(ctx context.Context, field graphql.CollectedField, obj *model.CompleteSignInPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.AccessToken)
+		return (*stringField)(&obj.AccessToken)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -168,7 +168,7 @@ func (ec *executionContext) fieldContext_CompleteSignInPayload_refreshTokenExpir
 
 func (ec *executionContext) _ConfirmIdentityLinkPayload_provider(ctx context.Context, field graphql.CollectedField, obj *model.ConfirmIdentityLinkPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Provider)
+		return (*stringField)(&obj.Provider)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -194,7 +194,7 @@ func (ec *executionContext) fieldContext_ConfirmIdentityLinkPayload_provider(_ c
 
 func (ec *executionContext) _Identity_provider(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Provider)
+		return (*stringField)(&obj.Provider)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -220,7 +220,7 @@ func (ec *executionContext) fieldContext_Identity_provider(_ context.Context, fi
 
 func (ec *executionContext) _Identity_email(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Email)
+		return (*stringField)(&obj.Email)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -272,7 +272,7 @@ func (ec *executionContext) fieldContext_Identity_createdAt(_ context.Context, f
 
 func (ec *executionContext) _Provider_name(ctx context.Context, field graphql.CollectedField, obj *identity.ProviderInfo) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Name)
+		return (*stringField)(&obj.Name)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -298,7 +298,7 @@ func (ec *executionContext) fieldContext_Provider_name(_ context.Context, field 
 
 func (ec *executionContext) _Provider_displayName(ctx context.Context, field graphql.CollectedField, obj *identity.ProviderInfo) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.DisplayName)
+		return (*stringField)(&obj.DisplayName)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -359,7 +359,7 @@ func (ec *executionContext) fieldContext_SetPasswordPayload_user(_ context.Conte
 
 func (ec *executionContext) _StartSignInPayload_authorizationURL(ctx context.Context, field graphql.CollectedField, obj *model.StartSignInPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.AuthorizationURL)
+		return (*stringField)(&obj.AuthorizationURL)
 	}
 	return graphql.ResolveField(
 		ctx,

@@ -102,7 +102,7 @@ func (ec *executionContext) fieldContext_Job_id(_ context.Context, field graphql
 
 func (ec *executionContext) _Job_kind(ctx context.Context, field graphql.CollectedField, obj *rivertype.JobRow) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Kind)
+		return (*stringField)(&obj.Kind)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -156,7 +156,7 @@ func (ec *executionContext) fieldContext_Job_state(_ context.Context, field grap
 
 func (ec *executionContext) _Job_attempt(ctx context.Context, field graphql.CollectedField, obj *rivertype.JobRow) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.Attempt)
+		return (*intField)(&obj.Attempt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -182,7 +182,7 @@ func (ec *executionContext) fieldContext_Job_attempt(_ context.Context, field gr
 
 func (ec *executionContext) _Job_maxAttempts(ctx context.Context, field graphql.CollectedField, obj *rivertype.JobRow) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.MaxAttempts)
+		return (*intField)(&obj.MaxAttempts)
 	}
 	return graphql.ResolveField(
 		ctx,

@@ -63,7 +63,7 @@ func (ec *executionContext) fieldContext_CompleteImageUploadPayload_image(_ cont
 
 func (ec *executionContext) _CreateImageUploadPayload_uploadID(ctx context.Context, field graphql.CollectedField, obj *model.CreateImageUploadPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.UploadID)
+		return (*stringField)(&obj.UploadID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -89,7 +89,7 @@ func (ec *executionContext) fieldContext_CreateImageUploadPayload_uploadID(_ con
 
 func (ec *executionContext) _CreateImageUploadPayload_url(ctx context.Context, field graphql.CollectedField, obj *model.CreateImageUploadPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.URL)
+		return (*stringField)(&obj.URL)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -176,7 +176,7 @@ func (ec *executionContext) fieldContext_HideImagePayload_image(_ context.Contex
 
 func (ec *executionContext) _ImageStorage_usedBytes(ctx context.Context, field graphql.CollectedField, obj *model.ImageStorage) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.UsedBytes)
+		return (*intField)(&obj.UsedBytes)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -202,7 +202,7 @@ func (ec *executionContext) fieldContext_ImageStorage_usedBytes(_ context.Contex
 
 func (ec *executionContext) _ImageStorage_limitBytes(ctx context.Context, field graphql.CollectedField, obj *model.ImageStorage) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.LimitBytes)
+		return (*intField)(&obj.LimitBytes)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -228,7 +228,7 @@ func (ec *executionContext) fieldContext_ImageStorage_limitBytes(_ context.Conte
 
 func (ec *executionContext) _ImageVariant_width(ctx context.Context, field graphql.CollectedField, obj *media.VariantURL) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.Width)
+		return (*intField)(&obj.Width)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -254,7 +254,7 @@ func (ec *executionContext) fieldContext_ImageVariant_width(_ context.Context, f
 
 func (ec *executionContext) _ImageVariant_height(ctx context.Context, field graphql.CollectedField, obj *media.VariantURL) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.Height)
+		return (*intField)(&obj.Height)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -280,7 +280,7 @@ func (ec *executionContext) fieldContext_ImageVariant_height(_ context.Context, 
 
 func (ec *executionContext) _ImageVariant_url(ctx context.Context, field graphql.CollectedField, obj *media.VariantURL) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.URL)
+		return (*stringField)(&obj.URL)
 	}
 	return graphql.ResolveField(
 		ctx,

@@ -3,9 +3,11 @@
 package generated
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"strconv"
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -113,6 +115,87 @@ func written(fields []graphql.CollectedField, alias string) bool {
 		}
 	}
 	return false
+}
+
+// A leaf's value marshaled from its object's field, by pointer, as gqlgen's MarshalString,
+// MarshalInt and MarshalIntID write it: an interface holds a pointer without an allocation, where
+// those functions make a closure per value. Loaded objects do not change before the response is
+// written.
+type (
+	stringField string
+	intField    int
+	intIDField  int
+)
+
+func (s *stringField) MarshalGQL(w io.Writer) { writeQuotedString(w, string(*s)) }
+func (i *intField) MarshalGQL(w io.Writer)    { writeInt(w, int64(*i), false) }
+func (i *intIDField) MarshalGQL(w io.Writer)  { writeInt(w, int64(*i), true) }
+
+// writeQuotedString writes s as a JSON string, escaped as gqlgen does (control characters,
+// quotes and backslashes; other bytes as they are).
+func writeQuotedString(w io.Writer, s string) {
+	const hex = "0123456789ABCDEF"
+	io.WriteString(w, "\"")
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '\\' && c != '"' {
+			continue
+		}
+		io.WriteString(w, s[start:i])
+		switch c {
+		case '\t':
+			io.WriteString(w, "\\t")
+		case '\r':
+			io.WriteString(w, "\\r")
+		case '\n':
+			io.WriteString(w, "\\n")
+		case '\\':
+			io.WriteString(w, "\\\\")
+		case '"':
+			io.WriteString(w, "\\\"")
+		default:
+			io.WriteString(w, "\\u00")
+			io.WriteString(w, hex[c>>4:c>>4+1])
+			io.WriteString(w, hex[c&0xf:c&0xf+1])
+		}
+		start = i + 1
+	}
+	io.WriteString(w, s[start:])
+	io.WriteString(w, "\"")
+}
+
+// writeInt writes i in decimal, quoted for an ID; into a bytes.Buffer (the executor's) without
+// an allocation.
+func writeInt(w io.Writer, i int64, quoted bool) {
+	b, ok := w.(*bytes.Buffer)
+	if !ok {
+		s := strconv.FormatInt(i, 10)
+		if quoted {
+			s = "\"" + s + "\""
+		}
+		io.WriteString(w, s)
+		return
+	}
+	buf := b.AvailableBuffer()
+	if quoted {
+		buf = append(buf, '"')
+	}
+	buf = strconv.AppendInt(buf, i, 10)
+	if quoted {
+		buf = append(buf, '"')
+	}
+	b.Write(buf)
+}
+
+// gqlgen's Boolean marshalers hold nothing but their value: two serve every field.
+var marshaledTrue, marshaledFalse = graphql.MarshalBoolean(true), graphql.MarshalBoolean(false)
+
+func marshalBool(b bool) graphql.Marshaler {
+	if b {
+		return marshaledTrue
+	}
+	return marshaledFalse
 }
 
 // marshalList is graphql.MarshalSliceConcurrently with the elements marshaled one after the

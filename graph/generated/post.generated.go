@@ -98,7 +98,7 @@ func (ec *executionContext) fieldContext_CreatePostPayload_post(_ context.Contex
 
 func (ec *executionContext) _DeleteCommentPayload_deletedCommentID(ctx context.Context, field graphql.CollectedField, obj *model.DeleteCommentPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNID2int(ctx, field.Selections, obj.DeletedCommentID)
+		return (*intIDField)(&obj.DeletedCommentID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -159,7 +159,7 @@ func (ec *executionContext) fieldContext_DeleteCommentPayload_post(_ context.Con
 
 func (ec *executionContext) _DeletePostPayload_deletedPostID(ctx context.Context, field graphql.CollectedField, obj *model.DeletePostPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNID2int(ctx, field.Selections, obj.DeletedPostID)
+		return (*intIDField)(&obj.DeletedPostID)
 	}
 	return graphql.ResolveField(
 		ctx,

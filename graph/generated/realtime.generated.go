@@ -63,7 +63,7 @@ func (ec *executionContext) field_Subscription_messageAdded_args(ctx context.Con
 
 func (ec *executionContext) _MarkNotificationsReadPayload_count(ctx context.Context, field graphql.CollectedField, obj *model.MarkNotificationsReadPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.Count)
+		return (*intField)(&obj.Count)
 	}
 	return graphql.ResolveField(
 		ctx,

@@ -27,7 +27,7 @@ import (
 
 func (ec *executionContext) _Highlight_text(ctx context.Context, field graphql.CollectedField, obj *search.Highlight) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Text)
+		return (*stringField)(&obj.Text)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -88,7 +88,7 @@ func (ec *executionContext) fieldContext_Highlight_parts(_ context.Context, fiel
 
 func (ec *executionContext) _HighlightPart_text(ctx context.Context, field graphql.CollectedField, obj *search.HighlightPart) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Text)
+		return (*stringField)(&obj.Text)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -114,7 +114,7 @@ func (ec *executionContext) fieldContext_HighlightPart_text(_ context.Context, f
 
 func (ec *executionContext) _HighlightPart_matched(ctx context.Context, field graphql.CollectedField, obj *search.HighlightPart) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.Matched)
+		return marshalBool(obj.Matched)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -210,7 +210,7 @@ func (ec *executionContext) fieldContext_PostSearchConnection_pageInfo(_ context
 
 func (ec *executionContext) _PostSearchConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *search.PostConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+		return (*intField)(&obj.TotalCount)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -236,7 +236,7 @@ func (ec *executionContext) fieldContext_PostSearchConnection_totalCount(_ conte
 
 func (ec *executionContext) _PostSearchConnection_hasMoreMatches(ctx context.Context, field graphql.CollectedField, obj *search.PostConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.HasMoreMatches)
+		return marshalBool(obj.HasMoreMatches)
 	}
 	return graphql.ResolveField(
 		ctx,

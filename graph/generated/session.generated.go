@@ -63,7 +63,7 @@ func (ec *executionContext) fieldContext_ChangePasswordPayload_user(_ context.Co
 
 func (ec *executionContext) _ChangePasswordPayload_revokedSessionCount(ctx context.Context, field graphql.CollectedField, obj *model.ChangePasswordPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.RevokedSessionCount)
+		return (*intField)(&obj.RevokedSessionCount)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -89,7 +89,7 @@ func (ec *executionContext) fieldContext_ChangePasswordPayload_revokedSessionCou
 
 func (ec *executionContext) _LogoutAllPayload_revokedSessionCount(ctx context.Context, field graphql.CollectedField, obj *model.LogoutAllPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.RevokedSessionCount)
+		return (*intField)(&obj.RevokedSessionCount)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -115,7 +115,7 @@ func (ec *executionContext) fieldContext_LogoutAllPayload_revokedSessionCount(_ 
 
 func (ec *executionContext) _LogoutPayload_sessionID(ctx context.Context, field graphql.CollectedField, obj *model.LogoutPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNID2int(ctx, field.Selections, obj.SessionID)
+		return (*intIDField)(&obj.SessionID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -176,7 +176,7 @@ func (ec *executionContext) fieldContext_RefreshSessionPayload_user(_ context.Co
 
 func (ec *executionContext) _RefreshSessionPayload_accessToken(ctx context.Context, field graphql.CollectedField, obj *model.RefreshSessionPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.AccessToken)
+		return (*stringField)(&obj.AccessToken)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -280,7 +280,7 @@ func (ec *executionContext) fieldContext_RefreshSessionPayload_refreshTokenExpir
 
 func (ec *executionContext) _RevokeSessionPayload_sessionID(ctx context.Context, field graphql.CollectedField, obj *model.RevokeSessionPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNID2int(ctx, field.Selections, obj.SessionID)
+		return (*intIDField)(&obj.SessionID)
 	}
 	return graphql.ResolveField(
 		ctx,

@@ -763,7 +763,7 @@ func (ec *executionContext) fieldContext_LoginPayload_user(_ context.Context, fi
 
 func (ec *executionContext) _LoginPayload_accessToken(ctx context.Context, field graphql.CollectedField, obj *model.LoginPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.AccessToken)
+		return (*stringField)(&obj.AccessToken)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -3215,7 +3215,7 @@ func (ec *executionContext) fieldContext_RegisterPayload_user(_ context.Context,
 
 func (ec *executionContext) _RegisterPayload_accessToken(ctx context.Context, field graphql.CollectedField, obj *model.RegisterPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.AccessToken)
+		return (*stringField)(&obj.AccessToken)
 	}
 	return graphql.ResolveField(
 		ctx,
