@@ -320,6 +320,7 @@ type fieldSet struct {
 	Values   []graphql.Marshaler
 	Invalids uint32
 	delayed  []delayedField
+	small    *fieldSet8 // the storage this set came from, reused once the set is written
 }
 
 type delayedField struct {
@@ -327,16 +328,19 @@ type delayedField struct {
 	f func(context.Context) graphql.Marshaler
 }
 
-// fieldSet8 holds the values of an object of up to 8 selected fields, in one allocation.
+// fieldSet8 holds the values of an object of up to 8 selected fields, in one allocation. Once
+// written, it is reused: the executor writes a response once, and a set is one value's.
 type fieldSet8 struct {
 	fieldSet
 	values [8]graphql.Marshaler
 }
 
+var smallSets = sync.Pool{New: func() any { return new(fieldSet8) }}
+
 func newFieldSet(fields []graphql.CollectedField) *fieldSet {
 	if len(fields) <= 8 {
-		s := &fieldSet8{}
-		s.fields, s.Values = fields, s.values[:len(fields)]
+		s := smallSets.Get().(*fieldSet8)
+		s.fields, s.Values, s.small = fields, s.values[:len(fields)], s
 		return &s.fieldSet
 	}
 	return &fieldSet{fields: fields, Values: make([]graphql.Marshaler, len(fields))}
@@ -399,6 +403,10 @@ func (s *fieldSet) MarshalGQL(w io.Writer) {
 		s.Values[i].MarshalGQL(w)
 	}
 	w.Write(closeBrace)
+	if small := s.small; small != nil {
+		*small = fieldSet8{}
+		smallSets.Put(small)
+	}
 }
 
 func written(fields []graphql.CollectedField, alias string) bool {

@@ -76,7 +76,7 @@ func newInputMeter(schema *ast.Schema, op *ast.OperationDefinition, costLimit in
 func (m *inputMeter) over() bool { return m.err != nil || m.budget < 0 }
 
 // field checks the arguments of f, at path in the response, and returns their cost.
-func (m *inputMeter) field(f *ast.Field, vars map[string]any, path ast.Path) int {
+func (m *inputMeter) field(f *ast.Field, vars map[string]any, path *fieldPath) int {
 	if f.Definition == nil || len(f.Definition.Arguments) == 0 || m.over() {
 		return 0
 	}
@@ -93,7 +93,7 @@ func (m *inputMeter) field(f *ast.Field, vars map[string]any, path ast.Path) int
 			m.representations(v)
 		}
 		if m.err != nil {
-			m.err.Path = path
+			m.err.Path = path.path()
 			return 0
 		}
 	}

@@ -89,7 +89,7 @@ func (l operationLimits) measure(oc *graphql.OperationContext) measurement {
 	var w selection.Walker
 	in := newInputMeter(l.schema, oc.Operation, l.Cost)
 	m.roots = len(w.Fields(oc.Operation.SelectionSet))
-	m.cost = walk(oc, &w, in, oc.Operation.SelectionSet, nil, &m)
+	m.cost = walk(oc, &w, in, oc.Operation.SelectionSet, &fieldPath{}, &m)
 	m.input = in.err
 	if w.Exceeded() || in.budget < 0 { // refused on cost, without being walked to the end
 		m.cost = math.MaxInt32
@@ -99,19 +99,21 @@ func (l operationLimits) measure(oc *graphql.OperationContext) measurement {
 
 // walk measures a selection set at path, fragments inlined, and returns its cost: each field
 // counts 1 plus its arguments (see inputMeter), and its selections once per item it may return.
-func walk(oc *graphql.OperationContext, w *selection.Walker, in *inputMeter, set ast.SelectionSet, path ast.Path, m *measurement) int {
+func walk(oc *graphql.OperationContext, w *selection.Walker, in *inputMeter, set ast.SelectionSet, path *fieldPath, m *measurement) int {
 	cost := 0
 	for _, f := range w.Fields(set) {
-		p := append(path[:len(path):len(path)], ast.PathName(f.Alias))
-		args := in.field(f, oc.Variables, p)
+		path.push(f.Alias)
+		args := in.field(f, oc.Variables, path)
 		if strings.HasPrefix(f.Name, "__") { // introspection and __typename: the schema's own size
+			path.pop()
 			continue
 		}
-		m.depth = max(m.depth, len(p))
+		m.depth = max(m.depth, len(path.names))
 		if f.Alias != "" && f.Alias != f.Name {
 			m.aliases++
 		}
-		cost = addCost(cost, addCost(1+args, mulCost(pageOf(f, oc.Variables), walk(oc, w, in, f.SelectionSet, p, m))))
+		cost = addCost(cost, addCost(1+args, mulCost(pageOf(f, oc.Variables), walk(oc, w, in, f.SelectionSet, path, m))))
+		path.pop()
 	}
 	return cost
 }
