@@ -97,6 +97,10 @@ var (
 \t\t\t\tres = (ec\._\w+\(ctx, field, obj\))
 \t\t\t\tif res == (graphql\.(?:Null|RequiredNull)) \{
 )`)
+	// A field context that is not a scalar's: made in place, with an argument map for arguments.
+	objectCtxt = regexp.MustCompile(`(?m)^func \(ec \*executionContext\) (fieldContext_(\w+))\((_|ctx) context\.Context, field graphql\.CollectedField\) \(fc \*graphql\.FieldContext, err error\) \{
+\tfc = &graphql\.FieldContext\{
+`)
 	// A field context's child fields.
 	childField = regexp.MustCompile(`Child: func\(ctx context\.Context, field graphql\.CollectedField\) \(\*graphql\.FieldContext, error\) \{
 \t+return ec\.(childFields_\w+)\(ctx, field\)
@@ -123,7 +127,7 @@ var (
 		"graphql.MarshalBoolean": {"bool": "marshalBool(FIELD)"},
 	}
 	intIDMarshal = "func MarshalIntID(id int) graphql.Marshaler { return graphql.MarshalIntID(id) }"
-	scalarCtxt   = regexp.MustCompile(`(?m)^func \(ec \*executionContext\) (fieldContext_\w+)\(_ context\.Context, field graphql\.CollectedField\) \(fc \*graphql\.FieldContext, err error\) \{
+	scalarCtxt   = regexp.MustCompile(`(?m)^func \(ec \*executionContext\) (fieldContext_(\w+))\(_ context\.Context, field graphql\.CollectedField\) \(fc \*graphql\.FieldContext, err error\) \{
 \treturn graphql\.NewScalarFieldContext\(`)
 )
 
@@ -160,7 +164,7 @@ func main() {
 			}
 		}
 	}
-	direct, resolved, execs, sets, lists, collects, nows := 0, 0, 0, 0, 0, 0, 0
+	direct, resolved, execs, sets, lists, collects, nows, fills := 0, 0, 0, 0, 0, 0, 0, 0
 	childIndex := map[string]int{}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -218,7 +222,7 @@ ${1}})
 			}
 			resolved++
 			return g[1] + "\tif ec.direct { // patched by graph/execpatch.go: no field middleware to call\n" +
-				"\t\treturn resolveDirect(ctx, ec, field, ec." + g[3] + ", func(ctx context.Context) (" + g[5] + ", error) {\n" +
+				"\t\treturn resolveDirect(ctx, ec, field, ec.fillContext_" + strings.TrimPrefix(g[3], "fieldContext_") + ", func(ctx context.Context) (" + g[5] + ", error) {\n" +
 				g[4] + "\t\t}, ec." + g[6] + ", " + g[7] + ", " + g[8] + ")\n\t}\n" + g[2]
 		})
 		// An object's own fields go to fieldSet (patch.go); deferred ones stay in a graphql.FieldSet,
@@ -249,6 +253,18 @@ ${1}})
 			}
 			return fmt.Sprintf("Child: ec.child(%d, func(ec *executionContext) childFunc { return ec.%s }), // patched by graph/execpatch.go: one closure per type\n", i, name)
 		})
+		// A field context is filled in where the caller says, so that resolveDirect allocates it
+		// with its context; fieldContext_ allocates it as before.
+		fills += len(objectCtxt.FindAllString(src, -1))
+		src = objectCtxt.ReplaceAllString(src, "func (ec *executionContext) ${1}(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {\n"+
+			"\treturn ec.fillContext_${2}(ctx, field, new(graphql.FieldContext))\n}\n\n"+
+			"// fillContext_${2} is ${1} into fc. Patched by graph/execpatch.go.\n"+
+			"func (ec *executionContext) fillContext_${2}(${3} context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {\n"+
+			"\t*fc = graphql.FieldContext{\n")
+		fills += len(scalarCtxt.FindAllString(src, -1))
+		src = scalarCtxt.ReplaceAllString(src, "// fillContext_${2} is ${1} into fc. Patched by graph/execpatch.go.\n"+
+			"func (ec *executionContext) fillContext_${2}(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {\n"+
+			"\tscalar, err := ec.${1}(ctx, field)\n\tif scalar != nil {\n\t\t*fc = *scalar\n\t}\n\treturn fc, err\n}\n\n${0}")
 		lists += strings.Count(src, "graphql.MarshalSliceConcurrently(")
 		src = strings.ReplaceAll(src, "graphql.MarshalSliceConcurrently(", "marshalList(")
 		collects += strings.Count(src, collect)
@@ -266,7 +282,7 @@ ${1}})
 		}
 		write(f, src)
 	}
-	if execs != 1 || direct == 0 || resolved == 0 || sets == 0 || lists == 0 || collects == 0 || nows == 0 || len(childIndex) == 0 {
+	if execs != 1 || direct == 0 || resolved == 0 || sets == 0 || lists == 0 || collects == 0 || nows == 0 || len(childIndex) == 0 || fills == 0 {
 		fail("gqlgen's executor changed shape (%d contexts, %d leaf reads, %d resolved fields, %d field sets, %d lists, %d field collections, %d concurrent fields): update graph/execpatch.go",
 			execs, direct, resolved, sets, lists, collects, nows)
 	}
@@ -502,23 +518,24 @@ func marshalBool(b bool) graphql.Marshaler {
 // marshalList is graphql.MarshalSliceConcurrently with the elements marshaled one after the
 // other: a goroutine, a closure and a field context each were most of a list's cost, and what
 // an element waits for is batched by the request's loaders, which field collection and the
-// loaders' prefetch fill before the elements run. The elements' field contexts and indexes are
-// allocated together, in one array. (With one element at a time there is nothing for workerLimit to limit.)
+// loaders' prefetch fill before the elements run. The elements' contexts, field contexts and
+// indexes are allocated together, in one array. (With one element at a time there is nothing for workerLimit to limit.)
 func marshalList(ctx context.Context, length int, _ int64, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) graphql.Array {
 	ret := make(graphql.Array, length)
 	if length == 0 {
 		return ret
 	}
 	elems := make([]struct {
-		fc    graphql.FieldContext
+		fieldCtx
 		index int
 	}, length)
+	parent := graphql.GetFieldContext(ctx)
 	failed := false
 	for i := range length {
 		e := &elems[i]
 		e.index = i
-		e.fc.Index = &e.index
-		childCtx := graphql.WithFieldContext(ctx, &e.fc)
+		e.Context, e.fc.Parent, e.fc.Index = ctx, parent, &e.index
+		childCtx := context.Context(&e.fieldCtx)
 		if omitPanicHandler {
 			ret[i] = marshalElement(childCtx, i)
 			continue
@@ -539,20 +556,62 @@ func marshalList(ctx context.Context, length int, _ int64, omitPanicHandler bool
 	return ret
 }
 
+// fieldCtx is a context that holds a field context, allocated together, as
+// graphql.WithFieldContext would give (which allocates the context value besides).
+type fieldCtx struct {
+	context.Context
+	fc graphql.FieldContext
+}
+
+func (c *fieldCtx) Value(key any) any {
+	if key == fieldContextKey {
+		return &c.fc
+	}
+	return c.Context.Value(key)
+}
+
+// fieldContextKey is the key gqlgen keeps a field context under in a context, as
+// graphql.GetFieldContext asks for it.
+var fieldContextKey = func() any {
+	var p keyProbe
+	graphql.GetFieldContext(&p)
+	return p.key
+}()
+
+func init() {
+	c := &fieldCtx{Context: context.Background()}
+	if fieldContextKey == nil || graphql.GetFieldContext(c) != &c.fc {
+		panic("graph/generated: gqlgen's GetFieldContext no longer reads one context value: update graph/execpatch.go")
+	}
+}
+
+// keyProbe is a context that remembers the key of the value asked for.
+type keyProbe struct {
+	context.Context
+	key any
+}
+
+func (p *keyProbe) Value(key any) any {
+	p.key = key
+	return nil
+}
+
 // resolveDirect is graphql.ResolveField for an operation without field middleware (DirectFields)
 // and a field without directives: the same field context, errors, nulls and panic recovery,
 // without the closures and boxed results ResolveField needs to call middleware.
 func resolveDirect[T any](ctx context.Context, ec *executionContext, field graphql.CollectedField,
-	fieldContext func(context.Context, graphql.CollectedField) (*graphql.FieldContext, error),
+	fillContext func(context.Context, graphql.CollectedField, *graphql.FieldContext) (*graphql.FieldContext, error),
 	resolve func(context.Context) (T, error),
 	marshal func(context.Context, ast.SelectionSet, T) graphql.Marshaler,
 	recoverFromPanic, nonNull bool,
 ) (ret graphql.Marshaler) {
-	fc, err := fieldContext(ctx, field)
-	if err != nil {
+	c := &fieldCtx{Context: ctx}
+	if _, err := fillContext(ctx, field, &c.fc); err != nil {
 		return graphql.Null
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
+	fc := &c.fc
+	fc.Parent = graphql.GetFieldContext(ctx)
+	ctx = c
 	if recoverFromPanic {
 		defer func() {
 			if r := recover(); r != nil {

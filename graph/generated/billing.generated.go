@@ -32,7 +32,7 @@ type MembershipResolver interface {
 
 func (ec *executionContext) _Membership_author(ctx context.Context, field graphql.CollectedField, obj *ent.Membership) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Membership_author, func(ctx context.Context) (*ent.User, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Membership_author, func(ctx context.Context) (*ent.User, error) {
 			return ec.Resolvers.Membership().Author(ctx, obj)
 		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
 	}
@@ -54,8 +54,13 @@ func (ec *executionContext) _Membership_author(ctx context.Context, field graphq
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Membership_author(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Membership_author(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Membership_author(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Membership_author is fieldContext_Membership_author into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Membership_author(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Membership",
 		Field:      field,
 		IsMethod:   true,
@@ -87,6 +92,16 @@ func (ec *executionContext) _Membership_status(ctx context.Context, field graphq
 		true,
 	)
 }
+
+// fillContext_Membership_status is fieldContext_Membership_status into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Membership_status(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Membership_status(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Membership_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Membership", field, false, false, errLeafMembershipStatus)
 }
@@ -113,6 +128,16 @@ func (ec *executionContext) _Membership_currentPeriodEnd(ctx context.Context, fi
 		false,
 	)
 }
+
+// fillContext_Membership_currentPeriodEnd is fieldContext_Membership_currentPeriodEnd into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Membership_currentPeriodEnd(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Membership_currentPeriodEnd(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Membership_currentPeriodEnd(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Membership", field, false, false, errLeafTime)
 }
@@ -139,6 +164,16 @@ func (ec *executionContext) _Membership_cancelAtPeriodEnd(ctx context.Context, f
 		true,
 	)
 }
+
+// fillContext_Membership_cancelAtPeriodEnd is fieldContext_Membership_cancelAtPeriodEnd into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Membership_cancelAtPeriodEnd(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Membership_cancelAtPeriodEnd(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Membership_cancelAtPeriodEnd(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Membership", field, false, false, errLeafBoolean)
 }
@@ -165,6 +200,16 @@ func (ec *executionContext) _MembershipPlan_monthlyPrice(ctx context.Context, fi
 		true,
 	)
 }
+
+// fillContext_MembershipPlan_monthlyPrice is fieldContext_MembershipPlan_monthlyPrice into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_MembershipPlan_monthlyPrice(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_MembershipPlan_monthlyPrice(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_MembershipPlan_monthlyPrice(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MembershipPlan", field, false, false, errLeafInt)
 }
@@ -191,6 +236,16 @@ func (ec *executionContext) _MembershipPlan_currency(ctx context.Context, field 
 		true,
 	)
 }
+
+// fillContext_MembershipPlan_currency is fieldContext_MembershipPlan_currency into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_MembershipPlan_currency(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_MembershipPlan_currency(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_MembershipPlan_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MembershipPlan", field, false, false, errLeafString)
 }
@@ -217,6 +272,16 @@ func (ec *executionContext) _MembershipPlan_description(ctx context.Context, fie
 		true,
 	)
 }
+
+// fillContext_MembershipPlan_description is fieldContext_MembershipPlan_description into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_MembershipPlan_description(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_MembershipPlan_description(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_MembershipPlan_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MembershipPlan", field, false, false, errLeafString)
 }
@@ -243,6 +308,16 @@ func (ec *executionContext) _MembershipPlan_active(ctx context.Context, field gr
 		true,
 	)
 }
+
+// fillContext_MembershipPlan_active is fieldContext_MembershipPlan_active into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_MembershipPlan_active(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_MembershipPlan_active(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_MembershipPlan_active(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MembershipPlan", field, false, false, errLeafBoolean)
 }
@@ -269,13 +344,23 @@ func (ec *executionContext) _OpenBillingPortalPayload_url(ctx context.Context, f
 		true,
 	)
 }
+
+// fillContext_OpenBillingPortalPayload_url is fieldContext_OpenBillingPortalPayload_url into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_OpenBillingPortalPayload_url(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_OpenBillingPortalPayload_url(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_OpenBillingPortalPayload_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("OpenBillingPortalPayload", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _SetMembershipPlanPayload_plan(ctx context.Context, field graphql.CollectedField, obj *model.SetMembershipPlanPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_SetMembershipPlanPayload_plan, func(ctx context.Context) (*ent.MembershipPlan, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_SetMembershipPlanPayload_plan, func(ctx context.Context) (*ent.MembershipPlan, error) {
 			return obj.Plan, nil
 		}, ec.marshalNMembershipPlan2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMembershipPlan, true, true)
 	}
@@ -297,8 +382,13 @@ func (ec *executionContext) _SetMembershipPlanPayload_plan(ctx context.Context, 
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_SetMembershipPlanPayload_plan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_SetMembershipPlanPayload_plan(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_SetMembershipPlanPayload_plan(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_SetMembershipPlanPayload_plan is fieldContext_SetMembershipPlanPayload_plan into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_SetMembershipPlanPayload_plan(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "SetMembershipPlanPayload",
 		Field:      field,
 		IsMethod:   false,
@@ -330,6 +420,16 @@ func (ec *executionContext) _StartMembershipCheckoutPayload_url(ctx context.Cont
 		true,
 	)
 }
+
+// fillContext_StartMembershipCheckoutPayload_url is fieldContext_StartMembershipCheckoutPayload_url into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_StartMembershipCheckoutPayload_url(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_StartMembershipCheckoutPayload_url(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_StartMembershipCheckoutPayload_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("StartMembershipCheckoutPayload", field, false, false, errLeafString)
 }

@@ -27,7 +27,7 @@ import (
 
 func (ec *executionContext) _ChangeEmailPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.ChangeEmailPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_ChangeEmailPayload_user, func(ctx context.Context) (*ent.User, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_ChangeEmailPayload_user, func(ctx context.Context) (*ent.User, error) {
 			return obj.User, nil
 		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
 	}
@@ -49,8 +49,13 @@ func (ec *executionContext) _ChangeEmailPayload_user(ctx context.Context, field 
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_ChangeEmailPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_ChangeEmailPayload_user(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_ChangeEmailPayload_user(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_ChangeEmailPayload_user is fieldContext_ChangeEmailPayload_user into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_ChangeEmailPayload_user(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "ChangeEmailPayload",
 		Field:      field,
 		IsMethod:   false,
@@ -82,6 +87,16 @@ func (ec *executionContext) _NotificationSettings_newFollower(ctx context.Contex
 		true,
 	)
 }
+
+// fillContext_NotificationSettings_newFollower is fieldContext_NotificationSettings_newFollower into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_NotificationSettings_newFollower(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_NotificationSettings_newFollower(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_NotificationSettings_newFollower(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("NotificationSettings", field, false, false, errLeafNotificationMail)
 }
@@ -108,6 +123,16 @@ func (ec *executionContext) _NotificationSettings_newComment(ctx context.Context
 		true,
 	)
 }
+
+// fillContext_NotificationSettings_newComment is fieldContext_NotificationSettings_newComment into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_NotificationSettings_newComment(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_NotificationSettings_newComment(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_NotificationSettings_newComment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("NotificationSettings", field, false, false, errLeafNotificationMail)
 }
@@ -134,6 +159,16 @@ func (ec *executionContext) _NotificationSettings_postLiked(ctx context.Context,
 		true,
 	)
 }
+
+// fillContext_NotificationSettings_postLiked is fieldContext_NotificationSettings_postLiked into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_NotificationSettings_postLiked(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_NotificationSettings_postLiked(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_NotificationSettings_postLiked(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("NotificationSettings", field, false, false, errLeafNotificationMail)
 }
@@ -160,6 +195,16 @@ func (ec *executionContext) _NotificationSettings_newMessage(ctx context.Context
 		true,
 	)
 }
+
+// fillContext_NotificationSettings_newMessage is fieldContext_NotificationSettings_newMessage into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_NotificationSettings_newMessage(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_NotificationSettings_newMessage(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_NotificationSettings_newMessage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("NotificationSettings", field, false, false, errLeafNotificationMail)
 }
@@ -186,6 +231,16 @@ func (ec *executionContext) _RequestPasswordResetPayload_accepted(ctx context.Co
 		true,
 	)
 }
+
+// fillContext_RequestPasswordResetPayload_accepted is fieldContext_RequestPasswordResetPayload_accepted into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_RequestPasswordResetPayload_accepted(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_RequestPasswordResetPayload_accepted(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_RequestPasswordResetPayload_accepted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RequestPasswordResetPayload", field, false, false, errLeafBoolean)
 }
@@ -212,6 +267,16 @@ func (ec *executionContext) _ResendVerificationEmailPayload_sent(ctx context.Con
 		true,
 	)
 }
+
+// fillContext_ResendVerificationEmailPayload_sent is fieldContext_ResendVerificationEmailPayload_sent into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_ResendVerificationEmailPayload_sent(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_ResendVerificationEmailPayload_sent(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_ResendVerificationEmailPayload_sent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ResendVerificationEmailPayload", field, false, false, errLeafBoolean)
 }
@@ -238,13 +303,23 @@ func (ec *executionContext) _ResetPasswordPayload_revokedSessionCount(ctx contex
 		true,
 	)
 }
+
+// fillContext_ResetPasswordPayload_revokedSessionCount is fieldContext_ResetPasswordPayload_revokedSessionCount into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_ResetPasswordPayload_revokedSessionCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_ResetPasswordPayload_revokedSessionCount(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_ResetPasswordPayload_revokedSessionCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ResetPasswordPayload", field, false, false, errLeafInt)
 }
 
 func (ec *executionContext) _UpdateNotificationSettingsPayload_settings(ctx context.Context, field graphql.CollectedField, obj *model.UpdateNotificationSettingsPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_UpdateNotificationSettingsPayload_settings, func(ctx context.Context) (*model.NotificationSettings, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_UpdateNotificationSettingsPayload_settings, func(ctx context.Context) (*model.NotificationSettings, error) {
 			return obj.Settings, nil
 		}, ec.marshalNNotificationSettings2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐNotificationSettings, true, true)
 	}
@@ -266,8 +341,13 @@ func (ec *executionContext) _UpdateNotificationSettingsPayload_settings(ctx cont
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_UpdateNotificationSettingsPayload_settings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_UpdateNotificationSettingsPayload_settings(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_UpdateNotificationSettingsPayload_settings(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_UpdateNotificationSettingsPayload_settings is fieldContext_UpdateNotificationSettingsPayload_settings into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_UpdateNotificationSettingsPayload_settings(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "UpdateNotificationSettingsPayload",
 		Field:      field,
 		IsMethod:   false,
@@ -299,6 +379,16 @@ func (ec *executionContext) _VerifyEmailPayload_email(ctx context.Context, field
 		true,
 	)
 }
+
+// fillContext_VerifyEmailPayload_email is fieldContext_VerifyEmailPayload_email into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_VerifyEmailPayload_email(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_VerifyEmailPayload_email(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_VerifyEmailPayload_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("VerifyEmailPayload", field, false, false, errLeafString)
 }

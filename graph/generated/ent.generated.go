@@ -923,6 +923,16 @@ func (ec *executionContext) _Comment_id(ctx context.Context, field graphql.Colle
 		true,
 	)
 }
+
+// fillContext_Comment_id is fieldContext_Comment_id into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Comment_id(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Comment_id(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Comment_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Comment", field, false, false, errLeafID)
 }
@@ -949,6 +959,16 @@ func (ec *executionContext) _Comment_createdAt(ctx context.Context, field graphq
 		true,
 	)
 }
+
+// fillContext_Comment_createdAt is fieldContext_Comment_createdAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Comment_createdAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Comment_createdAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Comment_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Comment", field, false, false, errLeafTime)
 }
@@ -975,6 +995,16 @@ func (ec *executionContext) _Comment_updatedAt(ctx context.Context, field graphq
 		true,
 	)
 }
+
+// fillContext_Comment_updatedAt is fieldContext_Comment_updatedAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Comment_updatedAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Comment_updatedAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Comment_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Comment", field, false, false, errLeafTime)
 }
@@ -1001,6 +1031,16 @@ func (ec *executionContext) _Comment_body(ctx context.Context, field graphql.Col
 		true,
 	)
 }
+
+// fillContext_Comment_body is fieldContext_Comment_body into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Comment_body(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Comment_body(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Comment_body(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Comment", field, false, false, errLeafString)
 }
@@ -1027,13 +1067,23 @@ func (ec *executionContext) _Comment_hiddenAt(ctx context.Context, field graphql
 		false,
 	)
 }
+
+// fillContext_Comment_hiddenAt is fieldContext_Comment_hiddenAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Comment_hiddenAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Comment_hiddenAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Comment_hiddenAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Comment", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _Comment_author(ctx context.Context, field graphql.CollectedField, obj *ent.Comment) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Comment_author, func(ctx context.Context) (*ent.User, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Comment_author, func(ctx context.Context) (*ent.User, error) {
 			return ec.Resolvers.Comment().Author(ctx, obj)
 		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
 	}
@@ -1055,8 +1105,13 @@ func (ec *executionContext) _Comment_author(ctx context.Context, field graphql.C
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Comment_author(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Comment_author(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Comment_author(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Comment_author is fieldContext_Comment_author into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Comment_author(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Comment",
 		Field:      field,
 		IsMethod:   true,
@@ -1068,7 +1123,7 @@ func (ec *executionContext) fieldContext_Comment_author(_ context.Context, field
 
 func (ec *executionContext) _Comment_post(ctx context.Context, field graphql.CollectedField, obj *ent.Comment) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Comment_post, func(ctx context.Context) (*ent.Post, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Comment_post, func(ctx context.Context) (*ent.Post, error) {
 			return ec.Resolvers.Comment().Post(ctx, obj)
 		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true)
 	}
@@ -1090,8 +1145,13 @@ func (ec *executionContext) _Comment_post(ctx context.Context, field graphql.Col
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Comment_post(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Comment_post(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Comment_post(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Comment_post is fieldContext_Comment_post into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Comment_post(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Comment",
 		Field:      field,
 		IsMethod:   true,
@@ -1103,7 +1163,7 @@ func (ec *executionContext) fieldContext_Comment_post(_ context.Context, field g
 
 func (ec *executionContext) _CommentConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.CommentConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_CommentConnection_edges, func(ctx context.Context) ([]*ent.CommentEdge, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_CommentConnection_edges, func(ctx context.Context) ([]*ent.CommentEdge, error) {
 			return obj.Edges, nil
 		}, ec.marshalOCommentEdge2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐCommentEdge, true, false)
 	}
@@ -1125,8 +1185,13 @@ func (ec *executionContext) _CommentConnection_edges(ctx context.Context, field 
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_CommentConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_CommentConnection_edges(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_CommentConnection_edges(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_CommentConnection_edges is fieldContext_CommentConnection_edges into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_CommentConnection_edges(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "CommentConnection",
 		Field:      field,
 		IsMethod:   false,
@@ -1138,7 +1203,7 @@ func (ec *executionContext) fieldContext_CommentConnection_edges(_ context.Conte
 
 func (ec *executionContext) _CommentConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.CommentConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_CommentConnection_pageInfo, func(ctx context.Context) (entgql.PageInfo[int], error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_CommentConnection_pageInfo, func(ctx context.Context) (entgql.PageInfo[int], error) {
 			return obj.PageInfo, nil
 		}, ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo, true, true)
 	}
@@ -1160,8 +1225,13 @@ func (ec *executionContext) _CommentConnection_pageInfo(ctx context.Context, fie
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_CommentConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_CommentConnection_pageInfo(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_CommentConnection_pageInfo(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_CommentConnection_pageInfo is fieldContext_CommentConnection_pageInfo into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_CommentConnection_pageInfo(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "CommentConnection",
 		Field:      field,
 		IsMethod:   false,
@@ -1193,13 +1263,23 @@ func (ec *executionContext) _CommentConnection_totalCount(ctx context.Context, f
 		true,
 	)
 }
+
+// fillContext_CommentConnection_totalCount is fieldContext_CommentConnection_totalCount into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_CommentConnection_totalCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_CommentConnection_totalCount(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_CommentConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CommentConnection", field, false, false, errLeafInt)
 }
 
 func (ec *executionContext) _CommentEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.CommentEdge) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_CommentEdge_node, func(ctx context.Context) (*ent.Comment, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_CommentEdge_node, func(ctx context.Context) (*ent.Comment, error) {
 			return obj.Node, nil
 		}, ec.marshalOComment2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐComment, true, false)
 	}
@@ -1221,8 +1301,13 @@ func (ec *executionContext) _CommentEdge_node(ctx context.Context, field graphql
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_CommentEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_CommentEdge_node(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_CommentEdge_node(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_CommentEdge_node is fieldContext_CommentEdge_node into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_CommentEdge_node(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "CommentEdge",
 		Field:      field,
 		IsMethod:   false,
@@ -1254,6 +1339,16 @@ func (ec *executionContext) _CommentEdge_cursor(ctx context.Context, field graph
 		true,
 	)
 }
+
+// fillContext_CommentEdge_cursor is fieldContext_CommentEdge_cursor into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_CommentEdge_cursor(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_CommentEdge_cursor(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_CommentEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CommentEdge", field, false, false, errLeafCursor)
 }
@@ -1280,6 +1375,16 @@ func (ec *executionContext) _Conversation_id(ctx context.Context, field graphql.
 		true,
 	)
 }
+
+// fillContext_Conversation_id is fieldContext_Conversation_id into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Conversation_id(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Conversation_id(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Conversation_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Conversation", field, false, false, errLeafID)
 }
@@ -1306,6 +1411,16 @@ func (ec *executionContext) _Conversation_createdAt(ctx context.Context, field g
 		true,
 	)
 }
+
+// fillContext_Conversation_createdAt is fieldContext_Conversation_createdAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Conversation_createdAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Conversation_createdAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Conversation_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Conversation", field, false, false, errLeafTime)
 }
@@ -1332,13 +1447,23 @@ func (ec *executionContext) _Conversation_lastMessageAt(ctx context.Context, fie
 		true,
 	)
 }
+
+// fillContext_Conversation_lastMessageAt is fieldContext_Conversation_lastMessageAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Conversation_lastMessageAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Conversation_lastMessageAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Conversation_lastMessageAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Conversation", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _Conversation_participants(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Conversation_participants, func(ctx context.Context) ([]*ent.User, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Conversation_participants, func(ctx context.Context) ([]*ent.User, error) {
 			return obj.Participants(ctx)
 		}, ec.marshalOUser2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUserᚄ, true, false)
 	}
@@ -1360,8 +1485,13 @@ func (ec *executionContext) _Conversation_participants(ctx context.Context, fiel
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_Conversation_participants(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Conversation_participants(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Conversation_participants(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Conversation_participants is fieldContext_Conversation_participants into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Conversation_participants(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Conversation",
 		Field:      field,
 		IsMethod:   true,
@@ -1373,7 +1503,7 @@ func (ec *executionContext) fieldContext_Conversation_participants(_ context.Con
 
 func (ec *executionContext) _Conversation_messages(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Conversation_messages, func(ctx context.Context) (*ent.MessageConnection, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Conversation_messages, func(ctx context.Context) (*ent.MessageConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return obj.Messages(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.MessageOrder))
 		}, ec.marshalNMessageConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMessageConnection, true, true)
@@ -1398,7 +1528,12 @@ func (ec *executionContext) _Conversation_messages(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Conversation_messages(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Conversation_messages(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Conversation_messages is fieldContext_Conversation_messages into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Conversation_messages(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Conversation",
 		Field:      field,
 		IsMethod:   true,
@@ -1421,7 +1556,7 @@ func (ec *executionContext) fieldContext_Conversation_messages(ctx context.Conte
 
 func (ec *executionContext) _ConversationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ConversationConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_ConversationConnection_edges, func(ctx context.Context) ([]*ent.ConversationEdge, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_ConversationConnection_edges, func(ctx context.Context) ([]*ent.ConversationEdge, error) {
 			return obj.Edges, nil
 		}, ec.marshalOConversationEdge2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐConversationEdge, true, false)
 	}
@@ -1443,8 +1578,13 @@ func (ec *executionContext) _ConversationConnection_edges(ctx context.Context, f
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_ConversationConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_ConversationConnection_edges(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_ConversationConnection_edges(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_ConversationConnection_edges is fieldContext_ConversationConnection_edges into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_ConversationConnection_edges(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "ConversationConnection",
 		Field:      field,
 		IsMethod:   false,
@@ -1456,7 +1596,7 @@ func (ec *executionContext) fieldContext_ConversationConnection_edges(_ context.
 
 func (ec *executionContext) _ConversationConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.ConversationConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_ConversationConnection_pageInfo, func(ctx context.Context) (entgql.PageInfo[int], error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_ConversationConnection_pageInfo, func(ctx context.Context) (entgql.PageInfo[int], error) {
 			return obj.PageInfo, nil
 		}, ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo, true, true)
 	}
@@ -1478,8 +1618,13 @@ func (ec *executionContext) _ConversationConnection_pageInfo(ctx context.Context
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_ConversationConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_ConversationConnection_pageInfo(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_ConversationConnection_pageInfo(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_ConversationConnection_pageInfo is fieldContext_ConversationConnection_pageInfo into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_ConversationConnection_pageInfo(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "ConversationConnection",
 		Field:      field,
 		IsMethod:   false,
@@ -1511,13 +1656,23 @@ func (ec *executionContext) _ConversationConnection_totalCount(ctx context.Conte
 		true,
 	)
 }
+
+// fillContext_ConversationConnection_totalCount is fieldContext_ConversationConnection_totalCount into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_ConversationConnection_totalCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_ConversationConnection_totalCount(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_ConversationConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ConversationConnection", field, false, false, errLeafInt)
 }
 
 func (ec *executionContext) _ConversationEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ConversationEdge) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_ConversationEdge_node, func(ctx context.Context) (*ent.Conversation, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_ConversationEdge_node, func(ctx context.Context) (*ent.Conversation, error) {
 			return obj.Node, nil
 		}, ec.marshalOConversation2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐConversation, true, false)
 	}
@@ -1539,8 +1694,13 @@ func (ec *executionContext) _ConversationEdge_node(ctx context.Context, field gr
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_ConversationEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_ConversationEdge_node(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_ConversationEdge_node(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_ConversationEdge_node is fieldContext_ConversationEdge_node into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_ConversationEdge_node(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "ConversationEdge",
 		Field:      field,
 		IsMethod:   false,
@@ -1572,6 +1732,16 @@ func (ec *executionContext) _ConversationEdge_cursor(ctx context.Context, field 
 		true,
 	)
 }
+
+// fillContext_ConversationEdge_cursor is fieldContext_ConversationEdge_cursor into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_ConversationEdge_cursor(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_ConversationEdge_cursor(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_ConversationEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ConversationEdge", field, false, false, errLeafCursor)
 }
@@ -1598,6 +1768,16 @@ func (ec *executionContext) _Image_id(ctx context.Context, field graphql.Collect
 		true,
 	)
 }
+
+// fillContext_Image_id is fieldContext_Image_id into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Image_id(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Image_id(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Image_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Image", field, false, false, errLeafID)
 }
@@ -1624,6 +1804,16 @@ func (ec *executionContext) _Image_createdAt(ctx context.Context, field graphql.
 		true,
 	)
 }
+
+// fillContext_Image_createdAt is fieldContext_Image_createdAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Image_createdAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Image_createdAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Image_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Image", field, false, false, errLeafTime)
 }
@@ -1650,6 +1840,16 @@ func (ec *executionContext) _Image_updatedAt(ctx context.Context, field graphql.
 		true,
 	)
 }
+
+// fillContext_Image_updatedAt is fieldContext_Image_updatedAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Image_updatedAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Image_updatedAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Image_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Image", field, false, false, errLeafTime)
 }
@@ -1676,6 +1876,16 @@ func (ec *executionContext) _Image_purpose(ctx context.Context, field graphql.Co
 		true,
 	)
 }
+
+// fillContext_Image_purpose is fieldContext_Image_purpose into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Image_purpose(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Image_purpose(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Image_purpose(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Image", field, false, false, errLeafImagePurpose)
 }
@@ -1702,6 +1912,16 @@ func (ec *executionContext) _Image_alt(ctx context.Context, field graphql.Collec
 		true,
 	)
 }
+
+// fillContext_Image_alt is fieldContext_Image_alt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Image_alt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Image_alt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Image_alt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Image", field, false, false, errLeafString)
 }
@@ -1728,6 +1948,16 @@ func (ec *executionContext) _Image_width(ctx context.Context, field graphql.Coll
 		true,
 	)
 }
+
+// fillContext_Image_width is fieldContext_Image_width into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Image_width(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Image_width(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Image_width(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Image", field, false, false, errLeafInt)
 }
@@ -1754,6 +1984,16 @@ func (ec *executionContext) _Image_height(ctx context.Context, field graphql.Col
 		true,
 	)
 }
+
+// fillContext_Image_height is fieldContext_Image_height into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Image_height(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Image_height(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Image_height(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Image", field, false, false, errLeafInt)
 }
@@ -1780,6 +2020,16 @@ func (ec *executionContext) _Image_status(ctx context.Context, field graphql.Col
 		true,
 	)
 }
+
+// fillContext_Image_status is fieldContext_Image_status into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Image_status(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Image_status(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Image_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Image", field, false, false, errLeafImageStatus)
 }
@@ -1806,6 +2056,16 @@ func (ec *executionContext) _Image_bytes(ctx context.Context, field graphql.Coll
 		true,
 	)
 }
+
+// fillContext_Image_bytes is fieldContext_Image_bytes into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Image_bytes(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Image_bytes(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Image_bytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Image", field, false, false, errLeafInt)
 }
@@ -1832,6 +2092,16 @@ func (ec *executionContext) _Image_color(ctx context.Context, field graphql.Coll
 		true,
 	)
 }
+
+// fillContext_Image_color is fieldContext_Image_color into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Image_color(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Image_color(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Image_color(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Image", field, false, false, errLeafString)
 }
@@ -1858,13 +2128,23 @@ func (ec *executionContext) _Image_hiddenAt(ctx context.Context, field graphql.C
 		false,
 	)
 }
+
+// fillContext_Image_hiddenAt is fieldContext_Image_hiddenAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Image_hiddenAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Image_hiddenAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Image_hiddenAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Image", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _Image_url(ctx context.Context, field graphql.CollectedField, obj *ent.Image) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Image_url, func(ctx context.Context) (string, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Image_url, func(ctx context.Context) (string, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Image().URL(ctx, obj, fc.Args["width"].(*int))
 		}, ec.marshalNString2string, true, true)
@@ -1889,7 +2169,12 @@ func (ec *executionContext) _Image_url(ctx context.Context, field graphql.Collec
 	)
 }
 func (ec *executionContext) fieldContext_Image_url(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Image_url(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Image_url is fieldContext_Image_url into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Image_url(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Image",
 		Field:      field,
 		IsMethod:   true,
@@ -1914,7 +2199,7 @@ func (ec *executionContext) fieldContext_Image_url(ctx context.Context, field gr
 
 func (ec *executionContext) _Image_variants(ctx context.Context, field graphql.CollectedField, obj *ent.Image) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Image_variants, func(ctx context.Context) ([]*media.VariantURL, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Image_variants, func(ctx context.Context) ([]*media.VariantURL, error) {
 			return ec.Resolvers.Image().Variants(ctx, obj)
 		}, ec.marshalNImageVariant2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋmediaᚐVariantURLᚄ, true, true)
 	}
@@ -1936,8 +2221,13 @@ func (ec *executionContext) _Image_variants(ctx context.Context, field graphql.C
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Image_variants(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Image_variants(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Image_variants(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Image_variants is fieldContext_Image_variants into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Image_variants(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Image",
 		Field:      field,
 		IsMethod:   true,
@@ -1969,6 +2259,16 @@ func (ec *executionContext) _Message_id(ctx context.Context, field graphql.Colle
 		true,
 	)
 }
+
+// fillContext_Message_id is fieldContext_Message_id into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Message_id(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Message_id(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Message_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Message", field, false, false, errLeafID)
 }
@@ -1995,6 +2295,16 @@ func (ec *executionContext) _Message_body(ctx context.Context, field graphql.Col
 		true,
 	)
 }
+
+// fillContext_Message_body is fieldContext_Message_body into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Message_body(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Message_body(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Message_body(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Message", field, false, false, errLeafString)
 }
@@ -2021,13 +2331,23 @@ func (ec *executionContext) _Message_createdAt(ctx context.Context, field graphq
 		true,
 	)
 }
+
+// fillContext_Message_createdAt is fieldContext_Message_createdAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Message_createdAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Message_createdAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Message_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Message", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _Message_sender(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Message_sender, func(ctx context.Context) (*ent.User, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Message_sender, func(ctx context.Context) (*ent.User, error) {
 			return obj.Sender(ctx)
 		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
 	}
@@ -2049,8 +2369,13 @@ func (ec *executionContext) _Message_sender(ctx context.Context, field graphql.C
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Message_sender(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Message_sender(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Message_sender(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Message_sender is fieldContext_Message_sender into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Message_sender(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Message",
 		Field:      field,
 		IsMethod:   true,
@@ -2062,7 +2387,7 @@ func (ec *executionContext) fieldContext_Message_sender(_ context.Context, field
 
 func (ec *executionContext) _Message_conversation(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Message_conversation, func(ctx context.Context) (*ent.Conversation, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Message_conversation, func(ctx context.Context) (*ent.Conversation, error) {
 			return obj.Conversation(ctx)
 		}, ec.marshalNConversation2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐConversation, true, true)
 	}
@@ -2084,8 +2409,13 @@ func (ec *executionContext) _Message_conversation(ctx context.Context, field gra
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Message_conversation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Message_conversation(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Message_conversation(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Message_conversation is fieldContext_Message_conversation into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Message_conversation(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Message",
 		Field:      field,
 		IsMethod:   true,
@@ -2097,7 +2427,7 @@ func (ec *executionContext) fieldContext_Message_conversation(_ context.Context,
 
 func (ec *executionContext) _MessageConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.MessageConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_MessageConnection_edges, func(ctx context.Context) ([]*ent.MessageEdge, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_MessageConnection_edges, func(ctx context.Context) ([]*ent.MessageEdge, error) {
 			return obj.Edges, nil
 		}, ec.marshalOMessageEdge2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMessageEdge, true, false)
 	}
@@ -2119,8 +2449,13 @@ func (ec *executionContext) _MessageConnection_edges(ctx context.Context, field 
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_MessageConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_MessageConnection_edges(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_MessageConnection_edges(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_MessageConnection_edges is fieldContext_MessageConnection_edges into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_MessageConnection_edges(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "MessageConnection",
 		Field:      field,
 		IsMethod:   false,
@@ -2132,7 +2467,7 @@ func (ec *executionContext) fieldContext_MessageConnection_edges(_ context.Conte
 
 func (ec *executionContext) _MessageConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.MessageConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_MessageConnection_pageInfo, func(ctx context.Context) (entgql.PageInfo[int], error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_MessageConnection_pageInfo, func(ctx context.Context) (entgql.PageInfo[int], error) {
 			return obj.PageInfo, nil
 		}, ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo, true, true)
 	}
@@ -2154,8 +2489,13 @@ func (ec *executionContext) _MessageConnection_pageInfo(ctx context.Context, fie
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_MessageConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_MessageConnection_pageInfo(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_MessageConnection_pageInfo(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_MessageConnection_pageInfo is fieldContext_MessageConnection_pageInfo into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_MessageConnection_pageInfo(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "MessageConnection",
 		Field:      field,
 		IsMethod:   false,
@@ -2187,13 +2527,23 @@ func (ec *executionContext) _MessageConnection_totalCount(ctx context.Context, f
 		true,
 	)
 }
+
+// fillContext_MessageConnection_totalCount is fieldContext_MessageConnection_totalCount into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_MessageConnection_totalCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_MessageConnection_totalCount(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_MessageConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MessageConnection", field, false, false, errLeafInt)
 }
 
 func (ec *executionContext) _MessageEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.MessageEdge) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_MessageEdge_node, func(ctx context.Context) (*ent.Message, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_MessageEdge_node, func(ctx context.Context) (*ent.Message, error) {
 			return obj.Node, nil
 		}, ec.marshalOMessage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMessage, true, false)
 	}
@@ -2215,8 +2565,13 @@ func (ec *executionContext) _MessageEdge_node(ctx context.Context, field graphql
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_MessageEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_MessageEdge_node(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_MessageEdge_node(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_MessageEdge_node is fieldContext_MessageEdge_node into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_MessageEdge_node(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "MessageEdge",
 		Field:      field,
 		IsMethod:   false,
@@ -2248,6 +2603,16 @@ func (ec *executionContext) _MessageEdge_cursor(ctx context.Context, field graph
 		true,
 	)
 }
+
+// fillContext_MessageEdge_cursor is fieldContext_MessageEdge_cursor into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_MessageEdge_cursor(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_MessageEdge_cursor(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_MessageEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MessageEdge", field, false, false, errLeafCursor)
 }
@@ -2274,6 +2639,16 @@ func (ec *executionContext) _Notification_id(ctx context.Context, field graphql.
 		true,
 	)
 }
+
+// fillContext_Notification_id is fieldContext_Notification_id into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Notification_id(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Notification_id(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Notification_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Notification", field, false, false, errLeafID)
 }
@@ -2300,6 +2675,16 @@ func (ec *executionContext) _Notification_kind(ctx context.Context, field graphq
 		true,
 	)
 }
+
+// fillContext_Notification_kind is fieldContext_Notification_kind into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Notification_kind(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Notification_kind(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Notification_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Notification", field, false, false, errLeafNotificationKind)
 }
@@ -2326,6 +2711,16 @@ func (ec *executionContext) _Notification_createdAt(ctx context.Context, field g
 		true,
 	)
 }
+
+// fillContext_Notification_createdAt is fieldContext_Notification_createdAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Notification_createdAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Notification_createdAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Notification_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Notification", field, false, false, errLeafTime)
 }
@@ -2352,13 +2747,23 @@ func (ec *executionContext) _Notification_readAt(ctx context.Context, field grap
 		false,
 	)
 }
+
+// fillContext_Notification_readAt is fieldContext_Notification_readAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Notification_readAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Notification_readAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Notification_readAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Notification", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _Notification_actor(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Notification_actor, func(ctx context.Context) (*ent.User, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Notification_actor, func(ctx context.Context) (*ent.User, error) {
 			return obj.Actor(ctx)
 		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
 	}
@@ -2380,8 +2785,13 @@ func (ec *executionContext) _Notification_actor(ctx context.Context, field graph
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Notification_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Notification_actor(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Notification_actor(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Notification_actor is fieldContext_Notification_actor into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Notification_actor(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Notification",
 		Field:      field,
 		IsMethod:   true,
@@ -2393,7 +2803,7 @@ func (ec *executionContext) fieldContext_Notification_actor(_ context.Context, f
 
 func (ec *executionContext) _Notification_post(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Notification_post, func(ctx context.Context) (*ent.Post, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Notification_post, func(ctx context.Context) (*ent.Post, error) {
 			return obj.Post(ctx)
 		}, ec.marshalOPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, false)
 	}
@@ -2415,8 +2825,13 @@ func (ec *executionContext) _Notification_post(ctx context.Context, field graphq
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_Notification_post(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Notification_post(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Notification_post(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Notification_post is fieldContext_Notification_post into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Notification_post(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Notification",
 		Field:      field,
 		IsMethod:   true,
@@ -2428,7 +2843,7 @@ func (ec *executionContext) fieldContext_Notification_post(_ context.Context, fi
 
 func (ec *executionContext) _Notification_comment(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Notification_comment, func(ctx context.Context) (*ent.Comment, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Notification_comment, func(ctx context.Context) (*ent.Comment, error) {
 			return obj.Comment(ctx)
 		}, ec.marshalOComment2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐComment, true, false)
 	}
@@ -2450,8 +2865,13 @@ func (ec *executionContext) _Notification_comment(ctx context.Context, field gra
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_Notification_comment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Notification_comment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Notification_comment(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Notification_comment is fieldContext_Notification_comment into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Notification_comment(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Notification",
 		Field:      field,
 		IsMethod:   true,
@@ -2463,7 +2883,7 @@ func (ec *executionContext) fieldContext_Notification_comment(_ context.Context,
 
 func (ec *executionContext) _Notification_message(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Notification_message, func(ctx context.Context) (*ent.Message, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Notification_message, func(ctx context.Context) (*ent.Message, error) {
 			return obj.Message(ctx)
 		}, ec.marshalOMessage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMessage, true, false)
 	}
@@ -2485,8 +2905,13 @@ func (ec *executionContext) _Notification_message(ctx context.Context, field gra
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_Notification_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Notification_message(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Notification_message(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Notification_message is fieldContext_Notification_message into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Notification_message(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Notification",
 		Field:      field,
 		IsMethod:   true,
@@ -2498,7 +2923,7 @@ func (ec *executionContext) fieldContext_Notification_message(_ context.Context,
 
 func (ec *executionContext) _NotificationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.NotificationConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_NotificationConnection_edges, func(ctx context.Context) ([]*ent.NotificationEdge, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_NotificationConnection_edges, func(ctx context.Context) ([]*ent.NotificationEdge, error) {
 			return obj.Edges, nil
 		}, ec.marshalONotificationEdge2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐNotificationEdge, true, false)
 	}
@@ -2520,8 +2945,13 @@ func (ec *executionContext) _NotificationConnection_edges(ctx context.Context, f
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_NotificationConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_NotificationConnection_edges(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_NotificationConnection_edges(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_NotificationConnection_edges is fieldContext_NotificationConnection_edges into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_NotificationConnection_edges(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "NotificationConnection",
 		Field:      field,
 		IsMethod:   false,
@@ -2533,7 +2963,7 @@ func (ec *executionContext) fieldContext_NotificationConnection_edges(_ context.
 
 func (ec *executionContext) _NotificationConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.NotificationConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_NotificationConnection_pageInfo, func(ctx context.Context) (entgql.PageInfo[int], error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_NotificationConnection_pageInfo, func(ctx context.Context) (entgql.PageInfo[int], error) {
 			return obj.PageInfo, nil
 		}, ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo, true, true)
 	}
@@ -2555,8 +2985,13 @@ func (ec *executionContext) _NotificationConnection_pageInfo(ctx context.Context
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_NotificationConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_NotificationConnection_pageInfo(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_NotificationConnection_pageInfo(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_NotificationConnection_pageInfo is fieldContext_NotificationConnection_pageInfo into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_NotificationConnection_pageInfo(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "NotificationConnection",
 		Field:      field,
 		IsMethod:   false,
@@ -2588,13 +3023,23 @@ func (ec *executionContext) _NotificationConnection_totalCount(ctx context.Conte
 		true,
 	)
 }
+
+// fillContext_NotificationConnection_totalCount is fieldContext_NotificationConnection_totalCount into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_NotificationConnection_totalCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_NotificationConnection_totalCount(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_NotificationConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("NotificationConnection", field, false, false, errLeafInt)
 }
 
 func (ec *executionContext) _NotificationEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.NotificationEdge) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_NotificationEdge_node, func(ctx context.Context) (*ent.Notification, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_NotificationEdge_node, func(ctx context.Context) (*ent.Notification, error) {
 			return obj.Node, nil
 		}, ec.marshalONotification2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐNotification, true, false)
 	}
@@ -2616,8 +3061,13 @@ func (ec *executionContext) _NotificationEdge_node(ctx context.Context, field gr
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_NotificationEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_NotificationEdge_node(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_NotificationEdge_node(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_NotificationEdge_node is fieldContext_NotificationEdge_node into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_NotificationEdge_node(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "NotificationEdge",
 		Field:      field,
 		IsMethod:   false,
@@ -2649,6 +3099,16 @@ func (ec *executionContext) _NotificationEdge_cursor(ctx context.Context, field 
 		true,
 	)
 }
+
+// fillContext_NotificationEdge_cursor is fieldContext_NotificationEdge_cursor into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_NotificationEdge_cursor(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_NotificationEdge_cursor(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_NotificationEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("NotificationEdge", field, false, false, errLeafCursor)
 }
@@ -2675,6 +3135,16 @@ func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field gra
 		true,
 	)
 }
+
+// fillContext_PageInfo_hasNextPage is fieldContext_PageInfo_hasNextPage into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_PageInfo_hasNextPage(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_PageInfo_hasNextPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errLeafBoolean)
 }
@@ -2701,6 +3171,16 @@ func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field
 		true,
 	)
 }
+
+// fillContext_PageInfo_hasPreviousPage is fieldContext_PageInfo_hasPreviousPage into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PageInfo_hasPreviousPage(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_PageInfo_hasPreviousPage(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_PageInfo_hasPreviousPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errLeafBoolean)
 }
@@ -2727,6 +3207,16 @@ func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field gra
 		false,
 	)
 }
+
+// fillContext_PageInfo_startCursor is fieldContext_PageInfo_startCursor into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PageInfo_startCursor(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_PageInfo_startCursor(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_PageInfo_startCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errLeafCursor)
 }
@@ -2753,6 +3243,16 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 		false,
 	)
 }
+
+// fillContext_PageInfo_endCursor is fieldContext_PageInfo_endCursor into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_PageInfo_endCursor(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errLeafCursor)
 }
@@ -2779,6 +3279,16 @@ func (ec *executionContext) _Post_id(ctx context.Context, field graphql.Collecte
 		true,
 	)
 }
+
+// fillContext_Post_id is fieldContext_Post_id into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_id(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Post_id(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Post_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Post", field, false, false, errLeafID)
 }
@@ -2805,6 +3315,16 @@ func (ec *executionContext) _Post_createdAt(ctx context.Context, field graphql.C
 		true,
 	)
 }
+
+// fillContext_Post_createdAt is fieldContext_Post_createdAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_createdAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Post_createdAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Post_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Post", field, false, false, errLeafTime)
 }
@@ -2831,6 +3351,16 @@ func (ec *executionContext) _Post_updatedAt(ctx context.Context, field graphql.C
 		true,
 	)
 }
+
+// fillContext_Post_updatedAt is fieldContext_Post_updatedAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_updatedAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Post_updatedAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Post_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Post", field, false, false, errLeafTime)
 }
@@ -2857,6 +3387,16 @@ func (ec *executionContext) _Post_slug(ctx context.Context, field graphql.Collec
 		true,
 	)
 }
+
+// fillContext_Post_slug is fieldContext_Post_slug into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_slug(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Post_slug(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Post_slug(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Post", field, false, false, errLeafString)
 }
@@ -2883,6 +3423,16 @@ func (ec *executionContext) _Post_title(ctx context.Context, field graphql.Colle
 		true,
 	)
 }
+
+// fillContext_Post_title is fieldContext_Post_title into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_title(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Post_title(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Post_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Post", field, false, false, errLeafString)
 }
@@ -2909,6 +3459,16 @@ func (ec *executionContext) _Post_description(ctx context.Context, field graphql
 		true,
 	)
 }
+
+// fillContext_Post_description is fieldContext_Post_description into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_description(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Post_description(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Post_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Post", field, false, false, errLeafString)
 }
@@ -2935,6 +3495,16 @@ func (ec *executionContext) _Post_status(ctx context.Context, field graphql.Coll
 		true,
 	)
 }
+
+// fillContext_Post_status is fieldContext_Post_status into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_status(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Post_status(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Post_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Post", field, false, false, errLeafPostStatus)
 }
@@ -2961,6 +3531,16 @@ func (ec *executionContext) _Post_visibility(ctx context.Context, field graphql.
 		true,
 	)
 }
+
+// fillContext_Post_visibility is fieldContext_Post_visibility into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_visibility(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Post_visibility(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Post_visibility(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Post", field, false, false, errLeafPostVisibility)
 }
@@ -2987,6 +3567,16 @@ func (ec *executionContext) _Post_publishedAt(ctx context.Context, field graphql
 		false,
 	)
 }
+
+// fillContext_Post_publishedAt is fieldContext_Post_publishedAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_publishedAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Post_publishedAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Post_publishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Post", field, false, false, errLeafTime)
 }
@@ -3013,13 +3603,23 @@ func (ec *executionContext) _Post_hiddenAt(ctx context.Context, field graphql.Co
 		false,
 	)
 }
+
+// fillContext_Post_hiddenAt is fieldContext_Post_hiddenAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_hiddenAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Post_hiddenAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Post_hiddenAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Post", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _Post_author(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Post_author, func(ctx context.Context) (*ent.User, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Post_author, func(ctx context.Context) (*ent.User, error) {
 			return ec.Resolvers.Post().Author(ctx, obj)
 		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
 	}
@@ -3041,8 +3641,13 @@ func (ec *executionContext) _Post_author(ctx context.Context, field graphql.Coll
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Post_author(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Post_author(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Post_author(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Post_author is fieldContext_Post_author into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_author(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Post",
 		Field:      field,
 		IsMethod:   true,
@@ -3054,7 +3659,7 @@ func (ec *executionContext) fieldContext_Post_author(_ context.Context, field gr
 
 func (ec *executionContext) _Post_tags(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Post_tags, func(ctx context.Context) ([]*ent.Tag, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Post_tags, func(ctx context.Context) ([]*ent.Tag, error) {
 			return ec.Resolvers.Post().Tags(ctx, obj)
 		}, ec.marshalOTag2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTagᚄ, true, false)
 	}
@@ -3076,8 +3681,13 @@ func (ec *executionContext) _Post_tags(ctx context.Context, field graphql.Collec
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_Post_tags(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Post_tags(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Post_tags(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Post_tags is fieldContext_Post_tags into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_tags(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Post",
 		Field:      field,
 		IsMethod:   true,
@@ -3089,7 +3699,7 @@ func (ec *executionContext) fieldContext_Post_tags(_ context.Context, field grap
 
 func (ec *executionContext) _Post_comments(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Post_comments, func(ctx context.Context) (*ent.CommentConnection, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Post_comments, func(ctx context.Context) (*ent.CommentConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return obj.Comments(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.CommentOrder))
 		}, ec.marshalNCommentConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐCommentConnection, true, true)
@@ -3114,7 +3724,12 @@ func (ec *executionContext) _Post_comments(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Post_comments(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Post_comments(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Post_comments is fieldContext_Post_comments into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_comments(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Post",
 		Field:      field,
 		IsMethod:   true,
@@ -3137,7 +3752,7 @@ func (ec *executionContext) fieldContext_Post_comments(ctx context.Context, fiel
 
 func (ec *executionContext) _Post_cover(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Post_cover, func(ctx context.Context) (*ent.Image, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Post_cover, func(ctx context.Context) (*ent.Image, error) {
 			return obj.Cover(ctx)
 		}, ec.marshalOImage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐImage, true, false)
 	}
@@ -3159,8 +3774,13 @@ func (ec *executionContext) _Post_cover(ctx context.Context, field graphql.Colle
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_Post_cover(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Post_cover(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Post_cover(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Post_cover is fieldContext_Post_cover into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_cover(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Post",
 		Field:      field,
 		IsMethod:   true,
@@ -3172,7 +3792,7 @@ func (ec *executionContext) fieldContext_Post_cover(_ context.Context, field gra
 
 func (ec *executionContext) _Post_body(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Post_body, func(ctx context.Context) (*string, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Post_body, func(ctx context.Context) (*string, error) {
 			return ec.Resolvers.Post().Body(ctx, obj)
 		}, ec.marshalOString2ᚖstring, true, false)
 	}
@@ -3194,13 +3814,23 @@ func (ec *executionContext) _Post_body(ctx context.Context, field graphql.Collec
 		false,
 	)
 }
+
+// fillContext_Post_body is fieldContext_Post_body into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_body(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Post_body(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Post_body(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Post", field, true, true, errLeafString)
 }
 
 func (ec *executionContext) _Post_viewerCanRead(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Post_viewerCanRead, func(ctx context.Context) (bool, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Post_viewerCanRead, func(ctx context.Context) (bool, error) {
 			return ec.Resolvers.Post().ViewerCanRead(ctx, obj)
 		}, ec.marshalNBoolean2bool, true, true)
 	}
@@ -3222,13 +3852,23 @@ func (ec *executionContext) _Post_viewerCanRead(ctx context.Context, field graph
 		true,
 	)
 }
+
+// fillContext_Post_viewerCanRead is fieldContext_Post_viewerCanRead into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_viewerCanRead(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Post_viewerCanRead(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Post_viewerCanRead(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Post", field, true, true, errLeafBoolean)
 }
 
 func (ec *executionContext) _Post_likeCount(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Post_likeCount, func(ctx context.Context) (int, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Post_likeCount, func(ctx context.Context) (int, error) {
 			return ec.Resolvers.Post().LikeCount(ctx, obj)
 		}, ec.marshalNInt2int, true, true)
 	}
@@ -3250,13 +3890,23 @@ func (ec *executionContext) _Post_likeCount(ctx context.Context, field graphql.C
 		true,
 	)
 }
+
+// fillContext_Post_likeCount is fieldContext_Post_likeCount into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_likeCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Post_likeCount(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Post_likeCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Post", field, true, true, errLeafInt)
 }
 
 func (ec *executionContext) _Post_commentCount(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Post_commentCount, func(ctx context.Context) (int, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Post_commentCount, func(ctx context.Context) (int, error) {
 			return ec.Resolvers.Post().CommentCount(ctx, obj)
 		}, ec.marshalNInt2int, true, true)
 	}
@@ -3278,13 +3928,23 @@ func (ec *executionContext) _Post_commentCount(ctx context.Context, field graphq
 		true,
 	)
 }
+
+// fillContext_Post_commentCount is fieldContext_Post_commentCount into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_commentCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Post_commentCount(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Post_commentCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Post", field, true, true, errLeafInt)
 }
 
 func (ec *executionContext) _Post_viewerHasLiked(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Post_viewerHasLiked, func(ctx context.Context) (bool, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Post_viewerHasLiked, func(ctx context.Context) (bool, error) {
 			return ec.Resolvers.Post().ViewerHasLiked(ctx, obj)
 		}, ec.marshalNBoolean2bool, true, true)
 	}
@@ -3306,13 +3966,23 @@ func (ec *executionContext) _Post_viewerHasLiked(ctx context.Context, field grap
 		true,
 	)
 }
+
+// fillContext_Post_viewerHasLiked is fieldContext_Post_viewerHasLiked into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_viewerHasLiked(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Post_viewerHasLiked(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Post_viewerHasLiked(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Post", field, true, true, errLeafBoolean)
 }
 
 func (ec *executionContext) _PostConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.PostConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_PostConnection_edges, func(ctx context.Context) ([]*ent.PostEdge, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_PostConnection_edges, func(ctx context.Context) ([]*ent.PostEdge, error) {
 			return obj.Edges, nil
 		}, ec.marshalOPostEdge2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPostEdge, true, false)
 	}
@@ -3334,8 +4004,13 @@ func (ec *executionContext) _PostConnection_edges(ctx context.Context, field gra
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_PostConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_PostConnection_edges(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_PostConnection_edges(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_PostConnection_edges is fieldContext_PostConnection_edges into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PostConnection_edges(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "PostConnection",
 		Field:      field,
 		IsMethod:   false,
@@ -3347,7 +4022,7 @@ func (ec *executionContext) fieldContext_PostConnection_edges(_ context.Context,
 
 func (ec *executionContext) _PostConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.PostConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_PostConnection_pageInfo, func(ctx context.Context) (entgql.PageInfo[int], error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_PostConnection_pageInfo, func(ctx context.Context) (entgql.PageInfo[int], error) {
 			return obj.PageInfo, nil
 		}, ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo, true, true)
 	}
@@ -3369,8 +4044,13 @@ func (ec *executionContext) _PostConnection_pageInfo(ctx context.Context, field 
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_PostConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_PostConnection_pageInfo(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_PostConnection_pageInfo(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_PostConnection_pageInfo is fieldContext_PostConnection_pageInfo into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PostConnection_pageInfo(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "PostConnection",
 		Field:      field,
 		IsMethod:   false,
@@ -3402,13 +4082,23 @@ func (ec *executionContext) _PostConnection_totalCount(ctx context.Context, fiel
 		true,
 	)
 }
+
+// fillContext_PostConnection_totalCount is fieldContext_PostConnection_totalCount into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PostConnection_totalCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_PostConnection_totalCount(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_PostConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PostConnection", field, false, false, errLeafInt)
 }
 
 func (ec *executionContext) _PostEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.PostEdge) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_PostEdge_node, func(ctx context.Context) (*ent.Post, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_PostEdge_node, func(ctx context.Context) (*ent.Post, error) {
 			return obj.Node, nil
 		}, ec.marshalOPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, false)
 	}
@@ -3430,8 +4120,13 @@ func (ec *executionContext) _PostEdge_node(ctx context.Context, field graphql.Co
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_PostEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_PostEdge_node(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_PostEdge_node(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_PostEdge_node is fieldContext_PostEdge_node into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PostEdge_node(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "PostEdge",
 		Field:      field,
 		IsMethod:   false,
@@ -3463,13 +4158,23 @@ func (ec *executionContext) _PostEdge_cursor(ctx context.Context, field graphql.
 		true,
 	)
 }
+
+// fillContext_PostEdge_cursor is fieldContext_PostEdge_cursor into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PostEdge_cursor(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_PostEdge_cursor(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_PostEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PostEdge", field, false, false, errLeafCursor)
 }
 
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Query_node, func(ctx context.Context) (ent.Noder, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query_node, func(ctx context.Context) (ent.Noder, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Node(ctx, fc.Args["id"].(int))
 		}, ec.marshalONode2githubᚗcomᚋagoraᚋagoraᚋentᚐNoder, true, false)
@@ -3494,7 +4199,12 @@ func (ec *executionContext) _Query_node(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_Query_node(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Query_node(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query_node is fieldContext_Query_node into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query_node(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
@@ -3519,7 +4229,7 @@ func (ec *executionContext) fieldContext_Query_node(ctx context.Context, field g
 
 func (ec *executionContext) _Query_nodes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Query_nodes, func(ctx context.Context) ([]ent.Noder, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query_nodes, func(ctx context.Context) ([]ent.Noder, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Nodes(ctx, fc.Args["ids"].([]int))
 		}, ec.marshalNNode2ᚕgithubᚗcomᚋagoraᚋagoraᚋentᚐNoder, true, true)
@@ -3544,7 +4254,12 @@ func (ec *executionContext) _Query_nodes(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Query_nodes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Query_nodes(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query_nodes is fieldContext_Query_nodes into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query_nodes(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
@@ -3569,7 +4284,7 @@ func (ec *executionContext) fieldContext_Query_nodes(ctx context.Context, field 
 
 func (ec *executionContext) _Query_providers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Query_providers, func(ctx context.Context) ([]*identity.ProviderInfo, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query_providers, func(ctx context.Context) ([]*identity.ProviderInfo, error) {
 			return ec.Resolvers.Query().Providers(ctx)
 		}, ec.marshalNProvider2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋidentityᚐProviderInfoᚄ, true, true)
 	}
@@ -3591,8 +4306,13 @@ func (ec *executionContext) _Query_providers(ctx context.Context, field graphql.
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Query_providers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Query_providers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Query_providers(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query_providers is fieldContext_Query_providers into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query_providers(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
@@ -3604,7 +4324,7 @@ func (ec *executionContext) fieldContext_Query_providers(_ context.Context, fiel
 
 func (ec *executionContext) _Query_jobs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Query_jobs, func(ctx context.Context) (*jobs.Page, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query_jobs, func(ctx context.Context) (*jobs.Page, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Jobs(ctx, fc.Args["state"].(*model.JobState), fc.Args["kind"].(*string), fc.Args["first"].(int), fc.Args["after"].(*string))
 		}, ec.marshalNJobPage2ᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋjobsᚐPage, true, true)
@@ -3629,7 +4349,12 @@ func (ec *executionContext) _Query_jobs(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_Query_jobs(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Query_jobs(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query_jobs is fieldContext_Query_jobs into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query_jobs(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
@@ -3652,7 +4377,7 @@ func (ec *executionContext) fieldContext_Query_jobs(ctx context.Context, field g
 
 func (ec *executionContext) _Query_image(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Query_image, func(ctx context.Context) (*ent.Image, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query_image, func(ctx context.Context) (*ent.Image, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Image(ctx, fc.Args["id"].(int))
 		}, ec.marshalOImage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐImage, true, false)
@@ -3677,7 +4402,12 @@ func (ec *executionContext) _Query_image(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Query_image(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Query_image(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query_image is fieldContext_Query_image into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query_image(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
@@ -3700,7 +4430,7 @@ func (ec *executionContext) fieldContext_Query_image(ctx context.Context, field 
 
 func (ec *executionContext) _Query_posts(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Query_posts, func(ctx context.Context) (*ent.PostConnection, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query_posts, func(ctx context.Context) (*ent.PostConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Posts(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.PostOrder), fc.Args["where"].(*filter.Posts))
 		}, ec.marshalNPostConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPostConnection, true, true)
@@ -3725,7 +4455,12 @@ func (ec *executionContext) _Query_posts(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Query_posts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Query_posts(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query_posts is fieldContext_Query_posts into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query_posts(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
@@ -3748,7 +4483,7 @@ func (ec *executionContext) fieldContext_Query_posts(ctx context.Context, field 
 
 func (ec *executionContext) _Query_tags(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Query_tags, func(ctx context.Context) (*ent.TagConnection, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query_tags, func(ctx context.Context) (*ent.TagConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Tags(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.TagOrder), fc.Args["where"].(*filter.Tags))
 		}, ec.marshalNTagConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTagConnection, true, true)
@@ -3773,7 +4508,12 @@ func (ec *executionContext) _Query_tags(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_Query_tags(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Query_tags(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query_tags is fieldContext_Query_tags into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query_tags(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
@@ -3796,7 +4536,7 @@ func (ec *executionContext) fieldContext_Query_tags(ctx context.Context, field g
 
 func (ec *executionContext) _Query_post(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Query_post, func(ctx context.Context) (*ent.Post, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query_post, func(ctx context.Context) (*ent.Post, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Post(ctx, fc.Args["slug"].(string))
 		}, ec.marshalOPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, false)
@@ -3821,7 +4561,12 @@ func (ec *executionContext) _Query_post(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_Query_post(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Query_post(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query_post is fieldContext_Query_post into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query_post(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
@@ -3844,7 +4589,7 @@ func (ec *executionContext) fieldContext_Query_post(ctx context.Context, field g
 
 func (ec *executionContext) _Query_feed(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Query_feed, func(ctx context.Context) (*ent.PostConnection, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query_feed, func(ctx context.Context) (*ent.PostConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Feed(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int))
 		}, ec.marshalNPostConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPostConnection, true, true)
@@ -3869,7 +4614,12 @@ func (ec *executionContext) _Query_feed(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_Query_feed(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Query_feed(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query_feed is fieldContext_Query_feed into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query_feed(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
@@ -3892,7 +4642,7 @@ func (ec *executionContext) fieldContext_Query_feed(ctx context.Context, field g
 
 func (ec *executionContext) _Query_conversations(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Query_conversations, func(ctx context.Context) (*ent.ConversationConnection, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query_conversations, func(ctx context.Context) (*ent.ConversationConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Conversations(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int))
 		}, ec.marshalNConversationConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐConversationConnection, true, true)
@@ -3917,7 +4667,12 @@ func (ec *executionContext) _Query_conversations(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Query_conversations(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Query_conversations(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query_conversations is fieldContext_Query_conversations into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query_conversations(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
@@ -3940,7 +4695,7 @@ func (ec *executionContext) fieldContext_Query_conversations(ctx context.Context
 
 func (ec *executionContext) _Query_search(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Query_search, func(ctx context.Context) (*search.PostConnection, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query_search, func(ctx context.Context) (*search.PostConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Search(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]))
 		}, ec.marshalNPostSearchConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐPostConnection, true, true)
@@ -3965,7 +4720,12 @@ func (ec *executionContext) _Query_search(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Query_search(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Query_search(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query_search is fieldContext_Query_search into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query_search(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
@@ -3988,7 +4748,7 @@ func (ec *executionContext) fieldContext_Query_search(ctx context.Context, field
 
 func (ec *executionContext) _Query_searchUsers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Query_searchUsers, func(ctx context.Context) (*ent.UserConnection, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query_searchUsers, func(ctx context.Context) (*ent.UserConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().SearchUsers(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]))
 		}, ec.marshalNUserConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUserConnection, true, true)
@@ -4013,7 +4773,12 @@ func (ec *executionContext) _Query_searchUsers(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Query_searchUsers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Query_searchUsers(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query_searchUsers is fieldContext_Query_searchUsers into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query_searchUsers(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
@@ -4036,7 +4801,7 @@ func (ec *executionContext) fieldContext_Query_searchUsers(ctx context.Context, 
 
 func (ec *executionContext) _Query_searchTags(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Query_searchTags, func(ctx context.Context) (*ent.TagConnection, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query_searchTags, func(ctx context.Context) (*ent.TagConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().SearchTags(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]))
 		}, ec.marshalNTagConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTagConnection, true, true)
@@ -4061,7 +4826,12 @@ func (ec *executionContext) _Query_searchTags(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Query_searchTags(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Query_searchTags(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query_searchTags is fieldContext_Query_searchTags into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query_searchTags(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
@@ -4084,7 +4854,7 @@ func (ec *executionContext) fieldContext_Query_searchTags(ctx context.Context, f
 
 func (ec *executionContext) _Query_users(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Query_users, func(ctx context.Context) (*ent.UserConnection, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query_users, func(ctx context.Context) (*ent.UserConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Users(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.UserOrder), fc.Args["where"].(*filter.Users))
 		}, ec.marshalNUserConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUserConnection, true, true)
@@ -4109,7 +4879,12 @@ func (ec *executionContext) _Query_users(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Query_users(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Query_users(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query_users is fieldContext_Query_users into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query_users(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
@@ -4132,7 +4907,7 @@ func (ec *executionContext) fieldContext_Query_users(ctx context.Context, field 
 
 func (ec *executionContext) _Query_viewer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Query_viewer, func(ctx context.Context) (*ent.User, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query_viewer, func(ctx context.Context) (*ent.User, error) {
 			return ec.Resolvers.Query().Viewer(ctx)
 		}, ec.marshalOUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, false)
 	}
@@ -4154,8 +4929,13 @@ func (ec *executionContext) _Query_viewer(ctx context.Context, field graphql.Col
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_Query_viewer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Query_viewer(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Query_viewer(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query_viewer is fieldContext_Query_viewer into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query_viewer(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
@@ -4167,7 +4947,7 @@ func (ec *executionContext) fieldContext_Query_viewer(_ context.Context, field g
 
 func (ec *executionContext) _Query_user(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Query_user, func(ctx context.Context) (*ent.User, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query_user, func(ctx context.Context) (*ent.User, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().User(ctx, fc.Args["username"].(string))
 		}, ec.marshalOUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, false)
@@ -4192,7 +4972,12 @@ func (ec *executionContext) _Query_user(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_Query_user(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Query_user(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query_user is fieldContext_Query_user into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query_user(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
@@ -4215,7 +5000,7 @@ func (ec *executionContext) fieldContext_Query_user(ctx context.Context, field g
 
 func (ec *executionContext) _Query__entities(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Query__entities, func(ctx context.Context) ([]fedruntime.Entity, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query__entities, func(ctx context.Context) ([]fedruntime.Entity, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.__resolve_entities(ctx, fc.Args["representations"].([]map[string]any)), nil
 		}, ec.marshalN_Entity2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋpluginᚋfederationᚋfedruntimeᚐEntity, true, true)
@@ -4240,7 +5025,12 @@ func (ec *executionContext) _Query__entities(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Query__entities(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Query__entities(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query__entities is fieldContext_Query__entities into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query__entities(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
@@ -4265,7 +5055,7 @@ func (ec *executionContext) fieldContext_Query__entities(ctx context.Context, fi
 
 func (ec *executionContext) _Query__service(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Query__service, func(ctx context.Context) (fedruntime.Service, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query__service, func(ctx context.Context) (fedruntime.Service, error) {
 			return ec.__resolve__service(ctx)
 		}, ec.marshalN_Service2githubᚗcomᚋ99designsᚋgqlgenᚋpluginᚋfederationᚋfedruntimeᚐService, true, true)
 	}
@@ -4287,8 +5077,13 @@ func (ec *executionContext) _Query__service(ctx context.Context, field graphql.C
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Query__service(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Query__service(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Query__service(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query__service is fieldContext_Query__service into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query__service(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
@@ -4300,7 +5095,7 @@ func (ec *executionContext) fieldContext_Query__service(_ context.Context, field
 
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Query___type, func(ctx context.Context) (*introspection.Type, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query___type, func(ctx context.Context) (*introspection.Type, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.IntrospectType(fc.Args["name"].(string))
 		}, ec.marshalO__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType, true, false)
@@ -4325,7 +5120,12 @@ func (ec *executionContext) _Query___type(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Query___type(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Query___type(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query___type is fieldContext_Query___type into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query___type(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
@@ -4348,7 +5148,7 @@ func (ec *executionContext) fieldContext_Query___type(ctx context.Context, field
 
 func (ec *executionContext) _Query___schema(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Query___schema, func(ctx context.Context) (*introspection.Schema, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query___schema, func(ctx context.Context) (*introspection.Schema, error) {
 			return ec.IntrospectSchema()
 		}, ec.marshalO__Schema2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐSchema, true, false)
 	}
@@ -4370,8 +5170,13 @@ func (ec *executionContext) _Query___schema(ctx context.Context, field graphql.C
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Query___schema(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Query___schema(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query___schema is fieldContext_Query___schema into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query___schema(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
@@ -4403,6 +5208,16 @@ func (ec *executionContext) _Session_id(ctx context.Context, field graphql.Colle
 		true,
 	)
 }
+
+// fillContext_Session_id is fieldContext_Session_id into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Session_id(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Session_id(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Session_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Session", field, false, false, errLeafID)
 }
@@ -4429,6 +5244,16 @@ func (ec *executionContext) _Session_userAgent(ctx context.Context, field graphq
 		true,
 	)
 }
+
+// fillContext_Session_userAgent is fieldContext_Session_userAgent into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Session_userAgent(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Session_userAgent(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Session_userAgent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Session", field, false, false, errLeafString)
 }
@@ -4455,6 +5280,16 @@ func (ec *executionContext) _Session_createdAt(ctx context.Context, field graphq
 		true,
 	)
 }
+
+// fillContext_Session_createdAt is fieldContext_Session_createdAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Session_createdAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Session_createdAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Session_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Session", field, false, false, errLeafTime)
 }
@@ -4481,6 +5316,16 @@ func (ec *executionContext) _Session_lastUsedAt(ctx context.Context, field graph
 		true,
 	)
 }
+
+// fillContext_Session_lastUsedAt is fieldContext_Session_lastUsedAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Session_lastUsedAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Session_lastUsedAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Session_lastUsedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Session", field, false, false, errLeafTime)
 }
@@ -4507,13 +5352,23 @@ func (ec *executionContext) _Session_expiresAt(ctx context.Context, field graphq
 		true,
 	)
 }
+
+// fillContext_Session_expiresAt is fieldContext_Session_expiresAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Session_expiresAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Session_expiresAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Session_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Session", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _Session_current(ctx context.Context, field graphql.CollectedField, obj *ent.Session) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Session_current, func(ctx context.Context) (bool, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Session_current, func(ctx context.Context) (bool, error) {
 			return ec.Resolvers.Session().Current(ctx, obj)
 		}, ec.marshalNBoolean2bool, true, true)
 	}
@@ -4535,6 +5390,16 @@ func (ec *executionContext) _Session_current(ctx context.Context, field graphql.
 		true,
 	)
 }
+
+// fillContext_Session_current is fieldContext_Session_current into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Session_current(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Session_current(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Session_current(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Session", field, true, true, errLeafBoolean)
 }
@@ -4561,6 +5426,16 @@ func (ec *executionContext) _Tag_id(ctx context.Context, field graphql.Collected
 		true,
 	)
 }
+
+// fillContext_Tag_id is fieldContext_Tag_id into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Tag_id(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Tag_id(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Tag_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Tag", field, false, false, errLeafID)
 }
@@ -4587,6 +5462,16 @@ func (ec *executionContext) _Tag_name(ctx context.Context, field graphql.Collect
 		true,
 	)
 }
+
+// fillContext_Tag_name is fieldContext_Tag_name into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Tag_name(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Tag_name(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Tag_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Tag", field, false, false, errLeafString)
 }
@@ -4613,13 +5498,23 @@ func (ec *executionContext) _Tag_createdAt(ctx context.Context, field graphql.Co
 		true,
 	)
 }
+
+// fillContext_Tag_createdAt is fieldContext_Tag_createdAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Tag_createdAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Tag_createdAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Tag_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Tag", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _Tag_posts(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Tag_posts, func(ctx context.Context) (*ent.PostConnection, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Tag_posts, func(ctx context.Context) (*ent.PostConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return obj.Posts(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.PostOrder))
 		}, ec.marshalNPostConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPostConnection, true, true)
@@ -4644,7 +5539,12 @@ func (ec *executionContext) _Tag_posts(ctx context.Context, field graphql.Collec
 	)
 }
 func (ec *executionContext) fieldContext_Tag_posts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Tag_posts(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Tag_posts is fieldContext_Tag_posts into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Tag_posts(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Tag",
 		Field:      field,
 		IsMethod:   true,
@@ -4667,7 +5567,7 @@ func (ec *executionContext) fieldContext_Tag_posts(ctx context.Context, field gr
 
 func (ec *executionContext) _Tag_postCount(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Tag_postCount, func(ctx context.Context) (int, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Tag_postCount, func(ctx context.Context) (int, error) {
 			return ec.Resolvers.Tag().PostCount(ctx, obj)
 		}, ec.marshalNInt2int, true, true)
 	}
@@ -4689,13 +5589,23 @@ func (ec *executionContext) _Tag_postCount(ctx context.Context, field graphql.Co
 		true,
 	)
 }
+
+// fillContext_Tag_postCount is fieldContext_Tag_postCount into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Tag_postCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Tag_postCount(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Tag_postCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Tag", field, true, true, errLeafInt)
 }
 
 func (ec *executionContext) _TagConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.TagConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_TagConnection_edges, func(ctx context.Context) ([]*ent.TagEdge, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_TagConnection_edges, func(ctx context.Context) ([]*ent.TagEdge, error) {
 			return obj.Edges, nil
 		}, ec.marshalOTagEdge2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTagEdge, true, false)
 	}
@@ -4717,8 +5627,13 @@ func (ec *executionContext) _TagConnection_edges(ctx context.Context, field grap
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_TagConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_TagConnection_edges(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_TagConnection_edges(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_TagConnection_edges is fieldContext_TagConnection_edges into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_TagConnection_edges(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "TagConnection",
 		Field:      field,
 		IsMethod:   false,
@@ -4730,7 +5645,7 @@ func (ec *executionContext) fieldContext_TagConnection_edges(_ context.Context, 
 
 func (ec *executionContext) _TagConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.TagConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_TagConnection_pageInfo, func(ctx context.Context) (entgql.PageInfo[int], error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_TagConnection_pageInfo, func(ctx context.Context) (entgql.PageInfo[int], error) {
 			return obj.PageInfo, nil
 		}, ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo, true, true)
 	}
@@ -4752,8 +5667,13 @@ func (ec *executionContext) _TagConnection_pageInfo(ctx context.Context, field g
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_TagConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_TagConnection_pageInfo(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_TagConnection_pageInfo(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_TagConnection_pageInfo is fieldContext_TagConnection_pageInfo into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_TagConnection_pageInfo(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "TagConnection",
 		Field:      field,
 		IsMethod:   false,
@@ -4785,13 +5705,23 @@ func (ec *executionContext) _TagConnection_totalCount(ctx context.Context, field
 		true,
 	)
 }
+
+// fillContext_TagConnection_totalCount is fieldContext_TagConnection_totalCount into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_TagConnection_totalCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_TagConnection_totalCount(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_TagConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("TagConnection", field, false, false, errLeafInt)
 }
 
 func (ec *executionContext) _TagEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.TagEdge) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_TagEdge_node, func(ctx context.Context) (*ent.Tag, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_TagEdge_node, func(ctx context.Context) (*ent.Tag, error) {
 			return obj.Node, nil
 		}, ec.marshalOTag2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTag, true, false)
 	}
@@ -4813,8 +5743,13 @@ func (ec *executionContext) _TagEdge_node(ctx context.Context, field graphql.Col
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_TagEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_TagEdge_node(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_TagEdge_node(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_TagEdge_node is fieldContext_TagEdge_node into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_TagEdge_node(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "TagEdge",
 		Field:      field,
 		IsMethod:   false,
@@ -4846,6 +5781,16 @@ func (ec *executionContext) _TagEdge_cursor(ctx context.Context, field graphql.C
 		true,
 	)
 }
+
+// fillContext_TagEdge_cursor is fieldContext_TagEdge_cursor into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_TagEdge_cursor(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_TagEdge_cursor(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_TagEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("TagEdge", field, false, false, errLeafCursor)
 }
@@ -4872,6 +5817,16 @@ func (ec *executionContext) _User_id(ctx context.Context, field graphql.Collecte
 		true,
 	)
 }
+
+// fillContext_User_id is fieldContext_User_id into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_id(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_User_id(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_User_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, false, false, errLeafID)
 }
@@ -4898,6 +5853,16 @@ func (ec *executionContext) _User_createdAt(ctx context.Context, field graphql.C
 		true,
 	)
 }
+
+// fillContext_User_createdAt is fieldContext_User_createdAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_createdAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_User_createdAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_User_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, false, false, errLeafTime)
 }
@@ -4924,6 +5889,16 @@ func (ec *executionContext) _User_updatedAt(ctx context.Context, field graphql.C
 		true,
 	)
 }
+
+// fillContext_User_updatedAt is fieldContext_User_updatedAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_updatedAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_User_updatedAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_User_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, false, false, errLeafTime)
 }
@@ -4950,6 +5925,16 @@ func (ec *executionContext) _User_username(ctx context.Context, field graphql.Co
 		true,
 	)
 }
+
+// fillContext_User_username is fieldContext_User_username into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_username(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_User_username(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_User_username(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, false, false, errLeafString)
 }
@@ -4976,6 +5961,16 @@ func (ec *executionContext) _User_displayName(ctx context.Context, field graphql
 		true,
 	)
 }
+
+// fillContext_User_displayName is fieldContext_User_displayName into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_displayName(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_User_displayName(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_User_displayName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, false, false, errLeafString)
 }
@@ -5002,6 +5997,16 @@ func (ec *executionContext) _User_bio(ctx context.Context, field graphql.Collect
 		true,
 	)
 }
+
+// fillContext_User_bio is fieldContext_User_bio into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_bio(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_User_bio(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_User_bio(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, false, false, errLeafString)
 }
@@ -5028,6 +6033,16 @@ func (ec *executionContext) _User_avatarURL(ctx context.Context, field graphql.C
 		true,
 	)
 }
+
+// fillContext_User_avatarURL is fieldContext_User_avatarURL into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_avatarURL(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_User_avatarURL(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_User_avatarURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, false, false, errLeafString)
 }
@@ -5054,6 +6069,16 @@ func (ec *executionContext) _User_bannedAt(ctx context.Context, field graphql.Co
 		false,
 	)
 }
+
+// fillContext_User_bannedAt is fieldContext_User_bannedAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_bannedAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_User_bannedAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_User_bannedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, false, false, errLeafTime)
 }
@@ -5080,13 +6105,23 @@ func (ec *executionContext) _User_role(ctx context.Context, field graphql.Collec
 		true,
 	)
 }
+
+// fillContext_User_role is fieldContext_User_role into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_role(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_User_role(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_User_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, false, false, errLeafUserRole)
 }
 
 func (ec *executionContext) _User_posts(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_User_posts, func(ctx context.Context) (*ent.PostConnection, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_posts, func(ctx context.Context) (*ent.PostConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return obj.Posts(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.PostOrder))
 		}, ec.marshalNPostConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPostConnection, true, true)
@@ -5111,7 +6146,12 @@ func (ec *executionContext) _User_posts(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_User_posts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_User_posts(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_User_posts is fieldContext_User_posts into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_posts(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "User",
 		Field:      field,
 		IsMethod:   true,
@@ -5134,7 +6174,7 @@ func (ec *executionContext) fieldContext_User_posts(ctx context.Context, field g
 
 func (ec *executionContext) _User_following(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_User_following, func(ctx context.Context) (*ent.UserConnection, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_following, func(ctx context.Context) (*ent.UserConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return obj.Following(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.UserOrder))
 		}, ec.marshalNUserConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUserConnection, true, true)
@@ -5159,7 +6199,12 @@ func (ec *executionContext) _User_following(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_User_following(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_User_following(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_User_following is fieldContext_User_following into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_following(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "User",
 		Field:      field,
 		IsMethod:   true,
@@ -5182,7 +6227,7 @@ func (ec *executionContext) fieldContext_User_following(ctx context.Context, fie
 
 func (ec *executionContext) _User_followers(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_User_followers, func(ctx context.Context) (*ent.UserConnection, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_followers, func(ctx context.Context) (*ent.UserConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return obj.Followers(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.UserOrder))
 		}, ec.marshalNUserConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUserConnection, true, true)
@@ -5207,7 +6252,12 @@ func (ec *executionContext) _User_followers(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_User_followers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_User_followers(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_User_followers is fieldContext_User_followers into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_followers(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "User",
 		Field:      field,
 		IsMethod:   true,
@@ -5230,7 +6280,7 @@ func (ec *executionContext) fieldContext_User_followers(ctx context.Context, fie
 
 func (ec *executionContext) _User_membershipPlan(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_User_membershipPlan, func(ctx context.Context) (*ent.MembershipPlan, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_membershipPlan, func(ctx context.Context) (*ent.MembershipPlan, error) {
 			return ec.Resolvers.User().MembershipPlan(ctx, obj)
 		}, ec.marshalOMembershipPlan2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMembershipPlan, true, false)
 	}
@@ -5252,8 +6302,13 @@ func (ec *executionContext) _User_membershipPlan(ctx context.Context, field grap
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_User_membershipPlan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_User_membershipPlan(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_User_membershipPlan(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_User_membershipPlan is fieldContext_User_membershipPlan into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_membershipPlan(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "User",
 		Field:      field,
 		IsMethod:   true,
@@ -5265,7 +6320,7 @@ func (ec *executionContext) fieldContext_User_membershipPlan(_ context.Context, 
 
 func (ec *executionContext) _User_memberCount(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_User_memberCount, func(ctx context.Context) (*int, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_memberCount, func(ctx context.Context) (*int, error) {
 			return ec.Resolvers.User().MemberCount(ctx, obj)
 		}, ec.marshalOInt2ᚖint, true, false)
 	}
@@ -5287,13 +6342,23 @@ func (ec *executionContext) _User_memberCount(ctx context.Context, field graphql
 		false,
 	)
 }
+
+// fillContext_User_memberCount is fieldContext_User_memberCount into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_memberCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_User_memberCount(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_User_memberCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, true, true, errLeafInt)
 }
 
 func (ec *executionContext) _User_memberships(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_User_memberships, func(ctx context.Context) ([]*ent.Membership, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_memberships, func(ctx context.Context) ([]*ent.Membership, error) {
 			return ec.Resolvers.User().Memberships(ctx, obj)
 		}, ec.marshalOMembership2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMembershipᚄ, true, false)
 	}
@@ -5315,8 +6380,13 @@ func (ec *executionContext) _User_memberships(ctx context.Context, field graphql
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_User_memberships(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_User_memberships(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_User_memberships(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_User_memberships is fieldContext_User_memberships into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_memberships(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "User",
 		Field:      field,
 		IsMethod:   true,
@@ -5328,7 +6398,7 @@ func (ec *executionContext) fieldContext_User_memberships(_ context.Context, fie
 
 func (ec *executionContext) _User_emailVerified(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_User_emailVerified, func(ctx context.Context) (*bool, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_emailVerified, func(ctx context.Context) (*bool, error) {
 			return ec.Resolvers.User().EmailVerified(ctx, obj)
 		}, ec.marshalOBoolean2ᚖbool, true, false)
 	}
@@ -5350,13 +6420,23 @@ func (ec *executionContext) _User_emailVerified(ctx context.Context, field graph
 		false,
 	)
 }
+
+// fillContext_User_emailVerified is fieldContext_User_emailVerified into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_emailVerified(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_User_emailVerified(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_User_emailVerified(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, true, true, errLeafBoolean)
 }
 
 func (ec *executionContext) _User_notificationSettings(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_User_notificationSettings, func(ctx context.Context) (*model.NotificationSettings, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_notificationSettings, func(ctx context.Context) (*model.NotificationSettings, error) {
 			return ec.Resolvers.User().NotificationSettings(ctx, obj)
 		}, ec.marshalONotificationSettings2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐNotificationSettings, true, false)
 	}
@@ -5378,8 +6458,13 @@ func (ec *executionContext) _User_notificationSettings(ctx context.Context, fiel
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_User_notificationSettings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_User_notificationSettings(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_User_notificationSettings(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_User_notificationSettings is fieldContext_User_notificationSettings into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_notificationSettings(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "User",
 		Field:      field,
 		IsMethod:   true,
@@ -5391,7 +6476,7 @@ func (ec *executionContext) fieldContext_User_notificationSettings(_ context.Con
 
 func (ec *executionContext) _User_identities(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_User_identities, func(ctx context.Context) ([]*ent.Identity, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_identities, func(ctx context.Context) ([]*ent.Identity, error) {
 			return ec.Resolvers.User().Identities(ctx, obj)
 		}, ec.marshalOIdentity2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐIdentityᚄ, true, false)
 	}
@@ -5413,8 +6498,13 @@ func (ec *executionContext) _User_identities(ctx context.Context, field graphql.
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_User_identities(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_User_identities(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_User_identities(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_User_identities is fieldContext_User_identities into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_identities(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "User",
 		Field:      field,
 		IsMethod:   true,
@@ -5426,7 +6516,7 @@ func (ec *executionContext) fieldContext_User_identities(_ context.Context, fiel
 
 func (ec *executionContext) _User_hasPassword(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_User_hasPassword, func(ctx context.Context) (*bool, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_hasPassword, func(ctx context.Context) (*bool, error) {
 			return ec.Resolvers.User().HasPassword(ctx, obj)
 		}, ec.marshalOBoolean2ᚖbool, true, false)
 	}
@@ -5448,13 +6538,23 @@ func (ec *executionContext) _User_hasPassword(ctx context.Context, field graphql
 		false,
 	)
 }
+
+// fillContext_User_hasPassword is fieldContext_User_hasPassword into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_hasPassword(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_User_hasPassword(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_User_hasPassword(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, true, true, errLeafBoolean)
 }
 
 func (ec *executionContext) _User_imageStorage(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_User_imageStorage, func(ctx context.Context) (*model.ImageStorage, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_imageStorage, func(ctx context.Context) (*model.ImageStorage, error) {
 			return ec.Resolvers.User().ImageStorage(ctx, obj)
 		}, ec.marshalOImageStorage2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐImageStorage, true, false)
 	}
@@ -5476,8 +6576,13 @@ func (ec *executionContext) _User_imageStorage(ctx context.Context, field graphq
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_User_imageStorage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_User_imageStorage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_User_imageStorage(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_User_imageStorage is fieldContext_User_imageStorage into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_imageStorage(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "User",
 		Field:      field,
 		IsMethod:   true,
@@ -5489,7 +6594,7 @@ func (ec *executionContext) fieldContext_User_imageStorage(_ context.Context, fi
 
 func (ec *executionContext) _User_notifications(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_User_notifications, func(ctx context.Context) (*ent.NotificationConnection, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_notifications, func(ctx context.Context) (*ent.NotificationConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.User().Notifications(ctx, obj, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["unread"].(*bool))
 		}, ec.marshalONotificationConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐNotificationConnection, true, false)
@@ -5514,7 +6619,12 @@ func (ec *executionContext) _User_notifications(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_User_notifications(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_User_notifications(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_User_notifications is fieldContext_User_notifications into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_notifications(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "User",
 		Field:      field,
 		IsMethod:   true,
@@ -5537,7 +6647,7 @@ func (ec *executionContext) fieldContext_User_notifications(ctx context.Context,
 
 func (ec *executionContext) _User_unreadNotificationCount(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_User_unreadNotificationCount, func(ctx context.Context) (*int, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_unreadNotificationCount, func(ctx context.Context) (*int, error) {
 			return ec.Resolvers.User().UnreadNotificationCount(ctx, obj)
 		}, ec.marshalOInt2ᚖint, true, false)
 	}
@@ -5559,13 +6669,23 @@ func (ec *executionContext) _User_unreadNotificationCount(ctx context.Context, f
 		false,
 	)
 }
+
+// fillContext_User_unreadNotificationCount is fieldContext_User_unreadNotificationCount into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_unreadNotificationCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_User_unreadNotificationCount(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_User_unreadNotificationCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, true, true, errLeafInt)
 }
 
 func (ec *executionContext) _User_messagePolicy(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_User_messagePolicy, func(ctx context.Context) (*user.MessagePolicy, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_messagePolicy, func(ctx context.Context) (*user.MessagePolicy, error) {
 			return ec.Resolvers.User().MessagePolicy(ctx, obj)
 		}, ec.marshalOUserMessagePolicy2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋuserᚐMessagePolicy, true, false)
 	}
@@ -5587,13 +6707,23 @@ func (ec *executionContext) _User_messagePolicy(ctx context.Context, field graph
 		false,
 	)
 }
+
+// fillContext_User_messagePolicy is fieldContext_User_messagePolicy into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_messagePolicy(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_User_messagePolicy(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_User_messagePolicy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, true, true, errLeafUserMessagePolicy)
 }
 
 func (ec *executionContext) _User_sessions(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_User_sessions, func(ctx context.Context) ([]*ent.Session, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_sessions, func(ctx context.Context) ([]*ent.Session, error) {
 			return ec.Resolvers.User().Sessions(ctx, obj)
 		}, ec.marshalOSession2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐSessionᚄ, true, false)
 	}
@@ -5615,8 +6745,13 @@ func (ec *executionContext) _User_sessions(ctx context.Context, field graphql.Co
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_User_sessions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_User_sessions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_User_sessions(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_User_sessions is fieldContext_User_sessions into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_sessions(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "User",
 		Field:      field,
 		IsMethod:   true,
@@ -5628,7 +6763,7 @@ func (ec *executionContext) fieldContext_User_sessions(_ context.Context, field 
 
 func (ec *executionContext) _User_email(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_User_email, func(ctx context.Context) (*string, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_email, func(ctx context.Context) (*string, error) {
 			return ec.Resolvers.User().Email(ctx, obj)
 		}, ec.marshalOString2ᚖstring, true, false)
 	}
@@ -5650,13 +6785,23 @@ func (ec *executionContext) _User_email(ctx context.Context, field graphql.Colle
 		false,
 	)
 }
+
+// fillContext_User_email is fieldContext_User_email into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_email(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_User_email(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_User_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, true, true, errLeafString)
 }
 
 func (ec *executionContext) _User_followerCount(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_User_followerCount, func(ctx context.Context) (int, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_followerCount, func(ctx context.Context) (int, error) {
 			return ec.Resolvers.User().FollowerCount(ctx, obj)
 		}, ec.marshalNInt2int, true, true)
 	}
@@ -5678,13 +6823,23 @@ func (ec *executionContext) _User_followerCount(ctx context.Context, field graph
 		true,
 	)
 }
+
+// fillContext_User_followerCount is fieldContext_User_followerCount into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_followerCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_User_followerCount(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_User_followerCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, true, true, errLeafInt)
 }
 
 func (ec *executionContext) _User_followingCount(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_User_followingCount, func(ctx context.Context) (int, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_followingCount, func(ctx context.Context) (int, error) {
 			return ec.Resolvers.User().FollowingCount(ctx, obj)
 		}, ec.marshalNInt2int, true, true)
 	}
@@ -5706,13 +6861,23 @@ func (ec *executionContext) _User_followingCount(ctx context.Context, field grap
 		true,
 	)
 }
+
+// fillContext_User_followingCount is fieldContext_User_followingCount into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_followingCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_User_followingCount(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_User_followingCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, true, true, errLeafInt)
 }
 
 func (ec *executionContext) _User_viewerIsFollowing(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_User_viewerIsFollowing, func(ctx context.Context) (bool, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_viewerIsFollowing, func(ctx context.Context) (bool, error) {
 			return ec.Resolvers.User().ViewerIsFollowing(ctx, obj)
 		}, ec.marshalNBoolean2bool, true, true)
 	}
@@ -5734,13 +6899,23 @@ func (ec *executionContext) _User_viewerIsFollowing(ctx context.Context, field g
 		true,
 	)
 }
+
+// fillContext_User_viewerIsFollowing is fieldContext_User_viewerIsFollowing into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_viewerIsFollowing(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_User_viewerIsFollowing(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_User_viewerIsFollowing(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, true, true, errLeafBoolean)
 }
 
 func (ec *executionContext) _UserConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_UserConnection_edges, func(ctx context.Context) ([]*ent.UserEdge, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_UserConnection_edges, func(ctx context.Context) ([]*ent.UserEdge, error) {
 			return obj.Edges, nil
 		}, ec.marshalOUserEdge2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUserEdge, true, false)
 	}
@@ -5762,8 +6937,13 @@ func (ec *executionContext) _UserConnection_edges(ctx context.Context, field gra
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_UserConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_UserConnection_edges(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_UserConnection_edges(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_UserConnection_edges is fieldContext_UserConnection_edges into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_UserConnection_edges(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "UserConnection",
 		Field:      field,
 		IsMethod:   false,
@@ -5775,7 +6955,7 @@ func (ec *executionContext) fieldContext_UserConnection_edges(_ context.Context,
 
 func (ec *executionContext) _UserConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_UserConnection_pageInfo, func(ctx context.Context) (entgql.PageInfo[int], error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_UserConnection_pageInfo, func(ctx context.Context) (entgql.PageInfo[int], error) {
 			return obj.PageInfo, nil
 		}, ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo, true, true)
 	}
@@ -5797,8 +6977,13 @@ func (ec *executionContext) _UserConnection_pageInfo(ctx context.Context, field 
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_UserConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_UserConnection_pageInfo(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_UserConnection_pageInfo(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_UserConnection_pageInfo is fieldContext_UserConnection_pageInfo into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_UserConnection_pageInfo(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "UserConnection",
 		Field:      field,
 		IsMethod:   false,
@@ -5830,13 +7015,23 @@ func (ec *executionContext) _UserConnection_totalCount(ctx context.Context, fiel
 		true,
 	)
 }
+
+// fillContext_UserConnection_totalCount is fieldContext_UserConnection_totalCount into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_UserConnection_totalCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_UserConnection_totalCount(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_UserConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("UserConnection", field, false, false, errLeafInt)
 }
 
 func (ec *executionContext) _UserEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.UserEdge) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_UserEdge_node, func(ctx context.Context) (*ent.User, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_UserEdge_node, func(ctx context.Context) (*ent.User, error) {
 			return obj.Node, nil
 		}, ec.marshalOUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, false)
 	}
@@ -5858,8 +7053,13 @@ func (ec *executionContext) _UserEdge_node(ctx context.Context, field graphql.Co
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_UserEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_UserEdge_node(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_UserEdge_node(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_UserEdge_node is fieldContext_UserEdge_node into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_UserEdge_node(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "UserEdge",
 		Field:      field,
 		IsMethod:   false,
@@ -5891,6 +7091,16 @@ func (ec *executionContext) _UserEdge_cursor(ctx context.Context, field graphql.
 		true,
 	)
 }
+
+// fillContext_UserEdge_cursor is fieldContext_UserEdge_cursor into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_UserEdge_cursor(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_UserEdge_cursor(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_UserEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("UserEdge", field, false, false, errLeafCursor)
 }

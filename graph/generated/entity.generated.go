@@ -91,7 +91,7 @@ func (ec *executionContext) field_Entity_findManyUserByIDs_args(ctx context.Cont
 
 func (ec *executionContext) _Entity_findManyCommentByIDs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Entity_findManyCommentByIDs, func(ctx context.Context) ([]*ent.Comment, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Entity_findManyCommentByIDs, func(ctx context.Context) ([]*ent.Comment, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Entity().FindManyCommentByIDs(ctx, fc.Args["reps"].([]*model.CommentByIDsInput))
 		}, ec.marshalOComment2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐComment, true, false)
@@ -116,7 +116,12 @@ func (ec *executionContext) _Entity_findManyCommentByIDs(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_Entity_findManyCommentByIDs(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Entity_findManyCommentByIDs(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Entity_findManyCommentByIDs is fieldContext_Entity_findManyCommentByIDs into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Entity_findManyCommentByIDs(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Entity",
 		Field:      field,
 		IsMethod:   true,
@@ -139,7 +144,7 @@ func (ec *executionContext) fieldContext_Entity_findManyCommentByIDs(ctx context
 
 func (ec *executionContext) _Entity_findManyPostByIDs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Entity_findManyPostByIDs, func(ctx context.Context) ([]*ent.Post, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Entity_findManyPostByIDs, func(ctx context.Context) ([]*ent.Post, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Entity().FindManyPostByIDs(ctx, fc.Args["reps"].([]*model.PostByIDsInput))
 		}, ec.marshalOPost2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, false)
@@ -164,7 +169,12 @@ func (ec *executionContext) _Entity_findManyPostByIDs(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_Entity_findManyPostByIDs(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Entity_findManyPostByIDs(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Entity_findManyPostByIDs is fieldContext_Entity_findManyPostByIDs into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Entity_findManyPostByIDs(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Entity",
 		Field:      field,
 		IsMethod:   true,
@@ -187,7 +197,7 @@ func (ec *executionContext) fieldContext_Entity_findManyPostByIDs(ctx context.Co
 
 func (ec *executionContext) _Entity_findManyTagByIDs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Entity_findManyTagByIDs, func(ctx context.Context) ([]*ent.Tag, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Entity_findManyTagByIDs, func(ctx context.Context) ([]*ent.Tag, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Entity().FindManyTagByIDs(ctx, fc.Args["reps"].([]*model.TagByIDsInput))
 		}, ec.marshalOTag2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTag, true, false)
@@ -212,7 +222,12 @@ func (ec *executionContext) _Entity_findManyTagByIDs(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_Entity_findManyTagByIDs(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Entity_findManyTagByIDs(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Entity_findManyTagByIDs is fieldContext_Entity_findManyTagByIDs into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Entity_findManyTagByIDs(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Entity",
 		Field:      field,
 		IsMethod:   true,
@@ -235,7 +250,7 @@ func (ec *executionContext) fieldContext_Entity_findManyTagByIDs(ctx context.Con
 
 func (ec *executionContext) _Entity_findManyUserByIDs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Entity_findManyUserByIDs, func(ctx context.Context) ([]*ent.User, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Entity_findManyUserByIDs, func(ctx context.Context) ([]*ent.User, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Entity().FindManyUserByIDs(ctx, fc.Args["reps"].([]*model.UserByIDsInput))
 		}, ec.marshalOUser2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, false)
@@ -260,7 +275,12 @@ func (ec *executionContext) _Entity_findManyUserByIDs(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_Entity_findManyUserByIDs(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Entity_findManyUserByIDs(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Entity_findManyUserByIDs is fieldContext_Entity_findManyUserByIDs into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Entity_findManyUserByIDs(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Entity",
 		Field:      field,
 		IsMethod:   true,
@@ -303,6 +323,16 @@ func (ec *executionContext) __Service_sdl(ctx context.Context, field graphql.Col
 		false,
 	)
 }
+
+// fillContext__Service_sdl is fieldContext__Service_sdl into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext__Service_sdl(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext__Service_sdl(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext__Service_sdl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("_Service", field, false, false, errLeafString)
 }

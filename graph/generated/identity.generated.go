@@ -29,7 +29,7 @@ import (
 
 func (ec *executionContext) _CompleteSignInPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.CompleteSignInPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_CompleteSignInPayload_user, func(ctx context.Context) (*ent.User, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_CompleteSignInPayload_user, func(ctx context.Context) (*ent.User, error) {
 			return obj.User, nil
 		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
 	}
@@ -51,8 +51,13 @@ func (ec *executionContext) _CompleteSignInPayload_user(ctx context.Context, fie
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_CompleteSignInPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_CompleteSignInPayload_user(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_CompleteSignInPayload_user(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_CompleteSignInPayload_user is fieldContext_CompleteSignInPayload_user into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_CompleteSignInPayload_user(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "CompleteSignInPayload",
 		Field:      field,
 		IsMethod:   false,
@@ -84,6 +89,16 @@ func (ec *executionContext) _CompleteSignInPayload_accessToken(ctx context.Conte
 		true,
 	)
 }
+
+// fillContext_CompleteSignInPayload_accessToken is fieldContext_CompleteSignInPayload_accessToken into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_CompleteSignInPayload_accessToken(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_CompleteSignInPayload_accessToken(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_CompleteSignInPayload_accessToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CompleteSignInPayload", field, false, false, errLeafString)
 }
@@ -110,6 +125,16 @@ func (ec *executionContext) _CompleteSignInPayload_expiresAt(ctx context.Context
 		true,
 	)
 }
+
+// fillContext_CompleteSignInPayload_expiresAt is fieldContext_CompleteSignInPayload_expiresAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_CompleteSignInPayload_expiresAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_CompleteSignInPayload_expiresAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_CompleteSignInPayload_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CompleteSignInPayload", field, false, false, errLeafTime)
 }
@@ -136,6 +161,16 @@ func (ec *executionContext) _CompleteSignInPayload_refreshToken(ctx context.Cont
 		false,
 	)
 }
+
+// fillContext_CompleteSignInPayload_refreshToken is fieldContext_CompleteSignInPayload_refreshToken into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_CompleteSignInPayload_refreshToken(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_CompleteSignInPayload_refreshToken(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_CompleteSignInPayload_refreshToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CompleteSignInPayload", field, false, false, errLeafString)
 }
@@ -162,6 +197,16 @@ func (ec *executionContext) _CompleteSignInPayload_refreshTokenExpiresAt(ctx con
 		true,
 	)
 }
+
+// fillContext_CompleteSignInPayload_refreshTokenExpiresAt is fieldContext_CompleteSignInPayload_refreshTokenExpiresAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_CompleteSignInPayload_refreshTokenExpiresAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_CompleteSignInPayload_refreshTokenExpiresAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_CompleteSignInPayload_refreshTokenExpiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CompleteSignInPayload", field, false, false, errLeafTime)
 }
@@ -188,6 +233,16 @@ func (ec *executionContext) _ConfirmIdentityLinkPayload_provider(ctx context.Con
 		true,
 	)
 }
+
+// fillContext_ConfirmIdentityLinkPayload_provider is fieldContext_ConfirmIdentityLinkPayload_provider into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_ConfirmIdentityLinkPayload_provider(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_ConfirmIdentityLinkPayload_provider(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_ConfirmIdentityLinkPayload_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ConfirmIdentityLinkPayload", field, false, false, errLeafString)
 }
@@ -214,6 +269,16 @@ func (ec *executionContext) _Identity_provider(ctx context.Context, field graphq
 		true,
 	)
 }
+
+// fillContext_Identity_provider is fieldContext_Identity_provider into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Identity_provider(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Identity_provider(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Identity_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Identity", field, false, false, errLeafString)
 }
@@ -240,6 +305,16 @@ func (ec *executionContext) _Identity_email(ctx context.Context, field graphql.C
 		true,
 	)
 }
+
+// fillContext_Identity_email is fieldContext_Identity_email into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Identity_email(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Identity_email(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Identity_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Identity", field, false, false, errLeafString)
 }
@@ -266,6 +341,16 @@ func (ec *executionContext) _Identity_createdAt(ctx context.Context, field graph
 		true,
 	)
 }
+
+// fillContext_Identity_createdAt is fieldContext_Identity_createdAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Identity_createdAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Identity_createdAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Identity_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Identity", field, false, false, errLeafTime)
 }
@@ -292,6 +377,16 @@ func (ec *executionContext) _Provider_name(ctx context.Context, field graphql.Co
 		true,
 	)
 }
+
+// fillContext_Provider_name is fieldContext_Provider_name into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Provider_name(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Provider_name(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Provider_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Provider", field, false, false, errLeafString)
 }
@@ -318,13 +413,23 @@ func (ec *executionContext) _Provider_displayName(ctx context.Context, field gra
 		true,
 	)
 }
+
+// fillContext_Provider_displayName is fieldContext_Provider_displayName into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Provider_displayName(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Provider_displayName(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Provider_displayName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Provider", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _SetPasswordPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.SetPasswordPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_SetPasswordPayload_user, func(ctx context.Context) (*ent.User, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_SetPasswordPayload_user, func(ctx context.Context) (*ent.User, error) {
 			return obj.User, nil
 		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
 	}
@@ -346,8 +451,13 @@ func (ec *executionContext) _SetPasswordPayload_user(ctx context.Context, field 
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_SetPasswordPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_SetPasswordPayload_user(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_SetPasswordPayload_user(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_SetPasswordPayload_user is fieldContext_SetPasswordPayload_user into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_SetPasswordPayload_user(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "SetPasswordPayload",
 		Field:      field,
 		IsMethod:   false,
@@ -379,13 +489,23 @@ func (ec *executionContext) _StartSignInPayload_authorizationURL(ctx context.Con
 		true,
 	)
 }
+
+// fillContext_StartSignInPayload_authorizationURL is fieldContext_StartSignInPayload_authorizationURL into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_StartSignInPayload_authorizationURL(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_StartSignInPayload_authorizationURL(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_StartSignInPayload_authorizationURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("StartSignInPayload", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _UnlinkIdentityPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.UnlinkIdentityPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_UnlinkIdentityPayload_user, func(ctx context.Context) (*ent.User, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_UnlinkIdentityPayload_user, func(ctx context.Context) (*ent.User, error) {
 			return obj.User, nil
 		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
 	}
@@ -407,8 +527,13 @@ func (ec *executionContext) _UnlinkIdentityPayload_user(ctx context.Context, fie
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_UnlinkIdentityPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_UnlinkIdentityPayload_user(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_UnlinkIdentityPayload_user(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_UnlinkIdentityPayload_user is fieldContext_UnlinkIdentityPayload_user into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_UnlinkIdentityPayload_user(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "UnlinkIdentityPayload",
 		Field:      field,
 		IsMethod:   false,

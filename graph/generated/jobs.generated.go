@@ -39,7 +39,7 @@ type JobPageResolver interface {
 
 func (ec *executionContext) _CancelJobPayload_job(ctx context.Context, field graphql.CollectedField, obj *model.CancelJobPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_CancelJobPayload_job, func(ctx context.Context) (*rivertype.JobRow, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_CancelJobPayload_job, func(ctx context.Context) (*rivertype.JobRow, error) {
 			return obj.Job, nil
 		}, ec.marshalNJob2ᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRow, true, true)
 	}
@@ -61,8 +61,13 @@ func (ec *executionContext) _CancelJobPayload_job(ctx context.Context, field gra
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_CancelJobPayload_job(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_CancelJobPayload_job(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_CancelJobPayload_job(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_CancelJobPayload_job is fieldContext_CancelJobPayload_job into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_CancelJobPayload_job(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "CancelJobPayload",
 		Field:      field,
 		IsMethod:   false,
@@ -74,7 +79,7 @@ func (ec *executionContext) fieldContext_CancelJobPayload_job(_ context.Context,
 
 func (ec *executionContext) _Job_id(ctx context.Context, field graphql.CollectedField, obj *rivertype.JobRow) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Job_id, func(ctx context.Context) (int, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Job_id, func(ctx context.Context) (int, error) {
 			return ec.Resolvers.Job().ID(ctx, obj)
 		}, ec.marshalNID2int, true, true)
 	}
@@ -96,6 +101,16 @@ func (ec *executionContext) _Job_id(ctx context.Context, field graphql.Collected
 		true,
 	)
 }
+
+// fillContext_Job_id is fieldContext_Job_id into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Job_id(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Job_id(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Job_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Job", field, true, true, errLeafID)
 }
@@ -122,13 +137,23 @@ func (ec *executionContext) _Job_kind(ctx context.Context, field graphql.Collect
 		true,
 	)
 }
+
+// fillContext_Job_kind is fieldContext_Job_kind into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Job_kind(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Job_kind(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Job_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Job", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _Job_state(ctx context.Context, field graphql.CollectedField, obj *rivertype.JobRow) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Job_state, func(ctx context.Context) (model.JobState, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Job_state, func(ctx context.Context) (model.JobState, error) {
 			return ec.Resolvers.Job().State(ctx, obj)
 		}, ec.marshalNJobState2githubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐJobState, true, true)
 	}
@@ -150,6 +175,16 @@ func (ec *executionContext) _Job_state(ctx context.Context, field graphql.Collec
 		true,
 	)
 }
+
+// fillContext_Job_state is fieldContext_Job_state into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Job_state(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Job_state(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Job_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Job", field, true, true, errLeafJobState)
 }
@@ -176,6 +211,16 @@ func (ec *executionContext) _Job_attempt(ctx context.Context, field graphql.Coll
 		true,
 	)
 }
+
+// fillContext_Job_attempt is fieldContext_Job_attempt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Job_attempt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Job_attempt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Job_attempt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Job", field, false, false, errLeafInt)
 }
@@ -202,13 +247,23 @@ func (ec *executionContext) _Job_maxAttempts(ctx context.Context, field graphql.
 		true,
 	)
 }
+
+// fillContext_Job_maxAttempts is fieldContext_Job_maxAttempts into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Job_maxAttempts(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Job_maxAttempts(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Job_maxAttempts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Job", field, false, false, errLeafInt)
 }
 
 func (ec *executionContext) _Job_lastError(ctx context.Context, field graphql.CollectedField, obj *rivertype.JobRow) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Job_lastError, func(ctx context.Context) (*string, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Job_lastError, func(ctx context.Context) (*string, error) {
 			return ec.Resolvers.Job().LastError(ctx, obj)
 		}, ec.marshalOString2ᚖstring, true, false)
 	}
@@ -230,6 +285,16 @@ func (ec *executionContext) _Job_lastError(ctx context.Context, field graphql.Co
 		false,
 	)
 }
+
+// fillContext_Job_lastError is fieldContext_Job_lastError into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Job_lastError(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Job_lastError(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Job_lastError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Job", field, true, true, errLeafString)
 }
@@ -256,6 +321,16 @@ func (ec *executionContext) _Job_createdAt(ctx context.Context, field graphql.Co
 		true,
 	)
 }
+
+// fillContext_Job_createdAt is fieldContext_Job_createdAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Job_createdAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Job_createdAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Job_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Job", field, false, false, errLeafTime)
 }
@@ -282,6 +357,16 @@ func (ec *executionContext) _Job_scheduledAt(ctx context.Context, field graphql.
 		true,
 	)
 }
+
+// fillContext_Job_scheduledAt is fieldContext_Job_scheduledAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Job_scheduledAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Job_scheduledAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Job_scheduledAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Job", field, false, false, errLeafTime)
 }
@@ -308,13 +393,23 @@ func (ec *executionContext) _Job_finalizedAt(ctx context.Context, field graphql.
 		false,
 	)
 }
+
+// fillContext_Job_finalizedAt is fieldContext_Job_finalizedAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Job_finalizedAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Job_finalizedAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Job_finalizedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Job", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _JobPage_jobs(ctx context.Context, field graphql.CollectedField, obj *jobs.Page) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_JobPage_jobs, func(ctx context.Context) ([]*rivertype.JobRow, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_JobPage_jobs, func(ctx context.Context) ([]*rivertype.JobRow, error) {
 			return obj.Jobs, nil
 		}, ec.marshalNJob2ᚕᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRowᚄ, true, true)
 	}
@@ -336,8 +431,13 @@ func (ec *executionContext) _JobPage_jobs(ctx context.Context, field graphql.Col
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_JobPage_jobs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_JobPage_jobs(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_JobPage_jobs(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_JobPage_jobs is fieldContext_JobPage_jobs into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_JobPage_jobs(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "JobPage",
 		Field:      field,
 		IsMethod:   false,
@@ -349,7 +449,7 @@ func (ec *executionContext) fieldContext_JobPage_jobs(_ context.Context, field g
 
 func (ec *executionContext) _JobPage_nextCursor(ctx context.Context, field graphql.CollectedField, obj *jobs.Page) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_JobPage_nextCursor, func(ctx context.Context) (*string, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_JobPage_nextCursor, func(ctx context.Context) (*string, error) {
 			return ec.Resolvers.JobPage().NextCursor(ctx, obj)
 		}, ec.marshalOString2ᚖstring, true, false)
 	}
@@ -371,13 +471,23 @@ func (ec *executionContext) _JobPage_nextCursor(ctx context.Context, field graph
 		false,
 	)
 }
+
+// fillContext_JobPage_nextCursor is fieldContext_JobPage_nextCursor into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_JobPage_nextCursor(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_JobPage_nextCursor(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_JobPage_nextCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("JobPage", field, true, true, errLeafString)
 }
 
 func (ec *executionContext) _RetryJobPayload_job(ctx context.Context, field graphql.CollectedField, obj *model.RetryJobPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_RetryJobPayload_job, func(ctx context.Context) (*rivertype.JobRow, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_RetryJobPayload_job, func(ctx context.Context) (*rivertype.JobRow, error) {
 			return obj.Job, nil
 		}, ec.marshalNJob2ᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRow, true, true)
 	}
@@ -399,8 +509,13 @@ func (ec *executionContext) _RetryJobPayload_job(ctx context.Context, field grap
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_RetryJobPayload_job(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_RetryJobPayload_job(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_RetryJobPayload_job(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_RetryJobPayload_job is fieldContext_RetryJobPayload_job into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_RetryJobPayload_job(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "RetryJobPayload",
 		Field:      field,
 		IsMethod:   false,

@@ -28,7 +28,7 @@ import (
 
 func (ec *executionContext) _CompleteImageUploadPayload_image(ctx context.Context, field graphql.CollectedField, obj *model.CompleteImageUploadPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_CompleteImageUploadPayload_image, func(ctx context.Context) (*ent.Image, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_CompleteImageUploadPayload_image, func(ctx context.Context) (*ent.Image, error) {
 			return obj.Image, nil
 		}, ec.marshalNImage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐImage, true, true)
 	}
@@ -50,8 +50,13 @@ func (ec *executionContext) _CompleteImageUploadPayload_image(ctx context.Contex
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_CompleteImageUploadPayload_image(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_CompleteImageUploadPayload_image(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_CompleteImageUploadPayload_image(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_CompleteImageUploadPayload_image is fieldContext_CompleteImageUploadPayload_image into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_CompleteImageUploadPayload_image(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "CompleteImageUploadPayload",
 		Field:      field,
 		IsMethod:   false,
@@ -83,6 +88,16 @@ func (ec *executionContext) _CreateImageUploadPayload_uploadID(ctx context.Conte
 		true,
 	)
 }
+
+// fillContext_CreateImageUploadPayload_uploadID is fieldContext_CreateImageUploadPayload_uploadID into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_CreateImageUploadPayload_uploadID(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_CreateImageUploadPayload_uploadID(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_CreateImageUploadPayload_uploadID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CreateImageUploadPayload", field, false, false, errLeafString)
 }
@@ -109,6 +124,16 @@ func (ec *executionContext) _CreateImageUploadPayload_url(ctx context.Context, f
 		true,
 	)
 }
+
+// fillContext_CreateImageUploadPayload_url is fieldContext_CreateImageUploadPayload_url into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_CreateImageUploadPayload_url(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_CreateImageUploadPayload_url(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_CreateImageUploadPayload_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CreateImageUploadPayload", field, false, false, errLeafString)
 }
@@ -135,13 +160,23 @@ func (ec *executionContext) _CreateImageUploadPayload_expiresAt(ctx context.Cont
 		true,
 	)
 }
+
+// fillContext_CreateImageUploadPayload_expiresAt is fieldContext_CreateImageUploadPayload_expiresAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_CreateImageUploadPayload_expiresAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_CreateImageUploadPayload_expiresAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_CreateImageUploadPayload_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CreateImageUploadPayload", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _HideImagePayload_image(ctx context.Context, field graphql.CollectedField, obj *model.HideImagePayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_HideImagePayload_image, func(ctx context.Context) (*ent.Image, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_HideImagePayload_image, func(ctx context.Context) (*ent.Image, error) {
 			return obj.Image, nil
 		}, ec.marshalNImage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐImage, true, true)
 	}
@@ -163,8 +198,13 @@ func (ec *executionContext) _HideImagePayload_image(ctx context.Context, field g
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_HideImagePayload_image(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_HideImagePayload_image(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_HideImagePayload_image(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_HideImagePayload_image is fieldContext_HideImagePayload_image into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_HideImagePayload_image(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "HideImagePayload",
 		Field:      field,
 		IsMethod:   false,
@@ -196,6 +236,16 @@ func (ec *executionContext) _ImageStorage_usedBytes(ctx context.Context, field g
 		true,
 	)
 }
+
+// fillContext_ImageStorage_usedBytes is fieldContext_ImageStorage_usedBytes into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_ImageStorage_usedBytes(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_ImageStorage_usedBytes(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_ImageStorage_usedBytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ImageStorage", field, false, false, errLeafInt)
 }
@@ -222,6 +272,16 @@ func (ec *executionContext) _ImageStorage_limitBytes(ctx context.Context, field 
 		true,
 	)
 }
+
+// fillContext_ImageStorage_limitBytes is fieldContext_ImageStorage_limitBytes into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_ImageStorage_limitBytes(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_ImageStorage_limitBytes(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_ImageStorage_limitBytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ImageStorage", field, false, false, errLeafInt)
 }
@@ -248,6 +308,16 @@ func (ec *executionContext) _ImageVariant_width(ctx context.Context, field graph
 		true,
 	)
 }
+
+// fillContext_ImageVariant_width is fieldContext_ImageVariant_width into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_ImageVariant_width(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_ImageVariant_width(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_ImageVariant_width(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ImageVariant", field, false, false, errLeafInt)
 }
@@ -274,6 +344,16 @@ func (ec *executionContext) _ImageVariant_height(ctx context.Context, field grap
 		true,
 	)
 }
+
+// fillContext_ImageVariant_height is fieldContext_ImageVariant_height into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_ImageVariant_height(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_ImageVariant_height(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_ImageVariant_height(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ImageVariant", field, false, false, errLeafInt)
 }
@@ -300,13 +380,23 @@ func (ec *executionContext) _ImageVariant_url(ctx context.Context, field graphql
 		true,
 	)
 }
+
+// fillContext_ImageVariant_url is fieldContext_ImageVariant_url into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_ImageVariant_url(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_ImageVariant_url(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_ImageVariant_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ImageVariant", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _UploadImagePayload_image(ctx context.Context, field graphql.CollectedField, obj *model.UploadImagePayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_UploadImagePayload_image, func(ctx context.Context) (*ent.Image, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_UploadImagePayload_image, func(ctx context.Context) (*ent.Image, error) {
 			return obj.Image, nil
 		}, ec.marshalNImage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐImage, true, true)
 	}
@@ -328,8 +418,13 @@ func (ec *executionContext) _UploadImagePayload_image(ctx context.Context, field
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_UploadImagePayload_image(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_UploadImagePayload_image(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_UploadImagePayload_image(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_UploadImagePayload_image is fieldContext_UploadImagePayload_image into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_UploadImagePayload_image(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "UploadImagePayload",
 		Field:      field,
 		IsMethod:   false,

@@ -27,7 +27,7 @@ import (
 
 func (ec *executionContext) _BanUserPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.BanUserPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_BanUserPayload_user, func(ctx context.Context) (*ent.User, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_BanUserPayload_user, func(ctx context.Context) (*ent.User, error) {
 			return obj.User, nil
 		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
 	}
@@ -49,8 +49,13 @@ func (ec *executionContext) _BanUserPayload_user(ctx context.Context, field grap
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_BanUserPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_BanUserPayload_user(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_BanUserPayload_user(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_BanUserPayload_user is fieldContext_BanUserPayload_user into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_BanUserPayload_user(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "BanUserPayload",
 		Field:      field,
 		IsMethod:   false,
@@ -62,7 +67,7 @@ func (ec *executionContext) fieldContext_BanUserPayload_user(_ context.Context, 
 
 func (ec *executionContext) _HideCommentPayload_comment(ctx context.Context, field graphql.CollectedField, obj *model.HideCommentPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_HideCommentPayload_comment, func(ctx context.Context) (*ent.Comment, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_HideCommentPayload_comment, func(ctx context.Context) (*ent.Comment, error) {
 			return obj.Comment, nil
 		}, ec.marshalNComment2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐComment, true, true)
 	}
@@ -84,8 +89,13 @@ func (ec *executionContext) _HideCommentPayload_comment(ctx context.Context, fie
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_HideCommentPayload_comment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_HideCommentPayload_comment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_HideCommentPayload_comment(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_HideCommentPayload_comment is fieldContext_HideCommentPayload_comment into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_HideCommentPayload_comment(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "HideCommentPayload",
 		Field:      field,
 		IsMethod:   false,
@@ -97,7 +107,7 @@ func (ec *executionContext) fieldContext_HideCommentPayload_comment(_ context.Co
 
 func (ec *executionContext) _HidePostPayload_post(ctx context.Context, field graphql.CollectedField, obj *model.HidePostPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_HidePostPayload_post, func(ctx context.Context) (*ent.Post, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_HidePostPayload_post, func(ctx context.Context) (*ent.Post, error) {
 			return obj.Post, nil
 		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true)
 	}
@@ -119,8 +129,13 @@ func (ec *executionContext) _HidePostPayload_post(ctx context.Context, field gra
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_HidePostPayload_post(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_HidePostPayload_post(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_HidePostPayload_post(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_HidePostPayload_post is fieldContext_HidePostPayload_post into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_HidePostPayload_post(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "HidePostPayload",
 		Field:      field,
 		IsMethod:   false,
@@ -132,7 +147,7 @@ func (ec *executionContext) fieldContext_HidePostPayload_post(_ context.Context,
 
 func (ec *executionContext) _SetUserRolePayload_user(ctx context.Context, field graphql.CollectedField, obj *model.SetUserRolePayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_SetUserRolePayload_user, func(ctx context.Context) (*ent.User, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_SetUserRolePayload_user, func(ctx context.Context) (*ent.User, error) {
 			return obj.User, nil
 		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
 	}
@@ -154,8 +169,13 @@ func (ec *executionContext) _SetUserRolePayload_user(ctx context.Context, field 
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_SetUserRolePayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_SetUserRolePayload_user(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_SetUserRolePayload_user(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_SetUserRolePayload_user is fieldContext_SetUserRolePayload_user into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_SetUserRolePayload_user(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "SetUserRolePayload",
 		Field:      field,
 		IsMethod:   false,
@@ -167,7 +187,7 @@ func (ec *executionContext) fieldContext_SetUserRolePayload_user(_ context.Conte
 
 func (ec *executionContext) _UnbanUserPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.UnbanUserPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_UnbanUserPayload_user, func(ctx context.Context) (*ent.User, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_UnbanUserPayload_user, func(ctx context.Context) (*ent.User, error) {
 			return obj.User, nil
 		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
 	}
@@ -189,8 +209,13 @@ func (ec *executionContext) _UnbanUserPayload_user(ctx context.Context, field gr
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_UnbanUserPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_UnbanUserPayload_user(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_UnbanUserPayload_user(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_UnbanUserPayload_user is fieldContext_UnbanUserPayload_user into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_UnbanUserPayload_user(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "UnbanUserPayload",
 		Field:      field,
 		IsMethod:   false,
@@ -202,7 +227,7 @@ func (ec *executionContext) fieldContext_UnbanUserPayload_user(_ context.Context
 
 func (ec *executionContext) _UnhideCommentPayload_comment(ctx context.Context, field graphql.CollectedField, obj *model.UnhideCommentPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_UnhideCommentPayload_comment, func(ctx context.Context) (*ent.Comment, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_UnhideCommentPayload_comment, func(ctx context.Context) (*ent.Comment, error) {
 			return obj.Comment, nil
 		}, ec.marshalNComment2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐComment, true, true)
 	}
@@ -224,8 +249,13 @@ func (ec *executionContext) _UnhideCommentPayload_comment(ctx context.Context, f
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_UnhideCommentPayload_comment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_UnhideCommentPayload_comment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_UnhideCommentPayload_comment(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_UnhideCommentPayload_comment is fieldContext_UnhideCommentPayload_comment into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_UnhideCommentPayload_comment(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "UnhideCommentPayload",
 		Field:      field,
 		IsMethod:   false,
@@ -237,7 +267,7 @@ func (ec *executionContext) fieldContext_UnhideCommentPayload_comment(_ context.
 
 func (ec *executionContext) _UnhidePostPayload_post(ctx context.Context, field graphql.CollectedField, obj *model.UnhidePostPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_UnhidePostPayload_post, func(ctx context.Context) (*ent.Post, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_UnhidePostPayload_post, func(ctx context.Context) (*ent.Post, error) {
 			return obj.Post, nil
 		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true)
 	}
@@ -259,8 +289,13 @@ func (ec *executionContext) _UnhidePostPayload_post(ctx context.Context, field g
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_UnhidePostPayload_post(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_UnhidePostPayload_post(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_UnhidePostPayload_post(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_UnhidePostPayload_post is fieldContext_UnhidePostPayload_post into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_UnhidePostPayload_post(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "UnhidePostPayload",
 		Field:      field,
 		IsMethod:   false,

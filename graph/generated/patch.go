@@ -209,23 +209,24 @@ func marshalBool(b bool) graphql.Marshaler {
 // marshalList is graphql.MarshalSliceConcurrently with the elements marshaled one after the
 // other: a goroutine, a closure and a field context each were most of a list's cost, and what
 // an element waits for is batched by the request's loaders, which field collection and the
-// loaders' prefetch fill before the elements run. The elements' field contexts and indexes are
-// allocated together, in one array. (With one element at a time there is nothing for workerLimit to limit.)
+// loaders' prefetch fill before the elements run. The elements' contexts, field contexts and
+// indexes are allocated together, in one array. (With one element at a time there is nothing for workerLimit to limit.)
 func marshalList(ctx context.Context, length int, _ int64, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) graphql.Array {
 	ret := make(graphql.Array, length)
 	if length == 0 {
 		return ret
 	}
 	elems := make([]struct {
-		fc    graphql.FieldContext
+		fieldCtx
 		index int
 	}, length)
+	parent := graphql.GetFieldContext(ctx)
 	failed := false
 	for i := range length {
 		e := &elems[i]
 		e.index = i
-		e.fc.Index = &e.index
-		childCtx := graphql.WithFieldContext(ctx, &e.fc)
+		e.Context, e.fc.Parent, e.fc.Index = ctx, parent, &e.index
+		childCtx := context.Context(&e.fieldCtx)
 		if omitPanicHandler {
 			ret[i] = marshalElement(childCtx, i)
 			continue
@@ -246,20 +247,62 @@ func marshalList(ctx context.Context, length int, _ int64, omitPanicHandler bool
 	return ret
 }
 
+// fieldCtx is a context that holds a field context, allocated together, as
+// graphql.WithFieldContext would give (which allocates the context value besides).
+type fieldCtx struct {
+	context.Context
+	fc graphql.FieldContext
+}
+
+func (c *fieldCtx) Value(key any) any {
+	if key == fieldContextKey {
+		return &c.fc
+	}
+	return c.Context.Value(key)
+}
+
+// fieldContextKey is the key gqlgen keeps a field context under in a context, as
+// graphql.GetFieldContext asks for it.
+var fieldContextKey = func() any {
+	var p keyProbe
+	graphql.GetFieldContext(&p)
+	return p.key
+}()
+
+func init() {
+	c := &fieldCtx{Context: context.Background()}
+	if fieldContextKey == nil || graphql.GetFieldContext(c) != &c.fc {
+		panic("graph/generated: gqlgen's GetFieldContext no longer reads one context value: update graph/execpatch.go")
+	}
+}
+
+// keyProbe is a context that remembers the key of the value asked for.
+type keyProbe struct {
+	context.Context
+	key any
+}
+
+func (p *keyProbe) Value(key any) any {
+	p.key = key
+	return nil
+}
+
 // resolveDirect is graphql.ResolveField for an operation without field middleware (DirectFields)
 // and a field without directives: the same field context, errors, nulls and panic recovery,
 // without the closures and boxed results ResolveField needs to call middleware.
 func resolveDirect[T any](ctx context.Context, ec *executionContext, field graphql.CollectedField,
-	fieldContext func(context.Context, graphql.CollectedField) (*graphql.FieldContext, error),
+	fillContext func(context.Context, graphql.CollectedField, *graphql.FieldContext) (*graphql.FieldContext, error),
 	resolve func(context.Context) (T, error),
 	marshal func(context.Context, ast.SelectionSet, T) graphql.Marshaler,
 	recoverFromPanic, nonNull bool,
 ) (ret graphql.Marshaler) {
-	fc, err := fieldContext(ctx, field)
-	if err != nil {
+	c := &fieldCtx{Context: ctx}
+	if _, err := fillContext(ctx, field, &c.fc); err != nil {
 		return graphql.Null
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
+	fc := &c.fc
+	fc.Parent = graphql.GetFieldContext(ctx)
+	ctx = c
 	if recoverFromPanic {
 		defer func() {
 			if r := recover(); r != nil {

@@ -28,7 +28,7 @@ import (
 
 func (ec *executionContext) _AddCommentPayload_comment(ctx context.Context, field graphql.CollectedField, obj *model.AddCommentPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_AddCommentPayload_comment, func(ctx context.Context) (*ent.Comment, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_AddCommentPayload_comment, func(ctx context.Context) (*ent.Comment, error) {
 			return obj.Comment, nil
 		}, ec.marshalNComment2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐComment, true, true)
 	}
@@ -50,8 +50,13 @@ func (ec *executionContext) _AddCommentPayload_comment(ctx context.Context, fiel
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_AddCommentPayload_comment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_AddCommentPayload_comment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_AddCommentPayload_comment(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_AddCommentPayload_comment is fieldContext_AddCommentPayload_comment into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_AddCommentPayload_comment(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "AddCommentPayload",
 		Field:      field,
 		IsMethod:   false,
@@ -63,7 +68,7 @@ func (ec *executionContext) fieldContext_AddCommentPayload_comment(_ context.Con
 
 func (ec *executionContext) _CreatePostPayload_post(ctx context.Context, field graphql.CollectedField, obj *model.CreatePostPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_CreatePostPayload_post, func(ctx context.Context) (*ent.Post, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_CreatePostPayload_post, func(ctx context.Context) (*ent.Post, error) {
 			return obj.Post, nil
 		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true)
 	}
@@ -85,8 +90,13 @@ func (ec *executionContext) _CreatePostPayload_post(ctx context.Context, field g
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_CreatePostPayload_post(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_CreatePostPayload_post(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_CreatePostPayload_post(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_CreatePostPayload_post is fieldContext_CreatePostPayload_post into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_CreatePostPayload_post(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "CreatePostPayload",
 		Field:      field,
 		IsMethod:   false,
@@ -118,13 +128,23 @@ func (ec *executionContext) _DeleteCommentPayload_deletedCommentID(ctx context.C
 		true,
 	)
 }
+
+// fillContext_DeleteCommentPayload_deletedCommentID is fieldContext_DeleteCommentPayload_deletedCommentID into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_DeleteCommentPayload_deletedCommentID(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_DeleteCommentPayload_deletedCommentID(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_DeleteCommentPayload_deletedCommentID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DeleteCommentPayload", field, false, false, errLeafID)
 }
 
 func (ec *executionContext) _DeleteCommentPayload_post(ctx context.Context, field graphql.CollectedField, obj *model.DeleteCommentPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_DeleteCommentPayload_post, func(ctx context.Context) (*ent.Post, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_DeleteCommentPayload_post, func(ctx context.Context) (*ent.Post, error) {
 			return obj.Post, nil
 		}, ec.marshalOPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, false)
 	}
@@ -146,8 +166,13 @@ func (ec *executionContext) _DeleteCommentPayload_post(ctx context.Context, fiel
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_DeleteCommentPayload_post(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_DeleteCommentPayload_post(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_DeleteCommentPayload_post(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_DeleteCommentPayload_post is fieldContext_DeleteCommentPayload_post into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_DeleteCommentPayload_post(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "DeleteCommentPayload",
 		Field:      field,
 		IsMethod:   false,
@@ -179,13 +204,23 @@ func (ec *executionContext) _DeletePostPayload_deletedPostID(ctx context.Context
 		true,
 	)
 }
+
+// fillContext_DeletePostPayload_deletedPostID is fieldContext_DeletePostPayload_deletedPostID into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_DeletePostPayload_deletedPostID(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_DeletePostPayload_deletedPostID(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_DeletePostPayload_deletedPostID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DeletePostPayload", field, false, false, errLeafID)
 }
 
 func (ec *executionContext) _PublishPostPayload_post(ctx context.Context, field graphql.CollectedField, obj *model.PublishPostPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_PublishPostPayload_post, func(ctx context.Context) (*ent.Post, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_PublishPostPayload_post, func(ctx context.Context) (*ent.Post, error) {
 			return obj.Post, nil
 		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true)
 	}
@@ -207,8 +242,13 @@ func (ec *executionContext) _PublishPostPayload_post(ctx context.Context, field 
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_PublishPostPayload_post(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_PublishPostPayload_post(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_PublishPostPayload_post(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_PublishPostPayload_post is fieldContext_PublishPostPayload_post into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PublishPostPayload_post(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "PublishPostPayload",
 		Field:      field,
 		IsMethod:   false,
@@ -220,7 +260,7 @@ func (ec *executionContext) fieldContext_PublishPostPayload_post(_ context.Conte
 
 func (ec *executionContext) _UpdatePostPayload_post(ctx context.Context, field graphql.CollectedField, obj *model.UpdatePostPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_UpdatePostPayload_post, func(ctx context.Context) (*ent.Post, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_UpdatePostPayload_post, func(ctx context.Context) (*ent.Post, error) {
 			return obj.Post, nil
 		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true)
 	}
@@ -242,8 +282,13 @@ func (ec *executionContext) _UpdatePostPayload_post(ctx context.Context, field g
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_UpdatePostPayload_post(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_UpdatePostPayload_post(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_UpdatePostPayload_post(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_UpdatePostPayload_post is fieldContext_UpdatePostPayload_post into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_UpdatePostPayload_post(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "UpdatePostPayload",
 		Field:      field,
 		IsMethod:   false,

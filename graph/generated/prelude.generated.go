@@ -124,13 +124,23 @@ func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql
 		true,
 	)
 }
+
+// fillContext___Directive_name is fieldContext___Directive_name into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___Directive_name(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext___Directive_name(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext___Directive_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("__Directive", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) ___Directive_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext___Directive_description, func(ctx context.Context) (*string, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext___Directive_description, func(ctx context.Context) (*string, error) {
 			return obj.Description(), nil
 		}, ec.marshalOString2ᚖstring, true, false)
 	}
@@ -152,6 +162,16 @@ func (ec *executionContext) ___Directive_description(ctx context.Context, field 
 		false,
 	)
 }
+
+// fillContext___Directive_description is fieldContext___Directive_description into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___Directive_description(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext___Directive_description(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext___Directive_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("__Directive", field, true, false, errLeafString)
 }
@@ -178,6 +198,16 @@ func (ec *executionContext) ___Directive_isRepeatable(ctx context.Context, field
 		true,
 	)
 }
+
+// fillContext___Directive_isRepeatable is fieldContext___Directive_isRepeatable into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___Directive_isRepeatable(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext___Directive_isRepeatable(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext___Directive_isRepeatable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("__Directive", field, false, false, errLeafBoolean)
 }
@@ -204,13 +234,23 @@ func (ec *executionContext) ___Directive_locations(ctx context.Context, field gr
 		true,
 	)
 }
+
+// fillContext___Directive_locations is fieldContext___Directive_locations into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___Directive_locations(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext___Directive_locations(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext___Directive_locations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("__Directive", field, false, false, errLeaf__DirectiveLocation)
 }
 
 func (ec *executionContext) ___Directive_args(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext___Directive_args, func(ctx context.Context) ([]introspection.InputValue, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext___Directive_args, func(ctx context.Context) ([]introspection.InputValue, error) {
 			return obj.Args, nil
 		}, ec.marshalN__InputValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValueᚄ, true, true)
 	}
@@ -233,7 +273,12 @@ func (ec *executionContext) ___Directive_args(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext___Directive_args(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext___Directive_args(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext___Directive_args is fieldContext___Directive_args into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___Directive_args(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "__Directive",
 		Field:      field,
 		IsMethod:   false,
@@ -276,13 +321,23 @@ func (ec *executionContext) ___EnumValue_name(ctx context.Context, field graphql
 		true,
 	)
 }
+
+// fillContext___EnumValue_name is fieldContext___EnumValue_name into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___EnumValue_name(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext___EnumValue_name(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext___EnumValue_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("__EnumValue", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) ___EnumValue_description(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext___EnumValue_description, func(ctx context.Context) (*string, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext___EnumValue_description, func(ctx context.Context) (*string, error) {
 			return obj.Description(), nil
 		}, ec.marshalOString2ᚖstring, true, false)
 	}
@@ -304,13 +359,23 @@ func (ec *executionContext) ___EnumValue_description(ctx context.Context, field 
 		false,
 	)
 }
+
+// fillContext___EnumValue_description is fieldContext___EnumValue_description into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___EnumValue_description(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext___EnumValue_description(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext___EnumValue_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("__EnumValue", field, true, false, errLeafString)
 }
 
 func (ec *executionContext) ___EnumValue_isDeprecated(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext___EnumValue_isDeprecated, func(ctx context.Context) (bool, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext___EnumValue_isDeprecated, func(ctx context.Context) (bool, error) {
 			return obj.IsDeprecated(), nil
 		}, ec.marshalNBoolean2bool, true, true)
 	}
@@ -332,13 +397,23 @@ func (ec *executionContext) ___EnumValue_isDeprecated(ctx context.Context, field
 		true,
 	)
 }
+
+// fillContext___EnumValue_isDeprecated is fieldContext___EnumValue_isDeprecated into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___EnumValue_isDeprecated(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext___EnumValue_isDeprecated(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext___EnumValue_isDeprecated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("__EnumValue", field, true, false, errLeafBoolean)
 }
 
 func (ec *executionContext) ___EnumValue_deprecationReason(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext___EnumValue_deprecationReason, func(ctx context.Context) (*string, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext___EnumValue_deprecationReason, func(ctx context.Context) (*string, error) {
 			return obj.DeprecationReason(), nil
 		}, ec.marshalOString2ᚖstring, true, false)
 	}
@@ -360,6 +435,16 @@ func (ec *executionContext) ___EnumValue_deprecationReason(ctx context.Context, 
 		false,
 	)
 }
+
+// fillContext___EnumValue_deprecationReason is fieldContext___EnumValue_deprecationReason into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___EnumValue_deprecationReason(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext___EnumValue_deprecationReason(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext___EnumValue_deprecationReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("__EnumValue", field, true, false, errLeafString)
 }
@@ -386,13 +471,23 @@ func (ec *executionContext) ___Field_name(ctx context.Context, field graphql.Col
 		true,
 	)
 }
+
+// fillContext___Field_name is fieldContext___Field_name into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___Field_name(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext___Field_name(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext___Field_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("__Field", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) ___Field_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext___Field_description, func(ctx context.Context) (*string, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext___Field_description, func(ctx context.Context) (*string, error) {
 			return obj.Description(), nil
 		}, ec.marshalOString2ᚖstring, true, false)
 	}
@@ -414,13 +509,23 @@ func (ec *executionContext) ___Field_description(ctx context.Context, field grap
 		false,
 	)
 }
+
+// fillContext___Field_description is fieldContext___Field_description into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___Field_description(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext___Field_description(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext___Field_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("__Field", field, true, false, errLeafString)
 }
 
 func (ec *executionContext) ___Field_args(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext___Field_args, func(ctx context.Context) ([]introspection.InputValue, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext___Field_args, func(ctx context.Context) ([]introspection.InputValue, error) {
 			return obj.Args, nil
 		}, ec.marshalN__InputValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValueᚄ, true, true)
 	}
@@ -443,7 +548,12 @@ func (ec *executionContext) ___Field_args(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext___Field_args(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext___Field_args(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext___Field_args is fieldContext___Field_args into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___Field_args(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "__Field",
 		Field:      field,
 		IsMethod:   false,
@@ -466,7 +576,7 @@ func (ec *executionContext) fieldContext___Field_args(ctx context.Context, field
 
 func (ec *executionContext) ___Field_type(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext___Field_type, func(ctx context.Context) (*introspection.Type, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext___Field_type, func(ctx context.Context) (*introspection.Type, error) {
 			return obj.Type, nil
 		}, ec.marshalN__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType, true, true)
 	}
@@ -488,8 +598,13 @@ func (ec *executionContext) ___Field_type(ctx context.Context, field graphql.Col
 		true,
 	)
 }
-func (ec *executionContext) fieldContext___Field_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext___Field_type(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext___Field_type(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext___Field_type is fieldContext___Field_type into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___Field_type(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "__Field",
 		Field:      field,
 		IsMethod:   false,
@@ -501,7 +616,7 @@ func (ec *executionContext) fieldContext___Field_type(_ context.Context, field g
 
 func (ec *executionContext) ___Field_isDeprecated(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext___Field_isDeprecated, func(ctx context.Context) (bool, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext___Field_isDeprecated, func(ctx context.Context) (bool, error) {
 			return obj.IsDeprecated(), nil
 		}, ec.marshalNBoolean2bool, true, true)
 	}
@@ -523,13 +638,23 @@ func (ec *executionContext) ___Field_isDeprecated(ctx context.Context, field gra
 		true,
 	)
 }
+
+// fillContext___Field_isDeprecated is fieldContext___Field_isDeprecated into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___Field_isDeprecated(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext___Field_isDeprecated(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext___Field_isDeprecated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("__Field", field, true, false, errLeafBoolean)
 }
 
 func (ec *executionContext) ___Field_deprecationReason(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext___Field_deprecationReason, func(ctx context.Context) (*string, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext___Field_deprecationReason, func(ctx context.Context) (*string, error) {
 			return obj.DeprecationReason(), nil
 		}, ec.marshalOString2ᚖstring, true, false)
 	}
@@ -551,6 +676,16 @@ func (ec *executionContext) ___Field_deprecationReason(ctx context.Context, fiel
 		false,
 	)
 }
+
+// fillContext___Field_deprecationReason is fieldContext___Field_deprecationReason into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___Field_deprecationReason(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext___Field_deprecationReason(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext___Field_deprecationReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("__Field", field, true, false, errLeafString)
 }
@@ -577,13 +712,23 @@ func (ec *executionContext) ___InputValue_name(ctx context.Context, field graphq
 		true,
 	)
 }
+
+// fillContext___InputValue_name is fieldContext___InputValue_name into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___InputValue_name(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext___InputValue_name(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext___InputValue_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("__InputValue", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) ___InputValue_description(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext___InputValue_description, func(ctx context.Context) (*string, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext___InputValue_description, func(ctx context.Context) (*string, error) {
 			return obj.Description(), nil
 		}, ec.marshalOString2ᚖstring, true, false)
 	}
@@ -605,13 +750,23 @@ func (ec *executionContext) ___InputValue_description(ctx context.Context, field
 		false,
 	)
 }
+
+// fillContext___InputValue_description is fieldContext___InputValue_description into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___InputValue_description(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext___InputValue_description(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext___InputValue_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("__InputValue", field, true, false, errLeafString)
 }
 
 func (ec *executionContext) ___InputValue_type(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext___InputValue_type, func(ctx context.Context) (*introspection.Type, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext___InputValue_type, func(ctx context.Context) (*introspection.Type, error) {
 			return obj.Type, nil
 		}, ec.marshalN__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType, true, true)
 	}
@@ -633,8 +788,13 @@ func (ec *executionContext) ___InputValue_type(ctx context.Context, field graphq
 		true,
 	)
 }
-func (ec *executionContext) fieldContext___InputValue_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext___InputValue_type(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext___InputValue_type(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext___InputValue_type is fieldContext___InputValue_type into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___InputValue_type(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "__InputValue",
 		Field:      field,
 		IsMethod:   false,
@@ -666,13 +826,23 @@ func (ec *executionContext) ___InputValue_defaultValue(ctx context.Context, fiel
 		false,
 	)
 }
+
+// fillContext___InputValue_defaultValue is fieldContext___InputValue_defaultValue into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___InputValue_defaultValue(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext___InputValue_defaultValue(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext___InputValue_defaultValue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("__InputValue", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) ___InputValue_isDeprecated(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext___InputValue_isDeprecated, func(ctx context.Context) (bool, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext___InputValue_isDeprecated, func(ctx context.Context) (bool, error) {
 			return obj.IsDeprecated(), nil
 		}, ec.marshalNBoolean2bool, true, true)
 	}
@@ -694,13 +864,23 @@ func (ec *executionContext) ___InputValue_isDeprecated(ctx context.Context, fiel
 		true,
 	)
 }
+
+// fillContext___InputValue_isDeprecated is fieldContext___InputValue_isDeprecated into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___InputValue_isDeprecated(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext___InputValue_isDeprecated(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext___InputValue_isDeprecated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("__InputValue", field, true, false, errLeafBoolean)
 }
 
 func (ec *executionContext) ___InputValue_deprecationReason(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext___InputValue_deprecationReason, func(ctx context.Context) (*string, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext___InputValue_deprecationReason, func(ctx context.Context) (*string, error) {
 			return obj.DeprecationReason(), nil
 		}, ec.marshalOString2ᚖstring, true, false)
 	}
@@ -722,13 +902,23 @@ func (ec *executionContext) ___InputValue_deprecationReason(ctx context.Context,
 		false,
 	)
 }
+
+// fillContext___InputValue_deprecationReason is fieldContext___InputValue_deprecationReason into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___InputValue_deprecationReason(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext___InputValue_deprecationReason(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext___InputValue_deprecationReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("__InputValue", field, true, false, errLeafString)
 }
 
 func (ec *executionContext) ___Schema_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext___Schema_description, func(ctx context.Context) (*string, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext___Schema_description, func(ctx context.Context) (*string, error) {
 			return obj.Description(), nil
 		}, ec.marshalOString2ᚖstring, true, false)
 	}
@@ -750,13 +940,23 @@ func (ec *executionContext) ___Schema_description(ctx context.Context, field gra
 		false,
 	)
 }
+
+// fillContext___Schema_description is fieldContext___Schema_description into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___Schema_description(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext___Schema_description(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext___Schema_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("__Schema", field, true, false, errLeafString)
 }
 
 func (ec *executionContext) ___Schema_types(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext___Schema_types, func(ctx context.Context) ([]introspection.Type, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext___Schema_types, func(ctx context.Context) ([]introspection.Type, error) {
 			return obj.Types(), nil
 		}, ec.marshalN__Type2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐTypeᚄ, true, true)
 	}
@@ -778,8 +978,13 @@ func (ec *executionContext) ___Schema_types(ctx context.Context, field graphql.C
 		true,
 	)
 }
-func (ec *executionContext) fieldContext___Schema_types(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext___Schema_types(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext___Schema_types(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext___Schema_types is fieldContext___Schema_types into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___Schema_types(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "__Schema",
 		Field:      field,
 		IsMethod:   true,
@@ -791,7 +996,7 @@ func (ec *executionContext) fieldContext___Schema_types(_ context.Context, field
 
 func (ec *executionContext) ___Schema_queryType(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext___Schema_queryType, func(ctx context.Context) (*introspection.Type, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext___Schema_queryType, func(ctx context.Context) (*introspection.Type, error) {
 			return obj.QueryType(), nil
 		}, ec.marshalN__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType, true, true)
 	}
@@ -813,8 +1018,13 @@ func (ec *executionContext) ___Schema_queryType(ctx context.Context, field graph
 		true,
 	)
 }
-func (ec *executionContext) fieldContext___Schema_queryType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext___Schema_queryType(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext___Schema_queryType(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext___Schema_queryType is fieldContext___Schema_queryType into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___Schema_queryType(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "__Schema",
 		Field:      field,
 		IsMethod:   true,
@@ -826,7 +1036,7 @@ func (ec *executionContext) fieldContext___Schema_queryType(_ context.Context, f
 
 func (ec *executionContext) ___Schema_mutationType(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext___Schema_mutationType, func(ctx context.Context) (*introspection.Type, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext___Schema_mutationType, func(ctx context.Context) (*introspection.Type, error) {
 			return obj.MutationType(), nil
 		}, ec.marshalO__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType, true, false)
 	}
@@ -848,8 +1058,13 @@ func (ec *executionContext) ___Schema_mutationType(ctx context.Context, field gr
 		false,
 	)
 }
-func (ec *executionContext) fieldContext___Schema_mutationType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext___Schema_mutationType(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext___Schema_mutationType(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext___Schema_mutationType is fieldContext___Schema_mutationType into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___Schema_mutationType(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "__Schema",
 		Field:      field,
 		IsMethod:   true,
@@ -861,7 +1076,7 @@ func (ec *executionContext) fieldContext___Schema_mutationType(_ context.Context
 
 func (ec *executionContext) ___Schema_subscriptionType(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext___Schema_subscriptionType, func(ctx context.Context) (*introspection.Type, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext___Schema_subscriptionType, func(ctx context.Context) (*introspection.Type, error) {
 			return obj.SubscriptionType(), nil
 		}, ec.marshalO__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType, true, false)
 	}
@@ -883,8 +1098,13 @@ func (ec *executionContext) ___Schema_subscriptionType(ctx context.Context, fiel
 		false,
 	)
 }
-func (ec *executionContext) fieldContext___Schema_subscriptionType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext___Schema_subscriptionType(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext___Schema_subscriptionType(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext___Schema_subscriptionType is fieldContext___Schema_subscriptionType into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___Schema_subscriptionType(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "__Schema",
 		Field:      field,
 		IsMethod:   true,
@@ -896,7 +1116,7 @@ func (ec *executionContext) fieldContext___Schema_subscriptionType(_ context.Con
 
 func (ec *executionContext) ___Schema_directives(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext___Schema_directives, func(ctx context.Context) ([]introspection.Directive, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext___Schema_directives, func(ctx context.Context) ([]introspection.Directive, error) {
 			return obj.Directives(), nil
 		}, ec.marshalN__Directive2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirectiveᚄ, true, true)
 	}
@@ -918,8 +1138,13 @@ func (ec *executionContext) ___Schema_directives(ctx context.Context, field grap
 		true,
 	)
 }
-func (ec *executionContext) fieldContext___Schema_directives(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext___Schema_directives(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext___Schema_directives(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext___Schema_directives is fieldContext___Schema_directives into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___Schema_directives(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "__Schema",
 		Field:      field,
 		IsMethod:   true,
@@ -931,7 +1156,7 @@ func (ec *executionContext) fieldContext___Schema_directives(_ context.Context, 
 
 func (ec *executionContext) ___Type_kind(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext___Type_kind, func(ctx context.Context) (string, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext___Type_kind, func(ctx context.Context) (string, error) {
 			return obj.Kind(), nil
 		}, ec.marshalN__TypeKind2string, true, true)
 	}
@@ -953,13 +1178,23 @@ func (ec *executionContext) ___Type_kind(ctx context.Context, field graphql.Coll
 		true,
 	)
 }
+
+// fillContext___Type_kind is fieldContext___Type_kind into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___Type_kind(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext___Type_kind(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext___Type_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("__Type", field, true, false, errLeaf__TypeKind)
 }
 
 func (ec *executionContext) ___Type_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext___Type_name, func(ctx context.Context) (*string, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext___Type_name, func(ctx context.Context) (*string, error) {
 			return obj.Name(), nil
 		}, ec.marshalOString2ᚖstring, true, false)
 	}
@@ -981,13 +1216,23 @@ func (ec *executionContext) ___Type_name(ctx context.Context, field graphql.Coll
 		false,
 	)
 }
+
+// fillContext___Type_name is fieldContext___Type_name into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___Type_name(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext___Type_name(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext___Type_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("__Type", field, true, false, errLeafString)
 }
 
 func (ec *executionContext) ___Type_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext___Type_description, func(ctx context.Context) (*string, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext___Type_description, func(ctx context.Context) (*string, error) {
 			return obj.Description(), nil
 		}, ec.marshalOString2ᚖstring, true, false)
 	}
@@ -1009,13 +1254,23 @@ func (ec *executionContext) ___Type_description(ctx context.Context, field graph
 		false,
 	)
 }
+
+// fillContext___Type_description is fieldContext___Type_description into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___Type_description(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext___Type_description(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext___Type_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("__Type", field, true, false, errLeafString)
 }
 
 func (ec *executionContext) ___Type_specifiedByURL(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext___Type_specifiedByURL, func(ctx context.Context) (*string, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext___Type_specifiedByURL, func(ctx context.Context) (*string, error) {
 			return obj.SpecifiedByURL(), nil
 		}, ec.marshalOString2ᚖstring, true, false)
 	}
@@ -1037,13 +1292,23 @@ func (ec *executionContext) ___Type_specifiedByURL(ctx context.Context, field gr
 		false,
 	)
 }
+
+// fillContext___Type_specifiedByURL is fieldContext___Type_specifiedByURL into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___Type_specifiedByURL(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext___Type_specifiedByURL(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext___Type_specifiedByURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("__Type", field, true, false, errLeafString)
 }
 
 func (ec *executionContext) ___Type_fields(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext___Type_fields, func(ctx context.Context) ([]introspection.Field, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext___Type_fields, func(ctx context.Context) ([]introspection.Field, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return obj.Fields(fc.Args["includeDeprecated"].(bool)), nil
 		}, ec.marshalO__Field2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐFieldᚄ, true, false)
@@ -1068,7 +1333,12 @@ func (ec *executionContext) ___Type_fields(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext___Type_fields(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext___Type_fields(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext___Type_fields is fieldContext___Type_fields into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___Type_fields(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "__Type",
 		Field:      field,
 		IsMethod:   true,
@@ -1091,7 +1361,7 @@ func (ec *executionContext) fieldContext___Type_fields(ctx context.Context, fiel
 
 func (ec *executionContext) ___Type_interfaces(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext___Type_interfaces, func(ctx context.Context) ([]introspection.Type, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext___Type_interfaces, func(ctx context.Context) ([]introspection.Type, error) {
 			return obj.Interfaces(), nil
 		}, ec.marshalO__Type2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐTypeᚄ, true, false)
 	}
@@ -1113,8 +1383,13 @@ func (ec *executionContext) ___Type_interfaces(ctx context.Context, field graphq
 		false,
 	)
 }
-func (ec *executionContext) fieldContext___Type_interfaces(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext___Type_interfaces(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext___Type_interfaces(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext___Type_interfaces is fieldContext___Type_interfaces into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___Type_interfaces(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "__Type",
 		Field:      field,
 		IsMethod:   true,
@@ -1126,7 +1401,7 @@ func (ec *executionContext) fieldContext___Type_interfaces(_ context.Context, fi
 
 func (ec *executionContext) ___Type_possibleTypes(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext___Type_possibleTypes, func(ctx context.Context) ([]introspection.Type, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext___Type_possibleTypes, func(ctx context.Context) ([]introspection.Type, error) {
 			return obj.PossibleTypes(), nil
 		}, ec.marshalO__Type2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐTypeᚄ, true, false)
 	}
@@ -1148,8 +1423,13 @@ func (ec *executionContext) ___Type_possibleTypes(ctx context.Context, field gra
 		false,
 	)
 }
-func (ec *executionContext) fieldContext___Type_possibleTypes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext___Type_possibleTypes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext___Type_possibleTypes(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext___Type_possibleTypes is fieldContext___Type_possibleTypes into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___Type_possibleTypes(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "__Type",
 		Field:      field,
 		IsMethod:   true,
@@ -1161,7 +1441,7 @@ func (ec *executionContext) fieldContext___Type_possibleTypes(_ context.Context,
 
 func (ec *executionContext) ___Type_enumValues(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext___Type_enumValues, func(ctx context.Context) ([]introspection.EnumValue, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext___Type_enumValues, func(ctx context.Context) ([]introspection.EnumValue, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return obj.EnumValues(fc.Args["includeDeprecated"].(bool)), nil
 		}, ec.marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ, true, false)
@@ -1186,7 +1466,12 @@ func (ec *executionContext) ___Type_enumValues(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext___Type_enumValues(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext___Type_enumValues(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext___Type_enumValues is fieldContext___Type_enumValues into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___Type_enumValues(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "__Type",
 		Field:      field,
 		IsMethod:   true,
@@ -1209,7 +1494,7 @@ func (ec *executionContext) fieldContext___Type_enumValues(ctx context.Context, 
 
 func (ec *executionContext) ___Type_inputFields(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext___Type_inputFields, func(ctx context.Context) ([]introspection.InputValue, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext___Type_inputFields, func(ctx context.Context) ([]introspection.InputValue, error) {
 			return obj.InputFields(), nil
 		}, ec.marshalO__InputValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValueᚄ, true, false)
 	}
@@ -1231,8 +1516,13 @@ func (ec *executionContext) ___Type_inputFields(ctx context.Context, field graph
 		false,
 	)
 }
-func (ec *executionContext) fieldContext___Type_inputFields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext___Type_inputFields(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext___Type_inputFields(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext___Type_inputFields is fieldContext___Type_inputFields into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___Type_inputFields(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "__Type",
 		Field:      field,
 		IsMethod:   true,
@@ -1244,7 +1534,7 @@ func (ec *executionContext) fieldContext___Type_inputFields(_ context.Context, f
 
 func (ec *executionContext) ___Type_ofType(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext___Type_ofType, func(ctx context.Context) (*introspection.Type, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext___Type_ofType, func(ctx context.Context) (*introspection.Type, error) {
 			return obj.OfType(), nil
 		}, ec.marshalO__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType, true, false)
 	}
@@ -1266,8 +1556,13 @@ func (ec *executionContext) ___Type_ofType(ctx context.Context, field graphql.Co
 		false,
 	)
 }
-func (ec *executionContext) fieldContext___Type_ofType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext___Type_ofType(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext___Type_ofType(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext___Type_ofType is fieldContext___Type_ofType into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___Type_ofType(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "__Type",
 		Field:      field,
 		IsMethod:   true,
@@ -1279,7 +1574,7 @@ func (ec *executionContext) fieldContext___Type_ofType(_ context.Context, field 
 
 func (ec *executionContext) ___Type_isOneOf(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext___Type_isOneOf, func(ctx context.Context) (bool, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext___Type_isOneOf, func(ctx context.Context) (bool, error) {
 			return obj.IsOneOf(), nil
 		}, ec.marshalOBoolean2bool, true, false)
 	}
@@ -1301,6 +1596,16 @@ func (ec *executionContext) ___Type_isOneOf(ctx context.Context, field graphql.C
 		false,
 	)
 }
+
+// fillContext___Type_isOneOf is fieldContext___Type_isOneOf into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext___Type_isOneOf(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext___Type_isOneOf(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("__Type", field, true, false, errLeafBoolean)
 }

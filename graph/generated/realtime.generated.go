@@ -83,13 +83,23 @@ func (ec *executionContext) _MarkNotificationsReadPayload_count(ctx context.Cont
 		true,
 	)
 }
+
+// fillContext_MarkNotificationsReadPayload_count is fieldContext_MarkNotificationsReadPayload_count into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_MarkNotificationsReadPayload_count(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_MarkNotificationsReadPayload_count(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_MarkNotificationsReadPayload_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MarkNotificationsReadPayload", field, false, false, errLeafInt)
 }
 
 func (ec *executionContext) _MarkNotificationsReadPayload_viewer(ctx context.Context, field graphql.CollectedField, obj *model.MarkNotificationsReadPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_MarkNotificationsReadPayload_viewer, func(ctx context.Context) (*ent.User, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_MarkNotificationsReadPayload_viewer, func(ctx context.Context) (*ent.User, error) {
 			return obj.Viewer, nil
 		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
 	}
@@ -111,8 +121,13 @@ func (ec *executionContext) _MarkNotificationsReadPayload_viewer(ctx context.Con
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_MarkNotificationsReadPayload_viewer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_MarkNotificationsReadPayload_viewer(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_MarkNotificationsReadPayload_viewer(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_MarkNotificationsReadPayload_viewer is fieldContext_MarkNotificationsReadPayload_viewer into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_MarkNotificationsReadPayload_viewer(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "MarkNotificationsReadPayload",
 		Field:      field,
 		IsMethod:   false,
@@ -124,7 +139,7 @@ func (ec *executionContext) fieldContext_MarkNotificationsReadPayload_viewer(_ c
 
 func (ec *executionContext) _SendMessagePayload_message(ctx context.Context, field graphql.CollectedField, obj *model.SendMessagePayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_SendMessagePayload_message, func(ctx context.Context) (*ent.Message, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_SendMessagePayload_message, func(ctx context.Context) (*ent.Message, error) {
 			return obj.Message, nil
 		}, ec.marshalNMessage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMessage, true, true)
 	}
@@ -146,8 +161,13 @@ func (ec *executionContext) _SendMessagePayload_message(ctx context.Context, fie
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_SendMessagePayload_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_SendMessagePayload_message(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_SendMessagePayload_message(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_SendMessagePayload_message is fieldContext_SendMessagePayload_message into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_SendMessagePayload_message(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "SendMessagePayload",
 		Field:      field,
 		IsMethod:   false,
@@ -159,7 +179,7 @@ func (ec *executionContext) fieldContext_SendMessagePayload_message(_ context.Co
 
 func (ec *executionContext) _SendMessagePayload_conversation(ctx context.Context, field graphql.CollectedField, obj *model.SendMessagePayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_SendMessagePayload_conversation, func(ctx context.Context) (*ent.Conversation, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_SendMessagePayload_conversation, func(ctx context.Context) (*ent.Conversation, error) {
 			return obj.Conversation, nil
 		}, ec.marshalNConversation2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐConversation, true, true)
 	}
@@ -181,8 +201,13 @@ func (ec *executionContext) _SendMessagePayload_conversation(ctx context.Context
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_SendMessagePayload_conversation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_SendMessagePayload_conversation(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_SendMessagePayload_conversation(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_SendMessagePayload_conversation is fieldContext_SendMessagePayload_conversation into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_SendMessagePayload_conversation(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "SendMessagePayload",
 		Field:      field,
 		IsMethod:   false,
@@ -194,7 +219,7 @@ func (ec *executionContext) fieldContext_SendMessagePayload_conversation(_ conte
 
 func (ec *executionContext) _SetMessagePolicyPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.SetMessagePolicyPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_SetMessagePolicyPayload_user, func(ctx context.Context) (*ent.User, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_SetMessagePolicyPayload_user, func(ctx context.Context) (*ent.User, error) {
 			return obj.User, nil
 		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
 	}
@@ -216,8 +241,13 @@ func (ec *executionContext) _SetMessagePolicyPayload_user(ctx context.Context, f
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_SetMessagePolicyPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_SetMessagePolicyPayload_user(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_SetMessagePolicyPayload_user(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_SetMessagePolicyPayload_user is fieldContext_SetMessagePolicyPayload_user into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_SetMessagePolicyPayload_user(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "SetMessagePolicyPayload",
 		Field:      field,
 		IsMethod:   false,
@@ -246,8 +276,13 @@ func (ec *executionContext) _Subscription_notificationAdded(ctx context.Context,
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Subscription_notificationAdded(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Subscription_notificationAdded(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Subscription_notificationAdded(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Subscription_notificationAdded is fieldContext_Subscription_notificationAdded into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Subscription_notificationAdded(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Subscription",
 		Field:      field,
 		IsMethod:   true,
@@ -278,7 +313,12 @@ func (ec *executionContext) _Subscription_messageAdded(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_Subscription_messageAdded(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Subscription_messageAdded(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Subscription_messageAdded is fieldContext_Subscription_messageAdded into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Subscription_messageAdded(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Subscription",
 		Field:      field,
 		IsMethod:   true,
@@ -320,7 +360,12 @@ func (ec *executionContext) _Subscription_commentAdded(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_Subscription_commentAdded(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Subscription_commentAdded(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Subscription_commentAdded is fieldContext_Subscription_commentAdded into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Subscription_commentAdded(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Subscription",
 		Field:      field,
 		IsMethod:   true,

@@ -47,13 +47,23 @@ func (ec *executionContext) _Highlight_text(ctx context.Context, field graphql.C
 		true,
 	)
 }
+
+// fillContext_Highlight_text is fieldContext_Highlight_text into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Highlight_text(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Highlight_text(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Highlight_text(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Highlight", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _Highlight_parts(ctx context.Context, field graphql.CollectedField, obj *search.Highlight) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Highlight_parts, func(ctx context.Context) ([]search.HighlightPart, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Highlight_parts, func(ctx context.Context) ([]search.HighlightPart, error) {
 			return obj.Parts, nil
 		}, ec.marshalNHighlightPart2ᚕgithubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐHighlightPartᚄ, true, true)
 	}
@@ -75,8 +85,13 @@ func (ec *executionContext) _Highlight_parts(ctx context.Context, field graphql.
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Highlight_parts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Highlight_parts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Highlight_parts(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Highlight_parts is fieldContext_Highlight_parts into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Highlight_parts(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Highlight",
 		Field:      field,
 		IsMethod:   false,
@@ -108,6 +123,16 @@ func (ec *executionContext) _HighlightPart_text(ctx context.Context, field graph
 		true,
 	)
 }
+
+// fillContext_HighlightPart_text is fieldContext_HighlightPart_text into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_HighlightPart_text(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_HighlightPart_text(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_HighlightPart_text(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("HighlightPart", field, false, false, errLeafString)
 }
@@ -134,13 +159,23 @@ func (ec *executionContext) _HighlightPart_matched(ctx context.Context, field gr
 		true,
 	)
 }
+
+// fillContext_HighlightPart_matched is fieldContext_HighlightPart_matched into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_HighlightPart_matched(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_HighlightPart_matched(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_HighlightPart_matched(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("HighlightPart", field, false, false, errLeafBoolean)
 }
 
 func (ec *executionContext) _PostSearchConnection_edges(ctx context.Context, field graphql.CollectedField, obj *search.PostConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_PostSearchConnection_edges, func(ctx context.Context) ([]*search.PostEdge, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_PostSearchConnection_edges, func(ctx context.Context) ([]*search.PostEdge, error) {
 			return obj.Edges, nil
 		}, ec.marshalNPostSearchEdge2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐPostEdgeᚄ, true, true)
 	}
@@ -162,8 +197,13 @@ func (ec *executionContext) _PostSearchConnection_edges(ctx context.Context, fie
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_PostSearchConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_PostSearchConnection_edges(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_PostSearchConnection_edges(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_PostSearchConnection_edges is fieldContext_PostSearchConnection_edges into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PostSearchConnection_edges(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "PostSearchConnection",
 		Field:      field,
 		IsMethod:   false,
@@ -175,7 +215,7 @@ func (ec *executionContext) fieldContext_PostSearchConnection_edges(_ context.Co
 
 func (ec *executionContext) _PostSearchConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *search.PostConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_PostSearchConnection_pageInfo, func(ctx context.Context) (entgql.PageInfo[int], error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_PostSearchConnection_pageInfo, func(ctx context.Context) (entgql.PageInfo[int], error) {
 			return obj.PageInfo, nil
 		}, ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo, true, true)
 	}
@@ -197,8 +237,13 @@ func (ec *executionContext) _PostSearchConnection_pageInfo(ctx context.Context, 
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_PostSearchConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_PostSearchConnection_pageInfo(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_PostSearchConnection_pageInfo(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_PostSearchConnection_pageInfo is fieldContext_PostSearchConnection_pageInfo into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PostSearchConnection_pageInfo(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "PostSearchConnection",
 		Field:      field,
 		IsMethod:   false,
@@ -230,6 +275,16 @@ func (ec *executionContext) _PostSearchConnection_totalCount(ctx context.Context
 		true,
 	)
 }
+
+// fillContext_PostSearchConnection_totalCount is fieldContext_PostSearchConnection_totalCount into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PostSearchConnection_totalCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_PostSearchConnection_totalCount(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_PostSearchConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PostSearchConnection", field, false, false, errLeafInt)
 }
@@ -256,13 +311,23 @@ func (ec *executionContext) _PostSearchConnection_hasMoreMatches(ctx context.Con
 		true,
 	)
 }
+
+// fillContext_PostSearchConnection_hasMoreMatches is fieldContext_PostSearchConnection_hasMoreMatches into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PostSearchConnection_hasMoreMatches(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_PostSearchConnection_hasMoreMatches(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_PostSearchConnection_hasMoreMatches(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PostSearchConnection", field, false, false, errLeafBoolean)
 }
 
 func (ec *executionContext) _PostSearchEdge_node(ctx context.Context, field graphql.CollectedField, obj *search.PostEdge) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_PostSearchEdge_node, func(ctx context.Context) (*ent.Post, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_PostSearchEdge_node, func(ctx context.Context) (*ent.Post, error) {
 			return obj.Node, nil
 		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true)
 	}
@@ -284,8 +349,13 @@ func (ec *executionContext) _PostSearchEdge_node(ctx context.Context, field grap
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_PostSearchEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_PostSearchEdge_node(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_PostSearchEdge_node(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_PostSearchEdge_node is fieldContext_PostSearchEdge_node into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PostSearchEdge_node(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "PostSearchEdge",
 		Field:      field,
 		IsMethod:   false,
@@ -317,6 +387,16 @@ func (ec *executionContext) _PostSearchEdge_cursor(ctx context.Context, field gr
 		true,
 	)
 }
+
+// fillContext_PostSearchEdge_cursor is fieldContext_PostSearchEdge_cursor into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PostSearchEdge_cursor(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_PostSearchEdge_cursor(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_PostSearchEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PostSearchEdge", field, false, false, errLeafCursor)
 }
@@ -343,13 +423,23 @@ func (ec *executionContext) _PostSearchEdge_score(ctx context.Context, field gra
 		true,
 	)
 }
+
+// fillContext_PostSearchEdge_score is fieldContext_PostSearchEdge_score into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PostSearchEdge_score(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_PostSearchEdge_score(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_PostSearchEdge_score(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PostSearchEdge", field, false, false, errLeafFloat)
 }
 
 func (ec *executionContext) _PostSearchEdge_titleHighlight(ctx context.Context, field graphql.CollectedField, obj *search.PostEdge) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_PostSearchEdge_titleHighlight, func(ctx context.Context) (search.Highlight, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_PostSearchEdge_titleHighlight, func(ctx context.Context) (search.Highlight, error) {
 			return obj.TitleHighlight, nil
 		}, ec.marshalNHighlight2githubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐHighlight, true, true)
 	}
@@ -371,8 +461,13 @@ func (ec *executionContext) _PostSearchEdge_titleHighlight(ctx context.Context, 
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_PostSearchEdge_titleHighlight(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_PostSearchEdge_titleHighlight(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_PostSearchEdge_titleHighlight(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_PostSearchEdge_titleHighlight is fieldContext_PostSearchEdge_titleHighlight into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PostSearchEdge_titleHighlight(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "PostSearchEdge",
 		Field:      field,
 		IsMethod:   false,
@@ -384,7 +479,7 @@ func (ec *executionContext) fieldContext_PostSearchEdge_titleHighlight(_ context
 
 func (ec *executionContext) _PostSearchEdge_snippet(ctx context.Context, field graphql.CollectedField, obj *search.PostEdge) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_PostSearchEdge_snippet, func(ctx context.Context) (search.Highlight, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_PostSearchEdge_snippet, func(ctx context.Context) (search.Highlight, error) {
 			return obj.Snippet, nil
 		}, ec.marshalNHighlight2githubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐHighlight, true, true)
 	}
@@ -406,8 +501,13 @@ func (ec *executionContext) _PostSearchEdge_snippet(ctx context.Context, field g
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_PostSearchEdge_snippet(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_PostSearchEdge_snippet(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_PostSearchEdge_snippet(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_PostSearchEdge_snippet is fieldContext_PostSearchEdge_snippet into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PostSearchEdge_snippet(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "PostSearchEdge",
 		Field:      field,
 		IsMethod:   false,

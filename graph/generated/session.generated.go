@@ -28,7 +28,7 @@ import (
 
 func (ec *executionContext) _ChangePasswordPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.ChangePasswordPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_ChangePasswordPayload_user, func(ctx context.Context) (*ent.User, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_ChangePasswordPayload_user, func(ctx context.Context) (*ent.User, error) {
 			return obj.User, nil
 		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
 	}
@@ -50,8 +50,13 @@ func (ec *executionContext) _ChangePasswordPayload_user(ctx context.Context, fie
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_ChangePasswordPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_ChangePasswordPayload_user(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_ChangePasswordPayload_user(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_ChangePasswordPayload_user is fieldContext_ChangePasswordPayload_user into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_ChangePasswordPayload_user(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "ChangePasswordPayload",
 		Field:      field,
 		IsMethod:   false,
@@ -83,6 +88,16 @@ func (ec *executionContext) _ChangePasswordPayload_revokedSessionCount(ctx conte
 		true,
 	)
 }
+
+// fillContext_ChangePasswordPayload_revokedSessionCount is fieldContext_ChangePasswordPayload_revokedSessionCount into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_ChangePasswordPayload_revokedSessionCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_ChangePasswordPayload_revokedSessionCount(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_ChangePasswordPayload_revokedSessionCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ChangePasswordPayload", field, false, false, errLeafInt)
 }
@@ -109,6 +124,16 @@ func (ec *executionContext) _LogoutAllPayload_revokedSessionCount(ctx context.Co
 		true,
 	)
 }
+
+// fillContext_LogoutAllPayload_revokedSessionCount is fieldContext_LogoutAllPayload_revokedSessionCount into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_LogoutAllPayload_revokedSessionCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_LogoutAllPayload_revokedSessionCount(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_LogoutAllPayload_revokedSessionCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("LogoutAllPayload", field, false, false, errLeafInt)
 }
@@ -135,13 +160,23 @@ func (ec *executionContext) _LogoutPayload_sessionID(ctx context.Context, field 
 		true,
 	)
 }
+
+// fillContext_LogoutPayload_sessionID is fieldContext_LogoutPayload_sessionID into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_LogoutPayload_sessionID(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_LogoutPayload_sessionID(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_LogoutPayload_sessionID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("LogoutPayload", field, false, false, errLeafID)
 }
 
 func (ec *executionContext) _RefreshSessionPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.RefreshSessionPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_RefreshSessionPayload_user, func(ctx context.Context) (*ent.User, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_RefreshSessionPayload_user, func(ctx context.Context) (*ent.User, error) {
 			return obj.User, nil
 		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
 	}
@@ -163,8 +198,13 @@ func (ec *executionContext) _RefreshSessionPayload_user(ctx context.Context, fie
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_RefreshSessionPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_RefreshSessionPayload_user(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_RefreshSessionPayload_user(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_RefreshSessionPayload_user is fieldContext_RefreshSessionPayload_user into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_RefreshSessionPayload_user(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "RefreshSessionPayload",
 		Field:      field,
 		IsMethod:   false,
@@ -196,6 +236,16 @@ func (ec *executionContext) _RefreshSessionPayload_accessToken(ctx context.Conte
 		true,
 	)
 }
+
+// fillContext_RefreshSessionPayload_accessToken is fieldContext_RefreshSessionPayload_accessToken into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_RefreshSessionPayload_accessToken(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_RefreshSessionPayload_accessToken(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_RefreshSessionPayload_accessToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RefreshSessionPayload", field, false, false, errLeafString)
 }
@@ -222,6 +272,16 @@ func (ec *executionContext) _RefreshSessionPayload_expiresAt(ctx context.Context
 		true,
 	)
 }
+
+// fillContext_RefreshSessionPayload_expiresAt is fieldContext_RefreshSessionPayload_expiresAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_RefreshSessionPayload_expiresAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_RefreshSessionPayload_expiresAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_RefreshSessionPayload_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RefreshSessionPayload", field, false, false, errLeafTime)
 }
@@ -248,6 +308,16 @@ func (ec *executionContext) _RefreshSessionPayload_refreshToken(ctx context.Cont
 		false,
 	)
 }
+
+// fillContext_RefreshSessionPayload_refreshToken is fieldContext_RefreshSessionPayload_refreshToken into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_RefreshSessionPayload_refreshToken(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_RefreshSessionPayload_refreshToken(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_RefreshSessionPayload_refreshToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RefreshSessionPayload", field, false, false, errLeafString)
 }
@@ -274,6 +344,16 @@ func (ec *executionContext) _RefreshSessionPayload_refreshTokenExpiresAt(ctx con
 		true,
 	)
 }
+
+// fillContext_RefreshSessionPayload_refreshTokenExpiresAt is fieldContext_RefreshSessionPayload_refreshTokenExpiresAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_RefreshSessionPayload_refreshTokenExpiresAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_RefreshSessionPayload_refreshTokenExpiresAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_RefreshSessionPayload_refreshTokenExpiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RefreshSessionPayload", field, false, false, errLeafTime)
 }
@@ -300,6 +380,16 @@ func (ec *executionContext) _RevokeSessionPayload_sessionID(ctx context.Context,
 		true,
 	)
 }
+
+// fillContext_RevokeSessionPayload_sessionID is fieldContext_RevokeSessionPayload_sessionID into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_RevokeSessionPayload_sessionID(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_RevokeSessionPayload_sessionID(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_RevokeSessionPayload_sessionID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RevokeSessionPayload", field, false, false, errLeafID)
 }

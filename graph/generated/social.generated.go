@@ -26,7 +26,7 @@ import (
 
 func (ec *executionContext) _FollowUserPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.FollowUserPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_FollowUserPayload_user, func(ctx context.Context) (*ent.User, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_FollowUserPayload_user, func(ctx context.Context) (*ent.User, error) {
 			return obj.User, nil
 		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
 	}
@@ -48,8 +48,13 @@ func (ec *executionContext) _FollowUserPayload_user(ctx context.Context, field g
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_FollowUserPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_FollowUserPayload_user(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_FollowUserPayload_user(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_FollowUserPayload_user is fieldContext_FollowUserPayload_user into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_FollowUserPayload_user(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "FollowUserPayload",
 		Field:      field,
 		IsMethod:   false,
@@ -61,7 +66,7 @@ func (ec *executionContext) fieldContext_FollowUserPayload_user(_ context.Contex
 
 func (ec *executionContext) _LikePostPayload_post(ctx context.Context, field graphql.CollectedField, obj *model.LikePostPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_LikePostPayload_post, func(ctx context.Context) (*ent.Post, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_LikePostPayload_post, func(ctx context.Context) (*ent.Post, error) {
 			return obj.Post, nil
 		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true)
 	}
@@ -83,8 +88,13 @@ func (ec *executionContext) _LikePostPayload_post(ctx context.Context, field gra
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_LikePostPayload_post(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_LikePostPayload_post(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_LikePostPayload_post(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_LikePostPayload_post is fieldContext_LikePostPayload_post into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_LikePostPayload_post(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "LikePostPayload",
 		Field:      field,
 		IsMethod:   false,
@@ -96,7 +106,7 @@ func (ec *executionContext) fieldContext_LikePostPayload_post(_ context.Context,
 
 func (ec *executionContext) _UnfollowUserPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.UnfollowUserPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_UnfollowUserPayload_user, func(ctx context.Context) (*ent.User, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_UnfollowUserPayload_user, func(ctx context.Context) (*ent.User, error) {
 			return obj.User, nil
 		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
 	}
@@ -118,8 +128,13 @@ func (ec *executionContext) _UnfollowUserPayload_user(ctx context.Context, field
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_UnfollowUserPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_UnfollowUserPayload_user(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_UnfollowUserPayload_user(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_UnfollowUserPayload_user is fieldContext_UnfollowUserPayload_user into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_UnfollowUserPayload_user(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "UnfollowUserPayload",
 		Field:      field,
 		IsMethod:   false,
@@ -131,7 +146,7 @@ func (ec *executionContext) fieldContext_UnfollowUserPayload_user(_ context.Cont
 
 func (ec *executionContext) _UnlikePostPayload_post(ctx context.Context, field graphql.CollectedField, obj *model.UnlikePostPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_UnlikePostPayload_post, func(ctx context.Context) (*ent.Post, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_UnlikePostPayload_post, func(ctx context.Context) (*ent.Post, error) {
 			return obj.Post, nil
 		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true)
 	}
@@ -153,8 +168,13 @@ func (ec *executionContext) _UnlikePostPayload_post(ctx context.Context, field g
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_UnlikePostPayload_post(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_UnlikePostPayload_post(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_UnlikePostPayload_post(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_UnlikePostPayload_post is fieldContext_UnlikePostPayload_post into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_UnlikePostPayload_post(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "UnlikePostPayload",
 		Field:      field,
 		IsMethod:   false,

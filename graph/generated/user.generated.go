@@ -728,7 +728,7 @@ func (ec *executionContext) field_Mutation_verifyEmail_args(ctx context.Context,
 
 func (ec *executionContext) _LoginPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.LoginPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_LoginPayload_user, func(ctx context.Context) (*ent.User, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_LoginPayload_user, func(ctx context.Context) (*ent.User, error) {
 			return obj.User, nil
 		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
 	}
@@ -750,8 +750,13 @@ func (ec *executionContext) _LoginPayload_user(ctx context.Context, field graphq
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_LoginPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_LoginPayload_user(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_LoginPayload_user(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_LoginPayload_user is fieldContext_LoginPayload_user into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_LoginPayload_user(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "LoginPayload",
 		Field:      field,
 		IsMethod:   false,
@@ -783,6 +788,16 @@ func (ec *executionContext) _LoginPayload_accessToken(ctx context.Context, field
 		true,
 	)
 }
+
+// fillContext_LoginPayload_accessToken is fieldContext_LoginPayload_accessToken into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_LoginPayload_accessToken(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_LoginPayload_accessToken(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_LoginPayload_accessToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("LoginPayload", field, false, false, errLeafString)
 }
@@ -809,6 +824,16 @@ func (ec *executionContext) _LoginPayload_expiresAt(ctx context.Context, field g
 		true,
 	)
 }
+
+// fillContext_LoginPayload_expiresAt is fieldContext_LoginPayload_expiresAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_LoginPayload_expiresAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_LoginPayload_expiresAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_LoginPayload_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("LoginPayload", field, false, false, errLeafTime)
 }
@@ -835,6 +860,16 @@ func (ec *executionContext) _LoginPayload_refreshToken(ctx context.Context, fiel
 		false,
 	)
 }
+
+// fillContext_LoginPayload_refreshToken is fieldContext_LoginPayload_refreshToken into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_LoginPayload_refreshToken(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_LoginPayload_refreshToken(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_LoginPayload_refreshToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("LoginPayload", field, false, false, errLeafString)
 }
@@ -861,13 +896,23 @@ func (ec *executionContext) _LoginPayload_refreshTokenExpiresAt(ctx context.Cont
 		true,
 	)
 }
+
+// fillContext_LoginPayload_refreshTokenExpiresAt is fieldContext_LoginPayload_refreshTokenExpiresAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_LoginPayload_refreshTokenExpiresAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_LoginPayload_refreshTokenExpiresAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_LoginPayload_refreshTokenExpiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("LoginPayload", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _Mutation_register(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_register, func(ctx context.Context) (*model.RegisterPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_register, func(ctx context.Context) (*model.RegisterPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().Register(ctx, fc.Args["input"].(account.RegisterInput))
 		}, ec.marshalNRegisterPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐRegisterPayload, true, true)
@@ -892,7 +937,12 @@ func (ec *executionContext) _Mutation_register(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_register(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_register(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_register is fieldContext_Mutation_register into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_register(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -915,7 +965,7 @@ func (ec *executionContext) fieldContext_Mutation_register(ctx context.Context, 
 
 func (ec *executionContext) _Mutation_login(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_login, func(ctx context.Context) (*model.LoginPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_login, func(ctx context.Context) (*model.LoginPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().Login(ctx, fc.Args["input"].(account.LoginInput))
 		}, ec.marshalNLoginPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐLoginPayload, true, true)
@@ -940,7 +990,12 @@ func (ec *executionContext) _Mutation_login(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_login(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_login(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_login is fieldContext_Mutation_login into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_login(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -963,7 +1018,7 @@ func (ec *executionContext) fieldContext_Mutation_login(ctx context.Context, fie
 
 func (ec *executionContext) _Mutation_updateProfile(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_updateProfile, func(ctx context.Context) (*model.UpdateProfilePayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_updateProfile, func(ctx context.Context) (*model.UpdateProfilePayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UpdateProfile(ctx, fc.Args["input"].(account.UpdateProfileInput))
 		}, ec.marshalNUpdateProfilePayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUpdateProfilePayload, true, true)
@@ -988,7 +1043,12 @@ func (ec *executionContext) _Mutation_updateProfile(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_updateProfile(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_updateProfile(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_updateProfile is fieldContext_Mutation_updateProfile into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_updateProfile(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -1011,7 +1071,7 @@ func (ec *executionContext) fieldContext_Mutation_updateProfile(ctx context.Cont
 
 func (ec *executionContext) _Mutation_setMembershipPlan(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_setMembershipPlan, func(ctx context.Context) (*model.SetMembershipPlanPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_setMembershipPlan, func(ctx context.Context) (*model.SetMembershipPlanPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().SetMembershipPlan(ctx, fc.Args["input"].(model.SetMembershipPlanInput))
 		}, ec.marshalNSetMembershipPlanPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐSetMembershipPlanPayload, true, true)
@@ -1036,7 +1096,12 @@ func (ec *executionContext) _Mutation_setMembershipPlan(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_setMembershipPlan(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_setMembershipPlan(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_setMembershipPlan is fieldContext_Mutation_setMembershipPlan into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_setMembershipPlan(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -1059,7 +1124,7 @@ func (ec *executionContext) fieldContext_Mutation_setMembershipPlan(ctx context.
 
 func (ec *executionContext) _Mutation_startMembershipCheckout(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_startMembershipCheckout, func(ctx context.Context) (*model.StartMembershipCheckoutPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_startMembershipCheckout, func(ctx context.Context) (*model.StartMembershipCheckoutPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().StartMembershipCheckout(ctx, fc.Args["input"].(model.StartMembershipCheckoutInput))
 		}, ec.marshalNStartMembershipCheckoutPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐStartMembershipCheckoutPayload, true, true)
@@ -1084,7 +1149,12 @@ func (ec *executionContext) _Mutation_startMembershipCheckout(ctx context.Contex
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_startMembershipCheckout(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_startMembershipCheckout(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_startMembershipCheckout is fieldContext_Mutation_startMembershipCheckout into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_startMembershipCheckout(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -1107,7 +1177,7 @@ func (ec *executionContext) fieldContext_Mutation_startMembershipCheckout(ctx co
 
 func (ec *executionContext) _Mutation_openBillingPortal(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_openBillingPortal, func(ctx context.Context) (*model.OpenBillingPortalPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_openBillingPortal, func(ctx context.Context) (*model.OpenBillingPortalPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().OpenBillingPortal(ctx, fc.Args["input"].(model.OpenBillingPortalInput))
 		}, ec.marshalNOpenBillingPortalPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐOpenBillingPortalPayload, true, true)
@@ -1132,7 +1202,12 @@ func (ec *executionContext) _Mutation_openBillingPortal(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_openBillingPortal(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_openBillingPortal(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_openBillingPortal is fieldContext_Mutation_openBillingPortal into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_openBillingPortal(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -1155,7 +1230,7 @@ func (ec *executionContext) fieldContext_Mutation_openBillingPortal(ctx context.
 
 func (ec *executionContext) _Mutation_verifyEmail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_verifyEmail, func(ctx context.Context) (*model.VerifyEmailPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_verifyEmail, func(ctx context.Context) (*model.VerifyEmailPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().VerifyEmail(ctx, fc.Args["input"].(model.VerifyEmailInput))
 		}, ec.marshalNVerifyEmailPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐVerifyEmailPayload, true, true)
@@ -1180,7 +1255,12 @@ func (ec *executionContext) _Mutation_verifyEmail(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_verifyEmail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_verifyEmail(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_verifyEmail is fieldContext_Mutation_verifyEmail into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_verifyEmail(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -1203,7 +1283,7 @@ func (ec *executionContext) fieldContext_Mutation_verifyEmail(ctx context.Contex
 
 func (ec *executionContext) _Mutation_resendVerificationEmail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_resendVerificationEmail, func(ctx context.Context) (*model.ResendVerificationEmailPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_resendVerificationEmail, func(ctx context.Context) (*model.ResendVerificationEmailPayload, error) {
 			return ec.Resolvers.Mutation().ResendVerificationEmail(ctx)
 		}, ec.marshalNResendVerificationEmailPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐResendVerificationEmailPayload, true, true)
 	}
@@ -1225,8 +1305,13 @@ func (ec *executionContext) _Mutation_resendVerificationEmail(ctx context.Contex
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Mutation_resendVerificationEmail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Mutation_resendVerificationEmail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Mutation_resendVerificationEmail(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_resendVerificationEmail is fieldContext_Mutation_resendVerificationEmail into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_resendVerificationEmail(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -1238,7 +1323,7 @@ func (ec *executionContext) fieldContext_Mutation_resendVerificationEmail(_ cont
 
 func (ec *executionContext) _Mutation_changeEmail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_changeEmail, func(ctx context.Context) (*model.ChangeEmailPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_changeEmail, func(ctx context.Context) (*model.ChangeEmailPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().ChangeEmail(ctx, fc.Args["input"].(account.ChangeEmailInput))
 		}, ec.marshalNChangeEmailPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐChangeEmailPayload, true, true)
@@ -1263,7 +1348,12 @@ func (ec *executionContext) _Mutation_changeEmail(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_changeEmail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_changeEmail(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_changeEmail is fieldContext_Mutation_changeEmail into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_changeEmail(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -1286,7 +1376,7 @@ func (ec *executionContext) fieldContext_Mutation_changeEmail(ctx context.Contex
 
 func (ec *executionContext) _Mutation_requestPasswordReset(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_requestPasswordReset, func(ctx context.Context) (*model.RequestPasswordResetPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_requestPasswordReset, func(ctx context.Context) (*model.RequestPasswordResetPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().RequestPasswordReset(ctx, fc.Args["input"].(model.RequestPasswordResetInput))
 		}, ec.marshalNRequestPasswordResetPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐRequestPasswordResetPayload, true, true)
@@ -1311,7 +1401,12 @@ func (ec *executionContext) _Mutation_requestPasswordReset(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_requestPasswordReset(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_requestPasswordReset(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_requestPasswordReset is fieldContext_Mutation_requestPasswordReset into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_requestPasswordReset(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -1334,7 +1429,7 @@ func (ec *executionContext) fieldContext_Mutation_requestPasswordReset(ctx conte
 
 func (ec *executionContext) _Mutation_resetPassword(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_resetPassword, func(ctx context.Context) (*model.ResetPasswordPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_resetPassword, func(ctx context.Context) (*model.ResetPasswordPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().ResetPassword(ctx, fc.Args["input"].(account.ResetPasswordInput))
 		}, ec.marshalNResetPasswordPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐResetPasswordPayload, true, true)
@@ -1359,7 +1454,12 @@ func (ec *executionContext) _Mutation_resetPassword(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_resetPassword(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_resetPassword(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_resetPassword is fieldContext_Mutation_resetPassword into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_resetPassword(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -1382,7 +1482,7 @@ func (ec *executionContext) fieldContext_Mutation_resetPassword(ctx context.Cont
 
 func (ec *executionContext) _Mutation_updateNotificationSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_updateNotificationSettings, func(ctx context.Context) (*model.UpdateNotificationSettingsPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_updateNotificationSettings, func(ctx context.Context) (*model.UpdateNotificationSettingsPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UpdateNotificationSettings(ctx, fc.Args["input"].(model.UpdateNotificationSettingsInput))
 		}, ec.marshalNUpdateNotificationSettingsPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUpdateNotificationSettingsPayload, true, true)
@@ -1407,7 +1507,12 @@ func (ec *executionContext) _Mutation_updateNotificationSettings(ctx context.Con
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_updateNotificationSettings(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_updateNotificationSettings(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_updateNotificationSettings is fieldContext_Mutation_updateNotificationSettings into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_updateNotificationSettings(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -1430,7 +1535,7 @@ func (ec *executionContext) fieldContext_Mutation_updateNotificationSettings(ctx
 
 func (ec *executionContext) _Mutation_startSignIn(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_startSignIn, func(ctx context.Context) (*model.StartSignInPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_startSignIn, func(ctx context.Context) (*model.StartSignInPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().StartSignIn(ctx, fc.Args["input"].(model.StartSignInInput))
 		}, ec.marshalNStartSignInPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐStartSignInPayload, true, true)
@@ -1455,7 +1560,12 @@ func (ec *executionContext) _Mutation_startSignIn(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_startSignIn(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_startSignIn(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_startSignIn is fieldContext_Mutation_startSignIn into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_startSignIn(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -1478,7 +1588,7 @@ func (ec *executionContext) fieldContext_Mutation_startSignIn(ctx context.Contex
 
 func (ec *executionContext) _Mutation_completeSignIn(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_completeSignIn, func(ctx context.Context) (*model.CompleteSignInPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_completeSignIn, func(ctx context.Context) (*model.CompleteSignInPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().CompleteSignIn(ctx, fc.Args["input"].(model.CompleteSignInInput))
 		}, ec.marshalNCompleteSignInPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐCompleteSignInPayload, true, true)
@@ -1503,7 +1613,12 @@ func (ec *executionContext) _Mutation_completeSignIn(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_completeSignIn(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_completeSignIn(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_completeSignIn is fieldContext_Mutation_completeSignIn into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_completeSignIn(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -1526,7 +1641,7 @@ func (ec *executionContext) fieldContext_Mutation_completeSignIn(ctx context.Con
 
 func (ec *executionContext) _Mutation_linkIdentity(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_linkIdentity, func(ctx context.Context) (*model.StartSignInPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_linkIdentity, func(ctx context.Context) (*model.StartSignInPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().LinkIdentity(ctx, fc.Args["input"].(model.StartSignInInput))
 		}, ec.marshalNStartSignInPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐStartSignInPayload, true, true)
@@ -1551,7 +1666,12 @@ func (ec *executionContext) _Mutation_linkIdentity(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_linkIdentity(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_linkIdentity(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_linkIdentity is fieldContext_Mutation_linkIdentity into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_linkIdentity(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -1574,7 +1694,7 @@ func (ec *executionContext) fieldContext_Mutation_linkIdentity(ctx context.Conte
 
 func (ec *executionContext) _Mutation_unlinkIdentity(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_unlinkIdentity, func(ctx context.Context) (*model.UnlinkIdentityPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_unlinkIdentity, func(ctx context.Context) (*model.UnlinkIdentityPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UnlinkIdentity(ctx, fc.Args["input"].(model.UnlinkIdentityInput))
 		}, ec.marshalNUnlinkIdentityPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUnlinkIdentityPayload, true, true)
@@ -1599,7 +1719,12 @@ func (ec *executionContext) _Mutation_unlinkIdentity(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_unlinkIdentity(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_unlinkIdentity(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_unlinkIdentity is fieldContext_Mutation_unlinkIdentity into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_unlinkIdentity(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -1622,7 +1747,7 @@ func (ec *executionContext) fieldContext_Mutation_unlinkIdentity(ctx context.Con
 
 func (ec *executionContext) _Mutation_confirmIdentityLink(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_confirmIdentityLink, func(ctx context.Context) (*model.ConfirmIdentityLinkPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_confirmIdentityLink, func(ctx context.Context) (*model.ConfirmIdentityLinkPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().ConfirmIdentityLink(ctx, fc.Args["input"].(model.ConfirmIdentityLinkInput))
 		}, ec.marshalNConfirmIdentityLinkPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐConfirmIdentityLinkPayload, true, true)
@@ -1647,7 +1772,12 @@ func (ec *executionContext) _Mutation_confirmIdentityLink(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_confirmIdentityLink(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_confirmIdentityLink(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_confirmIdentityLink is fieldContext_Mutation_confirmIdentityLink into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_confirmIdentityLink(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -1670,7 +1800,7 @@ func (ec *executionContext) fieldContext_Mutation_confirmIdentityLink(ctx contex
 
 func (ec *executionContext) _Mutation_setPassword(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_setPassword, func(ctx context.Context) (*model.SetPasswordPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_setPassword, func(ctx context.Context) (*model.SetPasswordPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().SetPassword(ctx, fc.Args["input"].(account.SetPasswordInput))
 		}, ec.marshalNSetPasswordPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐSetPasswordPayload, true, true)
@@ -1695,7 +1825,12 @@ func (ec *executionContext) _Mutation_setPassword(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_setPassword(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_setPassword(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_setPassword is fieldContext_Mutation_setPassword into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_setPassword(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -1718,7 +1853,7 @@ func (ec *executionContext) fieldContext_Mutation_setPassword(ctx context.Contex
 
 func (ec *executionContext) _Mutation_retryJob(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_retryJob, func(ctx context.Context) (*model.RetryJobPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_retryJob, func(ctx context.Context) (*model.RetryJobPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().RetryJob(ctx, fc.Args["input"].(model.RetryJobInput))
 		}, ec.marshalNRetryJobPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐRetryJobPayload, true, true)
@@ -1743,7 +1878,12 @@ func (ec *executionContext) _Mutation_retryJob(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_retryJob(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_retryJob(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_retryJob is fieldContext_Mutation_retryJob into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_retryJob(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -1766,7 +1906,7 @@ func (ec *executionContext) fieldContext_Mutation_retryJob(ctx context.Context, 
 
 func (ec *executionContext) _Mutation_cancelJob(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_cancelJob, func(ctx context.Context) (*model.CancelJobPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_cancelJob, func(ctx context.Context) (*model.CancelJobPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().CancelJob(ctx, fc.Args["input"].(model.CancelJobInput))
 		}, ec.marshalNCancelJobPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐCancelJobPayload, true, true)
@@ -1791,7 +1931,12 @@ func (ec *executionContext) _Mutation_cancelJob(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_cancelJob(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_cancelJob(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_cancelJob is fieldContext_Mutation_cancelJob into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_cancelJob(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -1814,7 +1959,7 @@ func (ec *executionContext) fieldContext_Mutation_cancelJob(ctx context.Context,
 
 func (ec *executionContext) _Mutation_uploadImage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_uploadImage, func(ctx context.Context) (*model.UploadImagePayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_uploadImage, func(ctx context.Context) (*model.UploadImagePayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UploadImage(ctx, fc.Args["input"].(model.UploadImageInput))
 		}, ec.marshalNUploadImagePayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUploadImagePayload, true, true)
@@ -1839,7 +1984,12 @@ func (ec *executionContext) _Mutation_uploadImage(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_uploadImage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_uploadImage(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_uploadImage is fieldContext_Mutation_uploadImage into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_uploadImage(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -1862,7 +2012,7 @@ func (ec *executionContext) fieldContext_Mutation_uploadImage(ctx context.Contex
 
 func (ec *executionContext) _Mutation_createImageUpload(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_createImageUpload, func(ctx context.Context) (*model.CreateImageUploadPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_createImageUpload, func(ctx context.Context) (*model.CreateImageUploadPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().CreateImageUpload(ctx, fc.Args["input"].(model.CreateImageUploadInput))
 		}, ec.marshalNCreateImageUploadPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐCreateImageUploadPayload, true, true)
@@ -1887,7 +2037,12 @@ func (ec *executionContext) _Mutation_createImageUpload(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_createImageUpload(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_createImageUpload(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_createImageUpload is fieldContext_Mutation_createImageUpload into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_createImageUpload(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -1910,7 +2065,7 @@ func (ec *executionContext) fieldContext_Mutation_createImageUpload(ctx context.
 
 func (ec *executionContext) _Mutation_completeImageUpload(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_completeImageUpload, func(ctx context.Context) (*model.CompleteImageUploadPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_completeImageUpload, func(ctx context.Context) (*model.CompleteImageUploadPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().CompleteImageUpload(ctx, fc.Args["input"].(model.CompleteImageUploadInput))
 		}, ec.marshalNCompleteImageUploadPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐCompleteImageUploadPayload, true, true)
@@ -1935,7 +2090,12 @@ func (ec *executionContext) _Mutation_completeImageUpload(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_completeImageUpload(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_completeImageUpload(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_completeImageUpload is fieldContext_Mutation_completeImageUpload into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_completeImageUpload(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -1958,7 +2118,7 @@ func (ec *executionContext) fieldContext_Mutation_completeImageUpload(ctx contex
 
 func (ec *executionContext) _Mutation_hideImage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_hideImage, func(ctx context.Context) (*model.HideImagePayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_hideImage, func(ctx context.Context) (*model.HideImagePayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().HideImage(ctx, fc.Args["input"].(model.HideImageInput))
 		}, ec.marshalNHideImagePayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐHideImagePayload, true, true)
@@ -1983,7 +2143,12 @@ func (ec *executionContext) _Mutation_hideImage(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_hideImage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_hideImage(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_hideImage is fieldContext_Mutation_hideImage into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_hideImage(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -2006,7 +2171,7 @@ func (ec *executionContext) fieldContext_Mutation_hideImage(ctx context.Context,
 
 func (ec *executionContext) _Mutation_hidePost(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_hidePost, func(ctx context.Context) (*model.HidePostPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_hidePost, func(ctx context.Context) (*model.HidePostPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().HidePost(ctx, fc.Args["input"].(model.HidePostInput))
 		}, ec.marshalNHidePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐHidePostPayload, true, true)
@@ -2031,7 +2196,12 @@ func (ec *executionContext) _Mutation_hidePost(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_hidePost(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_hidePost(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_hidePost is fieldContext_Mutation_hidePost into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_hidePost(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -2054,7 +2224,7 @@ func (ec *executionContext) fieldContext_Mutation_hidePost(ctx context.Context, 
 
 func (ec *executionContext) _Mutation_unhidePost(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_unhidePost, func(ctx context.Context) (*model.UnhidePostPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_unhidePost, func(ctx context.Context) (*model.UnhidePostPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UnhidePost(ctx, fc.Args["input"].(model.UnhidePostInput))
 		}, ec.marshalNUnhidePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUnhidePostPayload, true, true)
@@ -2079,7 +2249,12 @@ func (ec *executionContext) _Mutation_unhidePost(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_unhidePost(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_unhidePost(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_unhidePost is fieldContext_Mutation_unhidePost into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_unhidePost(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -2102,7 +2277,7 @@ func (ec *executionContext) fieldContext_Mutation_unhidePost(ctx context.Context
 
 func (ec *executionContext) _Mutation_hideComment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_hideComment, func(ctx context.Context) (*model.HideCommentPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_hideComment, func(ctx context.Context) (*model.HideCommentPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().HideComment(ctx, fc.Args["input"].(model.HideCommentInput))
 		}, ec.marshalNHideCommentPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐHideCommentPayload, true, true)
@@ -2127,7 +2302,12 @@ func (ec *executionContext) _Mutation_hideComment(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_hideComment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_hideComment(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_hideComment is fieldContext_Mutation_hideComment into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_hideComment(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -2150,7 +2330,7 @@ func (ec *executionContext) fieldContext_Mutation_hideComment(ctx context.Contex
 
 func (ec *executionContext) _Mutation_unhideComment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_unhideComment, func(ctx context.Context) (*model.UnhideCommentPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_unhideComment, func(ctx context.Context) (*model.UnhideCommentPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UnhideComment(ctx, fc.Args["input"].(model.UnhideCommentInput))
 		}, ec.marshalNUnhideCommentPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUnhideCommentPayload, true, true)
@@ -2175,7 +2355,12 @@ func (ec *executionContext) _Mutation_unhideComment(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_unhideComment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_unhideComment(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_unhideComment is fieldContext_Mutation_unhideComment into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_unhideComment(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -2198,7 +2383,7 @@ func (ec *executionContext) fieldContext_Mutation_unhideComment(ctx context.Cont
 
 func (ec *executionContext) _Mutation_setUserRole(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_setUserRole, func(ctx context.Context) (*model.SetUserRolePayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_setUserRole, func(ctx context.Context) (*model.SetUserRolePayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().SetUserRole(ctx, fc.Args["input"].(account.SetRoleInput))
 		}, ec.marshalNSetUserRolePayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐSetUserRolePayload, true, true)
@@ -2223,7 +2408,12 @@ func (ec *executionContext) _Mutation_setUserRole(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_setUserRole(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_setUserRole(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_setUserRole is fieldContext_Mutation_setUserRole into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_setUserRole(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -2246,7 +2436,7 @@ func (ec *executionContext) fieldContext_Mutation_setUserRole(ctx context.Contex
 
 func (ec *executionContext) _Mutation_banUser(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_banUser, func(ctx context.Context) (*model.BanUserPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_banUser, func(ctx context.Context) (*model.BanUserPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().BanUser(ctx, fc.Args["input"].(model.BanUserInput))
 		}, ec.marshalNBanUserPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐBanUserPayload, true, true)
@@ -2271,7 +2461,12 @@ func (ec *executionContext) _Mutation_banUser(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_banUser(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_banUser(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_banUser is fieldContext_Mutation_banUser into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_banUser(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -2294,7 +2489,7 @@ func (ec *executionContext) fieldContext_Mutation_banUser(ctx context.Context, f
 
 func (ec *executionContext) _Mutation_unbanUser(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_unbanUser, func(ctx context.Context) (*model.UnbanUserPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_unbanUser, func(ctx context.Context) (*model.UnbanUserPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UnbanUser(ctx, fc.Args["input"].(model.UnbanUserInput))
 		}, ec.marshalNUnbanUserPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUnbanUserPayload, true, true)
@@ -2319,7 +2514,12 @@ func (ec *executionContext) _Mutation_unbanUser(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_unbanUser(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_unbanUser(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_unbanUser is fieldContext_Mutation_unbanUser into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_unbanUser(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -2342,7 +2542,7 @@ func (ec *executionContext) fieldContext_Mutation_unbanUser(ctx context.Context,
 
 func (ec *executionContext) _Mutation_createPost(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_createPost, func(ctx context.Context) (*model.CreatePostPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_createPost, func(ctx context.Context) (*model.CreatePostPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().CreatePost(ctx, fc.Args["input"].(publish.CreatePostInput))
 		}, ec.marshalNCreatePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐCreatePostPayload, true, true)
@@ -2367,7 +2567,12 @@ func (ec *executionContext) _Mutation_createPost(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_createPost(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_createPost(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_createPost is fieldContext_Mutation_createPost into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_createPost(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -2390,7 +2595,7 @@ func (ec *executionContext) fieldContext_Mutation_createPost(ctx context.Context
 
 func (ec *executionContext) _Mutation_updatePost(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_updatePost, func(ctx context.Context) (*model.UpdatePostPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_updatePost, func(ctx context.Context) (*model.UpdatePostPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UpdatePost(ctx, fc.Args["input"].(publish.UpdatePostInput))
 		}, ec.marshalNUpdatePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUpdatePostPayload, true, true)
@@ -2415,7 +2620,12 @@ func (ec *executionContext) _Mutation_updatePost(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_updatePost(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_updatePost(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_updatePost is fieldContext_Mutation_updatePost into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_updatePost(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -2438,7 +2648,7 @@ func (ec *executionContext) fieldContext_Mutation_updatePost(ctx context.Context
 
 func (ec *executionContext) _Mutation_publishPost(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_publishPost, func(ctx context.Context) (*model.PublishPostPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_publishPost, func(ctx context.Context) (*model.PublishPostPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().PublishPost(ctx, fc.Args["input"].(model.PublishPostInput))
 		}, ec.marshalNPublishPostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐPublishPostPayload, true, true)
@@ -2463,7 +2673,12 @@ func (ec *executionContext) _Mutation_publishPost(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_publishPost(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_publishPost(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_publishPost is fieldContext_Mutation_publishPost into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_publishPost(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -2486,7 +2701,7 @@ func (ec *executionContext) fieldContext_Mutation_publishPost(ctx context.Contex
 
 func (ec *executionContext) _Mutation_deletePost(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_deletePost, func(ctx context.Context) (*model.DeletePostPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_deletePost, func(ctx context.Context) (*model.DeletePostPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().DeletePost(ctx, fc.Args["input"].(model.DeletePostInput))
 		}, ec.marshalNDeletePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐDeletePostPayload, true, true)
@@ -2511,7 +2726,12 @@ func (ec *executionContext) _Mutation_deletePost(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_deletePost(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_deletePost(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_deletePost is fieldContext_Mutation_deletePost into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_deletePost(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -2534,7 +2754,7 @@ func (ec *executionContext) fieldContext_Mutation_deletePost(ctx context.Context
 
 func (ec *executionContext) _Mutation_addComment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_addComment, func(ctx context.Context) (*model.AddCommentPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_addComment, func(ctx context.Context) (*model.AddCommentPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().AddComment(ctx, fc.Args["input"].(publish.AddCommentInput))
 		}, ec.marshalNAddCommentPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐAddCommentPayload, true, true)
@@ -2559,7 +2779,12 @@ func (ec *executionContext) _Mutation_addComment(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_addComment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_addComment(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_addComment is fieldContext_Mutation_addComment into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_addComment(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -2582,7 +2807,7 @@ func (ec *executionContext) fieldContext_Mutation_addComment(ctx context.Context
 
 func (ec *executionContext) _Mutation_deleteComment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_deleteComment, func(ctx context.Context) (*model.DeleteCommentPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_deleteComment, func(ctx context.Context) (*model.DeleteCommentPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().DeleteComment(ctx, fc.Args["input"].(model.DeleteCommentInput))
 		}, ec.marshalNDeleteCommentPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐDeleteCommentPayload, true, true)
@@ -2607,7 +2832,12 @@ func (ec *executionContext) _Mutation_deleteComment(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_deleteComment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_deleteComment(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_deleteComment is fieldContext_Mutation_deleteComment into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_deleteComment(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -2630,7 +2860,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteComment(ctx context.Cont
 
 func (ec *executionContext) _Mutation_sendMessage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_sendMessage, func(ctx context.Context) (*model.SendMessagePayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_sendMessage, func(ctx context.Context) (*model.SendMessagePayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().SendMessage(ctx, fc.Args["input"].(message.SendInput))
 		}, ec.marshalNSendMessagePayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐSendMessagePayload, true, true)
@@ -2655,7 +2885,12 @@ func (ec *executionContext) _Mutation_sendMessage(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_sendMessage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_sendMessage(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_sendMessage is fieldContext_Mutation_sendMessage into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_sendMessage(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -2678,7 +2913,7 @@ func (ec *executionContext) fieldContext_Mutation_sendMessage(ctx context.Contex
 
 func (ec *executionContext) _Mutation_setMessagePolicy(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_setMessagePolicy, func(ctx context.Context) (*model.SetMessagePolicyPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_setMessagePolicy, func(ctx context.Context) (*model.SetMessagePolicyPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().SetMessagePolicy(ctx, fc.Args["input"].(account.SetMessagePolicyInput))
 		}, ec.marshalNSetMessagePolicyPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐSetMessagePolicyPayload, true, true)
@@ -2703,7 +2938,12 @@ func (ec *executionContext) _Mutation_setMessagePolicy(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_setMessagePolicy(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_setMessagePolicy(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_setMessagePolicy is fieldContext_Mutation_setMessagePolicy into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_setMessagePolicy(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -2726,7 +2966,7 @@ func (ec *executionContext) fieldContext_Mutation_setMessagePolicy(ctx context.C
 
 func (ec *executionContext) _Mutation_markNotificationsRead(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_markNotificationsRead, func(ctx context.Context) (*model.MarkNotificationsReadPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_markNotificationsRead, func(ctx context.Context) (*model.MarkNotificationsReadPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().MarkNotificationsRead(ctx, fc.Args["input"].(notify.MarkReadInput))
 		}, ec.marshalNMarkNotificationsReadPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐMarkNotificationsReadPayload, true, true)
@@ -2751,7 +2991,12 @@ func (ec *executionContext) _Mutation_markNotificationsRead(ctx context.Context,
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_markNotificationsRead(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_markNotificationsRead(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_markNotificationsRead is fieldContext_Mutation_markNotificationsRead into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_markNotificationsRead(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -2774,7 +3019,7 @@ func (ec *executionContext) fieldContext_Mutation_markNotificationsRead(ctx cont
 
 func (ec *executionContext) _Mutation_refreshSession(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_refreshSession, func(ctx context.Context) (*model.RefreshSessionPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_refreshSession, func(ctx context.Context) (*model.RefreshSessionPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().RefreshSession(ctx, fc.Args["input"].(model.RefreshSessionInput))
 		}, ec.marshalNRefreshSessionPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐRefreshSessionPayload, true, true)
@@ -2799,7 +3044,12 @@ func (ec *executionContext) _Mutation_refreshSession(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_refreshSession(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_refreshSession(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_refreshSession is fieldContext_Mutation_refreshSession into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_refreshSession(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -2822,7 +3072,7 @@ func (ec *executionContext) fieldContext_Mutation_refreshSession(ctx context.Con
 
 func (ec *executionContext) _Mutation_logout(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_logout, func(ctx context.Context) (*model.LogoutPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_logout, func(ctx context.Context) (*model.LogoutPayload, error) {
 			return ec.Resolvers.Mutation().Logout(ctx)
 		}, ec.marshalNLogoutPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐLogoutPayload, true, true)
 	}
@@ -2844,8 +3094,13 @@ func (ec *executionContext) _Mutation_logout(ctx context.Context, field graphql.
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Mutation_logout(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Mutation_logout(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Mutation_logout(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_logout is fieldContext_Mutation_logout into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_logout(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -2857,7 +3112,7 @@ func (ec *executionContext) fieldContext_Mutation_logout(_ context.Context, fiel
 
 func (ec *executionContext) _Mutation_logoutAll(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_logoutAll, func(ctx context.Context) (*model.LogoutAllPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_logoutAll, func(ctx context.Context) (*model.LogoutAllPayload, error) {
 			return ec.Resolvers.Mutation().LogoutAll(ctx)
 		}, ec.marshalNLogoutAllPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐLogoutAllPayload, true, true)
 	}
@@ -2879,8 +3134,13 @@ func (ec *executionContext) _Mutation_logoutAll(ctx context.Context, field graph
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Mutation_logoutAll(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Mutation_logoutAll(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Mutation_logoutAll(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_logoutAll is fieldContext_Mutation_logoutAll into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_logoutAll(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -2892,7 +3152,7 @@ func (ec *executionContext) fieldContext_Mutation_logoutAll(_ context.Context, f
 
 func (ec *executionContext) _Mutation_revokeSession(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_revokeSession, func(ctx context.Context) (*model.RevokeSessionPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_revokeSession, func(ctx context.Context) (*model.RevokeSessionPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().RevokeSession(ctx, fc.Args["input"].(model.RevokeSessionInput))
 		}, ec.marshalNRevokeSessionPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐRevokeSessionPayload, true, true)
@@ -2917,7 +3177,12 @@ func (ec *executionContext) _Mutation_revokeSession(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_revokeSession(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_revokeSession(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_revokeSession is fieldContext_Mutation_revokeSession into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_revokeSession(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -2940,7 +3205,7 @@ func (ec *executionContext) fieldContext_Mutation_revokeSession(ctx context.Cont
 
 func (ec *executionContext) _Mutation_changePassword(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_changePassword, func(ctx context.Context) (*model.ChangePasswordPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_changePassword, func(ctx context.Context) (*model.ChangePasswordPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().ChangePassword(ctx, fc.Args["input"].(account.ChangePasswordInput))
 		}, ec.marshalNChangePasswordPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐChangePasswordPayload, true, true)
@@ -2965,7 +3230,12 @@ func (ec *executionContext) _Mutation_changePassword(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_changePassword(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_changePassword(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_changePassword is fieldContext_Mutation_changePassword into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_changePassword(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -2988,7 +3258,7 @@ func (ec *executionContext) fieldContext_Mutation_changePassword(ctx context.Con
 
 func (ec *executionContext) _Mutation_likePost(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_likePost, func(ctx context.Context) (*model.LikePostPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_likePost, func(ctx context.Context) (*model.LikePostPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().LikePost(ctx, fc.Args["input"].(model.LikePostInput))
 		}, ec.marshalNLikePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐLikePostPayload, true, true)
@@ -3013,7 +3283,12 @@ func (ec *executionContext) _Mutation_likePost(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_likePost(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_likePost(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_likePost is fieldContext_Mutation_likePost into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_likePost(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -3036,7 +3311,7 @@ func (ec *executionContext) fieldContext_Mutation_likePost(ctx context.Context, 
 
 func (ec *executionContext) _Mutation_unlikePost(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_unlikePost, func(ctx context.Context) (*model.UnlikePostPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_unlikePost, func(ctx context.Context) (*model.UnlikePostPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UnlikePost(ctx, fc.Args["input"].(model.UnlikePostInput))
 		}, ec.marshalNUnlikePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUnlikePostPayload, true, true)
@@ -3061,7 +3336,12 @@ func (ec *executionContext) _Mutation_unlikePost(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_unlikePost(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_unlikePost(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_unlikePost is fieldContext_Mutation_unlikePost into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_unlikePost(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -3084,7 +3364,7 @@ func (ec *executionContext) fieldContext_Mutation_unlikePost(ctx context.Context
 
 func (ec *executionContext) _Mutation_followUser(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_followUser, func(ctx context.Context) (*model.FollowUserPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_followUser, func(ctx context.Context) (*model.FollowUserPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().FollowUser(ctx, fc.Args["input"].(model.FollowUserInput))
 		}, ec.marshalNFollowUserPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐFollowUserPayload, true, true)
@@ -3109,7 +3389,12 @@ func (ec *executionContext) _Mutation_followUser(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_followUser(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_followUser(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_followUser is fieldContext_Mutation_followUser into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_followUser(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -3132,7 +3417,7 @@ func (ec *executionContext) fieldContext_Mutation_followUser(ctx context.Context
 
 func (ec *executionContext) _Mutation_unfollowUser(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_Mutation_unfollowUser, func(ctx context.Context) (*model.UnfollowUserPayload, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_unfollowUser, func(ctx context.Context) (*model.UnfollowUserPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UnfollowUser(ctx, fc.Args["input"].(model.UnfollowUserInput))
 		}, ec.marshalNUnfollowUserPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUnfollowUserPayload, true, true)
@@ -3157,7 +3442,12 @@ func (ec *executionContext) _Mutation_unfollowUser(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_unfollowUser(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_unfollowUser(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_unfollowUser is fieldContext_Mutation_unfollowUser into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_unfollowUser(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
@@ -3180,7 +3470,7 @@ func (ec *executionContext) fieldContext_Mutation_unfollowUser(ctx context.Conte
 
 func (ec *executionContext) _RegisterPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.RegisterPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_RegisterPayload_user, func(ctx context.Context) (*ent.User, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_RegisterPayload_user, func(ctx context.Context) (*ent.User, error) {
 			return obj.User, nil
 		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
 	}
@@ -3202,8 +3492,13 @@ func (ec *executionContext) _RegisterPayload_user(ctx context.Context, field gra
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_RegisterPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_RegisterPayload_user(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_RegisterPayload_user(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_RegisterPayload_user is fieldContext_RegisterPayload_user into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_RegisterPayload_user(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "RegisterPayload",
 		Field:      field,
 		IsMethod:   false,
@@ -3235,6 +3530,16 @@ func (ec *executionContext) _RegisterPayload_accessToken(ctx context.Context, fi
 		true,
 	)
 }
+
+// fillContext_RegisterPayload_accessToken is fieldContext_RegisterPayload_accessToken into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_RegisterPayload_accessToken(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_RegisterPayload_accessToken(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_RegisterPayload_accessToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RegisterPayload", field, false, false, errLeafString)
 }
@@ -3261,6 +3566,16 @@ func (ec *executionContext) _RegisterPayload_expiresAt(ctx context.Context, fiel
 		true,
 	)
 }
+
+// fillContext_RegisterPayload_expiresAt is fieldContext_RegisterPayload_expiresAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_RegisterPayload_expiresAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_RegisterPayload_expiresAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_RegisterPayload_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RegisterPayload", field, false, false, errLeafTime)
 }
@@ -3287,6 +3602,16 @@ func (ec *executionContext) _RegisterPayload_refreshToken(ctx context.Context, f
 		false,
 	)
 }
+
+// fillContext_RegisterPayload_refreshToken is fieldContext_RegisterPayload_refreshToken into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_RegisterPayload_refreshToken(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_RegisterPayload_refreshToken(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_RegisterPayload_refreshToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RegisterPayload", field, false, false, errLeafString)
 }
@@ -3313,13 +3638,23 @@ func (ec *executionContext) _RegisterPayload_refreshTokenExpiresAt(ctx context.C
 		true,
 	)
 }
+
+// fillContext_RegisterPayload_refreshTokenExpiresAt is fieldContext_RegisterPayload_refreshTokenExpiresAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_RegisterPayload_refreshTokenExpiresAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_RegisterPayload_refreshTokenExpiresAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_RegisterPayload_refreshTokenExpiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RegisterPayload", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _UpdateProfilePayload_user(ctx context.Context, field graphql.CollectedField, obj *model.UpdateProfilePayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fieldContext_UpdateProfilePayload_user, func(ctx context.Context) (*ent.User, error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_UpdateProfilePayload_user, func(ctx context.Context) (*ent.User, error) {
 			return obj.User, nil
 		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
 	}
@@ -3341,8 +3676,13 @@ func (ec *executionContext) _UpdateProfilePayload_user(ctx context.Context, fiel
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_UpdateProfilePayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_UpdateProfilePayload_user(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_UpdateProfilePayload_user(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_UpdateProfilePayload_user is fieldContext_UpdateProfilePayload_user into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_UpdateProfilePayload_user(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "UpdateProfilePayload",
 		Field:      field,
 		IsMethod:   false,
