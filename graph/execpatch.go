@@ -101,6 +101,14 @@ var (
 	objectCtxt = regexp.MustCompile(`(?m)^func \(ec \*executionContext\) (fieldContext_(\w+))\((_|ctx) context\.Context, field graphql\.CollectedField\) \(fc \*graphql\.FieldContext, err error\) \{
 \tfc = &graphql\.FieldContext\{
 `)
+	// The input unmarshalers' map that Exec builds per operation, and an unmarshaler's body.
+	unmarshalMap = regexp.MustCompile(`\tinputUnmarshalMap := graphql\.BuildUnmarshalerMap\(
+((?:\t\tec\.unmarshalInput\w+,
+)+)\t\)
+`)
+	unmarshalFunc = regexp.MustCompile(`(?ms)^func \(ec \*executionContext\) unmarshal\w*\(.*?^}$`)
+	// A call of a resolver root's resolver.
+	resolverCall = regexp.MustCompile(`ec\.Resolvers\.(\w+)\(\)\.`)
 	// A field context's child fields.
 	childField = regexp.MustCompile(`Child: func\(ctx context\.Context, field graphql\.CollectedField\) \(\*graphql\.FieldContext, error\) \{
 \t+return ec\.(childFields_\w+)\(ctx, field\)
@@ -166,6 +174,8 @@ func main() {
 	}
 	direct, resolved, execs, sets, lists, collects, nows, fills := 0, 0, 0, 0, 0, 0, 0, 0
 	childIndex := map[string]int{}
+	unmarshalers := ""
+	roots := map[string]bool{}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -265,13 +275,28 @@ ${1}})
 		src = scalarCtxt.ReplaceAllString(src, "// fillContext_${2} is ${1} into fc. Patched by graph/execpatch.go.\n"+
 			"func (ec *executionContext) fillContext_${2}(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {\n"+
 			"\tscalar, err := ec.${1}(ctx, field)\n\tif scalar != nil {\n\t\t*fc = *scalar\n\t}\n\treturn fc, err\n}\n\n${0}")
+		// The input unmarshalers only call one another (checked): one map serves every operation.
+		for _, m := range unmarshalFunc.FindAllString(src, -1) {
+			if strings.Contains(strings.ReplaceAll(m, "ec.unmarshal", ""), "ec.") {
+				fail("%s: an input unmarshaler uses the execution context: update graph/execpatch.go", f)
+			}
+		}
+		if m := unmarshalMap.FindStringSubmatch(src); m != nil {
+			unmarshalers = m[1]
+			src = strings.Replace(src, m[0], "\tinputUnmarshalMap := inputUnmarshalers() // patched by graph/execpatch.go: built once\n", 1)
+		}
+		// A resolver root's resolvers are asked for once per operation, not once per field.
+		for _, m := range resolverCall.FindAllStringSubmatch(src, -1) {
+			roots[m[1]] = true
+		}
+		src = resolverCall.ReplaceAllString(src, "ec.resolver${1}().")
 		lists += strings.Count(src, "graphql.MarshalSliceConcurrently(")
 		src = strings.ReplaceAll(src, "graphql.MarshalSliceConcurrently(", "marshalList(")
 		collects += strings.Count(src, collect)
 		src = strings.ReplaceAll(src, collect, "ec.collectFields(sel, ")
 		if strings.Contains(src, execState) {
 			execs++
-			src = strings.Replace(src, execState, "type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n\tdirect bool // patched by graph/execpatch.go: see DirectFields\n\tfields collected // patched by graph/execpatch.go: see collectFields\n\tchildren children // patched by graph/execpatch.go: see child\n}\n", 1)
+			src = strings.Replace(src, execState, "type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n\tdirect bool // patched by graph/execpatch.go: see DirectFields\n\tfields collected // patched by graph/execpatch.go: see collectFields\n\tchildren children // patched by graph/execpatch.go: see child\n\tresolvers resolvers // patched by graph/execpatch.go: see patch.go\n}\n", 1)
 			if !strings.Contains(src, execNew) {
 				fail("%s: gqlgen's newExecutionContext changed shape: update graph/execpatch.go", f)
 			}
@@ -282,7 +307,7 @@ ${1}})
 		}
 		write(f, src)
 	}
-	if execs != 1 || direct == 0 || resolved == 0 || sets == 0 || lists == 0 || collects == 0 || nows == 0 || len(childIndex) == 0 || fills == 0 {
+	if execs != 1 || direct == 0 || resolved == 0 || sets == 0 || lists == 0 || collects == 0 || nows == 0 || len(childIndex) == 0 || fills == 0 || unmarshalers == "" || len(roots) == 0 {
 		fail("gqlgen's executor changed shape (%d contexts, %d leaf reads, %d resolved fields, %d field sets, %d lists, %d field collections, %d concurrent fields): update graph/execpatch.go",
 			execs, direct, resolved, sets, lists, collects, nows)
 	}
@@ -294,6 +319,24 @@ ${1}})
 	var out strings.Builder
 	out.WriteString(runtime)
 	fmt.Fprintf(&out, "\n// numChildren is how many types have child fields.\nconst numChildren = %d\n", len(childIndex))
+	out.WriteString("\n// inputUnmarshalers is the map of input unmarshalers gqlgen puts in an operation's context: they\n" +
+		"// use no state of the execution context (graph/execpatch.go checks), so that one map serves all.\n" +
+		"var inputUnmarshalers = sync.OnceValue(func() map[reflect.Type]reflect.Value {\n\tec := new(executionContext)\n" +
+		"\treturn graphql.BuildUnmarshalerMap(\n" + unmarshalers + "\t)\n})\n")
+	rootNames := make([]string, 0, len(roots))
+	for name := range roots {
+		rootNames = append(rootNames, name)
+	}
+	slices.Sort(rootNames)
+	out.WriteString("\n// resolvers are the resolver roots' resolvers an operation asked for.\ntype resolvers struct {\n\tmu sync.Mutex\n")
+	for _, name := range rootNames {
+		fmt.Fprintf(&out, "\t%s %sResolver\n", name, name)
+	}
+	out.WriteString("}\n")
+	for _, name := range rootNames {
+		fmt.Fprintf(&out, "\nfunc (ec *executionContext) resolver%[1]s() %[1]sResolver {\n\tr := &ec.resolvers\n\tr.mu.Lock()\n\tdefer r.mu.Unlock()\n"+
+			"\tif r.%[1]s == nil {\n\t\tr.%[1]s = ec.Resolvers.%[1]s()\n\t}\n\treturn r.%[1]s\n}\n", name)
+	}
 	out.WriteString("\n// The error a leaf field's context gives for a child field, one per leaf type.\nvar (\n")
 	for _, name := range names {
 		fmt.Fprintf(&out, "\terrLeaf%s = errors.New(%q)\n", name, "field of type "+name+" does not have child fields")
@@ -316,6 +359,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"reflect"
 	"strconv"
 	"sync"
 

@@ -33,7 +33,7 @@ type MembershipResolver interface {
 func (ec *executionContext) _Membership_author(ctx context.Context, field graphql.CollectedField, obj *ent.Membership) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Membership_author, func(ctx context.Context) (*ent.User, error) {
-			return ec.Resolvers.Membership().Author(ctx, obj)
+			return ec.resolverMembership().Author(ctx, obj)
 		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
 	}
 	return graphql.ResolveField(
@@ -44,7 +44,7 @@ func (ec *executionContext) _Membership_author(ctx context.Context, field graphq
 			return ec.fieldContext_Membership_author(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Membership().Author(ctx, obj)
+			return ec.resolverMembership().Author(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {

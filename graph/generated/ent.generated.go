@@ -1084,7 +1084,7 @@ func (ec *executionContext) fieldContext_Comment_hiddenAt(_ context.Context, fie
 func (ec *executionContext) _Comment_author(ctx context.Context, field graphql.CollectedField, obj *ent.Comment) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Comment_author, func(ctx context.Context) (*ent.User, error) {
-			return ec.Resolvers.Comment().Author(ctx, obj)
+			return ec.resolverComment().Author(ctx, obj)
 		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
 	}
 	return graphql.ResolveField(
@@ -1095,7 +1095,7 @@ func (ec *executionContext) _Comment_author(ctx context.Context, field graphql.C
 			return ec.fieldContext_Comment_author(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Comment().Author(ctx, obj)
+			return ec.resolverComment().Author(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
@@ -1124,7 +1124,7 @@ func (ec *executionContext) fillContext_Comment_author(_ context.Context, field 
 func (ec *executionContext) _Comment_post(ctx context.Context, field graphql.CollectedField, obj *ent.Comment) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Comment_post, func(ctx context.Context) (*ent.Post, error) {
-			return ec.Resolvers.Comment().Post(ctx, obj)
+			return ec.resolverComment().Post(ctx, obj)
 		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true)
 	}
 	return graphql.ResolveField(
@@ -1135,7 +1135,7 @@ func (ec *executionContext) _Comment_post(ctx context.Context, field graphql.Col
 			return ec.fieldContext_Comment_post(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Comment().Post(ctx, obj)
+			return ec.resolverComment().Post(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Post) graphql.Marshaler {
@@ -2146,7 +2146,7 @@ func (ec *executionContext) _Image_url(ctx context.Context, field graphql.Collec
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Image_url, func(ctx context.Context) (string, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Image().URL(ctx, obj, fc.Args["width"].(*int))
+			return ec.resolverImage().URL(ctx, obj, fc.Args["width"].(*int))
 		}, ec.marshalNString2string, true, true)
 	}
 	return graphql.ResolveField(
@@ -2158,7 +2158,7 @@ func (ec *executionContext) _Image_url(ctx context.Context, field graphql.Collec
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Image().URL(ctx, obj, fc.Args["width"].(*int))
+			return ec.resolverImage().URL(ctx, obj, fc.Args["width"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -2200,7 +2200,7 @@ func (ec *executionContext) fillContext_Image_url(ctx context.Context, field gra
 func (ec *executionContext) _Image_variants(ctx context.Context, field graphql.CollectedField, obj *ent.Image) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Image_variants, func(ctx context.Context) ([]*media.VariantURL, error) {
-			return ec.Resolvers.Image().Variants(ctx, obj)
+			return ec.resolverImage().Variants(ctx, obj)
 		}, ec.marshalNImageVariant2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋmediaᚐVariantURLᚄ, true, true)
 	}
 	return graphql.ResolveField(
@@ -2211,7 +2211,7 @@ func (ec *executionContext) _Image_variants(ctx context.Context, field graphql.C
 			return ec.fieldContext_Image_variants(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Image().Variants(ctx, obj)
+			return ec.resolverImage().Variants(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*media.VariantURL) graphql.Marshaler {
@@ -3620,7 +3620,7 @@ func (ec *executionContext) fieldContext_Post_hiddenAt(_ context.Context, field 
 func (ec *executionContext) _Post_author(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Post_author, func(ctx context.Context) (*ent.User, error) {
-			return ec.Resolvers.Post().Author(ctx, obj)
+			return ec.resolverPost().Author(ctx, obj)
 		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
 	}
 	return graphql.ResolveField(
@@ -3631,7 +3631,7 @@ func (ec *executionContext) _Post_author(ctx context.Context, field graphql.Coll
 			return ec.fieldContext_Post_author(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Post().Author(ctx, obj)
+			return ec.resolverPost().Author(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
@@ -3660,7 +3660,7 @@ func (ec *executionContext) fillContext_Post_author(_ context.Context, field gra
 func (ec *executionContext) _Post_tags(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Post_tags, func(ctx context.Context) ([]*ent.Tag, error) {
-			return ec.Resolvers.Post().Tags(ctx, obj)
+			return ec.resolverPost().Tags(ctx, obj)
 		}, ec.marshalOTag2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTagᚄ, true, false)
 	}
 	return graphql.ResolveField(
@@ -3671,7 +3671,7 @@ func (ec *executionContext) _Post_tags(ctx context.Context, field graphql.Collec
 			return ec.fieldContext_Post_tags(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Post().Tags(ctx, obj)
+			return ec.resolverPost().Tags(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Tag) graphql.Marshaler {
@@ -3793,7 +3793,7 @@ func (ec *executionContext) fillContext_Post_cover(_ context.Context, field grap
 func (ec *executionContext) _Post_body(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Post_body, func(ctx context.Context) (*string, error) {
-			return ec.Resolvers.Post().Body(ctx, obj)
+			return ec.resolverPost().Body(ctx, obj)
 		}, ec.marshalOString2ᚖstring, true, false)
 	}
 	return graphql.ResolveField(
@@ -3804,7 +3804,7 @@ func (ec *executionContext) _Post_body(ctx context.Context, field graphql.Collec
 			return ec.fieldContext_Post_body(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Post().Body(ctx, obj)
+			return ec.resolverPost().Body(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -3831,7 +3831,7 @@ func (ec *executionContext) fieldContext_Post_body(_ context.Context, field grap
 func (ec *executionContext) _Post_viewerCanRead(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Post_viewerCanRead, func(ctx context.Context) (bool, error) {
-			return ec.Resolvers.Post().ViewerCanRead(ctx, obj)
+			return ec.resolverPost().ViewerCanRead(ctx, obj)
 		}, ec.marshalNBoolean2bool, true, true)
 	}
 	return graphql.ResolveField(
@@ -3842,7 +3842,7 @@ func (ec *executionContext) _Post_viewerCanRead(ctx context.Context, field graph
 			return ec.fieldContext_Post_viewerCanRead(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Post().ViewerCanRead(ctx, obj)
+			return ec.resolverPost().ViewerCanRead(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
@@ -3869,7 +3869,7 @@ func (ec *executionContext) fieldContext_Post_viewerCanRead(_ context.Context, f
 func (ec *executionContext) _Post_likeCount(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Post_likeCount, func(ctx context.Context) (int, error) {
-			return ec.Resolvers.Post().LikeCount(ctx, obj)
+			return ec.resolverPost().LikeCount(ctx, obj)
 		}, ec.marshalNInt2int, true, true)
 	}
 	return graphql.ResolveField(
@@ -3880,7 +3880,7 @@ func (ec *executionContext) _Post_likeCount(ctx context.Context, field graphql.C
 			return ec.fieldContext_Post_likeCount(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Post().LikeCount(ctx, obj)
+			return ec.resolverPost().LikeCount(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
@@ -3907,7 +3907,7 @@ func (ec *executionContext) fieldContext_Post_likeCount(_ context.Context, field
 func (ec *executionContext) _Post_commentCount(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Post_commentCount, func(ctx context.Context) (int, error) {
-			return ec.Resolvers.Post().CommentCount(ctx, obj)
+			return ec.resolverPost().CommentCount(ctx, obj)
 		}, ec.marshalNInt2int, true, true)
 	}
 	return graphql.ResolveField(
@@ -3918,7 +3918,7 @@ func (ec *executionContext) _Post_commentCount(ctx context.Context, field graphq
 			return ec.fieldContext_Post_commentCount(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Post().CommentCount(ctx, obj)
+			return ec.resolverPost().CommentCount(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
@@ -3945,7 +3945,7 @@ func (ec *executionContext) fieldContext_Post_commentCount(_ context.Context, fi
 func (ec *executionContext) _Post_viewerHasLiked(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Post_viewerHasLiked, func(ctx context.Context) (bool, error) {
-			return ec.Resolvers.Post().ViewerHasLiked(ctx, obj)
+			return ec.resolverPost().ViewerHasLiked(ctx, obj)
 		}, ec.marshalNBoolean2bool, true, true)
 	}
 	return graphql.ResolveField(
@@ -3956,7 +3956,7 @@ func (ec *executionContext) _Post_viewerHasLiked(ctx context.Context, field grap
 			return ec.fieldContext_Post_viewerHasLiked(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Post().ViewerHasLiked(ctx, obj)
+			return ec.resolverPost().ViewerHasLiked(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
@@ -4176,7 +4176,7 @@ func (ec *executionContext) _Query_node(ctx context.Context, field graphql.Colle
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_node, func(ctx context.Context) (ent.Noder, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Node(ctx, fc.Args["id"].(int))
+			return ec.resolverQuery().Node(ctx, fc.Args["id"].(int))
 		}, ec.marshalONode2githubᚗcomᚋagoraᚋagoraᚋentᚐNoder, true, false)
 	}
 	return graphql.ResolveField(
@@ -4188,7 +4188,7 @@ func (ec *executionContext) _Query_node(ctx context.Context, field graphql.Colle
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Node(ctx, fc.Args["id"].(int))
+			return ec.resolverQuery().Node(ctx, fc.Args["id"].(int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v ent.Noder) graphql.Marshaler {
@@ -4231,7 +4231,7 @@ func (ec *executionContext) _Query_nodes(ctx context.Context, field graphql.Coll
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_nodes, func(ctx context.Context) ([]ent.Noder, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Nodes(ctx, fc.Args["ids"].([]int))
+			return ec.resolverQuery().Nodes(ctx, fc.Args["ids"].([]int))
 		}, ec.marshalNNode2ᚕgithubᚗcomᚋagoraᚋagoraᚋentᚐNoder, true, true)
 	}
 	return graphql.ResolveField(
@@ -4243,7 +4243,7 @@ func (ec *executionContext) _Query_nodes(ctx context.Context, field graphql.Coll
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Nodes(ctx, fc.Args["ids"].([]int))
+			return ec.resolverQuery().Nodes(ctx, fc.Args["ids"].([]int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []ent.Noder) graphql.Marshaler {
@@ -4285,7 +4285,7 @@ func (ec *executionContext) fillContext_Query_nodes(ctx context.Context, field g
 func (ec *executionContext) _Query_providers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_providers, func(ctx context.Context) ([]*identity.ProviderInfo, error) {
-			return ec.Resolvers.Query().Providers(ctx)
+			return ec.resolverQuery().Providers(ctx)
 		}, ec.marshalNProvider2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋidentityᚐProviderInfoᚄ, true, true)
 	}
 	return graphql.ResolveField(
@@ -4296,7 +4296,7 @@ func (ec *executionContext) _Query_providers(ctx context.Context, field graphql.
 			return ec.fieldContext_Query_providers(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Query().Providers(ctx)
+			return ec.resolverQuery().Providers(ctx)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*identity.ProviderInfo) graphql.Marshaler {
@@ -4326,7 +4326,7 @@ func (ec *executionContext) _Query_jobs(ctx context.Context, field graphql.Colle
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_jobs, func(ctx context.Context) (*jobs.Page, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Jobs(ctx, fc.Args["state"].(*model.JobState), fc.Args["kind"].(*string), fc.Args["first"].(int), fc.Args["after"].(*string))
+			return ec.resolverQuery().Jobs(ctx, fc.Args["state"].(*model.JobState), fc.Args["kind"].(*string), fc.Args["first"].(int), fc.Args["after"].(*string))
 		}, ec.marshalNJobPage2ᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋjobsᚐPage, true, true)
 	}
 	return graphql.ResolveField(
@@ -4338,7 +4338,7 @@ func (ec *executionContext) _Query_jobs(ctx context.Context, field graphql.Colle
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Jobs(ctx, fc.Args["state"].(*model.JobState), fc.Args["kind"].(*string), fc.Args["first"].(int), fc.Args["after"].(*string))
+			return ec.resolverQuery().Jobs(ctx, fc.Args["state"].(*model.JobState), fc.Args["kind"].(*string), fc.Args["first"].(int), fc.Args["after"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *jobs.Page) graphql.Marshaler {
@@ -4379,7 +4379,7 @@ func (ec *executionContext) _Query_image(ctx context.Context, field graphql.Coll
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_image, func(ctx context.Context) (*ent.Image, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Image(ctx, fc.Args["id"].(int))
+			return ec.resolverQuery().Image(ctx, fc.Args["id"].(int))
 		}, ec.marshalOImage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐImage, true, false)
 	}
 	return graphql.ResolveField(
@@ -4391,7 +4391,7 @@ func (ec *executionContext) _Query_image(ctx context.Context, field graphql.Coll
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Image(ctx, fc.Args["id"].(int))
+			return ec.resolverQuery().Image(ctx, fc.Args["id"].(int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Image) graphql.Marshaler {
@@ -4432,7 +4432,7 @@ func (ec *executionContext) _Query_posts(ctx context.Context, field graphql.Coll
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_posts, func(ctx context.Context) (*ent.PostConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Posts(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.PostOrder), fc.Args["where"].(*filter.Posts))
+			return ec.resolverQuery().Posts(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.PostOrder), fc.Args["where"].(*filter.Posts))
 		}, ec.marshalNPostConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPostConnection, true, true)
 	}
 	return graphql.ResolveField(
@@ -4444,7 +4444,7 @@ func (ec *executionContext) _Query_posts(ctx context.Context, field graphql.Coll
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Posts(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.PostOrder), fc.Args["where"].(*filter.Posts))
+			return ec.resolverQuery().Posts(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.PostOrder), fc.Args["where"].(*filter.Posts))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.PostConnection) graphql.Marshaler {
@@ -4485,7 +4485,7 @@ func (ec *executionContext) _Query_tags(ctx context.Context, field graphql.Colle
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_tags, func(ctx context.Context) (*ent.TagConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Tags(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.TagOrder), fc.Args["where"].(*filter.Tags))
+			return ec.resolverQuery().Tags(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.TagOrder), fc.Args["where"].(*filter.Tags))
 		}, ec.marshalNTagConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTagConnection, true, true)
 	}
 	return graphql.ResolveField(
@@ -4497,7 +4497,7 @@ func (ec *executionContext) _Query_tags(ctx context.Context, field graphql.Colle
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Tags(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.TagOrder), fc.Args["where"].(*filter.Tags))
+			return ec.resolverQuery().Tags(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.TagOrder), fc.Args["where"].(*filter.Tags))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.TagConnection) graphql.Marshaler {
@@ -4538,7 +4538,7 @@ func (ec *executionContext) _Query_post(ctx context.Context, field graphql.Colle
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_post, func(ctx context.Context) (*ent.Post, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Post(ctx, fc.Args["slug"].(string))
+			return ec.resolverQuery().Post(ctx, fc.Args["slug"].(string))
 		}, ec.marshalOPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, false)
 	}
 	return graphql.ResolveField(
@@ -4550,7 +4550,7 @@ func (ec *executionContext) _Query_post(ctx context.Context, field graphql.Colle
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Post(ctx, fc.Args["slug"].(string))
+			return ec.resolverQuery().Post(ctx, fc.Args["slug"].(string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Post) graphql.Marshaler {
@@ -4591,7 +4591,7 @@ func (ec *executionContext) _Query_feed(ctx context.Context, field graphql.Colle
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_feed, func(ctx context.Context) (*ent.PostConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Feed(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int))
+			return ec.resolverQuery().Feed(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int))
 		}, ec.marshalNPostConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPostConnection, true, true)
 	}
 	return graphql.ResolveField(
@@ -4603,7 +4603,7 @@ func (ec *executionContext) _Query_feed(ctx context.Context, field graphql.Colle
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Feed(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int))
+			return ec.resolverQuery().Feed(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.PostConnection) graphql.Marshaler {
@@ -4644,7 +4644,7 @@ func (ec *executionContext) _Query_conversations(ctx context.Context, field grap
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_conversations, func(ctx context.Context) (*ent.ConversationConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Conversations(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int))
+			return ec.resolverQuery().Conversations(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int))
 		}, ec.marshalNConversationConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐConversationConnection, true, true)
 	}
 	return graphql.ResolveField(
@@ -4656,7 +4656,7 @@ func (ec *executionContext) _Query_conversations(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Conversations(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int))
+			return ec.resolverQuery().Conversations(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.ConversationConnection) graphql.Marshaler {
@@ -4697,7 +4697,7 @@ func (ec *executionContext) _Query_search(ctx context.Context, field graphql.Col
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_search, func(ctx context.Context) (*search.PostConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Search(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]))
+			return ec.resolverQuery().Search(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]))
 		}, ec.marshalNPostSearchConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐPostConnection, true, true)
 	}
 	return graphql.ResolveField(
@@ -4709,7 +4709,7 @@ func (ec *executionContext) _Query_search(ctx context.Context, field graphql.Col
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Search(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]))
+			return ec.resolverQuery().Search(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *search.PostConnection) graphql.Marshaler {
@@ -4750,7 +4750,7 @@ func (ec *executionContext) _Query_searchUsers(ctx context.Context, field graphq
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_searchUsers, func(ctx context.Context) (*ent.UserConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().SearchUsers(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]))
+			return ec.resolverQuery().SearchUsers(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]))
 		}, ec.marshalNUserConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUserConnection, true, true)
 	}
 	return graphql.ResolveField(
@@ -4762,7 +4762,7 @@ func (ec *executionContext) _Query_searchUsers(ctx context.Context, field graphq
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().SearchUsers(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]))
+			return ec.resolverQuery().SearchUsers(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.UserConnection) graphql.Marshaler {
@@ -4803,7 +4803,7 @@ func (ec *executionContext) _Query_searchTags(ctx context.Context, field graphql
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_searchTags, func(ctx context.Context) (*ent.TagConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().SearchTags(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]))
+			return ec.resolverQuery().SearchTags(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]))
 		}, ec.marshalNTagConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTagConnection, true, true)
 	}
 	return graphql.ResolveField(
@@ -4815,7 +4815,7 @@ func (ec *executionContext) _Query_searchTags(ctx context.Context, field graphql
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().SearchTags(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]))
+			return ec.resolverQuery().SearchTags(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.TagConnection) graphql.Marshaler {
@@ -4856,7 +4856,7 @@ func (ec *executionContext) _Query_users(ctx context.Context, field graphql.Coll
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_users, func(ctx context.Context) (*ent.UserConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Users(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.UserOrder), fc.Args["where"].(*filter.Users))
+			return ec.resolverQuery().Users(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.UserOrder), fc.Args["where"].(*filter.Users))
 		}, ec.marshalNUserConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUserConnection, true, true)
 	}
 	return graphql.ResolveField(
@@ -4868,7 +4868,7 @@ func (ec *executionContext) _Query_users(ctx context.Context, field graphql.Coll
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Users(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.UserOrder), fc.Args["where"].(*filter.Users))
+			return ec.resolverQuery().Users(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.UserOrder), fc.Args["where"].(*filter.Users))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.UserConnection) graphql.Marshaler {
@@ -4908,7 +4908,7 @@ func (ec *executionContext) fillContext_Query_users(ctx context.Context, field g
 func (ec *executionContext) _Query_viewer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_viewer, func(ctx context.Context) (*ent.User, error) {
-			return ec.Resolvers.Query().Viewer(ctx)
+			return ec.resolverQuery().Viewer(ctx)
 		}, ec.marshalOUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, false)
 	}
 	return graphql.ResolveField(
@@ -4919,7 +4919,7 @@ func (ec *executionContext) _Query_viewer(ctx context.Context, field graphql.Col
 			return ec.fieldContext_Query_viewer(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Query().Viewer(ctx)
+			return ec.resolverQuery().Viewer(ctx)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
@@ -4949,7 +4949,7 @@ func (ec *executionContext) _Query_user(ctx context.Context, field graphql.Colle
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_user, func(ctx context.Context) (*ent.User, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().User(ctx, fc.Args["username"].(string))
+			return ec.resolverQuery().User(ctx, fc.Args["username"].(string))
 		}, ec.marshalOUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, false)
 	}
 	return graphql.ResolveField(
@@ -4961,7 +4961,7 @@ func (ec *executionContext) _Query_user(ctx context.Context, field graphql.Colle
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().User(ctx, fc.Args["username"].(string))
+			return ec.resolverQuery().User(ctx, fc.Args["username"].(string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
@@ -5369,7 +5369,7 @@ func (ec *executionContext) fieldContext_Session_expiresAt(_ context.Context, fi
 func (ec *executionContext) _Session_current(ctx context.Context, field graphql.CollectedField, obj *ent.Session) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Session_current, func(ctx context.Context) (bool, error) {
-			return ec.Resolvers.Session().Current(ctx, obj)
+			return ec.resolverSession().Current(ctx, obj)
 		}, ec.marshalNBoolean2bool, true, true)
 	}
 	return graphql.ResolveField(
@@ -5380,7 +5380,7 @@ func (ec *executionContext) _Session_current(ctx context.Context, field graphql.
 			return ec.fieldContext_Session_current(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Session().Current(ctx, obj)
+			return ec.resolverSession().Current(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
@@ -5568,7 +5568,7 @@ func (ec *executionContext) fillContext_Tag_posts(ctx context.Context, field gra
 func (ec *executionContext) _Tag_postCount(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Tag_postCount, func(ctx context.Context) (int, error) {
-			return ec.Resolvers.Tag().PostCount(ctx, obj)
+			return ec.resolverTag().PostCount(ctx, obj)
 		}, ec.marshalNInt2int, true, true)
 	}
 	return graphql.ResolveField(
@@ -5579,7 +5579,7 @@ func (ec *executionContext) _Tag_postCount(ctx context.Context, field graphql.Co
 			return ec.fieldContext_Tag_postCount(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Tag().PostCount(ctx, obj)
+			return ec.resolverTag().PostCount(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
@@ -6281,7 +6281,7 @@ func (ec *executionContext) fillContext_User_followers(ctx context.Context, fiel
 func (ec *executionContext) _User_membershipPlan(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_membershipPlan, func(ctx context.Context) (*ent.MembershipPlan, error) {
-			return ec.Resolvers.User().MembershipPlan(ctx, obj)
+			return ec.resolverUser().MembershipPlan(ctx, obj)
 		}, ec.marshalOMembershipPlan2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMembershipPlan, true, false)
 	}
 	return graphql.ResolveField(
@@ -6292,7 +6292,7 @@ func (ec *executionContext) _User_membershipPlan(ctx context.Context, field grap
 			return ec.fieldContext_User_membershipPlan(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.User().MembershipPlan(ctx, obj)
+			return ec.resolverUser().MembershipPlan(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.MembershipPlan) graphql.Marshaler {
@@ -6321,7 +6321,7 @@ func (ec *executionContext) fillContext_User_membershipPlan(_ context.Context, f
 func (ec *executionContext) _User_memberCount(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_memberCount, func(ctx context.Context) (*int, error) {
-			return ec.Resolvers.User().MemberCount(ctx, obj)
+			return ec.resolverUser().MemberCount(ctx, obj)
 		}, ec.marshalOInt2ᚖint, true, false)
 	}
 	return graphql.ResolveField(
@@ -6332,7 +6332,7 @@ func (ec *executionContext) _User_memberCount(ctx context.Context, field graphql
 			return ec.fieldContext_User_memberCount(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.User().MemberCount(ctx, obj)
+			return ec.resolverUser().MemberCount(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
@@ -6359,7 +6359,7 @@ func (ec *executionContext) fieldContext_User_memberCount(_ context.Context, fie
 func (ec *executionContext) _User_memberships(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_memberships, func(ctx context.Context) ([]*ent.Membership, error) {
-			return ec.Resolvers.User().Memberships(ctx, obj)
+			return ec.resolverUser().Memberships(ctx, obj)
 		}, ec.marshalOMembership2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMembershipᚄ, true, false)
 	}
 	return graphql.ResolveField(
@@ -6370,7 +6370,7 @@ func (ec *executionContext) _User_memberships(ctx context.Context, field graphql
 			return ec.fieldContext_User_memberships(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.User().Memberships(ctx, obj)
+			return ec.resolverUser().Memberships(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Membership) graphql.Marshaler {
@@ -6399,7 +6399,7 @@ func (ec *executionContext) fillContext_User_memberships(_ context.Context, fiel
 func (ec *executionContext) _User_emailVerified(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_emailVerified, func(ctx context.Context) (*bool, error) {
-			return ec.Resolvers.User().EmailVerified(ctx, obj)
+			return ec.resolverUser().EmailVerified(ctx, obj)
 		}, ec.marshalOBoolean2ᚖbool, true, false)
 	}
 	return graphql.ResolveField(
@@ -6410,7 +6410,7 @@ func (ec *executionContext) _User_emailVerified(ctx context.Context, field graph
 			return ec.fieldContext_User_emailVerified(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.User().EmailVerified(ctx, obj)
+			return ec.resolverUser().EmailVerified(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
@@ -6437,7 +6437,7 @@ func (ec *executionContext) fieldContext_User_emailVerified(_ context.Context, f
 func (ec *executionContext) _User_notificationSettings(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_notificationSettings, func(ctx context.Context) (*model.NotificationSettings, error) {
-			return ec.Resolvers.User().NotificationSettings(ctx, obj)
+			return ec.resolverUser().NotificationSettings(ctx, obj)
 		}, ec.marshalONotificationSettings2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐNotificationSettings, true, false)
 	}
 	return graphql.ResolveField(
@@ -6448,7 +6448,7 @@ func (ec *executionContext) _User_notificationSettings(ctx context.Context, fiel
 			return ec.fieldContext_User_notificationSettings(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.User().NotificationSettings(ctx, obj)
+			return ec.resolverUser().NotificationSettings(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.NotificationSettings) graphql.Marshaler {
@@ -6477,7 +6477,7 @@ func (ec *executionContext) fillContext_User_notificationSettings(_ context.Cont
 func (ec *executionContext) _User_identities(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_identities, func(ctx context.Context) ([]*ent.Identity, error) {
-			return ec.Resolvers.User().Identities(ctx, obj)
+			return ec.resolverUser().Identities(ctx, obj)
 		}, ec.marshalOIdentity2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐIdentityᚄ, true, false)
 	}
 	return graphql.ResolveField(
@@ -6488,7 +6488,7 @@ func (ec *executionContext) _User_identities(ctx context.Context, field graphql.
 			return ec.fieldContext_User_identities(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.User().Identities(ctx, obj)
+			return ec.resolverUser().Identities(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Identity) graphql.Marshaler {
@@ -6517,7 +6517,7 @@ func (ec *executionContext) fillContext_User_identities(_ context.Context, field
 func (ec *executionContext) _User_hasPassword(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_hasPassword, func(ctx context.Context) (*bool, error) {
-			return ec.Resolvers.User().HasPassword(ctx, obj)
+			return ec.resolverUser().HasPassword(ctx, obj)
 		}, ec.marshalOBoolean2ᚖbool, true, false)
 	}
 	return graphql.ResolveField(
@@ -6528,7 +6528,7 @@ func (ec *executionContext) _User_hasPassword(ctx context.Context, field graphql
 			return ec.fieldContext_User_hasPassword(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.User().HasPassword(ctx, obj)
+			return ec.resolverUser().HasPassword(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
@@ -6555,7 +6555,7 @@ func (ec *executionContext) fieldContext_User_hasPassword(_ context.Context, fie
 func (ec *executionContext) _User_imageStorage(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_imageStorage, func(ctx context.Context) (*model.ImageStorage, error) {
-			return ec.Resolvers.User().ImageStorage(ctx, obj)
+			return ec.resolverUser().ImageStorage(ctx, obj)
 		}, ec.marshalOImageStorage2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐImageStorage, true, false)
 	}
 	return graphql.ResolveField(
@@ -6566,7 +6566,7 @@ func (ec *executionContext) _User_imageStorage(ctx context.Context, field graphq
 			return ec.fieldContext_User_imageStorage(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.User().ImageStorage(ctx, obj)
+			return ec.resolverUser().ImageStorage(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ImageStorage) graphql.Marshaler {
@@ -6596,7 +6596,7 @@ func (ec *executionContext) _User_notifications(ctx context.Context, field graph
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_notifications, func(ctx context.Context) (*ent.NotificationConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.User().Notifications(ctx, obj, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["unread"].(*bool))
+			return ec.resolverUser().Notifications(ctx, obj, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["unread"].(*bool))
 		}, ec.marshalONotificationConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐNotificationConnection, true, false)
 	}
 	return graphql.ResolveField(
@@ -6608,7 +6608,7 @@ func (ec *executionContext) _User_notifications(ctx context.Context, field graph
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.User().Notifications(ctx, obj, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["unread"].(*bool))
+			return ec.resolverUser().Notifications(ctx, obj, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["unread"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.NotificationConnection) graphql.Marshaler {
@@ -6648,7 +6648,7 @@ func (ec *executionContext) fillContext_User_notifications(ctx context.Context, 
 func (ec *executionContext) _User_unreadNotificationCount(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_unreadNotificationCount, func(ctx context.Context) (*int, error) {
-			return ec.Resolvers.User().UnreadNotificationCount(ctx, obj)
+			return ec.resolverUser().UnreadNotificationCount(ctx, obj)
 		}, ec.marshalOInt2ᚖint, true, false)
 	}
 	return graphql.ResolveField(
@@ -6659,7 +6659,7 @@ func (ec *executionContext) _User_unreadNotificationCount(ctx context.Context, f
 			return ec.fieldContext_User_unreadNotificationCount(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.User().UnreadNotificationCount(ctx, obj)
+			return ec.resolverUser().UnreadNotificationCount(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
@@ -6686,7 +6686,7 @@ func (ec *executionContext) fieldContext_User_unreadNotificationCount(_ context.
 func (ec *executionContext) _User_messagePolicy(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_messagePolicy, func(ctx context.Context) (*user.MessagePolicy, error) {
-			return ec.Resolvers.User().MessagePolicy(ctx, obj)
+			return ec.resolverUser().MessagePolicy(ctx, obj)
 		}, ec.marshalOUserMessagePolicy2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋuserᚐMessagePolicy, true, false)
 	}
 	return graphql.ResolveField(
@@ -6697,7 +6697,7 @@ func (ec *executionContext) _User_messagePolicy(ctx context.Context, field graph
 			return ec.fieldContext_User_messagePolicy(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.User().MessagePolicy(ctx, obj)
+			return ec.resolverUser().MessagePolicy(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *user.MessagePolicy) graphql.Marshaler {
@@ -6724,7 +6724,7 @@ func (ec *executionContext) fieldContext_User_messagePolicy(_ context.Context, f
 func (ec *executionContext) _User_sessions(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_sessions, func(ctx context.Context) ([]*ent.Session, error) {
-			return ec.Resolvers.User().Sessions(ctx, obj)
+			return ec.resolverUser().Sessions(ctx, obj)
 		}, ec.marshalOSession2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐSessionᚄ, true, false)
 	}
 	return graphql.ResolveField(
@@ -6735,7 +6735,7 @@ func (ec *executionContext) _User_sessions(ctx context.Context, field graphql.Co
 			return ec.fieldContext_User_sessions(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.User().Sessions(ctx, obj)
+			return ec.resolverUser().Sessions(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Session) graphql.Marshaler {
@@ -6764,7 +6764,7 @@ func (ec *executionContext) fillContext_User_sessions(_ context.Context, field g
 func (ec *executionContext) _User_email(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_email, func(ctx context.Context) (*string, error) {
-			return ec.Resolvers.User().Email(ctx, obj)
+			return ec.resolverUser().Email(ctx, obj)
 		}, ec.marshalOString2ᚖstring, true, false)
 	}
 	return graphql.ResolveField(
@@ -6775,7 +6775,7 @@ func (ec *executionContext) _User_email(ctx context.Context, field graphql.Colle
 			return ec.fieldContext_User_email(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.User().Email(ctx, obj)
+			return ec.resolverUser().Email(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -6802,7 +6802,7 @@ func (ec *executionContext) fieldContext_User_email(_ context.Context, field gra
 func (ec *executionContext) _User_followerCount(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_followerCount, func(ctx context.Context) (int, error) {
-			return ec.Resolvers.User().FollowerCount(ctx, obj)
+			return ec.resolverUser().FollowerCount(ctx, obj)
 		}, ec.marshalNInt2int, true, true)
 	}
 	return graphql.ResolveField(
@@ -6813,7 +6813,7 @@ func (ec *executionContext) _User_followerCount(ctx context.Context, field graph
 			return ec.fieldContext_User_followerCount(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.User().FollowerCount(ctx, obj)
+			return ec.resolverUser().FollowerCount(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
@@ -6840,7 +6840,7 @@ func (ec *executionContext) fieldContext_User_followerCount(_ context.Context, f
 func (ec *executionContext) _User_followingCount(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_followingCount, func(ctx context.Context) (int, error) {
-			return ec.Resolvers.User().FollowingCount(ctx, obj)
+			return ec.resolverUser().FollowingCount(ctx, obj)
 		}, ec.marshalNInt2int, true, true)
 	}
 	return graphql.ResolveField(
@@ -6851,7 +6851,7 @@ func (ec *executionContext) _User_followingCount(ctx context.Context, field grap
 			return ec.fieldContext_User_followingCount(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.User().FollowingCount(ctx, obj)
+			return ec.resolverUser().FollowingCount(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
@@ -6878,7 +6878,7 @@ func (ec *executionContext) fieldContext_User_followingCount(_ context.Context, 
 func (ec *executionContext) _User_viewerIsFollowing(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_viewerIsFollowing, func(ctx context.Context) (bool, error) {
-			return ec.Resolvers.User().ViewerIsFollowing(ctx, obj)
+			return ec.resolverUser().ViewerIsFollowing(ctx, obj)
 		}, ec.marshalNBoolean2bool, true, true)
 	}
 	return graphql.ResolveField(
@@ -6889,7 +6889,7 @@ func (ec *executionContext) _User_viewerIsFollowing(ctx context.Context, field g
 			return ec.fieldContext_User_viewerIsFollowing(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.User().ViewerIsFollowing(ctx, obj)
+			return ec.resolverUser().ViewerIsFollowing(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {

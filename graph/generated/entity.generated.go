@@ -93,7 +93,7 @@ func (ec *executionContext) _Entity_findManyCommentByIDs(ctx context.Context, fi
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Entity_findManyCommentByIDs, func(ctx context.Context) ([]*ent.Comment, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Entity().FindManyCommentByIDs(ctx, fc.Args["reps"].([]*model.CommentByIDsInput))
+			return ec.resolverEntity().FindManyCommentByIDs(ctx, fc.Args["reps"].([]*model.CommentByIDsInput))
 		}, ec.marshalOComment2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐComment, true, false)
 	}
 	return graphql.ResolveField(
@@ -105,7 +105,7 @@ func (ec *executionContext) _Entity_findManyCommentByIDs(ctx context.Context, fi
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Entity().FindManyCommentByIDs(ctx, fc.Args["reps"].([]*model.CommentByIDsInput))
+			return ec.resolverEntity().FindManyCommentByIDs(ctx, fc.Args["reps"].([]*model.CommentByIDsInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Comment) graphql.Marshaler {
@@ -146,7 +146,7 @@ func (ec *executionContext) _Entity_findManyPostByIDs(ctx context.Context, field
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Entity_findManyPostByIDs, func(ctx context.Context) ([]*ent.Post, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Entity().FindManyPostByIDs(ctx, fc.Args["reps"].([]*model.PostByIDsInput))
+			return ec.resolverEntity().FindManyPostByIDs(ctx, fc.Args["reps"].([]*model.PostByIDsInput))
 		}, ec.marshalOPost2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, false)
 	}
 	return graphql.ResolveField(
@@ -158,7 +158,7 @@ func (ec *executionContext) _Entity_findManyPostByIDs(ctx context.Context, field
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Entity().FindManyPostByIDs(ctx, fc.Args["reps"].([]*model.PostByIDsInput))
+			return ec.resolverEntity().FindManyPostByIDs(ctx, fc.Args["reps"].([]*model.PostByIDsInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Post) graphql.Marshaler {
@@ -199,7 +199,7 @@ func (ec *executionContext) _Entity_findManyTagByIDs(ctx context.Context, field 
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Entity_findManyTagByIDs, func(ctx context.Context) ([]*ent.Tag, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Entity().FindManyTagByIDs(ctx, fc.Args["reps"].([]*model.TagByIDsInput))
+			return ec.resolverEntity().FindManyTagByIDs(ctx, fc.Args["reps"].([]*model.TagByIDsInput))
 		}, ec.marshalOTag2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTag, true, false)
 	}
 	return graphql.ResolveField(
@@ -211,7 +211,7 @@ func (ec *executionContext) _Entity_findManyTagByIDs(ctx context.Context, field 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Entity().FindManyTagByIDs(ctx, fc.Args["reps"].([]*model.TagByIDsInput))
+			return ec.resolverEntity().FindManyTagByIDs(ctx, fc.Args["reps"].([]*model.TagByIDsInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Tag) graphql.Marshaler {
@@ -252,7 +252,7 @@ func (ec *executionContext) _Entity_findManyUserByIDs(ctx context.Context, field
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Entity_findManyUserByIDs, func(ctx context.Context) ([]*ent.User, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Entity().FindManyUserByIDs(ctx, fc.Args["reps"].([]*model.UserByIDsInput))
+			return ec.resolverEntity().FindManyUserByIDs(ctx, fc.Args["reps"].([]*model.UserByIDsInput))
 		}, ec.marshalOUser2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, false)
 	}
 	return graphql.ResolveField(
@@ -264,7 +264,7 @@ func (ec *executionContext) _Entity_findManyUserByIDs(ctx context.Context, field
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Entity().FindManyUserByIDs(ctx, fc.Args["reps"].([]*model.UserByIDsInput))
+			return ec.resolverEntity().FindManyUserByIDs(ctx, fc.Args["reps"].([]*model.UserByIDsInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.User) graphql.Marshaler {

@@ -80,7 +80,7 @@ func (ec *executionContext) fillContext_CancelJobPayload_job(_ context.Context, 
 func (ec *executionContext) _Job_id(ctx context.Context, field graphql.CollectedField, obj *rivertype.JobRow) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Job_id, func(ctx context.Context) (int, error) {
-			return ec.Resolvers.Job().ID(ctx, obj)
+			return ec.resolverJob().ID(ctx, obj)
 		}, ec.marshalNID2int, true, true)
 	}
 	return graphql.ResolveField(
@@ -91,7 +91,7 @@ func (ec *executionContext) _Job_id(ctx context.Context, field graphql.Collected
 			return ec.fieldContext_Job_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Job().ID(ctx, obj)
+			return ec.resolverJob().ID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
@@ -154,7 +154,7 @@ func (ec *executionContext) fieldContext_Job_kind(_ context.Context, field graph
 func (ec *executionContext) _Job_state(ctx context.Context, field graphql.CollectedField, obj *rivertype.JobRow) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Job_state, func(ctx context.Context) (model.JobState, error) {
-			return ec.Resolvers.Job().State(ctx, obj)
+			return ec.resolverJob().State(ctx, obj)
 		}, ec.marshalNJobState2githubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐJobState, true, true)
 	}
 	return graphql.ResolveField(
@@ -165,7 +165,7 @@ func (ec *executionContext) _Job_state(ctx context.Context, field graphql.Collec
 			return ec.fieldContext_Job_state(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Job().State(ctx, obj)
+			return ec.resolverJob().State(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v model.JobState) graphql.Marshaler {
@@ -264,7 +264,7 @@ func (ec *executionContext) fieldContext_Job_maxAttempts(_ context.Context, fiel
 func (ec *executionContext) _Job_lastError(ctx context.Context, field graphql.CollectedField, obj *rivertype.JobRow) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Job_lastError, func(ctx context.Context) (*string, error) {
-			return ec.Resolvers.Job().LastError(ctx, obj)
+			return ec.resolverJob().LastError(ctx, obj)
 		}, ec.marshalOString2ᚖstring, true, false)
 	}
 	return graphql.ResolveField(
@@ -275,7 +275,7 @@ func (ec *executionContext) _Job_lastError(ctx context.Context, field graphql.Co
 			return ec.fieldContext_Job_lastError(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Job().LastError(ctx, obj)
+			return ec.resolverJob().LastError(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -450,7 +450,7 @@ func (ec *executionContext) fillContext_JobPage_jobs(_ context.Context, field gr
 func (ec *executionContext) _JobPage_nextCursor(ctx context.Context, field graphql.CollectedField, obj *jobs.Page) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_JobPage_nextCursor, func(ctx context.Context) (*string, error) {
-			return ec.Resolvers.JobPage().NextCursor(ctx, obj)
+			return ec.resolverJobPage().NextCursor(ctx, obj)
 		}, ec.marshalOString2ᚖstring, true, false)
 	}
 	return graphql.ResolveField(
@@ -461,7 +461,7 @@ func (ec *executionContext) _JobPage_nextCursor(ctx context.Context, field graph
 			return ec.fieldContext_JobPage_nextCursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.JobPage().NextCursor(ctx, obj)
+			return ec.resolverJobPage().NextCursor(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {

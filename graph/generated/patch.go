@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"reflect"
 	"strconv"
 	"sync"
 
@@ -406,6 +407,222 @@ func (ec *executionContext) collectFields(sel ast.SelectionSet, implementors []s
 
 // numChildren is how many types have child fields.
 const numChildren = 92
+
+// inputUnmarshalers is the map of input unmarshalers gqlgen puts in an operation's context: they
+// use no state of the execution context (graph/execpatch.go checks), so that one map serves all.
+var inputUnmarshalers = sync.OnceValue(func() map[reflect.Type]reflect.Value {
+	ec := new(executionContext)
+	return graphql.BuildUnmarshalerMap(
+		ec.unmarshalInputAddCommentInput,
+		ec.unmarshalInputBanUserInput,
+		ec.unmarshalInputCancelJobInput,
+		ec.unmarshalInputChangeEmailInput,
+		ec.unmarshalInputChangePasswordInput,
+		ec.unmarshalInputCommentByIDsInput,
+		ec.unmarshalInputCommentOrder,
+		ec.unmarshalInputCompleteImageUploadInput,
+		ec.unmarshalInputCompleteSignInInput,
+		ec.unmarshalInputConfirmIdentityLinkInput,
+		ec.unmarshalInputConversationOrder,
+		ec.unmarshalInputCreateImageUploadInput,
+		ec.unmarshalInputCreatePostInput,
+		ec.unmarshalInputDeleteCommentInput,
+		ec.unmarshalInputDeletePostInput,
+		ec.unmarshalInputFollowUserInput,
+		ec.unmarshalInputHideCommentInput,
+		ec.unmarshalInputHideImageInput,
+		ec.unmarshalInputHidePostInput,
+		ec.unmarshalInputImageOrder,
+		ec.unmarshalInputLikePostInput,
+		ec.unmarshalInputLoginInput,
+		ec.unmarshalInputMarkNotificationsReadInput,
+		ec.unmarshalInputMessageOrder,
+		ec.unmarshalInputNotificationOrder,
+		ec.unmarshalInputOpenBillingPortalInput,
+		ec.unmarshalInputPostByIDsInput,
+		ec.unmarshalInputPostFilter,
+		ec.unmarshalInputPostOrder,
+		ec.unmarshalInputPublishPostInput,
+		ec.unmarshalInputRefreshSessionInput,
+		ec.unmarshalInputRegisterInput,
+		ec.unmarshalInputRequestPasswordResetInput,
+		ec.unmarshalInputResetPasswordInput,
+		ec.unmarshalInputRetryJobInput,
+		ec.unmarshalInputRevokeSessionInput,
+		ec.unmarshalInputSendMessageInput,
+		ec.unmarshalInputSetMembershipPlanInput,
+		ec.unmarshalInputSetMessagePolicyInput,
+		ec.unmarshalInputSetPasswordInput,
+		ec.unmarshalInputSetUserRoleInput,
+		ec.unmarshalInputStartMembershipCheckoutInput,
+		ec.unmarshalInputStartSignInInput,
+		ec.unmarshalInputTagByIDsInput,
+		ec.unmarshalInputTagFilter,
+		ec.unmarshalInputTagOrder,
+		ec.unmarshalInputUnbanUserInput,
+		ec.unmarshalInputUnfollowUserInput,
+		ec.unmarshalInputUnhideCommentInput,
+		ec.unmarshalInputUnhidePostInput,
+		ec.unmarshalInputUnlikePostInput,
+		ec.unmarshalInputUnlinkIdentityInput,
+		ec.unmarshalInputUpdateNotificationSettingsInput,
+		ec.unmarshalInputUpdatePostInput,
+		ec.unmarshalInputUpdateProfileInput,
+		ec.unmarshalInputUploadImageInput,
+		ec.unmarshalInputUserByIDsInput,
+		ec.unmarshalInputUserFilter,
+		ec.unmarshalInputUserOrder,
+		ec.unmarshalInputVerifyEmailInput,
+	)
+})
+
+// resolvers are the resolver roots' resolvers an operation asked for.
+type resolvers struct {
+	mu           sync.Mutex
+	Comment      CommentResolver
+	Entity       EntityResolver
+	Image        ImageResolver
+	Job          JobResolver
+	JobPage      JobPageResolver
+	Membership   MembershipResolver
+	Mutation     MutationResolver
+	Post         PostResolver
+	Query        QueryResolver
+	Session      SessionResolver
+	Subscription SubscriptionResolver
+	Tag          TagResolver
+	User         UserResolver
+}
+
+func (ec *executionContext) resolverComment() CommentResolver {
+	r := &ec.resolvers
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.Comment == nil {
+		r.Comment = ec.Resolvers.Comment()
+	}
+	return r.Comment
+}
+
+func (ec *executionContext) resolverEntity() EntityResolver {
+	r := &ec.resolvers
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.Entity == nil {
+		r.Entity = ec.Resolvers.Entity()
+	}
+	return r.Entity
+}
+
+func (ec *executionContext) resolverImage() ImageResolver {
+	r := &ec.resolvers
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.Image == nil {
+		r.Image = ec.Resolvers.Image()
+	}
+	return r.Image
+}
+
+func (ec *executionContext) resolverJob() JobResolver {
+	r := &ec.resolvers
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.Job == nil {
+		r.Job = ec.Resolvers.Job()
+	}
+	return r.Job
+}
+
+func (ec *executionContext) resolverJobPage() JobPageResolver {
+	r := &ec.resolvers
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.JobPage == nil {
+		r.JobPage = ec.Resolvers.JobPage()
+	}
+	return r.JobPage
+}
+
+func (ec *executionContext) resolverMembership() MembershipResolver {
+	r := &ec.resolvers
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.Membership == nil {
+		r.Membership = ec.Resolvers.Membership()
+	}
+	return r.Membership
+}
+
+func (ec *executionContext) resolverMutation() MutationResolver {
+	r := &ec.resolvers
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.Mutation == nil {
+		r.Mutation = ec.Resolvers.Mutation()
+	}
+	return r.Mutation
+}
+
+func (ec *executionContext) resolverPost() PostResolver {
+	r := &ec.resolvers
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.Post == nil {
+		r.Post = ec.Resolvers.Post()
+	}
+	return r.Post
+}
+
+func (ec *executionContext) resolverQuery() QueryResolver {
+	r := &ec.resolvers
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.Query == nil {
+		r.Query = ec.Resolvers.Query()
+	}
+	return r.Query
+}
+
+func (ec *executionContext) resolverSession() SessionResolver {
+	r := &ec.resolvers
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.Session == nil {
+		r.Session = ec.Resolvers.Session()
+	}
+	return r.Session
+}
+
+func (ec *executionContext) resolverSubscription() SubscriptionResolver {
+	r := &ec.resolvers
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.Subscription == nil {
+		r.Subscription = ec.Resolvers.Subscription()
+	}
+	return r.Subscription
+}
+
+func (ec *executionContext) resolverTag() TagResolver {
+	r := &ec.resolvers
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.Tag == nil {
+		r.Tag = ec.Resolvers.Tag()
+	}
+	return r.Tag
+}
+
+func (ec *executionContext) resolverUser() UserResolver {
+	r := &ec.resolvers
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.User == nil {
+		r.User = ec.Resolvers.User()
+	}
+	return r.User
+}
 
 // The error a leaf field's context gives for a child field, one per leaf type.
 var (

@@ -266,7 +266,7 @@ func (ec *executionContext) _Subscription_notificationAdded(ctx context.Context,
 			return ec.fieldContext_Subscription_notificationAdded(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Subscription().NotificationAdded(ctx)
+			return ec.resolverSubscription().NotificationAdded(ctx)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Notification) graphql.Marshaler {
@@ -302,7 +302,7 @@ func (ec *executionContext) _Subscription_messageAdded(ctx context.Context, fiel
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().MessageAdded(ctx, fc.Args["conversationID"].(int))
+			return ec.resolverSubscription().MessageAdded(ctx, fc.Args["conversationID"].(int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Message) graphql.Marshaler {
@@ -349,7 +349,7 @@ func (ec *executionContext) _Subscription_commentAdded(ctx context.Context, fiel
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().CommentAdded(ctx, fc.Args["postID"].(int))
+			return ec.resolverSubscription().CommentAdded(ctx, fc.Args["postID"].(int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Comment) graphql.Marshaler {

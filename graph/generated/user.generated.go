@@ -914,7 +914,7 @@ func (ec *executionContext) _Mutation_register(ctx context.Context, field graphq
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_register, func(ctx context.Context) (*model.RegisterPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().Register(ctx, fc.Args["input"].(account.RegisterInput))
+			return ec.resolverMutation().Register(ctx, fc.Args["input"].(account.RegisterInput))
 		}, ec.marshalNRegisterPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐRegisterPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -926,7 +926,7 @@ func (ec *executionContext) _Mutation_register(ctx context.Context, field graphq
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().Register(ctx, fc.Args["input"].(account.RegisterInput))
+			return ec.resolverMutation().Register(ctx, fc.Args["input"].(account.RegisterInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.RegisterPayload) graphql.Marshaler {
@@ -967,7 +967,7 @@ func (ec *executionContext) _Mutation_login(ctx context.Context, field graphql.C
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_login, func(ctx context.Context) (*model.LoginPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().Login(ctx, fc.Args["input"].(account.LoginInput))
+			return ec.resolverMutation().Login(ctx, fc.Args["input"].(account.LoginInput))
 		}, ec.marshalNLoginPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐLoginPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -979,7 +979,7 @@ func (ec *executionContext) _Mutation_login(ctx context.Context, field graphql.C
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().Login(ctx, fc.Args["input"].(account.LoginInput))
+			return ec.resolverMutation().Login(ctx, fc.Args["input"].(account.LoginInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.LoginPayload) graphql.Marshaler {
@@ -1020,7 +1020,7 @@ func (ec *executionContext) _Mutation_updateProfile(ctx context.Context, field g
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_updateProfile, func(ctx context.Context) (*model.UpdateProfilePayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UpdateProfile(ctx, fc.Args["input"].(account.UpdateProfileInput))
+			return ec.resolverMutation().UpdateProfile(ctx, fc.Args["input"].(account.UpdateProfileInput))
 		}, ec.marshalNUpdateProfilePayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUpdateProfilePayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -1032,7 +1032,7 @@ func (ec *executionContext) _Mutation_updateProfile(ctx context.Context, field g
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UpdateProfile(ctx, fc.Args["input"].(account.UpdateProfileInput))
+			return ec.resolverMutation().UpdateProfile(ctx, fc.Args["input"].(account.UpdateProfileInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UpdateProfilePayload) graphql.Marshaler {
@@ -1073,7 +1073,7 @@ func (ec *executionContext) _Mutation_setMembershipPlan(ctx context.Context, fie
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_setMembershipPlan, func(ctx context.Context) (*model.SetMembershipPlanPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().SetMembershipPlan(ctx, fc.Args["input"].(model.SetMembershipPlanInput))
+			return ec.resolverMutation().SetMembershipPlan(ctx, fc.Args["input"].(model.SetMembershipPlanInput))
 		}, ec.marshalNSetMembershipPlanPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐSetMembershipPlanPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -1085,7 +1085,7 @@ func (ec *executionContext) _Mutation_setMembershipPlan(ctx context.Context, fie
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().SetMembershipPlan(ctx, fc.Args["input"].(model.SetMembershipPlanInput))
+			return ec.resolverMutation().SetMembershipPlan(ctx, fc.Args["input"].(model.SetMembershipPlanInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.SetMembershipPlanPayload) graphql.Marshaler {
@@ -1126,7 +1126,7 @@ func (ec *executionContext) _Mutation_startMembershipCheckout(ctx context.Contex
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_startMembershipCheckout, func(ctx context.Context) (*model.StartMembershipCheckoutPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().StartMembershipCheckout(ctx, fc.Args["input"].(model.StartMembershipCheckoutInput))
+			return ec.resolverMutation().StartMembershipCheckout(ctx, fc.Args["input"].(model.StartMembershipCheckoutInput))
 		}, ec.marshalNStartMembershipCheckoutPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐStartMembershipCheckoutPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -1138,7 +1138,7 @@ func (ec *executionContext) _Mutation_startMembershipCheckout(ctx context.Contex
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().StartMembershipCheckout(ctx, fc.Args["input"].(model.StartMembershipCheckoutInput))
+			return ec.resolverMutation().StartMembershipCheckout(ctx, fc.Args["input"].(model.StartMembershipCheckoutInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.StartMembershipCheckoutPayload) graphql.Marshaler {
@@ -1179,7 +1179,7 @@ func (ec *executionContext) _Mutation_openBillingPortal(ctx context.Context, fie
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_openBillingPortal, func(ctx context.Context) (*model.OpenBillingPortalPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().OpenBillingPortal(ctx, fc.Args["input"].(model.OpenBillingPortalInput))
+			return ec.resolverMutation().OpenBillingPortal(ctx, fc.Args["input"].(model.OpenBillingPortalInput))
 		}, ec.marshalNOpenBillingPortalPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐOpenBillingPortalPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -1191,7 +1191,7 @@ func (ec *executionContext) _Mutation_openBillingPortal(ctx context.Context, fie
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().OpenBillingPortal(ctx, fc.Args["input"].(model.OpenBillingPortalInput))
+			return ec.resolverMutation().OpenBillingPortal(ctx, fc.Args["input"].(model.OpenBillingPortalInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.OpenBillingPortalPayload) graphql.Marshaler {
@@ -1232,7 +1232,7 @@ func (ec *executionContext) _Mutation_verifyEmail(ctx context.Context, field gra
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_verifyEmail, func(ctx context.Context) (*model.VerifyEmailPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().VerifyEmail(ctx, fc.Args["input"].(model.VerifyEmailInput))
+			return ec.resolverMutation().VerifyEmail(ctx, fc.Args["input"].(model.VerifyEmailInput))
 		}, ec.marshalNVerifyEmailPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐVerifyEmailPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -1244,7 +1244,7 @@ func (ec *executionContext) _Mutation_verifyEmail(ctx context.Context, field gra
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().VerifyEmail(ctx, fc.Args["input"].(model.VerifyEmailInput))
+			return ec.resolverMutation().VerifyEmail(ctx, fc.Args["input"].(model.VerifyEmailInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.VerifyEmailPayload) graphql.Marshaler {
@@ -1284,7 +1284,7 @@ func (ec *executionContext) fillContext_Mutation_verifyEmail(ctx context.Context
 func (ec *executionContext) _Mutation_resendVerificationEmail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_resendVerificationEmail, func(ctx context.Context) (*model.ResendVerificationEmailPayload, error) {
-			return ec.Resolvers.Mutation().ResendVerificationEmail(ctx)
+			return ec.resolverMutation().ResendVerificationEmail(ctx)
 		}, ec.marshalNResendVerificationEmailPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐResendVerificationEmailPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -1295,7 +1295,7 @@ func (ec *executionContext) _Mutation_resendVerificationEmail(ctx context.Contex
 			return ec.fieldContext_Mutation_resendVerificationEmail(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Mutation().ResendVerificationEmail(ctx)
+			return ec.resolverMutation().ResendVerificationEmail(ctx)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ResendVerificationEmailPayload) graphql.Marshaler {
@@ -1325,7 +1325,7 @@ func (ec *executionContext) _Mutation_changeEmail(ctx context.Context, field gra
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_changeEmail, func(ctx context.Context) (*model.ChangeEmailPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().ChangeEmail(ctx, fc.Args["input"].(account.ChangeEmailInput))
+			return ec.resolverMutation().ChangeEmail(ctx, fc.Args["input"].(account.ChangeEmailInput))
 		}, ec.marshalNChangeEmailPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐChangeEmailPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -1337,7 +1337,7 @@ func (ec *executionContext) _Mutation_changeEmail(ctx context.Context, field gra
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().ChangeEmail(ctx, fc.Args["input"].(account.ChangeEmailInput))
+			return ec.resolverMutation().ChangeEmail(ctx, fc.Args["input"].(account.ChangeEmailInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ChangeEmailPayload) graphql.Marshaler {
@@ -1378,7 +1378,7 @@ func (ec *executionContext) _Mutation_requestPasswordReset(ctx context.Context, 
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_requestPasswordReset, func(ctx context.Context) (*model.RequestPasswordResetPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().RequestPasswordReset(ctx, fc.Args["input"].(model.RequestPasswordResetInput))
+			return ec.resolverMutation().RequestPasswordReset(ctx, fc.Args["input"].(model.RequestPasswordResetInput))
 		}, ec.marshalNRequestPasswordResetPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐRequestPasswordResetPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -1390,7 +1390,7 @@ func (ec *executionContext) _Mutation_requestPasswordReset(ctx context.Context, 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().RequestPasswordReset(ctx, fc.Args["input"].(model.RequestPasswordResetInput))
+			return ec.resolverMutation().RequestPasswordReset(ctx, fc.Args["input"].(model.RequestPasswordResetInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.RequestPasswordResetPayload) graphql.Marshaler {
@@ -1431,7 +1431,7 @@ func (ec *executionContext) _Mutation_resetPassword(ctx context.Context, field g
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_resetPassword, func(ctx context.Context) (*model.ResetPasswordPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().ResetPassword(ctx, fc.Args["input"].(account.ResetPasswordInput))
+			return ec.resolverMutation().ResetPassword(ctx, fc.Args["input"].(account.ResetPasswordInput))
 		}, ec.marshalNResetPasswordPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐResetPasswordPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -1443,7 +1443,7 @@ func (ec *executionContext) _Mutation_resetPassword(ctx context.Context, field g
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().ResetPassword(ctx, fc.Args["input"].(account.ResetPasswordInput))
+			return ec.resolverMutation().ResetPassword(ctx, fc.Args["input"].(account.ResetPasswordInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ResetPasswordPayload) graphql.Marshaler {
@@ -1484,7 +1484,7 @@ func (ec *executionContext) _Mutation_updateNotificationSettings(ctx context.Con
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_updateNotificationSettings, func(ctx context.Context) (*model.UpdateNotificationSettingsPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UpdateNotificationSettings(ctx, fc.Args["input"].(model.UpdateNotificationSettingsInput))
+			return ec.resolverMutation().UpdateNotificationSettings(ctx, fc.Args["input"].(model.UpdateNotificationSettingsInput))
 		}, ec.marshalNUpdateNotificationSettingsPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUpdateNotificationSettingsPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -1496,7 +1496,7 @@ func (ec *executionContext) _Mutation_updateNotificationSettings(ctx context.Con
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UpdateNotificationSettings(ctx, fc.Args["input"].(model.UpdateNotificationSettingsInput))
+			return ec.resolverMutation().UpdateNotificationSettings(ctx, fc.Args["input"].(model.UpdateNotificationSettingsInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UpdateNotificationSettingsPayload) graphql.Marshaler {
@@ -1537,7 +1537,7 @@ func (ec *executionContext) _Mutation_startSignIn(ctx context.Context, field gra
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_startSignIn, func(ctx context.Context) (*model.StartSignInPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().StartSignIn(ctx, fc.Args["input"].(model.StartSignInInput))
+			return ec.resolverMutation().StartSignIn(ctx, fc.Args["input"].(model.StartSignInInput))
 		}, ec.marshalNStartSignInPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐStartSignInPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -1549,7 +1549,7 @@ func (ec *executionContext) _Mutation_startSignIn(ctx context.Context, field gra
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().StartSignIn(ctx, fc.Args["input"].(model.StartSignInInput))
+			return ec.resolverMutation().StartSignIn(ctx, fc.Args["input"].(model.StartSignInInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.StartSignInPayload) graphql.Marshaler {
@@ -1590,7 +1590,7 @@ func (ec *executionContext) _Mutation_completeSignIn(ctx context.Context, field 
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_completeSignIn, func(ctx context.Context) (*model.CompleteSignInPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().CompleteSignIn(ctx, fc.Args["input"].(model.CompleteSignInInput))
+			return ec.resolverMutation().CompleteSignIn(ctx, fc.Args["input"].(model.CompleteSignInInput))
 		}, ec.marshalNCompleteSignInPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐCompleteSignInPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -1602,7 +1602,7 @@ func (ec *executionContext) _Mutation_completeSignIn(ctx context.Context, field 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().CompleteSignIn(ctx, fc.Args["input"].(model.CompleteSignInInput))
+			return ec.resolverMutation().CompleteSignIn(ctx, fc.Args["input"].(model.CompleteSignInInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CompleteSignInPayload) graphql.Marshaler {
@@ -1643,7 +1643,7 @@ func (ec *executionContext) _Mutation_linkIdentity(ctx context.Context, field gr
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_linkIdentity, func(ctx context.Context) (*model.StartSignInPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().LinkIdentity(ctx, fc.Args["input"].(model.StartSignInInput))
+			return ec.resolverMutation().LinkIdentity(ctx, fc.Args["input"].(model.StartSignInInput))
 		}, ec.marshalNStartSignInPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐStartSignInPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -1655,7 +1655,7 @@ func (ec *executionContext) _Mutation_linkIdentity(ctx context.Context, field gr
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().LinkIdentity(ctx, fc.Args["input"].(model.StartSignInInput))
+			return ec.resolverMutation().LinkIdentity(ctx, fc.Args["input"].(model.StartSignInInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.StartSignInPayload) graphql.Marshaler {
@@ -1696,7 +1696,7 @@ func (ec *executionContext) _Mutation_unlinkIdentity(ctx context.Context, field 
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_unlinkIdentity, func(ctx context.Context) (*model.UnlinkIdentityPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UnlinkIdentity(ctx, fc.Args["input"].(model.UnlinkIdentityInput))
+			return ec.resolverMutation().UnlinkIdentity(ctx, fc.Args["input"].(model.UnlinkIdentityInput))
 		}, ec.marshalNUnlinkIdentityPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUnlinkIdentityPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -1708,7 +1708,7 @@ func (ec *executionContext) _Mutation_unlinkIdentity(ctx context.Context, field 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UnlinkIdentity(ctx, fc.Args["input"].(model.UnlinkIdentityInput))
+			return ec.resolverMutation().UnlinkIdentity(ctx, fc.Args["input"].(model.UnlinkIdentityInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UnlinkIdentityPayload) graphql.Marshaler {
@@ -1749,7 +1749,7 @@ func (ec *executionContext) _Mutation_confirmIdentityLink(ctx context.Context, f
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_confirmIdentityLink, func(ctx context.Context) (*model.ConfirmIdentityLinkPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().ConfirmIdentityLink(ctx, fc.Args["input"].(model.ConfirmIdentityLinkInput))
+			return ec.resolverMutation().ConfirmIdentityLink(ctx, fc.Args["input"].(model.ConfirmIdentityLinkInput))
 		}, ec.marshalNConfirmIdentityLinkPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐConfirmIdentityLinkPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -1761,7 +1761,7 @@ func (ec *executionContext) _Mutation_confirmIdentityLink(ctx context.Context, f
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().ConfirmIdentityLink(ctx, fc.Args["input"].(model.ConfirmIdentityLinkInput))
+			return ec.resolverMutation().ConfirmIdentityLink(ctx, fc.Args["input"].(model.ConfirmIdentityLinkInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ConfirmIdentityLinkPayload) graphql.Marshaler {
@@ -1802,7 +1802,7 @@ func (ec *executionContext) _Mutation_setPassword(ctx context.Context, field gra
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_setPassword, func(ctx context.Context) (*model.SetPasswordPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().SetPassword(ctx, fc.Args["input"].(account.SetPasswordInput))
+			return ec.resolverMutation().SetPassword(ctx, fc.Args["input"].(account.SetPasswordInput))
 		}, ec.marshalNSetPasswordPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐSetPasswordPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -1814,7 +1814,7 @@ func (ec *executionContext) _Mutation_setPassword(ctx context.Context, field gra
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().SetPassword(ctx, fc.Args["input"].(account.SetPasswordInput))
+			return ec.resolverMutation().SetPassword(ctx, fc.Args["input"].(account.SetPasswordInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.SetPasswordPayload) graphql.Marshaler {
@@ -1855,7 +1855,7 @@ func (ec *executionContext) _Mutation_retryJob(ctx context.Context, field graphq
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_retryJob, func(ctx context.Context) (*model.RetryJobPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().RetryJob(ctx, fc.Args["input"].(model.RetryJobInput))
+			return ec.resolverMutation().RetryJob(ctx, fc.Args["input"].(model.RetryJobInput))
 		}, ec.marshalNRetryJobPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐRetryJobPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -1867,7 +1867,7 @@ func (ec *executionContext) _Mutation_retryJob(ctx context.Context, field graphq
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().RetryJob(ctx, fc.Args["input"].(model.RetryJobInput))
+			return ec.resolverMutation().RetryJob(ctx, fc.Args["input"].(model.RetryJobInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.RetryJobPayload) graphql.Marshaler {
@@ -1908,7 +1908,7 @@ func (ec *executionContext) _Mutation_cancelJob(ctx context.Context, field graph
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_cancelJob, func(ctx context.Context) (*model.CancelJobPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().CancelJob(ctx, fc.Args["input"].(model.CancelJobInput))
+			return ec.resolverMutation().CancelJob(ctx, fc.Args["input"].(model.CancelJobInput))
 		}, ec.marshalNCancelJobPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐCancelJobPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -1920,7 +1920,7 @@ func (ec *executionContext) _Mutation_cancelJob(ctx context.Context, field graph
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().CancelJob(ctx, fc.Args["input"].(model.CancelJobInput))
+			return ec.resolverMutation().CancelJob(ctx, fc.Args["input"].(model.CancelJobInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CancelJobPayload) graphql.Marshaler {
@@ -1961,7 +1961,7 @@ func (ec *executionContext) _Mutation_uploadImage(ctx context.Context, field gra
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_uploadImage, func(ctx context.Context) (*model.UploadImagePayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UploadImage(ctx, fc.Args["input"].(model.UploadImageInput))
+			return ec.resolverMutation().UploadImage(ctx, fc.Args["input"].(model.UploadImageInput))
 		}, ec.marshalNUploadImagePayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUploadImagePayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -1973,7 +1973,7 @@ func (ec *executionContext) _Mutation_uploadImage(ctx context.Context, field gra
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UploadImage(ctx, fc.Args["input"].(model.UploadImageInput))
+			return ec.resolverMutation().UploadImage(ctx, fc.Args["input"].(model.UploadImageInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UploadImagePayload) graphql.Marshaler {
@@ -2014,7 +2014,7 @@ func (ec *executionContext) _Mutation_createImageUpload(ctx context.Context, fie
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_createImageUpload, func(ctx context.Context) (*model.CreateImageUploadPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().CreateImageUpload(ctx, fc.Args["input"].(model.CreateImageUploadInput))
+			return ec.resolverMutation().CreateImageUpload(ctx, fc.Args["input"].(model.CreateImageUploadInput))
 		}, ec.marshalNCreateImageUploadPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐCreateImageUploadPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -2026,7 +2026,7 @@ func (ec *executionContext) _Mutation_createImageUpload(ctx context.Context, fie
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().CreateImageUpload(ctx, fc.Args["input"].(model.CreateImageUploadInput))
+			return ec.resolverMutation().CreateImageUpload(ctx, fc.Args["input"].(model.CreateImageUploadInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CreateImageUploadPayload) graphql.Marshaler {
@@ -2067,7 +2067,7 @@ func (ec *executionContext) _Mutation_completeImageUpload(ctx context.Context, f
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_completeImageUpload, func(ctx context.Context) (*model.CompleteImageUploadPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().CompleteImageUpload(ctx, fc.Args["input"].(model.CompleteImageUploadInput))
+			return ec.resolverMutation().CompleteImageUpload(ctx, fc.Args["input"].(model.CompleteImageUploadInput))
 		}, ec.marshalNCompleteImageUploadPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐCompleteImageUploadPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -2079,7 +2079,7 @@ func (ec *executionContext) _Mutation_completeImageUpload(ctx context.Context, f
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().CompleteImageUpload(ctx, fc.Args["input"].(model.CompleteImageUploadInput))
+			return ec.resolverMutation().CompleteImageUpload(ctx, fc.Args["input"].(model.CompleteImageUploadInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CompleteImageUploadPayload) graphql.Marshaler {
@@ -2120,7 +2120,7 @@ func (ec *executionContext) _Mutation_hideImage(ctx context.Context, field graph
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_hideImage, func(ctx context.Context) (*model.HideImagePayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().HideImage(ctx, fc.Args["input"].(model.HideImageInput))
+			return ec.resolverMutation().HideImage(ctx, fc.Args["input"].(model.HideImageInput))
 		}, ec.marshalNHideImagePayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐHideImagePayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -2132,7 +2132,7 @@ func (ec *executionContext) _Mutation_hideImage(ctx context.Context, field graph
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().HideImage(ctx, fc.Args["input"].(model.HideImageInput))
+			return ec.resolverMutation().HideImage(ctx, fc.Args["input"].(model.HideImageInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.HideImagePayload) graphql.Marshaler {
@@ -2173,7 +2173,7 @@ func (ec *executionContext) _Mutation_hidePost(ctx context.Context, field graphq
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_hidePost, func(ctx context.Context) (*model.HidePostPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().HidePost(ctx, fc.Args["input"].(model.HidePostInput))
+			return ec.resolverMutation().HidePost(ctx, fc.Args["input"].(model.HidePostInput))
 		}, ec.marshalNHidePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐHidePostPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -2185,7 +2185,7 @@ func (ec *executionContext) _Mutation_hidePost(ctx context.Context, field graphq
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().HidePost(ctx, fc.Args["input"].(model.HidePostInput))
+			return ec.resolverMutation().HidePost(ctx, fc.Args["input"].(model.HidePostInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.HidePostPayload) graphql.Marshaler {
@@ -2226,7 +2226,7 @@ func (ec *executionContext) _Mutation_unhidePost(ctx context.Context, field grap
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_unhidePost, func(ctx context.Context) (*model.UnhidePostPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UnhidePost(ctx, fc.Args["input"].(model.UnhidePostInput))
+			return ec.resolverMutation().UnhidePost(ctx, fc.Args["input"].(model.UnhidePostInput))
 		}, ec.marshalNUnhidePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUnhidePostPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -2238,7 +2238,7 @@ func (ec *executionContext) _Mutation_unhidePost(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UnhidePost(ctx, fc.Args["input"].(model.UnhidePostInput))
+			return ec.resolverMutation().UnhidePost(ctx, fc.Args["input"].(model.UnhidePostInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UnhidePostPayload) graphql.Marshaler {
@@ -2279,7 +2279,7 @@ func (ec *executionContext) _Mutation_hideComment(ctx context.Context, field gra
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_hideComment, func(ctx context.Context) (*model.HideCommentPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().HideComment(ctx, fc.Args["input"].(model.HideCommentInput))
+			return ec.resolverMutation().HideComment(ctx, fc.Args["input"].(model.HideCommentInput))
 		}, ec.marshalNHideCommentPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐHideCommentPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -2291,7 +2291,7 @@ func (ec *executionContext) _Mutation_hideComment(ctx context.Context, field gra
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().HideComment(ctx, fc.Args["input"].(model.HideCommentInput))
+			return ec.resolverMutation().HideComment(ctx, fc.Args["input"].(model.HideCommentInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.HideCommentPayload) graphql.Marshaler {
@@ -2332,7 +2332,7 @@ func (ec *executionContext) _Mutation_unhideComment(ctx context.Context, field g
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_unhideComment, func(ctx context.Context) (*model.UnhideCommentPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UnhideComment(ctx, fc.Args["input"].(model.UnhideCommentInput))
+			return ec.resolverMutation().UnhideComment(ctx, fc.Args["input"].(model.UnhideCommentInput))
 		}, ec.marshalNUnhideCommentPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUnhideCommentPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -2344,7 +2344,7 @@ func (ec *executionContext) _Mutation_unhideComment(ctx context.Context, field g
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UnhideComment(ctx, fc.Args["input"].(model.UnhideCommentInput))
+			return ec.resolverMutation().UnhideComment(ctx, fc.Args["input"].(model.UnhideCommentInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UnhideCommentPayload) graphql.Marshaler {
@@ -2385,7 +2385,7 @@ func (ec *executionContext) _Mutation_setUserRole(ctx context.Context, field gra
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_setUserRole, func(ctx context.Context) (*model.SetUserRolePayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().SetUserRole(ctx, fc.Args["input"].(account.SetRoleInput))
+			return ec.resolverMutation().SetUserRole(ctx, fc.Args["input"].(account.SetRoleInput))
 		}, ec.marshalNSetUserRolePayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐSetUserRolePayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -2397,7 +2397,7 @@ func (ec *executionContext) _Mutation_setUserRole(ctx context.Context, field gra
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().SetUserRole(ctx, fc.Args["input"].(account.SetRoleInput))
+			return ec.resolverMutation().SetUserRole(ctx, fc.Args["input"].(account.SetRoleInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.SetUserRolePayload) graphql.Marshaler {
@@ -2438,7 +2438,7 @@ func (ec *executionContext) _Mutation_banUser(ctx context.Context, field graphql
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_banUser, func(ctx context.Context) (*model.BanUserPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().BanUser(ctx, fc.Args["input"].(model.BanUserInput))
+			return ec.resolverMutation().BanUser(ctx, fc.Args["input"].(model.BanUserInput))
 		}, ec.marshalNBanUserPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐBanUserPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -2450,7 +2450,7 @@ func (ec *executionContext) _Mutation_banUser(ctx context.Context, field graphql
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().BanUser(ctx, fc.Args["input"].(model.BanUserInput))
+			return ec.resolverMutation().BanUser(ctx, fc.Args["input"].(model.BanUserInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.BanUserPayload) graphql.Marshaler {
@@ -2491,7 +2491,7 @@ func (ec *executionContext) _Mutation_unbanUser(ctx context.Context, field graph
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_unbanUser, func(ctx context.Context) (*model.UnbanUserPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UnbanUser(ctx, fc.Args["input"].(model.UnbanUserInput))
+			return ec.resolverMutation().UnbanUser(ctx, fc.Args["input"].(model.UnbanUserInput))
 		}, ec.marshalNUnbanUserPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUnbanUserPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -2503,7 +2503,7 @@ func (ec *executionContext) _Mutation_unbanUser(ctx context.Context, field graph
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UnbanUser(ctx, fc.Args["input"].(model.UnbanUserInput))
+			return ec.resolverMutation().UnbanUser(ctx, fc.Args["input"].(model.UnbanUserInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UnbanUserPayload) graphql.Marshaler {
@@ -2544,7 +2544,7 @@ func (ec *executionContext) _Mutation_createPost(ctx context.Context, field grap
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_createPost, func(ctx context.Context) (*model.CreatePostPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().CreatePost(ctx, fc.Args["input"].(publish.CreatePostInput))
+			return ec.resolverMutation().CreatePost(ctx, fc.Args["input"].(publish.CreatePostInput))
 		}, ec.marshalNCreatePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐCreatePostPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -2556,7 +2556,7 @@ func (ec *executionContext) _Mutation_createPost(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().CreatePost(ctx, fc.Args["input"].(publish.CreatePostInput))
+			return ec.resolverMutation().CreatePost(ctx, fc.Args["input"].(publish.CreatePostInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CreatePostPayload) graphql.Marshaler {
@@ -2597,7 +2597,7 @@ func (ec *executionContext) _Mutation_updatePost(ctx context.Context, field grap
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_updatePost, func(ctx context.Context) (*model.UpdatePostPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UpdatePost(ctx, fc.Args["input"].(publish.UpdatePostInput))
+			return ec.resolverMutation().UpdatePost(ctx, fc.Args["input"].(publish.UpdatePostInput))
 		}, ec.marshalNUpdatePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUpdatePostPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -2609,7 +2609,7 @@ func (ec *executionContext) _Mutation_updatePost(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UpdatePost(ctx, fc.Args["input"].(publish.UpdatePostInput))
+			return ec.resolverMutation().UpdatePost(ctx, fc.Args["input"].(publish.UpdatePostInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UpdatePostPayload) graphql.Marshaler {
@@ -2650,7 +2650,7 @@ func (ec *executionContext) _Mutation_publishPost(ctx context.Context, field gra
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_publishPost, func(ctx context.Context) (*model.PublishPostPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().PublishPost(ctx, fc.Args["input"].(model.PublishPostInput))
+			return ec.resolverMutation().PublishPost(ctx, fc.Args["input"].(model.PublishPostInput))
 		}, ec.marshalNPublishPostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐPublishPostPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -2662,7 +2662,7 @@ func (ec *executionContext) _Mutation_publishPost(ctx context.Context, field gra
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().PublishPost(ctx, fc.Args["input"].(model.PublishPostInput))
+			return ec.resolverMutation().PublishPost(ctx, fc.Args["input"].(model.PublishPostInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.PublishPostPayload) graphql.Marshaler {
@@ -2703,7 +2703,7 @@ func (ec *executionContext) _Mutation_deletePost(ctx context.Context, field grap
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_deletePost, func(ctx context.Context) (*model.DeletePostPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().DeletePost(ctx, fc.Args["input"].(model.DeletePostInput))
+			return ec.resolverMutation().DeletePost(ctx, fc.Args["input"].(model.DeletePostInput))
 		}, ec.marshalNDeletePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐDeletePostPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -2715,7 +2715,7 @@ func (ec *executionContext) _Mutation_deletePost(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().DeletePost(ctx, fc.Args["input"].(model.DeletePostInput))
+			return ec.resolverMutation().DeletePost(ctx, fc.Args["input"].(model.DeletePostInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.DeletePostPayload) graphql.Marshaler {
@@ -2756,7 +2756,7 @@ func (ec *executionContext) _Mutation_addComment(ctx context.Context, field grap
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_addComment, func(ctx context.Context) (*model.AddCommentPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().AddComment(ctx, fc.Args["input"].(publish.AddCommentInput))
+			return ec.resolverMutation().AddComment(ctx, fc.Args["input"].(publish.AddCommentInput))
 		}, ec.marshalNAddCommentPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐAddCommentPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -2768,7 +2768,7 @@ func (ec *executionContext) _Mutation_addComment(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().AddComment(ctx, fc.Args["input"].(publish.AddCommentInput))
+			return ec.resolverMutation().AddComment(ctx, fc.Args["input"].(publish.AddCommentInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.AddCommentPayload) graphql.Marshaler {
@@ -2809,7 +2809,7 @@ func (ec *executionContext) _Mutation_deleteComment(ctx context.Context, field g
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_deleteComment, func(ctx context.Context) (*model.DeleteCommentPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().DeleteComment(ctx, fc.Args["input"].(model.DeleteCommentInput))
+			return ec.resolverMutation().DeleteComment(ctx, fc.Args["input"].(model.DeleteCommentInput))
 		}, ec.marshalNDeleteCommentPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐDeleteCommentPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -2821,7 +2821,7 @@ func (ec *executionContext) _Mutation_deleteComment(ctx context.Context, field g
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().DeleteComment(ctx, fc.Args["input"].(model.DeleteCommentInput))
+			return ec.resolverMutation().DeleteComment(ctx, fc.Args["input"].(model.DeleteCommentInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.DeleteCommentPayload) graphql.Marshaler {
@@ -2862,7 +2862,7 @@ func (ec *executionContext) _Mutation_sendMessage(ctx context.Context, field gra
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_sendMessage, func(ctx context.Context) (*model.SendMessagePayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().SendMessage(ctx, fc.Args["input"].(message.SendInput))
+			return ec.resolverMutation().SendMessage(ctx, fc.Args["input"].(message.SendInput))
 		}, ec.marshalNSendMessagePayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐSendMessagePayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -2874,7 +2874,7 @@ func (ec *executionContext) _Mutation_sendMessage(ctx context.Context, field gra
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().SendMessage(ctx, fc.Args["input"].(message.SendInput))
+			return ec.resolverMutation().SendMessage(ctx, fc.Args["input"].(message.SendInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.SendMessagePayload) graphql.Marshaler {
@@ -2915,7 +2915,7 @@ func (ec *executionContext) _Mutation_setMessagePolicy(ctx context.Context, fiel
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_setMessagePolicy, func(ctx context.Context) (*model.SetMessagePolicyPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().SetMessagePolicy(ctx, fc.Args["input"].(account.SetMessagePolicyInput))
+			return ec.resolverMutation().SetMessagePolicy(ctx, fc.Args["input"].(account.SetMessagePolicyInput))
 		}, ec.marshalNSetMessagePolicyPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐSetMessagePolicyPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -2927,7 +2927,7 @@ func (ec *executionContext) _Mutation_setMessagePolicy(ctx context.Context, fiel
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().SetMessagePolicy(ctx, fc.Args["input"].(account.SetMessagePolicyInput))
+			return ec.resolverMutation().SetMessagePolicy(ctx, fc.Args["input"].(account.SetMessagePolicyInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.SetMessagePolicyPayload) graphql.Marshaler {
@@ -2968,7 +2968,7 @@ func (ec *executionContext) _Mutation_markNotificationsRead(ctx context.Context,
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_markNotificationsRead, func(ctx context.Context) (*model.MarkNotificationsReadPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().MarkNotificationsRead(ctx, fc.Args["input"].(notify.MarkReadInput))
+			return ec.resolverMutation().MarkNotificationsRead(ctx, fc.Args["input"].(notify.MarkReadInput))
 		}, ec.marshalNMarkNotificationsReadPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐMarkNotificationsReadPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -2980,7 +2980,7 @@ func (ec *executionContext) _Mutation_markNotificationsRead(ctx context.Context,
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().MarkNotificationsRead(ctx, fc.Args["input"].(notify.MarkReadInput))
+			return ec.resolverMutation().MarkNotificationsRead(ctx, fc.Args["input"].(notify.MarkReadInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.MarkNotificationsReadPayload) graphql.Marshaler {
@@ -3021,7 +3021,7 @@ func (ec *executionContext) _Mutation_refreshSession(ctx context.Context, field 
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_refreshSession, func(ctx context.Context) (*model.RefreshSessionPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().RefreshSession(ctx, fc.Args["input"].(model.RefreshSessionInput))
+			return ec.resolverMutation().RefreshSession(ctx, fc.Args["input"].(model.RefreshSessionInput))
 		}, ec.marshalNRefreshSessionPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐRefreshSessionPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -3033,7 +3033,7 @@ func (ec *executionContext) _Mutation_refreshSession(ctx context.Context, field 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().RefreshSession(ctx, fc.Args["input"].(model.RefreshSessionInput))
+			return ec.resolverMutation().RefreshSession(ctx, fc.Args["input"].(model.RefreshSessionInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.RefreshSessionPayload) graphql.Marshaler {
@@ -3073,7 +3073,7 @@ func (ec *executionContext) fillContext_Mutation_refreshSession(ctx context.Cont
 func (ec *executionContext) _Mutation_logout(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_logout, func(ctx context.Context) (*model.LogoutPayload, error) {
-			return ec.Resolvers.Mutation().Logout(ctx)
+			return ec.resolverMutation().Logout(ctx)
 		}, ec.marshalNLogoutPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐLogoutPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -3084,7 +3084,7 @@ func (ec *executionContext) _Mutation_logout(ctx context.Context, field graphql.
 			return ec.fieldContext_Mutation_logout(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Mutation().Logout(ctx)
+			return ec.resolverMutation().Logout(ctx)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.LogoutPayload) graphql.Marshaler {
@@ -3113,7 +3113,7 @@ func (ec *executionContext) fillContext_Mutation_logout(_ context.Context, field
 func (ec *executionContext) _Mutation_logoutAll(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_logoutAll, func(ctx context.Context) (*model.LogoutAllPayload, error) {
-			return ec.Resolvers.Mutation().LogoutAll(ctx)
+			return ec.resolverMutation().LogoutAll(ctx)
 		}, ec.marshalNLogoutAllPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐLogoutAllPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -3124,7 +3124,7 @@ func (ec *executionContext) _Mutation_logoutAll(ctx context.Context, field graph
 			return ec.fieldContext_Mutation_logoutAll(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Mutation().LogoutAll(ctx)
+			return ec.resolverMutation().LogoutAll(ctx)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.LogoutAllPayload) graphql.Marshaler {
@@ -3154,7 +3154,7 @@ func (ec *executionContext) _Mutation_revokeSession(ctx context.Context, field g
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_revokeSession, func(ctx context.Context) (*model.RevokeSessionPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().RevokeSession(ctx, fc.Args["input"].(model.RevokeSessionInput))
+			return ec.resolverMutation().RevokeSession(ctx, fc.Args["input"].(model.RevokeSessionInput))
 		}, ec.marshalNRevokeSessionPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐRevokeSessionPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -3166,7 +3166,7 @@ func (ec *executionContext) _Mutation_revokeSession(ctx context.Context, field g
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().RevokeSession(ctx, fc.Args["input"].(model.RevokeSessionInput))
+			return ec.resolverMutation().RevokeSession(ctx, fc.Args["input"].(model.RevokeSessionInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.RevokeSessionPayload) graphql.Marshaler {
@@ -3207,7 +3207,7 @@ func (ec *executionContext) _Mutation_changePassword(ctx context.Context, field 
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_changePassword, func(ctx context.Context) (*model.ChangePasswordPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().ChangePassword(ctx, fc.Args["input"].(account.ChangePasswordInput))
+			return ec.resolverMutation().ChangePassword(ctx, fc.Args["input"].(account.ChangePasswordInput))
 		}, ec.marshalNChangePasswordPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐChangePasswordPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -3219,7 +3219,7 @@ func (ec *executionContext) _Mutation_changePassword(ctx context.Context, field 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().ChangePassword(ctx, fc.Args["input"].(account.ChangePasswordInput))
+			return ec.resolverMutation().ChangePassword(ctx, fc.Args["input"].(account.ChangePasswordInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ChangePasswordPayload) graphql.Marshaler {
@@ -3260,7 +3260,7 @@ func (ec *executionContext) _Mutation_likePost(ctx context.Context, field graphq
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_likePost, func(ctx context.Context) (*model.LikePostPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().LikePost(ctx, fc.Args["input"].(model.LikePostInput))
+			return ec.resolverMutation().LikePost(ctx, fc.Args["input"].(model.LikePostInput))
 		}, ec.marshalNLikePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐLikePostPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -3272,7 +3272,7 @@ func (ec *executionContext) _Mutation_likePost(ctx context.Context, field graphq
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().LikePost(ctx, fc.Args["input"].(model.LikePostInput))
+			return ec.resolverMutation().LikePost(ctx, fc.Args["input"].(model.LikePostInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.LikePostPayload) graphql.Marshaler {
@@ -3313,7 +3313,7 @@ func (ec *executionContext) _Mutation_unlikePost(ctx context.Context, field grap
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_unlikePost, func(ctx context.Context) (*model.UnlikePostPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UnlikePost(ctx, fc.Args["input"].(model.UnlikePostInput))
+			return ec.resolverMutation().UnlikePost(ctx, fc.Args["input"].(model.UnlikePostInput))
 		}, ec.marshalNUnlikePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUnlikePostPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -3325,7 +3325,7 @@ func (ec *executionContext) _Mutation_unlikePost(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UnlikePost(ctx, fc.Args["input"].(model.UnlikePostInput))
+			return ec.resolverMutation().UnlikePost(ctx, fc.Args["input"].(model.UnlikePostInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UnlikePostPayload) graphql.Marshaler {
@@ -3366,7 +3366,7 @@ func (ec *executionContext) _Mutation_followUser(ctx context.Context, field grap
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_followUser, func(ctx context.Context) (*model.FollowUserPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().FollowUser(ctx, fc.Args["input"].(model.FollowUserInput))
+			return ec.resolverMutation().FollowUser(ctx, fc.Args["input"].(model.FollowUserInput))
 		}, ec.marshalNFollowUserPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐFollowUserPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -3378,7 +3378,7 @@ func (ec *executionContext) _Mutation_followUser(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().FollowUser(ctx, fc.Args["input"].(model.FollowUserInput))
+			return ec.resolverMutation().FollowUser(ctx, fc.Args["input"].(model.FollowUserInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.FollowUserPayload) graphql.Marshaler {
@@ -3419,7 +3419,7 @@ func (ec *executionContext) _Mutation_unfollowUser(ctx context.Context, field gr
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_unfollowUser, func(ctx context.Context) (*model.UnfollowUserPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UnfollowUser(ctx, fc.Args["input"].(model.UnfollowUserInput))
+			return ec.resolverMutation().UnfollowUser(ctx, fc.Args["input"].(model.UnfollowUserInput))
 		}, ec.marshalNUnfollowUserPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUnfollowUserPayload, true, true)
 	}
 	return graphql.ResolveField(
@@ -3431,7 +3431,7 @@ func (ec *executionContext) _Mutation_unfollowUser(ctx context.Context, field gr
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UnfollowUser(ctx, fc.Args["input"].(model.UnfollowUserInput))
+			return ec.resolverMutation().UnfollowUser(ctx, fc.Args["input"].(model.UnfollowUserInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UnfollowUserPayload) graphql.Marshaler {
