@@ -107,6 +107,8 @@ var (
 )+)\t\)
 `)
 	unmarshalFunc = regexp.MustCompile(`(?ms)^func \(ec \*executionContext\) unmarshal\w*\(.*?^}$`)
+	// A field context's coercion of the field's arguments.
+	fieldArgs = regexp.MustCompile(`(\tif fc\.Args, err = )ec\.(field_\w+_args)\(ctx, field\.ArgumentMap\(ec\.Variables\)\); err != nil \{`)
 	// A call of a resolver root's resolver.
 	resolverCall = regexp.MustCompile(`ec\.Resolvers\.(\w+)\(\)\.`)
 	// A field context's child fields.
@@ -172,7 +174,7 @@ func main() {
 			}
 		}
 	}
-	direct, resolved, execs, sets, lists, collects, nows, fills := 0, 0, 0, 0, 0, 0, 0, 0
+	direct, resolved, execs, sets, lists, collects, nows, fills, argFields := 0, 0, 0, 0, 0, 0, 0, 0, 0
 	childIndex := map[string]int{}
 	unmarshalers := ""
 	roots := map[string]bool{}
@@ -290,13 +292,17 @@ ${1}})
 			roots[m[1]] = true
 		}
 		src = resolverCall.ReplaceAllString(src, "ec.resolver${1}().")
+		// A field's arguments are coerced once per operation (they depend on the field and the
+		// variables only), not once per object the field is selected on.
+		argFields += len(fieldArgs.FindAllString(src, -1))
+		src = fieldArgs.ReplaceAllString(src, "${1}ec.fieldArgs(ctx, field, ec.${2}); err != nil {")
 		lists += strings.Count(src, "graphql.MarshalSliceConcurrently(")
 		src = strings.ReplaceAll(src, "graphql.MarshalSliceConcurrently(", "marshalList(")
 		collects += strings.Count(src, collect)
 		src = strings.ReplaceAll(src, collect, "ec.collectFields(sel, ")
 		if strings.Contains(src, execState) {
 			execs++
-			src = strings.Replace(src, execState, "type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n\tdirect bool // patched by graph/execpatch.go: see DirectFields\n\tfields collected // patched by graph/execpatch.go: see collectFields\n\tchildren children // patched by graph/execpatch.go: see child\n\tresolvers resolvers // patched by graph/execpatch.go: see patch.go\n}\n", 1)
+			src = strings.Replace(src, execState, "type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n\tdirect bool // patched by graph/execpatch.go: see DirectFields\n\tfields collected // patched by graph/execpatch.go: see collectFields\n\tchildren children // patched by graph/execpatch.go: see child\n\tresolvers resolvers // patched by graph/execpatch.go: see patch.go\n\targs coercedArgs // patched by graph/execpatch.go: see fieldArgs\n}\n", 1)
 			if !strings.Contains(src, execNew) {
 				fail("%s: gqlgen's newExecutionContext changed shape: update graph/execpatch.go", f)
 			}
@@ -307,7 +313,7 @@ ${1}})
 		}
 		write(f, src)
 	}
-	if execs != 1 || direct == 0 || resolved == 0 || sets == 0 || lists == 0 || collects == 0 || nows == 0 || len(childIndex) == 0 || fills == 0 || unmarshalers == "" || len(roots) == 0 {
+	if execs != 1 || direct == 0 || resolved == 0 || sets == 0 || lists == 0 || collects == 0 || nows == 0 || len(childIndex) == 0 || fills == 0 || unmarshalers == "" || len(roots) == 0 || argFields == 0 {
 		fail("gqlgen's executor changed shape (%d contexts, %d leaf reads, %d resolved fields, %d field sets, %d lists, %d field collections, %d concurrent fields): update graph/execpatch.go",
 			execs, direct, resolved, sets, lists, collects, nows)
 	}
@@ -359,6 +365,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"reflect"
 	"strconv"
 	"sync"
@@ -715,6 +722,43 @@ func (ec *executionContext) child(i int, bind func(*executionContext) childFunc)
 		c.fn[i] = bind(ec)
 	}
 	return c.fn[i]
+}
+
+// coercedArgs remembers the arguments of an operation's fields, as coerced.
+type coercedArgs struct {
+	mu   sync.Mutex
+	args map[*ast.Field]map[string]any
+}
+
+// fieldArgs is coerce(ctx, field.ArgumentMap(ec.Variables)), once per field of the operation: a
+// field selected on each object of a list has the same arguments for each (an error is not
+// remembered). The argument values are shared; the map is too when the operation has no field
+// middleware (nothing but resolvers reads it), and is copied otherwise.
+func (ec *executionContext) fieldArgs(ctx context.Context, field graphql.CollectedField, coerce func(context.Context, map[string]any) (map[string]any, error)) (map[string]any, error) {
+	c := &ec.args
+	c.mu.Lock()
+	args, ok := c.args[field.Field]
+	c.mu.Unlock()
+	if ok {
+		if !ec.direct {
+			args = maps.Clone(args)
+		}
+		return args, nil
+	}
+	args, err := coerce(ctx, field.ArgumentMap(ec.Variables))
+	if err != nil {
+		return args, err
+	}
+	c.mu.Lock()
+	if c.args == nil {
+		c.args = make(map[*ast.Field]map[string]any)
+	}
+	c.args[field.Field] = args
+	c.mu.Unlock()
+	if !ec.direct {
+		args = maps.Clone(args)
+	}
+	return args, nil
 }
 
 // collected remembers the fields an operation's selection sets collect for each object type.

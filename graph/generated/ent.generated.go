@@ -1547,7 +1547,7 @@ func (ec *executionContext) fillContext_Conversation_messages(ctx context.Contex
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Conversation_messages_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Conversation_messages_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2190,7 +2190,7 @@ func (ec *executionContext) fillContext_Image_url(ctx context.Context, field gra
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Image_url_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Image_url_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3743,7 +3743,7 @@ func (ec *executionContext) fillContext_Post_comments(ctx context.Context, field
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Post_comments_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Post_comments_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4220,7 +4220,7 @@ func (ec *executionContext) fillContext_Query_node(ctx context.Context, field gr
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_node_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_node_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4275,7 +4275,7 @@ func (ec *executionContext) fillContext_Query_nodes(ctx context.Context, field g
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_nodes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_nodes_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4368,7 +4368,7 @@ func (ec *executionContext) fillContext_Query_jobs(ctx context.Context, field gr
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_jobs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_jobs_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4421,7 +4421,7 @@ func (ec *executionContext) fillContext_Query_image(ctx context.Context, field g
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_image_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_image_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4474,7 +4474,7 @@ func (ec *executionContext) fillContext_Query_posts(ctx context.Context, field g
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_posts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_posts_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4527,7 +4527,7 @@ func (ec *executionContext) fillContext_Query_tags(ctx context.Context, field gr
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_tags_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_tags_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4580,7 +4580,7 @@ func (ec *executionContext) fillContext_Query_post(ctx context.Context, field gr
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_post_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_post_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4633,7 +4633,7 @@ func (ec *executionContext) fillContext_Query_feed(ctx context.Context, field gr
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_feed_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_feed_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4686,7 +4686,7 @@ func (ec *executionContext) fillContext_Query_conversations(ctx context.Context,
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_conversations_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_conversations_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4739,7 +4739,7 @@ func (ec *executionContext) fillContext_Query_search(ctx context.Context, field 
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_search_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_search_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4792,7 +4792,7 @@ func (ec *executionContext) fillContext_Query_searchUsers(ctx context.Context, f
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_searchUsers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_searchUsers_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4845,7 +4845,7 @@ func (ec *executionContext) fillContext_Query_searchTags(ctx context.Context, fi
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_searchTags_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_searchTags_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4898,7 +4898,7 @@ func (ec *executionContext) fillContext_Query_users(ctx context.Context, field g
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_users_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_users_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4991,7 +4991,7 @@ func (ec *executionContext) fillContext_Query_user(ctx context.Context, field gr
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_user_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_user_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -5046,7 +5046,7 @@ func (ec *executionContext) fillContext_Query__entities(ctx context.Context, fie
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query__entities_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query__entities_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -5139,7 +5139,7 @@ func (ec *executionContext) fillContext_Query___type(ctx context.Context, field 
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query___type_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query___type_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -5558,7 +5558,7 @@ func (ec *executionContext) fillContext_Tag_posts(ctx context.Context, field gra
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Tag_posts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Tag_posts_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -6165,7 +6165,7 @@ func (ec *executionContext) fillContext_User_posts(ctx context.Context, field gr
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_User_posts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_User_posts_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -6218,7 +6218,7 @@ func (ec *executionContext) fillContext_User_following(ctx context.Context, fiel
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_User_following_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_User_following_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -6271,7 +6271,7 @@ func (ec *executionContext) fillContext_User_followers(ctx context.Context, fiel
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_User_followers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_User_followers_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -6638,7 +6638,7 @@ func (ec *executionContext) fillContext_User_notifications(ctx context.Context, 
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_User_notifications_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_User_notifications_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}

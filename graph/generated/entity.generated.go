@@ -135,7 +135,7 @@ func (ec *executionContext) fillContext_Entity_findManyCommentByIDs(ctx context.
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Entity_findManyCommentByIDs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Entity_findManyCommentByIDs_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -188,7 +188,7 @@ func (ec *executionContext) fillContext_Entity_findManyPostByIDs(ctx context.Con
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Entity_findManyPostByIDs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Entity_findManyPostByIDs_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -241,7 +241,7 @@ func (ec *executionContext) fillContext_Entity_findManyTagByIDs(ctx context.Cont
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Entity_findManyTagByIDs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Entity_findManyTagByIDs_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -294,7 +294,7 @@ func (ec *executionContext) fillContext_Entity_findManyUserByIDs(ctx context.Con
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Entity_findManyUserByIDs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Entity_findManyUserByIDs_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}

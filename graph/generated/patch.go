@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"reflect"
 	"strconv"
 	"sync"
@@ -363,6 +364,43 @@ func (ec *executionContext) child(i int, bind func(*executionContext) childFunc)
 		c.fn[i] = bind(ec)
 	}
 	return c.fn[i]
+}
+
+// coercedArgs remembers the arguments of an operation's fields, as coerced.
+type coercedArgs struct {
+	mu   sync.Mutex
+	args map[*ast.Field]map[string]any
+}
+
+// fieldArgs is coerce(ctx, field.ArgumentMap(ec.Variables)), once per field of the operation: a
+// field selected on each object of a list has the same arguments for each (an error is not
+// remembered). The argument values are shared; the map is too when the operation has no field
+// middleware (nothing but resolvers reads it), and is copied otherwise.
+func (ec *executionContext) fieldArgs(ctx context.Context, field graphql.CollectedField, coerce func(context.Context, map[string]any) (map[string]any, error)) (map[string]any, error) {
+	c := &ec.args
+	c.mu.Lock()
+	args, ok := c.args[field.Field]
+	c.mu.Unlock()
+	if ok {
+		if !ec.direct {
+			args = maps.Clone(args)
+		}
+		return args, nil
+	}
+	args, err := coerce(ctx, field.ArgumentMap(ec.Variables))
+	if err != nil {
+		return args, err
+	}
+	c.mu.Lock()
+	if c.args == nil {
+		c.args = make(map[*ast.Field]map[string]any)
+	}
+	c.args[field.Field] = args
+	c.mu.Unlock()
+	if !ec.direct {
+		args = maps.Clone(args)
+	}
+	return args, nil
 }
 
 // collected remembers the fields an operation's selection sets collect for each object type.

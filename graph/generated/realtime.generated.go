@@ -332,7 +332,7 @@ func (ec *executionContext) fillContext_Subscription_messageAdded(ctx context.Co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Subscription_messageAdded_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Subscription_messageAdded_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -379,7 +379,7 @@ func (ec *executionContext) fillContext_Subscription_commentAdded(ctx context.Co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Subscription_commentAdded_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Subscription_commentAdded_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}

@@ -3162,10 +3162,11 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 
 type executionContext struct {
 	*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]
-	direct    bool      // patched by graph/execpatch.go: see DirectFields
-	fields    collected // patched by graph/execpatch.go: see collectFields
-	children  children  // patched by graph/execpatch.go: see child
-	resolvers resolvers // patched by graph/execpatch.go: see patch.go
+	direct    bool        // patched by graph/execpatch.go: see DirectFields
+	fields    collected   // patched by graph/execpatch.go: see collectFields
+	children  children    // patched by graph/execpatch.go: see child
+	resolvers resolvers   // patched by graph/execpatch.go: see patch.go
+	args      coercedArgs // patched by graph/execpatch.go: see fieldArgs
 }
 
 func newExecutionContext(

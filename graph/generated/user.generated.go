@@ -956,7 +956,7 @@ func (ec *executionContext) fillContext_Mutation_register(ctx context.Context, f
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_register_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_register_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1009,7 +1009,7 @@ func (ec *executionContext) fillContext_Mutation_login(ctx context.Context, fiel
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_login_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_login_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1062,7 +1062,7 @@ func (ec *executionContext) fillContext_Mutation_updateProfile(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_updateProfile_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_updateProfile_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1115,7 +1115,7 @@ func (ec *executionContext) fillContext_Mutation_setMembershipPlan(ctx context.C
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_setMembershipPlan_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_setMembershipPlan_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1168,7 +1168,7 @@ func (ec *executionContext) fillContext_Mutation_startMembershipCheckout(ctx con
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_startMembershipCheckout_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_startMembershipCheckout_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1221,7 +1221,7 @@ func (ec *executionContext) fillContext_Mutation_openBillingPortal(ctx context.C
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_openBillingPortal_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_openBillingPortal_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1274,7 +1274,7 @@ func (ec *executionContext) fillContext_Mutation_verifyEmail(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_verifyEmail_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_verifyEmail_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1367,7 +1367,7 @@ func (ec *executionContext) fillContext_Mutation_changeEmail(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_changeEmail_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_changeEmail_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1420,7 +1420,7 @@ func (ec *executionContext) fillContext_Mutation_requestPasswordReset(ctx contex
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_requestPasswordReset_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_requestPasswordReset_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1473,7 +1473,7 @@ func (ec *executionContext) fillContext_Mutation_resetPassword(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_resetPassword_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_resetPassword_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1526,7 +1526,7 @@ func (ec *executionContext) fillContext_Mutation_updateNotificationSettings(ctx 
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_updateNotificationSettings_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_updateNotificationSettings_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1579,7 +1579,7 @@ func (ec *executionContext) fillContext_Mutation_startSignIn(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_startSignIn_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_startSignIn_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1632,7 +1632,7 @@ func (ec *executionContext) fillContext_Mutation_completeSignIn(ctx context.Cont
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_completeSignIn_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_completeSignIn_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1685,7 +1685,7 @@ func (ec *executionContext) fillContext_Mutation_linkIdentity(ctx context.Contex
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_linkIdentity_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_linkIdentity_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1738,7 +1738,7 @@ func (ec *executionContext) fillContext_Mutation_unlinkIdentity(ctx context.Cont
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_unlinkIdentity_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_unlinkIdentity_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1791,7 +1791,7 @@ func (ec *executionContext) fillContext_Mutation_confirmIdentityLink(ctx context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_confirmIdentityLink_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_confirmIdentityLink_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1844,7 +1844,7 @@ func (ec *executionContext) fillContext_Mutation_setPassword(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_setPassword_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_setPassword_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1897,7 +1897,7 @@ func (ec *executionContext) fillContext_Mutation_retryJob(ctx context.Context, f
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_retryJob_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_retryJob_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1950,7 +1950,7 @@ func (ec *executionContext) fillContext_Mutation_cancelJob(ctx context.Context, 
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_cancelJob_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_cancelJob_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2003,7 +2003,7 @@ func (ec *executionContext) fillContext_Mutation_uploadImage(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_uploadImage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_uploadImage_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2056,7 +2056,7 @@ func (ec *executionContext) fillContext_Mutation_createImageUpload(ctx context.C
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_createImageUpload_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_createImageUpload_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2109,7 +2109,7 @@ func (ec *executionContext) fillContext_Mutation_completeImageUpload(ctx context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_completeImageUpload_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_completeImageUpload_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2162,7 +2162,7 @@ func (ec *executionContext) fillContext_Mutation_hideImage(ctx context.Context, 
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_hideImage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_hideImage_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2215,7 +2215,7 @@ func (ec *executionContext) fillContext_Mutation_hidePost(ctx context.Context, f
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_hidePost_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_hidePost_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2268,7 +2268,7 @@ func (ec *executionContext) fillContext_Mutation_unhidePost(ctx context.Context,
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_unhidePost_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_unhidePost_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2321,7 +2321,7 @@ func (ec *executionContext) fillContext_Mutation_hideComment(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_hideComment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_hideComment_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2374,7 +2374,7 @@ func (ec *executionContext) fillContext_Mutation_unhideComment(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_unhideComment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_unhideComment_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2427,7 +2427,7 @@ func (ec *executionContext) fillContext_Mutation_setUserRole(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_setUserRole_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_setUserRole_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2480,7 +2480,7 @@ func (ec *executionContext) fillContext_Mutation_banUser(ctx context.Context, fi
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_banUser_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_banUser_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2533,7 +2533,7 @@ func (ec *executionContext) fillContext_Mutation_unbanUser(ctx context.Context, 
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_unbanUser_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_unbanUser_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2586,7 +2586,7 @@ func (ec *executionContext) fillContext_Mutation_createPost(ctx context.Context,
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_createPost_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_createPost_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2639,7 +2639,7 @@ func (ec *executionContext) fillContext_Mutation_updatePost(ctx context.Context,
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_updatePost_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_updatePost_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2692,7 +2692,7 @@ func (ec *executionContext) fillContext_Mutation_publishPost(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_publishPost_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_publishPost_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2745,7 +2745,7 @@ func (ec *executionContext) fillContext_Mutation_deletePost(ctx context.Context,
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_deletePost_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_deletePost_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2798,7 +2798,7 @@ func (ec *executionContext) fillContext_Mutation_addComment(ctx context.Context,
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_addComment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_addComment_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2851,7 +2851,7 @@ func (ec *executionContext) fillContext_Mutation_deleteComment(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_deleteComment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_deleteComment_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2904,7 +2904,7 @@ func (ec *executionContext) fillContext_Mutation_sendMessage(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_sendMessage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_sendMessage_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2957,7 +2957,7 @@ func (ec *executionContext) fillContext_Mutation_setMessagePolicy(ctx context.Co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_setMessagePolicy_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_setMessagePolicy_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3010,7 +3010,7 @@ func (ec *executionContext) fillContext_Mutation_markNotificationsRead(ctx conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_markNotificationsRead_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_markNotificationsRead_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3063,7 +3063,7 @@ func (ec *executionContext) fillContext_Mutation_refreshSession(ctx context.Cont
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_refreshSession_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_refreshSession_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3196,7 +3196,7 @@ func (ec *executionContext) fillContext_Mutation_revokeSession(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_revokeSession_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_revokeSession_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3249,7 +3249,7 @@ func (ec *executionContext) fillContext_Mutation_changePassword(ctx context.Cont
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_changePassword_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_changePassword_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3302,7 +3302,7 @@ func (ec *executionContext) fillContext_Mutation_likePost(ctx context.Context, f
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_likePost_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_likePost_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3355,7 +3355,7 @@ func (ec *executionContext) fillContext_Mutation_unlikePost(ctx context.Context,
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_unlikePost_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_unlikePost_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3408,7 +3408,7 @@ func (ec *executionContext) fillContext_Mutation_followUser(ctx context.Context,
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_followUser_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_followUser_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3461,7 +3461,7 @@ func (ec *executionContext) fillContext_Mutation_unfollowUser(ctx context.Contex
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_unfollowUser_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_unfollowUser_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
