@@ -109,6 +109,19 @@ var (
 	unmarshalFunc = regexp.MustCompile(`(?ms)^func \(ec \*executionContext\) unmarshal\w*\(.*?^}$`)
 	// A field context's coercion of the field's arguments.
 	fieldArgs = regexp.MustCompile(`(\tif fc\.Args, err = )ec\.(field_\w+_args)\(ctx, field\.ArgumentMap\(ec\.Variables\)\); err != nil \{`)
+	// A list marshaled by marshalList and returned, after the check of its non-null elements.
+	listReturn = regexp.MustCompile(`(?m)^\tret := marshalList\(ctx, len\(v\), \d+, (?:true|false), func\(ctx context\.Context, i int\) graphql\.Marshaler \{
+(?:\t\t.*
+)+?\t\}\)
+(?:
+\tfor _, e := range ret \{
+\t\tif e == graphql\.Null \{
+\t\t\treturn graphql\.Null
+\t\t\}
+\t\}
+)?
+\treturn ret
+\}`)
 	// A call of a resolver root's resolver.
 	resolverCall = regexp.MustCompile(`ec\.Resolvers\.(\w+)\(\)\.`)
 	// A field context's child fields.
@@ -135,7 +148,9 @@ var (
 		"graphql.MarshalInt":     {"int": "(*intField)(&FIELD)"},
 		"scalar.MarshalIntID":    {"int": "(*intIDField)(&FIELD)"},
 		"graphql.MarshalBoolean": {"bool": "marshalBool(FIELD)"},
+		"scalar.MarshalTime":     {"time.Time": "(*timeField)(&FIELD)"},
 	}
+	timeMarshal  = "func MarshalTime(t time.Time) graphql.Marshaler { return graphql.MarshalTime(t) }"
 	intIDMarshal = "func MarshalIntID(id int) graphql.Marshaler { return graphql.MarshalIntID(id) }"
 	scalarCtxt   = regexp.MustCompile(`(?m)^func \(ec \*executionContext\) (fieldContext_(\w+))\(_ context\.Context, field graphql\.CollectedField\) \(fc \*graphql\.FieldContext, err error\) \{
 \treturn graphql\.NewScalarFieldContext\(`)
@@ -154,8 +169,8 @@ func main() {
 	nullable := map[string]bool{}
 	// The leaf marshalers whose value can be marshaled from its field, by the field's Go type.
 	byField := map[string]map[string]string{}
-	if src, err := os.ReadFile("graph/scalar/scalar.go"); err != nil || !strings.Contains(string(src), intIDMarshal) {
-		fail("graph/scalar no longer marshals an ID as gqlgen's MarshalIntID: update graph/execpatch.go")
+	if src, err := os.ReadFile("graph/scalar/scalar.go"); err != nil || !strings.Contains(string(src), intIDMarshal) || !strings.Contains(string(src), timeMarshal) {
+		fail("graph/scalar no longer marshals an ID and a time as gqlgen's MarshalIntID and MarshalTime: update graph/execpatch.go")
 	}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -222,7 +237,7 @@ ${1}})
 			if read != nil && scalar[g[3]] && !(strings.HasPrefix(g[5], "*") && !strings.HasPrefix(g[6], "marshalO")) {
 				direct++
 				cond := "ec.direct"
-				if nullable[g[6]] { // a time marshals as null only when zero
+				if nullable[g[6]] || g[5] == "time.Time" { // a time marshals as null only when zero
 					cond += " && !obj." + read[1] + ".IsZero()"
 				}
 				value := "ec." + g[6] + "(ctx, field.Selections, obj." + read[1] + ")"
@@ -298,6 +313,13 @@ ${1}})
 		src = fieldArgs.ReplaceAllString(src, "${1}ec.fieldArgs(ctx, field, ec.${2}); err != nil {")
 		lists += strings.Count(src, "graphql.MarshalSliceConcurrently(")
 		src = strings.ReplaceAll(src, "graphql.MarshalSliceConcurrently(", "marshalList(")
+		// The list is given by pointer (see marshalList).
+		if strings.Count(src, "ret := marshalList(") != len(listReturn.FindAllString(src, -1)) {
+			fail("%s: gqlgen's list marshaling changed shape: update graph/execpatch.go", f)
+		}
+		src = listReturn.ReplaceAllStringFunc(src, func(m string) string {
+			return strings.Replace(m, "range ret {", "range *ret {", 1)
+		})
 		collects += strings.Count(src, collect)
 		src = strings.ReplaceAll(src, collect, "ec.collectFields(sel, ")
 		if strings.Contains(src, execState) {
@@ -369,6 +391,7 @@ import (
 	"reflect"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -499,6 +522,21 @@ func (s *stringField) MarshalGQL(w io.Writer) { writeQuotedString(w, string(*s))
 func (i *intField) MarshalGQL(w io.Writer)    { writeInt(w, int64(*i), false) }
 func (i *intIDField) MarshalGQL(w io.Writer)  { writeInt(w, int64(*i), true) }
 
+// timeField is a time field marshaled as gqlgen's MarshalTime writes a time that is not zero:
+// RFC 3339 with nanoseconds, quoted (it has nothing to escape).
+type timeField time.Time
+
+func (t *timeField) MarshalGQL(w io.Writer) {
+	b, ok := w.(*bytes.Buffer)
+	if !ok {
+		io.WriteString(w, strconv.Quote(time.Time(*t).Format(time.RFC3339Nano)))
+		return
+	}
+	buf := append(b.AvailableBuffer(), '"')
+	buf = time.Time(*t).AppendFormat(buf, time.RFC3339Nano)
+	b.Write(append(buf, '"'))
+}
+
 // writeQuotedString writes s as a JSON string, escaped as gqlgen does (control characters,
 // quotes and backslashes; other bytes as they are).
 func writeQuotedString(w io.Writer, s string) {
@@ -556,8 +594,11 @@ func writeInt(w io.Writer, i int64, quoted bool) {
 	b.Write(buf)
 }
 
-// gqlgen's Boolean marshalers hold nothing but their value: two serve every field.
-var marshaledTrue, marshaledFalse = graphql.MarshalBoolean(true), graphql.MarshalBoolean(false)
+// Two Boolean marshalers serve every field, writing what gqlgen's MarshalBoolean writes.
+var (
+	marshaledTrue  = graphql.WriterFunc(func(w io.Writer) { io.WriteString(w, "true") })
+	marshaledFalse = graphql.WriterFunc(func(w io.Writer) { io.WriteString(w, "false") })
+)
 
 func marshalBool(b bool) graphql.Marshaler {
 	if b {
@@ -571,10 +612,36 @@ func marshalBool(b bool) graphql.Marshaler {
 // an element waits for is batched by the request's loaders, which field collection and the
 // loaders' prefetch fill before the elements run. The elements' contexts, field contexts and
 // indexes are allocated together, in one array. (With one element at a time there is nothing for workerLimit to limit.)
-func marshalList(ctx context.Context, length int, _ int64, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) graphql.Array {
-	ret := make(graphql.Array, length)
+//
+// The list is given by pointer, which an interface holds without an allocation; up to 8 values
+// are allocated with it.
+func marshalList(ctx context.Context, length int, _ int64, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) *graphql.Array {
+	var list *graphql.Array
+	if length <= 8 {
+		l := &list8{}
+		l.Array = l.values[:length]
+		list = &l.Array
+	} else {
+		list = &graphql.Array{}
+		*list = make(graphql.Array, length)
+	}
+	if !marshalElements(ctx, *list, omitPanicHandler, marshalElement) {
+		*list = nil
+	}
+	return list
+}
+
+// list8 is a list of up to 8 values, with its values.
+type list8 struct {
+	graphql.Array
+	values [8]graphql.Marshaler
+}
+
+// marshalElements marshals a list's elements into ret; false when one panicked.
+func marshalElements(ctx context.Context, ret graphql.Array, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) bool {
+	length := len(ret)
 	if length == 0 {
-		return ret
+		return true
 	}
 	elems := make([]struct {
 		fieldCtx
@@ -601,10 +668,7 @@ func marshalList(ctx context.Context, length int, _ int64, omitPanicHandler bool
 			ret[i] = marshalElement(childCtx, i)
 		}()
 	}
-	if failed {
-		return nil
-	}
-	return ret
+	return !failed
 }
 
 // fieldCtx is a context that holds a field context, allocated together, as

@@ -924,7 +924,7 @@ func (ec *executionContext) marshalOMembership2ᚕᚖgithubᚗcomᚋagoraᚋagor
 		return ec.marshalNMembership2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMembership(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
+	for _, e := range *ret {
 		if e == graphql.Null {
 			return graphql.Null
 		}

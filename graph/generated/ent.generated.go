@@ -939,7 +939,7 @@ func (ec *executionContext) fieldContext_Comment_id(_ context.Context, field gra
 
 func (ec *executionContext) _Comment_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Comment) (ret graphql.Marshaler) {
 	if ec.direct && !obj.CreatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
+		return (*timeField)(&obj.CreatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -975,7 +975,7 @@ func (ec *executionContext) fieldContext_Comment_createdAt(_ context.Context, fi
 
 func (ec *executionContext) _Comment_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Comment) (ret graphql.Marshaler) {
 	if ec.direct && !obj.UpdatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.UpdatedAt)
+		return (*timeField)(&obj.UpdatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1391,7 +1391,7 @@ func (ec *executionContext) fieldContext_Conversation_id(_ context.Context, fiel
 
 func (ec *executionContext) _Conversation_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
 	if ec.direct && !obj.CreatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
+		return (*timeField)(&obj.CreatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1427,7 +1427,7 @@ func (ec *executionContext) fieldContext_Conversation_createdAt(_ context.Contex
 
 func (ec *executionContext) _Conversation_lastMessageAt(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
 	if ec.direct && !obj.LastMessageAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.LastMessageAt)
+		return (*timeField)(&obj.LastMessageAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1784,7 +1784,7 @@ func (ec *executionContext) fieldContext_Image_id(_ context.Context, field graph
 
 func (ec *executionContext) _Image_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Image) (ret graphql.Marshaler) {
 	if ec.direct && !obj.CreatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
+		return (*timeField)(&obj.CreatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1820,7 +1820,7 @@ func (ec *executionContext) fieldContext_Image_createdAt(_ context.Context, fiel
 
 func (ec *executionContext) _Image_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Image) (ret graphql.Marshaler) {
 	if ec.direct && !obj.UpdatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.UpdatedAt)
+		return (*timeField)(&obj.UpdatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2311,7 +2311,7 @@ func (ec *executionContext) fieldContext_Message_body(_ context.Context, field g
 
 func (ec *executionContext) _Message_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
 	if ec.direct && !obj.CreatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
+		return (*timeField)(&obj.CreatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2691,7 +2691,7 @@ func (ec *executionContext) fieldContext_Notification_kind(_ context.Context, fi
 
 func (ec *executionContext) _Notification_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
 	if ec.direct && !obj.CreatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
+		return (*timeField)(&obj.CreatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -3295,7 +3295,7 @@ func (ec *executionContext) fieldContext_Post_id(_ context.Context, field graphq
 
 func (ec *executionContext) _Post_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
 	if ec.direct && !obj.CreatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
+		return (*timeField)(&obj.CreatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -3331,7 +3331,7 @@ func (ec *executionContext) fieldContext_Post_createdAt(_ context.Context, field
 
 func (ec *executionContext) _Post_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
 	if ec.direct && !obj.UpdatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.UpdatedAt)
+		return (*timeField)(&obj.UpdatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -5260,7 +5260,7 @@ func (ec *executionContext) fieldContext_Session_userAgent(_ context.Context, fi
 
 func (ec *executionContext) _Session_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Session) (ret graphql.Marshaler) {
 	if ec.direct && !obj.CreatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
+		return (*timeField)(&obj.CreatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -5296,7 +5296,7 @@ func (ec *executionContext) fieldContext_Session_createdAt(_ context.Context, fi
 
 func (ec *executionContext) _Session_lastUsedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Session) (ret graphql.Marshaler) {
 	if ec.direct && !obj.LastUsedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.LastUsedAt)
+		return (*timeField)(&obj.LastUsedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -5332,7 +5332,7 @@ func (ec *executionContext) fieldContext_Session_lastUsedAt(_ context.Context, f
 
 func (ec *executionContext) _Session_expiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.Session) (ret graphql.Marshaler) {
 	if ec.direct && !obj.ExpiresAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.ExpiresAt)
+		return (*timeField)(&obj.ExpiresAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -5478,7 +5478,7 @@ func (ec *executionContext) fieldContext_Tag_name(_ context.Context, field graph
 
 func (ec *executionContext) _Tag_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
 	if ec.direct && !obj.CreatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
+		return (*timeField)(&obj.CreatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -5833,7 +5833,7 @@ func (ec *executionContext) fieldContext_User_id(_ context.Context, field graphq
 
 func (ec *executionContext) _User_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct && !obj.CreatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
+		return (*timeField)(&obj.CreatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -5869,7 +5869,7 @@ func (ec *executionContext) fieldContext_User_createdAt(_ context.Context, field
 
 func (ec *executionContext) _User_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct && !obj.UpdatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.UpdatedAt)
+		return (*timeField)(&obj.UpdatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -12098,7 +12098,7 @@ func (ec *executionContext) marshalOSession2ᚕᚖgithubᚗcomᚋagoraᚋagora�
 		return ec.marshalNSession2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐSession(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
+	for _, e := range *ret {
 		if e == graphql.Null {
 			return graphql.Null
 		}
@@ -12130,7 +12130,7 @@ func (ec *executionContext) marshalOTag2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋent
 		return ec.marshalNTag2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTag(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
+	for _, e := range *ret {
 		if e == graphql.Null {
 			return graphql.Null
 		}
@@ -12215,7 +12215,7 @@ func (ec *executionContext) marshalOUser2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋen
 		return ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
+	for _, e := range *ret {
 		if e == graphql.Null {
 			return graphql.Null
 		}

@@ -105,7 +105,7 @@ func (ec *executionContext) fieldContext_CompleteSignInPayload_accessToken(_ con
 
 func (ec *executionContext) _CompleteSignInPayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.CompleteSignInPayload) (ret graphql.Marshaler) {
 	if ec.direct && !obj.ExpiresAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.ExpiresAt)
+		return (*timeField)(&obj.ExpiresAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -177,7 +177,7 @@ func (ec *executionContext) fieldContext_CompleteSignInPayload_refreshToken(_ co
 
 func (ec *executionContext) _CompleteSignInPayload_refreshTokenExpiresAt(ctx context.Context, field graphql.CollectedField, obj *model.CompleteSignInPayload) (ret graphql.Marshaler) {
 	if ec.direct && !obj.RefreshTokenExpiresAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.RefreshTokenExpiresAt)
+		return (*timeField)(&obj.RefreshTokenExpiresAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -321,7 +321,7 @@ func (ec *executionContext) fieldContext_Identity_email(_ context.Context, field
 
 func (ec *executionContext) _Identity_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
 	if ec.direct && !obj.CreatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
+		return (*timeField)(&obj.CreatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1071,7 +1071,7 @@ func (ec *executionContext) marshalNProvider2ᚕᚖgithubᚗcomᚋagoraᚋagora�
 		return ec.marshalNProvider2ᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋidentityᚐProviderInfo(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
+	for _, e := range *ret {
 		if e == graphql.Null {
 			return graphql.Null
 		}
@@ -1145,7 +1145,7 @@ func (ec *executionContext) marshalOIdentity2ᚕᚖgithubᚗcomᚋagoraᚋagora�
 		return ec.marshalNIdentity2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐIdentity(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
+	for _, e := range *ret {
 		if e == graphql.Null {
 			return graphql.Null
 		}

@@ -301,7 +301,7 @@ func (ec *executionContext) fieldContext_Job_lastError(_ context.Context, field 
 
 func (ec *executionContext) _Job_createdAt(ctx context.Context, field graphql.CollectedField, obj *rivertype.JobRow) (ret graphql.Marshaler) {
 	if ec.direct && !obj.CreatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
+		return (*timeField)(&obj.CreatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -337,7 +337,7 @@ func (ec *executionContext) fieldContext_Job_createdAt(_ context.Context, field 
 
 func (ec *executionContext) _Job_scheduledAt(ctx context.Context, field graphql.CollectedField, obj *rivertype.JobRow) (ret graphql.Marshaler) {
 	if ec.direct && !obj.ScheduledAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.ScheduledAt)
+		return (*timeField)(&obj.ScheduledAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1008,7 +1008,7 @@ func (ec *executionContext) marshalNJob2ᚕᚖgithubᚗcomᚋriverqueueᚋriver�
 		return ec.marshalNJob2ᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRow(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
+	for _, e := range *ret {
 		if e == graphql.Null {
 			return graphql.Null
 		}

@@ -140,7 +140,7 @@ func (ec *executionContext) fieldContext_CreateImageUploadPayload_url(_ context.
 
 func (ec *executionContext) _CreateImageUploadPayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.CreateImageUploadPayload) (ret graphql.Marshaler) {
 	if ec.direct && !obj.ExpiresAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.ExpiresAt)
+		return (*timeField)(&obj.ExpiresAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -909,7 +909,7 @@ func (ec *executionContext) marshalNImageVariant2ᚕᚖgithubᚗcomᚋagoraᚋag
 		return ec.marshalNImageVariant2ᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋmediaᚐVariantURL(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
+	for _, e := range *ret {
 		if e == graphql.Null {
 			return graphql.Null
 		}

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -141,6 +142,21 @@ func (s *stringField) MarshalGQL(w io.Writer) { writeQuotedString(w, string(*s))
 func (i *intField) MarshalGQL(w io.Writer)    { writeInt(w, int64(*i), false) }
 func (i *intIDField) MarshalGQL(w io.Writer)  { writeInt(w, int64(*i), true) }
 
+// timeField is a time field marshaled as gqlgen's MarshalTime writes a time that is not zero:
+// RFC 3339 with nanoseconds, quoted (it has nothing to escape).
+type timeField time.Time
+
+func (t *timeField) MarshalGQL(w io.Writer) {
+	b, ok := w.(*bytes.Buffer)
+	if !ok {
+		io.WriteString(w, strconv.Quote(time.Time(*t).Format(time.RFC3339Nano)))
+		return
+	}
+	buf := append(b.AvailableBuffer(), '"')
+	buf = time.Time(*t).AppendFormat(buf, time.RFC3339Nano)
+	b.Write(append(buf, '"'))
+}
+
 // writeQuotedString writes s as a JSON string, escaped as gqlgen does (control characters,
 // quotes and backslashes; other bytes as they are).
 func writeQuotedString(w io.Writer, s string) {
@@ -198,8 +214,11 @@ func writeInt(w io.Writer, i int64, quoted bool) {
 	b.Write(buf)
 }
 
-// gqlgen's Boolean marshalers hold nothing but their value: two serve every field.
-var marshaledTrue, marshaledFalse = graphql.MarshalBoolean(true), graphql.MarshalBoolean(false)
+// Two Boolean marshalers serve every field, writing what gqlgen's MarshalBoolean writes.
+var (
+	marshaledTrue  = graphql.WriterFunc(func(w io.Writer) { io.WriteString(w, "true") })
+	marshaledFalse = graphql.WriterFunc(func(w io.Writer) { io.WriteString(w, "false") })
+)
 
 func marshalBool(b bool) graphql.Marshaler {
 	if b {
@@ -213,10 +232,36 @@ func marshalBool(b bool) graphql.Marshaler {
 // an element waits for is batched by the request's loaders, which field collection and the
 // loaders' prefetch fill before the elements run. The elements' contexts, field contexts and
 // indexes are allocated together, in one array. (With one element at a time there is nothing for workerLimit to limit.)
-func marshalList(ctx context.Context, length int, _ int64, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) graphql.Array {
-	ret := make(graphql.Array, length)
+//
+// The list is given by pointer, which an interface holds without an allocation; up to 8 values
+// are allocated with it.
+func marshalList(ctx context.Context, length int, _ int64, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) *graphql.Array {
+	var list *graphql.Array
+	if length <= 8 {
+		l := &list8{}
+		l.Array = l.values[:length]
+		list = &l.Array
+	} else {
+		list = &graphql.Array{}
+		*list = make(graphql.Array, length)
+	}
+	if !marshalElements(ctx, *list, omitPanicHandler, marshalElement) {
+		*list = nil
+	}
+	return list
+}
+
+// list8 is a list of up to 8 values, with its values.
+type list8 struct {
+	graphql.Array
+	values [8]graphql.Marshaler
+}
+
+// marshalElements marshals a list's elements into ret; false when one panicked.
+func marshalElements(ctx context.Context, ret graphql.Array, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) bool {
+	length := len(ret)
 	if length == 0 {
-		return ret
+		return true
 	}
 	elems := make([]struct {
 		fieldCtx
@@ -243,10 +288,7 @@ func marshalList(ctx context.Context, length int, _ int64, omitPanicHandler bool
 			ret[i] = marshalElement(childCtx, i)
 		}()
 	}
-	if failed {
-		return nil
-	}
-	return ret
+	return !failed
 }
 
 // fieldCtx is a context that holds a field context, allocated together, as

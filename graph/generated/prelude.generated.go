@@ -2156,7 +2156,7 @@ func (ec *executionContext) marshalN__Directive2ᚕgithubᚗcomᚋ99designsᚋgq
 		return ec.marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
+	for _, e := range *ret {
 		if e == graphql.Null {
 			return graphql.Null
 		}
@@ -2202,7 +2202,7 @@ func (ec *executionContext) marshalN__DirectiveLocation2ᚕstringᚄ(ctx context
 		return ec.marshalN__DirectiveLocation2string(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
+	for _, e := range *ret {
 		if e == graphql.Null {
 			return graphql.Null
 		}
@@ -2230,7 +2230,7 @@ func (ec *executionContext) marshalN__InputValue2ᚕgithubᚗcomᚋ99designsᚋg
 		return ec.marshalN__InputValue2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValue(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
+	for _, e := range *ret {
 		if e == graphql.Null {
 			return graphql.Null
 		}
@@ -2250,7 +2250,7 @@ func (ec *executionContext) marshalN__Type2ᚕgithubᚗcomᚋ99designsᚋgqlgen�
 		return ec.marshalN__Type2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
+	for _, e := range *ret {
 		if e == graphql.Null {
 			return graphql.Null
 		}
@@ -2461,7 +2461,7 @@ func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgq
 		return ec.marshalN__EnumValue2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValue(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
+	for _, e := range *ret {
 		if e == graphql.Null {
 			return graphql.Null
 		}
@@ -2480,7 +2480,7 @@ func (ec *executionContext) marshalO__Field2ᚕgithubᚗcomᚋ99designsᚋgqlgen
 		return ec.marshalN__Field2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐField(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
+	for _, e := range *ret {
 		if e == graphql.Null {
 			return graphql.Null
 		}
@@ -2499,7 +2499,7 @@ func (ec *executionContext) marshalO__InputValue2ᚕgithubᚗcomᚋ99designsᚋg
 		return ec.marshalN__InputValue2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValue(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
+	for _, e := range *ret {
 		if e == graphql.Null {
 			return graphql.Null
 		}
@@ -2525,7 +2525,7 @@ func (ec *executionContext) marshalO__Type2ᚕgithubᚗcomᚋ99designsᚋgqlgen�
 		return ec.marshalN__Type2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
+	for _, e := range *ret {
 		if e == graphql.Null {
 			return graphql.Null
 		}

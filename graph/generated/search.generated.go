@@ -749,7 +749,7 @@ func (ec *executionContext) marshalNHighlightPart2ᚕgithubᚗcomᚋagoraᚋagor
 		return ec.marshalNHighlightPart2githubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐHighlightPart(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
+	for _, e := range *ret {
 		if e == graphql.Null {
 			return graphql.Null
 		}
@@ -775,7 +775,7 @@ func (ec *executionContext) marshalNPostSearchEdge2ᚕᚖgithubᚗcomᚋagoraᚋ
 		return ec.marshalNPostSearchEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐPostEdge(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
+	for _, e := range *ret {
 		if e == graphql.Null {
 			return graphql.Null
 		}

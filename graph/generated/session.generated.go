@@ -252,7 +252,7 @@ func (ec *executionContext) fieldContext_RefreshSessionPayload_accessToken(_ con
 
 func (ec *executionContext) _RefreshSessionPayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.RefreshSessionPayload) (ret graphql.Marshaler) {
 	if ec.direct && !obj.ExpiresAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.ExpiresAt)
+		return (*timeField)(&obj.ExpiresAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -324,7 +324,7 @@ func (ec *executionContext) fieldContext_RefreshSessionPayload_refreshToken(_ co
 
 func (ec *executionContext) _RefreshSessionPayload_refreshTokenExpiresAt(ctx context.Context, field graphql.CollectedField, obj *model.RefreshSessionPayload) (ret graphql.Marshaler) {
 	if ec.direct && !obj.RefreshTokenExpiresAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.RefreshTokenExpiresAt)
+		return (*timeField)(&obj.RefreshTokenExpiresAt)
 	}
 	return graphql.ResolveField(
 		ctx,

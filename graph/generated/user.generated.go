@@ -804,7 +804,7 @@ func (ec *executionContext) fieldContext_LoginPayload_accessToken(_ context.Cont
 
 func (ec *executionContext) _LoginPayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.LoginPayload) (ret graphql.Marshaler) {
 	if ec.direct && !obj.ExpiresAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.ExpiresAt)
+		return (*timeField)(&obj.ExpiresAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -876,7 +876,7 @@ func (ec *executionContext) fieldContext_LoginPayload_refreshToken(_ context.Con
 
 func (ec *executionContext) _LoginPayload_refreshTokenExpiresAt(ctx context.Context, field graphql.CollectedField, obj *model.LoginPayload) (ret graphql.Marshaler) {
 	if ec.direct && !obj.RefreshTokenExpiresAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.RefreshTokenExpiresAt)
+		return (*timeField)(&obj.RefreshTokenExpiresAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -3546,7 +3546,7 @@ func (ec *executionContext) fieldContext_RegisterPayload_accessToken(_ context.C
 
 func (ec *executionContext) _RegisterPayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.RegisterPayload) (ret graphql.Marshaler) {
 	if ec.direct && !obj.ExpiresAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.ExpiresAt)
+		return (*timeField)(&obj.ExpiresAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -3618,7 +3618,7 @@ func (ec *executionContext) fieldContext_RegisterPayload_refreshToken(_ context.
 
 func (ec *executionContext) _RegisterPayload_refreshTokenExpiresAt(ctx context.Context, field graphql.CollectedField, obj *model.RegisterPayload) (ret graphql.Marshaler) {
 	if ec.direct && !obj.RefreshTokenExpiresAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.RefreshTokenExpiresAt)
+		return (*timeField)(&obj.RefreshTokenExpiresAt)
 	}
 	return graphql.ResolveField(
 		ctx,

@@ -104,8 +104,13 @@ func toInt(v any) (int64, bool) {
 // and a path is needed only for an error.
 type fieldPath struct{ names []string }
 
-func (p *fieldPath) push(alias string) { p.names = append(p.names, alias) }
-func (p *fieldPath) pop()              { p.names = p.names[:len(p.names)-1] }
+func (p *fieldPath) push(alias string) {
+	if p.names == nil {
+		p.names = make([]string, 0, 16) // deeper than most operations: no growth
+	}
+	p.names = append(p.names, alias)
+}
+func (p *fieldPath) pop() { p.names = p.names[:len(p.names)-1] }
 
 // path is the path as a response path.
 func (p *fieldPath) path() ast.Path {
