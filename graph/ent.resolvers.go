@@ -44,8 +44,11 @@ func (r *postResolver) Tags(ctx context.Context, obj *ent.Post) ([]*ent.Tag, err
 	if err != nil {
 		return nil, err
 	}
-	tags = slices.Clone(tags) // the loaded slice may be shared
-	slices.SortFunc(tags, func(a, b *ent.Tag) int { return strings.Compare(a.Name, b.Name) })
+	byName := func(a, b *ent.Tag) int { return strings.Compare(a.Name, b.Name) }
+	if !slices.IsSortedFunc(tags, byName) {
+		tags = slices.Clone(tags) // the loaded slice may be shared
+		slices.SortFunc(tags, byName)
+	}
 	return tags, nil
 }
 

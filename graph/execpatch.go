@@ -12,8 +12,21 @@
 //   - marshals a leaf field that only reads its object's Go field directly, when the operation
 //     has no field middleware (server's fieldHooks says so with the DirectFields extension):
 //     ResolveField's field context, context value, closures and boxed result (six or more
-//     allocations per leaf) guard nothing there, as reading a field cannot fail or block.
+//     allocations per leaf) guard nothing there, as reading a field cannot fail or block; a
+//     string, Int, ID, Boolean or time is written from the field itself, by pointer;
+//   - resolves every other field without directives through resolveDirect in such an operation:
+//     the same field context, errors, nulls and panic recovery, without the closures; its
+//     context and field context in one allocation (fieldCtx), its arguments coerced once per
+//     operation, and an object's concurrent fields resolved in place (resolveNow);
+//   - marshals an object's own fields with fieldSet, not graphql.FieldSet (no map of the names
+//     written, no iterator; reused once written), collects an object's fields once per
+//     operation, and binds a field context's Child and the resolver roots once per operation;
+//   - marshals a list's elements one after the other (marshalList), not each on a goroutine:
+//     what they wait for goes through the request's loaders, which batch however late they run
+//     (field collection and loader.Prefetch queue the keys first; TestStatementCount holds it);
+//   - builds the input unmarshalers' map once, not per operation.
 //
+// The code they call is written to graph/generated/patch.go.
 // It fails when gqlgen's output no longer has the shape it patches, so that an upgrade of gqlgen
 // is noticed here rather than silently losing the patch.
 package main
@@ -61,8 +74,9 @@ var (
 \t+return innerFunc\(ctx, deferredFieldSet\)
 \t+\}\)\n`)
 	leafError = regexp.MustCompile(`errors\.New\("field of type (\w+) does not have child fields"\)`)
-	// A field whose resolver reads a Go field of its object and has no directive middleware.
-	fieldRead = regexp.MustCompile(`(?m)^(func \(ec \*executionContext\) _\w+\(ctx context\.Context, field graphql\.CollectedField, obj \S+\) \(ret graphql\.Marshaler\) \{
+	// A field resolved through ResolveField without directive middleware: its resolver's body, the
+	// type it gives, its marshaler, whether it recovers from a panic and whether it is non-null.
+	resolveCall = regexp.MustCompile(`(?m)^(func \(ec \*executionContext\) _\w+\(ctx context\.Context, field graphql\.CollectedField(?:, obj \S+)?\) \(ret graphql\.Marshaler\) \{
 )(\treturn graphql\.ResolveField\(
 \t\tctx,
 \t\tec\.OperationContext,
@@ -71,16 +85,81 @@ var (
 \t\t\treturn ec\.(fieldContext_\w+)\(ctx, field\)
 \t\t\},
 \t\tfunc\(ctx context\.Context\) \(any, error\) \{
-\t\t\treturn obj\.(\w+), nil
-\t\t\},
+((?:\t\t\t.*\n)+?)\t\t\},
 \t\tnil,
 \t\tfunc\(ctx context\.Context, selections ast\.SelectionSet, v (\S+)\) graphql\.Marshaler \{
-\t\t\treturn ec\.(marshal\w+)\(ctx, selections, v\)
+\t\t\treturn ec\.(marshal[^(]+)\(ctx, selections, v\)
 \t\t\},
+\t\t(true|false),
+\t\t(true|false),
+\t\)
+\})`)
+	// An object's field that gqlgen resolves concurrently: the call and the null it counts.
+	concurrentField = regexp.MustCompile(`(?m)^(\t\tcase "\w+":\n)(\t\t\tfield := field\n\n\t\t\tinnerFunc := func\(ctx context\.Context, invalids \*uint32\) \(res graphql\.Marshaler\) \{
+\t\t\t\tdefer func\(\) \{
+\t\t\t\t\tif r := recover\(\); r != nil \{
+\t\t\t\t\t\tec\.Error\(ctx, ec\.Recover\(ctx, r\)\)
+\t\t\t\t\t\}
+\t\t\t\t\}\(\)
+\t\t\t\tres = (ec\._\w+\(ctx, field, obj\))
+\t\t\t\tif res == (graphql\.(?:Null|RequiredNull)) \{
 )`)
-	execState  = "type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n}\n"
-	execNew    = "\treturn &executionContext{\n\t\tExecutionContextState: "
-	scalarCtxt = regexp.MustCompile(`(?m)^func \(ec \*executionContext\) (fieldContext_\w+)\(_ context\.Context, field graphql\.CollectedField\) \(fc \*graphql\.FieldContext, err error\) \{
+	// A field context that is not a scalar's: made in place, with an argument map for arguments.
+	objectCtxt = regexp.MustCompile(`(?m)^func \(ec \*executionContext\) (fieldContext_(\w+))\((_|ctx) context\.Context, field graphql\.CollectedField\) \(fc \*graphql\.FieldContext, err error\) \{
+\tfc = &graphql\.FieldContext\{
+`)
+	// The input unmarshalers' map that Exec builds per operation, and an unmarshaler's body.
+	unmarshalMap = regexp.MustCompile(`\tinputUnmarshalMap := graphql\.BuildUnmarshalerMap\(
+((?:\t\tec\.unmarshalInput\w+,
+)+)\t\)
+`)
+	unmarshalFunc = regexp.MustCompile(`(?ms)^func \(ec \*executionContext\) unmarshal\w*\(.*?^}$`)
+	// A field context's coercion of the field's arguments.
+	fieldArgs = regexp.MustCompile(`(\tif fc\.Args, err = )ec\.(field_\w+_args)\(ctx, field\.ArgumentMap\(ec\.Variables\)\); err != nil \{`)
+	// A list marshaled by marshalList and returned, after the check of its non-null elements.
+	listReturn = regexp.MustCompile(`(?m)^\tret := marshalList\(ctx, len\(v\), \d+, (?:true|false), func\(ctx context\.Context, i int\) graphql\.Marshaler \{
+(?:\t\t.*
+)+?\t\}\)
+(?:
+\tfor _, e := range ret \{
+\t\tif e == graphql\.Null \{
+\t\t\treturn graphql\.Null
+\t\t\}
+\t\}
+)?
+\treturn ret
+\}`)
+	// A call of a resolver root's resolver.
+	resolverCall = regexp.MustCompile(`ec\.Resolvers\.(\w+)\(\)\.`)
+	// A field context's child fields.
+	childField = regexp.MustCompile(`Child: func\(ctx context\.Context, field graphql\.CollectedField\) \(\*graphql\.FieldContext, error\) \{
+\t+return ec\.(childFields_\w+)\(ctx, field\)
+\t+\},
+`)
+	// A resolver that reads a Go field of its object.
+	fieldRead     = regexp.MustCompile(`^\t\t\treturn obj\.(\w+), nil\n$`)
+	execState     = "type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n}\n"
+	execNew       = "\treturn &executionContext{\n\t\tExecutionContextState: "
+	newSet        = "out := graphql.NewFieldSet(fields)\n"
+	innerSig      = "innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {"
+	collect       = "graphql.CollectFields(ec.OperationContext, sel, "
+	scalarMarshal = regexp.MustCompile(`(?m)^func \(ec \*executionContext\) (marshal[NO][^(]+)\(ctx context\.Context, sel ast\.SelectionSet, v [^)]+\) graphql\.Marshaler \{
+\t_ = sel
+(?:\t_ = ctx
+)?\tres := ([\w.]+)\(v\)
+`)
+	// What a leaf's value marshals as, by gqlgen's function and the field's Go type, when it is
+	// marshaled from the field itself (patch.go): an allocation less per value.
+	fieldMarshalers = map[string]map[string]string{
+		"graphql.MarshalString":  {"string": "(*stringField)(&FIELD)"},
+		"graphql.MarshalInt":     {"int": "(*intField)(&FIELD)"},
+		"scalar.MarshalIntID":    {"int": "(*intIDField)(&FIELD)"},
+		"graphql.MarshalBoolean": {"bool": "marshalBool(FIELD)"},
+		"scalar.MarshalTime":     {"time.Time": "(*timeField)(&FIELD)"},
+	}
+	timeMarshal  = "func MarshalTime(t time.Time) graphql.Marshaler { return graphql.MarshalTime(t) }"
+	intIDMarshal = "func MarshalIntID(id int) graphql.Marshaler { return graphql.MarshalIntID(id) }"
+	scalarCtxt   = regexp.MustCompile(`(?m)^func \(ec \*executionContext\) (fieldContext_(\w+))\(_ context\.Context, field graphql\.CollectedField\) \(fc \*graphql\.FieldContext, err error\) \{
 \treturn graphql\.NewScalarFieldContext\(`)
 )
 
@@ -92,6 +171,14 @@ func main() {
 	leaves := map[string]bool{}
 	// The leaf fields: their field context is a scalar one (no child fields to collect).
 	scalar := map[string]bool{}
+	// The non-null leaf marshalers that may give null (a zero time) and then report it on the
+	// field's path, which needs the field's context.
+	nullable := map[string]bool{}
+	// The leaf marshalers whose value can be marshaled from its field, by the field's Go type.
+	byField := map[string]map[string]string{}
+	if src, err := os.ReadFile("graph/scalar/scalar.go"); err != nil || !strings.Contains(string(src), intIDMarshal) || !strings.Contains(string(src), timeMarshal) {
+		fail("graph/scalar no longer marshals an ID and a time as gqlgen's MarshalIntID and MarshalTime: update graph/execpatch.go")
+	}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -100,8 +187,19 @@ func main() {
 		for _, m := range scalarCtxt.FindAllStringSubmatch(string(b), -1) {
 			scalar[m[1]] = true
 		}
+		for _, m := range scalarMarshal.FindAllStringSubmatch(string(b), -1) {
+			if strings.HasPrefix(m[1], "marshalN") && (m[2] == "scalar.MarshalTime" || m[2] == "graphql.MarshalTime") {
+				nullable[m[1]] = true
+			}
+			if f, ok := fieldMarshalers[m[2]]; ok {
+				byField[m[1]] = f
+			}
+		}
 	}
-	direct, execs := 0, 0
+	direct, resolved, execs, sets, lists, collects, nows, fills, argFields := 0, 0, 0, 0, 0, 0, 0, 0, 0
+	childIndex := map[string]int{}
+	unmarshalers := ""
+	roots := map[string]bool{}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -138,19 +236,102 @@ ${1}})
 			leaves[m[1]] = true
 		}
 		src = leafError.ReplaceAllString(src, "errLeaf${1}")
-		src = fieldRead.ReplaceAllStringFunc(src, func(m string) string {
-			g := fieldRead.FindStringSubmatch(m)
-			// Not a leaf, or a non-null pointer (whose nil ResolveField reports on the field).
-			if !scalar[g[3]] || strings.HasPrefix(g[5], "*") && !strings.HasPrefix(g[6], "marshalO") {
-				return m
+		src = resolveCall.ReplaceAllStringFunc(src, func(m string) string {
+			g := resolveCall.FindStringSubmatch(m)
+			read := fieldRead.FindStringSubmatch(g[4])
+			// A leaf's read, unless the value may marshal as null and that be reported on the
+			// field's path: a non-null pointer, a zero time (which resolveDirect then reports).
+			if read != nil && scalar[g[3]] && !(strings.HasPrefix(g[5], "*") && !strings.HasPrefix(g[6], "marshalO")) {
+				direct++
+				cond := "ec.direct"
+				if nullable[g[6]] || g[5] == "time.Time" { // a time marshals as null only when zero
+					cond += " && !obj." + read[1] + ".IsZero()"
+				}
+				value := "ec." + g[6] + "(ctx, field.Selections, obj." + read[1] + ")"
+				if f, ok := byField[g[6]][g[5]]; ok {
+					value = strings.ReplaceAll(f, "FIELD", "obj."+read[1])
+				}
+				return g[1] + "\tif " + cond + " { // patched by graph/execpatch.go: a field read needs no field context\n" +
+					"\t\treturn " + value + "\n\t}\n" + g[2]
 			}
-			direct++
-			return g[1] + "\tif ec.direct { // patched by graph/execpatch.go: a field read needs no field context\n" +
-				"\t\treturn ec." + g[6] + "(ctx, field.Selections, obj." + g[4] + ")\n\t}\n" + g[2]
+			resolved++
+			return g[1] + "\tif ec.direct { // patched by graph/execpatch.go: no field middleware to call\n" +
+				"\t\treturn resolveDirect(ctx, ec, field, ec.fillContext_" + strings.TrimPrefix(g[3], "fieldContext_") + ", func(ctx context.Context) (" + g[5] + ", error) {\n" +
+				g[4] + "\t\t}, ec." + g[6] + ", " + g[7] + ", " + g[8] + ")\n\t}\n" + g[2]
 		})
+		// An object's own fields go to fieldSet (patch.go); deferred ones stay in a graphql.FieldSet,
+		// so a field's closure takes the counter of invalid fields rather than either set.
+		sets += strings.Count(src, newSet)
+		src = strings.ReplaceAll(src, newSet, "out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet\n")
+		if strings.Count(src, innerSig) != strings.Count(src, "atomic.AddUint32(&fs.Invalids, 1)") ||
+			strings.Count(src, "innerFunc(ctx, ") != strings.Count(src, "innerFunc(ctx, out)")+strings.Count(src, "innerFunc(ctx, dfs)") {
+			fail("%s: gqlgen's concurrent fields changed shape: update graph/execpatch.go", f)
+		}
+		src = strings.ReplaceAll(src, innerSig, "innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {")
+		src = strings.ReplaceAll(src, "atomic.AddUint32(&fs.Invalids, 1)", "atomic.AddUint32(invalids, 1)")
+		src = strings.ReplaceAll(src, "innerFunc(ctx, out)", "innerFunc(ctx, &out.Invalids)")
+		src = strings.ReplaceAll(src, "innerFunc(ctx, dfs)", "innerFunc(ctx, &dfs.Invalids)")
+		// In an operation without field middleware, an object's field that gqlgen would resolve
+		// on a goroutine of its own (a resolver, a method) is resolved at once, in field order.
+		nows += len(concurrentField.FindAllString(src, -1))
+		src = concurrentField.ReplaceAllString(src, "${1}\t\t\tif ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field\n"+
+			"\t\t\t\tif out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ${3} }); out.Values[i] == ${4} {\n"+
+			"\t\t\t\t\tatomic.AddUint32(&out.Invalids, 1)\n\t\t\t\t}\n\t\t\t\tbreak\n\t\t\t}\n${2}")
+		// A field context's Child is a closure per field; it is the same for every field of a type.
+		src = childField.ReplaceAllStringFunc(src, func(m string) string {
+			name := childField.FindStringSubmatch(m)[1]
+			i, ok := childIndex[name]
+			if !ok {
+				i = len(childIndex)
+				childIndex[name] = i
+			}
+			return fmt.Sprintf("Child: ec.child(%d, func(ec *executionContext) childFunc { return ec.%s }), // patched by graph/execpatch.go: one closure per type\n", i, name)
+		})
+		// A field context is filled in where the caller says, so that resolveDirect allocates it
+		// with its context; fieldContext_ allocates it as before.
+		fills += len(objectCtxt.FindAllString(src, -1))
+		src = objectCtxt.ReplaceAllString(src, "func (ec *executionContext) ${1}(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {\n"+
+			"\treturn ec.fillContext_${2}(ctx, field, new(graphql.FieldContext))\n}\n\n"+
+			"// fillContext_${2} is ${1} into fc. Patched by graph/execpatch.go.\n"+
+			"func (ec *executionContext) fillContext_${2}(${3} context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {\n"+
+			"\t*fc = graphql.FieldContext{\n")
+		fills += len(scalarCtxt.FindAllString(src, -1))
+		src = scalarCtxt.ReplaceAllString(src, "// fillContext_${2} is ${1} into fc. Patched by graph/execpatch.go.\n"+
+			"func (ec *executionContext) fillContext_${2}(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {\n"+
+			"\tscalar, err := ec.${1}(ctx, field)\n\tif scalar != nil {\n\t\t*fc = *scalar\n\t}\n\treturn fc, err\n}\n\n${0}")
+		// The input unmarshalers only call one another (checked): one map serves every operation.
+		for _, m := range unmarshalFunc.FindAllString(src, -1) {
+			if strings.Contains(strings.ReplaceAll(m, "ec.unmarshal", ""), "ec.") {
+				fail("%s: an input unmarshaler uses the execution context: update graph/execpatch.go", f)
+			}
+		}
+		if m := unmarshalMap.FindStringSubmatch(src); m != nil {
+			unmarshalers = m[1]
+			src = strings.Replace(src, m[0], "\tinputUnmarshalMap := inputUnmarshalers() // patched by graph/execpatch.go: built once\n", 1)
+		}
+		// A resolver root's resolvers are asked for once per operation, not once per field.
+		for _, m := range resolverCall.FindAllStringSubmatch(src, -1) {
+			roots[m[1]] = true
+		}
+		src = resolverCall.ReplaceAllString(src, "ec.resolver${1}().")
+		// A field's arguments are coerced once per operation (they depend on the field and the
+		// variables only), not once per object the field is selected on.
+		argFields += len(fieldArgs.FindAllString(src, -1))
+		src = fieldArgs.ReplaceAllString(src, "${1}ec.fieldArgs(ctx, field, ec.${2}); err != nil {")
+		lists += strings.Count(src, "graphql.MarshalSliceConcurrently(")
+		src = strings.ReplaceAll(src, "graphql.MarshalSliceConcurrently(", "marshalList(")
+		// The list is given by pointer (see marshalList).
+		if strings.Count(src, "ret := marshalList(") != len(listReturn.FindAllString(src, -1)) {
+			fail("%s: gqlgen's list marshaling changed shape: update graph/execpatch.go", f)
+		}
+		src = listReturn.ReplaceAllStringFunc(src, func(m string) string {
+			return strings.Replace(m, "range ret {", "range *ret {", 1)
+		})
+		collects += strings.Count(src, collect)
+		src = strings.ReplaceAll(src, collect, "ec.collectFields(sel, ")
 		if strings.Contains(src, execState) {
 			execs++
-			src = strings.Replace(src, execState, "type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n\tdirect bool // patched by graph/execpatch.go: see DirectFields\n}\n", 1)
+			src = strings.Replace(src, execState, "type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n\tdirect bool // patched by graph/execpatch.go: see DirectFields\n\tfields collected // patched by graph/execpatch.go: see collectFields\n\tchildren children // patched by graph/execpatch.go: see child\n\tresolvers resolvers // patched by graph/execpatch.go: see patch.go\n\targs coercedArgs // patched by graph/execpatch.go: see fieldArgs\n}\n", 1)
 			if !strings.Contains(src, execNew) {
 				fail("%s: gqlgen's newExecutionContext changed shape: update graph/execpatch.go", f)
 			}
@@ -161,8 +342,9 @@ ${1}})
 		}
 		write(f, src)
 	}
-	if execs != 1 || direct == 0 {
-		fail("gqlgen's execution context or field resolution changed shape (%d contexts, %d field reads): update graph/execpatch.go", execs, direct)
+	if execs != 1 || direct == 0 || resolved == 0 || sets == 0 || lists == 0 || collects == 0 || nows == 0 || len(childIndex) == 0 || fills == 0 || unmarshalers == "" || len(roots) == 0 || argFields == 0 {
+		fail("gqlgen's executor changed shape (%d contexts, %d leaf reads, %d resolved fields, %d field sets, %d lists, %d field collections, %d concurrent fields): update graph/execpatch.go",
+			execs, direct, resolved, sets, lists, collects, nows)
 	}
 	names := make([]string, 0, len(leaves))
 	for name := range leaves {
@@ -170,18 +352,526 @@ ${1}})
 	}
 	slices.Sort(names)
 	var out strings.Builder
-	out.WriteString("// Code generated by graph/execpatch.go, DO NOT EDIT.\n\npackage generated\n\nimport \"errors\"\n\n")
-	out.WriteString("// The error a leaf field's context gives for a child field, one per leaf type.\nvar (\n")
+	out.WriteString(runtime)
+	fmt.Fprintf(&out, "\n// numChildren is how many types have child fields.\nconst numChildren = %d\n", len(childIndex))
+	out.WriteString("\n// inputUnmarshalers is the map of input unmarshalers gqlgen puts in an operation's context: they\n" +
+		"// use no state of the execution context (graph/execpatch.go checks), so that one map serves all.\n" +
+		"var inputUnmarshalers = sync.OnceValue(func() map[reflect.Type]reflect.Value {\n\tec := new(executionContext)\n" +
+		"\treturn graphql.BuildUnmarshalerMap(\n" + unmarshalers + "\t)\n})\n")
+	rootNames := make([]string, 0, len(roots))
+	for name := range roots {
+		rootNames = append(rootNames, name)
+	}
+	slices.Sort(rootNames)
+	out.WriteString("\n// resolvers are the resolver roots' resolvers an operation asked for.\ntype resolvers struct {\n\tmu sync.Mutex\n")
+	for _, name := range rootNames {
+		fmt.Fprintf(&out, "\t%s %sResolver\n", name, name)
+	}
+	out.WriteString("}\n")
+	for _, name := range rootNames {
+		fmt.Fprintf(&out, "\nfunc (ec *executionContext) resolver%[1]s() %[1]sResolver {\n\tr := &ec.resolvers\n\tr.mu.Lock()\n\tdefer r.mu.Unlock()\n"+
+			"\tif r.%[1]s == nil {\n\t\tr.%[1]s = ec.Resolvers.%[1]s()\n\t}\n\treturn r.%[1]s\n}\n", name)
+	}
+	out.WriteString("\n// The error a leaf field's context gives for a child field, one per leaf type.\nvar (\n")
 	for _, name := range names {
 		fmt.Fprintf(&out, "\terrLeaf%s = errors.New(%q)\n", name, "field of type "+name+" does not have child fields")
 	}
-	out.WriteString(")\n\n")
-	out.WriteString(`// DirectFields is the operation statistics extension that says an operation has no field
-// middleware: its leaf fields that read a Go field are then marshaled without a field context.
-const DirectFields = "DirectFields"
-`)
-	write(filepath.Join(dir, "leaferrors.go"), out.String())
+	out.WriteString(")\n")
+	write(filepath.Join(dir, "patch.go"), out.String())
+	// Its name before it held more than the leaf errors.
+	if err := os.Remove(filepath.Join(dir, "leaferrors.go")); err != nil && !os.IsNotExist(err) {
+		fail("%v", err)
+	}
 }
+
+// runtime is what the patched executor calls instead of gqlgen's graphql package.
+const runtime = `// Code generated by graph/execpatch.go, DO NOT EDIT.
+
+package generated
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"maps"
+	"reflect"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+// DirectFields is the operation statistics extension that says an operation has no field
+// middleware: its fields that read a Go field are then marshaled without calling a resolver
+// through ResolveField (leaf fields without a field context at all).
+const DirectFields = "DirectFields"
+
+// fieldSet is graphql.FieldSet for an object's own fields (deferred fields stay in a
+// graphql.FieldSet). It is allocated with its values, and writes the object without
+// graphql.FieldSet's map of the names written and its iterator's closures and copies per field.
+type fieldSet struct {
+	fields   []graphql.CollectedField
+	Values   []graphql.Marshaler
+	Invalids uint32
+	delayed  []delayedField
+	small    *fieldSet8 // the storage this set came from, reused once the set is written
+}
+
+type delayedField struct {
+	i int
+	f func(context.Context) graphql.Marshaler
+}
+
+// fieldSet8 holds the values of an object of up to 8 selected fields, in one allocation. Once
+// written, it is reused: the executor writes a response once, and a set is one value's.
+type fieldSet8 struct {
+	fieldSet
+	values [8]graphql.Marshaler
+}
+
+var smallSets = sync.Pool{New: func() any { return new(fieldSet8) }}
+
+func newFieldSet(fields []graphql.CollectedField) *fieldSet {
+	if len(fields) <= 8 {
+		s := smallSets.Get().(*fieldSet8)
+		s.fields, s.Values, s.small = fields, s.values[:len(fields)], s
+		return &s.fieldSet
+	}
+	return &fieldSet{fields: fields, Values: make([]graphql.Marshaler, len(fields))}
+}
+
+// Concurrently is graphql.FieldSet's: f computes field i when Dispatch runs.
+func (s *fieldSet) Concurrently(i int, f func(context.Context) graphql.Marshaler) {
+	if s.delayed == nil {
+		s.delayed = make([]delayedField, 0, len(s.fields)-i)
+	}
+	s.delayed = append(s.delayed, delayedField{i, f})
+}
+
+// Dispatch is graphql.FieldSet's: the first delayed field on this goroutine, each other one on
+// a goroutine of its own, so that their loaders wait together.
+func (s *fieldSet) Dispatch(ctx context.Context) {
+	switch len(s.delayed) {
+	case 0:
+	case 1:
+		s.Values[s.delayed[0].i] = s.delayed[0].f(ctx)
+	default:
+		var wg sync.WaitGroup
+		for _, d := range s.delayed[1:] {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.Values[d.i] = d.f(ctx)
+			}()
+		}
+		s.Values[s.delayed[0].i] = s.delayed[0].f(ctx)
+		wg.Wait()
+	}
+}
+
+var (
+	openBrace  = []byte("{")
+	closeBrace = []byte("}")
+	comma      = []byte(",")
+	quote      = []byte("\"")
+	quoteColon = []byte("\":")
+)
+
+// MarshalGQL writes the object as graphql.FieldSet does: each response name once, the first
+// one's value. A name needs no escaping (GraphQL names are letters, digits and underscores).
+func (s *fieldSet) MarshalGQL(w io.Writer) {
+	w.Write(openBrace)
+	first := true
+	for i := range s.fields {
+		alias := s.fields[i].Alias
+		if written(s.fields[:i], alias) {
+			continue
+		}
+		if !first {
+			w.Write(comma)
+		}
+		first = false
+		w.Write(quote)
+		io.WriteString(w, alias)
+		w.Write(quoteColon)
+		s.Values[i].MarshalGQL(w)
+	}
+	w.Write(closeBrace)
+	if small := s.small; small != nil {
+		*small = fieldSet8{}
+		smallSets.Put(small)
+	}
+}
+
+func written(fields []graphql.CollectedField, alias string) bool {
+	for i := range fields {
+		if fields[i].Alias == alias {
+			return true
+		}
+	}
+	return false
+}
+
+// A leaf's value marshaled from its object's field, by pointer, as gqlgen's MarshalString,
+// MarshalInt and MarshalIntID write it: an interface holds a pointer without an allocation, where
+// those functions make a closure per value. Loaded objects do not change before the response is
+// written.
+type (
+	stringField string
+	intField    int
+	intIDField  int
+)
+
+func (s *stringField) MarshalGQL(w io.Writer) { writeQuotedString(w, string(*s)) }
+func (i *intField) MarshalGQL(w io.Writer)    { writeInt(w, int64(*i), false) }
+func (i *intIDField) MarshalGQL(w io.Writer)  { writeInt(w, int64(*i), true) }
+
+// timeField is a time field marshaled as gqlgen's MarshalTime writes a time that is not zero:
+// RFC 3339 with nanoseconds, quoted (it has nothing to escape).
+type timeField time.Time
+
+func (t *timeField) MarshalGQL(w io.Writer) {
+	b, ok := w.(*bytes.Buffer)
+	if !ok {
+		io.WriteString(w, strconv.Quote(time.Time(*t).Format(time.RFC3339Nano)))
+		return
+	}
+	buf := append(b.AvailableBuffer(), '"')
+	buf = time.Time(*t).AppendFormat(buf, time.RFC3339Nano)
+	b.Write(append(buf, '"'))
+}
+
+// writeQuotedString writes s as a JSON string, escaped as gqlgen does (control characters,
+// quotes and backslashes; other bytes as they are).
+func writeQuotedString(w io.Writer, s string) {
+	const hex = "0123456789ABCDEF"
+	io.WriteString(w, "\"")
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '\\' && c != '"' {
+			continue
+		}
+		io.WriteString(w, s[start:i])
+		switch c {
+		case '\t':
+			io.WriteString(w, "\\t")
+		case '\r':
+			io.WriteString(w, "\\r")
+		case '\n':
+			io.WriteString(w, "\\n")
+		case '\\':
+			io.WriteString(w, "\\\\")
+		case '"':
+			io.WriteString(w, "\\\"")
+		default:
+			io.WriteString(w, "\\u00")
+			io.WriteString(w, hex[c>>4:c>>4+1])
+			io.WriteString(w, hex[c&0xf:c&0xf+1])
+		}
+		start = i + 1
+	}
+	io.WriteString(w, s[start:])
+	io.WriteString(w, "\"")
+}
+
+// writeInt writes i in decimal, quoted for an ID; into a bytes.Buffer (the executor's) without
+// an allocation.
+func writeInt(w io.Writer, i int64, quoted bool) {
+	b, ok := w.(*bytes.Buffer)
+	if !ok {
+		s := strconv.FormatInt(i, 10)
+		if quoted {
+			s = "\"" + s + "\""
+		}
+		io.WriteString(w, s)
+		return
+	}
+	buf := b.AvailableBuffer()
+	if quoted {
+		buf = append(buf, '"')
+	}
+	buf = strconv.AppendInt(buf, i, 10)
+	if quoted {
+		buf = append(buf, '"')
+	}
+	b.Write(buf)
+}
+
+// Two Boolean marshalers serve every field, writing what gqlgen's MarshalBoolean writes.
+var (
+	marshaledTrue  = graphql.WriterFunc(func(w io.Writer) { io.WriteString(w, "true") })
+	marshaledFalse = graphql.WriterFunc(func(w io.Writer) { io.WriteString(w, "false") })
+)
+
+func marshalBool(b bool) graphql.Marshaler {
+	if b {
+		return marshaledTrue
+	}
+	return marshaledFalse
+}
+
+// marshalList is graphql.MarshalSliceConcurrently with the elements marshaled one after the
+// other: a goroutine, a closure and a field context each were most of a list's cost, and what
+// an element waits for is batched by the request's loaders, which field collection and the
+// loaders' prefetch fill before the elements run. The elements' contexts, field contexts and
+// indexes are allocated together, in one array. (With one element at a time there is nothing for workerLimit to limit.)
+//
+// The list is given by pointer, which an interface holds without an allocation; up to 8 values
+// are allocated with it.
+func marshalList(ctx context.Context, length int, _ int64, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) *graphql.Array {
+	var list *graphql.Array
+	if length <= 8 {
+		l := &list8{}
+		l.Array = l.values[:length]
+		list = &l.Array
+	} else {
+		list = &graphql.Array{}
+		*list = make(graphql.Array, length)
+	}
+	if !marshalElements(ctx, *list, omitPanicHandler, marshalElement) {
+		*list = nil
+	}
+	return list
+}
+
+// list8 is a list of up to 8 values, with its values.
+type list8 struct {
+	graphql.Array
+	values [8]graphql.Marshaler
+}
+
+// marshalElements marshals a list's elements into ret; false when one panicked.
+func marshalElements(ctx context.Context, ret graphql.Array, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) bool {
+	length := len(ret)
+	if length == 0 {
+		return true
+	}
+	elems := make([]struct {
+		fieldCtx
+		index int
+	}, length)
+	parent := graphql.GetFieldContext(ctx)
+	failed := false
+	for i := range length {
+		e := &elems[i]
+		e.index = i
+		e.Context, e.fc.Parent, e.fc.Index = ctx, parent, &e.index
+		childCtx := context.Context(&e.fieldCtx)
+		if omitPanicHandler {
+			ret[i] = marshalElement(childCtx, i)
+			continue
+		}
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					graphql.AddError(childCtx, graphql.Recover(childCtx, r))
+					failed = true
+				}
+			}()
+			ret[i] = marshalElement(childCtx, i)
+		}()
+	}
+	return !failed
+}
+
+// fieldCtx is a context that holds a field context, allocated together, as
+// graphql.WithFieldContext would give (which allocates the context value besides).
+type fieldCtx struct {
+	context.Context
+	fc graphql.FieldContext
+}
+
+func (c *fieldCtx) Value(key any) any {
+	if key == fieldContextKey {
+		return &c.fc
+	}
+	return c.Context.Value(key)
+}
+
+// fieldContextKey is the key gqlgen keeps a field context under in a context, as
+// graphql.GetFieldContext asks for it.
+var fieldContextKey = func() any {
+	var p keyProbe
+	graphql.GetFieldContext(&p)
+	return p.key
+}()
+
+func init() {
+	c := &fieldCtx{Context: context.Background()}
+	if fieldContextKey == nil || graphql.GetFieldContext(c) != &c.fc {
+		panic("graph/generated: gqlgen's GetFieldContext no longer reads one context value: update graph/execpatch.go")
+	}
+}
+
+// keyProbe is a context that remembers the key of the value asked for.
+type keyProbe struct {
+	context.Context
+	key any
+}
+
+func (p *keyProbe) Value(key any) any {
+	p.key = key
+	return nil
+}
+
+// resolveDirect is graphql.ResolveField for an operation without field middleware (DirectFields)
+// and a field without directives: the same field context, errors, nulls and panic recovery,
+// without the closures and boxed results ResolveField needs to call middleware.
+func resolveDirect[T any](ctx context.Context, ec *executionContext, field graphql.CollectedField,
+	fillContext func(context.Context, graphql.CollectedField, *graphql.FieldContext) (*graphql.FieldContext, error),
+	resolve func(context.Context) (T, error),
+	marshal func(context.Context, ast.SelectionSet, T) graphql.Marshaler,
+	recoverFromPanic, nonNull bool,
+) (ret graphql.Marshaler) {
+	c := &fieldCtx{Context: ctx}
+	if _, err := fillContext(ctx, field, &c.fc); err != nil {
+		return graphql.Null
+	}
+	fc := &c.fc
+	fc.Parent = graphql.GetFieldContext(ctx)
+	ctx = c
+	if recoverFromPanic {
+		defer func() {
+			if r := recover(); r != nil {
+				ec.Error(ctx, ec.Recover(ctx, r))
+				ret = graphql.Null
+			}
+		}()
+	}
+	res, err := resolve(ctx)
+	if err != nil {
+		ec.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		if fc.NonNull && !nonNull {
+			return graphql.RequiredNull
+		}
+		return graphql.Null
+	}
+	v := any(res) // nil only for a nil interface, as ResolveField's result
+	if v == nil {
+		if (nonNull || fc.NonNull) && !graphql.HasFieldError(ctx, fc) {
+			ec.Errorf(ctx, "must not be null")
+		}
+		if fc.NonNull && !nonNull {
+			return graphql.RequiredNull
+		}
+		return graphql.Null
+	}
+	fc.Result = v
+	return marshal(ctx, field.Selections, res)
+}
+
+// resolveNow is what an object's concurrent field runs, without the goroutine: a panic is
+// reported and leaves no value, as in gqlgen's closure.
+func (ec *executionContext) resolveNow(ctx context.Context, resolve func(context.Context) graphql.Marshaler) (res graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+		}
+	}()
+	return resolve(ctx)
+}
+
+type childFunc = func(context.Context, graphql.CollectedField) (*graphql.FieldContext, error)
+
+// children are an operation's closures that give a field context's child fields, one per type.
+type children struct {
+	mu sync.Mutex
+	fn [numChildren]childFunc
+}
+
+// child is the i-th type's closure, bound to ec on first use: a field context's Child was a
+// closure per field.
+func (ec *executionContext) child(i int, bind func(*executionContext) childFunc) childFunc {
+	c := &ec.children
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fn[i] == nil {
+		c.fn[i] = bind(ec)
+	}
+	return c.fn[i]
+}
+
+// coercedArgs remembers the arguments of an operation's fields, as coerced.
+type coercedArgs struct {
+	mu   sync.Mutex
+	args map[*ast.Field]map[string]any
+}
+
+// fieldArgs is coerce(ctx, field.ArgumentMap(ec.Variables)), once per field of the operation: a
+// field selected on each object of a list has the same arguments for each (an error is not
+// remembered). The argument values are shared; the map is too when the operation has no field
+// middleware (nothing but resolvers reads it), and is copied otherwise.
+func (ec *executionContext) fieldArgs(ctx context.Context, field graphql.CollectedField, coerce func(context.Context, map[string]any) (map[string]any, error)) (map[string]any, error) {
+	c := &ec.args
+	c.mu.Lock()
+	args, ok := c.args[field.Field]
+	c.mu.Unlock()
+	if ok {
+		if !ec.direct {
+			args = maps.Clone(args)
+		}
+		return args, nil
+	}
+	args, err := coerce(ctx, field.ArgumentMap(ec.Variables))
+	if err != nil {
+		return args, err
+	}
+	c.mu.Lock()
+	if c.args == nil {
+		c.args = make(map[*ast.Field]map[string]any)
+	}
+	c.args[field.Field] = args
+	c.mu.Unlock()
+	if !ec.direct {
+		args = maps.Clone(args)
+	}
+	return args, nil
+}
+
+// collected remembers the fields an operation's selection sets collect for each object type.
+type collected struct {
+	mu     sync.Mutex
+	fields map[collectedKey][]graphql.CollectedField
+}
+
+type collectedKey struct {
+	sel        *ast.Selection
+	n          int
+	implements *string
+}
+
+// collectFields is graphql.CollectFields for this operation, without its cache key's hash
+// (an allocation per object): the implementors are a package variable of their type, and a
+// selection set is the operation's, so their addresses identify them.
+func (ec *executionContext) collectFields(sel ast.SelectionSet, implementors []string) []graphql.CollectedField {
+	key := collectedKey{n: len(sel)}
+	if len(sel) > 0 {
+		key.sel = &sel[0]
+	}
+	if len(implementors) > 0 {
+		key.implements = &implementors[0]
+	}
+	c := &ec.fields
+	c.mu.Lock()
+	fields, ok := c.fields[key]
+	c.mu.Unlock()
+	if ok {
+		return fields
+	}
+	fields = graphql.CollectFields(ec.OperationContext, sel, implementors)
+	c.mu.Lock()
+	if c.fields == nil {
+		c.fields = make(map[collectedKey][]graphql.CollectedField)
+	}
+	c.fields[key] = fields
+	c.mu.Unlock()
+	return fields
+}
+`
 
 func write(path, src string) {
 	b, err := format.Source([]byte(src))

@@ -31,6 +31,11 @@ type MembershipResolver interface {
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _Membership_author(ctx context.Context, field graphql.CollectedField, obj *ent.Membership) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Membership_author, func(ctx context.Context) (*ent.User, error) {
+			return ec.resolverMembership().Author(ctx, obj)
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -39,7 +44,7 @@ func (ec *executionContext) _Membership_author(ctx context.Context, field graphq
 			return ec.fieldContext_Membership_author(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Membership().Author(ctx, obj)
+			return ec.resolverMembership().Author(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
@@ -49,20 +54,26 @@ func (ec *executionContext) _Membership_author(ctx context.Context, field graphq
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Membership_author(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Membership_author(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Membership_author(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Membership_author is fieldContext_Membership_author into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Membership_author(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Membership",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _Membership_status(ctx context.Context, field graphql.CollectedField, obj *ent.Membership) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNMembershipStatus2githubᚗcomᚋagoraᚋagoraᚋentᚋmembershipᚐStatus(ctx, field.Selections, obj.Status)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -81,11 +92,24 @@ func (ec *executionContext) _Membership_status(ctx context.Context, field graphq
 		true,
 	)
 }
+
+// fillContext_Membership_status is fieldContext_Membership_status into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Membership_status(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Membership_status(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Membership_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Membership", field, false, false, errLeafMembershipStatus)
 }
 
 func (ec *executionContext) _Membership_currentPeriodEnd(ctx context.Context, field graphql.CollectedField, obj *ent.Membership) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.CurrentPeriodEnd)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -104,13 +128,23 @@ func (ec *executionContext) _Membership_currentPeriodEnd(ctx context.Context, fi
 		false,
 	)
 }
+
+// fillContext_Membership_currentPeriodEnd is fieldContext_Membership_currentPeriodEnd into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Membership_currentPeriodEnd(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Membership_currentPeriodEnd(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Membership_currentPeriodEnd(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Membership", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _Membership_cancelAtPeriodEnd(ctx context.Context, field graphql.CollectedField, obj *ent.Membership) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.CancelAtPeriodEnd)
+		return marshalBool(obj.CancelAtPeriodEnd)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -130,6 +164,16 @@ func (ec *executionContext) _Membership_cancelAtPeriodEnd(ctx context.Context, f
 		true,
 	)
 }
+
+// fillContext_Membership_cancelAtPeriodEnd is fieldContext_Membership_cancelAtPeriodEnd into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Membership_cancelAtPeriodEnd(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Membership_cancelAtPeriodEnd(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Membership_cancelAtPeriodEnd(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Membership", field, false, false, errLeafBoolean)
 }
@@ -156,13 +200,23 @@ func (ec *executionContext) _MembershipPlan_monthlyPrice(ctx context.Context, fi
 		true,
 	)
 }
+
+// fillContext_MembershipPlan_monthlyPrice is fieldContext_MembershipPlan_monthlyPrice into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_MembershipPlan_monthlyPrice(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_MembershipPlan_monthlyPrice(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_MembershipPlan_monthlyPrice(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MembershipPlan", field, false, false, errLeafInt)
 }
 
 func (ec *executionContext) _MembershipPlan_currency(ctx context.Context, field graphql.CollectedField, obj *ent.MembershipPlan) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Currency)
+		return (*stringField)(&obj.Currency)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -182,13 +236,23 @@ func (ec *executionContext) _MembershipPlan_currency(ctx context.Context, field 
 		true,
 	)
 }
+
+// fillContext_MembershipPlan_currency is fieldContext_MembershipPlan_currency into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_MembershipPlan_currency(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_MembershipPlan_currency(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_MembershipPlan_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MembershipPlan", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _MembershipPlan_description(ctx context.Context, field graphql.CollectedField, obj *ent.MembershipPlan) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Description)
+		return (*stringField)(&obj.Description)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -208,13 +272,23 @@ func (ec *executionContext) _MembershipPlan_description(ctx context.Context, fie
 		true,
 	)
 }
+
+// fillContext_MembershipPlan_description is fieldContext_MembershipPlan_description into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_MembershipPlan_description(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_MembershipPlan_description(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_MembershipPlan_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MembershipPlan", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _MembershipPlan_active(ctx context.Context, field graphql.CollectedField, obj *ent.MembershipPlan) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.Active)
+		return marshalBool(obj.Active)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -234,13 +308,23 @@ func (ec *executionContext) _MembershipPlan_active(ctx context.Context, field gr
 		true,
 	)
 }
+
+// fillContext_MembershipPlan_active is fieldContext_MembershipPlan_active into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_MembershipPlan_active(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_MembershipPlan_active(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_MembershipPlan_active(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MembershipPlan", field, false, false, errLeafBoolean)
 }
 
 func (ec *executionContext) _OpenBillingPortalPayload_url(ctx context.Context, field graphql.CollectedField, obj *model.OpenBillingPortalPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.URL)
+		return (*stringField)(&obj.URL)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -260,11 +344,26 @@ func (ec *executionContext) _OpenBillingPortalPayload_url(ctx context.Context, f
 		true,
 	)
 }
+
+// fillContext_OpenBillingPortalPayload_url is fieldContext_OpenBillingPortalPayload_url into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_OpenBillingPortalPayload_url(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_OpenBillingPortalPayload_url(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_OpenBillingPortalPayload_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("OpenBillingPortalPayload", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _SetMembershipPlanPayload_plan(ctx context.Context, field graphql.CollectedField, obj *model.SetMembershipPlanPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_SetMembershipPlanPayload_plan, func(ctx context.Context) (*ent.MembershipPlan, error) {
+			return obj.Plan, nil
+		}, ec.marshalNMembershipPlan2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMembershipPlan, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -283,22 +382,25 @@ func (ec *executionContext) _SetMembershipPlanPayload_plan(ctx context.Context, 
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_SetMembershipPlanPayload_plan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_SetMembershipPlanPayload_plan(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_SetMembershipPlanPayload_plan(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_SetMembershipPlanPayload_plan is fieldContext_SetMembershipPlanPayload_plan into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_SetMembershipPlanPayload_plan(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "SetMembershipPlanPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_MembershipPlan(ctx, field)
-		},
+		Child:      ec.child(1, func(ec *executionContext) childFunc { return ec.childFields_MembershipPlan }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _StartMembershipCheckoutPayload_url(ctx context.Context, field graphql.CollectedField, obj *model.StartMembershipCheckoutPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.URL)
+		return (*stringField)(&obj.URL)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -318,6 +420,16 @@ func (ec *executionContext) _StartMembershipCheckoutPayload_url(ctx context.Cont
 		true,
 	)
 }
+
+// fillContext_StartMembershipCheckoutPayload_url is fieldContext_StartMembershipCheckoutPayload_url into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_StartMembershipCheckoutPayload_url(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_StartMembershipCheckoutPayload_url(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_StartMembershipCheckoutPayload_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("StartMembershipCheckoutPayload", field, false, false, errLeafString)
 }
@@ -455,9 +567,9 @@ func (ec *executionContext) unmarshalInputStartMembershipCheckoutInput(ctx conte
 var membershipImplementors = []string{"Membership"}
 
 func (ec *executionContext) _Membership(ctx context.Context, sel ast.SelectionSet, obj *ent.Membership) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, membershipImplementors)
+	fields := ec.collectFields(sel, membershipImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -465,9 +577,15 @@ func (ec *executionContext) _Membership(ctx context.Context, sel ast.SelectionSe
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Membership")
 		case "author":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Membership_author(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -475,7 +593,7 @@ func (ec *executionContext) _Membership(ctx context.Context, sel ast.SelectionSe
 				}()
 				res = ec._Membership_author(ctx, field, obj)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -488,7 +606,7 @@ func (ec *executionContext) _Membership(ctx context.Context, sel ast.SelectionSe
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -508,7 +626,7 @@ func (ec *executionContext) _Membership(ctx context.Context, sel ast.SelectionSe
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "status":
 			out.Values[i] = ec._Membership_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -549,9 +667,9 @@ func (ec *executionContext) _Membership(ctx context.Context, sel ast.SelectionSe
 var membershipPlanImplementors = []string{"MembershipPlan"}
 
 func (ec *executionContext) _MembershipPlan(ctx context.Context, sel ast.SelectionSet, obj *ent.MembershipPlan) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, membershipPlanImplementors)
+	fields := ec.collectFields(sel, membershipPlanImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -603,9 +721,9 @@ func (ec *executionContext) _MembershipPlan(ctx context.Context, sel ast.Selecti
 var openBillingPortalPayloadImplementors = []string{"OpenBillingPortalPayload"}
 
 func (ec *executionContext) _OpenBillingPortalPayload(ctx context.Context, sel ast.SelectionSet, obj *model.OpenBillingPortalPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, openBillingPortalPayloadImplementors)
+	fields := ec.collectFields(sel, openBillingPortalPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -642,9 +760,9 @@ func (ec *executionContext) _OpenBillingPortalPayload(ctx context.Context, sel a
 var setMembershipPlanPayloadImplementors = []string{"SetMembershipPlanPayload"}
 
 func (ec *executionContext) _SetMembershipPlanPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SetMembershipPlanPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, setMembershipPlanPayloadImplementors)
+	fields := ec.collectFields(sel, setMembershipPlanPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -681,9 +799,9 @@ func (ec *executionContext) _SetMembershipPlanPayload(ctx context.Context, sel a
 var startMembershipCheckoutPayloadImplementors = []string{"StartMembershipCheckoutPayload"}
 
 func (ec *executionContext) _StartMembershipCheckoutPayload(ctx context.Context, sel ast.SelectionSet, obj *model.StartMembershipCheckoutPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, startMembershipCheckoutPayloadImplementors)
+	fields := ec.collectFields(sel, startMembershipCheckoutPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -800,13 +918,13 @@ func (ec *executionContext) marshalOMembership2ᚕᚖgithubᚗcomᚋagoraᚋagor
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNMembership2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMembership(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
+	for _, e := range *ret {
 		if e == graphql.Null {
 			return graphql.Null
 		}

@@ -26,6 +26,11 @@ import (
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _ChangeEmailPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.ChangeEmailPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_ChangeEmailPayload_user, func(ctx context.Context) (*ent.User, error) {
+			return obj.User, nil
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -44,20 +49,26 @@ func (ec *executionContext) _ChangeEmailPayload_user(ctx context.Context, field 
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_ChangeEmailPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_ChangeEmailPayload_user(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_ChangeEmailPayload_user(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_ChangeEmailPayload_user is fieldContext_ChangeEmailPayload_user into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_ChangeEmailPayload_user(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "ChangeEmailPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _NotificationSettings_newFollower(ctx context.Context, field graphql.CollectedField, obj *model.NotificationSettings) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNNotificationMail2githubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐNotificationMail(ctx, field.Selections, obj.NewFollower)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -76,11 +87,24 @@ func (ec *executionContext) _NotificationSettings_newFollower(ctx context.Contex
 		true,
 	)
 }
+
+// fillContext_NotificationSettings_newFollower is fieldContext_NotificationSettings_newFollower into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_NotificationSettings_newFollower(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_NotificationSettings_newFollower(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_NotificationSettings_newFollower(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("NotificationSettings", field, false, false, errLeafNotificationMail)
 }
 
 func (ec *executionContext) _NotificationSettings_newComment(ctx context.Context, field graphql.CollectedField, obj *model.NotificationSettings) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNNotificationMail2githubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐNotificationMail(ctx, field.Selections, obj.NewComment)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -99,11 +123,24 @@ func (ec *executionContext) _NotificationSettings_newComment(ctx context.Context
 		true,
 	)
 }
+
+// fillContext_NotificationSettings_newComment is fieldContext_NotificationSettings_newComment into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_NotificationSettings_newComment(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_NotificationSettings_newComment(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_NotificationSettings_newComment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("NotificationSettings", field, false, false, errLeafNotificationMail)
 }
 
 func (ec *executionContext) _NotificationSettings_postLiked(ctx context.Context, field graphql.CollectedField, obj *model.NotificationSettings) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNNotificationMail2githubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐNotificationMail(ctx, field.Selections, obj.PostLiked)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -122,11 +159,24 @@ func (ec *executionContext) _NotificationSettings_postLiked(ctx context.Context,
 		true,
 	)
 }
+
+// fillContext_NotificationSettings_postLiked is fieldContext_NotificationSettings_postLiked into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_NotificationSettings_postLiked(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_NotificationSettings_postLiked(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_NotificationSettings_postLiked(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("NotificationSettings", field, false, false, errLeafNotificationMail)
 }
 
 func (ec *executionContext) _NotificationSettings_newMessage(ctx context.Context, field graphql.CollectedField, obj *model.NotificationSettings) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNNotificationMail2githubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐNotificationMail(ctx, field.Selections, obj.NewMessage)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -145,13 +195,23 @@ func (ec *executionContext) _NotificationSettings_newMessage(ctx context.Context
 		true,
 	)
 }
+
+// fillContext_NotificationSettings_newMessage is fieldContext_NotificationSettings_newMessage into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_NotificationSettings_newMessage(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_NotificationSettings_newMessage(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_NotificationSettings_newMessage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("NotificationSettings", field, false, false, errLeafNotificationMail)
 }
 
 func (ec *executionContext) _RequestPasswordResetPayload_accepted(ctx context.Context, field graphql.CollectedField, obj *model.RequestPasswordResetPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.Accepted)
+		return marshalBool(obj.Accepted)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -171,13 +231,23 @@ func (ec *executionContext) _RequestPasswordResetPayload_accepted(ctx context.Co
 		true,
 	)
 }
+
+// fillContext_RequestPasswordResetPayload_accepted is fieldContext_RequestPasswordResetPayload_accepted into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_RequestPasswordResetPayload_accepted(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_RequestPasswordResetPayload_accepted(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_RequestPasswordResetPayload_accepted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RequestPasswordResetPayload", field, false, false, errLeafBoolean)
 }
 
 func (ec *executionContext) _ResendVerificationEmailPayload_sent(ctx context.Context, field graphql.CollectedField, obj *model.ResendVerificationEmailPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.Sent)
+		return marshalBool(obj.Sent)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -197,13 +267,23 @@ func (ec *executionContext) _ResendVerificationEmailPayload_sent(ctx context.Con
 		true,
 	)
 }
+
+// fillContext_ResendVerificationEmailPayload_sent is fieldContext_ResendVerificationEmailPayload_sent into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_ResendVerificationEmailPayload_sent(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_ResendVerificationEmailPayload_sent(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_ResendVerificationEmailPayload_sent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ResendVerificationEmailPayload", field, false, false, errLeafBoolean)
 }
 
 func (ec *executionContext) _ResetPasswordPayload_revokedSessionCount(ctx context.Context, field graphql.CollectedField, obj *model.ResetPasswordPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.RevokedSessionCount)
+		return (*intField)(&obj.RevokedSessionCount)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -223,11 +303,26 @@ func (ec *executionContext) _ResetPasswordPayload_revokedSessionCount(ctx contex
 		true,
 	)
 }
+
+// fillContext_ResetPasswordPayload_revokedSessionCount is fieldContext_ResetPasswordPayload_revokedSessionCount into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_ResetPasswordPayload_revokedSessionCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_ResetPasswordPayload_revokedSessionCount(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_ResetPasswordPayload_revokedSessionCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ResetPasswordPayload", field, false, false, errLeafInt)
 }
 
 func (ec *executionContext) _UpdateNotificationSettingsPayload_settings(ctx context.Context, field graphql.CollectedField, obj *model.UpdateNotificationSettingsPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_UpdateNotificationSettingsPayload_settings, func(ctx context.Context) (*model.NotificationSettings, error) {
+			return obj.Settings, nil
+		}, ec.marshalNNotificationSettings2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐNotificationSettings, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -246,22 +341,25 @@ func (ec *executionContext) _UpdateNotificationSettingsPayload_settings(ctx cont
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_UpdateNotificationSettingsPayload_settings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_UpdateNotificationSettingsPayload_settings(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_UpdateNotificationSettingsPayload_settings(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_UpdateNotificationSettingsPayload_settings is fieldContext_UpdateNotificationSettingsPayload_settings into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_UpdateNotificationSettingsPayload_settings(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "UpdateNotificationSettingsPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_NotificationSettings(ctx, field)
-		},
+		Child:      ec.child(2, func(ec *executionContext) childFunc { return ec.childFields_NotificationSettings }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _VerifyEmailPayload_email(ctx context.Context, field graphql.CollectedField, obj *model.VerifyEmailPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Email)
+		return (*stringField)(&obj.Email)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -281,6 +379,16 @@ func (ec *executionContext) _VerifyEmailPayload_email(ctx context.Context, field
 		true,
 	)
 }
+
+// fillContext_VerifyEmailPayload_email is fieldContext_VerifyEmailPayload_email into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_VerifyEmailPayload_email(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_VerifyEmailPayload_email(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_VerifyEmailPayload_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("VerifyEmailPayload", field, false, false, errLeafString)
 }
@@ -485,9 +593,9 @@ func (ec *executionContext) unmarshalInputVerifyEmailInput(ctx context.Context, 
 var changeEmailPayloadImplementors = []string{"ChangeEmailPayload"}
 
 func (ec *executionContext) _ChangeEmailPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ChangeEmailPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, changeEmailPayloadImplementors)
+	fields := ec.collectFields(sel, changeEmailPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -524,9 +632,9 @@ func (ec *executionContext) _ChangeEmailPayload(ctx context.Context, sel ast.Sel
 var notificationSettingsImplementors = []string{"NotificationSettings"}
 
 func (ec *executionContext) _NotificationSettings(ctx context.Context, sel ast.SelectionSet, obj *model.NotificationSettings) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, notificationSettingsImplementors)
+	fields := ec.collectFields(sel, notificationSettingsImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -578,9 +686,9 @@ func (ec *executionContext) _NotificationSettings(ctx context.Context, sel ast.S
 var requestPasswordResetPayloadImplementors = []string{"RequestPasswordResetPayload"}
 
 func (ec *executionContext) _RequestPasswordResetPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RequestPasswordResetPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, requestPasswordResetPayloadImplementors)
+	fields := ec.collectFields(sel, requestPasswordResetPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -617,9 +725,9 @@ func (ec *executionContext) _RequestPasswordResetPayload(ctx context.Context, se
 var resendVerificationEmailPayloadImplementors = []string{"ResendVerificationEmailPayload"}
 
 func (ec *executionContext) _ResendVerificationEmailPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ResendVerificationEmailPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, resendVerificationEmailPayloadImplementors)
+	fields := ec.collectFields(sel, resendVerificationEmailPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -656,9 +764,9 @@ func (ec *executionContext) _ResendVerificationEmailPayload(ctx context.Context,
 var resetPasswordPayloadImplementors = []string{"ResetPasswordPayload"}
 
 func (ec *executionContext) _ResetPasswordPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ResetPasswordPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, resetPasswordPayloadImplementors)
+	fields := ec.collectFields(sel, resetPasswordPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -695,9 +803,9 @@ func (ec *executionContext) _ResetPasswordPayload(ctx context.Context, sel ast.S
 var updateNotificationSettingsPayloadImplementors = []string{"UpdateNotificationSettingsPayload"}
 
 func (ec *executionContext) _UpdateNotificationSettingsPayload(ctx context.Context, sel ast.SelectionSet, obj *model.UpdateNotificationSettingsPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, updateNotificationSettingsPayloadImplementors)
+	fields := ec.collectFields(sel, updateNotificationSettingsPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -734,9 +842,9 @@ func (ec *executionContext) _UpdateNotificationSettingsPayload(ctx context.Conte
 var verifyEmailPayloadImplementors = []string{"VerifyEmailPayload"}
 
 func (ec *executionContext) _VerifyEmailPayload(ctx context.Context, sel ast.SelectionSet, obj *model.VerifyEmailPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, verifyEmailPayloadImplementors)
+	fields := ec.collectFields(sel, verifyEmailPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {

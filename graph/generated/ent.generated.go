@@ -903,7 +903,7 @@ func (ec *executionContext) field_User_posts_args(ctx context.Context, rawArgs m
 
 func (ec *executionContext) _Comment_id(ctx context.Context, field graphql.CollectedField, obj *ent.Comment) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+		return (*intIDField)(&obj.ID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -923,11 +923,24 @@ func (ec *executionContext) _Comment_id(ctx context.Context, field graphql.Colle
 		true,
 	)
 }
+
+// fillContext_Comment_id is fieldContext_Comment_id into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Comment_id(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Comment_id(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Comment_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Comment", field, false, false, errLeafID)
 }
 
 func (ec *executionContext) _Comment_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Comment) (ret graphql.Marshaler) {
+	if ec.direct && !obj.CreatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return (*timeField)(&obj.CreatedAt)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -946,11 +959,24 @@ func (ec *executionContext) _Comment_createdAt(ctx context.Context, field graphq
 		true,
 	)
 }
+
+// fillContext_Comment_createdAt is fieldContext_Comment_createdAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Comment_createdAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Comment_createdAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Comment_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Comment", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _Comment_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Comment) (ret graphql.Marshaler) {
+	if ec.direct && !obj.UpdatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return (*timeField)(&obj.UpdatedAt)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -969,13 +995,23 @@ func (ec *executionContext) _Comment_updatedAt(ctx context.Context, field graphq
 		true,
 	)
 }
+
+// fillContext_Comment_updatedAt is fieldContext_Comment_updatedAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Comment_updatedAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Comment_updatedAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Comment_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Comment", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _Comment_body(ctx context.Context, field graphql.CollectedField, obj *ent.Comment) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Body)
+		return (*stringField)(&obj.Body)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -995,11 +1031,24 @@ func (ec *executionContext) _Comment_body(ctx context.Context, field graphql.Col
 		true,
 	)
 }
+
+// fillContext_Comment_body is fieldContext_Comment_body into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Comment_body(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Comment_body(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Comment_body(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Comment", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _Comment_hiddenAt(ctx context.Context, field graphql.CollectedField, obj *ent.Comment) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.HiddenAt)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1018,11 +1067,26 @@ func (ec *executionContext) _Comment_hiddenAt(ctx context.Context, field graphql
 		false,
 	)
 }
+
+// fillContext_Comment_hiddenAt is fieldContext_Comment_hiddenAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Comment_hiddenAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Comment_hiddenAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Comment_hiddenAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Comment", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _Comment_author(ctx context.Context, field graphql.CollectedField, obj *ent.Comment) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Comment_author, func(ctx context.Context) (*ent.User, error) {
+			return ec.resolverComment().Author(ctx, obj)
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1031,7 +1095,7 @@ func (ec *executionContext) _Comment_author(ctx context.Context, field graphql.C
 			return ec.fieldContext_Comment_author(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Comment().Author(ctx, obj)
+			return ec.resolverComment().Author(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
@@ -1041,20 +1105,28 @@ func (ec *executionContext) _Comment_author(ctx context.Context, field graphql.C
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Comment_author(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Comment_author(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Comment_author(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Comment_author is fieldContext_Comment_author into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Comment_author(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Comment",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _Comment_post(ctx context.Context, field graphql.CollectedField, obj *ent.Comment) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Comment_post, func(ctx context.Context) (*ent.Post, error) {
+			return ec.resolverComment().Post(ctx, obj)
+		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1063,7 +1135,7 @@ func (ec *executionContext) _Comment_post(ctx context.Context, field graphql.Col
 			return ec.fieldContext_Comment_post(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Comment().Post(ctx, obj)
+			return ec.resolverComment().Post(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Post) graphql.Marshaler {
@@ -1073,20 +1145,28 @@ func (ec *executionContext) _Comment_post(ctx context.Context, field graphql.Col
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Comment_post(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Comment_post(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Comment_post(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Comment_post is fieldContext_Comment_post into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Comment_post(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Comment",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Post(ctx, field)
-		},
+		Child:      ec.child(3, func(ec *executionContext) childFunc { return ec.childFields_Post }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _CommentConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.CommentConnection) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_CommentConnection_edges, func(ctx context.Context) ([]*ent.CommentEdge, error) {
+			return obj.Edges, nil
+		}, ec.marshalOCommentEdge2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐCommentEdge, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1105,20 +1185,28 @@ func (ec *executionContext) _CommentConnection_edges(ctx context.Context, field 
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_CommentConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_CommentConnection_edges(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_CommentConnection_edges(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_CommentConnection_edges is fieldContext_CommentConnection_edges into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_CommentConnection_edges(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "CommentConnection",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_CommentEdge(ctx, field)
-		},
+		Child:      ec.child(4, func(ec *executionContext) childFunc { return ec.childFields_CommentEdge }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _CommentConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.CommentConnection) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_CommentConnection_pageInfo, func(ctx context.Context) (entgql.PageInfo[int], error) {
+			return obj.PageInfo, nil
+		}, ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1137,22 +1225,25 @@ func (ec *executionContext) _CommentConnection_pageInfo(ctx context.Context, fie
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_CommentConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_CommentConnection_pageInfo(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_CommentConnection_pageInfo(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_CommentConnection_pageInfo is fieldContext_CommentConnection_pageInfo into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_CommentConnection_pageInfo(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "CommentConnection",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PageInfo(ctx, field)
-		},
+		Child:      ec.child(5, func(ec *executionContext) childFunc { return ec.childFields_PageInfo }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _CommentConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.CommentConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+		return (*intField)(&obj.TotalCount)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1172,11 +1263,26 @@ func (ec *executionContext) _CommentConnection_totalCount(ctx context.Context, f
 		true,
 	)
 }
+
+// fillContext_CommentConnection_totalCount is fieldContext_CommentConnection_totalCount into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_CommentConnection_totalCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_CommentConnection_totalCount(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_CommentConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CommentConnection", field, false, false, errLeafInt)
 }
 
 func (ec *executionContext) _CommentEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.CommentEdge) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_CommentEdge_node, func(ctx context.Context) (*ent.Comment, error) {
+			return obj.Node, nil
+		}, ec.marshalOComment2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐComment, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1195,20 +1301,26 @@ func (ec *executionContext) _CommentEdge_node(ctx context.Context, field graphql
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_CommentEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_CommentEdge_node(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_CommentEdge_node(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_CommentEdge_node is fieldContext_CommentEdge_node into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_CommentEdge_node(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "CommentEdge",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Comment(ctx, field)
-		},
+		Child:      ec.child(6, func(ec *executionContext) childFunc { return ec.childFields_Comment }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _CommentEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.CommentEdge) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, field.Selections, obj.Cursor)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1227,13 +1339,23 @@ func (ec *executionContext) _CommentEdge_cursor(ctx context.Context, field graph
 		true,
 	)
 }
+
+// fillContext_CommentEdge_cursor is fieldContext_CommentEdge_cursor into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_CommentEdge_cursor(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_CommentEdge_cursor(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_CommentEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CommentEdge", field, false, false, errLeafCursor)
 }
 
 func (ec *executionContext) _Conversation_id(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+		return (*intIDField)(&obj.ID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1253,11 +1375,24 @@ func (ec *executionContext) _Conversation_id(ctx context.Context, field graphql.
 		true,
 	)
 }
+
+// fillContext_Conversation_id is fieldContext_Conversation_id into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Conversation_id(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Conversation_id(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Conversation_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Conversation", field, false, false, errLeafID)
 }
 
 func (ec *executionContext) _Conversation_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
+	if ec.direct && !obj.CreatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return (*timeField)(&obj.CreatedAt)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1276,11 +1411,24 @@ func (ec *executionContext) _Conversation_createdAt(ctx context.Context, field g
 		true,
 	)
 }
+
+// fillContext_Conversation_createdAt is fieldContext_Conversation_createdAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Conversation_createdAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Conversation_createdAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Conversation_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Conversation", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _Conversation_lastMessageAt(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
+	if ec.direct && !obj.LastMessageAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return (*timeField)(&obj.LastMessageAt)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1299,11 +1447,26 @@ func (ec *executionContext) _Conversation_lastMessageAt(ctx context.Context, fie
 		true,
 	)
 }
+
+// fillContext_Conversation_lastMessageAt is fieldContext_Conversation_lastMessageAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Conversation_lastMessageAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Conversation_lastMessageAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Conversation_lastMessageAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Conversation", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _Conversation_participants(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Conversation_participants, func(ctx context.Context) ([]*ent.User, error) {
+			return obj.Participants(ctx)
+		}, ec.marshalOUser2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUserᚄ, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1322,20 +1485,29 @@ func (ec *executionContext) _Conversation_participants(ctx context.Context, fiel
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_Conversation_participants(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Conversation_participants(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Conversation_participants(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Conversation_participants is fieldContext_Conversation_participants into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Conversation_participants(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Conversation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _Conversation_messages(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Conversation_messages, func(ctx context.Context) (*ent.MessageConnection, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return obj.Messages(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.MessageOrder))
+		}, ec.marshalNMessageConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMessageConnection, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1356,14 +1528,17 @@ func (ec *executionContext) _Conversation_messages(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Conversation_messages(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Conversation_messages(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Conversation_messages is fieldContext_Conversation_messages into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Conversation_messages(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Conversation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_MessageConnection(ctx, field)
-		},
+		Child:      ec.child(7, func(ec *executionContext) childFunc { return ec.childFields_MessageConnection }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1372,7 +1547,7 @@ func (ec *executionContext) fieldContext_Conversation_messages(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Conversation_messages_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Conversation_messages_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1380,6 +1555,11 @@ func (ec *executionContext) fieldContext_Conversation_messages(ctx context.Conte
 }
 
 func (ec *executionContext) _ConversationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ConversationConnection) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_ConversationConnection_edges, func(ctx context.Context) ([]*ent.ConversationEdge, error) {
+			return obj.Edges, nil
+		}, ec.marshalOConversationEdge2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐConversationEdge, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1398,20 +1578,28 @@ func (ec *executionContext) _ConversationConnection_edges(ctx context.Context, f
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_ConversationConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_ConversationConnection_edges(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_ConversationConnection_edges(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_ConversationConnection_edges is fieldContext_ConversationConnection_edges into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_ConversationConnection_edges(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "ConversationConnection",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_ConversationEdge(ctx, field)
-		},
+		Child:      ec.child(8, func(ec *executionContext) childFunc { return ec.childFields_ConversationEdge }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _ConversationConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.ConversationConnection) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_ConversationConnection_pageInfo, func(ctx context.Context) (entgql.PageInfo[int], error) {
+			return obj.PageInfo, nil
+		}, ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1430,22 +1618,25 @@ func (ec *executionContext) _ConversationConnection_pageInfo(ctx context.Context
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_ConversationConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_ConversationConnection_pageInfo(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_ConversationConnection_pageInfo(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_ConversationConnection_pageInfo is fieldContext_ConversationConnection_pageInfo into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_ConversationConnection_pageInfo(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "ConversationConnection",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PageInfo(ctx, field)
-		},
+		Child:      ec.child(5, func(ec *executionContext) childFunc { return ec.childFields_PageInfo }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _ConversationConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ConversationConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+		return (*intField)(&obj.TotalCount)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1465,11 +1656,26 @@ func (ec *executionContext) _ConversationConnection_totalCount(ctx context.Conte
 		true,
 	)
 }
+
+// fillContext_ConversationConnection_totalCount is fieldContext_ConversationConnection_totalCount into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_ConversationConnection_totalCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_ConversationConnection_totalCount(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_ConversationConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ConversationConnection", field, false, false, errLeafInt)
 }
 
 func (ec *executionContext) _ConversationEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ConversationEdge) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_ConversationEdge_node, func(ctx context.Context) (*ent.Conversation, error) {
+			return obj.Node, nil
+		}, ec.marshalOConversation2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐConversation, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1488,20 +1694,26 @@ func (ec *executionContext) _ConversationEdge_node(ctx context.Context, field gr
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_ConversationEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_ConversationEdge_node(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_ConversationEdge_node(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_ConversationEdge_node is fieldContext_ConversationEdge_node into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_ConversationEdge_node(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "ConversationEdge",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Conversation(ctx, field)
-		},
+		Child:      ec.child(9, func(ec *executionContext) childFunc { return ec.childFields_Conversation }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _ConversationEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ConversationEdge) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, field.Selections, obj.Cursor)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1520,13 +1732,23 @@ func (ec *executionContext) _ConversationEdge_cursor(ctx context.Context, field 
 		true,
 	)
 }
+
+// fillContext_ConversationEdge_cursor is fieldContext_ConversationEdge_cursor into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_ConversationEdge_cursor(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_ConversationEdge_cursor(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_ConversationEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ConversationEdge", field, false, false, errLeafCursor)
 }
 
 func (ec *executionContext) _Image_id(ctx context.Context, field graphql.CollectedField, obj *ent.Image) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+		return (*intIDField)(&obj.ID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1546,11 +1768,24 @@ func (ec *executionContext) _Image_id(ctx context.Context, field graphql.Collect
 		true,
 	)
 }
+
+// fillContext_Image_id is fieldContext_Image_id into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Image_id(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Image_id(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Image_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Image", field, false, false, errLeafID)
 }
 
 func (ec *executionContext) _Image_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Image) (ret graphql.Marshaler) {
+	if ec.direct && !obj.CreatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return (*timeField)(&obj.CreatedAt)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1569,11 +1804,24 @@ func (ec *executionContext) _Image_createdAt(ctx context.Context, field graphql.
 		true,
 	)
 }
+
+// fillContext_Image_createdAt is fieldContext_Image_createdAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Image_createdAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Image_createdAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Image_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Image", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _Image_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Image) (ret graphql.Marshaler) {
+	if ec.direct && !obj.UpdatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return (*timeField)(&obj.UpdatedAt)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1592,11 +1840,24 @@ func (ec *executionContext) _Image_updatedAt(ctx context.Context, field graphql.
 		true,
 	)
 }
+
+// fillContext_Image_updatedAt is fieldContext_Image_updatedAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Image_updatedAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Image_updatedAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Image_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Image", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _Image_purpose(ctx context.Context, field graphql.CollectedField, obj *ent.Image) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNImagePurpose2githubᚗcomᚋagoraᚋagoraᚋentᚋimageᚐPurpose(ctx, field.Selections, obj.Purpose)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1615,13 +1876,23 @@ func (ec *executionContext) _Image_purpose(ctx context.Context, field graphql.Co
 		true,
 	)
 }
+
+// fillContext_Image_purpose is fieldContext_Image_purpose into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Image_purpose(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Image_purpose(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Image_purpose(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Image", field, false, false, errLeafImagePurpose)
 }
 
 func (ec *executionContext) _Image_alt(ctx context.Context, field graphql.CollectedField, obj *ent.Image) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Alt)
+		return (*stringField)(&obj.Alt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1641,13 +1912,23 @@ func (ec *executionContext) _Image_alt(ctx context.Context, field graphql.Collec
 		true,
 	)
 }
+
+// fillContext_Image_alt is fieldContext_Image_alt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Image_alt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Image_alt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Image_alt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Image", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _Image_width(ctx context.Context, field graphql.CollectedField, obj *ent.Image) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.Width)
+		return (*intField)(&obj.Width)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1667,13 +1948,23 @@ func (ec *executionContext) _Image_width(ctx context.Context, field graphql.Coll
 		true,
 	)
 }
+
+// fillContext_Image_width is fieldContext_Image_width into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Image_width(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Image_width(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Image_width(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Image", field, false, false, errLeafInt)
 }
 
 func (ec *executionContext) _Image_height(ctx context.Context, field graphql.CollectedField, obj *ent.Image) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.Height)
+		return (*intField)(&obj.Height)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1693,11 +1984,24 @@ func (ec *executionContext) _Image_height(ctx context.Context, field graphql.Col
 		true,
 	)
 }
+
+// fillContext_Image_height is fieldContext_Image_height into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Image_height(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Image_height(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Image_height(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Image", field, false, false, errLeafInt)
 }
 
 func (ec *executionContext) _Image_status(ctx context.Context, field graphql.CollectedField, obj *ent.Image) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNImageStatus2githubᚗcomᚋagoraᚋagoraᚋentᚋimageᚐStatus(ctx, field.Selections, obj.Status)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1716,6 +2020,16 @@ func (ec *executionContext) _Image_status(ctx context.Context, field graphql.Col
 		true,
 	)
 }
+
+// fillContext_Image_status is fieldContext_Image_status into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Image_status(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Image_status(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Image_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Image", field, false, false, errLeafImageStatus)
 }
@@ -1742,13 +2056,23 @@ func (ec *executionContext) _Image_bytes(ctx context.Context, field graphql.Coll
 		true,
 	)
 }
+
+// fillContext_Image_bytes is fieldContext_Image_bytes into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Image_bytes(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Image_bytes(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Image_bytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Image", field, false, false, errLeafInt)
 }
 
 func (ec *executionContext) _Image_color(ctx context.Context, field graphql.CollectedField, obj *ent.Image) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Color)
+		return (*stringField)(&obj.Color)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1768,11 +2092,24 @@ func (ec *executionContext) _Image_color(ctx context.Context, field graphql.Coll
 		true,
 	)
 }
+
+// fillContext_Image_color is fieldContext_Image_color into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Image_color(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Image_color(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Image_color(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Image", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _Image_hiddenAt(ctx context.Context, field graphql.CollectedField, obj *ent.Image) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.HiddenAt)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1791,11 +2128,27 @@ func (ec *executionContext) _Image_hiddenAt(ctx context.Context, field graphql.C
 		false,
 	)
 }
+
+// fillContext_Image_hiddenAt is fieldContext_Image_hiddenAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Image_hiddenAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Image_hiddenAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Image_hiddenAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Image", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _Image_url(ctx context.Context, field graphql.CollectedField, obj *ent.Image) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Image_url, func(ctx context.Context) (string, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverImage().URL(ctx, obj, fc.Args["width"].(*int))
+		}, ec.marshalNString2string, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1805,7 +2158,7 @@ func (ec *executionContext) _Image_url(ctx context.Context, field graphql.Collec
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Image().URL(ctx, obj, fc.Args["width"].(*int))
+			return ec.resolverImage().URL(ctx, obj, fc.Args["width"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -1816,7 +2169,12 @@ func (ec *executionContext) _Image_url(ctx context.Context, field graphql.Collec
 	)
 }
 func (ec *executionContext) fieldContext_Image_url(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Image_url(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Image_url is fieldContext_Image_url into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Image_url(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Image",
 		Field:      field,
 		IsMethod:   true,
@@ -1832,7 +2190,7 @@ func (ec *executionContext) fieldContext_Image_url(ctx context.Context, field gr
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Image_url_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Image_url_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1840,6 +2198,11 @@ func (ec *executionContext) fieldContext_Image_url(ctx context.Context, field gr
 }
 
 func (ec *executionContext) _Image_variants(ctx context.Context, field graphql.CollectedField, obj *ent.Image) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Image_variants, func(ctx context.Context) ([]*media.VariantURL, error) {
+			return ec.resolverImage().Variants(ctx, obj)
+		}, ec.marshalNImageVariant2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋmediaᚐVariantURLᚄ, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1848,7 +2211,7 @@ func (ec *executionContext) _Image_variants(ctx context.Context, field graphql.C
 			return ec.fieldContext_Image_variants(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Image().Variants(ctx, obj)
+			return ec.resolverImage().Variants(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*media.VariantURL) graphql.Marshaler {
@@ -1858,22 +2221,25 @@ func (ec *executionContext) _Image_variants(ctx context.Context, field graphql.C
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Image_variants(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Image_variants(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Image_variants(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Image_variants is fieldContext_Image_variants into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Image_variants(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Image",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_ImageVariant(ctx, field)
-		},
+		Child:      ec.child(10, func(ec *executionContext) childFunc { return ec.childFields_ImageVariant }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _Message_id(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+		return (*intIDField)(&obj.ID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1893,13 +2259,23 @@ func (ec *executionContext) _Message_id(ctx context.Context, field graphql.Colle
 		true,
 	)
 }
+
+// fillContext_Message_id is fieldContext_Message_id into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Message_id(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Message_id(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Message_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Message", field, false, false, errLeafID)
 }
 
 func (ec *executionContext) _Message_body(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Body)
+		return (*stringField)(&obj.Body)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1919,11 +2295,24 @@ func (ec *executionContext) _Message_body(ctx context.Context, field graphql.Col
 		true,
 	)
 }
+
+// fillContext_Message_body is fieldContext_Message_body into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Message_body(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Message_body(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Message_body(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Message", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _Message_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
+	if ec.direct && !obj.CreatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return (*timeField)(&obj.CreatedAt)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1942,11 +2331,26 @@ func (ec *executionContext) _Message_createdAt(ctx context.Context, field graphq
 		true,
 	)
 }
+
+// fillContext_Message_createdAt is fieldContext_Message_createdAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Message_createdAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Message_createdAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Message_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Message", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _Message_sender(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Message_sender, func(ctx context.Context) (*ent.User, error) {
+			return obj.Sender(ctx)
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1965,20 +2369,28 @@ func (ec *executionContext) _Message_sender(ctx context.Context, field graphql.C
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Message_sender(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Message_sender(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Message_sender(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Message_sender is fieldContext_Message_sender into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Message_sender(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Message",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _Message_conversation(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Message_conversation, func(ctx context.Context) (*ent.Conversation, error) {
+			return obj.Conversation(ctx)
+		}, ec.marshalNConversation2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐConversation, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1997,20 +2409,28 @@ func (ec *executionContext) _Message_conversation(ctx context.Context, field gra
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Message_conversation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Message_conversation(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Message_conversation(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Message_conversation is fieldContext_Message_conversation into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Message_conversation(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Message",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Conversation(ctx, field)
-		},
+		Child:      ec.child(9, func(ec *executionContext) childFunc { return ec.childFields_Conversation }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _MessageConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.MessageConnection) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_MessageConnection_edges, func(ctx context.Context) ([]*ent.MessageEdge, error) {
+			return obj.Edges, nil
+		}, ec.marshalOMessageEdge2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMessageEdge, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2029,20 +2449,28 @@ func (ec *executionContext) _MessageConnection_edges(ctx context.Context, field 
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_MessageConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_MessageConnection_edges(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_MessageConnection_edges(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_MessageConnection_edges is fieldContext_MessageConnection_edges into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_MessageConnection_edges(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "MessageConnection",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_MessageEdge(ctx, field)
-		},
+		Child:      ec.child(11, func(ec *executionContext) childFunc { return ec.childFields_MessageEdge }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _MessageConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.MessageConnection) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_MessageConnection_pageInfo, func(ctx context.Context) (entgql.PageInfo[int], error) {
+			return obj.PageInfo, nil
+		}, ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2061,22 +2489,25 @@ func (ec *executionContext) _MessageConnection_pageInfo(ctx context.Context, fie
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_MessageConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_MessageConnection_pageInfo(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_MessageConnection_pageInfo(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_MessageConnection_pageInfo is fieldContext_MessageConnection_pageInfo into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_MessageConnection_pageInfo(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "MessageConnection",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PageInfo(ctx, field)
-		},
+		Child:      ec.child(5, func(ec *executionContext) childFunc { return ec.childFields_PageInfo }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _MessageConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.MessageConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+		return (*intField)(&obj.TotalCount)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2096,11 +2527,26 @@ func (ec *executionContext) _MessageConnection_totalCount(ctx context.Context, f
 		true,
 	)
 }
+
+// fillContext_MessageConnection_totalCount is fieldContext_MessageConnection_totalCount into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_MessageConnection_totalCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_MessageConnection_totalCount(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_MessageConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MessageConnection", field, false, false, errLeafInt)
 }
 
 func (ec *executionContext) _MessageEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.MessageEdge) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_MessageEdge_node, func(ctx context.Context) (*ent.Message, error) {
+			return obj.Node, nil
+		}, ec.marshalOMessage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMessage, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2119,20 +2565,26 @@ func (ec *executionContext) _MessageEdge_node(ctx context.Context, field graphql
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_MessageEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_MessageEdge_node(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_MessageEdge_node(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_MessageEdge_node is fieldContext_MessageEdge_node into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_MessageEdge_node(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "MessageEdge",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Message(ctx, field)
-		},
+		Child:      ec.child(12, func(ec *executionContext) childFunc { return ec.childFields_Message }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _MessageEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.MessageEdge) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, field.Selections, obj.Cursor)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2151,13 +2603,23 @@ func (ec *executionContext) _MessageEdge_cursor(ctx context.Context, field graph
 		true,
 	)
 }
+
+// fillContext_MessageEdge_cursor is fieldContext_MessageEdge_cursor into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_MessageEdge_cursor(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_MessageEdge_cursor(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_MessageEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MessageEdge", field, false, false, errLeafCursor)
 }
 
 func (ec *executionContext) _Notification_id(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+		return (*intIDField)(&obj.ID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2177,11 +2639,24 @@ func (ec *executionContext) _Notification_id(ctx context.Context, field graphql.
 		true,
 	)
 }
+
+// fillContext_Notification_id is fieldContext_Notification_id into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Notification_id(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Notification_id(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Notification_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Notification", field, false, false, errLeafID)
 }
 
 func (ec *executionContext) _Notification_kind(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNNotificationKind2githubᚗcomᚋagoraᚋagoraᚋentᚋnotificationᚐKind(ctx, field.Selections, obj.Kind)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2200,11 +2675,24 @@ func (ec *executionContext) _Notification_kind(ctx context.Context, field graphq
 		true,
 	)
 }
+
+// fillContext_Notification_kind is fieldContext_Notification_kind into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Notification_kind(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Notification_kind(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Notification_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Notification", field, false, false, errLeafNotificationKind)
 }
 
 func (ec *executionContext) _Notification_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
+	if ec.direct && !obj.CreatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return (*timeField)(&obj.CreatedAt)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2223,11 +2711,24 @@ func (ec *executionContext) _Notification_createdAt(ctx context.Context, field g
 		true,
 	)
 }
+
+// fillContext_Notification_createdAt is fieldContext_Notification_createdAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Notification_createdAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Notification_createdAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Notification_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Notification", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _Notification_readAt(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.ReadAt)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2246,11 +2747,26 @@ func (ec *executionContext) _Notification_readAt(ctx context.Context, field grap
 		false,
 	)
 }
+
+// fillContext_Notification_readAt is fieldContext_Notification_readAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Notification_readAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Notification_readAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Notification_readAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Notification", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _Notification_actor(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Notification_actor, func(ctx context.Context) (*ent.User, error) {
+			return obj.Actor(ctx)
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2269,20 +2785,28 @@ func (ec *executionContext) _Notification_actor(ctx context.Context, field graph
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Notification_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Notification_actor(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Notification_actor(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Notification_actor is fieldContext_Notification_actor into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Notification_actor(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Notification",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _Notification_post(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Notification_post, func(ctx context.Context) (*ent.Post, error) {
+			return obj.Post(ctx)
+		}, ec.marshalOPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2301,20 +2825,28 @@ func (ec *executionContext) _Notification_post(ctx context.Context, field graphq
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_Notification_post(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Notification_post(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Notification_post(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Notification_post is fieldContext_Notification_post into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Notification_post(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Notification",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Post(ctx, field)
-		},
+		Child:      ec.child(3, func(ec *executionContext) childFunc { return ec.childFields_Post }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _Notification_comment(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Notification_comment, func(ctx context.Context) (*ent.Comment, error) {
+			return obj.Comment(ctx)
+		}, ec.marshalOComment2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐComment, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2333,20 +2865,28 @@ func (ec *executionContext) _Notification_comment(ctx context.Context, field gra
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_Notification_comment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Notification_comment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Notification_comment(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Notification_comment is fieldContext_Notification_comment into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Notification_comment(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Notification",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Comment(ctx, field)
-		},
+		Child:      ec.child(6, func(ec *executionContext) childFunc { return ec.childFields_Comment }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _Notification_message(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Notification_message, func(ctx context.Context) (*ent.Message, error) {
+			return obj.Message(ctx)
+		}, ec.marshalOMessage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMessage, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2365,20 +2905,28 @@ func (ec *executionContext) _Notification_message(ctx context.Context, field gra
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_Notification_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Notification_message(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Notification_message(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Notification_message is fieldContext_Notification_message into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Notification_message(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Notification",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Message(ctx, field)
-		},
+		Child:      ec.child(12, func(ec *executionContext) childFunc { return ec.childFields_Message }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _NotificationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.NotificationConnection) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_NotificationConnection_edges, func(ctx context.Context) ([]*ent.NotificationEdge, error) {
+			return obj.Edges, nil
+		}, ec.marshalONotificationEdge2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐNotificationEdge, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2397,20 +2945,28 @@ func (ec *executionContext) _NotificationConnection_edges(ctx context.Context, f
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_NotificationConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_NotificationConnection_edges(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_NotificationConnection_edges(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_NotificationConnection_edges is fieldContext_NotificationConnection_edges into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_NotificationConnection_edges(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "NotificationConnection",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_NotificationEdge(ctx, field)
-		},
+		Child:      ec.child(13, func(ec *executionContext) childFunc { return ec.childFields_NotificationEdge }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _NotificationConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.NotificationConnection) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_NotificationConnection_pageInfo, func(ctx context.Context) (entgql.PageInfo[int], error) {
+			return obj.PageInfo, nil
+		}, ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2429,22 +2985,25 @@ func (ec *executionContext) _NotificationConnection_pageInfo(ctx context.Context
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_NotificationConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_NotificationConnection_pageInfo(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_NotificationConnection_pageInfo(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_NotificationConnection_pageInfo is fieldContext_NotificationConnection_pageInfo into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_NotificationConnection_pageInfo(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "NotificationConnection",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PageInfo(ctx, field)
-		},
+		Child:      ec.child(5, func(ec *executionContext) childFunc { return ec.childFields_PageInfo }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _NotificationConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.NotificationConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+		return (*intField)(&obj.TotalCount)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2464,11 +3023,26 @@ func (ec *executionContext) _NotificationConnection_totalCount(ctx context.Conte
 		true,
 	)
 }
+
+// fillContext_NotificationConnection_totalCount is fieldContext_NotificationConnection_totalCount into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_NotificationConnection_totalCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_NotificationConnection_totalCount(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_NotificationConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("NotificationConnection", field, false, false, errLeafInt)
 }
 
 func (ec *executionContext) _NotificationEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.NotificationEdge) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_NotificationEdge_node, func(ctx context.Context) (*ent.Notification, error) {
+			return obj.Node, nil
+		}, ec.marshalONotification2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐNotification, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2487,20 +3061,26 @@ func (ec *executionContext) _NotificationEdge_node(ctx context.Context, field gr
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_NotificationEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_NotificationEdge_node(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_NotificationEdge_node(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_NotificationEdge_node is fieldContext_NotificationEdge_node into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_NotificationEdge_node(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "NotificationEdge",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Notification(ctx, field)
-		},
+		Child:      ec.child(14, func(ec *executionContext) childFunc { return ec.childFields_Notification }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _NotificationEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.NotificationEdge) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, field.Selections, obj.Cursor)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2519,13 +3099,23 @@ func (ec *executionContext) _NotificationEdge_cursor(ctx context.Context, field 
 		true,
 	)
 }
+
+// fillContext_NotificationEdge_cursor is fieldContext_NotificationEdge_cursor into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_NotificationEdge_cursor(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_NotificationEdge_cursor(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_NotificationEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("NotificationEdge", field, false, false, errLeafCursor)
 }
 
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.HasNextPage)
+		return marshalBool(obj.HasNextPage)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2545,13 +3135,23 @@ func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field gra
 		true,
 	)
 }
+
+// fillContext_PageInfo_hasNextPage is fieldContext_PageInfo_hasNextPage into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_PageInfo_hasNextPage(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_PageInfo_hasNextPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errLeafBoolean)
 }
 
 func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.HasPreviousPage)
+		return marshalBool(obj.HasPreviousPage)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2571,11 +3171,24 @@ func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field
 		true,
 	)
 }
+
+// fillContext_PageInfo_hasPreviousPage is fieldContext_PageInfo_hasPreviousPage into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PageInfo_hasPreviousPage(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_PageInfo_hasPreviousPage(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_PageInfo_hasPreviousPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errLeafBoolean)
 }
 
 func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, field.Selections, obj.StartCursor)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2594,11 +3207,24 @@ func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field gra
 		false,
 	)
 }
+
+// fillContext_PageInfo_startCursor is fieldContext_PageInfo_startCursor into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PageInfo_startCursor(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_PageInfo_startCursor(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_PageInfo_startCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errLeafCursor)
 }
 
 func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, field.Selections, obj.EndCursor)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2617,13 +3243,23 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 		false,
 	)
 }
+
+// fillContext_PageInfo_endCursor is fieldContext_PageInfo_endCursor into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_PageInfo_endCursor(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errLeafCursor)
 }
 
 func (ec *executionContext) _Post_id(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+		return (*intIDField)(&obj.ID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2643,11 +3279,24 @@ func (ec *executionContext) _Post_id(ctx context.Context, field graphql.Collecte
 		true,
 	)
 }
+
+// fillContext_Post_id is fieldContext_Post_id into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_id(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Post_id(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Post_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Post", field, false, false, errLeafID)
 }
 
 func (ec *executionContext) _Post_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
+	if ec.direct && !obj.CreatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return (*timeField)(&obj.CreatedAt)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2666,11 +3315,24 @@ func (ec *executionContext) _Post_createdAt(ctx context.Context, field graphql.C
 		true,
 	)
 }
+
+// fillContext_Post_createdAt is fieldContext_Post_createdAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_createdAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Post_createdAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Post_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Post", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _Post_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
+	if ec.direct && !obj.UpdatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return (*timeField)(&obj.UpdatedAt)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2689,13 +3351,23 @@ func (ec *executionContext) _Post_updatedAt(ctx context.Context, field graphql.C
 		true,
 	)
 }
+
+// fillContext_Post_updatedAt is fieldContext_Post_updatedAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_updatedAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Post_updatedAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Post_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Post", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _Post_slug(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Slug)
+		return (*stringField)(&obj.Slug)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2715,13 +3387,23 @@ func (ec *executionContext) _Post_slug(ctx context.Context, field graphql.Collec
 		true,
 	)
 }
+
+// fillContext_Post_slug is fieldContext_Post_slug into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_slug(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Post_slug(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Post_slug(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Post", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _Post_title(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Title)
+		return (*stringField)(&obj.Title)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2741,13 +3423,23 @@ func (ec *executionContext) _Post_title(ctx context.Context, field graphql.Colle
 		true,
 	)
 }
+
+// fillContext_Post_title is fieldContext_Post_title into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_title(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Post_title(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Post_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Post", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _Post_description(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Description)
+		return (*stringField)(&obj.Description)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2767,11 +3459,24 @@ func (ec *executionContext) _Post_description(ctx context.Context, field graphql
 		true,
 	)
 }
+
+// fillContext_Post_description is fieldContext_Post_description into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_description(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Post_description(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Post_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Post", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _Post_status(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNPostStatus2githubᚗcomᚋagoraᚋagoraᚋentᚋpostᚐStatus(ctx, field.Selections, obj.Status)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2790,11 +3495,24 @@ func (ec *executionContext) _Post_status(ctx context.Context, field graphql.Coll
 		true,
 	)
 }
+
+// fillContext_Post_status is fieldContext_Post_status into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_status(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Post_status(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Post_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Post", field, false, false, errLeafPostStatus)
 }
 
 func (ec *executionContext) _Post_visibility(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNPostVisibility2githubᚗcomᚋagoraᚋagoraᚋentᚋpostᚐVisibility(ctx, field.Selections, obj.Visibility)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2813,11 +3531,24 @@ func (ec *executionContext) _Post_visibility(ctx context.Context, field graphql.
 		true,
 	)
 }
+
+// fillContext_Post_visibility is fieldContext_Post_visibility into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_visibility(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Post_visibility(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Post_visibility(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Post", field, false, false, errLeafPostVisibility)
 }
 
 func (ec *executionContext) _Post_publishedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.PublishedAt)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2836,11 +3567,24 @@ func (ec *executionContext) _Post_publishedAt(ctx context.Context, field graphql
 		false,
 	)
 }
+
+// fillContext_Post_publishedAt is fieldContext_Post_publishedAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_publishedAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Post_publishedAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Post_publishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Post", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _Post_hiddenAt(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.HiddenAt)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2859,11 +3603,26 @@ func (ec *executionContext) _Post_hiddenAt(ctx context.Context, field graphql.Co
 		false,
 	)
 }
+
+// fillContext_Post_hiddenAt is fieldContext_Post_hiddenAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_hiddenAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Post_hiddenAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Post_hiddenAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Post", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _Post_author(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Post_author, func(ctx context.Context) (*ent.User, error) {
+			return ec.resolverPost().Author(ctx, obj)
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2872,7 +3631,7 @@ func (ec *executionContext) _Post_author(ctx context.Context, field graphql.Coll
 			return ec.fieldContext_Post_author(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Post().Author(ctx, obj)
+			return ec.resolverPost().Author(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
@@ -2882,20 +3641,28 @@ func (ec *executionContext) _Post_author(ctx context.Context, field graphql.Coll
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Post_author(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Post_author(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Post_author(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Post_author is fieldContext_Post_author into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_author(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Post",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _Post_tags(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Post_tags, func(ctx context.Context) ([]*ent.Tag, error) {
+			return ec.resolverPost().Tags(ctx, obj)
+		}, ec.marshalOTag2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTagᚄ, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2904,7 +3671,7 @@ func (ec *executionContext) _Post_tags(ctx context.Context, field graphql.Collec
 			return ec.fieldContext_Post_tags(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Post().Tags(ctx, obj)
+			return ec.resolverPost().Tags(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Tag) graphql.Marshaler {
@@ -2914,20 +3681,29 @@ func (ec *executionContext) _Post_tags(ctx context.Context, field graphql.Collec
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_Post_tags(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Post_tags(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Post_tags(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Post_tags is fieldContext_Post_tags into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_tags(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Post",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Tag(ctx, field)
-		},
+		Child:      ec.child(15, func(ec *executionContext) childFunc { return ec.childFields_Tag }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _Post_comments(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Post_comments, func(ctx context.Context) (*ent.CommentConnection, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return obj.Comments(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.CommentOrder))
+		}, ec.marshalNCommentConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐCommentConnection, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2948,14 +3724,17 @@ func (ec *executionContext) _Post_comments(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Post_comments(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Post_comments(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Post_comments is fieldContext_Post_comments into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_comments(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Post",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_CommentConnection(ctx, field)
-		},
+		Child:      ec.child(16, func(ec *executionContext) childFunc { return ec.childFields_CommentConnection }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2964,7 +3743,7 @@ func (ec *executionContext) fieldContext_Post_comments(ctx context.Context, fiel
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Post_comments_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Post_comments_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2972,6 +3751,11 @@ func (ec *executionContext) fieldContext_Post_comments(ctx context.Context, fiel
 }
 
 func (ec *executionContext) _Post_cover(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Post_cover, func(ctx context.Context) (*ent.Image, error) {
+			return obj.Cover(ctx)
+		}, ec.marshalOImage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐImage, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2990,20 +3774,28 @@ func (ec *executionContext) _Post_cover(ctx context.Context, field graphql.Colle
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_Post_cover(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Post_cover(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Post_cover(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Post_cover is fieldContext_Post_cover into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_cover(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Post",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Image(ctx, field)
-		},
+		Child:      ec.child(17, func(ec *executionContext) childFunc { return ec.childFields_Image }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _Post_body(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Post_body, func(ctx context.Context) (*string, error) {
+			return ec.resolverPost().Body(ctx, obj)
+		}, ec.marshalOString2ᚖstring, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3012,7 +3804,7 @@ func (ec *executionContext) _Post_body(ctx context.Context, field graphql.Collec
 			return ec.fieldContext_Post_body(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Post().Body(ctx, obj)
+			return ec.resolverPost().Body(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -3022,11 +3814,26 @@ func (ec *executionContext) _Post_body(ctx context.Context, field graphql.Collec
 		false,
 	)
 }
+
+// fillContext_Post_body is fieldContext_Post_body into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_body(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Post_body(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Post_body(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Post", field, true, true, errLeafString)
 }
 
 func (ec *executionContext) _Post_viewerCanRead(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Post_viewerCanRead, func(ctx context.Context) (bool, error) {
+			return ec.resolverPost().ViewerCanRead(ctx, obj)
+		}, ec.marshalNBoolean2bool, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3035,7 +3842,7 @@ func (ec *executionContext) _Post_viewerCanRead(ctx context.Context, field graph
 			return ec.fieldContext_Post_viewerCanRead(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Post().ViewerCanRead(ctx, obj)
+			return ec.resolverPost().ViewerCanRead(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
@@ -3045,11 +3852,26 @@ func (ec *executionContext) _Post_viewerCanRead(ctx context.Context, field graph
 		true,
 	)
 }
+
+// fillContext_Post_viewerCanRead is fieldContext_Post_viewerCanRead into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_viewerCanRead(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Post_viewerCanRead(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Post_viewerCanRead(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Post", field, true, true, errLeafBoolean)
 }
 
 func (ec *executionContext) _Post_likeCount(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Post_likeCount, func(ctx context.Context) (int, error) {
+			return ec.resolverPost().LikeCount(ctx, obj)
+		}, ec.marshalNInt2int, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3058,7 +3880,7 @@ func (ec *executionContext) _Post_likeCount(ctx context.Context, field graphql.C
 			return ec.fieldContext_Post_likeCount(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Post().LikeCount(ctx, obj)
+			return ec.resolverPost().LikeCount(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
@@ -3068,11 +3890,26 @@ func (ec *executionContext) _Post_likeCount(ctx context.Context, field graphql.C
 		true,
 	)
 }
+
+// fillContext_Post_likeCount is fieldContext_Post_likeCount into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_likeCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Post_likeCount(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Post_likeCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Post", field, true, true, errLeafInt)
 }
 
 func (ec *executionContext) _Post_commentCount(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Post_commentCount, func(ctx context.Context) (int, error) {
+			return ec.resolverPost().CommentCount(ctx, obj)
+		}, ec.marshalNInt2int, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3081,7 +3918,7 @@ func (ec *executionContext) _Post_commentCount(ctx context.Context, field graphq
 			return ec.fieldContext_Post_commentCount(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Post().CommentCount(ctx, obj)
+			return ec.resolverPost().CommentCount(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
@@ -3091,11 +3928,26 @@ func (ec *executionContext) _Post_commentCount(ctx context.Context, field graphq
 		true,
 	)
 }
+
+// fillContext_Post_commentCount is fieldContext_Post_commentCount into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_commentCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Post_commentCount(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Post_commentCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Post", field, true, true, errLeafInt)
 }
 
 func (ec *executionContext) _Post_viewerHasLiked(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Post_viewerHasLiked, func(ctx context.Context) (bool, error) {
+			return ec.resolverPost().ViewerHasLiked(ctx, obj)
+		}, ec.marshalNBoolean2bool, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3104,7 +3956,7 @@ func (ec *executionContext) _Post_viewerHasLiked(ctx context.Context, field grap
 			return ec.fieldContext_Post_viewerHasLiked(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Post().ViewerHasLiked(ctx, obj)
+			return ec.resolverPost().ViewerHasLiked(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
@@ -3114,11 +3966,26 @@ func (ec *executionContext) _Post_viewerHasLiked(ctx context.Context, field grap
 		true,
 	)
 }
+
+// fillContext_Post_viewerHasLiked is fieldContext_Post_viewerHasLiked into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Post_viewerHasLiked(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Post_viewerHasLiked(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Post_viewerHasLiked(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Post", field, true, true, errLeafBoolean)
 }
 
 func (ec *executionContext) _PostConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.PostConnection) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_PostConnection_edges, func(ctx context.Context) ([]*ent.PostEdge, error) {
+			return obj.Edges, nil
+		}, ec.marshalOPostEdge2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPostEdge, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3137,20 +4004,28 @@ func (ec *executionContext) _PostConnection_edges(ctx context.Context, field gra
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_PostConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_PostConnection_edges(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_PostConnection_edges(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_PostConnection_edges is fieldContext_PostConnection_edges into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PostConnection_edges(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "PostConnection",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PostEdge(ctx, field)
-		},
+		Child:      ec.child(18, func(ec *executionContext) childFunc { return ec.childFields_PostEdge }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _PostConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.PostConnection) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_PostConnection_pageInfo, func(ctx context.Context) (entgql.PageInfo[int], error) {
+			return obj.PageInfo, nil
+		}, ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3169,22 +4044,25 @@ func (ec *executionContext) _PostConnection_pageInfo(ctx context.Context, field 
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_PostConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_PostConnection_pageInfo(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_PostConnection_pageInfo(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_PostConnection_pageInfo is fieldContext_PostConnection_pageInfo into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PostConnection_pageInfo(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "PostConnection",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PageInfo(ctx, field)
-		},
+		Child:      ec.child(5, func(ec *executionContext) childFunc { return ec.childFields_PageInfo }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _PostConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.PostConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+		return (*intField)(&obj.TotalCount)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -3204,11 +4082,26 @@ func (ec *executionContext) _PostConnection_totalCount(ctx context.Context, fiel
 		true,
 	)
 }
+
+// fillContext_PostConnection_totalCount is fieldContext_PostConnection_totalCount into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PostConnection_totalCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_PostConnection_totalCount(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_PostConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PostConnection", field, false, false, errLeafInt)
 }
 
 func (ec *executionContext) _PostEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.PostEdge) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_PostEdge_node, func(ctx context.Context) (*ent.Post, error) {
+			return obj.Node, nil
+		}, ec.marshalOPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3227,20 +4120,26 @@ func (ec *executionContext) _PostEdge_node(ctx context.Context, field graphql.Co
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_PostEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_PostEdge_node(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_PostEdge_node(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_PostEdge_node is fieldContext_PostEdge_node into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PostEdge_node(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "PostEdge",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Post(ctx, field)
-		},
+		Child:      ec.child(3, func(ec *executionContext) childFunc { return ec.childFields_Post }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _PostEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.PostEdge) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, field.Selections, obj.Cursor)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3259,11 +4158,27 @@ func (ec *executionContext) _PostEdge_cursor(ctx context.Context, field graphql.
 		true,
 	)
 }
+
+// fillContext_PostEdge_cursor is fieldContext_PostEdge_cursor into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PostEdge_cursor(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_PostEdge_cursor(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_PostEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PostEdge", field, false, false, errLeafCursor)
 }
 
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query_node, func(ctx context.Context) (ent.Noder, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverQuery().Node(ctx, fc.Args["id"].(int))
+		}, ec.marshalONode2githubᚗcomᚋagoraᚋagoraᚋentᚐNoder, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3273,7 +4188,7 @@ func (ec *executionContext) _Query_node(ctx context.Context, field graphql.Colle
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Node(ctx, fc.Args["id"].(int))
+			return ec.resolverQuery().Node(ctx, fc.Args["id"].(int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v ent.Noder) graphql.Marshaler {
@@ -3284,7 +4199,12 @@ func (ec *executionContext) _Query_node(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_Query_node(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Query_node(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query_node is fieldContext_Query_node into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query_node(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
@@ -3300,7 +4220,7 @@ func (ec *executionContext) fieldContext_Query_node(ctx context.Context, field g
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_node_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_node_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3308,6 +4228,12 @@ func (ec *executionContext) fieldContext_Query_node(ctx context.Context, field g
 }
 
 func (ec *executionContext) _Query_nodes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query_nodes, func(ctx context.Context) ([]ent.Noder, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverQuery().Nodes(ctx, fc.Args["ids"].([]int))
+		}, ec.marshalNNode2ᚕgithubᚗcomᚋagoraᚋagoraᚋentᚐNoder, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3317,7 +4243,7 @@ func (ec *executionContext) _Query_nodes(ctx context.Context, field graphql.Coll
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Nodes(ctx, fc.Args["ids"].([]int))
+			return ec.resolverQuery().Nodes(ctx, fc.Args["ids"].([]int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []ent.Noder) graphql.Marshaler {
@@ -3328,7 +4254,12 @@ func (ec *executionContext) _Query_nodes(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Query_nodes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Query_nodes(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query_nodes is fieldContext_Query_nodes into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query_nodes(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
@@ -3344,7 +4275,7 @@ func (ec *executionContext) fieldContext_Query_nodes(ctx context.Context, field 
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_nodes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_nodes_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3352,6 +4283,11 @@ func (ec *executionContext) fieldContext_Query_nodes(ctx context.Context, field 
 }
 
 func (ec *executionContext) _Query_providers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query_providers, func(ctx context.Context) ([]*identity.ProviderInfo, error) {
+			return ec.resolverQuery().Providers(ctx)
+		}, ec.marshalNProvider2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋidentityᚐProviderInfoᚄ, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3360,7 +4296,7 @@ func (ec *executionContext) _Query_providers(ctx context.Context, field graphql.
 			return ec.fieldContext_Query_providers(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Query().Providers(ctx)
+			return ec.resolverQuery().Providers(ctx)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*identity.ProviderInfo) graphql.Marshaler {
@@ -3370,20 +4306,29 @@ func (ec *executionContext) _Query_providers(ctx context.Context, field graphql.
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Query_providers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Query_providers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Query_providers(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query_providers is fieldContext_Query_providers into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query_providers(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Provider(ctx, field)
-		},
+		Child:      ec.child(19, func(ec *executionContext) childFunc { return ec.childFields_Provider }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _Query_jobs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query_jobs, func(ctx context.Context) (*jobs.Page, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverQuery().Jobs(ctx, fc.Args["state"].(*model.JobState), fc.Args["kind"].(*string), fc.Args["first"].(int), fc.Args["after"].(*string))
+		}, ec.marshalNJobPage2ᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋjobsᚐPage, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3393,7 +4338,7 @@ func (ec *executionContext) _Query_jobs(ctx context.Context, field graphql.Colle
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Jobs(ctx, fc.Args["state"].(*model.JobState), fc.Args["kind"].(*string), fc.Args["first"].(int), fc.Args["after"].(*string))
+			return ec.resolverQuery().Jobs(ctx, fc.Args["state"].(*model.JobState), fc.Args["kind"].(*string), fc.Args["first"].(int), fc.Args["after"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *jobs.Page) graphql.Marshaler {
@@ -3404,14 +4349,17 @@ func (ec *executionContext) _Query_jobs(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_Query_jobs(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Query_jobs(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query_jobs is fieldContext_Query_jobs into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query_jobs(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_JobPage(ctx, field)
-		},
+		Child:      ec.child(20, func(ec *executionContext) childFunc { return ec.childFields_JobPage }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -3420,7 +4368,7 @@ func (ec *executionContext) fieldContext_Query_jobs(ctx context.Context, field g
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_jobs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_jobs_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3428,6 +4376,12 @@ func (ec *executionContext) fieldContext_Query_jobs(ctx context.Context, field g
 }
 
 func (ec *executionContext) _Query_image(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query_image, func(ctx context.Context) (*ent.Image, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverQuery().Image(ctx, fc.Args["id"].(int))
+		}, ec.marshalOImage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐImage, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3437,7 +4391,7 @@ func (ec *executionContext) _Query_image(ctx context.Context, field graphql.Coll
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Image(ctx, fc.Args["id"].(int))
+			return ec.resolverQuery().Image(ctx, fc.Args["id"].(int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Image) graphql.Marshaler {
@@ -3448,14 +4402,17 @@ func (ec *executionContext) _Query_image(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Query_image(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Query_image(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query_image is fieldContext_Query_image into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query_image(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Image(ctx, field)
-		},
+		Child:      ec.child(17, func(ec *executionContext) childFunc { return ec.childFields_Image }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -3464,7 +4421,7 @@ func (ec *executionContext) fieldContext_Query_image(ctx context.Context, field 
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_image_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_image_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3472,6 +4429,12 @@ func (ec *executionContext) fieldContext_Query_image(ctx context.Context, field 
 }
 
 func (ec *executionContext) _Query_posts(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query_posts, func(ctx context.Context) (*ent.PostConnection, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverQuery().Posts(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.PostOrder), fc.Args["where"].(*filter.Posts))
+		}, ec.marshalNPostConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPostConnection, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3481,7 +4444,7 @@ func (ec *executionContext) _Query_posts(ctx context.Context, field graphql.Coll
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Posts(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.PostOrder), fc.Args["where"].(*filter.Posts))
+			return ec.resolverQuery().Posts(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.PostOrder), fc.Args["where"].(*filter.Posts))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.PostConnection) graphql.Marshaler {
@@ -3492,14 +4455,17 @@ func (ec *executionContext) _Query_posts(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Query_posts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Query_posts(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query_posts is fieldContext_Query_posts into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query_posts(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PostConnection(ctx, field)
-		},
+		Child:      ec.child(21, func(ec *executionContext) childFunc { return ec.childFields_PostConnection }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -3508,7 +4474,7 @@ func (ec *executionContext) fieldContext_Query_posts(ctx context.Context, field 
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_posts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_posts_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3516,6 +4482,12 @@ func (ec *executionContext) fieldContext_Query_posts(ctx context.Context, field 
 }
 
 func (ec *executionContext) _Query_tags(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query_tags, func(ctx context.Context) (*ent.TagConnection, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverQuery().Tags(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.TagOrder), fc.Args["where"].(*filter.Tags))
+		}, ec.marshalNTagConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTagConnection, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3525,7 +4497,7 @@ func (ec *executionContext) _Query_tags(ctx context.Context, field graphql.Colle
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Tags(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.TagOrder), fc.Args["where"].(*filter.Tags))
+			return ec.resolverQuery().Tags(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.TagOrder), fc.Args["where"].(*filter.Tags))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.TagConnection) graphql.Marshaler {
@@ -3536,14 +4508,17 @@ func (ec *executionContext) _Query_tags(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_Query_tags(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Query_tags(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query_tags is fieldContext_Query_tags into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query_tags(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_TagConnection(ctx, field)
-		},
+		Child:      ec.child(22, func(ec *executionContext) childFunc { return ec.childFields_TagConnection }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -3552,7 +4527,7 @@ func (ec *executionContext) fieldContext_Query_tags(ctx context.Context, field g
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_tags_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_tags_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3560,6 +4535,12 @@ func (ec *executionContext) fieldContext_Query_tags(ctx context.Context, field g
 }
 
 func (ec *executionContext) _Query_post(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query_post, func(ctx context.Context) (*ent.Post, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverQuery().Post(ctx, fc.Args["slug"].(string))
+		}, ec.marshalOPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3569,7 +4550,7 @@ func (ec *executionContext) _Query_post(ctx context.Context, field graphql.Colle
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Post(ctx, fc.Args["slug"].(string))
+			return ec.resolverQuery().Post(ctx, fc.Args["slug"].(string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Post) graphql.Marshaler {
@@ -3580,14 +4561,17 @@ func (ec *executionContext) _Query_post(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_Query_post(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Query_post(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query_post is fieldContext_Query_post into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query_post(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Post(ctx, field)
-		},
+		Child:      ec.child(3, func(ec *executionContext) childFunc { return ec.childFields_Post }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -3596,7 +4580,7 @@ func (ec *executionContext) fieldContext_Query_post(ctx context.Context, field g
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_post_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_post_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3604,6 +4588,12 @@ func (ec *executionContext) fieldContext_Query_post(ctx context.Context, field g
 }
 
 func (ec *executionContext) _Query_feed(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query_feed, func(ctx context.Context) (*ent.PostConnection, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverQuery().Feed(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int))
+		}, ec.marshalNPostConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPostConnection, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3613,7 +4603,7 @@ func (ec *executionContext) _Query_feed(ctx context.Context, field graphql.Colle
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Feed(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int))
+			return ec.resolverQuery().Feed(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.PostConnection) graphql.Marshaler {
@@ -3624,14 +4614,17 @@ func (ec *executionContext) _Query_feed(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_Query_feed(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Query_feed(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query_feed is fieldContext_Query_feed into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query_feed(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PostConnection(ctx, field)
-		},
+		Child:      ec.child(21, func(ec *executionContext) childFunc { return ec.childFields_PostConnection }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -3640,7 +4633,7 @@ func (ec *executionContext) fieldContext_Query_feed(ctx context.Context, field g
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_feed_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_feed_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3648,6 +4641,12 @@ func (ec *executionContext) fieldContext_Query_feed(ctx context.Context, field g
 }
 
 func (ec *executionContext) _Query_conversations(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query_conversations, func(ctx context.Context) (*ent.ConversationConnection, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverQuery().Conversations(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int))
+		}, ec.marshalNConversationConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐConversationConnection, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3657,7 +4656,7 @@ func (ec *executionContext) _Query_conversations(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Conversations(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int))
+			return ec.resolverQuery().Conversations(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.ConversationConnection) graphql.Marshaler {
@@ -3668,14 +4667,17 @@ func (ec *executionContext) _Query_conversations(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Query_conversations(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Query_conversations(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query_conversations is fieldContext_Query_conversations into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query_conversations(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_ConversationConnection(ctx, field)
-		},
+		Child:      ec.child(23, func(ec *executionContext) childFunc { return ec.childFields_ConversationConnection }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -3684,7 +4686,7 @@ func (ec *executionContext) fieldContext_Query_conversations(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_conversations_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_conversations_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3692,6 +4694,12 @@ func (ec *executionContext) fieldContext_Query_conversations(ctx context.Context
 }
 
 func (ec *executionContext) _Query_search(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query_search, func(ctx context.Context) (*search.PostConnection, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverQuery().Search(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]))
+		}, ec.marshalNPostSearchConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐPostConnection, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3701,7 +4709,7 @@ func (ec *executionContext) _Query_search(ctx context.Context, field graphql.Col
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Search(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]))
+			return ec.resolverQuery().Search(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *search.PostConnection) graphql.Marshaler {
@@ -3712,14 +4720,17 @@ func (ec *executionContext) _Query_search(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Query_search(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Query_search(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query_search is fieldContext_Query_search into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query_search(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PostSearchConnection(ctx, field)
-		},
+		Child:      ec.child(24, func(ec *executionContext) childFunc { return ec.childFields_PostSearchConnection }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -3728,7 +4739,7 @@ func (ec *executionContext) fieldContext_Query_search(ctx context.Context, field
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_search_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_search_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3736,6 +4747,12 @@ func (ec *executionContext) fieldContext_Query_search(ctx context.Context, field
 }
 
 func (ec *executionContext) _Query_searchUsers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query_searchUsers, func(ctx context.Context) (*ent.UserConnection, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverQuery().SearchUsers(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]))
+		}, ec.marshalNUserConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUserConnection, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3745,7 +4762,7 @@ func (ec *executionContext) _Query_searchUsers(ctx context.Context, field graphq
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().SearchUsers(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]))
+			return ec.resolverQuery().SearchUsers(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.UserConnection) graphql.Marshaler {
@@ -3756,14 +4773,17 @@ func (ec *executionContext) _Query_searchUsers(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Query_searchUsers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Query_searchUsers(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query_searchUsers is fieldContext_Query_searchUsers into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query_searchUsers(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_UserConnection(ctx, field)
-		},
+		Child:      ec.child(25, func(ec *executionContext) childFunc { return ec.childFields_UserConnection }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -3772,7 +4792,7 @@ func (ec *executionContext) fieldContext_Query_searchUsers(ctx context.Context, 
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_searchUsers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_searchUsers_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3780,6 +4800,12 @@ func (ec *executionContext) fieldContext_Query_searchUsers(ctx context.Context, 
 }
 
 func (ec *executionContext) _Query_searchTags(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query_searchTags, func(ctx context.Context) (*ent.TagConnection, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverQuery().SearchTags(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]))
+		}, ec.marshalNTagConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTagConnection, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3789,7 +4815,7 @@ func (ec *executionContext) _Query_searchTags(ctx context.Context, field graphql
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().SearchTags(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]))
+			return ec.resolverQuery().SearchTags(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.TagConnection) graphql.Marshaler {
@@ -3800,14 +4826,17 @@ func (ec *executionContext) _Query_searchTags(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Query_searchTags(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Query_searchTags(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query_searchTags is fieldContext_Query_searchTags into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query_searchTags(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_TagConnection(ctx, field)
-		},
+		Child:      ec.child(22, func(ec *executionContext) childFunc { return ec.childFields_TagConnection }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -3816,7 +4845,7 @@ func (ec *executionContext) fieldContext_Query_searchTags(ctx context.Context, f
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_searchTags_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_searchTags_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3824,6 +4853,12 @@ func (ec *executionContext) fieldContext_Query_searchTags(ctx context.Context, f
 }
 
 func (ec *executionContext) _Query_users(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query_users, func(ctx context.Context) (*ent.UserConnection, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverQuery().Users(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.UserOrder), fc.Args["where"].(*filter.Users))
+		}, ec.marshalNUserConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUserConnection, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3833,7 +4868,7 @@ func (ec *executionContext) _Query_users(ctx context.Context, field graphql.Coll
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Users(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.UserOrder), fc.Args["where"].(*filter.Users))
+			return ec.resolverQuery().Users(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.UserOrder), fc.Args["where"].(*filter.Users))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.UserConnection) graphql.Marshaler {
@@ -3844,14 +4879,17 @@ func (ec *executionContext) _Query_users(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Query_users(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Query_users(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query_users is fieldContext_Query_users into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query_users(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_UserConnection(ctx, field)
-		},
+		Child:      ec.child(25, func(ec *executionContext) childFunc { return ec.childFields_UserConnection }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -3860,7 +4898,7 @@ func (ec *executionContext) fieldContext_Query_users(ctx context.Context, field 
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_users_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_users_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3868,6 +4906,11 @@ func (ec *executionContext) fieldContext_Query_users(ctx context.Context, field 
 }
 
 func (ec *executionContext) _Query_viewer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query_viewer, func(ctx context.Context) (*ent.User, error) {
+			return ec.resolverQuery().Viewer(ctx)
+		}, ec.marshalOUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3876,7 +4919,7 @@ func (ec *executionContext) _Query_viewer(ctx context.Context, field graphql.Col
 			return ec.fieldContext_Query_viewer(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Query().Viewer(ctx)
+			return ec.resolverQuery().Viewer(ctx)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
@@ -3886,20 +4929,29 @@ func (ec *executionContext) _Query_viewer(ctx context.Context, field graphql.Col
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_Query_viewer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Query_viewer(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Query_viewer(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query_viewer is fieldContext_Query_viewer into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query_viewer(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _Query_user(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query_user, func(ctx context.Context) (*ent.User, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverQuery().User(ctx, fc.Args["username"].(string))
+		}, ec.marshalOUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3909,7 +4961,7 @@ func (ec *executionContext) _Query_user(ctx context.Context, field graphql.Colle
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().User(ctx, fc.Args["username"].(string))
+			return ec.resolverQuery().User(ctx, fc.Args["username"].(string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
@@ -3920,14 +4972,17 @@ func (ec *executionContext) _Query_user(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_Query_user(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Query_user(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query_user is fieldContext_Query_user into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query_user(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -3936,7 +4991,7 @@ func (ec *executionContext) fieldContext_Query_user(ctx context.Context, field g
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_user_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_user_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3944,6 +4999,12 @@ func (ec *executionContext) fieldContext_Query_user(ctx context.Context, field g
 }
 
 func (ec *executionContext) _Query__entities(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query__entities, func(ctx context.Context) ([]fedruntime.Entity, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.__resolve_entities(ctx, fc.Args["representations"].([]map[string]any)), nil
+		}, ec.marshalN_Entity2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋpluginᚋfederationᚋfedruntimeᚐEntity, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3964,7 +5025,12 @@ func (ec *executionContext) _Query__entities(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Query__entities(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Query__entities(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query__entities is fieldContext_Query__entities into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query__entities(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
@@ -3980,7 +5046,7 @@ func (ec *executionContext) fieldContext_Query__entities(ctx context.Context, fi
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query__entities_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query__entities_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3988,6 +5054,11 @@ func (ec *executionContext) fieldContext_Query__entities(ctx context.Context, fi
 }
 
 func (ec *executionContext) _Query__service(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query__service, func(ctx context.Context) (fedruntime.Service, error) {
+			return ec.__resolve__service(ctx)
+		}, ec.marshalN_Service2githubᚗcomᚋ99designsᚋgqlgenᚋpluginᚋfederationᚋfedruntimeᚐService, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4006,20 +5077,29 @@ func (ec *executionContext) _Query__service(ctx context.Context, field graphql.C
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Query__service(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Query__service(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Query__service(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query__service is fieldContext_Query__service into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query__service(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields__Service(ctx, field)
-		},
+		Child:      ec.child(26, func(ec *executionContext) childFunc { return ec.childFields__Service }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query___type, func(ctx context.Context) (*introspection.Type, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.IntrospectType(fc.Args["name"].(string))
+		}, ec.marshalO__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4040,14 +5120,17 @@ func (ec *executionContext) _Query___type(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Query___type(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Query___type(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query___type is fieldContext_Query___type into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query___type(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields___Type(ctx, field)
-		},
+		Child:      ec.child(27, func(ec *executionContext) childFunc { return ec.childFields___Type }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -4056,7 +5139,7 @@ func (ec *executionContext) fieldContext_Query___type(ctx context.Context, field
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query___type_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query___type_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4064,6 +5147,11 @@ func (ec *executionContext) fieldContext_Query___type(ctx context.Context, field
 }
 
 func (ec *executionContext) _Query___schema(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Query___schema, func(ctx context.Context) (*introspection.Schema, error) {
+			return ec.IntrospectSchema()
+		}, ec.marshalO__Schema2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐSchema, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4082,22 +5170,25 @@ func (ec *executionContext) _Query___schema(ctx context.Context, field graphql.C
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Query___schema(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Query___schema(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Query___schema is fieldContext_Query___schema into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Query___schema(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields___Schema(ctx, field)
-		},
+		Child:      ec.child(28, func(ec *executionContext) childFunc { return ec.childFields___Schema }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _Session_id(ctx context.Context, field graphql.CollectedField, obj *ent.Session) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+		return (*intIDField)(&obj.ID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4117,13 +5208,23 @@ func (ec *executionContext) _Session_id(ctx context.Context, field graphql.Colle
 		true,
 	)
 }
+
+// fillContext_Session_id is fieldContext_Session_id into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Session_id(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Session_id(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Session_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Session", field, false, false, errLeafID)
 }
 
 func (ec *executionContext) _Session_userAgent(ctx context.Context, field graphql.CollectedField, obj *ent.Session) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.UserAgent)
+		return (*stringField)(&obj.UserAgent)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4143,11 +5244,24 @@ func (ec *executionContext) _Session_userAgent(ctx context.Context, field graphq
 		true,
 	)
 }
+
+// fillContext_Session_userAgent is fieldContext_Session_userAgent into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Session_userAgent(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Session_userAgent(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Session_userAgent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Session", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _Session_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Session) (ret graphql.Marshaler) {
+	if ec.direct && !obj.CreatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return (*timeField)(&obj.CreatedAt)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4166,11 +5280,24 @@ func (ec *executionContext) _Session_createdAt(ctx context.Context, field graphq
 		true,
 	)
 }
+
+// fillContext_Session_createdAt is fieldContext_Session_createdAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Session_createdAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Session_createdAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Session_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Session", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _Session_lastUsedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Session) (ret graphql.Marshaler) {
+	if ec.direct && !obj.LastUsedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return (*timeField)(&obj.LastUsedAt)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4189,11 +5316,24 @@ func (ec *executionContext) _Session_lastUsedAt(ctx context.Context, field graph
 		true,
 	)
 }
+
+// fillContext_Session_lastUsedAt is fieldContext_Session_lastUsedAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Session_lastUsedAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Session_lastUsedAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Session_lastUsedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Session", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _Session_expiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.Session) (ret graphql.Marshaler) {
+	if ec.direct && !obj.ExpiresAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return (*timeField)(&obj.ExpiresAt)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4212,11 +5352,26 @@ func (ec *executionContext) _Session_expiresAt(ctx context.Context, field graphq
 		true,
 	)
 }
+
+// fillContext_Session_expiresAt is fieldContext_Session_expiresAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Session_expiresAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Session_expiresAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Session_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Session", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _Session_current(ctx context.Context, field graphql.CollectedField, obj *ent.Session) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Session_current, func(ctx context.Context) (bool, error) {
+			return ec.resolverSession().Current(ctx, obj)
+		}, ec.marshalNBoolean2bool, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4225,7 +5380,7 @@ func (ec *executionContext) _Session_current(ctx context.Context, field graphql.
 			return ec.fieldContext_Session_current(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Session().Current(ctx, obj)
+			return ec.resolverSession().Current(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
@@ -4235,13 +5390,23 @@ func (ec *executionContext) _Session_current(ctx context.Context, field graphql.
 		true,
 	)
 }
+
+// fillContext_Session_current is fieldContext_Session_current into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Session_current(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Session_current(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Session_current(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Session", field, true, true, errLeafBoolean)
 }
 
 func (ec *executionContext) _Tag_id(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+		return (*intIDField)(&obj.ID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4261,13 +5426,23 @@ func (ec *executionContext) _Tag_id(ctx context.Context, field graphql.Collected
 		true,
 	)
 }
+
+// fillContext_Tag_id is fieldContext_Tag_id into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Tag_id(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Tag_id(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Tag_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Tag", field, false, false, errLeafID)
 }
 
 func (ec *executionContext) _Tag_name(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Name)
+		return (*stringField)(&obj.Name)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4287,11 +5462,24 @@ func (ec *executionContext) _Tag_name(ctx context.Context, field graphql.Collect
 		true,
 	)
 }
+
+// fillContext_Tag_name is fieldContext_Tag_name into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Tag_name(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Tag_name(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Tag_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Tag", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _Tag_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
+	if ec.direct && !obj.CreatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return (*timeField)(&obj.CreatedAt)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4310,11 +5498,27 @@ func (ec *executionContext) _Tag_createdAt(ctx context.Context, field graphql.Co
 		true,
 	)
 }
+
+// fillContext_Tag_createdAt is fieldContext_Tag_createdAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Tag_createdAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Tag_createdAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Tag_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Tag", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _Tag_posts(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Tag_posts, func(ctx context.Context) (*ent.PostConnection, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return obj.Posts(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.PostOrder))
+		}, ec.marshalNPostConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPostConnection, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4335,14 +5539,17 @@ func (ec *executionContext) _Tag_posts(ctx context.Context, field graphql.Collec
 	)
 }
 func (ec *executionContext) fieldContext_Tag_posts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Tag_posts(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Tag_posts is fieldContext_Tag_posts into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Tag_posts(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Tag",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PostConnection(ctx, field)
-		},
+		Child:      ec.child(21, func(ec *executionContext) childFunc { return ec.childFields_PostConnection }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -4351,7 +5558,7 @@ func (ec *executionContext) fieldContext_Tag_posts(ctx context.Context, field gr
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Tag_posts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Tag_posts_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4359,6 +5566,11 @@ func (ec *executionContext) fieldContext_Tag_posts(ctx context.Context, field gr
 }
 
 func (ec *executionContext) _Tag_postCount(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Tag_postCount, func(ctx context.Context) (int, error) {
+			return ec.resolverTag().PostCount(ctx, obj)
+		}, ec.marshalNInt2int, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4367,7 +5579,7 @@ func (ec *executionContext) _Tag_postCount(ctx context.Context, field graphql.Co
 			return ec.fieldContext_Tag_postCount(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Tag().PostCount(ctx, obj)
+			return ec.resolverTag().PostCount(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
@@ -4377,11 +5589,26 @@ func (ec *executionContext) _Tag_postCount(ctx context.Context, field graphql.Co
 		true,
 	)
 }
+
+// fillContext_Tag_postCount is fieldContext_Tag_postCount into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Tag_postCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Tag_postCount(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Tag_postCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Tag", field, true, true, errLeafInt)
 }
 
 func (ec *executionContext) _TagConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.TagConnection) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_TagConnection_edges, func(ctx context.Context) ([]*ent.TagEdge, error) {
+			return obj.Edges, nil
+		}, ec.marshalOTagEdge2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTagEdge, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4400,20 +5627,28 @@ func (ec *executionContext) _TagConnection_edges(ctx context.Context, field grap
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_TagConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_TagConnection_edges(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_TagConnection_edges(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_TagConnection_edges is fieldContext_TagConnection_edges into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_TagConnection_edges(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "TagConnection",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_TagEdge(ctx, field)
-		},
+		Child:      ec.child(29, func(ec *executionContext) childFunc { return ec.childFields_TagEdge }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _TagConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.TagConnection) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_TagConnection_pageInfo, func(ctx context.Context) (entgql.PageInfo[int], error) {
+			return obj.PageInfo, nil
+		}, ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4432,22 +5667,25 @@ func (ec *executionContext) _TagConnection_pageInfo(ctx context.Context, field g
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_TagConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_TagConnection_pageInfo(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_TagConnection_pageInfo(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_TagConnection_pageInfo is fieldContext_TagConnection_pageInfo into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_TagConnection_pageInfo(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "TagConnection",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PageInfo(ctx, field)
-		},
+		Child:      ec.child(5, func(ec *executionContext) childFunc { return ec.childFields_PageInfo }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _TagConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.TagConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+		return (*intField)(&obj.TotalCount)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4467,11 +5705,26 @@ func (ec *executionContext) _TagConnection_totalCount(ctx context.Context, field
 		true,
 	)
 }
+
+// fillContext_TagConnection_totalCount is fieldContext_TagConnection_totalCount into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_TagConnection_totalCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_TagConnection_totalCount(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_TagConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("TagConnection", field, false, false, errLeafInt)
 }
 
 func (ec *executionContext) _TagEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.TagEdge) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_TagEdge_node, func(ctx context.Context) (*ent.Tag, error) {
+			return obj.Node, nil
+		}, ec.marshalOTag2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTag, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4490,20 +5743,26 @@ func (ec *executionContext) _TagEdge_node(ctx context.Context, field graphql.Col
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_TagEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_TagEdge_node(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_TagEdge_node(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_TagEdge_node is fieldContext_TagEdge_node into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_TagEdge_node(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "TagEdge",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Tag(ctx, field)
-		},
+		Child:      ec.child(15, func(ec *executionContext) childFunc { return ec.childFields_Tag }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _TagEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.TagEdge) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, field.Selections, obj.Cursor)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4522,13 +5781,23 @@ func (ec *executionContext) _TagEdge_cursor(ctx context.Context, field graphql.C
 		true,
 	)
 }
+
+// fillContext_TagEdge_cursor is fieldContext_TagEdge_cursor into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_TagEdge_cursor(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_TagEdge_cursor(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_TagEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("TagEdge", field, false, false, errLeafCursor)
 }
 
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+		return (*intIDField)(&obj.ID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4548,11 +5817,24 @@ func (ec *executionContext) _User_id(ctx context.Context, field graphql.Collecte
 		true,
 	)
 }
+
+// fillContext_User_id is fieldContext_User_id into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_id(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_User_id(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_User_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, false, false, errLeafID)
 }
 
 func (ec *executionContext) _User_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.direct && !obj.CreatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return (*timeField)(&obj.CreatedAt)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4571,11 +5853,24 @@ func (ec *executionContext) _User_createdAt(ctx context.Context, field graphql.C
 		true,
 	)
 }
+
+// fillContext_User_createdAt is fieldContext_User_createdAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_createdAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_User_createdAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_User_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _User_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.direct && !obj.UpdatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return (*timeField)(&obj.UpdatedAt)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4594,13 +5889,23 @@ func (ec *executionContext) _User_updatedAt(ctx context.Context, field graphql.C
 		true,
 	)
 }
+
+// fillContext_User_updatedAt is fieldContext_User_updatedAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_updatedAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_User_updatedAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_User_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _User_username(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Username)
+		return (*stringField)(&obj.Username)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4620,13 +5925,23 @@ func (ec *executionContext) _User_username(ctx context.Context, field graphql.Co
 		true,
 	)
 }
+
+// fillContext_User_username is fieldContext_User_username into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_username(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_User_username(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_User_username(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _User_displayName(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.DisplayName)
+		return (*stringField)(&obj.DisplayName)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4646,13 +5961,23 @@ func (ec *executionContext) _User_displayName(ctx context.Context, field graphql
 		true,
 	)
 }
+
+// fillContext_User_displayName is fieldContext_User_displayName into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_displayName(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_User_displayName(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_User_displayName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _User_bio(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Bio)
+		return (*stringField)(&obj.Bio)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4672,13 +5997,23 @@ func (ec *executionContext) _User_bio(ctx context.Context, field graphql.Collect
 		true,
 	)
 }
+
+// fillContext_User_bio is fieldContext_User_bio into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_bio(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_User_bio(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_User_bio(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _User_avatarURL(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.AvatarURL)
+		return (*stringField)(&obj.AvatarURL)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4698,11 +6033,24 @@ func (ec *executionContext) _User_avatarURL(ctx context.Context, field graphql.C
 		true,
 	)
 }
+
+// fillContext_User_avatarURL is fieldContext_User_avatarURL into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_avatarURL(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_User_avatarURL(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_User_avatarURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _User_bannedAt(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.BannedAt)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4721,11 +6069,24 @@ func (ec *executionContext) _User_bannedAt(ctx context.Context, field graphql.Co
 		false,
 	)
 }
+
+// fillContext_User_bannedAt is fieldContext_User_bannedAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_bannedAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_User_bannedAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_User_bannedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _User_role(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNUserRole2githubᚗcomᚋagoraᚋagoraᚋentᚋuserᚐRole(ctx, field.Selections, obj.Role)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4744,11 +6105,27 @@ func (ec *executionContext) _User_role(ctx context.Context, field graphql.Collec
 		true,
 	)
 }
+
+// fillContext_User_role is fieldContext_User_role into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_role(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_User_role(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_User_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, false, false, errLeafUserRole)
 }
 
 func (ec *executionContext) _User_posts(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_posts, func(ctx context.Context) (*ent.PostConnection, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return obj.Posts(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.PostOrder))
+		}, ec.marshalNPostConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPostConnection, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4769,14 +6146,17 @@ func (ec *executionContext) _User_posts(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_User_posts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_User_posts(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_User_posts is fieldContext_User_posts into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_posts(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "User",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PostConnection(ctx, field)
-		},
+		Child:      ec.child(21, func(ec *executionContext) childFunc { return ec.childFields_PostConnection }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -4785,7 +6165,7 @@ func (ec *executionContext) fieldContext_User_posts(ctx context.Context, field g
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_User_posts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_User_posts_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4793,6 +6173,12 @@ func (ec *executionContext) fieldContext_User_posts(ctx context.Context, field g
 }
 
 func (ec *executionContext) _User_following(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_following, func(ctx context.Context) (*ent.UserConnection, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return obj.Following(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.UserOrder))
+		}, ec.marshalNUserConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUserConnection, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4813,14 +6199,17 @@ func (ec *executionContext) _User_following(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_User_following(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_User_following(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_User_following is fieldContext_User_following into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_following(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "User",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_UserConnection(ctx, field)
-		},
+		Child:      ec.child(25, func(ec *executionContext) childFunc { return ec.childFields_UserConnection }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -4829,7 +6218,7 @@ func (ec *executionContext) fieldContext_User_following(ctx context.Context, fie
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_User_following_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_User_following_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4837,6 +6226,12 @@ func (ec *executionContext) fieldContext_User_following(ctx context.Context, fie
 }
 
 func (ec *executionContext) _User_followers(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_followers, func(ctx context.Context) (*ent.UserConnection, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return obj.Followers(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.UserOrder))
+		}, ec.marshalNUserConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUserConnection, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4857,14 +6252,17 @@ func (ec *executionContext) _User_followers(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_User_followers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_User_followers(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_User_followers is fieldContext_User_followers into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_followers(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "User",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_UserConnection(ctx, field)
-		},
+		Child:      ec.child(25, func(ec *executionContext) childFunc { return ec.childFields_UserConnection }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -4873,7 +6271,7 @@ func (ec *executionContext) fieldContext_User_followers(ctx context.Context, fie
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_User_followers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_User_followers_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4881,6 +6279,11 @@ func (ec *executionContext) fieldContext_User_followers(ctx context.Context, fie
 }
 
 func (ec *executionContext) _User_membershipPlan(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_membershipPlan, func(ctx context.Context) (*ent.MembershipPlan, error) {
+			return ec.resolverUser().MembershipPlan(ctx, obj)
+		}, ec.marshalOMembershipPlan2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMembershipPlan, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4889,7 +6292,7 @@ func (ec *executionContext) _User_membershipPlan(ctx context.Context, field grap
 			return ec.fieldContext_User_membershipPlan(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.User().MembershipPlan(ctx, obj)
+			return ec.resolverUser().MembershipPlan(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.MembershipPlan) graphql.Marshaler {
@@ -4899,20 +6302,28 @@ func (ec *executionContext) _User_membershipPlan(ctx context.Context, field grap
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_User_membershipPlan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_User_membershipPlan(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_User_membershipPlan(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_User_membershipPlan is fieldContext_User_membershipPlan into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_membershipPlan(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "User",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_MembershipPlan(ctx, field)
-		},
+		Child:      ec.child(1, func(ec *executionContext) childFunc { return ec.childFields_MembershipPlan }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _User_memberCount(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_memberCount, func(ctx context.Context) (*int, error) {
+			return ec.resolverUser().MemberCount(ctx, obj)
+		}, ec.marshalOInt2ᚖint, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4921,7 +6332,7 @@ func (ec *executionContext) _User_memberCount(ctx context.Context, field graphql
 			return ec.fieldContext_User_memberCount(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.User().MemberCount(ctx, obj)
+			return ec.resolverUser().MemberCount(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
@@ -4931,11 +6342,26 @@ func (ec *executionContext) _User_memberCount(ctx context.Context, field graphql
 		false,
 	)
 }
+
+// fillContext_User_memberCount is fieldContext_User_memberCount into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_memberCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_User_memberCount(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_User_memberCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, true, true, errLeafInt)
 }
 
 func (ec *executionContext) _User_memberships(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_memberships, func(ctx context.Context) ([]*ent.Membership, error) {
+			return ec.resolverUser().Memberships(ctx, obj)
+		}, ec.marshalOMembership2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMembershipᚄ, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4944,7 +6370,7 @@ func (ec *executionContext) _User_memberships(ctx context.Context, field graphql
 			return ec.fieldContext_User_memberships(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.User().Memberships(ctx, obj)
+			return ec.resolverUser().Memberships(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Membership) graphql.Marshaler {
@@ -4954,20 +6380,28 @@ func (ec *executionContext) _User_memberships(ctx context.Context, field graphql
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_User_memberships(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_User_memberships(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_User_memberships(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_User_memberships is fieldContext_User_memberships into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_memberships(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "User",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Membership(ctx, field)
-		},
+		Child:      ec.child(30, func(ec *executionContext) childFunc { return ec.childFields_Membership }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _User_emailVerified(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_emailVerified, func(ctx context.Context) (*bool, error) {
+			return ec.resolverUser().EmailVerified(ctx, obj)
+		}, ec.marshalOBoolean2ᚖbool, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4976,7 +6410,7 @@ func (ec *executionContext) _User_emailVerified(ctx context.Context, field graph
 			return ec.fieldContext_User_emailVerified(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.User().EmailVerified(ctx, obj)
+			return ec.resolverUser().EmailVerified(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
@@ -4986,11 +6420,26 @@ func (ec *executionContext) _User_emailVerified(ctx context.Context, field graph
 		false,
 	)
 }
+
+// fillContext_User_emailVerified is fieldContext_User_emailVerified into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_emailVerified(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_User_emailVerified(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_User_emailVerified(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, true, true, errLeafBoolean)
 }
 
 func (ec *executionContext) _User_notificationSettings(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_notificationSettings, func(ctx context.Context) (*model.NotificationSettings, error) {
+			return ec.resolverUser().NotificationSettings(ctx, obj)
+		}, ec.marshalONotificationSettings2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐNotificationSettings, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4999,7 +6448,7 @@ func (ec *executionContext) _User_notificationSettings(ctx context.Context, fiel
 			return ec.fieldContext_User_notificationSettings(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.User().NotificationSettings(ctx, obj)
+			return ec.resolverUser().NotificationSettings(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.NotificationSettings) graphql.Marshaler {
@@ -5009,20 +6458,28 @@ func (ec *executionContext) _User_notificationSettings(ctx context.Context, fiel
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_User_notificationSettings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_User_notificationSettings(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_User_notificationSettings(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_User_notificationSettings is fieldContext_User_notificationSettings into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_notificationSettings(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "User",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_NotificationSettings(ctx, field)
-		},
+		Child:      ec.child(2, func(ec *executionContext) childFunc { return ec.childFields_NotificationSettings }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _User_identities(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_identities, func(ctx context.Context) ([]*ent.Identity, error) {
+			return ec.resolverUser().Identities(ctx, obj)
+		}, ec.marshalOIdentity2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐIdentityᚄ, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5031,7 +6488,7 @@ func (ec *executionContext) _User_identities(ctx context.Context, field graphql.
 			return ec.fieldContext_User_identities(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.User().Identities(ctx, obj)
+			return ec.resolverUser().Identities(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Identity) graphql.Marshaler {
@@ -5041,20 +6498,28 @@ func (ec *executionContext) _User_identities(ctx context.Context, field graphql.
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_User_identities(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_User_identities(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_User_identities(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_User_identities is fieldContext_User_identities into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_identities(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "User",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Identity(ctx, field)
-		},
+		Child:      ec.child(31, func(ec *executionContext) childFunc { return ec.childFields_Identity }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _User_hasPassword(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_hasPassword, func(ctx context.Context) (*bool, error) {
+			return ec.resolverUser().HasPassword(ctx, obj)
+		}, ec.marshalOBoolean2ᚖbool, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5063,7 +6528,7 @@ func (ec *executionContext) _User_hasPassword(ctx context.Context, field graphql
 			return ec.fieldContext_User_hasPassword(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.User().HasPassword(ctx, obj)
+			return ec.resolverUser().HasPassword(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
@@ -5073,11 +6538,26 @@ func (ec *executionContext) _User_hasPassword(ctx context.Context, field graphql
 		false,
 	)
 }
+
+// fillContext_User_hasPassword is fieldContext_User_hasPassword into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_hasPassword(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_User_hasPassword(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_User_hasPassword(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, true, true, errLeafBoolean)
 }
 
 func (ec *executionContext) _User_imageStorage(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_imageStorage, func(ctx context.Context) (*model.ImageStorage, error) {
+			return ec.resolverUser().ImageStorage(ctx, obj)
+		}, ec.marshalOImageStorage2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐImageStorage, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5086,7 +6566,7 @@ func (ec *executionContext) _User_imageStorage(ctx context.Context, field graphq
 			return ec.fieldContext_User_imageStorage(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.User().ImageStorage(ctx, obj)
+			return ec.resolverUser().ImageStorage(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ImageStorage) graphql.Marshaler {
@@ -5096,20 +6576,29 @@ func (ec *executionContext) _User_imageStorage(ctx context.Context, field graphq
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_User_imageStorage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_User_imageStorage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_User_imageStorage(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_User_imageStorage is fieldContext_User_imageStorage into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_imageStorage(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "User",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_ImageStorage(ctx, field)
-		},
+		Child:      ec.child(32, func(ec *executionContext) childFunc { return ec.childFields_ImageStorage }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _User_notifications(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_notifications, func(ctx context.Context) (*ent.NotificationConnection, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverUser().Notifications(ctx, obj, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["unread"].(*bool))
+		}, ec.marshalONotificationConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐNotificationConnection, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5119,7 +6608,7 @@ func (ec *executionContext) _User_notifications(ctx context.Context, field graph
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.User().Notifications(ctx, obj, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["unread"].(*bool))
+			return ec.resolverUser().Notifications(ctx, obj, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["unread"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.NotificationConnection) graphql.Marshaler {
@@ -5130,14 +6619,17 @@ func (ec *executionContext) _User_notifications(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_User_notifications(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_User_notifications(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_User_notifications is fieldContext_User_notifications into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_notifications(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "User",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_NotificationConnection(ctx, field)
-		},
+		Child:      ec.child(33, func(ec *executionContext) childFunc { return ec.childFields_NotificationConnection }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -5146,7 +6638,7 @@ func (ec *executionContext) fieldContext_User_notifications(ctx context.Context,
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_User_notifications_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_User_notifications_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -5154,6 +6646,11 @@ func (ec *executionContext) fieldContext_User_notifications(ctx context.Context,
 }
 
 func (ec *executionContext) _User_unreadNotificationCount(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_unreadNotificationCount, func(ctx context.Context) (*int, error) {
+			return ec.resolverUser().UnreadNotificationCount(ctx, obj)
+		}, ec.marshalOInt2ᚖint, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5162,7 +6659,7 @@ func (ec *executionContext) _User_unreadNotificationCount(ctx context.Context, f
 			return ec.fieldContext_User_unreadNotificationCount(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.User().UnreadNotificationCount(ctx, obj)
+			return ec.resolverUser().UnreadNotificationCount(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
@@ -5172,11 +6669,26 @@ func (ec *executionContext) _User_unreadNotificationCount(ctx context.Context, f
 		false,
 	)
 }
+
+// fillContext_User_unreadNotificationCount is fieldContext_User_unreadNotificationCount into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_unreadNotificationCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_User_unreadNotificationCount(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_User_unreadNotificationCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, true, true, errLeafInt)
 }
 
 func (ec *executionContext) _User_messagePolicy(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_messagePolicy, func(ctx context.Context) (*user.MessagePolicy, error) {
+			return ec.resolverUser().MessagePolicy(ctx, obj)
+		}, ec.marshalOUserMessagePolicy2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋuserᚐMessagePolicy, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5185,7 +6697,7 @@ func (ec *executionContext) _User_messagePolicy(ctx context.Context, field graph
 			return ec.fieldContext_User_messagePolicy(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.User().MessagePolicy(ctx, obj)
+			return ec.resolverUser().MessagePolicy(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *user.MessagePolicy) graphql.Marshaler {
@@ -5195,11 +6707,26 @@ func (ec *executionContext) _User_messagePolicy(ctx context.Context, field graph
 		false,
 	)
 }
+
+// fillContext_User_messagePolicy is fieldContext_User_messagePolicy into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_messagePolicy(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_User_messagePolicy(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_User_messagePolicy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, true, true, errLeafUserMessagePolicy)
 }
 
 func (ec *executionContext) _User_sessions(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_sessions, func(ctx context.Context) ([]*ent.Session, error) {
+			return ec.resolverUser().Sessions(ctx, obj)
+		}, ec.marshalOSession2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐSessionᚄ, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5208,7 +6735,7 @@ func (ec *executionContext) _User_sessions(ctx context.Context, field graphql.Co
 			return ec.fieldContext_User_sessions(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.User().Sessions(ctx, obj)
+			return ec.resolverUser().Sessions(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Session) graphql.Marshaler {
@@ -5218,20 +6745,28 @@ func (ec *executionContext) _User_sessions(ctx context.Context, field graphql.Co
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_User_sessions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_User_sessions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_User_sessions(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_User_sessions is fieldContext_User_sessions into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_sessions(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "User",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Session(ctx, field)
-		},
+		Child:      ec.child(34, func(ec *executionContext) childFunc { return ec.childFields_Session }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _User_email(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_email, func(ctx context.Context) (*string, error) {
+			return ec.resolverUser().Email(ctx, obj)
+		}, ec.marshalOString2ᚖstring, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5240,7 +6775,7 @@ func (ec *executionContext) _User_email(ctx context.Context, field graphql.Colle
 			return ec.fieldContext_User_email(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.User().Email(ctx, obj)
+			return ec.resolverUser().Email(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -5250,11 +6785,26 @@ func (ec *executionContext) _User_email(ctx context.Context, field graphql.Colle
 		false,
 	)
 }
+
+// fillContext_User_email is fieldContext_User_email into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_email(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_User_email(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_User_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, true, true, errLeafString)
 }
 
 func (ec *executionContext) _User_followerCount(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_followerCount, func(ctx context.Context) (int, error) {
+			return ec.resolverUser().FollowerCount(ctx, obj)
+		}, ec.marshalNInt2int, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5263,7 +6813,7 @@ func (ec *executionContext) _User_followerCount(ctx context.Context, field graph
 			return ec.fieldContext_User_followerCount(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.User().FollowerCount(ctx, obj)
+			return ec.resolverUser().FollowerCount(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
@@ -5273,11 +6823,26 @@ func (ec *executionContext) _User_followerCount(ctx context.Context, field graph
 		true,
 	)
 }
+
+// fillContext_User_followerCount is fieldContext_User_followerCount into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_followerCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_User_followerCount(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_User_followerCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, true, true, errLeafInt)
 }
 
 func (ec *executionContext) _User_followingCount(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_followingCount, func(ctx context.Context) (int, error) {
+			return ec.resolverUser().FollowingCount(ctx, obj)
+		}, ec.marshalNInt2int, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5286,7 +6851,7 @@ func (ec *executionContext) _User_followingCount(ctx context.Context, field grap
 			return ec.fieldContext_User_followingCount(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.User().FollowingCount(ctx, obj)
+			return ec.resolverUser().FollowingCount(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
@@ -5296,11 +6861,26 @@ func (ec *executionContext) _User_followingCount(ctx context.Context, field grap
 		true,
 	)
 }
+
+// fillContext_User_followingCount is fieldContext_User_followingCount into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_followingCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_User_followingCount(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_User_followingCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, true, true, errLeafInt)
 }
 
 func (ec *executionContext) _User_viewerIsFollowing(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_User_viewerIsFollowing, func(ctx context.Context) (bool, error) {
+			return ec.resolverUser().ViewerIsFollowing(ctx, obj)
+		}, ec.marshalNBoolean2bool, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5309,7 +6889,7 @@ func (ec *executionContext) _User_viewerIsFollowing(ctx context.Context, field g
 			return ec.fieldContext_User_viewerIsFollowing(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.User().ViewerIsFollowing(ctx, obj)
+			return ec.resolverUser().ViewerIsFollowing(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
@@ -5319,11 +6899,26 @@ func (ec *executionContext) _User_viewerIsFollowing(ctx context.Context, field g
 		true,
 	)
 }
+
+// fillContext_User_viewerIsFollowing is fieldContext_User_viewerIsFollowing into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_User_viewerIsFollowing(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_User_viewerIsFollowing(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_User_viewerIsFollowing(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, true, true, errLeafBoolean)
 }
 
 func (ec *executionContext) _UserConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_UserConnection_edges, func(ctx context.Context) ([]*ent.UserEdge, error) {
+			return obj.Edges, nil
+		}, ec.marshalOUserEdge2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUserEdge, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5342,20 +6937,28 @@ func (ec *executionContext) _UserConnection_edges(ctx context.Context, field gra
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_UserConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_UserConnection_edges(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_UserConnection_edges(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_UserConnection_edges is fieldContext_UserConnection_edges into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_UserConnection_edges(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "UserConnection",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_UserEdge(ctx, field)
-		},
+		Child:      ec.child(35, func(ec *executionContext) childFunc { return ec.childFields_UserEdge }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _UserConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_UserConnection_pageInfo, func(ctx context.Context) (entgql.PageInfo[int], error) {
+			return obj.PageInfo, nil
+		}, ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5374,22 +6977,25 @@ func (ec *executionContext) _UserConnection_pageInfo(ctx context.Context, field 
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_UserConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_UserConnection_pageInfo(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_UserConnection_pageInfo(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_UserConnection_pageInfo is fieldContext_UserConnection_pageInfo into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_UserConnection_pageInfo(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "UserConnection",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PageInfo(ctx, field)
-		},
+		Child:      ec.child(5, func(ec *executionContext) childFunc { return ec.childFields_PageInfo }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _UserConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+		return (*intField)(&obj.TotalCount)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -5409,11 +7015,26 @@ func (ec *executionContext) _UserConnection_totalCount(ctx context.Context, fiel
 		true,
 	)
 }
+
+// fillContext_UserConnection_totalCount is fieldContext_UserConnection_totalCount into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_UserConnection_totalCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_UserConnection_totalCount(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_UserConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("UserConnection", field, false, false, errLeafInt)
 }
 
 func (ec *executionContext) _UserEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.UserEdge) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_UserEdge_node, func(ctx context.Context) (*ent.User, error) {
+			return obj.Node, nil
+		}, ec.marshalOUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5432,20 +7053,26 @@ func (ec *executionContext) _UserEdge_node(ctx context.Context, field graphql.Co
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_UserEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_UserEdge_node(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_UserEdge_node(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_UserEdge_node is fieldContext_UserEdge_node into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_UserEdge_node(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "UserEdge",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _UserEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.UserEdge) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, field.Selections, obj.Cursor)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5464,6 +7091,16 @@ func (ec *executionContext) _UserEdge_cursor(ctx context.Context, field graphql.
 		true,
 	)
 }
+
+// fillContext_UserEdge_cursor is fieldContext_UserEdge_cursor into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_UserEdge_cursor(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_UserEdge_cursor(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_UserEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("UserEdge", field, false, false, errLeafCursor)
 }
@@ -5869,9 +7506,9 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 var commentImplementors = []string{"Comment", "Node", "_Entity"}
 
 func (ec *executionContext) _Comment(ctx context.Context, sel ast.SelectionSet, obj *ent.Comment) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, commentImplementors)
+	fields := ec.collectFields(sel, commentImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -5904,9 +7541,15 @@ func (ec *executionContext) _Comment(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "author":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Comment_author(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -5914,7 +7557,7 @@ func (ec *executionContext) _Comment(ctx context.Context, sel ast.SelectionSet, 
 				}()
 				res = ec._Comment_author(ctx, field, obj)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -5927,7 +7570,7 @@ func (ec *executionContext) _Comment(ctx context.Context, sel ast.SelectionSet, 
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -5947,11 +7590,17 @@ func (ec *executionContext) _Comment(ctx context.Context, sel ast.SelectionSet, 
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "post":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Comment_post(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -5959,7 +7608,7 @@ func (ec *executionContext) _Comment(ctx context.Context, sel ast.SelectionSet, 
 				}()
 				res = ec._Comment_post(ctx, field, obj)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -5972,7 +7621,7 @@ func (ec *executionContext) _Comment(ctx context.Context, sel ast.SelectionSet, 
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -5992,7 +7641,7 @@ func (ec *executionContext) _Comment(ctx context.Context, sel ast.SelectionSet, 
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -6018,9 +7667,9 @@ func (ec *executionContext) _Comment(ctx context.Context, sel ast.SelectionSet, 
 var commentConnectionImplementors = []string{"CommentConnection"}
 
 func (ec *executionContext) _CommentConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.CommentConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, commentConnectionImplementors)
+	fields := ec.collectFields(sel, commentConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -6067,9 +7716,9 @@ func (ec *executionContext) _CommentConnection(ctx context.Context, sel ast.Sele
 var commentEdgeImplementors = []string{"CommentEdge"}
 
 func (ec *executionContext) _CommentEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.CommentEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, commentEdgeImplementors)
+	fields := ec.collectFields(sel, commentEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -6111,9 +7760,9 @@ func (ec *executionContext) _CommentEdge(ctx context.Context, sel ast.SelectionS
 var conversationImplementors = []string{"Conversation", "Node"}
 
 func (ec *executionContext) _Conversation(ctx context.Context, sel ast.SelectionSet, obj *ent.Conversation) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, conversationImplementors)
+	fields := ec.collectFields(sel, conversationImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -6136,9 +7785,15 @@ func (ec *executionContext) _Conversation(ctx context.Context, sel ast.Selection
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "participants":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Conversation_participants(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -6146,7 +7801,7 @@ func (ec *executionContext) _Conversation(ctx context.Context, sel ast.Selection
 				}()
 				res = ec._Conversation_participants(ctx, field, obj)
 				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -6159,7 +7814,7 @@ func (ec *executionContext) _Conversation(ctx context.Context, sel ast.Selection
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -6179,11 +7834,17 @@ func (ec *executionContext) _Conversation(ctx context.Context, sel ast.Selection
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "messages":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Conversation_messages(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -6191,7 +7852,7 @@ func (ec *executionContext) _Conversation(ctx context.Context, sel ast.Selection
 				}()
 				res = ec._Conversation_messages(ctx, field, obj)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -6204,7 +7865,7 @@ func (ec *executionContext) _Conversation(ctx context.Context, sel ast.Selection
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -6224,7 +7885,7 @@ func (ec *executionContext) _Conversation(ctx context.Context, sel ast.Selection
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -6250,9 +7911,9 @@ func (ec *executionContext) _Conversation(ctx context.Context, sel ast.Selection
 var conversationConnectionImplementors = []string{"ConversationConnection"}
 
 func (ec *executionContext) _ConversationConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.ConversationConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, conversationConnectionImplementors)
+	fields := ec.collectFields(sel, conversationConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -6299,9 +7960,9 @@ func (ec *executionContext) _ConversationConnection(ctx context.Context, sel ast
 var conversationEdgeImplementors = []string{"ConversationEdge"}
 
 func (ec *executionContext) _ConversationEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.ConversationEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, conversationEdgeImplementors)
+	fields := ec.collectFields(sel, conversationEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -6343,9 +8004,9 @@ func (ec *executionContext) _ConversationEdge(ctx context.Context, sel ast.Selec
 var imageImplementors = []string{"Image", "Node"}
 
 func (ec *executionContext) _Image(ctx context.Context, sel ast.SelectionSet, obj *ent.Image) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, imageImplementors)
+	fields := ec.collectFields(sel, imageImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -6408,9 +8069,15 @@ func (ec *executionContext) _Image(ctx context.Context, sel ast.SelectionSet, ob
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "url":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Image_url(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -6418,7 +8085,7 @@ func (ec *executionContext) _Image(ctx context.Context, sel ast.SelectionSet, ob
 				}()
 				res = ec._Image_url(ctx, field, obj)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -6431,7 +8098,7 @@ func (ec *executionContext) _Image(ctx context.Context, sel ast.SelectionSet, ob
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -6451,11 +8118,17 @@ func (ec *executionContext) _Image(ctx context.Context, sel ast.SelectionSet, ob
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "variants":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Image_variants(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -6463,7 +8136,7 @@ func (ec *executionContext) _Image(ctx context.Context, sel ast.SelectionSet, ob
 				}()
 				res = ec._Image_variants(ctx, field, obj)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -6476,7 +8149,7 @@ func (ec *executionContext) _Image(ctx context.Context, sel ast.SelectionSet, ob
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -6496,7 +8169,7 @@ func (ec *executionContext) _Image(ctx context.Context, sel ast.SelectionSet, ob
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -6522,9 +8195,9 @@ func (ec *executionContext) _Image(ctx context.Context, sel ast.SelectionSet, ob
 var messageImplementors = []string{"Message", "Node"}
 
 func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, obj *ent.Message) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, messageImplementors)
+	fields := ec.collectFields(sel, messageImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -6547,9 +8220,15 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "sender":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Message_sender(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -6557,7 +8236,7 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 				}()
 				res = ec._Message_sender(ctx, field, obj)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -6570,7 +8249,7 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -6590,11 +8269,17 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "conversation":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Message_conversation(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -6602,7 +8287,7 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 				}()
 				res = ec._Message_conversation(ctx, field, obj)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -6615,7 +8300,7 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -6635,7 +8320,7 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -6661,9 +8346,9 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 var messageConnectionImplementors = []string{"MessageConnection"}
 
 func (ec *executionContext) _MessageConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.MessageConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, messageConnectionImplementors)
+	fields := ec.collectFields(sel, messageConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -6710,9 +8395,9 @@ func (ec *executionContext) _MessageConnection(ctx context.Context, sel ast.Sele
 var messageEdgeImplementors = []string{"MessageEdge"}
 
 func (ec *executionContext) _MessageEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.MessageEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, messageEdgeImplementors)
+	fields := ec.collectFields(sel, messageEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -6754,9 +8439,9 @@ func (ec *executionContext) _MessageEdge(ctx context.Context, sel ast.SelectionS
 var notificationImplementors = []string{"Notification", "Node"}
 
 func (ec *executionContext) _Notification(ctx context.Context, sel ast.SelectionSet, obj *ent.Notification) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, notificationImplementors)
+	fields := ec.collectFields(sel, notificationImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -6784,9 +8469,15 @@ func (ec *executionContext) _Notification(ctx context.Context, sel ast.Selection
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "actor":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Notification_actor(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -6794,7 +8485,7 @@ func (ec *executionContext) _Notification(ctx context.Context, sel ast.Selection
 				}()
 				res = ec._Notification_actor(ctx, field, obj)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -6807,7 +8498,7 @@ func (ec *executionContext) _Notification(ctx context.Context, sel ast.Selection
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -6827,11 +8518,17 @@ func (ec *executionContext) _Notification(ctx context.Context, sel ast.Selection
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "post":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Notification_post(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -6839,7 +8536,7 @@ func (ec *executionContext) _Notification(ctx context.Context, sel ast.Selection
 				}()
 				res = ec._Notification_post(ctx, field, obj)
 				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -6852,7 +8549,7 @@ func (ec *executionContext) _Notification(ctx context.Context, sel ast.Selection
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -6872,11 +8569,17 @@ func (ec *executionContext) _Notification(ctx context.Context, sel ast.Selection
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "comment":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Notification_comment(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -6884,7 +8587,7 @@ func (ec *executionContext) _Notification(ctx context.Context, sel ast.Selection
 				}()
 				res = ec._Notification_comment(ctx, field, obj)
 				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -6897,7 +8600,7 @@ func (ec *executionContext) _Notification(ctx context.Context, sel ast.Selection
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -6917,11 +8620,17 @@ func (ec *executionContext) _Notification(ctx context.Context, sel ast.Selection
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "message":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Notification_message(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -6929,7 +8638,7 @@ func (ec *executionContext) _Notification(ctx context.Context, sel ast.Selection
 				}()
 				res = ec._Notification_message(ctx, field, obj)
 				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -6942,7 +8651,7 @@ func (ec *executionContext) _Notification(ctx context.Context, sel ast.Selection
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -6962,7 +8671,7 @@ func (ec *executionContext) _Notification(ctx context.Context, sel ast.Selection
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -6988,9 +8697,9 @@ func (ec *executionContext) _Notification(ctx context.Context, sel ast.Selection
 var notificationConnectionImplementors = []string{"NotificationConnection"}
 
 func (ec *executionContext) _NotificationConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.NotificationConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, notificationConnectionImplementors)
+	fields := ec.collectFields(sel, notificationConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -7037,9 +8746,9 @@ func (ec *executionContext) _NotificationConnection(ctx context.Context, sel ast
 var notificationEdgeImplementors = []string{"NotificationEdge"}
 
 func (ec *executionContext) _NotificationEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.NotificationEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, notificationEdgeImplementors)
+	fields := ec.collectFields(sel, notificationEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -7081,9 +8790,9 @@ func (ec *executionContext) _NotificationEdge(ctx context.Context, sel ast.Selec
 var pageInfoImplementors = []string{"PageInfo"}
 
 func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *entgql.PageInfo[int]) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, pageInfoImplementors)
+	fields := ec.collectFields(sel, pageInfoImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -7135,9 +8844,9 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 var postImplementors = []string{"Post", "Node", "_Entity"}
 
 func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj *ent.Post) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, postImplementors)
+	fields := ec.collectFields(sel, postImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -7195,9 +8904,15 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "author":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Post_author(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -7205,7 +8920,7 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 				}()
 				res = ec._Post_author(ctx, field, obj)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -7218,7 +8933,7 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -7238,11 +8953,17 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "tags":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Post_tags(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -7250,7 +8971,7 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 				}()
 				res = ec._Post_tags(ctx, field, obj)
 				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -7263,7 +8984,7 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -7283,11 +9004,17 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "comments":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Post_comments(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -7295,7 +9022,7 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 				}()
 				res = ec._Post_comments(ctx, field, obj)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -7308,7 +9035,7 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -7328,11 +9055,17 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "cover":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Post_cover(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -7340,7 +9073,7 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 				}()
 				res = ec._Post_cover(ctx, field, obj)
 				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -7353,7 +9086,7 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -7373,11 +9106,17 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "body":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Post_body(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -7385,7 +9124,7 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 				}()
 				res = ec._Post_body(ctx, field, obj)
 				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -7398,7 +9137,7 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -7418,11 +9157,17 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "viewerCanRead":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Post_viewerCanRead(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -7430,7 +9175,7 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 				}()
 				res = ec._Post_viewerCanRead(ctx, field, obj)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -7443,7 +9188,7 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -7463,11 +9208,17 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "likeCount":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Post_likeCount(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -7475,7 +9226,7 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 				}()
 				res = ec._Post_likeCount(ctx, field, obj)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -7488,7 +9239,7 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -7508,11 +9259,17 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "commentCount":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Post_commentCount(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -7520,7 +9277,7 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 				}()
 				res = ec._Post_commentCount(ctx, field, obj)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -7533,7 +9290,7 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -7553,11 +9310,17 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "viewerHasLiked":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Post_viewerHasLiked(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -7565,7 +9328,7 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 				}()
 				res = ec._Post_viewerHasLiked(ctx, field, obj)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -7578,7 +9341,7 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -7598,7 +9361,7 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -7624,9 +9387,9 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 var postConnectionImplementors = []string{"PostConnection"}
 
 func (ec *executionContext) _PostConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.PostConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, postConnectionImplementors)
+	fields := ec.collectFields(sel, postConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -7673,9 +9436,9 @@ func (ec *executionContext) _PostConnection(ctx context.Context, sel ast.Selecti
 var postEdgeImplementors = []string{"PostEdge"}
 
 func (ec *executionContext) _PostEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.PostEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, postEdgeImplementors)
+	fields := ec.collectFields(sel, postEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -7717,12 +9480,12 @@ func (ec *executionContext) _PostEdge(ctx context.Context, sel ast.SelectionSet,
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, queryImplementors)
+	fields := ec.collectFields(sel, queryImplementors)
 	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
 		Object: "Query",
 	})
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -7737,7 +9500,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 		case "node":
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -7745,21 +9508,21 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				}()
 				res = ec._Query_node(ctx, field)
 				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
 
 			rrm := func(ctx context.Context) graphql.Marshaler {
 				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "nodes":
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -7767,21 +9530,21 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				}()
 				res = ec._Query_nodes(ctx, field)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
 
 			rrm := func(ctx context.Context) graphql.Marshaler {
 				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "providers":
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -7789,21 +9552,21 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				}()
 				res = ec._Query_providers(ctx, field)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
 
 			rrm := func(ctx context.Context) graphql.Marshaler {
 				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "jobs":
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -7811,21 +9574,21 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				}()
 				res = ec._Query_jobs(ctx, field)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
 
 			rrm := func(ctx context.Context) graphql.Marshaler {
 				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "image":
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -7833,21 +9596,21 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				}()
 				res = ec._Query_image(ctx, field)
 				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
 
 			rrm := func(ctx context.Context) graphql.Marshaler {
 				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "posts":
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -7855,21 +9618,21 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				}()
 				res = ec._Query_posts(ctx, field)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
 
 			rrm := func(ctx context.Context) graphql.Marshaler {
 				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "tags":
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -7877,21 +9640,21 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				}()
 				res = ec._Query_tags(ctx, field)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
 
 			rrm := func(ctx context.Context) graphql.Marshaler {
 				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "post":
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -7899,21 +9662,21 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				}()
 				res = ec._Query_post(ctx, field)
 				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
 
 			rrm := func(ctx context.Context) graphql.Marshaler {
 				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "feed":
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -7921,21 +9684,21 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				}()
 				res = ec._Query_feed(ctx, field)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
 
 			rrm := func(ctx context.Context) graphql.Marshaler {
 				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "conversations":
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -7943,21 +9706,21 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				}()
 				res = ec._Query_conversations(ctx, field)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
 
 			rrm := func(ctx context.Context) graphql.Marshaler {
 				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "search":
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -7965,21 +9728,21 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				}()
 				res = ec._Query_search(ctx, field)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
 
 			rrm := func(ctx context.Context) graphql.Marshaler {
 				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "searchUsers":
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -7987,21 +9750,21 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				}()
 				res = ec._Query_searchUsers(ctx, field)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
 
 			rrm := func(ctx context.Context) graphql.Marshaler {
 				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "searchTags":
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -8009,21 +9772,21 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				}()
 				res = ec._Query_searchTags(ctx, field)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
 
 			rrm := func(ctx context.Context) graphql.Marshaler {
 				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "users":
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -8031,21 +9794,21 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				}()
 				res = ec._Query_users(ctx, field)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
 
 			rrm := func(ctx context.Context) graphql.Marshaler {
 				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "viewer":
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -8053,21 +9816,21 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				}()
 				res = ec._Query_viewer(ctx, field)
 				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
 
 			rrm := func(ctx context.Context) graphql.Marshaler {
 				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "user":
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -8075,21 +9838,21 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				}()
 				res = ec._Query_user(ctx, field)
 				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
 
 			rrm := func(ctx context.Context) graphql.Marshaler {
 				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "_entities":
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -8097,21 +9860,21 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				}()
 				res = ec._Query__entities(ctx, field)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
 
 			rrm := func(ctx context.Context) graphql.Marshaler {
 				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "_service":
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -8119,14 +9882,14 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				}()
 				res = ec._Query__service(ctx, field)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
 
 			rrm := func(ctx context.Context) graphql.Marshaler {
 				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
@@ -8169,9 +9932,9 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 var sessionImplementors = []string{"Session", "Node"}
 
 func (ec *executionContext) _Session(ctx context.Context, sel ast.SelectionSet, obj *ent.Session) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, sessionImplementors)
+	fields := ec.collectFields(sel, sessionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -8204,9 +9967,15 @@ func (ec *executionContext) _Session(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "current":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Session_current(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -8214,7 +9983,7 @@ func (ec *executionContext) _Session(ctx context.Context, sel ast.SelectionSet, 
 				}()
 				res = ec._Session_current(ctx, field, obj)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -8227,7 +9996,7 @@ func (ec *executionContext) _Session(ctx context.Context, sel ast.SelectionSet, 
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -8247,7 +10016,7 @@ func (ec *executionContext) _Session(ctx context.Context, sel ast.SelectionSet, 
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -8273,9 +10042,9 @@ func (ec *executionContext) _Session(ctx context.Context, sel ast.SelectionSet, 
 var tagImplementors = []string{"Tag", "Node", "_Entity"}
 
 func (ec *executionContext) _Tag(ctx context.Context, sel ast.SelectionSet, obj *ent.Tag) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, tagImplementors)
+	fields := ec.collectFields(sel, tagImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -8298,9 +10067,15 @@ func (ec *executionContext) _Tag(ctx context.Context, sel ast.SelectionSet, obj 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "posts":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Tag_posts(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -8308,7 +10083,7 @@ func (ec *executionContext) _Tag(ctx context.Context, sel ast.SelectionSet, obj 
 				}()
 				res = ec._Tag_posts(ctx, field, obj)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -8321,7 +10096,7 @@ func (ec *executionContext) _Tag(ctx context.Context, sel ast.SelectionSet, obj 
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -8341,11 +10116,17 @@ func (ec *executionContext) _Tag(ctx context.Context, sel ast.SelectionSet, obj 
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "postCount":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Tag_postCount(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -8353,7 +10134,7 @@ func (ec *executionContext) _Tag(ctx context.Context, sel ast.SelectionSet, obj 
 				}()
 				res = ec._Tag_postCount(ctx, field, obj)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -8366,7 +10147,7 @@ func (ec *executionContext) _Tag(ctx context.Context, sel ast.SelectionSet, obj 
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -8386,7 +10167,7 @@ func (ec *executionContext) _Tag(ctx context.Context, sel ast.SelectionSet, obj 
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -8412,9 +10193,9 @@ func (ec *executionContext) _Tag(ctx context.Context, sel ast.SelectionSet, obj 
 var tagConnectionImplementors = []string{"TagConnection"}
 
 func (ec *executionContext) _TagConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.TagConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, tagConnectionImplementors)
+	fields := ec.collectFields(sel, tagConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -8461,9 +10242,9 @@ func (ec *executionContext) _TagConnection(ctx context.Context, sel ast.Selectio
 var tagEdgeImplementors = []string{"TagEdge"}
 
 func (ec *executionContext) _TagEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.TagEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, tagEdgeImplementors)
+	fields := ec.collectFields(sel, tagEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -8505,9 +10286,9 @@ func (ec *executionContext) _TagEdge(ctx context.Context, sel ast.SelectionSet, 
 var userImplementors = []string{"User", "Node", "_Entity"}
 
 func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj *ent.User) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, userImplementors)
+	fields := ec.collectFields(sel, userImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -8560,9 +10341,15 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "posts":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_posts(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -8570,7 +10357,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				}()
 				res = ec._User_posts(ctx, field, obj)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -8583,7 +10370,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -8603,11 +10390,17 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "following":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_following(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -8615,7 +10408,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				}()
 				res = ec._User_following(ctx, field, obj)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -8628,7 +10421,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -8648,11 +10441,17 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "followers":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_followers(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -8660,7 +10459,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				}()
 				res = ec._User_followers(ctx, field, obj)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -8673,7 +10472,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -8693,11 +10492,17 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "membershipPlan":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_membershipPlan(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -8705,7 +10510,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				}()
 				res = ec._User_membershipPlan(ctx, field, obj)
 				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -8718,7 +10523,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -8738,11 +10543,17 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "memberCount":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_memberCount(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -8750,7 +10561,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				}()
 				res = ec._User_memberCount(ctx, field, obj)
 				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -8763,7 +10574,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -8783,11 +10594,17 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "memberships":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_memberships(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -8795,7 +10612,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				}()
 				res = ec._User_memberships(ctx, field, obj)
 				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -8808,7 +10625,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -8828,11 +10645,17 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "emailVerified":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_emailVerified(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -8840,7 +10663,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				}()
 				res = ec._User_emailVerified(ctx, field, obj)
 				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -8853,7 +10676,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -8873,11 +10696,17 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "notificationSettings":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_notificationSettings(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -8885,7 +10714,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				}()
 				res = ec._User_notificationSettings(ctx, field, obj)
 				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -8898,7 +10727,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -8918,11 +10747,17 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "identities":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_identities(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -8930,7 +10765,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				}()
 				res = ec._User_identities(ctx, field, obj)
 				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -8943,7 +10778,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -8963,11 +10798,17 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "hasPassword":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_hasPassword(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -8975,7 +10816,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				}()
 				res = ec._User_hasPassword(ctx, field, obj)
 				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -8988,7 +10829,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -9008,11 +10849,17 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "imageStorage":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_imageStorage(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -9020,7 +10867,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				}()
 				res = ec._User_imageStorage(ctx, field, obj)
 				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -9033,7 +10880,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -9053,11 +10900,17 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "notifications":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_notifications(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -9065,7 +10918,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				}()
 				res = ec._User_notifications(ctx, field, obj)
 				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -9078,7 +10931,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -9098,11 +10951,17 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "unreadNotificationCount":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_unreadNotificationCount(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -9110,7 +10969,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				}()
 				res = ec._User_unreadNotificationCount(ctx, field, obj)
 				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -9123,7 +10982,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -9143,11 +11002,17 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "messagePolicy":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_messagePolicy(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -9155,7 +11020,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				}()
 				res = ec._User_messagePolicy(ctx, field, obj)
 				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -9168,7 +11033,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -9188,11 +11053,17 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "sessions":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_sessions(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -9200,7 +11071,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				}()
 				res = ec._User_sessions(ctx, field, obj)
 				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -9213,7 +11084,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -9233,11 +11104,17 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "email":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_email(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -9245,7 +11122,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				}()
 				res = ec._User_email(ctx, field, obj)
 				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -9258,7 +11135,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -9278,11 +11155,17 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "followerCount":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_followerCount(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -9290,7 +11173,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				}()
 				res = ec._User_followerCount(ctx, field, obj)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -9303,7 +11186,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -9323,11 +11206,17 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "followingCount":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_followingCount(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -9335,7 +11224,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				}()
 				res = ec._User_followingCount(ctx, field, obj)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -9348,7 +11237,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -9368,11 +11257,17 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "viewerIsFollowing":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._User_viewerIsFollowing(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -9380,7 +11275,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				}()
 				res = ec._User_viewerIsFollowing(ctx, field, obj)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -9393,7 +11288,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -9413,7 +11308,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -9439,9 +11334,9 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 var userConnectionImplementors = []string{"UserConnection"}
 
 func (ec *executionContext) _UserConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.UserConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, userConnectionImplementors)
+	fields := ec.collectFields(sel, userConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -9488,9 +11383,9 @@ func (ec *executionContext) _UserConnection(ctx context.Context, sel ast.Selecti
 var userEdgeImplementors = []string{"UserEdge"}
 
 func (ec *executionContext) _UserEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.UserEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, userEdgeImplementors)
+	fields := ec.collectFields(sel, userEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -9704,7 +11599,7 @@ func (ec *executionContext) marshalNMessageOrderField2ᚖgithubᚗcomᚋagoraᚋ
 }
 
 func (ec *executionContext) marshalNNode2ᚕgithubᚗcomᚋagoraᚋagoraᚋentᚐNoder(ctx context.Context, sel ast.SelectionSet, v []ent.Noder) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalONode2githubᚗcomᚋagoraᚋagoraᚋentᚐNoder(ctx, sel, v[i])
@@ -9941,7 +11836,7 @@ func (ec *executionContext) marshalOComment2ᚕᚖgithubᚗcomᚋagoraᚋagora�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOComment2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐComment(ctx, sel, v[i])
@@ -9961,7 +11856,7 @@ func (ec *executionContext) marshalOCommentEdge2ᚕᚖgithubᚗcomᚋagoraᚋago
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOCommentEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐCommentEdge(ctx, sel, v[i])
@@ -9996,7 +11891,7 @@ func (ec *executionContext) marshalOConversationEdge2ᚕᚖgithubᚗcomᚋagora�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOConversationEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐConversationEdge(ctx, sel, v[i])
@@ -10048,7 +11943,7 @@ func (ec *executionContext) marshalOMessageEdge2ᚕᚖgithubᚗcomᚋagoraᚋago
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOMessageEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMessageEdge(ctx, sel, v[i])
@@ -10097,7 +11992,7 @@ func (ec *executionContext) marshalONotificationEdge2ᚕᚖgithubᚗcomᚋagora�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalONotificationEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐNotificationEdge(ctx, sel, v[i])
@@ -10117,7 +12012,7 @@ func (ec *executionContext) marshalOPost2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋen
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost(ctx, sel, v[i])
@@ -10137,7 +12032,7 @@ func (ec *executionContext) marshalOPostEdge2ᚕᚖgithubᚗcomᚋagoraᚋagora�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOPostEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPostEdge(ctx, sel, v[i])
@@ -10197,13 +12092,13 @@ func (ec *executionContext) marshalOSession2ᚕᚖgithubᚗcomᚋagoraᚋagora�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNSession2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐSession(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
+	for _, e := range *ret {
 		if e == graphql.Null {
 			return graphql.Null
 		}
@@ -10216,7 +12111,7 @@ func (ec *executionContext) marshalOTag2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋent
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOTag2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTag(ctx, sel, v[i])
@@ -10229,13 +12124,13 @@ func (ec *executionContext) marshalOTag2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋent
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNTag2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTag(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
+	for _, e := range *ret {
 		if e == graphql.Null {
 			return graphql.Null
 		}
@@ -10255,7 +12150,7 @@ func (ec *executionContext) marshalOTagEdge2ᚕᚖgithubᚗcomᚋagoraᚋagora�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOTagEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTagEdge(ctx, sel, v[i])
@@ -10301,7 +12196,7 @@ func (ec *executionContext) marshalOUser2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋen
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser(ctx, sel, v[i])
@@ -10314,13 +12209,13 @@ func (ec *executionContext) marshalOUser2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋen
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
+	for _, e := range *ret {
 		if e == graphql.Null {
 			return graphql.Null
 		}
@@ -10340,7 +12235,7 @@ func (ec *executionContext) marshalOUserEdge2ᚕᚖgithubᚗcomᚋagoraᚋagora�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOUserEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUserEdge(ctx, sel, v[i])

@@ -90,6 +90,12 @@ func (ec *executionContext) field_Entity_findManyUserByIDs_args(ctx context.Cont
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _Entity_findManyCommentByIDs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Entity_findManyCommentByIDs, func(ctx context.Context) ([]*ent.Comment, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverEntity().FindManyCommentByIDs(ctx, fc.Args["reps"].([]*model.CommentByIDsInput))
+		}, ec.marshalOComment2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐComment, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -99,7 +105,7 @@ func (ec *executionContext) _Entity_findManyCommentByIDs(ctx context.Context, fi
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Entity().FindManyCommentByIDs(ctx, fc.Args["reps"].([]*model.CommentByIDsInput))
+			return ec.resolverEntity().FindManyCommentByIDs(ctx, fc.Args["reps"].([]*model.CommentByIDsInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Comment) graphql.Marshaler {
@@ -110,14 +116,17 @@ func (ec *executionContext) _Entity_findManyCommentByIDs(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_Entity_findManyCommentByIDs(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Entity_findManyCommentByIDs(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Entity_findManyCommentByIDs is fieldContext_Entity_findManyCommentByIDs into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Entity_findManyCommentByIDs(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Entity",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Comment(ctx, field)
-		},
+		Child:      ec.child(6, func(ec *executionContext) childFunc { return ec.childFields_Comment }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -126,7 +135,7 @@ func (ec *executionContext) fieldContext_Entity_findManyCommentByIDs(ctx context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Entity_findManyCommentByIDs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Entity_findManyCommentByIDs_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -134,6 +143,12 @@ func (ec *executionContext) fieldContext_Entity_findManyCommentByIDs(ctx context
 }
 
 func (ec *executionContext) _Entity_findManyPostByIDs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Entity_findManyPostByIDs, func(ctx context.Context) ([]*ent.Post, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverEntity().FindManyPostByIDs(ctx, fc.Args["reps"].([]*model.PostByIDsInput))
+		}, ec.marshalOPost2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -143,7 +158,7 @@ func (ec *executionContext) _Entity_findManyPostByIDs(ctx context.Context, field
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Entity().FindManyPostByIDs(ctx, fc.Args["reps"].([]*model.PostByIDsInput))
+			return ec.resolverEntity().FindManyPostByIDs(ctx, fc.Args["reps"].([]*model.PostByIDsInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Post) graphql.Marshaler {
@@ -154,14 +169,17 @@ func (ec *executionContext) _Entity_findManyPostByIDs(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_Entity_findManyPostByIDs(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Entity_findManyPostByIDs(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Entity_findManyPostByIDs is fieldContext_Entity_findManyPostByIDs into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Entity_findManyPostByIDs(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Entity",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Post(ctx, field)
-		},
+		Child:      ec.child(3, func(ec *executionContext) childFunc { return ec.childFields_Post }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -170,7 +188,7 @@ func (ec *executionContext) fieldContext_Entity_findManyPostByIDs(ctx context.Co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Entity_findManyPostByIDs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Entity_findManyPostByIDs_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -178,6 +196,12 @@ func (ec *executionContext) fieldContext_Entity_findManyPostByIDs(ctx context.Co
 }
 
 func (ec *executionContext) _Entity_findManyTagByIDs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Entity_findManyTagByIDs, func(ctx context.Context) ([]*ent.Tag, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverEntity().FindManyTagByIDs(ctx, fc.Args["reps"].([]*model.TagByIDsInput))
+		}, ec.marshalOTag2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTag, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -187,7 +211,7 @@ func (ec *executionContext) _Entity_findManyTagByIDs(ctx context.Context, field 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Entity().FindManyTagByIDs(ctx, fc.Args["reps"].([]*model.TagByIDsInput))
+			return ec.resolverEntity().FindManyTagByIDs(ctx, fc.Args["reps"].([]*model.TagByIDsInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Tag) graphql.Marshaler {
@@ -198,14 +222,17 @@ func (ec *executionContext) _Entity_findManyTagByIDs(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_Entity_findManyTagByIDs(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Entity_findManyTagByIDs(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Entity_findManyTagByIDs is fieldContext_Entity_findManyTagByIDs into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Entity_findManyTagByIDs(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Entity",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Tag(ctx, field)
-		},
+		Child:      ec.child(15, func(ec *executionContext) childFunc { return ec.childFields_Tag }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -214,7 +241,7 @@ func (ec *executionContext) fieldContext_Entity_findManyTagByIDs(ctx context.Con
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Entity_findManyTagByIDs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Entity_findManyTagByIDs_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -222,6 +249,12 @@ func (ec *executionContext) fieldContext_Entity_findManyTagByIDs(ctx context.Con
 }
 
 func (ec *executionContext) _Entity_findManyUserByIDs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Entity_findManyUserByIDs, func(ctx context.Context) ([]*ent.User, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverEntity().FindManyUserByIDs(ctx, fc.Args["reps"].([]*model.UserByIDsInput))
+		}, ec.marshalOUser2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -231,7 +264,7 @@ func (ec *executionContext) _Entity_findManyUserByIDs(ctx context.Context, field
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Entity().FindManyUserByIDs(ctx, fc.Args["reps"].([]*model.UserByIDsInput))
+			return ec.resolverEntity().FindManyUserByIDs(ctx, fc.Args["reps"].([]*model.UserByIDsInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.User) graphql.Marshaler {
@@ -242,14 +275,17 @@ func (ec *executionContext) _Entity_findManyUserByIDs(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_Entity_findManyUserByIDs(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Entity_findManyUserByIDs(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Entity_findManyUserByIDs is fieldContext_Entity_findManyUserByIDs into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Entity_findManyUserByIDs(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Entity",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -258,7 +294,7 @@ func (ec *executionContext) fieldContext_Entity_findManyUserByIDs(ctx context.Co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Entity_findManyUserByIDs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Entity_findManyUserByIDs_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -267,7 +303,7 @@ func (ec *executionContext) fieldContext_Entity_findManyUserByIDs(ctx context.Co
 
 func (ec *executionContext) __Service_sdl(ctx context.Context, field graphql.CollectedField, obj *fedruntime.Service) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalOString2string(ctx, field.Selections, obj.SDL)
+		return (*stringField)(&obj.SDL)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -287,6 +323,16 @@ func (ec *executionContext) __Service_sdl(ctx context.Context, field graphql.Col
 		false,
 	)
 }
+
+// fillContext__Service_sdl is fieldContext__Service_sdl into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext__Service_sdl(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext__Service_sdl(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext__Service_sdl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("_Service", field, false, false, errLeafString)
 }
@@ -459,12 +505,12 @@ func (ec *executionContext) __Entity(ctx context.Context, sel ast.SelectionSet, 
 var entityImplementors = []string{"Entity"}
 
 func (ec *executionContext) _Entity(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, entityImplementors)
+	fields := ec.collectFields(sel, entityImplementors)
 	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
 		Object: "Entity",
 	})
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -479,7 +525,7 @@ func (ec *executionContext) _Entity(ctx context.Context, sel ast.SelectionSet) g
 		case "findManyCommentByIDs":
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -487,21 +533,21 @@ func (ec *executionContext) _Entity(ctx context.Context, sel ast.SelectionSet) g
 				}()
 				res = ec._Entity_findManyCommentByIDs(ctx, field)
 				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
 
 			rrm := func(ctx context.Context) graphql.Marshaler {
 				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "findManyPostByIDs":
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -509,21 +555,21 @@ func (ec *executionContext) _Entity(ctx context.Context, sel ast.SelectionSet) g
 				}()
 				res = ec._Entity_findManyPostByIDs(ctx, field)
 				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
 
 			rrm := func(ctx context.Context) graphql.Marshaler {
 				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "findManyTagByIDs":
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -531,21 +577,21 @@ func (ec *executionContext) _Entity(ctx context.Context, sel ast.SelectionSet) g
 				}()
 				res = ec._Entity_findManyTagByIDs(ctx, field)
 				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
 
 			rrm := func(ctx context.Context) graphql.Marshaler {
 				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "findManyUserByIDs":
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -553,14 +599,14 @@ func (ec *executionContext) _Entity(ctx context.Context, sel ast.SelectionSet) g
 				}()
 				res = ec._Entity_findManyUserByIDs(ctx, field)
 				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
 
 			rrm := func(ctx context.Context) graphql.Marshaler {
 				return ec.OperationContext.RootResolverMiddleware(ctx,
-					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
@@ -589,9 +635,9 @@ func (ec *executionContext) _Entity(ctx context.Context, sel ast.SelectionSet) g
 var _ServiceImplementors = []string{"_Service"}
 
 func (ec *executionContext) __Service(ctx context.Context, sel ast.SelectionSet, obj *fedruntime.Service) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, _ServiceImplementors)
+	fields := ec.collectFields(sel, _ServiceImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -686,7 +732,7 @@ func (ec *executionContext) unmarshalNUserByIDsInput2ᚕᚖgithubᚗcomᚋagora�
 }
 
 func (ec *executionContext) marshalN_Entity2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋpluginᚋfederationᚋfedruntimeᚐEntity(ctx context.Context, sel ast.SelectionSet, v []fedruntime.Entity) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalO_Entity2githubᚗcomᚋ99designsᚋgqlgenᚋpluginᚋfederationᚋfedruntimeᚐEntity(ctx, sel, v[i])

@@ -28,6 +28,11 @@ import (
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _CompleteSignInPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.CompleteSignInPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_CompleteSignInPayload_user, func(ctx context.Context) (*ent.User, error) {
+			return obj.User, nil
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -46,22 +51,25 @@ func (ec *executionContext) _CompleteSignInPayload_user(ctx context.Context, fie
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_CompleteSignInPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_CompleteSignInPayload_user(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_CompleteSignInPayload_user(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_CompleteSignInPayload_user is fieldContext_CompleteSignInPayload_user into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_CompleteSignInPayload_user(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "CompleteSignInPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _CompleteSignInPayload_accessToken(ctx context.Context, field graphql.CollectedField, obj *model.CompleteSignInPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.AccessToken)
+		return (*stringField)(&obj.AccessToken)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -81,11 +89,24 @@ func (ec *executionContext) _CompleteSignInPayload_accessToken(ctx context.Conte
 		true,
 	)
 }
+
+// fillContext_CompleteSignInPayload_accessToken is fieldContext_CompleteSignInPayload_accessToken into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_CompleteSignInPayload_accessToken(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_CompleteSignInPayload_accessToken(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_CompleteSignInPayload_accessToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CompleteSignInPayload", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _CompleteSignInPayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.CompleteSignInPayload) (ret graphql.Marshaler) {
+	if ec.direct && !obj.ExpiresAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return (*timeField)(&obj.ExpiresAt)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -104,11 +125,24 @@ func (ec *executionContext) _CompleteSignInPayload_expiresAt(ctx context.Context
 		true,
 	)
 }
+
+// fillContext_CompleteSignInPayload_expiresAt is fieldContext_CompleteSignInPayload_expiresAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_CompleteSignInPayload_expiresAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_CompleteSignInPayload_expiresAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_CompleteSignInPayload_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CompleteSignInPayload", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _CompleteSignInPayload_refreshToken(ctx context.Context, field graphql.CollectedField, obj *model.CompleteSignInPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.RefreshToken)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -127,11 +161,24 @@ func (ec *executionContext) _CompleteSignInPayload_refreshToken(ctx context.Cont
 		false,
 	)
 }
+
+// fillContext_CompleteSignInPayload_refreshToken is fieldContext_CompleteSignInPayload_refreshToken into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_CompleteSignInPayload_refreshToken(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_CompleteSignInPayload_refreshToken(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_CompleteSignInPayload_refreshToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CompleteSignInPayload", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _CompleteSignInPayload_refreshTokenExpiresAt(ctx context.Context, field graphql.CollectedField, obj *model.CompleteSignInPayload) (ret graphql.Marshaler) {
+	if ec.direct && !obj.RefreshTokenExpiresAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return (*timeField)(&obj.RefreshTokenExpiresAt)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -150,13 +197,23 @@ func (ec *executionContext) _CompleteSignInPayload_refreshTokenExpiresAt(ctx con
 		true,
 	)
 }
+
+// fillContext_CompleteSignInPayload_refreshTokenExpiresAt is fieldContext_CompleteSignInPayload_refreshTokenExpiresAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_CompleteSignInPayload_refreshTokenExpiresAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_CompleteSignInPayload_refreshTokenExpiresAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_CompleteSignInPayload_refreshTokenExpiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CompleteSignInPayload", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _ConfirmIdentityLinkPayload_provider(ctx context.Context, field graphql.CollectedField, obj *model.ConfirmIdentityLinkPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Provider)
+		return (*stringField)(&obj.Provider)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -176,13 +233,23 @@ func (ec *executionContext) _ConfirmIdentityLinkPayload_provider(ctx context.Con
 		true,
 	)
 }
+
+// fillContext_ConfirmIdentityLinkPayload_provider is fieldContext_ConfirmIdentityLinkPayload_provider into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_ConfirmIdentityLinkPayload_provider(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_ConfirmIdentityLinkPayload_provider(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_ConfirmIdentityLinkPayload_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ConfirmIdentityLinkPayload", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _Identity_provider(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Provider)
+		return (*stringField)(&obj.Provider)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -202,13 +269,23 @@ func (ec *executionContext) _Identity_provider(ctx context.Context, field graphq
 		true,
 	)
 }
+
+// fillContext_Identity_provider is fieldContext_Identity_provider into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Identity_provider(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Identity_provider(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Identity_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Identity", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _Identity_email(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Email)
+		return (*stringField)(&obj.Email)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -228,11 +305,24 @@ func (ec *executionContext) _Identity_email(ctx context.Context, field graphql.C
 		true,
 	)
 }
+
+// fillContext_Identity_email is fieldContext_Identity_email into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Identity_email(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Identity_email(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Identity_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Identity", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _Identity_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
+	if ec.direct && !obj.CreatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return (*timeField)(&obj.CreatedAt)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -251,13 +341,23 @@ func (ec *executionContext) _Identity_createdAt(ctx context.Context, field graph
 		true,
 	)
 }
+
+// fillContext_Identity_createdAt is fieldContext_Identity_createdAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Identity_createdAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Identity_createdAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Identity_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Identity", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _Provider_name(ctx context.Context, field graphql.CollectedField, obj *identity.ProviderInfo) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Name)
+		return (*stringField)(&obj.Name)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -277,13 +377,23 @@ func (ec *executionContext) _Provider_name(ctx context.Context, field graphql.Co
 		true,
 	)
 }
+
+// fillContext_Provider_name is fieldContext_Provider_name into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Provider_name(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Provider_name(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Provider_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Provider", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _Provider_displayName(ctx context.Context, field graphql.CollectedField, obj *identity.ProviderInfo) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.DisplayName)
+		return (*stringField)(&obj.DisplayName)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -303,11 +413,26 @@ func (ec *executionContext) _Provider_displayName(ctx context.Context, field gra
 		true,
 	)
 }
+
+// fillContext_Provider_displayName is fieldContext_Provider_displayName into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Provider_displayName(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Provider_displayName(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Provider_displayName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Provider", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _SetPasswordPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.SetPasswordPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_SetPasswordPayload_user, func(ctx context.Context) (*ent.User, error) {
+			return obj.User, nil
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -326,22 +451,25 @@ func (ec *executionContext) _SetPasswordPayload_user(ctx context.Context, field 
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_SetPasswordPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_SetPasswordPayload_user(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_SetPasswordPayload_user(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_SetPasswordPayload_user is fieldContext_SetPasswordPayload_user into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_SetPasswordPayload_user(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "SetPasswordPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _StartSignInPayload_authorizationURL(ctx context.Context, field graphql.CollectedField, obj *model.StartSignInPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.AuthorizationURL)
+		return (*stringField)(&obj.AuthorizationURL)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -361,11 +489,26 @@ func (ec *executionContext) _StartSignInPayload_authorizationURL(ctx context.Con
 		true,
 	)
 }
+
+// fillContext_StartSignInPayload_authorizationURL is fieldContext_StartSignInPayload_authorizationURL into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_StartSignInPayload_authorizationURL(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_StartSignInPayload_authorizationURL(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_StartSignInPayload_authorizationURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("StartSignInPayload", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _UnlinkIdentityPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.UnlinkIdentityPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_UnlinkIdentityPayload_user, func(ctx context.Context) (*ent.User, error) {
+			return obj.User, nil
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -384,15 +527,18 @@ func (ec *executionContext) _UnlinkIdentityPayload_user(ctx context.Context, fie
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_UnlinkIdentityPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_UnlinkIdentityPayload_user(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_UnlinkIdentityPayload_user(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_UnlinkIdentityPayload_user is fieldContext_UnlinkIdentityPayload_user into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_UnlinkIdentityPayload_user(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "UnlinkIdentityPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -569,9 +715,9 @@ func (ec *executionContext) unmarshalInputUnlinkIdentityInput(ctx context.Contex
 var completeSignInPayloadImplementors = []string{"CompleteSignInPayload"}
 
 func (ec *executionContext) _CompleteSignInPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CompleteSignInPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, completeSignInPayloadImplementors)
+	fields := ec.collectFields(sel, completeSignInPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -628,9 +774,9 @@ func (ec *executionContext) _CompleteSignInPayload(ctx context.Context, sel ast.
 var confirmIdentityLinkPayloadImplementors = []string{"ConfirmIdentityLinkPayload"}
 
 func (ec *executionContext) _ConfirmIdentityLinkPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ConfirmIdentityLinkPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, confirmIdentityLinkPayloadImplementors)
+	fields := ec.collectFields(sel, confirmIdentityLinkPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -667,9 +813,9 @@ func (ec *executionContext) _ConfirmIdentityLinkPayload(ctx context.Context, sel
 var identityImplementors = []string{"Identity"}
 
 func (ec *executionContext) _Identity(ctx context.Context, sel ast.SelectionSet, obj *ent.Identity) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, identityImplementors)
+	fields := ec.collectFields(sel, identityImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -716,9 +862,9 @@ func (ec *executionContext) _Identity(ctx context.Context, sel ast.SelectionSet,
 var providerImplementors = []string{"Provider"}
 
 func (ec *executionContext) _Provider(ctx context.Context, sel ast.SelectionSet, obj *identity.ProviderInfo) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, providerImplementors)
+	fields := ec.collectFields(sel, providerImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -760,9 +906,9 @@ func (ec *executionContext) _Provider(ctx context.Context, sel ast.SelectionSet,
 var setPasswordPayloadImplementors = []string{"SetPasswordPayload"}
 
 func (ec *executionContext) _SetPasswordPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SetPasswordPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, setPasswordPayloadImplementors)
+	fields := ec.collectFields(sel, setPasswordPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -799,9 +945,9 @@ func (ec *executionContext) _SetPasswordPayload(ctx context.Context, sel ast.Sel
 var startSignInPayloadImplementors = []string{"StartSignInPayload"}
 
 func (ec *executionContext) _StartSignInPayload(ctx context.Context, sel ast.SelectionSet, obj *model.StartSignInPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, startSignInPayloadImplementors)
+	fields := ec.collectFields(sel, startSignInPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -838,9 +984,9 @@ func (ec *executionContext) _StartSignInPayload(ctx context.Context, sel ast.Sel
 var unlinkIdentityPayloadImplementors = []string{"UnlinkIdentityPayload"}
 
 func (ec *executionContext) _UnlinkIdentityPayload(ctx context.Context, sel ast.SelectionSet, obj *model.UnlinkIdentityPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, unlinkIdentityPayloadImplementors)
+	fields := ec.collectFields(sel, unlinkIdentityPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -919,13 +1065,13 @@ func (ec *executionContext) marshalNIdentity2ᚖgithubᚗcomᚋagoraᚋagoraᚋe
 }
 
 func (ec *executionContext) marshalNProvider2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋidentityᚐProviderInfoᚄ(ctx context.Context, sel ast.SelectionSet, v []*identity.ProviderInfo) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNProvider2ᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋidentityᚐProviderInfo(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
+	for _, e := range *ret {
 		if e == graphql.Null {
 			return graphql.Null
 		}
@@ -993,13 +1139,13 @@ func (ec *executionContext) marshalOIdentity2ᚕᚖgithubᚗcomᚋagoraᚋagora�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNIdentity2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐIdentity(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
+	for _, e := range *ret {
 		if e == graphql.Null {
 			return graphql.Null
 		}

@@ -38,6 +38,11 @@ type JobPageResolver interface {
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _CancelJobPayload_job(ctx context.Context, field graphql.CollectedField, obj *model.CancelJobPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_CancelJobPayload_job, func(ctx context.Context) (*rivertype.JobRow, error) {
+			return obj.Job, nil
+		}, ec.marshalNJob2ᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRow, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -56,20 +61,28 @@ func (ec *executionContext) _CancelJobPayload_job(ctx context.Context, field gra
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_CancelJobPayload_job(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_CancelJobPayload_job(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_CancelJobPayload_job(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_CancelJobPayload_job is fieldContext_CancelJobPayload_job into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_CancelJobPayload_job(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "CancelJobPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Job(ctx, field)
-		},
+		Child:      ec.child(36, func(ec *executionContext) childFunc { return ec.childFields_Job }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _Job_id(ctx context.Context, field graphql.CollectedField, obj *rivertype.JobRow) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Job_id, func(ctx context.Context) (int, error) {
+			return ec.resolverJob().ID(ctx, obj)
+		}, ec.marshalNID2int, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -78,7 +91,7 @@ func (ec *executionContext) _Job_id(ctx context.Context, field graphql.Collected
 			return ec.fieldContext_Job_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Job().ID(ctx, obj)
+			return ec.resolverJob().ID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
@@ -88,13 +101,23 @@ func (ec *executionContext) _Job_id(ctx context.Context, field graphql.Collected
 		true,
 	)
 }
+
+// fillContext_Job_id is fieldContext_Job_id into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Job_id(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Job_id(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Job_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Job", field, true, true, errLeafID)
 }
 
 func (ec *executionContext) _Job_kind(ctx context.Context, field graphql.CollectedField, obj *rivertype.JobRow) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Kind)
+		return (*stringField)(&obj.Kind)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -114,11 +137,26 @@ func (ec *executionContext) _Job_kind(ctx context.Context, field graphql.Collect
 		true,
 	)
 }
+
+// fillContext_Job_kind is fieldContext_Job_kind into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Job_kind(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Job_kind(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Job_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Job", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _Job_state(ctx context.Context, field graphql.CollectedField, obj *rivertype.JobRow) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Job_state, func(ctx context.Context) (model.JobState, error) {
+			return ec.resolverJob().State(ctx, obj)
+		}, ec.marshalNJobState2githubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐJobState, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -127,7 +165,7 @@ func (ec *executionContext) _Job_state(ctx context.Context, field graphql.Collec
 			return ec.fieldContext_Job_state(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Job().State(ctx, obj)
+			return ec.resolverJob().State(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v model.JobState) graphql.Marshaler {
@@ -137,13 +175,23 @@ func (ec *executionContext) _Job_state(ctx context.Context, field graphql.Collec
 		true,
 	)
 }
+
+// fillContext_Job_state is fieldContext_Job_state into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Job_state(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Job_state(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Job_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Job", field, true, true, errLeafJobState)
 }
 
 func (ec *executionContext) _Job_attempt(ctx context.Context, field graphql.CollectedField, obj *rivertype.JobRow) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.Attempt)
+		return (*intField)(&obj.Attempt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -163,13 +211,23 @@ func (ec *executionContext) _Job_attempt(ctx context.Context, field graphql.Coll
 		true,
 	)
 }
+
+// fillContext_Job_attempt is fieldContext_Job_attempt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Job_attempt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Job_attempt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Job_attempt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Job", field, false, false, errLeafInt)
 }
 
 func (ec *executionContext) _Job_maxAttempts(ctx context.Context, field graphql.CollectedField, obj *rivertype.JobRow) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.MaxAttempts)
+		return (*intField)(&obj.MaxAttempts)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -189,11 +247,26 @@ func (ec *executionContext) _Job_maxAttempts(ctx context.Context, field graphql.
 		true,
 	)
 }
+
+// fillContext_Job_maxAttempts is fieldContext_Job_maxAttempts into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Job_maxAttempts(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Job_maxAttempts(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Job_maxAttempts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Job", field, false, false, errLeafInt)
 }
 
 func (ec *executionContext) _Job_lastError(ctx context.Context, field graphql.CollectedField, obj *rivertype.JobRow) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Job_lastError, func(ctx context.Context) (*string, error) {
+			return ec.resolverJob().LastError(ctx, obj)
+		}, ec.marshalOString2ᚖstring, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -202,7 +275,7 @@ func (ec *executionContext) _Job_lastError(ctx context.Context, field graphql.Co
 			return ec.fieldContext_Job_lastError(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Job().LastError(ctx, obj)
+			return ec.resolverJob().LastError(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -212,11 +285,24 @@ func (ec *executionContext) _Job_lastError(ctx context.Context, field graphql.Co
 		false,
 	)
 }
+
+// fillContext_Job_lastError is fieldContext_Job_lastError into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Job_lastError(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Job_lastError(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Job_lastError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Job", field, true, true, errLeafString)
 }
 
 func (ec *executionContext) _Job_createdAt(ctx context.Context, field graphql.CollectedField, obj *rivertype.JobRow) (ret graphql.Marshaler) {
+	if ec.direct && !obj.CreatedAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return (*timeField)(&obj.CreatedAt)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -235,11 +321,24 @@ func (ec *executionContext) _Job_createdAt(ctx context.Context, field graphql.Co
 		true,
 	)
 }
+
+// fillContext_Job_createdAt is fieldContext_Job_createdAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Job_createdAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Job_createdAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Job_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Job", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _Job_scheduledAt(ctx context.Context, field graphql.CollectedField, obj *rivertype.JobRow) (ret graphql.Marshaler) {
+	if ec.direct && !obj.ScheduledAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return (*timeField)(&obj.ScheduledAt)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -258,11 +357,24 @@ func (ec *executionContext) _Job_scheduledAt(ctx context.Context, field graphql.
 		true,
 	)
 }
+
+// fillContext_Job_scheduledAt is fieldContext_Job_scheduledAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Job_scheduledAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Job_scheduledAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Job_scheduledAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Job", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _Job_finalizedAt(ctx context.Context, field graphql.CollectedField, obj *rivertype.JobRow) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.FinalizedAt)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -281,11 +393,26 @@ func (ec *executionContext) _Job_finalizedAt(ctx context.Context, field graphql.
 		false,
 	)
 }
+
+// fillContext_Job_finalizedAt is fieldContext_Job_finalizedAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Job_finalizedAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Job_finalizedAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Job_finalizedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Job", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _JobPage_jobs(ctx context.Context, field graphql.CollectedField, obj *jobs.Page) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_JobPage_jobs, func(ctx context.Context) ([]*rivertype.JobRow, error) {
+			return obj.Jobs, nil
+		}, ec.marshalNJob2ᚕᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRowᚄ, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -304,20 +431,28 @@ func (ec *executionContext) _JobPage_jobs(ctx context.Context, field graphql.Col
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_JobPage_jobs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_JobPage_jobs(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_JobPage_jobs(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_JobPage_jobs is fieldContext_JobPage_jobs into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_JobPage_jobs(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "JobPage",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Job(ctx, field)
-		},
+		Child:      ec.child(36, func(ec *executionContext) childFunc { return ec.childFields_Job }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _JobPage_nextCursor(ctx context.Context, field graphql.CollectedField, obj *jobs.Page) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_JobPage_nextCursor, func(ctx context.Context) (*string, error) {
+			return ec.resolverJobPage().NextCursor(ctx, obj)
+		}, ec.marshalOString2ᚖstring, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -326,7 +461,7 @@ func (ec *executionContext) _JobPage_nextCursor(ctx context.Context, field graph
 			return ec.fieldContext_JobPage_nextCursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.JobPage().NextCursor(ctx, obj)
+			return ec.resolverJobPage().NextCursor(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -336,11 +471,26 @@ func (ec *executionContext) _JobPage_nextCursor(ctx context.Context, field graph
 		false,
 	)
 }
+
+// fillContext_JobPage_nextCursor is fieldContext_JobPage_nextCursor into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_JobPage_nextCursor(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_JobPage_nextCursor(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_JobPage_nextCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("JobPage", field, true, true, errLeafString)
 }
 
 func (ec *executionContext) _RetryJobPayload_job(ctx context.Context, field graphql.CollectedField, obj *model.RetryJobPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_RetryJobPayload_job, func(ctx context.Context) (*rivertype.JobRow, error) {
+			return obj.Job, nil
+		}, ec.marshalNJob2ᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRow, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -359,15 +509,18 @@ func (ec *executionContext) _RetryJobPayload_job(ctx context.Context, field grap
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_RetryJobPayload_job(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_RetryJobPayload_job(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_RetryJobPayload_job(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_RetryJobPayload_job is fieldContext_RetryJobPayload_job into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_RetryJobPayload_job(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "RetryJobPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Job(ctx, field)
-		},
+		Child:      ec.child(36, func(ec *executionContext) childFunc { return ec.childFields_Job }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -447,9 +600,9 @@ func (ec *executionContext) unmarshalInputRetryJobInput(ctx context.Context, obj
 var cancelJobPayloadImplementors = []string{"CancelJobPayload"}
 
 func (ec *executionContext) _CancelJobPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CancelJobPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, cancelJobPayloadImplementors)
+	fields := ec.collectFields(sel, cancelJobPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -486,9 +639,9 @@ func (ec *executionContext) _CancelJobPayload(ctx context.Context, sel ast.Selec
 var jobImplementors = []string{"Job"}
 
 func (ec *executionContext) _Job(ctx context.Context, sel ast.SelectionSet, obj *rivertype.JobRow) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, jobImplementors)
+	fields := ec.collectFields(sel, jobImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -496,9 +649,15 @@ func (ec *executionContext) _Job(ctx context.Context, sel ast.SelectionSet, obj 
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Job")
 		case "id":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Job_id(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -506,7 +665,7 @@ func (ec *executionContext) _Job(ctx context.Context, sel ast.SelectionSet, obj 
 				}()
 				res = ec._Job_id(ctx, field, obj)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -519,7 +678,7 @@ func (ec *executionContext) _Job(ctx context.Context, sel ast.SelectionSet, obj 
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -539,16 +698,22 @@ func (ec *executionContext) _Job(ctx context.Context, sel ast.SelectionSet, obj 
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "kind":
 			out.Values[i] = ec._Job_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "state":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Job_state(ctx, field, obj) }); out.Values[i] == graphql.Null {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -556,7 +721,7 @@ func (ec *executionContext) _Job(ctx context.Context, sel ast.SelectionSet, obj 
 				}()
 				res = ec._Job_state(ctx, field, obj)
 				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -569,7 +734,7 @@ func (ec *executionContext) _Job(ctx context.Context, sel ast.SelectionSet, obj 
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -589,7 +754,7 @@ func (ec *executionContext) _Job(ctx context.Context, sel ast.SelectionSet, obj 
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "attempt":
 			out.Values[i] = ec._Job_attempt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -601,9 +766,15 @@ func (ec *executionContext) _Job(ctx context.Context, sel ast.SelectionSet, obj 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "lastError":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._Job_lastError(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -611,7 +782,7 @@ func (ec *executionContext) _Job(ctx context.Context, sel ast.SelectionSet, obj 
 				}()
 				res = ec._Job_lastError(ctx, field, obj)
 				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -624,7 +795,7 @@ func (ec *executionContext) _Job(ctx context.Context, sel ast.SelectionSet, obj 
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -644,7 +815,7 @@ func (ec *executionContext) _Job(ctx context.Context, sel ast.SelectionSet, obj 
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		case "createdAt":
 			out.Values[i] = ec._Job_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -685,9 +856,9 @@ func (ec *executionContext) _Job(ctx context.Context, sel ast.SelectionSet, obj 
 var jobPageImplementors = []string{"JobPage"}
 
 func (ec *executionContext) _JobPage(ctx context.Context, sel ast.SelectionSet, obj *jobs.Page) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, jobPageImplementors)
+	fields := ec.collectFields(sel, jobPageImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -700,9 +871,15 @@ func (ec *executionContext) _JobPage(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "nextCursor":
+			if ec.direct && !field.IsDeferred() { // patched by graph/execpatch.go: no closures or goroutine per field
+				if out.Values[i] = ec.resolveNow(ctx, func(ctx context.Context) graphql.Marshaler { return ec._JobPage_nextCursor(ctx, field, obj) }); out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+				break
+			}
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, invalids *uint32) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -710,7 +887,7 @@ func (ec *executionContext) _JobPage(ctx context.Context, sel ast.SelectionSet, 
 				}()
 				res = ec._JobPage_nextCursor(ctx, field, obj)
 				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
+					atomic.AddUint32(invalids, 1)
 				}
 				return res
 			}
@@ -723,7 +900,7 @@ func (ec *executionContext) _JobPage(ctx context.Context, sel ast.SelectionSet, 
 				dfs.AddField(field)
 				fieldIndex := len(dfs.Values) - 1
 				dfs.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, dfs)
+					return innerFunc(ctx, &dfs.Invalids)
 				})
 
 				for _, deferrable := range field.Deferrables {
@@ -743,7 +920,7 @@ func (ec *executionContext) _JobPage(ctx context.Context, sel ast.SelectionSet, 
 				continue
 			}
 
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, &out.Invalids) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -769,9 +946,9 @@ func (ec *executionContext) _JobPage(ctx context.Context, sel ast.SelectionSet, 
 var retryJobPayloadImplementors = []string{"RetryJobPayload"}
 
 func (ec *executionContext) _RetryJobPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RetryJobPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, retryJobPayloadImplementors)
+	fields := ec.collectFields(sel, retryJobPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -825,13 +1002,13 @@ func (ec *executionContext) marshalNCancelJobPayload2ᚖgithubᚗcomᚋagoraᚋa
 }
 
 func (ec *executionContext) marshalNJob2ᚕᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*rivertype.JobRow) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNJob2ᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRow(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
+	for _, e := range *ret {
 		if e == graphql.Null {
 			return graphql.Null
 		}

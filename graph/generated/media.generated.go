@@ -27,6 +27,11 @@ import (
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _CompleteImageUploadPayload_image(ctx context.Context, field graphql.CollectedField, obj *model.CompleteImageUploadPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_CompleteImageUploadPayload_image, func(ctx context.Context) (*ent.Image, error) {
+			return obj.Image, nil
+		}, ec.marshalNImage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐImage, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -45,22 +50,25 @@ func (ec *executionContext) _CompleteImageUploadPayload_image(ctx context.Contex
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_CompleteImageUploadPayload_image(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_CompleteImageUploadPayload_image(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_CompleteImageUploadPayload_image(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_CompleteImageUploadPayload_image is fieldContext_CompleteImageUploadPayload_image into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_CompleteImageUploadPayload_image(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "CompleteImageUploadPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Image(ctx, field)
-		},
+		Child:      ec.child(17, func(ec *executionContext) childFunc { return ec.childFields_Image }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _CreateImageUploadPayload_uploadID(ctx context.Context, field graphql.CollectedField, obj *model.CreateImageUploadPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.UploadID)
+		return (*stringField)(&obj.UploadID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -80,13 +88,23 @@ func (ec *executionContext) _CreateImageUploadPayload_uploadID(ctx context.Conte
 		true,
 	)
 }
+
+// fillContext_CreateImageUploadPayload_uploadID is fieldContext_CreateImageUploadPayload_uploadID into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_CreateImageUploadPayload_uploadID(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_CreateImageUploadPayload_uploadID(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_CreateImageUploadPayload_uploadID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CreateImageUploadPayload", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _CreateImageUploadPayload_url(ctx context.Context, field graphql.CollectedField, obj *model.CreateImageUploadPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.URL)
+		return (*stringField)(&obj.URL)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -106,11 +124,24 @@ func (ec *executionContext) _CreateImageUploadPayload_url(ctx context.Context, f
 		true,
 	)
 }
+
+// fillContext_CreateImageUploadPayload_url is fieldContext_CreateImageUploadPayload_url into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_CreateImageUploadPayload_url(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_CreateImageUploadPayload_url(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_CreateImageUploadPayload_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CreateImageUploadPayload", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _CreateImageUploadPayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.CreateImageUploadPayload) (ret graphql.Marshaler) {
+	if ec.direct && !obj.ExpiresAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return (*timeField)(&obj.ExpiresAt)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -129,11 +160,26 @@ func (ec *executionContext) _CreateImageUploadPayload_expiresAt(ctx context.Cont
 		true,
 	)
 }
+
+// fillContext_CreateImageUploadPayload_expiresAt is fieldContext_CreateImageUploadPayload_expiresAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_CreateImageUploadPayload_expiresAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_CreateImageUploadPayload_expiresAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_CreateImageUploadPayload_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CreateImageUploadPayload", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _HideImagePayload_image(ctx context.Context, field graphql.CollectedField, obj *model.HideImagePayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_HideImagePayload_image, func(ctx context.Context) (*ent.Image, error) {
+			return obj.Image, nil
+		}, ec.marshalNImage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐImage, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -152,22 +198,25 @@ func (ec *executionContext) _HideImagePayload_image(ctx context.Context, field g
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_HideImagePayload_image(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_HideImagePayload_image(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_HideImagePayload_image(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_HideImagePayload_image is fieldContext_HideImagePayload_image into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_HideImagePayload_image(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "HideImagePayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Image(ctx, field)
-		},
+		Child:      ec.child(17, func(ec *executionContext) childFunc { return ec.childFields_Image }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _ImageStorage_usedBytes(ctx context.Context, field graphql.CollectedField, obj *model.ImageStorage) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.UsedBytes)
+		return (*intField)(&obj.UsedBytes)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -187,13 +236,23 @@ func (ec *executionContext) _ImageStorage_usedBytes(ctx context.Context, field g
 		true,
 	)
 }
+
+// fillContext_ImageStorage_usedBytes is fieldContext_ImageStorage_usedBytes into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_ImageStorage_usedBytes(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_ImageStorage_usedBytes(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_ImageStorage_usedBytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ImageStorage", field, false, false, errLeafInt)
 }
 
 func (ec *executionContext) _ImageStorage_limitBytes(ctx context.Context, field graphql.CollectedField, obj *model.ImageStorage) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.LimitBytes)
+		return (*intField)(&obj.LimitBytes)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -213,13 +272,23 @@ func (ec *executionContext) _ImageStorage_limitBytes(ctx context.Context, field 
 		true,
 	)
 }
+
+// fillContext_ImageStorage_limitBytes is fieldContext_ImageStorage_limitBytes into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_ImageStorage_limitBytes(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_ImageStorage_limitBytes(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_ImageStorage_limitBytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ImageStorage", field, false, false, errLeafInt)
 }
 
 func (ec *executionContext) _ImageVariant_width(ctx context.Context, field graphql.CollectedField, obj *media.VariantURL) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.Width)
+		return (*intField)(&obj.Width)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -239,13 +308,23 @@ func (ec *executionContext) _ImageVariant_width(ctx context.Context, field graph
 		true,
 	)
 }
+
+// fillContext_ImageVariant_width is fieldContext_ImageVariant_width into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_ImageVariant_width(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_ImageVariant_width(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_ImageVariant_width(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ImageVariant", field, false, false, errLeafInt)
 }
 
 func (ec *executionContext) _ImageVariant_height(ctx context.Context, field graphql.CollectedField, obj *media.VariantURL) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.Height)
+		return (*intField)(&obj.Height)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -265,13 +344,23 @@ func (ec *executionContext) _ImageVariant_height(ctx context.Context, field grap
 		true,
 	)
 }
+
+// fillContext_ImageVariant_height is fieldContext_ImageVariant_height into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_ImageVariant_height(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_ImageVariant_height(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_ImageVariant_height(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ImageVariant", field, false, false, errLeafInt)
 }
 
 func (ec *executionContext) _ImageVariant_url(ctx context.Context, field graphql.CollectedField, obj *media.VariantURL) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.URL)
+		return (*stringField)(&obj.URL)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -291,11 +380,26 @@ func (ec *executionContext) _ImageVariant_url(ctx context.Context, field graphql
 		true,
 	)
 }
+
+// fillContext_ImageVariant_url is fieldContext_ImageVariant_url into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_ImageVariant_url(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_ImageVariant_url(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_ImageVariant_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ImageVariant", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _UploadImagePayload_image(ctx context.Context, field graphql.CollectedField, obj *model.UploadImagePayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_UploadImagePayload_image, func(ctx context.Context) (*ent.Image, error) {
+			return obj.Image, nil
+		}, ec.marshalNImage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐImage, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -314,15 +418,18 @@ func (ec *executionContext) _UploadImagePayload_image(ctx context.Context, field
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_UploadImagePayload_image(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_UploadImagePayload_image(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_UploadImagePayload_image(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_UploadImagePayload_image is fieldContext_UploadImagePayload_image into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_UploadImagePayload_image(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "UploadImagePayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Image(ctx, field)
-		},
+		Child:      ec.child(17, func(ec *executionContext) childFunc { return ec.childFields_Image }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -490,9 +597,9 @@ func (ec *executionContext) unmarshalInputUploadImageInput(ctx context.Context, 
 var completeImageUploadPayloadImplementors = []string{"CompleteImageUploadPayload"}
 
 func (ec *executionContext) _CompleteImageUploadPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CompleteImageUploadPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, completeImageUploadPayloadImplementors)
+	fields := ec.collectFields(sel, completeImageUploadPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -529,9 +636,9 @@ func (ec *executionContext) _CompleteImageUploadPayload(ctx context.Context, sel
 var createImageUploadPayloadImplementors = []string{"CreateImageUploadPayload"}
 
 func (ec *executionContext) _CreateImageUploadPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CreateImageUploadPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, createImageUploadPayloadImplementors)
+	fields := ec.collectFields(sel, createImageUploadPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -578,9 +685,9 @@ func (ec *executionContext) _CreateImageUploadPayload(ctx context.Context, sel a
 var hideImagePayloadImplementors = []string{"HideImagePayload"}
 
 func (ec *executionContext) _HideImagePayload(ctx context.Context, sel ast.SelectionSet, obj *model.HideImagePayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, hideImagePayloadImplementors)
+	fields := ec.collectFields(sel, hideImagePayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -617,9 +724,9 @@ func (ec *executionContext) _HideImagePayload(ctx context.Context, sel ast.Selec
 var imageStorageImplementors = []string{"ImageStorage"}
 
 func (ec *executionContext) _ImageStorage(ctx context.Context, sel ast.SelectionSet, obj *model.ImageStorage) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, imageStorageImplementors)
+	fields := ec.collectFields(sel, imageStorageImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -661,9 +768,9 @@ func (ec *executionContext) _ImageStorage(ctx context.Context, sel ast.Selection
 var imageVariantImplementors = []string{"ImageVariant"}
 
 func (ec *executionContext) _ImageVariant(ctx context.Context, sel ast.SelectionSet, obj *media.VariantURL) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, imageVariantImplementors)
+	fields := ec.collectFields(sel, imageVariantImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -710,9 +817,9 @@ func (ec *executionContext) _ImageVariant(ctx context.Context, sel ast.Selection
 var uploadImagePayloadImplementors = []string{"UploadImagePayload"}
 
 func (ec *executionContext) _UploadImagePayload(ctx context.Context, sel ast.SelectionSet, obj *model.UploadImagePayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, uploadImagePayloadImplementors)
+	fields := ec.collectFields(sel, uploadImagePayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -796,13 +903,13 @@ func (ec *executionContext) marshalNHideImagePayload2ᚖgithubᚗcomᚋagoraᚋa
 }
 
 func (ec *executionContext) marshalNImageVariant2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋmediaᚐVariantURLᚄ(ctx context.Context, sel ast.SelectionSet, v []*media.VariantURL) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNImageVariant2ᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋmediaᚐVariantURL(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
+	for _, e := range *ret {
 		if e == graphql.Null {
 			return graphql.Null
 		}

@@ -26,6 +26,11 @@ import (
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _BanUserPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.BanUserPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_BanUserPayload_user, func(ctx context.Context) (*ent.User, error) {
+			return obj.User, nil
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -44,20 +49,28 @@ func (ec *executionContext) _BanUserPayload_user(ctx context.Context, field grap
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_BanUserPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_BanUserPayload_user(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_BanUserPayload_user(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_BanUserPayload_user is fieldContext_BanUserPayload_user into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_BanUserPayload_user(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "BanUserPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _HideCommentPayload_comment(ctx context.Context, field graphql.CollectedField, obj *model.HideCommentPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_HideCommentPayload_comment, func(ctx context.Context) (*ent.Comment, error) {
+			return obj.Comment, nil
+		}, ec.marshalNComment2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐComment, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -76,20 +89,28 @@ func (ec *executionContext) _HideCommentPayload_comment(ctx context.Context, fie
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_HideCommentPayload_comment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_HideCommentPayload_comment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_HideCommentPayload_comment(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_HideCommentPayload_comment is fieldContext_HideCommentPayload_comment into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_HideCommentPayload_comment(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "HideCommentPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Comment(ctx, field)
-		},
+		Child:      ec.child(6, func(ec *executionContext) childFunc { return ec.childFields_Comment }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _HidePostPayload_post(ctx context.Context, field graphql.CollectedField, obj *model.HidePostPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_HidePostPayload_post, func(ctx context.Context) (*ent.Post, error) {
+			return obj.Post, nil
+		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -108,20 +129,28 @@ func (ec *executionContext) _HidePostPayload_post(ctx context.Context, field gra
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_HidePostPayload_post(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_HidePostPayload_post(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_HidePostPayload_post(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_HidePostPayload_post is fieldContext_HidePostPayload_post into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_HidePostPayload_post(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "HidePostPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Post(ctx, field)
-		},
+		Child:      ec.child(3, func(ec *executionContext) childFunc { return ec.childFields_Post }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _SetUserRolePayload_user(ctx context.Context, field graphql.CollectedField, obj *model.SetUserRolePayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_SetUserRolePayload_user, func(ctx context.Context) (*ent.User, error) {
+			return obj.User, nil
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -140,20 +169,28 @@ func (ec *executionContext) _SetUserRolePayload_user(ctx context.Context, field 
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_SetUserRolePayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_SetUserRolePayload_user(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_SetUserRolePayload_user(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_SetUserRolePayload_user is fieldContext_SetUserRolePayload_user into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_SetUserRolePayload_user(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "SetUserRolePayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _UnbanUserPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.UnbanUserPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_UnbanUserPayload_user, func(ctx context.Context) (*ent.User, error) {
+			return obj.User, nil
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -172,20 +209,28 @@ func (ec *executionContext) _UnbanUserPayload_user(ctx context.Context, field gr
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_UnbanUserPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_UnbanUserPayload_user(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_UnbanUserPayload_user(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_UnbanUserPayload_user is fieldContext_UnbanUserPayload_user into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_UnbanUserPayload_user(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "UnbanUserPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _UnhideCommentPayload_comment(ctx context.Context, field graphql.CollectedField, obj *model.UnhideCommentPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_UnhideCommentPayload_comment, func(ctx context.Context) (*ent.Comment, error) {
+			return obj.Comment, nil
+		}, ec.marshalNComment2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐComment, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -204,20 +249,28 @@ func (ec *executionContext) _UnhideCommentPayload_comment(ctx context.Context, f
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_UnhideCommentPayload_comment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_UnhideCommentPayload_comment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_UnhideCommentPayload_comment(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_UnhideCommentPayload_comment is fieldContext_UnhideCommentPayload_comment into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_UnhideCommentPayload_comment(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "UnhideCommentPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Comment(ctx, field)
-		},
+		Child:      ec.child(6, func(ec *executionContext) childFunc { return ec.childFields_Comment }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _UnhidePostPayload_post(ctx context.Context, field graphql.CollectedField, obj *model.UnhidePostPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_UnhidePostPayload_post, func(ctx context.Context) (*ent.Post, error) {
+			return obj.Post, nil
+		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -236,15 +289,18 @@ func (ec *executionContext) _UnhidePostPayload_post(ctx context.Context, field g
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_UnhidePostPayload_post(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_UnhidePostPayload_post(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_UnhidePostPayload_post(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_UnhidePostPayload_post is fieldContext_UnhidePostPayload_post into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_UnhidePostPayload_post(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "UnhidePostPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Post(ctx, field)
-		},
+		Child:      ec.child(3, func(ec *executionContext) childFunc { return ec.childFields_Post }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -481,9 +537,9 @@ func (ec *executionContext) unmarshalInputUnhidePostInput(ctx context.Context, o
 var banUserPayloadImplementors = []string{"BanUserPayload"}
 
 func (ec *executionContext) _BanUserPayload(ctx context.Context, sel ast.SelectionSet, obj *model.BanUserPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, banUserPayloadImplementors)
+	fields := ec.collectFields(sel, banUserPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -520,9 +576,9 @@ func (ec *executionContext) _BanUserPayload(ctx context.Context, sel ast.Selecti
 var hideCommentPayloadImplementors = []string{"HideCommentPayload"}
 
 func (ec *executionContext) _HideCommentPayload(ctx context.Context, sel ast.SelectionSet, obj *model.HideCommentPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, hideCommentPayloadImplementors)
+	fields := ec.collectFields(sel, hideCommentPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -559,9 +615,9 @@ func (ec *executionContext) _HideCommentPayload(ctx context.Context, sel ast.Sel
 var hidePostPayloadImplementors = []string{"HidePostPayload"}
 
 func (ec *executionContext) _HidePostPayload(ctx context.Context, sel ast.SelectionSet, obj *model.HidePostPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, hidePostPayloadImplementors)
+	fields := ec.collectFields(sel, hidePostPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -598,9 +654,9 @@ func (ec *executionContext) _HidePostPayload(ctx context.Context, sel ast.Select
 var setUserRolePayloadImplementors = []string{"SetUserRolePayload"}
 
 func (ec *executionContext) _SetUserRolePayload(ctx context.Context, sel ast.SelectionSet, obj *model.SetUserRolePayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, setUserRolePayloadImplementors)
+	fields := ec.collectFields(sel, setUserRolePayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -637,9 +693,9 @@ func (ec *executionContext) _SetUserRolePayload(ctx context.Context, sel ast.Sel
 var unbanUserPayloadImplementors = []string{"UnbanUserPayload"}
 
 func (ec *executionContext) _UnbanUserPayload(ctx context.Context, sel ast.SelectionSet, obj *model.UnbanUserPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, unbanUserPayloadImplementors)
+	fields := ec.collectFields(sel, unbanUserPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -676,9 +732,9 @@ func (ec *executionContext) _UnbanUserPayload(ctx context.Context, sel ast.Selec
 var unhideCommentPayloadImplementors = []string{"UnhideCommentPayload"}
 
 func (ec *executionContext) _UnhideCommentPayload(ctx context.Context, sel ast.SelectionSet, obj *model.UnhideCommentPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, unhideCommentPayloadImplementors)
+	fields := ec.collectFields(sel, unhideCommentPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -715,9 +771,9 @@ func (ec *executionContext) _UnhideCommentPayload(ctx context.Context, sel ast.S
 var unhidePostPayloadImplementors = []string{"UnhidePostPayload"}
 
 func (ec *executionContext) _UnhidePostPayload(ctx context.Context, sel ast.SelectionSet, obj *model.UnhidePostPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, unhidePostPayloadImplementors)
+	fields := ec.collectFields(sel, unhidePostPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {

@@ -27,6 +27,11 @@ import (
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _AddCommentPayload_comment(ctx context.Context, field graphql.CollectedField, obj *model.AddCommentPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_AddCommentPayload_comment, func(ctx context.Context) (*ent.Comment, error) {
+			return obj.Comment, nil
+		}, ec.marshalNComment2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐComment, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -45,20 +50,28 @@ func (ec *executionContext) _AddCommentPayload_comment(ctx context.Context, fiel
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_AddCommentPayload_comment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_AddCommentPayload_comment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_AddCommentPayload_comment(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_AddCommentPayload_comment is fieldContext_AddCommentPayload_comment into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_AddCommentPayload_comment(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "AddCommentPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Comment(ctx, field)
-		},
+		Child:      ec.child(6, func(ec *executionContext) childFunc { return ec.childFields_Comment }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _CreatePostPayload_post(ctx context.Context, field graphql.CollectedField, obj *model.CreatePostPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_CreatePostPayload_post, func(ctx context.Context) (*ent.Post, error) {
+			return obj.Post, nil
+		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -77,22 +90,25 @@ func (ec *executionContext) _CreatePostPayload_post(ctx context.Context, field g
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_CreatePostPayload_post(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_CreatePostPayload_post(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_CreatePostPayload_post(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_CreatePostPayload_post is fieldContext_CreatePostPayload_post into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_CreatePostPayload_post(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "CreatePostPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Post(ctx, field)
-		},
+		Child:      ec.child(3, func(ec *executionContext) childFunc { return ec.childFields_Post }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _DeleteCommentPayload_deletedCommentID(ctx context.Context, field graphql.CollectedField, obj *model.DeleteCommentPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNID2int(ctx, field.Selections, obj.DeletedCommentID)
+		return (*intIDField)(&obj.DeletedCommentID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -112,11 +128,26 @@ func (ec *executionContext) _DeleteCommentPayload_deletedCommentID(ctx context.C
 		true,
 	)
 }
+
+// fillContext_DeleteCommentPayload_deletedCommentID is fieldContext_DeleteCommentPayload_deletedCommentID into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_DeleteCommentPayload_deletedCommentID(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_DeleteCommentPayload_deletedCommentID(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_DeleteCommentPayload_deletedCommentID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DeleteCommentPayload", field, false, false, errLeafID)
 }
 
 func (ec *executionContext) _DeleteCommentPayload_post(ctx context.Context, field graphql.CollectedField, obj *model.DeleteCommentPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_DeleteCommentPayload_post, func(ctx context.Context) (*ent.Post, error) {
+			return obj.Post, nil
+		}, ec.marshalOPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, false)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -135,22 +166,25 @@ func (ec *executionContext) _DeleteCommentPayload_post(ctx context.Context, fiel
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_DeleteCommentPayload_post(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_DeleteCommentPayload_post(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_DeleteCommentPayload_post(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_DeleteCommentPayload_post is fieldContext_DeleteCommentPayload_post into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_DeleteCommentPayload_post(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "DeleteCommentPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Post(ctx, field)
-		},
+		Child:      ec.child(3, func(ec *executionContext) childFunc { return ec.childFields_Post }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _DeletePostPayload_deletedPostID(ctx context.Context, field graphql.CollectedField, obj *model.DeletePostPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNID2int(ctx, field.Selections, obj.DeletedPostID)
+		return (*intIDField)(&obj.DeletedPostID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -170,11 +204,26 @@ func (ec *executionContext) _DeletePostPayload_deletedPostID(ctx context.Context
 		true,
 	)
 }
+
+// fillContext_DeletePostPayload_deletedPostID is fieldContext_DeletePostPayload_deletedPostID into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_DeletePostPayload_deletedPostID(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_DeletePostPayload_deletedPostID(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_DeletePostPayload_deletedPostID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DeletePostPayload", field, false, false, errLeafID)
 }
 
 func (ec *executionContext) _PublishPostPayload_post(ctx context.Context, field graphql.CollectedField, obj *model.PublishPostPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_PublishPostPayload_post, func(ctx context.Context) (*ent.Post, error) {
+			return obj.Post, nil
+		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -193,20 +242,28 @@ func (ec *executionContext) _PublishPostPayload_post(ctx context.Context, field 
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_PublishPostPayload_post(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_PublishPostPayload_post(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_PublishPostPayload_post(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_PublishPostPayload_post is fieldContext_PublishPostPayload_post into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PublishPostPayload_post(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "PublishPostPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Post(ctx, field)
-		},
+		Child:      ec.child(3, func(ec *executionContext) childFunc { return ec.childFields_Post }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _UpdatePostPayload_post(ctx context.Context, field graphql.CollectedField, obj *model.UpdatePostPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_UpdatePostPayload_post, func(ctx context.Context) (*ent.Post, error) {
+			return obj.Post, nil
+		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -225,15 +282,18 @@ func (ec *executionContext) _UpdatePostPayload_post(ctx context.Context, field g
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_UpdatePostPayload_post(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_UpdatePostPayload_post(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_UpdatePostPayload_post(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_UpdatePostPayload_post is fieldContext_UpdatePostPayload_post into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_UpdatePostPayload_post(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "UpdatePostPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Post(ctx, field)
-		},
+		Child:      ec.child(3, func(ec *executionContext) childFunc { return ec.childFields_Post }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -644,9 +704,9 @@ func (ec *executionContext) unmarshalInputUpdatePostInput(ctx context.Context, o
 var addCommentPayloadImplementors = []string{"AddCommentPayload"}
 
 func (ec *executionContext) _AddCommentPayload(ctx context.Context, sel ast.SelectionSet, obj *model.AddCommentPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, addCommentPayloadImplementors)
+	fields := ec.collectFields(sel, addCommentPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -683,9 +743,9 @@ func (ec *executionContext) _AddCommentPayload(ctx context.Context, sel ast.Sele
 var createPostPayloadImplementors = []string{"CreatePostPayload"}
 
 func (ec *executionContext) _CreatePostPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CreatePostPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, createPostPayloadImplementors)
+	fields := ec.collectFields(sel, createPostPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -722,9 +782,9 @@ func (ec *executionContext) _CreatePostPayload(ctx context.Context, sel ast.Sele
 var deleteCommentPayloadImplementors = []string{"DeleteCommentPayload"}
 
 func (ec *executionContext) _DeleteCommentPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeleteCommentPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, deleteCommentPayloadImplementors)
+	fields := ec.collectFields(sel, deleteCommentPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -766,9 +826,9 @@ func (ec *executionContext) _DeleteCommentPayload(ctx context.Context, sel ast.S
 var deletePostPayloadImplementors = []string{"DeletePostPayload"}
 
 func (ec *executionContext) _DeletePostPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeletePostPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, deletePostPayloadImplementors)
+	fields := ec.collectFields(sel, deletePostPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -805,9 +865,9 @@ func (ec *executionContext) _DeletePostPayload(ctx context.Context, sel ast.Sele
 var publishPostPayloadImplementors = []string{"PublishPostPayload"}
 
 func (ec *executionContext) _PublishPostPayload(ctx context.Context, sel ast.SelectionSet, obj *model.PublishPostPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, publishPostPayloadImplementors)
+	fields := ec.collectFields(sel, publishPostPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -844,9 +904,9 @@ func (ec *executionContext) _PublishPostPayload(ctx context.Context, sel ast.Sel
 var updatePostPayloadImplementors = []string{"UpdatePostPayload"}
 
 func (ec *executionContext) _UpdatePostPayload(ctx context.Context, sel ast.SelectionSet, obj *model.UpdatePostPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, updatePostPayloadImplementors)
+	fields := ec.collectFields(sel, updatePostPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {

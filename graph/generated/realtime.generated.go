@@ -63,7 +63,7 @@ func (ec *executionContext) field_Subscription_messageAdded_args(ctx context.Con
 
 func (ec *executionContext) _MarkNotificationsReadPayload_count(ctx context.Context, field graphql.CollectedField, obj *model.MarkNotificationsReadPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.Count)
+		return (*intField)(&obj.Count)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -83,11 +83,26 @@ func (ec *executionContext) _MarkNotificationsReadPayload_count(ctx context.Cont
 		true,
 	)
 }
+
+// fillContext_MarkNotificationsReadPayload_count is fieldContext_MarkNotificationsReadPayload_count into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_MarkNotificationsReadPayload_count(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_MarkNotificationsReadPayload_count(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_MarkNotificationsReadPayload_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MarkNotificationsReadPayload", field, false, false, errLeafInt)
 }
 
 func (ec *executionContext) _MarkNotificationsReadPayload_viewer(ctx context.Context, field graphql.CollectedField, obj *model.MarkNotificationsReadPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_MarkNotificationsReadPayload_viewer, func(ctx context.Context) (*ent.User, error) {
+			return obj.Viewer, nil
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -106,20 +121,28 @@ func (ec *executionContext) _MarkNotificationsReadPayload_viewer(ctx context.Con
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_MarkNotificationsReadPayload_viewer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_MarkNotificationsReadPayload_viewer(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_MarkNotificationsReadPayload_viewer(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_MarkNotificationsReadPayload_viewer is fieldContext_MarkNotificationsReadPayload_viewer into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_MarkNotificationsReadPayload_viewer(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "MarkNotificationsReadPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _SendMessagePayload_message(ctx context.Context, field graphql.CollectedField, obj *model.SendMessagePayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_SendMessagePayload_message, func(ctx context.Context) (*ent.Message, error) {
+			return obj.Message, nil
+		}, ec.marshalNMessage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMessage, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -138,20 +161,28 @@ func (ec *executionContext) _SendMessagePayload_message(ctx context.Context, fie
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_SendMessagePayload_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_SendMessagePayload_message(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_SendMessagePayload_message(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_SendMessagePayload_message is fieldContext_SendMessagePayload_message into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_SendMessagePayload_message(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "SendMessagePayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Message(ctx, field)
-		},
+		Child:      ec.child(12, func(ec *executionContext) childFunc { return ec.childFields_Message }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _SendMessagePayload_conversation(ctx context.Context, field graphql.CollectedField, obj *model.SendMessagePayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_SendMessagePayload_conversation, func(ctx context.Context) (*ent.Conversation, error) {
+			return obj.Conversation, nil
+		}, ec.marshalNConversation2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐConversation, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -170,20 +201,28 @@ func (ec *executionContext) _SendMessagePayload_conversation(ctx context.Context
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_SendMessagePayload_conversation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_SendMessagePayload_conversation(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_SendMessagePayload_conversation(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_SendMessagePayload_conversation is fieldContext_SendMessagePayload_conversation into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_SendMessagePayload_conversation(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "SendMessagePayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Conversation(ctx, field)
-		},
+		Child:      ec.child(9, func(ec *executionContext) childFunc { return ec.childFields_Conversation }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _SetMessagePolicyPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.SetMessagePolicyPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_SetMessagePolicyPayload_user, func(ctx context.Context) (*ent.User, error) {
+			return obj.User, nil
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -202,15 +241,18 @@ func (ec *executionContext) _SetMessagePolicyPayload_user(ctx context.Context, f
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_SetMessagePolicyPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_SetMessagePolicyPayload_user(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_SetMessagePolicyPayload_user(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_SetMessagePolicyPayload_user is fieldContext_SetMessagePolicyPayload_user into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_SetMessagePolicyPayload_user(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "SetMessagePolicyPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -224,7 +266,7 @@ func (ec *executionContext) _Subscription_notificationAdded(ctx context.Context,
 			return ec.fieldContext_Subscription_notificationAdded(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Subscription().NotificationAdded(ctx)
+			return ec.resolverSubscription().NotificationAdded(ctx)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Notification) graphql.Marshaler {
@@ -234,15 +276,18 @@ func (ec *executionContext) _Subscription_notificationAdded(ctx context.Context,
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Subscription_notificationAdded(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Subscription_notificationAdded(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Subscription_notificationAdded(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Subscription_notificationAdded is fieldContext_Subscription_notificationAdded into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Subscription_notificationAdded(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Subscription",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Notification(ctx, field)
-		},
+		Child:      ec.child(14, func(ec *executionContext) childFunc { return ec.childFields_Notification }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -257,7 +302,7 @@ func (ec *executionContext) _Subscription_messageAdded(ctx context.Context, fiel
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().MessageAdded(ctx, fc.Args["conversationID"].(int))
+			return ec.resolverSubscription().MessageAdded(ctx, fc.Args["conversationID"].(int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Message) graphql.Marshaler {
@@ -268,14 +313,17 @@ func (ec *executionContext) _Subscription_messageAdded(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_Subscription_messageAdded(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Subscription_messageAdded(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Subscription_messageAdded is fieldContext_Subscription_messageAdded into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Subscription_messageAdded(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Subscription",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Message(ctx, field)
-		},
+		Child:      ec.child(12, func(ec *executionContext) childFunc { return ec.childFields_Message }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -284,7 +332,7 @@ func (ec *executionContext) fieldContext_Subscription_messageAdded(ctx context.C
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Subscription_messageAdded_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Subscription_messageAdded_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -301,7 +349,7 @@ func (ec *executionContext) _Subscription_commentAdded(ctx context.Context, fiel
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().CommentAdded(ctx, fc.Args["postID"].(int))
+			return ec.resolverSubscription().CommentAdded(ctx, fc.Args["postID"].(int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Comment) graphql.Marshaler {
@@ -312,14 +360,17 @@ func (ec *executionContext) _Subscription_commentAdded(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_Subscription_commentAdded(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Subscription_commentAdded(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Subscription_commentAdded is fieldContext_Subscription_commentAdded into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Subscription_commentAdded(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Subscription",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Comment(ctx, field)
-		},
+		Child:      ec.child(6, func(ec *executionContext) childFunc { return ec.childFields_Comment }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -328,7 +379,7 @@ func (ec *executionContext) fieldContext_Subscription_commentAdded(ctx context.C
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Subscription_commentAdded_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Subscription_commentAdded_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -447,9 +498,9 @@ func (ec *executionContext) unmarshalInputSetMessagePolicyInput(ctx context.Cont
 var markNotificationsReadPayloadImplementors = []string{"MarkNotificationsReadPayload"}
 
 func (ec *executionContext) _MarkNotificationsReadPayload(ctx context.Context, sel ast.SelectionSet, obj *model.MarkNotificationsReadPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, markNotificationsReadPayloadImplementors)
+	fields := ec.collectFields(sel, markNotificationsReadPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -491,9 +542,9 @@ func (ec *executionContext) _MarkNotificationsReadPayload(ctx context.Context, s
 var sendMessagePayloadImplementors = []string{"SendMessagePayload"}
 
 func (ec *executionContext) _SendMessagePayload(ctx context.Context, sel ast.SelectionSet, obj *model.SendMessagePayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, sendMessagePayloadImplementors)
+	fields := ec.collectFields(sel, sendMessagePayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -535,9 +586,9 @@ func (ec *executionContext) _SendMessagePayload(ctx context.Context, sel ast.Sel
 var setMessagePolicyPayloadImplementors = []string{"SetMessagePolicyPayload"}
 
 func (ec *executionContext) _SetMessagePolicyPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SetMessagePolicyPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, setMessagePolicyPayloadImplementors)
+	fields := ec.collectFields(sel, setMessagePolicyPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -574,7 +625,7 @@ func (ec *executionContext) _SetMessagePolicyPayload(ctx context.Context, sel as
 var subscriptionImplementors = []string{"Subscription"}
 
 func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	fields := ec.collectFields(sel, subscriptionImplementors)
 	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
 		Object: "Subscription",
 	})

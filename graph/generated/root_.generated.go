@@ -3088,68 +3088,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	opCtx := graphql.GetOperationContext(ctx)
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
-	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
-		ec.unmarshalInputAddCommentInput,
-		ec.unmarshalInputBanUserInput,
-		ec.unmarshalInputCancelJobInput,
-		ec.unmarshalInputChangeEmailInput,
-		ec.unmarshalInputChangePasswordInput,
-		ec.unmarshalInputCommentByIDsInput,
-		ec.unmarshalInputCommentOrder,
-		ec.unmarshalInputCompleteImageUploadInput,
-		ec.unmarshalInputCompleteSignInInput,
-		ec.unmarshalInputConfirmIdentityLinkInput,
-		ec.unmarshalInputConversationOrder,
-		ec.unmarshalInputCreateImageUploadInput,
-		ec.unmarshalInputCreatePostInput,
-		ec.unmarshalInputDeleteCommentInput,
-		ec.unmarshalInputDeletePostInput,
-		ec.unmarshalInputFollowUserInput,
-		ec.unmarshalInputHideCommentInput,
-		ec.unmarshalInputHideImageInput,
-		ec.unmarshalInputHidePostInput,
-		ec.unmarshalInputImageOrder,
-		ec.unmarshalInputLikePostInput,
-		ec.unmarshalInputLoginInput,
-		ec.unmarshalInputMarkNotificationsReadInput,
-		ec.unmarshalInputMessageOrder,
-		ec.unmarshalInputNotificationOrder,
-		ec.unmarshalInputOpenBillingPortalInput,
-		ec.unmarshalInputPostByIDsInput,
-		ec.unmarshalInputPostFilter,
-		ec.unmarshalInputPostOrder,
-		ec.unmarshalInputPublishPostInput,
-		ec.unmarshalInputRefreshSessionInput,
-		ec.unmarshalInputRegisterInput,
-		ec.unmarshalInputRequestPasswordResetInput,
-		ec.unmarshalInputResetPasswordInput,
-		ec.unmarshalInputRetryJobInput,
-		ec.unmarshalInputRevokeSessionInput,
-		ec.unmarshalInputSendMessageInput,
-		ec.unmarshalInputSetMembershipPlanInput,
-		ec.unmarshalInputSetMessagePolicyInput,
-		ec.unmarshalInputSetPasswordInput,
-		ec.unmarshalInputSetUserRoleInput,
-		ec.unmarshalInputStartMembershipCheckoutInput,
-		ec.unmarshalInputStartSignInInput,
-		ec.unmarshalInputTagByIDsInput,
-		ec.unmarshalInputTagFilter,
-		ec.unmarshalInputTagOrder,
-		ec.unmarshalInputUnbanUserInput,
-		ec.unmarshalInputUnfollowUserInput,
-		ec.unmarshalInputUnhideCommentInput,
-		ec.unmarshalInputUnhidePostInput,
-		ec.unmarshalInputUnlikePostInput,
-		ec.unmarshalInputUnlinkIdentityInput,
-		ec.unmarshalInputUpdateNotificationSettingsInput,
-		ec.unmarshalInputUpdatePostInput,
-		ec.unmarshalInputUpdateProfileInput,
-		ec.unmarshalInputUploadImageInput,
-		ec.unmarshalInputUserByIDsInput,
-		ec.unmarshalInputUserFilter,
-		ec.unmarshalInputUserOrder,
-		ec.unmarshalInputVerifyEmailInput,
-	)
+	inputUnmarshalMap := inputUnmarshalers() // patched by graph/execpatch.go: built once
 	first := true
 
 	switch opCtx.Operation.Operation {
@@ -3223,7 +3162,11 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 
 type executionContext struct {
 	*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]
-	direct bool // patched by graph/execpatch.go: see DirectFields
+	direct    bool        // patched by graph/execpatch.go: see DirectFields
+	fields    collected   // patched by graph/execpatch.go: see collectFields
+	children  children    // patched by graph/execpatch.go: see child
+	resolvers resolvers   // patched by graph/execpatch.go: see patch.go
+	args      coercedArgs // patched by graph/execpatch.go: see fieldArgs
 }
 
 func newExecutionContext(

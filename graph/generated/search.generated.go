@@ -27,7 +27,7 @@ import (
 
 func (ec *executionContext) _Highlight_text(ctx context.Context, field graphql.CollectedField, obj *search.Highlight) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Text)
+		return (*stringField)(&obj.Text)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -47,11 +47,26 @@ func (ec *executionContext) _Highlight_text(ctx context.Context, field graphql.C
 		true,
 	)
 }
+
+// fillContext_Highlight_text is fieldContext_Highlight_text into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Highlight_text(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_Highlight_text(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_Highlight_text(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Highlight", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _Highlight_parts(ctx context.Context, field graphql.CollectedField, obj *search.Highlight) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Highlight_parts, func(ctx context.Context) ([]search.HighlightPart, error) {
+			return obj.Parts, nil
+		}, ec.marshalNHighlightPart2ᚕgithubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐHighlightPartᚄ, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -70,22 +85,25 @@ func (ec *executionContext) _Highlight_parts(ctx context.Context, field graphql.
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Highlight_parts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Highlight_parts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Highlight_parts(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Highlight_parts is fieldContext_Highlight_parts into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Highlight_parts(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Highlight",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_HighlightPart(ctx, field)
-		},
+		Child:      ec.child(41, func(ec *executionContext) childFunc { return ec.childFields_HighlightPart }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _HighlightPart_text(ctx context.Context, field graphql.CollectedField, obj *search.HighlightPart) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.Text)
+		return (*stringField)(&obj.Text)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -105,13 +123,23 @@ func (ec *executionContext) _HighlightPart_text(ctx context.Context, field graph
 		true,
 	)
 }
+
+// fillContext_HighlightPart_text is fieldContext_HighlightPart_text into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_HighlightPart_text(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_HighlightPart_text(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_HighlightPart_text(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("HighlightPart", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _HighlightPart_matched(ctx context.Context, field graphql.CollectedField, obj *search.HighlightPart) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.Matched)
+		return marshalBool(obj.Matched)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -131,11 +159,26 @@ func (ec *executionContext) _HighlightPart_matched(ctx context.Context, field gr
 		true,
 	)
 }
+
+// fillContext_HighlightPart_matched is fieldContext_HighlightPart_matched into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_HighlightPart_matched(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_HighlightPart_matched(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_HighlightPart_matched(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("HighlightPart", field, false, false, errLeafBoolean)
 }
 
 func (ec *executionContext) _PostSearchConnection_edges(ctx context.Context, field graphql.CollectedField, obj *search.PostConnection) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_PostSearchConnection_edges, func(ctx context.Context) ([]*search.PostEdge, error) {
+			return obj.Edges, nil
+		}, ec.marshalNPostSearchEdge2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐPostEdgeᚄ, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -154,20 +197,28 @@ func (ec *executionContext) _PostSearchConnection_edges(ctx context.Context, fie
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_PostSearchConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_PostSearchConnection_edges(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_PostSearchConnection_edges(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_PostSearchConnection_edges is fieldContext_PostSearchConnection_edges into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PostSearchConnection_edges(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "PostSearchConnection",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PostSearchEdge(ctx, field)
-		},
+		Child:      ec.child(42, func(ec *executionContext) childFunc { return ec.childFields_PostSearchEdge }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _PostSearchConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *search.PostConnection) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_PostSearchConnection_pageInfo, func(ctx context.Context) (entgql.PageInfo[int], error) {
+			return obj.PageInfo, nil
+		}, ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -186,22 +237,25 @@ func (ec *executionContext) _PostSearchConnection_pageInfo(ctx context.Context, 
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_PostSearchConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_PostSearchConnection_pageInfo(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_PostSearchConnection_pageInfo(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_PostSearchConnection_pageInfo is fieldContext_PostSearchConnection_pageInfo into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PostSearchConnection_pageInfo(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "PostSearchConnection",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PageInfo(ctx, field)
-		},
+		Child:      ec.child(5, func(ec *executionContext) childFunc { return ec.childFields_PageInfo }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _PostSearchConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *search.PostConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+		return (*intField)(&obj.TotalCount)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -221,13 +275,23 @@ func (ec *executionContext) _PostSearchConnection_totalCount(ctx context.Context
 		true,
 	)
 }
+
+// fillContext_PostSearchConnection_totalCount is fieldContext_PostSearchConnection_totalCount into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PostSearchConnection_totalCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_PostSearchConnection_totalCount(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_PostSearchConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PostSearchConnection", field, false, false, errLeafInt)
 }
 
 func (ec *executionContext) _PostSearchConnection_hasMoreMatches(ctx context.Context, field graphql.CollectedField, obj *search.PostConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.HasMoreMatches)
+		return marshalBool(obj.HasMoreMatches)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -247,11 +311,26 @@ func (ec *executionContext) _PostSearchConnection_hasMoreMatches(ctx context.Con
 		true,
 	)
 }
+
+// fillContext_PostSearchConnection_hasMoreMatches is fieldContext_PostSearchConnection_hasMoreMatches into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PostSearchConnection_hasMoreMatches(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_PostSearchConnection_hasMoreMatches(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_PostSearchConnection_hasMoreMatches(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PostSearchConnection", field, false, false, errLeafBoolean)
 }
 
 func (ec *executionContext) _PostSearchEdge_node(ctx context.Context, field graphql.CollectedField, obj *search.PostEdge) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_PostSearchEdge_node, func(ctx context.Context) (*ent.Post, error) {
+			return obj.Node, nil
+		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -270,20 +349,26 @@ func (ec *executionContext) _PostSearchEdge_node(ctx context.Context, field grap
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_PostSearchEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_PostSearchEdge_node(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_PostSearchEdge_node(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_PostSearchEdge_node is fieldContext_PostSearchEdge_node into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PostSearchEdge_node(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "PostSearchEdge",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Post(ctx, field)
-		},
+		Child:      ec.child(3, func(ec *executionContext) childFunc { return ec.childFields_Post }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _PostSearchEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *search.PostEdge) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, field.Selections, obj.Cursor)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -302,6 +387,16 @@ func (ec *executionContext) _PostSearchEdge_cursor(ctx context.Context, field gr
 		true,
 	)
 }
+
+// fillContext_PostSearchEdge_cursor is fieldContext_PostSearchEdge_cursor into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PostSearchEdge_cursor(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_PostSearchEdge_cursor(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_PostSearchEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PostSearchEdge", field, false, false, errLeafCursor)
 }
@@ -328,11 +423,26 @@ func (ec *executionContext) _PostSearchEdge_score(ctx context.Context, field gra
 		true,
 	)
 }
+
+// fillContext_PostSearchEdge_score is fieldContext_PostSearchEdge_score into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PostSearchEdge_score(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_PostSearchEdge_score(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_PostSearchEdge_score(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PostSearchEdge", field, false, false, errLeafFloat)
 }
 
 func (ec *executionContext) _PostSearchEdge_titleHighlight(ctx context.Context, field graphql.CollectedField, obj *search.PostEdge) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_PostSearchEdge_titleHighlight, func(ctx context.Context) (search.Highlight, error) {
+			return obj.TitleHighlight, nil
+		}, ec.marshalNHighlight2githubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐHighlight, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -351,20 +461,28 @@ func (ec *executionContext) _PostSearchEdge_titleHighlight(ctx context.Context, 
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_PostSearchEdge_titleHighlight(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_PostSearchEdge_titleHighlight(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_PostSearchEdge_titleHighlight(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_PostSearchEdge_titleHighlight is fieldContext_PostSearchEdge_titleHighlight into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PostSearchEdge_titleHighlight(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "PostSearchEdge",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Highlight(ctx, field)
-		},
+		Child:      ec.child(43, func(ec *executionContext) childFunc { return ec.childFields_Highlight }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _PostSearchEdge_snippet(ctx context.Context, field graphql.CollectedField, obj *search.PostEdge) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_PostSearchEdge_snippet, func(ctx context.Context) (search.Highlight, error) {
+			return obj.Snippet, nil
+		}, ec.marshalNHighlight2githubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐHighlight, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -383,15 +501,18 @@ func (ec *executionContext) _PostSearchEdge_snippet(ctx context.Context, field g
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_PostSearchEdge_snippet(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_PostSearchEdge_snippet(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_PostSearchEdge_snippet(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_PostSearchEdge_snippet is fieldContext_PostSearchEdge_snippet into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_PostSearchEdge_snippet(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "PostSearchEdge",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Highlight(ctx, field)
-		},
+		Child:      ec.child(43, func(ec *executionContext) childFunc { return ec.childFields_Highlight }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -411,9 +532,9 @@ func (ec *executionContext) fieldContext_PostSearchEdge_snippet(_ context.Contex
 var highlightImplementors = []string{"Highlight"}
 
 func (ec *executionContext) _Highlight(ctx context.Context, sel ast.SelectionSet, obj *search.Highlight) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, highlightImplementors)
+	fields := ec.collectFields(sel, highlightImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -455,9 +576,9 @@ func (ec *executionContext) _Highlight(ctx context.Context, sel ast.SelectionSet
 var highlightPartImplementors = []string{"HighlightPart"}
 
 func (ec *executionContext) _HighlightPart(ctx context.Context, sel ast.SelectionSet, obj *search.HighlightPart) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, highlightPartImplementors)
+	fields := ec.collectFields(sel, highlightPartImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -499,9 +620,9 @@ func (ec *executionContext) _HighlightPart(ctx context.Context, sel ast.Selectio
 var postSearchConnectionImplementors = []string{"PostSearchConnection"}
 
 func (ec *executionContext) _PostSearchConnection(ctx context.Context, sel ast.SelectionSet, obj *search.PostConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, postSearchConnectionImplementors)
+	fields := ec.collectFields(sel, postSearchConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -553,9 +674,9 @@ func (ec *executionContext) _PostSearchConnection(ctx context.Context, sel ast.S
 var postSearchEdgeImplementors = []string{"PostSearchEdge"}
 
 func (ec *executionContext) _PostSearchEdge(ctx context.Context, sel ast.SelectionSet, obj *search.PostEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, postSearchEdgeImplementors)
+	fields := ec.collectFields(sel, postSearchEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -622,13 +743,13 @@ func (ec *executionContext) marshalNHighlightPart2githubᚗcomᚋagoraᚋagora�
 }
 
 func (ec *executionContext) marshalNHighlightPart2ᚕgithubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐHighlightPartᚄ(ctx context.Context, sel ast.SelectionSet, v []search.HighlightPart) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNHighlightPart2githubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐHighlightPart(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
+	for _, e := range *ret {
 		if e == graphql.Null {
 			return graphql.Null
 		}
@@ -648,13 +769,13 @@ func (ec *executionContext) marshalNPostSearchConnection2ᚖgithubᚗcomᚋagora
 }
 
 func (ec *executionContext) marshalNPostSearchEdge2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐPostEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*search.PostEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNPostSearchEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐPostEdge(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
+	for _, e := range *ret {
 		if e == graphql.Null {
 			return graphql.Null
 		}

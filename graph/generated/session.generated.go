@@ -27,6 +27,11 @@ import (
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _ChangePasswordPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.ChangePasswordPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_ChangePasswordPayload_user, func(ctx context.Context) (*ent.User, error) {
+			return obj.User, nil
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -45,22 +50,25 @@ func (ec *executionContext) _ChangePasswordPayload_user(ctx context.Context, fie
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_ChangePasswordPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_ChangePasswordPayload_user(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_ChangePasswordPayload_user(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_ChangePasswordPayload_user is fieldContext_ChangePasswordPayload_user into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_ChangePasswordPayload_user(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "ChangePasswordPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _ChangePasswordPayload_revokedSessionCount(ctx context.Context, field graphql.CollectedField, obj *model.ChangePasswordPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.RevokedSessionCount)
+		return (*intField)(&obj.RevokedSessionCount)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -80,13 +88,23 @@ func (ec *executionContext) _ChangePasswordPayload_revokedSessionCount(ctx conte
 		true,
 	)
 }
+
+// fillContext_ChangePasswordPayload_revokedSessionCount is fieldContext_ChangePasswordPayload_revokedSessionCount into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_ChangePasswordPayload_revokedSessionCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_ChangePasswordPayload_revokedSessionCount(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_ChangePasswordPayload_revokedSessionCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ChangePasswordPayload", field, false, false, errLeafInt)
 }
 
 func (ec *executionContext) _LogoutAllPayload_revokedSessionCount(ctx context.Context, field graphql.CollectedField, obj *model.LogoutAllPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNInt2int(ctx, field.Selections, obj.RevokedSessionCount)
+		return (*intField)(&obj.RevokedSessionCount)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -106,13 +124,23 @@ func (ec *executionContext) _LogoutAllPayload_revokedSessionCount(ctx context.Co
 		true,
 	)
 }
+
+// fillContext_LogoutAllPayload_revokedSessionCount is fieldContext_LogoutAllPayload_revokedSessionCount into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_LogoutAllPayload_revokedSessionCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_LogoutAllPayload_revokedSessionCount(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_LogoutAllPayload_revokedSessionCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("LogoutAllPayload", field, false, false, errLeafInt)
 }
 
 func (ec *executionContext) _LogoutPayload_sessionID(ctx context.Context, field graphql.CollectedField, obj *model.LogoutPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNID2int(ctx, field.Selections, obj.SessionID)
+		return (*intIDField)(&obj.SessionID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -132,11 +160,26 @@ func (ec *executionContext) _LogoutPayload_sessionID(ctx context.Context, field 
 		true,
 	)
 }
+
+// fillContext_LogoutPayload_sessionID is fieldContext_LogoutPayload_sessionID into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_LogoutPayload_sessionID(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_LogoutPayload_sessionID(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_LogoutPayload_sessionID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("LogoutPayload", field, false, false, errLeafID)
 }
 
 func (ec *executionContext) _RefreshSessionPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.RefreshSessionPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_RefreshSessionPayload_user, func(ctx context.Context) (*ent.User, error) {
+			return obj.User, nil
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -155,22 +198,25 @@ func (ec *executionContext) _RefreshSessionPayload_user(ctx context.Context, fie
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_RefreshSessionPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_RefreshSessionPayload_user(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_RefreshSessionPayload_user(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_RefreshSessionPayload_user is fieldContext_RefreshSessionPayload_user into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_RefreshSessionPayload_user(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "RefreshSessionPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _RefreshSessionPayload_accessToken(ctx context.Context, field graphql.CollectedField, obj *model.RefreshSessionPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.AccessToken)
+		return (*stringField)(&obj.AccessToken)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -190,11 +236,24 @@ func (ec *executionContext) _RefreshSessionPayload_accessToken(ctx context.Conte
 		true,
 	)
 }
+
+// fillContext_RefreshSessionPayload_accessToken is fieldContext_RefreshSessionPayload_accessToken into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_RefreshSessionPayload_accessToken(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_RefreshSessionPayload_accessToken(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_RefreshSessionPayload_accessToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RefreshSessionPayload", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _RefreshSessionPayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.RefreshSessionPayload) (ret graphql.Marshaler) {
+	if ec.direct && !obj.ExpiresAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return (*timeField)(&obj.ExpiresAt)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -213,11 +272,24 @@ func (ec *executionContext) _RefreshSessionPayload_expiresAt(ctx context.Context
 		true,
 	)
 }
+
+// fillContext_RefreshSessionPayload_expiresAt is fieldContext_RefreshSessionPayload_expiresAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_RefreshSessionPayload_expiresAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_RefreshSessionPayload_expiresAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_RefreshSessionPayload_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RefreshSessionPayload", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _RefreshSessionPayload_refreshToken(ctx context.Context, field graphql.CollectedField, obj *model.RefreshSessionPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.RefreshToken)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -236,11 +308,24 @@ func (ec *executionContext) _RefreshSessionPayload_refreshToken(ctx context.Cont
 		false,
 	)
 }
+
+// fillContext_RefreshSessionPayload_refreshToken is fieldContext_RefreshSessionPayload_refreshToken into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_RefreshSessionPayload_refreshToken(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_RefreshSessionPayload_refreshToken(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_RefreshSessionPayload_refreshToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RefreshSessionPayload", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _RefreshSessionPayload_refreshTokenExpiresAt(ctx context.Context, field graphql.CollectedField, obj *model.RefreshSessionPayload) (ret graphql.Marshaler) {
+	if ec.direct && !obj.RefreshTokenExpiresAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return (*timeField)(&obj.RefreshTokenExpiresAt)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -259,13 +344,23 @@ func (ec *executionContext) _RefreshSessionPayload_refreshTokenExpiresAt(ctx con
 		true,
 	)
 }
+
+// fillContext_RefreshSessionPayload_refreshTokenExpiresAt is fieldContext_RefreshSessionPayload_refreshTokenExpiresAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_RefreshSessionPayload_refreshTokenExpiresAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_RefreshSessionPayload_refreshTokenExpiresAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_RefreshSessionPayload_refreshTokenExpiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RefreshSessionPayload", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _RevokeSessionPayload_sessionID(ctx context.Context, field graphql.CollectedField, obj *model.RevokeSessionPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNID2int(ctx, field.Selections, obj.SessionID)
+		return (*intIDField)(&obj.SessionID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -285,6 +380,16 @@ func (ec *executionContext) _RevokeSessionPayload_sessionID(ctx context.Context,
 		true,
 	)
 }
+
+// fillContext_RevokeSessionPayload_sessionID is fieldContext_RevokeSessionPayload_sessionID into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_RevokeSessionPayload_sessionID(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_RevokeSessionPayload_sessionID(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_RevokeSessionPayload_sessionID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RevokeSessionPayload", field, false, false, errLeafID)
 }
@@ -401,9 +506,9 @@ func (ec *executionContext) unmarshalInputRevokeSessionInput(ctx context.Context
 var changePasswordPayloadImplementors = []string{"ChangePasswordPayload"}
 
 func (ec *executionContext) _ChangePasswordPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ChangePasswordPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, changePasswordPayloadImplementors)
+	fields := ec.collectFields(sel, changePasswordPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -445,9 +550,9 @@ func (ec *executionContext) _ChangePasswordPayload(ctx context.Context, sel ast.
 var logoutAllPayloadImplementors = []string{"LogoutAllPayload"}
 
 func (ec *executionContext) _LogoutAllPayload(ctx context.Context, sel ast.SelectionSet, obj *model.LogoutAllPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, logoutAllPayloadImplementors)
+	fields := ec.collectFields(sel, logoutAllPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -484,9 +589,9 @@ func (ec *executionContext) _LogoutAllPayload(ctx context.Context, sel ast.Selec
 var logoutPayloadImplementors = []string{"LogoutPayload"}
 
 func (ec *executionContext) _LogoutPayload(ctx context.Context, sel ast.SelectionSet, obj *model.LogoutPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, logoutPayloadImplementors)
+	fields := ec.collectFields(sel, logoutPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -523,9 +628,9 @@ func (ec *executionContext) _LogoutPayload(ctx context.Context, sel ast.Selectio
 var refreshSessionPayloadImplementors = []string{"RefreshSessionPayload"}
 
 func (ec *executionContext) _RefreshSessionPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RefreshSessionPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, refreshSessionPayloadImplementors)
+	fields := ec.collectFields(sel, refreshSessionPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -582,9 +687,9 @@ func (ec *executionContext) _RefreshSessionPayload(ctx context.Context, sel ast.
 var revokeSessionPayloadImplementors = []string{"RevokeSessionPayload"}
 
 func (ec *executionContext) _RevokeSessionPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RevokeSessionPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, revokeSessionPayloadImplementors)
+	fields := ec.collectFields(sel, revokeSessionPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {

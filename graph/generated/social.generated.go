@@ -25,6 +25,11 @@ import (
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _FollowUserPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.FollowUserPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_FollowUserPayload_user, func(ctx context.Context) (*ent.User, error) {
+			return obj.User, nil
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -43,20 +48,28 @@ func (ec *executionContext) _FollowUserPayload_user(ctx context.Context, field g
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_FollowUserPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_FollowUserPayload_user(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_FollowUserPayload_user(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_FollowUserPayload_user is fieldContext_FollowUserPayload_user into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_FollowUserPayload_user(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "FollowUserPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _LikePostPayload_post(ctx context.Context, field graphql.CollectedField, obj *model.LikePostPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_LikePostPayload_post, func(ctx context.Context) (*ent.Post, error) {
+			return obj.Post, nil
+		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -75,20 +88,28 @@ func (ec *executionContext) _LikePostPayload_post(ctx context.Context, field gra
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_LikePostPayload_post(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_LikePostPayload_post(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_LikePostPayload_post(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_LikePostPayload_post is fieldContext_LikePostPayload_post into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_LikePostPayload_post(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "LikePostPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Post(ctx, field)
-		},
+		Child:      ec.child(3, func(ec *executionContext) childFunc { return ec.childFields_Post }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _UnfollowUserPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.UnfollowUserPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_UnfollowUserPayload_user, func(ctx context.Context) (*ent.User, error) {
+			return obj.User, nil
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -107,20 +128,28 @@ func (ec *executionContext) _UnfollowUserPayload_user(ctx context.Context, field
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_UnfollowUserPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_UnfollowUserPayload_user(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_UnfollowUserPayload_user(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_UnfollowUserPayload_user is fieldContext_UnfollowUserPayload_user into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_UnfollowUserPayload_user(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "UnfollowUserPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _UnlikePostPayload_post(ctx context.Context, field graphql.CollectedField, obj *model.UnlikePostPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_UnlikePostPayload_post, func(ctx context.Context) (*ent.Post, error) {
+			return obj.Post, nil
+		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -139,15 +168,18 @@ func (ec *executionContext) _UnlikePostPayload_post(ctx context.Context, field g
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_UnlikePostPayload_post(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_UnlikePostPayload_post(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_UnlikePostPayload_post(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_UnlikePostPayload_post is fieldContext_UnlikePostPayload_post into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_UnlikePostPayload_post(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "UnlikePostPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Post(ctx, field)
-		},
+		Child:      ec.child(3, func(ec *executionContext) childFunc { return ec.childFields_Post }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -287,9 +319,9 @@ func (ec *executionContext) unmarshalInputUnlikePostInput(ctx context.Context, o
 var followUserPayloadImplementors = []string{"FollowUserPayload"}
 
 func (ec *executionContext) _FollowUserPayload(ctx context.Context, sel ast.SelectionSet, obj *model.FollowUserPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, followUserPayloadImplementors)
+	fields := ec.collectFields(sel, followUserPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -326,9 +358,9 @@ func (ec *executionContext) _FollowUserPayload(ctx context.Context, sel ast.Sele
 var likePostPayloadImplementors = []string{"LikePostPayload"}
 
 func (ec *executionContext) _LikePostPayload(ctx context.Context, sel ast.SelectionSet, obj *model.LikePostPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, likePostPayloadImplementors)
+	fields := ec.collectFields(sel, likePostPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -365,9 +397,9 @@ func (ec *executionContext) _LikePostPayload(ctx context.Context, sel ast.Select
 var unfollowUserPayloadImplementors = []string{"UnfollowUserPayload"}
 
 func (ec *executionContext) _UnfollowUserPayload(ctx context.Context, sel ast.SelectionSet, obj *model.UnfollowUserPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, unfollowUserPayloadImplementors)
+	fields := ec.collectFields(sel, unfollowUserPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -404,9 +436,9 @@ func (ec *executionContext) _UnfollowUserPayload(ctx context.Context, sel ast.Se
 var unlikePostPayloadImplementors = []string{"UnlikePostPayload"}
 
 func (ec *executionContext) _UnlikePostPayload(ctx context.Context, sel ast.SelectionSet, obj *model.UnlikePostPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, unlikePostPayloadImplementors)
+	fields := ec.collectFields(sel, unlikePostPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {

@@ -727,6 +727,11 @@ func (ec *executionContext) field_Mutation_verifyEmail_args(ctx context.Context,
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _LoginPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.LoginPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_LoginPayload_user, func(ctx context.Context) (*ent.User, error) {
+			return obj.User, nil
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -745,22 +750,25 @@ func (ec *executionContext) _LoginPayload_user(ctx context.Context, field graphq
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_LoginPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_LoginPayload_user(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_LoginPayload_user(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_LoginPayload_user is fieldContext_LoginPayload_user into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_LoginPayload_user(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "LoginPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _LoginPayload_accessToken(ctx context.Context, field graphql.CollectedField, obj *model.LoginPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.AccessToken)
+		return (*stringField)(&obj.AccessToken)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -780,11 +788,24 @@ func (ec *executionContext) _LoginPayload_accessToken(ctx context.Context, field
 		true,
 	)
 }
+
+// fillContext_LoginPayload_accessToken is fieldContext_LoginPayload_accessToken into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_LoginPayload_accessToken(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_LoginPayload_accessToken(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_LoginPayload_accessToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("LoginPayload", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _LoginPayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.LoginPayload) (ret graphql.Marshaler) {
+	if ec.direct && !obj.ExpiresAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return (*timeField)(&obj.ExpiresAt)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -803,11 +824,24 @@ func (ec *executionContext) _LoginPayload_expiresAt(ctx context.Context, field g
 		true,
 	)
 }
+
+// fillContext_LoginPayload_expiresAt is fieldContext_LoginPayload_expiresAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_LoginPayload_expiresAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_LoginPayload_expiresAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_LoginPayload_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("LoginPayload", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _LoginPayload_refreshToken(ctx context.Context, field graphql.CollectedField, obj *model.LoginPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.RefreshToken)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -826,11 +860,24 @@ func (ec *executionContext) _LoginPayload_refreshToken(ctx context.Context, fiel
 		false,
 	)
 }
+
+// fillContext_LoginPayload_refreshToken is fieldContext_LoginPayload_refreshToken into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_LoginPayload_refreshToken(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_LoginPayload_refreshToken(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_LoginPayload_refreshToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("LoginPayload", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _LoginPayload_refreshTokenExpiresAt(ctx context.Context, field graphql.CollectedField, obj *model.LoginPayload) (ret graphql.Marshaler) {
+	if ec.direct && !obj.RefreshTokenExpiresAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return (*timeField)(&obj.RefreshTokenExpiresAt)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -849,11 +896,27 @@ func (ec *executionContext) _LoginPayload_refreshTokenExpiresAt(ctx context.Cont
 		true,
 	)
 }
+
+// fillContext_LoginPayload_refreshTokenExpiresAt is fieldContext_LoginPayload_refreshTokenExpiresAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_LoginPayload_refreshTokenExpiresAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_LoginPayload_refreshTokenExpiresAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_LoginPayload_refreshTokenExpiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("LoginPayload", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _Mutation_register(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_register, func(ctx context.Context) (*model.RegisterPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().Register(ctx, fc.Args["input"].(account.RegisterInput))
+		}, ec.marshalNRegisterPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐRegisterPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -863,7 +926,7 @@ func (ec *executionContext) _Mutation_register(ctx context.Context, field graphq
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().Register(ctx, fc.Args["input"].(account.RegisterInput))
+			return ec.resolverMutation().Register(ctx, fc.Args["input"].(account.RegisterInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.RegisterPayload) graphql.Marshaler {
@@ -874,14 +937,17 @@ func (ec *executionContext) _Mutation_register(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_register(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_register(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_register is fieldContext_Mutation_register into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_register(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_RegisterPayload(ctx, field)
-		},
+		Child:      ec.child(44, func(ec *executionContext) childFunc { return ec.childFields_RegisterPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -890,7 +956,7 @@ func (ec *executionContext) fieldContext_Mutation_register(ctx context.Context, 
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_register_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_register_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -898,6 +964,12 @@ func (ec *executionContext) fieldContext_Mutation_register(ctx context.Context, 
 }
 
 func (ec *executionContext) _Mutation_login(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_login, func(ctx context.Context) (*model.LoginPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().Login(ctx, fc.Args["input"].(account.LoginInput))
+		}, ec.marshalNLoginPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐLoginPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -907,7 +979,7 @@ func (ec *executionContext) _Mutation_login(ctx context.Context, field graphql.C
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().Login(ctx, fc.Args["input"].(account.LoginInput))
+			return ec.resolverMutation().Login(ctx, fc.Args["input"].(account.LoginInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.LoginPayload) graphql.Marshaler {
@@ -918,14 +990,17 @@ func (ec *executionContext) _Mutation_login(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_login(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_login(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_login is fieldContext_Mutation_login into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_login(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_LoginPayload(ctx, field)
-		},
+		Child:      ec.child(45, func(ec *executionContext) childFunc { return ec.childFields_LoginPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -934,7 +1009,7 @@ func (ec *executionContext) fieldContext_Mutation_login(ctx context.Context, fie
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_login_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_login_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -942,6 +1017,12 @@ func (ec *executionContext) fieldContext_Mutation_login(ctx context.Context, fie
 }
 
 func (ec *executionContext) _Mutation_updateProfile(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_updateProfile, func(ctx context.Context) (*model.UpdateProfilePayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().UpdateProfile(ctx, fc.Args["input"].(account.UpdateProfileInput))
+		}, ec.marshalNUpdateProfilePayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUpdateProfilePayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -951,7 +1032,7 @@ func (ec *executionContext) _Mutation_updateProfile(ctx context.Context, field g
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UpdateProfile(ctx, fc.Args["input"].(account.UpdateProfileInput))
+			return ec.resolverMutation().UpdateProfile(ctx, fc.Args["input"].(account.UpdateProfileInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UpdateProfilePayload) graphql.Marshaler {
@@ -962,14 +1043,17 @@ func (ec *executionContext) _Mutation_updateProfile(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_updateProfile(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_updateProfile(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_updateProfile is fieldContext_Mutation_updateProfile into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_updateProfile(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_UpdateProfilePayload(ctx, field)
-		},
+		Child:      ec.child(46, func(ec *executionContext) childFunc { return ec.childFields_UpdateProfilePayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -978,7 +1062,7 @@ func (ec *executionContext) fieldContext_Mutation_updateProfile(ctx context.Cont
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_updateProfile_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_updateProfile_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -986,6 +1070,12 @@ func (ec *executionContext) fieldContext_Mutation_updateProfile(ctx context.Cont
 }
 
 func (ec *executionContext) _Mutation_setMembershipPlan(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_setMembershipPlan, func(ctx context.Context) (*model.SetMembershipPlanPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().SetMembershipPlan(ctx, fc.Args["input"].(model.SetMembershipPlanInput))
+		}, ec.marshalNSetMembershipPlanPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐSetMembershipPlanPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -995,7 +1085,7 @@ func (ec *executionContext) _Mutation_setMembershipPlan(ctx context.Context, fie
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().SetMembershipPlan(ctx, fc.Args["input"].(model.SetMembershipPlanInput))
+			return ec.resolverMutation().SetMembershipPlan(ctx, fc.Args["input"].(model.SetMembershipPlanInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.SetMembershipPlanPayload) graphql.Marshaler {
@@ -1006,14 +1096,17 @@ func (ec *executionContext) _Mutation_setMembershipPlan(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_setMembershipPlan(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_setMembershipPlan(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_setMembershipPlan is fieldContext_Mutation_setMembershipPlan into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_setMembershipPlan(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_SetMembershipPlanPayload(ctx, field)
-		},
+		Child:      ec.child(47, func(ec *executionContext) childFunc { return ec.childFields_SetMembershipPlanPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1022,7 +1115,7 @@ func (ec *executionContext) fieldContext_Mutation_setMembershipPlan(ctx context.
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_setMembershipPlan_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_setMembershipPlan_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1030,6 +1123,12 @@ func (ec *executionContext) fieldContext_Mutation_setMembershipPlan(ctx context.
 }
 
 func (ec *executionContext) _Mutation_startMembershipCheckout(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_startMembershipCheckout, func(ctx context.Context) (*model.StartMembershipCheckoutPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().StartMembershipCheckout(ctx, fc.Args["input"].(model.StartMembershipCheckoutInput))
+		}, ec.marshalNStartMembershipCheckoutPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐStartMembershipCheckoutPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1039,7 +1138,7 @@ func (ec *executionContext) _Mutation_startMembershipCheckout(ctx context.Contex
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().StartMembershipCheckout(ctx, fc.Args["input"].(model.StartMembershipCheckoutInput))
+			return ec.resolverMutation().StartMembershipCheckout(ctx, fc.Args["input"].(model.StartMembershipCheckoutInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.StartMembershipCheckoutPayload) graphql.Marshaler {
@@ -1050,14 +1149,17 @@ func (ec *executionContext) _Mutation_startMembershipCheckout(ctx context.Contex
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_startMembershipCheckout(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_startMembershipCheckout(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_startMembershipCheckout is fieldContext_Mutation_startMembershipCheckout into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_startMembershipCheckout(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_StartMembershipCheckoutPayload(ctx, field)
-		},
+		Child:      ec.child(48, func(ec *executionContext) childFunc { return ec.childFields_StartMembershipCheckoutPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1066,7 +1168,7 @@ func (ec *executionContext) fieldContext_Mutation_startMembershipCheckout(ctx co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_startMembershipCheckout_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_startMembershipCheckout_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1074,6 +1176,12 @@ func (ec *executionContext) fieldContext_Mutation_startMembershipCheckout(ctx co
 }
 
 func (ec *executionContext) _Mutation_openBillingPortal(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_openBillingPortal, func(ctx context.Context) (*model.OpenBillingPortalPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().OpenBillingPortal(ctx, fc.Args["input"].(model.OpenBillingPortalInput))
+		}, ec.marshalNOpenBillingPortalPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐOpenBillingPortalPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1083,7 +1191,7 @@ func (ec *executionContext) _Mutation_openBillingPortal(ctx context.Context, fie
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().OpenBillingPortal(ctx, fc.Args["input"].(model.OpenBillingPortalInput))
+			return ec.resolverMutation().OpenBillingPortal(ctx, fc.Args["input"].(model.OpenBillingPortalInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.OpenBillingPortalPayload) graphql.Marshaler {
@@ -1094,14 +1202,17 @@ func (ec *executionContext) _Mutation_openBillingPortal(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_openBillingPortal(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_openBillingPortal(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_openBillingPortal is fieldContext_Mutation_openBillingPortal into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_openBillingPortal(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_OpenBillingPortalPayload(ctx, field)
-		},
+		Child:      ec.child(49, func(ec *executionContext) childFunc { return ec.childFields_OpenBillingPortalPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1110,7 +1221,7 @@ func (ec *executionContext) fieldContext_Mutation_openBillingPortal(ctx context.
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_openBillingPortal_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_openBillingPortal_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1118,6 +1229,12 @@ func (ec *executionContext) fieldContext_Mutation_openBillingPortal(ctx context.
 }
 
 func (ec *executionContext) _Mutation_verifyEmail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_verifyEmail, func(ctx context.Context) (*model.VerifyEmailPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().VerifyEmail(ctx, fc.Args["input"].(model.VerifyEmailInput))
+		}, ec.marshalNVerifyEmailPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐVerifyEmailPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1127,7 +1244,7 @@ func (ec *executionContext) _Mutation_verifyEmail(ctx context.Context, field gra
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().VerifyEmail(ctx, fc.Args["input"].(model.VerifyEmailInput))
+			return ec.resolverMutation().VerifyEmail(ctx, fc.Args["input"].(model.VerifyEmailInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.VerifyEmailPayload) graphql.Marshaler {
@@ -1138,14 +1255,17 @@ func (ec *executionContext) _Mutation_verifyEmail(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_verifyEmail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_verifyEmail(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_verifyEmail is fieldContext_Mutation_verifyEmail into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_verifyEmail(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_VerifyEmailPayload(ctx, field)
-		},
+		Child:      ec.child(50, func(ec *executionContext) childFunc { return ec.childFields_VerifyEmailPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1154,7 +1274,7 @@ func (ec *executionContext) fieldContext_Mutation_verifyEmail(ctx context.Contex
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_verifyEmail_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_verifyEmail_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1162,6 +1282,11 @@ func (ec *executionContext) fieldContext_Mutation_verifyEmail(ctx context.Contex
 }
 
 func (ec *executionContext) _Mutation_resendVerificationEmail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_resendVerificationEmail, func(ctx context.Context) (*model.ResendVerificationEmailPayload, error) {
+			return ec.resolverMutation().ResendVerificationEmail(ctx)
+		}, ec.marshalNResendVerificationEmailPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐResendVerificationEmailPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1170,7 +1295,7 @@ func (ec *executionContext) _Mutation_resendVerificationEmail(ctx context.Contex
 			return ec.fieldContext_Mutation_resendVerificationEmail(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Mutation().ResendVerificationEmail(ctx)
+			return ec.resolverMutation().ResendVerificationEmail(ctx)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ResendVerificationEmailPayload) graphql.Marshaler {
@@ -1180,20 +1305,29 @@ func (ec *executionContext) _Mutation_resendVerificationEmail(ctx context.Contex
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Mutation_resendVerificationEmail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Mutation_resendVerificationEmail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Mutation_resendVerificationEmail(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_resendVerificationEmail is fieldContext_Mutation_resendVerificationEmail into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_resendVerificationEmail(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_ResendVerificationEmailPayload(ctx, field)
-		},
+		Child:      ec.child(51, func(ec *executionContext) childFunc { return ec.childFields_ResendVerificationEmailPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _Mutation_changeEmail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_changeEmail, func(ctx context.Context) (*model.ChangeEmailPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().ChangeEmail(ctx, fc.Args["input"].(account.ChangeEmailInput))
+		}, ec.marshalNChangeEmailPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐChangeEmailPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1203,7 +1337,7 @@ func (ec *executionContext) _Mutation_changeEmail(ctx context.Context, field gra
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().ChangeEmail(ctx, fc.Args["input"].(account.ChangeEmailInput))
+			return ec.resolverMutation().ChangeEmail(ctx, fc.Args["input"].(account.ChangeEmailInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ChangeEmailPayload) graphql.Marshaler {
@@ -1214,14 +1348,17 @@ func (ec *executionContext) _Mutation_changeEmail(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_changeEmail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_changeEmail(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_changeEmail is fieldContext_Mutation_changeEmail into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_changeEmail(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_ChangeEmailPayload(ctx, field)
-		},
+		Child:      ec.child(52, func(ec *executionContext) childFunc { return ec.childFields_ChangeEmailPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1230,7 +1367,7 @@ func (ec *executionContext) fieldContext_Mutation_changeEmail(ctx context.Contex
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_changeEmail_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_changeEmail_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1238,6 +1375,12 @@ func (ec *executionContext) fieldContext_Mutation_changeEmail(ctx context.Contex
 }
 
 func (ec *executionContext) _Mutation_requestPasswordReset(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_requestPasswordReset, func(ctx context.Context) (*model.RequestPasswordResetPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().RequestPasswordReset(ctx, fc.Args["input"].(model.RequestPasswordResetInput))
+		}, ec.marshalNRequestPasswordResetPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐRequestPasswordResetPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1247,7 +1390,7 @@ func (ec *executionContext) _Mutation_requestPasswordReset(ctx context.Context, 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().RequestPasswordReset(ctx, fc.Args["input"].(model.RequestPasswordResetInput))
+			return ec.resolverMutation().RequestPasswordReset(ctx, fc.Args["input"].(model.RequestPasswordResetInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.RequestPasswordResetPayload) graphql.Marshaler {
@@ -1258,14 +1401,17 @@ func (ec *executionContext) _Mutation_requestPasswordReset(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_requestPasswordReset(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_requestPasswordReset(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_requestPasswordReset is fieldContext_Mutation_requestPasswordReset into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_requestPasswordReset(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_RequestPasswordResetPayload(ctx, field)
-		},
+		Child:      ec.child(53, func(ec *executionContext) childFunc { return ec.childFields_RequestPasswordResetPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1274,7 +1420,7 @@ func (ec *executionContext) fieldContext_Mutation_requestPasswordReset(ctx conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_requestPasswordReset_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_requestPasswordReset_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1282,6 +1428,12 @@ func (ec *executionContext) fieldContext_Mutation_requestPasswordReset(ctx conte
 }
 
 func (ec *executionContext) _Mutation_resetPassword(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_resetPassword, func(ctx context.Context) (*model.ResetPasswordPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().ResetPassword(ctx, fc.Args["input"].(account.ResetPasswordInput))
+		}, ec.marshalNResetPasswordPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐResetPasswordPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1291,7 +1443,7 @@ func (ec *executionContext) _Mutation_resetPassword(ctx context.Context, field g
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().ResetPassword(ctx, fc.Args["input"].(account.ResetPasswordInput))
+			return ec.resolverMutation().ResetPassword(ctx, fc.Args["input"].(account.ResetPasswordInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ResetPasswordPayload) graphql.Marshaler {
@@ -1302,14 +1454,17 @@ func (ec *executionContext) _Mutation_resetPassword(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_resetPassword(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_resetPassword(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_resetPassword is fieldContext_Mutation_resetPassword into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_resetPassword(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_ResetPasswordPayload(ctx, field)
-		},
+		Child:      ec.child(54, func(ec *executionContext) childFunc { return ec.childFields_ResetPasswordPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1318,7 +1473,7 @@ func (ec *executionContext) fieldContext_Mutation_resetPassword(ctx context.Cont
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_resetPassword_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_resetPassword_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1326,6 +1481,12 @@ func (ec *executionContext) fieldContext_Mutation_resetPassword(ctx context.Cont
 }
 
 func (ec *executionContext) _Mutation_updateNotificationSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_updateNotificationSettings, func(ctx context.Context) (*model.UpdateNotificationSettingsPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().UpdateNotificationSettings(ctx, fc.Args["input"].(model.UpdateNotificationSettingsInput))
+		}, ec.marshalNUpdateNotificationSettingsPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUpdateNotificationSettingsPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1335,7 +1496,7 @@ func (ec *executionContext) _Mutation_updateNotificationSettings(ctx context.Con
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UpdateNotificationSettings(ctx, fc.Args["input"].(model.UpdateNotificationSettingsInput))
+			return ec.resolverMutation().UpdateNotificationSettings(ctx, fc.Args["input"].(model.UpdateNotificationSettingsInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UpdateNotificationSettingsPayload) graphql.Marshaler {
@@ -1346,14 +1507,17 @@ func (ec *executionContext) _Mutation_updateNotificationSettings(ctx context.Con
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_updateNotificationSettings(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_updateNotificationSettings(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_updateNotificationSettings is fieldContext_Mutation_updateNotificationSettings into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_updateNotificationSettings(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_UpdateNotificationSettingsPayload(ctx, field)
-		},
+		Child:      ec.child(55, func(ec *executionContext) childFunc { return ec.childFields_UpdateNotificationSettingsPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1362,7 +1526,7 @@ func (ec *executionContext) fieldContext_Mutation_updateNotificationSettings(ctx
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_updateNotificationSettings_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_updateNotificationSettings_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1370,6 +1534,12 @@ func (ec *executionContext) fieldContext_Mutation_updateNotificationSettings(ctx
 }
 
 func (ec *executionContext) _Mutation_startSignIn(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_startSignIn, func(ctx context.Context) (*model.StartSignInPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().StartSignIn(ctx, fc.Args["input"].(model.StartSignInInput))
+		}, ec.marshalNStartSignInPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐStartSignInPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1379,7 +1549,7 @@ func (ec *executionContext) _Mutation_startSignIn(ctx context.Context, field gra
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().StartSignIn(ctx, fc.Args["input"].(model.StartSignInInput))
+			return ec.resolverMutation().StartSignIn(ctx, fc.Args["input"].(model.StartSignInInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.StartSignInPayload) graphql.Marshaler {
@@ -1390,14 +1560,17 @@ func (ec *executionContext) _Mutation_startSignIn(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_startSignIn(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_startSignIn(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_startSignIn is fieldContext_Mutation_startSignIn into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_startSignIn(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_StartSignInPayload(ctx, field)
-		},
+		Child:      ec.child(56, func(ec *executionContext) childFunc { return ec.childFields_StartSignInPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1406,7 +1579,7 @@ func (ec *executionContext) fieldContext_Mutation_startSignIn(ctx context.Contex
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_startSignIn_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_startSignIn_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1414,6 +1587,12 @@ func (ec *executionContext) fieldContext_Mutation_startSignIn(ctx context.Contex
 }
 
 func (ec *executionContext) _Mutation_completeSignIn(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_completeSignIn, func(ctx context.Context) (*model.CompleteSignInPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().CompleteSignIn(ctx, fc.Args["input"].(model.CompleteSignInInput))
+		}, ec.marshalNCompleteSignInPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐCompleteSignInPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1423,7 +1602,7 @@ func (ec *executionContext) _Mutation_completeSignIn(ctx context.Context, field 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().CompleteSignIn(ctx, fc.Args["input"].(model.CompleteSignInInput))
+			return ec.resolverMutation().CompleteSignIn(ctx, fc.Args["input"].(model.CompleteSignInInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CompleteSignInPayload) graphql.Marshaler {
@@ -1434,14 +1613,17 @@ func (ec *executionContext) _Mutation_completeSignIn(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_completeSignIn(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_completeSignIn(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_completeSignIn is fieldContext_Mutation_completeSignIn into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_completeSignIn(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_CompleteSignInPayload(ctx, field)
-		},
+		Child:      ec.child(57, func(ec *executionContext) childFunc { return ec.childFields_CompleteSignInPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1450,7 +1632,7 @@ func (ec *executionContext) fieldContext_Mutation_completeSignIn(ctx context.Con
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_completeSignIn_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_completeSignIn_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1458,6 +1640,12 @@ func (ec *executionContext) fieldContext_Mutation_completeSignIn(ctx context.Con
 }
 
 func (ec *executionContext) _Mutation_linkIdentity(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_linkIdentity, func(ctx context.Context) (*model.StartSignInPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().LinkIdentity(ctx, fc.Args["input"].(model.StartSignInInput))
+		}, ec.marshalNStartSignInPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐStartSignInPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1467,7 +1655,7 @@ func (ec *executionContext) _Mutation_linkIdentity(ctx context.Context, field gr
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().LinkIdentity(ctx, fc.Args["input"].(model.StartSignInInput))
+			return ec.resolverMutation().LinkIdentity(ctx, fc.Args["input"].(model.StartSignInInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.StartSignInPayload) graphql.Marshaler {
@@ -1478,14 +1666,17 @@ func (ec *executionContext) _Mutation_linkIdentity(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_linkIdentity(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_linkIdentity(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_linkIdentity is fieldContext_Mutation_linkIdentity into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_linkIdentity(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_StartSignInPayload(ctx, field)
-		},
+		Child:      ec.child(56, func(ec *executionContext) childFunc { return ec.childFields_StartSignInPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1494,7 +1685,7 @@ func (ec *executionContext) fieldContext_Mutation_linkIdentity(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_linkIdentity_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_linkIdentity_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1502,6 +1693,12 @@ func (ec *executionContext) fieldContext_Mutation_linkIdentity(ctx context.Conte
 }
 
 func (ec *executionContext) _Mutation_unlinkIdentity(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_unlinkIdentity, func(ctx context.Context) (*model.UnlinkIdentityPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().UnlinkIdentity(ctx, fc.Args["input"].(model.UnlinkIdentityInput))
+		}, ec.marshalNUnlinkIdentityPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUnlinkIdentityPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1511,7 +1708,7 @@ func (ec *executionContext) _Mutation_unlinkIdentity(ctx context.Context, field 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UnlinkIdentity(ctx, fc.Args["input"].(model.UnlinkIdentityInput))
+			return ec.resolverMutation().UnlinkIdentity(ctx, fc.Args["input"].(model.UnlinkIdentityInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UnlinkIdentityPayload) graphql.Marshaler {
@@ -1522,14 +1719,17 @@ func (ec *executionContext) _Mutation_unlinkIdentity(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_unlinkIdentity(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_unlinkIdentity(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_unlinkIdentity is fieldContext_Mutation_unlinkIdentity into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_unlinkIdentity(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_UnlinkIdentityPayload(ctx, field)
-		},
+		Child:      ec.child(58, func(ec *executionContext) childFunc { return ec.childFields_UnlinkIdentityPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1538,7 +1738,7 @@ func (ec *executionContext) fieldContext_Mutation_unlinkIdentity(ctx context.Con
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_unlinkIdentity_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_unlinkIdentity_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1546,6 +1746,12 @@ func (ec *executionContext) fieldContext_Mutation_unlinkIdentity(ctx context.Con
 }
 
 func (ec *executionContext) _Mutation_confirmIdentityLink(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_confirmIdentityLink, func(ctx context.Context) (*model.ConfirmIdentityLinkPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().ConfirmIdentityLink(ctx, fc.Args["input"].(model.ConfirmIdentityLinkInput))
+		}, ec.marshalNConfirmIdentityLinkPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐConfirmIdentityLinkPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1555,7 +1761,7 @@ func (ec *executionContext) _Mutation_confirmIdentityLink(ctx context.Context, f
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().ConfirmIdentityLink(ctx, fc.Args["input"].(model.ConfirmIdentityLinkInput))
+			return ec.resolverMutation().ConfirmIdentityLink(ctx, fc.Args["input"].(model.ConfirmIdentityLinkInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ConfirmIdentityLinkPayload) graphql.Marshaler {
@@ -1566,14 +1772,17 @@ func (ec *executionContext) _Mutation_confirmIdentityLink(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_confirmIdentityLink(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_confirmIdentityLink(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_confirmIdentityLink is fieldContext_Mutation_confirmIdentityLink into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_confirmIdentityLink(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_ConfirmIdentityLinkPayload(ctx, field)
-		},
+		Child:      ec.child(59, func(ec *executionContext) childFunc { return ec.childFields_ConfirmIdentityLinkPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1582,7 +1791,7 @@ func (ec *executionContext) fieldContext_Mutation_confirmIdentityLink(ctx contex
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_confirmIdentityLink_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_confirmIdentityLink_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1590,6 +1799,12 @@ func (ec *executionContext) fieldContext_Mutation_confirmIdentityLink(ctx contex
 }
 
 func (ec *executionContext) _Mutation_setPassword(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_setPassword, func(ctx context.Context) (*model.SetPasswordPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().SetPassword(ctx, fc.Args["input"].(account.SetPasswordInput))
+		}, ec.marshalNSetPasswordPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐSetPasswordPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1599,7 +1814,7 @@ func (ec *executionContext) _Mutation_setPassword(ctx context.Context, field gra
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().SetPassword(ctx, fc.Args["input"].(account.SetPasswordInput))
+			return ec.resolverMutation().SetPassword(ctx, fc.Args["input"].(account.SetPasswordInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.SetPasswordPayload) graphql.Marshaler {
@@ -1610,14 +1825,17 @@ func (ec *executionContext) _Mutation_setPassword(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_setPassword(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_setPassword(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_setPassword is fieldContext_Mutation_setPassword into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_setPassword(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_SetPasswordPayload(ctx, field)
-		},
+		Child:      ec.child(60, func(ec *executionContext) childFunc { return ec.childFields_SetPasswordPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1626,7 +1844,7 @@ func (ec *executionContext) fieldContext_Mutation_setPassword(ctx context.Contex
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_setPassword_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_setPassword_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1634,6 +1852,12 @@ func (ec *executionContext) fieldContext_Mutation_setPassword(ctx context.Contex
 }
 
 func (ec *executionContext) _Mutation_retryJob(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_retryJob, func(ctx context.Context) (*model.RetryJobPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().RetryJob(ctx, fc.Args["input"].(model.RetryJobInput))
+		}, ec.marshalNRetryJobPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐRetryJobPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1643,7 +1867,7 @@ func (ec *executionContext) _Mutation_retryJob(ctx context.Context, field graphq
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().RetryJob(ctx, fc.Args["input"].(model.RetryJobInput))
+			return ec.resolverMutation().RetryJob(ctx, fc.Args["input"].(model.RetryJobInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.RetryJobPayload) graphql.Marshaler {
@@ -1654,14 +1878,17 @@ func (ec *executionContext) _Mutation_retryJob(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_retryJob(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_retryJob(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_retryJob is fieldContext_Mutation_retryJob into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_retryJob(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_RetryJobPayload(ctx, field)
-		},
+		Child:      ec.child(61, func(ec *executionContext) childFunc { return ec.childFields_RetryJobPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1670,7 +1897,7 @@ func (ec *executionContext) fieldContext_Mutation_retryJob(ctx context.Context, 
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_retryJob_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_retryJob_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1678,6 +1905,12 @@ func (ec *executionContext) fieldContext_Mutation_retryJob(ctx context.Context, 
 }
 
 func (ec *executionContext) _Mutation_cancelJob(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_cancelJob, func(ctx context.Context) (*model.CancelJobPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().CancelJob(ctx, fc.Args["input"].(model.CancelJobInput))
+		}, ec.marshalNCancelJobPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐCancelJobPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1687,7 +1920,7 @@ func (ec *executionContext) _Mutation_cancelJob(ctx context.Context, field graph
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().CancelJob(ctx, fc.Args["input"].(model.CancelJobInput))
+			return ec.resolverMutation().CancelJob(ctx, fc.Args["input"].(model.CancelJobInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CancelJobPayload) graphql.Marshaler {
@@ -1698,14 +1931,17 @@ func (ec *executionContext) _Mutation_cancelJob(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_cancelJob(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_cancelJob(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_cancelJob is fieldContext_Mutation_cancelJob into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_cancelJob(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_CancelJobPayload(ctx, field)
-		},
+		Child:      ec.child(62, func(ec *executionContext) childFunc { return ec.childFields_CancelJobPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1714,7 +1950,7 @@ func (ec *executionContext) fieldContext_Mutation_cancelJob(ctx context.Context,
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_cancelJob_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_cancelJob_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1722,6 +1958,12 @@ func (ec *executionContext) fieldContext_Mutation_cancelJob(ctx context.Context,
 }
 
 func (ec *executionContext) _Mutation_uploadImage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_uploadImage, func(ctx context.Context) (*model.UploadImagePayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().UploadImage(ctx, fc.Args["input"].(model.UploadImageInput))
+		}, ec.marshalNUploadImagePayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUploadImagePayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1731,7 +1973,7 @@ func (ec *executionContext) _Mutation_uploadImage(ctx context.Context, field gra
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UploadImage(ctx, fc.Args["input"].(model.UploadImageInput))
+			return ec.resolverMutation().UploadImage(ctx, fc.Args["input"].(model.UploadImageInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UploadImagePayload) graphql.Marshaler {
@@ -1742,14 +1984,17 @@ func (ec *executionContext) _Mutation_uploadImage(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_uploadImage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_uploadImage(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_uploadImage is fieldContext_Mutation_uploadImage into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_uploadImage(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_UploadImagePayload(ctx, field)
-		},
+		Child:      ec.child(63, func(ec *executionContext) childFunc { return ec.childFields_UploadImagePayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1758,7 +2003,7 @@ func (ec *executionContext) fieldContext_Mutation_uploadImage(ctx context.Contex
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_uploadImage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_uploadImage_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1766,6 +2011,12 @@ func (ec *executionContext) fieldContext_Mutation_uploadImage(ctx context.Contex
 }
 
 func (ec *executionContext) _Mutation_createImageUpload(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_createImageUpload, func(ctx context.Context) (*model.CreateImageUploadPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().CreateImageUpload(ctx, fc.Args["input"].(model.CreateImageUploadInput))
+		}, ec.marshalNCreateImageUploadPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐCreateImageUploadPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1775,7 +2026,7 @@ func (ec *executionContext) _Mutation_createImageUpload(ctx context.Context, fie
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().CreateImageUpload(ctx, fc.Args["input"].(model.CreateImageUploadInput))
+			return ec.resolverMutation().CreateImageUpload(ctx, fc.Args["input"].(model.CreateImageUploadInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CreateImageUploadPayload) graphql.Marshaler {
@@ -1786,14 +2037,17 @@ func (ec *executionContext) _Mutation_createImageUpload(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_createImageUpload(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_createImageUpload(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_createImageUpload is fieldContext_Mutation_createImageUpload into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_createImageUpload(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_CreateImageUploadPayload(ctx, field)
-		},
+		Child:      ec.child(64, func(ec *executionContext) childFunc { return ec.childFields_CreateImageUploadPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1802,7 +2056,7 @@ func (ec *executionContext) fieldContext_Mutation_createImageUpload(ctx context.
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_createImageUpload_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_createImageUpload_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1810,6 +2064,12 @@ func (ec *executionContext) fieldContext_Mutation_createImageUpload(ctx context.
 }
 
 func (ec *executionContext) _Mutation_completeImageUpload(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_completeImageUpload, func(ctx context.Context) (*model.CompleteImageUploadPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().CompleteImageUpload(ctx, fc.Args["input"].(model.CompleteImageUploadInput))
+		}, ec.marshalNCompleteImageUploadPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐCompleteImageUploadPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1819,7 +2079,7 @@ func (ec *executionContext) _Mutation_completeImageUpload(ctx context.Context, f
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().CompleteImageUpload(ctx, fc.Args["input"].(model.CompleteImageUploadInput))
+			return ec.resolverMutation().CompleteImageUpload(ctx, fc.Args["input"].(model.CompleteImageUploadInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CompleteImageUploadPayload) graphql.Marshaler {
@@ -1830,14 +2090,17 @@ func (ec *executionContext) _Mutation_completeImageUpload(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_completeImageUpload(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_completeImageUpload(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_completeImageUpload is fieldContext_Mutation_completeImageUpload into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_completeImageUpload(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_CompleteImageUploadPayload(ctx, field)
-		},
+		Child:      ec.child(65, func(ec *executionContext) childFunc { return ec.childFields_CompleteImageUploadPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1846,7 +2109,7 @@ func (ec *executionContext) fieldContext_Mutation_completeImageUpload(ctx contex
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_completeImageUpload_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_completeImageUpload_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1854,6 +2117,12 @@ func (ec *executionContext) fieldContext_Mutation_completeImageUpload(ctx contex
 }
 
 func (ec *executionContext) _Mutation_hideImage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_hideImage, func(ctx context.Context) (*model.HideImagePayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().HideImage(ctx, fc.Args["input"].(model.HideImageInput))
+		}, ec.marshalNHideImagePayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐHideImagePayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1863,7 +2132,7 @@ func (ec *executionContext) _Mutation_hideImage(ctx context.Context, field graph
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().HideImage(ctx, fc.Args["input"].(model.HideImageInput))
+			return ec.resolverMutation().HideImage(ctx, fc.Args["input"].(model.HideImageInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.HideImagePayload) graphql.Marshaler {
@@ -1874,14 +2143,17 @@ func (ec *executionContext) _Mutation_hideImage(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_hideImage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_hideImage(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_hideImage is fieldContext_Mutation_hideImage into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_hideImage(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_HideImagePayload(ctx, field)
-		},
+		Child:      ec.child(66, func(ec *executionContext) childFunc { return ec.childFields_HideImagePayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1890,7 +2162,7 @@ func (ec *executionContext) fieldContext_Mutation_hideImage(ctx context.Context,
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_hideImage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_hideImage_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1898,6 +2170,12 @@ func (ec *executionContext) fieldContext_Mutation_hideImage(ctx context.Context,
 }
 
 func (ec *executionContext) _Mutation_hidePost(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_hidePost, func(ctx context.Context) (*model.HidePostPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().HidePost(ctx, fc.Args["input"].(model.HidePostInput))
+		}, ec.marshalNHidePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐHidePostPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1907,7 +2185,7 @@ func (ec *executionContext) _Mutation_hidePost(ctx context.Context, field graphq
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().HidePost(ctx, fc.Args["input"].(model.HidePostInput))
+			return ec.resolverMutation().HidePost(ctx, fc.Args["input"].(model.HidePostInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.HidePostPayload) graphql.Marshaler {
@@ -1918,14 +2196,17 @@ func (ec *executionContext) _Mutation_hidePost(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_hidePost(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_hidePost(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_hidePost is fieldContext_Mutation_hidePost into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_hidePost(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_HidePostPayload(ctx, field)
-		},
+		Child:      ec.child(67, func(ec *executionContext) childFunc { return ec.childFields_HidePostPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1934,7 +2215,7 @@ func (ec *executionContext) fieldContext_Mutation_hidePost(ctx context.Context, 
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_hidePost_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_hidePost_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1942,6 +2223,12 @@ func (ec *executionContext) fieldContext_Mutation_hidePost(ctx context.Context, 
 }
 
 func (ec *executionContext) _Mutation_unhidePost(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_unhidePost, func(ctx context.Context) (*model.UnhidePostPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().UnhidePost(ctx, fc.Args["input"].(model.UnhidePostInput))
+		}, ec.marshalNUnhidePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUnhidePostPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1951,7 +2238,7 @@ func (ec *executionContext) _Mutation_unhidePost(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UnhidePost(ctx, fc.Args["input"].(model.UnhidePostInput))
+			return ec.resolverMutation().UnhidePost(ctx, fc.Args["input"].(model.UnhidePostInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UnhidePostPayload) graphql.Marshaler {
@@ -1962,14 +2249,17 @@ func (ec *executionContext) _Mutation_unhidePost(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_unhidePost(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_unhidePost(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_unhidePost is fieldContext_Mutation_unhidePost into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_unhidePost(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_UnhidePostPayload(ctx, field)
-		},
+		Child:      ec.child(68, func(ec *executionContext) childFunc { return ec.childFields_UnhidePostPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -1978,7 +2268,7 @@ func (ec *executionContext) fieldContext_Mutation_unhidePost(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_unhidePost_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_unhidePost_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1986,6 +2276,12 @@ func (ec *executionContext) fieldContext_Mutation_unhidePost(ctx context.Context
 }
 
 func (ec *executionContext) _Mutation_hideComment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_hideComment, func(ctx context.Context) (*model.HideCommentPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().HideComment(ctx, fc.Args["input"].(model.HideCommentInput))
+		}, ec.marshalNHideCommentPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐHideCommentPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1995,7 +2291,7 @@ func (ec *executionContext) _Mutation_hideComment(ctx context.Context, field gra
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().HideComment(ctx, fc.Args["input"].(model.HideCommentInput))
+			return ec.resolverMutation().HideComment(ctx, fc.Args["input"].(model.HideCommentInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.HideCommentPayload) graphql.Marshaler {
@@ -2006,14 +2302,17 @@ func (ec *executionContext) _Mutation_hideComment(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_hideComment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_hideComment(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_hideComment is fieldContext_Mutation_hideComment into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_hideComment(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_HideCommentPayload(ctx, field)
-		},
+		Child:      ec.child(69, func(ec *executionContext) childFunc { return ec.childFields_HideCommentPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2022,7 +2321,7 @@ func (ec *executionContext) fieldContext_Mutation_hideComment(ctx context.Contex
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_hideComment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_hideComment_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2030,6 +2329,12 @@ func (ec *executionContext) fieldContext_Mutation_hideComment(ctx context.Contex
 }
 
 func (ec *executionContext) _Mutation_unhideComment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_unhideComment, func(ctx context.Context) (*model.UnhideCommentPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().UnhideComment(ctx, fc.Args["input"].(model.UnhideCommentInput))
+		}, ec.marshalNUnhideCommentPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUnhideCommentPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2039,7 +2344,7 @@ func (ec *executionContext) _Mutation_unhideComment(ctx context.Context, field g
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UnhideComment(ctx, fc.Args["input"].(model.UnhideCommentInput))
+			return ec.resolverMutation().UnhideComment(ctx, fc.Args["input"].(model.UnhideCommentInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UnhideCommentPayload) graphql.Marshaler {
@@ -2050,14 +2355,17 @@ func (ec *executionContext) _Mutation_unhideComment(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_unhideComment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_unhideComment(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_unhideComment is fieldContext_Mutation_unhideComment into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_unhideComment(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_UnhideCommentPayload(ctx, field)
-		},
+		Child:      ec.child(70, func(ec *executionContext) childFunc { return ec.childFields_UnhideCommentPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2066,7 +2374,7 @@ func (ec *executionContext) fieldContext_Mutation_unhideComment(ctx context.Cont
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_unhideComment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_unhideComment_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2074,6 +2382,12 @@ func (ec *executionContext) fieldContext_Mutation_unhideComment(ctx context.Cont
 }
 
 func (ec *executionContext) _Mutation_setUserRole(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_setUserRole, func(ctx context.Context) (*model.SetUserRolePayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().SetUserRole(ctx, fc.Args["input"].(account.SetRoleInput))
+		}, ec.marshalNSetUserRolePayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐSetUserRolePayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2083,7 +2397,7 @@ func (ec *executionContext) _Mutation_setUserRole(ctx context.Context, field gra
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().SetUserRole(ctx, fc.Args["input"].(account.SetRoleInput))
+			return ec.resolverMutation().SetUserRole(ctx, fc.Args["input"].(account.SetRoleInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.SetUserRolePayload) graphql.Marshaler {
@@ -2094,14 +2408,17 @@ func (ec *executionContext) _Mutation_setUserRole(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_setUserRole(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_setUserRole(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_setUserRole is fieldContext_Mutation_setUserRole into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_setUserRole(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_SetUserRolePayload(ctx, field)
-		},
+		Child:      ec.child(71, func(ec *executionContext) childFunc { return ec.childFields_SetUserRolePayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2110,7 +2427,7 @@ func (ec *executionContext) fieldContext_Mutation_setUserRole(ctx context.Contex
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_setUserRole_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_setUserRole_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2118,6 +2435,12 @@ func (ec *executionContext) fieldContext_Mutation_setUserRole(ctx context.Contex
 }
 
 func (ec *executionContext) _Mutation_banUser(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_banUser, func(ctx context.Context) (*model.BanUserPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().BanUser(ctx, fc.Args["input"].(model.BanUserInput))
+		}, ec.marshalNBanUserPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐBanUserPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2127,7 +2450,7 @@ func (ec *executionContext) _Mutation_banUser(ctx context.Context, field graphql
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().BanUser(ctx, fc.Args["input"].(model.BanUserInput))
+			return ec.resolverMutation().BanUser(ctx, fc.Args["input"].(model.BanUserInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.BanUserPayload) graphql.Marshaler {
@@ -2138,14 +2461,17 @@ func (ec *executionContext) _Mutation_banUser(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_banUser(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_banUser(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_banUser is fieldContext_Mutation_banUser into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_banUser(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_BanUserPayload(ctx, field)
-		},
+		Child:      ec.child(72, func(ec *executionContext) childFunc { return ec.childFields_BanUserPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2154,7 +2480,7 @@ func (ec *executionContext) fieldContext_Mutation_banUser(ctx context.Context, f
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_banUser_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_banUser_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2162,6 +2488,12 @@ func (ec *executionContext) fieldContext_Mutation_banUser(ctx context.Context, f
 }
 
 func (ec *executionContext) _Mutation_unbanUser(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_unbanUser, func(ctx context.Context) (*model.UnbanUserPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().UnbanUser(ctx, fc.Args["input"].(model.UnbanUserInput))
+		}, ec.marshalNUnbanUserPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUnbanUserPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2171,7 +2503,7 @@ func (ec *executionContext) _Mutation_unbanUser(ctx context.Context, field graph
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UnbanUser(ctx, fc.Args["input"].(model.UnbanUserInput))
+			return ec.resolverMutation().UnbanUser(ctx, fc.Args["input"].(model.UnbanUserInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UnbanUserPayload) graphql.Marshaler {
@@ -2182,14 +2514,17 @@ func (ec *executionContext) _Mutation_unbanUser(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_unbanUser(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_unbanUser(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_unbanUser is fieldContext_Mutation_unbanUser into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_unbanUser(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_UnbanUserPayload(ctx, field)
-		},
+		Child:      ec.child(73, func(ec *executionContext) childFunc { return ec.childFields_UnbanUserPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2198,7 +2533,7 @@ func (ec *executionContext) fieldContext_Mutation_unbanUser(ctx context.Context,
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_unbanUser_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_unbanUser_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2206,6 +2541,12 @@ func (ec *executionContext) fieldContext_Mutation_unbanUser(ctx context.Context,
 }
 
 func (ec *executionContext) _Mutation_createPost(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_createPost, func(ctx context.Context) (*model.CreatePostPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().CreatePost(ctx, fc.Args["input"].(publish.CreatePostInput))
+		}, ec.marshalNCreatePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐCreatePostPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2215,7 +2556,7 @@ func (ec *executionContext) _Mutation_createPost(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().CreatePost(ctx, fc.Args["input"].(publish.CreatePostInput))
+			return ec.resolverMutation().CreatePost(ctx, fc.Args["input"].(publish.CreatePostInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CreatePostPayload) graphql.Marshaler {
@@ -2226,14 +2567,17 @@ func (ec *executionContext) _Mutation_createPost(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_createPost(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_createPost(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_createPost is fieldContext_Mutation_createPost into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_createPost(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_CreatePostPayload(ctx, field)
-		},
+		Child:      ec.child(74, func(ec *executionContext) childFunc { return ec.childFields_CreatePostPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2242,7 +2586,7 @@ func (ec *executionContext) fieldContext_Mutation_createPost(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_createPost_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_createPost_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2250,6 +2594,12 @@ func (ec *executionContext) fieldContext_Mutation_createPost(ctx context.Context
 }
 
 func (ec *executionContext) _Mutation_updatePost(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_updatePost, func(ctx context.Context) (*model.UpdatePostPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().UpdatePost(ctx, fc.Args["input"].(publish.UpdatePostInput))
+		}, ec.marshalNUpdatePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUpdatePostPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2259,7 +2609,7 @@ func (ec *executionContext) _Mutation_updatePost(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UpdatePost(ctx, fc.Args["input"].(publish.UpdatePostInput))
+			return ec.resolverMutation().UpdatePost(ctx, fc.Args["input"].(publish.UpdatePostInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UpdatePostPayload) graphql.Marshaler {
@@ -2270,14 +2620,17 @@ func (ec *executionContext) _Mutation_updatePost(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_updatePost(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_updatePost(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_updatePost is fieldContext_Mutation_updatePost into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_updatePost(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_UpdatePostPayload(ctx, field)
-		},
+		Child:      ec.child(75, func(ec *executionContext) childFunc { return ec.childFields_UpdatePostPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2286,7 +2639,7 @@ func (ec *executionContext) fieldContext_Mutation_updatePost(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_updatePost_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_updatePost_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2294,6 +2647,12 @@ func (ec *executionContext) fieldContext_Mutation_updatePost(ctx context.Context
 }
 
 func (ec *executionContext) _Mutation_publishPost(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_publishPost, func(ctx context.Context) (*model.PublishPostPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().PublishPost(ctx, fc.Args["input"].(model.PublishPostInput))
+		}, ec.marshalNPublishPostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐPublishPostPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2303,7 +2662,7 @@ func (ec *executionContext) _Mutation_publishPost(ctx context.Context, field gra
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().PublishPost(ctx, fc.Args["input"].(model.PublishPostInput))
+			return ec.resolverMutation().PublishPost(ctx, fc.Args["input"].(model.PublishPostInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.PublishPostPayload) graphql.Marshaler {
@@ -2314,14 +2673,17 @@ func (ec *executionContext) _Mutation_publishPost(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_publishPost(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_publishPost(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_publishPost is fieldContext_Mutation_publishPost into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_publishPost(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PublishPostPayload(ctx, field)
-		},
+		Child:      ec.child(76, func(ec *executionContext) childFunc { return ec.childFields_PublishPostPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2330,7 +2692,7 @@ func (ec *executionContext) fieldContext_Mutation_publishPost(ctx context.Contex
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_publishPost_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_publishPost_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2338,6 +2700,12 @@ func (ec *executionContext) fieldContext_Mutation_publishPost(ctx context.Contex
 }
 
 func (ec *executionContext) _Mutation_deletePost(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_deletePost, func(ctx context.Context) (*model.DeletePostPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().DeletePost(ctx, fc.Args["input"].(model.DeletePostInput))
+		}, ec.marshalNDeletePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐDeletePostPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2347,7 +2715,7 @@ func (ec *executionContext) _Mutation_deletePost(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().DeletePost(ctx, fc.Args["input"].(model.DeletePostInput))
+			return ec.resolverMutation().DeletePost(ctx, fc.Args["input"].(model.DeletePostInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.DeletePostPayload) graphql.Marshaler {
@@ -2358,14 +2726,17 @@ func (ec *executionContext) _Mutation_deletePost(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_deletePost(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_deletePost(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_deletePost is fieldContext_Mutation_deletePost into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_deletePost(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_DeletePostPayload(ctx, field)
-		},
+		Child:      ec.child(77, func(ec *executionContext) childFunc { return ec.childFields_DeletePostPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2374,7 +2745,7 @@ func (ec *executionContext) fieldContext_Mutation_deletePost(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_deletePost_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_deletePost_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2382,6 +2753,12 @@ func (ec *executionContext) fieldContext_Mutation_deletePost(ctx context.Context
 }
 
 func (ec *executionContext) _Mutation_addComment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_addComment, func(ctx context.Context) (*model.AddCommentPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().AddComment(ctx, fc.Args["input"].(publish.AddCommentInput))
+		}, ec.marshalNAddCommentPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐAddCommentPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2391,7 +2768,7 @@ func (ec *executionContext) _Mutation_addComment(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().AddComment(ctx, fc.Args["input"].(publish.AddCommentInput))
+			return ec.resolverMutation().AddComment(ctx, fc.Args["input"].(publish.AddCommentInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.AddCommentPayload) graphql.Marshaler {
@@ -2402,14 +2779,17 @@ func (ec *executionContext) _Mutation_addComment(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_addComment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_addComment(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_addComment is fieldContext_Mutation_addComment into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_addComment(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_AddCommentPayload(ctx, field)
-		},
+		Child:      ec.child(78, func(ec *executionContext) childFunc { return ec.childFields_AddCommentPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2418,7 +2798,7 @@ func (ec *executionContext) fieldContext_Mutation_addComment(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_addComment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_addComment_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2426,6 +2806,12 @@ func (ec *executionContext) fieldContext_Mutation_addComment(ctx context.Context
 }
 
 func (ec *executionContext) _Mutation_deleteComment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_deleteComment, func(ctx context.Context) (*model.DeleteCommentPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().DeleteComment(ctx, fc.Args["input"].(model.DeleteCommentInput))
+		}, ec.marshalNDeleteCommentPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐDeleteCommentPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2435,7 +2821,7 @@ func (ec *executionContext) _Mutation_deleteComment(ctx context.Context, field g
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().DeleteComment(ctx, fc.Args["input"].(model.DeleteCommentInput))
+			return ec.resolverMutation().DeleteComment(ctx, fc.Args["input"].(model.DeleteCommentInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.DeleteCommentPayload) graphql.Marshaler {
@@ -2446,14 +2832,17 @@ func (ec *executionContext) _Mutation_deleteComment(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_deleteComment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_deleteComment(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_deleteComment is fieldContext_Mutation_deleteComment into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_deleteComment(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_DeleteCommentPayload(ctx, field)
-		},
+		Child:      ec.child(79, func(ec *executionContext) childFunc { return ec.childFields_DeleteCommentPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2462,7 +2851,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteComment(ctx context.Cont
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_deleteComment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_deleteComment_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2470,6 +2859,12 @@ func (ec *executionContext) fieldContext_Mutation_deleteComment(ctx context.Cont
 }
 
 func (ec *executionContext) _Mutation_sendMessage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_sendMessage, func(ctx context.Context) (*model.SendMessagePayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().SendMessage(ctx, fc.Args["input"].(message.SendInput))
+		}, ec.marshalNSendMessagePayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐSendMessagePayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2479,7 +2874,7 @@ func (ec *executionContext) _Mutation_sendMessage(ctx context.Context, field gra
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().SendMessage(ctx, fc.Args["input"].(message.SendInput))
+			return ec.resolverMutation().SendMessage(ctx, fc.Args["input"].(message.SendInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.SendMessagePayload) graphql.Marshaler {
@@ -2490,14 +2885,17 @@ func (ec *executionContext) _Mutation_sendMessage(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_sendMessage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_sendMessage(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_sendMessage is fieldContext_Mutation_sendMessage into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_sendMessage(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_SendMessagePayload(ctx, field)
-		},
+		Child:      ec.child(80, func(ec *executionContext) childFunc { return ec.childFields_SendMessagePayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2506,7 +2904,7 @@ func (ec *executionContext) fieldContext_Mutation_sendMessage(ctx context.Contex
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_sendMessage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_sendMessage_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2514,6 +2912,12 @@ func (ec *executionContext) fieldContext_Mutation_sendMessage(ctx context.Contex
 }
 
 func (ec *executionContext) _Mutation_setMessagePolicy(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_setMessagePolicy, func(ctx context.Context) (*model.SetMessagePolicyPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().SetMessagePolicy(ctx, fc.Args["input"].(account.SetMessagePolicyInput))
+		}, ec.marshalNSetMessagePolicyPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐSetMessagePolicyPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2523,7 +2927,7 @@ func (ec *executionContext) _Mutation_setMessagePolicy(ctx context.Context, fiel
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().SetMessagePolicy(ctx, fc.Args["input"].(account.SetMessagePolicyInput))
+			return ec.resolverMutation().SetMessagePolicy(ctx, fc.Args["input"].(account.SetMessagePolicyInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.SetMessagePolicyPayload) graphql.Marshaler {
@@ -2534,14 +2938,17 @@ func (ec *executionContext) _Mutation_setMessagePolicy(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_setMessagePolicy(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_setMessagePolicy(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_setMessagePolicy is fieldContext_Mutation_setMessagePolicy into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_setMessagePolicy(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_SetMessagePolicyPayload(ctx, field)
-		},
+		Child:      ec.child(81, func(ec *executionContext) childFunc { return ec.childFields_SetMessagePolicyPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2550,7 +2957,7 @@ func (ec *executionContext) fieldContext_Mutation_setMessagePolicy(ctx context.C
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_setMessagePolicy_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_setMessagePolicy_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2558,6 +2965,12 @@ func (ec *executionContext) fieldContext_Mutation_setMessagePolicy(ctx context.C
 }
 
 func (ec *executionContext) _Mutation_markNotificationsRead(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_markNotificationsRead, func(ctx context.Context) (*model.MarkNotificationsReadPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().MarkNotificationsRead(ctx, fc.Args["input"].(notify.MarkReadInput))
+		}, ec.marshalNMarkNotificationsReadPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐMarkNotificationsReadPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2567,7 +2980,7 @@ func (ec *executionContext) _Mutation_markNotificationsRead(ctx context.Context,
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().MarkNotificationsRead(ctx, fc.Args["input"].(notify.MarkReadInput))
+			return ec.resolverMutation().MarkNotificationsRead(ctx, fc.Args["input"].(notify.MarkReadInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.MarkNotificationsReadPayload) graphql.Marshaler {
@@ -2578,14 +2991,17 @@ func (ec *executionContext) _Mutation_markNotificationsRead(ctx context.Context,
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_markNotificationsRead(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_markNotificationsRead(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_markNotificationsRead is fieldContext_Mutation_markNotificationsRead into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_markNotificationsRead(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_MarkNotificationsReadPayload(ctx, field)
-		},
+		Child:      ec.child(82, func(ec *executionContext) childFunc { return ec.childFields_MarkNotificationsReadPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2594,7 +3010,7 @@ func (ec *executionContext) fieldContext_Mutation_markNotificationsRead(ctx cont
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_markNotificationsRead_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_markNotificationsRead_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2602,6 +3018,12 @@ func (ec *executionContext) fieldContext_Mutation_markNotificationsRead(ctx cont
 }
 
 func (ec *executionContext) _Mutation_refreshSession(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_refreshSession, func(ctx context.Context) (*model.RefreshSessionPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().RefreshSession(ctx, fc.Args["input"].(model.RefreshSessionInput))
+		}, ec.marshalNRefreshSessionPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐRefreshSessionPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2611,7 +3033,7 @@ func (ec *executionContext) _Mutation_refreshSession(ctx context.Context, field 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().RefreshSession(ctx, fc.Args["input"].(model.RefreshSessionInput))
+			return ec.resolverMutation().RefreshSession(ctx, fc.Args["input"].(model.RefreshSessionInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.RefreshSessionPayload) graphql.Marshaler {
@@ -2622,14 +3044,17 @@ func (ec *executionContext) _Mutation_refreshSession(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_refreshSession(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_refreshSession(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_refreshSession is fieldContext_Mutation_refreshSession into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_refreshSession(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_RefreshSessionPayload(ctx, field)
-		},
+		Child:      ec.child(83, func(ec *executionContext) childFunc { return ec.childFields_RefreshSessionPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2638,7 +3063,7 @@ func (ec *executionContext) fieldContext_Mutation_refreshSession(ctx context.Con
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_refreshSession_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_refreshSession_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2646,6 +3071,11 @@ func (ec *executionContext) fieldContext_Mutation_refreshSession(ctx context.Con
 }
 
 func (ec *executionContext) _Mutation_logout(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_logout, func(ctx context.Context) (*model.LogoutPayload, error) {
+			return ec.resolverMutation().Logout(ctx)
+		}, ec.marshalNLogoutPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐLogoutPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2654,7 +3084,7 @@ func (ec *executionContext) _Mutation_logout(ctx context.Context, field graphql.
 			return ec.fieldContext_Mutation_logout(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Mutation().Logout(ctx)
+			return ec.resolverMutation().Logout(ctx)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.LogoutPayload) graphql.Marshaler {
@@ -2664,20 +3094,28 @@ func (ec *executionContext) _Mutation_logout(ctx context.Context, field graphql.
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Mutation_logout(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Mutation_logout(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Mutation_logout(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_logout is fieldContext_Mutation_logout into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_logout(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_LogoutPayload(ctx, field)
-		},
+		Child:      ec.child(84, func(ec *executionContext) childFunc { return ec.childFields_LogoutPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _Mutation_logoutAll(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_logoutAll, func(ctx context.Context) (*model.LogoutAllPayload, error) {
+			return ec.resolverMutation().LogoutAll(ctx)
+		}, ec.marshalNLogoutAllPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐLogoutAllPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2686,7 +3124,7 @@ func (ec *executionContext) _Mutation_logoutAll(ctx context.Context, field graph
 			return ec.fieldContext_Mutation_logoutAll(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Mutation().LogoutAll(ctx)
+			return ec.resolverMutation().LogoutAll(ctx)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.LogoutAllPayload) graphql.Marshaler {
@@ -2696,20 +3134,29 @@ func (ec *executionContext) _Mutation_logoutAll(ctx context.Context, field graph
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Mutation_logoutAll(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_Mutation_logoutAll(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_Mutation_logoutAll(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_logoutAll is fieldContext_Mutation_logoutAll into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_logoutAll(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_LogoutAllPayload(ctx, field)
-		},
+		Child:      ec.child(85, func(ec *executionContext) childFunc { return ec.childFields_LogoutAllPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _Mutation_revokeSession(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_revokeSession, func(ctx context.Context) (*model.RevokeSessionPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().RevokeSession(ctx, fc.Args["input"].(model.RevokeSessionInput))
+		}, ec.marshalNRevokeSessionPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐRevokeSessionPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2719,7 +3166,7 @@ func (ec *executionContext) _Mutation_revokeSession(ctx context.Context, field g
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().RevokeSession(ctx, fc.Args["input"].(model.RevokeSessionInput))
+			return ec.resolverMutation().RevokeSession(ctx, fc.Args["input"].(model.RevokeSessionInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.RevokeSessionPayload) graphql.Marshaler {
@@ -2730,14 +3177,17 @@ func (ec *executionContext) _Mutation_revokeSession(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_revokeSession(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_revokeSession(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_revokeSession is fieldContext_Mutation_revokeSession into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_revokeSession(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_RevokeSessionPayload(ctx, field)
-		},
+		Child:      ec.child(86, func(ec *executionContext) childFunc { return ec.childFields_RevokeSessionPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2746,7 +3196,7 @@ func (ec *executionContext) fieldContext_Mutation_revokeSession(ctx context.Cont
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_revokeSession_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_revokeSession_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2754,6 +3204,12 @@ func (ec *executionContext) fieldContext_Mutation_revokeSession(ctx context.Cont
 }
 
 func (ec *executionContext) _Mutation_changePassword(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_changePassword, func(ctx context.Context) (*model.ChangePasswordPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().ChangePassword(ctx, fc.Args["input"].(account.ChangePasswordInput))
+		}, ec.marshalNChangePasswordPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐChangePasswordPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2763,7 +3219,7 @@ func (ec *executionContext) _Mutation_changePassword(ctx context.Context, field 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().ChangePassword(ctx, fc.Args["input"].(account.ChangePasswordInput))
+			return ec.resolverMutation().ChangePassword(ctx, fc.Args["input"].(account.ChangePasswordInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ChangePasswordPayload) graphql.Marshaler {
@@ -2774,14 +3230,17 @@ func (ec *executionContext) _Mutation_changePassword(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_changePassword(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_changePassword(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_changePassword is fieldContext_Mutation_changePassword into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_changePassword(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_ChangePasswordPayload(ctx, field)
-		},
+		Child:      ec.child(87, func(ec *executionContext) childFunc { return ec.childFields_ChangePasswordPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2790,7 +3249,7 @@ func (ec *executionContext) fieldContext_Mutation_changePassword(ctx context.Con
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_changePassword_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_changePassword_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2798,6 +3257,12 @@ func (ec *executionContext) fieldContext_Mutation_changePassword(ctx context.Con
 }
 
 func (ec *executionContext) _Mutation_likePost(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_likePost, func(ctx context.Context) (*model.LikePostPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().LikePost(ctx, fc.Args["input"].(model.LikePostInput))
+		}, ec.marshalNLikePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐLikePostPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2807,7 +3272,7 @@ func (ec *executionContext) _Mutation_likePost(ctx context.Context, field graphq
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().LikePost(ctx, fc.Args["input"].(model.LikePostInput))
+			return ec.resolverMutation().LikePost(ctx, fc.Args["input"].(model.LikePostInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.LikePostPayload) graphql.Marshaler {
@@ -2818,14 +3283,17 @@ func (ec *executionContext) _Mutation_likePost(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_likePost(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_likePost(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_likePost is fieldContext_Mutation_likePost into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_likePost(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_LikePostPayload(ctx, field)
-		},
+		Child:      ec.child(88, func(ec *executionContext) childFunc { return ec.childFields_LikePostPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2834,7 +3302,7 @@ func (ec *executionContext) fieldContext_Mutation_likePost(ctx context.Context, 
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_likePost_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_likePost_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2842,6 +3310,12 @@ func (ec *executionContext) fieldContext_Mutation_likePost(ctx context.Context, 
 }
 
 func (ec *executionContext) _Mutation_unlikePost(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_unlikePost, func(ctx context.Context) (*model.UnlikePostPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().UnlikePost(ctx, fc.Args["input"].(model.UnlikePostInput))
+		}, ec.marshalNUnlikePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUnlikePostPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2851,7 +3325,7 @@ func (ec *executionContext) _Mutation_unlikePost(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UnlikePost(ctx, fc.Args["input"].(model.UnlikePostInput))
+			return ec.resolverMutation().UnlikePost(ctx, fc.Args["input"].(model.UnlikePostInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UnlikePostPayload) graphql.Marshaler {
@@ -2862,14 +3336,17 @@ func (ec *executionContext) _Mutation_unlikePost(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_unlikePost(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_unlikePost(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_unlikePost is fieldContext_Mutation_unlikePost into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_unlikePost(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_UnlikePostPayload(ctx, field)
-		},
+		Child:      ec.child(89, func(ec *executionContext) childFunc { return ec.childFields_UnlikePostPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2878,7 +3355,7 @@ func (ec *executionContext) fieldContext_Mutation_unlikePost(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_unlikePost_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_unlikePost_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2886,6 +3363,12 @@ func (ec *executionContext) fieldContext_Mutation_unlikePost(ctx context.Context
 }
 
 func (ec *executionContext) _Mutation_followUser(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_followUser, func(ctx context.Context) (*model.FollowUserPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().FollowUser(ctx, fc.Args["input"].(model.FollowUserInput))
+		}, ec.marshalNFollowUserPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐFollowUserPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2895,7 +3378,7 @@ func (ec *executionContext) _Mutation_followUser(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().FollowUser(ctx, fc.Args["input"].(model.FollowUserInput))
+			return ec.resolverMutation().FollowUser(ctx, fc.Args["input"].(model.FollowUserInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.FollowUserPayload) graphql.Marshaler {
@@ -2906,14 +3389,17 @@ func (ec *executionContext) _Mutation_followUser(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_followUser(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_followUser(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_followUser is fieldContext_Mutation_followUser into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_followUser(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_FollowUserPayload(ctx, field)
-		},
+		Child:      ec.child(90, func(ec *executionContext) childFunc { return ec.childFields_FollowUserPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2922,7 +3408,7 @@ func (ec *executionContext) fieldContext_Mutation_followUser(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_followUser_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_followUser_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2930,6 +3416,12 @@ func (ec *executionContext) fieldContext_Mutation_followUser(ctx context.Context
 }
 
 func (ec *executionContext) _Mutation_unfollowUser(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_unfollowUser, func(ctx context.Context) (*model.UnfollowUserPayload, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.resolverMutation().UnfollowUser(ctx, fc.Args["input"].(model.UnfollowUserInput))
+		}, ec.marshalNUnfollowUserPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUnfollowUserPayload, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2939,7 +3431,7 @@ func (ec *executionContext) _Mutation_unfollowUser(ctx context.Context, field gr
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UnfollowUser(ctx, fc.Args["input"].(model.UnfollowUserInput))
+			return ec.resolverMutation().UnfollowUser(ctx, fc.Args["input"].(model.UnfollowUserInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UnfollowUserPayload) graphql.Marshaler {
@@ -2950,14 +3442,17 @@ func (ec *executionContext) _Mutation_unfollowUser(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_unfollowUser(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	return ec.fillContext_Mutation_unfollowUser(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_Mutation_unfollowUser is fieldContext_Mutation_unfollowUser into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_Mutation_unfollowUser(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_UnfollowUserPayload(ctx, field)
-		},
+		Child:      ec.child(91, func(ec *executionContext) childFunc { return ec.childFields_UnfollowUserPayload }), // patched by graph/execpatch.go: one closure per type
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -2966,7 +3461,7 @@ func (ec *executionContext) fieldContext_Mutation_unfollowUser(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_unfollowUser_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_unfollowUser_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2974,6 +3469,11 @@ func (ec *executionContext) fieldContext_Mutation_unfollowUser(ctx context.Conte
 }
 
 func (ec *executionContext) _RegisterPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.RegisterPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_RegisterPayload_user, func(ctx context.Context) (*ent.User, error) {
+			return obj.User, nil
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2992,22 +3492,25 @@ func (ec *executionContext) _RegisterPayload_user(ctx context.Context, field gra
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_RegisterPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_RegisterPayload_user(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_RegisterPayload_user(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_RegisterPayload_user is fieldContext_RegisterPayload_user into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_RegisterPayload_user(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "RegisterPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
 
 func (ec *executionContext) _RegisterPayload_accessToken(ctx context.Context, field graphql.CollectedField, obj *model.RegisterPayload) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNString2string(ctx, field.Selections, obj.AccessToken)
+		return (*stringField)(&obj.AccessToken)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -3027,11 +3530,24 @@ func (ec *executionContext) _RegisterPayload_accessToken(ctx context.Context, fi
 		true,
 	)
 }
+
+// fillContext_RegisterPayload_accessToken is fieldContext_RegisterPayload_accessToken into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_RegisterPayload_accessToken(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_RegisterPayload_accessToken(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_RegisterPayload_accessToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RegisterPayload", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _RegisterPayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.RegisterPayload) (ret graphql.Marshaler) {
+	if ec.direct && !obj.ExpiresAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return (*timeField)(&obj.ExpiresAt)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3050,11 +3566,24 @@ func (ec *executionContext) _RegisterPayload_expiresAt(ctx context.Context, fiel
 		true,
 	)
 }
+
+// fillContext_RegisterPayload_expiresAt is fieldContext_RegisterPayload_expiresAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_RegisterPayload_expiresAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_RegisterPayload_expiresAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_RegisterPayload_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RegisterPayload", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _RegisterPayload_refreshToken(ctx context.Context, field graphql.CollectedField, obj *model.RegisterPayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
+		return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.RefreshToken)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3073,11 +3602,24 @@ func (ec *executionContext) _RegisterPayload_refreshToken(ctx context.Context, f
 		false,
 	)
 }
+
+// fillContext_RegisterPayload_refreshToken is fieldContext_RegisterPayload_refreshToken into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_RegisterPayload_refreshToken(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_RegisterPayload_refreshToken(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_RegisterPayload_refreshToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RegisterPayload", field, false, false, errLeafString)
 }
 
 func (ec *executionContext) _RegisterPayload_refreshTokenExpiresAt(ctx context.Context, field graphql.CollectedField, obj *model.RegisterPayload) (ret graphql.Marshaler) {
+	if ec.direct && !obj.RefreshTokenExpiresAt.IsZero() { // patched by graph/execpatch.go: a field read needs no field context
+		return (*timeField)(&obj.RefreshTokenExpiresAt)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3096,11 +3638,26 @@ func (ec *executionContext) _RegisterPayload_refreshTokenExpiresAt(ctx context.C
 		true,
 	)
 }
+
+// fillContext_RegisterPayload_refreshTokenExpiresAt is fieldContext_RegisterPayload_refreshTokenExpiresAt into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_RegisterPayload_refreshTokenExpiresAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	scalar, err := ec.fieldContext_RegisterPayload_refreshTokenExpiresAt(ctx, field)
+	if scalar != nil {
+		*fc = *scalar
+	}
+	return fc, err
+}
+
 func (ec *executionContext) fieldContext_RegisterPayload_refreshTokenExpiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RegisterPayload", field, false, false, errLeafTime)
 }
 
 func (ec *executionContext) _UpdateProfilePayload_user(ctx context.Context, field graphql.CollectedField, obj *model.UpdateProfilePayload) (ret graphql.Marshaler) {
+	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
+		return resolveDirect(ctx, ec, field, ec.fillContext_UpdateProfilePayload_user, func(ctx context.Context) (*ent.User, error) {
+			return obj.User, nil
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3119,15 +3676,18 @@ func (ec *executionContext) _UpdateProfilePayload_user(ctx context.Context, fiel
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_UpdateProfilePayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+func (ec *executionContext) fieldContext_UpdateProfilePayload_user(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return ec.fillContext_UpdateProfilePayload_user(ctx, field, new(graphql.FieldContext))
+}
+
+// fillContext_UpdateProfilePayload_user is fieldContext_UpdateProfilePayload_user into fc. Patched by graph/execpatch.go.
+func (ec *executionContext) fillContext_UpdateProfilePayload_user(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {
+	*fc = graphql.FieldContext{
 		Object:     "UpdateProfilePayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
+		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
 	return fc, nil
 }
@@ -3316,9 +3876,9 @@ func (ec *executionContext) unmarshalInputUserFilter(ctx context.Context, obj an
 var loginPayloadImplementors = []string{"LoginPayload"}
 
 func (ec *executionContext) _LoginPayload(ctx context.Context, sel ast.SelectionSet, obj *model.LoginPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, loginPayloadImplementors)
+	fields := ec.collectFields(sel, loginPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -3375,12 +3935,12 @@ func (ec *executionContext) _LoginPayload(ctx context.Context, sel ast.Selection
 var mutationImplementors = []string{"Mutation"}
 
 func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, mutationImplementors)
+	fields := ec.collectFields(sel, mutationImplementors)
 	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
 		Object: "Mutation",
 	})
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -3760,9 +4320,9 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 var registerPayloadImplementors = []string{"RegisterPayload"}
 
 func (ec *executionContext) _RegisterPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RegisterPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, registerPayloadImplementors)
+	fields := ec.collectFields(sel, registerPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {
@@ -3819,9 +4379,9 @@ func (ec *executionContext) _RegisterPayload(ctx context.Context, sel ast.Select
 var updateProfilePayloadImplementors = []string{"UpdateProfilePayload"}
 
 func (ec *executionContext) _UpdateProfilePayload(ctx context.Context, sel ast.SelectionSet, obj *model.UpdateProfilePayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, updateProfilePayloadImplementors)
+	fields := ec.collectFields(sel, updateProfilePayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
 	var deferredFieldSet *graphql.FieldSet
 	var deferLabelToView map[string]*graphql.FieldSetView
 	for i, field := range fields {

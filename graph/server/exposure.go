@@ -24,7 +24,7 @@ func (noIntrospection) Validate(graphql.ExecutableSchema) error { return nil }
 
 func (noIntrospection) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
 	// A document too large to walk to the end is refused by the operation limits.
-	if names, _ := selection.Names(oc.Operation); !names["__schema"] && !names["__type"] {
+	if !selection.Selects(oc.Operation, "__schema", "__type") {
 		return nil
 	}
 	return &gqlerror.Error{Message: "introspection is disabled on this server",

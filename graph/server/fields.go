@@ -72,7 +72,7 @@ func (h *fieldHooks) MutateOperationContext(_ context.Context, oc *graphql.Opera
 		needs |= needsTrace
 	}
 	oc.ResolverMiddleware = h.chains[needs]
-	if needs == 0 { // the executor may marshal field reads without a field context (graph/execpatch.go)
+	if needs == 0 { // the executor may resolve fields without calling middleware (graph/execpatch.go)
 		oc.Stats.SetExtension(generated.DirectFields, true)
 	}
 	return nil

@@ -75,12 +75,12 @@ func newInputMeter(schema *ast.Schema, op *ast.OperationDefinition, costLimit in
 // over reports whether the meter stopped: on bad input, or past the cost limit.
 func (m *inputMeter) over() bool { return m.err != nil || m.budget < 0 }
 
-// field checks the arguments of f, whose values are values, and returns their cost. On a bad
-// value, m.err has no path yet: the caller knows where f is (see walk).
-func (m *inputMeter) field(f *ast.Field, values map[string]any) int {
+// field checks the arguments of f, at path in the response, and returns their cost.
+func (m *inputMeter) field(f *ast.Field, vars map[string]any, path *fieldPath) int {
 	if f.Definition == nil || len(f.Definition.Arguments) == 0 || m.over() {
 		return 0
 	}
+	values := f.ArgumentMap(vars)
 	cost := 0
 	for _, def := range f.Definition.Arguments {
 		v, ok := values[def.Name]
@@ -93,6 +93,7 @@ func (m *inputMeter) field(f *ast.Field, values map[string]any) int {
 			m.representations(v)
 		}
 		if m.err != nil {
+			m.err.Path = path.path()
 			return 0
 		}
 	}

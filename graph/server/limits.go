@@ -89,7 +89,7 @@ func (l operationLimits) measure(oc *graphql.OperationContext) measurement {
 	var w selection.Walker
 	in := newInputMeter(l.schema, oc.Operation, l.Cost)
 	m.roots = len(w.Fields(oc.Operation.SelectionSet))
-	m.cost = walk(oc, &w, in, oc.Operation.SelectionSet, nil, &m)
+	m.cost = walk(oc, &w, in, oc.Operation.SelectionSet, &fieldPath{}, &m)
 	m.input = in.err
 	if w.Exceeded() || in.budget < 0 { // refused on cost, without being walked to the end
 		m.cost = math.MaxInt32
@@ -97,43 +97,34 @@ func (l operationLimits) measure(oc *graphql.OperationContext) measurement {
 	return m
 }
 
-// walk measures a selection set under the fields of aliases, fragments inlined, and returns its
-// cost: each field counts 1 plus its arguments (see inputMeter), and its selections once per item
-// it may return. aliases is one stack for the whole walk, made a response path only for an error.
-func walk(oc *graphql.OperationContext, w *selection.Walker, in *inputMeter, set ast.SelectionSet, aliases []string, m *measurement) int {
+// walk measures a selection set at path, fragments inlined, and returns its cost: each field
+// counts 1 plus its arguments (see inputMeter), and its selections once per item it may return.
+func walk(oc *graphql.OperationContext, w *selection.Walker, in *inputMeter, set ast.SelectionSet, path *fieldPath, m *measurement) int {
 	cost := 0
 	for _, f := range w.Fields(set) {
-		aliases := append(aliases, f.Alias)
-		var values map[string]any
-		if len(f.Arguments) > 0 {
-			values = f.ArgumentMap(oc.Variables)
-		}
-		failed := in.err != nil
-		args := in.field(f, values)
-		if !failed && in.err != nil { // this field's argument: the error is at this field
-			in.err.Path = make(ast.Path, len(aliases))
-			for i, a := range aliases {
-				in.err.Path[i] = ast.PathName(a)
-			}
-		}
+		path.push(f.Alias)
+		args := in.field(f, oc.Variables, path)
 		if strings.HasPrefix(f.Name, "__") { // introspection and __typename: the schema's own size
+			path.pop()
 			continue
 		}
-		m.depth = max(m.depth, len(aliases))
+		m.depth = max(m.depth, len(path.names))
 		if f.Alias != "" && f.Alias != f.Name {
 			m.aliases++
 		}
-		cost = addCost(cost, addCost(1+args, mulCost(pageOf(f, values), walk(oc, w, in, f.SelectionSet, aliases, m))))
+		cost = addCost(cost, addCost(1+args, mulCost(pageOf(f, oc.Variables), walk(oc, w, in, f.SelectionSet, path, m))))
+		path.pop()
 	}
 	return cost
 }
 
-// pageOf is how many items a connection field may return, given its argument values: first or
-// last, else the default page; 1 for other fields.
-func pageOf(f *ast.Field, args map[string]any) int {
+// pageOf is how many items a connection field may return: first or last, else the default page;
+// 1 for other fields.
+func pageOf(f *ast.Field, vars map[string]any) int {
 	if f.Definition == nil || !strings.HasSuffix(f.Definition.Type.Name(), "Connection") {
 		return 1
 	}
+	args := f.ArgumentMap(vars)
 	for _, name := range []string{"first", "last"} {
 		if n, ok := toInt(args[name]); ok && n >= 0 {
 			return int(max(n, 1))

@@ -32,23 +32,24 @@ func (pageLimits) MutateOperationContext(_ context.Context, oc *graphql.Operatio
 	if oc.Operation == nil {
 		return nil
 	}
-	return checkPages(&selection.Walker{}, oc.Operation.SelectionSet, oc.Variables, nil)
+	return checkPages(&selection.Walker{}, oc.Operation.SelectionSet, oc.Variables, &fieldPath{})
 }
 
-func checkPages(w *selection.Walker, set ast.SelectionSet, vars map[string]any, path ast.Path) *gqlerror.Error {
+func checkPages(w *selection.Walker, set ast.SelectionSet, vars map[string]any, path *fieldPath) *gqlerror.Error {
 	for _, f := range w.Fields(set) {
-		p := append(path[:len(path):len(path)], ast.PathName(f.Alias))
-		if err := checkConnection(w, f, vars, p); err != nil {
+		path.push(f.Alias)
+		if err := checkConnection(w, f, vars, path); err != nil {
 			return err
 		}
-		if err := checkPages(w, f.SelectionSet, vars, p); err != nil {
+		if err := checkPages(w, f.SelectionSet, vars, path); err != nil {
 			return err
 		}
+		path.pop()
 	}
 	return nil
 }
 
-func checkConnection(w *selection.Walker, f *ast.Field, vars map[string]any, path ast.Path) *gqlerror.Error {
+func checkConnection(w *selection.Walker, f *ast.Field, vars map[string]any, path *fieldPath) *gqlerror.Error {
 	def := f.Definition
 	if def == nil || def.Arguments.ForName("first") == nil ||
 		!strings.HasSuffix(def.Type.Name(), "Connection") {
@@ -63,11 +64,11 @@ func checkConnection(w *selection.Walker, f *ast.Field, vars map[string]any, pat
 		}
 		given = true
 		if n < 0 || n > MaxPageSize {
-			return pageError(path, name, fmt.Sprintf("%s must be between 0 and %d", name, MaxPageSize))
+			return pageError(path.path(), name, fmt.Sprintf("%s must be between 0 and %d", name, MaxPageSize))
 		}
 	}
 	if !given && selectsItems(w, f.SelectionSet) {
-		return pageError(path, "first", fmt.Sprintf("pass first or last (at most %d) to page through %s", MaxPageSize, f.Name))
+		return pageError(path.path(), "first", fmt.Sprintf("pass first or last (at most %d) to page through %s", MaxPageSize, f.Name))
 	}
 	return nil
 }
@@ -96,6 +97,28 @@ func toInt(v any) (int64, bool) {
 		return i, err == nil
 	}
 	return 0, false
+}
+
+// fieldPath is the response path of the field a walk of an operation is at: one array of
+// names for the whole walk, pushed and popped, where a path per field was an allocation each
+// and a path is needed only for an error.
+type fieldPath struct{ names []string }
+
+func (p *fieldPath) push(alias string) {
+	if p.names == nil {
+		p.names = make([]string, 0, 16) // deeper than most operations: no growth
+	}
+	p.names = append(p.names, alias)
+}
+func (p *fieldPath) pop() { p.names = p.names[:len(p.names)-1] }
+
+// path is the path as a response path.
+func (p *fieldPath) path() ast.Path {
+	out := make(ast.Path, len(p.names))
+	for i, name := range p.names {
+		out[i] = ast.PathName(name)
+	}
+	return out
 }
 
 func pageError(path ast.Path, field, msg string) *gqlerror.Error {

@@ -3,7 +3,11 @@
 // counts what it visits and stops past a budget.
 package selection
 
-import "github.com/vektah/gqlparser/v2/ast"
+import (
+	"slices"
+
+	"github.com/vektah/gqlparser/v2/ast"
+)
 
 // MaxVisits is the budget of one operation's walks: more selections than any operation within the
 // server's limits has.
@@ -19,6 +23,7 @@ type Walker struct {
 	Fragments ast.FragmentDefinitionList
 
 	visited     int
+	found       []*ast.Field                       // every list Fields returned, back to back: one growing array per walk
 	inlineDepth int                                // the deepest nesting of inline fragments in the last Fields
 	spreads     int                                // the fragment spreads the last Fields expanded
 	byName      map[string]*ast.FragmentDefinition // Fragments by name
@@ -47,11 +52,20 @@ func (w *Walker) max() int {
 
 // Fields lists the fields of a selection set with inline fragments and fragment spreads inlined,
 // whatever their type condition.
+//
+// The lists share one array, each capped at its end: a walk calls Fields once per selection set,
+// and a slice each was most of a walk's allocations. A list stays valid after later calls.
 func (w *Walker) Fields(set ast.SelectionSet) []*ast.Field {
-	out := make([]*ast.Field, 0, len(set)) // one allocation where no fragment adds fields
+	if w.found == nil {
+		w.found = make([]*ast.Field, 0, 64) // an SPA's operation: a growth or none
+	}
+	start := len(w.found)
 	w.inlineDepth, w.spreads = 0, 0
-	w.fields(set, &out, 0)
-	return out
+	w.fields(set, &w.found, 0)
+	if len(w.found) == start {
+		return nil
+	}
+	return w.found[start:len(w.found):len(w.found)]
 }
 
 func (w *Walker) fields(set ast.SelectionSet, out *[]*ast.Field, inline int) {
@@ -111,7 +125,7 @@ func (w *Walker) Walk(set ast.SelectionSet, visit func(f *ast.Field) bool) {
 // Names returns the names of every field the operation selects anywhere, and false when the
 // operation is too large to walk to the end.
 func Names(op *ast.OperationDefinition) (map[string]bool, bool) {
-	names := map[string]bool{}
+	names := make(map[string]bool, 32)
 	if op == nil {
 		return names, true
 	}
@@ -121,6 +135,21 @@ func Names(op *ast.OperationDefinition) (map[string]bool, bool) {
 		return true
 	})
 	return names, !w.Exceeded()
+}
+
+// Selects reports whether the operation selects a field of one of the names anywhere (as far as
+// it can be walked), without Names' map.
+func Selects(op *ast.OperationDefinition, names ...string) bool {
+	if op == nil {
+		return false
+	}
+	found := false
+	var w Walker
+	w.Walk(op.SelectionSet, func(f *ast.Field) bool {
+		found = found || slices.Contains(names, f.Name)
+		return !found
+	})
+	return found
 }
 
 // Cycle returns the names of fragments of doc that spread themselves, directly or through
