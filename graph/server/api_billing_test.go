@@ -480,6 +480,23 @@ func TestMembersOnlyPosts(t *testing.T) {
 			t.Fatalf("the locked body's image without a signature: %d, want 404", res.StatusCode)
 		}
 
+		// A list of members-only posts by several authors decides every body in one query.
+		for _, u := range []user{mem, non, mod} {
+			a.createPost(t, u, map[string]any{"title": "More gold", "body": "locked", "publish": true, "visibility": "MEMBERS"})
+		}
+		a.settle(t)
+		bodies := func(n int) float64 {
+			r := a.as(lap).Post(t, `query($n: Int!) { posts(first: $n) { edges { node { body viewerCanRead } } } }`, map[string]any{"n": n})
+			if len(r.Errors) > 0 {
+				t.Fatalf("bodies: %+v", r.Errors)
+			}
+			got, _ := r.Extensions["dbStatements"].(float64)
+			return got
+		}
+		if one, four := bodies(1), bodies(4); four != one {
+			t.Fatalf("members-only bodies: %v statements for 1 post, %v for 4", one, four)
+		}
+
 		// commentAdded: a comment event carries the post without its body to a non-member.
 		for _, v := range []struct {
 			u     user

@@ -7,6 +7,7 @@ import (
 	"github.com/vikstrous/dataloadgen"
 
 	"github.com/agora/agora/ent"
+	"github.com/agora/agora/ent/post"
 	"github.com/agora/agora/internal/selection"
 )
 
@@ -43,6 +44,18 @@ func (l *Loaders) primePosts(ctx context.Context, posts []*ent.Post) {
 	prefetch(l, ctx, ids, "likeCount", l.LikeCountByPost)
 	prefetch(l, ctx, ids, "commentCount", l.CommentCountByPost)
 	prefetch(l, ctx, ids, "viewerHasLiked", l.ViewerLikesByPost)
+	// A members-only body: whether the viewer is a member of its author (ViewerReadsBody).
+	if v := l.viewer; v.Authenticated() && !v.Moderator() && (l.selects(ctx, "body") || l.selects(ctx, "viewerCanRead")) {
+		var authors []int
+		for _, p := range posts {
+			if p.Visibility == post.VisibilityMEMBERS && p.AuthorID != v.UserID {
+				authors = append(authors, p.AuthorID)
+			}
+		}
+		if len(authors) > 0 {
+			l.ViewerMemberOfUser().LoadAllThunk(ctx, authors)
+		}
+	}
 }
 
 // primeCachedPosts is primePosts for posts from the second level, whose edges field collection
@@ -63,6 +76,7 @@ func (l *Loaders) primeUsers(ctx context.Context, users []*ent.User) {
 	prefetch(l, ctx, ids, "followerCount", l.FollowerCountByUser)
 	prefetch(l, ctx, ids, "followingCount", l.FollowingCountByUser)
 	prefetch(l, ctx, ids, "viewerIsFollowing", l.ViewerFollowsByUser)
+	prefetch(l, ctx, ids, "membershipPlan", l.PlanByAuthor)
 }
 
 func idsOf[T any](nodes []T, id func(T) int) []int {
