@@ -199,6 +199,7 @@ func main() {
 	direct, resolved, execs, sets, lists, collects, nows, fills, argFields := 0, 0, 0, 0, 0, 0, 0, 0, 0
 	childIndex := map[string]int{}
 	unmarshalers := ""
+	execFile := ""
 	roots := map[string]bool{}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -331,6 +332,7 @@ ${1}})
 		src = strings.ReplaceAll(src, collect, "ec.collectFields(sel, ")
 		if strings.Contains(src, execState) {
 			execs++
+			execFile = f
 			src = strings.Replace(src, execState, "type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n\tdirect bool // patched by graph/execpatch.go: see DirectFields\n\tfields collected // patched by graph/execpatch.go: see collectFields\n\tchildren children // patched by graph/execpatch.go: see child\n\tresolvers resolvers // patched by graph/execpatch.go: see patch.go\n\targs coercedArgs // patched by graph/execpatch.go: see fieldArgs\n}\n", 1)
 			if !strings.Contains(src, execNew) {
 				fail("%s: gqlgen's newExecutionContext changed shape: update graph/execpatch.go", f)
@@ -346,6 +348,33 @@ ${1}})
 		fail("gqlgen's executor changed shape (%d contexts, %d leaf reads, %d resolved fields, %d field sets, %d lists, %d field collections, %d concurrent fields): update graph/execpatch.go",
 			execs, direct, resolved, sets, lists, collects, nows)
 	}
+	// root_.generated.go gets the runtime that uses the execution context's added fields.
+	var ext strings.Builder
+	ext.WriteString("\n// Added by graph/execpatch.go.\n" + execRuntime)
+	ext.WriteString("\n// inputUnmarshalers is the map of input unmarshalers gqlgen puts in an operation's context: they\n" +
+		"// use no state of the execution context (graph/execpatch.go checks), so that one map serves all.\n" +
+		"var inputUnmarshalers = onceValue(func() unmarshalers {\n\tec := new(executionContext)\n" +
+		"\treturn graphql.BuildUnmarshalerMap(\n" + unmarshalers + "\t)\n})\n")
+	rootNames := make([]string, 0, len(roots))
+	for name := range roots {
+		rootNames = append(rootNames, name)
+	}
+	slices.Sort(rootNames)
+	ext.WriteString("\n// resolvers are the resolver roots' resolvers an operation asked for.\ntype resolvers struct {\n\tmu mutex\n")
+	for _, name := range rootNames {
+		fmt.Fprintf(&ext, "\t%s %sResolver\n", name, name)
+	}
+	ext.WriteString("}\n")
+	for _, name := range rootNames {
+		fmt.Fprintf(&ext, "\nfunc (ec *executionContext) resolver%[1]s() %[1]sResolver {\n\tr := &ec.resolvers\n\tr.mu.Lock()\n\tdefer r.mu.Unlock()\n"+
+			"\tif r.%[1]s == nil {\n\t\tr.%[1]s = ec.Resolvers.%[1]s()\n\t}\n\treturn r.%[1]s\n}\n", name)
+	}
+	b, err := os.ReadFile(execFile)
+	if err != nil {
+		fail("%v", err)
+	}
+	write(execFile, string(b)+ext.String())
+
 	names := make([]string, 0, len(leaves))
 	for name := range leaves {
 		names = append(names, name)
@@ -354,24 +383,6 @@ ${1}})
 	var out strings.Builder
 	out.WriteString(runtime)
 	fmt.Fprintf(&out, "\n// numChildren is how many types have child fields.\nconst numChildren = %d\n", len(childIndex))
-	out.WriteString("\n// inputUnmarshalers is the map of input unmarshalers gqlgen puts in an operation's context: they\n" +
-		"// use no state of the execution context (graph/execpatch.go checks), so that one map serves all.\n" +
-		"var inputUnmarshalers = sync.OnceValue(func() map[reflect.Type]reflect.Value {\n\tec := new(executionContext)\n" +
-		"\treturn graphql.BuildUnmarshalerMap(\n" + unmarshalers + "\t)\n})\n")
-	rootNames := make([]string, 0, len(roots))
-	for name := range roots {
-		rootNames = append(rootNames, name)
-	}
-	slices.Sort(rootNames)
-	out.WriteString("\n// resolvers are the resolver roots' resolvers an operation asked for.\ntype resolvers struct {\n\tmu sync.Mutex\n")
-	for _, name := range rootNames {
-		fmt.Fprintf(&out, "\t%s %sResolver\n", name, name)
-	}
-	out.WriteString("}\n")
-	for _, name := range rootNames {
-		fmt.Fprintf(&out, "\nfunc (ec *executionContext) resolver%[1]s() %[1]sResolver {\n\tr := &ec.resolvers\n\tr.mu.Lock()\n\tdefer r.mu.Unlock()\n"+
-			"\tif r.%[1]s == nil {\n\t\tr.%[1]s = ec.Resolvers.%[1]s()\n\t}\n\treturn r.%[1]s\n}\n", name)
-	}
 	out.WriteString("\n// The error a leaf field's context gives for a child field, one per leaf type.\nvar (\n")
 	for _, name := range names {
 		fmt.Fprintf(&out, "\terrLeaf%s = errors.New(%q)\n", name, "field of type "+name+" does not have child fields")
@@ -783,6 +794,41 @@ type children struct {
 	fn [numChildren]childFunc
 }
 
+// coercedArgs remembers the arguments of an operation's fields, as coerced.
+type coercedArgs struct {
+	mu   sync.Mutex
+	args map[*ast.Field]map[string]any
+}
+
+// cloneArgs copies a field's arguments.
+func cloneArgs(args map[string]any) map[string]any { return maps.Clone(args) }
+
+// For the code execpatch adds to root_.generated.go, whose imports it leaves alone.
+type (
+	mutex        = sync.Mutex
+	unmarshalers = map[reflect.Type]reflect.Value
+)
+
+func onceValue[T any](f func() T) func() T { return sync.OnceValue(f) }
+
+// collected remembers the fields an operation's selection sets collect for each object type.
+type collected struct {
+	mu     sync.Mutex
+	fields map[collectedKey][]graphql.CollectedField
+}
+
+type collectedKey struct {
+	sel        *ast.Selection
+	n          int
+	implements *string
+}
+
+`
+
+// execRuntime is the part of the runtime that reads the fields the patch adds to the execution
+// context: it is added to root_.generated.go, which gqlgen writes anew, so that patch.go compiles
+// with gqlgen's output as it is (gqlgen loads the package when it generates it).
+const execRuntime = `
 // child is the i-th type's closure, bound to ec on first use: a field context's Child was a
 // closure per field.
 func (ec *executionContext) child(i int, bind func(*executionContext) childFunc) childFunc {
@@ -793,12 +839,6 @@ func (ec *executionContext) child(i int, bind func(*executionContext) childFunc)
 		c.fn[i] = bind(ec)
 	}
 	return c.fn[i]
-}
-
-// coercedArgs remembers the arguments of an operation's fields, as coerced.
-type coercedArgs struct {
-	mu   sync.Mutex
-	args map[*ast.Field]map[string]any
 }
 
 // fieldArgs is coerce(ctx, field.ArgumentMap(ec.Variables)), once per field of the operation: a
@@ -812,7 +852,7 @@ func (ec *executionContext) fieldArgs(ctx context.Context, field graphql.Collect
 	c.mu.Unlock()
 	if ok {
 		if !ec.direct {
-			args = maps.Clone(args)
+			args = cloneArgs(args)
 		}
 		return args, nil
 	}
@@ -827,21 +867,9 @@ func (ec *executionContext) fieldArgs(ctx context.Context, field graphql.Collect
 	c.args[field.Field] = args
 	c.mu.Unlock()
 	if !ec.direct {
-		args = maps.Clone(args)
+		args = cloneArgs(args)
 	}
 	return args, nil
-}
-
-// collected remembers the fields an operation's selection sets collect for each object type.
-type collected struct {
-	mu     sync.Mutex
-	fields map[collectedKey][]graphql.CollectedField
-}
-
-type collectedKey struct {
-	sel        *ast.Selection
-	n          int
-	implements *string
 }
 
 // collectFields is graphql.CollectFields for this operation, without its cache key's hash
