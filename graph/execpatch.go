@@ -345,8 +345,9 @@ ${1}})
 		write(f, src)
 	}
 	if execs != 1 || direct == 0 || resolved == 0 || sets == 0 || lists == 0 || collects == 0 || nows == 0 || len(childIndex) == 0 || fills == 0 || unmarshalers == "" || len(roots) == 0 || argFields == 0 {
-		fail("gqlgen's executor changed shape (%d contexts, %d leaf reads, %d resolved fields, %d field sets, %d lists, %d field collections, %d concurrent fields): update graph/execpatch.go",
-			execs, direct, resolved, sets, lists, collects, nows)
+		fail("gqlgen's executor changed shape (%d contexts, %d leaf reads, %d resolved fields, %d field sets, %d lists, %d field collections, "+
+			"%d concurrent fields, %d child types, %d field contexts, %d argument coercions, %d resolver roots, input unmarshalers found: %v): update graph/execpatch.go",
+			execs, direct, resolved, sets, lists, collects, nows, len(childIndex), fills, argFields, len(roots), unmarshalers != "")
 	}
 	// root_.generated.go gets the runtime that uses the execution context's added fields.
 	var ext strings.Builder
