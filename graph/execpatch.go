@@ -21,7 +21,7 @@
 //   - marshals an object's own fields with fieldSet, not graphql.FieldSet (no map of the names
 //     written, no iterator; reused once written), collects an object's fields once per
 //     operation, and binds a field context's Child and the resolver roots once per operation;
-//   - marshals a list's elements one after the other (marshalList), not each on a goroutine:
+//   - in such an operation, marshals a list's elements one after the other, not each on a goroutine:
 //     what they wait for goes through the request's loaders, which batch however late they run
 //     (field collection and loader.Prefetch queue the keys first; TestStatementCount holds it);
 //   - builds the input unmarshalers' map once, not per operation.
@@ -117,10 +117,10 @@ var (
 	// A field context's coercion of the field's arguments.
 	fieldArgs = regexp.MustCompile(`(\tif fc\.Args, err = )ec\.(field_\w+_args)\(ctx, field\.ArgumentMap\(ec\.Variables\)\); err != nil \{`)
 	// A list marshaled by marshalList and returned, after the check of its non-null elements.
-	listReturn = regexp.MustCompile(`(?m)^\tret := marshalList\(ctx, len\(v\), \d+, (?:true|false), func\(ctx context\.Context, i int\) graphql\.Marshaler \{
+	listReturn = regexp.MustCompile(`(?m)^\tret := marshalList\(ctx, len\(v\), (\d+), (true|false), (func\(ctx context\.Context, i int\) graphql\.Marshaler \{
 (?:\t\t.*
-)+?\t\}\)
-(?:
+)+?\t\})\)
+((?:
 \tfor _, e := range ret \{
 \t\tif e == graphql\.Null \{
 \t\t\treturn graphql\.Null
@@ -128,7 +128,7 @@ var (
 \t\}
 )?
 \treturn ret
-\}`)
+\})`)
 	// A call of a resolver root's resolver.
 	resolverCall = regexp.MustCompile(`ec\.Resolvers\.(\w+)\(\)\.`)
 	// A field context's child fields.
@@ -325,8 +325,15 @@ ${1}})
 		if strings.Count(src, "ret := marshalList(") != len(listReturn.FindAllString(src, -1)) {
 			fail("%s: gqlgen's list marshaling changed shape: update graph/execpatch.go", f)
 		}
+		// In an operation without field middleware a list's elements are marshaled one after the
+		// other (marshalSequentially); other operations keep gqlgen's goroutine per element. The
+		// element's closure is written twice, so that the first does not escape with the second.
 		src = listReturn.ReplaceAllStringFunc(src, func(m string) string {
-			return strings.Replace(m, "range ret {", "range *ret {", 1)
+			g := listReturn.FindStringSubmatch(m)
+			return "\tvar ret *graphql.Array\n\tif ec.direct { // patched by graph/execpatch.go: see marshalSequentially\n" +
+				"\t\tret = marshalSequentially(ctx, len(v), " + g[2] + ", " + g[3] + ")\n\t} else {\n" +
+				"\t\tlist := graphql.MarshalSliceConcurrently(ctx, len(v), " + g[1] + ", " + g[2] + ", " + g[3] + ")\n\t\tret = &list\n\t}\n" +
+				strings.Replace(g[4], "range ret {", "range *ret {", 1)
 		})
 		collects += strings.Count(src, collect)
 		src = strings.ReplaceAll(src, collect, "ec.collectFields(sel, ")
@@ -626,15 +633,14 @@ func marshalBool(b bool) graphql.Marshaler {
 	return marshaledFalse
 }
 
-// marshalList is graphql.MarshalSliceConcurrently with the elements marshaled one after the
-// other: a goroutine, a closure and a field context each were most of a list's cost, and what
-// an element waits for is batched by the request's loaders, which field collection and the
-// loaders' prefetch fill before the elements run. The elements' contexts, field contexts and
-// indexes are allocated together, in one array. (With one element at a time there is nothing for workerLimit to limit.)
-//
-// The list is given by pointer, which an interface holds without an allocation; up to 8 values
-// are allocated with it.
-func marshalList(ctx context.Context, length int, _ int64, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) *graphql.Array {
+// marshalSequentially is graphql.MarshalSliceConcurrently with the elements marshaled one after
+// the other, for an operation without field middleware: a goroutine, a closure and a context
+// each were most of a list's cost, and what an element waits for goes through the request's
+// loaders, which field collection and loader.Prefetch fill before the elements run, so that each
+// kind is still one batch. The elements' contexts, field contexts and indexes are allocated
+// together, in one array. The list is given by pointer, which an interface holds without an
+// allocation; up to 8 values are allocated with it.
+func marshalSequentially(ctx context.Context, length int, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) *graphql.Array {
 	var list *graphql.Array
 	if length <= 8 {
 		l := &list8{}

@@ -227,15 +227,14 @@ func marshalBool(b bool) graphql.Marshaler {
 	return marshaledFalse
 }
 
-// marshalList is graphql.MarshalSliceConcurrently with the elements marshaled one after the
-// other: a goroutine, a closure and a field context each were most of a list's cost, and what
-// an element waits for is batched by the request's loaders, which field collection and the
-// loaders' prefetch fill before the elements run. The elements' contexts, field contexts and
-// indexes are allocated together, in one array. (With one element at a time there is nothing for workerLimit to limit.)
-//
-// The list is given by pointer, which an interface holds without an allocation; up to 8 values
-// are allocated with it.
-func marshalList(ctx context.Context, length int, _ int64, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) *graphql.Array {
+// marshalSequentially is graphql.MarshalSliceConcurrently with the elements marshaled one after
+// the other, for an operation without field middleware: a goroutine, a closure and a context
+// each were most of a list's cost, and what an element waits for goes through the request's
+// loaders, which field collection and loader.Prefetch fill before the elements run, so that each
+// kind is still one batch. The elements' contexts, field contexts and indexes are allocated
+// together, in one array. The list is given by pointer, which an interface holds without an
+// allocation; up to 8 values are allocated with it.
+func marshalSequentially(ctx context.Context, length int, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) *graphql.Array {
 	var list *graphql.Array
 	if length <= 8 {
 		l := &list8{}
