@@ -18,8 +18,8 @@ import (
 )
 
 // DirectFields is the operation statistics extension that says an operation has no field
-// middleware: its fields that read a Go field are then marshaled without calling a resolver
-// through ResolveField (leaf fields without a field context at all).
+// middleware: its fields are then resolved without ResolveField's middleware call
+// (resolveDirect), leaf reads without a field context, and its lists one element after another.
 const DirectFields = "DirectFields"
 
 // fieldSet is graphql.FieldSet for an object's own fields (deferred fields stay in a
