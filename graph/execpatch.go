@@ -21,7 +21,7 @@
 //   - marshals an object's own fields with fieldSet, not graphql.FieldSet (no map of the names
 //     written, no iterator; reused once written), collects an object's fields once per
 //     operation, and binds a field context's Child and the resolver roots once per operation;
-//   - marshals a list's elements one after the other (marshalList), not each on a goroutine:
+//   - in such an operation, marshals a list's elements one after the other, not each on a goroutine:
 //     what they wait for goes through the request's loaders, which batch however late they run
 //     (field collection and loader.Prefetch queue the keys first; TestStatementCount holds it);
 //   - builds the input unmarshalers' map once, not per operation.
@@ -117,10 +117,10 @@ var (
 	// A field context's coercion of the field's arguments.
 	fieldArgs = regexp.MustCompile(`(\tif fc\.Args, err = )ec\.(field_\w+_args)\(ctx, field\.ArgumentMap\(ec\.Variables\)\); err != nil \{`)
 	// A list marshaled by marshalList and returned, after the check of its non-null elements.
-	listReturn = regexp.MustCompile(`(?m)^\tret := marshalList\(ctx, len\(v\), \d+, (?:true|false), func\(ctx context\.Context, i int\) graphql\.Marshaler \{
+	listReturn = regexp.MustCompile(`(?m)^\tret := marshalList\(ctx, len\(v\), (\d+), (true|false), (func\(ctx context\.Context, i int\) graphql\.Marshaler \{
 (?:\t\t.*
-)+?\t\}\)
-(?:
+)+?\t\})\)
+((?:
 \tfor _, e := range ret \{
 \t\tif e == graphql\.Null \{
 \t\t\treturn graphql\.Null
@@ -128,7 +128,7 @@ var (
 \t\}
 )?
 \treturn ret
-\}`)
+\})`)
 	// A call of a resolver root's resolver.
 	resolverCall = regexp.MustCompile(`ec\.Resolvers\.(\w+)\(\)\.`)
 	// A field context's child fields.
@@ -199,6 +199,7 @@ func main() {
 	direct, resolved, execs, sets, lists, collects, nows, fills, argFields := 0, 0, 0, 0, 0, 0, 0, 0, 0
 	childIndex := map[string]int{}
 	unmarshalers := ""
+	execFile := ""
 	roots := map[string]bool{}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -324,13 +325,21 @@ ${1}})
 		if strings.Count(src, "ret := marshalList(") != len(listReturn.FindAllString(src, -1)) {
 			fail("%s: gqlgen's list marshaling changed shape: update graph/execpatch.go", f)
 		}
+		// In an operation without field middleware a list's elements are marshaled one after the
+		// other (marshalSequentially); other operations keep gqlgen's goroutine per element. The
+		// element's closure is written twice, so that the first does not escape with the second.
 		src = listReturn.ReplaceAllStringFunc(src, func(m string) string {
-			return strings.Replace(m, "range ret {", "range *ret {", 1)
+			g := listReturn.FindStringSubmatch(m)
+			return "\tvar ret *graphql.Array\n\tif ec.direct { // patched by graph/execpatch.go: see marshalSequentially\n" +
+				"\t\tret = marshalSequentially(ctx, len(v), " + g[2] + ", " + g[3] + ")\n\t} else {\n" +
+				"\t\tlist := graphql.MarshalSliceConcurrently(ctx, len(v), " + g[1] + ", " + g[2] + ", " + g[3] + ")\n\t\tret = &list\n\t}\n" +
+				strings.Replace(g[4], "range ret {", "range *ret {", 1)
 		})
 		collects += strings.Count(src, collect)
 		src = strings.ReplaceAll(src, collect, "ec.collectFields(sel, ")
 		if strings.Contains(src, execState) {
 			execs++
+			execFile = f
 			src = strings.Replace(src, execState, "type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n\tdirect bool // patched by graph/execpatch.go: see DirectFields\n\tfields collected // patched by graph/execpatch.go: see collectFields\n\tchildren children // patched by graph/execpatch.go: see child\n\tresolvers resolvers // patched by graph/execpatch.go: see patch.go\n\targs coercedArgs // patched by graph/execpatch.go: see fieldArgs\n}\n", 1)
 			if !strings.Contains(src, execNew) {
 				fail("%s: gqlgen's newExecutionContext changed shape: update graph/execpatch.go", f)
@@ -343,9 +352,37 @@ ${1}})
 		write(f, src)
 	}
 	if execs != 1 || direct == 0 || resolved == 0 || sets == 0 || lists == 0 || collects == 0 || nows == 0 || len(childIndex) == 0 || fills == 0 || unmarshalers == "" || len(roots) == 0 || argFields == 0 {
-		fail("gqlgen's executor changed shape (%d contexts, %d leaf reads, %d resolved fields, %d field sets, %d lists, %d field collections, %d concurrent fields): update graph/execpatch.go",
-			execs, direct, resolved, sets, lists, collects, nows)
+		fail("gqlgen's executor changed shape (%d contexts, %d leaf reads, %d resolved fields, %d field sets, %d lists, %d field collections, "+
+			"%d concurrent fields, %d child types, %d field contexts, %d argument coercions, %d resolver roots, input unmarshalers found: %v): update graph/execpatch.go",
+			execs, direct, resolved, sets, lists, collects, nows, len(childIndex), fills, argFields, len(roots), unmarshalers != "")
 	}
+	// root_.generated.go gets the runtime that uses the execution context's added fields.
+	var ext strings.Builder
+	ext.WriteString("\n// Added by graph/execpatch.go.\n" + execRuntime)
+	ext.WriteString("\n// inputUnmarshalers is the map of input unmarshalers gqlgen puts in an operation's context: they\n" +
+		"// use no state of the execution context (graph/execpatch.go checks), so that one map serves all.\n" +
+		"var inputUnmarshalers = onceValue(func() unmarshalers {\n\tec := new(executionContext)\n" +
+		"\treturn graphql.BuildUnmarshalerMap(\n" + unmarshalers + "\t)\n})\n")
+	rootNames := make([]string, 0, len(roots))
+	for name := range roots {
+		rootNames = append(rootNames, name)
+	}
+	slices.Sort(rootNames)
+	ext.WriteString("\n// resolvers are the resolver roots' resolvers an operation asked for.\ntype resolvers struct {\n\tmu mutex\n")
+	for _, name := range rootNames {
+		fmt.Fprintf(&ext, "\t%s %sResolver\n", name, name)
+	}
+	ext.WriteString("}\n")
+	for _, name := range rootNames {
+		fmt.Fprintf(&ext, "\nfunc (ec *executionContext) resolver%[1]s() %[1]sResolver {\n\tr := &ec.resolvers\n\tr.mu.Lock()\n\tdefer r.mu.Unlock()\n"+
+			"\tif r.%[1]s == nil {\n\t\tr.%[1]s = ec.Resolvers.%[1]s()\n\t}\n\treturn r.%[1]s\n}\n", name)
+	}
+	b, err := os.ReadFile(execFile)
+	if err != nil {
+		fail("%v", err)
+	}
+	write(execFile, string(b)+ext.String())
+
 	names := make([]string, 0, len(leaves))
 	for name := range leaves {
 		names = append(names, name)
@@ -354,24 +391,6 @@ ${1}})
 	var out strings.Builder
 	out.WriteString(runtime)
 	fmt.Fprintf(&out, "\n// numChildren is how many types have child fields.\nconst numChildren = %d\n", len(childIndex))
-	out.WriteString("\n// inputUnmarshalers is the map of input unmarshalers gqlgen puts in an operation's context: they\n" +
-		"// use no state of the execution context (graph/execpatch.go checks), so that one map serves all.\n" +
-		"var inputUnmarshalers = sync.OnceValue(func() map[reflect.Type]reflect.Value {\n\tec := new(executionContext)\n" +
-		"\treturn graphql.BuildUnmarshalerMap(\n" + unmarshalers + "\t)\n})\n")
-	rootNames := make([]string, 0, len(roots))
-	for name := range roots {
-		rootNames = append(rootNames, name)
-	}
-	slices.Sort(rootNames)
-	out.WriteString("\n// resolvers are the resolver roots' resolvers an operation asked for.\ntype resolvers struct {\n\tmu sync.Mutex\n")
-	for _, name := range rootNames {
-		fmt.Fprintf(&out, "\t%s %sResolver\n", name, name)
-	}
-	out.WriteString("}\n")
-	for _, name := range rootNames {
-		fmt.Fprintf(&out, "\nfunc (ec *executionContext) resolver%[1]s() %[1]sResolver {\n\tr := &ec.resolvers\n\tr.mu.Lock()\n\tdefer r.mu.Unlock()\n"+
-			"\tif r.%[1]s == nil {\n\t\tr.%[1]s = ec.Resolvers.%[1]s()\n\t}\n\treturn r.%[1]s\n}\n", name)
-	}
 	out.WriteString("\n// The error a leaf field's context gives for a child field, one per leaf type.\nvar (\n")
 	for _, name := range names {
 		fmt.Fprintf(&out, "\terrLeaf%s = errors.New(%q)\n", name, "field of type "+name+" does not have child fields")
@@ -405,8 +424,8 @@ import (
 )
 
 // DirectFields is the operation statistics extension that says an operation has no field
-// middleware: its fields that read a Go field are then marshaled without calling a resolver
-// through ResolveField (leaf fields without a field context at all).
+// middleware: its fields are then resolved without ResolveField's middleware call
+// (resolveDirect), leaf reads without a field context, and its lists one element after another.
 const DirectFields = "DirectFields"
 
 // fieldSet is graphql.FieldSet for an object's own fields (deferred fields stay in a
@@ -614,15 +633,14 @@ func marshalBool(b bool) graphql.Marshaler {
 	return marshaledFalse
 }
 
-// marshalList is graphql.MarshalSliceConcurrently with the elements marshaled one after the
-// other: a goroutine, a closure and a field context each were most of a list's cost, and what
-// an element waits for is batched by the request's loaders, which field collection and the
-// loaders' prefetch fill before the elements run. The elements' contexts, field contexts and
-// indexes are allocated together, in one array. (With one element at a time there is nothing for workerLimit to limit.)
-//
-// The list is given by pointer, which an interface holds without an allocation; up to 8 values
-// are allocated with it.
-func marshalList(ctx context.Context, length int, _ int64, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) *graphql.Array {
+// marshalSequentially is graphql.MarshalSliceConcurrently with the elements marshaled one after
+// the other, for an operation without field middleware: a goroutine, a closure and a context
+// each were most of a list's cost, and what an element waits for goes through the request's
+// loaders, which field collection and loader.Prefetch fill before the elements run, so that each
+// kind is still one batch. The elements' contexts, field contexts and indexes are allocated
+// together, in one array. The list is given by pointer, which an interface holds without an
+// allocation; up to 8 values are allocated with it.
+func marshalSequentially(ctx context.Context, length int, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) *graphql.Array {
 	var list *graphql.Array
 	if length <= 8 {
 		l := &list8{}
@@ -783,6 +801,41 @@ type children struct {
 	fn [numChildren]childFunc
 }
 
+// coercedArgs remembers the arguments of an operation's fields, as coerced.
+type coercedArgs struct {
+	mu   sync.Mutex
+	args map[*ast.Field]map[string]any
+}
+
+// cloneArgs copies a field's arguments.
+func cloneArgs(args map[string]any) map[string]any { return maps.Clone(args) }
+
+// For the code execpatch adds to root_.generated.go, whose imports it leaves alone.
+type (
+	mutex        = sync.Mutex
+	unmarshalers = map[reflect.Type]reflect.Value
+)
+
+func onceValue[T any](f func() T) func() T { return sync.OnceValue(f) }
+
+// collected remembers the fields an operation's selection sets collect for each object type.
+type collected struct {
+	mu     sync.Mutex
+	fields map[collectedKey][]graphql.CollectedField
+}
+
+type collectedKey struct {
+	sel        *ast.Selection
+	n          int
+	implements *string
+}
+
+`
+
+// execRuntime is the part of the runtime that reads the fields the patch adds to the execution
+// context: it is added to root_.generated.go, which gqlgen writes anew, so that patch.go compiles
+// with gqlgen's output as it is (gqlgen loads the package when it generates it).
+const execRuntime = `
 // child is the i-th type's closure, bound to ec on first use: a field context's Child was a
 // closure per field.
 func (ec *executionContext) child(i int, bind func(*executionContext) childFunc) childFunc {
@@ -793,12 +846,6 @@ func (ec *executionContext) child(i int, bind func(*executionContext) childFunc)
 		c.fn[i] = bind(ec)
 	}
 	return c.fn[i]
-}
-
-// coercedArgs remembers the arguments of an operation's fields, as coerced.
-type coercedArgs struct {
-	mu   sync.Mutex
-	args map[*ast.Field]map[string]any
 }
 
 // fieldArgs is coerce(ctx, field.ArgumentMap(ec.Variables)), once per field of the operation: a
@@ -812,7 +859,7 @@ func (ec *executionContext) fieldArgs(ctx context.Context, field graphql.Collect
 	c.mu.Unlock()
 	if ok {
 		if !ec.direct {
-			args = maps.Clone(args)
+			args = cloneArgs(args)
 		}
 		return args, nil
 	}
@@ -827,21 +874,9 @@ func (ec *executionContext) fieldArgs(ctx context.Context, field graphql.Collect
 	c.args[field.Field] = args
 	c.mu.Unlock()
 	if !ec.direct {
-		args = maps.Clone(args)
+		args = cloneArgs(args)
 	}
 	return args, nil
-}
-
-// collected remembers the fields an operation's selection sets collect for each object type.
-type collected struct {
-	mu     sync.Mutex
-	fields map[collectedKey][]graphql.CollectedField
-}
-
-type collectedKey struct {
-	sel        *ast.Selection
-	n          int
-	implements *string
 }
 
 // collectFields is graphql.CollectFields for this operation, without its cache key's hash

@@ -918,11 +918,21 @@ func (ec *executionContext) marshalOMembership2ᚕᚖgithubᚗcomᚋagoraᚋagor
 	if v == nil {
 		return graphql.Null
 	}
-	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNMembership2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMembership(ctx, sel, v[i])
-	})
+	var ret *graphql.Array
+	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
+		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalNMembership2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMembership(ctx, sel, v[i])
+		})
+	} else {
+		list := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalNMembership2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMembership(ctx, sel, v[i])
+		})
+		ret = &list
+	}
 
 	for _, e := range *ret {
 		if e == graphql.Null {

@@ -11599,11 +11599,21 @@ func (ec *executionContext) marshalNMessageOrderField2ᚖgithubᚗcomᚋagoraᚋ
 }
 
 func (ec *executionContext) marshalNNode2ᚕgithubᚗcomᚋagoraᚋagoraᚋentᚐNoder(ctx context.Context, sel ast.SelectionSet, v []ent.Noder) graphql.Marshaler {
-	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalONode2githubᚗcomᚋagoraᚋagoraᚋentᚐNoder(ctx, sel, v[i])
-	})
+	var ret *graphql.Array
+	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
+		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalONode2githubᚗcomᚋagoraᚋagoraᚋentᚐNoder(ctx, sel, v[i])
+		})
+	} else {
+		list := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalONode2githubᚗcomᚋagoraᚋagoraᚋentᚐNoder(ctx, sel, v[i])
+		})
+		ret = &list
+	}
 
 	return ret
 }
@@ -11836,11 +11846,21 @@ func (ec *executionContext) marshalOComment2ᚕᚖgithubᚗcomᚋagoraᚋagora�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalOComment2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐComment(ctx, sel, v[i])
-	})
+	var ret *graphql.Array
+	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
+		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalOComment2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐComment(ctx, sel, v[i])
+		})
+	} else {
+		list := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalOComment2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐComment(ctx, sel, v[i])
+		})
+		ret = &list
+	}
 
 	return ret
 }
@@ -11856,11 +11876,21 @@ func (ec *executionContext) marshalOCommentEdge2ᚕᚖgithubᚗcomᚋagoraᚋago
 	if v == nil {
 		return graphql.Null
 	}
-	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalOCommentEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐCommentEdge(ctx, sel, v[i])
-	})
+	var ret *graphql.Array
+	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
+		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalOCommentEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐCommentEdge(ctx, sel, v[i])
+		})
+	} else {
+		list := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalOCommentEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐCommentEdge(ctx, sel, v[i])
+		})
+		ret = &list
+	}
 
 	return ret
 }
@@ -11891,11 +11921,21 @@ func (ec *executionContext) marshalOConversationEdge2ᚕᚖgithubᚗcomᚋagora�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalOConversationEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐConversationEdge(ctx, sel, v[i])
-	})
+	var ret *graphql.Array
+	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
+		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalOConversationEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐConversationEdge(ctx, sel, v[i])
+		})
+	} else {
+		list := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalOConversationEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐConversationEdge(ctx, sel, v[i])
+		})
+		ret = &list
+	}
 
 	return ret
 }
@@ -11943,11 +11983,21 @@ func (ec *executionContext) marshalOMessageEdge2ᚕᚖgithubᚗcomᚋagoraᚋago
 	if v == nil {
 		return graphql.Null
 	}
-	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalOMessageEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMessageEdge(ctx, sel, v[i])
-	})
+	var ret *graphql.Array
+	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
+		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalOMessageEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMessageEdge(ctx, sel, v[i])
+		})
+	} else {
+		list := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalOMessageEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMessageEdge(ctx, sel, v[i])
+		})
+		ret = &list
+	}
 
 	return ret
 }
@@ -11992,11 +12042,21 @@ func (ec *executionContext) marshalONotificationEdge2ᚕᚖgithubᚗcomᚋagora�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalONotificationEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐNotificationEdge(ctx, sel, v[i])
-	})
+	var ret *graphql.Array
+	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
+		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalONotificationEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐNotificationEdge(ctx, sel, v[i])
+		})
+	} else {
+		list := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalONotificationEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐNotificationEdge(ctx, sel, v[i])
+		})
+		ret = &list
+	}
 
 	return ret
 }
@@ -12012,11 +12072,21 @@ func (ec *executionContext) marshalOPost2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋen
 	if v == nil {
 		return graphql.Null
 	}
-	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalOPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost(ctx, sel, v[i])
-	})
+	var ret *graphql.Array
+	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
+		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalOPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost(ctx, sel, v[i])
+		})
+	} else {
+		list := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalOPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost(ctx, sel, v[i])
+		})
+		ret = &list
+	}
 
 	return ret
 }
@@ -12032,11 +12102,21 @@ func (ec *executionContext) marshalOPostEdge2ᚕᚖgithubᚗcomᚋagoraᚋagora�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalOPostEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPostEdge(ctx, sel, v[i])
-	})
+	var ret *graphql.Array
+	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
+		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalOPostEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPostEdge(ctx, sel, v[i])
+		})
+	} else {
+		list := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalOPostEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPostEdge(ctx, sel, v[i])
+		})
+		ret = &list
+	}
 
 	return ret
 }
@@ -12092,11 +12172,21 @@ func (ec *executionContext) marshalOSession2ᚕᚖgithubᚗcomᚋagoraᚋagora�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNSession2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐSession(ctx, sel, v[i])
-	})
+	var ret *graphql.Array
+	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
+		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalNSession2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐSession(ctx, sel, v[i])
+		})
+	} else {
+		list := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalNSession2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐSession(ctx, sel, v[i])
+		})
+		ret = &list
+	}
 
 	for _, e := range *ret {
 		if e == graphql.Null {
@@ -12111,11 +12201,21 @@ func (ec *executionContext) marshalOTag2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋent
 	if v == nil {
 		return graphql.Null
 	}
-	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalOTag2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTag(ctx, sel, v[i])
-	})
+	var ret *graphql.Array
+	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
+		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalOTag2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTag(ctx, sel, v[i])
+		})
+	} else {
+		list := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalOTag2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTag(ctx, sel, v[i])
+		})
+		ret = &list
+	}
 
 	return ret
 }
@@ -12124,11 +12224,21 @@ func (ec *executionContext) marshalOTag2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋent
 	if v == nil {
 		return graphql.Null
 	}
-	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNTag2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTag(ctx, sel, v[i])
-	})
+	var ret *graphql.Array
+	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
+		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalNTag2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTag(ctx, sel, v[i])
+		})
+	} else {
+		list := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalNTag2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTag(ctx, sel, v[i])
+		})
+		ret = &list
+	}
 
 	for _, e := range *ret {
 		if e == graphql.Null {
@@ -12150,11 +12260,21 @@ func (ec *executionContext) marshalOTagEdge2ᚕᚖgithubᚗcomᚋagoraᚋagora�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalOTagEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTagEdge(ctx, sel, v[i])
-	})
+	var ret *graphql.Array
+	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
+		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalOTagEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTagEdge(ctx, sel, v[i])
+		})
+	} else {
+		list := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalOTagEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTagEdge(ctx, sel, v[i])
+		})
+		ret = &list
+	}
 
 	return ret
 }
@@ -12196,11 +12316,21 @@ func (ec *executionContext) marshalOUser2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋen
 	if v == nil {
 		return graphql.Null
 	}
-	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalOUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser(ctx, sel, v[i])
-	})
+	var ret *graphql.Array
+	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
+		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalOUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser(ctx, sel, v[i])
+		})
+	} else {
+		list := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalOUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser(ctx, sel, v[i])
+		})
+		ret = &list
+	}
 
 	return ret
 }
@@ -12209,11 +12339,21 @@ func (ec *executionContext) marshalOUser2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋen
 	if v == nil {
 		return graphql.Null
 	}
-	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser(ctx, sel, v[i])
-	})
+	var ret *graphql.Array
+	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
+		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser(ctx, sel, v[i])
+		})
+	} else {
+		list := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser(ctx, sel, v[i])
+		})
+		ret = &list
+	}
 
 	for _, e := range *ret {
 		if e == graphql.Null {
@@ -12235,11 +12375,21 @@ func (ec *executionContext) marshalOUserEdge2ᚕᚖgithubᚗcomᚋagoraᚋagora�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalOUserEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUserEdge(ctx, sel, v[i])
-	})
+	var ret *graphql.Array
+	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
+		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalOUserEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUserEdge(ctx, sel, v[i])
+		})
+	} else {
+		list := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalOUserEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUserEdge(ctx, sel, v[i])
+		})
+		ret = &list
+	}
 
 	return ret
 }

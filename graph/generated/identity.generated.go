@@ -1065,11 +1065,21 @@ func (ec *executionContext) marshalNIdentity2ᚖgithubᚗcomᚋagoraᚋagoraᚋe
 }
 
 func (ec *executionContext) marshalNProvider2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋidentityᚐProviderInfoᚄ(ctx context.Context, sel ast.SelectionSet, v []*identity.ProviderInfo) graphql.Marshaler {
-	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNProvider2ᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋidentityᚐProviderInfo(ctx, sel, v[i])
-	})
+	var ret *graphql.Array
+	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
+		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalNProvider2ᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋidentityᚐProviderInfo(ctx, sel, v[i])
+		})
+	} else {
+		list := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalNProvider2ᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋidentityᚐProviderInfo(ctx, sel, v[i])
+		})
+		ret = &list
+	}
 
 	for _, e := range *ret {
 		if e == graphql.Null {
@@ -1139,11 +1149,21 @@ func (ec *executionContext) marshalOIdentity2ᚕᚖgithubᚗcomᚋagoraᚋagora�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNIdentity2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐIdentity(ctx, sel, v[i])
-	})
+	var ret *graphql.Array
+	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
+		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalNIdentity2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐIdentity(ctx, sel, v[i])
+		})
+	} else {
+		list := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalNIdentity2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐIdentity(ctx, sel, v[i])
+		})
+		ret = &list
+	}
 
 	for _, e := range *ret {
 		if e == graphql.Null {

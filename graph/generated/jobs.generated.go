@@ -1002,11 +1002,21 @@ func (ec *executionContext) marshalNCancelJobPayload2ᚖgithubᚗcomᚋagoraᚋa
 }
 
 func (ec *executionContext) marshalNJob2ᚕᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*rivertype.JobRow) graphql.Marshaler {
-	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNJob2ᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRow(ctx, sel, v[i])
-	})
+	var ret *graphql.Array
+	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
+		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalNJob2ᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRow(ctx, sel, v[i])
+		})
+	} else {
+		list := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalNJob2ᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRow(ctx, sel, v[i])
+		})
+		ret = &list
+	}
 
 	for _, e := range *ret {
 		if e == graphql.Null {

@@ -903,11 +903,21 @@ func (ec *executionContext) marshalNHideImagePayload2ᚖgithubᚗcomᚋagoraᚋa
 }
 
 func (ec *executionContext) marshalNImageVariant2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋmediaᚐVariantURLᚄ(ctx context.Context, sel ast.SelectionSet, v []*media.VariantURL) graphql.Marshaler {
-	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNImageVariant2ᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋmediaᚐVariantURL(ctx, sel, v[i])
-	})
+	var ret *graphql.Array
+	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
+		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalNImageVariant2ᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋmediaᚐVariantURL(ctx, sel, v[i])
+		})
+	} else {
+		list := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalNImageVariant2ᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋmediaᚐVariantURL(ctx, sel, v[i])
+		})
+		ret = &list
+	}
 
 	for _, e := range *ret {
 		if e == graphql.Null {

@@ -18,8 +18,8 @@ import (
 )
 
 // DirectFields is the operation statistics extension that says an operation has no field
-// middleware: its fields that read a Go field are then marshaled without calling a resolver
-// through ResolveField (leaf fields without a field context at all).
+// middleware: its fields are then resolved without ResolveField's middleware call
+// (resolveDirect), leaf reads without a field context, and its lists one element after another.
 const DirectFields = "DirectFields"
 
 // fieldSet is graphql.FieldSet for an object's own fields (deferred fields stay in a
@@ -227,15 +227,14 @@ func marshalBool(b bool) graphql.Marshaler {
 	return marshaledFalse
 }
 
-// marshalList is graphql.MarshalSliceConcurrently with the elements marshaled one after the
-// other: a goroutine, a closure and a field context each were most of a list's cost, and what
-// an element waits for is batched by the request's loaders, which field collection and the
-// loaders' prefetch fill before the elements run. The elements' contexts, field contexts and
-// indexes are allocated together, in one array. (With one element at a time there is nothing for workerLimit to limit.)
-//
-// The list is given by pointer, which an interface holds without an allocation; up to 8 values
-// are allocated with it.
-func marshalList(ctx context.Context, length int, _ int64, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) *graphql.Array {
+// marshalSequentially is graphql.MarshalSliceConcurrently with the elements marshaled one after
+// the other, for an operation without field middleware: a goroutine, a closure and a context
+// each were most of a list's cost, and what an element waits for goes through the request's
+// loaders, which field collection and loader.Prefetch fill before the elements run, so that each
+// kind is still one batch. The elements' contexts, field contexts and indexes are allocated
+// together, in one array. The list is given by pointer, which an interface holds without an
+// allocation; up to 8 values are allocated with it.
+func marshalSequentially(ctx context.Context, length int, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) *graphql.Array {
 	var list *graphql.Array
 	if length <= 8 {
 		l := &list8{}
@@ -396,54 +395,22 @@ type children struct {
 	fn [numChildren]childFunc
 }
 
-// child is the i-th type's closure, bound to ec on first use: a field context's Child was a
-// closure per field.
-func (ec *executionContext) child(i int, bind func(*executionContext) childFunc) childFunc {
-	c := &ec.children
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.fn[i] == nil {
-		c.fn[i] = bind(ec)
-	}
-	return c.fn[i]
-}
-
 // coercedArgs remembers the arguments of an operation's fields, as coerced.
 type coercedArgs struct {
 	mu   sync.Mutex
 	args map[*ast.Field]map[string]any
 }
 
-// fieldArgs is coerce(ctx, field.ArgumentMap(ec.Variables)), once per field of the operation: a
-// field selected on each object of a list has the same arguments for each (an error is not
-// remembered). The argument values are shared; the map is too when the operation has no field
-// middleware (nothing but resolvers reads it), and is copied otherwise.
-func (ec *executionContext) fieldArgs(ctx context.Context, field graphql.CollectedField, coerce func(context.Context, map[string]any) (map[string]any, error)) (map[string]any, error) {
-	c := &ec.args
-	c.mu.Lock()
-	args, ok := c.args[field.Field]
-	c.mu.Unlock()
-	if ok {
-		if !ec.direct {
-			args = maps.Clone(args)
-		}
-		return args, nil
-	}
-	args, err := coerce(ctx, field.ArgumentMap(ec.Variables))
-	if err != nil {
-		return args, err
-	}
-	c.mu.Lock()
-	if c.args == nil {
-		c.args = make(map[*ast.Field]map[string]any)
-	}
-	c.args[field.Field] = args
-	c.mu.Unlock()
-	if !ec.direct {
-		args = maps.Clone(args)
-	}
-	return args, nil
-}
+// cloneArgs copies a field's arguments.
+func cloneArgs(args map[string]any) map[string]any { return maps.Clone(args) }
+
+// For the code execpatch adds to root_.generated.go, whose imports it leaves alone.
+type (
+	mutex        = sync.Mutex
+	unmarshalers = map[reflect.Type]reflect.Value
+)
+
+func onceValue[T any](f func() T) func() T { return sync.OnceValue(f) }
 
 // collected remembers the fields an operation's selection sets collect for each object type.
 type collected struct {
@@ -457,252 +424,8 @@ type collectedKey struct {
 	implements *string
 }
 
-// collectFields is graphql.CollectFields for this operation, without its cache key's hash
-// (an allocation per object): the implementors are a package variable of their type, and a
-// selection set is the operation's, so their addresses identify them.
-func (ec *executionContext) collectFields(sel ast.SelectionSet, implementors []string) []graphql.CollectedField {
-	key := collectedKey{n: len(sel)}
-	if len(sel) > 0 {
-		key.sel = &sel[0]
-	}
-	if len(implementors) > 0 {
-		key.implements = &implementors[0]
-	}
-	c := &ec.fields
-	c.mu.Lock()
-	fields, ok := c.fields[key]
-	c.mu.Unlock()
-	if ok {
-		return fields
-	}
-	fields = graphql.CollectFields(ec.OperationContext, sel, implementors)
-	c.mu.Lock()
-	if c.fields == nil {
-		c.fields = make(map[collectedKey][]graphql.CollectedField)
-	}
-	c.fields[key] = fields
-	c.mu.Unlock()
-	return fields
-}
-
 // numChildren is how many types have child fields.
 const numChildren = 92
-
-// inputUnmarshalers is the map of input unmarshalers gqlgen puts in an operation's context: they
-// use no state of the execution context (graph/execpatch.go checks), so that one map serves all.
-var inputUnmarshalers = sync.OnceValue(func() map[reflect.Type]reflect.Value {
-	ec := new(executionContext)
-	return graphql.BuildUnmarshalerMap(
-		ec.unmarshalInputAddCommentInput,
-		ec.unmarshalInputBanUserInput,
-		ec.unmarshalInputCancelJobInput,
-		ec.unmarshalInputChangeEmailInput,
-		ec.unmarshalInputChangePasswordInput,
-		ec.unmarshalInputCommentByIDsInput,
-		ec.unmarshalInputCommentOrder,
-		ec.unmarshalInputCompleteImageUploadInput,
-		ec.unmarshalInputCompleteSignInInput,
-		ec.unmarshalInputConfirmIdentityLinkInput,
-		ec.unmarshalInputConversationOrder,
-		ec.unmarshalInputCreateImageUploadInput,
-		ec.unmarshalInputCreatePostInput,
-		ec.unmarshalInputDeleteCommentInput,
-		ec.unmarshalInputDeletePostInput,
-		ec.unmarshalInputFollowUserInput,
-		ec.unmarshalInputHideCommentInput,
-		ec.unmarshalInputHideImageInput,
-		ec.unmarshalInputHidePostInput,
-		ec.unmarshalInputImageOrder,
-		ec.unmarshalInputLikePostInput,
-		ec.unmarshalInputLoginInput,
-		ec.unmarshalInputMarkNotificationsReadInput,
-		ec.unmarshalInputMessageOrder,
-		ec.unmarshalInputNotificationOrder,
-		ec.unmarshalInputOpenBillingPortalInput,
-		ec.unmarshalInputPostByIDsInput,
-		ec.unmarshalInputPostFilter,
-		ec.unmarshalInputPostOrder,
-		ec.unmarshalInputPublishPostInput,
-		ec.unmarshalInputRefreshSessionInput,
-		ec.unmarshalInputRegisterInput,
-		ec.unmarshalInputRequestPasswordResetInput,
-		ec.unmarshalInputResetPasswordInput,
-		ec.unmarshalInputRetryJobInput,
-		ec.unmarshalInputRevokeSessionInput,
-		ec.unmarshalInputSendMessageInput,
-		ec.unmarshalInputSetMembershipPlanInput,
-		ec.unmarshalInputSetMessagePolicyInput,
-		ec.unmarshalInputSetPasswordInput,
-		ec.unmarshalInputSetUserRoleInput,
-		ec.unmarshalInputStartMembershipCheckoutInput,
-		ec.unmarshalInputStartSignInInput,
-		ec.unmarshalInputTagByIDsInput,
-		ec.unmarshalInputTagFilter,
-		ec.unmarshalInputTagOrder,
-		ec.unmarshalInputUnbanUserInput,
-		ec.unmarshalInputUnfollowUserInput,
-		ec.unmarshalInputUnhideCommentInput,
-		ec.unmarshalInputUnhidePostInput,
-		ec.unmarshalInputUnlikePostInput,
-		ec.unmarshalInputUnlinkIdentityInput,
-		ec.unmarshalInputUpdateNotificationSettingsInput,
-		ec.unmarshalInputUpdatePostInput,
-		ec.unmarshalInputUpdateProfileInput,
-		ec.unmarshalInputUploadImageInput,
-		ec.unmarshalInputUserByIDsInput,
-		ec.unmarshalInputUserFilter,
-		ec.unmarshalInputUserOrder,
-		ec.unmarshalInputVerifyEmailInput,
-	)
-})
-
-// resolvers are the resolver roots' resolvers an operation asked for.
-type resolvers struct {
-	mu           sync.Mutex
-	Comment      CommentResolver
-	Entity       EntityResolver
-	Image        ImageResolver
-	Job          JobResolver
-	JobPage      JobPageResolver
-	Membership   MembershipResolver
-	Mutation     MutationResolver
-	Post         PostResolver
-	Query        QueryResolver
-	Session      SessionResolver
-	Subscription SubscriptionResolver
-	Tag          TagResolver
-	User         UserResolver
-}
-
-func (ec *executionContext) resolverComment() CommentResolver {
-	r := &ec.resolvers
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.Comment == nil {
-		r.Comment = ec.Resolvers.Comment()
-	}
-	return r.Comment
-}
-
-func (ec *executionContext) resolverEntity() EntityResolver {
-	r := &ec.resolvers
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.Entity == nil {
-		r.Entity = ec.Resolvers.Entity()
-	}
-	return r.Entity
-}
-
-func (ec *executionContext) resolverImage() ImageResolver {
-	r := &ec.resolvers
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.Image == nil {
-		r.Image = ec.Resolvers.Image()
-	}
-	return r.Image
-}
-
-func (ec *executionContext) resolverJob() JobResolver {
-	r := &ec.resolvers
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.Job == nil {
-		r.Job = ec.Resolvers.Job()
-	}
-	return r.Job
-}
-
-func (ec *executionContext) resolverJobPage() JobPageResolver {
-	r := &ec.resolvers
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.JobPage == nil {
-		r.JobPage = ec.Resolvers.JobPage()
-	}
-	return r.JobPage
-}
-
-func (ec *executionContext) resolverMembership() MembershipResolver {
-	r := &ec.resolvers
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.Membership == nil {
-		r.Membership = ec.Resolvers.Membership()
-	}
-	return r.Membership
-}
-
-func (ec *executionContext) resolverMutation() MutationResolver {
-	r := &ec.resolvers
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.Mutation == nil {
-		r.Mutation = ec.Resolvers.Mutation()
-	}
-	return r.Mutation
-}
-
-func (ec *executionContext) resolverPost() PostResolver {
-	r := &ec.resolvers
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.Post == nil {
-		r.Post = ec.Resolvers.Post()
-	}
-	return r.Post
-}
-
-func (ec *executionContext) resolverQuery() QueryResolver {
-	r := &ec.resolvers
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.Query == nil {
-		r.Query = ec.Resolvers.Query()
-	}
-	return r.Query
-}
-
-func (ec *executionContext) resolverSession() SessionResolver {
-	r := &ec.resolvers
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.Session == nil {
-		r.Session = ec.Resolvers.Session()
-	}
-	return r.Session
-}
-
-func (ec *executionContext) resolverSubscription() SubscriptionResolver {
-	r := &ec.resolvers
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.Subscription == nil {
-		r.Subscription = ec.Resolvers.Subscription()
-	}
-	return r.Subscription
-}
-
-func (ec *executionContext) resolverTag() TagResolver {
-	r := &ec.resolvers
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.Tag == nil {
-		r.Tag = ec.Resolvers.Tag()
-	}
-	return r.Tag
-}
-
-func (ec *executionContext) resolverUser() UserResolver {
-	r := &ec.resolvers
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.User == nil {
-		r.User = ec.Resolvers.User()
-	}
-	return r.User
-}
 
 // The error a leaf field's context gives for a child field, one per leaf type.
 var (

@@ -6856,3 +6856,292 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 	}
 	return nil, fmt.Errorf("no field named %q was found under type __Type", field.Name)
 }
+
+// Added by graph/execpatch.go.
+
+// child is the i-th type's closure, bound to ec on first use: a field context's Child was a
+// closure per field.
+func (ec *executionContext) child(i int, bind func(*executionContext) childFunc) childFunc {
+	c := &ec.children
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fn[i] == nil {
+		c.fn[i] = bind(ec)
+	}
+	return c.fn[i]
+}
+
+// fieldArgs is coerce(ctx, field.ArgumentMap(ec.Variables)), once per field of the operation: a
+// field selected on each object of a list has the same arguments for each (an error is not
+// remembered). The argument values are shared; the map is too when the operation has no field
+// middleware (nothing but resolvers reads it), and is copied otherwise.
+func (ec *executionContext) fieldArgs(ctx context.Context, field graphql.CollectedField, coerce func(context.Context, map[string]any) (map[string]any, error)) (map[string]any, error) {
+	c := &ec.args
+	c.mu.Lock()
+	args, ok := c.args[field.Field]
+	c.mu.Unlock()
+	if ok {
+		if !ec.direct {
+			args = cloneArgs(args)
+		}
+		return args, nil
+	}
+	args, err := coerce(ctx, field.ArgumentMap(ec.Variables))
+	if err != nil {
+		return args, err
+	}
+	c.mu.Lock()
+	if c.args == nil {
+		c.args = make(map[*ast.Field]map[string]any)
+	}
+	c.args[field.Field] = args
+	c.mu.Unlock()
+	if !ec.direct {
+		args = cloneArgs(args)
+	}
+	return args, nil
+}
+
+// collectFields is graphql.CollectFields for this operation, without its cache key's hash
+// (an allocation per object): the implementors are a package variable of their type, and a
+// selection set is the operation's, so their addresses identify them.
+func (ec *executionContext) collectFields(sel ast.SelectionSet, implementors []string) []graphql.CollectedField {
+	key := collectedKey{n: len(sel)}
+	if len(sel) > 0 {
+		key.sel = &sel[0]
+	}
+	if len(implementors) > 0 {
+		key.implements = &implementors[0]
+	}
+	c := &ec.fields
+	c.mu.Lock()
+	fields, ok := c.fields[key]
+	c.mu.Unlock()
+	if ok {
+		return fields
+	}
+	fields = graphql.CollectFields(ec.OperationContext, sel, implementors)
+	c.mu.Lock()
+	if c.fields == nil {
+		c.fields = make(map[collectedKey][]graphql.CollectedField)
+	}
+	c.fields[key] = fields
+	c.mu.Unlock()
+	return fields
+}
+
+// inputUnmarshalers is the map of input unmarshalers gqlgen puts in an operation's context: they
+// use no state of the execution context (graph/execpatch.go checks), so that one map serves all.
+var inputUnmarshalers = onceValue(func() unmarshalers {
+	ec := new(executionContext)
+	return graphql.BuildUnmarshalerMap(
+		ec.unmarshalInputAddCommentInput,
+		ec.unmarshalInputBanUserInput,
+		ec.unmarshalInputCancelJobInput,
+		ec.unmarshalInputChangeEmailInput,
+		ec.unmarshalInputChangePasswordInput,
+		ec.unmarshalInputCommentByIDsInput,
+		ec.unmarshalInputCommentOrder,
+		ec.unmarshalInputCompleteImageUploadInput,
+		ec.unmarshalInputCompleteSignInInput,
+		ec.unmarshalInputConfirmIdentityLinkInput,
+		ec.unmarshalInputConversationOrder,
+		ec.unmarshalInputCreateImageUploadInput,
+		ec.unmarshalInputCreatePostInput,
+		ec.unmarshalInputDeleteCommentInput,
+		ec.unmarshalInputDeletePostInput,
+		ec.unmarshalInputFollowUserInput,
+		ec.unmarshalInputHideCommentInput,
+		ec.unmarshalInputHideImageInput,
+		ec.unmarshalInputHidePostInput,
+		ec.unmarshalInputImageOrder,
+		ec.unmarshalInputLikePostInput,
+		ec.unmarshalInputLoginInput,
+		ec.unmarshalInputMarkNotificationsReadInput,
+		ec.unmarshalInputMessageOrder,
+		ec.unmarshalInputNotificationOrder,
+		ec.unmarshalInputOpenBillingPortalInput,
+		ec.unmarshalInputPostByIDsInput,
+		ec.unmarshalInputPostFilter,
+		ec.unmarshalInputPostOrder,
+		ec.unmarshalInputPublishPostInput,
+		ec.unmarshalInputRefreshSessionInput,
+		ec.unmarshalInputRegisterInput,
+		ec.unmarshalInputRequestPasswordResetInput,
+		ec.unmarshalInputResetPasswordInput,
+		ec.unmarshalInputRetryJobInput,
+		ec.unmarshalInputRevokeSessionInput,
+		ec.unmarshalInputSendMessageInput,
+		ec.unmarshalInputSetMembershipPlanInput,
+		ec.unmarshalInputSetMessagePolicyInput,
+		ec.unmarshalInputSetPasswordInput,
+		ec.unmarshalInputSetUserRoleInput,
+		ec.unmarshalInputStartMembershipCheckoutInput,
+		ec.unmarshalInputStartSignInInput,
+		ec.unmarshalInputTagByIDsInput,
+		ec.unmarshalInputTagFilter,
+		ec.unmarshalInputTagOrder,
+		ec.unmarshalInputUnbanUserInput,
+		ec.unmarshalInputUnfollowUserInput,
+		ec.unmarshalInputUnhideCommentInput,
+		ec.unmarshalInputUnhidePostInput,
+		ec.unmarshalInputUnlikePostInput,
+		ec.unmarshalInputUnlinkIdentityInput,
+		ec.unmarshalInputUpdateNotificationSettingsInput,
+		ec.unmarshalInputUpdatePostInput,
+		ec.unmarshalInputUpdateProfileInput,
+		ec.unmarshalInputUploadImageInput,
+		ec.unmarshalInputUserByIDsInput,
+		ec.unmarshalInputUserFilter,
+		ec.unmarshalInputUserOrder,
+		ec.unmarshalInputVerifyEmailInput,
+	)
+})
+
+// resolvers are the resolver roots' resolvers an operation asked for.
+type resolvers struct {
+	mu           mutex
+	Comment      CommentResolver
+	Entity       EntityResolver
+	Image        ImageResolver
+	Job          JobResolver
+	JobPage      JobPageResolver
+	Membership   MembershipResolver
+	Mutation     MutationResolver
+	Post         PostResolver
+	Query        QueryResolver
+	Session      SessionResolver
+	Subscription SubscriptionResolver
+	Tag          TagResolver
+	User         UserResolver
+}
+
+func (ec *executionContext) resolverComment() CommentResolver {
+	r := &ec.resolvers
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.Comment == nil {
+		r.Comment = ec.Resolvers.Comment()
+	}
+	return r.Comment
+}
+
+func (ec *executionContext) resolverEntity() EntityResolver {
+	r := &ec.resolvers
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.Entity == nil {
+		r.Entity = ec.Resolvers.Entity()
+	}
+	return r.Entity
+}
+
+func (ec *executionContext) resolverImage() ImageResolver {
+	r := &ec.resolvers
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.Image == nil {
+		r.Image = ec.Resolvers.Image()
+	}
+	return r.Image
+}
+
+func (ec *executionContext) resolverJob() JobResolver {
+	r := &ec.resolvers
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.Job == nil {
+		r.Job = ec.Resolvers.Job()
+	}
+	return r.Job
+}
+
+func (ec *executionContext) resolverJobPage() JobPageResolver {
+	r := &ec.resolvers
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.JobPage == nil {
+		r.JobPage = ec.Resolvers.JobPage()
+	}
+	return r.JobPage
+}
+
+func (ec *executionContext) resolverMembership() MembershipResolver {
+	r := &ec.resolvers
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.Membership == nil {
+		r.Membership = ec.Resolvers.Membership()
+	}
+	return r.Membership
+}
+
+func (ec *executionContext) resolverMutation() MutationResolver {
+	r := &ec.resolvers
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.Mutation == nil {
+		r.Mutation = ec.Resolvers.Mutation()
+	}
+	return r.Mutation
+}
+
+func (ec *executionContext) resolverPost() PostResolver {
+	r := &ec.resolvers
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.Post == nil {
+		r.Post = ec.Resolvers.Post()
+	}
+	return r.Post
+}
+
+func (ec *executionContext) resolverQuery() QueryResolver {
+	r := &ec.resolvers
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.Query == nil {
+		r.Query = ec.Resolvers.Query()
+	}
+	return r.Query
+}
+
+func (ec *executionContext) resolverSession() SessionResolver {
+	r := &ec.resolvers
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.Session == nil {
+		r.Session = ec.Resolvers.Session()
+	}
+	return r.Session
+}
+
+func (ec *executionContext) resolverSubscription() SubscriptionResolver {
+	r := &ec.resolvers
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.Subscription == nil {
+		r.Subscription = ec.Resolvers.Subscription()
+	}
+	return r.Subscription
+}
+
+func (ec *executionContext) resolverTag() TagResolver {
+	r := &ec.resolvers
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.Tag == nil {
+		r.Tag = ec.Resolvers.Tag()
+	}
+	return r.Tag
+}
+
+func (ec *executionContext) resolverUser() UserResolver {
+	r := &ec.resolvers
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.User == nil {
+		r.User = ec.Resolvers.User()
+	}
+	return r.User
+}

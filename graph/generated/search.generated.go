@@ -743,11 +743,21 @@ func (ec *executionContext) marshalNHighlightPart2githubᚗcomᚋagoraᚋagora�
 }
 
 func (ec *executionContext) marshalNHighlightPart2ᚕgithubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐHighlightPartᚄ(ctx context.Context, sel ast.SelectionSet, v []search.HighlightPart) graphql.Marshaler {
-	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNHighlightPart2githubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐHighlightPart(ctx, sel, v[i])
-	})
+	var ret *graphql.Array
+	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
+		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalNHighlightPart2githubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐHighlightPart(ctx, sel, v[i])
+		})
+	} else {
+		list := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalNHighlightPart2githubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐHighlightPart(ctx, sel, v[i])
+		})
+		ret = &list
+	}
 
 	for _, e := range *ret {
 		if e == graphql.Null {
@@ -769,11 +779,21 @@ func (ec *executionContext) marshalNPostSearchConnection2ᚖgithubᚗcomᚋagora
 }
 
 func (ec *executionContext) marshalNPostSearchEdge2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐPostEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*search.PostEdge) graphql.Marshaler {
-	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNPostSearchEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐPostEdge(ctx, sel, v[i])
-	})
+	var ret *graphql.Array
+	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
+		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalNPostSearchEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐPostEdge(ctx, sel, v[i])
+		})
+	} else {
+		list := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+			fc := graphql.GetFieldContext(ctx)
+			fc.Result = &v[i]
+			return ec.marshalNPostSearchEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐPostEdge(ctx, sel, v[i])
+		})
+		ret = &list
+	}
 
 	for _, e := range *ret {
 		if e == graphql.Null {
