@@ -73,15 +73,9 @@ var errDuplicate = errors.New("duplicate event")
 func (s *Service) receive(ctx context.Context, ev stripe.Event, payload []byte) error {
 	err := database.InTx(ctx, s.client, func(ctx context.Context, tx *ent.Tx) error {
 		ctx = system(ctx)
-		seen, err := tx.StripeEvent.Query().Where(stripeevent.EventID(ev.ID)).Exist(ctx)
-		if err != nil {
-			return err
-		}
-		if seen {
-			return errDuplicate
-		}
+		// The event ID is unique: a duplicate delivery fails here, and its transaction rolls back.
 		if err := tx.StripeEvent.Create().SetEventID(ev.ID).SetType(string(ev.Type)).SetPayload(payload).Exec(ctx); err != nil {
-			if ent.IsConstraintError(err) { // the same event delivered twice at once
+			if ent.IsConstraintError(err) {
 				return errDuplicate
 			}
 			return err
