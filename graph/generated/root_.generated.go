@@ -4347,7 +4347,7 @@ input SetMembershipPlanInput {
   currency: String!
   "What members get: up to 500 characters."
   description: String
-  "Whether new members may join (default true)."
+  "Whether new members may join: true for a new plan when absent; absent on a change, it stays as it was."
   active: Boolean
 }
 

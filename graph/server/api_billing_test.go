@@ -173,6 +173,12 @@ func TestMembershipStripeCalls(t *testing.T) {
 	if p := plan.SetMembershipPlan.Plan; p.MonthlyPrice != 900 || p.Currency != "eur" || p.Description != "Early drafts" {
 		t.Fatalf("changed plan: %+v", p)
 	}
+	// A paused plan stays paused through a price change that does not mention it.
+	a.as(ana).Do(t, `mutation { setMembershipPlan(input: {monthlyPrice: 900, currency: "eur", active: false}) { plan { active } } }`, nil, &plan)
+	a.as(ana).Do(t, `mutation { setMembershipPlan(input: {monthlyPrice: 1000, currency: "eur"}) { plan { monthlyPrice active } } }`, nil, &plan)
+	if p := plan.SetMembershipPlan.Plan; p.MonthlyPrice != 1000 || p.Active {
+		t.Fatalf("paused plan after a price change: %+v", p)
+	}
 }
 
 // fakeStripe serves what the webhook jobs read from Stripe, GET /v1/subscriptions/{id}, from

@@ -161,12 +161,15 @@ func (s *Service) SetPlan(ctx context.Context, in PlanInput) (*ent.MembershipPla
 	if err != nil {
 		return nil, err
 	}
-	productID, priceID := "", ""
+	productID, priceID, active := "", "", true
 	if old != nil {
-		productID, priceID = old.StripeProductID, old.StripePriceID
+		productID, priceID, active = old.StripeProductID, old.StripePriceID, old.Active
 		if in.Description == nil {
 			desc = old.Description
 		}
+	}
+	if in.Active != nil {
+		active = *in.Active
 	}
 	if productID == "" {
 		params := &stripe.ProductCreateParams{
@@ -195,10 +198,6 @@ func (s *Service) SetPlan(ctx context.Context, in PlanInput) (*ent.MembershipPla
 			return nil, stripeErr("create price", err)
 		}
 		priceID = price.ID
-	}
-	active := true
-	if in.Active != nil {
-		active = *in.Active
 	}
 	var saved *ent.MembershipPlan
 	err = database.InTx(ctx, s.client, func(ctx context.Context, tx *ent.Tx) error {

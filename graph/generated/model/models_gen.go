@@ -399,7 +399,7 @@ type SetMembershipPlanInput struct {
 	Currency string `json:"currency"`
 	// What members get: up to 500 characters.
 	Description *string `json:"description,omitempty"`
-	// Whether new members may join (default true).
+	// Whether new members may join: true for a new plan when absent; absent on a change, it stays as it was.
 	Active *bool `json:"active,omitempty"`
 }
 
