@@ -64,12 +64,14 @@ func BenchmarkFeedPage(b *testing.B) {
 }
 
 // postsPageAllocations is the most heap allocations the posts page may cost the server (see
-// TestPostsPageAllocations): 2,960 to 2,982 measured (from 6,980 to 7,009 before graph/execpatch.go
+// TestPostsPageAllocations): 2,593 to 2,595 measured (from 6,980 to 7,009 before graph/execpatch.go
 // resolved fields without middleware closures, marshaled lists sequentially and objects through
-// its own field set), and a margin. Lower it when a change saves some. Of those, ent with pgx and
-// database/sql make about 2,200 (row scanning, edges, SQL building, a driver connection per
-// statement), gqlgen's execution about 450, Agora's code with net/http about 300.
-const postsPageAllocations = 3100
+// its own field set; from 2,960 to 2,982 before each query scanned its rows into the same values,
+// ent/template/scan.tmpl), and a margin. Lower it when a change saves some. Of those, ent with pgx
+// and database/sql make about 1,800 (a value per column and row in the driver, edges, SQL
+// building, a driver connection per statement), gqlgen's execution about 450, Agora's code with
+// net/http about 300.
+const postsPageAllocations = 2700
 
 // TestPostsPageAllocations: the posts page, served as in BenchmarkFeedPage/posts, allocates at
 // most postsPageAllocations times. Allocation and GC were most of the server's CPU per page:
