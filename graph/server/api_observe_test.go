@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -340,51 +341,87 @@ func TestAccessLogLine(t *testing.T) {
 // connections open and in use while requests hold them, and the waits of a request that found
 // none free.
 func TestMetricsDBPool(t *testing.T) {
-	// No job workers: the pool is the requests' alone.
-	eachDBWith(t, func(cfg *config.Config) { cfg.Jobs.Workers = false }, func(t *testing.T, a *api) {
-		scrape := func() map[string]float64 { return testenv.Scrape(t, a.srv.URL+"/metrics") }
-		max := 10.0 // newAPI's PostgreSQL pool
-		if a.db.Dialect == "sqlite3" || a.db.Dialect == "sqlite" {
-			max = 8
-		}
-		a.register(t, "ada") // the pool has been used
-		s := scrape()
-		if s["agora_db_pool_max_connections"] != max || s["agora_db_pool_open_connections"] < 1 ||
-			s["agora_db_pool_open_connections"] != s["agora_db_pool_in_use_connections"]+s["agora_db_pool_idle_connections"] {
-			t.Fatalf("an idle pool: %v", poolSamples(s))
-		}
+	for _, name := range []string{"postgres", "sqlite"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			// Once armed, started hears of a statement before it asks the pool for a connection.
+			var armed atomic.Bool
+			started := make(chan struct{}, 1)
+			onStatement := func(context.Context, string, []any) {
+				if armed.Load() {
+					select {
+					case started <- struct{}{}:
+					default:
+					}
+				}
+			}
+			o, max := database.Options{SQLitePath: filepath.Join(t.TempDir(), "agora.db"), OnStatement: onStatement}, 8.0
+			if name == "postgres" {
+				o, max = database.Options{PostgresURL: testenv.PostgresURL(t), MaxConns: 10, OnStatement: onStatement}, 10
+			}
+			db := openDB(t, o)
+			if _, err := db.Migrate(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			// No job workers: the pool is the requests' alone.
+			a := startAPIWith(t, db, nil, func(cfg *config.Config) { cfg.Jobs.Workers = false })
+			scrape := func() map[string]float64 { return testenv.Scrape(t, a.srv.URL+"/metrics") }
+			a.register(t, "ada") // the pool has been used
+			// Open connections are in use or idle, once none is still being opened.
+			var s map[string]float64
+			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				s = scrape()
+				if s["agora_db_pool_open_connections"] == s["agora_db_pool_in_use_connections"]+s["agora_db_pool_idle_connections"] || time.Now().After(deadline) {
+					break
+				}
+			}
+			if s["agora_db_pool_max_connections"] != max || s["agora_db_pool_open_connections"] < 1 ||
+				s["agora_db_pool_open_connections"] != s["agora_db_pool_in_use_connections"]+s["agora_db_pool_idle_connections"] {
+				t.Fatalf("an idle pool: %v", poolSamples(s))
+			}
 
-		// Hold every connection, as long transactions would.
-		var held []*sql.Conn
-		for range int(max) {
-			c, err := a.db.SQL.Conn(t.Context())
-			if err != nil {
-				t.Fatal(err)
+			// Hold every connection, as long transactions would.
+			var held []*sql.Conn
+			for range int(max) {
+				c, err := a.db.SQL.Conn(t.Context())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := c.PingContext(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				held = append(held, c)
 			}
-			if err := c.PingContext(t.Context()); err != nil {
-				t.Fatal(err)
+			before := scrape()
+			if before["agora_db_pool_in_use_connections"] != max || before["agora_db_pool_open_connections"] != max || before["agora_db_pool_idle_connections"] != 0 {
+				t.Fatalf("every connection held: %v", poolSamples(before))
 			}
-			held = append(held, c)
-		}
-		s = scrape()
-		if s["agora_db_pool_in_use_connections"] != max || s["agora_db_pool_open_connections"] != max || s["agora_db_pool_idle_connections"] != 0 {
-			t.Fatalf("every connection held: %v", poolSamples(s))
-		}
-		// A request now waits for a connection, until one is released.
-		done := make(chan testenv.Response, 1)
-		go func() { done <- a.Post(t, `{ users(first: 1) { totalCount } }`, nil) }()
-		time.Sleep(300 * time.Millisecond)
-		for _, c := range held {
-			c.Close()
-		}
-		if r := <-done; len(r.Errors) > 0 {
-			t.Fatalf("the waiting request: %+v", r.Errors)
-		}
-		s = scrape()
-		if s["agora_db_pool_waits_total"] < 1 || s["agora_db_pool_wait_seconds_total"] < 0.1 || s["agora_db_pool_in_use_connections"] >= max {
-			t.Fatalf("after a wait: %v", poolSamples(s))
-		}
-	})
+			// A request now waits for a connection, until one is released: its statement is about
+			// to ask the pool for one, and finds none for as long as they are held.
+			const hold = 200 * time.Millisecond
+			done := make(chan testenv.Response, 1)
+			armed.Store(true)
+			go func() { done <- a.Post(t, `{ users(first: 1) { edges { node { username } } } }`, nil) }()
+			select {
+			case <-started:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the request never ran its statement")
+			}
+			time.Sleep(hold)
+			for _, c := range held {
+				c.Close()
+			}
+			if r := <-done; len(r.Errors) > 0 {
+				t.Fatalf("the waiting request: %+v", r.Errors)
+			}
+			after := scrape()
+			waits := after["agora_db_pool_waits_total"] - before["agora_db_pool_waits_total"]
+			waited := after["agora_db_pool_wait_seconds_total"] - before["agora_db_pool_wait_seconds_total"]
+			if waits < 1 || waited < hold.Seconds()/2 || after["agora_db_pool_in_use_connections"] >= max {
+				t.Fatalf("after a wait of %s: %v more waits, %.3fs more waited; %v", hold, waits, waited, poolSamples(after))
+			}
+		})
+	}
 }
 
 func poolSamples(s map[string]float64) map[string]float64 {
