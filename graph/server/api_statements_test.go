@@ -78,6 +78,10 @@ func TestStatementCount(t *testing.T) {
 			"people suggestions": `query($n: Int!) { searchUsers(query: "auth", first: $n) { edges { node { username followerCount } } } }`,
 			"filtered posts": `query($n: Int!) { posts(first: $n, where: {tags: ["go", "sql"], authorUsername: "author1", publishedBefore: "2100-01-01T00:00:00Z"}) {
 			  totalCount edges { node { id title author { username } tags { name } commentCount } } pageInfo { hasNextPage endCursor } } }`,
+			// Counts and flags of users below a list's comments: queued by loader.Prefetch as field
+			// collection loads them (users read with some columns only queue none).
+			"comment authors": `query($n: Int!) { feed(first: $n) { edges { node { author { username }
+			  comments(first: 3) { edges { node { author { username followerCount viewerIsFollowing } } } } } } } }`,
 			// Covers of a list: their URLs need the post's visibility, loaded in one batch.
 			"posts page with covers": `query($n: Int!) { posts(first: $n) { edges { node { id cover { url(width: 256) width status } } } } }`,
 		} {

@@ -17,6 +17,10 @@ import (
 // their IDs go to the loaders of the fields the operation selects, at once. Each kind is then
 // fetched in one batch, and the field resolvers find their values cached, however late they run.
 //
+// A query that reads only some columns loads nothing for them: field collection reads only some
+// when the selection holds no field a resolver computes (no count, no viewer flag), so the feed's
+// comment authors, say, queue no follower counts while its post authors do.
+//
 // A page of posts that selects the count of their comments' connection (comments { totalCount })
 // has it counted by field collection while the page loads; when the operation also selects
 // commentCount, which counts the same comments (those the viewer may see), that count primes
@@ -28,6 +32,9 @@ func Prefetch() ent.Interceptor {
 			// Inside a transaction a write is reading what it is about to change: the request's
 			// loaders must not remember that.
 			if l == nil || ent.TxFromContext(ctx) != nil {
+				return next.Query(ctx, q)
+			}
+			if columnsOnly(q) {
 				return next.Query(ctx, q)
 			}
 			var counted *commentCounts
@@ -54,6 +61,13 @@ func Prefetch() ent.Interceptor {
 			return v, err
 		})
 	})
+}
+
+// columnsOnly reports whether q reads only some of its type's columns (ent.UserQuery and the
+// others Prefetch primes for).
+func columnsOnly(q ent.Query) bool {
+	s, ok := q.(interface{ SelectedFields() []string })
+	return ok && len(s.SelectedFields()) > 0
 }
 
 // commentTotal is a row of the grouped count that field collection runs for the totalCount of
