@@ -157,3 +157,43 @@ func seedFeed(t testing.TB, a *api, authors []user, reader user, n int) {
 		}
 	}
 }
+
+// TestStatementCountNodes: posts by ID come from the second level, without field collection; the
+// fields below them (author, tags and their counts) still load in one batch per kind, however many
+// posts are asked for, also on a cold cache.
+func TestStatementCountNodes(t *testing.T) {
+	a := newAPI(t, "postgres")
+	reader := a.register(t, "reader")
+	authors := make([]user, 10)
+	for i := range authors {
+		authors[i] = a.register(t, fmt.Sprintf("author%d", i))
+	}
+	seedFeed(t, a, authors, reader, 40)
+	ids, err := a.db.Client.Post.Query().IDs(privacy.DecisionContext(context.Background(), privacy.Allow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := a.as(reader)
+	c.Post(t, `{ viewer { username } }`, nil) // the session, cached
+	const query = `query($ids: [ID!]!) { nodes(ids: $ids) { ... on Post { title likeCount
+	  author { username followerCount viewerIsFollowing } tags { name postCount } } } }`
+	statements := func(ids []int) int {
+		vars := make([]string, len(ids))
+		for i, id := range ids {
+			vars[i] = strconv.Itoa(id)
+		}
+		r := c.Post(t, query, map[string]any{"ids": vars})
+		if len(r.Errors) > 0 {
+			t.Fatalf("nodes: %+v", r.Errors)
+		}
+		n, _ := r.Extensions["dbStatements"].(float64)
+		return int(n)
+	}
+	// Each on a cold cache for its posts; the other 30 have five authors more, and their tags
+	// are new but two.
+	small, large := statements(ids[:5]), statements(ids[5:35])
+	t.Logf("nodes: %d SQL statements for 5 posts, %d for 30", small, large)
+	if large > small {
+		t.Errorf("nodes of 30 posts cost %d statements, of 5 posts %d", large, small)
+	}
+}

@@ -144,11 +144,15 @@ func (l *Loaders) primeCommentCounts(ids []int, counted *commentCounts) bool {
 }
 
 // primeCachedPosts is primePosts for posts from the second level, whose edges field collection
-// did not load: their authors and tags are queued too.
+// did not load: their authors and tags are queued too, and the authors' counts and flags, since
+// UserByID's users do not pass Prefetch either (the tags' are queued by TagsByPost).
 func (l *Loaders) primeCachedPosts(ctx context.Context, posts []*ent.Post) {
 	l.primePosts(ctx, posts, nil)
 	authors := idsOf(posts, func(p *ent.Post) int { return p.AuthorID })
 	prefetch(l, ctx, authors, "author", l.UserByID)
+	if len(authors) > 0 && l.selects(ctx, "author") {
+		l.primeUserIDs(ctx, authors)
+	}
 	prefetch(l, ctx, idsOf(posts, func(p *ent.Post) int { return p.ID }), "tags", l.TagsByPost)
 }
 
@@ -157,7 +161,10 @@ func (l *Loaders) primeTags(ctx context.Context, tags []*ent.Tag) {
 }
 
 func (l *Loaders) primeUsers(ctx context.Context, users []*ent.User) {
-	ids := idsOf(users, func(u *ent.User) int { return u.ID })
+	l.primeUserIDs(ctx, idsOf(users, func(u *ent.User) int { return u.ID }))
+}
+
+func (l *Loaders) primeUserIDs(ctx context.Context, ids []int) {
 	prefetch(l, ctx, ids, "followerCount", l.FollowerCountByUser)
 	prefetch(l, ctx, ids, "followingCount", l.FollowingCountByUser)
 	prefetch(l, ctx, ids, "viewerIsFollowing", l.ViewerFollowsByUser)
