@@ -62,6 +62,34 @@ func TestModeration(t *testing.T) {
 		if out.Post.CommentCount != 1 {
 			t.Fatalf("the comment's author no longer sees it: %d", out.Post.CommentCount)
 		}
+		// In a list, commentCount comes from the count field collection makes for the comments'
+		// totalCount when both are selected (loader.Prefetch): the same comments, as each viewer sees them.
+		for _, c := range []struct {
+			name string
+			as   string
+			want int
+		}{{"anonymous", "", 0}, {"the comment's author", bob.Token, 1}, {"the post's author", ada.Token, 0}, {"moderator", mod.Token, 1}} {
+			var list struct {
+				Posts struct {
+					Edges []struct {
+						Node struct {
+							CommentCount int
+							Comments     struct{ TotalCount int }
+							None         struct{ TotalCount int }
+						}
+					}
+				}
+			}
+			a.As(c.as).Do(t, `{ posts(first: 5) { edges { node { commentCount comments(first: 2) { totalCount }
+			  none: comments(first: 0) { totalCount } } } } }`, nil, &list)
+			if len(list.Posts.Edges) != 1 {
+				t.Fatalf("%s: %d posts, want 1", c.name, len(list.Posts.Edges))
+			}
+			n := list.Posts.Edges[0].Node
+			if n.CommentCount != c.want || n.Comments.TotalCount != c.want || n.None.TotalCount != c.want {
+				t.Errorf("%s: commentCount %d, comments' totalCount %d and %d, want %d", c.name, n.CommentCount, n.Comments.TotalCount, n.None.TotalCount, c.want)
+			}
+		}
 		a.as(mod).Do(t, `mutation($id: ID!) { deleteComment(input: {id: $id}) { deletedCommentID } }`, cvars, nil)
 		a.as(mod).Do(t, `mutation($id: ID!) { deletePost(input: {id: $id}) { deletedPostID } }`, vars, nil)
 		if n := a.count(t, "posts") + a.count(t, "comments"); n != 0 {

@@ -60,8 +60,9 @@ func TestStatementCount(t *testing.T) {
 		}
 		// The most statements a query may cost, warm (lower them when a change saves some): the
 		// posts page went from 7 to 5 when pageInfo stopped costing a COUNT of all posts and a
-		// grouped COUNT of the page's comments.
-		budget := map[string]int{"feed page": 10, "tag list": 1, "posts page": 5, "posts page with covers": 2}
+		// grouped COUNT of the page's comments; the feed page from 10 to 9 when commentCount took the
+		// count field collection makes for its comments' totalCount.
+		budget := map[string]int{"feed page": 9, "tag list": 1, "posts page": 5, "posts page with covers": 2}
 		for name, query := range map[string]string{
 			"feed page": feedPage,
 			"tag list":  `query($n: Int!) { tags(first: $n) { edges { node { name postCount } } } }`,
@@ -77,6 +78,10 @@ func TestStatementCount(t *testing.T) {
 			"people suggestions": `query($n: Int!) { searchUsers(query: "auth", first: $n) { edges { node { username followerCount } } } }`,
 			"filtered posts": `query($n: Int!) { posts(first: $n, where: {tags: ["go", "sql"], authorUsername: "author1", publishedBefore: "2100-01-01T00:00:00Z"}) {
 			  totalCount edges { node { id title author { username } tags { name } commentCount } } pageInfo { hasNextPage endCursor } } }`,
+			// Counts and flags of users below a list's comments: queued by loader.Prefetch as field
+			// collection loads them (users read with some columns only queue none).
+			"comment authors": `query($n: Int!) { feed(first: $n) { edges { node { author { username }
+			  comments(first: 3) { edges { node { author { username followerCount viewerIsFollowing } } } } } } } }`,
 			// Covers of a list: their URLs need the post's visibility, loaded in one batch.
 			"posts page with covers": `query($n: Int!) { posts(first: $n) { edges { node { id cover { url(width: 256) width status } } } } }`,
 		} {
@@ -150,5 +155,45 @@ func seedFeed(t testing.TB, a *api, authors []user, reader user, n int) {
 		if err := c.Like.Create().SetPostID(p.ID).SetUserID(readerID).Exec(ctx); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestStatementCountNodes: posts by ID come from the second level, without field collection; the
+// fields below them (author, tags and their counts) still load in one batch per kind, however many
+// posts are asked for, also on a cold cache.
+func TestStatementCountNodes(t *testing.T) {
+	a := newAPI(t, "postgres")
+	reader := a.register(t, "reader")
+	authors := make([]user, 10)
+	for i := range authors {
+		authors[i] = a.register(t, fmt.Sprintf("author%d", i))
+	}
+	seedFeed(t, a, authors, reader, 40)
+	ids, err := a.db.Client.Post.Query().IDs(privacy.DecisionContext(context.Background(), privacy.Allow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := a.as(reader)
+	c.Post(t, `{ viewer { username } }`, nil) // the session, cached
+	const query = `query($ids: [ID!]!) { nodes(ids: $ids) { ... on Post { title likeCount
+	  author { username followerCount viewerIsFollowing } tags { name postCount } } } }`
+	statements := func(ids []int) int {
+		vars := make([]string, len(ids))
+		for i, id := range ids {
+			vars[i] = strconv.Itoa(id)
+		}
+		r := c.Post(t, query, map[string]any{"ids": vars})
+		if len(r.Errors) > 0 {
+			t.Fatalf("nodes: %+v", r.Errors)
+		}
+		n, _ := r.Extensions["dbStatements"].(float64)
+		return int(n)
+	}
+	// Each on a cold cache for its posts; the other 30 have five authors more, and their tags
+	// are new but two.
+	small, large := statements(ids[:5]), statements(ids[5:35])
+	t.Logf("nodes: %d SQL statements for 5 posts, %d for 30", small, large)
+	if large > small {
+		t.Errorf("nodes of 30 posts cost %d statements, of 5 posts %d", large, small)
 	}
 }

@@ -6,21 +6,29 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/apollofederatedtracingv1"
 	"github.com/agora/agora/graph/generated"
+	"github.com/agora/agora/internal/auth"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
 // fieldHooks chooses, once per operation, the field middleware the operation needs, instead of
 // wrapping every field of every operation in all of them (a field middleware costs allocations
-// on each field): authorize when the operation selects a field that carries a rule, the SDL
-// rewrite when it selects Query._service, federated tracing when a router asked for a trace.
-// An operation that needs none resolves its fields directly.
+// on each field): authorize when the operation selects a field whose rule it must check there,
+// the SDL rewrite when it selects Query._service, federated tracing when a router asked for a
+// trace. An operation that needs none resolves its fields directly.
+//
+// A rule that depends on the viewer alone (@authenticated, @requiresScopes) is decided here,
+// once, for the operation's viewer, who is the same for every field of it: when the viewer
+// passes it, authorize would only call the resolver, so it is not installed for it (the signed-in
+// feed, whose root field is @authenticated, then resolves directly, like any public page). A
+// rule the viewer fails, and @policy, which depends on the object the field belongs to, leave
+// authorize installed, which refuses the field as before.
 type fieldHooks struct {
 	chains [1 << 3]graphql.FieldMiddleware // by the needs below, ORed
 }
 
 const (
-	needsAuthorize = 1 << iota // a field with @authenticated, @requiresScopes or @policy
+	needsAuthorize = 1 << iota // a field with @policy, or a rule the viewer fails
 	needsService               // Query._service, whose SDL omitService rewrites
 	needsTrace                 // the ftv1 trace a router asked for
 )
@@ -62,11 +70,11 @@ func (*fieldHooks) ExtensionName() string                   { return "FieldHooks
 func (*fieldHooks) Validate(graphql.ExecutableSchema) error { return nil }
 
 // MutateOperationContext runs after gqlgen set the operation's field middleware, and replaces it.
-func (h *fieldHooks) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+func (h *fieldHooks) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
 	var needs int
 	if oc.Operation != nil {
-		budget := maxNeedsWalk
-		needs = fieldNeeds(oc.Operation.SelectionSet, 0, &budget)
+		w := needsWalk{viewer: auth.FromContext(ctx), budget: maxNeedsWalk}
+		needs = w.fields(oc.Operation.SelectionSet, 0)
 	}
 	if oc.Headers.Get("apollo-federation-include-trace") == "ftv1" { // the tracer's own test
 		needs |= needsTrace
@@ -82,44 +90,59 @@ func (h *fieldHooks) MutateOperationContext(_ context.Context, oc *graphql.Opera
 // operation is taken to need authorize and the SDL rewrite.
 const maxNeedsWalk = 10_000
 
-// fieldNeeds walks a selection set, fragments included, for what needs field middleware.
-func fieldNeeds(set ast.SelectionSet, depth int, budget *int) int {
+// needsWalk walks an operation's selection set, fragments included, for what needs field
+// middleware, as viewer sends it.
+type needsWalk struct {
+	viewer auth.Viewer
+	budget int
+}
+
+func (w *needsWalk) fields(set ast.SelectionSet, depth int) int {
 	needs := 0
 	for _, s := range set {
-		if *budget--; *budget < 0 {
+		if w.budget--; w.budget < 0 {
 			return needsAuthorize | needsService
 		}
 		switch s := s.(type) {
 		case *ast.Field:
-			if s.Definition == nil || hasRule(s.Definition) {
+			if s.Definition == nil || !passes(s.Definition, w.viewer) {
 				needs |= needsAuthorize
 			}
 			if depth == 0 && s.Name == "_service" {
 				needs |= needsService
 			}
-			needs |= fieldNeeds(s.SelectionSet, depth+1, budget)
+			needs |= w.fields(s.SelectionSet, depth+1)
 		case *ast.InlineFragment:
-			needs |= fieldNeeds(s.SelectionSet, depth, budget)
+			needs |= w.fields(s.SelectionSet, depth)
 		case *ast.FragmentSpread:
 			if s.Definition == nil {
 				needs |= needsAuthorize
 				continue
 			}
-			needs |= fieldNeeds(s.Definition.SelectionSet, depth, budget)
+			needs |= w.fields(s.Definition.SelectionSet, depth)
 		}
 	}
 	return needs
 }
 
-// hasRule reports whether a field carries a directive authorize enforces.
-func hasRule(f *ast.FieldDefinition) bool {
+// passes reports whether v passes every rule of a field that authorize enforces, as far as the
+// viewer alone decides it: false for @policy, which authorize checks against the field's object.
+func passes(f *ast.FieldDefinition, v auth.Viewer) bool {
 	for _, d := range f.Directives {
 		switch d.Name {
-		case "authenticated", "requiresScopes", "policy":
-			return true
+		case "authenticated":
+			if !v.Authenticated() {
+				return false
+			}
+		case "requiresScopes":
+			if !anyAll(groups(d, "scopes"), v.HasScope) {
+				return false
+			}
+		case "policy":
+			return false
 		}
 	}
-	return false
+	return true
 }
 
 // ftv1Traces is gqlgen's federated tracer without its field hook, which fieldHooks installs only

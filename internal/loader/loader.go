@@ -178,9 +178,13 @@ func (l *Loaders) TagsByPost() *dataloadgen.Loader[int, []*ent.Tag] {
 				return nil, []error{err}
 			}
 			tags := make(map[int][]*ent.Tag, len(posts))
+			var all []*ent.Tag
 			for _, p := range posts {
 				tags[p.ID] = p.Edges.Tags
+				all = append(all, p.Edges.Tags...)
 			}
+			// Read without the loaders, so Prefetch did not see them: queue their fields here.
+			l.primeTags(ctx, all)
 			out := make([][]*ent.Tag, len(ids))
 			for i, id := range ids {
 				out[i] = tags[id]

@@ -52,7 +52,7 @@ func Nodes(ctx context.Context, client *ent.Client, ids []int) ([]ent.Noder, err
 	}
 	primePosts := l.primeCachedPosts
 	if selectsConnection(ctx, "Post") { // field collection loaded their edges
-		primePosts = l.primePosts
+		primePosts = func(ctx context.Context, posts []*ent.Post) { l.primePosts(ctx, posts, nil) }
 	}
 	if err := place(out, byType[post.Table], posts, primePosts, ctx); err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package loader
 
 import (
 	"context"
+	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vikstrous/dataloadgen"
@@ -15,34 +16,98 @@ import (
 // for a GraphQL request returns posts, users or tags (a page, an eager-loaded edge, node lookups),
 // their IDs go to the loaders of the fields the operation selects, at once. Each kind is then
 // fetched in one batch, and the field resolvers find their values cached, however late they run.
+//
+// A query that reads only some columns loads nothing for them: field collection reads only some
+// when the selection holds no field a resolver computes (no count, no viewer flag), so the feed's
+// comment authors, say, queue no follower counts while its post authors do.
+//
+// A page of posts that selects the count of their comments' connection (comments { totalCount })
+// has it counted by field collection while the page loads; when the operation also selects
+// commentCount, which counts the same comments (those the viewer may see), that count primes
+// CommentCountByPost instead of a second query.
 func Prefetch() ent.Interceptor {
 	return ent.InterceptFunc(func(next ent.Querier) ent.Querier {
 		return ent.QuerierFunc(func(ctx context.Context, q ent.Query) (ent.Value, error) {
-			v, err := next.Query(ctx, q)
 			l := For(ctx)
 			// Inside a transaction a write is reading what it is about to change: the request's
 			// loaders must not remember that.
-			if err != nil || l == nil || ent.TxFromContext(ctx) != nil {
+			if l == nil || ent.TxFromContext(ctx) != nil {
+				return next.Query(ctx, q)
+			}
+			if columnsOnly(q) {
+				return next.Query(ctx, q)
+			}
+			var counted *commentCounts
+			if _, ok := q.(*ent.PostQuery); ok && l.selects(ctx, "commentCount") {
+				counted = &commentCounts{}
+				ctx = context.WithValue(ctx, commentCountsKey{}, counted)
+			}
+			v, err := next.Query(ctx, q)
+			if err != nil {
 				return v, err
 			}
 			switch nodes := v.(type) {
 			case []*ent.Post:
-				l.primePosts(ctx, nodes)
+				l.primePosts(ctx, nodes, counted)
 			case []*ent.Tag:
 				l.primeTags(ctx, nodes)
 			case []*ent.User:
 				l.primeUsers(ctx, nodes)
+			case []commentTotal:
+				if c, _ := ctx.Value(commentCountsKey{}).(*commentCounts); c != nil {
+					c.add(nodes)
+				}
 			}
 			return v, err
 		})
 	})
 }
 
-// primePosts queues loaded posts on the loaders of the fields the operation selects.
-func (l *Loaders) primePosts(ctx context.Context, posts []*ent.Post) {
+// columnsOnly reports whether q reads only some of its type's columns (ent.UserQuery and the
+// others Prefetch primes for).
+func columnsOnly(q ent.Query) bool {
+	s, ok := q.(interface{ SelectedFields() []string })
+	return ok && len(s.SelectedFields()) > 0
+}
+
+// commentTotal is a row of the grouped count that field collection runs for the totalCount of
+// Post.comments under a list of posts (ent/gql_collection.go, the pagination template's
+// load_total): the type is identical to the one it scans into, so Prefetch sees it.
+type commentTotal = struct {
+	NodeID int `sql:"post_id"`
+	Count  int `sql:"count"`
+}
+
+// commentCounts are the comment counts field collection read for the posts of one query: the
+// rows of its grouped count, which leaves out posts without comments.
+type commentCounts struct {
+	mu      sync.Mutex
+	counted bool
+	byPost  map[int]int
+}
+
+type commentCountsKey struct{}
+
+func (c *commentCounts) add(rows []commentTotal) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.counted = true
+	if c.byPost == nil {
+		c.byPost = make(map[int]int, len(rows))
+	}
+	for _, r := range rows {
+		c.byPost[r.NodeID] = r.Count
+	}
+}
+
+// primePosts queues loaded posts on the loaders of the fields the operation selects. counted,
+// when not nil, holds what field collection counted of their comments while they loaded.
+func (l *Loaders) primePosts(ctx context.Context, posts []*ent.Post, counted *commentCounts) {
 	ids := idsOf(posts, func(p *ent.Post) int { return p.ID })
 	prefetch(l, ctx, ids, "likeCount", l.LikeCountByPost)
-	prefetch(l, ctx, ids, "commentCount", l.CommentCountByPost)
+	if !l.primeCommentCounts(ids, counted) {
+		prefetch(l, ctx, ids, "commentCount", l.CommentCountByPost)
+	}
 	prefetch(l, ctx, ids, "viewerHasLiked", l.ViewerLikesByPost)
 	// A members-only body: whether the viewer is a member of its author (ViewerReadsBody).
 	if v := l.viewer; v.Authenticated() && !v.Moderator() && (l.selects(ctx, "body") || l.selects(ctx, "viewerCanRead")) {
@@ -58,12 +123,36 @@ func (l *Loaders) primePosts(ctx context.Context, posts []*ent.Post) {
 	}
 }
 
+// primeCommentCounts gives CommentCountByPost the counts field collection read for ids, and
+// reports whether there were any: it counted every post of the query, through the same privacy
+// rule of comments as CommentCountByPost, for the same viewer (a query as another viewer runs
+// without the request's loaders).
+func (l *Loaders) primeCommentCounts(ids []int, counted *commentCounts) bool {
+	if counted == nil || len(ids) == 0 {
+		return false
+	}
+	counted.mu.Lock()
+	defer counted.mu.Unlock()
+	if !counted.counted {
+		return false
+	}
+	loader := l.CommentCountByPost()
+	for _, id := range ids {
+		loader.Prime(id, counted.byPost[id])
+	}
+	return true
+}
+
 // primeCachedPosts is primePosts for posts from the second level, whose edges field collection
-// did not load: their authors and tags are queued too.
+// did not load: their authors and tags are queued too, and the authors' counts and flags, since
+// UserByID's users do not pass Prefetch either (the tags' are queued by TagsByPost).
 func (l *Loaders) primeCachedPosts(ctx context.Context, posts []*ent.Post) {
-	l.primePosts(ctx, posts)
+	l.primePosts(ctx, posts, nil)
 	authors := idsOf(posts, func(p *ent.Post) int { return p.AuthorID })
 	prefetch(l, ctx, authors, "author", l.UserByID)
+	if len(authors) > 0 && l.selects(ctx, "author") {
+		l.primeUserIDs(ctx, authors)
+	}
 	prefetch(l, ctx, idsOf(posts, func(p *ent.Post) int { return p.ID }), "tags", l.TagsByPost)
 }
 
@@ -72,7 +161,10 @@ func (l *Loaders) primeTags(ctx context.Context, tags []*ent.Tag) {
 }
 
 func (l *Loaders) primeUsers(ctx context.Context, users []*ent.User) {
-	ids := idsOf(users, func(u *ent.User) int { return u.ID })
+	l.primeUserIDs(ctx, idsOf(users, func(u *ent.User) int { return u.ID }))
+}
+
+func (l *Loaders) primeUserIDs(ctx context.Context, ids []int) {
 	prefetch(l, ctx, ids, "followerCount", l.FollowerCountByUser)
 	prefetch(l, ctx, ids, "followingCount", l.FollowingCountByUser)
 	prefetch(l, ctx, ids, "viewerIsFollowing", l.ViewerFollowsByUser)
