@@ -7,6 +7,7 @@ package search
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -56,9 +57,12 @@ func New(client *ent.Client, dialectName string, limiter ratelimit.Limiter, perP
 // document length), so the two databases may order close results differently.
 //
 // Only the newest maxRanked matches are scored: scoring reads each match's document and likes, so
-// a word in most posts would otherwise cost thousands of scores per page. Finding the newest
-// matches walks the posts newest first and stops at maxRanked (a common word) or reads the few
-// matches from the text index (a rare one), whichever the database plans cheaper.
+// a word in most posts would otherwise cost thousands of scores per page. One statement finds
+// them, walking the posts newest first and stopping at maxRanked (a common word) or reading the few
+// matches from the text index (a rare one), whichever the database plans cheaper, and reads what
+// each one's score needs as it goes: its relevance from the document it matched, its age and its
+// likes. The scores are computed and sorted here, and a second statement highlights the page's
+// posts only.
 const (
 	freshnessDays = 180
 	popularityDiv = 5
@@ -114,86 +118,113 @@ func (s *Service) Posts(ctx context.Context, args PageArgs) (*PostConnection, er
 			return nil, err
 		}
 	}
-	m := s.postMatcher(q, at.asOf)
-	// The newest matches, one more than are ranked to tell whether older ones match too. Later
-	// pages find the same ones: they search as of the first page's moment.
-	ids, err := s.searchable(at.asOf).Where(m.matches).
-		Order(ent.Desc(post.FieldPublishedAt), ent.Desc(post.FieldID)).
-		Limit(s.maxRanked + 1).
-		IDs(ctx)
+	m := s.postMatcher(q)
+	rows, err := s.ranked(ctx, m, at, args)
 	if err != nil {
 		return nil, fmt.Errorf("search posts: %w", err)
 	}
 	c := &PostConnection{Edges: []*PostEdge{}, PageInfo: ent.PageInfo{HasPreviousPage: args.After != nil}}
-	if len(ids) > s.maxRanked {
-		ids, c.HasMoreMatches = ids[:s.maxRanked], true
+	if len(rows) > 0 { // every row carries the count
+		c.TotalCount, c.HasMoreMatches = min(rows[0].Matched, s.maxRanked), rows[0].Matched > s.maxRanked
 	}
-	c.TotalCount = len(ids)
-	if len(ids) == 0 {
-		return c, nil
-	}
-	c.Edges, c.PageInfo, err = s.posts(ctx, m, at, args, ids)
+	rows = slices.DeleteFunc(rows, func(r rankedRow) bool { return !r.OnPage })
+	c.Edges, c.PageInfo, err = s.posts(ctx, m, at, args, rows)
 	if err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// posts reads a page of post search results, ranking the posts of ids.
-func (s *Service) posts(ctx context.Context, m postMatcher, at postPosition, args PageArgs, ids []int) ([]*PostEdge, ent.PageInfo, error) {
-	type row struct {
-		ID          int     `sql:"id"`
-		Score       float64 `sql:"score"`
-		Title       string  `sql:"title_highlight"`
-		Description string  `sql:"description_snippet"`
-		Body        string  `sql:"body_snippet"`
-	}
-	var rows []row
-	err := s.searchable(at.asOf).
-		Modify(func(sel *sql.Selector) {
-			m.join(sel)
-			m.among(sel, ids)
-			score := m.score(sel)
-			if s.postgres {
-				// Scored once per post, for both the order and a later page's comparison with its
-				// cursor (OFFSET 0 keeps the subquery a step of its own).
-				exact := score
-				sel.AppendFromExpr(sql.ExprFunc(func(b *sql.Builder) {
-					b.WriteString("LATERAL (SELECT ").Join(exact).WriteString(" AS score OFFSET 0) AS ranked")
-				}))
-				score = sql.Expr("ranked.score")
-			}
-			sel.Select(sel.C(post.FieldID))
-			sel.AppendSelectExprAs(score, "score")
-			sel.AppendSelectExprAs(m.titleHighlight(sel), "title_highlight")
-			sel.AppendSelectExprAs(m.snippet(sel, post.FieldDescription), "description_snippet")
-			sel.AppendSelectExprAs(m.snippet(sel, post.FieldBody), "body_snippet")
+// rankedRow is a post of the page, best first, or (OnPage false) a row read for its count only.
+type rankedRow struct {
+	ID      int     `sql:"id"`
+	Score   float64 `sql:"score"`
+	Matched int     `sql:"matched"` // the newest matches read: maxRanked+1 when older ones match too
+	OnPage  bool    `sql:"on_page"`
+}
+
+// ranked reads, in one statement, the newest maxRanked+1 posts that match as of the position's
+// moment (later pages find the same ones), scores the newest maxRanked of them, and returns
+// the page after the position, best first, one more than asked to tell whether a next page
+// exists. Rows not on the page sort last: one is returned when the page is empty, for the count.
+func (s *Service) ranked(ctx context.Context, m postMatcher, at postPosition, args PageArgs) ([]rankedRow, error) {
+	var rows []rankedRow
+	// The statement nests the query ent builds, privacy rules and all, in the one that ranks.
+	// ent applies ordering last, after every predicate, so an ordering option is what can nest it.
+	nest := func(sel *sql.Selector) {
+		matches := sel.Clone()
+		m.join(matches)
+		matches.Select(matches.C(post.FieldID))
+		matches.AppendSelect(matches.C(post.FieldPublishedAt))
+		matches.AppendSelectExprAs(m.score(matches, at.asOf), "score")
+		matches.OrderBy(sql.Desc(sel.C(post.FieldPublishedAt)), sql.Desc(sel.C(post.FieldID)))
+		matches.Limit(s.maxRanked + 1)
+		matches.As("matches")
+		// The newest maxRanked are ranked; the one more read only tells that older ones match. (The
+		// numbering is out here: SQLite's bm25 cannot be used beside a window function.)
+		onPage := sql.ExprFunc(func(b *sql.Builder) {
+			b.WriteString("(row_number() OVER (ORDER BY published_at DESC, id DESC) <= ").Arg(s.maxRanked)
 			if args.After != nil {
-				sel.Where(sql.P(func(b *sql.Builder) {
-					b.WriteString("(").Join(score).WriteString(" < ").Arg(at.score).
-						WriteString(" OR (").Join(score).WriteString(" = ").Arg(at.score).
-						WriteString(" AND ").Ident(sel.C(post.FieldID)).WriteString(" < ").Arg(at.id).WriteString("))")
-				}))
+				b.WriteString(" AND (score < ").Arg(at.score).WriteString(" OR (score = ").Arg(at.score).
+					WriteString(" AND id < ").Arg(at.id).WriteString("))")
 			}
-			sel.OrderExpr(sql.Expr("score DESC"), sql.Expr(sel.C(post.FieldID)+" DESC"))
-			sel.Limit(args.First + 1)
-		}).
-		Scan(ctx, &rows)
-	if err != nil {
-		return nil, ent.PageInfo{}, fmt.Errorf("search posts: %w", err)
+			b.WriteString(")")
+		})
+		sel.From(matches).SetP(nil)
+		sel.Select("id", "score")
+		sel.AppendSelectExprAs(sql.Expr("count(*) OVER ()"), "matched")
+		sel.AppendSelectExprAs(onPage, "on_page")
+		sel.OrderExpr(sql.Expr("on_page DESC, score DESC, id DESC"))
+		sel.Limit(args.First + 1)
 	}
+	err := s.searchable(at.asOf).Order(nest).
+		Modify(). // a Select, to Scan
+		Scan(ctx, &rows)
+	return rows, err
+}
+
+// posts reads the page's posts with their highlights.
+func (s *Service) posts(ctx context.Context, m postMatcher, at postPosition, args PageArgs, rows []rankedRow) ([]*PostEdge, ent.PageInfo, error) {
 	rows, info := page(rows, args)
-	nodes, err := loader.Nodes(ctx, s.client, idsOf(rows, func(r row) int { return r.ID }))
+	ids := idsOf(rows, func(r rankedRow) int { return r.ID })
+	type highlights struct {
+		ID          int    `sql:"id"`
+		Title       string `sql:"title_highlight"`
+		Description string `sql:"description_snippet"`
+		Body        string `sql:"body_snippet"`
+	}
+	var hs []highlights
+	if len(ids) > 0 {
+		err := s.searchable(at.asOf).
+			Modify(func(sel *sql.Selector) {
+				m.join(sel)
+				m.among(sel, ids)
+				sel.Select(sel.C(post.FieldID))
+				sel.AppendSelectExprAs(m.titleHighlight(sel), "title_highlight")
+				sel.AppendSelectExprAs(m.snippet(sel, post.FieldDescription), "description_snippet")
+				sel.AppendSelectExprAs(m.snippet(sel, post.FieldBody), "body_snippet")
+			}).
+			Scan(ctx, &hs)
+		if err != nil {
+			return nil, info, fmt.Errorf("search posts: %w", err)
+		}
+	}
+	byID := make(map[int]highlights, len(hs))
+	for _, h := range hs {
+		byID[h.ID] = h
+	}
+	nodes, err := loader.Nodes(ctx, s.client, ids)
 	if err != nil {
 		return nil, info, err
 	}
 	edges := []*PostEdge{}
 	for i, r := range rows {
 		p, _ := nodes[i].(*ent.Post)
-		if p == nil { // deleted or hidden since the search read it
+		h, ok := byID[r.ID]
+		if p == nil || !ok { // deleted or hidden since the search read it
 			continue
 		}
-		body := r.Body
+		body := h.Body
 		// A members-only body the viewer may not read gives no passage: the description does.
 		if ok, err := loader.ViewerReadsBody(ctx, p); err != nil {
 			return nil, info, err
@@ -204,8 +235,8 @@ func (s *Service) posts(ctx context.Context, m postMatcher, at postPosition, arg
 			Node:           p,
 			Cursor:         encodePostCursor(postPosition{score: r.Score, id: r.ID, asOf: at.asOf}),
 			Score:          r.Score,
-			TitleHighlight: parseHighlight(r.Title),
-			Snippet:        snippet(r.Description, body),
+			TitleHighlight: parseHighlight(h.Title),
+			Snippet:        snippet(h.Description, body),
 		})
 	}
 	if n := len(edges); n > 0 {
@@ -258,9 +289,8 @@ func snippet(description, body string) Highlight {
 
 // postMatcher writes a post search's SQL for one dialect.
 type postMatcher struct {
-	asOf           time.Time                                    // the position's moment
-	join           func(*sql.Selector)                          // joins the documents the ranking reads, if it needs a join
-	matches        func(*sql.Selector)                          // the search predicate, without the join
+	column         func(string) string                          // a column of posts, named by its table
+	join           func(*sql.Selector)                          // joins the documents that match
 	among          func(*sql.Selector, []int)                   // only the posts of these IDs
 	relevance      func(*sql.Selector, *sql.Builder)            // text relevance, higher is better
 	ageDays        func(*sql.Selector, *sql.Builder, time.Time) // days since publication, as of a moment
@@ -268,7 +298,14 @@ type postMatcher struct {
 	snippet        func(*sql.Selector, string) sql.Querier      // passages of a column around the matches, marked
 }
 
-func (s *Service) postMatcher(q Query, asOf time.Time) postMatcher {
+func (s *Service) postMatcher(q Query) postMatcher {
+	// The posts' columns are named by their table, also where the statement nests them in
+	// another (ranked).
+	d := dialect.SQLite
+	if s.postgres {
+		d = dialect.Postgres
+	}
+	posts := sql.Dialect(d).Table(post.Table)
 	if s.postgres {
 		// The query's text is written into the statement, not passed as an argument: PostgreSQL
 		// then plans each search for how common its words are (walk the newest posts for a
@@ -281,7 +318,7 @@ func (s *Service) postMatcher(q Query, asOf time.Time) postMatcher {
 		}
 		headline := func(sel *sql.Selector, column, options string) sql.Querier {
 			return sql.ExprFunc(func(b *sql.Builder) {
-				b.WriteString("ts_headline('english', ").Ident(sel.C(column)).WriteString(", ")
+				b.WriteString("ts_headline('english', ").Ident(posts.C(column)).WriteString(", ")
 				tsquery(b)
 				b.WriteString(", ").Arg(options).WriteString(")")
 			})
@@ -293,35 +330,37 @@ func (s *Service) postMatcher(q Query, asOf time.Time) postMatcher {
 		// bounds that by one pass over the documents with both words, at the price of a common
 		// phrase, which the walk would find early. On the benchmark's 50 phrases: 83 req/s instead
 		// of 55 at 16 connections, the slowest phrase 223 ms instead of 254.
-		fromIndex := ""
+		documents := func(b *sql.Builder) { b.WriteString("post_search") }
 		if q.HasPhrase() {
-			fromIndex = " OFFSET 0"
+			documents = func(b *sql.Builder) {
+				b.WriteString("(SELECT post_id, document FROM post_search WHERE document @@ ")
+				tsquery(b)
+				b.WriteString(" OFFSET 0) AS post_search")
+			}
 		}
 		return postMatcher{
-			asOf: asOf,
-			// The posts ranked are matches already: each one's document is read by its key, for its
-			// rank only, so that no plan reads the documents of other posts.
-			join: func(*sql.Selector) {},
-			matches: func(sel *sql.Selector) {
+			column: posts.C,
+			// Each match's document, read once: to match and to rank.
+			join: func(sel *sql.Selector) {
+				sel.AppendFromExpr(sql.ExprFunc(documents))
 				sel.Where(sql.P(func(b *sql.Builder) {
-					b.Ident(sel.C(post.FieldID)).WriteString(" IN (SELECT post_id FROM post_search WHERE document @@ ")
+					b.WriteString("post_search.post_id = ").Ident(posts.C(post.FieldID)).WriteString(" AND post_search.document @@ ")
 					tsquery(b)
-					b.WriteString(fromIndex + ")")
 				}))
 			},
 			among: func(sel *sql.Selector, ids []int) { // one argument, whatever the number of IDs
 				sel.Where(sql.P(func(b *sql.Builder) {
-					b.Ident(sel.C(post.FieldID)).WriteString(" = ANY(").Arg(int64s(ids)).WriteString(")")
+					b.Ident(posts.C(post.FieldID)).WriteString(" = ANY(").Arg(int64s(ids)).WriteString(")")
 				}))
 			},
-			relevance: func(sel *sql.Selector, b *sql.Builder) {
-				b.WriteString("(SELECT ts_rank(document, ")
+			relevance: func(_ *sql.Selector, b *sql.Builder) {
+				b.WriteString("ts_rank(post_search.document, ")
 				tsquery(b)
-				b.WriteString(") FROM post_search WHERE post_search.post_id = ").Ident(sel.C(post.FieldID)).WriteString(")")
+				b.WriteString(")")
 			},
 			ageDays: func(sel *sql.Selector, b *sql.Builder, asOf time.Time) {
 				b.WriteString("greatest(date_part('epoch', ").Arg(asOf).WriteString("::timestamptz - ").
-					Ident(sel.C(post.FieldPublishedAt)).WriteString("), 0) / 86400") // in float8: numeric would cost a third more
+					Ident(posts.C(post.FieldPublishedAt)).WriteString("), 0) / 86400") // in float8: numeric would cost a third more
 			},
 			titleHighlight: func(sel *sql.Selector) sql.Querier {
 				return headline(sel, post.FieldTitle, "HighlightAll=true, StartSel="+markStart+", StopSel="+markStop)
@@ -334,22 +373,17 @@ func (s *Service) postMatcher(q Query, asOf time.Time) postMatcher {
 	match := q.FTS5()
 	column := map[string]int{post.FieldTitle: 0, post.FieldDescription: 2, post.FieldBody: 3} // as in the migration
 	return postMatcher{
-		asOf: asOf,
+		column: posts.C,
 		join: func(sel *sql.Selector) {
-			sel.Join(sql.Table("post_search").As("post_search")).OnP(sql.ExprP("post_search.rowid = " + sel.C(post.FieldID)))
+			sel.Join(sql.Table("post_search").As("post_search")).OnP(sql.ExprP("post_search.rowid = " + posts.C(post.FieldID)))
 			sel.Where(sql.P(func(b *sql.Builder) { b.WriteString("post_search MATCH ").Arg(match) }))
 		},
-		matches: func(sel *sql.Selector) {
-			sel.Where(sql.P(func(b *sql.Builder) {
-				b.Ident(sel.C(post.FieldID)).WriteString(" IN (SELECT rowid FROM post_search WHERE post_search MATCH ").Arg(match).WriteString(")")
-			}))
-		},
 		among: func(sel *sql.Selector, ids []int) {
-			sel.Where(sql.InInts(sel.C(post.FieldID), ids...))
+			sel.Where(sql.InInts(posts.C(post.FieldID), ids...))
 		},
 		relevance: func(_ *sql.Selector, b *sql.Builder) { b.WriteString("-bm25(post_search, 5.0, 5.0, 2.0, 1.0)") },
 		ageDays: func(sel *sql.Selector, b *sql.Builder, asOf time.Time) {
-			b.WriteString("max(julianday(").Arg(asOf).WriteString(") - julianday(").Ident(sel.C(post.FieldPublishedAt)).WriteString("), 0)")
+			b.WriteString("max(julianday(").Arg(asOf).WriteString(") - julianday(").Ident(posts.C(post.FieldPublishedAt)).WriteString("), 0)")
 		},
 		titleHighlight: func(*sql.Selector) sql.Querier {
 			return sql.Expr(fmt.Sprintf("highlight(post_search, %d, char(2), char(3))", column[post.FieldTitle]))
@@ -360,16 +394,15 @@ func (s *Service) postMatcher(q Query, asOf time.Time) postMatcher {
 	}
 }
 
-// score writes the post's score (see freshnessDays), as of the position's moment: likes given
-// since do not count yet.
-func (m postMatcher) score(sel *sql.Selector) sql.Querier {
+// score writes a post's score (see freshnessDays) as of a moment: likes given since do not count.
+func (m postMatcher) score(sel *sql.Selector, asOf time.Time) sql.Querier {
 	return sql.ExprFunc(func(b *sql.Builder) {
 		b.WriteString("(")
 		m.relevance(sel, b)
-		b.WriteString(fmt.Sprintf(" * (1 + ln(1 + CAST((SELECT count(*) FROM likes WHERE likes.post_id = %s AND likes.created_at <= ", sel.C(post.FieldID))).
-			Arg(m.asOf).WriteString(fmt.Sprintf(") AS double precision)) / %d)", popularityDiv))
+		b.WriteString(fmt.Sprintf(" * (1 + ln(1 + CAST((SELECT count(*) FROM likes WHERE likes.post_id = %s AND likes.created_at <= ", m.column(post.FieldID))).
+			Arg(asOf).WriteString(fmt.Sprintf(") AS double precision)) / %d)", popularityDiv))
 		b.WriteString(" / (1 + ")
-		m.ageDays(sel, b, m.asOf)
+		m.ageDays(sel, b, asOf)
 		b.WriteString(fmt.Sprintf(" / %d))", freshnessDays))
 	})
 }
