@@ -774,6 +774,14 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{UsersColumns[2], UsersColumns[0]},
 			},
+			{
+				Name:    "user_banned",
+				Unique:  false,
+				Columns: []*schema.Column{UsersColumns[0]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "banned_at IS NOT NULL",
+				},
+			},
 		},
 	}
 	// Tables holds all the tables in the schema.

@@ -264,12 +264,17 @@ func idsOf[T any](rows []T, id func(T) int) []int {
 }
 
 // searchable are the posts a search may return, before privacy rules: published by then, and
-// not by a banned user.
+// not by a banned user. The banned users are read once, from their partial index (user_banned),
+// where looking up each match's author cost a search a quarter of its time for a common word.
 func (s *Service) searchable(asOf time.Time) *ent.PostQuery {
 	return s.client.Post.Query().Where(
 		post.StatusEQ(post.StatusPUBLISHED),
 		post.PublishedAtLTE(asOf),
-		post.HasAuthorWith(user.BannedAtIsNil()),
+		func(sel *sql.Selector) {
+			users := sql.Table(user.Table)
+			sel.Where(sql.NotIn(sel.C(post.FieldAuthorID),
+				sql.Select(users.C(user.FieldID)).From(users).Where(sql.NotNull(users.C(user.FieldBannedAt)))))
+		},
 	)
 }
 
