@@ -5286,7 +5286,7 @@ type Subscription {
   age. Posts by banned users are left out. A MEMBERS post is found by its title, tags and
   description only: its body is not searched, for anyone.
 
-  Only the newest matches are ranked (1,000 unless the server is configured otherwise), so that a
+  Only the newest matches are ranked (500 unless the server is configured otherwise), so that a
   word found in most posts is answered as fast as a rare one: older matches are not returned, and
   ` + "`" + `hasMoreMatches` + "`" + ` says when there are some. Add words to reach them.
   """
@@ -5333,7 +5333,7 @@ type PostSearchConnection {
   "Information to aid in pagination."
   pageInfo: PageInfo!
   """
-  How many posts this search returns across all its pages: every match, up to the newest 1,000
+  How many posts this search returns across all its pages: every match, up to the newest 500
   (the server's limit, ` + "`" + `AGORA_SEARCH_MAX_RANKED` + "`" + `). When ` + "`" + `hasMoreMatches` + "`" + ` is true, more posts
   match than that, and this is a lower bound of how many.
   """

@@ -105,7 +105,7 @@ type Limits struct {
 	RootFields int // AGORA_MAX_ROOT_FIELDS: top-level fields per operation (default 20)
 	Tokens     int // AGORA_MAX_TOKENS: tokens per document (default 15000)
 	Cost       int // AGORA_MAX_COST: connection-aware cost per operation (default 25000)
-	// AGORA_SEARCH_MAX_RANKED: the most matches a post search ranks, the newest (default 1000):
+	// AGORA_SEARCH_MAX_RANKED: the most matches a post search ranks, the newest (default 500):
 	// its cost is bounded by this, however many posts match.
 	SearchRanked int
 }
@@ -202,7 +202,7 @@ func Defaults() Config {
 		},
 		// Generous for Agora's own pages (the feed page costs under 1,000); documents built to
 		// exhaust the server are refused.
-		Limits: Limits{Depth: 12, Aliases: 30, RootFields: 20, Tokens: 15_000, Cost: 25_000, SearchRanked: 1000},
+		Limits: Limits{Depth: 12, Aliases: 30, RootFields: 20, Tokens: 15_000, Cost: 25_000, SearchRanked: 500},
 		GraphQL: GraphQL{Introspection: true, FieldSuggestions: true, GraphiQL: true, OperationTimeout: 15 * time.Second,
 			FederationAuthDirectives: AuthDirectivesFederation},
 		Realtime: Realtime{MaxSubscriptions: 20, SocketRecheck: 30 * time.Second},

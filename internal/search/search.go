@@ -34,7 +34,7 @@ type Service struct {
 }
 
 // DefaultMaxRanked is how many of the newest matches a post search ranks unless configured.
-const DefaultMaxRanked = 1000
+const DefaultMaxRanked = 500
 
 // New returns a Service for a database of the dialect ("postgres" or "sqlite3"). A post search
 // ranks the newest maxRanked posts that match (DefaultMaxRanked when not positive), so that its
