@@ -197,7 +197,7 @@ func (s *Service) posts(ctx context.Context, m postMatcher, at postPosition, arg
 	if len(ids) > 0 {
 		err := s.searchable(at.asOf).
 			Modify(func(sel *sql.Selector) {
-				m.join(sel)
+				m.highlights(sel)
 				m.among(sel, ids)
 				sel.Select(sel.C(post.FieldID))
 				sel.AppendSelectExprAs(m.titleHighlight(sel), "title_highlight")
@@ -295,7 +295,8 @@ func snippet(description, body string) Highlight {
 // postMatcher writes a post search's SQL for one dialect.
 type postMatcher struct {
 	column         func(string) string                          // a column of posts, named by its table
-	join           func(*sql.Selector)                          // joins the documents that match
+	join           func(*sql.Selector)                          // only the posts that match, with what relevance reads
+	highlights     func(*sql.Selector)                          // what titleHighlight and snippet read
 	among          func(*sql.Selector, []int)                   // only the posts of these IDs
 	relevance      func(*sql.Selector, *sql.Builder)            // text relevance, higher is better
 	ageDays        func(*sql.Selector, *sql.Builder, time.Time) // days since publication, as of a moment
@@ -335,33 +336,44 @@ func (s *Service) postMatcher(q Query) postMatcher {
 		// bounds that by one pass over the documents with both words, at the price of a common
 		// phrase, which the walk would find early. On the benchmark's 50 phrases: 83 req/s instead
 		// of 55 at 16 connections, the slowest phrase 223 ms instead of 254.
-		documents := func(b *sql.Builder) { b.WriteString("post_search") }
-		if q.HasPhrase() {
-			documents = func(b *sql.Builder) {
-				b.WriteString("(SELECT post_id, document FROM post_search WHERE document @@ ")
+		join := func(sel *sql.Selector) { // each match's document, read once: to match and to rank
+			sel.AppendFromExpr(sql.Expr("post_search"))
+			sel.Where(sql.P(func(b *sql.Builder) {
+				b.WriteString("post_search.post_id = ").Ident(posts.C(post.FieldID)).WriteString(" AND post_search.document @@ ")
 				tsquery(b)
-				b.WriteString(" OFFSET 0) AS post_search")
+			}))
+		}
+		relevance := func(_ *sql.Selector, b *sql.Builder) {
+			b.WriteString("ts_rank(post_search.document, ")
+			tsquery(b)
+			b.WriteString(")")
+		}
+		if q.HasPhrase() {
+			// The matches from the text index, planned on their own (OFFSET 0); the newest
+			// maxRanked of them read their documents again, by key, to be ranked: carrying every
+			// match's document through the sort by age cost more.
+			join = func(sel *sql.Selector) {
+				sel.Where(sql.P(func(b *sql.Builder) {
+					b.Ident(posts.C(post.FieldID)).WriteString(" IN (SELECT post_id FROM post_search WHERE document @@ ")
+					tsquery(b)
+					b.WriteString(" OFFSET 0)")
+				}))
+			}
+			relevance = func(_ *sql.Selector, b *sql.Builder) {
+				b.WriteString("(SELECT ts_rank(document, ")
+				tsquery(b)
+				b.WriteString(") FROM post_search WHERE post_search.post_id = ").Ident(posts.C(post.FieldID)).WriteString(")")
 			}
 		}
 		return postMatcher{
-			column: posts.C,
-			// Each match's document, read once: to match and to rank.
-			join: func(sel *sql.Selector) {
-				sel.AppendFromExpr(sql.ExprFunc(documents))
-				sel.Where(sql.P(func(b *sql.Builder) {
-					b.WriteString("post_search.post_id = ").Ident(posts.C(post.FieldID)).WriteString(" AND post_search.document @@ ")
-					tsquery(b)
-				}))
-			},
+			column:     posts.C,
+			join:       join,
+			relevance:  relevance,
+			highlights: func(*sql.Selector) {}, // ts_headline reads the posts' own columns
 			among: func(sel *sql.Selector, ids []int) { // one argument, whatever the number of IDs
 				sel.Where(sql.P(func(b *sql.Builder) {
 					b.Ident(posts.C(post.FieldID)).WriteString(" = ANY(").Arg(int64s(ids)).WriteString(")")
 				}))
-			},
-			relevance: func(_ *sql.Selector, b *sql.Builder) {
-				b.WriteString("ts_rank(post_search.document, ")
-				tsquery(b)
-				b.WriteString(")")
 			},
 			ageDays: func(sel *sql.Selector, b *sql.Builder, asOf time.Time) {
 				b.WriteString("greatest(date_part('epoch', ").Arg(asOf).WriteString("::timestamptz - ").
@@ -377,12 +389,14 @@ func (s *Service) postMatcher(q Query) postMatcher {
 	}
 	match := q.FTS5()
 	column := map[string]int{post.FieldTitle: 0, post.FieldDescription: 2, post.FieldBody: 3} // as in the migration
+	join := func(sel *sql.Selector) {
+		sel.Join(sql.Table("post_search").As("post_search")).OnP(sql.ExprP("post_search.rowid = " + posts.C(post.FieldID)))
+		sel.Where(sql.P(func(b *sql.Builder) { b.WriteString("post_search MATCH ").Arg(match) }))
+	}
 	return postMatcher{
-		column: posts.C,
-		join: func(sel *sql.Selector) {
-			sel.Join(sql.Table("post_search").As("post_search")).OnP(sql.ExprP("post_search.rowid = " + posts.C(post.FieldID)))
-			sel.Where(sql.P(func(b *sql.Builder) { b.WriteString("post_search MATCH ").Arg(match) }))
-		},
+		column:     posts.C,
+		join:       join,
+		highlights: join, // highlight() and snippet() read the match
 		among: func(sel *sql.Selector, ids []int) {
 			sel.Where(sql.InInts(posts.C(post.FieldID), ids...))
 		},
