@@ -61,8 +61,8 @@ func New(client *ent.Client, dialectName string, limiter ratelimit.Limiter, perP
 // them, walking the posts newest first and stopping at maxRanked (a common word) or reading the few
 // matches from the text index (a rare one), whichever the database plans cheaper, and reads what
 // each one's score needs as it goes: its relevance from the document it matched, its age and its
-// likes. The scores are computed and sorted here, and a second statement highlights the page's
-// posts only.
+// likes; the same statement ranks them and returns the page. A second statement highlights the
+// page's posts only.
 const (
 	freshnessDays = 180
 	popularityDiv = 5
