@@ -23,17 +23,13 @@ func authorize(ctx context.Context, next graphql.Resolver) (any, error) {
 	}
 	v := auth.FromContext(ctx)
 	for _, d := range fc.Field.Definition.Directives {
-		var ok bool
-		switch d.Name {
-		case "authenticated":
-			ok = v.Authenticated()
-		case "requiresScopes":
-			ok = anyAll(groups(d, "scopes"), v.HasScope)
-		case "policy":
+		ok, decided := viewerPasses(d, v)
+		if !decided {
+			if d.Name != "policy" {
+				continue
+			}
 			obj := parentObject(fc)
 			ok = anyAll(groups(d, "policies"), func(name string) bool { p := policies[name]; return p != nil && p(v, obj) })
-		default:
-			continue
 		}
 		if ok {
 			continue
@@ -47,6 +43,19 @@ func authorize(ctx context.Context, next graphql.Resolver) (any, error) {
 		return deny(ctx, apperr.Forbiddenf("not allowed"))
 	}
 	return next(ctx)
+}
+
+// viewerPasses decides a rule that depends on the viewer alone (@authenticated, @requiresScopes);
+// decided is false for any other directive (@policy depends on the field's object). fieldHooks
+// decides these once per operation with it, authorize per field.
+func viewerPasses(d *ast.Directive, v auth.Viewer) (ok, decided bool) {
+	switch d.Name {
+	case "authenticated":
+		return v.Authenticated(), true
+	case "requiresScopes":
+		return anyAll(groups(d, "scopes"), v.HasScope), true
+	}
+	return false, false
 }
 
 // errUnconfirmed refuses writes to accounts whose address is not confirmed, where the server

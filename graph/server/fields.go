@@ -129,16 +129,7 @@ func (w *needsWalk) fields(set ast.SelectionSet, depth int) int {
 // viewer alone decides it: false for @policy, which authorize checks against the field's object.
 func passes(f *ast.FieldDefinition, v auth.Viewer) bool {
 	for _, d := range f.Directives {
-		switch d.Name {
-		case "authenticated":
-			if !v.Authenticated() {
-				return false
-			}
-		case "requiresScopes":
-			if !anyAll(groups(d, "scopes"), v.HasScope) {
-				return false
-			}
-		case "policy":
+		if ok, decided := viewerPasses(d, v); d.Name == "policy" || decided && !ok {
 			return false
 		}
 	}
