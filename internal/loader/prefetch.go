@@ -30,11 +30,9 @@ func Prefetch() ent.Interceptor {
 		return ent.QuerierFunc(func(ctx context.Context, q ent.Query) (ent.Value, error) {
 			l := For(ctx)
 			// Inside a transaction a write is reading what it is about to change: the request's
-			// loaders must not remember that.
-			if l == nil || ent.TxFromContext(ctx) != nil {
-				return next.Query(ctx, q)
-			}
-			if columnsOnly(q) {
+			// loaders must not remember that. A query of some columns only was collected for a
+			// selection with no field a loader serves.
+			if l == nil || ent.TxFromContext(ctx) != nil || columnsOnly(q) {
 				return next.Query(ctx, q)
 			}
 			var counted *commentCounts
@@ -81,9 +79,8 @@ type commentTotal = struct {
 // commentCounts are the comment counts field collection read for the posts of one query: the
 // rows of its grouped count, which leaves out posts without comments.
 type commentCounts struct {
-	mu      sync.Mutex
-	counted bool
-	byPost  map[int]int
+	mu     sync.Mutex
+	byPost map[int]int // nil until the count ran
 }
 
 type commentCountsKey struct{}
@@ -91,7 +88,6 @@ type commentCountsKey struct{}
 func (c *commentCounts) add(rows []commentTotal) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.counted = true
 	if c.byPost == nil {
 		c.byPost = make(map[int]int, len(rows))
 	}
@@ -133,7 +129,7 @@ func (l *Loaders) primeCommentCounts(ids []int, counted *commentCounts) bool {
 	}
 	counted.mu.Lock()
 	defer counted.mu.Unlock()
-	if !counted.counted {
+	if counted.byPost == nil {
 		return false
 	}
 	loader := l.CommentCountByPost()
