@@ -12,6 +12,7 @@ import (
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
+	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/agora/agora/ent/comment"
@@ -308,9 +309,32 @@ func (_m *CommentQuery) Paginate(
 		}
 	}
 	_m = pager.applyOrder(_m)
-	nodes, err := _m.All(ctx)
+	ctx = setContextOp(ctx, _m.ctx, ent.OpQueryAll)
+	if err := _m.prepareQuery(ctx); err != nil {
+		return nil, err
+	}
+	var more *Comment
+	qr := QuerierFunc(func(ctx context.Context, q Query) (Value, error) {
+		return q.(*CommentQuery).sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
+			if limit < 2 {
+				return
+			}
+			assign, rows := spec.Assign, 0
+			spec.Assign = func(columns []string, values []any) error {
+				if rows++; rows < limit {
+					return assign(columns, values)
+				}
+				more = &Comment{config: _m.config}
+				return more.assignValues(columns, values)
+			}
+		})
+	})
+	nodes, err := withInterceptors[[]*Comment](ctx, _m, qr, _m.inters)
 	if err != nil {
 		return nil, err
+	}
+	if more != nil {
+		nodes = append(nodes, more)
 	}
 	conn.build(nodes, pager, after, first, before, last)
 	return conn, nil
@@ -624,9 +648,32 @@ func (_m *ConversationQuery) Paginate(
 		}
 	}
 	_m = pager.applyOrder(_m)
-	nodes, err := _m.All(ctx)
+	ctx = setContextOp(ctx, _m.ctx, ent.OpQueryAll)
+	if err := _m.prepareQuery(ctx); err != nil {
+		return nil, err
+	}
+	var more *Conversation
+	qr := QuerierFunc(func(ctx context.Context, q Query) (Value, error) {
+		return q.(*ConversationQuery).sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
+			if limit < 2 {
+				return
+			}
+			assign, rows := spec.Assign, 0
+			spec.Assign = func(columns []string, values []any) error {
+				if rows++; rows < limit {
+					return assign(columns, values)
+				}
+				more = &Conversation{config: _m.config}
+				return more.assignValues(columns, values)
+			}
+		})
+	})
+	nodes, err := withInterceptors[[]*Conversation](ctx, _m, qr, _m.inters)
 	if err != nil {
 		return nil, err
+	}
+	if more != nil {
+		nodes = append(nodes, more)
 	}
 	conn.build(nodes, pager, after, first, before, last)
 	return conn, nil
@@ -922,9 +969,32 @@ func (_m *ImageQuery) Paginate(
 		}
 	}
 	_m = pager.applyOrder(_m)
-	nodes, err := _m.All(ctx)
+	ctx = setContextOp(ctx, _m.ctx, ent.OpQueryAll)
+	if err := _m.prepareQuery(ctx); err != nil {
+		return nil, err
+	}
+	var more *Image
+	qr := QuerierFunc(func(ctx context.Context, q Query) (Value, error) {
+		return q.(*ImageQuery).sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
+			if limit < 2 {
+				return
+			}
+			assign, rows := spec.Assign, 0
+			spec.Assign = func(columns []string, values []any) error {
+				if rows++; rows < limit {
+					return assign(columns, values)
+				}
+				more = &Image{config: _m.config}
+				return more.assignValues(columns, values)
+			}
+		})
+	})
+	nodes, err := withInterceptors[[]*Image](ctx, _m, qr, _m.inters)
 	if err != nil {
 		return nil, err
+	}
+	if more != nil {
+		nodes = append(nodes, more)
 	}
 	conn.build(nodes, pager, after, first, before, last)
 	return conn, nil
@@ -1238,9 +1308,32 @@ func (_m *MessageQuery) Paginate(
 		}
 	}
 	_m = pager.applyOrder(_m)
-	nodes, err := _m.All(ctx)
+	ctx = setContextOp(ctx, _m.ctx, ent.OpQueryAll)
+	if err := _m.prepareQuery(ctx); err != nil {
+		return nil, err
+	}
+	var more *Message
+	qr := QuerierFunc(func(ctx context.Context, q Query) (Value, error) {
+		return q.(*MessageQuery).sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
+			if limit < 2 {
+				return
+			}
+			assign, rows := spec.Assign, 0
+			spec.Assign = func(columns []string, values []any) error {
+				if rows++; rows < limit {
+					return assign(columns, values)
+				}
+				more = &Message{config: _m.config}
+				return more.assignValues(columns, values)
+			}
+		})
+	})
+	nodes, err := withInterceptors[[]*Message](ctx, _m, qr, _m.inters)
 	if err != nil {
 		return nil, err
+	}
+	if more != nil {
+		nodes = append(nodes, more)
 	}
 	conn.build(nodes, pager, after, first, before, last)
 	return conn, nil
@@ -1536,9 +1629,32 @@ func (_m *NotificationQuery) Paginate(
 		}
 	}
 	_m = pager.applyOrder(_m)
-	nodes, err := _m.All(ctx)
+	ctx = setContextOp(ctx, _m.ctx, ent.OpQueryAll)
+	if err := _m.prepareQuery(ctx); err != nil {
+		return nil, err
+	}
+	var more *Notification
+	qr := QuerierFunc(func(ctx context.Context, q Query) (Value, error) {
+		return q.(*NotificationQuery).sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
+			if limit < 2 {
+				return
+			}
+			assign, rows := spec.Assign, 0
+			spec.Assign = func(columns []string, values []any) error {
+				if rows++; rows < limit {
+					return assign(columns, values)
+				}
+				more = &Notification{config: _m.config}
+				return more.assignValues(columns, values)
+			}
+		})
+	})
+	nodes, err := withInterceptors[[]*Notification](ctx, _m, qr, _m.inters)
 	if err != nil {
 		return nil, err
+	}
+	if more != nil {
+		nodes = append(nodes, more)
 	}
 	conn.build(nodes, pager, after, first, before, last)
 	return conn, nil
@@ -1834,9 +1950,32 @@ func (_m *PostQuery) Paginate(
 		}
 	}
 	_m = pager.applyOrder(_m)
-	nodes, err := _m.All(ctx)
+	ctx = setContextOp(ctx, _m.ctx, ent.OpQueryAll)
+	if err := _m.prepareQuery(ctx); err != nil {
+		return nil, err
+	}
+	var more *Post
+	qr := QuerierFunc(func(ctx context.Context, q Query) (Value, error) {
+		return q.(*PostQuery).sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
+			if limit < 2 {
+				return
+			}
+			assign, rows := spec.Assign, 0
+			spec.Assign = func(columns []string, values []any) error {
+				if rows++; rows < limit {
+					return assign(columns, values)
+				}
+				more = &Post{config: _m.config}
+				return more.assignValues(columns, values)
+			}
+		})
+	})
+	nodes, err := withInterceptors[[]*Post](ctx, _m, qr, _m.inters)
 	if err != nil {
 		return nil, err
+	}
+	if more != nil {
+		nodes = append(nodes, more)
 	}
 	conn.build(nodes, pager, after, first, before, last)
 	return conn, nil
@@ -2186,9 +2325,32 @@ func (_m *SessionQuery) Paginate(
 		}
 	}
 	_m = pager.applyOrder(_m)
-	nodes, err := _m.All(ctx)
+	ctx = setContextOp(ctx, _m.ctx, ent.OpQueryAll)
+	if err := _m.prepareQuery(ctx); err != nil {
+		return nil, err
+	}
+	var more *Session
+	qr := QuerierFunc(func(ctx context.Context, q Query) (Value, error) {
+		return q.(*SessionQuery).sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
+			if limit < 2 {
+				return
+			}
+			assign, rows := spec.Assign, 0
+			spec.Assign = func(columns []string, values []any) error {
+				if rows++; rows < limit {
+					return assign(columns, values)
+				}
+				more = &Session{config: _m.config}
+				return more.assignValues(columns, values)
+			}
+		})
+	})
+	nodes, err := withInterceptors[[]*Session](ctx, _m, qr, _m.inters)
 	if err != nil {
 		return nil, err
+	}
+	if more != nil {
+		nodes = append(nodes, more)
 	}
 	conn.build(nodes, pager, after, first, before, last)
 	return conn, nil
@@ -2437,9 +2599,32 @@ func (_m *TagQuery) Paginate(
 		}
 	}
 	_m = pager.applyOrder(_m)
-	nodes, err := _m.All(ctx)
+	ctx = setContextOp(ctx, _m.ctx, ent.OpQueryAll)
+	if err := _m.prepareQuery(ctx); err != nil {
+		return nil, err
+	}
+	var more *Tag
+	qr := QuerierFunc(func(ctx context.Context, q Query) (Value, error) {
+		return q.(*TagQuery).sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
+			if limit < 2 {
+				return
+			}
+			assign, rows := spec.Assign, 0
+			spec.Assign = func(columns []string, values []any) error {
+				if rows++; rows < limit {
+					return assign(columns, values)
+				}
+				more = &Tag{config: _m.config}
+				return more.assignValues(columns, values)
+			}
+		})
+	})
+	nodes, err := withInterceptors[[]*Tag](ctx, _m, qr, _m.inters)
 	if err != nil {
 		return nil, err
+	}
+	if more != nil {
+		nodes = append(nodes, more)
 	}
 	conn.build(nodes, pager, after, first, before, last)
 	return conn, nil
@@ -2735,9 +2920,32 @@ func (_m *UserQuery) Paginate(
 		}
 	}
 	_m = pager.applyOrder(_m)
-	nodes, err := _m.All(ctx)
+	ctx = setContextOp(ctx, _m.ctx, ent.OpQueryAll)
+	if err := _m.prepareQuery(ctx); err != nil {
+		return nil, err
+	}
+	var more *User
+	qr := QuerierFunc(func(ctx context.Context, q Query) (Value, error) {
+		return q.(*UserQuery).sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
+			if limit < 2 {
+				return
+			}
+			assign, rows := spec.Assign, 0
+			spec.Assign = func(columns []string, values []any) error {
+				if rows++; rows < limit {
+					return assign(columns, values)
+				}
+				more = &User{config: _m.config}
+				return more.assignValues(columns, values)
+			}
+		})
+	})
+	nodes, err := withInterceptors[[]*User](ctx, _m, qr, _m.inters)
 	if err != nil {
 		return nil, err
+	}
+	if more != nil {
+		nodes = append(nodes, more)
 	}
 	conn.build(nodes, pager, after, first, before, last)
 	return conn, nil

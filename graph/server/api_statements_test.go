@@ -3,7 +3,9 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +13,9 @@ import (
 	"github.com/agora/agora/ent/image"
 	entpost "github.com/agora/agora/ent/post"
 	"github.com/agora/agora/ent/privacy"
+	"github.com/agora/agora/internal/config"
+	"github.com/agora/agora/internal/database"
+	"github.com/agora/agora/internal/testenv"
 )
 
 // feedPage is what the SPA's home page asks for.
@@ -195,5 +200,70 @@ func TestStatementCountNodes(t *testing.T) {
 	t.Logf("nodes: %d SQL statements for 5 posts, %d for 30", small, large)
 	if large > small {
 		t.Errorf("nodes of 30 posts cost %d statements, of 5 posts %d", large, small)
+	}
+}
+
+// TestPageLoadsNoEdgesPastIt: a page reads one item more than it shows, to tell whether there is a
+// next page; no edge of that item is loaded: its author, tags and comments appear in no statement.
+func TestPageLoadsNoEdgesPastIt(t *testing.T) {
+	for _, name := range []string{"postgres", "sqlite"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var (
+				mu        sync.Mutex
+				recording bool
+				args      []any // of every statement while recording
+			)
+			onStatement := func(_ context.Context, _ string, list []any) {
+				mu.Lock()
+				defer mu.Unlock()
+				if recording {
+					args = append(args, list...)
+				}
+			}
+			o := database.Options{SQLitePath: filepath.Join(t.TempDir(), "agora.db"), OnStatement: onStatement}
+			if name == "postgres" {
+				o = database.Options{PostgresURL: testenv.PostgresURL(t), MaxConns: 10, OnStatement: onStatement}
+			}
+			db := openDB(t, o)
+			if _, err := db.Migrate(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			a := startAPIWith(t, db, nil, func(*config.Config) {})
+			// The oldest post, by an author of its own, is the one past a page of two.
+			past, ada, bob := a.register(t, "past"), a.register(t, "ada"), a.register(t, "bob")
+			pastPost := a.createPost(t, past, map[string]any{"title": "Past", "tags": []string{"past"}, "publish": true})
+			a.createPost(t, ada, map[string]any{"title": "Ada's", "tags": []string{"go"}, "publish": true})
+			a.createPost(t, bob, map[string]any{"title": "Bob's", "tags": []string{"go"}, "publish": true})
+
+			mu.Lock()
+			recording = true
+			mu.Unlock()
+			var out struct {
+				Posts struct {
+					PageInfo struct{ HasNextPage bool }
+					Edges    []struct{ Node struct{ ID string } }
+				}
+			}
+			a.Do(t, `{ posts(first: 2) { pageInfo { hasNextPage } edges { node { id author { username } tags { name }
+			  comments(first: 5) { edges { node { id author { username } } } } } } } }`, nil, &out)
+			mu.Lock()
+			defer mu.Unlock()
+			if !out.Posts.PageInfo.HasNextPage || len(out.Posts.Edges) != 2 {
+				t.Fatalf("a page of 2 of 3 posts: %+v", out.Posts)
+			}
+			for _, e := range out.Posts.Edges {
+				if e.Node.ID == pastPost.ID {
+					t.Fatalf("the oldest post is on the page: %+v", out.Posts)
+				}
+			}
+			pastID, _ := strconv.Atoi(pastPost.ID)
+			pastAuthor, _ := strconv.Atoi(past.ID)
+			for _, arg := range args {
+				if fmt.Sprint(arg) == strconv.Itoa(pastID) || fmt.Sprint(arg) == strconv.Itoa(pastAuthor) {
+					t.Fatalf("a statement reads the edges of the post past the page (argument %v): %v", arg, args)
+				}
+			}
+		})
 	}
 }
