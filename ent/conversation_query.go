@@ -548,6 +548,7 @@ func (_q *ConversationQuery) loadParticipants(ctx context.Context, query *UserQu
 	}
 	query.Where(func(s *sql.Selector) {
 		joinT := sql.Table(conversation.ParticipantsTable)
+		s.WithContext(context.WithValue(s.Context(), throughKey{}, "Conversation.participants"))
 		s.Join(joinT).On(s.C(user.FieldID), joinT.C(conversation.ParticipantsPrimaryKey[1]))
 		s.Where(sql.InValues(joinT.C(conversation.ParticipantsPrimaryKey[0]), edgeIDs...))
 		columns := s.SelectedColumns()

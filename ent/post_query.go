@@ -817,6 +817,7 @@ func (_q *PostQuery) loadTags(ctx context.Context, query *TagQuery, nodes []*Pos
 	}
 	query.Where(func(s *sql.Selector) {
 		joinT := sql.Table(post.TagsTable)
+		s.WithContext(context.WithValue(s.Context(), throughKey{}, "Post.tags"))
 		s.Join(joinT).On(s.C(tag.FieldID), joinT.C(post.TagsPrimaryKey[1]))
 		s.Where(sql.InValues(joinT.C(post.TagsPrimaryKey[0]), edgeIDs...))
 		columns := s.SelectedColumns()
@@ -973,6 +974,7 @@ func (_q *PostQuery) loadLikedBy(ctx context.Context, query *UserQuery, nodes []
 	}
 	query.Where(func(s *sql.Selector) {
 		joinT := sql.Table(post.LikedByTable)
+		s.WithContext(context.WithValue(s.Context(), throughKey{}, "Post.liked_by"))
 		s.Join(joinT).On(s.C(user.FieldID), joinT.C(post.LikedByPrimaryKey[0]))
 		s.Where(sql.InValues(joinT.C(post.LikedByPrimaryKey[1]), edgeIDs...))
 		columns := s.SelectedColumns()

@@ -496,6 +496,7 @@ func (_q *TagQuery) loadPosts(ctx context.Context, query *PostQuery, nodes []*Ta
 	}
 	query.Where(func(s *sql.Selector) {
 		joinT := sql.Table(tag.PostsTable)
+		s.WithContext(context.WithValue(s.Context(), throughKey{}, "Tag.posts"))
 		s.Join(joinT).On(s.C(post.FieldID), joinT.C(tag.PostsPrimaryKey[0]))
 		s.Where(sql.InValues(joinT.C(tag.PostsPrimaryKey[1]), edgeIDs...))
 		columns := s.SelectedColumns()

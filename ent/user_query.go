@@ -1249,6 +1249,7 @@ func (_q *UserQuery) loadFollowing(ctx context.Context, query *UserQuery, nodes 
 	}
 	query.Where(func(s *sql.Selector) {
 		joinT := sql.Table(user.FollowingTable)
+		s.WithContext(context.WithValue(s.Context(), throughKey{}, "User.following"))
 		s.Join(joinT).On(s.C(user.FieldID), joinT.C(user.FollowingPrimaryKey[0]))
 		s.Where(sql.InValues(joinT.C(user.FollowingPrimaryKey[1]), edgeIDs...))
 		columns := s.SelectedColumns()
@@ -1310,6 +1311,7 @@ func (_q *UserQuery) loadFollowers(ctx context.Context, query *UserQuery, nodes 
 	}
 	query.Where(func(s *sql.Selector) {
 		joinT := sql.Table(user.FollowersTable)
+		s.WithContext(context.WithValue(s.Context(), throughKey{}, "User.followers"))
 		s.Join(joinT).On(s.C(user.FieldID), joinT.C(user.FollowersPrimaryKey[1]))
 		s.Where(sql.InValues(joinT.C(user.FollowersPrimaryKey[0]), edgeIDs...))
 		columns := s.SelectedColumns()
@@ -1461,6 +1463,7 @@ func (_q *UserQuery) loadConversations(ctx context.Context, query *ConversationQ
 	}
 	query.Where(func(s *sql.Selector) {
 		joinT := sql.Table(user.ConversationsTable)
+		s.WithContext(context.WithValue(s.Context(), throughKey{}, "User.conversations"))
 		s.Join(joinT).On(s.C(conversation.FieldID), joinT.C(user.ConversationsPrimaryKey[0]))
 		s.Where(sql.InValues(joinT.C(user.ConversationsPrimaryKey[1]), edgeIDs...))
 		columns := s.SelectedColumns()
@@ -1522,6 +1525,7 @@ func (_q *UserQuery) loadLikedPosts(ctx context.Context, query *PostQuery, nodes
 	}
 	query.Where(func(s *sql.Selector) {
 		joinT := sql.Table(user.LikedPostsTable)
+		s.WithContext(context.WithValue(s.Context(), throughKey{}, "User.liked_posts"))
 		s.Join(joinT).On(s.C(post.FieldID), joinT.C(user.LikedPostsPrimaryKey[1]))
 		s.Where(sql.InValues(joinT.C(user.LikedPostsPrimaryKey[0]), edgeIDs...))
 		columns := s.SelectedColumns()

@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -203,67 +206,144 @@ func TestStatementCountNodes(t *testing.T) {
 	}
 }
 
-// TestPageLoadsNoEdgesPastIt: a page reads one item more than it shows, to tell whether there is a
-// next page; no edge of that item is loaded: its author, tags and comments appear in no statement.
-func TestPageLoadsNoEdgesPastIt(t *testing.T) {
+// statements records the SQL statements and arguments of an API's requests while it is on.
+type statements struct {
+	mu   sync.Mutex
+	on   bool
+	sql  []string
+	args []any
+}
+
+func (r *statements) record(_ context.Context, query string, args []any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.on {
+		r.sql = append(r.sql, query)
+		r.args = append(r.args, args...)
+	}
+}
+
+// during records the statements of do alone.
+func (r *statements) during(do func()) (sql []string, args []any) {
+	r.mu.Lock()
+	r.on, r.sql, r.args = true, nil, nil
+	r.mu.Unlock()
+	do()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.on = false
+	return r.sql, r.args
+}
+
+// eachDBRecording is eachDB with the statements of the API recorded.
+func eachDBRecording(t *testing.T, fn func(t *testing.T, a *api, r *statements)) {
 	for _, name := range []string{"postgres", "sqlite"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			var (
-				mu        sync.Mutex
-				recording bool
-				args      []any // of every statement while recording
-			)
-			onStatement := func(_ context.Context, _ string, list []any) {
-				mu.Lock()
-				defer mu.Unlock()
-				if recording {
-					args = append(args, list...)
-				}
-			}
-			o := database.Options{SQLitePath: filepath.Join(t.TempDir(), "agora.db"), OnStatement: onStatement}
+			r := &statements{}
+			o := database.Options{SQLitePath: filepath.Join(t.TempDir(), "agora.db"), OnStatement: r.record}
 			if name == "postgres" {
-				o = database.Options{PostgresURL: testenv.PostgresURL(t), MaxConns: 10, OnStatement: onStatement}
+				o = database.Options{PostgresURL: testenv.PostgresURL(t), MaxConns: 10, OnStatement: r.record}
 			}
 			db := openDB(t, o)
 			if _, err := db.Migrate(t.Context()); err != nil {
 				t.Fatal(err)
 			}
-			a := startAPIWith(t, db, nil, func(*config.Config) {})
-			// The oldest post, by an author of its own, is the one past a page of two.
-			past, ada, bob := a.register(t, "past"), a.register(t, "ada"), a.register(t, "bob")
-			pastPost := a.createPost(t, past, map[string]any{"title": "Past", "tags": []string{"past"}, "publish": true})
-			a.createPost(t, ada, map[string]any{"title": "Ada's", "tags": []string{"go"}, "publish": true})
-			a.createPost(t, bob, map[string]any{"title": "Bob's", "tags": []string{"go"}, "publish": true})
-
-			mu.Lock()
-			recording = true
-			mu.Unlock()
-			var out struct {
-				Posts struct {
-					PageInfo struct{ HasNextPage bool }
-					Edges    []struct{ Node struct{ ID string } }
-				}
-			}
-			a.Do(t, `{ posts(first: 2) { pageInfo { hasNextPage } edges { node { id author { username } tags { name }
-			  comments(first: 5) { edges { node { id author { username } } } } } } } }`, nil, &out)
-			mu.Lock()
-			defer mu.Unlock()
-			if !out.Posts.PageInfo.HasNextPage || len(out.Posts.Edges) != 2 {
-				t.Fatalf("a page of 2 of 3 posts: %+v", out.Posts)
-			}
-			for _, e := range out.Posts.Edges {
-				if e.Node.ID == pastPost.ID {
-					t.Fatalf("the oldest post is on the page: %+v", out.Posts)
-				}
-			}
-			pastID, _ := strconv.Atoi(pastPost.ID)
-			pastAuthor, _ := strconv.Atoi(past.ID)
-			for _, arg := range args {
-				if fmt.Sprint(arg) == strconv.Itoa(pastID) || fmt.Sprint(arg) == strconv.Itoa(pastAuthor) {
-					t.Fatalf("a statement reads the edges of the post past the page (argument %v): %v", arg, args)
-				}
-			}
+			fn(t, startAPIWith(t, db, nil, func(*config.Config) {}), r)
 		})
 	}
+}
+
+// TestPageLoadsNoEdgesPastIt: a page reads one item more than it shows, to tell whether there is a
+// next page; no edge of that item is loaded: its author, tags and comments appear in no statement.
+func TestPageLoadsNoEdgesPastIt(t *testing.T) {
+	eachDBRecording(t, func(t *testing.T, a *api, r *statements) {
+		// The oldest post, by an author of its own, is the one past a page of two.
+		past, ada, bob := a.register(t, "past"), a.register(t, "ada"), a.register(t, "bob")
+		pastPost := a.createPost(t, past, map[string]any{"title": "Past", "tags": []string{"past"}, "publish": true})
+		a.createPost(t, ada, map[string]any{"title": "Ada's", "tags": []string{"go"}, "publish": true})
+		a.createPost(t, bob, map[string]any{"title": "Bob's", "tags": []string{"go"}, "publish": true})
+
+		var out struct {
+			Posts struct {
+				PageInfo struct{ HasNextPage bool }
+				Edges    []struct{ Node struct{ ID string } }
+			}
+		}
+		_, args := r.during(func() {
+			a.Do(t, `{ posts(first: 2) { pageInfo { hasNextPage } edges { node { id author { username } tags { name }
+			  comments(first: 5) { edges { node { id author { username } } } } } } } }`, nil, &out)
+		})
+		if !out.Posts.PageInfo.HasNextPage || len(out.Posts.Edges) != 2 {
+			t.Fatalf("a page of 2 of 3 posts: %+v", out.Posts)
+		}
+		for _, e := range out.Posts.Edges {
+			if e.Node.ID == pastPost.ID {
+				t.Fatalf("the oldest post is on the page: %+v", out.Posts)
+			}
+		}
+		for _, arg := range args {
+			if s := fmt.Sprint(arg); s == pastPost.ID || s == past.ID {
+				t.Fatalf("a statement reads the edges of the post past the page (argument %v): %v", arg, args)
+			}
+		}
+	})
+}
+
+// TestPostTagsReadWithoutTheirVisibility: a tag is hidden unless it is on a post the viewer may see
+// (FilterUnusedTags). The tags of a page of posts are on those posts, so their statement does not
+// check it again (no subquery of posts); a list of tags does, and a draft's tag stays hidden in it
+// while the draft's author sees it on the draft.
+func TestPostTagsReadWithoutTheirVisibility(t *testing.T) {
+	eachDBRecording(t, func(t *testing.T, a *api, r *statements) {
+		ada := a.register(t, "ada")
+		a.createPost(t, ada, map[string]any{"title": "Out", "tags": []string{"go"}, "publish": true})
+		a.createPost(t, ada, map[string]any{"title": "Draft", "tags": []string{"drafty"}})
+
+		// The table posts, quoted as either database quotes it.
+		readsPosts := regexp.MustCompile("[\"`]posts[\"`]").MatchString
+		var page struct {
+			Posts struct {
+				Edges []struct {
+					Node struct{ Tags []struct{ Name string } }
+				}
+			}
+		}
+		sql, _ := r.during(func() { a.as(ada).Do(t, `{ posts(first: 10) { edges { node { tags { name } } } } }`, nil, &page) })
+		var names []string
+		for _, e := range page.Posts.Edges {
+			for _, tag := range e.Node.Tags {
+				names = append(names, tag.Name)
+			}
+		}
+		slices.Sort(names)
+		if !slices.Equal(names, []string{"drafty", "go"}) {
+			t.Errorf("the author's posts have the tags %v, want drafty and go", names)
+		}
+		tagStatements := 0
+		for _, q := range sql {
+			if strings.Contains(q, "post_tags") && strings.Contains(q, "JOIN") {
+				tagStatements++
+				if readsPosts(q) {
+					t.Errorf("the tags of a page of posts check their posts again: %s", q)
+				}
+			}
+		}
+		if tagStatements != 1 {
+			t.Errorf("%d statements read the tags of the page, want 1: %v", tagStatements, sql)
+		}
+
+		var list struct {
+			Tags struct {
+				Edges []struct{ Node struct{ Name string } }
+			}
+		}
+		sql, _ = r.during(func() { a.Do(t, `{ tags(first: 10) { edges { node { name } } } }`, nil, &list) })
+		if len(list.Tags.Edges) != 1 || list.Tags.Edges[0].Node.Name != "go" {
+			t.Errorf("signed out, the tags are %+v, want go alone", list.Tags.Edges)
+		}
+		if !slices.ContainsFunc(sql, readsPosts) {
+			t.Errorf("the list of tags does not check their posts: %v", sql)
+		}
+	})
 }
