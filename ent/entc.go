@@ -7,6 +7,9 @@ package main
 import (
 	"fmt"
 	"log"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 
 	"entgo.io/contrib/entgql"
@@ -48,6 +51,41 @@ func main() {
 	if err != nil {
 		log.Fatalf("running ent codegen: %v", err)
 	}
+	if err := markParentKeys("./ent"); err != nil {
+		log.Fatalf("marking eager loads: %v", err)
+	}
+}
+
+// oneToManyLoad is the predicate of ent's one-to-many eager loads (ent's dialect/sql/query
+// template, which has no extension point there): the children of the parents' keys, fks.
+var oneToManyLoad = regexp.MustCompile(`(?m)^(\s*)s\.Where\(sql\.InValues\(s\.C\((\w+\.\w+Column)\), fks\.\.\.\)\)$`)
+
+// markParentKeys makes every one-to-many eager load hand its parents' keys to its selector
+// (ent.ParentKeys), so that a nested connection's limit per parent (limitPerRow, through.tmpl)
+// reads each parent's first children from the index instead of all of them.
+func markParentKeys(dir string) error {
+	files, err := filepath.Glob(filepath.Join(dir, "*_query.go"))
+	if err != nil {
+		return err
+	}
+	marked := 0
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		out := oneToManyLoad.ReplaceAll(src, []byte("${1}s.WithContext(withParentKeys(s.Context(), fks)).Where(sql.InValues(s.C(${2}), fks...))"))
+		if n := len(oneToManyLoad.FindAll(src, -1)); n > 0 {
+			marked += n
+			if err := os.WriteFile(f, out, 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	if marked == 0 {
+		return fmt.Errorf("no one-to-many eager load found in %s/*_query.go: ent's template changed", dir)
+	}
+	return nil
 }
 
 // throughEdges keeps the edges ent adds for edge schemas (Post.post_tags for Post.tags through

@@ -3,10 +3,18 @@
 package ent
 
 import (
+	"context"
+	"database/sql/driver"
+
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 )
 
-type throughKey struct{}
+type (
+	throughKey    struct{}
+	parentKeysKey struct{}
+)
 
 // LoadedThrough names the many-to-many edge ("Post.tags") whose eager load builds s, or is empty:
 // such a load joins its rows to nodes its parent query returned, so a predicate that only keeps
@@ -15,4 +23,40 @@ type throughKey struct{}
 func LoadedThrough(s *sql.Selector) string {
 	edge, _ := s.Context().Value(throughKey{}).(string)
 	return edge
+}
+
+// withParentKeys marks the selector of a one-to-many eager load with its parents' keys (ent/entc.go
+// adds the call to the loads).
+func withParentKeys(ctx context.Context, keys []driver.Value) context.Context {
+	return context.WithValue(ctx, parentKeysKey{}, keys)
+}
+
+// limitPerRow keeps the first limit children of each parent in a nested connection (fk is the
+// children's column of their parent's key). On PostgreSQL, a one-to-many load reads them per parent
+// key (a LATERAL subquery with LIMIT), so that a post's first comments come from the index however
+// many it has; elsewhere, and for many-to-many loads, entgql's window function numbers every child.
+func limitPerRow(fk string, limit int, orderBy ...sql.Querier) func(*sql.Selector) {
+	window := entgql.LimitPerRow(fk, limit, orderBy...)
+	return func(s *sql.Selector) {
+		keys, _ := s.Context().Value(parentKeysKey{}).([]driver.Value)
+		if s.Dialect() != dialect.Postgres || keys == nil || s.HasJoins() {
+			window(s)
+			return
+		}
+		ids := make([]int64, len(keys))
+		for i, k := range keys {
+			id, ok := k.(int)
+			if !ok {
+				window(s)
+				return
+			}
+			ids[i] = int64(id)
+		}
+		inner, table := s.Clone().SetDistinct(false), s.TableName()
+		inner.Where(sql.ExprP(inner.C(fk) + ` = "parent"."key"`)).OrderExpr(orderBy...).Limit(limit)
+		*s = *sql.Dialect(dialect.Postgres).Select(s.UnqualifiedColumns()...).FromExpr(sql.ExprFunc(func(b *sql.Builder) {
+			b.WriteString("unnest(").Arg(ids).WriteString(`::bigint[]) AS "parent"("key") CROSS JOIN LATERAL (`).
+				Join(inner).WriteString(") AS ").Ident(table)
+		}))
+	}
 }

@@ -22,9 +22,11 @@ import (
 var planPages = []struct {
 	name, query string
 	signedIn    bool
+	maxComments int // the most comment rows its statements may read (0: not checked)
 }{
-	{name: "posts page, signed out", query: postsPage},
-	{name: "posts page", query: postsPage, signedIn: true},
+	// Three of the posts on the page have 1,000 comments each: it reads the first 6 of each post.
+	{name: "posts page, signed out", query: postsPage, maxComments: 60},
+	{name: "posts page", query: postsPage, signedIn: true, maxComments: 60},
 	{name: "posts page 2", query: `query($after: Cursor) { posts(first: 10, after: $after) {
 	  pageInfo { hasNextPage endCursor } edges { node { id title author { username } } } } }`, signedIn: true},
 	{name: "feed", query: feedPage, signedIn: true},
@@ -134,7 +136,7 @@ func TestQueryPlans(t *testing.T) {
 			case "search, a word in every post":
 				vars["searchAfter"] = out.Search.PageInfo.EndCursor
 			}
-			buffers, documents := 0, 0
+			buffers, documents, comments := 0, 0, 0
 			for _, s := range statements {
 				if !s.read() {
 					continue
@@ -142,6 +144,7 @@ func TestQueryPlans(t *testing.T) {
 				plan := explain(t, db.SQL, s)
 				buffers += plan.buffers()
 				documents += plan.rowsOf("post_search")
+				comments += plan.rowsOf("comments")
 				t.Logf("%s\n%s", s.query, plan.text)
 				for _, table := range plan.seqScans() {
 					if slices.Contains(seqScanForbidden, table) {
@@ -154,7 +157,11 @@ func TestQueryPlans(t *testing.T) {
 			if most := 3 * search.DefaultMaxRanked; strings.HasPrefix(page.name, "search") && documents > most {
 				t.Errorf("%s reads %d search documents, more than %d: it scores every match", page.name, documents, most)
 			}
-			t.Logf("%s: %d statements, %d shared buffers, %d search documents read", page.name, len(statements), buffers, documents)
+			// A nested connection reads each parent's first children, not all of them.
+			if page.maxComments > 0 && comments > page.maxComments {
+				t.Errorf("%s reads %d comments, more than %d: every comment of its posts", page.name, comments, page.maxComments)
+			}
+			t.Logf("%s: %d statements, %d shared buffers, %d search documents and %d comments read", page.name, len(statements), buffers, documents, comments)
 		})
 	}
 }
@@ -260,7 +267,8 @@ func (p plan) rowsOf(table string) int {
 func (p plan) buffers() int { return p.root.SharedHit + p.root.SharedRead }
 
 // seedBulk loads a data set of the benchmark's size straight into PostgreSQL, the reader following
-// 20 users, with 500 notifications and 30 conversations of 20 messages, and ANALYZEs it. About 5%
+// 20 users, with 500 notifications and 30 conversations of 20 messages, three popular posts with
+// 1,000 comments more (on the first posts page), and ANALYZEs it. About 5%
 // of the posts are drafts, 1% hidden, 1% of the comments hidden; posts have bodies of about the
 // benchmark's length, so that the table has its size (the planner weighs it). It returns the
 // variables the pages take.
@@ -286,6 +294,13 @@ func seedBulk(t *testing.T, db *sql.DB, readerID string) map[string]any {
 		`INSERT INTO comments (created_at, updated_at, body, hidden_at, post_id, author_id)
 		 SELECT now() - g * interval '1 second', now(), 'Comment ' || g, CASE WHEN g % 100 = 3 THEN now() END, p.id, u.id
 		 FROM generate_series(0, 99999) g JOIN p ON p.n = g * 7919 % 20000 JOIN u ON u.n = g * 31 % 2000`,
+		// Popular posts: three on the posts page have 1,000 comments more.
+		`INSERT INTO comments (created_at, updated_at, body, post_id, author_id)
+		 SELECT now() - g * interval '1 second', now(), 'Popular ' || g, hot.id, u.id
+		 FROM generate_series(0, 2999) g
+		 JOIN (SELECT id, row_number() OVER (ORDER BY created_at DESC, id DESC) - 1 AS n FROM posts
+		       WHERE status = 'PUBLISHED' AND hidden_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 3) hot ON hot.n = g % 3
+		 JOIN u ON u.n = g % 2000`,
 		`INSERT INTO likes (created_at, user_id, post_id)
 		 SELECT now() - g * interval '1 second', u.id, p.id
 		 FROM generate_series(0, 99999) g JOIN u ON u.n = g % 2000 JOIN p ON p.n = ((g % 2000) * 50 + (g / 2000) * 397) % 20000`,
