@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"syscall"
 	"testing"
 	"time"
 
@@ -34,11 +33,11 @@ func BenchmarkFeedPage(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			page := newPage(b, name)
 			page.serve(b) // warm: documents parsed, entities cached
-			cpu0 := cpuTime()
+			cpu0 := testenv.CPUTime()
 			for b.Loop() {
 				page.serve(b)
 			}
-			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+			testenv.ReportCPU(b, cpu0)
 		})
 	}
 }
@@ -149,8 +148,3 @@ func (p pageServer) serve(t testing.TB) {
 
 // cpuTime is the CPU time this process used so far: unlike ns/op, it does not count waiting for
 // the database or for other processes on the machine. (It includes the client's share.)
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}

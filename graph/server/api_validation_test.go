@@ -246,14 +246,14 @@ func BenchmarkRefusals(b *testing.B) {
 		{"30,000 tags", filter, map[string]any{"w": tagsOf(30_000)}, "BAD_USER_INPUT"},
 	} {
 		b.Run(strings.ReplaceAll(tc.name, " ", "_"), func(b *testing.B) {
-			cpu0 := cpuTime()
+			cpu0 := testenv.CPUTime()
 			for b.Loop() {
 				r := a.Post(b, tc.query, tc.vars)
 				if len(r.Errors) != 1 || r.Errors[0].Code() != tc.code {
 					b.Fatalf("want %s, got %+v", tc.code, r.Errors)
 				}
 			}
-			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+			testenv.ReportCPU(b, cpu0)
 		})
 	}
 }

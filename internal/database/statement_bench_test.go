@@ -3,7 +3,6 @@ package database_test
 import (
 	"context"
 	"fmt"
-	"syscall"
 	"testing"
 	"time"
 
@@ -29,10 +28,6 @@ func BenchmarkStatement(b *testing.B) {
 	// A request's context: it has a deadline, so each layer watches it.
 	ctx, cancel := context.WithTimeout(system, time.Hour)
 	defer cancel()
-	type row struct {
-		id       int
-		username string
-	}
 	b.Run("ent", func(b *testing.B) {
 		intIDs := make([]int, len(ids))
 		for i, id := range ids {
@@ -48,18 +43,8 @@ func BenchmarkStatement(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			var out []row
-			for rows.Next() {
-				var r row
-				if err := rows.Scan(&r.id, &r.username); err != nil {
-					b.Fatal(err)
-				}
-				out = append(out, r)
-			}
-			if err := rows.Close(); err != nil {
-				b.Fatal(err)
-			}
-			return len(out)
+			defer rows.Close()
+			return readRows(b, rows)
 		})
 	})
 	b.Run("pgx", func(b *testing.B) {
@@ -68,39 +53,44 @@ func BenchmarkStatement(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			var out []row
-			for rows.Next() {
-				var r row
-				if err := rows.Scan(&r.id, &r.username); err != nil {
-					b.Fatal(err)
-				}
-				out = append(out, r)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				b.Fatal(err)
-			}
-			return len(out)
+			defer rows.Close()
+			return readRows(b, rows)
 		})
 	})
+}
+
+// readRows scans the rows of the benchmark's query, from database/sql or pgx, as a page would.
+func readRows(b *testing.B, rows interface {
+	Next() bool
+	Scan(...any) error
+	Err() error
+}) int {
+	type row struct {
+		id       int
+		username string
+	}
+	var out []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.id, &r.username); err != nil {
+			b.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		b.Fatal(err)
+	}
+	return len(out)
 }
 
 // measure runs read until the benchmark ends, checks that it reads 10 rows, and reports the
 // process's CPU time per statement (the database's is not counted: it is another process).
 func measure(b *testing.B, read func() int) {
-	cpu0 := cpuTime()
+	cpu0 := testenv.CPUTime()
 	for b.Loop() {
 		if n := read(); n != 10 {
 			b.Fatalf("read %d rows, want 10", n)
 		}
 	}
-	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		panic(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	testenv.ReportCPU(b, cpu0)
 }
