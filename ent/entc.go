@@ -61,7 +61,7 @@ func main() {
 var oneToManyLoad = regexp.MustCompile(`(?m)^(\s*)s\.Where\(sql\.InValues\(s\.C\((\w+\.\w+Column)\), fks\.\.\.\)\)$`)
 
 // markParentKeys makes every one-to-many eager load hand its parents' keys to its selector
-// (ent.ParentKeys), so that a nested connection's limit per parent (limitPerRow, through.tmpl)
+// (withParentKeys, ent/template/through.tmpl), so that a nested connection's limit per parent (limitPerRow, through.tmpl)
 // reads each parent's first children from the index instead of all of them.
 func markParentKeys(dir string) error {
 	files, err := filepath.Glob(filepath.Join(dir, "*_query.go"))
@@ -74,12 +74,14 @@ func markParentKeys(dir string) error {
 		if err != nil {
 			return err
 		}
+		n := len(oneToManyLoad.FindAllIndex(src, -1))
+		if n == 0 {
+			continue
+		}
+		marked += n
 		out := oneToManyLoad.ReplaceAll(src, []byte("${1}s.WithContext(withParentKeys(s.Context(), fks)).Where(sql.InValues(s.C(${2}), fks...))"))
-		if n := len(oneToManyLoad.FindAll(src, -1)); n > 0 {
-			marked += n
-			if err := os.WriteFile(f, out, 0o644); err != nil {
-				return err
-			}
+		if err := os.WriteFile(f, out, 0o644); err != nil {
+			return err
 		}
 	}
 	if marked == 0 {

@@ -43,22 +43,22 @@ func BenchmarkFeedPage(b *testing.B) {
 }
 
 // postsPageAllocations is the most heap allocations the posts page may cost the server (see
-// TestPostsPageAllocations): 2,524 to 2,528 measured (from 6,980 to 7,009 before graph/execpatch.go
+// TestPostsPageAllocations): 2,411 to 2,413 measured (from 6,980 to 7,009 before graph/execpatch.go
 // resolved fields without middleware closures, marshaled lists sequentially and objects through
 // its own field set; from 2,960 to 2,982 before each query scanned its rows into the same values,
-// ent/template/scan.tmpl; 2,588 while the item read past the page had its edges loaded), and a
-// margin. Lower it when a change saves some. Of those, ent with pgx and database/sql make about
+// ent/template/scan.tmpl; 2,588 while the item read past the page had its edges loaded; 2,524
+// while the page's tags repeated their posts' visibility check), and a margin. Lower it when a change saves some. Of those, ent with pgx and database/sql make about
 // 1,750 (a value per column and row in the driver, edges, SQL building, a driver connection per
 // statement), gqlgen's execution about 450, Agora's code with net/http about 300.
 const postsPageAllocations = 2650
 
 // feedPageAllocations is the most heap allocations the signed-in feed page may cost the server
-// (TestFeedPageAllocations): 6,604 to 6,622 measured (14,174 while its @authenticated root field sent every
+// (TestFeedPageAllocations): 6,449 to 6,464 measured (14,174 while its @authenticated root field sent every
 // field through gqlgen's middleware path: ResolveField's closures, a goroutine per list element;
 // 8,317 before commentCount took the count of the comments' totalCount and comment authors, read
 // with some columns only, stopped queuing follower counts and flags; 7,586 before each query
 // scanned its rows into the same values; 6,777 to 6,862 while the item read past the page had
-// its edges loaded).
+// its edges loaded; 6,604 to 6,622 while the page's tags repeated their posts' visibility check).
 const feedPageAllocations = 6900
 
 // TestPostsPageAllocations: the posts page, served as in BenchmarkFeedPage/posts, allocates at
