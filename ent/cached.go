@@ -98,9 +98,8 @@ func (c *ParticipantClient) Attach(e *Participant) *Participant {
 // IsEntity marks a federation entity (schema/federation.graphqls gives its @key).
 func (*Post) IsEntity() {}
 
-// SelectedFields returns the columns the query reads, nil when it reads all of them. Field
-// collection reads only some when the GraphQL selection holds nothing but columns and edges: no
-// field that a resolver computes (loader.Prefetch reads this).
+// SelectedFields returns the columns the query reads, nil when it reads all of them (loader.Prefetch
+// reads this with Computes).
 func (_q *PostQuery) SelectedFields() []string { return _q.ctx.Fields }
 
 // Attach binds an entity decoded from a cache to the client, so its edges and
@@ -148,9 +147,8 @@ func (c *StripeEventClient) Attach(e *StripeEvent) *StripeEvent {
 // IsEntity marks a federation entity (schema/federation.graphqls gives its @key).
 func (*Tag) IsEntity() {}
 
-// SelectedFields returns the columns the query reads, nil when it reads all of them. Field
-// collection reads only some when the GraphQL selection holds nothing but columns and edges: no
-// field that a resolver computes (loader.Prefetch reads this).
+// SelectedFields returns the columns the query reads, nil when it reads all of them (loader.Prefetch
+// reads this with Computes).
 func (_q *TagQuery) SelectedFields() []string { return _q.ctx.Fields }
 
 // Attach binds an entity decoded from a cache to the client, so its edges and
@@ -163,9 +161,8 @@ func (c *TagClient) Attach(e *Tag) *Tag {
 // IsEntity marks a federation entity (schema/federation.graphqls gives its @key).
 func (*User) IsEntity() {}
 
-// SelectedFields returns the columns the query reads, nil when it reads all of them. Field
-// collection reads only some when the GraphQL selection holds nothing but columns and edges: no
-// field that a resolver computes (loader.Prefetch reads this).
+// SelectedFields returns the columns the query reads, nil when it reads all of them (loader.Prefetch
+// reads this with Computes).
 func (_q *UserQuery) SelectedFields() []string { return _q.ctx.Fields }
 
 // Attach binds an entity decoded from a cache to the client, so its edges and

@@ -36,7 +36,7 @@ func main() {
 	err = entc.Generate("./ent/schema", &gen.Config{
 		Target:  "./ent",
 		Package: "github.com/agora/agora/ent",
-		Hooks:   []gen.Hook{throughEdges},
+		Hooks:   []gen.Hook{throughEdges, computedColumns},
 		Features: []gen.Feature{
 			gen.FeatureVersionedMigration,
 			gen.FeatureIntercept,
@@ -104,6 +104,34 @@ func throughEdges(next gen.Generator) gen.Generator {
 		}
 		return next.Generate(g)
 	})
+}
+
+// computedColumns refuses a schema.Computed annotation whose columns are not the type's: field
+// collection would select a column that does not exist, or leave out one the resolver reads.
+func computedColumns(next gen.Generator) gen.Generator {
+	return gen.GenerateFunc(func(g *gen.Graph) error {
+		for _, n := range g.Nodes {
+			computed, _ := n.Annotations["Computed"].(map[string]any)
+			for name, columns := range computed {
+				list, _ := columns.([]any)
+				for _, c := range list {
+					if !hasColumn(n, fmt.Sprint(c)) {
+						return fmt.Errorf("%s.%s: schema.Computed names %v, which is not a column of %s", n.Name, name, c, n.Table())
+					}
+				}
+			}
+		}
+		return next.Generate(g)
+	})
+}
+
+func hasColumn(n *gen.Type, column string) bool {
+	for _, f := range n.Fields {
+		if f.StorageKey() == column {
+			return true
+		}
+	}
+	return false
 }
 
 // templateDir adds the templates of dir after entgql's, so that where both define a template, ours

@@ -1059,6 +1059,36 @@ func (_q *PostQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 				selectedFields = append(selectedFields, post.FieldHiddenAt)
 				fieldSeen[post.FieldHiddenAt] = struct{}{}
 			}
+		case "body":
+			_q.computed = true
+			if _, ok := fieldSeen["body"]; !ok {
+				selectedFields = append(selectedFields, "body")
+				fieldSeen["body"] = struct{}{}
+			}
+			if _, ok := fieldSeen["visibility"]; !ok {
+				selectedFields = append(selectedFields, "visibility")
+				fieldSeen["visibility"] = struct{}{}
+			}
+			if _, ok := fieldSeen["author_id"]; !ok {
+				selectedFields = append(selectedFields, "author_id")
+				fieldSeen["author_id"] = struct{}{}
+			}
+		case "commentCount":
+			_q.computed = true
+		case "likeCount":
+			_q.computed = true
+		case "viewerCanRead":
+			_q.computed = true
+			if _, ok := fieldSeen["visibility"]; !ok {
+				selectedFields = append(selectedFields, "visibility")
+				fieldSeen["visibility"] = struct{}{}
+			}
+			if _, ok := fieldSeen["author_id"]; !ok {
+				selectedFields = append(selectedFields, "author_id")
+				fieldSeen["author_id"] = struct{}{}
+			}
+		case "viewerHasLiked":
+			_q.computed = true
 		case "id":
 		case "__typename":
 		default:
@@ -1070,6 +1100,10 @@ func (_q *PostQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 	}
 	return nil
 }
+
+// Computes reports whether field collection read the query for a selection that holds fields
+// resolvers compute from its nodes (schema.Computed), whose loaders loader.Prefetch then queues.
+func (_q *PostQuery) Computes() bool { return _q.computed }
 
 type postPaginateArgs struct {
 	first, last   *int
@@ -1362,6 +1396,8 @@ func (_q *TagQuery) collectField(ctx context.Context, oneNode bool, opCtx *graph
 				selectedFields = append(selectedFields, tag.FieldCreatedAt)
 				fieldSeen[tag.FieldCreatedAt] = struct{}{}
 			}
+		case "postCount":
+			_q.computed = true
 		case "id":
 		case "__typename":
 		default:
@@ -1373,6 +1409,10 @@ func (_q *TagQuery) collectField(ctx context.Context, oneNode bool, opCtx *graph
 	}
 	return nil
 }
+
+// Computes reports whether field collection read the query for a selection that holds fields
+// resolvers compute from its nodes (schema.Computed), whose loaders loader.Prefetch then queues.
+func (_q *TagQuery) Computes() bool { return _q.computed }
 
 type tagPaginateArgs struct {
 	first, last   *int
@@ -1808,6 +1848,16 @@ func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 				selectedFields = append(selectedFields, user.FieldRole)
 				fieldSeen[user.FieldRole] = struct{}{}
 			}
+		case "followerCount":
+			_q.computed = true
+		case "followingCount":
+			_q.computed = true
+		case "memberCount":
+			_q.computed = true
+		case "membershipPlan":
+			_q.computed = true
+		case "viewerIsFollowing":
+			_q.computed = true
 		case "id":
 		case "__typename":
 		default:
@@ -1819,6 +1869,10 @@ func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 	}
 	return nil
 }
+
+// Computes reports whether field collection read the query for a selection that holds fields
+// resolvers compute from its nodes (schema.Computed), whose loaders loader.Prefetch then queues.
+func (_q *UserQuery) Computes() bool { return _q.computed }
 
 type userPaginateArgs struct {
 	first, last   *int

@@ -38,6 +38,7 @@ type PostQuery struct {
 	withLikedBy       *UserQuery
 	withPostTags      *PostTagQuery
 	withLikes         *LikeQuery
+	computed          bool
 	loadTotal         []func(context.Context, []*Post) error
 	modifiers         []func(*sql.Selector)
 	withNamedTags     map[string]*TagQuery

@@ -28,6 +28,7 @@ type TagQuery struct {
 	predicates        []predicate.Tag
 	withPosts         *PostQuery
 	withPostTags      *PostTagQuery
+	computed          bool
 	loadTotal         []func(context.Context, []*Tag) error
 	modifiers         []func(*sql.Selector)
 	withNamedPosts    map[string]*PostQuery

@@ -50,6 +50,7 @@ type UserQuery struct {
 	withMembers            *MembershipQuery
 	withFollows            *FollowQuery
 	withLikes              *LikeQuery
+	computed               bool
 	loadTotal              []func(context.Context, []*User) error
 	modifiers              []func(*sql.Selector)
 	withNamedImages        map[string]*ImageQuery

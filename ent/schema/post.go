@@ -134,6 +134,9 @@ func (Post) Indexes() []ent.Index {
 func (Post) Annotations() []schema.Annotation {
 	return []schema.Annotation{
 		Doc("An article written by a user: a draft (seen by its author only) until it is published."),
+		// A members-only body is shown by its visibility and author (billing.CanRead).
+		Computed{"likeCount": nil, "commentCount": nil, "viewerHasLiked": nil,
+			"body": {"body", "visibility", "author_id"}, "viewerCanRead": {"visibility", "author_id"}},
 		// Query.posts is hand-written (schema/post.graphqls), with the filters of internal/filter.
 		entgql.RelayConnection(),
 	}

@@ -43,6 +43,7 @@ func (Tag) Edges() []ent.Edge {
 func (Tag) Annotations() []schema.Annotation {
 	return []schema.Annotation{
 		Doc("A topic posts are filed under; tags used only on posts the viewer cannot see are hidden."),
+		Computed{"postCount": nil},
 		// Query.tags is hand-written (schema/post.graphqls), with the filters of internal/filter.
 		entgql.RelayConnection(),
 	}

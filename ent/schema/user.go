@@ -174,6 +174,8 @@ func (User) Indexes() []ent.Index {
 func (User) Annotations() []schema.Annotation {
 	return []schema.Annotation{
 		Doc("A member of the community: a public profile, their posts and the people they follow. Their email only they and admins see."),
+		// Counts and flags by the user's ID; the fields of the user's own account read every column.
+		Computed{"followerCount": nil, "followingCount": nil, "viewerIsFollowing": nil, "memberCount": nil, "membershipPlan": nil},
 		// Query.users is hand-written (schema/user.graphqls), with the filters of internal/filter.
 		entgql.RelayConnection(),
 	}

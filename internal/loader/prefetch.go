@@ -17,9 +17,8 @@ import (
 // their IDs go to the loaders of the fields the operation selects, at once. Each kind is then
 // fetched in one batch, and the field resolvers find their values cached, however late they run.
 //
-// A query that reads only some columns loads nothing for them: field collection reads only some
-// when the selection holds no field a resolver computes (no count, no viewer flag), so the feed's
-// comment authors, say, queue no follower counts while its post authors do.
+// A query field collection read for a selection with no field a resolver computes (no count, no
+// viewer flag) loads nothing for its nodes: see computes.
 //
 // A page of posts that selects the count of their comments' connection (comments { totalCount })
 // has it counted by field collection while the page loads; when the operation also selects
@@ -30,9 +29,8 @@ func Prefetch() ent.Interceptor {
 		return ent.QuerierFunc(func(ctx context.Context, q ent.Query) (ent.Value, error) {
 			l := For(ctx)
 			// Inside a transaction a write is reading what it is about to change: the request's
-			// loaders must not remember that. A query of some columns only was collected for a
-			// selection with no field a loader serves.
-			if l == nil || ent.TxFromContext(ctx) != nil || columnsOnly(q) {
+			// loaders must not remember that.
+			if l == nil || ent.TxFromContext(ctx) != nil || !computes(q) {
 				return next.Query(ctx, q)
 			}
 			var counted *commentCounts
@@ -61,11 +59,17 @@ func Prefetch() ent.Interceptor {
 	})
 }
 
-// columnsOnly reports whether q reads only some of its type's columns (ent.UserQuery and the
-// others Prefetch primes for).
-func columnsOnly(q ent.Query) bool {
+// computes reports whether the fields selected of q's nodes may need loaders: field collection
+// marks a query whose selection holds fields resolvers compute (ent's schema.Computed), and reads
+// only some columns for one that holds none (the feed's comment authors, say, queue no follower
+// counts while its post authors do). A query that reads all columns, or that field collection
+// did not make, may need any.
+func computes(q ent.Query) bool {
+	if c, ok := q.(interface{ Computes() bool }); ok && c.Computes() {
+		return true
+	}
 	s, ok := q.(interface{ SelectedFields() []string })
-	return ok && len(s.SelectedFields()) > 0
+	return !ok || len(s.SelectedFields()) == 0
 }
 
 // commentTotal is a row of the grouped count that field collection runs for the totalCount of
