@@ -59,11 +59,11 @@ func Prefetch() ent.Interceptor {
 	})
 }
 
-// computes reports whether the fields selected of q's nodes may need loaders: field collection
-// marks a query whose selection holds fields resolvers compute (ent's schema.Computed), and reads
-// only some columns for one that holds none (the feed's comment authors, say, queue no follower
-// counts while its post authors do). A query that reads all columns, or that field collection
-// did not make, may need any.
+// computes reports whether the fields selected of q's nodes may need loaders. Field collection
+// marks a query whose selection holds fields resolvers compute (ent's schema.Computed) and reads
+// only some columns for one that holds none: the feed's comment authors, say, queue no follower
+// counts while its post authors do. A query of all columns may need any; one of some columns
+// without the mark (a plain selection's, UserByID's) needs none.
 func computes(q ent.Query) bool {
 	if c, ok := q.(interface{ Computes() bool }); ok && c.Computes() {
 		return true
