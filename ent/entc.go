@@ -106,8 +106,9 @@ func throughEdges(next gen.Generator) gen.Generator {
 	})
 }
 
-// computedColumns refuses a schema.Computed annotation whose columns are not the type's: field
-// collection would select a column that does not exist, or leave out one the resolver reads.
+// computedColumns refuses a schema.Computed column that is not one of the type's: field collection
+// would select a column that does not exist. (That the columns are all a resolver reads is for
+// its tests to show, as TestMembersOnlyPosts does for a post's body.)
 func computedColumns(next gen.Generator) gen.Generator {
 	return gen.GenerateFunc(func(g *gen.Graph) error {
 		for _, n := range g.Nodes {
