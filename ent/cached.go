@@ -98,10 +98,6 @@ func (c *ParticipantClient) Attach(e *Participant) *Participant {
 // IsEntity marks a federation entity (schema/federation.graphqls gives its @key).
 func (*Post) IsEntity() {}
 
-// SelectedFields returns the columns the query reads, nil when it reads all of them (loader.Prefetch
-// reads this with Computes).
-func (_q *PostQuery) SelectedFields() []string { return _q.ctx.Fields }
-
 // Attach binds an entity decoded from a cache to the client, so its edges and
 // connections can be queried like those of a loaded entity.
 func (c *PostClient) Attach(e *Post) *Post {
@@ -147,10 +143,6 @@ func (c *StripeEventClient) Attach(e *StripeEvent) *StripeEvent {
 // IsEntity marks a federation entity (schema/federation.graphqls gives its @key).
 func (*Tag) IsEntity() {}
 
-// SelectedFields returns the columns the query reads, nil when it reads all of them (loader.Prefetch
-// reads this with Computes).
-func (_q *TagQuery) SelectedFields() []string { return _q.ctx.Fields }
-
 // Attach binds an entity decoded from a cache to the client, so its edges and
 // connections can be queried like those of a loaded entity.
 func (c *TagClient) Attach(e *Tag) *Tag {
@@ -160,10 +152,6 @@ func (c *TagClient) Attach(e *Tag) *Tag {
 
 // IsEntity marks a federation entity (schema/federation.graphqls gives its @key).
 func (*User) IsEntity() {}
-
-// SelectedFields returns the columns the query reads, nil when it reads all of them (loader.Prefetch
-// reads this with Computes).
-func (_q *UserQuery) SelectedFields() []string { return _q.ctx.Fields }
 
 // Attach binds an entity decoded from a cache to the client, so its edges and
 // connections can be queried like those of a loaded entity.

@@ -1105,6 +1105,10 @@ func (_q *PostQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 // resolvers compute from its nodes (schema.Computed), whose loaders loader.Prefetch then queues.
 func (_q *PostQuery) Computes() bool { return _q.computed }
 
+// SelectedFields returns the columns the query reads, nil when it reads all of them
+// (loader.Prefetch reads it with Computes).
+func (_q *PostQuery) SelectedFields() []string { return _q.ctx.Fields }
+
 type postPaginateArgs struct {
 	first, last   *int
 	after, before *Cursor
@@ -1413,6 +1417,10 @@ func (_q *TagQuery) collectField(ctx context.Context, oneNode bool, opCtx *graph
 // Computes reports whether field collection read the query for a selection that holds fields
 // resolvers compute from its nodes (schema.Computed), whose loaders loader.Prefetch then queues.
 func (_q *TagQuery) Computes() bool { return _q.computed }
+
+// SelectedFields returns the columns the query reads, nil when it reads all of them
+// (loader.Prefetch reads it with Computes).
+func (_q *TagQuery) SelectedFields() []string { return _q.ctx.Fields }
 
 type tagPaginateArgs struct {
 	first, last   *int
@@ -1873,6 +1881,10 @@ func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 // Computes reports whether field collection read the query for a selection that holds fields
 // resolvers compute from its nodes (schema.Computed), whose loaders loader.Prefetch then queues.
 func (_q *UserQuery) Computes() bool { return _q.computed }
+
+// SelectedFields returns the columns the query reads, nil when it reads all of them
+// (loader.Prefetch reads it with Computes).
+func (_q *UserQuery) SelectedFields() []string { return _q.ctx.Fields }
 
 type userPaginateArgs struct {
 	first, last   *int
