@@ -108,7 +108,7 @@ var importTable = map[string]rule{
 	"graph/generated": {layer: layerGenerated, imports: []string{"ent", "graph/generated/model", "graph/scalar",
 		"internal/account", "internal/filter", "internal/identity", "internal/jobs", "internal/media", "internal/message", "internal/notify", "internal/publish", "internal/search"}},
 	"graph/generated/model": {layer: layerGenerated, imports: []string{"ent"}},
-	"graph/scalar":          {layer: layerGenerated, imports: []string{"internal/apperr"}},
+	"graph/scalar":          {layer: layerGenerated, imports: []string{"ent", "internal/apperr"}}, // Cursor is ent/relay's
 	"graph":                 {layer: layerResolvers, imports: graphUses},
 	"graph/server":          {layer: layerServer, below: true},
 

@@ -5,7 +5,9 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"go/format"
 	"log"
 	"os"
 	"path/filepath"
@@ -47,13 +49,44 @@ func main() {
 			gen.FeatureExecQuery,
 			gen.FeatureModifier,
 		},
-	}, entc.Extensions(ex), templateDir("./ent/template"))
+	}, entc.Extensions(ex), templateDir("./ent/template"), entc.BuildTags("entcodegen"))
 	if err != nil {
 		log.Fatalf("running ent codegen: %v", err)
 	}
 	if err := markParentKeys("./ent"); err != nil {
 		log.Fatalf("marking eager loads: %v", err)
 	}
+	if err := useRelay("./ent"); err != nil {
+		log.Fatalf("pointing the generated code at ent/relay: %v", err)
+	}
+}
+
+// useRelay points the code entgql's templates generate at ent/relay, which has the same
+// names, instead of entgql's package, which the server would otherwise link with its code
+// generator (see ent/relay's doc).
+func useRelay(dir string) error {
+	files, err := filepath.Glob(filepath.Join(dir, "gql_*.go"))
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		if !bytes.Contains(src, []byte(`"entgo.io/contrib/entgql"`)) {
+			continue
+		}
+		src = bytes.ReplaceAll(src, []byte(`"entgo.io/contrib/entgql"`), []byte(`"github.com/agora/agora/ent/relay"`))
+		src = regexp.MustCompile(`\bentgql\.`).ReplaceAll(src, []byte("relay."))
+		if src, err = format.Source(src); err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		if err := os.WriteFile(f, src, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // oneToManyLoad is the predicate of ent's one-to-many eager loads (ent's dialect/sql/query

@@ -7,7 +7,6 @@ import (
 	"database/sql/driver"
 	"fmt"
 
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent/dialect/sql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/agora/agora/ent/comment"
@@ -16,6 +15,7 @@ import (
 	"github.com/agora/agora/ent/message"
 	"github.com/agora/agora/ent/notification"
 	"github.com/agora/agora/ent/post"
+	"github.com/agora/agora/ent/relay"
 	"github.com/agora/agora/ent/session"
 	"github.com/agora/agora/ent/tag"
 	"github.com/agora/agora/ent/user"
@@ -146,7 +146,7 @@ func newCommentPaginateArgs(rv map[string]any) *commentPaginateArgs {
 		case map[string]any:
 			var (
 				err1, err2 error
-				order      = &CommentOrder{Field: &CommentOrderField{}, Direction: entgql.OrderDirectionAsc}
+				order      = &CommentOrder{Field: &CommentOrderField{}, Direction: relay.OrderDirectionAsc}
 			)
 			if d, ok := v[directionField]; ok {
 				err1 = order.Direction.UnmarshalGQL(d)
@@ -365,7 +365,7 @@ func newConversationPaginateArgs(rv map[string]any) *conversationPaginateArgs {
 		case map[string]any:
 			var (
 				err1, err2 error
-				order      = &ConversationOrder{Field: &ConversationOrderField{}, Direction: entgql.OrderDirectionAsc}
+				order      = &ConversationOrder{Field: &ConversationOrderField{}, Direction: relay.OrderDirectionAsc}
 			)
 			if d, ok := v[directionField]; ok {
 				err1 = order.Direction.UnmarshalGQL(d)
@@ -510,7 +510,7 @@ func newImagePaginateArgs(rv map[string]any) *imagePaginateArgs {
 		case map[string]any:
 			var (
 				err1, err2 error
-				order      = &ImageOrder{Field: &ImageOrderField{}, Direction: entgql.OrderDirectionAsc}
+				order      = &ImageOrder{Field: &ImageOrderField{}, Direction: relay.OrderDirectionAsc}
 			)
 			if d, ok := v[directionField]; ok {
 				err1 = order.Direction.UnmarshalGQL(d)
@@ -645,7 +645,7 @@ func newMessagePaginateArgs(rv map[string]any) *messagePaginateArgs {
 		case map[string]any:
 			var (
 				err1, err2 error
-				order      = &MessageOrder{Field: &MessageOrderField{}, Direction: entgql.OrderDirectionAsc}
+				order      = &MessageOrder{Field: &MessageOrderField{}, Direction: relay.OrderDirectionAsc}
 			)
 			if d, ok := v[directionField]; ok {
 				err1 = order.Direction.UnmarshalGQL(d)
@@ -815,7 +815,7 @@ func newNotificationPaginateArgs(rv map[string]any) *notificationPaginateArgs {
 		case map[string]any:
 			var (
 				err1, err2 error
-				order      = &NotificationOrder{Field: &NotificationOrderField{}, Direction: entgql.OrderDirectionAsc}
+				order      = &NotificationOrder{Field: &NotificationOrderField{}, Direction: relay.OrderDirectionAsc}
 			)
 			if d, ok := v[directionField]; ok {
 				err1 = order.Direction.UnmarshalGQL(d)
@@ -1137,7 +1137,7 @@ func newPostPaginateArgs(rv map[string]any) *postPaginateArgs {
 		case map[string]any:
 			var (
 				err1, err2 error
-				order      = &PostOrder{Field: &PostOrderField{}, Direction: entgql.OrderDirectionAsc}
+				order      = &PostOrder{Field: &PostOrderField{}, Direction: relay.OrderDirectionAsc}
 			)
 			if d, ok := v[directionField]; ok {
 				err1 = order.Direction.UnmarshalGQL(d)
@@ -1450,7 +1450,7 @@ func newTagPaginateArgs(rv map[string]any) *tagPaginateArgs {
 		case map[string]any:
 			var (
 				err1, err2 error
-				order      = &TagOrder{Field: &TagOrderField{}, Direction: entgql.OrderDirectionAsc}
+				order      = &TagOrder{Field: &TagOrderField{}, Direction: relay.OrderDirectionAsc}
 			)
 			if d, ok := v[directionField]; ok {
 				err1 = order.Direction.UnmarshalGQL(d)
@@ -1914,7 +1914,7 @@ func newUserPaginateArgs(rv map[string]any) *userPaginateArgs {
 		case map[string]any:
 			var (
 				err1, err2 error
-				order      = &UserOrder{Field: &UserOrderField{}, Direction: entgql.OrderDirectionAsc}
+				order      = &UserOrder{Field: &UserOrderField{}, Direction: relay.OrderDirectionAsc}
 			)
 			if d, ok := v[directionField]; ok {
 				err1 = order.Direction.UnmarshalGQL(d)

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/agora/agora/ent/comment"
 	"github.com/agora/agora/ent/conversation"
@@ -16,6 +15,7 @@ import (
 	"github.com/agora/agora/ent/message"
 	"github.com/agora/agora/ent/notification"
 	"github.com/agora/agora/ent/post"
+	"github.com/agora/agora/ent/relay"
 	"github.com/agora/agora/ent/session"
 	"github.com/agora/agora/ent/tag"
 	"github.com/agora/agora/ent/user"
@@ -137,7 +137,7 @@ func (c *Client) newNodeOpts(opts []NodeOption) *nodeOptions {
 func (c *Client) Noder(ctx context.Context, id int, opts ...NodeOption) (_ Noder, err error) {
 	defer func() {
 		if IsNotFound(err) {
-			err = multierror.Append(err, entgql.ErrNodeNotFound(id))
+			err = multierror.Append(err, relay.ErrNodeNotFound(id))
 		}
 	}()
 	table, err := c.newNodeOpts(opts).nodeType(ctx, id)
@@ -284,9 +284,9 @@ func (c *Client) Noders(ctx context.Context, ids []int, opts ...NodeOption) ([]N
 			if noders[i] != nil {
 				continue
 			}
-			errors[i] = entgql.ErrNodeNotFound(id)
+			errors[i] = relay.ErrNodeNotFound(id)
 		} else if IsNotFound(errors[i]) {
-			errors[i] = multierror.Append(errors[i], entgql.ErrNodeNotFound(id))
+			errors[i] = multierror.Append(errors[i], relay.ErrNodeNotFound(id))
 		}
 		ctx := graphql.WithPathContext(ctx,
 			graphql.NewPathWithIndex(i),

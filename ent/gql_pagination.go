@@ -9,7 +9,6 @@ import (
 	"io"
 	"strconv"
 
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
@@ -21,6 +20,7 @@ import (
 	"github.com/agora/agora/ent/message"
 	"github.com/agora/agora/ent/notification"
 	"github.com/agora/agora/ent/post"
+	"github.com/agora/agora/ent/relay"
 	"github.com/agora/agora/ent/session"
 	"github.com/agora/agora/ent/tag"
 	"github.com/agora/agora/ent/user"
@@ -29,13 +29,13 @@ import (
 
 // Common entgql types.
 type (
-	Cursor         = entgql.Cursor[int]
-	PageInfo       = entgql.PageInfo[int]
-	OrderDirection = entgql.OrderDirection
+	Cursor         = relay.Cursor[int]
+	PageInfo       = relay.PageInfo[int]
+	OrderDirection = relay.OrderDirection
 )
 
 func orderFunc(o OrderDirection, field string) func(*sql.Selector) {
-	if o == entgql.OrderDirectionDesc {
+	if o == relay.OrderDirectionDesc {
 		return Desc(field)
 	}
 	return Asc(field)
@@ -225,7 +225,7 @@ func (p *commentPager) applyCursors(query *CommentQuery, after, before *Cursor) 
 	if p.reverse {
 		direction = direction.Reverse()
 	}
-	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultCommentOrder.Field.column, p.order.Field.column, direction) {
+	for _, predicate := range relay.CursorsPredicate(after, before, DefaultCommentOrder.Field.column, p.order.Field.column, direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil
@@ -422,7 +422,7 @@ type CommentOrder struct {
 
 // DefaultCommentOrder is the default ordering of Comment.
 var DefaultCommentOrder = &CommentOrder{
-	Direction: entgql.OrderDirectionAsc,
+	Direction: relay.OrderDirectionAsc,
 	Field: &CommentOrderField{
 		Value: func(_m *Comment) (ent.Value, error) {
 			return _m.ID, nil
@@ -564,7 +564,7 @@ func (p *conversationPager) applyCursors(query *ConversationQuery, after, before
 	if p.reverse {
 		direction = direction.Reverse()
 	}
-	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultConversationOrder.Field.column, p.order.Field.column, direction) {
+	for _, predicate := range relay.CursorsPredicate(after, before, DefaultConversationOrder.Field.column, p.order.Field.column, direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil
@@ -743,7 +743,7 @@ type ConversationOrder struct {
 
 // DefaultConversationOrder is the default ordering of Conversation.
 var DefaultConversationOrder = &ConversationOrder{
-	Direction: entgql.OrderDirectionAsc,
+	Direction: relay.OrderDirectionAsc,
 	Field: &ConversationOrderField{
 		Value: func(_m *Conversation) (ent.Value, error) {
 			return _m.ID, nil
@@ -885,7 +885,7 @@ func (p *imagePager) applyCursors(query *ImageQuery, after, before *Cursor) (*Im
 	if p.reverse {
 		direction = direction.Reverse()
 	}
-	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultImageOrder.Field.column, p.order.Field.column, direction) {
+	for _, predicate := range relay.CursorsPredicate(after, before, DefaultImageOrder.Field.column, p.order.Field.column, direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil
@@ -1082,7 +1082,7 @@ type ImageOrder struct {
 
 // DefaultImageOrder is the default ordering of Image.
 var DefaultImageOrder = &ImageOrder{
-	Direction: entgql.OrderDirectionAsc,
+	Direction: relay.OrderDirectionAsc,
 	Field: &ImageOrderField{
 		Value: func(_m *Image) (ent.Value, error) {
 			return _m.ID, nil
@@ -1224,7 +1224,7 @@ func (p *messagePager) applyCursors(query *MessageQuery, after, before *Cursor) 
 	if p.reverse {
 		direction = direction.Reverse()
 	}
-	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultMessageOrder.Field.column, p.order.Field.column, direction) {
+	for _, predicate := range relay.CursorsPredicate(after, before, DefaultMessageOrder.Field.column, p.order.Field.column, direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil
@@ -1403,7 +1403,7 @@ type MessageOrder struct {
 
 // DefaultMessageOrder is the default ordering of Message.
 var DefaultMessageOrder = &MessageOrder{
-	Direction: entgql.OrderDirectionAsc,
+	Direction: relay.OrderDirectionAsc,
 	Field: &MessageOrderField{
 		Value: func(_m *Message) (ent.Value, error) {
 			return _m.ID, nil
@@ -1545,7 +1545,7 @@ func (p *notificationPager) applyCursors(query *NotificationQuery, after, before
 	if p.reverse {
 		direction = direction.Reverse()
 	}
-	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultNotificationOrder.Field.column, p.order.Field.column, direction) {
+	for _, predicate := range relay.CursorsPredicate(after, before, DefaultNotificationOrder.Field.column, p.order.Field.column, direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil
@@ -1724,7 +1724,7 @@ type NotificationOrder struct {
 
 // DefaultNotificationOrder is the default ordering of Notification.
 var DefaultNotificationOrder = &NotificationOrder{
-	Direction: entgql.OrderDirectionAsc,
+	Direction: relay.OrderDirectionAsc,
 	Field: &NotificationOrderField{
 		Value: func(_m *Notification) (ent.Value, error) {
 			return _m.ID, nil
@@ -1866,7 +1866,7 @@ func (p *postPager) applyCursors(query *PostQuery, after, before *Cursor) (*Post
 	if p.reverse {
 		direction = direction.Reverse()
 	}
-	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultPostOrder.Field.column, p.order.Field.column, direction) {
+	for _, predicate := range relay.CursorsPredicate(after, before, DefaultPostOrder.Field.column, p.order.Field.column, direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil
@@ -2099,7 +2099,7 @@ type PostOrder struct {
 
 // DefaultPostOrder is the default ordering of Post.
 var DefaultPostOrder = &PostOrder{
-	Direction: entgql.OrderDirectionAsc,
+	Direction: relay.OrderDirectionAsc,
 	Field: &PostOrderField{
 		Value: func(_m *Post) (ent.Value, error) {
 			return _m.ID, nil
@@ -2241,7 +2241,7 @@ func (p *sessionPager) applyCursors(query *SessionQuery, after, before *Cursor) 
 	if p.reverse {
 		direction = direction.Reverse()
 	}
-	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultSessionOrder.Field.column, p.order.Field.column, direction) {
+	for _, predicate := range relay.CursorsPredicate(after, before, DefaultSessionOrder.Field.column, p.order.Field.column, direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil
@@ -2373,7 +2373,7 @@ type SessionOrder struct {
 
 // DefaultSessionOrder is the default ordering of Session.
 var DefaultSessionOrder = &SessionOrder{
-	Direction: entgql.OrderDirectionAsc,
+	Direction: relay.OrderDirectionAsc,
 	Field: &SessionOrderField{
 		Value: func(_m *Session) (ent.Value, error) {
 			return _m.ID, nil
@@ -2515,7 +2515,7 @@ func (p *tagPager) applyCursors(query *TagQuery, after, before *Cursor) (*TagQue
 	if p.reverse {
 		direction = direction.Reverse()
 	}
-	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultTagOrder.Field.column, p.order.Field.column, direction) {
+	for _, predicate := range relay.CursorsPredicate(after, before, DefaultTagOrder.Field.column, p.order.Field.column, direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil
@@ -2694,7 +2694,7 @@ type TagOrder struct {
 
 // DefaultTagOrder is the default ordering of Tag.
 var DefaultTagOrder = &TagOrder{
-	Direction: entgql.OrderDirectionAsc,
+	Direction: relay.OrderDirectionAsc,
 	Field: &TagOrderField{
 		Value: func(_m *Tag) (ent.Value, error) {
 			return _m.ID, nil
@@ -2836,7 +2836,7 @@ func (p *userPager) applyCursors(query *UserQuery, after, before *Cursor) (*User
 	if p.reverse {
 		direction = direction.Reverse()
 	}
-	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultUserOrder.Field.column, p.order.Field.column, direction) {
+	for _, predicate := range relay.CursorsPredicate(after, before, DefaultUserOrder.Field.column, p.order.Field.column, direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil
@@ -3069,7 +3069,7 @@ type UserOrder struct {
 
 // DefaultUserOrder is the default ordering of User.
 var DefaultUserOrder = &UserOrder{
-	Direction: entgql.OrderDirectionAsc,
+	Direction: relay.OrderDirectionAsc,
 	Field: &UserOrderField{
 		Value: func(_m *User) (ent.Value, error) {
 			return _m.ID, nil

@@ -2,8 +2,8 @@
 
 package ent
 
-import "entgo.io/contrib/entgql"
+import "github.com/agora/agora/ent/relay"
 
 // Messages read newest first unless a query orders them otherwise, also when field collection
 // loads them as a connection edge.
-func init() { DefaultMessageOrder.Direction = entgql.OrderDirectionDesc }
+func init() { DefaultMessageOrder.Direction = relay.OrderDirectionDesc }

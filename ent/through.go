@@ -6,9 +6,10 @@ import (
 	"context"
 	"database/sql/driver"
 
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
+
+	"github.com/agora/agora/ent/relay"
 )
 
 type (
@@ -34,9 +35,9 @@ func withParentKeys(ctx context.Context, keys []driver.Value) context.Context {
 // limitPerRow keeps the first limit children of each parent in a nested connection (fk is the
 // children's column of their parent's key). On PostgreSQL, a one-to-many load reads them per parent
 // key (a LATERAL subquery with LIMIT), so that a post's first comments come from the index however
-// many it has; elsewhere, and for many-to-many loads, entgql's window function numbers every child.
+// many it has; elsewhere, and for many-to-many loads, a window function numbers every child (relay.LimitPerRow).
 func limitPerRow(fk string, limit int, orderBy ...sql.Querier) func(*sql.Selector) {
-	window := entgql.LimitPerRow(fk, limit, orderBy...)
+	window := relay.LimitPerRow(fk, limit, orderBy...)
 	return func(s *sql.Selector) {
 		keys, _ := s.Context().Value(parentKeysKey{}).([]driver.Value)
 		if s.Dialect() != dialect.Postgres || keys == nil || s.HasJoins() {

@@ -8,9 +8,9 @@ package graph
 import (
 	"context"
 
-	"entgo.io/contrib/entgql"
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/ent/post"
+	"github.com/agora/agora/ent/relay"
 	"github.com/agora/agora/ent/user"
 	"github.com/agora/agora/graph/generated/model"
 	"github.com/agora/agora/internal/auth"
@@ -88,19 +88,19 @@ func (r *postResolver) ViewerHasLiked(ctx context.Context, obj *ent.Post) (bool,
 }
 
 // Posts is the resolver for the posts field.
-func (r *queryResolver) Posts(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PostOrder, where *filter.Posts) (*ent.PostConnection, error) {
+func (r *queryResolver) Posts(ctx context.Context, after *relay.Cursor[int], first *int, before *relay.Cursor[int], last *int, orderBy *ent.PostOrder, where *filter.Posts) (*ent.PostConnection, error) {
 	preds, err := where.Predicates()
 	if err != nil {
 		return nil, err
 	}
 	if orderBy == nil {
-		orderBy = &ent.PostOrder{Field: ent.PostOrderFieldCreatedAt, Direction: entgql.OrderDirectionDesc}
+		orderBy = &ent.PostOrder{Field: ent.PostOrderFieldCreatedAt, Direction: relay.OrderDirectionDesc}
 	}
 	return r.Client.Post.Query().Where(preds...).Paginate(ctx, after, first, before, last, ent.WithPostOrder(orderBy))
 }
 
 // Tags is the resolver for the tags field.
-func (r *queryResolver) Tags(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TagOrder, where *filter.Tags) (*ent.TagConnection, error) {
+func (r *queryResolver) Tags(ctx context.Context, after *relay.Cursor[int], first *int, before *relay.Cursor[int], last *int, orderBy *ent.TagOrder, where *filter.Tags) (*ent.TagConnection, error) {
 	preds, err := where.Predicates()
 	if err != nil {
 		return nil, err
@@ -118,12 +118,12 @@ func (r *queryResolver) Post(ctx context.Context, slug string) (*ent.Post, error
 }
 
 // Feed is the resolver for the feed field.
-func (r *queryResolver) Feed(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) (*ent.PostConnection, error) {
+func (r *queryResolver) Feed(ctx context.Context, after *relay.Cursor[int], first *int, before *relay.Cursor[int], last *int) (*ent.PostConnection, error) {
 	viewer := auth.FromContext(ctx).UserID
 	return r.Client.Post.Query().
 		Where(post.StatusEQ(post.StatusPUBLISHED), post.HasAuthorWith(user.HasFollowersWith(user.ID(viewer)))).
 		Paginate(ctx, after, first, before, last, ent.WithPostOrder(&ent.PostOrder{
-			Field: ent.PostOrderFieldPublishedAt, Direction: entgql.OrderDirectionDesc,
+			Field: ent.PostOrderFieldPublishedAt, Direction: relay.OrderDirectionDesc,
 		}))
 }
 

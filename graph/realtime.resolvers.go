@@ -8,9 +8,9 @@ package graph
 import (
 	"context"
 
-	"entgo.io/contrib/entgql"
 	"github.com/agora/agora/ent"
 	"github.com/agora/agora/ent/notification"
+	"github.com/agora/agora/ent/relay"
 	"github.com/agora/agora/ent/user"
 	"github.com/agora/agora/graph/generated"
 	"github.com/agora/agora/graph/generated/model"
@@ -47,9 +47,9 @@ func (r *mutationResolver) MarkNotificationsRead(ctx context.Context, input noti
 }
 
 // Conversations is the resolver for the conversations field.
-func (r *queryResolver) Conversations(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) (*ent.ConversationConnection, error) {
+func (r *queryResolver) Conversations(ctx context.Context, after *relay.Cursor[int], first *int, before *relay.Cursor[int], last *int) (*ent.ConversationConnection, error) {
 	return r.Client.Conversation.Query().Paginate(ctx, after, first, before, last, ent.WithConversationOrder(
-		&ent.ConversationOrder{Field: ent.ConversationOrderFieldLastMessageAt, Direction: entgql.OrderDirectionDesc}))
+		&ent.ConversationOrder{Field: ent.ConversationOrderFieldLastMessageAt, Direction: relay.OrderDirectionDesc}))
 }
 
 // NotificationAdded is the resolver for the notificationAdded field.
@@ -68,13 +68,13 @@ func (r *subscriptionResolver) CommentAdded(ctx context.Context, postID int) (<-
 }
 
 // Notifications is the resolver for the notifications field.
-func (r *userResolver) Notifications(ctx context.Context, obj *ent.User, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, unread *bool) (*ent.NotificationConnection, error) {
+func (r *userResolver) Notifications(ctx context.Context, obj *ent.User, after *relay.Cursor[int], first *int, before *relay.Cursor[int], last *int, unread *bool) (*ent.NotificationConnection, error) {
 	q := r.Client.Notification.Query().Where(notification.RecipientID(obj.ID))
 	if unread != nil && *unread {
 		q.Where(notification.ReadAtIsNil())
 	}
 	return q.Paginate(ctx, after, first, before, last, ent.WithNotificationOrder(
-		&ent.NotificationOrder{Field: ent.NotificationOrderFieldCreatedAt, Direction: entgql.OrderDirectionDesc}))
+		&ent.NotificationOrder{Field: ent.NotificationOrderFieldCreatedAt, Direction: relay.OrderDirectionDesc}))
 }
 
 // UnreadNotificationCount is the resolver for the unreadNotificationCount field.

@@ -5,11 +5,11 @@ package graph
 import (
 	"context"
 
-	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vikstrous/dataloadgen"
 
 	"github.com/agora/agora/ent"
+	"github.com/agora/agora/ent/relay"
 	"github.com/agora/agora/internal/account"
 	"github.com/agora/agora/internal/apperr"
 	"github.com/agora/agora/internal/billing"
@@ -93,7 +93,7 @@ func entities[T ent.Noder, R any](ctx context.Context, client *ent.Client, reps 
 }
 
 // searchArgs are a search field's arguments; totalCount is counted only when selected.
-func searchArgs(ctx context.Context, query string, first *int, after *entgql.Cursor[int]) search.PageArgs {
+func searchArgs(ctx context.Context, query string, first *int, after *relay.Cursor[int]) search.PageArgs {
 	a := search.PageArgs{Query: query, After: after}
 	if first != nil {
 		a.First = *first

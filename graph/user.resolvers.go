@@ -8,8 +8,8 @@ package graph
 import (
 	"context"
 
-	"entgo.io/contrib/entgql"
 	"github.com/agora/agora/ent"
+	"github.com/agora/agora/ent/relay"
 	"github.com/agora/agora/ent/user"
 	"github.com/agora/agora/graph/generated"
 	"github.com/agora/agora/graph/generated/model"
@@ -49,7 +49,7 @@ func (r *mutationResolver) UpdateProfile(ctx context.Context, input account.Upda
 }
 
 // Users is the resolver for the users field.
-func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *filter.Users) (*ent.UserConnection, error) {
+func (r *queryResolver) Users(ctx context.Context, after *relay.Cursor[int], first *int, before *relay.Cursor[int], last *int, orderBy *ent.UserOrder, where *filter.Users) (*ent.UserConnection, error) {
 	preds, err := where.Predicates()
 	if err != nil {
 		return nil, err

@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
@@ -10,6 +9,7 @@ import (
 	"entgo.io/ent/schema/index"
 
 	"github.com/agora/agora/ent/privacy"
+	"github.com/agora/agora/ent/schema/gql"
 )
 
 // AccountToken is a single-use token Agora mailed to a user's address: one that confirms the
@@ -43,7 +43,7 @@ func (AccountToken) Indexes() []ent.Index {
 
 // Annotations of the AccountToken. Its global-ID range is fixed, not the next free one.
 func (AccountToken) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.Skip(entgql.SkipAll), entsql.IncrementStart(16 << 32)}
+	return []schema.Annotation{gql.Skip(gql.SkipAll), entsql.IncrementStart(16 << 32)}
 }
 
 // Policy of the AccountToken: only the system (internal/account) reads or writes them.

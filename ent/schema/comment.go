@@ -1,13 +1,13 @@
 package schema
 
 import (
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 	"github.com/agora/agora/ent/privacy"
+	"github.com/agora/agora/ent/schema/gql"
 	"github.com/agora/agora/internal/authz"
 )
 
@@ -27,9 +27,9 @@ func (Comment) Fields() []ent.Field {
 			Optional().
 			Nillable().
 			Comment("When a moderator hid it; hidden content is visible to its author and moderators only.").
-			Annotations(entgql.Skip(entgql.SkipWhereInput | entgql.SkipOrderField)),
-		field.Int("author_id").Immutable().Annotations(entgql.Skip(entgql.SkipAll)),
-		field.Int("post_id").Immutable().Annotations(entgql.Skip(entgql.SkipAll)),
+			Annotations(gql.Skip(gql.SkipWhereInput | gql.SkipOrderField)),
+		field.Int("author_id").Immutable().Annotations(gql.Skip(gql.SkipAll)),
+		field.Int("post_id").Immutable().Annotations(gql.Skip(gql.SkipAll)),
 		// Privacy reads it instead of the post, so that a page of comments is read from the comments'
 		// index alone; triggers of the migrations (20261204145943_list_indexes.sql) copy it from the
 		// post when the comment is written and when the post's status or hidden_at changes. Whatever a
@@ -39,7 +39,7 @@ func (Comment) Fields() []ent.Field {
 			Default("DRAFT").
 			Immutable().
 			Comment("Who may see the post: PUBLIC (published, not hidden), HIDDEN (published, hidden by a moderator) or DRAFT; kept by the database.").
-			Annotations(entgql.Skip(entgql.SkipAll)),
+			Annotations(gql.Skip(gql.SkipAll)),
 	}
 }
 
@@ -71,7 +71,7 @@ func (Comment) Indexes() []ent.Index {
 // Annotations of the Comment.
 func (Comment) Annotations() []schema.Annotation {
 	return []schema.Annotation{
-		Doc("A reply to a post, visible to whoever may see the post."), entgql.RelayConnection()}
+		Doc("A reply to a post, visible to whoever may see the post."), gql.RelayConnection()}
 }
 
 // Policy of the Comment: reads filtered by authz, writes denied unless an authz rule allows them.

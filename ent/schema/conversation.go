@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
@@ -10,6 +9,7 @@ import (
 	"entgo.io/ent/schema/index"
 
 	"github.com/agora/agora/ent/privacy"
+	"github.com/agora/agora/ent/schema/gql"
 	"github.com/agora/agora/internal/authz"
 )
 
@@ -23,7 +23,7 @@ func (Conversation) Fields() []ent.Field {
 			Unique().
 			Immutable().
 			Comment("The participants' IDs, lower first: one conversation per pair.").
-			Annotations(entgql.Skip(entgql.SkipAll)),
+			Annotations(gql.Skip(gql.SkipAll)),
 		field.Time("created_at").
 			Immutable().
 			Default(timeNow).
@@ -31,7 +31,7 @@ func (Conversation) Fields() []ent.Field {
 		field.Time("last_message_at").
 			Default(timeNow).
 			Comment("When the latest message was sent.").
-			Annotations(entgql.OrderField("LAST_MESSAGE_AT")),
+			Annotations(gql.OrderField("LAST_MESSAGE_AT")),
 	}
 }
 
@@ -41,9 +41,9 @@ func (Conversation) Edges() []ent.Edge {
 		edge.To("participants", User.Type).
 			Through("memberships", Participant.Type).
 			Comment("The two users in the conversation.").
-			Annotations(entgql.Skip(entgql.SkipWhereInput)),
+			Annotations(gql.Skip(gql.SkipWhereInput)),
 		edge.To("messages", Message.Type).
-			Annotations(entgql.RelayConnection(), entgql.Skip(entgql.SkipWhereInput), entsql.OnDelete(entsql.Cascade)).
+			Annotations(gql.RelayConnection(), gql.Skip(gql.SkipWhereInput), entsql.OnDelete(entsql.Cascade)).
 			Comment("The messages, newest first."),
 	}
 }
@@ -57,8 +57,8 @@ func (Conversation) Indexes() []ent.Index {
 // Annotations of the Conversation.
 func (Conversation) Annotations() []schema.Annotation {
 	return []schema.Annotation{Doc("A one-to-one exchange of direct messages between two users, started by the first message; only its two participants see it."),
-		entgql.RelayConnection(),
-		entgql.Skip(entgql.SkipWhereInput, entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)}
+		gql.RelayConnection(),
+		gql.Skip(gql.SkipWhereInput, gql.SkipMutationCreateInput, gql.SkipMutationUpdateInput)}
 }
 
 // Policy of the Conversation: participants only.

@@ -1,13 +1,14 @@
 package schema
 
 import (
-	"entgo.io/contrib/entgql"
 	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/agora/agora/ent/schema/gql"
 )
 
 // requiresScopes is federation's @requiresScopes directive (schema/federation.graphqls) for ent fields: the
 // viewer needs every scope of at least one group.
-func requiresScopes(groups ...[]string) entgql.Directive {
+func requiresScopes(groups ...[]string) gql.Directive {
 	outer := &ast.Value{Kind: ast.ListValue}
 	for _, g := range groups {
 		inner := &ast.Value{Kind: ast.ListValue}
@@ -16,5 +17,5 @@ func requiresScopes(groups ...[]string) entgql.Directive {
 		}
 		outer.Children = append(outer.Children, &ast.ChildValue{Value: inner})
 	}
-	return entgql.NewDirective("requiresScopes", &ast.Argument{Name: "scopes", Value: outer})
+	return gql.NewDirective("requiresScopes", &ast.Argument{Name: "scopes", Value: outer})
 }

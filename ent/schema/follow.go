@@ -4,9 +4,9 @@ import (
 	"time"
 
 	"github.com/agora/agora/ent/privacy"
+	"github.com/agora/agora/ent/schema/gql"
 	"github.com/agora/agora/internal/authz"
 
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
@@ -53,7 +53,7 @@ func (Follow) Indexes() []ent.Index {
 // Annotations of the Follow.
 func (Follow) Annotations() []schema.Annotation {
 	return []schema.Annotation{
-		entgql.Skip(entgql.SkipAll),
+		gql.Skip(gql.SkipAll),
 		entsql.Checks(map[string]string{"follow_not_self": "user_id <> following_id"}),
 	}
 }

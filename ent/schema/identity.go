@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
@@ -9,6 +8,7 @@ import (
 	"entgo.io/ent/schema/index"
 
 	"github.com/agora/agora/ent/privacy"
+	"github.com/agora/agora/ent/schema/gql"
 )
 
 // Identity is an account at an identity provider (an OpenID Connect issuer, GitHub) that signs a
@@ -43,7 +43,7 @@ func (Identity) Indexes() []ent.Index {
 
 // Annotations of the Identity: the GraphQL type is hand-written (schema/identity.graphqls).
 func (Identity) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+	return []schema.Annotation{gql.Skip(gql.SkipAll)}
 }
 
 // Policy of the Identity: only the system (internal/identity) reads and writes them; users see
@@ -85,7 +85,7 @@ func (SignInFlow) Indexes() []ent.Index {
 
 // Annotations of the SignInFlow.
 func (SignInFlow) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+	return []schema.Annotation{gql.Skip(gql.SkipAll)}
 }
 
 // Policy of the SignInFlow: only the system.

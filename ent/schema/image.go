@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
@@ -9,6 +8,7 @@ import (
 	"entgo.io/ent/schema/index"
 
 	"github.com/agora/agora/ent/privacy"
+	"github.com/agora/agora/ent/schema/gql"
 	"github.com/agora/agora/internal/authz"
 )
 
@@ -25,7 +25,7 @@ func (Image) Fields() []ent.Field {
 		field.Int("owner_id").
 			Immutable().
 			Comment("Who uploaded it.").
-			Annotations(entgql.Skip(entgql.SkipAll)),
+			Annotations(gql.Skip(gql.SkipAll)),
 		field.Enum("purpose").
 			Values("AVATAR", "POST_COVER", "POST_INLINE").
 			Annotations(Values{
@@ -42,17 +42,17 @@ func (Image) Fields() []ent.Field {
 		field.String("key").
 			Unique().
 			Immutable().
-			Annotations(entgql.Skip(entgql.SkipAll)).
+			Annotations(gql.Skip(gql.SkipAll)).
 			Comment("Storage prefix of its files: random, unguessable."),
 		field.String("format").
-			Annotations(entgql.Skip(entgql.SkipAll)).
+			Annotations(gql.Skip(gql.SkipAll)).
 			Comment("Encoding of the stored files: jpeg or png."),
 		field.Int("width").
 			Comment("Width of the largest stored size, in pixels."),
 		field.Int("height").
 			Comment("Height of the largest stored size, in pixels."),
 		field.Ints("sizes").
-			Annotations(entgql.Skip(entgql.SkipAll)).
+			Annotations(gql.Skip(gql.SkipAll)).
 			Comment("Widths of the stored variants, smallest first; the last is the full image."),
 		field.Enum("status").
 			Values("PROCESSING", "READY").
@@ -60,33 +60,33 @@ func (Image) Fields() []ent.Field {
 			Annotations(Values{
 				"PROCESSING": "Only the full image is stored: its smaller sizes are being made.",
 				"READY":      "Every size is stored.",
-			}, entgql.Skip(entgql.SkipWhereInput|entgql.SkipOrderField)).
+			}, gql.Skip(gql.SkipWhereInput|gql.SkipOrderField)).
 			Comment("Whether its resized variants are made yet: until then variants and url give the full image."),
 		field.Int64("bytes").
-			Annotations(entgql.Skip(entgql.SkipWhereInput | entgql.SkipOrderField)).
+			Annotations(gql.Skip(gql.SkipWhereInput | gql.SkipOrderField)).
 			Comment("Storage used by all its files, in bytes."),
 		field.String("color").
-			Annotations(entgql.Skip(entgql.SkipWhereInput | entgql.SkipOrderField)).
+			Annotations(gql.Skip(gql.SkipWhereInput | gql.SkipOrderField)).
 			Comment("Dominant colour as #rrggbb: a placeholder while the image loads."),
 		field.Time("attached_at").
 			Optional().
 			Nillable().
-			Annotations(entgql.Skip(entgql.SkipAll)).
+			Annotations(gql.Skip(gql.SkipAll)).
 			Comment("When it became an avatar or part of a post; unattached images are deleted after a day."),
 		field.Time("released_at").
 			Optional().
 			Nillable().
-			Annotations(entgql.Skip(entgql.SkipAll)).
+			Annotations(gql.Skip(gql.SkipAll)).
 			Comment("When it stopped being used (avatar replaced, cover replaced, post deleted): deleted by the clean-up."),
 		field.Time("hidden_at").
 			Optional().
 			Nillable().
-			Annotations(entgql.Skip(entgql.SkipWhereInput | entgql.SkipOrderField)).
+			Annotations(gql.Skip(gql.SkipWhereInput | gql.SkipOrderField)).
 			Comment("When a moderator hid it; a hidden image is served to its owner and moderators only."),
 		field.Int("post_id").
 			Optional().
 			Nillable().
-			Annotations(entgql.Skip(entgql.SkipAll)).
+			Annotations(gql.Skip(gql.SkipAll)).
 			Comment("The post it illustrates, as cover or inline."),
 	}
 }
@@ -100,12 +100,12 @@ func (Image) Edges() []ent.Edge {
 			Unique().
 			Required().
 			Immutable().
-			Annotations(entgql.Skip(entgql.SkipAll)),
+			Annotations(gql.Skip(gql.SkipAll)),
 		edge.From("post", Post.Type).
 			Ref("images").
 			Field("post_id").
 			Unique().
-			Annotations(entgql.Skip(entgql.SkipAll)),
+			Annotations(gql.Skip(gql.SkipAll)),
 	}
 }
 

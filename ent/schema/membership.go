@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
@@ -10,6 +9,7 @@ import (
 	"entgo.io/ent/schema/index"
 
 	"github.com/agora/agora/ent/privacy"
+	"github.com/agora/agora/ent/schema/gql"
 )
 
 // MembershipPlan is the monthly membership an author offers, backed by a Stripe Product and
@@ -41,7 +41,7 @@ func (MembershipPlan) Edges() []ent.Edge {
 
 // Annotations of the MembershipPlan: its own global-ID range; the GraphQL type is hand-written.
 func (MembershipPlan) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.Skip(entgql.SkipAll), entsql.IncrementStart(20 << 32)}
+	return []schema.Annotation{gql.Skip(gql.SkipAll), entsql.IncrementStart(20 << 32)}
 }
 
 // Policy of the MembershipPlan: public prices, written by the system (internal/billing) only.
@@ -89,7 +89,7 @@ func (Membership) Indexes() []ent.Index {
 
 // Annotations of the Membership.
 func (Membership) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.Skip(entgql.SkipAll), entsql.IncrementStart(21 << 32)}
+	return []schema.Annotation{gql.Skip(gql.SkipAll), entsql.IncrementStart(21 << 32)}
 }
 
 // Policy of the Membership: only the system reads and writes them (internal/billing answers the
@@ -118,7 +118,7 @@ func (StripeEvent) Fields() []ent.Field {
 
 // Annotations of the StripeEvent.
 func (StripeEvent) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.Skip(entgql.SkipAll), entsql.IncrementStart(22 << 32)}
+	return []schema.Annotation{gql.Skip(gql.SkipAll), entsql.IncrementStart(22 << 32)}
 }
 
 // Policy of the StripeEvent: only the system.

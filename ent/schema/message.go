@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
@@ -10,6 +9,7 @@ import (
 	"entgo.io/ent/schema/index"
 
 	"github.com/agora/agora/ent/privacy"
+	"github.com/agora/agora/ent/schema/gql"
 	"github.com/agora/agora/internal/authz"
 )
 
@@ -27,9 +27,9 @@ func (Message) Fields() []ent.Field {
 			Immutable().
 			Default(timeNow).
 			Comment("When it was sent.").
-			Annotations(entgql.OrderField("CREATED_AT")),
-		field.Int("sender_id").Immutable().Annotations(entgql.Skip(entgql.SkipAll)),
-		field.Int("conversation_id").Immutable().Annotations(entgql.Skip(entgql.SkipAll)),
+			Annotations(gql.OrderField("CREATED_AT")),
+		field.Int("sender_id").Immutable().Annotations(gql.Skip(gql.SkipAll)),
+		field.Int("conversation_id").Immutable().Annotations(gql.Skip(gql.SkipAll)),
 	}
 }
 
@@ -57,8 +57,8 @@ func (Message) Indexes() []ent.Index {
 // Annotations of the Message.
 func (Message) Annotations() []schema.Annotation {
 	return []schema.Annotation{Doc("One direct message in a conversation."),
-		entgql.RelayConnection(),
-		entgql.Skip(entgql.SkipWhereInput, entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)}
+		gql.RelayConnection(),
+		gql.Skip(gql.SkipWhereInput, gql.SkipMutationCreateInput, gql.SkipMutationUpdateInput)}
 }
 
 // Policy of the Message: participants read; senders send as themselves.

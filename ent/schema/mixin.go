@@ -1,10 +1,11 @@
 package schema
 
 import (
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/mixin"
+
+	"github.com/agora/agora/ent/schema/gql"
 )
 
 // TimeMixin adds creation and modification times to an entity.
@@ -17,11 +18,11 @@ func (TimeMixin) Fields() []ent.Field {
 			Default(timeNow).
 			Immutable().
 			Comment("When it was created.").
-			Annotations(entgql.OrderField("CREATED_AT")),
+			Annotations(gql.OrderField("CREATED_AT")),
 		field.Time("updated_at").
 			Default(timeNow).
 			UpdateDefault(timeNow).
 			Comment("When it was last changed.").
-			Annotations(entgql.OrderField("UPDATED_AT")),
+			Annotations(gql.OrderField("UPDATED_AT")),
 	}
 }

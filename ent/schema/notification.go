@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
@@ -10,6 +9,7 @@ import (
 	"entgo.io/ent/schema/index"
 
 	"github.com/agora/agora/ent/privacy"
+	"github.com/agora/agora/ent/schema/gql"
 	"github.com/agora/agora/internal/authz"
 )
 
@@ -35,17 +35,17 @@ func (Notification) Fields() []ent.Field {
 			Immutable().
 			Default(timeNow).
 			Comment("When it happened.").
-			Annotations(entgql.OrderField("CREATED_AT")),
+			Annotations(gql.OrderField("CREATED_AT")),
 		field.Time("read_at").
 			Optional().
 			Nillable().
 			Comment("When the recipient marked it read; null while unread.").
-			Annotations(entgql.Skip(entgql.SkipWhereInput)),
-		field.Int("recipient_id").Immutable().Annotations(entgql.Skip(entgql.SkipAll)),
-		field.Int("actor_id").Immutable().Annotations(entgql.Skip(entgql.SkipAll)),
-		field.Int("post_id").Optional().Nillable().Immutable().Annotations(entgql.Skip(entgql.SkipAll)),
-		field.Int("comment_id").Optional().Nillable().Immutable().Annotations(entgql.Skip(entgql.SkipAll)),
-		field.Int("message_id").Optional().Nillable().Immutable().Annotations(entgql.Skip(entgql.SkipAll)),
+			Annotations(gql.Skip(gql.SkipWhereInput)),
+		field.Int("recipient_id").Immutable().Annotations(gql.Skip(gql.SkipAll)),
+		field.Int("actor_id").Immutable().Annotations(gql.Skip(gql.SkipAll)),
+		field.Int("post_id").Optional().Nillable().Immutable().Annotations(gql.Skip(gql.SkipAll)),
+		field.Int("comment_id").Optional().Nillable().Immutable().Annotations(gql.Skip(gql.SkipAll)),
+		field.Int("message_id").Optional().Nillable().Immutable().Annotations(gql.Skip(gql.SkipAll)),
 	}
 }
 
@@ -53,7 +53,7 @@ func (Notification) Fields() []ent.Field {
 func (Notification) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.To("recipient", User.Type).Field("recipient_id").Unique().Required().Immutable().
-			Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip(entgql.SkipAll)),
+			Annotations(entsql.OnDelete(entsql.Cascade), gql.Skip(gql.SkipAll)),
 		edge.To("actor", User.Type).Field("actor_id").Unique().Required().Immutable().
 			Annotations(entsql.OnDelete(entsql.Cascade)).
 			Comment("Who did it."),
@@ -82,8 +82,8 @@ func (Notification) Indexes() []ent.Index {
 // Annotations of the Notification.
 func (Notification) Annotations() []schema.Annotation {
 	return []schema.Annotation{Doc("Something that happened that concerns the viewer: a new follower, a comment on or a like of their post, a direct message."),
-		entgql.RelayConnection(),
-		entgql.Skip(entgql.SkipWhereInput, entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)}
+		gql.RelayConnection(),
+		gql.Skip(gql.SkipWhereInput, gql.SkipMutationCreateInput, gql.SkipMutationUpdateInput)}
 }
 
 // Policy of the Notification: recipients read and mark their own; the system writes them.

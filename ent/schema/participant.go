@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
@@ -9,6 +8,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 	"github.com/agora/agora/ent/privacy"
+	"github.com/agora/agora/ent/schema/gql"
 )
 
 // Participant puts a user in a conversation: the table of the Conversation.participants edge,
@@ -47,7 +47,7 @@ func (Participant) Annotations() []schema.Annotation {
 	return []schema.Annotation{
 		entsql.Table("conversation_participants"),
 		field.ID("conversation_id", "user_id"),
-		entgql.Skip(entgql.SkipAll),
+		gql.Skip(gql.SkipAll),
 	}
 }
 

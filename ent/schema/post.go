@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
@@ -9,6 +8,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 	"github.com/agora/agora/ent/privacy"
+	"github.com/agora/agora/ent/schema/gql"
 	"github.com/agora/agora/internal/authz"
 )
 
@@ -29,14 +29,14 @@ func (Post) Fields() []ent.Field {
 		field.String("title").
 			NotEmpty().
 			Comment("Title, plain text.").
-			Annotations(entgql.OrderField("TITLE")),
+			Annotations(gql.OrderField("TITLE")),
 		field.String("description").
 			Default("").
 			Comment("Short summary shown in lists, plain text."),
 		field.Text("body").
 			Default("").
 			Comment("Content, in Markdown; null for a members-only post the viewer may not read.").
-			Annotations(entgql.Skip(entgql.SkipType)),
+			Annotations(gql.Skip(gql.SkipType)),
 		field.Enum("status").
 			Values("DRAFT", "PUBLISHED").
 			Annotations(Values{
@@ -52,7 +52,7 @@ func (Post) Fields() []ent.Field {
 					"PUBLIC":  "Everyone who may see the post reads its body.",
 					"MEMBERS": "Only the author's members (and the author, moderators and admins) read its body; others see the title, description and author.",
 				},
-				entgql.Skip(entgql.SkipWhereInput|entgql.SkipOrderField),
+				gql.Skip(gql.SkipWhereInput|gql.SkipOrderField),
 			).
 			Default("PUBLIC").
 			Comment("Who reads the body: everyone, or the author's members."),
@@ -60,21 +60,21 @@ func (Post) Fields() []ent.Field {
 			Optional().
 			Nillable().
 			Comment("When the post was first published; null for drafts.").
-			Annotations(entgql.OrderField("PUBLISHED_AT")),
+			Annotations(gql.OrderField("PUBLISHED_AT")),
 		field.Time("hidden_at").
 			Optional().
 			Nillable().
 			Comment("When a moderator hid it; hidden content is visible to its author and moderators only.").
-			Annotations(entgql.Skip(entgql.SkipWhereInput | entgql.SkipOrderField)),
+			Annotations(gql.Skip(gql.SkipWhereInput | gql.SkipOrderField)),
 		field.Int("cover_id").
 			Optional().
 			Nillable().
 			Comment("ID of the cover image.").
-			Annotations(entgql.Skip(entgql.SkipAll)),
+			Annotations(gql.Skip(gql.SkipAll)),
 		field.Int("author_id").
 			Immutable().
 			Comment("ID of the author.").
-			Annotations(entgql.Skip(entgql.SkipAll)),
+			Annotations(gql.Skip(gql.SkipAll)),
 	}
 }
 
@@ -94,17 +94,17 @@ func (Post) Edges() []ent.Edge {
 		// No ordering by the number of comments: entgql would count hidden ones too.
 		edge.To("comments", Comment.Type).
 			Comment("Comments on the post, oldest first by default.").
-			Annotations(entgql.RelayConnection(), entsql.OnDelete(entsql.Cascade)),
+			Annotations(gql.RelayConnection(), entsql.OnDelete(entsql.Cascade)),
 		edge.To("cover", Image.Type).
 			Field("cover_id").
 			Unique().
 			Comment("The cover image; null when none, or when the viewer may not see it."),
 		edge.To("images", Image.Type).
-			Annotations(entgql.Skip(entgql.SkipAll)),
+			Annotations(gql.Skip(gql.SkipAll)),
 		edge.From("liked_by", User.Type).
 			Ref("liked_posts").
 			Through("likes", Like.Type).
-			Annotations(entgql.Skip(entgql.SkipAll)),
+			Annotations(gql.Skip(gql.SkipAll)),
 	}
 }
 
@@ -138,7 +138,7 @@ func (Post) Annotations() []schema.Annotation {
 		Computed{"likeCount": nil, "commentCount": nil, "viewerHasLiked": nil,
 			"body": {"body", "visibility", "author_id"}, "viewerCanRead": {"visibility", "author_id"}},
 		// Query.posts is hand-written (schema/post.graphqls), with the filters of internal/filter.
-		entgql.RelayConnection(),
+		gql.RelayConnection(),
 	}
 }
 

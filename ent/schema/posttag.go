@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
@@ -9,6 +8,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 	"github.com/agora/agora/ent/privacy"
+	"github.com/agora/agora/ent/schema/gql"
 )
 
 // PostTag files a post under a tag: the table of the Post.tags edge, declared so that it can carry
@@ -43,7 +43,7 @@ func (PostTag) Indexes() []ent.Index {
 func (PostTag) Annotations() []schema.Annotation {
 	return []schema.Annotation{
 		field.ID("post_id", "tag_id"),
-		entgql.Skip(entgql.SkipAll),
+		gql.Skip(gql.SkipAll),
 	}
 }
 

@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
@@ -10,6 +9,7 @@ import (
 	"entgo.io/ent/schema/index"
 
 	"github.com/agora/agora/ent/privacy"
+	"github.com/agora/agora/ent/schema/gql"
 	"github.com/agora/agora/internal/authz"
 )
 
@@ -20,7 +20,7 @@ type Session struct{ ent.Schema }
 // Fields of the Session.
 func (Session) Fields() []ent.Field {
 	return []ent.Field{
-		field.Int("user_id").Immutable().Annotations(entgql.Skip(entgql.SkipAll)),
+		field.Int("user_id").Immutable().Annotations(gql.Skip(gql.SkipAll)),
 		field.String("user_agent").
 			Default("").
 			Immutable().
@@ -37,7 +37,7 @@ func (Session) Fields() []ent.Field {
 		field.Time("revoked_at").
 			Optional().
 			Nillable().
-			Annotations(entgql.Skip(entgql.SkipAll)),
+			Annotations(gql.Skip(gql.SkipAll)),
 	}
 }
 
@@ -48,9 +48,9 @@ func (Session) Edges() []ent.Edge {
 			Ref("sessions").
 			Field("user_id").
 			Unique().Required().Immutable().
-			Annotations(entgql.Skip(entgql.SkipAll)),
+			Annotations(gql.Skip(gql.SkipAll)),
 		edge.To("refresh_tokens", RefreshToken.Type).
-			Annotations(entgql.Skip(entgql.SkipAll), entsql.OnDelete(entsql.Cascade)),
+			Annotations(gql.Skip(gql.SkipAll), entsql.OnDelete(entsql.Cascade)),
 	}
 }
 
@@ -62,7 +62,7 @@ func (Session) Indexes() []ent.Index {
 // Annotations of the Session.
 func (Session) Annotations() []schema.Annotation {
 	return []schema.Annotation{
-		Doc("One sign-in of a user on one device; it ends when unused for the session lifetime, at logout, or when revoked."), entgql.Skip(entgql.SkipWhereInput, entgql.SkipOrderField, entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)}
+		Doc("One sign-in of a user on one device; it ends when unused for the session lifetime, at logout, or when revoked."), gql.Skip(gql.SkipWhereInput, gql.SkipOrderField, gql.SkipMutationCreateInput, gql.SkipMutationUpdateInput)}
 }
 
 // Policy of the Session: users see and revoke their own; signing in and refreshing run as the
@@ -97,7 +97,7 @@ func (RefreshToken) Edges() []ent.Edge {
 
 // Annotations of the RefreshToken.
 func (RefreshToken) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+	return []schema.Annotation{gql.Skip(gql.SkipAll)}
 }
 
 // Policy of the RefreshToken: only the system (sign-in, refresh) reads or writes them.

@@ -1,12 +1,12 @@
 package schema
 
 import (
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 	"github.com/agora/agora/ent/privacy"
+	"github.com/agora/agora/ent/schema/gql"
 	"github.com/agora/agora/internal/authz"
 )
 
@@ -20,7 +20,7 @@ func (Tag) Fields() []ent.Field {
 			Unique().
 			MinLen(1).MaxLen(32).
 			Comment("Normalized name: lower case a-z, 0-9 and single dashes.").
-			Annotations(entgql.OrderField("NAME")),
+			Annotations(gql.OrderField("NAME")),
 		field.Time("created_at").
 			Immutable().
 			Default(timeNow).
@@ -35,7 +35,7 @@ func (Tag) Edges() []ent.Edge {
 			Ref("tags").
 			Through("post_tags", PostTag.Type).
 			Comment("Posts filed under the tag.").
-			Annotations(entgql.RelayConnection()),
+			Annotations(gql.RelayConnection()),
 	}
 }
 
@@ -45,7 +45,7 @@ func (Tag) Annotations() []schema.Annotation {
 		Doc("A topic posts are filed under; tags used only on posts the viewer cannot see are hidden."),
 		Computed{"postCount": nil},
 		// Query.tags is hand-written (schema/post.graphqls), with the filters of internal/filter.
-		entgql.RelayConnection(),
+		gql.RelayConnection(),
 	}
 }
 

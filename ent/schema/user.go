@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
@@ -9,6 +8,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 	"github.com/agora/agora/ent/privacy"
+	"github.com/agora/agora/ent/schema/gql"
 	"github.com/agora/agora/internal/authz"
 )
 
@@ -25,25 +25,25 @@ func (User) Fields() []ent.Field {
 			Unique().
 			MinLen(3).MaxLen(32).
 			Comment("Unique handle: 3-32 of a-z, 0-9 and _, stored lower case so it is unique regardless of case.").
-			Annotations(entgql.OrderField("USERNAME")),
+			Annotations(gql.OrderField("USERNAME")),
 		// Private: never in the generated schema or its filters; exposed to its owner by a hand-written field.
 		field.String("email").
 			Unique().
 			MaxLen(254).
 			Comment("Sign-in email address, stored lower case.").
-			Annotations(entgql.Skip(entgql.SkipAll)),
+			Annotations(gql.Skip(gql.SkipAll)),
 		field.Time("email_verified_at").
 			Optional().
 			Nillable().
 			Comment("When the owner confirmed the address by the link mailed to it, or a provider vouched for it; null until then and again after a change.").
-			Annotations(entgql.Skip(entgql.SkipAll)),
+			Annotations(gql.Skip(gql.SkipAll)),
 		field.String("password_hash").
 			Sensitive().
-			Annotations(entgql.Skip(entgql.SkipAll)),
+			Annotations(gql.Skip(gql.SkipAll)),
 		field.String("display_name").
 			Default("").
 			Comment("Name shown next to the user's content.").
-			Annotations(entgql.OrderField("DISPLAY_NAME")),
+			Annotations(gql.OrderField("DISPLAY_NAME")),
 		field.Text("bio").
 			Default("").
 			Comment("Short self-description, plain text."),
@@ -53,15 +53,15 @@ func (User) Fields() []ent.Field {
 		field.Int("avatar_image_id").
 			Optional().
 			Nillable().
-			Annotations(entgql.Skip(entgql.SkipAll)).
+			Annotations(gql.Skip(gql.SkipAll)).
 			Comment("The uploaded image avatar_url shows, if any: released when replaced."),
 		field.Time("banned_at").
 			Optional().
 			Nillable().
 			Comment("When the user was banned (banned users can read but not write); visible to moderators, else null.").
 			Annotations(
-				entgql.Skip(entgql.SkipWhereInput, entgql.SkipOrderField, entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput),
-				entgql.Directives(requiresScopes([]string{"moderate"})),
+				gql.Skip(gql.SkipWhereInput, gql.SkipOrderField, gql.SkipMutationCreateInput, gql.SkipMutationUpdateInput),
+				gql.Directives(requiresScopes([]string{"moderate"})),
 			),
 		field.Enum("role").
 			Values("USER", "MODERATOR", "ADMIN").
@@ -81,7 +81,7 @@ func (User) Fields() []ent.Field {
 					"FOLLOWING": "Only the people the user follows may send them direct messages.",
 					"NOBODY":    "Nobody may send the user direct messages.",
 				},
-				entgql.Skip(entgql.SkipType, entgql.SkipWhereInput, entgql.SkipOrderField, entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput),
+				gql.Skip(gql.SkipType, gql.SkipWhereInput, gql.SkipOrderField, gql.SkipMutationCreateInput, gql.SkipMutationUpdateInput),
 			).
 			Default("EVERYONE").
 			Comment("Who may send the user direct messages."),
@@ -94,14 +94,14 @@ func (User) Fields() []ent.Field {
 		field.Time("digest_through").
 			Optional().
 			Nillable().
-			Annotations(entgql.Skip(entgql.SkipAll)).
+			Annotations(gql.Skip(gql.SkipAll)).
 			Comment("The end of the last day the daily digest was mailed for (midnight UTC)."),
 		// Private: the Stripe customer made for the user's first membership checkout, reused after.
 		field.String("stripe_customer_id").
 			Optional().
 			Nillable().
 			MaxLen(255).
-			Annotations(entgql.Skip(entgql.SkipAll)),
+			Annotations(gql.Skip(gql.SkipAll)),
 	}
 }
 
@@ -110,7 +110,7 @@ func mailSetting(name, def string) ent.Field {
 	return field.Enum(name).
 		Values("OFF", "INSTANT", "DAILY").
 		Default(def).
-		Annotations(entgql.Skip(entgql.SkipAll)).
+		Annotations(gql.Skip(gql.SkipAll)).
 		Comment("Mail for this kind of notification: none, one per notification, or in the daily digest.")
 }
 
@@ -118,40 +118,40 @@ func mailSetting(name, def string) ent.Field {
 func (User) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.To("images", Image.Type).
-			Annotations(entgql.Skip(entgql.SkipAll), entsql.OnDelete(entsql.Cascade)),
+			Annotations(gql.Skip(gql.SkipAll), entsql.OnDelete(entsql.Cascade)),
 		edge.To("posts", Post.Type).
 			Comment("Posts written by the user: published ones, plus drafts for their author.").
 			// No where-filter or count ordering through this edge: predicates skip privacy rules, so
 			// they would reveal other people's drafts.
-			Annotations(entgql.RelayConnection(), entgql.Skip(entgql.SkipWhereInput), entsql.OnDelete(entsql.Cascade)),
+			Annotations(gql.RelayConnection(), gql.Skip(gql.SkipWhereInput), entsql.OnDelete(entsql.Cascade)),
 		edge.To("comments", Comment.Type).
-			Annotations(entgql.Skip(entgql.SkipAll), entsql.OnDelete(entsql.Cascade)),
+			Annotations(gql.Skip(gql.SkipAll), entsql.OnDelete(entsql.Cascade)),
 		edge.To("followers", User.Type).
 			Comment("Users who follow this user.").
-			Annotations(entgql.RelayConnection()).
+			Annotations(gql.RelayConnection()).
 			From("following").
 			Comment("Users this user follows.").
-			Annotations(entgql.RelayConnection()).
+			Annotations(gql.RelayConnection()).
 			Through("follows", Follow.Type),
 		edge.To("sessions", Session.Type).
-			Annotations(entgql.Skip(entgql.SkipAll), entsql.OnDelete(entsql.Cascade)),
+			Annotations(gql.Skip(gql.SkipAll), entsql.OnDelete(entsql.Cascade)),
 		edge.To("account_tokens", AccountToken.Type).
-			Annotations(entgql.Skip(entgql.SkipAll), entsql.OnDelete(entsql.Cascade)),
+			Annotations(gql.Skip(gql.SkipAll), entsql.OnDelete(entsql.Cascade)),
 		edge.To("identities", Identity.Type).
-			Annotations(entgql.Skip(entgql.SkipAll), entsql.OnDelete(entsql.Cascade)),
+			Annotations(gql.Skip(gql.SkipAll), entsql.OnDelete(entsql.Cascade)),
 		edge.From("conversations", Conversation.Type).
 			Ref("participants").
-			Annotations(entgql.Skip(entgql.SkipAll)),
+			Annotations(gql.Skip(gql.SkipAll)),
 		edge.To("liked_posts", Post.Type).
 			Through("likes", Like.Type).
-			Annotations(entgql.Skip(entgql.SkipAll)),
+			Annotations(gql.Skip(gql.SkipAll)),
 		edge.To("membership_plan", MembershipPlan.Type).
 			Unique().
-			Annotations(entgql.Skip(entgql.SkipAll), entsql.OnDelete(entsql.Cascade)),
+			Annotations(gql.Skip(gql.SkipAll), entsql.OnDelete(entsql.Cascade)),
 		edge.To("memberships", Membership.Type).
-			Annotations(entgql.Skip(entgql.SkipAll), entsql.OnDelete(entsql.Cascade)),
+			Annotations(gql.Skip(gql.SkipAll), entsql.OnDelete(entsql.Cascade)),
 		edge.To("members", Membership.Type).
-			Annotations(entgql.Skip(entgql.SkipAll), entsql.OnDelete(entsql.Cascade)),
+			Annotations(gql.Skip(gql.SkipAll), entsql.OnDelete(entsql.Cascade)),
 	}
 }
 
@@ -177,7 +177,7 @@ func (User) Annotations() []schema.Annotation {
 		// Counts and flags by the user's ID; the fields of the user's own account read every column.
 		Computed{"followerCount": nil, "followingCount": nil, "viewerIsFollowing": nil, "memberCount": nil, "membershipPlan": nil},
 		// Query.users is hand-written (schema/user.graphqls), with the filters of internal/filter.
-		entgql.RelayConnection(),
+		gql.RelayConnection(),
 	}
 }
 

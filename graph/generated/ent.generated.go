@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/99designs/gqlgen/plugin/federation/fedruntime"
@@ -19,6 +18,7 @@ import (
 	"github.com/agora/agora/ent/image"
 	"github.com/agora/agora/ent/notification"
 	"github.com/agora/agora/ent/post"
+	"github.com/agora/agora/ent/relay"
 	"github.com/agora/agora/ent/user"
 	"github.com/agora/agora/graph/generated/model"
 	"github.com/agora/agora/graph/scalar"
@@ -56,15 +56,15 @@ type QueryResolver interface {
 	Providers(ctx context.Context) ([]*identity.ProviderInfo, error)
 	Jobs(ctx context.Context, state *model.JobState, kind *string, first int, after *string) (*jobs.Page, error)
 	Image(ctx context.Context, id int) (*ent.Image, error)
-	Posts(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PostOrder, where *filter.Posts) (*ent.PostConnection, error)
-	Tags(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TagOrder, where *filter.Tags) (*ent.TagConnection, error)
+	Posts(ctx context.Context, after *relay.Cursor[int], first *int, before *relay.Cursor[int], last *int, orderBy *ent.PostOrder, where *filter.Posts) (*ent.PostConnection, error)
+	Tags(ctx context.Context, after *relay.Cursor[int], first *int, before *relay.Cursor[int], last *int, orderBy *ent.TagOrder, where *filter.Tags) (*ent.TagConnection, error)
 	Post(ctx context.Context, slug string) (*ent.Post, error)
-	Feed(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) (*ent.PostConnection, error)
-	Conversations(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) (*ent.ConversationConnection, error)
-	Search(ctx context.Context, query string, first *int, after *entgql.Cursor[int]) (*search.PostConnection, error)
-	SearchUsers(ctx context.Context, query string, first *int, after *entgql.Cursor[int]) (*ent.UserConnection, error)
-	SearchTags(ctx context.Context, query string, first *int, after *entgql.Cursor[int]) (*ent.TagConnection, error)
-	Users(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *filter.Users) (*ent.UserConnection, error)
+	Feed(ctx context.Context, after *relay.Cursor[int], first *int, before *relay.Cursor[int], last *int) (*ent.PostConnection, error)
+	Conversations(ctx context.Context, after *relay.Cursor[int], first *int, before *relay.Cursor[int], last *int) (*ent.ConversationConnection, error)
+	Search(ctx context.Context, query string, first *int, after *relay.Cursor[int]) (*search.PostConnection, error)
+	SearchUsers(ctx context.Context, query string, first *int, after *relay.Cursor[int]) (*ent.UserConnection, error)
+	SearchTags(ctx context.Context, query string, first *int, after *relay.Cursor[int]) (*ent.TagConnection, error)
+	Users(ctx context.Context, after *relay.Cursor[int], first *int, before *relay.Cursor[int], last *int, orderBy *ent.UserOrder, where *filter.Users) (*ent.UserConnection, error)
 	Viewer(ctx context.Context) (*ent.User, error)
 	User(ctx context.Context, username string) (*ent.User, error)
 }
@@ -83,7 +83,7 @@ type UserResolver interface {
 	Identities(ctx context.Context, obj *ent.User) ([]*ent.Identity, error)
 	HasPassword(ctx context.Context, obj *ent.User) (*bool, error)
 	ImageStorage(ctx context.Context, obj *ent.User) (*model.ImageStorage, error)
-	Notifications(ctx context.Context, obj *ent.User, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, unread *bool) (*ent.NotificationConnection, error)
+	Notifications(ctx context.Context, obj *ent.User, after *relay.Cursor[int], first *int, before *relay.Cursor[int], last *int, unread *bool) (*ent.NotificationConnection, error)
 	UnreadNotificationCount(ctx context.Context, obj *ent.User) (*int, error)
 	MessagePolicy(ctx context.Context, obj *ent.User) (*user.MessagePolicy, error)
 	Sessions(ctx context.Context, obj *ent.User) ([]*ent.Session, error)
@@ -101,8 +101,8 @@ func (ec *executionContext) field_Conversation_messages_args(ctx context.Context
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*relay.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -117,8 +117,8 @@ func (ec *executionContext) field_Conversation_messages_args(ctx context.Context
 	}
 	args["first"] = arg1
 	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
-		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*relay.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -161,8 +161,8 @@ func (ec *executionContext) field_Post_comments_args(ctx context.Context, rawArg
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*relay.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -177,8 +177,8 @@ func (ec *executionContext) field_Post_comments_args(ctx context.Context, rawArg
 	}
 	args["first"] = arg1
 	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
-		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*relay.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -235,8 +235,8 @@ func (ec *executionContext) field_Query_conversations_args(ctx context.Context, 
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*relay.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -251,8 +251,8 @@ func (ec *executionContext) field_Query_conversations_args(ctx context.Context, 
 	}
 	args["first"] = arg1
 	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
-		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*relay.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -273,8 +273,8 @@ func (ec *executionContext) field_Query_feed_args(ctx context.Context, rawArgs m
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*relay.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -289,8 +289,8 @@ func (ec *executionContext) field_Query_feed_args(ctx context.Context, rawArgs m
 	}
 	args["first"] = arg1
 	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
-		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*relay.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -405,8 +405,8 @@ func (ec *executionContext) field_Query_posts_args(ctx context.Context, rawArgs 
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*relay.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -421,8 +421,8 @@ func (ec *executionContext) field_Query_posts_args(ctx context.Context, rawArgs 
 	}
 	args["first"] = arg1
 	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
-		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*relay.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -475,8 +475,8 @@ func (ec *executionContext) field_Query_searchTags_args(ctx context.Context, raw
 	}
 	args["first"] = arg1
 	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*relay.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -505,8 +505,8 @@ func (ec *executionContext) field_Query_searchUsers_args(ctx context.Context, ra
 	}
 	args["first"] = arg1
 	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*relay.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -535,8 +535,8 @@ func (ec *executionContext) field_Query_search_args(ctx context.Context, rawArgs
 	}
 	args["first"] = arg1
 	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*relay.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -549,8 +549,8 @@ func (ec *executionContext) field_Query_tags_args(ctx context.Context, rawArgs m
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*relay.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -565,8 +565,8 @@ func (ec *executionContext) field_Query_tags_args(ctx context.Context, rawArgs m
 	}
 	args["first"] = arg1
 	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
-		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*relay.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -617,8 +617,8 @@ func (ec *executionContext) field_Query_users_args(ctx context.Context, rawArgs 
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*relay.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -633,8 +633,8 @@ func (ec *executionContext) field_Query_users_args(ctx context.Context, rawArgs 
 	}
 	args["first"] = arg1
 	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
-		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*relay.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -671,8 +671,8 @@ func (ec *executionContext) field_Tag_posts_args(ctx context.Context, rawArgs ma
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*relay.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -687,8 +687,8 @@ func (ec *executionContext) field_Tag_posts_args(ctx context.Context, rawArgs ma
 	}
 	args["first"] = arg1
 	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
-		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*relay.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -717,8 +717,8 @@ func (ec *executionContext) field_User_followers_args(ctx context.Context, rawAr
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*relay.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -733,8 +733,8 @@ func (ec *executionContext) field_User_followers_args(ctx context.Context, rawAr
 	}
 	args["first"] = arg1
 	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
-		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*relay.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -763,8 +763,8 @@ func (ec *executionContext) field_User_following_args(ctx context.Context, rawAr
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*relay.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -779,8 +779,8 @@ func (ec *executionContext) field_User_following_args(ctx context.Context, rawAr
 	}
 	args["first"] = arg1
 	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
-		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*relay.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -809,8 +809,8 @@ func (ec *executionContext) field_User_notifications_args(ctx context.Context, r
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*relay.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -825,8 +825,8 @@ func (ec *executionContext) field_User_notifications_args(ctx context.Context, r
 	}
 	args["first"] = arg1
 	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
-		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*relay.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -855,8 +855,8 @@ func (ec *executionContext) field_User_posts_args(ctx context.Context, rawArgs m
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*relay.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -871,8 +871,8 @@ func (ec *executionContext) field_User_posts_args(ctx context.Context, rawArgs m
 	}
 	args["first"] = arg1
 	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
-		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*relay.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -1203,9 +1203,9 @@ func (ec *executionContext) fillContext_CommentConnection_edges(_ context.Contex
 
 func (ec *executionContext) _CommentConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.CommentConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fillContext_CommentConnection_pageInfo, func(ctx context.Context) (entgql.PageInfo[int], error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_CommentConnection_pageInfo, func(ctx context.Context) (relay.PageInfo[int], error) {
 			return obj.PageInfo, nil
-		}, ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo, true, true)
+		}, ec.marshalNPageInfo2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐPageInfo, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1218,8 +1218,8 @@ func (ec *executionContext) _CommentConnection_pageInfo(ctx context.Context, fie
 			return obj.PageInfo, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
-			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v relay.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐPageInfo(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1319,7 +1319,7 @@ func (ec *executionContext) fillContext_CommentEdge_node(_ context.Context, fiel
 
 func (ec *executionContext) _CommentEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.CommentEdge) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, field.Selections, obj.Cursor)
+		return ec.marshalNCursor2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, field.Selections, obj.Cursor)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1332,8 +1332,8 @@ func (ec *executionContext) _CommentEdge_cursor(ctx context.Context, field graph
 			return obj.Cursor, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
-			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v relay.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1505,7 +1505,7 @@ func (ec *executionContext) _Conversation_messages(ctx context.Context, field gr
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Conversation_messages, func(ctx context.Context) (*ent.MessageConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return obj.Messages(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.MessageOrder))
+			return obj.Messages(ctx, fc.Args["after"].(*relay.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*relay.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.MessageOrder))
 		}, ec.marshalNMessageConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMessageConnection, true, true)
 	}
 	return graphql.ResolveField(
@@ -1517,7 +1517,7 @@ func (ec *executionContext) _Conversation_messages(ctx context.Context, field gr
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return obj.Messages(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.MessageOrder))
+			return obj.Messages(ctx, fc.Args["after"].(*relay.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*relay.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.MessageOrder))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.MessageConnection) graphql.Marshaler {
@@ -1596,9 +1596,9 @@ func (ec *executionContext) fillContext_ConversationConnection_edges(_ context.C
 
 func (ec *executionContext) _ConversationConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.ConversationConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fillContext_ConversationConnection_pageInfo, func(ctx context.Context) (entgql.PageInfo[int], error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_ConversationConnection_pageInfo, func(ctx context.Context) (relay.PageInfo[int], error) {
 			return obj.PageInfo, nil
-		}, ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo, true, true)
+		}, ec.marshalNPageInfo2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐPageInfo, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1611,8 +1611,8 @@ func (ec *executionContext) _ConversationConnection_pageInfo(ctx context.Context
 			return obj.PageInfo, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
-			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v relay.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐPageInfo(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1712,7 +1712,7 @@ func (ec *executionContext) fillContext_ConversationEdge_node(_ context.Context,
 
 func (ec *executionContext) _ConversationEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ConversationEdge) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, field.Selections, obj.Cursor)
+		return ec.marshalNCursor2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, field.Selections, obj.Cursor)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1725,8 +1725,8 @@ func (ec *executionContext) _ConversationEdge_cursor(ctx context.Context, field 
 			return obj.Cursor, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
-			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v relay.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2467,9 +2467,9 @@ func (ec *executionContext) fillContext_MessageConnection_edges(_ context.Contex
 
 func (ec *executionContext) _MessageConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.MessageConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fillContext_MessageConnection_pageInfo, func(ctx context.Context) (entgql.PageInfo[int], error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_MessageConnection_pageInfo, func(ctx context.Context) (relay.PageInfo[int], error) {
 			return obj.PageInfo, nil
-		}, ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo, true, true)
+		}, ec.marshalNPageInfo2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐPageInfo, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2482,8 +2482,8 @@ func (ec *executionContext) _MessageConnection_pageInfo(ctx context.Context, fie
 			return obj.PageInfo, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
-			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v relay.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐPageInfo(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2583,7 +2583,7 @@ func (ec *executionContext) fillContext_MessageEdge_node(_ context.Context, fiel
 
 func (ec *executionContext) _MessageEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.MessageEdge) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, field.Selections, obj.Cursor)
+		return ec.marshalNCursor2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, field.Selections, obj.Cursor)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2596,8 +2596,8 @@ func (ec *executionContext) _MessageEdge_cursor(ctx context.Context, field graph
 			return obj.Cursor, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
-			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v relay.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2963,9 +2963,9 @@ func (ec *executionContext) fillContext_NotificationConnection_edges(_ context.C
 
 func (ec *executionContext) _NotificationConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.NotificationConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fillContext_NotificationConnection_pageInfo, func(ctx context.Context) (entgql.PageInfo[int], error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_NotificationConnection_pageInfo, func(ctx context.Context) (relay.PageInfo[int], error) {
 			return obj.PageInfo, nil
-		}, ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo, true, true)
+		}, ec.marshalNPageInfo2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐPageInfo, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2978,8 +2978,8 @@ func (ec *executionContext) _NotificationConnection_pageInfo(ctx context.Context
 			return obj.PageInfo, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
-			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v relay.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐPageInfo(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3079,7 +3079,7 @@ func (ec *executionContext) fillContext_NotificationEdge_node(_ context.Context,
 
 func (ec *executionContext) _NotificationEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.NotificationEdge) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, field.Selections, obj.Cursor)
+		return ec.marshalNCursor2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, field.Selections, obj.Cursor)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -3092,8 +3092,8 @@ func (ec *executionContext) _NotificationEdge_cursor(ctx context.Context, field 
 			return obj.Cursor, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
-			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v relay.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3113,7 +3113,7 @@ func (ec *executionContext) fieldContext_NotificationEdge_cursor(_ context.Conte
 	return graphql.NewScalarFieldContext("NotificationEdge", field, false, false, errLeafCursor)
 }
 
-func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) (ret graphql.Marshaler) {
+func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *relay.PageInfo[int]) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
 		return marshalBool(obj.HasNextPage)
 	}
@@ -3149,7 +3149,7 @@ func (ec *executionContext) fieldContext_PageInfo_hasNextPage(_ context.Context,
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errLeafBoolean)
 }
 
-func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) (ret graphql.Marshaler) {
+func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field graphql.CollectedField, obj *relay.PageInfo[int]) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
 		return marshalBool(obj.HasPreviousPage)
 	}
@@ -3185,9 +3185,9 @@ func (ec *executionContext) fieldContext_PageInfo_hasPreviousPage(_ context.Cont
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errLeafBoolean)
 }
 
-func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) (ret graphql.Marshaler) {
+func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field graphql.CollectedField, obj *relay.PageInfo[int]) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, field.Selections, obj.StartCursor)
+		return ec.marshalOCursor2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, field.Selections, obj.StartCursor)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -3200,8 +3200,8 @@ func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field gra
 			return obj.StartCursor, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *entgql.Cursor[int]) graphql.Marshaler {
-			return ec.marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *relay.Cursor[int]) graphql.Marshaler {
+			return ec.marshalOCursor2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, selections, v)
 		},
 		true,
 		false,
@@ -3221,9 +3221,9 @@ func (ec *executionContext) fieldContext_PageInfo_startCursor(_ context.Context,
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errLeafCursor)
 }
 
-func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) (ret graphql.Marshaler) {
+func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *relay.PageInfo[int]) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, field.Selections, obj.EndCursor)
+		return ec.marshalOCursor2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, field.Selections, obj.EndCursor)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -3236,8 +3236,8 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 			return obj.EndCursor, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *entgql.Cursor[int]) graphql.Marshaler {
-			return ec.marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *relay.Cursor[int]) graphql.Marshaler {
+			return ec.marshalOCursor2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, selections, v)
 		},
 		true,
 		false,
@@ -3701,7 +3701,7 @@ func (ec *executionContext) _Post_comments(ctx context.Context, field graphql.Co
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Post_comments, func(ctx context.Context) (*ent.CommentConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return obj.Comments(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.CommentOrder))
+			return obj.Comments(ctx, fc.Args["after"].(*relay.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*relay.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.CommentOrder))
 		}, ec.marshalNCommentConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐCommentConnection, true, true)
 	}
 	return graphql.ResolveField(
@@ -3713,7 +3713,7 @@ func (ec *executionContext) _Post_comments(ctx context.Context, field graphql.Co
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return obj.Comments(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.CommentOrder))
+			return obj.Comments(ctx, fc.Args["after"].(*relay.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*relay.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.CommentOrder))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.CommentConnection) graphql.Marshaler {
@@ -4022,9 +4022,9 @@ func (ec *executionContext) fillContext_PostConnection_edges(_ context.Context, 
 
 func (ec *executionContext) _PostConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.PostConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fillContext_PostConnection_pageInfo, func(ctx context.Context) (entgql.PageInfo[int], error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_PostConnection_pageInfo, func(ctx context.Context) (relay.PageInfo[int], error) {
 			return obj.PageInfo, nil
-		}, ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo, true, true)
+		}, ec.marshalNPageInfo2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐPageInfo, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4037,8 +4037,8 @@ func (ec *executionContext) _PostConnection_pageInfo(ctx context.Context, field 
 			return obj.PageInfo, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
-			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v relay.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐPageInfo(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4138,7 +4138,7 @@ func (ec *executionContext) fillContext_PostEdge_node(_ context.Context, field g
 
 func (ec *executionContext) _PostEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.PostEdge) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, field.Selections, obj.Cursor)
+		return ec.marshalNCursor2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, field.Selections, obj.Cursor)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4151,8 +4151,8 @@ func (ec *executionContext) _PostEdge_cursor(ctx context.Context, field graphql.
 			return obj.Cursor, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
-			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v relay.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4432,7 +4432,7 @@ func (ec *executionContext) _Query_posts(ctx context.Context, field graphql.Coll
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_posts, func(ctx context.Context) (*ent.PostConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolverQuery().Posts(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.PostOrder), fc.Args["where"].(*filter.Posts))
+			return ec.resolverQuery().Posts(ctx, fc.Args["after"].(*relay.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*relay.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.PostOrder), fc.Args["where"].(*filter.Posts))
 		}, ec.marshalNPostConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPostConnection, true, true)
 	}
 	return graphql.ResolveField(
@@ -4444,7 +4444,7 @@ func (ec *executionContext) _Query_posts(ctx context.Context, field graphql.Coll
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolverQuery().Posts(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.PostOrder), fc.Args["where"].(*filter.Posts))
+			return ec.resolverQuery().Posts(ctx, fc.Args["after"].(*relay.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*relay.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.PostOrder), fc.Args["where"].(*filter.Posts))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.PostConnection) graphql.Marshaler {
@@ -4485,7 +4485,7 @@ func (ec *executionContext) _Query_tags(ctx context.Context, field graphql.Colle
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_tags, func(ctx context.Context) (*ent.TagConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolverQuery().Tags(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.TagOrder), fc.Args["where"].(*filter.Tags))
+			return ec.resolverQuery().Tags(ctx, fc.Args["after"].(*relay.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*relay.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.TagOrder), fc.Args["where"].(*filter.Tags))
 		}, ec.marshalNTagConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTagConnection, true, true)
 	}
 	return graphql.ResolveField(
@@ -4497,7 +4497,7 @@ func (ec *executionContext) _Query_tags(ctx context.Context, field graphql.Colle
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolverQuery().Tags(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.TagOrder), fc.Args["where"].(*filter.Tags))
+			return ec.resolverQuery().Tags(ctx, fc.Args["after"].(*relay.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*relay.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.TagOrder), fc.Args["where"].(*filter.Tags))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.TagConnection) graphql.Marshaler {
@@ -4591,7 +4591,7 @@ func (ec *executionContext) _Query_feed(ctx context.Context, field graphql.Colle
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_feed, func(ctx context.Context) (*ent.PostConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolverQuery().Feed(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int))
+			return ec.resolverQuery().Feed(ctx, fc.Args["after"].(*relay.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*relay.Cursor[int]), fc.Args["last"].(*int))
 		}, ec.marshalNPostConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPostConnection, true, true)
 	}
 	return graphql.ResolveField(
@@ -4603,7 +4603,7 @@ func (ec *executionContext) _Query_feed(ctx context.Context, field graphql.Colle
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolverQuery().Feed(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int))
+			return ec.resolverQuery().Feed(ctx, fc.Args["after"].(*relay.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*relay.Cursor[int]), fc.Args["last"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.PostConnection) graphql.Marshaler {
@@ -4644,7 +4644,7 @@ func (ec *executionContext) _Query_conversations(ctx context.Context, field grap
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_conversations, func(ctx context.Context) (*ent.ConversationConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolverQuery().Conversations(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int))
+			return ec.resolverQuery().Conversations(ctx, fc.Args["after"].(*relay.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*relay.Cursor[int]), fc.Args["last"].(*int))
 		}, ec.marshalNConversationConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐConversationConnection, true, true)
 	}
 	return graphql.ResolveField(
@@ -4656,7 +4656,7 @@ func (ec *executionContext) _Query_conversations(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolverQuery().Conversations(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int))
+			return ec.resolverQuery().Conversations(ctx, fc.Args["after"].(*relay.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*relay.Cursor[int]), fc.Args["last"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.ConversationConnection) graphql.Marshaler {
@@ -4697,7 +4697,7 @@ func (ec *executionContext) _Query_search(ctx context.Context, field graphql.Col
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_search, func(ctx context.Context) (*search.PostConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolverQuery().Search(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]))
+			return ec.resolverQuery().Search(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*relay.Cursor[int]))
 		}, ec.marshalNPostSearchConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐPostConnection, true, true)
 	}
 	return graphql.ResolveField(
@@ -4709,7 +4709,7 @@ func (ec *executionContext) _Query_search(ctx context.Context, field graphql.Col
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolverQuery().Search(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]))
+			return ec.resolverQuery().Search(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*relay.Cursor[int]))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *search.PostConnection) graphql.Marshaler {
@@ -4750,7 +4750,7 @@ func (ec *executionContext) _Query_searchUsers(ctx context.Context, field graphq
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_searchUsers, func(ctx context.Context) (*ent.UserConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolverQuery().SearchUsers(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]))
+			return ec.resolverQuery().SearchUsers(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*relay.Cursor[int]))
 		}, ec.marshalNUserConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUserConnection, true, true)
 	}
 	return graphql.ResolveField(
@@ -4762,7 +4762,7 @@ func (ec *executionContext) _Query_searchUsers(ctx context.Context, field graphq
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolverQuery().SearchUsers(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]))
+			return ec.resolverQuery().SearchUsers(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*relay.Cursor[int]))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.UserConnection) graphql.Marshaler {
@@ -4803,7 +4803,7 @@ func (ec *executionContext) _Query_searchTags(ctx context.Context, field graphql
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_searchTags, func(ctx context.Context) (*ent.TagConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolverQuery().SearchTags(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]))
+			return ec.resolverQuery().SearchTags(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*relay.Cursor[int]))
 		}, ec.marshalNTagConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTagConnection, true, true)
 	}
 	return graphql.ResolveField(
@@ -4815,7 +4815,7 @@ func (ec *executionContext) _Query_searchTags(ctx context.Context, field graphql
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolverQuery().SearchTags(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]))
+			return ec.resolverQuery().SearchTags(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*relay.Cursor[int]))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.TagConnection) graphql.Marshaler {
@@ -4856,7 +4856,7 @@ func (ec *executionContext) _Query_users(ctx context.Context, field graphql.Coll
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_users, func(ctx context.Context) (*ent.UserConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolverQuery().Users(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.UserOrder), fc.Args["where"].(*filter.Users))
+			return ec.resolverQuery().Users(ctx, fc.Args["after"].(*relay.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*relay.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.UserOrder), fc.Args["where"].(*filter.Users))
 		}, ec.marshalNUserConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUserConnection, true, true)
 	}
 	return graphql.ResolveField(
@@ -4868,7 +4868,7 @@ func (ec *executionContext) _Query_users(ctx context.Context, field graphql.Coll
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolverQuery().Users(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.UserOrder), fc.Args["where"].(*filter.Users))
+			return ec.resolverQuery().Users(ctx, fc.Args["after"].(*relay.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*relay.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.UserOrder), fc.Args["where"].(*filter.Users))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.UserConnection) graphql.Marshaler {
@@ -5516,7 +5516,7 @@ func (ec *executionContext) _Tag_posts(ctx context.Context, field graphql.Collec
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Tag_posts, func(ctx context.Context) (*ent.PostConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return obj.Posts(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.PostOrder))
+			return obj.Posts(ctx, fc.Args["after"].(*relay.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*relay.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.PostOrder))
 		}, ec.marshalNPostConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPostConnection, true, true)
 	}
 	return graphql.ResolveField(
@@ -5528,7 +5528,7 @@ func (ec *executionContext) _Tag_posts(ctx context.Context, field graphql.Collec
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return obj.Posts(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.PostOrder))
+			return obj.Posts(ctx, fc.Args["after"].(*relay.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*relay.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.PostOrder))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.PostConnection) graphql.Marshaler {
@@ -5645,9 +5645,9 @@ func (ec *executionContext) fillContext_TagConnection_edges(_ context.Context, f
 
 func (ec *executionContext) _TagConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.TagConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fillContext_TagConnection_pageInfo, func(ctx context.Context) (entgql.PageInfo[int], error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_TagConnection_pageInfo, func(ctx context.Context) (relay.PageInfo[int], error) {
 			return obj.PageInfo, nil
-		}, ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo, true, true)
+		}, ec.marshalNPageInfo2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐPageInfo, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -5660,8 +5660,8 @@ func (ec *executionContext) _TagConnection_pageInfo(ctx context.Context, field g
 			return obj.PageInfo, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
-			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v relay.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐPageInfo(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5761,7 +5761,7 @@ func (ec *executionContext) fillContext_TagEdge_node(_ context.Context, field gr
 
 func (ec *executionContext) _TagEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.TagEdge) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, field.Selections, obj.Cursor)
+		return ec.marshalNCursor2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, field.Selections, obj.Cursor)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -5774,8 +5774,8 @@ func (ec *executionContext) _TagEdge_cursor(ctx context.Context, field graphql.C
 			return obj.Cursor, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
-			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v relay.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6123,7 +6123,7 @@ func (ec *executionContext) _User_posts(ctx context.Context, field graphql.Colle
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_posts, func(ctx context.Context) (*ent.PostConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return obj.Posts(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.PostOrder))
+			return obj.Posts(ctx, fc.Args["after"].(*relay.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*relay.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.PostOrder))
 		}, ec.marshalNPostConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPostConnection, true, true)
 	}
 	return graphql.ResolveField(
@@ -6135,7 +6135,7 @@ func (ec *executionContext) _User_posts(ctx context.Context, field graphql.Colle
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return obj.Posts(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.PostOrder))
+			return obj.Posts(ctx, fc.Args["after"].(*relay.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*relay.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.PostOrder))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.PostConnection) graphql.Marshaler {
@@ -6176,7 +6176,7 @@ func (ec *executionContext) _User_following(ctx context.Context, field graphql.C
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_following, func(ctx context.Context) (*ent.UserConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return obj.Following(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.UserOrder))
+			return obj.Following(ctx, fc.Args["after"].(*relay.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*relay.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.UserOrder))
 		}, ec.marshalNUserConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUserConnection, true, true)
 	}
 	return graphql.ResolveField(
@@ -6188,7 +6188,7 @@ func (ec *executionContext) _User_following(ctx context.Context, field graphql.C
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return obj.Following(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.UserOrder))
+			return obj.Following(ctx, fc.Args["after"].(*relay.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*relay.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.UserOrder))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.UserConnection) graphql.Marshaler {
@@ -6229,7 +6229,7 @@ func (ec *executionContext) _User_followers(ctx context.Context, field graphql.C
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_followers, func(ctx context.Context) (*ent.UserConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return obj.Followers(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.UserOrder))
+			return obj.Followers(ctx, fc.Args["after"].(*relay.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*relay.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.UserOrder))
 		}, ec.marshalNUserConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUserConnection, true, true)
 	}
 	return graphql.ResolveField(
@@ -6241,7 +6241,7 @@ func (ec *executionContext) _User_followers(ctx context.Context, field graphql.C
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return obj.Followers(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.UserOrder))
+			return obj.Followers(ctx, fc.Args["after"].(*relay.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*relay.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.UserOrder))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.UserConnection) graphql.Marshaler {
@@ -6596,7 +6596,7 @@ func (ec *executionContext) _User_notifications(ctx context.Context, field graph
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_notifications, func(ctx context.Context) (*ent.NotificationConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolverUser().Notifications(ctx, obj, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["unread"].(*bool))
+			return ec.resolverUser().Notifications(ctx, obj, fc.Args["after"].(*relay.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*relay.Cursor[int]), fc.Args["last"].(*int), fc.Args["unread"].(*bool))
 		}, ec.marshalONotificationConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐNotificationConnection, true, false)
 	}
 	return graphql.ResolveField(
@@ -6608,7 +6608,7 @@ func (ec *executionContext) _User_notifications(ctx context.Context, field graph
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolverUser().Notifications(ctx, obj, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["unread"].(*bool))
+			return ec.resolverUser().Notifications(ctx, obj, fc.Args["after"].(*relay.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*relay.Cursor[int]), fc.Args["last"].(*int), fc.Args["unread"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.NotificationConnection) graphql.Marshaler {
@@ -6955,9 +6955,9 @@ func (ec *executionContext) fillContext_UserConnection_edges(_ context.Context, 
 
 func (ec *executionContext) _UserConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fillContext_UserConnection_pageInfo, func(ctx context.Context) (entgql.PageInfo[int], error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_UserConnection_pageInfo, func(ctx context.Context) (relay.PageInfo[int], error) {
 			return obj.PageInfo, nil
-		}, ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo, true, true)
+		}, ec.marshalNPageInfo2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐPageInfo, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6970,8 +6970,8 @@ func (ec *executionContext) _UserConnection_pageInfo(ctx context.Context, field 
 			return obj.PageInfo, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
-			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v relay.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐPageInfo(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7071,7 +7071,7 @@ func (ec *executionContext) fillContext_UserEdge_node(_ context.Context, field g
 
 func (ec *executionContext) _UserEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.UserEdge) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, field.Selections, obj.Cursor)
+		return ec.marshalNCursor2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, field.Selections, obj.Cursor)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -7084,8 +7084,8 @@ func (ec *executionContext) _UserEdge_cursor(ctx context.Context, field graphql.
 			return obj.Cursor, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
-			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v relay.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7133,7 +7133,7 @@ func (ec *executionContext) unmarshalInputCommentOrder(ctx context.Context, obj 
 		switch k {
 		case "direction":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			data, err := ec.unmarshalNOrderDirection2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐOrderDirection(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -7174,7 +7174,7 @@ func (ec *executionContext) unmarshalInputConversationOrder(ctx context.Context,
 		switch k {
 		case "direction":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			data, err := ec.unmarshalNOrderDirection2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐOrderDirection(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -7215,7 +7215,7 @@ func (ec *executionContext) unmarshalInputImageOrder(ctx context.Context, obj an
 		switch k {
 		case "direction":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			data, err := ec.unmarshalNOrderDirection2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐOrderDirection(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -7256,7 +7256,7 @@ func (ec *executionContext) unmarshalInputMessageOrder(ctx context.Context, obj 
 		switch k {
 		case "direction":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			data, err := ec.unmarshalNOrderDirection2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐOrderDirection(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -7297,7 +7297,7 @@ func (ec *executionContext) unmarshalInputNotificationOrder(ctx context.Context,
 		switch k {
 		case "direction":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			data, err := ec.unmarshalNOrderDirection2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐOrderDirection(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -7338,7 +7338,7 @@ func (ec *executionContext) unmarshalInputPostOrder(ctx context.Context, obj any
 		switch k {
 		case "direction":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			data, err := ec.unmarshalNOrderDirection2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐOrderDirection(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -7379,7 +7379,7 @@ func (ec *executionContext) unmarshalInputTagOrder(ctx context.Context, obj any)
 		switch k {
 		case "direction":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			data, err := ec.unmarshalNOrderDirection2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐOrderDirection(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -7420,7 +7420,7 @@ func (ec *executionContext) unmarshalInputUserOrder(ctx context.Context, obj any
 		switch k {
 		case "direction":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			data, err := ec.unmarshalNOrderDirection2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐOrderDirection(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -8789,7 +8789,7 @@ func (ec *executionContext) _NotificationEdge(ctx context.Context, sel ast.Selec
 
 var pageInfoImplementors = []string{"PageInfo"}
 
-func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *entgql.PageInfo[int]) graphql.Marshaler {
+func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *relay.PageInfo[int]) graphql.Marshaler {
 	fields := ec.collectFields(sel, pageInfoImplementors)
 
 	out := newFieldSet(fields) // patched by graph/execpatch.go: see fieldSet
@@ -11500,12 +11500,12 @@ func (ec *executionContext) marshalNConversationOrderField2ᚖgithubᚗcomᚋago
 	return v
 }
 
-func (ec *executionContext) unmarshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, v any) (entgql.Cursor[int], error) {
+func (ec *executionContext) unmarshalNCursor2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx context.Context, v any) (relay.Cursor[int], error) {
 	res, err := scalar.UnmarshalCursor(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, sel ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+func (ec *executionContext) marshalNCursor2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx context.Context, sel ast.SelectionSet, v relay.Cursor[int]) graphql.Marshaler {
 	_ = sel
 	res := scalar.MarshalCursor(v)
 	if res == graphql.Null {
@@ -11654,17 +11654,17 @@ func (ec *executionContext) marshalNNotificationOrderField2ᚖgithubᚗcomᚋago
 	return v
 }
 
-func (ec *executionContext) unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx context.Context, v any) (entgql.OrderDirection, error) {
-	var res entgql.OrderDirection
+func (ec *executionContext) unmarshalNOrderDirection2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐOrderDirection(ctx context.Context, v any) (relay.OrderDirection, error) {
+	var res relay.OrderDirection
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx context.Context, sel ast.SelectionSet, v entgql.OrderDirection) graphql.Marshaler {
+func (ec *executionContext) marshalNOrderDirection2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐOrderDirection(ctx context.Context, sel ast.SelectionSet, v relay.OrderDirection) graphql.Marshaler {
 	return v
 }
 
-func (ec *executionContext) marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+func (ec *executionContext) marshalNPageInfo2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v relay.PageInfo[int]) graphql.Marshaler {
 	return ec._PageInfo(ctx, sel, &v)
 }
 
@@ -11947,7 +11947,7 @@ func (ec *executionContext) marshalOConversationEdge2ᚖgithubᚗcomᚋagoraᚋa
 	return ec._ConversationEdge(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+func (ec *executionContext) unmarshalOCursor2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx context.Context, v any) (*relay.Cursor[int], error) {
 	if v == nil {
 		return nil, nil
 	}
@@ -11955,7 +11955,7 @@ func (ec *executionContext) unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐ
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, sel ast.SelectionSet, v *entgql.Cursor[int]) graphql.Marshaler {
+func (ec *executionContext) marshalOCursor2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx context.Context, sel ast.SelectionSet, v *relay.Cursor[int]) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}

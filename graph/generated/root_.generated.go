@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"sync/atomic"
 
-	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/agora/agora/ent"
+	"github.com/agora/agora/ent/relay"
 	"github.com/agora/agora/graph/generated/model"
 	"github.com/agora/agora/internal/account"
 	"github.com/agora/agora/internal/filter"
@@ -110,7 +110,7 @@ type ComplexityRoot struct {
 		CreatedAt     func(childComplexity int) int
 		ID            func(childComplexity int) int
 		LastMessageAt func(childComplexity int) int
-		Messages      func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.MessageOrder) int
+		Messages      func(childComplexity int, after *relay.Cursor[int], first *int, before *relay.Cursor[int], last *int, orderBy *ent.MessageOrder) int
 		Participants  func(childComplexity int) int
 	}
 
@@ -381,7 +381,7 @@ type ComplexityRoot struct {
 		Author         func(childComplexity int) int
 		Body           func(childComplexity int) int
 		CommentCount   func(childComplexity int) int
-		Comments       func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.CommentOrder) int
+		Comments       func(childComplexity int, after *relay.Cursor[int], first *int, before *relay.Cursor[int], last *int, orderBy *ent.CommentOrder) int
 		Cover          func(childComplexity int) int
 		CreatedAt      func(childComplexity int) int
 		Description    func(childComplexity int) int
@@ -435,21 +435,21 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Conversations      func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
-		Feed               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
+		Conversations      func(childComplexity int, after *relay.Cursor[int], first *int, before *relay.Cursor[int], last *int) int
+		Feed               func(childComplexity int, after *relay.Cursor[int], first *int, before *relay.Cursor[int], last *int) int
 		Image              func(childComplexity int, id int) int
 		Jobs               func(childComplexity int, state *model.JobState, kind *string, first int, after *string) int
 		Node               func(childComplexity int, id int) int
 		Nodes              func(childComplexity int, ids []int) int
 		Post               func(childComplexity int, slug string) int
-		Posts              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PostOrder, where *filter.Posts) int
+		Posts              func(childComplexity int, after *relay.Cursor[int], first *int, before *relay.Cursor[int], last *int, orderBy *ent.PostOrder, where *filter.Posts) int
 		Providers          func(childComplexity int) int
-		Search             func(childComplexity int, query string, first *int, after *entgql.Cursor[int]) int
-		SearchTags         func(childComplexity int, query string, first *int, after *entgql.Cursor[int]) int
-		SearchUsers        func(childComplexity int, query string, first *int, after *entgql.Cursor[int]) int
-		Tags               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TagOrder, where *filter.Tags) int
+		Search             func(childComplexity int, query string, first *int, after *relay.Cursor[int]) int
+		SearchTags         func(childComplexity int, query string, first *int, after *relay.Cursor[int]) int
+		SearchUsers        func(childComplexity int, query string, first *int, after *relay.Cursor[int]) int
+		Tags               func(childComplexity int, after *relay.Cursor[int], first *int, before *relay.Cursor[int], last *int, orderBy *ent.TagOrder, where *filter.Tags) int
 		User               func(childComplexity int, username string) int
-		Users              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *filter.Users) int
+		Users              func(childComplexity int, after *relay.Cursor[int], first *int, before *relay.Cursor[int], last *int, orderBy *ent.UserOrder, where *filter.Users) int
 		Viewer             func(childComplexity int) int
 		__resolve__service func(childComplexity int) int
 		__resolve_entities func(childComplexity int, representations []map[string]any) int
@@ -540,7 +540,7 @@ type ComplexityRoot struct {
 		ID        func(childComplexity int) int
 		Name      func(childComplexity int) int
 		PostCount func(childComplexity int) int
-		Posts     func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PostOrder) int
+		Posts     func(childComplexity int, after *relay.Cursor[int], first *int, before *relay.Cursor[int], last *int, orderBy *ent.PostOrder) int
 	}
 
 	TagConnection struct {
@@ -603,8 +603,8 @@ type ComplexityRoot struct {
 		Email                   func(childComplexity int) int
 		EmailVerified           func(childComplexity int) int
 		FollowerCount           func(childComplexity int) int
-		Followers               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder) int
-		Following               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder) int
+		Followers               func(childComplexity int, after *relay.Cursor[int], first *int, before *relay.Cursor[int], last *int, orderBy *ent.UserOrder) int
+		Following               func(childComplexity int, after *relay.Cursor[int], first *int, before *relay.Cursor[int], last *int, orderBy *ent.UserOrder) int
 		FollowingCount          func(childComplexity int) int
 		HasPassword             func(childComplexity int) int
 		ID                      func(childComplexity int) int
@@ -615,8 +615,8 @@ type ComplexityRoot struct {
 		Memberships             func(childComplexity int) int
 		MessagePolicy           func(childComplexity int) int
 		NotificationSettings    func(childComplexity int) int
-		Notifications           func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, unread *bool) int
-		Posts                   func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PostOrder) int
+		Notifications           func(childComplexity int, after *relay.Cursor[int], first *int, before *relay.Cursor[int], last *int, unread *bool) int
+		Posts                   func(childComplexity int, after *relay.Cursor[int], first *int, before *relay.Cursor[int], last *int, orderBy *ent.PostOrder) int
 		Role                    func(childComplexity int) int
 		Sessions                func(childComplexity int) int
 		UnreadNotificationCount func(childComplexity int) int
@@ -848,7 +848,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Conversation.Messages(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.MessageOrder)), true
+		return e.ComplexityRoot.Conversation.Messages(childComplexity, args["after"].(*relay.Cursor[int]), args["first"].(*int), args["before"].(*relay.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.MessageOrder)), true
 	case "Conversation.participants":
 		if e.ComplexityRoot.Conversation.Participants == nil {
 			break
@@ -2105,7 +2105,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Post.Comments(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.CommentOrder)), true
+		return e.ComplexityRoot.Post.Comments(childComplexity, args["after"].(*relay.Cursor[int]), args["first"].(*int), args["before"].(*relay.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.CommentOrder)), true
 	case "Post.cover":
 		if e.ComplexityRoot.Post.Cover == nil {
 			break
@@ -2315,7 +2315,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Conversations(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int)), true
+		return e.ComplexityRoot.Query.Conversations(childComplexity, args["after"].(*relay.Cursor[int]), args["first"].(*int), args["before"].(*relay.Cursor[int]), args["last"].(*int)), true
 	case "Query.feed":
 		if e.ComplexityRoot.Query.Feed == nil {
 			break
@@ -2326,7 +2326,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Feed(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int)), true
+		return e.ComplexityRoot.Query.Feed(childComplexity, args["after"].(*relay.Cursor[int]), args["first"].(*int), args["before"].(*relay.Cursor[int]), args["last"].(*int)), true
 	case "Query.image":
 		if e.ComplexityRoot.Query.Image == nil {
 			break
@@ -2393,7 +2393,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Posts(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.PostOrder), args["where"].(*filter.Posts)), true
+		return e.ComplexityRoot.Query.Posts(childComplexity, args["after"].(*relay.Cursor[int]), args["first"].(*int), args["before"].(*relay.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.PostOrder), args["where"].(*filter.Posts)), true
 	case "Query.providers":
 		if e.ComplexityRoot.Query.Providers == nil {
 			break
@@ -2410,7 +2410,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Search(childComplexity, args["query"].(string), args["first"].(*int), args["after"].(*entgql.Cursor[int])), true
+		return e.ComplexityRoot.Query.Search(childComplexity, args["query"].(string), args["first"].(*int), args["after"].(*relay.Cursor[int])), true
 	case "Query.searchTags":
 		if e.ComplexityRoot.Query.SearchTags == nil {
 			break
@@ -2421,7 +2421,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.SearchTags(childComplexity, args["query"].(string), args["first"].(*int), args["after"].(*entgql.Cursor[int])), true
+		return e.ComplexityRoot.Query.SearchTags(childComplexity, args["query"].(string), args["first"].(*int), args["after"].(*relay.Cursor[int])), true
 	case "Query.searchUsers":
 		if e.ComplexityRoot.Query.SearchUsers == nil {
 			break
@@ -2432,7 +2432,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.SearchUsers(childComplexity, args["query"].(string), args["first"].(*int), args["after"].(*entgql.Cursor[int])), true
+		return e.ComplexityRoot.Query.SearchUsers(childComplexity, args["query"].(string), args["first"].(*int), args["after"].(*relay.Cursor[int])), true
 	case "Query.tags":
 		if e.ComplexityRoot.Query.Tags == nil {
 			break
@@ -2443,7 +2443,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Tags(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.TagOrder), args["where"].(*filter.Tags)), true
+		return e.ComplexityRoot.Query.Tags(childComplexity, args["after"].(*relay.Cursor[int]), args["first"].(*int), args["before"].(*relay.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.TagOrder), args["where"].(*filter.Tags)), true
 	case "Query.user":
 		if e.ComplexityRoot.Query.User == nil {
 			break
@@ -2465,7 +2465,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Users(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.UserOrder), args["where"].(*filter.Users)), true
+		return e.ComplexityRoot.Query.Users(childComplexity, args["after"].(*relay.Cursor[int]), args["first"].(*int), args["before"].(*relay.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.UserOrder), args["where"].(*filter.Users)), true
 	case "Query.viewer":
 		if e.ComplexityRoot.Query.Viewer == nil {
 			break
@@ -2742,7 +2742,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Tag.Posts(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.PostOrder)), true
+		return e.ComplexityRoot.Tag.Posts(childComplexity, args["after"].(*relay.Cursor[int]), args["first"].(*int), args["before"].(*relay.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.PostOrder)), true
 
 	case "TagConnection.edges":
 		if e.ComplexityRoot.TagConnection.Edges == nil {
@@ -2904,7 +2904,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.User.Followers(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.UserOrder)), true
+		return e.ComplexityRoot.User.Followers(childComplexity, args["after"].(*relay.Cursor[int]), args["first"].(*int), args["before"].(*relay.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.UserOrder)), true
 	case "User.following":
 		if e.ComplexityRoot.User.Following == nil {
 			break
@@ -2915,7 +2915,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.User.Following(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.UserOrder)), true
+		return e.ComplexityRoot.User.Following(childComplexity, args["after"].(*relay.Cursor[int]), args["first"].(*int), args["before"].(*relay.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.UserOrder)), true
 	case "User.followingCount":
 		if e.ComplexityRoot.User.FollowingCount == nil {
 			break
@@ -2986,7 +2986,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.User.Notifications(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["unread"].(*bool)), true
+		return e.ComplexityRoot.User.Notifications(childComplexity, args["after"].(*relay.Cursor[int]), args["first"].(*int), args["before"].(*relay.Cursor[int]), args["last"].(*int), args["unread"].(*bool)), true
 	case "User.posts":
 		if e.ComplexityRoot.User.Posts == nil {
 			break
@@ -2997,7 +2997,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.User.Posts(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.PostOrder)), true
+		return e.ComplexityRoot.User.Posts(childComplexity, args["after"].(*relay.Cursor[int]), args["first"].(*int), args["before"].(*relay.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.PostOrder)), true
 	case "User.role":
 		if e.ComplexityRoot.User.Role == nil {
 			break

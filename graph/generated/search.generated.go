@@ -8,9 +8,9 @@ import (
 	"strconv"
 	"sync/atomic"
 
-	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/agora/agora/ent"
+	"github.com/agora/agora/ent/relay"
 	"github.com/agora/agora/internal/search"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -215,9 +215,9 @@ func (ec *executionContext) fillContext_PostSearchConnection_edges(_ context.Con
 
 func (ec *executionContext) _PostSearchConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *search.PostConnection) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
-		return resolveDirect(ctx, ec, field, ec.fillContext_PostSearchConnection_pageInfo, func(ctx context.Context) (entgql.PageInfo[int], error) {
+		return resolveDirect(ctx, ec, field, ec.fillContext_PostSearchConnection_pageInfo, func(ctx context.Context) (relay.PageInfo[int], error) {
 			return obj.PageInfo, nil
-		}, ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo, true, true)
+		}, ec.marshalNPageInfo2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐPageInfo, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -230,8 +230,8 @@ func (ec *executionContext) _PostSearchConnection_pageInfo(ctx context.Context, 
 			return obj.PageInfo, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
-			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v relay.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐPageInfo(ctx, selections, v)
 		},
 		true,
 		true,
@@ -367,7 +367,7 @@ func (ec *executionContext) fillContext_PostSearchEdge_node(_ context.Context, f
 
 func (ec *executionContext) _PostSearchEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *search.PostEdge) (ret graphql.Marshaler) {
 	if ec.direct { // patched by graph/execpatch.go: a field read needs no field context
-		return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, field.Selections, obj.Cursor)
+		return ec.marshalNCursor2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, field.Selections, obj.Cursor)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -380,8 +380,8 @@ func (ec *executionContext) _PostSearchEdge_cursor(ctx context.Context, field gr
 			return obj.Cursor, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
-			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v relay.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐCursor(ctx, selections, v)
 		},
 		true,
 		true,

@@ -5,9 +5,9 @@ package scalar
 import (
 	"time"
 
-	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 
+	"github.com/agora/agora/ent/relay"
 	"github.com/agora/agora/internal/apperr"
 )
 
@@ -24,11 +24,11 @@ func UnmarshalIntID(v any) (int, error) {
 }
 
 // MarshalCursor writes a pagination cursor.
-func MarshalCursor(c entgql.Cursor[int]) graphql.Marshaler { return c }
+func MarshalCursor(c relay.Cursor[int]) graphql.Marshaler { return c }
 
 // UnmarshalCursor reads a pagination cursor received from a connection's pageInfo or edges.
-func UnmarshalCursor(v any) (entgql.Cursor[int], error) {
-	var c entgql.Cursor[int]
+func UnmarshalCursor(v any) (relay.Cursor[int], error) {
+	var c relay.Cursor[int]
 	if err := c.UnmarshalGQL(v); err != nil {
 		return c, &apperr.Error{Kind: apperr.Invalid, Message: "not a valid cursor"}
 	}

@@ -7,10 +7,10 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent/dialect/sql"
 
 	"github.com/agora/agora/ent"
+	"github.com/agora/agora/ent/relay"
 	"github.com/agora/agora/ent/tag"
 	"github.com/agora/agora/ent/user"
 	"github.com/agora/agora/internal/apperr"
@@ -127,5 +127,5 @@ func (s *Service) Tags(ctx context.Context, args PageArgs) (*ent.TagConnection, 
 		return nil, apperr.InvalidField("query", "has no letters or digits a tag name can hold")
 	}
 	return s.client.Tag.Query().Where(tag.NameHasPrefix(name)).
-		Paginate(ctx, args.After, &args.First, nil, nil, ent.WithTagOrder(&ent.TagOrder{Field: ent.TagOrderFieldName, Direction: entgql.OrderDirectionAsc}))
+		Paginate(ctx, args.After, &args.First, nil, nil, ent.WithTagOrder(&ent.TagOrder{Field: ent.TagOrderFieldName, Direction: relay.OrderDirectionAsc}))
 }
