@@ -221,11 +221,7 @@ func (p *commentPager) toCursor(_m *Comment) Cursor {
 }
 
 func (p *commentPager) applyCursors(query *CommentQuery, after, before *Cursor) (*CommentQuery, error) {
-	direction := p.order.Direction
-	if p.reverse {
-		direction = direction.Reverse()
-	}
-	for _, predicate := range relay.CursorsPredicate(after, before, DefaultCommentOrder.Field.column, p.order.Field.column, direction) {
+	for _, predicate := range relay.CursorsPredicate(after, before, DefaultCommentOrder.Field.column, p.order.Field.column, p.order.Direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil
@@ -560,11 +556,7 @@ func (p *conversationPager) toCursor(_m *Conversation) Cursor {
 }
 
 func (p *conversationPager) applyCursors(query *ConversationQuery, after, before *Cursor) (*ConversationQuery, error) {
-	direction := p.order.Direction
-	if p.reverse {
-		direction = direction.Reverse()
-	}
-	for _, predicate := range relay.CursorsPredicate(after, before, DefaultConversationOrder.Field.column, p.order.Field.column, direction) {
+	for _, predicate := range relay.CursorsPredicate(after, before, DefaultConversationOrder.Field.column, p.order.Field.column, p.order.Direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil
@@ -881,11 +873,7 @@ func (p *imagePager) toCursor(_m *Image) Cursor {
 }
 
 func (p *imagePager) applyCursors(query *ImageQuery, after, before *Cursor) (*ImageQuery, error) {
-	direction := p.order.Direction
-	if p.reverse {
-		direction = direction.Reverse()
-	}
-	for _, predicate := range relay.CursorsPredicate(after, before, DefaultImageOrder.Field.column, p.order.Field.column, direction) {
+	for _, predicate := range relay.CursorsPredicate(after, before, DefaultImageOrder.Field.column, p.order.Field.column, p.order.Direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil
@@ -1220,11 +1208,7 @@ func (p *messagePager) toCursor(_m *Message) Cursor {
 }
 
 func (p *messagePager) applyCursors(query *MessageQuery, after, before *Cursor) (*MessageQuery, error) {
-	direction := p.order.Direction
-	if p.reverse {
-		direction = direction.Reverse()
-	}
-	for _, predicate := range relay.CursorsPredicate(after, before, DefaultMessageOrder.Field.column, p.order.Field.column, direction) {
+	for _, predicate := range relay.CursorsPredicate(after, before, DefaultMessageOrder.Field.column, p.order.Field.column, p.order.Direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil
@@ -1541,11 +1525,7 @@ func (p *notificationPager) toCursor(_m *Notification) Cursor {
 }
 
 func (p *notificationPager) applyCursors(query *NotificationQuery, after, before *Cursor) (*NotificationQuery, error) {
-	direction := p.order.Direction
-	if p.reverse {
-		direction = direction.Reverse()
-	}
-	for _, predicate := range relay.CursorsPredicate(after, before, DefaultNotificationOrder.Field.column, p.order.Field.column, direction) {
+	for _, predicate := range relay.CursorsPredicate(after, before, DefaultNotificationOrder.Field.column, p.order.Field.column, p.order.Direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil
@@ -1862,11 +1842,7 @@ func (p *postPager) toCursor(_m *Post) Cursor {
 }
 
 func (p *postPager) applyCursors(query *PostQuery, after, before *Cursor) (*PostQuery, error) {
-	direction := p.order.Direction
-	if p.reverse {
-		direction = direction.Reverse()
-	}
-	for _, predicate := range relay.CursorsPredicate(after, before, DefaultPostOrder.Field.column, p.order.Field.column, direction) {
+	for _, predicate := range relay.CursorsPredicate(after, before, DefaultPostOrder.Field.column, p.order.Field.column, p.order.Direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil
@@ -2237,11 +2213,7 @@ func (p *sessionPager) toCursor(_m *Session) Cursor {
 }
 
 func (p *sessionPager) applyCursors(query *SessionQuery, after, before *Cursor) (*SessionQuery, error) {
-	direction := p.order.Direction
-	if p.reverse {
-		direction = direction.Reverse()
-	}
-	for _, predicate := range relay.CursorsPredicate(after, before, DefaultSessionOrder.Field.column, p.order.Field.column, direction) {
+	for _, predicate := range relay.CursorsPredicate(after, before, DefaultSessionOrder.Field.column, p.order.Field.column, p.order.Direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil
@@ -2511,11 +2483,7 @@ func (p *tagPager) toCursor(_m *Tag) Cursor {
 }
 
 func (p *tagPager) applyCursors(query *TagQuery, after, before *Cursor) (*TagQuery, error) {
-	direction := p.order.Direction
-	if p.reverse {
-		direction = direction.Reverse()
-	}
-	for _, predicate := range relay.CursorsPredicate(after, before, DefaultTagOrder.Field.column, p.order.Field.column, direction) {
+	for _, predicate := range relay.CursorsPredicate(after, before, DefaultTagOrder.Field.column, p.order.Field.column, p.order.Direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil
@@ -2832,11 +2800,7 @@ func (p *userPager) toCursor(_m *User) Cursor {
 }
 
 func (p *userPager) applyCursors(query *UserQuery, after, before *Cursor) (*UserQuery, error) {
-	direction := p.order.Direction
-	if p.reverse {
-		direction = direction.Reverse()
-	}
-	for _, predicate := range relay.CursorsPredicate(after, before, DefaultUserOrder.Field.column, p.order.Field.column, direction) {
+	for _, predicate := range relay.CursorsPredicate(after, before, DefaultUserOrder.Field.column, p.order.Field.column, p.order.Direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil

@@ -8,7 +8,6 @@ import (
 
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
-
 	"github.com/agora/agora/ent/relay"
 )
 

@@ -27,19 +27,3 @@ func (r *queryResolver) SearchUsers(ctx context.Context, query string, first *in
 func (r *queryResolver) SearchTags(ctx context.Context, query string, first *int, after *relay.Cursor[int]) (*ent.TagConnection, error) {
 	return r.Searcher.Tags(ctx, searchArgs(ctx, query, first, after))
 }
-
-// !!! WARNING !!!
-// The code below was going to be deleted when updating resolvers. It has been copied here so you have
-// one last chance to move it out of harms way if you want. There are two reasons this happens:
-//  - When renaming or deleting a resolver the old code will be put in here. You can safely delete
-//    it when you're done.
-//  - You have helper methods in this file. Move them out to keep these resolver files clean.
-/*
-	func (r *postSearchEdgeResolver) Cursor(ctx context.Context, obj *search.PostEdge) (*relay.Cursor[int], error) {
-	panic(fmt.Errorf("not implemented: Cursor - cursor"))
-}
-func (r *Resolver) PostSearchEdge() generated.PostSearchEdgeResolver {
-	return &postSearchEdgeResolver{r}
-}
-type postSearchEdgeResolver struct{ *Resolver }
-*/

@@ -107,18 +107,20 @@ func (c *Cursor[T]) UnmarshalGQL(v any) error {
 	return nil
 }
 
-// CursorsPredicate keeps the rows past the cursors in the order by field (then by idField, which
-// breaks ties) read in direction: after the cursor's position when direction is ascending, before
-// it when descending. The generated pagers pass the direction they read in (reversed for last), so
-// a cursor is compared the same way whether it came as after or as before, as entgql does.
+// CursorsPredicate keeps the rows after after and before before in the connection's order, by
+// field (then by idField, which breaks ties) in direction, whichever way the page is read: first
+// and last only choose the end a page is taken from. (entgql compares both cursors in the
+// direction a page is read, so first with before, and last with after, read past the cursor;
+// ent/entc.go makes the generated pagers pass the order's direction.)
 func CursorsPredicate[T any](after, before *Cursor[T], idField, field string, direction OrderDirection) []func(*sql.Selector) {
 	var predicates []func(*sql.Selector)
 	for _, c := range []*Cursor[T]{after, before} {
 		if c == nil {
 			continue
 		}
+		greater := (direction == OrderDirectionAsc) == (c == after)
 		if c.Value == nil {
-			if direction == OrderDirectionAsc {
+			if greater {
 				predicates = append(predicates, sql.FieldGT(idField, c.ID))
 			} else {
 				predicates = append(predicates, sql.FieldLT(idField, c.ID))
@@ -126,7 +128,7 @@ func CursorsPredicate[T any](after, before *Cursor[T], idField, field string, di
 			continue
 		}
 		compare := sql.CompositeLT
-		if direction == OrderDirectionAsc {
+		if greater {
 			compare = sql.CompositeGT
 		}
 		predicates = append(predicates, func(s *sql.Selector) {

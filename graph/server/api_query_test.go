@@ -333,6 +333,63 @@ func TestPagination(t *testing.T) {
 			}
 		})
 
+		// after and before bound the list in its order whichever of first and last takes the page
+		// (the Relay connection spec's algorithm): before with first, after with last, and both.
+		t.Run("cursors with either end", func(t *testing.T) {
+			for _, order := range []struct {
+				arg  string
+				list []string
+			}{
+				{"", newestFirst},
+				{`, orderBy: {field: TITLE, direction: ASC}`, []string{"P1", "P2", "P3", "P4", "P5"}},
+			} {
+				var all postPage
+				a.Do(t, `{ posts(first: 5`+order.arg+`) { `+fields+` } }`, nil, &all)
+				cursor := map[string]string{}
+				for _, e := range all.Posts.Edges {
+					cursor[e.Node.Title] = e.Cursor
+				}
+				l := order.list
+				for _, tc := range []struct {
+					args string
+					want []string
+				}{
+					{`first: 2, before: "` + cursor[l[3]] + `"`, l[:2]},
+					{`last: 2, before: "` + cursor[l[3]] + `"`, l[1:3]},
+					{`first: 2, after: "` + cursor[l[1]] + `"`, l[2:4]},
+					{`last: 2, after: "` + cursor[l[1]] + `"`, l[3:]},
+					{`first: 5, after: "` + cursor[l[0]] + `", before: "` + cursor[l[3]] + `"`, l[1:3]},
+					{`last: 5, after: "` + cursor[l[0]] + `", before: "` + cursor[l[4]] + `"`, l[1:4]},
+				} {
+					var out postPage
+					a.Do(t, `{ posts(`+tc.args+order.arg+`) { `+fields+` } }`, nil, &out)
+					if !slices.Equal(out.titles(), tc.want) {
+						t.Errorf("posts(%s%s): want %v, got %v", tc.args, order.arg, tc.want, out.titles())
+					}
+				}
+			}
+			// Users in ID order: cursors without a value.
+			var users struct {
+				Users struct{ Edges []struct{ Cursor string } }
+			}
+			a.Do(t, `{ users(first: 2) { edges { cursor } } }`, nil, &users)
+			if len(users.Users.Edges) != 2 {
+				t.Fatalf("users: %+v", users)
+			}
+			for _, tc := range []struct{ args, want string }{
+				{`first: 1, before: "` + users.Users.Edges[1].Cursor + `"`, "ada"},
+				{`last: 1, after: "` + users.Users.Edges[0].Cursor + `"`, "bob"},
+			} {
+				var out struct {
+					Users struct{ Edges []struct{ Node struct{ Username string } } }
+				}
+				a.Do(t, `{ users(`+tc.args+`) { edges { node { username } } } }`, nil, &out)
+				if len(out.Users.Edges) != 1 || out.Users.Edges[0].Node.Username != tc.want {
+					t.Errorf("users(%s): want %s, got %+v", tc.args, tc.want, out.Users.Edges)
+				}
+			}
+		})
+
 		t.Run("first 100 is allowed", func(t *testing.T) {
 			var out postPage
 			a.Do(t, `{ posts(first: 100) { `+fields+` } }`, nil, &out)
