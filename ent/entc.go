@@ -66,6 +66,8 @@ func main() {
 // order's direction.
 var readDirection = regexp.MustCompile(`(?m)^\tdirection := p\.order\.Direction\n\tif p\.reverse \{\n\t\tdirection = direction\.Reverse\(\)\n\t\}\n(\tfor _, predicate := range relay\.CursorsPredicate\(after, before, \w+\.Field\.column, p\.order\.Field\.column, )direction\)`)
 
+var entgqlName = regexp.MustCompile(`\bentgql\.`)
+
 // useRelay points the code entgql's templates generate at ent/relay, which has the same
 // names, instead of entgql's package, which the server would otherwise link with its code
 // generator (see ent/relay's doc).
@@ -83,7 +85,7 @@ func useRelay(dir string) error {
 			continue
 		}
 		src = bytes.ReplaceAll(src, []byte(`"entgo.io/contrib/entgql"`), []byte(`"github.com/agora/agora/ent/relay"`))
-		src = regexp.MustCompile(`\bentgql\.`).ReplaceAll(src, []byte("relay."))
+		src = entgqlName.ReplaceAll(src, []byte("relay."))
 		if filepath.Base(f) == "gql_pagination.go" {
 			if n := len(readDirection.FindAllIndex(src, -1)); n == 0 || n != bytes.Count(src, []byte("relay.CursorsPredicate(")) {
 				return fmt.Errorf("%s: %d of the pagers' applyCursors have entgql's shape: its template changed", f, n)
