@@ -126,6 +126,13 @@ func run(ctx context.Context, args []string) error {
 		return fmt.Errorf("%d migrations pending and AGORA_AUTO_MIGRATE=false: run `agora migrate`", len(pending))
 	}
 
+	if cmd == "serve" {
+		// The whole pool, opened before the listener: the first burst after a deploy would
+		// otherwise wait for connections to open (docs/deployment.md).
+		if err := db.Warm(ctx, cfg.Database.MaxConnections); err != nil {
+			log.Warn("opening the pool's first connections", "err", err)
+		}
+	}
 	if cfg.Auth.JWTSecret == "" { // development only: production refuses to start without one
 		cfg.Auth.JWTSecret = hex.EncodeToString(randomBytes(32))
 		if cmd == "serve" { // one-shot commands and workers issue no tokens

@@ -84,10 +84,7 @@ type Cursor[T any] struct {
 
 // MarshalGQL writes the cursor as a string: its MessagePack encoding in unpadded base64.
 func (c Cursor[T]) MarshalGQL(w io.Writer) {
-	b, err := msgpack.Marshal(c)
-	if err != nil { // an ID or a value MessagePack cannot encode: the schema's types never are
-		b = nil
-	}
+	b, _ := msgpack.Marshal(c) // IDs and order values are integers, strings and times: it encodes them
 	out := make([]byte, 0, base64.RawStdEncoding.EncodedLen(len(b))+2)
 	out = append(out, '"')
 	out = base64.RawStdEncoding.AppendEncode(out, b)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -35,6 +36,29 @@ type DB struct {
 // Pool is PostgreSQL's pgx pool under SQL (nil on SQLite), for what needs pgx itself: the job
 // queue's LISTEN connection.
 func (db *DB) Pool() *pgxpool.Pool { return db.pool }
+
+// Warm opens up to n of PostgreSQL's pool connections at once and leaves them idle, so that the
+// first requests after a start do not each wait for a connection to open (on SQLite it does
+// nothing). The pool closes them again after its idle time if nothing uses them.
+func (db *DB) Warm(ctx context.Context, n int) error {
+	if db.pool == nil {
+		return nil
+	}
+	n = min(n, int(db.pool.Config().MaxConns))
+	conns := make([]*pgxpool.Conn, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { conns[i], errs[i] = db.pool.Acquire(ctx) })
+	}
+	wg.Wait()
+	for _, c := range conns {
+		if c != nil {
+			c.Release()
+		}
+	}
+	return errors.Join(errs...)
+}
 
 // PoolStats are the figures of the connections pool: on PostgreSQL the pgx pool's, which holds
 // the connections (SQL is stdlib.OpenDBFromPool's wrapper over it, whose own statistics see a

@@ -216,3 +216,25 @@ func TestMutationContext(t *testing.T) {
 		}
 	})
 }
+
+// Warm leaves the connections it opened idle in the pool, for the first requests to use.
+func TestWarm(t *testing.T) {
+	ctx := context.Background()
+	db, err := database.Open(ctx, database.Options{PostgresURL: testenv.PostgresURL(t), MaxConns: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Warm(ctx, 4); err != nil {
+		t.Fatal(err)
+	}
+	if s := db.PoolStats(); s.Open < 4 || s.InUse != 0 {
+		t.Fatalf("after Warm(4): %d open, %d in use; want at least 4 open, none in use", s.Open, s.InUse)
+	}
+	if err := db.Warm(ctx, 10); err != nil { // more than the pool holds: as many as it does
+		t.Fatal(err)
+	}
+	if s := db.PoolStats(); s.Open != 6 {
+		t.Fatalf("after Warm(10) on a pool of 6: %d open", s.Open)
+	}
+}
