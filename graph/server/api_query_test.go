@@ -381,7 +381,9 @@ func TestPagination(t *testing.T) {
 				{`last: 1, after: "` + users.Users.Edges[0].Cursor + `"`, "bob"},
 			} {
 				var out struct {
-					Users struct{ Edges []struct{ Node struct{ Username string } } }
+					Users struct {
+						Edges []struct{ Node struct{ Username string } }
+					}
 				}
 				a.Do(t, `{ users(`+tc.args+`) { edges { node { username } } } }`, nil, &out)
 				if len(out.Users.Edges) != 1 || out.Users.Edges[0].Node.Username != tc.want {
