@@ -52,12 +52,18 @@ func (db *DB) Warm(ctx context.Context, n int) error {
 		wg.Go(func() { conns[i], errs[i] = db.pool.Acquire(ctx) })
 	}
 	wg.Wait()
-	for _, c := range conns {
+	var failed []error
+	for i, c := range conns {
 		if c != nil {
 			c.Release()
+		} else {
+			failed = append(failed, errs[i])
 		}
 	}
-	return errors.Join(errs...)
+	if len(failed) > 0 { // the same error each time, as a rule: the first says why
+		return fmt.Errorf("%d of %d connections failed: %w", len(failed), n, failed[0])
+	}
+	return nil
 }
 
 // PoolStats are the figures of the connections pool: on PostgreSQL the pgx pool's, which holds
