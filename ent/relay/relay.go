@@ -115,18 +115,13 @@ func CursorsPredicate[T any](after, before *Cursor[T], idField, field string, di
 		if c == nil {
 			continue
 		}
-		greater := (direction == OrderDirectionAsc) == (c == after)
-		if c.Value == nil {
-			if greater {
-				predicates = append(predicates, sql.FieldGT(idField, c.ID))
-			} else {
-				predicates = append(predicates, sql.FieldLT(idField, c.ID))
-			}
-			continue
+		byID, compare := sql.FieldLT, sql.CompositeLT
+		if (direction == OrderDirectionAsc) == (c == after) {
+			byID, compare = sql.FieldGT, sql.CompositeGT
 		}
-		compare := sql.CompositeLT
-		if greater {
-			compare = sql.CompositeGT
+		if c.Value == nil {
+			predicates = append(predicates, byID(idField, c.ID))
+			continue
 		}
 		predicates = append(predicates, func(s *sql.Selector) {
 			s.Where(sql.P(func(b *sql.Builder) {
