@@ -21,14 +21,15 @@ import (
 // CommentQuery is the builder for querying Comment entities.
 type CommentQuery struct {
 	config
-	ctx        *QueryContext
-	order      []comment.OrderOption
-	inters     []Interceptor
-	predicates []predicate.Comment
-	withAuthor *UserQuery
-	withPost   *PostQuery
-	loadTotal  []func(context.Context, []*Comment) error
-	modifiers  []func(*sql.Selector)
+	ctx          *QueryContext
+	order        []comment.OrderOption
+	inters       []Interceptor
+	predicates   []predicate.Comment
+	withAuthor   *UserQuery
+	withPost     *PostQuery
+	joinedAuthor *UserQuery // the author edge's selection, when the statement joins it (joinUnique)
+	loadTotal    []func(context.Context, []*Comment) error
+	modifiers    []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -430,6 +431,22 @@ func (_q *CommentQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Comm
 		node.Edges.loadedTypes = loadedTypes
 		return node.assignValues(columns, values)
 	}
+	var joinedAuthor []*User
+	if _q.joinedAuthor != nil && _spec.Assign != nil {
+		joinRows(_spec, "author", func(columns []string) ([]any, error) {
+			return (*User).scanValues(nil, columns)
+		}, func(columns []string, values []any) error {
+			e := &User{config: _q.config}
+			if err := e.assignValues(columns, values); err != nil {
+				return err
+			}
+			if e.ID == 0 { // the key had no row
+				e = nil
+			}
+			joinedAuthor = append(joinedAuthor, e)
+			return nil
+		})
+	}
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
 	}
@@ -454,6 +471,12 @@ func (_q *CommentQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Comm
 		if err := _q.loadPost(ctx, query, nodes, nil,
 			func(n *Comment, e *Post) { n.Edges.Post = e }); err != nil {
 			return nil, err
+		}
+	}
+	if joinedAuthor != nil {
+		for i, n := range nodes {
+			n.Edges.Author = joinedAuthor[i]
+			n.Edges.loadedTypes[0] = true
 		}
 	}
 	for i := range _q.loadTotal {
@@ -525,6 +548,22 @@ func (_q *CommentQuery) loadPost(ctx context.Context, query *PostQuery, nodes []
 
 func (_q *CommentQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
+	var joinedAuthor []*User
+	if _q.joinedAuthor != nil && _spec.Assign != nil {
+		joinRows(_spec, "author", func(columns []string) ([]any, error) {
+			return (*User).scanValues(nil, columns)
+		}, func(columns []string, values []any) error {
+			e := &User{config: _q.config}
+			if err := e.assignValues(columns, values); err != nil {
+				return err
+			}
+			if e.ID == 0 { // the key had no row
+				e = nil
+			}
+			joinedAuthor = append(joinedAuthor, e)
+			return nil
+		})
+	}
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
 	}

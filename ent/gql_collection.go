@@ -63,10 +63,27 @@ func (_q *CommentQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				path  = append(path, alias)
 				query = (&UserClient{config: _q.config}).Query()
 			)
+			prev, selected := _q.withAuthor, 0
+			if prev == nil {
+				prev = _q.joinedAuthor
+			}
+			if prev != nil {
+				query, selected = prev, len(prev.ctx.Fields)
+			}
 			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
 				return err
 			}
-			_q.withAuthor = query
+			if prev != nil {
+				mergeSelections(query.ctx, selected)
+			}
+			if _, ok := query.joinable(); ok {
+				if _q.joinedAuthor == nil {
+					_q.modifiers = append(_q.modifiers, _q.joinAuthor)
+				}
+				_q.joinedAuthor, _q.withAuthor = query, nil
+			} else {
+				_q.joinedAuthor, _q.withAuthor = nil, query
+			}
 			if _, ok := fieldSeen[comment.FieldAuthorID]; !ok {
 				selectedFields = append(selectedFields, comment.FieldAuthorID)
 				fieldSeen[comment.FieldAuthorID] = struct{}{}
@@ -78,8 +95,15 @@ func (_q *CommentQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				path  = append(path, alias)
 				query = (&PostClient{config: _q.config}).Query()
 			)
+			prev, selected := _q.withPost, 0
+			if prev != nil {
+				query, selected = prev, len(prev.ctx.Fields)
+			}
 			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, postImplementors)...); err != nil {
 				return err
+			}
+			if prev != nil {
+				mergeSelections(query.ctx, selected)
 			}
 			_q.withPost = query
 			if _, ok := fieldSeen[comment.FieldPostID]; !ok {
@@ -116,6 +140,15 @@ func (_q *CommentQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 		_q.Select(selectedFields...)
 	}
 	return nil
+}
+
+// joinAuthor is the modifier that joins the author edge to the statement while
+// field collection reads it so (joinedAuthor).
+func (_q *CommentQuery) joinAuthor(s *sql.Selector) {
+	if q := _q.joinedAuthor; q != nil {
+		columns, _ := q.joinable()
+		joinUnique(comment.FieldAuthorID, user.Table, user.FieldID, "author", columns)(s)
+	}
 }
 
 type commentPaginateArgs struct {
@@ -572,10 +605,27 @@ func (_q *MessageQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				path  = append(path, alias)
 				query = (&UserClient{config: _q.config}).Query()
 			)
+			prev, selected := _q.withSender, 0
+			if prev == nil {
+				prev = _q.joinedSender
+			}
+			if prev != nil {
+				query, selected = prev, len(prev.ctx.Fields)
+			}
 			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
 				return err
 			}
-			_q.withSender = query
+			if prev != nil {
+				mergeSelections(query.ctx, selected)
+			}
+			if _, ok := query.joinable(); ok {
+				if _q.joinedSender == nil {
+					_q.modifiers = append(_q.modifiers, _q.joinSender)
+				}
+				_q.joinedSender, _q.withSender = query, nil
+			} else {
+				_q.joinedSender, _q.withSender = nil, query
+			}
 			if _, ok := fieldSeen[message.FieldSenderID]; !ok {
 				selectedFields = append(selectedFields, message.FieldSenderID)
 				fieldSeen[message.FieldSenderID] = struct{}{}
@@ -587,8 +637,15 @@ func (_q *MessageQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				path  = append(path, alias)
 				query = (&ConversationClient{config: _q.config}).Query()
 			)
+			prev, selected := _q.withConversation, 0
+			if prev != nil {
+				query, selected = prev, len(prev.ctx.Fields)
+			}
 			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, conversationImplementors)...); err != nil {
 				return err
+			}
+			if prev != nil {
+				mergeSelections(query.ctx, selected)
 			}
 			_q.withConversation = query
 			if _, ok := fieldSeen[message.FieldConversationID]; !ok {
@@ -615,6 +672,15 @@ func (_q *MessageQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 		_q.Select(selectedFields...)
 	}
 	return nil
+}
+
+// joinSender is the modifier that joins the sender edge to the statement while
+// field collection reads it so (joinedSender).
+func (_q *MessageQuery) joinSender(s *sql.Selector) {
+	if q := _q.joinedSender; q != nil {
+		columns, _ := q.joinable()
+		joinUnique(message.FieldSenderID, user.Table, user.FieldID, "sender", columns)(s)
+	}
 }
 
 type messagePaginateArgs struct {
@@ -707,10 +773,27 @@ func (_q *NotificationQuery) collectField(ctx context.Context, oneNode bool, opC
 				path  = append(path, alias)
 				query = (&UserClient{config: _q.config}).Query()
 			)
+			prev, selected := _q.withActor, 0
+			if prev == nil {
+				prev = _q.joinedActor
+			}
+			if prev != nil {
+				query, selected = prev, len(prev.ctx.Fields)
+			}
 			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
 				return err
 			}
-			_q.withActor = query
+			if prev != nil {
+				mergeSelections(query.ctx, selected)
+			}
+			if _, ok := query.joinable(); ok {
+				if _q.joinedActor == nil {
+					_q.modifiers = append(_q.modifiers, _q.joinActor)
+				}
+				_q.joinedActor, _q.withActor = query, nil
+			} else {
+				_q.joinedActor, _q.withActor = nil, query
+			}
 			if _, ok := fieldSeen[notification.FieldActorID]; !ok {
 				selectedFields = append(selectedFields, notification.FieldActorID)
 				fieldSeen[notification.FieldActorID] = struct{}{}
@@ -722,8 +805,15 @@ func (_q *NotificationQuery) collectField(ctx context.Context, oneNode bool, opC
 				path  = append(path, alias)
 				query = (&PostClient{config: _q.config}).Query()
 			)
+			prev, selected := _q.withPost, 0
+			if prev != nil {
+				query, selected = prev, len(prev.ctx.Fields)
+			}
 			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, postImplementors)...); err != nil {
 				return err
+			}
+			if prev != nil {
+				mergeSelections(query.ctx, selected)
 			}
 			_q.withPost = query
 			if _, ok := fieldSeen[notification.FieldPostID]; !ok {
@@ -737,8 +827,15 @@ func (_q *NotificationQuery) collectField(ctx context.Context, oneNode bool, opC
 				path  = append(path, alias)
 				query = (&CommentClient{config: _q.config}).Query()
 			)
+			prev, selected := _q.withComment, 0
+			if prev != nil {
+				query, selected = prev, len(prev.ctx.Fields)
+			}
 			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, commentImplementors)...); err != nil {
 				return err
+			}
+			if prev != nil {
+				mergeSelections(query.ctx, selected)
 			}
 			_q.withComment = query
 			if _, ok := fieldSeen[notification.FieldCommentID]; !ok {
@@ -752,8 +849,15 @@ func (_q *NotificationQuery) collectField(ctx context.Context, oneNode bool, opC
 				path  = append(path, alias)
 				query = (&MessageClient{config: _q.config}).Query()
 			)
+			prev, selected := _q.withMessage, 0
+			if prev != nil {
+				query, selected = prev, len(prev.ctx.Fields)
+			}
 			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, messageImplementors)...); err != nil {
 				return err
+			}
+			if prev != nil {
+				mergeSelections(query.ctx, selected)
 			}
 			_q.withMessage = query
 			if _, ok := fieldSeen[notification.FieldMessageID]; !ok {
@@ -785,6 +889,15 @@ func (_q *NotificationQuery) collectField(ctx context.Context, oneNode bool, opC
 		_q.Select(selectedFields...)
 	}
 	return nil
+}
+
+// joinActor is the modifier that joins the actor edge to the statement while
+// field collection reads it so (joinedActor).
+func (_q *NotificationQuery) joinActor(s *sql.Selector) {
+	if q := _q.joinedActor; q != nil {
+		columns, _ := q.joinable()
+		joinUnique(notification.FieldActorID, user.Table, user.FieldID, "actor", columns)(s)
+	}
 }
 
 type notificationPaginateArgs struct {
@@ -877,10 +990,27 @@ func (_q *PostQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 				path  = append(path, alias)
 				query = (&UserClient{config: _q.config}).Query()
 			)
+			prev, selected := _q.withAuthor, 0
+			if prev == nil {
+				prev = _q.joinedAuthor
+			}
+			if prev != nil {
+				query, selected = prev, len(prev.ctx.Fields)
+			}
 			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
 				return err
 			}
-			_q.withAuthor = query
+			if prev != nil {
+				mergeSelections(query.ctx, selected)
+			}
+			if _, ok := query.joinable(); ok {
+				if _q.joinedAuthor == nil {
+					_q.modifiers = append(_q.modifiers, _q.joinAuthor)
+				}
+				_q.joinedAuthor, _q.withAuthor = query, nil
+			} else {
+				_q.joinedAuthor, _q.withAuthor = nil, query
+			}
 			if _, ok := fieldSeen[post.FieldAuthorID]; !ok {
 				selectedFields = append(selectedFields, post.FieldAuthorID)
 				fieldSeen[post.FieldAuthorID] = struct{}{}
@@ -1006,8 +1136,15 @@ func (_q *PostQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 				path  = append(path, alias)
 				query = (&ImageClient{config: _q.config}).Query()
 			)
+			prev, selected := _q.withCover, 0
+			if prev != nil {
+				query, selected = prev, len(prev.ctx.Fields)
+			}
 			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, imageImplementors)...); err != nil {
 				return err
+			}
+			if prev != nil {
+				mergeSelections(query.ctx, selected)
 			}
 			_q.withCover = query
 			if _, ok := fieldSeen[post.FieldCoverID]; !ok {
@@ -1108,6 +1245,15 @@ func (_q *PostQuery) Computes() bool { return _q.computed }
 // SelectedFields returns the columns the query reads, nil when it reads all of them
 // (loader.Prefetch reads it with Computes).
 func (_q *PostQuery) SelectedFields() []string { return _q.ctx.Fields }
+
+// joinAuthor is the modifier that joins the author edge to the statement while
+// field collection reads it so (joinedAuthor).
+func (_q *PostQuery) joinAuthor(s *sql.Selector) {
+	if q := _q.joinedAuthor; q != nil {
+		columns, _ := q.joinable()
+		joinUnique(post.FieldAuthorID, user.Table, user.FieldID, "author", columns)(s)
+	}
+}
 
 type postPaginateArgs struct {
 	first, last   *int
@@ -1885,6 +2031,34 @@ func (_q *UserQuery) Computes() bool { return _q.computed }
 // SelectedFields returns the columns the query reads, nil when it reads all of them
 // (loader.Prefetch reads it with Computes).
 func (_q *UserQuery) SelectedFields() []string { return _q.ctx.Fields }
+
+// joinable returns the columns a parent's statement reads for this query's nodes by a join
+// (schema.Joined, ent/template/join.tmpl), or false when the selection needs a query of its own:
+// edges below it, or fields resolvers compute.
+func (_q *UserQuery) joinable() ([]string, bool) {
+	if _q.computed || len(_q.predicates) > 0 || len(_q.modifiers) > 0 || len(_q.loadTotal) > 0 ||
+		_q.withImages != nil || len(_q.withNamedImages) > 0 ||
+		_q.withPosts != nil || len(_q.withNamedPosts) > 0 ||
+		_q.withComments != nil || len(_q.withNamedComments) > 0 ||
+		_q.withFollowing != nil || len(_q.withNamedFollowing) > 0 ||
+		_q.withFollowers != nil || len(_q.withNamedFollowers) > 0 ||
+		_q.withSessions != nil || len(_q.withNamedSessions) > 0 ||
+		_q.withAccountTokens != nil || len(_q.withNamedAccountTokens) > 0 ||
+		_q.withIdentities != nil || len(_q.withNamedIdentities) > 0 ||
+		_q.withConversations != nil || len(_q.withNamedConversations) > 0 ||
+		_q.withLikedPosts != nil || len(_q.withNamedLikedPosts) > 0 ||
+		_q.withMembershipPlan != nil ||
+		_q.withMemberships != nil || len(_q.withNamedMemberships) > 0 ||
+		_q.withMembers != nil || len(_q.withNamedMembers) > 0 ||
+		_q.withFollows != nil || len(_q.withNamedFollows) > 0 ||
+		_q.withLikes != nil || len(_q.withNamedLikes) > 0 {
+		return nil, false
+	}
+	if columns := _q.ctx.Fields; columns != nil {
+		return columns, true
+	}
+	return user.Columns, true
+}
 
 type userPaginateArgs struct {
 	first, last   *int

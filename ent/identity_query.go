@@ -25,6 +25,7 @@ type IdentityQuery struct {
 	inters     []Interceptor
 	predicates []predicate.Identity
 	withUser   *UserQuery
+	joinedUser *UserQuery // the user edge's selection, when the statement joins it (joinUnique)
 	loadTotal  []func(context.Context, []*Identity) error
 	modifiers  []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
@@ -393,6 +394,22 @@ func (_q *IdentityQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Ide
 		node.Edges.loadedTypes = loadedTypes
 		return node.assignValues(columns, values)
 	}
+	var joinedUser []*User
+	if _q.joinedUser != nil && _spec.Assign != nil {
+		joinRows(_spec, "user", func(columns []string) ([]any, error) {
+			return (*User).scanValues(nil, columns)
+		}, func(columns []string, values []any) error {
+			e := &User{config: _q.config}
+			if err := e.assignValues(columns, values); err != nil {
+				return err
+			}
+			if e.ID == 0 { // the key had no row
+				e = nil
+			}
+			joinedUser = append(joinedUser, e)
+			return nil
+		})
+	}
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
 	}
@@ -411,6 +428,12 @@ func (_q *IdentityQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Ide
 		if err := _q.loadUser(ctx, query, nodes, nil,
 			func(n *Identity, e *User) { n.Edges.User = e }); err != nil {
 			return nil, err
+		}
+	}
+	if joinedUser != nil {
+		for i, n := range nodes {
+			n.Edges.User = joinedUser[i]
+			n.Edges.loadedTypes[0] = true
 		}
 	}
 	for i := range _q.loadTotal {
@@ -453,6 +476,22 @@ func (_q *IdentityQuery) loadUser(ctx context.Context, query *UserQuery, nodes [
 
 func (_q *IdentityQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
+	var joinedUser []*User
+	if _q.joinedUser != nil && _spec.Assign != nil {
+		joinRows(_spec, "user", func(columns []string) ([]any, error) {
+			return (*User).scanValues(nil, columns)
+		}, func(columns []string, values []any) error {
+			e := &User{config: _q.config}
+			if err := e.assignValues(columns, values); err != nil {
+				return err
+			}
+			if e.ID == 0 { // the key had no row
+				e = nil
+			}
+			joinedUser = append(joinedUser, e)
+			return nil
+		})
+	}
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
 	}

@@ -20,14 +20,16 @@ import (
 // MembershipQuery is the builder for querying Membership entities.
 type MembershipQuery struct {
 	config
-	ctx        *QueryContext
-	order      []membership.OrderOption
-	inters     []Interceptor
-	predicates []predicate.Membership
-	withMember *UserQuery
-	withAuthor *UserQuery
-	loadTotal  []func(context.Context, []*Membership) error
-	modifiers  []func(*sql.Selector)
+	ctx          *QueryContext
+	order        []membership.OrderOption
+	inters       []Interceptor
+	predicates   []predicate.Membership
+	withMember   *UserQuery
+	withAuthor   *UserQuery
+	joinedMember *UserQuery // the member edge's selection, when the statement joins it (joinUnique)
+	joinedAuthor *UserQuery // the author edge's selection, when the statement joins it (joinUnique)
+	loadTotal    []func(context.Context, []*Membership) error
+	modifiers    []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -429,6 +431,38 @@ func (_q *MembershipQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*M
 		node.Edges.loadedTypes = loadedTypes
 		return node.assignValues(columns, values)
 	}
+	var joinedMember []*User
+	if _q.joinedMember != nil && _spec.Assign != nil {
+		joinRows(_spec, "member", func(columns []string) ([]any, error) {
+			return (*User).scanValues(nil, columns)
+		}, func(columns []string, values []any) error {
+			e := &User{config: _q.config}
+			if err := e.assignValues(columns, values); err != nil {
+				return err
+			}
+			if e.ID == 0 { // the key had no row
+				e = nil
+			}
+			joinedMember = append(joinedMember, e)
+			return nil
+		})
+	}
+	var joinedAuthor []*User
+	if _q.joinedAuthor != nil && _spec.Assign != nil {
+		joinRows(_spec, "author", func(columns []string) ([]any, error) {
+			return (*User).scanValues(nil, columns)
+		}, func(columns []string, values []any) error {
+			e := &User{config: _q.config}
+			if err := e.assignValues(columns, values); err != nil {
+				return err
+			}
+			if e.ID == 0 { // the key had no row
+				e = nil
+			}
+			joinedAuthor = append(joinedAuthor, e)
+			return nil
+		})
+	}
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
 	}
@@ -453,6 +487,18 @@ func (_q *MembershipQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*M
 		if err := _q.loadAuthor(ctx, query, nodes, nil,
 			func(n *Membership, e *User) { n.Edges.Author = e }); err != nil {
 			return nil, err
+		}
+	}
+	if joinedMember != nil {
+		for i, n := range nodes {
+			n.Edges.Member = joinedMember[i]
+			n.Edges.loadedTypes[0] = true
+		}
+	}
+	if joinedAuthor != nil {
+		for i, n := range nodes {
+			n.Edges.Author = joinedAuthor[i]
+			n.Edges.loadedTypes[1] = true
 		}
 	}
 	for i := range _q.loadTotal {
@@ -524,6 +570,38 @@ func (_q *MembershipQuery) loadAuthor(ctx context.Context, query *UserQuery, nod
 
 func (_q *MembershipQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
+	var joinedMember []*User
+	if _q.joinedMember != nil && _spec.Assign != nil {
+		joinRows(_spec, "member", func(columns []string) ([]any, error) {
+			return (*User).scanValues(nil, columns)
+		}, func(columns []string, values []any) error {
+			e := &User{config: _q.config}
+			if err := e.assignValues(columns, values); err != nil {
+				return err
+			}
+			if e.ID == 0 { // the key had no row
+				e = nil
+			}
+			joinedMember = append(joinedMember, e)
+			return nil
+		})
+	}
+	var joinedAuthor []*User
+	if _q.joinedAuthor != nil && _spec.Assign != nil {
+		joinRows(_spec, "author", func(columns []string) ([]any, error) {
+			return (*User).scanValues(nil, columns)
+		}, func(columns []string, values []any) error {
+			e := &User{config: _q.config}
+			if err := e.assignValues(columns, values); err != nil {
+				return err
+			}
+			if e.ID == 0 { // the key had no row
+				e = nil
+			}
+			joinedAuthor = append(joinedAuthor, e)
+			return nil
+		})
+	}
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
 	}

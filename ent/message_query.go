@@ -27,6 +27,7 @@ type MessageQuery struct {
 	predicates       []predicate.Message
 	withSender       *UserQuery
 	withConversation *ConversationQuery
+	joinedSender     *UserQuery // the sender edge's selection, when the statement joins it (joinUnique)
 	loadTotal        []func(context.Context, []*Message) error
 	modifiers        []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
@@ -430,6 +431,22 @@ func (_q *MessageQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Mess
 		node.Edges.loadedTypes = loadedTypes
 		return node.assignValues(columns, values)
 	}
+	var joinedSender []*User
+	if _q.joinedSender != nil && _spec.Assign != nil {
+		joinRows(_spec, "sender", func(columns []string) ([]any, error) {
+			return (*User).scanValues(nil, columns)
+		}, func(columns []string, values []any) error {
+			e := &User{config: _q.config}
+			if err := e.assignValues(columns, values); err != nil {
+				return err
+			}
+			if e.ID == 0 { // the key had no row
+				e = nil
+			}
+			joinedSender = append(joinedSender, e)
+			return nil
+		})
+	}
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
 	}
@@ -454,6 +471,12 @@ func (_q *MessageQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Mess
 		if err := _q.loadConversation(ctx, query, nodes, nil,
 			func(n *Message, e *Conversation) { n.Edges.Conversation = e }); err != nil {
 			return nil, err
+		}
+	}
+	if joinedSender != nil {
+		for i, n := range nodes {
+			n.Edges.Sender = joinedSender[i]
+			n.Edges.loadedTypes[0] = true
 		}
 	}
 	for i := range _q.loadTotal {
@@ -525,6 +548,22 @@ func (_q *MessageQuery) loadConversation(ctx context.Context, query *Conversatio
 
 func (_q *MessageQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
+	var joinedSender []*User
+	if _q.joinedSender != nil && _spec.Assign != nil {
+		joinRows(_spec, "sender", func(columns []string) ([]any, error) {
+			return (*User).scanValues(nil, columns)
+		}, func(columns []string, values []any) error {
+			e := &User{config: _q.config}
+			if err := e.assignValues(columns, values); err != nil {
+				return err
+			}
+			if e.ID == 0 { // the key had no row
+				e = nil
+			}
+			joinedSender = append(joinedSender, e)
+			return nil
+		})
+	}
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
 	}

@@ -32,6 +32,7 @@ type NotificationQuery struct {
 	withPost      *PostQuery
 	withComment   *CommentQuery
 	withMessage   *MessageQuery
+	joinedActor   *UserQuery // the actor edge's selection, when the statement joins it (joinUnique)
 	loadTotal     []func(context.Context, []*Notification) error
 	modifiers     []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
@@ -540,6 +541,22 @@ func (_q *NotificationQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 		node.Edges.loadedTypes = loadedTypes
 		return node.assignValues(columns, values)
 	}
+	var joinedActor []*User
+	if _q.joinedActor != nil && _spec.Assign != nil {
+		joinRows(_spec, "actor", func(columns []string) ([]any, error) {
+			return (*User).scanValues(nil, columns)
+		}, func(columns []string, values []any) error {
+			e := &User{config: _q.config}
+			if err := e.assignValues(columns, values); err != nil {
+				return err
+			}
+			if e.ID == 0 { // the key had no row
+				e = nil
+			}
+			joinedActor = append(joinedActor, e)
+			return nil
+		})
+	}
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
 	}
@@ -582,6 +599,12 @@ func (_q *NotificationQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 		if err := _q.loadMessage(ctx, query, nodes, nil,
 			func(n *Notification, e *Message) { n.Edges.Message = e }); err != nil {
 			return nil, err
+		}
+	}
+	if joinedActor != nil {
+		for i, n := range nodes {
+			n.Edges.Actor = joinedActor[i]
+			n.Edges.loadedTypes[1] = true
 		}
 	}
 	for i := range _q.loadTotal {
@@ -749,6 +772,22 @@ func (_q *NotificationQuery) loadMessage(ctx context.Context, query *MessageQuer
 
 func (_q *NotificationQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
+	var joinedActor []*User
+	if _q.joinedActor != nil && _spec.Assign != nil {
+		joinRows(_spec, "actor", func(columns []string) ([]any, error) {
+			return (*User).scanValues(nil, columns)
+		}, func(columns []string, values []any) error {
+			e := &User{config: _q.config}
+			if err := e.assignValues(columns, values); err != nil {
+				return err
+			}
+			if e.ID == 0 { // the key had no row
+				e = nil
+			}
+			joinedActor = append(joinedActor, e)
+			return nil
+		})
+	}
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
 	}

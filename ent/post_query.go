@@ -39,6 +39,7 @@ type PostQuery struct {
 	withPostTags      *PostTagQuery
 	withLikes         *LikeQuery
 	computed          bool
+	joinedAuthor      *UserQuery // the author edge's selection, when the statement joins it (joinUnique)
 	loadTotal         []func(context.Context, []*Post) error
 	modifiers         []func(*sql.Selector)
 	withNamedTags     map[string]*TagQuery
@@ -658,6 +659,22 @@ func (_q *PostQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Post, e
 		node.Edges.loadedTypes = loadedTypes
 		return node.assignValues(columns, values)
 	}
+	var joinedAuthor []*User
+	if _q.joinedAuthor != nil && _spec.Assign != nil {
+		joinRows(_spec, "author", func(columns []string) ([]any, error) {
+			return (*User).scanValues(nil, columns)
+		}, func(columns []string, values []any) error {
+			e := &User{config: _q.config}
+			if err := e.assignValues(columns, values); err != nil {
+				return err
+			}
+			if e.ID == 0 { // the key had no row
+				e = nil
+			}
+			joinedAuthor = append(joinedAuthor, e)
+			return nil
+		})
+	}
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
 	}
@@ -724,6 +741,12 @@ func (_q *PostQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Post, e
 			func(n *Post) { n.Edges.Likes = []*Like{} },
 			func(n *Post, e *Like) { n.Edges.Likes = append(n.Edges.Likes, e) }); err != nil {
 			return nil, err
+		}
+	}
+	if joinedAuthor != nil {
+		for i, n := range nodes {
+			n.Edges.Author = joinedAuthor[i]
+			n.Edges.loadedTypes[0] = true
 		}
 	}
 	for name, query := range _q.withNamedTags {
@@ -1087,6 +1110,22 @@ func (_q *PostQuery) loadLikes(ctx context.Context, query *LikeQuery, nodes []*P
 
 func (_q *PostQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
+	var joinedAuthor []*User
+	if _q.joinedAuthor != nil && _spec.Assign != nil {
+		joinRows(_spec, "author", func(columns []string) ([]any, error) {
+			return (*User).scanValues(nil, columns)
+		}, func(columns []string, values []any) error {
+			e := &User{config: _q.config}
+			if err := e.assignValues(columns, values); err != nil {
+				return err
+			}
+			if e.ID == 0 { // the key had no row
+				e = nil
+			}
+			joinedAuthor = append(joinedAuthor, e)
+			return nil
+		})
+	}
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
 	}

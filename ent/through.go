@@ -35,11 +35,12 @@ func withParentKeys(ctx context.Context, keys []driver.Value) context.Context {
 // children's column of their parent's key). On PostgreSQL, a one-to-many load reads them per parent
 // key (a LATERAL subquery with LIMIT), so that a post's first comments come from the index however
 // many it has; elsewhere, and for many-to-many loads, a window function numbers every child (relay.LimitPerRow).
+// The children's joined edges (joinUnique) are read inside the subquery, one row per child.
 func limitPerRow(fk string, limit int, orderBy ...sql.Querier) func(*sql.Selector) {
 	window := relay.LimitPerRow(fk, limit, orderBy...)
 	return func(s *sql.Selector) {
 		keys, _ := s.Context().Value(parentKeysKey{}).([]driver.Value)
-		if s.Dialect() != dialect.Postgres || keys == nil || s.HasJoins() {
+		if s.Dialect() != dialect.Postgres || keys == nil || s.HasJoins() && !onlyJoinedEdges(s) {
 			window(s)
 			return
 		}

@@ -23,3 +23,14 @@ type Computed map[string][]string
 
 // Name implements schema.Annotation.
 func (Computed) Name() string { return "Computed" }
+
+// Joined marks an entity type that any reader may read whole: it has no query rules (no privacy
+// Query policy, no interceptors of its own). Field collection then reads it, where a selection
+// holds it as the unique edge whose key the parent holds (Post.author, Comment.author), in the
+// parent's statement with a join, instead of a statement of its own (ent/template/join.tmpl). A
+// selection of the edge with edges or computed fields below it is still loaded on its own.
+// TestJoinedTypesHaveNoQueryRules holds the condition.
+type Joined bool
+
+// Name implements schema.Annotation.
+func (Joined) Name() string { return "Joined" }

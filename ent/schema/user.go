@@ -176,6 +176,9 @@ func (User) Annotations() []schema.Annotation {
 		Doc("A member of the community: a public profile, their posts and the people they follow. Their email only they and admins see."),
 		// Counts and flags by the user's ID; the fields of the user's own account read every column.
 		Computed{"followerCount": nil, "followingCount": nil, "viewerIsFollowing": nil, "memberCount": nil, "membershipPlan": nil},
+		// Profiles are public (the email is guarded per field): a post's or comment's author is
+		// read in their statement.
+		Joined(true),
 		// Query.users is hand-written (schema/user.graphqls), with the filters of internal/filter.
 		gql.RelayConnection(),
 	}

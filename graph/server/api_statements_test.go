@@ -2,8 +2,10 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -69,8 +71,9 @@ func TestStatementCount(t *testing.T) {
 		// The most statements a query may cost, warm (lower them when a change saves some): the
 		// posts page went from 7 to 5 when pageInfo stopped costing a COUNT of all posts and a
 		// grouped COUNT of the page's comments; the feed page from 10 to 9 when commentCount took the
-		// count field collection makes for its comments' totalCount.
-		budget := map[string]int{"feed page": 9, "tag list": 1, "posts page": 5, "posts page with covers": 2}
+		// count field collection makes for its comments' totalCount; the posts page to 3 and the feed
+		// page to 8 when authors shown by name were joined into their posts' and comments' statement.
+		budget := map[string]int{"feed page": 8, "tag list": 1, "posts page": 3, "posts page with covers": 2, "comment authors": 4}
 		for name, query := range map[string]string{
 			"feed page": feedPage,
 			"tag list":  `query($n: Int!) { tags(first: $n) { edges { node { name postCount } } } }`,
@@ -298,6 +301,60 @@ func TestPageLoadsNoEdgesPastIt(t *testing.T) {
 		}
 	})
 }
+
+// TestAuthorsJoined: authors shown by their columns alone are read in their posts' and comments'
+// statements (schema.Joined), so no statement reads users on its own; a selection of the edge
+// under two aliases gets what each asks for, whether the edge is joined or loaded.
+func TestAuthorsJoined(t *testing.T) {
+	eachDBRecording(t, func(t *testing.T, a *api, r *statements) {
+		ada, bob := a.register(t, "ada"), a.register(t, "bob")
+		a.as(ada).Do(t, `mutation { updateProfile(input: {displayName: "Ada L."}) { user { id } } }`, nil, nil)
+		p := a.createPost(t, ada, map[string]any{"title": "Joined", "tags": []string{"go"}, "publish": true})
+		a.addComment(t, bob, p.ID, "a reply")
+		a.addComment(t, ada, p.ID, "a reply to the reply")
+
+		// Each selection alone, then both under aliases, joined (columns only) or loaded (a count).
+		for _, c := range []struct{ query, want string }{{
+			`{ posts(first: 5) { edges { node { author { username displayName }
+			  comments(first: 5) { edges { node { author { username displayName } } } } } } } }`,
+			`{"posts":{"edges":[{"node":{"author":{"username":"ada","displayName":"Ada L."},"comments":{"edges":[
+			  {"node":{"author":{"username":"bob","displayName":"bob"}}},{"node":{"author":{"username":"ada","displayName":"Ada L."}}}]}}}]}}`,
+		}, {
+			`{ posts(first: 5) { edges { node { author { username } again: author { displayName }
+			  comments(first: 5) { edges { node { author { displayName } again: author { username } post { title } p2: post { slug } } } } } } } }`,
+			`{"posts":{"edges":[{"node":{"author":{"username":"ada"},"again":{"displayName":"Ada L."},"comments":{"edges":[
+			  {"node":{"author":{"displayName":"bob"},"again":{"username":"bob"},"post":{"title":"Joined"},"p2":{"slug":"` + p.Slug + `"}}},
+			  {"node":{"author":{"displayName":"Ada L."},"again":{"username":"ada"},"post":{"title":"Joined"},"p2":{"slug":"` + p.Slug + `"}}}]}}}]}}`,
+		}, {
+			`{ posts(first: 5) { edges { node { author { username } again: author { displayName followerCount }
+			  comments(first: 5) { edges { node { author { username followerCount } again: author { displayName } } } } } } } }`,
+			`{"posts":{"edges":[{"node":{"author":{"username":"ada"},"again":{"displayName":"Ada L.","followerCount":0},"comments":{"edges":[
+			  {"node":{"author":{"username":"bob","followerCount":0},"again":{"displayName":"bob"}}},
+			  {"node":{"author":{"username":"ada","followerCount":0},"again":{"displayName":"Ada L."}}}]}}}]}}`,
+		}} {
+			var got, want any
+			sql, _ := r.during(func() { a.Do(t, c.query, nil, &got) })
+			if err := json.Unmarshal([]byte(c.want), &want); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s:\n got %v\nwant %v", c.query, got, want)
+			}
+			if strings.Contains(c.query, "followerCount") {
+				continue // authors with a count are loaded on their own
+			}
+			for _, s := range sql {
+				if fromUsers.MatchString(s) {
+					t.Errorf("%s: a statement reads users on its own: %s", c.query, s)
+				}
+			}
+		}
+	})
+}
+
+// fromUsers matches a statement that reads the table users as its first table, as either
+// database quotes it.
+var fromUsers = regexp.MustCompile("^SELECT [^()]* FROM [\"`]users[\"`]")
 
 // TestPostTagsReadWithoutTheirVisibility: a tag is hidden unless it is on a post the viewer may see
 // (FilterUnusedTags). The tags of a page of posts are on those posts, so their statement does not
