@@ -396,19 +396,12 @@ func (_q *AccountTokenQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 	}
 	var joinedUser []*User
 	if _q.joinedUser != nil && _spec.Assign != nil {
-		joinRows(_spec, "user", func(columns []string) ([]any, error) {
+		joinRows(_spec, "user", user.FieldID, func(columns []string) ([]any, error) {
 			return (*User).scanValues(nil, columns)
-		}, func(columns []string, values []any) error {
+		}, func(columns []string, values []any) (*User, error) {
 			e := &User{config: _q.config}
-			if err := e.assignValues(columns, values); err != nil {
-				return err
-			}
-			if e.ID == 0 { // the key had no row
-				e = nil
-			}
-			joinedUser = append(joinedUser, e)
-			return nil
-		})
+			return e, e.assignValues(columns, values)
+		}, &joinedUser)
 	}
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
@@ -478,19 +471,12 @@ func (_q *AccountTokenQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
 	var joinedUser []*User
 	if _q.joinedUser != nil && _spec.Assign != nil {
-		joinRows(_spec, "user", func(columns []string) ([]any, error) {
+		joinRows(_spec, "user", user.FieldID, func(columns []string) ([]any, error) {
 			return (*User).scanValues(nil, columns)
-		}, func(columns []string, values []any) error {
+		}, func(columns []string, values []any) (*User, error) {
 			e := &User{config: _q.config}
-			if err := e.assignValues(columns, values); err != nil {
-				return err
-			}
-			if e.ID == 0 { // the key had no row
-				e = nil
-			}
-			joinedUser = append(joinedUser, e)
-			return nil
-		})
+			return e, e.assignValues(columns, values)
+		}, &joinedUser)
 	}
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers

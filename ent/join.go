@@ -4,6 +4,7 @@ package ent
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -61,23 +62,33 @@ func onlyJoinedEdges(s *sql.Selector) bool {
 
 // joinRows splits each row of a statement that joins an edge (joinUnique) between the columns
 // the spec scans so far (the node's, and those of edges joined before) and the edge's, named
-// edge+"__"+column: scan and assign get the edge's as its node's columns.
-func joinRows(spec *sqlgraph.QuerySpec, edge string, scan func([]string) ([]any, error), assign func([]string, []any) error) {
+// edge+"__"+column, whose nodes it appends to rows, one per row: nil where the key had no row,
+// and one node for the rows of one key (a page's comments often share their authors). scan and
+// build get the edge's columns by their own names; id is its key's, an integer.
+func joinRows[E any](spec *sqlgraph.QuerySpec, edge, id string, scan func([]string) ([]any, error), build func([]string, []any) (*E, error), rows *[]*E) {
 	prefix := edge + "__"
 	nodeScan, nodeAssign := spec.ScanValues, spec.Assign
 	var (
 		node, joined               []int // the indexes of each one's columns in a row
 		nodeColumns, joinedColumns []string
 		nodeValues, joinedValues   []any
+		key                        int // the index of id in joinedValues
+		byKey                      map[int64]*E
 	)
 	spec.ScanValues = func(columns []string) ([]any, error) {
-		node, joined, nodeColumns, joinedColumns = node[:0], joined[:0], nodeColumns[:0], joinedColumns[:0]
+		node, joined, nodeColumns, joinedColumns, key = node[:0], joined[:0], nodeColumns[:0], joinedColumns[:0], -1
 		for i, c := range columns {
 			if name, ok := strings.CutPrefix(c, prefix); ok {
+				if name == id {
+					key = len(joined)
+				}
 				joined, joinedColumns = append(joined, i), append(joinedColumns, name)
 			} else {
 				node, nodeColumns = append(node, i), append(nodeColumns, c)
 			}
+		}
+		if key < 0 {
+			return nil, fmt.Errorf("ent: the %s edge is joined without its %s", edge, id)
 		}
 		nv, err := nodeScan(nodeColumns)
 		if err != nil {
@@ -107,6 +118,26 @@ func joinRows(spec *sqlgraph.QuerySpec, edge string, scan func([]string) ([]any,
 		if err := nodeAssign(nodeColumns, nodeValues); err != nil {
 			return err
 		}
-		return assign(joinedColumns, joinedValues)
+		k, ok := joinedValues[key].(*sql.NullInt64)
+		if !ok {
+			return fmt.Errorf("ent: unexpected type %T for the key of the joined %s edge", joinedValues[key], edge)
+		}
+		if !k.Valid {
+			*rows = append(*rows, nil)
+			return nil
+		}
+		e, seen := byKey[k.Int64]
+		if !seen {
+			var err error
+			if e, err = build(joinedColumns, joinedValues); err != nil {
+				return err
+			}
+			if byKey == nil {
+				byKey = make(map[int64]*E)
+			}
+			byKey[k.Int64] = e
+		}
+		*rows = append(*rows, e)
+		return nil
 	}
 }

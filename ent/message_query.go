@@ -433,19 +433,12 @@ func (_q *MessageQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Mess
 	}
 	var joinedSender []*User
 	if _q.joinedSender != nil && _spec.Assign != nil {
-		joinRows(_spec, "sender", func(columns []string) ([]any, error) {
+		joinRows(_spec, "sender", user.FieldID, func(columns []string) ([]any, error) {
 			return (*User).scanValues(nil, columns)
-		}, func(columns []string, values []any) error {
+		}, func(columns []string, values []any) (*User, error) {
 			e := &User{config: _q.config}
-			if err := e.assignValues(columns, values); err != nil {
-				return err
-			}
-			if e.ID == 0 { // the key had no row
-				e = nil
-			}
-			joinedSender = append(joinedSender, e)
-			return nil
-		})
+			return e, e.assignValues(columns, values)
+		}, &joinedSender)
 	}
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
@@ -550,19 +543,12 @@ func (_q *MessageQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
 	var joinedSender []*User
 	if _q.joinedSender != nil && _spec.Assign != nil {
-		joinRows(_spec, "sender", func(columns []string) ([]any, error) {
+		joinRows(_spec, "sender", user.FieldID, func(columns []string) ([]any, error) {
 			return (*User).scanValues(nil, columns)
-		}, func(columns []string, values []any) error {
+		}, func(columns []string, values []any) (*User, error) {
 			e := &User{config: _q.config}
-			if err := e.assignValues(columns, values); err != nil {
-				return err
-			}
-			if e.ID == 0 { // the key had no row
-				e = nil
-			}
-			joinedSender = append(joinedSender, e)
-			return nil
-		})
+			return e, e.assignValues(columns, values)
+		}, &joinedSender)
 	}
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers

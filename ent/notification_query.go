@@ -543,19 +543,12 @@ func (_q *NotificationQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 	}
 	var joinedActor []*User
 	if _q.joinedActor != nil && _spec.Assign != nil {
-		joinRows(_spec, "actor", func(columns []string) ([]any, error) {
+		joinRows(_spec, "actor", user.FieldID, func(columns []string) ([]any, error) {
 			return (*User).scanValues(nil, columns)
-		}, func(columns []string, values []any) error {
+		}, func(columns []string, values []any) (*User, error) {
 			e := &User{config: _q.config}
-			if err := e.assignValues(columns, values); err != nil {
-				return err
-			}
-			if e.ID == 0 { // the key had no row
-				e = nil
-			}
-			joinedActor = append(joinedActor, e)
-			return nil
-		})
+			return e, e.assignValues(columns, values)
+		}, &joinedActor)
 	}
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
@@ -774,19 +767,12 @@ func (_q *NotificationQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
 	var joinedActor []*User
 	if _q.joinedActor != nil && _spec.Assign != nil {
-		joinRows(_spec, "actor", func(columns []string) ([]any, error) {
+		joinRows(_spec, "actor", user.FieldID, func(columns []string) ([]any, error) {
 			return (*User).scanValues(nil, columns)
-		}, func(columns []string, values []any) error {
+		}, func(columns []string, values []any) (*User, error) {
 			e := &User{config: _q.config}
-			if err := e.assignValues(columns, values); err != nil {
-				return err
-			}
-			if e.ID == 0 { // the key had no row
-				e = nil
-			}
-			joinedActor = append(joinedActor, e)
-			return nil
-		})
+			return e, e.assignValues(columns, values)
+		}, &joinedActor)
 	}
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers

@@ -661,19 +661,12 @@ func (_q *PostQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Post, e
 	}
 	var joinedAuthor []*User
 	if _q.joinedAuthor != nil && _spec.Assign != nil {
-		joinRows(_spec, "author", func(columns []string) ([]any, error) {
+		joinRows(_spec, "author", user.FieldID, func(columns []string) ([]any, error) {
 			return (*User).scanValues(nil, columns)
-		}, func(columns []string, values []any) error {
+		}, func(columns []string, values []any) (*User, error) {
 			e := &User{config: _q.config}
-			if err := e.assignValues(columns, values); err != nil {
-				return err
-			}
-			if e.ID == 0 { // the key had no row
-				e = nil
-			}
-			joinedAuthor = append(joinedAuthor, e)
-			return nil
-		})
+			return e, e.assignValues(columns, values)
+		}, &joinedAuthor)
 	}
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
@@ -1112,19 +1105,12 @@ func (_q *PostQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
 	var joinedAuthor []*User
 	if _q.joinedAuthor != nil && _spec.Assign != nil {
-		joinRows(_spec, "author", func(columns []string) ([]any, error) {
+		joinRows(_spec, "author", user.FieldID, func(columns []string) ([]any, error) {
 			return (*User).scanValues(nil, columns)
-		}, func(columns []string, values []any) error {
+		}, func(columns []string, values []any) (*User, error) {
 			e := &User{config: _q.config}
-			if err := e.assignValues(columns, values); err != nil {
-				return err
-			}
-			if e.ID == 0 { // the key had no row
-				e = nil
-			}
-			joinedAuthor = append(joinedAuthor, e)
-			return nil
-		})
+			return e, e.assignValues(columns, values)
+		}, &joinedAuthor)
 	}
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
