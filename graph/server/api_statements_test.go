@@ -352,9 +352,9 @@ func TestAuthorsJoined(t *testing.T) {
 	})
 }
 
-// fromUsers matches a statement that reads the table users as its first table, as either
-// database quotes it.
-var fromUsers = regexp.MustCompile("^SELECT [^()]* FROM [\"`]users[\"`]")
+// fromUsers matches the statement of an eager load of users by their IDs, as either database
+// quotes it (a background job's read of one user by its ID is not one).
+var fromUsers = regexp.MustCompile("^SELECT [^()]* FROM [\"`]users[\"`] WHERE [\"`]users[\"`].[\"`]id[\"`] IN \\(")
 
 // TestPostTagsReadWithoutTheirVisibility: a tag is hidden unless it is on a post the viewer may see
 // (FilterUnusedTags). The tags of a page of posts are on those posts, so their statement does not
