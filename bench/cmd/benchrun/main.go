@@ -130,6 +130,7 @@ type config struct {
 	pgPID                                            int // postmaster, whose children are the backends
 	redisPID                                         int
 	peers                                            string // directory of scripts/bench-peers, installed; "" = no peers
+	rounds                                           int    // of the posts page side by side (sideBySide); 0 = none
 }
 
 func main() {
@@ -146,6 +147,7 @@ func main() {
 	flag.IntVar(&c.connections, "connections", 16, "wrk connections (concurrent requests)")
 	flag.IntVar(&c.pgPID, "pg-pid", 0, "PID of the PostgreSQL postmaster, to measure the CPU its backends use")
 	flag.StringVar(&c.peers, "peers", "", "directory of scripts/bench-peers with its packages installed: run the posts page on PostGraphile too")
+	flag.IntVar(&c.rounds, "rounds", 3, "rounds of the posts page with the servers side by side, each after the other (0: none)")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("benchrun: ")
@@ -345,7 +347,62 @@ func run(ctx context.Context, c config, m manifest) error {
 		peer.stop()
 	}
 
-	return report(ctx, c, m, results, same, load0)
+	var side []sideRun
+	if c.rounds > 0 {
+		runs := []sideRun{{srv: agora, s: posts, token: token}, {srv: baseline, s: posts, token: token}}
+		if peer != nil {
+			runs = append(runs, sideRun{srv: peer, s: scenario{name: posts.name, bodies: [][]byte{body(postGraphileQuery, "n", 10)}}})
+		}
+		if side, err = c.sideBySide(ctx, runs); err != nil {
+			return err
+		}
+	}
+	return report(ctx, c, m, results, same, load0, side)
+}
+
+// sideRun is one server's part in sideBySide, and what it measured there.
+type sideRun struct {
+	srv     *server
+	s       scenario
+	token   string
+	results []result
+}
+
+// sideBySide runs each server's scenario (the posts page, warm) after the other's, c.rounds
+// times, with all of them running (idle while another runs). The runs above each meet the
+// machine alone, one server after the other, so a change in the machine's speed in between
+// skews their ratios; here it touches every server alike. A short run first warms each up.
+func (c config) sideBySide(ctx context.Context, runs []sideRun) ([]sideRun, error) {
+	for _, r := range runs {
+		if err := r.srv.restart(); err != nil {
+			return nil, err
+		}
+		defer r.srv.stop()
+	}
+	warmUp := c
+	warmUp.duration = 5 * time.Second
+	for round := 0; round <= c.rounds; round++ {
+		cfg := c
+		if round == 0 {
+			cfg = warmUp
+		}
+		for i := range runs {
+			r, err := cfg.measure(ctx, runs[i].s, "side-by-side", runs[i].srv, runs[i].token)
+			if err != nil {
+				return nil, err
+			}
+			if r.bad > 0 || r.socket > 0 {
+				return nil, fmt.Errorf("%s side by side: %d bad responses and %d socket errors: see %s", runs[i].srv.name, r.bad, r.socket, c.dir)
+			}
+			if round > 0 {
+				runs[i].results = append(runs[i].results, r)
+			}
+		}
+		if round > 0 {
+			log.Printf("side by side, round %d: %.0f req/s (%s)", round, runs[0].results[round-1].reqPerSec, runs[0].srv.name)
+		}
+	}
+	return runs, nil
 }
 
 // freePort is a TCP port nothing listens on (something else could take it before us: unlikely).
@@ -849,7 +906,7 @@ func redisClient(url string) (*redis.Client, error) {
 	return redis.NewClient(opt), nil
 }
 
-func report(ctx context.Context, c config, m manifest, results []result, same map[string]string, load0 string) error {
+func report(ctx context.Context, c config, m manifest, results []result, same map[string]string, load0 string, side []sideRun) error {
 	fmt.Println()
 	fmt.Println("| server | scenario | cache | req/s | p50 | p99 | SQL statements/req | cache hit ratio | Redis keyspace hit ratio | server CPU/req | PostgreSQL CPU/req | allocs/req | peak RSS |")
 	fmt.Println("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -912,6 +969,9 @@ func report(ctx context.Context, c config, m manifest, results []result, same ma
 		fmt.Println()
 	}
 	fmt.Println()
+	if len(side) > 0 {
+		reportSideBySide(c, side)
+	}
 
 	cpu, mem := machine()
 	var pgVersion string
@@ -945,6 +1005,47 @@ func report(ctx context.Context, c config, m manifest, results []result, same ma
 		return fmt.Errorf("%d bad responses and %d socket errors: see %s (wrk-*.txt, agora.log)", bad, socket, c.dir)
 	}
 	return nil
+}
+
+// reportSideBySide prints each server's range over the rounds of sideBySide, and Agora's ratio to
+// each of the others per round (the first run is Agora's).
+func reportSideBySide(c config, side []sideRun) {
+	span := func(rs []result, f func(result) float64, format string) string {
+		lo, hi := f(rs[0]), f(rs[0])
+		for _, r := range rs {
+			lo, hi = min(lo, f(r)), max(hi, f(r))
+		}
+		return fmt.Sprintf(format+"–"+format, lo, hi)
+	}
+	rps := func(r result) float64 { return r.reqPerSec }
+	fmt.Printf("Side by side, %s, warm: %d rounds, each server's %s run after the other's, all of them running:", postsPageName, c.rounds, c.duration)
+	for i, r := range side {
+		if i > 0 {
+			fmt.Print(";")
+		}
+		fmt.Printf(" %s %s req/s, server CPU %s ms/req, p99 %s ms", serverName(r.srv), span(r.results, rps, "%.0f"),
+			span(r.results, func(r result) float64 { return r.serverCPU }, "%.2f"), span(r.results, func(r result) float64 { return r.p99 }, "%.0f"))
+	}
+	fmt.Println(".")
+	for _, r := range side[1:] {
+		ratios := make([]string, len(r.results))
+		for k := range r.results {
+			ratios[k] = fmt.Sprintf("%.2f", side[0].results[k].reqPerSec/r.results[k].reqPerSec)
+		}
+		fmt.Printf("Agora / %s, round by round: **%s**.\n", serverName(r.srv), strings.Join(ratios, ", "))
+	}
+	fmt.Println()
+}
+
+// serverName is how the table names a server.
+func serverName(s *server) string {
+	switch s.name {
+	case "agora":
+		return "Agora"
+	case "baseline":
+		return "hand-written baseline"
+	}
+	return s.name
 }
 
 // machine describes the CPU and memory from /proc.
