@@ -371,7 +371,9 @@ type sideRun struct {
 // sideBySide runs each server's scenario (the posts page, warm) after the other's, c.rounds
 // times, with all of them running (idle while another runs). The runs above each meet the
 // machine alone, one server after the other, so a change in the machine's speed in between
-// skews their ratios; here it touches every server alike. A short run first warms each up.
+// skews their ratios; here it touches every server alike. Each run follows a short one that is
+// not counted: a server idle while the others ran may have closed its database connections
+// (node-postgres closes them after 10 s).
 func (c config) sideBySide(ctx context.Context, runs []sideRun) ([]sideRun, error) {
 	for _, r := range runs {
 		if err := r.srv.restart(); err != nil {
@@ -380,27 +382,23 @@ func (c config) sideBySide(ctx context.Context, runs []sideRun) ([]sideRun, erro
 		defer r.srv.stop()
 	}
 	warmUp := c
-	warmUp.duration = 5 * time.Second
-	for round := 0; round <= c.rounds; round++ {
-		cfg := c
-		if round == 0 {
-			cfg = warmUp
-		}
+	warmUp.duration = 3 * time.Second
+	for round := 1; round <= c.rounds; round++ {
 		for i := range runs {
-			r, err := cfg.measure(ctx, runs[i].s, "side-by-side", runs[i].srv, runs[i].token)
-			if err != nil {
-				return nil, err
-			}
-			if r.bad > 0 || r.socket > 0 {
-				return nil, fmt.Errorf("%s side by side: %d bad responses and %d socket errors: see %s", runs[i].srv.name, r.bad, r.socket, c.dir)
-			}
-			if round > 0 {
-				runs[i].results = append(runs[i].results, r)
+			for k, cfg := range []config{warmUp, c} {
+				r, err := cfg.measure(ctx, runs[i].s, "side-by-side", runs[i].srv, runs[i].token)
+				if err != nil {
+					return nil, err
+				}
+				if r.bad > 0 || r.socket > 0 {
+					return nil, fmt.Errorf("%s side by side: %d bad responses and %d socket errors: see %s", runs[i].srv.name, r.bad, r.socket, c.dir)
+				}
+				if k == 1 {
+					runs[i].results = append(runs[i].results, r)
+				}
 			}
 		}
-		if round > 0 {
-			log.Printf("side by side, round %d: %.0f req/s (%s)", round, runs[0].results[round-1].reqPerSec, runs[0].srv.name)
-		}
+		log.Printf("side by side, round %d: %.0f req/s (%s)", round, runs[0].results[round-1].reqPerSec, runs[0].srv.name)
 	}
 	return runs, nil
 }
