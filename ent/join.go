@@ -28,12 +28,11 @@ func joinUnique(fk, table, id, edge string, columns []string) func(*sql.Selector
 		t := d.Table(table)
 		sub := d.Select().From(t).As("joined_" + edge)
 		for _, c := range columns {
-			sub.AppendSelectAs(t.C(c), edge+"__"+c)
+			name := edge + "__" + c
+			sub.AppendSelectAs(t.C(c), name)
+			s.AppendSelect(sub.C(name))
 		}
 		s.LeftJoin(sub).On(s.C(fk), sub.C(edge+"__"+id))
-		for _, c := range columns {
-			s.AppendSelect(sub.C(edge + "__" + c))
-		}
 	}
 }
 
@@ -45,12 +44,11 @@ func mergeSelections(ctx *QueryContext, selected int) {
 		ctx.Fields = nil
 		return
 	}
-	seen := make(map[string]bool, len(ctx.Fields))
-	ctx.Fields = slices.DeleteFunc(ctx.Fields, func(f string) bool {
-		dup := seen[f]
-		seen[f] = true
-		return dup
-	})
+	added := slices.Clone(ctx.Fields[selected:])
+	ctx.Fields = ctx.Fields[:selected]
+	for _, f := range added {
+		ctx.AppendFieldOnce(f)
+	}
 }
 
 // onlyJoinedEdges reports whether every join of s is a joined edge's (joinUnique): they add one
