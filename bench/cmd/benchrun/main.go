@@ -260,6 +260,7 @@ func run(ctx context.Context, c config, m manifest) error {
 	}
 
 	posts := scenario{name: postsPageName, field: "posts", bodies: [][]byte{body(postsQuery, "n", 10)}}
+	peerPosts := scenario{name: postsPageName, bodies: [][]byte{body(postGraphileQuery, "n", 10)}}
 	feed := scenario{name: feedPageName, field: "feed", bodies: [][]byte{body(feedQuery, "n", 20)}}
 	profile := rotating("profile + 10 posts", "user", profileQuery, "username", m.Usernames)
 	post := rotating("post + 20 comments", "post", postQuery, "slug", m.Slugs)
@@ -336,7 +337,7 @@ func run(ctx context.Context, c config, m manifest) error {
 	if peer != nil {
 		// Cold (its first load since it started: Node's JIT compiles meanwhile) and warm, as Agora.
 		for _, cache := range []string{"cold", "warm"} {
-			r, err := c.measure(ctx, scenario{name: posts.name, bodies: [][]byte{body(postGraphileQuery, "n", 10)}}, "postgraphile-"+cache, peer, "")
+			r, err := c.measure(ctx, peerPosts, "postgraphile-"+cache, peer, "")
 			if err != nil {
 				return err
 			}
@@ -349,9 +350,9 @@ func run(ctx context.Context, c config, m manifest) error {
 
 	var side []sideRun
 	if c.rounds > 0 {
-		runs := []sideRun{{srv: agora, s: posts, token: token}, {srv: baseline, s: posts, token: token}}
+		runs := []sideRun{{name: "Agora", srv: agora, s: posts, token: token}, {name: "hand-written baseline", srv: baseline, s: posts, token: token}}
 		if peer != nil {
-			runs = append(runs, sideRun{srv: peer, s: scenario{name: posts.name, bodies: [][]byte{body(postGraphileQuery, "n", 10)}}})
+			runs = append(runs, sideRun{name: peer.name, srv: peer, s: peerPosts})
 		}
 		if side, err = c.sideBySide(ctx, runs); err != nil {
 			return err
@@ -360,8 +361,9 @@ func run(ctx context.Context, c config, m manifest) error {
 	return report(ctx, c, m, results, same, load0, side)
 }
 
-// sideRun is one server's part in sideBySide, and what it measured there.
+// sideRun is one server's part in sideBySide, named as in the table, and what it measured there.
 type sideRun struct {
+	name    string
 	srv     *server
 	s       scenario
 	token   string
@@ -391,14 +393,14 @@ func (c config) sideBySide(ctx context.Context, runs []sideRun) ([]sideRun, erro
 					return nil, err
 				}
 				if r.bad > 0 || r.socket > 0 {
-					return nil, fmt.Errorf("%s side by side: %d bad responses and %d socket errors: see %s", runs[i].srv.name, r.bad, r.socket, c.dir)
+					return nil, fmt.Errorf("%s side by side: %d bad responses and %d socket errors: see %s", runs[i].name, r.bad, r.socket, c.dir)
 				}
 				if k == 1 {
 					runs[i].results = append(runs[i].results, r)
 				}
 			}
 		}
-		log.Printf("side by side, round %d: %.0f req/s (%s)", round, runs[0].results[round-1].reqPerSec, runs[0].srv.name)
+		log.Printf("side by side, round %d: %.0f req/s (%s)", round, runs[0].results[round-1].reqPerSec, runs[0].name)
 	}
 	return runs, nil
 }
@@ -1021,7 +1023,7 @@ func reportSideBySide(c config, side []sideRun) {
 		if i > 0 {
 			fmt.Print(";")
 		}
-		fmt.Printf(" %s %s req/s, server CPU %s ms/req, p99 %s ms", serverName(r.srv), span(r.results, rps, "%.0f"),
+		fmt.Printf(" %s %s req/s, server CPU %s ms/req, p99 %s ms", r.name, span(r.results, rps, "%.0f"),
 			span(r.results, func(r result) float64 { return r.serverCPU }, "%.2f"), span(r.results, func(r result) float64 { return r.p99 }, "%.0f"))
 	}
 	fmt.Println(".")
@@ -1030,20 +1032,9 @@ func reportSideBySide(c config, side []sideRun) {
 		for k := range r.results {
 			ratios[k] = fmt.Sprintf("%.2f", side[0].results[k].reqPerSec/r.results[k].reqPerSec)
 		}
-		fmt.Printf("Agora / %s, round by round: **%s**.\n", serverName(r.srv), strings.Join(ratios, ", "))
+		fmt.Printf("Agora / %s, round by round: **%s**.\n", r.name, strings.Join(ratios, ", "))
 	}
 	fmt.Println()
-}
-
-// serverName is how the table names a server.
-func serverName(s *server) string {
-	switch s.name {
-	case "agora":
-		return "Agora"
-	case "baseline":
-		return "hand-written baseline"
-	}
-	return s.name
 }
 
 // machine describes the CPU and memory from /proc.
