@@ -372,7 +372,8 @@ func TestHTTPCSRF(t *testing.T) {
 }
 
 // TestHTTPCompression: responses from AGORA_COMPRESS_MIN_BYTES on are gzipped for clients that
-// accept it; small ones, clients that do not, and event streams are not; 0 turns it off.
+// accept it; small ones, clients that do not, and event streams are not; 0 turns it off. A JSON
+// answer that is not gzipped carries its length.
 func TestHTTPCompression(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t, "sqlite")
@@ -391,6 +392,9 @@ func TestHTTPCompression(t *testing.T) {
 		t.Fatalf("gunzipped: %v %.200s", err, plain)
 	}
 	t.Logf("introspection answer: %d bytes, %d gzipped", len(plain), len(body))
+	if res.ContentLength != -1 && res.ContentLength != int64(len(body)) { // never the plain length
+		t.Errorf("gzipped answer of %d bytes: Content-Length %d", len(body), res.ContentLength)
+	}
 
 	for _, tc := range []struct {
 		name, query string
@@ -404,6 +408,10 @@ func TestHTTPCompression(t *testing.T) {
 		res, body := send(t, http.MethodPost, a.URL, queryBody(tc.query), tc.headers)
 		if res.StatusCode != http.StatusOK || res.Header.Get("Content-Encoding") != "" || !strings.Contains(string(body), "__") {
 			t.Errorf("%s: %d Content-Encoding %q %.100s", tc.name, res.StatusCode, res.Header.Get("Content-Encoding"), body)
+		}
+		// A whole JSON answer is sent with its length, not chunked.
+		if tc.headers["Accept"] == "" && res.ContentLength != int64(len(body)) {
+			t.Errorf("%s: Content-Length %d for %d bytes", tc.name, res.ContentLength, len(body))
 		}
 	}
 	off := sqliteAPI(t, func(c *config.Config) { c.HTTP.CompressMinBytes = 0 })

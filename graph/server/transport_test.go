@@ -20,7 +20,7 @@ func TestEncodeResponse(t *testing.T) {
 		{Errors: gqlerror.List{{Message: "refused"}}, Extensions: map[string]any{"cost": map[string]any{"requested": 4}}},
 		{Data: json.RawMessage(`{"x":1}`), Label: "more", Path: ast.Path{ast.PathName("posts")}, HasNext: &yes, Extensions: map[string]any{"k": "v"}},
 	} {
-		got, err := encodeResponse(resp)
+		got, err := encodeResponse(nil, resp)
 		if err != nil {
 			t.Fatal(err)
 		}
