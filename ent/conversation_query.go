@@ -538,7 +538,7 @@ func (_q *ConversationQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 func (_q *ConversationQuery) loadParticipants(ctx context.Context, query *UserQuery, nodes []*Conversation, init func(*Conversation), assign func(*Conversation, *User)) error {
 	edgeIDs := make([]driver.Value, len(nodes))
 	byID := make(map[int]*Conversation)
-	nids := make(map[int]map[*Conversation]struct{})
+	nids := make(map[int][]*Conversation)
 	for i, node := range nodes {
 		edgeIDs[i] = node.ID
 		byID[node.ID] = node
@@ -563,21 +563,15 @@ func (_q *ConversationQuery) loadParticipants(ctx context.Context, query *UserQu
 		return query.sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
 			assign := spec.Assign
 			values := spec.ScanValues
-			spec.ScanValues = func(columns []string) ([]any, error) {
-				values, err := values(columns[1:])
-				if err != nil {
-					return nil, err
-				}
-				return append([]any{new(sql.NullInt64)}, values...), nil
-			}
+			spec.ScanValues = reuseThroughRow(values)
 			spec.Assign = func(columns []string, values []any) error {
 				outValue := int(values[0].(*sql.NullInt64).Int64)
 				inValue := int(values[1].(*sql.NullInt64).Int64)
 				if nids[inValue] == nil {
-					nids[inValue] = map[*Conversation]struct{}{byID[outValue]: {}}
+					nids[inValue] = []*Conversation{byID[outValue]}
 					return assign(columns[1:], values[1:])
 				}
-				nids[inValue][byID[outValue]] = struct{}{}
+				nids[inValue] = append(nids[inValue], byID[outValue])
 				return nil
 			}
 		})
@@ -591,7 +585,7 @@ func (_q *ConversationQuery) loadParticipants(ctx context.Context, query *UserQu
 		if !ok {
 			return fmt.Errorf(`unexpected "participants" node returned %v`, n.ID)
 		}
-		for kn := range nodes {
+		for _, kn := range nodes {
 			assign(kn, n)
 		}
 	}

@@ -56,6 +56,9 @@ func main() {
 	if err := markParentKeys("./ent"); err != nil {
 		log.Fatalf("marking eager loads: %v", err)
 	}
+	if err := leanThroughLoads("./ent"); err != nil {
+		log.Fatalf("rewriting many-to-many eager loads: %v", err)
+	}
 	if err := useRelay("./ent"); err != nil {
 		log.Fatalf("pointing the generated code at ent/relay: %v", err)
 	}
@@ -132,6 +135,56 @@ func markParentKeys(dir string) error {
 	}
 	if marked == 0 {
 		return fmt.Errorf("no one-to-many eager load found in %s/*_query.go: ent's template changed", dir)
+	}
+	return nil
+}
+
+// What leanThroughLoads rewrites in ent's many-to-many eager loads (its dialect/sql/query
+// template, which has no extension point there), each with what replaces it.
+var throughLoad = []struct {
+	ent  *regexp.Regexp
+	with string
+}{
+	// A key and a slice made per row: reuseThroughRow (ent/template/through.tmpl) scans every row
+	// into the same ones.
+	{regexp.MustCompile(`(?m)^(\s*)spec\.ScanValues = func\(columns \[\]string\) \(\[\]any, error\) \{\n\s*values, err := values\(columns\[1:\]\)\n\s*if err != nil \{\n\s*return nil, err\n\s*\}\n\s*return append\(\[\]any\{new\(sql\.NullInt64\)\}, values\.\.\.\), nil\n\s*\}$`),
+		"${1}spec.ScanValues = reuseThroughRow(values)"},
+	// A set (a map) of parents per node, where a list does (a key pair is one row of the join
+	// table), in the order of the rows.
+	{regexp.MustCompile(`nids := make\(map\[(\w+)\]map\[\*(\w+)\]struct\{\}\)`), "nids := make(map[${1}][]*${2})"},
+	{regexp.MustCompile(`nids\[inValue\] = map\[\*(\w+)\]struct\{\}\{byID\[outValue\]: \{\}\}`), "nids[inValue] = []*${1}{byID[outValue]}"},
+	{regexp.MustCompile(`nids\[inValue\]\[byID\[outValue\]\] = struct\{\}\{\}`), "nids[inValue] = append(nids[inValue], byID[outValue])"},
+	{regexp.MustCompile(`for kn := range nodes \{`), "for _, kn := range nodes {"},
+}
+
+// leanThroughLoads makes ent's many-to-many eager loads (a page's tags) allocate per row only
+// what a row holds: ent made a key, a slice and, per node, a map of its parents.
+func leanThroughLoads(dir string) error {
+	files, err := filepath.Glob(filepath.Join(dir, "*_query.go"))
+	if err != nil {
+		return err
+	}
+	counts := make([]int, len(throughLoad))
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		out := src
+		for i, r := range throughLoad {
+			counts[i] += len(r.ent.FindAllIndex(out, -1))
+			out = r.ent.ReplaceAll(out, []byte(r.with))
+		}
+		if !bytes.Equal(out, src) {
+			if err := os.WriteFile(f, out, 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	for _, n := range counts {
+		if n == 0 || n != counts[0] {
+			return fmt.Errorf("%s/*_query.go: %v many-to-many loads matched each rewrite: ent's template changed", dir, counts)
+		}
 	}
 	return nil
 }

@@ -824,7 +824,7 @@ func (_q *PostQuery) loadAuthor(ctx context.Context, query *UserQuery, nodes []*
 func (_q *PostQuery) loadTags(ctx context.Context, query *TagQuery, nodes []*Post, init func(*Post), assign func(*Post, *Tag)) error {
 	edgeIDs := make([]driver.Value, len(nodes))
 	byID := make(map[int]*Post)
-	nids := make(map[int]map[*Post]struct{})
+	nids := make(map[int][]*Post)
 	for i, node := range nodes {
 		edgeIDs[i] = node.ID
 		byID[node.ID] = node
@@ -849,21 +849,15 @@ func (_q *PostQuery) loadTags(ctx context.Context, query *TagQuery, nodes []*Pos
 		return query.sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
 			assign := spec.Assign
 			values := spec.ScanValues
-			spec.ScanValues = func(columns []string) ([]any, error) {
-				values, err := values(columns[1:])
-				if err != nil {
-					return nil, err
-				}
-				return append([]any{new(sql.NullInt64)}, values...), nil
-			}
+			spec.ScanValues = reuseThroughRow(values)
 			spec.Assign = func(columns []string, values []any) error {
 				outValue := int(values[0].(*sql.NullInt64).Int64)
 				inValue := int(values[1].(*sql.NullInt64).Int64)
 				if nids[inValue] == nil {
-					nids[inValue] = map[*Post]struct{}{byID[outValue]: {}}
+					nids[inValue] = []*Post{byID[outValue]}
 					return assign(columns[1:], values[1:])
 				}
-				nids[inValue][byID[outValue]] = struct{}{}
+				nids[inValue] = append(nids[inValue], byID[outValue])
 				return nil
 			}
 		})
@@ -877,7 +871,7 @@ func (_q *PostQuery) loadTags(ctx context.Context, query *TagQuery, nodes []*Pos
 		if !ok {
 			return fmt.Errorf(`unexpected "tags" node returned %v`, n.ID)
 		}
-		for kn := range nodes {
+		for _, kn := range nodes {
 			assign(kn, n)
 		}
 	}
@@ -981,7 +975,7 @@ func (_q *PostQuery) loadImages(ctx context.Context, query *ImageQuery, nodes []
 func (_q *PostQuery) loadLikedBy(ctx context.Context, query *UserQuery, nodes []*Post, init func(*Post), assign func(*Post, *User)) error {
 	edgeIDs := make([]driver.Value, len(nodes))
 	byID := make(map[int]*Post)
-	nids := make(map[int]map[*Post]struct{})
+	nids := make(map[int][]*Post)
 	for i, node := range nodes {
 		edgeIDs[i] = node.ID
 		byID[node.ID] = node
@@ -1006,21 +1000,15 @@ func (_q *PostQuery) loadLikedBy(ctx context.Context, query *UserQuery, nodes []
 		return query.sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
 			assign := spec.Assign
 			values := spec.ScanValues
-			spec.ScanValues = func(columns []string) ([]any, error) {
-				values, err := values(columns[1:])
-				if err != nil {
-					return nil, err
-				}
-				return append([]any{new(sql.NullInt64)}, values...), nil
-			}
+			spec.ScanValues = reuseThroughRow(values)
 			spec.Assign = func(columns []string, values []any) error {
 				outValue := int(values[0].(*sql.NullInt64).Int64)
 				inValue := int(values[1].(*sql.NullInt64).Int64)
 				if nids[inValue] == nil {
-					nids[inValue] = map[*Post]struct{}{byID[outValue]: {}}
+					nids[inValue] = []*Post{byID[outValue]}
 					return assign(columns[1:], values[1:])
 				}
-				nids[inValue][byID[outValue]] = struct{}{}
+				nids[inValue] = append(nids[inValue], byID[outValue])
 				return nil
 			}
 		})
@@ -1034,7 +1022,7 @@ func (_q *PostQuery) loadLikedBy(ctx context.Context, query *UserQuery, nodes []
 		if !ok {
 			return fmt.Errorf(`unexpected "liked_by" node returned %v`, n.ID)
 		}
-		for kn := range nodes {
+		for _, kn := range nodes {
 			assign(kn, n)
 		}
 	}

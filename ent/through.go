@@ -61,3 +61,21 @@ func limitPerRow(fk string, limit int, orderBy ...sql.Querier) func(*sql.Selecto
 		}))
 	}
 }
+
+// reuseThroughRow is the ScanValues of a many-to-many eager load (ent/entc.go puts it in place of
+// ent's): the parent's key, then the node's values (values, reuseScanValues'), the same ones for
+// every row, where ent made a key and a slice per row.
+func reuseThroughRow(values func(columns []string) ([]any, error)) func(columns []string) ([]any, error) {
+	var (
+		key = new(sql.NullInt64)
+		row []any
+	)
+	return func(columns []string) ([]any, error) {
+		v, err := values(columns[1:])
+		if err != nil {
+			return nil, err
+		}
+		row = append(append(row[:0], key), v...)
+		return row, nil
+	}
+}

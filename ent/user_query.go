@@ -1240,7 +1240,7 @@ func (_q *UserQuery) loadComments(ctx context.Context, query *CommentQuery, node
 func (_q *UserQuery) loadFollowing(ctx context.Context, query *UserQuery, nodes []*User, init func(*User), assign func(*User, *User)) error {
 	edgeIDs := make([]driver.Value, len(nodes))
 	byID := make(map[int]*User)
-	nids := make(map[int]map[*User]struct{})
+	nids := make(map[int][]*User)
 	for i, node := range nodes {
 		edgeIDs[i] = node.ID
 		byID[node.ID] = node
@@ -1265,21 +1265,15 @@ func (_q *UserQuery) loadFollowing(ctx context.Context, query *UserQuery, nodes 
 		return query.sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
 			assign := spec.Assign
 			values := spec.ScanValues
-			spec.ScanValues = func(columns []string) ([]any, error) {
-				values, err := values(columns[1:])
-				if err != nil {
-					return nil, err
-				}
-				return append([]any{new(sql.NullInt64)}, values...), nil
-			}
+			spec.ScanValues = reuseThroughRow(values)
 			spec.Assign = func(columns []string, values []any) error {
 				outValue := int(values[0].(*sql.NullInt64).Int64)
 				inValue := int(values[1].(*sql.NullInt64).Int64)
 				if nids[inValue] == nil {
-					nids[inValue] = map[*User]struct{}{byID[outValue]: {}}
+					nids[inValue] = []*User{byID[outValue]}
 					return assign(columns[1:], values[1:])
 				}
-				nids[inValue][byID[outValue]] = struct{}{}
+				nids[inValue] = append(nids[inValue], byID[outValue])
 				return nil
 			}
 		})
@@ -1293,7 +1287,7 @@ func (_q *UserQuery) loadFollowing(ctx context.Context, query *UserQuery, nodes 
 		if !ok {
 			return fmt.Errorf(`unexpected "following" node returned %v`, n.ID)
 		}
-		for kn := range nodes {
+		for _, kn := range nodes {
 			assign(kn, n)
 		}
 	}
@@ -1302,7 +1296,7 @@ func (_q *UserQuery) loadFollowing(ctx context.Context, query *UserQuery, nodes 
 func (_q *UserQuery) loadFollowers(ctx context.Context, query *UserQuery, nodes []*User, init func(*User), assign func(*User, *User)) error {
 	edgeIDs := make([]driver.Value, len(nodes))
 	byID := make(map[int]*User)
-	nids := make(map[int]map[*User]struct{})
+	nids := make(map[int][]*User)
 	for i, node := range nodes {
 		edgeIDs[i] = node.ID
 		byID[node.ID] = node
@@ -1327,21 +1321,15 @@ func (_q *UserQuery) loadFollowers(ctx context.Context, query *UserQuery, nodes 
 		return query.sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
 			assign := spec.Assign
 			values := spec.ScanValues
-			spec.ScanValues = func(columns []string) ([]any, error) {
-				values, err := values(columns[1:])
-				if err != nil {
-					return nil, err
-				}
-				return append([]any{new(sql.NullInt64)}, values...), nil
-			}
+			spec.ScanValues = reuseThroughRow(values)
 			spec.Assign = func(columns []string, values []any) error {
 				outValue := int(values[0].(*sql.NullInt64).Int64)
 				inValue := int(values[1].(*sql.NullInt64).Int64)
 				if nids[inValue] == nil {
-					nids[inValue] = map[*User]struct{}{byID[outValue]: {}}
+					nids[inValue] = []*User{byID[outValue]}
 					return assign(columns[1:], values[1:])
 				}
-				nids[inValue][byID[outValue]] = struct{}{}
+				nids[inValue] = append(nids[inValue], byID[outValue])
 				return nil
 			}
 		})
@@ -1355,7 +1343,7 @@ func (_q *UserQuery) loadFollowers(ctx context.Context, query *UserQuery, nodes 
 		if !ok {
 			return fmt.Errorf(`unexpected "followers" node returned %v`, n.ID)
 		}
-		for kn := range nodes {
+		for _, kn := range nodes {
 			assign(kn, n)
 		}
 	}
@@ -1454,7 +1442,7 @@ func (_q *UserQuery) loadIdentities(ctx context.Context, query *IdentityQuery, n
 func (_q *UserQuery) loadConversations(ctx context.Context, query *ConversationQuery, nodes []*User, init func(*User), assign func(*User, *Conversation)) error {
 	edgeIDs := make([]driver.Value, len(nodes))
 	byID := make(map[int]*User)
-	nids := make(map[int]map[*User]struct{})
+	nids := make(map[int][]*User)
 	for i, node := range nodes {
 		edgeIDs[i] = node.ID
 		byID[node.ID] = node
@@ -1479,21 +1467,15 @@ func (_q *UserQuery) loadConversations(ctx context.Context, query *ConversationQ
 		return query.sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
 			assign := spec.Assign
 			values := spec.ScanValues
-			spec.ScanValues = func(columns []string) ([]any, error) {
-				values, err := values(columns[1:])
-				if err != nil {
-					return nil, err
-				}
-				return append([]any{new(sql.NullInt64)}, values...), nil
-			}
+			spec.ScanValues = reuseThroughRow(values)
 			spec.Assign = func(columns []string, values []any) error {
 				outValue := int(values[0].(*sql.NullInt64).Int64)
 				inValue := int(values[1].(*sql.NullInt64).Int64)
 				if nids[inValue] == nil {
-					nids[inValue] = map[*User]struct{}{byID[outValue]: {}}
+					nids[inValue] = []*User{byID[outValue]}
 					return assign(columns[1:], values[1:])
 				}
-				nids[inValue][byID[outValue]] = struct{}{}
+				nids[inValue] = append(nids[inValue], byID[outValue])
 				return nil
 			}
 		})
@@ -1507,7 +1489,7 @@ func (_q *UserQuery) loadConversations(ctx context.Context, query *ConversationQ
 		if !ok {
 			return fmt.Errorf(`unexpected "conversations" node returned %v`, n.ID)
 		}
-		for kn := range nodes {
+		for _, kn := range nodes {
 			assign(kn, n)
 		}
 	}
@@ -1516,7 +1498,7 @@ func (_q *UserQuery) loadConversations(ctx context.Context, query *ConversationQ
 func (_q *UserQuery) loadLikedPosts(ctx context.Context, query *PostQuery, nodes []*User, init func(*User), assign func(*User, *Post)) error {
 	edgeIDs := make([]driver.Value, len(nodes))
 	byID := make(map[int]*User)
-	nids := make(map[int]map[*User]struct{})
+	nids := make(map[int][]*User)
 	for i, node := range nodes {
 		edgeIDs[i] = node.ID
 		byID[node.ID] = node
@@ -1541,21 +1523,15 @@ func (_q *UserQuery) loadLikedPosts(ctx context.Context, query *PostQuery, nodes
 		return query.sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
 			assign := spec.Assign
 			values := spec.ScanValues
-			spec.ScanValues = func(columns []string) ([]any, error) {
-				values, err := values(columns[1:])
-				if err != nil {
-					return nil, err
-				}
-				return append([]any{new(sql.NullInt64)}, values...), nil
-			}
+			spec.ScanValues = reuseThroughRow(values)
 			spec.Assign = func(columns []string, values []any) error {
 				outValue := int(values[0].(*sql.NullInt64).Int64)
 				inValue := int(values[1].(*sql.NullInt64).Int64)
 				if nids[inValue] == nil {
-					nids[inValue] = map[*User]struct{}{byID[outValue]: {}}
+					nids[inValue] = []*User{byID[outValue]}
 					return assign(columns[1:], values[1:])
 				}
-				nids[inValue][byID[outValue]] = struct{}{}
+				nids[inValue] = append(nids[inValue], byID[outValue])
 				return nil
 			}
 		})
@@ -1569,7 +1545,7 @@ func (_q *UserQuery) loadLikedPosts(ctx context.Context, query *PostQuery, nodes
 		if !ok {
 			return fmt.Errorf(`unexpected "liked_posts" node returned %v`, n.ID)
 		}
-		for kn := range nodes {
+		for _, kn := range nodes {
 			assign(kn, n)
 		}
 	}

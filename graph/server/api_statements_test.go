@@ -356,6 +356,46 @@ func TestAuthorsJoined(t *testing.T) {
 // quotes it (a background job's read of one user by its ID is not one).
 var fromUsers = regexp.MustCompile("^SELECT [^()]* FROM [\"`]users[\"`] WHERE [\"`]users[\"`].[\"`]id[\"`] IN \\(")
 
+// TestPageTagsPerPost: the tags of a page of posts, read in one statement for all of them
+// (ent/entc.go's leanThroughLoads scans its rows into the same values), go each to its own posts,
+// tags the posts share included, under two aliases too.
+func TestPageTagsPerPost(t *testing.T) {
+	eachDB(t, func(t *testing.T, a *api) {
+		ada := a.register(t, "ada")
+		want := map[string][]string{"A": {"go", "sql"}, "B": {"go"}, "C": {"sql", "web"}, "D": nil}
+		for _, title := range []string{"A", "B", "C", "D"} {
+			a.createPost(t, ada, map[string]any{"title": title, "tags": want[title], "publish": true})
+		}
+		var page struct {
+			Posts struct {
+				Edges []struct {
+					Node struct {
+						Title  string
+						Tags   []struct{ Name string }
+						Topics []struct{ Name string }
+					}
+				}
+			}
+		}
+		a.Do(t, `{ posts(first: 10) { edges { node { title tags { name } topics: tags { name } } } } }`, nil, &page)
+		if len(page.Posts.Edges) != len(want) {
+			t.Fatalf("%d posts, want %d", len(page.Posts.Edges), len(want))
+		}
+		for _, e := range page.Posts.Edges {
+			var tags, topics []string
+			for _, tag := range e.Node.Tags {
+				tags = append(tags, tag.Name)
+			}
+			for _, tag := range e.Node.Topics {
+				topics = append(topics, tag.Name)
+			}
+			if !slices.Equal(tags, want[e.Node.Title]) || !slices.Equal(topics, want[e.Node.Title]) {
+				t.Errorf("post %s: tags %v, topics %v, want %v", e.Node.Title, tags, topics, want[e.Node.Title])
+			}
+		}
+	})
+}
+
 // TestPostTagsReadWithoutTheirVisibility: a tag is hidden unless it is on a post the viewer may see
 // (FilterUnusedTags). The tags of a page of posts are on those posts, so their statement does not
 // check it again (no subquery of posts); a list of tags does, and a draft's tag stays hidden in it
