@@ -137,13 +137,13 @@ var (
 \t+\},
 `)
 	// A resolver that reads a Go field of its object.
-	fieldRead     = regexp.MustCompile(`^\t\t\treturn obj\.(\w+), nil\n$`)
-	execState     = "type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n}\n"
-	execNew       = "\treturn &executionContext{\n\t\tExecutionContextState: "
+	fieldRead = regexp.MustCompile(`^\t\t\treturn obj\.(\w+), nil\n$`)
+	execState = "type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n}\n"
+	execNew   = "\treturn &executionContext{\n\t\tExecutionContextState: "
 	// How the query's and the mutation's data are marshaled: into a new buffer that grows as it
 	// is written, about twice the data's size in allocations.
-	queryData    = "\t\t\tvar buf bytes.Buffer\n\t\t\tdata.MarshalGQL(&buf)\n\t\t\tresponse.Data = buf.Bytes()\n"
-	mutationData = "\t\t\tvar buf bytes.Buffer\n\t\t\tdata.MarshalGQL(&buf)\n\n\t\t\treturn &graphql.Response{\n\t\t\t\tData: buf.Bytes(),\n\t\t\t}\n"
+	queryData     = "\t\t\tvar buf bytes.Buffer\n\t\t\tdata.MarshalGQL(&buf)\n\t\t\tresponse.Data = buf.Bytes()\n"
+	mutationData  = "\t\t\tvar buf bytes.Buffer\n\t\t\tdata.MarshalGQL(&buf)\n\n\t\t\treturn &graphql.Response{\n\t\t\t\tData: buf.Bytes(),\n\t\t\t}\n"
 	newSet        = "out := graphql.NewFieldSet(fields)\n"
 	innerSig      = "innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {"
 	collect       = "graphql.CollectFields(ec.OperationContext, sel, "
