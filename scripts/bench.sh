@@ -106,7 +106,8 @@ for _ in $(seq 100); do
 done
 
 echo "==> building agora and bench/cmd/*"
-go build -o "$tmp/bin/agora" .
+# As the Dockerfile builds it (make static): static, stripped.
+CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$tmp/bin/agora" .
 go build -o "$tmp/bin/" ./bench/cmd/...
 
 echo "==> migrating and loading the data set"
