@@ -943,7 +943,7 @@ func report(ctx context.Context, c config, m manifest, results []result, same ma
 		rps[r.scenario][k] = r.reqPerSec
 	}
 	fmt.Println()
-	fmt.Println("Agora runs as in production: AGORA_ENV=production, PostgreSQL and Redis, the default log level " +
+	fmt.Println("Agora runs as in production: built as the Dockerfile builds it (static, stripped), AGORA_ENV=production, PostgreSQL and Redis, the default log level " +
 		"(info: a JSON access log line per request, to a file), /metrics on an internal address " +
 		"(AGORA_METRICS_ADDR); only the request budgets are raised (AGORA_RATE_LIMIT_IP, _USER and _SEARCH=" + rateLimit +
 		"), since one load generator on one address, as one user, would exhaust the defaults; they are still checked on every request.")
