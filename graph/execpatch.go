@@ -140,8 +140,7 @@ var (
 	fieldRead = regexp.MustCompile(`^\t\t\treturn obj\.(\w+), nil\n$`)
 	execState = "type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n}\n"
 	execNew   = "\treturn &executionContext{\n\t\tExecutionContextState: "
-	// How the query's and the mutation's data are marshaled: into a new buffer that grows as it
-	// is written, about twice the data's size in allocations.
+	// How gqlgen marshals the query's and the mutation's data (marshalData replaces it).
 	queryData     = "\t\t\tvar buf bytes.Buffer\n\t\t\tdata.MarshalGQL(&buf)\n\t\t\tresponse.Data = buf.Bytes()\n"
 	mutationData  = "\t\t\tvar buf bytes.Buffer\n\t\t\tdata.MarshalGQL(&buf)\n\n\t\t\treturn &graphql.Response{\n\t\t\t\tData: buf.Bytes(),\n\t\t\t}\n"
 	newSet        = "out := graphql.NewFieldSet(fields)\n"
@@ -463,8 +462,8 @@ type fieldSet8 struct {
 var smallSets = sync.Pool{New: func() any { return new(fieldSet8) }}
 
 // marshalData is an operation's data, marshaled into a buffer kept from one operation to the next
-// and copied out at its size: a new buffer per operation grew by doubling, twice the data's size
-// in allocations (about 10 KB of the posts page's 210 KB).
+// and copied out at its size: gqlgen's new buffer per operation grew by doubling, about twice the
+// data's size in allocations.
 func marshalData(data graphql.Marshaler) []byte {
 	buf := dataBuffers.Get().(*bytes.Buffer)
 	data.MarshalGQL(buf)

@@ -48,8 +48,8 @@ type fieldSet8 struct {
 var smallSets = sync.Pool{New: func() any { return new(fieldSet8) }}
 
 // marshalData is an operation's data, marshaled into a buffer kept from one operation to the next
-// and copied out at its size: a new buffer per operation grew by doubling, twice the data's size
-// in allocations (about 10 KB of the posts page's 210 KB).
+// and copied out at its size: gqlgen's new buffer per operation grew by doubling, about twice the
+// data's size in allocations.
 func marshalData(data graphql.Marshaler) []byte {
 	buf := dataBuffers.Get().(*bytes.Buffer)
 	data.MarshalGQL(buf)
