@@ -62,6 +62,9 @@ func main() {
 	if err := useRelay("./ent"); err != nil {
 		log.Fatalf("pointing the generated code at ent/relay: %v", err)
 	}
+	if err := edgesTogether("./ent/gql_pagination.go"); err != nil {
+		log.Fatalf("allocating connections' edges together: %v", err)
+	}
 }
 
 // readDirection is a pager's applyCursors as entgql generates it: the cursors compared in the
@@ -187,6 +190,24 @@ func leanThroughLoads(dir string) error {
 		}
 	}
 	return nil
+}
+
+// connectionEdges is how entgql's connections build their edges: one allocation per edge.
+var connectionEdges = regexp.MustCompile(`(?m)^\tc\.Edges = make\(\[\]\*(\w+), len\(nodes\)\)\n\tfor i := range nodes \{\n\t\tnode := nodeAt\(i\)\n\t\tc\.Edges\[i\] = &\w+\{\n\t\t\tNode:   node,\n\t\t\tCursor: pager\.toCursor\(node\),\n\t\t\}\n\t\}$`)
+
+// edgesTogether makes each connection allocate its page's edges in one array (a post's comments
+// are a connection: ten posts, ten arrays instead of fifty edges).
+func edgesTogether(file string) error {
+	src, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	if n := len(connectionEdges.FindAllIndex(src, -1)); n == 0 || n != bytes.Count(src, []byte(") build(nodes []*")) {
+		return fmt.Errorf("%s: %d of the connections' build methods have entgql's shape: its template changed", file, n)
+	}
+	src = connectionEdges.ReplaceAll(src, []byte("\tc.Edges = make([]*${1}, len(nodes))\n\tedges := make([]${1}, len(nodes))\n"+
+		"\tfor i := range nodes {\n\t\tnode := nodeAt(i)\n\t\tedges[i] = ${1}{Node: node, Cursor: pager.toCursor(node)}\n\t\tc.Edges[i] = &edges[i]\n\t}"))
+	return os.WriteFile(file, src, 0o644)
 }
 
 // throughEdges keeps the edges ent adds for edge schemas (Post.post_tags for Post.tags through

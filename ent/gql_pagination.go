@@ -142,12 +142,11 @@ func (c *CommentConnection) build(nodes []*Comment, pager *commentPager, after *
 		}
 	}
 	c.Edges = make([]*CommentEdge, len(nodes))
+	edges := make([]CommentEdge, len(nodes))
 	for i := range nodes {
 		node := nodeAt(i)
-		c.Edges[i] = &CommentEdge{
-			Node:   node,
-			Cursor: pager.toCursor(node),
-		}
+		edges[i] = CommentEdge{Node: node, Cursor: pager.toCursor(node)}
+		c.Edges[i] = &edges[i]
 	}
 	if l := len(c.Edges); l > 0 {
 		c.PageInfo.StartCursor = &c.Edges[0].Cursor
@@ -477,12 +476,11 @@ func (c *ConversationConnection) build(nodes []*Conversation, pager *conversatio
 		}
 	}
 	c.Edges = make([]*ConversationEdge, len(nodes))
+	edges := make([]ConversationEdge, len(nodes))
 	for i := range nodes {
 		node := nodeAt(i)
-		c.Edges[i] = &ConversationEdge{
-			Node:   node,
-			Cursor: pager.toCursor(node),
-		}
+		edges[i] = ConversationEdge{Node: node, Cursor: pager.toCursor(node)}
+		c.Edges[i] = &edges[i]
 	}
 	if l := len(c.Edges); l > 0 {
 		c.PageInfo.StartCursor = &c.Edges[0].Cursor
@@ -794,12 +792,11 @@ func (c *ImageConnection) build(nodes []*Image, pager *imagePager, after *Cursor
 		}
 	}
 	c.Edges = make([]*ImageEdge, len(nodes))
+	edges := make([]ImageEdge, len(nodes))
 	for i := range nodes {
 		node := nodeAt(i)
-		c.Edges[i] = &ImageEdge{
-			Node:   node,
-			Cursor: pager.toCursor(node),
-		}
+		edges[i] = ImageEdge{Node: node, Cursor: pager.toCursor(node)}
+		c.Edges[i] = &edges[i]
 	}
 	if l := len(c.Edges); l > 0 {
 		c.PageInfo.StartCursor = &c.Edges[0].Cursor
@@ -1129,12 +1126,11 @@ func (c *MessageConnection) build(nodes []*Message, pager *messagePager, after *
 		}
 	}
 	c.Edges = make([]*MessageEdge, len(nodes))
+	edges := make([]MessageEdge, len(nodes))
 	for i := range nodes {
 		node := nodeAt(i)
-		c.Edges[i] = &MessageEdge{
-			Node:   node,
-			Cursor: pager.toCursor(node),
-		}
+		edges[i] = MessageEdge{Node: node, Cursor: pager.toCursor(node)}
+		c.Edges[i] = &edges[i]
 	}
 	if l := len(c.Edges); l > 0 {
 		c.PageInfo.StartCursor = &c.Edges[0].Cursor
@@ -1446,12 +1442,11 @@ func (c *NotificationConnection) build(nodes []*Notification, pager *notificatio
 		}
 	}
 	c.Edges = make([]*NotificationEdge, len(nodes))
+	edges := make([]NotificationEdge, len(nodes))
 	for i := range nodes {
 		node := nodeAt(i)
-		c.Edges[i] = &NotificationEdge{
-			Node:   node,
-			Cursor: pager.toCursor(node),
-		}
+		edges[i] = NotificationEdge{Node: node, Cursor: pager.toCursor(node)}
+		c.Edges[i] = &edges[i]
 	}
 	if l := len(c.Edges); l > 0 {
 		c.PageInfo.StartCursor = &c.Edges[0].Cursor
@@ -1763,12 +1758,11 @@ func (c *PostConnection) build(nodes []*Post, pager *postPager, after *Cursor, f
 		}
 	}
 	c.Edges = make([]*PostEdge, len(nodes))
+	edges := make([]PostEdge, len(nodes))
 	for i := range nodes {
 		node := nodeAt(i)
-		c.Edges[i] = &PostEdge{
-			Node:   node,
-			Cursor: pager.toCursor(node),
-		}
+		edges[i] = PostEdge{Node: node, Cursor: pager.toCursor(node)}
+		c.Edges[i] = &edges[i]
 	}
 	if l := len(c.Edges); l > 0 {
 		c.PageInfo.StartCursor = &c.Edges[0].Cursor
@@ -2134,12 +2128,11 @@ func (c *SessionConnection) build(nodes []*Session, pager *sessionPager, after *
 		}
 	}
 	c.Edges = make([]*SessionEdge, len(nodes))
+	edges := make([]SessionEdge, len(nodes))
 	for i := range nodes {
 		node := nodeAt(i)
-		c.Edges[i] = &SessionEdge{
-			Node:   node,
-			Cursor: pager.toCursor(node),
-		}
+		edges[i] = SessionEdge{Node: node, Cursor: pager.toCursor(node)}
+		c.Edges[i] = &edges[i]
 	}
 	if l := len(c.Edges); l > 0 {
 		c.PageInfo.StartCursor = &c.Edges[0].Cursor
@@ -2404,12 +2397,11 @@ func (c *TagConnection) build(nodes []*Tag, pager *tagPager, after *Cursor, firs
 		}
 	}
 	c.Edges = make([]*TagEdge, len(nodes))
+	edges := make([]TagEdge, len(nodes))
 	for i := range nodes {
 		node := nodeAt(i)
-		c.Edges[i] = &TagEdge{
-			Node:   node,
-			Cursor: pager.toCursor(node),
-		}
+		edges[i] = TagEdge{Node: node, Cursor: pager.toCursor(node)}
+		c.Edges[i] = &edges[i]
 	}
 	if l := len(c.Edges); l > 0 {
 		c.PageInfo.StartCursor = &c.Edges[0].Cursor
@@ -2721,12 +2713,11 @@ func (c *UserConnection) build(nodes []*User, pager *userPager, after *Cursor, f
 		}
 	}
 	c.Edges = make([]*UserEdge, len(nodes))
+	edges := make([]UserEdge, len(nodes))
 	for i := range nodes {
 		node := nodeAt(i)
-		c.Edges[i] = &UserEdge{
-			Node:   node,
-			Cursor: pager.toCursor(node),
-		}
+		edges[i] = UserEdge{Node: node, Cursor: pager.toCursor(node)}
+		c.Edges[i] = &edges[i]
 	}
 	if l := len(c.Edges); l > 0 {
 		c.PageInfo.StartCursor = &c.Edges[0].Cursor
