@@ -108,6 +108,40 @@ func useRelay(dir string) error {
 	return nil
 }
 
+// A rewrite of generated code: what it matches and what replaces it (regexp's ReplaceAll).
+type rewrite struct {
+	match *regexp.Regexp
+	with  string
+}
+
+// rewriteFiles applies each rewrite to the files glob matches, writes the files it changed, and
+// returns how many places each rewrite matched, for the caller to check against the template's
+// shape.
+func rewriteFiles(glob string, rewrites ...rewrite) ([]int, error) {
+	files, err := filepath.Glob(glob)
+	if err != nil {
+		return nil, err
+	}
+	counts := make([]int, len(rewrites))
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		out := src
+		for i, r := range rewrites {
+			counts[i] += len(r.match.FindAllIndex(out, -1))
+			out = r.match.ReplaceAll(out, []byte(r.with))
+		}
+		if !bytes.Equal(out, src) {
+			if err := os.WriteFile(f, out, 0o644); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return counts, nil
+}
+
 // oneToManyLoad is the predicate of ent's one-to-many eager loads (ent's dialect/sql/query
 // template, which has no extension point there): the children of the parents' keys, fks.
 var oneToManyLoad = regexp.MustCompile(`(?m)^(\s*)s\.Where\(sql\.InValues\(s\.C\((\w+\.\w+Column)\), fks\.\.\.\)\)$`)
@@ -116,38 +150,20 @@ var oneToManyLoad = regexp.MustCompile(`(?m)^(\s*)s\.Where\(sql\.InValues\(s\.C\
 // (withParentKeys, ent/template/through.tmpl), so that a nested connection's limit per parent (limitPerRow, through.tmpl)
 // reads each parent's first children from the index instead of all of them.
 func markParentKeys(dir string) error {
-	files, err := filepath.Glob(filepath.Join(dir, "*_query.go"))
+	counts, err := rewriteFiles(filepath.Join(dir, "*_query.go"),
+		rewrite{oneToManyLoad, "${1}s.WithContext(withParentKeys(s.Context(), fks)).Where(sql.InValues(s.C(${2}), fks...))"})
 	if err != nil {
 		return err
 	}
-	marked := 0
-	for _, f := range files {
-		src, err := os.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		n := len(oneToManyLoad.FindAllIndex(src, -1))
-		if n == 0 {
-			continue
-		}
-		marked += n
-		out := oneToManyLoad.ReplaceAll(src, []byte("${1}s.WithContext(withParentKeys(s.Context(), fks)).Where(sql.InValues(s.C(${2}), fks...))"))
-		if err := os.WriteFile(f, out, 0o644); err != nil {
-			return err
-		}
-	}
-	if marked == 0 {
+	if counts[0] == 0 {
 		return fmt.Errorf("no one-to-many eager load found in %s/*_query.go: ent's template changed", dir)
 	}
 	return nil
 }
 
-// What leanThroughLoads rewrites in ent's many-to-many eager loads (its dialect/sql/query
-// template, which has no extension point there), each with what replaces it.
-var throughLoad = []struct {
-	ent  *regexp.Regexp
-	with string
-}{
+// What leanThroughLoads rewrites in ent's many-to-many eager loads (the same template), each with
+// what replaces it.
+var throughLoad = []rewrite{
 	// A key and a slice made per row: reuseThroughRow (ent/template/through.tmpl) scans every row
 	// into the same ones.
 	{regexp.MustCompile(`(?m)^(\s*)spec\.ScanValues = func\(columns \[\]string\) \(\[\]any, error\) \{\n\s*values, err := values\(columns\[1:\]\)\n\s*if err != nil \{\n\s*return nil, err\n\s*\}\n\s*return append\(\[\]any\{new\(sql\.NullInt64\)\}, values\.\.\.\), nil\n\s*\}$`),
@@ -163,26 +179,9 @@ var throughLoad = []struct {
 // leanThroughLoads makes ent's many-to-many eager loads (a page's tags) allocate per row only
 // what a row holds: ent made a key, a slice and, per node, a map of its parents.
 func leanThroughLoads(dir string) error {
-	files, err := filepath.Glob(filepath.Join(dir, "*_query.go"))
+	counts, err := rewriteFiles(filepath.Join(dir, "*_query.go"), throughLoad...)
 	if err != nil {
 		return err
-	}
-	counts := make([]int, len(throughLoad))
-	for _, f := range files {
-		src, err := os.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		out := src
-		for i, r := range throughLoad {
-			counts[i] += len(r.ent.FindAllIndex(out, -1))
-			out = r.ent.ReplaceAll(out, []byte(r.with))
-		}
-		if !bytes.Equal(out, src) {
-			if err := os.WriteFile(f, out, 0o644); err != nil {
-				return err
-			}
-		}
 	}
 	for _, n := range counts {
 		if n == 0 || n != counts[0] {
@@ -195,19 +194,22 @@ func leanThroughLoads(dir string) error {
 // connectionEdges is how entgql's connections build their edges: one allocation per edge.
 var connectionEdges = regexp.MustCompile(`(?m)^\tc\.Edges = make\(\[\]\*(\w+), len\(nodes\)\)\n\tfor i := range nodes \{\n\t\tnode := nodeAt\(i\)\n\t\tc\.Edges\[i\] = &\w+\{\n\t\t\tNode:   node,\n\t\t\tCursor: pager\.toCursor\(node\),\n\t\t\}\n\t\}$`)
 
+// buildMethod begins each connection's build method: counted, left as it is.
+var buildMethod = regexp.MustCompile(`\) build\(nodes \[\]\*`)
+
 // edgesTogether makes each connection allocate its page's edges in one array (a post's comments
 // are a connection: ten posts, ten arrays instead of fifty edges).
 func edgesTogether(file string) error {
-	src, err := os.ReadFile(file)
+	counts, err := rewriteFiles(file, rewrite{buildMethod, "$0"}, rewrite{connectionEdges,
+		"\tc.Edges = make([]*${1}, len(nodes))\n\tedges := make([]${1}, len(nodes))\n" +
+			"\tfor i := range nodes {\n\t\tnode := nodeAt(i)\n\t\tedges[i] = ${1}{Node: node, Cursor: pager.toCursor(node)}\n\t\tc.Edges[i] = &edges[i]\n\t}"})
 	if err != nil {
 		return err
 	}
-	if n := len(connectionEdges.FindAllIndex(src, -1)); n == 0 || n != bytes.Count(src, []byte(") build(nodes []*")) {
-		return fmt.Errorf("%s: %d of the connections' build methods have entgql's shape: its template changed", file, n)
+	if counts[1] == 0 || counts[1] != counts[0] {
+		return fmt.Errorf("%s: %d of the %d connections' build methods have entgql's shape: its template changed", file, counts[1], counts[0])
 	}
-	src = connectionEdges.ReplaceAll(src, []byte("\tc.Edges = make([]*${1}, len(nodes))\n\tedges := make([]${1}, len(nodes))\n"+
-		"\tfor i := range nodes {\n\t\tnode := nodeAt(i)\n\t\tedges[i] = ${1}{Node: node, Cursor: pager.toCursor(node)}\n\t\tc.Edges[i] = &edges[i]\n\t}"))
-	return os.WriteFile(file, src, 0o644)
+	return nil
 }
 
 // throughEdges keeps the edges ent adds for edge schemas (Post.post_tags for Post.tags through
