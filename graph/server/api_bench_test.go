@@ -50,17 +50,17 @@ func BenchmarkFeedPage(b *testing.B) {
 // while the page's tags repeated their posts' visibility check; 2,459 before responses were
 // marshaled and encoded into pooled buffers and the tags' many-to-many load scanned its rows into
 // the same values, ent/entc.go's leanThroughLoads; 2,353 before connections allocated their edges
-// together, edgesTogether), and a margin. Lower it when a change saves
-// some. Of those, ent with pgx and database/sql make about 1,650 (a value per column and row in
-// the driver, edges, SQL building, a driver connection per statement), gqlgen's execution about
-// 450, Agora's code with net/http about 250.
+// together, edgesTogether), and a margin. Lower it when a change saves some. Of those, ent with
+// pgx and database/sql make about 1,650 (a value per column and row in the driver, edges, SQL
+// building, a driver connection per statement), gqlgen's execution about 450, Agora's code with
+// net/http about 250.
 const postsPageAllocations = 2500
 
 // feedPageAllocations is the most heap allocations the signed-in feed page may cost the server
-// (TestFeedPageAllocations): 5,886 measured (5,942 to 5,946 before edgesTogether; 6,143 before the pooled response buffers and
-// leanThroughLoads; 6,151 to 6,182, and 6,352 once under CI's parallel load, before that, since
-// its comments' authors are joined; 5,984 to 5,986 before, the joined rows carrying their author's
-// columns each; 14,174 while its @authenticated root field sent every field through gqlgen's
+// (TestFeedPageAllocations): 5,886 measured (5,942 to 5,946 before edgesTogether; 6,143 before
+// the pooled response buffers and leanThroughLoads; 6,151 to 6,182, and 6,352 once under CI's
+// parallel load, before that, since its comments' authors are joined; 5,984 to 5,986 before, the
+// joined rows carrying their author's columns each; 14,174 while its @authenticated root field sent every field through gqlgen's
 // middleware path: ResolveField's closures, a goroutine per list element; 8,317 before
 // commentCount took the count of the comments' totalCount and comment authors, read with some
 // columns only, stopped queuing follower counts and flags; 7,586 before each query scanned its
