@@ -26,7 +26,9 @@ import (
 
 // DB is an open database with its ent client.
 type DB struct {
-	Client  *ent.Client
+	Client *ent.Client
+	// SQL is database/sql: on PostgreSQL over the pgx pool, for ent's transactions (pgxDriver), the
+	// migrations and the job queue.
 	SQL     *sql.DB
 	Dialect string // dialect.Postgres or dialect.SQLite
 	close   func()
@@ -133,7 +135,7 @@ func open(ctx context.Context, o Options) (*DB, error) {
 			return nil, fmt.Errorf("database: %w", err)
 		}
 		sqlDB := stdlib.OpenDBFromPool(pool)
-		drv := countingDriver{entsql.OpenDB(dialect.Postgres, sqlDB), o.OnStatement}
+		drv := countingDriver{pgxDriver{entsql.OpenDB(dialect.Postgres, sqlDB), pool}, o.OnStatement}
 		return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: sqlDB, Dialect: dialect.Postgres, pool: pool,
 			close: func() { sqlDB.Close(); pool.Close() }}, nil
 	}

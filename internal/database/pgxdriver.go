@@ -1,0 +1,205 @@
+package database
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"reflect"
+
+	entsql "entgo.io/ent/dialect/sql"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// pgxDriver is ent's driver on PostgreSQL. A statement outside a transaction — every read of a
+// request — runs on the pgx pool itself and scans its values straight from pgx's raw rows.
+// database/sql (stdlib.OpenDBFromPool) cost each such statement a driver connection wrapper, a
+// goroutine watching the context, and a boxed value per column and row, which the scan then
+// copied out again. Transactions still go through database/sql over the same pool (the embedded
+// driver): the job queue writes in them through the *sql.Tx (SQLTx).
+type pgxDriver struct {
+	*entsql.Driver
+	pool *pgxpool.Pool
+}
+
+func (d pgxDriver) Exec(ctx context.Context, query string, args, v any) error {
+	argv, ok := args.([]any)
+	if !ok {
+		return fmt.Errorf("database: invalid type %T, expect []any for args", args)
+	}
+	tag, err := d.pool.Exec(ctx, query, argv...)
+	if err != nil {
+		return err
+	}
+	switch v := v.(type) {
+	case nil:
+	case *sql.Result:
+		*v = rowsAffected(tag.RowsAffected())
+	default:
+		return fmt.Errorf("database: invalid type %T, expect *sql.Result", v)
+	}
+	return nil
+}
+
+func (d pgxDriver) Query(ctx context.Context, query string, args, v any) error {
+	vr, ok := v.(*entsql.Rows)
+	if !ok {
+		return fmt.Errorf("database: invalid type %T, expect *sql.Rows", v)
+	}
+	argv, ok := args.([]any)
+	if !ok {
+		return fmt.Errorf("database: invalid type %T, expect []any for args", args)
+	}
+	rows, err := d.pool.Query(ctx, query, argv...)
+	if err != nil {
+		return err
+	}
+	// The first row is read here, as database/sql's pgx driver does, so that the statement's
+	// error (a bad argument, a timeout) is the query's, not found later by rows.Err.
+	r := &pgxRows{rows: rows, first: true}
+	r.more = rows.Next()
+	if err := rows.Err(); err != nil {
+		rows.Close()
+		return err
+	}
+	r.types = rows.Conn().TypeMap()
+	*vr = entsql.Rows{ColumnScanner: r}
+	return nil
+}
+
+// rowsAffected is an Exec's sql.Result.
+type rowsAffected int64
+
+func (n rowsAffected) RowsAffected() (int64, error) { return int64(n), nil }
+func (rowsAffected) LastInsertId() (int64, error) {
+	return 0, errors.New("database: LastInsertId is not supported by PostgreSQL")
+}
+
+// pgxRows are pgx's rows as ent reads them (entsql.ColumnScanner).
+type pgxRows struct {
+	rows        pgx.Rows
+	types       *pgtype.Map
+	first, more bool // the first row, read by Query
+	columns     []string
+	plans       []scanPlan
+}
+
+func (r *pgxRows) Next() bool {
+	if r.first {
+		r.first = false
+		return r.more
+	}
+	return r.rows.Next()
+}
+
+func (r *pgxRows) Close() error {
+	r.rows.Close()
+	return r.rows.Err()
+}
+
+func (r *pgxRows) Err() error          { return r.rows.Err() }
+func (r *pgxRows) NextResultSet() bool { return false }
+
+func (r *pgxRows) ColumnTypes() ([]*sql.ColumnType, error) {
+	return nil, errors.New("database: column types are not available on pgx rows")
+}
+
+func (r *pgxRows) Columns() ([]string, error) {
+	if r.columns == nil {
+		fields := r.rows.FieldDescriptions()
+		r.columns = make([]string, len(fields))
+		for i, f := range fields {
+			r.columns[i] = f.Name
+		}
+	}
+	return r.columns, nil
+}
+
+// Scan reads the current row into dest. database/sql's Null types are read through their value
+// field, so that pgx decodes into it directly (an int or a time without an allocation); any other
+// destination is pgx's to scan, as pgx.Rows.Scan would. Each column keeps its scan plan while its
+// destination's type stays the same, as pgx.Rows does: the rows of a query scan into the same
+// values (ent/template/scan.tmpl).
+func (r *pgxRows) Scan(dest ...any) error {
+	fields := r.rows.FieldDescriptions()
+	values := r.rows.RawValues()
+	if len(dest) != len(values) {
+		return fmt.Errorf("database: %d destinations for %d columns", len(dest), len(values))
+	}
+	if r.plans == nil {
+		r.plans = make([]scanPlan, len(values))
+	}
+	for i, d := range dest {
+		src := values[i]
+		var target any
+		var err error
+		switch d := d.(type) {
+		case *sql.NullString:
+			*d = sql.NullString{Valid: src != nil}
+			if d.Valid {
+				target = &d.String
+			}
+		case *sql.NullInt64:
+			*d = sql.NullInt64{Valid: src != nil}
+			if d.Valid {
+				target = &d.Int64
+			}
+		case *sql.NullTime:
+			*d = sql.NullTime{Valid: src != nil}
+			if d.Valid {
+				target = &d.Time
+			}
+		case *sql.NullBool:
+			*d = sql.NullBool{Valid: src != nil}
+			if d.Valid {
+				target = &d.Bool
+			}
+		case *sql.NullFloat64:
+			*d = sql.NullFloat64{Valid: src != nil}
+			if d.Valid {
+				target = &d.Float64
+			}
+		case *entsql.UnknownType:
+			*d, err = r.value(fields[i], src)
+		case *any:
+			*d, err = r.value(fields[i], src)
+		default:
+			target = d
+		}
+		if target != nil {
+			p := &r.plans[i]
+			if t := reflect.TypeOf(target); p.plan == nil || p.target != t {
+				p.plan, p.target = r.types.PlanScan(fields[i].DataTypeOID, fields[i].Format, target), t
+			}
+			err = p.plan.Scan(src, target)
+		}
+		if err != nil {
+			return fmt.Errorf("database: scan column %d (%s): %w", i, fields[i].Name, err)
+		}
+	}
+	return nil
+}
+
+// scanPlan is a column's pgx scan plan for a destination type.
+type scanPlan struct {
+	plan   pgtype.ScanPlan
+	target reflect.Type
+}
+
+// value is a column's value as database/sql would give it (sql.Scanner's types).
+func (r *pgxRows) value(field pgconn.FieldDescription, src []byte) (any, error) {
+	oid, format := field.DataTypeOID, field.Format
+	if src == nil {
+		return nil, nil
+	}
+	if t, ok := r.types.TypeForOID(oid); ok {
+		return t.Codec.DecodeDatabaseSQLValue(r.types, oid, format, src)
+	}
+	if format == pgtype.TextFormatCode {
+		return string(src), nil
+	}
+	return append([]byte(nil), src...), nil
+}
