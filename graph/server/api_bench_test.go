@@ -43,21 +43,22 @@ func BenchmarkFeedPage(b *testing.B) {
 }
 
 // postsPageAllocations is the most heap allocations the posts page may cost the server (see
-// TestPostsPageAllocations): 2,315 measured (from 6,980 to 7,009 before graph/execpatch.go
-// resolved fields without middleware closures, marshaled lists sequentially and objects through
-// its own field set; from 2,960 to 2,982 before each query scanned its rows into the same values,
-// ent/template/scan.tmpl; 2,588 while the item read past the page had its edges loaded; 2,524
-// while the page's tags repeated their posts' visibility check; 2,459 before responses were
-// marshaled and encoded into pooled buffers and the tags' many-to-many load scanned its rows into
-// the same values, ent/entc.go's leanThroughLoads; 2,353 before connections allocated their edges
-// together, edgesTogether), and a margin. Lower it when a change saves some. Of those, ent with
-// pgx and database/sql make about 1,650 (a value per column and row in the driver, edges, SQL
-// building, a driver connection per statement), gqlgen's execution about 450, Agora's code with
-// net/http about 250.
-const postsPageAllocations = 2500
+// TestPostsPageAllocations): 1,855 to 1,884 measured (from 6,980 to 7,009 before
+// graph/execpatch.go resolved fields without middleware closures, marshaled lists sequentially
+// and objects through its own field set; from 2,960 to 2,982 before each query scanned its rows
+// into the same values, ent/template/scan.tmpl; 2,588 while the item read past the page had its
+// edges loaded; 2,524 while the page's tags repeated their posts' visibility check; 2,459 before
+// responses were marshaled and encoded into pooled buffers and the tags' many-to-many load
+// scanned its rows into the same values, ent/entc.go's leanThroughLoads; 2,353 before
+// connections allocated their edges together, edgesTogether; 2,315 to 2,326 while reads went
+// through database/sql, before internal/database's pgxDriver), and a margin. Lower it when a
+// change saves some. Of those, ent with pgx make about 1,200 (edges, SQL building, a string per
+// text column and row), gqlgen's execution about 400, Agora's code with net/http about 200.
+const postsPageAllocations = 2000
 
 // feedPageAllocations is the most heap allocations the signed-in feed page may cost the server
-// (TestFeedPageAllocations): 5,886 measured (5,942 to 5,946 before edgesTogether; 6,143 before
+// (TestFeedPageAllocations): 4,869 to 5,105 measured (5,886 to 5,896 before pgxDriver; 5,942 to
+// 5,946 before edgesTogether; 6,143 before
 // the pooled response buffers and leanThroughLoads; 6,151 to 6,182, and 6,352 once under CI's
 // parallel load, before that, since its comments' authors are joined; 5,984 to 5,986 before, the
 // joined rows carrying their author's columns each; 14,174 while its @authenticated root field sent every field through gqlgen's
@@ -67,7 +68,7 @@ const postsPageAllocations = 2500
 // rows into the same values; 6,777 to 6,862 while the item read past the page had its edges
 // loaded; 6,604 to 6,622 while the page's tags repeated their posts' visibility check; 6,449 to
 // 6,464 while its posts and authors were read with every column, schema.Computed).
-const feedPageAllocations = 6200
+const feedPageAllocations = 5400
 
 // TestPostsPageAllocations: the posts page, served as in BenchmarkFeedPage/posts, allocates at
 // most postsPageAllocations times. Allocation and GC were most of the server's CPU per page:
