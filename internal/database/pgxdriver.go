@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/jackc/pgx/v5"
@@ -57,15 +58,16 @@ func (d pgxDriver) Query(ctx context.Context, query string, args, v any) error {
 	if err != nil {
 		return err
 	}
-	// The first row is read here, as database/sql's pgx driver does, so that the statement's
-	// error (a bad argument, a timeout) is the query's, not found later by rows.Err.
-	r := &pgxRows{rows: rows, first: true}
+	// The columns are copied first: when Next finds no row, pgxpool releases the connection,
+	// whose field descriptions are then the next statement's. The first row is read here, as
+	// database/sql's pgx driver does, so that the statement's error (a bad argument, a timeout)
+	// is the query's, not found later by rows.Err.
+	r := &pgxRows{rows: rows, types: rows.Conn().TypeMap(), fields: slices.Clone(rows.FieldDescriptions()), first: true}
 	r.more = rows.Next()
 	if err := rows.Err(); err != nil {
 		rows.Close()
 		return err
 	}
-	r.types = rows.Conn().TypeMap()
 	*vr = entsql.Rows{ColumnScanner: r}
 	return nil
 }
@@ -82,6 +84,7 @@ func (rowsAffected) LastInsertId() (int64, error) {
 type pgxRows struct {
 	rows        pgx.Rows
 	types       *pgtype.Map
+	fields      []pgconn.FieldDescription
 	first, more bool // the first row, read by Query
 	columns     []string
 	plans       []scanPlan
@@ -109,9 +112,8 @@ func (r *pgxRows) ColumnTypes() ([]*sql.ColumnType, error) {
 
 func (r *pgxRows) Columns() ([]string, error) {
 	if r.columns == nil {
-		fields := r.rows.FieldDescriptions()
-		r.columns = make([]string, len(fields))
-		for i, f := range fields {
+		r.columns = make([]string, len(r.fields))
+		for i, f := range r.fields {
 			r.columns[i] = f.Name
 		}
 	}
@@ -124,8 +126,7 @@ func (r *pgxRows) Columns() ([]string, error) {
 // destination's type stays the same, as pgx.Rows does: the rows of a query scan into the same
 // values (ent/template/scan.tmpl).
 func (r *pgxRows) Scan(dest ...any) error {
-	fields := r.rows.FieldDescriptions()
-	values := r.rows.RawValues()
+	fields, values := r.fields, r.rows.RawValues()
 	if len(dest) != len(values) {
 		return fmt.Errorf("database: %d destinations for %d columns", len(dest), len(values))
 	}

@@ -2,6 +2,7 @@ package database_test
 
 import (
 	"bytes"
+	"context"
 	"slices"
 	"testing"
 	"time"
@@ -80,4 +81,34 @@ func TestStatementsOutsideTransactions(t *testing.T) {
 			t.Error(err)
 		}
 	})
+}
+
+// TestPgxRowsKeepTheirColumns: a read that finds no row has given its connection back to the pool
+// before ent asks for its columns (sql.ScanSlice checks them even with no row), and the next
+// statement on that connection must not change them.
+func TestPgxRowsKeepTheirColumns(t *testing.T) {
+	db, err := database.Open(context.Background(), database.Options{PostgresURL: testenv.PostgresURL(t), MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := database.QueryPgx(system, db, "SELECT 1 AS one WHERE false")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	// The pool's one connection, again: it reads another statement's field descriptions.
+	other, err := database.QueryPgx(system, db, "SELECT 1 AS a, 2 AS b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for other.Next() {
+	}
+	other.Close()
+	if columns, err := rows.Columns(); err != nil || !slices.Equal(columns, []string{"one"}) {
+		t.Errorf("columns %q (%v), want [one]", columns, err)
+	}
+	if rows.Next() {
+		t.Error("a row where none was")
+	}
 }
