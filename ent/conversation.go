@@ -43,9 +43,9 @@ type ConversationEdges struct {
 	// totalCount holds the count of the edges above.
 	totalCount [2]map[string]int
 
-	namedParticipants map[string][]*User
-	namedMessages     map[string][]*Message
-	namedMemberships  map[string][]*Participant
+	namedParticipants []namedEdge[*User]
+	namedMessages     []namedEdge[*Message]
+	namedMemberships  []namedEdge[*Participant]
 }
 
 // ParticipantsOrErr returns the Participants value or an error if the edge
@@ -191,73 +191,40 @@ func (_m *Conversation) String() string {
 // NamedParticipants returns the Participants named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *Conversation) NamedParticipants(name string) ([]*User, error) {
-	if _m.Edges.namedParticipants == nil {
-		return nil, &NotLoadedError{edge: name}
+	if nodes, ok := findNamed(_m.Edges.namedParticipants, name); ok {
+		return nodes, nil
 	}
-	nodes, ok := _m.Edges.namedParticipants[name]
-	if !ok {
-		return nil, &NotLoadedError{edge: name}
-	}
-	return nodes, nil
+	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *Conversation) appendNamedParticipants(name string, edges ...*User) {
-	if _m.Edges.namedParticipants == nil {
-		_m.Edges.namedParticipants = make(map[string][]*User)
-	}
-	if len(edges) == 0 {
-		_m.Edges.namedParticipants[name] = []*User{}
-	} else {
-		_m.Edges.namedParticipants[name] = append(_m.Edges.namedParticipants[name], edges...)
-	}
+	_m.Edges.namedParticipants = appendNamed(_m.Edges.namedParticipants, name, edges...)
 }
 
 // NamedMessages returns the Messages named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *Conversation) NamedMessages(name string) ([]*Message, error) {
-	if _m.Edges.namedMessages == nil {
-		return nil, &NotLoadedError{edge: name}
+	if nodes, ok := findNamed(_m.Edges.namedMessages, name); ok {
+		return nodes, nil
 	}
-	nodes, ok := _m.Edges.namedMessages[name]
-	if !ok {
-		return nil, &NotLoadedError{edge: name}
-	}
-	return nodes, nil
+	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *Conversation) appendNamedMessages(name string, edges ...*Message) {
-	if _m.Edges.namedMessages == nil {
-		_m.Edges.namedMessages = make(map[string][]*Message)
-	}
-	if len(edges) == 0 {
-		_m.Edges.namedMessages[name] = []*Message{}
-	} else {
-		_m.Edges.namedMessages[name] = append(_m.Edges.namedMessages[name], edges...)
-	}
+	_m.Edges.namedMessages = appendNamed(_m.Edges.namedMessages, name, edges...)
 }
 
 // NamedMemberships returns the Memberships named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *Conversation) NamedMemberships(name string) ([]*Participant, error) {
-	if _m.Edges.namedMemberships == nil {
-		return nil, &NotLoadedError{edge: name}
+	if nodes, ok := findNamed(_m.Edges.namedMemberships, name); ok {
+		return nodes, nil
 	}
-	nodes, ok := _m.Edges.namedMemberships[name]
-	if !ok {
-		return nil, &NotLoadedError{edge: name}
-	}
-	return nodes, nil
+	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *Conversation) appendNamedMemberships(name string, edges ...*Participant) {
-	if _m.Edges.namedMemberships == nil {
-		_m.Edges.namedMemberships = make(map[string][]*Participant)
-	}
-	if len(edges) == 0 {
-		_m.Edges.namedMemberships[name] = []*Participant{}
-	} else {
-		_m.Edges.namedMemberships[name] = append(_m.Edges.namedMemberships[name], edges...)
-	}
+	_m.Edges.namedMemberships = appendNamed(_m.Edges.namedMemberships, name, edges...)
 }
 
 // Conversations is a parsable slice of Conversation.

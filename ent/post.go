@@ -73,12 +73,12 @@ type PostEdges struct {
 	// totalCount holds the count of the edges above.
 	totalCount [4]map[string]int
 
-	namedTags     map[string][]*Tag
-	namedComments map[string][]*Comment
-	namedImages   map[string][]*Image
-	namedLikedBy  map[string][]*User
-	namedPostTags map[string][]*PostTag
-	namedLikes    map[string][]*Like
+	namedTags     []namedEdge[*Tag]
+	namedComments []namedEdge[*Comment]
+	namedImages   []namedEdge[*Image]
+	namedLikedBy  []namedEdge[*User]
+	namedPostTags []namedEdge[*PostTag]
+	namedLikes    []namedEdge[*Like]
 }
 
 // AuthorOrErr returns the Author value or an error if the edge
@@ -388,145 +388,79 @@ func (_m *Post) String() string {
 // NamedTags returns the Tags named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *Post) NamedTags(name string) ([]*Tag, error) {
-	if _m.Edges.namedTags == nil {
-		return nil, &NotLoadedError{edge: name}
+	if nodes, ok := findNamed(_m.Edges.namedTags, name); ok {
+		return nodes, nil
 	}
-	nodes, ok := _m.Edges.namedTags[name]
-	if !ok {
-		return nil, &NotLoadedError{edge: name}
-	}
-	return nodes, nil
+	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *Post) appendNamedTags(name string, edges ...*Tag) {
-	if _m.Edges.namedTags == nil {
-		_m.Edges.namedTags = make(map[string][]*Tag)
-	}
-	if len(edges) == 0 {
-		_m.Edges.namedTags[name] = []*Tag{}
-	} else {
-		_m.Edges.namedTags[name] = append(_m.Edges.namedTags[name], edges...)
-	}
+	_m.Edges.namedTags = appendNamed(_m.Edges.namedTags, name, edges...)
 }
 
 // NamedComments returns the Comments named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *Post) NamedComments(name string) ([]*Comment, error) {
-	if _m.Edges.namedComments == nil {
-		return nil, &NotLoadedError{edge: name}
+	if nodes, ok := findNamed(_m.Edges.namedComments, name); ok {
+		return nodes, nil
 	}
-	nodes, ok := _m.Edges.namedComments[name]
-	if !ok {
-		return nil, &NotLoadedError{edge: name}
-	}
-	return nodes, nil
+	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *Post) appendNamedComments(name string, edges ...*Comment) {
-	if _m.Edges.namedComments == nil {
-		_m.Edges.namedComments = make(map[string][]*Comment)
-	}
-	if len(edges) == 0 {
-		_m.Edges.namedComments[name] = []*Comment{}
-	} else {
-		_m.Edges.namedComments[name] = append(_m.Edges.namedComments[name], edges...)
-	}
+	_m.Edges.namedComments = appendNamed(_m.Edges.namedComments, name, edges...)
 }
 
 // NamedImages returns the Images named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *Post) NamedImages(name string) ([]*Image, error) {
-	if _m.Edges.namedImages == nil {
-		return nil, &NotLoadedError{edge: name}
+	if nodes, ok := findNamed(_m.Edges.namedImages, name); ok {
+		return nodes, nil
 	}
-	nodes, ok := _m.Edges.namedImages[name]
-	if !ok {
-		return nil, &NotLoadedError{edge: name}
-	}
-	return nodes, nil
+	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *Post) appendNamedImages(name string, edges ...*Image) {
-	if _m.Edges.namedImages == nil {
-		_m.Edges.namedImages = make(map[string][]*Image)
-	}
-	if len(edges) == 0 {
-		_m.Edges.namedImages[name] = []*Image{}
-	} else {
-		_m.Edges.namedImages[name] = append(_m.Edges.namedImages[name], edges...)
-	}
+	_m.Edges.namedImages = appendNamed(_m.Edges.namedImages, name, edges...)
 }
 
 // NamedLikedBy returns the LikedBy named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *Post) NamedLikedBy(name string) ([]*User, error) {
-	if _m.Edges.namedLikedBy == nil {
-		return nil, &NotLoadedError{edge: name}
+	if nodes, ok := findNamed(_m.Edges.namedLikedBy, name); ok {
+		return nodes, nil
 	}
-	nodes, ok := _m.Edges.namedLikedBy[name]
-	if !ok {
-		return nil, &NotLoadedError{edge: name}
-	}
-	return nodes, nil
+	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *Post) appendNamedLikedBy(name string, edges ...*User) {
-	if _m.Edges.namedLikedBy == nil {
-		_m.Edges.namedLikedBy = make(map[string][]*User)
-	}
-	if len(edges) == 0 {
-		_m.Edges.namedLikedBy[name] = []*User{}
-	} else {
-		_m.Edges.namedLikedBy[name] = append(_m.Edges.namedLikedBy[name], edges...)
-	}
+	_m.Edges.namedLikedBy = appendNamed(_m.Edges.namedLikedBy, name, edges...)
 }
 
 // NamedPostTags returns the PostTags named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *Post) NamedPostTags(name string) ([]*PostTag, error) {
-	if _m.Edges.namedPostTags == nil {
-		return nil, &NotLoadedError{edge: name}
+	if nodes, ok := findNamed(_m.Edges.namedPostTags, name); ok {
+		return nodes, nil
 	}
-	nodes, ok := _m.Edges.namedPostTags[name]
-	if !ok {
-		return nil, &NotLoadedError{edge: name}
-	}
-	return nodes, nil
+	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *Post) appendNamedPostTags(name string, edges ...*PostTag) {
-	if _m.Edges.namedPostTags == nil {
-		_m.Edges.namedPostTags = make(map[string][]*PostTag)
-	}
-	if len(edges) == 0 {
-		_m.Edges.namedPostTags[name] = []*PostTag{}
-	} else {
-		_m.Edges.namedPostTags[name] = append(_m.Edges.namedPostTags[name], edges...)
-	}
+	_m.Edges.namedPostTags = appendNamed(_m.Edges.namedPostTags, name, edges...)
 }
 
 // NamedLikes returns the Likes named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *Post) NamedLikes(name string) ([]*Like, error) {
-	if _m.Edges.namedLikes == nil {
-		return nil, &NotLoadedError{edge: name}
+	if nodes, ok := findNamed(_m.Edges.namedLikes, name); ok {
+		return nodes, nil
 	}
-	nodes, ok := _m.Edges.namedLikes[name]
-	if !ok {
-		return nil, &NotLoadedError{edge: name}
-	}
-	return nodes, nil
+	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *Post) appendNamedLikes(name string, edges ...*Like) {
-	if _m.Edges.namedLikes == nil {
-		_m.Edges.namedLikes = make(map[string][]*Like)
-	}
-	if len(edges) == 0 {
-		_m.Edges.namedLikes[name] = []*Like{}
-	} else {
-		_m.Edges.namedLikes[name] = append(_m.Edges.namedLikes[name], edges...)
-	}
+	_m.Edges.namedLikes = appendNamed(_m.Edges.namedLikes, name, edges...)
 }
 
 // Posts is a parsable slice of Post.

@@ -46,7 +46,7 @@ type SessionEdges struct {
 	// type was loaded (or requested) in eager-loading or not.
 	loadedTypes [2]bool
 
-	namedRefreshTokens map[string][]*RefreshToken
+	namedRefreshTokens []namedEdge[*RefreshToken]
 }
 
 // UserOrErr returns the User value or an error if the edge
@@ -210,25 +210,14 @@ func (_m *Session) String() string {
 // NamedRefreshTokens returns the RefreshTokens named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *Session) NamedRefreshTokens(name string) ([]*RefreshToken, error) {
-	if _m.Edges.namedRefreshTokens == nil {
-		return nil, &NotLoadedError{edge: name}
+	if nodes, ok := findNamed(_m.Edges.namedRefreshTokens, name); ok {
+		return nodes, nil
 	}
-	nodes, ok := _m.Edges.namedRefreshTokens[name]
-	if !ok {
-		return nil, &NotLoadedError{edge: name}
-	}
-	return nodes, nil
+	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *Session) appendNamedRefreshTokens(name string, edges ...*RefreshToken) {
-	if _m.Edges.namedRefreshTokens == nil {
-		_m.Edges.namedRefreshTokens = make(map[string][]*RefreshToken)
-	}
-	if len(edges) == 0 {
-		_m.Edges.namedRefreshTokens[name] = []*RefreshToken{}
-	} else {
-		_m.Edges.namedRefreshTokens[name] = append(_m.Edges.namedRefreshTokens[name], edges...)
-	}
+	_m.Edges.namedRefreshTokens = appendNamed(_m.Edges.namedRefreshTokens, name, edges...)
 }
 
 // Sessions is a parsable slice of Session.

@@ -39,8 +39,8 @@ type TagEdges struct {
 	// totalCount holds the count of the edges above.
 	totalCount [1]map[string]int
 
-	namedPosts    map[string][]*Post
-	namedPostTags map[string][]*PostTag
+	namedPosts    []namedEdge[*Post]
+	namedPostTags []namedEdge[*PostTag]
 }
 
 // PostsOrErr returns the Posts value or an error if the edge
@@ -163,49 +163,27 @@ func (_m *Tag) String() string {
 // NamedPosts returns the Posts named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *Tag) NamedPosts(name string) ([]*Post, error) {
-	if _m.Edges.namedPosts == nil {
-		return nil, &NotLoadedError{edge: name}
+	if nodes, ok := findNamed(_m.Edges.namedPosts, name); ok {
+		return nodes, nil
 	}
-	nodes, ok := _m.Edges.namedPosts[name]
-	if !ok {
-		return nil, &NotLoadedError{edge: name}
-	}
-	return nodes, nil
+	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *Tag) appendNamedPosts(name string, edges ...*Post) {
-	if _m.Edges.namedPosts == nil {
-		_m.Edges.namedPosts = make(map[string][]*Post)
-	}
-	if len(edges) == 0 {
-		_m.Edges.namedPosts[name] = []*Post{}
-	} else {
-		_m.Edges.namedPosts[name] = append(_m.Edges.namedPosts[name], edges...)
-	}
+	_m.Edges.namedPosts = appendNamed(_m.Edges.namedPosts, name, edges...)
 }
 
 // NamedPostTags returns the PostTags named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *Tag) NamedPostTags(name string) ([]*PostTag, error) {
-	if _m.Edges.namedPostTags == nil {
-		return nil, &NotLoadedError{edge: name}
+	if nodes, ok := findNamed(_m.Edges.namedPostTags, name); ok {
+		return nodes, nil
 	}
-	nodes, ok := _m.Edges.namedPostTags[name]
-	if !ok {
-		return nil, &NotLoadedError{edge: name}
-	}
-	return nodes, nil
+	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *Tag) appendNamedPostTags(name string, edges ...*PostTag) {
-	if _m.Edges.namedPostTags == nil {
-		_m.Edges.namedPostTags = make(map[string][]*PostTag)
-	}
-	if len(edges) == 0 {
-		_m.Edges.namedPostTags[name] = []*PostTag{}
-	} else {
-		_m.Edges.namedPostTags[name] = append(_m.Edges.namedPostTags[name], edges...)
-	}
+	_m.Edges.namedPostTags = appendNamed(_m.Edges.namedPostTags, name, edges...)
 }
 
 // Tags is a parsable slice of Tag.

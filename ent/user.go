@@ -100,20 +100,20 @@ type UserEdges struct {
 	// totalCount holds the count of the edges above.
 	totalCount [3]map[string]int
 
-	namedImages        map[string][]*Image
-	namedPosts         map[string][]*Post
-	namedComments      map[string][]*Comment
-	namedFollowing     map[string][]*User
-	namedFollowers     map[string][]*User
-	namedSessions      map[string][]*Session
-	namedAccountTokens map[string][]*AccountToken
-	namedIdentities    map[string][]*Identity
-	namedConversations map[string][]*Conversation
-	namedLikedPosts    map[string][]*Post
-	namedMemberships   map[string][]*Membership
-	namedMembers       map[string][]*Membership
-	namedFollows       map[string][]*Follow
-	namedLikes         map[string][]*Like
+	namedImages        []namedEdge[*Image]
+	namedPosts         []namedEdge[*Post]
+	namedComments      []namedEdge[*Comment]
+	namedFollowing     []namedEdge[*User]
+	namedFollowers     []namedEdge[*User]
+	namedSessions      []namedEdge[*Session]
+	namedAccountTokens []namedEdge[*AccountToken]
+	namedIdentities    []namedEdge[*Identity]
+	namedConversations []namedEdge[*Conversation]
+	namedLikedPosts    []namedEdge[*Post]
+	namedMemberships   []namedEdge[*Membership]
+	namedMembers       []namedEdge[*Membership]
+	namedFollows       []namedEdge[*Follow]
+	namedLikes         []namedEdge[*Like]
 }
 
 // ImagesOrErr returns the Images value or an error if the edge
@@ -587,337 +587,183 @@ func (_m *User) String() string {
 // NamedImages returns the Images named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *User) NamedImages(name string) ([]*Image, error) {
-	if _m.Edges.namedImages == nil {
-		return nil, &NotLoadedError{edge: name}
+	if nodes, ok := findNamed(_m.Edges.namedImages, name); ok {
+		return nodes, nil
 	}
-	nodes, ok := _m.Edges.namedImages[name]
-	if !ok {
-		return nil, &NotLoadedError{edge: name}
-	}
-	return nodes, nil
+	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *User) appendNamedImages(name string, edges ...*Image) {
-	if _m.Edges.namedImages == nil {
-		_m.Edges.namedImages = make(map[string][]*Image)
-	}
-	if len(edges) == 0 {
-		_m.Edges.namedImages[name] = []*Image{}
-	} else {
-		_m.Edges.namedImages[name] = append(_m.Edges.namedImages[name], edges...)
-	}
+	_m.Edges.namedImages = appendNamed(_m.Edges.namedImages, name, edges...)
 }
 
 // NamedPosts returns the Posts named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *User) NamedPosts(name string) ([]*Post, error) {
-	if _m.Edges.namedPosts == nil {
-		return nil, &NotLoadedError{edge: name}
+	if nodes, ok := findNamed(_m.Edges.namedPosts, name); ok {
+		return nodes, nil
 	}
-	nodes, ok := _m.Edges.namedPosts[name]
-	if !ok {
-		return nil, &NotLoadedError{edge: name}
-	}
-	return nodes, nil
+	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *User) appendNamedPosts(name string, edges ...*Post) {
-	if _m.Edges.namedPosts == nil {
-		_m.Edges.namedPosts = make(map[string][]*Post)
-	}
-	if len(edges) == 0 {
-		_m.Edges.namedPosts[name] = []*Post{}
-	} else {
-		_m.Edges.namedPosts[name] = append(_m.Edges.namedPosts[name], edges...)
-	}
+	_m.Edges.namedPosts = appendNamed(_m.Edges.namedPosts, name, edges...)
 }
 
 // NamedComments returns the Comments named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *User) NamedComments(name string) ([]*Comment, error) {
-	if _m.Edges.namedComments == nil {
-		return nil, &NotLoadedError{edge: name}
+	if nodes, ok := findNamed(_m.Edges.namedComments, name); ok {
+		return nodes, nil
 	}
-	nodes, ok := _m.Edges.namedComments[name]
-	if !ok {
-		return nil, &NotLoadedError{edge: name}
-	}
-	return nodes, nil
+	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *User) appendNamedComments(name string, edges ...*Comment) {
-	if _m.Edges.namedComments == nil {
-		_m.Edges.namedComments = make(map[string][]*Comment)
-	}
-	if len(edges) == 0 {
-		_m.Edges.namedComments[name] = []*Comment{}
-	} else {
-		_m.Edges.namedComments[name] = append(_m.Edges.namedComments[name], edges...)
-	}
+	_m.Edges.namedComments = appendNamed(_m.Edges.namedComments, name, edges...)
 }
 
 // NamedFollowing returns the Following named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *User) NamedFollowing(name string) ([]*User, error) {
-	if _m.Edges.namedFollowing == nil {
-		return nil, &NotLoadedError{edge: name}
+	if nodes, ok := findNamed(_m.Edges.namedFollowing, name); ok {
+		return nodes, nil
 	}
-	nodes, ok := _m.Edges.namedFollowing[name]
-	if !ok {
-		return nil, &NotLoadedError{edge: name}
-	}
-	return nodes, nil
+	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *User) appendNamedFollowing(name string, edges ...*User) {
-	if _m.Edges.namedFollowing == nil {
-		_m.Edges.namedFollowing = make(map[string][]*User)
-	}
-	if len(edges) == 0 {
-		_m.Edges.namedFollowing[name] = []*User{}
-	} else {
-		_m.Edges.namedFollowing[name] = append(_m.Edges.namedFollowing[name], edges...)
-	}
+	_m.Edges.namedFollowing = appendNamed(_m.Edges.namedFollowing, name, edges...)
 }
 
 // NamedFollowers returns the Followers named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *User) NamedFollowers(name string) ([]*User, error) {
-	if _m.Edges.namedFollowers == nil {
-		return nil, &NotLoadedError{edge: name}
+	if nodes, ok := findNamed(_m.Edges.namedFollowers, name); ok {
+		return nodes, nil
 	}
-	nodes, ok := _m.Edges.namedFollowers[name]
-	if !ok {
-		return nil, &NotLoadedError{edge: name}
-	}
-	return nodes, nil
+	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *User) appendNamedFollowers(name string, edges ...*User) {
-	if _m.Edges.namedFollowers == nil {
-		_m.Edges.namedFollowers = make(map[string][]*User)
-	}
-	if len(edges) == 0 {
-		_m.Edges.namedFollowers[name] = []*User{}
-	} else {
-		_m.Edges.namedFollowers[name] = append(_m.Edges.namedFollowers[name], edges...)
-	}
+	_m.Edges.namedFollowers = appendNamed(_m.Edges.namedFollowers, name, edges...)
 }
 
 // NamedSessions returns the Sessions named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *User) NamedSessions(name string) ([]*Session, error) {
-	if _m.Edges.namedSessions == nil {
-		return nil, &NotLoadedError{edge: name}
+	if nodes, ok := findNamed(_m.Edges.namedSessions, name); ok {
+		return nodes, nil
 	}
-	nodes, ok := _m.Edges.namedSessions[name]
-	if !ok {
-		return nil, &NotLoadedError{edge: name}
-	}
-	return nodes, nil
+	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *User) appendNamedSessions(name string, edges ...*Session) {
-	if _m.Edges.namedSessions == nil {
-		_m.Edges.namedSessions = make(map[string][]*Session)
-	}
-	if len(edges) == 0 {
-		_m.Edges.namedSessions[name] = []*Session{}
-	} else {
-		_m.Edges.namedSessions[name] = append(_m.Edges.namedSessions[name], edges...)
-	}
+	_m.Edges.namedSessions = appendNamed(_m.Edges.namedSessions, name, edges...)
 }
 
 // NamedAccountTokens returns the AccountTokens named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *User) NamedAccountTokens(name string) ([]*AccountToken, error) {
-	if _m.Edges.namedAccountTokens == nil {
-		return nil, &NotLoadedError{edge: name}
+	if nodes, ok := findNamed(_m.Edges.namedAccountTokens, name); ok {
+		return nodes, nil
 	}
-	nodes, ok := _m.Edges.namedAccountTokens[name]
-	if !ok {
-		return nil, &NotLoadedError{edge: name}
-	}
-	return nodes, nil
+	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *User) appendNamedAccountTokens(name string, edges ...*AccountToken) {
-	if _m.Edges.namedAccountTokens == nil {
-		_m.Edges.namedAccountTokens = make(map[string][]*AccountToken)
-	}
-	if len(edges) == 0 {
-		_m.Edges.namedAccountTokens[name] = []*AccountToken{}
-	} else {
-		_m.Edges.namedAccountTokens[name] = append(_m.Edges.namedAccountTokens[name], edges...)
-	}
+	_m.Edges.namedAccountTokens = appendNamed(_m.Edges.namedAccountTokens, name, edges...)
 }
 
 // NamedIdentities returns the Identities named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *User) NamedIdentities(name string) ([]*Identity, error) {
-	if _m.Edges.namedIdentities == nil {
-		return nil, &NotLoadedError{edge: name}
+	if nodes, ok := findNamed(_m.Edges.namedIdentities, name); ok {
+		return nodes, nil
 	}
-	nodes, ok := _m.Edges.namedIdentities[name]
-	if !ok {
-		return nil, &NotLoadedError{edge: name}
-	}
-	return nodes, nil
+	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *User) appendNamedIdentities(name string, edges ...*Identity) {
-	if _m.Edges.namedIdentities == nil {
-		_m.Edges.namedIdentities = make(map[string][]*Identity)
-	}
-	if len(edges) == 0 {
-		_m.Edges.namedIdentities[name] = []*Identity{}
-	} else {
-		_m.Edges.namedIdentities[name] = append(_m.Edges.namedIdentities[name], edges...)
-	}
+	_m.Edges.namedIdentities = appendNamed(_m.Edges.namedIdentities, name, edges...)
 }
 
 // NamedConversations returns the Conversations named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *User) NamedConversations(name string) ([]*Conversation, error) {
-	if _m.Edges.namedConversations == nil {
-		return nil, &NotLoadedError{edge: name}
+	if nodes, ok := findNamed(_m.Edges.namedConversations, name); ok {
+		return nodes, nil
 	}
-	nodes, ok := _m.Edges.namedConversations[name]
-	if !ok {
-		return nil, &NotLoadedError{edge: name}
-	}
-	return nodes, nil
+	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *User) appendNamedConversations(name string, edges ...*Conversation) {
-	if _m.Edges.namedConversations == nil {
-		_m.Edges.namedConversations = make(map[string][]*Conversation)
-	}
-	if len(edges) == 0 {
-		_m.Edges.namedConversations[name] = []*Conversation{}
-	} else {
-		_m.Edges.namedConversations[name] = append(_m.Edges.namedConversations[name], edges...)
-	}
+	_m.Edges.namedConversations = appendNamed(_m.Edges.namedConversations, name, edges...)
 }
 
 // NamedLikedPosts returns the LikedPosts named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *User) NamedLikedPosts(name string) ([]*Post, error) {
-	if _m.Edges.namedLikedPosts == nil {
-		return nil, &NotLoadedError{edge: name}
+	if nodes, ok := findNamed(_m.Edges.namedLikedPosts, name); ok {
+		return nodes, nil
 	}
-	nodes, ok := _m.Edges.namedLikedPosts[name]
-	if !ok {
-		return nil, &NotLoadedError{edge: name}
-	}
-	return nodes, nil
+	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *User) appendNamedLikedPosts(name string, edges ...*Post) {
-	if _m.Edges.namedLikedPosts == nil {
-		_m.Edges.namedLikedPosts = make(map[string][]*Post)
-	}
-	if len(edges) == 0 {
-		_m.Edges.namedLikedPosts[name] = []*Post{}
-	} else {
-		_m.Edges.namedLikedPosts[name] = append(_m.Edges.namedLikedPosts[name], edges...)
-	}
+	_m.Edges.namedLikedPosts = appendNamed(_m.Edges.namedLikedPosts, name, edges...)
 }
 
 // NamedMemberships returns the Memberships named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *User) NamedMemberships(name string) ([]*Membership, error) {
-	if _m.Edges.namedMemberships == nil {
-		return nil, &NotLoadedError{edge: name}
+	if nodes, ok := findNamed(_m.Edges.namedMemberships, name); ok {
+		return nodes, nil
 	}
-	nodes, ok := _m.Edges.namedMemberships[name]
-	if !ok {
-		return nil, &NotLoadedError{edge: name}
-	}
-	return nodes, nil
+	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *User) appendNamedMemberships(name string, edges ...*Membership) {
-	if _m.Edges.namedMemberships == nil {
-		_m.Edges.namedMemberships = make(map[string][]*Membership)
-	}
-	if len(edges) == 0 {
-		_m.Edges.namedMemberships[name] = []*Membership{}
-	} else {
-		_m.Edges.namedMemberships[name] = append(_m.Edges.namedMemberships[name], edges...)
-	}
+	_m.Edges.namedMemberships = appendNamed(_m.Edges.namedMemberships, name, edges...)
 }
 
 // NamedMembers returns the Members named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *User) NamedMembers(name string) ([]*Membership, error) {
-	if _m.Edges.namedMembers == nil {
-		return nil, &NotLoadedError{edge: name}
+	if nodes, ok := findNamed(_m.Edges.namedMembers, name); ok {
+		return nodes, nil
 	}
-	nodes, ok := _m.Edges.namedMembers[name]
-	if !ok {
-		return nil, &NotLoadedError{edge: name}
-	}
-	return nodes, nil
+	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *User) appendNamedMembers(name string, edges ...*Membership) {
-	if _m.Edges.namedMembers == nil {
-		_m.Edges.namedMembers = make(map[string][]*Membership)
-	}
-	if len(edges) == 0 {
-		_m.Edges.namedMembers[name] = []*Membership{}
-	} else {
-		_m.Edges.namedMembers[name] = append(_m.Edges.namedMembers[name], edges...)
-	}
+	_m.Edges.namedMembers = appendNamed(_m.Edges.namedMembers, name, edges...)
 }
 
 // NamedFollows returns the Follows named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *User) NamedFollows(name string) ([]*Follow, error) {
-	if _m.Edges.namedFollows == nil {
-		return nil, &NotLoadedError{edge: name}
+	if nodes, ok := findNamed(_m.Edges.namedFollows, name); ok {
+		return nodes, nil
 	}
-	nodes, ok := _m.Edges.namedFollows[name]
-	if !ok {
-		return nil, &NotLoadedError{edge: name}
-	}
-	return nodes, nil
+	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *User) appendNamedFollows(name string, edges ...*Follow) {
-	if _m.Edges.namedFollows == nil {
-		_m.Edges.namedFollows = make(map[string][]*Follow)
-	}
-	if len(edges) == 0 {
-		_m.Edges.namedFollows[name] = []*Follow{}
-	} else {
-		_m.Edges.namedFollows[name] = append(_m.Edges.namedFollows[name], edges...)
-	}
+	_m.Edges.namedFollows = appendNamed(_m.Edges.namedFollows, name, edges...)
 }
 
 // NamedLikes returns the Likes named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *User) NamedLikes(name string) ([]*Like, error) {
-	if _m.Edges.namedLikes == nil {
-		return nil, &NotLoadedError{edge: name}
+	if nodes, ok := findNamed(_m.Edges.namedLikes, name); ok {
+		return nodes, nil
 	}
-	nodes, ok := _m.Edges.namedLikes[name]
-	if !ok {
-		return nil, &NotLoadedError{edge: name}
-	}
-	return nodes, nil
+	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *User) appendNamedLikes(name string, edges ...*Like) {
-	if _m.Edges.namedLikes == nil {
-		_m.Edges.namedLikes = make(map[string][]*Like)
-	}
-	if len(edges) == 0 {
-		_m.Edges.namedLikes[name] = []*Like{}
-	} else {
-		_m.Edges.namedLikes[name] = append(_m.Edges.namedLikes[name], edges...)
-	}
+	_m.Edges.namedLikes = appendNamed(_m.Edges.namedLikes, name, edges...)
 }
 
 // Users is a parsable slice of User.

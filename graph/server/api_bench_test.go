@@ -43,7 +43,7 @@ func BenchmarkFeedPage(b *testing.B) {
 }
 
 // postsPageAllocations is the most heap allocations the posts page may cost the server (see
-// TestPostsPageAllocations): 1,855 to 1,884 measured (from 6,980 to 7,009 before
+// TestPostsPageAllocations): 1,812 to 1,814 measured (from 6,980 to 7,009 before
 // graph/execpatch.go resolved fields without middleware closures, marshaled lists sequentially
 // and objects through its own field set; from 2,960 to 2,982 before each query scanned its rows
 // into the same values, ent/template/scan.tmpl; 2,588 while the item read past the page had its
@@ -51,13 +51,15 @@ func BenchmarkFeedPage(b *testing.B) {
 // responses were marshaled and encoded into pooled buffers and the tags' many-to-many load
 // scanned its rows into the same values, ent/entc.go's leanThroughLoads; 2,353 before
 // connections allocated their edges together, edgesTogether; 2,315 to 2,326 while reads went
-// through database/sql, before internal/database's pgxDriver), and a margin. Lower it when a
+// through database/sql, before internal/database's pgxDriver; 1,855 to 1,884 while named edges
+// were maps, before ent/template/named.tmpl), and a margin. Lower it when a
 // change saves some. Of those, ent with pgx make about 1,200 (edges, SQL building, a string per
 // text column and row), gqlgen's execution about 400, Agora's code with net/http about 200.
 const postsPageAllocations = 2000
 
 // feedPageAllocations is the most heap allocations the signed-in feed page may cost the server
-// (TestFeedPageAllocations): 4,869 to 5,105 measured (5,886 to 5,896 before pgxDriver; 5,942 to
+// (TestFeedPageAllocations): 4,754 to 4,947 measured (4,869 to 5,105 before named.tmpl; 5,886 to
+// 5,896 before pgxDriver; 5,942 to
 // 5,946 before edgesTogether; 6,143 before
 // the pooled response buffers and leanThroughLoads; 6,151 to 6,182, and 6,352 once under CI's
 // parallel load, before that, since its comments' authors are joined; 5,984 to 5,986 before, the
