@@ -20,7 +20,9 @@ import (
 // database/sql (stdlib.OpenDBFromPool) cost each such statement a driver connection wrapper, a
 // goroutine watching the context, and a boxed value per column and row, which the scan then
 // copied out again. Transactions still go through database/sql over the same pool (the embedded
-// driver): the job queue writes in them through the *sql.Tx (SQLTx).
+// driver): the job queue writes in them through the *sql.Tx (SQLTx). ent's session variables
+// (entsql.WithVar) are not set on this path: Agora uses none. ent's schema tools read
+// database/sql's rows, so they need a driver over DB.SQL (as TestMigrationsMatchSchema makes).
 type pgxDriver struct {
 	*entsql.Driver
 	pool *pgxpool.Pool
