@@ -9,8 +9,6 @@ import (
 	"log"
 	"reflect"
 
-	"github.com/agora/agora/ent/migrate"
-
 	"entgo.io/ent"
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
@@ -42,8 +40,6 @@ import (
 // Client is the client that holds all ent builders.
 type Client struct {
 	config
-	// Schema is the client for creating, migrating and dropping schema.
-	Schema *migrate.Schema
 	// AccountToken is the client for interacting with the AccountToken builders.
 	AccountToken *AccountTokenClient
 	// Comment is the client for interacting with the Comment builders.
@@ -94,7 +90,6 @@ func NewClient(opts ...Option) *Client {
 }
 
 func (c *Client) init() {
-	c.Schema = migrate.NewSchema(c.driver)
 	c.AccountToken = NewAccountTokenClient(c.config)
 	c.Comment = NewCommentClient(c.config)
 	c.Conversation = NewConversationClient(c.config)

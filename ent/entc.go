@@ -65,6 +65,44 @@ func main() {
 	if err := edgesTogether("./ent/gql_pagination.go"); err != nil {
 		log.Fatalf("allocating connections' edges together: %v", err)
 	}
+	if err := dropSchemaClient("./ent/client.go"); err != nil {
+		log.Fatalf("leaving the migration engine out of the client: %v", err)
+	}
+}
+
+// schemaClient is the generated client's Schema, ent's migration engine (ent/migrate: Atlas with
+// its HCL, MySQL, SQLite and PostgreSQL inspectors), as ent's client template writes it.
+var schemaClient = []rewrite{
+	{regexp.MustCompile(`\n\t"github.com/agora/agora/ent/migrate"\n`), "\n"},
+	{regexp.MustCompile(`\n\t// Schema is the client for creating, migrating and dropping schema.\n\tSchema \*migrate.Schema\n`), "\n"},
+	{regexp.MustCompile(`\n\tc.Schema = migrate.NewSchema\(c.driver\)\n`), "\n"},
+}
+
+// dropSchemaClient leaves Schema out of the client, so that the server does not link the
+// migration engine it never runs (its migrations are SQL files, internal/database): 5 MB of the
+// binary and its package initializers. ent/migrate stays for TestMigrationsMatchSchema; ent's
+// enttest, which creates tables through Schema, goes (tests migrate with the SQL files, testenv).
+func dropSchemaClient(file string) error {
+	if err := os.RemoveAll(filepath.Join(filepath.Dir(file), "enttest")); err != nil {
+		return err
+	}
+	counts, err := rewriteFiles(file, schemaClient...)
+	if err != nil {
+		return err
+	}
+	for _, n := range counts {
+		if n != 1 {
+			return fmt.Errorf("%s: the client's Schema is not as ent's template writes it (%v matches): its template changed", file, counts)
+		}
+	}
+	src, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	if src, err = format.Source(src); err != nil {
+		return err
+	}
+	return os.WriteFile(file, src, 0o644)
 }
 
 // readDirection is a pager's applyCursors as entgql generates it: the cursors compared in the

@@ -55,9 +55,10 @@ func TestMigrationsMatchSchema(t *testing.T) {
 			if sum, err := dir.Checksum(); err != nil || migrate.WriteSumFile(dir, sum) != nil {
 				t.Fatalf("checksum %s: %v", out, err)
 			}
-			// Inspect mode: compare the ent schema with the migrated database itself. Atlas reads
-			// the database through database/sql's rows, which the client's driver does not give
-			// on PostgreSQL (pgxDriver), so the diff has a driver of its own over db.SQL.
+			// Inspect mode: compare the ent schema with the migrated database itself. The client
+			// has no Schema (ent/entc.go's dropSchemaClient), and Atlas reads database/sql's rows,
+			// which the client's driver does not give on PostgreSQL (pgxDriver): the diff has a
+			// driver of its own over db.SQL.
 			err = entmigrate.NewSchema(entsql.OpenDB(d, db.SQL)).NamedDiff(ctx, *name,
 				schema.WithDir(dir),
 				schema.WithMigrationMode(schema.ModeInspect),
