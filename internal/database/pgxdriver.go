@@ -141,30 +141,15 @@ func (r *pgxRows) Scan(dest ...any) error {
 		var err error
 		switch d := d.(type) {
 		case *sql.NullString:
-			*d = sql.NullString{Valid: src != nil}
-			if d.Valid {
-				target = &d.String
-			}
+			target = nullTarget(&d.Valid, &d.String, src)
 		case *sql.NullInt64:
-			*d = sql.NullInt64{Valid: src != nil}
-			if d.Valid {
-				target = &d.Int64
-			}
+			target = nullTarget(&d.Valid, &d.Int64, src)
 		case *sql.NullTime:
-			*d = sql.NullTime{Valid: src != nil}
-			if d.Valid {
-				target = &d.Time
-			}
+			target = nullTarget(&d.Valid, &d.Time, src)
 		case *sql.NullBool:
-			*d = sql.NullBool{Valid: src != nil}
-			if d.Valid {
-				target = &d.Bool
-			}
+			target = nullTarget(&d.Valid, &d.Bool, src)
 		case *sql.NullFloat64:
-			*d = sql.NullFloat64{Valid: src != nil}
-			if d.Valid {
-				target = &d.Float64
-			}
+			target = nullTarget(&d.Valid, &d.Float64, src)
 		case *entsql.UnknownType:
 			*d, err = r.value(fields[i], src)
 		case *any:
@@ -184,6 +169,17 @@ func (r *pgxRows) Scan(dest ...any) error {
 		}
 	}
 	return nil
+}
+
+// nullTarget sets a database/sql Null value from src's being NULL or not, and returns its value
+// field to scan src into (none for NULL, with the field zeroed).
+func nullTarget[T any](valid *bool, v *T, src []byte) any {
+	var zero T
+	*valid, *v = src != nil, zero
+	if src == nil {
+		return nil
+	}
+	return v
 }
 
 // scanPlan is a column's pgx scan plan for a destination type.
