@@ -95,14 +95,7 @@ func dropSchemaClient(file string) error {
 			return fmt.Errorf("%s: the client's Schema is not as ent's template writes it (%v matches): its template changed", file, counts)
 		}
 	}
-	src, err := os.ReadFile(file)
-	if err != nil {
-		return err
-	}
-	if src, err = format.Source(src); err != nil {
-		return err
-	}
-	return os.WriteFile(file, src, 0o644)
+	return nil
 }
 
 // readDirection is a pager's applyCursors as entgql generates it: the cursors compared in the
@@ -152,9 +145,9 @@ type rewrite struct {
 	with  string
 }
 
-// rewriteFiles applies each rewrite to the files glob matches, writes the files it changed, and
-// returns how many places each rewrite matched, for the caller to check against the template's
-// shape.
+// rewriteFiles applies each rewrite to the files glob matches, writes the files it changed
+// (gofmt'ed: a removed line may leave a blank one), and returns how many places each rewrite
+// matched, for the caller to check against the template's shape.
 func rewriteFiles(glob string, rewrites ...rewrite) ([]int, error) {
 	files, err := filepath.Glob(glob)
 	if err != nil {
@@ -172,6 +165,9 @@ func rewriteFiles(glob string, rewrites ...rewrite) ([]int, error) {
 			out = r.match.ReplaceAll(out, []byte(r.with))
 		}
 		if !bytes.Equal(out, src) {
+			if out, err = format.Source(out); err != nil {
+				return nil, fmt.Errorf("%s: %w", f, err)
+			}
 			if err := os.WriteFile(f, out, 0o644); err != nil {
 				return nil, err
 			}
