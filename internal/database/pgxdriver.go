@@ -29,9 +29,9 @@ type pgxDriver struct {
 }
 
 func (d pgxDriver) Exec(ctx context.Context, query string, args, v any) error {
-	argv, ok := args.([]any)
-	if !ok {
-		return fmt.Errorf("database: invalid type %T, expect []any for args", args)
+	argv, err := argList(args)
+	if err != nil {
+		return err
 	}
 	tag, err := d.pool.Exec(ctx, query, argv...)
 	if err != nil {
@@ -52,9 +52,9 @@ func (d pgxDriver) Query(ctx context.Context, query string, args, v any) error {
 	if !ok {
 		return fmt.Errorf("database: invalid type %T, expect *sql.Rows", v)
 	}
-	argv, ok := args.([]any)
-	if !ok {
-		return fmt.Errorf("database: invalid type %T, expect []any for args", args)
+	argv, err := argList(args)
+	if err != nil {
+		return err
 	}
 	rows, err := d.pool.Query(ctx, query, argv...)
 	if err != nil {
@@ -72,6 +72,15 @@ func (d pgxDriver) Query(ctx context.Context, query string, args, v any) error {
 	}
 	*vr = entsql.Rows{ColumnScanner: r}
 	return nil
+}
+
+// argList is a statement's arguments as ent gives them.
+func argList(args any) ([]any, error) {
+	argv, ok := args.([]any)
+	if !ok {
+		return nil, fmt.Errorf("database: invalid type %T, expect []any for args", args)
+	}
+	return argv, nil
 }
 
 // rowsAffected is an Exec's sql.Result.

@@ -20,7 +20,7 @@ import (
 // TestStatementsOutsideTransactions: what ent reads and writes outside a transaction (on
 // PostgreSQL straight through pgx, pgxDriver) comes back as it went in, on both databases: every
 // kind of column the schema has, set and null, the columns a modifier adds (as database/sql
-// would give them), an update's count of rows, and a statement's error.
+// would give them), an update's count of rows, and a failing statement.
 func TestStatementsOutsideTransactions(t *testing.T) {
 	testenv.EachDatabase(t, func(t *testing.T, db *database.DB) {
 		owner := db.Client.User.Create().SetUsername("scanner").SetEmail("scanner@example.com").
@@ -69,7 +69,7 @@ func TestStatementsOutsideTransactions(t *testing.T) {
 			t.Errorf("display name %q after the update", u.DisplayName)
 		}
 
-		// A statement that fails is the query's error, and the connection stays usable.
+		// A statement that fails returns its error, and the connection stays usable.
 		_, err := db.Client.User.Query().Where(func(s *sql.Selector) { s.Where(sql.ExprP("no_such_column = 1")) }).All(system)
 		if err == nil {
 			t.Error("a query on a missing column succeeded")
@@ -85,7 +85,7 @@ func TestStatementsOutsideTransactions(t *testing.T) {
 
 // TestPgxRowsKeepTheirColumns: a read that finds no row has given its connection back to the pool
 // before ent asks for its columns (sql.ScanSlice checks them even with no row), and the next
-// statement on that connection must not change them.
+// statement on that connection must not change them. A statement's error comes from Query.
 func TestPgxRowsKeepTheirColumns(t *testing.T) {
 	db, err := database.Open(context.Background(), database.Options{PostgresURL: testenv.PostgresURL(t), MaxConns: 1})
 	if err != nil {
@@ -110,5 +110,10 @@ func TestPgxRowsKeepTheirColumns(t *testing.T) {
 	}
 	if rows.Next() {
 		t.Error("a row where none was")
+	}
+
+	// An error PostgreSQL finds while computing the first row is the query's own.
+	if _, err := database.QueryPgx(system, db, "SELECT 1 / 0"); err == nil {
+		t.Error("SELECT 1 / 0 was queried without an error")
 	}
 }
