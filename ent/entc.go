@@ -65,6 +65,9 @@ func main() {
 	if err := edgesTogether("./ent/gql_pagination.go"); err != nil {
 		log.Fatalf("allocating connections' edges together: %v", err)
 	}
+	if err := documentFields("./ent"); err != nil {
+		log.Fatalf("collecting fields once per document: %v", err)
+	}
 	if err := dropSchemaClient("./ent/client.go"); err != nil {
 		log.Fatalf("leaving the migration engine out of the client: %v", err)
 	}
@@ -242,6 +245,29 @@ func edgesTogether(file string) error {
 	}
 	if counts[1] == 0 || counts[1] != counts[0] {
 		return fmt.Errorf("%s: %d of the %d connections' build methods have entgql's shape: its template changed", file, counts[1], counts[0])
+	}
+	return nil
+}
+
+// What documentFields rewrites: entgql's field collection, and the import it then needs.
+var (
+	collectFields = regexp.MustCompile(`\bgraphql\.CollectFields\(`)
+	gqlgenImport  = regexp.MustCompile(`\n\t"github.com/99designs/gqlgen/graphql"\n`)
+)
+
+// documentFields makes entgql's field collection (an ent query's eager loads and fields, read
+// from the GraphQL selection) use internal/documents, as the executor does (graph/execpatch.go):
+// the fields a cached document collects are collected once, not in every operation.
+func documentFields(dir string) error {
+	for _, file := range []string{"gql_collection.go", "gql_pagination.go"} {
+		counts, err := rewriteFiles(filepath.Join(dir, file), rewrite{collectFields, "documents.CollectFields("},
+			rewrite{gqlgenImport, "\n\t\"github.com/99designs/gqlgen/graphql\"\n\t\"github.com/agora/agora/internal/documents\"\n"})
+		if err != nil {
+			return err
+		}
+		if counts[0] == 0 || counts[1] != 1 {
+			return fmt.Errorf("%s: %v matches of graphql.CollectFields and of gqlgen's import: entgql's template changed", file, counts)
+		}
 	}
 	return nil
 }

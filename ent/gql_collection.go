@@ -19,6 +19,7 @@ import (
 	"github.com/agora/agora/ent/session"
 	"github.com/agora/agora/ent/tag"
 	"github.com/agora/agora/ent/user"
+	"github.com/agora/agora/internal/documents"
 )
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
@@ -54,7 +55,7 @@ func (_q *CommentQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 		fieldSeen      = make(map[string]struct{}, len(comment.Columns))
 		selectedFields = []string{comment.FieldID}
 	)
-	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+	for _, field := range documents.CollectFields(opCtx, collected.Selections, satisfies) {
 		switch field.Name {
 
 		case "author":
@@ -232,7 +233,7 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 		fieldSeen      = make(map[string]struct{}, len(conversation.Columns))
 		selectedFields = []string{conversation.FieldID}
 	)
-	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+	for _, field := range documents.CollectFields(opCtx, collected.Selections, satisfies) {
 		switch field.Name {
 
 		case "participants":
@@ -451,7 +452,7 @@ func (_q *ImageQuery) collectField(ctx context.Context, oneNode bool, opCtx *gra
 		fieldSeen      = make(map[string]struct{}, len(image.Columns))
 		selectedFields = []string{image.FieldID}
 	)
-	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+	for _, field := range documents.CollectFields(opCtx, collected.Selections, satisfies) {
 		switch field.Name {
 		case "createdAt":
 			if _, ok := fieldSeen[image.FieldCreatedAt]; !ok {
@@ -596,7 +597,7 @@ func (_q *MessageQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 		fieldSeen      = make(map[string]struct{}, len(message.Columns))
 		selectedFields = []string{message.FieldID}
 	)
-	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+	for _, field := range documents.CollectFields(opCtx, collected.Selections, satisfies) {
 		switch field.Name {
 
 		case "sender":
@@ -764,7 +765,7 @@ func (_q *NotificationQuery) collectField(ctx context.Context, oneNode bool, opC
 		fieldSeen      = make(map[string]struct{}, len(notification.Columns))
 		selectedFields = []string{notification.FieldID}
 	)
-	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+	for _, field := range documents.CollectFields(opCtx, collected.Selections, satisfies) {
 		switch field.Name {
 
 		case "actor":
@@ -981,7 +982,7 @@ func (_q *PostQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 		fieldSeen      = make(map[string]struct{}, len(post.Columns))
 		selectedFields = []string{post.FieldID}
 	)
-	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+	for _, field := range documents.CollectFields(opCtx, collected.Selections, satisfies) {
 		switch field.Name {
 
 		case "author":
@@ -1336,7 +1337,7 @@ func (_q *SessionQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 		fieldSeen      = make(map[string]struct{}, len(session.Columns))
 		selectedFields = []string{session.FieldID}
 	)
-	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+	for _, field := range documents.CollectFields(opCtx, collected.Selections, satisfies) {
 		switch field.Name {
 		case "userAgent":
 			if _, ok := fieldSeen[session.FieldUserAgent]; !ok {
@@ -1429,7 +1430,7 @@ func (_q *TagQuery) collectField(ctx context.Context, oneNode bool, opCtx *graph
 		fieldSeen      = make(map[string]struct{}, len(tag.Columns))
 		selectedFields = []string{tag.FieldID}
 	)
-	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+	for _, field := range documents.CollectFields(opCtx, collected.Selections, satisfies) {
 		switch field.Name {
 
 		case "posts":
@@ -1649,7 +1650,7 @@ func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 		fieldSeen      = make(map[string]struct{}, len(user.Columns))
 		selectedFields = []string{user.FieldID}
 	)
-	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+	for _, field := range documents.CollectFields(opCtx, collected.Selections, satisfies) {
 		switch field.Name {
 
 		case "posts":

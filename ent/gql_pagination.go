@@ -24,6 +24,7 @@ import (
 	"github.com/agora/agora/ent/session"
 	"github.com/agora/agora/ent/tag"
 	"github.com/agora/agora/ent/user"
+	"github.com/agora/agora/internal/documents"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
@@ -72,7 +73,7 @@ func collectedField(ctx context.Context, path ...string) *graphql.CollectedField
 	oc := graphql.GetOperationContext(ctx)
 walk:
 	for _, name := range path {
-		for _, f := range graphql.CollectFields(oc, field.Selections, nil) {
+		for _, f := range documents.CollectFields(oc, field.Selections, nil) {
 			if f.Alias == name {
 				field = f
 				continue walk

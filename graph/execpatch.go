@@ -429,7 +429,13 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/agora/agora/internal/documents"
 )
+
+// collectDocumentFields is graphql.CollectFields, remembered across the operations of a cached
+// document where they do not depend on its variables.
+var collectDocumentFields = documents.CollectFields
 
 // DirectFields is the operation statistics extension that says an operation has no field
 // middleware: its fields are then resolved without ResolveField's middleware call
@@ -905,7 +911,8 @@ func (ec *executionContext) fieldArgs(ctx context.Context, field graphql.Collect
 
 // collectFields is graphql.CollectFields for this operation, without its cache key's hash
 // (an allocation per object): the implementors are a package variable of their type, and a
-// selection set is the operation's, so their addresses identify them.
+// selection set is the operation's, so their addresses identify them. What it has not seen in
+// this operation it asks of collectDocumentFields.
 func (ec *executionContext) collectFields(sel ast.SelectionSet, implementors []string) []graphql.CollectedField {
 	key := collectedKey{n: len(sel)}
 	if len(sel) > 0 {
@@ -921,7 +928,7 @@ func (ec *executionContext) collectFields(sel ast.SelectionSet, implementors []s
 	if ok {
 		return fields
 	}
-	fields = graphql.CollectFields(ec.OperationContext, sel, implementors)
+	fields = collectDocumentFields(ec.OperationContext, sel, implementors)
 	c.mu.Lock()
 	if c.fields == nil {
 		c.fields = make(map[collectedKey][]graphql.CollectedField)

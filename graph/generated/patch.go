@@ -15,7 +15,13 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/agora/agora/internal/documents"
 )
+
+// collectDocumentFields is graphql.CollectFields, remembered across the operations of a cached
+// document where they do not depend on its variables.
+var collectDocumentFields = documents.CollectFields
 
 // DirectFields is the operation statistics extension that says an operation has no field
 // middleware: its fields are then resolved without ResolveField's middleware call

@@ -6897,7 +6897,8 @@ func (ec *executionContext) fieldArgs(ctx context.Context, field graphql.Collect
 
 // collectFields is graphql.CollectFields for this operation, without its cache key's hash
 // (an allocation per object): the implementors are a package variable of their type, and a
-// selection set is the operation's, so their addresses identify them.
+// selection set is the operation's, so their addresses identify them. What it has not seen in
+// this operation it asks of collectDocumentFields.
 func (ec *executionContext) collectFields(sel ast.SelectionSet, implementors []string) []graphql.CollectedField {
 	key := collectedKey{n: len(sel)}
 	if len(sel) > 0 {
@@ -6913,7 +6914,7 @@ func (ec *executionContext) collectFields(sel ast.SelectionSet, implementors []s
 	if ok {
 		return fields
 	}
-	fields = graphql.CollectFields(ec.OperationContext, sel, implementors)
+	fields = collectDocumentFields(ec.OperationContext, sel, implementors)
 	c.mu.Lock()
 	if c.fields == nil {
 		c.fields = make(map[collectedKey][]graphql.CollectedField)

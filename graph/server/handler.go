@@ -8,7 +8,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/apollofederatedtracingv1"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/agora/agora/internal/cache"
 	"github.com/agora/agora/internal/config"
 	"github.com/agora/agora/internal/database"
+	"github.com/agora/agora/internal/documents"
 	"github.com/agora/agora/internal/loader"
 )
 
@@ -35,8 +35,8 @@ func (a *App) graphql() http.Handler {
 	// asks these "simple" requests for a preflight header). Files past 4 MiB wait on disk.
 	srv.AddTransport(transport.MultipartForm{MaxUploadSize: a.uploadBodyBytes(), MaxMemory: 4 << 20})
 	srv.AddTransport(unsupported{}) // last: what no transport above takes
-	documents := lru.New[*ast.QueryDocument](1000)
-	srv.SetQueryCache(documents)
+	docs := documents.New(1000)     // parsed and validated, with the fields they collect
+	srv.SetQueryCache(docs)
 	srv.SetParserTokenLimit(limits.Tokens)
 	srv.SetErrorPresenter(errorPresenter(a.log))
 	srv.SetRecoverFunc(recoverFunc)
@@ -60,7 +60,7 @@ func (a *App) graphql() http.Handler {
 	}
 	// Bounds validation's work: after the extensions above have chosen the document, before
 	// gqlgen parses and validates it (parsing is linear; some validation rules are not).
-	srv.Use(newDocumentLimits(schema.Schema(), documents, limits))
+	srv.Use(newDocumentLimits(schema.Schema(), docs, limits))
 	if c.OperationTimeout > 0 {
 		srv.Use(operationTimeout{c.OperationTimeout})
 	}
