@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
@@ -25,15 +26,46 @@ func joinUnique(fk, table, id, edge string, columns []string) func(*sql.Selector
 			s.WithContext(context.WithValue(s.Context(), joinedKey{}, true))
 		}
 		d := sql.Dialect(s.Dialect())
-		t := d.Table(table)
-		sub := d.Select().From(t).As("joined_" + edge)
+		key := joinNamesOf(joinColumn{s.Dialect(), table, edge, id})
+		sub := d.Select().From(d.Table(table)).As(key.subquery)
 		for _, c := range columns {
-			name := edge + "__" + c
-			sub.AppendSelectAs(t.C(c), name)
-			s.AppendSelect(sub.C(name))
+			n := joinNamesOf(joinColumn{s.Dialect(), table, edge, c})
+			sub.AppendSelectAs(n.column, n.alias)
+			s.AppendSelect(n.joined)
 		}
-		s.LeftJoin(sub).On(s.C(fk), sub.C(edge+"__"+id))
+		s.LeftJoin(sub).On(s.C(fk), key.joined)
 	}
+}
+
+// joinColumn is a column of a joined edge's table, in a dialect.
+type joinColumn struct{ dialect, table, edge, column string }
+
+// joinNames are what joinUnique writes for a joinColumn: the subquery's name (joined_author), the
+// column ("users"."id"), its name in the subquery (author__id) and in the statement
+// ("joined_author"."author__id").
+type joinNames struct{ subquery, column, alias, joined string }
+
+// joinedNames are built once: every statement that joins an edge writes the same ones.
+var joinedNames = struct {
+	sync.RWMutex
+	m map[joinColumn]joinNames
+}{m: map[joinColumn]joinNames{}}
+
+func joinNamesOf(c joinColumn) joinNames {
+	joinedNames.RLock()
+	n, ok := joinedNames.m[c]
+	joinedNames.RUnlock()
+	if ok {
+		return n
+	}
+	d := sql.Dialect(c.dialect)
+	t := d.Table(c.table)
+	n = joinNames{subquery: "joined_" + c.edge, column: t.C(c.column), alias: c.edge + "__" + c.column}
+	n.joined = d.Select().From(t).As(n.subquery).C(n.alias)
+	joinedNames.Lock()
+	joinedNames.m[c] = n
+	joinedNames.Unlock()
+	return n
 }
 
 // mergeSelections makes the query of a unique edge, into which field collection collected a
@@ -64,78 +96,91 @@ func onlyJoinedEdges(s *sql.Selector) bool {
 // and one node for the rows of one key (a page's comments often share their authors). scan and
 // build get the edge's columns by their own names; id is its key's, an integer.
 func joinRows[E any](spec *sqlgraph.QuerySpec, edge, id string, scan func([]string) ([]any, error), build func([]string, []any) (*E, error), rows *[]*E) {
-	prefix := edge + "__"
-	nodeScan, nodeAssign := spec.ScanValues, spec.Assign
-	var (
-		node, joined               []int // the indexes of each one's columns in a row
-		nodeColumns, joinedColumns []string
-		nodeValues, joinedValues   []any
-		key                        int // the index of id in joinedValues
-		byKey                      map[int64]*E
-	)
-	spec.ScanValues = func(columns []string) ([]any, error) {
-		node, joined, nodeColumns, joinedColumns, key = node[:0], joined[:0], nodeColumns[:0], joinedColumns[:0], -1
-		for i, c := range columns {
-			if name, ok := strings.CutPrefix(c, prefix); ok {
-				if name == id {
-					key = len(joined)
-				}
-				joined, joinedColumns = append(joined, i), append(joinedColumns, name)
-			} else {
-				node, nodeColumns = append(node, i), append(nodeColumns, c)
+	j := &joiner[E]{prefix: edge + "__", edge: edge, id: id, nodeScan: spec.ScanValues, nodeAssign: spec.Assign, scan: scan, build: build, rows: rows}
+	spec.ScanValues, spec.Assign = j.scanValues, j.assign
+}
+
+// joiner is joinRows' split of one statement's rows: its state in one allocation.
+type joiner[E any] struct {
+	prefix, edge, id           string
+	nodeScan, scan             func([]string) ([]any, error)
+	nodeAssign                 func([]string, []any) error
+	build                      func([]string, []any) (*E, error)
+	rows                       *[]*E
+	node, joined               []int // the indexes of each one's columns in a row
+	nodeColumns, joinedColumns []string
+	nodeValues, joinedValues   []any
+	key                        int // the index of id in joinedValues
+	byKey                      map[int64]*E
+}
+
+func (j *joiner[E]) scanValues(columns []string) ([]any, error) {
+	n := len(columns)
+	indexes, names := make([]int, 2*n), make([]string, 2*n)
+	j.node, j.joined, j.nodeColumns, j.joinedColumns, j.key = indexes[:0:n], indexes[n:n], names[:0:n], names[n:n], -1
+	for i, c := range columns {
+		if name, ok := strings.CutPrefix(c, j.prefix); ok {
+			if name == j.id {
+				j.key = len(j.joined)
 			}
+			j.joined, j.joinedColumns = append(j.joined, i), append(j.joinedColumns, name)
+		} else {
+			j.node, j.nodeColumns = append(j.node, i), append(j.nodeColumns, c)
 		}
-		if key < 0 {
-			return nil, fmt.Errorf("ent: the %s edge is joined without its %s", edge, id)
-		}
-		nv, err := nodeScan(nodeColumns)
-		if err != nil {
-			return nil, err
-		}
-		jv, err := scan(joinedColumns)
-		if err != nil {
-			return nil, err
-		}
-		values := make([]any, len(columns))
-		for k, i := range node {
-			values[i] = nv[k]
-		}
-		for k, i := range joined {
-			values[i] = jv[k]
-		}
-		nodeValues, joinedValues = make([]any, len(node)), make([]any, len(joined))
-		return values, nil
 	}
-	spec.Assign = func(columns []string, values []any) error {
-		for k, i := range node {
-			nodeValues[k] = values[i]
-		}
-		for k, i := range joined {
-			joinedValues[k] = values[i]
-		}
-		if err := nodeAssign(nodeColumns, nodeValues); err != nil {
-			return err
-		}
-		k, ok := joinedValues[key].(*sql.NullInt64)
-		if !ok {
-			return fmt.Errorf("ent: unexpected type %T for the key of the joined %s edge", joinedValues[key], edge)
-		}
-		if !k.Valid {
-			*rows = append(*rows, nil)
-			return nil
-		}
-		e, seen := byKey[k.Int64]
-		if !seen {
-			var err error
-			if e, err = build(joinedColumns, joinedValues); err != nil {
-				return err
-			}
-			if byKey == nil {
-				byKey = make(map[int64]*E)
-			}
-			byKey[k.Int64] = e
-		}
-		*rows = append(*rows, e)
+	if j.key < 0 {
+		return nil, fmt.Errorf("ent: the %s edge is joined without its %s", j.edge, j.id)
+	}
+	nv, err := j.nodeScan(j.nodeColumns)
+	if err != nil {
+		return nil, err
+	}
+	jv, err := j.scan(j.joinedColumns)
+	if err != nil {
+		return nil, err
+	}
+	// The row's values, then the node's and the edge's, in one array.
+	all := make([]any, 2*n)
+	values := all[:n:n]
+	for k, i := range j.node {
+		values[i] = nv[k]
+	}
+	for k, i := range j.joined {
+		values[i] = jv[k]
+	}
+	j.nodeValues, j.joinedValues = all[n:n+len(j.node):n+len(j.node)], all[n+len(j.node):]
+	return values, nil
+}
+
+func (j *joiner[E]) assign(_ []string, values []any) error {
+	for k, i := range j.node {
+		j.nodeValues[k] = values[i]
+	}
+	for k, i := range j.joined {
+		j.joinedValues[k] = values[i]
+	}
+	if err := j.nodeAssign(j.nodeColumns, j.nodeValues); err != nil {
+		return err
+	}
+	k, ok := j.joinedValues[j.key].(*sql.NullInt64)
+	if !ok {
+		return fmt.Errorf("ent: unexpected type %T for the key of the joined %s edge", j.joinedValues[j.key], j.edge)
+	}
+	if !k.Valid {
+		*j.rows = append(*j.rows, nil)
 		return nil
 	}
+	e, seen := j.byKey[k.Int64]
+	if !seen {
+		var err error
+		if e, err = j.build(j.joinedColumns, j.joinedValues); err != nil {
+			return err
+		}
+		if j.byKey == nil {
+			j.byKey = make(map[int64]*E)
+		}
+		j.byKey[k.Int64] = e
+	}
+	*j.rows = append(*j.rows, e)
+	return nil
 }
