@@ -34,17 +34,20 @@ func RequestID(ctx context.Context) string {
 
 var goodID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
+// requestIDHeader is X-Request-ID as net/http keeps it (canonical): reading and setting it copy no name.
+var requestIDHeader = http.CanonicalHeaderKey("X-Request-ID")
+
 // WithRequestID gives every request an ID: the caller's X-Request-ID when it is sane, a random one
 // otherwise. It is echoed in the response header and attached to logs and internal errors.
 func WithRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("X-Request-ID")
+		id := r.Header.Get(requestIDHeader)
 		if !goodID.MatchString(id) {
 			var b [12]byte
 			_, _ = rand.Read(b[:])
 			id = hex.EncodeToString(b[:])
 		}
-		w.Header().Set("X-Request-ID", id)
+		w.Header().Set(requestIDHeader, id)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
 	})
 }

@@ -19,6 +19,14 @@ func Middleware(l Limiter, key func(*http.Request) (string, Limit)) func(next ht
 	return func(next http.Handler) http.Handler { return limited(l, key, next) }
 }
 
+// The headers' names as net/http keeps them (canonical), so that setting them copies no name.
+var (
+	headerLimit     = http.CanonicalHeaderKey("RateLimit-Limit")
+	headerRemaining = http.CanonicalHeaderKey("RateLimit-Remaining")
+	headerReset     = http.CanonicalHeaderKey("RateLimit-Reset")
+	headerPolicy    = http.CanonicalHeaderKey("RateLimit-Policy")
+)
+
 func limited(l Limiter, key func(*http.Request) (string, Limit), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		k, limit := key(r)
@@ -28,10 +36,10 @@ func limited(l Limiter, key func(*http.Request) (string, Limit), next http.Handl
 			return
 		}
 		h := w.Header()
-		h.Set("RateLimit-Limit", strconv.Itoa(limit.Burst))
-		h.Set("RateLimit-Remaining", strconv.Itoa(res.Remaining))
-		h.Set("RateLimit-Reset", strconv.Itoa(seconds(res.ResetAfter)))
-		h.Set("RateLimit-Policy", strconv.Itoa(limit.Burst)+";w="+strconv.Itoa(seconds(limit.Per)))
+		h.Set(headerLimit, strconv.Itoa(limit.Burst))
+		h.Set(headerRemaining, strconv.Itoa(res.Remaining))
+		h.Set(headerReset, strconv.Itoa(seconds(res.ResetAfter)))
+		h.Set(headerPolicy, strconv.Itoa(limit.Burst)+";w="+strconv.Itoa(seconds(limit.Per)))
 		if res.Allowed {
 			next.ServeHTTP(w, r)
 			return
