@@ -11,6 +11,7 @@ package documents
 
 import (
 	"context"
+	"runtime"
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -32,7 +33,14 @@ func New(size int) *Cache {
 	if err != nil {
 		panic(err) // only for a size < 1
 	}
-	return &Cache{lru: c}
+	cache := &Cache{lru: c}
+	// A cache no longer used (a test's server) takes its documents' collections with it.
+	runtime.AddCleanup(cache, func(c *lru.Cache[string, *ast.QueryDocument]) {
+		for _, doc := range c.Values() {
+			forget(doc)
+		}
+	}, c)
+	return cache
 }
 
 func (c *Cache) Get(_ context.Context, query string) (*ast.QueryDocument, bool) {

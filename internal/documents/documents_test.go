@@ -2,8 +2,10 @@ package documents
 
 import (
 	"context"
+	"runtime"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -107,4 +109,24 @@ func remembered(doc *ast.QueryDocument) bool {
 	defer collections.RUnlock()
 	_, ok := collections.of[doc]
 	return ok
+}
+
+// A cache no longer used forgets its documents' collections (the runtime's cleanup, after a
+// collection: a test's server does not keep its documents for the rest of the process).
+func TestCollectionsLeaveWithTheirCache(t *testing.T) {
+	doc := parse(t, page)
+	func() {
+		c := New(10)
+		c.Add(context.Background(), page, doc)
+		if !remembered(doc) {
+			t.Fatal("a cached document has no collections")
+		}
+	}()
+	for i := 0; i < 100 && remembered(doc); i++ {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond) // cleanups run on their own goroutine
+	}
+	if remembered(doc) {
+		t.Error("the collections of a dropped cache's document are still remembered")
+	}
 }
