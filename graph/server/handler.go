@@ -35,7 +35,8 @@ func (a *App) graphql() http.Handler {
 	// asks these "simple" requests for a preflight header). Files past 4 MiB wait on disk.
 	srv.AddTransport(transport.MultipartForm{MaxUploadSize: a.uploadBodyBytes(), MaxMemory: 4 << 20})
 	srv.AddTransport(unsupported{}) // last: what no transport above takes
-	docs := documents.New(1000)     // parsed and validated, with the fields they collect
+	// Parsed and validated documents, with the fields they collect.
+	docs := documents.New(1000)
 	srv.SetQueryCache(docs)
 	srv.SetParserTokenLimit(limits.Tokens)
 	srv.SetErrorPresenter(errorPresenter(a.log))
