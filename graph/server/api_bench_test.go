@@ -43,7 +43,7 @@ func BenchmarkFeedPage(b *testing.B) {
 }
 
 // postsPageAllocations is the most heap allocations the posts page may cost the server (see
-// TestPostsPageAllocations): 1,631 measured (from 6,980 to 7,009 before
+// TestPostsPageAllocations): 1,615 to 1,617 measured (from 6,980 to 7,009 before
 // graph/execpatch.go resolved fields without middleware closures, marshaled lists sequentially
 // and objects through its own field set; from 2,960 to 2,982 before each query scanned its rows
 // into the same values, ent/template/scan.tmpl; 2,588 while the item read past the page had its
@@ -54,15 +54,14 @@ func BenchmarkFeedPage(b *testing.B) {
 // through database/sql, before internal/database's pgxDriver; 1,855 to 1,884 while named edges
 // were maps, before ent/template/named.tmpl; 1,812 to 1,825 while each operation collected its
 // selection sets' fields anew, before internal/documents; 1,713 to 1,714 while a joined edge's
-// names were built per statement and its rows' split allocated per variable, ent/template/join.tmpl),
-// and a margin. Lower it when a
-// change saves some. Of those, ent with pgx make about 1,200 (edges, SQL building, a string per
-// text column and row), gqlgen's execution about 400, Agora's code with net/http about 200.
+// names were built per statement and its rows' split allocated per variable, ent/template/join.tmpl;
+// 1,631 while net/http copied the rate limit's and request ID's header names), and a margin.
+// Lower it when a change saves some. Where they go: docs/performance.md.
 const postsPageAllocations = 1800
 
 // feedPageAllocations is the most heap allocations the signed-in feed page may cost the server
-// (TestFeedPageAllocations): 4,649 measured (4,676 to 4,702 before join.tmpl's joinNamesOf and
-// joiner; 4,754 to 4,947 before internal/documents;
+// (TestFeedPageAllocations): 4,623 to 4,650 measured (4,676 to 4,702 before join.tmpl's joinNamesOf
+// and joiner and the canonical header names; 4,754 to 4,947 before internal/documents;
 // 4,869 to 5,105 before named.tmpl; 5,886 to
 // 5,896 before pgxDriver; 5,942 to
 // 5,946 before edgesTogether; 6,143 before
