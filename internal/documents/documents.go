@@ -80,9 +80,16 @@ func forget(doc *ast.QueryDocument) {
 
 // collection is one document's collected fields, by selection set and object type.
 type collection struct {
-	mu     sync.RWMutex
-	fields map[key][]graphql.CollectedField
+	mu         sync.RWMutex
+	fields     map[key][]graphql.CollectedField
+	remembered int // the collected fields in fields, at most maxRemembered
 }
+
+// maxRemembered bounds what one document's collections hold. A page's are a few dozen collected
+// fields (about 95 bytes each), but a document within the limits can spread a fragment into
+// thousands of selection sets: 10 kB of it, 236 kB parsed, collected 17,500 fields (1.6 MB).
+// Past the bound, a document's further collections are the operation's, as gqlgen makes them.
+const maxRemembered = 1000
 
 // key is a selection set of the document, by the address of its first selection and its length
 // (a document's selection sets do not change once parsed), and the object type's names.
@@ -110,7 +117,10 @@ func CollectFields(op *graphql.OperationContext, sel ast.SelectionSet, satisfies
 	}
 	fields = graphql.CollectFields(op, sel, satisfies)
 	c.mu.Lock()
-	c.fields[k] = fields
+	if _, ok := c.fields[k]; !ok && c.remembered+len(fields) <= maxRemembered {
+		c.fields[k] = fields
+		c.remembered += len(fields)
+	}
 	c.mu.Unlock()
 	return fields
 }

@@ -2,8 +2,10 @@ package documents
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,5 +130,36 @@ func TestCollectionsLeaveWithTheirCache(t *testing.T) {
 	}
 	if remembered(doc) {
 		t.Error("the collections of a dropped cache's document are still remembered")
+	}
+}
+
+// A document's collections hold at most maxRemembered collected fields: a document that spreads
+// a fragment into many selection sets collects the rest per operation, with the same result.
+func TestCollectionsAreBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("query {")
+	for i := range 100 {
+		fmt.Fprintf(&b, " f%d { ...F }", i)
+	}
+	b.WriteString(" }\nfragment F on Post {")
+	for i := range 25 {
+		fmt.Fprintf(&b, " g%d", i)
+	}
+	b.WriteString(" }")
+	doc := parse(t, b.String())
+	New(10).Add(context.Background(), b.String(), doc)
+	op := operation(doc, nil)
+	for _, s := range doc.Operations[0].SelectionSet {
+		sel := s.(*ast.Field).SelectionSet
+		first, again := CollectFields(op, sel, []string{"Post"}), CollectFields(op, sel, []string{"Post"})
+		if len(first) != 25 || len(again) != 25 {
+			t.Fatalf("collected %d and %d fields, want 25", len(first), len(again))
+		}
+	}
+	collections.RLock()
+	c := collections.of[doc]
+	collections.RUnlock()
+	if c.remembered == 0 || c.remembered > maxRemembered || len(c.fields) != maxRemembered/25 {
+		t.Errorf("remembered %d collected fields in %d collections; the bound is %d", c.remembered, len(c.fields), maxRemembered)
 	}
 }
