@@ -24,6 +24,7 @@ func OpenRedis(ctx context.Context, log *slog.Logger, url string) (redis.Univers
 			return nil, fmt.Errorf("REDIS_URL: %w", err)
 		}
 		shortWaits(&opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout, &opts.MaxRetries, &opts.DialerRetries)
+		smallBuffers(&opts.ReadBufferSize, &opts.WriteBufferSize, &opts.PipelineReadBufferSize, &opts.PipelineWriteBufferSize)
 		opts.ContextTimeoutEnabled = true // a request's deadline (see Guard) bounds reads and writes too
 		rdb = redis.NewFailoverClient(opts)
 	} else {
@@ -32,6 +33,7 @@ func OpenRedis(ctx context.Context, log *slog.Logger, url string) (redis.Univers
 			return nil, fmt.Errorf("REDIS_URL: %w", err)
 		}
 		shortWaits(&opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout, &opts.MaxRetries, &opts.DialerRetries)
+		smallBuffers(&opts.ReadBufferSize, &opts.WriteBufferSize, &opts.PipelineReadBufferSize, &opts.PipelineWriteBufferSize)
 		opts.ContextTimeoutEnabled = true
 		rdb = redis.NewClient(opts)
 	}
@@ -55,6 +57,17 @@ func shortWaits(dial, read, write *time.Duration, retries, dialRetries *int) {
 	for _, n := range []*int{retries, dialRetries} {
 		if *n == 0 {
 			*n = 1
+		}
+	}
+}
+
+// smallBuffers sizes the connections' buffers the URL left unset. go-redis's defaults (32 KiB each
+// way, 128 KiB on its pipeline connections) are for large values; Agora's replies are small (a
+// loader batch's MGET is the largest), and a reply larger than the buffer is read past it anyway.
+func smallBuffers(read, write, pipelineRead, pipelineWrite *int) {
+	for p, size := range map[*int]int{read: 8 << 10, write: 8 << 10, pipelineRead: 32 << 10, pipelineWrite: 8 << 10} {
+		if *p == 0 {
+			*p = size
 		}
 	}
 }

@@ -1,6 +1,10 @@
 package cache_test
 
 import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,13 +19,12 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // TestStore: both stores keep the contract the loaders rely on.
 func TestStore(t *testing.T) {
 	stores := map[string]func(t *testing.T) cache.Store{
-		"memory": func(*testing.T) cache.Store { return cache.NewMemoryStore(100) },
-		"redis": func(t *testing.T) cache.Store {
-			opts, err := redis.ParseURL(testenv.RedisURL(t))
+		"memory": func(*testing.T) cache.Store { return cache.NewMemoryStore(1000) },
+		"redis": func(t *testing.T) cache.Store { // as production opens it, with its small buffers
+			rdb, err := cache.OpenRedis(t.Context(), slog.New(slog.NewTextHandler(io.Discard, nil)), testenv.RedisURL(t))
 			if err != nil {
 				t.Fatal(err)
 			}
-			rdb := redis.NewClient(opts)
 			t.Cleanup(func() { rdb.Close() })
 			return cache.NewRedisStore(rdb)
 		},
@@ -79,6 +82,25 @@ func TestStore(t *testing.T) {
 			}
 			if vals, _ = get("a"); string(vals["a"]) != "fresh" {
 				t.Fatalf("want a=fresh, got %q", vals["a"])
+			}
+
+			// Values and replies far larger than the connections' buffers come back whole.
+			_, v := get("big")
+			big := strings.Repeat("0123456789", 30_000)
+			keys := []string{"big"}
+			for i := range 100 {
+				key := fmt.Sprint("k", i)
+				keys = append(keys, key)
+				if !fill(v, key, big[:3000]+key) {
+					t.Fatal("fill refused")
+				}
+			}
+			if !fill(v, "big", big) {
+				t.Fatal("fill refused")
+			}
+			vals, _ = get(keys...)
+			if string(vals["big"]) != big || string(vals["k99"]) != big[:3000]+"k99" || len(vals) != len(keys) {
+				t.Fatalf("read back %d of %d values; big is %d bytes", len(vals), len(keys), len(vals["big"]))
 			}
 		})
 	}

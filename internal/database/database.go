@@ -14,6 +14,7 @@ import (
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -98,6 +99,19 @@ type Options struct {
 	OnStatement func(ctx context.Context, query string, args []any)
 }
 
+// unusedCacheOff gives no capacity to the per-connection cache the exec mode never reads. pgx makes
+// both up front, each a map sized for its capacity (512 by default: about 26 kB per connection).
+func unusedCacheOff(c *pgx.ConnConfig) {
+	switch c.DefaultQueryExecMode {
+	case pgx.QueryExecModeCacheStatement:
+		c.DescriptionCacheCapacity = 0
+	case pgx.QueryExecModeCacheDescribe: // for poolers in transaction mode (default_query_exec_mode=cache_describe)
+		c.StatementCacheCapacity = 0
+	default:
+		c.StatementCacheCapacity, c.DescriptionCacheCapacity = 0, 0
+	}
+}
+
 // Open connects to the database and checks that it answers.
 func Open(ctx context.Context, o Options) (*DB, error) {
 	db, err := open(ctx, o)
@@ -127,6 +141,7 @@ func open(ctx context.Context, o Options) (*DB, error) {
 			// (as SERVICE_UNAVAILABLE) instead of holding it until the client gives up.
 			cfg.ConnConfig.ConnectTimeout = ConnectTimeout
 		}
+		unusedCacheOff(cfg.ConnConfig)
 		if o.StatementTimeout > 0 {
 			cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(o.StatementTimeout.Milliseconds(), 10)
 		}
