@@ -7,6 +7,7 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/agora/agora/ent/keyset"
 	"github.com/agora/agora/ent/predicate"
 )
 
@@ -27,7 +28,7 @@ func IDNEQ(id int) predicate.Like {
 
 // IDIn applies the In predicate on the ID field.
 func IDIn(ids ...int) predicate.Like {
-	return predicate.Like(sql.FieldIn(FieldID, ids...))
+	return predicate.Like(keyset.FieldIn(FieldID, ids))
 }
 
 // IDNotIn applies the NotIn predicate on the ID field.
@@ -122,7 +123,7 @@ func UserIDNEQ(v int) predicate.Like {
 
 // UserIDIn applies the In predicate on the "user_id" field.
 func UserIDIn(vs ...int) predicate.Like {
-	return predicate.Like(sql.FieldIn(FieldUserID, vs...))
+	return predicate.Like(keyset.FieldIn(FieldUserID, vs))
 }
 
 // UserIDNotIn applies the NotIn predicate on the "user_id" field.
@@ -142,7 +143,7 @@ func PostIDNEQ(v int) predicate.Like {
 
 // PostIDIn applies the In predicate on the "post_id" field.
 func PostIDIn(vs ...int) predicate.Like {
-	return predicate.Like(sql.FieldIn(FieldPostID, vs...))
+	return predicate.Like(keyset.FieldIn(FieldPostID, vs))
 }
 
 // PostIDNotIn applies the NotIn predicate on the "post_id" field.

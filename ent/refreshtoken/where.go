@@ -7,6 +7,7 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/agora/agora/ent/keyset"
 	"github.com/agora/agora/ent/predicate"
 )
 
@@ -27,7 +28,7 @@ func IDNEQ(id int) predicate.RefreshToken {
 
 // IDIn applies the In predicate on the ID field.
 func IDIn(ids ...int) predicate.RefreshToken {
-	return predicate.RefreshToken(sql.FieldIn(FieldID, ids...))
+	return predicate.RefreshToken(keyset.FieldIn(FieldID, ids))
 }
 
 // IDNotIn applies the NotIn predicate on the ID field.
@@ -152,7 +153,7 @@ func SessionIDNEQ(v int) predicate.RefreshToken {
 
 // SessionIDIn applies the In predicate on the "session_id" field.
 func SessionIDIn(vs ...int) predicate.RefreshToken {
-	return predicate.RefreshToken(sql.FieldIn(FieldSessionID, vs...))
+	return predicate.RefreshToken(keyset.FieldIn(FieldSessionID, vs))
 }
 
 // SessionIDNotIn applies the NotIn predicate on the "session_id" field.

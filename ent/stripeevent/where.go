@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect/sql"
+	"github.com/agora/agora/ent/keyset"
 	"github.com/agora/agora/ent/predicate"
 )
 
@@ -26,7 +27,7 @@ func IDNEQ(id int) predicate.StripeEvent {
 
 // IDIn applies the In predicate on the ID field.
 func IDIn(ids ...int) predicate.StripeEvent {
-	return predicate.StripeEvent(sql.FieldIn(FieldID, ids...))
+	return predicate.StripeEvent(keyset.FieldIn(FieldID, ids))
 }
 
 // IDNotIn applies the NotIn predicate on the ID field.
