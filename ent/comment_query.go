@@ -493,7 +493,7 @@ func (_q *CommentQuery) loadAuthor(ctx context.Context, query *UserQuery, nodes 
 	if len(ids) == 0 {
 		return nil
 	}
-	query.Where(user.IDIn(ids...))
+	query.Where(func(s *sql.Selector) { s.Where(keysIn(s, s.C(user.FieldID), ids)) })
 	neighbors, err := query.All(ctx)
 	if err != nil {
 		return err
@@ -522,7 +522,7 @@ func (_q *CommentQuery) loadPost(ctx context.Context, query *PostQuery, nodes []
 	if len(ids) == 0 {
 		return nil
 	}
-	query.Where(post.IDIn(ids...))
+	query.Where(func(s *sql.Selector) { s.Where(keysIn(s, s.C(post.FieldID), ids)) })
 	neighbors, err := query.All(ctx)
 	if err != nil {
 		return err

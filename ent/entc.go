@@ -56,8 +56,8 @@ func main() {
 	if err := markParentKeys("./ent"); err != nil {
 		log.Fatalf("marking eager loads: %v", err)
 	}
-	if err := keySets("./ent"); err != nil {
-		log.Fatalf("writing In predicates of int fields: %v", err)
+	if err := arrayKeys("./ent"); err != nil {
+		log.Fatalf("passing many-to-one eager loads' keys as arrays: %v", err)
 	}
 	if err := leanThroughLoads("./ent"); err != nil {
 		log.Fatalf("rewriting many-to-many eager loads: %v", err)
@@ -201,41 +201,28 @@ func markParentKeys(dir string) error {
 	return nil
 }
 
-// intIn is ent's In predicate of an int field (where.go): of the ID, a foreign key.
-var intIn = regexp.MustCompile(`(func \w+In\((vs|ids) \.\.\.int\) predicate\.\w+ \{\n\treturn predicate\.\w+\()sql\.FieldIn\((Field\w+), (?:vs|ids)\.\.\.\)\)`)
+// manyToOneLoad is the predicate of ent's many-to-one eager loads (a post's author): the nodes of
+// the children's keys.
+var manyToOneLoad = regexp.MustCompile(`query\.Where\((\w+)\.IDIn\(ids\.\.\.\)\)`)
 
-// predicateImport is where.go's import of the predicate types.
-var predicateImport = regexp.MustCompile(`(?m)^\t"github.com/agora/agora/ent/predicate"$`)
-
-// keySets makes the In predicates of int fields, and the counts of nested connections, write their
-// keys as one array on PostgreSQL (ent/keyset): loaders and many-to-one eager loads use the former.
-func keySets(dir string) error {
-	counts, err := rewriteFiles(filepath.Join(dir, "*", "where.go"), rewrite{intIn, "${1}keyset.FieldIn(${3}, ${2}))"},
-		rewrite{predicateImport, "\t\"github.com/agora/agora/ent/keyset\"\n$0"})
-	if err != nil {
-		return err
-	}
-	if counts[0] == 0 || counts[1] == 0 {
-		return fmt.Errorf("%s/*/where.go: %v In predicates and imports matched: ent's template changed", dir, counts)
-	}
-	// entgql's totalCount of nested connections, per parent.
-	counts, err = rewriteFiles(filepath.Join(dir, "gql_collection.go"), rewrite{countedParents, "s.Where(keysIn(s, ${1}, ids))"})
+// arrayKeys makes ent's many-to-one eager loads pass their keys as one array on PostgreSQL (keysIn,
+// ent/template/through.tmpl), as markParentKeys and leanThroughLoads make the others do.
+func arrayKeys(dir string) error {
+	counts, err := rewriteFiles(filepath.Join(dir, "*_query.go"),
+		rewrite{manyToOneLoad, "query.Where(func(s *sql.Selector) { s.Where(keysIn(s, s.C(${1}.FieldID), ids)) })"})
 	if err != nil {
 		return err
 	}
 	if counts[0] == 0 {
-		return fmt.Errorf("%s/gql_collection.go: no count of a nested connection matched: entgql's template changed", dir)
+		return fmt.Errorf("no many-to-one eager load found in %s/*_query.go: ent's template changed", dir)
 	}
 	return nil
 }
 
-// countedParents is the predicate of entgql's count of a nested connection's nodes per parent.
-var countedParents = regexp.MustCompile(`s\.Where\(sql\.InValues\(((?:s|joinT)\.C\([\w.\[\]]+\)), ids\.\.\.\)\)`)
-
 // What leanThroughLoads rewrites in ent's many-to-many eager loads (the same template), each with
 // what replaces it.
 var throughLoad = []rewrite{
-	// The parents' keys as one array on PostgreSQL (keysIn, ent/template/through.tmpl).
+	// The parents' keys as one array argument on PostgreSQL (keysIn, ent/template/through.tmpl).
 	{regexp.MustCompile(`s\.Where\(sql\.InValues\((joinT\.C\(\w+\.\w+PrimaryKey\[\d\]\)), edgeIDs\.\.\.\)\)`),
 		"s.Where(keysIn(s, ${1}, edgeIDs))"},
 	// A key and a slice made per row: reuseThroughRow (ent/template/through.tmpl) scans every row

@@ -283,7 +283,7 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 							Count  int `sql:"count"`
 						}
 						query.Where(func(s *sql.Selector) {
-							s.Where(keysIn(s, s.C(conversation.MessagesColumn), ids))
+							s.Where(sql.InValues(s.C(conversation.MessagesColumn), ids...))
 						})
 						if err := query.GroupBy(conversation.MessagesColumn).Aggregate(Count()).Scan(ctx, &v); err != nil {
 							return err
@@ -1064,7 +1064,7 @@ func (_q *PostQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 							Count  int `sql:"count"`
 						}
 						query.Where(func(s *sql.Selector) {
-							s.Where(keysIn(s, s.C(post.CommentsColumn), ids))
+							s.Where(sql.InValues(s.C(post.CommentsColumn), ids...))
 						})
 						if err := query.GroupBy(post.CommentsColumn).Aggregate(Count()).Scan(ctx, &v); err != nil {
 							return err
@@ -1469,7 +1469,7 @@ func (_q *TagQuery) collectField(ctx context.Context, oneNode bool, opCtx *graph
 						query.Where(func(s *sql.Selector) {
 							joinT := sql.Table(tag.PostsTable)
 							s.Join(joinT).On(s.C(post.FieldID), joinT.C(tag.PostsPrimaryKey[0]))
-							s.Where(keysIn(s, joinT.C(tag.PostsPrimaryKey[1]), ids))
+							s.Where(sql.InValues(joinT.C(tag.PostsPrimaryKey[1]), ids...))
 							s.Select(joinT.C(tag.PostsPrimaryKey[1]), sql.Count("*"))
 							s.GroupBy(joinT.C(tag.PostsPrimaryKey[1]))
 						})
@@ -1687,7 +1687,7 @@ func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 							Count  int `sql:"count"`
 						}
 						query.Where(func(s *sql.Selector) {
-							s.Where(keysIn(s, s.C(user.PostsColumn), ids))
+							s.Where(sql.InValues(s.C(user.PostsColumn), ids...))
 						})
 						if err := query.GroupBy(user.PostsColumn).Aggregate(Count()).Scan(ctx, &v); err != nil {
 							return err
@@ -1790,7 +1790,7 @@ func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 						query.Where(func(s *sql.Selector) {
 							joinT := sql.Table(user.FollowingTable)
 							s.Join(joinT).On(s.C(user.FieldID), joinT.C(user.FollowingPrimaryKey[0]))
-							s.Where(keysIn(s, joinT.C(user.FollowingPrimaryKey[1]), ids))
+							s.Where(sql.InValues(joinT.C(user.FollowingPrimaryKey[1]), ids...))
 							s.Select(joinT.C(user.FollowingPrimaryKey[1]), sql.Count("*"))
 							s.GroupBy(joinT.C(user.FollowingPrimaryKey[1]))
 						})
@@ -1895,7 +1895,7 @@ func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 						query.Where(func(s *sql.Selector) {
 							joinT := sql.Table(user.FollowersTable)
 							s.Join(joinT).On(s.C(user.FieldID), joinT.C(user.FollowersPrimaryKey[1]))
-							s.Where(keysIn(s, joinT.C(user.FollowersPrimaryKey[0]), ids))
+							s.Where(sql.InValues(joinT.C(user.FollowersPrimaryKey[0]), ids...))
 							s.Select(joinT.C(user.FollowersPrimaryKey[0]), sql.Count("*"))
 							s.GroupBy(joinT.C(user.FollowersPrimaryKey[0]))
 						})

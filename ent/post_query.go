@@ -805,7 +805,7 @@ func (_q *PostQuery) loadAuthor(ctx context.Context, query *UserQuery, nodes []*
 	if len(ids) == 0 {
 		return nil
 	}
-	query.Where(user.IDIn(ids...))
+	query.Where(func(s *sql.Selector) { s.Where(keysIn(s, s.C(user.FieldID), ids)) })
 	neighbors, err := query.All(ctx)
 	if err != nil {
 		return err
@@ -923,7 +923,7 @@ func (_q *PostQuery) loadCover(ctx context.Context, query *ImageQuery, nodes []*
 	if len(ids) == 0 {
 		return nil
 	}
-	query.Where(image.IDIn(ids...))
+	query.Where(func(s *sql.Selector) { s.Where(keysIn(s, s.C(image.FieldID), ids)) })
 	neighbors, err := query.All(ctx)
 	if err != nil {
 		return err

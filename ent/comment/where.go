@@ -7,7 +7,6 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
-	"github.com/agora/agora/ent/keyset"
 	"github.com/agora/agora/ent/predicate"
 )
 
@@ -28,7 +27,7 @@ func IDNEQ(id int) predicate.Comment {
 
 // IDIn applies the In predicate on the ID field.
 func IDIn(ids ...int) predicate.Comment {
-	return predicate.Comment(keyset.FieldIn(FieldID, ids))
+	return predicate.Comment(sql.FieldIn(FieldID, ids...))
 }
 
 // IDNotIn applies the NotIn predicate on the ID field.
@@ -293,7 +292,7 @@ func AuthorIDNEQ(v int) predicate.Comment {
 
 // AuthorIDIn applies the In predicate on the "author_id" field.
 func AuthorIDIn(vs ...int) predicate.Comment {
-	return predicate.Comment(keyset.FieldIn(FieldAuthorID, vs))
+	return predicate.Comment(sql.FieldIn(FieldAuthorID, vs...))
 }
 
 // AuthorIDNotIn applies the NotIn predicate on the "author_id" field.
@@ -313,7 +312,7 @@ func PostIDNEQ(v int) predicate.Comment {
 
 // PostIDIn applies the In predicate on the "post_id" field.
 func PostIDIn(vs ...int) predicate.Comment {
-	return predicate.Comment(keyset.FieldIn(FieldPostID, vs))
+	return predicate.Comment(sql.FieldIn(FieldPostID, vs...))
 }
 
 // PostIDNotIn applies the NotIn predicate on the "post_id" field.

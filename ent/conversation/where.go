@@ -7,7 +7,6 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
-	"github.com/agora/agora/ent/keyset"
 	"github.com/agora/agora/ent/predicate"
 )
 
@@ -28,7 +27,7 @@ func IDNEQ(id int) predicate.Conversation {
 
 // IDIn applies the In predicate on the ID field.
 func IDIn(ids ...int) predicate.Conversation {
-	return predicate.Conversation(keyset.FieldIn(FieldID, ids))
+	return predicate.Conversation(sql.FieldIn(FieldID, ids...))
 }
 
 // IDNotIn applies the NotIn predicate on the ID field.

@@ -7,7 +7,6 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
-	"github.com/agora/agora/ent/keyset"
 	"github.com/agora/agora/ent/predicate"
 )
 
@@ -28,7 +27,7 @@ func IDNEQ(id int) predicate.Follow {
 
 // IDIn applies the In predicate on the ID field.
 func IDIn(ids ...int) predicate.Follow {
-	return predicate.Follow(keyset.FieldIn(FieldID, ids))
+	return predicate.Follow(sql.FieldIn(FieldID, ids...))
 }
 
 // IDNotIn applies the NotIn predicate on the ID field.
@@ -123,7 +122,7 @@ func UserIDNEQ(v int) predicate.Follow {
 
 // UserIDIn applies the In predicate on the "user_id" field.
 func UserIDIn(vs ...int) predicate.Follow {
-	return predicate.Follow(keyset.FieldIn(FieldUserID, vs))
+	return predicate.Follow(sql.FieldIn(FieldUserID, vs...))
 }
 
 // UserIDNotIn applies the NotIn predicate on the "user_id" field.
@@ -143,7 +142,7 @@ func FollowingIDNEQ(v int) predicate.Follow {
 
 // FollowingIDIn applies the In predicate on the "following_id" field.
 func FollowingIDIn(vs ...int) predicate.Follow {
-	return predicate.Follow(keyset.FieldIn(FieldFollowingID, vs))
+	return predicate.Follow(sql.FieldIn(FieldFollowingID, vs...))
 }
 
 // FollowingIDNotIn applies the NotIn predicate on the "following_id" field.

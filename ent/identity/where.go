@@ -7,7 +7,6 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
-	"github.com/agora/agora/ent/keyset"
 	"github.com/agora/agora/ent/predicate"
 )
 
@@ -28,7 +27,7 @@ func IDNEQ(id int) predicate.Identity {
 
 // IDIn applies the In predicate on the ID field.
 func IDIn(ids ...int) predicate.Identity {
-	return predicate.Identity(keyset.FieldIn(FieldID, ids))
+	return predicate.Identity(sql.FieldIn(FieldID, ids...))
 }
 
 // IDNotIn applies the NotIn predicate on the ID field.
@@ -93,7 +92,7 @@ func UserIDNEQ(v int) predicate.Identity {
 
 // UserIDIn applies the In predicate on the "user_id" field.
 func UserIDIn(vs ...int) predicate.Identity {
-	return predicate.Identity(keyset.FieldIn(FieldUserID, vs))
+	return predicate.Identity(sql.FieldIn(FieldUserID, vs...))
 }
 
 // UserIDNotIn applies the NotIn predicate on the "user_id" field.

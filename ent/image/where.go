@@ -7,7 +7,6 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
-	"github.com/agora/agora/ent/keyset"
 	"github.com/agora/agora/ent/predicate"
 )
 
@@ -28,7 +27,7 @@ func IDNEQ(id int) predicate.Image {
 
 // IDIn applies the In predicate on the ID field.
 func IDIn(ids ...int) predicate.Image {
-	return predicate.Image(keyset.FieldIn(FieldID, ids))
+	return predicate.Image(sql.FieldIn(FieldID, ids...))
 }
 
 // IDNotIn applies the NotIn predicate on the ID field.
@@ -218,7 +217,7 @@ func OwnerIDNEQ(v int) predicate.Image {
 
 // OwnerIDIn applies the In predicate on the "owner_id" field.
 func OwnerIDIn(vs ...int) predicate.Image {
-	return predicate.Image(keyset.FieldIn(FieldOwnerID, vs))
+	return predicate.Image(sql.FieldIn(FieldOwnerID, vs...))
 }
 
 // OwnerIDNotIn applies the NotIn predicate on the "owner_id" field.
@@ -453,7 +452,7 @@ func WidthNEQ(v int) predicate.Image {
 
 // WidthIn applies the In predicate on the "width" field.
 func WidthIn(vs ...int) predicate.Image {
-	return predicate.Image(keyset.FieldIn(FieldWidth, vs))
+	return predicate.Image(sql.FieldIn(FieldWidth, vs...))
 }
 
 // WidthNotIn applies the NotIn predicate on the "width" field.
@@ -493,7 +492,7 @@ func HeightNEQ(v int) predicate.Image {
 
 // HeightIn applies the In predicate on the "height" field.
 func HeightIn(vs ...int) predicate.Image {
-	return predicate.Image(keyset.FieldIn(FieldHeight, vs))
+	return predicate.Image(sql.FieldIn(FieldHeight, vs...))
 }
 
 // HeightNotIn applies the NotIn predicate on the "height" field.
@@ -808,7 +807,7 @@ func PostIDNEQ(v int) predicate.Image {
 
 // PostIDIn applies the In predicate on the "post_id" field.
 func PostIDIn(vs ...int) predicate.Image {
-	return predicate.Image(keyset.FieldIn(FieldPostID, vs))
+	return predicate.Image(sql.FieldIn(FieldPostID, vs...))
 }
 
 // PostIDNotIn applies the NotIn predicate on the "post_id" field.

@@ -7,7 +7,6 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
-	"github.com/agora/agora/ent/keyset"
 	"github.com/agora/agora/ent/predicate"
 )
 
@@ -28,7 +27,7 @@ func IDNEQ(id int) predicate.Like {
 
 // IDIn applies the In predicate on the ID field.
 func IDIn(ids ...int) predicate.Like {
-	return predicate.Like(keyset.FieldIn(FieldID, ids))
+	return predicate.Like(sql.FieldIn(FieldID, ids...))
 }
 
 // IDNotIn applies the NotIn predicate on the ID field.
@@ -123,7 +122,7 @@ func UserIDNEQ(v int) predicate.Like {
 
 // UserIDIn applies the In predicate on the "user_id" field.
 func UserIDIn(vs ...int) predicate.Like {
-	return predicate.Like(keyset.FieldIn(FieldUserID, vs))
+	return predicate.Like(sql.FieldIn(FieldUserID, vs...))
 }
 
 // UserIDNotIn applies the NotIn predicate on the "user_id" field.
@@ -143,7 +142,7 @@ func PostIDNEQ(v int) predicate.Like {
 
 // PostIDIn applies the In predicate on the "post_id" field.
 func PostIDIn(vs ...int) predicate.Like {
-	return predicate.Like(keyset.FieldIn(FieldPostID, vs))
+	return predicate.Like(sql.FieldIn(FieldPostID, vs...))
 }
 
 // PostIDNotIn applies the NotIn predicate on the "post_id" field.

@@ -7,7 +7,6 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
-	"github.com/agora/agora/ent/keyset"
 	"github.com/agora/agora/ent/predicate"
 )
 
@@ -28,7 +27,7 @@ func IDNEQ(id int) predicate.Membership {
 
 // IDIn applies the In predicate on the ID field.
 func IDIn(ids ...int) predicate.Membership {
-	return predicate.Membership(keyset.FieldIn(FieldID, ids))
+	return predicate.Membership(sql.FieldIn(FieldID, ids...))
 }
 
 // IDNotIn applies the NotIn predicate on the ID field.
@@ -108,7 +107,7 @@ func MemberIDNEQ(v int) predicate.Membership {
 
 // MemberIDIn applies the In predicate on the "member_id" field.
 func MemberIDIn(vs ...int) predicate.Membership {
-	return predicate.Membership(keyset.FieldIn(FieldMemberID, vs))
+	return predicate.Membership(sql.FieldIn(FieldMemberID, vs...))
 }
 
 // MemberIDNotIn applies the NotIn predicate on the "member_id" field.
@@ -128,7 +127,7 @@ func AuthorIDNEQ(v int) predicate.Membership {
 
 // AuthorIDIn applies the In predicate on the "author_id" field.
 func AuthorIDIn(vs ...int) predicate.Membership {
-	return predicate.Membership(keyset.FieldIn(FieldAuthorID, vs))
+	return predicate.Membership(sql.FieldIn(FieldAuthorID, vs...))
 }
 
 // AuthorIDNotIn applies the NotIn predicate on the "author_id" field.

@@ -7,7 +7,6 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
-	"github.com/agora/agora/ent/keyset"
 	"github.com/agora/agora/ent/predicate"
 )
 
@@ -28,7 +27,7 @@ func IDNEQ(id int) predicate.MembershipPlan {
 
 // IDIn applies the In predicate on the ID field.
 func IDIn(ids ...int) predicate.MembershipPlan {
-	return predicate.MembershipPlan(keyset.FieldIn(FieldID, ids))
+	return predicate.MembershipPlan(sql.FieldIn(FieldID, ids...))
 }
 
 // IDNotIn applies the NotIn predicate on the ID field.
@@ -113,7 +112,7 @@ func AuthorIDNEQ(v int) predicate.MembershipPlan {
 
 // AuthorIDIn applies the In predicate on the "author_id" field.
 func AuthorIDIn(vs ...int) predicate.MembershipPlan {
-	return predicate.MembershipPlan(keyset.FieldIn(FieldAuthorID, vs))
+	return predicate.MembershipPlan(sql.FieldIn(FieldAuthorID, vs...))
 }
 
 // AuthorIDNotIn applies the NotIn predicate on the "author_id" field.

@@ -7,7 +7,6 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
-	"github.com/agora/agora/ent/keyset"
 	"github.com/agora/agora/ent/predicate"
 )
 
@@ -28,7 +27,7 @@ func IDNEQ(id int) predicate.Message {
 
 // IDIn applies the In predicate on the ID field.
 func IDIn(ids ...int) predicate.Message {
-	return predicate.Message(keyset.FieldIn(FieldID, ids))
+	return predicate.Message(sql.FieldIn(FieldID, ids...))
 }
 
 // IDNotIn applies the NotIn predicate on the ID field.
@@ -193,7 +192,7 @@ func SenderIDNEQ(v int) predicate.Message {
 
 // SenderIDIn applies the In predicate on the "sender_id" field.
 func SenderIDIn(vs ...int) predicate.Message {
-	return predicate.Message(keyset.FieldIn(FieldSenderID, vs))
+	return predicate.Message(sql.FieldIn(FieldSenderID, vs...))
 }
 
 // SenderIDNotIn applies the NotIn predicate on the "sender_id" field.
@@ -213,7 +212,7 @@ func ConversationIDNEQ(v int) predicate.Message {
 
 // ConversationIDIn applies the In predicate on the "conversation_id" field.
 func ConversationIDIn(vs ...int) predicate.Message {
-	return predicate.Message(keyset.FieldIn(FieldConversationID, vs))
+	return predicate.Message(sql.FieldIn(FieldConversationID, vs...))
 }
 
 // ConversationIDNotIn applies the NotIn predicate on the "conversation_id" field.

@@ -7,7 +7,6 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
-	"github.com/agora/agora/ent/keyset"
 	"github.com/agora/agora/ent/predicate"
 )
 
@@ -28,7 +27,7 @@ func IDNEQ(id int) predicate.Notification {
 
 // IDIn applies the In predicate on the ID field.
 func IDIn(ids ...int) predicate.Notification {
-	return predicate.Notification(keyset.FieldIn(FieldID, ids))
+	return predicate.Notification(sql.FieldIn(FieldID, ids...))
 }
 
 // IDNotIn applies the NotIn predicate on the ID field.
@@ -213,7 +212,7 @@ func RecipientIDNEQ(v int) predicate.Notification {
 
 // RecipientIDIn applies the In predicate on the "recipient_id" field.
 func RecipientIDIn(vs ...int) predicate.Notification {
-	return predicate.Notification(keyset.FieldIn(FieldRecipientID, vs))
+	return predicate.Notification(sql.FieldIn(FieldRecipientID, vs...))
 }
 
 // RecipientIDNotIn applies the NotIn predicate on the "recipient_id" field.
@@ -233,7 +232,7 @@ func ActorIDNEQ(v int) predicate.Notification {
 
 // ActorIDIn applies the In predicate on the "actor_id" field.
 func ActorIDIn(vs ...int) predicate.Notification {
-	return predicate.Notification(keyset.FieldIn(FieldActorID, vs))
+	return predicate.Notification(sql.FieldIn(FieldActorID, vs...))
 }
 
 // ActorIDNotIn applies the NotIn predicate on the "actor_id" field.
@@ -253,7 +252,7 @@ func PostIDNEQ(v int) predicate.Notification {
 
 // PostIDIn applies the In predicate on the "post_id" field.
 func PostIDIn(vs ...int) predicate.Notification {
-	return predicate.Notification(keyset.FieldIn(FieldPostID, vs))
+	return predicate.Notification(sql.FieldIn(FieldPostID, vs...))
 }
 
 // PostIDNotIn applies the NotIn predicate on the "post_id" field.
@@ -283,7 +282,7 @@ func CommentIDNEQ(v int) predicate.Notification {
 
 // CommentIDIn applies the In predicate on the "comment_id" field.
 func CommentIDIn(vs ...int) predicate.Notification {
-	return predicate.Notification(keyset.FieldIn(FieldCommentID, vs))
+	return predicate.Notification(sql.FieldIn(FieldCommentID, vs...))
 }
 
 // CommentIDNotIn applies the NotIn predicate on the "comment_id" field.
@@ -313,7 +312,7 @@ func MessageIDNEQ(v int) predicate.Notification {
 
 // MessageIDIn applies the In predicate on the "message_id" field.
 func MessageIDIn(vs ...int) predicate.Notification {
-	return predicate.Notification(keyset.FieldIn(FieldMessageID, vs))
+	return predicate.Notification(sql.FieldIn(FieldMessageID, vs...))
 }
 
 // MessageIDNotIn applies the NotIn predicate on the "message_id" field.

@@ -5,7 +5,6 @@ package participant
 import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
-	"github.com/agora/agora/ent/keyset"
 	"github.com/agora/agora/ent/predicate"
 )
 
@@ -31,7 +30,7 @@ func ConversationIDNEQ(v int) predicate.Participant {
 
 // ConversationIDIn applies the In predicate on the "conversation_id" field.
 func ConversationIDIn(vs ...int) predicate.Participant {
-	return predicate.Participant(keyset.FieldIn(FieldConversationID, vs))
+	return predicate.Participant(sql.FieldIn(FieldConversationID, vs...))
 }
 
 // ConversationIDNotIn applies the NotIn predicate on the "conversation_id" field.
@@ -51,7 +50,7 @@ func UserIDNEQ(v int) predicate.Participant {
 
 // UserIDIn applies the In predicate on the "user_id" field.
 func UserIDIn(vs ...int) predicate.Participant {
-	return predicate.Participant(keyset.FieldIn(FieldUserID, vs))
+	return predicate.Participant(sql.FieldIn(FieldUserID, vs...))
 }
 
 // UserIDNotIn applies the NotIn predicate on the "user_id" field.

@@ -7,7 +7,6 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
-	"github.com/agora/agora/ent/keyset"
 	"github.com/agora/agora/ent/predicate"
 )
 
@@ -28,7 +27,7 @@ func IDNEQ(id int) predicate.Post {
 
 // IDIn applies the In predicate on the ID field.
 func IDIn(ids ...int) predicate.Post {
-	return predicate.Post(keyset.FieldIn(FieldID, ids))
+	return predicate.Post(sql.FieldIn(FieldID, ids...))
 }
 
 // IDNotIn applies the NotIn predicate on the ID field.
@@ -598,7 +597,7 @@ func CoverIDNEQ(v int) predicate.Post {
 
 // CoverIDIn applies the In predicate on the "cover_id" field.
 func CoverIDIn(vs ...int) predicate.Post {
-	return predicate.Post(keyset.FieldIn(FieldCoverID, vs))
+	return predicate.Post(sql.FieldIn(FieldCoverID, vs...))
 }
 
 // CoverIDNotIn applies the NotIn predicate on the "cover_id" field.
@@ -628,7 +627,7 @@ func AuthorIDNEQ(v int) predicate.Post {
 
 // AuthorIDIn applies the In predicate on the "author_id" field.
 func AuthorIDIn(vs ...int) predicate.Post {
-	return predicate.Post(keyset.FieldIn(FieldAuthorID, vs))
+	return predicate.Post(sql.FieldIn(FieldAuthorID, vs...))
 }
 
 // AuthorIDNotIn applies the NotIn predicate on the "author_id" field.

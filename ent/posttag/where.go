@@ -5,7 +5,6 @@ package posttag
 import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
-	"github.com/agora/agora/ent/keyset"
 	"github.com/agora/agora/ent/predicate"
 )
 
@@ -31,7 +30,7 @@ func PostIDNEQ(v int) predicate.PostTag {
 
 // PostIDIn applies the In predicate on the "post_id" field.
 func PostIDIn(vs ...int) predicate.PostTag {
-	return predicate.PostTag(keyset.FieldIn(FieldPostID, vs))
+	return predicate.PostTag(sql.FieldIn(FieldPostID, vs...))
 }
 
 // PostIDNotIn applies the NotIn predicate on the "post_id" field.
@@ -51,7 +50,7 @@ func TagIDNEQ(v int) predicate.PostTag {
 
 // TagIDIn applies the In predicate on the "tag_id" field.
 func TagIDIn(vs ...int) predicate.PostTag {
-	return predicate.PostTag(keyset.FieldIn(FieldTagID, vs))
+	return predicate.PostTag(sql.FieldIn(FieldTagID, vs...))
 }
 
 // TagIDNotIn applies the NotIn predicate on the "tag_id" field.

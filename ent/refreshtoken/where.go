@@ -7,7 +7,6 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
-	"github.com/agora/agora/ent/keyset"
 	"github.com/agora/agora/ent/predicate"
 )
 
@@ -28,7 +27,7 @@ func IDNEQ(id int) predicate.RefreshToken {
 
 // IDIn applies the In predicate on the ID field.
 func IDIn(ids ...int) predicate.RefreshToken {
-	return predicate.RefreshToken(keyset.FieldIn(FieldID, ids))
+	return predicate.RefreshToken(sql.FieldIn(FieldID, ids...))
 }
 
 // IDNotIn applies the NotIn predicate on the ID field.
@@ -153,7 +152,7 @@ func SessionIDNEQ(v int) predicate.RefreshToken {
 
 // SessionIDIn applies the In predicate on the "session_id" field.
 func SessionIDIn(vs ...int) predicate.RefreshToken {
-	return predicate.RefreshToken(keyset.FieldIn(FieldSessionID, vs))
+	return predicate.RefreshToken(sql.FieldIn(FieldSessionID, vs...))
 }
 
 // SessionIDNotIn applies the NotIn predicate on the "session_id" field.

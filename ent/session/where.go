@@ -7,7 +7,6 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
-	"github.com/agora/agora/ent/keyset"
 	"github.com/agora/agora/ent/predicate"
 )
 
@@ -28,7 +27,7 @@ func IDNEQ(id int) predicate.Session {
 
 // IDIn applies the In predicate on the ID field.
 func IDIn(ids ...int) predicate.Session {
-	return predicate.Session(keyset.FieldIn(FieldID, ids))
+	return predicate.Session(sql.FieldIn(FieldID, ids...))
 }
 
 // IDNotIn applies the NotIn predicate on the ID field.
@@ -98,7 +97,7 @@ func UserIDNEQ(v int) predicate.Session {
 
 // UserIDIn applies the In predicate on the "user_id" field.
 func UserIDIn(vs ...int) predicate.Session {
-	return predicate.Session(keyset.FieldIn(FieldUserID, vs))
+	return predicate.Session(sql.FieldIn(FieldUserID, vs...))
 }
 
 // UserIDNotIn applies the NotIn predicate on the "user_id" field.

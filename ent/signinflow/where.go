@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect/sql"
-	"github.com/agora/agora/ent/keyset"
 	"github.com/agora/agora/ent/predicate"
 )
 
@@ -27,7 +26,7 @@ func IDNEQ(id int) predicate.SignInFlow {
 
 // IDIn applies the In predicate on the ID field.
 func IDIn(ids ...int) predicate.SignInFlow {
-	return predicate.SignInFlow(keyset.FieldIn(FieldID, ids))
+	return predicate.SignInFlow(sql.FieldIn(FieldID, ids...))
 }
 
 // IDNotIn applies the NotIn predicate on the ID field.
@@ -527,7 +526,7 @@ func LinkUserIDNEQ(v int) predicate.SignInFlow {
 
 // LinkUserIDIn applies the In predicate on the "link_user_id" field.
 func LinkUserIDIn(vs ...int) predicate.SignInFlow {
-	return predicate.SignInFlow(keyset.FieldIn(FieldLinkUserID, vs))
+	return predicate.SignInFlow(sql.FieldIn(FieldLinkUserID, vs...))
 }
 
 // LinkUserIDNotIn applies the NotIn predicate on the "link_user_id" field.
@@ -577,7 +576,7 @@ func UserIDNEQ(v int) predicate.SignInFlow {
 
 // UserIDIn applies the In predicate on the "user_id" field.
 func UserIDIn(vs ...int) predicate.SignInFlow {
-	return predicate.SignInFlow(keyset.FieldIn(FieldUserID, vs))
+	return predicate.SignInFlow(sql.FieldIn(FieldUserID, vs...))
 }
 
 // UserIDNotIn applies the NotIn predicate on the "user_id" field.

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect/sql"
-	"github.com/agora/agora/ent/keyset"
 	"github.com/agora/agora/ent/predicate"
 )
 
@@ -27,7 +26,7 @@ func IDNEQ(id int) predicate.StripeEvent {
 
 // IDIn applies the In predicate on the ID field.
 func IDIn(ids ...int) predicate.StripeEvent {
-	return predicate.StripeEvent(keyset.FieldIn(FieldID, ids))
+	return predicate.StripeEvent(sql.FieldIn(FieldID, ids...))
 }
 
 // IDNotIn applies the NotIn predicate on the ID field.

@@ -7,7 +7,6 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
-	"github.com/agora/agora/ent/keyset"
 	"github.com/agora/agora/ent/predicate"
 )
 
@@ -28,7 +27,7 @@ func IDNEQ(id int) predicate.User {
 
 // IDIn applies the In predicate on the ID field.
 func IDIn(ids ...int) predicate.User {
-	return predicate.User(keyset.FieldIn(FieldID, ids))
+	return predicate.User(sql.FieldIn(FieldID, ids...))
 }
 
 // IDNotIn applies the NotIn predicate on the ID field.
@@ -653,7 +652,7 @@ func AvatarImageIDNEQ(v int) predicate.User {
 
 // AvatarImageIDIn applies the In predicate on the "avatar_image_id" field.
 func AvatarImageIDIn(vs ...int) predicate.User {
-	return predicate.User(keyset.FieldIn(FieldAvatarImageID, vs))
+	return predicate.User(sql.FieldIn(FieldAvatarImageID, vs...))
 }
 
 // AvatarImageIDNotIn applies the NotIn predicate on the "avatar_image_id" field.

@@ -209,50 +209,6 @@ func TestStatementCountNodes(t *testing.T) {
 	}
 }
 
-// TestStatementTextsWhateverThePageSize: on PostgreSQL a page sends the same statements, word for
-// word, whatever its size but for its own LIMIT: eager loads and loaders pass their keys as one
-// array (ent/keyset), not an IN list of as many arguments. pgx prepares each text once per
-// connection, so a batch of another size costs no new statement.
-func TestStatementTextsWhateverThePageSize(t *testing.T) {
-	r := &statements{}
-	db := openDB(t, database.Options{PostgresURL: testenv.PostgresURL(t), MaxConns: 10, OnStatement: r.record})
-	if _, err := db.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	a := startAPIWith(t, db, nil, func(*config.Config) {})
-	reader := a.register(t, "reader")
-	authors := make([]user, 4)
-	for i := range authors {
-		authors[i] = a.register(t, fmt.Sprintf("author%d", i))
-		a.as(reader).Do(t, `mutation($id: ID!) { followUser(input: {userID: $id}) { user { id } } }`, map[string]any{"id": authors[i].ID}, nil)
-	}
-	seedFeed(t, a, authors, reader, 30)
-	for name, query := range map[string]string{
-		"feed page": feedPage,
-		"posts page": `query($n: Int!) { posts(first: $n) { pageInfo { hasNextPage endCursor } edges { node {
-		  id title createdAt author { id username }
-		  comments(first: 5) { edges { node { id body author { username } } } pageInfo { hasNextPage } }
-		  tags { name } } } } }`,
-	} {
-		// Warm (the second request of a size), so that the same caches answer both sizes.
-		texts := func(n int) []string {
-			a.as(reader).Do(t, query, map[string]any{"n": n}, nil)
-			sql, _ := r.during(func() { a.as(reader).Do(t, query, map[string]any{"n": n}, nil) })
-			for i := range sql {
-				sql[i] = pageLimit.ReplaceAllString(sql[i], "LIMIT n")
-			}
-			slices.Sort(sql)
-			return slices.Compact(sql)
-		}
-		if small, large := texts(3), texts(7); !slices.Equal(small, large) {
-			t.Errorf("%s: at first:3\n%s\nat first:7\n%s", name, strings.Join(small, "\n"), strings.Join(large, "\n"))
-		}
-	}
-}
-
-// pageLimit is the LIMIT of a page's own statement, one more than its size.
-var pageLimit = regexp.MustCompile(`LIMIT \d+$`)
-
 // statements records the SQL statements and arguments of an API's requests while it is on.
 type statements struct {
 	mu   sync.Mutex
