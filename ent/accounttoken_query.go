@@ -450,7 +450,7 @@ func (_q *AccountTokenQuery) loadUser(ctx context.Context, query *UserQuery, nod
 	if len(ids) == 0 {
 		return nil
 	}
-	query.Where(func(s *sql.Selector) { s.Where(keysIn(s, s.C(user.FieldID), ids)) })
+	query.Where(user.IDIn(ids...))
 	neighbors, err := query.All(ctx)
 	if err != nil {
 		return err

@@ -550,7 +550,7 @@ func (_q *ConversationQuery) loadParticipants(ctx context.Context, query *UserQu
 		joinT := sql.Table(conversation.ParticipantsTable)
 		s.WithContext(context.WithValue(s.Context(), throughKey{}, "Conversation.participants"))
 		s.Join(joinT).On(s.C(user.FieldID), joinT.C(conversation.ParticipantsPrimaryKey[1]))
-		s.Where(keysIn(s, joinT.C(conversation.ParticipantsPrimaryKey[0]), edgeIDs))
+		s.Where(sql.InValues(joinT.C(conversation.ParticipantsPrimaryKey[0]), edgeIDs...))
 		columns := s.SelectedColumns()
 		s.Select(joinT.C(conversation.ParticipantsPrimaryKey[0]))
 		s.AppendSelect(columns...)

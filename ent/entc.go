@@ -56,9 +56,6 @@ func main() {
 	if err := markParentKeys("./ent"); err != nil {
 		log.Fatalf("marking eager loads: %v", err)
 	}
-	if err := arrayKeys("./ent"); err != nil {
-		log.Fatalf("passing many-to-one eager loads' keys as arrays: %v", err)
-	}
 	if err := leanThroughLoads("./ent"); err != nil {
 		log.Fatalf("rewriting many-to-many eager loads: %v", err)
 	}
@@ -201,30 +198,9 @@ func markParentKeys(dir string) error {
 	return nil
 }
 
-// manyToOneLoad is the predicate of ent's many-to-one eager loads (a post's author): the nodes of
-// the children's keys.
-var manyToOneLoad = regexp.MustCompile(`query\.Where\((\w+)\.IDIn\(ids\.\.\.\)\)`)
-
-// arrayKeys makes ent's many-to-one eager loads pass their keys as one array on PostgreSQL (keysIn,
-// ent/template/through.tmpl), as markParentKeys and leanThroughLoads make the others do.
-func arrayKeys(dir string) error {
-	counts, err := rewriteFiles(filepath.Join(dir, "*_query.go"),
-		rewrite{manyToOneLoad, "query.Where(func(s *sql.Selector) { s.Where(keysIn(s, s.C(${1}.FieldID), ids)) })"})
-	if err != nil {
-		return err
-	}
-	if counts[0] == 0 {
-		return fmt.Errorf("no many-to-one eager load found in %s/*_query.go: ent's template changed", dir)
-	}
-	return nil
-}
-
 // What leanThroughLoads rewrites in ent's many-to-many eager loads (the same template), each with
 // what replaces it.
 var throughLoad = []rewrite{
-	// The parents' keys as one array argument on PostgreSQL (keysIn, ent/template/through.tmpl).
-	{regexp.MustCompile(`s\.Where\(sql\.InValues\((joinT\.C\(\w+\.\w+PrimaryKey\[\d\]\)), edgeIDs\.\.\.\)\)`),
-		"s.Where(keysIn(s, ${1}, edgeIDs))"},
 	// A key and a slice made per row: reuseThroughRow (ent/template/through.tmpl) scans every row
 	// into the same ones.
 	{regexp.MustCompile(`(?m)^(\s*)spec\.ScanValues = func\(columns \[\]string\) \(\[\]any, error\) \{\n\s*values, err := values\(columns\[1:\]\)\n\s*if err != nil \{\n\s*return nil, err\n\s*\}\n\s*return append\(\[\]any\{new\(sql\.NullInt64\)\}, values\.\.\.\), nil\n\s*\}$`),

@@ -476,7 +476,7 @@ func (_q *FollowQuery) loadUser(ctx context.Context, query *UserQuery, nodes []*
 	if len(ids) == 0 {
 		return nil
 	}
-	query.Where(func(s *sql.Selector) { s.Where(keysIn(s, s.C(user.FieldID), ids)) })
+	query.Where(user.IDIn(ids...))
 	neighbors, err := query.All(ctx)
 	if err != nil {
 		return err
@@ -505,7 +505,7 @@ func (_q *FollowQuery) loadFollowing(ctx context.Context, query *UserQuery, node
 	if len(ids) == 0 {
 		return nil
 	}
-	query.Where(func(s *sql.Selector) { s.Where(keysIn(s, s.C(user.FieldID), ids)) })
+	query.Where(user.IDIn(ids...))
 	neighbors, err := query.All(ctx)
 	if err != nil {
 		return err

@@ -477,7 +477,7 @@ func (_q *ImageQuery) loadOwner(ctx context.Context, query *UserQuery, nodes []*
 	if len(ids) == 0 {
 		return nil
 	}
-	query.Where(func(s *sql.Selector) { s.Where(keysIn(s, s.C(user.FieldID), ids)) })
+	query.Where(user.IDIn(ids...))
 	neighbors, err := query.All(ctx)
 	if err != nil {
 		return err
@@ -509,7 +509,7 @@ func (_q *ImageQuery) loadPost(ctx context.Context, query *PostQuery, nodes []*I
 	if len(ids) == 0 {
 		return nil
 	}
-	query.Where(func(s *sql.Selector) { s.Where(keysIn(s, s.C(post.FieldID), ids)) })
+	query.Where(post.IDIn(ids...))
 	neighbors, err := query.All(ctx)
 	if err != nil {
 		return err

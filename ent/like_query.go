@@ -477,7 +477,7 @@ func (_q *LikeQuery) loadUser(ctx context.Context, query *UserQuery, nodes []*Li
 	if len(ids) == 0 {
 		return nil
 	}
-	query.Where(func(s *sql.Selector) { s.Where(keysIn(s, s.C(user.FieldID), ids)) })
+	query.Where(user.IDIn(ids...))
 	neighbors, err := query.All(ctx)
 	if err != nil {
 		return err
@@ -506,7 +506,7 @@ func (_q *LikeQuery) loadPost(ctx context.Context, query *PostQuery, nodes []*Li
 	if len(ids) == 0 {
 		return nil
 	}
-	query.Where(func(s *sql.Selector) { s.Where(keysIn(s, s.C(post.FieldID), ids)) })
+	query.Where(post.IDIn(ids...))
 	neighbors, err := query.All(ctx)
 	if err != nil {
 		return err

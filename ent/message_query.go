@@ -493,7 +493,7 @@ func (_q *MessageQuery) loadSender(ctx context.Context, query *UserQuery, nodes 
 	if len(ids) == 0 {
 		return nil
 	}
-	query.Where(func(s *sql.Selector) { s.Where(keysIn(s, s.C(user.FieldID), ids)) })
+	query.Where(user.IDIn(ids...))
 	neighbors, err := query.All(ctx)
 	if err != nil {
 		return err
@@ -522,7 +522,7 @@ func (_q *MessageQuery) loadConversation(ctx context.Context, query *Conversatio
 	if len(ids) == 0 {
 		return nil
 	}
-	query.Where(func(s *sql.Selector) { s.Where(keysIn(s, s.C(conversation.FieldID), ids)) })
+	query.Where(conversation.IDIn(ids...))
 	neighbors, err := query.All(ctx)
 	if err != nil {
 		return err

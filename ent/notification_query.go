@@ -621,7 +621,7 @@ func (_q *NotificationQuery) loadRecipient(ctx context.Context, query *UserQuery
 	if len(ids) == 0 {
 		return nil
 	}
-	query.Where(func(s *sql.Selector) { s.Where(keysIn(s, s.C(user.FieldID), ids)) })
+	query.Where(user.IDIn(ids...))
 	neighbors, err := query.All(ctx)
 	if err != nil {
 		return err
@@ -650,7 +650,7 @@ func (_q *NotificationQuery) loadActor(ctx context.Context, query *UserQuery, no
 	if len(ids) == 0 {
 		return nil
 	}
-	query.Where(func(s *sql.Selector) { s.Where(keysIn(s, s.C(user.FieldID), ids)) })
+	query.Where(user.IDIn(ids...))
 	neighbors, err := query.All(ctx)
 	if err != nil {
 		return err
@@ -682,7 +682,7 @@ func (_q *NotificationQuery) loadPost(ctx context.Context, query *PostQuery, nod
 	if len(ids) == 0 {
 		return nil
 	}
-	query.Where(func(s *sql.Selector) { s.Where(keysIn(s, s.C(post.FieldID), ids)) })
+	query.Where(post.IDIn(ids...))
 	neighbors, err := query.All(ctx)
 	if err != nil {
 		return err
@@ -714,7 +714,7 @@ func (_q *NotificationQuery) loadComment(ctx context.Context, query *CommentQuer
 	if len(ids) == 0 {
 		return nil
 	}
-	query.Where(func(s *sql.Selector) { s.Where(keysIn(s, s.C(comment.FieldID), ids)) })
+	query.Where(comment.IDIn(ids...))
 	neighbors, err := query.All(ctx)
 	if err != nil {
 		return err
@@ -746,7 +746,7 @@ func (_q *NotificationQuery) loadMessage(ctx context.Context, query *MessageQuer
 	if len(ids) == 0 {
 		return nil
 	}
-	query.Where(func(s *sql.Selector) { s.Where(keysIn(s, s.C(message.FieldID), ids)) })
+	query.Where(message.IDIn(ids...))
 	neighbors, err := query.All(ctx)
 	if err != nil {
 		return err

@@ -805,7 +805,7 @@ func (_q *PostQuery) loadAuthor(ctx context.Context, query *UserQuery, nodes []*
 	if len(ids) == 0 {
 		return nil
 	}
-	query.Where(func(s *sql.Selector) { s.Where(keysIn(s, s.C(user.FieldID), ids)) })
+	query.Where(user.IDIn(ids...))
 	neighbors, err := query.All(ctx)
 	if err != nil {
 		return err
@@ -836,7 +836,7 @@ func (_q *PostQuery) loadTags(ctx context.Context, query *TagQuery, nodes []*Pos
 		joinT := sql.Table(post.TagsTable)
 		s.WithContext(context.WithValue(s.Context(), throughKey{}, "Post.tags"))
 		s.Join(joinT).On(s.C(tag.FieldID), joinT.C(post.TagsPrimaryKey[1]))
-		s.Where(keysIn(s, joinT.C(post.TagsPrimaryKey[0]), edgeIDs))
+		s.Where(sql.InValues(joinT.C(post.TagsPrimaryKey[0]), edgeIDs...))
 		columns := s.SelectedColumns()
 		s.Select(joinT.C(post.TagsPrimaryKey[0]))
 		s.AppendSelect(columns...)
@@ -923,7 +923,7 @@ func (_q *PostQuery) loadCover(ctx context.Context, query *ImageQuery, nodes []*
 	if len(ids) == 0 {
 		return nil
 	}
-	query.Where(func(s *sql.Selector) { s.Where(keysIn(s, s.C(image.FieldID), ids)) })
+	query.Where(image.IDIn(ids...))
 	neighbors, err := query.All(ctx)
 	if err != nil {
 		return err
@@ -987,7 +987,7 @@ func (_q *PostQuery) loadLikedBy(ctx context.Context, query *UserQuery, nodes []
 		joinT := sql.Table(post.LikedByTable)
 		s.WithContext(context.WithValue(s.Context(), throughKey{}, "Post.liked_by"))
 		s.Join(joinT).On(s.C(user.FieldID), joinT.C(post.LikedByPrimaryKey[0]))
-		s.Where(keysIn(s, joinT.C(post.LikedByPrimaryKey[1]), edgeIDs))
+		s.Where(sql.InValues(joinT.C(post.LikedByPrimaryKey[1]), edgeIDs...))
 		columns := s.SelectedColumns()
 		s.Select(joinT.C(post.LikedByPrimaryKey[1]))
 		s.AppendSelect(columns...)

@@ -404,7 +404,7 @@ func (_q *PostTagQuery) loadPost(ctx context.Context, query *PostQuery, nodes []
 	if len(ids) == 0 {
 		return nil
 	}
-	query.Where(func(s *sql.Selector) { s.Where(keysIn(s, s.C(post.FieldID), ids)) })
+	query.Where(post.IDIn(ids...))
 	neighbors, err := query.All(ctx)
 	if err != nil {
 		return err
@@ -433,7 +433,7 @@ func (_q *PostTagQuery) loadTag(ctx context.Context, query *TagQuery, nodes []*P
 	if len(ids) == 0 {
 		return nil
 	}
-	query.Where(func(s *sql.Selector) { s.Where(keysIn(s, s.C(tag.FieldID), ids)) })
+	query.Where(tag.IDIn(ids...))
 	neighbors, err := query.All(ctx)
 	if err != nil {
 		return err

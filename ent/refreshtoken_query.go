@@ -434,7 +434,7 @@ func (_q *RefreshTokenQuery) loadSession(ctx context.Context, query *SessionQuer
 	if len(ids) == 0 {
 		return nil
 	}
-	query.Where(func(s *sql.Selector) { s.Where(keysIn(s, s.C(session.FieldID), ids)) })
+	query.Where(session.IDIn(ids...))
 	neighbors, err := query.All(ctx)
 	if err != nil {
 		return err

@@ -499,7 +499,7 @@ func (_q *TagQuery) loadPosts(ctx context.Context, query *PostQuery, nodes []*Ta
 		joinT := sql.Table(tag.PostsTable)
 		s.WithContext(context.WithValue(s.Context(), throughKey{}, "Tag.posts"))
 		s.Join(joinT).On(s.C(post.FieldID), joinT.C(tag.PostsPrimaryKey[0]))
-		s.Where(keysIn(s, joinT.C(tag.PostsPrimaryKey[1]), edgeIDs))
+		s.Where(sql.InValues(joinT.C(tag.PostsPrimaryKey[1]), edgeIDs...))
 		columns := s.SelectedColumns()
 		s.Select(joinT.C(tag.PostsPrimaryKey[1]))
 		s.AppendSelect(columns...)

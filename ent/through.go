@@ -32,9 +32,8 @@ type parentKeys struct {
 }
 
 // parentKeysIn is the predicate of a one-to-many eager load (ent/entc.go puts it in place of ent's):
-// the children whose column holds one of the parents' keys, fks (keysIn). It marks the selector with
-// the keys for limitPerRow, and inside limitPerRow's subquery per parent it compares with that
-// parent's key.
+// the children whose column holds one of the parents' keys, fks. It marks the selector with the keys
+// for limitPerRow, and inside limitPerRow's subquery per parent it compares with that parent's key.
 func parentKeysIn(s *sql.Selector, column string, fks []driver.Value) *sql.Predicate {
 	keys := &parentKeys{values: fks}
 	s.WithContext(context.WithValue(s.Context(), parentKeysKey{}, keys))
@@ -44,39 +43,8 @@ func parentKeysIn(s *sql.Selector, column string, fks []driver.Value) *sql.Predi
 			b.WriteString(column).WriteString(` = "parent"."key"`)
 			return
 		}
-		b.Join(keysIn(s, column, fks))
+		b.Join(sql.InValues(column, fks...))
 	})
-}
-
-// keysIn is the predicate of an eager load's keys (ent/entc.go puts it in place of ent's IN lists):
-// on PostgreSQL one array argument, column = ANY($1::bigint[]), so that the statement's text, and
-// what pgx prepares for it on each connection, is the same however many keys there are; an IN list
-// made a statement per count of keys. On SQLite, or for keys that are not ints, the IN list.
-func keysIn[K any](s *sql.Selector, column string, keys []K) *sql.Predicate {
-	ids, ok := int64s(keys)
-	if s.Dialect() != dialect.Postgres || !ok {
-		values := make([]driver.Value, len(keys))
-		for i, k := range keys {
-			values[i] = k
-		}
-		return sql.InValues(column, values...)
-	}
-	return sql.P(func(b *sql.Builder) {
-		b.WriteString(column).WriteString(" = ANY(").Arg(ids).WriteString("::bigint[])")
-	})
-}
-
-// int64s is keys as int64s, if each is an int.
-func int64s[K any](keys []K) ([]int64, bool) {
-	ids := make([]int64, len(keys))
-	for i, k := range keys {
-		id, ok := any(k).(int)
-		if !ok {
-			return nil, false
-		}
-		ids[i] = int64(id)
-	}
-	return ids, true
 }
 
 // limitPerRow keeps the first limit children of each parent in a nested connection (fk is the
@@ -92,10 +60,14 @@ func limitPerRow(fk string, limit int, orderBy ...sql.Querier) func(*sql.Selecto
 			window(s)
 			return
 		}
-		ids, ok := int64s(keys.values)
-		if !ok {
-			window(s)
-			return
+		ids := make([]int64, len(keys.values))
+		for i, k := range keys.values {
+			id, ok := k.(int)
+			if !ok {
+				window(s)
+				return
+			}
+			ids[i] = int64(id)
 		}
 		// The subquery keeps the load's predicates; parentKeysIn's compares with the parent's key.
 		keys.lateral = true
