@@ -605,7 +605,7 @@ func (_q *ConversationQuery) loadMessages(ctx context.Context, query *MessageQue
 		query.ctx.AppendFieldOnce(message.FieldConversationID)
 	}
 	query.Where(predicate.Message(func(s *sql.Selector) {
-		s.Where(parentKeysIn(s, conversation.MessagesColumn, fks))
+		s.WithContext(withParentKeys(s.Context(), fks)).Where(sql.InValues(s.C(conversation.MessagesColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -635,7 +635,7 @@ func (_q *ConversationQuery) loadMemberships(ctx context.Context, query *Partici
 		query.ctx.AppendFieldOnce(participant.FieldConversationID)
 	}
 	query.Where(predicate.Participant(func(s *sql.Selector) {
-		s.Where(parentKeysIn(s, conversation.MembershipsColumn, fks))
+		s.WithContext(withParentKeys(s.Context(), fks)).Where(sql.InValues(s.C(conversation.MembershipsColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {

@@ -184,11 +184,11 @@ func rewriteFiles(glob string, rewrites ...rewrite) ([]int, error) {
 var oneToManyLoad = regexp.MustCompile(`(?m)^(\s*)s\.Where\(sql\.InValues\(s\.C\((\w+\.\w+Column)\), fks\.\.\.\)\)$`)
 
 // markParentKeys makes every one-to-many eager load hand its parents' keys to its selector
-// (parentKeysIn, ent/template/through.tmpl), so that a nested connection's limit per parent (limitPerRow, through.tmpl)
+// (withParentKeys, ent/template/through.tmpl), so that a nested connection's limit per parent (limitPerRow, through.tmpl)
 // reads each parent's first children from the index instead of all of them.
 func markParentKeys(dir string) error {
 	counts, err := rewriteFiles(filepath.Join(dir, "*_query.go"),
-		rewrite{oneToManyLoad, "${1}s.Where(parentKeysIn(s, ${2}, fks))"})
+		rewrite{oneToManyLoad, "${1}s.WithContext(withParentKeys(s.Context(), fks)).Where(sql.InValues(s.C(${2}), fks...))"})
 	if err != nil {
 		return err
 	}

@@ -891,7 +891,7 @@ func (_q *PostQuery) loadComments(ctx context.Context, query *CommentQuery, node
 		query.ctx.AppendFieldOnce(comment.FieldPostID)
 	}
 	query.Where(predicate.Comment(func(s *sql.Selector) {
-		s.Where(parentKeysIn(s, post.CommentsColumn, fks))
+		s.WithContext(withParentKeys(s.Context(), fks)).Where(sql.InValues(s.C(post.CommentsColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -953,7 +953,7 @@ func (_q *PostQuery) loadImages(ctx context.Context, query *ImageQuery, nodes []
 		query.ctx.AppendFieldOnce(image.FieldPostID)
 	}
 	query.Where(predicate.Image(func(s *sql.Selector) {
-		s.Where(parentKeysIn(s, post.ImagesColumn, fks))
+		s.WithContext(withParentKeys(s.Context(), fks)).Where(sql.InValues(s.C(post.ImagesColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -1042,7 +1042,7 @@ func (_q *PostQuery) loadPostTags(ctx context.Context, query *PostTagQuery, node
 		query.ctx.AppendFieldOnce(posttag.FieldPostID)
 	}
 	query.Where(predicate.PostTag(func(s *sql.Selector) {
-		s.Where(parentKeysIn(s, post.PostTagsColumn, fks))
+		s.WithContext(withParentKeys(s.Context(), fks)).Where(sql.InValues(s.C(post.PostTagsColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -1072,7 +1072,7 @@ func (_q *PostQuery) loadLikes(ctx context.Context, query *LikeQuery, nodes []*P
 		query.ctx.AppendFieldOnce(like.FieldPostID)
 	}
 	query.Where(predicate.Like(func(s *sql.Selector) {
-		s.Where(parentKeysIn(s, post.LikesColumn, fks))
+		s.WithContext(withParentKeys(s.Context(), fks)).Where(sql.InValues(s.C(post.LikesColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {

@@ -517,7 +517,7 @@ func (_q *SessionQuery) loadRefreshTokens(ctx context.Context, query *RefreshTok
 		query.ctx.AppendFieldOnce(refreshtoken.FieldSessionID)
 	}
 	query.Where(predicate.RefreshToken(func(s *sql.Selector) {
-		s.Where(parentKeysIn(s, session.RefreshTokensColumn, fks))
+		s.WithContext(withParentKeys(s.Context(), fks)).Where(sql.InValues(s.C(session.RefreshTokensColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {

@@ -554,7 +554,7 @@ func (_q *TagQuery) loadPostTags(ctx context.Context, query *PostTagQuery, nodes
 		query.ctx.AppendFieldOnce(posttag.FieldTagID)
 	}
 	query.Where(predicate.PostTag(func(s *sql.Selector) {
-		s.Where(parentKeysIn(s, tag.PostTagsColumn, fks))
+		s.WithContext(withParentKeys(s.Context(), fks)).Where(sql.InValues(s.C(tag.PostTagsColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {

@@ -25,26 +25,10 @@ func LoadedThrough(s *sql.Selector) string {
 	return edge
 }
 
-// parentKeys are the parents' keys of a one-to-many eager load, on its selector's context.
-type parentKeys struct {
-	values  []driver.Value
-	lateral bool // read per parent key (limitPerRow)
-}
-
-// parentKeysIn is the predicate of a one-to-many eager load (ent/entc.go puts it in place of ent's):
-// the children whose column holds one of the parents' keys, fks. It marks the selector with the keys
-// for limitPerRow, and inside limitPerRow's subquery per parent it compares with that parent's key.
-func parentKeysIn(s *sql.Selector, column string, fks []driver.Value) *sql.Predicate {
-	keys := &parentKeys{values: fks}
-	s.WithContext(context.WithValue(s.Context(), parentKeysKey{}, keys))
-	column = s.C(column)
-	return sql.P(func(b *sql.Builder) {
-		if keys.lateral {
-			b.WriteString(column).WriteString(` = "parent"."key"`)
-			return
-		}
-		b.Join(sql.InValues(column, fks...))
-	})
+// withParentKeys marks the selector of a one-to-many eager load with its parents' keys (ent/entc.go
+// adds the call to the loads).
+func withParentKeys(ctx context.Context, keys []driver.Value) context.Context {
+	return context.WithValue(ctx, parentKeysKey{}, keys)
 }
 
 // limitPerRow keeps the first limit children of each parent in a nested connection (fk is the
@@ -55,13 +39,13 @@ func parentKeysIn(s *sql.Selector, column string, fks []driver.Value) *sql.Predi
 func limitPerRow(fk string, limit int, orderBy ...sql.Querier) func(*sql.Selector) {
 	window := relay.LimitPerRow(fk, limit, orderBy...)
 	return func(s *sql.Selector) {
-		keys, _ := s.Context().Value(parentKeysKey{}).(*parentKeys)
+		keys, _ := s.Context().Value(parentKeysKey{}).([]driver.Value)
 		if s.Dialect() != dialect.Postgres || keys == nil || s.HasJoins() && !onlyJoinedEdges(s) {
 			window(s)
 			return
 		}
-		ids := make([]int64, len(keys.values))
-		for i, k := range keys.values {
+		ids := make([]int64, len(keys))
+		for i, k := range keys {
 			id, ok := k.(int)
 			if !ok {
 				window(s)
@@ -69,10 +53,8 @@ func limitPerRow(fk string, limit int, orderBy ...sql.Querier) func(*sql.Selecto
 			}
 			ids[i] = int64(id)
 		}
-		// The subquery keeps the load's predicates; parentKeysIn's compares with the parent's key.
-		keys.lateral = true
 		inner, table := s.Clone().SetDistinct(false), s.TableName()
-		inner.OrderExpr(orderBy...).Limit(limit)
+		inner.Where(sql.ExprP(inner.C(fk) + ` = "parent"."key"`)).OrderExpr(orderBy...).Limit(limit)
 		*s = *sql.Dialect(dialect.Postgres).Select(s.UnqualifiedColumns()...).FromExpr(sql.ExprFunc(func(b *sql.Builder) {
 			b.WriteString("unnest(").Arg(ids).WriteString(`::bigint[]) AS "parent"("key") CROSS JOIN LATERAL (`).
 				Join(inner).WriteString(") AS ").Ident(table)

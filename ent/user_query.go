@@ -1161,7 +1161,7 @@ func (_q *UserQuery) loadImages(ctx context.Context, query *ImageQuery, nodes []
 		query.ctx.AppendFieldOnce(image.FieldOwnerID)
 	}
 	query.Where(predicate.Image(func(s *sql.Selector) {
-		s.Where(parentKeysIn(s, user.ImagesColumn, fks))
+		s.WithContext(withParentKeys(s.Context(), fks)).Where(sql.InValues(s.C(user.ImagesColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -1191,7 +1191,7 @@ func (_q *UserQuery) loadPosts(ctx context.Context, query *PostQuery, nodes []*U
 		query.ctx.AppendFieldOnce(post.FieldAuthorID)
 	}
 	query.Where(predicate.Post(func(s *sql.Selector) {
-		s.Where(parentKeysIn(s, user.PostsColumn, fks))
+		s.WithContext(withParentKeys(s.Context(), fks)).Where(sql.InValues(s.C(user.PostsColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -1221,7 +1221,7 @@ func (_q *UserQuery) loadComments(ctx context.Context, query *CommentQuery, node
 		query.ctx.AppendFieldOnce(comment.FieldAuthorID)
 	}
 	query.Where(predicate.Comment(func(s *sql.Selector) {
-		s.Where(parentKeysIn(s, user.CommentsColumn, fks))
+		s.WithContext(withParentKeys(s.Context(), fks)).Where(sql.InValues(s.C(user.CommentsColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -1363,7 +1363,7 @@ func (_q *UserQuery) loadSessions(ctx context.Context, query *SessionQuery, node
 		query.ctx.AppendFieldOnce(session.FieldUserID)
 	}
 	query.Where(predicate.Session(func(s *sql.Selector) {
-		s.Where(parentKeysIn(s, user.SessionsColumn, fks))
+		s.WithContext(withParentKeys(s.Context(), fks)).Where(sql.InValues(s.C(user.SessionsColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -1393,7 +1393,7 @@ func (_q *UserQuery) loadAccountTokens(ctx context.Context, query *AccountTokenQ
 		query.ctx.AppendFieldOnce(accounttoken.FieldUserID)
 	}
 	query.Where(predicate.AccountToken(func(s *sql.Selector) {
-		s.Where(parentKeysIn(s, user.AccountTokensColumn, fks))
+		s.WithContext(withParentKeys(s.Context(), fks)).Where(sql.InValues(s.C(user.AccountTokensColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -1423,7 +1423,7 @@ func (_q *UserQuery) loadIdentities(ctx context.Context, query *IdentityQuery, n
 		query.ctx.AppendFieldOnce(identity.FieldUserID)
 	}
 	query.Where(predicate.Identity(func(s *sql.Selector) {
-		s.Where(parentKeysIn(s, user.IdentitiesColumn, fks))
+		s.WithContext(withParentKeys(s.Context(), fks)).Where(sql.InValues(s.C(user.IdentitiesColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -1562,7 +1562,7 @@ func (_q *UserQuery) loadMembershipPlan(ctx context.Context, query *MembershipPl
 		query.ctx.AppendFieldOnce(membershipplan.FieldAuthorID)
 	}
 	query.Where(predicate.MembershipPlan(func(s *sql.Selector) {
-		s.Where(parentKeysIn(s, user.MembershipPlanColumn, fks))
+		s.WithContext(withParentKeys(s.Context(), fks)).Where(sql.InValues(s.C(user.MembershipPlanColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -1592,7 +1592,7 @@ func (_q *UserQuery) loadMemberships(ctx context.Context, query *MembershipQuery
 		query.ctx.AppendFieldOnce(membership.FieldMemberID)
 	}
 	query.Where(predicate.Membership(func(s *sql.Selector) {
-		s.Where(parentKeysIn(s, user.MembershipsColumn, fks))
+		s.WithContext(withParentKeys(s.Context(), fks)).Where(sql.InValues(s.C(user.MembershipsColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -1622,7 +1622,7 @@ func (_q *UserQuery) loadMembers(ctx context.Context, query *MembershipQuery, no
 		query.ctx.AppendFieldOnce(membership.FieldAuthorID)
 	}
 	query.Where(predicate.Membership(func(s *sql.Selector) {
-		s.Where(parentKeysIn(s, user.MembersColumn, fks))
+		s.WithContext(withParentKeys(s.Context(), fks)).Where(sql.InValues(s.C(user.MembersColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -1652,7 +1652,7 @@ func (_q *UserQuery) loadFollows(ctx context.Context, query *FollowQuery, nodes 
 		query.ctx.AppendFieldOnce(follow.FieldFollowingID)
 	}
 	query.Where(predicate.Follow(func(s *sql.Selector) {
-		s.Where(parentKeysIn(s, user.FollowsColumn, fks))
+		s.WithContext(withParentKeys(s.Context(), fks)).Where(sql.InValues(s.C(user.FollowsColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -1682,7 +1682,7 @@ func (_q *UserQuery) loadLikes(ctx context.Context, query *LikeQuery, nodes []*U
 		query.ctx.AppendFieldOnce(like.FieldUserID)
 	}
 	query.Where(predicate.Like(func(s *sql.Selector) {
-		s.Where(parentKeysIn(s, user.LikesColumn, fks))
+		s.WithContext(withParentKeys(s.Context(), fks)).Where(sql.InValues(s.C(user.LikesColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
