@@ -53,6 +53,10 @@ func limitPerRow(fk string, limit int, orderBy ...sql.Querier) func(*sql.Selecto
 			}
 			ids[i] = int64(id)
 		}
+		// The subquery keeps the load's IN list of every parent's key beside its own: on the
+		// benchmark's data PostgreSQL then plans it, generic plan included, as a walk of
+		// comment_list_post_id in the order asked that stops at the limit; without it, as a read
+		// of all the parent's children and a sort (0.29 against 0.18 ms per statement).
 		inner, table := s.Clone().SetDistinct(false), s.TableName()
 		inner.Where(sql.ExprP(inner.C(fk) + ` = "parent"."key"`)).OrderExpr(orderBy...).Limit(limit)
 		*s = *sql.Dialect(dialect.Postgres).Select(s.UnqualifiedColumns()...).FromExpr(sql.ExprFunc(func(b *sql.Builder) {

@@ -5,10 +5,13 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/agora/agora/internal/database"
 	"github.com/agora/agora/internal/search"
@@ -136,32 +139,40 @@ func TestQueryPlans(t *testing.T) {
 			case "search, a word in every post":
 				vars["searchAfter"] = out.Search.PageInfo.EndCursor
 			}
-			buffers, documents, comments := 0, 0, 0
-			for _, s := range statements {
-				if !s.read() {
-					continue
+			// Each statement as planned for its arguments, and as the generic plan PostgreSQL may
+			// keep for a prepared statement after its fifth run (pgx prepares every statement).
+			for _, generic := range []bool{false, true} {
+				name := page.name
+				if generic {
+					name += " (generic plans)"
 				}
-				plan := explain(t, db.SQL, s)
-				buffers += plan.buffers()
-				documents += plan.rowsOf("post_search")
-				comments += plan.rowsOf("comments")
-				t.Logf("%s\n%s", s.query, plan.text)
-				for _, table := range plan.seqScans() {
-					if slices.Contains(seqScanForbidden, table) {
-						t.Errorf("sequential scan of %s in:\n%s\n%s", table, s.query, plan.text)
+				buffers, documents, comments := 0, 0, 0
+				for _, s := range statements {
+					if !s.read() {
+						continue
+					}
+					plan := explain(t, db.SQL, s, generic)
+					buffers += plan.buffers()
+					documents += plan.rowsOf("post_search")
+					comments += plan.rowsOf("comments")
+					t.Logf("%s\n%s", s.query, plan.text)
+					for _, table := range plan.seqScans() {
+						if slices.Contains(seqScanForbidden, table) {
+							t.Errorf("%s: sequential scan of %s in:\n%s\n%s", name, table, s.query, plan.text)
+						}
 					}
 				}
+				// A search reads the documents of the newest matches it ranks, and of the posts it
+				// walks past to find them (drafts, hidden posts): not those of every match.
+				if most := 3 * search.DefaultMaxRanked; strings.HasPrefix(page.name, "search") && documents > most {
+					t.Errorf("%s reads %d search documents, more than %d: it scores every match", name, documents, most)
+				}
+				// A nested connection reads each parent's first children, not all of them.
+				if page.maxComments > 0 && comments > page.maxComments {
+					t.Errorf("%s reads %d comments, more than %d: every comment of its posts", name, comments, page.maxComments)
+				}
+				t.Logf("%s: %d statements, %d shared buffers, %d search documents and %d comments read", name, len(statements), buffers, documents, comments)
 			}
-			// A search reads the documents of the newest matches it ranks, and of the posts it
-			// walks past to find them (drafts, hidden posts): not those of every match.
-			if most := 3 * search.DefaultMaxRanked; strings.HasPrefix(page.name, "search") && documents > most {
-				t.Errorf("%s reads %d search documents, more than %d: it scores every match", page.name, documents, most)
-			}
-			// A nested connection reads each parent's first children, not all of them.
-			if page.maxComments > 0 && comments > page.maxComments {
-				t.Errorf("%s reads %d comments, more than %d: every comment of its posts", page.name, comments, page.maxComments)
-			}
-			t.Logf("%s: %d statements, %d shared buffers, %d search documents and %d comments read", page.name, len(statements), buffers, documents, comments)
 		})
 	}
 }
@@ -194,16 +205,43 @@ type planNode struct {
 	Plans        []planNode `json:"Plans"`
 }
 
-// explain runs the statement under EXPLAIN (ANALYZE, BUFFERS), in a transaction rolled back after.
-func explain(t *testing.T, db *sql.DB, s statement) plan {
+// prepared numbers the statements explain prepares.
+var prepared atomic.Int64
+
+// explain runs the statement under EXPLAIN (ANALYZE, BUFFERS), in a transaction rolled back after:
+// planned for its arguments, or generic, as PostgreSQL may plan a prepared statement once for all.
+func explain(t *testing.T, db *sql.DB, s statement, generic bool) plan {
 	t.Helper()
 	tx, err := db.Begin()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tx.Rollback()
+	query := s.query
+	if generic { // PostgreSQL 15's EXPLAIN has no GENERIC_PLAN: the plan of a statement prepared
+		name := fmt.Sprintf("agora_plan_%d", prepared.Add(1)) // prepared statements outlive the transaction
+		if _, err := tx.Exec("PREPARE " + name + " AS " + s.query); err != nil {
+			t.Fatalf("PREPARE %s: %v", s.query, err)
+		}
+		defer tx.Exec("DEALLOCATE " + name)
+		if _, err := tx.Exec("SET LOCAL plan_cache_mode = force_generic_plan"); err != nil {
+			t.Fatal(err)
+		}
+		params := make([]string, len(s.args))
+		for i, arg := range s.args { // EXECUTE's arguments cannot be parameters
+			params[i] = literal(t, arg)
+		}
+		query = "EXECUTE " + name
+		if len(params) > 0 {
+			query += "(" + strings.Join(params, ", ") + ")"
+		}
+	}
 	var p plan
-	rows, err := tx.Query("EXPLAIN (ANALYZE, BUFFERS, TIMING OFF, SUMMARY OFF) "+s.query, s.args...)
+	args := s.args
+	if generic {
+		args = nil
+	}
+	rows, err := tx.Query("EXPLAIN (ANALYZE, BUFFERS, TIMING OFF, SUMMARY OFF) "+query, args...)
 	if err != nil {
 		t.Fatalf("EXPLAIN %s: %v", s.query, err)
 	}
@@ -221,7 +259,7 @@ func explain(t *testing.T, db *sql.DB, s statement) plan {
 	p.text = strings.Join(lines, "\n")
 	var out []struct{ Plan planNode }
 	var raw []byte
-	if err := tx.QueryRow("EXPLAIN (ANALYZE, BUFFERS, TIMING OFF, SUMMARY OFF, FORMAT JSON) "+s.query, s.args...).Scan(&raw); err != nil {
+	if err := tx.QueryRow("EXPLAIN (ANALYZE, BUFFERS, TIMING OFF, SUMMARY OFF, FORMAT JSON) "+query, args...).Scan(&raw); err != nil {
 		t.Fatalf("EXPLAIN %s: %v", s.query, err)
 	}
 	if err := json.Unmarshal(raw, &out); err != nil || len(out) != 1 {
@@ -229,6 +267,32 @@ func explain(t *testing.T, db *sql.DB, s statement) plan {
 	}
 	p.root = out[0].Plan
 	return p
+}
+
+// literal writes a statement's argument as SQL.
+func literal(t *testing.T, arg any) string {
+	t.Helper()
+	quote := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+	switch v := arg.(type) {
+	case nil:
+		return "NULL"
+	case int, int64, int32, bool, float64:
+		return fmt.Sprint(v)
+	case string:
+		return quote(v)
+	case time.Time:
+		return quote(v.Format(time.RFC3339Nano))
+	case []int64:
+		return quote("{" + strings.Trim(strings.Join(strings.Fields(fmt.Sprint(v)), ","), "[]") + "}")
+	}
+	switch v := reflect.ValueOf(arg); v.Kind() { // ent's enums
+	case reflect.String:
+		return quote(v.String())
+	case reflect.Int, reflect.Int64:
+		return fmt.Sprint(v.Int())
+	}
+	t.Fatalf("no SQL literal for %T", arg)
+	return ""
 }
 
 // seqScans lists the tables the plan reads sequentially.
