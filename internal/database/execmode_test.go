@@ -15,7 +15,7 @@ import (
 func TestExecModes(t *testing.T) {
 	for _, c := range []struct {
 		mode                     string
-		statements, descriptions int32
+		statements, descriptions int
 	}{
 		{"", 512, 0}, // cache_statement, pgx's default
 		{"cache_describe", 0, 512},
@@ -38,7 +38,7 @@ func TestExecModes(t *testing.T) {
 			}
 			defer db.Close()
 			conn := db.Pool().Config().ConnConfig
-			if int32(conn.StatementCacheCapacity) != c.statements || int32(conn.DescriptionCacheCapacity) != c.descriptions {
+			if conn.StatementCacheCapacity != c.statements || conn.DescriptionCacheCapacity != c.descriptions {
 				t.Errorf("statement cache %d, description cache %d; want %d and %d",
 					conn.StatementCacheCapacity, conn.DescriptionCacheCapacity, c.statements, c.descriptions)
 			}
