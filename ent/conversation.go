@@ -43,9 +43,7 @@ type ConversationEdges struct {
 	// totalCount holds the count of the edges above.
 	totalCount [2]map[string]int
 
-	namedParticipants []namedEdge[*User]
-	namedMessages     []namedEdge[*Message]
-	namedMemberships  []namedEdge[*Participant]
+	named *namedConversation
 }
 
 // ParticipantsOrErr returns the Participants value or an error if the edge
@@ -188,43 +186,69 @@ func (_m *Conversation) String() string {
 	return builder.String()
 }
 
+// namedConversation holds the edges of a Conversation loaded under a name. It is allocated with the
+// first of them: most nodes have none, and carry one pointer instead of a list per edge.
+type namedConversation struct {
+	Participants []namedEdge[*User]
+	Messages     []namedEdge[*Message]
+	Memberships  []namedEdge[*Participant]
+}
+
 // NamedParticipants returns the Participants named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *Conversation) NamedParticipants(name string) ([]*User, error) {
-	if nodes, ok := findNamed(_m.Edges.namedParticipants, name); ok {
-		return nodes, nil
+	if n := _m.Edges.named; n != nil {
+		if nodes, ok := findNamed(n.Participants, name); ok {
+			return nodes, nil
+		}
 	}
 	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *Conversation) appendNamedParticipants(name string, edges ...*User) {
-	_m.Edges.namedParticipants = appendNamed(_m.Edges.namedParticipants, name, edges...)
+	if _m.Edges.named == nil {
+		_m.Edges.named = &namedConversation{}
+	}
+	n := _m.Edges.named
+	n.Participants = appendNamed(n.Participants, name, edges...)
 }
 
 // NamedMessages returns the Messages named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *Conversation) NamedMessages(name string) ([]*Message, error) {
-	if nodes, ok := findNamed(_m.Edges.namedMessages, name); ok {
-		return nodes, nil
+	if n := _m.Edges.named; n != nil {
+		if nodes, ok := findNamed(n.Messages, name); ok {
+			return nodes, nil
+		}
 	}
 	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *Conversation) appendNamedMessages(name string, edges ...*Message) {
-	_m.Edges.namedMessages = appendNamed(_m.Edges.namedMessages, name, edges...)
+	if _m.Edges.named == nil {
+		_m.Edges.named = &namedConversation{}
+	}
+	n := _m.Edges.named
+	n.Messages = appendNamed(n.Messages, name, edges...)
 }
 
 // NamedMemberships returns the Memberships named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *Conversation) NamedMemberships(name string) ([]*Participant, error) {
-	if nodes, ok := findNamed(_m.Edges.namedMemberships, name); ok {
-		return nodes, nil
+	if n := _m.Edges.named; n != nil {
+		if nodes, ok := findNamed(n.Memberships, name); ok {
+			return nodes, nil
+		}
 	}
 	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *Conversation) appendNamedMemberships(name string, edges ...*Participant) {
-	_m.Edges.namedMemberships = appendNamed(_m.Edges.namedMemberships, name, edges...)
+	if _m.Edges.named == nil {
+		_m.Edges.named = &namedConversation{}
+	}
+	n := _m.Edges.named
+	n.Memberships = appendNamed(n.Memberships, name, edges...)
 }
 
 // Conversations is a parsable slice of Conversation.

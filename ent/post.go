@@ -73,12 +73,7 @@ type PostEdges struct {
 	// totalCount holds the count of the edges above.
 	totalCount [4]map[string]int
 
-	namedTags     []namedEdge[*Tag]
-	namedComments []namedEdge[*Comment]
-	namedImages   []namedEdge[*Image]
-	namedLikedBy  []namedEdge[*User]
-	namedPostTags []namedEdge[*PostTag]
-	namedLikes    []namedEdge[*Like]
+	named *namedPost
 }
 
 // AuthorOrErr returns the Author value or an error if the edge
@@ -385,82 +380,129 @@ func (_m *Post) String() string {
 	return builder.String()
 }
 
+// namedPost holds the edges of a Post loaded under a name. It is allocated with the
+// first of them: most nodes have none, and carry one pointer instead of a list per edge.
+type namedPost struct {
+	Tags     []namedEdge[*Tag]
+	Comments []namedEdge[*Comment]
+	Images   []namedEdge[*Image]
+	LikedBy  []namedEdge[*User]
+	PostTags []namedEdge[*PostTag]
+	Likes    []namedEdge[*Like]
+}
+
 // NamedTags returns the Tags named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *Post) NamedTags(name string) ([]*Tag, error) {
-	if nodes, ok := findNamed(_m.Edges.namedTags, name); ok {
-		return nodes, nil
+	if n := _m.Edges.named; n != nil {
+		if nodes, ok := findNamed(n.Tags, name); ok {
+			return nodes, nil
+		}
 	}
 	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *Post) appendNamedTags(name string, edges ...*Tag) {
-	_m.Edges.namedTags = appendNamed(_m.Edges.namedTags, name, edges...)
+	if _m.Edges.named == nil {
+		_m.Edges.named = &namedPost{}
+	}
+	n := _m.Edges.named
+	n.Tags = appendNamed(n.Tags, name, edges...)
 }
 
 // NamedComments returns the Comments named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *Post) NamedComments(name string) ([]*Comment, error) {
-	if nodes, ok := findNamed(_m.Edges.namedComments, name); ok {
-		return nodes, nil
+	if n := _m.Edges.named; n != nil {
+		if nodes, ok := findNamed(n.Comments, name); ok {
+			return nodes, nil
+		}
 	}
 	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *Post) appendNamedComments(name string, edges ...*Comment) {
-	_m.Edges.namedComments = appendNamed(_m.Edges.namedComments, name, edges...)
+	if _m.Edges.named == nil {
+		_m.Edges.named = &namedPost{}
+	}
+	n := _m.Edges.named
+	n.Comments = appendNamed(n.Comments, name, edges...)
 }
 
 // NamedImages returns the Images named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *Post) NamedImages(name string) ([]*Image, error) {
-	if nodes, ok := findNamed(_m.Edges.namedImages, name); ok {
-		return nodes, nil
+	if n := _m.Edges.named; n != nil {
+		if nodes, ok := findNamed(n.Images, name); ok {
+			return nodes, nil
+		}
 	}
 	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *Post) appendNamedImages(name string, edges ...*Image) {
-	_m.Edges.namedImages = appendNamed(_m.Edges.namedImages, name, edges...)
+	if _m.Edges.named == nil {
+		_m.Edges.named = &namedPost{}
+	}
+	n := _m.Edges.named
+	n.Images = appendNamed(n.Images, name, edges...)
 }
 
 // NamedLikedBy returns the LikedBy named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *Post) NamedLikedBy(name string) ([]*User, error) {
-	if nodes, ok := findNamed(_m.Edges.namedLikedBy, name); ok {
-		return nodes, nil
+	if n := _m.Edges.named; n != nil {
+		if nodes, ok := findNamed(n.LikedBy, name); ok {
+			return nodes, nil
+		}
 	}
 	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *Post) appendNamedLikedBy(name string, edges ...*User) {
-	_m.Edges.namedLikedBy = appendNamed(_m.Edges.namedLikedBy, name, edges...)
+	if _m.Edges.named == nil {
+		_m.Edges.named = &namedPost{}
+	}
+	n := _m.Edges.named
+	n.LikedBy = appendNamed(n.LikedBy, name, edges...)
 }
 
 // NamedPostTags returns the PostTags named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *Post) NamedPostTags(name string) ([]*PostTag, error) {
-	if nodes, ok := findNamed(_m.Edges.namedPostTags, name); ok {
-		return nodes, nil
+	if n := _m.Edges.named; n != nil {
+		if nodes, ok := findNamed(n.PostTags, name); ok {
+			return nodes, nil
+		}
 	}
 	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *Post) appendNamedPostTags(name string, edges ...*PostTag) {
-	_m.Edges.namedPostTags = appendNamed(_m.Edges.namedPostTags, name, edges...)
+	if _m.Edges.named == nil {
+		_m.Edges.named = &namedPost{}
+	}
+	n := _m.Edges.named
+	n.PostTags = appendNamed(n.PostTags, name, edges...)
 }
 
 // NamedLikes returns the Likes named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *Post) NamedLikes(name string) ([]*Like, error) {
-	if nodes, ok := findNamed(_m.Edges.namedLikes, name); ok {
-		return nodes, nil
+	if n := _m.Edges.named; n != nil {
+		if nodes, ok := findNamed(n.Likes, name); ok {
+			return nodes, nil
+		}
 	}
 	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *Post) appendNamedLikes(name string, edges ...*Like) {
-	_m.Edges.namedLikes = appendNamed(_m.Edges.namedLikes, name, edges...)
+	if _m.Edges.named == nil {
+		_m.Edges.named = &namedPost{}
+	}
+	n := _m.Edges.named
+	n.Likes = appendNamed(n.Likes, name, edges...)
 }
 
 // Posts is a parsable slice of Post.

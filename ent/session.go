@@ -46,7 +46,7 @@ type SessionEdges struct {
 	// type was loaded (or requested) in eager-loading or not.
 	loadedTypes [2]bool
 
-	namedRefreshTokens []namedEdge[*RefreshToken]
+	named *namedSession
 }
 
 // UserOrErr returns the User value or an error if the edge
@@ -207,17 +207,29 @@ func (_m *Session) String() string {
 	return builder.String()
 }
 
+// namedSession holds the edges of a Session loaded under a name. It is allocated with the
+// first of them: most nodes have none, and carry one pointer instead of a list per edge.
+type namedSession struct {
+	RefreshTokens []namedEdge[*RefreshToken]
+}
+
 // NamedRefreshTokens returns the RefreshTokens named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *Session) NamedRefreshTokens(name string) ([]*RefreshToken, error) {
-	if nodes, ok := findNamed(_m.Edges.namedRefreshTokens, name); ok {
-		return nodes, nil
+	if n := _m.Edges.named; n != nil {
+		if nodes, ok := findNamed(n.RefreshTokens, name); ok {
+			return nodes, nil
+		}
 	}
 	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *Session) appendNamedRefreshTokens(name string, edges ...*RefreshToken) {
-	_m.Edges.namedRefreshTokens = appendNamed(_m.Edges.namedRefreshTokens, name, edges...)
+	if _m.Edges.named == nil {
+		_m.Edges.named = &namedSession{}
+	}
+	n := _m.Edges.named
+	n.RefreshTokens = appendNamed(n.RefreshTokens, name, edges...)
 }
 
 // Sessions is a parsable slice of Session.

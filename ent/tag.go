@@ -39,8 +39,7 @@ type TagEdges struct {
 	// totalCount holds the count of the edges above.
 	totalCount [1]map[string]int
 
-	namedPosts    []namedEdge[*Post]
-	namedPostTags []namedEdge[*PostTag]
+	named *namedTag
 }
 
 // PostsOrErr returns the Posts value or an error if the edge
@@ -160,30 +159,49 @@ func (_m *Tag) String() string {
 	return builder.String()
 }
 
+// namedTag holds the edges of a Tag loaded under a name. It is allocated with the
+// first of them: most nodes have none, and carry one pointer instead of a list per edge.
+type namedTag struct {
+	Posts    []namedEdge[*Post]
+	PostTags []namedEdge[*PostTag]
+}
+
 // NamedPosts returns the Posts named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *Tag) NamedPosts(name string) ([]*Post, error) {
-	if nodes, ok := findNamed(_m.Edges.namedPosts, name); ok {
-		return nodes, nil
+	if n := _m.Edges.named; n != nil {
+		if nodes, ok := findNamed(n.Posts, name); ok {
+			return nodes, nil
+		}
 	}
 	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *Tag) appendNamedPosts(name string, edges ...*Post) {
-	_m.Edges.namedPosts = appendNamed(_m.Edges.namedPosts, name, edges...)
+	if _m.Edges.named == nil {
+		_m.Edges.named = &namedTag{}
+	}
+	n := _m.Edges.named
+	n.Posts = appendNamed(n.Posts, name, edges...)
 }
 
 // NamedPostTags returns the PostTags named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *Tag) NamedPostTags(name string) ([]*PostTag, error) {
-	if nodes, ok := findNamed(_m.Edges.namedPostTags, name); ok {
-		return nodes, nil
+	if n := _m.Edges.named; n != nil {
+		if nodes, ok := findNamed(n.PostTags, name); ok {
+			return nodes, nil
+		}
 	}
 	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *Tag) appendNamedPostTags(name string, edges ...*PostTag) {
-	_m.Edges.namedPostTags = appendNamed(_m.Edges.namedPostTags, name, edges...)
+	if _m.Edges.named == nil {
+		_m.Edges.named = &namedTag{}
+	}
+	n := _m.Edges.named
+	n.PostTags = appendNamed(n.PostTags, name, edges...)
 }
 
 // Tags is a parsable slice of Tag.

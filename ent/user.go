@@ -100,20 +100,7 @@ type UserEdges struct {
 	// totalCount holds the count of the edges above.
 	totalCount [3]map[string]int
 
-	namedImages        []namedEdge[*Image]
-	namedPosts         []namedEdge[*Post]
-	namedComments      []namedEdge[*Comment]
-	namedFollowing     []namedEdge[*User]
-	namedFollowers     []namedEdge[*User]
-	namedSessions      []namedEdge[*Session]
-	namedAccountTokens []namedEdge[*AccountToken]
-	namedIdentities    []namedEdge[*Identity]
-	namedConversations []namedEdge[*Conversation]
-	namedLikedPosts    []namedEdge[*Post]
-	namedMemberships   []namedEdge[*Membership]
-	namedMembers       []namedEdge[*Membership]
-	namedFollows       []namedEdge[*Follow]
-	namedLikes         []namedEdge[*Like]
+	named *namedUser
 }
 
 // ImagesOrErr returns the Images value or an error if the edge
@@ -584,186 +571,289 @@ func (_m *User) String() string {
 	return builder.String()
 }
 
+// namedUser holds the edges of a User loaded under a name. It is allocated with the
+// first of them: most nodes have none, and carry one pointer instead of a list per edge.
+type namedUser struct {
+	Images        []namedEdge[*Image]
+	Posts         []namedEdge[*Post]
+	Comments      []namedEdge[*Comment]
+	Following     []namedEdge[*User]
+	Followers     []namedEdge[*User]
+	Sessions      []namedEdge[*Session]
+	AccountTokens []namedEdge[*AccountToken]
+	Identities    []namedEdge[*Identity]
+	Conversations []namedEdge[*Conversation]
+	LikedPosts    []namedEdge[*Post]
+	Memberships   []namedEdge[*Membership]
+	Members       []namedEdge[*Membership]
+	Follows       []namedEdge[*Follow]
+	Likes         []namedEdge[*Like]
+}
+
 // NamedImages returns the Images named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *User) NamedImages(name string) ([]*Image, error) {
-	if nodes, ok := findNamed(_m.Edges.namedImages, name); ok {
-		return nodes, nil
+	if n := _m.Edges.named; n != nil {
+		if nodes, ok := findNamed(n.Images, name); ok {
+			return nodes, nil
+		}
 	}
 	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *User) appendNamedImages(name string, edges ...*Image) {
-	_m.Edges.namedImages = appendNamed(_m.Edges.namedImages, name, edges...)
+	if _m.Edges.named == nil {
+		_m.Edges.named = &namedUser{}
+	}
+	n := _m.Edges.named
+	n.Images = appendNamed(n.Images, name, edges...)
 }
 
 // NamedPosts returns the Posts named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *User) NamedPosts(name string) ([]*Post, error) {
-	if nodes, ok := findNamed(_m.Edges.namedPosts, name); ok {
-		return nodes, nil
+	if n := _m.Edges.named; n != nil {
+		if nodes, ok := findNamed(n.Posts, name); ok {
+			return nodes, nil
+		}
 	}
 	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *User) appendNamedPosts(name string, edges ...*Post) {
-	_m.Edges.namedPosts = appendNamed(_m.Edges.namedPosts, name, edges...)
+	if _m.Edges.named == nil {
+		_m.Edges.named = &namedUser{}
+	}
+	n := _m.Edges.named
+	n.Posts = appendNamed(n.Posts, name, edges...)
 }
 
 // NamedComments returns the Comments named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *User) NamedComments(name string) ([]*Comment, error) {
-	if nodes, ok := findNamed(_m.Edges.namedComments, name); ok {
-		return nodes, nil
+	if n := _m.Edges.named; n != nil {
+		if nodes, ok := findNamed(n.Comments, name); ok {
+			return nodes, nil
+		}
 	}
 	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *User) appendNamedComments(name string, edges ...*Comment) {
-	_m.Edges.namedComments = appendNamed(_m.Edges.namedComments, name, edges...)
+	if _m.Edges.named == nil {
+		_m.Edges.named = &namedUser{}
+	}
+	n := _m.Edges.named
+	n.Comments = appendNamed(n.Comments, name, edges...)
 }
 
 // NamedFollowing returns the Following named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *User) NamedFollowing(name string) ([]*User, error) {
-	if nodes, ok := findNamed(_m.Edges.namedFollowing, name); ok {
-		return nodes, nil
+	if n := _m.Edges.named; n != nil {
+		if nodes, ok := findNamed(n.Following, name); ok {
+			return nodes, nil
+		}
 	}
 	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *User) appendNamedFollowing(name string, edges ...*User) {
-	_m.Edges.namedFollowing = appendNamed(_m.Edges.namedFollowing, name, edges...)
+	if _m.Edges.named == nil {
+		_m.Edges.named = &namedUser{}
+	}
+	n := _m.Edges.named
+	n.Following = appendNamed(n.Following, name, edges...)
 }
 
 // NamedFollowers returns the Followers named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *User) NamedFollowers(name string) ([]*User, error) {
-	if nodes, ok := findNamed(_m.Edges.namedFollowers, name); ok {
-		return nodes, nil
+	if n := _m.Edges.named; n != nil {
+		if nodes, ok := findNamed(n.Followers, name); ok {
+			return nodes, nil
+		}
 	}
 	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *User) appendNamedFollowers(name string, edges ...*User) {
-	_m.Edges.namedFollowers = appendNamed(_m.Edges.namedFollowers, name, edges...)
+	if _m.Edges.named == nil {
+		_m.Edges.named = &namedUser{}
+	}
+	n := _m.Edges.named
+	n.Followers = appendNamed(n.Followers, name, edges...)
 }
 
 // NamedSessions returns the Sessions named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *User) NamedSessions(name string) ([]*Session, error) {
-	if nodes, ok := findNamed(_m.Edges.namedSessions, name); ok {
-		return nodes, nil
+	if n := _m.Edges.named; n != nil {
+		if nodes, ok := findNamed(n.Sessions, name); ok {
+			return nodes, nil
+		}
 	}
 	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *User) appendNamedSessions(name string, edges ...*Session) {
-	_m.Edges.namedSessions = appendNamed(_m.Edges.namedSessions, name, edges...)
+	if _m.Edges.named == nil {
+		_m.Edges.named = &namedUser{}
+	}
+	n := _m.Edges.named
+	n.Sessions = appendNamed(n.Sessions, name, edges...)
 }
 
 // NamedAccountTokens returns the AccountTokens named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *User) NamedAccountTokens(name string) ([]*AccountToken, error) {
-	if nodes, ok := findNamed(_m.Edges.namedAccountTokens, name); ok {
-		return nodes, nil
+	if n := _m.Edges.named; n != nil {
+		if nodes, ok := findNamed(n.AccountTokens, name); ok {
+			return nodes, nil
+		}
 	}
 	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *User) appendNamedAccountTokens(name string, edges ...*AccountToken) {
-	_m.Edges.namedAccountTokens = appendNamed(_m.Edges.namedAccountTokens, name, edges...)
+	if _m.Edges.named == nil {
+		_m.Edges.named = &namedUser{}
+	}
+	n := _m.Edges.named
+	n.AccountTokens = appendNamed(n.AccountTokens, name, edges...)
 }
 
 // NamedIdentities returns the Identities named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *User) NamedIdentities(name string) ([]*Identity, error) {
-	if nodes, ok := findNamed(_m.Edges.namedIdentities, name); ok {
-		return nodes, nil
+	if n := _m.Edges.named; n != nil {
+		if nodes, ok := findNamed(n.Identities, name); ok {
+			return nodes, nil
+		}
 	}
 	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *User) appendNamedIdentities(name string, edges ...*Identity) {
-	_m.Edges.namedIdentities = appendNamed(_m.Edges.namedIdentities, name, edges...)
+	if _m.Edges.named == nil {
+		_m.Edges.named = &namedUser{}
+	}
+	n := _m.Edges.named
+	n.Identities = appendNamed(n.Identities, name, edges...)
 }
 
 // NamedConversations returns the Conversations named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *User) NamedConversations(name string) ([]*Conversation, error) {
-	if nodes, ok := findNamed(_m.Edges.namedConversations, name); ok {
-		return nodes, nil
+	if n := _m.Edges.named; n != nil {
+		if nodes, ok := findNamed(n.Conversations, name); ok {
+			return nodes, nil
+		}
 	}
 	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *User) appendNamedConversations(name string, edges ...*Conversation) {
-	_m.Edges.namedConversations = appendNamed(_m.Edges.namedConversations, name, edges...)
+	if _m.Edges.named == nil {
+		_m.Edges.named = &namedUser{}
+	}
+	n := _m.Edges.named
+	n.Conversations = appendNamed(n.Conversations, name, edges...)
 }
 
 // NamedLikedPosts returns the LikedPosts named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *User) NamedLikedPosts(name string) ([]*Post, error) {
-	if nodes, ok := findNamed(_m.Edges.namedLikedPosts, name); ok {
-		return nodes, nil
+	if n := _m.Edges.named; n != nil {
+		if nodes, ok := findNamed(n.LikedPosts, name); ok {
+			return nodes, nil
+		}
 	}
 	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *User) appendNamedLikedPosts(name string, edges ...*Post) {
-	_m.Edges.namedLikedPosts = appendNamed(_m.Edges.namedLikedPosts, name, edges...)
+	if _m.Edges.named == nil {
+		_m.Edges.named = &namedUser{}
+	}
+	n := _m.Edges.named
+	n.LikedPosts = appendNamed(n.LikedPosts, name, edges...)
 }
 
 // NamedMemberships returns the Memberships named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *User) NamedMemberships(name string) ([]*Membership, error) {
-	if nodes, ok := findNamed(_m.Edges.namedMemberships, name); ok {
-		return nodes, nil
+	if n := _m.Edges.named; n != nil {
+		if nodes, ok := findNamed(n.Memberships, name); ok {
+			return nodes, nil
+		}
 	}
 	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *User) appendNamedMemberships(name string, edges ...*Membership) {
-	_m.Edges.namedMemberships = appendNamed(_m.Edges.namedMemberships, name, edges...)
+	if _m.Edges.named == nil {
+		_m.Edges.named = &namedUser{}
+	}
+	n := _m.Edges.named
+	n.Memberships = appendNamed(n.Memberships, name, edges...)
 }
 
 // NamedMembers returns the Members named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *User) NamedMembers(name string) ([]*Membership, error) {
-	if nodes, ok := findNamed(_m.Edges.namedMembers, name); ok {
-		return nodes, nil
+	if n := _m.Edges.named; n != nil {
+		if nodes, ok := findNamed(n.Members, name); ok {
+			return nodes, nil
+		}
 	}
 	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *User) appendNamedMembers(name string, edges ...*Membership) {
-	_m.Edges.namedMembers = appendNamed(_m.Edges.namedMembers, name, edges...)
+	if _m.Edges.named == nil {
+		_m.Edges.named = &namedUser{}
+	}
+	n := _m.Edges.named
+	n.Members = appendNamed(n.Members, name, edges...)
 }
 
 // NamedFollows returns the Follows named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *User) NamedFollows(name string) ([]*Follow, error) {
-	if nodes, ok := findNamed(_m.Edges.namedFollows, name); ok {
-		return nodes, nil
+	if n := _m.Edges.named; n != nil {
+		if nodes, ok := findNamed(n.Follows, name); ok {
+			return nodes, nil
+		}
 	}
 	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *User) appendNamedFollows(name string, edges ...*Follow) {
-	_m.Edges.namedFollows = appendNamed(_m.Edges.namedFollows, name, edges...)
+	if _m.Edges.named == nil {
+		_m.Edges.named = &namedUser{}
+	}
+	n := _m.Edges.named
+	n.Follows = appendNamed(n.Follows, name, edges...)
 }
 
 // NamedLikes returns the Likes named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *User) NamedLikes(name string) ([]*Like, error) {
-	if nodes, ok := findNamed(_m.Edges.namedLikes, name); ok {
-		return nodes, nil
+	if n := _m.Edges.named; n != nil {
+		if nodes, ok := findNamed(n.Likes, name); ok {
+			return nodes, nil
+		}
 	}
 	return nil, &NotLoadedError{edge: name}
 }
 
 func (_m *User) appendNamedLikes(name string, edges ...*Like) {
-	_m.Edges.namedLikes = appendNamed(_m.Edges.namedLikes, name, edges...)
+	if _m.Edges.named == nil {
+		_m.Edges.named = &namedUser{}
+	}
+	n := _m.Edges.named
+	n.Likes = appendNamed(n.Likes, name, edges...)
 }
 
 // Users is a parsable slice of User.
