@@ -108,9 +108,13 @@ func (d countingDriver) show(ctx context.Context, query string, args any) {
 }
 
 func (d countingDriver) Tx(ctx context.Context) (dialect.Tx, error) {
-	tx, err := d.Driver.Tx(ctx)
+	sc := newStatementContext(ctx)
+	tx, err := d.Driver.Tx(sc)
+	if err != nil {
+		sc.done()
+	}
 	keepSQLTx(ctx, tx)
-	return countingTx{tx, dbSystem(d.Dialect()), d}, err
+	return countingTx{tx, dbSystem(d.Dialect()), d, sc}, err
 }
 
 // keepSQLTx hands the *sql.Tx under tx to InTx, when it asked for it (SQLTx).
@@ -126,17 +130,34 @@ func keepSQLTx(ctx context.Context, tx dialect.Tx) {
 
 // BeginTx keeps transaction options (ent calls it when the driver has it).
 func (d countingDriver) BeginTx(ctx context.Context, opts *sql.TxOptions) (dialect.Tx, error) {
+	sc := newStatementContext(ctx)
 	tx, err := d.Driver.(interface {
 		BeginTx(context.Context, *sql.TxOptions) (dialect.Tx, error)
-	}).BeginTx(ctx, opts)
+	}).BeginTx(sc, opts)
+	if err != nil {
+		sc.done()
+	}
 	keepSQLTx(ctx, tx)
-	return countingTx{tx, dbSystem(d.Dialect()), d}, err
+	return countingTx{tx, dbSystem(d.Dialect()), d, sc}, err
 }
 
+// countingTx is a transaction begun with ctx, which it forgets when it ends (statementContext):
+// the connection's last statement is its COMMIT or ROLLBACK, which run with that context.
 type countingTx struct {
 	dialect.Tx
 	system string
 	drv    countingDriver
+	ctx    *statementContext
+}
+
+func (t countingTx) Commit() error {
+	defer t.ctx.done()
+	return t.Tx.Commit()
+}
+
+func (t countingTx) Rollback() error {
+	defer t.ctx.done()
+	return t.Tx.Rollback()
 }
 
 func (t countingTx) Exec(ctx context.Context, query string, args, v any) error {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"sync"
+	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/jackc/pgx/v5"
@@ -33,7 +35,9 @@ func (d pgxDriver) Exec(ctx context.Context, query string, args, v any) error {
 	if err != nil {
 		return err
 	}
-	tag, err := d.pool.Exec(ctx, query, argv...)
+	sc := newStatementContext(ctx)
+	tag, err := d.pool.Exec(sc, query, argv...)
+	sc.done()
 	if err != nil {
 		return err
 	}
@@ -56,22 +60,88 @@ func (d pgxDriver) Query(ctx context.Context, query string, args, v any) error {
 	if err != nil {
 		return err
 	}
-	rows, err := d.pool.Query(ctx, query, argv...)
+	sc := newStatementContext(ctx)
+	rows, err := d.pool.Query(sc, query, argv...)
 	if err != nil {
+		sc.done()
 		return err
 	}
 	// The columns are copied first: when Next finds no row, pgxpool releases the connection,
 	// whose field descriptions are then the next statement's. The first row is read here, as
 	// database/sql's pgx driver does, so that the statement's error (a bad argument, a timeout)
 	// is the query's, not found later by rows.Err.
-	r := &pgxRows{rows: rows, types: rows.Conn().TypeMap(), fields: slices.Clone(rows.FieldDescriptions()), first: true}
+	r := &pgxRows{rows: rows, ctx: sc, types: rows.Conn().TypeMap(), fields: slices.Clone(rows.FieldDescriptions()), first: true}
 	r.more = rows.Next()
 	if err := rows.Err(); err != nil {
-		rows.Close()
+		r.Close()
 		return err
 	}
 	*vr = entsql.Rows{ColumnScanner: r}
 	return nil
+}
+
+// statementContext is the context a statement runs with: its caller's until the statement is
+// done, then only the caller's cancellation. pgx keeps a connection's last statement's context
+// (in pgconn's ResultReader) until the connection's next statement, and a request's context leads,
+// through its field contexts and loaders, to all the request loaded: each connection idle in the
+// pool kept one request's results alive (after the posts page's load, 1.5 of the 5.3 MB live heap).
+type statementContext struct {
+	// What never changes, as context.Context requires: a goroutine pgx or its pool left behind
+	// (a connection still being opened for a cancelled statement) may wait on it after the end.
+	cancelled   <-chan struct{}
+	deadline    time.Time
+	hasDeadline bool
+
+	mu  sync.Mutex
+	ctx context.Context // the caller's; nil once the statement is done
+	err error           // its Err, once done
+}
+
+func newStatementContext(ctx context.Context) *statementContext {
+	c := &statementContext{ctx: ctx, cancelled: ctx.Done()}
+	c.deadline, c.hasDeadline = ctx.Deadline()
+	return c
+}
+
+// done forgets the caller's context once pgx is done with the statement: its rows closed, its
+// result read, its transaction ended.
+func (c *statementContext) done() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ctx != nil {
+		c.err, c.ctx = c.ctx.Err(), nil
+	}
+}
+
+func (c *statementContext) Deadline() (time.Time, bool) { return c.deadline, c.hasDeadline }
+func (c *statementContext) Done() <-chan struct{}       { return c.cancelled }
+
+func (c *statementContext) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ctx != nil {
+		return c.ctx.Err()
+	}
+	if c.err == nil && c.cancelled != nil {
+		select {
+		case <-c.cancelled: // cancelled after the statement
+			c.err = context.Canceled
+		default:
+		}
+	}
+	return c.err
+}
+
+// Value is the caller's while the statement runs: context.AfterFunc (pgx's cancellation) finds
+// the caller's cancellation through it, and waits on it without a goroutine of its own.
+func (c *statementContext) Value(key any) any {
+	c.mu.Lock()
+	ctx := c.ctx
+	c.mu.Unlock()
+	if ctx == nil {
+		return nil
+	}
+	return ctx.Value(key)
 }
 
 // argList is a statement's arguments as ent gives them.
@@ -94,6 +164,7 @@ func (rowsAffected) LastInsertId() (int64, error) {
 // pgxRows are pgx's rows as ent reads them (entsql.ColumnScanner).
 type pgxRows struct {
 	rows        pgx.Rows
+	ctx         *statementContext
 	types       *pgtype.Map
 	fields      []pgconn.FieldDescription
 	first, more bool // the first row, read by Query
@@ -111,6 +182,7 @@ func (r *pgxRows) Next() bool {
 
 func (r *pgxRows) Close() error {
 	r.rows.Close()
+	r.ctx.done()
 	return r.rows.Err()
 }
 

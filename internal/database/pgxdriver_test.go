@@ -3,10 +3,12 @@ package database_test
 import (
 	"bytes"
 	"context"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
 
+	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 
 	"github.com/agora/agora/ent"
@@ -117,3 +119,56 @@ func TestPgxRowsKeepTheirColumns(t *testing.T) {
 		t.Error("SELECT 1 / 0 was queried without an error")
 	}
 }
+
+// TestStatementsForgetTheirContext: a connection back in the pool keeps nothing of the request
+// its last statement (a read, a write, a transaction's COMMIT) ran for. pgx keeps that statement's context in the connection until the
+// next statement, and a request's context leads to everything it loaded. Cancelling the context
+// still stops a running statement.
+func TestStatementsForgetTheirContext(t *testing.T) {
+	db := testenv.OpenDatabase(t, dialect.Postgres)
+
+	forgets := func(name string, statement func(context.Context) error) {
+		t.Helper()
+		collected := make(chan struct{}, 1)
+		func() {
+			results := new([1 << 16]byte) // what a request's context leads to
+			runtime.AddCleanup(results, func(c chan struct{}) { c <- struct{}{} }, collected)
+			if err := statement(context.WithValue(system, resultsKey{}, results)); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+		}()
+		for range 20 {
+			runtime.GC()
+			select {
+			case <-collected:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		t.Errorf("the %s's context is still kept after the statement", name)
+	}
+	forgets("read", func(ctx context.Context) error {
+		_, err := db.Client.User.Query().All(ctx)
+		return err
+	})
+	forgets("write", func(ctx context.Context) error {
+		_, err := db.Client.User.Update().Where(user.Username("nobody")).SetBio("").Save(ctx)
+		return err
+	})
+	forgets("transaction", func(ctx context.Context) error {
+		return database.InTx(ctx, db.Client, func(ctx context.Context, tx *ent.Tx) error {
+			_, err := tx.User.Update().Where(user.Username("nobody")).SetBio("").Save(ctx)
+			return err
+		})
+	})
+
+	ctx, cancel := context.WithTimeout(system, 100*time.Millisecond)
+	defer cancel()
+	rows, err := database.QueryPgx(ctx, db, "SELECT pg_sleep(5)")
+	if err == nil {
+		rows.Close()
+		t.Error("a statement ran to its end past its context's deadline")
+	}
+}
+
+type resultsKey struct{}
