@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -138,5 +139,57 @@ func TestPassword(t *testing.T) {
 	}
 	if _, err := CheckPassword("$2a$10$bcrypt", "x"); err == nil {
 		t.Fatal("malformed hash accepted")
+	}
+}
+
+// TestVerifiedTokens: a token Verify accepted once is remembered only for as long as it verifies,
+// and only under its exact text.
+func TestVerifiedTokens(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	tokens := NewTokens(secret, nil, "agora", 15*time.Minute)
+	tokens.now = func() time.Time { return now }
+	tok, _, err := tokens.Issue(42, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(d time.Duration) error {
+		tokens.now = func() time.Time { return now.Add(d) }
+		id, sid, err := tokens.Verify(tok)
+		if err == nil && (id != 42 || sid != 7) {
+			t.Errorf("at %v: user %d, session %d", d, id, sid)
+		}
+		return err
+	}
+	if err := at(0); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := tokens.verified.get(tok); !ok {
+		t.Fatal("a verified token is not remembered")
+	}
+	for _, tc := range []struct {
+		at time.Duration
+		ok bool
+	}{
+		{time.Minute, true},
+		{15*time.Minute + 20*time.Second, true}, // within the clock skew after expiry
+		{16 * time.Minute, false},
+		{-time.Minute, false}, // before its nbf
+		{0, true},
+	} {
+		if err := at(tc.at); (err == nil) != tc.ok {
+			t.Errorf("remembered token at %v: verified %v, want %v", tc.at, err == nil, tc.ok)
+		}
+	}
+
+	// The same claims under another signature are not the remembered token.
+	parts := strings.Split(tok, ".")
+	sig := []byte(parts[2])
+	sig[0] ^= 1
+	if _, _, err := tokens.Verify(parts[0] + "." + parts[1] + "." + string(sig)); err == nil {
+		t.Error("a token with an altered signature verified")
+	}
+	if len(tokens.verified.m) != 1 {
+		t.Errorf("%d tokens remembered, want 1", len(tokens.verified.m))
 	}
 }
