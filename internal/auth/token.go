@@ -7,10 +7,10 @@ import (
 	"errors"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	lru "github.com/hashicorp/golang-lru/v2"
 )
 
 // Tokens issues and verifies signed access tokens (JWT, HS256). Tokens are signed with the current
@@ -22,7 +22,7 @@ type Tokens struct {
 	ttl    time.Duration
 	now    func() time.Time
 
-	verified verifiedTokens
+	verified *lru.Cache[string, verifiedToken] // see verifiedToken
 }
 
 // Audience of Agora's access tokens: a token minted for another service is refused.
@@ -34,7 +34,9 @@ const clockSkew = 30 * time.Second
 // NewTokens returns a Tokens signing with secret and still accepting tokens signed with any of
 // previous; tokens live for ttl.
 func NewTokens(secret []byte, previous [][]byte, issuer string, ttl time.Duration) *Tokens {
-	t := &Tokens{keyID: keyID(secret), keys: map[string][]byte{}, issuer: issuer, ttl: ttl, now: time.Now}
+	verified, _ := lru.New[string, verifiedToken](maxVerified) // the size is positive
+	t := &Tokens{keyID: keyID(secret), keys: map[string][]byte{}, issuer: issuer, ttl: ttl, now: time.Now,
+		verified: verified}
 	for _, k := range append(previous, secret) {
 		t.keys[keyID(k)] = k
 	}
@@ -109,7 +111,7 @@ var ErrInvalidToken = errors.New("invalid or expired access token")
 // and session.
 func (t *Tokens) Verify(token string) (userID, sessionID int, err error) {
 	now := t.now()
-	if v, ok := t.verified.get(token); ok && !now.Before(v.from) && now.Before(v.until) {
+	if v, ok := t.verified.Get(token); ok && !now.Before(v.from) && now.Before(v.until) {
 		return v.userID, v.sessionID, nil
 	}
 	var c claims
@@ -141,47 +143,19 @@ func (t *Tokens) Verify(token string) (userID, sessionID int, err error) {
 	if c.NotBefore != nil && c.NotBefore.After(from) {
 		from = c.NotBefore.Time
 	}
-	t.verified.put(token, verifiedToken{userID: id, sessionID: c.SessionID,
+	t.verified.Add(strings.Clone(token), verifiedToken{userID: id, sessionID: c.SessionID,
 		from: from.Add(-clockSkew), until: c.ExpiresAt.Add(clockSkew)})
 	return id, c.SessionID, nil
 }
 
-// verifiedTokens remembers the tokens Verify accepted, under their whole text (signature
-// included), with when they verify: a client sends the same token with each request until it
-// expires, and parsing and checking it again was 3% of the CPU of an authenticated posts page.
-// The keys cannot change under it: they are the Tokens' own. A token that did not verify is not
-// remembered.
-type verifiedTokens struct {
-	mu sync.Mutex
-	m  map[string]verifiedToken
-}
-
+// verifiedToken is a token Verify accepted, remembered under its whole text (signature included)
+// with when it verifies: a client sends the same token with each request until it expires, and
+// parsing and checking it again was 3% of the CPU of a signed-in posts page. The keys cannot change
+// under it: they are the Tokens' own. A token that did not verify is not remembered.
 type verifiedToken struct {
 	userID, sessionID int
 	from, until       time.Time
 }
 
-// maxVerified bounds the tokens remembered, about 1.5 MB at most.
+// maxVerified bounds the tokens remembered (the least recently used go first), about 1.5 MB.
 const maxVerified = 4096
-
-func (v *verifiedTokens) get(token string) (verifiedToken, bool) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	t, ok := v.m[token]
-	return t, ok
-}
-
-func (v *verifiedTokens) put(token string, t verifiedToken) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.m == nil {
-		v.m = make(map[string]verifiedToken)
-	}
-	if len(v.m) >= maxVerified {
-		for k := range v.m { // any one: map order is unspecified
-			delete(v.m, k)
-			break
-		}
-	}
-	v.m[strings.Clone(token)] = t
-}

@@ -164,7 +164,7 @@ func TestVerifiedTokens(t *testing.T) {
 	if err := at(0); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := tokens.verified.get(tok); !ok {
+	if _, ok := tokens.verified.Peek(tok); !ok {
 		t.Fatal("a verified token is not remembered")
 	}
 	for _, tc := range []struct {
@@ -189,7 +189,7 @@ func TestVerifiedTokens(t *testing.T) {
 	if _, _, err := tokens.Verify(parts[0] + "." + parts[1] + "." + string(sig)); err == nil {
 		t.Error("a token with an altered signature verified")
 	}
-	if len(tokens.verified.m) != 1 {
-		t.Errorf("%d tokens remembered, want 1", len(tokens.verified.m))
+	if n := tokens.verified.Len(); n != 1 {
+		t.Errorf("%d tokens remembered, want 1", n)
 	}
 }
