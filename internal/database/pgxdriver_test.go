@@ -121,9 +121,9 @@ func TestPgxRowsKeepTheirColumns(t *testing.T) {
 }
 
 // TestStatementsForgetTheirContext: a connection back in the pool keeps nothing of the request
-// its last statement (a read, a write, a transaction's COMMIT) ran for. pgx keeps that statement's context in the connection until the
-// next statement, and a request's context leads to everything it loaded. Cancelling the context
-// still stops a running statement.
+// its last statement (a read, a write, a transaction's COMMIT) ran for. pgx keeps that
+// statement's context in the connection until the next statement, and a request's context leads
+// to everything it loaded. Cancelling the context still stops a running statement.
 func TestStatementsForgetTheirContext(t *testing.T) {
 	db := testenv.OpenDatabase(t, dialect.Postgres)
 
