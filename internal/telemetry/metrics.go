@@ -258,9 +258,12 @@ func (m *Metrics) HTTPObserver(routes []string) func(r *http.Request, status int
 	}
 }
 
-// Handler serves the metrics in the Prometheus text format.
+// Handler serves the metrics in the Prometheus text format, uncompressed: the page is about
+// 20 kB, and compressing it took a gzip writer of about 1.5 MB that the process then held between
+// scrapes (a Prometheus scrape asks for gzip). On Agora's main address, Compress still compresses
+// it for a client that asks.
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg, DisableCompression: true})
 }
 
 // bounded hands out label values: the first max distinct values as they are, "other" after that.

@@ -1,6 +1,8 @@
 package telemetry
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -58,5 +60,19 @@ func TestOperationNamesBounded(t *testing.T) {
 	errs := series(t, m, "agora_graphql_errors_total")
 	if len(errs) != 2 || errs["BAD_USER_INPUT"].GetCounter().GetValue() != 1 {
 		t.Errorf("errors: %v", errs)
+	}
+}
+
+// TestMetricsUncompressed: the metrics page is sent as it is, even to a scraper that asks for gzip.
+func TestMetricsUncompressed(t *testing.T) {
+	m := New()
+	m.Operation("Op", "query", nil, time.Millisecond)
+	r := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	r.Header.Set("Accept-Encoding", "gzip")
+	w := httptest.NewRecorder()
+	m.Handler().ServeHTTP(w, r)
+	if w.Code != http.StatusOK || w.Header().Get("Content-Encoding") != "" ||
+		!strings.Contains(w.Body.String(), `agora_graphql_requests_total{operation="Op"`) {
+		t.Errorf("%d, Content-Encoding %q:\n%.300s", w.Code, w.Header().Get("Content-Encoding"), w.Body.String())
 	}
 }
