@@ -183,6 +183,7 @@ type result struct {
 	statements              string
 	hitRatio, redisRatio    string // Agora's cache keys served from the cache; Redis keyspace hits
 	peakMiB                 float64
+	anonMiB, fileMiB        float64 // resident at the end of the run: heap and stacks, and mapped files
 	serverCPU, pgCPU        float64 // CPU milliseconds per request
 	allocs                  float64 // heap allocations per request; < 0: not known
 	busy                    float64 // share of the CPUs other processes used during the run
@@ -313,7 +314,8 @@ func run(ctx context.Context, c config, m manifest) error {
 				r.hitRatio = ratio(hit("hit"), hit("miss")+hit("collapsed"))
 			}
 			results = append(results, r)
-			log.Printf("%s, %s: %.0f req/s", s.name, cache, r.reqPerSec)
+			log.Printf("%s, %s: %.0f req/s; peak RSS %.1f MiB, at the end %.1f MiB of heap and stacks and %.1f of files",
+				s.name, cache, r.reqPerSec, r.peakMiB, r.anonMiB, r.fileMiB)
 		}
 	}
 
@@ -681,7 +683,8 @@ func (c config) measure(ctx context.Context, s scenario, cache string, srv *serv
 	if mallocs0 > 0 {
 		r.allocs = (scrape(srv.metricsURL)["go_memstats_mallocs_total"] - mallocs0) / n
 	}
-	r.peakMiB = peakMiB(pid)
+	r.peakMiB = statusMiB(pid, "VmHWM")
+	r.anonMiB, r.fileMiB = statusMiB(pid, "RssAnon"), statusMiB(pid, "RssFile")
 	// Whatever the machine spent beyond the server, PostgreSQL, Redis and wrk was other work
 	// competing for the CPUs.
 	other := machineCPU() - machine0 - srvCPU - pgCPU - (cpuSeconds(c.redisPID) - redis0) - wrkCPU
@@ -886,11 +889,12 @@ func machineCPU() float64 {
 	return float64(ticks) / ticksPerSecond
 }
 
-// peakMiB is the peak resident memory of a process since it started (VmHWM), from /proc.
-func peakMiB(pid int) float64 {
+// statusMiB is a memory figure of /proc/PID/status in MiB: VmHWM (the peak resident memory since
+// the process started), RssAnon, RssFile.
+func statusMiB(pid int, field string) float64 {
 	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
 			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
 			return kb / 1024
 		}
