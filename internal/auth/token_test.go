@@ -8,11 +8,22 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
+// The tests' key and clock.
+var (
+	testSecret = []byte("0123456789abcdef0123456789abcdef")
+	testNow    = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+)
+
+// tokensAt signs with testSecret, for tokens of 15 minutes, at now.
+func tokensAt(now time.Time) *Tokens {
+	t := NewTokens(testSecret, nil, "agora", 15*time.Minute)
+	t.now = func() time.Time { return now }
+	return t
+}
+
 func TestTokens(t *testing.T) {
-	secret := []byte("0123456789abcdef0123456789abcdef")
-	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	issuer := NewTokens(secret, nil, "agora", 15*time.Minute)
-	issuer.now = func() time.Time { return now }
+	secret, now := testSecret, testNow
+	issuer := tokensAt(now)
 	tok, exp, err := issuer.Issue(42, 7)
 	if err != nil || !exp.Equal(now.Add(15*time.Minute)) {
 		t.Fatalf("Issue: exp %v err %v", exp, err)
@@ -72,10 +83,8 @@ func TestTokens(t *testing.T) {
 // TestTokenIssuedAt: a token issued in the future (beyond the clock skew), or that does not say
 // when it was issued, is refused, however valid otherwise.
 func TestTokenIssuedAt(t *testing.T) {
-	secret := []byte("0123456789abcdef0123456789abcdef")
-	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	tokens := NewTokens(secret, nil, "agora", 15*time.Minute)
-	tokens.now = func() time.Time { return now }
+	secret, now := testSecret, testNow
+	tokens := tokensAt(now)
 	sign := func(iat *jwt.NumericDate) string {
 		tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims{SessionID: 7, RegisteredClaims: jwt.RegisteredClaims{
 			Issuer: "agora", Subject: "42", Audience: jwt.ClaimStrings{Audience}, IssuedAt: iat,
@@ -145,10 +154,8 @@ func TestPassword(t *testing.T) {
 // TestVerifiedTokens: a token Verify accepted once is remembered only for as long as it verifies,
 // and only under its exact text.
 func TestVerifiedTokens(t *testing.T) {
-	secret := []byte("0123456789abcdef0123456789abcdef")
-	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	tokens := NewTokens(secret, nil, "agora", 15*time.Minute)
-	tokens.now = func() time.Time { return now }
+	now := testNow
+	tokens := tokensAt(now)
 	tok, _, err := tokens.Issue(42, 7)
 	if err != nil {
 		t.Fatal(err)
