@@ -143,6 +143,18 @@ func (_q *CommentQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 	return nil
 }
 
+// JoinedComputed returns, per edge the statement joined (joinUnique) for a selection that holds
+// fields resolvers compute, that edge's nodes of v (the query's result): loader.Prefetch queues
+// their loaders, as it does for the nodes of a query of their own.
+func (_q *CommentQuery) JoinedComputed(v Value) []Value {
+	nodes, _ := v.([]*Comment)
+	var edges []Value
+	if q := _q.joinedAuthor; q != nil && q.computed {
+		edges = append(edges, joinedNodes(nodes, func(n *Comment) *User { return n.Edges.Author }))
+	}
+	return edges
+}
+
 // joinAuthor is the modifier that joins the author edge to the statement while
 // field collection reads it so (joinedAuthor).
 func (_q *CommentQuery) joinAuthor(s *sql.Selector) {
@@ -675,6 +687,18 @@ func (_q *MessageQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 	return nil
 }
 
+// JoinedComputed returns, per edge the statement joined (joinUnique) for a selection that holds
+// fields resolvers compute, that edge's nodes of v (the query's result): loader.Prefetch queues
+// their loaders, as it does for the nodes of a query of their own.
+func (_q *MessageQuery) JoinedComputed(v Value) []Value {
+	nodes, _ := v.([]*Message)
+	var edges []Value
+	if q := _q.joinedSender; q != nil && q.computed {
+		edges = append(edges, joinedNodes(nodes, func(n *Message) *User { return n.Edges.Sender }))
+	}
+	return edges
+}
+
 // joinSender is the modifier that joins the sender edge to the statement while
 // field collection reads it so (joinedSender).
 func (_q *MessageQuery) joinSender(s *sql.Selector) {
@@ -890,6 +914,18 @@ func (_q *NotificationQuery) collectField(ctx context.Context, oneNode bool, opC
 		_q.Select(selectedFields...)
 	}
 	return nil
+}
+
+// JoinedComputed returns, per edge the statement joined (joinUnique) for a selection that holds
+// fields resolvers compute, that edge's nodes of v (the query's result): loader.Prefetch queues
+// their loaders, as it does for the nodes of a query of their own.
+func (_q *NotificationQuery) JoinedComputed(v Value) []Value {
+	nodes, _ := v.([]*Notification)
+	var edges []Value
+	if q := _q.joinedActor; q != nil && q.computed {
+		edges = append(edges, joinedNodes(nodes, func(n *Notification) *User { return n.Edges.Actor }))
+	}
+	return edges
 }
 
 // joinActor is the modifier that joins the actor edge to the statement while
@@ -1246,6 +1282,18 @@ func (_q *PostQuery) Computes() bool { return _q.computed }
 // SelectedFields returns the columns the query reads, nil when it reads all of them
 // (loader.Prefetch reads it with Computes).
 func (_q *PostQuery) SelectedFields() []string { return _q.ctx.Fields }
+
+// JoinedComputed returns, per edge the statement joined (joinUnique) for a selection that holds
+// fields resolvers compute, that edge's nodes of v (the query's result): loader.Prefetch queues
+// their loaders, as it does for the nodes of a query of their own.
+func (_q *PostQuery) JoinedComputed(v Value) []Value {
+	nodes, _ := v.([]*Post)
+	var edges []Value
+	if q := _q.joinedAuthor; q != nil && q.computed {
+		edges = append(edges, joinedNodes(nodes, func(n *Post) *User { return n.Edges.Author }))
+	}
+	return edges
+}
 
 // joinAuthor is the modifier that joins the author edge to the statement while
 // field collection reads it so (joinedAuthor).
@@ -2035,9 +2083,10 @@ func (_q *UserQuery) SelectedFields() []string { return _q.ctx.Fields }
 
 // joinable returns the columns a parent's statement reads for this query's nodes by a join
 // (schema.Joined, ent/template/join.tmpl), or false when the selection needs a query of its own:
-// edges below it, or fields resolvers compute.
+// edges below it. Fields resolvers compute are queued by loader.Prefetch from the parent's query
+// (JoinedComputed).
 func (_q *UserQuery) joinable() ([]string, bool) {
-	if _q.computed || len(_q.predicates) > 0 || len(_q.modifiers) > 0 || len(_q.loadTotal) > 0 ||
+	if len(_q.predicates) > 0 || len(_q.modifiers) > 0 || len(_q.loadTotal) > 0 ||
 		_q.withImages != nil || len(_q.withNamedImages) > 0 ||
 		_q.withPosts != nil || len(_q.withNamedPosts) > 0 ||
 		_q.withComments != nil || len(_q.withNamedComments) > 0 ||

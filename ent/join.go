@@ -90,6 +90,18 @@ func onlyJoinedEdges(s *sql.Selector) bool {
 	return only
 }
 
+// joinedNodes returns the distinct nodes of a joined edge of nodes, in their order: joinRows gives
+// the rows of one key one node.
+func joinedNodes[N, E any](nodes []*N, edge func(*N) *E) []*E {
+	var edges []*E
+	for _, n := range nodes {
+		if e := edge(n); e != nil && !slices.Contains(edges, e) {
+			edges = append(edges, e)
+		}
+	}
+	return edges
+}
+
 // joinRows splits each row of a statement that joins an edge (joinUnique) between the columns
 // the spec scans so far (the node's, and those of edges joined before) and the edge's, named
 // edge+"__"+column, whose nodes it appends to rows, one per row: nil where the key had no row,

@@ -18,7 +18,8 @@ import (
 // fetched in one batch, and the field resolvers find their values cached, however late they run.
 //
 // A query field collection read for a selection with no field a resolver computes (no count, no
-// viewer flag) loads nothing for its nodes: see computes.
+// viewer flag) loads nothing for its nodes: see computes. Nodes its statement joined (a post's
+// author) are queued when their own selection computes (joinedComputer).
 //
 // A page of posts that selects the count of their comments' connection (comments { totalCount })
 // has it counted by field collection while the page loads; when the operation also selects
@@ -28,13 +29,15 @@ func Prefetch() ent.Interceptor {
 	return ent.InterceptFunc(func(next ent.Querier) ent.Querier {
 		return ent.QuerierFunc(func(ctx context.Context, q ent.Query) (ent.Value, error) {
 			l := For(ctx)
+			own := computes(q)
+			joined, _ := q.(joinedComputer)
 			// Inside a transaction a write is reading what it is about to change: the request's
 			// loaders must not remember that.
-			if l == nil || ent.TxFromContext(ctx) != nil || !computes(q) {
+			if l == nil || ent.TxFromContext(ctx) != nil || !own && joined == nil {
 				return next.Query(ctx, q)
 			}
 			var counted *commentCounts
-			if _, ok := q.(*ent.PostQuery); ok && l.selects(ctx, "commentCount") {
+			if _, ok := q.(*ent.PostQuery); ok && own && l.selects(ctx, "commentCount") {
 				counted = &commentCounts{}
 				ctx = context.WithValue(ctx, commentCountsKey{}, counted)
 			}
@@ -42,21 +45,40 @@ func Prefetch() ent.Interceptor {
 			if err != nil {
 				return v, err
 			}
-			switch nodes := v.(type) {
-			case []*ent.Post:
-				l.primePosts(ctx, nodes, counted)
-			case []*ent.Tag:
-				l.primeTags(ctx, nodes)
-			case []*ent.User:
-				l.primeUsers(ctx, nodes)
-			case []commentTotal:
-				if c, _ := ctx.Value(commentCountsKey{}).(*commentCounts); c != nil {
-					c.add(nodes)
+			if own {
+				l.prime(ctx, v, counted)
+			}
+			if joined != nil {
+				for _, nodes := range joined.JoinedComputed(v) {
+					l.prime(ctx, nodes, nil)
 				}
 			}
 			return v, err
 		})
 	})
+}
+
+// joinedComputer is a query whose statement may join a unique edge's nodes (a post's or a
+// comment's author): it returns those that were read for a selection with fields resolvers
+// compute (ent/template/collection.tmpl).
+type joinedComputer interface {
+	JoinedComputed(ent.Value) []ent.Value
+}
+
+// prime queues the nodes a query returned on the loaders of the fields the operation selects.
+func (l *Loaders) prime(ctx context.Context, v ent.Value, counted *commentCounts) {
+	switch nodes := v.(type) {
+	case []*ent.Post:
+		l.primePosts(ctx, nodes, counted)
+	case []*ent.Tag:
+		l.primeTags(ctx, nodes)
+	case []*ent.User:
+		l.primeUsers(ctx, nodes)
+	case []commentTotal:
+		if c, _ := ctx.Value(commentCountsKey{}).(*commentCounts); c != nil {
+			c.add(nodes)
+		}
+	}
 }
 
 // computes reports whether the fields selected of q's nodes may need loaders. Field collection
