@@ -27,6 +27,7 @@ type CommentQuery struct {
 	predicates   []predicate.Comment
 	withAuthor   *UserQuery
 	withPost     *PostQuery
+	countInPage  bool
 	joinedAuthor *UserQuery // the author edge's selection, when the statement joins it (joinUnique)
 	loadTotal    []func(context.Context, []*Comment) error
 	modifiers    []func(*sql.Selector)

@@ -30,6 +30,7 @@ type ConversationQuery struct {
 	withParticipants      *UserQuery
 	withMessages          *MessageQuery
 	withMemberships       *ParticipantQuery
+	countInPage           bool
 	loadTotal             []func(context.Context, []*Conversation) error
 	modifiers             []func(*sql.Selector)
 	withNamedParticipants map[string]*UserQuery

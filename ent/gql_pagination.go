@@ -277,9 +277,11 @@ func (_m *CommentQuery) Paginate(
 	empty := (first != nil && *first == 0) || (last != nil && *last == 0)
 	loadItems := hasCollectedField(ctx, edgesField) ||
 		hasCollectedField(ctx, pageInfoField) && (first != nil || last != nil)
+	countInPage := _m.countInPage && hasCollectedField(ctx, totalCountField) && loadItems && !empty &&
+		(first != nil || last != nil) && after == nil && before == nil && !_m.distinct()
 	if hasCollectedField(ctx, totalCountField) || empty && hasCollectedField(ctx, pageInfoField) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
-		if hasPagination || !loadItems {
+		if (hasPagination || !loadItems) && !countInPage {
 			c := _m.Clone()
 			c.ctx.Fields = nil
 			if conn.TotalCount, err = c.Count(ctx); err != nil {
@@ -305,6 +307,9 @@ func (_m *CommentQuery) Paginate(
 		}
 	}
 	_m = pager.applyOrder(_m)
+	if countInPage {
+		_m.modifiers = append(_m.modifiers, countOver)
+	}
 	ctx = setContextOp(ctx, _m.ctx, ent.OpQueryAll)
 	if err := _m.prepareQuery(ctx); err != nil {
 		return nil, err
@@ -312,16 +317,18 @@ func (_m *CommentQuery) Paginate(
 	var more *Comment
 	qr := QuerierFunc(func(ctx context.Context, q Query) (Value, error) {
 		return q.(*CommentQuery).sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
-			if limit < 2 {
-				return
-			}
-			assign, rows := spec.Assign, 0
-			spec.Assign = func(columns []string, values []any) error {
-				if rows++; rows < limit {
-					return assign(columns, values)
+			if limit >= 2 {
+				assign, rows := spec.Assign, 0
+				spec.Assign = func(columns []string, values []any) error {
+					if rows++; rows < limit {
+						return assign(columns, values)
+					}
+					more = &Comment{config: _m.config}
+					return more.assignValues(columns, values)
 				}
-				more = &Comment{config: _m.config}
-				return more.assignValues(columns, values)
+			}
+			if countInPage {
+				countedRows(spec, &conn.TotalCount)
 			}
 		})
 	})
@@ -611,9 +618,11 @@ func (_m *ConversationQuery) Paginate(
 	empty := (first != nil && *first == 0) || (last != nil && *last == 0)
 	loadItems := hasCollectedField(ctx, edgesField) ||
 		hasCollectedField(ctx, pageInfoField) && (first != nil || last != nil)
+	countInPage := _m.countInPage && hasCollectedField(ctx, totalCountField) && loadItems && !empty &&
+		(first != nil || last != nil) && after == nil && before == nil && !_m.distinct()
 	if hasCollectedField(ctx, totalCountField) || empty && hasCollectedField(ctx, pageInfoField) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
-		if hasPagination || !loadItems {
+		if (hasPagination || !loadItems) && !countInPage {
 			c := _m.Clone()
 			c.ctx.Fields = nil
 			if conn.TotalCount, err = c.Count(ctx); err != nil {
@@ -639,6 +648,9 @@ func (_m *ConversationQuery) Paginate(
 		}
 	}
 	_m = pager.applyOrder(_m)
+	if countInPage {
+		_m.modifiers = append(_m.modifiers, countOver)
+	}
 	ctx = setContextOp(ctx, _m.ctx, ent.OpQueryAll)
 	if err := _m.prepareQuery(ctx); err != nil {
 		return nil, err
@@ -646,16 +658,18 @@ func (_m *ConversationQuery) Paginate(
 	var more *Conversation
 	qr := QuerierFunc(func(ctx context.Context, q Query) (Value, error) {
 		return q.(*ConversationQuery).sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
-			if limit < 2 {
-				return
-			}
-			assign, rows := spec.Assign, 0
-			spec.Assign = func(columns []string, values []any) error {
-				if rows++; rows < limit {
-					return assign(columns, values)
+			if limit >= 2 {
+				assign, rows := spec.Assign, 0
+				spec.Assign = func(columns []string, values []any) error {
+					if rows++; rows < limit {
+						return assign(columns, values)
+					}
+					more = &Conversation{config: _m.config}
+					return more.assignValues(columns, values)
 				}
-				more = &Conversation{config: _m.config}
-				return more.assignValues(columns, values)
+			}
+			if countInPage {
+				countedRows(spec, &conn.TotalCount)
 			}
 		})
 	})
@@ -927,9 +941,11 @@ func (_m *ImageQuery) Paginate(
 	empty := (first != nil && *first == 0) || (last != nil && *last == 0)
 	loadItems := hasCollectedField(ctx, edgesField) ||
 		hasCollectedField(ctx, pageInfoField) && (first != nil || last != nil)
+	countInPage := _m.countInPage && hasCollectedField(ctx, totalCountField) && loadItems && !empty &&
+		(first != nil || last != nil) && after == nil && before == nil && !_m.distinct()
 	if hasCollectedField(ctx, totalCountField) || empty && hasCollectedField(ctx, pageInfoField) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
-		if hasPagination || !loadItems {
+		if (hasPagination || !loadItems) && !countInPage {
 			c := _m.Clone()
 			c.ctx.Fields = nil
 			if conn.TotalCount, err = c.Count(ctx); err != nil {
@@ -955,6 +971,9 @@ func (_m *ImageQuery) Paginate(
 		}
 	}
 	_m = pager.applyOrder(_m)
+	if countInPage {
+		_m.modifiers = append(_m.modifiers, countOver)
+	}
 	ctx = setContextOp(ctx, _m.ctx, ent.OpQueryAll)
 	if err := _m.prepareQuery(ctx); err != nil {
 		return nil, err
@@ -962,16 +981,18 @@ func (_m *ImageQuery) Paginate(
 	var more *Image
 	qr := QuerierFunc(func(ctx context.Context, q Query) (Value, error) {
 		return q.(*ImageQuery).sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
-			if limit < 2 {
-				return
-			}
-			assign, rows := spec.Assign, 0
-			spec.Assign = func(columns []string, values []any) error {
-				if rows++; rows < limit {
-					return assign(columns, values)
+			if limit >= 2 {
+				assign, rows := spec.Assign, 0
+				spec.Assign = func(columns []string, values []any) error {
+					if rows++; rows < limit {
+						return assign(columns, values)
+					}
+					more = &Image{config: _m.config}
+					return more.assignValues(columns, values)
 				}
-				more = &Image{config: _m.config}
-				return more.assignValues(columns, values)
+			}
+			if countInPage {
+				countedRows(spec, &conn.TotalCount)
 			}
 		})
 	})
@@ -1261,9 +1282,11 @@ func (_m *MessageQuery) Paginate(
 	empty := (first != nil && *first == 0) || (last != nil && *last == 0)
 	loadItems := hasCollectedField(ctx, edgesField) ||
 		hasCollectedField(ctx, pageInfoField) && (first != nil || last != nil)
+	countInPage := _m.countInPage && hasCollectedField(ctx, totalCountField) && loadItems && !empty &&
+		(first != nil || last != nil) && after == nil && before == nil && !_m.distinct()
 	if hasCollectedField(ctx, totalCountField) || empty && hasCollectedField(ctx, pageInfoField) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
-		if hasPagination || !loadItems {
+		if (hasPagination || !loadItems) && !countInPage {
 			c := _m.Clone()
 			c.ctx.Fields = nil
 			if conn.TotalCount, err = c.Count(ctx); err != nil {
@@ -1289,6 +1312,9 @@ func (_m *MessageQuery) Paginate(
 		}
 	}
 	_m = pager.applyOrder(_m)
+	if countInPage {
+		_m.modifiers = append(_m.modifiers, countOver)
+	}
 	ctx = setContextOp(ctx, _m.ctx, ent.OpQueryAll)
 	if err := _m.prepareQuery(ctx); err != nil {
 		return nil, err
@@ -1296,16 +1322,18 @@ func (_m *MessageQuery) Paginate(
 	var more *Message
 	qr := QuerierFunc(func(ctx context.Context, q Query) (Value, error) {
 		return q.(*MessageQuery).sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
-			if limit < 2 {
-				return
-			}
-			assign, rows := spec.Assign, 0
-			spec.Assign = func(columns []string, values []any) error {
-				if rows++; rows < limit {
-					return assign(columns, values)
+			if limit >= 2 {
+				assign, rows := spec.Assign, 0
+				spec.Assign = func(columns []string, values []any) error {
+					if rows++; rows < limit {
+						return assign(columns, values)
+					}
+					more = &Message{config: _m.config}
+					return more.assignValues(columns, values)
 				}
-				more = &Message{config: _m.config}
-				return more.assignValues(columns, values)
+			}
+			if countInPage {
+				countedRows(spec, &conn.TotalCount)
 			}
 		})
 	})
@@ -1577,9 +1605,11 @@ func (_m *NotificationQuery) Paginate(
 	empty := (first != nil && *first == 0) || (last != nil && *last == 0)
 	loadItems := hasCollectedField(ctx, edgesField) ||
 		hasCollectedField(ctx, pageInfoField) && (first != nil || last != nil)
+	countInPage := _m.countInPage && hasCollectedField(ctx, totalCountField) && loadItems && !empty &&
+		(first != nil || last != nil) && after == nil && before == nil && !_m.distinct()
 	if hasCollectedField(ctx, totalCountField) || empty && hasCollectedField(ctx, pageInfoField) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
-		if hasPagination || !loadItems {
+		if (hasPagination || !loadItems) && !countInPage {
 			c := _m.Clone()
 			c.ctx.Fields = nil
 			if conn.TotalCount, err = c.Count(ctx); err != nil {
@@ -1605,6 +1635,9 @@ func (_m *NotificationQuery) Paginate(
 		}
 	}
 	_m = pager.applyOrder(_m)
+	if countInPage {
+		_m.modifiers = append(_m.modifiers, countOver)
+	}
 	ctx = setContextOp(ctx, _m.ctx, ent.OpQueryAll)
 	if err := _m.prepareQuery(ctx); err != nil {
 		return nil, err
@@ -1612,16 +1645,18 @@ func (_m *NotificationQuery) Paginate(
 	var more *Notification
 	qr := QuerierFunc(func(ctx context.Context, q Query) (Value, error) {
 		return q.(*NotificationQuery).sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
-			if limit < 2 {
-				return
-			}
-			assign, rows := spec.Assign, 0
-			spec.Assign = func(columns []string, values []any) error {
-				if rows++; rows < limit {
-					return assign(columns, values)
+			if limit >= 2 {
+				assign, rows := spec.Assign, 0
+				spec.Assign = func(columns []string, values []any) error {
+					if rows++; rows < limit {
+						return assign(columns, values)
+					}
+					more = &Notification{config: _m.config}
+					return more.assignValues(columns, values)
 				}
-				more = &Notification{config: _m.config}
-				return more.assignValues(columns, values)
+			}
+			if countInPage {
+				countedRows(spec, &conn.TotalCount)
 			}
 		})
 	})
@@ -1893,9 +1928,11 @@ func (_m *PostQuery) Paginate(
 	empty := (first != nil && *first == 0) || (last != nil && *last == 0)
 	loadItems := hasCollectedField(ctx, edgesField) ||
 		hasCollectedField(ctx, pageInfoField) && (first != nil || last != nil)
+	countInPage := _m.countInPage && hasCollectedField(ctx, totalCountField) && loadItems && !empty &&
+		(first != nil || last != nil) && after == nil && before == nil && !_m.distinct()
 	if hasCollectedField(ctx, totalCountField) || empty && hasCollectedField(ctx, pageInfoField) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
-		if hasPagination || !loadItems {
+		if (hasPagination || !loadItems) && !countInPage {
 			c := _m.Clone()
 			c.ctx.Fields = nil
 			if conn.TotalCount, err = c.Count(ctx); err != nil {
@@ -1921,6 +1958,9 @@ func (_m *PostQuery) Paginate(
 		}
 	}
 	_m = pager.applyOrder(_m)
+	if countInPage {
+		_m.modifiers = append(_m.modifiers, countOver)
+	}
 	ctx = setContextOp(ctx, _m.ctx, ent.OpQueryAll)
 	if err := _m.prepareQuery(ctx); err != nil {
 		return nil, err
@@ -1928,16 +1968,18 @@ func (_m *PostQuery) Paginate(
 	var more *Post
 	qr := QuerierFunc(func(ctx context.Context, q Query) (Value, error) {
 		return q.(*PostQuery).sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
-			if limit < 2 {
-				return
-			}
-			assign, rows := spec.Assign, 0
-			spec.Assign = func(columns []string, values []any) error {
-				if rows++; rows < limit {
-					return assign(columns, values)
+			if limit >= 2 {
+				assign, rows := spec.Assign, 0
+				spec.Assign = func(columns []string, values []any) error {
+					if rows++; rows < limit {
+						return assign(columns, values)
+					}
+					more = &Post{config: _m.config}
+					return more.assignValues(columns, values)
 				}
-				more = &Post{config: _m.config}
-				return more.assignValues(columns, values)
+			}
+			if countInPage {
+				countedRows(spec, &conn.TotalCount)
 			}
 		})
 	})
@@ -2263,9 +2305,11 @@ func (_m *SessionQuery) Paginate(
 	empty := (first != nil && *first == 0) || (last != nil && *last == 0)
 	loadItems := hasCollectedField(ctx, edgesField) ||
 		hasCollectedField(ctx, pageInfoField) && (first != nil || last != nil)
+	countInPage := _m.countInPage && hasCollectedField(ctx, totalCountField) && loadItems && !empty &&
+		(first != nil || last != nil) && after == nil && before == nil && !_m.distinct()
 	if hasCollectedField(ctx, totalCountField) || empty && hasCollectedField(ctx, pageInfoField) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
-		if hasPagination || !loadItems {
+		if (hasPagination || !loadItems) && !countInPage {
 			c := _m.Clone()
 			c.ctx.Fields = nil
 			if conn.TotalCount, err = c.Count(ctx); err != nil {
@@ -2291,6 +2335,9 @@ func (_m *SessionQuery) Paginate(
 		}
 	}
 	_m = pager.applyOrder(_m)
+	if countInPage {
+		_m.modifiers = append(_m.modifiers, countOver)
+	}
 	ctx = setContextOp(ctx, _m.ctx, ent.OpQueryAll)
 	if err := _m.prepareQuery(ctx); err != nil {
 		return nil, err
@@ -2298,16 +2345,18 @@ func (_m *SessionQuery) Paginate(
 	var more *Session
 	qr := QuerierFunc(func(ctx context.Context, q Query) (Value, error) {
 		return q.(*SessionQuery).sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
-			if limit < 2 {
-				return
-			}
-			assign, rows := spec.Assign, 0
-			spec.Assign = func(columns []string, values []any) error {
-				if rows++; rows < limit {
-					return assign(columns, values)
+			if limit >= 2 {
+				assign, rows := spec.Assign, 0
+				spec.Assign = func(columns []string, values []any) error {
+					if rows++; rows < limit {
+						return assign(columns, values)
+					}
+					more = &Session{config: _m.config}
+					return more.assignValues(columns, values)
 				}
-				more = &Session{config: _m.config}
-				return more.assignValues(columns, values)
+			}
+			if countInPage {
+				countedRows(spec, &conn.TotalCount)
 			}
 		})
 	})
@@ -2532,9 +2581,11 @@ func (_m *TagQuery) Paginate(
 	empty := (first != nil && *first == 0) || (last != nil && *last == 0)
 	loadItems := hasCollectedField(ctx, edgesField) ||
 		hasCollectedField(ctx, pageInfoField) && (first != nil || last != nil)
+	countInPage := _m.countInPage && hasCollectedField(ctx, totalCountField) && loadItems && !empty &&
+		(first != nil || last != nil) && after == nil && before == nil && !_m.distinct()
 	if hasCollectedField(ctx, totalCountField) || empty && hasCollectedField(ctx, pageInfoField) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
-		if hasPagination || !loadItems {
+		if (hasPagination || !loadItems) && !countInPage {
 			c := _m.Clone()
 			c.ctx.Fields = nil
 			if conn.TotalCount, err = c.Count(ctx); err != nil {
@@ -2560,6 +2611,9 @@ func (_m *TagQuery) Paginate(
 		}
 	}
 	_m = pager.applyOrder(_m)
+	if countInPage {
+		_m.modifiers = append(_m.modifiers, countOver)
+	}
 	ctx = setContextOp(ctx, _m.ctx, ent.OpQueryAll)
 	if err := _m.prepareQuery(ctx); err != nil {
 		return nil, err
@@ -2567,16 +2621,18 @@ func (_m *TagQuery) Paginate(
 	var more *Tag
 	qr := QuerierFunc(func(ctx context.Context, q Query) (Value, error) {
 		return q.(*TagQuery).sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
-			if limit < 2 {
-				return
-			}
-			assign, rows := spec.Assign, 0
-			spec.Assign = func(columns []string, values []any) error {
-				if rows++; rows < limit {
-					return assign(columns, values)
+			if limit >= 2 {
+				assign, rows := spec.Assign, 0
+				spec.Assign = func(columns []string, values []any) error {
+					if rows++; rows < limit {
+						return assign(columns, values)
+					}
+					more = &Tag{config: _m.config}
+					return more.assignValues(columns, values)
 				}
-				more = &Tag{config: _m.config}
-				return more.assignValues(columns, values)
+			}
+			if countInPage {
+				countedRows(spec, &conn.TotalCount)
 			}
 		})
 	})
@@ -2848,9 +2904,11 @@ func (_m *UserQuery) Paginate(
 	empty := (first != nil && *first == 0) || (last != nil && *last == 0)
 	loadItems := hasCollectedField(ctx, edgesField) ||
 		hasCollectedField(ctx, pageInfoField) && (first != nil || last != nil)
+	countInPage := _m.countInPage && hasCollectedField(ctx, totalCountField) && loadItems && !empty &&
+		(first != nil || last != nil) && after == nil && before == nil && !_m.distinct()
 	if hasCollectedField(ctx, totalCountField) || empty && hasCollectedField(ctx, pageInfoField) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
-		if hasPagination || !loadItems {
+		if (hasPagination || !loadItems) && !countInPage {
 			c := _m.Clone()
 			c.ctx.Fields = nil
 			if conn.TotalCount, err = c.Count(ctx); err != nil {
@@ -2876,6 +2934,9 @@ func (_m *UserQuery) Paginate(
 		}
 	}
 	_m = pager.applyOrder(_m)
+	if countInPage {
+		_m.modifiers = append(_m.modifiers, countOver)
+	}
 	ctx = setContextOp(ctx, _m.ctx, ent.OpQueryAll)
 	if err := _m.prepareQuery(ctx); err != nil {
 		return nil, err
@@ -2883,16 +2944,18 @@ func (_m *UserQuery) Paginate(
 	var more *User
 	qr := QuerierFunc(func(ctx context.Context, q Query) (Value, error) {
 		return q.(*UserQuery).sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
-			if limit < 2 {
-				return
-			}
-			assign, rows := spec.Assign, 0
-			spec.Assign = func(columns []string, values []any) error {
-				if rows++; rows < limit {
-					return assign(columns, values)
+			if limit >= 2 {
+				assign, rows := spec.Assign, 0
+				spec.Assign = func(columns []string, values []any) error {
+					if rows++; rows < limit {
+						return assign(columns, values)
+					}
+					more = &User{config: _m.config}
+					return more.assignValues(columns, values)
 				}
-				more = &User{config: _m.config}
-				return more.assignValues(columns, values)
+			}
+			if countInPage {
+				countedRows(spec, &conn.TotalCount)
 			}
 		})
 	})

@@ -21,14 +21,15 @@ import (
 // ImageQuery is the builder for querying Image entities.
 type ImageQuery struct {
 	config
-	ctx        *QueryContext
-	order      []image.OrderOption
-	inters     []Interceptor
-	predicates []predicate.Image
-	withOwner  *UserQuery
-	withPost   *PostQuery
-	loadTotal  []func(context.Context, []*Image) error
-	modifiers  []func(*sql.Selector)
+	ctx         *QueryContext
+	order       []image.OrderOption
+	inters      []Interceptor
+	predicates  []predicate.Image
+	withOwner   *UserQuery
+	withPost    *PostQuery
+	countInPage bool
+	loadTotal   []func(context.Context, []*Image) error
+	modifiers   []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)

@@ -27,6 +27,7 @@ type MessageQuery struct {
 	predicates       []predicate.Message
 	withSender       *UserQuery
 	withConversation *ConversationQuery
+	countInPage      bool
 	joinedSender     *UserQuery // the sender edge's selection, when the statement joins it (joinUnique)
 	loadTotal        []func(context.Context, []*Message) error
 	modifiers        []func(*sql.Selector)

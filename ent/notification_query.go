@@ -32,6 +32,7 @@ type NotificationQuery struct {
 	withPost      *PostQuery
 	withComment   *CommentQuery
 	withMessage   *MessageQuery
+	countInPage   bool
 	joinedActor   *UserQuery // the actor edge's selection, when the statement joins it (joinUnique)
 	loadTotal     []func(context.Context, []*Notification) error
 	modifiers     []func(*sql.Selector)

@@ -39,6 +39,7 @@ type PostQuery struct {
 	withPostTags      *PostTagQuery
 	withLikes         *LikeQuery
 	computed          bool
+	countInPage       bool
 	joinedAuthor      *UserQuery // the author edge's selection, when the statement joins it (joinUnique)
 	loadTotal         []func(context.Context, []*Post) error
 	modifiers         []func(*sql.Selector)

@@ -28,6 +28,7 @@ type SessionQuery struct {
 	predicates             []predicate.Session
 	withUser               *UserQuery
 	withRefreshTokens      *RefreshTokenQuery
+	countInPage            bool
 	loadTotal              []func(context.Context, []*Session) error
 	modifiers              []func(*sql.Selector)
 	withNamedRefreshTokens map[string]*RefreshTokenQuery

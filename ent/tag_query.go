@@ -29,6 +29,7 @@ type TagQuery struct {
 	withPosts         *PostQuery
 	withPostTags      *PostTagQuery
 	computed          bool
+	countInPage       bool
 	loadTotal         []func(context.Context, []*Tag) error
 	modifiers         []func(*sql.Selector)
 	withNamedPosts    map[string]*PostQuery

@@ -51,6 +51,7 @@ type UserQuery struct {
 	withFollows            *FollowQuery
 	withLikes              *LikeQuery
 	computed               bool
+	countInPage            bool
 	loadTotal              []func(context.Context, []*User) error
 	modifiers              []func(*sql.Selector)
 	withNamedImages        map[string]*ImageQuery

@@ -31,6 +31,35 @@ func TestFeedFlow(t *testing.T) {
 		if out.Feed.Edges[0].Node.ID != second.ID || out.Feed.Edges[1].Node.ID != first.ID {
 			t.Fatalf("feed: want newest first (%s, %s), got %+v", second.ID, first.ID, out.Feed.Edges)
 		}
+		// A page smaller than the feed still has the feed's total: on a first page its statement
+		// counts it (CountInPage), after a cursor a COUNT of its own does.
+		var page struct {
+			Feed struct {
+				TotalCount int
+				Edges      []struct {
+					Cursor string
+					Node   post
+				}
+				PageInfo struct{ HasNextPage bool }
+			}
+		}
+		for _, c := range []struct {
+			query string
+			vars  map[string]any
+			want  string
+		}{
+			{`{ feed(first: 1) { totalCount edges { cursor node { id } } pageInfo { hasNextPage } } }`, nil, second.ID},
+			{`query($after: Cursor) { feed(first: 1, after: $after) { totalCount edges { cursor node { id } } } }`, map[string]any{"after": "next"}, first.ID},
+			{`{ feed(last: 1) { totalCount edges { cursor node { id } } } }`, nil, first.ID},
+		} {
+			if c.vars != nil {
+				c.vars["after"] = page.Feed.Edges[0].Cursor
+			}
+			a.as(ada).Do(t, c.query, c.vars, &page)
+			if page.Feed.TotalCount != 2 || len(page.Feed.Edges) != 1 || page.Feed.Edges[0].Node.ID != c.want {
+				t.Fatalf("%s: want 1 of 2 posts (%s), got %+v", c.query, c.want, page.Feed)
+			}
+		}
 		// Nobody followed: an empty feed, not an error. Signed out: UNAUTHENTICATED.
 		a.as(cy).Do(t, `{ feed(first: 10) { totalCount } }`, nil, &out)
 		if out.Feed.TotalCount != 0 {
