@@ -28,7 +28,8 @@ type CommentQuery struct {
 	withAuthor   *UserQuery
 	withPost     *PostQuery
 	countInPage  bool
-	joinedAuthor *UserQuery // the author edge's selection, when the statement joins it (joinUnique)
+	counted      *countedTotals // set by field collection for the items of a nested connection's first page
+	joinedAuthor *UserQuery     // the author edge's selection, when the statement joins it (joinUnique)
 	loadTotal    []func(context.Context, []*Comment) error
 	modifiers    []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
@@ -432,6 +433,9 @@ func (_q *CommentQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Comm
 		node.Edges.loadedTypes = loadedTypes
 		return node.assignValues(columns, values)
 	}
+	if _q.counted != nil && _spec.Assign != nil {
+		countRows(_spec, _q.counted)
+	}
 	var joinedAuthor []*User
 	if _q.joinedAuthor != nil && _spec.Assign != nil {
 		joinRows(_spec, "author", user.FieldID, func(columns []string) ([]any, error) {
@@ -542,6 +546,9 @@ func (_q *CommentQuery) loadPost(ctx context.Context, query *PostQuery, nodes []
 
 func (_q *CommentQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
+	if _q.counted != nil && _spec.Assign != nil {
+		countRows(_spec, _q.counted)
+	}
 	var joinedAuthor []*User
 	if _q.joinedAuthor != nil && _spec.Assign != nil {
 		joinRows(_spec, "author", user.FieldID, func(columns []string) ([]any, error) {

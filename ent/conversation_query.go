@@ -31,6 +31,7 @@ type ConversationQuery struct {
 	withMessages          *MessageQuery
 	withMemberships       *ParticipantQuery
 	countInPage           bool
+	counted               *countedTotals // set by field collection for the items of a nested connection's first page
 	loadTotal             []func(context.Context, []*Conversation) error
 	modifiers             []func(*sql.Selector)
 	withNamedParticipants map[string]*UserQuery
@@ -472,6 +473,9 @@ func (_q *ConversationQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 		node.Edges.loadedTypes = loadedTypes
 		return node.assignValues(columns, values)
 	}
+	if _q.counted != nil && _spec.Assign != nil {
+		countRows(_spec, _q.counted)
+	}
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
 	}
@@ -655,6 +659,9 @@ func (_q *ConversationQuery) loadMemberships(ctx context.Context, query *Partici
 
 func (_q *ConversationQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
+	if _q.counted != nil && _spec.Assign != nil {
+		countRows(_spec, _q.counted)
+	}
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
 	}

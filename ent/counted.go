@@ -3,7 +3,9 @@
 package ent
 
 import (
+	"context"
 	"fmt"
+	"slices"
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
@@ -41,6 +43,72 @@ func countedRows(spec *sqlgraph.QuerySpec, total *int) {
 		*total = int(count.Int64)
 		return assign(columns[:len(columns)-1], row[:len(row)-1])
 	}
+}
+
+// countedColumn is the count limitPerRow adds to each item's row: its parent's items.
+const countedColumn = "parent__count"
+
+// countedTotals are the items of each parent a nested connection's statement counted beside
+// them (limitPerRow): byKey is nil unless the statement counted them.
+type countedTotals struct {
+	fk    string // the items' column of their parent's key
+	byKey map[int]int
+}
+
+// countRows takes countedColumn out of each row of an items' statement before the spec's own scan
+// and assign see it, and notes it under the row's parent key. A statement without the column
+// (limitPerRow's window) is read as it is.
+func countRows(spec *sqlgraph.QuerySpec, c *countedTotals) {
+	scan, assign := spec.ScanValues, spec.Assign
+	var (
+		at, key int
+		columns []string
+		count   sql.NullInt64
+		row     []any
+	)
+	spec.ScanValues = func(all []string) ([]any, error) {
+		if at = slices.Index(all, countedColumn); at < 0 {
+			return scan(all)
+		}
+		columns = slices.Delete(slices.Clone(all), at, at+1)
+		if key = slices.Index(columns, c.fk); key < 0 {
+			return nil, fmt.Errorf("ent: items counted without their %s column", c.fk)
+		}
+		v, err := scan(columns)
+		if err != nil {
+			return nil, err
+		}
+		return slices.Insert(slices.Clone(v), at, any(&count)), nil
+	}
+	spec.Assign = func(all []string, values []any) error {
+		if at < 0 {
+			return assign(all, values)
+		}
+		row = append(append(row[:0], values[:at]...), values[at+1:]...)
+		k, ok := row[key].(*sql.NullInt64)
+		if !ok {
+			return fmt.Errorf("ent: unexpected type %T for the parent key %s", row[key], c.fk)
+		}
+		c.byKey[int(k.Int64)] = int(count.Int64)
+		return assign(columns, row)
+	}
+}
+
+// TotalsFunc receives the totals field collection counted of the connection of a type's edge
+// ("Post", "comments"), by node ID.
+type TotalsFunc func(typ, edge string, byID map[int]int)
+
+type totalsKey struct{}
+
+// WithTotals returns a context in which field collection gives f each connection's totals it
+// counts: the loaders of the same counts can take them (loader.Prefetch).
+func WithTotals(ctx context.Context, f TotalsFunc) context.Context {
+	return context.WithValue(ctx, totalsKey{}, f)
+}
+
+func totalsFrom(ctx context.Context) TotalsFunc {
+	f, _ := ctx.Value(totalsKey{}).(TotalsFunc)
+	return f
 }
 
 // CountInPage makes Paginate count the total of a first page (no cursor) in the page's own

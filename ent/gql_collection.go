@@ -281,6 +281,7 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 			empty := (args.first != nil && *args.first == 0) || (args.last != nil && *args.last == 0)
 			loadItems := hasCollectedField(ctx, append(path, edgesField)...) ||
 				hasCollectedField(ctx, append(path, pageInfoField)...) && (args.first != nil || args.last != nil)
+			var counted *countedTotals
 			if hasCollectedField(ctx, append(path, totalCountField)...) {
 				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
 				if hasPagination || !loadItems {
@@ -313,6 +314,33 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 						}
 						return nil
 					})
+
+					if loadItems && !empty && !oneNode && args.after == nil && args.before == nil {
+						counted = &countedTotals{}
+					}
+					grouped := _q.loadTotal[len(_q.loadTotal)-1]
+					_q.loadTotal[len(_q.loadTotal)-1] = func(ctx context.Context, nodes []*Conversation) error {
+						if counted == nil || counted.byKey == nil {
+							if err := grouped(ctx, nodes); err != nil {
+								return err
+							}
+						} else {
+							for i := range nodes {
+								if nodes[i].Edges.totalCount[1] == nil {
+									nodes[i].Edges.totalCount[1] = make(map[string]int)
+								}
+								nodes[i].Edges.totalCount[1][alias] = counted.byKey[nodes[i].ID]
+							}
+						}
+						if report := totalsFrom(ctx); report != nil {
+							byID := make(map[int]int, len(nodes))
+							for i := range nodes {
+								byID[nodes[i].ID] = nodes[i].Edges.totalCount[1][alias]
+							}
+							report("Conversation", "messages", byID)
+						}
+						return nil
+					}
 				} else {
 					_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Conversation) error {
 						for i := range nodes {
@@ -352,7 +380,8 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 				if oneNode {
 					pager.applyOrder(query.Limit(limit))
 				} else {
-					modify := limitPerRow(conversation.MessagesColumn, limit, pager.orderExpr(query))
+					query.counted = counted
+					modify := limitPerRow(conversation.MessagesColumn, limit, counted, pager.orderExpr(query))
 					query.modifiers = append(query.modifiers, modify)
 				}
 			} else {
@@ -1086,6 +1115,7 @@ func (_q *PostQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 			empty := (args.first != nil && *args.first == 0) || (args.last != nil && *args.last == 0)
 			loadItems := hasCollectedField(ctx, append(path, edgesField)...) ||
 				hasCollectedField(ctx, append(path, pageInfoField)...) && (args.first != nil || args.last != nil)
+			var counted *countedTotals
 			if hasCollectedField(ctx, append(path, totalCountField)...) {
 				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
 				if hasPagination || !loadItems {
@@ -1118,6 +1148,33 @@ func (_q *PostQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 						}
 						return nil
 					})
+
+					if loadItems && !empty && !oneNode && args.after == nil && args.before == nil {
+						counted = &countedTotals{}
+					}
+					grouped := _q.loadTotal[len(_q.loadTotal)-1]
+					_q.loadTotal[len(_q.loadTotal)-1] = func(ctx context.Context, nodes []*Post) error {
+						if counted == nil || counted.byKey == nil {
+							if err := grouped(ctx, nodes); err != nil {
+								return err
+							}
+						} else {
+							for i := range nodes {
+								if nodes[i].Edges.totalCount[2] == nil {
+									nodes[i].Edges.totalCount[2] = make(map[string]int)
+								}
+								nodes[i].Edges.totalCount[2][alias] = counted.byKey[nodes[i].ID]
+							}
+						}
+						if report := totalsFrom(ctx); report != nil {
+							byID := make(map[int]int, len(nodes))
+							for i := range nodes {
+								byID[nodes[i].ID] = nodes[i].Edges.totalCount[2][alias]
+							}
+							report("Post", "comments", byID)
+						}
+						return nil
+					}
 				} else {
 					_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Post) error {
 						for i := range nodes {
@@ -1157,7 +1214,8 @@ func (_q *PostQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 				if oneNode {
 					pager.applyOrder(query.Limit(limit))
 				} else {
-					modify := limitPerRow(post.CommentsColumn, limit, pager.orderExpr(query))
+					query.counted = counted
+					modify := limitPerRow(post.CommentsColumn, limit, counted, pager.orderExpr(query))
 					query.modifiers = append(query.modifiers, modify)
 				}
 			} else {
@@ -1501,6 +1559,7 @@ func (_q *TagQuery) collectField(ctx context.Context, oneNode bool, opCtx *graph
 			empty := (args.first != nil && *args.first == 0) || (args.last != nil && *args.last == 0)
 			loadItems := hasCollectedField(ctx, append(path, edgesField)...) ||
 				hasCollectedField(ctx, append(path, pageInfoField)...) && (args.first != nil || args.last != nil)
+			var counted *countedTotals
 			if hasCollectedField(ctx, append(path, totalCountField)...) {
 				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
 				if hasPagination || !loadItems {
@@ -1537,6 +1596,30 @@ func (_q *TagQuery) collectField(ctx context.Context, oneNode bool, opCtx *graph
 						}
 						return nil
 					})
+
+					grouped := _q.loadTotal[len(_q.loadTotal)-1]
+					_q.loadTotal[len(_q.loadTotal)-1] = func(ctx context.Context, nodes []*Tag) error {
+						if counted == nil || counted.byKey == nil {
+							if err := grouped(ctx, nodes); err != nil {
+								return err
+							}
+						} else {
+							for i := range nodes {
+								if nodes[i].Edges.totalCount[0] == nil {
+									nodes[i].Edges.totalCount[0] = make(map[string]int)
+								}
+								nodes[i].Edges.totalCount[0][alias] = counted.byKey[nodes[i].ID]
+							}
+						}
+						if report := totalsFrom(ctx); report != nil {
+							byID := make(map[int]int, len(nodes))
+							for i := range nodes {
+								byID[nodes[i].ID] = nodes[i].Edges.totalCount[0][alias]
+							}
+							report("Tag", "posts", byID)
+						}
+						return nil
+					}
 				} else {
 					_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Tag) error {
 						for i := range nodes {
@@ -1576,7 +1659,8 @@ func (_q *TagQuery) collectField(ctx context.Context, oneNode bool, opCtx *graph
 				if oneNode {
 					pager.applyOrder(query.Limit(limit))
 				} else {
-					modify := limitPerRow(tag.PostsPrimaryKey[1], limit, pager.orderExpr(query))
+					query.counted = counted
+					modify := limitPerRow(tag.PostsPrimaryKey[1], limit, counted, pager.orderExpr(query))
 					query.modifiers = append(query.modifiers, modify)
 				}
 			} else {
@@ -1721,6 +1805,7 @@ func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 			empty := (args.first != nil && *args.first == 0) || (args.last != nil && *args.last == 0)
 			loadItems := hasCollectedField(ctx, append(path, edgesField)...) ||
 				hasCollectedField(ctx, append(path, pageInfoField)...) && (args.first != nil || args.last != nil)
+			var counted *countedTotals
 			if hasCollectedField(ctx, append(path, totalCountField)...) {
 				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
 				if hasPagination || !loadItems {
@@ -1753,6 +1838,33 @@ func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 						}
 						return nil
 					})
+
+					if loadItems && !empty && !oneNode && args.after == nil && args.before == nil {
+						counted = &countedTotals{}
+					}
+					grouped := _q.loadTotal[len(_q.loadTotal)-1]
+					_q.loadTotal[len(_q.loadTotal)-1] = func(ctx context.Context, nodes []*User) error {
+						if counted == nil || counted.byKey == nil {
+							if err := grouped(ctx, nodes); err != nil {
+								return err
+							}
+						} else {
+							for i := range nodes {
+								if nodes[i].Edges.totalCount[0] == nil {
+									nodes[i].Edges.totalCount[0] = make(map[string]int)
+								}
+								nodes[i].Edges.totalCount[0][alias] = counted.byKey[nodes[i].ID]
+							}
+						}
+						if report := totalsFrom(ctx); report != nil {
+							byID := make(map[int]int, len(nodes))
+							for i := range nodes {
+								byID[nodes[i].ID] = nodes[i].Edges.totalCount[0][alias]
+							}
+							report("User", "posts", byID)
+						}
+						return nil
+					}
 				} else {
 					_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*User) error {
 						for i := range nodes {
@@ -1792,7 +1904,8 @@ func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 				if oneNode {
 					pager.applyOrder(query.Limit(limit))
 				} else {
-					modify := limitPerRow(user.PostsColumn, limit, pager.orderExpr(query))
+					query.counted = counted
+					modify := limitPerRow(user.PostsColumn, limit, counted, pager.orderExpr(query))
 					query.modifiers = append(query.modifiers, modify)
 				}
 			} else {
@@ -1822,6 +1935,7 @@ func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 			empty := (args.first != nil && *args.first == 0) || (args.last != nil && *args.last == 0)
 			loadItems := hasCollectedField(ctx, append(path, edgesField)...) ||
 				hasCollectedField(ctx, append(path, pageInfoField)...) && (args.first != nil || args.last != nil)
+			var counted *countedTotals
 			if hasCollectedField(ctx, append(path, totalCountField)...) {
 				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
 				if hasPagination || !loadItems {
@@ -1858,6 +1972,30 @@ func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 						}
 						return nil
 					})
+
+					grouped := _q.loadTotal[len(_q.loadTotal)-1]
+					_q.loadTotal[len(_q.loadTotal)-1] = func(ctx context.Context, nodes []*User) error {
+						if counted == nil || counted.byKey == nil {
+							if err := grouped(ctx, nodes); err != nil {
+								return err
+							}
+						} else {
+							for i := range nodes {
+								if nodes[i].Edges.totalCount[1] == nil {
+									nodes[i].Edges.totalCount[1] = make(map[string]int)
+								}
+								nodes[i].Edges.totalCount[1][alias] = counted.byKey[nodes[i].ID]
+							}
+						}
+						if report := totalsFrom(ctx); report != nil {
+							byID := make(map[int]int, len(nodes))
+							for i := range nodes {
+								byID[nodes[i].ID] = nodes[i].Edges.totalCount[1][alias]
+							}
+							report("User", "following", byID)
+						}
+						return nil
+					}
 				} else {
 					_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*User) error {
 						for i := range nodes {
@@ -1897,7 +2035,8 @@ func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 				if oneNode {
 					pager.applyOrder(query.Limit(limit))
 				} else {
-					modify := limitPerRow(user.FollowingPrimaryKey[1], limit, pager.orderExpr(query))
+					query.counted = counted
+					modify := limitPerRow(user.FollowingPrimaryKey[1], limit, counted, pager.orderExpr(query))
 					query.modifiers = append(query.modifiers, modify)
 				}
 			} else {
@@ -1927,6 +2066,7 @@ func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 			empty := (args.first != nil && *args.first == 0) || (args.last != nil && *args.last == 0)
 			loadItems := hasCollectedField(ctx, append(path, edgesField)...) ||
 				hasCollectedField(ctx, append(path, pageInfoField)...) && (args.first != nil || args.last != nil)
+			var counted *countedTotals
 			if hasCollectedField(ctx, append(path, totalCountField)...) {
 				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
 				if hasPagination || !loadItems {
@@ -1963,6 +2103,30 @@ func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 						}
 						return nil
 					})
+
+					grouped := _q.loadTotal[len(_q.loadTotal)-1]
+					_q.loadTotal[len(_q.loadTotal)-1] = func(ctx context.Context, nodes []*User) error {
+						if counted == nil || counted.byKey == nil {
+							if err := grouped(ctx, nodes); err != nil {
+								return err
+							}
+						} else {
+							for i := range nodes {
+								if nodes[i].Edges.totalCount[2] == nil {
+									nodes[i].Edges.totalCount[2] = make(map[string]int)
+								}
+								nodes[i].Edges.totalCount[2][alias] = counted.byKey[nodes[i].ID]
+							}
+						}
+						if report := totalsFrom(ctx); report != nil {
+							byID := make(map[int]int, len(nodes))
+							for i := range nodes {
+								byID[nodes[i].ID] = nodes[i].Edges.totalCount[2][alias]
+							}
+							report("User", "followers", byID)
+						}
+						return nil
+					}
 				} else {
 					_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*User) error {
 						for i := range nodes {
@@ -2002,7 +2166,8 @@ func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 				if oneNode {
 					pager.applyOrder(query.Limit(limit))
 				} else {
-					modify := limitPerRow(user.FollowersPrimaryKey[0], limit, pager.orderExpr(query))
+					query.counted = counted
+					modify := limitPerRow(user.FollowersPrimaryKey[0], limit, counted, pager.orderExpr(query))
 					query.modifiers = append(query.modifiers, modify)
 				}
 			} else {

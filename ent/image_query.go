@@ -28,6 +28,7 @@ type ImageQuery struct {
 	withOwner   *UserQuery
 	withPost    *PostQuery
 	countInPage bool
+	counted     *countedTotals // set by field collection for the items of a nested connection's first page
 	loadTotal   []func(context.Context, []*Image) error
 	modifiers   []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
@@ -431,6 +432,9 @@ func (_q *ImageQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Image,
 		node.Edges.loadedTypes = loadedTypes
 		return node.assignValues(columns, values)
 	}
+	if _q.counted != nil && _spec.Assign != nil {
+		countRows(_spec, _q.counted)
+	}
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
 	}
@@ -529,6 +533,9 @@ func (_q *ImageQuery) loadPost(ctx context.Context, query *PostQuery, nodes []*I
 
 func (_q *ImageQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
+	if _q.counted != nil && _spec.Assign != nil {
+		countRows(_spec, _q.counted)
+	}
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
 	}

@@ -28,7 +28,8 @@ type MessageQuery struct {
 	withSender       *UserQuery
 	withConversation *ConversationQuery
 	countInPage      bool
-	joinedSender     *UserQuery // the sender edge's selection, when the statement joins it (joinUnique)
+	counted          *countedTotals // set by field collection for the items of a nested connection's first page
+	joinedSender     *UserQuery     // the sender edge's selection, when the statement joins it (joinUnique)
 	loadTotal        []func(context.Context, []*Message) error
 	modifiers        []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
@@ -432,6 +433,9 @@ func (_q *MessageQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Mess
 		node.Edges.loadedTypes = loadedTypes
 		return node.assignValues(columns, values)
 	}
+	if _q.counted != nil && _spec.Assign != nil {
+		countRows(_spec, _q.counted)
+	}
 	var joinedSender []*User
 	if _q.joinedSender != nil && _spec.Assign != nil {
 		joinRows(_spec, "sender", user.FieldID, func(columns []string) ([]any, error) {
@@ -542,6 +546,9 @@ func (_q *MessageQuery) loadConversation(ctx context.Context, query *Conversatio
 
 func (_q *MessageQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
+	if _q.counted != nil && _spec.Assign != nil {
+		countRows(_spec, _q.counted)
+	}
 	var joinedSender []*User
 	if _q.joinedSender != nil && _spec.Assign != nil {
 		joinRows(_spec, "sender", user.FieldID, func(columns []string) ([]any, error) {

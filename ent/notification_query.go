@@ -33,7 +33,8 @@ type NotificationQuery struct {
 	withComment   *CommentQuery
 	withMessage   *MessageQuery
 	countInPage   bool
-	joinedActor   *UserQuery // the actor edge's selection, when the statement joins it (joinUnique)
+	counted       *countedTotals // set by field collection for the items of a nested connection's first page
+	joinedActor   *UserQuery     // the actor edge's selection, when the statement joins it (joinUnique)
 	loadTotal     []func(context.Context, []*Notification) error
 	modifiers     []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
@@ -542,6 +543,9 @@ func (_q *NotificationQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 		node.Edges.loadedTypes = loadedTypes
 		return node.assignValues(columns, values)
 	}
+	if _q.counted != nil && _spec.Assign != nil {
+		countRows(_spec, _q.counted)
+	}
 	var joinedActor []*User
 	if _q.joinedActor != nil && _spec.Assign != nil {
 		joinRows(_spec, "actor", user.FieldID, func(columns []string) ([]any, error) {
@@ -766,6 +770,9 @@ func (_q *NotificationQuery) loadMessage(ctx context.Context, query *MessageQuer
 
 func (_q *NotificationQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
+	if _q.counted != nil && _spec.Assign != nil {
+		countRows(_spec, _q.counted)
+	}
 	var joinedActor []*User
 	if _q.joinedActor != nil && _spec.Assign != nil {
 		joinRows(_spec, "actor", user.FieldID, func(columns []string) ([]any, error) {

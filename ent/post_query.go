@@ -40,7 +40,8 @@ type PostQuery struct {
 	withLikes         *LikeQuery
 	computed          bool
 	countInPage       bool
-	joinedAuthor      *UserQuery // the author edge's selection, when the statement joins it (joinUnique)
+	counted           *countedTotals // set by field collection for the items of a nested connection's first page
+	joinedAuthor      *UserQuery     // the author edge's selection, when the statement joins it (joinUnique)
 	loadTotal         []func(context.Context, []*Post) error
 	modifiers         []func(*sql.Selector)
 	withNamedTags     map[string]*TagQuery
@@ -660,6 +661,9 @@ func (_q *PostQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Post, e
 		node.Edges.loadedTypes = loadedTypes
 		return node.assignValues(columns, values)
 	}
+	if _q.counted != nil && _spec.Assign != nil {
+		countRows(_spec, _q.counted)
+	}
 	var joinedAuthor []*User
 	if _q.joinedAuthor != nil && _spec.Assign != nil {
 		joinRows(_spec, "author", user.FieldID, func(columns []string) ([]any, error) {
@@ -1092,6 +1096,9 @@ func (_q *PostQuery) loadLikes(ctx context.Context, query *LikeQuery, nodes []*P
 
 func (_q *PostQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
+	if _q.counted != nil && _spec.Assign != nil {
+		countRows(_spec, _q.counted)
+	}
 	var joinedAuthor []*User
 	if _q.joinedAuthor != nil && _spec.Assign != nil {
 		joinRows(_spec, "author", user.FieldID, func(columns []string) ([]any, error) {

@@ -30,6 +30,7 @@ type TagQuery struct {
 	withPostTags      *PostTagQuery
 	computed          bool
 	countInPage       bool
+	counted           *countedTotals // set by field collection for the items of a nested connection's first page
 	loadTotal         []func(context.Context, []*Tag) error
 	modifiers         []func(*sql.Selector)
 	withNamedPosts    map[string]*PostQuery
@@ -435,6 +436,9 @@ func (_q *TagQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Tag, err
 		node.Edges.loadedTypes = loadedTypes
 		return node.assignValues(columns, values)
 	}
+	if _q.counted != nil && _spec.Assign != nil {
+		countRows(_spec, _q.counted)
+	}
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
 	}
@@ -574,6 +578,9 @@ func (_q *TagQuery) loadPostTags(ctx context.Context, query *PostTagQuery, nodes
 
 func (_q *TagQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
+	if _q.counted != nil && _spec.Assign != nil {
+		countRows(_spec, _q.counted)
+	}
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
 	}

@@ -52,6 +52,7 @@ type UserQuery struct {
 	withLikes              *LikeQuery
 	computed               bool
 	countInPage            bool
+	counted                *countedTotals // set by field collection for the items of a nested connection's first page
 	loadTotal              []func(context.Context, []*User) error
 	modifiers              []func(*sql.Selector)
 	withNamedImages        map[string]*ImageQuery
@@ -924,6 +925,9 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 		node.Edges.loadedTypes = loadedTypes
 		return node.assignValues(columns, values)
 	}
+	if _q.counted != nil && _spec.Assign != nil {
+		countRows(_spec, _q.counted)
+	}
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
 	}
@@ -1702,6 +1706,9 @@ func (_q *UserQuery) loadLikes(ctx context.Context, query *LikeQuery, nodes []*U
 
 func (_q *UserQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
+	if _q.counted != nil && _spec.Assign != nil {
+		countRows(_spec, _q.counted)
+	}
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
 	}

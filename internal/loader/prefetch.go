@@ -2,6 +2,7 @@ package loader
 
 import (
 	"context"
+	"maps"
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -39,7 +40,7 @@ func Prefetch() ent.Interceptor {
 			var counted *commentCounts
 			if _, ok := q.(*ent.PostQuery); ok && own && l.selects(ctx, "commentCount") {
 				counted = &commentCounts{}
-				ctx = context.WithValue(ctx, commentCountsKey{}, counted)
+				ctx = ent.WithTotals(ctx, counted.add)
 			}
 			v, err := next.Query(ctx, q)
 			if err != nil {
@@ -74,10 +75,6 @@ func (l *Loaders) prime(ctx context.Context, v ent.Value, counted *commentCounts
 		l.primeTags(ctx, nodes)
 	case []*ent.User:
 		l.primeUsers(ctx, nodes)
-	case []commentTotal:
-		if c, _ := ctx.Value(commentCountsKey{}).(*commentCounts); c != nil {
-			c.add(nodes)
-		}
 	}
 }
 
@@ -94,32 +91,24 @@ func computes(q ent.Query) bool {
 	return !ok || len(s.SelectedFields()) == 0
 }
 
-// commentTotal is a row of the grouped count that field collection runs for the totalCount of
-// Post.comments under a list of posts (ent/gql_collection.go, the pagination template's
-// load_total): the type is identical to the one it scans into, so Prefetch sees it.
-type commentTotal = struct {
-	NodeID int `sql:"post_id"`
-	Count  int `sql:"count"`
-}
-
-// commentCounts are the comment counts field collection read for the posts of one query: the
-// rows of its grouped count, which leaves out posts without comments.
+// commentCounts are the comment counts field collection read for the posts of one query, for
+// the totalCount of Post.comments (ent.WithTotals).
 type commentCounts struct {
 	mu     sync.Mutex
-	byPost map[int]int // nil until the count ran
+	byPost map[int]int // nil until they were counted
 }
 
-type commentCountsKey struct{}
-
-func (c *commentCounts) add(rows []commentTotal) {
+func (c *commentCounts) add(typ, edge string, byID map[int]int) {
+	if typ != "Post" || edge != "comments" {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.byPost == nil {
-		c.byPost = make(map[int]int, len(rows))
+		c.byPost = byID
+		return
 	}
-	for _, r := range rows {
-		c.byPost[r.NodeID] = r.Count
-	}
+	maps.Copy(c.byPost, byID)
 }
 
 // primePosts queues loaded posts on the loaders of the fields the operation selects. counted,
