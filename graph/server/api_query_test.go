@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"entgo.io/ent/dialect"
+
 	"github.com/agora/agora/internal/testenv"
 )
 
@@ -435,9 +437,15 @@ func TestPagination(t *testing.T) {
 						t.Errorf("got  %s\nwant %s", data, tc.want)
 					}
 					// Asking for totalCount too adds one COUNT (grouped by parent when nested), no more.
+					// Nested on PostgreSQL, none: the statement that reads each parent's first page
+					// counts its items (limitPerRow).
+					more := 1
+					if strings.HasPrefix(tc.name, "nested") && a.db.Dialect == dialect.Postgres {
+						more = 0
+					}
 					withTotal := strings.Replace(tc.query, "pageInfo {", "totalCount pageInfo {", 1)
-					if _, m := statements(withTotal); m != n+1 {
-						t.Errorf("%d statements, %d with totalCount: want one more", n, m)
+					if _, m := statements(withTotal); m != n+more {
+						t.Errorf("%d statements, %d with totalCount: want %d more", n, m, more)
 					}
 				})
 			}
