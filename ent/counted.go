@@ -94,6 +94,37 @@ func countRows(spec *sqlgraph.QuerySpec, c *countedTotals) {
 	}
 }
 
+// totalOf is the loadTotal of a connection's totalCount below a list: from the counts its items'
+// statement made (limitPerRow), or else grouped, a COUNT of its own; then given to the context's
+// TotalsFunc, if any. node returns a node's ID and its totals of the edge, by alias.
+func totalOf[N any](typ, edge, alias string, counted *countedTotals, grouped func(context.Context, []*N) error,
+	node func(*N) (int, *map[string]int)) func(context.Context, []*N) error {
+	return func(ctx context.Context, nodes []*N) error {
+		if counted == nil || counted.byKey == nil {
+			if err := grouped(ctx, nodes); err != nil {
+				return err
+			}
+		} else {
+			for _, n := range nodes {
+				id, totals := node(n)
+				if *totals == nil {
+					*totals = make(map[string]int)
+				}
+				(*totals)[alias] = counted.byKey[id]
+			}
+		}
+		if report := totalsFrom(ctx); report != nil {
+			byID := make(map[int]int, len(nodes))
+			for _, n := range nodes {
+				id, totals := node(n)
+				byID[id] = (*totals)[alias]
+			}
+			report(typ, edge, byID)
+		}
+		return nil
+	}
+}
+
 // TotalsFunc receives the totals field collection counted of the connection of a type's edge
 // ("Post", "comments"), by node ID.
 type TotalsFunc func(typ, edge string, byID map[int]int)

@@ -318,29 +318,9 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 					if loadItems && !empty && !oneNode && args.after == nil && args.before == nil {
 						counted = &countedTotals{}
 					}
-					grouped := _q.loadTotal[len(_q.loadTotal)-1]
-					_q.loadTotal[len(_q.loadTotal)-1] = func(ctx context.Context, nodes []*Conversation) error {
-						if counted == nil || counted.byKey == nil {
-							if err := grouped(ctx, nodes); err != nil {
-								return err
-							}
-						} else {
-							for i := range nodes {
-								if nodes[i].Edges.totalCount[1] == nil {
-									nodes[i].Edges.totalCount[1] = make(map[string]int)
-								}
-								nodes[i].Edges.totalCount[1][alias] = counted.byKey[nodes[i].ID]
-							}
-						}
-						if report := totalsFrom(ctx); report != nil {
-							byID := make(map[int]int, len(nodes))
-							for i := range nodes {
-								byID[nodes[i].ID] = nodes[i].Edges.totalCount[1][alias]
-							}
-							report("Conversation", "messages", byID)
-						}
-						return nil
-					}
+					last := len(_q.loadTotal) - 1
+					_q.loadTotal[last] = totalOf("Conversation", "messages", alias, counted, _q.loadTotal[last],
+						func(n *Conversation) (int, *map[string]int) { return n.ID, &n.Edges.totalCount[1] })
 				} else {
 					_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Conversation) error {
 						for i := range nodes {
@@ -1152,29 +1132,9 @@ func (_q *PostQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 					if loadItems && !empty && !oneNode && args.after == nil && args.before == nil {
 						counted = &countedTotals{}
 					}
-					grouped := _q.loadTotal[len(_q.loadTotal)-1]
-					_q.loadTotal[len(_q.loadTotal)-1] = func(ctx context.Context, nodes []*Post) error {
-						if counted == nil || counted.byKey == nil {
-							if err := grouped(ctx, nodes); err != nil {
-								return err
-							}
-						} else {
-							for i := range nodes {
-								if nodes[i].Edges.totalCount[2] == nil {
-									nodes[i].Edges.totalCount[2] = make(map[string]int)
-								}
-								nodes[i].Edges.totalCount[2][alias] = counted.byKey[nodes[i].ID]
-							}
-						}
-						if report := totalsFrom(ctx); report != nil {
-							byID := make(map[int]int, len(nodes))
-							for i := range nodes {
-								byID[nodes[i].ID] = nodes[i].Edges.totalCount[2][alias]
-							}
-							report("Post", "comments", byID)
-						}
-						return nil
-					}
+					last := len(_q.loadTotal) - 1
+					_q.loadTotal[last] = totalOf("Post", "comments", alias, counted, _q.loadTotal[last],
+						func(n *Post) (int, *map[string]int) { return n.ID, &n.Edges.totalCount[2] })
 				} else {
 					_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Post) error {
 						for i := range nodes {
@@ -1597,29 +1557,9 @@ func (_q *TagQuery) collectField(ctx context.Context, oneNode bool, opCtx *graph
 						return nil
 					})
 
-					grouped := _q.loadTotal[len(_q.loadTotal)-1]
-					_q.loadTotal[len(_q.loadTotal)-1] = func(ctx context.Context, nodes []*Tag) error {
-						if counted == nil || counted.byKey == nil {
-							if err := grouped(ctx, nodes); err != nil {
-								return err
-							}
-						} else {
-							for i := range nodes {
-								if nodes[i].Edges.totalCount[0] == nil {
-									nodes[i].Edges.totalCount[0] = make(map[string]int)
-								}
-								nodes[i].Edges.totalCount[0][alias] = counted.byKey[nodes[i].ID]
-							}
-						}
-						if report := totalsFrom(ctx); report != nil {
-							byID := make(map[int]int, len(nodes))
-							for i := range nodes {
-								byID[nodes[i].ID] = nodes[i].Edges.totalCount[0][alias]
-							}
-							report("Tag", "posts", byID)
-						}
-						return nil
-					}
+					last := len(_q.loadTotal) - 1
+					_q.loadTotal[last] = totalOf("Tag", "posts", alias, counted, _q.loadTotal[last],
+						func(n *Tag) (int, *map[string]int) { return n.ID, &n.Edges.totalCount[0] })
 				} else {
 					_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Tag) error {
 						for i := range nodes {
@@ -1842,29 +1782,9 @@ func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 					if loadItems && !empty && !oneNode && args.after == nil && args.before == nil {
 						counted = &countedTotals{}
 					}
-					grouped := _q.loadTotal[len(_q.loadTotal)-1]
-					_q.loadTotal[len(_q.loadTotal)-1] = func(ctx context.Context, nodes []*User) error {
-						if counted == nil || counted.byKey == nil {
-							if err := grouped(ctx, nodes); err != nil {
-								return err
-							}
-						} else {
-							for i := range nodes {
-								if nodes[i].Edges.totalCount[0] == nil {
-									nodes[i].Edges.totalCount[0] = make(map[string]int)
-								}
-								nodes[i].Edges.totalCount[0][alias] = counted.byKey[nodes[i].ID]
-							}
-						}
-						if report := totalsFrom(ctx); report != nil {
-							byID := make(map[int]int, len(nodes))
-							for i := range nodes {
-								byID[nodes[i].ID] = nodes[i].Edges.totalCount[0][alias]
-							}
-							report("User", "posts", byID)
-						}
-						return nil
-					}
+					last := len(_q.loadTotal) - 1
+					_q.loadTotal[last] = totalOf("User", "posts", alias, counted, _q.loadTotal[last],
+						func(n *User) (int, *map[string]int) { return n.ID, &n.Edges.totalCount[0] })
 				} else {
 					_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*User) error {
 						for i := range nodes {
@@ -1973,29 +1893,9 @@ func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 						return nil
 					})
 
-					grouped := _q.loadTotal[len(_q.loadTotal)-1]
-					_q.loadTotal[len(_q.loadTotal)-1] = func(ctx context.Context, nodes []*User) error {
-						if counted == nil || counted.byKey == nil {
-							if err := grouped(ctx, nodes); err != nil {
-								return err
-							}
-						} else {
-							for i := range nodes {
-								if nodes[i].Edges.totalCount[1] == nil {
-									nodes[i].Edges.totalCount[1] = make(map[string]int)
-								}
-								nodes[i].Edges.totalCount[1][alias] = counted.byKey[nodes[i].ID]
-							}
-						}
-						if report := totalsFrom(ctx); report != nil {
-							byID := make(map[int]int, len(nodes))
-							for i := range nodes {
-								byID[nodes[i].ID] = nodes[i].Edges.totalCount[1][alias]
-							}
-							report("User", "following", byID)
-						}
-						return nil
-					}
+					last := len(_q.loadTotal) - 1
+					_q.loadTotal[last] = totalOf("User", "following", alias, counted, _q.loadTotal[last],
+						func(n *User) (int, *map[string]int) { return n.ID, &n.Edges.totalCount[1] })
 				} else {
 					_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*User) error {
 						for i := range nodes {
@@ -2104,29 +2004,9 @@ func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 						return nil
 					})
 
-					grouped := _q.loadTotal[len(_q.loadTotal)-1]
-					_q.loadTotal[len(_q.loadTotal)-1] = func(ctx context.Context, nodes []*User) error {
-						if counted == nil || counted.byKey == nil {
-							if err := grouped(ctx, nodes); err != nil {
-								return err
-							}
-						} else {
-							for i := range nodes {
-								if nodes[i].Edges.totalCount[2] == nil {
-									nodes[i].Edges.totalCount[2] = make(map[string]int)
-								}
-								nodes[i].Edges.totalCount[2][alias] = counted.byKey[nodes[i].ID]
-							}
-						}
-						if report := totalsFrom(ctx); report != nil {
-							byID := make(map[int]int, len(nodes))
-							for i := range nodes {
-								byID[nodes[i].ID] = nodes[i].Edges.totalCount[2][alias]
-							}
-							report("User", "followers", byID)
-						}
-						return nil
-					}
+					last := len(_q.loadTotal) - 1
+					_q.loadTotal[last] = totalOf("User", "followers", alias, counted, _q.loadTotal[last],
+						func(n *User) (int, *map[string]int) { return n.ID, &n.Edges.totalCount[2] })
 				} else {
 					_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*User) error {
 						for i := range nodes {
