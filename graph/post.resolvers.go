@@ -120,13 +120,14 @@ func (r *queryResolver) Post(ctx context.Context, slug string) (*ent.Post, error
 // Feed is the resolver for the feed field.
 func (r *queryResolver) Feed(ctx context.Context, after *relay.Cursor[int], first *int, before *relay.Cursor[int], last *int) (*ent.PostConnection, error) {
 	viewer := auth.FromContext(ctx).UserID
-	// The page's statement reads all the followees' posts to sort them: it counts them too.
-	return r.Client.Post.Query().
+	// The page's statement reads all the followees' posts to sort them: it counts them too. Their
+	// authors are followed by the viewer, by the statement's own condition.
+	q := r.Client.Post.Query().
 		Where(post.StatusEQ(post.StatusPUBLISHED), post.HasAuthorWith(user.HasFollowersWith(user.ID(viewer)))).
-		CountInPage().
-		Paginate(ctx, after, first, before, last, ent.WithPostOrder(&ent.PostOrder{
-			Field: ent.PostOrderFieldPublishedAt, Direction: relay.OrderDirectionDesc,
-		}))
+		CountInPage()
+	return q.Paginate(loader.FollowedAuthors(ctx, q), after, first, before, last, ent.WithPostOrder(&ent.PostOrder{
+		Field: ent.PostOrderFieldPublishedAt, Direction: relay.OrderDirectionDesc,
+	}))
 }
 
 // PostCount is the resolver for the postCount field.

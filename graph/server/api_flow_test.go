@@ -31,6 +31,32 @@ func TestFeedFlow(t *testing.T) {
 		if out.Feed.Edges[0].Node.ID != second.ID || out.Feed.Edges[1].Node.ID != first.ID {
 			t.Fatalf("feed: want newest first (%s, %s), got %+v", second.ID, first.ID, out.Feed.Edges)
 		}
+		// The feed's authors are followed, by the feed's own condition (no query asks); a
+		// commenter the viewer does not follow is not.
+		a.addComment(t, cy, second.ID, "from cy")
+		var flags struct {
+			Feed struct {
+				Edges []struct {
+					Node struct {
+						Author   struct{ ViewerIsFollowing bool }
+						Comments struct {
+							Edges []struct {
+								Node struct {
+									Author struct{ ViewerIsFollowing bool }
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+		a.as(ada).Do(t, `{ feed(first: 1) { edges { node { author { viewerIsFollowing }
+		  comments(first: 1) { edges { node { author { viewerIsFollowing } } } } } } } }`, nil, &flags)
+		if e := flags.Feed.Edges; len(e) != 1 || !e[0].Node.Author.ViewerIsFollowing ||
+			len(e[0].Node.Comments.Edges) != 1 || e[0].Node.Comments.Edges[0].Node.Author.ViewerIsFollowing {
+			t.Fatalf("feed: want bob followed and cy not, got %+v", flags.Feed)
+		}
+
 		// A page smaller than the feed still has the feed's total: on a first page its statement
 		// counts it (CountInPage), after a cursor a COUNT of its own does.
 		var page struct {

@@ -46,6 +46,9 @@ func Prefetch() ent.Interceptor {
 			if err != nil {
 				return v, err
 			}
+			if posts, ok := v.([]*ent.Post); ok && ctx.Value(followedKey{}) == q {
+				l.primeFollowed(ctx, posts)
+			}
 			if own {
 				l.prime(ctx, v, counted)
 			}
@@ -57,6 +60,27 @@ func Prefetch() ent.Interceptor {
 			return v, err
 		})
 	})
+}
+
+type followedKey struct{}
+
+// FollowedAuthors returns a context in which posts q returns are known to be by authors the viewer
+// follows (the feed's): their authors' viewerIsFollowing is true without a query. Only q's own
+// posts: a query below it (an author's liked posts) may return anyone's.
+func FollowedAuthors(ctx context.Context, q *ent.PostQuery) context.Context {
+	return context.WithValue(ctx, followedKey{}, ent.Query(q))
+}
+
+// primeFollowed gives ViewerFollowsByUser the authors of posts FollowedAuthors vouches for, before
+// prime queues them.
+func (l *Loaders) primeFollowed(ctx context.Context, posts []*ent.Post) {
+	if !l.viewer.Authenticated() || !l.selects(ctx, "viewerIsFollowing") {
+		return
+	}
+	follows := l.ViewerFollowsByUser()
+	for _, p := range posts {
+		follows.Prime(p.AuthorID, true)
+	}
 }
 
 // joinedComputer is a query whose statement may join a unique edge's nodes (a post's or a
