@@ -66,7 +66,7 @@ type followedKey struct{}
 
 // FollowedAuthors returns a context in which posts q returns are known to be by authors the viewer
 // follows (the feed's): their authors' viewerIsFollowing is true without a query. Only q's own
-// posts: a query below it (an author's liked posts) may return anyone's.
+// posts: a query of posts below it may return anyone's.
 func FollowedAuthors(ctx context.Context, q *ent.PostQuery) context.Context {
 	return context.WithValue(ctx, followedKey{}, ent.Query(q))
 }
