@@ -314,8 +314,7 @@ func TestPageLoadsNoEdgesPastIt(t *testing.T) {
 
 // TestNestedTotalCounts: the totalCount of each post's comments counts the comments the viewer may
 // see, whether the statement that reads a page of them counts them (limitPerRow on PostgreSQL) or a
-// grouped COUNT does (SQLite, a page after a cursor, or no items selected); commentCount, primed
-// from it, agrees.
+// grouped COUNT does (SQLite, or no items selected); commentCount, primed from it, agrees.
 func TestNestedTotalCounts(t *testing.T) {
 	eachDB(t, func(t *testing.T, a *api) {
 		ada, bob, mod := a.register(t, "ada"), a.register(t, "bob"), a.register(t, "mona")
