@@ -164,6 +164,20 @@ var (
 	intIDMarshal = "func MarshalIntID(id int) graphql.Marshaler { return graphql.MarshalIntID(id) }"
 	scalarCtxt   = regexp.MustCompile(`(?m)^func \(ec \*executionContext\) (fieldContext_(\w+))\(_ context\.Context, field graphql\.CollectedField\) \(fc \*graphql\.FieldContext, err error\) \{
 \treturn graphql\.NewScalarFieldContext\(`)
+	// A scalar field context's whole function: its object, whether it is a method and a resolver,
+	// and its leaf type.
+	scalarFill = regexp.MustCompile(`(?m)^func \(ec \*executionContext\) (fieldContext_(\w+))\(_ context\.Context, field graphql\.CollectedField\) \(fc \*graphql\.FieldContext, err error\) \{
+\treturn graphql\.NewScalarFieldContext\(("\w+"), field, (true|false), (true|false), errLeaf(\w+)\)
+\}
+`)
+	// gqlgen's marshaling of an Int, a Boolean or a time, in a leaf type's marshaler: a closure per
+	// value. What replaces it writes the same (patch.go).
+	scalarValue     = regexp.MustCompile(`(?m)^\tres := (graphql\.MarshalInt|graphql\.MarshalBoolean|scalar\.MarshalTime)\((\*?)v\)$`)
+	valueMarshalers = map[string][2]string{ // by value, by pointer
+		"graphql.MarshalInt":     {"graphql.Marshaler(intValue(v))", "graphql.Marshaler(intValue(*v))"},
+		"graphql.MarshalBoolean": {"marshalBool(v)", "marshalBool(*v)"},
+		"scalar.MarshalTime":     {"marshalTime(v)", "marshalTimeAt(v)"},
+	}
 )
 
 func main() {
@@ -199,7 +213,7 @@ func main() {
 			}
 		}
 	}
-	direct, resolved, execs, sets, lists, collects, nows, fills, argFields := 0, 0, 0, 0, 0, 0, 0, 0, 0
+	direct, resolved, execs, sets, lists, collects, nows, fills, argFields, values := 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 	childIndex := map[string]int{}
 	unmarshalers := ""
 	execFile := ""
@@ -261,7 +275,7 @@ ${1}})
 			resolved++
 			return g[1] + "\tif ec.direct { // patched by graph/execpatch.go: no field middleware to call\n" +
 				"\t\treturn resolveDirect(ctx, ec, field, ec.fillContext_" + strings.TrimPrefix(g[3], "fieldContext_") + ", func(ctx context.Context) (" + g[5] + ", error) {\n" +
-				g[4] + "\t\t}, ec." + g[6] + ", " + g[7] + ", " + g[8] + ")\n\t}\n" + g[2]
+				g[4] + "\t\t}, ec." + g[6] + ", " + fmt.Sprint(!scalar[g[3]] && !strings.HasPrefix(g[5], "[]")) + ", " + g[7] + ", " + g[8] + ")\n\t}\n" + g[2]
 		})
 		// An object's own fields go to fieldSet (patch.go); deferred ones stay in a graphql.FieldSet,
 		// so a field's closure takes the counter of invalid fields rather than either set.
@@ -299,10 +313,25 @@ ${1}})
 			"// fillContext_${2} is ${1} into fc. Patched by graph/execpatch.go.\n"+
 			"func (ec *executionContext) fillContext_${2}(${3} context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (_ *graphql.FieldContext, err error) {\n"+
 			"\t*fc = graphql.FieldContext{\n")
-		fills += len(scalarCtxt.FindAllString(src, -1))
-		src = scalarCtxt.ReplaceAllString(src, "// fillContext_${2} is ${1} into fc. Patched by graph/execpatch.go.\n"+
-			"func (ec *executionContext) fillContext_${2}(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {\n"+
-			"\tscalar, err := ec.${1}(ctx, field)\n\tif scalar != nil {\n\t\t*fc = *scalar\n\t}\n\treturn fc, err\n}\n\n${0}")
+		// A scalar's is filled in place too, with its leaf type's Child: NewScalarFieldContext
+		// allocates the context and a closure for the error.
+		if n := len(scalarCtxt.FindAllString(src, -1)); n != len(scalarFill.FindAllString(src, -1)) {
+			fail("%s: gqlgen's scalar field contexts changed shape: update graph/execpatch.go", f)
+		} else {
+			fills += n
+		}
+		src = scalarFill.ReplaceAllString(src, "// fillContext_${2} is ${1} into fc. Patched by graph/execpatch.go.\n"+
+			"func (ec *executionContext) fillContext_${2}(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {\n"+
+			"\t*fc = graphql.FieldContext{Object: ${3}, Field: field, IsMethod: ${4}, IsResolver: ${5}, Child: leafChild${6}}\n\treturn fc, nil\n}\n\n${0}")
+		values += len(scalarValue.FindAllString(src, -1))
+		src = scalarValue.ReplaceAllStringFunc(src, func(m string) string {
+			g := scalarValue.FindStringSubmatch(m)
+			i := 0
+			if g[2] == "*" {
+				i = 1
+			}
+			return "\tres := " + valueMarshalers[g[1]][i] + " // patched by graph/execpatch.go: no closure"
+		})
 		// The input unmarshalers only call one another (checked): one map serves every operation.
 		for _, m := range unmarshalFunc.FindAllString(src, -1) {
 			if strings.Contains(strings.ReplaceAll(m, "ec.unmarshal", ""), "ec.") {
@@ -343,7 +372,7 @@ ${1}})
 		if strings.Contains(src, execState) {
 			execs++
 			execFile = f
-			src = strings.Replace(src, execState, "type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n\tdirect bool // patched by graph/execpatch.go: see DirectFields\n\tfields collected // patched by graph/execpatch.go: see collectFields\n\tchildren children // patched by graph/execpatch.go: see child\n\tresolvers resolvers // patched by graph/execpatch.go: see patch.go\n\targs coercedArgs // patched by graph/execpatch.go: see fieldArgs\n}\n", 1)
+			src = strings.Replace(src, execState, "type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n\tdirect bool // patched by graph/execpatch.go: see DirectFields\n\tfields collected // patched by graph/execpatch.go: see collectFields\n\tchildren children // patched by graph/execpatch.go: see child\n\tresolvers resolvers // patched by graph/execpatch.go: see patch.go\n\targs coercedArgs // patched by graph/execpatch.go: see fieldArgs\n\tfieldCtxs fieldCtxs // patched by graph/execpatch.go: see resolveDirect\n}\n", 1)
 			if !strings.Contains(src, execNew) {
 				fail("%s: gqlgen's newExecutionContext changed shape: update graph/execpatch.go", f)
 			}
@@ -359,10 +388,10 @@ ${1}})
 		}
 		write(f, src)
 	}
-	if execs != 1 || direct == 0 || resolved == 0 || sets == 0 || lists == 0 || collects == 0 || nows == 0 || len(childIndex) == 0 || fills == 0 || unmarshalers == "" || len(roots) == 0 || argFields == 0 {
+	if execs != 1 || direct == 0 || resolved == 0 || sets == 0 || lists == 0 || collects == 0 || nows == 0 || len(childIndex) == 0 || fills == 0 || unmarshalers == "" || len(roots) == 0 || argFields == 0 || values == 0 {
 		fail("gqlgen's executor changed shape (%d contexts, %d leaf reads, %d resolved fields, %d field sets, %d lists, %d field collections, "+
-			"%d concurrent fields, %d child types, %d field contexts, %d argument coercions, %d resolver roots, input unmarshalers found: %v): update graph/execpatch.go",
-			execs, direct, resolved, sets, lists, collects, nows, len(childIndex), fills, argFields, len(roots), unmarshalers != "")
+			"%d concurrent fields, %d child types, %d field contexts, %d argument coercions, %d resolver roots, input unmarshalers found: %v, %d scalar values): update graph/execpatch.go",
+			execs, direct, resolved, sets, lists, collects, nows, len(childIndex), fills, argFields, len(roots), unmarshalers != "", values)
 	}
 	// root_.generated.go gets the runtime that uses the execution context's added fields.
 	var ext strings.Builder
@@ -404,6 +433,10 @@ ${1}})
 		fmt.Fprintf(&out, "\terrLeaf%s = errors.New(%q)\n", name, "field of type "+name+" does not have child fields")
 	}
 	out.WriteString(")\n")
+	out.WriteString("\n// A leaf field context's Child, one per leaf type: it gives the type's error.\n")
+	for _, name := range names {
+		fmt.Fprintf(&out, "func leafChild%[1]s(context.Context, graphql.CollectedField) (*graphql.FieldContext, error) {\n\treturn nil, errLeaf%[1]s\n}\n\n", name)
+	}
 	write(filepath.Join(dir, "patch.go"), out.String())
 	// Its name before it held more than the leaf errors.
 	if err := os.Remove(filepath.Join(dir, "leaferrors.go")); err != nil && !os.IsNotExist(err) {
@@ -577,6 +610,33 @@ type (
 func (s *stringField) MarshalGQL(w io.Writer) { writeQuotedString(w, string(*s)) }
 func (i *intField) MarshalGQL(w io.Writer)    { writeInt(w, int64(*i), false) }
 func (i *intIDField) MarshalGQL(w io.Writer)  { writeInt(w, int64(*i), true) }
+
+// intValue is an Int marshaled as gqlgen's MarshalInt writes it: an interface holds a value
+// below 256 without an allocation, and a larger one in 8 bytes, where MarshalInt makes a closure.
+type intValue int
+
+func (i intValue) MarshalGQL(w io.Writer) { writeInt(w, int64(i), false) }
+
+// marshalTime is gqlgen's MarshalTime: null for a zero time, else the time in one allocation,
+// where MarshalTime's closure allocated its formatted and quoted text besides.
+func marshalTime(t time.Time) graphql.Marshaler {
+	if t.IsZero() {
+		return graphql.Null
+	}
+	return timeValue(t)
+}
+
+// marshalTimeAt is marshalTime of *t, by pointer.
+func marshalTimeAt(t *time.Time) graphql.Marshaler {
+	if t.IsZero() {
+		return graphql.Null
+	}
+	return (*timeField)(t)
+}
+
+type timeValue time.Time
+
+func (t timeValue) MarshalGQL(w io.Writer) { (*timeField)(&t).MarshalGQL(w) }
 
 // timeField is a time field marshaled as gqlgen's MarshalTime writes a time that is not zero:
 // RFC 3339 with nanoseconds, quoted (it has nothing to escape).
@@ -755,6 +815,28 @@ func init() {
 	}
 }
 
+// fieldCtxs hands out an operation's field contexts for resolveDirect from arrays allocated
+// together: each was an allocation of its own. An array lives as long as any of its contexts, all
+// of one operation.
+type fieldCtxs struct {
+	mu   sync.Mutex
+	free []fieldCtx
+	n    int
+}
+
+func (f *fieldCtxs) next(ctx context.Context) *fieldCtx {
+	f.mu.Lock()
+	if len(f.free) == 0 {
+		f.n = min(max(2*f.n, 8), 64)
+		f.free = make([]fieldCtx, f.n)
+	}
+	c := &f.free[0]
+	f.free = f.free[1:]
+	f.mu.Unlock()
+	c.Context = ctx
+	return c
+}
+
 // keyProbe is a context that remembers the key of the value asked for.
 type keyProbe struct {
 	context.Context
@@ -768,14 +850,17 @@ func (p *keyProbe) Value(key any) any {
 
 // resolveDirect is graphql.ResolveField for an operation without field middleware (DirectFields)
 // and a field without directives: the same field context, errors, nulls and panic recovery,
-// without the closures and boxed results ResolveField needs to call middleware.
+// without the closures and boxed results ResolveField needs to call middleware. Its field
+// context keeps the result only when result says so: without middleware, a field context's
+// Result is read only as a child field's parent (parentObject in graph/server), and a leaf has no
+// child fields while a list's elements have field contexts of their own.
 func resolveDirect[T any](ctx context.Context, ec *executionContext, field graphql.CollectedField,
 	fillContext func(context.Context, graphql.CollectedField, *graphql.FieldContext) (*graphql.FieldContext, error),
 	resolve func(context.Context) (T, error),
 	marshal func(context.Context, ast.SelectionSet, T) graphql.Marshaler,
-	recoverFromPanic, nonNull bool,
+	result, recoverFromPanic, nonNull bool,
 ) (ret graphql.Marshaler) {
-	c := &fieldCtx{Context: ctx}
+	c := ec.fieldCtxs.next(ctx)
 	if _, err := fillContext(ctx, field, &c.fc); err != nil {
 		return graphql.Null
 	}
@@ -798,8 +883,7 @@ func resolveDirect[T any](ctx context.Context, ec *executionContext, field graph
 		}
 		return graphql.Null
 	}
-	v := any(res) // nil only for a nil interface, as ResolveField's result
-	if v == nil {
+	if any(res) == nil { // only a nil interface, as ResolveField's result
 		if (nonNull || fc.NonNull) && !graphql.HasFieldError(ctx, fc) {
 			ec.Errorf(ctx, "must not be null")
 		}
@@ -808,7 +892,9 @@ func resolveDirect[T any](ctx context.Context, ec *executionContext, field graph
 		}
 		return graphql.Null
 	}
-	fc.Result = v
+	if result {
+		fc.Result = res
+	}
 	return marshal(ctx, field.Selections, res)
 }
 

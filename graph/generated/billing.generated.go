@@ -34,7 +34,7 @@ func (ec *executionContext) _Membership_author(ctx context.Context, field graphq
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Membership_author, func(ctx context.Context) (*ent.User, error) {
 			return ec.resolverMembership().Author(ctx, obj)
-		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -94,12 +94,9 @@ func (ec *executionContext) _Membership_status(ctx context.Context, field graphq
 }
 
 // fillContext_Membership_status is fieldContext_Membership_status into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Membership_status(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Membership_status(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Membership_status(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Membership", Field: field, IsMethod: false, IsResolver: false, Child: leafChildMembershipStatus}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Membership_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -130,12 +127,9 @@ func (ec *executionContext) _Membership_currentPeriodEnd(ctx context.Context, fi
 }
 
 // fillContext_Membership_currentPeriodEnd is fieldContext_Membership_currentPeriodEnd into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Membership_currentPeriodEnd(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Membership_currentPeriodEnd(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Membership_currentPeriodEnd(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Membership", Field: field, IsMethod: false, IsResolver: false, Child: leafChildTime}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Membership_currentPeriodEnd(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -166,12 +160,9 @@ func (ec *executionContext) _Membership_cancelAtPeriodEnd(ctx context.Context, f
 }
 
 // fillContext_Membership_cancelAtPeriodEnd is fieldContext_Membership_cancelAtPeriodEnd into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Membership_cancelAtPeriodEnd(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Membership_cancelAtPeriodEnd(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Membership_cancelAtPeriodEnd(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Membership", Field: field, IsMethod: false, IsResolver: false, Child: leafChildBoolean}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Membership_cancelAtPeriodEnd(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -202,12 +193,9 @@ func (ec *executionContext) _MembershipPlan_monthlyPrice(ctx context.Context, fi
 }
 
 // fillContext_MembershipPlan_monthlyPrice is fieldContext_MembershipPlan_monthlyPrice into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_MembershipPlan_monthlyPrice(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_MembershipPlan_monthlyPrice(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_MembershipPlan_monthlyPrice(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "MembershipPlan", Field: field, IsMethod: false, IsResolver: false, Child: leafChildInt}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_MembershipPlan_monthlyPrice(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -238,12 +226,9 @@ func (ec *executionContext) _MembershipPlan_currency(ctx context.Context, field 
 }
 
 // fillContext_MembershipPlan_currency is fieldContext_MembershipPlan_currency into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_MembershipPlan_currency(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_MembershipPlan_currency(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_MembershipPlan_currency(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "MembershipPlan", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_MembershipPlan_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -274,12 +259,9 @@ func (ec *executionContext) _MembershipPlan_description(ctx context.Context, fie
 }
 
 // fillContext_MembershipPlan_description is fieldContext_MembershipPlan_description into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_MembershipPlan_description(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_MembershipPlan_description(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_MembershipPlan_description(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "MembershipPlan", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_MembershipPlan_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -310,12 +292,9 @@ func (ec *executionContext) _MembershipPlan_active(ctx context.Context, field gr
 }
 
 // fillContext_MembershipPlan_active is fieldContext_MembershipPlan_active into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_MembershipPlan_active(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_MembershipPlan_active(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_MembershipPlan_active(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "MembershipPlan", Field: field, IsMethod: false, IsResolver: false, Child: leafChildBoolean}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_MembershipPlan_active(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -346,12 +325,9 @@ func (ec *executionContext) _OpenBillingPortalPayload_url(ctx context.Context, f
 }
 
 // fillContext_OpenBillingPortalPayload_url is fieldContext_OpenBillingPortalPayload_url into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_OpenBillingPortalPayload_url(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_OpenBillingPortalPayload_url(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_OpenBillingPortalPayload_url(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "OpenBillingPortalPayload", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_OpenBillingPortalPayload_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -362,7 +338,7 @@ func (ec *executionContext) _SetMembershipPlanPayload_plan(ctx context.Context, 
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_SetMembershipPlanPayload_plan, func(ctx context.Context) (*ent.MembershipPlan, error) {
 			return obj.Plan, nil
-		}, ec.marshalNMembershipPlan2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMembershipPlan, true, true)
+		}, ec.marshalNMembershipPlan2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMembershipPlan, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -422,12 +398,9 @@ func (ec *executionContext) _StartMembershipCheckoutPayload_url(ctx context.Cont
 }
 
 // fillContext_StartMembershipCheckoutPayload_url is fieldContext_StartMembershipCheckoutPayload_url into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_StartMembershipCheckoutPayload_url(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_StartMembershipCheckoutPayload_url(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_StartMembershipCheckoutPayload_url(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "StartMembershipCheckoutPayload", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_StartMembershipCheckoutPayload_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {

@@ -29,7 +29,7 @@ func (ec *executionContext) _ChangeEmailPayload_user(ctx context.Context, field 
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_ChangeEmailPayload_user, func(ctx context.Context) (*ent.User, error) {
 			return obj.User, nil
-		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -89,12 +89,9 @@ func (ec *executionContext) _NotificationSettings_newFollower(ctx context.Contex
 }
 
 // fillContext_NotificationSettings_newFollower is fieldContext_NotificationSettings_newFollower into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_NotificationSettings_newFollower(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_NotificationSettings_newFollower(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_NotificationSettings_newFollower(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "NotificationSettings", Field: field, IsMethod: false, IsResolver: false, Child: leafChildNotificationMail}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_NotificationSettings_newFollower(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -125,12 +122,9 @@ func (ec *executionContext) _NotificationSettings_newComment(ctx context.Context
 }
 
 // fillContext_NotificationSettings_newComment is fieldContext_NotificationSettings_newComment into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_NotificationSettings_newComment(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_NotificationSettings_newComment(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_NotificationSettings_newComment(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "NotificationSettings", Field: field, IsMethod: false, IsResolver: false, Child: leafChildNotificationMail}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_NotificationSettings_newComment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -161,12 +155,9 @@ func (ec *executionContext) _NotificationSettings_postLiked(ctx context.Context,
 }
 
 // fillContext_NotificationSettings_postLiked is fieldContext_NotificationSettings_postLiked into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_NotificationSettings_postLiked(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_NotificationSettings_postLiked(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_NotificationSettings_postLiked(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "NotificationSettings", Field: field, IsMethod: false, IsResolver: false, Child: leafChildNotificationMail}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_NotificationSettings_postLiked(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -197,12 +188,9 @@ func (ec *executionContext) _NotificationSettings_newMessage(ctx context.Context
 }
 
 // fillContext_NotificationSettings_newMessage is fieldContext_NotificationSettings_newMessage into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_NotificationSettings_newMessage(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_NotificationSettings_newMessage(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_NotificationSettings_newMessage(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "NotificationSettings", Field: field, IsMethod: false, IsResolver: false, Child: leafChildNotificationMail}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_NotificationSettings_newMessage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -233,12 +221,9 @@ func (ec *executionContext) _RequestPasswordResetPayload_accepted(ctx context.Co
 }
 
 // fillContext_RequestPasswordResetPayload_accepted is fieldContext_RequestPasswordResetPayload_accepted into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_RequestPasswordResetPayload_accepted(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_RequestPasswordResetPayload_accepted(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_RequestPasswordResetPayload_accepted(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "RequestPasswordResetPayload", Field: field, IsMethod: false, IsResolver: false, Child: leafChildBoolean}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_RequestPasswordResetPayload_accepted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -269,12 +254,9 @@ func (ec *executionContext) _ResendVerificationEmailPayload_sent(ctx context.Con
 }
 
 // fillContext_ResendVerificationEmailPayload_sent is fieldContext_ResendVerificationEmailPayload_sent into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_ResendVerificationEmailPayload_sent(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_ResendVerificationEmailPayload_sent(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_ResendVerificationEmailPayload_sent(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "ResendVerificationEmailPayload", Field: field, IsMethod: false, IsResolver: false, Child: leafChildBoolean}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_ResendVerificationEmailPayload_sent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -305,12 +287,9 @@ func (ec *executionContext) _ResetPasswordPayload_revokedSessionCount(ctx contex
 }
 
 // fillContext_ResetPasswordPayload_revokedSessionCount is fieldContext_ResetPasswordPayload_revokedSessionCount into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_ResetPasswordPayload_revokedSessionCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_ResetPasswordPayload_revokedSessionCount(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_ResetPasswordPayload_revokedSessionCount(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "ResetPasswordPayload", Field: field, IsMethod: false, IsResolver: false, Child: leafChildInt}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_ResetPasswordPayload_revokedSessionCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -321,7 +300,7 @@ func (ec *executionContext) _UpdateNotificationSettingsPayload_settings(ctx cont
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_UpdateNotificationSettingsPayload_settings, func(ctx context.Context) (*model.NotificationSettings, error) {
 			return obj.Settings, nil
-		}, ec.marshalNNotificationSettings2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐNotificationSettings, true, true)
+		}, ec.marshalNNotificationSettings2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐNotificationSettings, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -381,12 +360,9 @@ func (ec *executionContext) _VerifyEmailPayload_email(ctx context.Context, field
 }
 
 // fillContext_VerifyEmailPayload_email is fieldContext_VerifyEmailPayload_email into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_VerifyEmailPayload_email(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_VerifyEmailPayload_email(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_VerifyEmailPayload_email(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "VerifyEmailPayload", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_VerifyEmailPayload_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {

@@ -925,12 +925,9 @@ func (ec *executionContext) _Comment_id(ctx context.Context, field graphql.Colle
 }
 
 // fillContext_Comment_id is fieldContext_Comment_id into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Comment_id(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Comment_id(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Comment_id(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Comment", Field: field, IsMethod: false, IsResolver: false, Child: leafChildID}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Comment_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -961,12 +958,9 @@ func (ec *executionContext) _Comment_createdAt(ctx context.Context, field graphq
 }
 
 // fillContext_Comment_createdAt is fieldContext_Comment_createdAt into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Comment_createdAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Comment_createdAt(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Comment_createdAt(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Comment", Field: field, IsMethod: false, IsResolver: false, Child: leafChildTime}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Comment_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -997,12 +991,9 @@ func (ec *executionContext) _Comment_updatedAt(ctx context.Context, field graphq
 }
 
 // fillContext_Comment_updatedAt is fieldContext_Comment_updatedAt into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Comment_updatedAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Comment_updatedAt(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Comment_updatedAt(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Comment", Field: field, IsMethod: false, IsResolver: false, Child: leafChildTime}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Comment_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1033,12 +1024,9 @@ func (ec *executionContext) _Comment_body(ctx context.Context, field graphql.Col
 }
 
 // fillContext_Comment_body is fieldContext_Comment_body into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Comment_body(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Comment_body(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Comment_body(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Comment", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Comment_body(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1069,12 +1057,9 @@ func (ec *executionContext) _Comment_hiddenAt(ctx context.Context, field graphql
 }
 
 // fillContext_Comment_hiddenAt is fieldContext_Comment_hiddenAt into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Comment_hiddenAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Comment_hiddenAt(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Comment_hiddenAt(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Comment", Field: field, IsMethod: false, IsResolver: false, Child: leafChildTime}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Comment_hiddenAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1085,7 +1070,7 @@ func (ec *executionContext) _Comment_author(ctx context.Context, field graphql.C
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Comment_author, func(ctx context.Context) (*ent.User, error) {
 			return ec.resolverComment().Author(ctx, obj)
-		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1125,7 +1110,7 @@ func (ec *executionContext) _Comment_post(ctx context.Context, field graphql.Col
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Comment_post, func(ctx context.Context) (*ent.Post, error) {
 			return ec.resolverComment().Post(ctx, obj)
-		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true)
+		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1165,7 +1150,7 @@ func (ec *executionContext) _CommentConnection_edges(ctx context.Context, field 
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_CommentConnection_edges, func(ctx context.Context) ([]*ent.CommentEdge, error) {
 			return obj.Edges, nil
-		}, ec.marshalOCommentEdge2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐCommentEdge, true, false)
+		}, ec.marshalOCommentEdge2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐCommentEdge, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1205,7 +1190,7 @@ func (ec *executionContext) _CommentConnection_pageInfo(ctx context.Context, fie
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_CommentConnection_pageInfo, func(ctx context.Context) (relay.PageInfo[int], error) {
 			return obj.PageInfo, nil
-		}, ec.marshalNPageInfo2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐPageInfo, true, true)
+		}, ec.marshalNPageInfo2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐPageInfo, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1265,12 +1250,9 @@ func (ec *executionContext) _CommentConnection_totalCount(ctx context.Context, f
 }
 
 // fillContext_CommentConnection_totalCount is fieldContext_CommentConnection_totalCount into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_CommentConnection_totalCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_CommentConnection_totalCount(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_CommentConnection_totalCount(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "CommentConnection", Field: field, IsMethod: false, IsResolver: false, Child: leafChildInt}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_CommentConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1281,7 +1263,7 @@ func (ec *executionContext) _CommentEdge_node(ctx context.Context, field graphql
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_CommentEdge_node, func(ctx context.Context) (*ent.Comment, error) {
 			return obj.Node, nil
-		}, ec.marshalOComment2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐComment, true, false)
+		}, ec.marshalOComment2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐComment, true, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1341,12 +1323,9 @@ func (ec *executionContext) _CommentEdge_cursor(ctx context.Context, field graph
 }
 
 // fillContext_CommentEdge_cursor is fieldContext_CommentEdge_cursor into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_CommentEdge_cursor(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_CommentEdge_cursor(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_CommentEdge_cursor(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "CommentEdge", Field: field, IsMethod: false, IsResolver: false, Child: leafChildCursor}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_CommentEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1377,12 +1356,9 @@ func (ec *executionContext) _Conversation_id(ctx context.Context, field graphql.
 }
 
 // fillContext_Conversation_id is fieldContext_Conversation_id into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Conversation_id(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Conversation_id(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Conversation_id(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Conversation", Field: field, IsMethod: false, IsResolver: false, Child: leafChildID}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Conversation_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1413,12 +1389,9 @@ func (ec *executionContext) _Conversation_createdAt(ctx context.Context, field g
 }
 
 // fillContext_Conversation_createdAt is fieldContext_Conversation_createdAt into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Conversation_createdAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Conversation_createdAt(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Conversation_createdAt(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Conversation", Field: field, IsMethod: false, IsResolver: false, Child: leafChildTime}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Conversation_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1449,12 +1422,9 @@ func (ec *executionContext) _Conversation_lastMessageAt(ctx context.Context, fie
 }
 
 // fillContext_Conversation_lastMessageAt is fieldContext_Conversation_lastMessageAt into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Conversation_lastMessageAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Conversation_lastMessageAt(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Conversation_lastMessageAt(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Conversation", Field: field, IsMethod: false, IsResolver: false, Child: leafChildTime}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Conversation_lastMessageAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1465,7 +1435,7 @@ func (ec *executionContext) _Conversation_participants(ctx context.Context, fiel
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Conversation_participants, func(ctx context.Context) ([]*ent.User, error) {
 			return obj.Participants(ctx)
-		}, ec.marshalOUser2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUserᚄ, true, false)
+		}, ec.marshalOUser2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUserᚄ, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1506,7 +1476,7 @@ func (ec *executionContext) _Conversation_messages(ctx context.Context, field gr
 		return resolveDirect(ctx, ec, field, ec.fillContext_Conversation_messages, func(ctx context.Context) (*ent.MessageConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return obj.Messages(ctx, fc.Args["after"].(*relay.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*relay.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.MessageOrder))
-		}, ec.marshalNMessageConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMessageConnection, true, true)
+		}, ec.marshalNMessageConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMessageConnection, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1558,7 +1528,7 @@ func (ec *executionContext) _ConversationConnection_edges(ctx context.Context, f
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_ConversationConnection_edges, func(ctx context.Context) ([]*ent.ConversationEdge, error) {
 			return obj.Edges, nil
-		}, ec.marshalOConversationEdge2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐConversationEdge, true, false)
+		}, ec.marshalOConversationEdge2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐConversationEdge, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1598,7 +1568,7 @@ func (ec *executionContext) _ConversationConnection_pageInfo(ctx context.Context
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_ConversationConnection_pageInfo, func(ctx context.Context) (relay.PageInfo[int], error) {
 			return obj.PageInfo, nil
-		}, ec.marshalNPageInfo2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐPageInfo, true, true)
+		}, ec.marshalNPageInfo2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐPageInfo, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1658,12 +1628,9 @@ func (ec *executionContext) _ConversationConnection_totalCount(ctx context.Conte
 }
 
 // fillContext_ConversationConnection_totalCount is fieldContext_ConversationConnection_totalCount into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_ConversationConnection_totalCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_ConversationConnection_totalCount(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_ConversationConnection_totalCount(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "ConversationConnection", Field: field, IsMethod: false, IsResolver: false, Child: leafChildInt}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_ConversationConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1674,7 +1641,7 @@ func (ec *executionContext) _ConversationEdge_node(ctx context.Context, field gr
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_ConversationEdge_node, func(ctx context.Context) (*ent.Conversation, error) {
 			return obj.Node, nil
-		}, ec.marshalOConversation2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐConversation, true, false)
+		}, ec.marshalOConversation2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐConversation, true, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1734,12 +1701,9 @@ func (ec *executionContext) _ConversationEdge_cursor(ctx context.Context, field 
 }
 
 // fillContext_ConversationEdge_cursor is fieldContext_ConversationEdge_cursor into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_ConversationEdge_cursor(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_ConversationEdge_cursor(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_ConversationEdge_cursor(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "ConversationEdge", Field: field, IsMethod: false, IsResolver: false, Child: leafChildCursor}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_ConversationEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1770,12 +1734,9 @@ func (ec *executionContext) _Image_id(ctx context.Context, field graphql.Collect
 }
 
 // fillContext_Image_id is fieldContext_Image_id into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Image_id(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Image_id(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Image_id(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Image", Field: field, IsMethod: false, IsResolver: false, Child: leafChildID}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Image_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1806,12 +1767,9 @@ func (ec *executionContext) _Image_createdAt(ctx context.Context, field graphql.
 }
 
 // fillContext_Image_createdAt is fieldContext_Image_createdAt into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Image_createdAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Image_createdAt(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Image_createdAt(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Image", Field: field, IsMethod: false, IsResolver: false, Child: leafChildTime}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Image_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1842,12 +1800,9 @@ func (ec *executionContext) _Image_updatedAt(ctx context.Context, field graphql.
 }
 
 // fillContext_Image_updatedAt is fieldContext_Image_updatedAt into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Image_updatedAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Image_updatedAt(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Image_updatedAt(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Image", Field: field, IsMethod: false, IsResolver: false, Child: leafChildTime}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Image_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1878,12 +1833,9 @@ func (ec *executionContext) _Image_purpose(ctx context.Context, field graphql.Co
 }
 
 // fillContext_Image_purpose is fieldContext_Image_purpose into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Image_purpose(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Image_purpose(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Image_purpose(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Image", Field: field, IsMethod: false, IsResolver: false, Child: leafChildImagePurpose}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Image_purpose(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1914,12 +1866,9 @@ func (ec *executionContext) _Image_alt(ctx context.Context, field graphql.Collec
 }
 
 // fillContext_Image_alt is fieldContext_Image_alt into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Image_alt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Image_alt(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Image_alt(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Image", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Image_alt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1950,12 +1899,9 @@ func (ec *executionContext) _Image_width(ctx context.Context, field graphql.Coll
 }
 
 // fillContext_Image_width is fieldContext_Image_width into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Image_width(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Image_width(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Image_width(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Image", Field: field, IsMethod: false, IsResolver: false, Child: leafChildInt}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Image_width(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1986,12 +1932,9 @@ func (ec *executionContext) _Image_height(ctx context.Context, field graphql.Col
 }
 
 // fillContext_Image_height is fieldContext_Image_height into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Image_height(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Image_height(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Image_height(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Image", Field: field, IsMethod: false, IsResolver: false, Child: leafChildInt}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Image_height(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2022,12 +1965,9 @@ func (ec *executionContext) _Image_status(ctx context.Context, field graphql.Col
 }
 
 // fillContext_Image_status is fieldContext_Image_status into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Image_status(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Image_status(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Image_status(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Image", Field: field, IsMethod: false, IsResolver: false, Child: leafChildImageStatus}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Image_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2058,12 +1998,9 @@ func (ec *executionContext) _Image_bytes(ctx context.Context, field graphql.Coll
 }
 
 // fillContext_Image_bytes is fieldContext_Image_bytes into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Image_bytes(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Image_bytes(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Image_bytes(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Image", Field: field, IsMethod: false, IsResolver: false, Child: leafChildInt}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Image_bytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2094,12 +2031,9 @@ func (ec *executionContext) _Image_color(ctx context.Context, field graphql.Coll
 }
 
 // fillContext_Image_color is fieldContext_Image_color into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Image_color(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Image_color(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Image_color(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Image", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Image_color(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2130,12 +2064,9 @@ func (ec *executionContext) _Image_hiddenAt(ctx context.Context, field graphql.C
 }
 
 // fillContext_Image_hiddenAt is fieldContext_Image_hiddenAt into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Image_hiddenAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Image_hiddenAt(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Image_hiddenAt(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Image", Field: field, IsMethod: false, IsResolver: false, Child: leafChildTime}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Image_hiddenAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2147,7 +2078,7 @@ func (ec *executionContext) _Image_url(ctx context.Context, field graphql.Collec
 		return resolveDirect(ctx, ec, field, ec.fillContext_Image_url, func(ctx context.Context) (string, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverImage().URL(ctx, obj, fc.Args["width"].(*int))
-		}, ec.marshalNString2string, true, true)
+		}, ec.marshalNString2string, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2201,7 +2132,7 @@ func (ec *executionContext) _Image_variants(ctx context.Context, field graphql.C
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Image_variants, func(ctx context.Context) ([]*media.VariantURL, error) {
 			return ec.resolverImage().Variants(ctx, obj)
-		}, ec.marshalNImageVariant2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋmediaᚐVariantURLᚄ, true, true)
+		}, ec.marshalNImageVariant2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋmediaᚐVariantURLᚄ, false, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2261,12 +2192,9 @@ func (ec *executionContext) _Message_id(ctx context.Context, field graphql.Colle
 }
 
 // fillContext_Message_id is fieldContext_Message_id into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Message_id(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Message_id(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Message_id(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Message", Field: field, IsMethod: false, IsResolver: false, Child: leafChildID}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Message_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2297,12 +2225,9 @@ func (ec *executionContext) _Message_body(ctx context.Context, field graphql.Col
 }
 
 // fillContext_Message_body is fieldContext_Message_body into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Message_body(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Message_body(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Message_body(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Message", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Message_body(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2333,12 +2258,9 @@ func (ec *executionContext) _Message_createdAt(ctx context.Context, field graphq
 }
 
 // fillContext_Message_createdAt is fieldContext_Message_createdAt into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Message_createdAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Message_createdAt(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Message_createdAt(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Message", Field: field, IsMethod: false, IsResolver: false, Child: leafChildTime}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Message_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2349,7 +2271,7 @@ func (ec *executionContext) _Message_sender(ctx context.Context, field graphql.C
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Message_sender, func(ctx context.Context) (*ent.User, error) {
 			return obj.Sender(ctx)
-		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2389,7 +2311,7 @@ func (ec *executionContext) _Message_conversation(ctx context.Context, field gra
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Message_conversation, func(ctx context.Context) (*ent.Conversation, error) {
 			return obj.Conversation(ctx)
-		}, ec.marshalNConversation2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐConversation, true, true)
+		}, ec.marshalNConversation2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐConversation, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2429,7 +2351,7 @@ func (ec *executionContext) _MessageConnection_edges(ctx context.Context, field 
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_MessageConnection_edges, func(ctx context.Context) ([]*ent.MessageEdge, error) {
 			return obj.Edges, nil
-		}, ec.marshalOMessageEdge2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMessageEdge, true, false)
+		}, ec.marshalOMessageEdge2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMessageEdge, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2469,7 +2391,7 @@ func (ec *executionContext) _MessageConnection_pageInfo(ctx context.Context, fie
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_MessageConnection_pageInfo, func(ctx context.Context) (relay.PageInfo[int], error) {
 			return obj.PageInfo, nil
-		}, ec.marshalNPageInfo2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐPageInfo, true, true)
+		}, ec.marshalNPageInfo2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐPageInfo, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2529,12 +2451,9 @@ func (ec *executionContext) _MessageConnection_totalCount(ctx context.Context, f
 }
 
 // fillContext_MessageConnection_totalCount is fieldContext_MessageConnection_totalCount into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_MessageConnection_totalCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_MessageConnection_totalCount(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_MessageConnection_totalCount(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "MessageConnection", Field: field, IsMethod: false, IsResolver: false, Child: leafChildInt}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_MessageConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2545,7 +2464,7 @@ func (ec *executionContext) _MessageEdge_node(ctx context.Context, field graphql
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_MessageEdge_node, func(ctx context.Context) (*ent.Message, error) {
 			return obj.Node, nil
-		}, ec.marshalOMessage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMessage, true, false)
+		}, ec.marshalOMessage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMessage, true, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2605,12 +2524,9 @@ func (ec *executionContext) _MessageEdge_cursor(ctx context.Context, field graph
 }
 
 // fillContext_MessageEdge_cursor is fieldContext_MessageEdge_cursor into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_MessageEdge_cursor(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_MessageEdge_cursor(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_MessageEdge_cursor(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "MessageEdge", Field: field, IsMethod: false, IsResolver: false, Child: leafChildCursor}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_MessageEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2641,12 +2557,9 @@ func (ec *executionContext) _Notification_id(ctx context.Context, field graphql.
 }
 
 // fillContext_Notification_id is fieldContext_Notification_id into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Notification_id(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Notification_id(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Notification_id(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Notification", Field: field, IsMethod: false, IsResolver: false, Child: leafChildID}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Notification_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2677,12 +2590,9 @@ func (ec *executionContext) _Notification_kind(ctx context.Context, field graphq
 }
 
 // fillContext_Notification_kind is fieldContext_Notification_kind into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Notification_kind(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Notification_kind(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Notification_kind(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Notification", Field: field, IsMethod: false, IsResolver: false, Child: leafChildNotificationKind}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Notification_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2713,12 +2623,9 @@ func (ec *executionContext) _Notification_createdAt(ctx context.Context, field g
 }
 
 // fillContext_Notification_createdAt is fieldContext_Notification_createdAt into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Notification_createdAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Notification_createdAt(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Notification_createdAt(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Notification", Field: field, IsMethod: false, IsResolver: false, Child: leafChildTime}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Notification_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2749,12 +2656,9 @@ func (ec *executionContext) _Notification_readAt(ctx context.Context, field grap
 }
 
 // fillContext_Notification_readAt is fieldContext_Notification_readAt into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Notification_readAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Notification_readAt(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Notification_readAt(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Notification", Field: field, IsMethod: false, IsResolver: false, Child: leafChildTime}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Notification_readAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2765,7 +2669,7 @@ func (ec *executionContext) _Notification_actor(ctx context.Context, field graph
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Notification_actor, func(ctx context.Context) (*ent.User, error) {
 			return obj.Actor(ctx)
-		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2805,7 +2709,7 @@ func (ec *executionContext) _Notification_post(ctx context.Context, field graphq
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Notification_post, func(ctx context.Context) (*ent.Post, error) {
 			return obj.Post(ctx)
-		}, ec.marshalOPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, false)
+		}, ec.marshalOPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2845,7 +2749,7 @@ func (ec *executionContext) _Notification_comment(ctx context.Context, field gra
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Notification_comment, func(ctx context.Context) (*ent.Comment, error) {
 			return obj.Comment(ctx)
-		}, ec.marshalOComment2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐComment, true, false)
+		}, ec.marshalOComment2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐComment, true, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2885,7 +2789,7 @@ func (ec *executionContext) _Notification_message(ctx context.Context, field gra
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Notification_message, func(ctx context.Context) (*ent.Message, error) {
 			return obj.Message(ctx)
-		}, ec.marshalOMessage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMessage, true, false)
+		}, ec.marshalOMessage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMessage, true, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2925,7 +2829,7 @@ func (ec *executionContext) _NotificationConnection_edges(ctx context.Context, f
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_NotificationConnection_edges, func(ctx context.Context) ([]*ent.NotificationEdge, error) {
 			return obj.Edges, nil
-		}, ec.marshalONotificationEdge2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐNotificationEdge, true, false)
+		}, ec.marshalONotificationEdge2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐNotificationEdge, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2965,7 +2869,7 @@ func (ec *executionContext) _NotificationConnection_pageInfo(ctx context.Context
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_NotificationConnection_pageInfo, func(ctx context.Context) (relay.PageInfo[int], error) {
 			return obj.PageInfo, nil
-		}, ec.marshalNPageInfo2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐPageInfo, true, true)
+		}, ec.marshalNPageInfo2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐPageInfo, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -3025,12 +2929,9 @@ func (ec *executionContext) _NotificationConnection_totalCount(ctx context.Conte
 }
 
 // fillContext_NotificationConnection_totalCount is fieldContext_NotificationConnection_totalCount into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_NotificationConnection_totalCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_NotificationConnection_totalCount(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_NotificationConnection_totalCount(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "NotificationConnection", Field: field, IsMethod: false, IsResolver: false, Child: leafChildInt}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_NotificationConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -3041,7 +2942,7 @@ func (ec *executionContext) _NotificationEdge_node(ctx context.Context, field gr
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_NotificationEdge_node, func(ctx context.Context) (*ent.Notification, error) {
 			return obj.Node, nil
-		}, ec.marshalONotification2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐNotification, true, false)
+		}, ec.marshalONotification2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐNotification, true, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -3101,12 +3002,9 @@ func (ec *executionContext) _NotificationEdge_cursor(ctx context.Context, field 
 }
 
 // fillContext_NotificationEdge_cursor is fieldContext_NotificationEdge_cursor into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_NotificationEdge_cursor(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_NotificationEdge_cursor(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_NotificationEdge_cursor(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "NotificationEdge", Field: field, IsMethod: false, IsResolver: false, Child: leafChildCursor}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_NotificationEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -3137,12 +3035,9 @@ func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field gra
 }
 
 // fillContext_PageInfo_hasNextPage is fieldContext_PageInfo_hasNextPage into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_PageInfo_hasNextPage(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_PageInfo_hasNextPage(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "PageInfo", Field: field, IsMethod: false, IsResolver: false, Child: leafChildBoolean}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_PageInfo_hasNextPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -3173,12 +3068,9 @@ func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field
 }
 
 // fillContext_PageInfo_hasPreviousPage is fieldContext_PageInfo_hasPreviousPage into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_PageInfo_hasPreviousPage(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_PageInfo_hasPreviousPage(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_PageInfo_hasPreviousPage(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "PageInfo", Field: field, IsMethod: false, IsResolver: false, Child: leafChildBoolean}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_PageInfo_hasPreviousPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -3209,12 +3101,9 @@ func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field gra
 }
 
 // fillContext_PageInfo_startCursor is fieldContext_PageInfo_startCursor into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_PageInfo_startCursor(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_PageInfo_startCursor(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_PageInfo_startCursor(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "PageInfo", Field: field, IsMethod: false, IsResolver: false, Child: leafChildCursor}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_PageInfo_startCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -3245,12 +3134,9 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 }
 
 // fillContext_PageInfo_endCursor is fieldContext_PageInfo_endCursor into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_PageInfo_endCursor(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "PageInfo", Field: field, IsMethod: false, IsResolver: false, Child: leafChildCursor}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -3281,12 +3167,9 @@ func (ec *executionContext) _Post_id(ctx context.Context, field graphql.Collecte
 }
 
 // fillContext_Post_id is fieldContext_Post_id into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Post_id(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Post_id(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Post_id(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Post", Field: field, IsMethod: false, IsResolver: false, Child: leafChildID}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Post_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -3317,12 +3200,9 @@ func (ec *executionContext) _Post_createdAt(ctx context.Context, field graphql.C
 }
 
 // fillContext_Post_createdAt is fieldContext_Post_createdAt into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Post_createdAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Post_createdAt(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Post_createdAt(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Post", Field: field, IsMethod: false, IsResolver: false, Child: leafChildTime}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Post_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -3353,12 +3233,9 @@ func (ec *executionContext) _Post_updatedAt(ctx context.Context, field graphql.C
 }
 
 // fillContext_Post_updatedAt is fieldContext_Post_updatedAt into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Post_updatedAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Post_updatedAt(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Post_updatedAt(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Post", Field: field, IsMethod: false, IsResolver: false, Child: leafChildTime}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Post_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -3389,12 +3266,9 @@ func (ec *executionContext) _Post_slug(ctx context.Context, field graphql.Collec
 }
 
 // fillContext_Post_slug is fieldContext_Post_slug into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Post_slug(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Post_slug(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Post_slug(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Post", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Post_slug(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -3425,12 +3299,9 @@ func (ec *executionContext) _Post_title(ctx context.Context, field graphql.Colle
 }
 
 // fillContext_Post_title is fieldContext_Post_title into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Post_title(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Post_title(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Post_title(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Post", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Post_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -3461,12 +3332,9 @@ func (ec *executionContext) _Post_description(ctx context.Context, field graphql
 }
 
 // fillContext_Post_description is fieldContext_Post_description into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Post_description(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Post_description(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Post_description(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Post", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Post_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -3497,12 +3365,9 @@ func (ec *executionContext) _Post_status(ctx context.Context, field graphql.Coll
 }
 
 // fillContext_Post_status is fieldContext_Post_status into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Post_status(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Post_status(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Post_status(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Post", Field: field, IsMethod: false, IsResolver: false, Child: leafChildPostStatus}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Post_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -3533,12 +3398,9 @@ func (ec *executionContext) _Post_visibility(ctx context.Context, field graphql.
 }
 
 // fillContext_Post_visibility is fieldContext_Post_visibility into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Post_visibility(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Post_visibility(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Post_visibility(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Post", Field: field, IsMethod: false, IsResolver: false, Child: leafChildPostVisibility}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Post_visibility(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -3569,12 +3431,9 @@ func (ec *executionContext) _Post_publishedAt(ctx context.Context, field graphql
 }
 
 // fillContext_Post_publishedAt is fieldContext_Post_publishedAt into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Post_publishedAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Post_publishedAt(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Post_publishedAt(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Post", Field: field, IsMethod: false, IsResolver: false, Child: leafChildTime}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Post_publishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -3605,12 +3464,9 @@ func (ec *executionContext) _Post_hiddenAt(ctx context.Context, field graphql.Co
 }
 
 // fillContext_Post_hiddenAt is fieldContext_Post_hiddenAt into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Post_hiddenAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Post_hiddenAt(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Post_hiddenAt(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Post", Field: field, IsMethod: false, IsResolver: false, Child: leafChildTime}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Post_hiddenAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -3621,7 +3477,7 @@ func (ec *executionContext) _Post_author(ctx context.Context, field graphql.Coll
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Post_author, func(ctx context.Context) (*ent.User, error) {
 			return ec.resolverPost().Author(ctx, obj)
-		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -3661,7 +3517,7 @@ func (ec *executionContext) _Post_tags(ctx context.Context, field graphql.Collec
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Post_tags, func(ctx context.Context) ([]*ent.Tag, error) {
 			return ec.resolverPost().Tags(ctx, obj)
-		}, ec.marshalOTag2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTagᚄ, true, false)
+		}, ec.marshalOTag2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTagᚄ, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -3702,7 +3558,7 @@ func (ec *executionContext) _Post_comments(ctx context.Context, field graphql.Co
 		return resolveDirect(ctx, ec, field, ec.fillContext_Post_comments, func(ctx context.Context) (*ent.CommentConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return obj.Comments(ctx, fc.Args["after"].(*relay.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*relay.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.CommentOrder))
-		}, ec.marshalNCommentConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐCommentConnection, true, true)
+		}, ec.marshalNCommentConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐCommentConnection, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -3754,7 +3610,7 @@ func (ec *executionContext) _Post_cover(ctx context.Context, field graphql.Colle
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Post_cover, func(ctx context.Context) (*ent.Image, error) {
 			return obj.Cover(ctx)
-		}, ec.marshalOImage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐImage, true, false)
+		}, ec.marshalOImage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐImage, true, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -3794,7 +3650,7 @@ func (ec *executionContext) _Post_body(ctx context.Context, field graphql.Collec
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Post_body, func(ctx context.Context) (*string, error) {
 			return ec.resolverPost().Body(ctx, obj)
-		}, ec.marshalOString2ᚖstring, true, false)
+		}, ec.marshalOString2ᚖstring, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -3816,12 +3672,9 @@ func (ec *executionContext) _Post_body(ctx context.Context, field graphql.Collec
 }
 
 // fillContext_Post_body is fieldContext_Post_body into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Post_body(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Post_body(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Post_body(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Post", Field: field, IsMethod: true, IsResolver: true, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Post_body(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -3832,7 +3685,7 @@ func (ec *executionContext) _Post_viewerCanRead(ctx context.Context, field graph
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Post_viewerCanRead, func(ctx context.Context) (bool, error) {
 			return ec.resolverPost().ViewerCanRead(ctx, obj)
-		}, ec.marshalNBoolean2bool, true, true)
+		}, ec.marshalNBoolean2bool, false, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -3854,12 +3707,9 @@ func (ec *executionContext) _Post_viewerCanRead(ctx context.Context, field graph
 }
 
 // fillContext_Post_viewerCanRead is fieldContext_Post_viewerCanRead into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Post_viewerCanRead(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Post_viewerCanRead(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Post_viewerCanRead(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Post", Field: field, IsMethod: true, IsResolver: true, Child: leafChildBoolean}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Post_viewerCanRead(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -3870,7 +3720,7 @@ func (ec *executionContext) _Post_likeCount(ctx context.Context, field graphql.C
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Post_likeCount, func(ctx context.Context) (int, error) {
 			return ec.resolverPost().LikeCount(ctx, obj)
-		}, ec.marshalNInt2int, true, true)
+		}, ec.marshalNInt2int, false, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -3892,12 +3742,9 @@ func (ec *executionContext) _Post_likeCount(ctx context.Context, field graphql.C
 }
 
 // fillContext_Post_likeCount is fieldContext_Post_likeCount into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Post_likeCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Post_likeCount(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Post_likeCount(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Post", Field: field, IsMethod: true, IsResolver: true, Child: leafChildInt}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Post_likeCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -3908,7 +3755,7 @@ func (ec *executionContext) _Post_commentCount(ctx context.Context, field graphq
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Post_commentCount, func(ctx context.Context) (int, error) {
 			return ec.resolverPost().CommentCount(ctx, obj)
-		}, ec.marshalNInt2int, true, true)
+		}, ec.marshalNInt2int, false, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -3930,12 +3777,9 @@ func (ec *executionContext) _Post_commentCount(ctx context.Context, field graphq
 }
 
 // fillContext_Post_commentCount is fieldContext_Post_commentCount into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Post_commentCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Post_commentCount(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Post_commentCount(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Post", Field: field, IsMethod: true, IsResolver: true, Child: leafChildInt}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Post_commentCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -3946,7 +3790,7 @@ func (ec *executionContext) _Post_viewerHasLiked(ctx context.Context, field grap
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Post_viewerHasLiked, func(ctx context.Context) (bool, error) {
 			return ec.resolverPost().ViewerHasLiked(ctx, obj)
-		}, ec.marshalNBoolean2bool, true, true)
+		}, ec.marshalNBoolean2bool, false, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -3968,12 +3812,9 @@ func (ec *executionContext) _Post_viewerHasLiked(ctx context.Context, field grap
 }
 
 // fillContext_Post_viewerHasLiked is fieldContext_Post_viewerHasLiked into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Post_viewerHasLiked(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Post_viewerHasLiked(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Post_viewerHasLiked(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Post", Field: field, IsMethod: true, IsResolver: true, Child: leafChildBoolean}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Post_viewerHasLiked(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -3984,7 +3825,7 @@ func (ec *executionContext) _PostConnection_edges(ctx context.Context, field gra
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_PostConnection_edges, func(ctx context.Context) ([]*ent.PostEdge, error) {
 			return obj.Edges, nil
-		}, ec.marshalOPostEdge2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPostEdge, true, false)
+		}, ec.marshalOPostEdge2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPostEdge, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4024,7 +3865,7 @@ func (ec *executionContext) _PostConnection_pageInfo(ctx context.Context, field 
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_PostConnection_pageInfo, func(ctx context.Context) (relay.PageInfo[int], error) {
 			return obj.PageInfo, nil
-		}, ec.marshalNPageInfo2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐPageInfo, true, true)
+		}, ec.marshalNPageInfo2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐPageInfo, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4084,12 +3925,9 @@ func (ec *executionContext) _PostConnection_totalCount(ctx context.Context, fiel
 }
 
 // fillContext_PostConnection_totalCount is fieldContext_PostConnection_totalCount into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_PostConnection_totalCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_PostConnection_totalCount(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_PostConnection_totalCount(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "PostConnection", Field: field, IsMethod: false, IsResolver: false, Child: leafChildInt}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_PostConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -4100,7 +3938,7 @@ func (ec *executionContext) _PostEdge_node(ctx context.Context, field graphql.Co
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_PostEdge_node, func(ctx context.Context) (*ent.Post, error) {
 			return obj.Node, nil
-		}, ec.marshalOPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, false)
+		}, ec.marshalOPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4160,12 +3998,9 @@ func (ec *executionContext) _PostEdge_cursor(ctx context.Context, field graphql.
 }
 
 // fillContext_PostEdge_cursor is fieldContext_PostEdge_cursor into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_PostEdge_cursor(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_PostEdge_cursor(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_PostEdge_cursor(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "PostEdge", Field: field, IsMethod: false, IsResolver: false, Child: leafChildCursor}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_PostEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -4177,7 +4012,7 @@ func (ec *executionContext) _Query_node(ctx context.Context, field graphql.Colle
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_node, func(ctx context.Context) (ent.Noder, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverQuery().Node(ctx, fc.Args["id"].(int))
-		}, ec.marshalONode2githubᚗcomᚋagoraᚋagoraᚋentᚐNoder, true, false)
+		}, ec.marshalONode2githubᚗcomᚋagoraᚋagoraᚋentᚐNoder, true, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4232,7 +4067,7 @@ func (ec *executionContext) _Query_nodes(ctx context.Context, field graphql.Coll
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_nodes, func(ctx context.Context) ([]ent.Noder, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverQuery().Nodes(ctx, fc.Args["ids"].([]int))
-		}, ec.marshalNNode2ᚕgithubᚗcomᚋagoraᚋagoraᚋentᚐNoder, true, true)
+		}, ec.marshalNNode2ᚕgithubᚗcomᚋagoraᚋagoraᚋentᚐNoder, false, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4286,7 +4121,7 @@ func (ec *executionContext) _Query_providers(ctx context.Context, field graphql.
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_providers, func(ctx context.Context) ([]*identity.ProviderInfo, error) {
 			return ec.resolverQuery().Providers(ctx)
-		}, ec.marshalNProvider2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋidentityᚐProviderInfoᚄ, true, true)
+		}, ec.marshalNProvider2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋidentityᚐProviderInfoᚄ, false, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4327,7 +4162,7 @@ func (ec *executionContext) _Query_jobs(ctx context.Context, field graphql.Colle
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_jobs, func(ctx context.Context) (*jobs.Page, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverQuery().Jobs(ctx, fc.Args["state"].(*model.JobState), fc.Args["kind"].(*string), fc.Args["first"].(int), fc.Args["after"].(*string))
-		}, ec.marshalNJobPage2ᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋjobsᚐPage, true, true)
+		}, ec.marshalNJobPage2ᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋjobsᚐPage, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4380,7 +4215,7 @@ func (ec *executionContext) _Query_image(ctx context.Context, field graphql.Coll
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_image, func(ctx context.Context) (*ent.Image, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverQuery().Image(ctx, fc.Args["id"].(int))
-		}, ec.marshalOImage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐImage, true, false)
+		}, ec.marshalOImage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐImage, true, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4433,7 +4268,7 @@ func (ec *executionContext) _Query_posts(ctx context.Context, field graphql.Coll
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_posts, func(ctx context.Context) (*ent.PostConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverQuery().Posts(ctx, fc.Args["after"].(*relay.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*relay.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.PostOrder), fc.Args["where"].(*filter.Posts))
-		}, ec.marshalNPostConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPostConnection, true, true)
+		}, ec.marshalNPostConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPostConnection, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4486,7 +4321,7 @@ func (ec *executionContext) _Query_tags(ctx context.Context, field graphql.Colle
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_tags, func(ctx context.Context) (*ent.TagConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverQuery().Tags(ctx, fc.Args["after"].(*relay.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*relay.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.TagOrder), fc.Args["where"].(*filter.Tags))
-		}, ec.marshalNTagConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTagConnection, true, true)
+		}, ec.marshalNTagConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTagConnection, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4539,7 +4374,7 @@ func (ec *executionContext) _Query_post(ctx context.Context, field graphql.Colle
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_post, func(ctx context.Context) (*ent.Post, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverQuery().Post(ctx, fc.Args["slug"].(string))
-		}, ec.marshalOPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, false)
+		}, ec.marshalOPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4592,7 +4427,7 @@ func (ec *executionContext) _Query_feed(ctx context.Context, field graphql.Colle
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_feed, func(ctx context.Context) (*ent.PostConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverQuery().Feed(ctx, fc.Args["after"].(*relay.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*relay.Cursor[int]), fc.Args["last"].(*int))
-		}, ec.marshalNPostConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPostConnection, true, true)
+		}, ec.marshalNPostConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPostConnection, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4645,7 +4480,7 @@ func (ec *executionContext) _Query_conversations(ctx context.Context, field grap
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_conversations, func(ctx context.Context) (*ent.ConversationConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverQuery().Conversations(ctx, fc.Args["after"].(*relay.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*relay.Cursor[int]), fc.Args["last"].(*int))
-		}, ec.marshalNConversationConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐConversationConnection, true, true)
+		}, ec.marshalNConversationConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐConversationConnection, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4698,7 +4533,7 @@ func (ec *executionContext) _Query_search(ctx context.Context, field graphql.Col
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_search, func(ctx context.Context) (*search.PostConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverQuery().Search(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*relay.Cursor[int]))
-		}, ec.marshalNPostSearchConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐPostConnection, true, true)
+		}, ec.marshalNPostSearchConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐPostConnection, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4751,7 +4586,7 @@ func (ec *executionContext) _Query_searchUsers(ctx context.Context, field graphq
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_searchUsers, func(ctx context.Context) (*ent.UserConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverQuery().SearchUsers(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*relay.Cursor[int]))
-		}, ec.marshalNUserConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUserConnection, true, true)
+		}, ec.marshalNUserConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUserConnection, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4804,7 +4639,7 @@ func (ec *executionContext) _Query_searchTags(ctx context.Context, field graphql
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_searchTags, func(ctx context.Context) (*ent.TagConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverQuery().SearchTags(ctx, fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*relay.Cursor[int]))
-		}, ec.marshalNTagConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTagConnection, true, true)
+		}, ec.marshalNTagConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTagConnection, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4857,7 +4692,7 @@ func (ec *executionContext) _Query_users(ctx context.Context, field graphql.Coll
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_users, func(ctx context.Context) (*ent.UserConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverQuery().Users(ctx, fc.Args["after"].(*relay.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*relay.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.UserOrder), fc.Args["where"].(*filter.Users))
-		}, ec.marshalNUserConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUserConnection, true, true)
+		}, ec.marshalNUserConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUserConnection, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4909,7 +4744,7 @@ func (ec *executionContext) _Query_viewer(ctx context.Context, field graphql.Col
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_viewer, func(ctx context.Context) (*ent.User, error) {
 			return ec.resolverQuery().Viewer(ctx)
-		}, ec.marshalOUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, false)
+		}, ec.marshalOUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4950,7 +4785,7 @@ func (ec *executionContext) _Query_user(ctx context.Context, field graphql.Colle
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query_user, func(ctx context.Context) (*ent.User, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverQuery().User(ctx, fc.Args["username"].(string))
-		}, ec.marshalOUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, false)
+		}, ec.marshalOUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -5003,7 +4838,7 @@ func (ec *executionContext) _Query__entities(ctx context.Context, field graphql.
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query__entities, func(ctx context.Context) ([]fedruntime.Entity, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.__resolve_entities(ctx, fc.Args["representations"].([]map[string]any)), nil
-		}, ec.marshalN_Entity2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋpluginᚋfederationᚋfedruntimeᚐEntity, true, true)
+		}, ec.marshalN_Entity2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋpluginᚋfederationᚋfedruntimeᚐEntity, false, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -5057,7 +4892,7 @@ func (ec *executionContext) _Query__service(ctx context.Context, field graphql.C
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query__service, func(ctx context.Context) (fedruntime.Service, error) {
 			return ec.__resolve__service(ctx)
-		}, ec.marshalN_Service2githubᚗcomᚋ99designsᚋgqlgenᚋpluginᚋfederationᚋfedruntimeᚐService, true, true)
+		}, ec.marshalN_Service2githubᚗcomᚋ99designsᚋgqlgenᚋpluginᚋfederationᚋfedruntimeᚐService, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -5098,7 +4933,7 @@ func (ec *executionContext) _Query___type(ctx context.Context, field graphql.Col
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query___type, func(ctx context.Context) (*introspection.Type, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.IntrospectType(fc.Args["name"].(string))
-		}, ec.marshalO__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType, true, false)
+		}, ec.marshalO__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType, true, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -5150,7 +4985,7 @@ func (ec *executionContext) _Query___schema(ctx context.Context, field graphql.C
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Query___schema, func(ctx context.Context) (*introspection.Schema, error) {
 			return ec.IntrospectSchema()
-		}, ec.marshalO__Schema2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐSchema, true, false)
+		}, ec.marshalO__Schema2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐSchema, true, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -5210,12 +5045,9 @@ func (ec *executionContext) _Session_id(ctx context.Context, field graphql.Colle
 }
 
 // fillContext_Session_id is fieldContext_Session_id into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Session_id(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Session_id(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Session_id(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Session", Field: field, IsMethod: false, IsResolver: false, Child: leafChildID}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Session_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5246,12 +5078,9 @@ func (ec *executionContext) _Session_userAgent(ctx context.Context, field graphq
 }
 
 // fillContext_Session_userAgent is fieldContext_Session_userAgent into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Session_userAgent(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Session_userAgent(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Session_userAgent(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Session", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Session_userAgent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5282,12 +5111,9 @@ func (ec *executionContext) _Session_createdAt(ctx context.Context, field graphq
 }
 
 // fillContext_Session_createdAt is fieldContext_Session_createdAt into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Session_createdAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Session_createdAt(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Session_createdAt(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Session", Field: field, IsMethod: false, IsResolver: false, Child: leafChildTime}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Session_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5318,12 +5144,9 @@ func (ec *executionContext) _Session_lastUsedAt(ctx context.Context, field graph
 }
 
 // fillContext_Session_lastUsedAt is fieldContext_Session_lastUsedAt into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Session_lastUsedAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Session_lastUsedAt(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Session_lastUsedAt(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Session", Field: field, IsMethod: false, IsResolver: false, Child: leafChildTime}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Session_lastUsedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5354,12 +5177,9 @@ func (ec *executionContext) _Session_expiresAt(ctx context.Context, field graphq
 }
 
 // fillContext_Session_expiresAt is fieldContext_Session_expiresAt into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Session_expiresAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Session_expiresAt(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Session_expiresAt(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Session", Field: field, IsMethod: false, IsResolver: false, Child: leafChildTime}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Session_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5370,7 +5190,7 @@ func (ec *executionContext) _Session_current(ctx context.Context, field graphql.
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Session_current, func(ctx context.Context) (bool, error) {
 			return ec.resolverSession().Current(ctx, obj)
-		}, ec.marshalNBoolean2bool, true, true)
+		}, ec.marshalNBoolean2bool, false, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -5392,12 +5212,9 @@ func (ec *executionContext) _Session_current(ctx context.Context, field graphql.
 }
 
 // fillContext_Session_current is fieldContext_Session_current into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Session_current(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Session_current(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Session_current(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Session", Field: field, IsMethod: true, IsResolver: true, Child: leafChildBoolean}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Session_current(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5428,12 +5245,9 @@ func (ec *executionContext) _Tag_id(ctx context.Context, field graphql.Collected
 }
 
 // fillContext_Tag_id is fieldContext_Tag_id into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Tag_id(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Tag_id(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Tag_id(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Tag", Field: field, IsMethod: false, IsResolver: false, Child: leafChildID}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Tag_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5464,12 +5278,9 @@ func (ec *executionContext) _Tag_name(ctx context.Context, field graphql.Collect
 }
 
 // fillContext_Tag_name is fieldContext_Tag_name into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Tag_name(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Tag_name(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Tag_name(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Tag", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Tag_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5500,12 +5311,9 @@ func (ec *executionContext) _Tag_createdAt(ctx context.Context, field graphql.Co
 }
 
 // fillContext_Tag_createdAt is fieldContext_Tag_createdAt into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Tag_createdAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Tag_createdAt(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Tag_createdAt(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Tag", Field: field, IsMethod: false, IsResolver: false, Child: leafChildTime}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Tag_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5517,7 +5325,7 @@ func (ec *executionContext) _Tag_posts(ctx context.Context, field graphql.Collec
 		return resolveDirect(ctx, ec, field, ec.fillContext_Tag_posts, func(ctx context.Context) (*ent.PostConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return obj.Posts(ctx, fc.Args["after"].(*relay.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*relay.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.PostOrder))
-		}, ec.marshalNPostConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPostConnection, true, true)
+		}, ec.marshalNPostConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPostConnection, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -5569,7 +5377,7 @@ func (ec *executionContext) _Tag_postCount(ctx context.Context, field graphql.Co
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Tag_postCount, func(ctx context.Context) (int, error) {
 			return ec.resolverTag().PostCount(ctx, obj)
-		}, ec.marshalNInt2int, true, true)
+		}, ec.marshalNInt2int, false, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -5591,12 +5399,9 @@ func (ec *executionContext) _Tag_postCount(ctx context.Context, field graphql.Co
 }
 
 // fillContext_Tag_postCount is fieldContext_Tag_postCount into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Tag_postCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Tag_postCount(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Tag_postCount(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Tag", Field: field, IsMethod: true, IsResolver: true, Child: leafChildInt}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Tag_postCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5607,7 +5412,7 @@ func (ec *executionContext) _TagConnection_edges(ctx context.Context, field grap
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_TagConnection_edges, func(ctx context.Context) ([]*ent.TagEdge, error) {
 			return obj.Edges, nil
-		}, ec.marshalOTagEdge2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTagEdge, true, false)
+		}, ec.marshalOTagEdge2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTagEdge, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -5647,7 +5452,7 @@ func (ec *executionContext) _TagConnection_pageInfo(ctx context.Context, field g
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_TagConnection_pageInfo, func(ctx context.Context) (relay.PageInfo[int], error) {
 			return obj.PageInfo, nil
-		}, ec.marshalNPageInfo2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐPageInfo, true, true)
+		}, ec.marshalNPageInfo2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐPageInfo, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -5707,12 +5512,9 @@ func (ec *executionContext) _TagConnection_totalCount(ctx context.Context, field
 }
 
 // fillContext_TagConnection_totalCount is fieldContext_TagConnection_totalCount into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_TagConnection_totalCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_TagConnection_totalCount(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_TagConnection_totalCount(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "TagConnection", Field: field, IsMethod: false, IsResolver: false, Child: leafChildInt}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_TagConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5723,7 +5525,7 @@ func (ec *executionContext) _TagEdge_node(ctx context.Context, field graphql.Col
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_TagEdge_node, func(ctx context.Context) (*ent.Tag, error) {
 			return obj.Node, nil
-		}, ec.marshalOTag2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTag, true, false)
+		}, ec.marshalOTag2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTag, true, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -5783,12 +5585,9 @@ func (ec *executionContext) _TagEdge_cursor(ctx context.Context, field graphql.C
 }
 
 // fillContext_TagEdge_cursor is fieldContext_TagEdge_cursor into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_TagEdge_cursor(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_TagEdge_cursor(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_TagEdge_cursor(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "TagEdge", Field: field, IsMethod: false, IsResolver: false, Child: leafChildCursor}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_TagEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5819,12 +5618,9 @@ func (ec *executionContext) _User_id(ctx context.Context, field graphql.Collecte
 }
 
 // fillContext_User_id is fieldContext_User_id into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_User_id(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_User_id(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_User_id(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "User", Field: field, IsMethod: false, IsResolver: false, Child: leafChildID}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_User_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5855,12 +5651,9 @@ func (ec *executionContext) _User_createdAt(ctx context.Context, field graphql.C
 }
 
 // fillContext_User_createdAt is fieldContext_User_createdAt into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_User_createdAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_User_createdAt(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_User_createdAt(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "User", Field: field, IsMethod: false, IsResolver: false, Child: leafChildTime}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_User_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5891,12 +5684,9 @@ func (ec *executionContext) _User_updatedAt(ctx context.Context, field graphql.C
 }
 
 // fillContext_User_updatedAt is fieldContext_User_updatedAt into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_User_updatedAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_User_updatedAt(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_User_updatedAt(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "User", Field: field, IsMethod: false, IsResolver: false, Child: leafChildTime}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_User_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5927,12 +5717,9 @@ func (ec *executionContext) _User_username(ctx context.Context, field graphql.Co
 }
 
 // fillContext_User_username is fieldContext_User_username into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_User_username(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_User_username(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_User_username(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "User", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_User_username(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5963,12 +5750,9 @@ func (ec *executionContext) _User_displayName(ctx context.Context, field graphql
 }
 
 // fillContext_User_displayName is fieldContext_User_displayName into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_User_displayName(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_User_displayName(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_User_displayName(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "User", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_User_displayName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5999,12 +5783,9 @@ func (ec *executionContext) _User_bio(ctx context.Context, field graphql.Collect
 }
 
 // fillContext_User_bio is fieldContext_User_bio into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_User_bio(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_User_bio(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_User_bio(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "User", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_User_bio(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -6035,12 +5816,9 @@ func (ec *executionContext) _User_avatarURL(ctx context.Context, field graphql.C
 }
 
 // fillContext_User_avatarURL is fieldContext_User_avatarURL into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_User_avatarURL(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_User_avatarURL(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_User_avatarURL(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "User", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_User_avatarURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -6071,12 +5849,9 @@ func (ec *executionContext) _User_bannedAt(ctx context.Context, field graphql.Co
 }
 
 // fillContext_User_bannedAt is fieldContext_User_bannedAt into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_User_bannedAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_User_bannedAt(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_User_bannedAt(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "User", Field: field, IsMethod: false, IsResolver: false, Child: leafChildTime}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_User_bannedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -6107,12 +5882,9 @@ func (ec *executionContext) _User_role(ctx context.Context, field graphql.Collec
 }
 
 // fillContext_User_role is fieldContext_User_role into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_User_role(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_User_role(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_User_role(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "User", Field: field, IsMethod: false, IsResolver: false, Child: leafChildUserRole}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_User_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -6124,7 +5896,7 @@ func (ec *executionContext) _User_posts(ctx context.Context, field graphql.Colle
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_posts, func(ctx context.Context) (*ent.PostConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return obj.Posts(ctx, fc.Args["after"].(*relay.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*relay.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.PostOrder))
-		}, ec.marshalNPostConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPostConnection, true, true)
+		}, ec.marshalNPostConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPostConnection, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6177,7 +5949,7 @@ func (ec *executionContext) _User_following(ctx context.Context, field graphql.C
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_following, func(ctx context.Context) (*ent.UserConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return obj.Following(ctx, fc.Args["after"].(*relay.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*relay.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.UserOrder))
-		}, ec.marshalNUserConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUserConnection, true, true)
+		}, ec.marshalNUserConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUserConnection, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6230,7 +6002,7 @@ func (ec *executionContext) _User_followers(ctx context.Context, field graphql.C
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_followers, func(ctx context.Context) (*ent.UserConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return obj.Followers(ctx, fc.Args["after"].(*relay.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*relay.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.UserOrder))
-		}, ec.marshalNUserConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUserConnection, true, true)
+		}, ec.marshalNUserConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUserConnection, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6282,7 +6054,7 @@ func (ec *executionContext) _User_membershipPlan(ctx context.Context, field grap
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_membershipPlan, func(ctx context.Context) (*ent.MembershipPlan, error) {
 			return ec.resolverUser().MembershipPlan(ctx, obj)
-		}, ec.marshalOMembershipPlan2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMembershipPlan, true, false)
+		}, ec.marshalOMembershipPlan2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMembershipPlan, true, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6322,7 +6094,7 @@ func (ec *executionContext) _User_memberCount(ctx context.Context, field graphql
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_memberCount, func(ctx context.Context) (*int, error) {
 			return ec.resolverUser().MemberCount(ctx, obj)
-		}, ec.marshalOInt2ᚖint, true, false)
+		}, ec.marshalOInt2ᚖint, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6344,12 +6116,9 @@ func (ec *executionContext) _User_memberCount(ctx context.Context, field graphql
 }
 
 // fillContext_User_memberCount is fieldContext_User_memberCount into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_User_memberCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_User_memberCount(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_User_memberCount(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "User", Field: field, IsMethod: true, IsResolver: true, Child: leafChildInt}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_User_memberCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -6360,7 +6129,7 @@ func (ec *executionContext) _User_memberships(ctx context.Context, field graphql
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_memberships, func(ctx context.Context) ([]*ent.Membership, error) {
 			return ec.resolverUser().Memberships(ctx, obj)
-		}, ec.marshalOMembership2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMembershipᚄ, true, false)
+		}, ec.marshalOMembership2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMembershipᚄ, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6400,7 +6169,7 @@ func (ec *executionContext) _User_emailVerified(ctx context.Context, field graph
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_emailVerified, func(ctx context.Context) (*bool, error) {
 			return ec.resolverUser().EmailVerified(ctx, obj)
-		}, ec.marshalOBoolean2ᚖbool, true, false)
+		}, ec.marshalOBoolean2ᚖbool, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6422,12 +6191,9 @@ func (ec *executionContext) _User_emailVerified(ctx context.Context, field graph
 }
 
 // fillContext_User_emailVerified is fieldContext_User_emailVerified into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_User_emailVerified(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_User_emailVerified(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_User_emailVerified(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "User", Field: field, IsMethod: true, IsResolver: true, Child: leafChildBoolean}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_User_emailVerified(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -6438,7 +6204,7 @@ func (ec *executionContext) _User_notificationSettings(ctx context.Context, fiel
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_notificationSettings, func(ctx context.Context) (*model.NotificationSettings, error) {
 			return ec.resolverUser().NotificationSettings(ctx, obj)
-		}, ec.marshalONotificationSettings2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐNotificationSettings, true, false)
+		}, ec.marshalONotificationSettings2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐNotificationSettings, true, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6478,7 +6244,7 @@ func (ec *executionContext) _User_identities(ctx context.Context, field graphql.
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_identities, func(ctx context.Context) ([]*ent.Identity, error) {
 			return ec.resolverUser().Identities(ctx, obj)
-		}, ec.marshalOIdentity2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐIdentityᚄ, true, false)
+		}, ec.marshalOIdentity2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐIdentityᚄ, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6518,7 +6284,7 @@ func (ec *executionContext) _User_hasPassword(ctx context.Context, field graphql
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_hasPassword, func(ctx context.Context) (*bool, error) {
 			return ec.resolverUser().HasPassword(ctx, obj)
-		}, ec.marshalOBoolean2ᚖbool, true, false)
+		}, ec.marshalOBoolean2ᚖbool, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6540,12 +6306,9 @@ func (ec *executionContext) _User_hasPassword(ctx context.Context, field graphql
 }
 
 // fillContext_User_hasPassword is fieldContext_User_hasPassword into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_User_hasPassword(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_User_hasPassword(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_User_hasPassword(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "User", Field: field, IsMethod: true, IsResolver: true, Child: leafChildBoolean}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_User_hasPassword(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -6556,7 +6319,7 @@ func (ec *executionContext) _User_imageStorage(ctx context.Context, field graphq
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_imageStorage, func(ctx context.Context) (*model.ImageStorage, error) {
 			return ec.resolverUser().ImageStorage(ctx, obj)
-		}, ec.marshalOImageStorage2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐImageStorage, true, false)
+		}, ec.marshalOImageStorage2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐImageStorage, true, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6597,7 +6360,7 @@ func (ec *executionContext) _User_notifications(ctx context.Context, field graph
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_notifications, func(ctx context.Context) (*ent.NotificationConnection, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverUser().Notifications(ctx, obj, fc.Args["after"].(*relay.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*relay.Cursor[int]), fc.Args["last"].(*int), fc.Args["unread"].(*bool))
-		}, ec.marshalONotificationConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐNotificationConnection, true, false)
+		}, ec.marshalONotificationConnection2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐNotificationConnection, true, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6649,7 +6412,7 @@ func (ec *executionContext) _User_unreadNotificationCount(ctx context.Context, f
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_unreadNotificationCount, func(ctx context.Context) (*int, error) {
 			return ec.resolverUser().UnreadNotificationCount(ctx, obj)
-		}, ec.marshalOInt2ᚖint, true, false)
+		}, ec.marshalOInt2ᚖint, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6671,12 +6434,9 @@ func (ec *executionContext) _User_unreadNotificationCount(ctx context.Context, f
 }
 
 // fillContext_User_unreadNotificationCount is fieldContext_User_unreadNotificationCount into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_User_unreadNotificationCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_User_unreadNotificationCount(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_User_unreadNotificationCount(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "User", Field: field, IsMethod: true, IsResolver: true, Child: leafChildInt}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_User_unreadNotificationCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -6687,7 +6447,7 @@ func (ec *executionContext) _User_messagePolicy(ctx context.Context, field graph
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_messagePolicy, func(ctx context.Context) (*user.MessagePolicy, error) {
 			return ec.resolverUser().MessagePolicy(ctx, obj)
-		}, ec.marshalOUserMessagePolicy2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋuserᚐMessagePolicy, true, false)
+		}, ec.marshalOUserMessagePolicy2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚋuserᚐMessagePolicy, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6709,12 +6469,9 @@ func (ec *executionContext) _User_messagePolicy(ctx context.Context, field graph
 }
 
 // fillContext_User_messagePolicy is fieldContext_User_messagePolicy into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_User_messagePolicy(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_User_messagePolicy(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_User_messagePolicy(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "User", Field: field, IsMethod: true, IsResolver: true, Child: leafChildUserMessagePolicy}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_User_messagePolicy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -6725,7 +6482,7 @@ func (ec *executionContext) _User_sessions(ctx context.Context, field graphql.Co
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_sessions, func(ctx context.Context) ([]*ent.Session, error) {
 			return ec.resolverUser().Sessions(ctx, obj)
-		}, ec.marshalOSession2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐSessionᚄ, true, false)
+		}, ec.marshalOSession2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐSessionᚄ, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6765,7 +6522,7 @@ func (ec *executionContext) _User_email(ctx context.Context, field graphql.Colle
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_email, func(ctx context.Context) (*string, error) {
 			return ec.resolverUser().Email(ctx, obj)
-		}, ec.marshalOString2ᚖstring, true, false)
+		}, ec.marshalOString2ᚖstring, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6787,12 +6544,9 @@ func (ec *executionContext) _User_email(ctx context.Context, field graphql.Colle
 }
 
 // fillContext_User_email is fieldContext_User_email into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_User_email(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_User_email(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_User_email(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "User", Field: field, IsMethod: true, IsResolver: true, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_User_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -6803,7 +6557,7 @@ func (ec *executionContext) _User_followerCount(ctx context.Context, field graph
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_followerCount, func(ctx context.Context) (int, error) {
 			return ec.resolverUser().FollowerCount(ctx, obj)
-		}, ec.marshalNInt2int, true, true)
+		}, ec.marshalNInt2int, false, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6825,12 +6579,9 @@ func (ec *executionContext) _User_followerCount(ctx context.Context, field graph
 }
 
 // fillContext_User_followerCount is fieldContext_User_followerCount into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_User_followerCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_User_followerCount(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_User_followerCount(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "User", Field: field, IsMethod: true, IsResolver: true, Child: leafChildInt}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_User_followerCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -6841,7 +6592,7 @@ func (ec *executionContext) _User_followingCount(ctx context.Context, field grap
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_followingCount, func(ctx context.Context) (int, error) {
 			return ec.resolverUser().FollowingCount(ctx, obj)
-		}, ec.marshalNInt2int, true, true)
+		}, ec.marshalNInt2int, false, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6863,12 +6614,9 @@ func (ec *executionContext) _User_followingCount(ctx context.Context, field grap
 }
 
 // fillContext_User_followingCount is fieldContext_User_followingCount into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_User_followingCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_User_followingCount(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_User_followingCount(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "User", Field: field, IsMethod: true, IsResolver: true, Child: leafChildInt}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_User_followingCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -6879,7 +6627,7 @@ func (ec *executionContext) _User_viewerIsFollowing(ctx context.Context, field g
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_User_viewerIsFollowing, func(ctx context.Context) (bool, error) {
 			return ec.resolverUser().ViewerIsFollowing(ctx, obj)
-		}, ec.marshalNBoolean2bool, true, true)
+		}, ec.marshalNBoolean2bool, false, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6901,12 +6649,9 @@ func (ec *executionContext) _User_viewerIsFollowing(ctx context.Context, field g
 }
 
 // fillContext_User_viewerIsFollowing is fieldContext_User_viewerIsFollowing into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_User_viewerIsFollowing(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_User_viewerIsFollowing(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_User_viewerIsFollowing(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "User", Field: field, IsMethod: true, IsResolver: true, Child: leafChildBoolean}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_User_viewerIsFollowing(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -6917,7 +6662,7 @@ func (ec *executionContext) _UserConnection_edges(ctx context.Context, field gra
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_UserConnection_edges, func(ctx context.Context) ([]*ent.UserEdge, error) {
 			return obj.Edges, nil
-		}, ec.marshalOUserEdge2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUserEdge, true, false)
+		}, ec.marshalOUserEdge2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUserEdge, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6957,7 +6702,7 @@ func (ec *executionContext) _UserConnection_pageInfo(ctx context.Context, field 
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_UserConnection_pageInfo, func(ctx context.Context) (relay.PageInfo[int], error) {
 			return obj.PageInfo, nil
-		}, ec.marshalNPageInfo2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐPageInfo, true, true)
+		}, ec.marshalNPageInfo2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐPageInfo, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -7017,12 +6762,9 @@ func (ec *executionContext) _UserConnection_totalCount(ctx context.Context, fiel
 }
 
 // fillContext_UserConnection_totalCount is fieldContext_UserConnection_totalCount into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_UserConnection_totalCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_UserConnection_totalCount(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_UserConnection_totalCount(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "UserConnection", Field: field, IsMethod: false, IsResolver: false, Child: leafChildInt}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_UserConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -7033,7 +6775,7 @@ func (ec *executionContext) _UserEdge_node(ctx context.Context, field graphql.Co
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_UserEdge_node, func(ctx context.Context) (*ent.User, error) {
 			return obj.Node, nil
-		}, ec.marshalOUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, false)
+		}, ec.marshalOUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -7093,12 +6835,9 @@ func (ec *executionContext) _UserEdge_cursor(ctx context.Context, field graphql.
 }
 
 // fillContext_UserEdge_cursor is fieldContext_UserEdge_cursor into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_UserEdge_cursor(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_UserEdge_cursor(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_UserEdge_cursor(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "UserEdge", Field: field, IsMethod: false, IsResolver: false, Child: leafChildCursor}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_UserEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -11777,7 +11516,7 @@ func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v an
 
 func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel ast.SelectionSet, v time.Time) graphql.Marshaler {
 	_ = sel
-	res := scalar.MarshalTime(v)
+	res := marshalTime(v) // patched by graph/execpatch.go: no closure
 	if res == graphql.Null {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -12308,7 +12047,7 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	}
 	_ = sel
 	_ = ctx
-	res := scalar.MarshalTime(*v)
+	res := marshalTimeAt(v) // patched by graph/execpatch.go: no closure
 	return res
 }
 

@@ -94,7 +94,7 @@ func (ec *executionContext) _Entity_findManyCommentByIDs(ctx context.Context, fi
 		return resolveDirect(ctx, ec, field, ec.fillContext_Entity_findManyCommentByIDs, func(ctx context.Context) ([]*ent.Comment, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverEntity().FindManyCommentByIDs(ctx, fc.Args["reps"].([]*model.CommentByIDsInput))
-		}, ec.marshalOComment2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐComment, true, false)
+		}, ec.marshalOComment2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐComment, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -147,7 +147,7 @@ func (ec *executionContext) _Entity_findManyPostByIDs(ctx context.Context, field
 		return resolveDirect(ctx, ec, field, ec.fillContext_Entity_findManyPostByIDs, func(ctx context.Context) ([]*ent.Post, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverEntity().FindManyPostByIDs(ctx, fc.Args["reps"].([]*model.PostByIDsInput))
-		}, ec.marshalOPost2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, false)
+		}, ec.marshalOPost2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -200,7 +200,7 @@ func (ec *executionContext) _Entity_findManyTagByIDs(ctx context.Context, field 
 		return resolveDirect(ctx, ec, field, ec.fillContext_Entity_findManyTagByIDs, func(ctx context.Context) ([]*ent.Tag, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverEntity().FindManyTagByIDs(ctx, fc.Args["reps"].([]*model.TagByIDsInput))
-		}, ec.marshalOTag2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTag, true, false)
+		}, ec.marshalOTag2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTag, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -253,7 +253,7 @@ func (ec *executionContext) _Entity_findManyUserByIDs(ctx context.Context, field
 		return resolveDirect(ctx, ec, field, ec.fillContext_Entity_findManyUserByIDs, func(ctx context.Context) ([]*ent.User, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverEntity().FindManyUserByIDs(ctx, fc.Args["reps"].([]*model.UserByIDsInput))
-		}, ec.marshalOUser2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, false)
+		}, ec.marshalOUser2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -325,12 +325,9 @@ func (ec *executionContext) __Service_sdl(ctx context.Context, field graphql.Col
 }
 
 // fillContext__Service_sdl is fieldContext__Service_sdl into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext__Service_sdl(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext__Service_sdl(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext__Service_sdl(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "_Service", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext__Service_sdl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {

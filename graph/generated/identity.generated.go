@@ -31,7 +31,7 @@ func (ec *executionContext) _CompleteSignInPayload_user(ctx context.Context, fie
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_CompleteSignInPayload_user, func(ctx context.Context) (*ent.User, error) {
 			return obj.User, nil
-		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -91,12 +91,9 @@ func (ec *executionContext) _CompleteSignInPayload_accessToken(ctx context.Conte
 }
 
 // fillContext_CompleteSignInPayload_accessToken is fieldContext_CompleteSignInPayload_accessToken into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_CompleteSignInPayload_accessToken(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_CompleteSignInPayload_accessToken(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_CompleteSignInPayload_accessToken(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "CompleteSignInPayload", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_CompleteSignInPayload_accessToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -127,12 +124,9 @@ func (ec *executionContext) _CompleteSignInPayload_expiresAt(ctx context.Context
 }
 
 // fillContext_CompleteSignInPayload_expiresAt is fieldContext_CompleteSignInPayload_expiresAt into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_CompleteSignInPayload_expiresAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_CompleteSignInPayload_expiresAt(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_CompleteSignInPayload_expiresAt(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "CompleteSignInPayload", Field: field, IsMethod: false, IsResolver: false, Child: leafChildTime}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_CompleteSignInPayload_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -163,12 +157,9 @@ func (ec *executionContext) _CompleteSignInPayload_refreshToken(ctx context.Cont
 }
 
 // fillContext_CompleteSignInPayload_refreshToken is fieldContext_CompleteSignInPayload_refreshToken into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_CompleteSignInPayload_refreshToken(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_CompleteSignInPayload_refreshToken(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_CompleteSignInPayload_refreshToken(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "CompleteSignInPayload", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_CompleteSignInPayload_refreshToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -199,12 +190,9 @@ func (ec *executionContext) _CompleteSignInPayload_refreshTokenExpiresAt(ctx con
 }
 
 // fillContext_CompleteSignInPayload_refreshTokenExpiresAt is fieldContext_CompleteSignInPayload_refreshTokenExpiresAt into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_CompleteSignInPayload_refreshTokenExpiresAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_CompleteSignInPayload_refreshTokenExpiresAt(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_CompleteSignInPayload_refreshTokenExpiresAt(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "CompleteSignInPayload", Field: field, IsMethod: false, IsResolver: false, Child: leafChildTime}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_CompleteSignInPayload_refreshTokenExpiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -235,12 +223,9 @@ func (ec *executionContext) _ConfirmIdentityLinkPayload_provider(ctx context.Con
 }
 
 // fillContext_ConfirmIdentityLinkPayload_provider is fieldContext_ConfirmIdentityLinkPayload_provider into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_ConfirmIdentityLinkPayload_provider(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_ConfirmIdentityLinkPayload_provider(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_ConfirmIdentityLinkPayload_provider(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "ConfirmIdentityLinkPayload", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_ConfirmIdentityLinkPayload_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -271,12 +256,9 @@ func (ec *executionContext) _Identity_provider(ctx context.Context, field graphq
 }
 
 // fillContext_Identity_provider is fieldContext_Identity_provider into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Identity_provider(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Identity_provider(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Identity_provider(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Identity", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Identity_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -307,12 +289,9 @@ func (ec *executionContext) _Identity_email(ctx context.Context, field graphql.C
 }
 
 // fillContext_Identity_email is fieldContext_Identity_email into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Identity_email(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Identity_email(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Identity_email(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Identity", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Identity_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -343,12 +322,9 @@ func (ec *executionContext) _Identity_createdAt(ctx context.Context, field graph
 }
 
 // fillContext_Identity_createdAt is fieldContext_Identity_createdAt into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Identity_createdAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Identity_createdAt(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Identity_createdAt(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Identity", Field: field, IsMethod: false, IsResolver: false, Child: leafChildTime}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Identity_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -379,12 +355,9 @@ func (ec *executionContext) _Provider_name(ctx context.Context, field graphql.Co
 }
 
 // fillContext_Provider_name is fieldContext_Provider_name into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Provider_name(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Provider_name(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Provider_name(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Provider", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Provider_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -415,12 +388,9 @@ func (ec *executionContext) _Provider_displayName(ctx context.Context, field gra
 }
 
 // fillContext_Provider_displayName is fieldContext_Provider_displayName into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Provider_displayName(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Provider_displayName(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Provider_displayName(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Provider", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Provider_displayName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -431,7 +401,7 @@ func (ec *executionContext) _SetPasswordPayload_user(ctx context.Context, field 
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_SetPasswordPayload_user, func(ctx context.Context) (*ent.User, error) {
 			return obj.User, nil
-		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -491,12 +461,9 @@ func (ec *executionContext) _StartSignInPayload_authorizationURL(ctx context.Con
 }
 
 // fillContext_StartSignInPayload_authorizationURL is fieldContext_StartSignInPayload_authorizationURL into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_StartSignInPayload_authorizationURL(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_StartSignInPayload_authorizationURL(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_StartSignInPayload_authorizationURL(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "StartSignInPayload", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_StartSignInPayload_authorizationURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -507,7 +474,7 @@ func (ec *executionContext) _UnlinkIdentityPayload_user(ctx context.Context, fie
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_UnlinkIdentityPayload_user, func(ctx context.Context) (*ent.User, error) {
 			return obj.User, nil
-		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,

@@ -41,7 +41,7 @@ func (ec *executionContext) _CancelJobPayload_job(ctx context.Context, field gra
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_CancelJobPayload_job, func(ctx context.Context) (*rivertype.JobRow, error) {
 			return obj.Job, nil
-		}, ec.marshalNJob2ᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRow, true, true)
+		}, ec.marshalNJob2ᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRow, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -81,7 +81,7 @@ func (ec *executionContext) _Job_id(ctx context.Context, field graphql.Collected
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Job_id, func(ctx context.Context) (int, error) {
 			return ec.resolverJob().ID(ctx, obj)
-		}, ec.marshalNID2int, true, true)
+		}, ec.marshalNID2int, false, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -103,12 +103,9 @@ func (ec *executionContext) _Job_id(ctx context.Context, field graphql.Collected
 }
 
 // fillContext_Job_id is fieldContext_Job_id into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Job_id(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Job_id(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Job_id(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Job", Field: field, IsMethod: true, IsResolver: true, Child: leafChildID}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Job_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -139,12 +136,9 @@ func (ec *executionContext) _Job_kind(ctx context.Context, field graphql.Collect
 }
 
 // fillContext_Job_kind is fieldContext_Job_kind into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Job_kind(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Job_kind(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Job_kind(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Job", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Job_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -155,7 +149,7 @@ func (ec *executionContext) _Job_state(ctx context.Context, field graphql.Collec
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Job_state, func(ctx context.Context) (model.JobState, error) {
 			return ec.resolverJob().State(ctx, obj)
-		}, ec.marshalNJobState2githubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐJobState, true, true)
+		}, ec.marshalNJobState2githubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐJobState, false, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -177,12 +171,9 @@ func (ec *executionContext) _Job_state(ctx context.Context, field graphql.Collec
 }
 
 // fillContext_Job_state is fieldContext_Job_state into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Job_state(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Job_state(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Job_state(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Job", Field: field, IsMethod: true, IsResolver: true, Child: leafChildJobState}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Job_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -213,12 +204,9 @@ func (ec *executionContext) _Job_attempt(ctx context.Context, field graphql.Coll
 }
 
 // fillContext_Job_attempt is fieldContext_Job_attempt into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Job_attempt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Job_attempt(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Job_attempt(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Job", Field: field, IsMethod: false, IsResolver: false, Child: leafChildInt}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Job_attempt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -249,12 +237,9 @@ func (ec *executionContext) _Job_maxAttempts(ctx context.Context, field graphql.
 }
 
 // fillContext_Job_maxAttempts is fieldContext_Job_maxAttempts into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Job_maxAttempts(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Job_maxAttempts(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Job_maxAttempts(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Job", Field: field, IsMethod: false, IsResolver: false, Child: leafChildInt}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Job_maxAttempts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -265,7 +250,7 @@ func (ec *executionContext) _Job_lastError(ctx context.Context, field graphql.Co
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Job_lastError, func(ctx context.Context) (*string, error) {
 			return ec.resolverJob().LastError(ctx, obj)
-		}, ec.marshalOString2ᚖstring, true, false)
+		}, ec.marshalOString2ᚖstring, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -287,12 +272,9 @@ func (ec *executionContext) _Job_lastError(ctx context.Context, field graphql.Co
 }
 
 // fillContext_Job_lastError is fieldContext_Job_lastError into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Job_lastError(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Job_lastError(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Job_lastError(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Job", Field: field, IsMethod: true, IsResolver: true, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Job_lastError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -323,12 +305,9 @@ func (ec *executionContext) _Job_createdAt(ctx context.Context, field graphql.Co
 }
 
 // fillContext_Job_createdAt is fieldContext_Job_createdAt into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Job_createdAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Job_createdAt(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Job_createdAt(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Job", Field: field, IsMethod: false, IsResolver: false, Child: leafChildTime}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Job_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -359,12 +338,9 @@ func (ec *executionContext) _Job_scheduledAt(ctx context.Context, field graphql.
 }
 
 // fillContext_Job_scheduledAt is fieldContext_Job_scheduledAt into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Job_scheduledAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Job_scheduledAt(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Job_scheduledAt(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Job", Field: field, IsMethod: false, IsResolver: false, Child: leafChildTime}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Job_scheduledAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -395,12 +371,9 @@ func (ec *executionContext) _Job_finalizedAt(ctx context.Context, field graphql.
 }
 
 // fillContext_Job_finalizedAt is fieldContext_Job_finalizedAt into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Job_finalizedAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Job_finalizedAt(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Job_finalizedAt(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Job", Field: field, IsMethod: false, IsResolver: false, Child: leafChildTime}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Job_finalizedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -411,7 +384,7 @@ func (ec *executionContext) _JobPage_jobs(ctx context.Context, field graphql.Col
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_JobPage_jobs, func(ctx context.Context) ([]*rivertype.JobRow, error) {
 			return obj.Jobs, nil
-		}, ec.marshalNJob2ᚕᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRowᚄ, true, true)
+		}, ec.marshalNJob2ᚕᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRowᚄ, false, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -451,7 +424,7 @@ func (ec *executionContext) _JobPage_nextCursor(ctx context.Context, field graph
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_JobPage_nextCursor, func(ctx context.Context) (*string, error) {
 			return ec.resolverJobPage().NextCursor(ctx, obj)
-		}, ec.marshalOString2ᚖstring, true, false)
+		}, ec.marshalOString2ᚖstring, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -473,12 +446,9 @@ func (ec *executionContext) _JobPage_nextCursor(ctx context.Context, field graph
 }
 
 // fillContext_JobPage_nextCursor is fieldContext_JobPage_nextCursor into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_JobPage_nextCursor(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_JobPage_nextCursor(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_JobPage_nextCursor(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "JobPage", Field: field, IsMethod: true, IsResolver: true, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_JobPage_nextCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -489,7 +459,7 @@ func (ec *executionContext) _RetryJobPayload_job(ctx context.Context, field grap
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_RetryJobPayload_job, func(ctx context.Context) (*rivertype.JobRow, error) {
 			return obj.Job, nil
-		}, ec.marshalNJob2ᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRow, true, true)
+		}, ec.marshalNJob2ᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRow, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,

@@ -30,7 +30,7 @@ func (ec *executionContext) _CompleteImageUploadPayload_image(ctx context.Contex
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_CompleteImageUploadPayload_image, func(ctx context.Context) (*ent.Image, error) {
 			return obj.Image, nil
-		}, ec.marshalNImage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐImage, true, true)
+		}, ec.marshalNImage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐImage, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -90,12 +90,9 @@ func (ec *executionContext) _CreateImageUploadPayload_uploadID(ctx context.Conte
 }
 
 // fillContext_CreateImageUploadPayload_uploadID is fieldContext_CreateImageUploadPayload_uploadID into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_CreateImageUploadPayload_uploadID(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_CreateImageUploadPayload_uploadID(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_CreateImageUploadPayload_uploadID(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "CreateImageUploadPayload", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_CreateImageUploadPayload_uploadID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -126,12 +123,9 @@ func (ec *executionContext) _CreateImageUploadPayload_url(ctx context.Context, f
 }
 
 // fillContext_CreateImageUploadPayload_url is fieldContext_CreateImageUploadPayload_url into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_CreateImageUploadPayload_url(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_CreateImageUploadPayload_url(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_CreateImageUploadPayload_url(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "CreateImageUploadPayload", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_CreateImageUploadPayload_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -162,12 +156,9 @@ func (ec *executionContext) _CreateImageUploadPayload_expiresAt(ctx context.Cont
 }
 
 // fillContext_CreateImageUploadPayload_expiresAt is fieldContext_CreateImageUploadPayload_expiresAt into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_CreateImageUploadPayload_expiresAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_CreateImageUploadPayload_expiresAt(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_CreateImageUploadPayload_expiresAt(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "CreateImageUploadPayload", Field: field, IsMethod: false, IsResolver: false, Child: leafChildTime}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_CreateImageUploadPayload_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -178,7 +169,7 @@ func (ec *executionContext) _HideImagePayload_image(ctx context.Context, field g
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_HideImagePayload_image, func(ctx context.Context) (*ent.Image, error) {
 			return obj.Image, nil
-		}, ec.marshalNImage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐImage, true, true)
+		}, ec.marshalNImage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐImage, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -238,12 +229,9 @@ func (ec *executionContext) _ImageStorage_usedBytes(ctx context.Context, field g
 }
 
 // fillContext_ImageStorage_usedBytes is fieldContext_ImageStorage_usedBytes into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_ImageStorage_usedBytes(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_ImageStorage_usedBytes(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_ImageStorage_usedBytes(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "ImageStorage", Field: field, IsMethod: false, IsResolver: false, Child: leafChildInt}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_ImageStorage_usedBytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -274,12 +262,9 @@ func (ec *executionContext) _ImageStorage_limitBytes(ctx context.Context, field 
 }
 
 // fillContext_ImageStorage_limitBytes is fieldContext_ImageStorage_limitBytes into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_ImageStorage_limitBytes(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_ImageStorage_limitBytes(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_ImageStorage_limitBytes(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "ImageStorage", Field: field, IsMethod: false, IsResolver: false, Child: leafChildInt}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_ImageStorage_limitBytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -310,12 +295,9 @@ func (ec *executionContext) _ImageVariant_width(ctx context.Context, field graph
 }
 
 // fillContext_ImageVariant_width is fieldContext_ImageVariant_width into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_ImageVariant_width(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_ImageVariant_width(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_ImageVariant_width(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "ImageVariant", Field: field, IsMethod: false, IsResolver: false, Child: leafChildInt}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_ImageVariant_width(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -346,12 +328,9 @@ func (ec *executionContext) _ImageVariant_height(ctx context.Context, field grap
 }
 
 // fillContext_ImageVariant_height is fieldContext_ImageVariant_height into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_ImageVariant_height(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_ImageVariant_height(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_ImageVariant_height(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "ImageVariant", Field: field, IsMethod: false, IsResolver: false, Child: leafChildInt}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_ImageVariant_height(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -382,12 +361,9 @@ func (ec *executionContext) _ImageVariant_url(ctx context.Context, field graphql
 }
 
 // fillContext_ImageVariant_url is fieldContext_ImageVariant_url into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_ImageVariant_url(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_ImageVariant_url(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_ImageVariant_url(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "ImageVariant", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_ImageVariant_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -398,7 +374,7 @@ func (ec *executionContext) _UploadImagePayload_image(ctx context.Context, field
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_UploadImagePayload_image, func(ctx context.Context) (*ent.Image, error) {
 			return obj.Image, nil
-		}, ec.marshalNImage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐImage, true, true)
+		}, ec.marshalNImage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐImage, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,

@@ -29,7 +29,7 @@ func (ec *executionContext) _BanUserPayload_user(ctx context.Context, field grap
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_BanUserPayload_user, func(ctx context.Context) (*ent.User, error) {
 			return obj.User, nil
-		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -69,7 +69,7 @@ func (ec *executionContext) _HideCommentPayload_comment(ctx context.Context, fie
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_HideCommentPayload_comment, func(ctx context.Context) (*ent.Comment, error) {
 			return obj.Comment, nil
-		}, ec.marshalNComment2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐComment, true, true)
+		}, ec.marshalNComment2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐComment, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -109,7 +109,7 @@ func (ec *executionContext) _HidePostPayload_post(ctx context.Context, field gra
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_HidePostPayload_post, func(ctx context.Context) (*ent.Post, error) {
 			return obj.Post, nil
-		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true)
+		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -149,7 +149,7 @@ func (ec *executionContext) _SetUserRolePayload_user(ctx context.Context, field 
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_SetUserRolePayload_user, func(ctx context.Context) (*ent.User, error) {
 			return obj.User, nil
-		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -189,7 +189,7 @@ func (ec *executionContext) _UnbanUserPayload_user(ctx context.Context, field gr
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_UnbanUserPayload_user, func(ctx context.Context) (*ent.User, error) {
 			return obj.User, nil
-		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -229,7 +229,7 @@ func (ec *executionContext) _UnhideCommentPayload_comment(ctx context.Context, f
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_UnhideCommentPayload_comment, func(ctx context.Context) (*ent.Comment, error) {
 			return obj.Comment, nil
-		}, ec.marshalNComment2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐComment, true, true)
+		}, ec.marshalNComment2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐComment, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -269,7 +269,7 @@ func (ec *executionContext) _UnhidePostPayload_post(ctx context.Context, field g
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_UnhidePostPayload_post, func(ctx context.Context) (*ent.Post, error) {
 			return obj.Post, nil
-		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true)
+		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,

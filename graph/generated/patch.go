@@ -164,6 +164,33 @@ func (s *stringField) MarshalGQL(w io.Writer) { writeQuotedString(w, string(*s))
 func (i *intField) MarshalGQL(w io.Writer)    { writeInt(w, int64(*i), false) }
 func (i *intIDField) MarshalGQL(w io.Writer)  { writeInt(w, int64(*i), true) }
 
+// intValue is an Int marshaled as gqlgen's MarshalInt writes it: an interface holds a value
+// below 256 without an allocation, and a larger one in 8 bytes, where MarshalInt makes a closure.
+type intValue int
+
+func (i intValue) MarshalGQL(w io.Writer) { writeInt(w, int64(i), false) }
+
+// marshalTime is gqlgen's MarshalTime: null for a zero time, else the time in one allocation,
+// where MarshalTime's closure allocated its formatted and quoted text besides.
+func marshalTime(t time.Time) graphql.Marshaler {
+	if t.IsZero() {
+		return graphql.Null
+	}
+	return timeValue(t)
+}
+
+// marshalTimeAt is marshalTime of *t, by pointer.
+func marshalTimeAt(t *time.Time) graphql.Marshaler {
+	if t.IsZero() {
+		return graphql.Null
+	}
+	return (*timeField)(t)
+}
+
+type timeValue time.Time
+
+func (t timeValue) MarshalGQL(w io.Writer) { (*timeField)(&t).MarshalGQL(w) }
+
 // timeField is a time field marshaled as gqlgen's MarshalTime writes a time that is not zero:
 // RFC 3339 with nanoseconds, quoted (it has nothing to escape).
 type timeField time.Time
@@ -341,6 +368,28 @@ func init() {
 	}
 }
 
+// fieldCtxs hands out an operation's field contexts for resolveDirect from arrays allocated
+// together: each was an allocation of its own. An array lives as long as any of its contexts, all
+// of one operation.
+type fieldCtxs struct {
+	mu   sync.Mutex
+	free []fieldCtx
+	n    int
+}
+
+func (f *fieldCtxs) next(ctx context.Context) *fieldCtx {
+	f.mu.Lock()
+	if len(f.free) == 0 {
+		f.n = min(max(2*f.n, 8), 64)
+		f.free = make([]fieldCtx, f.n)
+	}
+	c := &f.free[0]
+	f.free = f.free[1:]
+	f.mu.Unlock()
+	c.Context = ctx
+	return c
+}
+
 // keyProbe is a context that remembers the key of the value asked for.
 type keyProbe struct {
 	context.Context
@@ -354,14 +403,17 @@ func (p *keyProbe) Value(key any) any {
 
 // resolveDirect is graphql.ResolveField for an operation without field middleware (DirectFields)
 // and a field without directives: the same field context, errors, nulls and panic recovery,
-// without the closures and boxed results ResolveField needs to call middleware.
+// without the closures and boxed results ResolveField needs to call middleware. Its field
+// context keeps the result only when result says so: without middleware, a field context's
+// Result is read only as a child field's parent (parentObject in graph/server), and a leaf has no
+// child fields while a list's elements have field contexts of their own.
 func resolveDirect[T any](ctx context.Context, ec *executionContext, field graphql.CollectedField,
 	fillContext func(context.Context, graphql.CollectedField, *graphql.FieldContext) (*graphql.FieldContext, error),
 	resolve func(context.Context) (T, error),
 	marshal func(context.Context, ast.SelectionSet, T) graphql.Marshaler,
-	recoverFromPanic, nonNull bool,
+	result, recoverFromPanic, nonNull bool,
 ) (ret graphql.Marshaler) {
-	c := &fieldCtx{Context: ctx}
+	c := ec.fieldCtxs.next(ctx)
 	if _, err := fillContext(ctx, field, &c.fc); err != nil {
 		return graphql.Null
 	}
@@ -384,8 +436,7 @@ func resolveDirect[T any](ctx context.Context, ec *executionContext, field graph
 		}
 		return graphql.Null
 	}
-	v := any(res) // nil only for a nil interface, as ResolveField's result
-	if v == nil {
+	if any(res) == nil { // only a nil interface, as ResolveField's result
 		if (nonNull || fc.NonNull) && !graphql.HasFieldError(ctx, fc) {
 			ec.Errorf(ctx, "must not be null")
 		}
@@ -394,7 +445,9 @@ func resolveDirect[T any](ctx context.Context, ec *executionContext, field graph
 		}
 		return graphql.Null
 	}
-	fc.Result = v
+	if result {
+		fc.Result = res
+	}
 	return marshal(ctx, field.Selections, res)
 }
 
@@ -472,3 +525,84 @@ var (
 	errLeaf__DirectiveLocation = errors.New("field of type __DirectiveLocation does not have child fields")
 	errLeaf__TypeKind          = errors.New("field of type __TypeKind does not have child fields")
 )
+
+// A leaf field context's Child, one per leaf type: it gives the type's error.
+func leafChildBoolean(context.Context, graphql.CollectedField) (*graphql.FieldContext, error) {
+	return nil, errLeafBoolean
+}
+
+func leafChildCursor(context.Context, graphql.CollectedField) (*graphql.FieldContext, error) {
+	return nil, errLeafCursor
+}
+
+func leafChildFloat(context.Context, graphql.CollectedField) (*graphql.FieldContext, error) {
+	return nil, errLeafFloat
+}
+
+func leafChildID(context.Context, graphql.CollectedField) (*graphql.FieldContext, error) {
+	return nil, errLeafID
+}
+
+func leafChildImagePurpose(context.Context, graphql.CollectedField) (*graphql.FieldContext, error) {
+	return nil, errLeafImagePurpose
+}
+
+func leafChildImageStatus(context.Context, graphql.CollectedField) (*graphql.FieldContext, error) {
+	return nil, errLeafImageStatus
+}
+
+func leafChildInt(context.Context, graphql.CollectedField) (*graphql.FieldContext, error) {
+	return nil, errLeafInt
+}
+
+func leafChildJobState(context.Context, graphql.CollectedField) (*graphql.FieldContext, error) {
+	return nil, errLeafJobState
+}
+
+func leafChildMembershipStatus(context.Context, graphql.CollectedField) (*graphql.FieldContext, error) {
+	return nil, errLeafMembershipStatus
+}
+
+func leafChildNotificationKind(context.Context, graphql.CollectedField) (*graphql.FieldContext, error) {
+	return nil, errLeafNotificationKind
+}
+
+func leafChildNotificationMail(context.Context, graphql.CollectedField) (*graphql.FieldContext, error) {
+	return nil, errLeafNotificationMail
+}
+
+func leafChildPostStatus(context.Context, graphql.CollectedField) (*graphql.FieldContext, error) {
+	return nil, errLeafPostStatus
+}
+
+func leafChildPostVisibility(context.Context, graphql.CollectedField) (*graphql.FieldContext, error) {
+	return nil, errLeafPostVisibility
+}
+
+func leafChildString(context.Context, graphql.CollectedField) (*graphql.FieldContext, error) {
+	return nil, errLeafString
+}
+
+func leafChildTime(context.Context, graphql.CollectedField) (*graphql.FieldContext, error) {
+	return nil, errLeafTime
+}
+
+func leafChildUserMessagePolicy(context.Context, graphql.CollectedField) (*graphql.FieldContext, error) {
+	return nil, errLeafUserMessagePolicy
+}
+
+func leafChildUserRole(context.Context, graphql.CollectedField) (*graphql.FieldContext, error) {
+	return nil, errLeafUserRole
+}
+
+func leafChild_Entity(context.Context, graphql.CollectedField) (*graphql.FieldContext, error) {
+	return nil, errLeaf_Entity
+}
+
+func leafChild__DirectiveLocation(context.Context, graphql.CollectedField) (*graphql.FieldContext, error) {
+	return nil, errLeaf__DirectiveLocation
+}
+
+func leafChild__TypeKind(context.Context, graphql.CollectedField) (*graphql.FieldContext, error) {
+	return nil, errLeaf__TypeKind
+}

@@ -30,7 +30,7 @@ func (ec *executionContext) _AddCommentPayload_comment(ctx context.Context, fiel
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_AddCommentPayload_comment, func(ctx context.Context) (*ent.Comment, error) {
 			return obj.Comment, nil
-		}, ec.marshalNComment2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐComment, true, true)
+		}, ec.marshalNComment2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐComment, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -70,7 +70,7 @@ func (ec *executionContext) _CreatePostPayload_post(ctx context.Context, field g
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_CreatePostPayload_post, func(ctx context.Context) (*ent.Post, error) {
 			return obj.Post, nil
-		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true)
+		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -130,12 +130,9 @@ func (ec *executionContext) _DeleteCommentPayload_deletedCommentID(ctx context.C
 }
 
 // fillContext_DeleteCommentPayload_deletedCommentID is fieldContext_DeleteCommentPayload_deletedCommentID into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_DeleteCommentPayload_deletedCommentID(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_DeleteCommentPayload_deletedCommentID(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_DeleteCommentPayload_deletedCommentID(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "DeleteCommentPayload", Field: field, IsMethod: false, IsResolver: false, Child: leafChildID}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_DeleteCommentPayload_deletedCommentID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -146,7 +143,7 @@ func (ec *executionContext) _DeleteCommentPayload_post(ctx context.Context, fiel
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_DeleteCommentPayload_post, func(ctx context.Context) (*ent.Post, error) {
 			return obj.Post, nil
-		}, ec.marshalOPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, false)
+		}, ec.marshalOPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -206,12 +203,9 @@ func (ec *executionContext) _DeletePostPayload_deletedPostID(ctx context.Context
 }
 
 // fillContext_DeletePostPayload_deletedPostID is fieldContext_DeletePostPayload_deletedPostID into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_DeletePostPayload_deletedPostID(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_DeletePostPayload_deletedPostID(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_DeletePostPayload_deletedPostID(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "DeletePostPayload", Field: field, IsMethod: false, IsResolver: false, Child: leafChildID}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_DeletePostPayload_deletedPostID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -222,7 +216,7 @@ func (ec *executionContext) _PublishPostPayload_post(ctx context.Context, field 
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_PublishPostPayload_post, func(ctx context.Context) (*ent.Post, error) {
 			return obj.Post, nil
-		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true)
+		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -262,7 +256,7 @@ func (ec *executionContext) _UpdatePostPayload_post(ctx context.Context, field g
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_UpdatePostPayload_post, func(ctx context.Context) (*ent.Post, error) {
 			return obj.Post, nil
-		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true)
+		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,

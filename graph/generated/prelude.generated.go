@@ -126,12 +126,9 @@ func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql
 }
 
 // fillContext___Directive_name is fieldContext___Directive_name into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext___Directive_name(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext___Directive_name(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext___Directive_name(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "__Directive", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext___Directive_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -142,7 +139,7 @@ func (ec *executionContext) ___Directive_description(ctx context.Context, field 
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext___Directive_description, func(ctx context.Context) (*string, error) {
 			return obj.Description(), nil
-		}, ec.marshalOString2ᚖstring, true, false)
+		}, ec.marshalOString2ᚖstring, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -164,12 +161,9 @@ func (ec *executionContext) ___Directive_description(ctx context.Context, field 
 }
 
 // fillContext___Directive_description is fieldContext___Directive_description into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext___Directive_description(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext___Directive_description(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext___Directive_description(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "__Directive", Field: field, IsMethod: true, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext___Directive_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -200,12 +194,9 @@ func (ec *executionContext) ___Directive_isRepeatable(ctx context.Context, field
 }
 
 // fillContext___Directive_isRepeatable is fieldContext___Directive_isRepeatable into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext___Directive_isRepeatable(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext___Directive_isRepeatable(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext___Directive_isRepeatable(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "__Directive", Field: field, IsMethod: false, IsResolver: false, Child: leafChildBoolean}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext___Directive_isRepeatable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -236,12 +227,9 @@ func (ec *executionContext) ___Directive_locations(ctx context.Context, field gr
 }
 
 // fillContext___Directive_locations is fieldContext___Directive_locations into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext___Directive_locations(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext___Directive_locations(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext___Directive_locations(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "__Directive", Field: field, IsMethod: false, IsResolver: false, Child: leafChild__DirectiveLocation}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext___Directive_locations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -252,7 +240,7 @@ func (ec *executionContext) ___Directive_args(ctx context.Context, field graphql
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext___Directive_args, func(ctx context.Context) ([]introspection.InputValue, error) {
 			return obj.Args, nil
-		}, ec.marshalN__InputValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValueᚄ, true, true)
+		}, ec.marshalN__InputValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValueᚄ, false, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -323,12 +311,9 @@ func (ec *executionContext) ___EnumValue_name(ctx context.Context, field graphql
 }
 
 // fillContext___EnumValue_name is fieldContext___EnumValue_name into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext___EnumValue_name(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext___EnumValue_name(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext___EnumValue_name(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "__EnumValue", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext___EnumValue_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -339,7 +324,7 @@ func (ec *executionContext) ___EnumValue_description(ctx context.Context, field 
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext___EnumValue_description, func(ctx context.Context) (*string, error) {
 			return obj.Description(), nil
-		}, ec.marshalOString2ᚖstring, true, false)
+		}, ec.marshalOString2ᚖstring, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -361,12 +346,9 @@ func (ec *executionContext) ___EnumValue_description(ctx context.Context, field 
 }
 
 // fillContext___EnumValue_description is fieldContext___EnumValue_description into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext___EnumValue_description(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext___EnumValue_description(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext___EnumValue_description(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "__EnumValue", Field: field, IsMethod: true, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext___EnumValue_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -377,7 +359,7 @@ func (ec *executionContext) ___EnumValue_isDeprecated(ctx context.Context, field
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext___EnumValue_isDeprecated, func(ctx context.Context) (bool, error) {
 			return obj.IsDeprecated(), nil
-		}, ec.marshalNBoolean2bool, true, true)
+		}, ec.marshalNBoolean2bool, false, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -399,12 +381,9 @@ func (ec *executionContext) ___EnumValue_isDeprecated(ctx context.Context, field
 }
 
 // fillContext___EnumValue_isDeprecated is fieldContext___EnumValue_isDeprecated into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext___EnumValue_isDeprecated(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext___EnumValue_isDeprecated(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext___EnumValue_isDeprecated(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "__EnumValue", Field: field, IsMethod: true, IsResolver: false, Child: leafChildBoolean}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext___EnumValue_isDeprecated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -415,7 +394,7 @@ func (ec *executionContext) ___EnumValue_deprecationReason(ctx context.Context, 
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext___EnumValue_deprecationReason, func(ctx context.Context) (*string, error) {
 			return obj.DeprecationReason(), nil
-		}, ec.marshalOString2ᚖstring, true, false)
+		}, ec.marshalOString2ᚖstring, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -437,12 +416,9 @@ func (ec *executionContext) ___EnumValue_deprecationReason(ctx context.Context, 
 }
 
 // fillContext___EnumValue_deprecationReason is fieldContext___EnumValue_deprecationReason into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext___EnumValue_deprecationReason(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext___EnumValue_deprecationReason(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext___EnumValue_deprecationReason(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "__EnumValue", Field: field, IsMethod: true, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext___EnumValue_deprecationReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -473,12 +449,9 @@ func (ec *executionContext) ___Field_name(ctx context.Context, field graphql.Col
 }
 
 // fillContext___Field_name is fieldContext___Field_name into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext___Field_name(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext___Field_name(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext___Field_name(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "__Field", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext___Field_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -489,7 +462,7 @@ func (ec *executionContext) ___Field_description(ctx context.Context, field grap
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext___Field_description, func(ctx context.Context) (*string, error) {
 			return obj.Description(), nil
-		}, ec.marshalOString2ᚖstring, true, false)
+		}, ec.marshalOString2ᚖstring, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -511,12 +484,9 @@ func (ec *executionContext) ___Field_description(ctx context.Context, field grap
 }
 
 // fillContext___Field_description is fieldContext___Field_description into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext___Field_description(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext___Field_description(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext___Field_description(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "__Field", Field: field, IsMethod: true, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext___Field_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -527,7 +497,7 @@ func (ec *executionContext) ___Field_args(ctx context.Context, field graphql.Col
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext___Field_args, func(ctx context.Context) ([]introspection.InputValue, error) {
 			return obj.Args, nil
-		}, ec.marshalN__InputValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValueᚄ, true, true)
+		}, ec.marshalN__InputValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValueᚄ, false, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -578,7 +548,7 @@ func (ec *executionContext) ___Field_type(ctx context.Context, field graphql.Col
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext___Field_type, func(ctx context.Context) (*introspection.Type, error) {
 			return obj.Type, nil
-		}, ec.marshalN__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType, true, true)
+		}, ec.marshalN__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -618,7 +588,7 @@ func (ec *executionContext) ___Field_isDeprecated(ctx context.Context, field gra
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext___Field_isDeprecated, func(ctx context.Context) (bool, error) {
 			return obj.IsDeprecated(), nil
-		}, ec.marshalNBoolean2bool, true, true)
+		}, ec.marshalNBoolean2bool, false, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -640,12 +610,9 @@ func (ec *executionContext) ___Field_isDeprecated(ctx context.Context, field gra
 }
 
 // fillContext___Field_isDeprecated is fieldContext___Field_isDeprecated into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext___Field_isDeprecated(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext___Field_isDeprecated(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext___Field_isDeprecated(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "__Field", Field: field, IsMethod: true, IsResolver: false, Child: leafChildBoolean}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext___Field_isDeprecated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -656,7 +623,7 @@ func (ec *executionContext) ___Field_deprecationReason(ctx context.Context, fiel
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext___Field_deprecationReason, func(ctx context.Context) (*string, error) {
 			return obj.DeprecationReason(), nil
-		}, ec.marshalOString2ᚖstring, true, false)
+		}, ec.marshalOString2ᚖstring, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -678,12 +645,9 @@ func (ec *executionContext) ___Field_deprecationReason(ctx context.Context, fiel
 }
 
 // fillContext___Field_deprecationReason is fieldContext___Field_deprecationReason into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext___Field_deprecationReason(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext___Field_deprecationReason(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext___Field_deprecationReason(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "__Field", Field: field, IsMethod: true, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext___Field_deprecationReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -714,12 +678,9 @@ func (ec *executionContext) ___InputValue_name(ctx context.Context, field graphq
 }
 
 // fillContext___InputValue_name is fieldContext___InputValue_name into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext___InputValue_name(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext___InputValue_name(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext___InputValue_name(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "__InputValue", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext___InputValue_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -730,7 +691,7 @@ func (ec *executionContext) ___InputValue_description(ctx context.Context, field
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext___InputValue_description, func(ctx context.Context) (*string, error) {
 			return obj.Description(), nil
-		}, ec.marshalOString2ᚖstring, true, false)
+		}, ec.marshalOString2ᚖstring, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -752,12 +713,9 @@ func (ec *executionContext) ___InputValue_description(ctx context.Context, field
 }
 
 // fillContext___InputValue_description is fieldContext___InputValue_description into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext___InputValue_description(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext___InputValue_description(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext___InputValue_description(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "__InputValue", Field: field, IsMethod: true, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext___InputValue_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -768,7 +726,7 @@ func (ec *executionContext) ___InputValue_type(ctx context.Context, field graphq
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext___InputValue_type, func(ctx context.Context) (*introspection.Type, error) {
 			return obj.Type, nil
-		}, ec.marshalN__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType, true, true)
+		}, ec.marshalN__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -828,12 +786,9 @@ func (ec *executionContext) ___InputValue_defaultValue(ctx context.Context, fiel
 }
 
 // fillContext___InputValue_defaultValue is fieldContext___InputValue_defaultValue into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext___InputValue_defaultValue(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext___InputValue_defaultValue(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext___InputValue_defaultValue(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "__InputValue", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext___InputValue_defaultValue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -844,7 +799,7 @@ func (ec *executionContext) ___InputValue_isDeprecated(ctx context.Context, fiel
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext___InputValue_isDeprecated, func(ctx context.Context) (bool, error) {
 			return obj.IsDeprecated(), nil
-		}, ec.marshalNBoolean2bool, true, true)
+		}, ec.marshalNBoolean2bool, false, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -866,12 +821,9 @@ func (ec *executionContext) ___InputValue_isDeprecated(ctx context.Context, fiel
 }
 
 // fillContext___InputValue_isDeprecated is fieldContext___InputValue_isDeprecated into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext___InputValue_isDeprecated(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext___InputValue_isDeprecated(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext___InputValue_isDeprecated(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "__InputValue", Field: field, IsMethod: true, IsResolver: false, Child: leafChildBoolean}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext___InputValue_isDeprecated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -882,7 +834,7 @@ func (ec *executionContext) ___InputValue_deprecationReason(ctx context.Context,
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext___InputValue_deprecationReason, func(ctx context.Context) (*string, error) {
 			return obj.DeprecationReason(), nil
-		}, ec.marshalOString2ᚖstring, true, false)
+		}, ec.marshalOString2ᚖstring, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -904,12 +856,9 @@ func (ec *executionContext) ___InputValue_deprecationReason(ctx context.Context,
 }
 
 // fillContext___InputValue_deprecationReason is fieldContext___InputValue_deprecationReason into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext___InputValue_deprecationReason(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext___InputValue_deprecationReason(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext___InputValue_deprecationReason(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "__InputValue", Field: field, IsMethod: true, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext___InputValue_deprecationReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -920,7 +869,7 @@ func (ec *executionContext) ___Schema_description(ctx context.Context, field gra
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext___Schema_description, func(ctx context.Context) (*string, error) {
 			return obj.Description(), nil
-		}, ec.marshalOString2ᚖstring, true, false)
+		}, ec.marshalOString2ᚖstring, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -942,12 +891,9 @@ func (ec *executionContext) ___Schema_description(ctx context.Context, field gra
 }
 
 // fillContext___Schema_description is fieldContext___Schema_description into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext___Schema_description(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext___Schema_description(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext___Schema_description(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "__Schema", Field: field, IsMethod: true, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext___Schema_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -958,7 +904,7 @@ func (ec *executionContext) ___Schema_types(ctx context.Context, field graphql.C
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext___Schema_types, func(ctx context.Context) ([]introspection.Type, error) {
 			return obj.Types(), nil
-		}, ec.marshalN__Type2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐTypeᚄ, true, true)
+		}, ec.marshalN__Type2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐTypeᚄ, false, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -998,7 +944,7 @@ func (ec *executionContext) ___Schema_queryType(ctx context.Context, field graph
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext___Schema_queryType, func(ctx context.Context) (*introspection.Type, error) {
 			return obj.QueryType(), nil
-		}, ec.marshalN__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType, true, true)
+		}, ec.marshalN__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1038,7 +984,7 @@ func (ec *executionContext) ___Schema_mutationType(ctx context.Context, field gr
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext___Schema_mutationType, func(ctx context.Context) (*introspection.Type, error) {
 			return obj.MutationType(), nil
-		}, ec.marshalO__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType, true, false)
+		}, ec.marshalO__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType, true, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1078,7 +1024,7 @@ func (ec *executionContext) ___Schema_subscriptionType(ctx context.Context, fiel
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext___Schema_subscriptionType, func(ctx context.Context) (*introspection.Type, error) {
 			return obj.SubscriptionType(), nil
-		}, ec.marshalO__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType, true, false)
+		}, ec.marshalO__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType, true, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1118,7 +1064,7 @@ func (ec *executionContext) ___Schema_directives(ctx context.Context, field grap
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext___Schema_directives, func(ctx context.Context) ([]introspection.Directive, error) {
 			return obj.Directives(), nil
-		}, ec.marshalN__Directive2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirectiveᚄ, true, true)
+		}, ec.marshalN__Directive2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirectiveᚄ, false, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1158,7 +1104,7 @@ func (ec *executionContext) ___Type_kind(ctx context.Context, field graphql.Coll
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext___Type_kind, func(ctx context.Context) (string, error) {
 			return obj.Kind(), nil
-		}, ec.marshalN__TypeKind2string, true, true)
+		}, ec.marshalN__TypeKind2string, false, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1180,12 +1126,9 @@ func (ec *executionContext) ___Type_kind(ctx context.Context, field graphql.Coll
 }
 
 // fillContext___Type_kind is fieldContext___Type_kind into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext___Type_kind(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext___Type_kind(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext___Type_kind(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "__Type", Field: field, IsMethod: true, IsResolver: false, Child: leafChild__TypeKind}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext___Type_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1196,7 +1139,7 @@ func (ec *executionContext) ___Type_name(ctx context.Context, field graphql.Coll
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext___Type_name, func(ctx context.Context) (*string, error) {
 			return obj.Name(), nil
-		}, ec.marshalOString2ᚖstring, true, false)
+		}, ec.marshalOString2ᚖstring, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1218,12 +1161,9 @@ func (ec *executionContext) ___Type_name(ctx context.Context, field graphql.Coll
 }
 
 // fillContext___Type_name is fieldContext___Type_name into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext___Type_name(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext___Type_name(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext___Type_name(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "__Type", Field: field, IsMethod: true, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext___Type_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1234,7 +1174,7 @@ func (ec *executionContext) ___Type_description(ctx context.Context, field graph
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext___Type_description, func(ctx context.Context) (*string, error) {
 			return obj.Description(), nil
-		}, ec.marshalOString2ᚖstring, true, false)
+		}, ec.marshalOString2ᚖstring, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1256,12 +1196,9 @@ func (ec *executionContext) ___Type_description(ctx context.Context, field graph
 }
 
 // fillContext___Type_description is fieldContext___Type_description into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext___Type_description(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext___Type_description(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext___Type_description(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "__Type", Field: field, IsMethod: true, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext___Type_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1272,7 +1209,7 @@ func (ec *executionContext) ___Type_specifiedByURL(ctx context.Context, field gr
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext___Type_specifiedByURL, func(ctx context.Context) (*string, error) {
 			return obj.SpecifiedByURL(), nil
-		}, ec.marshalOString2ᚖstring, true, false)
+		}, ec.marshalOString2ᚖstring, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1294,12 +1231,9 @@ func (ec *executionContext) ___Type_specifiedByURL(ctx context.Context, field gr
 }
 
 // fillContext___Type_specifiedByURL is fieldContext___Type_specifiedByURL into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext___Type_specifiedByURL(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext___Type_specifiedByURL(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext___Type_specifiedByURL(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "__Type", Field: field, IsMethod: true, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext___Type_specifiedByURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1311,7 +1245,7 @@ func (ec *executionContext) ___Type_fields(ctx context.Context, field graphql.Co
 		return resolveDirect(ctx, ec, field, ec.fillContext___Type_fields, func(ctx context.Context) ([]introspection.Field, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return obj.Fields(fc.Args["includeDeprecated"].(bool)), nil
-		}, ec.marshalO__Field2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐFieldᚄ, true, false)
+		}, ec.marshalO__Field2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐFieldᚄ, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1363,7 +1297,7 @@ func (ec *executionContext) ___Type_interfaces(ctx context.Context, field graphq
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext___Type_interfaces, func(ctx context.Context) ([]introspection.Type, error) {
 			return obj.Interfaces(), nil
-		}, ec.marshalO__Type2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐTypeᚄ, true, false)
+		}, ec.marshalO__Type2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐTypeᚄ, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1403,7 +1337,7 @@ func (ec *executionContext) ___Type_possibleTypes(ctx context.Context, field gra
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext___Type_possibleTypes, func(ctx context.Context) ([]introspection.Type, error) {
 			return obj.PossibleTypes(), nil
-		}, ec.marshalO__Type2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐTypeᚄ, true, false)
+		}, ec.marshalO__Type2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐTypeᚄ, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1444,7 +1378,7 @@ func (ec *executionContext) ___Type_enumValues(ctx context.Context, field graphq
 		return resolveDirect(ctx, ec, field, ec.fillContext___Type_enumValues, func(ctx context.Context) ([]introspection.EnumValue, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return obj.EnumValues(fc.Args["includeDeprecated"].(bool)), nil
-		}, ec.marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ, true, false)
+		}, ec.marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1496,7 +1430,7 @@ func (ec *executionContext) ___Type_inputFields(ctx context.Context, field graph
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext___Type_inputFields, func(ctx context.Context) ([]introspection.InputValue, error) {
 			return obj.InputFields(), nil
-		}, ec.marshalO__InputValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValueᚄ, true, false)
+		}, ec.marshalO__InputValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValueᚄ, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1536,7 +1470,7 @@ func (ec *executionContext) ___Type_ofType(ctx context.Context, field graphql.Co
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext___Type_ofType, func(ctx context.Context) (*introspection.Type, error) {
 			return obj.OfType(), nil
-		}, ec.marshalO__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType, true, false)
+		}, ec.marshalO__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType, true, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1576,7 +1510,7 @@ func (ec *executionContext) ___Type_isOneOf(ctx context.Context, field graphql.C
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext___Type_isOneOf, func(ctx context.Context) (bool, error) {
 			return obj.IsOneOf(), nil
-		}, ec.marshalOBoolean2bool, true, false)
+		}, ec.marshalOBoolean2bool, false, true, false)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1598,12 +1532,9 @@ func (ec *executionContext) ___Type_isOneOf(ctx context.Context, field graphql.C
 }
 
 // fillContext___Type_isOneOf is fieldContext___Type_isOneOf into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext___Type_isOneOf(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext___Type_isOneOf(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext___Type_isOneOf(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "__Type", Field: field, IsMethod: true, IsResolver: false, Child: leafChildBoolean}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2027,7 +1958,7 @@ func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (
 
 func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.SelectionSet, v bool) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalBoolean(v)
+	res := marshalBool(v) // patched by graph/execpatch.go: no closure
 	if res == graphql.Null {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -2104,7 +2035,7 @@ func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, 
 
 func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.SelectionSet, v int) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalInt(v)
+	res := graphql.Marshaler(intValue(v)) // patched by graph/execpatch.go: no closure
 	if res == graphql.Null {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -2333,7 +2264,7 @@ func (ec *executionContext) unmarshalOBoolean2bool(ctx context.Context, v any) (
 func (ec *executionContext) marshalOBoolean2bool(ctx context.Context, sel ast.SelectionSet, v bool) graphql.Marshaler {
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalBoolean(v)
+	res := marshalBool(v) // patched by graph/execpatch.go: no closure
 	return res
 }
 
@@ -2351,7 +2282,7 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalBoolean(*v)
+	res := marshalBool(*v) // patched by graph/execpatch.go: no closure
 	return res
 }
 
@@ -2422,7 +2353,7 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalInt(*v)
+	res := graphql.Marshaler(intValue(*v)) // patched by graph/execpatch.go: no closure
 	return res
 }
 

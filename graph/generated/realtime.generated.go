@@ -85,12 +85,9 @@ func (ec *executionContext) _MarkNotificationsReadPayload_count(ctx context.Cont
 }
 
 // fillContext_MarkNotificationsReadPayload_count is fieldContext_MarkNotificationsReadPayload_count into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_MarkNotificationsReadPayload_count(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_MarkNotificationsReadPayload_count(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_MarkNotificationsReadPayload_count(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "MarkNotificationsReadPayload", Field: field, IsMethod: false, IsResolver: false, Child: leafChildInt}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_MarkNotificationsReadPayload_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -101,7 +98,7 @@ func (ec *executionContext) _MarkNotificationsReadPayload_viewer(ctx context.Con
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_MarkNotificationsReadPayload_viewer, func(ctx context.Context) (*ent.User, error) {
 			return obj.Viewer, nil
-		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -141,7 +138,7 @@ func (ec *executionContext) _SendMessagePayload_message(ctx context.Context, fie
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_SendMessagePayload_message, func(ctx context.Context) (*ent.Message, error) {
 			return obj.Message, nil
-		}, ec.marshalNMessage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMessage, true, true)
+		}, ec.marshalNMessage2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMessage, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -181,7 +178,7 @@ func (ec *executionContext) _SendMessagePayload_conversation(ctx context.Context
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_SendMessagePayload_conversation, func(ctx context.Context) (*ent.Conversation, error) {
 			return obj.Conversation, nil
-		}, ec.marshalNConversation2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐConversation, true, true)
+		}, ec.marshalNConversation2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐConversation, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -221,7 +218,7 @@ func (ec *executionContext) _SetMessagePolicyPayload_user(ctx context.Context, f
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_SetMessagePolicyPayload_user, func(ctx context.Context) (*ent.User, error) {
 			return obj.User, nil
-		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,

@@ -3160,6 +3160,7 @@ type executionContext struct {
 	children  children    // patched by graph/execpatch.go: see child
 	resolvers resolvers   // patched by graph/execpatch.go: see patch.go
 	args      coercedArgs // patched by graph/execpatch.go: see fieldArgs
+	fieldCtxs fieldCtxs   // patched by graph/execpatch.go: see resolveDirect
 }
 
 func newExecutionContext(

@@ -49,12 +49,9 @@ func (ec *executionContext) _Highlight_text(ctx context.Context, field graphql.C
 }
 
 // fillContext_Highlight_text is fieldContext_Highlight_text into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_Highlight_text(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_Highlight_text(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_Highlight_text(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "Highlight", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_Highlight_text(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -65,7 +62,7 @@ func (ec *executionContext) _Highlight_parts(ctx context.Context, field graphql.
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Highlight_parts, func(ctx context.Context) ([]search.HighlightPart, error) {
 			return obj.Parts, nil
-		}, ec.marshalNHighlightPart2ᚕgithubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐHighlightPartᚄ, true, true)
+		}, ec.marshalNHighlightPart2ᚕgithubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐHighlightPartᚄ, false, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -125,12 +122,9 @@ func (ec *executionContext) _HighlightPart_text(ctx context.Context, field graph
 }
 
 // fillContext_HighlightPart_text is fieldContext_HighlightPart_text into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_HighlightPart_text(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_HighlightPart_text(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_HighlightPart_text(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "HighlightPart", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_HighlightPart_text(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -161,12 +155,9 @@ func (ec *executionContext) _HighlightPart_matched(ctx context.Context, field gr
 }
 
 // fillContext_HighlightPart_matched is fieldContext_HighlightPart_matched into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_HighlightPart_matched(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_HighlightPart_matched(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_HighlightPart_matched(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "HighlightPart", Field: field, IsMethod: false, IsResolver: false, Child: leafChildBoolean}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_HighlightPart_matched(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -177,7 +168,7 @@ func (ec *executionContext) _PostSearchConnection_edges(ctx context.Context, fie
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_PostSearchConnection_edges, func(ctx context.Context) ([]*search.PostEdge, error) {
 			return obj.Edges, nil
-		}, ec.marshalNPostSearchEdge2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐPostEdgeᚄ, true, true)
+		}, ec.marshalNPostSearchEdge2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐPostEdgeᚄ, false, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -217,7 +208,7 @@ func (ec *executionContext) _PostSearchConnection_pageInfo(ctx context.Context, 
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_PostSearchConnection_pageInfo, func(ctx context.Context) (relay.PageInfo[int], error) {
 			return obj.PageInfo, nil
-		}, ec.marshalNPageInfo2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐPageInfo, true, true)
+		}, ec.marshalNPageInfo2githubᚗcomᚋagoraᚋagoraᚋentᚋrelayᚐPageInfo, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -277,12 +268,9 @@ func (ec *executionContext) _PostSearchConnection_totalCount(ctx context.Context
 }
 
 // fillContext_PostSearchConnection_totalCount is fieldContext_PostSearchConnection_totalCount into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_PostSearchConnection_totalCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_PostSearchConnection_totalCount(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_PostSearchConnection_totalCount(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "PostSearchConnection", Field: field, IsMethod: false, IsResolver: false, Child: leafChildInt}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_PostSearchConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -313,12 +301,9 @@ func (ec *executionContext) _PostSearchConnection_hasMoreMatches(ctx context.Con
 }
 
 // fillContext_PostSearchConnection_hasMoreMatches is fieldContext_PostSearchConnection_hasMoreMatches into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_PostSearchConnection_hasMoreMatches(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_PostSearchConnection_hasMoreMatches(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_PostSearchConnection_hasMoreMatches(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "PostSearchConnection", Field: field, IsMethod: false, IsResolver: false, Child: leafChildBoolean}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_PostSearchConnection_hasMoreMatches(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -329,7 +314,7 @@ func (ec *executionContext) _PostSearchEdge_node(ctx context.Context, field grap
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_PostSearchEdge_node, func(ctx context.Context) (*ent.Post, error) {
 			return obj.Node, nil
-		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true)
+		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -389,12 +374,9 @@ func (ec *executionContext) _PostSearchEdge_cursor(ctx context.Context, field gr
 }
 
 // fillContext_PostSearchEdge_cursor is fieldContext_PostSearchEdge_cursor into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_PostSearchEdge_cursor(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_PostSearchEdge_cursor(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_PostSearchEdge_cursor(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "PostSearchEdge", Field: field, IsMethod: false, IsResolver: false, Child: leafChildCursor}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_PostSearchEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -425,12 +407,9 @@ func (ec *executionContext) _PostSearchEdge_score(ctx context.Context, field gra
 }
 
 // fillContext_PostSearchEdge_score is fieldContext_PostSearchEdge_score into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_PostSearchEdge_score(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_PostSearchEdge_score(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_PostSearchEdge_score(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "PostSearchEdge", Field: field, IsMethod: false, IsResolver: false, Child: leafChildFloat}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_PostSearchEdge_score(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -441,7 +420,7 @@ func (ec *executionContext) _PostSearchEdge_titleHighlight(ctx context.Context, 
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_PostSearchEdge_titleHighlight, func(ctx context.Context) (search.Highlight, error) {
 			return obj.TitleHighlight, nil
-		}, ec.marshalNHighlight2githubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐHighlight, true, true)
+		}, ec.marshalNHighlight2githubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐHighlight, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -481,7 +460,7 @@ func (ec *executionContext) _PostSearchEdge_snippet(ctx context.Context, field g
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_PostSearchEdge_snippet, func(ctx context.Context) (search.Highlight, error) {
 			return obj.Snippet, nil
-		}, ec.marshalNHighlight2githubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐHighlight, true, true)
+		}, ec.marshalNHighlight2githubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐHighlight, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,

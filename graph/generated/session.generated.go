@@ -30,7 +30,7 @@ func (ec *executionContext) _ChangePasswordPayload_user(ctx context.Context, fie
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_ChangePasswordPayload_user, func(ctx context.Context) (*ent.User, error) {
 			return obj.User, nil
-		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -90,12 +90,9 @@ func (ec *executionContext) _ChangePasswordPayload_revokedSessionCount(ctx conte
 }
 
 // fillContext_ChangePasswordPayload_revokedSessionCount is fieldContext_ChangePasswordPayload_revokedSessionCount into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_ChangePasswordPayload_revokedSessionCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_ChangePasswordPayload_revokedSessionCount(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_ChangePasswordPayload_revokedSessionCount(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "ChangePasswordPayload", Field: field, IsMethod: false, IsResolver: false, Child: leafChildInt}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_ChangePasswordPayload_revokedSessionCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -126,12 +123,9 @@ func (ec *executionContext) _LogoutAllPayload_revokedSessionCount(ctx context.Co
 }
 
 // fillContext_LogoutAllPayload_revokedSessionCount is fieldContext_LogoutAllPayload_revokedSessionCount into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_LogoutAllPayload_revokedSessionCount(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_LogoutAllPayload_revokedSessionCount(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_LogoutAllPayload_revokedSessionCount(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "LogoutAllPayload", Field: field, IsMethod: false, IsResolver: false, Child: leafChildInt}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_LogoutAllPayload_revokedSessionCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -162,12 +156,9 @@ func (ec *executionContext) _LogoutPayload_sessionID(ctx context.Context, field 
 }
 
 // fillContext_LogoutPayload_sessionID is fieldContext_LogoutPayload_sessionID into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_LogoutPayload_sessionID(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_LogoutPayload_sessionID(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_LogoutPayload_sessionID(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "LogoutPayload", Field: field, IsMethod: false, IsResolver: false, Child: leafChildID}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_LogoutPayload_sessionID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -178,7 +169,7 @@ func (ec *executionContext) _RefreshSessionPayload_user(ctx context.Context, fie
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_RefreshSessionPayload_user, func(ctx context.Context) (*ent.User, error) {
 			return obj.User, nil
-		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -238,12 +229,9 @@ func (ec *executionContext) _RefreshSessionPayload_accessToken(ctx context.Conte
 }
 
 // fillContext_RefreshSessionPayload_accessToken is fieldContext_RefreshSessionPayload_accessToken into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_RefreshSessionPayload_accessToken(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_RefreshSessionPayload_accessToken(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_RefreshSessionPayload_accessToken(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "RefreshSessionPayload", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_RefreshSessionPayload_accessToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -274,12 +262,9 @@ func (ec *executionContext) _RefreshSessionPayload_expiresAt(ctx context.Context
 }
 
 // fillContext_RefreshSessionPayload_expiresAt is fieldContext_RefreshSessionPayload_expiresAt into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_RefreshSessionPayload_expiresAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_RefreshSessionPayload_expiresAt(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_RefreshSessionPayload_expiresAt(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "RefreshSessionPayload", Field: field, IsMethod: false, IsResolver: false, Child: leafChildTime}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_RefreshSessionPayload_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -310,12 +295,9 @@ func (ec *executionContext) _RefreshSessionPayload_refreshToken(ctx context.Cont
 }
 
 // fillContext_RefreshSessionPayload_refreshToken is fieldContext_RefreshSessionPayload_refreshToken into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_RefreshSessionPayload_refreshToken(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_RefreshSessionPayload_refreshToken(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_RefreshSessionPayload_refreshToken(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "RefreshSessionPayload", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_RefreshSessionPayload_refreshToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -346,12 +328,9 @@ func (ec *executionContext) _RefreshSessionPayload_refreshTokenExpiresAt(ctx con
 }
 
 // fillContext_RefreshSessionPayload_refreshTokenExpiresAt is fieldContext_RefreshSessionPayload_refreshTokenExpiresAt into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_RefreshSessionPayload_refreshTokenExpiresAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_RefreshSessionPayload_refreshTokenExpiresAt(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_RefreshSessionPayload_refreshTokenExpiresAt(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "RefreshSessionPayload", Field: field, IsMethod: false, IsResolver: false, Child: leafChildTime}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_RefreshSessionPayload_refreshTokenExpiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -382,12 +361,9 @@ func (ec *executionContext) _RevokeSessionPayload_sessionID(ctx context.Context,
 }
 
 // fillContext_RevokeSessionPayload_sessionID is fieldContext_RevokeSessionPayload_sessionID into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_RevokeSessionPayload_sessionID(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_RevokeSessionPayload_sessionID(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_RevokeSessionPayload_sessionID(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "RevokeSessionPayload", Field: field, IsMethod: false, IsResolver: false, Child: leafChildID}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_RevokeSessionPayload_sessionID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {

@@ -28,7 +28,7 @@ func (ec *executionContext) _FollowUserPayload_user(ctx context.Context, field g
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_FollowUserPayload_user, func(ctx context.Context) (*ent.User, error) {
 			return obj.User, nil
-		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -68,7 +68,7 @@ func (ec *executionContext) _LikePostPayload_post(ctx context.Context, field gra
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_LikePostPayload_post, func(ctx context.Context) (*ent.Post, error) {
 			return obj.Post, nil
-		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true)
+		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -108,7 +108,7 @@ func (ec *executionContext) _UnfollowUserPayload_user(ctx context.Context, field
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_UnfollowUserPayload_user, func(ctx context.Context) (*ent.User, error) {
 			return obj.User, nil
-		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -148,7 +148,7 @@ func (ec *executionContext) _UnlikePostPayload_post(ctx context.Context, field g
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_UnlikePostPayload_post, func(ctx context.Context) (*ent.Post, error) {
 			return obj.Post, nil
-		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true)
+		}, ec.marshalNPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,

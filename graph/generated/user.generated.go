@@ -730,7 +730,7 @@ func (ec *executionContext) _LoginPayload_user(ctx context.Context, field graphq
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_LoginPayload_user, func(ctx context.Context) (*ent.User, error) {
 			return obj.User, nil
-		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -790,12 +790,9 @@ func (ec *executionContext) _LoginPayload_accessToken(ctx context.Context, field
 }
 
 // fillContext_LoginPayload_accessToken is fieldContext_LoginPayload_accessToken into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_LoginPayload_accessToken(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_LoginPayload_accessToken(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_LoginPayload_accessToken(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "LoginPayload", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_LoginPayload_accessToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -826,12 +823,9 @@ func (ec *executionContext) _LoginPayload_expiresAt(ctx context.Context, field g
 }
 
 // fillContext_LoginPayload_expiresAt is fieldContext_LoginPayload_expiresAt into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_LoginPayload_expiresAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_LoginPayload_expiresAt(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_LoginPayload_expiresAt(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "LoginPayload", Field: field, IsMethod: false, IsResolver: false, Child: leafChildTime}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_LoginPayload_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -862,12 +856,9 @@ func (ec *executionContext) _LoginPayload_refreshToken(ctx context.Context, fiel
 }
 
 // fillContext_LoginPayload_refreshToken is fieldContext_LoginPayload_refreshToken into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_LoginPayload_refreshToken(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_LoginPayload_refreshToken(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_LoginPayload_refreshToken(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "LoginPayload", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_LoginPayload_refreshToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -898,12 +889,9 @@ func (ec *executionContext) _LoginPayload_refreshTokenExpiresAt(ctx context.Cont
 }
 
 // fillContext_LoginPayload_refreshTokenExpiresAt is fieldContext_LoginPayload_refreshTokenExpiresAt into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_LoginPayload_refreshTokenExpiresAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_LoginPayload_refreshTokenExpiresAt(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_LoginPayload_refreshTokenExpiresAt(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "LoginPayload", Field: field, IsMethod: false, IsResolver: false, Child: leafChildTime}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_LoginPayload_refreshTokenExpiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -915,7 +903,7 @@ func (ec *executionContext) _Mutation_register(ctx context.Context, field graphq
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_register, func(ctx context.Context) (*model.RegisterPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().Register(ctx, fc.Args["input"].(account.RegisterInput))
-		}, ec.marshalNRegisterPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐRegisterPayload, true, true)
+		}, ec.marshalNRegisterPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐRegisterPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -968,7 +956,7 @@ func (ec *executionContext) _Mutation_login(ctx context.Context, field graphql.C
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_login, func(ctx context.Context) (*model.LoginPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().Login(ctx, fc.Args["input"].(account.LoginInput))
-		}, ec.marshalNLoginPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐLoginPayload, true, true)
+		}, ec.marshalNLoginPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐLoginPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1021,7 +1009,7 @@ func (ec *executionContext) _Mutation_updateProfile(ctx context.Context, field g
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_updateProfile, func(ctx context.Context) (*model.UpdateProfilePayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().UpdateProfile(ctx, fc.Args["input"].(account.UpdateProfileInput))
-		}, ec.marshalNUpdateProfilePayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUpdateProfilePayload, true, true)
+		}, ec.marshalNUpdateProfilePayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUpdateProfilePayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1074,7 +1062,7 @@ func (ec *executionContext) _Mutation_setMembershipPlan(ctx context.Context, fie
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_setMembershipPlan, func(ctx context.Context) (*model.SetMembershipPlanPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().SetMembershipPlan(ctx, fc.Args["input"].(model.SetMembershipPlanInput))
-		}, ec.marshalNSetMembershipPlanPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐSetMembershipPlanPayload, true, true)
+		}, ec.marshalNSetMembershipPlanPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐSetMembershipPlanPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1127,7 +1115,7 @@ func (ec *executionContext) _Mutation_startMembershipCheckout(ctx context.Contex
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_startMembershipCheckout, func(ctx context.Context) (*model.StartMembershipCheckoutPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().StartMembershipCheckout(ctx, fc.Args["input"].(model.StartMembershipCheckoutInput))
-		}, ec.marshalNStartMembershipCheckoutPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐStartMembershipCheckoutPayload, true, true)
+		}, ec.marshalNStartMembershipCheckoutPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐStartMembershipCheckoutPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1180,7 +1168,7 @@ func (ec *executionContext) _Mutation_openBillingPortal(ctx context.Context, fie
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_openBillingPortal, func(ctx context.Context) (*model.OpenBillingPortalPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().OpenBillingPortal(ctx, fc.Args["input"].(model.OpenBillingPortalInput))
-		}, ec.marshalNOpenBillingPortalPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐOpenBillingPortalPayload, true, true)
+		}, ec.marshalNOpenBillingPortalPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐOpenBillingPortalPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1233,7 +1221,7 @@ func (ec *executionContext) _Mutation_verifyEmail(ctx context.Context, field gra
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_verifyEmail, func(ctx context.Context) (*model.VerifyEmailPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().VerifyEmail(ctx, fc.Args["input"].(model.VerifyEmailInput))
-		}, ec.marshalNVerifyEmailPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐVerifyEmailPayload, true, true)
+		}, ec.marshalNVerifyEmailPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐVerifyEmailPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1285,7 +1273,7 @@ func (ec *executionContext) _Mutation_resendVerificationEmail(ctx context.Contex
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_resendVerificationEmail, func(ctx context.Context) (*model.ResendVerificationEmailPayload, error) {
 			return ec.resolverMutation().ResendVerificationEmail(ctx)
-		}, ec.marshalNResendVerificationEmailPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐResendVerificationEmailPayload, true, true)
+		}, ec.marshalNResendVerificationEmailPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐResendVerificationEmailPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1326,7 +1314,7 @@ func (ec *executionContext) _Mutation_changeEmail(ctx context.Context, field gra
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_changeEmail, func(ctx context.Context) (*model.ChangeEmailPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().ChangeEmail(ctx, fc.Args["input"].(account.ChangeEmailInput))
-		}, ec.marshalNChangeEmailPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐChangeEmailPayload, true, true)
+		}, ec.marshalNChangeEmailPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐChangeEmailPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1379,7 +1367,7 @@ func (ec *executionContext) _Mutation_requestPasswordReset(ctx context.Context, 
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_requestPasswordReset, func(ctx context.Context) (*model.RequestPasswordResetPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().RequestPasswordReset(ctx, fc.Args["input"].(model.RequestPasswordResetInput))
-		}, ec.marshalNRequestPasswordResetPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐRequestPasswordResetPayload, true, true)
+		}, ec.marshalNRequestPasswordResetPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐRequestPasswordResetPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1432,7 +1420,7 @@ func (ec *executionContext) _Mutation_resetPassword(ctx context.Context, field g
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_resetPassword, func(ctx context.Context) (*model.ResetPasswordPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().ResetPassword(ctx, fc.Args["input"].(account.ResetPasswordInput))
-		}, ec.marshalNResetPasswordPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐResetPasswordPayload, true, true)
+		}, ec.marshalNResetPasswordPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐResetPasswordPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1485,7 +1473,7 @@ func (ec *executionContext) _Mutation_updateNotificationSettings(ctx context.Con
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_updateNotificationSettings, func(ctx context.Context) (*model.UpdateNotificationSettingsPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().UpdateNotificationSettings(ctx, fc.Args["input"].(model.UpdateNotificationSettingsInput))
-		}, ec.marshalNUpdateNotificationSettingsPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUpdateNotificationSettingsPayload, true, true)
+		}, ec.marshalNUpdateNotificationSettingsPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUpdateNotificationSettingsPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1538,7 +1526,7 @@ func (ec *executionContext) _Mutation_startSignIn(ctx context.Context, field gra
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_startSignIn, func(ctx context.Context) (*model.StartSignInPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().StartSignIn(ctx, fc.Args["input"].(model.StartSignInInput))
-		}, ec.marshalNStartSignInPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐStartSignInPayload, true, true)
+		}, ec.marshalNStartSignInPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐStartSignInPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1591,7 +1579,7 @@ func (ec *executionContext) _Mutation_completeSignIn(ctx context.Context, field 
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_completeSignIn, func(ctx context.Context) (*model.CompleteSignInPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().CompleteSignIn(ctx, fc.Args["input"].(model.CompleteSignInInput))
-		}, ec.marshalNCompleteSignInPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐCompleteSignInPayload, true, true)
+		}, ec.marshalNCompleteSignInPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐCompleteSignInPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1644,7 +1632,7 @@ func (ec *executionContext) _Mutation_linkIdentity(ctx context.Context, field gr
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_linkIdentity, func(ctx context.Context) (*model.StartSignInPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().LinkIdentity(ctx, fc.Args["input"].(model.StartSignInInput))
-		}, ec.marshalNStartSignInPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐStartSignInPayload, true, true)
+		}, ec.marshalNStartSignInPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐStartSignInPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1697,7 +1685,7 @@ func (ec *executionContext) _Mutation_unlinkIdentity(ctx context.Context, field 
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_unlinkIdentity, func(ctx context.Context) (*model.UnlinkIdentityPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().UnlinkIdentity(ctx, fc.Args["input"].(model.UnlinkIdentityInput))
-		}, ec.marshalNUnlinkIdentityPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUnlinkIdentityPayload, true, true)
+		}, ec.marshalNUnlinkIdentityPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUnlinkIdentityPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1750,7 +1738,7 @@ func (ec *executionContext) _Mutation_confirmIdentityLink(ctx context.Context, f
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_confirmIdentityLink, func(ctx context.Context) (*model.ConfirmIdentityLinkPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().ConfirmIdentityLink(ctx, fc.Args["input"].(model.ConfirmIdentityLinkInput))
-		}, ec.marshalNConfirmIdentityLinkPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐConfirmIdentityLinkPayload, true, true)
+		}, ec.marshalNConfirmIdentityLinkPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐConfirmIdentityLinkPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1803,7 +1791,7 @@ func (ec *executionContext) _Mutation_setPassword(ctx context.Context, field gra
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_setPassword, func(ctx context.Context) (*model.SetPasswordPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().SetPassword(ctx, fc.Args["input"].(account.SetPasswordInput))
-		}, ec.marshalNSetPasswordPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐSetPasswordPayload, true, true)
+		}, ec.marshalNSetPasswordPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐSetPasswordPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1856,7 +1844,7 @@ func (ec *executionContext) _Mutation_retryJob(ctx context.Context, field graphq
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_retryJob, func(ctx context.Context) (*model.RetryJobPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().RetryJob(ctx, fc.Args["input"].(model.RetryJobInput))
-		}, ec.marshalNRetryJobPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐRetryJobPayload, true, true)
+		}, ec.marshalNRetryJobPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐRetryJobPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1909,7 +1897,7 @@ func (ec *executionContext) _Mutation_cancelJob(ctx context.Context, field graph
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_cancelJob, func(ctx context.Context) (*model.CancelJobPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().CancelJob(ctx, fc.Args["input"].(model.CancelJobInput))
-		}, ec.marshalNCancelJobPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐCancelJobPayload, true, true)
+		}, ec.marshalNCancelJobPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐCancelJobPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -1962,7 +1950,7 @@ func (ec *executionContext) _Mutation_uploadImage(ctx context.Context, field gra
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_uploadImage, func(ctx context.Context) (*model.UploadImagePayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().UploadImage(ctx, fc.Args["input"].(model.UploadImageInput))
-		}, ec.marshalNUploadImagePayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUploadImagePayload, true, true)
+		}, ec.marshalNUploadImagePayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUploadImagePayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2015,7 +2003,7 @@ func (ec *executionContext) _Mutation_createImageUpload(ctx context.Context, fie
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_createImageUpload, func(ctx context.Context) (*model.CreateImageUploadPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().CreateImageUpload(ctx, fc.Args["input"].(model.CreateImageUploadInput))
-		}, ec.marshalNCreateImageUploadPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐCreateImageUploadPayload, true, true)
+		}, ec.marshalNCreateImageUploadPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐCreateImageUploadPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2068,7 +2056,7 @@ func (ec *executionContext) _Mutation_completeImageUpload(ctx context.Context, f
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_completeImageUpload, func(ctx context.Context) (*model.CompleteImageUploadPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().CompleteImageUpload(ctx, fc.Args["input"].(model.CompleteImageUploadInput))
-		}, ec.marshalNCompleteImageUploadPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐCompleteImageUploadPayload, true, true)
+		}, ec.marshalNCompleteImageUploadPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐCompleteImageUploadPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2121,7 +2109,7 @@ func (ec *executionContext) _Mutation_hideImage(ctx context.Context, field graph
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_hideImage, func(ctx context.Context) (*model.HideImagePayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().HideImage(ctx, fc.Args["input"].(model.HideImageInput))
-		}, ec.marshalNHideImagePayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐHideImagePayload, true, true)
+		}, ec.marshalNHideImagePayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐHideImagePayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2174,7 +2162,7 @@ func (ec *executionContext) _Mutation_hidePost(ctx context.Context, field graphq
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_hidePost, func(ctx context.Context) (*model.HidePostPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().HidePost(ctx, fc.Args["input"].(model.HidePostInput))
-		}, ec.marshalNHidePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐHidePostPayload, true, true)
+		}, ec.marshalNHidePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐHidePostPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2227,7 +2215,7 @@ func (ec *executionContext) _Mutation_unhidePost(ctx context.Context, field grap
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_unhidePost, func(ctx context.Context) (*model.UnhidePostPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().UnhidePost(ctx, fc.Args["input"].(model.UnhidePostInput))
-		}, ec.marshalNUnhidePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUnhidePostPayload, true, true)
+		}, ec.marshalNUnhidePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUnhidePostPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2280,7 +2268,7 @@ func (ec *executionContext) _Mutation_hideComment(ctx context.Context, field gra
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_hideComment, func(ctx context.Context) (*model.HideCommentPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().HideComment(ctx, fc.Args["input"].(model.HideCommentInput))
-		}, ec.marshalNHideCommentPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐHideCommentPayload, true, true)
+		}, ec.marshalNHideCommentPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐHideCommentPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2333,7 +2321,7 @@ func (ec *executionContext) _Mutation_unhideComment(ctx context.Context, field g
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_unhideComment, func(ctx context.Context) (*model.UnhideCommentPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().UnhideComment(ctx, fc.Args["input"].(model.UnhideCommentInput))
-		}, ec.marshalNUnhideCommentPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUnhideCommentPayload, true, true)
+		}, ec.marshalNUnhideCommentPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUnhideCommentPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2386,7 +2374,7 @@ func (ec *executionContext) _Mutation_setUserRole(ctx context.Context, field gra
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_setUserRole, func(ctx context.Context) (*model.SetUserRolePayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().SetUserRole(ctx, fc.Args["input"].(account.SetRoleInput))
-		}, ec.marshalNSetUserRolePayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐSetUserRolePayload, true, true)
+		}, ec.marshalNSetUserRolePayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐSetUserRolePayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2439,7 +2427,7 @@ func (ec *executionContext) _Mutation_banUser(ctx context.Context, field graphql
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_banUser, func(ctx context.Context) (*model.BanUserPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().BanUser(ctx, fc.Args["input"].(model.BanUserInput))
-		}, ec.marshalNBanUserPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐBanUserPayload, true, true)
+		}, ec.marshalNBanUserPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐBanUserPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2492,7 +2480,7 @@ func (ec *executionContext) _Mutation_unbanUser(ctx context.Context, field graph
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_unbanUser, func(ctx context.Context) (*model.UnbanUserPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().UnbanUser(ctx, fc.Args["input"].(model.UnbanUserInput))
-		}, ec.marshalNUnbanUserPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUnbanUserPayload, true, true)
+		}, ec.marshalNUnbanUserPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUnbanUserPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2545,7 +2533,7 @@ func (ec *executionContext) _Mutation_createPost(ctx context.Context, field grap
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_createPost, func(ctx context.Context) (*model.CreatePostPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().CreatePost(ctx, fc.Args["input"].(publish.CreatePostInput))
-		}, ec.marshalNCreatePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐCreatePostPayload, true, true)
+		}, ec.marshalNCreatePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐCreatePostPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2598,7 +2586,7 @@ func (ec *executionContext) _Mutation_updatePost(ctx context.Context, field grap
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_updatePost, func(ctx context.Context) (*model.UpdatePostPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().UpdatePost(ctx, fc.Args["input"].(publish.UpdatePostInput))
-		}, ec.marshalNUpdatePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUpdatePostPayload, true, true)
+		}, ec.marshalNUpdatePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUpdatePostPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2651,7 +2639,7 @@ func (ec *executionContext) _Mutation_publishPost(ctx context.Context, field gra
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_publishPost, func(ctx context.Context) (*model.PublishPostPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().PublishPost(ctx, fc.Args["input"].(model.PublishPostInput))
-		}, ec.marshalNPublishPostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐPublishPostPayload, true, true)
+		}, ec.marshalNPublishPostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐPublishPostPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2704,7 +2692,7 @@ func (ec *executionContext) _Mutation_deletePost(ctx context.Context, field grap
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_deletePost, func(ctx context.Context) (*model.DeletePostPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().DeletePost(ctx, fc.Args["input"].(model.DeletePostInput))
-		}, ec.marshalNDeletePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐDeletePostPayload, true, true)
+		}, ec.marshalNDeletePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐDeletePostPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2757,7 +2745,7 @@ func (ec *executionContext) _Mutation_addComment(ctx context.Context, field grap
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_addComment, func(ctx context.Context) (*model.AddCommentPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().AddComment(ctx, fc.Args["input"].(publish.AddCommentInput))
-		}, ec.marshalNAddCommentPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐAddCommentPayload, true, true)
+		}, ec.marshalNAddCommentPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐAddCommentPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2810,7 +2798,7 @@ func (ec *executionContext) _Mutation_deleteComment(ctx context.Context, field g
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_deleteComment, func(ctx context.Context) (*model.DeleteCommentPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().DeleteComment(ctx, fc.Args["input"].(model.DeleteCommentInput))
-		}, ec.marshalNDeleteCommentPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐDeleteCommentPayload, true, true)
+		}, ec.marshalNDeleteCommentPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐDeleteCommentPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2863,7 +2851,7 @@ func (ec *executionContext) _Mutation_sendMessage(ctx context.Context, field gra
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_sendMessage, func(ctx context.Context) (*model.SendMessagePayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().SendMessage(ctx, fc.Args["input"].(message.SendInput))
-		}, ec.marshalNSendMessagePayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐSendMessagePayload, true, true)
+		}, ec.marshalNSendMessagePayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐSendMessagePayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2916,7 +2904,7 @@ func (ec *executionContext) _Mutation_setMessagePolicy(ctx context.Context, fiel
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_setMessagePolicy, func(ctx context.Context) (*model.SetMessagePolicyPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().SetMessagePolicy(ctx, fc.Args["input"].(account.SetMessagePolicyInput))
-		}, ec.marshalNSetMessagePolicyPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐSetMessagePolicyPayload, true, true)
+		}, ec.marshalNSetMessagePolicyPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐSetMessagePolicyPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2969,7 +2957,7 @@ func (ec *executionContext) _Mutation_markNotificationsRead(ctx context.Context,
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_markNotificationsRead, func(ctx context.Context) (*model.MarkNotificationsReadPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().MarkNotificationsRead(ctx, fc.Args["input"].(notify.MarkReadInput))
-		}, ec.marshalNMarkNotificationsReadPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐMarkNotificationsReadPayload, true, true)
+		}, ec.marshalNMarkNotificationsReadPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐMarkNotificationsReadPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -3022,7 +3010,7 @@ func (ec *executionContext) _Mutation_refreshSession(ctx context.Context, field 
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_refreshSession, func(ctx context.Context) (*model.RefreshSessionPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().RefreshSession(ctx, fc.Args["input"].(model.RefreshSessionInput))
-		}, ec.marshalNRefreshSessionPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐRefreshSessionPayload, true, true)
+		}, ec.marshalNRefreshSessionPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐRefreshSessionPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -3074,7 +3062,7 @@ func (ec *executionContext) _Mutation_logout(ctx context.Context, field graphql.
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_logout, func(ctx context.Context) (*model.LogoutPayload, error) {
 			return ec.resolverMutation().Logout(ctx)
-		}, ec.marshalNLogoutPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐLogoutPayload, true, true)
+		}, ec.marshalNLogoutPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐLogoutPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -3114,7 +3102,7 @@ func (ec *executionContext) _Mutation_logoutAll(ctx context.Context, field graph
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_logoutAll, func(ctx context.Context) (*model.LogoutAllPayload, error) {
 			return ec.resolverMutation().LogoutAll(ctx)
-		}, ec.marshalNLogoutAllPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐLogoutAllPayload, true, true)
+		}, ec.marshalNLogoutAllPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐLogoutAllPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -3155,7 +3143,7 @@ func (ec *executionContext) _Mutation_revokeSession(ctx context.Context, field g
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_revokeSession, func(ctx context.Context) (*model.RevokeSessionPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().RevokeSession(ctx, fc.Args["input"].(model.RevokeSessionInput))
-		}, ec.marshalNRevokeSessionPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐRevokeSessionPayload, true, true)
+		}, ec.marshalNRevokeSessionPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐRevokeSessionPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -3208,7 +3196,7 @@ func (ec *executionContext) _Mutation_changePassword(ctx context.Context, field 
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_changePassword, func(ctx context.Context) (*model.ChangePasswordPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().ChangePassword(ctx, fc.Args["input"].(account.ChangePasswordInput))
-		}, ec.marshalNChangePasswordPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐChangePasswordPayload, true, true)
+		}, ec.marshalNChangePasswordPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐChangePasswordPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -3261,7 +3249,7 @@ func (ec *executionContext) _Mutation_likePost(ctx context.Context, field graphq
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_likePost, func(ctx context.Context) (*model.LikePostPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().LikePost(ctx, fc.Args["input"].(model.LikePostInput))
-		}, ec.marshalNLikePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐLikePostPayload, true, true)
+		}, ec.marshalNLikePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐLikePostPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -3314,7 +3302,7 @@ func (ec *executionContext) _Mutation_unlikePost(ctx context.Context, field grap
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_unlikePost, func(ctx context.Context) (*model.UnlikePostPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().UnlikePost(ctx, fc.Args["input"].(model.UnlikePostInput))
-		}, ec.marshalNUnlikePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUnlikePostPayload, true, true)
+		}, ec.marshalNUnlikePostPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUnlikePostPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -3367,7 +3355,7 @@ func (ec *executionContext) _Mutation_followUser(ctx context.Context, field grap
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_followUser, func(ctx context.Context) (*model.FollowUserPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().FollowUser(ctx, fc.Args["input"].(model.FollowUserInput))
-		}, ec.marshalNFollowUserPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐFollowUserPayload, true, true)
+		}, ec.marshalNFollowUserPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐFollowUserPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -3420,7 +3408,7 @@ func (ec *executionContext) _Mutation_unfollowUser(ctx context.Context, field gr
 		return resolveDirect(ctx, ec, field, ec.fillContext_Mutation_unfollowUser, func(ctx context.Context) (*model.UnfollowUserPayload, error) {
 			fc := graphql.GetFieldContext(ctx)
 			return ec.resolverMutation().UnfollowUser(ctx, fc.Args["input"].(model.UnfollowUserInput))
-		}, ec.marshalNUnfollowUserPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUnfollowUserPayload, true, true)
+		}, ec.marshalNUnfollowUserPayload2ᚖgithubᚗcomᚋagoraᚋagoraᚋgraphᚋgeneratedᚋmodelᚐUnfollowUserPayload, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -3472,7 +3460,7 @@ func (ec *executionContext) _RegisterPayload_user(ctx context.Context, field gra
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_RegisterPayload_user, func(ctx context.Context) (*ent.User, error) {
 			return obj.User, nil
-		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -3532,12 +3520,9 @@ func (ec *executionContext) _RegisterPayload_accessToken(ctx context.Context, fi
 }
 
 // fillContext_RegisterPayload_accessToken is fieldContext_RegisterPayload_accessToken into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_RegisterPayload_accessToken(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_RegisterPayload_accessToken(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_RegisterPayload_accessToken(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "RegisterPayload", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_RegisterPayload_accessToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -3568,12 +3553,9 @@ func (ec *executionContext) _RegisterPayload_expiresAt(ctx context.Context, fiel
 }
 
 // fillContext_RegisterPayload_expiresAt is fieldContext_RegisterPayload_expiresAt into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_RegisterPayload_expiresAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_RegisterPayload_expiresAt(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_RegisterPayload_expiresAt(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "RegisterPayload", Field: field, IsMethod: false, IsResolver: false, Child: leafChildTime}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_RegisterPayload_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -3604,12 +3586,9 @@ func (ec *executionContext) _RegisterPayload_refreshToken(ctx context.Context, f
 }
 
 // fillContext_RegisterPayload_refreshToken is fieldContext_RegisterPayload_refreshToken into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_RegisterPayload_refreshToken(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_RegisterPayload_refreshToken(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_RegisterPayload_refreshToken(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "RegisterPayload", Field: field, IsMethod: false, IsResolver: false, Child: leafChildString}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_RegisterPayload_refreshToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -3640,12 +3619,9 @@ func (ec *executionContext) _RegisterPayload_refreshTokenExpiresAt(ctx context.C
 }
 
 // fillContext_RegisterPayload_refreshTokenExpiresAt is fieldContext_RegisterPayload_refreshTokenExpiresAt into fc. Patched by graph/execpatch.go.
-func (ec *executionContext) fillContext_RegisterPayload_refreshTokenExpiresAt(ctx context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
-	scalar, err := ec.fieldContext_RegisterPayload_refreshTokenExpiresAt(ctx, field)
-	if scalar != nil {
-		*fc = *scalar
-	}
-	return fc, err
+func (ec *executionContext) fillContext_RegisterPayload_refreshTokenExpiresAt(_ context.Context, field graphql.CollectedField, fc *graphql.FieldContext) (*graphql.FieldContext, error) {
+	*fc = graphql.FieldContext{Object: "RegisterPayload", Field: field, IsMethod: false, IsResolver: false, Child: leafChildTime}
+	return fc, nil
 }
 
 func (ec *executionContext) fieldContext_RegisterPayload_refreshTokenExpiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -3656,7 +3632,7 @@ func (ec *executionContext) _UpdateProfilePayload_user(ctx context.Context, fiel
 	if ec.direct { // patched by graph/execpatch.go: no field middleware to call
 		return resolveDirect(ctx, ec, field, ec.fillContext_UpdateProfilePayload_user, func(ctx context.Context) (*ent.User, error) {
 			return obj.User, nil
-		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true)
+		}, ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser, true, true, true)
 	}
 	return graphql.ResolveField(
 		ctx,
