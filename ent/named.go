@@ -8,6 +8,13 @@ type namedEdge[T any] struct {
 	nodes []T
 }
 
+// firstNamed is an edge's first name with room for its first four nodes: most edges are loaded
+// under one name, and a page's tags or comments are a few per node.
+type firstNamed[T any] struct {
+	edge  [1]namedEdge[T]
+	nodes [4]T
+}
+
 // findNamed returns the nodes loaded under name, and whether they were loaded.
 func findNamed[T any](named []namedEdge[T], name string) ([]T, bool) {
 	for i := range named {
@@ -20,13 +27,17 @@ func findNamed[T any](named []namedEdge[T], name string) ([]T, bool) {
 
 // appendNamed adds nodes to those loaded under name. With none it marks the edge loaded, and
 // empty (an empty list, not nil, as ent's eager loads give). A name's first nodes get room for
-// four: its rows arrive one at a time.
+// four: its rows arrive one at a time. The first name is allocated with that room (firstNamed).
 func appendNamed[T any](named []namedEdge[T], name string, nodes ...T) []namedEdge[T] {
 	i := 0
 	for i < len(named) && named[i].name != name {
 		i++
 	}
-	if i == len(named) {
+	if len(named) == 0 {
+		f := new(firstNamed[T])
+		f.edge[0] = namedEdge[T]{name: name, nodes: f.nodes[:0]}
+		named = f.edge[:]
+	} else if i == len(named) {
 		named = append(named, namedEdge[T]{name: name, nodes: []T{}})
 	}
 	if len(nodes) > 0 {

@@ -116,6 +116,19 @@ var (
 	unmarshalFunc = regexp.MustCompile(`(?ms)^func \(ec \*executionContext\) unmarshal\w*\(.*?^}$`)
 	// A field context's coercion of the field's arguments.
 	fieldArgs = regexp.MustCompile(`(\tif fc\.Args, err = )ec\.(field_\w+_args)\(ctx, field\.ArgumentMap\(ec\.Variables\)\); err != nil \{`)
+	// The whole of it: its panic recovery, its context for errors, the error reported.
+	fieldArgsBody = regexp.MustCompile(`\tdefer func\(\) \{
+\t\tif r := recover\(\); r != nil \{
+\t\t\terr = ec\.Recover\(ctx, r\)
+\t\t\tec\.Error\(ctx, err\)
+\t\t\}
+\t\}\(\)
+\tctx = graphql\.WithFieldContext\(ctx, fc\)
+\tif fc\.Args, err = ec\.(field_\w+_args)\(ctx, field\.ArgumentMap\(ec\.Variables\)\); err != nil \{
+\t\tec\.Error\(ctx, err\)
+\t\treturn fc, err
+\t\}
+`)
 	// A list marshaled by marshalList and returned, after the check of its non-null elements.
 	listReturn = regexp.MustCompile(`(?m)^\tret := marshalList\(ctx, len\(v\), (\d+), (true|false), (func\(ctx context\.Context, i int\) graphql\.Marshaler \{
 (?:\t\t.*
@@ -349,8 +362,13 @@ ${1}})
 		src = resolverCall.ReplaceAllString(src, "ec.resolver${1}().")
 		// A field's arguments are coerced once per operation (they depend on the field and the
 		// variables only), not once per object the field is selected on.
-		argFields += len(fieldArgs.FindAllString(src, -1))
-		src = fieldArgs.ReplaceAllString(src, "${1}ec.fieldArgs(ctx, field, ec.${2}); err != nil {")
+		// Its context for errors and its panic recovery are made only when it is coerced.
+		n := len(fieldArgs.FindAllString(src, -1))
+		if n != len(fieldArgsBody.FindAllString(src, -1)) {
+			fail("%s: gqlgen's argument coercion changed shape: update graph/execpatch.go", f)
+		}
+		argFields += n
+		src = fieldArgsBody.ReplaceAllString(src, "\tif fc.Args, err = ec.fieldArgs(ctx, fc, ec.${1}); err != nil { // patched by graph/execpatch.go\n\t\treturn fc, err\n\t}\n")
 		lists += strings.Count(src, "graphql.MarshalSliceConcurrently(")
 		src = strings.ReplaceAll(src, "graphql.MarshalSliceConcurrently(", "marshalList(")
 		// The list is given by pointer (see marshalList).
@@ -815,28 +833,6 @@ func init() {
 	}
 }
 
-// fieldCtxs hands out an operation's field contexts for resolveDirect from arrays allocated
-// together: each was an allocation of its own. An array lives as long as any of its contexts, all
-// of one operation.
-type fieldCtxs struct {
-	mu   sync.Mutex
-	free []fieldCtx
-	n    int
-}
-
-func (f *fieldCtxs) next(ctx context.Context) *fieldCtx {
-	f.mu.Lock()
-	if len(f.free) == 0 {
-		f.n = min(max(2*f.n, 8), 64)
-		f.free = make([]fieldCtx, f.n)
-	}
-	c := &f.free[0]
-	f.free = f.free[1:]
-	f.mu.Unlock()
-	c.Context = ctx
-	return c
-}
-
 // keyProbe is a context that remembers the key of the value asked for.
 type keyProbe struct {
 	context.Context
@@ -848,55 +844,6 @@ func (p *keyProbe) Value(key any) any {
 	return nil
 }
 
-// resolveDirect is graphql.ResolveField for an operation without field middleware (DirectFields)
-// and a field without directives: the same field context, errors, nulls and panic recovery,
-// without the closures and boxed results ResolveField needs to call middleware. Its field
-// context keeps the result only when result says so: without middleware, a field context's
-// Result is read only as a child field's parent (parentObject in graph/server), and a leaf has no
-// child fields while a list's elements have field contexts of their own.
-func resolveDirect[T any](ctx context.Context, ec *executionContext, field graphql.CollectedField,
-	fillContext func(context.Context, graphql.CollectedField, *graphql.FieldContext) (*graphql.FieldContext, error),
-	resolve func(context.Context) (T, error),
-	marshal func(context.Context, ast.SelectionSet, T) graphql.Marshaler,
-	result, recoverFromPanic, nonNull bool,
-) (ret graphql.Marshaler) {
-	c := ec.fieldCtxs.next(ctx)
-	if _, err := fillContext(ctx, field, &c.fc); err != nil {
-		return graphql.Null
-	}
-	fc := &c.fc
-	fc.Parent = graphql.GetFieldContext(ctx)
-	ctx = c
-	if recoverFromPanic {
-		defer func() {
-			if r := recover(); r != nil {
-				ec.Error(ctx, ec.Recover(ctx, r))
-				ret = graphql.Null
-			}
-		}()
-	}
-	res, err := resolve(ctx)
-	if err != nil {
-		ec.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
-		if fc.NonNull && !nonNull {
-			return graphql.RequiredNull
-		}
-		return graphql.Null
-	}
-	if any(res) == nil { // only a nil interface, as ResolveField's result
-		if (nonNull || fc.NonNull) && !graphql.HasFieldError(ctx, fc) {
-			ec.Errorf(ctx, "must not be null")
-		}
-		if fc.NonNull && !nonNull {
-			return graphql.RequiredNull
-		}
-		return graphql.Null
-	}
-	if result {
-		fc.Result = res
-	}
-	return marshal(ctx, field.Selections, res)
-}
 
 // resolveNow is what an object's concurrent field runs, without the goroutine: a panic is
 // reported and leaves no value, as in gqlgen's closure.
@@ -952,6 +899,78 @@ type collectedKey struct {
 // context: it is added to root_.generated.go, which gqlgen writes anew, so that patch.go compiles
 // with gqlgen's output as it is (gqlgen loads the package when it generates it).
 const execRuntime = `
+// resolveDirect is graphql.ResolveField for an operation without field middleware (DirectFields)
+// and a field without directives: the same field context, errors, nulls and panic recovery,
+// without the closures and boxed results ResolveField needs to call middleware. Its field
+// context keeps the result only when result says so: without middleware, a field context's
+// Result is read only as a child field's parent (parentObject in graph/server), and a leaf has no
+// child fields while a list's elements have field contexts of their own.
+func resolveDirect[T any](ctx context.Context, ec *executionContext, field graphql.CollectedField,
+	fillContext func(context.Context, graphql.CollectedField, *graphql.FieldContext) (*graphql.FieldContext, error),
+	resolve func(context.Context) (T, error),
+	marshal func(context.Context, ast.SelectionSet, T) graphql.Marshaler,
+	result, recoverFromPanic, nonNull bool,
+) (ret graphql.Marshaler) {
+	c := ec.fieldCtxs.next(ctx)
+	if _, err := fillContext(ctx, field, &c.fc); err != nil {
+		return graphql.Null
+	}
+	fc := &c.fc
+	fc.Parent = graphql.GetFieldContext(ctx)
+	ctx = c
+	if recoverFromPanic {
+		defer func() {
+			if r := recover(); r != nil {
+				ec.Error(ctx, ec.Recover(ctx, r))
+				ret = graphql.Null
+			}
+		}()
+	}
+	res, err := resolve(ctx)
+	if err != nil {
+		ec.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		if fc.NonNull && !nonNull {
+			return graphql.RequiredNull
+		}
+		return graphql.Null
+	}
+	if any(res) == nil { // only a nil interface, as ResolveField's result
+		if (nonNull || fc.NonNull) && !graphql.HasFieldError(ctx, fc) {
+			ec.Errorf(ctx, "must not be null")
+		}
+		if fc.NonNull && !nonNull {
+			return graphql.RequiredNull
+		}
+		return graphql.Null
+	}
+	if result {
+		fc.Result = res
+	}
+	return marshal(ctx, field.Selections, res)
+}
+
+// fieldCtxs hands out an operation's field contexts for resolveDirect from arrays allocated
+// together: each was an allocation of its own. An array lives as long as any of its contexts, all
+// of one operation.
+type fieldCtxs struct {
+	mu   mutex
+	free []fieldCtx
+	n    int
+}
+
+func (f *fieldCtxs) next(ctx context.Context) *fieldCtx {
+	f.mu.Lock()
+	if len(f.free) == 0 {
+		f.n = min(max(2*f.n, 8), 64)
+		f.free = make([]fieldCtx, f.n)
+	}
+	c := &f.free[0]
+	f.free = f.free[1:]
+	f.mu.Unlock()
+	c.Context = ctx
+	return c
+}
+
 // child is the i-th type's closure, bound to ec on first use: a field context's Child was a
 // closure per field.
 func (ec *executionContext) child(i int, bind func(*executionContext) childFunc) childFunc {
@@ -964,11 +983,13 @@ func (ec *executionContext) child(i int, bind func(*executionContext) childFunc)
 	return c.fn[i]
 }
 
-// fieldArgs is coerce(ctx, field.ArgumentMap(ec.Variables)), once per field of the operation: a
-// field selected on each object of a list has the same arguments for each (an error is not
-// remembered). The argument values are shared; the map is too when the operation has no field
-// middleware (nothing but resolvers reads it), and is copied otherwise.
-func (ec *executionContext) fieldArgs(ctx context.Context, field graphql.CollectedField, coerce func(context.Context, map[string]any) (map[string]any, error)) (map[string]any, error) {
+// fieldArgs is fc's field's arguments, coerced once per field of the operation: a field selected
+// on each object of a list has the same arguments for each. The coercion is gqlgen's, in a
+// context with fc, its error or panic reported (and not remembered). The argument values are
+// shared; the map is too when the operation has no field middleware (nothing but resolvers reads
+// it), and is copied otherwise.
+func (ec *executionContext) fieldArgs(ctx context.Context, fc *graphql.FieldContext, coerce func(context.Context, map[string]any) (map[string]any, error)) (args map[string]any, err error) {
+	field := fc.Field
 	c := &ec.args
 	c.mu.Lock()
 	args, ok := c.args[field.Field]
@@ -979,8 +1000,15 @@ func (ec *executionContext) fieldArgs(ctx context.Context, field graphql.Collect
 		}
 		return args, nil
 	}
-	args, err := coerce(ctx, field.ArgumentMap(ec.Variables))
-	if err != nil {
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	if args, err = coerce(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
 		return args, err
 	}
 	c.mu.Lock()

@@ -1510,15 +1510,7 @@ func (ec *executionContext) fillContext_Conversation_messages(ctx context.Contex
 		IsResolver: false,
 		Child:      ec.child(7, func(ec *executionContext) childFunc { return ec.childFields_MessageConnection }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Conversation_messages_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Conversation_messages_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -2114,15 +2106,7 @@ func (ec *executionContext) fillContext_Image_url(ctx context.Context, field gra
 			return nil, errLeafString
 		},
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Image_url_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Image_url_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -3592,15 +3576,7 @@ func (ec *executionContext) fillContext_Post_comments(ctx context.Context, field
 		IsResolver: false,
 		Child:      ec.child(16, func(ec *executionContext) childFunc { return ec.childFields_CommentConnection }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Post_comments_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Post_comments_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -4048,15 +4024,7 @@ func (ec *executionContext) fillContext_Query_node(ctx context.Context, field gr
 			return nil, errors.New("FieldContext.Child cannot be called on type INTERFACE")
 		},
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_node_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Query_node_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -4103,15 +4071,7 @@ func (ec *executionContext) fillContext_Query_nodes(ctx context.Context, field g
 			return nil, errors.New("FieldContext.Child cannot be called on type INTERFACE")
 		},
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_nodes_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Query_nodes_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -4196,15 +4156,7 @@ func (ec *executionContext) fillContext_Query_jobs(ctx context.Context, field gr
 		IsResolver: true,
 		Child:      ec.child(20, func(ec *executionContext) childFunc { return ec.childFields_JobPage }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_jobs_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Query_jobs_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -4249,15 +4201,7 @@ func (ec *executionContext) fillContext_Query_image(ctx context.Context, field g
 		IsResolver: true,
 		Child:      ec.child(17, func(ec *executionContext) childFunc { return ec.childFields_Image }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_image_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Query_image_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -4302,15 +4246,7 @@ func (ec *executionContext) fillContext_Query_posts(ctx context.Context, field g
 		IsResolver: true,
 		Child:      ec.child(21, func(ec *executionContext) childFunc { return ec.childFields_PostConnection }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_posts_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Query_posts_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -4355,15 +4291,7 @@ func (ec *executionContext) fillContext_Query_tags(ctx context.Context, field gr
 		IsResolver: true,
 		Child:      ec.child(22, func(ec *executionContext) childFunc { return ec.childFields_TagConnection }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_tags_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Query_tags_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -4408,15 +4336,7 @@ func (ec *executionContext) fillContext_Query_post(ctx context.Context, field gr
 		IsResolver: true,
 		Child:      ec.child(3, func(ec *executionContext) childFunc { return ec.childFields_Post }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_post_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Query_post_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -4461,15 +4381,7 @@ func (ec *executionContext) fillContext_Query_feed(ctx context.Context, field gr
 		IsResolver: true,
 		Child:      ec.child(21, func(ec *executionContext) childFunc { return ec.childFields_PostConnection }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_feed_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Query_feed_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -4514,15 +4426,7 @@ func (ec *executionContext) fillContext_Query_conversations(ctx context.Context,
 		IsResolver: true,
 		Child:      ec.child(23, func(ec *executionContext) childFunc { return ec.childFields_ConversationConnection }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_conversations_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Query_conversations_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -4567,15 +4471,7 @@ func (ec *executionContext) fillContext_Query_search(ctx context.Context, field 
 		IsResolver: true,
 		Child:      ec.child(24, func(ec *executionContext) childFunc { return ec.childFields_PostSearchConnection }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_search_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Query_search_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -4620,15 +4516,7 @@ func (ec *executionContext) fillContext_Query_searchUsers(ctx context.Context, f
 		IsResolver: true,
 		Child:      ec.child(25, func(ec *executionContext) childFunc { return ec.childFields_UserConnection }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_searchUsers_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Query_searchUsers_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -4673,15 +4561,7 @@ func (ec *executionContext) fillContext_Query_searchTags(ctx context.Context, fi
 		IsResolver: true,
 		Child:      ec.child(22, func(ec *executionContext) childFunc { return ec.childFields_TagConnection }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_searchTags_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Query_searchTags_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -4726,15 +4606,7 @@ func (ec *executionContext) fillContext_Query_users(ctx context.Context, field g
 		IsResolver: true,
 		Child:      ec.child(25, func(ec *executionContext) childFunc { return ec.childFields_UserConnection }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_users_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Query_users_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -4819,15 +4691,7 @@ func (ec *executionContext) fillContext_Query_user(ctx context.Context, field gr
 		IsResolver: true,
 		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query_user_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Query_user_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -4874,15 +4738,7 @@ func (ec *executionContext) fillContext_Query__entities(ctx context.Context, fie
 			return nil, errLeaf_Entity
 		},
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query__entities_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Query__entities_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -4967,15 +4823,7 @@ func (ec *executionContext) fillContext_Query___type(ctx context.Context, field 
 		IsResolver: false,
 		Child:      ec.child(27, func(ec *executionContext) childFunc { return ec.childFields___Type }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Query___type_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Query___type_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -5359,15 +5207,7 @@ func (ec *executionContext) fillContext_Tag_posts(ctx context.Context, field gra
 		IsResolver: false,
 		Child:      ec.child(21, func(ec *executionContext) childFunc { return ec.childFields_PostConnection }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Tag_posts_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Tag_posts_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -5930,15 +5770,7 @@ func (ec *executionContext) fillContext_User_posts(ctx context.Context, field gr
 		IsResolver: false,
 		Child:      ec.child(21, func(ec *executionContext) childFunc { return ec.childFields_PostConnection }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_User_posts_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_User_posts_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -5983,15 +5815,7 @@ func (ec *executionContext) fillContext_User_following(ctx context.Context, fiel
 		IsResolver: false,
 		Child:      ec.child(25, func(ec *executionContext) childFunc { return ec.childFields_UserConnection }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_User_following_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_User_following_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -6036,15 +5860,7 @@ func (ec *executionContext) fillContext_User_followers(ctx context.Context, fiel
 		IsResolver: false,
 		Child:      ec.child(25, func(ec *executionContext) childFunc { return ec.childFields_UserConnection }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_User_followers_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_User_followers_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -6394,15 +6210,7 @@ func (ec *executionContext) fillContext_User_notifications(ctx context.Context, 
 		IsResolver: true,
 		Child:      ec.child(33, func(ec *executionContext) childFunc { return ec.childFields_NotificationConnection }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_User_notifications_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_User_notifications_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil

@@ -128,15 +128,7 @@ func (ec *executionContext) fillContext_Entity_findManyCommentByIDs(ctx context.
 		IsResolver: true,
 		Child:      ec.child(6, func(ec *executionContext) childFunc { return ec.childFields_Comment }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Entity_findManyCommentByIDs_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Entity_findManyCommentByIDs_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -181,15 +173,7 @@ func (ec *executionContext) fillContext_Entity_findManyPostByIDs(ctx context.Con
 		IsResolver: true,
 		Child:      ec.child(3, func(ec *executionContext) childFunc { return ec.childFields_Post }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Entity_findManyPostByIDs_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Entity_findManyPostByIDs_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -234,15 +218,7 @@ func (ec *executionContext) fillContext_Entity_findManyTagByIDs(ctx context.Cont
 		IsResolver: true,
 		Child:      ec.child(15, func(ec *executionContext) childFunc { return ec.childFields_Tag }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Entity_findManyTagByIDs_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Entity_findManyTagByIDs_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -287,15 +263,7 @@ func (ec *executionContext) fillContext_Entity_findManyUserByIDs(ctx context.Con
 		IsResolver: true,
 		Child:      ec.child(0, func(ec *executionContext) childFunc { return ec.childFields_User }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Entity_findManyUserByIDs_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Entity_findManyUserByIDs_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil

@@ -368,28 +368,6 @@ func init() {
 	}
 }
 
-// fieldCtxs hands out an operation's field contexts for resolveDirect from arrays allocated
-// together: each was an allocation of its own. An array lives as long as any of its contexts, all
-// of one operation.
-type fieldCtxs struct {
-	mu   sync.Mutex
-	free []fieldCtx
-	n    int
-}
-
-func (f *fieldCtxs) next(ctx context.Context) *fieldCtx {
-	f.mu.Lock()
-	if len(f.free) == 0 {
-		f.n = min(max(2*f.n, 8), 64)
-		f.free = make([]fieldCtx, f.n)
-	}
-	c := &f.free[0]
-	f.free = f.free[1:]
-	f.mu.Unlock()
-	c.Context = ctx
-	return c
-}
-
 // keyProbe is a context that remembers the key of the value asked for.
 type keyProbe struct {
 	context.Context
@@ -399,56 +377,6 @@ type keyProbe struct {
 func (p *keyProbe) Value(key any) any {
 	p.key = key
 	return nil
-}
-
-// resolveDirect is graphql.ResolveField for an operation without field middleware (DirectFields)
-// and a field without directives: the same field context, errors, nulls and panic recovery,
-// without the closures and boxed results ResolveField needs to call middleware. Its field
-// context keeps the result only when result says so: without middleware, a field context's
-// Result is read only as a child field's parent (parentObject in graph/server), and a leaf has no
-// child fields while a list's elements have field contexts of their own.
-func resolveDirect[T any](ctx context.Context, ec *executionContext, field graphql.CollectedField,
-	fillContext func(context.Context, graphql.CollectedField, *graphql.FieldContext) (*graphql.FieldContext, error),
-	resolve func(context.Context) (T, error),
-	marshal func(context.Context, ast.SelectionSet, T) graphql.Marshaler,
-	result, recoverFromPanic, nonNull bool,
-) (ret graphql.Marshaler) {
-	c := ec.fieldCtxs.next(ctx)
-	if _, err := fillContext(ctx, field, &c.fc); err != nil {
-		return graphql.Null
-	}
-	fc := &c.fc
-	fc.Parent = graphql.GetFieldContext(ctx)
-	ctx = c
-	if recoverFromPanic {
-		defer func() {
-			if r := recover(); r != nil {
-				ec.Error(ctx, ec.Recover(ctx, r))
-				ret = graphql.Null
-			}
-		}()
-	}
-	res, err := resolve(ctx)
-	if err != nil {
-		ec.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
-		if fc.NonNull && !nonNull {
-			return graphql.RequiredNull
-		}
-		return graphql.Null
-	}
-	if any(res) == nil { // only a nil interface, as ResolveField's result
-		if (nonNull || fc.NonNull) && !graphql.HasFieldError(ctx, fc) {
-			ec.Errorf(ctx, "must not be null")
-		}
-		if fc.NonNull && !nonNull {
-			return graphql.RequiredNull
-		}
-		return graphql.Null
-	}
-	if result {
-		fc.Result = res
-	}
-	return marshal(ctx, field.Selections, res)
 }
 
 // resolveNow is what an object's concurrent field runs, without the goroutine: a panic is

@@ -273,15 +273,7 @@ func (ec *executionContext) fillContext___Directive_args(ctx context.Context, fi
 		IsResolver: false,
 		Child:      ec.child(37, func(ec *executionContext) childFunc { return ec.childFields___InputValue }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field___Directive_args_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field___Directive_args_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -530,15 +522,7 @@ func (ec *executionContext) fillContext___Field_args(ctx context.Context, field 
 		IsResolver: false,
 		Child:      ec.child(37, func(ec *executionContext) childFunc { return ec.childFields___InputValue }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field___Field_args_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field___Field_args_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -1279,15 +1263,7 @@ func (ec *executionContext) fillContext___Type_fields(ctx context.Context, field
 		IsResolver: false,
 		Child:      ec.child(39, func(ec *executionContext) childFunc { return ec.childFields___Field }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field___Type_fields_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field___Type_fields_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -1412,15 +1388,7 @@ func (ec *executionContext) fillContext___Type_enumValues(ctx context.Context, f
 		IsResolver: false,
 		Child:      ec.child(40, func(ec *executionContext) childFunc { return ec.childFields___EnumValue }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field___Type_enumValues_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field___Type_enumValues_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil

@@ -322,15 +322,7 @@ func (ec *executionContext) fillContext_Subscription_messageAdded(ctx context.Co
 		IsResolver: true,
 		Child:      ec.child(12, func(ec *executionContext) childFunc { return ec.childFields_Message }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Subscription_messageAdded_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Subscription_messageAdded_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -369,15 +361,7 @@ func (ec *executionContext) fillContext_Subscription_commentAdded(ctx context.Co
 		IsResolver: true,
 		Child:      ec.child(6, func(ec *executionContext) childFunc { return ec.childFields_Comment }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Subscription_commentAdded_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Subscription_commentAdded_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil

@@ -6853,6 +6853,78 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // Added by graph/execpatch.go.
 
+// resolveDirect is graphql.ResolveField for an operation without field middleware (DirectFields)
+// and a field without directives: the same field context, errors, nulls and panic recovery,
+// without the closures and boxed results ResolveField needs to call middleware. Its field
+// context keeps the result only when result says so: without middleware, a field context's
+// Result is read only as a child field's parent (parentObject in graph/server), and a leaf has no
+// child fields while a list's elements have field contexts of their own.
+func resolveDirect[T any](ctx context.Context, ec *executionContext, field graphql.CollectedField,
+	fillContext func(context.Context, graphql.CollectedField, *graphql.FieldContext) (*graphql.FieldContext, error),
+	resolve func(context.Context) (T, error),
+	marshal func(context.Context, ast.SelectionSet, T) graphql.Marshaler,
+	result, recoverFromPanic, nonNull bool,
+) (ret graphql.Marshaler) {
+	c := ec.fieldCtxs.next(ctx)
+	if _, err := fillContext(ctx, field, &c.fc); err != nil {
+		return graphql.Null
+	}
+	fc := &c.fc
+	fc.Parent = graphql.GetFieldContext(ctx)
+	ctx = c
+	if recoverFromPanic {
+		defer func() {
+			if r := recover(); r != nil {
+				ec.Error(ctx, ec.Recover(ctx, r))
+				ret = graphql.Null
+			}
+		}()
+	}
+	res, err := resolve(ctx)
+	if err != nil {
+		ec.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		if fc.NonNull && !nonNull {
+			return graphql.RequiredNull
+		}
+		return graphql.Null
+	}
+	if any(res) == nil { // only a nil interface, as ResolveField's result
+		if (nonNull || fc.NonNull) && !graphql.HasFieldError(ctx, fc) {
+			ec.Errorf(ctx, "must not be null")
+		}
+		if fc.NonNull && !nonNull {
+			return graphql.RequiredNull
+		}
+		return graphql.Null
+	}
+	if result {
+		fc.Result = res
+	}
+	return marshal(ctx, field.Selections, res)
+}
+
+// fieldCtxs hands out an operation's field contexts for resolveDirect from arrays allocated
+// together: each was an allocation of its own. An array lives as long as any of its contexts, all
+// of one operation.
+type fieldCtxs struct {
+	mu   mutex
+	free []fieldCtx
+	n    int
+}
+
+func (f *fieldCtxs) next(ctx context.Context) *fieldCtx {
+	f.mu.Lock()
+	if len(f.free) == 0 {
+		f.n = min(max(2*f.n, 8), 64)
+		f.free = make([]fieldCtx, f.n)
+	}
+	c := &f.free[0]
+	f.free = f.free[1:]
+	f.mu.Unlock()
+	c.Context = ctx
+	return c
+}
+
 // child is the i-th type's closure, bound to ec on first use: a field context's Child was a
 // closure per field.
 func (ec *executionContext) child(i int, bind func(*executionContext) childFunc) childFunc {
@@ -6865,11 +6937,13 @@ func (ec *executionContext) child(i int, bind func(*executionContext) childFunc)
 	return c.fn[i]
 }
 
-// fieldArgs is coerce(ctx, field.ArgumentMap(ec.Variables)), once per field of the operation: a
-// field selected on each object of a list has the same arguments for each (an error is not
-// remembered). The argument values are shared; the map is too when the operation has no field
-// middleware (nothing but resolvers reads it), and is copied otherwise.
-func (ec *executionContext) fieldArgs(ctx context.Context, field graphql.CollectedField, coerce func(context.Context, map[string]any) (map[string]any, error)) (map[string]any, error) {
+// fieldArgs is fc's field's arguments, coerced once per field of the operation: a field selected
+// on each object of a list has the same arguments for each. The coercion is gqlgen's, in a
+// context with fc, its error or panic reported (and not remembered). The argument values are
+// shared; the map is too when the operation has no field middleware (nothing but resolvers reads
+// it), and is copied otherwise.
+func (ec *executionContext) fieldArgs(ctx context.Context, fc *graphql.FieldContext, coerce func(context.Context, map[string]any) (map[string]any, error)) (args map[string]any, err error) {
+	field := fc.Field
 	c := &ec.args
 	c.mu.Lock()
 	args, ok := c.args[field.Field]
@@ -6880,8 +6954,15 @@ func (ec *executionContext) fieldArgs(ctx context.Context, field graphql.Collect
 		}
 		return args, nil
 	}
-	args, err := coerce(ctx, field.ArgumentMap(ec.Variables))
-	if err != nil {
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	if args, err = coerce(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
 		return args, err
 	}
 	c.mu.Lock()

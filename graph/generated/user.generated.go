@@ -937,15 +937,7 @@ func (ec *executionContext) fillContext_Mutation_register(ctx context.Context, f
 		IsResolver: true,
 		Child:      ec.child(44, func(ec *executionContext) childFunc { return ec.childFields_RegisterPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_register_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_register_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -990,15 +982,7 @@ func (ec *executionContext) fillContext_Mutation_login(ctx context.Context, fiel
 		IsResolver: true,
 		Child:      ec.child(45, func(ec *executionContext) childFunc { return ec.childFields_LoginPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_login_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_login_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -1043,15 +1027,7 @@ func (ec *executionContext) fillContext_Mutation_updateProfile(ctx context.Conte
 		IsResolver: true,
 		Child:      ec.child(46, func(ec *executionContext) childFunc { return ec.childFields_UpdateProfilePayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_updateProfile_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_updateProfile_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -1096,15 +1072,7 @@ func (ec *executionContext) fillContext_Mutation_setMembershipPlan(ctx context.C
 		IsResolver: true,
 		Child:      ec.child(47, func(ec *executionContext) childFunc { return ec.childFields_SetMembershipPlanPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_setMembershipPlan_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_setMembershipPlan_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -1149,15 +1117,7 @@ func (ec *executionContext) fillContext_Mutation_startMembershipCheckout(ctx con
 		IsResolver: true,
 		Child:      ec.child(48, func(ec *executionContext) childFunc { return ec.childFields_StartMembershipCheckoutPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_startMembershipCheckout_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_startMembershipCheckout_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -1202,15 +1162,7 @@ func (ec *executionContext) fillContext_Mutation_openBillingPortal(ctx context.C
 		IsResolver: true,
 		Child:      ec.child(49, func(ec *executionContext) childFunc { return ec.childFields_OpenBillingPortalPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_openBillingPortal_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_openBillingPortal_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -1255,15 +1207,7 @@ func (ec *executionContext) fillContext_Mutation_verifyEmail(ctx context.Context
 		IsResolver: true,
 		Child:      ec.child(50, func(ec *executionContext) childFunc { return ec.childFields_VerifyEmailPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_verifyEmail_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_verifyEmail_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -1348,15 +1292,7 @@ func (ec *executionContext) fillContext_Mutation_changeEmail(ctx context.Context
 		IsResolver: true,
 		Child:      ec.child(52, func(ec *executionContext) childFunc { return ec.childFields_ChangeEmailPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_changeEmail_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_changeEmail_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -1401,15 +1337,7 @@ func (ec *executionContext) fillContext_Mutation_requestPasswordReset(ctx contex
 		IsResolver: true,
 		Child:      ec.child(53, func(ec *executionContext) childFunc { return ec.childFields_RequestPasswordResetPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_requestPasswordReset_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_requestPasswordReset_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -1454,15 +1382,7 @@ func (ec *executionContext) fillContext_Mutation_resetPassword(ctx context.Conte
 		IsResolver: true,
 		Child:      ec.child(54, func(ec *executionContext) childFunc { return ec.childFields_ResetPasswordPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_resetPassword_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_resetPassword_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -1507,15 +1427,7 @@ func (ec *executionContext) fillContext_Mutation_updateNotificationSettings(ctx 
 		IsResolver: true,
 		Child:      ec.child(55, func(ec *executionContext) childFunc { return ec.childFields_UpdateNotificationSettingsPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_updateNotificationSettings_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_updateNotificationSettings_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -1560,15 +1472,7 @@ func (ec *executionContext) fillContext_Mutation_startSignIn(ctx context.Context
 		IsResolver: true,
 		Child:      ec.child(56, func(ec *executionContext) childFunc { return ec.childFields_StartSignInPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_startSignIn_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_startSignIn_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -1613,15 +1517,7 @@ func (ec *executionContext) fillContext_Mutation_completeSignIn(ctx context.Cont
 		IsResolver: true,
 		Child:      ec.child(57, func(ec *executionContext) childFunc { return ec.childFields_CompleteSignInPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_completeSignIn_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_completeSignIn_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -1666,15 +1562,7 @@ func (ec *executionContext) fillContext_Mutation_linkIdentity(ctx context.Contex
 		IsResolver: true,
 		Child:      ec.child(56, func(ec *executionContext) childFunc { return ec.childFields_StartSignInPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_linkIdentity_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_linkIdentity_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -1719,15 +1607,7 @@ func (ec *executionContext) fillContext_Mutation_unlinkIdentity(ctx context.Cont
 		IsResolver: true,
 		Child:      ec.child(58, func(ec *executionContext) childFunc { return ec.childFields_UnlinkIdentityPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_unlinkIdentity_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_unlinkIdentity_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -1772,15 +1652,7 @@ func (ec *executionContext) fillContext_Mutation_confirmIdentityLink(ctx context
 		IsResolver: true,
 		Child:      ec.child(59, func(ec *executionContext) childFunc { return ec.childFields_ConfirmIdentityLinkPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_confirmIdentityLink_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_confirmIdentityLink_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -1825,15 +1697,7 @@ func (ec *executionContext) fillContext_Mutation_setPassword(ctx context.Context
 		IsResolver: true,
 		Child:      ec.child(60, func(ec *executionContext) childFunc { return ec.childFields_SetPasswordPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_setPassword_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_setPassword_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -1878,15 +1742,7 @@ func (ec *executionContext) fillContext_Mutation_retryJob(ctx context.Context, f
 		IsResolver: true,
 		Child:      ec.child(61, func(ec *executionContext) childFunc { return ec.childFields_RetryJobPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_retryJob_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_retryJob_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -1931,15 +1787,7 @@ func (ec *executionContext) fillContext_Mutation_cancelJob(ctx context.Context, 
 		IsResolver: true,
 		Child:      ec.child(62, func(ec *executionContext) childFunc { return ec.childFields_CancelJobPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_cancelJob_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_cancelJob_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -1984,15 +1832,7 @@ func (ec *executionContext) fillContext_Mutation_uploadImage(ctx context.Context
 		IsResolver: true,
 		Child:      ec.child(63, func(ec *executionContext) childFunc { return ec.childFields_UploadImagePayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_uploadImage_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_uploadImage_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -2037,15 +1877,7 @@ func (ec *executionContext) fillContext_Mutation_createImageUpload(ctx context.C
 		IsResolver: true,
 		Child:      ec.child(64, func(ec *executionContext) childFunc { return ec.childFields_CreateImageUploadPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_createImageUpload_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_createImageUpload_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -2090,15 +1922,7 @@ func (ec *executionContext) fillContext_Mutation_completeImageUpload(ctx context
 		IsResolver: true,
 		Child:      ec.child(65, func(ec *executionContext) childFunc { return ec.childFields_CompleteImageUploadPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_completeImageUpload_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_completeImageUpload_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -2143,15 +1967,7 @@ func (ec *executionContext) fillContext_Mutation_hideImage(ctx context.Context, 
 		IsResolver: true,
 		Child:      ec.child(66, func(ec *executionContext) childFunc { return ec.childFields_HideImagePayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_hideImage_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_hideImage_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -2196,15 +2012,7 @@ func (ec *executionContext) fillContext_Mutation_hidePost(ctx context.Context, f
 		IsResolver: true,
 		Child:      ec.child(67, func(ec *executionContext) childFunc { return ec.childFields_HidePostPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_hidePost_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_hidePost_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -2249,15 +2057,7 @@ func (ec *executionContext) fillContext_Mutation_unhidePost(ctx context.Context,
 		IsResolver: true,
 		Child:      ec.child(68, func(ec *executionContext) childFunc { return ec.childFields_UnhidePostPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_unhidePost_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_unhidePost_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -2302,15 +2102,7 @@ func (ec *executionContext) fillContext_Mutation_hideComment(ctx context.Context
 		IsResolver: true,
 		Child:      ec.child(69, func(ec *executionContext) childFunc { return ec.childFields_HideCommentPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_hideComment_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_hideComment_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -2355,15 +2147,7 @@ func (ec *executionContext) fillContext_Mutation_unhideComment(ctx context.Conte
 		IsResolver: true,
 		Child:      ec.child(70, func(ec *executionContext) childFunc { return ec.childFields_UnhideCommentPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_unhideComment_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_unhideComment_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -2408,15 +2192,7 @@ func (ec *executionContext) fillContext_Mutation_setUserRole(ctx context.Context
 		IsResolver: true,
 		Child:      ec.child(71, func(ec *executionContext) childFunc { return ec.childFields_SetUserRolePayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_setUserRole_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_setUserRole_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -2461,15 +2237,7 @@ func (ec *executionContext) fillContext_Mutation_banUser(ctx context.Context, fi
 		IsResolver: true,
 		Child:      ec.child(72, func(ec *executionContext) childFunc { return ec.childFields_BanUserPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_banUser_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_banUser_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -2514,15 +2282,7 @@ func (ec *executionContext) fillContext_Mutation_unbanUser(ctx context.Context, 
 		IsResolver: true,
 		Child:      ec.child(73, func(ec *executionContext) childFunc { return ec.childFields_UnbanUserPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_unbanUser_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_unbanUser_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -2567,15 +2327,7 @@ func (ec *executionContext) fillContext_Mutation_createPost(ctx context.Context,
 		IsResolver: true,
 		Child:      ec.child(74, func(ec *executionContext) childFunc { return ec.childFields_CreatePostPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_createPost_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_createPost_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -2620,15 +2372,7 @@ func (ec *executionContext) fillContext_Mutation_updatePost(ctx context.Context,
 		IsResolver: true,
 		Child:      ec.child(75, func(ec *executionContext) childFunc { return ec.childFields_UpdatePostPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_updatePost_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_updatePost_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -2673,15 +2417,7 @@ func (ec *executionContext) fillContext_Mutation_publishPost(ctx context.Context
 		IsResolver: true,
 		Child:      ec.child(76, func(ec *executionContext) childFunc { return ec.childFields_PublishPostPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_publishPost_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_publishPost_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -2726,15 +2462,7 @@ func (ec *executionContext) fillContext_Mutation_deletePost(ctx context.Context,
 		IsResolver: true,
 		Child:      ec.child(77, func(ec *executionContext) childFunc { return ec.childFields_DeletePostPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_deletePost_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_deletePost_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -2779,15 +2507,7 @@ func (ec *executionContext) fillContext_Mutation_addComment(ctx context.Context,
 		IsResolver: true,
 		Child:      ec.child(78, func(ec *executionContext) childFunc { return ec.childFields_AddCommentPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_addComment_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_addComment_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -2832,15 +2552,7 @@ func (ec *executionContext) fillContext_Mutation_deleteComment(ctx context.Conte
 		IsResolver: true,
 		Child:      ec.child(79, func(ec *executionContext) childFunc { return ec.childFields_DeleteCommentPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_deleteComment_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_deleteComment_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -2885,15 +2597,7 @@ func (ec *executionContext) fillContext_Mutation_sendMessage(ctx context.Context
 		IsResolver: true,
 		Child:      ec.child(80, func(ec *executionContext) childFunc { return ec.childFields_SendMessagePayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_sendMessage_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_sendMessage_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -2938,15 +2642,7 @@ func (ec *executionContext) fillContext_Mutation_setMessagePolicy(ctx context.Co
 		IsResolver: true,
 		Child:      ec.child(81, func(ec *executionContext) childFunc { return ec.childFields_SetMessagePolicyPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_setMessagePolicy_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_setMessagePolicy_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -2991,15 +2687,7 @@ func (ec *executionContext) fillContext_Mutation_markNotificationsRead(ctx conte
 		IsResolver: true,
 		Child:      ec.child(82, func(ec *executionContext) childFunc { return ec.childFields_MarkNotificationsReadPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_markNotificationsRead_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_markNotificationsRead_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -3044,15 +2732,7 @@ func (ec *executionContext) fillContext_Mutation_refreshSession(ctx context.Cont
 		IsResolver: true,
 		Child:      ec.child(83, func(ec *executionContext) childFunc { return ec.childFields_RefreshSessionPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_refreshSession_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_refreshSession_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -3177,15 +2857,7 @@ func (ec *executionContext) fillContext_Mutation_revokeSession(ctx context.Conte
 		IsResolver: true,
 		Child:      ec.child(86, func(ec *executionContext) childFunc { return ec.childFields_RevokeSessionPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_revokeSession_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_revokeSession_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -3230,15 +2902,7 @@ func (ec *executionContext) fillContext_Mutation_changePassword(ctx context.Cont
 		IsResolver: true,
 		Child:      ec.child(87, func(ec *executionContext) childFunc { return ec.childFields_ChangePasswordPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_changePassword_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_changePassword_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -3283,15 +2947,7 @@ func (ec *executionContext) fillContext_Mutation_likePost(ctx context.Context, f
 		IsResolver: true,
 		Child:      ec.child(88, func(ec *executionContext) childFunc { return ec.childFields_LikePostPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_likePost_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_likePost_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -3336,15 +2992,7 @@ func (ec *executionContext) fillContext_Mutation_unlikePost(ctx context.Context,
 		IsResolver: true,
 		Child:      ec.child(89, func(ec *executionContext) childFunc { return ec.childFields_UnlikePostPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_unlikePost_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_unlikePost_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -3389,15 +3037,7 @@ func (ec *executionContext) fillContext_Mutation_followUser(ctx context.Context,
 		IsResolver: true,
 		Child:      ec.child(90, func(ec *executionContext) childFunc { return ec.childFields_FollowUserPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_followUser_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_followUser_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil
@@ -3442,15 +3082,7 @@ func (ec *executionContext) fillContext_Mutation_unfollowUser(ctx context.Contex
 		IsResolver: true,
 		Child:      ec.child(91, func(ec *executionContext) childFunc { return ec.childFields_UnfollowUserPayload }), // patched by graph/execpatch.go: one closure per type
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.fieldArgs(ctx, field, ec.field_Mutation_unfollowUser_args); err != nil {
-		ec.Error(ctx, err)
+	if fc.Args, err = ec.fieldArgs(ctx, fc, ec.field_Mutation_unfollowUser_args); err != nil { // patched by graph/execpatch.go
 		return fc, err
 	}
 	return fc, nil

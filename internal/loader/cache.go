@@ -45,13 +45,19 @@ func entityPrefix[T any](name string) string {
 
 // Keys of the cached entities and counts: the loaders fill them, and Watch invalidates them when a
 // write changes what they hold.
-func userKey(id int) string           { return userPrefix + strconv.Itoa(id) }
-func postKey(id int) string           { return postPrefix + strconv.Itoa(id) }
-func tagKey(id int) string            { return tagPrefix + strconv.Itoa(id) }
-func likeCountKey(postID int) string  { return countPrefix + "likes:post:" + strconv.Itoa(postID) }
-func tagPostCountKey(id int) string   { return countPrefix + "posts:tag:" + strconv.Itoa(id) }
-func followerCountKey(id int) string  { return countPrefix + "followers:user:" + strconv.Itoa(id) }
-func followingCountKey(id int) string { return countPrefix + "following:user:" + strconv.Itoa(id) }
+func userKey(id int) string           { return idKey(userPrefix, id) }
+func postKey(id int) string           { return idKey(postPrefix, id) }
+func tagKey(id int) string            { return idKey(tagPrefix, id) }
+func likeCountKey(postID int) string  { return idKey(countPrefix+"likes:post:", postID) }
+func tagPostCountKey(id int) string   { return idKey(countPrefix+"posts:tag:", id) }
+func followerCountKey(id int) string  { return idKey(countPrefix+"followers:user:", id) }
+func followingCountKey(id int) string { return idKey(countPrefix+"following:user:", id) }
+
+// idKey is prefix followed by id, in one allocation: a concatenation with strconv.Itoa made two.
+func idKey(prefix string, id int) string {
+	var b [64]byte
+	return string(strconv.AppendInt(append(b[:0], prefix...), int64(id), 10))
+}
 
 // Cache is the second level behind every request's loaders: a cache.Store (Redis, shared by
 // replicas, or in-process) holding only values that are the same for every viewer, and the misses
