@@ -43,7 +43,11 @@ func BenchmarkFeedPage(b *testing.B) {
 }
 
 // postsPageAllocations is the most heap allocations the posts page may cost the server (see
-// TestPostsPageAllocations): 1,627 measured (1,615 to 1,617 and 169 kB, 5 kB more, before named.tmpl
+// TestPostsPageAllocations): 1,439 to 1,458 measured (1,469 before fieldArgs made an argument
+// context only when it coerced, named.tmpl's firstNamed and the loaders' idKey; 1,627 before
+// graph/execpatch.go filled scalar field contexts in place, marshaled Int, Boolean and time values
+// without closures and took resolveDirect's field contexts from fieldCtxs; 1,615 to 1,617 and 169
+// kB, 5 kB more, before named.tmpl
 // kept a node's named edges behind one pointer; from 6,980 to 7,009 before
 // graph/execpatch.go resolved fields without middleware closures, marshaled lists sequentially
 // and objects through its own field set; from 2,960 to 2,982 before each query scanned its rows
@@ -58,10 +62,12 @@ func BenchmarkFeedPage(b *testing.B) {
 // names were built per statement and its rows' split allocated per variable, ent/template/join.tmpl;
 // 1,631 while net/http copied the rate limit's and request ID's header names), and a margin.
 // Lower it when a change saves some. Where they go: docs/performance.md.
-const postsPageAllocations = 1800
+const postsPageAllocations = 1550
 
 // feedPageAllocations is the most heap allocations the signed-in feed page may cost the server
-// (TestFeedPageAllocations): 3,713 to 3,717 measured (3,869 to 3,874 while its authors'
+// (TestFeedPageAllocations): 2,971 to 2,990 measured (3,068 before fieldArgs, firstNamed and
+// idKey; 3,713 to 3,717 before execpatch's scalar field contexts in place, Int, Boolean and time
+// values without closures and fieldCtxs; 3,869 to 3,874 while its authors'
 // viewerIsFollowing was a query, before loader.FollowedAuthors; 4,272 to 4,290 while its posts' comments
 // had a grouped count of their own, before limitPerRow counted them; 4,548 to 4,733 while its first page's total
 // was a COUNT of its own, before CountInPage; 4,645 to 4,661 before a verified access token was
@@ -79,7 +85,7 @@ const postsPageAllocations = 1800
 // rows into the same values; 6,777 to 6,862 while the item read past the page had its edges
 // loaded; 6,604 to 6,622 while the page's tags repeated their posts' visibility check; 6,449 to
 // 6,464 while its posts and authors were read with every column, schema.Computed).
-const feedPageAllocations = 4100
+const feedPageAllocations = 3100
 
 // TestPostsPageAllocations: the posts page, served as in BenchmarkFeedPage/posts, allocates at
 // most postsPageAllocations times. Allocation and GC were most of the server's CPU per page:
