@@ -619,7 +619,7 @@ func (_g *AccountTokenGroupBy) sqlScan(ctx context.Context, root *AccountTokenQu
 		return err
 	}
 	defer rows.Close()
-	return sql.ScanSlice(rows, v)
+	return scanSlice(rows, v)
 }
 
 // AccountTokenSelect is the builder for selecting fields of AccountToken entities.
@@ -661,7 +661,7 @@ func (_s *AccountTokenSelect) sqlScan(ctx context.Context, root *AccountTokenQue
 		return err
 	}
 	defer rows.Close()
-	return sql.ScanSlice(rows, v)
+	return scanSlice(rows, v)
 }
 
 // Modify adds a query modifier for attaching custom logic to queries.

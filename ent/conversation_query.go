@@ -842,7 +842,7 @@ func (_g *ConversationGroupBy) sqlScan(ctx context.Context, root *ConversationQu
 		return err
 	}
 	defer rows.Close()
-	return sql.ScanSlice(rows, v)
+	return scanSlice(rows, v)
 }
 
 // ConversationSelect is the builder for selecting fields of Conversation entities.
@@ -884,7 +884,7 @@ func (_s *ConversationSelect) sqlScan(ctx context.Context, root *ConversationQue
 		return err
 	}
 	defer rows.Close()
-	return sql.ScanSlice(rows, v)
+	return scanSlice(rows, v)
 }
 
 // Modify adds a query modifier for attaching custom logic to queries.

@@ -65,6 +65,9 @@ func main() {
 	if err := edgesTogether("./ent/gql_pagination.go"); err != nil {
 		log.Fatalf("allocating connections' edges together: %v", err)
 	}
+	if err := scanSlices("./ent"); err != nil {
+		log.Fatalf("scanning single columns without reflection: %v", err)
+	}
 	if err := documentFields("./ent"); err != nil {
 		log.Fatalf("collecting fields once per document: %v", err)
 	}
@@ -194,6 +197,23 @@ func markParentKeys(dir string) error {
 	}
 	if counts[0] == 0 {
 		return fmt.Errorf("no one-to-many eager load found in %s/*_query.go: ent's template changed", dir)
+	}
+	return nil
+}
+
+// sliceScan is how a select or group-by's sqlScan ends (ent's dialect/sql/select template).
+var sliceScan = regexp.MustCompile(`(?m)^\treturn sql\.ScanSlice\(rows, v\)$`)
+
+// scanSlices makes every select and group-by scan through scanSlice (ent/template/scan.tmpl),
+// which reads a single column into []int or []string (Ints, Strings: the loaders' flags and IDs)
+// without ent's reflection per row.
+func scanSlices(dir string) error {
+	counts, err := rewriteFiles(filepath.Join(dir, "*_query.go"), rewrite{sliceScan, "\treturn scanSlice(rows, v)"})
+	if err != nil {
+		return err
+	}
+	if counts[0] == 0 {
+		return fmt.Errorf("no sql.ScanSlice in %s/*_query.go: ent's template changed", dir)
 	}
 	return nil
 }

@@ -668,7 +668,7 @@ func (_g *FollowGroupBy) sqlScan(ctx context.Context, root *FollowQuery, v any) 
 		return err
 	}
 	defer rows.Close()
-	return sql.ScanSlice(rows, v)
+	return scanSlice(rows, v)
 }
 
 // FollowSelect is the builder for selecting fields of Follow entities.
@@ -710,7 +710,7 @@ func (_s *FollowSelect) sqlScan(ctx context.Context, root *FollowQuery, v any) e
 		return err
 	}
 	defer rows.Close()
-	return sql.ScanSlice(rows, v)
+	return scanSlice(rows, v)
 }
 
 // Modify adds a query modifier for attaching custom logic to queries.

@@ -619,7 +619,7 @@ func (_g *IdentityGroupBy) sqlScan(ctx context.Context, root *IdentityQuery, v a
 		return err
 	}
 	defer rows.Close()
-	return sql.ScanSlice(rows, v)
+	return scanSlice(rows, v)
 }
 
 // IdentitySelect is the builder for selecting fields of Identity entities.
@@ -661,7 +661,7 @@ func (_s *IdentitySelect) sqlScan(ctx context.Context, root *IdentityQuery, v an
 		return err
 	}
 	defer rows.Close()
-	return sql.ScanSlice(rows, v)
+	return scanSlice(rows, v)
 }
 
 // Modify adds a query modifier for attaching custom logic to queries.

@@ -680,7 +680,7 @@ func (_g *ImageGroupBy) sqlScan(ctx context.Context, root *ImageQuery, v any) er
 		return err
 	}
 	defer rows.Close()
-	return sql.ScanSlice(rows, v)
+	return scanSlice(rows, v)
 }
 
 // ImageSelect is the builder for selecting fields of Image entities.
@@ -722,7 +722,7 @@ func (_s *ImageSelect) sqlScan(ctx context.Context, root *ImageQuery, v any) err
 		return err
 	}
 	defer rows.Close()
-	return sql.ScanSlice(rows, v)
+	return scanSlice(rows, v)
 }
 
 // Modify adds a query modifier for attaching custom logic to queries.

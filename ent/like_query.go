@@ -669,7 +669,7 @@ func (_g *LikeGroupBy) sqlScan(ctx context.Context, root *LikeQuery, v any) erro
 		return err
 	}
 	defer rows.Close()
-	return sql.ScanSlice(rows, v)
+	return scanSlice(rows, v)
 }
 
 // LikeSelect is the builder for selecting fields of Like entities.
@@ -711,7 +711,7 @@ func (_s *LikeSelect) sqlScan(ctx context.Context, root *LikeQuery, v any) error
 		return err
 	}
 	defer rows.Close()
-	return sql.ScanSlice(rows, v)
+	return scanSlice(rows, v)
 }
 
 // Modify adds a query modifier for attaching custom logic to queries.

@@ -718,7 +718,7 @@ func (_g *MembershipGroupBy) sqlScan(ctx context.Context, root *MembershipQuery,
 		return err
 	}
 	defer rows.Close()
-	return sql.ScanSlice(rows, v)
+	return scanSlice(rows, v)
 }
 
 // MembershipSelect is the builder for selecting fields of Membership entities.
@@ -760,7 +760,7 @@ func (_s *MembershipSelect) sqlScan(ctx context.Context, root *MembershipQuery, 
 		return err
 	}
 	defer rows.Close()
-	return sql.ScanSlice(rows, v)
+	return scanSlice(rows, v)
 }
 
 // Modify adds a query modifier for attaching custom logic to queries.

@@ -594,7 +594,7 @@ func (_g *MembershipPlanGroupBy) sqlScan(ctx context.Context, root *MembershipPl
 		return err
 	}
 	defer rows.Close()
-	return sql.ScanSlice(rows, v)
+	return scanSlice(rows, v)
 }
 
 // MembershipPlanSelect is the builder for selecting fields of MembershipPlan entities.
@@ -636,7 +636,7 @@ func (_s *MembershipPlanSelect) sqlScan(ctx context.Context, root *MembershipPla
 		return err
 	}
 	defer rows.Close()
-	return sql.ScanSlice(rows, v)
+	return scanSlice(rows, v)
 }
 
 // Modify adds a query modifier for attaching custom logic to queries.

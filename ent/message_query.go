@@ -702,7 +702,7 @@ func (_g *MessageGroupBy) sqlScan(ctx context.Context, root *MessageQuery, v any
 		return err
 	}
 	defer rows.Close()
-	return sql.ScanSlice(rows, v)
+	return scanSlice(rows, v)
 }
 
 // MessageSelect is the builder for selecting fields of Message entities.
@@ -744,7 +744,7 @@ func (_s *MessageSelect) sqlScan(ctx context.Context, root *MessageQuery, v any)
 		return err
 	}
 	defer rows.Close()
-	return sql.ScanSlice(rows, v)
+	return scanSlice(rows, v)
 }
 
 // Modify adds a query modifier for attaching custom logic to queries.

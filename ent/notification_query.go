@@ -935,7 +935,7 @@ func (_g *NotificationGroupBy) sqlScan(ctx context.Context, root *NotificationQu
 		return err
 	}
 	defer rows.Close()
-	return sql.ScanSlice(rows, v)
+	return scanSlice(rows, v)
 }
 
 // NotificationSelect is the builder for selecting fields of Notification entities.
@@ -977,7 +977,7 @@ func (_s *NotificationSelect) sqlScan(ctx context.Context, root *NotificationQue
 		return err
 	}
 	defer rows.Close()
-	return sql.ScanSlice(rows, v)
+	return scanSlice(rows, v)
 }
 
 // Modify adds a query modifier for attaching custom logic to queries.

@@ -591,7 +591,7 @@ func (_g *ParticipantGroupBy) sqlScan(ctx context.Context, root *ParticipantQuer
 		return err
 	}
 	defer rows.Close()
-	return sql.ScanSlice(rows, v)
+	return scanSlice(rows, v)
 }
 
 // ParticipantSelect is the builder for selecting fields of Participant entities.
@@ -633,7 +633,7 @@ func (_s *ParticipantSelect) sqlScan(ctx context.Context, root *ParticipantQuery
 		return err
 	}
 	defer rows.Close()
-	return sql.ScanSlice(rows, v)
+	return scanSlice(rows, v)
 }
 
 // Modify adds a query modifier for attaching custom logic to queries.

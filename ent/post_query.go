@@ -1336,7 +1336,7 @@ func (_g *PostGroupBy) sqlScan(ctx context.Context, root *PostQuery, v any) erro
 		return err
 	}
 	defer rows.Close()
-	return sql.ScanSlice(rows, v)
+	return scanSlice(rows, v)
 }
 
 // PostSelect is the builder for selecting fields of Post entities.
@@ -1378,7 +1378,7 @@ func (_s *PostSelect) sqlScan(ctx context.Context, root *PostQuery, v any) error
 		return err
 	}
 	defer rows.Close()
-	return sql.ScanSlice(rows, v)
+	return scanSlice(rows, v)
 }
 
 // Modify adds a query modifier for attaching custom logic to queries.

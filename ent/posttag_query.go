@@ -591,7 +591,7 @@ func (_g *PostTagGroupBy) sqlScan(ctx context.Context, root *PostTagQuery, v any
 		return err
 	}
 	defer rows.Close()
-	return sql.ScanSlice(rows, v)
+	return scanSlice(rows, v)
 }
 
 // PostTagSelect is the builder for selecting fields of PostTag entities.
@@ -633,7 +633,7 @@ func (_s *PostTagSelect) sqlScan(ctx context.Context, root *PostTagQuery, v any)
 		return err
 	}
 	defer rows.Close()
-	return sql.ScanSlice(rows, v)
+	return scanSlice(rows, v)
 }
 
 // Modify adds a query modifier for attaching custom logic to queries.

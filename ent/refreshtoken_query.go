@@ -594,7 +594,7 @@ func (_g *RefreshTokenGroupBy) sqlScan(ctx context.Context, root *RefreshTokenQu
 		return err
 	}
 	defer rows.Close()
-	return sql.ScanSlice(rows, v)
+	return scanSlice(rows, v)
 }
 
 // RefreshTokenSelect is the builder for selecting fields of RefreshToken entities.
@@ -636,7 +636,7 @@ func (_s *RefreshTokenSelect) sqlScan(ctx context.Context, root *RefreshTokenQue
 		return err
 	}
 	defer rows.Close()
-	return sql.ScanSlice(rows, v)
+	return scanSlice(rows, v)
 }
 
 // Modify adds a query modifier for attaching custom logic to queries.

@@ -4,6 +4,37 @@ package ent
 
 import "entgo.io/ent/dialect/sql"
 
+// scanSlice is sql.ScanSlice, with a single column read into []int or []string (Ints, Strings:
+// the loaders' flags and keys) without reflection: ScanSlice made a value, its pointer and the
+// list's growth by reflection for each row. entc.go's scanSlices makes every select use it.
+func scanSlice(rows *sql.Rows, v any) error {
+	switch v := v.(type) {
+	case *[]int:
+		return scanColumn(rows, v)
+	case *[]string:
+		return scanColumn(rows, v)
+	}
+	return sql.ScanSlice(rows, v)
+}
+
+func scanColumn[T any](rows *sql.Rows, list *[]T) error {
+	columns, err := rows.Columns()
+	if err != nil {
+		return err
+	}
+	if len(columns) != 1 { // ScanSlice's error
+		return sql.ScanSlice(rows, list)
+	}
+	var x T
+	for rows.Next() {
+		if err := rows.Scan(&x); err != nil {
+			return err
+		}
+		*list = append(*list, x)
+	}
+	return rows.Err()
+}
+
 // reuseScanValues makes a query scan every row into the same values, where ent makes new ones
 // per column and row: the rows of a page are read one after another, and each node's assignValues
 // copies its values out of them. The exception are columns the node does not know (added by a

@@ -699,7 +699,7 @@ func (_g *SessionGroupBy) sqlScan(ctx context.Context, root *SessionQuery, v any
 		return err
 	}
 	defer rows.Close()
-	return sql.ScanSlice(rows, v)
+	return scanSlice(rows, v)
 }
 
 // SessionSelect is the builder for selecting fields of Session entities.
@@ -741,7 +741,7 @@ func (_s *SessionSelect) sqlScan(ctx context.Context, root *SessionQuery, v any)
 		return err
 	}
 	defer rows.Close()
-	return sql.ScanSlice(rows, v)
+	return scanSlice(rows, v)
 }
 
 // Modify adds a query modifier for attaching custom logic to queries.

@@ -515,7 +515,7 @@ func (_g *SignInFlowGroupBy) sqlScan(ctx context.Context, root *SignInFlowQuery,
 		return err
 	}
 	defer rows.Close()
-	return sql.ScanSlice(rows, v)
+	return scanSlice(rows, v)
 }
 
 // SignInFlowSelect is the builder for selecting fields of SignInFlow entities.
@@ -557,7 +557,7 @@ func (_s *SignInFlowSelect) sqlScan(ctx context.Context, root *SignInFlowQuery, 
 		return err
 	}
 	defer rows.Close()
-	return sql.ScanSlice(rows, v)
+	return scanSlice(rows, v)
 }
 
 // Modify adds a query modifier for attaching custom logic to queries.

@@ -515,7 +515,7 @@ func (_g *StripeEventGroupBy) sqlScan(ctx context.Context, root *StripeEventQuer
 		return err
 	}
 	defer rows.Close()
-	return sql.ScanSlice(rows, v)
+	return scanSlice(rows, v)
 }
 
 // StripeEventSelect is the builder for selecting fields of StripeEvent entities.
@@ -557,7 +557,7 @@ func (_s *StripeEventSelect) sqlScan(ctx context.Context, root *StripeEventQuery
 		return err
 	}
 	defer rows.Close()
-	return sql.ScanSlice(rows, v)
+	return scanSlice(rows, v)
 }
 
 // Modify adds a query modifier for attaching custom logic to queries.

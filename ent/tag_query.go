@@ -747,7 +747,7 @@ func (_g *TagGroupBy) sqlScan(ctx context.Context, root *TagQuery, v any) error 
 		return err
 	}
 	defer rows.Close()
-	return sql.ScanSlice(rows, v)
+	return scanSlice(rows, v)
 }
 
 // TagSelect is the builder for selecting fields of Tag entities.
@@ -789,7 +789,7 @@ func (_s *TagSelect) sqlScan(ctx context.Context, root *TagQuery, v any) error {
 		return err
 	}
 	defer rows.Close()
-	return sql.ScanSlice(rows, v)
+	return scanSlice(rows, v)
 }
 
 // Modify adds a query modifier for attaching custom logic to queries.

@@ -893,7 +893,7 @@ func (ec *executionContext) marshalOMembership2ᚕᚖgithubᚗcomᚋagoraᚋagor
 	}
 	var ret *graphql.Array
 	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
-		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+		ret = marshalSequentially(ctx, &ec.fieldCtxs, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 			fc := graphql.GetFieldContext(ctx)
 			fc.Result = &v[i]
 			return ec.marshalNMembership2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMembership(ctx, sel, v[i])

@@ -11148,7 +11148,7 @@ func (ec *executionContext) marshalNMessageOrderField2ᚖgithubᚗcomᚋagoraᚋ
 func (ec *executionContext) marshalNNode2ᚕgithubᚗcomᚋagoraᚋagoraᚋentᚐNoder(ctx context.Context, sel ast.SelectionSet, v []ent.Noder) graphql.Marshaler {
 	var ret *graphql.Array
 	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
-		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+		ret = marshalSequentially(ctx, &ec.fieldCtxs, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 			fc := graphql.GetFieldContext(ctx)
 			fc.Result = &v[i]
 			return ec.marshalONode2githubᚗcomᚋagoraᚋagoraᚋentᚐNoder(ctx, sel, v[i])
@@ -11395,7 +11395,7 @@ func (ec *executionContext) marshalOComment2ᚕᚖgithubᚗcomᚋagoraᚋagora�
 	}
 	var ret *graphql.Array
 	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
-		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+		ret = marshalSequentially(ctx, &ec.fieldCtxs, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 			fc := graphql.GetFieldContext(ctx)
 			fc.Result = &v[i]
 			return ec.marshalOComment2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐComment(ctx, sel, v[i])
@@ -11425,7 +11425,7 @@ func (ec *executionContext) marshalOCommentEdge2ᚕᚖgithubᚗcomᚋagoraᚋago
 	}
 	var ret *graphql.Array
 	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
-		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+		ret = marshalSequentially(ctx, &ec.fieldCtxs, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 			fc := graphql.GetFieldContext(ctx)
 			fc.Result = &v[i]
 			return ec.marshalOCommentEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐCommentEdge(ctx, sel, v[i])
@@ -11470,7 +11470,7 @@ func (ec *executionContext) marshalOConversationEdge2ᚕᚖgithubᚗcomᚋagora�
 	}
 	var ret *graphql.Array
 	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
-		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+		ret = marshalSequentially(ctx, &ec.fieldCtxs, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 			fc := graphql.GetFieldContext(ctx)
 			fc.Result = &v[i]
 			return ec.marshalOConversationEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐConversationEdge(ctx, sel, v[i])
@@ -11532,7 +11532,7 @@ func (ec *executionContext) marshalOMessageEdge2ᚕᚖgithubᚗcomᚋagoraᚋago
 	}
 	var ret *graphql.Array
 	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
-		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+		ret = marshalSequentially(ctx, &ec.fieldCtxs, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 			fc := graphql.GetFieldContext(ctx)
 			fc.Result = &v[i]
 			return ec.marshalOMessageEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐMessageEdge(ctx, sel, v[i])
@@ -11591,7 +11591,7 @@ func (ec *executionContext) marshalONotificationEdge2ᚕᚖgithubᚗcomᚋagora�
 	}
 	var ret *graphql.Array
 	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
-		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+		ret = marshalSequentially(ctx, &ec.fieldCtxs, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 			fc := graphql.GetFieldContext(ctx)
 			fc.Result = &v[i]
 			return ec.marshalONotificationEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐNotificationEdge(ctx, sel, v[i])
@@ -11621,7 +11621,7 @@ func (ec *executionContext) marshalOPost2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋen
 	}
 	var ret *graphql.Array
 	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
-		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+		ret = marshalSequentially(ctx, &ec.fieldCtxs, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 			fc := graphql.GetFieldContext(ctx)
 			fc.Result = &v[i]
 			return ec.marshalOPost2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPost(ctx, sel, v[i])
@@ -11651,7 +11651,7 @@ func (ec *executionContext) marshalOPostEdge2ᚕᚖgithubᚗcomᚋagoraᚋagora�
 	}
 	var ret *graphql.Array
 	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
-		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+		ret = marshalSequentially(ctx, &ec.fieldCtxs, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 			fc := graphql.GetFieldContext(ctx)
 			fc.Result = &v[i]
 			return ec.marshalOPostEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐPostEdge(ctx, sel, v[i])
@@ -11721,7 +11721,7 @@ func (ec *executionContext) marshalOSession2ᚕᚖgithubᚗcomᚋagoraᚋagora�
 	}
 	var ret *graphql.Array
 	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
-		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+		ret = marshalSequentially(ctx, &ec.fieldCtxs, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 			fc := graphql.GetFieldContext(ctx)
 			fc.Result = &v[i]
 			return ec.marshalNSession2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐSession(ctx, sel, v[i])
@@ -11750,7 +11750,7 @@ func (ec *executionContext) marshalOTag2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋent
 	}
 	var ret *graphql.Array
 	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
-		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+		ret = marshalSequentially(ctx, &ec.fieldCtxs, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 			fc := graphql.GetFieldContext(ctx)
 			fc.Result = &v[i]
 			return ec.marshalOTag2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTag(ctx, sel, v[i])
@@ -11773,7 +11773,7 @@ func (ec *executionContext) marshalOTag2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋent
 	}
 	var ret *graphql.Array
 	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
-		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+		ret = marshalSequentially(ctx, &ec.fieldCtxs, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 			fc := graphql.GetFieldContext(ctx)
 			fc.Result = &v[i]
 			return ec.marshalNTag2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTag(ctx, sel, v[i])
@@ -11809,7 +11809,7 @@ func (ec *executionContext) marshalOTagEdge2ᚕᚖgithubᚗcomᚋagoraᚋagora�
 	}
 	var ret *graphql.Array
 	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
-		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+		ret = marshalSequentially(ctx, &ec.fieldCtxs, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 			fc := graphql.GetFieldContext(ctx)
 			fc.Result = &v[i]
 			return ec.marshalOTagEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐTagEdge(ctx, sel, v[i])
@@ -11865,7 +11865,7 @@ func (ec *executionContext) marshalOUser2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋen
 	}
 	var ret *graphql.Array
 	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
-		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+		ret = marshalSequentially(ctx, &ec.fieldCtxs, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 			fc := graphql.GetFieldContext(ctx)
 			fc.Result = &v[i]
 			return ec.marshalOUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser(ctx, sel, v[i])
@@ -11888,7 +11888,7 @@ func (ec *executionContext) marshalOUser2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋen
 	}
 	var ret *graphql.Array
 	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
-		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+		ret = marshalSequentially(ctx, &ec.fieldCtxs, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 			fc := graphql.GetFieldContext(ctx)
 			fc.Result = &v[i]
 			return ec.marshalNUser2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUser(ctx, sel, v[i])
@@ -11924,7 +11924,7 @@ func (ec *executionContext) marshalOUserEdge2ᚕᚖgithubᚗcomᚋagoraᚋagora�
 	}
 	var ret *graphql.Array
 	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
-		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+		ret = marshalSequentially(ctx, &ec.fieldCtxs, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 			fc := graphql.GetFieldContext(ctx)
 			fc.Result = &v[i]
 			return ec.marshalOUserEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐUserEdge(ctx, sel, v[i])

@@ -1034,7 +1034,7 @@ func (ec *executionContext) marshalNIdentity2ᚖgithubᚗcomᚋagoraᚋagoraᚋe
 func (ec *executionContext) marshalNProvider2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋidentityᚐProviderInfoᚄ(ctx context.Context, sel ast.SelectionSet, v []*identity.ProviderInfo) graphql.Marshaler {
 	var ret *graphql.Array
 	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
-		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+		ret = marshalSequentially(ctx, &ec.fieldCtxs, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 			fc := graphql.GetFieldContext(ctx)
 			fc.Result = &v[i]
 			return ec.marshalNProvider2ᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋidentityᚐProviderInfo(ctx, sel, v[i])
@@ -1118,7 +1118,7 @@ func (ec *executionContext) marshalOIdentity2ᚕᚖgithubᚗcomᚋagoraᚋagora�
 	}
 	var ret *graphql.Array
 	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
-		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+		ret = marshalSequentially(ctx, &ec.fieldCtxs, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 			fc := graphql.GetFieldContext(ctx)
 			fc.Result = &v[i]
 			return ec.marshalNIdentity2ᚖgithubᚗcomᚋagoraᚋagoraᚋentᚐIdentity(ctx, sel, v[i])

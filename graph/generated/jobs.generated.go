@@ -974,7 +974,7 @@ func (ec *executionContext) marshalNCancelJobPayload2ᚖgithubᚗcomᚋagoraᚋa
 func (ec *executionContext) marshalNJob2ᚕᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*rivertype.JobRow) graphql.Marshaler {
 	var ret *graphql.Array
 	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
-		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+		ret = marshalSequentially(ctx, &ec.fieldCtxs, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 			fc := graphql.GetFieldContext(ctx)
 			fc.Result = &v[i]
 			return ec.marshalNJob2ᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRow(ctx, sel, v[i])

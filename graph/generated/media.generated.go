@@ -881,7 +881,7 @@ func (ec *executionContext) marshalNHideImagePayload2ᚖgithubᚗcomᚋagoraᚋa
 func (ec *executionContext) marshalNImageVariant2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋmediaᚐVariantURLᚄ(ctx context.Context, sel ast.SelectionSet, v []*media.VariantURL) graphql.Marshaler {
 	var ret *graphql.Array
 	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
-		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+		ret = marshalSequentially(ctx, &ec.fieldCtxs, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 			fc := graphql.GetFieldContext(ctx)
 			fc.Result = &v[i]
 			return ec.marshalNImageVariant2ᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋmediaᚐVariantURL(ctx, sel, v[i])

@@ -280,10 +280,10 @@ func marshalBool(b bool) graphql.Marshaler {
 // the other, for an operation without field middleware: a goroutine, a closure and a context
 // each were most of a list's cost, and what an element waits for goes through the request's
 // loaders, which field collection and loader.Prefetch fill before the elements run, so that each
-// kind is still one batch. The elements' contexts, field contexts and indexes are allocated
-// together, in one array. The list is given by pointer, which an interface holds without an
+// kind is still one batch. The elements' contexts, field contexts and indexes come from the
+// operation's fieldCtxs. The list is given by pointer, which an interface holds without an
 // allocation; up to 8 values are allocated with it.
-func marshalSequentially(ctx context.Context, length int, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) *graphql.Array {
+func marshalSequentially(ctx context.Context, ctxs *fieldCtxs, length int, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) *graphql.Array {
 	var list *graphql.Array
 	if length <= 8 {
 		l := &list8{}
@@ -293,7 +293,7 @@ func marshalSequentially(ctx context.Context, length int, omitPanicHandler bool,
 		list = &graphql.Array{}
 		*list = make(graphql.Array, length)
 	}
-	if !marshalElements(ctx, *list, omitPanicHandler, marshalElement) {
+	if !marshalElements(ctx, ctxs, *list, omitPanicHandler, marshalElement) {
 		*list = nil
 	}
 	return list
@@ -306,22 +306,18 @@ type list8 struct {
 }
 
 // marshalElements marshals a list's elements into ret; false when one panicked.
-func marshalElements(ctx context.Context, ret graphql.Array, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) bool {
+func marshalElements(ctx context.Context, ctxs *fieldCtxs, ret graphql.Array, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) bool {
 	length := len(ret)
 	if length == 0 {
 		return true
 	}
-	elems := make([]struct {
-		fieldCtx
-		index int
-	}, length)
 	parent := graphql.GetFieldContext(ctx)
 	failed := false
 	for i := range length {
-		e := &elems[i]
+		e := ctxs.next(ctx)
 		e.index = i
-		e.Context, e.fc.Parent, e.fc.Index = ctx, parent, &e.index
-		childCtx := context.Context(&e.fieldCtx)
+		e.fc.Parent, e.fc.Index = parent, &e.index
+		childCtx := context.Context(e)
 		if omitPanicHandler {
 			ret[i] = marshalElement(childCtx, i)
 			continue
@@ -340,10 +336,35 @@ func marshalElements(ctx context.Context, ret graphql.Array, omitPanicHandler bo
 }
 
 // fieldCtx is a context that holds a field context, allocated together, as
-// graphql.WithFieldContext would give (which allocates the context value besides).
+// graphql.WithFieldContext would give (which allocates the context value besides); a list
+// element's holds its index too.
 type fieldCtx struct {
 	context.Context
-	fc graphql.FieldContext
+	fc    graphql.FieldContext
+	index int
+}
+
+// fieldCtxs hands out an operation's field contexts, for resolveDirect and a list's elements, from
+// arrays allocated together: each field's was an allocation of its own, and each list's elements' one. An array lives as long as any of its contexts, all
+// of one operation. Arrays grow from 8 to 32 contexts: larger ones left more unused at the end of a
+// page than the allocations they saved were worth.
+type fieldCtxs struct {
+	mu   sync.Mutex
+	free []fieldCtx
+	n    int
+}
+
+func (f *fieldCtxs) next(ctx context.Context) *fieldCtx {
+	f.mu.Lock()
+	if len(f.free) == 0 {
+		f.n = min(max(2*f.n, 8), 32)
+		f.free = make([]fieldCtx, f.n)
+	}
+	c := &f.free[0]
+	f.free = f.free[1:]
+	f.mu.Unlock()
+	c.Context = ctx
+	return c
 }
 
 func (c *fieldCtx) Value(key any) any {

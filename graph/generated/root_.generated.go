@@ -6903,29 +6903,6 @@ func resolveDirect[T any](ctx context.Context, ec *executionContext, field graph
 	return marshal(ctx, field.Selections, res)
 }
 
-// fieldCtxs hands out an operation's field contexts for resolveDirect from arrays allocated
-// together: each was an allocation of its own. An array lives as long as any of its contexts, all
-// of one operation. Arrays grow from 8 to 32 contexts: larger ones left more unused at the end of a
-// page than the allocations they saved were worth.
-type fieldCtxs struct {
-	mu   mutex
-	free []fieldCtx
-	n    int
-}
-
-func (f *fieldCtxs) next(ctx context.Context) *fieldCtx {
-	f.mu.Lock()
-	if len(f.free) == 0 {
-		f.n = min(max(2*f.n, 8), 32)
-		f.free = make([]fieldCtx, f.n)
-	}
-	c := &f.free[0]
-	f.free = f.free[1:]
-	f.mu.Unlock()
-	c.Context = ctx
-	return c
-}
-
 // child is the i-th type's closure, bound to ec on first use: a field context's Child was a
 // closure per field.
 func (ec *executionContext) child(i int, bind func(*executionContext) childFunc) childFunc {

@@ -724,7 +724,7 @@ func (ec *executionContext) marshalNHighlightPart2githubᚗcomᚋagoraᚋagora�
 func (ec *executionContext) marshalNHighlightPart2ᚕgithubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐHighlightPartᚄ(ctx context.Context, sel ast.SelectionSet, v []search.HighlightPart) graphql.Marshaler {
 	var ret *graphql.Array
 	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
-		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+		ret = marshalSequentially(ctx, &ec.fieldCtxs, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 			fc := graphql.GetFieldContext(ctx)
 			fc.Result = &v[i]
 			return ec.marshalNHighlightPart2githubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐHighlightPart(ctx, sel, v[i])
@@ -760,7 +760,7 @@ func (ec *executionContext) marshalNPostSearchConnection2ᚖgithubᚗcomᚋagora
 func (ec *executionContext) marshalNPostSearchEdge2ᚕᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐPostEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*search.PostEdge) graphql.Marshaler {
 	var ret *graphql.Array
 	if ec.direct { // patched by graph/execpatch.go: see marshalSequentially
-		ret = marshalSequentially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+		ret = marshalSequentially(ctx, &ec.fieldCtxs, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 			fc := graphql.GetFieldContext(ctx)
 			fc.Result = &v[i]
 			return ec.marshalNPostSearchEdge2ᚖgithubᚗcomᚋagoraᚋagoraᚋinternalᚋsearchᚐPostEdge(ctx, sel, v[i])
