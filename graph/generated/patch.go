@@ -344,10 +344,11 @@ type fieldCtx struct {
 	index int
 }
 
-// fieldCtxs hands out an operation's field contexts, for resolveDirect and a list's elements, from
-// arrays allocated together: each field's was an allocation of its own, and each list's elements' one. An array lives as long as any of its contexts, all
-// of one operation. Arrays grow from 8 to 32 contexts: larger ones left more unused at the end of a
-// page than the allocations they saved were worth.
+// fieldCtxs hands out an operation's field contexts, for resolveDirect and for lists' elements,
+// from arrays allocated together: each field's context was an allocation, and each list's
+// elements' contexts another. An array lives as long as any of its contexts, all of one operation.
+// Arrays grow from 8 to 32 contexts: larger ones left more unused at the end of a page than the
+// allocations they saved were worth.
 type fieldCtxs struct {
 	mu   sync.Mutex
 	free []fieldCtx
