@@ -394,7 +394,7 @@ ${1}})
 			if !strings.Contains(src, execNew) {
 				fail("%s: gqlgen's newExecutionContext changed shape: update graph/execpatch.go", f)
 			}
-			src = strings.Replace(src, execNew, "\treturn &executionContext{\n\t\tdirect: opCtx.Stats.GetExtension(DirectFields) != nil,\n\t\tExecutionContextState: ", 1)
+			src = strings.Replace(src, execNew, "\treturn &executionContext{\n\t\tdirect: opCtx.Stats.GetExtension(DirectFields) != nil,\n\t\tfieldCtxs: fieldCtxs{single: subscription(opCtx)},\n\t\tExecutionContextState: ", 1)
 			if !strings.Contains(src, queryData) || !strings.Contains(src, mutationData) {
 				fail("%s: gqlgen's marshaling of an operation's data changed shape: update graph/execpatch.go", f)
 			}
@@ -813,14 +813,20 @@ type fieldCtx struct {
 // from arrays allocated together: each field's context was an allocation, and each list's
 // elements' contexts another. An array lives as long as any of its contexts, all of one operation.
 // Arrays grow from 8 to 32 contexts: larger ones left more unused at the end of a page than the
-// allocations they saved were worth.
+// allocations they saved were worth. A subscription's contexts are allocated one by one (single):
+// its execution context lives as long as the subscription, and an array would keep its earlier
+// events' contexts and results.
 type fieldCtxs struct {
-	mu   sync.Mutex
-	free []fieldCtx
-	n    int
+	single bool
+	mu     sync.Mutex
+	free   []fieldCtx
+	n      int
 }
 
 func (f *fieldCtxs) next(ctx context.Context) *fieldCtx {
+	if f.single {
+		return &fieldCtx{Context: ctx}
+	}
 	f.mu.Lock()
 	if len(f.free) == 0 {
 		f.n = min(max(2*f.n, 8), 32)
@@ -853,6 +859,11 @@ func init() {
 	if fieldContextKey == nil || graphql.GetFieldContext(c) != &c.fc {
 		panic("graph/generated: gqlgen's GetFieldContext no longer reads one context value: update graph/execpatch.go")
 	}
+}
+
+// subscription says whether an operation is a subscription.
+func subscription(opCtx *graphql.OperationContext) bool {
+	return opCtx.Operation != nil && opCtx.Operation.Operation == ast.Subscription
 }
 
 // keyProbe is a context that remembers the key of the value asked for.

@@ -3169,7 +3169,8 @@ func newExecutionContext(
 	deferredResults chan graphql.DeferredResult,
 ) *executionContext {
 	return &executionContext{
-		direct: opCtx.Stats.GetExtension(DirectFields) != nil,
+		direct:    opCtx.Stats.GetExtension(DirectFields) != nil,
+		fieldCtxs: fieldCtxs{single: subscription(opCtx)},
 		ExecutionContextState: graphql.NewExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot](
 			opCtx,
 			(*graphql.ExecutableSchemaState[ResolverRoot, DirectiveRoot, ComplexityRoot])(execSchema),
