@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -193,41 +194,64 @@ func TestRunRedisSentinel(t *testing.T) {
 	}
 }
 
-// TestMetricsAddr: with AGORA_METRICS_ADDR set, /metrics and /debug/pprof/ are served there and not on the public port.
+// TestMetricsAddr: with AGORA_METRICS_ADDR set, /metrics and /debug/pprof/ are served there and not
+// on the public port; the heap profile only with AGORA_HEAP_PROFILE, and a hint without it.
 func TestMetricsAddr(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	t.Setenv("AGORA_METRICS_ADDR", addr)
-	port, done, stop := startRun(t, "")
-	res, err := http.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusNotFound {
-		t.Errorf("/metrics on the public port: %s", res.Status)
-	}
-	if s := testenv.Scrape(t, "http://"+addr+"/metrics"); s["agora_db_pool_max_connections"] < 1 {
-		t.Errorf("/metrics on AGORA_METRICS_ADDR: %v", s)
-	}
-	// Go's profiles for the operator there too, never on the public port.
-	for base, want := range map[string]int{"http://" + addr: http.StatusOK, "http://127.0.0.1:" + strconv.Itoa(port): http.StatusNotFound} {
-		res, err := http.Get(base + "/debug/pprof/heap?debug=1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if res.StatusCode != want || want == http.StatusOK && !strings.Contains(string(body), "heap profile") {
-			t.Errorf("%s/debug/pprof/heap: %s, want %d", base, res.Status, want)
-		}
-	}
-	stop()
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	for _, heap := range []bool{false, true} {
+		t.Run("AGORA_HEAP_PROFILE="+strconv.FormatBool(heap), func(t *testing.T) {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			addr := l.Addr().String()
+			l.Close()
+			t.Setenv("AGORA_METRICS_ADDR", addr)
+			t.Setenv("AGORA_HEAP_PROFILE", strconv.FormatBool(heap))
+			port, done, stop := startRun(t, "")
+			defer sampleHeap(true) // as the test process started, for the tests after this one
+			public := "http://127.0.0.1:" + strconv.Itoa(port)
+			res, err := http.Get(public + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusNotFound {
+				t.Errorf("/metrics on the public port: %s", res.Status)
+			}
+			if s := testenv.Scrape(t, "http://"+addr+"/metrics"); s["agora_db_pool_max_connections"] < 1 {
+				t.Errorf("/metrics on AGORA_METRICS_ADDR: %v", s)
+			}
+			if on := runtime.MemProfileRate > 0; on != heap {
+				t.Errorf("allocations sampled: %t", on)
+			}
+			// Go's profiles for the operator there too, never on the public port.
+			heapWant, heapSays := http.StatusNotFound, "AGORA_HEAP_PROFILE=true"
+			if heap {
+				heapWant, heapSays = http.StatusOK, "heap profile"
+			}
+			for _, c := range []struct {
+				url, says string
+				want      int
+			}{
+				{"http://" + addr + "/debug/pprof/heap?debug=1", heapSays, heapWant},
+				{"http://" + addr + "/debug/pprof/allocs?debug=1", heapSays, heapWant},
+				{"http://" + addr + "/debug/pprof/goroutine?debug=1", "goroutine profile", http.StatusOK},
+				{public + "/debug/pprof/heap?debug=1", "", http.StatusNotFound},
+			} {
+				res, err := http.Get(c.url)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				if res.StatusCode != c.want || !strings.Contains(string(body), c.says) {
+					t.Errorf("%s: %s %.80q, want %d with %q", c.url, res.Status, body, c.want, c.says)
+				}
+			}
+			stop()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }

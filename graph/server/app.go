@@ -353,10 +353,19 @@ const RefreshCookieName = "agora_refresh"
 
 // MetricsHandler serves /metrics, and Go's profiles under /debug/pprof/, for AGORA_METRICS_ADDR:
 // an operator's address, never the public one (profiles cost CPU and show the program's insides).
+// The heap and allocs profiles say how to turn them on while allocations are not sampled
+// (AGORA_HEAP_PROFILE), rather than answer an empty profile.
 func (a *App) MetricsHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", a.metrics.Handler())
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	if !a.cfg.HTTP.HeapProfile {
+		off := func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "allocations are not sampled: start Agora with AGORA_HEAP_PROFILE=true for the heap and allocs profiles", http.StatusNotFound)
+		}
+		mux.HandleFunc("/debug/pprof/heap", off)
+		mux.HandleFunc("/debug/pprof/allocs", off)
+	}
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)

@@ -44,6 +44,7 @@ type Config struct {
 type HTTP struct {
 	Addr              string        // PORT → ":PORT" (default 8080)
 	MetricsAddr       string        // AGORA_METRICS_ADDR: serve /metrics on this address (e.g. :9090) instead of the public port (default: the public port)
+	HeapProfile       bool          // AGORA_HEAP_PROFILE: sample allocations for the heap and allocs profiles on AGORA_METRICS_ADDR (default false: the samples' stacks cost about 2 MiB resident)
 	AllowedOrigins    []string      // AGORA_ALLOWED_ORIGINS: comma-separated origin patterns (host:port or scheme://host:port) of other sites' pages that may call the API and open sockets (default: localhost:* and 127.0.0.1:* in development, none in production)
 	ReadHeaderTimeout time.Duration // AGORA_READ_HEADER_TIMEOUT (default 10s)
 	ReadTimeout       time.Duration // AGORA_READ_TIMEOUT (default 30s)
@@ -255,6 +256,7 @@ func load() (Config, error) {
 		HTTP: HTTP{
 			Addr:              ":" + get("PORT", strings.TrimPrefix(d.HTTP.Addr, ":")),
 			MetricsAddr:       os.Getenv("AGORA_METRICS_ADDR"),
+			HeapProfile:       parse(&errs, "AGORA_HEAP_PROFILE", d.HTTP.HeapProfile, strconv.ParseBool),
 			TrustedProxies:    parse(&errs, "AGORA_TRUSTED_PROXIES", d.HTTP.TrustedProxies, parsePrefixes),
 			ProxyHeader:       textproto.CanonicalMIMEHeaderKey(get("AGORA_PROXY_HEADER", d.HTTP.ProxyHeader)),
 			ReadHeaderTimeout: parse(&errs, "AGORA_READ_HEADER_TIMEOUT", d.HTTP.ReadHeaderTimeout, time.ParseDuration),
@@ -511,7 +513,7 @@ func (c Config) insecure() []error {
 
 // Warnings are what Agora warns about at start: settings it accepts that are probably not what the
 // operator wants — origin patterns that no page's origin can ever match, and in production an
-// embedded SQLite database and /metrics on the public port.
+// embedded SQLite database and /metrics on the public port, or heap sampling that nothing serves.
 func (c Config) Warnings() []string {
 	warnings := OriginPatternProblems(c.HTTP.AllowedOrigins)
 	if c.Production() && c.Database.URL == "" {
@@ -522,6 +524,9 @@ func (c Config) Warnings() []string {
 	if c.Production() && c.HTTP.MetricsAddr == "" {
 		warnings = append(warnings, "production serves /metrics on the public port (AGORA_METRICS_ADDR is not set): "+
 			"anyone who reaches the API reads the metrics; set AGORA_METRICS_ADDR (e.g. :9090) to serve them on an internal port only")
+	}
+	if c.HTTP.HeapProfile && c.HTTP.MetricsAddr == "" {
+		warnings = append(warnings, "AGORA_HEAP_PROFILE samples allocations, but only AGORA_METRICS_ADDR serves the profiles: set it too, or leave AGORA_HEAP_PROFILE off")
 	}
 	return warnings
 }
@@ -636,7 +641,7 @@ func (c Config) String() string {
 	for i, p := range h.TrustedProxies {
 		proxies[i] = p.String()
 	}
-	return fmt.Sprintf("env=%s addr=%s metrics_addr=%s database=%s db_max_conns=%d redis=%s auto_migrate=%t "+
+	return fmt.Sprintf("env=%s addr=%s metrics_addr=%s heap_profile=%t database=%s db_max_conns=%d redis=%s auto_migrate=%t "+
 		"jwt_secret=%s jwt_previous_secrets=%d token_issuer=%q access_token_ttl=%s session_ttl=%s log_level=%s "+
 		"login_limit_account=%s login_limit_ip=%s rate_limit_ip=%s rate_limit_user=%s rate_limit_register=%s rate_limit_message=%s rate_limit_search=%s rate_limit_account_mail=%s "+
 		"allowed_origins=%q max_subscriptions=%d socket_recheck=%s max_depth=%d max_aliases=%d max_root_fields=%d max_tokens=%d max_cost=%d search_max_ranked=%d "+
@@ -644,7 +649,7 @@ func (c Config) String() string {
 		"read_header_timeout=%s read_timeout=%s write_timeout=%s idle_timeout=%s operation_timeout=%s statement_timeout=%s "+
 		"batch_max=%d csrf_prevention=%t compress_min_bytes=%d shutdown_grace=%s mail=%s mail_from=%q base_url=%s email_verify_ttl=%s require_verified_email=%t trusted_proxies=%q proxy_header=%s refresh_cookie=%t refresh_grace=%s "+
 		"jobs_workers=%t jobs_concurrency=%d jobs_timeout=%s jobs_rescue_after=%s jobs_stop_grace=%s notification_retention=%s notification_digest_interval=%s",
-		c.Env, h.Addr, metrics, db.Name(), db.MaxConnections, redisName, db.AutoMigrate,
+		c.Env, h.Addr, metrics, h.HeapProfile, db.Name(), db.MaxConnections, redisName, db.AutoMigrate,
 		secret, len(a.JWTPreviousSecrets), a.TokenIssuer, a.AccessTokenTTL, a.SessionTTL, c.LogLevel,
 		r.LoginPerAccount, r.LoginPerIP, r.RequestsPerIP, r.RequestsPerUser, r.SignUpsPerIP, r.MessagesPerUser, r.SearchesPerCaller, r.AccountMail,
 		strings.Join(h.AllowedOrigins, ","), c.Realtime.MaxSubscriptions, c.Realtime.SocketRecheck, l.Depth, l.Aliases, l.RootFields, l.Tokens, l.Cost, l.SearchRanked,

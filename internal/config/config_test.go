@@ -79,7 +79,7 @@ func TestExposureAndHTTPDefaults(t *testing.T) {
 	t.Chdir(t.TempDir())
 	for _, k := range []string{"AGORA_INTROSPECTION", "AGORA_FIELD_SUGGESTIONS", "AGORA_GRAPHIQL", "AGORA_MAX_BODY_BYTES",
 		"AGORA_OPERATION_TIMEOUT", "AGORA_STATEMENT_TIMEOUT", "AGORA_BATCH_MAX", "AGORA_CSRF_PREVENTION", "AGORA_COMPRESS_MIN_BYTES",
-		"AGORA_READ_HEADER_TIMEOUT", "AGORA_READ_TIMEOUT", "AGORA_WRITE_TIMEOUT", "AGORA_IDLE_TIMEOUT", "AGORA_TRUSTED_DOCUMENTS"} {
+		"AGORA_READ_HEADER_TIMEOUT", "AGORA_READ_TIMEOUT", "AGORA_WRITE_TIMEOUT", "AGORA_IDLE_TIMEOUT", "AGORA_TRUSTED_DOCUMENTS", "AGORA_HEAP_PROFILE"} {
 		t.Setenv(k, "")
 	}
 	t.Setenv("AGORA_JWT_SECRET", strings.Repeat("s", 32))
@@ -94,7 +94,7 @@ func TestExposureAndHTTPDefaults(t *testing.T) {
 	h := c.HTTP
 	if h.MaxBodyBytes != 1<<20 || c.GraphQL.OperationTimeout != 15*time.Second || c.Database.StatementTimeout != 30*time.Second || h.MaxBatch != 0 ||
 		!h.CSRFPrevention || h.CompressMinBytes != 1024 || h.ReadHeaderTimeout != 10*time.Second || h.ReadTimeout != 30*time.Second ||
-		h.WriteTimeout != 60*time.Second || h.IdleTimeout != 120*time.Second || c.GraphQL.TrustedDocuments != "" {
+		h.WriteTimeout != 60*time.Second || h.IdleTimeout != 120*time.Second || c.GraphQL.TrustedDocuments != "" || h.HeapProfile {
 		t.Errorf("HTTP defaults: %+v", c)
 	}
 	t.Setenv("AGORA_ENV", "production")
@@ -471,9 +471,13 @@ func TestWarnings(t *testing.T) {
 			t.Errorf("production warnings lack %q:\n%s", want, w)
 		}
 	}
-	c.Database.URL, c.HTTP.MetricsAddr = "postgres://db/agora", ":9090"
+	c.Database.URL, c.HTTP.MetricsAddr, c.HTTP.HeapProfile = "postgres://db/agora", ":9090", true
 	if w := c.Warnings(); len(w) != 0 {
-		t.Errorf("production on PostgreSQL with AGORA_METRICS_ADDR: %v", w)
+		t.Errorf("production on PostgreSQL with AGORA_METRICS_ADDR and AGORA_HEAP_PROFILE: %v", w)
+	}
+	c.HTTP.MetricsAddr = ""
+	if w := strings.Join(c.Warnings(), "\n"); !strings.Contains(w, "AGORA_HEAP_PROFILE samples allocations, but only AGORA_METRICS_ADDR serves") {
+		t.Errorf("heap sampling with no profile served: %v", w)
 	}
 }
 
