@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/url"
 	"os"
@@ -239,15 +240,31 @@ func chownToPostgres(dir string) error {
 	return os.Chown(dir, uid, gid)
 }
 
-// freePort asks the kernel for an unused port. Another process could take it
-// before postgres binds, but that window is tiny.
+// freePort picks a port no one listens on, below the kernel's ephemeral range
+// (ip_local_port_range): a port from that range could become an outgoing
+// connection's source port before the server binds it (initdb runs between the
+// two), or while a restartable server is down. Another test process could pick
+// the same port meanwhile: one chance in about 23,000.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		fmt.Sscan(string(b), &low)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	const first = 10000
+	for range 100 {
+		port := 0 // the kernel's choice, if the ephemeral range starts too low to stay below it
+		if low > first+1000 {
+			port = first + rand.IntN(low-first)
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			continue
+		}
+		port = l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		return port, nil
+	}
+	return 0, errors.New("testenv: no free port below the ephemeral range")
 }
 
 // tail returns the last n lines of a file, for start-up error messages.
