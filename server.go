@@ -70,10 +70,11 @@ var heapSampleRate = runtime.MemProfileRate
 // table of the sampled allocations' stacks, about 2 MiB resident under load, and unwinds a stack per
 // sample: worth it while an operator reads heap profiles, not by default.
 func sampleHeap(on bool) {
-	runtime.MemProfileRate = 0
+	rate := 0
 	if on {
-		runtime.MemProfileRate = heapSampleRate
+		rate = heapSampleRate
 	}
+	runtime.MemProfileRate = rate
 }
 
 func run(ctx context.Context, args []string) error {
