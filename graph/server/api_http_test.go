@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -238,6 +239,61 @@ func TestHTTPOperationTimeout(t *testing.T) {
 	for start := time.Now(); waitingOnLocks(t, db) > 0; time.Sleep(10 * time.Millisecond) {
 		if time.Since(start) > 10*time.Second { // hang guard: an abandoned statement waits for ever
 			t.Fatal("the timed-out statement is still waiting on the server")
+		}
+	}
+}
+
+// TestHTTPClientHangsUp: when the client hangs up mid-operation, its SQL is cancelled on the
+// PostgreSQL server, and the operation counts as cancelled (CANCELLED), not as the server's failure.
+func TestHTTPClientHangsUp(t *testing.T) {
+	t.Parallel()
+	db := openDB(t, database.Options{PostgresURL: testenv.PostgresURL(t), MaxConns: 4})
+	if _, err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	a := startAPI(t, db, nil)
+	lockUsers(t, db)
+	ctx, hangUp := context.WithCancel(t.Context())
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.URL, strings.NewReader(queryBody(`query Hangs { users(first: 1) { totalCount } }`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	sent := make(chan error, 1)
+	go func() {
+		res, err := http.DefaultClient.Do(req)
+		if err == nil {
+			res.Body.Close()
+		}
+		sent <- err
+	}()
+	for start := time.Now(); waitingOnLocks(t, db) == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Since(start) > 10*time.Second { // hang guard
+			t.Fatal("the operation's statement never waited on the lock")
+		}
+	}
+	hangUp()
+	if err := <-sent; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the client's request ended with %v, want it cancelled", err)
+	}
+	for start := time.Now(); waitingOnLocks(t, db) > 0; time.Sleep(10 * time.Millisecond) {
+		if time.Since(start) > 10*time.Second { // hang guard: an abandoned statement waits for ever
+			t.Fatal("the statement of the operation the client left is still waiting on the server")
+		}
+	}
+	// The server finishes the operation after the client has gone; the metrics follow.
+	cancelled := `agora_graphql_requests_total{operation="Hangs",outcome="cancelled",type="query"}`
+	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		s := testenv.Scrape(t, a.srv.URL+"/metrics")
+		if s[cancelled] == 1 {
+			if s[`agora_graphql_errors_total{code="CANCELLED"}`] != 1 || s[`agora_graphql_requests_total{operation="Hangs",outcome="server_error",type="query"}`] != 0 ||
+				s[`agora_graphql_errors_total{code="SERVICE_UNAVAILABLE"}`] != 0 || s[`agora_graphql_errors_total{code="INTERNAL_SERVER_ERROR"}`] != 0 {
+				t.Fatalf("the operation the client left counted as the server's failure: %v", s)
+			}
+			break
+		}
+		if time.Since(start) > 10*time.Second { // hang guard
+			t.Fatalf("no %s: %v", cancelled, s)
 		}
 	}
 }

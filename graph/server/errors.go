@@ -78,10 +78,17 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			return withTraceID(ctx, requestError(gqlErr)) // gqlgen's own: parse and validation errors are coded
 		}
 		e := classify(gqlErr.Err)
-		if (e.Kind == apperr.Internal || e.Kind == apperr.Unavailable) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			// The operation's deadline passed: whatever the driver made of it (SQLite reports an
-			// interruption), the client learns that it timed out.
-			e = &apperr.Error{Kind: apperr.Timeout, Message: timeoutMessage, Err: err}
+		if e.Kind == apperr.Internal || e.Kind == apperr.Unavailable {
+			switch {
+			case errors.Is(ctx.Err(), context.DeadlineExceeded):
+				// The operation's deadline passed: whatever the driver made of it (SQLite reports an
+				// interruption), the client learns that it timed out.
+				e = &apperr.Error{Kind: apperr.Timeout, Message: timeoutMessage, Err: err}
+			case errors.Is(ctx.Err(), context.Canceled):
+				// The client hung up (or stopped the operation over its socket): no one reads this,
+				// and the access log and metrics must not count it as the server's failure.
+				e = &apperr.Error{Kind: apperr.Cancelled, Message: "cancelled by the client", Err: err}
+			}
 		}
 		ext := map[string]any{"code": e.Kind.Code()}
 		for k, v := range gqlErr.Extensions {

@@ -25,6 +25,7 @@ const (
 	Timeout                     // TIMEOUT: the operation ran out of time (AGORA_OPERATION_TIMEOUT or the statement timeout)
 	TooLarge                    // PAYLOAD_TOO_LARGE: over a size limit, named in Limit
 	Disabled                    // FEATURE_DISABLED: the feature is not configured on this server
+	Cancelled                   // CANCELLED: the client hung up or stopped the operation first; only logs and metrics see it
 )
 
 var codes = [...]string{
@@ -40,6 +41,7 @@ var codes = [...]string{
 	Timeout:         CodeTimeout,
 	TooLarge:        CodePayloadTooLarge,
 	Disabled:        CodeFeatureDisabled,
+	Cancelled:       CodeCancelled,
 }
 
 // Code is the GraphQL extensions.code of the kind.

@@ -19,6 +19,7 @@ const (
 	CodeBadRequest      = "BAD_REQUEST"
 	CodeTimeout         = "TIMEOUT"
 	CodeFeatureDisabled = "FEATURE_DISABLED"
+	CodeCancelled       = "CANCELLED" // in the access log and metrics: no client reads an answer it hung up on
 
 	// Refusals of a request before any GraphQL runs (HTTP guards).
 	CodePayloadTooLarge  = "PAYLOAD_TOO_LARGE"         // the body is over AGORA_MAX_BODY_BYTES

@@ -51,7 +51,7 @@ func New() *Metrics {
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "agora_graphql_requests_total",
 			Help: "GraphQL operations by operation name (\"other\" past the first " + strconv.Itoa(MaxOperationNames) +
-				" names, \"anonymous\" without one), type, and outcome: ok, client_error or server_error. A subscription counts once, when it starts.",
+				" names, \"anonymous\" without one), type, and outcome: ok, client_error, server_error, or cancelled (the client hung up first). A subscription counts once, when it starts.",
 		}, []string{"operation", "type", "outcome"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "agora_graphql_duration_seconds",
@@ -111,14 +111,20 @@ func (m *Metrics) Operation(name, typ string, codes []string, elapsed time.Durat
 	if typ == "" {
 		typ = "unknown"
 	}
-	outcome := "ok"
+	outcome, cancelled := "ok", false
 	for _, c := range codes {
 		m.errors.WithLabelValues(m.codes.label(c)).Inc()
-		if serverError(c) {
+		switch {
+		case c == "CANCELLED":
+			cancelled = true
+		case serverError(c):
 			outcome = "server_error"
-		} else if outcome == "ok" {
+		case outcome == "ok":
 			outcome = "client_error"
 		}
+	}
+	if cancelled { // the client left: whatever else failed on the way out, no one was answered
+		outcome = "cancelled"
 	}
 	m.requests.WithLabelValues(name, typ, outcome).Inc()
 	if elapsed >= 0 && typ != "subscription" {
