@@ -166,8 +166,11 @@ func (s *slot) signIn(userID int) *connectionRefusal {
 	return nil
 }
 
-// close gives the connection's place back.
+// close gives the connection's place back (none for a stream that took none: nil).
 func (s *slot) close() {
+	if s == nil {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.held {

@@ -68,8 +68,10 @@ func socketFrom(ctx context.Context) *socket {
 }
 
 // end closes the connection with a code and reason the client can read (its subscriptions may
-// report "complete" just before).
+// report "complete" just before). Its place under the caps is given back first, so that a client
+// that reconnects on reading the close finds it.
 func (s *socket) end(code int, reason string) {
+	s.slot.close()
 	s.mu.Lock()
 	if s.code == 0 {
 		s.code, s.reason = code, reason
@@ -104,11 +106,13 @@ func (rt Realtime) init(ctx context.Context, payload transport.InitPayload) (con
 			if errors.Is(err, auth.ErrLookup) {
 				code = closeUnavailable
 			}
+			s.slot.close() // before the close frame, as in end
 			ctx = transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, code), err.Error())
 			return ctx, nil, err
 		}
 		if v.Authenticated() {
 			if refusal := s.slot.signIn(v.UserID); refusal != nil {
+				s.slot.close()
 				ctx = transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, closeTooMany), refusal.Error())
 				return ctx, nil, refusal
 			}
