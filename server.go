@@ -234,23 +234,27 @@ func run(ctx context.Context, args []string) error {
 	}
 
 	srv := server.NewHTTPServer(cfg.HTTP, a.Handler())
-	// Listen first: a port that is taken or not ours fails here, before "listening" is logged.
+	// Listen on both ports first: a port that is taken or not ours fails here, before
+	// "listening" is logged, and the metrics port answers once /readyz does.
 	listener, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
 		return fmt.Errorf("PORT: cannot listen on %s: %w", cfg.HTTP.Addr, err)
 	}
-	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(listener) }()
+	var metricsListener net.Listener
 	if cfg.HTTP.MetricsAddr != "" {
-		l, err := net.Listen("tcp", cfg.HTTP.MetricsAddr)
-		if err != nil {
+		if metricsListener, err = net.Listen("tcp", cfg.HTTP.MetricsAddr); err != nil {
+			listener.Close()
 			return fmt.Errorf("AGORA_METRICS_ADDR: %w", err)
 		}
+	}
+	errc := make(chan error, 2)
+	if metricsListener != nil {
 		metrics := &http.Server{Handler: a.MetricsHandler(), ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout}
-		go func() { errc <- fmt.Errorf("AGORA_METRICS_ADDR: %w", metrics.Serve(l)) }()
+		go func() { errc <- fmt.Errorf("AGORA_METRICS_ADDR: %w", metrics.Serve(metricsListener)) }()
 		defer metrics.Close()
 		log.Info("serving metrics", "addr", cfg.HTTP.MetricsAddr)
 	}
+	go func() { errc <- srv.Serve(listener) }()
 	if cfg.GraphQL.GraphiQL {
 		log.Info("listening", "addr", cfg.HTTP.Addr, "graphiql", "http://localhost"+cfg.HTTP.Addr+"/")
 	} else {
