@@ -135,11 +135,12 @@ func newPage(t testing.TB, name string) pageServer {
 	if _, err := db.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	// Without job workers: a page queues no jobs, and the workers' polling allocates and spends
-	// CPU in the background, which AllocsPerRun and CPUTime, process-wide, would count as the
-	// page's (3,031 allocations for the feed page with four busy loops on the machine, 2,878 without
-	// the workers, with or without the loops).
-	a := serveAppJobs(t, cfg, log, db, newRedis(t), nil, false)
+	// Job workers apart (AGORA_JOBS_WORKERS=false, agora worker's deployment): a page queues no
+	// jobs, and the workers' polling allocates and spends CPU in the background, which
+	// AllocsPerRun and CPUTime, process-wide, would count as the page's (3,031 allocations for the
+	// feed page with four busy loops on the machine, 2,878 without the workers, loops or not).
+	cfg.Jobs.Workers = false
+	a := serveApp(t, cfg, log, db, newRedis(t), nil)
 	reader := a.register(t, "reader")
 	authors := make([]user, 5)
 	for i := range authors {

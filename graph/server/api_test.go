@@ -135,15 +135,8 @@ func startAPIWith(t testing.TB, db *database.DB, rdb redis.UniversalClient, conf
 	return serveApp(t, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), db, rdb, nil)
 }
 
-// serveApp serves Agora configured by cfg, logging to log and tracing with tracing (nil: off),
-// with its job workers running.
+// serveApp serves Agora configured by cfg, logging to log and tracing with tracing (nil: off).
 func serveApp(t testing.TB, cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.UniversalClient, tracing trace.TracerProvider) *api {
-	t.Helper()
-	return serveAppJobs(t, cfg, log, db, rdb, tracing, true)
-}
-
-// serveAppJobs is serveApp, with the job workers started only if jobs: jobs are queued either way.
-func serveAppJobs(t testing.TB, cfg config.Config, log *slog.Logger, db *database.DB, rdb redis.UniversalClient, tracing trace.TracerProvider, jobs bool) *api {
 	t.Helper()
 	if cfg.Media.Dir == config.Defaults().Media.Dir {
 		cfg.Media.Dir = filepath.Join(t.TempDir(), "media") // never the package's folder
@@ -156,9 +149,7 @@ func serveAppJobs(t testing.TB, cfg config.Config, log *slog.Logger, db *databas
 		t.Fatal(err)
 	}
 	t.Cleanup(a.Close)
-	if jobs {
-		startJobs(t, a)
-	}
+	startJobs(t, a)
 	h := a.Handler()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
