@@ -474,6 +474,7 @@ import (
 	"io"
 	"maps"
 	"reflect"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -913,6 +914,24 @@ type (
 
 func onceValue[T any](f func() T) func() T { return sync.OnceValue(f) }
 
+// inlineDeferred marks fields that a @defer fragment selects as not deferrable: Agora resolves
+// them with the rest of the response, as the incremental delivery proposal lets a server do.
+// Deferred, they came as null in the first payload, and no later payload carried them: single
+// responses (HTTP's JSON, a mutation's, a subscription event's) have none, and over the streams
+// none came either (TestDeferResolvedInline).
+func inlineDeferred(fields []graphql.CollectedField) []graphql.CollectedField {
+	for i := range fields {
+		if fields[i].IsDeferred() {
+			fields = slices.Clone(fields) // the document's collection may be shared
+			for j := i; j < len(fields); j++ {
+				fields[j].IsNonDeferrable = true
+			}
+			return fields
+		}
+	}
+	return fields
+}
+
 // collected remembers the fields an operation's selection sets collect for each object type.
 type collected struct {
 	mu     sync.Mutex
@@ -1052,7 +1071,7 @@ func (ec *executionContext) collectFields(sel ast.SelectionSet, implementors []s
 	if ok {
 		return fields
 	}
-	fields = collectDocumentFields(ec.OperationContext, sel, implementors)
+	fields = inlineDeferred(collectDocumentFields(ec.OperationContext, sel, implementors))
 	c.mu.Lock()
 	if c.fields == nil {
 		c.fields = make(map[collectedKey][]graphql.CollectedField)

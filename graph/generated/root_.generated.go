@@ -6975,7 +6975,7 @@ func (ec *executionContext) collectFields(sel ast.SelectionSet, implementors []s
 	if ok {
 		return fields
 	}
-	fields = collectDocumentFields(ec.OperationContext, sel, implementors)
+	fields = inlineDeferred(collectDocumentFields(ec.OperationContext, sel, implementors))
 	c.mu.Lock()
 	if c.fields == nil {
 		c.fields = make(map[collectedKey][]graphql.CollectedField)

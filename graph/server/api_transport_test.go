@@ -484,3 +484,64 @@ func TestStreamSessionEnds(t *testing.T) {
 		})
 	}
 }
+
+// TestDeferResolvedInline: fields a @defer fragment selects come in the one response, as they
+// would without the directive (the incremental delivery proposal lets a server ignore it), over
+// HTTP's JSON, an event stream and a WebSocket, in a query and in a mutation; no "hasNext", no
+// second payload.
+func TestDeferResolvedInline(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, "sqlite")
+	ada := a.register(t, "ada")
+	p := a.createPost(t, ada, map[string]any{"title": "Deferred", "publish": true})
+	a.comment(t, ada, p, "first")
+	const deferred = `query($more: Boolean!) {
+  posts(first: 5) { edges { node { id ... @defer(label: "more") { title author { username ... @defer { id } } } ...Counts @defer(if: $more) } } }
+}
+fragment Counts on Post { comments(first: 2) { totalCount edges { node { body } } } }`
+	plain := strings.NewReplacer(`($more: Boolean!)`, "", ` @defer(label: "more")`, "", ` @defer(if: $more)`, "", ` @defer`, "").Replace(deferred)
+	vars := map[string]any{"more": true}
+	want := a.Post(t, plain, nil)
+	if len(want.Errors) > 0 || !strings.Contains(string(want.Data), `"username":"ada"`) || !strings.Contains(string(want.Data), `"body":"first"`) {
+		t.Fatalf("without @defer: %s %+v", want.Data, want.Errors)
+	}
+
+	body, err := json.Marshal(map[string]any{"query": deferred, "variables": vars})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.Post(a.URL, "application/json", strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	var got testenv.Response
+	if err := json.Unmarshal(raw, &got); err != nil || strings.Contains(string(raw), "hasNext") || string(got.Data) != string(want.Data) {
+		t.Errorf("HTTP: %s, want the data %s", raw, want.Data)
+	}
+
+	for _, tr := range []string{testenv.TransportSSE, testenv.TransportWS} {
+		s := a.GraphQL.Subscribe(t, tr, deferred, vars)
+		if r, ok := s.Next(t, wait); !ok || len(r.Errors) > 0 || string(r.Data) != string(want.Data) {
+			t.Errorf("%s: %s %+v, want the data %s", tr, r.Data, r.Errors, want.Data)
+		}
+		if r, ok := s.Next(t, wait); ok {
+			t.Errorf("%s: a second payload %s", tr, r.Data)
+		}
+		s.Close()
+	}
+
+	var out struct {
+		AddComment struct {
+			Comment struct {
+				Body   string
+				Author struct{ Username string }
+			}
+		}
+	}
+	r := a.as(ada).Post(t, `mutation($id: ID!) { addComment(input: {postID: $id, body: "second"}) { comment { id ... @defer { body author { username } } } } }`, map[string]any{"id": p.ID})
+	if err := json.Unmarshal(r.Data, &out); err != nil || len(r.Errors) > 0 || out.AddComment.Comment.Body != "second" || out.AddComment.Comment.Author.Username != "ada" {
+		t.Errorf("mutation: %s %+v", r.Data, r.Errors)
+	}
+}
