@@ -2,8 +2,8 @@
 # Mainstream GraphQL clients, each with its defaults, against a freshly built Agora (issue 17): builds
 # Agora, starts it on a free port with a throwaway SQLite database, and runs
 # scripts/clients-check/check.mjs against it — urql (core, graphcache, fetchSubscriptions), Apollo
-# Client 4 (query, HTTP multipart subscription) and graphql-sse (distinct connections and single
-# connection). Prints one line per client and "OK"; exits non-zero with the reason (and the
+# Client 4 (query, HTTP multipart subscription), a query with @defer through both, and graphql-sse
+# (distinct connections and single connection). Prints one line per client and "OK"; exits non-zero with the reason (and the
 # server's log) otherwise.
 #
 # Usage:

@@ -10,6 +10,8 @@
 //   - urql with graphcache: a query answered from the normalized cache the second time, and a mutation;
 //   - urql with fetchSubscriptions: a subscription over fetch (Accept: text/event-stream, multipart/mixed);
 //   - Apollo Client 4 (HttpLink, InMemoryCache): a query, and a subscription over HTTP multipart;
+//     with its @defer handler, and urql with its defaults, a query with @defer: the deferred fields
+//     must come (Agora answers them in the one response);
 //     with apollo-upload-client's UploadHttpLink, an image upload (multipart request spec);
 //   - graphql-sse, distinct connections and single-connection mode: a subscription each.
 // Each subscription must receive the comment made for it. Prints one line per client and a summary;
@@ -22,6 +24,7 @@ import { randomBytes } from 'node:crypto';
 import { Client, cacheExchange, fetchExchange } from '@urql/core';
 import { cacheExchange as graphcache } from '@urql/exchange-graphcache';
 import { ApolloClient, InMemoryCache, HttpLink, gql } from '@apollo/client';
+import { Defer20220824Handler } from '@apollo/client/incremental';
 import UploadHttpLink from 'apollo-upload-client/UploadHttpLink.mjs';
 import { deflateSync, crc32 } from 'node:zlib';
 import { createClient as createSSEClient } from 'graphql-sse';
@@ -211,6 +214,23 @@ async function main() {
     if (!/^multipart\/mixed/.test(s.type)) fail(`Apollo Client subscription answered ${s.type}`);
     lines.push(`Apollo Client ${versionOf('@apollo/client')}: query → ${query}; subscription → ${describe(s)}, event after ${n} comment(s)`);
     client.stop();
+  }
+
+  // @defer: Apollo Client 4 with its handler (it refuses @defer without one), which adds
+  // multipart/mixed;deferSpec=20220824 to Accept, and urql with its defaults.
+  {
+    const deferred = 'query Deferred($slug: String!) { post(slug: $slug) { id ... @defer { title author { username } } } }';
+    const whole = (p) => p?.id === ctx.postID && p?.title === 'Clients' && p?.author?.username === ctx.username;
+    const rec = recorder();
+    const apollo = new ApolloClient({ link: new HttpLink({ uri: url, fetch: rec.fetch }), cache: new InMemoryCache(), incrementalHandler: new Defer20220824Handler() });
+    const a = await apollo.query({ query: gql(deferred), variables: { slug: ctx.slug } });
+    if (a.error || !whole(a.data?.post)) fail(`Apollo Client @defer: ${a.error?.message ?? show(a.data)}`);
+    apollo.stop();
+    const urql = new Client({ url, exchanges: [cacheExchange, fetchExchange], fetch: rec.fetch });
+    const u = await urql.query(deferred, { slug: ctx.slug }).toPromise();
+    if (u.error || !whole(u.data?.post) || u.hasNext) fail(`urql @defer: ${u.error?.message ?? show(u.data)}`);
+    const [ac, uc] = rec.calls;
+    lines.push(`@defer: Apollo Client (Defer20220824Handler) → ${describe(ac)} (Accept "${ac.accept}"), urql → ${describe(uc)}; the deferred fields in the one response`);
   }
 
   // Apollo Client 4 with apollo-upload-client's link: uploadImage as a multipart request (the
