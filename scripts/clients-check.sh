@@ -3,8 +3,8 @@
 # Agora, starts it on a free port with a throwaway SQLite database, and runs
 # scripts/clients-check/check.mjs against it — urql (core, graphcache, fetchSubscriptions), Apollo
 # Client 4 (query, HTTP multipart subscription), a query with @defer through both, and graphql-sse
-# (distinct connections and single connection). Prints one line per client and "OK"; exits non-zero with the reason (and the
-# server's log) otherwise.
+# (distinct connections and single connection). Prints one line per client and "OK"; exits
+# non-zero with the reason (and the server's log) otherwise.
 #
 # Usage:
 #   scripts/clients-check.sh                                       # build, start, check, clean up

@@ -10,9 +10,9 @@
 //   - urql with graphcache: a query answered from the normalized cache the second time, and a mutation;
 //   - urql with fetchSubscriptions: a subscription over fetch (Accept: text/event-stream, multipart/mixed);
 //   - Apollo Client 4 (HttpLink, InMemoryCache): a query, and a subscription over HTTP multipart;
-//     with its @defer handler, and urql with its defaults, a query with @defer: the deferred fields
-//     must come (Agora answers them in the one response);
 //     with apollo-upload-client's UploadHttpLink, an image upload (multipart request spec);
+//   - Apollo Client 4 with its @defer handler, and urql with its defaults: a query with @defer, whose
+//     deferred fields must come (Agora answers them in the one response);
 //   - graphql-sse, distinct connections and single-connection mode: a subscription each.
 // Each subscription must receive the comment made for it. Prints one line per client and a summary;
 // on failure the reason on stderr and exit status 1.
