@@ -283,7 +283,7 @@ func TestImageUpload(t *testing.T) {
 			t.Fatalf("avatarURL %q", avatar)
 		}
 		res, _ := a.fetch(t, avatar, nil)
-		if res.StatusCode != 200 || res.Header.Get("Cache-Control") != "public, max-age=31536000, immutable" {
+		if res.StatusCode != 200 || res.Header.Get("Cache-Control") != "public, max-age=31536000, s-maxage=600, immutable" {
 			t.Fatalf("avatar: %d %v", res.StatusCode, res.Header)
 		}
 		res, _ = a.fetch(t, avatar, http.Header{"If-None-Match": {res.Header.Get("ETag")}})
@@ -471,14 +471,19 @@ func TestImagePrivacy(t *testing.T) {
 		if pub.Post.Cover.URL != unsigned {
 			t.Fatalf("published cover URL %q, want %q", pub.Post.Cover.URL, unsigned)
 		}
-		if res, _ := a.fetch(t, unsigned, nil); res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Cache-Control"), "public") {
-			t.Fatalf("published cover: %d", res.StatusCode)
+		res, _ := a.fetch(t, unsigned, nil)
+		if want := "public, max-age=31536000, s-maxage=600, immutable"; res.StatusCode != 200 || res.Header.Get("Cache-Control") != want {
+			t.Fatalf("published cover: %d %q, want %q", res.StatusCode, res.Header.Get("Cache-Control"), want)
 		}
-		// Hidden by a moderator: only its owner and moderators.
+		etag := res.Header.Get("ETag")
+		// Hidden by a moderator: only its owner and moderators. A CDN asking again after
+		// s-maxage (If-None-Match) is told it is gone, not that its copy is still good.
 		a.as(otto).Fail(t, "FORBIDDEN", "", `mutation($id: ID!) { hideImage(input: {id: $id}) { image { id } } }`, map[string]any{"id": cover.ID})
 		a.as(mona).Do(t, `mutation($id: ID!) { hideImage(input: {id: $id}) { image { id } } }`, map[string]any{"id": cover.ID}, nil)
-		if res, _ := a.fetch(t, unsigned, nil); res.StatusCode != http.StatusNotFound {
-			t.Fatalf("hidden image: %d, want 404", res.StatusCode)
+		for _, h := range []http.Header{nil, {"If-None-Match": {etag}}} {
+			if res, _ := a.fetch(t, unsigned, h); res.StatusCode != http.StatusNotFound || res.Header.Get("Cache-Control") != "no-store" {
+				t.Fatalf("hidden image (%v): %d %q, want 404 no-store", h, res.StatusCode, res.Header.Get("Cache-Control"))
+			}
 		}
 		a.as(otto).Do(t, q, map[string]any{"id": cover.ID}, &seen)
 		if seen.Image != nil {
@@ -518,6 +523,12 @@ func TestImagePrivacy(t *testing.T) {
 			map[string]any{"b": "A chart:\n\n![chart](" + src + ")\n"}, &ip)
 		if res, _ := a.fetch(t, src, nil); res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Cache-Control"), "public") {
 			t.Fatalf("inline image of a published post: %d", res.StatusCode)
+		}
+		res, _ = a.fetch(t, src, nil)
+		// Made members-only, the body's image is its readers' too: a CDN asking again is told it is gone.
+		a.as(una).Do(t, `mutation($id: ID!) { updatePost(input: {id: $id, visibility: MEMBERS}) { post { id } } }`, map[string]any{"id": ip.CreatePost.Post.ID}, nil)
+		if res, _ := a.fetch(t, src, http.Header{"If-None-Match": {res.Header.Get("ETag")}}); res.StatusCode != http.StatusNotFound {
+			t.Fatalf("inline image of a post made members-only, asked again: %d, want 404", res.StatusCode)
 		}
 		a.as(una).Do(t, `mutation($id: ID!) { updatePost(input: {id: $id, body: "No chart."}) { post { id } } }`, map[string]any{"id": ip.CreatePost.Post.ID}, nil)
 		a.settle(t)
@@ -691,5 +702,21 @@ func TestImageWebP(t *testing.T) {
 		if res.StatusCode != 200 || res.Header.Get("Content-Type") != "image/jpeg" || err != nil || cfg.Width != v.Width {
 			t.Fatalf("variant %d: %d %q %v %+v", v.Width, res.StatusCode, res.Header.Get("Content-Type"), err, cfg)
 		}
+	}
+}
+
+// TestImageSharedMaxAge: AGORA_MEDIA_SHARED_MAX_AGE is the s-maxage of public files (0: a CDN asks
+// every time); browsers keep them a year either way.
+func TestImageSharedMaxAge(t *testing.T) {
+	a := newAPIWith(t, func(cfg *config.Config) { cfg.Media.SharedMaxAge = 0 })
+	una := a.register(t, "una")
+	img := a.upload(t, una, "AVATAR", testPNG(t, 100, 100))
+	var prof struct {
+		UpdateProfile struct{ User struct{ AvatarURL string } }
+	}
+	a.as(una).Do(t, `mutation($id: ID!) { updateProfile(input: {avatarImageID: $id}) { user { avatarURL } } }`, map[string]any{"id": img.ID}, &prof)
+	res, _ := a.fetch(t, prof.UpdateProfile.User.AvatarURL, nil)
+	if want := "public, max-age=31536000, s-maxage=0, immutable"; res.StatusCode != 200 || res.Header.Get("Cache-Control") != want {
+		t.Fatalf("avatar: %d %q, want %q", res.StatusCode, res.Header.Get("Cache-Control"), want)
 	}
 }

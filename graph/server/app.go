@@ -342,7 +342,7 @@ func (a *App) Handler() http.Handler {
 	httpx.Health(mux, a.db.SQL.PingContext)
 	// Image files are compressed already: they skip gzip.
 	top := http.NewServeMux()
-	top.Handle(media.Prefix, serveMedia(a.Images, a.log))
+	top.Handle(media.Prefix, serveMedia(a.Images, a.cfg.Media.SharedMaxAge, a.log))
 	top.Handle("/", httpx.Compress(c.CompressMinBytes, mux))
 	return httpx.WithRequestID(httpx.Proxied(c.TrustedProxies, c.ProxyHeader,
 		httpx.Trace(a.tracing, httpx.AccessLog(a.log, a.metrics.HTTPObserver(routes), top))))

@@ -218,7 +218,7 @@ func Defaults() Config {
 		},
 		Media: Media{
 			Dir: "media", MaxBytes: 10 << 20, MaxPixels: 25_000_000, UploadsPerUser: Budget{30, time.Hour}, QuotaBytes: 500 << 20,
-			SignedURLTTL: time.Hour, UnattachedTTL: 24 * time.Hour, SweepInterval: 10 * time.Minute,
+			SignedURLTTL: time.Hour, UnattachedTTL: 24 * time.Hour, SweepInterval: 10 * time.Minute, SharedMaxAge: 10 * time.Minute,
 		},
 		Payments: Payments{APIBase: "https://api.stripe.com"},
 	}

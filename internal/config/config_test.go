@@ -497,6 +497,8 @@ func TestErrorsSayWhatIsExpected(t *testing.T) {
 		{"AGORA_TRUSTED_PROXIES", "10.0.0.0/8,lb", `AGORA_TRUSTED_PROXIES: want comma-separated CIDRs or addresses such as 10.0.0.0/8,192.168.1.10, got "lb"`},
 		{"AGORA_PROXY_HEADER", "X-Real-IP", `AGORA_PROXY_HEADER: want X-Forwarded-For or Forwarded, got "X-Real-Ip"`},
 		{"AGORA_REFRESH_GRACE", "1h", `AGORA_REFRESH_GRACE: want a duration from 0s to 1m`},
+		{"AGORA_MEDIA_SHARED_MAX_AGE", "-1m", `AGORA_MEDIA_SHARED_MAX_AGE: want whole seconds, 0 or more`},
+		{"AGORA_MEDIA_SHARED_MAX_AGE", "1500ms", `AGORA_MEDIA_SHARED_MAX_AGE: want whole seconds, 0 or more`},
 	} {
 		t.Run(tc.key+"="+tc.value, func(t *testing.T) {
 			t.Setenv(tc.key, tc.value)

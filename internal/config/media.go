@@ -22,6 +22,7 @@ type Media struct {
 	SignedURLTTL   time.Duration // AGORA_MEDIA_SIGNED_TTL: lifetime of the signed URLs of images not everyone may see (default 1h)
 	UnattachedTTL  time.Duration // AGORA_IMAGE_UNATTACHED_TTL: an image not made an avatar or part of a post within it is deleted (default 24h)
 	SweepInterval  time.Duration // AGORA_MEDIA_SWEEP_INTERVAL: how often unused images are deleted (default 10m; 0 = never)
+	SharedMaxAge   time.Duration // AGORA_MEDIA_SHARED_MAX_AGE: how long a CDN may serve a public image before asking Agora again (default 10m)
 }
 
 func loadMedia(d Media) (Media, []error) {
@@ -39,6 +40,7 @@ func loadMedia(d Media) (Media, []error) {
 		SignedURLTTL:   parse(&errs, "AGORA_MEDIA_SIGNED_TTL", d.SignedURLTTL, time.ParseDuration),
 		UnattachedTTL:  parse(&errs, "AGORA_IMAGE_UNATTACHED_TTL", d.UnattachedTTL, time.ParseDuration),
 		SweepInterval:  parse(&errs, "AGORA_MEDIA_SWEEP_INTERVAL", d.SweepInterval, time.ParseDuration),
+		SharedMaxAge:   parse(&errs, "AGORA_MEDIA_SHARED_MAX_AGE", d.SharedMaxAge, time.ParseDuration),
 	}
 	if u := m.StorageURL; u != "" && !strings.HasPrefix(u, "s3://") && !strings.HasPrefix(u, "file://") {
 		errs = append(errs, fmt.Errorf("STORAGE_URL: want s3://bucket?region=…&endpoint=… or file:///path, got %q", maskURL(u)))
@@ -64,6 +66,9 @@ func loadMedia(d Media) (Media, []error) {
 	if m.SweepInterval < 0 {
 		errs = append(errs, fmt.Errorf("AGORA_MEDIA_SWEEP_INTERVAL: want a duration of 0 or more"))
 	}
+	if m.SharedMaxAge < 0 || m.SharedMaxAge%time.Second != 0 {
+		errs = append(errs, fmt.Errorf("AGORA_MEDIA_SHARED_MAX_AGE: want whole seconds, 0 or more"))
+	}
 	return m, errs
 }
 
@@ -77,7 +82,7 @@ func (m Media) String() string {
 		secret = "(set)"
 	}
 	return fmt.Sprintf("storage=%s media_public_url=%q aws_access_key_id=%q aws_secret_access_key=%s image_max_bytes=%d image_max_pixels=%d "+
-		"rate_limit_upload=%s storage_quota=%d media_signed_ttl=%s image_unattached_ttl=%s media_sweep_interval=%s",
+		"rate_limit_upload=%s storage_quota=%d media_signed_ttl=%s image_unattached_ttl=%s media_sweep_interval=%s media_shared_max_age=%s",
 		storage, m.PublicBaseURL, m.AccessKey, secret, m.MaxBytes, m.MaxPixels, m.UploadsPerUser, m.QuotaBytes,
-		m.SignedURLTTL, m.UnattachedTTL, m.SweepInterval)
+		m.SignedURLTTL, m.UnattachedTTL, m.SweepInterval, m.SharedMaxAge)
 }
