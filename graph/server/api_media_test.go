@@ -720,3 +720,63 @@ func TestImageSharedMaxAge(t *testing.T) {
 		t.Fatalf("avatar: %d %q, want %q", res.StatusCode, res.Header.Get("Cache-Control"), want)
 	}
 }
+
+// TestImageSweepIncomingS3: on an S3 store, the sweep deletes the files of direct uploads never
+// completed once they are older than twice the upload URL's lifetime (by the bucket's
+// LastModified), and leaves younger ones.
+func TestImageSweepIncomingS3(t *testing.T) {
+	clock := gofakes3.FixedTimeSource(time.Now().Add(-time.Hour)) // the bucket's: when objects were written
+	backend := s3mem.New(s3mem.WithTimeSource(clock))
+	fake := httptest.NewServer(gofakes3.New(backend).Server())
+	t.Cleanup(fake.Close)
+	if err := backend.CreateBucket("agora-media"); err != nil {
+		t.Fatal(err)
+	}
+	a := newAPIWith(t, func(cfg *config.Config) {
+		cfg.Media.StorageURL = "s3://agora-media?region=us-east-1&path_style=true&endpoint=" + url.QueryEscape(fake.URL)
+		cfg.Media.AccessKey, cfg.Media.SecretKey = "test-access-key", "test-secret-key"
+	})
+	una := a.register(t, "una")
+	file := testJPEG(t, 50, 50)
+	put := func() {
+		var start struct {
+			CreateImageUpload struct{ URL string }
+		}
+		a.as(una).Do(t, `mutation($n: Int!) { createImageUpload(input: {size: $n, purpose: POST_COVER}) { url } }`, map[string]any{"n": len(file)}, &start)
+		req, _ := http.NewRequest(http.MethodPut, start.CreateImageUpload.URL, bytes.NewReader(file))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Fatalf("PUT to the presigned URL: %d", res.StatusCode)
+		}
+	}
+	incoming := func() []string {
+		list, err := backend.ListBucket("agora-media", &gofakes3.Prefix{}, gofakes3.ListBucketPage{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		for _, o := range list.Contents {
+			if strings.HasPrefix(o.Key, "incoming/") {
+				keys = append(keys, o.Key)
+			}
+		}
+		return keys
+	}
+	put() // written an hour ago: past twice the URL's 15 minutes
+	stale := incoming()
+	clock.Advance(time.Hour)
+	put() // written now
+	if len(stale) != 1 || len(incoming()) != 2 {
+		t.Fatalf("incoming files %v, then %v", stale, incoming())
+	}
+	if _, err := a.images.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if left := incoming(); len(left) != 1 || left[0] == stale[0] {
+		t.Fatalf("after the sweep: %v, want the fresh upload only (the stale one was %s)", left, stale[0])
+	}
+}
