@@ -4,13 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"io"
-	"mime"
-	"mime/multipart"
 	"net/http"
-	"net/mail"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -58,32 +54,12 @@ func mailsTo(ms *testenv.MailServer, address, subject string) []testenv.Mail {
 // linkToken finds the link to path in m's text part and returns its token.
 func linkToken(t *testing.T, m testenv.Mail, path string) string {
 	t.Helper()
-	msg, err := mail.ReadMessage(bytes.NewReader(m.Raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	re := regexp.MustCompile(`https?://app\.test` + regexp.QuoteMeta(path+"?token=") + `([A-Za-z0-9_-]+)`)
-	parts := multipart.NewReader(msg.Body, params["boundary"])
-	for {
-		p, err := parts.NextPart()
-		if err != nil {
-			t.Fatalf("no link to %s in the mail's text part: %v\n%s", path, err, m.Raw)
-		}
-		var body io.Reader = p // multipart decodes quoted-printable itself
-		if p.Header.Get("Content-Transfer-Encoding") == "base64" {
-			body = base64.NewDecoder(base64.StdEncoding, p)
-		}
-		text, _ := io.ReadAll(body)
-		if strings.HasPrefix(p.Header.Get("Content-Type"), "text/plain") {
-			if sub := re.FindSubmatch(text); sub != nil {
-				return string(sub[1])
-			}
-		}
+	sub := re.FindStringSubmatch(m.Text(t))
+	if sub == nil {
+		t.Fatalf("no link to %s in the mail's text part:\n%s", path, m.Raw)
 	}
+	return sub[1]
 }
 
 const (

@@ -74,7 +74,8 @@ type Digest struct {
 	To          string
 	Recipient   string
 	Day         time.Time // the day the events are of (its date in Day's location)
-	Events      []Event
+	Events      []Event   // the most recent of the day's events
+	Total       int       // how many events the day had, Events included (fewer than len(Events): len(Events))
 	Unsubscribe string
 	Key         string
 }
@@ -122,6 +123,7 @@ type view struct {
 	Valid       string // how long Link works, in words
 	Event       eventView
 	Events      []eventView
+	Total       int // a digest's events, of which Events are the most recent
 	Day         string
 }
 
@@ -171,7 +173,7 @@ func (c *Composer) Digest(d Digest) (Message, error) {
 		return Message{}, errors.New("mail: a digest needs at least one event")
 	}
 	loc := d.Day.Location()
-	v := view{Recipient: oneLine(d.Recipient, 80), Day: d.Day.Format("Monday, 2 January 2006")}
+	v := view{Recipient: oneLine(d.Recipient, 80), Day: d.Day.Format("Monday, 2 January 2006"), Total: max(d.Total, len(d.Events))}
 	for _, e := range d.Events {
 		ev, err := c.event(e, loc)
 		if err != nil {

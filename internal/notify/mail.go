@@ -274,15 +274,22 @@ func (s *Service) digest(ctx context.Context, u *ent.User, end time.Time) (bool,
 		if err != nil || n == 0 {
 			return err
 		}
-		ns, err := tx.Notification.Query().
+		ofTheDay := tx.Notification.Query().
 			Where(notification.RecipientID(u.ID), notification.KindIn(wanted...), notification.ReadAtIsNil(),
-				notification.CreatedAtGTE(start), notification.CreatedAtLT(end)).
+				notification.CreatedAtGTE(start), notification.CreatedAtLT(end))
+		ns, err := ofTheDay.Clone().
 			Order(ent.Desc(notification.FieldCreatedAt), ent.Desc(notification.FieldID)).Limit(digestMax).
 			WithActor().WithPost().WithComment().WithMessage().All(ctx)
 		if err != nil || len(ns) == 0 {
 			return err
 		}
-		d := mail.Digest{To: u.Email, Recipient: u.DisplayName, Day: start, Unsubscribe: s.unsubscribeToken(u.ID, digestTopic),
+		total := len(ns)
+		if total == digestMax { // the subject counts them all, and the mail says it shows the newest
+			if total, err = ofTheDay.Count(ctx); err != nil {
+				return err
+			}
+		}
+		d := mail.Digest{To: u.Email, Recipient: u.DisplayName, Day: start, Total: total, Unsubscribe: s.unsubscribeToken(u.ID, digestTopic),
 			Key: "digest:" + strconv.Itoa(u.ID) + ":" + start.Format(time.DateOnly)}
 		for i := len(ns) - 1; i >= 0; i-- { // oldest first
 			ev, err := event(ctx, tx.Client(), ns[i])

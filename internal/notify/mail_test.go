@@ -314,3 +314,34 @@ func TestInstantMailToABadAddress(t *testing.T) {
 		}
 	})
 }
+
+// TestDigestOfABusyDay: a day with more events than a digest shows mails the most recent 50; its
+// subject counts them all, and the mail says the rest are in the app.
+func TestDigestOfABusyDay(t *testing.T) {
+	testenv.EachDatabase(t, func(t *testing.T, db *database.DB) {
+		ms := testenv.SMTP(t)
+		s, settle := mailService(t, db, ms, "the current key")
+		ada, bob := mailUser(t, db, "ada", true, false), mailUser(t, db, "bob", true, false)
+		now := time.Now().UTC()
+		yesterday := now.Truncate(24 * time.Hour).Add(-24 * time.Hour)
+		likes := make([]*ent.NotificationCreate, 52)
+		post := testenv.NewPost(t, db.Client, ada, "Tides", true)
+		for i := range likes {
+			likes[i] = db.Client.Notification.Create().SetKind(notification.KindPOST_LIKED).SetRecipientID(ada.ID).
+				SetActorID(bob.ID).SetPostID(post.ID).SetCreatedAt(yesterday.Add(time.Duration(i) * time.Minute))
+		}
+		db.Client.Notification.CreateBulk(likes...).ExecX(testenv.System)
+		if n, err := s.Digest(context.Background(), now); err != nil || n != 1 {
+			t.Fatalf("digests: %d, %v", n, err)
+		}
+		settle()
+		digests := received(ms, "ada", "Your day on Agora")
+		if len(digests) != 1 || digests[0].Header.Get("Subject") != "Your day on Agora: 52 new notifications" {
+			t.Fatalf("%d digests to ada: %+v", len(digests), digests)
+		}
+		body := digests[0].Text(t)
+		if !strings.Contains(body, "(the 50 most recent of 52; the others are in the app)") || strings.Count(body, "Tides") != 50 {
+			t.Errorf("the digest does not say it shows the 50 most recent:\n%s", body)
+		}
+	})
+}

@@ -2,10 +2,14 @@ package testenv
 
 import (
 	"bytes"
+	"encoding/base64"
 	"io"
 	"log"
+	"mime"
+	"mime/multipart"
 	"net"
 	"net/mail"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,6 +30,37 @@ type Mail struct {
 	To     []string
 	Header mail.Header
 	Raw    []byte
+}
+
+// Text is the mail's text/plain part, decoded.
+func (m Mail) Text(t testing.TB) string {
+	t.Helper()
+	msg, err := mail.ReadMessage(bytes.NewReader(m.Raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := multipart.NewReader(msg.Body, params["boundary"])
+	for {
+		p, err := parts.NextPart()
+		if err != nil {
+			t.Fatalf("no text part: %v\n%s", err, m.Raw)
+		}
+		var body io.Reader = p // multipart decodes quoted-printable itself
+		if p.Header.Get("Content-Transfer-Encoding") == "base64" {
+			body = base64.NewDecoder(base64.StdEncoding, p)
+		}
+		if strings.HasPrefix(p.Header.Get("Content-Type"), "text/plain") {
+			text, err := io.ReadAll(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(text)
+		}
+	}
 }
 
 // SMTP starts a MailServer, stopped when t ends.
