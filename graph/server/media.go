@@ -47,12 +47,12 @@ func limitUploads(max int64, other, uploads http.Handler) http.Handler {
 	})
 }
 
-// serveMedia serves image files under /media/: a public image's to anyone, cacheable by browsers
-// forever (its files never change under their key) and by shared caches for shared (s-maxage), after
-// which a CDN asks again with If-None-Match: 304 while the image is public, 404 once it is not
-// (hidden, its post hidden or made members-only); any other's only with a valid signed URL,
-// cacheable by that browser until the URL expires. Files are sent as stored, with their type and
-// nosniff, and a policy that runs nothing in them.
+// serveMedia serves image files under /media/. A public image's go to anyone, cacheable by
+// browsers forever (its files never change under their key) and by shared caches for shared
+// (s-maxage): then a CDN asks again with If-None-Match and gets 304 while the image is public, 404
+// once it is not (hidden, its post hidden or made members-only). Any other's go only with a valid
+// signed URL, cacheable by that browser until the URL expires. Files are sent as stored, with
+// their type and nosniff, and a policy that runs nothing in them.
 func serveMedia(images *media.Service, shared time.Duration, log *slog.Logger) http.Handler {
 	public := "public, max-age=31536000, s-maxage=" + strconv.Itoa(int(shared.Seconds())) + ", immutable"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

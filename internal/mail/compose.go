@@ -75,7 +75,7 @@ type Digest struct {
 	Recipient   string
 	Day         time.Time // the day the events are of (its date in Day's location)
 	Events      []Event   // the most recent of the day's events
-	Total       int       // how many events the day had, Events included (fewer than len(Events): len(Events))
+	Total       int       // how many events the day had, Events included (0: len(Events))
 	Unsubscribe string
 	Key         string
 }
