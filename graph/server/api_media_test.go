@@ -538,8 +538,11 @@ func TestImagePrivacy(t *testing.T) {
 	})
 }
 
-func TestImageS3(t *testing.T) {
-	backend := s3mem.New()
+// newS3API serves Agora with its images in a bucket of an S3-protocol server (gofakes3), whose
+// backend it returns with it.
+func newS3API(t *testing.T, opts ...s3mem.Option) (*api, *s3mem.Backend) {
+	t.Helper()
+	backend := s3mem.New(opts...)
 	fake := httptest.NewServer(gofakes3.New(backend).Server())
 	t.Cleanup(fake.Close)
 	if err := backend.CreateBucket("agora-media"); err != nil {
@@ -549,18 +552,51 @@ func TestImageS3(t *testing.T) {
 		cfg.Media.StorageURL = "s3://agora-media?region=us-east-1&path_style=true&endpoint=" + url.QueryEscape(fake.URL)
 		cfg.Media.AccessKey, cfg.Media.SecretKey = "test-access-key", "test-secret-key"
 	})
-	una := a.register(t, "una")
-	objects := func() []string {
-		list, err := backend.ListBucket("agora-media", &gofakes3.Prefix{}, gofakes3.ListBucketPage{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var keys []string
-		for _, o := range list.Contents {
-			keys = append(keys, o.Key)
-		}
-		return keys
+	return a, backend
+}
+
+// bucketKeys lists the keys in the bucket of newS3API.
+func bucketKeys(t *testing.T, backend *s3mem.Backend) []string {
+	t.Helper()
+	list, err := backend.ListBucket("agora-media", &gofakes3.Prefix{}, gofakes3.ListBucketPage{})
+	if err != nil {
+		t.Fatal(err)
 	}
+	var keys []string
+	for _, o := range list.Contents {
+		keys = append(keys, o.Key)
+	}
+	return keys
+}
+
+// putDirect starts a direct upload of file as u and PUTs it to its presigned URL; it returns the
+// upload's ID.
+func (a *api) putDirect(t *testing.T, u user, file []byte, purpose string) string {
+	t.Helper()
+	var start struct {
+		CreateImageUpload struct{ UploadID, URL string }
+	}
+	a.as(u).Do(t, `mutation($n: Int!, $p: ImagePurpose!) { createImageUpload(input: {size: $n, purpose: $p, alt: "direct"}) { uploadID url expiresAt } }`,
+		map[string]any{"n": len(file), "p": purpose}, &start)
+	if !strings.Contains(start.CreateImageUpload.URL, "X-Amz-Signature=") {
+		t.Fatalf("upload URL %q is not presigned", start.CreateImageUpload.URL)
+	}
+	req, _ := http.NewRequest(http.MethodPut, start.CreateImageUpload.URL, bytes.NewReader(file))
+	put, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put.Body.Close()
+	if put.StatusCode != 200 {
+		t.Fatalf("PUT to the presigned URL: %d", put.StatusCode)
+	}
+	return start.CreateImageUpload.UploadID
+}
+
+func TestImageS3(t *testing.T) {
+	a, backend := newS3API(t)
+	una := a.register(t, "una")
+	objects := func() []string { return bucketKeys(t, backend) }
 	img := a.upload(t, una, "AVATAR", testJPEG(t, 300, 200))
 	if keys := objects(); len(keys) != 1 || !strings.HasPrefix(keys[0], "images/") {
 		t.Fatalf("objects %v, want the full image under images/ before its job", keys)
@@ -575,33 +611,16 @@ func TestImageS3(t *testing.T) {
 	}
 
 	// Direct upload: a presigned PUT to the store, then completeImageUpload.
-	file := testJPEG(t, 500, 400)
-	var start struct {
-		CreateImageUpload struct{ UploadID, URL string }
-	}
-	a.as(una).Do(t, `mutation($n: Int!) { createImageUpload(input: {size: $n, purpose: POST_COVER, alt: "direct"}) { uploadID url expiresAt } }`,
-		map[string]any{"n": len(file)}, &start)
-	if !strings.Contains(start.CreateImageUpload.URL, "X-Amz-Signature=") {
-		t.Fatalf("upload URL %q is not presigned", start.CreateImageUpload.URL)
-	}
-	req, _ := http.NewRequest(http.MethodPut, start.CreateImageUpload.URL, bytes.NewReader(file))
-	put, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	put.Body.Close()
-	if put.StatusCode != 200 {
-		t.Fatalf("PUT to the presigned URL: %d", put.StatusCode)
-	}
+	uploadID := a.putDirect(t, una, testJPEG(t, 500, 400), "POST_COVER")
 	// Someone else cannot complete it.
 	otto := a.register(t, "otto")
 	a.as(otto).Fail(t, "BAD_USER_INPUT", "uploadID", `mutation($id: String!) { completeImageUpload(input: {uploadID: $id}) { image { id } } }`,
-		map[string]any{"id": start.CreateImageUpload.UploadID})
+		map[string]any{"id": uploadID})
 	var done struct {
 		CompleteImageUpload struct{ Image uploaded }
 	}
 	a.as(una).Do(t, `mutation($id: String!) { completeImageUpload(input: {uploadID: $id}) { image { id width height alt url variants { width height url } } } }`,
-		map[string]any{"id": start.CreateImageUpload.UploadID}, &done)
+		map[string]any{"id": uploadID}, &done)
 	a.settle(t)
 	if got := a.image(t, una, done.CompleteImageUpload.Image.ID); got.Width != 500 || got.Height != 400 || got.Alt != "direct" || got.Status != "READY" || len(got.Variants) != 3 {
 		t.Fatalf("direct upload: %+v", got)
@@ -726,50 +745,21 @@ func TestImageSharedMaxAge(t *testing.T) {
 // LastModified), and leaves younger ones.
 func TestImageSweepIncomingS3(t *testing.T) {
 	clock := gofakes3.FixedTimeSource(time.Now().Add(-time.Hour)) // the bucket's: when objects were written
-	backend := s3mem.New(s3mem.WithTimeSource(clock))
-	fake := httptest.NewServer(gofakes3.New(backend).Server())
-	t.Cleanup(fake.Close)
-	if err := backend.CreateBucket("agora-media"); err != nil {
-		t.Fatal(err)
-	}
-	a := newAPIWith(t, func(cfg *config.Config) {
-		cfg.Media.StorageURL = "s3://agora-media?region=us-east-1&path_style=true&endpoint=" + url.QueryEscape(fake.URL)
-		cfg.Media.AccessKey, cfg.Media.SecretKey = "test-access-key", "test-secret-key"
-	})
+	a, backend := newS3API(t, s3mem.WithTimeSource(clock))
 	una := a.register(t, "una")
-	file := testJPEG(t, 50, 50)
-	put := func() {
-		var start struct {
-			CreateImageUpload struct{ URL string }
-		}
-		a.as(una).Do(t, `mutation($n: Int!) { createImageUpload(input: {size: $n, purpose: POST_COVER}) { url } }`, map[string]any{"n": len(file)}, &start)
-		req, _ := http.NewRequest(http.MethodPut, start.CreateImageUpload.URL, bytes.NewReader(file))
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		if res.StatusCode != 200 {
-			t.Fatalf("PUT to the presigned URL: %d", res.StatusCode)
-		}
-	}
 	incoming := func() []string {
-		list, err := backend.ListBucket("agora-media", &gofakes3.Prefix{}, gofakes3.ListBucketPage{})
-		if err != nil {
-			t.Fatal(err)
-		}
 		var keys []string
-		for _, o := range list.Contents {
-			if strings.HasPrefix(o.Key, "incoming/") {
-				keys = append(keys, o.Key)
+		for _, k := range bucketKeys(t, backend) {
+			if strings.HasPrefix(k, "incoming/") {
+				keys = append(keys, k)
 			}
 		}
 		return keys
 	}
-	put() // written an hour ago: past twice the URL's 15 minutes
+	a.putDirect(t, una, testJPEG(t, 50, 50), "POST_COVER") // written an hour ago: past twice the URL's 15 minutes
 	stale := incoming()
 	clock.Advance(time.Hour)
-	put() // written now
+	a.putDirect(t, una, testJPEG(t, 50, 50), "POST_COVER") // written now
 	if len(stale) != 1 || len(incoming()) != 2 {
 		t.Fatalf("incoming files %v, then %v", stale, incoming())
 	}
