@@ -71,6 +71,9 @@ func main() {
 	if err := documentFields("./ent"); err != nil {
 		log.Fatalf("collecting fields once per document: %v", err)
 	}
+	if err := dropBadArgs("./ent/gql_collection.go"); err != nil {
+		log.Fatalf("dropping arguments field collection cannot read: %v", err)
+	}
 	if err := dropSchemaClient("./ent/client.go"); err != nil {
 		log.Fatalf("leaving the migration engine out of the client: %v", err)
 	}
@@ -288,6 +291,31 @@ func documentFields(dir string) error {
 		if counts[0] == 0 || counts[1] != 1 {
 			return fmt.Errorf("%s: %v matches of graphql.CollectFields and of gqlgen's import: entgql's template changed", file, counts)
 		}
+	}
+	return nil
+}
+
+// What dropBadArgs rewrites: entgql's unmarshalArgs, which leaves an argument it cannot read (a
+// cursor that is not one, an Int out of range) as it came, for newXPaginateArgs to assert to
+// *Cursor or *int and panic.
+var (
+	badInt    = regexp.MustCompile(`(?m)^(\t+)if err == nil \{\n\t+args\[k\] = &i\n\t+\}$`)
+	badCursor = regexp.MustCompile(`(?m)^(\t+)if c\.UnmarshalGQL\(v\) == nil \{\n\t+args\[k\] = c\n\t+\}$`)
+)
+
+// dropBadArgs makes field collection drop the arguments it cannot read: a nested connection's
+// eager load then goes without them, and the field's own argument check reports the bad value as
+// BAD_USER_INPUT at that field. Before, after: "x" on a nested connection panicked in its
+// parent's collection, and the whole list failed as an internal error.
+func dropBadArgs(file string) error {
+	counts, err := rewriteFiles(file,
+		rewrite{badInt, "${1}if err != nil {\n${1}\tdelete(args, k)\n${1}\tcontinue\n${1}}\n${1}args[k] = &i"},
+		rewrite{badCursor, "${1}if c.UnmarshalGQL(v) != nil {\n${1}\tdelete(args, k)\n${1}\tcontinue\n${1}}\n${1}args[k] = c"})
+	if err != nil {
+		return err
+	}
+	if counts[0] != 1 || counts[1] != 1 {
+		return fmt.Errorf("%s: %v matches of unmarshalArgs' Int and Cursor branches: entgql's template changed", file, counts)
 	}
 	return nil
 }

@@ -2232,9 +2232,11 @@ func unmarshalArgs(ctx context.Context, whereInput any, args map[string]any) map
 			continue
 		}
 		i, err := graphql.UnmarshalInt(v)
-		if err == nil {
-			args[k] = &i
+		if err != nil {
+			delete(args, k)
+			continue
 		}
+		args[k] = &i
 	}
 	for _, k := range []string{beforeField, afterField} {
 		v, ok := args[k]
@@ -2242,9 +2244,11 @@ func unmarshalArgs(ctx context.Context, whereInput any, args map[string]any) map
 			continue
 		}
 		c := &Cursor{}
-		if c.UnmarshalGQL(v) == nil {
-			args[k] = c
+		if c.UnmarshalGQL(v) != nil {
+			delete(args, k)
+			continue
 		}
+		args[k] = c
 	}
 	if v, ok := args[whereField]; ok && whereInput != nil {
 		if err := graphql.UnmarshalInputFromContext(ctx, v, whereInput); err == nil {

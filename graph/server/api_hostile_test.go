@@ -339,3 +339,30 @@ func TestTokenIssuedInTheFuture(t *testing.T) {
 		t.Errorf("a token issued a year ahead: want 401 UNAUTHENTICATED, got %d %s %+v", r.Status, r.Data, r.Errors)
 	}
 }
+
+// TestNestedBadArguments: a malformed cursor on a nested connection, as a literal or a variable,
+// is BAD_USER_INPUT at that field, for each parent, and the list around it is answered. Field
+// collection used to assert it to a cursor in the parent's eager load and panic: the whole list
+// failed as an internal error, with a stack trace in the log.
+func TestNestedBadArguments(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, "sqlite")
+	ada := a.register(t, "ada")
+	p := a.createPost(t, ada, map[string]any{"title": "Cursors", "publish": true, "tags": []string{"go"}})
+	a.comment(t, ada, p, "one")
+	for _, c := range []struct {
+		query string
+		vars  map[string]any
+		field string
+	}{
+		{`{ posts(first: 5) { edges { node { id comments(first: 1, after: "garbage") { totalCount } } } } }`, nil, "after"},
+		{`query($c: Cursor) { posts(first: 5) { edges { node { id comments(first: 1, before: $c) { totalCount } } } } }`, map[string]any{"c": "garbage"}, "before"},
+		{`{ tags(first: 5) { edges { node { name posts(first: 1, after: "x") { totalCount } } } } }`, nil, "after"},
+		{`{ user(username: "ada") { username posts(first: 1, after: "x") { totalCount } } }`, nil, "after"},
+	} {
+		r := a.Post(t, c.query, c.vars)
+		if len(r.Errors) != 1 || r.Errors[0].Code() != "BAD_USER_INPUT" || r.Errors[0].Field() != c.field || string(r.Data) == "null" {
+			t.Errorf("%s: %s %+v, want BAD_USER_INPUT on %s and the rest answered", c.query, r.Data, r.Errors, c.field)
+		}
+	}
+}
