@@ -489,6 +489,8 @@ func TestPaginationLimits(t *testing.T) {
 			{"garbage after", `{ posts(first: 2, after: "zzz") { totalCount } }`, nil, "after", "cursor"},
 			{"garbage after in a variable", `query($c: Cursor) { posts(first: 2, after: $c) { totalCount } }`, map[string]any{"c": "zzz"}, "after", "cursor"},
 			{"garbage before", `{ users(last: 2, before: "zzz") { totalCount } }`, nil, "before", "cursor"},
+			{"first and last", `{ posts(first: 1, last: 1) { totalCount } }`, nil, "last", "not both"},
+			{"nested first and last", `{ posts(first: 1) { edges { node { comments(first: 1, last: 1) { totalCount } } } } }`, nil, "last", "not both"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				e := a.Fail(t, "BAD_USER_INPUT", tc.field, tc.query, tc.vars)

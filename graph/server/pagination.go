@@ -62,6 +62,9 @@ func checkConnection(w *selection.Walker, f *ast.Field, vars map[string]any, pat
 		if !ok {
 			continue
 		}
+		if given { // entgql refuses both too, but in the parent's collection for a nested one: the whole list failed, uncoded
+			return pageError(path.path(), name, "pass first or last, not both")
+		}
 		given = true
 		if n < 0 || n > MaxPageSize {
 			return pageError(path.path(), name, fmt.Sprintf("%s must be between 0 and %d", name, MaxPageSize))
