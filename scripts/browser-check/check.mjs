@@ -124,6 +124,9 @@ async function setEditor(selector, text, settled = () => true) {
     await page.evaluate((t) => navigator.clipboard.writeText(t), text);
     await page.locator(`${selector} .monaco-editor .view-lines`).first().click();
     await page.keyboard.press('Control+A');
+    // Emptied first, so that the paste is a change even when the editor holds the text already
+    // (a retry after GraphiQL missed the first paste would otherwise change nothing it sees).
+    await page.keyboard.press('Delete');
     await page.keyboard.press('Control+V');
     await page.keyboard.press('Escape'); // close a suggestion list, if one opened
     await page.keyboard.press('Control+Home'); // the start in view, for the screenshots
