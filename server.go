@@ -234,26 +234,24 @@ func run(ctx context.Context, args []string) error {
 	}
 
 	srv := server.NewHTTPServer(cfg.HTTP, a.Handler())
-	// Listen on both ports first: a port that is taken or not ours fails here, before
-	// "listening" is logged, and the metrics port answers once /readyz does.
+	// Listen first: a port that is taken or not ours fails here, before "listening" is logged.
 	listener, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
 		return fmt.Errorf("PORT: cannot listen on %s: %w", cfg.HTTP.Addr, err)
 	}
-	var metricsListener net.Listener
+	errc := make(chan error, 2)
 	if cfg.HTTP.MetricsAddr != "" {
-		if metricsListener, err = net.Listen("tcp", cfg.HTTP.MetricsAddr); err != nil {
+		l, err := net.Listen("tcp", cfg.HTTP.MetricsAddr)
+		if err != nil {
 			listener.Close()
 			return fmt.Errorf("AGORA_METRICS_ADDR: %w", err)
 		}
-	}
-	errc := make(chan error, 2)
-	if metricsListener != nil {
 		metrics := &http.Server{Handler: a.MetricsHandler(), ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout}
-		go func() { errc <- fmt.Errorf("AGORA_METRICS_ADDR: %w", metrics.Serve(metricsListener)) }()
+		go func() { errc <- fmt.Errorf("AGORA_METRICS_ADDR: %w", metrics.Serve(l)) }()
 		defer metrics.Close()
 		log.Info("serving metrics", "addr", cfg.HTTP.MetricsAddr)
 	}
+	// The public port serves last: once /readyz answers, the metrics port does too.
 	go func() { errc <- srv.Serve(listener) }()
 	if cfg.GraphQL.GraphiQL {
 		log.Info("listening", "addr", cfg.HTTP.Addr, "graphiql", "http://localhost"+cfg.HTTP.Addr+"/")

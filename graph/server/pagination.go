@@ -62,7 +62,9 @@ func checkConnection(w *selection.Walker, f *ast.Field, vars map[string]any, pat
 		if !ok {
 			continue
 		}
-		if given { // entgql refuses both too, but in the parent's collection for a nested one: the whole list failed, uncoded
+		// entgql refuses both too, but a nested connection's in its parent's collection, which
+		// failed the whole list.
+		if given {
 			return pageError(path.path(), name, "pass first or last, not both")
 		}
 		given = true

@@ -246,15 +246,11 @@ func chownToPostgres(dir string) error {
 // two), or while a restartable server is down. Another test process could pick
 // the same port meanwhile: one chance in about 23,000.
 func freePort() (int, error) {
-	low := 32768
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		fmt.Sscan(string(b), &low)
-	}
-	const first = 10000
+	low := ephemeralStart()
 	for range 100 {
 		port := 0 // the kernel's choice, if the ephemeral range starts too low to stay below it
-		if low > first+1000 {
-			port = first + rand.IntN(low-first)
+		if low > firstPort+1000 {
+			port = firstPort + rand.IntN(low-firstPort)
 		}
 		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		if err != nil {
@@ -265,6 +261,18 @@ func freePort() (int, error) {
 		return port, nil
 	}
 	return 0, errors.New("testenv: no free port below the ephemeral range")
+}
+
+// firstPort is the lowest port freePort picks: above the well-known and most registered ones.
+const firstPort = 10000
+
+// ephemeralStart is where the kernel's ephemeral port range begins (Linux's default without /proc).
+func ephemeralStart() int {
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		fmt.Sscan(string(b), &low)
+	}
+	return low
 }
 
 // tail returns the last n lines of a file, for start-up error messages.
